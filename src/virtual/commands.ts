@@ -1,0 +1,271 @@
+/**
+ * What each G-code does on the virtual Marlin. A handler either finishes at once ("ok": the
+ * firmware acknowledges it), prints its own acknowledgement ("own-ok", e.g. M105's `ok T:…`),
+ * or returns a {@link Blocking} wait that withholds the `ok` until it completes.
+ */
+import type { GcodeCommand } from "./gcode.ts";
+import { EXTRUDE_MAXLENGTH, type Machine } from "./machine.ts";
+import type { Vec4 } from "./planner.ts";
+import { firmwareInfo, positionReport, temperatureReport } from "./reports.ts";
+import { BED_WAIT, DrainThen, HOTEND_WAIT, HeatWait, PlannerSpaceWait, type Blocking } from "./waits.ts";
+
+/** How a command ended (or that it has not ended yet). */
+export type Outcome = "ok" | "own-ok" | Blocking;
+
+/** Runs one parsed command at time `now`. */
+export function execute(m: Machine, cmd: GcodeCommand, now: number): Outcome {
+  switch (cmd.letter) {
+    case "G":
+      return gcode(m, cmd, now);
+    case "M":
+      return mcode(m, cmd, now);
+    case "T":
+      return toolChange(m, cmd);
+    default:
+      return unknown(m, cmd);
+  }
+}
+
+function unknown(m: Machine, cmd: GcodeCommand): Outcome {
+  m.print(`echo:Unknown command: "${cmd.text}"`);
+  return "ok";
+}
+
+function gcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
+  if (cmd.subcode !== undefined) return unknown(m, cmd);
+  switch (cmd.code) {
+    case 0:
+    case 1:
+      return move(m, cmd, now, undefined);
+    case 2:
+      return move(m, cmd, now, true);
+    case 3:
+      return move(m, cmd, now, false);
+    case 4: {
+      // P in milliseconds wins over S in seconds only when S is absent (Marlin reads P, then S).
+      const p = cmd.value("P");
+      const s = cmd.value("S");
+      const seconds = s !== undefined ? s : p !== undefined ? p / 1000 : 0;
+      return new DrainThen(m, Math.max(0, seconds));
+    }
+    case 21: // Marlin without INCH_MODE_SUPPORT accepts G21 silently ("No error on unknown G21").
+      return "ok";
+    case 28: {
+      const axes = m.motion.homingAxes(cmd);
+      return new DrainThen(m, m.motion.homingSeconds(axes), () => {
+        m.motion.home(axes);
+        m.print(positionReport(m.motion, true));
+      });
+    }
+    case 90:
+      m.motion.relative = false;
+      m.motion.extruderMode = "follow";
+      return "ok";
+    case 91:
+      m.motion.relative = true;
+      m.motion.extruderMode = "follow";
+      return "ok";
+    case 92:
+      m.motion.setPosition(cmd);
+      return "ok";
+    default:
+      return unknown(m, cmd);
+  }
+}
+
+/** G0/G1 (arc undefined), G2 (clockwise) and G3: queue one planner block. */
+function move(m: Machine, cmd: GcodeCommand, now: number, clockwise: boolean | undefined): Outcome {
+  const motion = m.motion;
+  motion.takeFeedrate(cmd);
+  const from = motion.position;
+  const to = motion.target(cmd);
+  let blockFrom: Vec4 = from;
+  if (to[3] !== from[3]) {
+    // Marlin behaves as if the E part happened but moves no filament (planner.cpp).
+    if (m.tooColdToExtrude()) {
+      m.print("echo: cold extrusion prevented");
+      blockFrom = [from[0], from[1], from[2], to[3]];
+    } else if (Math.abs(to[3] - from[3]) > EXTRUDE_MAXLENGTH) {
+      m.print("echo: too long extrusion prevented");
+      blockFrom = [from[0], from[1], from[2], to[3]];
+    }
+  }
+  const seconds =
+    clockwise === undefined ? motion.linearSeconds(blockFrom, to) : motion.arcSeconds(blockFrom, to, cmd, clockwise);
+  motion.position = to;
+  const ms = m.wallMs(seconds);
+  // Empty moves make no block; in instant mode a block would be done the moment it was queued.
+  if (ms <= 0) return "ok";
+  if (!m.planner.isFull) {
+    m.planner.add(blockFrom, to, ms, now);
+    return "ok";
+  }
+  return new PlannerSpaceWait(m, blockFrom, to, ms);
+}
+
+// Marlin `get_target_extruder_from_command`: T<n> if given and valid, else the active tool.
+function targetExtruder(m: Machine, cmd: GcodeCommand): number | undefined {
+  const t = cmd.value("T");
+  if (t === undefined) return m.tool;
+  if (t >= 0 && t < m.extruders && Number.isInteger(t)) return t;
+  m.print(`echo:M${cmd.code} Invalid extruder ${Math.trunc(t)}`);
+  return undefined;
+}
+
+function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
+  if (cmd.subcode !== undefined) return unknown(m, cmd);
+  switch (cmd.code) {
+    case 17: // enable steppers
+    case 22: // release the SD card
+    case 24: // start/resume SD print: nothing is selected on the empty card
+    case 25: // pause SD print
+    case 26: // set SD position
+    case 75: // print job timer start/pause/stop
+    case 76:
+    case 77:
+    case 108: // the wait it breaks was already broken when the line arrived (emergency parser)
+    case 200: // volumetric extrusion
+    case 201: // acceleration and jerk limits: accepted, not simulated
+    case 203:
+    case 204:
+    case 205:
+    case 221: // flow percentage
+    case 410: // quick-stop already acted when the line arrived
+    case 876: // host prompt response / support announcement
+      return "ok";
+    case 18:
+    case 84:
+      // Disabling steppers waits for the moves to finish, unless it only sets the timeout.
+      return cmd.has("S") ? "ok" : new DrainThen(m, 0);
+    case 20:
+      for (const line of m.sd.list()) m.print(line);
+      return "ok";
+    case 21:
+      for (const line of m.sd.mount()) m.print(line);
+      return "ok";
+    case 23:
+      for (const line of m.sd.select(cmd.args)) m.print(line);
+      return "ok";
+    case 27: {
+      const s = cmd.value("S");
+      if (s !== undefined) m.sdReporter.set(s, now);
+      else if (cmd.has("C")) m.print(m.sd.currentFile());
+      else m.print(m.sd.status());
+      return "ok";
+    }
+    case 82:
+      m.motion.extruderMode = "absolute";
+      return "ok";
+    case 83:
+      m.motion.extruderMode = "relative";
+      return "ok";
+    case 104:
+    case 109: {
+      const e = targetExtruder(m, cmd);
+      if (e === undefined) return "ok";
+      const s = cmd.value("S");
+      const r = cmd.value("R");
+      const temp = s ?? r;
+      if (temp !== undefined) m.heaters.setTarget(e, temp);
+      if (cmd.code === 104 || temp === undefined) return "ok";
+      return new HeatWait(m, e, e, s !== undefined, HOTEND_WAIT, now);
+    }
+    case 105: {
+      // Marlin's M105 prints its own `ok` with the report, and nothing at all for a bad T.
+      const e = targetExtruder(m, cmd);
+      if (e !== undefined) m.print(`ok${temperatureReport(m.heaters, m.extruders, e)}`);
+      return "own-ok";
+    }
+    case 106: {
+      if ((cmd.value("P") ?? 0) !== 0) return "ok"; // one fan
+      m.setFan(cmd.value("S") ?? 255);
+      return "ok";
+    }
+    case 107:
+      if ((cmd.value("P") ?? 0) === 0) m.setFan(0);
+      return "ok";
+    case 110: {
+      const n = cmd.value("N");
+      if (n !== undefined) m.sequencer.lastN = Math.trunc(n);
+      return "ok";
+    }
+    case 112:
+      m.kill();
+      return "own-ok";
+    case 113: {
+      const s = cmd.value("S");
+      if (s !== undefined) m.keepaliveSeconds = Math.min(Math.max(Math.trunc(s), 0), 60);
+      else m.print(`echo:M113 S${m.keepaliveSeconds}`);
+      return "ok";
+    }
+    case 114:
+      m.print(positionReport(m.motion, true));
+      return "ok";
+    case 115:
+      for (const line of firmwareInfo({
+        extruders: m.extruders,
+        emergencyParser: m.options.emergencyParser,
+        machineName: m.options.machineName,
+      })) {
+        m.print(line);
+      }
+      return "ok";
+    case 117:
+      m.message = cmd.args;
+      return "ok";
+    case 140:
+    case 190: {
+      const s = cmd.value("S");
+      const r = cmd.value("R");
+      const temp = s ?? r;
+      if (temp !== undefined) m.heaters.setTarget(m.bed, temp);
+      if (cmd.code === 140 || temp === undefined) return "ok";
+      return new HeatWait(m, m.bed, m.tool, s !== undefined, BED_WAIT, now);
+    }
+    case 154: {
+      const s = cmd.value("S");
+      if (s !== undefined) m.positionReporter.set(s, now);
+      return "ok";
+    }
+    case 155: {
+      const s = cmd.value("S");
+      if (s !== undefined) m.temperatureReporter.set(s, now);
+      return "ok";
+    }
+    case 220: {
+      const s = cmd.value("S");
+      if (s !== undefined && s > 0) m.motion.feedratePercent = s;
+      return "ok";
+    }
+    case 302: {
+      const s = cmd.value("S");
+      const p = cmd.value("P");
+      if (s !== undefined) m.extrudeMinTemp = s;
+      if (p !== undefined) m.allowColdExtrusion = p !== 0;
+      else if (s !== undefined) m.allowColdExtrusion = s === 0;
+      if (s === undefined && p === undefined) {
+        const state = m.allowColdExtrusion ? "en" : "dis";
+        m.print(`echo:Cold extrudes are ${state}abled (min temp ${m.extrudeMinTemp}C)`);
+      }
+      return "ok";
+    }
+    case 400:
+      return new DrainThen(m, 0);
+    default:
+      return unknown(m, cmd);
+  }
+}
+
+/** T<n>: select a hotend (Marlin waits for the moves to finish, then reports the new tool). */
+function toolChange(m: Machine, cmd: GcodeCommand): Outcome {
+  const t = cmd.code;
+  if (t >= m.extruders) {
+    m.print(`echo:T${t} Invalid extruder`);
+    return "ok";
+  }
+  if (m.extruders === 1) return "ok";
+  return new DrainThen(m, 0, () => {
+    m.tool = t;
+    m.print(`echo:Active Extruder: ${t}`);
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * Options of the virtual printer, validated at the edge (design principle 4). The inferred output
+ * type is the only type; every field has a default, so `parseVirtualPrinterOptions({})` is the
+ * embedded printer's first-start configuration.
+ */
+import * as v from "valibot";
+
+/** One executed command as the firmware ran it: line number (if the line had one) and command text. */
+export interface ExecutedLine {
+  n: number | undefined;
+  command: string;
+}
+
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/**
+ * When a line-level fault fires. All triggers count only *numbered* lines received (unnumbered
+ * lines carry no checksum, so damaging them would silently run a different command).
+ */
+const triggerSchema = v.strictObject({
+  /** Line numbers (N) whose first reception is hit; a resend of the same N goes through clean. */
+  lines: v.optional(v.array(count), []),
+  /** Hit every n-th numbered line received (2 = every second one); 0 = off. 1 would hit every resend too. */
+  every: v.optional(v.union([v.literal(0), v.pipe(count, v.minValue(2))]), 0),
+  /** Chance per numbered line received, drawn from the seeded generator. */
+  probability: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(0.5)), 0),
+});
+
+/**
+ * Deterministic (given `seed`) damage on the wire, host → firmware. New kinds of fault are new keys
+ * here (e.g. `missingOkAfterResend`, `spuriousResend`, `reset`, `silence`), each with its own
+ * trigger, so existing configurations keep their meaning.
+ */
+const faultsSchema = v.strictObject({
+  /** Flip one bit inside the command part of the line, so its checksum fails (a noisy cable). */
+  corrupt: v.optional(triggerSchema, {}),
+  /** Lose the whole line; the next numbered line then fails the line-number check. */
+  drop: v.optional(triggerSchema, {}),
+});
+
+/**
+ * Simulation speed. 1 = real time. 50 = fifty times faster heating, moves, dwells and homing.
+ * 0 or Infinity = instant: moves, dwells and homing take no time and heaters jump to their target,
+ * so a file streams at link speed (use 0 in JSON, which cannot hold Infinity).
+ * Host-facing cadences (M155/M154/M27 autoreports, busy keep-alives, the 1 s heat-wait lines) stay
+ * in wall-clock time at every speed.
+ */
+const timeScaleSchema = v.pipe(
+  v.number(),
+  v.check(
+    (x) => x === 0 || x === Infinity || (x >= 0.01 && x <= 1000),
+    "timeScale must be 0 or Infinity (instant) or between 0.01 and 1000",
+  ),
+);
+
+/** The options schema; see each field. */
+export const virtualPrinterOptionsSchema = v.strictObject({
+  /** Seed of every random choice (sensor noise, probabilistic faults). */
+  seed: v.optional(v.pipe(v.number(), v.integer()), 1),
+  timeScale: v.optional(timeScaleSchema, 1),
+  /** Number of hotends (tools T0…). With more than one, temperature lines list `T0:`/`T1:`. */
+  extruders: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(8)), 1),
+  /** Planner buffer size in blocks (Marlin BLOCK_BUFFER_SIZE). */
+  plannerBlocks: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256)), 16),
+  /** Command queue size (Marlin BUFSIZE): lines read ahead and checked before they run. */
+  commandBuffer: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64)), 4),
+  /** Room temperature in °C: where heaters start and cool back to. */
+  ambient: v.optional(v.pipe(v.number(), v.minValue(-20), v.maxValue(60)), 22),
+  /** Act on M108/M112/M410 as the bytes arrive (Marlin EMERGENCY_PARSER, reported as a Cap). */
+  emergencyParser: v.optional(v.boolean(), true),
+  /** MACHINE_TYPE in the M115 reply. */
+  machineName: v.optional(v.pipe(v.string(), v.regex(/^[ -~]{1,40}$/)), "Layerline Virtual"),
+  faults: v.optional(faultsSchema, {}),
+  /** Called once for each command the firmware executes, in execution order. */
+  onExecute: v.optional(
+    v.custom<(line: ExecutedLine) => void>((x) => typeof x === "function", "onExecute must be a function"),
+  ),
+});
+
+/** Options with every default filled in. */
+export type VirtualPrinterOptions = v.InferOutput<typeof virtualPrinterOptionsSchema>;
+/** Options as a caller may write them (every field optional). */
+export type VirtualPrinterOptionsInput = v.InferInput<typeof virtualPrinterOptionsSchema>;
+/** A fault trigger with defaults filled in. */
+export type FaultTrigger = v.InferOutput<typeof triggerSchema>;
+
+/**
+ * Validates options and fills defaults; throws a `v.ValiError` naming the bad field.
+ * Example: `parseVirtualPrinterOptions({ timeScale: 0 }).plannerBlocks === 16`.
+ */
+export function parseVirtualPrinterOptions(input: VirtualPrinterOptionsInput = {}): VirtualPrinterOptions {
+  return v.parse(virtualPrinterOptionsSchema, input);
+}

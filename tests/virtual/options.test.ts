@@ -1,0 +1,42 @@
+import { describe, expect, test } from "bun:test";
+import * as v from "valibot";
+import { parseVirtualPrinterOptions } from "../../src/virtual/options.ts";
+import { VirtualFirmware } from "../../src/virtual/firmware.ts";
+
+describe("virtual printer options", () => {
+  test("defaults describe the embedded printer", () => {
+    const o = parseVirtualPrinterOptions();
+    expect(o).toEqual({
+      seed: 1,
+      timeScale: 1,
+      extruders: 1,
+      plannerBlocks: 16,
+      commandBuffer: 4,
+      ambient: 22,
+      emergencyParser: true,
+      machineName: "Layerline Virtual",
+      faults: {
+        corrupt: { lines: [], every: 0, probability: 0 },
+        drop: { lines: [], every: 0, probability: 0 },
+      },
+    });
+  });
+
+  test("0 and Infinity both mean instant", () => {
+    expect(parseVirtualPrinterOptions({ timeScale: 0 }).timeScale).toBe(0);
+    expect(parseVirtualPrinterOptions({ timeScale: Infinity }).timeScale).toBe(Infinity);
+  });
+
+  test.each([
+    [{ timeScale: -1 }],
+    [{ timeScale: 5000 }],
+    [{ extruders: 0 }],
+    [{ faults: { corrupt: { every: 1 } } }],
+    [{ faults: { drop: { probability: 0.9 } } }],
+    [{ faults: { corupt: {} } }],
+    [{ sped: 2 }],
+  ])("rejects %j", (input) => {
+    expect(() => parseVirtualPrinterOptions(input as never)).toThrow(v.ValiError);
+    expect(() => new VirtualFirmware(input as never, 0)).toThrow(v.ValiError);
+  });
+});
