@@ -1,0 +1,6 @@
+/**
+ * Numbered migrations: entry i is migration i+1. Append only; never edit one that has shipped.
+ */
+import { m001_initial } from "./001-initial.ts";
+
+export const migrations: string[] = [m001_initial];

@@ -1,0 +1,37 @@
+/**
+ * The typed event bus of the main thread (mitt). Printer sessions publish here; push channels
+ * (SSE, WebSocket), history and plugins subscribe. Nothing on it calls back down to a printer.
+ */
+import mitt, { type Emitter } from "mitt";
+import type { LogLine, PrinterEvent } from "./printers/controller.ts";
+import type { PrinterStatus } from "./printers/status.ts";
+
+export type Events = {
+  "printer.status": { id: string; status: PrinterStatus };
+  "printer.log": { id: string; lines: LogLine[] };
+  "printer.event": { id: string; event: PrinterEvent };
+  /** A printer was added or removed. */
+  "printers.changed": undefined;
+  /** Files were added, removed or changed. */
+  "files.changed": undefined;
+};
+
+export type Bus = Emitter<Events>;
+
+/** A fresh bus; one per running host. */
+export function createBus(): Bus {
+  return mitt<Events>();
+}
+
+/** Handlers for some of the bus's events. */
+export type Handlers = { [K in keyof Events]?: (payload: Events[K]) => void };
+
+/** Subscribes several handlers at once; returns the function that removes them all. */
+export function subscribe(bus: Bus, handlers: Handlers): () => void {
+  // mitt's handler type is per event; a list of mixed events can only be typed loosely.
+  const entries = Object.entries(handlers) as [keyof Events, (payload: unknown) => void][];
+  for (const [event, handler] of entries) bus.on(event, handler);
+  return () => {
+    for (const [event, handler] of entries) bus.off(event, handler);
+  };
+}

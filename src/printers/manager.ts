@@ -1,0 +1,152 @@
+/**
+ * All printers of this host: loads them from the store, starts one session (and Worker) each,
+ * connects those set to autoconnect, and retries links that failed for reasons that fix
+ * themselves (a printer switched on later, a cable plugged back in).
+ */
+import type { Bus } from "../events.ts";
+import type { QuirksSource } from "../protocol/quirks-library.ts";
+import type { VirtualPrinterOptions } from "../virtual/options.ts";
+import type { NewPrinter, PrinterRecord } from "./record.ts";
+import { PrinterSession } from "./session.ts";
+import type { PrinterStore } from "./store.ts";
+
+/** Problems worth retrying automatically; firmware errors are not (they need a person). */
+const RETRYABLE = new Set(["not_found", "busy", "io", "closed", "no_response"]);
+const RETRY_MS = 10_000;
+
+export interface ManagerOptions {
+  store: PrinterStore;
+  bus: Bus;
+  filesDir: string;
+  quirks: QuirksSource[];
+  /** Options for every virtual printer (tests speed it up). */
+  virtual?: Partial<VirtualPrinterOptions>;
+  /** Lines in flight per printer. */
+  window?: number;
+  retryMs?: number;
+}
+
+export class PrinterManager {
+  private readonly sessions = new Map<string, PrinterSession>();
+  /** Printers the user (or autoconnect) wants connected; a manual disconnect removes them. */
+  private readonly wanted = new Set<string>();
+  private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
+
+  constructor(private readonly options: ManagerOptions) {
+    options.bus.on("printer.status", ({ id, status }) => {
+      if (status.state === "error" && status.problem && RETRYABLE.has(status.problem.code)) this.scheduleRetry(id);
+    });
+  }
+
+  /** Starts a session per stored printer and connects the autoconnect ones (without waiting). */
+  start(): void {
+    for (const record of this.options.store.list()) {
+      this.open(record);
+      if (record.autoconnect) void this.connect(record.id);
+    }
+  }
+
+  list(): PrinterSession[] {
+    return [...this.sessions.values()].sort((a, b) => Number(b.record.isDefault) - Number(a.record.isDefault));
+  }
+
+  get(id: string): PrinterSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** The default printer: the one the UI opens first and the OctoPrint `/api` maps to. */
+  default(): PrinterSession | undefined {
+    return this.list()[0];
+  }
+
+  /** Files being printed on any printer (they may not be deleted or replaced). */
+  filesInUse(): Set<string> {
+    const files = new Set<string>();
+    for (const s of this.sessions.values()) {
+      const job = s.status.job;
+      if (job && (job.state === "printing" || job.state === "paused")) files.add(job.file);
+    }
+    return files;
+  }
+
+  /** Connects and remembers that this printer should stay connected. */
+  async connect(id: string) {
+    const session = this.sessions.get(id)!;
+    this.wanted.add(id);
+    this.clearRetry(id);
+    return session.connect();
+  }
+
+  async disconnect(id: string) {
+    this.wanted.delete(id);
+    this.clearRetry(id);
+    return this.sessions.get(id)!.disconnect();
+  }
+
+  /** Adds a printer and connects it if asked to. */
+  async add(input: NewPrinter): Promise<PrinterSession> {
+    const record = this.options.store.create(input, Date.now());
+    const session = this.open(record);
+    this.options.bus.emit("printers.changed", undefined);
+    if (record.autoconnect) void this.connect(record.id);
+    return session;
+  }
+
+  /** Changes where an existing printer is reached (e.g. `--serial` on the command line). */
+  updateConnection(id: string, port: string | null, baud: number): void {
+    this.options.store.updateConnection(id, port, baud);
+    const session = this.sessions.get(id);
+    if (session) session.record = this.options.store.get(id)!;
+  }
+
+  async remove(id: string): Promise<void> {
+    const session = this.sessions.get(id);
+    if (!session) return;
+    this.wanted.delete(id);
+    this.clearRetry(id);
+    this.sessions.delete(id);
+    await session.dispose();
+    this.options.store.remove(id);
+    for (const s of this.sessions.values()) s.record = this.options.store.get(s.id)!;
+    this.options.bus.emit("printers.changed", undefined);
+  }
+
+  /** Disconnects every printer and stops their workers. */
+  async stop(): Promise<void> {
+    for (const id of this.retries.keys()) this.clearRetry(id);
+    this.wanted.clear();
+    await Promise.all([...this.sessions.values()].map((s) => s.dispose()));
+    this.sessions.clear();
+  }
+
+  private open(record: PrinterRecord): PrinterSession {
+    const session = new PrinterSession({
+      record,
+      quirks: this.options.quirks,
+      filesDir: this.options.filesDir,
+      bus: this.options.bus,
+      virtual: this.options.virtual,
+      window: this.options.window,
+    });
+    this.sessions.set(record.id, session);
+    return session;
+  }
+
+  private scheduleRetry(id: string): void {
+    if (!this.wanted.has(id) || this.retries.has(id)) return;
+    this.retries.set(
+      id,
+      setTimeout(() => {
+        this.retries.delete(id);
+        const session = this.sessions.get(id);
+        if (session && this.wanted.has(id) && session.status.state === "error") void session.connect();
+      }, this.options.retryMs ?? RETRY_MS),
+    );
+  }
+
+  private clearRetry(id: string): void {
+    const t = this.retries.get(id);
+    if (t) clearTimeout(t);
+    this.retries.delete(id);
+  }
+}

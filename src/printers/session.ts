@@ -1,0 +1,114 @@
+/**
+ * The main thread's handle on one printer: it starts the printer's Worker, forwards commands to
+ * it and keeps the latest status and terminal lines for the views. The worker is the authority;
+ * this is its mirror.
+ */
+import type { Bus } from "../events.ts";
+import type { QuirksSource } from "../protocol/quirks-library.ts";
+import type { VirtualPrinterOptions } from "../virtual/options.ts";
+import type { LogLine, Result } from "./controller.ts";
+import type { PrinterRecord } from "./record.ts";
+import { initialStatus, type PrinterStatus } from "./status.ts";
+import type { ControllerMethod, FromWorker, ToWorker } from "./worker-protocol.ts";
+
+const TERMINAL_KEEP = 300;
+
+export interface SessionOptions {
+  record: PrinterRecord;
+  quirks: QuirksSource[];
+  filesDir: string;
+  bus: Bus;
+  virtual?: Partial<VirtualPrinterOptions>;
+  window?: number;
+}
+
+export class PrinterSession {
+  record: PrinterRecord;
+  status: PrinterStatus;
+  /** The latest terminal lines, oldest first. */
+  terminal: LogLine[] = [];
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, (r: Result<unknown>) => void>();
+  private nextId = 1;
+  private disposed: (() => void) | undefined;
+
+  constructor(private readonly options: SessionOptions) {
+    this.record = options.record;
+    this.status = initialStatus(options.record.id);
+    this.worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onMessage(e.data);
+    this.worker.onerror = (e) => {
+      // A crash in the worker must be visible, and must fail outstanding calls rather than hang them.
+      console.error(`printer ${this.record.id}: worker error: ${e.message}`);
+      for (const resolve of this.pending.values()) {
+        resolve({ ok: false, error: { code: "internal", message: e.message, hint: "Reconnect the printer." } });
+      }
+      this.pending.clear();
+    };
+    const init: ToWorker = {
+      type: "init",
+      record: options.record,
+      quirks: options.quirks,
+      filesDir: options.filesDir,
+      virtual: options.virtual,
+      window: options.window,
+    };
+    this.worker.postMessage(init);
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  connect = () => this.call<null>("connect");
+  disconnect = () => this.call<null>("disconnect");
+  send = (commands: string[]) => this.call<{ queued: number }>("send", commands);
+  emergencyStop = () => this.call<null>("emergencyStop");
+  startJob = (file: string) => this.call<null>("startJob", file);
+  pauseJob = () => this.call<null>("pauseJob");
+  resumeJob = () => this.call<null>("resumeJob");
+  cancelJob = () => this.call<null>("cancelJob");
+
+  /** Stops the link and the worker. */
+  async dispose(): Promise<void> {
+    const done = new Promise<void>((resolve) => (this.disposed = resolve));
+    this.worker.postMessage({ type: "dispose" } satisfies ToWorker);
+    await Promise.race([done, Bun.sleep(3000)]);
+    this.worker.terminate();
+  }
+
+  private call<T>(method: ControllerMethod, ...args: unknown[]): Promise<Result<T>> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve as (r: Result<unknown>) => void);
+      this.worker.postMessage({ type: "call", id, method, args } satisfies ToWorker);
+    });
+  }
+
+  private onMessage(msg: FromWorker): void {
+    const bus = this.options.bus;
+    switch (msg.type) {
+      case "status":
+        this.status = msg.status;
+        bus.emit("printer.status", { id: this.id, status: msg.status });
+        return;
+      case "log":
+        this.terminal.push(...msg.lines);
+        if (this.terminal.length > TERMINAL_KEEP) this.terminal.splice(0, this.terminal.length - TERMINAL_KEEP);
+        bus.emit("printer.log", { id: this.id, lines: msg.lines });
+        return;
+      case "event":
+        bus.emit("printer.event", { id: this.id, event: msg.event });
+        return;
+      case "reply": {
+        const resolve = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        resolve?.(msg.result);
+        return;
+      }
+      case "disposed":
+        this.disposed?.();
+        return;
+    }
+  }
+}

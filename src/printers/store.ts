@@ -1,0 +1,89 @@
+/**
+ * Printer records in sqlite.
+ */
+import type { Database } from "bun:sqlite";
+import { slugify, type NewPrinter, type PrinterRecord } from "./record.ts";
+
+interface Row {
+  id: string;
+  name: string;
+  transport: "virtual" | "serial";
+  port: string | null;
+  baud: number;
+  autoconnect: number;
+  is_default: number;
+  created_at: number;
+}
+
+const toRecord = (r: Row): PrinterRecord => ({
+  id: r.id,
+  name: r.name,
+  transport: r.transport,
+  port: r.port,
+  baud: r.baud,
+  autoconnect: r.autoconnect === 1,
+  isDefault: r.is_default === 1,
+  createdAt: r.created_at,
+});
+
+export class PrinterStore {
+  constructor(private readonly db: Database) {}
+
+  /** All printers, the default first, then by creation. */
+  list(): PrinterRecord[] {
+    return (this.db.query("SELECT * FROM printers ORDER BY is_default DESC, created_at, id").all() as Row[]).map(toRecord);
+  }
+
+  get(id: string): PrinterRecord | undefined {
+    const row = this.db.query("SELECT * FROM printers WHERE id = ?").get(id) as Row | null;
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** The serial printer on `port`, if one is configured. */
+  findByPort(port: string): PrinterRecord | undefined {
+    const row = this.db.query("SELECT * FROM printers WHERE port = ?").get(port) as Row | null;
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** Adds a printer with a unique id derived from its name; the first printer becomes the default. */
+  create(input: NewPrinter, now: number): PrinterRecord {
+    const base = slugify(input.name);
+    let id = base;
+    for (let i = 2; this.get(id); i++) id = `${base}-${i}`;
+    const isFirst = (this.db.query("SELECT COUNT(*) AS n FROM printers").get() as { n: number }).n === 0;
+    this.db
+      .query(
+        "INSERT INTO printers (id, name, transport, port, baud, autoconnect, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(id, input.name, input.transport, input.port ?? null, input.baud, input.autoconnect ? 1 : 0, isFirst ? 1 : 0, now);
+    return this.get(id)!;
+  }
+
+  /** Updates the connection settings of a printer. */
+  updateConnection(id: string, port: string | null, baud: number): void {
+    this.db.query("UPDATE printers SET port = ?, baud = ? WHERE id = ?").run(port, baud, id);
+  }
+
+  /** Makes `id` the default printer (the one the UI opens and the OctoPrint API's `/api` maps to). */
+  setDefault(id: string): void {
+    this.db.transaction(() => {
+      this.db.query("UPDATE printers SET is_default = 0").run();
+      this.db.query("UPDATE printers SET is_default = 1 WHERE id = ?").run(id);
+    })();
+  }
+
+  setAutoconnect(id: string, on: boolean): void {
+    this.db.query("UPDATE printers SET autoconnect = ? WHERE id = ?").run(on ? 1 : 0, id);
+  }
+
+  /** Removes a printer; if it was the default, the oldest remaining one takes over. */
+  remove(id: string): void {
+    this.db.transaction(() => {
+      this.db.query("DELETE FROM printers WHERE id = ?").run(id);
+      const hasDefault = this.db.query("SELECT 1 FROM printers WHERE is_default = 1").get();
+      if (!hasDefault) {
+        this.db.query("UPDATE printers SET is_default = 1 WHERE id = (SELECT id FROM printers ORDER BY created_at, id LIMIT 1)").run();
+      }
+    })();
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Messages between the main thread and a printer's Worker. Both sides are our code (inside the
+ * validation edge), so plain types suffice; the controller's results already carry problems.
+ */
+import type { ControllerOutput, Result } from "./controller.ts";
+import type { PrinterRecord } from "./record.ts";
+import type { QuirksSource } from "../protocol/quirks-library.ts";
+import type { VirtualPrinterOptions } from "../virtual/options.ts";
+
+/** The controller methods the main thread may call. */
+export type ControllerMethod = "connect" | "disconnect" | "send" | "emergencyStop" | "startJob" | "pauseJob" | "resumeJob" | "cancelJob";
+
+export interface WorkerInit {
+  type: "init";
+  record: PrinterRecord;
+  quirks: QuirksSource[];
+  filesDir: string;
+  virtual?: Partial<VirtualPrinterOptions>;
+  window?: number;
+}
+
+export type ToWorker =
+  | WorkerInit
+  | { type: "call"; id: number; method: ControllerMethod; args: unknown[] }
+  | { type: "dispose" };
+
+export type FromWorker =
+  | ControllerOutput
+  | { type: "reply"; id: number; result: Result<unknown> }
+  | { type: "disposed" };

@@ -1,0 +1,47 @@
+/**
+ * Entry of a printer's Worker: one PrinterController per worker, driven by messages.
+ * Built as its own entrypoint so the compiled binary can start it (see build.ts).
+ */
+import { QuirksLibrary } from "../protocol/quirks-library.ts";
+import { PrinterController } from "./controller.ts";
+import type { Result } from "./controller.ts";
+import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+
+declare const self: Worker;
+
+let controller: PrinterController | undefined;
+const post = (msg: FromWorker) => self.postMessage(msg);
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
+  const msg = event.data;
+  switch (msg.type) {
+    case "init": {
+      // The main thread already reported problems in these files when it loaded them.
+      controller = new PrinterController({
+        record: msg.record,
+        library: new QuirksLibrary(msg.quirks),
+        filesDir: msg.filesDir,
+        virtual: msg.virtual,
+        window: msg.window,
+        publish: post,
+      });
+      return;
+    }
+    case "call": {
+      if (!controller) return;
+      const fn = controller[msg.method] as (...args: unknown[]) => unknown;
+      try {
+        const result = await fn.apply(controller, msg.args);
+        post({ type: "reply", id: msg.id, result: result as Result<unknown> });
+      } catch (e) {
+        // A bug, not bad input: report it instead of leaving the caller waiting forever.
+        post({ type: "reply", id: msg.id, result: { ok: false, error: { code: "internal", message: (e as Error).message, hint: "This is a bug in Layerline; please report it with the log." } } });
+      }
+      return;
+    }
+    case "dispose":
+      await controller?.dispose();
+      post({ type: "disposed" });
+      return;
+  }
+};
