@@ -1,0 +1,29 @@
+/**
+ * Native push: `GET /api/v1/events` streams printer status, terminal lines, printer events and
+ * file changes as Server-Sent Events with JSON payloads. `?printer=<id>` narrows to one printer.
+ */
+import { Elysia } from "elysia";
+import { subscribe } from "../../events.ts";
+import type { AppContext } from "../context.ts";
+import { sseResponse } from "../sse.ts";
+import { printerJson } from "./printers.ts";
+
+export function eventsApi(ctx: AppContext) {
+  return new Elysia().get("/api/v1/events", ({ query }) => {
+    const only = typeof query.printer === "string" ? query.printer : undefined;
+    const wanted = (id: string) => only === undefined || only === id;
+    return sseResponse((send) => {
+      for (const s of ctx.printers.list()) if (wanted(s.id)) send("status", JSON.stringify(printerJson(s)));
+      return subscribe(ctx.bus, {
+        "printer.status": ({ id }) => {
+          const s = ctx.printers.get(id);
+          if (s && wanted(id)) send("status", JSON.stringify(printerJson(s)));
+        },
+        "printer.log": (e) => wanted(e.id) && send("log", JSON.stringify(e)),
+        "printer.event": (e) => wanted(e.id) && send("event", JSON.stringify(e)),
+        "files.changed": () => send("files", JSON.stringify({ files: ctx.files.list() })),
+        "printers.changed": () => send("printers", JSON.stringify({ printers: ctx.printers.list().map((p) => p.id) })),
+      });
+    });
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Native API: printers, their connection, commands and the job.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import type { Result } from "../../printers/controller.ts";
+import { NewPrinterSchema } from "../../printers/record.ts";
+import type { PrinterSession } from "../../printers/session.ts";
+import type { AppContext } from "../context.ts";
+import { ApiError } from "../errors.ts";
+
+const CommandsSchema = v.object({
+  commands: v.pipe(
+    v.array(v.pipe(v.string(), v.maxLength(256, "a command may be at most 256 characters"))),
+    v.minLength(1, "send at least one command"),
+    v.maxLength(1000, "send at most 1000 commands at once"),
+  ),
+});
+
+const JobSchema = v.object({ file: v.pipe(v.string(), v.minLength(1, "name the file to print")) });
+
+/** The JSON view of a printer: its configuration and its live status (one state, many views). */
+export function printerJson(session: PrinterSession) {
+  const { name, transport, port, baud, autoconnect, isDefault } = session.record;
+  return { name, transport, port, baud, autoconnect, isDefault, ...session.status };
+}
+
+/** Throws the API error for a failed controller result, or returns its value. */
+export function unwrap<T>(result: Result<T>): T {
+  if (!result.ok) throw ApiError.fromProblem(result.error);
+  return result.value;
+}
+
+export function printersApi(ctx: AppContext) {
+  const session = (id: string): PrinterSession => {
+    const s = ctx.printers.get(id);
+    if (!s) throw new ApiError(404, "printer_not_found", `There is no printer "${id}".`, "GET /api/v1/printers lists them.");
+    return s;
+  };
+
+  return new Elysia({ prefix: "/api/v1/printers" })
+    .get("/", () => ({ printers: ctx.printers.list().map(printerJson) }))
+    .post(
+      "/",
+      async ({ body, set }) => {
+        if (body.transport === "serial" && !body.port) {
+          throw new ApiError(400, "invalid_request", "A serial printer needs a port.", 'Add "port": "/dev/ttyUSB0" (or your device).');
+        }
+        const created = await ctx.printers.add(body);
+        set.status = 201;
+        return printerJson(created);
+      },
+      { body: NewPrinterSchema },
+    )
+    .get("/:id", ({ params }) => printerJson(session(params.id)))
+    .delete("/:id", async ({ params, set }) => {
+      const s = session(params.id);
+      if (s.status.state === "printing" || s.status.state === "paused") {
+        throw new ApiError(409, "busy", "The printer is printing and cannot be removed.", "Cancel the print first.");
+      }
+      await ctx.printers.remove(s.id);
+      set.status = 204;
+    })
+    .post("/:id/connect", async ({ params }) => {
+      unwrap(await ctx.printers.connect(session(params.id).id));
+      return printerJson(session(params.id));
+    })
+    .post("/:id/disconnect", async ({ params }) => {
+      unwrap(await ctx.printers.disconnect(session(params.id).id));
+      return printerJson(session(params.id));
+    })
+    .post("/:id/commands", async ({ params, body }) => unwrap(await session(params.id).send(body.commands)), {
+      body: CommandsSchema,
+    })
+    .post("/:id/emergency-stop", async ({ params }) => {
+      unwrap(await session(params.id).emergencyStop());
+      return printerJson(session(params.id));
+    })
+    .get("/:id/terminal", ({ params }) => ({ lines: session(params.id).terminal }))
+    .post(
+      "/:id/job",
+      async ({ params, body }) => {
+        const s = session(params.id);
+        const file = ctx.files.get(body.file);
+        if (!file) throw new ApiError(404, "file_not_found", `There is no file "${body.file}".`, "GET /api/v1/files lists them.");
+        unwrap(await s.startJob(file.path));
+        return printerJson(s);
+      },
+      { body: JobSchema },
+    )
+    .post("/:id/job/pause", async ({ params }) => {
+      unwrap(await session(params.id).pauseJob());
+      return printerJson(session(params.id));
+    })
+    .post("/:id/job/resume", async ({ params }) => {
+      unwrap(await session(params.id).resumeJob());
+      return printerJson(session(params.id));
+    })
+    .post("/:id/job/cancel", async ({ params }) => {
+      unwrap(await session(params.id).cancelJob());
+      return printerJson(session(params.id));
+    });
+}

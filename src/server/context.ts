@@ -1,0 +1,16 @@
+/**
+ * What the server's route plugins share: the running host's parts.
+ */
+import type { Database } from "bun:sqlite";
+import type { Bus } from "../events.ts";
+import type { FileStorage } from "../files/storage.ts";
+import type { PrinterManager } from "../printers/manager.ts";
+
+export interface AppContext {
+  version: string;
+  db: Database;
+  bus: Bus;
+  printers: PrinterManager;
+  files: FileStorage;
+  startedAt: number;
+}

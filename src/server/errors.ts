@@ -1,0 +1,86 @@
+/**
+ * Errors as people read them (design principle 6): every API error is JSON
+ * `{ error: { code, message, hint } }` with a 4xx status; bad input never becomes a 500.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { FileError } from "../files/storage.ts";
+import type { Problem } from "../printers/status.ts";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly hint = "",
+  ) {
+    super(message);
+  }
+
+  /** A controller result's problem, with the status that fits its code. */
+  static fromProblem(problem: Problem): ApiError {
+    return new ApiError(STATUS_BY_CODE[problem.code] ?? 409, problem.code, problem.message, problem.hint);
+  }
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  file_not_found: 404,
+  not_found: 404,
+  invalid_path: 400,
+  not_printable: 400,
+  internal: 500,
+};
+
+const FILE_STATUS: Record<FileError["code"], number> = {
+  invalid_path: 400,
+  not_printable: 400,
+  not_found: 404,
+  in_use: 409,
+  exists: 409,
+};
+
+export const errorBody = (code: string, message: string, hint = "") => ({ error: { code, message, hint } });
+
+/** Turns a validation failure into "field: what is wrong". */
+function describeValidation(error: unknown): string {
+  const issue = (error as { valueError?: v.BaseIssue<unknown> }).valueError;
+  if (issue && typeof issue === "object" && "message" in issue) {
+    const path = v.getDotPath(issue);
+    return path ? `${path}: ${issue.message}` : issue.message;
+  }
+  return "The request body is not what this endpoint expects.";
+}
+
+/** Global error handler: maps every failure to the JSON error shape. */
+export const errorHandler = new Elysia({ name: "errors" }).onError({ as: "global" }, ({ code, error, set }) => {
+  if (error instanceof ApiError) {
+    set.status = error.status;
+    return errorBody(error.code, error.message, error.hint);
+  }
+  if (error instanceof FileError) {
+    set.status = FILE_STATUS[error.code];
+    return errorBody(error.code, error.message, error.hint);
+  }
+  switch (code) {
+    case "VALIDATION":
+      set.status = 400;
+      return errorBody("invalid_request", describeValidation(error), "See /api/v1 for the expected fields.");
+    case "PARSE":
+      set.status = 400;
+      return errorBody("invalid_body", "The request body could not be parsed (is it valid JSON?).", "Send JSON with Content-Type: application/json.");
+    case "NOT_FOUND":
+      set.status = 404;
+      return errorBody("not_found", "There is nothing at this address.", "See /api/v1 for the endpoints.");
+    case "INVALID_COOKIE_SIGNATURE":
+      set.status = 400;
+      return errorBody("invalid_cookie", "A cookie was tampered with.", "Log in again.");
+    default: {
+      const status = typeof (error as { status?: unknown }).status === "number" ? (error as { status: number }).status : 500;
+      set.status = status;
+      if (status >= 500) console.error("internal error:", error);
+      return status >= 500
+        ? errorBody("internal", "Something went wrong inside Layerline.", "This is a bug; the server log has the details.")
+        : errorBody("bad_request", (error as Error).message ?? "Bad request.");
+    }
+  }
+});

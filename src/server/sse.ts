@@ -1,0 +1,62 @@
+/**
+ * Server-Sent Events responses. A slow client never grows memory without bound: events are
+ * snapshots or chatty logs, so when the client's buffer is full new ones are dropped, and the
+ * next snapshot catches it up.
+ */
+
+/** Sends one event; returns false once the stream is closed. */
+export type SendEvent = (event: string, data: string) => boolean;
+
+const KEEPALIVE_MS = 15_000;
+const HIGH_WATER = 256 * 1024;
+
+/**
+ * Builds an SSE response. `open` gets a send function and returns the unsubscribe function,
+ * called when the client goes away.
+ */
+export function sseResponse(open: (send: SendEvent) => () => void): Response {
+  const encoder = new TextEncoder();
+  let close: (() => void) | undefined;
+  let keepalive: ReturnType<typeof setInterval> | undefined;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        let closed = false;
+        const send: SendEvent = (event, data) => {
+          if (closed) return false;
+          if ((controller.desiredSize ?? 1) <= 0) return true; // client is behind: skip this one
+          // Each line of the payload needs its own `data:` prefix.
+          const body = data.includes("\n") ? data.split("\n").map((l) => `data: ${l}`).join("\n") : `data: ${data}`;
+          try {
+            controller.enqueue(encoder.encode(`event: ${event}\n${body}\n\n`));
+          } catch {
+            closed = true;
+          }
+          return !closed;
+        };
+        controller.enqueue(encoder.encode(": connected\nretry: 2000\n\n"));
+        close = open(send);
+        keepalive = setInterval(() => {
+          try {
+            controller.enqueue(encoder.encode(": keep-alive\n\n"));
+          } catch {
+            closed = true;
+          }
+        }, KEEPALIVE_MS);
+      },
+      cancel() {
+        if (keepalive) clearInterval(keepalive);
+        close?.();
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: HIGH_WATER }),
+  );
+  return new Response(stream, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    },
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * The UI's push channel: `GET /ui/events?printer=<id>` streams HTML fragments for htmx's SSE
+ * extension — `live` (the printer panel), `log` (terminal lines to append), `files`.
+ * Rendered from the same status as the JSON API (design principle 5).
+ */
+import { Elysia } from "elysia";
+import { fileList, livePanel, terminalLines } from "../../../views/dashboard.ts";
+import { subscribe } from "../../events.ts";
+import type { AppContext } from "../context.ts";
+import { sseResponse } from "../sse.ts";
+
+export function uiEvents(ctx: AppContext) {
+  return new Elysia().get("/ui/events", ({ query, set }) => {
+    const id = typeof query.printer === "string" ? query.printer : ctx.printers.default()?.id;
+    const session = id ? ctx.printers.get(id) : undefined;
+    if (!session) {
+      set.status = 404;
+      return "no such printer";
+    }
+    const view = () => ({ record: session.record, status: session.status });
+    return sseResponse((send) => {
+      const files = () => send("files", fileList(ctx.files.list(), view()).value);
+      let lastState = session.status.state;
+      return subscribe(ctx.bus, {
+        "printer.status": (e) => {
+          if (e.id !== session.id) return;
+          send("live", livePanel(view()).value);
+          // The file list's Print buttons depend on whether the printer is ready.
+          if (e.status.state !== lastState) {
+            lastState = e.status.state;
+            files();
+          }
+        },
+        "printer.log": (e) => e.id === session.id && send("log", terminalLines(e.lines).value),
+        "files.changed": files,
+      });
+    });
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * The htmx UI: full pages and the fragments that actions return. Forms post here (URL-encoded or
+ * multipart); each action calls the same printer session as the JSON API and answers with the
+ * fragment to swap in, or a toast explaining what went wrong.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { dashboardPage, fileList, livePanel, noPrinterPage, toast } from "../../../views/dashboard.ts";
+import type { Html } from "../../../views/html.ts";
+import type { Result } from "../../printers/controller.ts";
+import type { PrinterSession } from "../../printers/session.ts";
+import { FileError } from "../../files/storage.ts";
+import type { AppContext } from "../context.ts";
+
+const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
+  new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
+
+/** A toast in place of the requested swap (htmx only swaps 2xx answers, so this is a 200). */
+const toastResponse = (message: string, hint = "") =>
+  htmlResponse(toast("error", message, hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend" });
+
+const CommandForm = v.object({ command: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(256)) });
+const TemperatureForm = v.object({
+  tool0: v.optional(v.string()),
+  bed: v.optional(v.string()),
+  off: v.optional(v.string()),
+});
+const JobForm = v.object({ file: v.pipe(v.string(), v.minLength(1)) });
+const DeleteForm = v.object({ path: v.pipe(v.string(), v.minLength(1)) });
+const UploadForm = v.object({ file: v.instance(File) });
+
+export function uiRoutes(ctx: AppContext) {
+  const view = (s: PrinterSession) => ({ record: s.record, status: s.status });
+  const live = (s: PrinterSession) => htmlResponse(livePanel(view(s)));
+  /** Runs an action and answers with the live panel, or a toast when it failed. */
+  const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
+    const s = ctx.printers.get(id);
+    if (!s) return toastResponse(`There is no printer "${id}".`);
+    const result = await action(s);
+    if (!result.ok) return toastResponse(result.error.message, result.error.hint);
+    return live(s);
+  };
+  const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
+
+  return new Elysia()
+    .get("/", ({ query }) => {
+      const s = (typeof query.printer === "string" && ctx.printers.get(query.printer)) || ctx.printers.default();
+      if (!s) return htmlResponse(noPrinterPage());
+      return htmlResponse(dashboardPage(view(s), ctx.printers.list().map((p) => p.record), ctx.files.list(), s.terminal));
+    })
+    .post("/ui/printers/:id/connect", ({ params }) => act(params.id, (s) => ctx.printers.connect(s.id)))
+    .post("/ui/printers/:id/disconnect", ({ params }) => act(params.id, (s) => ctx.printers.disconnect(s.id)))
+    .post("/ui/printers/:id/emergency-stop", ({ params }) => act(params.id, (s) => s.emergencyStop()))
+    .post("/ui/printers/:id/job/pause", ({ params }) => act(params.id, (s) => s.pauseJob()))
+    .post("/ui/printers/:id/job/resume", ({ params }) => act(params.id, (s) => s.resumeJob()))
+    .post("/ui/printers/:id/job/cancel", ({ params }) => act(params.id, (s) => s.cancelJob()))
+    .post("/ui/printers/:id/job", ({ params, body }) => {
+      const form = parse(JobForm, body);
+      if (!form.success) return toastResponse("Choose a file to print.");
+      const file = ctx.files.get(form.output.file);
+      if (!file) return toastResponse(`There is no file "${form.output.file}".`, "Upload it first.");
+      return act(params.id, (s) => s.startJob(file.path));
+    })
+    .post("/ui/printers/:id/commands", ({ params, body }) => {
+      const form = parse(CommandForm, body);
+      if (!form.success) return toastResponse("Type a command to send, e.g. M105.");
+      return act(params.id, (s) => s.send([form.output.command]));
+    })
+    .post("/ui/printers/:id/temperature", ({ params, body }) => {
+      const form = parse(TemperatureForm, body);
+      if (!form.success) return toastResponse("Enter temperatures as numbers.");
+      const { tool0, bed, off } = form.output;
+      const commands: string[] = [];
+      if (off) commands.push("M104 S0", "M140 S0");
+      else {
+        for (const [value, cmd, max] of [[tool0, "M104", 320], [bed, "M140", 150]] as const) {
+          if (value === undefined || value.trim() === "") continue;
+          const t = Number(value);
+          if (!Number.isFinite(t) || t < 0 || t > max) return toastResponse(`${value} °C is not a valid target.`, `Use 0 to ${max} °C.`);
+          commands.push(`${cmd} S${Math.round(t)}`);
+        }
+      }
+      if (commands.length === 0) return toastResponse("Enter a target temperature.");
+      return act(params.id, (s) => s.send(commands));
+    })
+    .post("/ui/files", async ({ body, query }) => {
+      const form = parse(UploadForm, body);
+      if (!form.success) return toastResponse("Choose a G-code file to upload.");
+      try {
+        await ctx.files.save(form.output.file.name.split(/[\\/]/).pop()!, form.output.file);
+      } catch (e) {
+        if (e instanceof FileError) return toastResponse(e.message, e.hint);
+        throw e;
+      }
+      ctx.bus.emit("files.changed", undefined);
+      return filesFragment(ctx, typeof query.printer === "string" ? query.printer : undefined);
+    })
+    .post("/ui/files/delete", ({ body, query }) => {
+      const form = parse(DeleteForm, body);
+      if (!form.success) return toastResponse("Choose a file to delete.");
+      try {
+        ctx.files.remove(form.output.path);
+      } catch (e) {
+        if (e instanceof FileError) return toastResponse(e.message, e.hint);
+        throw e;
+      }
+      ctx.bus.emit("files.changed", undefined);
+      return filesFragment(ctx, typeof query.printer === "string" ? query.printer : undefined);
+    });
+}
+
+function filesFragment(ctx: AppContext, printerId: string | undefined): Response {
+  const s = (printerId && ctx.printers.get(printerId)) || ctx.printers.default();
+  if (!s) return htmlResponse(toast("info", "No printer."));
+  return htmlResponse(fileList(ctx.files.list(), { record: s.record, status: s.status }));
+}

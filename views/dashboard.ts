@@ -1,0 +1,190 @@
+/**
+ * The dashboard: one printer's live state, its controls, the files and the terminal.
+ * The live parts are fragments the server re-renders and pushes over SSE (`/ui/events`).
+ */
+import type { LogLine } from "../src/printers/controller.ts";
+import type { PrinterRecord } from "../src/printers/record.ts";
+import type { PrinterStatus } from "../src/printers/status.ts";
+import type { StoredFile } from "../src/files/storage.ts";
+import { html, type Html } from "./html.ts";
+import { layout } from "./layout.ts";
+
+export interface PrinterView {
+  record: PrinterRecord;
+  status: PrinterStatus;
+}
+
+const STATE_LABEL: Record<PrinterStatus["state"], string> = {
+  closed: "Disconnected",
+  connecting: "Connecting…",
+  operational: "Ready",
+  printing: "Printing",
+  paused: "Paused",
+  error: "Error",
+};
+
+/** The whole page for one printer. */
+export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files: StoredFile[], terminal: LogLine[]): Html {
+  const id = printer.record.id;
+  const nav = all.length > 1
+    ? html`${all.map((p) => html`<a href="/?printer=${p.id}" class="${p.id === id ? "active" : ""}">${p.name}</a>`)}`
+    : html``;
+  return layout(
+    printer.record.name,
+    html`<div class="dashboard" hx-ext="sse" sse-connect="/ui/events?printer=${id}">
+  <section class="card printer">
+    <div id="live" sse-swap="live">${livePanel(printer)}</div>
+  </section>
+  <section class="card controls">${controlsPanel(printer.record)}</section>
+  <section class="card files">
+    <h2>Files</h2>
+    ${uploadForm()}
+    <div id="files" sse-swap="files">${fileList(files, printer)}</div>
+  </section>
+  <section class="card terminal">
+    <h2>Terminal</h2>
+    <pre id="terminal-lines" sse-swap="log" hx-swap="beforeend">${terminalLines(terminal)}</pre>
+    <form hx-post="/ui/printers/${id}/commands" hx-swap="none" hx-on::after-request="if(event.detail.successful) this.reset()">
+      <input name="command" placeholder="G-code, e.g. M105 or G28" autocomplete="off" aria-label="Command to send" required>
+      <button type="submit">Send</button>
+    </form>
+  </section>
+</div>`,
+    nav,
+  );
+}
+
+/** State, problem, temperatures, position and the job: re-rendered on every status change. */
+export function livePanel({ record, status }: PrinterView): Html {
+  const id = record.id;
+  const connected = status.state !== "closed" && status.state !== "error";
+  return html`<div class="head">
+  <h1>${record.name}</h1>
+  <span class="badge state-${status.state}" data-state="${status.state}">${STATE_LABEL[status.state]}</span>
+  ${status.busy ? html`<span class="badge busy">busy: ${status.busy}</span>` : ""}
+  <span class="spacer"></span>
+  ${connected
+    ? html`<button hx-post="/ui/printers/${id}/disconnect" hx-target="#live">Disconnect</button>
+      <button class="danger" hx-post="/ui/printers/${id}/emergency-stop" hx-target="#live" hx-confirm="Emergency stop: halt the printer now?">Emergency stop</button>`
+    : html`<button class="primary" hx-post="/ui/printers/${id}/connect" hx-target="#live">Connect</button>`}
+</div>
+<p class="muted">${record.transport === "virtual" ? "Built-in virtual printer" : `${record.port} @ ${record.baud}`}${status.firmware ? html` · ${status.firmware.name}` : ""}</p>
+${status.problem ? html`<div class="problem" role="alert"><strong>${status.problem.message}</strong> ${status.problem.hint}</div>` : ""}
+${temperatureTable(status)}
+${status.position
+  ? html`<p class="position">X <b>${status.position.x.toFixed(2)}</b> Y <b>${status.position.y.toFixed(2)}</b> Z <b>${status.position.z.toFixed(2)}</b></p>`
+  : ""}
+${jobPanel(record, status)}`;
+}
+
+function temperatureTable(status: PrinterStatus): Html {
+  const entries = Object.entries(status.temperatures).sort(([a], [b]) => heaterOrder(a) - heaterOrder(b) || a.localeCompare(b));
+  if (entries.length === 0) return html`<p class="muted">No temperatures yet.</p>`;
+  return html`<table class="temps"><thead><tr><th>Heater</th><th>Actual</th><th>Target</th></tr></thead><tbody>
+${entries.map(([name, r]) => html`<tr data-heater="${name}"><td>${heaterLabel(name)}</td><td class="actual">${r.actual.toFixed(1)} °C</td><td>${r.target === null ? "–" : `${r.target.toFixed(0)} °C`}</td></tr>`)}
+</tbody></table>`;
+}
+
+function heaterOrder(name: string): number {
+  return name.startsWith("tool") ? 0 : name === "bed" ? 1 : name === "chamber" ? 2 : 3;
+}
+
+function heaterLabel(name: string): string {
+  if (name.startsWith("tool")) return `Hotend ${name.slice(4)}`;
+  if (name === "bed") return "Bed";
+  if (name === "chamber") return "Chamber";
+  return name;
+}
+
+function jobPanel(record: PrinterRecord, status: PrinterStatus): Html {
+  const job = status.job;
+  if (!job) return html`<p class="muted job-none">No print yet.</p>`;
+  const p = status.progress;
+  const pct = p ? p.completion : 0;
+  const active = job.state === "printing" || job.state === "paused";
+  const id = record.id;
+  return html`<div class="job" data-job-state="${job.state}">
+  <div class="job-head"><strong>${job.file}</strong> <span class="badge">${job.state}</span></div>
+  <progress max="100" value="${pct.toFixed(1)}"></progress>
+  <p><span class="completion">${pct.toFixed(1)} %</span> · ${formatBytes(p?.bytesSent ?? 0)} of ${formatBytes(job.size)} · ${formatDuration(p?.printTime ?? 0)}</p>
+  ${job.reason ? html`<p class="muted">${job.reason}</p>` : ""}
+  ${active
+    ? html`<div class="buttons">
+      ${job.state === "printing"
+        ? html`<button hx-post="/ui/printers/${id}/job/pause" hx-target="#live">Pause</button>`
+        : html`<button class="primary" hx-post="/ui/printers/${id}/job/resume" hx-target="#live">Resume</button>`}
+      <button class="danger" hx-post="/ui/printers/${id}/job/cancel" hx-target="#live" hx-confirm="Cancel this print?">Cancel</button>
+    </div>`
+    : ""}
+</div>`;
+}
+
+/** Temperature and movement controls; not part of the live panel, so typed values survive updates. */
+function controlsPanel(record: PrinterRecord): Html {
+  const id = record.id;
+  return html`<h2>Control</h2>
+<form class="inline" hx-post="/ui/printers/${id}/temperature" hx-swap="none">
+  <label>Hotend <input type="number" name="tool0" min="0" max="320" step="1" placeholder="°C"></label>
+  <label>Bed <input type="number" name="bed" min="0" max="150" step="1" placeholder="°C"></label>
+  <button type="submit">Set</button>
+  <button type="submit" name="off" value="1">Heaters off</button>
+</form>
+<div class="buttons">
+  <button hx-post="/ui/printers/${id}/commands" hx-vals='{"command":"G28"}' hx-swap="none">Home all</button>
+  <button hx-post="/ui/printers/${id}/commands" hx-vals='{"command":"M84"}' hx-swap="none">Motors off</button>
+</div>`;
+}
+
+function uploadForm(): Html {
+  return html`<form id="upload" class="upload" hx-post="/ui/files" hx-encoding="multipart/form-data" hx-target="#files" hx-on::after-request="if(event.detail.successful) this.reset()">
+  <input type="file" name="file" accept=".gcode,.gco,.g" required aria-label="G-code file">
+  <button type="submit" class="primary">Upload</button>
+  <progress class="upload-progress" value="0" max="100" hidden></progress>
+</form>`;
+}
+
+/** The file list with print and delete actions for the printer on this page. */
+export function fileList(files: StoredFile[], printer: PrinterView): Html {
+  if (files.length === 0) return html`<p class="muted">No files yet. Upload G-code from your slicer.</p>`;
+  const canPrint = printer.status.state === "operational";
+  return html`<table class="file-list"><tbody>
+${files.map((f) => html`<tr data-file="${f.path}">
+  <td class="name">${f.path}</td><td class="size">${formatBytes(f.size)}</td>
+  <td class="actions">
+    <button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${printer.record.id}/job" hx-vals='${JSON.stringify({ file: f.path })}' hx-target="#live">Print</button>
+    <button hx-post="/ui/files/delete" hx-vals='${JSON.stringify({ path: f.path })}' hx-target="#files" hx-confirm="Delete ${f.path}?">Delete</button>
+  </td>
+</tr>`)}
+</tbody></table>`;
+}
+
+/** Terminal lines, appended to the terminal as they arrive. */
+export function terminalLines(lines: LogLine[]): Html {
+  return html`${lines.map((l) => html`<span class="${l.dir}">${l.dir === "send" ? "› " : l.dir === "recv" ? "‹ " : "· "}${l.text}\n</span>`)}`;
+}
+
+/** A transient message for the user (errors from actions). */
+export function toast(kind: "error" | "info", message: string, hint = ""): Html {
+  return html`<div class="toast ${kind}" role="status">${message}${hint ? html` <span class="hint">${hint}</span>` : ""}</div>`;
+}
+
+/** Shown when there is no printer at all. */
+export function noPrinterPage(): Html {
+  return layout("No printer", html`<section class="card"><h1>No printer configured</h1>
+<p>Add one with <code>curl -X POST localhost:5000/api/v1/printers -H 'content-type: application/json' -d '{"name":"My printer","transport":"serial","port":"/dev/ttyUSB0","baud":115200}'</code>
+or start Layerline with <code>--serial /dev/ttyUSB0</code>.</p></section>`);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
+}
+
+export function formatDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = Math.floor(seconds % 60);
+  return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s}s` : `${s}s`;
+}

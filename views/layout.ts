@@ -1,0 +1,29 @@
+/**
+ * The page shell: every full page is this frame around its content.
+ */
+import { assetUrl } from "../src/server/assets.ts";
+import { html, type Html } from "./html.ts";
+
+export function layout(title: string, content: Html, nav: Html = html``): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Layerline</title>
+<link rel="stylesheet" href="${assetUrl("style.css")}">
+<script src="${assetUrl("htmx.min.js")}" defer></script>
+<script src="${assetUrl("htmx-sse.js")}" defer></script>
+<script src="${assetUrl("app.js")}" defer></script>
+</head>
+<body hx-headers='{"X-Requested-With": "htmx"}'>
+<header class="topbar">
+  <a class="brand" href="/">Layerline</a>
+  <nav>${nav}</nav>
+  <a class="muted" href="/api/v1">API</a>
+</header>
+<main>${content}</main>
+<div id="toasts" aria-live="polite"></div>
+</body>
+</html>`;
+}
