@@ -1,0 +1,134 @@
+#!/usr/bin/env bun
+/**
+ * The `layerline` command line.
+ */
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import * as v from "valibot";
+import { defaultDataDir, prepareDataDir, ServeOptionsSchema } from "./config.ts";
+import { PortInUseError, startHost } from "./host.ts";
+import { VERSION } from "./version.ts";
+
+const HELP = `Layerline ${VERSION} — a 3D-printer host in one file.
+
+Usage:
+  layerline [serve] [options]        run the host (default)
+  layerline virtual-printer --tty PATH [--log FILE] [--time-scale N]
+                                     run the built-in virtual printer on a tty
+                                     (e.g. one end of a socat pty pair)
+  layerline --help | --version
+
+Options for serve:
+  --port N          HTTP port (default 5000)
+  --host ADDR       address to listen on (default 0.0.0.0, all interfaces)
+  --data-dir PATH   where the database and files live
+                    (default $XDG_DATA_HOME/layerline or ~/.local/share/layerline)
+  --serial PATH     add a printer on this serial port and make it the default,
+                    e.g. /dev/ttyUSB0 or /dev/ttyACM0
+  --baud N          baud rate for --serial (default 115200; many printers use 250000)
+  --virtual-time-scale N
+                    run the virtual printer N times faster than real time (default 1)
+
+Without --serial, the first start creates a built-in virtual printer, so everything works
+with no hardware. Open http://localhost:5000 in a browser.`;
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "serve";
+  const rest = command === argv[0] ? argv.slice(1) : argv;
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(HELP);
+    return 0;
+  }
+  if (argv.includes("--version") || argv.includes("-v")) {
+    console.log(VERSION);
+    return 0;
+  }
+  switch (command) {
+    case "serve":
+      return serve(rest);
+    case "virtual-printer": {
+      const { virtualPrinterCli } = await import("./virtual/pty.ts");
+      return virtualPrinterCli(rest);
+    }
+    default:
+      console.error(`Unknown command "${command}". Run layerline --help.`);
+      return 2;
+  }
+}
+
+async function serve(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        port: { type: "string", default: "5000" },
+        host: { type: "string", default: "0.0.0.0" },
+        "data-dir": { type: "string" },
+        serial: { type: "string" },
+        baud: { type: "string", default: "115200" },
+        "virtual-time-scale": { type: "string", default: "1" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\nRun layerline --help for the options.`);
+    return 2;
+  }
+  const parsed = v.safeParse(ServeOptionsSchema, {
+    port: Number(values.port),
+    host: values.host,
+    dataDir: values["data-dir"] ?? defaultDataDir(),
+    serial: values.serial,
+    baud: Number(values.baud),
+    virtualTimeScale: Number(values["virtual-time-scale"]),
+  });
+  if (!parsed.success) {
+    for (const issue of parsed.issues) console.error(`--${flagName(v.getDotPath(issue))}: ${issue.message}`);
+    return 2;
+  }
+  const options = parsed.output;
+  let dataDir: string;
+  try {
+    dataDir = prepareDataDir(options.dataDir);
+  } catch (e) {
+    console.error((e as Error).message);
+    return 1;
+  }
+  if (options.serial && !existsSync(options.serial)) {
+    console.error(
+      `warning: serial device ${options.serial} does not exist (yet). Layerline keeps trying to connect; ` +
+        "check that the printer is plugged in and powered. Candidates: /dev/serial/by-id/*, /dev/ttyUSB*, /dev/ttyACM*.",
+    );
+  }
+  let host;
+  try {
+    host = await startHost({
+      dataDir,
+      port: options.port,
+      host: options.host,
+      serial: options.serial,
+      baud: options.baud,
+      virtual: { timeScale: options.virtualTimeScale },
+    });
+  } catch (e) {
+    console.error(e instanceof PortInUseError ? e.message : `Layerline could not start: ${(e as Error).message}`);
+    return 1;
+  }
+  console.log(`Layerline ${VERSION} is running on http://${options.host === "0.0.0.0" ? "localhost" : options.host}:${host.port} (data: ${dataDir})`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  console.log("Stopping…");
+  await host.stop();
+  return 0;
+}
+
+function flagName(path: string | null): string {
+  return (path ?? "options").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,79 @@
+/**
+ * The compiled executables: built by build.ts, run from an empty folder with no node_modules,
+ * the arm64 one under qemu-user.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildTarget } from "../../build.ts";
+
+let dir: string;
+let x64: string;
+let arm64: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "layerline-bin-"));
+  [x64, arm64] = await Promise.all([
+    buildTarget("x64", { outfile: join(dir, "layerline-linux-x64"), version: "9.9.9-test" }),
+    buildTarget("arm64", { outfile: join(dir, "layerline-linux-arm64"), version: "9.9.9-test" }),
+  ]);
+}, 180_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Starts a binary in an empty folder and waits for its first HTTP answer. */
+async function runUntilAnswer(cmd: string[], port: number, ms: number) {
+  const cwd = mkdtempSync(join(dir, "run-"));
+  const proc = Bun.spawn([...cmd, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(cwd, "data")], {
+    cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: "/usr/bin:/bin", HOME: cwd },
+  });
+  const deadline = Date.now() + ms;
+  try {
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/api/v1/version`);
+        if (res.ok) {
+          const version = await res.json();
+          const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+          const htmx = await fetch(`http://127.0.0.1:${port}/public/htmx.min.js`);
+          const printers = await (await fetch(`http://127.0.0.1:${port}/api/v1/printers`)).json();
+          return { version, page, htmx: { status: htmx.status, body: await htmx.text() }, printers };
+        }
+      } catch {
+        // not listening yet
+      }
+      if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
+      await Bun.sleep(100);
+    }
+    throw new Error("no HTTP answer in time");
+  } finally {
+    proc.kill();
+    await proc.exited;
+  }
+}
+
+describe("compiled binaries", () => {
+  test("x64 runs from an empty folder and serves the UI with embedded assets", async () => {
+    const r = await runUntilAnswer([x64], 15731, 20_000);
+    expect(r.version).toMatchObject({ name: "Layerline", version: "9.9.9-test" });
+    expect(r.page).toContain("Layerline");
+    expect(r.htmx.status).toBe(200);
+    expect(r.htmx.body).toContain("htmx");
+    expect(r.printers.printers[0].transport).toBe("virtual");
+  }, 30_000);
+
+  test("x64 --help and --version", async () => {
+    const help = Bun.spawnSync([x64, "--help"]);
+    expect(help.stdout.toString()).toContain("--serial PATH");
+    expect(Bun.spawnSync([x64, "--version"]).stdout.toString().trim()).toBe("9.9.9-test");
+  });
+
+  test("arm64 answers HTTP under qemu-aarch64", async () => {
+    const r = await runUntilAnswer(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", arm64], 15732, 120_000);
+    expect(r.version.version).toBe("9.9.9-test");
+    expect(r.htmx.status).toBe(200);
+  }, 150_000);
+});

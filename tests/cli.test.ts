@@ -1,0 +1,97 @@
+/**
+ * The command line: help, version, and clear messages for the usual mistakes.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defaultDataDir } from "../src/config.ts";
+
+const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "layerline-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const run = (...args: string[]) => {
+  const r = Bun.spawnSync(["bun", MAIN, ...args], { env: { ...process.env, HOME: dir } });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+};
+
+/** Starts `layerline serve` and resolves once it prints that it is running (or exits). */
+async function serve(args: string[]) {
+  const proc = Bun.spawn(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } });
+  const reader = proc.stdout.getReader();
+  let out = "";
+  const deadline = Date.now() + 15_000;
+  while (!out.includes("is running") && Date.now() < deadline && proc.exitCode === null) {
+    const { value, done } = await Promise.race([reader.read(), Bun.sleep(200).then(() => ({ value: undefined, done: false }))]);
+    if (done) break;
+    if (value) out += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { proc, out };
+}
+
+describe("layerline CLI", () => {
+  test("--help lists the options and --version prints the version", () => {
+    const help = run("--help");
+    expect(help.code).toBe(0);
+    for (const flag of ["--port", "--host", "--data-dir", "--serial", "--baud"]) expect(help.out).toContain(flag);
+    const version = run("--version");
+    expect(version.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  }, 20_000);
+
+  test("the data folder defaults to XDG_DATA_HOME or ~/.local/share", () => {
+    expect(defaultDataDir({ XDG_DATA_HOME: "/x/data", HOME: "/home/u" })).toBe("/x/data/layerline");
+    expect(defaultDataDir({ HOME: "/home/u" })).toBe("/home/u/.local/share/layerline");
+  });
+
+  test("bad options are named", () => {
+    const r = run("--port", "99999");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--port");
+    const unknown = run("--frobnicate");
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain("frobnicate");
+  }, 20_000);
+
+  test("an unusable data folder is explained", () => {
+    const blocker = join(dir, "not-a-folder");
+    writeFileSync(blocker, "x");
+    const r = run("--data-dir", join(blocker, "data"), "--port", "0");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("Cannot use the data folder");
+    expect(r.err).toContain("--data-dir");
+  }, 20_000);
+
+  test("a port in use is explained", async () => {
+    const blocker = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("busy") });
+    try {
+      const r = run("--port", String(blocker.port), "--host", "127.0.0.1", "--data-dir", join(dir, "d1"));
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`Port ${blocker.port} is already in use`);
+    } finally {
+      blocker.stop(true);
+    }
+  }, 30_000);
+
+  test("a missing serial device is reported, and the host keeps running with the reason shown", async () => {
+    const { proc, out } = await serve(["--serial", "/dev/ttyNOPE0", "--port", "0", "--host", "127.0.0.1", "--data-dir", join(dir, "d2")]);
+    try {
+      expect(out).toContain("is running");
+      const url = /(http:\/\/[^ ]+)/.exec(out)![1]!;
+      let printer: any;
+      for (let i = 0; i < 50; i++) {
+        printer = (await (await fetch(`${url}/api/v1/printers`)).json()).printers[0];
+        if (printer.state === "error") break;
+        await Bun.sleep(100);
+      }
+      expect(printer).toMatchObject({ port: "/dev/ttyNOPE0", state: "error" });
+      expect(printer.problem.code).toBe("not_found");
+      expect(printer.problem.message).toContain("/dev/ttyNOPE0");
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
+    expect(await new Response(proc.stderr).text()).toContain("/dev/ttyNOPE0 does not exist");
+  }, 30_000);
+});

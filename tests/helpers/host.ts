@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startHost, type Host, type HostOptions } from "../../src/host.ts";
+
+export interface TestHost extends Host {
+  dataDir: string;
+  /** fetch() against the host. */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** POST JSON. */
+  post(path: string, body?: unknown): Promise<Response>;
+  /** Polls `GET path` until `check` accepts the JSON body, or fails after `ms`. */
+  waitFor<T = any>(path: string, check: (body: T) => boolean, ms?: number): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A real host on 127.0.0.1 with a fresh data folder; the virtual printer runs instantly by default. */
+export async function startTestHost(options: Partial<HostOptions> = {}): Promise<TestHost> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "layerline-test-"));
+  const host = await startHost({
+    dataDir,
+    port: 0,
+    host: "127.0.0.1",
+    virtual: { timeScale: 0 },
+    log: () => {},
+    ...options,
+  });
+  const api = (path: string, init?: RequestInit) => fetch(host.url + path, init);
+  return {
+    ...host,
+    dataDir,
+    api,
+    post: (path, body) =>
+      api(path, { method: "POST", headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }),
+    async waitFor(path, check, ms = 20_000) {
+      const deadline = Date.now() + ms;
+      let last: unknown;
+      while (Date.now() < deadline) {
+        last = await (await api(path)).json();
+        if (check(last as never)) return last as never;
+        await Bun.sleep(25);
+      }
+      throw new Error(`timed out waiting on ${path}; last answer: ${JSON.stringify(last).slice(0, 500)}`);
+    },
+    async close() {
+      await host.stop();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Uploads a file through the native API. */
+export async function upload(host: TestHost, name: string, content: Blob | string, folder?: string): Promise<Response> {
+  const form = new FormData();
+  form.append("file", typeof content === "string" ? new Blob([content]) : content, name);
+  if (folder) form.append("path", folder);
+  return host.api("/api/v1/files", { method: "POST", body: form });
+}

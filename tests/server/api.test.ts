@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
+
+const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
+
+let host: TestHost;
+let printer: string;
+
+beforeAll(async () => {
+  host = await startTestHost();
+  const { printers } = await (await host.api("/api/v1/printers")).json();
+  printer = printers[0].id;
+  await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational" && p.firmware !== null);
+}, 30_000);
+afterAll(() => host.close());
+
+const expectError = async (res: Response, status: number, code?: string) => {
+  expect(res.status).toBe(status);
+  const body = await res.json();
+  expect(typeof body.error.message).toBe("string");
+  expect(body.error.message.length).toBeGreaterThan(5);
+  if (code) expect(body.error.code).toBe(code);
+  return body.error;
+};
+
+describe("native API", () => {
+  test("version and index", async () => {
+    const v = await (await host.api("/api/v1/version")).json();
+    expect(v.name).toBe("Layerline");
+    expect(v.version).toMatch(/^\d+\.\d+\.\d+/);
+    const index = await (await host.api("/api/v1")).json();
+    expect(index.endpoints.length).toBeGreaterThan(10);
+  });
+
+  test("the first start has a connected virtual printer with live temperatures", async () => {
+    const { printers } = await (await host.api("/api/v1/printers")).json();
+    expect(printers).toHaveLength(1);
+    expect(printers[0]).toMatchObject({ transport: "virtual", isDefault: true, state: "operational" });
+    expect(printers[0].firmware.name).toContain("Marlin");
+    const p = await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.temperatures.tool0 && p.temperatures.bed);
+    expect(p.temperatures.tool0.actual).toBeGreaterThan(0);
+  });
+
+  test("commands reach the printer and change its state", async () => {
+    const res = await host.post(`/api/v1/printers/${printer}/commands`, { commands: ["M104 S200", "M140 S55", "G28", "G1 X20 Y30 Z5 F3000", "M114"] });
+    expect(res.status).toBe(200);
+    expect((await res.json()).queued).toBe(5);
+    const p = await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.temperatures.tool0?.target === 200 && p.position?.x === 20);
+    expect(p.temperatures.bed.target).toBe(55);
+    expect(p.position).toMatchObject({ x: 20, y: 30, z: 5 });
+    const { lines } = await (await host.api(`/api/v1/printers/${printer}/terminal`)).json();
+    expect(lines.some((l: any) => l.dir === "send" && l.text.includes("G28"))).toBe(true);
+    await host.post(`/api/v1/printers/${printer}/commands`, { commands: ["M104 S0", "M140 S0"] });
+  }, 20_000);
+
+  test("upload, list, print to the end, delete", async () => {
+    const res = await upload(host, "torus.gcode", Bun.file(TORUS), "parts");
+    expect(res.status).toBe(201);
+    const stored = await res.json();
+    expect(stored).toMatchObject({ path: "parts/torus.gcode", size: Bun.file(TORUS).size });
+    const { files } = await (await host.api("/api/v1/files")).json();
+    expect(files.map((f: any) => f.path)).toContain("parts/torus.gcode");
+
+    const start = await host.post(`/api/v1/printers/${printer}/job`, { file: "parts/torus.gcode" });
+    expect(start.status).toBe(200);
+    expect((await start.json()).state).toBe("printing");
+    // While printing, the file cannot be deleted or replaced.
+    await expectError(await host.api("/api/v1/files/parts/torus.gcode", { method: "DELETE" }), 409, "in_use");
+    await expectError(await host.post(`/api/v1/printers/${printer}/job`, { file: "parts/torus.gcode" }), 409, "busy");
+
+    const done = await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.job?.state === "done", 60_000);
+    expect(done.state).toBe("operational");
+    expect(done.progress.completion).toBe(100);
+    expect(done.progress.bytesSent).toBe(done.progress.bytesTotal);
+    expect(done.progress.linesSent).toBeGreaterThan(15_000);
+    expect(done.link.resendRequests).toBe(0);
+
+    const del = await host.api("/api/v1/files/parts/torus.gcode", { method: "DELETE" });
+    expect(del.status).toBe(204);
+    await expectError(await host.api("/api/v1/files/parts/torus.gcode"), 404, "file_not_found");
+  }, 60_000);
+
+  test("pause, resume and cancel a print", async () => {
+    // A printer that takes time to move (50× real time), so there is a print to pause.
+    const slow = await startTestHost({ virtual: { timeScale: 50 } });
+    try {
+      const id = (await (await slow.api("/api/v1/printers")).json()).printers[0].id;
+      const at = `/api/v1/printers/${id}`;
+      await slow.waitFor(at, (p: any) => p.state === "operational" && p.firmware !== null);
+      await upload(slow, "torus.gcode", Bun.file(TORUS));
+      expect((await slow.post(`${at}/job`, { file: "torus.gcode" })).status).toBe(200);
+      await slow.waitFor(at, (p: any) => p.progress?.bytesSent > 20_000);
+      const paused = await (await slow.post(`${at}/job/pause`)).json();
+      expect(paused.state).toBe("paused");
+      await Bun.sleep(300); // let what was in flight drain
+      const before = (await (await slow.api(at)).json()).progress.bytesSent;
+      await Bun.sleep(500);
+      expect((await (await slow.api(at)).json()).progress.bytesSent).toBe(before);
+      await expectError(await slow.post(`${at}/job/pause`), 409, "not_printing");
+      expect((await (await slow.post(`${at}/job/resume`)).json()).state).toBe("printing");
+      await slow.waitFor(at, (p: any) => p.progress.bytesSent > before);
+      const cancelled = await (await slow.post(`${at}/job/cancel`)).json();
+      expect(cancelled.job.state).toBe("cancelled");
+      expect(cancelled.state).toBe("operational");
+      expect(cancelled.progress.completion).toBeLessThan(100);
+      await slow.waitFor(at, (p: any) => p.temperatures.tool0?.target === 0);
+    } finally {
+      await slow.close();
+    }
+  }, 60_000);
+
+  test("Server-Sent Events carry status changes", async () => {
+    const res = await host.api(`/api/v1/events?printer=${printer}`);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    let text = "";
+    await host.post(`/api/v1/printers/${printer}/commands`, { commands: ["M105"] });
+    const deadline = Date.now() + 5000;
+    while (!text.includes("event: status") && Date.now() < deadline) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    const data = /event: status\ndata: (.*)\n/.exec(text)![1]!;
+    expect(JSON.parse(data).id).toBe(printer);
+  });
+
+  test("a second printer can be added and removed", async () => {
+    const res = await host.post("/api/v1/printers", { name: "Bench Virtual", transport: "virtual" });
+    expect(res.status).toBe(201);
+    const added = await res.json();
+    expect(added.id).toBe("bench-virtual");
+    expect(added.isDefault).toBe(false);
+    await host.waitFor(`/api/v1/printers/bench-virtual`, (p: any) => p.state === "operational");
+    expect((await host.api("/api/v1/printers/bench-virtual", { method: "DELETE" })).status).toBe(204);
+    const { printers } = await (await host.api("/api/v1/printers")).json();
+    expect(printers.map((p: any) => p.id)).toEqual([printer]);
+  });
+});
+
+describe("bad input gets a clear 4xx, never a 500", () => {
+  test("wrong types, missing fields, bad JSON", async () => {
+    const e1 = await expectError(await host.post(`/api/v1/printers/${printer}/commands`, { commands: [1, 2] }), 400, "invalid_request");
+    expect(e1.message).toContain("commands");
+    await expectError(await host.post(`/api/v1/printers/${printer}/commands`, {}), 400, "invalid_request");
+    await expectError(await host.post(`/api/v1/printers/${printer}/commands`, { commands: [] }), 400);
+    await expectError(await host.post(`/api/v1/printers/${printer}/commands`, { commands: ["x".repeat(300)] }), 400);
+    await expectError(
+      await host.api(`/api/v1/printers/${printer}/commands`, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" }),
+      400,
+    );
+    await expectError(await host.post(`/api/v1/printers/${printer}/job`, { file: 42 }), 400);
+    await expectError(await host.post("/api/v1/printers", { name: "", transport: "teleport" }), 400);
+    await expectError(await host.post("/api/v1/printers", { name: "No port", transport: "serial" }), 400);
+  });
+
+  test("unknown printers, files and routes", async () => {
+    await expectError(await host.api("/api/v1/printers/nope"), 404, "printer_not_found");
+    await expectError(await host.post("/api/v1/printers/nope/connect"), 404, "printer_not_found");
+    await expectError(await host.post(`/api/v1/printers/${printer}/job`, { file: "missing.gcode" }), 404, "file_not_found");
+    await expectError(await host.api("/api/v1/no-such-thing"), 404, "not_found");
+  });
+
+  test("hostile uploads are refused and nothing is written", async () => {
+    await expectError(await upload(host, "evil.gcode", "G28\n", "../.."), 400, "invalid_path");
+    await expectError(await upload(host, "notes.txt", "hello"), 400, "not_printable");
+    await expectError(await host.api("/api/v1/files", { method: "POST", body: new FormData() }), 400);
+    const { files } = await (await host.api("/api/v1/files")).json();
+    expect(files.map((f: any) => f.name)).not.toContain("evil.gcode");
+    expect(await Bun.file(`${host.dataDir}/evil.gcode`).exists()).toBe(false);
+  });
+
+  test("job control in the wrong state is a 409 with a hint", async () => {
+    const err = await expectError(await host.post(`/api/v1/printers/${printer}/job/resume`), 409, "not_paused");
+    expect(err.hint.length).toBeGreaterThan(0);
+  });
+});
