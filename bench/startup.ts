@@ -24,7 +24,9 @@ const runs: number[] = [];
 let rssKb = 0;
 for (let i = 0; i < 5; i++) {
   const dir = mkdtempSync(join(tmpdir(), "layerline-bench-"));
-  const port = 16000 + i;
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = probe.port!;
+  probe.stop(true);
   const started = performance.now();
   const proc = Bun.spawn(["/usr/bin/time", "-v", x64, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "data")], {
     cwd: dir,

@@ -21,8 +21,17 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A port that is free right now (other test runs may share the machine). */
+function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = probe.port!;
+  probe.stop(true);
+  return port;
+}
+
 /** Starts a binary in an empty folder and waits for its first HTTP answer. */
-async function runUntilAnswer(cmd: string[], port: number, ms: number) {
+async function runUntilAnswer(cmd: string[], ms: number) {
+  const port = freePort();
   const cwd = mkdtempSync(join(dir, "run-"));
   const proc = Bun.spawn([...cmd, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(cwd, "data")], {
     cwd,
@@ -57,7 +66,7 @@ async function runUntilAnswer(cmd: string[], port: number, ms: number) {
 
 describe("compiled binaries", () => {
   test("x64 runs from an empty folder and serves the UI with embedded assets", async () => {
-    const r = await runUntilAnswer([x64], 15731, 20_000);
+    const r = await runUntilAnswer([x64], 20_000);
     expect(r.version).toMatchObject({ name: "Layerline", version: "9.9.9-test" });
     expect(r.page).toContain("Layerline");
     expect(r.htmx.status).toBe(200);
@@ -72,7 +81,7 @@ describe("compiled binaries", () => {
   });
 
   test("arm64 answers HTTP under qemu-aarch64", async () => {
-    const r = await runUntilAnswer(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", arm64], 15732, 120_000);
+    const r = await runUntilAnswer(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", arm64], 120_000);
     expect(r.version.version).toBe("9.9.9-test");
     expect(r.htmx.status).toBe(200);
   }, 150_000);
