@@ -5,6 +5,7 @@
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { openDatabase } from "./db/database.ts";
+import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
 import { FileStorage } from "./files/storage.ts";
 import { PrinterManager } from "./printers/manager.ts";
@@ -12,7 +13,7 @@ import { loadQuirkSources } from "./printers/quirks-sources.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
 import { createApp } from "./server/app.ts";
-import type { VirtualPrinterOptions } from "./virtual/options.ts";
+import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
 import { VERSION } from "./version.ts";
 
 export interface HostOptions {
@@ -22,7 +23,7 @@ export interface HostOptions {
   /** Add (or update) a serial printer on this port and make it the default. */
   serial?: string;
   baud?: number;
-  virtual?: Partial<VirtualPrinterOptions>;
+  virtual?: VirtualPrinterOptionsInput;
   /** Lines in flight per printer (1 = ping-pong). */
   window?: number;
   log?: (line: string) => void;
@@ -32,6 +33,7 @@ export interface Host {
   url: string;
   port: number;
   db: Database;
+  settings: SettingsStore;
   bus: Bus;
   printers: PrinterManager;
   files: FileStorage;
@@ -44,6 +46,7 @@ export class PortInUseError extends Error {}
 export async function startHost(options: HostOptions): Promise<Host> {
   const log = options.log ?? ((line: string) => console.log(line));
   const db = openDatabase(options.dataDir);
+  const settings = new SettingsStore(db);
   const bus = createBus();
   const store = new PrinterStore(db);
   const { sources, problems } = await loadQuirkSources(options.dataDir);
@@ -57,7 +60,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const files = new FileStorage(filesDir, db, () => printers?.filesInUse() ?? new Set());
   printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, window: options.window });
 
-  const app = createApp({ version: VERSION, db, bus, printers, files, startedAt: Date.now() });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, startedAt: Date.now() });
   try {
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 1024 * 1024 * 1024 });
   } catch (e) {
@@ -76,6 +79,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     url: `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`,
     port,
     db,
+    settings,
     bus,
     printers,
     files,

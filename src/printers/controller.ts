@@ -9,7 +9,7 @@ import { BASE_PROFILE } from "../protocol/quirks-library.ts";
 import { SerialTransport } from "../transport/serial.ts";
 import { TransportError, type Transport } from "../transport/transport.ts";
 import { VirtualTransport } from "../virtual/transport.ts";
-import type { VirtualPrinterOptions } from "../virtual/options.ts";
+import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import { GcodeSource } from "./gcode-source.ts";
 import type { PrinterRecord } from "./record.ts";
 import { initialStatus, type PrinterStatus, type Problem } from "./status.ts";
@@ -42,7 +42,7 @@ export interface ControllerOptions {
   /** Root of the files folder; job paths are relative to it. */
   filesDir: string;
   /** Options for the built-in virtual printer (time scale, faults). */
-  virtual?: Partial<VirtualPrinterOptions>;
+  virtual?: VirtualPrinterOptionsInput;
   /** Lines in flight (1 = ping-pong). */
   window?: number;
   publish(output: ControllerOutput): void;

@@ -5,7 +5,7 @@
  */
 import type { Bus } from "../events.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
-import type { VirtualPrinterOptions } from "../virtual/options.ts";
+import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { NewPrinter, PrinterRecord } from "./record.ts";
 import { PrinterSession } from "./session.ts";
 import type { PrinterStore } from "./store.ts";
@@ -20,7 +20,7 @@ export interface ManagerOptions {
   filesDir: string;
   quirks: QuirksSource[];
   /** Options for every virtual printer (tests speed it up). */
-  virtual?: Partial<VirtualPrinterOptions>;
+  virtual?: VirtualPrinterOptionsInput;
   /** Lines in flight per printer. */
   window?: number;
   retryMs?: number;

@@ -5,7 +5,7 @@
  */
 import type { Bus } from "../events.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
-import type { VirtualPrinterOptions } from "../virtual/options.ts";
+import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { LogLine, Result } from "./controller.ts";
 import type { PrinterRecord } from "./record.ts";
 import { initialStatus, type PrinterStatus } from "./status.ts";
@@ -18,7 +18,7 @@ export interface SessionOptions {
   quirks: QuirksSource[];
   filesDir: string;
   bus: Bus;
-  virtual?: Partial<VirtualPrinterOptions>;
+  virtual?: VirtualPrinterOptionsInput;
   window?: number;
 }
 

@@ -5,7 +5,7 @@
 import type { ControllerOutput, Result } from "./controller.ts";
 import type { PrinterRecord } from "./record.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
-import type { VirtualPrinterOptions } from "../virtual/options.ts";
+import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 
 /** The controller methods the main thread may call. */
 export type ControllerMethod = "connect" | "disconnect" | "send" | "emergencyStop" | "startJob" | "pauseJob" | "resumeJob" | "cancelJob";
@@ -15,7 +15,7 @@ export interface WorkerInit {
   record: PrinterRecord;
   quirks: QuirksSource[];
   filesDir: string;
-  virtual?: Partial<VirtualPrinterOptions>;
+  virtual?: VirtualPrinterOptionsInput;
   window?: number;
 }
 
