@@ -14,6 +14,10 @@ export type Events = {
   "printers.changed": undefined;
   /** Files were added, removed or changed. */
   "files.changed": undefined;
+  /** A file's analysis was queued, progressed or paused (bytes done of total). */
+  "analysis.progress": { path: string; state: "queued" | "analysing" | "paused"; done: number; total: number };
+  /** A file's analysis ended: ok, or with the error's message. */
+  "analysis.finished": { path: string; ok: boolean; error?: string };
 };
 
 export type Bus = Emitter<Events>;

@@ -4,6 +4,8 @@
  */
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
+import { AnalysisQueue } from "./analysis/queue.ts";
+import { AnalysisStore } from "./analysis/store.ts";
 import { openDatabase } from "./db/database.ts";
 import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
@@ -37,6 +39,7 @@ export interface Host {
   bus: Bus;
   printers: PrinterManager;
   files: FileStorage;
+  analysis: AnalysisQueue;
   stop(): Promise<void>;
 }
 
@@ -60,10 +63,15 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const files = new FileStorage(filesDir, db, () => printers?.filesInUse() ?? new Set());
   printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, window: options.window });
 
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, startedAt: Date.now() });
+  const analyses = new AnalysisStore(db);
+  const analysis = new AnalysisQueue({ files, store: analyses, bus, settings, printing: () => printers!.filesInUse().size > 0 });
+
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, startedAt: Date.now() });
   try {
-    app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 1024 * 1024 * 1024 });
+    // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
+    app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
   } catch (e) {
+    analysis.stop();
     await printers.stop();
     db.close();
     if ((e as NodeJS.ErrnoException).code === "EADDRINUSE" || /in use/i.test((e as Error).message)) {
@@ -74,6 +82,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     throw e;
   }
   printers.start();
+  analysis.scan();
   const port = app.server!.port!;
   return {
     url: `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`,
@@ -83,7 +92,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
     bus,
     printers,
     files,
+    analysis,
     async stop() {
+      analysis.stop();
       await app.stop(true);
       await printers!.stop();
       db.close();

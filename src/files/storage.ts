@@ -1,10 +1,14 @@
 /**
- * The files folder (`<data-dir>/files/`) and its metadata in sqlite. Uploads are written to a
- * temporary file and renamed into place only when complete, so an aborted upload leaves nothing.
+ * The files folder (`<data-dir>/files/`) and its metadata in sqlite: files and folders, uploads
+ * streamed to a temporary file and renamed into place only when complete (so an aborted upload
+ * leaves nothing), move / copy / rename / delete, free space, and each file's sha256 (duplicates
+ * share one). Files being printed cannot be deleted, moved or overwritten.
  */
 import type { Database } from "bun:sqlite";
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, lstatSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, statSync, type Stats } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { chunksOf } from "./multipart.ts";
 import { isPrintable, safeRelativePath } from "./paths.ts";
 
 export interface StoredFile {
@@ -12,13 +16,20 @@ export interface StoredFile {
   path: string;
   name: string;
   size: number;
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch (upload time, or the file's mtime if it was copied in by hand). */
   date: number;
+  /** Hex sha256 of the content; null until it has been computed (files copied in by hand). */
+  sha256: string | null;
+}
+
+export interface StoredFolder {
+  path: string;
+  name: string;
 }
 
 export class FileError extends Error {
   constructor(
-    readonly code: "invalid_path" | "not_printable" | "not_found" | "in_use" | "exists",
+    readonly code: "invalid_path" | "not_printable" | "not_found" | "in_use" | "exists" | "not_empty" | "upload_incomplete" | "no_space",
     message: string,
     readonly hint: string,
   ) {
@@ -27,12 +38,62 @@ export class FileError extends Error {
 }
 
 const TEMP_PREFIX = ".upload-";
+const IN_USE_HINT = "Wait for the print to end or cancel it.";
+
+interface FileRow {
+  path: string;
+  size: number;
+  uploaded_at: number;
+  sha256: string | null;
+  mtime: number | null;
+}
+
+/** An upload being received: bytes go to a hidden temporary file, hashed on the way. */
+export class TempUpload {
+  private readonly hasher = new Bun.CryptoHasher("sha256");
+  size = 0;
+  private closed = false;
+
+  constructor(
+    readonly tempPath: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.hasher.update(chunk);
+    let written = 0;
+    while (written < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, written, chunk.length - written);
+      written += bytesWritten;
+    }
+    this.size += chunk.length;
+  }
+
+  /** Flushes to disk and returns the sha256. */
+  async close(): Promise<string> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.sync();
+      await this.handle.close();
+    }
+    return this.hasher.digest("hex");
+  }
+
+  /** Deletes the temporary file (an aborted or refused upload). */
+  async discard(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => {});
+    }
+    rmSync(this.tempPath, { force: true });
+  }
+}
 
 export class FileStorage {
   constructor(
     readonly root: string,
     private readonly db: Database,
-    /** Paths that must not be deleted or overwritten (files being printed). */
+    /** Paths that must not be deleted, moved or overwritten (files being printed). */
     private readonly inUse: () => Set<string> = () => new Set(),
   ) {
     mkdirSync(root, { recursive: true });
@@ -42,80 +103,215 @@ export class FileStorage {
   /** Every printable file, newest first. Files copied into the folder by hand are picked up. */
   list(): StoredFile[] {
     const files: StoredFile[] = [];
-    this.walk("", files);
-    const known = new Map(
-      (this.db.query("SELECT path, uploaded_at FROM files").all() as { path: string; uploaded_at: number }[]).map((r) => [r.path, r.uploaded_at]),
-    );
-    for (const f of files) {
-      const at = known.get(f.path);
-      if (at === undefined) this.db.query("INSERT OR REPLACE INTO files (path, size, uploaded_at) VALUES (?, ?, ?)").run(f.path, f.size, f.date);
-      else f.date = at;
-    }
-    return files.sort((a, b) => b.date - a.date || a.path.localeCompare(b.path));
+    this.walk("", files, []);
+    return this.withRows(files).sort((a, b) => b.date - a.date || a.path.localeCompare(b.path));
+  }
+
+  /** Every folder, sorted by path. */
+  folders(): StoredFolder[] {
+    const folders: StoredFolder[] = [];
+    this.walk("", [], folders);
+    return folders.sort((a, b) => a.path.localeCompare(b.path));
   }
 
   /** Metadata of one file, or undefined. */
   get(path: string): StoredFile | undefined {
     const rel = this.checkPath(path);
-    const abs = join(this.root, rel);
-    try {
-      // lstat: a symlink could point outside the files folder, so it is not a file of ours.
-      const st = lstatSync(abs);
-      if (!st.isFile()) return undefined;
-      const row = this.db.query("SELECT uploaded_at FROM files WHERE path = ?").get(rel) as { uploaded_at: number } | null;
-      return { path: rel, name: rel.split("/").pop()!, size: st.size, date: row?.uploaded_at ?? st.mtimeMs };
-    } catch {
-      return undefined;
-    }
+    const st = this.lstat(rel);
+    // lstat: a symlink could point outside the files folder, so it is not a file of ours.
+    if (!st?.isFile()) return undefined;
+    return this.withRows([{ path: rel, name: baseName(rel), size: st.size, date: st.mtimeMs, sha256: null }])[0];
   }
 
-  /** Absolute path of a stored file (for the printer to read). */
+  /** Whether `path` is a folder. */
+  isFolder(path: string): boolean {
+    const check = safeRelativePath(path);
+    return check.ok && !!this.lstat(check.path)?.isDirectory();
+  }
+
+  /** Absolute path of a stored file (for the printer and the analyser to read). */
   absolute(path: string): string {
     return join(this.root, this.checkPath(path));
   }
 
-  /** Stores an upload at `path` (folder/name), replacing an existing file unless it is printing. */
-  async save(path: string, data: Blob): Promise<StoredFile> {
+  /** Files with the same content as `sha256`. */
+  withHash(sha256: string): string[] {
+    return (this.db.query("SELECT path FROM files WHERE sha256 = ? ORDER BY path").all(sha256) as { path: string }[]).map((r) => r.path);
+  }
+
+  /** Records a content hash computed elsewhere (the analyser hashes files copied in by hand). */
+  setHash(path: string, sha256: string, size: number, mtime: number): void {
+    this.db.query("UPDATE files SET sha256 = ?, size = ?, mtime = ? WHERE path = ?").run(sha256, size, Math.round(mtime), path);
+  }
+
+  /** Free and total bytes on the files folder's disk. */
+  space(): { free: number; total: number } {
+    const s = statfsSync(this.root);
+    return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+  }
+
+  /**
+   * Checks that a file may be stored at `path` (a valid printable name, not being printed, not
+   * through a symlink) before any byte is received. Returns the normalised path.
+   */
+  checkTarget(path: string, overwrite = true): string {
     const rel = this.checkPath(path);
-    const name = rel.split("/").pop()!;
-    if (!isPrintable(name)) {
-      throw new FileError("not_printable", `"${name}" is not a G-code file.`, "Upload a file ending in .gcode, .gco or .g.");
-    }
-    if (this.inUse().has(rel)) {
-      throw new FileError("in_use", `"${rel}" is being printed and cannot be replaced.`, "Wait for the print to end or cancel it.");
-    }
-    const abs = join(this.root, rel);
-    mkdirSync(dirname(abs), { recursive: true });
-    const temp = join(dirname(abs), `${TEMP_PREFIX}${crypto.randomUUID()}`);
+    const name = baseName(rel);
+    if (!isPrintable(name)) throw new FileError("not_printable", `"${name}" is not a G-code file.`, "Upload a file ending in .gcode, .gco or .g.");
+    if (this.inUse().has(rel)) throw new FileError("in_use", `"${rel}" is being printed and cannot be replaced.`, IN_USE_HINT);
+    this.checkNoLinks(rel);
+    const st = this.lstat(rel);
+    if (st?.isDirectory()) throw new FileError("exists", `"${rel}" is a folder.`, "Choose another name.");
+    if (st && !overwrite) throw new FileError("exists", `"${rel}" already exists.`, "Choose another name, or allow overwriting.");
+    return rel;
+  }
+
+  /** Starts receiving an upload into a hidden temporary file in the files folder. */
+  async beginUpload(): Promise<TempUpload> {
+    const temp = join(this.root, `${TEMP_PREFIX}${crypto.randomUUID()}`);
+    return new TempUpload(temp, await open(temp, "wx"));
+  }
+
+  /** Moves a finished upload into place at `path` (replacing a file unless it is printing). */
+  async commitUpload(upload: TempUpload, path: string, overwrite = true): Promise<StoredFile> {
+    let rel: string;
     try {
-      await Bun.write(temp, data);
-      renameSync(temp, abs);
+      rel = this.checkTarget(path, overwrite);
+    } catch (e) {
+      await upload.discard();
+      throw e;
+    }
+    const sha256 = await upload.close();
+    const abs = join(this.root, rel);
+    try {
+      this.makeParents(rel);
+      renameSync(upload.tempPath, abs);
+    } catch (e) {
+      await upload.discard();
+      throw e;
+    }
+    const st = statSync(abs);
+    const now = Date.now();
+    this.upsert(rel, st, now, sha256);
+    return { path: rel, name: baseName(rel), size: st.size, date: now, sha256 };
+  }
+
+  /** Stores `data` at `path` (folder/name), streamed to disk. */
+  async save(path: string, data: Blob | ReadableStream<Uint8Array>, overwrite = true): Promise<StoredFile> {
+    this.checkTarget(path, overwrite);
+    const upload = await this.beginUpload();
+    try {
+      for await (const chunk of chunksOf(data instanceof Blob ? data.stream() : data)) await upload.write(chunk);
+    } catch (e) {
+      await upload.discard();
+      throw e;
+    }
+    return this.commitUpload(upload, path, overwrite);
+  }
+
+  /** Creates a folder (and its parents). */
+  mkdir(path: string): StoredFolder {
+    const rel = this.checkPath(path);
+    this.checkNoLinks(rel);
+    const st = this.lstat(rel);
+    if (st && !st.isDirectory()) throw new FileError("exists", `"${rel}" already exists as a file.`, "Choose another name.");
+    this.makeParents(`${rel}/x`);
+    return { path: rel, name: baseName(rel) };
+  }
+
+  /** Moves (or renames) a file or folder to `to`. */
+  move(from: string, to: string, overwrite = false): string {
+    const src = this.checkPath(from);
+    const dst = this.checkPath(to);
+    const st = this.existing(src);
+    this.refuseBusy(src, st.isDirectory(), "moved");
+    if (dst === src) return dst;
+    if (st.isDirectory() && (dst + "/").startsWith(src + "/")) throw new FileError("invalid_path", `A folder cannot be moved into itself.`, "Choose a destination outside it.");
+    if (st.isFile()) this.checkTarget(dst, overwrite);
+    else {
+      this.checkNoLinks(dst);
+      if (this.lstat(dst)) throw new FileError("exists", `"${dst}" already exists.`, "Choose another name.");
+    }
+    this.makeParents(dst);
+    renameSync(join(this.root, src), join(this.root, dst));
+    this.db.transaction(() => {
+      if (st.isFile()) {
+        this.db.query("DELETE FROM files WHERE path = ?").run(dst);
+        this.db.query("UPDATE files SET path = ? WHERE path = ?").run(dst, src);
+      } else {
+        const rows = this.db.query("SELECT path FROM files WHERE path LIKE ? ESCAPE '\\'").all(likePrefix(src)) as { path: string }[];
+        for (const r of rows) this.db.query("UPDATE files SET path = ? WHERE path = ?").run(dst + r.path.slice(src.length), r.path);
+      }
+    })();
+    return dst;
+  }
+
+  /** Copies a file (content hash and analysis are shared) or a folder. */
+  copy(from: string, to: string, overwrite = false): string {
+    const src = this.checkPath(from);
+    const dst = this.checkPath(to);
+    const st = this.existing(src);
+    if (dst === src) throw new FileError("exists", `"${dst}" already exists.`, "Choose another name for the copy.");
+    if (st.isDirectory()) {
+      if ((dst + "/").startsWith(src + "/")) throw new FileError("invalid_path", "A folder cannot be copied into itself.", "Choose a destination outside it.");
+      this.checkNoLinks(dst);
+      if (this.lstat(dst)) throw new FileError("exists", `"${dst}" already exists.`, "Choose another name.");
+      this.mkdir(dst);
+      for (const f of this.list().filter((f) => f.path.startsWith(src + "/"))) this.copy(f.path, dst + f.path.slice(src.length), overwrite);
+      for (const d of this.folders().filter((d) => d.path.startsWith(src + "/"))) this.mkdir(dst + d.path.slice(src.length));
+      return dst;
+    }
+    this.checkTarget(dst, overwrite);
+    this.makeParents(dst);
+    const temp = join(this.root, `${TEMP_PREFIX}${crypto.randomUUID()}`);
+    try {
+      copyFileSync(join(this.root, src), temp);
+      renameSync(temp, join(this.root, dst));
     } catch (e) {
       rmSync(temp, { force: true });
       throw e;
     }
-    const size = statSync(abs).size;
-    const now = Date.now();
-    this.db.query("INSERT OR REPLACE INTO files (path, size, uploaded_at) VALUES (?, ?, ?)").run(rel, size, now);
-    return { path: rel, name, size, date: now };
+    const sha = (this.db.query("SELECT sha256 FROM files WHERE path = ?").get(src) as { sha256: string | null } | null)?.sha256 ?? null;
+    this.upsert(dst, statSync(join(this.root, dst)), Date.now(), sha);
+    return dst;
   }
 
   /** Deletes a file; refused while it is printing. */
   remove(path: string): void {
     const rel = this.checkPath(path);
-    if (this.inUse().has(rel)) {
-      throw new FileError("in_use", `"${rel}" is being printed and cannot be deleted.`, "Wait for the print to end or cancel it.");
-    }
-    const abs = join(this.root, rel);
-    let st;
-    try {
-      st = lstatSync(abs);
-    } catch {
-      throw new FileError("not_found", `There is no file "${rel}".`, "Check the name; the file list shows what exists.");
-    }
+    if (this.inUse().has(rel)) throw new FileError("in_use", `"${rel}" is being printed and cannot be deleted.`, IN_USE_HINT);
+    const st = this.lstat(rel);
+    if (!st) throw new FileError("not_found", `There is no file "${rel}".`, "Check the name; the file list shows what exists.");
     if (!st.isFile()) throw new FileError("not_found", `"${rel}" is not a file.`, "Only files can be deleted here.");
-    rmSync(abs);
+    rmSync(join(this.root, rel));
     this.db.query("DELETE FROM files WHERE path = ?").run(rel);
+  }
+
+  /** Deletes a folder; one with content only when `recursive`, and never one holding a file being printed. */
+  removeFolder(path: string, recursive = false): void {
+    const rel = this.checkPath(path);
+    const st = this.lstat(rel);
+    if (!st?.isDirectory()) throw new FileError("not_found", `There is no folder "${rel}".`, "Check the name; the file list shows what exists.");
+    this.refuseBusy(rel, true, "deleted");
+    const abs = join(this.root, rel);
+    if (!recursive && readdirSync(abs).length > 0) throw new FileError("not_empty", `The folder "${rel}" is not empty.`, "Delete its files first, or ask for a recursive delete.");
+    rmSync(abs, { recursive: true });
+    this.db.query("DELETE FROM files WHERE path LIKE ? ESCAPE '\\'").run(likePrefix(rel));
+  }
+
+  private refuseBusy(rel: string, folder: boolean, verb: string): void {
+    for (const busy of this.inUse()) {
+      if (busy === rel || (folder && busy.startsWith(rel + "/"))) {
+        throw new FileError("in_use", folder ? `"${rel}" holds "${busy}", which is being printed, so it cannot be ${verb}.` : `"${rel}" is being printed and cannot be ${verb}.`, IN_USE_HINT);
+      }
+    }
+  }
+
+  private existing(rel: string): Stats {
+    this.checkNoLinks(rel);
+    const st = this.lstat(rel);
+    if (!st || (!st.isFile() && !st.isDirectory())) throw new FileError("not_found", `There is no file or folder "${rel}".`, "Check the name; the file list shows what exists.");
+    return st;
   }
 
   private checkPath(path: string): string {
@@ -124,16 +320,72 @@ export class FileStorage {
     return check.path;
   }
 
-  private walk(rel: string, out: StoredFile[]): void {
+  /** Refuses a path that passes through (or is) a symbolic link: it could lead outside the folder. */
+  private checkNoLinks(rel: string): void {
+    const parts = rel.split("/");
+    for (let i = 1; i <= parts.length; i++) {
+      const st = this.lstat(parts.slice(0, i).join("/"));
+      if (!st) return;
+      if (st.isSymbolicLink()) throw new FileError("invalid_path", `The path "${rel}" goes through a symbolic link.`, "Layerline only stores files inside its files folder.");
+    }
+  }
+
+  private makeParents(rel: string): void {
+    this.checkNoLinks(rel);
+    const parent = dirname(join(this.root, rel));
+    mkdirSync(parent, { recursive: true });
+  }
+
+  private lstat(rel: string): Stats | undefined {
+    try {
+      return lstatSync(join(this.root, rel));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private upsert(rel: string, st: Stats, uploadedAt: number, sha256: string | null): void {
+    this.db
+      .query("INSERT INTO files (path, size, uploaded_at, sha256, mtime) VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size = excluded.size, uploaded_at = excluded.uploaded_at, sha256 = excluded.sha256, mtime = excluded.mtime")
+      .run(rel, st.size, Math.round(uploadedAt), sha256, Math.round(st.mtimeMs));
+  }
+
+  /**
+   * Joins what is on disk with the rows: files copied in by hand get a row; a file changed on
+   * disk since it was hashed (size or mtime differ) loses its stale hash.
+   */
+  private withRows(files: StoredFile[]): StoredFile[] {
+    if (files.length === 0) return files;
+    const rows = new Map((this.db.query("SELECT path, size, uploaded_at, sha256, mtime FROM files").all() as FileRow[]).map((r) => [r.path, r]));
+    for (const f of files) {
+      const row = rows.get(f.path);
+      const mtime = Math.round(f.date);
+      if (!row) {
+        this.db.query("INSERT OR REPLACE INTO files (path, size, uploaded_at, sha256, mtime) VALUES (?, ?, ?, NULL, ?)").run(f.path, f.size, mtime, mtime);
+        continue;
+      }
+      if (row.sha256 !== null && (row.size !== f.size || row.mtime !== mtime)) {
+        this.db.query("UPDATE files SET sha256 = NULL, size = ?, mtime = ? WHERE path = ?").run(f.size, mtime, f.path);
+        row.sha256 = null;
+      }
+      f.date = row.uploaded_at;
+      f.sha256 = row.sha256;
+    }
+    return files;
+  }
+
+  private walk(rel: string, files: StoredFile[], folders: StoredFolder[]): void {
     const dir = join(this.root, rel);
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.name.startsWith(".")) continue;
       const childRel = rel ? `${rel}/${entry.name}` : entry.name;
       // Symlinks are never followed: they could point outside the files folder.
-      if (entry.isDirectory()) this.walk(childRel, out);
-      else if (entry.isFile() && isPrintable(entry.name)) {
+      if (entry.isDirectory()) {
+        folders.push({ path: childRel, name: entry.name });
+        this.walk(childRel, files, folders);
+      } else if (entry.isFile() && isPrintable(entry.name)) {
         const st = statSync(join(dir, entry.name));
-        out.push({ path: childRel, name: entry.name, size: st.size, date: st.mtimeMs });
+        files.push({ path: childRel, name: entry.name, size: st.size, date: st.mtimeMs, sha256: null });
       }
     }
   }
@@ -144,4 +396,13 @@ export class FileStorage {
       else if (entry.isDirectory() && !entry.name.startsWith(".")) this.removeLeftoverTemps(join(dir, entry.name));
     }
   }
+}
+
+function baseName(rel: string): string {
+  return rel.slice(rel.lastIndexOf("/") + 1);
+}
+
+/** A LIKE pattern for everything under folder `rel`. */
+function likePrefix(rel: string): string {
+  return rel.replace(/[\\%_]/g, (c) => `\\${c}`) + "/%";
 }

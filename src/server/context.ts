@@ -2,6 +2,8 @@
  * What the server's route plugins share: the running host's parts.
  */
 import type { Database } from "bun:sqlite";
+import type { AnalysisQueue } from "../analysis/queue.ts";
+import type { AnalysisStore } from "../analysis/store.ts";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
@@ -14,5 +16,8 @@ export interface AppContext {
   bus: Bus;
   printers: PrinterManager;
   files: FileStorage;
+  /** Analyses and thumbnails by content hash, and the queue that makes them. */
+  analyses: AnalysisStore;
+  analysis: AnalysisQueue;
   startedAt: number;
 }

@@ -37,6 +37,9 @@ const FILE_STATUS: Record<FileError["code"], number> = {
   not_found: 404,
   in_use: 409,
   exists: 409,
+  not_empty: 409,
+  upload_incomplete: 400,
+  no_space: 507,
 };
 
 export const errorBody = (code: string, message: string, hint = "") => ({ error: { code, message, hint } });

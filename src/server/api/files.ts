@@ -1,43 +1,204 @@
 /**
- * Native API: the files folder.
+ * Native API: the files folder and the analyses.
+ *
+ *   GET    /api/v1/files[?q=&sort=name|date|size|time&order=asc|desc&folder=]   files, folders, free/total
+ *   POST   /api/v1/files                 multipart upload (file, path = folder, filename, overwrite=false)
+ *                                        or JSON {"folder": "a/b"} to create a folder
+ *   PUT    /api/v1/files/<path>          upload the raw request body as <path> (curl -T)
+ *   GET    /api/v1/files/<path>          a file's entry (analysis summary, thumbnails) or a folder's listing
+ *   GET    /api/v1/files/<file>/content  download (Range, ETag)
+ *   GET    /api/v1/files/<file>/analysis the full analysis (layers, objects, timeline, slicer metadata)
+ *   GET    /api/v1/files/<file>/thumbnails/<W>x<H>.<png|jpg>
+ *   POST   /api/v1/files/<path>          {"command": "move"|"copy", "destination"} | {"command": "rename", "name"} | {"command": "analyse"}
+ *   DELETE /api/v1/files/<path>[?recursive=true]
+ *   GET    /api/v1/analysis              the queue and its settings; PUT /api/v1/analysis/settings
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
+import { AnalysisSettingsSchema } from "../../analysis/queue.ts";
+import { FileCatalog, SORT_KEYS, fileUrl, type SortKey } from "../../files/catalog.ts";
+import { receiveUpload, uploadPath } from "../../files/upload.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 
-const UploadSchema = v.object({
-  file: v.instance(File, 'send the file as multipart field "file"'),
-  path: v.optional(v.string()),
-});
+const CommandSchema = v.variant("command", [
+  v.object({ command: v.picklist(["move", "copy"]), destination: v.pipe(v.string(), v.minLength(1)), overwrite: v.optional(v.boolean()) }),
+  v.object({ command: v.literal("rename"), name: v.pipe(v.string(), v.minLength(1)), overwrite: v.optional(v.boolean()) }),
+  v.object({ command: v.literal("analyse") }),
+]);
+const FolderSchema = v.object({ folder: v.pipe(v.string(), v.minLength(1)) });
+const SettingsPatchSchema = v.partial(AnalysisSettingsSchema);
 
-/** Joins an optional folder and a file name into the stored path. */
-function uploadPath(folder: string | undefined, name: string): string {
-  const base = name.split(/[\\/]/).pop() ?? name;
-  return folder && folder.trim() ? `${folder.replace(/\/+$/, "")}/${base}` : base;
+/** The wildcard part of the URL as a path (Elysia leaves it percent-encoded). */
+function pathParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError(400, "invalid_path", `The path "${raw}" is not valid URL encoding.`, "Encode each path segment with encodeURIComponent.");
+  }
+}
+
+async function jsonBody<S extends v.GenericSchema>(request: Request, schema: S): Promise<v.InferOutput<S>> {
+  let body: unknown;
+  try {
+    body = await request.json();
+  } catch {
+    throw new ApiError(400, "invalid_body", "The request body could not be parsed (is it valid JSON?).", "Send JSON with Content-Type: application/json.");
+  }
+  const parsed = v.safeParse(schema, body);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const at = v.getDotPath(issue);
+    throw new ApiError(400, "invalid_request", at ? `${at}: ${issue.message}` : issue.message, "See GET /api/v1 and the README for the expected fields.");
+  }
+  return parsed.output;
+}
+
+const notFound = (path: string) => new ApiError(404, "file_not_found", `There is no file "${path}".`, "GET /api/v1/files lists them.");
+
+/** Serves a stored file with Range support and a validator. */
+function download(request: Request, abs: string, name: string, etag: string): Response {
+  const file = Bun.file(abs);
+  const size = file.size;
+  const headers: Record<string, string> = {
+    "content-type": "text/x.gcode",
+    "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+    "accept-ranges": "bytes",
+    etag,
+  };
+  if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
+  const range = request.headers.get("range");
+  const ifRange = request.headers.get("if-range");
+  if (range && (!ifRange || ifRange === etag)) {
+    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+    let start = m?.[1] ? Number(m[1]) : NaN;
+    let end = m?.[2] ? Number(m[2]) : size - 1;
+    if (m && !m[1] && m[2]) {
+      start = Math.max(0, size - Number(m[2])); // suffix range: the last N bytes
+      end = size - 1;
+    }
+    end = Math.min(end, size - 1);
+    if (!m || !Number.isFinite(start) || start > end || start >= size) {
+      return new Response(null, { status: 416, headers: { ...headers, "content-range": `bytes */${size}` } });
+    }
+    return new Response(file.slice(start, end + 1), { status: 206, headers: { ...headers, "content-range": `bytes ${start}-${end}/${size}`, "content-length": String(end - start + 1) } });
+  }
+  return new Response(file, { headers: { ...headers, "content-length": String(size) } });
 }
 
 export function filesApi(ctx: AppContext) {
-  return new Elysia({ prefix: "/api/v1/files" })
-    .get("/", () => ({ files: ctx.files.list() }))
+  const catalog = new FileCatalog(ctx.files, ctx.analyses, ctx.analysis);
+  const changed = () => ctx.bus.emit("files.changed", undefined);
+
+  /** A file's sub-resource ("<file>/content", …) when the path has one and the prefix is a file. */
+  const subResource = (path: string) => {
+    const m = /^(.+?)\/(content|analysis|thumbnails\/(\d+)x(\d+)\.(png|jpg))$/.exec(path);
+    if (!m || !ctx.files.get(m[1]!)) return undefined;
+    return { file: m[1]!, kind: m[2]!.startsWith("thumbnails") ? ("thumbnail" as const) : (m[2] as "content" | "analysis"), width: Number(m[3]), height: Number(m[4]) };
+  };
+
+  return new Elysia()
+    .get("/api/v1/files", ({ query }) => {
+      const sort = SORT_KEYS.includes(query.sort as SortKey) ? (query.sort as SortKey) : undefined;
+      const order = query.order === "asc" || query.order === "desc" ? query.order : undefined;
+      const folder = typeof query.folder === "string" ? query.folder.replace(/^\/+|\/+$/g, "") : undefined;
+      return { files: catalog.list({ q: query.q, sort, order, folder }), folders: catalog.folders(), ...ctx.files.space() };
+    })
     .post(
-      "/",
-      async ({ body, set }) => {
-        const stored = await ctx.files.save(uploadPath(body.path, body.file.name), body.file);
-        ctx.bus.emit("files.changed", undefined);
+      "/api/v1/files",
+      async ({ request, set }) => {
+        if (/^application\/json/i.test(request.headers.get("content-type") ?? "")) {
+          const { folder } = await jsonBody(request, FolderSchema);
+          const made = ctx.files.mkdir(folder);
+          changed();
+          set.status = 201;
+          return made;
+        }
+        const { file } = await receiveUpload(request, ctx.files);
+        if (!file) throw new ApiError(400, "invalid_request", 'The form has no file: send it as the field "file".', "curl -F file=@part.gcode -F path=folder …/api/v1/files");
+        changed();
+        set.status = 201;
+        set.headers.location = fileUrl(file.path);
+        return file;
+      },
+      { parse: "none" },
+    )
+    .put(
+      "/api/v1/files/*",
+      async ({ request, params, query, set }) => {
+        if (!request.body) throw new ApiError(400, "invalid_request", "The request has no body.", "curl -T part.gcode …/api/v1/files/folder/part.gcode");
+        const stored = await ctx.files.save(pathParam(params["*"]), request.body, query.overwrite !== "false");
+        changed();
         set.status = 201;
         return stored;
       },
-      { body: UploadSchema, type: "multipart/form-data" },
+      { parse: "none" },
     )
-    .get("/*", ({ params }) => {
-      const file = ctx.files.get(params["*"]);
-      if (!file) throw new ApiError(404, "file_not_found", `There is no file "${params["*"]}".`, "GET /api/v1/files lists them.");
-      return file;
+    .get("/api/v1/files/*", ({ params, request }) => {
+      const path = pathParam(params["*"]);
+      const entry = catalog.get(path);
+      if (entry) return entry;
+      if (ctx.files.isFolder(path)) {
+        const folder = path.replace(/^\/+|\/+$/g, "");
+        return { path: folder, type: "folder", files: catalog.list({ folder }), folders: catalog.folders().filter((f) => f.path.startsWith(folder + "/")) };
+      }
+      const sub = subResource(path);
+      if (!sub) throw notFound(path);
+      const file = ctx.files.get(sub.file)!;
+      if (sub.kind === "content") return download(request, ctx.files.absolute(file.path), file.name, file.sha256 ? `"${file.sha256}"` : `W/"${file.size}-${Math.round(file.date)}"`);
+      if (sub.kind === "analysis") {
+        const result = catalog.analysis(file.path);
+        if (!result) {
+          const state = catalog.get(file.path)!.analysis;
+          throw new ApiError(404, "no_analysis", state.state === "error" ? `The analysis failed: ${state.error.message}` : `"${file.path}" has not been analysed yet (${state.state}).`, state.state === "error" ? state.error.hint : "Wait for the analysis; GET /api/v1/analysis shows the queue.");
+        }
+        return result;
+      }
+      const image = file.sha256 ? ctx.analyses.thumbnail(file.sha256, sub.width, sub.height) : undefined;
+      if (!image) throw new ApiError(404, "no_thumbnail", `"${file.path}" has no ${sub.width}x${sub.height} thumbnail.`, "The file's entry lists its thumbnails.");
+      const etag = `"${file.sha256}-${sub.width}x${sub.height}"`;
+      const versioned = new URL(request.url).searchParams.get("v") === file.sha256!.slice(0, 16);
+      const headers = {
+        "content-type": image.format === "png" ? "image/png" : "image/jpeg",
+        etag,
+        // A URL with the content's version never changes meaning; one without is revalidated.
+        "cache-control": versioned ? "public, max-age=31536000, immutable" : "no-cache",
+      };
+      if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
+      return new Response(image.data as Uint8Array<ArrayBuffer>, { headers });
     })
-    .delete("/*", ({ params, set }) => {
-      ctx.files.remove(decodeURIComponent(params["*"]));
-      ctx.bus.emit("files.changed", undefined);
+    .post(
+      "/api/v1/files/*",
+      async ({ params, request }) => {
+        const path = pathParam(params["*"]);
+        const cmd = await jsonBody(request, CommandSchema);
+        if (cmd.command === "analyse") {
+          if (!ctx.files.get(path)) throw notFound(path);
+          ctx.analysis.reanalyse(path);
+          return catalog.get(path);
+        }
+        let target: string;
+        if (cmd.command === "rename") {
+          if (/[\\/]/.test(cmd.name)) throw new ApiError(400, "invalid_path", "A new name may not contain / or \\.", 'Use {"command":"move"} to move into another folder.');
+          target = ctx.files.move(path, uploadPath(path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "", cmd.name), cmd.overwrite ?? false);
+        } else if (cmd.command === "move") target = ctx.files.move(path, cmd.destination, cmd.overwrite ?? false);
+        else target = ctx.files.copy(path, cmd.destination, cmd.overwrite ?? false);
+        changed();
+        return catalog.get(target) ?? { path: target, type: "folder" };
+      },
+      { parse: "none" },
+    )
+    .delete("/api/v1/files/*", ({ params, query, set }) => {
+      const path = pathParam(params["*"]);
+      if (ctx.files.isFolder(path)) ctx.files.removeFolder(path, query.recursive === "true");
+      else ctx.files.remove(path);
+      changed();
       set.status = 204;
-    });
+    })
+    .get("/api/v1/analysis", () => ctx.analysis.overview())
+    .put(
+      "/api/v1/analysis/settings",
+      async ({ request }) => ctx.analysis.updateSettings(await jsonBody(request, SettingsPatchSchema)),
+      { parse: "none" },
+    );
 }

@@ -1,0 +1,894 @@
+/**
+ * The G-code interpreter of the analyser: one streaming pass over the bytes (fed in chunks of any
+ * size) that tracks positions and modes, feeds the motion planner, and collects filament per
+ * tool, printing and travel areas, layers with their byte offsets, object labels with bounding
+ * boxes and byte ranges, heat-up waits, the offset → elapsed-time table, and thumbnail blocks.
+ * Pure: bytes in, a `MotionAnalysis` out; no I/O, no clock.
+ */
+import {
+  A_BIT,
+  B_BIT,
+  C_BIT,
+  E_BIT,
+  F_BIT,
+  G,
+  I_BIT,
+  J_BIT,
+  LexedLine,
+  M,
+  NONE,
+  P_BIT,
+  R_BIT,
+  S_BIT,
+  T,
+  T_BIT,
+  WORD,
+  X_BIT,
+  Y_BIT,
+  Z_BIT,
+  bytesAt,
+  lex,
+  skipBlanks,
+  text,
+} from "./lexer.ts";
+import type { MachineLimits } from "./limits.ts";
+import { MOVE_PRINT, MOVE_RETRACT, MOVE_TRAVEL, MotionPlanner } from "./planner.ts";
+
+const NL = 10;
+const L_BIT = 1 << 11;
+/** Kinds of planner marks besides a layer index. */
+const STEP = -1;
+const Z_CANDIDATE = -2;
+/** A row of the progress table every this many bytes (besides every layer start). */
+export const TIMELINE_STEP = 256 * 1024;
+/** Arcs are planned as chords of about this length (Marlin's MM_PER_ARC_SEGMENT). */
+const ARC_SEGMENT_MM = 1;
+const INCH = 25.4;
+
+export interface AnalyserOptions {
+  limits: MachineLimits;
+  /** M203 and M566 values are in mm/min on RepRapFirmware; Marlin uses mm/s for M203. */
+  feedratesPerMinute?: boolean;
+  /** Seconds an MMU needs to load / unload a filament, per tool (PrusaSlicer's config). */
+  loadTimes?: number[];
+  unloadTimes?: number[];
+}
+
+/** A box in machine coordinates; all Infinity/-Infinity while empty. */
+export interface Box {
+  minX: number;
+  maxX: number;
+  minY: number;
+  maxY: number;
+  minZ: number;
+  maxZ: number;
+}
+
+export interface Layer {
+  /** Z of the layer's first extrusion (or of the nozzle when the layer prints nothing). */
+  z: number;
+  /** Byte offset where the layer starts (its marker, or the move to its height). */
+  offset: number;
+  /** Estimated seconds from the start of the print to this layer. */
+  elapsed: number;
+}
+
+export interface PrintObject {
+  name: string;
+  /** Where the label came from. */
+  source: "comment" | "exclude_object" | "m486" | "cura" | "ideamaker";
+  /** Extent of the object's extrusion, or null when nothing was extruded inside its label. */
+  box: Box | null;
+  /** Byte ranges [start, end) of its labelled sections (skip these to cancel the object). */
+  ranges: [number, number][];
+  /** Filament extruded inside the labels, mm. */
+  filament: number;
+  /** Polygon and centre as declared by EXCLUDE_OBJECT_DEFINE, if any. */
+  center?: [number, number];
+  polygon?: [number, number][];
+}
+
+export interface HeatWait {
+  heater: "tool" | "bed" | "chamber";
+  tool: number;
+  target: number;
+  offset: number;
+}
+
+export interface RawThumbnail {
+  format: "PNG" | "JPG" | "QOI";
+  width: number;
+  height: number;
+  declaredLength: number;
+  base64: string;
+}
+
+export interface MotionAnalysis {
+  bytes: number;
+  lines: number;
+  moves: number;
+  estimatedTime: number;
+  /** Filament per tool (index = tool number), mm pushed by moves that print (E > 0 with XY motion). */
+  filament: number[];
+  /** The same by the slicer's feature type (`;TYPE:` comments; "Custom" is start/end G-code). */
+  filamentByRole: Record<string, number>;
+  printingArea: Box | null;
+  travelArea: Box | null;
+  layers: Layer[];
+  /** Whether layers came from slicer markers or from the heights of extrusion moves. */
+  layerSource: "markers" | "heights" | "none";
+  objects: PrintObject[];
+  heatWaits: HeatWait[];
+  /** [byte offset, elapsed seconds] rows, ascending: layer starts and every TIMELINE_STEP bytes. */
+  timeline: [number, number][];
+  toolChanges: number;
+  toolsUsed: number[];
+  colorChanges: number;
+  thumbnails: RawThumbnail[];
+  /** Lines that are neither G-code nor comments (garbage), and the first one's offset. */
+  badLines: number;
+  firstBadOffset: number;
+  /** Whether a NUL byte or other binary data was seen. */
+  binary: boolean;
+  /** The last line had no newline. */
+  endsMidLine: boolean;
+}
+
+function emptyBox(): Float64Array {
+  return new Float64Array([Infinity, -Infinity, Infinity, -Infinity, Infinity, -Infinity]);
+}
+
+function boxOf(b: Float64Array): Box | null {
+  if (b[0] === Infinity) return null;
+  return { minX: b[0]!, maxX: b[1]!, minY: b[2]!, maxY: b[3]!, minZ: b[4]!, maxZ: b[5]! };
+}
+
+interface ObjectState {
+  object: PrintObject;
+  box: Float64Array;
+}
+
+export class GcodeAnalyser {
+  private readonly planner: MotionPlanner;
+  private readonly line = new LexedLine();
+  private readonly feedratesPerMinute: boolean;
+  private readonly loadTimes: number[];
+  private readonly unloadTimes: number[];
+
+  // Machine state (logical coordinates, as the G-code sees them).
+  private x = 0;
+  private y = 0;
+  private z = 0;
+  private e = 0;
+  private feedrate = 25; // Marlin's start-up feed rate, mm/s
+  private absolute = true;
+  private relativeE = false;
+  private units = 1;
+  private tool = 0;
+  private unloaded = true;
+  private wiping = false;
+  private retractLength = 3;
+  private retractSpeed = 45;
+  private retractZ = 0;
+  private recoverExtra = 0;
+  private recoverSpeed = 8;
+  private retracted = false;
+
+  // Results.
+  private bytes = 0;
+  private lines = 0;
+  private moves = 0;
+  private readonly filament: number[] = [0];
+  private readonly roleNames: string[] = ["unknown"];
+  private readonly roleFilament: number[] = [0];
+  private role = 0;
+  private readonly printBox = emptyBox();
+  private readonly travelBox = emptyBox();
+  private readonly layers: Layer[] = [];
+  private readonly layerMarks: number[] = [];
+  private layerSource: MotionAnalysis["layerSource"] = "none";
+  private layerZ = NaN;
+  private layerOpen = false;
+  private zChangeOffset = 0;
+  private zChangeMark = -1;
+  private readonly heatWaits: HeatWait[] = [];
+  private toolChanges = 0;
+  private readonly toolsUsed = new Set<number>();
+  private colorChanges = 0;
+  private badLines = 0;
+  private firstBadOffset = -1;
+  private binary = false;
+
+  // Marks for the planner: every TIMELINE_STEP bytes and at layer starts.
+  private nextTimeline = 0;
+  private readonly marks: { offset: number; layer: number }[] = [];
+
+  // Objects.
+  private readonly objects: ObjectState[] = [];
+  private readonly objectByName = new Map<string, ObjectState>();
+  private current: ObjectState | null = null;
+  private currentStart = 0;
+  private readonly m486Names = new Map<number, string>();
+
+  // Thumbnails being read.
+  private thumb: { format: RawThumbnail["format"]; width: number; height: number; declared: number; parts: string[] } | null = null;
+  private readonly thumbnails: RawThumbnail[] = [];
+
+  // A line split across two chunks.
+  private carry: Uint8Array | null = null;
+
+  constructor(options: AnalyserOptions) {
+    this.planner = new MotionPlanner(options.limits);
+    this.feedratesPerMinute = options.feedratesPerMinute ?? false;
+    this.loadTimes = options.loadTimes ?? [];
+    this.unloadTimes = options.unloadTimes ?? [];
+  }
+
+  /** Feeds the next bytes of the file. */
+  push(chunk: Uint8Array): void {
+    let from = 0;
+    if (this.carry) {
+      const nl = chunk.indexOf(NL);
+      if (nl < 0) {
+        const joined = new Uint8Array(this.carry.length + chunk.length);
+        joined.set(this.carry);
+        joined.set(chunk, this.carry.length);
+        this.carry = joined;
+        this.bytes += chunk.length;
+        return;
+      }
+      const joined = new Uint8Array(this.carry.length + nl + 1);
+      joined.set(this.carry);
+      joined.set(chunk.subarray(0, nl + 1), this.carry.length);
+      const base = this.bytes - this.carry.length;
+      this.carry = null;
+      this.scan(joined, 0, joined.length, base);
+      from = nl + 1;
+    }
+    const last = chunk.lastIndexOf(NL);
+    if (last < from) {
+      this.carry = chunk.slice(from);
+      this.bytes += chunk.length;
+      return;
+    }
+    this.scan(chunk, from, last + 1, this.bytes);
+    if (last + 1 < chunk.length) this.carry = chunk.slice(last + 1);
+    this.bytes += chunk.length;
+  }
+
+  /** Ends the pass and returns the results. */
+  finish(): MotionAnalysis {
+    let endsMidLine = false;
+    if (this.carry && this.carry.length > 0) {
+      endsMidLine = true;
+      const tail = this.carry;
+      this.carry = null;
+      this.processLine(tail, 0, tail.length, this.bytes - tail.length);
+      this.lines++;
+    }
+    this.closeObject(this.bytes);
+    const total = this.planner.finish();
+    const times = this.planner.markTimes;
+    const timeline: [number, number][] = [];
+    this.marks.forEach((m, i) => {
+      // Z-change candidates that did not turn out to start a layer are not rows.
+      if (m.layer === Z_CANDIDATE) return;
+      const elapsed = times[i] ?? total;
+      if (m.layer >= 0) this.layers[m.layer]!.elapsed = elapsed;
+      if (timeline.length === 0 || timeline[timeline.length - 1]![0] !== m.offset) timeline.push([m.offset, elapsed]);
+    });
+    timeline.push([this.bytes, total]);
+    const tools: number[] = [...this.toolsUsed].sort((a, b) => a - b);
+    return {
+      bytes: this.bytes,
+      lines: this.lines,
+      moves: this.moves,
+      estimatedTime: total,
+      filament: this.filament.map((f) => f ?? 0),
+      filamentByRole: Object.fromEntries(this.roleNames.map((name, i) => [name, this.roleFilament[i]!]).filter(([, mm]) => (mm as number) > 0)),
+      printingArea: boxOf(this.printBox),
+      travelArea: boxOf(this.travelBox),
+      layers: this.layers,
+      layerSource: this.layerSource,
+      objects: this.objects.map((o) => ({ ...o.object, box: boxOf(o.box) })),
+      heatWaits: this.heatWaits,
+      timeline,
+      toolChanges: this.toolChanges,
+      toolsUsed: tools.length > 0 ? tools : this.filament.some((f) => f > 0) ? [0] : [],
+      colorChanges: this.colorChanges,
+      thumbnails: this.thumbnails,
+      badLines: this.badLines,
+      firstBadOffset: this.firstBadOffset,
+      binary: this.binary,
+      endsMidLine,
+    };
+  }
+
+  /** Lines in buf[from, to) (to is just after a `\n`); `base` is the file offset of buf[0]. */
+  private scan(buf: Uint8Array, from: number, to: number, base: number): void {
+    let i = from;
+    while (i < to) {
+      let nl = buf.indexOf(NL, i);
+      if (nl < 0 || nl >= to) nl = to;
+      const offset = base + i;
+      if (offset >= this.nextTimeline) {
+        this.marks.push({ offset, layer: STEP });
+        this.planner.mark(offset);
+        this.nextTimeline = offset + TIMELINE_STEP;
+      }
+      this.processLine(buf, i, nl, offset);
+      this.lines++;
+      i = nl + 1;
+    }
+  }
+
+  private processLine(buf: Uint8Array, start: number, end: number, offset: number): void {
+    const line = this.line;
+    // File offset just past this line (where a section that ends with it ends).
+    const after = offset + (end - start) + 1;
+    lex(buf, start, end, line);
+    const letter = line.letter;
+    if (letter === G) {
+      const code = line.code;
+      if (code === 1 || code === 0) this.linear(line, offset);
+      else if (code === 2 || code === 3) this.arc(line, offset, code === 2);
+      else this.gcode(line, offset);
+    } else if (letter === M) this.mcode(line, buf, offset, after);
+    else if (letter === T) this.toolChange(line.code);
+    else if (letter === WORD) this.word(buf, line.start, line.comment >= 0 ? line.comment - 1 : end, offset, after);
+    else if (letter === NONE && line.comment < 0) this.garbage(buf, line.start, end, offset);
+    if (line.comment >= 0) this.comment(buf, line.comment, end, offset, after);
+  }
+
+  private garbage(buf: Uint8Array, start: number, end: number, offset: number): void {
+    // Blank lines (and whitespace / CR) are fine.
+    let i = start;
+    while (i < end && (buf[i] === 32 || buf[i] === 9 || buf[i] === 13)) i++;
+    if (i >= end) return;
+    for (let k = i; k < end; k++) {
+      const c = buf[k]!;
+      if (c === 0 || (c < 32 && c !== 9 && c !== 13)) {
+        this.binary = true;
+        break;
+      }
+    }
+    // Lines starting with a letter we do not interpret (e.g. "D1", "H2") are not garbage.
+    const c = buf[i]! & 0xdf;
+    if (!this.binary && c >= 65 && c <= 90 && i + 1 < end && ((buf[i + 1]! >= 48 && buf[i + 1]! <= 57) || buf[i + 1] === 32)) return;
+    if (this.firstBadOffset < 0) this.firstBadOffset = offset;
+    this.badLines++;
+  }
+
+  /** G0/G1. */
+  private linear(line: LexedLine, offset: number): void {
+    const mask = line.mask;
+    const v = line.values;
+    const u = this.units;
+    if ((mask & F_BIT) !== 0 && v[5]! > 0) this.feedrate = (v[5]! * u) / 60;
+    let nx = this.x;
+    let ny = this.y;
+    let nz = this.z;
+    if (this.absolute) {
+      if ((mask & X_BIT) !== 0) nx = v[23]! * u;
+      if ((mask & Y_BIT) !== 0) ny = v[24]! * u;
+      if ((mask & Z_BIT) !== 0) nz = v[25]! * u;
+    } else {
+      if ((mask & X_BIT) !== 0) nx += v[23]! * u;
+      if ((mask & Y_BIT) !== 0) ny += v[24]! * u;
+      if ((mask & Z_BIT) !== 0) nz += v[25]! * u;
+    }
+    let de = 0;
+    if ((mask & E_BIT) !== 0) {
+      const ev = v[4]! * u;
+      if (this.relativeE || !this.absolute) {
+        de = ev;
+        this.e += ev;
+      } else {
+        de = ev - this.e;
+        this.e = ev;
+      }
+    }
+    this.moveTo(nx, ny, nz, de, offset);
+  }
+
+  /** A straight move from the current position; updates position, areas, layers, planner. */
+  private moveTo(nx: number, ny: number, nz: number, de: number, offset: number): void {
+    const dx = nx - this.x;
+    const dy = ny - this.y;
+    const dz = nz - this.z;
+    if (dx === 0 && dy === 0 && dz === 0 && de === 0) return;
+    this.moves++;
+    const xy = dx !== 0 || dy !== 0;
+    let kind: number;
+    if (de > 0 && xy) {
+      kind = MOVE_PRINT;
+      this.extruded(nx, ny, nz, de, offset);
+    } else if (!xy && dz === 0) kind = MOVE_RETRACT;
+    else kind = this.wiping ? MOVE_PRINT : MOVE_TRAVEL;
+    if (dz !== 0) {
+      this.zChangeOffset = offset;
+      if (this.layerSource !== "markers") {
+        this.zChangeMark = this.marks.length;
+        this.marks.push({ offset, layer: Z_CANDIDATE });
+        this.planner.mark(offset);
+      }
+    }
+    const t = this.travelBox;
+    if (this.x < t[0]!) t[0] = this.x;
+    if (this.x > t[1]!) t[1] = this.x;
+    if (this.y < t[2]!) t[2] = this.y;
+    if (this.y > t[3]!) t[3] = this.y;
+    if (this.z < t[4]!) t[4] = this.z;
+    if (this.z > t[5]!) t[5] = this.z;
+    if (nx < t[0]!) t[0] = nx;
+    if (nx > t[1]!) t[1] = nx;
+    if (ny < t[2]!) t[2] = ny;
+    if (ny > t[3]!) t[3] = ny;
+    if (nz < t[4]!) t[4] = nz;
+    if (nz > t[5]!) t[5] = nz;
+    this.planner.move(dx, dy, dz, de, this.feedrate, kind, offset);
+    this.x = nx;
+    this.y = ny;
+    this.z = nz;
+  }
+
+  /** Bookkeeping for a move that lays down filament. */
+  private extruded(nx: number, ny: number, nz: number, de: number, offset: number): void {
+    const tool = this.tool;
+    this.filament[tool] = (this.filament[tool] ?? 0) + de;
+    this.roleFilament[this.role]! += de;
+    if (!this.toolsUsed.has(tool)) this.toolsUsed.add(tool);
+    const b = this.printBox;
+    const x = this.x;
+    const y = this.y;
+    if (x < b[0]!) b[0] = x;
+    if (x > b[1]!) b[1] = x;
+    if (y < b[2]!) b[2] = y;
+    if (y > b[3]!) b[3] = y;
+    if (nx < b[0]!) b[0] = nx;
+    if (nx > b[1]!) b[1] = nx;
+    if (ny < b[2]!) b[2] = ny;
+    if (ny > b[3]!) b[3] = ny;
+    if (nz < b[4]!) b[4] = nz;
+    if (nz > b[5]!) b[5] = nz;
+    // Layers.
+    if (nz !== this.layerZ) {
+      if (this.layerSource === "markers") {
+        if (this.layerOpen) {
+          this.layers[this.layers.length - 1]!.z = nz;
+          this.layerOpen = false;
+        }
+        this.layerZ = nz;
+      } else if (Math.abs(nz - this.layerZ) > 1e-6 || Number.isNaN(this.layerZ)) {
+        this.layerSource = "heights";
+        this.layerZ = nz;
+        const markIndex = this.zChangeMark >= 0 && this.marks[this.zChangeMark]!.offset === this.zChangeOffset ? this.zChangeMark : -1;
+        const index = this.layers.length;
+        this.layers.push({ z: nz, offset: markIndex >= 0 ? this.zChangeOffset : offset, elapsed: 0 });
+        if (markIndex >= 0) this.marks[markIndex]!.layer = index;
+        else {
+          this.marks.push({ offset, layer: index });
+          this.planner.mark(offset);
+        }
+      }
+    } else if (this.layerOpen) this.layerOpen = false;
+    const obj = this.current;
+    if (obj !== null) {
+      obj.object.filament += de;
+      const o = obj.box;
+      if (x < o[0]!) o[0] = x;
+      if (x > o[1]!) o[1] = x;
+      if (y < o[2]!) o[2] = y;
+      if (y > o[3]!) o[3] = y;
+      if (nx < o[0]!) o[0] = nx;
+      if (nx > o[1]!) o[1] = nx;
+      if (ny < o[2]!) o[2] = ny;
+      if (ny > o[3]!) o[3] = ny;
+      if (nz < o[4]!) o[4] = nz;
+      if (nz > o[5]!) o[5] = nz;
+    }
+  }
+
+  /** A layer marker comment from the slicer. */
+  private layerMarker(offset: number): void {
+    if (this.layerSource !== "markers") {
+      // Anything before the first marker (purge lines in the start G-code) is not a layer.
+      this.layerSource = "markers";
+      this.layers.length = 0;
+      for (const m of this.marks) if (m.layer >= 0) m.layer = Z_CANDIDATE;
+    }
+    const index = this.layers.length;
+    this.layers.push({ z: this.z, offset, elapsed: 0 });
+    this.layerOpen = true;
+    this.layerZ = NaN;
+    this.marks.push({ offset, layer: index });
+    this.planner.mark(offset);
+    // Cura labels have no end: a new layer ends the open object section.
+    if (this.current && (this.current.object.source === "cura" || this.current.object.source === "ideamaker")) this.closeObject(offset);
+  }
+
+  /** G2/G3 as chords, with E and Z spread evenly. */
+  private arc(line: LexedLine, offset: number, clockwise: boolean): void {
+    const mask = line.mask;
+    const v = line.values;
+    const u = this.units;
+    if ((mask & F_BIT) !== 0 && v[5]! > 0) this.feedrate = (v[5]! * u) / 60;
+    const x0 = this.x;
+    const y0 = this.y;
+    const z0 = this.z;
+    const tx = (mask & X_BIT) !== 0 ? (this.absolute ? v[23]! * u : x0 + v[23]! * u) : x0;
+    const ty = (mask & Y_BIT) !== 0 ? (this.absolute ? v[24]! * u : y0 + v[24]! * u) : y0;
+    const tz = (mask & Z_BIT) !== 0 ? (this.absolute ? v[25]! * u : z0 + v[25]! * u) : z0;
+    let de = 0;
+    if ((mask & E_BIT) !== 0) {
+      const ev = v[4]! * u;
+      if (this.relativeE || !this.absolute) {
+        de = ev;
+        this.e += ev;
+      } else {
+        de = ev - this.e;
+        this.e = ev;
+      }
+    }
+    let cx: number;
+    let cy: number;
+    if ((mask & (I_BIT | J_BIT)) !== 0) {
+      cx = x0 + ((mask & I_BIT) !== 0 ? v[8]! * u : 0);
+      cy = y0 + ((mask & J_BIT) !== 0 ? v[9]! * u : 0);
+    } else if ((mask & R_BIT) !== 0) {
+      // Radius form: the centre on the perpendicular bisector of the chord.
+      const r = v[17]! * u;
+      const mx = (tx - x0) / 2;
+      const my = (ty - y0) / 2;
+      const half = Math.hypot(mx, my);
+      if (half === 0 || Math.abs(r) < half) {
+        this.moveTo(tx, ty, tz, de, offset);
+        return;
+      }
+      const h = Math.sqrt(r * r - half * half) * ((clockwise ? 1 : -1) * (r < 0 ? -1 : 1));
+      cx = x0 + mx - (h * my) / half;
+      cy = y0 + my + (h * mx) / half;
+    } else {
+      this.moveTo(tx, ty, tz, de, offset);
+      return;
+    }
+    const radius = Math.hypot(x0 - cx, y0 - cy);
+    const a0 = Math.atan2(y0 - cy, x0 - cx);
+    const a1 = Math.atan2(ty - cy, tx - cx);
+    let sweep = a1 - a0;
+    if (clockwise) {
+      if (sweep >= 0) sweep -= 2 * Math.PI;
+    } else if (sweep <= 0) sweep += 2 * Math.PI;
+    const length = Math.abs(sweep) * radius;
+    const segments = Math.max(1, Math.min(10_000, Math.ceil(length / ARC_SEGMENT_MM)));
+    for (let s = 1; s <= segments; s++) {
+      const f = s / segments;
+      const angle = a0 + sweep * f;
+      const px = s === segments ? tx : cx + radius * Math.cos(angle);
+      const py = s === segments ? ty : cy + radius * Math.sin(angle);
+      this.moveTo(px, py, z0 + (tz - z0) * f, de / segments, offset);
+    }
+  }
+
+  /** Other G codes. */
+  private gcode(line: LexedLine, offset: number): void {
+    const mask = line.mask;
+    const v = line.values;
+    switch (line.code) {
+      case 4: {
+        const seconds = ((mask & S_BIT) !== 0 ? v[18]! : 0) + ((mask & P_BIT) !== 0 ? v[15]! / 1000 : 0);
+        this.planner.synchronize(seconds);
+        break;
+      }
+      case 10: // firmware retraction
+        if ((mask & (P_BIT | L_BIT)) !== 0) break; // G10 L/P sets tool offsets on RepRapFirmware
+        if (!this.retracted) {
+          this.retracted = true;
+          this.firmwareRetract(-this.retractLength, this.retractSpeed, offset);
+        }
+        break;
+      case 11:
+        if (this.retracted) {
+          this.retracted = false;
+          this.firmwareRetract(this.retractLength + this.recoverExtra, this.recoverSpeed, offset);
+        }
+        break;
+      case 20:
+        this.units = INCH;
+        break;
+      case 21:
+        this.units = 1;
+        break;
+      case 28: {
+        // Homing ends at 0 on the named axes (all when none is named).
+        const any = (mask & (X_BIT | Y_BIT | Z_BIT)) !== 0;
+        const nx = !any || (mask & X_BIT) !== 0 ? 0 : this.x;
+        const ny = !any || (mask & Y_BIT) !== 0 ? 0 : this.y;
+        const nz = !any || (mask & Z_BIT) !== 0 ? 0 : this.z;
+        this.moveTo(nx, ny, nz, 0, offset);
+        break;
+      }
+      case 90:
+        this.absolute = true;
+        break;
+      case 91:
+        this.absolute = false;
+        break;
+      case 92: {
+        const u = this.units;
+        if ((mask & X_BIT) !== 0) this.x = v[23]! * u;
+        if ((mask & Y_BIT) !== 0) this.y = v[24]! * u;
+        if ((mask & Z_BIT) !== 0) this.z = v[25]! * u;
+        if ((mask & E_BIT) !== 0) this.e = v[4]! * u;
+        else this.planner.synchronize(0);
+        break;
+      }
+    }
+  }
+
+  private firmwareRetract(length: number, speed: number, offset: number): void {
+    const saved = this.feedrate;
+    this.feedrate = speed;
+    this.planner.move(0, 0, 0, length, speed, MOVE_RETRACT, offset);
+    this.moves++;
+    this.feedrate = saved;
+  }
+
+  private mcode(line: LexedLine, buf: Uint8Array, offset: number, after: number): void {
+    const mask = line.mask;
+    const v = line.values;
+    const p = this.planner;
+    const has = (b: number) => (mask & b) !== 0;
+    switch (line.code) {
+      case 82:
+        this.relativeE = false;
+        break;
+      case 83:
+        this.relativeE = true;
+        break;
+      case 109:
+      case 190:
+      case 191: {
+        const target = has(S_BIT) ? v[18]! : has(R_BIT) ? v[17]! : NaN;
+        if (Number.isFinite(target) && target > 0) {
+          const heater = line.code === 109 ? "tool" : line.code === 190 ? "bed" : "chamber";
+          this.heatWaits.push({ heater, tool: heater === "tool" ? (has(T_BIT) ? v[19]! : this.tool) : 0, target, offset });
+        }
+        break;
+      }
+      case 201: {
+        const u = this.units;
+        if (has(X_BIT)) p.maxAxisAcceleration[0] = v[23]! * u;
+        if (has(Y_BIT)) p.maxAxisAcceleration[1] = v[24]! * u;
+        if (has(Z_BIT)) p.maxAxisAcceleration[2] = v[25]! * u;
+        if (has(E_BIT)) p.maxAxisAcceleration[3] = v[4]! * u;
+        break;
+      }
+      case 203: {
+        const f = this.feedratesPerMinute ? 1 / 60 : 1;
+        if (has(X_BIT)) p.maxFeedrate[0] = v[23]! * f;
+        if (has(Y_BIT)) p.maxFeedrate[1] = v[24]! * f;
+        if (has(Z_BIT)) p.maxFeedrate[2] = v[25]! * f;
+        if (has(E_BIT)) p.maxFeedrate[3] = v[4]! * f;
+        break;
+      }
+      case 204:
+        if (has(S_BIT)) {
+          // Legacy form: S sets print and travel acceleration (and T the retraction).
+          p.setPrintAcceleration(v[18]!);
+          p.setTravelAcceleration(v[18]!);
+          if (has(T_BIT)) p.setRetractAcceleration(v[19]!);
+        } else {
+          if (has(P_BIT)) p.setPrintAcceleration(v[15]!);
+          if (has(R_BIT)) p.setRetractAcceleration(v[17]!);
+          if (has(T_BIT)) p.setTravelAcceleration(v[19]!);
+        }
+        break;
+      case 205:
+        if (has(X_BIT)) {
+          p.maxJerk[0] = v[23]!;
+          p.maxJerk[1] = v[23]!;
+        }
+        if (has(Y_BIT)) p.maxJerk[1] = v[24]!;
+        if (has(Z_BIT)) p.maxJerk[2] = v[25]!;
+        if (has(E_BIT)) p.maxJerk[3] = v[4]!;
+        if (has(S_BIT)) p.minExtrudingRate = v[18]!;
+        if (has(T_BIT)) p.minTravelRate = v[19]!;
+        if (has(J_BIT)) p.junctionDeviation = v[9]!;
+        break;
+      case 207:
+        if (has(S_BIT)) this.retractLength = v[18]!;
+        if (has(F_BIT)) this.retractSpeed = v[5]! / 60;
+        if (has(Z_BIT)) this.retractZ = v[25]!;
+        break;
+      case 208:
+        if (has(S_BIT)) this.recoverExtra = v[18]!;
+        if (has(F_BIT)) this.recoverSpeed = v[5]! / 60;
+        break;
+      case 220:
+        if (has(B_BIT)) p.savedSpeedFactor = p.speedFactor;
+        if (has(R_BIT)) p.speedFactor = p.savedSpeedFactor;
+        if (has(S_BIT) && v[18]! > 0) p.speedFactor = v[18]! / 100;
+        break;
+      case 221:
+        if (has(S_BIT) && v[18]! > 0) p.extrudeFactor = v[18]! / 100;
+        break;
+      case 400:
+        p.synchronize(0);
+        break;
+      case 486:
+        this.m486(line, buf, offset, after);
+        break;
+      case 566: {
+        // RepRapFirmware jerk, mm/min.
+        if (has(X_BIT)) p.maxJerk[0] = v[23]! / 60;
+        if (has(Y_BIT)) p.maxJerk[1] = v[24]! / 60;
+        if (has(Z_BIT)) p.maxJerk[2] = v[25]! / 60;
+        if (has(E_BIT)) p.maxJerk[3] = v[4]! / 60;
+        break;
+      }
+      case 600:
+        this.colorChanges++;
+        break;
+      case 702:
+        // MMU2: "M702 C" unloads the active filament into the unit at the end of a print.
+        if (has(C_BIT)) {
+          this.unloaded = true;
+          p.synchronize(this.unloadTimes[this.tool] ?? 0);
+        }
+        break;
+    }
+  }
+
+  private toolChange(tool: number): void {
+    if (tool === this.tool || tool > 255) return;
+    const extra = (this.unloaded ? 0 : (this.unloadTimes[this.tool] ?? 0)) + (this.loadTimes[tool] ?? 0);
+    this.unloaded = false;
+    this.tool = tool;
+    if (this.filament[tool] === undefined) for (let t = this.filament.length; t <= tool; t++) this.filament[t] = 0;
+    this.toolChanges++;
+    this.planner.synchronize(extra);
+  }
+
+  /** M486: Marlin/Prusa object labels (T count, S index or -1, A name). */
+  private m486(line: LexedLine, buf: Uint8Array, offset: number, after: number): void {
+    const has = (b: number) => (line.mask & b) !== 0;
+    const source = text(buf, line.start, line.comment >= 0 ? line.comment - 1 : line.end);
+    const name = /A\s*"?([^"]*?)"?\s*$/.exec(source)?.[1];
+    if (has(S_BIT)) {
+      const index = line.values[18]!;
+      if (index < 0) this.closeObject(after);
+      else {
+        if (has(A_BIT) && name) this.m486Names.set(index, name);
+        this.openObject(this.m486Names.get(index) ?? `object ${index}`, "m486", offset);
+      }
+    } else if (has(A_BIT) && name && this.current?.object.source === "m486") {
+      this.current.object.name = name;
+    }
+  }
+
+  /** Klipper-style word commands: EXCLUDE_OBJECT_*. */
+  private word(buf: Uint8Array, start: number, end: number, offset: number, after: number): void {
+    if (!bytesAt(buf, start, end, "EXCLUDE_OBJECT")) return;
+    const source = text(buf, start, end);
+    const name = /NAME=("([^"]*)"|(\S+))/i.exec(source);
+    const objName = name ? (name[2] ?? name[3]!) : undefined;
+    if (source.startsWith("EXCLUDE_OBJECT_START") && objName) this.openObject(objName, "exclude_object", offset);
+    else if (source.startsWith("EXCLUDE_OBJECT_END")) this.closeObject(after);
+    else if (source.startsWith("EXCLUDE_OBJECT_DEFINE") && objName) {
+      const state = this.objectState(objName, "exclude_object");
+      const center = /CENTER=([-\d.]+),([-\d.]+)/i.exec(source);
+      if (center) state.object.center = [Number(center[1]), Number(center[2])];
+      const polygon = /POLYGON=(\[\[.*\]\])/i.exec(source);
+      if (polygon) {
+        try {
+          const points = JSON.parse(polygon[1]!) as unknown;
+          if (Array.isArray(points)) state.object.polygon = points.filter((pt): pt is [number, number] => Array.isArray(pt) && pt.length >= 2).map((pt) => [Number(pt[0]), Number(pt[1])]);
+        } catch {
+          // A malformed polygon is not worth failing the analysis for.
+        }
+      }
+    }
+  }
+
+  private objectState(name: string, source: PrintObject["source"]): ObjectState {
+    let state = this.objectByName.get(name);
+    if (!state) {
+      state = { object: { name, source, box: null, ranges: [], filament: 0 }, box: emptyBox() };
+      this.objectByName.set(name, state);
+      this.objects.push(state);
+    }
+    return state;
+  }
+
+  private openObject(name: string, source: PrintObject["source"], offset: number): void {
+    if (this.current) this.closeObject(offset);
+    this.current = this.objectState(name, source);
+    this.currentStart = offset;
+  }
+
+  private closeObject(end: number): void {
+    if (!this.current) return;
+    if (end > this.currentStart) this.current.object.ranges.push([this.currentStart, end]);
+    this.current = null;
+  }
+
+  /** Comments the analyser cares about; all others are skipped after a byte or two. */
+  private comment(buf: Uint8Array, at: number, end: number, offset: number, after: number): void {
+    if (this.thumb) {
+      this.thumbnailLine(buf, at, end);
+      return;
+    }
+    const i = skipBlanks(buf, at, end);
+    const c = buf[i];
+    switch (c) {
+      case 76: // L
+        if (bytesAt(buf, i, end, "LAYER_CHANGE") || bytesAt(buf, i, end, "LAYER:")) this.layerMarker(offset);
+        break;
+      case 67: // C
+        if (bytesAt(buf, i, end, "CHANGE_LAYER")) this.layerMarker(offset);
+        break;
+      case 108: // l: Simplify3D "; layer 2, Z = 0.4"
+        if (bytesAt(buf, i, end, "layer ") && buf[i + 6]! >= 48 && buf[i + 6]! <= 57 && at === i - 1) this.layerMarker(offset);
+        break;
+      case 84: // T: ";TYPE:Perimeter" (PrusaSlicer family), ";TYPE:WALL-OUTER" (Cura)
+        if (bytesAt(buf, i, end, "TYPE:")) this.setRole(text(buf, i + 5, end));
+        break;
+      case 87: // W
+        if (bytesAt(buf, i, end, "WIPE_START")) this.wiping = true;
+        else if (bytesAt(buf, i, end, "WIPE_END")) this.wiping = false;
+        break;
+      case 112: // p: "; printing object NAME"
+        if (bytesAt(buf, i, end, "printing object ")) this.openObject(text(buf, i + 16, end), "comment", offset);
+        break;
+      case 115: // s: "; stop printing object NAME"
+        if (bytesAt(buf, i, end, "stop printing object")) this.closeObject(after);
+        break;
+      case 77: // M: Cura ";MESH:name"
+        if (bytesAt(buf, i, end, "MESH:")) {
+          const name = text(buf, i + 5, end);
+          if (name === "NONMESH") this.closeObject(offset);
+          else this.openObject(name, "cura", offset);
+        }
+        break;
+      case 80: // P: ideaMaker ";PRINTING: name"
+        if (bytesAt(buf, i, end, "PRINTING:")) {
+          const name = text(buf, skipBlanks(buf, i + 9, end), end);
+          if (name) this.openObject(name, "ideamaker", offset);
+        }
+        break;
+      case 116: // t: "; thumbnail[_JPG|_QOI] begin 160x120 21740"
+        if (bytesAt(buf, i, end, "thumbnail")) this.thumbnailStart(text(buf, i, end));
+        break;
+    }
+  }
+
+  private setRole(name: string): void {
+    let index = this.roleNames.indexOf(name);
+    if (index < 0) {
+      if (this.roleNames.length >= 64) return; // not a feature type, but something generating names
+      index = this.roleNames.push(name) - 1;
+      this.roleFilament.push(0);
+    }
+    this.role = index;
+  }
+
+  private thumbnailStart(line: string): void {
+    const m = /^thumbnail(?:_(PNG|JPG|QOI))? begin (\d+)x(\d+) (\d+)/.exec(line);
+    if (!m) return;
+    this.thumb = { format: (m[1] as RawThumbnail["format"]) ?? "PNG", width: Number(m[2]), height: Number(m[3]), declared: Number(m[4]), parts: [] };
+  }
+
+  private thumbnailLine(buf: Uint8Array, at: number, end: number): void {
+    const thumb = this.thumb!;
+    const i = skipBlanks(buf, at, end);
+    if (bytesAt(buf, i, end, "thumbnail") && /^thumbnail(_\w+)? end/.test(text(buf, i, end))) {
+      this.thumbnails.push({ format: thumb.format, width: thumb.width, height: thumb.height, declaredLength: thumb.declared, base64: thumb.parts.join("") });
+      this.thumb = null;
+      return;
+    }
+    thumb.parts.push(text(buf, i, end));
+    // A block far longer than declared is not a thumbnail; stop collecting.
+    if (thumb.parts.length * 80 > thumb.declared + 100_000) this.thumb = null;
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * The motion planner behind the time estimate: every move becomes a block with a trapezoidal
+ * speed profile (accelerate, cruise, decelerate) under the machine's limits; junction speeds
+ * between blocks follow classic jerk (or Marlin 2's junction deviation); look-ahead runs a
+ * reverse and a forward pass over the queue as the firmware does, planning in batches the way
+ * PrusaSlicer's estimator does (re-plan past 256 queued blocks, keep the newest 64), so our figure
+ * is comparable to the slicer's own. Pure: moves in, seconds out.
+ *
+ * Speeds are mm/s, accelerations mm/s², distances mm.
+ */
+import type { MachineLimits } from "./limits.ts";
+
+/** Kinds of moves; each takes its acceleration from a different M204 value. */
+export const MOVE_PRINT = 0;
+export const MOVE_TRAVEL = 1;
+export const MOVE_RETRACT = 2;
+
+const QUEUE_KEEP = 64;
+const REFRESH_AT = QUEUE_KEEP * 4;
+const CAPACITY = REFRESH_AT + 2;
+const PREVIOUS_FEEDRATE_THRESHOLD = 0.0001;
+const MINIMUM_PLANNER_SPEED = 0.05;
+
+/** max speed at the start of `distance` so that `acceleration` (negative: braking) reaches `target`. */
+function maxAllowableSpeed(acceleration: number, target: number, distance: number): number {
+  return Math.sqrt(Math.max(0, target * target - 2 * acceleration * distance));
+}
+
+export class MotionPlanner {
+  // Limits (mutable: the file's M201/M203/M204/M205 change them while planning).
+  readonly maxFeedrate = new Float64Array(4);
+  readonly maxAxisAcceleration = new Float64Array(4);
+  readonly maxJerk = new Float64Array(4);
+  maxPrintAcceleration: number;
+  maxRetractAcceleration: number;
+  maxTravelAcceleration: number;
+  printAcceleration: number;
+  retractAcceleration: number;
+  travelAcceleration: number;
+  minExtrudingRate: number;
+  minTravelRate: number;
+  junctionDeviation: number;
+  /** M220 feed rate factor and M221 flow factor (the flow factor matters for E's limits). */
+  speedFactor = 1;
+  savedSpeedFactor = 1;
+  extrudeFactor = 1;
+
+  /** Planned seconds so far (blocks that left the queue plus waits). */
+  time = 0;
+
+  // The previous move's state, for junction speeds.
+  private prevFeedrate = 0;
+  private prevSafe = 0;
+  private readonly prevAxis = new Float64Array(4);
+  private readonly prevUnit = new Float64Array(4);
+  private readonly axis = new Float64Array(4);
+  private readonly unit = new Float64Array(4);
+
+  // The queue, as parallel arrays.
+  private count = 0;
+  private readonly distance = new Float64Array(CAPACITY);
+  private readonly accel = new Float64Array(CAPACITY);
+  private readonly entry = new Float64Array(CAPACITY);
+  private readonly cruise = new Float64Array(CAPACITY);
+  private readonly safe = new Float64Array(CAPACITY);
+  private readonly maxEntry = new Float64Array(CAPACITY);
+  private readonly nominalLength = new Uint8Array(CAPACITY);
+  private readonly recalc = new Uint8Array(CAPACITY);
+  private readonly accelUntil = new Float64Array(CAPACITY);
+  private readonly decelAfter = new Float64Array(CAPACITY);
+  private readonly trapCruise = new Float64Array(CAPACITY);
+  private readonly offset = new Float64Array(CAPACITY);
+
+  // Marks: byte offsets whose elapsed time is wanted (layer starts, the progress table).
+  private readonly markOffsets: number[] = [];
+  /** Elapsed seconds at each mark, in the order `mark` was called. */
+  readonly markTimes: number[] = [];
+
+  constructor(limits: MachineLimits) {
+    const axes = ["x", "y", "z", "e"] as const;
+    axes.forEach((a, i) => {
+      this.maxFeedrate[i] = limits.maxFeedrate[a];
+      this.maxAxisAcceleration[i] = limits.maxAcceleration[a];
+      this.maxJerk[i] = limits.maxJerk[a];
+    });
+    this.maxPrintAcceleration = limits.maxPrintAcceleration;
+    this.maxRetractAcceleration = limits.maxRetractAcceleration;
+    this.maxTravelAcceleration = limits.maxTravelAcceleration;
+    this.printAcceleration = limits.printAcceleration;
+    this.retractAcceleration = limits.retractAcceleration;
+    this.travelAcceleration = limits.travelAcceleration;
+    this.minExtrudingRate = limits.minExtrudingRate;
+    this.minTravelRate = limits.minTravelRate;
+    this.junctionDeviation = limits.junctionDeviation;
+  }
+
+  /** M204 P / S: print acceleration, clamped to the machine's maximum. */
+  setPrintAcceleration(value: number): void {
+    this.printAcceleration = this.maxPrintAcceleration > 0 ? Math.min(value, this.maxPrintAcceleration) : value;
+  }
+  setTravelAcceleration(value: number): void {
+    this.travelAcceleration = this.maxTravelAcceleration > 0 ? Math.min(value, this.maxTravelAcceleration) : value;
+  }
+  setRetractAcceleration(value: number): void {
+    this.retractAcceleration = this.maxRetractAcceleration > 0 ? Math.min(value, this.maxRetractAcceleration) : value;
+  }
+
+  /**
+   * Queues one straight move. `feedrate` is the commanded speed in mm/s, `kind` one of MOVE_*,
+   * `at` the byte offset of its line (for marks).
+   */
+  move(dx: number, dy: number, dz: number, de: number, feedrate: number, kind: number, at: number): void {
+    const sqXyz = dx * dx + dy * dy + dz * dz;
+    const distance = sqXyz > 0 ? Math.sqrt(sqXyz) : Math.abs(de);
+    if (distance === 0) return;
+    const inv = 1 / distance;
+    let fr = feedrate * this.speedFactor;
+    fr = de === 0 ? Math.max(fr, this.minTravelRate) : Math.max(fr, this.minExtrudingRate);
+
+    const axis = this.axis;
+    axis[0] = fr * dx * inv;
+    axis[1] = fr * dy * inv;
+    axis[2] = fr * dz * inv;
+    axis[3] = fr * de * inv * this.extrudeFactor;
+    let factor = 1;
+    for (let a = 0; a < 4; a++) {
+      const abs = Math.abs(axis[a]!);
+      const max = this.maxFeedrate[a]!;
+      if (abs !== 0 && max !== 0) factor = Math.min(factor, max / abs);
+    }
+    const cruise = factor * fr;
+    if (factor < 1) for (let a = 0; a < 4; a++) axis[a]! *= factor;
+
+    let acceleration = kind === MOVE_TRAVEL ? this.travelAcceleration : kind === MOVE_RETRACT ? this.retractAcceleration : this.printAcceleration;
+    const deltas = this.unit;
+    deltas[0] = dx * inv;
+    deltas[1] = dy * inv;
+    deltas[2] = dz * inv;
+    deltas[3] = de * inv;
+    for (let a = 0; a < 4; a++) {
+      const max = this.maxAxisAcceleration[a]!;
+      if (acceleration * Math.abs(deltas[a]!) > max) acceleration = max;
+    }
+
+    // The speed this block may start and end at from standstill (the jerk limit).
+    let safe = cruise;
+    for (let a = 0; a < 4; a++) {
+      const jerk = this.maxJerk[a]!;
+      if (Math.abs(axis[a]!) > jerk) safe = Math.min(safe, jerk);
+    }
+
+    let vmaxJunction = safe;
+    if (this.count > 0 && this.prevFeedrate > PREVIOUS_FEEDRATE_THRESHOLD) {
+      vmaxJunction = this.junctionDeviation > 0 ? this.deviationJunction(cruise, acceleration) : this.jerkJunction(cruise, safe);
+    }
+    const allowable = maxAllowableSpeed(-acceleration, safe, distance);
+
+    if (this.count >= CAPACITY) this.plan(QUEUE_KEEP);
+    const i = this.count++;
+    this.distance[i] = distance;
+    this.accel[i] = acceleration;
+    this.cruise[i] = cruise;
+    this.safe[i] = safe;
+    this.entry[i] = Math.min(vmaxJunction, allowable);
+    this.maxEntry[i] = vmaxJunction;
+    this.nominalLength[i] = cruise <= allowable ? 1 : 0;
+    this.recalc[i] = 1;
+    this.offset[i] = at;
+    this.trapezoid(i, this.entry[i]!, safe);
+
+    this.prevFeedrate = fr;
+    this.prevSafe = safe;
+    this.prevAxis.set(axis);
+    this.prevUnit.set(deltas);
+
+    if (this.count > REFRESH_AT) this.plan(QUEUE_KEEP);
+  }
+
+  /** Classic jerk: the largest junction speed whose per-axis speed jump stays within the jerk. */
+  private jerkJunction(cruise: number, safe: number): number {
+    const prevFeedrate = this.prevFeedrate;
+    const prevLarger = prevFeedrate > cruise;
+    const smallerFactor = prevLarger ? cruise / prevFeedrate : prevFeedrate / cruise;
+    let vmax = prevLarger ? cruise : prevFeedrate;
+    let vFactor = 1;
+    let limited = false;
+    for (let a = 0; a < 4; a++) {
+      let vExit = this.prevAxis[a]!;
+      let vEntry = this.axis[a]!;
+      if (prevLarger) vExit *= smallerFactor;
+      if (limited) {
+        vExit *= vFactor;
+        vEntry *= vFactor;
+      }
+      const jerk =
+        vExit > vEntry
+          ? vEntry > 0 || vExit < 0
+            ? vExit - vEntry
+            : Math.max(vExit, -vEntry)
+          : vEntry < 0 || vExit > 0
+            ? vEntry - vExit
+            : Math.max(-vExit, vEntry);
+      const maxJerk = this.maxJerk[a]!;
+      if (jerk > maxJerk) {
+        vFactor *= maxJerk / jerk;
+        limited = true;
+      }
+    }
+    if (limited) vmax *= vFactor;
+    // Not coasting: the machine stops and starts anyway, so start from the safe speed.
+    const threshold = vmax * 0.99;
+    if (this.prevSafe > threshold && safe > threshold) vmax = safe;
+    return vmax;
+  }
+
+  /** Marlin 2 junction deviation: the corner speed a centripetal acceleration allows. */
+  private deviationJunction(cruise: number, acceleration: number): number {
+    const u = this.unit;
+    const p = this.prevUnit;
+    const cosTheta = -(p[0]! * u[0]! + p[1]! * u[1]! + p[2]! * u[2]! + p[3]! * u[3]!);
+    const nominal = Math.min(cruise, this.prevFeedrate);
+    if (cosTheta > 0.999999) return MINIMUM_PLANNER_SPEED;
+    if (cosTheta < -0.999999) return nominal;
+    const sinThetaD2 = Math.sqrt(0.5 * (1 - cosTheta));
+    const v = Math.sqrt((acceleration * this.junctionDeviation * sinThetaD2) / (1 - sinThetaD2));
+    return Math.min(v, nominal);
+  }
+
+  /** A wait with the queue drained (G4, tool change, M400): plans everything, then waits. */
+  synchronize(seconds = 0): void {
+    this.plan(0);
+    this.time += seconds;
+  }
+
+  /** Asks for the elapsed time at byte `at` (resolved when the block at or after it is planned). */
+  mark(at: number): void {
+    this.markOffsets.push(at);
+  }
+
+  /** Plans and times everything still queued; resolves the remaining marks. Returns the total. */
+  finish(): number {
+    this.plan(0);
+    while (this.markTimes.length < this.markOffsets.length) this.markTimes.push(this.time);
+    return this.time;
+  }
+
+  /** Look-ahead over the queue, then times all but the newest `keep` blocks. */
+  private plan(keep: number): void {
+    const n = this.count;
+    if (n === 0) return;
+    const entry = this.entry;
+    const maxEntry = this.maxEntry;
+    const nominal = this.nominalLength;
+    const accel = this.accel;
+    const dist = this.distance;
+    const recalc = this.recalc;
+    // Reverse pass: raise entry speeds as far as the next block's entry allows.
+    for (let i = n - 1; i > 0; i--) {
+      const c = i - 1;
+      if (entry[c] !== maxEntry[c]) {
+        if (!nominal[c] && maxEntry[c]! > entry[i]!) entry[c] = Math.min(maxEntry[c]!, maxAllowableSpeed(-accel[c]!, entry[i]!, dist[c]!));
+        else entry[c] = maxEntry[c]!;
+        recalc[c] = 1;
+      }
+    }
+    // Forward pass: an accelerating block may not reach the next block's entry speed.
+    for (let i = 0; i + 1 < n; i++) {
+      if (!nominal[i] && entry[i]! < entry[i + 1]!) {
+        const speed = Math.min(entry[i + 1]!, maxAllowableSpeed(-accel[i]!, entry[i]!, dist[i]!));
+        if (entry[i + 1] !== speed) {
+          entry[i + 1] = speed;
+          recalc[i + 1] = 1;
+        }
+      }
+    }
+    for (let i = 0; i + 1 < n; i++) {
+      if (recalc[i] || recalc[i + 1]) {
+        this.trapezoid(i, entry[i]!, entry[i + 1]!);
+        recalc[i] = 0;
+      }
+    }
+    this.trapezoid(n - 1, entry[n - 1]!, this.safe[n - 1]!);
+    recalc[n - 1] = 0;
+
+    const done = n - keep;
+    const marks = this.markOffsets;
+    const times = this.markTimes;
+    let time = this.time;
+    for (let i = 0; i < done; i++) {
+      const at = this.offset[i]!;
+      while (times.length < marks.length && marks[times.length]! <= at) times.push(time);
+      time += this.blockTime(i);
+    }
+    this.time = time;
+    if (keep > 0 && done > 0) {
+      for (const arr of [this.distance, this.accel, this.entry, this.cruise, this.safe, this.maxEntry, this.accelUntil, this.decelAfter, this.trapCruise, this.offset]) arr.copyWithin(0, done, n);
+      this.nominalLength.copyWithin(0, done, n);
+      this.recalc.copyWithin(0, done, n);
+    }
+    this.count = n - done;
+  }
+
+  /** The trapezoid of block `i` for the given entry and exit speeds. */
+  private trapezoid(i: number, entry: number, exit: number): void {
+    const a = this.accel[i]!;
+    const d = this.distance[i]!;
+    const cruise = this.cruise[i]!;
+    let accelDist = a === 0 ? 0 : Math.max(0, (cruise * cruise - entry * entry) / (2 * a));
+    const decelDist = a === 0 ? 0 : Math.max(0, (exit * exit - cruise * cruise) / (-2 * a));
+    let cruiseDist = d - accelDist - decelDist;
+    let cruiseSpeed = cruise;
+    if (cruiseDist < 0) {
+      // Too short to reach cruise speed: accelerate until the braking point, then brake.
+      accelDist = a === 0 ? 0 : Math.min(Math.max((2 * a * d - entry * entry + exit * exit) / (4 * a), 0), d);
+      cruiseDist = 0;
+      cruiseSpeed = Math.sqrt(Math.max(0, entry * entry + 2 * a * accelDist));
+    }
+    this.accelUntil[i] = accelDist;
+    this.decelAfter[i] = accelDist + cruiseDist;
+    this.trapCruise[i] = cruiseSpeed;
+  }
+
+  private blockTime(i: number): number {
+    const a = this.accel[i]!;
+    const entry = this.entry[i]!;
+    const v = this.trapCruise[i]!;
+    const accelUntil = this.accelUntil[i]!;
+    const decelAfter = this.decelAfter[i]!;
+    const d = this.distance[i]!;
+    if (a === 0) return v !== 0 ? d / v : 0;
+    const accelTime = (Math.sqrt(Math.max(0, entry * entry + 2 * a * accelUntil)) - entry) / a;
+    const cruiseTime = v !== 0 ? (decelAfter - accelUntil) / v : 0;
+    const decelTime = (Math.sqrt(Math.max(0, v * v - 2 * a * (d - decelAfter))) - v) / -a;
+    return accelTime + cruiseTime + decelTime;
+  }
+}

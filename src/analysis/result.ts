@@ -1,0 +1,89 @@
+/**
+ * The stored analysis of a file: its schema (valibot) is the only definition of its type, so a
+ * result written by an older version is read back safely (or re-analysed when it no longer fits).
+ */
+import * as v from "valibot";
+
+const Nullable = <S extends v.GenericSchema>(s: S) => v.nullable(s);
+const N = v.number();
+
+export const BoxSchema = v.object({ minX: N, maxX: N, minY: N, maxY: N, minZ: N, maxZ: N });
+export type Box = v.InferOutput<typeof BoxSchema>;
+
+export const SlicerMetadataSchema = v.object({
+  slicer: Nullable(v.string()),
+  slicerVersion: Nullable(v.string()),
+  /** Seconds, the slicer's own estimate (normal mode). */
+  estimatedTime: Nullable(N),
+  filamentUsedMm: Nullable(v.array(N)),
+  filamentUsedCm3: Nullable(v.array(N)),
+  filamentUsedG: Nullable(v.array(N)),
+  filamentWeightTotalG: Nullable(N),
+  layerHeight: Nullable(N),
+  firstLayerHeight: Nullable(N),
+  objectHeight: Nullable(N),
+  nozzleDiameter: Nullable(N),
+  layerCount: Nullable(N),
+  toolChanges: Nullable(N),
+  temperatures: v.object({
+    firstLayerNozzle: Nullable(N),
+    nozzle: Nullable(N),
+    firstLayerBed: Nullable(N),
+    bed: Nullable(N),
+    chamber: Nullable(N),
+  }),
+  filamentType: v.array(v.string()),
+  filamentColour: v.array(v.string()),
+  filamentName: v.array(v.string()),
+  filamentDiameter: v.array(N),
+  filamentDensity: v.array(N),
+  printerModel: Nullable(v.string()),
+});
+export type SlicerMetadata = v.InferOutput<typeof SlicerMetadataSchema>;
+
+export const AnalysisResultSchema = v.object({
+  /** Bumped when the analyser's figures change; older results are redone. */
+  analyserVersion: N,
+  bytes: N,
+  lines: N,
+  moves: N,
+  /** Our estimate in seconds (motion planner), without heat-up waits. */
+  estimatedTime: N,
+  heatUp: v.object({
+    waits: v.array(v.object({ heater: v.picklist(["tool", "bed", "chamber"]), tool: N, target: N, offset: N })),
+    /** A rough figure: heating from room temperature at typical rates (hotend 2.5 °C/s, bed 0.6 °C/s). */
+    estimatedSeconds: N,
+  }),
+  filament: v.array(v.object({ tool: N, length: N, volume: N, weight: Nullable(N) })),
+  filamentByRole: v.record(v.string(), N),
+  dimensions: Nullable(v.object({ width: N, depth: N, height: N })),
+  printingArea: Nullable(BoxSchema),
+  travelArea: Nullable(BoxSchema),
+  travelDimensions: Nullable(v.object({ width: N, depth: N, height: N })),
+  layerCount: N,
+  layerSource: v.picklist(["markers", "heights", "none"]),
+  layerHeight: Nullable(N),
+  firstLayerHeight: Nullable(N),
+  layers: v.array(v.object({ z: N, height: N, offset: N, elapsed: N })),
+  objects: v.array(
+    v.object({
+      name: v.string(),
+      source: v.picklist(["comment", "exclude_object", "m486", "cura", "ideamaker"]),
+      box: Nullable(BoxSchema),
+      ranges: v.array(v.tuple([N, N])),
+      filament: N,
+      center: v.optional(v.tuple([N, N])),
+      polygon: v.optional(v.array(v.tuple([N, N]))),
+    }),
+  ),
+  /** [byte offset, elapsed seconds]: at every layer start and every 256 KiB, ending at the file size. */
+  timeline: v.array(v.tuple([N, N])),
+  toolChanges: N,
+  colorChanges: N,
+  slicer: SlicerMetadataSchema,
+  thumbnails: v.array(v.object({ width: N, height: N, format: v.picklist(["png", "jpg"]), source: v.picklist(["PNG", "JPG", "QOI"]), size: N })),
+  warnings: v.array(v.string()),
+  /** Milliseconds the analysis took, and its throughput. */
+  durationMs: N,
+});
+export type AnalysisResult = v.InferOutput<typeof AnalysisResultSchema>;

@@ -1,0 +1,79 @@
+/**
+ * Analyses and thumbnails in sqlite, keyed by the file's sha256: a copied, moved or renamed file
+ * keeps its analysis, and duplicates are analysed once. Results are read back through their
+ * schema; one from an older analyser (or one that no longer fits) counts as missing.
+ */
+import type { Database } from "bun:sqlite";
+import * as v from "valibot";
+import { ANALYSER_VERSION } from "./analysis.ts";
+import { AnalysisResultSchema, type AnalysisResult } from "./result.ts";
+import type { Thumbnail } from "./thumbnails.ts";
+
+export interface AnalysisProblem {
+  code: string;
+  message: string;
+  hint: string;
+}
+
+export type AnalysisRecord = { status: "done"; result: AnalysisResult; analysedAt: number } | { status: "error"; error: AnalysisProblem; analysedAt: number };
+
+interface Row {
+  status: "done" | "error";
+  analyser_version: number;
+  result: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_hint: string | null;
+  analysed_at: number;
+}
+
+export class AnalysisStore {
+  constructor(private readonly db: Database) {}
+
+  get(sha256: string): AnalysisRecord | undefined {
+    const row = this.db.query("SELECT * FROM file_analyses WHERE sha256 = ?").get(sha256) as Row | null;
+    if (!row || row.analyser_version !== ANALYSER_VERSION) return undefined;
+    if (row.status === "error") {
+      return { status: "error", error: { code: row.error_code ?? "error", message: row.error_message ?? "", hint: row.error_hint ?? "" }, analysedAt: row.analysed_at };
+    }
+    try {
+      const parsed = v.safeParse(AnalysisResultSchema, JSON.parse(row.result ?? "null"));
+      return parsed.success ? { status: "done", result: parsed.output, analysedAt: row.analysed_at } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  saveResult(sha256: string, result: AnalysisResult, thumbnails: Thumbnail[], now: number): void {
+    this.db.transaction(() => {
+      this.db
+        .query("INSERT OR REPLACE INTO file_analyses (sha256, status, analyser_version, result, error_code, error_message, error_hint, analysed_at) VALUES (?, 'done', ?, ?, NULL, NULL, NULL, ?)")
+        .run(sha256, ANALYSER_VERSION, JSON.stringify(result), now);
+      this.db.query("DELETE FROM file_thumbnails WHERE sha256 = ?").run(sha256);
+      for (const t of thumbnails) {
+        this.db.query("INSERT OR REPLACE INTO file_thumbnails (sha256, width, height, format, data) VALUES (?, ?, ?, ?, ?)").run(sha256, t.width, t.height, t.format, t.data);
+      }
+    })();
+  }
+
+  saveError(sha256: string, error: AnalysisProblem, now: number): void {
+    this.db.query("DELETE FROM file_thumbnails WHERE sha256 = ?").run(sha256);
+    this.db
+      .query("INSERT OR REPLACE INTO file_analyses (sha256, status, analyser_version, result, error_code, error_message, error_hint, analysed_at) VALUES (?, 'error', ?, NULL, ?, ?, ?, ?)")
+      .run(sha256, ANALYSER_VERSION, error.code, error.message, error.hint, now);
+  }
+
+  /** One thumbnail's image. */
+  thumbnail(sha256: string, width: number, height: number): { format: "png" | "jpg"; data: Uint8Array } | undefined {
+    const row = this.db.query("SELECT format, data FROM file_thumbnails WHERE sha256 = ? AND width = ? AND height = ?").get(sha256, width, height) as
+      | { format: "png" | "jpg"; data: Uint8Array }
+      | null;
+    return row ?? undefined;
+  }
+
+  /** Drops analyses and thumbnails no file refers to any more. */
+  prune(): void {
+    this.db.query("DELETE FROM file_analyses WHERE sha256 NOT IN (SELECT sha256 FROM files WHERE sha256 IS NOT NULL)").run();
+    this.db.query("DELETE FROM file_thumbnails WHERE sha256 NOT IN (SELECT sha256 FROM files WHERE sha256 IS NOT NULL)").run();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Receiving an upload from an HTTP request: the multipart body is read as a stream and the file
+ * part goes straight to a temporary file, so memory stays flat whatever the size. The target is
+ * checked as soon as the file part's name is known (a bad name, or a file being printed, is
+ * refused before its bytes are stored); the file is renamed into place only once complete.
+ */
+import { FileError, type FileStorage, type StoredFile, type TempUpload } from "./storage.ts";
+import { boundaryOf, chunksOf, MultipartError, readMultipart } from "./multipart.ts";
+
+export interface UploadFields {
+  /** Form field with the file. */
+  file?: string;
+  /** Form field naming the target folder. */
+  folder?: string;
+  /** Form field that overrides the file's name. */
+  filename?: string;
+}
+
+export interface ReceivedUpload {
+  /** The text fields of the form. */
+  fields: Record<string, string>;
+  /** The stored file, or null when the form had no file part. */
+  file: StoredFile | null;
+}
+
+/** The stored path for an uploaded name in an optional folder; only the name's last component is kept. */
+export function uploadPath(folder: string | undefined, name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? name;
+  const dir = folder?.trim().replace(/^\/+|\/+$/g, "");
+  return dir ? `${dir}/${base}` : base;
+}
+
+const isFalse = (v: string | undefined) => v !== undefined && /^(false|0|no)$/i.test(v.trim());
+
+/**
+ * Reads a `multipart/form-data` request into the files folder. `overwrite` (a form field,
+ * default true) set to false refuses to replace an existing file.
+ */
+export async function receiveUpload(request: Request, storage: FileStorage, names: UploadFields = {}): Promise<ReceivedUpload> {
+  const fileField = names.file ?? "file";
+  const folderField = names.folder ?? "path";
+  const filenameField = names.filename ?? "filename";
+  const boundary = boundaryOf(request.headers.get("content-type"));
+  if (!boundary) throw new FileError("upload_incomplete", "The upload is not multipart/form-data.", `Send the file as a form field "${fileField}" (curl -F ${fileField}=@part.gcode).`);
+  if (!request.body) throw new FileError("upload_incomplete", "The upload has no body.", `Send the file as a form field "${fileField}".`);
+  const length = Number(request.headers.get("content-length"));
+  if (Number.isFinite(length) && length > storage.space().free) {
+    throw new FileError("no_space", `There is not enough free space for this upload (${length} bytes).`, "Delete files you no longer need.");
+  }
+
+  const fields: Record<string, string> = {};
+  let temp: TempUpload | null = null;
+  let uploadedName = "";
+  const target = () => uploadPath(fields[folderField], fields[filenameField] || uploadedName);
+  try {
+    await readMultipart(chunksOf(request.body), boundary, {
+      part: async (part) => {
+        if (part.name !== fileField || part.filename === null) return null;
+        if (temp) throw new FileError("upload_incomplete", "The form has more than one file.", "Upload one file per request.");
+        uploadedName = part.filename;
+        storage.checkTarget(target(), !isFalse(fields.overwrite));
+        temp = await storage.beginUpload();
+        return temp;
+      },
+      field: (name, value) => {
+        fields[name] = value;
+      },
+    });
+  } catch (e) {
+    await (temp as TempUpload | null)?.discard();
+    if (e instanceof MultipartError) throw new FileError("upload_incomplete", `The upload is incomplete: ${e.message}.`, "Upload the file again.");
+    throw e;
+  }
+  const received = temp as TempUpload | null;
+  if (!received) return { fields, file: null };
+  return { fields, file: await storage.commitUpload(received, target(), !isFalse(fields.overwrite)) };
+}
