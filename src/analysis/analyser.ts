@@ -38,6 +38,8 @@ const NL = 10;
 const L_BIT = 1 << 11;
 /** Kinds of planner marks besides a layer index. */
 const STEP = -1;
+/** Klipper-style extended commands: `NAME` or `NAME KEY=value …`. */
+const WORD_COMMAND = /^[A-Za-z_][A-Za-z0-9_]*(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)*\s*$/;
 const Z_CANDIDATE = -2;
 /** A row of the progress table every this many bytes (besides every layer start). */
 export const TIMELINE_STEP = 256 * 1024;
@@ -769,7 +771,11 @@ export class GcodeAnalyser {
 
   /** Klipper-style word commands: EXCLUDE_OBJECT_*. */
   private word(buf: Uint8Array, start: number, end: number, offset: number, after: number): void {
-    if (!bytesAt(buf, start, end, "EXCLUDE_OBJECT")) return;
+    if (!bytesAt(buf, start, end, "EXCLUDE_OBJECT")) {
+      // A macro call is a name and KEY=value pairs; prose ("Lorem ipsum, …") is not G-code.
+      if (!WORD_COMMAND.test(text(buf, start, end))) this.garbage(buf, start, end, offset);
+      return;
+    }
     const source = text(buf, start, end);
     const name = /NAME=("([^"]*)"|(\S+))/i.exec(source);
     const objName = name ? (name[2] ?? name[3]!) : undefined;

@@ -68,10 +68,21 @@ export async function receiveUpload(request: Request, storage: FileStorage, name
     });
   } catch (e) {
     await (temp as TempUpload | null)?.discard();
-    if (e instanceof MultipartError) throw new FileError("upload_incomplete", `The upload is incomplete: ${e.message}.`, "Upload the file again.");
-    throw e;
+    throw uploadError(e);
   }
   const received = temp as TempUpload | null;
   if (!received) return { fields, file: null };
   return { fields, file: await storage.commitUpload(received, target(), !isFalse(fields.overwrite)) };
+}
+
+/** What went wrong while receiving, as the error a person reads. */
+function uploadError(e: unknown): unknown {
+  if (e instanceof FileError) return e;
+  if ((e as NodeJS.ErrnoException).code === "ENOSPC") return new FileError("no_space", "The disk is full; the upload was not stored.", "Delete files you no longer need.");
+  if (e instanceof MultipartError) return new FileError("upload_incomplete", `The upload is incomplete: ${e.message}.`, "Upload the file again.");
+  // The client went away mid-body: the stream read fails (an AbortError or a connection error).
+  if (e instanceof Error && (e.name === "AbortError" || /closed|abort|reset/i.test(e.message))) {
+    return new FileError("upload_incomplete", "The upload was interrupted before the end of the file; nothing was stored.", "Upload the file again.");
+  }
+  return e;
 }

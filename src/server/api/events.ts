@@ -1,6 +1,6 @@
 /**
  * Native push: `GET /api/v1/events` streams printer status, terminal lines, printer events and
- * file changes as Server-Sent Events with JSON payloads. `?printer=<id>` narrows to one printer.
+ * file changes and analysis progress as Server-Sent Events with JSON payloads. `?printer=<id>` narrows to one printer.
  */
 import { Elysia } from "elysia";
 import { subscribe } from "../../events.ts";
@@ -22,6 +22,8 @@ export function eventsApi(ctx: AppContext) {
         "printer.log": (e) => wanted(e.id) && send("log", JSON.stringify(e)),
         "printer.event": (e) => wanted(e.id) && send("event", JSON.stringify(e)),
         "files.changed": () => send("files", JSON.stringify({ files: ctx.files.list() })),
+        "analysis.progress": (e) => send("analysis", JSON.stringify(e)),
+        "analysis.finished": (e) => send("analysis", JSON.stringify({ ...e, state: e.ok ? "done" : "error" })),
         "printers.changed": () => send("printers", JSON.stringify({ printers: ctx.printers.list().map((p) => p.id) })),
       });
     });
