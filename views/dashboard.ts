@@ -37,7 +37,7 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
   </section>
   <section class="card controls">${controlsPanel(printer.record)}</section>
   <section class="card files">
-    <h2>Files</h2>
+    <h2>Files <a class="more" href="/files">all files, folders and details →</a></h2>
     ${uploadForm()}
     <div id="files" sse-swap="files">${fileList(files, printer)}</div>
   </section>

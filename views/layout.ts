@@ -19,6 +19,7 @@ export function layout(title: string, content: Html, nav: Html = html``): Html {
 <body hx-headers='{"X-Requested-With": "htmx"}'>
 <header class="topbar">
   <a class="brand" href="/">Layerline</a>
+  <a href="/files">Files</a>
   <nav>${nav}</nav>
   <a class="muted" href="/api/v1">API</a>
 </header>

@@ -10,6 +10,7 @@ import type { Html } from "../../../views/html.ts";
 import type { Result } from "../../printers/controller.ts";
 import type { PrinterSession } from "../../printers/session.ts";
 import { FileError } from "../../files/storage.ts";
+import { receiveUpload } from "../../files/upload.ts";
 import type { AppContext } from "../context.ts";
 
 const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
@@ -27,7 +28,6 @@ const TemperatureForm = v.object({
 });
 const JobForm = v.object({ file: v.pipe(v.string(), v.minLength(1)) });
 const DeleteForm = v.object({ path: v.pipe(v.string(), v.minLength(1)) });
-const UploadForm = v.object({ file: v.instance(File) });
 
 export function uiRoutes(ctx: AppContext) {
   const view = (s: PrinterSession) => ({ record: s.record, status: s.status });
@@ -83,18 +83,22 @@ export function uiRoutes(ctx: AppContext) {
       if (commands.length === 0) return toastResponse("Enter a target temperature.");
       return act(params.id, (s) => s.send(commands));
     })
-    .post("/ui/files", async ({ body, query }) => {
-      const form = parse(UploadForm, body);
-      if (!form.success) return toastResponse("Choose a G-code file to upload.");
-      try {
-        await ctx.files.save(form.output.file.name.split(/[\\/]/).pop()!, form.output.file);
-      } catch (e) {
-        if (e instanceof FileError) return toastResponse(e.message, e.hint);
-        throw e;
-      }
-      ctx.bus.emit("files.changed", undefined);
-      return filesFragment(ctx, typeof query.printer === "string" ? query.printer : undefined);
-    })
+    .post(
+      "/ui/files",
+      async ({ request, query }) => {
+        // Streamed to disk (see files/upload.ts); the form's file field is "file".
+        try {
+          const { file } = await receiveUpload(request, ctx.files);
+          if (!file) return toastResponse("Choose a G-code file to upload.");
+        } catch (e) {
+          if (e instanceof FileError) return toastResponse(e.message, e.hint);
+          throw e;
+        }
+        ctx.bus.emit("files.changed", undefined);
+        return filesFragment(ctx, typeof query.printer === "string" ? query.printer : undefined);
+      },
+      { parse: "none" },
+    )
     .post("/ui/files/delete", ({ body, query }) => {
       const form = parse(DeleteForm, body);
       if (!form.success) return toastResponse("Choose a file to delete.");

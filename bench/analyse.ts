@@ -1,0 +1,96 @@
+/**
+ * G-code analysis: throughput and accuracy on the real slicer files in ../shared/data/gcode/.
+ * For each file: MB/s of the analysis in memory (best of 3 runs) and of the Worker reading the
+ * file from disk, and our estimated time, filament and layer count beside the slicer's own
+ * figures from manifest.json.
+ *
+ * PrusaSlicer counts filament only in the print's features (not the custom start/end G-code), so
+ * "filament (as slicer)" is ours without the "Custom" feature type; "total" is everything the
+ * file extrudes. Goals (issue #4): ≥ 100 MB/s on the 66 MB file, time within ±3 %, filament
+ * within ±0.5 %, layer counts exact.
+ *
+ *   bun bench/analyse.ts [substring of a file name]
+ */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { analyseBytes } from "../src/analysis/analysis.ts";
+import type { FromAnalyser } from "../src/analysis/worker-protocol.ts";
+
+/** ../shared/data/gcode beside the project (in a worktree, beside one of its parents). */
+function sharedGcode(): string {
+  for (let dir = join(import.meta.dir, ".."); dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, "../shared/data/gcode");
+    if (existsSync(join(candidate, "manifest.json"))) return candidate;
+  }
+  throw new Error("../shared/data/gcode not found beside the project");
+}
+const DIR = process.env.LAYERLINE_GCODE_DIR ?? sharedGcode();
+interface ManifestEntry {
+  name: string;
+  size_bytes: number;
+  estimated_time_normal_s: number | null;
+  summary: Record<string, string>;
+  layer_change_markers: number;
+  distinct_extrusion_z: number;
+}
+const manifest = (await Bun.file(join(DIR, "manifest.json")).json()) as ManifestEntry[];
+const only = Bun.argv[2];
+
+/** The analysis through the real Worker, reading the file from disk. */
+async function viaWorker(path: string): Promise<number> {
+  const worker = new Worker(new URL("../src/analysis/worker.ts", import.meta.url).href);
+  const started = performance.now();
+  const done = new Promise<void>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<FromAnalyser>) => {
+      if (e.data.type === "result") resolve();
+      else if (e.data.type === "error") reject(new Error(e.data.error.message));
+    };
+  });
+  worker.postMessage({ type: "analyse", id: 1, path, hash: false });
+  await done;
+  const ms = performance.now() - started;
+  worker.terminate();
+  return ms;
+}
+
+const pct = (ours: number, theirs: number) => `${ours >= theirs ? "+" : ""}${((ours / theirs - 1) * 100).toFixed(2)}%`;
+const hms = (s: number) => `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+const rows: string[][] = [["file", "MB", "MB/s mem", "MB/s worker", "time ours", "time slicer", "Δ", "filament as slicer / total (mm)", "slicer (mm)", "Δ", "layers ours/slicer"]];
+
+for (const entry of manifest) {
+  if (only && !entry.name.includes(only)) continue;
+  const path = join(DIR, entry.name);
+  const bytes = new Uint8Array(await Bun.file(path).arrayBuffer());
+  const mb = bytes.length / 1e6;
+  let best = Infinity;
+  let result!: ReturnType<typeof analyseBytes>["result"];
+  for (let run = 0; run < 3; run++) {
+    const started = performance.now();
+    result = analyseBytes(bytes).result;
+    best = Math.min(best, performance.now() - started);
+  }
+  const workerMs = await viaWorker(path);
+  const total = result.filament.reduce((n, f) => n + f.length, 0);
+  const comparable = total - (result.filamentByRole.Custom ?? 0);
+  const slicerFilament = (entry.summary["filament used [mm]"] ?? entry.summary["filament used"] ?? "").split(",").map((s) => Number.parseFloat(s)).filter(Number.isFinite);
+  const theirs = slicerFilament.reduce((a, b) => a + b, 0);
+  const layersRef = entry.layer_change_markers || entry.distinct_extrusion_z;
+  const ref = entry.estimated_time_normal_s;
+  rows.push([
+    entry.name.replace(/\.gcode$/, ""),
+    mb.toFixed(1),
+    (mb / (best / 1000)).toFixed(0),
+    (mb / (workerMs / 1000)).toFixed(0),
+    hms(result.estimatedTime),
+    ref === null ? "—" : hms(ref),
+    ref === null ? "" : pct(result.estimatedTime, ref),
+    `${comparable.toFixed(1)} / ${total.toFixed(1)}`,
+    theirs ? theirs.toFixed(1) : "—",
+    theirs ? pct(comparable, theirs) : "",
+    `${result.layerCount}/${layersRef}${result.layerCount === layersRef ? " ✓" : " ✗"}`,
+  ]);
+}
+
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
+console.log("\nMMU2S file: PrusaSlicer 2.5 leaves the wipe tower's filament-load moves (48 mm per tool change) out of its per-tool\nfilament; Layerline counts every printing move, so its figure is higher there (see README, Files and analysis).");
