@@ -47,8 +47,11 @@ test("the dashboard shows the live virtual printer, uploads a file and prints it
   await page.locator('.job[data-job-state="done"]').waitFor({ timeout: 60_000 });
   await expect(page.locator(".job .completion").textContent()).resolves.toBe("100.0 %");
 
-  // The terminal shows the traffic.
-  await expect(page.locator("#terminal-lines").textContent()).resolves.toContain("M110");
+  // The terminal shows the traffic. (It keeps the last 300 lines, so after a 15,000-line print
+  // the handshake's M110 is only still there if pushes were dropped: assert on the print's lines.)
+  const terminal = (await page.locator("#terminal-lines").textContent()) ?? "";
+  expect(terminal).toMatch(/› N\d+ G1 /);
+  expect(terminal).toContain("Job done");
   expect(errors).toEqual([]);
   await page.close();
 }, 120_000);
