@@ -21,6 +21,19 @@ const CAPACITY = REFRESH_AT + 2;
 const PREVIOUS_FEEDRATE_THRESHOLD = 0.0001;
 const MINIMUM_PLANNER_SPEED = 0.05;
 
+/**
+ * One axis of the classic-jerk junction: the factor (≤ `factor`) that keeps the jump from the
+ * previous move's axis speed `vExit` to this one's `vEntry` within `maxJerk`, both speeds
+ * judged at the reduction found so far. Coasting (same direction) costs the difference; a
+ * reversal costs the larger of the two.
+ */
+function limitAxis(vExit: number, vEntry: number, factor: number, maxJerk: number): number {
+  const a = vExit * factor;
+  const b = vEntry * factor;
+  const jerk = a > b ? (b > 0 || a < 0 ? a - b : Math.max(a, -b)) : b < 0 || a > 0 ? b - a : Math.max(-a, b);
+  return jerk > maxJerk ? factor * (maxJerk / jerk) : factor;
+}
+
 /** max speed at the start of `distance` so that `acceleration` (negative: braking) reaches `target`. */
 function maxAllowableSpeed(acceleration: number, target: number, distance: number): number {
   return Math.sqrt(Math.max(0, target * target - 2 * acceleration * distance));
@@ -48,13 +61,18 @@ export class MotionPlanner {
   /** Planned seconds so far (blocks that left the queue plus waits). */
   time = 0;
 
-  // The previous move's state, for junction speeds.
+  // The previous move's state, for junction speeds: its commanded and safe speed, its axis
+  // speeds and its direction.
   private prevFeedrate = 0;
   private prevSafe = 0;
-  private readonly prevAxis = new Float64Array(4);
-  private readonly prevUnit = new Float64Array(4);
-  private readonly axis = new Float64Array(4);
-  private readonly unit = new Float64Array(4);
+  private pvx = 0;
+  private pvy = 0;
+  private pvz = 0;
+  private pve = 0;
+  private pux = 0;
+  private puy = 0;
+  private puz = 0;
+  private pue = 0;
 
   // The queue, as parallel arrays.
   private count = 0;
@@ -107,7 +125,7 @@ export class MotionPlanner {
 
   /**
    * Queues one straight move. `feedrate` is the commanded speed in mm/s, `kind` one of MOVE_*,
-   * `at` the byte offset of its line (for marks).
+   * `at` the byte offset of its line (for marks). Hot path: scalars only, no allocation.
    */
   move(dx: number, dy: number, dz: number, de: number, feedrate: number, kind: number, at: number): void {
     const sqXyz = dx * dx + dy * dy + dz * dz;
@@ -117,45 +135,50 @@ export class MotionPlanner {
     let fr = feedrate * this.speedFactor;
     fr = de === 0 ? Math.max(fr, this.minTravelRate) : Math.max(fr, this.minExtrudingRate);
 
-    const axis = this.axis;
-    axis[0] = fr * dx * inv;
-    axis[1] = fr * dy * inv;
-    axis[2] = fr * dz * inv;
-    axis[3] = fr * de * inv * this.extrudeFactor;
+    const ux = dx * inv;
+    const uy = dy * inv;
+    const uz = dz * inv;
+    const ue = de * inv;
+    let vx = fr * ux;
+    let vy = fr * uy;
+    let vz = fr * uz;
+    let ve = fr * ue * this.extrudeFactor;
+    const maxFeed = this.maxFeedrate;
     let factor = 1;
-    for (let a = 0; a < 4; a++) {
-      const abs = Math.abs(axis[a]!);
-      const max = this.maxFeedrate[a]!;
-      if (abs !== 0 && max !== 0) factor = Math.min(factor, max / abs);
-    }
+    if (vx !== 0 && maxFeed[0] !== 0) factor = Math.min(factor, maxFeed[0]! / Math.abs(vx));
+    if (vy !== 0 && maxFeed[1] !== 0) factor = Math.min(factor, maxFeed[1]! / Math.abs(vy));
+    if (vz !== 0 && maxFeed[2] !== 0) factor = Math.min(factor, maxFeed[2]! / Math.abs(vz));
+    if (ve !== 0 && maxFeed[3] !== 0) factor = Math.min(factor, maxFeed[3]! / Math.abs(ve));
     const cruise = factor * fr;
-    if (factor < 1) for (let a = 0; a < 4; a++) axis[a]! *= factor;
+    if (factor < 1) {
+      vx *= factor;
+      vy *= factor;
+      vz *= factor;
+      ve *= factor;
+    }
 
     let acceleration = kind === MOVE_TRAVEL ? this.travelAcceleration : kind === MOVE_RETRACT ? this.retractAcceleration : this.printAcceleration;
-    const deltas = this.unit;
-    deltas[0] = dx * inv;
-    deltas[1] = dy * inv;
-    deltas[2] = dz * inv;
-    deltas[3] = de * inv;
-    for (let a = 0; a < 4; a++) {
-      const max = this.maxAxisAcceleration[a]!;
-      if (acceleration * Math.abs(deltas[a]!) > max) acceleration = max;
-    }
+    const maxAcc = this.maxAxisAcceleration;
+    if (acceleration * Math.abs(ux) > maxAcc[0]!) acceleration = maxAcc[0]!;
+    if (acceleration * Math.abs(uy) > maxAcc[1]!) acceleration = maxAcc[1]!;
+    if (acceleration * Math.abs(uz) > maxAcc[2]!) acceleration = maxAcc[2]!;
+    if (acceleration * Math.abs(ue) > maxAcc[3]!) acceleration = maxAcc[3]!;
 
     // The speed this block may start and end at from standstill (the jerk limit).
+    const jerk = this.maxJerk;
     let safe = cruise;
-    for (let a = 0; a < 4; a++) {
-      const jerk = this.maxJerk[a]!;
-      if (Math.abs(axis[a]!) > jerk) safe = Math.min(safe, jerk);
-    }
+    if (Math.abs(vx) > jerk[0]!) safe = Math.min(safe, jerk[0]!);
+    if (Math.abs(vy) > jerk[1]!) safe = Math.min(safe, jerk[1]!);
+    if (Math.abs(vz) > jerk[2]!) safe = Math.min(safe, jerk[2]!);
+    if (Math.abs(ve) > jerk[3]!) safe = Math.min(safe, jerk[3]!);
 
     let vmaxJunction = safe;
     if (this.count > 0 && this.prevFeedrate > PREVIOUS_FEEDRATE_THRESHOLD) {
-      vmaxJunction = this.junctionDeviation > 0 ? this.deviationJunction(cruise, acceleration) : this.jerkJunction(cruise, safe);
+      vmaxJunction =
+        this.junctionDeviation > 0 ? this.deviationJunction(ux, uy, uz, ue, cruise, acceleration) : this.jerkJunction(vx, vy, vz, ve, cruise, safe);
     }
     const allowable = maxAllowableSpeed(-acceleration, safe, distance);
 
-    if (this.count >= CAPACITY) this.plan(QUEUE_KEEP);
     const i = this.count++;
     this.distance[i] = distance;
     this.accel[i] = acceleration;
@@ -164,49 +187,38 @@ export class MotionPlanner {
     this.entry[i] = Math.min(vmaxJunction, allowable);
     this.maxEntry[i] = vmaxJunction;
     this.nominalLength[i] = cruise <= allowable ? 1 : 0;
-    this.recalc[i] = 1;
+    this.recalc[i] = 1; // its trapezoid is computed when the queue is planned
     this.offset[i] = at;
-    this.trapezoid(i, this.entry[i]!, safe);
 
     this.prevFeedrate = fr;
     this.prevSafe = safe;
-    this.prevAxis.set(axis);
-    this.prevUnit.set(deltas);
+    this.pvx = vx;
+    this.pvy = vy;
+    this.pvz = vz;
+    this.pve = ve;
+    this.pux = ux;
+    this.puy = uy;
+    this.puz = uz;
+    this.pue = ue;
 
     if (this.count > REFRESH_AT) this.plan(QUEUE_KEEP);
   }
 
   /** Classic jerk: the largest junction speed whose per-axis speed jump stays within the jerk. */
-  private jerkJunction(cruise: number, safe: number): number {
+  private jerkJunction(vx: number, vy: number, vz: number, ve: number, cruise: number, safe: number): number {
     const prevFeedrate = this.prevFeedrate;
     const prevLarger = prevFeedrate > cruise;
     const smallerFactor = prevLarger ? cruise / prevFeedrate : prevFeedrate / cruise;
+    const exitScale = prevLarger ? smallerFactor : 1;
     let vmax = prevLarger ? cruise : prevFeedrate;
-    let vFactor = 1;
-    let limited = false;
-    for (let a = 0; a < 4; a++) {
-      let vExit = this.prevAxis[a]!;
-      let vEntry = this.axis[a]!;
-      if (prevLarger) vExit *= smallerFactor;
-      if (limited) {
-        vExit *= vFactor;
-        vEntry *= vFactor;
-      }
-      const jerk =
-        vExit > vEntry
-          ? vEntry > 0 || vExit < 0
-            ? vExit - vEntry
-            : Math.max(vExit, -vEntry)
-          : vEntry < 0 || vExit > 0
-            ? vEntry - vExit
-            : Math.max(-vExit, vEntry);
-      const maxJerk = this.maxJerk[a]!;
-      if (jerk > maxJerk) {
-        vFactor *= maxJerk / jerk;
-        limited = true;
-      }
-    }
-    if (limited) vmax *= vFactor;
+    const jerk = this.maxJerk;
+    // Axes in order; once one limits, the following ones are judged at the reduced speed.
+    let f = 1;
+    f = limitAxis(this.pvx * exitScale, vx, f, jerk[0]!);
+    f = limitAxis(this.pvy * exitScale, vy, f, jerk[1]!);
+    f = limitAxis(this.pvz * exitScale, vz, f, jerk[2]!);
+    f = limitAxis(this.pve * exitScale, ve, f, jerk[3]!);
+    if (f < 1) vmax *= f;
     // Not coasting: the machine stops and starts anyway, so start from the safe speed.
     const threshold = vmax * 0.99;
     if (this.prevSafe > threshold && safe > threshold) vmax = safe;
@@ -214,10 +226,8 @@ export class MotionPlanner {
   }
 
   /** Marlin 2 junction deviation: the corner speed a centripetal acceleration allows. */
-  private deviationJunction(cruise: number, acceleration: number): number {
-    const u = this.unit;
-    const p = this.prevUnit;
-    const cosTheta = -(p[0]! * u[0]! + p[1]! * u[1]! + p[2]! * u[2]! + p[3]! * u[3]!);
+  private deviationJunction(ux: number, uy: number, uz: number, ue: number, cruise: number, acceleration: number): number {
+    const cosTheta = -(this.pux * ux + this.puy * uy + this.puz * uz + this.pue * ue);
     const nominal = Math.min(cruise, this.prevFeedrate);
     if (cosTheta > 0.999999) return MINIMUM_PLANNER_SPEED;
     if (cosTheta < -0.999999) return nominal;
