@@ -27,7 +27,7 @@ const SORTS: [NonNullable<ListQuery["sort"]>, string][] = [
 ];
 
 /** The whole page. */
-export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: ListQuery, space: { free: number; total: number }): Html {
+export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: ListQuery, space: { free: number; total: number }, onlyWhenIdle: boolean): Html {
   return layout(
     "Files",
     html`<div class="files-page" hx-ext="sse" sse-connect="/ui/files/events">
@@ -39,6 +39,9 @@ export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: 
       <button type="submit">Create</button>
     </form>
     <p class="muted space">${formatBytes(space.free)} free of ${formatBytes(space.total)}</p>
+    <form class="analysis-settings" hx-post="/ui/files/settings" hx-trigger="change" hx-swap="none">
+      <label><input type="checkbox" name="onlyWhenIdle" value="true" ${onlyWhenIdle ? "checked" : ""}> Analyse only while no printer is printing</label>
+    </form>
   </aside>
   <section class="card browser">
     <form id="file-query" class="query" hx-get="/ui/files/list" hx-target="#file-table" hx-trigger="input changed delay:250ms from:input[name=q], change from:select" hx-push-url="false">

@@ -89,3 +89,17 @@ describe("real Slic3r 1.3 file", () => {
     expect(r.estimatedTime).toBeGreaterThan(3600);
   });
 });
+
+describe("OctoPrint's gcodeAnalysis shape", () => {
+  test("the MMU file renders per-tool filament, dimensions and areas", async () => {
+    const { gcodeAnalysis } = await import("../../src/analysis/octoprint.ts");
+    const r = await analyse("ps25_mk3s_mmu2s_2obj_T0T1_0.20quality_pla_thumb.gcode.gz");
+    const g = gcodeAnalysis(r);
+    expect(Object.keys(g).sort()).toEqual(["dimensions", "estimatedPrintTime", "filament", "printingArea", "travelArea", "travelDimensions"]);
+    expect(Object.keys(g.filament)).toEqual(["tool0", "tool1"]);
+    expect(g.filament.tool0).toEqual({ length: r.filament[0]!.length, volume: r.filament[0]!.volume });
+    expect(g.estimatedPrintTime).toBe(r.estimatedTime);
+    expect(g.dimensions!.height).toBeCloseTo(14.8, 3);
+    expect(g.travelArea!.maxZ).toBe(64);
+  });
+});

@@ -114,6 +114,13 @@ test("details: slicer figures beside ours; print on a printer, rename, move, del
   await detail.locator('button:text("Delete")').click();
   await page.locator('tr[data-file="rings/ring.gcode"]').waitFor({ state: "detached", timeout: 10_000 });
 
+  // The idle-only setting is one click away.
+  await page.check('.analysis-settings input[name="onlyWhenIdle"]');
+  await page.locator("#toasts .toast", { hasText: "only while no printer" }).waitFor();
+  expect((await (await host.api("/api/v1/analysis")).json()).settings.onlyWhenIdle).toBe(true);
+  await page.uncheck('.analysis-settings input[name="onlyWhenIdle"]');
+  await page.locator("#toasts .toast", { hasText: "as soon as they arrive" }).waitFor();
+
   // A new folder appears in the tree; opening it shows only its files.
   await page.fill('.new-folder input[name="folder"]', "parts/brackets");
   await page.click('.new-folder button[type="submit"]');

@@ -62,7 +62,7 @@ export function uiFiles(ctx: AppContext) {
   return new Elysia()
     .get("/files", ({ query }) => {
       const q = listQuery(query);
-      return htmlResponse(filesPage(catalog.list(q), catalog.folders(), q, ctx.files.space()));
+      return htmlResponse(filesPage(catalog.list(q), catalog.folders(), q, ctx.files.space(), ctx.analysis.settings().onlyWhenIdle));
     })
     .get("/ui/files/list", ({ query }) => htmlResponse(fileTable(catalog.list(listQuery(query)))))
     .get("/ui/files/folders", ({ query }) => htmlResponse(folderTree(catalog.folders(), listQuery(query).folder)))
@@ -129,6 +129,11 @@ export function uiFiles(ctx: AppContext) {
         return htmlResponse(toast("info", `Deleted ${form.output.path}.`));
       }),
     )
+    .post("/ui/files/settings", ({ body }) => {
+      const onlyWhenIdle = (body as Record<string, unknown> | null)?.onlyWhenIdle === "true";
+      ctx.analysis.updateSettings({ onlyWhenIdle });
+      return toastResponse("info", onlyWhenIdle ? "Files are analysed only while no printer is printing." : "Files are analysed as soon as they arrive.");
+    })
     .post("/ui/files/analyse", ({ body }) => {
       const form = parse(PathForm, body);
       if (!form.success) return toastResponse("error", "Choose a file.");
