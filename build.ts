@@ -20,7 +20,7 @@ export type TargetName = keyof typeof TARGETS;
 
 const ROOT = import.meta.dir;
 /** The main program and every Worker entry: a worker must be its own entrypoint to be embedded. */
-const ENTRYPOINTS = [join(ROOT, "src/main.ts"), join(ROOT, "src/printers/worker.ts"), join(ROOT, "src/analysis/worker.ts")];
+const ENTRYPOINTS = [join(ROOT, "src/main.ts"), join(ROOT, "src/printers/worker.ts"), join(ROOT, "src/analysis/analysis-worker.ts")];
 
 /** Builds one target into `outfile`; returns its path. Throws with the bundler's messages on failure. */
 export async function buildTarget(target: TargetName, options: { outfile?: string; version?: string } = {}): Promise<string> {

@@ -38,7 +38,7 @@ const only = Bun.argv[2];
 
 /** The analysis through the real Worker, reading the file from disk. */
 async function viaWorker(path: string): Promise<number> {
-  const worker = new Worker(new URL("../src/analysis/worker.ts", import.meta.url).href);
+  const worker = new Worker(new URL("../src/analysis/analysis-worker.ts", import.meta.url).href);
   const started = performance.now();
   const done = new Promise<void>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<FromAnalyser>) => {

@@ -8,6 +8,7 @@ import * as v from "valibot";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage, StoredFile } from "../files/storage.ts";
+import { workerUrl } from "../worker-url.ts";
 import { MachineLimitsPatchSchema } from "./limits.ts";
 import type { AnalysisProblem, AnalysisStore } from "./store.ts";
 import type { FromAnalyser, ToAnalyser } from "./worker-protocol.ts";
@@ -173,7 +174,7 @@ export class AnalysisQueue {
 
   private post(msg: ToAnalyser): void {
     if (!this.worker) {
-      this.worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+      this.worker = new Worker(workerUrl("analysis/analysis-worker.ts"));
       this.worker.onmessage = (e: MessageEvent<FromAnalyser>) => this.receive(e.data);
       this.worker.onerror = (e) => this.crashed(e.message);
     }
