@@ -140,6 +140,21 @@ function emptyBox(): Float64Array {
   return new Float64Array([Infinity, -Infinity, Infinity, -Infinity, Infinity, -Infinity]);
 }
 
+/** Grows box `b` ([minX, maxX, minY, maxY, minZ, maxZ]) to hold a point. */
+function include(b: Float64Array, x: number, y: number, z: number): void {
+  includeXY(b, x, y);
+  if (z < b[4]!) b[4] = z;
+  if (z > b[5]!) b[5] = z;
+}
+
+/** The same for X and Y only (a printing move's start: its height is the end's). */
+function includeXY(b: Float64Array, x: number, y: number): void {
+  if (x < b[0]!) b[0] = x;
+  if (x > b[1]!) b[1] = x;
+  if (y < b[2]!) b[2] = y;
+  if (y > b[3]!) b[3] = y;
+}
+
 function boxOf(b: Float64Array): Box | null {
   if (b[0] === Infinity) return null;
   return { minX: b[0]!, maxX: b[1]!, minY: b[2]!, maxY: b[3]!, minZ: b[4]!, maxZ: b[5]! };
@@ -379,18 +394,19 @@ export class GcodeAnalyser {
       if ((mask & Y_BIT) !== 0) ny += v[24]! * u;
       if ((mask & Z_BIT) !== 0) nz += v[25]! * u;
     }
-    let de = 0;
-    if ((mask & E_BIT) !== 0) {
-      const ev = v[4]! * u;
-      if (this.relativeE || !this.absolute) {
-        de = ev;
-        this.e += ev;
-      } else {
-        de = ev - this.e;
-        this.e = ev;
-      }
-    }
+    const de = (mask & E_BIT) !== 0 ? this.extrusion(v[4]! * u) : 0;
     this.moveTo(nx, ny, nz, de, offset);
+  }
+
+  /** The filament an E word pushes (relative, or absolute against the current E), updating E. */
+  private extrusion(ev: number): number {
+    if (this.relativeE || !this.absolute) {
+      this.e += ev;
+      return ev;
+    }
+    const de = ev - this.e;
+    this.e = ev;
+    return de;
   }
 
   /** A straight move from the current position; updates position, areas, layers, planner. */
@@ -415,19 +431,8 @@ export class GcodeAnalyser {
         this.planner.mark(offset);
       }
     }
-    const t = this.travelBox;
-    if (this.x < t[0]!) t[0] = this.x;
-    if (this.x > t[1]!) t[1] = this.x;
-    if (this.y < t[2]!) t[2] = this.y;
-    if (this.y > t[3]!) t[3] = this.y;
-    if (this.z < t[4]!) t[4] = this.z;
-    if (this.z > t[5]!) t[5] = this.z;
-    if (nx < t[0]!) t[0] = nx;
-    if (nx > t[1]!) t[1] = nx;
-    if (ny < t[2]!) t[2] = ny;
-    if (ny > t[3]!) t[3] = ny;
-    if (nz < t[4]!) t[4] = nz;
-    if (nz > t[5]!) t[5] = nz;
+    include(this.travelBox, this.x, this.y, this.z);
+    include(this.travelBox, nx, ny, nz);
     this.planner.move(dx, dy, dz, de, this.feedrate, kind, offset);
     this.x = nx;
     this.y = ny;
@@ -440,19 +445,8 @@ export class GcodeAnalyser {
     this.filament[tool] = (this.filament[tool] ?? 0) + de;
     this.roleFilament[this.role]! += de;
     if (!this.toolsUsed.has(tool)) this.toolsUsed.add(tool);
-    const b = this.printBox;
-    const x = this.x;
-    const y = this.y;
-    if (x < b[0]!) b[0] = x;
-    if (x > b[1]!) b[1] = x;
-    if (y < b[2]!) b[2] = y;
-    if (y > b[3]!) b[3] = y;
-    if (nx < b[0]!) b[0] = nx;
-    if (nx > b[1]!) b[1] = nx;
-    if (ny < b[2]!) b[2] = ny;
-    if (ny > b[3]!) b[3] = ny;
-    if (nz < b[4]!) b[4] = nz;
-    if (nz > b[5]!) b[5] = nz;
+    includeXY(this.printBox, this.x, this.y);
+    include(this.printBox, nx, ny, nz);
     // Layers.
     if (nz !== this.layerZ) {
       if (this.layerSource === "markers") {
@@ -477,17 +471,8 @@ export class GcodeAnalyser {
     const obj = this.current;
     if (obj !== null) {
       obj.object.filament += de;
-      const o = obj.box;
-      if (x < o[0]!) o[0] = x;
-      if (x > o[1]!) o[1] = x;
-      if (y < o[2]!) o[2] = y;
-      if (y > o[3]!) o[3] = y;
-      if (nx < o[0]!) o[0] = nx;
-      if (nx > o[1]!) o[1] = nx;
-      if (ny < o[2]!) o[2] = ny;
-      if (ny > o[3]!) o[3] = ny;
-      if (nz < o[4]!) o[4] = nz;
-      if (nz > o[5]!) o[5] = nz;
+      includeXY(obj.box, this.x, this.y);
+      include(obj.box, nx, ny, nz);
     }
   }
 
@@ -521,17 +506,7 @@ export class GcodeAnalyser {
     const tx = (mask & X_BIT) !== 0 ? (this.absolute ? v[23]! * u : x0 + v[23]! * u) : x0;
     const ty = (mask & Y_BIT) !== 0 ? (this.absolute ? v[24]! * u : y0 + v[24]! * u) : y0;
     const tz = (mask & Z_BIT) !== 0 ? (this.absolute ? v[25]! * u : z0 + v[25]! * u) : z0;
-    let de = 0;
-    if ((mask & E_BIT) !== 0) {
-      const ev = v[4]! * u;
-      if (this.relativeE || !this.absolute) {
-        de = ev;
-        this.e += ev;
-      } else {
-        de = ev - this.e;
-        this.e = ev;
-      }
-    }
+    const de = (mask & E_BIT) !== 0 ? this.extrusion(v[4]! * u) : 0;
     let cx: number;
     let cy: number;
     if ((mask & (I_BIT | J_BIT)) !== 0) {

@@ -4,12 +4,12 @@
  * Format: https://qoiformat.org/qoi-specification.pdf
  */
 
-const QOI_OP_INDEX = 0x00;
-const QOI_OP_DIFF = 0x40;
-const QOI_OP_LUMA = 0x80;
-const QOI_OP_RUN = 0xc0;
-const QOI_OP_RGB = 0xfe;
-const QOI_OP_RGBA = 0xff;
+export const QOI_OP_INDEX = 0x00;
+export const QOI_OP_DIFF = 0x40;
+export const QOI_OP_LUMA = 0x80;
+export const QOI_OP_RUN = 0xc0;
+export const QOI_OP_RGB = 0xfe;
+export const QOI_OP_RGBA = 0xff;
 const MASK = 0xc0;
 /** Larger thumbnails than this are refused (a bad header must not allocate gigabytes). */
 const MAX_PIXELS = 4096 * 4096;

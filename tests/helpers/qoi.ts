@@ -1,10 +1,5 @@
 /** A QOI encoder, to make QOI thumbnails for the analyser's tests (the host only decodes). */
-const QOI_OP_INDEX = 0x00;
-const QOI_OP_DIFF = 0x40;
-const QOI_OP_LUMA = 0x80;
-const QOI_OP_RUN = 0xc0;
-const QOI_OP_RGB = 0xfe;
-const QOI_OP_RGBA = 0xff;
+import { QOI_OP_DIFF, QOI_OP_INDEX, QOI_OP_LUMA, QOI_OP_RGB, QOI_OP_RGBA, QOI_OP_RUN } from "../../src/analysis/qoi.ts";
 
 /** Encodes RGBA pixels as QOI. */
 export function encodeQoi(width: number, height: number, rgba: Uint8Array): Uint8Array {
