@@ -24,7 +24,7 @@ export type AnalysisSettings = v.InferOutput<typeof AnalysisSettingsSchema>;
 const SETTINGS_KEY = "analysis.settings";
 const DEFAULT_SETTINGS: AnalysisSettings = { onlyWhenIdle: false };
 
-export type AnalysisState =
+export type QueueState =
   | { state: "queued" }
   | { state: "analysing"; done: number; total: number }
   | { state: "paused"; done: number; total: number };
@@ -101,7 +101,7 @@ export class AnalysisQueue {
   }
 
   /** Where a file stands in the queue, or undefined when it is not queued or running. */
-  stateOf(path: string): AnalysisState | undefined {
+  stateOf(path: string): QueueState | undefined {
     if (this.current?.path === path) return { state: this.paused ? "paused" : "analysing", done: this.current.done, total: this.current.total };
     return this.queue.some((j) => j.path === path) ? { state: "queued" } : undefined;
   }
@@ -141,7 +141,7 @@ export class AnalysisQueue {
   private needs(f: StoredFile): boolean {
     if (this.current?.path === f.path || this.queue.some((j) => j.path === f.path)) return false;
     if (f.sha256 === null) return !this.failures.has(f.path);
-    return this.options.store.get(f.sha256) === undefined;
+    return this.options.store.state(f.sha256) === undefined;
   }
 
   private add(f: StoredFile, force = false): void {

@@ -87,3 +87,55 @@ export const AnalysisResultSchema = v.object({
   durationMs: N,
 });
 export type AnalysisResult = v.InferOutput<typeof AnalysisResultSchema>;
+
+/** What a file list shows of an analysis: small, stored beside the full result. */
+export const AnalysisSummarySchema = v.object({
+  estimatedTime: N,
+  heatUpTime: N,
+  filament: AnalysisResultSchema.entries.filament,
+  dimensions: AnalysisResultSchema.entries.dimensions,
+  layerCount: N,
+  layerHeight: Nullable(N),
+  objects: N,
+  toolChanges: N,
+  slicer: v.object({
+    name: Nullable(v.string()),
+    version: Nullable(v.string()),
+    estimatedTime: Nullable(N),
+    filamentUsedMm: Nullable(v.array(N)),
+    filamentUsedG: Nullable(v.array(N)),
+    layerHeight: Nullable(N),
+    nozzleDiameter: Nullable(N),
+    filamentType: v.array(v.string()),
+  }),
+  thumbnails: AnalysisResultSchema.entries.thumbnails,
+  warnings: v.array(v.string()),
+});
+export type AnalysisSummary = v.InferOutput<typeof AnalysisSummarySchema>;
+
+/** The summary of a result. */
+export function summarise(result: AnalysisResult): AnalysisSummary {
+  const s = result.slicer;
+  return {
+    estimatedTime: result.estimatedTime,
+    heatUpTime: result.heatUp.estimatedSeconds,
+    filament: result.filament,
+    dimensions: result.dimensions,
+    layerCount: result.layerCount,
+    layerHeight: result.layerHeight,
+    objects: result.objects.length,
+    toolChanges: result.toolChanges,
+    slicer: {
+      name: s.slicer,
+      version: s.slicerVersion,
+      estimatedTime: s.estimatedTime,
+      filamentUsedMm: s.filamentUsedMm,
+      filamentUsedG: s.filamentUsedG,
+      layerHeight: s.layerHeight,
+      nozzleDiameter: s.nozzleDiameter,
+      filamentType: s.filamentType,
+    },
+    thumbnails: result.thumbnails,
+    warnings: result.warnings,
+  };
+}

@@ -6,7 +6,7 @@
 import type { Database } from "bun:sqlite";
 import * as v from "valibot";
 import { ANALYSER_VERSION } from "./analysis.ts";
-import { AnalysisResultSchema, type AnalysisResult } from "./result.ts";
+import { AnalysisResultSchema, AnalysisSummarySchema, summarise, type AnalysisResult, type AnalysisSummary } from "./result.ts";
 import type { Thumbnail } from "./thumbnails.ts";
 
 export interface AnalysisProblem {
@@ -15,40 +15,55 @@ export interface AnalysisProblem {
   hint: string;
 }
 
-export type AnalysisRecord = { status: "done"; result: AnalysisResult; analysedAt: number } | { status: "error"; error: AnalysisProblem; analysedAt: number };
+/** Where a file's analysis stands: done (with its summary) or failed. */
+export type AnalysisState = { status: "done"; summary: AnalysisSummary; analysedAt: number } | { status: "error"; error: AnalysisProblem; analysedAt: number };
 
 interface Row {
   status: "done" | "error";
   analyser_version: number;
-  result: string | null;
+  summary: string | null;
   error_code: string | null;
   error_message: string | null;
   error_hint: string | null;
   analysed_at: number;
 }
 
+function parseJson<S extends v.GenericSchema>(schema: S, text: string | null): v.InferOutput<S> | undefined {
+  try {
+    const parsed = v.safeParse(schema, JSON.parse(text ?? "null"));
+    return parsed.success ? parsed.output : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class AnalysisStore {
   constructor(private readonly db: Database) {}
 
-  get(sha256: string): AnalysisRecord | undefined {
-    const row = this.db.query("SELECT * FROM file_analyses WHERE sha256 = ?").get(sha256) as Row | null;
+  /** The state of the analysis of this content (cheap: reads the summary only). */
+  state(sha256: string): AnalysisState | undefined {
+    const row = this.db
+      .query("SELECT status, analyser_version, summary, error_code, error_message, error_hint, analysed_at FROM file_analyses WHERE sha256 = ?")
+      .get(sha256) as Row | null;
     if (!row || row.analyser_version !== ANALYSER_VERSION) return undefined;
     if (row.status === "error") {
       return { status: "error", error: { code: row.error_code ?? "error", message: row.error_message ?? "", hint: row.error_hint ?? "" }, analysedAt: row.analysed_at };
     }
-    try {
-      const parsed = v.safeParse(AnalysisResultSchema, JSON.parse(row.result ?? "null"));
-      return parsed.success ? { status: "done", result: parsed.output, analysedAt: row.analysed_at } : undefined;
-    } catch {
-      return undefined;
-    }
+    const summary = parseJson(AnalysisSummarySchema, row.summary);
+    return summary ? { status: "done", summary, analysedAt: row.analysed_at } : undefined;
+  }
+
+  /** The full result (layers, objects, timeline), when the analysis succeeded. */
+  result(sha256: string): AnalysisResult | undefined {
+    const row = this.db.query("SELECT result FROM file_analyses WHERE sha256 = ? AND status = 'done' AND analyser_version = ?").get(sha256, ANALYSER_VERSION) as { result: string | null } | null;
+    return row ? parseJson(AnalysisResultSchema, row.result) : undefined;
   }
 
   saveResult(sha256: string, result: AnalysisResult, thumbnails: Thumbnail[], now: number): void {
     this.db.transaction(() => {
       this.db
-        .query("INSERT OR REPLACE INTO file_analyses (sha256, status, analyser_version, result, error_code, error_message, error_hint, analysed_at) VALUES (?, 'done', ?, ?, NULL, NULL, NULL, ?)")
-        .run(sha256, ANALYSER_VERSION, JSON.stringify(result), now);
+        .query("INSERT OR REPLACE INTO file_analyses (sha256, status, analyser_version, result, summary, error_code, error_message, error_hint, analysed_at) VALUES (?, 'done', ?, ?, ?, NULL, NULL, NULL, ?)")
+        .run(sha256, ANALYSER_VERSION, JSON.stringify(result), JSON.stringify(summarise(result)), now);
       this.db.query("DELETE FROM file_thumbnails WHERE sha256 = ?").run(sha256);
       for (const t of thumbnails) {
         this.db.query("INSERT OR REPLACE INTO file_thumbnails (sha256, width, height, format, data) VALUES (?, ?, ?, ?, ?)").run(sha256, t.width, t.height, t.format, t.data);
@@ -59,7 +74,7 @@ export class AnalysisStore {
   saveError(sha256: string, error: AnalysisProblem, now: number): void {
     this.db.query("DELETE FROM file_thumbnails WHERE sha256 = ?").run(sha256);
     this.db
-      .query("INSERT OR REPLACE INTO file_analyses (sha256, status, analyser_version, result, error_code, error_message, error_hint, analysed_at) VALUES (?, 'error', ?, NULL, ?, ?, ?, ?)")
+      .query("INSERT OR REPLACE INTO file_analyses (sha256, status, analyser_version, result, summary, error_code, error_message, error_hint, analysed_at) VALUES (?, 'error', ?, NULL, NULL, ?, ?, ?, ?)")
       .run(sha256, ANALYSER_VERSION, error.code, error.message, error.hint, now);
   }
 

@@ -4,7 +4,7 @@
  * with search by name and sorting. One rendering source for JSON and HTML alike.
  */
 import type { AnalysisQueue } from "../analysis/queue.ts";
-import type { AnalysisResult } from "../analysis/result.ts";
+import type { AnalysisResult, AnalysisSummary } from "../analysis/result.ts";
 import type { AnalysisProblem, AnalysisStore } from "../analysis/store.ts";
 import type { FileStorage, StoredFile, StoredFolder } from "./storage.ts";
 
@@ -15,27 +15,7 @@ export interface ThumbnailRef {
   url: string;
 }
 
-export interface AnalysisSummary {
-  estimatedTime: number;
-  heatUpTime: number;
-  filament: AnalysisResult["filament"];
-  dimensions: AnalysisResult["dimensions"];
-  layerCount: number;
-  layerHeight: number | null;
-  objects: number;
-  toolChanges: number;
-  slicer: {
-    name: string | null;
-    version: string | null;
-    estimatedTime: number | null;
-    filamentUsedMm: number[] | null;
-    filamentUsedG: number[] | null;
-    layerHeight: number | null;
-    nozzleDiameter: number | null;
-    filamentType: string[];
-  };
-  warnings: string[];
-}
+export type { AnalysisSummary };
 
 export type AnalysisView =
   | { state: "none" }
@@ -68,31 +48,6 @@ export interface ListQuery {
 /** URL of a file's sub-resource: each path segment encoded. */
 export function fileUrl(path: string, suffix = ""): string {
   return `/api/v1/files/${path.split("/").map(encodeURIComponent).join("/")}${suffix}`;
-}
-
-export function summarise(result: AnalysisResult): AnalysisSummary {
-  const s = result.slicer;
-  return {
-    estimatedTime: result.estimatedTime,
-    heatUpTime: result.heatUp.estimatedSeconds,
-    filament: result.filament,
-    dimensions: result.dimensions,
-    layerCount: result.layerCount,
-    layerHeight: result.layerHeight,
-    objects: result.objects.length,
-    toolChanges: result.toolChanges,
-    slicer: {
-      name: s.slicer,
-      version: s.slicerVersion,
-      estimatedTime: s.estimatedTime,
-      filamentUsedMm: s.filamentUsedMm,
-      filamentUsedG: s.filamentUsedG,
-      layerHeight: s.layerHeight,
-      nozzleDiameter: s.nozzleDiameter,
-      filamentType: s.filamentType,
-    },
-    warnings: result.warnings,
-  };
 }
 
 export class FileCatalog {
@@ -131,25 +86,23 @@ export class FileCatalog {
   /** The full analysis of a file, when done. */
   analysis(path: string): AnalysisResult | undefined {
     const f = this.files.get(path);
-    if (!f?.sha256) return undefined;
-    const record = this.store.get(f.sha256);
-    return record?.status === "done" ? record.result : undefined;
+    return f?.sha256 ? this.store.result(f.sha256) : undefined;
   }
 
   private entry(f: StoredFile, byHash: Map<string, string[]>): FileEntry {
-    const record = f.sha256 ? this.store.get(f.sha256) : undefined;
+    const record = f.sha256 ? this.store.state(f.sha256) : undefined;
     const running = this.queue.stateOf(f.path);
     const failure = this.queue.failureOf(f.path);
     let analysis: AnalysisView;
     if (running) analysis = running.state === "queued" ? { state: "queued" } : running;
-    else if (record?.status === "done") analysis = { state: "done", summary: summarise(record.result) };
+    else if (record?.status === "done") analysis = { state: "done", summary: record.summary };
     else if (record?.status === "error") analysis = { state: "error", error: record.error };
     else if (failure) analysis = { state: "error", error: failure };
     else analysis = { state: "none" };
     const version = f.sha256 ? `?v=${f.sha256.slice(0, 16)}` : "";
     const thumbnails: ThumbnailRef[] =
       record?.status === "done"
-        ? record.result.thumbnails.map((t) => ({ width: t.width, height: t.height, format: t.format, url: fileUrl(f.path, `/thumbnails/${t.width}x${t.height}.${t.format}${version}`) }))
+        ? record.summary.thumbnails.map((t) => ({ width: t.width, height: t.height, format: t.format, url: fileUrl(f.path, `/thumbnails/${t.width}x${t.height}.${t.format}${version}`) }))
         : [];
     return { ...f, folder: folderOf(f.path), duplicates: (f.sha256 ? (byHash.get(f.sha256) ?? []) : []).filter((p) => p !== f.path), analysis, thumbnails };
   }

@@ -91,7 +91,21 @@ export async function readMultipart(body: AsyncIterable<Uint8Array>, boundary: s
   };
 
   for await (const chunk of body) {
-    buf = buf.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([buf, chunk]);
+    const next = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (buf.length === 0) buf = next;
+    else if (state === "body" && next.length >= delimiter.length) {
+      // Only the held-back tail (shorter than the delimiter) can start a delimiter that runs into
+      // this chunk: look at the seam instead of copying the whole chunk after it.
+      const seam = Buffer.concat([buf, next.subarray(0, delimiter.length)]);
+      const at = seam.indexOf(delimiter);
+      if (at >= 0 && at < buf.length) {
+        await emit(buf.subarray(0, at));
+        buf = Buffer.concat([seam.subarray(at), next.subarray(delimiter.length)].filter((b) => b.length > 0));
+      } else {
+        await emit(buf);
+        buf = next;
+      }
+    } else buf = Buffer.concat([buf, next]);
     for (;;) {
       if (state === "preamble") {
         const at = buf.indexOf(first);

@@ -54,22 +54,27 @@ const post = (body: ReadableStream<Uint8Array>, signal?: AbortSignal) =>
     duplex: "half",
   });
 
-test("a 400 MB upload streams to disk with bounded memory", async () => {
+test("a 600 MB upload streams to disk with bounded memory", async () => {
   Bun.gc(true);
   const before = process.memoryUsage().rss;
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  const res = await post(generatedUpload("big.gcode", 400));
-  clearInterval(sampler);
-  expect(res.status).toBe(201);
-  const stored = await res.json();
-  expect(stored.size).toBeGreaterThan(400 * 1024 * 1024);
-  expect(stored.sha256).toMatch(/^[0-9a-f]{64}$/);
-  const growth = (peak - before) / 1024 / 1024;
-  console.log(`upload of ${(stored.size / 1024 / 1024).toFixed(0)} MB: resident memory grew by ${growth.toFixed(1)} MB at most`);
-  // Client and server share this process; both together stay far below the upload's size.
-  expect(growth).toBeLessThan(150); // measured ~90 MB for 400 and for 800 MB: buffers in flight, not the body
-  await host.api("/api/v1/files/big.gcode", { method: "DELETE" });
+  try {
+    const res = await post(generatedUpload("big.gcode", 600));
+    clearInterval(sampler);
+    expect(res.status).toBe(201);
+    const stored = await res.json();
+    expect(stored.size).toBeGreaterThan(600 * 1024 * 1024);
+    expect(stored.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const growth = (peak - before) / 1024 / 1024;
+    console.log(`upload of ${(stored.size / 1024 / 1024).toFixed(0)} MB: resident memory grew by ${growth.toFixed(1)} MB at most`);
+    // Client and server share this process; together they stay well below the upload's size
+    // (60-160 MB measured for 400, 600 and 800 MB alike: garbage chunks awaiting the GC, not the body).
+    expect(growth).toBeLessThan(200);
+  } finally {
+    clearInterval(sampler);
+    await host.api("/api/v1/files/big.gcode", { method: "DELETE" });
+  }
 }, 120_000);
 
 test("an upload cut off mid-stream leaves nothing behind", async () => {

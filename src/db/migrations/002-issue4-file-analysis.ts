@@ -9,6 +9,7 @@ CREATE TABLE file_analyses (
   status           TEXT NOT NULL CHECK (status IN ('done', 'error')),
   analyser_version INTEGER NOT NULL,
   result           TEXT,
+  summary          TEXT,
   error_code       TEXT,
   error_message    TEXT,
   error_hint       TEXT,
