@@ -5,7 +5,6 @@
  * Example: lexing "G1 X10.5 E.2 ; move" gives letter G, number 1, X = 10.5, E = 0.2.
  */
 
-const NL = 10;
 const CR = 13;
 const SPACE = 32;
 const TAB = 9;
@@ -256,4 +255,3 @@ export function text(buf: Uint8Array, from: number, to: number): string {
   return decoder.decode(buf.subarray(from, to));
 }
 
-export const NEWLINE = NL;

@@ -88,6 +88,8 @@ export class AnalysisQueue {
     for (let i = this.queue.length - 1; i >= 0; i--) if (!present.has(this.queue[i]!.path)) this.queue.splice(i, 1);
     for (const path of this.failures.keys()) if (!present.has(path)) this.failures.delete(path);
     for (const f of files) if (this.needs(f)) this.add(f);
+    // Analyses of content no file has any more (deleted or replaced) go too.
+    this.options.store.prune();
     this.pump();
   }
 

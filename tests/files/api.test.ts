@@ -156,7 +156,10 @@ describe("files API", () => {
     const err = await expectError(await host.api("/api/v1/files/junk.gcode/analysis"), 404, "no_analysis");
     expect(err.message).toContain("does not look like G-code");
     expect((await host.api("/api/v1/files/junk.gcode/content")).status).toBe(200);
+    const stored = () => (host.db.query("SELECT COUNT(*) AS n FROM file_analyses WHERE sha256 = ?").get(entry.sha256) as { n: number }).n;
+    expect(stored()).toBe(1);
     expect((await del("junk.gcode")).status).toBe(204);
+    expect(stored()).toBe(0); // the analysis of content no file has any more is dropped
   }, 30_000);
 
   test("analysis can wait for idle printers; progress is pushed over SSE", async () => {
