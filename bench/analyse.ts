@@ -1,7 +1,8 @@
 /**
  * G-code analysis: throughput and accuracy on the real slicer files in ../shared/data/gcode/.
  * For each file: MB/s of the analysis in memory (best of 3 runs) and of the Worker reading the
- * file from disk, and our estimated time, filament and layer count beside the slicer's own
+ * file from disk (one Worker for all files in turn, as the host keeps one; the first files pay
+ * for the JIT warming up), and our estimated time, filament and layer count beside the slicer's own
  * figures from manifest.json.
  *
  * PrusaSlicer counts filament only in the print's features (not the custom start/end G-code), so
@@ -36,21 +37,21 @@ interface ManifestEntry {
 const manifest = (await Bun.file(join(DIR, "manifest.json")).json()) as ManifestEntry[];
 const only = Bun.argv[2];
 
-/** The analysis through the real Worker, reading the file from disk. */
+/** The analysis through the real Worker reading the file from disk; one Worker for all files, as the host keeps one. */
+const worker = new Worker(new URL("../src/analysis/analysis-worker.ts", import.meta.url).href);
+let jobId = 0;
 async function viaWorker(path: string): Promise<number> {
-  const worker = new Worker(new URL("../src/analysis/analysis-worker.ts", import.meta.url).href);
   const started = performance.now();
-  const done = new Promise<void>((resolve, reject) => {
+  const id = ++jobId;
+  await new Promise<void>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<FromAnalyser>) => {
+      if (e.data.id !== id) return;
       if (e.data.type === "result") resolve();
       else if (e.data.type === "error") reject(new Error(e.data.error.message));
     };
+    worker.postMessage({ type: "analyse", id, path, hash: false });
   });
-  worker.postMessage({ type: "analyse", id: 1, path, hash: false });
-  await done;
-  const ms = performance.now() - started;
-  worker.terminate();
-  return ms;
+  return performance.now() - started;
 }
 
 const pct = (ours: number, theirs: number) => `${ours >= theirs ? "+" : ""}${((ours / theirs - 1) * 100).toFixed(2)}%`;
@@ -91,6 +92,7 @@ for (const entry of manifest) {
   ]);
 }
 
+worker.terminate();
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
 console.log("\nMMU2S file: PrusaSlicer 2.5 leaves the wipe tower's filament-load moves (48 mm per tool change) out of its per-tool\nfilament; Layerline counts every printing move, so its figure is higher there (see README, Files and analysis).");
