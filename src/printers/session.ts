@@ -4,6 +4,7 @@
  * this is its mirror.
  */
 import type { Bus } from "../events.ts";
+import { workerUrl } from "../worker-url.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { LogLine, Result } from "./controller.ts";
@@ -35,7 +36,7 @@ export class PrinterSession {
   constructor(private readonly options: SessionOptions) {
     this.record = options.record;
     this.status = initialStatus(options.record.id);
-    this.worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+    this.worker = new Worker(workerUrl("printers/worker.ts"));
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onMessage(e.data);
     this.worker.onerror = (e) => {
       // A crash in the worker must be visible, and must fail outstanding calls rather than hang them.

@@ -48,7 +48,13 @@ async function runUntilAnswer(cmd: string[], ms: number) {
           const version = await res.json();
           const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
           const htmx = await fetch(`http://127.0.0.1:${port}/public/htmx.min.js`);
-          const printers = await (await fetch(`http://127.0.0.1:${port}/api/v1/printers`)).json();
+          // The printer runs in a Worker embedded in the binary: it must come up and connect.
+          let printers: any;
+          while (Date.now() < deadline) {
+            printers = await (await fetch(`http://127.0.0.1:${port}/api/v1/printers`)).json();
+            if (printers.printers[0]?.state === "operational") break;
+            await Bun.sleep(100);
+          }
           return { version, page, htmx: { status: htmx.status, body: await htmx.text() }, printers };
         }
       } catch {
@@ -71,7 +77,7 @@ describe("compiled binaries", () => {
     expect(r.page).toContain("Layerline");
     expect(r.htmx.status).toBe(200);
     expect(r.htmx.body).toContain("htmx");
-    expect(r.printers.printers[0].transport).toBe("virtual");
+    expect(r.printers.printers[0]).toMatchObject({ transport: "virtual", state: "operational" });
   }, 30_000);
 
   test("x64 --help and --version", async () => {
@@ -84,5 +90,6 @@ describe("compiled binaries", () => {
     const r = await runUntilAnswer(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", arm64], 120_000);
     expect(r.version.version).toBe("9.9.9-test");
     expect(r.htmx.status).toBe(200);
+    expect(r.printers.printers[0].state).toBe("operational");
   }, 150_000);
 });
