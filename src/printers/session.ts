@@ -35,7 +35,9 @@ export class PrinterSession {
   constructor(private readonly options: SessionOptions) {
     this.record = options.record;
     this.status = initialStatus(options.record.id);
-    this.worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+    // Compiled, every module's import.meta.url is the executable's and Worker entrypoints are
+    // embedded relative to src/ (build.ts), so the path differs from the source tree's.
+    this.worker = new Worker(new URL(Bun.main.startsWith("/$bunfs/") ? "./printers/worker.ts" : "./worker.ts", import.meta.url).href);
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onMessage(e.data);
     this.worker.onerror = (e) => {
       // A crash in the worker must be visible, and must fail outstanding calls rather than hang them.
