@@ -6,6 +6,7 @@ import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
 import type { PrinterManager } from "../printers/manager.ts";
+import type { UpdateManager } from "../update/manager.ts";
 
 export interface AppContext {
   version: string;
@@ -14,5 +15,6 @@ export interface AppContext {
   bus: Bus;
   printers: PrinterManager;
   files: FileStorage;
+  update: UpdateManager;
   startedAt: number;
 }

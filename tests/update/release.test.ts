@@ -45,6 +45,20 @@ describe("bun run release", () => {
     expect(Bun.spawnSync([join(dir, "dist", "layerline-linux-x64"), "--version"]).stdout.toString().trim()).toBe("1.4.0-beta.2");
   });
 
+  test("the build follows its channel", async () => {
+    const proc = Bun.spawn([join(dir, "dist", "layerline-linux-x64"), "--port", "0", "--host", "127.0.0.1", "--data-dir", join(dir, "data")], { stdout: "pipe", stderr: "pipe" });
+    try {
+      const reader = proc.stdout.getReader();
+      let out = "";
+      while (!out.includes("is running")) out += new TextDecoder().decode((await reader.read()).value);
+      const url = /(http:\/\/\S+)/.exec(out)![1];
+      expect(await (await fetch(`${url}/api/v1/update`)).json()).toMatchObject({ channel: "beta", version: "1.4.0-beta.2" });
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
+  }, 30_000);
+
   test("without LAYERLINE_SIGNING_KEY it refuses and says how", () => {
     const r = Bun.spawnSync(["bun", "run", "release", "--target", "x64", "--out", join(dir, "unsigned")], { cwd: ROOT, env: { ...process.env, LAYERLINE_SIGNING_KEY: "" } });
     expect(r.exitCode).toBe(1);
