@@ -29,7 +29,7 @@ function input<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutp
 }
 
 /** Runs an update action; an UpdateError becomes a 409 that says why. */
-export async function updateAction<T>(action: () => T | Promise<T>): Promise<T> {
+async function updateAction<T>(action: () => T | Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (e) {
