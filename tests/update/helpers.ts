@@ -8,8 +8,10 @@ import { closeSync, cpSync, mkdirSync, openSync, mkdtempSync, readdirSync, readl
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { sha256File } from "../../src/update/download.ts";
+import type { Handover } from "../../src/update/handover.ts";
 import type { ReleaseManifest, Requirements, SignedRelease } from "../../src/update/manifest.ts";
 import { signManifest } from "../../src/update/signature.ts";
+import { NOT_STARTED } from "../../src/update/watchdog.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -221,4 +223,26 @@ export async function stopProcessesUnder(dir: string): Promise<void> {
     }
   }
   await Bun.sleep(100);
+}
+
+/** A handover record for `binary` and `dataDir` (an update from 1.0.0 to `to`), with changes. */
+export function handoverFor(binary: string, dataDir: string, to: string, change: Partial<Handover> = {}): Handover {
+  return {
+    phase: "restarting",
+    from: "1.0.0",
+    to,
+    process: null,
+    execPath: binary,
+    databaseFile: join(dataDir, "layerline.sqlite"),
+    backup: null,
+    printers: [],
+    argv: [],
+    cwd: dirname(binary),
+    selfTestSeconds: 30,
+    startedAt: Date.now(),
+    deadline: Date.now() + 60_000,
+    stage: NOT_STARTED,
+    reason: null,
+    ...change,
+  };
 }

@@ -12,9 +12,9 @@ import { backupDatabase } from "../../src/update/backup.ts";
 import { readHandover, selfRef, writeHandover, type Handover } from "../../src/update/handover.ts";
 import type { ProcessControl } from "../../src/update/process-control.ts";
 import { takeStartupUpdate } from "../../src/update/startup.ts";
-import { NOT_STARTED } from "../../src/update/watchdog.ts";
 import { VERSION } from "../../src/version.ts";
 import { startTestHost } from "../helpers/host.ts";
+import { handoverFor } from "./helpers.ts";
 
 const root = mkdtempSync(join(tmpdir(), "layerline-trial-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -31,26 +31,7 @@ beforeEach(() => {
   writeFileSync(`${binary}.previous`, "old");
 });
 
-function handover(change: Partial<Handover>): Handover {
-  return {
-    phase: "restarting",
-    from: "0.0.1",
-    to: VERSION,
-    process: null,
-    execPath: binary,
-    databaseFile: join(dataDir, "layerline.sqlite"),
-    backup: null,
-    printers: [],
-    argv: [],
-    cwd: dir,
-    selfTestSeconds: 30,
-    startedAt: Date.now(),
-    deadline: Date.now() + 60_000,
-    stage: NOT_STARTED,
-    reason: null,
-    ...change,
-  };
-}
+const handover = (change: Partial<Handover> = {}) => handoverFor(binary, dataDir, VERSION, { from: "0.0.1", ...change });
 
 /** A database with one setting, and a backup of it; then the "new version" changes it. */
 function databaseWithBackup(): string {

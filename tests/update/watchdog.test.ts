@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { handoverFile, processStartTime, readHandover, updateHandover, writeHandover, type Handover } from "../../src/update/handover.ts";
-import { NOT_STARTED } from "../../src/update/watchdog.ts";
+import { handoverFor } from "./helpers.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), "layerline-watchdog-"));
@@ -42,26 +42,7 @@ function trialProcess() {
   return { proc, ref: { pid: proc.pid, startTime: processStartTime(proc.pid)! } };
 }
 
-function handover(change: Partial<Handover>): Handover {
-  return {
-    phase: "restarting",
-    from: "1.0.0",
-    to: "2.0.0",
-    process: null,
-    execPath: binary,
-    databaseFile: join(dataDir, "layerline.sqlite"),
-    backup: join(dataDir, "backup.sqlite"),
-    printers: [],
-    argv: ["serve", "--port", "5000"],
-    cwd: dir,
-    selfTestSeconds: 30,
-    startedAt: Date.now(),
-    deadline: Date.now() + 60_000,
-    stage: NOT_STARTED,
-    reason: null,
-    ...change,
-  };
-}
+const handover = (change: Partial<Handover> = {}) => handoverFor(binary, dataDir, "2.0.0", { backup: join(dataDir, "backup.sqlite"), argv: ["serve", "--port", "5000"], ...change });
 
 function watchdog(env: Record<string, string> = {}) {
   const proc = Bun.spawn(["bun", MAIN, "update-watchdog", "--data-dir", dataDir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH!, HOME: dir, ...env } });
