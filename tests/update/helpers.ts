@@ -5,7 +5,6 @@
  */
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { closeSync, cpSync, mkdirSync, openSync, mkdtempSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { sha256File } from "../../src/update/download.ts";
 import type { Handover } from "../../src/update/handover.ts";
@@ -104,7 +103,9 @@ export class ReleaseServer {
  * e.g. a release with a broken migration. node_modules is linked, not copied.
  */
 export async function buildVariant(outfile: string, version: string, patch: (root: string) => void): Promise<string> {
-  const copy = mkdtempSync(join(tmpdir(), "layerline-variant-"));
+  mkdirSync(dirname(outfile), { recursive: true });
+  // Next to the output, so it goes when the test's folder goes.
+  const copy = mkdtempSync(join(dirname(outfile), "source-"));
   for (const entry of ["src", "views", "public", "firmware-quirks", "package.json", "build.ts", "tsconfig.json"]) {
     cpSync(join(ROOT, entry), join(copy, entry), { recursive: true });
   }
