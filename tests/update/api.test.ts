@@ -175,6 +175,23 @@ describe("old platforms", () => {
   });
 });
 
+describe("periodic checks", () => {
+  test("the configured source is checked on schedule and a new release is logged", async () => {
+    const lines: string[] = [];
+    const url = server.publish("periodic", await manifestFor(binary, { version: "9.2.0", key: key.privateKey }), { file: binary });
+    const periodic = await startTestHost({ log: (l) => lines.push(l), update: { publicKey: key.publicKey, firstCheckDelayMs: 100 } });
+    try {
+      expect((await (await periodic.api("/api/v1/update")).json()).check).toBeNull();
+      await periodic.api("/api/v1/update/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ url, checkHours: 6 }) });
+      const status = await periodic.waitFor("/api/v1/update", (s) => s.check !== null, 5_000);
+      expect(status.check).toMatchObject({ verdict: "update", latest: { version: "9.2.0" } });
+      expect(lines.join("\n")).toContain("Layerline 9.2.0 is available");
+    } finally {
+      await periodic.close();
+    }
+  }, 30_000);
+});
+
 describe("from source", () => {
   test("a host running from source checks but does not install", async () => {
     const source = await startTestHost({ update: { publicKey: key.publicKey } });

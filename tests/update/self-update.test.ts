@@ -49,7 +49,7 @@ const start = (host: RunningBinary, url: string) => host.post("/api/v1/update/st
 const leftovers = (host: RunningBinary) => readdirSync(host.dir).filter((f) => f.startsWith(".layerline-download-") || f.endsWith(".previous"));
 
 describe("an update from v1 to v2", () => {
-  test("v1 downloads, verifies, swaps and re-executes into v2, which passes its self-test and answers", async () => {
+  test("from the UI, v1 downloads, verifies, swaps and re-executes into v2, which passes its self-test and answers", async () => {
     const url = server.publish("good", await manifestFor(v2, { version: "2.0.0", key: key.privateKey, notes: "Faster uploads." }), { file: v2 });
     const host = await runBinary(dir, v1, ["--update-public-key", key.publicKeyFile]);
     // The virtual printer is connected: the self-test must see it connected again.
@@ -61,8 +61,11 @@ describe("an update from v1 to v2", () => {
     expect(notice).toContain("Layerline 2.0.0 is available");
     expect(notice).toContain("Faster uploads.");
 
-    const started = await start(host, url);
-    expect(started.status).toBe(202);
+    // The dashboard's "Update now" button (the configured source, as the periodic check uses).
+    expect((await host.api("/api/v1/update/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ url }) })).status).toBe(200);
+    const started = await host.api("/ui/update/start", { method: "POST" });
+    expect(started.status).toBe(200);
+    expect(await started.text()).toContain("Downloading Layerline 2.0.0");
     const done = await host.waitFor("/api/v1/update", (s) => s.version === "2.0.0" && s.lastResult?.outcome === "updated");
     expect(done.lastResult).toMatchObject({ from: "1.0.0", to: "2.0.0", reason: null });
     expect(done.pid).toBe(host.proc.pid); // re-executed in place: same process for a supervisor
