@@ -3,10 +3,11 @@
  * again. `main.ts` calls it for `layerline serve`; tests call it to run a real host on loopback.
  */
 import type { Database } from "bun:sqlite";
+import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { AnalysisQueue } from "./analysis/queue.ts";
 import { AnalysisStore } from "./analysis/store.ts";
-import { openDatabase } from "./db/database.ts";
+import { DATABASE_FILE, openDatabase } from "./db/database.ts";
 import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
 import { FileStorage } from "./files/storage.ts";
@@ -15,6 +16,11 @@ import { loadQuirkSources } from "./printers/quirks-sources.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
 import { createApp } from "./server/app.ts";
+import { settleBeforeStart, trialStartFailed, UpdateManager } from "./update/manager.ts";
+import { processControl, type ProcessControl } from "./update/process-control.ts";
+import { trustedPublicKey } from "./update/release-key.ts";
+import { announceRunning, withdrawRunning } from "./update/running.ts";
+import { takeStartupUpdate, type StartupUpdate } from "./update/startup.ts";
 import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
 import { VERSION } from "./version.ts";
 
@@ -29,6 +35,14 @@ export interface HostOptions {
   /** Lines in flight per printer (1 = ping-pong). */
   window?: number;
   log?: (line: string) => void;
+  update?: {
+    /** This process as the updater sees it (default: the real one; execPath is null from source). */
+    control?: ProcessControl;
+    /** The key releases must be signed with (default: the built-in one). */
+    publicKey?: KeyObject;
+    /** Check for updates periodically, the first time after this delay; absent = no automatic checks. */
+    firstCheckDelayMs?: number;
+  };
 }
 
 export interface Host {
@@ -40,6 +54,7 @@ export interface Host {
   printers: PrinterManager;
   files: FileStorage;
   analysis: AnalysisQueue;
+  update: UpdateManager;
   stop(): Promise<void>;
 }
 
@@ -48,6 +63,19 @@ export class PortInUseError extends Error {}
 
 export async function startHost(options: HostOptions): Promise<Host> {
   const log = options.log ?? ((line: string) => console.log(line));
+  const control = options.update?.control ?? processControl();
+  // An update may have left work for this start: settle it before the database is opened.
+  const startup = takeStartupUpdate(options.dataDir, VERSION);
+  settleBeforeStart(startup, options.dataDir, control, log);
+  try {
+    return await openHost(options, log, control, startup);
+  } catch (e) {
+    trialStartFailed(startup, options.dataDir, e as Error, control);
+    throw e;
+  }
+}
+
+async function openHost(options: HostOptions, log: (line: string) => void, control: ProcessControl, startup: StartupUpdate): Promise<Host> {
   const db = openDatabase(options.dataDir);
   const settings = new SettingsStore(db);
   const bus = createBus();
@@ -66,7 +94,26 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const analyses = new AnalysisStore(db);
   const analysis = new AnalysisQueue({ files, store: analyses, bus, settings, printing: () => printers!.filesInUse().size > 0 });
 
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, startedAt: Date.now() });
+  const stopServices = async () => {
+    // Analysis first: nothing may write to the database while an update backs it up.
+    analysis.stop();
+    await app.stop(true);
+    await printers!.stop();
+  };
+  const update = new UpdateManager({
+    dataDir: options.dataDir,
+    db,
+    databaseFile: join(options.dataDir, DATABASE_FILE),
+    settings,
+    printers,
+    version: VERSION,
+    control,
+    publicKey: options.update?.publicKey ?? trustedPublicKey(),
+    log,
+    stopServices,
+    shutdown: () => stop(),
+  });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, startedAt: Date.now() });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -84,22 +131,19 @@ export async function startHost(options: HostOptions): Promise<Host> {
   printers.start();
   analysis.scan();
   const port = app.server!.port!;
-  return {
-    url: `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`,
-    port,
-    db,
-    settings,
-    bus,
-    printers,
-    files,
-    analysis,
-    async stop() {
-      analysis.stop();
-      await app.stop(true);
-      await printers!.stop();
+  const url = `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
+  announceRunning(options.dataDir, url, VERSION);
+  update.begin(startup, url);
+  if (options.update?.firstCheckDelayMs !== undefined) update.startPeriodicChecks(options.update.firstCheckDelayMs);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      update.stop();
+      withdrawRunning(options.dataDir);
+      await stopServices();
       db.close();
-    },
-  };
+    })());
+  return { url, port, db, settings, bus, printers, files, analysis, update, stop };
 }
 
 /** First start: the virtual printer, unless a real one was named. `--serial` adds or updates one. */

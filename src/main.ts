@@ -7,7 +7,11 @@ import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { defaultDataDir, prepareDataDir, ServeOptionsSchema } from "./config.ts";
 import { PortInUseError, startHost } from "./host.ts";
+import { trustedPublicKey } from "./update/release-key.ts";
 import { VERSION } from "./version.ts";
+
+/** The first automatic update check waits this long, so it never slows a start. */
+const FIRST_UPDATE_CHECK_MS = 2 * 60_000;
 
 const HELP = `Layerline ${VERSION} — a 3D-printer host in one file.
 
@@ -16,6 +20,10 @@ Usage:
   layerline virtual-printer --tty PATH [--log FILE] [--time-scale N]
                                      run the built-in virtual printer on a tty
                                      (e.g. one end of a socat pty pair)
+  layerline update [--url URL] [--channel stable|beta] [--check] [--force] [--data-dir PATH]
+                                     install the newest release (see layerline update --help)
+  layerline service install [--path FILE] [--user NAME] [options for serve]
+                                     write a systemd unit (see layerline service --help)
   layerline --help | --version
 
 Options for serve:
@@ -28,6 +36,9 @@ Options for serve:
   --baud N          baud rate for --serial (default 115200; many printers use 250000)
   --virtual-time-scale N
                     run the virtual printer N times faster than real time (default 1)
+  --update-public-key FILE
+                    trust releases signed with this Ed25519 public key (PEM) instead of
+                    the built-in one (self-hosted update channels)
 
 Without --serial, the first start creates a built-in virtual printer, so everything works
 with no hardware. Open http://localhost:5000 in a browser.`;
@@ -36,7 +47,11 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "serve";
   const rest = command === argv[0] ? argv.slice(1) : argv;
   if (argv.includes("--help") || argv.includes("-h")) {
-    console.log(HELP);
+    if (command === "update" || command === "service") {
+      const { UPDATE_HELP } = await import("./update/cli.ts");
+      const { SERVICE_HELP } = await import("./update/service.ts");
+      console.log(command === "update" ? UPDATE_HELP : SERVICE_HELP);
+    } else console.log(HELP);
     return 0;
   }
   if (argv.includes("--version") || argv.includes("-v")) {
@@ -49,6 +64,24 @@ async function main(argv: string[]): Promise<number> {
     case "virtual-printer": {
       const { virtualPrinterCli } = await import("./virtual/pty.ts");
       return virtualPrinterCli(rest);
+    }
+    case "update": {
+      const { updateCli } = await import("./update/cli.ts");
+      return updateCli(rest);
+    }
+    case "service": {
+      const { serviceCli } = await import("./update/service.ts");
+      return serviceCli(rest);
+    }
+    case "update-watchdog": {
+      // Internal: started by an update from the previous binary (see src/update/watchdog.ts).
+      const { values } = parseArgs({ args: rest, options: { "data-dir": { type: "string" } }, strict: true });
+      if (!values["data-dir"]) {
+        console.error("update-watchdog is started by an update; it needs --data-dir.");
+        return 2;
+      }
+      const { runWatchdog } = await import("./update/watchdog.ts");
+      return runWatchdog(values["data-dir"]);
     }
     default:
       console.error(`Unknown command "${command}". Run layerline --help.`);
@@ -68,6 +101,7 @@ async function serve(args: string[]): Promise<number> {
         serial: { type: "string" },
         baud: { type: "string", default: "115200" },
         "virtual-time-scale": { type: "string", default: "1" },
+        "update-public-key": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -102,6 +136,13 @@ async function serve(args: string[]): Promise<number> {
         "check that the printer is plugged in and powered. Candidates: /dev/serial/by-id/*, /dev/ttyUSB*, /dev/ttyACM*.",
     );
   }
+  let publicKey;
+  try {
+    publicKey = trustedPublicKey(values["update-public-key"]);
+  } catch (e) {
+    console.error(`--update-public-key: ${(e as Error).message}`);
+    return 2;
+  }
   let host;
   try {
     host = await startHost({
@@ -111,6 +152,7 @@ async function serve(args: string[]): Promise<number> {
       serial: options.serial,
       baud: options.baud,
       virtual: { timeScale: options.virtualTimeScale },
+      update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
     });
   } catch (e) {
     console.error(e instanceof PortInUseError ? e.message : `Layerline could not start: ${(e as Error).message}`);

@@ -23,6 +23,7 @@ export function layout(title: string, content: Html, nav: Html = html``): Html {
   <nav>${nav}</nav>
   <a class="muted" href="/api/v1">API</a>
 </header>
+<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="load" hx-swap="outerHTML" hidden></div>
 <main>${content}</main>
 <div id="toasts" aria-live="polite"></div>
 </body>

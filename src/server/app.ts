@@ -8,10 +8,12 @@ import { errorHandler } from "./errors.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
 import { printersApi } from "./api/printers.ts";
+import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiRoutes } from "./ui/routes.ts";
+import { uiUpdate } from "./ui/update.ts";
 
 /** Builds the app for a running host; `listen` is the caller's. */
 export function createApp(ctx: AppContext) {
@@ -22,7 +24,9 @@ export function createApp(ctx: AppContext) {
     .use(printersApi(ctx))
     .use(filesApi(ctx))
     .use(eventsApi(ctx))
+    .use(updateApi(ctx))
     .use(uiRoutes(ctx))
     .use(uiFiles(ctx))
-    .use(uiEvents(ctx));
+    .use(uiEvents(ctx))
+    .use(uiUpdate(ctx));
 }

@@ -8,6 +8,7 @@ import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
 import type { PrinterManager } from "../printers/manager.ts";
+import type { UpdateManager } from "../update/manager.ts";
 
 export interface AppContext {
   version: string;
@@ -19,5 +20,6 @@ export interface AppContext {
   /** Analyses and thumbnails by content hash, and the queue that makes them. */
   analyses: AnalysisStore;
   analysis: AnalysisQueue;
+  update: UpdateManager;
   startedAt: number;
 }

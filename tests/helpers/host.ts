@@ -56,3 +56,45 @@ export async function upload(host: TestHost, name: string, content: Blob | strin
   if (folder) form.append("path", folder);
   return host.api("/api/v1/files", { method: "POST", body: form });
 }
+
+/** A host running as its own process (`bun src/main.ts`), for measuring it from outside. */
+export interface HostProcess {
+  url: string;
+  pid: number;
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** Resident memory of the host process in bytes (VmRSS). */
+  rss(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startHostProcess(args: string[] = []): Promise<HostProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), "layerline-proc-"));
+  const main = new URL("../../src/main.ts", import.meta.url).pathname;
+  const proc = Bun.spawn(["bun", main, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "100", ...args], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const reader = proc.stdout.getReader();
+  let out = "";
+  while (!/https?:\/\/\S+/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`host process exited before it was ready: ${out}`);
+    out += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const url = /(https?:\/\/[^\s)]+)/.exec(out)![1]!.replace("localhost", "127.0.0.1");
+  return {
+    url,
+    pid: proc.pid,
+    api: (path, init) => fetch(url + path, init),
+    async rss() {
+      const status = await Bun.file(`/proc/${proc.pid}/status`).text();
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+    },
+    async close() {
+      proc.kill("SIGINT");
+      await proc.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -25,6 +25,11 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["GET", "/api/v1/files/*", "one file's metadata"],
   ["DELETE", "/api/v1/files/*", "delete a file"],
   ["GET", "/api/v1/events", "Server-Sent Events: status, log, event, files (?printer=id)"],
+  ["GET", "/api/v1/update", "self-update: version, last check, release notes, progress, last result"],
+  ["POST", "/api/v1/update/check", "check for a new release now {url?, channel?}"],
+  ["POST", "/api/v1/update/start", "download, verify and install the new release {url?, channel?, force?}"],
+  ["POST", "/api/v1/update/cancel", "cancel an update that is downloading or waiting for a print"],
+  ["PUT", "/api/v1/update/settings", "update source and schedule {url, channel, checkHours, selfTestSeconds}"],
 ];
 
 export function versionApi(ctx: AppContext) {

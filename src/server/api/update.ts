@@ -1,0 +1,61 @@
+/**
+ * Native API for self-update: the status (version, last check, release notes, progress, last
+ * result), a check now, start and cancel an update, and the update settings.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { ChannelSchema } from "../../update/manifest.ts";
+import { UpdateError } from "../../update/problem.ts";
+import { UpdateSettingsSchema, UpdateUrlSchema } from "../../update/settings.ts";
+import type { AppContext } from "../context.ts";
+import { ApiError } from "../errors.ts";
+
+/** One-off source overrides, as `layerline update --url --channel` sends them. */
+const SourceSchema = v.object({
+  url: v.optional(UpdateUrlSchema),
+  channel: v.optional(ChannelSchema),
+});
+const StartSchema = v.object({ ...SourceSchema.entries, force: v.optional(v.boolean()) });
+
+/** Reads an optional JSON body through a schema. */
+function input<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, body ?? {});
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const path = v.getDotPath(issue);
+    throw new ApiError(400, "invalid_request", path ? `${path}: ${issue.message}` : issue.message, "See /api/v1 for the expected fields.");
+  }
+  return parsed.output;
+}
+
+/** Runs an update action; an UpdateError becomes a 409 that says why. */
+async function updateAction<T>(action: () => T | Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (e) {
+    if (e instanceof UpdateError) throw new ApiError(409, e.code, e.message, e.hint);
+    throw e;
+  }
+}
+
+export function updateApi(ctx: AppContext) {
+  return new Elysia({ prefix: "/api/v1/update" })
+    .get("/", () => ctx.update.status())
+    .post("/check", async ({ body }) => {
+      await ctx.update.check(input(SourceSchema, body));
+      return ctx.update.status();
+    })
+    .post("/start", async ({ body, set }) => {
+      await updateAction(() => ctx.update.start(input(StartSchema, body)));
+      set.status = 202;
+      return ctx.update.status();
+    })
+    .post("/cancel", () => {
+      if (!ctx.update.cancel()) throw new ApiError(409, "nothing_to_cancel", "No update is downloading or waiting.", "Once the restart has begun it cannot be cancelled.");
+      return ctx.update.status();
+    })
+    .put("/settings", ({ body }) => {
+      ctx.update.changeSettings(input(UpdateSettingsSchema, body));
+      return ctx.update.status();
+    });
+}

@@ -1,0 +1,41 @@
+/**
+ * What an update needs from the process it runs in: which binary it is, how it was started, how
+ * to re-execute and how to exit. The host passes the real one; in-process tests pass their own.
+ */
+import { execve } from "./exec.ts";
+
+/**
+ * Exit code meaning "restart me": used when Layerline must be restarted and cannot re-execute
+ * itself (e.g. a new version failed its self-test and the watchdog is rolling back). 75 is
+ * EX_TEMPFAIL. The unit from `layerline service install` restarts on it.
+ */
+export const EXIT_RESTART = 75;
+
+export interface ProcessControl {
+  /** The binary this process runs from; null when running from source (no self-update then). */
+  execPath: string | null;
+  /** The command-line arguments after the program name, to start the same way again. */
+  argv: string[];
+  cwd: string;
+  /** Replaces this process with the binary at execPath (same pid); returns only on failure, with the reason. */
+  reexec(): string;
+  exit(code: number): never;
+}
+
+/** True inside a `bun build --compile` executable (its modules live under /$bunfs/). */
+export function isCompiled(): boolean {
+  return Bun.main.startsWith("/$bunfs/");
+}
+
+/** The control of this very process. */
+export function processControl(): ProcessControl {
+  const execPath = isCompiled() ? process.execPath : null;
+  const argv = process.argv.slice(2);
+  return {
+    execPath,
+    argv,
+    cwd: process.cwd(),
+    reexec: () => (execPath ? execve(execPath, [execPath, ...argv], process.env) : "running from source"),
+    exit: (code) => process.exit(code),
+  };
+}
