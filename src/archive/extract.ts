@@ -1,0 +1,38 @@
+/**
+ * Unpacking a checked archive into a folder: nothing is written unless every entry passed
+ * `checkArchive`, and the target must be a new folder, so a failed unpack removes it whole.
+ */
+import { mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { checkArchive, commonRoot, openArchive, type ArchiveLimits, DEFAULT_LIMITS } from "./archive.ts";
+
+/**
+ * Extracts `bytes` into `target` (which must not exist). With `stripRoot`, a single top folder
+ * shared by all entries (e.g. `repo-1.2.0/`) is removed. Returns the files written (relative paths).
+ */
+export function extractArchive(bytes: Uint8Array, target: string, options: { limits?: ArchiveLimits; stripRoot?: boolean } = {}): string[] {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const archive = openArchive(bytes, limits);
+  const entries = checkArchive(archive, limits);
+  const root = options.stripRoot ? commonRoot(entries) : "";
+  if (existsSync(target)) throw new Error(`${target} already exists`);
+  mkdirSync(target, { recursive: true });
+  const written: string[] = [];
+  try {
+    for (const e of entries) {
+      const rel = root ? e.path.slice(root.length + 1) : e.path;
+      if (rel === "") continue;
+      const abs = join(target, rel);
+      if (e.type === "directory") mkdirSync(abs, { recursive: true });
+      else {
+        mkdirSync(dirname(abs), { recursive: true });
+        writeFileSync(abs, archive.read(e.path), { mode: 0o644 });
+        written.push(rel);
+      }
+    }
+  } catch (e) {
+    rmSync(target, { recursive: true, force: true });
+    throw e;
+  }
+  return written;
+}
