@@ -14,6 +14,10 @@ export type Events = {
   "printers.changed": undefined;
   /** Files were added, removed or changed. */
   "files.changed": undefined;
+  /** Sessions ended (logout, user changed or removed): `sessions` are digests, null = all of the user's. */
+  "accounts.revoked": { userId: string; reason: "logout" | "removed" | "modified"; sessions: string[] | null };
+  /** A message from a plugin (or built-in feature acting as one) to push clients. */
+  "plugin.message": { plugin: string; data: unknown };
 };
 
 export type Bus = Emitter<Events>;

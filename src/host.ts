@@ -3,6 +3,7 @@
  * again. `main.ts` calls it for `layerline serve`; tests call it to run a real host on loopback.
  */
 import type { Database } from "bun:sqlite";
+import { Accounts } from "./accounts/accounts.ts";
 import { join } from "node:path";
 import { openDatabase } from "./db/database.ts";
 import { SettingsStore } from "./db/settings.ts";
@@ -27,6 +28,8 @@ export interface HostOptions {
   /** Lines in flight per printer (1 = ping-pong). */
   window?: number;
   log?: (line: string) => void;
+  /** Require this token for first-run setup (then accepted from any address). */
+  setupToken?: string;
 }
 
 export interface Host {
@@ -37,6 +40,9 @@ export interface Host {
   bus: Bus;
   printers: PrinterManager;
   files: FileStorage;
+  accounts: Accounts;
+  /** Every registered route as "METHOD path" (for the route-guard test and the API docs). */
+  routes: { method: string; path: string }[];
   stop(): Promise<void>;
 }
 
@@ -60,7 +66,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const files = new FileStorage(filesDir, db, () => printers?.filesInUse() ?? new Set());
   printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, window: options.window });
 
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, startedAt: Date.now() });
+  const accounts = new Accounts(db, bus);
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, startedAt: Date.now(), accounts, setupToken: options.setupToken });
   try {
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 1024 * 1024 * 1024 });
   } catch (e) {
@@ -83,6 +90,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     bus,
     printers,
     files,
+    accounts,
+    routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
     async stop() {
       await app.stop(true);
       await printers!.stop();

@@ -79,9 +79,11 @@ describe("layerline CLI", () => {
     try {
       expect(out).toContain("is running");
       const url = /(http:\/\/[^ ]+)/.exec(out)![1]!;
+      const setup = await fetch(`${url}/api/v1/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "cli-test-pw" }) });
+      const headers = { "x-api-key": (await setup.json()).apiKey };
       let printer: any;
       for (let i = 0; i < 50; i++) {
-        printer = (await (await fetch(`${url}/api/v1/printers`)).json()).printers[0];
+        printer = (await (await fetch(`${url}/api/v1/printers`, { headers })).json()).printers[0];
         if (printer.state === "error") break;
         await Bun.sleep(100);
       }

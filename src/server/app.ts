@@ -5,6 +5,9 @@ import { Elysia } from "elysia";
 import { assets } from "./assets.ts";
 import type { AppContext } from "./context.ts";
 import { errorHandler } from "./errors.ts";
+import { accountsApi } from "./api/accounts.ts";
+import { authGuard } from "./auth/guard.ts";
+import { accountRoutes } from "./ui/accounts.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
 import { printersApi } from "./api/printers.ts";
@@ -16,7 +19,11 @@ import { uiRoutes } from "./ui/routes.ts";
 export function createApp(ctx: AppContext) {
   return new Elysia()
     .use(errorHandler)
+    // First: every route registered after the guard is covered by it (default-deny).
+    .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers }))
     .use(assets)
+    .use(accountsApi(ctx))
+    .use(accountRoutes(ctx))
     .use(versionApi(ctx))
     .use(printersApi(ctx))
     .use(filesApi(ctx))

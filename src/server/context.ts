@@ -2,6 +2,7 @@
  * What the server's route plugins share: the running host's parts.
  */
 import type { Database } from "bun:sqlite";
+import type { Accounts } from "../accounts/accounts.ts";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
@@ -15,4 +16,7 @@ export interface AppContext {
   printers: PrinterManager;
   files: FileStorage;
   startedAt: number;
+  accounts: Accounts;
+  /** With --setup-token, first-run setup needs this token (and then works from any address). */
+  setupToken?: string;
 }

@@ -46,9 +46,16 @@ async function runUntilAnswer(cmd: string[], ms: number) {
         const res = await fetch(`http://127.0.0.1:${port}/api/v1/version`);
         if (res.ok) {
           const version = await res.json();
+          // First start: every page leads to the wizard; headless setup from loopback gives a key.
           const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
           const htmx = await fetch(`http://127.0.0.1:${port}/public/htmx.min.js`);
-          const printers = await (await fetch(`http://127.0.0.1:${port}/api/v1/printers`)).json();
+          const setup = await fetch(`http://127.0.0.1:${port}/api/v1/setup`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ username: "admin", password: "binary-test-pw" }),
+          });
+          const { apiKey } = await setup.json();
+          const printers = await (await fetch(`http://127.0.0.1:${port}/api/v1/printers`, { headers: { "x-api-key": apiKey } })).json();
           return { version, page, htmx: { status: htmx.status, body: await htmx.text() }, printers };
         }
       } catch {
@@ -69,6 +76,7 @@ describe("compiled binaries", () => {
     const r = await runUntilAnswer([x64], 20_000);
     expect(r.version).toMatchObject({ name: "Layerline", version: "9.9.9-test" });
     expect(r.page).toContain("Layerline");
+    expect(r.page).toContain("Welcome to Layerline");
     expect(r.htmx.status).toBe(200);
     expect(r.htmx.body).toContain("htmx");
     expect(r.printers.printers[0].transport).toBe("virtual");
