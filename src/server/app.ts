@@ -8,6 +8,7 @@ import { errorHandler } from "./errors.ts";
 import { accountsApi } from "./api/accounts.ts";
 import { authGuard } from "./auth/guard.ts";
 import { accountRoutes } from "./ui/accounts.ts";
+import { octoprintCompat } from "./compat/octoprint/index.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
 import { printersApi } from "./api/printers.ts";
@@ -29,5 +30,6 @@ export function createApp(ctx: AppContext) {
     .use(filesApi(ctx))
     .use(eventsApi(ctx))
     .use(uiRoutes(ctx))
-    .use(uiEvents(ctx));
+    .use(uiEvents(ctx))
+    .use(octoprintCompat(ctx));
 }

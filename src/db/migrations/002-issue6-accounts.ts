@@ -1,4 +1,7 @@
-/** Accounts: groups with their permissions, users, browser/socket sessions and API keys (issue #6). */
+/**
+ * Accounts: groups with their permissions, users, browser/socket sessions and API keys; and who
+ * uploaded which file through the OctoPrint API (its file entries name the uploader) (issue #6).
+ */
 export const m002_accounts = `
 CREATE TABLE groups (
   key         TEXT PRIMARY KEY,
@@ -48,4 +51,9 @@ CREATE TABLE api_keys (
   last_used_at INTEGER
 );
 CREATE INDEX api_keys_user ON api_keys(user_id);
+
+CREATE TABLE octoprint_uploads (
+  path      TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL
+);
 `;

@@ -54,7 +54,8 @@ export function authGuard(options: GuardOptions) {
   const decide = (c: GuardContext): Verdict => {
     let verdict = verdicts.get(c.request);
     if (verdict) return verdict;
-    const method = c.request.method;
+    // WebSocket routes are registered as "WS"; their upgrade arrives as a GET.
+    const method = c.request.headers.get("upgrade")?.toLowerCase() === "websocket" ? "WS" : c.request.method;
     const requirement = requirementFor(method, c.route, options.table);
     const key = `${method === "HEAD" ? "GET" : method} ${c.route.length > 1 ? c.route.replace(/\/$/, "") : c.route}`;
     const kind = routeKind(c.path);
@@ -157,7 +158,8 @@ function printerOf(ref: PrinterRef, c: GuardContext, printers: PrinterManager): 
 }
 
 function refuse(kind: ReturnType<typeof routeKind>, status: 401 | 403, code: string, message: string, hint: string, c: GuardContext): Refusal {
-  if (kind === "octoprint") return new Refusal(Response.json({ error: status === 403 && code === "forbidden" ? OCTOPRINT_FORBIDDEN : message }, { status: 403 }));
+  // OctoPrint answers every missing or insufficient credential with this 403 (api_version_no_key_403).
+  if (kind === "octoprint") return new Refusal(Response.json({ error: code === "wrong_printer" || code === "csrf" ? message : OCTOPRINT_FORBIDDEN }, { status: 403 }));
   if (kind === "html") {
     if (status === 401) {
       const next = c.path + (new URL(c.request.url).search || "");
