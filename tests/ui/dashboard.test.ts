@@ -59,7 +59,8 @@ test("the dashboard shows the live virtual printer, uploads a file and prints it
   await expect(page.locator(".job .completion").textContent()).resolves.toBe("100.0 %");
 
   // The terminal shows the traffic.
-  await expect(page.locator("#terminal-lines").textContent()).resolves.toContain("M110");
+  // (The handshake lines may have scrolled out of the kept 300 by now; the job's end is always there.)
+  await expect(page.locator("#terminal-lines").textContent()).resolves.toContain("Job done");
   expect(errors).toEqual([]);
   await page.close();
 }, 120_000);
