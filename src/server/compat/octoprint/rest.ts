@@ -114,9 +114,9 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
   };
 
   /** An ETag over the body; 304 when the client has it already. */
-  const withEtag = (request: Request, body: unknown) => {
+  const withEtag = (request: Request, body: unknown, tagged: unknown = body) => {
     const json = JSON.stringify(body);
-    const etag = `"${new Bun.CryptoHasher("sha1").update(json).digest("hex")}"`;
+    const etag = `"${new Bun.CryptoHasher("sha1").update(JSON.stringify(tagged)).digest("hex")}"`;
     if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers: { etag } });
     return new Response(json, { headers: { "content-type": "application/json", etag, "cache-control": "max-age=0" } });
   };
@@ -423,14 +423,17 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .get("/api/files", async ({ params, query, request }) => {
         const p = (params ?? {}) as Record<string, string>;
         printerFor(ctx, p);
-        return withEtag(request, { files: await filesListing(request, p, truthy(query.recursive)), ...(await diskSpace()) });
+        const files = await filesListing(request, p, truthy(query.recursive));
+        // The tag follows the files, not the free space (which changes all the time).
+        return withEtag(request, { files, ...(await diskSpace()) }, files);
       })
       .get("/api/files/:origin", async ({ params, query, request }) => {
         const p = (params ?? {}) as Record<string, string>;
         printerFor(ctx, p);
         if (p.origin === "sdcard") return { files: [] };
         if (p.origin !== "local") throw fail(404, `Unknown origin: ${p.origin}`);
-        return withEtag(request, { files: await filesListing(request, p, truthy(query.recursive)), ...(await diskSpace()) });
+        const files = await filesListing(request, p, truthy(query.recursive));
+        return withEtag(request, { files, ...(await diskSpace()) }, files);
       })
       .get("/api/files/:origin/*", async ({ params, query, request }) => {
         const p = (params ?? {}) as Record<string, string>;
