@@ -153,7 +153,9 @@ export class PushHub {
     if (!client.mayStatus) return;
     this.sendHistory(client);
     client.deliver(JSON.stringify({ timelapse: null }));
-    client.deliver(JSON.stringify({ event: { type: "ClientAuthed", payload: { username: principal.user?.name ?? null, remoteAddress: client.remoteAddress } } }));
+    if (this.wants(client, "event", "ClientAuthed")) {
+      client.deliver(JSON.stringify({ event: { type: "ClientAuthed", payload: { username: principal.user?.name ?? null, remoteAddress: client.remoteAddress } } }));
+    }
     for (const text of client.backlog.splice(0)) client.deliver(text);
   }
 
