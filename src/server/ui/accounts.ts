@@ -43,15 +43,21 @@ export function accountRoutes(ctx: AppContext) {
   const address = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null) => server?.requestIP(request)?.address ?? "unknown";
   const printerList = () => ctx.printers.list().map((p) => ({ id: p.id, name: p.record.name }));
 
+  /** Account pages belong to a browser login (API clients have /api/v1/apikeys and /api/v1/users). */
+  const browser = (request: Request) => {
+    const session = pageSession(request);
+    if (!session) throw new ApiError(403, "browser_session_required", "This page needs a browser login.", "Log in at /login; API clients use /api/v1/apikeys and /api/v1/users.");
+    return session;
+  };
   const accountView = (request: Request, extra: { created?: { name: string; key: string }; message?: string; error?: string } = {}, status = 200) => {
     const p = principalOf(request);
     return page(
-      accountPage({ session: pageSession(request)!, keys: ctx.accounts.keys.list(p.user!.id), printers: printerList(), pendingApps: ctx.accounts.appKeys.pending(Date.now()), ...extra }),
+      accountPage({ session: browser(request), keys: ctx.accounts.keys.list(p.user!.id), printers: printerList(), pendingApps: ctx.accounts.appKeys.pending(Date.now()), ...extra }),
       status,
     );
   };
   const usersView = (request: Request, extra: { message?: string; error?: string } = {}, status = 200) =>
-    page(usersPage({ session: pageSession(request)!, users: ctx.accounts.users.list(), groups: ctx.accounts.users.groups(), ...extra }), status);
+    page(usersPage({ session: browser(request), users: ctx.accounts.users.list(), groups: ctx.accounts.users.groups(), ...extra }), status);
   /** Runs an admin action on a user, answering with the users page and its outcome. */
   const onUser = async (request: Request, id: string, action: (u: NonNullable<ReturnType<typeof ctx.accounts.users.get>>) => Promise<string> | string) => {
     const user = ctx.accounts.users.get(id);
