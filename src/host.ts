@@ -30,6 +30,8 @@ export interface HostOptions {
   log?: (line: string) => void;
   /** Require this token for first-run setup (then accepted from any address). */
   setupToken?: string;
+  /** Advertise the printers as `_octoprint._tcp` over mDNS (default off; the CLI turns it on). */
+  zeroconf?: boolean;
 }
 
 export interface Host {

@@ -8,6 +8,7 @@ import * as v from "valibot";
 import { defaultDataDir, prepareDataDir, ServeOptionsSchema } from "./config.ts";
 import { PortInUseError, startHost } from "./host.ts";
 import { VERSION } from "./version.ts";
+import { accountsCli, USERS_HELP } from "./accounts/cli.ts";
 
 const HELP = `Layerline ${VERSION} — a 3D-printer host in one file.
 
@@ -16,6 +17,7 @@ Usage:
   layerline virtual-printer --tty PATH [--log FILE] [--time-scale N]
                                      run the built-in virtual printer on a tty
                                      (e.g. one end of a socat pty pair)
+  layerline users … | apikey …     manage accounts and API keys (see below)
   layerline --help | --version
 
 Options for serve:
@@ -28,9 +30,16 @@ Options for serve:
   --baud N          baud rate for --serial (default 115200; many printers use 250000)
   --virtual-time-scale N
                     run the virtual printer N times faster than real time (default 1)
+  --setup-token TOKEN
+                    first-run setup (wizard and POST /api/v1/setup) needs this token,
+                    and then works from any address
+  --no-zeroconf     do not advertise this host on the network (mDNS _octoprint._tcp)
 
 Without --serial, the first start creates a built-in virtual printer, so everything works
-with no hardware. Open http://localhost:5000 in a browser.`;
+with no hardware. Open http://localhost:5000 in a browser: the first visit runs the setup
+wizard (create the admin account, name the printer, pick its connection).
+
+${USERS_HELP}`;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "serve";
@@ -46,6 +55,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "serve":
       return serve(rest);
+    case "users":
+    case "apikey":
+      return accountsCli(command, rest);
     case "virtual-printer": {
       const { virtualPrinterCli } = await import("./virtual/pty.ts");
       return virtualPrinterCli(rest);
@@ -68,6 +80,8 @@ async function serve(args: string[]): Promise<number> {
         serial: { type: "string" },
         baud: { type: "string", default: "115200" },
         "virtual-time-scale": { type: "string", default: "1" },
+        "setup-token": { type: "string" },
+        "no-zeroconf": { type: "boolean" },
       },
       strict: true,
       allowPositionals: false,
@@ -89,6 +103,10 @@ async function serve(args: string[]): Promise<number> {
     return 2;
   }
   const options = parsed.output;
+  if (values["setup-token"] !== undefined && values["setup-token"].length < 8) {
+    console.error("--setup-token: use at least 8 characters (it guards the creation of the first admin).");
+    return 2;
+  }
   let dataDir: string;
   try {
     dataDir = prepareDataDir(options.dataDir);
@@ -111,6 +129,8 @@ async function serve(args: string[]): Promise<number> {
       serial: options.serial,
       baud: options.baud,
       virtual: { timeScale: options.virtualTimeScale },
+      setupToken: values["setup-token"],
+      zeroconf: !values["no-zeroconf"],
     });
   } catch (e) {
     console.error(e instanceof PortInUseError ? e.message : `Layerline could not start: ${(e as Error).message}`);
