@@ -9,6 +9,7 @@ import { accountsApi } from "./api/accounts.ts";
 import { authGuard } from "./auth/guard.ts";
 import { accountRoutes } from "./ui/accounts.ts";
 import { octoprintCompat } from "./compat/octoprint/index.ts";
+import { apiDocs } from "./api/openapi.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
 import { printersApi } from "./api/printers.ts";
@@ -18,7 +19,7 @@ import { uiRoutes } from "./ui/routes.ts";
 
 /** Builds the app for a running host; `listen` is the caller's. */
 export function createApp(ctx: AppContext) {
-  return new Elysia()
+  const app = new Elysia()
     .use(errorHandler)
     // First: every route registered after the guard is covered by it (default-deny).
     .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers }))
@@ -32,4 +33,6 @@ export function createApp(ctx: AppContext) {
     .use(uiRoutes(ctx))
     .use(uiEvents(ctx))
     .use(octoprintCompat(ctx));
+  // The API's description is generated from every route registered above.
+  return app.use(apiDocs(ctx, () => app.routes));
 }
