@@ -58,7 +58,8 @@ describe("every registered route", () => {
     }
     // The allow-list is small and each entry says why it is public.
     for (const [key, req] of Object.entries(ROUTE_PERMISSIONS)) if ("public" in req) expect(req.public.length, key).toBeGreaterThan(10);
-    expect(open.length).toBeLessThan(30);
+    // (OctoPrint's public routes count twice: for the default printer and under /printers/:printer.)
+    expect(open.length).toBeLessThan(40);
   }, 60_000);
 
   test("WebSocket routes are public only because they authenticate by message", () => {
