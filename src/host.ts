@@ -14,6 +14,7 @@ import { loadQuirkSources } from "./printers/quirks-sources.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
 import { createApp } from "./server/app.ts";
+import { ZeroconfResponder } from "./server/compat/octoprint/zeroconf.ts";
 import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
 import { VERSION } from "./version.ts";
 
@@ -30,7 +31,7 @@ export interface HostOptions {
   log?: (line: string) => void;
   /** Require this token for first-run setup (then accepted from any address). */
   setupToken?: string;
-  /** Advertise the printers as `_octoprint._tcp` over mDNS (default off; the CLI turns it on). */
+  /** Advertise the printers as `_octoprint._tcp` over mDNS (`--zeroconf`). */
   zeroconf?: boolean;
 }
 
@@ -84,6 +85,15 @@ export async function startHost(options: HostOptions): Promise<Host> {
   }
   printers.start();
   const port = app.server!.port!;
+  let zeroconf: ZeroconfResponder | undefined;
+  if (options.zeroconf) {
+    zeroconf = new ZeroconfResponder({ printers, bus, httpPort: port, version: VERSION, log });
+    // Discovery is a convenience: a busy port 5353 or no multicast must not stop the host.
+    await zeroconf.start().catch((e: Error) => {
+      log(`warning: zeroconf advertising is off: ${e.message}`);
+      zeroconf = undefined;
+    });
+  }
   return {
     url: `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`,
     port,
@@ -95,6 +105,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     accounts,
     routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
     async stop() {
+      await zeroconf?.stop();
       await app.stop(true);
       await printers!.stop();
       db.close();

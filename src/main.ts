@@ -33,7 +33,8 @@ Options for serve:
   --setup-token TOKEN
                     first-run setup (wizard and POST /api/v1/setup) needs this token,
                     and then works from any address
-  --no-zeroconf     do not advertise this host on the network (mDNS _octoprint._tcp)
+  --zeroconf        advertise the printers on the local network (mDNS/Bonjour
+                    _octoprint._tcp), so slicers such as Cura and PrusaSlicer find them
 
 Without --serial, the first start creates a built-in virtual printer, so everything works
 with no hardware. Open http://localhost:5000 in a browser: the first visit runs the setup
@@ -81,7 +82,7 @@ async function serve(args: string[]): Promise<number> {
         baud: { type: "string", default: "115200" },
         "virtual-time-scale": { type: "string", default: "1" },
         "setup-token": { type: "string" },
-        "no-zeroconf": { type: "boolean" },
+        zeroconf: { type: "boolean" },
       },
       strict: true,
       allowPositionals: false,
@@ -130,7 +131,7 @@ async function serve(args: string[]): Promise<number> {
       baud: options.baud,
       virtual: { timeScale: options.virtualTimeScale },
       setupToken: values["setup-token"],
-      zeroconf: !values["no-zeroconf"],
+      zeroconf: values.zeroconf === true,
     });
   } catch (e) {
     console.error(e instanceof PortInUseError ? e.message : `Layerline could not start: ${(e as Error).message}`);

@@ -124,7 +124,7 @@ describe("layerline users / apikey", () => {
 
     // The key made on the shell works against a host on the same data folder.
     const second = withStdin("", "apikey", "create", "--user", "ops", "--scope", "read-only").out.trim();
-    const { proc, out } = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", data, "--no-zeroconf"]);
+    const { proc, out } = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", data]);
     try {
       const url = /(http:\/\/[^ ]+)/.exec(out)![1]!;
       expect((await fetch(`${url}/api/v1/printers`, { headers: { "x-api-key": second } })).status).toBe(200);
