@@ -4,19 +4,17 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { routeKind } from "../../src/server/route-kind.ts";
-import { startTestHost, type TestHost } from "../helpers/host.ts";
+import { readyHost, routeUrl, type TestHost } from "../helpers/host.ts";
 
 let host: TestHost;
 let printer: string;
 
 beforeAll(async () => {
-  host = await startTestHost();
-  printer = (await (await host.api("/api/v1/printers")).json()).printers[0].id;
+  ({ host, printer } = await readyHost());
 }, 30_000);
 afterAll(() => host.close());
 
-const concrete = (path: string) =>
-  path.replace(":printer", printer).replace(":id", printer).replace(":origin", "local").replace(/:[a-z_]+/g, "x").replace("*", "no/such%2F..%2Ffile.gcode");
+const concrete = (path: string) => routeUrl(path, printer, "no/such%2F..%2Ffile.gcode");
 
 const BODIES: [string, string, BodyInit][] = [
   ["broken JSON", "application/json", "{nope"],

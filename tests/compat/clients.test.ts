@@ -4,7 +4,7 @@
  * (passive login, users, polling and the push socket during a print).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ADMIN, startTestHost, type TestHost } from "../helpers/host.ts";
+import { ADMIN, readyHost, type TestHost } from "../helpers/host.ts";
 import { login } from "../helpers/session.ts";
 import { fixture, shapeDiff } from "../helpers/shape.ts";
 
@@ -13,8 +13,7 @@ const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", impo
 describe("PrusaSlicer: test, upload and print", () => {
   let host: TestHost;
   beforeAll(async () => {
-    host = await startTestHost();
-    await host.waitFor("/api/job", (j: any) => j.state === "Operational");
+    ({ host } = await readyHost());
   }, 30_000);
   afterAll(() => host.close());
 
@@ -57,8 +56,7 @@ describe("PrusaSlicer: test, upload and print", () => {
 describe("Cura: app keys, settings, upload, select, print, poll", () => {
   let host: TestHost;
   beforeAll(async () => {
-    host = await startTestHost({ virtual: { timeScale: 20 } });
-    await host.waitFor("/api/job", (j: any) => j.state === "Operational");
+    ({ host } = await readyHost({ virtual: { timeScale: 20 } }));
   }, 30_000);
   afterAll(() => host.close());
 
@@ -143,8 +141,7 @@ describe("Cura: app keys, settings, upload, select, print, poll", () => {
 describe("FDM Monster: passive login, users, polling and the push socket during a print", () => {
   let host: TestHost;
   beforeAll(async () => {
-    host = await startTestHost({ virtual: { timeScale: 20 } });
-    await host.waitFor("/api/job", (j: any) => j.state === "Operational");
+    ({ host } = await readyHost({ virtual: { timeScale: 20 } }));
   }, 30_000);
   afterAll(() => host.close());
 

@@ -86,3 +86,16 @@ export async function upload(host: TestHost, name: string, content: Blob | strin
   if (folder) form.append("path", folder);
   return host.api("/api/v1/files", { method: "POST", body: form });
 }
+
+/** A concrete URL for a registered route pattern, acting on `printer`. */
+export function routeUrl(pattern: string, printer: string, rest = "x.gcode"): string {
+  return pattern.replace(":printer", printer).replace(":id", printer).replace(":origin", "local").replace(/:[a-z_]+/g, "x").replace("*", rest);
+}
+
+/** A test host whose default printer is connected and idle, and that printer's id. */
+export async function readyHost(options: TestHostOptions = {}): Promise<{ host: TestHost; printer: string }> {
+  const host = await startTestHost(options);
+  await host.waitFor("/api/job", (j: any) => j.state === "Operational");
+  const printer = (await (await host.api("/api/v1/printers")).json()).printers[0].id as string;
+  return { host, printer };
+}

@@ -10,27 +10,18 @@ import { authGuard } from "../../src/server/auth/guard.ts";
 import { requirementFor, ROUTE_PERMISSIONS } from "../../src/server/auth/route-permissions.ts";
 import { errorHandler } from "../../src/server/errors.ts";
 import { setupAllowed } from "../../src/server/setup.ts";
-import { ADMIN, startTestHost, type TestHost } from "../helpers/host.ts";
+import { ADMIN, readyHost, routeUrl, startTestHost, type TestHost } from "../helpers/host.ts";
 import { formToken, login } from "../helpers/session.ts";
 
 let host: TestHost;
 let printer: string;
 
 beforeAll(async () => {
-  host = await startTestHost();
-  printer = (await (await host.api("/api/v1/printers")).json()).printers[0].id;
+  ({ host, printer } = await readyHost());
 }, 30_000);
 afterAll(() => host.close());
 
-/** A concrete URL for a route pattern. */
-function concrete(path: string): string {
-  return path
-    .replace(":printer", printer)
-    .replace(":id", printer)
-    .replace(":origin", "local")
-    .replace(/:[a-z_]+/g, "x")
-    .replace("*", "x.gcode");
-}
+const concrete = (path: string) => routeUrl(path, printer);
 
 const isAuthRefusal = async (res: Response) => {
   if (res.status === 401) return true;
