@@ -92,6 +92,27 @@ describe("the plain WebSocket", () => {
   });
 });
 
+describe("events and plugin messages", () => {
+  test("uploads, selections and app-key requests reach authenticated sockets", async () => {
+    const s = await socket(`/sockjs/websocket?apikey=${host.apiKey}`);
+    await s.until((m) => types(m).includes("history"));
+    const form = new FormData();
+    form.append("file", new Blob(["G28\n"]), "evt.gcode");
+    form.append("select", "true");
+    form.append("userdata", '{"slicer":"test"}');
+    await host.api("/api/files/local", { method: "POST", body: form });
+    await host.anonymous("/plugin/appkeys/request", { method: "POST", headers: { "content-type": "application/json" }, body: '{"app":"Phone app"}' });
+    await s.until((m) => m.some((x) => x.includes('"plugin":{"plugin":"appkeys"')));
+    const all = s.messages.map((m) => JSON.parse(m));
+    const events = all.filter((m) => m.event).map((m) => m.event);
+    expect(events.find((e) => e.type === "Upload").payload).toEqual({ name: "evt.gcode", path: "evt.gcode", target: "local", select: true, print: false, effective_select: true, effective_print: false, userdata: { slicer: "test" } });
+    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(["FileAdded", "FileSelected", "UpdatedFiles"]));
+    const plugin = all.find((m) => m.plugin).plugin;
+    expect(plugin).toMatchObject({ plugin: "appkeys", data: { type: "request_access", app_name: "Phone app" } });
+    s.ws.close();
+  });
+});
+
 describe("SockJS", () => {
   test("info, and the websocket transport's framing (o, a[...])", async () => {
     const info = await (await host.anonymous("/sockjs/info")).json();

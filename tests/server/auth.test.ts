@@ -213,6 +213,35 @@ describe("browser sessions", () => {
   });
 });
 
+describe("guests and OctoPrint cookie clients", () => {
+  test("anonymous requests get the guests group's permissions, which admins may widen", async () => {
+    expect((await host.anonymous("/api/v1/printers")).status).toBe(401);
+    host.accounts.users.setGroupPermissions("guests", ["status"]);
+    try {
+      expect((await host.anonymous("/api/v1/printers")).status).toBe(200);
+      expect((await host.anonymous("/api/job")).status).toBe(200);
+      expect((await host.anonymous(`/api/v1/printers/${printer}/commands`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"commands":["M105"]}' })).status).toBe(401);
+    } finally {
+      host.accounts.users.setGroupPermissions("guests", []);
+    }
+  });
+
+  test("a password login through /api/login gives OctoPrint's readable CSRF cookie for cookie clients", async () => {
+    const res = await host.anonymous("/api/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: ADMIN.username, pass: ADMIN.password, remember: true }) });
+    expect(res.status).toBe(200);
+    const cookies = res.headers.getSetCookie();
+    const session = cookies.find((c) => c.startsWith("layerline_session="))!.split(";")[0]!;
+    const csrfCookie = cookies.find((c) => c.startsWith(`csrf_token_P${host.port}=`))!;
+    expect(csrfCookie).not.toContain("HttpOnly");
+    const csrf = csrfCookie.split(";")[0]!.split("=")[1]!;
+    const command = (headers: Record<string, string>) =>
+      host.anonymous("/api/printer/command", { method: "POST", headers: { cookie: session, "content-type": "application/json", ...headers }, body: '{"command":"M105"}' });
+    expect((await command({})).status).toBe(403);
+    expect((await command({ "x-csrf-token": csrf })).status).toBe(204);
+    expect((await res.json())._login_mechanism).toBe("password");
+  });
+});
+
 describe("login throttling", () => {
   test("repeated failures lock the account for a while, even with the right password", async () => {
     await host.post("/api/v1/users", { username: "victim", password: "victim-password", group: "users" });

@@ -32,3 +32,11 @@ export function clearSessionCookie(): string {
 export function formCsrfCookie(token: string): string {
   return `${FORM_CSRF_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`;
 }
+
+/**
+ * OctoPrint's CSRF cookie (`csrf_token_P<port>`, readable by scripts): clients that log in with a
+ * password through `/api/login` and then use the cookie echo it as `X-CSRF-Token`.
+ */
+export function octoprintCsrfCookie(port: string, token: string): string {
+  return `csrf_token_P${port}=${token}; Path=/; SameSite=Strict`;
+}

@@ -70,9 +70,11 @@ export function authGuard(options: GuardOptions) {
     } else if (bad) {
       verdict.refusal = refuse(kind, 401, "invalid_credentials", "The API key or session is not valid (revoked, expired or mistyped).", "Create a new key under Account → API keys, or log in again.", c);
     } else if ("permission" in requirement) {
-      if (!principal.user) {
+      // Anonymous requests have the guests group's permissions (none unless an admin grants some).
+      const allowed = requirement.permission === "login" ? !!principal.user : principal.permissions.has(requirement.permission);
+      if (!allowed && !principal.user) {
         verdict.refusal = refuse(kind, 401, "unauthorized", "This needs credentials.", "Send an API key in the X-Api-Key header (create one under Account → API keys or with `layerline apikey create`), or log in.", c);
-      } else if (requirement.permission !== "login" && !principal.permissions.has(requirement.permission)) {
+      } else if (!allowed && requirement.permission !== "login") {
         const p = requirement.permission;
         verdict.refusal = refuse(kind, 403, "forbidden", `This needs the “${p}” permission (${PERMISSION_TEXT[p]}), which ${principal.via === "apikey" ? "this API key's scope or its user" : "your account"} does not have.`, principal.via === "apikey" ? "Use a key with a wider scope, or ask an admin for the permission." : "Ask an admin to change your group.", c);
       } else if (principal.printerId && requirement.printer) {

@@ -17,14 +17,15 @@ export interface OctoPrintOptions {
 export function octoprintCompat(ctx: AppContext, options: OctoPrintOptions = {}) {
   const tracker = new OctoTracker(ctx.bus, ctx.printers);
   const analysis = options.analysis ?? (() => undefined);
-  const rest = octoprintRest(ctx, { tracker, analysis });
-  const hub = new PushHub(ctx, { tracker, jobContext: rest.jobContext });
+  let hub: PushHub | undefined;
+  const rest = octoprintRest(ctx, { tracker, analysis, event: (printer, type, payload) => hub?.event(printer, type, payload) });
+  hub = new PushHub(ctx, { tracker, jobContext: rest.jobContext });
   return new Elysia({ name: "octoprint" })
     .use(rest.app)
     .use(appKeysApi(ctx))
     .use(pushRoutes(ctx, hub))
     .onStop(() => {
-      hub.stop();
+      hub?.stop();
       tracker.stop();
     });
 }

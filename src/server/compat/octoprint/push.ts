@@ -277,6 +277,11 @@ export class PushHub {
     }
   }
 
+  /** Sends an event to the clients of one printer (or all with null), as their subscriptions allow. */
+  event(printerId: string | null, type: string, payload: Record<string, unknown>): void {
+    this.broadcastEvent(printerId, type, payload);
+  }
+
   private broadcastEvent(printerId: string | null, type: string, payload: Record<string, unknown>): void {
     const text = JSON.stringify({ event: { type, payload } });
     for (const c of this.clients) if ((printerId === null || c.printerId === printerId) && this.wants(c, "event", type)) this.sendOrKeep(c, text);

@@ -14,7 +14,7 @@ import { safeRelativePath } from "../../../files/paths.ts";
 import type { Result } from "../../../printers/controller.ts";
 import type { PrinterSession } from "../../../printers/session.ts";
 import { listSerialPorts } from "../../../transport/serial.ts";
-import { clearSessionCookie, readCookie, SESSION_COOKIE, sessionCookie } from "../../auth/cookies.ts";
+import { clearSessionCookie, octoprintCsrfCookie, readCookie, SESSION_COOKIE, sessionCookie } from "../../auth/cookies.ts";
 import { OCTOPRINT_FORBIDDEN } from "../../auth/guard.ts";
 import { principalOf } from "../../auth/principal.ts";
 import type { AppContext } from "../../context.ts";
@@ -49,7 +49,11 @@ export const OCTOPRINT_COMPAT = "1.11.8";
 export interface CompatDeps {
   tracker: OctoTracker;
   analysis: AnalysisLookup;
+  /** Sends an OctoPrint event to push clients (of one printer, or all with null). */
+  event: (printerId: string | null, type: string, payload: Record<string, unknown>) => void;
 }
+
+const MACHINECODE = ["machinecode", "gcode"];
 
 const fail = (status: number, message: string) => new ApiError(status, "octoprint", message);
 const noContent = () => new Response(null, { status: 204 });
@@ -199,6 +203,13 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
     }
     dropOwner(at.path);
     deps.tracker.forget(at.path);
+    const name = at.path.split("/").pop();
+    deps.event(null, at.folder ? "FolderRemoved" : "FileRemoved", { storage: "local", path: at.path, name, ...(at.folder ? {} : { type: MACHINECODE }) });
+  };
+
+  const selected = (s: PrinterSession, file: StoredFile, user: string | null) => {
+    deps.tracker.select(s.id, file.path, user);
+    deps.event(s.id, "FileSelected", { name: file.name, path: file.path, origin: "local", size: file.size, ...(user ? { user } : {}) });
   };
 
   const filesListing = async (request: Request, params: Record<string, string>, recursive: boolean, folder = "") => {
@@ -244,9 +255,16 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         }
         const remember = truthy(data.remember);
         const principal: Principal = { user: result.user, permissions: ctx.accounts.permissionsOf(result.user), via: "session", printerId: null };
-        const { token } = ctx.accounts.startSession(principal, "password", remember, now);
-        set.headers["set-cookie"] = sessionCookie(token, remember, REMEMBER_MS / 1000);
-        return loginRecord(principal, token, "password", now);
+        const { token, session } = ctx.accounts.startSession(principal, "password", remember, now);
+        const port = new URL(request.url).port || "80";
+        return new Response(JSON.stringify(loginRecord(principal, token, "password", now)), {
+          headers: [
+            ["content-type", "application/json"],
+            ["cache-control", "no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0"],
+            ["set-cookie", sessionCookie(token, remember, REMEMBER_MS / 1000)],
+            ["set-cookie", octoprintCsrfCookie(port, session.csrf)],
+          ],
+        });
       })
       .post("/api/logout", ({ request }) => {
         const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
@@ -469,6 +487,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
           if (safeGet(check.path)) throw fail(409, `A file named ${check.path} already exists`);
           mkdirSync(join(ctx.files.root, check.path), { recursive: true });
           ctx.bus.emit("files.changed", undefined);
+          deps.event(null, "FolderAdded", { storage: "local", path: check.path, name: check.path.split("/").pop() });
           set.status = 201;
           set.headers.location = resourceUrl(refs, check.path);
           return { folder: { name: check.path.split("/").pop(), path: check.path, origin: "local", refs: { resource: resourceUrl(refs, check.path) } }, done: true };
@@ -479,13 +498,15 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const check = safeRelativePath(folder ? `${folder}/${name.split(/[\\/]/).pop()}` : (name.split(/[\\/]/).pop() ?? ""));
         if (!check.ok) throw fail(400, `The file name is not allowed: ${check.reason}`);
         if (truthy(form.noOverwrite) && safeGet(check.path)) throw fail(409, `File ${check.path} already exists and noOverwrite was set`);
+        // userdata is a JSON string (the multipart parser may already have decoded it).
+        let userdata: unknown;
         if (typeof form.userdata === "string" && form.userdata) {
           try {
-            JSON.parse(form.userdata);
+            userdata = JSON.parse(form.userdata);
           } catch {
             throw fail(400, "userdata contains invalid JSON");
           }
-        }
+        } else if (form.userdata && typeof form.userdata === "object") userdata = form.userdata;
         let stored: StoredFile;
         try {
           stored = await ctx.files.save(check.path, file);
@@ -502,11 +523,22 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const wantPrint = truthy(form.print);
         const effectiveSelect = (truthy(form.select) || wantPrint) && mayPrint && ready;
         let effectivePrint = wantPrint && mayPrint && ready;
-        if (effectiveSelect) deps.tracker.select(s.id, stored.path, userName(principal));
+        if (effectiveSelect) selected(s, stored, userName(principal));
         if (effectivePrint) {
           deps.tracker.expectJob(s.id, userName(principal));
           effectivePrint = (await s.startJob(stored.path)).ok;
         }
+        deps.event(null, "FileAdded", { storage: "local", path: stored.path, name: stored.name, type: MACHINECODE });
+        deps.event(s.id, "Upload", {
+          name: stored.name,
+          path: stored.path,
+          target: "local",
+          select: truthy(form.select),
+          print: wantPrint,
+          effective_select: effectiveSelect,
+          effective_print: effectivePrint,
+          ...(userdata !== undefined ? { userdata } : {}),
+        });
         set.status = 201;
         set.headers.location = resourceUrl(refs, stored.path);
         set.headers["cache-control"] = "no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0";
@@ -535,14 +567,17 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
             if (s.status.state === "printing" || s.status.state === "paused") throw fail(409, "Printer is already printing, cannot select a new file");
             const print = truthy(c.print);
             if (print && s.status.state !== "operational") throw fail(409, "Printer is not operational, cannot directly start printing");
-            deps.tracker.select(s.id, at.path, userName(principal));
+            selected(s, at.file, userName(principal));
             if (print) await startJob(s, at.path, userName(principal));
             return noContent();
           }
           case "unselect":
             need("print");
             if (s.status.state === "printing" || s.status.state === "paused") throw fail(409, "Printer is already printing, cannot unselect current file");
-            if (deps.tracker.of(s.id).selected?.path === at.path) deps.tracker.unselect(s.id);
+            if (deps.tracker.of(s.id).selected?.path === at.path) {
+              deps.tracker.unselect(s.id);
+              deps.event(s.id, "FileDeselected", {});
+            }
             return noContent();
           case "move":
           case "copy": {
