@@ -172,7 +172,7 @@ export function toast(kind: "error" | "info", message: string, hint = ""): Html 
 /** Shown when there is no printer at all. */
 export function noPrinterPage(session?: PageSession): Html {
   return layout("No printer", html`<section class="card"><h1>No printer configured</h1>
-<p>Add one with <code>curl -X POST localhost:5000/api/v1/printers -H 'content-type: application/json' -d '{"name":"My printer","transport":"serial","port":"/dev/ttyUSB0","baud":115200}'</code>
+<p>Add one with <code>curl -X POST localhost:5000/api/v1/printers -H "X-Api-Key: $KEY" -H 'content-type: application/json' -d '{"name":"My printer","transport":"serial","port":"/dev/ttyUSB0","baud":115200}'</code>
 or start Layerline with <code>--serial /dev/ttyUSB0</code>.</p></section>`, html``, session);
 }
 

@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { AccountError } from "../accounts/accounts.ts";
 import { FileError } from "../files/storage.ts";
 import type { Problem } from "../printers/status.ts";
-import { Refusal } from "./auth/guard.ts";
+import { Refusal } from "./auth/refusal.ts";
 import { routeKind } from "./route-kind.ts";
 
 export class ApiError extends Error {

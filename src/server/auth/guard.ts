@@ -14,16 +14,9 @@ import { errorBody } from "../errors.ts";
 import { routeKind } from "../route-kind.ts";
 import { FORM_CSRF_COOKIE, readCookie, SESSION_COOKIE } from "./cookies.ts";
 import { setPrincipal } from "./principal.ts";
+import { OCTOPRINT_FORBIDDEN, Refusal } from "./refusal.ts";
 import { requirementFor, type PrinterRef, type Requirement } from "./route-permissions.ts";
 
-/** A refusal carries the response to send; the global error handler sends it as it is. */
-export class Refusal extends Error {
-  constructor(readonly response: Response) {
-    super(`refused with ${response.status}`);
-  }
-}
-
-export const OCTOPRINT_FORBIDDEN = "You don't have the permission to access the requested resource. It is either read-protected or not readable by the server.";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** Routes that stay reachable before the first admin exists. */

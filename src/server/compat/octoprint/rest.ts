@@ -15,7 +15,7 @@ import type { Result } from "../../../printers/controller.ts";
 import type { PrinterSession } from "../../../printers/session.ts";
 import { listSerialPorts } from "../../../transport/serial.ts";
 import { clearSessionCookie, octoprintCsrfCookie, readCookie, SESSION_COOKIE, sessionCookie } from "../../auth/cookies.ts";
-import { OCTOPRINT_FORBIDDEN } from "../../auth/guard.ts";
+import { OCTOPRINT_FORBIDDEN } from "../../auth/refusal.ts";
 import { principalOf } from "../../auth/principal.ts";
 import type { AppContext } from "../../context.ts";
 import { ApiError } from "../../errors.ts";
