@@ -155,6 +155,8 @@ describe("FDM Monster: passive login, users, polling and the push socket during 
     const users = await get("/api/users");
     const admin = users.users.find((u: any) => u.admin).name;
     expect((await get("/api/currentuser")).name).toBe(ADMIN.username);
+    expect((await get("/api/system/info")).systeminfo["octoprint.version"]).toBeString();
+    expect((await get("/api/system/commands")).core).toEqual([]);
     // Fallback polling: /api/printer (with FDM Monster's literal "limit=limit") and /api/job.
     const printer = await host.anonymous("/api/printer?history=false&limit=limit&exclude=sd", { headers: h });
     expect(printer.status).toBe(200);

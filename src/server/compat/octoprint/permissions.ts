@@ -45,6 +45,7 @@ const RELATIVE: Record<string, Rel> = {
   "GET /api/access/users": { permission: "admin" },
   "GET /api/users": { permission: "admin" },
   "GET /api/system/commands": { permission: "admin" },
+  "GET /api/system/info": { permission: "admin" },
   "GET /api/timelapse": { permission: "status" },
   "GET /plugin/appkeys/probe": { public: "app-keys flow: is it available" },
   "POST /plugin/appkeys/request": { public: "app-keys flow: an app asks for a key" },

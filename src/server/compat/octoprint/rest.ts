@@ -6,6 +6,7 @@
  */
 import { Elysia } from "elysia";
 import { mkdirSync, rmSync } from "node:fs";
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import type { Principal } from "../../../accounts/accounts.ts";
@@ -635,6 +636,20 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .get("/api/access/users", () => ({ users: users() }))
       .get("/api/users", () => ({ users: users() }))
       .get("/api/system/commands", () => ({ core: [], custom: [], plugin: [] }))
+      .get("/api/system/info", () => ({
+        systeminfo: {
+          "octoprint.version": ctx.version,
+          "octoprint.safe_mode": false,
+          "octoprint.last_safe_mode.date": "unknown",
+          "env.os.platform": process.platform,
+          "env.os.arch": process.arch,
+          "env.python.version": `bun ${Bun.version}`,
+          "env.hardware.cores": navigator.hardwareConcurrency,
+          "env.hardware.ram": totalmem(),
+          "connectivity.online": true,
+          "systeminfo.generator": "layerline",
+        },
+      }))
       .get("/api/timelapse", () => ({ config: { type: "off" }, enabled: false, files: [] }));
 
   const users = () => ctx.accounts.users.list().map((u) => userRecord(u, ctx.accounts.permissionsOf(u)));
