@@ -64,6 +64,7 @@ async function main() {
     return { lines: done.progress.linesSent, seconds, rate: done.progress.linesSent / seconds };
   };
 
+  await print(); // warm-up: the first print also pays for caches and JIT
   const alone = await print();
 
   // The load: 100 authenticated OctoPrint sockets and 20 SSE streams.
