@@ -126,6 +126,8 @@ describe("API keys", () => {
     expect(other.status).toBe(403);
     expect((await other.json()).error.code).toBe("wrong_printer");
     expect((await host.anonymous("/printers/second/api/job", { headers: ro })).status).toBe(403);
+    const visible = (await (await host.anonymous("/api/v1/printers", { headers: ro })).json()).printers.map((p: any) => p.id);
+    expect(visible).toEqual([printer]);
     await host.api("/api/v1/printers/second", { method: "DELETE" });
     // A read-only key cannot mint a wider one.
     const wider = await host.anonymous("/api/v1/apikeys", { method: "POST", headers: ro, body: '{"name":"x","scope":"full"}' });

@@ -20,3 +20,9 @@ export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
   return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
 }
+
+/** Whether the request's principal may see this printer (keys may be restricted to one). */
+export function visibleTo(request: Request, printerId: string): boolean {
+  const restricted = principalOf(request).printerId;
+  return !restricted || restricted === printerId;
+}
