@@ -18,6 +18,10 @@ export type Events = {
   "analysis.progress": { path: string; state: "queued" | "analysing" | "paused"; done: number; total: number };
   /** A file's analysis ended: ok, or with the error's message. */
   "analysis.finished": { path: string; ok: boolean; error?: string };
+  /** Sessions ended (logout, user changed or removed): `sessions` are digests, null = all of the user's. */
+  "accounts.revoked": { userId: string; reason: "logout" | "removed" | "modified"; sessions: string[] | null };
+  /** A message from a plugin (or built-in feature acting as one) to push clients. */
+  "plugin.message": { plugin: string; data: unknown };
 };
 
 export type Bus = Emitter<Events>;

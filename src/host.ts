@@ -5,6 +5,7 @@
 import type { Database } from "bun:sqlite";
 import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
+import { Accounts } from "./accounts/accounts.ts";
 import { AnalysisQueue } from "./analysis/queue.ts";
 import { AnalysisStore } from "./analysis/store.ts";
 import { DATABASE_FILE, openDatabase } from "./db/database.ts";
@@ -16,6 +17,7 @@ import { loadQuirkSources } from "./printers/quirks-sources.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
 import { createApp } from "./server/app.ts";
+import { ZeroconfResponder } from "./server/compat/octoprint/zeroconf.ts";
 import { settleBeforeStart, trialStartFailed, UpdateManager } from "./update/manager.ts";
 import { processControl, type ProcessControl } from "./update/process-control.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
@@ -43,6 +45,10 @@ export interface HostOptions {
     /** Check for updates periodically, the first time after this delay; absent = no automatic checks. */
     firstCheckDelayMs?: number;
   };
+  /** Require this token for first-run setup (then accepted from any address). */
+  setupToken?: string;
+  /** Advertise the printers as `_octoprint._tcp` over mDNS (`--zeroconf`). */
+  zeroconf?: boolean;
 }
 
 export interface Host {
@@ -55,6 +61,9 @@ export interface Host {
   files: FileStorage;
   analysis: AnalysisQueue;
   update: UpdateManager;
+  accounts: Accounts;
+  /** Every registered route as "METHOD path" (for the route-guard test and the API docs). */
+  routes: { method: string; path: string }[];
   stop(): Promise<void>;
 }
 
@@ -113,7 +122,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     stopServices,
     shutdown: () => stop(),
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, startedAt: Date.now() });
+  const accounts = new Accounts(db, bus);
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, startedAt: Date.now(), accounts, setupToken: options.setupToken });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -131,6 +141,15 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   printers.start();
   analysis.scan();
   const port = app.server!.port!;
+  let zeroconf: ZeroconfResponder | undefined;
+  if (options.zeroconf) {
+    zeroconf = new ZeroconfResponder({ printers, bus, httpPort: port, version: VERSION, log });
+    // Discovery is a convenience: a busy port 5353 or no multicast must not stop the host.
+    await zeroconf.start().catch((e: Error) => {
+      log(`warning: zeroconf advertising is off: ${e.message}`);
+      zeroconf = undefined;
+    });
+  }
   const url = `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
   announceRunning(options.dataDir, url, VERSION);
   update.begin(startup, url);
@@ -139,11 +158,25 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const stop = () =>
     (stopping ??= (async () => {
       update.stop();
+      await zeroconf?.stop();
       withdrawRunning(options.dataDir);
       await stopServices();
       db.close();
     })());
-  return { url, port, db, settings, bus, printers, files, analysis, update, stop };
+  return {
+    url,
+    port,
+    db,
+    settings,
+    bus,
+    printers,
+    files,
+    analysis,
+    update,
+    accounts,
+    routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
+    stop,
+  };
 }
 
 /** First start: the virtual printer, unless a real one was named. `--serial` adds or updates one. */

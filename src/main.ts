@@ -9,6 +9,7 @@ import { defaultDataDir, prepareDataDir, ServeOptionsSchema } from "./config.ts"
 import { PortInUseError, startHost } from "./host.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
 import { VERSION } from "./version.ts";
+import { accountsCli, USERS_HELP } from "./accounts/cli.ts";
 
 /** The first automatic update check waits this long, so it never slows a start. */
 const FIRST_UPDATE_CHECK_MS = 2 * 60_000;
@@ -24,6 +25,7 @@ Usage:
                                      install the newest release (see layerline update --help)
   layerline service install [--path FILE] [--user NAME] [options for serve]
                                      write a systemd unit (see layerline service --help)
+  layerline users … | apikey …     manage accounts and API keys (see below)
   layerline --help | --version
 
 Options for serve:
@@ -39,9 +41,17 @@ Options for serve:
   --update-public-key FILE
                     trust releases signed with this Ed25519 public key (PEM) instead of
                     the built-in one (self-hosted update channels)
+  --setup-token TOKEN
+                    first-run setup (wizard and POST /api/v1/setup) needs this token,
+                    and then works from any address
+  --zeroconf        advertise the printers on the local network (mDNS/Bonjour
+                    _octoprint._tcp), so slicers such as Cura and PrusaSlicer find them
 
 Without --serial, the first start creates a built-in virtual printer, so everything works
-with no hardware. Open http://localhost:5000 in a browser.`;
+with no hardware. Open http://localhost:5000 in a browser: the first visit runs the setup
+wizard (create the admin account, name the printer, pick its connection).
+
+${USERS_HELP}`;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "serve";
@@ -61,6 +71,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "serve":
       return serve(rest);
+    case "users":
+    case "apikey":
+      return accountsCli(command, rest);
     case "virtual-printer": {
       const { virtualPrinterCli } = await import("./virtual/pty.ts");
       return virtualPrinterCli(rest);
@@ -102,6 +115,8 @@ async function serve(args: string[]): Promise<number> {
         baud: { type: "string", default: "115200" },
         "virtual-time-scale": { type: "string", default: "1" },
         "update-public-key": { type: "string" },
+        "setup-token": { type: "string" },
+        zeroconf: { type: "boolean" },
       },
       strict: true,
       allowPositionals: false,
@@ -123,6 +138,10 @@ async function serve(args: string[]): Promise<number> {
     return 2;
   }
   const options = parsed.output;
+  if (values["setup-token"] !== undefined && values["setup-token"].length < 8) {
+    console.error("--setup-token: use at least 8 characters (it guards the creation of the first admin).");
+    return 2;
+  }
   let dataDir: string;
   try {
     dataDir = prepareDataDir(options.dataDir);
@@ -153,6 +172,8 @@ async function serve(args: string[]): Promise<number> {
       baud: options.baud,
       virtual: { timeScale: options.virtualTimeScale },
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
+      setupToken: values["setup-token"],
+      zeroconf: values.zeroconf === true,
     });
   } catch (e) {
     console.error(e instanceof PortInUseError ? e.message : `Layerline could not start: ${(e as Error).message}`);

@@ -79,9 +79,11 @@ describe("layerline CLI", () => {
     try {
       expect(out).toContain("is running");
       const url = /(http:\/\/[^ ]+)/.exec(out)![1]!;
+      const setup = await fetch(`${url}/api/v1/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "cli-test-pw" }) });
+      const headers = { "x-api-key": (await setup.json()).apiKey };
       let printer: any;
       for (let i = 0; i < 50; i++) {
-        printer = (await (await fetch(`${url}/api/v1/printers`)).json()).printers[0];
+        printer = (await (await fetch(`${url}/api/v1/printers`, { headers })).json()).printers[0];
         if (printer.state === "error") break;
         await Bun.sleep(100);
       }
@@ -93,5 +95,44 @@ describe("layerline CLI", () => {
       await proc.exited;
     }
     expect(await new Response(proc.stderr).text()).toContain("/dev/ttyNOPE0 does not exist");
+  }, 30_000);
+});
+
+describe("layerline users / apikey", () => {
+  const data = join(dir, "accounts");
+  const withStdin = (input: string, ...args: string[]) => {
+    const r = Bun.spawnSync(["bun", MAIN, ...args, "--data-dir", data], { env: { ...process.env, HOME: dir }, stdin: new TextEncoder().encode(input) });
+    return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+  };
+
+  test("add an admin, create a scoped key, list and revoke it; mistakes are explained", async () => {
+    const add = withStdin("a long cli password\n", "users", "add", "ops", "--admin");
+    expect(add.err).toBe("");
+    expect(add.out).toContain("Added ops (admins)");
+    expect(withStdin("short\n", "users", "add", "weak").err).toContain("at least 8");
+    const key = withStdin("", "apikey", "create", "--user", "ops", "--scope", "upload-only", "--name", "slicer");
+    expect(key.code).toBe(0);
+    expect(key.out.trim()).toMatch(/^[\w-]{43}$/);
+    expect(key.err).toContain("upload-only");
+    expect(withStdin("", "apikey", "create", "--user", "ops", "--scope", "teleport").err).toContain("teleport");
+    expect(withStdin("", "apikey", "create", "--user", "nobody").err).toContain('no user "nobody"');
+    const list = withStdin("", "apikey", "list");
+    expect(list.out).toContain("slicer\tupload-only");
+    const id = list.out.split("\t")[0]!;
+    expect(withStdin("", "apikey", "revoke", id).out).toContain("Revoked");
+    expect(withStdin("", "users", "list").out).toContain("ops\tadmins");
+
+    // The key made on the shell works against a host on the same data folder.
+    const second = withStdin("", "apikey", "create", "--user", "ops", "--scope", "read-only").out.trim();
+    const { proc, out } = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", data]);
+    try {
+      const url = /(http:\/\/[^ ]+)/.exec(out)![1]!;
+      expect((await fetch(`${url}/api/v1/printers`, { headers: { "x-api-key": second } })).status).toBe(200);
+      // Setup is done: the wizard is gone.
+      expect((await fetch(`${url}/api/v1/setup`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } })).status).toBeGreaterThanOrEqual(400);
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
   }, 30_000);
 });

@@ -7,7 +7,7 @@ import type { PrinterRecord } from "../src/printers/record.ts";
 import type { PrinterStatus } from "../src/printers/status.ts";
 import type { StoredFile } from "../src/files/storage.ts";
 import { html, type Html } from "./html.ts";
-import { layout } from "./layout.ts";
+import { layout, type PageSession } from "./layout.ts";
 
 export interface PrinterView {
   record: PrinterRecord;
@@ -24,7 +24,7 @@ const STATE_LABEL: Record<PrinterStatus["state"], string> = {
 };
 
 /** The whole page for one printer. */
-export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files: StoredFile[], terminal: LogLine[]): Html {
+export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files: StoredFile[], terminal: LogLine[], session?: PageSession): Html {
   const id = printer.record.id;
   const nav = all.length > 1
     ? html`${all.map((p) => html`<a href="/?printer=${p.id}" class="${p.id === id ? "active" : ""}">${p.name}</a>`)}`
@@ -51,6 +51,7 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
   </section>
 </div>`,
     nav,
+    session,
   );
 }
 
@@ -169,10 +170,10 @@ export function toast(kind: "error" | "info", message: string, hint = ""): Html 
 }
 
 /** Shown when there is no printer at all. */
-export function noPrinterPage(): Html {
+export function noPrinterPage(session?: PageSession): Html {
   return layout("No printer", html`<section class="card"><h1>No printer configured</h1>
-<p>Add one with <code>curl -X POST localhost:5000/api/v1/printers -H 'content-type: application/json' -d '{"name":"My printer","transport":"serial","port":"/dev/ttyUSB0","baud":115200}'</code>
-or start Layerline with <code>--serial /dev/ttyUSB0</code>.</p></section>`);
+<p>Add one with <code>curl -X POST localhost:5000/api/v1/printers -H "X-Api-Key: $KEY" -H 'content-type: application/json' -d '{"name":"My printer","transport":"serial","port":"/dev/ttyUSB0","baud":115200}'</code>
+or start Layerline with <code>--serial /dev/ttyUSB0</code>.</p></section>`, html``, session);
 }
 
 export function formatBytes(n: number): string {

@@ -4,7 +4,15 @@
 import { assetUrl } from "../src/server/assets.ts";
 import { html, type Html } from "./html.ts";
 
-export function layout(title: string, content: Html, nav: Html = html``): Html {
+/** The logged-in user of a page: its CSRF token goes into every htmx request. */
+export interface PageSession {
+  user: string;
+  csrf: string;
+  admin: boolean;
+}
+
+export function layout(title: string, content: Html, nav: Html = html``, session?: PageSession): Html {
+  const headers = JSON.stringify(session ? { "X-Requested-With": "htmx", "X-CSRF-Token": session.csrf } : { "X-Requested-With": "htmx" });
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -16,16 +24,25 @@ export function layout(title: string, content: Html, nav: Html = html``): Html {
 <script src="${assetUrl("htmx-sse.js")}" defer></script>
 <script src="${assetUrl("app.js")}" defer></script>
 </head>
-<body hx-headers='{"X-Requested-With": "htmx"}'>
+<body hx-headers="${headers}">
 <header class="topbar">
   <a class="brand" href="/">Layerline</a>
   <a href="/files">Files</a>
   <nav>${nav}</nav>
-  <a class="muted" href="/api/v1">API</a>
+  <a class="muted" href="/api/v1/docs">API</a>
+  ${session ? userMenu(session) : ""}
 </header>
 <div id="update-notice" hx-get="/ui/update/notice" hx-trigger="load" hx-swap="outerHTML" hidden></div>
 <main>${content}</main>
 <div id="toasts" aria-live="polite"></div>
 </body>
 </html>`;
+}
+
+function userMenu(session: PageSession): Html {
+  return html`<span class="user-menu">
+    ${session.admin ? html`<a href="/users">Users</a>` : ""}
+    <a href="/account" data-user="${session.user}">${session.user}</a>
+    <form method="post" action="/logout" class="inline"><input type="hidden" name="_csrf" value="${session.csrf}"><button type="submit" class="link">Log out</button></form>
+  </span>`;
 }

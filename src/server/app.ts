@@ -5,6 +5,11 @@ import { Elysia } from "elysia";
 import { assets } from "./assets.ts";
 import type { AppContext } from "./context.ts";
 import { errorHandler } from "./errors.ts";
+import { accountsApi } from "./api/accounts.ts";
+import { authGuard } from "./auth/guard.ts";
+import { accountRoutes } from "./ui/accounts.ts";
+import { octoprintCompat } from "./compat/octoprint/index.ts";
+import { apiDocs } from "./api/openapi.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
 import { printersApi } from "./api/printers.ts";
@@ -17,9 +22,13 @@ import { uiUpdate } from "./ui/update.ts";
 
 /** Builds the app for a running host; `listen` is the caller's. */
 export function createApp(ctx: AppContext) {
-  return new Elysia()
+  const app = new Elysia()
     .use(errorHandler)
+    // First: every route registered after the guard is covered by it (default-deny).
+    .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers }))
     .use(assets)
+    .use(accountsApi(ctx))
+    .use(accountRoutes(ctx))
     .use(versionApi(ctx))
     .use(printersApi(ctx))
     .use(filesApi(ctx))
@@ -28,5 +37,8 @@ export function createApp(ctx: AppContext) {
     .use(uiRoutes(ctx))
     .use(uiFiles(ctx))
     .use(uiEvents(ctx))
-    .use(uiUpdate(ctx));
+    .use(uiUpdate(ctx))
+    .use(octoprintCompat(ctx));
+  // The API's description is generated from every route registered above.
+  return app.use(apiDocs(ctx, () => app.routes));
 }

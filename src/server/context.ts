@@ -4,6 +4,7 @@
 import type { Database } from "bun:sqlite";
 import type { AnalysisQueue } from "../analysis/queue.ts";
 import type { AnalysisStore } from "../analysis/store.ts";
+import type { Accounts } from "../accounts/accounts.ts";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
@@ -22,4 +23,7 @@ export interface AppContext {
   analysis: AnalysisQueue;
   update: UpdateManager;
   startedAt: number;
+  accounts: Accounts;
+  /** With --setup-token, first-run setup needs this token (and then works from any address). */
+  setupToken?: string;
 }

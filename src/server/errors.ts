@@ -4,8 +4,11 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
+import { AccountError } from "../accounts/accounts.ts";
 import { FileError } from "../files/storage.ts";
 import type { Problem } from "../printers/status.ts";
+import { Refusal } from "./auth/refusal.ts";
+import { routeKind } from "./route-kind.ts";
 
 export class ApiError extends Error {
   constructor(
@@ -54,9 +57,21 @@ function describeValidation(error: unknown): string {
   return "The request body is not what this endpoint expects.";
 }
 
-/** Global error handler: maps every failure to the JSON error shape. */
-export const errorHandler = new Elysia({ name: "errors" }).onError({ as: "global" }, ({ code, error, set }) => {
+/** Global error handler: maps every failure to the JSON error shape (OctoPrint's on its paths). */
+export const errorHandler = new Elysia({ name: "errors" }).onError({ as: "global" }, (context) => {
+  if (context.error instanceof Refusal) return context.error.response;
+  const body = nativeError(context);
+  // OctoPrint clients read `error` as a sentence (octoprint-compat.md §2.1).
+  if (routeKind(new URL(context.request.url).pathname) === "octoprint") return { error: body.error.message };
+  return body;
+});
+
+function nativeError({ code, error, set }: { code: unknown; error: unknown; set: { status?: number | string } }) {
   if (error instanceof ApiError) {
+    set.status = error.status;
+    return errorBody(error.code, error.message, error.hint);
+  }
+  if (error instanceof AccountError) {
     set.status = error.status;
     return errorBody(error.code, error.message, error.hint);
   }
@@ -67,13 +82,13 @@ export const errorHandler = new Elysia({ name: "errors" }).onError({ as: "global
   switch (code) {
     case "VALIDATION":
       set.status = 400;
-      return errorBody("invalid_request", describeValidation(error), "See /api/v1 for the expected fields.");
+      return errorBody("invalid_request", describeValidation(error), "See /api/v1/docs for the expected fields.");
     case "PARSE":
       set.status = 400;
       return errorBody("invalid_body", "The request body could not be parsed (is it valid JSON?).", "Send JSON with Content-Type: application/json.");
     case "NOT_FOUND":
       set.status = 404;
-      return errorBody("not_found", "There is nothing at this address.", "See /api/v1 for the endpoints.");
+      return errorBody("not_found", "There is nothing at this address.", "See /api/v1/docs for the endpoints.");
     case "INVALID_COOKIE_SIGNATURE":
       set.status = 400;
       return errorBody("invalid_cookie", "A cookie was tampered with.", "Log in again.");
@@ -86,4 +101,4 @@ export const errorHandler = new Elysia({ name: "errors" }).onError({ as: "global
         : errorBody("bad_request", (error as Error).message ?? "Bad request.");
     }
   }
-});
+}

@@ -46,12 +46,19 @@ async function runUntilAnswer(cmd: string[], ms: number) {
         const res = await fetch(`http://127.0.0.1:${port}/api/v1/version`);
         if (res.ok) {
           const version = await res.json();
+          // First start: every page leads to the wizard; headless setup from loopback gives a key.
           const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
           const htmx = await fetch(`http://127.0.0.1:${port}/public/htmx.min.js`);
+          const setup = await fetch(`http://127.0.0.1:${port}/api/v1/setup`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ username: "admin", password: "binary-test-pw" }),
+          });
+          const { apiKey } = await setup.json();
           // The printer runs in a Worker embedded in the binary: it must come up and connect.
           let printers: any;
           while (Date.now() < deadline) {
-            printers = await (await fetch(`http://127.0.0.1:${port}/api/v1/printers`)).json();
+            printers = await (await fetch(`http://127.0.0.1:${port}/api/v1/printers`, { headers: { "x-api-key": apiKey } })).json();
             if (printers.printers[0]?.state === "operational") break;
             await Bun.sleep(100);
           }
@@ -75,6 +82,7 @@ describe("compiled binaries", () => {
     const r = await runUntilAnswer([x64], 20_000);
     expect(r.version).toMatchObject({ name: "Layerline", version: "9.9.9-test" });
     expect(r.page).toContain("Layerline");
+    expect(r.page).toContain("Welcome to Layerline");
     expect(r.htmx.status).toBe(200);
     expect(r.htmx.body).toContain("htmx");
     expect(r.printers.printers[0]).toMatchObject({ transport: "virtual", state: "operational" });

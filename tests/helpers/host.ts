@@ -3,10 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHost, type Host, type HostOptions } from "../../src/host.ts";
 
+export const ADMIN = { username: "admin", password: "correct horse battery" };
+
 export interface TestHost extends Host {
   dataDir: string;
-  /** fetch() against the host. */
+  /** The full-scope API key of the admin created at setup ("" with `setup: false`). */
+  apiKey: string;
+  /** fetch() against the host, with the admin's API key unless the request names its own credentials. */
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** fetch() with no credentials at all. */
+  anonymous(path: string, init?: RequestInit): Promise<Response>;
   /** POST JSON. */
   post(path: string, body?: unknown): Promise<Response>;
   /** Polls `GET path` until `check` accepts the JSON body, or fails after `ms`. */
@@ -14,22 +20,46 @@ export interface TestHost extends Host {
   close(): Promise<void>;
 }
 
+export interface TestHostOptions extends Partial<HostOptions> {
+  /** Complete first-run setup (create the admin and a key); default true. */
+  setup?: boolean;
+}
+
 /** A real host on 127.0.0.1 with a fresh data folder; the virtual printer runs instantly by default. */
-export async function startTestHost(options: Partial<HostOptions> = {}): Promise<TestHost> {
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "layerline-test-"));
+export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
+  const { setup = true, ...hostOptions } = options;
+  const dataDir = hostOptions.dataDir ?? mkdtempSync(join(tmpdir(), "layerline-test-"));
   const host = await startHost({
     dataDir,
     port: 0,
     host: "127.0.0.1",
     virtual: { timeScale: 0 },
     log: () => {},
-    ...options,
+    ...hostOptions,
   });
-  const api = (path: string, init?: RequestInit) => fetch(host.url + path, init);
+  let apiKey = "";
+  if (setup) {
+    const res = await fetch(`${host.url}/api/v1/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(hostOptions.setupToken ? { "x-setup-token": hostOptions.setupToken } : {}) },
+      body: JSON.stringify(ADMIN),
+    });
+    if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${await res.text()}`);
+    apiKey = (await res.json()).apiKey;
+  }
+  const anonymous = (path: string, init?: RequestInit) => fetch(host.url + path, init);
+  const api = (path: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    const hasOwn = headers.has("x-api-key") || headers.has("authorization") || headers.has("cookie") || /[?&]apikey=/.test(path);
+    if (apiKey && !hasOwn) headers.set("x-api-key", apiKey);
+    return fetch(host.url + path, { ...init, headers });
+  };
   return {
     ...host,
     dataDir,
+    apiKey,
     api,
+    anonymous,
     post: (path, body) =>
       api(path, { method: "POST", headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }),
     async waitFor(path, check, ms = 20_000) {
@@ -44,7 +74,7 @@ export async function startTestHost(options: Partial<HostOptions> = {}): Promise
     },
     async close() {
       await host.stop();
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!hostOptions.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -55,6 +85,19 @@ export async function upload(host: TestHost, name: string, content: Blob | strin
   form.append("file", typeof content === "string" ? new Blob([content]) : content, name);
   if (folder) form.append("path", folder);
   return host.api("/api/v1/files", { method: "POST", body: form });
+}
+
+/** A concrete URL for a registered route pattern, acting on `printer`. */
+export function routeUrl(pattern: string, printer: string, rest = "x.gcode"): string {
+  return pattern.replace(":printer", printer).replace(":id", printer).replace(":origin", "local").replace(/:[a-z_]+/g, "x").replace("*", rest);
+}
+
+/** A test host whose default printer is connected and idle, and that printer's id. */
+export async function readyHost(options: TestHostOptions = {}): Promise<{ host: TestHost; printer: string }> {
+  const host = await startTestHost(options);
+  await host.waitFor("/api/job", (j: any) => j.state === "Operational");
+  const printer = (await (await host.api("/api/v1/printers")).json()).printers[0].id as string;
+  return { host, printer };
 }
 
 /** A host running as its own process (`bun src/main.ts`), for measuring it from outside. */
@@ -83,10 +126,17 @@ export async function startHostProcess(args: string[] = []): Promise<HostProcess
   }
   reader.releaseLock();
   const url = /(https?:\/\/[^\s)]+)/.exec(out)![1]!.replace("localhost", "127.0.0.1");
+  const setup = await fetch(`${url}/api/v1/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(ADMIN) });
+  if (setup.status !== 201) throw new Error(`setup failed: ${setup.status} ${await setup.text()}`);
+  const { apiKey } = (await setup.json()) as { apiKey: string };
   return {
     url,
     pid: proc.pid,
-    api: (path, init) => fetch(url + path, init),
+    api: (path, init = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set("x-api-key", apiKey);
+      return fetch(url + path, { ...init, headers });
+    },
     async rss() {
       const status = await Bun.file(`/proc/${proc.pid}/status`).text();
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;

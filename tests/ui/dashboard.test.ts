@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chromium, type Browser } from "playwright-core";
-import { startTestHost, type TestHost } from "../helpers/host.ts";
+import { ADMIN, startTestHost, type TestHost } from "../helpers/host.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
 
@@ -14,16 +14,27 @@ beforeAll(async () => {
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }, 60_000);
+/** A page logged in through the login form, as a person would. */
+async function loggedInPage() {
+  const page = await browser.newPage();
+  await page.goto(host.url);
+  await page.waitForURL(/\/login/);
+  await page.fill('input[name="username"]', ADMIN.username);
+  await page.fill('input[name="password"]', ADMIN.password);
+  await page.click('button[type="submit"]');
+  await page.waitForURL(`${host.url}/`);
+  return page;
+}
+
 afterAll(async () => {
   await browser?.close();
   await host?.close();
 });
 
 test("the dashboard shows the live virtual printer, uploads a file and prints it", async () => {
-  const page = await browser.newPage();
+  const page = await loggedInPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(host.url);
 
   // The virtual printer is connected and its temperatures arrive over SSE.
   await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
@@ -57,8 +68,7 @@ test("the dashboard shows the live virtual printer, uploads a file and prints it
 }, 120_000);
 
 test("an action that fails explains why in a toast", async () => {
-  const page = await browser.newPage();
-  await page.goto(host.url);
+  const page = await loggedInPage();
   await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
   await page.click('form[hx-post$="/temperature"] button[type="submit"]:not([name])'); // no value typed
   await expect(page.locator("#toasts .toast.error").textContent()).resolves.toContain("Enter a target temperature");

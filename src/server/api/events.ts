@@ -6,12 +6,13 @@ import { Elysia } from "elysia";
 import { subscribe } from "../../events.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse } from "../sse.ts";
+import { visibleTo } from "../auth/principal.ts";
 import { printerJson } from "./printers.ts";
 
 export function eventsApi(ctx: AppContext) {
-  return new Elysia().get("/api/v1/events", ({ query }) => {
+  return new Elysia().get("/api/v1/events", ({ query, request }) => {
     const only = typeof query.printer === "string" ? query.printer : undefined;
-    const wanted = (id: string) => only === undefined || only === id;
+    const wanted = (id: string) => (only === undefined || only === id) && visibleTo(request, id);
     return sseResponse((send) => {
       for (const s of ctx.printers.list()) if (wanted(s.id)) send("status", JSON.stringify(printerJson(s)));
       return subscribe(ctx.bus, {

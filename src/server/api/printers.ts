@@ -8,6 +8,7 @@ import { NewPrinterSchema } from "../../printers/record.ts";
 import type { PrinterSession } from "../../printers/session.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { visibleTo } from "../auth/principal.ts";
 
 const CommandsSchema = v.object({
   commands: v.pipe(
@@ -39,7 +40,8 @@ export function printersApi(ctx: AppContext) {
   };
 
   return new Elysia({ prefix: "/api/v1/printers" })
-    .get("/", () => ({ printers: ctx.printers.list().map(printerJson) }))
+    // A key restricted to one printer sees only that one.
+    .get("/", ({ request }) => ({ printers: ctx.printers.list().filter((p) => visibleTo(request, p.id)).map(printerJson) }))
     .post(
       "/",
       async ({ body, set }) => {

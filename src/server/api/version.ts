@@ -30,6 +30,17 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["POST", "/api/v1/update/start", "download, verify and install the new release {url?, channel?, force?}"],
   ["POST", "/api/v1/update/cancel", "cancel an update that is downloading or waiting for a print"],
   ["PUT", "/api/v1/update/settings", "update source and schedule {url, channel, checkHours, selfTestSeconds}"],
+  ["POST", "/api/v1/setup", "first run only, from this machine or with --setup-token: create the admin {username, password, printer?}; returns a full-scope {apiKey}"],
+  ["GET", "/api/v1/me", "who the credentials belong to, their permissions, scope and printer"],
+  ["GET", "/api/v1/apikeys", "your API keys (never the secrets)"],
+  ["POST", "/api/v1/apikeys", "create a key {name, scope?, printer?, expiresIn? (s)}; the key is in the answer only"],
+  ["DELETE", "/api/v1/apikeys/:id", "revoke a key"],
+  ["POST", "/api/v1/logout-everywhere", "end every browser and socket session of your account"],
+  ["GET", "/api/v1/users", "all users (admin)"],
+  ["POST", "/api/v1/users", "add a user {username, password, group?: admins|users|readonly} (admin)"],
+  ["DELETE", "/api/v1/users/:name", "remove a user (admin)"],
+  ["GET", "/api/v1/openapi.json", "this API as an OpenAPI 3.1 document"],
+  ["GET", "/api/v1/docs", "this API for people, with curl examples"],
 ];
 
 export function versionApi(ctx: AppContext) {

@@ -12,6 +12,7 @@ import type { PrinterSession } from "../../printers/session.ts";
 import { FileError } from "../../files/storage.ts";
 import { receiveUpload } from "../../files/upload.ts";
 import type { AppContext } from "../context.ts";
+import { pageSession } from "./page-session.ts";
 
 const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
   new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
@@ -43,10 +44,10 @@ export function uiRoutes(ctx: AppContext) {
   const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
 
   return new Elysia()
-    .get("/", ({ query }) => {
+    .get("/", ({ query, request }) => {
       const s = (typeof query.printer === "string" && ctx.printers.get(query.printer)) || ctx.printers.default();
-      if (!s) return htmlResponse(noPrinterPage());
-      return htmlResponse(dashboardPage(view(s), ctx.printers.list().map((p) => p.record), ctx.files.list(), s.terminal));
+      if (!s) return htmlResponse(noPrinterPage(pageSession(request)));
+      return htmlResponse(dashboardPage(view(s), ctx.printers.list().map((p) => p.record), ctx.files.list(), s.terminal, pageSession(request)));
     })
     .post("/ui/printers/:id/connect", ({ params }) => act(params.id, (s) => ctx.printers.connect(s.id)))
     .post("/ui/printers/:id/disconnect", ({ params }) => act(params.id, (s) => ctx.printers.disconnect(s.id)))

@@ -1,0 +1,201 @@
+/**
+ * The accounts of a host: users, sessions, API keys, the login throttle and pending app-key
+ * requests, with the rules that tie them together (a key never exceeds its user, the last admin
+ * stays, changes to a user end their sessions). Revocations are announced on the bus so open
+ * push sockets can ask their clients to authenticate again.
+ */
+import type { Database } from "bun:sqlite";
+import * as v from "valibot";
+import type { Bus } from "../events.ts";
+import { ApiKeyStore, type ApiKey } from "./api-keys.ts";
+import { AppKeyRequests } from "./app-keys.ts";
+import { dummyHash, hashPassword, PasswordSchema, UsernameSchema, verifyPassword } from "./passwords.ts";
+import { effectivePermissions, parseScope, type Group, type Permission } from "./permissions.ts";
+import { LoginThrottle } from "./rate-limit.ts";
+import { SessionStore, type LoginMechanism, type Session } from "./sessions.ts";
+import { UserStore, type User } from "./users.ts";
+
+/** Who is making a request, and what they may do. */
+export interface Principal {
+  user: User | null;
+  permissions: Set<Permission>;
+  via: "session" | "apikey" | "anonymous";
+  session?: Session;
+  /** The session token itself (only when it came with this request). */
+  sessionToken?: string;
+  apiKey?: ApiKey;
+  /** The key as sent (passive login echoes it, like OctoPrint). */
+  rawKey?: string;
+  /** Printer this principal is restricted to, if any. */
+  printerId: string | null;
+}
+
+export class AccountError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint = "",
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+export type LoginResult =
+  | { ok: true; user: User }
+  | { ok: false; reason: "invalid" }
+  | { ok: false; reason: "throttled"; retryAfterMs: number };
+
+const ScopedKeySchema = v.object({
+  name: v.pipe(v.string(), v.trim(), v.minLength(1, "give the key a name"), v.maxLength(80)),
+  scope: v.string(),
+});
+
+export class Accounts {
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly keys: ApiKeyStore;
+  readonly throttle = new LoginThrottle();
+  readonly appKeys = new AppKeyRequests();
+
+  constructor(
+    db: Database,
+    private readonly bus?: Bus,
+  ) {
+    this.users = new UserStore(db);
+    this.sessions = new SessionStore(db);
+    this.keys = new ApiKeyStore(db);
+  }
+
+  adminExists(): boolean {
+    return this.users.adminExists();
+  }
+
+  async addUser(name: string, password: string, group: Group, now = Date.now()): Promise<User> {
+    const n = v.safeParse(UsernameSchema, name);
+    if (!n.success) throw new AccountError("invalid_username", `"${name}": ${n.issues[0].message}.`, "Choose a name such as admin or alice.");
+    const p = v.safeParse(PasswordSchema, password);
+    if (!p.success) throw new AccountError("weak_password", `The password is not acceptable: ${p.issues[0].message}.`, "Use a longer password; a few random words work well.");
+    if (this.users.byName(n.output)) throw new AccountError("user_exists", `There is already a user called "${n.output}".`, "Choose another name.", 409);
+    return this.users.create(n.output, await hashPassword(p.output), group, now);
+  }
+
+  /** Checks a password, throttled per address and account. */
+  async login(name: string, password: string, address: string, now = Date.now()): Promise<LoginResult> {
+    const wait = this.throttle.retryAfter(address, name, now);
+    if (wait > 0) return { ok: false, reason: "throttled", retryAfterMs: wait };
+    const user = this.users.byName(name);
+    // Verify against a dummy hash for unknown names, so timing does not tell which names exist.
+    const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
+    if (!user || !valid || !user.active) {
+      this.throttle.fail(address, name, now);
+      return { ok: false, reason: "invalid" };
+    }
+    this.throttle.succeed(address, name);
+    const { passwordHash: _, ...plain } = user;
+    return { ok: true, user: plain };
+  }
+
+  /** What a user may do: their group's permissions (nothing if deactivated). */
+  permissionsOf(user: User): Set<Permission> {
+    if (!user.active) return new Set();
+    return effectivePermissions(this.users.groupPermissions(user.group), null);
+  }
+
+  /** What anonymous requests may do (the guests group; nothing by default). */
+  anonymous(): Principal {
+    return { user: null, permissions: new Set(this.users.groupPermissions("guests")), via: "anonymous", printerId: null };
+  }
+
+  principalForKey(key: string, now = Date.now()): Principal | undefined {
+    const record = this.keys.verify(key, now);
+    if (!record) return undefined;
+    const user = this.users.get(record.userId);
+    if (!user || !user.active) return undefined;
+    const scope = parseScope(record.scope);
+    const permissions = effectivePermissions(this.permissionsOf(user), scope.ok ? scope.permissions : []);
+    return { user, permissions, via: "apikey", apiKey: record, rawKey: key, printerId: record.printerId };
+  }
+
+  principalForSession(token: string, now = Date.now()): Principal | undefined {
+    const session = this.sessions.find(token, now);
+    if (!session) return undefined;
+    const user = this.users.get(session.userId);
+    if (!user || !user.active) return undefined;
+    let scope: Permission[] | null = null;
+    if (session.scope !== null) {
+      const parsed = parseScope(session.scope);
+      scope = parsed.ok ? parsed.permissions : [];
+    }
+    return { user, permissions: effectivePermissions(this.permissionsOf(user), scope), via: "session", session, sessionToken: token, printerId: session.printerId };
+  }
+
+  /** A session for a principal: a browser login, or the socket session of an API client. */
+  startSession(principal: Principal, mechanism: LoginMechanism, remember = false, now = Date.now()) {
+    return this.sessions.create(
+      {
+        userId: principal.user!.id,
+        mechanism,
+        scope: principal.apiKey?.scope ?? principal.session?.scope ?? null,
+        printerId: principal.printerId,
+        apiKeyId: principal.apiKey?.id ?? principal.session?.apiKeyId ?? null,
+        remember,
+      },
+      now,
+    );
+  }
+
+  logout(token: string): void {
+    const ended = this.sessions.end(token);
+    if (ended) this.bus?.emit("accounts.revoked", { userId: ended.userId, reason: "logout", sessions: [ended.digest] });
+  }
+
+  /** Ends every session of the user, everywhere. */
+  logoutEverywhere(userId: string): number {
+    const ended = this.sessions.endAll(userId);
+    this.bus?.emit("accounts.revoked", { userId, reason: "logout", sessions: null });
+    return ended.length;
+  }
+
+  createKey(user: User, input: { name: string; scope: string; printerId?: string | null; expiresAt?: number | null; app?: string | null }, now = Date.now()) {
+    const parsed = v.safeParse(ScopedKeySchema, input);
+    if (!parsed.success) throw new AccountError("invalid_request", parsed.issues[0].message, "Name the key, e.g. “PrusaSlicer on my laptop”.");
+    const scope = parseScope(parsed.output.scope);
+    if (!scope.ok) throw new AccountError("invalid_scope", scope.message, "Use full, read-only, upload-only, upload-print or operator.");
+    if (input.expiresAt != null && input.expiresAt <= now) throw new AccountError("invalid_expiry", "The expiry date is in the past.", "Choose a later date, or none.");
+    return this.keys.create({ userId: user.id, name: parsed.output.name, scope: scope.scope, printerId: input.printerId ?? null, expiresAt: input.expiresAt ?? null, app: input.app ?? null }, now);
+  }
+
+  revokeKey(id: string): boolean {
+    const key = this.keys.get(id);
+    if (!key) return false;
+    this.keys.revoke(id);
+    const sessions = this.sessions.endForKey(id);
+    if (sessions.length) this.bus?.emit("accounts.revoked", { userId: key.userId, reason: "removed", sessions });
+    return true;
+  }
+
+  async setPassword(user: User, password: string): Promise<void> {
+    const p = v.safeParse(PasswordSchema, password);
+    if (!p.success) throw new AccountError("weak_password", `The password is not acceptable: ${p.issues[0].message}.`, "Use a longer password.");
+    this.users.setPassword(user.id, await hashPassword(p.output));
+    this.sessions.endAll(user.id);
+    this.bus?.emit("accounts.revoked", { userId: user.id, reason: "modified", sessions: null });
+  }
+
+  setGroup(user: User, group: Group): void {
+    if (user.group === "admins" && group !== "admins" && this.users.otherAdmins(user.id) === 0) {
+      throw new AccountError("last_admin", `${user.name} is the only admin.`, "Make another user an admin first.", 409);
+    }
+    this.users.setGroup(user.id, group);
+    this.bus?.emit("accounts.revoked", { userId: user.id, reason: "modified", sessions: null });
+  }
+
+  removeUser(user: User): void {
+    if (user.group === "admins" && this.users.otherAdmins(user.id) === 0) {
+      throw new AccountError("last_admin", `${user.name} is the only admin and cannot be removed.`, "Make another user an admin first.", 409);
+    }
+    this.users.remove(user.id);
+    this.bus?.emit("accounts.revoked", { userId: user.id, reason: "removed", sessions: null });
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Native API for accounts: headless first-run setup, who am I, my API keys, users (admins).
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import type { Principal } from "../../accounts/accounts.ts";
+import type { ApiKey } from "../../accounts/api-keys.ts";
+import { GroupSchema, parseScope } from "../../accounts/permissions.ts";
+import type { User } from "../../accounts/users.ts";
+import { principalOf } from "../auth/principal.ts";
+import type { AppContext } from "../context.ts";
+import { ApiError } from "../errors.ts";
+import { completeSetup, PrinterChoiceSchema, setupAllowed } from "../setup.ts";
+
+const SetupSchema = v.object({
+  username: v.string("username must be text"),
+  password: v.string("password must be text"),
+  token: v.optional(v.string()),
+  printer: v.optional(PrinterChoiceSchema),
+});
+
+const NewKeySchema = v.object({
+  name: v.pipe(v.string(), v.trim(), v.minLength(1, "name the key"), v.maxLength(80)),
+  scope: v.optional(v.string(), "full"),
+  printer: v.optional(v.nullable(v.string())),
+  /** Seconds from now until the key stops working. */
+  expiresIn: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(60, "a key lives at least 60 s"), v.maxValue(10 * 365 * 86400)))),
+});
+
+const NewUserSchema = v.object({
+  username: v.string("username must be text"),
+  password: v.string("password must be text"),
+  group: v.optional(GroupSchema, "users"),
+});
+
+export const userJson = (u: User) => ({ id: u.id, name: u.name, group: u.group, active: u.active, createdAt: u.createdAt });
+export const keyJson = (k: ApiKey) => ({ id: k.id, name: k.name, hint: `…${k.hint}`, scope: k.scope, printer: k.printerId, app: k.app, expiresAt: k.expiresAt, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt });
+
+/** Creates a key for the principal's user, never wider than what the principal itself may do. */
+export function createKeyFor(ctx: AppContext, principal: Principal, input: { name: string; scope: string; printer?: string | null; expiresAt?: number | null; app?: string | null }) {
+  const user = principal.user!;
+  const scope = parseScope(input.scope);
+  if (!scope.ok) throw new ApiError(400, "invalid_scope", scope.message, "Use full, read-only, upload-only, upload-print or operator.");
+  const userPermissions = ctx.accounts.permissionsOf(user);
+  const wanted = scope.permissions.filter((p) => userPermissions.has(p) || userPermissions.has("admin"));
+  const beyond = wanted.filter((p) => !principal.permissions.has(p));
+  if (beyond.length) {
+    throw new ApiError(403, "scope_too_wide", `This login may not create a key with ${beyond.join(", ")}.`, "Create wider keys while logged in with your password, or with a full-scope key.");
+  }
+  const printer = input.printer ?? principal.printerId;
+  if (principal.printerId && printer !== principal.printerId) throw new ApiError(403, "wrong_printer", `Your key is restricted to printer "${principal.printerId}".`, "Create keys for other printers while logged in.");
+  if (printer && !ctx.printers.get(printer)) throw new ApiError(404, "printer_not_found", `There is no printer "${printer}".`, "GET /api/v1/printers lists them.");
+  return ctx.accounts.createKey(user, { name: input.name, scope: scope.scope, printerId: printer ?? null, expiresAt: input.expiresAt ?? null, app: input.app ?? null });
+}
+
+export function accountsApi(ctx: AppContext) {
+  const me = (request: Request) => principalOf(request);
+  return new Elysia({ prefix: "/api/v1" })
+    .post(
+      "/setup",
+      async ({ body, request, server, set }) => {
+        const refusal = setupAllowed(ctx, server?.requestIP(request)?.address, request.headers.get("x-setup-token") ?? body.token, false);
+        if (refusal) throw refusal;
+        const admin = await completeSetup(ctx, body.username, body.password, body.printer);
+        const { key } = ctx.accounts.createKey(admin, { name: "setup", scope: "full" });
+        set.status = 201;
+        return { apiKey: key, user: userJson(admin) };
+      },
+      { body: SetupSchema },
+    )
+    .get("/me", ({ request }) => {
+      const p = me(request);
+      return { user: userJson(p.user!), via: p.via, permissions: [...p.permissions], printer: p.printerId, scope: p.apiKey?.scope ?? p.session?.scope ?? "full" };
+    })
+    .get("/apikeys", ({ request }) => ({ keys: ctx.accounts.keys.list(me(request).user!.id).map(keyJson) }))
+    .post(
+      "/apikeys",
+      ({ body, request, set }) => {
+        const { key, record } = createKeyFor(ctx, me(request), {
+          name: body.name,
+          scope: body.scope,
+          printer: body.printer,
+          expiresAt: body.expiresIn ? Date.now() + body.expiresIn * 1000 : null,
+        });
+        set.status = 201;
+        return { ...keyJson(record), key };
+      },
+      { body: NewKeySchema },
+    )
+    .delete("/apikeys/:id", ({ params, request, set }) => {
+      const p = me(request);
+      const key = ctx.accounts.keys.get(params.id);
+      if (!key || (key.userId !== p.user!.id && !p.permissions.has("admin"))) throw new ApiError(404, "key_not_found", "There is no such API key.", "GET /api/v1/apikeys lists yours.");
+      ctx.accounts.revokeKey(key.id);
+      set.status = 204;
+    })
+    .post("/logout-everywhere", ({ request }) => ({ ended: ctx.accounts.logoutEverywhere(me(request).user!.id) }))
+    .get("/users", () => ({ users: ctx.accounts.users.list().map(userJson) }))
+    .post(
+      "/users",
+      async ({ body, set }) => {
+        const user = await ctx.accounts.addUser(body.username, body.password, body.group);
+        set.status = 201;
+        return userJson(user);
+      },
+      { body: NewUserSchema },
+    )
+    .delete("/users/:name", ({ params, set }) => {
+      const user = ctx.accounts.users.byName(params.name);
+      if (!user) throw new ApiError(404, "user_not_found", `There is no user "${params.name}".`, "GET /api/v1/users lists them.");
+      ctx.accounts.removeUser(user);
+      set.status = 204;
+    });
+}

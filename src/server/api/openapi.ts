@@ -1,0 +1,99 @@
+/**
+ * The native API described from the routes themselves: `/api/v1/openapi.json` (OpenAPI 3.1, the
+ * body schemas converted from the routes' valibot schemas, each operation's permission from the
+ * guard's table) and `/api/v1/docs`, the same for people, with curl examples.
+ */
+import { toJsonSchema } from "@valibot/to-json-schema";
+import { Elysia } from "elysia";
+import type * as v from "valibot";
+import { apiDocsPage, type DocEndpoint } from "../../../views/api-docs.ts";
+import { requirementFor } from "../auth/route-permissions.ts";
+import type { AppContext } from "../context.ts";
+import { ENDPOINTS } from "./version.ts";
+
+export interface RouteInfo {
+  method: string;
+  path: string;
+  hooks?: { body?: unknown; type?: unknown };
+}
+
+type JsonSchema = Record<string, unknown> & { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+
+/** The JSON Schema of a route's body, if it declares a valibot schema. */
+function bodySchema(route: RouteInfo): JsonSchema | undefined {
+  const body = route.hooks?.body as { kind?: string } | undefined;
+  if (!body || body.kind !== "schema") return undefined;
+  const schema = toJsonSchema(body as v.GenericSchema, { errorMode: "ignore" }) as JsonSchema;
+  delete schema.$schema;
+  // Files (v.instance(File)) have no JSON Schema; in multipart they are binary strings.
+  for (const prop of Object.values(schema.properties ?? {})) if (Object.keys(prop).length === 0) Object.assign(prop, { type: "string", format: "binary" });
+  return schema;
+}
+
+/** Every native endpoint with its description, permission and body. */
+export function describeEndpoints(routes: RouteInfo[]): DocEndpoint[] {
+  const text = new Map(ENDPOINTS.map(([m, p, d]) => [`${m} ${p}`, d]));
+  return routes
+    .filter((r) => r.method !== "WS" && (r.path === "/api/v1" || r.path.startsWith("/api/v1/")))
+    .map((r) => {
+      const path = r.path.length > 1 ? r.path.replace(/\/$/, "") : r.path;
+      const req = requirementFor(r.method, r.path);
+      return {
+        method: r.method,
+        path,
+        description: text.get(`${r.method} ${path}`) ?? "",
+        permission: "public" in req ? null : req.permission,
+        body: bodySchema(r),
+        multipart: r.hooks?.type === "multipart/form-data",
+      };
+    })
+    .sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
+}
+
+const ERROR = {
+  type: "object",
+  properties: { error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" }, hint: { type: "string" } }, required: ["code", "message", "hint"] } },
+  required: ["error"],
+};
+
+export function openApiDocument(version: string, endpoints: DocEndpoint[]) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const e of endpoints) {
+    const path = e.path.replace(/:(\w+)/g, "{$1}").replace("*", "{path}");
+    const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+    (paths[path] ??= {})[e.method.toLowerCase()] = {
+      summary: e.description || `${e.method} ${e.path}`,
+      ...(params.length ? { parameters: params } : {}),
+      ...(e.permission ? { security: [{ apiKey: [] }, { bearer: [] }], "x-permission": e.permission } : { security: [] }),
+      ...(e.body ? { requestBody: { required: true, content: { [e.multipart ? "multipart/form-data" : "application/json"]: { schema: e.body } } } } : {}),
+      responses: {
+        "2XX": { description: "Success" },
+        "4XX": { description: "A problem with the request, in words, with a hint", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+      },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Layerline native API",
+      version,
+      description: "The primary API of Layerline. Authenticate with an API key (X-Api-Key, Authorization: Bearer, or ?apikey=). An OctoPrint-compatible API is served at /api/… as well.",
+    },
+    components: {
+      securitySchemes: {
+        apiKey: { type: "apiKey", in: "header", name: "X-Api-Key" },
+        bearer: { type: "http", scheme: "bearer" },
+      },
+      schemas: { Error: ERROR },
+    },
+    paths,
+  };
+}
+
+export function apiDocs(ctx: AppContext, routes: () => RouteInfo[]) {
+  let cached: DocEndpoint[] | undefined;
+  const endpoints = () => (cached ??= describeEndpoints(routes()));
+  return new Elysia()
+    .get("/api/v1/openapi.json", () => openApiDocument(ctx.version, endpoints()))
+    .get("/api/v1/docs", ({ request }) => new Response(apiDocsPage(new URL(request.url).origin, endpoints()).value, { headers: { "content-type": "text/html; charset=utf-8" } }));
+}

@@ -1,0 +1,185 @@
+/**
+ * The guard in front of every route (default-deny). For each request it decides who is asking —
+ * an API key (`X-Api-Key`, `Authorization: Bearer`, `?apikey=`), a session cookie, or nobody —
+ * and whether the route's requirement is met, before the body is read or validated. It also
+ * enforces the first-run mode (nothing but the wizard until an admin exists), keys restricted to
+ * one printer, and CSRF protection for cookie-authenticated changes.
+ */
+import { Elysia } from "elysia";
+import type { Accounts, Principal } from "../../accounts/accounts.ts";
+import { PERMISSION_TEXT } from "../../accounts/permissions.ts";
+import { sameSecret } from "../../accounts/tokens.ts";
+import type { PrinterManager } from "../../printers/manager.ts";
+import { errorBody } from "../errors.ts";
+import { routeKind } from "../route-kind.ts";
+import { FORM_CSRF_COOKIE, readCookie, SESSION_COOKIE } from "./cookies.ts";
+import { setPrincipal } from "./principal.ts";
+import { OCTOPRINT_FORBIDDEN, Refusal } from "./refusal.ts";
+import { requirementFor, type PrinterRef, type Requirement } from "./route-permissions.ts";
+
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Routes that stay reachable before the first admin exists. */
+const FIRST_RUN_OPEN = new Set(["GET /setup", "POST /setup", "POST /api/v1/setup", "GET /public/:name", "GET /favicon.ico", "GET /api/v1/version", "GET /api/v1", "GET /api/v1/docs", "GET /api/v1/openapi.json"]);
+
+export interface GuardOptions {
+  accounts: Accounts;
+  printers: PrinterManager;
+  table?: Record<string, Requirement>;
+}
+
+type Verdict = { principal: Principal; refusal: Refusal | null; requirement: Requirement; cookieSession: boolean };
+
+interface GuardContext {
+  request: Request;
+  route: string;
+  path: string;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  body?: unknown;
+}
+
+export function authGuard(options: GuardOptions) {
+  const { accounts } = options;
+  const verdicts = new WeakMap<Request, Verdict>();
+  let setupDone = false;
+
+  const decide = (c: GuardContext): Verdict => {
+    let verdict = verdicts.get(c.request);
+    if (verdict) return verdict;
+    // WebSocket routes are registered as "WS"; their upgrade arrives as a GET.
+    const method = c.request.headers.get("upgrade")?.toLowerCase() === "websocket" ? "WS" : c.request.method;
+    const requirement = requirementFor(method, c.route, options.table);
+    const key = `${method === "HEAD" ? "GET" : method} ${c.route.length > 1 ? c.route.replace(/\/$/, "") : c.route}`;
+    const kind = routeKind(c.path);
+    const { principal, bad, cookieSession } = authenticate(c.request, c.query, accounts);
+    setPrincipal(c.request, principal);
+    verdict = { principal, refusal: null, requirement, cookieSession };
+    verdicts.set(c.request, verdict);
+
+    setupDone ||= accounts.adminExists();
+    if (!setupDone && !FIRST_RUN_OPEN.has(key)) {
+      verdict.refusal = refuseSetup(kind, c.path);
+    } else if (bad) {
+      verdict.refusal = refuse(kind, 401, "invalid_credentials", "The API key or session is not valid (revoked, expired or mistyped).", "Create a new key under Account → API keys, or log in again.", c);
+    } else if ("permission" in requirement) {
+      // Anonymous requests have the guests group's permissions (none unless an admin grants some).
+      const allowed = requirement.permission === "login" ? !!principal.user : principal.permissions.has(requirement.permission);
+      if (!allowed && !principal.user) {
+        verdict.refusal = refuse(kind, 401, "unauthorized", "This needs credentials.", "Send an API key in the X-Api-Key header (create one under Account → API keys or with `layerline apikey create`), or log in.", c);
+      } else if (!allowed && requirement.permission !== "login") {
+        const p = requirement.permission;
+        verdict.refusal = refuse(kind, 403, "forbidden", `This needs the “${p}” permission (${PERMISSION_TEXT[p]}), which ${principal.via === "apikey" ? "this API key's scope or its user" : "your account"} does not have.`, principal.via === "apikey" ? "Use a key with a wider scope, or ask an admin for the permission." : "Ask an admin to change your group.", c);
+      } else if (principal.printerId && requirement.printer) {
+        const target = printerOf(requirement.printer, c, options.printers);
+        if (target !== principal.printerId) {
+          verdict.refusal = refuse(kind, 403, "wrong_printer", `This API key is restricted to printer "${principal.printerId}".`, "Use a key for this printer, or one without a printer restriction.", c);
+        }
+      }
+    }
+    return verdict;
+  };
+
+  return new Elysia({ name: "auth-guard" })
+    .onParse({ as: "global" }, (c) => {
+      // Refuse before the body is read: an unauthenticated upload is never buffered.
+      if (decide(c as unknown as GuardContext).refusal) return {};
+      // Uploads are streamed by their routes from `request.body` (parse: "none"). Elysia runs a
+      // global parse hook even for such routes and would then buffer the body itself, so the
+      // guard leaves it unparsed here.
+      if (isStreamedBody(c.request.headers.get("content-type"))) return null as unknown as object;
+    })
+    .onTransform({ as: "global" }, (c) => {
+      const ctx = c as unknown as GuardContext;
+      const verdict = decide(ctx);
+      if (verdict.refusal) throw verdict.refusal;
+      if (SAFE_METHODS.has(ctx.request.method)) return;
+      const csrf = checkCsrf(ctx, verdict);
+      if (csrf) throw refuse(routeKind(ctx.path), 403, "csrf", csrf, "Reload the page and try again.", ctx);
+    });
+}
+
+/** Bodies that are never parsed by Elysia: routes read them as streams. */
+function isStreamedBody(contentType: string | null): boolean {
+  return contentType !== null && /^(multipart\/form-data|application\/octet-stream)/i.test(contentType);
+}
+
+/** Who is asking: a key wins over a cookie; a bad key is an error, a stale cookie is just no login. */
+function authenticate(request: Request, query: Record<string, string | undefined>, accounts: Accounts): { principal: Principal; bad: boolean; cookieSession: boolean } {
+  const headers = request.headers;
+  const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1];
+  const key = headers.get("x-api-key") ?? bearer ?? (typeof query.apikey === "string" ? query.apikey : undefined);
+  if (key) {
+    const principal = accounts.principalForKey(key.trim());
+    return principal ? { principal, bad: false, cookieSession: false } : { principal: accounts.anonymous(), bad: true, cookieSession: false };
+  }
+  const token = readCookie(headers.get("cookie"), SESSION_COOKIE);
+  if (token) {
+    const principal = accounts.principalForSession(token);
+    if (principal) return { principal, bad: false, cookieSession: true };
+  }
+  return { principal: accounts.anonymous(), bad: false, cookieSession: false };
+}
+
+/** Why a state-changing request fails CSRF protection, or null when it passes. */
+function checkCsrf(c: GuardContext, verdict: Verdict): string | null {
+  const headers = c.request.headers;
+  const fetchSite = headers.get("sec-fetch-site");
+  if (fetchSite === "cross-site") return "Requests from other sites are refused.";
+  const origin = headers.get("origin");
+  if (origin && origin !== "null") {
+    const host = headers.get("host");
+    try {
+      if (host && new URL(origin).host !== host) return "Requests from other sites are refused.";
+    } catch {
+      return "The Origin header is not a URL.";
+    }
+  }
+  const sent = headers.get("x-csrf-token") ?? formField(c.body, "_csrf");
+  if (verdict.cookieSession && verdict.principal.session) {
+    return sent && sameSecret(sent, verdict.principal.session.csrf) ? null : "The request lacks this session's CSRF token.";
+  }
+  if ("csrf" in verdict.requirement && verdict.requirement.csrf === "form") {
+    const cookie = readCookie(headers.get("cookie"), FORM_CSRF_COOKIE);
+    return cookie && sent && sameSecret(sent, cookie) ? null : "The form has expired.";
+  }
+  return null;
+}
+
+function formField(body: unknown, name: string): string | null {
+  if (body && typeof body === "object" && name in body) {
+    const value = (body as Record<string, unknown>)[name];
+    return typeof value === "string" ? value : null;
+  }
+  return null;
+}
+
+function printerOf(ref: PrinterRef, c: GuardContext, printers: PrinterManager): string | undefined {
+  if (ref === "default") return printers.default()?.id;
+  if ("param" in ref) return c.params[ref.param];
+  const fromQuery = c.query[ref.query];
+  return typeof fromQuery === "string" && fromQuery ? fromQuery : printers.default()?.id;
+}
+
+function refuse(kind: ReturnType<typeof routeKind>, status: 401 | 403, code: string, message: string, hint: string, c: GuardContext): Refusal {
+  // OctoPrint answers every missing or insufficient credential with this 403 (api_version_no_key_403).
+  if (kind === "octoprint") return new Refusal(Response.json({ error: code === "wrong_printer" || code === "csrf" ? message : OCTOPRINT_FORBIDDEN }, { status: 403 }));
+  if (kind === "html") {
+    if (status === 401) {
+      const next = c.path + (new URL(c.request.url).search || "");
+      const location = `/login?next=${encodeURIComponent(next)}`;
+      if (c.request.headers.get("hx-request")) return new Refusal(new Response(null, { status: 401, headers: { "HX-Redirect": location } }));
+      if (SAFE_METHODS.has(c.request.method)) return new Refusal(new Response(null, { status: 303, headers: { location } }));
+    }
+    return new Refusal(new Response(`${message} ${hint}`, { status, headers: { "content-type": "text/plain; charset=utf-8" } }));
+  }
+  return new Refusal(Response.json(errorBody(code, message, hint), { status }));
+}
+
+function refuseSetup(kind: ReturnType<typeof routeKind>, path: string): Refusal {
+  const message = "Layerline is not set up yet: no admin account exists.";
+  const hint = "Open this host in a browser to run the first-run wizard, or POST /api/v1/setup {username, password} from the machine itself (or with --setup-token), or run `layerline users add NAME --admin`.";
+  if (kind === "html" && path !== "/ui/events") return new Refusal(new Response(null, { status: 303, headers: { location: "/setup" } }));
+  if (kind === "octoprint") return new Refusal(Response.json({ error: `${message} ${hint}` }, { status: 403 }));
+  return new Refusal(Response.json(errorBody("setup_required", message, hint), { status: 403 }));
+}

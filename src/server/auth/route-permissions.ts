@@ -1,0 +1,139 @@
+/**
+ * What each route needs, keyed by "METHOD pattern" exactly as the route is registered. The guard
+ * is default-deny: a route missing here needs the `admin` permission, so routes added by other
+ * areas are protected until someone maps them. `public` routes are the only ones that answer
+ * without credentials, and each says why.
+ */
+import type { Permission } from "../../accounts/permissions.ts";
+import { OCTOPRINT_ROUTES } from "../compat/octoprint/permissions.ts";
+
+/** Where a route names the printer it acts on, for keys restricted to one printer. */
+export type PrinterRef = { param: string } | { query: string } | "default";
+
+export type Requirement =
+  | { public: string; csrf?: "form" }
+  | { permission: Permission | "login"; printer?: PrinterRef };
+
+const status = { permission: "status" } as const;
+const control = { permission: "control" } as const;
+const print = { permission: "print" } as const;
+const login = { permission: "login" } as const;
+const byId = (permission: Permission): Requirement => ({ permission, printer: { param: "id" } });
+
+export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
+  // Assets and the pages needed to get in.
+  "GET /public/:name": { public: "stylesheets and scripts of the login and setup pages" },
+  "GET /favicon.ico": { public: "the browser asks for it on every page" },
+  "GET /login": { public: "the login page" },
+  "POST /login": { public: "logging in (rate-limited per address and account)", csrf: "form" },
+  "POST /logout": { public: "ending one's own session is harmless without one" },
+  "GET /setup": { public: "the first-run wizard (only until an admin exists)" },
+  "POST /setup": { public: "the first-run wizard (only until an admin exists)", csrf: "form" },
+  "POST /api/v1/setup": { public: "headless first-run: loopback or --setup-token only, until an admin exists" },
+  "GET /api/v1/version": { public: "health checks and clients finding out what this is" },
+  "GET /api/v1": { public: "the index of the API, so people can learn how to authenticate" },
+  "GET /api/v1/openapi.json": { public: "the API's description, for generated clients" },
+  "GET /api/v1/docs": { public: "the API's human documentation" },
+
+  // The htmx UI.
+  "GET /": status,
+  "GET /ui/events": { permission: "status", printer: { query: "printer" } },
+  "POST /ui/printers/:id/connect": byId("control"),
+  "POST /ui/printers/:id/disconnect": byId("control"),
+  "POST /ui/printers/:id/emergency-stop": byId("control"),
+  "POST /ui/printers/:id/commands": byId("control"),
+  "POST /ui/printers/:id/temperature": byId("control"),
+  "POST /ui/printers/:id/job": byId("print"),
+  "POST /ui/printers/:id/job/pause": byId("print"),
+  "POST /ui/printers/:id/job/resume": byId("print"),
+  "POST /ui/printers/:id/job/cancel": byId("print"),
+  "POST /ui/files": { permission: "files.upload" },
+  "POST /ui/files/delete": { permission: "files.delete" },
+  "GET /account": login,
+  "POST /account/password": login,
+  "POST /account/keys": login,
+  "POST /account/keys/:id/revoke": login,
+  "POST /account/logout-everywhere": login,
+  "GET /users": { permission: "admin" },
+  "POST /users": { permission: "admin" },
+  "POST /users/:id/group": { permission: "admin" },
+  "POST /users/:id/password": { permission: "admin" },
+  "POST /users/:id/remove": { permission: "admin" },
+  "POST /users/:id/logout": { permission: "admin" },
+  "POST /groups/:group": { permission: "admin" },
+
+  // Native API.
+  "GET /api/v1/me": login,
+  "GET /api/v1/apikeys": login,
+  "POST /api/v1/apikeys": login,
+  "DELETE /api/v1/apikeys/:id": login,
+  "POST /api/v1/logout-everywhere": login,
+  "GET /api/v1/users": { permission: "admin" },
+  "POST /api/v1/users": { permission: "admin" },
+  "DELETE /api/v1/users/:name": { permission: "admin" },
+  "GET /api/v1/printers": status,
+  "POST /api/v1/printers": { permission: "settings" },
+  "GET /api/v1/printers/:id": byId("status"),
+  "DELETE /api/v1/printers/:id": byId("settings"),
+  "POST /api/v1/printers/:id/connect": byId("control"),
+  "POST /api/v1/printers/:id/disconnect": byId("control"),
+  "POST /api/v1/printers/:id/commands": byId("control"),
+  "POST /api/v1/printers/:id/emergency-stop": byId("control"),
+  "GET /api/v1/printers/:id/terminal": byId("status"),
+  "POST /api/v1/printers/:id/job": byId("print"),
+  "POST /api/v1/printers/:id/job/pause": byId("print"),
+  "POST /api/v1/printers/:id/job/resume": byId("print"),
+  "POST /api/v1/printers/:id/job/cancel": byId("print"),
+  "GET /api/v1/files": status,
+  "POST /api/v1/files": { permission: "files.upload" },
+  "GET /api/v1/files/*": status,
+  "DELETE /api/v1/files/*": { permission: "files.delete" },
+  "GET /api/v1/events": { permission: "status", printer: { query: "printer" } },
+  // Moving, renaming and copying change the tree like deleting does; a folder is an upload.
+  "POST /api/v1/files/*": { permission: "files.delete" },
+  "PUT /api/v1/files/*": { permission: "files.upload" },
+  "GET /api/v1/analysis": status,
+  "PUT /api/v1/analysis/settings": { permission: "settings" },
+  "GET /api/v1/update": status,
+  "POST /api/v1/update/check": { permission: "update" },
+  "POST /api/v1/update/start": { permission: "update" },
+  "POST /api/v1/update/cancel": { permission: "update" },
+  "PUT /api/v1/update/settings": { permission: "update" },
+
+  // The files page.
+  "GET /files": status,
+  "GET /ui/files/list": status,
+  "GET /ui/files/folders": status,
+  "GET /ui/files/detail": status,
+  "GET /ui/files/events": status,
+  "POST /ui/files/upload": { permission: "files.upload" },
+  "POST /ui/files/folder": { permission: "files.upload" },
+  "POST /ui/files/analyse": { permission: "files.upload" },
+  "POST /ui/files/print": print,
+  "POST /ui/files/rename": { permission: "files.delete" },
+  "POST /ui/files/move": { permission: "files.delete" },
+  "POST /ui/files/remove": { permission: "files.delete" },
+  "POST /ui/files/settings": { permission: "settings" },
+
+  // The update notice.
+  "GET /ui/update/notice": status,
+  "POST /ui/update/check": { permission: "update" },
+  "POST /ui/update/start": { permission: "update" },
+  "POST /ui/update/cancel": { permission: "update" },
+  "POST /ui/update/dismiss": { permission: "update" },
+
+  ...OCTOPRINT_ROUTES,
+};
+
+/** Unmapped routes need this. */
+export const DEFAULT_REQUIREMENT: Requirement = { permission: "admin" };
+
+/** The requirement of a registered route (trailing slashes do not matter). */
+export function requirementFor(method: string, route: string, table: Record<string, Requirement> = ROUTE_PERMISSIONS): Requirement {
+  const m = method === "HEAD" ? "GET" : method;
+  return table[`${m} ${normalizeRoute(route)}`] ?? DEFAULT_REQUIREMENT;
+}
+
+export function normalizeRoute(route: string): string {
+  return route.length > 1 && route.endsWith("/") ? route.slice(0, -1) : route;
+}

@@ -1,0 +1,90 @@
+/**
+ * OctoPrint's command bodies (`{"command": …, …}`), validated at the edge; and the G-code they
+ * become. Pure.
+ */
+import * as v from "valibot";
+
+const Num = v.pipe(v.number("must be a number"), v.finite());
+const Temp = v.pipe(Num, v.minValue(0, "temperatures are ≥ 0"), v.maxValue(500, "temperatures are ≤ 500"));
+const Bool = v.union([v.boolean(), v.picklist(["true", "false"])]);
+
+export const JobCommand = v.variant("command", [
+  v.object({ command: v.literal("start") }),
+  v.object({ command: v.literal("restart") }),
+  v.object({ command: v.literal("cancel") }),
+  v.object({ command: v.literal("pause"), action: v.optional(v.picklist(["pause", "resume", "toggle"], 'action is "pause", "resume" or "toggle"'), "toggle") }),
+]);
+
+export const ConnectionCommand = v.variant("command", [
+  v.object({
+    command: v.literal("connect"),
+    port: v.optional(v.string()),
+    baudrate: v.optional(v.pipe(v.number(), v.integer())),
+    printerProfile: v.optional(v.string()),
+    save: v.optional(v.boolean()),
+    autoconnect: v.optional(v.boolean()),
+  }),
+  v.object({ command: v.literal("disconnect") }),
+  v.object({ command: v.literal("fake_ack") }),
+]);
+
+const Axis = v.picklist(["x", "y", "z"], "axes are x, y and z");
+export const PrintheadCommand = v.variant("command", [
+  v.object({ command: v.literal("jog"), x: v.optional(Num), y: v.optional(Num), z: v.optional(Num), absolute: v.optional(v.boolean()), speed: v.optional(v.union([v.pipe(Num, v.minValue(1)), v.boolean()])) }),
+  v.object({ command: v.literal("home"), axes: v.pipe(v.array(Axis), v.minLength(1, "name at least one axis")) }),
+  v.object({ command: v.literal("feedrate"), factor: v.pipe(Num, v.minValue(0.01), v.maxValue(1000)) }),
+]);
+
+const Tool = v.pipe(v.string(), v.regex(/^tool\d$/, 'tools are named "tool0", "tool1", …'));
+export const ToolCommand = v.variant("command", [
+  v.object({ command: v.literal("target"), targets: v.pipe(v.record(Tool, Temp), v.check((t) => Object.keys(t).length > 0, "name at least one tool")) }),
+  v.object({ command: v.literal("offset"), offsets: v.record(Tool, v.pipe(Num, v.minValue(-50), v.maxValue(50))) }),
+  v.object({ command: v.literal("select"), tool: Tool }),
+  v.object({ command: v.literal("extrude"), amount: v.pipe(Num, v.minValue(-1000), v.maxValue(1000)), speed: v.optional(v.pipe(Num, v.minValue(1))) }),
+  v.object({ command: v.literal("flowrate"), factor: v.pipe(Num, v.minValue(0.01), v.maxValue(10)) }),
+]);
+
+export const HeaterCommand = v.variant("command", [
+  v.object({ command: v.literal("target"), target: Temp }),
+  v.object({ command: v.literal("offset"), offset: v.pipe(Num, v.minValue(-50), v.maxValue(50)) }),
+]);
+
+const Line = v.pipe(v.string(), v.maxLength(256, "a command may be at most 256 characters"));
+export const RawCommand = v.union([
+  v.object({ command: Line }),
+  v.object({ commands: v.pipe(v.array(Line), v.minLength(1), v.maxLength(1000)) }),
+  v.object({ script: v.string() }),
+]);
+
+export const FileCommand = v.variant("command", [
+  v.object({ command: v.literal("select"), print: v.optional(Bool) }),
+  v.object({ command: v.literal("unselect") }),
+  v.object({ command: v.literal("move"), destination: v.pipe(v.string(), v.minLength(1, "name the destination")) }),
+  v.object({ command: v.literal("copy"), destination: v.pipe(v.string(), v.minLength(1, "name the destination")) }),
+  v.object({ command: v.literal("analyse") }),
+  v.object({ command: v.literal("slice") }),
+]);
+
+export const truthy = (value: unknown) => value === true || value === "true" || value === "1" || value === "yes" || value === "on";
+
+/** Profile speeds (mm/min) OctoPrint uses for jogs by default. */
+export const AXIS_SPEED = { x: 6000, y: 6000, z: 200, e: 300 } as const;
+
+export function jogGcode(c: { x?: number; y?: number; z?: number; absolute?: boolean; speed?: number | boolean }): string[] {
+  const axes = (["x", "y", "z"] as const).filter((a) => c[a] !== undefined);
+  if (axes.length === 0) return [];
+  const speed = typeof c.speed === "number" ? c.speed : Math.min(...axes.map((a) => AXIS_SPEED[a]));
+  const move = `G1 ${axes.map((a) => `${a.toUpperCase()}${c[a]}`).join(" ")} F${Math.round(speed)}`;
+  return c.absolute ? ["G90", move] : ["G91", move, "G90"];
+}
+
+export const homeGcode = (axes: string[]) => [`G28 ${axes.map((a) => `${a.toUpperCase()}0`).join(" ")}`];
+
+export const toolIndex = (tool: string) => Number(tool.slice(4));
+
+/** Readable message of the first problem of a failed parse. */
+export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
+  const issue = issues[0]!;
+  const path = v.getDotPath(issue);
+  return path ? `${path}: ${issue.message}` : issue.message;
+}

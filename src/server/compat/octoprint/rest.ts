@@ -1,0 +1,684 @@
+/**
+ * The OctoPrint-compatible REST API (octoprint-compat.md §2.3 minimum set and more), for the
+ * default printer at `/api/…` and for every printer at `/printers/<id>/api/…`. Every answer is a
+ * rendering of the printer's live status (`state.ts`) or of FileStorage data (`files.ts`);
+ * commands go through the same printer session as the native API.
+ */
+import { Elysia } from "elysia";
+import { mkdirSync, rmSync } from "node:fs";
+import { totalmem } from "node:os";
+import { join } from "node:path";
+import * as v from "valibot";
+import type { Principal } from "../../../accounts/accounts.ts";
+import { FileError, type StoredFile } from "../../../files/storage.ts";
+import { safeRelativePath } from "../../../files/paths.ts";
+import type { Result } from "../../../printers/controller.ts";
+import type { PrinterSession } from "../../../printers/session.ts";
+import { listSerialPorts } from "../../../transport/serial.ts";
+import { clearSessionCookie, octoprintCsrfCookie, readCookie, SESSION_COOKIE, sessionCookie } from "../../auth/cookies.ts";
+import { OCTOPRINT_FORBIDDEN } from "../../auth/refusal.ts";
+import { principalOf } from "../../auth/principal.ts";
+import type { AppContext } from "../../context.ts";
+import { ApiError } from "../../errors.ts";
+import { REMEMBER_MS } from "../../../accounts/sessions.ts";
+import {
+  ConnectionCommand,
+  FileCommand,
+  firstIssue,
+  HeaterCommand,
+  homeGcode,
+  JobCommand,
+  jogGcode,
+  PrintheadCommand,
+  RawCommand,
+  ToolCommand,
+  toolIndex,
+  truthy,
+} from "./commands.ts";
+import { downloadUrl, fileEntry, HashCache, listFolders, resourceUrl, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
+import { PRINTER_PREFIX } from "./permissions.ts";
+import { profilePayload, readProfile, readSettings, SettingsUpdateSchema, settingsPayload, updateProfile, updateSettings, ProfileUpdateSchema } from "./settings.ts";
+import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
+import type { OctoTracker } from "./tracker.ts";
+import { currentUser, groupRecord, GROUPS, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
+
+/** The API version string OctoPrint reports (`server/api/__init__.py`). */
+export const OCTOPRINT_API = "0.1";
+/** The OctoPrint release whose API this layer reproduces. */
+export const OCTOPRINT_COMPAT = "1.11.8";
+
+export interface CompatDeps {
+  tracker: OctoTracker;
+  analysis: AnalysisLookup;
+  /** Sends an OctoPrint event to push clients (of one printer, or all with null). */
+  event: (printerId: string | null, type: string, payload: Record<string, unknown>) => void;
+}
+
+const MACHINECODE = ["machinecode", "gcode"];
+
+const fail = (status: number, message: string) => new ApiError(status, "octoprint", message);
+const noContent = () => new Response(null, { status: 204 });
+
+function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
+  const r = v.safeParse(schema, body ?? {});
+  if (!r.success) throw fail(400, firstIssue(r.issues));
+  return r.output;
+}
+
+/** The printer a request is about: `/printers/<id>/…` or the default one. */
+function printerFor(ctx: AppContext, params: Record<string, string> | undefined): PrinterSession {
+  const s = params?.printer ? ctx.printers.get(params.printer) : ctx.printers.default();
+  if (!s) throw fail(404, params?.printer ? `There is no printer "${params.printer}"` : "No printer is configured");
+  return s;
+}
+
+function refsFor(request: Request, params: Record<string, string> | undefined): Refs {
+  const origin = new URL(request.url).origin;
+  const base = params?.printer ? `${origin}/printers/${encodeURIComponent(params.printer)}` : origin;
+  return { api: base, downloads: base };
+}
+
+const commandFailed = (r: Result<unknown>) => {
+  if (!r.ok) throw fail(409, r.error.message);
+};
+
+async function ports(): Promise<string[]> {
+  return (await listSerialPorts().catch(() => [])).map((p) => p.path);
+}
+
+export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
+  const hashes = new HashCache();
+  const ownerOf = (path: string) =>
+    (ctx.db.query("SELECT user_name FROM octoprint_uploads WHERE path = ?").get(path) as { user_name: string } | null)?.user_name;
+  const setOwner = (path: string, user: string | null) => {
+    if (user) ctx.db.query("INSERT OR REPLACE INTO octoprint_uploads (path, user_name) VALUES (?, ?)").run(path, user);
+  };
+  const dropOwner = (path: string) => ctx.db.query("DELETE FROM octoprint_uploads WHERE path = ? OR path LIKE ?").run(path, `${path}/%`);
+
+  const extrasFor = async (files: StoredFile[]) => {
+    const out = new Map<string, FileExtras>();
+    await Promise.all(
+      files.map(async (f) => out.set(f.path, { hash: await hashes.of(f, ctx.files.absolute(f.path)).catch(() => ""), user: ownerOf(f.path), analysis: deps.analysis(f.path) })),
+    );
+    return (f: StoredFile) => out.get(f.path)!;
+  };
+
+  const jobContext = (s: PrinterSession): JobContext => {
+    const x = deps.tracker.of(s.id);
+    const active = s.status.job && (s.status.job.state === "printing" || s.status.job.state === "paused") ? s.status.job.file : null;
+    const path = active ?? x.selected?.path ?? null;
+    const file = path ? safeGet(path) : undefined;
+    return { file, analysis: file ? deps.analysis(file.path) : undefined, user: x.selected?.path === path ? x.selected.user : null, everSelected: x.everSelected };
+  };
+  const safeGet = (path: string) => {
+    try {
+      return ctx.files.get(path);
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** An ETag over the body; 304 when the client has it already. */
+  const withEtag = (request: Request, body: unknown, tagged: unknown = body) => {
+    const json = JSON.stringify(body);
+    const etag = `"${new Bun.CryptoHasher("sha1").update(JSON.stringify(tagged)).digest("hex")}"`;
+    if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers: { etag } });
+    return new Response(json, { headers: { "content-type": "application/json", etag, "cache-control": "max-age=0" } });
+  };
+
+  const userName = (p: Principal) => p.user?.name ?? null;
+
+  const startJob = async (s: PrinterSession, path: string, user: string | null) => {
+    deps.tracker.expectJob(s.id, user);
+    commandFailed(await s.startJob(path));
+  };
+
+  const requireOperational = (s: PrinterSession) => {
+    if (!isOperational(s.status)) throw fail(409, "Printer is not operational");
+  };
+
+  const send = async (s: PrinterSession, commands: string[]) => {
+    requireOperational(s);
+    if (commands.length) commandFailed(await s.send(commands));
+  };
+
+  /** Resolves a file or folder path of the files folder; throws 404 in OctoPrint's words. */
+  const resolve = (raw: string): { path: string; file?: StoredFile; folder: boolean } => {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(raw);
+    } catch {
+      throw fail(400, "The path is not valid URL encoding");
+    }
+    const check = safeRelativePath(decoded);
+    if (!check.ok) throw fail(400, `The path is not allowed: ${check.reason}`);
+    const file = safeGet(check.path);
+    if (file) return { path: check.path, file, folder: false };
+    if (listFolders(ctx.files.root).includes(check.path)) return { path: check.path, folder: true };
+    throw fail(404, `File not found on 'local': ${check.path}`);
+  };
+
+  const requireLocal = (origin: string) => {
+    if (origin === "sdcard") throw fail(409, "Can not access the SD card: no card is initialised");
+    if (origin !== "local") throw fail(404, `Unknown origin: ${origin}`);
+  };
+
+  /** Copies (and for a move, removes) a file or a folder's files. */
+  const transfer = async (from: { path: string; folder: boolean }, destination: string, move: boolean) => {
+    const check = safeRelativePath(destination);
+    if (!check.ok) throw fail(400, `The destination is not allowed: ${check.reason}`);
+    const folders = listFolders(ctx.files.root);
+    const base = from.path.split("/").pop()!;
+    const target = folders.includes(check.path) ? `${check.path}/${base}` : check.path;
+    if (target === from.path || target.startsWith(`${from.path}/`)) throw fail(409, "Cannot move or copy onto itself");
+    if (safeGet(target) || folders.includes(target)) throw fail(409, `The destination ${target} already exists`);
+    const sources = from.folder ? ctx.files.list().filter((f) => f.path.startsWith(`${from.path}/`)) : [ctx.files.get(from.path)!];
+    const inUse = ctx.printers.filesInUse();
+    if (move && sources.some((f) => inUse.has(f.path))) throw fail(409, "Trying to move a file that is being printed");
+    if (from.folder) mkdirSync(join(ctx.files.root, target), { recursive: true });
+    for (const f of sources) {
+      const to = from.folder ? `${target}${f.path.slice(from.path.length)}` : target;
+      await ctx.files.save(to, Bun.file(ctx.files.absolute(f.path)));
+      const owner = ownerOf(f.path);
+      if (owner) setOwner(to, owner);
+    }
+    if (move) removePath(from);
+    ctx.bus.emit("files.changed", undefined);
+    return target;
+  };
+
+  const removePath = (at: { path: string; folder: boolean }) => {
+    if (at.folder) {
+      const inside = ctx.files.list().filter((f) => f.path.startsWith(`${at.path}/`));
+      const inUse = ctx.printers.filesInUse();
+      if (inside.some((f) => inUse.has(f.path))) throw fail(409, "Trying to delete a folder that contains a file being printed");
+      for (const f of inside) ctx.files.remove(f.path);
+      rmSync(join(ctx.files.root, at.path), { recursive: true, force: true });
+    } else {
+      try {
+        ctx.files.remove(at.path);
+      } catch (e) {
+        if (e instanceof FileError && e.code === "in_use") throw fail(409, "Trying to delete a file that is currently in use");
+        throw e;
+      }
+    }
+    dropOwner(at.path);
+    deps.tracker.forget(at.path);
+    const name = at.path.split("/").pop();
+    deps.event(null, at.folder ? "FolderRemoved" : "FileRemoved", { storage: "local", path: at.path, name, ...(at.folder ? {} : { type: MACHINECODE }) });
+  };
+
+  const selected = (s: PrinterSession, file: StoredFile, user: string | null) => {
+    deps.tracker.select(s.id, file.path, user);
+    deps.event(s.id, "FileSelected", { name: file.name, path: file.path, origin: "local", size: file.size, ...(user ? { user } : {}) });
+  };
+
+  const filesListing = async (request: Request, params: Record<string, string>, recursive: boolean, folder = "") => {
+    const files = ctx.files.list();
+    const extras = await extrasFor(files);
+    return tree(files, listFolders(ctx.files.root), folder, refsFor(request, params), extras, recursive);
+  };
+
+  const diskSpace = async () => {
+    const st = await import("node:fs/promises").then((fs) => fs.statfs(ctx.files.root));
+    return { free: st.bavail * st.bsize, total: st.blocks * st.bsize };
+  };
+
+  const routes = (prefix: string) =>
+    new Elysia({ prefix })
+      .get("/api/version", ({ params }) => {
+        printerFor(ctx, params as Record<string, string>);
+        // PrusaSlicer requires `text` to start with "OctoPrint"; `server` says what really answers.
+        return { api: OCTOPRINT_API, server: ctx.version, text: `OctoPrint ${OCTOPRINT_COMPAT} (Layerline ${ctx.version})` };
+      })
+      .get("/api/server", () => ({ version: ctx.version, safemode: null }))
+      .post("/api/login", async ({ body, query, request, server, set }) => {
+        const data = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
+        const now = Date.now();
+        if (truthy(query.passive) || "passive" in data) {
+          const p = principalOf(request);
+          if (!p.user) return noContent();
+          const { token } = ctx.accounts.startSession(p, p.via === "apikey" ? "apikey" : "password");
+          return loginRecord(p, token, p.via === "apikey" ? "apikey" : "password", now);
+        }
+        const user = typeof data.user === "string" ? data.user : "";
+        const pass = typeof data.pass === "string" ? data.pass : "";
+        if (!user || !pass) throw fail(400, "Neither user and pass attributes nor passive flag present");
+        const result = await ctx.accounts.login(user, pass, server?.requestIP(request)?.address ?? "unknown", now);
+        if (!result.ok && result.reason === "throttled") {
+          set.status = 429;
+          set.headers["retry-after"] = String(Math.ceil(result.retryAfterMs / 1000));
+          return { error: "Too many failed login attempts, try again later" };
+        }
+        if (!result.ok) {
+          set.status = 403;
+          return { error: OCTOPRINT_FORBIDDEN };
+        }
+        const remember = truthy(data.remember);
+        const principal: Principal = { user: result.user, permissions: ctx.accounts.permissionsOf(result.user), via: "session", printerId: null };
+        const { token, session } = ctx.accounts.startSession(principal, "password", remember, now);
+        const port = new URL(request.url).port || "80";
+        return new Response(JSON.stringify(loginRecord(principal, token, "password", now)), {
+          headers: [
+            ["content-type", "application/json"],
+            ["cache-control", "no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0"],
+            ["set-cookie", sessionCookie(token, remember, REMEMBER_MS / 1000)],
+            ["set-cookie", octoprintCsrfCookie(port, session.csrf)],
+          ],
+        });
+      })
+      .post("/api/logout", ({ request }) => {
+        const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+        if (token) ctx.accounts.logout(token);
+        return new Response(null, { status: 204, headers: { "set-cookie": clearSessionCookie() } });
+      })
+      .get("/api/currentuser", ({ request }) => currentUser(principalOf(request)))
+      .get("/api/settings", async ({ params, request }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        return withEtag(request, settingsPayload(readSettings(ctx.settings), s.record, await ports(), principalOf(request).permissions.has("admin")));
+      })
+      .post("/api/settings", async ({ body, params, request }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        updateSettings(ctx.settings, parse(SettingsUpdateSchema, body));
+        return settingsPayload(readSettings(ctx.settings), s.record, await ports(), principalOf(request).permissions.has("admin"));
+      })
+      .get("/api/connection", async ({ params }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        return connectionPayload(s.record, s.status, await ports());
+      })
+      .post("/api/connection", async ({ body, params }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        const c = parse(ConnectionCommand, body);
+        if (c.command === "disconnect") {
+          commandFailed(await ctx.printers.disconnect(s.id));
+          return noContent();
+        }
+        if (c.command === "fake_ack") throw fail(400, "fake_ack is not needed: Layerline recovers lost acknowledgements itself (timeouts and resends)");
+        const port = c.port && c.port !== "AUTO" ? c.port : undefined;
+        if (port === "VIRTUAL" && s.record.transport !== "virtual") throw fail(400, "This printer is a serial printer; add a virtual printer in Layerline instead");
+        if (port && port !== "VIRTUAL") {
+          if (s.record.transport !== "serial") throw fail(400, "This is the virtual printer; add a serial printer in Layerline to use a port");
+          if (!port.startsWith("/dev/")) throw fail(400, "The port must be a device path such as /dev/ttyUSB0");
+        }
+        const baud = c.baudrate && c.baudrate > 0 ? c.baudrate : s.record.baud;
+        const changed = s.record.transport === "serial" && ((port && port !== s.record.port) || baud !== s.record.baud);
+        if (changed) {
+          await ctx.printers.disconnect(s.id);
+          ctx.printers.updateConnection(s.id, port ?? s.record.port, baud);
+        } else if (s.status.state !== "closed" && s.status.state !== "error") {
+          return noContent(); // already connected as asked
+        }
+        commandFailed(await ctx.printers.connect(s.id));
+        return noContent();
+      })
+      .get("/api/printer", ({ params, query }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        if (!isOperational(s.status)) throw fail(409, "Printer is not operational");
+        const exclude = new Set(String(query.exclude ?? "").split(",").map((e) => e.trim()));
+        const out: Record<string, unknown> = {};
+        if (!exclude.has("temperature")) {
+          const temperature: Record<string, unknown> = temperatureMap(s.status, deps.tracker.of(s.id).offsets);
+          if (truthy(query.history)) {
+            const limit = Number.parseInt(String(query.limit ?? ""), 10);
+            const temps = deps.tracker.of(s.id).temps;
+            temperature.history = temps.slice(-(Number.isFinite(limit) && limit > 0 ? limit : 300));
+          }
+          out.temperature = temperature;
+        }
+        if (!exclude.has("sd")) out.sd = { ready: false };
+        if (!exclude.has("state")) out.state = printerState(s.status);
+        return out;
+      })
+      .get("/api/printer/tool", ({ params, query }) => heaterState(params, query, (n) => n.startsWith("tool")))
+      .get("/api/printer/bed", ({ params, query }) => heaterState(params, query, (n) => n === "bed"))
+      .get("/api/printer/chamber", ({ params, query }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        if (!s.status.temperatures.chamber) throw fail(409, "Printer does not have a heated chamber");
+        return heaterState(params, query, (n) => n === "chamber");
+      })
+      .post("/api/printer/tool", async ({ body, params }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        const c = parse(ToolCommand, body);
+        const offsets = deps.tracker.of(s.id).offsets;
+        switch (c.command) {
+          case "target":
+            await send(s, Object.entries(c.targets).map(([tool, t]) => `M104 T${toolIndex(tool)} S${Math.round(t + (offsets[tool] ?? 0))}`));
+            break;
+          case "offset":
+            requireOperational(s);
+            Object.assign(offsets, c.offsets);
+            break;
+          case "select":
+            await send(s, [`T${toolIndex(c.tool)}`]);
+            break;
+          case "extrude":
+            if (s.status.state === "printing") throw fail(409, "Printer is currently printing");
+            await send(s, ["G91", "M83", `G1 E${c.amount} F${Math.round(c.speed ?? 300)}`, "M82", "G90"]);
+            break;
+          case "flowrate":
+            await send(s, [`M221 S${Math.round(c.factor * 100)}`]);
+            break;
+        }
+        return noContent();
+      })
+      .post("/api/printer/bed", async ({ body, params }) => heaterCommand(params, body, "bed", "M140"))
+      .post("/api/printer/chamber", async ({ body, params }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        if (!s.status.temperatures.chamber) throw fail(409, "Printer does not have a heated chamber");
+        return heaterCommand(params, body, "chamber", "M141");
+      })
+      .post("/api/printer/printhead", async ({ body, params }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        const c = parse(PrintheadCommand, body);
+        if (s.status.state === "printing") throw fail(409, "Printer is currently printing");
+        if (c.command === "jog") await send(s, jogGcode(c));
+        else if (c.command === "home") await send(s, homeGcode(c.axes));
+        else await send(s, [`M220 S${Math.round(c.factor <= 2 ? c.factor * 100 : c.factor)}`]);
+        return noContent();
+      })
+      .post("/api/printer/command", async ({ body, params }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        const c = parse(RawCommand, body);
+        if ("script" in c) throw fail(400, "Named G-code scripts are not supported; send the commands themselves");
+        const commands = ("commands" in c ? c.commands : [c.command]).map((l) => l.trim()).filter(Boolean);
+        await send(s, commands);
+        return noContent();
+      })
+      .get("/api/printer/sd", ({ params }) => {
+        printerFor(ctx, params as Record<string, string>);
+        return { ready: false };
+      })
+      .post("/api/printer/sd", () => {
+        throw fail(409, "SD card support is not available yet in Layerline");
+      })
+      .get("/api/job", ({ params }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        const j = jobContext(s);
+        return {
+          job: jobPayload(s.status, j),
+          progress: progressPayload(s.status, j),
+          state: stateText(s.status),
+          ...(s.status.state === "error" ? { error: s.status.problem?.message ?? "" } : {}),
+        };
+      })
+      .post("/api/job", async ({ body, params, request }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        const c = parse(JobCommand, body);
+        const state = s.status.state;
+        switch (c.command) {
+          case "start": {
+            if (state === "printing" || state === "paused") throw fail(409, "Printer already has an active job");
+            if (state !== "operational") throw fail(409, "Printer is not operational");
+            const j = jobContext(s);
+            if (!j.file) throw fail(409, "Printer has no file selected");
+            await startJob(s, j.file.path, userName(principalOf(request)));
+            break;
+          }
+          case "restart": {
+            if (state !== "paused") throw fail(409, "Printer is not paused, cannot restart");
+            const file = s.status.job!.file;
+            commandFailed(await s.cancelJob());
+            await startJob(s, file, userName(principalOf(request)));
+            break;
+          }
+          case "cancel":
+            if (state !== "printing" && state !== "paused") throw fail(409, "Printer is neither printing nor paused, 'cancel' command cannot be performed");
+            commandFailed(await s.cancelJob());
+            break;
+          case "pause": {
+            const wantPause = c.action === "pause" || (c.action === "toggle" && state === "printing");
+            if (wantPause) {
+              if (state !== "printing") throw fail(409, "Printer is not printing, cannot pause");
+              commandFailed(await s.pauseJob());
+            } else {
+              if (state !== "paused") throw fail(409, "Printer is not paused, cannot resume");
+              commandFailed(await s.resumeJob());
+            }
+            break;
+          }
+        }
+        return noContent();
+      })
+      .get("/api/files", async ({ params, query, request }) => {
+        const p = (params ?? {}) as Record<string, string>;
+        printerFor(ctx, p);
+        const files = await filesListing(request, p, truthy(query.recursive));
+        // The tag follows the files, not the free space (which changes all the time).
+        return withEtag(request, { files, ...(await diskSpace()) }, files);
+      })
+      .get("/api/files/:origin", async ({ params, query, request }) => {
+        const p = (params ?? {}) as Record<string, string>;
+        printerFor(ctx, p);
+        if (p.origin === "sdcard") return { files: [] };
+        if (p.origin !== "local") throw fail(404, `Unknown origin: ${p.origin}`);
+        const files = await filesListing(request, p, truthy(query.recursive));
+        return withEtag(request, { files, ...(await diskSpace()) }, files);
+      })
+      .get("/api/files/:origin/*", async ({ params, query, request }) => {
+        const p = (params ?? {}) as Record<string, string>;
+        requireLocal(p.origin!);
+        const at = resolve(p["*"]!);
+        const refs = refsFor(request, p);
+        if (at.file) return withEtag(request, fileEntry(at.file, refs, (await extrasFor([at.file]))(at.file)));
+        const children = await filesListing(request, p, truthy(query.recursive), at.path);
+        const inside = ctx.files.list().filter((f) => f.path.startsWith(`${at.path}/`));
+        return {
+          name: at.path.split("/").pop(),
+          display: at.path.split("/").pop(),
+          path: at.path,
+          type: "folder",
+          typePath: ["folder"],
+          origin: "local",
+          refs: { resource: resourceUrl(refs, at.path) },
+          size: inside.reduce((n, f) => n + f.size, 0),
+          children,
+        };
+      })
+      .post("/api/files/:origin", async ({ body, params, request, set }) => {
+        const p = (params ?? {}) as Record<string, string>;
+        const s = printerFor(ctx, p);
+        requireLocal(p.origin!);
+        const form = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
+        const refs = refsFor(request, p);
+        const principal = principalOf(request);
+        const folder = typeof form.path === "string" ? form.path.replace(/^\/+|\/+$/g, "") : "";
+        if (typeof form.foldername === "string") {
+          const check = safeRelativePath(folder ? `${folder}/${form.foldername}` : form.foldername);
+          if (!check.ok) throw fail(400, `The folder name is not allowed: ${check.reason}`);
+          if (safeGet(check.path)) throw fail(409, `A file named ${check.path} already exists`);
+          mkdirSync(join(ctx.files.root, check.path), { recursive: true });
+          ctx.bus.emit("files.changed", undefined);
+          deps.event(null, "FolderAdded", { storage: "local", path: check.path, name: check.path.split("/").pop() });
+          set.status = 201;
+          set.headers.location = resourceUrl(refs, check.path);
+          return { folder: { name: check.path.split("/").pop(), path: check.path, origin: "local", refs: { resource: resourceUrl(refs, check.path) } }, done: true };
+        }
+        const file = form.file;
+        if (!(file instanceof File)) throw fail(400, "No file included");
+        const name = typeof form.filename === "string" && form.filename.trim() ? form.filename.trim() : file.name;
+        const check = safeRelativePath(folder ? `${folder}/${name.split(/[\\/]/).pop()}` : (name.split(/[\\/]/).pop() ?? ""));
+        if (!check.ok) throw fail(400, `The file name is not allowed: ${check.reason}`);
+        if (truthy(form.noOverwrite) && safeGet(check.path)) throw fail(409, `File ${check.path} already exists and noOverwrite was set`);
+        // userdata is a JSON string (the multipart parser may already have decoded it).
+        let userdata: unknown;
+        if (typeof form.userdata === "string" && form.userdata) {
+          try {
+            userdata = JSON.parse(form.userdata);
+          } catch {
+            throw fail(400, "userdata contains invalid JSON");
+          }
+        } else if (form.userdata && typeof form.userdata === "object") userdata = form.userdata;
+        let stored: StoredFile;
+        try {
+          stored = await ctx.files.save(check.path, file);
+        } catch (e) {
+          if (e instanceof FileError && e.code === "not_printable") throw fail(415, `Could not upload the file "${name}", invalid type`);
+          if (e instanceof FileError && e.code === "in_use") throw fail(409, `Trying to overwrite file that is currently being printed: ${check.path}`);
+          throw e;
+        }
+        setOwner(stored.path, userName(principal));
+        ctx.bus.emit("files.changed", undefined);
+        // select/print are honoured only when allowed and the printer is ready; never a 409 (§2.4).
+        const mayPrint = principal.permissions.has("print") && (!principal.printerId || principal.printerId === s.id);
+        const ready = s.status.state === "operational";
+        const wantPrint = truthy(form.print);
+        const effectiveSelect = (truthy(form.select) || wantPrint) && mayPrint && ready;
+        let effectivePrint = wantPrint && mayPrint && ready;
+        if (effectiveSelect) selected(s, stored, userName(principal));
+        if (effectivePrint) {
+          deps.tracker.expectJob(s.id, userName(principal));
+          effectivePrint = (await s.startJob(stored.path)).ok;
+        }
+        deps.event(null, "FileAdded", { storage: "local", path: stored.path, name: stored.name, type: MACHINECODE });
+        deps.event(s.id, "Upload", {
+          name: stored.name,
+          path: stored.path,
+          target: "local",
+          select: truthy(form.select),
+          print: wantPrint,
+          effective_select: effectiveSelect,
+          effective_print: effectivePrint,
+          ...(userdata !== undefined ? { userdata } : {}),
+        });
+        set.status = 201;
+        set.headers.location = resourceUrl(refs, stored.path);
+        set.headers["cache-control"] = "no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0";
+        return {
+          files: { local: { name: stored.name, path: stored.path, origin: "local", refs: { resource: resourceUrl(refs, stored.path), download: downloadUrl(refs, stored.path) } } },
+          done: true,
+          effectiveSelect,
+          effectivePrint,
+        };
+      })
+      .post("/api/files/:origin/*", async ({ body, params, request, set }) => {
+        const p = (params ?? {}) as Record<string, string>;
+        const s = printerFor(ctx, p);
+        requireLocal(p.origin!);
+        const at = resolve(p["*"]!);
+        const c = parse(FileCommand, body);
+        const principal = principalOf(request);
+        const need = (...perms: ("print" | "files.upload" | "files.delete")[]) => {
+          for (const perm of perms) if (!principal.permissions.has(perm)) throw fail(403, OCTOPRINT_FORBIDDEN);
+        };
+        switch (c.command) {
+          case "select": {
+            need("print");
+            if (!at.file) throw fail(409, "Only files can be selected");
+            if (principal.printerId && principal.printerId !== s.id) throw fail(403, OCTOPRINT_FORBIDDEN);
+            if (s.status.state === "printing" || s.status.state === "paused") throw fail(409, "Printer is already printing, cannot select a new file");
+            const print = truthy(c.print);
+            if (print && s.status.state !== "operational") throw fail(409, "Printer is not operational, cannot directly start printing");
+            selected(s, at.file, userName(principal));
+            if (print) await startJob(s, at.path, userName(principal));
+            return noContent();
+          }
+          case "unselect":
+            need("print");
+            if (s.status.state === "printing" || s.status.state === "paused") throw fail(409, "Printer is already printing, cannot unselect current file");
+            if (deps.tracker.of(s.id).selected?.path === at.path) {
+              deps.tracker.unselect(s.id);
+              deps.event(s.id, "FileDeselected", {});
+            }
+            return noContent();
+          case "move":
+          case "copy": {
+            need(...(c.command === "move" ? (["files.upload", "files.delete"] as const) : (["files.upload"] as const)));
+            const target = await transfer(at, c.destination, c.command === "move");
+            const refs = refsFor(request, p);
+            set.status = 201;
+            set.headers.location = resourceUrl(refs, target);
+            return { origin: "local", name: target.split("/").pop(), path: target, refs: { resource: resourceUrl(refs, target), ...(at.folder ? {} : { download: downloadUrl(refs, target) }) } };
+          }
+          case "analyse":
+            throw fail(400, "Analysis runs automatically in Layerline; there is nothing to start");
+          case "slice":
+            throw fail(400, "Slicing is not supported; upload G-code from your slicer");
+        }
+      })
+      .delete("/api/files/:origin/*", ({ params }) => {
+        const p = (params ?? {}) as Record<string, string>;
+        printerFor(ctx, p);
+        requireLocal(p.origin!);
+        removePath(resolve(p["*"]!));
+        ctx.bus.emit("files.changed", undefined);
+        return noContent();
+      })
+      .get("/downloads/files/:origin/*", ({ params }) => {
+        const p = (params ?? {}) as Record<string, string>;
+        requireLocal(p.origin!);
+        const at = resolve(p["*"]!);
+        if (!at.file) throw fail(404, "Folders cannot be downloaded");
+        return new Response(Bun.file(ctx.files.absolute(at.path)), {
+          headers: { "content-type": "text/x.gcode", "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(at.file.name)}` },
+        });
+      })
+      .get("/api/printerprofiles", ({ params, request }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        const resource = `${refsFor(request, params as Record<string, string>).api}/api/printerprofiles/${PROFILE_ID}`;
+        return withEtag(request, { profiles: { [PROFILE_ID]: profilePayload(readProfile(ctx.settings, s.id), resource) } });
+      })
+      .get("/api/printerprofiles/:profile", ({ params, request }) => {
+        const p = (params ?? {}) as Record<string, string>;
+        const s = printerFor(ctx, p);
+        if (p.profile !== PROFILE_ID) throw fail(404, `Unknown profile: ${p.profile}`);
+        return profilePayload(readProfile(ctx.settings, s.id), `${refsFor(request, p).api}/api/printerprofiles/${PROFILE_ID}`);
+      })
+      .patch("/api/printerprofiles/:profile", ({ body, params, request }) => {
+        const p = (params ?? {}) as Record<string, string>;
+        const s = printerFor(ctx, p);
+        if (p.profile !== PROFILE_ID) throw fail(404, `Unknown profile: ${p.profile}`);
+        const problem = updateProfile(ctx.settings, s.id, parse(ProfileUpdateSchema, body).profile);
+        if (problem) throw fail(400, problem);
+        return { profile: profilePayload(readProfile(ctx.settings, s.id), `${refsFor(request, p).api}/api/printerprofiles/${PROFILE_ID}`) };
+      })
+      .get("/api/access/permissions", () => ({ permissions: OCTO_PERMISSIONS.map(permissionJson) }))
+      .get("/api/access/groups", () => ({ groups: ctx.accounts.users.groups().map((g) => groupRecord(g.key, g.permissions)) }))
+      .get("/api/access/users", () => ({ users: users() }))
+      .get("/api/users", () => ({ users: users() }))
+      .get("/api/system/commands", () => ({ core: [], custom: [], plugin: [] }))
+      .get("/api/system/info", () => ({
+        systeminfo: {
+          "octoprint.version": ctx.version,
+          "octoprint.safe_mode": false,
+          "octoprint.last_safe_mode.date": "unknown",
+          "env.os.platform": process.platform,
+          "env.os.arch": process.arch,
+          "env.python.version": `bun ${Bun.version}`,
+          "env.hardware.cores": navigator.hardwareConcurrency,
+          "env.hardware.ram": totalmem(),
+          "connectivity.online": true,
+          "systeminfo.generator": "layerline",
+        },
+      }))
+      .get("/api/timelapse", () => ({ config: { type: "off" }, enabled: false, files: [] }));
+
+  const users = () => ctx.accounts.users.list().map((u) => userRecord(u, ctx.accounts.permissionsOf(u)));
+
+  const heaterState = (params: unknown, query: Record<string, unknown>, only: (name: string) => boolean) => {
+    const s = printerFor(ctx, params as Record<string, string>);
+    if (!isOperational(s.status)) throw fail(409, "Printer is not operational");
+    const out: Record<string, unknown> = temperatureMap(s.status, deps.tracker.of(s.id).offsets, only);
+    if (truthy(query.history)) {
+      const limit = Number.parseInt(String(query.limit ?? ""), 10);
+      out.history = deps.tracker
+        .of(s.id)
+        .temps.slice(-(Number.isFinite(limit) && limit > 0 ? limit : 300))
+        .map((pt) => Object.fromEntries(Object.entries(pt).filter(([k]) => k === "time" || only(k))));
+    }
+    return out;
+  };
+
+  const heaterCommand = async (params: unknown, body: unknown, heater: string, gcode: string) => {
+    const s = printerFor(ctx, params as Record<string, string>);
+    const c = parse(HeaterCommand, body);
+    const offsets = deps.tracker.of(s.id).offsets;
+    if (c.command === "target") await send(s, [`${gcode} S${Math.round(c.target + (offsets[heater] ?? 0))}`]);
+    else {
+      requireOperational(s);
+      offsets[heater] = c.offset;
+    }
+    return noContent();
+  };
+
+  return { app: new Elysia({ name: "octoprint-rest" }).use(routes("")).use(routes(PRINTER_PREFIX)), jobContext };
+}

@@ -1,0 +1,160 @@
+/**
+ * Pure renderings of a printer's live status (the one state every view renders, design
+ * principle 5) in OctoPrint 1.11's shapes: state text and flags, temperatures, the job and its
+ * progress, the connection (octoprint-compat.md §2.4, §3).
+ */
+import type { StoredFile } from "../../../files/storage.ts";
+import type { PrinterRecord } from "../../../printers/record.ts";
+import type { PrinterStatus } from "../../../printers/status.ts";
+import type { GcodeAnalysis } from "./files.ts";
+
+export const BAUDRATES = [250000, 230400, 115200, 57600, 38400, 19200, 9600];
+export const PROFILE_ID = "_default";
+
+const TEXT: Record<PrinterStatus["state"], string> = {
+  closed: "Offline",
+  connecting: "Connecting",
+  operational: "Operational",
+  printing: "Printing",
+  paused: "Paused",
+  error: "Offline after error",
+};
+
+export const stateText = (status: PrinterStatus) => TEXT[status.state];
+
+export function isOperational(status: PrinterStatus): boolean {
+  return status.state === "operational" || status.state === "printing" || status.state === "paused";
+}
+
+export function stateFlags(status: PrinterStatus) {
+  const s = status.state;
+  return {
+    operational: isOperational(status),
+    printing: s === "printing",
+    cancelling: false,
+    pausing: false,
+    resuming: false,
+    finishing: false,
+    closedOrError: s === "closed" || s === "error",
+    error: s === "error",
+    paused: s === "paused",
+    ready: s === "operational",
+    // No SD card support yet: as OctoPrint reports a printer without a card.
+    sdReady: false,
+  };
+}
+
+export function printerState(status: PrinterStatus) {
+  return { text: stateText(status), flags: stateFlags(status), error: status.state === "error" ? (status.problem?.message ?? "") : "" };
+}
+
+/** `{tool0: {actual, target, offset}, bed: …}` for the heaters the printer reports. */
+export function temperatureMap(status: PrinterStatus, offsets: Record<string, number>, only?: (name: string) => boolean) {
+  const out: Record<string, { actual: number; target: number; offset: number }> = {};
+  for (const [name, r] of Object.entries(status.temperatures)) {
+    if (only && !only(name)) continue;
+    out[name] = { actual: r.actual, target: r.target ?? 0, offset: offsets[name] ?? 0 };
+  }
+  return out;
+}
+
+/** One point of temperature history: `{time, tool0: {actual, target}, …}`. */
+export type TempPoint = { time: number } & Record<string, { actual: number; target: number } | number>;
+
+export function tempPoint(status: PrinterStatus, now: number): TempPoint {
+  const point: TempPoint = { time: Math.floor(now / 1000) };
+  for (const [name, r] of Object.entries(status.temperatures)) point[name] = { actual: r.actual, target: r.target ?? 0 };
+  return point;
+}
+
+/** What the job payload needs to know besides the status. */
+export interface JobContext {
+  /** The selected (or printing) file, if it still exists. */
+  file: StoredFile | undefined;
+  analysis: GcodeAnalysis | undefined;
+  user: string | null;
+  /** Whether a file was ever selected since the printer connected (OctoPrint's two "no job" shapes differ). */
+  everSelected: boolean;
+}
+
+export function jobPayload(status: PrinterStatus, j: JobContext) {
+  if (!j.file) {
+    if (status.state === "operational" && !j.everSelected) {
+      // A freshly connected printer with nothing selected (api_job_idle).
+      return {
+        file: { date: null, name: null, origin: null, path: null, size: null },
+        estimatedPrintTime: null,
+        filament: { length: null, volume: null },
+        lastPrintTime: null,
+        user: null,
+      };
+    }
+    return {
+      file: { date: null, display: null, name: null, origin: null, path: null, size: null },
+      estimatedPrintTime: null,
+      averagePrintTime: null,
+      lastPrintTime: null,
+      filament: null,
+      user: null,
+    };
+  }
+  return {
+    file: { name: j.file.name, path: j.file.path, display: j.file.name, origin: "local", size: j.file.size, date: Math.floor(j.file.date / 1000) },
+    estimatedPrintTime: j.analysis?.estimatedPrintTime ?? null,
+    averagePrintTime: null,
+    lastPrintTime: null,
+    filament: j.analysis?.filament ?? null,
+    user: j.user,
+  };
+}
+
+const NO_PROGRESS = { completion: null, filepos: null, printTime: null, printTimeLeft: null, printTimeLeftOrigin: null };
+
+export function progressPayload(status: PrinterStatus, j: JobContext) {
+  const job = status.job;
+  const p = status.progress;
+  if (!job || !p || !j.file || job.file !== j.file.path) return NO_PROGRESS;
+  if (job.state === "printing" || job.state === "paused") {
+    const estimate = j.analysis?.estimatedPrintTime;
+    let left: number | null = null;
+    let origin: string | null = null;
+    if (estimate !== undefined && estimate !== null) {
+      left = Math.max(0, Math.round(estimate - p.printTime));
+      origin = "analysis";
+    } else if (p.completion > 0) {
+      left = Math.max(0, Math.round((p.printTime * (100 - p.completion)) / p.completion));
+      origin = "linear";
+    }
+    return { completion: p.completion, filepos: p.bytesSent, printTime: p.printTime, printTimeLeft: left, printTimeLeftOrigin: origin };
+  }
+  if (job.state === "done") return { completion: 100.0, filepos: p.bytesTotal, printTime: p.printTime, printTimeLeft: 0, printTimeLeftOrigin: null };
+  return NO_PROGRESS;
+}
+
+export function jobStateText(status: PrinterStatus) {
+  return stateText(status);
+}
+
+/** The port string OctoPrint shows: the device, or VIRTUAL for the built-in printer. */
+export const portOf = (r: PrinterRecord) => (r.transport === "virtual" ? "VIRTUAL" : r.port);
+
+export function connectionPayload(record: PrinterRecord, status: PrinterStatus, ports: string[]) {
+  const closed = status.state === "closed" || status.state === "error";
+  const all = [...new Set([...ports, ...(record.transport === "serial" && record.port ? [record.port] : []), "VIRTUAL"])];
+  return {
+    current: {
+      state: status.state === "closed" ? "Closed" : stateText(status),
+      port: closed ? null : portOf(record),
+      baudrate: closed ? null : record.baud,
+      printerProfile: PROFILE_ID,
+    },
+    options: {
+      ports: all,
+      baudrates: BAUDRATES,
+      printerProfiles: [{ id: PROFILE_ID, name: "Default" }],
+      portPreference: portOf(record),
+      baudratePreference: record.baud,
+      printerProfilePreference: PROFILE_ID,
+    },
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * Account pages of the htmx UI: login/logout, the first-run wizard, one's account (API keys,
+ * password, sessions), users and groups (admins), and the app-key decision. Plain HTML forms that
+ * work without scripts; every post carries the CSRF token the guard checks.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { AccountError } from "../../accounts/accounts.ts";
+import { GroupSchema, PermissionSchema, type Group } from "../../accounts/permissions.ts";
+import { REMEMBER_MS } from "../../accounts/sessions.ts";
+import { newToken } from "../../accounts/tokens.ts";
+import { listSerialPorts } from "../../transport/serial.ts";
+import { accountPage } from "../../../views/api-keys.ts";
+import { appKeyDonePage, appKeyPage } from "../../../views/app-key.ts";
+import type { Html } from "../../../views/html.ts";
+import { loginPage } from "../../../views/login.ts";
+import { setupPage } from "../../../views/setup.ts";
+import { usersPage } from "../../../views/users.ts";
+import { ApiError } from "../errors.ts";
+import { clearSessionCookie, formCsrfCookie, sessionCookie } from "../auth/cookies.ts";
+import { principalOf } from "../auth/principal.ts";
+import type { AppContext } from "../context.ts";
+import { createKeyFor } from "../api/accounts.ts";
+import { BAUD_RATES, completeSetup, setupAllowed } from "../setup.ts";
+import { pageSession } from "./page-session.ts";
+
+const page = (body: Html, status = 200, headers: Record<string, string> = {}) =>
+  new Response(body.value, { status, headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...headers } });
+const redirect = (location: string, headers: Record<string, string> = {}) => new Response(null, { status: 303, headers: { location, ...headers } });
+
+/** Only same-site paths may be redirected to after login. */
+const safeNext = (next: unknown) => (typeof next === "string" && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/");
+const field = (body: unknown, name: string): string => {
+  const value = body && typeof body === "object" ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof value === "string" ? value : "";
+};
+const fields = (body: unknown, name: string): string[] => {
+  const value = body && typeof body === "object" ? (body as Record<string, unknown>)[name] : undefined;
+  return Array.isArray(value) ? value.filter((x): x is string => typeof x === "string") : typeof value === "string" ? [value] : [];
+};
+
+export function accountRoutes(ctx: AppContext) {
+  const address = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null) => server?.requestIP(request)?.address ?? "unknown";
+  const printerList = () => ctx.printers.list().map((p) => ({ id: p.id, name: p.record.name }));
+
+  /** Account pages belong to a browser login (API clients have /api/v1/apikeys and /api/v1/users). */
+  const browser = (request: Request) => {
+    const session = pageSession(request);
+    if (!session) throw new ApiError(403, "browser_session_required", "This page needs a browser login.", "Log in at /login; API clients use /api/v1/apikeys and /api/v1/users.");
+    return session;
+  };
+  const accountView = (request: Request, extra: { created?: { name: string; key: string }; message?: string; error?: string } = {}, status = 200) => {
+    const p = principalOf(request);
+    return page(
+      accountPage({ session: browser(request), keys: ctx.accounts.keys.list(p.user!.id), printers: printerList(), pendingApps: ctx.accounts.appKeys.pending(Date.now()), ...extra }),
+      status,
+    );
+  };
+  const usersView = (request: Request, extra: { message?: string; error?: string } = {}, status = 200) =>
+    page(usersPage({ session: browser(request), users: ctx.accounts.users.list(), groups: ctx.accounts.users.groups(), ...extra }), status);
+  /** Runs an admin action on a user, answering with the users page and its outcome. */
+  const onUser = async (request: Request, id: string, action: (u: NonNullable<ReturnType<typeof ctx.accounts.users.get>>) => Promise<string> | string) => {
+    const user = ctx.accounts.users.get(id);
+    if (!user) return usersView(request, { error: "There is no such user." }, 404);
+    try {
+      return usersView(request, { message: await action(user) });
+    } catch (e) {
+      if (e instanceof AccountError) return usersView(request, { error: `${e.message} ${e.hint}` }, e.status);
+      throw e;
+    }
+  };
+
+  const setupView = async (extra: { error?: string; username?: string } = {}, status = 200) => {
+    const csrf = newToken();
+    const current = ctx.printers.default()?.record;
+    const ports = (await listSerialPorts().catch(() => [])).map((p) => p.path);
+    return page(
+      setupPage({
+        csrf,
+        needsToken: !!ctx.setupToken,
+        printerName: current?.name ?? "My printer",
+        transport: current?.transport ?? "virtual",
+        port: current?.port ?? null,
+        baud: current?.baud ?? 115200,
+        ports,
+        baudRates: BAUD_RATES,
+        ...extra,
+      }),
+      status,
+      { "set-cookie": formCsrfCookie(csrf) },
+    );
+  };
+
+  return new Elysia()
+    .get("/login", ({ query, request }) => {
+      if (principalOf(request).user) return redirect(safeNext(query.next));
+      const csrf = newToken();
+      return page(loginPage({ csrf, next: safeNext(query.next) }), 200, { "set-cookie": formCsrfCookie(csrf) });
+    })
+    .post("/login", async ({ body, request, server }) => {
+      const username = field(body, "username").trim();
+      const next = safeNext(field(body, "next"));
+      const again = (error: string, status: number, headers: Record<string, string> = {}) => {
+        const csrf = newToken();
+        return page(loginPage({ csrf, next, error, username }), status, { "set-cookie": formCsrfCookie(csrf), ...headers });
+      };
+      const result = await ctx.accounts.login(username, field(body, "password"), address(request, server));
+      if (!result.ok && result.reason === "throttled") {
+        const s = Math.ceil(result.retryAfterMs / 1000);
+        return again(`Too many failed attempts. Try again in ${Math.ceil(s / 60)} minute(s).`, 429, { "retry-after": String(s) });
+      }
+      if (!result.ok) return again("Wrong user name or password.", 403);
+      const remember = field(body, "remember") === "1";
+      const { token } = ctx.accounts.startSession({ user: result.user, permissions: new Set(), via: "session", printerId: null }, "password", remember);
+      return redirect(next, { "set-cookie": sessionCookie(token, remember, REMEMBER_MS / 1000) });
+    })
+    .post("/logout", ({ request }) => {
+      const p = principalOf(request);
+      if (p.sessionToken) ctx.accounts.logout(p.sessionToken);
+      const headers = { "set-cookie": clearSessionCookie() };
+      if (request.headers.get("hx-request")) return new Response(null, { status: 204, headers: { ...headers, "HX-Redirect": "/login" } });
+      return redirect("/login", headers);
+    })
+    .get("/setup", async () => {
+      if (ctx.accounts.adminExists()) return redirect("/");
+      return setupView();
+    })
+    .post("/setup", async ({ body, request, server }) => {
+      const username = field(body, "username");
+      const refusal = setupAllowed(ctx, address(request, server), field(body, "token"), true);
+      if (refusal?.code === "already_set_up") return redirect("/");
+      if (refusal) return setupView({ error: `${refusal.message} ${refusal.hint}`, username }, refusal.status);
+      if (field(body, "password") !== field(body, "confirm")) return setupView({ error: "The two passwords differ.", username }, 400);
+      const transport = field(body, "transport") === "serial" ? "serial" : "virtual";
+      try {
+        const admin = await completeSetup(ctx, username, field(body, "password"), {
+          name: field(body, "printerName").trim() || "My printer",
+          transport,
+          port: transport === "serial" ? field(body, "port") || undefined : undefined,
+          baud: Number(field(body, "baud")) || 115200,
+        });
+        const { token } = ctx.accounts.startSession({ user: admin, permissions: new Set(), via: "session", printerId: null }, "setup");
+        return redirect("/", { "set-cookie": sessionCookie(token, false, 0) });
+      } catch (e) {
+        if (e instanceof AccountError) return setupView({ error: `${e.message} ${e.hint}`, username }, e.status);
+        throw e;
+      }
+    })
+    .get("/account", ({ request }) => accountView(request))
+    .post("/account/keys", ({ body, request }) => {
+      const days = Number(field(body, "expires"));
+      try {
+        const { key, record } = createKeyFor(ctx, principalOf(request), {
+          name: field(body, "name"),
+          scope: field(body, "scope") || "full",
+          printer: field(body, "printer") || null,
+          expiresAt: days > 0 ? Date.now() + days * 86400_000 : null,
+        });
+        return accountView(request, { created: { name: record.name, key } }, 201);
+      } catch (e) {
+        if (e instanceof ApiError || e instanceof AccountError) return accountView(request, { error: `${e.message} ${e.hint}` }, e.status);
+        throw e;
+      }
+    })
+    .post("/account/keys/:id/revoke", ({ params, request }) => {
+      const key = ctx.accounts.keys.get(params.id);
+      if (!key || key.userId !== principalOf(request).user!.id) return accountView(request, { error: "There is no such key." }, 404);
+      ctx.accounts.revokeKey(key.id);
+      return accountView(request, { message: `Revoked “${key.name}”.` });
+    })
+    .post("/account/password", async ({ body, request, server }) => {
+      const user = principalOf(request).user!;
+      const check = await ctx.accounts.login(user.name, field(body, "current"), address(request, server));
+      if (!check.ok) return accountView(request, { error: "The current password is wrong." }, 403);
+      try {
+        await ctx.accounts.setPassword(user, field(body, "password"));
+      } catch (e) {
+        if (e instanceof AccountError) return accountView(request, { error: `${e.message} ${e.hint}` }, e.status);
+        throw e;
+      }
+      return redirect("/login", { "set-cookie": clearSessionCookie() });
+    })
+    .post("/account/logout-everywhere", ({ request }) => {
+      ctx.accounts.logoutEverywhere(principalOf(request).user!.id);
+      return redirect("/login", { "set-cookie": clearSessionCookie() });
+    })
+    .get("/users", ({ request }) => usersView(request))
+    .post("/users", async ({ body, request }) => {
+      const group = v.safeParse(GroupSchema, field(body, "group"));
+      try {
+        const user = await ctx.accounts.addUser(field(body, "username"), field(body, "password"), group.success ? group.output : "users");
+        return usersView(request, { message: `Added ${user.name}.` }, 201);
+      } catch (e) {
+        if (e instanceof AccountError) return usersView(request, { error: `${e.message} ${e.hint}` }, e.status);
+        throw e;
+      }
+    })
+    .post("/users/:id/group", ({ params, body, request }) =>
+      onUser(request, params.id, (u) => {
+        const group = v.safeParse(GroupSchema, field(body, "group"));
+        if (!group.success) throw new AccountError("invalid_group", "Choose a group.", "");
+        ctx.accounts.setGroup(u, group.output);
+        return `${u.name} is now in ${group.output}.`;
+      }),
+    )
+    .post("/users/:id/password", ({ params, body, request }) =>
+      onUser(request, params.id, async (u) => {
+        await ctx.accounts.setPassword(u, field(body, "password"));
+        return `Set a new password for ${u.name}; their sessions ended.`;
+      }),
+    )
+    .post("/users/:id/logout", ({ params, request }) =>
+      onUser(request, params.id, (u) => `Ended ${ctx.accounts.logoutEverywhere(u.id)} session(s) of ${u.name}.`),
+    )
+    .post("/users/:id/remove", ({ params, request }) =>
+      onUser(request, params.id, (u) => {
+        ctx.accounts.removeUser(u);
+        return `Removed ${u.name}.`;
+      }),
+    )
+    .post("/groups/:group", ({ params, body, request }) => {
+      const group = v.safeParse(GroupSchema, params.group);
+      if (!group.success || group.output === "admins") return usersView(request, { error: "Admins always have every permission." }, 400);
+      const permissions = fields(body, "permissions").flatMap((p) => {
+        const parsed = v.safeParse(PermissionSchema, p);
+        return parsed.success ? [parsed.output] : [];
+      });
+      ctx.accounts.users.setGroupPermissions(group.output as Exclude<Group, "admins">, permissions);
+      for (const u of ctx.accounts.users.list()) if (u.group === group.output) ctx.bus.emit("accounts.revoked", { userId: u.id, reason: "modified", sessions: null });
+      return usersView(request, { message: `Saved the permissions of ${group.output}.` });
+    })
+    .get("/plugin/appkeys/auth/:app_token", ({ params, request }) => {
+      const r = ctx.accounts.appKeys.byApp(params.app_token, Date.now());
+      const session = pageSession(request);
+      if (!session) throw new ApiError(403, "session_required", "Decide on app access while logged in with your password.", "Log in in the browser.");
+      if (!r) return page(appKeyDonePage(session, "This request has expired or was already decided."), 404);
+      return page(appKeyPage({ session, app: r.app, userToken: r.userToken, requestedUser: r.user, printers: printerList() }));
+    });
+}

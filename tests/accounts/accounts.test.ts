@@ -1,0 +1,118 @@
+/**
+ * The accounts core: scopes, the login throttle (time passed in), app-key requests, and the
+ * stores' rules (hashed secrets, last admin, sessions ended on changes).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Accounts } from "../../src/accounts/accounts.ts";
+import { AppKeyRequests, POLL_TIMEOUT_MS } from "../../src/accounts/app-keys.ts";
+import { effectivePermissions, parseScope } from "../../src/accounts/permissions.ts";
+import { LoginThrottle } from "../../src/accounts/rate-limit.ts";
+import { openDatabase } from "../../src/db/database.ts";
+import { createBus, type Events } from "../../src/events.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "layerline-accounts-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("scopes", () => {
+  test("presets and permission lists; unknown names are explained", () => {
+    expect(parseScope("read-only")).toEqual({ ok: true, scope: "read-only", permissions: ["status"] });
+    expect(parseScope(" print , status ")).toEqual({ ok: true, scope: "status,print", permissions: ["status", "print"] });
+    const bad = parseScope("status,teleport");
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.message).toContain("teleport");
+  });
+
+  test("a key never has more than its user, and admin implies everything", () => {
+    expect([...effectivePermissions(["status"], ["status", "control"])]).toEqual(["status"]);
+    expect(effectivePermissions(["admin"], ["print"])).toEqual(new Set(["print"]));
+    expect(effectivePermissions(["admin"], null).size).toBe(9);
+  });
+});
+
+describe("login throttle", () => {
+  test("per account: five failures lock it for the window, a success clears it", () => {
+    const t = new LoginThrottle({ perAccount: 5, perAddress: 20, windowMs: 60_000 });
+    for (let i = 0; i < 5; i++) {
+      expect(t.retryAfter("1.2.3.4", "Alice", i)).toBe(0);
+      t.fail("1.2.3.4", "alice", i);
+    }
+    expect(t.retryAfter("9.9.9.9", "ALICE", 10)).toBe(60_000 - 10); // other address, same account
+    expect(t.retryAfter("1.2.3.4", "alice", 60_001)).toBe(0); // the window slid past the first failure
+    t.succeed("1.2.3.4", "alice");
+    expect(t.retryAfter("1.2.3.4", "alice", 20)).toBe(0);
+  });
+
+  test("per address: many accounts from one address are throttled too", () => {
+    const t = new LoginThrottle({ perAccount: 5, perAddress: 3, windowMs: 1000 });
+    for (const name of ["a", "b", "c"]) t.fail("5.5.5.5", name, 0);
+    expect(t.retryAfter("5.5.5.5", "d", 1)).toBe(999);
+    expect(t.retryAfter("6.6.6.6", "d", 1)).toBe(0);
+  });
+});
+
+describe("app-key requests", () => {
+  test("pending → granted once → gone; denial and silence end it", () => {
+    const r = new AppKeyRequests();
+    const req = r.request("Cura", null, 0);
+    expect(r.poll(req.appToken, 1000)).toEqual({ status: "pending" });
+    expect(r.decide(req.userToken, { grant: true, key: "K" }, 2000)).toBe(true);
+    expect(r.poll(req.appToken, 3000)).toEqual({ status: "granted", key: "K" });
+    expect(r.poll(req.appToken, 3001)).toEqual({ status: "gone" });
+    const denied = r.request("X", null, 0);
+    r.decide(denied.userToken, { grant: false }, 1);
+    expect(r.poll(denied.appToken, 2)).toEqual({ status: "gone" });
+    const forgotten = r.request("Y", null, 0);
+    expect(r.pending(POLL_TIMEOUT_MS + 1)).toEqual([]);
+    expect(r.poll(forgotten.appToken, POLL_TIMEOUT_MS + 2)).toEqual({ status: "gone" });
+  });
+});
+
+describe("the accounts store", () => {
+  const db = openDatabase(dir);
+  const bus = createBus();
+  const revoked: Events["accounts.revoked"][] = [];
+  bus.on("accounts.revoked", (e) => revoked.push(e));
+  const accounts = new Accounts(db, bus);
+
+  test("passwords are argon2id hashes; names and weak passwords are refused with reasons", async () => {
+    const admin = await accounts.addUser("root", "a very long password", "admins");
+    const row = db.query("SELECT password_hash FROM users WHERE id = ?").get(admin.id) as { password_hash: string };
+    expect(row.password_hash).toStartWith("$argon2id$");
+    await expect(accounts.addUser("x y", "long enough pw", "users")).rejects.toThrow(/user name/);
+    await expect(accounts.addUser("bob", "short", "users")).rejects.toThrow(/at least 8/);
+    await expect(accounts.addUser("ROOT", "another long pw", "users")).rejects.toThrow(/already/);
+    expect((await accounts.login("root", "a very long password", "a")).ok).toBe(true);
+    expect((await accounts.login("root", "wrong password!", "a")).ok).toBe(false);
+    expect((await accounts.login("nobody", "wrong password!", "a")).ok).toBe(false);
+  });
+
+  test("the last admin can be neither demoted nor removed", async () => {
+    const root = accounts.users.byName("root")!;
+    expect(() => accounts.setGroup(root, "users")).toThrow(/only admin/);
+    expect(() => accounts.removeUser(root)).toThrow(/only admin/);
+  });
+
+  test("a password change ends the user's sessions and tells the push sockets", async () => {
+    const root = accounts.users.byName("root")!;
+    const { token } = accounts.startSession({ user: root, permissions: new Set(), via: "session", printerId: null }, "password");
+    expect(accounts.principalForSession(token)).toBeDefined();
+    await accounts.setPassword(root, "a new long password");
+    expect(accounts.principalForSession(token)).toBeUndefined();
+    expect(revoked.at(-1)).toMatchObject({ userId: root.id, reason: "modified" });
+  });
+
+  test("a socket session made with a key keeps the key's scope and ends with it", () => {
+    const root = accounts.users.byName("root")!;
+    const { key, record } = accounts.createKey(root, { name: "ro", scope: "read-only" });
+    const viaKey = accounts.principalForKey(key)!;
+    expect([...viaKey.permissions]).toEqual(["status"]);
+    const { token } = accounts.startSession(viaKey, "apikey");
+    expect([...accounts.principalForSession(token)!.permissions]).toEqual(["status"]);
+    accounts.revokeKey(record.id);
+    expect(accounts.principalForSession(token)).toBeUndefined();
+    expect(accounts.principalForKey(key)).toBeUndefined();
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * Bad input on every registered endpoint — wrong types, missing fields, broken JSON, huge bodies,
+ * junk query strings — gets a 4xx (JSON on API paths), never a 500.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { routeKind } from "../../src/server/route-kind.ts";
+import { readyHost, routeUrl, type TestHost } from "../helpers/host.ts";
+
+let host: TestHost;
+let printer: string;
+
+beforeAll(async () => {
+  ({ host, printer } = await readyHost());
+}, 30_000);
+afterAll(() => host.close());
+
+const concrete = (path: string) => routeUrl(path, printer, "no/such%2F..%2Ffile.gcode");
+
+const BODIES: [string, string, BodyInit][] = [
+  ["broken JSON", "application/json", "{nope"],
+  ["wrong types", "application/json", JSON.stringify({ command: 5, commands: "M105", targets: [1], target: "hot", file: 3, name: [], scope: 7, username: {}, password: 1, x: "far", axes: "x", passive: "maybe", decision: "perhaps", profile: 3, appearance: 1 })],
+  ["missing fields", "application/json", "{}"],
+  ["an array", "application/json", "[1,2,3]"],
+  ["a huge body", "application/json", JSON.stringify({ command: "x".repeat(3_000_000) })],
+  ["a broken form", "multipart/form-data; boundary=zzz", "--zzz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nunterminated"],
+  ["a form without a file", "application/x-www-form-urlencoded", "select=maybe&print=perhaps&path=../../etc"],
+];
+
+test("OctoPrint command endpoints name what is wrong", async () => {
+  const cases: [string, unknown, RegExp][] = [
+    ["/api/job", { command: "explode" }, /command/],
+    ["/api/printer/tool", { command: "target", targets: { tool0: "hot" } }, /targets/],
+    ["/api/printer/bed", { command: "target", target: 900 }, /500/],
+    ["/api/printer/printhead", { command: "home", axes: [] }, /axis/],
+    ["/api/connection", { command: "connect", port: "/etc/passwd" }, /device path|virtual printer/],
+    ["/api/printer/command", { commands: [] }, /./],
+  ];
+  for (const [path, body, message] of cases) {
+    const res = await host.post(path, body);
+    expect({ path, status: res.status }).toEqual({ path, status: 400 });
+    expect((await res.json()).error).toMatch(message);
+  }
+});
+
+// Last: it disconnects, stops and even removes the printer along the way.
+test("every route answers bad input with a 4xx, never a 500", async () => {
+  const routes = host.routes.filter((r) => r.method !== "WS");
+  const failures: string[] = [];
+  let checked = 0;
+  for (const r of routes) {
+    const path = concrete(r.path);
+    const attempts: [string, RequestInit][] =
+      r.method === "GET"
+        ? [["junk query", { method: "GET" }]]
+        : BODIES.map(([what, type, body]) => [what, { method: r.method, headers: { "content-type": type }, body }]);
+    for (const [what, init] of attempts) {
+      const url = r.method === "GET" ? `${path}?history=%ZZ&limit=-5&recursive=perhaps&exclude[]=x&printer=nope&next=//evil` : path;
+      const res = await host.api(url, { ...init, redirect: "manual" });
+      checked++;
+      if (res.status >= 500) failures.push(`${r.method} ${r.path} with ${what}: ${res.status} ${(await res.text()).slice(0, 120)}`);
+      // (SockJS transports answer in SockJS's own plain-text framing.)
+      else if (res.status >= 400 && routeKind(new URL(url, host.url).pathname) !== "html" && !r.path.includes("/sockjs/")) {
+        const type = res.headers.get("content-type") ?? "";
+        if (!type.includes("json")) failures.push(`${r.method} ${r.path} with ${what}: ${res.status} is not JSON (${type})`);
+        else {
+          const body = await res.json();
+          if (!body.error) failures.push(`${r.method} ${r.path} with ${what}: no error in ${JSON.stringify(body).slice(0, 80)}`);
+        }
+      }
+    }
+  }
+  expect(failures).toEqual([]);
+  expect(checked).toBeGreaterThan(400);
+}, 120_000);

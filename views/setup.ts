@@ -1,0 +1,55 @@
+/**
+ * The first-run wizard: create the admin, name the printer, pick its connection.
+ */
+import { html, type Html } from "./html.ts";
+import { layout } from "./layout.ts";
+
+export interface SetupView {
+  csrf: string;
+  needsToken: boolean;
+  printerName: string;
+  transport: "virtual" | "serial";
+  port: string | null;
+  baud: number;
+  ports: string[];
+  baudRates: readonly number[];
+  error?: string;
+  username?: string;
+}
+
+export function setupPage(v: SetupView): Html {
+  return layout(
+    "Welcome",
+    html`<section class="card narrow">
+  <h1>Welcome to Layerline</h1>
+  <p>Three things and you are printing. Until this is done, nobody can use this host.</p>
+  ${v.error ? html`<p class="form-error" role="alert">${v.error}</p>` : ""}
+  <form method="post" action="/setup" class="stack" id="setup">
+    <input type="hidden" name="_csrf" value="${v.csrf}">
+    ${v.needsToken ? html`<label>Setup token (given with --setup-token) <input name="token" type="password" required autocomplete="off"></label>` : ""}
+    <fieldset class="stack"><legend>1. Your admin account</legend>
+      <label>User name <input name="username" required autocomplete="username" value="${v.username ?? "admin"}"></label>
+      <label>Password (at least 8 characters) <input name="password" type="password" required minlength="8" autocomplete="new-password"></label>
+      <label>Password again <input name="confirm" type="password" required minlength="8" autocomplete="new-password"></label>
+    </fieldset>
+    <fieldset class="stack"><legend>2. Your printer's name</legend>
+      <label>Name <input name="printerName" required maxlength="80" value="${v.printerName}"></label>
+    </fieldset>
+    <fieldset class="stack"><legend>3. How it is connected</legend>
+      <label class="check"><input type="radio" name="transport" value="virtual" ${v.transport === "virtual" ? "checked" : ""}> The built-in virtual printer (try everything without hardware)</label>
+      <label class="check"><input type="radio" name="transport" value="serial" ${v.transport === "serial" ? "checked" : ""}> A printer on a USB/serial port</label>
+      <label>Port
+        <select name="port">
+          ${v.ports.length === 0 ? html`<option value="">No serial ports found — plug the printer in and reload</option>` : ""}
+          ${v.ports.map((p) => html`<option value="${p}" ${p === v.port ? "selected" : ""}>${p}</option>`)}
+        </select>
+      </label>
+      <label>Baud rate
+        <select name="baud">${v.baudRates.map((b) => html`<option value="${b}" ${b === v.baud ? "selected" : ""}>${b}</option>`)}</select>
+      </label>
+    </fieldset>
+    <button type="submit" class="primary">Finish setup</button>
+  </form>
+</section>`,
+  );
+}
