@@ -6,7 +6,7 @@ import { assets } from "./assets.ts";
 import type { AppContext } from "./context.ts";
 import { errorHandler } from "./errors.ts";
 import { accountsApi } from "./api/accounts.ts";
-import { authGuard } from "./auth/guard.ts";
+import { authGuard, type RouteHooks } from "./auth/guard.ts";
 import { accountRoutes } from "./ui/accounts.ts";
 import { octoprintCompat } from "./compat/octoprint/index.ts";
 import { apiDocs } from "./api/openapi.ts";
@@ -25,7 +25,7 @@ export function createApp(ctx: AppContext) {
   const app = new Elysia()
     .use(errorHandler)
     // First: every route registered after the guard is covered by it (default-deny).
-    .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers }))
+    .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers, routes: (): RouteHooks[] => app.routes }))
     .use(assets)
     .use(accountsApi(ctx))
     .use(accountRoutes(ctx))

@@ -26,6 +26,15 @@ export interface GuardOptions {
   accounts: Accounts;
   printers: PrinterManager;
   table?: Record<string, Requirement>;
+  /** The app's routes (read at the first request): those declared `parse: "none"` stream their bodies. */
+  routes?: () => RouteHooks[];
+}
+
+/** What the guard reads of a registered route. */
+export interface RouteHooks {
+  method: string;
+  path: string;
+  hooks?: { parse?: unknown };
 }
 
 type Verdict = { principal: Principal; refusal: Refusal | null; requirement: Requirement; cookieSession: boolean };
@@ -43,6 +52,8 @@ export function authGuard(options: GuardOptions) {
   const { accounts } = options;
   const verdicts = new WeakMap<Request, Verdict>();
   let setupDone = false;
+  let streamed: Set<string> | undefined;
+  const streams = (method: string, route: string) => (streamed ??= streamedRoutes(options.routes?.() ?? [])).has(`${method} ${route}`);
 
   const decide = (c: GuardContext): Verdict => {
     let verdict = verdicts.get(c.request);
@@ -82,12 +93,14 @@ export function authGuard(options: GuardOptions) {
 
   return new Elysia({ name: "auth-guard" })
     .onParse({ as: "global" }, (c) => {
+      const ctx = c as unknown as GuardContext;
       // Refuse before the body is read: an unauthenticated upload is never buffered.
-      if (decide(c as unknown as GuardContext).refusal) return {};
-      // Uploads are streamed by their routes from `request.body` (parse: "none"). Elysia runs a
-      // global parse hook even for such routes and would then buffer the body itself, so the
-      // guard leaves it unparsed here.
-      if (isStreamedBody(c.request.headers.get("content-type"))) return null as unknown as object;
+      if (decide(ctx).refusal) return {};
+      // Routes declared `parse: "none"` read `request.body` themselves (streamed uploads, JSON
+      // they validate). Elysia runs a global parse hook even for them and, when it returns
+      // nothing, parses the body after all (or fails on "none"); so the guard claims the body
+      // for them, unread. Multipart and binary bodies are never buffered for other routes either.
+      if (streams(ctx.request.method, ctx.route) || isStreamedBody(c.request.headers.get("content-type"))) return null as unknown as object;
     })
     .onTransform({ as: "global" }, (c) => {
       const ctx = c as unknown as GuardContext;
@@ -97,6 +110,13 @@ export function authGuard(options: GuardOptions) {
       const csrf = checkCsrf(ctx, verdict);
       if (csrf) throw refuse(routeKind(ctx.path), 403, "csrf", csrf, "Reload the page and try again.", ctx);
     });
+}
+
+/** "METHOD path" of the routes that declare `parse: "none"`. */
+function streamedRoutes(routes: RouteHooks[]): Set<string> {
+  const none = (h: unknown) => h === "none" || (typeof h === "object" && h !== null && (h as { fn?: unknown }).fn === "none");
+  const parse = (r: RouteHooks) => (Array.isArray(r.hooks?.parse) ? r.hooks.parse : [r.hooks?.parse]);
+  return new Set(routes.filter((r) => parse(r).some(none)).map((r) => `${r.method} ${r.path}`));
 }
 
 /** Bodies that are never parsed by Elysia: routes read them as streams. */
