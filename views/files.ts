@@ -12,7 +12,7 @@ import type { PrinterRecord } from "../src/printers/record.ts";
 import type { PrinterStatus } from "../src/printers/status.ts";
 import { formatBytes, formatDuration } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
-import { layout } from "./layout.ts";
+import { layout, type PageSession } from "./layout.ts";
 
 export interface PrinterChoice {
   record: PrinterRecord;
@@ -27,7 +27,7 @@ const SORTS: [NonNullable<ListQuery["sort"]>, string][] = [
 ];
 
 /** The whole page. */
-export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: ListQuery, space: { free: number; total: number }, onlyWhenIdle: boolean): Html {
+export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: ListQuery, space: { free: number; total: number }, onlyWhenIdle: boolean, session?: PageSession): Html {
   return layout(
     "Files",
     html`<div class="files-page" hx-ext="sse" sse-connect="/ui/files/events">
@@ -65,6 +65,8 @@ export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: 
   </section>
   <section class="card detail" id="file-detail"><p class="muted">Choose a file to see its details.</p></section>
 </div>`,
+    html``,
+    session,
   );
 }
 

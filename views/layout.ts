@@ -32,7 +32,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
   <a class="muted" href="/api/v1/docs">API</a>
   ${session ? userMenu(session) : ""}
 </header>
-<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="load" hx-swap="outerHTML" hidden></div>
+${session ? html`<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="load" hx-swap="outerHTML" hidden></div>` : ""}
 <main>${content}</main>
 <div id="toasts" aria-live="polite"></div>
 </body>

@@ -193,6 +193,36 @@ describe("browser sessions", () => {
     expect((await host.anonymous("/api/v1/printers", { headers: { cookie: s.cookie } })).status).toBe(200);
   });
 
+  test("the files page and the update notice carry the token; their posts without it are refused", async () => {
+    const s = await login(host);
+    for (const page of ["/files", "/"]) {
+      const text = await (await host.anonymous(page, { headers: { cookie: s.cookie } })).text();
+      expect({ page, token: text.includes(`&quot;X-CSRF-Token&quot;:&quot;${s.csrf}&quot;`) }).toEqual({ page, token: true });
+      expect(text).toContain('hx-get="/ui/update/notice"');
+    }
+    // A streamed upload (multipart, never parsed for a _csrf field) needs the header.
+    const upload = (headers: Record<string, string>) => {
+      const form = new FormData();
+      form.append("file", new Blob(["G28\n"]), "csrf.gcode");
+      return host.anonymous("/ui/files/upload", { method: "POST", headers: { cookie: s.cookie, ...headers }, body: form });
+    };
+    expect((await upload({})).status).toBe(403);
+    expect((await host.api("/api/v1/files/csrf.gcode")).status).toBe(404);
+    expect((await upload({ "x-csrf-token": s.csrf })).status).toBe(200);
+    expect((await host.api("/api/v1/files/csrf.gcode")).status).toBe(200);
+    const form = (path: string, headers: Record<string, string>, body = "") =>
+      host.anonymous(path, { method: "POST", headers: { cookie: s.cookie, "content-type": "application/x-www-form-urlencoded", ...headers }, body });
+    for (const [path, body] of [["/ui/files/folder", "folder=csrf"], ["/ui/files/remove", "path=csrf.gcode"], ["/ui/update/dismiss", ""], ["/ui/update/check", ""]] as const) {
+      expect({ path, status: (await form(path, {}, body)).status }).toEqual({ path, status: 403 });
+    }
+    expect((await form("/ui/files/folder", { "x-csrf-token": s.csrf }, "folder=csrf")).status).toBe(200);
+    expect((await form("/ui/update/dismiss", { "x-csrf-token": s.csrf })).status).toBe(200);
+  });
+
+  test("pages without a session do not ask for the update notice (it would send them to the login page)", async () => {
+    for (const page of ["/login", "/api/v1/docs"]) expect(await (await host.anonymous(page)).text()).not.toContain("/ui/update/notice");
+  });
+
   test("logout everywhere ends every session of the user", async () => {
     const a = await login(host);
     const b = await login(host);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chromium, type Browser } from "playwright-core";
-import { ADMIN, startTestHost, type TestHost } from "../helpers/host.ts";
+import type { Browser } from "playwright-core";
+import { launchBrowser, loggedInPage as login } from "../helpers/browser.ts";
+import { startTestHost, type TestHost } from "../helpers/host.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
 
@@ -9,22 +10,9 @@ let browser: Browser;
 
 beforeAll(async () => {
   host = await startTestHost();
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchBrowser();
 }, 60_000);
-/** A page logged in through the login form, as a person would. */
-async function loggedInPage() {
-  const page = await browser.newPage();
-  await page.goto(host.url);
-  await page.waitForURL(/\/login/);
-  await page.fill('input[name="username"]', ADMIN.username);
-  await page.fill('input[name="password"]', ADMIN.password);
-  await page.click('button[type="submit"]');
-  await page.waitForURL(`${host.url}/`);
-  return page;
-}
+const loggedInPage = () => login(browser, host);
 
 afterAll(async () => {
   await browser?.close();

@@ -1,6 +1,7 @@
 /** The files page in headless Chromium: upload (button and drag and drop), live analysis, search, sort, details, actions. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchBrowser, loggedInPage } from "../helpers/browser.ts";
 import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
@@ -12,10 +13,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   host = await startTestHost();
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchBrowser();
   const { printers } = await (await host.api("/api/v1/printers")).json();
   await host.waitFor(`/api/v1/printers/${printers[0].id}`, (p: any) => p.state === "operational");
 }, 60_000);
@@ -36,10 +34,9 @@ async function eventually<T>(read: () => Promise<T>, expected: T, ms = 10_000): 
 }
 
 async function open(): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await loggedInPage(browser, host, "/files", { width: 1400, height: 1000 });
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${host.url}/files`);
   // The push channel is open before we act.
   await page.waitForFunction(() => (document.querySelector("[sse-connect]") as any)?.["htmx-internal-data"]?.sseEventSource?.readyState === 1);
   return { page, errors };

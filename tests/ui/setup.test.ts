@@ -3,7 +3,8 @@
  * connection, then the dashboard opens logged in; logging out leads to the login page.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchBrowser } from "../helpers/browser.ts";
 import { startTestHost, type TestHost } from "../helpers/host.ts";
 
 let host: TestHost;
@@ -11,7 +12,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   host = await startTestHost({ setup: false });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  browser = await launchBrowser();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

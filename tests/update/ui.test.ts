@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchBrowser, loggedInPage } from "../helpers/browser.ts";
 import { startTestHost, type TestHost } from "../helpers/host.ts";
 import { manifestFor, ReleaseServer, throwawayKey } from "./helpers.ts";
 
@@ -24,7 +25,7 @@ beforeAll(async () => {
   host = await startTestHost({ update: { publicKey: key.publicKey } });
   const url = server.publish("ui", await manifestFor(binary, { version: "9.1.0", key: key.privateKey, notes: "Faster uploads.\nA new terminal." }), { file: binary });
   await host.post("/api/v1/update/check", { url });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
+  browser = await launchBrowser();
 }, 60_000);
 
 afterAll(async () => {
@@ -35,8 +36,7 @@ afterAll(async () => {
 });
 
 test("a new release is announced on the dashboard with its notes", async () => {
-  const page = await browser.newPage();
-  await page.goto(host.url);
+  const page = await loggedInPage(browser, host);
   const notice = page.locator(".update-notice");
   await notice.waitFor({ timeout: 15_000 });
   await expect(notice.textContent()).resolves.toContain("Layerline 9.1.0 is available");
@@ -49,8 +49,7 @@ test("a new release is announced on the dashboard with its notes", async () => {
 
 test("the outcome of an update is shown until dismissed", async () => {
   host.update.settings.setLastResult({ outcome: "rolled-back", from: "9.0.0", to: "9.1.0", at: Date.now(), reason: "the printer “Ender” did not reconnect", dismissed: false });
-  const page = await browser.newPage();
-  await page.goto(host.url);
+  const page = await loggedInPage(browser, host);
   const notice = page.locator('.update-notice[data-kind="error"]');
   await notice.waitFor({ timeout: 15_000 });
   await expect(notice.textContent()).resolves.toContain("The update to Layerline 9.1.0 failed and was undone");

@@ -14,6 +14,7 @@ import { receiveUpload, uploadPath } from "../../files/upload.ts";
 import { subscribe } from "../../events.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse } from "../sse.ts";
+import { pageSession } from "./page-session.ts";
 
 const htmlResponse = (body: Html, headers: Record<string, string> = {}) => new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 /** A toast in place of the requested swap (htmx only swaps 2xx answers, so this is a 200). */
@@ -60,9 +61,9 @@ export function uiFiles(ctx: AppContext) {
   const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
 
   return new Elysia()
-    .get("/files", ({ query }) => {
+    .get("/files", ({ query, request }) => {
       const q = listQuery(query);
-      return htmlResponse(filesPage(catalog.list(q), catalog.folders(), q, ctx.files.space(), ctx.analysis.settings().onlyWhenIdle));
+      return htmlResponse(filesPage(catalog.list(q), catalog.folders(), q, ctx.files.space(), ctx.analysis.settings().onlyWhenIdle, pageSession(request)));
     })
     .get("/ui/files/list", ({ query }) => htmlResponse(fileTable(catalog.list(listQuery(query)))))
     .get("/ui/files/folders", ({ query }) => htmlResponse(folderTree(catalog.folders(), listQuery(query).folder)))
