@@ -139,3 +139,25 @@ export function summarise(result: AnalysisResult): AnalysisSummary {
     warnings: result.warnings,
   };
 }
+
+/**
+ * Seconds of printing the planner expects before the printer has read `offset` bytes: linear
+ * between the timeline's rows (layer starts and every 256 KiB), 0 before the first.
+ * Example: with rows [[0, 0], [1000, 60]], `elapsedAt(result, 500)` is 30.
+ */
+export function elapsedAt(result: Pick<AnalysisResult, "timeline">, offset: number): number {
+  const rows = result.timeline;
+  if (rows.length === 0 || offset <= rows[0]![0]) return 0;
+  // Binary search for the last row at or before the offset.
+  let lo = 0;
+  let hi = rows.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (rows[mid]![0] <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  const [o0, t0] = rows[lo]!;
+  const next = rows[lo + 1];
+  if (!next || next[0] === o0) return t0;
+  return t0 + ((next[1] - t0) * (offset - o0)) / (next[0] - o0);
+}

@@ -7,13 +7,20 @@
 import { FileError, type FileStorage, type StoredFile, type TempUpload } from "./storage.ts";
 import { boundaryOf, chunksOf, MultipartError, readMultipart } from "./multipart.ts";
 
-export interface UploadFields {
+export interface UploadOptions {
   /** Form field with the file. */
   file?: string;
   /** Form field naming the target folder. */
   folder?: string;
   /** Form field that overrides the file's name. */
   filename?: string;
+  /**
+   * Whether the form allows replacing an existing file, from its text fields (asked when the file
+   * part begins, and again with every field at the end). Default: unless `overwrite` is false.
+   */
+  overwrite?: (fields: Record<string, string>) => boolean;
+  /** Checks the text fields once the whole form has arrived, before the file is put in place; throws to refuse it. */
+  check?: (fields: Record<string, string>) => void;
 }
 
 export interface ReceivedUpload {
@@ -33,13 +40,14 @@ export function uploadPath(folder: string | undefined, name: string): string {
 const isFalse = (v: string | undefined) => v !== undefined && /^(false|0|no)$/i.test(v.trim());
 
 /**
- * Reads a `multipart/form-data` request into the files folder. `overwrite` (a form field,
- * default true) set to false refuses to replace an existing file.
+ * Reads a `multipart/form-data` request into the files folder. By default the form field
+ * `overwrite` set to false refuses to replace an existing file (see `UploadOptions.overwrite`).
  */
-export async function receiveUpload(request: Request, storage: FileStorage, names: UploadFields = {}): Promise<ReceivedUpload> {
-  const fileField = names.file ?? "file";
-  const folderField = names.folder ?? "path";
-  const filenameField = names.filename ?? "filename";
+export async function receiveUpload(request: Request, storage: FileStorage, options: UploadOptions = {}): Promise<ReceivedUpload> {
+  const fileField = options.file ?? "file";
+  const folderField = options.folder ?? "path";
+  const filenameField = options.filename ?? "filename";
+  const overwrite = options.overwrite ?? ((fields: Record<string, string>) => !isFalse(fields.overwrite));
   const boundary = boundaryOf(request.headers.get("content-type"));
   if (!boundary) throw new FileError("upload_incomplete", "The upload is not multipart/form-data.", `Send the file as a form field "${fileField}" (curl -F ${fileField}=@part.gcode).`);
   if (!request.body) throw new FileError("upload_incomplete", "The upload has no body.", `Send the file as a form field "${fileField}".`);
@@ -58,7 +66,7 @@ export async function receiveUpload(request: Request, storage: FileStorage, name
         if (part.name !== fileField || part.filename === null) return null;
         if (temp) throw new FileError("upload_incomplete", "The form has more than one file.", "Upload one file per request.");
         uploadedName = part.filename;
-        storage.checkTarget(target(), !isFalse(fields.overwrite));
+        storage.checkTarget(target(), overwrite(fields));
         temp = await storage.beginUpload();
         return temp;
       },
@@ -71,8 +79,14 @@ export async function receiveUpload(request: Request, storage: FileStorage, name
     throw uploadError(e);
   }
   const received = temp as TempUpload | null;
+  try {
+    options.check?.(fields);
+  } catch (e) {
+    await received?.discard();
+    throw e;
+  }
   if (!received) return { fields, file: null };
-  return { fields, file: await storage.commitUpload(received, target(), !isFalse(fields.overwrite)) };
+  return { fields, file: await storage.commitUpload(received, target(), overwrite(fields)) };
 }
 
 /** What went wrong while receiving, as the error a person reads. */

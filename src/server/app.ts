@@ -2,6 +2,7 @@
  * The HTTP server: each area is an Elysia plugin, registered here in one place.
  */
 import { Elysia } from "elysia";
+import { octoprintAnalyses } from "../analysis/octoprint.ts";
 import { assets } from "./assets.ts";
 import type { AppContext } from "./context.ts";
 import { errorHandler } from "./errors.ts";
@@ -38,7 +39,7 @@ export function createApp(ctx: AppContext) {
     .use(uiFiles(ctx))
     .use(uiEvents(ctx))
     .use(uiUpdate(ctx))
-    .use(octoprintCompat(ctx));
+    .use(octoprintCompat(ctx, { analysis: octoprintAnalyses(ctx.analyses, ctx.bus) }));
   // The API's description is generated from every route registered above.
   return app.use(apiDocs(ctx, () => app.routes));
 }

@@ -111,6 +111,26 @@ describe("events and plugin messages", () => {
     expect(plugin).toMatchObject({ plugin: "appkeys", data: { type: "request_access", app_name: "Phone app" } });
     s.ws.close();
   });
+
+  test("copies, moves and deletes are announced with OctoPrint's payloads", async () => {
+    const s = await socket(`/sockjs/websocket?apikey=${host.apiKey}`);
+    await s.until((m) => types(m).includes("history"));
+    const form = new FormData();
+    form.append("file", new Blob(["G28\n"]), "moving.gcode");
+    await host.api("/api/files/local", { method: "POST", body: form });
+    await host.post("/api/files/local/moving.gcode", { command: "copy", destination: "copied.gcode" });
+    await host.post("/api/files/local/moving.gcode", { command: "move", destination: "moved.gcode" });
+    await host.api("/api/files/local/moved.gcode", { method: "DELETE" });
+    await s.until((m) => m.some((x) => x.includes('"FileRemoved"')));
+    const events = s.messages.map((m) => JSON.parse(m)).filter((m) => m.event).map((m) => m.event);
+    expect(events.filter((e) => /^File(Added|Moved|Removed)$/.test(e.type)).map((e) => [e.type, e.payload])).toEqual([
+      ["FileAdded", { storage: "local", path: "moving.gcode", name: "moving.gcode", type: ["machinecode", "gcode"] }],
+      ["FileAdded", { storage: "local", path: "copied.gcode", name: "copied.gcode", type: ["machinecode", "gcode"] }],
+      ["FileMoved", { storage: "local", source_path: "moving.gcode", source_name: "moving.gcode", source_type: ["machinecode", "gcode"], destination_path: "moved.gcode", destination_name: "moved.gcode", destination_type: ["machinecode", "gcode"] }],
+      ["FileRemoved", { storage: "local", path: "moved.gcode", name: "moved.gcode", type: ["machinecode", "gcode"] }],
+    ]);
+    s.ws.close();
+  });
 });
 
 describe("SockJS", () => {

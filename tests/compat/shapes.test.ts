@@ -3,6 +3,7 @@
  * (tests/fixtures/octoprint-shapes): same keys, same types, same status codes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { gcodeAnalysis } from "../../src/analysis/octoprint.ts";
 import { fileEntry } from "../../src/server/compat/octoprint/files.ts";
 import { fixture, fixtureIndex, shapeDiff } from "../helpers/shape.ts";
 import { startTestHost, type TestHost } from "../helpers/host.ts";
@@ -75,22 +76,27 @@ describe("the shapes of OctoPrint 1.11.8", () => {
     same((await json("/api/job")).body, "api_job_idle");
   });
 
-  test("upload, files list, one file, profiles, settings", async () => {
+  test("upload, files list with the analysis, one file, profiles, settings", async () => {
     const form = new FormData();
     form.append("file", Bun.file(TORUS), "torus.gcode");
     const up = await host.api("/api/files/local", { method: "POST", body: form });
     expect(up.status).toBe(index.api_files_local_POST_upload.status);
     expect(up.headers.get("location")).toBe(`${host.url}/api/files/local/torus.gcode`);
     same(await up.json(), "api_files_local_POST_upload");
+    // The upload is analysed in the background; then the entry has OctoPrint's gcodeAnalysis.
+    await host.waitFor("/api/v1/files/torus.gcode", (f: any) => f.analysis.state === "done");
+    const result = await (await host.api("/api/v1/files/torus.gcode/analysis")).json();
     const list = await json("/api/files");
     expect(list.headers.get("etag")).toMatch(/^"[0-9a-f]{40}"$/);
-    same(list.body, "api_files_after_upload", { skip: ["$.files[].gcodeAnalysis"] });
-    // Before analysis, OctoPrint has no gcodeAnalysis either.
-    expect(list.body.files[0].gcodeAnalysis).toBeUndefined();
-    expect(list.body.files[0].hash).toBe(new Bun.CryptoHasher("sha1").update(await Bun.file(TORUS).arrayBuffer()).digest("hex"));
+    same(list.body, "api_files_after_upload");
+    const entry = list.body.files[0];
+    expect(entry.gcodeAnalysis).toEqual(gcodeAnalysis(result));
+    expect(entry.gcodeAnalysis.estimatedPrintTime).toBeGreaterThan(60);
+    // The stored content hash (OctoPrint's is a SHA-1: clients only compare it).
+    expect(entry.hash).toBe(new Bun.CryptoHasher("sha256").update(await Bun.file(TORUS).arrayBuffer()).digest("hex"));
     const again = await host.api("/api/files", { headers: { "if-none-match": list.headers.get("etag")! } });
     expect(again.status).toBe(304);
-    same((await json("/api/files/local/torus.gcode")).body, "api_files_local_moves20k", { skip: ["$.gcodeAnalysis"] });
+    same((await json("/api/files/local/torus.gcode")).body, "api_files_local_moves20k");
     same((await json("/api/printerprofiles")).body, "api_printerprofiles", { dynamic: ["$.profiles"] });
     const settings = (await json("/api/settings")).body;
     const ref = fixture("api_settings");
@@ -102,19 +108,27 @@ describe("the shapes of OctoPrint 1.11.8", () => {
     expect(settings.feature.sdSupport).toBe(true);
   });
 
-  test("a file entry with an analysis has OctoPrint's gcodeAnalysis", () => {
+  test("a file entry has gcodeAnalysis once analysed, and not before (as in OctoPrint)", () => {
     const ref = fixture("api_files_local_moves20k");
-    const entry = fileEntry({ path: "moves20k.gcode", name: "moves20k.gcode", size: 660000, date: 1795292260000, sha256: "0".repeat(64) }, { api: "http://h", downloads: "http://h" }, { hash: ref.hash, user: "admin", analysis: ref.gcodeAnalysis });
+    const file = { path: "moves20k.gcode", name: "moves20k.gcode", size: 660000, date: 1795292260000, sha256: "0".repeat(64) };
+    const refs = { api: "http://h", downloads: "http://h" };
+    const entry = fileEntry(file, refs, { user: "admin", analysis: ref.gcodeAnalysis });
     expect(shapeDiff(entry, ref)).toEqual([]);
     expect(entry.gcodeAnalysis).toEqual(ref.gcodeAnalysis);
+    expect("gcodeAnalysis" in fileEntry(file, refs, { user: "admin", analysis: undefined })).toBe(false);
   });
 
   test("printing, paused, cancelled", async () => {
     expect((await host.post("/api/files/local/torus.gcode", { command: "select", print: true })).status).toBe(204);
     const printing = await host.waitFor("/api/job", (j: any) => j.state === "Printing" && j.progress.completion > 0);
-    same(printing, "api_job_virtual_printing");
+    same(printing, "api_job_printing");
     expect(printing.job.user).toBe("admin");
-    expect(printing.progress.printTimeLeftOrigin).toBe("linear");
+    // The analysis gives the estimate, and the time left from the planner's timeline at the file position.
+    const analysed = (await (await host.api("/api/v1/files/torus.gcode/analysis")).json()).estimatedTime;
+    expect(printing.job.estimatedPrintTime).toBe(analysed);
+    expect(printing.job.filament.tool0.length).toBeGreaterThan(0);
+    expect(printing.progress.printTimeLeftOrigin).toBe("estimate");
+    expect(printing.progress.printTimeLeft).toBeLessThan(analysed);
     same((await json("/api/printer")).body, "api_printer_virtual_printing", HEATERS);
     expect((await json("/api/printer")).body.state.flags).toMatchObject({ printing: true, ready: false, operational: true });
     same((await json("/api/connection")).body, "api_connection_printing");

@@ -59,8 +59,9 @@ export const RawCommand = v.union([
 export const FileCommand = v.variant("command", [
   v.object({ command: v.literal("select"), print: v.optional(Bool) }),
   v.object({ command: v.literal("unselect") }),
-  v.object({ command: v.literal("move"), destination: v.pipe(v.string(), v.minLength(1, "name the destination")) }),
-  v.object({ command: v.literal("copy"), destination: v.pipe(v.string(), v.minLength(1, "name the destination")) }),
+  // The destination is a folder ("" or "/" = the top) or a new path, as in OctoPrint.
+  v.object({ command: v.literal("move"), destination: v.string() }),
+  v.object({ command: v.literal("copy"), destination: v.string() }),
   v.object({ command: v.literal("analyse") }),
   v.object({ command: v.literal("slice") }),
 ]);

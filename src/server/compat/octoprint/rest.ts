@@ -5,13 +5,12 @@
  * commands go through the same printer session as the native API.
  */
 import { Elysia } from "elysia";
-import { mkdirSync, rmSync } from "node:fs";
 import { totalmem } from "node:os";
-import { join } from "node:path";
 import * as v from "valibot";
 import type { Principal } from "../../../accounts/accounts.ts";
 import { FileError, type StoredFile } from "../../../files/storage.ts";
-import { safeRelativePath } from "../../../files/paths.ts";
+import { isPrintable, safeRelativePath } from "../../../files/paths.ts";
+import { receiveUpload } from "../../../files/upload.ts";
 import type { Result } from "../../../printers/controller.ts";
 import type { PrinterSession } from "../../../printers/session.ts";
 import { listSerialPorts } from "../../../transport/serial.ts";
@@ -35,7 +34,7 @@ import {
   toolIndex,
   truthy,
 } from "./commands.ts";
-import { downloadUrl, fileEntry, HashCache, listFolders, resourceUrl, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
+import { downloadUrl, fileEntry, folderEntry, resourceUrl, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
 import { profilePayload, readProfile, readSettings, SettingsUpdateSchema, settingsPayload, updateProfile, updateSettings, ProfileUpdateSchema } from "./settings.ts";
 import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
@@ -65,6 +64,16 @@ function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutp
   return r.output;
 }
 
+/** An upload's `userdata` field: a JSON string, passed on in the Upload event. */
+function userdataOf(field: string | undefined): unknown {
+  if (!field) return undefined;
+  try {
+    return JSON.parse(field);
+  } catch {
+    throw fail(400, "userdata contains invalid JSON");
+  }
+}
+
 /** The printer a request is about: `/printers/<id>/…` or the default one. */
 function printerFor(ctx: AppContext, params: Record<string, string> | undefined): PrinterSession {
   const s = params?.printer ? ctx.printers.get(params.printer) : ctx.printers.default();
@@ -86,29 +95,32 @@ async function ports(): Promise<string[]> {
   return (await listSerialPorts().catch(() => [])).map((p) => p.path);
 }
 
+const nameOf = (path: string) => path.slice(path.lastIndexOf("/") + 1);
+
+/** A LIKE pattern for everything under folder `path`. */
+const under = (path: string) => `${path.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
+
 export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
-  const hashes = new HashCache();
   const ownerOf = (path: string) =>
     (ctx.db.query("SELECT user_name FROM octoprint_uploads WHERE path = ?").get(path) as { user_name: string } | null)?.user_name;
   const setOwner = (path: string, user: string | null) => {
     if (user) ctx.db.query("INSERT OR REPLACE INTO octoprint_uploads (path, user_name) VALUES (?, ?)").run(path, user);
   };
-  const dropOwner = (path: string) => ctx.db.query("DELETE FROM octoprint_uploads WHERE path = ? OR path LIKE ?").run(path, `${path}/%`);
+  const dropOwner = (path: string) => ctx.db.query("DELETE FROM octoprint_uploads WHERE path = ? OR path LIKE ? ESCAPE '\\'").run(path, under(path));
+  /** Who uploaded what follows a copy or a move (of a file, or of a folder's files). */
+  const copyOwners = (from: string, to: string) =>
+    ctx.db
+      .query("INSERT OR REPLACE INTO octoprint_uploads (path, user_name) SELECT ? || substr(path, ?), user_name FROM octoprint_uploads WHERE path = ? OR path LIKE ? ESCAPE '\\'")
+      .run(to, from.length + 1, from, under(from));
 
-  const extrasFor = async (files: StoredFile[]) => {
-    const out = new Map<string, FileExtras>();
-    await Promise.all(
-      files.map(async (f) => out.set(f.path, { hash: await hashes.of(f, ctx.files.absolute(f.path)).catch(() => ""), user: ownerOf(f.path), analysis: deps.analysis(f.path) })),
-    );
-    return (f: StoredFile) => out.get(f.path)!;
-  };
+  const extrasFor = (f: StoredFile): FileExtras => ({ user: ownerOf(f.path), analysis: deps.analysis(f)?.gcodeAnalysis });
 
   const jobContext = (s: PrinterSession): JobContext => {
     const x = deps.tracker.of(s.id);
     const active = s.status.job && (s.status.job.state === "printing" || s.status.job.state === "paused") ? s.status.job.file : null;
     const path = active ?? x.selected?.path ?? null;
     const file = path ? safeGet(path) : undefined;
-    return { file, analysis: file ? deps.analysis(file.path) : undefined, user: x.selected?.path === path ? x.selected.user : null, everSelected: x.everSelected };
+    return { file, analysis: file ? deps.analysis(file) : undefined, user: x.selected?.path === path ? x.selected.user : null, everSelected: x.everSelected };
   };
   const safeGet = (path: string) => {
     try {
@@ -154,7 +166,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
     if (!check.ok) throw fail(400, `The path is not allowed: ${check.reason}`);
     const file = safeGet(check.path);
     if (file) return { path: check.path, file, folder: false };
-    if (listFolders(ctx.files.root).includes(check.path)) return { path: check.path, folder: true };
+    if (ctx.files.isFolder(check.path)) return { path: check.path, folder: true };
     throw fail(404, `File not found on 'local': ${check.path}`);
   };
 
@@ -163,49 +175,75 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
     if (origin !== "local") throw fail(404, `Unknown origin: ${origin}`);
   };
 
-  /** Copies (and for a move, removes) a file or a folder's files. */
-  const transfer = async (from: { path: string; folder: boolean }, destination: string, move: boolean) => {
-    const check = safeRelativePath(destination);
-    if (!check.ok) throw fail(400, `The destination is not allowed: ${check.reason}`);
-    const folders = listFolders(ctx.files.root);
-    const base = from.path.split("/").pop()!;
-    const target = folders.includes(check.path) ? `${check.path}/${base}` : check.path;
-    if (target === from.path || target.startsWith(`${from.path}/`)) throw fail(409, "Cannot move or copy onto itself");
-    if (safeGet(target) || folders.includes(target)) throw fail(409, `The destination ${target} already exists`);
-    const sources = from.folder ? ctx.files.list().filter((f) => f.path.startsWith(`${from.path}/`)) : [ctx.files.get(from.path)!];
-    const inUse = ctx.printers.filesInUse();
-    if (move && sources.some((f) => inUse.has(f.path))) throw fail(409, "Trying to move a file that is being printed");
-    if (from.folder) mkdirSync(join(ctx.files.root, target), { recursive: true });
-    for (const f of sources) {
-      const to = from.folder ? `${target}${f.path.slice(from.path.length)}` : target;
-      await ctx.files.save(to, Bun.file(ctx.files.absolute(f.path)));
-      const owner = ownerOf(f.path);
-      if (owner) setOwner(to, owner);
+  /** Copies or moves a file or a folder into the folder `destination` ("" = the top), or to that new name. */
+  const transfer = (from: { path: string; folder: boolean }, destination: string, move: boolean) => {
+    const dest = destination.replace(/^\/+|\/+$/g, "");
+    const base = nameOf(from.path);
+    let target = base;
+    if (dest) {
+      const check = safeRelativePath(dest);
+      if (!check.ok) throw fail(400, `The destination is not allowed: ${check.reason}`);
+      target = ctx.files.isFolder(check.path) ? `${check.path}/${base}` : check.path;
     }
-    if (move) removePath(from);
+    if (target === from.path || target.startsWith(`${from.path}/`)) throw fail(409, "Cannot move or copy onto itself");
+    try {
+      if (move) ctx.files.move(from.path, target);
+      else ctx.files.copy(from.path, target);
+    } catch (e) {
+      if (e instanceof FileError && e.code === "exists") throw fail(409, `The destination ${target} already exists`);
+      if (e instanceof FileError && e.code === "in_use") throw fail(409, "Trying to move a file that is being printed");
+      throw e;
+    }
+    copyOwners(from.path, target);
+    if (move) {
+      dropOwner(from.path);
+      deps.tracker.forget(from.path);
+    }
     ctx.bus.emit("files.changed", undefined);
+    // OctoPrint's events for both (payloads as in its file manager).
+    const typed = (key: string) => (from.folder ? {} : { [key]: MACHINECODE });
+    if (move) {
+      deps.event(null, from.folder ? "FolderMoved" : "FileMoved", {
+        storage: "local",
+        source_path: from.path,
+        source_name: nameOf(from.path),
+        ...typed("source_type"),
+        destination_path: target,
+        destination_name: nameOf(target),
+        ...typed("destination_type"),
+      });
+    } else deps.event(null, from.folder ? "FolderAdded" : "FileAdded", { storage: "local", path: target, name: nameOf(target), ...typed("type") });
     return target;
   };
 
+  /** Deletes a file, or a folder with everything in it (as OctoPrint does). */
   const removePath = (at: { path: string; folder: boolean }) => {
-    if (at.folder) {
-      const inside = ctx.files.list().filter((f) => f.path.startsWith(`${at.path}/`));
-      const inUse = ctx.printers.filesInUse();
-      if (inside.some((f) => inUse.has(f.path))) throw fail(409, "Trying to delete a folder that contains a file being printed");
-      for (const f of inside) ctx.files.remove(f.path);
-      rmSync(join(ctx.files.root, at.path), { recursive: true, force: true });
-    } else {
-      try {
-        ctx.files.remove(at.path);
-      } catch (e) {
-        if (e instanceof FileError && e.code === "in_use") throw fail(409, "Trying to delete a file that is currently in use");
-        throw e;
+    try {
+      if (at.folder) ctx.files.removeFolder(at.path, true);
+      else ctx.files.remove(at.path);
+    } catch (e) {
+      if (e instanceof FileError && e.code === "in_use") {
+        throw fail(409, at.folder ? "Trying to delete a folder that contains a file being printed" : "Trying to delete a file that is currently in use");
       }
+      throw e;
     }
     dropOwner(at.path);
     deps.tracker.forget(at.path);
-    const name = at.path.split("/").pop();
+    const name = nameOf(at.path);
     deps.event(null, at.folder ? "FolderRemoved" : "FileRemoved", { storage: "local", path: at.path, name, ...(at.folder ? {} : { type: MACHINECODE }) });
+  };
+
+  /** The upload form's `foldername` (in `path`) as a new folder; an existing one is fine, as in OctoPrint. */
+  const newFolder = (path: string, name: string) => {
+    const parent = path.replace(/^\/+|\/+$/g, "");
+    const check = safeRelativePath(parent ? `${parent}/${name}` : name);
+    if (!check.ok) throw fail(400, `The folder name is not allowed: ${check.reason}`);
+    // OctoPrint refuses folder names that look like printable files.
+    if (isPrintable(check.path)) throw fail(409, "Can't create folder, please try another name");
+    const folder = ctx.files.mkdir(check.path);
+    ctx.bus.emit("files.changed", undefined);
+    deps.event(null, "FolderAdded", { storage: "local", path: folder.path, name: folder.name });
+    return folder;
   };
 
   const selected = (s: PrinterSession, file: StoredFile, user: string | null) => {
@@ -213,16 +251,8 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
     deps.event(s.id, "FileSelected", { name: file.name, path: file.path, origin: "local", size: file.size, ...(user ? { user } : {}) });
   };
 
-  const filesListing = async (request: Request, params: Record<string, string>, recursive: boolean, folder = "") => {
-    const files = ctx.files.list();
-    const extras = await extrasFor(files);
-    return tree(files, listFolders(ctx.files.root), folder, refsFor(request, params), extras, recursive);
-  };
-
-  const diskSpace = async () => {
-    const st = await import("node:fs/promises").then((fs) => fs.statfs(ctx.files.root));
-    return { free: st.bavail * st.bsize, total: st.blocks * st.bsize };
-  };
+  const filesListing = (request: Request, params: Record<string, string>, recursive: boolean, folder = "") =>
+    tree(ctx.files.list(), ctx.files.folders().map((f) => f.path), folder, refsFor(request, params), extrasFor, recursive);
 
   const routes = (prefix: string) =>
     new Elysia({ prefix })
@@ -442,114 +472,90 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .get("/api/files", async ({ params, query, request }) => {
         const p = (params ?? {}) as Record<string, string>;
         printerFor(ctx, p);
-        const files = await filesListing(request, p, truthy(query.recursive));
+        const files = filesListing(request, p, truthy(query.recursive));
         // The tag follows the files, not the free space (which changes all the time).
-        return withEtag(request, { files, ...(await diskSpace()) }, files);
+        return withEtag(request, { files, ...ctx.files.space() }, files);
       })
       .get("/api/files/:origin", async ({ params, query, request }) => {
         const p = (params ?? {}) as Record<string, string>;
         printerFor(ctx, p);
         if (p.origin === "sdcard") return { files: [] };
         if (p.origin !== "local") throw fail(404, `Unknown origin: ${p.origin}`);
-        const files = await filesListing(request, p, truthy(query.recursive));
-        return withEtag(request, { files, ...(await diskSpace()) }, files);
+        const files = filesListing(request, p, truthy(query.recursive));
+        return withEtag(request, { files, ...ctx.files.space() }, files);
       })
-      .get("/api/files/:origin/*", async ({ params, query, request }) => {
+      .get("/api/files/:origin/*", ({ params, query, request }) => {
         const p = (params ?? {}) as Record<string, string>;
         requireLocal(p.origin!);
         const at = resolve(p["*"]!);
         const refs = refsFor(request, p);
-        if (at.file) return withEtag(request, fileEntry(at.file, refs, (await extrasFor([at.file]))(at.file)));
-        const children = await filesListing(request, p, truthy(query.recursive), at.path);
-        const inside = ctx.files.list().filter((f) => f.path.startsWith(`${at.path}/`));
-        return {
-          name: at.path.split("/").pop(),
-          display: at.path.split("/").pop(),
-          path: at.path,
-          type: "folder",
-          typePath: ["folder"],
-          origin: "local",
-          refs: { resource: resourceUrl(refs, at.path) },
-          size: inside.reduce((n, f) => n + f.size, 0),
-          children,
-        };
+        if (at.file) return withEtag(request, fileEntry(at.file, refs, extrasFor(at.file)));
+        return { ...folderEntry(at.path, ctx.files.list(), refs), children: filesListing(request, p, truthy(query.recursive), at.path) };
       })
-      .post("/api/files/:origin", async ({ body, params, request, set }) => {
-        const p = (params ?? {}) as Record<string, string>;
-        const s = printerFor(ctx, p);
-        requireLocal(p.origin!);
-        const form = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
-        const refs = refsFor(request, p);
-        const principal = principalOf(request);
-        const folder = typeof form.path === "string" ? form.path.replace(/^\/+|\/+$/g, "") : "";
-        if (typeof form.foldername === "string") {
-          const check = safeRelativePath(folder ? `${folder}/${form.foldername}` : form.foldername);
-          if (!check.ok) throw fail(400, `The folder name is not allowed: ${check.reason}`);
-          if (safeGet(check.path)) throw fail(409, `A file named ${check.path} already exists`);
-          mkdirSync(join(ctx.files.root, check.path), { recursive: true });
-          ctx.bus.emit("files.changed", undefined);
-          deps.event(null, "FolderAdded", { storage: "local", path: check.path, name: check.path.split("/").pop() });
-          set.status = 201;
-          set.headers.location = resourceUrl(refs, check.path);
-          return { folder: { name: check.path.split("/").pop(), path: check.path, origin: "local", refs: { resource: resourceUrl(refs, check.path) } }, done: true };
-        }
-        const file = form.file;
-        if (!(file instanceof File)) throw fail(400, "No file included");
-        const name = typeof form.filename === "string" && form.filename.trim() ? form.filename.trim() : file.name;
-        const check = safeRelativePath(folder ? `${folder}/${name.split(/[\\/]/).pop()}` : (name.split(/[\\/]/).pop() ?? ""));
-        if (!check.ok) throw fail(400, `The file name is not allowed: ${check.reason}`);
-        if (truthy(form.noOverwrite) && safeGet(check.path)) throw fail(409, `File ${check.path} already exists and noOverwrite was set`);
-        // userdata is a JSON string (the multipart parser may already have decoded it).
-        let userdata: unknown;
-        if (typeof form.userdata === "string" && form.userdata) {
-          try {
-            userdata = JSON.parse(form.userdata);
-          } catch {
-            throw fail(400, "userdata contains invalid JSON");
+      .post(
+        "/api/files/:origin",
+        async ({ params, request, set }) => {
+          const p = (params ?? {}) as Record<string, string>;
+          const s = printerFor(ctx, p);
+          requireLocal(p.origin!);
+          const refs = refsFor(request, p);
+          const principal = principalOf(request);
+          // Streamed to disk like every upload (files/upload.ts); the other fields are text.
+          let userdata: unknown;
+          const { fields, file: stored } = await receiveUpload(request, ctx.files, {
+            overwrite: (f) => !truthy(f.noOverwrite),
+            check: (f) => {
+              userdata = userdataOf(f.userdata);
+            },
+          }).catch((e: unknown) => {
+            if (e instanceof FileError && e.code === "not_printable") throw fail(415, `${e.message} ${e.hint}`);
+            throw e;
+          });
+          if (!stored) {
+            if (fields.foldername !== undefined) {
+              const folder = newFolder(fields.path ?? "", fields.foldername);
+              set.status = 201;
+              set.headers.location = resourceUrl(refs, folder.path);
+              return { folder: { name: folder.name, path: folder.path, origin: "local", refs: { resource: resourceUrl(refs, folder.path) } }, done: true };
+            }
+            throw fail(400, "No file included");
           }
-        } else if (form.userdata && typeof form.userdata === "object") userdata = form.userdata;
-        let stored: StoredFile;
-        try {
-          stored = await ctx.files.save(check.path, file);
-        } catch (e) {
-          if (e instanceof FileError && e.code === "not_printable") throw fail(415, `Could not upload the file "${name}", invalid type`);
-          if (e instanceof FileError && e.code === "in_use") throw fail(409, `Trying to overwrite file that is currently being printed: ${check.path}`);
-          throw e;
-        }
-        setOwner(stored.path, userName(principal));
-        ctx.bus.emit("files.changed", undefined);
-        // select/print are honoured only when allowed and the printer is ready; never a 409 (§2.4).
-        const mayPrint = principal.permissions.has("print") && (!principal.printerId || principal.printerId === s.id);
-        const ready = s.status.state === "operational";
-        const wantPrint = truthy(form.print);
-        const effectiveSelect = (truthy(form.select) || wantPrint) && mayPrint && ready;
-        let effectivePrint = wantPrint && mayPrint && ready;
-        if (effectiveSelect) selected(s, stored, userName(principal));
-        if (effectivePrint) {
-          deps.tracker.expectJob(s.id, userName(principal));
-          effectivePrint = (await s.startJob(stored.path)).ok;
-        }
-        deps.event(null, "FileAdded", { storage: "local", path: stored.path, name: stored.name, type: MACHINECODE });
-        deps.event(s.id, "Upload", {
-          name: stored.name,
-          path: stored.path,
-          target: "local",
-          select: truthy(form.select),
-          print: wantPrint,
-          effective_select: effectiveSelect,
-          effective_print: effectivePrint,
-          ...(userdata !== undefined ? { userdata } : {}),
-        });
-        set.status = 201;
-        set.headers.location = resourceUrl(refs, stored.path);
-        set.headers["cache-control"] = "no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0";
-        return {
-          files: { local: { name: stored.name, path: stored.path, origin: "local", refs: { resource: resourceUrl(refs, stored.path), download: downloadUrl(refs, stored.path) } } },
-          done: true,
-          effectiveSelect,
-          effectivePrint,
-        };
-      })
+          setOwner(stored.path, userName(principal));
+          ctx.bus.emit("files.changed", undefined);
+          // select/print are honoured only when allowed and the printer is ready; never a 409 (§2.4).
+          const mayPrint = principal.permissions.has("print") && (!principal.printerId || principal.printerId === s.id);
+          const ready = s.status.state === "operational";
+          const wantPrint = truthy(fields.print);
+          const effectiveSelect = (truthy(fields.select) || wantPrint) && mayPrint && ready;
+          let effectivePrint = wantPrint && mayPrint && ready;
+          if (effectiveSelect) selected(s, stored, userName(principal));
+          if (effectivePrint) {
+            deps.tracker.expectJob(s.id, userName(principal));
+            effectivePrint = (await s.startJob(stored.path)).ok;
+          }
+          deps.event(null, "FileAdded", { storage: "local", path: stored.path, name: stored.name, type: MACHINECODE });
+          deps.event(s.id, "Upload", {
+            name: stored.name,
+            path: stored.path,
+            target: "local",
+            select: truthy(fields.select),
+            print: wantPrint,
+            effective_select: effectiveSelect,
+            effective_print: effectivePrint,
+            ...(userdata !== undefined ? { userdata } : {}),
+          });
+          set.status = 201;
+          set.headers.location = resourceUrl(refs, stored.path);
+          set.headers["cache-control"] = "no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0";
+          return {
+            files: { local: { name: stored.name, path: stored.path, origin: "local", refs: { resource: resourceUrl(refs, stored.path), download: downloadUrl(refs, stored.path) } } },
+            done: true,
+            effectiveSelect,
+            effectivePrint,
+          };
+        },
+        { parse: "none" },
+      )
       .post("/api/files/:origin/*", async ({ body, params, request, set }) => {
         const p = (params ?? {}) as Record<string, string>;
         const s = printerFor(ctx, p);
@@ -583,14 +589,18 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
           case "move":
           case "copy": {
             need(...(c.command === "move" ? (["files.upload", "files.delete"] as const) : (["files.upload"] as const)));
-            const target = await transfer(at, c.destination, c.command === "move");
+            const target = transfer(at, c.destination, c.command === "move");
             const refs = refsFor(request, p);
             set.status = 201;
             set.headers.location = resourceUrl(refs, target);
-            return { origin: "local", name: target.split("/").pop(), path: target, refs: { resource: resourceUrl(refs, target), ...(at.folder ? {} : { download: downloadUrl(refs, target) }) } };
+            return { origin: "local", name: nameOf(target), path: target, refs: { resource: resourceUrl(refs, target), ...(at.folder ? {} : { download: downloadUrl(refs, target) }) } };
           }
           case "analyse":
-            throw fail(400, "Analysis runs automatically in Layerline; there is nothing to start");
+            // Files are analysed on upload; this analyses one again (OctoPrint answers 204).
+            need("files.upload");
+            if (!at.file) throw fail(400, "Only files can be analysed");
+            ctx.analysis.reanalyse(at.path);
+            return noContent();
           case "slice":
             throw fail(400, "Slicing is not supported; upload G-code from your slicer");
         }

@@ -6,7 +6,7 @@
 import type { StoredFile } from "../../../files/storage.ts";
 import type { PrinterRecord } from "../../../printers/record.ts";
 import type { PrinterStatus } from "../../../printers/status.ts";
-import type { GcodeAnalysis } from "./files.ts";
+import type { OctoPrintFileAnalysis } from "../../../analysis/octoprint.ts";
 
 export const BAUDRATES = [250000, 230400, 115200, 57600, 38400, 19200, 9600];
 export const PROFILE_ID = "_default";
@@ -71,7 +71,7 @@ export function tempPoint(status: PrinterStatus, now: number): TempPoint {
 export interface JobContext {
   /** The selected (or printing) file, if it still exists. */
   file: StoredFile | undefined;
-  analysis: GcodeAnalysis | undefined;
+  analysis: OctoPrintFileAnalysis | undefined;
   user: string | null;
   /** Whether a file was ever selected since the printer connected (OctoPrint's two "no job" shapes differ). */
   everSelected: boolean;
@@ -100,10 +100,10 @@ export function jobPayload(status: PrinterStatus, j: JobContext) {
   }
   return {
     file: { name: j.file.name, path: j.file.path, display: j.file.name, origin: "local", size: j.file.size, date: Math.floor(j.file.date / 1000) },
-    estimatedPrintTime: j.analysis?.estimatedPrintTime ?? null,
+    estimatedPrintTime: j.analysis?.gcodeAnalysis.estimatedPrintTime ?? null,
     averagePrintTime: null,
     lastPrintTime: null,
-    filament: j.analysis?.filament ?? null,
+    filament: j.analysis?.gcodeAnalysis.filament ?? null,
     user: j.user,
   };
 }
@@ -115,12 +115,15 @@ export function progressPayload(status: PrinterStatus, j: JobContext) {
   const p = status.progress;
   if (!job || !p || !j.file || job.file !== j.file.path) return NO_PROGRESS;
   if (job.state === "printing" || job.state === "paused") {
-    const estimate = j.analysis?.estimatedPrintTime;
     let left: number | null = null;
     let origin: string | null = null;
-    if (estimate !== undefined && estimate !== null) {
-      left = Math.max(0, Math.round(estimate - p.printTime));
-      origin = "analysis";
+    if (j.analysis) {
+      // The planner's time for the bytes still to print ("estimate"); before the first bytes
+      // are read, the analysis' total less the time spent so far (heating, "analysis").
+      const total = j.analysis.gcodeAnalysis.estimatedPrintTime;
+      const done = p.bytesSent > 0 ? j.analysis.elapsedAt(p.bytesSent) : 0;
+      left = Math.max(0, Math.round(done > 0 ? total - done : total - p.printTime));
+      origin = done > 0 ? "estimate" : "analysis";
     } else if (p.completion > 0) {
       left = Math.max(0, Math.round((p.printTime * (100 - p.completion)) / p.completion));
       origin = "linear";
