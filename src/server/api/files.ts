@@ -20,6 +20,7 @@ import { FileCatalog, SORT_KEYS, fileUrl, type SortKey } from "../../files/catal
 import { receiveUpload, uploadPath } from "../../files/upload.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { documentedBody } from "./openapi.ts";
 
 const CommandSchema = v.variant("command", [
   v.object({ command: v.picklist(["move", "copy"]), destination: v.pipe(v.string(), v.minLength(1)), overwrite: v.optional(v.boolean()) }),
@@ -27,6 +28,13 @@ const CommandSchema = v.variant("command", [
   v.object({ command: v.literal("analyse") }),
 ]);
 const FolderSchema = v.object({ folder: v.pipe(v.string(), v.minLength(1)) });
+/** The upload form (field names as receiveUpload reads them). */
+const UploadForm = v.object({
+  file: v.instance(File),
+  path: v.optional(v.string()),
+  filename: v.optional(v.string()),
+  overwrite: v.optional(v.picklist(["true", "false"])),
+});
 const SettingsPatchSchema = v.partial(AnalysisSettingsSchema);
 
 /** The wildcard part of the URL as a path (Elysia leaves it percent-encoded). */
@@ -121,7 +129,8 @@ export function filesApi(ctx: AppContext) {
         set.headers.location = fileUrl(file.path);
         return file;
       },
-      { parse: "none" },
+      // Streamed (files/upload.ts): the body is read here, so its schemas only document it.
+      { parse: "none", detail: documentedBody({ "multipart/form-data": UploadForm, "application/json": FolderSchema }) },
     )
     .put(
       "/api/v1/files/*",
@@ -132,7 +141,7 @@ export function filesApi(ctx: AppContext) {
         set.status = 201;
         return stored;
       },
-      { parse: "none" },
+      { parse: "none", detail: documentedBody({ "application/octet-stream": "binary" }) },
     )
     .get("/api/v1/files/*", ({ params, request }) => {
       const path = pathParam(params["*"]);
@@ -169,9 +178,8 @@ export function filesApi(ctx: AppContext) {
     })
     .post(
       "/api/v1/files/*",
-      async ({ params, request }) => {
+      ({ params, body: cmd }) => {
         const path = pathParam(params["*"]);
-        const cmd = await jsonBody(request, CommandSchema);
         if (cmd.command === "analyse") {
           if (!ctx.files.get(path)) throw notFound(path);
           ctx.analysis.reanalyse(path);
@@ -186,7 +194,7 @@ export function filesApi(ctx: AppContext) {
         changed();
         return catalog.get(target) ?? { path: target, type: "folder" };
       },
-      { parse: "none" },
+      { body: CommandSchema },
     )
     .delete("/api/v1/files/*", ({ params, query, set }) => {
       const path = pathParam(params["*"]);
@@ -196,9 +204,5 @@ export function filesApi(ctx: AppContext) {
       set.status = 204;
     })
     .get("/api/v1/analysis", () => ctx.analysis.overview())
-    .put(
-      "/api/v1/analysis/settings",
-      async ({ request }) => ctx.analysis.updateSettings(await jsonBody(request, SettingsPatchSchema)),
-      { parse: "none" },
-    );
+    .put("/api/v1/analysis/settings", ({ body }) => ctx.analysis.updateSettings(body), { body: SettingsPatchSchema });
 }

@@ -4,9 +4,9 @@
  * guard's table) and `/api/v1/docs`, the same for people, with curl examples.
  */
 import { toJsonSchema } from "@valibot/to-json-schema";
-import { Elysia } from "elysia";
+import { Elysia, type DocumentDecoration } from "elysia";
 import type * as v from "valibot";
-import { apiDocsPage, type DocEndpoint } from "../../../views/api-docs.ts";
+import { apiDocsPage, type DocBody, type DocEndpoint, type JsonSchema } from "../../../views/api-docs.ts";
 import { requirementFor } from "../auth/route-permissions.ts";
 import type { AppContext } from "../context.ts";
 import { ENDPOINTS } from "./version.ts";
@@ -14,20 +14,43 @@ import { ENDPOINTS } from "./version.ts";
 export interface RouteInfo {
   method: string;
   path: string;
-  hooks?: { body?: unknown; type?: unknown };
+  hooks?: { body?: unknown; type?: unknown; detail?: unknown };
 }
 
-type JsonSchema = Record<string, unknown> & { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+const BINARY = { type: "string", format: "binary" } as const;
 
-/** The JSON Schema of a route's body, if it declares a valibot schema. */
-function bodySchema(route: RouteInfo): JsonSchema | undefined {
-  const body = route.hooks?.body as { kind?: string } | undefined;
-  if (!body || body.kind !== "schema") return undefined;
-  const schema = toJsonSchema(body as v.GenericSchema, { errorMode: "ignore" }) as JsonSchema;
-  delete schema.$schema;
+/** A valibot schema as JSON Schema; an optional body documents what it holds when sent. */
+function jsonSchema(schema: v.GenericSchema): JsonSchema {
+  const inner = schema.type === "optional" ? (schema as unknown as { wrapped: v.GenericSchema }).wrapped : schema;
+  const out = toJsonSchema(inner, { errorMode: "ignore" }) as JsonSchema;
+  delete out.$schema;
   // Files (v.instance(File)) have no JSON Schema; in multipart they are binary strings.
-  for (const prop of Object.values(schema.properties ?? {})) if (Object.keys(prop).length === 0) Object.assign(prop, { type: "string", format: "binary" });
-  return schema;
+  for (const prop of Object.values(out.properties ?? {})) if (Object.keys(prop).length === 0) Object.assign(prop, BINARY);
+  return out;
+}
+
+/**
+ * The `detail` of a route that reads its body itself (a streamed upload, `parse: "none"`), so
+ * Elysia validates nothing: documents the body per content type ("binary" = raw bytes).
+ */
+export function documentedBody(content: Record<string, v.GenericSchema | "binary">): DocumentDecoration {
+  return {
+    requestBody: {
+      required: true,
+      content: Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema: schema === "binary" ? BINARY : jsonSchema(schema) }])),
+    },
+  };
+}
+
+/** A route's bodies: the valibot schema Elysia validates it with, or the documented ones. */
+function bodiesOf(route: RouteInfo): DocBody[] {
+  const documented = (route.hooks?.detail as DocumentDecoration | undefined)?.requestBody;
+  if (documented && "content" in documented) {
+    return Object.entries(documented.content).map(([type, media]) => ({ type, schema: media.schema as JsonSchema }));
+  }
+  const body = route.hooks?.body as { kind?: string } | undefined;
+  if (!body || body.kind !== "schema") return [];
+  return [{ type: route.hooks?.type === "multipart/form-data" ? "multipart/form-data" : "application/json", schema: jsonSchema(body as v.GenericSchema) }];
 }
 
 /** Every native endpoint with its description, permission and body. */
@@ -43,8 +66,7 @@ export function describeEndpoints(routes: RouteInfo[]): DocEndpoint[] {
         path,
         description: text.get(`${r.method} ${path}`) ?? "",
         permission: "public" in req ? null : req.permission,
-        body: bodySchema(r),
-        multipart: r.hooks?.type === "multipart/form-data",
+        bodies: bodiesOf(r),
       };
     })
     .sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
@@ -65,7 +87,7 @@ export function openApiDocument(version: string, endpoints: DocEndpoint[]) {
       summary: e.description || `${e.method} ${e.path}`,
       ...(params.length ? { parameters: params } : {}),
       ...(e.permission ? { security: [{ apiKey: [] }, { bearer: [] }], "x-permission": e.permission } : { security: [] }),
-      ...(e.body ? { requestBody: { required: true, content: { [e.multipart ? "multipart/form-data" : "application/json"]: { schema: e.body } } } } : {}),
+      ...(e.bodies.length ? { requestBody: { required: true, content: Object.fromEntries(e.bodies.map((b) => [b.type, { schema: b.schema }])) } } : {}),
       responses: {
         "2XX": { description: "Success" },
         "4XX": { description: "A problem with the request, in words, with a hint", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },

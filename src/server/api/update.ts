@@ -17,17 +17,6 @@ const SourceSchema = v.object({
 });
 const StartSchema = v.object({ ...SourceSchema.entries, force: v.optional(v.boolean()) });
 
-/** Reads an optional JSON body through a schema. */
-function input<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
-  const parsed = v.safeParse(schema, body ?? {});
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = v.getDotPath(issue);
-    throw new ApiError(400, "invalid_request", path ? `${path}: ${issue.message}` : issue.message, "See /api/v1 for the expected fields.");
-  }
-  return parsed.output;
-}
-
 /** Runs an update action; an UpdateError becomes a 409 that says why. */
 async function updateAction<T>(action: () => T | Promise<T>): Promise<T> {
   try {
@@ -41,21 +30,34 @@ async function updateAction<T>(action: () => T | Promise<T>): Promise<T> {
 export function updateApi(ctx: AppContext) {
   return new Elysia({ prefix: "/api/v1/update" })
     .get("/", () => ctx.update.status())
-    .post("/check", async ({ body }) => {
-      await ctx.update.check(input(SourceSchema, body));
-      return ctx.update.status();
-    })
-    .post("/start", async ({ body, set }) => {
-      await updateAction(() => ctx.update.start(input(StartSchema, body)));
-      set.status = 202;
-      return ctx.update.status();
-    })
+    // The bodies are optional: without one, the configured source is used.
+    .post(
+      "/check",
+      async ({ body }) => {
+        await ctx.update.check(body ?? {});
+        return ctx.update.status();
+      },
+      { body: v.optional(SourceSchema) },
+    )
+    .post(
+      "/start",
+      async ({ body, set }) => {
+        await updateAction(() => ctx.update.start(body ?? {}));
+        set.status = 202;
+        return ctx.update.status();
+      },
+      { body: v.optional(StartSchema) },
+    )
     .post("/cancel", () => {
       if (!ctx.update.cancel()) throw new ApiError(409, "nothing_to_cancel", "No update is downloading or waiting.", "Once the restart has begun it cannot be cancelled.");
       return ctx.update.status();
     })
-    .put("/settings", ({ body }) => {
-      ctx.update.changeSettings(input(UpdateSettingsSchema, body));
-      return ctx.update.status();
-    });
+    .put(
+      "/settings",
+      ({ body }) => {
+        ctx.update.changeSettings(body);
+        return ctx.update.status();
+      },
+      { body: UpdateSettingsSchema },
+    );
 }

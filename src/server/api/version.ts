@@ -6,6 +6,7 @@ import type { AppContext } from "../context.ts";
 
 /** The endpoints of the native API, for people and scripts discovering it. */
 export const ENDPOINTS: [method: string, path: string, what: string][] = [
+  ["GET", "/api/v1", "this index: every endpoint and what it does"],
   ["GET", "/api/v1/version", "name and version of this host"],
   ["GET", "/api/v1/printers", "all printers with their live status"],
   ["POST", "/api/v1/printers", "add a printer {name, transport: virtual|serial, port?, baud?, autoconnect?}"],
@@ -20,10 +21,14 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["POST", "/api/v1/printers/:id/job/pause", "pause the print"],
   ["POST", "/api/v1/printers/:id/job/resume", "resume the print"],
   ["POST", "/api/v1/printers/:id/job/cancel", "cancel the print"],
-  ["GET", "/api/v1/files", "all files"],
-  ["POST", "/api/v1/files", "upload (multipart field file, optional path)"],
-  ["GET", "/api/v1/files/*", "one file's metadata"],
-  ["DELETE", "/api/v1/files/*", "delete a file"],
+  ["GET", "/api/v1/files", "files with their analysis and thumbnails, folders, free/total space (?q=, sort=name|date|size|time, order=asc|desc, folder=)"],
+  ["POST", "/api/v1/files", "upload, streamed (multipart: file, path = folder, filename, overwrite=false), or JSON {folder} to create a folder"],
+  ["PUT", "/api/v1/files/*", "upload the request body as this file (curl -T), streamed; ?overwrite=false keeps an existing one"],
+  ["GET", "/api/v1/files/*", "a file's entry or a folder's listing; …/content downloads (Range), …/analysis is the full analysis, …/thumbnails/WxH.png|jpg a thumbnail"],
+  ["POST", "/api/v1/files/*", "{command: move|copy, destination}, {command: rename, name} or {command: analyse}"],
+  ["DELETE", "/api/v1/files/*", "delete a file, or a folder (?recursive=true with its content)"],
+  ["GET", "/api/v1/analysis", "the analysis queue and its settings"],
+  ["PUT", "/api/v1/analysis/settings", "analysis settings {onlyWhenIdle?, limits?}"],
   ["GET", "/api/v1/events", "Server-Sent Events: status, log, event, files (?printer=id)"],
   ["GET", "/api/v1/update", "self-update: version, last check, release notes, progress, last result"],
   ["POST", "/api/v1/update/check", "check for a new release now {url?, channel?}"],
