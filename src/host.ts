@@ -6,6 +6,7 @@ import type { Database } from "bun:sqlite";
 import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { Accounts } from "./accounts/accounts.ts";
+import { newToken } from "./accounts/tokens.ts";
 import { AnalysisQueue } from "./analysis/queue.ts";
 import { AnalysisStore } from "./analysis/store.ts";
 import { DATABASE_FILE, openDatabase } from "./db/database.ts";
@@ -151,7 +152,10 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     });
   }
   const url = `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
-  announceRunning(options.dataDir, url, VERSION);
+  // `layerline update` on this machine authenticates with this token (src/update/running.ts).
+  const localToken = newToken();
+  accounts.allowLocalToken(localToken);
+  announceRunning(options.dataDir, url, VERSION, localToken);
   update.begin(startup, url);
   if (options.update?.firstCheckDelayMs !== undefined) update.startPeriodicChecks(options.update.firstCheckDelayMs);
   let stopping: Promise<void> | undefined;

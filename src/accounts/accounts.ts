@@ -13,13 +13,22 @@ import { dummyHash, hashPassword, PasswordSchema, UsernameSchema, verifyPassword
 import { effectivePermissions, parseScope, type Group, type Permission } from "./permissions.ts";
 import { LoginThrottle } from "./rate-limit.ts";
 import { SessionStore, type LoginMechanism, type Session } from "./sessions.ts";
+import { sameSecret } from "./tokens.ts";
 import { UserStore, type User } from "./users.ts";
+
+/**
+ * What the local token allows: `layerline update` asking the running host to update itself and
+ * following it. The token is the running host's own (see `allowLocalToken`).
+ */
+export const LOCAL_PERMISSIONS: readonly Permission[] = ["status", "update"];
+/** The request header that carries the local token. */
+export const LOCAL_TOKEN_HEADER = "x-layerline-local-token";
 
 /** Who is making a request, and what they may do. */
 export interface Principal {
   user: User | null;
   permissions: Set<Permission>;
-  via: "session" | "apikey" | "anonymous";
+  via: "session" | "apikey" | "anonymous" | "local";
   session?: Session;
   /** The session token itself (only when it came with this request). */
   sessionToken?: string;
@@ -57,6 +66,7 @@ export class Accounts {
   readonly keys: ApiKeyStore;
   readonly throttle = new LoginThrottle();
   readonly appKeys = new AppKeyRequests();
+  private localToken: string | null = null;
 
   constructor(
     db: Database,
@@ -115,6 +125,20 @@ export class Accounts {
     const scope = parseScope(record.scope);
     const permissions = effectivePermissions(this.permissionsOf(user), scope.ok ? scope.permissions : []);
     return { user, permissions, via: "apikey", apiKey: record, rawKey: key, printerId: record.printerId };
+  }
+
+  /**
+   * Accepts `token` as the local token from now on: the secret the running host announces in
+   * `<data-dir>/update/running.json` (readable only by the user it runs as), with which commands
+   * on this machine act on it. The guard takes it from loopback only.
+   */
+  allowLocalToken(token: string): void {
+    this.localToken = token;
+  }
+
+  principalForLocalToken(token: string): Principal | undefined {
+    if (!this.localToken || !sameSecret(token, this.localToken)) return undefined;
+    return { user: null, permissions: new Set(LOCAL_PERMISSIONS), via: "local", printerId: null };
   }
 
   principalForSession(token: string, now = Date.now()): Principal | undefined {

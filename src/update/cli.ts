@@ -7,6 +7,7 @@
  * the next start then runs the self-test and rolls back by itself if that fails.
  */
 import { Database } from "bun:sqlite";
+import { LOCAL_TOKEN_HEADER } from "../accounts/accounts.ts";
 import { accessSync, constants, existsSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,11 +24,11 @@ import { checkRuns, previousPath, replaceKeepingPrevious } from "./install.ts";
 import { ChannelSchema, currentTarget, type Channel } from "./manifest.ts";
 import type { UpdateStatus } from "./manager.ts";
 import { detectPlatform } from "./platform.ts";
-import { UpdateError } from "./problem.ts";
+import { UpdateError, why } from "./problem.ts";
 import { processControl } from "./process-control.ts";
 import { TerminalProgress } from "./progress.ts";
 import { trustedPublicKey } from "./release-key.ts";
-import { findRunning, type RunningHost } from "./running.ts";
+import { findRunning, runningFile, type RunningHost } from "./running.ts";
 import { DEFAULT_SETTINGS, UpdateSettingsStore, UpdateUrlSchema } from "./settings.ts";
 import { NOT_STARTED } from "./watchdog.ts";
 
@@ -36,6 +37,9 @@ export const UPDATE_HELP = `layerline update [--url URL] [--channel stable|beta]
   Checks for a new release and installs it. If Layerline is running on the data folder, the
   running host does the update (after any print ends) and this command shows its progress;
   otherwise the binary is replaced here and the next start checks itself.
+  The running host is asked with the local token it writes to <data-dir>/update/running.json
+  (readable only by the user it runs as, accepted only from this machine): run this command
+  as that user.
   --url URL        manifest URL ({channel} is replaced), instead of the configured one
   --channel NAME   stable or beta, instead of the configured one
   --check          only say what is available (and print the release notes)
@@ -60,6 +64,7 @@ export async function updateCli(args: string[]): Promise<number> {
     return 2;
   }
   try {
+    checkReadable(runningFile(options.dataDir));
     const running = findRunning(options.dataDir);
     return running ? await updateRunning(running, options) : await updateHere(options);
   } catch (e) {
@@ -69,6 +74,20 @@ export async function updateCli(args: string[]): Promise<number> {
     }
     console.error(`error: ${(e as Error).message}`);
     return 1;
+  }
+}
+
+/**
+ * Refuses to go on when a running host's announcement (with its local token) exists but cannot be
+ * read: a host run by another user must be updated as that user, not swapped here under it.
+ */
+function checkReadable(file: string): void {
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new UpdateError("not_installable", `Cannot read ${file}, where the running Layerline says how to reach it (${why(e)}).`, "Run this command as the user Layerline runs as (e.g. sudo -u layerline layerline update).");
+    }
   }
 }
 
@@ -100,10 +119,24 @@ function parseOptions(args: string[]): Options {
   };
 }
 
-/** Asks the running host to update and follows it through the restart. */
+/** Refusals of the credentials: during a restart the host makes a new local token, so these pass. */
+const CREDENTIAL_ERRORS = new Set(["invalid_credentials", "unauthorized"]);
+
+/**
+ * Asks the running host to update and follows it through the restart. It authenticates with the
+ * host's local token from running.json (read afresh for every call: each start makes a new one).
+ */
 async function updateRunning(running: RunningHost, options: Options): Promise<number> {
+  if (!running.token) {
+    throw new UpdateError(
+      "not_installable",
+      `The running Layerline ${running.version} does not announce a local token, so this command cannot authenticate to it.`,
+      "Update it from its web page (the update notice), or with POST /api/v1/update/start and an API key with the update permission.",
+    );
+  }
   const api = async (path: string, init?: RequestInit) => {
-    const response = await fetch(running.url + path, { ...init, signal: AbortSignal.timeout(60_000), headers: { "content-type": "application/json" } });
+    const token = findRunning(options.dataDir)?.token ?? running.token!;
+    const response = await fetch(running.url + path, { ...init, signal: AbortSignal.timeout(60_000), headers: { "content-type": "application/json", [LOCAL_TOKEN_HEADER]: token } });
     const body = await response.json();
     if (!response.ok) {
       const error = (body as { error: { code: string; message: string; hint: string } }).error;
@@ -111,15 +144,21 @@ async function updateRunning(running: RunningHost, options: Options): Promise<nu
     }
     return body as UpdateStatus;
   };
+  const tokenRefused = (e: unknown): never => {
+    if (e instanceof UpdateError && CREDENTIAL_ERRORS.has(e.code)) {
+      throw new UpdateError("not_installable", `The running Layerline refused the local token from ${runningFile(options.dataDir)}.`, "Run this command on the same machine as the user Layerline runs as; if Layerline restarted just now, run it again.");
+    }
+    throw e;
+  };
   const source = JSON.stringify({ url: options.url, channel: options.channel });
   console.log(`Layerline ${running.version} is running (pid ${running.pid}, ${running.url}); it does the update.`);
   if (options.check) {
-    const { check } = await api("/api/v1/update/check", { method: "POST", body: source });
+    const { check } = await api("/api/v1/update/check", { method: "POST", body: source }).catch(tokenRefused);
     console.log(describeCheck(check!, running.version));
     return check?.error || (check?.verdict !== "update" && check?.verdict !== "up-to-date") ? 1 : 0;
   }
   const started = Date.now();
-  const first = await api("/api/v1/update/start", { method: "POST", body: JSON.stringify({ url: options.url, channel: options.channel, force: options.force || undefined }) });
+  const first = await api("/api/v1/update/start", { method: "POST", body: JSON.stringify({ url: options.url, channel: options.channel, force: options.force || undefined }) }).catch(tokenRefused);
   const version = "version" in first.job ? first.job.version : "?";
   const notes = first.check?.latest?.notes;
   console.log(`Updating to Layerline ${version}.${notes ? `\n\n${notes.trim()}\n` : ""}`);
@@ -137,8 +176,8 @@ async function updateRunning(running: RunningHost, options: Options): Promise<nu
     try {
       status = await api("/api/v1/update");
     } catch (e) {
-      if (e instanceof UpdateError) throw e;
-      // Not answering: the host is restarting.
+      if (e instanceof UpdateError && !CREDENTIAL_ERRORS.has(e.code)) throw e;
+      // Not answering, or not yet with its new token: the host is restarting.
     }
     const result = status?.lastResult;
     if (status && result && result.to === version && result.at >= started) {

@@ -99,6 +99,8 @@ export function readJson<S extends v.GenericSchema>(file: string, schema: S): v.
 export function writeJsonAtomic(file: string, value: unknown): void {
   mkdirSync(join(file, ".."), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
+  // Created afresh, so the mode applies (running.json holds a secret).
+  rmSync(temp, { force: true });
   writeFileSync(temp, JSON.stringify(value, null, 2) + "\n", { mode: 0o600 });
   renameSync(temp, file);
 }

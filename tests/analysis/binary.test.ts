@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildTarget } from "../../build.ts";
+import { setUpAdmin } from "../helpers/host.ts";
 
 const FLSUN = new URL("../fixtures/ps25_flsun_qqspro_delta_screw_0.20quality_pla_g3arcs_thumb.gcode", import.meta.url).pathname;
 let dir: string;
@@ -36,12 +37,13 @@ test("the compiled x64 binary analyses an upload in its embedded Worker", async 
       if (Date.now() > deadline) throw new Error("no HTTP answer in time");
       await Bun.sleep(100);
     }
+    const headers = { "x-api-key": await setUpAdmin(base) };
     const form = new FormData();
     form.append("file", Bun.file(FLSUN), "delta.gcode");
-    expect((await fetch(`${base}/api/v1/files`, { method: "POST", body: form })).status).toBe(201);
+    expect((await fetch(`${base}/api/v1/files`, { method: "POST", body: form, headers })).status).toBe(201);
     let entry: any;
     while (Date.now() < deadline + 20_000) {
-      entry = await (await fetch(`${base}/api/v1/files/delta.gcode`)).json();
+      entry = await (await fetch(`${base}/api/v1/files/delta.gcode`, { headers })).json();
       if (entry.analysis.state === "done" || entry.analysis.state === "error") break;
       await Bun.sleep(100);
     }

@@ -21,8 +21,29 @@ export interface TestHost extends Host {
 }
 
 export interface TestHostOptions extends Partial<HostOptions> {
-  /** Complete first-run setup (create the admin and a key); default true. */
+  /** Complete first-run setup (create the admin and a key; on a data folder set up before, a new key); default true. */
   setup?: boolean;
+}
+
+/**
+ * First-run setup of the host at `url`, as a headless install does it (POST /api/v1/setup from
+ * loopback, or with the --setup-token): creates the admin and returns its full-scope API key.
+ */
+export async function setUpAdmin(url: string, setupToken?: string): Promise<string> {
+  const res = await fetch(`${url}/api/v1/setup`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(setupToken ? { "x-setup-token": setupToken } : {}) },
+    body: JSON.stringify(ADMIN),
+  });
+  if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { apiKey: string }).apiKey;
+}
+
+/** A data folder set up before (a host started again on it): a new key for its admin, as `layerline apikey create` makes one. */
+function existingAdminKey(host: Host): string {
+  const admin = host.accounts.users.byName(ADMIN.username);
+  if (!admin) throw new Error(`the data folder has no user "${ADMIN.username}" to make a key for`);
+  return host.accounts.createKey(admin, { name: "tests", scope: "full" }).key;
 }
 
 /** A real host on 127.0.0.1 with a fresh data folder; the virtual printer runs instantly by default. */
@@ -37,16 +58,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     log: () => {},
     ...hostOptions,
   });
-  let apiKey = "";
-  if (setup) {
-    const res = await fetch(`${host.url}/api/v1/setup`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(hostOptions.setupToken ? { "x-setup-token": hostOptions.setupToken } : {}) },
-      body: JSON.stringify(ADMIN),
-    });
-    if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${await res.text()}`);
-    apiKey = (await res.json()).apiKey;
-  }
+  const apiKey = !setup ? "" : host.accounts.adminExists() ? existingAdminKey(host) : await setUpAdmin(host.url, hostOptions.setupToken);
   const anonymous = (path: string, init?: RequestInit) => fetch(host.url + path, init);
   const api = (path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
@@ -126,9 +138,7 @@ export async function startHostProcess(args: string[] = []): Promise<HostProcess
   }
   reader.releaseLock();
   const url = /(https?:\/\/[^\s)]+)/.exec(out)![1]!.replace("localhost", "127.0.0.1");
-  const setup = await fetch(`${url}/api/v1/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(ADMIN) });
-  if (setup.status !== 201) throw new Error(`setup failed: ${setup.status} ${await setup.text()}`);
-  const { apiKey } = (await setup.json()) as { apiKey: string };
+  const apiKey = await setUpAdmin(url);
   return {
     url,
     pid: proc.pid,

@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { PERMISSIONS, type Permission } from "../../src/accounts/permissions.ts";
 import { authGuard } from "../../src/server/auth/guard.ts";
 import { requirementFor, ROUTE_PERMISSIONS } from "../../src/server/auth/route-permissions.ts";
@@ -358,4 +360,54 @@ describe("first run", () => {
     // The browser wizard is how a headless Pi is set up from a laptop.
     expect(setupAllowed(ctx, "192.168.1.20", undefined, true)).toBeNull();
   });
+});
+
+describe("the local token (how `layerline update` reaches the running host)", () => {
+  const running = () => JSON.parse(readFileSync(join(host.dataDir, "update", "running.json"), "utf8")) as { token: string; url: string };
+
+  test("is announced in running.json, readable only by the host's user", () => {
+    const file = join(host.dataDir, "update", "running.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(running().token).toMatch(/^[\w-]{43}$/);
+    expect(running().url).toBe(host.url);
+  });
+
+  test("from loopback it may see the update status and start one, nothing else; a wrong one is refused", async () => {
+    const local = (path: string, token = running().token, init: RequestInit = {}) => host.anonymous(path, { ...init, headers: { "x-layerline-local-token": token, ...init.headers } });
+    expect((await local("/api/v1/update")).status).toBe(200);
+    expect((await local("/api/v1/update/check", undefined, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).toBe(200);
+    expect((await local("/api/v1/printers")).status).toBe(200);
+    const control = await local(`/api/v1/printers/${printer}/commands`, undefined, { method: "POST", headers: { "content-type": "application/json" }, body: '{"commands":["M105"]}' });
+    expect(control.status).toBe(403);
+    expect((await local("/api/v1/users")).status).toBe(403);
+    expect((await local("/api/v1/me")).status).toBe(403); // no user behind it
+    const wrong = await local("/api/v1/update", "x".repeat(43));
+    expect(wrong.status).toBe(401);
+    expect((await wrong.json()).error.code).toBe("invalid_credentials");
+  });
+
+  test("is refused from any other address", async () => {
+    // Requests handed to the app directly have no peer address: not loopback.
+    const app = new Elysia().use(errorHandler).use(authGuard({ accounts: host.accounts, printers: host.printers })).get("/api/v1/update", () => ({ ok: true }));
+    const res = await app.handle(new Request("http://layerline.local/api/v1/update", { headers: { "x-layerline-local-token": running().token } }));
+    expect(res.status).toBe(401);
+  });
+
+  test("each start makes a new one, and a stop takes it away", async () => {
+    const other = await startTestHost();
+    const file = join(other.dataDir, "update", "running.json");
+    const first = JSON.parse(readFileSync(file, "utf8")).token;
+    await other.stop();
+    expect(existsSync(file)).toBe(false);
+    const again = await startTestHost({ dataDir: other.dataDir, setup: false });
+    try {
+      const second = JSON.parse(readFileSync(file, "utf8")).token;
+      expect(second).not.toBe(first);
+      expect((await again.anonymous("/api/v1/update", { headers: { "x-layerline-local-token": first } })).status).toBe(401);
+      expect((await again.anonymous("/api/v1/update", { headers: { "x-layerline-local-token": second } })).status).toBe(200);
+    } finally {
+      await again.stop();
+      rmSync(other.dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

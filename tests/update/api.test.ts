@@ -3,7 +3,7 @@
  * usual reasons, the old-platform rule, and refusals. (The real swap is in self-update.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Requirements } from "../../src/update/manifest.ts";
@@ -12,6 +12,7 @@ import { VERSION } from "../../src/version.ts";
 import { startTestHost, type TestHost } from "../helpers/host.ts";
 import { manifestFor, ReleaseServer, throwawayKey, type KeyPair } from "./helpers.ts";
 
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 let dir: string;
 let key: KeyPair;
 let server: ReleaseServer;
@@ -118,6 +119,33 @@ describe("update status and settings", () => {
     const res = await host.post("/api/v1/update/start", { url });
     expect((await res.json()).error.message).toContain("update to 8.0.0 or later first");
   });
+});
+
+describe("`layerline update` and this running host", () => {
+  test("the command authenticates with the host's local token; a wrong token is refused with the reason", async () => {
+    const url = server.publish("cli", await manifestFor(binary, { version: "9.2.0", key: key.privateKey, notes: "From the command line." }), { file: binary });
+    const run = async () => {
+      // Asynchronous: the release server runs in this process.
+      const proc = Bun.spawn(["bun", MAIN, "update", "--check", "--data-dir", host.dataDir, "--url", url], { stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      return { stdout, stderr, exitCode };
+    };
+    const ok = await run();
+    expect(ok.stdout).toContain(`is running (pid ${process.pid}, ${host.url})`);
+    expect(ok.stdout).toContain("Layerline 9.2.0 is available");
+    expect(ok.exitCode).toBe(0);
+
+    const file = join(host.dataDir, "update", "running.json");
+    const announced = readFileSync(file, "utf8");
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(announced), token: "x".repeat(43) }));
+    try {
+      const refused = await run();
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toContain(`The running Layerline refused the local token from ${file}`);
+    } finally {
+      writeFileSync(file, announced);
+    }
+  }, 30_000);
 });
 
 describe("old platforms", () => {

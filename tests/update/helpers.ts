@@ -10,6 +10,7 @@ import { sha256File } from "../../src/update/download.ts";
 import type { Handover } from "../../src/update/handover.ts";
 import type { ReleaseManifest, Requirements, SignedRelease } from "../../src/update/manifest.ts";
 import { signManifest } from "../../src/update/signature.ts";
+import { setUpAdmin } from "../helpers/host.ts";
 import { NOT_STARTED } from "../../src/update/watchdog.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -166,7 +167,12 @@ export async function startBinary(path: string, dataDir: string, extraArgs: stri
   });
   closeSync(logFd);
   const url = `http://127.0.0.1:${port}`;
-  const api = (p: string, init?: RequestInit) => fetch(url + p, { ...init, signal: AbortSignal.timeout(10_000) });
+  const api = (p: string, init?: RequestInit) => {
+    const headers = new Headers(init?.headers);
+    const key = apiKeys.get(dataDir);
+    if (key) headers.set("x-api-key", key);
+    return fetch(url + p, { ...init, headers, signal: AbortSignal.timeout(10_000) });
+  };
   const host: RunningBinary = {
     dir,
     binary: path,
@@ -197,8 +203,12 @@ export async function startBinary(path: string, dataDir: string, extraArgs: stri
     },
   };
   await host.waitFor("/api/v1/version", (b) => typeof b.version === "string", 30_000);
+  if (!apiKeys.has(dataDir)) apiKeys.set(dataDir, await setUpAdmin(url));
   return host;
 }
+
+/** The admin's API key of each data folder set up here (a host started again on it keeps its accounts). */
+const apiKeys = new Map<string, string>();
 
 /** Processes (ours) whose executable lies under `dir`, by pid. */
 export function processesUnder(dir: string): number[] {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { release } from "../../build.ts";
 import { sha256File } from "../../src/update/download.ts";
 import { keyId, verifyRelease } from "../../src/update/signature.ts";
+import { setUpAdmin } from "../helpers/host.ts";
 import { throwawayKey } from "./helpers.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -52,7 +53,8 @@ describe("bun run release", () => {
       let out = "";
       while (!out.includes("is running")) out += new TextDecoder().decode((await reader.read()).value);
       const url = /(http:\/\/\S+)/.exec(out)![1];
-      expect(await (await fetch(`${url}/api/v1/update`)).json()).toMatchObject({ channel: "beta", version: "1.4.0-beta.2" });
+      const key = await setUpAdmin(url);
+      expect(await (await fetch(`${url}/api/v1/update`, { headers: { "x-api-key": key } })).json()).toMatchObject({ channel: "beta", version: "1.4.0-beta.2" });
     } finally {
       proc.kill();
       await proc.exited;

@@ -6,14 +6,14 @@
  * one printer, and CSRF protection for cookie-authenticated changes.
  */
 import { Elysia } from "elysia";
-import type { Accounts, Principal } from "../../accounts/accounts.ts";
+import { LOCAL_TOKEN_HEADER, type Accounts, type Principal } from "../../accounts/accounts.ts";
 import { PERMISSION_TEXT } from "../../accounts/permissions.ts";
 import { sameSecret } from "../../accounts/tokens.ts";
 import type { PrinterManager } from "../../printers/manager.ts";
 import { errorBody } from "../errors.ts";
 import { routeKind } from "../route-kind.ts";
 import { FORM_CSRF_COOKIE, readCookie, SESSION_COOKIE } from "./cookies.ts";
-import { setPrincipal } from "./principal.ts";
+import { isLoopback, setPrincipal } from "./principal.ts";
 import { OCTOPRINT_FORBIDDEN, Refusal } from "./refusal.ts";
 import { requirementFor, type PrinterRef, type Requirement } from "./route-permissions.ts";
 
@@ -41,6 +41,7 @@ type Verdict = { principal: Principal; refusal: Refusal | null; requirement: Req
 
 interface GuardContext {
   request: Request;
+  server: { requestIP(request: Request): { address: string } | null } | null;
   route: string;
   path: string;
   params: Record<string, string>;
@@ -63,7 +64,7 @@ export function authGuard(options: GuardOptions) {
     const requirement = requirementFor(method, c.route, options.table);
     const key = `${method === "HEAD" ? "GET" : method} ${c.route.length > 1 ? c.route.replace(/\/$/, "") : c.route}`;
     const kind = routeKind(c.path);
-    const { principal, bad, cookieSession } = authenticate(c.request, c.query, accounts);
+    const { principal, bad, cookieSession } = authenticate(c.request, c.query, accounts, c.server?.requestIP(c.request)?.address);
     setPrincipal(c.request, principal);
     verdict = { principal, refusal: null, requirement, cookieSession };
     verdicts.set(c.request, verdict);
@@ -76,7 +77,9 @@ export function authGuard(options: GuardOptions) {
     } else if ("permission" in requirement) {
       // Anonymous requests have the guests group's permissions (none unless an admin grants some).
       const allowed = requirement.permission === "login" ? !!principal.user : principal.permissions.has(requirement.permission);
-      if (!allowed && !principal.user) {
+      if (!allowed && principal.via === "local") {
+        verdict.refusal = refuse(kind, 403, "forbidden", "The local token only lets commands on this machine see the status and update Layerline.", "Use an API key for anything else.", c);
+      } else if (!allowed && !principal.user) {
         verdict.refusal = refuse(kind, 401, "unauthorized", "This needs credentials.", "Send an API key in the X-Api-Key header (create one under Account → API keys or with `layerline apikey create`), or log in.", c);
       } else if (!allowed && requirement.permission !== "login") {
         const p = requirement.permission;
@@ -124,9 +127,17 @@ function isStreamedBody(contentType: string | null): boolean {
   return contentType !== null && /^(multipart\/form-data|application\/octet-stream)/i.test(contentType);
 }
 
-/** Who is asking: a key wins over a cookie; a bad key is an error, a stale cookie is just no login. */
-function authenticate(request: Request, query: Record<string, string | undefined>, accounts: Accounts): { principal: Principal; bad: boolean; cookieSession: boolean } {
+/**
+ * Who is asking: the local token (from this machine only), else a key, else a cookie; a bad
+ * token or key is an error, a stale cookie is just no login.
+ */
+function authenticate(request: Request, query: Record<string, string | undefined>, accounts: Accounts, address: string | undefined): { principal: Principal; bad: boolean; cookieSession: boolean } {
   const headers = request.headers;
+  const local = headers.get(LOCAL_TOKEN_HEADER);
+  if (local) {
+    const principal = isLoopback(address) ? accounts.principalForLocalToken(local.trim()) : undefined;
+    return principal ? { principal, bad: false, cookieSession: false } : { principal: accounts.anonymous(), bad: true, cookieSession: false };
+  }
   const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1];
   const key = headers.get("x-api-key") ?? bearer ?? (typeof query.apikey === "string" ? query.apikey : undefined);
   if (key) {
