@@ -23,15 +23,20 @@ export async function formToken(host: TestHost, path: string): Promise<{ cookie:
   return { cookie: `layerline_csrf=${cookie}`, token };
 }
 
-/** Logs in through the form; returns the session cookie and its CSRF token. */
-export async function login(host: TestHost, username = ADMIN.username, password = ADMIN.password): Promise<BrowserSession> {
+/** Posts the login form with its CSRF token and these fields (redirects not followed). */
+export async function postLogin(host: TestHost, fields: Record<string, string>): Promise<Response> {
   const { cookie, token } = await formToken(host, "/login");
-  const res = await host.anonymous("/login", {
+  return host.anonymous("/login", {
     method: "POST",
     headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ _csrf: token, username, password, next: "/" }),
+    body: new URLSearchParams({ _csrf: token, ...fields }),
     redirect: "manual",
   });
+}
+
+/** Logs in through the form; returns the session cookie and its CSRF token. */
+export async function login(host: TestHost, username = ADMIN.username, password = ADMIN.password): Promise<BrowserSession> {
+  const res = await postLogin(host, { username, password, next: "/" });
   const session = cookieValue(res, "layerline_session");
   if (res.status !== 303 || !session) throw new Error(`login failed: ${res.status}`);
   const page = await (await host.anonymous("/", { headers: { cookie: `layerline_session=${session}` } })).text();

@@ -13,7 +13,7 @@ import { requirementFor, ROUTE_PERMISSIONS } from "../../src/server/auth/route-p
 import { errorHandler } from "../../src/server/errors.ts";
 import { setupAllowed } from "../../src/server/setup.ts";
 import { ADMIN, readyHost, routeUrl, startTestHost, type TestHost } from "../helpers/host.ts";
-import { formToken, login } from "../helpers/session.ts";
+import { formToken, login, postLogin } from "../helpers/session.ts";
 
 let host: TestHost;
 let printer: string;
@@ -150,13 +150,7 @@ describe("API keys", () => {
 
 describe("browser sessions", () => {
   test("login sets an HttpOnly cookie; pages carry the CSRF token in hx-headers", async () => {
-    const { token, cookie } = await formToken(host, "/login");
-    const res = await host.anonymous("/login", {
-      method: "POST",
-      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ _csrf: token, username: ADMIN.username, password: ADMIN.password, next: "/account" }),
-      redirect: "manual",
-    });
+    const res = await postLogin(host, { username: ADMIN.username, password: ADMIN.password, next: "/account" });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/account");
     const set = res.headers.getSetCookie().find((c) => c.startsWith("layerline_session="))!;
@@ -167,13 +161,7 @@ describe("browser sessions", () => {
   test("the login form refuses a post without its CSRF token, and open redirects", async () => {
     const res = await host.anonymous("/login", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ username: ADMIN.username, password: ADMIN.password }) });
     expect(res.status).toBe(403);
-    const { token, cookie } = await formToken(host, "/login");
-    const evil = await host.anonymous("/login", {
-      method: "POST",
-      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ _csrf: token, username: ADMIN.username, password: ADMIN.password, next: "//evil.example/x" }),
-      redirect: "manual",
-    });
+    const evil = await postLogin(host, { username: ADMIN.username, password: ADMIN.password, next: "//evil.example/x" });
     expect(evil.headers.get("location")).toBe("/");
   });
 
@@ -285,12 +273,7 @@ describe("login throttling", () => {
     expect(locked.status).toBe(429);
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
     // The browser form is throttled by the same counter.
-    const { token, cookie } = await formToken(host, "/login");
-    const form = await host.anonymous("/login", {
-      method: "POST",
-      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ _csrf: token, username: "victim", password: "victim-password" }),
-    });
+    const form = await postLogin(host, { username: "victim", password: "victim-password" });
     expect(form.status).toBe(429);
     expect(await form.text()).toContain("Too many failed attempts");
   }, 30_000);

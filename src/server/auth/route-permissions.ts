@@ -17,6 +17,11 @@ export type Requirement =
 const status = { permission: "status" } as const;
 const control = { permission: "control" } as const;
 const print = { permission: "print" } as const;
+const upload = { permission: "files.upload" } as const;
+const remove = { permission: "files.delete" } as const;
+const settings = { permission: "settings" } as const;
+const update = { permission: "update" } as const;
+const admin = { permission: "admin" } as const;
 const login = { permission: "login" } as const;
 const byId = (permission: Permission): Requirement => ({ permission, printer: { param: "id" } });
 
@@ -47,20 +52,20 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/printers/:id/job/pause": byId("print"),
   "POST /ui/printers/:id/job/resume": byId("print"),
   "POST /ui/printers/:id/job/cancel": byId("print"),
-  "POST /ui/files": { permission: "files.upload" },
-  "POST /ui/files/delete": { permission: "files.delete" },
+  "POST /ui/files": upload,
+  "POST /ui/files/delete": remove,
   "GET /account": login,
   "POST /account/password": login,
   "POST /account/keys": login,
   "POST /account/keys/:id/revoke": login,
   "POST /account/logout-everywhere": login,
-  "GET /users": { permission: "admin" },
-  "POST /users": { permission: "admin" },
-  "POST /users/:id/group": { permission: "admin" },
-  "POST /users/:id/password": { permission: "admin" },
-  "POST /users/:id/remove": { permission: "admin" },
-  "POST /users/:id/logout": { permission: "admin" },
-  "POST /groups/:group": { permission: "admin" },
+  "GET /users": admin,
+  "POST /users": admin,
+  "POST /users/:id/group": admin,
+  "POST /users/:id/password": admin,
+  "POST /users/:id/remove": admin,
+  "POST /users/:id/logout": admin,
+  "POST /groups/:group": admin,
 
   // Native API.
   "GET /api/v1/me": login,
@@ -68,11 +73,11 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /api/v1/apikeys": login,
   "DELETE /api/v1/apikeys/:id": login,
   "POST /api/v1/logout-everywhere": login,
-  "GET /api/v1/users": { permission: "admin" },
-  "POST /api/v1/users": { permission: "admin" },
-  "DELETE /api/v1/users/:name": { permission: "admin" },
+  "GET /api/v1/users": admin,
+  "POST /api/v1/users": admin,
+  "DELETE /api/v1/users/:name": admin,
   "GET /api/v1/printers": status,
-  "POST /api/v1/printers": { permission: "settings" },
+  "POST /api/v1/printers": settings,
   "GET /api/v1/printers/:id": byId("status"),
   "DELETE /api/v1/printers/:id": byId("settings"),
   "POST /api/v1/printers/:id/connect": byId("control"),
@@ -85,20 +90,20 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /api/v1/printers/:id/job/resume": byId("print"),
   "POST /api/v1/printers/:id/job/cancel": byId("print"),
   "GET /api/v1/files": status,
-  "POST /api/v1/files": { permission: "files.upload" },
+  "POST /api/v1/files": upload,
   "GET /api/v1/files/*": status,
-  "DELETE /api/v1/files/*": { permission: "files.delete" },
+  "DELETE /api/v1/files/*": remove,
   "GET /api/v1/events": { permission: "status", printer: { query: "printer" } },
   // Moving, renaming and copying change the tree like deleting does; a folder is an upload.
-  "POST /api/v1/files/*": { permission: "files.delete" },
-  "PUT /api/v1/files/*": { permission: "files.upload" },
+  "POST /api/v1/files/*": remove,
+  "PUT /api/v1/files/*": upload,
   "GET /api/v1/analysis": status,
-  "PUT /api/v1/analysis/settings": { permission: "settings" },
+  "PUT /api/v1/analysis/settings": settings,
   "GET /api/v1/update": status,
-  "POST /api/v1/update/check": { permission: "update" },
-  "POST /api/v1/update/start": { permission: "update" },
-  "POST /api/v1/update/cancel": { permission: "update" },
-  "PUT /api/v1/update/settings": { permission: "update" },
+  "POST /api/v1/update/check": update,
+  "POST /api/v1/update/start": update,
+  "POST /api/v1/update/cancel": update,
+  "PUT /api/v1/update/settings": update,
 
   // The files page.
   "GET /files": status,
@@ -106,27 +111,27 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "GET /ui/files/folders": status,
   "GET /ui/files/detail": status,
   "GET /ui/files/events": status,
-  "POST /ui/files/upload": { permission: "files.upload" },
-  "POST /ui/files/folder": { permission: "files.upload" },
-  "POST /ui/files/analyse": { permission: "files.upload" },
+  "POST /ui/files/upload": upload,
+  "POST /ui/files/folder": upload,
+  "POST /ui/files/analyse": upload,
   "POST /ui/files/print": print,
-  "POST /ui/files/rename": { permission: "files.delete" },
-  "POST /ui/files/move": { permission: "files.delete" },
-  "POST /ui/files/remove": { permission: "files.delete" },
-  "POST /ui/files/settings": { permission: "settings" },
+  "POST /ui/files/rename": remove,
+  "POST /ui/files/move": remove,
+  "POST /ui/files/remove": remove,
+  "POST /ui/files/settings": settings,
 
   // The update notice.
   "GET /ui/update/notice": status,
-  "POST /ui/update/check": { permission: "update" },
-  "POST /ui/update/start": { permission: "update" },
-  "POST /ui/update/cancel": { permission: "update" },
-  "POST /ui/update/dismiss": { permission: "update" },
+  "POST /ui/update/check": update,
+  "POST /ui/update/start": update,
+  "POST /ui/update/cancel": update,
+  "POST /ui/update/dismiss": update,
 
   ...OCTOPRINT_ROUTES,
 };
 
 /** Unmapped routes need this. */
-export const DEFAULT_REQUIREMENT: Requirement = { permission: "admin" };
+export const DEFAULT_REQUIREMENT: Requirement = admin;
 
 /** The requirement of a registered route (trailing slashes do not matter). */
 export function requirementFor(method: string, route: string, table: Record<string, Requirement> = ROUTE_PERMISSIONS): Requirement {
