@@ -7,11 +7,11 @@
  * the next start then runs the self-test and rolls back by itself if that fails.
  */
 import { Database } from "bun:sqlite";
-import { LOCAL_TOKEN_HEADER } from "../accounts/accounts.ts";
 import { accessSync, constants, existsSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import * as v from "valibot";
+import { LOCAL_TOKEN_HEADER } from "../accounts/accounts.ts";
 import { defaultDataDir } from "../config.ts";
 import { DATABASE_FILE } from "../db/database.ts";
 import { SettingsStore } from "../db/settings.ts";

@@ -103,7 +103,7 @@ export function authGuard(options: GuardOptions) {
       // they validate). Elysia runs a global parse hook even for them and, when it returns
       // nothing, parses the body after all (or fails on "none"); so the guard claims the body
       // for them, unread. Multipart and binary bodies are never buffered for other routes either.
-      if (streams(ctx.request.method, ctx.route) || isStreamedBody(c.request.headers.get("content-type"))) return null as unknown as object;
+      if (streams(ctx.request.method, ctx.route) || isStreamedBody(ctx.request.headers.get("content-type"))) return null as unknown as object;
     })
     .onTransform({ as: "global" }, (c) => {
       const ctx = c as unknown as GuardContext;
