@@ -16,6 +16,8 @@ import { loadQuirkSources } from "./printers/quirks-sources.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
 import { createApp } from "./server/app.ts";
+import { builtInFirmwareFamilies, TrackingReporter, type InstalledPlugin } from "./tracking/reporter.ts";
+import { TrackingSettings } from "./tracking/settings.ts";
 import { settleBeforeStart, trialStartFailed, UpdateManager } from "./update/manager.ts";
 import { processControl, type ProcessControl } from "./update/process-control.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
@@ -43,6 +45,13 @@ export interface HostOptions {
     /** Check for updates periodically, the first time after this delay; absent = no automatic checks. */
     firstCheckDelayMs?: number;
   };
+  /** Anonymous usage statistics (sent only after the user opts in). */
+  tracking?: {
+    /** The installed plugins (the plugin manager's list; empty until one is wired in). */
+    installedPlugins?: () => InstalledPlugin[];
+    intervalMs?: number;
+    firstDelayMs?: number;
+  };
 }
 
 export interface Host {
@@ -55,6 +64,7 @@ export interface Host {
   files: FileStorage;
   analysis: AnalysisQueue;
   update: UpdateManager;
+  tracking: TrackingReporter;
   stop(): Promise<void>;
 }
 
@@ -113,7 +123,18 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     stopServices,
     shutdown: () => stop(),
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, startedAt: Date.now() });
+  const tracking = new TrackingReporter({
+    settings: new TrackingSettings(settings),
+    bus,
+    version: VERSION,
+    installedPlugins: options.tracking?.installedPlugins,
+    knownFirmware: builtInFirmwareFamilies(sources),
+    currentFirmware: () => printers!.list().map((s) => s.status.firmware?.profile),
+    intervalMs: options.tracking?.intervalMs,
+    firstDelayMs: options.tracking?.firstDelayMs,
+    log,
+  });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, tracking, startedAt: Date.now() });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -130,6 +151,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   }
   printers.start();
   analysis.scan();
+  tracking.start();
   const port = app.server!.port!;
   const url = `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
   announceRunning(options.dataDir, url, VERSION);
@@ -139,11 +161,12 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const stop = () =>
     (stopping ??= (async () => {
       update.stop();
+      tracking.stop();
       withdrawRunning(options.dataDir);
       await stopServices();
       db.close();
     })());
-  return { url, port, db, settings, bus, printers, files, analysis, update, stop };
+  return { url, port, db, settings, bus, printers, files, analysis, update, tracking, stop };
 }
 
 /** First start: the virtual printer, unless a real one was named. `--serial` adds or updates one. */

@@ -24,6 +24,8 @@ Usage:
                                      install the newest release (see layerline update --help)
   layerline service install [--path FILE] [--user NAME] [options for serve]
                                      write a systemd unit (see layerline service --help)
+  layerline registry build|serve …   the plugin repository: build its index and website, serve it
+                                     with anonymous usage statistics (see layerline registry --help)
   layerline --help | --version
 
 Options for serve:
@@ -47,7 +49,10 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "serve";
   const rest = command === argv[0] ? argv.slice(1) : argv;
   if (argv.includes("--help") || argv.includes("-h")) {
-    if (command === "update" || command === "service") {
+    if (command === "registry") {
+      const { REGISTRY_HELP } = await import("./registry/cli.ts");
+      console.log(REGISTRY_HELP);
+    } else if (command === "update" || command === "service") {
       const { UPDATE_HELP } = await import("./update/cli.ts");
       const { SERVICE_HELP } = await import("./update/service.ts");
       console.log(command === "update" ? UPDATE_HELP : SERVICE_HELP);
@@ -72,6 +77,10 @@ async function main(argv: string[]): Promise<number> {
     case "service": {
       const { serviceCli } = await import("./update/service.ts");
       return serviceCli(rest);
+    }
+    case "registry": {
+      const { registryCli } = await import("./registry/cli.ts");
+      return registryCli(rest);
     }
     case "update-watchdog": {
       // Internal: started by an update from the previous binary (see src/update/watchdog.ts).

@@ -20,6 +20,7 @@ export function layout(title: string, content: Html, nav: Html = html``): Html {
 <header class="topbar">
   <a class="brand" href="/">Layerline</a>
   <a href="/files">Files</a>
+  <a href="/settings/tracking">Settings</a>
   <nav>${nav}</nav>
   <a class="muted" href="/api/v1">API</a>
 </header>

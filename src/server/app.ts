@@ -8,11 +8,13 @@ import { errorHandler } from "./errors.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
 import { printersApi } from "./api/printers.ts";
+import { trackingApi } from "./api/tracking.ts";
 import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiRoutes } from "./ui/routes.ts";
+import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 
 /** Builds the app for a running host; `listen` is the caller's. */
@@ -25,8 +27,10 @@ export function createApp(ctx: AppContext) {
     .use(filesApi(ctx))
     .use(eventsApi(ctx))
     .use(updateApi(ctx))
+    .use(trackingApi(ctx))
     .use(uiRoutes(ctx))
     .use(uiFiles(ctx))
     .use(uiEvents(ctx))
-    .use(uiUpdate(ctx));
+    .use(uiUpdate(ctx))
+    .use(uiTracking(ctx));
 }

@@ -8,6 +8,7 @@ import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
 import type { PrinterManager } from "../printers/manager.ts";
+import type { TrackingReporter } from "../tracking/reporter.ts";
 import type { UpdateManager } from "../update/manager.ts";
 
 export interface AppContext {
@@ -21,5 +22,7 @@ export interface AppContext {
   analyses: AnalysisStore;
   analysis: AnalysisQueue;
   update: UpdateManager;
+  /** Anonymous usage statistics (opt-in) and plugin stars. */
+  tracking: TrackingReporter;
   startedAt: number;
 }

@@ -8,7 +8,7 @@ import { ChannelSchema } from "../../update/manifest.ts";
 import { UpdateError } from "../../update/problem.ts";
 import { UpdateSettingsSchema, UpdateUrlSchema } from "../../update/settings.ts";
 import type { AppContext } from "../context.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, parseBody } from "../errors.ts";
 
 /** One-off source overrides, as `layerline update --url --channel` sends them. */
 const SourceSchema = v.object({
@@ -17,16 +17,7 @@ const SourceSchema = v.object({
 });
 const StartSchema = v.object({ ...SourceSchema.entries, force: v.optional(v.boolean()) });
 
-/** Reads an optional JSON body through a schema. */
-function input<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
-  const parsed = v.safeParse(schema, body ?? {});
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = v.getDotPath(issue);
-    throw new ApiError(400, "invalid_request", path ? `${path}: ${issue.message}` : issue.message, "See /api/v1 for the expected fields.");
-  }
-  return parsed.output;
-}
+const input = parseBody;
 
 /** Runs an update action; an UpdateError becomes a 409 that says why. */
 async function updateAction<T>(action: () => T | Promise<T>): Promise<T> {

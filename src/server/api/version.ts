@@ -30,6 +30,11 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["POST", "/api/v1/update/start", "download, verify and install the new release {url?, channel?, force?}"],
   ["POST", "/api/v1/update/cancel", "cancel an update that is downloading or waiting for a print"],
   ["PUT", "/api/v1/update/settings", "update source and schedule {url, channel, checkHours, selfTestSeconds}"],
+  ["GET", "/api/v1/tracking", "anonymous usage statistics: on/off, registry, last report, the exact next payload"],
+  ["PUT", "/api/v1/tracking", "opt in or out, or change the registry {enabled?, url?}"],
+  ["POST", "/api/v1/tracking/send", "send the usage report now (only when opted in)"],
+  ["GET", "/api/v1/tracking/stars", "the plugins this host starred"],
+  ["POST", "/api/v1/tracking/stars", "star or unstar a repository plugin {plugin, starred}; answers the like count"],
 ];
 
 export function versionApi(ctx: AppContext) {
