@@ -6,7 +6,7 @@
  * builds) and, for Layerline plugins, what the release archive says (downloaded, hashed, read
  * statically). The imperative shell around the pure parts in this folder.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import * as v from "valibot";
 import { loadCache, saveCache, type BuildCache } from "./build-cache.ts";
@@ -43,6 +43,8 @@ export interface BuildOptions {
   cacheDir?: string;
   /** The website's public URL, for absolute `page` and image links (default: relative). */
   baseUrl?: string;
+  /** A folder copied to `<out>/assets/` (pictures entries refer to as `/assets/…`). */
+  assetsDir?: string;
   /** Archives downloaded at once. */
   archiveConcurrency?: number;
   fetch?: typeof fetch;
@@ -72,6 +74,7 @@ export async function buildRegistry(options: BuildOptions): Promise<BuildResult>
   const cacheDir = resolve(options.cacheDir ?? join(dirname(outDir), ".registry-cache"));
   const baseUrl = (options.baseUrl ?? "").replace(/\/+$/, "");
   checkOutDir(outDir);
+  if (options.assetsDir && !existsSync(options.assetsDir)) throw new BuildError(`--assets ${options.assetsDir} does not exist.`);
 
   // 1. Entries: each validated on its own.
   const problems: Problem[] = [];
@@ -140,7 +143,7 @@ export async function buildRegistry(options: BuildOptions): Promise<BuildResult>
   const rejected = entryFiles - entries.length;
   files.set("build-report.json", JSON.stringify({ generated: new Date(now).toISOString(), entries: entryFiles, indexed: index.length, rejected, problems }, null, 1));
   files.set(MARKER, "This folder is written by `layerline registry build` and replaced by each build.\n");
-  await writeFolder(outDir, files);
+  await writeFolder(outDir, files, options.assetsDir);
   await saveCache(cacheDir, cache);
   return { entries: entryFiles, indexed: index.length, rejected, problems, notices, rankings, index, sourceQueries: queries, archivesDownloaded: downloaded };
 }
@@ -289,7 +292,7 @@ function readPreviousIndex(outDir: string): Map<string, IndexEntry> {
   return out;
 }
 
-async function writeFolder(outDir: string, files: Map<string, string>): Promise<void> {
+async function writeFolder(outDir: string, files: Map<string, string>, assetsDir: string | undefined): Promise<void> {
   const parent = dirname(outDir);
   mkdirSync(parent, { recursive: true });
   const fresh = join(parent, `.${basename(outDir)}.new-${process.pid}`);
@@ -299,6 +302,8 @@ async function writeFolder(outDir: string, files: Map<string, string>): Promise<
     mkdirSync(dirname(target), { recursive: true });
     await Bun.write(target, content);
   }
+  // Links are not copied: the site must only ever serve the files themselves.
+  if (assetsDir) cpSync(assetsDir, join(fresh, "assets"), { recursive: true, filter: (src) => !lstatSync(src).isSymbolicLink() });
   const old = join(parent, `.${basename(outDir)}.old-${process.pid}`);
   if (existsSync(outDir)) renameSync(outDir, old);
   renameSync(fresh, outDir);

@@ -32,6 +32,7 @@ registry build
                            wait at most this long for a rate limit to reset, then use the cache (default 60)
   --cache-dir DIR          the cache kept between builds (default: .registry-cache beside --out)
   --base-url URL           the website's public address, for absolute page and image links
+  --assets DIR             copied to --out/assets/ (pictures entries name as /assets/…)
 
   Source health is fetched only with --source-api or --source-token-file. Archives are downloaded
   only for entries that declare compatibility.layerline: their package.json is read (never run)
@@ -71,6 +72,7 @@ const BUILD_FLAGS = {
   "source-max-wait": { type: "string" },
   "cache-dir": { type: "string" },
   "base-url": { type: "string" },
+  assets: { type: "string" },
 } as const;
 
 export async function registryCli(args: string[]): Promise<number> {
@@ -119,6 +121,7 @@ function buildOptions(values: Record<string, string | undefined>): Omit<BuildOpt
     sourceMaxWaitMs: maxWait * 1000,
     cacheDir: values["cache-dir"],
     baseUrl,
+    assetsDir: values.assets,
   };
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { buildRegistry, type BuildResult } from "../../src/registry/build.ts";
@@ -205,6 +205,18 @@ test("bad and hostile entries are reported and left out; the rest of the build g
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("--assets is copied into the site by every build, without links", async () => {
+  const assets = join(work, "assets");
+  mkdirSync(join(assets, "img/plugins/BLTouch"), { recursive: true });
+  writeFileSync(join(assets, "img/plugins/BLTouch/screenshot.png"), "png bytes");
+  symlinkSync("/etc/passwd", join(assets, "leak"));
+  const target = join(work, "with-assets");
+  await buildRegistry({ entriesDir: new URL("../fixtures/registry/entries", import.meta.url).pathname, outDir: target, assetsDir: assets });
+  expect(readFileSync(join(target, "assets/img/plugins/BLTouch/screenshot.png"), "utf8")).toBe("png bytes");
+  expect(existsSync(join(target, "assets/leak"))).toBe(false);
+  await expect(buildRegistry({ entriesDir: entries, outDir: target, assetsDir: join(work, "nope") })).rejects.toThrow("--assets");
 });
 
 test("the output folder is only ever replaced when the build wrote it", async () => {
