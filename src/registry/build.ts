@@ -12,7 +12,7 @@ import * as v from "valibot";
 import { loadCache, saveCache, type BuildCache } from "./build-cache.ts";
 import { renderDescription } from "./description.ts";
 import { readEntry, type Entry, type Problem } from "./entry.ts";
-import { indexStats, PluginLikesExportSchema, PluginStatsExportSchema, readExport, type PluginLikesExport, type PluginStatsExport } from "./export-format.ts";
+import { indexStats, PluginLikesExportSchema, PluginStatsExportSchema, readExport } from "./export-format.ts";
 import { MAX_ENTRY_BYTES } from "./front-matter.ts";
 import { composeIndexEntry } from "./index-entry.ts";
 import { IndexEntrySchema, type IndexEntry, type Notice, type SourceHealth } from "./index-format.ts";
@@ -81,16 +81,16 @@ export async function buildRegistry(options: BuildOptions): Promise<BuildResult>
   const { entries, files: entryFiles } = readEntries(resolve(options.entriesDir), problems);
 
   // 2. Usage statistics.
-  const readStats = async <S extends typeof PluginStatsExportSchema | typeof PluginLikesExportSchema>(path: string | undefined, schema: S) => {
+  const readStats = async <S extends v.GenericSchema>(path: string | undefined, schema: S): Promise<v.InferOutput<S> | null> => {
     if (!path) return null;
     const result = await readExport(path, schema);
     if (result.ok) return result.data;
     problems.push({ file: path, field: "(file)", message: `${result.message}; its statistics count as 0`, severity: "error" });
     return null;
   };
-  const week = (await readStats(options.stats7d, PluginStatsExportSchema)) as PluginStatsExport | null;
-  const month = (await readStats(options.stats30d, PluginStatsExportSchema)) as PluginStatsExport | null;
-  const likes = (await readStats(options.likes, PluginLikesExportSchema)) as PluginLikesExport | null;
+  const week = await readStats(options.stats7d, PluginStatsExportSchema);
+  const month = await readStats(options.stats30d, PluginStatsExportSchema);
+  const likes = await readStats(options.likes, PluginLikesExportSchema);
 
   const { cache, problem: cacheProblem } = await loadCache(cacheDir);
   if (cacheProblem) log(`note: ${cacheProblem}`);

@@ -26,7 +26,6 @@ export const PluginStatsExportSchema = v.object({
   ),
 });
 export type PluginStatsExport = v.InferOutput<typeof PluginStatsExportSchema>;
-export type PluginStatsRecord = PluginStatsExport["plugins"][string];
 
 export const PluginLikesExportSchema = v.object({
   _generated: v.optional(v.string()),
