@@ -7,11 +7,13 @@ import type { AppContext } from "./context.ts";
 import { errorHandler } from "./errors.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
+import { pluginsApi } from "./api/plugins.ts";
 import { printersApi } from "./api/printers.ts";
 import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
+import { uiPlugins } from "./ui/plugins.ts";
 import { uiRoutes } from "./ui/routes.ts";
 import { uiUpdate } from "./ui/update.ts";
 
@@ -25,8 +27,10 @@ export function createApp(ctx: AppContext) {
     .use(filesApi(ctx))
     .use(eventsApi(ctx))
     .use(updateApi(ctx))
+    .use(pluginsApi(ctx))
     .use(uiRoutes(ctx))
     .use(uiFiles(ctx))
     .use(uiEvents(ctx))
-    .use(uiUpdate(ctx));
+    .use(uiUpdate(ctx))
+    .use(uiPlugins(ctx));
 }

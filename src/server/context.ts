@@ -7,6 +7,7 @@ import type { AnalysisStore } from "../analysis/store.ts";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
+import type { PluginService } from "../plugins/service.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { UpdateManager } from "../update/manager.ts";
 
@@ -21,5 +22,6 @@ export interface AppContext {
   analyses: AnalysisStore;
   analysis: AnalysisQueue;
   update: UpdateManager;
+  plugins: PluginService;
   startedAt: number;
 }

@@ -44,6 +44,17 @@ const FILE_STATUS: Record<FileError["code"], number> = {
 
 export const errorBody = (code: string, message: string, hint = "") => ({ error: { code, message, hint } });
 
+/** Reads a (possibly absent) JSON body through a schema, or throws a 400 naming the first problem. */
+export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, body ?? {});
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const path = v.getDotPath(issue);
+    throw new ApiError(400, "invalid_request", path ? `${path}: ${issue.message}` : issue.message, "See /api/v1 for the expected fields.");
+  }
+  return parsed.output;
+}
+
 /** Turns a validation failure into "field: what is wrong". */
 function describeValidation(error: unknown): string {
   const issue = (error as { valueError?: v.BaseIssue<unknown> }).valueError;

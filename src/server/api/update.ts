@@ -8,7 +8,7 @@ import { ChannelSchema } from "../../update/manifest.ts";
 import { UpdateError } from "../../update/problem.ts";
 import { UpdateSettingsSchema, UpdateUrlSchema } from "../../update/settings.ts";
 import type { AppContext } from "../context.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, parseBody } from "../errors.ts";
 
 /** One-off source overrides, as `layerline update --url --channel` sends them. */
 const SourceSchema = v.object({
@@ -16,17 +16,6 @@ const SourceSchema = v.object({
   channel: v.optional(ChannelSchema),
 });
 const StartSchema = v.object({ ...SourceSchema.entries, force: v.optional(v.boolean()) });
-
-/** Reads an optional JSON body through a schema. */
-function input<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
-  const parsed = v.safeParse(schema, body ?? {});
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = v.getDotPath(issue);
-    throw new ApiError(400, "invalid_request", path ? `${path}: ${issue.message}` : issue.message, "See /api/v1 for the expected fields.");
-  }
-  return parsed.output;
-}
 
 /** Runs an update action; an UpdateError becomes a 409 that says why. */
 async function updateAction<T>(action: () => T | Promise<T>): Promise<T> {
@@ -42,11 +31,11 @@ export function updateApi(ctx: AppContext) {
   return new Elysia({ prefix: "/api/v1/update" })
     .get("/", () => ctx.update.status())
     .post("/check", async ({ body }) => {
-      await ctx.update.check(input(SourceSchema, body));
+      await ctx.update.check(parseBody(SourceSchema, body));
       return ctx.update.status();
     })
     .post("/start", async ({ body, set }) => {
-      await updateAction(() => ctx.update.start(input(StartSchema, body)));
+      await updateAction(() => ctx.update.start(parseBody(StartSchema, body)));
       set.status = 202;
       return ctx.update.status();
     })
@@ -55,7 +44,7 @@ export function updateApi(ctx: AppContext) {
       return ctx.update.status();
     })
     .put("/settings", ({ body }) => {
-      ctx.update.changeSettings(input(UpdateSettingsSchema, body));
+      ctx.update.changeSettings(parseBody(UpdateSettingsSchema, body));
       return ctx.update.status();
     });
 }
