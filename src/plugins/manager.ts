@@ -383,11 +383,12 @@ export class PluginManager {
     });
   }
 
-  private fault(id: string, where: string, message: string, printer = "main"): void {
+  private fault(id: string, what: string, message: string, printer = "main"): void {
     const p = this.plugins.get(id);
     if (!p || p.status !== "enabled") return;
-    p.faults.push({ at: Date.now(), where: printer === "main" ? where : `${where} (printer ${printer})`, message });
-    this.pluginLog(p, "warn", `${where}: ${message}`, printer);
+    const where = printer === "main" ? what : `${what} (printer ${printer})`;
+    p.faults.push({ at: Date.now(), where, message });
+    this.pluginLog(p, "warn", `${what} ${message}`, printer);
     if (p.faults.length >= FAULT_LIMIT) this.disableForFaults(id, `${where} ${message}`);
     if (p.faults.length > FAULTS_KEEP) p.faults.splice(0, p.faults.length - FAULTS_KEEP);
   }
@@ -413,7 +414,7 @@ export class PluginManager {
     if (!p) return;
     switch (r.kind) {
       case "fault":
-        this.fault(p.id, r.where, r.message.replace(/^\S+ hook /, ""), printer);
+        this.fault(p.id, `${r.where} hook`, r.message, printer);
         return;
       case "disabled":
         if (p.status === "enabled") this.disableForFaults(p.id, `${r.message} (printer ${printer})`);

@@ -44,7 +44,7 @@ export const ManifestSchema = v.object({
       homepage: v.optional(HttpUrl),
       permissions: v.optional(v.array(PermissionSchema), []),
     },
-    "is missing: package.json needs a \"layerline\" block (api, entry, …) to be a Layerline plugin",
+    "must be an object",
   ),
 });
 export type Manifest = v.InferOutput<typeof ManifestSchema>;
@@ -54,6 +54,9 @@ export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; rea
 
 /** Validates a parsed package.json. */
 export function parseManifest(json: unknown): ManifestResult {
+  if (json && typeof json === "object" && !("layerline" in json)) {
+    return { ok: false, reason: 'package.json has no "layerline" block (api, entry, …), so it is not a Layerline plugin' };
+  }
   const parsed = v.safeParse(ManifestSchema, json);
   if (parsed.success) return { ok: true, manifest: parsed.output };
   const issue = parsed.issues[0];

@@ -64,9 +64,12 @@ export function trendingScore(e: IndexEntry): number {
   return week / Math.max(1, month / 4);
 }
 
-/** Whether an entry's OS list allows `os` ([] = any; groups and "!os" exclusions understood). */
+/**
+ * Whether an entry's OS list allows `os` ([] = any; groups and "!os" exclusions understood;
+ * OctoPrint's `["disabled"]` names no OS, so it runs nowhere).
+ */
 export function runsOn(osList: readonly string[], os: string): boolean {
-  const list = osList.map((o) => o.trim().toLowerCase()).filter((o) => o && o !== "disabled");
+  const list = osList.map((o) => o.trim().toLowerCase()).filter(Boolean);
   const excluded = list.filter((o) => o.startsWith("!")).flatMap((o) => OS_GROUPS[o.slice(1)] ?? [o.slice(1)]);
   const included = list.filter((o) => !o.startsWith("!")).flatMap((o) => OS_GROUPS[o] ?? [o]);
   if (excluded.includes(os)) return false;

@@ -103,10 +103,9 @@ export class WorkerPluginHost implements LineHooks {
   private fault(r: Running, where: LineStage | ScriptName, message: string): void {
     if (r.faults >= FAULT_LIMIT) return;
     r.faults++;
-    const text = `${where} hook ${message}`;
-    this.report({ kind: "fault", plugin: r.spec.id, where, message: text });
+    this.report({ kind: "fault", plugin: r.spec.id, where, message });
     if (r.faults >= FAULT_LIMIT) {
-      this.report({ kind: "disabled", plugin: r.spec.id, message: `stopped after ${FAULT_LIMIT} faults; the last: ${text}` });
+      this.report({ kind: "disabled", plugin: r.spec.id, message: `stopped after ${FAULT_LIMIT} faults; the last: ${where} hook ${message}` });
       this.remove(r.spec.id);
     }
   }
