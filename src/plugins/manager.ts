@@ -185,8 +185,11 @@ export class PluginManager {
   private async loadFound(f: Found, print: string): Promise<Plugin> {
     const id = f.manifest.ok ? f.manifest.manifest.name : basename(f.dir);
     const previous = [...this.plugins.values()].find((p) => resolve(p.dir) === resolve(f.dir));
+    // The printer Workers keep running the old version until the new one is loaded (or failed):
+    // a reload swaps the hooks between two lines, it never leaves lines without them.
+    const wasSerial = !!previous?.definition && hasSerialHooks(previous.definition);
     if (previous) {
-      await this.unload(previous);
+      await this.unload(previous, false);
       this.plugins.delete(previous.id);
     }
     const other = this.plugins.get(id);
@@ -218,6 +221,7 @@ export class PluginManager {
     }
     this.plugins.set(id, plugin);
     await this.load(plugin, f.manifest.ok ? null : f.manifest.reason);
+    if (wasSerial || (plugin.definition && hasSerialHooks(plugin.definition))) this.pushSpecs();
     this.changed();
     return plugin;
   }
@@ -285,7 +289,6 @@ export class PluginManager {
     p.faults = [];
     p.workers = new Set();
     this.settle(p, "enabled", null);
-    if (hasSerialHooks(definition)) this.pushSpecs();
   }
 
   private settle(p: Plugin, status: PluginStatus, reason: string | null): void {
@@ -294,13 +297,14 @@ export class PluginManager {
     if (status === "failed") this.pluginLog(p, "error", reason ?? "failed", "main");
   }
 
-  private async unload(p: Plugin): Promise<void> {
+  /** Removes what the plugin registered; `tellWorkers` false leaves the Workers to the caller. */
+  private async unload(p: Plugin, tellWorkers = true): Promise<void> {
     const wasSerial = p.definition ? hasSerialHooks(p.definition) : false;
     if (p.registrations) await p.registrations.teardown((where, message) => this.pluginLog(p, "warn", `${where} ${message}`, "main"));
     p.registrations = null;
     p.definition = null;
     p.workers = new Set();
-    if (wasSerial) this.pushSpecs();
+    if (wasSerial && tellWorkers) this.pushSpecs();
   }
 
   // ---- runtime control -----------------------------------------------------------------------

@@ -4,46 +4,29 @@
  * a pause at a chosen height, started from the file's actions. Also its position tracking alone.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { registerLayerlineModule } from "../../src/plugins/virtual-module.ts";
-import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
-import { createPtyPair, type PtyPair } from "../helpers/pty.ts";
+import { upload, type TestHost } from "../helpers/host.ts";
+import { startPtyPrinter, type PtyPrinter } from "../helpers/pty-printer.ts";
 
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const PLUGIN = new URL("../../plugins/filament-change", import.meta.url).pathname;
 
 const FILE = ["G28", "G90", "M82", "G92 E0", "G1 Z0.2 F600", "G1 X10 Y10 E1 F1200", "G1 X20 Y10 E2", "M600", "G1 X20 Y20 E3", "G1 Z0.4", "G1 X10 Y20 E4", "G1 Z0.6", "G1 X10 Y10 E5", "M84"];
 
-let dir: string;
-let pty: PtyPair;
-let firmware: ReturnType<typeof Bun.spawn>;
+let rig: PtyPrinter;
 let host: TestHost;
-const log = () => join(dir, "executed.log");
-const executed = async () => (await Bun.file(log()).text()).split("\n").filter(Boolean);
+const executed = () => rig.executed();
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "layerline-filament-"));
-  mkdirSync(join(dir, "data"));
-  pty = await createPtyPair();
-  firmware = Bun.spawn(["bun", MAIN, "virtual-printer", "--tty", pty.device, "--log", log(), "--time-scale", "0"], { stdout: "ignore", stderr: "ignore" });
-  host = await startTestHost({ dataDir: join(dir, "data"), serial: pty.host, baud: 250000, plugins: { bundledDirs: [PLUGIN] } });
-  await host.waitFor("/api/v1/printers", (b: any) => b.printers[0]?.state === "operational" && b.printers[0].firmware !== null);
+  rig = await startPtyPrinter({ plugins: { bundledDirs: [PLUGIN] } });
+  host = rig.host;
   await host.waitFor("/api/v1/plugins/filament-change", (p: any) => p.printersRunning.length === 1);
   expect((await upload(host, "change.gcode", `${FILE.join("\n")}\n`)).status).toBe(201);
   expect((await upload(host, "plain.gcode", `${FILE.filter((l) => l !== "M600").join("\n")}\n`)).status).toBe(201);
 }, 30_000);
 
-afterAll(async () => {
-  await host?.close();
-  firmware?.kill();
-  await firmware?.exited;
-  await pty?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rig?.close());
 
-const printerId = async () => ((await (await host.api("/api/v1/printers")).json()) as any).printers[0].id as string;
+const printerId = async () => rig.printer;
 const PARK = ["M83", "G1 E-5 F2400", "G91", "G1 Z10 F600", "G90", "G1 X10 Y10 F6000", "M117 Change filament, then resume"];
 
 describe("filament change", () => {

@@ -63,6 +63,17 @@ export default definePlugin({
   },
 });`,
   });
+  writePlugin(pluginsDir, {
+    id: "ticker",
+    entry: `import { definePlugin } from "layerline";
+export default definePlugin({
+  setup(ctx) {
+    let ticks = 0;
+    ctx.every(1000, () => { ticks++; });
+    ctx.route("GET", "/ticks", () => ({ ticks }));
+  },
+});`,
+  });
   host = await start();
 }, 30_000);
 
@@ -119,6 +130,10 @@ describe("routes, settings, storage, slots", () => {
     expect(((await ok.json()) as any).values).toEqual({ name: "Ada", times: 1 });
     expect(await (await host.api("/api/v1/plugins/hello/greeting")).json()).toEqual({ text: "Hello, Ada", changes: 1 });
   });
+
+  test("periodic tasks run", async () => {
+    await host.waitFor("/api/v1/plugins/ticker/ticks", (b: any) => b.ticks >= 2, 5000);
+  }, 10_000);
 
   test("UI fragments: a slot that fails shows why instead of breaking the page", async () => {
     const nav = await (await host.api("/ui/plugins/slot/navbar.item")).text();

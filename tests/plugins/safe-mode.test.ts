@@ -56,6 +56,11 @@ test("--safe: installed plugins stay off (with the reason), bundled ones run; a 
   }
 }, 30_000);
 
+test("--safe is documented in --help", () => {
+  const help = Bun.spawnSync(["bun", MAIN, "--help"]).stdout.toString();
+  expect(help).toContain("--safe            safe mode: load no third-party plugins");
+});
+
 test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in safe mode by itself`, async () => {
   const dir = tempDir();
   const dataDir = join(dir, "data");

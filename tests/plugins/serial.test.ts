@@ -6,45 +6,29 @@
  * skipped for those lines; the plugin is disabled with a notice; the print finishes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clean } from "../../src/protocol/framing.ts";
-import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
-import { createPtyPair, type PtyPair } from "../helpers/pty.ts";
+import { upload, type TestHost } from "../helpers/host.ts";
+import { startPtyPrinter, type PtyPrinter } from "../helpers/pty-printer.ts";
 import { writePlugin } from "./helpers.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
-let dir: string;
-let pty: PtyPair;
-let firmware: ReturnType<typeof Bun.spawn>;
+let rig: PtyPrinter;
 let host: TestHost;
 let printer: string;
-const executedLog = () => join(dir, "executed.log");
-const executed = async () => (await Bun.file(executedLog()).text()).split("\n").filter(Boolean);
+const executed = () => rig.executed();
 const expected = async () => (await Bun.file(TORUS).text()).split("\n").map(clean).filter(Boolean);
-const pluginsDir = () => join(dir, "data", "plugins");
+const pluginsDir = () => join(rig.dataDir, "plugins");
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "layerline-plugins-serial-"));
-  mkdirSync(join(dir, "data"));
-  pty = await createPtyPair();
-  firmware = Bun.spawn(["bun", MAIN, "virtual-printer", "--tty", pty.device, "--log", executedLog(), "--time-scale", "0"], { stdout: "ignore", stderr: "inherit" });
-  host = await startTestHost({ dataDir: join(dir, "data"), serial: pty.host, baud: 250000, plugins: { bundledDirs: [] } });
-  printer = ((await (await host.api("/api/v1/printers")).json()) as any).printers[0].id;
-  await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational" && p.firmware !== null);
+  rig = await startPtyPrinter({ plugins: { bundledDirs: [] } });
+  ({ host, printer } = rig);
   expect((await upload(host, "torus.gcode", Bun.file(TORUS))).status).toBe(201);
 }, 30_000);
 
-afterAll(async () => {
-  await host?.close();
-  firmware?.kill();
-  await firmware?.exited;
-  await pty?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rig?.close());
 
 /** Waits until the plugin runs (main thread and the printer's Worker) at `generation` or later. */
 async function running(id: string, generation = 1) {
@@ -78,13 +62,18 @@ export default definePlugin({
     },
   },
 });`,
-      files: { "rewrite.ts": `export const rewrite = (line: string): string | undefined => undefined;` },
+      // Both versions write moves as G01 (the same command to the firmware): every move executed
+      // as G01 proves no line went past without the plugin, not even during the reload.
+      files: { "rewrite.ts": `export const rewrite = (line: string): string | undefined => (line.startsWith("G1 ") ? "G01" + line.slice(2) : undefined);` },
     });
     await running("relay", 1);
     const { lines, job } = await print(async () => {
       await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.progress?.completion > 3, 20_000);
       // Only the helper module changes: the reload must pick up every module of the plugin.
-      writeFileSync(join(pluginsDir(), "relay", "rewrite.ts"), `export const rewrite = (line: string): string | undefined => (line === "M107" ? "M106 S0" : undefined);`);
+      writeFileSync(
+        join(pluginsDir(), "relay", "rewrite.ts"),
+        `export const rewrite = (line: string): string | undefined => (line.startsWith("G1 ") ? "G01" + line.slice(2) : line === "M107" ? "M106 S0" : undefined);`,
+      );
       await running("relay", 2);
       const now = ((await (await host.api(`/api/v1/printers/${printer}`)).json()) as any);
       expect(now.job.state).toBe("printing"); // reloaded while printing
@@ -92,9 +81,15 @@ export default definePlugin({
     expect(job.state).toBe("done");
     const want = await expected();
     expect(lines.length).toBe(want.length);
-    // Line for line the file, except M107 → M106 S0 from some point on.
+    // Line for line the file: every move as G01, M107 → M106 S0 from some point on.
     let switched = -1;
+    let moves = 0;
     for (let i = 0; i < want.length; i++) {
+      if (want[i]!.startsWith("G1 ")) {
+        if (lines[i] !== `G01${want[i]!.slice(2)}`) expect([i, lines[i]]).toEqual([i, `G01${want[i]!.slice(2)}`]);
+        moves++;
+        continue;
+      }
       if (lines[i] === want[i]) {
         if (want[i] === "M107") expect(switched).toBe(-1);
         continue;
@@ -102,6 +97,7 @@ export default definePlugin({
       expect([want[i], lines[i]]).toEqual(["M107", "M106 S0"]);
       if (switched < 0) switched = i;
     }
+    expect(moves).toBeGreaterThan(14_000);
     expect(lines.slice(0, 40)).toContain("M107"); // before the reload, unchanged
     expect(switched).toBe(want.indexOf("M107", 100)); // after it, rewritten (the file's last M107s)
     expect((await (await host.api("/api/v1/plugins/relay", { method: "DELETE" })).status)).toBe(204);

@@ -123,10 +123,11 @@ export function uiPlugins(ctx: AppContext) {
     .post("/ui/plugins/:id/settings", ({ params: { id }, body }) =>
       act(async () => {
         const current = manager.settingsOf(id);
-        const form = (body ?? {}) as Record<string, unknown>;
-        const result = manager.setSettings(id, coerceForm(current.fields, form));
+        const change = coerceForm(current.fields, (body ?? {}) as Record<string, unknown>);
+        const result = manager.setSettings(id, change);
+        if (!result.ok) return htmlResponse(settingsForm(id, current.fields, { ...current.values, ...change }, result.errors, false));
         const after = manager.settingsOf(id);
-        return htmlResponse(result.ok ? settingsForm(id, after.fields, after.values, {}, true) : settingsForm(id, current.fields, { ...current.values, ...form }, result.errors, false));
+        return htmlResponse(settingsForm(id, after.fields, after.values, {}, true));
       }),
     )
     .get("/ui/plugins/repository/results", ({ request }) => {
