@@ -23,30 +23,51 @@ export const PluginIdSchema = v.pipe(
 
 const HttpUrl = v.pipe(v.string(), v.check((s) => /^https?:\/\//.test(s) && URL.canParse(s), "must be an http(s) URL"));
 
-export const ManifestSchema = v.object({
-  name: PluginIdSchema,
-  version: v.pipe(v.string("must be a string"), v.check((s) => parseVersion(s) !== null, "must be a semantic version such as 1.0.0")),
-  description: v.optional(v.string()),
-  author: v.optional(v.union([v.string(), v.object({ name: v.string() })])),
-  license: v.optional(v.string()),
-  layerline: v.object(
-    {
-      api: v.pipe(v.string("must be a string"), v.check(isRange, "must be a semver range such as ^1.0.0")),
-      entry: v.optional(
-        v.pipe(
-          v.string(),
-          v.regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\\]+\.(ts|mts|js|mjs)$/, "must be a .ts or .js file inside the plugin's folder"),
-        ),
-        "index.ts",
-      ),
-      displayName: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(80))),
-      description: v.optional(v.pipe(v.string(), v.maxLength(2000))),
-      homepage: v.optional(HttpUrl),
-      permissions: v.optional(v.array(PermissionSchema), []),
-    },
-    "must be an object",
-  ),
-});
+const EntrySchema = v.pipe(
+  v.string(),
+  v.transform((s) => s.replace(/^\.\//, "")),
+  v.regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\\]+\.(ts|mts|js|mjs)$/, "must be a .ts or .js file inside the plugin's folder"),
+);
+
+export const ManifestSchema = v.pipe(
+  v.object({
+    name: PluginIdSchema,
+    version: v.pipe(v.string("must be a string"), v.check((s) => parseVersion(s) !== null, "must be a semantic version such as 1.0.0")),
+    description: v.optional(v.string()),
+    author: v.optional(v.union([v.string(), v.object({ name: v.string() })])),
+    license: v.optional(v.string()),
+    /** npm's entry fields, used when `layerline.entry` is absent (as the registry build does). */
+    main: v.optional(v.string()),
+    module: v.optional(v.string()),
+    layerline: v.object(
+      {
+        api: v.pipe(v.string("must be a string"), v.check(isRange, "must be a semver range such as ^1.0.0")),
+        entry: v.optional(v.string()),
+        displayName: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(80))),
+        description: v.optional(v.pipe(v.string(), v.maxLength(2000))),
+        homepage: v.optional(HttpUrl),
+        permissions: v.optional(v.array(PermissionSchema), []),
+      },
+      "must be an object",
+    ),
+  }),
+  // The entry: layerline.entry, else module, else main, else index.ts.
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const m = dataset.value;
+    const entry = v.safeParse(EntrySchema, m.layerline.entry ?? m.module ?? m.main ?? "index.ts");
+    if (!entry.success) {
+      addIssue({
+        message: entry.issues[0].message,
+        path: [
+          { type: "object", origin: "value", input: m, key: "layerline", value: m.layerline },
+          { type: "object", origin: "value", input: m.layerline, key: "entry", value: m.layerline.entry },
+        ],
+      });
+      return NEVER;
+    }
+    return { ...m, layerline: { ...m.layerline, entry: entry.output } };
+  }),
+);
 export type Manifest = v.InferOutput<typeof ManifestSchema>;
 
 /** The manifest, or why it is not one (first problem, with its field). */

@@ -22,6 +22,15 @@ describe("manifest", () => {
   test("a valid manifest, with defaults", () => {
     const r = parseManifest({ name: "my-plugin", version: "1.2.3", layerline: { api: "^1.0.0" } });
     expect(r).toEqual({ ok: true, manifest: { name: "my-plugin", version: "1.2.3", layerline: { api: "^1.0.0", entry: "index.ts", permissions: [] } } });
+    // As the registry reads it: layerline.entry, else module, else main, else index.ts.
+    const entry = (json: object) => {
+      const m = parseManifest({ name: "p", version: "1.0.0", ...json });
+      return m.ok ? m.manifest.layerline.entry : m.reason;
+    };
+    expect(entry({ main: "./dist/main.js", layerline: { api: "^1" } })).toBe("dist/main.js");
+    expect(entry({ main: "main.js", module: "mod.mjs", layerline: { api: "^1" } })).toBe("mod.mjs");
+    expect(entry({ main: "main.js", layerline: { api: "^1", entry: "./src/plugin.ts" } })).toBe("src/plugin.ts");
+    expect(entry({ main: "../escape.js", layerline: { api: "^1" } })).toBe("package.json: layerline.entry must be a .ts or .js file inside the plugin's folder");
   });
 
   test("each problem is named with its field", () => {
