@@ -116,6 +116,10 @@ describe("routes, settings, storage, slots", () => {
     expect([missing.status, await missing.json()]).toEqual([404, { error: { code: "no_item", message: "No such item.", hint: "Try another." } }]);
     expect((await host.api("/api/v1/plugins/hello/nothing-here")).status).toBe(404);
     expect((await host.api("/api/v1/plugins/hello/greeting", { method: "DELETE" })).status).toBe(405);
+    // From htmx, an error answer is a toast to show.
+    const fromHtmx = await host.api("/api/v1/plugins/hello/missing", { headers: { "HX-Request": "true" } });
+    expect([fromHtmx.status, fromHtmx.headers.get("hx-retarget")]).toEqual([200, "#toasts"]);
+    expect(await fromHtmx.text()).toContain("No such item.");
     const boom = await host.api("/api/v1/plugins/hello/boom");
     expect(boom.status).toBe(502);
     expect(((await boom.json()) as any).error.message).toBe("The plugin hello could not answer: it threw: route exploded.");

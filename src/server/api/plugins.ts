@@ -4,6 +4,7 @@
  * browser's search, notices — and every plugin's own routes under `/api/v1/plugins/<id>/…`.
  */
 import { Elysia } from "elysia";
+import { toast } from "../../../views/dashboard.ts";
 import * as v from "valibot";
 import { PLUGIN_API_VERSION } from "../../plugins/api.ts";
 import { InstallError, MAX_ARCHIVE_BYTES, type InstallResult } from "../../plugins/install.ts";
@@ -138,5 +139,13 @@ export function pluginsApi(ctx: AppContext) {
       return manager.settingsOf(view.id);
     })
     .get("/:id/log", ({ params }) => ({ log: manager.logOf(one(params.id).id) }))
-    .all("/:id/*", ({ params, request }) => manager.dispatch(params.id, `/${params["*"]}`, request), { parse: "none" });
+    .all("/:id/*", async ({ params, request }) => {
+      const response = await manager.dispatch(params.id, `/${params["*"]}`, request);
+      // A plugin's htmx fragment that fails shows the reason as a toast (htmx swaps only 2xx).
+      if (response.status < 400 || request.headers.get("hx-request") !== "true") return response;
+      const { error } = (await response.json()) as { error: { message: string; hint: string } };
+      return new Response(toast("error", error.message, error.hint).value, {
+        headers: { "content-type": "text/html; charset=utf-8", "HX-Retarget": "#toasts", "HX-Reswap": "beforeend" },
+      });
+    }, { parse: "none" });
 }
