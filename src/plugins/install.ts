@@ -157,7 +157,8 @@ export class PluginInstaller {
         renameSync(previous, target);
         syncFolder(base);
         await this.manager.loadDir(target, "installed");
-        throw new InstallError(422, "load_failed", `${id} ${manifest.version} did not load (${why}); the previous version ${existing?.version ?? ""} is back.`.replace("  ", " "), `The new version is kept in ${failed} for inspection.`);
+        const back = existing?.version ? `the previous version ${existing.version}` : "the previous version";
+        throw new InstallError(422, "load_failed", `${id} ${manifest.version} did not load (${why}); ${back} is back.`, `The new version is kept in ${failed} for inspection.`);
       }
       rmSync(failed, { recursive: true, force: true });
       await this.manager.scanLocked();
