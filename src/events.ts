@@ -18,6 +18,10 @@ export type Events = {
   "analysis.progress": { path: string; state: "queued" | "analysing" | "paused"; done: number; total: number };
   /** A file's analysis ended: ok, or with the error's message. */
   "analysis.finished": { path: string; ok: boolean; error?: string };
+  /** A plugin was loaded, unloaded, installed, updated or removed. */
+  "plugins.changed": undefined;
+  /** Something about a plugin the user should see (it was disabled after faults, it says so…). */
+  "plugins.notice": { id: number; plugin: string | null; level: "info" | "warning" | "error"; message: string };
 };
 
 export type Bus = Emitter<Events>;

@@ -11,6 +11,8 @@ import { DATABASE_FILE, openDatabase } from "./db/database.ts";
 import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
 import { FileStorage } from "./files/storage.ts";
+import { beginStart } from "./plugins/safe-mode.ts";
+import { PluginService } from "./plugins/service.ts";
 import { PrinterManager } from "./printers/manager.ts";
 import { loadQuirkSources } from "./printers/quirks-sources.ts";
 import { PrinterStore } from "./printers/store.ts";
@@ -37,6 +39,18 @@ export interface HostOptions {
   /** Lines in flight per printer (1 = ping-pong). */
   window?: number;
   log?: (line: string) => void;
+  /** Safe mode (`--safe`): load no third-party plugins. */
+  safe?: boolean;
+  plugins?: {
+    /** Folders of the bundled plugins (default: the embedded ones). */
+    bundledDirs?: string[];
+    /** Reload plugins when their files change (default true). */
+    watch?: boolean;
+    /** How long a start must last before it no longer counts towards automatic safe mode. */
+    healthyAfterMs?: number;
+    /** Refresh the plugin repository index on its schedule (default true). */
+    repositorySchedule?: boolean;
+  };
   update?: {
     /** This process as the updater sees it (default: the real one; execPath is null from source). */
     control?: ProcessControl;
@@ -65,6 +79,7 @@ export interface Host {
   analysis: AnalysisQueue;
   update: UpdateManager;
   tracking: TrackingReporter;
+  plugins: PluginService;
   stop(): Promise<void>;
 }
 
@@ -99,7 +114,12 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const filesDir = join(options.dataDir, "files");
   let printers: PrinterManager | undefined;
   const files = new FileStorage(filesDir, db, () => printers?.filesInUse() ?? new Set());
-  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, window: options.window });
+  // Recorded before any plugin loads: repeated crashes at start turn safe mode on by themselves.
+  const safe = beginStart(options.dataDir, options.safe ?? false);
+  let plugins: PluginService | undefined;
+  const pluginLink = { specs: () => plugins?.manager.specs() ?? [], report: (...a: Parameters<PluginService["manager"]["report"]>) => plugins?.manager.report(...a) };
+  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, window: options.window, plugins: pluginLink });
+  plugins = new PluginService({ dataDir: options.dataDir, db, bus, printers, files, safe, log, settings, ...options.plugins });
 
   const analyses = new AnalysisStore(db);
   const analysis = new AnalysisQueue({ files, store: analyses, bus, settings, printing: () => printers!.filesInUse().size > 0 });
@@ -108,6 +128,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     // Analysis first: nothing may write to the database while an update backs it up.
     analysis.stop();
     await app.stop(true);
+    await plugins!.stop();
     await printers!.stop();
   };
   const update = new UpdateManager({
@@ -127,14 +148,14 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     settings: new TrackingSettings(settings),
     bus,
     version: VERSION,
-    installedPlugins: options.tracking?.installedPlugins,
+    installedPlugins: options.tracking?.installedPlugins ?? (() => plugins!.installed()),
     knownFirmware: builtInFirmwareFamilies(sources),
     currentFirmware: () => printers!.list().map((s) => s.status.firmware?.profile),
     intervalMs: options.tracking?.intervalMs,
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, tracking, startedAt: Date.now() });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, tracking, plugins, startedAt: Date.now() });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -149,6 +170,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     }
     throw e;
   }
+  // Plugins first, so every printer Worker starts with their serial hooks in place.
+  await plugins.start();
   printers.start();
   analysis.scan();
   tracking.start();
@@ -166,7 +189,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
       await stopServices();
       db.close();
     })());
-  return { url, port, db, settings, bus, printers, files, analysis, update, tracking, stop };
+  return { url, port, db, settings, bus, printers, files, analysis, update, tracking, plugins, stop };
 }
 
 /** First start: the virtual printer, unless a real one was named. `--serial` adds or updates one. */

@@ -41,6 +41,8 @@ Options for serve:
   --update-public-key FILE
                     trust releases signed with this Ed25519 public key (PEM) instead of
                     the built-in one (self-hosted update channels)
+  --safe            safe mode: load no third-party plugins (also automatic after
+                    3 starts in a row that crashed)
 
 Without --serial, the first start creates a built-in virtual printer, so everything works
 with no hardware. Open http://localhost:5000 in a browser.`;
@@ -111,6 +113,7 @@ async function serve(args: string[]): Promise<number> {
         baud: { type: "string", default: "115200" },
         "virtual-time-scale": { type: "string", default: "1" },
         "update-public-key": { type: "string" },
+        safe: { type: "boolean", default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -126,6 +129,7 @@ async function serve(args: string[]): Promise<number> {
     serial: values.serial,
     baud: Number(values.baud),
     virtualTimeScale: Number(values["virtual-time-scale"]),
+    safe: values.safe ?? false,
   });
   if (!parsed.success) {
     for (const issue of parsed.issues) console.error(`--${flagName(v.getDotPath(issue))}: ${issue.message}`);
@@ -161,6 +165,7 @@ async function serve(args: string[]): Promise<number> {
       serial: options.serial,
       baud: options.baud,
       virtual: { timeScale: options.virtualTimeScale },
+      safe: options.safe,
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
     });
   } catch (e) {

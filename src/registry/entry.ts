@@ -7,7 +7,7 @@
 import { basename } from "node:path";
 import * as v from "valibot";
 import { parseFrontMatter } from "./front-matter.ts";
-import { isSemverRange } from "./semver-range.ts";
+import { isRange as isSemverRange } from "../plugins/semver.ts";
 
 /** What is wrong with an entry (or the build's inputs), for the person who maintains it. */
 export interface Problem {

@@ -9,7 +9,7 @@ import { authorOf, type Entry } from "./entry.ts";
 import { renderNotice } from "./description.ts";
 import { jekyllTime, type IndexEntry, type IndexStats, type Notice, type Release, type SourceHealth } from "./index-format.ts";
 import type { ArchiveInspection } from "./plugin-archive.ts";
-import { normaliseRange } from "./semver-range.ts";
+import { normaliseRange } from "../plugins/semver.ts";
 
 /** Older releases kept in `releases` (newest first). */
 export const MAX_RELEASES = 20;

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import * as v from "valibot";
 import { ArchiveError, checkArchive, commonRoot, openArchive } from "../archive/archive.ts";
-import { isSemverRange, normaliseRange } from "./semver-range.ts";
+import { isRange as isSemverRange, normaliseRange } from "../plugins/semver.ts";
 
 /** The largest archive the build downloads. */
 export const MAX_ARCHIVE_BYTES = 32 * 1024 * 1024;

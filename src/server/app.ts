@@ -7,12 +7,14 @@ import type { AppContext } from "./context.ts";
 import { errorHandler } from "./errors.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
+import { pluginsApi } from "./api/plugins.ts";
 import { printersApi } from "./api/printers.ts";
 import { trackingApi } from "./api/tracking.ts";
 import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
+import { uiPlugins } from "./ui/plugins.ts";
 import { uiRoutes } from "./ui/routes.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
@@ -28,9 +30,11 @@ export function createApp(ctx: AppContext) {
     .use(eventsApi(ctx))
     .use(updateApi(ctx))
     .use(trackingApi(ctx))
+    .use(pluginsApi(ctx))
     .use(uiRoutes(ctx))
     .use(uiFiles(ctx))
     .use(uiEvents(ctx))
     .use(uiUpdate(ctx))
-    .use(uiTracking(ctx));
+    .use(uiTracking(ctx))
+    .use(uiPlugins(ctx));
 }

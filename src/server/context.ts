@@ -7,6 +7,7 @@ import type { AnalysisStore } from "../analysis/store.ts";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
+import type { PluginService } from "../plugins/service.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { TrackingReporter } from "../tracking/reporter.ts";
 import type { UpdateManager } from "../update/manager.ts";
@@ -24,5 +25,6 @@ export interface AppContext {
   update: UpdateManager;
   /** Anonymous usage statistics (opt-in) and plugin stars. */
   tracking: TrackingReporter;
+  plugins: PluginService;
   startedAt: number;
 }

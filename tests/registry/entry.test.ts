@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readEntry } from "../../src/registry/entry.ts";
 import { MAX_ENTRY_BYTES, parseFrontMatter } from "../../src/registry/front-matter.ts";
-import { isSemverRange, normaliseRange } from "../../src/registry/semver-range.ts";
+import { isRange as isSemverRange, normaliseRange } from "../../src/plugins/semver.ts";
 import { layerlineEntry, REAL_ENTRIES } from "./helpers.ts";
 
 const real = (name: string) => readFileSync(join(REAL_ENTRIES, name), "utf8");

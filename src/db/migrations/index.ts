@@ -3,5 +3,6 @@
  */
 import { m001_initial } from "./001-initial.ts";
 import { m002_file_analysis } from "./002-issue4-file-analysis.ts";
+import { m003_plugins } from "./003-issue7-plugins.ts";
 
-export const migrations: string[] = [m001_initial, m002_file_analysis];
+export const migrations: string[] = [m001_initial, m002_file_analysis, m003_plugins];

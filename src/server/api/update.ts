@@ -17,8 +17,6 @@ const SourceSchema = v.object({
 });
 const StartSchema = v.object({ ...SourceSchema.entries, force: v.optional(v.boolean()) });
 
-const input = parseBody;
-
 /** Runs an update action; an UpdateError becomes a 409 that says why. */
 async function updateAction<T>(action: () => T | Promise<T>): Promise<T> {
   try {
@@ -33,11 +31,11 @@ export function updateApi(ctx: AppContext) {
   return new Elysia({ prefix: "/api/v1/update" })
     .get("/", () => ctx.update.status())
     .post("/check", async ({ body }) => {
-      await ctx.update.check(input(SourceSchema, body));
+      await ctx.update.check(parseBody(SourceSchema, body));
       return ctx.update.status();
     })
     .post("/start", async ({ body, set }) => {
-      await updateAction(() => ctx.update.start(input(StartSchema, body)));
+      await updateAction(() => ctx.update.start(parseBody(StartSchema, body)));
       set.status = 202;
       return ctx.update.status();
     })
@@ -46,7 +44,7 @@ export function updateApi(ctx: AppContext) {
       return ctx.update.status();
     })
     .put("/settings", ({ body }) => {
-      ctx.update.changeSettings(input(UpdateSettingsSchema, body));
+      ctx.update.changeSettings(parseBody(UpdateSettingsSchema, body));
       return ctx.update.status();
     });
 }

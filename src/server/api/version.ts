@@ -35,6 +35,21 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["POST", "/api/v1/tracking/send", "send the usage report now (only when opted in)"],
   ["GET", "/api/v1/tracking/stars", "the plugins this host starred"],
   ["POST", "/api/v1/tracking/stars", "star or unstar a repository plugin {plugin, starred}; answers the like count"],
+  ["GET", "/api/v1/plugins", "every plugin with its state (enabled, disabled, incompatible, failed) and why; safe mode"],
+  ["GET", "/api/v1/plugins/:id", "one plugin: manifest, state, hooks, settings, faults, log, repository notices"],
+  ["POST", "/api/v1/plugins/:id/enable", "enable (and load) a plugin"],
+  ["POST", "/api/v1/plugins/:id/disable", "disable (and unload) a plugin"],
+  ["POST", "/api/v1/plugins/:id/reload", "load a plugin's files again"],
+  ["DELETE", "/api/v1/plugins/:id", "uninstall a plugin (all its files, settings and data)"],
+  ["GET", "/api/v1/plugins/:id/settings", "a plugin's settings and their form fields"],
+  ["PUT", "/api/v1/plugins/:id/settings", "change settings {field: value, …}"],
+  ["POST", "/api/v1/plugins/install", "install: multipart field file (archive), or {url, sha256?}, or {id} from the repository"],
+  ["POST", "/api/v1/plugins/:id/update", "update to the repository's newer release (verified; rolled back if it fails to load)"],
+  ["GET", "/api/v1/plugins/repository", "search the repository ?q=&sort=popular|trending|released|stars|title|published&compatible=1&os=&with=&without=&hideAbandoned=1"],
+  ["POST", "/api/v1/plugins/repository/refresh", "download the repository index now"],
+  ["PUT", "/api/v1/plugins/repository/settings", "repository index {url, refreshHours}"],
+  ["GET", "/api/v1/plugins/notices", "notices about plugins (faults, safe mode)"],
+  ["*", "/api/v1/plugins/:id/…", "a plugin's own routes"],
 ];
 
 export function versionApi(ctx: AppContext) {
