@@ -13,7 +13,7 @@
  *
  *   LAYERLINE_SIGNING_KEY=~/keys/layerline-signing-key.pem bun run release --version 1.2.0 \
  *     --channel stable --notes NOTES.md [--min-version 1.0.0] [--requires-kernel 4.19]
- *     [--migration TEXT] [--update-url URL] [--target x64] [--out dist]
+ *     [--migration TEXT] [--update-url URL] [--plugin-index-url URL] [--target x64] [--out dist]
  */
 import { createPublicKey } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -48,6 +48,8 @@ export interface BuildOptions {
   channel?: string;
   /** Where this build looks for updates by default ({channel} is replaced). */
   updateUrl?: string;
+  /** The plugin repository index this build browses by default. */
+  pluginIndexUrl?: string;
 }
 
 export async function buildTarget(target: TargetName, options: BuildOptions = {}): Promise<string> {
@@ -64,6 +66,7 @@ export async function buildTarget(target: TargetName, options: BuildOptions = {}
       LAYERLINE_VERSION: JSON.stringify(options.version ?? pkg.version),
       LAYERLINE_CHANNEL: JSON.stringify(options.channel ?? ""),
       LAYERLINE_UPDATE_URL: JSON.stringify(options.updateUrl ?? ""),
+      LAYERLINE_PLUGIN_INDEX_URL: JSON.stringify(options.pluginIndexUrl ?? ""),
     },
   });
   if (!result.success) {
@@ -80,6 +83,7 @@ export interface ReleaseOptions {
   kernel?: string;
   migration?: string;
   updateUrl?: string;
+  pluginIndexUrl?: string;
   targets?: TargetName[];
   /** Output folder (default dist/). */
   out?: string;
@@ -96,7 +100,7 @@ export async function release(options: ReleaseOptions, env: Record<string, strin
   const files = await Promise.all(
     targets.map(async (t) => ({
       target: `linux-${t}` as const,
-      path: await buildTarget(t, { outfile: join(out, `layerline-linux-${t}`), version: options.version, channel: options.channel, updateUrl: options.updateUrl }),
+      path: await buildTarget(t, { outfile: join(out, `layerline-linux-${t}`), version: options.version, channel: options.channel, updateUrl: options.updateUrl, pluginIndexUrl: options.pluginIndexUrl }),
       cpu: TARGET_CPU[t],
     })),
   );
@@ -119,6 +123,7 @@ if (import.meta.main) {
       "requires-kernel": { type: "string" },
       migration: { type: "string" },
       "update-url": { type: "string" },
+      "plugin-index-url": { type: "string" },
       out: { type: "string" },
     },
   });
@@ -144,6 +149,7 @@ if (import.meta.main) {
         kernel: values["requires-kernel"],
         migration: values.migration,
         updateUrl: values["update-url"],
+        pluginIndexUrl: values["plugin-index-url"],
         targets,
         out: values.out,
       });

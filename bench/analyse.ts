@@ -16,15 +16,8 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { analyseBytes } from "../src/analysis/analysis.ts";
 import type { FromAnalyser } from "../src/analysis/worker-protocol.ts";
+import { sharedGcode } from "./shared-data.ts";
 
-/** ../shared/data/gcode beside the project (in a worktree, beside one of its parents). */
-function sharedGcode(): string {
-  for (let dir = join(import.meta.dir, ".."); dir !== dirname(dir); dir = dirname(dir)) {
-    const candidate = join(dir, "../shared/data/gcode");
-    if (existsSync(join(candidate, "manifest.json"))) return candidate;
-  }
-  throw new Error("../shared/data/gcode not found beside the project");
-}
 const DIR = process.env.LAYERLINE_GCODE_DIR ?? sharedGcode();
 interface ManifestEntry {
   name: string;

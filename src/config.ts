@@ -17,6 +17,8 @@ export const ServeOptionsSchema = v.object({
   baud: v.pipe(v.number("must be a number"), v.integer(), v.minValue(300), v.maxValue(4_000_000)),
   /** Speed-up of the virtual printer's heating and moves (1 = real time); for demos and tests. */
   virtualTimeScale: v.pipe(v.number("must be a number"), v.minValue(0.01)),
+  /** Safe mode: load no third-party plugins. */
+  safe: v.boolean(),
 });
 export type ServeOptions = v.InferOutput<typeof ServeOptionsSchema>;
 

@@ -22,6 +22,10 @@ export type Events = {
   "accounts.revoked": { userId: string; reason: "logout" | "removed" | "modified"; sessions: string[] | null };
   /** A message from a plugin (or built-in feature acting as one) to push clients. */
   "plugin.message": { plugin: string; data: unknown };
+  /** A plugin was loaded, unloaded, installed, updated or removed. */
+  "plugins.changed": undefined;
+  /** Something about a plugin the user should see (it was disabled after faults, it says so…). */
+  "plugins.notice": { id: number; plugin: string | null; level: "info" | "warning" | "error"; message: string };
 };
 
 export type Bus = Emitter<Events>;

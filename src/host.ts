@@ -13,12 +13,16 @@ import { DATABASE_FILE, openDatabase } from "./db/database.ts";
 import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
 import { FileStorage } from "./files/storage.ts";
+import { beginStart } from "./plugins/safe-mode.ts";
+import { PluginService } from "./plugins/service.ts";
 import { PrinterManager } from "./printers/manager.ts";
 import { loadQuirkSources } from "./printers/quirks-sources.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
 import { createApp } from "./server/app.ts";
 import { ZeroconfResponder } from "./server/compat/octoprint/zeroconf.ts";
+import { builtInFirmwareFamilies, TrackingReporter, type InstalledPlugin } from "./tracking/reporter.ts";
+import { TrackingSettings } from "./tracking/settings.ts";
 import { settleBeforeStart, trialStartFailed, UpdateManager } from "./update/manager.ts";
 import { processControl, type ProcessControl } from "./update/process-control.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
@@ -38,6 +42,18 @@ export interface HostOptions {
   /** Lines in flight per printer (1 = ping-pong). */
   window?: number;
   log?: (line: string) => void;
+  /** Safe mode (`--safe`): load no third-party plugins. */
+  safe?: boolean;
+  plugins?: {
+    /** Folders of the bundled plugins (default: the embedded ones). */
+    bundledDirs?: string[];
+    /** Reload plugins when their files change (default true). */
+    watch?: boolean;
+    /** How long a start must last before it no longer counts towards automatic safe mode. */
+    healthyAfterMs?: number;
+    /** Refresh the plugin repository index on its schedule (default true). */
+    repositorySchedule?: boolean;
+  };
   update?: {
     /** This process as the updater sees it (default: the real one; execPath is null from source). */
     control?: ProcessControl;
@@ -50,6 +66,13 @@ export interface HostOptions {
   setupToken?: string;
   /** Advertise the printers as `_octoprint._tcp` over mDNS (`--zeroconf`). */
   zeroconf?: boolean;
+  /** Anonymous usage statistics (sent only after the user opts in). */
+  tracking?: {
+    /** The installed plugins (the plugin manager's list; empty until one is wired in). */
+    installedPlugins?: () => InstalledPlugin[];
+    intervalMs?: number;
+    firstDelayMs?: number;
+  };
 }
 
 export interface Host {
@@ -65,6 +88,8 @@ export interface Host {
   accounts: Accounts;
   /** Every registered route as "METHOD path" (for the route-guard test and the API docs). */
   routes: { method: string; path: string }[];
+  tracking: TrackingReporter;
+  plugins: PluginService;
   stop(): Promise<void>;
 }
 
@@ -99,7 +124,12 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const filesDir = join(options.dataDir, "files");
   let printers: PrinterManager | undefined;
   const files = new FileStorage(filesDir, db, () => printers?.filesInUse() ?? new Set());
-  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, window: options.window });
+  // Recorded before any plugin loads: repeated crashes at start turn safe mode on by themselves.
+  const safe = beginStart(options.dataDir, options.safe ?? false);
+  let plugins: PluginService | undefined;
+  const pluginLink = { specs: () => plugins?.manager.specs() ?? [], report: (...a: Parameters<PluginService["manager"]["report"]>) => plugins?.manager.report(...a) };
+  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, window: options.window, plugins: pluginLink });
+  plugins = new PluginService({ dataDir: options.dataDir, db, bus, printers, files, safe, log, settings, ...options.plugins });
 
   const analyses = new AnalysisStore(db);
   const analysis = new AnalysisQueue({ files, store: analyses, bus, settings, printing: () => printers!.filesInUse().size > 0 });
@@ -108,6 +138,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     // Analysis first: nothing may write to the database while an update backs it up.
     analysis.stop();
     await app.stop(true);
+    await plugins!.stop();
     await printers!.stop();
   };
   const update = new UpdateManager({
@@ -124,7 +155,18 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     shutdown: () => stop(),
   });
   const accounts = new Accounts(db, bus);
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, startedAt: Date.now(), accounts, setupToken: options.setupToken });
+  const tracking = new TrackingReporter({
+    settings: new TrackingSettings(settings),
+    bus,
+    version: VERSION,
+    installedPlugins: options.tracking?.installedPlugins ?? (() => plugins!.installed()),
+    knownFirmware: builtInFirmwareFamilies(sources),
+    currentFirmware: () => printers!.list().map((s) => s.status.firmware?.profile),
+    intervalMs: options.tracking?.intervalMs,
+    firstDelayMs: options.tracking?.firstDelayMs,
+    log,
+  });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, tracking, plugins, startedAt: Date.now(), accounts, setupToken: options.setupToken });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -139,8 +181,11 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     }
     throw e;
   }
+  // Plugins first, so every printer Worker starts with their serial hooks in place.
+  await plugins.start();
   printers.start();
   analysis.scan();
+  tracking.start();
   const port = app.server!.port!;
   let zeroconf: ZeroconfResponder | undefined;
   if (options.zeroconf) {
@@ -163,6 +208,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     (stopping ??= (async () => {
       update.stop();
       await zeroconf?.stop();
+      tracking.stop();
       withdrawRunning(options.dataDir);
       await stopServices();
       db.close();
@@ -177,6 +223,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     files,
     analysis,
     update,
+    tracking,
+    plugins,
     accounts,
     routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
     stop,

@@ -26,6 +26,8 @@ Usage:
   layerline service install [--path FILE] [--user NAME] [options for serve]
                                      write a systemd unit (see layerline service --help)
   layerline users … | apikey …     manage accounts and API keys (see below)
+  layerline registry build|serve …   the plugin repository: build its index and website, serve it
+                                     with anonymous usage statistics (see layerline registry --help)
   layerline --help | --version
 
 Options for serve:
@@ -46,6 +48,8 @@ Options for serve:
                     and then works from any address
   --zeroconf        advertise the printers on the local network (mDNS/Bonjour
                     _octoprint._tcp), so slicers such as Cura and PrusaSlicer find them
+  --safe            safe mode: load no third-party plugins (also automatic after
+                    3 starts in a row that crashed)
 
 Without --serial, the first start creates a built-in virtual printer, so everything works
 with no hardware. Open http://localhost:5000 in a browser: the first visit runs the setup
@@ -57,7 +61,10 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "serve";
   const rest = command === argv[0] ? argv.slice(1) : argv;
   if (argv.includes("--help") || argv.includes("-h")) {
-    if (command === "update" || command === "service") {
+    if (command === "registry") {
+      const { REGISTRY_HELP } = await import("./registry/cli.ts");
+      console.log(REGISTRY_HELP);
+    } else if (command === "update" || command === "service") {
       const { UPDATE_HELP } = await import("./update/cli.ts");
       const { SERVICE_HELP } = await import("./update/service.ts");
       console.log(command === "update" ? UPDATE_HELP : SERVICE_HELP);
@@ -85,6 +92,10 @@ async function main(argv: string[]): Promise<number> {
     case "service": {
       const { serviceCli } = await import("./update/service.ts");
       return serviceCli(rest);
+    }
+    case "registry": {
+      const { registryCli } = await import("./registry/cli.ts");
+      return registryCli(rest);
     }
     case "update-watchdog": {
       // Internal: started by an update from the previous binary (see src/update/watchdog.ts).
@@ -117,6 +128,7 @@ async function serve(args: string[]): Promise<number> {
         "update-public-key": { type: "string" },
         "setup-token": { type: "string" },
         zeroconf: { type: "boolean" },
+        safe: { type: "boolean", default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -132,6 +144,7 @@ async function serve(args: string[]): Promise<number> {
     serial: values.serial,
     baud: Number(values.baud),
     virtualTimeScale: Number(values["virtual-time-scale"]),
+    safe: values.safe ?? false,
   });
   if (!parsed.success) {
     for (const issue of parsed.issues) console.error(`--${flagName(v.getDotPath(issue))}: ${issue.message}`);
@@ -171,6 +184,7 @@ async function serve(args: string[]): Promise<number> {
       serial: options.serial,
       baud: options.baud,
       virtual: { timeScale: options.virtualTimeScale },
+      safe: options.safe,
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
       setupToken: values["setup-token"],
       zeroconf: values.zeroconf === true,

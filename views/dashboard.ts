@@ -41,6 +41,7 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
     ${uploadForm()}
     <div id="files" sse-swap="files">${fileList(files, printer)}</div>
   </section>
+  <div class="plugin-cards" hx-get="/ui/plugins/slot/dashboard.card?printer=${id}" hx-trigger="load, every 15s"></div>
   <section class="card terminal">
     <h2>Terminal</h2>
     <pre id="terminal-lines" sse-swap="log" hx-swap="beforeend">${terminalLines(terminal)}</pre>

@@ -222,5 +222,6 @@ function actions(f: FileEntry, printers: PrinterChoice[], path: string): Html {
     <button hx-post="/ui/files/analyse" hx-vals='${path}' hx-target="#file-detail">Analyse again</button>
     <button class="danger" hx-post="/ui/files/remove" hx-vals='${path}' hx-target="#file-detail" hx-confirm="Delete ${f.path}?">Delete</button>
   </div>
+  <div class="plugin-file-actions" hx-get="/ui/plugins/slot/file.actions?path=${encodeURIComponent(f.path)}" hx-trigger="load"></div>
 </div>`;
 }

@@ -28,11 +28,15 @@ export function layout(title: string, content: Html, nav: Html = html``, session
 <header class="topbar">
   <a class="brand" href="/">Layerline</a>
   <a href="/files">Files</a>
+  <a href="/plugins">Plugins</a>
+  <a href="/settings/tracking">Settings</a>
   <nav>${nav}</nav>
+  <span class="plugin-nav" hx-get="/ui/plugins/slot/navbar.item" hx-trigger="load"></span>
   <a class="muted" href="/api/v1/docs">API</a>
   ${session ? userMenu(session) : ""}
 </header>
-${session ? html`<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="load" hx-swap="outerHTML" hidden></div>` : ""}
+${session ? html`<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="load" hx-swap="outerHTML" hidden></div>
+<div id="plugin-notices" hx-get="/ui/plugins/notices" hx-trigger="load" hx-swap="outerHTML"></div>` : ""}
 <main>${content}</main>
 <div id="toasts" aria-live="polite"></div>
 </body>

@@ -15,6 +15,8 @@ export interface SetupView {
   baudRates: readonly number[];
   error?: string;
   username?: string;
+  /** The opt-in question for anonymous usage statistics, with the exact payload. */
+  tracking: Html;
 }
 
 export function setupPage(v: SetupView): Html {
@@ -48,6 +50,7 @@ export function setupPage(v: SetupView): Html {
         <select name="baud">${v.baudRates.map((b) => html`<option value="${b}" ${b === v.baud ? "selected" : ""}>${b}</option>`)}</select>
       </label>
     </fieldset>
+    ${v.tracking}
     <button type="submit" class="primary">Finish setup</button>
   </form>
 </section>`,

@@ -8,14 +8,17 @@ import { migrations } from "./migrations/index.ts";
 
 export const DATABASE_FILE = "layerline.sqlite";
 
-/** Opens (creating if needed) the database in `dataDir` and brings its schema up to date. */
-export function openDatabase(dataDir: string): Database {
-  const db = new Database(join(dataDir, DATABASE_FILE), { create: true, strict: true });
+/**
+ * Opens (creating if needed) the database in `dataDir` and brings its schema up to date. Another
+ * program in the binary with its own data (the registry service) passes its own file and list.
+ */
+export function openDatabase(dataDir: string, file = DATABASE_FILE, list: readonly string[] = migrations): Database {
+  const db = new Database(join(dataDir, file), { create: true, strict: true });
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA busy_timeout = 5000");
-  migrate(db);
+  migrate(db, list);
   return db;
 }
 
@@ -24,9 +27,9 @@ export function schemaVersion(db: Database): number {
   return (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
 }
 
-function migrate(db: Database): void {
+function migrate(db: Database, list: readonly string[]): void {
   const current = schemaVersion(db);
-  const latest = migrations.length;
+  const latest = list.length;
   if (current > latest) {
     throw new Error(
       `The database was written by a newer Layerline (schema ${current}, this build knows ${latest}). ` +
@@ -35,7 +38,7 @@ function migrate(db: Database): void {
   }
   for (let version = current + 1; version <= latest; version++) {
     db.transaction(() => {
-      db.exec(migrations[version - 1]!);
+      db.exec(list[version - 1]!);
       db.exec(`PRAGMA user_version = ${version}`);
     })();
   }

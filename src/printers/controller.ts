@@ -3,6 +3,7 @@
  * one timer and the job's file source, and keeps the printer's status. It runs inside the
  * printer's Worker (`worker.ts`) so HTTP load, analysis and plugins never delay the next line.
  */
+import { LinePipeline, type LineHooks } from "../plugins/serial/pipeline.ts";
 import { ProtocolEngine, type EngineEvent, type LinkProblem } from "../protocol/engine.ts";
 import type { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { BASE_PROFILE } from "../protocol/quirks-library.ts";
@@ -45,6 +46,8 @@ export interface ControllerOptions {
   virtual?: VirtualPrinterOptionsInput;
   /** Lines in flight (1 = ping-pong). */
   window?: number;
+  /** Plugins' serial-path hooks (loaded in this Worker); see src/plugins/serial/. */
+  hooks?: LineHooks;
   publish(output: ControllerOutput): void;
 }
 
@@ -78,9 +81,16 @@ export class PrinterController {
   private publishTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly encoder = new TextEncoder();
   private writeChain: Promise<void> = Promise.resolve();
+  /** Plugin stages out (commands, job lines, scripts → engine) and in (received lines → engine). */
+  private readonly outgoing: LinePipeline;
+  private readonly incoming: LinePipeline;
+  private accepted = 0;
 
   constructor(private readonly options: ControllerOptions) {
     this.status = initialStatus(options.record.id);
+    const resume = () => this.flush();
+    this.outgoing = new LinePipeline(options.hooks, ["queue", "send"], (line, tag) => this.enqueueLine(line, tag), resume);
+    this.incoming = new LinePipeline(options.hooks, ["receive"], (line) => this.engine?.receive(line, performance.now()), resume);
   }
 
   /** Opens the transport and starts the handshake; resolves once the port is open. */
@@ -125,17 +135,16 @@ export class PrinterController {
     if (!engine || (this.status.state !== "operational" && this.status.state !== "printing" && this.status.state !== "paused")) {
       return fail("not_operational", "The printer is not connected.", "Connect it first.");
     }
-    const now = performance.now();
-    let queued = 0;
+    const before = this.accepted;
     for (const c of commands) {
       if (c.trim().toUpperCase() === "M112") {
         this.emergencyStop();
-        return ok({ queued: queued + 1 });
+        return ok({ queued: this.accepted - before + 1 });
       }
-      if (engine.enqueue(c, now)) queued++;
+      this.outgoing.push(c, -1, "command");
     }
     this.flush();
-    return ok({ queued });
+    return ok({ queued: this.accepted - before });
   }
 
   /** M112 now, bypassing every queue; the job (if any) fails. */
@@ -164,6 +173,7 @@ export class PrinterController {
     this.status.job = { file, size: handle.size, state: "printing", startedAt: Date.now(), endedAt: null, reason: null };
     this.setState("printing", null);
     this.emit({ type: "job", state: "started", file });
+    this.outgoing.pushScript("beforePrintStarted");
     this.flush();
     return ok(null);
   }
@@ -176,6 +186,8 @@ export class PrinterController {
     this.status.job!.state = "paused";
     this.setState("paused", null);
     this.emit({ type: "job", state: "paused", file: job.file });
+    this.outgoing.pushScript("afterPrintPaused");
+    this.flush();
     return ok(null);
   }
 
@@ -187,6 +199,7 @@ export class PrinterController {
     this.status.job!.state = "printing";
     this.setState("printing", null);
     this.emit({ type: "job", state: "resumed", file: job.file });
+    this.outgoing.pushScript("beforePrintResumed");
     this.flush();
     return ok(null);
   }
@@ -197,6 +210,8 @@ export class PrinterController {
     this.endJob("cancelled", "Cancelled by the user.");
     this.engine?.clearQueue();
     this.send(["M104 S0", "M140 S0", "M107"]);
+    this.outgoing.pushScript("afterPrintCancelled");
+    this.flush();
     return ok(null);
   }
 
@@ -213,11 +228,10 @@ export class PrinterController {
     const engine = this.engine;
     if (!engine) return;
     const text = this.partial + this.decoder.decode(chunk, { stream: true });
-    const now = performance.now();
     let start = 0;
     for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
       const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      engine.receive(text.slice(start, end), now);
+      this.incoming.push(text.slice(start, end), -1, "firmware");
       start = nl + 1;
     }
     this.partial = text.slice(start);
@@ -228,10 +242,9 @@ export class PrinterController {
   private flush(): void {
     const engine = this.engine;
     if (!engine) return;
-    const now = performance.now();
     // Handling events can free slots or queue lines (acks, notices); loop until it settles.
     for (let round = 0; round < 100; round++) {
-      this.feedJob(now);
+      this.feedJob();
       const out = engine.takeOutgoing();
       if (out.length) this.write(out.length === 1 ? `${out[0]}\n` : `${out.join("\n")}\n`);
       const events = engine.takeEvents();
@@ -242,15 +255,15 @@ export class PrinterController {
     this.armTimer(engine.nextDeadline());
   }
 
-  private feedJob(now: number): void {
+  private feedJob(): void {
     const job = this.job;
     const engine = this.engine!;
     if (!job || this.status.state !== "printing") return;
-    while (engine.capacity() > 0) {
+    // Plugins may pause the job from a line (`@pause`) or hold lines back (async hooks).
+    while (engine.capacity() > 0 && !this.outgoing.busy && this.status.state === "printing") {
       const line = job.source.next();
       if (!line) break;
-      engine.enqueue(line.command, now, line.end);
-      job.queuedTo = line.end;
+      this.outgoing.push(line.command, line.end, "job");
       job.linesSent++;
     }
     if (job.source.error) {
@@ -261,6 +274,20 @@ export class PrinterController {
       void job.source.fill().then(() => this.flush());
     }
     this.checkJobFinished();
+  }
+
+  /** Where lines leave the plugin stages: host commands (`@pause`) are done here, the rest queued. */
+  private enqueueLine(line: string, tag: number): void {
+    if (line.startsWith("@")) {
+      const command = line.slice(1).trim().split(/\s+/)[0]!.toLowerCase();
+      if (command === "pause") {
+        if (this.status.state === "printing") this.pauseJob();
+      } else this.note(`Unknown host command ${line} (not sent to the printer).`);
+      return;
+    }
+    if (!this.engine?.enqueue(line, performance.now(), tag)) return;
+    this.accepted++;
+    if (tag >= 0 && this.job) this.job.queuedTo = tag;
   }
 
   private write(text: string): void {
@@ -346,6 +373,7 @@ export class PrinterController {
         this.setState("connecting", null);
         return;
       case "operational":
+        if (this.status.state === "connecting") this.outgoing.pushScript("afterConnected");
         this.setState(this.job && this.isJobActive() ? (this.job.pausedSince ? "paused" : "printing") : "operational", null);
         return;
       case "error":
@@ -383,6 +411,8 @@ export class PrinterController {
     this.engine?.close();
     this.engine = undefined;
     this.partial = "";
+    this.outgoing.reset();
+    this.incoming.reset();
     if (transport) {
       await this.writeChain;
       await transport.close().catch(() => undefined);
@@ -404,15 +434,17 @@ export class PrinterController {
 
   private checkJobFinished(): void {
     const job = this.job;
-    if (!job || !job.source.done || job.ackedTo < job.queuedTo) return;
+    if (!job || !job.source.done || job.ackedTo < job.queuedTo || this.outgoing.busy) return;
     if (this.status.state !== "printing") return;
     job.ackedTo = job.source.size; // trailing comments count as done too
     this.endJob("done", null);
+    this.outgoing.pushScript("afterPrintDone");
   }
 
   private endJob(state: "done" | "cancelled" | "failed", reason: string | null): void {
     const job = this.job;
     if (!job || !this.status.job) return;
+    this.outgoing.dropTagged();
     this.updateProgress();
     this.status.job = { ...this.status.job, state, endedAt: Date.now(), reason };
     this.job = undefined;

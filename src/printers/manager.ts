@@ -4,6 +4,7 @@
  * themselves (a printer switched on later, a cable plugged back in).
  */
 import type { Bus } from "../events.ts";
+import type { SerialPluginReport, SerialPluginSpec } from "../plugins/serial/protocol.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { NewPrinter, PrinterRecord } from "./record.ts";
@@ -24,6 +25,14 @@ export interface ManagerOptions {
   /** Lines in flight per printer. */
   window?: number;
   retryMs?: number;
+  /** The plugins with serial hooks every printer Worker runs (src/plugins/manager.ts). */
+  plugins?: SerialPluginLink;
+}
+
+/** How printers get their plugins: the current set, and where Workers' reports go. */
+export interface SerialPluginLink {
+  specs(): SerialPluginSpec[];
+  report(printer: string, report: SerialPluginReport): void;
 }
 
 export class PrinterManager {
@@ -127,6 +136,8 @@ export class PrinterManager {
       bus: this.options.bus,
       virtual: this.options.virtual,
       window: this.options.window,
+      plugins: this.options.plugins?.specs(),
+      onPluginReport: (printer, report) => this.options.plugins?.report(printer, report),
     });
     this.sessions.set(record.id, session);
     return session;

@@ -4,6 +4,7 @@
  * this is its mirror.
  */
 import type { Bus } from "../events.ts";
+import type { SerialPluginReport, SerialPluginSpec } from "../plugins/serial/protocol.ts";
 import { workerUrl } from "../worker-url.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
@@ -21,6 +22,10 @@ export interface SessionOptions {
   bus: Bus;
   virtual?: VirtualPrinterOptionsInput;
   window?: number;
+  /** Plugins with serial hooks to run in this printer's Worker from the start. */
+  plugins?: SerialPluginSpec[];
+  /** What the Worker reports about them (faults, load failures, log lines). */
+  onPluginReport?: (printer: string, report: SerialPluginReport) => void;
 }
 
 export class PrinterSession {
@@ -55,6 +60,12 @@ export class PrinterSession {
       window: options.window,
     };
     this.worker.postMessage(init);
+    if (options.plugins?.length) this.setPlugins(options.plugins);
+  }
+
+  /** Tells the Worker which plugins with serial hooks to run (the whole set). */
+  setPlugins(specs: SerialPluginSpec[]): void {
+    this.worker.postMessage({ type: "plugins", specs } satisfies ToWorker);
   }
 
   get id(): string {
@@ -107,6 +118,9 @@ export class PrinterSession {
         resolve?.(msg.result);
         return;
       }
+      case "plugin":
+        this.options.onPluginReport?.(this.id, msg.report);
+        return;
       case "disposed":
         this.disposed?.();
         return;

@@ -2,6 +2,7 @@
  * Messages between the main thread and a printer's Worker. Both sides are our code (inside the
  * validation edge), so plain types suffice; the controller's results already carry problems.
  */
+import type { SerialPluginReport, SerialPluginSpec } from "../plugins/serial/protocol.ts";
 import type { ControllerOutput, Result } from "./controller.ts";
 import type { PrinterRecord } from "./record.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
@@ -22,9 +23,12 @@ export interface WorkerInit {
 export type ToWorker =
   | WorkerInit
   | { type: "call"; id: number; method: ControllerMethod; args: unknown[] }
+  /** The plugins with serial hooks this Worker should run (the whole set, in order). */
+  | { type: "plugins"; specs: SerialPluginSpec[] }
   | { type: "dispose" };
 
 export type FromWorker =
   | ControllerOutput
   | { type: "reply"; id: number; result: Result<unknown> }
+  | { type: "plugin"; report: SerialPluginReport }
   | { type: "disposed" };

@@ -2,6 +2,7 @@
  * Entry of a printer's Worker: one PrinterController per worker, driven by messages.
  * Built as its own entrypoint so the compiled binary can start it (see build.ts).
  */
+import { WorkerPluginHost } from "../plugins/serial/worker-host.ts";
 import { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { PrinterController } from "./controller.ts";
 import type { Result } from "./controller.ts";
@@ -11,6 +12,8 @@ declare const self: Worker;
 
 let controller: PrinterController | undefined;
 const post = (msg: FromWorker) => self.postMessage(msg);
+// Plugins with serial hooks run here, beside the serial path, never waiting on the main thread.
+const plugins = new WorkerPluginHost((report) => post({ type: "plugin", report }));
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
@@ -23,12 +26,20 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         filesDir: msg.filesDir,
         virtual: msg.virtual,
         window: msg.window,
+        hooks: plugins,
         publish: post,
       });
+      const c = controller;
+      plugins.attach({ id: msg.record.id, name: msg.record.name, job: () => (c.status.job ? { file: c.status.job.file, state: c.status.job.state } : null) });
       return;
     }
+    case "plugins":
+      await plugins.update(msg.specs);
+      return;
     case "call": {
       if (!controller) return;
+      // A print must not start before the plugins named so far are in place.
+      await plugins.ready;
       const fn = controller[msg.method] as (...args: unknown[]) => unknown;
       try {
         const result = await fn.apply(controller, msg.args);

@@ -13,12 +13,16 @@ import { octoprintCompat } from "./compat/octoprint/index.ts";
 import { apiDocs } from "./api/openapi.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
+import { pluginsApi } from "./api/plugins.ts";
 import { printersApi } from "./api/printers.ts";
+import { trackingApi } from "./api/tracking.ts";
 import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
+import { uiPlugins } from "./ui/plugins.ts";
 import { uiRoutes } from "./ui/routes.ts";
+import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 
 /** Builds the app for a running host; `listen` is the caller's. */
@@ -35,10 +39,14 @@ export function createApp(ctx: AppContext) {
     .use(filesApi(ctx))
     .use(eventsApi(ctx))
     .use(updateApi(ctx))
+    .use(trackingApi(ctx))
+    .use(pluginsApi(ctx))
     .use(uiRoutes(ctx))
     .use(uiFiles(ctx))
     .use(uiEvents(ctx))
     .use(uiUpdate(ctx))
+    .use(uiTracking(ctx))
+    .use(uiPlugins(ctx))
     .use(octoprintCompat(ctx, { analysis: octoprintAnalyses(ctx.analyses, ctx.bus) }));
   // The API's description is generated from every route registered above.
   return app.use(apiDocs(ctx, () => app.routes));

@@ -8,7 +8,9 @@ import type { Accounts } from "../accounts/accounts.ts";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
+import type { PluginService } from "../plugins/service.ts";
 import type { PrinterManager } from "../printers/manager.ts";
+import type { TrackingReporter } from "../tracking/reporter.ts";
 import type { UpdateManager } from "../update/manager.ts";
 
 export interface AppContext {
@@ -22,6 +24,9 @@ export interface AppContext {
   analyses: AnalysisStore;
   analysis: AnalysisQueue;
   update: UpdateManager;
+  /** Anonymous usage statistics (opt-in) and plugin stars. */
+  tracking: TrackingReporter;
+  plugins: PluginService;
   startedAt: number;
   accounts: Accounts;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */

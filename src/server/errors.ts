@@ -47,6 +47,17 @@ const FILE_STATUS: Record<FileError["code"], number> = {
 
 export const errorBody = (code: string, message: string, hint = "") => ({ error: { code, message, hint } });
 
+/** Reads an (optional) body through a schema; the first problem becomes a 400 "field: what is wrong". */
+export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown, hint = "See /api/v1 for the expected fields."): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, body ?? {});
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const path = v.getDotPath(issue);
+    throw new ApiError(400, "invalid_request", path ? `${path}: ${issue.message}` : issue.message, hint);
+  }
+  return parsed.output;
+}
+
 /** Turns a validation failure into "field: what is wrong". */
 function describeValidation(error: unknown): string {
   const issue = (error as { valueError?: v.BaseIssue<unknown> }).valueError;

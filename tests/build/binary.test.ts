@@ -94,6 +94,32 @@ describe("compiled binaries", () => {
     expect(Bun.spawnSync([x64, "--version"]).stdout.toString().trim()).toBe("9.9.9-test");
   });
 
+  test("x64 builds the plugin registry and serves it, views and styles embedded", async () => {
+    const cwd = mkdtempSync(join(dir, "registry-"));
+    const entries = new URL("../fixtures/registry/entries", import.meta.url).pathname;
+    const env = { PATH: "/usr/bin:/bin", HOME: cwd };
+    const built = Bun.spawnSync([x64, "registry", "build", "--entries", entries, "--out", join(cwd, "site")], { cwd, env });
+    expect(built.stdout.toString()).toContain("Built 9 of 9 entries");
+    expect(built.exitCode).toBe(0);
+    expect(await Bun.file(join(cwd, "site", "site.css")).text()).toContain(".plugin-page");
+    const port = freePort();
+    const proc = Bun.spawn([x64, "registry", "serve", "--site", join(cwd, "site"), "--data-dir", join(cwd, "data"), "--port", String(port), "--host", "127.0.0.1"], { cwd, env, stdout: "pipe", stderr: "pipe" });
+    try {
+      let home = "";
+      for (let i = 0; i < 100 && !home; i++) {
+        home = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => "");
+        if (!home) await Bun.sleep(100);
+      }
+      expect(home).toContain("All plugins");
+      const ping = { schema: 1, instance: crypto.randomUUID(), host: { version: "9.9.9-test", os: "linux", arch: "x64" }, plugins: [], events: [], prints: { started: 0, finished: 0 }, firmware: [] };
+      const sent = await fetch(`http://127.0.0.1:${port}/api/v1/tracking/ping`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(ping) });
+      expect(sent.status).toBe(204);
+    } finally {
+      proc.kill("SIGINT");
+      expect(await proc.exited).toBe(0);
+    }
+  }, 30_000);
+
   test("arm64 answers HTTP under qemu-aarch64", async () => {
     const r = await runUntilAnswer(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", arm64], 120_000);
     expect(r.version.version).toBe("9.9.9-test");

@@ -107,7 +107,7 @@ export async function buildVariant(outfile: string, version: string, patch: (roo
   mkdirSync(dirname(outfile), { recursive: true });
   // Next to the output, so it goes when the test's folder goes.
   const copy = mkdtempSync(join(dirname(outfile), "source-"));
-  for (const entry of ["src", "views", "public", "firmware-quirks", "package.json", "build.ts", "tsconfig.json"]) {
+  for (const entry of ["src", "views", "public", "firmware-quirks", "plugins", "package.json", "build.ts", "tsconfig.json"]) {
     cpSync(join(ROOT, entry), join(copy, entry), { recursive: true });
   }
   symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));

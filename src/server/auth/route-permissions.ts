@@ -20,6 +20,7 @@ const print = { permission: "print" } as const;
 const upload = { permission: "files.upload" } as const;
 const remove = { permission: "files.delete" } as const;
 const settings = { permission: "settings" } as const;
+const plugins = { permission: "plugins" } as const;
 const update = { permission: "update" } as const;
 const admin = { permission: "admin" } as const;
 const login = { permission: "login" } as const;
@@ -104,6 +105,61 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /api/v1/update/start": update,
   "POST /api/v1/update/cancel": update,
   "PUT /api/v1/update/settings": update,
+
+  // Plugins: managing them is the "plugins" permission; their notices and lists are status.
+  "GET /api/v1/plugins": status,
+  "GET /api/v1/plugins/:id": status,
+  "GET /api/v1/plugins/:id/log": plugins,
+  "GET /api/v1/plugins/:id/settings": plugins,
+  "PUT /api/v1/plugins/:id/settings": plugins,
+  "POST /api/v1/plugins/:id/enable": plugins,
+  "POST /api/v1/plugins/:id/disable": plugins,
+  "POST /api/v1/plugins/:id/reload": plugins,
+  "POST /api/v1/plugins/:id/update": plugins,
+  "DELETE /api/v1/plugins/:id": plugins,
+  "POST /api/v1/plugins/install": plugins,
+  "GET /api/v1/plugins/repository": status,
+  "POST /api/v1/plugins/repository/refresh": plugins,
+  "PUT /api/v1/plugins/repository/settings": plugins,
+  "GET /api/v1/plugins/notices": status,
+  "DELETE /api/v1/plugins/notices/:n": status,
+  // A plugin's own routes: reading is status, anything else acts like control.
+  "GET /api/v1/plugins/:id/*": status,
+  "POST /api/v1/plugins/:id/*": control,
+  "PUT /api/v1/plugins/:id/*": control,
+  "PATCH /api/v1/plugins/:id/*": control,
+  "DELETE /api/v1/plugins/:id/*": control,
+  "ALL /api/v1/plugins/:id/*": control,
+
+  // Usage statistics are a setting; starring a plugin is anyone's opinion.
+  "GET /api/v1/tracking": settings,
+  "PUT /api/v1/tracking": settings,
+  "POST /api/v1/tracking/send": settings,
+  "GET /api/v1/tracking/stars": login,
+  "POST /api/v1/tracking/stars": login,
+
+  // Plugin and settings pages.
+  "GET /plugins": status,
+  "GET /plugins/:id": status,
+  "GET /plugins/repository": status,
+  "GET /ui/plugins/list": status,
+  "GET /ui/plugins/notices": status,
+  "GET /ui/plugins/repository/results": status,
+  "GET /ui/plugins/slot/:name": status,
+  "POST /ui/plugins/:id/enable": plugins,
+  "POST /ui/plugins/:id/disable": plugins,
+  "POST /ui/plugins/:id/reload": plugins,
+  "POST /ui/plugins/:id/settings": plugins,
+  "POST /ui/plugins/:id/uninstall": plugins,
+  "POST /ui/plugins/:id/update": plugins,
+  "POST /ui/plugins/install": plugins,
+  "POST /ui/plugins/notices/:n/dismiss": status,
+  "POST /ui/plugins/repository/refresh": plugins,
+  "POST /ui/plugins/repository/settings": plugins,
+  "GET /settings/tracking": settings,
+  "POST /ui/tracking": settings,
+  "POST /ui/tracking/send": settings,
+  "POST /ui/tracking/star": login,
 
   // The files page.
   "GET /files": status,

@@ -22,6 +22,7 @@ import { principalOf } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { createKeyFor } from "../api/accounts.ts";
 import { BAUD_RATES, completeSetup, setupAllowed } from "../setup.ts";
+import { trackingWizardFieldset } from "../../../views/tracking.ts";
 import { pageSession } from "./page-session.ts";
 
 const page = (body: Html, status = 200, headers: Record<string, string> = {}) =>
@@ -84,6 +85,7 @@ export function accountRoutes(ctx: AppContext) {
         baud: current?.baud ?? 115200,
         ports,
         baudRates: BAUD_RATES,
+        tracking: trackingWizardFieldset(ctx.tracking.preview()),
         ...extra,
       }),
       status,
@@ -139,6 +141,7 @@ export function accountRoutes(ctx: AppContext) {
           port: transport === "serial" ? field(body, "port") || undefined : undefined,
           baud: Number(field(body, "baud")) || 115200,
         });
+        ctx.tracking.setEnabled(field(body, "tracking") === "on");
         const { token } = ctx.accounts.startSession({ user: admin, permissions: new Set(), via: "session", printerId: null }, "setup");
         return redirect("/", { "set-cookie": sessionCookie(token, false, 0) });
       } catch (e) {

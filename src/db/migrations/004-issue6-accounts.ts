@@ -2,7 +2,7 @@
  * Accounts: groups with their permissions, users, browser/socket sessions and API keys; and who
  * uploaded which file through the OctoPrint API (its file entries name the uploader) (issue #6).
  */
-export const m003_accounts = `
+export const m004_accounts = `
 CREATE TABLE groups (
   key         TEXT PRIMARY KEY,
   permissions TEXT NOT NULL

@@ -1,0 +1,685 @@
+/**
+ * All plugins of this host: found in the bundled folder and `<data-dir>/plugins/`, checked for
+ * compatibility before any of their code runs, loaded (main-thread part here, serial hooks in
+ * every printer Worker), watched and reloaded when their files change, enabled, disabled and
+ * uninstalled at runtime. A plugin that fails to load is marked failed; one whose hooks fault
+ * {@link FAULT_LIMIT} times is disabled across the host with a notice — the host and its prints
+ * go on. In safe mode no installed (third-party) plugin is loaded.
+ */
+import type { Database } from "bun:sqlite";
+import { mkdirSync, rmSync, watch, type FSWatcher } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import mitt from "mitt";
+import type { Bus } from "../events.ts";
+import type { FileStorage } from "../files/storage.ts";
+import type { PrinterManager } from "../printers/manager.ts";
+import { html, Html, escape } from "../../views/html.ts";
+import { BUDGET_MS, FAULT_LIMIT, PLUGIN_API_VERSION, type SlotName } from "./api.ts";
+import { bundledPlugins } from "./bundled.ts";
+import { checkCompatibility } from "./compat.ts";
+import { findPluginDirs, fingerprint, folderFiles, readPlugin, type Found, type Origin } from "./discovery.ts";
+import { bridgeEvents } from "./events-bridge.ts";
+import { describe, guarded } from "./guard.ts";
+import { createContext, Registrations, type PluginBus } from "./host-api.ts";
+import { recoverInterruptedInstalls } from "./install.ts";
+import { hasSerialHooks, importFresh, type LoadedDefinition } from "./loader.ts";
+import { description, displayName, type Manifest } from "./manifest.ts";
+import { HEALTHY_AFTER_MS, startWasHealthy, type SafeMode } from "./safe-mode.ts";
+import { HttpError, PluginApiError, type PluginRequest, type SlotProps } from "./sdk.ts";
+import type { SerialPluginReport, SerialPluginSpec } from "./serial/protocol.ts";
+import { describeSettings, readSettings, validateSettings, type FormField } from "./settings.ts";
+import { PluginStore, type PluginStateRow } from "./store.ts";
+
+export type PluginStatus = "enabled" | "disabled" | "incompatible" | "failed";
+
+export interface LogEntry {
+  at: number;
+  level: "info" | "warn" | "error";
+  message: string;
+  /** "main" or the printer whose Worker it came from. */
+  where: string;
+}
+
+export interface Notice {
+  id: number;
+  plugin: string | null;
+  level: "info" | "warning" | "error";
+  message: string;
+  at: number;
+}
+
+interface Plugin {
+  id: string;
+  dir: string;
+  origin: Origin;
+  manifest: Manifest | null;
+  status: PluginStatus;
+  reason: string | null;
+  declaredApi: string | null;
+  generation: number;
+  loadedAt: number | null;
+  definition: LoadedDefinition | null;
+  registrations: Registrations | null;
+  settings: Record<string, unknown>;
+  faults: { at: number; where: string; message: string }[];
+  log: LogEntry[];
+  fingerprint: string;
+  /** Printers whose Worker runs the current generation. */
+  workers: Set<string>;
+}
+
+export interface ManagerOptions {
+  dataDir: string;
+  db: Database;
+  bus: Bus;
+  printers: PrinterManager;
+  files: FileStorage;
+  safe: SafeMode;
+  log: (line: string) => void;
+  /** Folders of bundled plugins (default: the embedded ones). */
+  bundledDirs?: string[];
+  /** Reload plugins when their files change (default true). */
+  watch?: boolean;
+  /** How long a start must last to count as healthy (safe-mode bookkeeping). */
+  healthyAfterMs?: number;
+}
+
+const LOG_KEEP = 100;
+const FAULTS_KEEP = 10;
+const WATCH_DEBOUNCE_MS = 250;
+
+export class PluginManager {
+  readonly installedRoot: string;
+  readonly store: PluginStore;
+  private readonly plugins = new Map<string, Plugin>();
+  private readonly pluginBus: PluginBus = mitt();
+  private notices: Notice[] = [];
+  private nextNotice = 1;
+  private lock: Promise<unknown> = Promise.resolve();
+  private watchers: FSWatcher[] = [];
+  private rescanTimer: ReturnType<typeof setTimeout> | undefined;
+  private healthyTimer: ReturnType<typeof setTimeout> | undefined;
+  private unbridge: (() => void) | undefined;
+  private stopped = false;
+  private bundled: { dirs: string[]; fromSource: boolean } = { dirs: [], fromSource: false };
+
+  constructor(private readonly options: ManagerOptions) {
+    this.installedRoot = join(options.dataDir, "plugins");
+    this.store = new PluginStore(options.db);
+  }
+
+  get safeMode(): SafeMode {
+    return this.options.safe;
+  }
+
+  /** Finds and loads every plugin, then watches for changes. */
+  async start(): Promise<void> {
+    mkdirSync(this.installedRoot, { recursive: true });
+    recoverInterruptedInstalls(this.installedRoot);
+    this.bundled = this.options.bundledDirs ? { dirs: this.options.bundledDirs, fromSource: true } : bundledPlugins(this.options.dataDir);
+    if (this.options.safe.reason) this.notify(null, this.options.safe.automatic ? "error" : "info", this.options.safe.reason);
+    this.unbridge = bridgeEvents(this.options.bus, this.pluginBus, this.options.printers);
+    await this.scan();
+    if (this.options.watch !== false) this.watch();
+    this.healthyTimer = setTimeout(() => startWasHealthy(this.options.dataDir), this.options.healthyAfterMs ?? HEALTHY_AFTER_MS);
+    this.healthyTimer.unref?.();
+  }
+
+  /** Unloads every plugin; a clean stop counts as a healthy start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    if (this.healthyTimer) clearTimeout(this.healthyTimer);
+    await this.exclusive(async () => {
+      for (const p of this.plugins.values()) await this.unload(p);
+    });
+    this.unbridge?.();
+    startWasHealthy(this.options.dataDir);
+  }
+
+  /** Runs `fn` with no other plugin operation (load, install, scan) in progress. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---- discovery and loading -----------------------------------------------------------------
+
+  /** Looks at the plugin folders again: new plugins load, changed ones reload, removed ones unload. */
+  scan(): Promise<void> {
+    return this.exclusive(() => this.scanLocked());
+  }
+
+  /** `scan()` for a caller that holds the lock. */
+  async scanLocked(): Promise<void> {
+    if (this.stopped) return;
+    const found = [
+      ...this.bundled.dirs.map((d) => readPlugin(d, "bundled")),
+      ...findPluginDirs(this.installedRoot).map((d) => readPlugin(d, "installed")),
+    ];
+    const seenDirs = new Set(found.map((f) => resolve(f.dir)));
+    for (const p of [...this.plugins.values()]) {
+      if (!seenDirs.has(resolve(p.dir))) {
+        await this.unload(p);
+        this.plugins.delete(p.id);
+        this.changed();
+      }
+    }
+    for (const f of found) {
+      const existing = [...this.plugins.values()].find((p) => resolve(p.dir) === resolve(f.dir));
+      const print = fingerprint(f.dir);
+      if (existing && existing.fingerprint === print) continue;
+      await this.loadFound(f, print);
+    }
+  }
+
+  /** (Re)loads the plugin in `dir` now; the caller holds the lock. Returns its id. */
+  async loadDir(dir: string, origin: Origin): Promise<string> {
+    const f = readPlugin(dir, origin);
+    return (await this.loadFound(f, fingerprint(dir))).id;
+  }
+
+  private async loadFound(f: Found, print: string): Promise<Plugin> {
+    const id = f.manifest.ok ? f.manifest.manifest.name : basename(f.dir);
+    const previous = [...this.plugins.values()].find((p) => resolve(p.dir) === resolve(f.dir));
+    // The printer Workers keep running the old version until the new one is loaded (or failed):
+    // a reload swaps the hooks between two lines, it never leaves lines without them.
+    const wasSerial = !!previous?.definition && hasSerialHooks(previous.definition);
+    if (previous) {
+      await this.unload(previous, false);
+      this.plugins.delete(previous.id);
+    }
+    const other = this.plugins.get(id);
+    const plugin: Plugin = {
+      id,
+      dir: f.dir,
+      origin: f.origin,
+      manifest: f.manifest.ok ? f.manifest.manifest : null,
+      status: "incompatible",
+      reason: null,
+      declaredApi: null,
+      generation: previous?.generation ?? 0,
+      loadedAt: null,
+      definition: null,
+      registrations: null,
+      settings: {},
+      faults: [],
+      log: previous?.log ?? [],
+      fingerprint: print,
+      workers: new Set(),
+    };
+    if (other) {
+      // Two folders, one id: the first one found keeps it (bundled before installed).
+      plugin.id = `${id} (${basename(f.dir)})`;
+      plugin.reason = `another plugin with the id "${id}" is already loaded from ${other.dir}`;
+      this.plugins.set(plugin.id, plugin);
+      this.changed();
+      return plugin;
+    }
+    this.plugins.set(id, plugin);
+    await this.load(plugin, f.manifest.ok ? null : f.manifest.reason);
+    if (wasSerial || (plugin.definition && hasSerialHooks(plugin.definition))) this.pushSpecs();
+    this.changed();
+    return plugin;
+  }
+
+  private async load(p: Plugin, manifestProblem: string | null): Promise<void> {
+    const m = p.manifest;
+    if (!m) return this.settle(p, "incompatible", manifestProblem ?? "no manifest");
+    const compat = checkCompatibility(m, folderFiles(p.dir));
+    p.declaredApi = compat.declaredApi;
+    if (!compat.ok) return this.settle(p, "incompatible", compat.reason);
+    if (this.options.safe.safe && p.origin === "installed") return this.settle(p, "disabled", "safe mode: third-party plugins are not loaded");
+    const state = this.store.state(p.id);
+    if (!state.enabled) return this.settle(p, "disabled", state.reason);
+
+    let definition: LoadedDefinition;
+    try {
+      definition = await importFresh(p.dir, join(p.dir, m.layerline.entry));
+    } catch (e) {
+      return this.settle(p, "failed", `loading failed: ${describe(e)}`);
+    }
+    p.definition = definition;
+    p.settings = readSettings(definition.settings, this.store.settings(p.id));
+    const registrations = new Registrations();
+    const ctx = createContext(
+      {
+        bus: this.pluginBus,
+        printers: this.options.printers,
+        files: this.options.files,
+        filesChanged: () => this.options.bus.emit("files.changed", undefined),
+      },
+      {
+        id: p.id,
+        version: m.version,
+        apiVersion: PLUGIN_API_VERSION,
+        permissions: m.layerline.permissions,
+        settings: () => p.settings,
+        setSettings: (change) => {
+          const result = this.applySettings(p, change);
+          if (!result.ok) throw new PluginApiError("invalid_settings", Object.entries(result.errors).map(([k, e]) => `${k}: ${e}`).join("; "));
+          return p.settings;
+        },
+        storage: {
+          get: <T>(key: string) => this.store.data(p.id, String(key)) as T | undefined,
+          set: (key, value) => this.store.setData(p.id, String(key), value),
+          delete: (key) => this.store.deleteData(p.id, String(key)),
+          keys: () => this.store.dataKeys(p.id),
+        },
+        log: (level, message) => this.pluginLog(p, level, message, "main"),
+        notify: (level, message) => this.notify(p.id, level, `${displayName(m)}: ${message}`),
+        fault: (where, message) => this.fault(p.id, where, message),
+      },
+      registrations,
+    );
+    p.registrations = registrations;
+    const outcome = await guarded(() => definition.setup?.(ctx as never), BUDGET_MS.setup);
+    if (!outcome.ok) {
+      await registrations.teardown(() => {});
+      p.registrations = null;
+      p.definition = null;
+      return this.settle(p, "failed", `setup ${outcome.message}`);
+    }
+    if (typeof outcome.value === "function") registrations.onDispose(outcome.value as () => void);
+    p.generation++;
+    p.loadedAt = Date.now();
+    p.faults = [];
+    p.workers = new Set();
+    this.settle(p, "enabled", null);
+  }
+
+  private settle(p: Plugin, status: PluginStatus, reason: string | null): void {
+    p.status = status;
+    p.reason = reason;
+    if (status === "failed") this.pluginLog(p, "error", reason ?? "failed", "main");
+  }
+
+  /** Removes what the plugin registered; `tellWorkers` false leaves the Workers to the caller. */
+  private async unload(p: Plugin, tellWorkers = true): Promise<void> {
+    const wasSerial = p.definition ? hasSerialHooks(p.definition) : false;
+    if (p.registrations) await p.registrations.teardown((where, message) => this.pluginLog(p, "warn", `${where} ${message}`, "main"));
+    p.registrations = null;
+    p.definition = null;
+    p.workers = new Set();
+    if (wasSerial && tellWorkers) this.pushSpecs();
+  }
+
+  // ---- runtime control -----------------------------------------------------------------------
+
+  list(): PluginView[] {
+    return [...this.plugins.values()].sort((a, b) => a.id.localeCompare(b.id)).map((p) => this.view(p));
+  }
+
+  get(id: string): PluginView | undefined {
+    const p = this.plugins.get(id);
+    return p ? this.view(p) : undefined;
+  }
+
+  /** Where a plugin lives and came from (for the installer). */
+  location(id: string): { dir: string; origin: Origin; version: string | null } | undefined {
+    const p = this.plugins.get(id);
+    return p ? { dir: p.dir, origin: p.origin, version: p.manifest?.version ?? null } : undefined;
+  }
+
+  enable(id: string): Promise<PluginView> {
+    return this.exclusive(async () => {
+      const p = this.mustGet(id);
+      this.store.setEnabled(p.id, true);
+      await this.reloadLocked(p);
+      return this.view(this.mustGet(id));
+    });
+  }
+
+  disable(id: string): Promise<PluginView> {
+    return this.exclusive(async () => {
+      const p = this.mustGet(id);
+      this.store.setEnabled(p.id, false);
+      await this.unload(p);
+      if (p.status === "enabled" || p.status === "failed") this.settle(p, "disabled", null);
+      this.changed();
+      return this.view(p);
+    });
+  }
+
+  /** Loads the plugin's current files again (after a fix, or to retry a failed load). */
+  reload(id: string): Promise<PluginView> {
+    return this.exclusive(async () => {
+      await this.reloadLocked(this.mustGet(id));
+      return this.view(this.mustGet(id));
+    });
+  }
+
+  private async reloadLocked(p: Plugin): Promise<void> {
+    await this.loadFound(readPlugin(p.dir, p.origin), fingerprint(p.dir));
+  }
+
+  /** Removes an installed plugin: unloads it, deletes its folder, settings and data. */
+  uninstall(id: string): Promise<void> {
+    return this.exclusive(async () => {
+      const p = this.mustGet(id);
+      if (p.origin === "bundled") {
+        throw new PluginApiError("bundled", `${id} comes with Layerline and cannot be uninstalled.`, "Disable it instead.");
+      }
+      await this.unload(p);
+      rmSync(p.dir, { recursive: true, force: true });
+      for (const keep of [".previous", ".failed"]) rmSync(join(this.installedRoot, keep, p.id), { recursive: true, force: true });
+      this.store.forget(p.id);
+      this.plugins.delete(p.id);
+      this.changed();
+    });
+  }
+
+  /** Disables a plugin whose hooks fault; the user gets a notice. */
+  private disableForFaults(id: string, why: string): void {
+    void this.exclusive(async () => {
+      const p = this.plugins.get(id);
+      if (!p || p.status !== "enabled") return;
+      const reason = `disabled after ${FAULT_LIMIT} faults; the last: ${why}`;
+      this.store.setEnabled(p.id, false, reason);
+      await this.unload(p);
+      this.settle(p, "disabled", reason);
+      this.pluginLog(p, "error", reason, "main");
+      this.notify(p.id, "error", `${p.manifest ? displayName(p.manifest) : p.id} was ${reason}. Printing goes on without it; fix or update it, then enable it again.`);
+      this.changed();
+    });
+  }
+
+  private fault(id: string, what: string, message: string, printer = "main"): void {
+    const p = this.plugins.get(id);
+    if (!p || p.status !== "enabled") return;
+    const where = printer === "main" ? what : `${what} (printer ${printer})`;
+    p.faults.push({ at: Date.now(), where, message });
+    this.pluginLog(p, "warn", `${what} ${message}`, printer);
+    if (p.faults.length >= FAULT_LIMIT) this.disableForFaults(id, `${where} ${message}`);
+    if (p.faults.length > FAULTS_KEEP) p.faults.splice(0, p.faults.length - FAULTS_KEEP);
+  }
+
+  // ---- the printer Workers ------------------------------------------------------------------------
+
+  /** The enabled plugins with serial hooks, for every printer Worker. */
+  specs(): SerialPluginSpec[] {
+    return [...this.plugins.values()]
+      .filter((p) => p.status === "enabled" && p.definition && hasSerialHooks(p.definition) && p.manifest)
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((p) => ({ id: p.id, dir: p.dir, entry: join(p.dir, p.manifest!.layerline.entry), generation: p.generation, settings: p.settings }));
+  }
+
+  private pushSpecs(): void {
+    const specs = this.specs();
+    for (const s of this.options.printers.list()) s.setPlugins(specs);
+  }
+
+  /** A printer Worker's report about a plugin. */
+  report(printer: string, r: SerialPluginReport): void {
+    const p = this.plugins.get(r.plugin);
+    if (!p) return;
+    switch (r.kind) {
+      case "fault":
+        this.fault(p.id, `${r.where} hook`, r.message, printer);
+        return;
+      case "disabled":
+        if (p.status === "enabled") this.disableForFaults(p.id, `${r.message} (printer ${printer})`);
+        return;
+      case "loadFailed":
+        this.fault(p.id, "loading in the printer's Worker", r.message, printer);
+        return;
+      case "loaded":
+        if (r.generation === p.generation) p.workers.add(printer);
+        return;
+      case "log":
+        this.pluginLog(p, r.level, r.message, printer);
+        return;
+    }
+  }
+
+  // ---- settings -------------------------------------------------------------------------------
+
+  settingsOf(id: string): { values: Record<string, unknown>; fields: FormField[] } {
+    const p = this.mustGet(id);
+    const schema = p.definition?.settings;
+    return { values: p.settings, fields: schema ? describeSettings(schema) : [] };
+  }
+
+  /** Validates and saves a change; the plugin and its Workers see the new values at once. */
+  setSettings(id: string, change: Record<string, unknown>): ReturnType<typeof validateSettings> {
+    const p = this.mustGet(id);
+    if (!p.definition) {
+      return { ok: false, errors: { "": p.status === "enabled" ? "This plugin has no settings." : `The plugin is ${p.status}; its settings can be changed while it is enabled.` } };
+    }
+    return this.applySettings(p, change);
+  }
+
+  private applySettings(p: Plugin, change: Record<string, unknown>): ReturnType<typeof validateSettings> {
+    const result = validateSettings(p.definition?.settings, p.settings, change);
+    if (!result.ok) return result;
+    p.settings = result.value;
+    this.store.setSettings(p.id, result.value);
+    for (const handler of p.registrations?.settingsHandlers ?? []) {
+      const outcome = guarded(() => handler(result.value), BUDGET_MS.event);
+      const check = (o: Awaited<typeof outcome>) => !o.ok && this.fault(p.id, "settings handler", o.message);
+      if (outcome instanceof Promise) void outcome.then(check);
+      else check(outcome);
+    }
+    if (p.definition && hasSerialHooks(p.definition)) this.pushSpecs();
+    return result;
+  }
+
+  // ---- routes and UI slots -------------------------------------------------------------------
+
+  /** Answers a request to `/api/v1/plugins/<id><path>` from the plugin's routes. */
+  async dispatch(id: string, path: string, request: Request): Promise<Response> {
+    const p = this.plugins.get(id);
+    if (!p) return jsonError(404, "plugin_not_found", `There is no plugin "${id}".`, "GET /api/v1/plugins lists them.");
+    if (p.status !== "enabled" || !p.registrations) return jsonError(409, "plugin_not_enabled", `${id} is ${p.status}${p.reason ? `: ${p.reason}` : ""}.`, "Enable it first.");
+    const method = request.method === "HEAD" ? "GET" : request.method;
+    let match: { handler: (r: PluginRequest) => unknown; params: Record<string, string> } | undefined;
+    let allowed = false;
+    for (const r of p.registrations.routes) {
+      const m = r.regex.exec(path);
+      if (!m) continue;
+      allowed = true;
+      if (r.method !== method) continue;
+      match = { handler: r.handler, params: Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)])) };
+      break;
+    }
+    if (!match) {
+      return allowed
+        ? jsonError(405, "method_not_allowed", `${id} does not answer ${method} ${path}.`, "")
+        : jsonError(404, "not_found", `${id} has no route ${path}.`, `GET /api/v1/plugins/${id} lists its routes.`);
+    }
+    const url = new URL(request.url);
+    const req: PluginRequest = {
+      method,
+      path,
+      params: match.params,
+      query: Object.fromEntries(url.searchParams),
+      headers: request.headers,
+      body: await readBody(request),
+    };
+    const handler = match.handler;
+    const outcome = await guarded(() => handler(req), BUDGET_MS.route);
+    if (outcome.ok) return toResponse(outcome.value);
+    // An HttpError is the plugin's answer, not a fault.
+    const thrown = outcome.error;
+    if (thrown instanceof HttpError) return jsonError(thrown.status, thrown.code, thrown.message, thrown.hint);
+    if (thrown instanceof PluginApiError) return jsonError(409, thrown.code, thrown.message, thrown.hint);
+    this.fault(p.id, `route ${method} ${path}`, outcome.message);
+    return jsonError(502, "plugin_failed", `The plugin ${id} could not answer: it ${outcome.message}.`, "The plugin's log on its page has details.");
+  }
+
+  /** Every enabled plugin's fragment for a UI slot (or only `only`'s). */
+  async renderSlot<N extends SlotName>(name: N, props: SlotProps[N], only?: string): Promise<Html> {
+    const parts: Html[] = [];
+    for (const p of [...this.plugins.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+      if (only !== undefined && p.id !== only) continue;
+      const render = p.status === "enabled" ? p.registrations?.slots.get(name) : undefined;
+      if (!render) continue;
+      const outcome = await guarded(() => render(props as never), BUDGET_MS.slot);
+      if (!outcome.ok) {
+        this.fault(p.id, `${name} fragment`, outcome.message);
+        parts.push(html`<div class="plugin-slot plugin-error" data-plugin="${p.id}">${p.id} could not show this: it ${outcome.message}.</div>`);
+        continue;
+      }
+      const value = outcome.value;
+      if (value === null || value === undefined || value === "") continue;
+      parts.push(html`<div class="plugin-slot" data-plugin="${p.id}">${value instanceof Html ? value : escape(String(value))}</div>`);
+    }
+    return html`${parts}`;
+  }
+
+  // ---- notices and logs -----------------------------------------------------------------------
+
+  notify(plugin: string | null, level: Notice["level"], message: string): Notice {
+    const notice: Notice = { id: this.nextNotice++, plugin, level, message, at: Date.now() };
+    this.notices.push(notice);
+    if (this.notices.length > 50) this.notices.splice(0, this.notices.length - 50);
+    this.options.log(`${level}: ${message}`);
+    this.options.bus.emit("plugins.notice", { id: notice.id, plugin, level, message });
+    return notice;
+  }
+
+  activeNotices(): Notice[] {
+    return [...this.notices];
+  }
+
+  dismissNotice(id: number): boolean {
+    const before = this.notices.length;
+    this.notices = this.notices.filter((n) => n.id !== id);
+    return this.notices.length !== before;
+  }
+
+  logOf(id: string): LogEntry[] {
+    return [...this.mustGet(id).log];
+  }
+
+  private pluginLog(p: Plugin, level: LogEntry["level"], message: string, where: string): void {
+    p.log.push({ at: Date.now(), level, message, where });
+    if (p.log.length > LOG_KEEP) p.log.splice(0, p.log.length - LOG_KEEP);
+    if (level !== "info") this.options.log(`plugin ${p.id}${where === "main" ? "" : ` (printer ${where})`}: ${message}`);
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private mustGet(id: string): Plugin {
+    const p = this.plugins.get(id);
+    if (!p) throw new PluginApiError("plugin_not_found", `There is no plugin "${id}".`, "GET /api/v1/plugins lists them.");
+    return p;
+  }
+
+  private changed(): void {
+    this.options.bus.emit("plugins.changed", undefined);
+  }
+
+  private watch(): void {
+    // Bundled plugins are watched only from source (in the binary they cannot change).
+    const roots = [this.installedRoot, ...(this.bundled.fromSource ? new Set(this.bundled.dirs.map((d) => resolve(d, ".."))) : [])];
+    for (const root of roots) {
+      try {
+        const w = watch(root, { recursive: true }, () => this.scheduleScan());
+        w.on("error", () => {});
+        this.watchers.push(w);
+      } catch (e) {
+        this.options.log(`warning: cannot watch ${root} for plugin changes (${describe(e)}); use Reload on the plugins page.`);
+      }
+    }
+  }
+
+  private scheduleScan(): void {
+    if (this.stopped) return;
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    this.rescanTimer = setTimeout(() => void this.scan(), WATCH_DEBOUNCE_MS);
+  }
+
+  private view(p: Plugin): PluginView {
+    const m = p.manifest;
+    const d = p.definition;
+    const r = p.registrations;
+    const state: PluginStateRow = this.store.state(p.id);
+    return {
+      id: p.id,
+      name: m ? displayName(m) : p.id,
+      version: m?.version ?? null,
+      description: m ? description(m) : "",
+      homepage: m?.layerline.homepage ?? null,
+      author: m ? (typeof m.author === "string" ? m.author : (m.author?.name ?? null)) : null,
+      license: m?.license ?? null,
+      origin: p.origin,
+      dir: p.dir,
+      state: p.status,
+      reason: p.reason,
+      api: m?.layerline.api ?? null,
+      declaredApi: p.declaredApi,
+      permissions: m?.layerline.permissions ?? [],
+      hooks: {
+        gcode: Object.keys(d?.gcode ?? {}),
+        scripts: Object.keys(d?.scripts ?? {}),
+        slots: [...(r?.slots.keys() ?? [])],
+        routes: (r?.routes ?? []).map((x) => `${x.method} ${x.pattern}`),
+      },
+      hasSettings: !!d?.settings,
+      generation: p.generation,
+      loadedAt: p.loadedAt,
+      printersRunning: [...p.workers],
+      faults: p.faults.map((f) => ({ ...f })),
+      installed: state.source ? { source: state.source, sha256: state.archiveSha256, at: state.installedAt, updatedAt: state.updatedAt } : null,
+    };
+  }
+}
+
+/** A plugin as the API and the pages show it. */
+export interface PluginView {
+  id: string;
+  name: string;
+  version: string | null;
+  description: string;
+  homepage: string | null;
+  author: string | null;
+  license: string | null;
+  origin: Origin;
+  dir: string;
+  state: PluginStatus;
+  reason: string | null;
+  api: string | null;
+  declaredApi: string | null;
+  permissions: string[];
+  hooks: { gcode: string[]; scripts: string[]; slots: string[]; routes: string[] };
+  hasSettings: boolean;
+  generation: number;
+  loadedAt: number | null;
+  printersRunning: string[];
+  faults: { at: number; where: string; message: string }[];
+  installed: { source: string; sha256: string | null; at: number | null; updatedAt: number | null } | null;
+}
+
+function jsonError(status: number, code: string, message: string, hint: string): Response {
+  return Response.json({ error: { code, message, hint } }, { status });
+}
+
+async function readBody(request: Request): Promise<unknown> {
+  if (request.method === "GET" || request.method === "HEAD") return undefined;
+  const type = request.headers.get("content-type") ?? "";
+  try {
+    if (type.includes("application/json")) return await request.json();
+    if (type.includes("application/x-www-form-urlencoded") || type.includes("multipart/form-data")) {
+      const form = await request.formData();
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of form.entries()) out[k] = v;
+      return out;
+    }
+    const text = await request.text();
+    return text === "" ? undefined : text;
+  } catch {
+    return undefined;
+  }
+}
+
+function toResponse(value: unknown): Response {
+  if (value instanceof Response) return value;
+  if (value instanceof Html) return new Response(value.value, { headers: { "content-type": "text/html; charset=utf-8" } });
+  if (value === undefined || value === null) return new Response(null, { status: 204 });
+  if (typeof value === "string") return new Response(value, { headers: { "content-type": "text/plain; charset=utf-8" } });
+  return Response.json(value);
+}

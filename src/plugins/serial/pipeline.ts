@@ -1,0 +1,132 @@
+/**
+ * The plugin stages of one direction of a printer's serial path, kept in order. The controller
+ * pushes lines (and script requests) in; each leaves, rewritten, dropped or multiplied by the
+ * plugins' hooks, through `deliver`, in the order they came in. While an asynchronous hook is
+ * pending, later lines wait behind it (`busy`), so the controller stops reading the job file;
+ * `resumed` tells it when to go on. Without hooks for its stages a line is delivered at once.
+ * Lines pushed from inside `deliver` (a host command that runs a script) queue behind the rest.
+ */
+import type { LineStage, ScriptName } from "../api.ts";
+import type { LineSource } from "../sdk.ts";
+import { chain, type MaybeAsync } from "./chain.ts";
+
+/** What the pipeline needs from the plugins loaded in this Worker. */
+export interface LineHooks {
+  /** Whether any loaded plugin hooks this stage (read for every line: keep it cheap). */
+  hooks(stage: LineStage): boolean;
+  hasScripts(): boolean;
+  /** Runs every plugin's hook of `stage` over one line, in plugin order. */
+  run(stage: LineStage, line: string, source: LineSource): MaybeAsync<string[]>;
+  /** The lines the plugins add to a script. */
+  script(name: ScriptName): MaybeAsync<string[]>;
+}
+
+type Item = { line: string; tag: number; source: LineSource } | { script: ScriptName; tag: number };
+
+export class LinePipeline {
+  private readonly items: Item[] = [];
+  private waiting = false;
+  private draining = false;
+  /** Bumped by reset(): answers of hooks that were pending then are ignored. */
+  private generation = 0;
+
+  constructor(
+    private readonly hooks: LineHooks | undefined,
+    private readonly stages: readonly LineStage[],
+    private readonly deliver: (line: string, tag: number) => void,
+    private readonly resumed: () => void,
+  ) {}
+
+  /** True while lines wait behind an asynchronous hook. */
+  get busy(): boolean {
+    return this.items.length > 0;
+  }
+
+  /** Sends one line through the stages; `tag` comes back with each line it becomes. */
+  push(line: string, tag: number, source: LineSource): void {
+    if (!this.draining && this.items.length === 0 && !this.active()) {
+      this.deliver(line, tag);
+      return;
+    }
+    this.items.push({ line, tag, source });
+    this.drain();
+  }
+
+  /** Runs the plugins' part of a script; its lines then pass the stages like any other. */
+  pushScript(name: ScriptName): void {
+    if (!this.hooks?.hasScripts()) return;
+    this.items.push({ script: name, tag: -1 });
+    this.drain();
+  }
+
+  /** Forgets waiting lines that carry a tag (a job's lines when the job ends). */
+  dropTagged(): void {
+    const keep = this.items.filter((item) => item.tag < 0);
+    this.items.splice(0, this.items.length, ...keep);
+  }
+
+  /** Forgets everything, including a pending hook's answer (the link closed). */
+  reset(): void {
+    this.items.length = 0;
+    this.waiting = false;
+    this.generation++;
+  }
+
+  private active(): boolean {
+    const hooks = this.hooks;
+    if (!hooks) return false;
+    for (const stage of this.stages) if (hooks.hooks(stage)) return true;
+    return false;
+  }
+
+  private drain(): void {
+    if (this.draining || this.waiting) return;
+    this.draining = true;
+    try {
+      while (this.items.length > 0 && !this.waiting) {
+        const item = this.items[0]!;
+        const result = this.expand(item);
+        if (result instanceof Promise) {
+          this.waiting = true;
+          const generation = this.generation;
+          void result.then((lines) => {
+            if (generation !== this.generation) return;
+            this.waiting = false;
+            // A job line dropped while its hook ran (the job ended) is not sent after all.
+            if (this.items[0] === item) {
+              this.items.shift();
+              this.draining = true;
+              try {
+                this.emit(lines, item.tag);
+              } finally {
+                this.draining = false;
+              }
+            }
+            this.drain();
+            this.resumed();
+          });
+          return;
+        }
+        this.items.shift();
+        this.emit(result, item.tag);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private expand(item: Item): MaybeAsync<string[]> {
+    const hooks = this.hooks!;
+    const stages = this.stages.filter((s) => hooks.hooks(s));
+    if ("script" in item) {
+      const lines = hooks.script(item.script);
+      const through = (ls: string[]) => chain(ls, stages, (stage, line) => hooks.run(stage, line, "script"));
+      return lines instanceof Promise ? lines.then(through) : through(lines);
+    }
+    return chain([item.line], stages, (stage, line) => hooks.run(stage, line, item.source));
+  }
+
+  private emit(lines: string[], tag: number): void {
+    for (const line of lines) this.deliver(line, tag);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Messages about plugins between the main thread and the printer Workers. The main thread decides
+ * which plugins run (compatibility, enabled, safe mode) and sends the set of those with serial
+ * hooks; each Worker loads them itself and reports faults, load failures and log lines back.
+ */
+import type { LineStage, ScriptName } from "../api.ts";
+
+/** A plugin a printer Worker should run. */
+export interface SerialPluginSpec {
+  id: string;
+  /** The plugin's folder (absolute); every module under it is reloaded together. */
+  dir: string;
+  /** Absolute path of the entry module. */
+  entry: string;
+  /** Bumped on every reload, so a Worker knows to import it afresh. */
+  generation: number;
+  /** Current settings values (JSON). */
+  settings: Record<string, unknown>;
+}
+
+/** What a Worker tells the main thread about a plugin. */
+export type SerialPluginReport =
+  | { kind: "fault"; plugin: string; where: LineStage | ScriptName; message: string }
+  /** The Worker stopped running the plugin after too many faults. */
+  | { kind: "disabled"; plugin: string; message: string }
+  | { kind: "loadFailed"; plugin: string; message: string }
+  | { kind: "loaded"; plugin: string; generation: number }
+  | { kind: "log"; plugin: string; level: "info" | "warn" | "error"; message: string };

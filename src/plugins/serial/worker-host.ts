@@ -1,0 +1,178 @@
+/**
+ * The plugins of one printer Worker: it loads the plugins with serial hooks that the main thread
+ * names, runs their hooks for the controller's line pipelines under the line budget, and reports
+ * back. A hook that throws, rejects or overruns is skipped for that line (the line goes on as it
+ * was); after {@link FAULT_LIMIT} faults the Worker stops running the plugin at once and the main
+ * thread disables it across the host. A reload swaps the new code in between two lines.
+ */
+import { BUDGET_MS, FAULT_LIMIT, type LineStage, type ScriptName } from "../api.ts";
+import { guarded, describe, type Outcome } from "../guard.ts";
+import { importFresh, type LoadedDefinition } from "../loader.ts";
+import type { JobState, LineContext, LineResult, LineSource } from "../sdk.ts";
+import { chain, collect, type MaybeAsync } from "./chain.ts";
+import type { LineHooks } from "./pipeline.ts";
+import type { SerialPluginReport, SerialPluginSpec } from "./protocol.ts";
+
+/** What the host knows about the printer this Worker drives. */
+export interface PrinterView {
+  id: string;
+  name: string;
+  job(): { file: string; state: JobState } | null;
+}
+
+interface Running {
+  spec: SerialPluginSpec;
+  definition: LoadedDefinition;
+  ctx: MutableContext;
+  faults: number;
+}
+
+type MutableContext = { -readonly [K in keyof LineContext]: LineContext[K] };
+
+/** Log lines a plugin may send per second from one Worker (a per-line log would flood the host). */
+const LOG_PER_SECOND = 20;
+
+export class WorkerPluginHost implements LineHooks {
+  private running: Running[] = [];
+  private stageHooks: Record<LineStage, Running[]> = { queue: [], send: [], receive: [] };
+  private scriptHooks = false;
+  private printer: PrinterView = { id: "", name: "", job: () => null };
+  private updating: Promise<void> = Promise.resolve();
+  private logBudget = new Map<string, { second: number; count: number }>();
+
+  constructor(private readonly report: (r: SerialPluginReport) => void) {}
+
+  /** Tells the host which printer it serves. */
+  attach(printer: PrinterView): void {
+    this.printer = printer;
+    for (const r of this.running) r.ctx.printer = { id: printer.id, name: printer.name };
+  }
+
+  /** Resolves once the latest plugin set is loaded. */
+  get ready(): Promise<void> {
+    return this.updating;
+  }
+
+  /** Loads, reloads, reconfigures or drops plugins to match `specs` (in this order of plugins). */
+  update(specs: SerialPluginSpec[]): Promise<void> {
+    this.updating = this.updating.then(() => this.apply(specs));
+    return this.updating;
+  }
+
+  hooks(stage: LineStage): boolean {
+    return this.stageHooks[stage].length > 0;
+  }
+
+  hasScripts(): boolean {
+    return this.scriptHooks;
+  }
+
+  run(stage: LineStage, line: string, source: LineSource): MaybeAsync<string[]> {
+    return chain([line], this.stageHooks[stage], (r, l) => {
+      if (r.faults >= FAULT_LIMIT) return [l];
+      r.ctx.source = source;
+      r.ctx.script = null;
+      r.ctx.job = this.printer.job();
+      return this.settle(r, stage, l, guarded(() => r.definition.gcode![stage]!(l, r.ctx), BUDGET_MS.line));
+    });
+  }
+
+  script(name: ScriptName): MaybeAsync<string[]> {
+    return collect(
+      this.running.filter((r) => r.definition.scripts?.[name]),
+      (r) => {
+        if (r.faults >= FAULT_LIMIT) return [];
+        r.ctx.source = "script";
+        r.ctx.script = name;
+        r.ctx.job = this.printer.job();
+        return this.settle(r, name, null, guarded(() => r.definition.scripts![name]!(r.ctx), BUDGET_MS.line));
+      },
+    );
+  }
+
+  /** A hook's outcome as lines: its result, or (after a fault) the line unchanged. */
+  private settle(r: Running, where: LineStage | ScriptName, line: string | null, outcome: MaybeAsync<Outcome<LineResult>>): MaybeAsync<string[]> {
+    const lines = (o: Outcome<LineResult>): string[] => {
+      if (o.ok) return normalise(o.value, line);
+      this.fault(r, where, o.message);
+      return line === null ? [] : [line];
+    };
+    return outcome instanceof Promise ? outcome.then(lines) : lines(outcome);
+  }
+
+  private fault(r: Running, where: LineStage | ScriptName, message: string): void {
+    if (r.faults >= FAULT_LIMIT) return;
+    r.faults++;
+    this.report({ kind: "fault", plugin: r.spec.id, where, message });
+    if (r.faults >= FAULT_LIMIT) {
+      this.report({ kind: "disabled", plugin: r.spec.id, message: `stopped after ${FAULT_LIMIT} faults; the last: ${where} hook ${message}` });
+      this.remove(r.spec.id);
+    }
+  }
+
+  private async apply(specs: SerialPluginSpec[]): Promise<void> {
+    const current = new Map(this.running.map((r) => [r.spec.id, r]));
+    const next: Running[] = [];
+    for (const spec of specs) {
+      const existing = current.get(spec.id);
+      if (existing && existing.spec.generation === spec.generation) {
+        existing.spec = spec;
+        existing.ctx.settings = spec.settings;
+        next.push(existing);
+        continue;
+      }
+      try {
+        const definition = await importFresh(spec.dir, spec.entry);
+        next.push({ spec, definition, ctx: this.context(spec), faults: 0 });
+        this.report({ kind: "loaded", plugin: spec.id, generation: spec.generation });
+      } catch (e) {
+        this.report({ kind: "loadFailed", plugin: spec.id, message: describe(e) });
+        // The previous version (if any) goes on until the main thread decides.
+        if (existing) next.push(existing);
+      }
+    }
+    this.install(next);
+  }
+
+  private remove(id: string): void {
+    this.install(this.running.filter((r) => r.spec.id !== id));
+  }
+
+  /** Swaps the running set in one step, between two lines. */
+  private install(running: Running[]): void {
+    this.running = running;
+    const withStage = (stage: LineStage) => running.filter((r) => r.definition.gcode?.[stage]);
+    this.stageHooks = { queue: withStage("queue"), send: withStage("send"), receive: withStage("receive") };
+    this.scriptHooks = running.some((r) => Object.keys(r.definition.scripts ?? {}).length > 0);
+  }
+
+  private context(spec: SerialPluginSpec): MutableContext {
+    return {
+      plugin: spec.id,
+      printer: { id: this.printer.id, name: this.printer.name },
+      settings: spec.settings,
+      source: "job",
+      script: null,
+      job: null,
+      state: {},
+      log: (message: string) => this.log(spec.id, String(message)),
+    };
+  }
+
+  private log(plugin: string, message: string): void {
+    const second = Math.floor(performance.now() / 1000);
+    const budget = this.logBudget.get(plugin);
+    if (!budget || budget.second !== second) this.logBudget.set(plugin, { second, count: 1 });
+    else if (++budget.count > LOG_PER_SECOND) return;
+    this.report({ kind: "log", plugin, level: "info", message: message.slice(0, 500) });
+  }
+}
+
+/** A hook's answer as lines (see {@link LineResult}); `undefined` keeps `line`. */
+export function normalise(result: LineResult, line: string | null): string[] {
+  if (result === undefined) return line === null ? [] : [line];
+  if (result === null) return [];
+  if (typeof result === "string") return [result];
+  if (Array.isArray(result)) return result.filter((l): l is string => typeof l === "string");
+  return line === null ? [] : [line];
+}

@@ -1,0 +1,177 @@
+/**
+ * The plugin pages and their htmx actions (views/plugins.ts), the plugins' UI slot fragments
+ * (dashboard card, navbar item, file actions, settings section) and the notices bar. Actions
+ * answer with the fragment to swap in, or a toast that explains what went wrong.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { toast } from "../../../views/dashboard.ts";
+import { html, type Html } from "../../../views/html.ts";
+import { managerPage, noticesBar, pluginList, pluginPage, pluginRow, repositoryItem, repositoryPage, repositoryResults, settingsForm, type ManagerPageData } from "../../../views/plugins.ts";
+import { PLUGIN_API_VERSION, SLOTS, type SlotName } from "../../plugins/api.ts";
+import { printerInfo } from "../../plugins/host-api.ts";
+import { catalogQueryFrom } from "../../plugins/repository/catalog.ts";
+import { RepositorySettingsSchema } from "../../plugins/repository/source.ts";
+import type { SlotProps } from "../../plugins/sdk.ts";
+import { coerceForm } from "../../plugins/settings.ts";
+import type { AppContext } from "../context.ts";
+import { ApiError } from "../errors.ts";
+import { installFrom, pluginAction } from "../api/plugins.ts";
+
+const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
+  new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
+const toastResponse = (kind: "error" | "info", message: string, hint = "", headers: Record<string, string> = {}) =>
+  htmlResponse(toast(kind, message, hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend", ...headers });
+
+/** URL parameters, repeated ones joined with commas (checkbox groups). */
+function params(request: Request): Record<string, string> {
+  const url = new URL(request.url);
+  const out: Record<string, string> = {};
+  for (const key of new Set(url.searchParams.keys())) out[key] = url.searchParams.getAll(key).join(",");
+  return out;
+}
+
+export function uiPlugins(ctx: AppContext) {
+  const plugins = ctx.plugins;
+  const manager = plugins.manager;
+
+  const managerData = (): ManagerPageData => {
+    const catalog = plugins.catalog();
+    const list = manager.list();
+    const updates = new Map<string, string>();
+    const notices = new Map<string, ReturnType<typeof plugins.repository.noticesFor>>();
+    for (const p of list) {
+      const item = catalog.get(p.id);
+      if (item?.updateAvailable && item.entry.version && p.origin === "installed") updates.set(p.id, item.entry.version);
+      const n = plugins.repository.noticesFor(p.id, p.version);
+      if (n.length) notices.set(p.id, n);
+    }
+    return { plugins: list, apiVersion: PLUGIN_API_VERSION, safeMode: { on: manager.safeMode.safe, reason: manager.safeMode.reason }, updates, notices };
+  };
+  const row = (id: string) => {
+    const d = managerData();
+    const p = d.plugins.find((x) => x.id === id);
+    return p ? htmlResponse(pluginRow(p, d.updates.get(p.id) ?? null, d.notices.get(p.id) ?? [])) : htmlResponse(html``);
+  };
+  /** Runs an action; an error becomes a toast. */
+  const act = async (fn: () => Promise<Response>) => {
+    try {
+      return await pluginAction(fn);
+    } catch (e) {
+      if (e instanceof ApiError) return toastResponse("error", e.message, e.hint);
+      throw e;
+    }
+  };
+  const changed = { "HX-Trigger": "plugins-changed" };
+
+  return new Elysia()
+    .get("/plugins", () => htmlResponse(managerPage(managerData())))
+    .get("/plugins/repository", ({ request }) => {
+      const query = catalogQueryFrom(params(request));
+      return htmlResponse(repositoryPage(plugins.repository.status(), query, plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars())));
+    })
+    .get("/plugins/:id", async ({ params: { id }, set }) => {
+      const p = manager.get(id);
+      if (!p) {
+        set.status = 404;
+        return htmlResponse(html`<p>There is no plugin "${id}". <a href="/plugins">All plugins</a></p>`);
+      }
+      const section = p.state === "enabled" ? await manager.renderSlot("settings.section", {}, id) : html``;
+      return htmlResponse(pluginPage(p, p.state === "enabled" ? manager.settingsOf(id) : null, section, manager.logOf(id)));
+    })
+    .get("/ui/plugins/list", () => htmlResponse(pluginList(managerData())))
+    .post("/ui/plugins/:id/enable", ({ params: { id } }) => act(async () => (await manager.enable(id), row(id))))
+    .post("/ui/plugins/:id/disable", ({ params: { id } }) => act(async () => (await manager.disable(id), row(id))))
+    .post("/ui/plugins/:id/reload", ({ params: { id } }) => act(async () => (await manager.reload(id), row(id))))
+    .post("/ui/plugins/:id/uninstall", ({ params: { id } }) =>
+      act(async () => {
+        await manager.uninstall(id);
+        return htmlResponse(toast("info", `${id} was uninstalled.`), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend", ...changed });
+      }),
+    )
+    .post("/ui/plugins/:id/update", ({ params: { id }, body }) =>
+      act(async () => {
+        await plugins.update(id);
+        if ((body as Record<string, unknown> | undefined)?.from === "repository") {
+          const item = plugins.catalog().get(id);
+          return htmlResponse(item ? repositoryItem(item, ctx.tracking.stars().includes(item.entry.id)) : html``, changed);
+        }
+        return row(id);
+      }),
+    )
+    .post(
+      "/ui/plugins/install",
+      ({ request }) =>
+        act(async () => {
+          const type = request.headers.get("content-type") ?? "";
+          let result;
+          if (type.includes("multipart/form-data")) result = await installFrom(plugins, request);
+          else {
+            const form = Object.fromEntries(new URLSearchParams(await request.text()));
+            const body = form.id ? { id: form.id } : form.url ? { url: form.url, ...(form.sha256 ? { sha256: form.sha256 } : {}) } : {};
+            result = await installFrom(plugins, new Request(request.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
+          }
+          const verb = result.action === "installed" ? "installed" : result.action === "updated" ? `updated from ${result.previousVersion}` : "reinstalled";
+          const note = result.plugin.state === "enabled" ? "" : ` It is ${result.plugin.state}${result.plugin.reason ? `: ${result.plugin.reason}` : ""}.`;
+          const item = plugins.catalog().get(result.plugin.id);
+          // From the repository browser the item is swapped in place; elsewhere a toast says it.
+          if (request.headers.get("hx-target")?.startsWith("repo-") && item) return htmlResponse(repositoryItem(item, ctx.tracking.stars().includes(item.entry.id)), changed);
+          return toastResponse("info", `${result.plugin.name} ${result.plugin.version} was ${verb}.${note}`, "", changed);
+        }),
+      { parse: "none" },
+    )
+    .post("/ui/plugins/:id/settings", ({ params: { id }, body }) =>
+      act(async () => {
+        const current = manager.settingsOf(id);
+        const change = coerceForm(current.fields, (body ?? {}) as Record<string, unknown>);
+        const result = manager.setSettings(id, change);
+        if (!result.ok) return htmlResponse(settingsForm(id, current.fields, { ...current.values, ...change }, result.errors, false));
+        const after = manager.settingsOf(id);
+        return htmlResponse(settingsForm(id, after.fields, after.values, {}, true));
+      }),
+    )
+    .get("/ui/plugins/repository/results", ({ request }) => {
+      const query = catalogQueryFrom(params(request));
+      return htmlResponse(repositoryResults(plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars())));
+    })
+    .post("/ui/plugins/repository/refresh", async () => {
+      await plugins.repository.refresh();
+      return new Response(null, { status: 200, headers: { "HX-Refresh": "true" } });
+    })
+    .post("/ui/plugins/repository/settings", ({ body }) => {
+      const form = (body ?? {}) as Record<string, string>;
+      const parsed = v.safeParse(RepositorySettingsSchema, {
+        url: form.url?.trim() ? form.url.trim() : null,
+        refreshHours: form.refreshHours !== undefined && form.refreshHours !== "" ? Number(form.refreshHours) : undefined,
+      });
+      if (!parsed.success) return toastResponse("error", `Not saved: ${v.getDotPath(parsed.issues[0]) ?? ""} ${parsed.issues[0].message}`.trim());
+      plugins.repository.changeSettings(parsed.output);
+      void plugins.repository.refresh();
+      return toastResponse("info", "Saved; the index is being downloaded.", "", { "HX-Refresh": "true" });
+    })
+    .get("/ui/plugins/slot/:name", async ({ params: { name }, request }) => {
+      if (!(SLOTS as readonly string[]).includes(name)) return htmlResponse(html``);
+      const q = params(request);
+      const printer = (q.printer && ctx.printers.get(q.printer)) || ctx.printers.default();
+      const info = printer ? printerInfo(printer) : null;
+      let props: SlotProps[SlotName];
+      switch (name as SlotName) {
+        case "dashboard.card":
+          if (!info) return htmlResponse(html``);
+          props = { printer: info };
+          break;
+        case "file.actions":
+          if (!q.path) return htmlResponse(html``);
+          props = { path: q.path, printer: info };
+          break;
+        default:
+          props = {};
+      }
+      return htmlResponse(await manager.renderSlot(name as SlotName, props as never));
+    })
+    .get("/ui/plugins/notices", () => htmlResponse(noticesBar(manager.activeNotices())))
+    .post("/ui/plugins/notices/:n/dismiss", ({ params: { n } }) => {
+      manager.dismissNotice(Number(n));
+      return htmlResponse(noticesBar(manager.activeNotices()));
+    });
+}

@@ -1,0 +1,92 @@
+/**
+ * The plugin API of version 1.0.0, pinned: what `layerline` exports, what `ctx` offers, the
+ * vocabulary of hooks, slots, events and permissions. A change here is an API change: bump
+ * PLUGIN_API_VERSION (minor for additions, major for removals) and update docs/plugins.md.
+ */
+import { expect, test } from "bun:test";
+import mitt from "mitt";
+import { BUDGET_MS, FAULT_LIMIT, LINE_STAGES, PERMISSIONS, PLUGIN_API_VERSION, SCRIPTS, SLOTS } from "../../src/plugins/api.ts";
+import { DEPRECATIONS, removedIn, withDeprecations, type Deprecation } from "../../src/plugins/deprecations.ts";
+import { createContext, Registrations } from "../../src/plugins/host-api.ts";
+import { SDK_EXPORTS } from "../../src/plugins/virtual-module.ts";
+import { gcodeNumber, parseGcode } from "../../src/plugins/sdk.ts";
+import { startTestHost } from "../helpers/host.ts";
+
+test("API version 1.0.0 and its vocabulary", () => {
+  expect(PLUGIN_API_VERSION).toBe("1.0.0");
+  expect([...LINE_STAGES]).toEqual(["queue", "send", "receive"]);
+  expect([...SCRIPTS]).toEqual(["afterConnected", "beforePrintStarted", "afterPrintDone", "afterPrintCancelled", "afterPrintPaused", "beforePrintResumed"]);
+  expect([...SLOTS]).toEqual(["dashboard.card", "settings.section", "navbar.item", "file.actions"]);
+  expect(Object.keys(PERMISSIONS)).toEqual(["printer.commands", "printer.jobs", "files.read", "files.write", "network"]);
+  expect(BUDGET_MS).toEqual({ line: 50, event: 2000, task: 30000, slot: 500, route: 10000, setup: 5000 });
+  expect(FAULT_LIMIT).toBe(3);
+});
+
+test("what plugins can import from \"layerline\" at runtime", () => {
+  expect(SDK_EXPORTS).toEqual(["API_VERSION", "Html", "HttpError", "PLUGIN_BRAND", "PluginApiError", "definePlugin", "escape", "gcodeNumber", "html", "parseGcode", "raw", "v"]);
+});
+
+test("what ctx offers, and the printer and file calls", async () => {
+  const host = await startTestHost({ plugins: { bundledDirs: [] } });
+  try {
+    const ctx = createContext(
+      { bus: mitt(), printers: host.printers, files: host.files, filesChanged: () => {} },
+      {
+        id: "t",
+        version: "1.0.0",
+        apiVersion: PLUGIN_API_VERSION,
+        permissions: [],
+        settings: () => ({}),
+        setSettings: (c) => c,
+        storage: { get: () => undefined, set: () => {}, delete: () => {}, keys: () => [] },
+        log: () => {},
+        notify: () => {},
+        fault: () => {},
+      },
+      new Registrations(),
+    );
+    expect(Object.keys(ctx).sort()).toEqual(["apiVersion", "every", "files", "id", "log", "notify", "on", "onDispose", "printers", "route", "settings", "slot", "storage", "version"]);
+    expect(Object.keys(ctx.printers).sort()).toEqual(["cancelJob", "get", "list", "pauseJob", "resumeJob", "send", "startJob"]);
+    expect(Object.keys(ctx.files).sort()).toEqual(["get", "list", "read", "remove", "write"]);
+    expect(Object.keys(ctx.settings).sort()).toEqual(["get", "onChange", "set"]);
+    expect(Object.keys(ctx.storage).sort()).toEqual(["delete", "get", "keys", "set"]);
+    // Without the permission in its manifest, a plugin cannot act on printers or files.
+    await expect(ctx.printers.send("virtual-printer", ["M105"])).rejects.toThrow('may not send G-code to printers: its manifest does not ask for the "printer.commands" permission');
+    expect(() => ctx.files.list()).toThrow('"files.read" permission');
+    // Reading printers needs no permission; their shape is the API's, not the host's status.
+    expect(Object.keys(ctx.printers.list()[0]!).sort()).toEqual(["firmware", "id", "isDefault", "job", "name", "problem", "progress", "state", "temperatures"]);
+  } finally {
+    await host.close();
+  }
+}, 30_000);
+
+test("a deprecated call keeps working, warns once, through the next major version", () => {
+  expect(DEPRECATIONS).toEqual([]); // 1.0.0 deprecates nothing
+  expect(removedIn("1.4.0")).toBe("3.0.0");
+  const table: Deprecation[] = [
+    { name: "printers.command", since: "1.2.0", replacement: "ctx.printers.send", call: (ctx, id, lines) => (ctx as any).printers.send(id, lines) },
+  ];
+  const make = () => ({ printers: { send: (id: string, lines: string[]) => `${id}:${lines.join(",")}` } }) as any;
+  const warnings: string[] = [];
+  for (const api of ["1.2.0", "1.9.0", "2.5.0"]) {
+    const ctx = withDeprecations(make(), api, (m) => warnings.push(`${api} ${m}`), table);
+    expect(ctx.printers.command("p", ["M105"])).toBe("p:M105");
+    expect(ctx.printers.command("p", ["M106"])).toBe("p:M106");
+  }
+  expect(warnings).toEqual([
+    "1.2.0 ctx.printers.command is deprecated since plugin API 1.2.0 and will be removed in 3.0.0; use ctx.printers.send.",
+    "1.9.0 ctx.printers.command is deprecated since plugin API 1.2.0 and will be removed in 3.0.0; use ctx.printers.send.",
+    "2.5.0 ctx.printers.command is deprecated since plugin API 1.2.0 and will be removed in 3.0.0; use ctx.printers.send.",
+  ]);
+  expect(withDeprecations(make(), "3.0.0", () => {}, table).printers.command).toBeUndefined();
+});
+
+test("G-code helpers", () => {
+  expect(parseGcode("G1 X10 Y-2.5 F3000")).toEqual({ code: "G1", params: { X: "10", Y: "-2.5", F: "3000" } });
+  expect(parseGcode("m600")).toEqual({ code: "M600", params: {} });
+  expect(parseGcode("M117 Hello X1")).toEqual({ code: "M117", params: { "": "Hello X1" } });
+  expect(parseGcode("G28 X Y")).toEqual({ code: "G28", params: { X: "", Y: "" } });
+  expect(parseGcode("@pause")).toBeNull();
+  const c = parseGcode("G1 Z.3 E-1")!;
+  expect([gcodeNumber(c, "z"), gcodeNumber(c, "E"), gcodeNumber(c, "X")]).toEqual([0.3, -1, undefined]);
+});

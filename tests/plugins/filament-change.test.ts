@@ -1,0 +1,96 @@
+/**
+ * The bundled filament-change plugin on the real serial path (pty + virtual printer logging what
+ * it executes): M600 becomes a host pause that parks the head; resume puts it back, E included;
+ * a pause at a chosen height, started from the file's actions. Also its position tracking alone.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { registerLayerlineModule } from "../../src/plugins/virtual-module.ts";
+import { upload, type TestHost } from "../helpers/host.ts";
+import { startPtyPrinter, type PtyPrinter } from "../helpers/pty-printer.ts";
+
+const PLUGIN = new URL("../../plugins/filament-change", import.meta.url).pathname;
+
+const FILE = ["G28", "G90", "M82", "G92 E0", "G1 Z0.2 F600", "G1 X10 Y10 E1 F1200", "G1 X20 Y10 E2", "M600", "G1 X20 Y20 E3", "G1 Z0.4", "G1 X10 Y20 E4", "G1 Z0.6", "G1 X10 Y10 E5", "M84"];
+
+let rig: PtyPrinter;
+let host: TestHost;
+const executed = () => rig.executed();
+
+beforeAll(async () => {
+  rig = await startPtyPrinter({ plugins: { bundledDirs: [PLUGIN] } });
+  host = rig.host;
+  await host.waitFor("/api/v1/plugins/filament-change", (p: any) => p.printersRunning.length === 1);
+  expect((await upload(host, "change.gcode", `${FILE.join("\n")}\n`)).status).toBe(201);
+  expect((await upload(host, "plain.gcode", `${FILE.filter((l) => l !== "M600").join("\n")}\n`)).status).toBe(201);
+}, 30_000);
+
+afterAll(() => rig?.close());
+
+const printerId = async () => rig.printer;
+const PARK = ["M83", "G1 E-5 F2400", "G91", "G1 Z10 F600", "G90", "G1 X10 Y10 F6000", "M117 Change filament, then resume"];
+
+describe("filament change", () => {
+  test("M600 pauses and parks; resume puts the head back and the print ends", async () => {
+    const id = await printerId();
+    const before = (await executed()).length;
+    expect((await host.post(`/api/v1/printers/${id}/job`, { file: "change.gcode" })).status).toBe(200);
+    await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.job?.state === "paused");
+    await Bun.sleep(300); // the park lines reach the firmware
+    const atPause = (await executed()).slice(before);
+    expect(atPause).toEqual([...FILE.slice(0, 7), ...PARK]);
+    expect((await host.post(`/api/v1/printers/${id}/job/resume`)).status).toBe(200);
+    await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.job?.state === "done");
+    await Bun.sleep(200);
+    expect((await executed()).slice(before)).toEqual([
+      ...FILE.slice(0, 7),
+      ...PARK,
+      // back to X20 Y10 Z0.2, prime, absolute E restored at 2
+      "G90", "G1 X20 Y10 F6000", "G1 Z0.2 F600", "M83", "G1 E5 F2400", "M82", "G92 E2", "M117",
+      ...FILE.slice(8),
+    ]);
+  }, 30_000);
+
+  test("a pause at a chosen height, started from the file's actions, for that print only", async () => {
+    const id = await printerId();
+    const form = await (await host.api(`/ui/plugins/slot/file.actions?path=plain.gcode&printer=${id}`)).text();
+    expect(form).toContain('hx-post="/api/v1/plugins/filament-change/print"');
+    const before = (await executed()).length;
+    const res = await host.api("/api/v1/plugins/filament-change/print", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ path: "plain.gcode", printer: id, height: "0.4" }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("it pauses at 0.4 mm");
+    await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.job?.state === "paused");
+    await Bun.sleep(300);
+    const plain = FILE.filter((l) => l !== "M600");
+    // Paused right after the move up to 0.4 mm, at X20 Y20 E3.
+    expect((await executed()).slice(before)).toEqual([...plain.slice(0, 9), ...PARK]);
+    // One-shot: the setting was cleared when the print started.
+    expect(((await (await host.api("/api/v1/plugins/filament-change/settings")).json()) as any).values.nextPrintHeights).toEqual([]);
+    expect((await host.post(`/api/v1/printers/${id}/job/resume`)).status).toBe(200);
+    await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.job?.state === "done");
+    await Bun.sleep(200);
+    expect((await executed()).slice(before)).toEqual([...plain.slice(0, 9), ...PARK, "G90", "G1 X20 Y20 F6000", "G1 Z0.4 F600", "M83", "G1 E5 F2400", "M82", "G92 E3", "M117", ...plain.slice(9)]);
+    // The next print of the same file does not pause.
+    const again = (await executed()).length;
+    expect((await host.post(`/api/v1/printers/${id}/job`, { file: "plain.gcode" })).status).toBe(200);
+    await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.job?.state === "done");
+    await Bun.sleep(200);
+    expect((await executed()).slice(again)).toEqual(plain);
+  }, 30_000);
+});
+
+test("position tracking: absolute and relative moves, extrusion modes, G92, homing", async () => {
+  registerLayerlineModule();
+  const { startPosition, track } = await import("../../plugins/filament-change/position.ts");
+  const p = startPosition();
+  for (const l of ["G28", "G1 X5 Y5 Z0.3 E1", "G91", "G1 X1 Y-1 Z0.2 E0.5", "G90", "M83", "G1 X10 E0.25", "G92 E0", "M82", "G1 E2"]) track(p, l);
+  expect(p).toEqual({ x: 10, y: 4, z: 0.5, e: 2, absolute: true, absoluteE: true });
+  expect(track(p, "G1 Z1.2 F600")).toBe(1.2);
+  expect(track(p, "G1 X1")).toBeNull();
+  track(p, "G28 Z");
+  expect(p.z).toBeNull();
+  expect(p.x).toBe(1);
+});

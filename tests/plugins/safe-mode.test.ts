@@ -1,0 +1,106 @@
+/**
+ * Safe mode: `--safe` loads no third-party plugin; and a plugin that takes the whole process down
+ * at start (here: process.exit in setup) can do it only three times in a row — the next start
+ * is in safe mode by itself, and says why.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CRASHES_BEFORE_SAFE_MODE, START_RECORD_FILE } from "../../src/plugins/safe-mode.ts";
+import { startTestHost } from "../helpers/host.ts";
+import { routeEntry, writePlugin } from "./helpers.ts";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+const PLUGINS = new URL("../../plugins", import.meta.url).pathname;
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "layerline-safe-"));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const record = (dataDir: string) => JSON.parse(readFileSync(join(dataDir, START_RECORD_FILE), "utf8"));
+
+/** The URL a host process prints once it runs. */
+async function urlOf(proc: Bun.Subprocess<"ignore", "pipe", "pipe">): Promise<string> {
+  const reader = proc.stdout.getReader();
+  let out = "";
+  while (!/https?:\/\/\S+/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`exited ${await proc.exited}: ${out} ${await new Response(proc.stderr).text()}`);
+    out += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return /(https?:\/\/[^\s)]+)/.exec(out)![1]!.replace("localhost", "127.0.0.1");
+}
+
+test("--safe: installed plugins stay off (with the reason), bundled ones run; a start that lasts counts as healthy", async () => {
+  const dataDir = tempDir();
+  writePlugin(join(dataDir, "plugins"), { id: "third-party", entry: routeEntry("x") });
+  const host = await startTestHost({ dataDir, safe: true, plugins: { bundledDirs: [join(PLUGINS, "print-stats")], healthyAfterMs: 100 } });
+  try {
+    const body = (await (await host.api("/api/v1/plugins")).json()) as any;
+    expect(body.safeMode).toEqual({ on: true, reason: "Safe mode (--safe): third-party plugins are not loaded." });
+    const byId = Object.fromEntries(body.plugins.map((p: any) => [p.id, p]));
+    expect(byId["third-party"]).toMatchObject({ state: "disabled", reason: "safe mode: third-party plugins are not loaded" });
+    expect(byId["print-stats"]).toMatchObject({ state: "enabled" });
+    expect(await (await host.api("/plugins")).text()).toContain("Safe mode (--safe)");
+    expect(record(dataDir)).toEqual({ unfinished: 1 });
+    await Bun.sleep(300);
+    expect(record(dataDir)).toEqual({ unfinished: 0 });
+  } finally {
+    await host.close();
+  }
+}, 30_000);
+
+test("--safe is documented in --help", () => {
+  const help = Bun.spawnSync(["bun", MAIN, "--help"]).stdout.toString();
+  expect(help).toContain("--safe            safe mode: load no third-party plugins");
+});
+
+test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in safe mode by itself`, async () => {
+  const dir = tempDir();
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir);
+  writePlugin(join(dataDir, "plugins"), {
+    id: "crasher",
+    entry: `import { definePlugin } from "layerline";\nexport default definePlugin({ setup() { process.exit(13); } });`,
+  });
+  const serve = () =>
+    Bun.spawn(["bun", MAIN, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "100"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } });
+  for (let i = 1; i <= CRASHES_BEFORE_SAFE_MODE; i++) {
+    const proc = serve();
+    expect(await proc.exited).toBe(13);
+    expect(record(dataDir)).toEqual({ unfinished: i });
+  }
+  const proc = serve();
+  try {
+    const url = await urlOf(proc);
+    const body = (await (await fetch(`${url}/api/v1/plugins`)).json()) as any;
+    expect(body.safeMode.on).toBe(true);
+    expect(body.safeMode.reason).toStartWith(`Safe mode: the last ${CRASHES_BEFORE_SAFE_MODE} starts ended before Layerline had run for 60 s`);
+    expect(body.plugins.find((p: any) => p.id === "crasher")).toMatchObject({ state: "disabled", reason: "safe mode: third-party plugins are not loaded" });
+    expect(body.plugins.find((p: any) => p.id === "print-stats")).toMatchObject({ state: "enabled" });
+    const notices = (await (await fetch(`${url}/api/v1/plugins/notices`)).json()) as any;
+    expect(notices.notices[0]).toMatchObject({ level: "error", plugin: null });
+    // Disabling the culprit in safe mode keeps it off once the host is back to normal.
+    expect((await fetch(`${url}/api/v1/plugins/crasher/disable`, { method: "POST" })).status).toBe(200);
+  } finally {
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(0);
+  }
+  expect(record(dataDir)).toEqual({ unfinished: 0 }); // a clean stop
+  const normal = serve();
+  try {
+    const url = await urlOf(normal);
+    const body = (await (await fetch(`${url}/api/v1/plugins`)).json()) as any;
+    expect(body.safeMode.on).toBe(false);
+    expect(body.plugins.find((p: any) => p.id === "crasher")).toMatchObject({ state: "disabled" });
+  } finally {
+    normal.kill("SIGINT");
+    await normal.exited;
+  }
+}, 60_000);
