@@ -20,6 +20,7 @@ import { loadQuirkSources } from "./printers/quirks-sources.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
 import { createApp } from "./server/app.ts";
+import { perMethod } from "./server/auth/route-permissions.ts";
 import { ZeroconfResponder } from "./server/compat/octoprint/zeroconf.ts";
 import { builtInFirmwareFamilies, TrackingReporter, type InstalledPlugin } from "./tracking/reporter.ts";
 import { TrackingSettings } from "./tracking/settings.ts";
@@ -86,7 +87,7 @@ export interface Host {
   analysis: AnalysisQueue;
   update: UpdateManager;
   accounts: Accounts;
-  /** Every registered route as "METHOD path" (for the route-guard test and the API docs). */
+  /** Every registered route as "METHOD path", an `.all()` route once per method (for the route-guard tests). */
   routes: { method: string; path: string }[];
   tracking: TrackingReporter;
   plugins: PluginService;
@@ -226,7 +227,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     tracking,
     plugins,
     accounts,
-    routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
+    routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };
 }

@@ -31,7 +31,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
   <a href="/plugins">Plugins</a>
   <a href="/settings/tracking">Settings</a>
   <nav>${nav}</nav>
-  <span class="plugin-nav" hx-get="/ui/plugins/slot/navbar.item" hx-trigger="load"></span>
+  ${session ? html`<span class="plugin-nav" hx-get="/ui/plugins/slot/navbar.item" hx-trigger="load"></span>` : ""}
   <a class="muted" href="/api/v1/docs">API</a>
   ${session ? userMenu(session) : ""}
 </header>

@@ -10,7 +10,7 @@ import type { FormField } from "../src/plugins/settings.ts";
 import { formatBytes } from "./dashboard.ts";
 import { starButton } from "./tracking.ts";
 import { html, type Html } from "./html.ts";
-import { layout } from "./layout.ts";
+import { layout, type PageSession } from "./layout.ts";
 
 const STATE_LABEL: Record<PluginView["state"], string> = { enabled: "Enabled", disabled: "Disabled", incompatible: "Incompatible", failed: "Failed" };
 
@@ -24,7 +24,7 @@ export interface ManagerPageData {
 }
 
 /** `/plugins`: the plugin manager. */
-export function managerPage(d: ManagerPageData): Html {
+export function managerPage(d: ManagerPageData, session?: PageSession): Html {
   return layout(
     "Plugins",
     html`<div class="plugins-page">
@@ -48,6 +48,8 @@ export function managerPage(d: ManagerPageData): Html {
     <p class="muted">An archive (.zip, .tar.gz) of one plugin folder. It is checked before anything is unpacked (paths, links, size, manifest, compatibility).</p>
   </section>
 </div>`,
+    html``,
+    session,
   );
 }
 
@@ -94,7 +96,7 @@ function hookSummary(p: PluginView): string {
 }
 
 /** `/plugins/:id`: one plugin, its settings and log. */
-export function pluginPage(p: PluginView, settings: { values: Record<string, unknown>; fields: FormField[] } | null, section: Html, log: LogEntry[]): Html {
+export function pluginPage(p: PluginView, settings: { values: Record<string, unknown>; fields: FormField[] } | null, section: Html, log: LogEntry[], session?: PageSession): Html {
   return layout(
     p.name,
     html`<div class="plugins-page">
@@ -110,6 +112,8 @@ export function pluginPage(p: PluginView, settings: { values: Record<string, unk
   ${section.value ? html`<section class="card plugin-section">${section}</section>` : ""}
   <section class="card"><h2>Log</h2>${logList(log)}</section>
 </div>`,
+    html``,
+    session,
   );
 }
 
@@ -168,7 +172,7 @@ const SORT_LABEL: Record<SortKey, string> = {
 };
 
 /** `/plugins/repository`: search and install. */
-export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, results: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>): Html {
+export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, results: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>, session?: PageSession): Html {
   const checked = (b: boolean | undefined) => (b ? "checked" : "");
   const without = new Set(query.without ?? []);
   return layout(
@@ -198,6 +202,8 @@ export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, re
     </form>
   </section>
 </div>`,
+    html``,
+    session,
   );
 }
 

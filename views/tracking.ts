@@ -6,7 +6,7 @@
 import type { TrackingStatus } from "../src/tracking/reporter.ts";
 import type { Ping } from "../src/tracking/payload.ts";
 import { html, type Html } from "./html.ts";
-import { layout } from "./layout.ts";
+import { layout, type PageSession } from "./layout.ts";
 
 const WHAT_IS_SENT = html`<ul class="tracking-what">
   <li>a random id made for this installation (it says nothing about you or your machine),</li>
@@ -22,8 +22,8 @@ export function payloadBlock(payload: Ping): Html {
   return html`<pre class="tracking-payload" data-payload>${JSON.stringify(payload, null, 2)}</pre>`;
 }
 
-export function trackingPage(status: TrackingStatus): Html {
-  return layout("Usage statistics", html`<div class="settings-page">${trackingSection(status)}</div>`);
+export function trackingPage(status: TrackingStatus, session?: PageSession): Html {
+  return layout("Usage statistics", html`<div class="settings-page">${trackingSection(status)}</div>`, html``, session);
 }
 
 /** The settings section; its forms answer with a fresh copy of it. */

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildTarget } from "../../build.ts";
+import { setUpAdmin } from "../helpers/host.ts";
 import { pluginArchive } from "./helpers.ts";
 
 let dir: string;
@@ -37,7 +38,8 @@ test("bundled and installed plugins run from the compiled binary", async () => {
   }
   reader.releaseLock();
   const url = /(https?:\/\/[^\s)]+)/.exec(out)![1]!.replace("localhost", "127.0.0.1");
-  const api = async (path: string, init?: RequestInit) => fetch(url + path, init);
+  const key = await setUpAdmin(url);
+  const api = async (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { "x-api-key": key } });
   const waitFor = async (path: string, check: (b: any) => boolean) => {
     let last: unknown;
     for (let i = 0; i < 200; i++) {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CRASHES_BEFORE_SAFE_MODE, START_RECORD_FILE } from "../../src/plugins/safe-mode.ts";
-import { startTestHost } from "../helpers/host.ts";
+import { setUpAdmin, startTestHost } from "../helpers/host.ts";
 import { routeEntry, writePlugin } from "./helpers.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
@@ -40,16 +40,20 @@ async function urlOf(proc: Bun.Subprocess<"ignore", "pipe", "pipe">): Promise<st
 test("--safe: installed plugins stay off (with the reason), bundled ones run; a start that lasts counts as healthy", async () => {
   const dataDir = tempDir();
   writePlugin(join(dataDir, "plugins"), { id: "third-party", entry: routeEntry("x") });
-  const host = await startTestHost({ dataDir, safe: true, plugins: { bundledDirs: [join(PLUGINS, "print-stats")], healthyAfterMs: 100 } });
+  const host = await startTestHost({ dataDir, safe: true, setup: false, plugins: { bundledDirs: [join(PLUGINS, "print-stats")], healthyAfterMs: 1000 } });
   try {
-    const body = (await (await host.api("/api/v1/plugins")).json()) as any;
+    // Read before the first-run setup (password hashing) can take longer than healthyAfterMs.
+    expect(record(dataDir)).toEqual({ unfinished: 1 });
+    const key = await setUpAdmin(host.url);
+    const api = (path: string) => host.anonymous(path, { headers: { "x-api-key": key } });
+    const body = (await (await api("/api/v1/plugins")).json()) as any;
     expect(body.safeMode).toEqual({ on: true, reason: "Safe mode (--safe): third-party plugins are not loaded." });
     const byId = Object.fromEntries(body.plugins.map((p: any) => [p.id, p]));
     expect(byId["third-party"]).toMatchObject({ state: "disabled", reason: "safe mode: third-party plugins are not loaded" });
     expect(byId["print-stats"]).toMatchObject({ state: "enabled" });
-    expect(await (await host.api("/plugins")).text()).toContain("Safe mode (--safe)");
-    expect(record(dataDir)).toEqual({ unfinished: 1 });
-    await Bun.sleep(300);
+    expect(await (await api("/plugins")).text()).toContain("Safe mode (--safe)");
+    const deadline = Date.now() + 10_000;
+    while (record(dataDir).unfinished !== 0 && Date.now() < deadline) await Bun.sleep(50);
     expect(record(dataDir)).toEqual({ unfinished: 0 });
   } finally {
     await host.close();
@@ -77,17 +81,21 @@ test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in sa
     expect(record(dataDir)).toEqual({ unfinished: i });
   }
   const proc = serve();
+  // The first start that runs is the first run: its admin's key serves the later start too.
+  let key = "";
+  const api = (url: string, path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { "x-api-key": key } });
   try {
     const url = await urlOf(proc);
-    const body = (await (await fetch(`${url}/api/v1/plugins`)).json()) as any;
+    key = await setUpAdmin(url);
+    const body = (await (await api(url, "/api/v1/plugins")).json()) as any;
     expect(body.safeMode.on).toBe(true);
     expect(body.safeMode.reason).toStartWith(`Safe mode: the last ${CRASHES_BEFORE_SAFE_MODE} starts ended before Layerline had run for 60 s`);
     expect(body.plugins.find((p: any) => p.id === "crasher")).toMatchObject({ state: "disabled", reason: "safe mode: third-party plugins are not loaded" });
     expect(body.plugins.find((p: any) => p.id === "print-stats")).toMatchObject({ state: "enabled" });
-    const notices = (await (await fetch(`${url}/api/v1/plugins/notices`)).json()) as any;
+    const notices = (await (await api(url, "/api/v1/plugins/notices")).json()) as any;
     expect(notices.notices[0]).toMatchObject({ level: "error", plugin: null });
     // Disabling the culprit in safe mode keeps it off once the host is back to normal.
-    expect((await fetch(`${url}/api/v1/plugins/crasher/disable`, { method: "POST" })).status).toBe(200);
+    expect((await api(url, "/api/v1/plugins/crasher/disable", { method: "POST" })).status).toBe(200);
   } finally {
     proc.kill("SIGINT");
     expect(await proc.exited).toBe(0);
@@ -96,7 +104,7 @@ test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in sa
   const normal = serve();
   try {
     const url = await urlOf(normal);
-    const body = (await (await fetch(`${url}/api/v1/plugins`)).json()) as any;
+    const body = (await (await api(url, "/api/v1/plugins")).json()) as any;
     expect(body.safeMode.on).toBe(false);
     expect(body.plugins.find((p: any) => p.id === "crasher")).toMatchObject({ state: "disabled" });
   } finally {

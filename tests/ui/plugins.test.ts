@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchBrowser } from "../helpers/browser.ts";
+import { launchBrowser, loggedInPage } from "../helpers/browser.ts";
 import { startTestHost, type TestHost } from "../helpers/host.ts";
 import { pluginArchive, routeEntry } from "../plugins/helpers.ts";
 
@@ -51,10 +51,9 @@ afterAll(async () => {
 });
 
 async function open(path: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage();
+  const page = await loggedInPage(browser, host, path);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(host.url + path);
   return { page, errors };
 }
 

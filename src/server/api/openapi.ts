@@ -7,7 +7,7 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import { Elysia, type DocumentDecoration } from "elysia";
 import type * as v from "valibot";
 import { apiDocsPage, type DocBody, type DocEndpoint, type JsonSchema } from "../../../views/api-docs.ts";
-import { requirementFor } from "../auth/route-permissions.ts";
+import { perMethod, requirementFor } from "../auth/route-permissions.ts";
 import type { AppContext } from "../context.ts";
 import { ENDPOINTS } from "./version.ts";
 
@@ -56,7 +56,7 @@ function bodiesOf(route: RouteInfo): DocBody[] {
 /** Every native endpoint with its description, permission and body. */
 export function describeEndpoints(routes: RouteInfo[]): DocEndpoint[] {
   const text = new Map(ENDPOINTS.map(([m, p, d]) => [`${m} ${p}`, d]));
-  return routes
+  return perMethod(routes)
     .filter((r) => r.method !== "WS" && (r.path === "/api/v1" || r.path.startsWith("/api/v1/")))
     .map((r) => {
       const path = r.path.length > 1 ? r.path.replace(/\/$/, "") : r.path;
@@ -64,7 +64,7 @@ export function describeEndpoints(routes: RouteInfo[]): DocEndpoint[] {
       return {
         method: r.method,
         path,
-        description: text.get(`${r.method} ${path}`) ?? "",
+        description: text.get(`${r.method} ${path}`) ?? text.get(`* ${path}`) ?? "",
         permission: "public" in req ? null : req.permission,
         bodies: bodiesOf(r),
       };

@@ -64,8 +64,10 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["GET", "/api/v1/plugins/repository", "search the repository ?q=&sort=popular|trending|released|stars|title|published&compatible=1&os=&with=&without=&hideAbandoned=1"],
   ["POST", "/api/v1/plugins/repository/refresh", "download the repository index now"],
   ["PUT", "/api/v1/plugins/repository/settings", "repository index {url, refreshHours}"],
+  ["GET", "/api/v1/plugins/:id/log", "a plugin's log (what it wrote, its faults)"],
   ["GET", "/api/v1/plugins/notices", "notices about plugins (faults, safe mode)"],
-  ["*", "/api/v1/plugins/:id/…", "a plugin's own routes"],
+  ["DELETE", "/api/v1/plugins/notices/:n", "dismiss a notice"],
+  ["*", "/api/v1/plugins/:id/*", "a plugin's own routes (reading needs status; anything else control)"],
 ];
 
 export function versionApi(ctx: AppContext) {

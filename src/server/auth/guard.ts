@@ -54,7 +54,11 @@ export function authGuard(options: GuardOptions) {
   const verdicts = new WeakMap<Request, Verdict>();
   let setupDone = false;
   let streamed: Set<string> | undefined;
-  const streams = (method: string, route: string) => (streamed ??= streamedRoutes(options.routes?.() ?? [])).has(`${method} ${route}`);
+  const streams = (method: string, route: string) => {
+    streamed ??= streamedRoutes(options.routes?.() ?? []);
+    // A route registered with `.all()` is listed under the method "ALL".
+    return streamed.has(`${method} ${route}`) || streamed.has(`ALL ${route}`);
+  };
 
   const decide = (c: GuardContext): Verdict => {
     let verdict = verdicts.get(c.request);

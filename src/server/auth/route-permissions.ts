@@ -129,7 +129,6 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "PUT /api/v1/plugins/:id/*": control,
   "PATCH /api/v1/plugins/:id/*": control,
   "DELETE /api/v1/plugins/:id/*": control,
-  "ALL /api/v1/plugins/:id/*": control,
 
   // Usage statistics are a setting; starring a plugin is anyone's opinion.
   "GET /api/v1/tracking": settings,
@@ -185,6 +184,17 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
 
   ...OCTOPRINT_ROUTES,
 };
+
+/**
+ * The methods a route registered with `.all()` answers. The guard looks a request up by its own
+ * method, so each of them has its own entry above; other methods need admin, like unmapped routes.
+ */
+export const ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+
+/** Routes with an `ALL` route spelled out as one route per method it answers. */
+export function perMethod<T extends { method: string }>(routes: readonly T[]): T[] {
+  return routes.flatMap((r) => (r.method === "ALL" ? ALL_METHODS.map((method) => ({ ...r, method })) : [r]));
+}
 
 /** Unmapped routes need this. */
 export const DEFAULT_REQUIREMENT: Requirement = admin;

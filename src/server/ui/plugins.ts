@@ -17,6 +17,7 @@ import { coerceForm } from "../../plugins/settings.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { installFrom, pluginAction } from "../api/plugins.ts";
+import { pageSession } from "./page-session.ts";
 
 const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
   new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
@@ -65,19 +66,19 @@ export function uiPlugins(ctx: AppContext) {
   const changed = { "HX-Trigger": "plugins-changed" };
 
   return new Elysia()
-    .get("/plugins", () => htmlResponse(managerPage(managerData())))
+    .get("/plugins", ({ request }) => htmlResponse(managerPage(managerData(), pageSession(request))))
     .get("/plugins/repository", ({ request }) => {
       const query = catalogQueryFrom(params(request));
-      return htmlResponse(repositoryPage(plugins.repository.status(), query, plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars())));
+      return htmlResponse(repositoryPage(plugins.repository.status(), query, plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars()), pageSession(request)));
     })
-    .get("/plugins/:id", async ({ params: { id }, set }) => {
+    .get("/plugins/:id", async ({ params: { id }, set, request }) => {
       const p = manager.get(id);
       if (!p) {
         set.status = 404;
         return htmlResponse(html`<p>There is no plugin "${id}". <a href="/plugins">All plugins</a></p>`);
       }
       const section = p.state === "enabled" ? await manager.renderSlot("settings.section", {}, id) : html``;
-      return htmlResponse(pluginPage(p, p.state === "enabled" ? manager.settingsOf(id) : null, section, manager.logOf(id)));
+      return htmlResponse(pluginPage(p, p.state === "enabled" ? manager.settingsOf(id) : null, section, manager.logOf(id), pageSession(request)));
     })
     .get("/ui/plugins/list", () => htmlResponse(pluginList(managerData())))
     .post("/ui/plugins/:id/enable", ({ params: { id } }) => act(async () => (await manager.enable(id), row(id))))

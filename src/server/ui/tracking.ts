@@ -10,6 +10,7 @@ import { starButton, trackingPage, trackingSection } from "../../../views/tracki
 import { TrackingError } from "../../tracking/reporter.ts";
 import { RegistryUrlSchema } from "../../tracking/settings.ts";
 import type { AppContext } from "../context.ts";
+import { pageSession } from "./page-session.ts";
 
 const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
   new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
@@ -28,7 +29,7 @@ const StarForm = v.object({
 export function uiTracking(ctx: AppContext) {
   const section = () => htmlResponse(trackingSection(ctx.tracking.status()));
   return new Elysia()
-    .get("/settings/tracking", () => htmlResponse(trackingPage(ctx.tracking.status())))
+    .get("/settings/tracking", ({ request }) => htmlResponse(trackingPage(ctx.tracking.status(), pageSession(request))))
     .post("/ui/tracking", ({ body }) => {
       const form = v.safeParse(SettingsForm, body ?? {});
       if (!form.success) return toastResponse("Choose whether to send statistics, and give the registry as an http(s) URL.");
