@@ -3,10 +3,10 @@
  * user's own in `<data-dir>/firmware-quirks/`, which add profiles or override built-ins by id
  * without a rebuild.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { QuirksProblem } from "../protocol/quirks.ts";
-import type { QuirksSource } from "../protocol/quirks-library.ts";
+import { QuirksLibrary, type QuirksSource } from "../protocol/quirks-library.ts";
 import anet_a8_stock from "../../firmware-quirks/anet-a8-stock.json" with { type: "file" };
 import anycubic_marlin from "../../firmware-quirks/anycubic-marlin.json" with { type: "file" };
 import anycubic from "../../firmware-quirks/anycubic.json" with { type: "file" };
@@ -27,6 +27,14 @@ import voxelab from "../../firmware-quirks/voxelab.json" with { type: "file" };
 
 // `with { type: "file" }` yields the file's path; TypeScript types JSON imports as their content.
 const BUILT_IN = [anet_a8_stock, anycubic_marlin, anycubic, creality, generic, klipper, malyan, marlin1, marlin2, prusa_buddy, prusa, repetier, rrf, smoothieware, teacup, ultimaker2, voxelab] as unknown as string[];
+
+let builtIn: QuirksLibrary | undefined;
+
+/** The built-in profiles alone (what the virtual printer's personalities are made from); loaded once. */
+export function builtInQuirksLibrary(): QuirksLibrary {
+  builtIn ??= new QuirksLibrary(BUILT_IN.map((path) => ({ source: `built-in ${basename(path)}`, text: readFileSync(path, "utf8") })));
+  return builtIn;
+}
 
 /** Reads the built-in files, then the user's (sorted by name, so overrides are predictable). */
 export async function loadQuirkSources(dataDir: string | undefined): Promise<{ sources: QuirksSource[]; problems: QuirksProblem[] }> {

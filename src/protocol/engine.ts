@@ -110,6 +110,10 @@ interface Poller {
 const NO_TAG = -1;
 /** How long to let answers to repeated hellos drain before the first real command. */
 const SETTLE_MS = 300;
+/** After M115's ok, how long to wait for its report when it has not come yet (Repetier acks first). */
+const IDENTIFY_INFO_MS = 1500;
+/** The Cap list is over after this much quiet (or at the first other line, §3.3). */
+const IDENTIFY_CAPS_MS = 300;
 /** An unclassified error waits this long for a `Resend` that would make it a resend notice. */
 const ERROR_SETTLE_MS = 250;
 /** A firmware echo of our own pause/resume arrives within this long. */
@@ -161,17 +165,30 @@ export class ProtocolEngine {
   private consecutiveResends = 0;
   private advancedOk = false;
   private maxBufferFree = 0;
+  private readonly bufferFreeSeen = new Uint32Array(64);
 
   private out: string[] = [];
   private events: EngineEvent[] = [];
 
   private openedAt = 0;
   private helloAt = 0;
+  /** Any line at all: the printer is alive. */
   private lastReceivedAt = 0;
+  /**
+   * A line about the command stream (an ack, a resend request, a busy keep-alive, `wait`): only
+   * these hold off the ack timeout, so auto-reports cannot hide a lost ok or a lost line.
+   */
+  private lastProgressAt = 0;
   private consecutiveTimeouts = 0;
   private silentSince = 0;
   private busySeen = false;
   private identifying = false;
+  /**
+   * After M115's ok: waiting for its report (firmware that acks on receipt prints it after the
+   * ok), then for the end of the Cap lines. Identification finishes at this deadline at the latest.
+   */
+  private identifyDeadline: number | undefined;
+  private identifyPhase: "ack" | "info" | "caps" = "ack";
   /** Hellos sent since the link opened; each may still be answered. */
   private hellosSent = 0;
   /** After several hellos, oks still on their way are absorbed until this time. */
@@ -328,7 +345,6 @@ export class ProtocolEngine {
   receive(raw: string, now: number): void {
     const line = raw.indexOf("\0") >= 0 ? raw.replaceAll("\0", "").trim() : raw.trim();
     this.lastReceivedAt = now;
-    this.consecutiveTimeouts = 0;
     this.events.push({ type: "received", line });
     if (this.state === "closed" || this.state === "error") return;
     this.lastLine = line;
@@ -349,7 +365,14 @@ export class ProtocolEngine {
       // An unknown error right before a resend request was about the damaged line (§1.6).
       if (msg.kind !== "resend") this.applyErrorPolicy("error", pending.text, now);
     }
+    if (this.identifying && this.identifyPhase !== "ack" && msg.kind !== "firmware" && msg.kind !== "capability") {
+      // The first line after the Cap list ends it; handle that line once the profile applies.
+      this.trackIdentification(msg, now);
+      this.handle(msg, now);
+      return;
+    }
     this.handle(msg, now);
+    if (this.identifying && this.identifyPhase !== "ack") this.trackIdentification(msg, now);
   }
 
   /** Advances timers: handshake retries, resend-ok detection, communication timeouts, polling. */
@@ -370,9 +393,10 @@ export class ProtocolEngine {
     if (this.settleUntil !== undefined) {
       if (now < this.settleUntil) return;
       this.settleUntil = undefined;
-      this.lastReceivedAt = now;
+      this.lastReceivedAt = this.lastProgressAt = now;
       this.identify(now);
     }
+    if (this.identifyDeadline !== undefined && now >= this.identifyDeadline) this.finishIdentification(now);
     if (this.pendingError && now >= this.pendingError.at + ERROR_SETTLE_MS) {
       const p = this.pendingError;
       this.pendingError = undefined;
@@ -390,7 +414,7 @@ export class ProtocolEngine {
       this.popAck(now);
     }
     if (this.inFlight.length > 0) {
-      if (now - this.lastReceivedAt >= this.silenceLimit(now)) this.onTimeout(now);
+      if (now - this.lastProgressAt >= this.silenceLimit(now)) this.onTimeout(now);
     } else if (now - this.lastReceivedAt >= this.communicationLimit() && !this.sdWriting) {
       // Nothing in flight and nothing heard: probe, so real silence becomes a timeout.
       this.lastReceivedAt = now;
@@ -409,11 +433,12 @@ export class ProtocolEngine {
     if (this.state !== "operational") return undefined;
     if (this.settleUntil !== undefined) return this.settleUntil;
     let at = Infinity;
-    if (this.inFlight.length > 0) at = this.lastReceivedAt + this.silenceLimit(this.lastReceivedAt);
+    if (this.inFlight.length > 0) at = this.lastProgressAt + this.silenceLimit(this.lastProgressAt);
     else if (!this.sdWriting) at = this.lastReceivedAt + this.communicationLimit();
     if (this.resendOkDeadline !== undefined) at = Math.min(at, this.resendOkDeadline);
     if (this.savedOkDeadline !== undefined) at = Math.min(at, this.savedOkDeadline);
     if (this.pendingError) at = Math.min(at, this.pendingError.at + ERROR_SETTLE_MS);
+    if (this.identifyDeadline !== undefined) at = Math.min(at, this.identifyDeadline);
     if (!this.identifying && !this.sdWriting) {
       for (const p of this.pollers) if (p.wanted()) at = Math.min(at, p.nextAt);
     }
@@ -443,6 +468,17 @@ export class ProtocolEngine {
   // ---- received lines -------------------------------------------------------------------------
 
   private handle(msg: Received, now: number): void {
+    switch (msg.kind) {
+      case "ok":
+      case "resend":
+      case "skip":
+      case "busy":
+      case "wait":
+      case "start":
+        this.lastProgressAt = now;
+        this.consecutiveTimeouts = 0;
+        break;
+    }
     switch (msg.kind) {
       case "ok":
         if (msg.report?.kind === "start") {
@@ -526,7 +562,9 @@ export class ProtocolEngine {
       this.advancedOk = true;
       this.stats.bufferFree = msg.bufferFree;
       this.stats.plannerFree = msg.plannerFree ?? -1;
-      if (msg.bufferFree > this.maxBufferFree) this.maxBufferFree = msg.bufferFree;
+      // The queue size is the largest B seen twice: one damaged digit must not widen the window.
+      const b = Math.min(msg.bufferFree, 63);
+      if (++this.bufferFreeSeen[b]! >= 2 && b > this.maxBufferFree) this.maxBufferFree = b;
     }
     if (msg.lineNumber !== undefined && this.quirks.lineNumbers.tracked && !this.realign(msg.lineNumber, now)) {
       this.pump(now);
@@ -578,7 +616,7 @@ export class ProtocolEngine {
           // Acked on receipt: the command runs from now on, and the buffer behind it may stall.
           this.longRunningUntil = Math.max(this.longRunningUntil, now + (entry.limitMs || Infinity));
         }
-        if (this.identifying && entry.command === "M115") this.finishIdentification(now);
+        if (this.identifying && this.identifyPhase === "ack" && entry.command === "M115") this.onIdentifyAck(now);
       }
     }
     if (pump) this.pump(now);
@@ -611,6 +649,13 @@ export class ProtocolEngine {
     }
     const size = this.historyText.length;
     if (k < this.nextN - size || k < 0) {
+      // A damaged reply (`Resend: 3277` → `Resend: 327?`) asks for nonsense once; a real request
+      // comes again with the next line the firmware reads.
+      if (this.consecutiveResends === 1) {
+        this.notice("warning", `Ignored a request to resend line ${k}, which was never in reach (a damaged reply?).`);
+        if (okFollows === "never") this.popAck(now);
+        return;
+      }
       this.fail({
         code: "resend_out_of_history",
         message: `The printer asked for line ${k}, which is older than the ${size} lines kept for resending.`,
@@ -809,11 +854,36 @@ export class ProtocolEngine {
 
   private identify(now: number): void {
     this.identifying = true;
+    this.identifyPhase = "ack";
+    this.identifyDeadline = undefined;
     this.enqueueSystem("M115", now);
+  }
+
+  private onIdentifyAck(now: number): void {
+    if (this.firmwareInfo.FIRMWARE_NAME || this.firmwareInfo.NAME) {
+      this.finishIdentification(now);
+    } else {
+      this.identifyPhase = "info";
+      this.identifyDeadline = now + IDENTIFY_INFO_MS;
+    }
+  }
+
+  /** Follows the M115 report when it comes after the ok; finishes at the first line after the Cap list. */
+  private trackIdentification(msg: Received, now: number): void {
+    if (this.identifyPhase === "info") {
+      if (msg.kind === "firmware") {
+        this.identifyPhase = "caps";
+        this.identifyDeadline = now + IDENTIFY_CAPS_MS;
+      }
+    } else if (this.identifyPhase === "caps") {
+      if (msg.kind === "capability") this.identifyDeadline = now + IDENTIFY_CAPS_MS;
+      else this.finishIdentification(now);
+    }
   }
 
   private finishIdentification(now: number): void {
     this.identifying = false;
+    this.identifyDeadline = undefined;
     const info = this.firmwareInfo;
     const name = info.FIRMWARE_NAME ?? (info.NAME ? `${info.NAME}${info.VER ? ` ${info.VER}` : ""}` : "");
     const detected = name && this.library ? this.library.detectByName(name) : undefined;
@@ -1011,15 +1081,24 @@ export class ProtocolEngine {
 
   private onTimeout(now: number): void {
     this.stats.timeouts++;
-    if (this.consecutiveTimeouts++ === 0) this.silentSince = this.lastReceivedAt;
+    if (this.consecutiveTimeouts++ === 0) this.silentSince = this.lastProgressAt;
     const head = this.inFlight[0]!;
     if (this.consecutiveTimeouts > this.quirks.timeouts.maxConsecutive) {
       const seconds = Math.round((now - this.silentSince) / 1000);
-      this.fail({
-        code: "timeout",
-        message: `The printer stopped answering: nothing received for ${seconds} s while waiting for "${head.command}" (line ${head.n}).`,
-        hint: "Check that the printer is on and the USB cable is connected, then connect again. If it restarted, the print cannot resume.",
-      });
+      const alive = now - this.lastReceivedAt < this.communicationLimit();
+      this.fail(
+        alive
+          ? {
+              code: "no_ack",
+              message: `The printer still reports but stopped acknowledging commands: no ok for ${seconds} s while waiting for "${head.command}" (line ${head.n}).`,
+              hint: "The firmware is running but not reading commands (stuck in a menu, a dialog or a wait on its display?). Check the printer's screen, then reconnect.",
+            }
+          : {
+              code: "timeout",
+              message: `The printer stopped answering: nothing received for ${seconds} s while waiting for "${head.command}" (line ${head.n}).`,
+              hint: "Check that the printer is on and the USB cable is connected, then connect again. If it restarted, the print cannot resume.",
+            },
+      );
       return;
     }
     if (!this.quirks.lineNumbers.tracked && head.tag !== NO_TAG && !head.rejected) {
@@ -1029,7 +1108,7 @@ export class ProtocolEngine {
     this.notice("warning", `No answer to "${head.command}" in ${Math.round(this.silenceLimit(now) / 1000)} s; assuming a lost ok.`);
     // OctoPrint's ladder (§2.6): during a resend, the repeat goes out again; otherwise treat the
     // oldest line as acknowledged and provoke a reply, so a dead link keeps counting timeouts.
-    this.lastReceivedAt = now;
+    this.lastProgressAt = now;
     const resending = this.resendFrom < this.resendTo || head.rejected;
     this.popAck(now);
     if (!resending && !this.sdWriting && !this.hasPending("M105")) this.enqueueSystem("M105", now);
@@ -1050,9 +1129,10 @@ export class ProtocolEngine {
     this.consecutiveResends = 0;
     this.lastResendN = -1;
     this.consecutiveTimeouts = 0;
-    this.lastReceivedAt = now;
+    this.lastReceivedAt = this.lastProgressAt = now;
     this.busySeen = false;
     this.identifying = false;
+    this.identifyDeadline = undefined;
     this.hellosSent = 0;
     this.settleUntil = undefined;
     this.longRunningUntil = 0;
@@ -1061,6 +1141,7 @@ export class ProtocolEngine {
     this.autoreport = { temperature: false, position: false, sdStatus: false };
     this.advancedOk = false;
     this.maxBufferFree = 0;
+    this.bufferFreeSeen.fill(0);
     this.inFileList = false;
     this.pendingError = undefined;
     this.expectEcho = undefined;

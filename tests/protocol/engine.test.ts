@@ -94,7 +94,7 @@ describe("handshake and identification (§3.3, transcript §9.1)", () => {
     expect(m.of("firmware")[0]).toMatchObject({ profile: "malyan", name: "Malyan 2.9" });
     expect(m.of("notice").some((n) => n.message.includes("thermal runaway"))).toBe(true);
     const c = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
-    c.recv("ok", "ok CBD make it.Date:Nov 21 2019 Time:16:32:55");
+    c.recv("ok", "ok CBD make it.Date:Nov 21 2019 Time:16:32:55").advance(1500); // no FIRMWARE_NAME ever comes
     expect(c.of("firmware")[0]!.profile).toBe("anycubic");
     expect(c.engine.profile.wait.meaning).toBe("busy");
   });
@@ -178,18 +178,22 @@ describe("windowed sending with ADVANCED_OK (§2.5 strategy 2)", () => {
     const h = connected(8);
     for (let i = 0; i < 20; i++) h.send(`G1 X${i}`, i);
     expect(h.take()).toHaveLength(1); // no buffer report yet: one line
-    h.recv("ok N3 P15 B3"); // BUFSIZE = 4
+    h.recv("ok N3 P15 B3"); // BUFSIZE = 4, but one report could be a damaged digit
+    expect(h.take()).toHaveLength(1);
+    h.recv("ok N4 P15 B3"); // seen twice: trusted
     expect(h.engine.stats.window).toBe(4);
     expect(h.take()).toHaveLength(4);
     expect(h.engine.capacity()).toBe(0);
-    h.recv("ok N4 P14 B0");
+    h.recv("ok N5 P14 B0");
     expect(h.take()).toHaveLength(1);
-    expect(h.acked()).toEqual([0, 1]);
+    expect(h.acked()).toEqual([0, 1, 2]);
+    h.recv("ok N6 P14 B9"); // a damaged B does not widen the window
+    expect(h.engine.stats.window).toBe(4);
   });
 
   test("unread bytes never exceed the receive buffer", () => {
     const h = connected(8);
-    h.recv("ok P15 B7"); // a stray ok with buffer state only: BUFSIZE 8
+    h.recv("ok P15 B7", "ok P15 B7"); // oks with buffer state only (nothing in flight): BUFSIZE 8
     const long = `M117 ${"x".repeat(50)}`;
     for (let i = 0; i < 6; i++) h.send(long, i);
     // 127 bytes: the first line is being processed, two more (61 bytes each) fit behind it.
@@ -206,7 +210,7 @@ describe("windowed sending with ADVANCED_OK (§2.5 strategy 2)", () => {
 
   test("an ok naming a later line reveals lost oks; a late ok is ignored", () => {
     const h = connected(4);
-    h.recv("ok P15 B3");
+    h.recv("ok P15 B3", "ok P15 B3");
     for (let i = 0; i < 4; i++) h.send(`G1 X${i}`, i);
     expect(h.take().map((l) => l.split(" ")[0])).toEqual(["N3", "N4", "N5", "N6"]);
     h.recv("ok N4 P15 B3"); // the ok of N3 was lost on the wire
@@ -236,7 +240,7 @@ describe("resends (§1.7, transcripts §9.2)", () => {
 
   test("windowed: echoes of a resend request from lines already in flight are ignored (§9.2b)", () => {
     const h = connected(3);
-    h.recv("ok P15 B3");
+    h.recv("ok P15 B3", "ok P15 B3");
     h.send("G1 X50", 40).send("G1 X51", 41).send("G1 X52", 42);
     expect(h.take().map((l) => l.split(" ")[0])).toEqual(["N3", "N4", "N5"]);
     h.recv("ok N3 P14 B3");
@@ -253,7 +257,7 @@ describe("resends (§1.7, transcripts §9.2)", () => {
   test("firmware that sends no ok after its resend request (Smoothieware `rs`)", async () => {
     const quirks = await genericWith({ ack: { okAfterResend: "never" } });
     const h = new Harness(new ProtocolEngine({ quirks })).open();
-    h.recv("ok", "ok", "ok", "ok", "ok"); // hello, M115, M21, M20, first M105 poll
+    h.recv("ok", "ok").advance(1500).recv("ok", "ok", "ok"); // hello, M115 (no report: identified after 1.5 s), M21, M20, first M105 poll
     h.take();
     h.send("G1 X1", 1).send("G1 X2", 2);
     expect(h.take()).toEqual([frame(5, "G1 X1")]);
@@ -301,7 +305,10 @@ describe("resends (§1.7, transcripts §9.2)", () => {
     h.recv("Resend: 1");
     expect(h.of("state").at(-1)!.problem).toBeUndefined();
     for (let i = 0; i < 1100; i++) h.send("G1 X1").recv("ok");
-    h.recv("Resend: 5");
+    h.send("G1 X2").recv("Resend: 5", "ok"); // once: a damaged reply, ignored
+    expect(h.of("state").at(-1)!.problem).toBeUndefined();
+    expect(h.of("notice").at(-1)!.message).toContain("Ignored a request to resend line 5");
+    h.recv("Resend: 5", "ok"); // again: it means it
     expect(h.of("state").at(-1)!.problem?.code).toBe("resend_out_of_history");
   });
 });
@@ -347,6 +354,15 @@ describe("timeouts for long-running commands and real silence (§2.6)", () => {
     expect(state.state).toBe("error");
     expect(state.problem!.code).toBe("timeout");
     expect(state.problem!.message).toMatch(/nothing received for \d+ s while waiting for "M105"/);
+  });
+
+  test("Repetier's M115 report comes after its ok (acked on receipt): identification waits for it", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok", "ok 1").advance(100).recv("FIRMWARE_NAME:Repetier_1.0.4 COMPILED:Aug  3 2022 REPETIER_PROTOCOL:3", "Cap:AUTOREPORT_TEMP:1", "Cap:EEPROM:0");
+    expect(h.of("firmware")).toEqual([]);
+    h.advance(300);
+    expect(h.of("firmware")[0]).toMatchObject({ profile: "repetier", capabilities: { AUTOREPORT_TEMP: true, EEPROM: false } });
+    expect(h.take()).toContain(frame(2, "M155 S2"));
   });
 
   test("Repetier acks M109 on receipt: the silence while it heats is not a timeout", () => {
