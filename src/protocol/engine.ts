@@ -152,6 +152,8 @@ export class ProtocolEngine {
   private readonly historyText: string[];
   private readonly historyTag: number[];
   private readonly historyCommand: string[];
+  /** Whether the line in each history slot has been acknowledged (a repeat of it carries no tag). */
+  private readonly historyAcked: Uint8Array;
   private readonly inFlight: Sent[] = [];
   private inFlightBytes = 0;
   private queue: Pending[] = [];
@@ -219,6 +221,7 @@ export class ProtocolEngine {
     this.historyText = new Array<string>(size);
     this.historyTag = new Array<number>(size).fill(NO_TAG);
     this.historyCommand = new Array<string>(size);
+    this.historyAcked = new Uint8Array(size);
     this.pollers = [
       {
         command: () => "M105",
@@ -523,6 +526,7 @@ export class ProtocolEngine {
       case "firmware":
         this.firmwareInfo = msg.info;
         this.firmwareLine = this.lastLine;
+        if (!this.identifying) this.detectFamily(); // an M115 the user sent, or one from before we connected
         return;
       case "position":
         this.events.push({ type: "position", position: msg.position });
@@ -609,6 +613,7 @@ export class ProtocolEngine {
     if (entry) {
       this.inFlightBytes -= entry.bytes;
       if (!entry.rejected) {
+        this.historyAcked[entry.n % this.historyAcked.length] = 1;
         this.stats.acks++;
         this.ackLatencies[this.latencyCount++ % LATENCY_SAMPLES] = now - entry.sentAt;
         if (entry.tag !== NO_TAG) this.events.push({ type: "acked", tag: entry.tag });
@@ -881,17 +886,28 @@ export class ProtocolEngine {
     }
   }
 
-  private finishIdentification(now: number): void {
-    this.identifying = false;
-    this.identifyDeadline = undefined;
+  /** The firmware's name as its M115 reply gives it (Malyan: NAME + VER). */
+  private firmwareName(): string {
     const info = this.firmwareInfo;
-    const name = info.FIRMWARE_NAME ?? (info.NAME ? `${info.NAME}${info.VER ? ` ${info.VER}` : ""}` : "");
+    return info.FIRMWARE_NAME ?? (info.NAME ? `${info.NAME}${info.VER ? ` ${info.VER}` : ""}` : "");
+  }
+
+  private detectFamily(): void {
+    const name = this.firmwareName();
     const detected = name && this.library ? this.library.detectByName(name) : undefined;
     if (detected && detected !== this.family) {
       this.family = detected;
       this.recompose();
       this.checkSafety(this.firmwareLine);
     }
+  }
+
+  private finishIdentification(now: number): void {
+    this.identifying = false;
+    this.identifyDeadline = undefined;
+    const info = this.firmwareInfo;
+    const name = this.firmwareName();
+    this.detectFamily();
     this.events.push({
       type: "firmware",
       name: name || "unknown firmware",
@@ -958,7 +974,9 @@ export class ProtocolEngine {
         this.resendFrom++;
         this.write(text);
         const command = this.historyCommand[slot]!;
-        this.pushInFlight(n, this.historyTag[slot]!, command, text.length + 1, now);
+        // A line already acknowledged (the request was spurious or an ok was misread) goes out
+        // again, but its tag was reported once and is not reported twice.
+        this.pushInFlight(n, this.historyAcked[slot] ? NO_TAG : this.historyTag[slot]!, command, text.length + 1, now);
         this.stats.linesResent++;
         continue;
       }
@@ -982,6 +1000,7 @@ export class ProtocolEngine {
     this.historyText[slot] = text;
     this.historyTag[slot] = tag;
     this.historyCommand[slot] = command;
+    this.historyAcked[slot] = 0;
     this.pushInFlight(n, tag, command, text.length + 1, now);
     const c0 = command.charCodeAt(0);
     if (c0 === 84 /* T */) {

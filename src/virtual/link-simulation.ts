@@ -22,6 +22,8 @@ export interface LinkSimulationOptions {
   onEvent?: (event: EngineEvent, now: number) => void;
   /** Every command the firmware runs. */
   onExecute?: (line: ExecutedLine) => void;
+  /** What the host receives for each line the firmware sent (default: the line); for noise tests. */
+  deliver?: (line: string) => string[];
 }
 
 /** A stream of job lines for {@link LinkSimulation.stream}; each gets its index as tag. */
@@ -38,9 +40,11 @@ export class LinkSimulation {
   private jobDone = true;
   private partial = "";
   private readonly onEvent: LinkSimulationOptions["onEvent"];
+  private readonly deliver: LinkSimulationOptions["deliver"];
 
   constructor(options: LinkSimulationOptions) {
     this.onEvent = options.onEvent;
+    this.deliver = options.deliver;
     const user = options.printer.onExecute;
     this.firmware = new VirtualFirmware(
       {
@@ -132,7 +136,9 @@ export class LinkSimulation {
         const all = this.partial + text;
         let start = 0;
         for (let nl = all.indexOf("\n"); nl >= 0; nl = all.indexOf("\n", start)) {
-          this.engine.receive(all.slice(start, nl), this.now);
+          const line = all.slice(start, nl);
+          if (this.deliver) for (const l of this.deliver(line)) this.engine.receive(l, this.now);
+          else this.engine.receive(line, this.now);
           start = nl + 1;
         }
         this.partial = all.slice(start);

@@ -137,7 +137,7 @@ describe("line classification (§11 step 2)", () => {
   });
 
   test("the real Marlin 2.1 transcript classifies without surprises", async () => {
-    const text = await Bun.file(new URL("../fixtures/marlin-2.1-native_full-session_resend-sd-busy-m112.txt", import.meta.url)).text();
+    const text = await Bun.file(new URL("../fixtures/serial-logs/marlin-2.1-native_full-session_resend-sd-busy-m112.txt", import.meta.url)).text();
     const counts: Record<string, number> = {};
     for (const raw of text.split("\n")) {
       const m = /^\[\s*[\d.]+\] << (.*)$/.exec(raw);
