@@ -35,7 +35,7 @@ describe("what the engine makes of each session", () => {
     expect(Object.keys(fw.capabilities)).toHaveLength(36);
     expect(fw.capabilities.AUTOREPORT_SD_STATUS).toBe(true);
     expect(of(rep, "firmwareError").map((e) => e.errorClass)).toEqual(["resendFollows", "resendFollows", "resendFollows", "fatal"]);
-    const lists = of(rep, "sd").filter((e) => e.message.type === "list").map((e) => (e.message as { files: { name: string; longName?: string }[] }).files);
+    const lists = of(rep, "sd").filter((e) => e.message.type === "list").map((e) => (e.message as { files: { name: string; size?: number; longName?: string }[] }).files);
     expect(lists[1]).toEqual([
       { name: "TEST.GCO", size: 42, longName: "TEST.GCO" },
       { name: "ALONGE~1.GCO", size: 854, longName: "a longer file name.gcode" },
