@@ -283,8 +283,10 @@ export class VirtualFirmware {
     const ep = this.emergencyParser;
     if (ep !== false && !(this.m.sd.isWriting && ep === true)) {
       const e = emergencyCommand(line);
-      if (e !== undefined && (ep === true || e === "M112")) this.emergency(e, line);
-      if (this.m.halted || this.m.shutdown) return;
+      if (e !== undefined && (ep === true || e === "M112")) {
+        this.emergency(e, line);
+        if (this.m.halted) return;
+      }
     }
     const entry: Received = { line };
     if (fault === "spuriousResend") entry.refuse = true;
@@ -470,7 +472,7 @@ export class VirtualFirmware {
           if (m.halted) return;
         }
       }
-      if (p.ackOnReceipt) m.print(this.okFor(verdict.n));
+      if (p.ackOnReceipt) m.print(this.okFor(command.startsWith("M110") ? undefined : verdict.n)); // Repetier: plain ok for M110
       const queued: QueuedCommand = { n: verdict.n, command, source: "serial" };
       if (entry.delayMs !== undefined) queued.delayMs = entry.delayMs;
       this.queue.push(queued);
@@ -501,7 +503,8 @@ export class VirtualFirmware {
   private scheduleIdleWait(): void {
     if (!this.personality.idleWait) return;
     const idle = this.op === undefined && this.queue.length === 0 && this.rxHead === this.rx.length && !this.m.sd.printing;
-    this.nextIdleWaitAt = idle ? Math.max(this.now, this.lastInputAt) + IDLE_WAIT_MS : undefined;
+    if (!idle) this.nextIdleWaitAt = undefined;
+    else this.nextIdleWaitAt ??= Math.max(this.now, this.lastInputAt) + IDLE_WAIT_MS;
   }
 
   // Processes every event up to `target` in time order, then settles at `target`.

@@ -472,7 +472,7 @@ function klipper(q: Quirks): Personality {
       }
       return undefined;
     },
-    kill: () => ["// Klipper state: Shutdown", `!! ${shutdown}`],
+    kill: () => ["// Klipper state: Shutdown"],
     whileHalted: () => ({ lines: [`// ${shutdown}`, `!! ${shutdown}`], acked: true }),
     busy: (reason) => `// ${reason}`,
     sd: {
