@@ -24,7 +24,7 @@ export interface HostOptions {
   serial?: string;
   baud?: number;
   virtual?: VirtualPrinterOptionsInput;
-  /** Lines in flight per printer (1 = ping-pong). */
+  /** Lines in flight for printers created now (default 4; 1 = ping-pong); each printer keeps its own. */
   window?: number;
   log?: (line: string) => void;
 }
@@ -58,7 +58,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const filesDir = join(options.dataDir, "files");
   let printers: PrinterManager | undefined;
   const files = new FileStorage(filesDir, db, () => printers?.filesInUse() ?? new Set());
-  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, window: options.window });
+  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, traceDir: join(options.dataDir, "logs") });
 
   const app = createApp({ version: VERSION, db, settings, bus, printers, files, startedAt: Date.now() });
   try {
@@ -97,11 +97,12 @@ function seedPrinters(store: PrinterStore, options: HostOptions): void {
   if (options.serial) {
     const baud = options.baud ?? 115200;
     const existing = store.findByPort(options.serial);
-    const record = existing ?? store.create({ name: `Printer on ${options.serial.split("/").pop()}`, transport: "serial", port: options.serial, baud, autoconnect: true }, now);
+    const name = options.serial === "auto" ? "Printer (auto-detected)" : `Printer on ${options.serial.split("/").pop()}`;
+    const record = existing ?? store.create({ name, transport: "serial", port: options.serial, baud, autoconnect: true, window: options.window ?? 4 }, now);
     if (existing) store.updateConnection(existing.id, options.serial, baud);
     store.setAutoconnect(record.id, true);
     store.setDefault(record.id);
   } else if (store.list().length === 0) {
-    store.create({ name: "Virtual printer", transport: "virtual", baud: 115200, autoconnect: true }, now);
+    store.create({ name: "Virtual printer", transport: "virtual", baud: 115200, autoconnect: true, window: options.window ?? 4 }, now);
   }
 }

@@ -19,7 +19,7 @@ export interface SessionOptions {
   filesDir: string;
   bus: Bus;
   virtual?: VirtualPrinterOptionsInput;
-  window?: number;
+  traceDir?: string;
 }
 
 export class PrinterSession {
@@ -51,7 +51,7 @@ export class PrinterSession {
       quirks: options.quirks,
       filesDir: options.filesDir,
       virtual: options.virtual,
-      window: options.window,
+      traceDir: options.traceDir,
     };
     this.worker.postMessage(init);
   }
@@ -68,6 +68,14 @@ export class PrinterSession {
   pauseJob = () => this.call<null>("pauseJob");
   resumeJob = () => this.call<null>("resumeJob");
   cancelJob = () => this.call<null>("cancelJob");
+  sdRefresh = () => this.call<null>("sdRefresh");
+  sdPrint = (name: string) => this.call<null>("sdPrint", name);
+  sdDelete = (name: string) => this.call<null>("sdDelete", name);
+  sdUpload = (file: string, name?: string) => this.call<{ name: string }>("sdUpload", file, name);
+  answerPrompt = (choice: number) => this.call<null>("answerPrompt", choice);
+  setWindow = (window: number) => this.call<null>("setWindow", window);
+  /** The flight recorder's latest lines as JSONL. */
+  trace = () => this.call<string>("trace");
 
   /** Stops the link and the worker. */
   async dispose(): Promise<void> {

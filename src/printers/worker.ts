@@ -22,7 +22,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         library: new QuirksLibrary(msg.quirks),
         filesDir: msg.filesDir,
         virtual: msg.virtual,
-        window: msg.window,
+        traceDir: msg.traceDir,
         publish: post,
       });
       return;

@@ -144,7 +144,7 @@ export class ProtocolEngine {
   private quirks: Quirks;
   private grammar: Grammar;
   private readonly library: QuirksLibrary | undefined;
-  private readonly maxWindow: number;
+  private maxWindow: number;
   private family: string;
   private overlays: string[] = [];
 
@@ -319,6 +319,12 @@ export class ProtocolEngine {
       message: "Emergency stop: M112 was sent and the printer has halted.",
       hint: "Check the printer, then reset or power-cycle it and connect again.",
     });
+  }
+
+  /** Changes the most lines in flight (1 = ping-pong); applies from the next line sent. */
+  setWindow(window: number, now: number): void {
+    this.maxWindow = Math.max(1, Math.floor(window));
+    this.pump(now);
   }
 
   /** Polls the SD status (M27) while an SD print runs, unless the firmware auto-reports it. */

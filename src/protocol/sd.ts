@@ -95,3 +95,24 @@ export function isPrintableListing(file: SdFile): boolean {
   if (file.name.endsWith("/")) return false; // Smoothie directories
   return /\.(gco|gcode|g)$/i.test(file.longName ?? file.name) || /\.(gco|gcode|g)$/i.test(file.name);
 }
+
+/**
+ * The 8.3 form of a long name, made unique among `taken`: `calibration cube.gcode` → `CALIBR~1.GCO`.
+ * A name that already is 8.3 keeps its letters (upper-cased).
+ */
+export function shortName(long: string, taken: (name: string) => boolean): string {
+  const slash = long.lastIndexOf("/");
+  const dir = slash >= 0 ? long.slice(0, slash + 1).toUpperCase() : "";
+  const file = slash >= 0 ? long.slice(slash + 1) : long;
+  const dot = file.lastIndexOf(".");
+  const base = (dot > 0 ? file.slice(0, dot) : file).toUpperCase().replace(/[^A-Z0-9_-]/g, "");
+  const ext = (dot > 0 ? file.slice(dot + 1) : "").toUpperCase().replace(/[^A-Z0-9]/g, "").slice(0, 3);
+  const plain = `${dir}${base}${ext ? `.${ext}` : ""}`;
+  if (base.length > 0 && base.length <= 8 && base === (dot > 0 ? file.slice(0, dot) : file).toUpperCase() && !taken(plain)) return plain;
+  for (let i = 1; i < 1000; i++) {
+    const tail = `~${i}`;
+    const candidate = `${dir}${(base || "FILE").slice(0, 8 - tail.length)}${tail}${ext ? `.${ext}` : ""}`;
+    if (!taken(candidate)) return candidate;
+  }
+  throw new Error("no free 8.3 name");
+}

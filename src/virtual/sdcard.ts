@@ -1,3 +1,5 @@
+import { shortName } from "../protocol/sd.ts";
+
 /**
  * The virtual printer's SD card: files in memory with an 8.3 short name (what M23/M30 take on a
  * FAT card) and a long name, the selected file with its read position (printing from the card),
@@ -34,27 +36,6 @@ export function demoFile(): CardSeed {
   }
   lines.push("M84");
   return { name: "layerline-demo.gcode", content: `${lines.join("\n")}\n` };
-}
-
-/**
- * The 8.3 form of a long name, made unique among `taken`: `calibration cube.gcode` → `CALIBR~1.GCO`.
- * A name that already is 8.3 keeps its letters (upper-cased).
- */
-export function shortName(long: string, taken: (name: string) => boolean): string {
-  const slash = long.lastIndexOf("/");
-  const dir = slash >= 0 ? long.slice(0, slash + 1).toUpperCase() : "";
-  const file = slash >= 0 ? long.slice(slash + 1) : long;
-  const dot = file.lastIndexOf(".");
-  const base = (dot > 0 ? file.slice(0, dot) : file).toUpperCase().replace(/[^A-Z0-9_-]/g, "");
-  const ext = (dot > 0 ? file.slice(dot + 1) : "").toUpperCase().replace(/[^A-Z0-9]/g, "").slice(0, 3);
-  const plain = `${dir}${base}${ext ? `.${ext}` : ""}`;
-  if (base.length > 0 && base.length <= 8 && base === (dot > 0 ? file.slice(0, dot) : file).toUpperCase() && !taken(plain)) return plain;
-  for (let i = 1; i < 1000; i++) {
-    const tail = `~${i}`;
-    const candidate = `${dir}${(base || "FILE").slice(0, 8 - tail.length)}${tail}${ext ? `.${ext}` : ""}`;
-    if (!taken(candidate)) return candidate;
-  }
-  throw new Error("no free 8.3 name");
 }
 
 /** Example: `card.add("cube.gcode", "G28\n")`; `card.select("CUBE.GCO")`; `card.nextLine()`. */

@@ -27,7 +27,7 @@ async function quickTimeoutLibrary(): Promise<QuirksLibrary> {
 test("a print survives corrupted and dropped lines: every line executed exactly once, in order", async () => {
   const executed: string[] = [];
   const controller = new PrinterController({
-    record: { id: "t", name: "t", transport: "virtual", port: null, baud: 115200, autoconnect: true, isDefault: true, createdAt: 0 },
+    record: { id: "t", name: "t", transport: "virtual", port: null, baud: 115200, window: 1, autoconnect: true, isDefault: true, createdAt: 0 },
     library: await quickTimeoutLibrary(),
     filesDir: dirname(TORUS),
     virtual: {
