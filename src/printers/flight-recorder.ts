@@ -63,6 +63,7 @@ export class FlightRecorder {
   private readonly lines: string[];
   private next = 0;
   private count = 0;
+  private lastT = 0;
   // Lines not yet written to the file, as ring indexes are reused: copies.
   private pending: TraceEntry[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -78,8 +79,10 @@ export class FlightRecorder {
     this.lines = new Array<string>(this.capacity);
   }
 
-  /** Records a line; `t` is ms since 1970. */
-  record(dir: TraceDirection, line: string, t: number): void {
+  /** Records a line; `t` is ms since 1970 (kept in order: never before the previous line). */
+  record(dir: TraceDirection, line: string, time: number): void {
+    const t = time < this.lastT ? this.lastT : time;
+    this.lastT = t;
     const i = this.next;
     this.times[i] = t;
     this.dirs[i] = dir === "send" ? 0 : dir === "recv" ? 1 : 2;

@@ -10,6 +10,7 @@ import { filesApi } from "./api/files.ts";
 import { printersApi } from "./api/printers.ts";
 import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
+import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
 
 /** Builds the app for a running host; `listen` is the caller's. */
@@ -22,5 +23,6 @@ export function createApp(ctx: AppContext) {
     .use(filesApi(ctx))
     .use(eventsApi(ctx))
     .use(uiRoutes(ctx))
+    .use(printerLinkUi(ctx))
     .use(uiEvents(ctx));
 }
