@@ -39,7 +39,8 @@ test("a print survives corrupted and dropped lines: every line executed exactly 
     publish: () => {},
   });
   expect((await controller.connect()).ok).toBe(true);
-  for (let i = 0; i < 200 && !(controller.status.state === "operational" && controller.status.firmware); i++) await Bun.sleep(10);
+  // Connected once the connect sequence (auto-reports, prompt support, SD listing) is through.
+  for (let i = 0; i < 200 && !(controller.status.state === "operational" && controller.status.sd.files.length > 0); i++) await Bun.sleep(10);
   expect(controller.status.state).toBe("operational");
 
   const before = executed.length;
