@@ -103,10 +103,12 @@ export class PrinterController {
   private partial = "";
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
-  private log: LogLine[] = [];
+  /** The flight recorder's line count at the last publish: the terminal gets the lines after it. */
+  private logSeen = 0;
   private publishTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly encoder = new TextEncoder();
-  private writeChain: Promise<void> = Promise.resolve();
+  /** The last write in progress; closing waits for it. */
+  private lastWrite: Promise<void> = Promise.resolve();
   private readonly recorder: FlightRecorder;
   private readonly linkStats = new LinkStats();
   private readonly prompt = new PromptTracker();
@@ -424,10 +426,8 @@ export class PrinterController {
   private write(text: string): void {
     const transport = this.transport;
     if (!transport) return;
-    const bytes = this.encoder.encode(text);
-    this.writeChain = this.writeChain.then(
-      () => transport.write(bytes),
-    ).catch((e: Error) => {
+    // The transport keeps the order of writes; a failed write also closes the link (reported there).
+    this.lastWrite = transport.write(this.encoder.encode(text)).catch((e: Error) => {
       this.note(`Write failed: ${e.message}`);
     });
   }
@@ -448,12 +448,12 @@ export class PrinterController {
     switch (e.type) {
       case "sent":
         this.recorder.record("send", e.line, wall);
-        this.status.busy = null;
-        this.pushLog("send", e.line);
+        if (this.status.busy !== null) this.status.busy = null;
+        this.markDirty();
         return;
       case "received":
         this.recorder.record("recv", e.line, wall);
-        this.pushLog("recv", e.line);
+        this.markDirty();
         return;
       case "acked":
         if (this.stream) {
@@ -723,7 +723,7 @@ export class PrinterController {
     this.prompt.close();
     this.status.prompt = null;
     if (transport) {
-      await this.writeChain;
+      await this.lastWrite;
       await transport.close().catch(() => undefined);
     }
   }
@@ -864,15 +864,9 @@ export class PrinterController {
     if (changed) this.publishNow();
   }
 
-  private pushLog(dir: LogLine["dir"], text: string): void {
-    this.log.push({ t: Date.now(), dir, text });
-    if (this.log.length > LOG_KEEP * 2) this.log = this.log.slice(-LOG_KEEP);
-    this.markDirty();
-  }
-
   private note(text: string): void {
     this.recorder.record("info" satisfies TraceDirection, text, performance.timeOrigin + performance.now());
-    this.pushLog("info", text);
+    this.markDirty();
   }
 
   private emit(event: PrinterEvent): void {
@@ -896,10 +890,11 @@ export class PrinterController {
         maxWindow: this.window,
       };
     }
-    if (this.log.length) {
+    if (this.recorder.total > this.logSeen) {
       // A fast print produces thousands of lines a second; the terminal shows the latest.
-      this.options.publish({ type: "log", lines: this.log.length > LOG_KEEP ? this.log.slice(-LOG_KEEP) : this.log });
-      this.log = [];
+      const lines = this.recorder.since(this.logSeen, LOG_KEEP).map((e) => ({ t: Math.round(e.t), dir: e.dir, text: e.line }));
+      this.logSeen = this.recorder.total;
+      this.options.publish({ type: "log", lines });
     }
     this.options.publish({ type: "status", status: structuredClone(this.status) });
   }

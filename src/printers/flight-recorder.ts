@@ -2,8 +2,9 @@
  * The flight recorder: every line sent to and received from one printer, with its time, kept in
  * a bounded ring (the latest lines, for download at any moment) and appended to a rotating log
  * file under the data folder (`logs/serial-<printer>.jsonl`, then `.1.jsonl` … `.3.jsonl`).
- * Recording costs three array stores per line on the serial path; the file is written in batches
- * a few times a second, off the serial path (async appends, one at a time).
+ * Recording costs a few array stores per line on the serial path and allocates nothing; the file
+ * is written from the ring in batches a few times a second, off the serial path (async appends,
+ * one at a time), and the terminal reads its latest lines from the ring too.
  *
  * The format is JSONL, one object per line: `{"t":<ms since 1970>,"dir":"send"|"recv"|"info","line":"…"}`.
  */
@@ -64,8 +65,11 @@ export class FlightRecorder {
   private next = 0;
   private count = 0;
   private lastT = 0;
-  // Lines not yet written to the file, as ring indexes are reused: copies.
-  private pending: TraceEntry[] = [];
+  /** Lines recorded since the start; a reader keeps the value it has seen up to. */
+  total = 0;
+  private written = 0;
+  /** Lines the file never got because the ring came round before a write (the disk too slow). */
+  skipped = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private writing: Promise<void> = Promise.resolve();
   private fileBytes = -1;
@@ -89,18 +93,24 @@ export class FlightRecorder {
     this.lines[i] = line;
     this.next = i + 1 === this.capacity ? 0 : i + 1;
     if (this.count < this.capacity) this.count++;
+    this.total++;
     if (this.options.dir) {
-      this.pending.push({ t, dir, line });
       if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.options.flushMs ?? 250);
+      else if (this.total - this.written > this.capacity >> 1) void this.flush(); // a burst: write before the ring comes round
     }
   }
 
   /** The lines in the ring, oldest first. */
   entries(): TraceEntry[] {
+    return this.since(this.total - this.count);
+  }
+
+  /** The lines recorded after the first `seen` (as many of them as the ring still holds), at most `max`, oldest first. */
+  since(seen: number, max = Infinity): TraceEntry[] {
+    const first = Math.max(seen, this.total - this.count, this.total - max);
     const out: TraceEntry[] = [];
-    const start = this.count < this.capacity ? 0 : this.next;
-    for (let k = 0; k < this.count; k++) {
-      const i = (start + k) % this.capacity;
+    for (let k = first; k < this.total; k++) {
+      const i = (((this.next - (this.total - k)) % this.capacity) + this.capacity) % this.capacity;
       out.push({ t: this.times[i]!, dir: DIRS[this.dirs[i]!]!, line: this.lines[i]! });
     }
     return out;
@@ -116,10 +126,14 @@ export class FlightRecorder {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     const dir = this.options.dir;
-    if (!dir || this.pending.length === 0) return this.writing;
-    const batch = this.pending;
-    this.pending = [];
-    const text = batch.map(traceLine).join("");
+    if (!dir || this.written === this.total) return this.writing;
+    const oldest = this.total - this.count;
+    if (this.written < oldest) {
+      this.skipped += oldest - this.written;
+      this.written = oldest;
+    }
+    const text = this.since(this.written).map(traceLine).join("");
+    this.written = this.total;
     this.writing = this.writing.then(() => this.append(dir, text)).catch((e: Error) => {
       this.fileError = e.message;
     });
