@@ -18,7 +18,7 @@ const peer = buildPeer(dir);
 const file = await benchFile(3);
 const RUNS = 3;
 
-const pty = await ptyPair(dir, "load");
+const pty = await ptyPair();
 let p = startPeer(peer, pty.device);
 const host = await startHost(bin, dir, pty.host);
 await host.waitFor(`/api/v1/printers/${host.printer}`, (x: any) => x.state === "operational" && x.firmware !== null);

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildTarget } from "../build.ts";
+import { createPtyPair } from "../tests/helpers/pty.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BINARY = join(ROOT, "dist/layerline-linux-x64");
@@ -48,28 +49,8 @@ export function buildPeer(dir: string): string {
   return out;
 }
 
-export interface Pty {
-  host: string;
-  device: string;
-  close(): Promise<void>;
-}
-
-/** A socat pty pair. */
-export async function ptyPair(dir: string, name: string): Promise<Pty> {
-  const host = join(dir, `${name}-host`);
-  const device = join(dir, `${name}-device`);
-  const proc = Bun.spawn(["socat", `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${device}`], { stdout: "ignore", stderr: "ignore" });
-  for (let i = 0; i < 500 && !(existsSync(host) && existsSync(device)); i++) await Bun.sleep(10);
-  if (!existsSync(host)) throw new Error("socat did not make a pty pair (is socat installed?)");
-  return {
-    host,
-    device,
-    async close() {
-      proc.kill();
-      await proc.exited;
-    },
-  };
-}
+/** A socat pty pair (the tests' helper). */
+export const ptyPair = createPtyPair;
 
 /** CPU seconds (user + system, all threads) a process has used. */
 export function cpuSeconds(pid: number): number {

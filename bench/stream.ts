@@ -13,6 +13,7 @@
  *   bun bench/stream.ts   (builds dist/ if needed; needs socat, cc, printcore from Debian's printrun)
  */
 import { join } from "node:path";
+import { smallSegments } from "../tests/virtual/sim.ts";
 import { benchFile, binary, buildPeer, cpuSeconds, median, printFile, ptyPair, scratch, startHost, startPeer } from "./serial-bench.ts";
 
 const dir = scratch();
@@ -29,7 +30,7 @@ interface Figures {
 
 /** Times one host streaming the file to the peer: the peer's markers, the host's CPU between them. */
 async function timed(pid: () => number, run: (peerTty: string, hostTty: string) => Promise<void>, name: string, advancedOk = false): Promise<Figures> {
-  const pty = await ptyPair(dir, name);
+  const pty = await ptyPair();
   let cpuAtStart = 0;
   let cpuAtEnd = 0;
   const p = startPeer(
@@ -102,32 +103,16 @@ const wCpu = cpu10k(layerlineWindowed) / cpu10k(printcore);
 console.log(`  → with the window: ${(rate(layerlineWindowed) / rate(printcore)).toFixed(1)}× printcore's rate, ${(wCpu * 100).toFixed(1)} % of its CPU per line (goal ≤ 20 %: ${wCpu <= 0.2 ? "met" : "NOT met"})`);
 
 // --- Planner underruns in realistic timing: 0.2 mm segments at 60 mm/s over 115200 baud
-function segments(n: number): string {
-  const lines = ["M83", "M302 P1", "G1 X10 Y10 F3600"];
-  let x = 10;
-  let y = 10;
-  let dir = 1;
-  for (let i = 0; i < n; i++) {
-    x += 0.2 * dir;
-    if (x > 190 || x < 10) {
-      dir = -dir;
-      y += 0.4;
-    }
-    lines.push(`G1 X${x.toFixed(1)} Y${y.toFixed(1)} E.01`);
-  }
-  return `${lines.join("\n")}\n`;
-}
-
 const SEGMENTS = 3000; // 600 mm at 60 mm/s: 10 s of motion
 async function underruns(window: number): Promise<{ underruns: number; starvedMs: number; overruns: number; seconds: number; linkWindow: number }> {
-  const pty = await ptyPair(dir, `realistic-${window}`);
+  const pty = await ptyPair();
   const printer = Bun.spawn([bin, "virtual-printer", "--tty", pty.device, "--realistic", "--advanced-ok", "--stats"], { stdout: "ignore", stderr: "pipe" });
   const host = await startHost(bin, dir, pty.host);
   try {
     await host.waitFor(`/api/v1/printers/${host.printer}`, (p: any) => p.state === "operational" && p.firmware !== null && p.sd.files.length > 0);
     await host.api(`/api/v1/printers/${host.printer}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ window }) });
     const started = performance.now();
-    const end = await printFile(host, `segments-${window}.gcode`, segments(SEGMENTS));
+    const end = await printFile(host, `segments-${window}.gcode`, `${[...smallSegments(SEGMENTS)].join("\n")}\n`);
     const seconds = (performance.now() - started) / 1000;
     if (end.job.state !== "done") throw new Error(`the print ended ${end.job.state}: ${end.job.reason}`);
     await host.stop();

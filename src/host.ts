@@ -9,6 +9,7 @@ import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
 import { FileStorage } from "./files/storage.ts";
 import { PrinterManager } from "./printers/manager.ts";
+import { yieldToPrinters } from "./printers/priority.ts";
 import { loadQuirkSources } from "./printers/quirks-sources.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
@@ -24,6 +25,8 @@ export interface HostOptions {
   serial?: string;
   baud?: number;
   virtual?: VirtualPrinterOptionsInput;
+  /** Lower the HTTP thread's priority below the printers' threads once they run (the CLI does). */
+  yieldToPrinters?: boolean;
   /** Lines in flight for printers created now (default 4; 1 = ping-pong); each printer keeps its own. */
   window?: number;
   log?: (line: string) => void;
@@ -74,6 +77,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     throw e;
   }
   printers.start();
+  if (options.yieldToPrinters) yieldToPrinters();
   const port = app.server!.port!;
   return {
     url: `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`,

@@ -122,6 +122,7 @@ async function serve(args: string[]): Promise<number> {
       host: options.host,
       serial: options.serial,
       baud: options.baud,
+      yieldToPrinters: true,
       // ADVANCED_OK on, so the built-in printer shows windowed sending (Marlin personality).
       virtual: { timeScale: options.virtualTimeScale, personality: options.virtualPersonality, advancedOk: true },
     });

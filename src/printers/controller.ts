@@ -208,32 +208,38 @@ export class PrinterController {
   /** Pauses the job: a host job stops being fed; an SD job gets M25. */
   pauseJob(): Result {
     if (!this.isJobActive() || this.status.state !== "printing") return fail("not_printing", "Nothing is printing.", "Start a print first.");
-    const now = performance.now();
-    if (this.sdJob) {
-      this.sdJob.pausedSince = now;
-      this.engine?.enqueue(this.engine.profile.sd.pauseCommand, now);
-    } else if (this.stream) {
-      this.stream.pausedSince = now;
-    }
-    this.status.job!.state = "paused";
-    this.setState("paused", null);
-    this.emit({ type: "job", state: "paused", file: this.status.job!.file });
-    this.flush();
+    this.setPaused(true, true);
     return ok(null);
   }
 
   resumeJob(): Result {
     if (!this.isJobActive() || this.status.state !== "paused") return fail("not_paused", "The print is not paused.", "Pause it first.");
-    const now = performance.now();
-    const paused = this.sdJob ?? this.stream!;
-    paused.pausedTotal += now - (paused.pausedSince ?? now);
-    paused.pausedSince = undefined;
-    if (this.sdJob) this.engine?.enqueue(this.engine.profile.sd.startCommand, now);
-    this.status.job!.state = "printing";
-    this.setState("printing", null);
-    this.emit({ type: "job", state: "resumed", file: this.status.job!.file });
-    this.flush();
+    this.setPaused(false, true);
     return ok(null);
+  }
+
+  /**
+   * Pauses or resumes the job's bookkeeping; `tellFirmware` also sends M25/M24 for an SD job
+   * (not when the firmware paused or resumed by itself and only told us).
+   */
+  private setPaused(paused: boolean, tellFirmware: boolean): void {
+    const now = performance.now();
+    const running = this.sdJob ?? this.stream;
+    if (running) {
+      if (paused) running.pausedSince = now;
+      else {
+        running.pausedTotal += now - (running.pausedSince ?? now);
+        running.pausedSince = undefined;
+      }
+    }
+    if (this.sdJob && tellFirmware && this.engine) {
+      const sd = this.engine.profile.sd;
+      this.engine.enqueue(paused ? sd.pauseCommand : sd.startCommand, now);
+    }
+    this.status.job!.state = paused ? "paused" : "printing";
+    this.setState(paused ? "paused" : "printing", null);
+    this.emit({ type: "job", state: paused ? "paused" : "resumed", file: this.status.job!.file });
+    this.flush();
   }
 
   /** Stops the job and switches the heaters and fan off. */
@@ -563,29 +569,13 @@ export class PrinterController {
         return;
       case "paused":
         // The printer paused itself (filament runout, M600): follow without sending anything.
-        if (state === "printing" && this.status.job) {
-          const p = this.sdJob ?? this.stream;
-          if (p) p.pausedSince = performance.now();
-          this.status.job.state = "paused";
-          this.setState("paused", null);
-          this.emit({ type: "job", state: "paused", file: this.status.job.file });
-        }
+        if (state === "printing" && this.isJobActive()) this.setPaused(true, false);
         return;
       case "resume":
         if (state === "paused") this.resumeJob();
         return;
       case "resumed":
-        if (state === "paused" && this.status.job) {
-          const p = this.sdJob ?? this.stream;
-          if (p) {
-            p.pausedTotal += performance.now() - (p.pausedSince ?? performance.now());
-            p.pausedSince = undefined;
-          }
-          this.status.job.state = "printing";
-          this.setState("printing", null);
-          this.emit({ type: "job", state: "resumed", file: this.status.job.file });
-          this.flush();
-        }
+        if (state === "paused" && this.isJobActive()) this.setPaused(false, false);
         return;
       case "cancel":
         if (this.isJobActive()) this.cancelJob();

@@ -3,6 +3,7 @@
  * the dashboard fragments, the native JSON API and the push channels.
  */
 import * as v from "valibot";
+import { newLinkCounters } from "../protocol/engine.ts";
 
 export const ProblemSchema = v.object({
   code: v.string(),
@@ -137,23 +138,7 @@ export function initialStatus(id: string): PrinterStatus {
     busy: null,
     job: null,
     progress: null,
-    link: {
-      linesSent: 0,
-      linesResent: 0,
-      resendRequests: 0,
-      timeouts: 0,
-      acks: 0,
-      lostOks: 0,
-      lateOks: 0,
-      window: 1,
-      maxWindow: 1,
-      plannerFree: -1,
-      bufferFree: -1,
-      linesPerSecond: 0,
-      resendRatio: 0,
-      ackLatencyP50Ms: null,
-      ackLatencyP99Ms: null,
-    },
+    link: { ...newLinkCounters(), maxWindow: 1, linesPerSecond: 0, resendRatio: 0, ackLatencyP50Ms: null, ackLatencyP99Ms: null },
     sd: { available: false, writable: false, files: [], upload: null },
     prompt: null,
     connection: null,

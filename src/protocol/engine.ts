@@ -120,20 +120,14 @@ const ERROR_SETTLE_MS = 250;
 const ECHO_WINDOW_MS = 3000;
 const LATENCY_SAMPLES = 1024;
 
+/** Counters of a link that has sent nothing yet. */
+export function newLinkCounters(): LinkCounters {
+  return { linesSent: 0, linesResent: 0, resendRequests: 0, timeouts: 0, acks: 0, lostOks: 0, lateOks: 0, window: 1, plannerFree: -1, bufferFree: -1 };
+}
+
 export class ProtocolEngine {
   state: LinkState = "closed";
-  readonly stats: LinkCounters = {
-    linesSent: 0,
-    linesResent: 0,
-    resendRequests: 0,
-    timeouts: 0,
-    acks: 0,
-    lostOks: 0,
-    lateOks: 0,
-    window: 1,
-    plannerFree: -1,
-    bufferFree: -1,
-  };
+  readonly stats: LinkCounters = newLinkCounters();
   /** The last ack latencies (ms from writing a line to its ok), a ring; see `latencyCount`. */
   readonly ackLatencies = new Float64Array(LATENCY_SAMPLES);
   latencyCount = 0;

@@ -4,26 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { EngineEvent } from "../../src/protocol/engine.ts";
-import { LinkSimulation } from "../../src/virtual/link-simulation.ts";
-import type { VirtualPrinterOptionsInput } from "../../src/virtual/options.ts";
-import { builtInLibrary } from "../helpers/quirks.ts";
-
-const library = await builtInLibrary();
-
-function connect(printer: VirtualPrinterOptionsInput, window = 1) {
-  const events: EngineEvent[] = [];
-  const executed: string[] = [];
-  const sim = new LinkSimulation({
-    printer: { timeScale: 0, ...printer },
-    quirks: library.get("generic"),
-    library,
-    window,
-    onEvent: (e) => events.push(e),
-    onExecute: (l) => executed.push(l.command),
-  }).open();
-  expect(sim.run(() => sim.engine.identified && sim.engine.outstanding() === 0, 60_000)).toBe(true);
-  return { sim, events, executed };
-}
+import { connect, smallSegments } from "./sim.ts";
 
 const moves = (n: number) => Array.from({ length: n }, (_, i) => `G1 X${(i % 100) + 1} Y${(i * 3) % 100} F6000`);
 
@@ -71,28 +52,10 @@ describe("faults against the host", () => {
 });
 
 describe("realistic timing: 0.2 mm segments at 60 mm/s over 115200 baud", () => {
-  /** A zigzag of 0.2 mm moves at F3600; short coordinates, as a small-segment file must be to fit 115200 baud. */
-  function* segments(n: number) {
-    yield "M83";
-    yield "M302 P1";
-    yield "G1 X10 Y10 F3600";
-    let x = 10;
-    let y = 10;
-    let dir = 1;
-    for (let i = 0; i < n; i++) {
-      x += 0.2 * dir;
-      if (x > 190 || x < 10) {
-        dir = -dir;
-        y += 0.4;
-      }
-      yield `G1 X${x.toFixed(1)} Y${y.toFixed(1)} E.01`;
-    }
-  }
-
   function run(window: number) {
     const { sim } = connect({ timeScale: 1, advancedOk: true, baudRate: 115200, rxBufferBytes: 128 }, window);
     const before = sim.firmware.state;
-    sim.stream(segments(3000));
+    sim.stream(smallSegments(3000));
     expect(sim.run(() => sim.jobFinished && sim.engine.outstanding() === 0, 600_000)).toBe(true);
     const after = sim.firmware.state;
     return { underruns: after.underruns - before.underruns, overruns: after.overruns, window: sim.engine.stats.window };

@@ -4,31 +4,10 @@
  * forms, resend forms, temperature lines, SD dialects, shutdowns) are what protocol.md shows.
  */
 import { describe, expect, test } from "bun:test";
-import type { EngineEvent } from "../../src/protocol/engine.ts";
-import { LinkSimulation } from "../../src/virtual/link-simulation.ts";
-import type { VirtualPrinterOptionsInput } from "../../src/virtual/options.ts";
 import { PERSONALITIES, type PersonalityId } from "../../src/virtual/personalities.ts";
-import { builtInLibrary } from "../helpers/quirks.ts";
 import { Bench } from "./harness.ts";
-
-const library = await builtInLibrary();
+import { connect } from "./sim.ts";
 const PROFILE: Record<PersonalityId, string> = { marlin2: "marlin2", prusa: "prusa", repetier: "repetier", smoothie: "smoothieware", klipper: "klipper" };
-
-/** A connected simulation; `events` collects everything the engine reported. */
-function connect(printer: VirtualPrinterOptionsInput, window = 1) {
-  const events: EngineEvent[] = [];
-  const executed: string[] = [];
-  const sim = new LinkSimulation({
-    printer: { timeScale: 0, ...printer },
-    quirks: library.get("generic"),
-    library,
-    window,
-    onEvent: (e) => events.push(e),
-    onExecute: (l) => executed.push(l.command),
-  }).open();
-  expect(sim.run(() => sim.engine.identified && sim.engine.outstanding() === 0, 60_000)).toBe(true);
-  return { sim, events, executed };
-}
 
 const program = (n: number) => ["G90", "M83", ...Array.from({ length: n }, (_, i) => `G1 X${(i % 100) + 1} Y${(i * 7) % 100} E0.01 F6000`)];
 
