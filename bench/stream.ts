@@ -29,7 +29,7 @@ interface Figures {
 }
 
 /** Times one host streaming the file to the peer: the peer's markers, the host's CPU between them. */
-async function timed(pid: () => number, run: (peerTty: string, hostTty: string) => Promise<void>, name: string, advancedOk = false): Promise<Figures> {
+async function timed(pid: () => number, run: (hostTty: string) => Promise<void>, advancedOk = false): Promise<Figures> {
   const pty = await ptyPair();
   let cpuAtStart = 0;
   let cpuAtEnd = 0;
@@ -43,7 +43,7 @@ async function timed(pid: () => number, run: (peerTty: string, hostTty: string) 
     advancedOk,
   );
   try {
-    await run(pty.device, pty.host);
+    await run(pty.host);
     const [s, e] = await Promise.all([p.started, p.ended]);
     return { lines: e.lines - s.lines, seconds: (e.ns - s.ns) / 1e9, cpu: cpuAtEnd - cpuAtStart };
   } finally {
@@ -55,7 +55,7 @@ async function timed(pid: () => number, run: (peerTty: string, hostTty: string) 
 // --- Layerline (the built binary): one line in flight (a peer that answers a plain ok), and the
 // window (a peer that answers like Marlin with ADVANCED_OK)
 let hostPid = 0;
-async function layerlineRun(peerTty: string, hostTty: string): Promise<void> {
+async function layerlineRun(hostTty: string): Promise<void> {
   const host = await startHost(bin, dir, hostTty);
   hostPid = host.pid;
   await host.waitFor(`/api/v1/printers/${host.printer}`, (p: any) => p.state === "operational" && p.firmware !== null);
@@ -64,33 +64,32 @@ async function layerlineRun(peerTty: string, hostTty: string): Promise<void> {
   await host.stop();
 }
 /** Layerline's runs are short: the median (by rate) of three. */
-async function threeRuns(name: string, advancedOk: boolean): Promise<Figures> {
+async function threeRuns(advancedOk: boolean): Promise<Figures> {
   const runs: Figures[] = [];
-  for (let i = 0; i < 3; i++) runs.push(await timed(() => hostPid, layerlineRun, `${name}-${i}`, advancedOk));
+  for (let i = 0; i < 3; i++) runs.push(await timed(() => hostPid, layerlineRun, advancedOk));
   const m = median(runs.map((r) => r.lines / r.seconds));
   return runs.find((r) => r.lines / r.seconds === m)!;
 }
-const layerline = await threeRuns("layerline", false);
-const layerlineWindowed = await threeRuns("layerline-window", true);
+const layerline = await threeRuns(false);
+const layerlineWindowed = await threeRuns(true);
 
 // --- printcore (Debian's printrun), same file, same kind of pty
 let printcorePid = 0;
 const printcore = await timed(
   () => printcorePid,
-  async (_peerTty, hostTty) => {
+  async (hostTty) => {
     const path = join(dir, "bench.gcode");
     await Bun.write(path, file);
     const proc = Bun.spawn(["printcore", "-b", "115200", hostTty, path], { stdout: "ignore", stderr: "ignore" });
     printcorePid = proc.pid;
     if ((await proc.exited) !== 0) throw new Error("printcore failed");
   },
-  "printcore",
 );
 
 const rate = (f: Figures) => f.lines / f.seconds;
 const cpu10k = (f: Figures) => (f.cpu / f.lines) * 10_000;
 const row = (name: string, f: Figures) =>
-  console.log(`  ${name.padEnd(34)} ${rate(f).toFixed(0).padStart(6)} lines/s   ${cpu10k(f).toFixed(3)} CPU-s per 10,000 lines   (${f.lines} lines in ${f.seconds.toFixed(2)} s)`);
+  console.log(`  ${name.padEnd(40)} ${rate(f).toFixed(0).padStart(6)} lines/s   ${cpu10k(f).toFixed(3)} CPU-s per 10,000 lines   (${f.lines} lines in ${f.seconds.toFixed(2)} s)`);
 console.log(`streaming ${fileLines} lines of ps25_ender3_torus through a socat pty to an instant-ok peer:`);
 row("layerline (binary), 1 line in flight", layerline);
 row("printcore (1 line in flight)", printcore);

@@ -339,7 +339,7 @@ export class ProtocolEngine {
     return this.inFlight.length + this.queue.length - this.queueHead + (this.resendTo - this.resendFrom);
   }
 
-  /** Whether the engine is busy identifying the firmware (M115 and its Cap lines). */
+  /** Whether the link is up and the firmware identified (M115 and its Cap lines are through). */
   get identified(): boolean {
     return this.state === "operational" && !this.identifying && this.settleUntil === undefined;
   }
@@ -368,14 +368,13 @@ export class ProtocolEngine {
       // An unknown error right before a resend request was about the damaged line (§1.6).
       if (msg.kind !== "resend") this.applyErrorPolicy("error", pending.text, now);
     }
-    if (this.identifying && this.identifyPhase !== "ack" && msg.kind !== "firmware" && msg.kind !== "capability") {
-      // The first line after the Cap list ends it; handle that line once the profile applies.
-      this.trackIdentification(msg, now);
-      this.handle(msg, now);
-      return;
-    }
+    // The M115 report after its ok (Repetier): the report and Cap lines are taken first, and the
+    // first other line ends it, handled once the firmware's profile applies.
+    const reporting = this.identifying && this.identifyPhase !== "ack";
+    const report = msg.kind === "firmware" || msg.kind === "capability";
+    if (reporting && !report) this.trackIdentification(msg, now);
     this.handle(msg, now);
-    if (this.identifying && this.identifyPhase !== "ack") this.trackIdentification(msg, now);
+    if (reporting && report) this.trackIdentification(msg, now);
   }
 
   /** Advances timers: handshake retries, resend-ok detection, communication timeouts, polling. */
