@@ -302,11 +302,18 @@ export class ProtocolEngine {
     return true;
   }
 
-  /** M112 (§7): written at once, bare and numbered, bypassing every queue; the link is then dead. */
+  /**
+   * M112 (§7): written at once, bare and numbered, bypassing every queue, then every heater off
+   * for firmware that still listens (as OctoPrint does, transcript klipper-859); the link is
+   * then dead.
+   */
   emergencyStop(now: number): void {
     if (this.state === "closed") return;
     this.write("M112");
     this.transmitNew("M112", NO_TAG, now);
+    const tools = Math.max(1, Number.parseInt(this.firmwareInfo.EXTRUDER_COUNT ?? "1", 10) || 1);
+    for (let t = 0; t < tools; t++) this.transmitNew(`M104 T${t} S0`, NO_TAG, now);
+    this.transmitNew("M140 S0", NO_TAG, now);
     this.clearQueue();
     this.fail({
       code: "emergency_stop",

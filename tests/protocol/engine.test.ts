@@ -440,12 +440,12 @@ describe("resets, errors and their policies (§3.1, §6)", () => {
     expect(h.engine.state).toBe("operational");
   });
 
-  test("M112 goes out at once, bare and numbered", () => {
+  test("M112 goes out at once, bare and numbered, then every heater off (as in transcript klipper-859)", () => {
     const h = connected();
     h.send("G28").send("G1 X1");
     h.take();
     h.engine.emergencyStop(h.now);
-    expect(h.engine.takeOutgoing()).toEqual(["M112", frame(4, "M112")]);
+    expect(h.engine.takeOutgoing()).toEqual(["M112", frame(4, "M112"), frame(5, "M104 T0 S0"), frame(6, "M140 S0")]);
     expect(h.engine.state).toBe("error");
   });
 });

@@ -9,7 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ProtocolEngine } from "../../src/protocol/engine.ts";
-import { unframe } from "../../src/protocol/framing.ts";
+import { frame, unframe } from "../../src/protocol/framing.ts";
 import { builtInLibrary } from "../helpers/quirks.ts";
 import { EngineHarness } from "./harness.ts";
 import { parseTranscript } from "./transcripts.ts";
@@ -46,8 +46,8 @@ function prelude(setup: Setup, firstN: number): EngineHarness {
   return h;
 }
 
-/** Plays the transcript; returns the harness for further checks. */
-function play(file: string, setup: Setup): EngineHarness {
+/** Plays the transcript; `after` is what the engine writes beyond its end. Returns the harness. */
+function play(file: string, setup: Setup, after: string[] = []): EngineHarness {
   const lines = parseTranscript(readFileSync(join(DIR, file), "utf8"));
   const firstN = lines.map((l) => (l.dir === "send" ? unframe(l.line).lineNumber : undefined)).find((n) => n !== undefined) ?? 1;
   const h = prelude(setup, firstN);
@@ -77,7 +77,7 @@ function play(file: string, setup: Setup): EngineHarness {
     highest = Math.max(highest, unframe(l.line).lineNumber ?? 0);
   }
   pending = pending.filter((p) => !p.includes("M105")); // a poll due after the transcript ends
-  expect(pending).toEqual([]);
+  expect(pending).toEqual(after);
   return h;
 }
 
@@ -150,9 +150,16 @@ describe("protocol.md §9 with the engine as the host", () => {
     expect(h.of("state").at(-1)).toMatchObject({ state: "error", problem: { code: "firmware_fatal" } });
   });
 
-  test("9.5b M112 from the host: bare and numbered", () => {
-    const h = play("9.5b-m112.txt", { firmwareName: "Marlin 2.1.2.1" });
+  test("9.5b M112 from the host: bare and numbered (then the heaters off, as OctoPrint does)", () => {
+    const h = play("9.5b-m112.txt", { firmwareName: "Marlin 2.1.2.1" }, [frame(901, "M104 T0 S0"), frame(902, "M140 S0")]);
     expect(h.of("state").at(-1)).toMatchObject({ state: "error", problem: { code: "emergency_stop" } });
+  });
+
+  test("the emergency stop is the sequence OctoPrint sent in the real transcript klipper-859", () => {
+    // Two lines after the hello, as in that session (here M115 and an auto-report request).
+    const h = prelude({ firmwareName: "Marlin 2.1.2.1", caps: ["Cap:AUTOREPORT_TEMP:1", "Cap:SDCARD:0"] }, 3);
+    h.send("M112");
+    expect(h.take()).toEqual(["M112", "N3 M112*34", "N4 M104 T0 S0*37", "N5 M140 S0*96"]);
   });
 
   test("9.5c Klipper after M112: shutdown and its `!!` lines are acked, the link stays in step", () => {
