@@ -36,11 +36,10 @@ async function host(entries: Record<string, string>): Promise<LineHooks> {
 async function print(hooks: LineHooks | undefined): Promise<number> {
   const executed: string[] = [];
   const c = new PrinterController({
-    record: { id: "bench", name: "bench", transport: "virtual", port: null, baud: 115200, autoconnect: true, isDefault: true, createdAt: 0 },
+    record: { id: "bench", name: "bench", transport: "virtual", port: null, baud: 115200, window: 4, autoconnect: true, isDefault: true, createdAt: 0 },
     library,
     filesDir: dirname(FILE),
     virtual: { timeScale: 0, onExecute: (l) => executed.push(l.command) },
-    window: 4,
     hooks,
     publish: () => {},
   });

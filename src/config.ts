@@ -5,6 +5,7 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import * as v from "valibot";
+import { PERSONALITIES } from "./virtual/personalities.ts";
 
 const Port = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0–65535 (0 = any free port)"), v.maxValue(65535, "must be 0–65535 (0 = any free port)"));
 
@@ -12,13 +13,17 @@ export const ServeOptionsSchema = v.object({
   port: Port,
   host: v.pipe(v.string(), v.minLength(1)),
   dataDir: v.pipe(v.string(), v.minLength(1)),
-  /** A serial printer to add (or update) and make the default. */
-  serial: v.optional(v.pipe(v.string(), v.startsWith("/", "must be an absolute device path such as /dev/ttyUSB0"))),
+  /** A serial printer to add (or update) and make the default; `auto` finds its port and rate. */
+  serial: v.optional(
+    v.pipe(v.string(), v.check((s) => s === "auto" || s.startsWith("/"), 'must be an absolute device path such as /dev/ttyUSB0, or "auto"')),
+  ),
   baud: v.pipe(v.number("must be a number"), v.integer(), v.minValue(300), v.maxValue(4_000_000)),
   /** Speed-up of the virtual printer's heating and moves (1 = real time); for demos and tests. */
   virtualTimeScale: v.pipe(v.number("must be a number"), v.minValue(0.01)),
   /** Safe mode: load no third-party plugins. */
-  safe: v.boolean(),
+  safe: v.optional(v.boolean(), false),
+  /** Which firmware the built-in virtual printer behaves as. */
+  virtualPersonality: v.picklist(PERSONALITIES, `must be one of ${PERSONALITIES.join(", ")}`),
 });
 export type ServeOptions = v.InferOutput<typeof ServeOptionsSchema>;
 

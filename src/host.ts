@@ -16,7 +16,9 @@ import { FileStorage } from "./files/storage.ts";
 import { beginStart } from "./plugins/safe-mode.ts";
 import { PluginService } from "./plugins/service.ts";
 import { PrinterManager } from "./printers/manager.ts";
+import { yieldToPrinters } from "./printers/priority.ts";
 import { loadQuirkSources } from "./printers/quirks-sources.ts";
+import { DEFAULT_WINDOW } from "./printers/record.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
 import { createApp } from "./server/app.ts";
@@ -40,7 +42,9 @@ export interface HostOptions {
   serial?: string;
   baud?: number;
   virtual?: VirtualPrinterOptionsInput;
-  /** Lines in flight per printer (1 = ping-pong). */
+  /** Lower the HTTP thread's priority below the printers' threads once they run (the CLI does). */
+  yieldToPrinters?: boolean;
+  /** Lines in flight for printers created now (default 4; 1 = ping-pong); each printer keeps its own. */
   window?: number;
   log?: (line: string) => void;
   /** Safe mode (`--safe`): load no third-party plugins. */
@@ -129,7 +133,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const safe = beginStart(options.dataDir, options.safe ?? false);
   let plugins: PluginService | undefined;
   const pluginLink = { specs: () => plugins?.manager.specs() ?? [], report: (...a: Parameters<PluginService["manager"]["report"]>) => plugins?.manager.report(...a) };
-  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, window: options.window, plugins: pluginLink });
+  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, traceDir: join(options.dataDir, "logs"), plugins: pluginLink });
   plugins = new PluginService({ dataDir: options.dataDir, db, bus, printers, files, safe, log, settings, ...options.plugins });
 
   const analyses = new AnalysisStore(db);
@@ -185,6 +189,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   // Plugins first, so every printer Worker starts with their serial hooks in place.
   await plugins.start();
   printers.start();
+  if (options.yieldToPrinters) yieldToPrinters();
+  // After the yield: the analysis Worker starts at the web's lower priority, not the printers'.
   analysis.scan();
   tracking.start();
   const port = app.server!.port!;
@@ -238,11 +244,12 @@ function seedPrinters(store: PrinterStore, options: HostOptions): void {
   if (options.serial) {
     const baud = options.baud ?? 115200;
     const existing = store.findByPort(options.serial);
-    const record = existing ?? store.create({ name: `Printer on ${options.serial.split("/").pop()}`, transport: "serial", port: options.serial, baud, autoconnect: true }, now);
+    const name = options.serial === "auto" ? "Printer (auto-detected)" : `Printer on ${options.serial.split("/").pop()}`;
+    const record = existing ?? store.create({ name, transport: "serial", port: options.serial, baud, autoconnect: true, window: options.window ?? DEFAULT_WINDOW }, now);
     if (existing) store.updateConnection(existing.id, options.serial, baud);
     store.setAutoconnect(record.id, true);
     store.setDefault(record.id);
   } else if (store.list().length === 0) {
-    store.create({ name: "Virtual printer", transport: "virtual", baud: 115200, autoconnect: true }, now);
+    store.create({ name: "Virtual printer", transport: "virtual", baud: 115200, autoconnect: true, window: options.window ?? DEFAULT_WINDOW }, now);
   }
 }

@@ -18,7 +18,8 @@ const HELP = `Layerline ${VERSION} — a 3D-printer host in one file.
 
 Usage:
   layerline [serve] [options]        run the host (default)
-  layerline virtual-printer --tty PATH [--log FILE] [--time-scale N]
+  layerline virtual-printer --tty PATH [--log FILE] [--time-scale N] [--personality P]
+                             [--advanced-ok] [--realistic] [--faults JSON] [--stats]
                                      run the built-in virtual printer on a tty
                                      (e.g. one end of a socat pty pair)
   layerline update [--url URL] [--channel stable|beta] [--check] [--force] [--data-dir PATH]
@@ -28,6 +29,9 @@ Usage:
   layerline users … | apikey …     manage accounts and API keys (see below)
   layerline registry build|serve …   the plugin repository: build its index and website, serve it
                                      with anonymous usage statistics (see layerline registry --help)
+  layerline replay TRACE.jsonl [--data-dir PATH]
+                                     replay a flight-recorder trace through the
+                                     protocol engine and against the virtual printer
   layerline --help | --version
 
 Options for serve:
@@ -36,7 +40,8 @@ Options for serve:
   --data-dir PATH   where the database and files live
                     (default $XDG_DATA_HOME/layerline or ~/.local/share/layerline)
   --serial PATH     add a printer on this serial port and make it the default,
-                    e.g. /dev/ttyUSB0 or /dev/ttyACM0
+                    e.g. /dev/ttyUSB0 or /dev/ttyACM0; "auto" tries every serial
+                    port and the usual baud rates and uses the first that answers
   --baud N          baud rate for --serial (default 115200; many printers use 250000)
   --virtual-time-scale N
                     run the virtual printer N times faster than real time (default 1)
@@ -50,6 +55,9 @@ Options for serve:
                     _octoprint._tcp), so slicers such as Cura and PrusaSlicer find them
   --safe            safe mode: load no third-party plugins (also automatic after
                     3 starts in a row that crashed)
+  --virtual-personality P
+                    the virtual printer behaves as marlin2 (default), prusa, repetier,
+                    smoothie or klipper
 
 Without --serial, the first start creates a built-in virtual printer, so everything works
 with no hardware. Open http://localhost:5000 in a browser: the first visit runs the setup
@@ -107,6 +115,8 @@ async function main(argv: string[]): Promise<number> {
       const { runWatchdog } = await import("./update/watchdog.ts");
       return runWatchdog(values["data-dir"]);
     }
+    case "replay":
+      return replay(rest);
     default:
       console.error(`Unknown command "${command}". Run layerline --help.`);
       return 2;
@@ -129,6 +139,7 @@ async function serve(args: string[]): Promise<number> {
         "setup-token": { type: "string" },
         zeroconf: { type: "boolean" },
         safe: { type: "boolean", default: false },
+        "virtual-personality": { type: "string", default: "marlin2" },
       },
       strict: true,
       allowPositionals: false,
@@ -145,6 +156,7 @@ async function serve(args: string[]): Promise<number> {
     baud: Number(values.baud),
     virtualTimeScale: Number(values["virtual-time-scale"]),
     safe: values.safe ?? false,
+    virtualPersonality: values["virtual-personality"],
   });
   if (!parsed.success) {
     for (const issue of parsed.issues) console.error(`--${flagName(v.getDotPath(issue))}: ${issue.message}`);
@@ -162,7 +174,7 @@ async function serve(args: string[]): Promise<number> {
     console.error((e as Error).message);
     return 1;
   }
-  if (options.serial && !existsSync(options.serial)) {
+  if (options.serial && options.serial !== "auto" && !existsSync(options.serial)) {
     console.error(
       `warning: serial device ${options.serial} does not exist (yet). Layerline keeps trying to connect; ` +
         "check that the printer is plugged in and powered. Candidates: /dev/serial/by-id/*, /dev/ttyUSB*, /dev/ttyACM*.",
@@ -183,7 +195,9 @@ async function serve(args: string[]): Promise<number> {
       host: options.host,
       serial: options.serial,
       baud: options.baud,
-      virtual: { timeScale: options.virtualTimeScale },
+      virtual: { timeScale: options.virtualTimeScale, personality: options.virtualPersonality, advancedOk: true },
+      // ADVANCED_OK on above, so the built-in printer shows windowed sending (Marlin personality).
+      yieldToPrinters: true,
       safe: options.safe,
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
       setupToken: values["setup-token"],
@@ -202,6 +216,41 @@ async function serve(args: string[]): Promise<number> {
   console.log("Stopping…");
   await host.stop();
   return 0;
+}
+
+/** `layerline replay TRACE.jsonl`: the trace through the engine, and its commands against the virtual printer. */
+async function replay(args: string[]): Promise<number> {
+  let values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args, options: { "data-dir": { type: "string" } }, strict: true, allowPositionals: true }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\nUsage: layerline replay TRACE.jsonl [--data-dir PATH]`);
+    return 2;
+  }
+  const path = positionals[0];
+  if (!path || positionals.length > 1) {
+    console.error("Usage: layerline replay TRACE.jsonl [--data-dir PATH]  (download a trace from the dashboard or GET /api/v1/printers/<id>/trace)");
+    return 2;
+  }
+  const file = Bun.file(path);
+  if (!(await file.exists())) {
+    console.error(`There is no file ${path}.`);
+    return 1;
+  }
+  const { loadQuirkSources } = await import("./printers/quirks-sources.ts");
+  const { QuirksLibrary } = await import("./protocol/quirks-library.ts");
+  const { formatReport, parseTrace, replayTrace } = await import("./printers/replay.ts");
+  // The user's own quirks files count, as they would for the host.
+  const { sources } = await loadQuirkSources(values["data-dir"] ?? defaultDataDir());
+  const trace = parseTrace(await file.text());
+  if (trace.entries.length === 0) {
+    console.error(`${path} holds no trace lines ({"t","dir","line"} per line).`);
+    return 1;
+  }
+  const report = replayTrace(trace, new QuirksLibrary(sources));
+  console.log(formatReport(path, report));
+  return report.rerun.executedInOrder ? 0 : 1;
 }
 
 function flagName(path: string | null): string {

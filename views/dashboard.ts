@@ -8,6 +8,9 @@ import type { PrinterStatus } from "../src/printers/status.ts";
 import type { StoredFile } from "../src/files/storage.ts";
 import { html, type Html } from "./html.ts";
 import { layout, type PageSession } from "./layout.ts";
+import { linkCard } from "./link.ts";
+import { promptPanel } from "./prompt.ts";
+import { sdCard } from "./sdcard.ts";
 
 export interface PrinterView {
   record: PrinterRecord;
@@ -36,6 +39,8 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
     <div id="live" sse-swap="live">${livePanel(printer)}</div>
   </section>
   <section class="card controls">${controlsPanel(printer.record)}</section>
+  <section class="card link">${linkCard(printer)}</section>
+  <section class="card sdcard">${sdCard(printer, files)}</section>
   <section class="card files">
     <h2>Files <a class="more" href="/files">all files, folders and details →</a></h2>
     ${uploadForm()}
@@ -72,6 +77,7 @@ export function livePanel({ record, status }: PrinterView): Html {
 </div>
 <p class="muted">${record.transport === "virtual" ? "Built-in virtual printer" : `${record.port} @ ${record.baud}`}${status.firmware ? html` · ${status.firmware.name}` : ""}</p>
 ${status.problem ? html`<div class="problem" role="alert"><strong>${status.problem.message}</strong> ${status.problem.hint}</div>` : ""}
+${promptPanel({ record, status })}
 ${temperatureTable(status)}
 ${status.position
   ? html`<p class="position">X <b>${status.position.x.toFixed(2)}</b> Y <b>${status.position.y.toFixed(2)}</b> Z <b>${status.position.z.toFixed(2)}</b></p>`
@@ -106,7 +112,7 @@ function jobPanel(record: PrinterRecord, status: PrinterStatus): Html {
   const active = job.state === "printing" || job.state === "paused";
   const id = record.id;
   return html`<div class="job" data-job-state="${job.state}">
-  <div class="job-head"><strong>${job.file}</strong> <span class="badge">${job.state}</span></div>
+  <div class="job-head"><strong>${job.file}</strong>${job.source === "sd" ? html` <span class="muted">(SD card)</span>` : ""} <span class="badge">${job.state}</span></div>
   <progress max="100" value="${pct.toFixed(1)}"></progress>
   <p><span class="completion">${pct.toFixed(1)} %</span> · ${formatBytes(p?.bytesSent ?? 0)} of ${formatBytes(job.size)} · ${formatDuration(p?.printTime ?? 0)}</p>
   ${job.reason ? html`<p class="muted">${job.reason}</p>` : ""}

@@ -2,16 +2,30 @@
  * The imperative shell around one printer's protocol engine: it owns the transport, the clock,
  * one timer and the job's file source, and keeps the printer's status. It runs inside the
  * printer's Worker (`worker.ts`) so HTTP load, analysis and plugins never delay the next line.
+ *
+ * A job is either streamed from the host's files (`host`) or printed by the firmware from its SD
+ * card (`sd`); an upload streams a file into the card between M28 and M29. Every line sent and
+ * received goes to the flight recorder.
+ *
+ * Plugins' serial hooks sit on the path (`LinePipeline`): everything the host asks the printer to
+ * run — typed commands, job lines, SD commands, scripts — passes their queue and send stages, and
+ * every received line their receive stage, before the engine. The engine's own traffic (handshake,
+ * polls, resends, M112) and the bytes of a file copied to the SD card (stored, not run) do not.
  */
 import { LinePipeline, type LineHooks } from "../plugins/serial/pipeline.ts";
-import { ProtocolEngine, type EngineEvent, type LinkProblem } from "../protocol/engine.ts";
+import { commandCode, ProtocolEngine, type EngineEvent, type LinkProblem } from "../protocol/engine.ts";
 import type { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { BASE_PROFILE } from "../protocol/quirks-library.ts";
+import { isPrintableListing, shortName, type SdMessage } from "../protocol/sd.ts";
+import { detectPrinter } from "../transport/detect.ts";
 import { SerialTransport } from "../transport/serial.ts";
 import { TransportError, type Transport } from "../transport/transport.ts";
 import { VirtualTransport } from "../virtual/transport.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
+import { FlightRecorder, type TraceDirection } from "./flight-recorder.ts";
 import { GcodeSource } from "./gcode-source.ts";
+import { LinkStats } from "./link-stats.ts";
+import { PromptTracker } from "./prompt.ts";
 import type { PrinterRecord } from "./record.ts";
 import { initialStatus, type PrinterStatus, type Problem } from "./status.ts";
 
@@ -44,14 +58,16 @@ export interface ControllerOptions {
   filesDir: string;
   /** Options for the built-in virtual printer (time scale, faults). */
   virtual?: VirtualPrinterOptionsInput;
-  /** Lines in flight (1 = ping-pong). */
-  window?: number;
+  /** Where the flight recorder writes its rotating log; no file without it. */
+  traceDir?: string;
   /** Plugins' serial-path hooks (loaded in this Worker); see src/plugins/serial/. */
   hooks?: LineHooks;
   publish(output: ControllerOutput): void;
 }
 
-interface ActiveJob {
+/** A file streamed through the engine: a host print, or an upload to the SD card. */
+interface ActiveStream {
+  kind: "print" | "upload";
   file: string;
   source: GcodeSource;
   /** End offset of the last line handed to the engine. */
@@ -61,33 +77,63 @@ interface ActiveJob {
   linesSent: number;
   pausedSince: number | undefined;
   pausedTotal: number;
+  /** Upload: the name on the card, whether the firmware has opened it, and whether M29 has gone out. */
+  cardName?: string;
+  writing?: boolean;
+  closing?: boolean;
+}
+
+/** An SD print the firmware runs: its progress comes from M27 or the auto-report. */
+interface SdJob {
+  name: string;
+  pos: number;
+  size: number;
+  /** Consecutive `Not SD printing` while we believe it prints (OctoPrint ends the job after 2). */
+  notPrinting: number;
+  pausedSince: number | undefined;
+  pausedTotal: number;
+  started: boolean;
 }
 
 const PUBLISH_MS = 200;
 const LOG_KEEP = 200;
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const fail = (code: string, message: string, hint: string): Result<never> => ({ ok: false, error: { code, message, hint } });
+const notConnected = () => fail("not_operational", "The printer is not connected.", "Connect it first.");
 
 export class PrinterController {
   readonly status: PrinterStatus;
   private transport: Transport | undefined;
   private engine: ProtocolEngine | undefined;
-  private job: ActiveJob | undefined;
+  private stream: ActiveStream | undefined;
+  private sdJob: SdJob | undefined;
   private decoder = new TextDecoder();
   private partial = "";
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
-  private log: LogLine[] = [];
+  /** The flight recorder's line count at the last publish: the terminal gets the lines after it. */
+  private logSeen = 0;
   private publishTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly encoder = new TextEncoder();
-  private writeChain: Promise<void> = Promise.resolve();
+  /** The last write in progress; closing waits for it. */
+  private lastWrite: Promise<void> = Promise.resolve();
+  private readonly recorder: FlightRecorder;
+  private readonly linkStats = new LinkStats();
+  private readonly prompt = new PromptTracker();
+  private window: number;
+  /** Card name of the last file the firmware opened (for an SD print started on its own display). */
+  private lastOpened: { name: string; size: number } | undefined;
   /** Plugin stages out (commands, job lines, scripts → engine) and in (received lines → engine). */
   private readonly outgoing: LinePipeline;
   private readonly incoming: LinePipeline;
+  /** Lines the engine accepted from the outgoing stages (a command may become several, or none). */
   private accepted = 0;
 
   constructor(private readonly options: ControllerOptions) {
     this.status = initialStatus(options.record.id);
+    this.window = options.record.window;
+    this.status.link.maxWindow = this.window;
+    this.recorder = new FlightRecorder({ name: options.record.id, dir: options.traceDir });
     const resume = () => this.flush();
     this.outgoing = new LinePipeline(options.hooks, ["queue", "send"], (line, tag) => this.enqueueLine(line, tag), resume);
     this.incoming = new LinePipeline(options.hooks, ["receive"], (line) => this.engine?.receive(line, performance.now()), resume);
@@ -97,7 +143,12 @@ export class PrinterController {
   async connect(): Promise<Result> {
     if (this.transport) return fail("already_connected", "The printer is already connected.", "Disconnect first to change the connection.");
     this.setState("connecting", null);
-    const transport = this.makeTransport();
+    let transport: Transport;
+    try {
+      transport = await this.makeTransport();
+    } catch (e) {
+      return this.openFailed(e, "auto");
+    }
     this.transport = transport;
     this.note(`Connecting to ${transport.description}`);
     try {
@@ -107,15 +158,11 @@ export class PrinterController {
       });
     } catch (e) {
       this.transport = undefined;
-      const problem =
-        e instanceof TransportError
-          ? { code: e.code, message: e.message, hint: e.hint }
-          : { code: "io", message: `Could not open ${transport.description}: ${(e as Error).message}`, hint: "Check the connection settings." };
-      this.setState("error", problem);
-      return { ok: false, error: problem };
+      return this.openFailed(e, transport.description);
     }
     const profile = this.options.library.get(BASE_PROFILE);
-    this.engine = new ProtocolEngine({ quirks: profile, library: this.options.library, window: this.options.window ?? 1 });
+    this.engine = new ProtocolEngine({ quirks: profile, library: this.options.library, window: this.window });
+    this.linkStats.reset();
     this.engine.open(performance.now());
     this.flush();
     return ok(null);
@@ -123,7 +170,8 @@ export class PrinterController {
 
   /** Closes the link; a running job ends as cancelled. */
   async disconnect(): Promise<Result> {
-    if (this.job && this.isJobActive()) this.endJob("cancelled", "The printer was disconnected.");
+    if (this.isJobActive()) this.endJob("cancelled", "The printer was disconnected.");
+    this.endUpload("The printer was disconnected.");
     await this.shutdownLink();
     this.setState("closed", null);
     return ok(null);
@@ -132,16 +180,17 @@ export class PrinterController {
   /** Sends commands typed by the user (terminal, API). */
   send(commands: string[]): Result<{ queued: number }> {
     const engine = this.engine;
-    if (!engine || (this.status.state !== "operational" && this.status.state !== "printing" && this.status.state !== "paused")) {
-      return fail("not_operational", "The printer is not connected.", "Connect it first.");
+    if (!engine || !this.isConnected()) return notConnected();
+    if (this.stream?.kind === "upload") {
+      return fail("busy", "A file is being copied to the SD card; commands now would end up in that file.", "Wait until the upload is done.");
     }
     const before = this.accepted;
     for (const c of commands) {
-      if (c.trim().toUpperCase() === "M112") {
+      if (commandCode(c.trim()) === "M112") {
         this.emergencyStop();
         return ok({ queued: this.accepted - before + 1 });
       }
-      this.outgoing.push(c, -1, "command");
+      this.command(c);
     }
     this.flush();
     return ok({ queued: this.accepted - before });
@@ -149,8 +198,9 @@ export class PrinterController {
 
   /** M112 now, bypassing every queue; the job (if any) fails. */
   emergencyStop(): Result {
-    if (!this.engine) return fail("not_operational", "The printer is not connected.", "Connect it first.");
-    if (this.job && this.isJobActive()) this.endJob("failed", "Emergency stop.");
+    if (!this.engine) return notConnected();
+    if (this.isJobActive()) this.endJob("failed", "Emergency stop.");
+    this.endUpload("Emergency stop.");
     this.engine.emergencyStop(performance.now());
     this.flush();
     return ok(null);
@@ -158,19 +208,12 @@ export class PrinterController {
 
   /** Starts printing `file` (relative to the files folder) from the host. */
   async startJob(file: string): Promise<Result> {
-    if (this.status.state !== "operational") {
-      return this.status.state === "printing" || this.status.state === "paused"
-        ? fail("busy", "A print is already running.", "Cancel it or wait until it ends.")
-        : fail("not_operational", "The printer is not connected.", "Connect it first.");
-    }
-    const path = `${this.options.filesDir}/${file}`;
-    const handle = Bun.file(path);
-    if (!(await handle.exists())) return fail("file_not_found", `There is no file "${file}".`, "Upload it first, or check the name.");
-    const source = new GcodeSource(path, handle.size);
-    await source.fill();
-    if (source.error) return fail("file_unreadable", `"${file}" could not be read: ${source.error.message}`, "Upload it again.");
-    this.job = { file, source, queuedTo: 0, ackedTo: 0, linesSent: 0, pausedSince: undefined, pausedTotal: 0 };
-    this.status.job = { file, size: handle.size, state: "printing", startedAt: Date.now(), endedAt: null, reason: null };
+    const busy = this.readyForJob();
+    if (busy) return busy;
+    const opened = await this.openSource(file);
+    if (!opened.ok) return opened;
+    this.stream = { kind: "print", file, source: opened.value, queuedTo: 0, ackedTo: 0, linesSent: 0, pausedSince: undefined, pausedTotal: 0 };
+    this.status.job = { file, source: "host", size: opened.value.size, state: "printing", startedAt: Date.now(), endedAt: null, reason: null };
     this.setState("printing", null);
     this.emit({ type: "job", state: "started", file });
     this.outgoing.pushScript("beforePrintStarted");
@@ -178,41 +221,168 @@ export class PrinterController {
     return ok(null);
   }
 
-  /** Stops feeding the job; what is already in the firmware's buffer still runs. */
+  /** Pauses the job: a host job stops being fed; an SD job gets M25. */
   pauseJob(): Result {
-    const job = this.job;
-    if (!job || this.status.state !== "printing") return fail("not_printing", "Nothing is printing.", "Start a print first.");
-    job.pausedSince = performance.now();
-    this.status.job!.state = "paused";
-    this.setState("paused", null);
-    this.emit({ type: "job", state: "paused", file: job.file });
-    this.outgoing.pushScript("afterPrintPaused");
-    this.flush();
+    if (!this.isJobActive() || this.status.state !== "printing") return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    this.setPaused(true, true);
     return ok(null);
   }
 
   resumeJob(): Result {
-    const job = this.job;
-    if (!job || this.status.state !== "paused") return fail("not_paused", "The print is not paused.", "Pause it first.");
-    job.pausedTotal += performance.now() - (job.pausedSince ?? performance.now());
-    job.pausedSince = undefined;
-    this.status.job!.state = "printing";
-    this.setState("printing", null);
-    this.emit({ type: "job", state: "resumed", file: job.file });
-    this.outgoing.pushScript("beforePrintResumed");
-    this.flush();
+    if (!this.isJobActive() || this.status.state !== "paused") return fail("not_paused", "The print is not paused.", "Pause it first.");
+    this.setPaused(false, true);
     return ok(null);
+  }
+
+  /**
+   * Pauses or resumes the job's bookkeeping. `ours` (the host decided it) also sends M25/M24 for
+   * an SD job and runs the plugins' pause/resume scripts — not when the firmware paused or
+   * resumed by itself and only told us (as OctoPrint does).
+   */
+  private setPaused(paused: boolean, ours: boolean): void {
+    const now = performance.now();
+    const running = this.sdJob ?? this.stream;
+    if (running) {
+      if (paused) running.pausedSince = now;
+      else {
+        running.pausedTotal += now - (running.pausedSince ?? now);
+        running.pausedSince = undefined;
+      }
+    }
+    this.status.job!.state = paused ? "paused" : "printing";
+    this.setState(paused ? "paused" : "printing", null);
+    this.emit({ type: "job", state: paused ? "paused" : "resumed", file: this.status.job!.file });
+    if (ours) {
+      // Resuming: the plugins' script first, then the firmware goes on; pausing: the other way.
+      if (!paused) this.outgoing.pushScript("beforePrintResumed");
+      if (this.sdJob && this.engine) this.command(paused ? this.engine.profile.sd.pauseCommand : this.engine.profile.sd.startCommand);
+      if (paused) this.outgoing.pushScript("afterPrintPaused");
+    }
+    this.flush();
   }
 
   /** Stops the job and switches the heaters and fan off. */
   cancelJob(): Result {
-    if (!this.job || !this.isJobActive()) return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    if (!this.isJobActive()) return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    const sd = this.sdJob !== undefined;
     this.endJob("cancelled", "Cancelled by the user.");
     this.engine?.clearQueue();
+    if (sd && this.engine) this.send(this.engine.profile.sd.cancelCommands);
     this.send(["M104 S0", "M140 S0", "M107"]);
     this.outgoing.pushScript("afterPrintCancelled");
     this.flush();
     return ok(null);
+  }
+
+  // ---- SD card ------------------------------------------------------------------------------------
+
+  /** Asks the firmware to mount the card and list it; the list arrives in the status. */
+  sdRefresh(): Result {
+    const engine = this.engine;
+    if (!engine || !this.isConnected()) return notConnected();
+    const sd = engine.profile.sd;
+    if (sd.initCommand && !this.status.sd.available) this.command(sd.initCommand);
+    this.command(engine.sdListCommand());
+    this.flush();
+    return ok(null);
+  }
+
+  /** Prints a file from the card (M23 + M24); progress comes from the firmware. */
+  sdPrint(name: string): Result {
+    const engine = this.engine;
+    const busy = this.readyForJob();
+    if (busy) return busy;
+    const file = this.status.sd.files.find((f) => f.name === name || f.longName === name);
+    if (!file) return fail("file_not_found", `There is no file "${name}" on the SD card.`, "Refresh the SD card list, or check the name.");
+    const sd = engine!.profile.sd;
+    this.sdJob = { name: file.name, pos: 0, size: file.size ?? 0, notPrinting: 0, pausedSince: undefined, pausedTotal: 0, started: false };
+    this.status.job = { file: file.name, source: "sd", size: file.size ?? 0, state: "printing", startedAt: Date.now(), endedAt: null, reason: null };
+    this.setState("printing", null);
+    this.emit({ type: "job", state: "started", file: file.name });
+    this.outgoing.pushScript("beforePrintStarted");
+    this.command(`${sd.selectCommand} ${file.name}`);
+    this.command(sd.startCommand);
+    engine!.setSdPolling(true, performance.now());
+    this.flush();
+    return ok(null);
+  }
+
+  /** Deletes a file from the card (M30), then lists the card again. */
+  sdDelete(name: string): Result {
+    const engine = this.engine;
+    if (!engine || !this.isConnected()) return notConnected();
+    if (this.sdJob?.name === name) return fail("in_use", `"${name}" is being printed.`, "Cancel the print first.");
+    const file = this.status.sd.files.find((f) => f.name === name || f.longName === name);
+    if (!file) return fail("file_not_found", `There is no file "${name}" on the SD card.`, "Refresh the SD card list, or check the name.");
+    this.command(`${engine.profile.sd.deleteCommand} ${file.name}`);
+    this.command(engine.sdListCommand());
+    this.flush();
+    return ok(null);
+  }
+
+  /**
+   * Copies `file` (relative to the files folder) to the card as `name` (default: its own name,
+   * shortened to 8.3 when the firmware cannot write long names). Every line goes between M28
+   * and M29, numbered and checksummed like a print; progress is in `status.sd.upload`.
+   */
+  async sdUpload(file: string, name?: string): Promise<Result<{ name: string }>> {
+    const busy = this.readyForJob();
+    if (busy) return busy;
+    const engine = this.engine!;
+    if (!this.status.sd.writable) {
+      return fail("not_supported", "This printer cannot write to its SD card over the serial line.", "Copy the file to the card in a computer instead.");
+    }
+    if (this.outgoing.busy) {
+      // They would reach the firmware after M28, into the file.
+      return fail("busy", "Commands are still waiting on a plugin's hook.", "Try again in a moment.");
+    }
+    const opened = await this.openSource(file);
+    if (!opened.ok) return opened;
+    const base = (name ?? file.split("/").pop()!).trim();
+    if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(base) || base.includes(";")) {
+      return fail("invalid_path", `"${base}" cannot be a name on the SD card.`, "Use letters, digits, dashes and dots.");
+    }
+    const taken = (n: string) => this.status.sd.files.some((f) => f.name.toUpperCase() === n.toUpperCase());
+    const cardName = engine.capabilities.LFN_WRITE ? base : shortName(base, taken);
+    this.stream = { kind: "upload", file, source: opened.value, queuedTo: 0, ackedTo: 0, linesSent: 0, pausedSince: undefined, pausedTotal: 0, cardName };
+    this.status.sd.upload = { file, name: cardName, bytes: 0, total: opened.value.size };
+    engine.enqueue(`${engine.profile.sd.beginWriteCommand} ${cardName}`, performance.now());
+    this.note(`Copying ${file} to the SD card as ${cardName}`);
+    this.publishNow();
+    this.flush();
+    return ok({ name: cardName });
+  }
+
+  /** Answers the printer's dialog with button `choice` (0-based). */
+  answerPrompt(choice: number): Result {
+    const engine = this.engine;
+    if (!engine || !this.isConnected()) return notConnected();
+    const prompt = this.status.prompt;
+    if (!prompt) return fail("no_prompt", "The printer is not asking anything.", "Prompts appear when the firmware shows a dialog.");
+    if (!Number.isInteger(choice) || choice < 0 || choice >= Math.max(1, prompt.buttons.length)) {
+      return fail("invalid_request", `Choose one of the ${prompt.buttons.length} answers (0 to ${prompt.buttons.length - 1}).`, "Pass the button's index.");
+    }
+    this.command(engine.promptAnswer(choice));
+    this.prompt.close();
+    this.status.prompt = null;
+    this.publishNow();
+    this.flush();
+    return ok(null);
+  }
+
+  /** Lines in flight allowed (1 = ping-pong); applies at once. */
+  setWindow(window: number): Result {
+    this.window = window;
+    this.status.link.maxWindow = window;
+    this.engine?.setWindow(window, performance.now());
+    this.flush();
+    this.publishNow();
+    return ok(null);
+  }
+
+  /** The flight recorder's ring as JSONL. */
+  trace(): Result<string> {
+    return ok(this.recorder.jsonl());
   }
 
   /** Stops the link and timers; used when the worker ends. */
@@ -220,6 +390,7 @@ export class PrinterController {
     await this.shutdownLink();
     if (this.publishTimer) clearTimeout(this.publishTimer);
     this.publishNow();
+    await this.recorder.flush();
   }
 
   // ---- the serial path ---------------------------------------------------------------------------
@@ -242,38 +413,60 @@ export class PrinterController {
   private flush(): void {
     const engine = this.engine;
     if (!engine) return;
+    const now = performance.now();
     // Handling events can free slots or queue lines (acks, notices); loop until it settles.
     for (let round = 0; round < 100; round++) {
-      this.feedJob();
+      this.feed(now);
       const out = engine.takeOutgoing();
       if (out.length) this.write(out.length === 1 ? `${out[0]}\n` : `${out.join("\n")}\n`);
       const events = engine.takeEvents();
       if (events.length === 0) break;
-      for (const e of events) this.onEngineEvent(e);
+      const wall = performance.timeOrigin + now;
+      for (const e of events) this.onEngineEvent(e, wall);
       if (!this.engine) return;
     }
     this.armTimer(engine.nextDeadline());
   }
 
-  private feedJob(): void {
-    const job = this.job;
+  private feed(now: number): void {
+    const s = this.stream;
     const engine = this.engine!;
-    if (!job || this.status.state !== "printing") return;
-    // Plugins may pause the job from a line (`@pause`) or hold lines back (async hooks).
-    while (engine.capacity() > 0 && !this.outgoing.busy && this.status.state === "printing") {
-      const line = job.source.next();
-      if (!line) break;
-      this.outgoing.push(line.command, line.end, "job");
-      job.linesSent++;
+    if (!s || s.pausedSince !== undefined || s.closing) return;
+    if (s.kind === "print" && this.status.state !== "printing") return;
+    // Not one line before the firmware says it writes the file: otherwise it would run them.
+    if (s.kind === "upload" && !s.writing) return;
+    if (s.kind === "upload") {
+      // The file's bytes as they are, into the card: not run now, so not the plugins' business.
+      while (engine.capacity() > 0) {
+        const line = s.source.next();
+        if (!line) break;
+        if (engine.enqueue(line.command, now, line.end)) s.queuedTo = line.end;
+        s.linesSent++;
+      }
+    } else {
+      // Plugins may pause the job from a line (`@pause`), end it, or hold lines back (async hooks).
+      while (engine.capacity() > 0 && !this.outgoing.busy && this.stream === s && s.pausedSince === undefined) {
+        const line = s.source.next();
+        if (!line) break;
+        this.outgoing.push(line.command, line.end, "job");
+        s.linesSent++;
+      }
+      if (this.stream !== s) return;
     }
-    if (job.source.error) {
-      this.endJob("failed", `The file could not be read: ${job.source.error.message}`);
+    if (s.source.error) {
+      if (s.kind === "print") this.endJob("failed", `The file could not be read: ${s.source.error.message}`);
+      else this.endUpload(`The file could not be read: ${s.source.error.message}`);
       return;
     }
-    if (job.source.wantsFill()) {
-      void job.source.fill().then(() => this.flush());
+    if (s.source.wantsFill()) {
+      void s.source.fill().then(() => this.flush());
     }
-    this.checkJobFinished();
+    this.checkStreamFinished(now);
+  }
+
+  /** A command the host wants run: through the plugins' stages, then into the engine. */
+  private command(line: string): void {
+    this.outgoing.push(line, -1, "command");
   }
 
   /** Where lines leave the plugin stages: host commands (`@pause`) are done here, the rest queued. */
@@ -287,16 +480,15 @@ export class PrinterController {
     }
     if (!this.engine?.enqueue(line, performance.now(), tag)) return;
     this.accepted++;
-    if (tag >= 0 && this.job) this.job.queuedTo = tag;
+    // Progress counts a job line once the engine has it (a line a plugin dropped never is).
+    if (tag >= 0 && this.stream?.kind === "print") this.stream.queuedTo = tag;
   }
 
   private write(text: string): void {
     const transport = this.transport;
     if (!transport) return;
-    const bytes = this.encoder.encode(text);
-    this.writeChain = this.writeChain.then(
-      () => transport.write(bytes),
-    ).catch((e: Error) => {
+    // The transport keeps the order of writes; a failed write also closes the link (reported there).
+    this.lastWrite = transport.write(this.encoder.encode(text)).catch((e: Error) => {
       this.note(`Write failed: ${e.message}`);
     });
   }
@@ -313,19 +505,27 @@ export class PrinterController {
     }, Math.max(0, at - performance.now()));
   }
 
-  private onEngineEvent(e: EngineEvent): void {
+  private onEngineEvent(e: EngineEvent, wall: number): void {
     switch (e.type) {
       case "sent":
-        this.status.busy = null;
-        this.pushLog("send", e.line);
+        this.recorder.record("send", e.line, wall);
+        if (this.status.busy !== null) this.status.busy = null;
+        this.markDirty();
         return;
       case "received":
-        this.pushLog("recv", e.line);
+        this.recorder.record("recv", e.line, wall);
+        this.markDirty();
         return;
       case "acked":
-        if (this.job) {
-          this.job.ackedTo = e.tag;
+        if (this.stream) {
+          this.stream.ackedTo = e.tag;
+          if (this.stream.kind === "upload") this.status.sd.upload!.bytes = e.tag;
           this.markDirty();
+        }
+        return;
+      case "lost":
+        if (this.stream?.kind === "print") {
+          this.endJob("failed", `The printer did not answer line "${e.command}". This firmware drops damaged lines without asking for them again, so the line may be lost; the print was stopped rather than continued with a gap.`);
         }
         return;
       case "temperature":
@@ -335,13 +535,27 @@ export class PrinterController {
         }
         this.markDirty();
         return;
+      case "target": {
+        const prev = this.status.temperatures[e.heater];
+        this.status.temperatures[e.heater] = { actual: prev?.actual ?? 0, target: e.target };
+        this.markDirty();
+        return;
+      }
       case "position":
         this.status.position = { x: e.position.x, y: e.position.y, z: e.position.z, e: e.position.e ?? null };
         this.markDirty();
         return;
-      case "firmware":
-        this.status.firmware = { name: e.name, profile: e.profile, capabilities: e.capabilities };
-        this.note(`Firmware: ${e.name} (profile ${e.profile})`);
+      case "firmware": {
+        this.status.firmware = { name: e.name, profile: e.profile, overlays: e.overlays, capabilities: e.capabilities };
+        const sd = this.engine!.profile.sd;
+        this.status.sd.available = e.capabilities.SDCARD === true || sd.alwaysAvailable;
+        this.status.sd.writable = sd.writeSupported && e.capabilities.SD_WRITE !== false;
+        this.note(`Firmware: ${e.name} (profile ${[e.profile, ...e.overlays].join(" + ")})`);
+        this.markDirty();
+        return;
+      }
+      case "profile":
+        if (this.status.firmware) this.status.firmware = { ...this.status.firmware, profile: e.profile, overlays: e.overlays };
         this.markDirty();
         return;
       case "busy":
@@ -349,13 +563,19 @@ export class PrinterController {
         this.markDirty();
         return;
       case "action":
-        this.onAction(e.name);
+        this.onAction(e.name, e.params, e.echo);
         return;
       case "firmwareError":
-        this.emit({ type: "firmwareError", text: e.text });
+        this.onFirmwareError(e.errorClass, e.text, e.policy);
+        return;
+      case "sd":
+        this.onSd(e.message);
         return;
       case "reset":
-        if (this.job && this.isJobActive()) this.endJob("failed", "The printer restarted during the print, so its state was lost.");
+        if (this.isJobActive()) this.endJob("failed", "The printer restarted during the print, so its state was lost.");
+        this.endUpload("The printer restarted during the upload.");
+        this.prompt.close();
+        this.status.prompt = null;
         return;
       case "notice":
         this.note(e.message);
@@ -374,10 +594,11 @@ export class PrinterController {
         return;
       case "operational":
         if (this.status.state === "connecting") this.outgoing.pushScript("afterConnected");
-        this.setState(this.job && this.isJobActive() ? (this.job.pausedSince ? "paused" : "printing") : "operational", null);
+        this.setState(this.isJobActive() ? (this.status.job!.state === "paused" ? "paused" : "printing") : "operational", null);
         return;
       case "error":
-        if (this.job && this.isJobActive()) this.endJob("failed", problem?.message ?? "The link failed.");
+        if (this.isJobActive()) this.endJob("failed", problem?.message ?? "The link failed.");
+        this.endUpload(problem?.message ?? "The link failed.");
         this.setState("error", problem ?? null);
         this.note(problem ? `${problem.message} ${problem.hint}` : "The link failed.");
         void this.shutdownLink();
@@ -388,17 +609,151 @@ export class PrinterController {
   }
 
   /** `//action:` lines from the printer (protocol.md §5). */
-  private onAction(name: string): void {
-    if (name === "pause" && this.status.state === "printing") this.pauseJob();
-    else if (name === "resume" && this.status.state === "paused") this.resumeJob();
-    else if (name === "cancel" && this.job && this.isJobActive()) this.cancelJob();
+  private onAction(name: string, params: string, echo: boolean): void {
+    if (name.startsWith("prompt_")) {
+      if (this.prompt.onAction(name, params)) {
+        this.status.prompt = this.prompt.shown ? { text: this.prompt.shown.text, buttons: [...this.prompt.shown.buttons] } : null;
+        this.publishNow();
+      }
+      return;
+    }
+    if (echo) return; // the firmware only mirrors our own M24/M25
+    const state = this.status.state;
+    switch (name) {
+      case "pause":
+        if (state === "printing") this.pauseJob();
+        return;
+      case "paused":
+        // The printer paused itself (filament runout, M600): follow without sending anything.
+        if (state === "printing" && this.isJobActive()) this.setPaused(true, false);
+        return;
+      case "resume":
+        if (state === "paused") this.resumeJob();
+        return;
+      case "resumed":
+        if (state === "paused" && this.isJobActive()) this.setPaused(false, false);
+        return;
+      case "cancel":
+        if (this.isJobActive()) this.cancelJob();
+        return;
+      case "notification":
+        if (params) this.note(`Printer: ${params}`);
+        return;
+      case "sd_inserted":
+      case "sd_updated":
+        this.sdRefresh();
+        return;
+      case "sd_ejected":
+        this.status.sd.available = false;
+        this.status.sd.files = [];
+        this.markDirty();
+        return;
+    }
+  }
+
+  private onFirmwareError(errorClass: string, text: string, policy: string): void {
+    this.emit({ type: "firmwareError", text });
+    if (errorClass === "sd") {
+      if (this.sdJob) this.endJob("failed", `The printer could not read its SD card: "${text}".`);
+      if (this.stream?.kind === "upload") this.endUpload(`The printer could not write its SD card: "${text}".`);
+      return;
+    }
+    if (policy !== "cancelJob") return;
+    if (this.isJobActive()) this.endJob("failed", `The printer reported an error: "${text}".`);
+    if (errorClass === "fatal" || errorClass === "halted") {
+      // The link stays up (the firmware still talks), but the printer needs a restart or M999.
+      this.status.problem = {
+        code: errorClass === "fatal" ? "firmware_fatal" : "firmware_halted",
+        message: `The printer stopped: "${text}".`,
+        hint: "Fix the cause, then restart the firmware (M999, or FIRMWARE_RESTART on Klipper) or power-cycle the printer.",
+      };
+      this.publishNow();
+    }
+  }
+
+  private onSd(m: SdMessage): void {
+    const sd = this.status.sd;
+    switch (m.type) {
+      case "cardOk":
+        sd.available = true;
+        break;
+      case "cardFail":
+      case "cardReleased":
+        sd.available = false;
+        sd.files = [];
+        if (this.stream?.kind === "upload" && !this.stream.writing) this.endUpload("The printer could not open the file on its card.");
+        break;
+      case "list":
+        sd.available = true;
+        sd.files = m.files.filter(isPrintableListing).map((f) => ({ ...f }));
+        break;
+      case "fileOpened":
+        this.lastOpened = { name: m.name ?? this.sdJob?.name ?? "", size: m.size ?? 0 };
+        if (this.sdJob && m.size) {
+          this.sdJob.size = m.size;
+          if (this.status.job) this.status.job.size = m.size;
+        }
+        break;
+      case "openFailed":
+        if (this.sdJob) this.endJob("failed", `The printer could not open "${this.sdJob.name}" on its SD card.`);
+        if (this.stream?.kind === "upload" && !this.stream.writing) this.endUpload("The printer could not open the file on its card.");
+        break;
+      case "progress":
+        this.onSdProgress(m.pos, m.size);
+        break;
+      case "notPrinting":
+        // Marlin's auto-report says this every second when idle; it ends a job we believed in
+        // only after a print had started and twice in a row (OctoPrint's rule).
+        if (this.sdJob?.started && this.status.state === "printing" && ++this.sdJob.notPrinting > 2) {
+          this.endJob("cancelled", "The printer stopped printing from its SD card (from its own display?).");
+        }
+        break;
+      case "done":
+        if (this.sdJob) {
+          this.sdJob.pos = this.sdJob.size;
+          this.endJob("done", null);
+        }
+        break;
+      case "writing":
+        if (this.stream?.kind === "upload") {
+          this.stream.writing = true;
+          queueMicrotask(() => this.flush());
+        }
+        break;
+      case "saved":
+        if (this.stream?.kind === "upload") this.finishUpload();
+        break;
+      default:
+        break;
+    }
+    this.markDirty();
+  }
+
+  private onSdProgress(pos: number, size: number): void {
+    let job = this.sdJob;
+    if (!job && this.status.state === "operational" && pos > 0) {
+      // A print started on the printer's own display: follow it.
+      const name = this.lastOpened?.name || "SD card print";
+      job = this.sdJob = { name, pos, size, notPrinting: 0, pausedSince: undefined, pausedTotal: 0, started: true };
+      this.status.job = { file: name, source: "sd", size, state: "printing", startedAt: Date.now(), endedAt: null, reason: null };
+      this.engine?.setSdPolling(true, performance.now());
+      this.setState("printing", null);
+      this.emit({ type: "job", state: "started", file: name });
+    }
+    if (!job) return;
+    job.pos = pos;
+    job.size = size;
+    job.notPrinting = 0;
+    job.started = true;
+    if (this.status.job) this.status.job.size = size;
   }
 
   private onTransportClosed(error: TransportError): void {
     this.transport = undefined;
     this.engine?.close();
     this.engine = undefined;
-    if (this.job && this.isJobActive()) this.endJob("failed", `The connection was lost: ${error.message}`);
+    if (this.isJobActive()) this.endJob("failed", `The connection was lost: ${error.message}`);
+    this.endUpload(`The connection was lost: ${error.message}`);
     this.setState("error", { code: error.code, message: error.message, hint: error.hint });
   }
 
@@ -413,59 +768,141 @@ export class PrinterController {
     this.partial = "";
     this.outgoing.reset();
     this.incoming.reset();
+    this.prompt.close();
+    this.status.prompt = null;
     if (transport) {
-      await this.writeChain;
+      await this.lastWrite;
       await transport.close().catch(() => undefined);
     }
   }
 
-  private makeTransport(): Transport {
+  private async makeTransport(): Promise<Transport> {
     const r = this.options.record;
     if (r.transport === "virtual") return new VirtualTransport(this.options.virtual ?? {});
-    return new SerialTransport({ path: r.port ?? "", baudRate: r.baud });
+    let port = r.port ?? "";
+    let baud = r.baud;
+    if (port === "auto") {
+      this.note("Looking for the printer on the serial ports…");
+      const found = await detectPrinter();
+      port = found.port;
+      baud = found.baud;
+      this.note(`Found a printer on ${port} at ${baud} baud`);
+    }
+    this.status.connection = { port, baud };
+    return new SerialTransport({ path: port, baudRate: baud });
+  }
+
+  private openFailed(e: unknown, what: string): Result {
+    const problem =
+      e instanceof TransportError
+        ? { code: e.code, message: e.message, hint: e.hint }
+        : { code: "io", message: `Could not open ${what}: ${(e as Error).message}`, hint: "Check the connection settings." };
+    this.setState("error", problem);
+    return { ok: false, error: problem };
   }
 
   // ---- job bookkeeping -----------------------------------------------------------------------------
+
+  private isConnected(): boolean {
+    const s = this.status.state;
+    return s === "operational" || s === "printing" || s === "paused";
+  }
 
   private isJobActive(): boolean {
     const s = this.status.job?.state;
     return s === "printing" || s === "paused";
   }
 
-  private checkJobFinished(): void {
-    const job = this.job;
-    if (!job || !job.source.done || job.ackedTo < job.queuedTo || this.outgoing.busy) return;
+  /** Why a job or upload cannot start now, or undefined when it can. */
+  private readyForJob(): Result<never> | undefined {
+    if (this.status.state === "printing" || this.status.state === "paused") return fail("busy", "A print is already running.", "Cancel it or wait until it ends.");
+    if (this.stream?.kind === "upload") return fail("busy", "A file is being copied to the SD card.", "Wait until the upload is done.");
+    if (this.status.state !== "operational" || !this.engine) return notConnected();
+    return undefined;
+  }
+
+  private async openSource(file: string): Promise<Result<GcodeSource>> {
+    const path = `${this.options.filesDir}/${file}`;
+    const handle = Bun.file(path);
+    if (!(await handle.exists())) return fail("file_not_found", `There is no file "${file}".`, "Upload it first, or check the name.");
+    const source = new GcodeSource(path, handle.size);
+    await source.fill();
+    if (source.error) return fail("file_unreadable", `"${file}" could not be read: ${source.error.message}`, "Upload it again.");
+    return ok(source);
+  }
+
+  private checkStreamFinished(now: number): void {
+    const s = this.stream;
+    if (!s || !s.source.done || s.ackedTo < s.queuedTo || this.engine!.outstanding() > 0 || this.outgoing.busy) return;
+    if (s.kind === "upload") {
+      if (s.closing) return;
+      s.closing = true;
+      this.engine!.enqueue(this.engine!.profile.sd.endWriteCommand, now);
+      return;
+    }
     if (this.status.state !== "printing") return;
-    job.ackedTo = job.source.size; // trailing comments count as done too
+    s.ackedTo = s.source.size; // trailing comments count as done too
     this.endJob("done", null);
-    this.outgoing.pushScript("afterPrintDone");
+  }
+
+  private finishUpload(): void {
+    const s = this.stream;
+    if (!s || s.kind !== "upload") return;
+    this.stream = undefined;
+    this.status.sd.upload = null;
+    this.note(`Copied ${s.file} to the SD card as ${s.cardName}`);
+    this.emit({ type: "notice", level: "info", message: `${s.file} is on the SD card as ${s.cardName}.` });
+    const engine = this.engine;
+    if (engine) engine.enqueue(engine.sdListCommand(), performance.now());
+  }
+
+  private endUpload(reason: string): void {
+    const s = this.stream;
+    if (!s || s.kind !== "upload") return;
+    this.stream = undefined;
+    this.status.sd.upload = null;
+    // Leave the firmware's write mode, or everything sent next would go into the file.
+    if (s.writing && !s.closing && this.engine?.state === "operational") {
+      this.engine.clearQueue();
+      this.engine.enqueue(this.engine.profile.sd.endWriteCommand, performance.now());
+    }
+    this.note(`Upload of ${s.file} stopped: ${reason}`);
+    this.emit({ type: "notice", level: "error", message: `The upload of ${s.file} to the SD card stopped: ${reason}` });
   }
 
   private endJob(state: "done" | "cancelled" | "failed", reason: string | null): void {
-    const job = this.job;
-    if (!job || !this.status.job) return;
+    if (!this.status.job) return;
+    // Job lines still waiting on a plugin's hook are not sent after the job.
     this.outgoing.dropTagged();
     this.updateProgress();
+    const file = this.status.job.file;
     this.status.job = { ...this.status.job, state, endedAt: Date.now(), reason };
-    this.job = undefined;
+    if (this.stream?.kind === "print") this.stream = undefined;
+    if (this.sdJob) {
+      this.sdJob = undefined;
+      this.engine?.setSdPolling(false, performance.now());
+    }
     if (this.status.state === "printing" || this.status.state === "paused") this.setState("operational", null);
-    this.emit({ type: "job", state, file: job.file, ...(reason ? { reason } : {}) });
-    this.note(`Job ${state}: ${job.file}${reason ? ` (${reason})` : ""}`);
+    this.emit({ type: "job", state, file, ...(reason ? { reason } : {}) });
+    this.note(`Job ${state}: ${file}${reason ? ` (${reason})` : ""}`);
+    if (state === "done") this.outgoing.pushScript("afterPrintDone");
   }
 
   private updateProgress(): void {
-    const job = this.job;
+    const job = this.status.job;
     if (!job) return;
-    const total = job.source.size;
     const now = performance.now();
-    const paused = job.pausedTotal + (job.pausedSince !== undefined ? now - job.pausedSince : 0);
-    const started = this.status.job!.startedAt;
+    const running = this.sdJob ?? (this.stream?.kind === "print" ? this.stream : undefined);
+    if (!running) return;
+    const paused = running.pausedTotal + (running.pausedSince !== undefined ? now - running.pausedSince : 0);
+    const done = this.sdJob ? this.sdJob.pos : this.stream!.ackedTo;
+    const total = this.sdJob ? this.sdJob.size : this.stream!.source.size;
     this.status.progress = {
-      completion: total > 0 ? Math.min(100, (job.ackedTo / total) * 100) : 100,
-      bytesSent: job.ackedTo,
+      completion: total > 0 ? Math.min(100, (done / total) * 100) : this.sdJob ? 0 : 100,
+      bytesSent: done,
       bytesTotal: total,
-      linesSent: job.linesSent,
-      printTime: Math.max(0, Math.round((Date.now() - started - paused) / 1000)),
+      linesSent: this.stream?.kind === "print" ? this.stream.linesSent : 0,
+      printTime: Math.max(0, Math.round((Date.now() - job.startedAt - paused) / 1000)),
     };
   }
 
@@ -478,14 +915,9 @@ export class PrinterController {
     if (changed) this.publishNow();
   }
 
-  private pushLog(dir: LogLine["dir"], text: string): void {
-    this.log.push({ t: Date.now(), dir, text });
-    if (this.log.length > LOG_KEEP * 2) this.log = this.log.slice(-LOG_KEEP);
-    this.markDirty();
-  }
-
   private note(text: string): void {
-    this.pushLog("info", text);
+    this.recorder.record("info" satisfies TraceDirection, text, performance.timeOrigin + performance.now());
+    this.markDirty();
   }
 
   private emit(event: PrinterEvent): void {
@@ -502,11 +934,18 @@ export class PrinterController {
     if (this.publishTimer) clearTimeout(this.publishTimer);
     this.publishTimer = undefined;
     this.updateProgress();
-    if (this.engine) this.status.link = { ...this.engine.stats };
-    if (this.log.length) {
+    const engine = this.engine;
+    if (engine) {
+      this.status.link = {
+        ...this.linkStats.figures(engine.stats, engine.ackLatencies, engine.latencyCount, performance.now()),
+        maxWindow: this.window,
+      };
+    }
+    if (this.recorder.total > this.logSeen) {
       // A fast print produces thousands of lines a second; the terminal shows the latest.
-      this.options.publish({ type: "log", lines: this.log.length > LOG_KEEP ? this.log.slice(-LOG_KEEP) : this.log });
-      this.log = [];
+      const lines = this.recorder.since(this.logSeen, LOG_KEEP).map((e) => ({ t: Math.round(e.t), dir: e.dir, text: e.line }));
+      this.logSeen = this.recorder.total;
+      this.options.publish({ type: "log", lines });
     }
     this.options.publish({ type: "status", status: structuredClone(this.status) });
   }

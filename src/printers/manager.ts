@@ -7,7 +7,7 @@ import type { Bus } from "../events.ts";
 import type { SerialPluginReport, SerialPluginSpec } from "../plugins/serial/protocol.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
-import type { NewPrinter, PrinterRecord } from "./record.ts";
+import type { NewPrinter, PrinterRecord, PrinterSettings } from "./record.ts";
 import { PrinterSession } from "./session.ts";
 import type { PrinterStore } from "./store.ts";
 
@@ -22,8 +22,8 @@ export interface ManagerOptions {
   quirks: QuirksSource[];
   /** Options for every virtual printer (tests speed it up). */
   virtual?: VirtualPrinterOptionsInput;
-  /** Lines in flight per printer. */
-  window?: number;
+  /** Where each printer's flight recorder writes its rotating log. */
+  traceDir?: string;
   retryMs?: number;
   /** The plugins with serial hooks every printer Worker runs (src/plugins/manager.ts). */
   plugins?: SerialPluginLink;
@@ -57,6 +57,11 @@ export class PrinterManager {
 
   list(): PrinterSession[] {
     return [...this.sessions.values()].sort((a, b) => Number(b.record.isDefault) - Number(a.record.isDefault));
+  }
+
+  /** Where the flight recorders write their rotating logs, if anywhere. */
+  get traceDir(): string | undefined {
+    return this.options.traceDir;
   }
 
   get(id: string): PrinterSession | undefined {
@@ -108,6 +113,16 @@ export class PrinterManager {
     if (session) session.record = this.options.store.get(id)!;
   }
 
+  /** Changes a printer's settings; a new port or rate applies at the next connection, the window at once. */
+  async updateSettings(id: string, settings: PrinterSettings): Promise<void> {
+    this.options.store.updateSettings(id, settings);
+    const session = this.sessions.get(id);
+    if (!session) return;
+    session.record = this.options.store.get(id)!;
+    if (settings.window !== undefined) await session.setWindow(settings.window);
+    this.options.bus.emit("printers.changed", undefined);
+  }
+
   async remove(id: string): Promise<void> {
     const session = this.sessions.get(id);
     if (!session) return;
@@ -135,7 +150,7 @@ export class PrinterManager {
       filesDir: this.options.filesDir,
       bus: this.options.bus,
       virtual: this.options.virtual,
-      window: this.options.window,
+      traceDir: this.options.traceDir,
       plugins: this.options.plugins?.specs(),
       onPluginReport: (printer, report) => this.options.plugins?.report(printer, report),
     });

@@ -21,7 +21,7 @@ export interface SessionOptions {
   filesDir: string;
   bus: Bus;
   virtual?: VirtualPrinterOptionsInput;
-  window?: number;
+  traceDir?: string;
   /** Plugins with serial hooks to run in this printer's Worker from the start. */
   plugins?: SerialPluginSpec[];
   /** What the Worker reports about them (faults, load failures, log lines). */
@@ -57,7 +57,7 @@ export class PrinterSession {
       quirks: options.quirks,
       filesDir: options.filesDir,
       virtual: options.virtual,
-      window: options.window,
+      traceDir: options.traceDir,
     };
     this.worker.postMessage(init);
     if (options.plugins?.length) this.setPlugins(options.plugins);
@@ -80,6 +80,14 @@ export class PrinterSession {
   pauseJob = () => this.call<null>("pauseJob");
   resumeJob = () => this.call<null>("resumeJob");
   cancelJob = () => this.call<null>("cancelJob");
+  sdRefresh = () => this.call<null>("sdRefresh");
+  sdPrint = (name: string) => this.call<null>("sdPrint", name);
+  sdDelete = (name: string) => this.call<null>("sdDelete", name);
+  sdUpload = (file: string, name?: string) => this.call<{ name: string }>("sdUpload", file, name);
+  answerPrompt = (choice: number) => this.call<null>("answerPrompt", choice);
+  setWindow = (window: number) => this.call<null>("setWindow", window);
+  /** The flight recorder's latest lines as JSONL. */
+  trace = () => this.call<string>("trace");
 
   /** Stops the link and the worker. */
   async dispose(): Promise<void> {

@@ -3,6 +3,7 @@
  * the dashboard fragments, the native JSON API and the push channels.
  */
 import * as v from "valibot";
+import { newLinkCounters } from "../protocol/engine.ts";
 
 export const ProblemSchema = v.object({
   code: v.string(),
@@ -23,8 +24,10 @@ export type PrinterState = v.InferOutput<typeof PrinterStateSchema>;
 export const JobStateSchema = v.picklist(["printing", "paused", "cancelled", "done", "failed"]);
 
 export const JobSchema = v.object({
-  /** Path of the file relative to the files folder. */
+  /** Path of the file relative to the files folder, or its name on the SD card. */
   file: v.string(),
+  /** `host`: streamed by Layerline from its files; `sd`: printed by the firmware from its card. */
+  source: v.picklist(["host", "sd"]),
   size: v.number(),
   state: JobStateSchema,
   startedAt: v.number(),
@@ -46,11 +49,53 @@ export const ProgressSchema = v.object({
 export type Progress = v.InferOutput<typeof ProgressSchema>;
 
 export const LinkStatsSchema = v.object({
+  /** Every line written, resends and emergency lines included. */
   linesSent: v.number(),
   linesResent: v.number(),
   resendRequests: v.number(),
   timeouts: v.number(),
+  /** Lines acknowledged. */
+  acks: v.number(),
+  /** Oks lost on the wire (found from a later `ok N..`), and late oks that were ignored. */
+  lostOks: v.number(),
+  lateOks: v.number(),
+  /** Lines in flight the window allows now (1 without ADVANCED_OK), and the printer's setting. */
+  window: v.number(),
+  maxWindow: v.number(),
+  /** Free planner blocks and command slots from the last ADVANCED_OK ok; -1 when unknown. */
+  plannerFree: v.number(),
+  bufferFree: v.number(),
+  /** Lines acknowledged per second over the last few seconds. */
+  linesPerSecond: v.number(),
+  /** Lines sent again / lines sent (0–1). */
+  resendRatio: v.number(),
+  /** Time from writing a line to its ok: median and 99th percentile of the latest 1024, ms. */
+  ackLatencyP50Ms: v.nullable(v.number()),
+  ackLatencyP99Ms: v.nullable(v.number()),
 });
+export type LinkStatsStatus = v.InferOutput<typeof LinkStatsSchema>;
+
+export const SdFileSchema = v.object({
+  /** What M23/M30 take (the 8.3 path on FAT cards). */
+  name: v.string(),
+  longName: v.optional(v.string()),
+  size: v.optional(v.number()),
+  /** ms since 1970, when the listing carried a plausible time stamp. */
+  modified: v.optional(v.number()),
+});
+
+export const SdStateSchema = v.object({
+  /** A card is present and mounted, as far as the firmware said. */
+  available: v.boolean(),
+  /** Uploads are possible (the firmware reports SD_WRITE, or says nothing and writes are in its profile). */
+  writable: v.boolean(),
+  files: v.array(SdFileSchema),
+  /** A file being copied to the card, with its progress. */
+  upload: v.nullable(v.object({ file: v.string(), name: v.string(), bytes: v.number(), total: v.number() })),
+});
+export type SdState = v.InferOutput<typeof SdStateSchema>;
+
+export const PromptSchema = v.object({ text: v.string(), buttons: v.array(v.string()) });
 
 export const PrinterStatusSchema = v.object({
   id: v.string(),
@@ -60,6 +105,8 @@ export const PrinterStatusSchema = v.object({
     v.object({
       name: v.string(),
       profile: v.string(),
+      /** Overlays applied on top of the profile (e.g. `creality`). */
+      overlays: v.array(v.string()),
       capabilities: v.record(v.string(), v.boolean()),
     }),
   ),
@@ -71,6 +118,11 @@ export const PrinterStatusSchema = v.object({
   job: v.nullable(JobSchema),
   progress: v.nullable(ProgressSchema),
   link: LinkStatsSchema,
+  sd: SdStateSchema,
+  /** A dialog the printer asks the user to answer (`//action:prompt_*`), answered with M876. */
+  prompt: v.nullable(PromptSchema),
+  /** Where the printer was found (with `auto`, the detected port and rate). */
+  connection: v.nullable(v.object({ port: v.string(), baud: v.number() })),
 });
 export type PrinterStatus = v.InferOutput<typeof PrinterStatusSchema>;
 
@@ -86,6 +138,9 @@ export function initialStatus(id: string): PrinterStatus {
     busy: null,
     job: null,
     progress: null,
-    link: { linesSent: 0, linesResent: 0, resendRequests: 0, timeouts: 0 },
+    link: { ...newLinkCounters(), maxWindow: 1, linesPerSecond: 0, resendRatio: 0, ackLatencyP50Ms: null, ackLatencyP99Ms: null },
+    sd: { available: false, writable: false, files: [], upload: null },
+    prompt: null,
+    connection: null,
   };
 }

@@ -2,7 +2,7 @@
  * Printer records in sqlite.
  */
 import type { Database } from "bun:sqlite";
-import { slugify, type NewPrinter, type PrinterRecord } from "./record.ts";
+import { slugify, type NewPrinter, type PrinterRecord, type PrinterSettings } from "./record.ts";
 
 interface Row {
   id: string;
@@ -13,6 +13,7 @@ interface Row {
   autoconnect: number;
   is_default: number;
   created_at: number;
+  send_window: number;
 }
 
 const toRecord = (r: Row): PrinterRecord => ({
@@ -21,6 +22,7 @@ const toRecord = (r: Row): PrinterRecord => ({
   transport: r.transport,
   port: r.port,
   baud: r.baud,
+  window: r.send_window,
   autoconnect: r.autoconnect === 1,
   isDefault: r.is_default === 1,
   createdAt: r.created_at,
@@ -53,15 +55,26 @@ export class PrinterStore {
     const isFirst = (this.db.query("SELECT COUNT(*) AS n FROM printers").get() as { n: number }).n === 0;
     this.db
       .query(
-        "INSERT INTO printers (id, name, transport, port, baud, autoconnect, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO printers (id, name, transport, port, baud, autoconnect, is_default, created_at, send_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       )
-      .run(id, input.name, input.transport, input.port ?? null, input.baud, input.autoconnect ? 1 : 0, isFirst ? 1 : 0, now);
+      .run(id, input.name, input.transport, input.port ?? null, input.baud, input.autoconnect ? 1 : 0, isFirst ? 1 : 0, now, input.window);
     return this.get(id)!;
   }
 
   /** Updates the connection settings of a printer. */
   updateConnection(id: string, port: string | null, baud: number): void {
     this.db.query("UPDATE printers SET port = ?, baud = ? WHERE id = ?").run(port, baud, id);
+  }
+
+  /** Changes the settings given (name, port, baud, send window). */
+  updateSettings(id: string, settings: PrinterSettings): void {
+    const columns: [string, string | number][] = [];
+    if (settings.name !== undefined) columns.push(["name", settings.name]);
+    if (settings.port !== undefined) columns.push(["port", settings.port]);
+    if (settings.baud !== undefined) columns.push(["baud", settings.baud]);
+    if (settings.window !== undefined) columns.push(["send_window", settings.window]);
+    if (columns.length === 0) return;
+    this.db.query(`UPDATE printers SET ${columns.map(([c]) => `${c} = ?`).join(", ")} WHERE id = ?`).run(...columns.map(([, v]) => v), id);
   }
 
   /** Makes `id` the default printer (the one the UI opens and the OctoPrint API's `/api` maps to). */

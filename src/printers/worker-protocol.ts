@@ -9,7 +9,22 @@ import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 
 /** The controller methods the main thread may call. */
-export type ControllerMethod = "connect" | "disconnect" | "send" | "emergencyStop" | "startJob" | "pauseJob" | "resumeJob" | "cancelJob";
+export type ControllerMethod =
+  | "connect"
+  | "disconnect"
+  | "send"
+  | "emergencyStop"
+  | "startJob"
+  | "pauseJob"
+  | "resumeJob"
+  | "cancelJob"
+  | "sdRefresh"
+  | "sdPrint"
+  | "sdDelete"
+  | "sdUpload"
+  | "answerPrompt"
+  | "setWindow"
+  | "trace";
 
 export interface WorkerInit {
   type: "init";
@@ -17,7 +32,7 @@ export interface WorkerInit {
   quirks: QuirksSource[];
   filesDir: string;
   virtual?: VirtualPrinterOptionsInput;
-  window?: number;
+  traceDir?: string;
 }
 
 export type ToWorker =

@@ -25,7 +25,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         library: new QuirksLibrary(msg.quirks),
         filesDir: msg.filesDir,
         virtual: msg.virtual,
-        window: msg.window,
+        traceDir: msg.traceDir,
         hooks: plugins,
         publish: post,
       });

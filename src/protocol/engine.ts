@@ -6,14 +6,23 @@
  * Accounting rule that makes resends and windowing exact: firmware answers every line it reads
  * with exactly one `ok` (executed or rejected). So `inFlight` is a FIFO of what we sent; each ok
  * pops the oldest entry. A resend request marks entries from the requested line on as rejected
- * (their oks will come but mean nothing) and re-queues the history from that line (§1.7).
+ * (their oks will come but mean nothing) and re-queues the history from that line (§1.7). When
+ * the ok names its line (ADVANCED_OK `ok N12 P.. B..`, Repetier `ok 12`) the FIFO re-aligns on
+ * it: entries before it lost their ok on the wire, and an ok for a line no longer in flight is a
+ * late duplicate and is ignored.
+ *
+ * Windowing (§2.5 strategy 2): with ADVANCED_OK the firmware tells its free command slots `B`;
+ * the command queue holds `max(B) + 1` lines, so up to that many (and never more than the
+ * configured window, nor more unread bytes than its receive buffer) are kept in flight. Without
+ * ADVANCED_OK, one line is in flight (ping-pong).
  */
 import { clean, frame } from "./framing.ts";
 import type { FirmwareInfo } from "./firmware-info.ts";
 import type { Position } from "./position.ts";
-import type { Quirks } from "./quirks.ts";
+import type { ErrorPolicy, Quirks } from "./quirks.ts";
 import type { QuirksLibrary } from "./quirks-library.ts";
-import { classify, compileGrammar, type ErrorClass, type Grammar, type Received } from "./responses.ts";
+import { classify, classifySd, compileGrammar, type ErrorClass, type Grammar, type Received } from "./responses.ts";
+import { parseFileListLine, type SdFile, type SdMessage } from "./sd.ts";
 import type { TemperatureReport } from "./temperature.ts";
 
 /** The link's condition as the user sees it. */
@@ -31,12 +40,19 @@ export type EngineEvent =
   | { type: "sent"; line: string }
   | { type: "received"; line: string }
   | { type: "acked"; tag: number }
+  /** A job line may be lost: the firmware does not track line numbers and went silent (Klipper, RRF). */
+  | { type: "lost"; tag: number; command: string }
   | { type: "temperature"; report: TemperatureReport }
+  | { type: "target"; heater: string; target: number }
   | { type: "position"; position: Position }
-  | { type: "firmware"; name: string; profile: string; info: FirmwareInfo; capabilities: Record<string, boolean> }
+  | { type: "firmware"; name: string; profile: string; overlays: string[]; info: FirmwareInfo; capabilities: Record<string, boolean> }
+  /** The profile in force changed (an overlay's evidence appeared, or the family was recognised). */
+  | { type: "profile"; profile: string; overlays: string[] }
   | { type: "busy"; reason: string }
-  | { type: "action"; name: string; params: string }
-  | { type: "firmwareError"; errorClass: ErrorClass; text: string }
+  /** `echo` is true when the firmware only mirrors a command we sent (M25 → `//action:pause`). */
+  | { type: "action"; name: string; params: string; echo: boolean }
+  | { type: "firmwareError"; errorClass: ErrorClass; text: string; policy: ErrorPolicy }
+  | { type: "sd"; message: SdMessage }
   | { type: "reset" }
   | { type: "notice"; level: "info" | "warning"; message: string };
 
@@ -44,16 +60,28 @@ export interface EngineOptions {
   /** The starting profile; replaced when the firmware identifies itself and `library` knows it. */
   quirks: Quirks;
   library?: QuirksLibrary;
-  /** Maximum lines in flight. 1 is ping-pong (§2.5 strategy 1). */
+  /** Maximum lines in flight. 1 is ping-pong (§2.5 strategy 1); more needs ADVANCED_OK. */
   window?: number;
 }
 
 /** Counters for the link statistics shown to the user. */
-export interface LinkStats {
+export interface LinkCounters {
+  /** Every line written, resends and emergency lines included. */
   linesSent: number;
   linesResent: number;
   resendRequests: number;
   timeouts: number;
+  /** Lines acknowledged (rejected copies excluded). */
+  acks: number;
+  /** Oks that never arrived, found out from a later `ok N..`. */
+  lostOks: number;
+  /** Oks for lines no longer in flight (arrived after a timeout gave up on them); ignored. */
+  lateOks: number;
+  /** Lines the send window allows in flight right now. */
+  window: number;
+  /** Free planner blocks and command slots from the last ADVANCED_OK, or -1 when unknown. */
+  plannerFree: number;
+  bufferFree: number;
 }
 
 interface Sent {
@@ -61,7 +89,10 @@ interface Sent {
   tag: number;
   command: string;
   rejected: boolean;
-  longRunning: boolean;
+  /** Silence allowed while this line is the oldest in flight, beyond the communication timeout; undefined = normal. */
+  limitMs: number | undefined;
+  sentAt: number;
+  bytes: number;
 }
 
 interface Pending {
@@ -69,15 +100,37 @@ interface Pending {
   tag: number;
 }
 
+interface Poller {
+  command: () => string;
+  intervalMs: () => number;
+  wanted: () => boolean;
+  nextAt: number;
+}
+
 const NO_TAG = -1;
 /** How long to let answers to repeated hellos drain before the first real command. */
 const SETTLE_MS = 300;
-/** A generous limit for commands that block on purpose when the firmware sends no keep-alives. */
-const LONG_RUNNING_LIMIT_MS = 15 * 60_000;
+/** After M115's ok, how long to wait for its report when it has not come yet (Repetier acks first). */
+const IDENTIFY_INFO_MS = 1500;
+/** The Cap list is over after this much quiet (or at the first other line, §3.3). */
+const IDENTIFY_CAPS_MS = 300;
+/** An unclassified error waits this long for a `Resend` that would make it a resend notice. */
+const ERROR_SETTLE_MS = 250;
+/** A firmware echo of our own pause/resume arrives within this long. */
+const ECHO_WINDOW_MS = 3000;
+const LATENCY_SAMPLES = 1024;
+
+/** Counters of a link that has sent nothing yet. */
+export function newLinkCounters(): LinkCounters {
+  return { linesSent: 0, linesResent: 0, resendRequests: 0, timeouts: 0, acks: 0, lostOks: 0, lateOks: 0, window: 1, plannerFree: -1, bufferFree: -1 };
+}
 
 export class ProtocolEngine {
   state: LinkState = "closed";
-  readonly stats: LinkStats = { linesSent: 0, linesResent: 0, resendRequests: 0, timeouts: 0 };
+  readonly stats: LinkCounters = newLinkCounters();
+  /** The last ack latencies (ms from writing a line to its ok), a ring; see `latencyCount`. */
+  readonly ackLatencies = new Float64Array(LATENCY_SAMPLES);
+  latencyCount = 0;
   capabilities: Record<string, boolean> = {};
   firmwareInfo: FirmwareInfo = {};
   currentTool = 0;
@@ -85,51 +138,108 @@ export class ProtocolEngine {
   private quirks: Quirks;
   private grammar: Grammar;
   private readonly library: QuirksLibrary | undefined;
-  private readonly window: number;
+  private maxWindow: number;
+  private family: string;
+  private overlays: string[] = [];
 
   private nextN = 1;
   private readonly historyText: string[];
   private readonly historyTag: number[];
   private readonly historyCommand: string[];
+  /** Whether the line in each history slot has been acknowledged (a repeat of it carries no tag). */
+  private readonly historyAcked: Uint8Array;
   private readonly inFlight: Sent[] = [];
+  private inFlightBytes = 0;
   private queue: Pending[] = [];
   private queueHead = 0;
   /** Line numbers still to retransmit after a resend request: [resendFrom, resendTo). */
   private resendFrom = 0;
   private resendTo = 0;
   private resendOkDeadline: number | undefined;
+  private savedOkDeadline: number | undefined;
   private lastResendN = -1;
   private consecutiveResends = 0;
+  private advancedOk = false;
+  private maxBufferFree = 0;
+  private readonly bufferFreeSeen = new Uint32Array(64);
 
   private out: string[] = [];
   private events: EngineEvent[] = [];
 
   private openedAt = 0;
   private helloAt = 0;
+  /** Any line at all: the printer is alive. */
   private lastReceivedAt = 0;
+  /**
+   * A line about the command stream (an ack, a resend request, a busy keep-alive, `wait`): only
+   * these hold off the ack timeout, so auto-reports cannot hide a lost ok or a lost line.
+   */
+  private lastProgressAt = 0;
   private consecutiveTimeouts = 0;
   private silentSince = 0;
   private busySeen = false;
   private identifying = false;
+  /**
+   * After M115's ok: waiting for its report (firmware that acks on receipt prints it after the
+   * ok), then for the end of the Cap lines. Identification finishes at this deadline at the latest.
+   */
+  private identifyDeadline: number | undefined;
+  private identifyPhase: "ack" | "info" | "caps" = "ack";
   /** Hellos sent since the link opened; each may still be answered. */
   private hellosSent = 0;
   /** After several hellos, oks still on their way are absorbed until this time. */
   private settleUntil: number | undefined;
-  private autoreportTemperature = false;
-  private nextPollAt = 0;
+  /** For firmware that acks on receipt: a long-running command may still run until then. */
+  private longRunningUntil = 0;
+  private sdWriting = false;
+  private sdPolling = false;
+  private autoreport = { temperature: false, position: false, sdStatus: false };
+  private readonly pollers: Poller[];
+  private inFileList = false;
+  private listFiles: SdFile[] = [];
+  private listDirs: string[] = [];
+  private pendingError: { text: string; at: number; join: boolean } | undefined;
+  private expectEcho: { name: string; until: number } | undefined;
+  private readonly warned = new Set<string>();
+  private lastLine = "";
+  /** The M115 reply, checked again for safety warnings once the family's profile applies. */
+  private firmwareLine = "";
 
   constructor(options: EngineOptions) {
     this.quirks = options.quirks;
+    this.family = options.quirks.id;
     this.grammar = compileGrammar(options.quirks);
     this.library = options.library;
-    this.window = Math.max(1, options.window ?? 1);
+    this.maxWindow = Math.max(1, Math.floor(options.window ?? 1));
     const size = this.quirks.resend.historySize;
     this.historyText = new Array<string>(size);
     this.historyTag = new Array<number>(size).fill(NO_TAG);
     this.historyCommand = new Array<string>(size);
+    this.historyAcked = new Uint8Array(size);
+    this.pollers = [
+      {
+        command: () => "M105",
+        intervalMs: () => this.quirks.timeouts.temperaturePollMs,
+        // Not while a blocking command runs: the firmware is not reading, and it reports on its own.
+        wanted: () => !this.autoreport.temperature && !this.longRunningInFlight(),
+        nextAt: 0,
+      },
+      {
+        command: () => this.quirks.sd.statusCommand,
+        intervalMs: () => this.quirks.timeouts.sdStatusPollMs,
+        wanted: () => this.sdPolling && !this.autoreport.sdStatus,
+        nextAt: 0,
+      },
+      {
+        command: () => "M114",
+        intervalMs: () => this.quirks.timeouts.positionPollMs,
+        wanted: () => this.quirks.timeouts.positionPollMs > 0 && !this.autoreport.position && this.outstanding() === 0,
+        nextAt: 0,
+      },
+    ];
   }
 
-  /** The profile in force (changes when the firmware is identified). */
+  /** The profile in force (changes when the firmware is identified or an overlay applies). */
   get profile(): Quirks {
     return this.quirks;
   }
@@ -144,7 +254,7 @@ export class ProtocolEngine {
 
   /** The link was closed by us or went away; forget everything in flight. */
   close(): void {
-    this.inFlight.length = 0;
+    this.clearInFlight();
     this.clearQueue();
     this.resendFrom = this.resendTo = 0;
     this.setState("closed");
@@ -159,7 +269,17 @@ export class ProtocolEngine {
     const cmd = toAscii(clean(command));
     if (cmd === "") return false;
     const code = commandCode(cmd);
-    if (this.quirks.commands.blocked.includes(code)) {
+    if (code === "M112") {
+      this.emergencyStop(now);
+      return true;
+    }
+    const q = this.quirks;
+    const g = this.grammar;
+    if (g.neverSend.length && g.neverSend.some((r) => r.test(cmd))) {
+      this.notice("warning", `"${cmd}" was not sent: this firmware misbehaves on it (see its quirks file).`);
+      return false;
+    }
+    if (g.blocked.has(code) && !q.commands.blockedUnlessCapabilities.every((c) => this.capabilities[c] === true)) {
       this.notice("warning", `${code} was not sent: it blocks the serial line until someone presses the printer's button.`);
       return false;
     }
@@ -167,11 +287,12 @@ export class ProtocolEngine {
       this.notice("warning", `"${cmd}" was not sent: the printer is not connected.`);
       return false;
     }
-    const outOfBand =
-      this.quirks.commands.emergency.includes(code) &&
-      this.capabilities[this.quirks.commands.emergencyCapability] === true &&
-      this.state === "operational";
-    if (outOfBand) {
+    if (g.unacked.length && g.unacked.some((r) => r.test(cmd))) {
+      // A console line (Smoothie): never acknowledged, so it must not take a slot in the FIFO.
+      this.write(cmd);
+      return true;
+    }
+    if (this.state === "operational" && this.isOutOfBand(code)) {
       // The emergency parser acts on it at once; it still gets its ok, so it takes a FIFO slot.
       this.transmitNew(cmd, tag, now);
       return true;
@@ -181,11 +302,18 @@ export class ProtocolEngine {
     return true;
   }
 
-  /** M112 (§7): written at once, bare and numbered, bypassing every queue; the link is then dead. */
+  /**
+   * M112 (§7): written at once, bare and numbered, bypassing every queue, then every heater off
+   * for firmware that still listens (as OctoPrint does, transcript klipper-859); the link is
+   * then dead.
+   */
   emergencyStop(now: number): void {
     if (this.state === "closed") return;
     this.write("M112");
     this.transmitNew("M112", NO_TAG, now);
+    const tools = Math.max(1, Number.parseInt(this.firmwareInfo.EXTRUDER_COUNT ?? "1", 10) || 1);
+    for (let t = 0; t < tools; t++) this.transmitNew(`M104 T${t} S0`, NO_TAG, now);
+    this.transmitNew("M140 S0", NO_TAG, now);
     this.clearQueue();
     this.fail({
       code: "emergency_stop",
@@ -194,11 +322,23 @@ export class ProtocolEngine {
     });
   }
 
+  /** Changes the most lines in flight (1 = ping-pong); applies from the next line sent. */
+  setWindow(window: number, now: number): void {
+    this.maxWindow = Math.max(1, Math.floor(window));
+    this.pump(now);
+  }
+
+  /** Polls the SD status (M27) while an SD print runs, unless the firmware auto-reports it. */
+  setSdPolling(on: boolean, now: number): void {
+    this.sdPolling = on;
+    this.pollers[1]!.nextAt = now;
+  }
+
   /** How many more lines could be taken right now without queueing behind others. */
   capacity(): number {
     if (this.state !== "operational" || this.identifying) return 0;
     const pending = this.queue.length - this.queueHead + (this.resendTo - this.resendFrom);
-    return Math.max(0, this.window - this.inFlight.length - pending);
+    return Math.max(0, this.windowLimit() - this.inFlight.length - pending);
   }
 
   /** Lines in flight plus lines queued: zero when the firmware has everything we meant to send. */
@@ -206,18 +346,42 @@ export class ProtocolEngine {
     return this.inFlight.length + this.queue.length - this.queueHead + (this.resendTo - this.resendFrom);
   }
 
+  /** Whether the link is up and the firmware identified (M115 and its Cap lines are through). */
+  get identified(): boolean {
+    return this.state === "operational" && !this.identifying && this.settleUntil === undefined;
+  }
+
   /** Feeds one received line (without its line ending). */
   receive(raw: string, now: number): void {
     const line = raw.indexOf("\0") >= 0 ? raw.replaceAll("\0", "").trim() : raw.trim();
     this.lastReceivedAt = now;
-    this.consecutiveTimeouts = 0;
     this.events.push({ type: "received", line });
     if (this.state === "closed" || this.state === "error") return;
-    if (this.library && this.state === "operational" && !this.firmwareInfo.FIRMWARE_NAME) {
-      const byLine = this.library.detectByLine(line);
-      if (byLine && byLine !== this.quirks.id) this.useProfile(byLine);
+    this.lastLine = line;
+    let msg = classify(line, this.grammar, this.currentTool);
+    if (this.mayBeEvidence(msg)) {
+      if (this.applyEvidence(line)) msg = classify(line, this.grammar, this.currentTool);
+      this.checkSafety(line);
     }
-    this.handle(classify(line, this.grammar, this.currentTool), now);
+    const pending = this.pendingError;
+    if (pending) {
+      this.pendingError = undefined;
+      if (pending.join) {
+        // The second half of a split error (Marlin 1.0 `Error:0` + `: Extruder switched off…`).
+        const text = `${pending.text} ${line}`;
+        this.onError(classifyErrorText(text, this.grammar), text, now);
+        return;
+      }
+      // An unknown error right before a resend request was about the damaged line (§1.6).
+      if (msg.kind !== "resend") this.applyErrorPolicy("error", pending.text, now);
+    }
+    // The M115 report after its ok (Repetier): the report and Cap lines are taken first, and the
+    // first other line ends it, handled once the firmware's profile applies.
+    const reporting = this.identifying && this.identifyPhase !== "ack";
+    const report = msg.kind === "firmware" || msg.kind === "capability";
+    if (reporting && !report) this.trackIdentification(msg, now);
+    this.handle(msg, now);
+    if (reporting && report) this.trackIdentification(msg, now);
   }
 
   /** Advances timers: handshake retries, resend-ok detection, communication timeouts, polling. */
@@ -238,31 +402,36 @@ export class ProtocolEngine {
     if (this.settleUntil !== undefined) {
       if (now < this.settleUntil) return;
       this.settleUntil = undefined;
-      this.lastReceivedAt = now;
-      this.enqueueSystem("M115", now);
+      this.lastReceivedAt = this.lastProgressAt = now;
+      this.identify(now);
+    }
+    if (this.identifyDeadline !== undefined && now >= this.identifyDeadline) this.finishIdentification(now);
+    if (this.pendingError && now >= this.pendingError.at + ERROR_SETTLE_MS) {
+      const p = this.pendingError;
+      this.pendingError = undefined;
+      this.applyErrorPolicy(p.join ? classifyErrorText(p.text, this.grammar) : "error", p.text, now);
+      if (this.state !== "operational") return;
     }
     if (this.resendOkDeadline !== undefined && now >= this.resendOkDeadline) {
       // The firmware sent no ok after its resend request (some Marlin 2.0.x builds): simulate it.
       this.resendOkDeadline = undefined;
       this.popAck(now);
     }
+    if (this.savedOkDeadline !== undefined && now >= this.savedOkDeadline) {
+      // `Done saving file.` without an ok (several Marlin versions): simulate it.
+      this.savedOkDeadline = undefined;
+      this.popAck(now);
+    }
     if (this.inFlight.length > 0) {
-      if (now - this.lastReceivedAt >= this.timeoutFor(this.inFlight[0]!)) this.onTimeout(now);
-    } else if (now - this.lastReceivedAt >= this.communicationLimit()) {
+      if (now - this.lastProgressAt >= this.silenceLimit(now)) this.onTimeout(now);
+    } else if (now - this.lastReceivedAt >= this.communicationLimit() && !this.sdWriting) {
       // Nothing in flight and nothing heard: probe, so real silence becomes a timeout.
       this.lastReceivedAt = now;
       this.enqueueSystem("M105", now);
     }
-    this.pollTemperature(now);
+    if (this.state !== "operational") return;
+    this.poll(now);
     this.pump(now);
-  }
-
-  /** M105 at the poll interval when the firmware does not auto-report temperatures. */
-  private pollTemperature(now: number): void {
-    if (this.autoreportTemperature || this.identifying || now < this.nextPollAt) return;
-    this.nextPollAt = now + this.quirks.timeouts.temperaturePollMs;
-    // Not while a blocking command runs: the firmware is not reading, and it reports on its own.
-    if (!this.hasPending("M105") && !this.longRunningInFlight()) this.enqueueSystem("M105", now);
   }
 
   /** When `tick` next has something to do; undefined when nothing is timed. */
@@ -272,13 +441,17 @@ export class ProtocolEngine {
     }
     if (this.state !== "operational") return undefined;
     if (this.settleUntil !== undefined) return this.settleUntil;
-    let at =
-      this.inFlight.length > 0
-        ? this.lastReceivedAt + this.timeoutFor(this.inFlight[0]!)
-        : this.lastReceivedAt + this.communicationLimit();
+    let at = Infinity;
+    if (this.inFlight.length > 0) at = this.lastProgressAt + this.silenceLimit(this.lastProgressAt);
+    else if (!this.sdWriting) at = this.lastReceivedAt + this.communicationLimit();
     if (this.resendOkDeadline !== undefined) at = Math.min(at, this.resendOkDeadline);
-    if (!this.autoreportTemperature && !this.identifying) at = Math.min(at, this.nextPollAt);
-    return at;
+    if (this.savedOkDeadline !== undefined) at = Math.min(at, this.savedOkDeadline);
+    if (this.pendingError) at = Math.min(at, this.pendingError.at + ERROR_SETTLE_MS);
+    if (this.identifyDeadline !== undefined) at = Math.min(at, this.identifyDeadline);
+    if (!this.identifying && !this.sdWriting) {
+      for (const p of this.pollers) if (p.wanted()) at = Math.min(at, p.nextAt);
+    }
+    return at === Infinity ? undefined : at;
   }
 
   /** Lines to write, in order, without line endings; empties the outbox. */
@@ -306,20 +479,36 @@ export class ProtocolEngine {
   private handle(msg: Received, now: number): void {
     switch (msg.kind) {
       case "ok":
+      case "resend":
+      case "skip":
+      case "busy":
+      case "wait":
+      case "start":
+        this.lastProgressAt = now;
+        this.consecutiveTimeouts = 0;
+        break;
+    }
+    switch (msg.kind) {
+      case "ok":
+        if (msg.report?.kind === "start") {
+          this.onOk(msg, now);
+          this.onStart(now);
+          return;
+        }
         if (msg.report) this.handle(msg.report, now);
-        this.onOk(now);
+        this.onOk(msg, now);
         return;
       case "resend":
         this.onResend(msg.lineNumber, now);
+        return;
+      case "skip":
+        // Repetier already had this line (§1.7.5); the ok that follows acknowledges our copy.
         return;
       case "start":
         this.onStart(now);
         return;
       case "wait":
-        // Repetier/Marlin NO_TIMEOUTS: "idle and waiting", i.e. an ok went missing (§2.3).
-        if (this.quirks.wait.meaning === "idle" && this.state === "operational" && this.inFlight.length > 0) {
-          this.popAck(now);
-        }
+        this.onWait(now);
         return;
       case "busy":
         if (!this.busySeen) {
@@ -328,9 +517,12 @@ export class ProtocolEngine {
         }
         this.events.push({ type: "busy", reason: msg.reason });
         return;
-      case "action":
-        this.events.push({ type: "action", name: msg.name, params: msg.params });
+      case "action": {
+        const echo = this.expectEcho !== undefined && this.expectEcho.name === msg.name && now <= this.expectEcho.until;
+        if (echo) this.expectEcho = undefined;
+        this.events.push({ type: "action", name: msg.name, params: msg.params, echo });
         return;
+      }
       case "error":
         this.onError(msg.errorClass, msg.text, now);
         return;
@@ -339,6 +531,8 @@ export class ProtocolEngine {
         return;
       case "firmware":
         this.firmwareInfo = msg.info;
+        this.firmwareLine = this.lastLine;
+        if (!this.identifying) this.detectFamily(); // an M115 the user sent, or one from before we connected
         return;
       case "position":
         this.events.push({ type: "position", position: msg.position });
@@ -346,45 +540,112 @@ export class ProtocolEngine {
       case "temperature":
         this.events.push({ type: "temperature", report: msg.report });
         return;
+      case "target":
+        this.events.push({ type: "target", heater: msg.heater, target: msg.target });
+        return;
+      case "sd":
+        this.onSd(msg.message, now);
+        return;
       case "text":
+        if (this.inFileList) this.onListLine(msg.text);
         return;
     }
   }
 
-  private onOk(now: number): void {
+  private onOk(msg: Extract<Received, { kind: "ok" }>, now: number): void {
     if (this.state === "handshake") {
       // Any ok answers the hello. If several hellos went out (a retry, or a `start` banner from a
       // board that had in fact read the first one), more oks may follow: let them arrive while
       // nothing else is in flight, so none is mistaken for the ack of a real command.
-      this.inFlight.length = 0;
+      this.clearInFlight();
       this.setState("operational");
       this.identifying = true;
       if (this.hellosSent > 1) this.settleUntil = now + SETTLE_MS;
-      else this.enqueueSystem("M115", now);
+      else this.identify(now);
       return;
     }
+    if (this.settleUntil !== undefined) return;
+    if (this.inFileList) this.endFileList(); // a listing cut short (reset, lost line)
     this.resendOkDeadline = undefined;
+    this.savedOkDeadline = undefined;
+    if (msg.bufferFree !== undefined) {
+      this.advancedOk = true;
+      this.stats.bufferFree = msg.bufferFree;
+      this.stats.plannerFree = msg.plannerFree ?? -1;
+      // The queue size is the largest B seen twice: one damaged digit must not widen the window.
+      const b = Math.min(msg.bufferFree, 63);
+      if (++this.bufferFreeSeen[b]! >= 2 && b > this.maxBufferFree) this.maxBufferFree = b;
+    }
+    if (msg.lineNumber !== undefined && this.quirks.lineNumbers.tracked && !this.realign(msg.lineNumber, now)) {
+      this.pump(now);
+      return;
+    }
     this.popAck(now);
   }
 
-  private popAck(now: number): void {
-    const entry = this.inFlight.shift();
-    if (entry) {
-      if (!entry.rejected) {
-        if (entry.tag !== NO_TAG) this.events.push({ type: "acked", tag: entry.tag });
-        if (entry.command === "M115" && this.identifying) this.finishIdentification(now);
+  /**
+   * An ok that names its line: entries before it lost their oks on the wire (pop them), and an ok
+   * for a line no longer in flight is late and ignored. Returns false when the ok is to be ignored.
+   * Oks for rejected copies carry no reliable number (Marlin 2.0 prints a stale one), so they
+   * pop in order.
+   */
+  private realign(n: number, now: number): boolean {
+    const head = this.inFlight[0];
+    if (!head || head.rejected) return true;
+    let at = -1;
+    for (let i = 0; i < this.inFlight.length; i++) {
+      const e = this.inFlight[i]!;
+      if (e.n === n && !e.rejected) {
+        at = i;
+        break;
       }
     }
-    this.pump(now);
+    if (at > 0) {
+      for (let i = 0; i < at; i++) {
+        this.stats.lostOks++;
+        this.popAck(now, false);
+      }
+      return true;
+    }
+    if (at < 0 && n < head.n) {
+      this.stats.lateOks++;
+      return false;
+    }
+    return true;
+  }
+
+  private popAck(now: number, pump = true): void {
+    const entry = this.inFlight.shift();
+    if (entry) {
+      this.inFlightBytes -= entry.bytes;
+      if (!entry.rejected) {
+        this.historyAcked[entry.n % this.historyAcked.length] = 1;
+        this.stats.acks++;
+        this.ackLatencies[this.latencyCount++ % LATENCY_SAMPLES] = now - entry.sentAt;
+        if (entry.tag !== NO_TAG) this.events.push({ type: "acked", tag: entry.tag });
+        if (entry.limitMs !== undefined && this.quirks.ack.timing === "onReceipt") {
+          // Acked on receipt: the command runs from now on, and the buffer behind it may stall.
+          this.longRunningUntil = Math.max(this.longRunningUntil, now + (entry.limitMs || Infinity));
+        }
+        if (this.identifying && this.identifyPhase === "ack" && entry.command === "M115") this.onIdentifyAck(now);
+      }
+    }
+    if (pump) this.pump(now);
   }
 
   private onResend(k: number, now: number): void {
-    if (this.state !== "operational") return;
+    if (this.state !== "operational" || this.settleUntil !== undefined) return;
     this.stats.resendRequests++;
+    const okFollows = this.quirks.ack.okAfterResend;
     const echo = this.inFlight.some((e) => e.rejected && e.n >= k);
     if (echo) {
       // A line that was in flight when the firmware flushed its buffer asks for k again (§1.7 step 2).
-      if (this.quirks.ack.okAfterResend === "never") this.popAck(now);
+      if (okFollows === "never") this.popAck(now);
+      return;
+    }
+    if (k >= this.nextN) {
+      // The printer saw our last line twice (e.g. after a timeout): nothing to repeat.
+      if (okFollows === "never") this.popAck(now);
       return;
     }
     this.consecutiveResends = k === this.lastResendN ? this.consecutiveResends + 1 : 1;
@@ -398,8 +659,14 @@ export class ProtocolEngine {
       return;
     }
     const size = this.historyText.length;
-    if (k >= this.nextN) return; // asks for a line we have not sent yet: nothing to repeat
     if (k < this.nextN - size || k < 0) {
+      // A damaged reply (`Resend: 3277` → `Resend: 327?`) asks for nonsense once; a real request
+      // comes again with the next line the firmware reads.
+      if (this.consecutiveResends === 1) {
+        this.notice("warning", `Ignored a request to resend line ${k}, which was never in reach (a damaged reply?).`);
+        if (okFollows === "never") this.popAck(now);
+        return;
+      }
       this.fail({
         code: "resend_out_of_history",
         message: `The printer asked for line ${k}, which is older than the ${size} lines kept for resending.`,
@@ -410,9 +677,23 @@ export class ProtocolEngine {
     for (const e of this.inFlight) if (e.n >= k) e.rejected = true;
     this.resendFrom = k;
     this.resendTo = this.nextN;
-    this.notice("info", `Printer asked to resend line ${k}.`);
-    if (this.quirks.ack.okAfterResend === "never") this.popAck(now);
-    else if (this.quirks.ack.okAfterResend === "detect") this.resendOkDeadline = now + this.quirks.ack.resendOkMs;
+    if (okFollows === "never") this.popAck(now);
+    else if (okFollows === "detect") this.resendOkDeadline = now + this.quirks.ack.resendOkMs;
+  }
+
+  private onWait(now: number): void {
+    switch (this.quirks.wait.meaning) {
+      case "idle":
+        // Repetier/Marlin NO_TIMEOUTS: "idle and waiting", i.e. an ok went missing (§2.3).
+        if (this.state === "operational" && this.inFlight.length > 0 && this.settleUntil === undefined) this.popAck(now);
+        return;
+      case "busy":
+        // CBD firmware: the opposite, "don't send" (§2.3); it proves the printer is alive.
+        this.events.push({ type: "busy", reason: "wait" });
+        return;
+      case "ignore":
+        return;
+    }
   }
 
   private onStart(now: number): void {
@@ -431,85 +712,285 @@ export class ProtocolEngine {
   }
 
   private onError(errorClass: ErrorClass, text: string, now: number): void {
-    this.events.push({ type: "firmwareError", errorClass, text });
+    if (this.grammar.joinNext.some((r) => r.test(text))) {
+      this.pendingError = { text, at: now, join: true };
+      return;
+    }
+    if (errorClass === "error") {
+      // Wait one line: if a resend request follows, this error was about the damaged line.
+      this.pendingError = { text, at: now, join: false };
+      return;
+    }
+    this.applyErrorPolicy(errorClass, text, now);
+  }
+
+  private applyErrorPolicy(errorClass: ErrorClass, text: string, now: number): void {
+    const p = this.quirks.errors.policy;
+    const policy: ErrorPolicy =
+      errorClass === "fatal" ? p.fatal : errorClass === "halted" ? p.halted : errorClass === "error" ? p.other : "ignore";
+    this.events.push({ type: "firmwareError", errorClass, text, policy });
     switch (errorClass) {
-      case "fatal":
-        this.fail({
-          code: "firmware_fatal",
-          message: `The printer stopped with an error: "${text}".`,
-          hint: "Read the printer's display, fix the cause (e.g. a loose thermistor or heater), then power-cycle it and connect again.",
-        });
-        return;
-      case "halted":
-        this.fail({
-          code: "firmware_halted",
-          message: `The printer halted: "${text}".`,
-          hint: "Fix the cause, then send M999 or reset the printer and connect again.",
-        });
-        return;
       case "fakeOk":
         this.popAck(now);
         return;
-      default:
+      case "sd": {
+        const sd = classifySd(text.replace(/^(Error:|!!)\s*/, ""), this.grammar);
+        if (sd) this.onSd(sd, now);
+        return;
+      }
+      case "resendFollows":
+      case "ignore":
+        return;
+    }
+    if (policy !== "disconnect") return;
+    if (errorClass === "fatal") {
+      this.fail({
+        code: "firmware_fatal",
+        message: `The printer stopped with an error: "${text}".`,
+        hint: "Read the printer's display, fix the cause (e.g. a loose thermistor or heater), then power-cycle it and connect again.",
+      });
+    } else if (errorClass === "halted") {
+      this.fail({
+        code: "firmware_halted",
+        message: `The printer halted: "${text}".`,
+        hint: "Fix the cause, then send M999 or reset the printer and connect again.",
+      });
+    } else {
+      this.fail({
+        code: "firmware_error",
+        message: `The printer reported an error: "${text}".`,
+        hint: "Check the printer; if this error is harmless for your printer, add it to errors.ignore in a quirks file in <data-dir>/firmware-quirks/.",
+      });
+    }
+  }
+
+  private onSd(message: SdMessage, now: number): void {
+    switch (message.type) {
+      case "listBegin":
+        this.inFileList = true;
+        this.listFiles = [];
+        this.listDirs = [];
+        return;
+      case "listEnd":
+        this.endFileList();
+        return;
+      case "saved": {
+        const how = this.quirks.sd.okAfterEndWrite;
+        if (how === "never") this.popAck(now);
+        else if (how === "detect") this.savedOkDeadline = now + this.quirks.ack.resendOkMs;
+        break;
+      }
+    }
+    this.events.push({ type: "sd", message });
+  }
+
+  private onListLine(text: string): void {
+    const entry = parseFileListLine(text);
+    switch (entry.kind) {
+      case "file": {
+        const dir = this.listDirs.at(-1) ?? "";
+        const name = dir && !entry.file.name.startsWith("/") ? `${dir}${entry.file.name}` : entry.file.name;
+        this.listFiles.push({ ...entry.file, name: this.quirks.sd.lowercaseNames ? name.toLowerCase() : name });
+        return;
+      }
+      case "dirEnter":
+        this.listDirs.push(entry.path.endsWith("/") ? entry.path : `${entry.path}/`);
+        return;
+      case "dirExit":
+        this.listDirs.pop();
+        return;
+      case "none":
         return;
     }
   }
 
-  // ---- identification --------------------------------------------------------------------------
+  private endFileList(): void {
+    this.inFileList = false;
+    this.events.push({ type: "sd", message: { type: "list", files: this.listFiles } });
+    this.listFiles = [];
+  }
+
+  // ---- identification and profiles ----------------------------------------------------------------
+
+  /** Lines that can identify a firmware or an overlay: never the usual acks, reports and busy lines. */
+  private mayBeEvidence(msg: Received): boolean {
+    if (!this.library) return false;
+    switch (msg.kind) {
+      case "text":
+      case "firmware":
+      case "capability":
+      case "error":
+        return true;
+      case "ok":
+        return msg.report !== undefined && (msg.report.kind === "text" || msg.report.kind === "firmware");
+      default:
+        return false;
+    }
+  }
+
+  /** Applies what a line gives away; true when the profile changed. */
+  private applyEvidence(line: string): boolean {
+    const e = this.library!.detectByLine(line);
+    if (!e) return false;
+    if (e.overlay) {
+      if (this.overlays.includes(e.id)) return false;
+      this.overlays = [...this.overlays, e.id];
+    } else {
+      // A family from a banner only counts until the firmware names itself.
+      if (e.id === this.family || this.firmwareInfo.FIRMWARE_NAME) return false;
+      this.family = e.id;
+    }
+    this.recompose();
+    return true;
+  }
+
+  private recompose(): void {
+    if (!this.library) return;
+    const before = this.quirks;
+    this.quirks = this.library.with(this.family, this.overlays);
+    if (this.quirks === before) return;
+    this.grammar = compileGrammar(this.quirks);
+    this.events.push({ type: "profile", profile: this.quirks.id, overlays: this.quirks.overlays });
+    this.notice("info", `Firmware quirks in force: ${[this.quirks.id, ...this.quirks.overlays].join(" + ")}.`);
+  }
+
+  private checkSafety(line: string): void {
+    for (const w of this.grammar.safety) {
+      if (!this.warned.has(w.message) && w.re.test(line)) {
+        this.warned.add(w.message);
+        this.notice("warning", w.message);
+      }
+    }
+  }
+
+  private identify(now: number): void {
+    this.identifying = true;
+    this.identifyPhase = "ack";
+    this.identifyDeadline = undefined;
+    this.enqueueSystem("M115", now);
+  }
+
+  private onIdentifyAck(now: number): void {
+    if (this.firmwareInfo.FIRMWARE_NAME || this.firmwareInfo.NAME) {
+      this.finishIdentification(now);
+    } else {
+      this.identifyPhase = "info";
+      this.identifyDeadline = now + IDENTIFY_INFO_MS;
+    }
+  }
+
+  /** Follows the M115 report when it comes after the ok; finishes at the first line after the Cap list. */
+  private trackIdentification(msg: Received, now: number): void {
+    if (this.identifyPhase === "info") {
+      if (msg.kind === "firmware") {
+        this.identifyPhase = "caps";
+        this.identifyDeadline = now + IDENTIFY_CAPS_MS;
+      }
+    } else if (this.identifyPhase === "caps") {
+      if (msg.kind === "capability") this.identifyDeadline = now + IDENTIFY_CAPS_MS;
+      else this.finishIdentification(now);
+    }
+  }
+
+  /** The firmware's name as its M115 reply gives it (Malyan: NAME + VER). */
+  private firmwareName(): string {
+    const info = this.firmwareInfo;
+    return info.FIRMWARE_NAME ?? (info.NAME ? `${info.NAME}${info.VER ? ` ${info.VER}` : ""}` : "");
+  }
+
+  private detectFamily(): void {
+    const name = this.firmwareName();
+    const detected = name && this.library ? this.library.detectByName(name) : undefined;
+    if (detected && detected !== this.family) {
+      this.family = detected;
+      this.recompose();
+      this.checkSafety(this.firmwareLine);
+    }
+  }
 
   private finishIdentification(now: number): void {
     this.identifying = false;
-    const name = this.firmwareInfo.FIRMWARE_NAME ?? this.firmwareInfo.NAME ?? "";
-    const detected = name && this.library ? this.library.detectByName(name) : undefined;
-    if (detected && detected !== this.quirks.id) this.useProfile(detected);
+    this.identifyDeadline = undefined;
+    const info = this.firmwareInfo;
+    const name = this.firmwareName();
+    this.detectFamily();
     this.events.push({
       type: "firmware",
       name: name || "unknown firmware",
       profile: this.quirks.id,
-      info: this.firmwareInfo,
+      overlays: this.quirks.overlays,
+      info,
       capabilities: { ...this.capabilities },
     });
-    const temp = this.quirks.autoreport.temperature;
-    if (this.capabilities[temp.capability]) {
-      this.autoreportTemperature = true;
-      this.enqueueSystem(temp.command, now);
-    } else {
-      this.nextPollAt = now;
-      this.pollTemperature(now);
+    for (const key of ["temperature", "position", "sdStatus"] as const) {
+      const a = this.quirks.autoreport[key];
+      const on = a.capability !== "" && this.capabilities[a.capability] === true;
+      this.autoreport[key] = on;
+      if (on && a.command) this.enqueueSystem(a.command, now);
     }
-    const pos = this.quirks.autoreport.position;
-    if (this.capabilities[pos.capability]) this.enqueueSystem(pos.command, now);
+    const act = this.quirks.actions;
+    if (act.promptCapability && this.capabilities[act.promptCapability] && act.promptAnnounce) this.enqueueSystem(act.promptAnnounce, now);
+    const sd = this.quirks.sd;
+    if (this.capabilities.SDCARD !== false || sd.alwaysAvailable) {
+      if (sd.initCommand) this.enqueueSystem(sd.initCommand, now);
+      this.enqueueSystem(this.sdListCommand(), now);
+    }
+    for (const p of this.pollers) p.nextAt = now;
+    this.poll(now);
     this.pump(now);
   }
 
-  private useProfile(id: string): void {
-    if (!this.library) return;
-    this.quirks = this.library.get(id);
-    this.grammar = compileGrammar(this.quirks);
+  /** The listing command for this firmware: with long names when it reports the capability. */
+  sdListCommand(): string {
+    const sd = this.quirks.sd;
+    return sd.extendedCapability && this.capabilities[sd.extendedCapability] ? sd.extendedListCommand : sd.listCommand;
+  }
+
+  /** The command that answers a host prompt with button `choice` (0-based). */
+  promptAnswer(choice: number): string {
+    return this.quirks.actions.promptAnswer.replace("{choice}", String(choice));
   }
 
   // ---- sending -----------------------------------------------------------------------------------
 
+  /** Lines the window allows in flight now: 1 until ADVANCED_OK shows the firmware's queue size. */
+  private windowLimit(): number {
+    const limit = this.maxWindow > 1 && this.advancedOk ? Math.max(1, Math.min(this.maxWindow, this.maxBufferFree + 1)) : 1;
+    this.stats.window = limit;
+    return limit;
+  }
+
+  /** Whether `bytes` more fit the firmware's receive buffer (the oldest line is being processed). */
+  private fitsRx(bytes: number): boolean {
+    const head = this.inFlight[0];
+    if (!head) return true;
+    return this.inFlightBytes - head.bytes + bytes <= this.quirks.ack.rxBufferBytes;
+  }
+
   private pump(now: number): void {
     if (this.state !== "operational" || this.settleUntil !== undefined) return;
-    while (this.inFlight.length < this.window) {
+    const limit = this.windowLimit();
+    while (this.inFlight.length < limit) {
       if (this.resendOkDeadline !== undefined) return; // wait for the resend's ok before repeating
       if (this.resendFrom < this.resendTo) {
-        const n = this.resendFrom++;
+        const n = this.resendFrom;
         const slot = n % this.historyText.length;
-        this.write(this.historyText[slot]!);
-        this.inFlight.push({
-          n,
-          tag: this.historyTag[slot]!,
-          command: this.historyCommand[slot]!,
-          rejected: false,
-          longRunning: this.isLongRunning(this.historyCommand[slot]!),
-        });
+        const text = this.historyText[slot]!;
+        if (!this.fitsRx(text.length + 1)) return;
+        this.resendFrom++;
+        this.write(text);
+        const command = this.historyCommand[slot]!;
+        // A line already acknowledged (the request was spurious or an ok was misread) goes out
+        // again, but its tag was reported once and is not reported twice.
+        this.pushInFlight(n, this.historyAcked[slot] ? NO_TAG : this.historyTag[slot]!, command, text.length + 1, now);
         this.stats.linesResent++;
         continue;
       }
       if (this.queueHead >= this.queue.length) break;
-      const next = this.queue[this.queueHead++]!;
+      const next = this.queue[this.queueHead]!;
+      // Framing adds `N<n> `, `*<cs>` (at most 3 digits) and the newline.
+      if (!this.fitsRx(next.command.length + String(this.nextN).length + 7)) return;
+      this.queueHead++;
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.queueHead);
         this.queueHead = 0;
@@ -518,24 +999,43 @@ export class ProtocolEngine {
     }
   }
 
-  private transmitNew(command: string, tag: number, _now: number): void {
+  private transmitNew(command: string, tag: number, now: number): void {
     const n = this.nextN++;
     const text = frame(n, command);
     const slot = n % this.historyText.length;
     this.historyText[slot] = text;
     this.historyTag[slot] = tag;
     this.historyCommand[slot] = command;
-    this.inFlight.push({ n, tag, command, rejected: false, longRunning: this.isLongRunning(command) });
-    if (command.charCodeAt(0) === 84 /* T */) {
+    this.historyAcked[slot] = 0;
+    this.pushInFlight(n, tag, command, text.length + 1, now);
+    const c0 = command.charCodeAt(0);
+    if (c0 === 84 /* T */) {
       const tool = Number(command.slice(1));
       if (Number.isInteger(tool)) this.currentTool = tool;
+    } else if (c0 === 77 /* M */) {
+      const code = commandCode(command);
+      const sd = this.quirks.sd;
+      if (code === sd.beginWriteCommand) this.sdWriting = true;
+      else if (code === sd.endWriteCommand) this.sdWriting = false;
+      const echo = this.quirks.actions.echoes[code];
+      if (echo) this.expectEcho = { name: echo, until: now + ECHO_WINDOW_MS };
     }
     this.write(text);
   }
 
+  private pushInFlight(n: number, tag: number, command: string, bytes: number, now: number): void {
+    this.inFlight.push({ n, tag, command, rejected: false, limitMs: this.longRunningLimit(command), sentAt: now, bytes });
+    this.inFlightBytes += bytes;
+  }
+
+  private clearInFlight(): void {
+    this.inFlight.length = 0;
+    this.inFlightBytes = 0;
+  }
+
   private sendHello(now: number): void {
     // Replace, not add: a hello eaten by a booting board must not leave an ok owed forever.
-    this.inFlight.length = 0;
+    this.clearInFlight();
     this.helloAt = now;
     this.hellosSent++;
     this.nextN = 0;
@@ -553,9 +1053,25 @@ export class ProtocolEngine {
     this.pump(now);
   }
 
+  private isOutOfBand(code: string): boolean {
+    const e = this.quirks.emergency;
+    if (!e.commands.includes(code) || !e.capability || this.capabilities[e.capability] !== true) return false;
+    return !(this.sdWriting && e.disabledDuringSdWrite);
+  }
+
   private hasPending(command: string): boolean {
     for (let i = this.queueHead; i < this.queue.length; i++) if (this.queue[i]!.command === command) return true;
     return this.inFlight.some((e) => e.command === command);
+  }
+
+  private poll(now: number): void {
+    if (this.identifying || this.sdWriting || this.settleUntil !== undefined) return;
+    for (const p of this.pollers) {
+      if (now < p.nextAt || !p.wanted()) continue;
+      p.nextAt = now + p.intervalMs();
+      const command = p.command();
+      if (!this.hasPending(command)) this.enqueueSystem(command, now);
+    }
   }
 
   // ---- timeouts ------------------------------------------------------------------------------------
@@ -564,66 +1080,106 @@ export class ProtocolEngine {
     return this.busySeen ? this.quirks.timeouts.communicationBusyMs : this.quirks.timeouts.communicationMs;
   }
 
-  private timeoutFor(oldest: Sent): number {
-    // Without keep-alives a long-running command is legitimately silent; with them, silence is real.
-    if (oldest.longRunning && !this.busySeen) return Math.max(LONG_RUNNING_LIMIT_MS, this.communicationLimit());
-    return this.communicationLimit();
+  /**
+   * The silence allowed while lines are in flight. A long-running command may be silent for its
+   * own limit unless the firmware has shown it sends busy keep-alives (then silence is real).
+   */
+  private silenceLimit(now: number): number {
+    const base = this.communicationLimit();
+    let limit = base;
+    for (const e of this.inFlight) {
+      if (e.limitMs === undefined) continue;
+      const own = e.limitMs === 0 ? Infinity : e.limitMs;
+      limit = Math.max(limit, this.busySeen && !isDwell(e.command) ? base : own);
+    }
+    if (now < this.longRunningUntil && !this.busySeen) limit = Math.max(limit, this.longRunningUntil - now + base);
+    return limit;
+  }
+
+  /** The extra silence a command may cause, or undefined for ordinary commands. */
+  private longRunningLimit(command: string): number | undefined {
+    const code = commandCode(command);
+    if (!this.grammar.longRunning.has(code)) return undefined;
+    if (isDwell(command)) return this.communicationLimit() + dwellMs(command);
+    return this.quirks.timeouts.longRunningMs[code] ?? this.quirks.timeouts.longRunningDefaultMs;
   }
 
   private onTimeout(now: number): void {
     this.stats.timeouts++;
-    if (this.consecutiveTimeouts++ === 0) this.silentSince = this.lastReceivedAt;
-    const waitingFor = this.inFlight[0]!.command;
+    if (this.consecutiveTimeouts++ === 0) this.silentSince = this.lastProgressAt;
+    const head = this.inFlight[0]!;
     if (this.consecutiveTimeouts > this.quirks.timeouts.maxConsecutive) {
-      this.fail({
-        code: "timeout",
-        message: `The printer stopped answering: nothing received for ${Math.round((now - this.silentSince) / 1000)} s while waiting for "${waitingFor}".`,
-        hint: "Check that the printer is on and the USB cable is connected, then connect again. If it restarted, the print cannot resume.",
-      });
+      const seconds = Math.round((now - this.silentSince) / 1000);
+      const alive = now - this.lastReceivedAt < this.communicationLimit();
+      this.fail(
+        alive
+          ? {
+              code: "no_ack",
+              message: `The printer still reports but stopped acknowledging commands: no ok for ${seconds} s while waiting for "${head.command}" (line ${head.n}).`,
+              hint: "The firmware is running but not reading commands (stuck in a menu, a dialog or a wait on its display?). Check the printer's screen, then reconnect.",
+            }
+          : {
+              code: "timeout",
+              message: `The printer stopped answering: nothing received for ${seconds} s while waiting for "${head.command}" (line ${head.n}).`,
+              hint: "Check that the printer is on and the USB cable is connected, then connect again. If it restarted, the print cannot resume.",
+            },
+      );
       return;
     }
-    this.notice("warning", `No answer to "${waitingFor}" in ${Math.round(this.communicationLimit() / 1000)} s; assuming a lost ok.`);
+    if (!this.quirks.lineNumbers.tracked && head.tag !== NO_TAG && !head.rejected) {
+      // This firmware drops damaged lines without a word, so the line may be gone (§1.5 RRF).
+      this.events.push({ type: "lost", tag: head.tag, command: head.command });
+    }
+    this.notice("warning", `No answer to "${head.command}" in ${Math.round(this.silenceLimit(now) / 1000)} s; assuming a lost ok.`);
     // OctoPrint's ladder (§2.6): during a resend, the repeat goes out again; otherwise treat the
     // oldest line as acknowledged and provoke a reply, so a dead link keeps counting timeouts.
-    this.lastReceivedAt = now;
-    const resending = this.resendFrom < this.resendTo || this.inFlight[0]!.rejected;
+    this.lastProgressAt = now;
+    const resending = this.resendFrom < this.resendTo || head.rejected;
     this.popAck(now);
-    if (!resending && !this.hasPending("M105")) this.enqueueSystem("M105", now);
+    if (!resending && !this.sdWriting && !this.hasPending("M105")) this.enqueueSystem("M105", now);
   }
 
   private longRunningInFlight(): boolean {
-    return this.inFlight.some((e) => e.longRunning);
-  }
-
-  private isLongRunning(command: string): boolean {
-    return this.quirks.commands.longRunning.includes(commandCode(command));
+    return this.inFlight.some((e) => e.limitMs !== undefined);
   }
 
   // ---- state -----------------------------------------------------------------------------------------
 
   private resetLink(now: number): void {
-    this.inFlight.length = 0;
+    this.clearInFlight();
     this.clearQueue();
     this.resendFrom = this.resendTo = 0;
     this.resendOkDeadline = undefined;
+    this.savedOkDeadline = undefined;
     this.consecutiveResends = 0;
     this.lastResendN = -1;
     this.consecutiveTimeouts = 0;
-    this.lastReceivedAt = now;
+    this.lastReceivedAt = this.lastProgressAt = now;
     this.busySeen = false;
     this.identifying = false;
+    this.identifyDeadline = undefined;
     this.hellosSent = 0;
     this.settleUntil = undefined;
-    this.autoreportTemperature = false;
+    this.longRunningUntil = 0;
+    this.sdWriting = false;
+    this.sdPolling = false;
+    this.autoreport = { temperature: false, position: false, sdStatus: false };
+    this.advancedOk = false;
+    this.maxBufferFree = 0;
+    this.bufferFreeSeen.fill(0);
+    this.inFileList = false;
+    this.pendingError = undefined;
+    this.expectEcho = undefined;
     this.capabilities = {};
     this.firmwareInfo = {};
   }
 
   private fail(problem: LinkProblem): void {
-    this.inFlight.length = 0;
+    this.clearInFlight();
     this.clearQueue();
     this.resendFrom = this.resendTo = 0;
     this.resendOkDeadline = undefined;
+    this.savedOkDeadline = undefined;
     this.setState("error", problem);
   }
 
@@ -641,6 +1197,23 @@ export class ProtocolEngine {
 export function commandCode(command: string): string {
   const space = command.indexOf(" ");
   return (space < 0 ? command : command.slice(0, space)).toUpperCase();
+}
+
+function classifyErrorText(text: string, grammar: Grammar): ErrorClass {
+  const msg = classify(text.startsWith("Error:") ? text : `Error:${text}`, grammar, 0);
+  return msg.kind === "error" ? msg.errorClass : "error";
+}
+
+function isDwell(command: string): boolean {
+  return commandCode(command) === "G4";
+}
+
+/** G4 P<ms> or S<s> (S wins when both are given, as in Marlin). */
+function dwellMs(command: string): number {
+  const s = /\bS(\d+(?:\.\d+)?)/i.exec(command);
+  if (s) return Number(s[1]) * 1000;
+  const p = /\bP(\d+(?:\.\d+)?)/i.exec(command);
+  return p ? Number(p[1]) : 0;
 }
 
 /** Firmware reads bytes, and checksums are over bytes: anything outside ASCII becomes `?`. */

@@ -1,6 +1,8 @@
 /**
  * The set of known firmware profiles: built-in files plus the user's own, resolved through their
- * `extends` chains, and detection of which one a printer runs (protocol.md §8.1).
+ * `extends` chains; detection of which family a printer runs (protocol.md §8.1) and which
+ * overlays its output gives away (§8.1 rows 12a–c), and the merged profile for a family plus
+ * overlays.
  */
 import { mergeQuirks, parseQuirksFile, type Quirks, type QuirksFile, type QuirksProblem } from "./quirks.ts";
 
@@ -13,12 +15,29 @@ export interface QuirksSource {
 /** The base every profile extends, directly or not. */
 export const BASE_PROFILE = "generic";
 
+/** What a received line gives away: a family (e.g. Klipper's state lines) or an overlay (Creality's banner). */
+export interface LineEvidence {
+  id: string;
+  overlay: boolean;
+}
+
+interface Detector {
+  id: string;
+  overlay: boolean;
+  order: number;
+  name: RegExp[];
+  line: RegExp[];
+}
+
 export class QuirksLibrary {
   /** Problems found while loading; the files concerned are left out, the rest still work. */
   readonly problems: QuirksProblem[] = [];
   private readonly files = new Map<string, QuirksFile>();
-  private readonly resolved = new Map<string, Quirks>();
-  private readonly detectors: { id: string; order: number; name: RegExp[]; line: RegExp[] }[] = [];
+  private readonly chains = new Map<string, QuirksFile[]>();
+  private readonly composed = new Map<string, Quirks>();
+  private readonly detectors: Detector[] = [];
+  /** Any line pattern of any profile, to skip the per-profile tests for the usual line. */
+  private readonly anyLine: RegExp | undefined;
 
   /** Later sources override earlier ones with the same id (user files come after built-ins). */
   constructor(sources: QuirksSource[]) {
@@ -27,56 +46,107 @@ export class QuirksLibrary {
       if (Array.isArray(parsed)) this.problems.push(...parsed);
       else this.files.set(parsed.id, parsed);
     }
-    for (const id of this.files.keys()) {
-      const profile = this.resolve(id);
-      if (!profile) continue;
+    for (const [id, file] of this.files) {
+      const chain = this.resolveChain(id);
+      if (!chain) continue;
+      const merged = this.compose(file.overlay ? BASE_PROFILE : id, file.overlay ? [id] : []);
+      if (!merged) continue;
       this.detectors.push({
         id,
-        order: profile.detect.order,
-        name: profile.detect.firmwareName.map((p) => new RegExp(p, "i")),
-        line: profile.detect.anyLine.map((p) => new RegExp(p, "i")),
+        overlay: file.overlay === true,
+        order: merged.detect.order,
+        // A file's own patterns only: a family must not be detected by what it inherits.
+        name: (file.detect?.firmwareName ?? []).map((p) => new RegExp(p, "i")),
+        line: (file.detect?.anyLine ?? []).map((p) => new RegExp(p, "i")),
       });
     }
     this.detectors.sort((a, b) => a.order - b.order);
-    if (!this.resolved.has(BASE_PROFILE)) {
+    const all = this.detectors.flatMap((d) => d.line.map((r) => `(?:${r.source})`));
+    this.anyLine = all.length ? new RegExp(all.join("|"), "i") : undefined;
+    if (!this.chains.has(BASE_PROFILE) || this.files.get(BASE_PROFILE)?.overlay) {
       throw new Error(`firmware quirks: the base profile "${BASE_PROFILE}" is missing or invalid`);
     }
   }
 
-  /** Ids of all valid profiles. */
+  /** Ids of all valid families (overlays excluded). */
   ids(): string[] {
-    return [...this.resolved.keys()];
+    return [...this.chains.keys()].filter((id) => !this.files.get(id)!.overlay);
   }
 
-  /** The merged profile for `id`, or the base profile when unknown. */
+  /** Ids of all valid overlays. */
+  overlayIds(): string[] {
+    return [...this.chains.keys()].filter((id) => this.files.get(id)!.overlay);
+  }
+
+  /** The merged profile for family `id` (the base profile when unknown). */
   get(id: string): Quirks {
-    return this.resolved.get(id) ?? this.resolved.get(BASE_PROFILE)!;
+    return this.compose(id, []) ?? this.compose(BASE_PROFILE, [])!;
   }
 
-  /** Which profile matches a FIRMWARE_NAME value; undefined when none does. */
+  /**
+   * The family's profile with overlays applied in the order given (unknown ids are skipped).
+   * Example: `library.with("marlin2", ["creality"]).temperature.doubledWhen`.
+   */
+  with(family: string, overlays: string[]): Quirks {
+    return this.compose(family, overlays) ?? this.get(family);
+  }
+
+  /** Which family matches a FIRMWARE_NAME value; undefined when none does. */
   detectByName(firmwareName: string): string | undefined {
-    for (const d of this.detectors) if (d.name.some((r) => r.test(firmwareName))) return d.id;
+    for (const d of this.detectors) if (!d.overlay && d.name.some((r) => r.test(firmwareName))) return d.id;
     return undefined;
   }
 
-  /** Which profile a received line (banner, odd report) gives away; undefined when none. */
-  detectByLine(line: string): string | undefined {
-    for (const d of this.detectors) if (d.line.some((r) => r.test(line))) return d.id;
+  /** What a received line gives away (first match in detection order); undefined for most lines. */
+  detectByLine(line: string): LineEvidence | undefined {
+    if (!this.anyLine || !this.anyLine.test(line)) return undefined;
+    for (const d of this.detectors) if (d.line.some((r) => r.test(line))) return { id: d.id, overlay: d.overlay };
     return undefined;
   }
 
-  private resolve(id: string, seen: string[] = []): Quirks | undefined {
-    const done = this.resolved.get(id);
+  private compose(family: string, overlays: string[]): Quirks | undefined {
+    const key = [family, ...overlays].join("+");
+    const done = this.composed.get(key);
     if (done) return done;
+    const chain = this.resolveChain(family);
+    if (!chain || this.files.get(family)?.overlay) return undefined;
+    const files = [...chain];
+    for (const o of overlays) {
+      const file = this.files.get(o);
+      if (file?.overlay && this.resolveChain(o)) files.push(file);
+    }
+    const merged = mergeQuirks(files);
+    if (Array.isArray(merged)) {
+      if (overlays.length === 0) this.problems.push(...merged);
+      return undefined;
+    }
+    this.composed.set(key, merged);
+    return merged;
+  }
+
+  private resolveChain(id: string): QuirksFile[] | undefined {
+    const done = this.chains.get(id);
+    if (done) return done;
+    const root = this.files.get(id);
+    if (!root) return undefined;
+    if (root.overlay) {
+      // An overlay is a patch, not a chain: it may not extend anything.
+      if (root.extends) {
+        this.problems.push({ source: id, field: "extends", message: "an overlay cannot extend a profile" });
+        return undefined;
+      }
+      this.chains.set(id, [root]);
+      return [root];
+    }
     const chain: QuirksFile[] = [];
     let current: string | undefined = id;
     while (current) {
-      if (seen.includes(current) || chain.some((f) => f.id === current)) {
+      if (chain.some((f) => f.id === current)) {
         this.problems.push({ source: id, field: "extends", message: `circular extends through "${current}"` });
         return undefined;
       }
       const file = this.files.get(current);
-      if (!file) {
+      if (!file || file.overlay) {
         this.problems.push({ source: id, field: "extends", message: `extends unknown profile "${current}"` });
         return undefined;
       }
@@ -88,7 +158,8 @@ export class QuirksLibrary {
       this.problems.push(...merged);
       return undefined;
     }
-    this.resolved.set(id, merged);
-    return merged;
+    this.chains.set(id, chain);
+    this.composed.set(id, merged);
+    return chain;
   }
 }

@@ -1,39 +1,73 @@
 /**
  * Firmware quirks as data (design principle 2, protocol.md §8 and §10). Each
- * `firmware-quirks/<id>.json` is a partial profile; profiles merge base → family → overlay and the
- * result is validated once more as a whole. The engine reads only the merged {@link Quirks}.
+ * `firmware-quirks/<id>.json` is a partial profile. A *family* profile extends another family
+ * (every chain ends in `generic`); an *overlay* (`"overlay": true`) holds only the fields it
+ * changes and is applied on top of whatever family is active once its evidence appears (a banner
+ * line, doubled characters, `TF card ok`). Sections merge field by field (a later file's field
+ * replaces an earlier one's, arrays and maps included) and the result is validated as a whole.
+ * The engine reads only the merged {@link Quirks}; no firmware name appears in its code.
  */
 import * as v from "valibot";
 
 const Patterns = v.array(v.string());
+const Ms = v.pipe(v.number(), v.minValue(0));
+const Commands = v.array(v.pipe(v.string(), v.regex(/^[A-Z]\d+(\.\d+)?$|^[A-Z_]+$/, "a command word such as G28 or M109")));
+
+/** How the host reacts to a class of firmware error (protocol.md §6.2 host policy). */
+const ErrorPolicy = v.picklist(["disconnect", "cancelJob", "ignore"]);
+export type ErrorPolicy = v.InferOutput<typeof ErrorPolicy>;
+
+const Autoreport = v.object({
+  /** The `Cap:` that must be `1`; "" means always. */
+  capability: v.string(),
+  /** The command that switches the report on; "" sends nothing (another report covers it). */
+  command: v.string(),
+});
 
 /** What the sections of a profile hold; every file may give any subset of each section. */
 const sections = {
   detect: v.object({
     /** Profiles are tried in ascending order (protocol.md §8.1: names contain each other). */
     order: v.number(),
-    /** Case-insensitive regexes on the FIRMWARE_NAME value (or Malyan's NAME). */
+    /** Case-insensitive regexes on the FIRMWARE_NAME value (or Malyan's NAME + VER). */
     firmwareName: Patterns,
-    /** Case-insensitive regexes on any received line (banners, odd formats). */
+    /** Case-insensitive regexes on any received line (banners, odd formats, the M115 line itself). */
     anyLine: Patterns,
   }),
   handshake: v.object({
-    /** The hello, framed as `N0 <hello>`; the next numbered line is N1. */
+    /** The hello, framed as `N0 <hello>`; the next numbered line is N1 (§1.3 portable form `M110 N0`). */
     hello: v.string(),
     /** How long to wait for the first reply before sending the hello again. */
     retryMs: v.pipe(v.number(), v.minValue(100)),
     /** Give up after this long without any reply. */
     timeoutMs: v.pipe(v.number(), v.minValue(500)),
   }),
+  lineNumbers: v.object({
+    /**
+     * Whether the firmware checks line numbers and checksums and asks for resends. When false
+     * (Klipper, RRF ≥ 3.01) a corrupted line is lost without a word, so a communication timeout
+     * with a job line in flight means that line may be lost: the job is stopped rather than
+     * continued with a hole in it.
+     */
+    tracked: v.boolean(),
+  }),
   ack: v.object({
-    /** After a resend request: does the firmware also send `ok`? `detect` waits `resendOkMs` for it. */
+    /** After a resend request: does the firmware also send `ok`? `detect` waits `resendOkMs` for it (§1.7.4). */
     okAfterResend: v.picklist(["always", "never", "detect"]),
     resendOkMs: v.pipe(v.number(), v.minValue(1)),
+    /** `afterProcessing` (Marlin…) or `onReceipt` (Repetier: the ok of M109 comes at once, §2.2). */
+    timing: v.picklist(["afterProcessing", "onReceipt"]),
+    /** Regexes on commands the firmware never acknowledges (Smoothie's lowercase console lines). */
+    unacked: Patterns,
+    /** The firmware's serial receive buffer: the send window never puts more unread bytes in flight. */
+    rxBufferBytes: v.pipe(v.number(), v.integer(), v.minValue(32)),
   }),
   resend: v.object({
     historySize: v.pipe(v.number(), v.integer(), v.minValue(16)),
     /** Give up after this many consecutive requests for the same line (a structurally broken line loops forever). */
     maxConsecutive: v.pipe(v.number(), v.integer(), v.minValue(1)),
+    /** Lines saying a duplicate was skipped (Repetier `skip 12`); the `ok` that follows acks it. */
+    duplicate: Patterns,
   }),
   /** What a bare `wait` line means (§2.3): a lost ok when idle, or busy (CBD firmware). */
   wait: v.object({ meaning: v.picklist(["idle", "busy", "ignore"]) }),
@@ -43,31 +77,104 @@ const sections = {
     /** Sent once busy lines are seen, to set their interval (Marlin `M113 S2`); "" for none. */
     intervalCommand: v.string(),
   }),
+  temperature: v.object({
+    /** Lines whose characters come doubled (Creality 2020 builds `TT::27.7627.76`); they are undoubled first. */
+    doubledWhen: Patterns,
+    /** Lines that only set a target (Repetier `TargetExtr0:210`): `heater` is `tool` or `bed`. */
+    targetLines: v.array(v.object({ heater: v.picklist(["tool", "bed"]), pattern: v.string() })),
+  }),
   autoreport: v.object({
     /** Capability → command that enables the auto-report; polling is the fallback. */
-    temperature: v.object({ capability: v.string(), command: v.string() }),
-    position: v.object({ capability: v.string(), command: v.string() }),
+    temperature: Autoreport,
+    position: Autoreport,
+    sdStatus: Autoreport,
   }),
   commands: v.object({
-    /** Commands whose `ok` may legitimately take minutes (homing, heating, waits). */
-    longRunning: v.array(v.string()),
-    /** Never sent to the firmware (they block serial until a button press). */
-    blocked: v.array(v.string()),
-    /** Sent out of band when the capability is present (M108, M410, M876). */
-    emergency: v.array(v.string()),
-    emergencyCapability: v.string(),
+    /** Commands whose `ok` may legitimately take minutes (homing, heating, waits); see `timeouts.longRunningMs`. */
+    longRunning: Commands,
+    /** Never sent to the firmware (they block serial until a button press)… */
+    blocked: Commands,
+    /** …unless all these capabilities are reported (then a prompt answer or M108 releases them). */
+    blockedUnlessCapabilities: v.array(v.string()),
+    /** Regexes on whole commands that must never be sent, e.g. Prusa's `M115 U…` (pauses 30 s on the LCD). */
+    neverSend: Patterns,
+  }),
+  emergency: v.object({
+    /** Written ahead of the queue when the firmware has `capability` (§7): M108, M410, M876, M524. */
+    commands: Commands,
+    capability: v.string(),
+    /** Marlin disables its emergency parser while writing a file to SD (M28). */
+    disabledDuringSdWrite: v.boolean(),
   }),
   errors: v.object({
+    /** Line prefixes that mark an error (`Error:`, Klipper `!!`, Repetier `fatal:`). */
+    prefixes: v.array(v.string()),
+    /** Lines without such a prefix that still report a failure state (Klipper `// Klipper state: Shutdown`). */
+    stateLines: Patterns,
     /** The firmware has stopped; the printer needs a reset. */
     fatal: Patterns,
-    /** Stopped but recoverable with M999. */
+    /** Stopped but recoverable with M999 / FIRMWARE_RESTART; the link stays up. */
     halted: Patterns,
     /** Precede a resend request; not an error for the job. */
     resendFollows: Patterns,
     /** No resend and no ok will follow: simulate one ok (§1.6). */
     fakeOk: Patterns,
+    /** SD-card errors: they only matter while printing from the card. */
+    sd: Patterns,
     /** Benign: logged only. */
     ignore: Patterns,
+    /** An error split over two lines (Marlin 1.0 `Error:0` + `: Extruder switched off…`): join with the next. */
+    joinNext: Patterns,
+    /** What each class does to the link and the job (Klipper's `!!` are routine: cancel, stay connected). */
+    policy: v.object({ fatal: ErrorPolicy, halted: ErrorPolicy, other: ErrorPolicy }),
+  }),
+  sd: v.object({
+    /** Assume a card without asking (Malyan never reports card state). */
+    alwaysAvailable: v.boolean(),
+    /** Uploading to the card (M28/M29) works on this firmware (Klipper: no). */
+    writeSupported: v.boolean(),
+    initCommand: v.string(),
+    listCommand: v.string(),
+    /** Used instead of `listCommand` when `extendedCapability` is reported (long names). */
+    extendedListCommand: v.string(),
+    extendedCapability: v.string(),
+    /** Listed names are shown and sent in lower case (Prusa, §8.3). */
+    lowercaseNames: v.boolean(),
+    selectCommand: v.string(),
+    startCommand: v.string(),
+    pauseCommand: v.string(),
+    /** Cancels an SD print (Marlin 2 `M524`; others pause and rewind). */
+    cancelCommands: v.array(v.string()),
+    statusCommand: v.string(),
+    deleteCommand: v.string(),
+    beginWriteCommand: v.string(),
+    endWriteCommand: v.string(),
+    /** Several Marlin versions send no ok after `Done saving file.`; `detect` simulates one if none comes soon. */
+    okAfterEndWrite: v.picklist(["always", "never", "detect"]),
+    /** Reply patterns; named groups `name`, `size`, `pos` carry values. */
+    cardOk: Patterns,
+    cardFail: Patterns,
+    cardReleased: Patterns,
+    listBegin: Patterns,
+    listEnd: Patterns,
+    fileOpened: Patterns,
+    fileSelected: Patterns,
+    openFailed: Patterns,
+    progress: Patterns,
+    notPrinting: Patterns,
+    done: Patterns,
+    writing: Patterns,
+    saved: Patterns,
+    deleted: Patterns,
+    deleteFailed: Patterns,
+  }),
+  actions: v.object({
+    /** Host commands the firmware echoes as an action (Marlin M25 → `//action:pause`): not a new request (§4.3). */
+    echoes: v.record(v.string(), v.string()),
+    /** Announce prompt support (`M876 P1`) when this capability is reported; "" never. */
+    promptCapability: v.string(),
+    promptAnnounce: v.string(),
+    promptAnswer: v.string(),
   }),
   timeouts: v.object({
     /** No reply at all for this long while waiting for an ok. */
@@ -78,24 +185,39 @@ const sections = {
     maxConsecutive: v.pipe(v.number(), v.integer(), v.minValue(1)),
     /** M105 polling interval when there is no temperature auto-report. */
     temperaturePollMs: v.pipe(v.number(), v.minValue(100)),
+    /** M27 polling interval while printing from SD without the SD auto-report. */
+    sdStatusPollMs: v.pipe(v.number(), v.minValue(100)),
+    /** M114 polling interval while idle without the position auto-report; 0 = never. */
+    positionPollMs: Ms,
+    /**
+     * Silence allowed while a long-running command is outstanding and no busy keep-alives come
+     * (RRF, Smoothie and Klipper send none), per command; 0 = unlimited (waits for a person).
+     */
+    longRunningMs: v.record(v.string(), Ms),
+    /** For long-running commands not listed in `longRunningMs`. */
+    longRunningDefaultMs: v.pipe(v.number(), v.minValue(100)),
   }),
+  /** Warnings shown once when a line matches (old firmware without thermal runaway protection). */
+  safety: v.object({ warnings: v.array(v.object({ pattern: v.string(), message: v.string() })) }),
 };
 
 type Sections = typeof sections;
 
-/** A complete, merged profile. */
+/** A complete, merged profile. `overlays` lists the overlay ids applied on top of `id`. */
 export const QuirksSchema = v.object({
   id: v.string(),
   name: v.string(),
+  overlays: v.array(v.string()),
   ...sections,
 });
 export type Quirks = v.InferOutput<typeof QuirksSchema>;
 
-/** One file: an id, what it extends, and any subset of each section. */
+/** One file: an id, what it extends (families) or whether it is an overlay, and any subset of each section. */
 export const QuirksFileSchema = v.object({
   id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes")),
   name: v.optional(v.string()),
   extends: v.optional(v.string()),
+  overlay: v.optional(v.boolean()),
   ...(Object.fromEntries(
     Object.entries(sections).map(([key, schema]) => [key, v.optional(v.partial(schema))]),
   ) as { [K in keyof Sections]: v.OptionalSchema<v.SchemaWithPartial<Sections[K], undefined>, undefined> }),
@@ -129,9 +251,50 @@ export function parseQuirksFile(source: string, text: string): QuirksFile | Quir
   }));
 }
 
+/** Every field of a file that holds regular expressions, as [dotted path, patterns]. */
+function patternFields(file: QuirksFile): [string, string[] | undefined][] {
+  const e = file.errors;
+  const sd = file.sd;
+  return [
+    ["detect.firmwareName", file.detect?.firmwareName],
+    ["detect.anyLine", file.detect?.anyLine],
+    ["busy.patterns", file.busy?.patterns],
+    ["ack.unacked", file.ack?.unacked],
+    ["resend.duplicate", file.resend?.duplicate],
+    ["temperature.doubledWhen", file.temperature?.doubledWhen],
+    ["temperature.targetLines", file.temperature?.targetLines?.map((t) => t.pattern)],
+    ["commands.neverSend", file.commands?.neverSend],
+    ["safety.warnings", file.safety?.warnings?.map((w) => w.pattern)],
+    ...(["stateLines", "fatal", "halted", "resendFollows", "fakeOk", "sd", "ignore", "joinNext"] as const).map(
+      (k) => [`errors.${k}`, e?.[k]] as [string, string[] | undefined],
+    ),
+    ...(SD_PATTERN_KEYS.map((k) => [`sd.${k}`, sd?.[k]]) as [string, string[] | undefined][]),
+  ];
+}
+
+/** The reply patterns of the `sd` section. */
+export const SD_PATTERN_KEYS = [
+  "cardOk",
+  "cardFail",
+  "cardReleased",
+  "listBegin",
+  "listEnd",
+  "fileOpened",
+  "fileSelected",
+  "openFailed",
+  "progress",
+  "notPrinting",
+  "done",
+  "writing",
+  "saved",
+  "deleted",
+  "deleteFailed",
+] as const;
+export type SdPatternKey = (typeof SD_PATTERN_KEYS)[number];
+
 function badPatterns(file: QuirksFile): Omit<QuirksProblem, "source">[] {
   const problems: Omit<QuirksProblem, "source">[] = [];
-  const check = (field: string, list: string[] | undefined) =>
+  for (const [field, list] of patternFields(file)) {
     list?.forEach((p, i) => {
       try {
         new RegExp(p, "i");
@@ -139,28 +302,30 @@ function badPatterns(file: QuirksFile): Omit<QuirksProblem, "source">[] {
         problems.push({ field: `${field}.${i}`, message: `bad regular expression: ${(e as Error).message}` });
       }
     });
-  check("detect.firmwareName", file.detect?.firmwareName);
-  check("detect.anyLine", file.detect?.anyLine);
-  check("busy.patterns", file.busy?.patterns);
-  for (const k of ["fatal", "halted", "resendFollows", "fakeOk", "ignore"] as const) check(`errors.${k}`, file.errors?.[k]);
+  }
   return problems;
 }
 
 /**
  * Merges a chain of files, base first, section by section (a later file's field replaces an
- * earlier one's), and validates the result as a complete profile.
+ * earlier one's), and validates the result as a complete profile. Overlay files in the chain are
+ * recorded in `overlays`; the id and name are the last family's.
  */
 export function mergeQuirks(chain: QuirksFile[]): Quirks | QuirksProblem[] {
   const merged: Record<string, unknown> = {};
+  const overlays: string[] = [];
   for (const file of chain) {
+    if (file.overlay) overlays.push(file.id);
     for (const [key, value] of Object.entries(file)) {
-      if (key === "extends" || value === undefined) continue;
+      if (key === "extends" || key === "overlay" || value === undefined) continue;
+      if (file.overlay && (key === "id" || key === "name")) continue;
       merged[key] =
         typeof value === "object" && !Array.isArray(value)
           ? { ...(merged[key] as object | undefined), ...value }
           : value;
     }
   }
+  merged.overlays = overlays;
   const result = v.safeParse(QuirksSchema, merged);
   if (result.success) return result.output;
   const source = chain.map((f) => f.id).join(" → ");

@@ -103,3 +103,34 @@ function canonicalise(raw: Record<string, Reading>, currentTool: number): Temper
   }
   return any ? out : undefined;
 }
+
+/**
+ * Undoes the doubled output of some 2020 Creality builds (§4.1): every piece the firmware printed
+ * appears twice in a row, `TT::27.7627.76  //0.000.00` → `T:27.76 /0.00`. At each position the
+ * longest piece (up to 8 characters) that is immediately repeated is kept once. A leading `==`
+ * (a variant seen on the same boards) is dropped.
+ * Example: `undouble("TT::27.7627.76  //0.000.00  BB::39.3539.35  //0.000.00  @@::00  BB@@::00")`
+ * → `"T:27.76 /0.00 B:39.35 /0.00 @:0 B@:0"`.
+ */
+export function undouble(line: string): string {
+  const s = line.startsWith("==") ? line.slice(2) : line;
+  let out = "";
+  let i = 0;
+  while (i < s.length) {
+    let taken = 0;
+    for (let len = Math.min(8, (s.length - i) >> 1); len >= 1; len--) {
+      if (s.startsWith(s.slice(i, i + len), i + len)) {
+        taken = len;
+        break;
+      }
+    }
+    if (taken === 0) {
+      out += s[i];
+      i++;
+    } else {
+      out += s.slice(i, i + taken);
+      i += taken * 2;
+    }
+  }
+  return out;
+}

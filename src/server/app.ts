@@ -21,6 +21,7 @@ import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiPlugins } from "./ui/plugins.ts";
+import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
@@ -42,6 +43,7 @@ export function createApp(ctx: AppContext) {
     .use(trackingApi(ctx))
     .use(pluginsApi(ctx))
     .use(uiRoutes(ctx))
+    .use(printerLinkUi(ctx))
     .use(uiFiles(ctx))
     .use(uiEvents(ctx))
     .use(uiUpdate(ctx))

@@ -31,6 +31,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   not_found: 404,
   invalid_path: 400,
   not_printable: 400,
+  invalid_request: 400,
+  not_supported: 409,
   internal: 500,
 };
 

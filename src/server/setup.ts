@@ -6,7 +6,7 @@ import * as v from "valibot";
 import { AccountError } from "../accounts/accounts.ts";
 import { sameSecret } from "../accounts/tokens.ts";
 import type { User } from "../accounts/users.ts";
-import { BAUD_RATES } from "../printers/record.ts";
+import { BAUD_RATES, DEFAULT_WINDOW } from "../printers/record.ts";
 import type { AppContext } from "./context.ts";
 import { isLoopback } from "./auth/principal.ts";
 
@@ -54,6 +54,6 @@ async function applyPrinterChoice(ctx: AppContext, choice: PrinterChoice): Promi
     void ctx.printers.connect(r.id);
     return;
   }
-  await ctx.printers.add({ name: choice.name, transport: choice.transport, port: port ?? undefined, baud: choice.baud, autoconnect: true });
+  await ctx.printers.add({ name: choice.name, transport: choice.transport, port: port ?? undefined, baud: choice.baud, autoconnect: true, window: r?.window ?? DEFAULT_WINDOW });
   if (current) await ctx.printers.remove(current.id);
 }

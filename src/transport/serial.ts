@@ -187,6 +187,17 @@ export class SerialTransport implements Transport {
     await new Promise<void>((resolve) => stream.close(() => resolve()));
   }
 
+  /** Changes the rate of the open port without closing it (no DTR reset). */
+  async setBaudRate(baudRate: number): Promise<void> {
+    const stream = this.stream;
+    if (stream === undefined || !stream.isOpen) {
+      throw new TransportError("closed", `${this.options.path} is not open`, "Connect to the printer first.");
+    }
+    await new Promise<void>((resolve, reject) =>
+      stream.update({ baudRate }, (error) => (error ? reject(transportErrorFor(error, this.options.path, baudRate)) : resolve())),
+    );
+  }
+
   /** The rate the kernel actually runs the port at (TCGETS2 read-back), for diagnostics. */
   async actualBaudRate(): Promise<number> {
     const port = portOf(this.stream);

@@ -1,19 +1,26 @@
 /**
- * What each G-code does on the virtual Marlin. A handler either finishes at once ("ok": the
+ * What each G-code does on the virtual printer. A handler either finishes at once ("ok": the
  * firmware acknowledges it), prints its own acknowledgement ("own-ok", e.g. M105's `ok T:…`),
- * or returns a {@link Blocking} wait that withholds the `ok` until it completes.
+ * or returns a {@link Blocking} wait that withholds the `ok` until it completes. The words are
+ * the personality's; the behaviour is Marlin's unless a personality says otherwise.
  */
 import type { GcodeCommand } from "./gcode.ts";
 import { EXTRUDE_MAXLENGTH, type Machine } from "./machine.ts";
 import type { Vec4 } from "./planner.ts";
-import { firmwareInfo, positionReport, temperatureReport } from "./reports.ts";
-import { BED_WAIT, DrainThen, HOTEND_WAIT, HeatWait, PlannerSpaceWait, type Blocking } from "./waits.ts";
+import { BED_WAIT, DrainThen, HOTEND_WAIT, HeatWait, PlannerSpaceWait, UserWait, type Blocking } from "./waits.ts";
 
 /** How a command ended (or that it has not ended yet). */
 export type Outcome = "ok" | "own-ok" | Blocking;
 
 /** Runs one parsed command at time `now`. */
 export function execute(m: Machine, cmd: GcodeCommand, now: number): Outcome {
+  if (m.shutdown && cmd.letter === "M" && cmd.code === 112) return "ok"; // acted on as it arrived
+  if (m.shutdown && !(cmd.letter === "M" && cmd.code === 999) && cmd.word.toUpperCase() !== "FIRMWARE_RESTART") {
+    // Halted but talking (Klipper shutdown, Smoothie HALT): every command gets the shutdown words.
+    const reply = m.personality.whileHalted();
+    print(m, reply.lines);
+    return reply.acked ? "ok" : "own-ok";
+  }
   switch (cmd.letter) {
     case "G":
       return gcode(m, cmd, now);
@@ -21,14 +28,22 @@ export function execute(m: Machine, cmd: GcodeCommand, now: number): Outcome {
       return mcode(m, cmd, now);
     case "T":
       return toolChange(m, cmd);
-    default:
-      return unknown(m, cmd);
+    default: {
+      const lines = m.personality.extended(cmd.text, m);
+      if (lines === undefined) return unknown(m, cmd);
+      for (const line of lines) m.print(line);
+      return "ok";
+    }
   }
 }
 
 function unknown(m: Machine, cmd: GcodeCommand): Outcome {
-  m.print(`echo:Unknown command: "${cmd.text}"`);
+  for (const line of m.personality.unknown(cmd.text)) m.print(line);
   return "ok";
+}
+
+function print(m: Machine, lines: string[]): void {
+  for (const line of lines) m.print(line);
 }
 
 function gcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
@@ -54,7 +69,7 @@ function gcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
       const axes = m.motion.homingAxes(cmd);
       return new DrainThen(m, m.motion.homingSeconds(axes), () => {
         m.motion.home(axes);
-        m.print(positionReport(m.motion, true));
+        m.print(m.personality.position(m.motion, true));
       });
     }
     case 90:
@@ -97,7 +112,7 @@ function move(m: Machine, cmd: GcodeCommand, now: number, clockwise: boolean | u
   // Empty moves make no block; in instant mode a block would be done the moment it was queued.
   if (ms <= 0) return "ok";
   if (!m.planner.isFull) {
-    m.planner.add(blockFrom, to, ms, now);
+    m.queueMove(blockFrom, to, ms, now);
     return "ok";
   }
   return new PlannerSpaceWait(m, blockFrom, to, ms);
@@ -112,18 +127,35 @@ function targetExtruder(m: Machine, cmd: GcodeCommand): number | undefined {
   return undefined;
 }
 
+function setTarget(m: Machine, heater: number, celsius: number): void {
+  m.heaters.setTarget(heater, celsius);
+  const line = m.personality.targetLine(heater === m.bed ? "bed" : heater, celsius);
+  if (line !== undefined) m.print(line);
+}
+
+function view(m: Machine, tool: number) {
+  return { bank: m.heaters, extruders: m.extruders, tool };
+}
+
 function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
   if (cmd.subcode !== undefined) return unknown(m, cmd);
+  const sd = m.personality.sd;
   switch (cmd.code) {
+    case 0:
+    case 1: {
+      // With a dwell it is a pause of that length; otherwise it waits for the user (§5 prompts).
+      const s = cmd.value("S");
+      const p = cmd.value("P");
+      if (s !== undefined || p !== undefined) return new DrainThen(m, s ?? (p ?? 0) / 1000);
+      if (m.personality.hostActions) {
+        print(m, ["//action:prompt_end", `//action:prompt_begin ${cmd.args || `M${cmd.code} Stop`}`, "//action:prompt_button Continue", "//action:prompt_show"]);
+      }
+      return new UserWait(m);
+    }
     case 17: // enable steppers
-    case 22: // release the SD card
-    case 24: // start/resume SD print: nothing is selected on the empty card
-    case 25: // pause SD print
-    case 26: // set SD position
     case 75: // print job timer start/pause/stop
     case 76:
     case 77:
-    case 108: // the wait it breaks was already broken when the line arrived (emergency parser)
     case 200: // volumetric extrusion
     case 201: // acceleration and jerk limits: accepted, not simulated
     case 203:
@@ -131,28 +163,63 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
     case 205:
     case 221: // flow percentage
     case 410: // quick-stop already acted when the line arrived
-    case 876: // host prompt response / support announcement
+      return "ok";
+    case 108:
+      // Read from the queue (no emergency parser): releases waits now.
+      m.waitForHeatup = false;
+      m.waitForUser = false;
       return "ok";
     case 18:
     case 84:
       // Disabling steppers waits for the moves to finish, unless it only sets the timeout.
       return cmd.has("S") ? "ok" : new DrainThen(m, 0);
     case 20:
-      for (const line of m.sd.list()) m.print(line);
+      if (!m.sd.mounted) print(m, sd.noCard());
+      else print(m, sd.list(m.sd.list(), cmd.has("L"), cmd.has("T")));
       return "ok";
     case 21:
-      for (const line of m.sd.mount()) m.print(line);
+      print(m, m.sd.mount() ? sd.cardOk() : sd.noCard());
       return "ok";
-    case 23:
-      for (const line of m.sd.select(cmd.args)) m.print(line);
+    case 22:
+      m.sd.mounted = false;
       return "ok";
+    case 23: {
+      const f = m.sd.select(cmd.args);
+      print(m, f ? sd.opened(f) : sd.openFailed(cmd.args));
+      return "ok";
+    }
+    case 24:
+      if (m.sd.start() && m.personality.hostActions) m.print("//action:resume");
+      return "ok";
+    case 25:
+      m.sd.pause();
+      if (m.personality.hostActions) m.print("//action:pause");
+      return "ok";
+    case 26: {
+      const s = cmd.value("S");
+      if (s !== undefined) m.sd.seek(s);
+      return "ok";
+    }
     case 27: {
       const s = cmd.value("S");
       if (s !== undefined) m.sdReporter.set(s, now);
-      else if (cmd.has("C")) m.print(m.sd.currentFile());
-      else m.print(m.sd.status());
+      else if (cmd.has("C")) m.print(m.sd.selected ? `Current file: ${m.sd.selected.short} ${m.sd.selected.long}` : "Current file: (no file)");
+      else m.print(sdStatus(m));
       return "ok";
     }
+    case 28:
+      if (sd.readOnly) return unknown(m, cmd);
+      print(m, m.sd.beginWrite(cmd.args) ? sd.writing(cmd.args) : sd.noCard());
+      return "ok";
+    case 29: // only reached when not writing: nothing to close
+      return "ok";
+    case 30:
+      if (sd.readOnly) return unknown(m, cmd);
+      print(m, m.sd.remove(cmd.args) ? sd.deleted(cmd.args) : sd.deleteFailed(cmd.args));
+      return "ok";
+    case 524:
+      m.sd.abort();
+      return "ok";
     case 82:
       m.motion.extruderMode = "absolute";
       return "ok";
@@ -166,14 +233,14 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
       const s = cmd.value("S");
       const r = cmd.value("R");
       const temp = s ?? r;
-      if (temp !== undefined) m.heaters.setTarget(e, temp);
+      if (temp !== undefined) setTarget(m, e, temp);
       if (cmd.code === 104 || temp === undefined) return "ok";
       return new HeatWait(m, e, e, s !== undefined, HOTEND_WAIT, now);
     }
     case 105: {
       // Marlin's M105 prints its own `ok` with the report, and nothing at all for a bad T.
       const e = targetExtruder(m, cmd);
-      if (e !== undefined) m.print(`ok${temperatureReport(m.heaters, m.extruders, e)}`);
+      if (e !== undefined) print(m, m.personality.m105(view(m, e)));
       return "own-ok";
     }
     case 106: {
@@ -186,7 +253,7 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
       return "ok";
     case 110: {
       const n = cmd.value("N");
-      if (n !== undefined) m.sequencer.lastN = Math.trunc(n);
+      if (n !== undefined && m.personality.tracksLineNumbers) m.sequencer.lastN = Math.trunc(n);
       return "ok";
     }
     case 112:
@@ -198,18 +265,14 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
       else m.print(`echo:M113 S${m.keepaliveSeconds}`);
       return "ok";
     }
-    case 114:
-      m.print(positionReport(m.motion, true));
-      return "ok";
+    case 114: {
+      const r = m.personality.m114(m.motion);
+      print(m, r.lines);
+      return r.ownOk ? "own-ok" : "ok";
+    }
     case 115:
-      for (const line of firmwareInfo({
-        extruders: m.extruders,
-        emergencyParser: m.options.emergencyParser,
-        machineName: m.options.machineName,
-      })) {
-        m.print(line);
-      }
-      return "ok";
+      print(m, m.personality.m115({ extruders: m.extruders, emergencyParser: m.options.emergencyParser, machineName: m.options.machineName }));
+      return m.personality.m115InOk ? "own-ok" : "ok";
     case 117:
       m.message = cmd.args;
       return "ok";
@@ -218,7 +281,7 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
       const s = cmd.value("S");
       const r = cmd.value("R");
       const temp = s ?? r;
-      if (temp !== undefined) m.heaters.setTarget(m.bed, temp);
+      if (temp !== undefined) setTarget(m, m.bed, temp);
       if (cmd.code === 140 || temp === undefined) return "ok";
       return new HeatWait(m, m.bed, m.tool, s !== undefined, BED_WAIT, now);
     }
@@ -229,7 +292,12 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
     }
     case 155: {
       const s = cmd.value("S");
-      if (s !== undefined) m.temperatureReporter.set(s, now);
+      if (s !== undefined) {
+        m.temperatureReporter.set(s, now);
+        // Prusa's bitmask form: bit 2 adds the position (§3.5).
+        const c = cmd.value("C");
+        if (c !== undefined) m.positionReporter.set(c & 4 ? s : 0, now);
+      }
       return "ok";
     }
     case 220: {
@@ -251,9 +319,24 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
     }
     case 400:
       return new DrainThen(m, 0);
+    case 876:
+      // A prompt answer read from the queue releases the wait; `P1` only announces host support.
+      if (cmd.has("S")) m.waitForUser = false;
+      return "ok";
+    case 999:
+      m.shutdown = false;
+      return "ok";
     default:
       return unknown(m, cmd);
   }
+}
+
+/** The M27 reply and auto-report line. */
+export function sdStatus(m: Machine): string {
+  const sd = m.personality.sd;
+  const f = m.sd.selected;
+  if (!f) return sd.notPrinting();
+  return m.sd.printing ? sd.printing(m.sd.pos, f.content.length) : sd.paused(m.sd.pos, f.content.length);
 }
 
 /** T<n>: select a hotend (Marlin waits for the moves to finish, then reports the new tool). */

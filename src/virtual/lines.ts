@@ -13,8 +13,8 @@ export class LineSplitter {
   private pending: string[] = [];
   private pendingLength = 0;
 
-  /** Feeds a chunk; calls `emit` for every line completed by it (without its terminator). */
-  push(chunk: string, emit: (line: string) => void): void {
+  /** Feeds a chunk; calls `emit` for every line completed by it (without its terminator), with the terminator's offset in `chunk`. */
+  push(chunk: string, emit: (line: string, end: number) => void): void {
     let start = 0;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk.charCodeAt(i);
@@ -25,9 +25,9 @@ export class LineSplitter {
         const line = this.pending.join("");
         this.pending = [];
         this.pendingLength = 0;
-        emit(line);
+        emit(line, i);
       } else {
-        emit(piece.length > KEEP ? piece.slice(0, KEEP) : piece);
+        emit(piece.length > KEEP ? piece.slice(0, KEEP) : piece, i);
       }
       start = i + 1;
     }

@@ -7,8 +7,9 @@ import { AutoReporter } from "./autoreport.ts";
 import { BED_MODEL, HOTEND_MODEL, Heater, HeaterBank } from "./heater.ts";
 import { Motion } from "./motion.ts";
 import type { VirtualPrinterOptions } from "./options.ts";
-import { Planner } from "./planner.ts";
-import { EmptySdCard } from "./sdcard.ts";
+import type { Personality } from "./personalities.ts";
+import { Planner, type Vec4 } from "./planner.ts";
+import { SdCard } from "./sdcard.ts";
 import { LineSequencer } from "./sequence.ts";
 
 /** Marlin's EXTRUDE_MINTEMP: E moves below this hotend temperature are refused. */
@@ -21,8 +22,8 @@ export class Machine {
   readonly heaters: HeaterBank;
   readonly planner: Planner;
   motion = new Motion();
-  readonly sequencer = new LineSequencer();
-  readonly sd = new EmptySdCard();
+  readonly sequencer: LineSequencer;
+  readonly sd: SdCard;
   readonly temperatureReporter = new AutoReporter();
   readonly positionReporter = new AutoReporter();
   readonly sdReporter = new AutoReporter();
@@ -36,15 +37,27 @@ export class Machine {
   keepaliveSeconds = 2;
   /** Marlin's `wait_for_heatup`: cleared by M108 to break a heating wait. */
   waitForHeatup = false;
+  /** Marlin's `wait_for_user`: cleared by M108 or a prompt answer (M876 S). */
+  waitForUser = false;
   allowColdExtrusion = false;
   extrudeMinTemp = EXTRUDE_MINTEMP;
   halted = false;
+  /** Halted but still answering (Klipper's shutdown, Smoothie's HALT): every command gets `whileHalted`. */
+  shutdown = false;
+  /** Moves are being fed back to back: a planner that runs dry now is starved, not idle. */
+  feeding = false;
+  /** Times the planner ran dry between two moves of a stream, and for how long in total. */
+  underruns = 0;
+  starvedMs = 0;
   private out: string[] = [];
 
   constructor(
     readonly options: VirtualPrinterOptions,
+    readonly personality: Personality,
     now: number,
   ) {
+    this.sequencer = new LineSequencer(personality);
+    this.sd = new SdCard(options.sdFiles, options.sdCard);
     const heaters: Heater[] = [];
     for (let e = 0; e < options.extruders; e++) heaters.push(new Heater(HOTEND_MODEL, options.ambient));
     heaters.push(new Heater(BED_MODEL, options.ambient));
@@ -82,12 +95,11 @@ export class Machine {
     this.out.push(line);
   }
 
-  /** Everything printed since the last call, each line `\n`-terminated. */
-  takeOutput(): string {
-    if (this.out.length === 0) return "";
-    const text = `${this.out.join("\n")}\n`;
-    this.out = [];
-    return text;
+  /** Every line printed since the last call. */
+  takeLines(): string[] {
+    const out = this.out;
+    if (out.length) this.out = [];
+    return out;
   }
 
   /** Part fan speed; the airflow also cools the nozzle a little, which the heater must make up. */
@@ -101,15 +113,33 @@ export class Machine {
     return !this.allowColdExtrusion && this.heaters.reading(this.tool) < this.extrudeMinTemp;
   }
 
-  /** Marlin `kill()` after M112: heaters off, moves dropped, then silence until reboot. */
+  /**
+   * `kill()` after M112: heaters off, moves dropped, the personality's words; then Marlin is
+   * silent until reset, Prusa and Repetier reboot, Klipper and Smoothie answer every command
+   * with their shutdown message.
+   */
   kill(): void {
-    if (this.halted) return;
+    if (this.halted || this.shutdown) return;
     for (let i = 0; i <= this.extruders; i++) this.heaters.setTarget(i, 0);
     this.planner.clear();
-    this.print("echo:M112 Shutdown");
-    this.print("Error:Printer halted. kill() called!");
-    this.print("//action:poweroff"); // ACTION_ON_KILL, sent because HOST_ACTION_COMMANDS is on
-    this.halted = true;
+    this.sd.abort();
+    for (const line of this.personality.kill("M112")) this.print(line);
+    if (this.personality.afterKill === "answers") this.shutdown = true;
+    else this.halted = true;
+  }
+
+  /**
+   * Queues a planner block. While moves stream back to back, a planner that ran dry before this
+   * one arrived was starved: the print head stopped where it should not (counted as an underrun).
+   */
+  queueMove(from: Vec4, to: Vec4, durationMs: number, now: number): void {
+    const lastEnd = this.planner.lastEndAt;
+    if (this.feeding && lastEnd !== undefined && lastEnd < now) {
+      this.underruns++;
+      this.starvedMs += now - lastEnd;
+    }
+    this.feeding = true;
+    this.planner.add(from, to, durationMs, now);
   }
 
   /** State after a reset: targets off, queues empty, modes and reporters back to defaults. */
@@ -118,6 +148,9 @@ export class Machine {
     this.planner.clear();
     this.motion = new Motion();
     this.sequencer.lastN = 0;
+    this.shutdown = false;
+    this.feeding = false;
+    this.sd.reset();
     this.temperatureReporter.set(0, 0);
     this.positionReporter.set(0, 0);
     this.sdReporter.set(0, 0);

@@ -4,11 +4,15 @@
  * embedded printer's first-start configuration.
  */
 import * as v from "valibot";
+import { PERSONALITIES } from "./personalities.ts";
+import { demoFile, type CardSeed } from "./sdcard.ts";
 
-/** One executed command as the firmware ran it: line number (if the line had one) and command text. */
+/** One executed command as the firmware ran it: line number (if the line had one), text, and where it came from. */
 export interface ExecutedLine {
   n: number | undefined;
   command: string;
+  /** `sd` for commands read from the card during an SD print. */
+  source?: "serial" | "sd";
 }
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
@@ -26,16 +30,36 @@ const triggerSchema = v.strictObject({
   probability: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(0.5)), 0),
 });
 
+/** A trigger for faults that last a while: how long, in wall-clock ms. */
+const timedTriggerSchema = v.strictObject({
+  ...triggerSchema.entries,
+  ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(3_600_000)), 5000),
+});
+
 /**
- * Deterministic (given `seed`) damage on the wire, host → firmware. New kinds of fault are new keys
- * here (e.g. `missingOkAfterResend`, `spuriousResend`, `reset`, `silence`), each with its own
- * trigger, so existing configurations keep their meaning.
+ * Deterministic (given `seed`) faults. Each kind has its own trigger and its own random stream,
+ * so enabling one never shifts the decisions of another. Host → firmware faults count numbered
+ * lines received; firmware → host faults (`corruptReply`, `dropReply`) count lines sent.
  */
 const faultsSchema = v.strictObject({
   /** Flip one bit inside the command part of the line, so its checksum fails (a noisy cable). */
   corrupt: v.optional(triggerSchema, {}),
   /** Lose the whole line; the next numbered line then fails the line-number check. */
   drop: v.optional(triggerSchema, {}),
+  /** Flip one bit of a line the firmware sends (an `ok` becomes garbage, a report becomes noise). */
+  corruptReply: v.optional(triggerSchema, {}),
+  /** Lose a line the firmware sends (a lost `ok`). */
+  dropReply: v.optional(triggerSchema, {}),
+  /** Leave out the `ok` after a resend request (some Marlin 2.0.x builds); counts resend requests. */
+  missingOkAfterResend: v.optional(triggerSchema, {}),
+  /** Answer an intact line with a resend request for it (a false alarm of the firmware's check). */
+  spuriousResend: v.optional(triggerSchema, {}),
+  /** Reboot instead of taking the line (a brown-out or watchdog reset mid-print). */
+  reset: v.optional(triggerSchema, {}),
+  /** Stop answering for `ms` (a stalled USB stack); input received meanwhile waits in the buffer. */
+  silence: v.optional(timedTriggerSchema, {}),
+  /** Before running the line, wait `ms` with busy keep-alives, like a heater that is slow to settle. */
+  busyHeater: v.optional(timedTriggerSchema, {}),
 });
 
 /**
@@ -62,8 +86,8 @@ export const virtualPrinterOptionsSchema = v.strictObject({
   extruders: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(8)), 1),
   /** Planner buffer size in blocks (Marlin BLOCK_BUFFER_SIZE). */
   plannerBlocks: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256)), 16),
-  /** Command queue size (Marlin BUFSIZE): lines read ahead and checked before they run. */
-  commandBuffer: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64)), 4),
+  /** Command queue size (Marlin BUFSIZE 4, Klipper 20): lines read ahead of execution; default per personality. */
+  commandBuffer: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64))),
   /** Room temperature in °C: where heaters start and cool back to. */
   ambient: v.optional(v.pipe(v.number(), v.minValue(-20), v.maxValue(60)), 22),
   /** Act on M108/M112/M410 as the bytes arrive (Marlin EMERGENCY_PARSER, reported as a Cap). */
@@ -71,6 +95,18 @@ export const virtualPrinterOptionsSchema = v.strictObject({
   /** MACHINE_TYPE in the M115 reply. */
   machineName: v.optional(v.pipe(v.string(), v.regex(/^[ -~]{1,40}$/)), "Layerline Virtual"),
   faults: v.optional(faultsSchema, {}),
+  /** Which firmware family to behave as; its wire behaviour is read from that family's quirks profile. */
+  personality: v.optional(v.picklist(PERSONALITIES), "marlin2"),
+  /** Marlin's ADVANCED_OK: `ok N<n> P<planner free> B<buffer free>` (Marlin personality only). */
+  advancedOk: v.optional(v.boolean(), false),
+  /** Serial speed of the emulated wire, each byte 10 bit times in both directions; 0 = instant. */
+  baudRate: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4_000_000)), 0),
+  /** Marlin's RX_BUFFER_SIZE: bytes received but not yet read; more are lost (an overrun); 0 = unlimited. */
+  rxBufferBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65536)), 0),
+  /** Whether a card is in the slot. */
+  sdCard: v.optional(v.boolean(), true),
+  /** Files on the card at power-on (default: one small demo print). */
+  sdFiles: v.optional(v.array(v.object({ name: v.pipe(v.string(), v.regex(/^[ -~]{1,120}$/)), content: v.string() })), () => [demoFile()]),
   /** Called once for each command the firmware executes, in execution order. */
   onExecute: v.optional(
     v.custom<(line: ExecutedLine) => void>((x) => typeof x === "function", "onExecute must be a function"),
@@ -83,6 +119,9 @@ export type VirtualPrinterOptions = v.InferOutput<typeof virtualPrinterOptionsSc
 export type VirtualPrinterOptionsInput = v.InferInput<typeof virtualPrinterOptionsSchema>;
 /** A fault trigger with defaults filled in. */
 export type FaultTrigger = v.InferOutput<typeof triggerSchema>;
+/** The fault configuration with defaults filled in. */
+export type Faults = v.InferOutput<typeof faultsSchema>;
+export type { CardSeed };
 
 /**
  * Validates options and fills defaults; throws a `v.ValiError` naming the bad field.

@@ -36,11 +36,15 @@ export class Planner {
     return this.length === 0;
   }
 
+  /** When the last queued block ends (even if already retired), or undefined before the first. */
+  lastEndAt: number | undefined;
+
   /** Queues a move of `durationMs` (wall clock); it starts when the previous one ends, or now. */
   add(from: Vec4, to: Vec4, durationMs: number, now: number): void {
     const last = this.blocks[this.blocks.length - 1];
     const startsAt = this.length > 0 && last !== undefined ? Math.max(last.endsAt, now) : now;
     this.blocks.push({ from, to, startsAt, endsAt: startsAt + durationMs });
+    this.lastEndAt = startsAt + durationMs;
   }
 
   /** Retires every block that has finished by `now`; returns how many. */

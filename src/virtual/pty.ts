@@ -5,7 +5,13 @@
  *
  * CLI: `bun src/virtual/pty.ts --tty PATH [--log FILE] [--time-scale N] [--seed N]
  *   [--extruders N] [--corrupt-every N] [--corrupt-lines 5,9] [--corrupt-probability P]
- *   [--drop-every N] [--drop-lines 7] [--drop-probability P] [--no-emergency-parser]`
+ *   [--drop-every N] [--drop-lines 7] [--drop-probability P] [--no-emergency-parser]
+ *   [--personality marlin2|prusa|repetier|smoothie|klipper] [--advanced-ok]
+ *   [--realistic] [--baud-rate N] [--rx-buffer N] [--faults JSON] [--stats]`
+ *
+ * `--realistic` is the realistic timing mode: real time, bytes timed at 115200 baud both ways,
+ * Marlin's 128-byte receive buffer; `--stats` prints the simulation's counters (underruns,
+ * overruns, faults) as one JSON line on stderr when it stops.
  */
 import { Buffer } from "node:buffer";
 import { closeSync, openSync, writeSync } from "node:fs";
@@ -85,7 +91,7 @@ function num(text: string | undefined): number | undefined {
 }
 
 /** Turns CLI flags into options (validation happens when the firmware is built). */
-export function optionsFromArgs(args: string[]): { tty: string; log: string | undefined; options: VirtualPrinterOptionsInput } {
+export function optionsFromArgs(args: string[]): { tty: string; log: string | undefined; stats: boolean; options: VirtualPrinterOptionsInput } {
   const { values } = parseArgs({
     args,
     options: {
@@ -101,6 +107,13 @@ export function optionsFromArgs(args: string[]): { tty: string; log: string | un
       "drop-lines": { type: "string" },
       "drop-probability": { type: "string" },
       "no-emergency-parser": { type: "boolean" },
+      personality: { type: "string" },
+      "advanced-ok": { type: "boolean" },
+      realistic: { type: "boolean" },
+      "baud-rate": { type: "string" },
+      "rx-buffer": { type: "string" },
+      faults: { type: "string" },
+      stats: { type: "boolean" },
     },
     strict: true,
   });
@@ -112,17 +125,35 @@ export function optionsFromArgs(args: string[]): { tty: string; log: string | un
     if (probability !== undefined) t.probability = num(probability);
     return t;
   };
+  let faults: Record<string, unknown> = {};
+  if (values.faults !== undefined) {
+    try {
+      faults = JSON.parse(values.faults);
+    } catch {
+      throw new Error('--faults must be JSON, e.g. \'{"corrupt":{"probability":0.01},"silence":{"lines":[500],"ms":20000}}\'');
+    }
+  }
   const options: VirtualPrinterOptionsInput = {
     faults: {
-      corrupt: trigger(values["corrupt-every"], values["corrupt-lines"], values["corrupt-probability"]),
-      drop: trigger(values["drop-every"], values["drop-lines"], values["drop-probability"]),
-    },
+      ...faults,
+      corrupt: { ...(faults.corrupt as object), ...trigger(values["corrupt-every"], values["corrupt-lines"], values["corrupt-probability"]) },
+      drop: { ...(faults.drop as object), ...trigger(values["drop-every"], values["drop-lines"], values["drop-probability"]) },
+    } as VirtualPrinterOptionsInput["faults"],
   };
+  if (values.realistic) {
+    options.timeScale = 1;
+    options.baudRate = 115200;
+    options.rxBufferBytes = 128;
+  }
+  if (values.personality !== undefined) options.personality = values.personality as VirtualPrinterOptionsInput["personality"];
+  if (values["advanced-ok"]) options.advancedOk = true;
+  if (values["baud-rate"] !== undefined) options.baudRate = num(values["baud-rate"]);
+  if (values["rx-buffer"] !== undefined) options.rxBufferBytes = num(values["rx-buffer"]);
   if (values["time-scale"] !== undefined) options.timeScale = num(values["time-scale"]);
   if (values.seed !== undefined) options.seed = num(values.seed);
   if (values.extruders !== undefined) options.extruders = num(values.extruders);
   if (values["no-emergency-parser"]) options.emergencyParser = false;
-  return { tty: values.tty, log: values.log, options };
+  return { tty: values.tty, log: values.log, stats: values.stats === true, options };
 }
 
 /**
@@ -149,6 +180,10 @@ export async function virtualPrinterCli(args: string[]): Promise<number> {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
+  if (parsed.stats) {
+    const s = printer.firmware.state;
+    console.error(JSON.stringify({ underruns: s.underruns, starvedMs: Math.round(s.starvedMs), overruns: s.overruns, faults: s.faults, lastLineNumber: s.lastLineNumber }));
+  }
   await printer.close();
   return 0;
 }

@@ -5,7 +5,7 @@
  */
 import { VirtualFirmware } from "./firmware.ts";
 import type { VirtualPrinterOptionsInput } from "./options.ts";
-import type { ResetCause } from "./reports.ts";
+import type { ResetCause } from "./personalities.ts";
 
 /** Example: `const r = new FirmwareRunner(opts, (text) => send(text)); r.start(); r.input("M105\n");` */
 export class FirmwareRunner {

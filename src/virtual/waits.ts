@@ -5,7 +5,6 @@
  */
 import type { Machine } from "./machine.ts";
 import type { Vec4 } from "./planner.ts";
-import { temperatureReport } from "./reports.ts";
 
 /** A command in progress. The firmware polls it at its wake times and whenever state changes. */
 export interface Blocking {
@@ -13,10 +12,13 @@ export interface Blocking {
   poll(now: number): boolean;
   /** The next time the wait itself needs a poll, or undefined when only other events can end it. */
   wakeAt(): number | undefined;
+  /** What the busy keep-alive says while this runs. */
+  readonly busyReason: "processing" | "heating" | "paused for user";
 }
 
 /** A move that found the planner full: it is queued as soon as a block finishes. */
 export class PlannerSpaceWait implements Blocking {
+  readonly busyReason = "processing";
   private discarded = false;
 
   constructor(
@@ -29,7 +31,7 @@ export class PlannerSpaceWait implements Blocking {
   poll(now: number): boolean {
     if (this.discarded) return true;
     if (this.m.planner.isFull) return false;
-    this.m.planner.add(this.from, this.to, this.durationMs, now);
+    this.m.queueMove(this.from, this.to, this.durationMs, now);
     return true;
   }
 
@@ -48,6 +50,7 @@ export class PlannerSpaceWait implements Blocking {
  * simulated time, then runs `finish`. M400 is (0 s, nothing); G4 is (dwell); G28 is (homing, report).
  */
 export class DrainThen implements Blocking {
+  readonly busyReason = "processing";
   private endsAt: number | undefined;
 
   constructor(
@@ -59,6 +62,7 @@ export class DrainThen implements Blocking {
   poll(now: number): boolean {
     if (this.endsAt === undefined) {
       if (!this.m.planner.isEmpty) return false;
+      this.m.feeding = false; // a deliberate stop: the planner is meant to be empty now
       this.endsAt = now + this.m.wallMs(this.seconds);
     }
     if (now < this.endsAt) return false;
@@ -93,6 +97,7 @@ const COOLING_SLOPE_DEGREES = 1.5;
  * residency once within the window, restart when outside the hysteresis, and M108 to break out.
  */
 export class HeatWait implements Blocking {
+  readonly busyReason = "heating";
   private nextLineAt: number;
   private residencyStart: number | undefined;
   private readonly wantsToCool: boolean;
@@ -117,6 +122,7 @@ export class HeatWait implements Blocking {
     this.skip = noWaitForCooling && this.wantsToCool;
     this.nextLineAt = now;
     m.waitForHeatup = true;
+    m.feeding = false;
   }
 
   poll(now: number): boolean {
@@ -124,7 +130,15 @@ export class HeatWait implements Blocking {
     const m = this.m;
     if (now >= this.nextLineAt) {
       this.nextLineAt = now + 1000;
-      m.print(`${temperatureReport(m.heaters, m.extruders, this.tool)} W:${this.residencyText(now)}`);
+      m.print(
+        m.personality.temperatures({
+          bank: m.heaters,
+          extruders: m.extruders,
+          tool: this.tool,
+          residency: this.residencyText(now),
+          waitingOn: this.heater === m.bed ? "bed" : "hotend",
+        }),
+      );
     }
     const temp = m.heaters.reading(this.heater);
     const diff = Math.abs(m.heaters.heaters[this.heater]!.target - temp);
@@ -160,5 +174,38 @@ export class HeatWait implements Blocking {
     if (this.residencyStart === undefined) return "?";
     const left = this.rules.residencySeconds - this.m.simSeconds(now - this.residencyStart);
     return String(Math.max(0, Math.trunc(left)));
+  }
+}
+
+/** M0/M1 with the host prompt: waits until M108 or `M876 S<n>` releases it (Marlin `wait_for_user`). */
+export class UserWait implements Blocking {
+  readonly busyReason = "paused for user";
+
+  constructor(private readonly m: Machine) {
+    m.waitForUser = true;
+    m.feeding = false;
+  }
+
+  poll(): boolean {
+    return !this.m.waitForUser;
+  }
+
+  wakeAt(): number | undefined {
+    return undefined;
+  }
+}
+
+/** A fixed stretch of busy time (the `busyHeater` fault): keep-alives, no ok, then the command runs. */
+export class TimedWait implements Blocking {
+  readonly busyReason = "heating";
+
+  constructor(private readonly until: number) {}
+
+  poll(now: number): boolean {
+    return now >= this.until;
+  }
+
+  wakeAt(): number | undefined {
+    return this.until;
   }
 }

@@ -30,7 +30,7 @@ describe("progress with an analysis", () => {
   const printing = (bytesSent: number, printTime: number): PrinterStatus => ({
     ...initialStatus("p"),
     state: "printing",
-    job: { file: "part.gcode", size: 3000, state: "printing", startedAt: 0, endedAt: null, reason: null },
+    job: { file: "part.gcode", source: "host", size: 3000, state: "printing", startedAt: 0, endedAt: null, reason: null },
     progress: { completion: (bytesSent / 3000) * 100, bytesSent, bytesTotal: 3000, linesSent: 0, printTime },
   });
   const ctx = (a: OctoPrintFileAnalysis | undefined): JobContext => ({ file, analysis: a, user: "admin", everSelected: true });

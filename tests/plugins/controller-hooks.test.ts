@@ -17,7 +17,7 @@ const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", impo
 async function controller(hooks: LineHooks, executed: string[]) {
   const { sources } = await loadQuirkSources(undefined);
   const c = new PrinterController({
-    record: { id: "t", name: "t", transport: "virtual", port: null, baud: 115200, autoconnect: true, isDefault: true, createdAt: 0 },
+    record: { id: "t", name: "t", transport: "virtual", port: null, baud: 115200, window: 4, autoconnect: true, isDefault: true, createdAt: 0 },
     library: new QuirksLibrary(sources),
     filesDir: dirname(TORUS),
     virtual: { timeScale: 0, onExecute: (l) => executed.push(l.command) },

@@ -27,7 +27,7 @@ async function quickTimeoutLibrary(): Promise<QuirksLibrary> {
 test("a print survives corrupted and dropped lines: every line executed exactly once, in order", async () => {
   const executed: string[] = [];
   const controller = new PrinterController({
-    record: { id: "t", name: "t", transport: "virtual", port: null, baud: 115200, autoconnect: true, isDefault: true, createdAt: 0 },
+    record: { id: "t", name: "t", transport: "virtual", port: null, baud: 115200, window: 1, autoconnect: true, isDefault: true, createdAt: 0 },
     library: await quickTimeoutLibrary(),
     filesDir: dirname(TORUS),
     virtual: {
@@ -39,7 +39,8 @@ test("a print survives corrupted and dropped lines: every line executed exactly 
     publish: () => {},
   });
   expect((await controller.connect()).ok).toBe(true);
-  for (let i = 0; i < 200 && !(controller.status.state === "operational" && controller.status.firmware); i++) await Bun.sleep(10);
+  // Connected once the connect sequence (auto-reports, prompt support, SD listing) is through.
+  for (let i = 0; i < 200 && !(controller.status.state === "operational" && controller.status.sd.files.length > 0); i++) await Bun.sleep(10);
   expect(controller.status.state).toBe("operational");
 
   const before = executed.length;
@@ -55,3 +56,23 @@ test("a print survives corrupted and dropped lines: every line executed exactly 
   expect(controller.status.link.timeouts).toBeGreaterThanOrEqual(3);
   await controller.dispose();
 }, 60_000);
+
+test("a printer that resets mid-print: the job stops safely, the link comes back by itself", async () => {
+  const controller = new PrinterController({
+    record: { id: "r", name: "r", transport: "virtual", port: null, baud: 115200, window: 4, autoconnect: true, isDefault: true, createdAt: 0 },
+    library: await quickTimeoutLibrary(),
+    filesDir: dirname(TORUS),
+    virtual: { timeScale: 0, advancedOk: true, faults: { reset: { lines: [3000] } } },
+    publish: () => {},
+  });
+  expect((await controller.connect()).ok).toBe(true);
+  for (let i = 0; i < 200 && !(controller.status.state === "operational" && controller.status.sd.files.length > 0); i++) await Bun.sleep(10);
+  expect((await controller.startJob("ps25_ender3_torus_0.20normal_pla.gcode")).ok).toBe(true);
+  for (let i = 0; i < 1000 && controller.status.job?.state === "printing"; i++) await Bun.sleep(10);
+  expect(controller.status.job?.state).toBe("failed");
+  expect(controller.status.job?.reason).toContain("restarted");
+  for (let i = 0; i < 300 && !(controller.status.state === "operational" && controller.status.firmware); i++) await Bun.sleep(10);
+  expect(controller.status.state).toBe("operational");
+  expect(controller.send(["M105"]).ok).toBe(true); // and it takes commands again
+  await controller.dispose();
+}, 30_000);

@@ -1,67 +1,25 @@
 import { describe, expect, test } from "bun:test";
-import { ProtocolEngine, type EngineEvent } from "../../src/protocol/engine.ts";
+import { ProtocolEngine } from "../../src/protocol/engine.ts";
 import { frame } from "../../src/protocol/framing.ts";
 import { builtInLibrary, genericWith } from "../helpers/quirks.ts";
+import { EngineHarness as Harness } from "./harness.ts";
 
 const library = await builtInLibrary();
-
-/** Drives an engine like the controller does, with a fake clock; records everything. */
-class Harness {
-  now = 0;
-  sent: string[] = [];
-  events: EngineEvent[] = [];
-  constructor(readonly engine: ProtocolEngine) {}
-  private drain() {
-    this.sent.push(...this.engine.takeOutgoing());
-    this.events.push(...this.engine.takeEvents());
-  }
-  open() {
-    this.engine.open(this.now);
-    this.drain();
-    return this;
-  }
-  recv(...lines: string[]) {
-    for (const l of lines) this.engine.receive(l, this.now);
-    this.drain();
-    return this;
-  }
-  send(command: string, tag?: number) {
-    this.engine.enqueue(command, this.now, tag);
-    this.drain();
-    return this;
-  }
-  advance(ms: number) {
-    this.now += ms;
-    this.engine.tick(this.now);
-    this.drain();
-    return this;
-  }
-  /** Lines sent since the last call. */
-  take(): string[] {
-    const s = this.sent;
-    this.sent = [];
-    return s;
-  }
-  acked(): number[] {
-    return this.events.flatMap((e) => (e.type === "acked" ? [e.tag] : []));
-  }
-  of<T extends EngineEvent["type"]>(type: T) {
-    return this.events.filter((e): e is Extract<EngineEvent, { type: T }> => e.type === type);
-  }
-}
 
 const MARLIN_M115 = [
   "FIRMWARE_NAME:Marlin 2.1.2.1 (Jul  1 2023 12:00:00) SOURCE_CODE_URL:github.com/MarlinFirmware/Marlin PROTOCOL_VERSION:1.0 MACHINE_TYPE:3D Printer EXTRUDER_COUNT:1 UUID:cede2a2f",
   "Cap:AUTOREPORT_TEMP:1",
   "Cap:EMERGENCY_PARSER:1",
   "Cap:AUTOREPORT_POS:0",
+  "Cap:SDCARD:0",
   "ok",
 ];
 
 /** An engine past the handshake and identification of a Marlin 2.1 with temperature auto-report. */
-function connected(window = 1): Harness {
+function connected(window = 1, caps: string[] = []): Harness {
   const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library, window })).open();
-  h.recv("ok").recv(...MARLIN_M115).recv("ok"); // the ok of M155 S2
+  h.recv("ok").recv(...MARLIN_M115.slice(0, -1), ...caps, "ok");
+  while (h.engine.outstanding() > 0) h.recv("ok"); // M155 S2 and whatever the capabilities add
   h.take();
   return h;
 }
@@ -85,14 +43,20 @@ describe("handshake and identification (§3.3, transcript §9.1)", () => {
     expect(h.take().filter((l) => l.includes("M105"))).toEqual([]);
   });
 
-  test("without auto-report the engine polls M105", () => {
+  test("without auto-report the engine polls M105, and lists the SD card when there may be one", () => {
     const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
     h.take();
     h.recv("ok", "FIRMWARE_NAME:Marlin 1.1.9 (Github) EXTRUDER_COUNT:1", "ok");
-    expect(h.take()).toEqual(["N1 M115*39", frame(2, "M105")]);
+    expect(h.of("firmware")[0]!.profile).toBe("marlin1");
+    expect(h.take()).toEqual(["N1 M115*39", frame(2, "M21")]);
+    h.recv("echo:SD card ok", "ok");
+    expect(h.take()).toEqual([frame(3, "M20")]);
+    h.recv("Begin file list", "CUBE.GCO 1234", "End file list", "ok");
+    expect(h.take()).toEqual([frame(4, "M105")]);
     h.recv("ok T:20.0 /0.0 B:20.0 /0.0 @:0 B@:0").advance(2000);
-    expect(h.take()).toEqual([frame(3, "M105")]);
+    expect(h.take()).toEqual([frame(5, "M105")]);
     expect(h.of("temperature")[0]!.report.tool0!.actual).toBe(20);
+    expect(h.of("sd").map((e) => e.message.type)).toEqual(["cardOk", "list"]);
   });
 
   test("the hello is repeated while the board boots, and a start line greets it at once", () => {
@@ -113,6 +77,37 @@ describe("handshake and identification (§3.3, transcript §9.1)", () => {
     expect(state.state).toBe("error");
     expect(state.problem!.code).toBe("no_response");
     expect(state.problem!.hint).toContain("baud");
+  });
+
+  test("Klipper is recognised from the ok that carries its M115, and from its state lines", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0-123-gabcdef01");
+    expect(h.of("firmware")[0]).toMatchObject({ profile: "klipper", name: "Klipper" });
+    const h2 = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h2.recv("ok", "// Klipper state: Ready");
+    expect(h2.engine.profile.id).toBe("klipper");
+  });
+
+  test("Malyan's NAME line and the CBD firmware's odd M115 pick their profiles", () => {
+    const m = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    m.recv("ok", "NAME: Malyan VER: 2.9 MODEL: M200 HW: HA02", "ok");
+    expect(m.of("firmware")[0]).toMatchObject({ profile: "malyan", name: "Malyan 2.9" });
+    expect(m.of("notice").some((n) => n.message.includes("thermal runaway"))).toBe(true);
+    const c = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    c.recv("ok", "ok CBD make it.Date:Nov 21 2019 Time:16:32:55").advance(1500); // no FIRMWARE_NAME ever comes
+    expect(c.of("firmware")[0]!.profile).toBe("anycubic");
+    expect(c.engine.profile.wait.meaning).toBe("busy");
+  });
+
+  test("overlays apply as their evidence appears: Creality's doubled temperatures before M115", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok", "TT::27.7627.76  //0.000.00  BB::39.3539.35  //0.000.00  @@::00  BB@@::00");
+    expect(h.of("profile").at(-1)).toEqual({ type: "profile", profile: "generic", overlays: ["creality"] });
+    expect(h.of("temperature")[0]!.report).toEqual({ tool0: { actual: 27.76, target: 0 }, bed: { actual: 39.35, target: 0 } });
+    h.recv(...MARLIN_M115);
+    const fw = h.of("firmware")[0]!;
+    expect(fw).toMatchObject({ profile: "marlin2", overlays: ["creality"] });
+    expect(h.engine.profile.busy.intervalCommand).toBe("M113 S2"); // the family's own fields survive
   });
 });
 
@@ -136,17 +131,95 @@ describe("sending", () => {
     expect(h.take()).toEqual([frame(3, "M117 H?llo")]);
   });
 
-  test("M0/M1 are refused with a notice (they block serial until a button press)", () => {
+  test("M0/M1 are refused with a notice, unless the firmware can be answered (prompt + emergency parser)", () => {
     const h = connected();
     h.send("M0");
     expect(h.take()).toEqual([]);
     expect(h.of("notice").at(-1)!.message).toContain("M0");
+    const p = connected(1, ["Cap:PROMPT_SUPPORT:1"]);
+    p.send("M0 Insert magnets");
+    expect(p.take()).toEqual([frame(4, "M0 Insert magnets")]); // N3 was the M876 P1 announcement
   });
 
-  test("an emergency command jumps the queue when the firmware has EMERGENCY_PARSER", () => {
+  test("an emergency command jumps the queue only when the firmware has EMERGENCY_PARSER", () => {
     const h = connected();
     h.send("G28").send("G1 X1").send("M108");
     expect(h.take()).toEqual([frame(3, "G28"), frame(4, "M108")]);
+    const quirks = library.get("marlin2");
+    const n = new Harness(new ProtocolEngine({ quirks, library })).open();
+    n.recv("ok", "FIRMWARE_NAME:Marlin 2.1", "Cap:EMERGENCY_PARSER:0", "Cap:SDCARD:0", "ok", "ok");
+    n.take();
+    n.send("G28").send("M108");
+    expect(n.take()).toEqual([frame(3, "G28")]); // N2 was the first M105 poll
+  });
+
+  test("Prusa's M115 U is never sent (it pauses the printer for 30 s)", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("prusa"), library })).open();
+    h.recv("ok").recv("FIRMWARE_NAME:Prusa-Firmware 3.13.3 based on Marlin", "ok");
+    h.take();
+    expect(h.engine.enqueue("M115 U3.14.0", h.now)).toBe(false);
+    expect(h.take()).toEqual([]);
+  });
+
+  test("Smoothie console commands go out bare and take no ack slot", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok").recv("FIRMWARE_NAME:Smoothieware, FIRMWARE_URL:http%3A//smoothieware.org, X-SOURCE_CODE_URL:https://x, FIRMWARE_VERSION:edge", "ok");
+    h.recv("SD card ok", "ok", "Begin file list", "End file list", "ok", "ok T:21.0 /0.0 @0 B:20.0 /0.0 @0");
+    h.take();
+    h.send("G1 X1", 1).send("version").send("G1 X2", 2);
+    expect(h.take()).toEqual([frame(5, "G1 X1"), "version"]);
+    h.recv("ok");
+    expect(h.take()).toEqual([frame(6, "G1 X2")]);
+  });
+});
+
+describe("windowed sending with ADVANCED_OK (§2.5 strategy 2)", () => {
+  test("the window opens to the firmware's command queue and never beyond", () => {
+    const h = connected(8);
+    for (let i = 0; i < 20; i++) h.send(`G1 X${i}`, i);
+    expect(h.take()).toHaveLength(1); // no buffer report yet: one line
+    h.recv("ok N3 P15 B3"); // BUFSIZE = 4, but one report could be a damaged digit
+    expect(h.take()).toHaveLength(1);
+    h.recv("ok N4 P15 B3"); // seen twice: trusted
+    expect(h.engine.stats.window).toBe(4);
+    expect(h.take()).toHaveLength(4);
+    expect(h.engine.capacity()).toBe(0);
+    h.recv("ok N5 P14 B0");
+    expect(h.take()).toHaveLength(1);
+    expect(h.acked()).toEqual([0, 1, 2]);
+    h.recv("ok N6 P14 B9"); // a damaged B does not widen the window
+    expect(h.engine.stats.window).toBe(4);
+  });
+
+  test("unread bytes never exceed the receive buffer", () => {
+    const h = connected(8);
+    h.recv("ok P15 B7", "ok P15 B7"); // oks with buffer state only (nothing in flight): BUFSIZE 8
+    const long = `M117 ${"x".repeat(50)}`;
+    for (let i = 0; i < 6; i++) h.send(long, i);
+    // 127 bytes: the first line is being processed, two more (61 bytes each) fit behind it.
+    expect(h.take()).toHaveLength(3);
+  });
+
+  test("without ADVANCED_OK the window stays at one line", () => {
+    const h = connected(8);
+    for (let i = 0; i < 5; i++) h.send(`G1 X${i}`, i);
+    h.recv("ok");
+    expect(h.take()).toHaveLength(2);
+    expect(h.engine.stats.window).toBe(1);
+  });
+
+  test("an ok naming a later line reveals lost oks; a late ok is ignored", () => {
+    const h = connected(4);
+    h.recv("ok P15 B3", "ok P15 B3");
+    for (let i = 0; i < 4; i++) h.send(`G1 X${i}`, i);
+    expect(h.take().map((l) => l.split(" ")[0])).toEqual(["N3", "N4", "N5", "N6"]);
+    h.recv("ok N4 P15 B3"); // the ok of N3 was lost on the wire
+    expect(h.acked()).toEqual([0, 1]);
+    expect(h.engine.stats.lostOks).toBe(1);
+    h.recv("ok N3 P15 B3"); // …or it was only late
+    expect(h.engine.stats.lateOks).toBe(1);
+    h.recv("ok N5 P15 B3", "ok N6 P15 B3");
+    expect(h.acked()).toEqual([0, 1, 2, 3]);
   });
 });
 
@@ -162,10 +235,12 @@ describe("resends (§1.7, transcripts §9.2)", () => {
     h.recv("ok");
     expect(h.acked()).toEqual([1, 2]);
     expect(h.engine.stats.resendRequests).toBe(1);
+    expect(h.engine.stats.linesResent).toBe(1);
   });
 
   test("windowed: echoes of a resend request from lines already in flight are ignored (§9.2b)", () => {
     const h = connected(3);
+    h.recv("ok P15 B3", "ok P15 B3");
     h.send("G1 X50", 40).send("G1 X51", 41).send("G1 X52", 42);
     expect(h.take().map((l) => l.split(" ")[0])).toEqual(["N3", "N4", "N5"]);
     h.recv("ok N3 P14 B3");
@@ -182,14 +257,28 @@ describe("resends (§1.7, transcripts §9.2)", () => {
   test("firmware that sends no ok after its resend request (Smoothieware `rs`)", async () => {
     const quirks = await genericWith({ ack: { okAfterResend: "never" } });
     const h = new Harness(new ProtocolEngine({ quirks })).open();
-    h.recv("ok", "ok", "ok"); // hello, M115, first M105 poll
+    h.recv("ok", "ok").advance(1500).recv("ok", "ok", "ok"); // hello, M115 (no report: identified after 1.5 s), M21, M20, first M105 poll
     h.take();
     h.send("G1 X1", 1).send("G1 X2", 2);
-    expect(h.take()).toEqual([frame(3, "G1 X1")]);
-    h.recv("rs N3");
-    expect(h.take()).toEqual([frame(3, "G1 X1")]);
+    expect(h.take()).toEqual([frame(5, "G1 X1")]);
+    h.recv("rs N5");
+    expect(h.take()).toEqual([frame(5, "G1 X1")]);
     h.recv("ok");
-    expect(h.take()).toEqual([frame(4, "G1 X2")]);
+    expect(h.take()).toEqual([frame(6, "G1 X2")]);
+  });
+
+  test("Repetier: blank line + Resend:n, skip for duplicates, ok with line numbers (§9.2c)", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok", "FIRMWARE_NAME:Repetier_1.0.4 COMPILED:Aug  3 2022 REPETIER_PROTOCOL:3", "Cap:SDCARD:0", "Cap:AUTOREPORT_TEMP:1", "ok 1", "ok 2");
+    expect(h.engine.profile.id).toBe("repetier");
+    h.take();
+    h.send("G1 X14 Y10 E0.7", 12);
+    h.recv("", "Resend:3", "ok");
+    expect(h.take()).toEqual([frame(3, "G1 X14 Y10 E0.7"), frame(3, "G1 X14 Y10 E0.7")]);
+    h.recv("ok 3");
+    expect(h.acked()).toEqual([12]);
+    h.recv("skip 3", "ok"); // a duplicate we never sent is harmless: a stray ok on an empty FIFO
+    expect(h.engine.state).toBe("operational");
   });
 
   test("a missing ok after a resend is detected by a timer (some Marlin 2.0.x builds)", () => {
@@ -216,12 +305,15 @@ describe("resends (§1.7, transcripts §9.2)", () => {
     h.recv("Resend: 1");
     expect(h.of("state").at(-1)!.problem).toBeUndefined();
     for (let i = 0; i < 1100; i++) h.send("G1 X1").recv("ok");
-    h.recv("Resend: 5");
+    h.send("G1 X2").recv("Resend: 5", "ok"); // once: a damaged reply, ignored
+    expect(h.of("state").at(-1)!.problem).toBeUndefined();
+    expect(h.of("notice").at(-1)!.message).toContain("Ignored a request to resend line 5");
+    h.recv("Resend: 5", "ok"); // again: it means it
     expect(h.of("state").at(-1)!.problem?.code).toBe("resend_out_of_history");
   });
 });
 
-describe("timeouts, busy, resets and errors", () => {
+describe("timeouts for long-running commands and real silence (§2.6)", () => {
   test("busy keep-alives hold a long command open without a timeout (§2.4, §9.3)", () => {
     const h = connected();
     h.send("M109 S210", 7);
@@ -236,6 +328,20 @@ describe("timeouts, busy, resets and errors", () => {
     expect(h.acked()).toEqual([7]);
   });
 
+  test("without keep-alives, G28 may be silent for minutes; G4 for its dwell; M0 for ever", () => {
+    const h = connected();
+    h.send("G28", 1);
+    h.advance(4 * 60_000);
+    expect(h.engine.stats.timeouts).toBe(0);
+    h.recv("ok").send("G4 S90", 2).advance(100_000);
+    expect(h.engine.stats.timeouts).toBe(0);
+    h.advance(30_000);
+    expect(h.engine.stats.timeouts).toBe(1); // 90 s dwell + 30 s is over
+    const p = connected(1, ["Cap:PROMPT_SUPPORT:1"]);
+    p.send("M0 Change the magnets", 3).advance(3_600_000);
+    expect(p.engine.stats.timeouts).toBe(0);
+  });
+
   test("real silence: lost-ok recovery, then a clear error", () => {
     const h = connected();
     h.send("G1 X1", 1);
@@ -247,9 +353,38 @@ describe("timeouts, busy, resets and errors", () => {
     const state = h.of("state").at(-1)!;
     expect(state.state).toBe("error");
     expect(state.problem!.code).toBe("timeout");
-    expect(state.problem!.message).toMatch(/nothing received for \d+ s/);
+    expect(state.problem!.message).toMatch(/nothing received for \d+ s while waiting for "M105"/);
   });
 
+  test("Repetier's M115 report comes after its ok (acked on receipt): identification waits for it", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok", "ok 1").advance(100).recv("FIRMWARE_NAME:Repetier_1.0.4 COMPILED:Aug  3 2022 REPETIER_PROTOCOL:3", "Cap:AUTOREPORT_TEMP:1", "Cap:EEPROM:0");
+    expect(h.of("firmware")).toEqual([]);
+    h.advance(300);
+    expect(h.of("firmware")[0]).toMatchObject({ profile: "repetier", capabilities: { AUTOREPORT_TEMP: true, EEPROM: false } });
+    expect(h.take()).toContain(frame(2, "M155 S2"));
+  });
+
+  test("Repetier acks M109 on receipt: the silence while it heats is not a timeout", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("repetier"), library })).open();
+    h.recv("ok", "FIRMWARE_NAME:Repetier_1.0.4", "Cap:SDCARD:0", "ok 1");
+    h.take();
+    h.send("M109 S210", 1).recv("ok 3", "TargetExtr0:210").send("G28", 2).recv("ok 4");
+    expect(h.of("target")[0]).toMatchObject({ heater: "tool0", target: 210 });
+    h.send("G1 X1", 3).advance(5 * 60_000);
+    expect(h.engine.stats.timeouts).toBe(0);
+  });
+
+  test("firmware that does not track line numbers: a silent job line is reported as possibly lost", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("klipper"), library })).open();
+    h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0", "ok", "ok", "ok T:0");
+    h.take();
+    h.send("G1 X1", 42).advance(30_000);
+    expect(h.of("lost")).toEqual([{ type: "lost", tag: 42, command: "G1 X1" }]);
+  });
+});
+
+describe("resets, errors and their policies (§3.1, §6)", () => {
   test("a reset while operational is reported and the link re-synchronises (§3.1)", () => {
     const h = connected();
     h.send("G1 X1", 1).send("G1 X2", 2);
@@ -262,6 +397,12 @@ describe("timeouts, busy, resets and errors", () => {
     expect(h.take()).toEqual(["N1 M115*39"]); // the queued job line was dropped
   });
 
+  test("a reply cut short by a reboot (`ok T:start`, Marlin 1.1) is a reset too", () => {
+    const h = connected();
+    h.send("M105").recv("ok T:start");
+    expect(h.of("reset")).toHaveLength(1);
+  });
+
   test("a fatal firmware error stops the link with the printer's own words", () => {
     const h = connected();
     h.send("G1 X1", 1);
@@ -272,12 +413,104 @@ describe("timeouts, busy, resets and errors", () => {
     expect(state.problem!.message).toContain("Thermal Runaway");
   });
 
-  test("M112 goes out at once, bare and numbered", () => {
+  test("Marlin 1.0's split error is joined before it is classified", () => {
+    const h = connected();
+    h.recv("Error:0", ": Extruder switched off. MAXTEMP triggered !");
+    expect(h.of("firmwareError").at(-1)).toMatchObject({ errorClass: "fatal", text: "Error:0 : Extruder switched off. MAXTEMP triggered !" });
+    expect(h.engine.state).toBe("error");
+  });
+
+  test("an unknown error followed by a resend request is about the damaged line; alone, it stops the job", () => {
+    const h = connected();
+    h.send("G1 X1", 1);
+    h.recv("Error:Chksum mizmatch", "Resend: 3", "ok");
+    expect(h.of("firmwareError")).toEqual([]);
+    h.recv("ok", "Error:Probing Failed").advance(300);
+    expect(h.of("firmwareError")).toEqual([{ type: "firmwareError", errorClass: "error", text: "Error:Probing Failed", policy: "cancelJob" }]);
+    expect(h.engine.state).toBe("operational");
+  });
+
+  test("Klipper's !! errors cancel the job but keep the link (its errors are acked)", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("klipper"), library })).open();
+    h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0", "ok", "ok");
+    h.send("G1 X1", 1).recv("// Printer is not ready", "!! Printer is not ready", "ok").advance(300);
+    expect(h.of("firmwareError")).toEqual([{ type: "firmwareError", errorClass: "error", text: "!! Printer is not ready", policy: "cancelJob" }]);
+    h.recv("// Klipper state: Shutdown");
+    expect(h.of("firmwareError").at(-1)).toMatchObject({ errorClass: "fatal", policy: "cancelJob" });
+    expect(h.engine.state).toBe("operational");
+  });
+
+  test("M112 goes out at once, bare and numbered, then every heater off (as in transcript klipper-859)", () => {
     const h = connected();
     h.send("G28").send("G1 X1");
     h.take();
     h.engine.emergencyStop(h.now);
-    expect(h.engine.takeOutgoing()).toEqual(["M112", frame(4, "M112")]);
+    expect(h.engine.takeOutgoing()).toEqual(["M112", frame(4, "M112"), frame(5, "M104 T0 S0"), frame(6, "M140 S0")]);
     expect(h.engine.state).toBe("error");
+  });
+});
+
+describe("SD card, actions and prompts", () => {
+  test("long-name listings (Marlin M20 L, Prusa M20 L T with folders) are assembled into one list", () => {
+    const h = connected(1, ["Cap:SDCARD:1", "Cap:EXTENDED_M20:1"]);
+    h.recv("Begin file list", "CALIB~1.GCO 1048576 calibration cube.gcode", " T:21.00 /0.00 B:20.00 /0.00 @:0 B@:0", "FOLDER~1/PART~1.GCO 20480 Long Folder/part.gcode", "NOTES.TXT 12", "End file list");
+    const list = h.of("sd").find((e) => e.message.type === "list")!.message as { files: unknown[] };
+    expect(list.files).toEqual([
+      { name: "CALIB~1.GCO", size: 1048576, longName: "calibration cube.gcode" },
+      { name: "FOLDER~1/PART~1.GCO", size: 20480, longName: "Long Folder/part.gcode" },
+      { name: "NOTES.TXT", size: 12 },
+    ]);
+    expect(h.of("temperature")).toHaveLength(1); // the auto-report inside the list is still a report
+
+    const p = new Harness(new ProtocolEngine({ quirks: library.get("prusa"), library })).open();
+    p.recv("Begin file list", 'CALIB~1.GCO 1048576 0x5a3b2c10 "calibration cube.gcode"', 'DIR_ENTER: /SUBDIR/ "Long Folder"', "PART~1.GCO 20480", "DIR_EXIT", "End file list");
+    // Still in the handshake, so nothing is acked, but the listing is parsed the Prusa way.
+    const files = (p.of("sd").find((e) => e.message.type === "list")!.message as { files: { name: string; longName?: string }[] }).files;
+    expect(files.map((f) => f.name)).toEqual(["calib~1.gco", "/subdir/part~1.gco"]);
+    expect(files[0]!.longName).toBe("calibration cube.gcode");
+  });
+
+  test("the connect sequence of §9.1: auto-reports, prompt support, SD init and listing", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok", "FIRMWARE_NAME:Marlin 2.1.2.1", "Cap:AUTOREPORT_TEMP:1", "Cap:AUTOREPORT_POS:0", "Cap:EMERGENCY_PARSER:1", "Cap:PROMPT_SUPPORT:1", "Cap:SDCARD:1", "Cap:AUTOREPORT_SD_STATUS:1", "Cap:EXTENDED_M20:1", "ok");
+    for (let i = 0; i < 5; i++) h.recv("ok");
+    expect(h.take()).toEqual(["N0 M110 N0*125", "N1 M115*39", "N2 M155 S2*97", "N3 M27 S1*87", "N4 M876 P1*111", "N5 M21*21", "N6 M20 L T*15"]);
+  });
+
+  test("SD status is polled with M27 during an SD print when not auto-reported", () => {
+    const h = connected();
+    h.engine.setSdPolling(true, h.now);
+    h.advance(1);
+    expect(h.take()).toEqual([frame(3, "M27")]);
+    h.recv("SD printing byte 100/1000", "ok").advance(1000);
+    expect(h.take()).toEqual([frame(4, "M27")]);
+    expect(h.of("sd").at(-1)!.message).toEqual({ type: "progress", pos: 100, size: 1000 });
+  });
+
+  test("while writing to SD nothing else is injected, and a missing ok after M29 is simulated", () => {
+    const quirks = library.get("generic");
+    const h = new Harness(new ProtocolEngine({ quirks, library })).open();
+    h.recv("ok", "FIRMWARE_NAME:Marlin 1.1.9", "Cap:SDCARD:0", "ok", "ok"); // polls M105
+    h.take();
+    h.send("M28 NEW.GCO").recv("echo:Now fresh file: NEW.GCO", "Writing to file: NEW.GCO", "ok");
+    h.send("G1 X1").advance(5000);
+    expect(h.take()).toEqual([frame(3, "M28 NEW.GCO"), frame(4, "G1 X1")]);
+    h.recv("ok").send("M29").recv("Done saving file.");
+    expect(h.take()).toEqual([frame(5, "M29")]);
+    h.advance(500);
+    expect(h.engine.outstanding()).toBe(1); // the poll that was held back
+    expect(h.of("sd").map((e) => e.message.type)).toEqual(["writing", "saved"]);
+  });
+
+  test("the firmware's echo of our own M25 is marked as an echo, a real pause request is not", () => {
+    const h = connected();
+    h.send("M25").recv("//action:pause", "ok").recv("//action:pause");
+    expect(h.of("action").map((a) => a.echo)).toEqual([true, false]);
+  });
+
+  test("link statistics: ack latency samples", () => {
+    const h = connected();
+    h.send("G1 X1").advance(7).recv("ok");
+    expect(h.engine.ackLatencies[h.engine.latencyCount - 1]).toBe(7);
   });
 });

@@ -5,7 +5,8 @@ import { classify, compileGrammar } from "../../src/protocol/responses.ts";
 import { parseTemperatures } from "../../src/protocol/temperature.ts";
 import { builtInLibrary } from "../helpers/quirks.ts";
 
-const grammar = compileGrammar((await builtInLibrary()).get("marlin2"));
+const library = await builtInLibrary();
+const grammar = compileGrammar(library.get("marlin2"));
 const kind = (line: string) => classify(line, grammar, 0).kind;
 
 describe("temperature reports (§4.1)", () => {
@@ -65,7 +66,63 @@ describe("line classification (§11 step 2)", () => {
     expect(classify("Error:EEPROM CRC mismatch - (stored) 1 != 2 (calculated)!", grammar, 0)).toMatchObject({ errorClass: "ignore" });
     expect(classify("Cap:AUTOREPORT_TEMP:1", grammar, 0)).toEqual({ kind: "capability", name: "AUTOREPORT_TEMP", enabled: true });
     expect(kind("start")).toBe("start");
-    expect(kind("echo:SD card ok")).toBe("text");
+    expect(kind("echo:SD card ok")).toBe("sd");
+    expect(kind("echo:Unknown command: \"M9999\"")).toBe("text");
+  });
+
+  test("SD replies of every dialect (§4.3)", () => {
+    const sd = (line: string, g = grammar) => {
+      const r = classify(line, g, 0);
+      return r.kind === "sd" ? r.message : r.kind;
+    };
+    expect(sd("File opened: TEST.GCO Size: 42")).toEqual({ type: "fileOpened", name: "TEST.GCO", size: 42 });
+    expect(sd("File opened:/sd/benchy.gcode Size:3145728")).toEqual({ type: "fileOpened", name: "/sd/benchy.gcode", size: 3145728 });
+    expect(sd("File opened")).toEqual({ type: "fileOpened" });
+    expect(sd("File selected")).toEqual({ type: "fileSelected" });
+    expect(sd("SD printing byte 32/42")).toEqual({ type: "progress", pos: 32, size: 42 });
+    expect(sd("SD printing byte 0/0")).toEqual({ type: "notPrinting" });
+    expect(sd("Not SD printing.")).toEqual({ type: "notPrinting" });
+    expect(sd("Done printing file")).toEqual({ type: "done" });
+    expect(sd("Writing to file: NEW.GCO")).toEqual({ type: "writing", name: "NEW.GCO" });
+    expect(sd("Done saving file.")).toEqual({ type: "saved" });
+    expect(sd("File deleted:NEW.GCO")).toEqual({ type: "deleted", name: "NEW.GCO" });
+    expect(sd("open failed, File: nope.gco.")).toEqual({ type: "openFailed", name: "nope.gco" });
+    expect(sd("echo:SD init fail")).toEqual({ type: "cardFail", text: "echo:SD init fail" });
+    expect(sd("Card successfully initialized.")).toEqual({ type: "cardOk" });
+    expect(classify("Error:volume.init failed", grammar, 0)).toMatchObject({ kind: "error", errorClass: "sd" });
+    const smoothie = compileGrammar(library.get("smoothieware"));
+    expect(sd("Not currently playing", smoothie)).toEqual({ type: "notPrinting" });
+    expect(sd("SD print is paused at 100/200", smoothie)).toEqual({ type: "progress", pos: 100, size: 200 });
+  });
+
+  test("per-firmware lines: Repetier skip and target lines, Klipper errors, Smoothie halts", () => {
+    const repetier = compileGrammar(library.get("repetier"));
+    expect(classify("skip 12", repetier, 0)).toEqual({ kind: "skip", lineNumber: 12 });
+    expect(classify("TargetExtr1:210", repetier, 0)).toEqual({ kind: "target", heater: "tool1", target: 210 });
+    expect(classify("TargetBed:60", repetier, 0)).toEqual({ kind: "target", heater: "bed", target: 60 });
+    expect(classify("busy:heating", repetier, 0)).toEqual({ kind: "busy", reason: "heating" });
+    expect(classify("fatal:Heater decoupled during rising - Printer stopped", repetier, 0)).toMatchObject({ errorClass: "fatal" });
+    const klipper = compileGrammar(library.get("klipper"));
+    expect(classify("!! Printer is not ready", klipper, 0)).toMatchObject({ kind: "error", errorClass: "error" });
+    expect(classify("// Klipper state: Shutdown", klipper, 0)).toMatchObject({ kind: "error", errorClass: "fatal" });
+    expect(classify("// Klipper state: Ready", klipper, 0).kind).toBe("text");
+    expect(classify("!! Unable to open file", klipper, 0)).toMatchObject({ errorClass: "sd" });
+    const smoothie = compileGrammar(library.get("smoothieware"));
+    expect(classify("!!", smoothie, 0)).toMatchObject({ errorClass: "halted" });
+    expect(classify("ok C: X:0.0000 Y:1.0000 Z:2.0000 E:0.0000", smoothie, 0)).toEqual({ kind: "ok", report: { kind: "position", position: { x: 0, y: 1, z: 2, e: 0 } } });
+    expect(classify("ok - ignored", smoothie, 0)).toMatchObject({ kind: "ok" });
+    const prusa = compileGrammar(library.get("prusa"));
+    expect(classify("Error:No Line Number with checksum, Last Line: 11", prusa, 0)).toMatchObject({ errorClass: "resendFollows" });
+    expect(classify("Error:No Line Number with checksum, Last Line: 11", grammar, 0)).toMatchObject({ errorClass: "fakeOk" });
+  });
+
+  test("Creality's doubled temperature lines are read once undoubled (overlay)", () => {
+    const creality = compileGrammar(library.with("marlin2", ["creality"]));
+    expect(classify("TT::27.7627.76  //0.000.00  BB::39.3539.35  //0.000.00  @@::00  BB@@::00", creality, 0)).toEqual({
+      kind: "temperature",
+      report: { tool0: { actual: 27.76, target: 0 }, bed: { actual: 39.35, target: 0 } },
+    });
+    expect(classify("TT::27.7627.76  //0.000.00", grammar, 0).kind).toBe("text"); // plain Marlin does not guess
   });
 
   test("firmware lines of several families", () => {
@@ -80,7 +137,7 @@ describe("line classification (§11 step 2)", () => {
   });
 
   test("the real Marlin 2.1 transcript classifies without surprises", async () => {
-    const text = await Bun.file(new URL("../fixtures/marlin-2.1-native_full-session_resend-sd-busy-m112.txt", import.meta.url)).text();
+    const text = await Bun.file(new URL("../fixtures/serial-logs/marlin-2.1-native_full-session_resend-sd-busy-m112.txt", import.meta.url)).text();
     const counts: Record<string, number> = {};
     for (const raw of text.split("\n")) {
       const m = /^\[\s*[\d.]+\] << (.*)$/.exec(raw);

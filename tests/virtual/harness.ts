@@ -5,7 +5,7 @@
 import { frame } from "../../src/protocol/framing.ts";
 import { VirtualFirmware, type ExecutedLine } from "../../src/virtual/firmware.ts";
 import type { VirtualPrinterOptionsInput } from "../../src/virtual/options.ts";
-import type { ResetCause } from "../../src/virtual/reports.ts";
+import type { ResetCause } from "../../src/virtual/personalities.ts";
 
 /** A line the firmware printed and when (simulated ms). */
 export interface Timed {

@@ -6,19 +6,32 @@ import { VirtualFirmware } from "../../src/virtual/firmware.ts";
 describe("virtual printer options", () => {
   test("defaults describe the embedded printer", () => {
     const o = parseVirtualPrinterOptions();
+    const off = { lines: [], every: 0, probability: 0 };
     expect(o).toEqual({
       seed: 1,
       timeScale: 1,
       extruders: 1,
       plannerBlocks: 16,
-      commandBuffer: 4,
       ambient: 22,
       emergencyParser: true,
       machineName: "Layerline Virtual",
       faults: {
-        corrupt: { lines: [], every: 0, probability: 0 },
-        drop: { lines: [], every: 0, probability: 0 },
+        corrupt: off,
+        drop: off,
+        corruptReply: off,
+        dropReply: off,
+        missingOkAfterResend: off,
+        spuriousResend: off,
+        reset: off,
+        silence: { ...off, ms: 5000 },
+        busyHeater: { ...off, ms: 5000 },
       },
+      personality: "marlin2",
+      advancedOk: false,
+      baudRate: 0,
+      rxBufferBytes: 0,
+      sdCard: true,
+      sdFiles: [expect.objectContaining({ name: "layerline-demo.gcode" })],
     });
   });
 
@@ -35,6 +48,8 @@ describe("virtual printer options", () => {
     [{ faults: { drop: { probability: 0.9 } } }],
     [{ faults: { corupt: {} } }],
     [{ sped: 2 }],
+    [{ personality: "grbl" }],
+    [{ faults: { silence: { ms: -1 } } }],
   ])("rejects %j", (input) => {
     expect(() => parseVirtualPrinterOptions(input as never)).toThrow(v.ValiError);
     expect(() => new VirtualFirmware(input as never, 0)).toThrow(v.ValiError);

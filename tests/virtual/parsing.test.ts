@@ -55,21 +55,33 @@ describe("fault injector", () => {
     let hits = 0;
     for (let n = 1; n <= 2000; n++) {
       const line = frame(n, `G1 X${n} Y${n * 2} E0.0${n % 10}`);
-      const got = f.apply(line)!;
-      if (got === line) continue;
+      const r = f.onLine(line);
+      if (r.fault === "none") continue;
+      expect(r.fault).toBe("corrupt");
+      const got = r.line;
       hits++;
       const u = unframe(got);
       expect(u.lineNumber).toBe(n);
       expect(u.checksumOk).toBe(false);
     }
     expect(hits).toBeGreaterThan(800);
-    expect(f.apply("G1 X1")).toBe("G1 X1");
+    expect(f.onLine("G1 X1")).toEqual({ fault: "none", line: "G1 X1" });
   });
 
   test("explicit lines are hit on first reception only", () => {
     const f = new FaultInjector(parseVirtualPrinterOptions({ faults: { drop: { lines: [2] } } }).faults, 1);
-    expect(f.apply(frame(1, "M105"))).toBe(frame(1, "M105"));
-    expect(f.apply(frame(2, "M105"))).toBeUndefined();
-    expect(f.apply(frame(2, "M105"))).toBe(frame(2, "M105"));
+    expect(f.onLine(frame(1, "M105")).fault).toBe("none");
+    expect(f.onLine(frame(2, "M105")).fault).toBe("drop");
+    expect(f.onLine(frame(2, "M105")).fault).toBe("none");
+  });
+
+  test("reply faults damage or lose lines the firmware sends; each kind keeps its own decisions", () => {
+    const both = new FaultInjector(parseVirtualPrinterOptions({ faults: { dropReply: { every: 3 }, corruptReply: { probability: 0.2 } } }).faults, 4);
+    const dropOnly = new FaultInjector(parseVirtualPrinterOptions({ faults: { dropReply: { every: 3 } } }).faults, 4);
+    const a = Array.from({ length: 30 }, () => both.onReply("ok"));
+    const b = Array.from({ length: 30 }, () => dropOnly.onReply("ok"));
+    expect(a.map((x) => x === undefined)).toEqual(b.map((x) => x === undefined));
+    expect(a.filter((x) => x !== undefined && x !== "ok").length).toBeGreaterThan(0);
+    expect(both.counts().dropReply).toBe(10);
   });
 });

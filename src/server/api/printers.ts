@@ -4,7 +4,8 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import type { Result } from "../../printers/controller.ts";
-import { NewPrinterSchema } from "../../printers/record.ts";
+import { traceFiles } from "../../printers/flight-recorder.ts";
+import { NewPrinterSchema, PrinterSettingsSchema } from "../../printers/record.ts";
 import type { PrinterSession } from "../../printers/session.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
@@ -19,11 +20,22 @@ const CommandsSchema = v.object({
 });
 
 const JobSchema = v.object({ file: v.pipe(v.string(), v.minLength(1, "name the file to print")) });
+const SdFileSchema = v.object({ name: v.pipe(v.string(), v.minLength(1, "name the file on the SD card"), v.maxLength(255)) });
+const SdUploadSchema = v.object({
+  file: v.pipe(v.string(), v.minLength(1, "name the stored file to copy")),
+  name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(120))),
+});
+const PromptAnswerSchema = v.object({ choice: v.pipe(v.number("choice must be a number"), v.integer(), v.minValue(0)) });
+
+/** A file name for a download: the printer id and the time. */
+function traceName(id: string, suffix: string): string {
+  return `layerline-${id}-${new Date().toISOString().replace(/[:.]/g, "-")}${suffix}.jsonl`;
+}
 
 /** The JSON view of a printer: its configuration and its live status (one state, many views). */
 export function printerJson(session: PrinterSession) {
-  const { name, transport, port, baud, autoconnect, isDefault } = session.record;
-  return { name, transport, port, baud, autoconnect, isDefault, ...session.status };
+  const { name, transport, port, baud, window, autoconnect, isDefault } = session.record;
+  return { name, transport, port, baud, window, autoconnect, isDefault, ...session.status };
 }
 
 /** Throws the API error for a failed controller result, or returns its value. */
@@ -55,6 +67,18 @@ export function printersApi(ctx: AppContext) {
       { body: NewPrinterSchema },
     )
     .get("/:id", ({ params }) => printerJson(session(params.id)))
+    .patch(
+      "/:id",
+      async ({ params, body }) => {
+        const s = session(params.id);
+        if (body.port !== undefined && s.record.transport !== "serial") {
+          throw new ApiError(400, "invalid_request", "The virtual printer has no port.", "Change the port of a serial printer only.");
+        }
+        await ctx.printers.updateSettings(s.id, body);
+        return printerJson(session(params.id));
+      },
+      { body: PrinterSettingsSchema },
+    )
     .delete("/:id", async ({ params, set }) => {
       const s = session(params.id);
       if (s.status.state === "printing" || s.status.state === "paused") {
@@ -79,6 +103,63 @@ export function printersApi(ctx: AppContext) {
       return printerJson(session(params.id));
     })
     .get("/:id/terminal", ({ params }) => ({ lines: session(params.id).terminal }))
+    .get("/:id/link", ({ params }) => session(params.id).status.link)
+    .get("/:id/trace", async ({ params, query }) => {
+      const s = session(params.id);
+      if (query.source === "log") {
+        // The rotating log on disk, oldest first: everything kept, not only the latest lines.
+        const dir = ctx.printers.traceDir;
+        const files = dir ? await traceFiles(dir, s.id) : [];
+        if (files.length === 0) throw new ApiError(404, "not_found", "There is no serial log for this printer yet.", "It is written while the printer is connected.");
+        const stream = new Blob(files.map((f) => Bun.file(f))).stream();
+        return new Response(stream, {
+          headers: { "content-type": "application/x-ndjson", "content-disposition": `attachment; filename="${traceName(s.id, "-log")}"` },
+        });
+      }
+      const text = unwrap(await s.trace());
+      return new Response(text, {
+        headers: { "content-type": "application/x-ndjson", "content-disposition": `attachment; filename="${traceName(s.id, "")}"` },
+      });
+    })
+    .post(
+      "/:id/prompt",
+      async ({ params, body }) => {
+        unwrap(await session(params.id).answerPrompt(body.choice));
+        return printerJson(session(params.id));
+      },
+      { body: PromptAnswerSchema },
+    )
+    .get("/:id/sd", ({ params }) => session(params.id).status.sd)
+    .post("/:id/sd/refresh", async ({ params }) => {
+      unwrap(await session(params.id).sdRefresh());
+      return session(params.id).status.sd;
+    })
+    .post(
+      "/:id/sd/print",
+      async ({ params, body }) => {
+        unwrap(await session(params.id).sdPrint(body.name));
+        return printerJson(session(params.id));
+      },
+      { body: SdFileSchema },
+    )
+    .post(
+      "/:id/sd/upload",
+      async ({ params, body, set }) => {
+        const s = session(params.id);
+        const file = ctx.files.get(body.file);
+        if (!file) throw new ApiError(404, "file_not_found", `There is no file "${body.file}".`, "GET /api/v1/files lists them.");
+        const result = unwrap(await s.sdUpload(file.path, body.name));
+        set.status = 202;
+        return { name: result.name, upload: s.status.sd.upload };
+      },
+      { body: SdUploadSchema },
+    )
+    .delete("/:id/sd/*", async ({ params, set }) => {
+      const name = decodeURIComponent(params["*"]);
+      unwrap(await session(params.id).sdDelete(name));
+      set.status = 202;
+      return { deleting: name };
+    })
     .post(
       "/:id/job",
       async ({ params, body }) => {

@@ -5,6 +5,8 @@
  */
 import { Elysia } from "elysia";
 import { fileList, livePanel, terminalLines } from "../../../views/dashboard.ts";
+import { linkFigures } from "../../../views/link.ts";
+import { sdList } from "../../../views/sdcard.ts";
 import { subscribe } from "../../events.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse } from "../sse.ts";
@@ -21,10 +23,18 @@ export function uiEvents(ctx: AppContext) {
     return sseResponse((send) => {
       const files = () => send("files", fileList(ctx.files.list(), view()).value);
       let lastState = session.status.state;
+      let lastSd = "";
       return subscribe(ctx.bus, {
         "printer.status": (e) => {
           if (e.id !== session.id) return;
           send("live", livePanel(view()).value);
+          send("link", linkFigures(view()).value);
+          // The SD list has buttons: only re-render it when it changed, so clicks are not lost.
+          const sd = JSON.stringify([e.status.sd, e.status.state]);
+          if (sd !== lastSd) {
+            lastSd = sd;
+            send("sd", sdList(view()).value);
+          }
           // The file list's Print buttons depend on whether the printer is ready.
           if (e.status.state !== lastState) {
             lastState = e.status.state;

@@ -14,11 +14,11 @@ import { receiveUpload } from "../../files/upload.ts";
 import type { AppContext } from "../context.ts";
 import { pageSession } from "./page-session.ts";
 
-const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
+export const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
   new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 
 /** A toast in place of the requested swap (htmx only swaps 2xx answers, so this is a 200). */
-const toastResponse = (message: string, hint = "") =>
+export const toastResponse = (message: string, hint = "") =>
   htmlResponse(toast("error", message, hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend" });
 
 const CommandForm = v.object({ command: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(256)) });

@@ -1,0 +1,161 @@
+/**
+ * The flight recorder: every line sent to and received from one printer, with its time, kept in
+ * a bounded ring (the latest lines, for download at any moment) and appended to a rotating log
+ * file under the data folder (`logs/serial-<printer>.jsonl`, then `.1.jsonl` … `.3.jsonl`).
+ * Recording costs a few array stores per line on the serial path and allocates nothing; the file
+ * is written from the ring in batches a few times a second, off the serial path (async appends,
+ * one at a time), and the terminal reads its latest lines from the ring too.
+ *
+ * The format is JSONL, one object per line: `{"t":<ms since 1970>,"dir":"send"|"recv"|"info","line":"…"}`.
+ */
+import { appendFile, mkdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+
+export type TraceDirection = "send" | "recv" | "info";
+
+/** One recorded line. */
+export interface TraceEntry {
+  /** Wall-clock time in ms since 1970 (sub-millisecond resolution). */
+  t: number;
+  dir: TraceDirection;
+  line: string;
+}
+
+export interface FlightRecorderOptions {
+  /** Lines kept in memory. */
+  capacity?: number;
+  /** Where the log files go; none are written without it. */
+  dir?: string;
+  /** The printer's id, part of the file name. */
+  name: string;
+  /** Rotate when the current file reaches this size. */
+  maxFileBytes?: number;
+  /** Rotated files kept. */
+  keepFiles?: number;
+  /** How often buffered lines are written. */
+  flushMs?: number;
+}
+
+const DIRS: TraceDirection[] = ["send", "recv", "info"];
+
+/** One entry as a JSONL line (with its newline). */
+export function traceLine(e: TraceEntry): string {
+  return `{"t":${e.t.toFixed(3)},"dir":"${e.dir}","line":${JSON.stringify(e.line)}}\n`;
+}
+
+/** The log files of a printer, oldest first (the ones that exist). */
+export async function traceFiles(dir: string, name: string, keep = 3): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = keep; i >= 0; i--) {
+    const p = logPath(dir, name, i);
+    if (await stat(p).then(() => true, () => false)) out.push(p);
+  }
+  return out;
+}
+
+function logPath(dir: string, name: string, index: number): string {
+  return join(dir, index === 0 ? `serial-${name}.jsonl` : `serial-${name}.${index}.jsonl`);
+}
+
+export class FlightRecorder {
+  private readonly capacity: number;
+  private readonly times: Float64Array;
+  private readonly dirs: Uint8Array;
+  private readonly lines: string[];
+  private next = 0;
+  private count = 0;
+  private lastT = 0;
+  /** Lines recorded since the start; a reader keeps the value it has seen up to. */
+  total = 0;
+  private written = 0;
+  /** Lines the file never got because the ring came round before a write (the disk too slow). */
+  skipped = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private fileBytes = -1;
+  /** Why the log file could not be written, if it could not (the ring still works). */
+  fileError: string | undefined;
+
+  constructor(private readonly options: FlightRecorderOptions) {
+    this.capacity = options.capacity ?? 20_000;
+    this.times = new Float64Array(this.capacity);
+    this.dirs = new Uint8Array(this.capacity);
+    this.lines = new Array<string>(this.capacity);
+  }
+
+  /** Records a line; `t` is ms since 1970 (kept in order: never before the previous line). */
+  record(dir: TraceDirection, line: string, time: number): void {
+    const t = time < this.lastT ? this.lastT : time;
+    this.lastT = t;
+    const i = this.next;
+    this.times[i] = t;
+    this.dirs[i] = dir === "send" ? 0 : dir === "recv" ? 1 : 2;
+    this.lines[i] = line;
+    this.next = i + 1 === this.capacity ? 0 : i + 1;
+    if (this.count < this.capacity) this.count++;
+    this.total++;
+    if (this.options.dir) {
+      if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.options.flushMs ?? 250);
+      else if (this.total - this.written > this.capacity >> 1) void this.flush(); // a burst: write before the ring comes round
+    }
+  }
+
+  /** The lines in the ring, oldest first. */
+  entries(): TraceEntry[] {
+    return this.since(this.total - this.count);
+  }
+
+  /** The lines recorded after the first `seen` (as many of them as the ring still holds), at most `max`, oldest first. */
+  since(seen: number, max = Infinity): TraceEntry[] {
+    const first = Math.max(seen, this.total - this.count, this.total - max);
+    const out: TraceEntry[] = [];
+    for (let k = first; k < this.total; k++) {
+      const i = (((this.next - (this.total - k)) % this.capacity) + this.capacity) % this.capacity;
+      out.push({ t: this.times[i]!, dir: DIRS[this.dirs[i]!]!, line: this.lines[i]! });
+    }
+    return out;
+  }
+
+  /** The ring as JSONL. */
+  jsonl(): string {
+    return this.entries().map(traceLine).join("");
+  }
+
+  /** Writes what is buffered now; resolves when it is on disk. */
+  flush(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const dir = this.options.dir;
+    if (!dir || this.written === this.total) return this.writing;
+    const oldest = this.total - this.count;
+    if (this.written < oldest) {
+      this.skipped += oldest - this.written;
+      this.written = oldest;
+    }
+    const text = this.since(this.written).map(traceLine).join("");
+    this.written = this.total;
+    this.writing = this.writing.then(() => this.append(dir, text)).catch((e: Error) => {
+      this.fileError = e.message;
+    });
+    return this.writing;
+  }
+
+  private async append(dir: string, text: string): Promise<void> {
+    const current = logPath(dir, this.options.name, 0);
+    if (this.fileBytes < 0) {
+      await mkdir(dir, { recursive: true });
+      this.fileBytes = await stat(current).then((s) => s.size, () => 0);
+    }
+    if (this.fileBytes > 0 && this.fileBytes + text.length > (this.options.maxFileBytes ?? 16 * 1024 * 1024)) {
+      const keep = this.options.keepFiles ?? 3;
+      await rm(logPath(dir, this.options.name, keep), { force: true });
+      for (let i = keep - 1; i >= 0; i--) {
+        await rename(logPath(dir, this.options.name, i), logPath(dir, this.options.name, i + 1)).catch(() => undefined);
+      }
+      this.fileBytes = 0;
+    }
+    await appendFile(current, text);
+    this.fileBytes += Buffer.byteLength(text);
+    this.fileError = undefined;
+  }
+}

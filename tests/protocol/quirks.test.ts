@@ -1,0 +1,97 @@
+/**
+ * Firmware quirks as data: every built-in file is valid, detection follows protocol.md §8.1 (names
+ * contain each other), overlays patch a family, and a user's files in <data-dir>/firmware-quirks
+ * add or override profiles without a rebuild — a broken one is reported with its path and field.
+ */
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadQuirkSources } from "../../src/printers/quirks-sources.ts";
+import { QuirksLibrary } from "../../src/protocol/quirks-library.ts";
+import { builtInLibrary } from "../helpers/quirks.ts";
+
+const library = await builtInLibrary();
+
+describe("the built-in profiles", () => {
+  test("every file is valid, and the families and overlays of the issue are there", () => {
+    expect(library.problems).toEqual([]);
+    const families = library.ids();
+    for (const id of ["generic", "marlin2", "marlin1", "prusa", "prusa-buddy", "repetier", "anet-a8-stock", "smoothieware", "rrf", "klipper", "malyan", "anycubic", "ultimaker2", "teacup"]) {
+      expect(families).toContain(id);
+    }
+    expect(library.overlayIds().sort()).toEqual(["anycubic-marlin", "creality", "voxelab"]);
+  });
+
+  test.each([
+    ["Klipper", "klipper"],
+    ["RepRapFirmware for Duet 2 WiFi/Ethernet", "rrf"],
+    ["Smoothieware", "smoothieware"],
+    ["Prusa-Firmware-Buddy 6.1.3+7898 (Github)", "prusa-buddy"],
+    ["Prusa-Firmware 3.13.3+7094_abcdef based on Marlin", "prusa"],
+    ["Repetier_1.0.4", "repetier"],
+    ["ANET_A8_1.0", "anet-a8-stock"],
+    ["Malyan 2.9", "malyan"],
+    ["Marlin Ultimaker2; Sprinter/grbl mashup for gen6", "ultimaker2"],
+    ["Teacup", "teacup"],
+    ["Marlin 1.1.9 (Github)", "marlin1"],
+    ["Marlin bugfix-1.1.x (Github)", "marlin1"],
+    ["Marlin 2.1.2.1 (Jul  1 2023 12:00:00)", "marlin2"],
+    ["Marlin bugfix-2.1.x (Nov 21 2026 19:48:55)", "marlin2"],
+  ])("FIRMWARE_NAME %p → %p (§8.1 order)", (name, id) => {
+    expect(library.detectByName(name)).toBe(id);
+  });
+
+  test("lines give away families and overlays; everyday lines give away nothing", () => {
+    expect(library.detectByLine("// Klipper state: Ready")).toEqual({ id: "klipper", overlay: false });
+    expect(library.detectByLine("Smoothie Running @120MHz")).toEqual({ id: "smoothieware", overlay: false });
+    expect(library.detectByLine("ok CBD make it.Date:Nov 21 2019 Time:16:32:55")).toEqual({ id: "anycubic", overlay: false });
+    expect(library.detectByLine("echo: Last Updated: 2019-01-01 | Author: (Ender3)")).toEqual({ id: "creality", overlay: true });
+    expect(library.detectByLine("echo:TF card ok")).toEqual({ id: "creality", overlay: true });
+    expect(library.detectByLine("echo: Last Updated: 2017 | Author: (Jolly, xxxxxxxx.CO.)")).toEqual({ id: "anycubic-marlin", overlay: true });
+    for (const line of ["ok", " T:20.00 /0.00 B:20.00 /0.00 @:0 B@:0", "echo:busy: processing", "Resend: 12"]) expect(library.detectByLine(line)).toBeUndefined();
+  });
+
+  test("an overlay patches the family it is applied to and keeps the rest", () => {
+    const plain = library.get("marlin2");
+    const creality = library.with("marlin2", ["creality"]);
+    expect(creality.id).toBe("marlin2");
+    expect(creality.overlays).toEqual(["creality"]);
+    expect(creality.temperature.doubledWhen.length).toBeGreaterThan(0);
+    expect(plain.temperature.doubledWhen).toEqual([]);
+    expect(creality.busy).toEqual(plain.busy);
+    expect(creality.safety.warnings[0]!.message).toContain("thermal runaway");
+  });
+});
+
+describe("the user's own files in <data-dir>/firmware-quirks", () => {
+  test("a new family, an override of a built-in one, and a broken file reported with path and field", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "layerline-quirks-"));
+    try {
+      const dir = join(dataDir, "firmware-quirks");
+      mkdirSync(dir);
+      writeFileSync(
+        join(dir, "my-ender.json"),
+        JSON.stringify({ id: "my-ender", extends: "marlin2", detect: { order: 119, firmwareName: ["^Marlin 2\\.0\\.9\\.3"], anyLine: [] }, errors: { ignore: ["Probe offset"] } }),
+      );
+      writeFileSync(join(dir, "klipper.json"), JSON.stringify({ id: "klipper", extends: "generic", detect: { order: 10, firmwareName: ["Klipper"], anyLine: [] }, timeouts: { communicationMs: 60000 } }));
+      writeFileSync(join(dir, "broken.json"), JSON.stringify({ id: "broken", ack: { okAfterResend: "sometimes" } }));
+      writeFileSync(join(dir, "bad-regex.json"), JSON.stringify({ id: "bad-regex", busy: { patterns: ["(unclosed"] } }));
+      const { sources, problems } = await loadQuirkSources(dataDir);
+      expect(problems).toEqual([]);
+      const lib = new QuirksLibrary(sources);
+      expect(lib.detectByName("Marlin 2.0.9.3 (Ender)")).toBe("my-ender");
+      expect(lib.detectByName("Marlin 2.1.2")).toBe("marlin2");
+      expect(lib.get("my-ender").errors.ignore).toEqual(["Probe offset"]);
+      expect(lib.get("my-ender").busy.intervalCommand).toBe("M113 S2"); // inherited from marlin2
+      expect(lib.get("klipper").timeouts.communicationMs).toBe(60000);
+      expect(lib.problems).toEqual([
+        { source: join(dir, "bad-regex.json"), field: "busy.patterns.0", message: expect.stringContaining("bad regular expression") },
+        { source: join(dir, "broken.json"), field: "ack.okAfterResend", message: expect.any(String) },
+      ]);
+      expect(lib.ids()).not.toContain("broken");
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,47 @@
+/**
+ * The SD card card: the card's files with Print and Delete, an upload's progress, and copying a
+ * stored file to the card. The list is a fragment pushed when the card changes (`sd` over SSE).
+ */
+import type { StoredFile } from "../src/files/storage.ts";
+import { formatBytes, type PrinterView } from "./dashboard.ts";
+import { html, type Html } from "./html.ts";
+
+/** The card's state: files, upload progress; re-rendered when it changes. */
+export function sdList({ record, status }: PrinterView): Html {
+  const sd = status.sd;
+  const id = record.id;
+  const connected = status.state === "operational" || status.state === "printing" || status.state === "paused";
+  if (!connected) return html`<p class="muted">Connect the printer to see its SD card.</p>`;
+  const upload = sd.upload
+    ? html`<div class="sd-upload" data-upload="${sd.upload.name}"><p>Copying <b>${sd.upload.file}</b> to the card as <b>${sd.upload.name}</b>…</p>
+<progress max="100" value="${sd.upload.total ? ((sd.upload.bytes / sd.upload.total) * 100).toFixed(1) : "0"}"></progress>
+<p class="muted">${formatBytes(sd.upload.bytes)} of ${formatBytes(sd.upload.total)}</p></div>`
+    : "";
+  if (!sd.available) return html`${upload}<p class="muted">No SD card, or it is not mounted.</p>`;
+  if (sd.files.length === 0) return html`${upload}<p class="muted">The card has no G-code files.</p>`;
+  const canPrint = status.state === "operational" && !sd.upload;
+  return html`${upload}<table class="sd-files"><tbody>
+${sd.files.map(
+  (f) => html`<tr data-sd-file="${f.name}">
+  <td class="name">${f.longName ?? f.name}${f.longName && f.longName !== f.name ? html` <span class="muted">${f.name}</span>` : ""}</td>
+  <td class="size">${f.size === undefined ? "" : formatBytes(f.size)}</td>
+  <td class="actions">
+    <button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${id}/sd/print" hx-vals='${JSON.stringify({ name: f.name })}' hx-target="#live">Print</button>
+    <button ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${id}/sd/delete" hx-vals='${JSON.stringify({ name: f.name })}' hx-swap="none" hx-confirm="Delete ${f.longName ?? f.name} from the SD card?">Delete</button>
+  </td>
+</tr>`,
+)}
+</tbody></table>`;
+}
+
+/** The whole card for the dashboard. */
+export function sdCard(view: PrinterView, files: StoredFile[]): Html {
+  const id = view.record.id;
+  return html`<h2>SD card</h2>
+<div id="sd" sse-swap="sd">${sdList(view)}</div>
+<div class="buttons"><button hx-post="/ui/printers/${id}/sd/refresh" hx-swap="none">Refresh</button></div>
+<form class="inline sd-copy" hx-post="/ui/printers/${id}/sd/upload" hx-swap="none">
+  <label>Copy to card <select name="file" aria-label="File to copy to the SD card">${files.map((f) => html`<option value="${f.path}">${f.path}</option>`)}</select></label>
+  <button type="submit" ${files.length ? "" : "disabled"}>Copy</button>
+</form>`;
+}
