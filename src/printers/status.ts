@@ -84,6 +84,8 @@ export const SdFileSchema = v.object({
   modified: v.optional(v.number()),
 });
 
+export type SdFile = v.InferOutput<typeof SdFileSchema>;
+
 export const SdStateSchema = v.object({
   /** A card is present and mounted, as far as the firmware said. */
   available: v.boolean(),

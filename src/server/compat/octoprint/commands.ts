@@ -66,6 +66,9 @@ export const FileCommand = v.variant("command", [
   v.object({ command: v.literal("slice") }),
 ]);
 
+/** `POST /api/printer/sd`. */
+export const SdCommand = v.object({ command: v.picklist(["init", "refresh", "release"], 'command must be "init", "refresh" or "release"') });
+
 export const truthy = (value: unknown) => value === true || value === "true" || value === "1" || value === "yes" || value === "on";
 
 /** Profile speeds (mm/min) OctoPrint uses for jogs by default. */

@@ -5,6 +5,7 @@
  */
 import type { OctoPrintAnalysis, OctoPrintFileAnalysis } from "../../../analysis/octoprint.ts";
 import type { StoredFile } from "../../../files/storage.ts";
+import type { SdFile } from "../../../printers/status.ts";
 
 /** Where analyses come from (the analysis area plugs in here); undefined = not analysed yet. */
 export type AnalysisLookup = (file: StoredFile) => OctoPrintFileAnalysis | undefined;
@@ -18,6 +19,23 @@ export interface Refs {
 const encodePath = (path: string) => path.split("/").map(encodeURIComponent).join("/");
 export const resourceUrl = (refs: Refs, path: string) => `${refs.api}/api/files/local/${encodePath(path)}`;
 export const downloadUrl = (refs: Refs, path: string) => `${refs.downloads}/downloads/files/local/${encodePath(path)}`;
+
+export const sdResourceUrl = (refs: Refs, name: string) => `${refs.api}/api/files/sdcard/${encodeURIComponent(name)}`;
+
+/** A file on the printer's SD card (§2.4 "SD entry"): its listed name is the path M23 takes. */
+export function sdEntry(f: SdFile, refs: Refs) {
+  return {
+    type: "machinecode",
+    typePath: ["machinecode", "gcode"],
+    name: f.name,
+    display: f.longName ?? f.name,
+    path: f.name,
+    origin: "sdcard",
+    refs: { resource: sdResourceUrl(refs, f.name) },
+    ...(f.size !== undefined ? { size: f.size } : {}),
+    ...(f.modified !== undefined ? { date: Math.floor(f.modified / 1000) } : {}),
+  };
+}
 
 export interface FileExtras {
   user: string | undefined;

@@ -30,11 +30,12 @@ import {
   jogGcode,
   PrintheadCommand,
   RawCommand,
+  SdCommand,
   ToolCommand,
   toolIndex,
   truthy,
 } from "./commands.ts";
-import { downloadUrl, fileEntry, folderEntry, resourceUrl, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
+import { downloadUrl, fileEntry, folderEntry, resourceUrl, sdEntry, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
 import { profilePayload, readProfile, readSettings, SettingsUpdateSchema, settingsPayload, updateProfile, updateSettings, ProfileUpdateSchema } from "./settings.ts";
 import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
@@ -117,8 +118,14 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
 
   const jobContext = (s: PrinterSession): JobContext => {
     const x = deps.tracker.of(s.id);
-    const active = s.status.job && (s.status.job.state === "printing" || s.status.job.state === "paused") ? s.status.job.file : null;
-    const path = active ?? x.selected?.path ?? null;
+    const job = s.status.job;
+    const active = job && (job.state === "printing" || job.state === "paused") ? job : null;
+    if (job?.source === "sd" && (active || x.selected?.path === job.file)) {
+      // An SD print (or the last one, still selected): its file is on the card, not in the files folder.
+      const sd = s.status.sd.files.find((f) => f.name === job.file) ?? { name: job.file, size: job.size };
+      return { file: undefined, analysis: undefined, user: x.selected?.user ?? null, everSelected: true, sd };
+    }
+    const path = active?.file ?? x.selected?.path ?? null;
     const file = path ? safeGet(path) : undefined;
     return { file, analysis: file ? deps.analysis(file) : undefined, user: x.selected?.path === path ? x.selected.user : null, everSelected: x.everSelected };
   };
@@ -171,8 +178,25 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
   };
 
   const requireLocal = (origin: string) => {
-    if (origin === "sdcard") throw fail(409, "Can not access the SD card: no card is initialised");
+    if (origin === "sdcard") throw fail(400, "This operation is not possible on the SD card; files there can be listed, selected to print and deleted");
     if (origin !== "local") throw fail(404, `Unknown origin: ${origin}`);
+  };
+
+  /** The printer's SD card files as OctoPrint entries (none while no card is mounted). */
+  const sdListing = (s: PrinterSession, refs: Refs) => (s.status.sd.available ? s.status.sd.files.map((f) => sdEntry(f, refs)) : []);
+
+  /** A file on the printer's SD card, by its listed or long name; throws in OctoPrint's words. */
+  const sdFile = (s: PrinterSession, raw: string) => {
+    if (!s.status.sd.available) throw fail(409, "Can not access the SD card: no card is initialised");
+    let name: string;
+    try {
+      name = decodeURIComponent(raw);
+    } catch {
+      throw fail(400, "The path is not valid URL encoding");
+    }
+    const file = s.status.sd.files.find((f) => f.name === name || f.longName === name);
+    if (!file) throw fail(404, `File not found on 'sdcard': ${name}`);
+    return file;
   };
 
   /** Copies or moves a file or a folder into the folder `destination` ("" = the top), or to that new name. */
@@ -355,7 +379,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
           }
           out.temperature = temperature;
         }
-        if (!exclude.has("sd")) out.sd = { ready: false };
+        if (!exclude.has("sd")) out.sd = { ready: s.status.sd.available };
         if (!exclude.has("state")) out.state = printerState(s.status);
         return out;
       })
@@ -415,11 +439,20 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         return noContent();
       })
       .get("/api/printer/sd", ({ params }) => {
-        printerFor(ctx, params as Record<string, string>);
-        return { ready: false };
+        const s = printerFor(ctx, params as Record<string, string>);
+        return { ready: s.status.sd.available };
       })
-      .post("/api/printer/sd", () => {
-        throw fail(409, "SD card support is not available yet in Layerline");
+      .post("/api/printer/sd", async ({ body, params }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        const c = parse(SdCommand, body);
+        requireOperational(s);
+        if (c.command === "release") {
+          if (s.status.job?.source === "sd" && (s.status.state === "printing" || s.status.state === "paused")) throw fail(409, "Printer is currently printing from the SD card");
+          await send(s, ["M22"]);
+          // Listed again, the firmware reports the card gone.
+          commandFailed(await s.sdRefresh());
+        } else commandFailed(await s.sdRefresh());
+        return noContent();
       })
       .get("/api/job", ({ params }) => {
         const s = printerFor(ctx, params as Record<string, string>);
@@ -472,20 +505,21 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .get("/api/files", async ({ params, query, request }) => {
         const p = (params ?? {}) as Record<string, string>;
         printerFor(ctx, p);
-        const files = filesListing(request, p, truthy(query.recursive));
+        const files = [...filesListing(request, p, truthy(query.recursive)), ...sdListing(printerFor(ctx, p), refsFor(request, p))];
         // The tag follows the files, not the free space (which changes all the time).
         return withEtag(request, { files, ...ctx.files.space() }, files);
       })
       .get("/api/files/:origin", async ({ params, query, request }) => {
         const p = (params ?? {}) as Record<string, string>;
-        printerFor(ctx, p);
-        if (p.origin === "sdcard") return { files: [] };
+        const s = printerFor(ctx, p);
+        if (p.origin === "sdcard") return { files: sdListing(s, refsFor(request, p)) };
         if (p.origin !== "local") throw fail(404, `Unknown origin: ${p.origin}`);
         const files = filesListing(request, p, truthy(query.recursive));
         return withEtag(request, { files, ...ctx.files.space() }, files);
       })
       .get("/api/files/:origin/*", ({ params, query, request }) => {
         const p = (params ?? {}) as Record<string, string>;
+        if (p.origin === "sdcard") return sdEntry(sdFile(printerFor(ctx, p), p["*"]!), refsFor(request, p));
         requireLocal(p.origin!);
         const at = resolve(p["*"]!);
         const refs = refsFor(request, p);
@@ -497,6 +531,9 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         async ({ params, request, set }) => {
           const p = (params ?? {}) as Record<string, string>;
           const s = printerFor(ctx, p);
+          if (p.origin === "sdcard") {
+            throw fail(409, `Uploading to the SD card through this API is not supported: upload to local, then copy the file with POST /api/v1/printers/${s.id}/sd/upload`);
+          }
           requireLocal(p.origin!);
           const refs = refsFor(request, p);
           const principal = principalOf(request);
@@ -559,13 +596,24 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .post("/api/files/:origin/*", async ({ body, params, request, set }) => {
         const p = (params ?? {}) as Record<string, string>;
         const s = printerFor(ctx, p);
-        requireLocal(p.origin!);
-        const at = resolve(p["*"]!);
         const c = parse(FileCommand, body);
         const principal = principalOf(request);
         const need = (...perms: ("print" | "files.upload" | "files.delete")[]) => {
           for (const perm of perms) if (!principal.permissions.has(perm)) throw fail(403, OCTOPRINT_FORBIDDEN);
         };
+        if (p.origin === "sdcard") {
+          const file = sdFile(s, p["*"]!);
+          if (c.command !== "select") throw fail(400, `"${c.command}" is not possible on the SD card`);
+          need("print");
+          if (principal.printerId && principal.printerId !== s.id) throw fail(403, OCTOPRINT_FORBIDDEN);
+          if (s.status.state === "printing" || s.status.state === "paused") throw fail(409, "Printer is already printing, cannot select a new file");
+          // The firmware prints from its card at once (M23 + M24): a card file is selected to print it.
+          if (!truthy(c.print)) throw fail(409, "Layerline selects a file on the SD card only to print it: send {\"command\": \"select\", \"print\": true}");
+          commandFailed(await s.sdPrint(file.name));
+          return noContent();
+        }
+        requireLocal(p.origin!);
+        const at = resolve(p["*"]!);
         switch (c.command) {
           case "select": {
             need("print");
@@ -605,9 +653,13 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
             throw fail(400, "Slicing is not supported; upload G-code from your slicer");
         }
       })
-      .delete("/api/files/:origin/*", ({ params }) => {
+      .delete("/api/files/:origin/*", async ({ params }) => {
         const p = (params ?? {}) as Record<string, string>;
-        printerFor(ctx, p);
+        const s = printerFor(ctx, p);
+        if (p.origin === "sdcard") {
+          commandFailed(await s.sdDelete(sdFile(s, p["*"]!).name));
+          return noContent();
+        }
         requireLocal(p.origin!);
         removePath(resolve(p["*"]!));
         ctx.bus.emit("files.changed", undefined);

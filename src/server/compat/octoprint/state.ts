@@ -5,7 +5,7 @@
  */
 import type { StoredFile } from "../../../files/storage.ts";
 import type { PrinterRecord } from "../../../printers/record.ts";
-import type { PrinterStatus } from "../../../printers/status.ts";
+import type { PrinterStatus, SdFile } from "../../../printers/status.ts";
 import type { OctoPrintFileAnalysis } from "../../../analysis/octoprint.ts";
 
 export const BAUDRATES = [250000, 230400, 115200, 57600, 38400, 19200, 9600];
@@ -39,8 +39,7 @@ export function stateFlags(status: PrinterStatus) {
     error: s === "error",
     paused: s === "paused",
     ready: s === "operational",
-    // No SD card support yet: as OctoPrint reports a printer without a card.
-    sdReady: false,
+    sdReady: status.sd.available,
   };
 }
 
@@ -75,9 +74,22 @@ export interface JobContext {
   user: string | null;
   /** Whether a file was ever selected since the printer connected (OctoPrint's two "no job" shapes differ). */
   everSelected: boolean;
+  /** The card's file when the job prints from the SD card. */
+  sd?: SdFile;
 }
 
 export function jobPayload(status: PrinterStatus, j: JobContext) {
+  if (j.sd) {
+    const f = j.sd;
+    return {
+      file: { name: f.name, path: f.name, display: f.longName ?? f.name, origin: "sdcard", size: f.size ?? null, date: f.modified !== undefined ? Math.floor(f.modified / 1000) : null },
+      estimatedPrintTime: null,
+      averagePrintTime: null,
+      lastPrintTime: null,
+      filament: null,
+      user: j.user,
+    };
+  }
   if (!j.file) {
     if (status.state === "operational" && !j.everSelected) {
       // A freshly connected printer with nothing selected (api_job_idle).
@@ -113,7 +125,8 @@ const NO_PROGRESS = { completion: null, filepos: null, printTime: null, printTim
 export function progressPayload(status: PrinterStatus, j: JobContext) {
   const job = status.job;
   const p = status.progress;
-  if (!job || !p || !j.file || job.file !== j.file.path) return NO_PROGRESS;
+  const ours = j.file ? job?.file === j.file.path : j.sd !== undefined && job?.source === "sd" && job.file === j.sd.name;
+  if (!job || !p || !ours) return NO_PROGRESS;
   if (job.state === "printing" || job.state === "paused") {
     let left: number | null = null;
     let origin: string | null = null;
