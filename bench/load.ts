@@ -49,7 +49,7 @@ function load(intervalMs: number) {
   const controllers: AbortController[] = [];
   const pollers = Array.from({ length: POLLERS }, async () => {
     while (running) {
-      const res = await fetch(`${host.url}/api/v1/printers/${host.printer}`);
+      const res = await host.api(`/api/v1/printers/${host.printer}`);
       await res.json();
       requests++;
       if (intervalMs) await Bun.sleep(intervalMs);
@@ -60,7 +60,7 @@ function load(intervalMs: number) {
     controllers.push(ac);
     const path = i % 2 === 0 ? "/api/v1/events" : `/ui/events?printer=${host.printer}`;
     try {
-      const res = await fetch(host.url + path, { signal: ac.signal });
+      const res = await host.api(path, { signal: ac.signal });
       const reader = res.body!.getReader();
       for (;;) {
         const { value, done } = await reader.read();

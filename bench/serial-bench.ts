@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildTarget } from "../build.ts";
+import { setUpAdmin } from "../tests/helpers/host.ts";
 import { createPtyPair } from "../tests/helpers/pty.ts";
 
 export const ROOT = join(import.meta.dir, "..");
@@ -113,6 +114,8 @@ export interface RunningHost {
   url: string;
   pid: number;
   printer: string;
+  /** The admin's full-scope key (the host is set up from loopback at start). */
+  key: string;
   api(path: string, init?: RequestInit): Promise<Response>;
   json<T = any>(path: string, init?: RequestInit): Promise<T>;
   waitFor<T = any>(path: string, check: (body: T) => boolean, ms?: number): Promise<T>;
@@ -127,17 +130,23 @@ export async function startHost(bin: string, dir: string, tty: string, baud = 11
     stderr: "inherit",
   });
   const url = `http://127.0.0.1:${port}`;
-  const api = (path: string, init?: RequestInit) => fetch(url + path, init);
-  const json = async (path: string, init?: RequestInit) => (await api(path, init)).json();
   for (let i = 0; ; i++) {
     try {
-      if ((await api("/api/v1/version")).ok) break;
+      if ((await fetch(`${url}/api/v1/version`)).ok) break;
     } catch {
       // not listening yet
     }
     if (i > 1000) throw new Error("the host did not start");
     await Bun.sleep(10);
   }
+  // First run from loopback, as a headless install does it; then everything with the key.
+  const key = await setUpAdmin(url);
+  const api = (path: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set("x-api-key", key);
+    return fetch(url + path, { ...init, headers });
+  };
+  const json = async (path: string, init?: RequestInit) => (await api(path, init)).json();
   const printer = (await json("/api/v1/printers")).printers[0].id as string;
   const waitFor = async <T>(path: string, check: (body: T) => boolean, ms = 600_000): Promise<T> => {
     const deadline = Date.now() + ms;
@@ -152,6 +161,7 @@ export async function startHost(bin: string, dir: string, tty: string, baud = 11
     url,
     pid: proc.pid,
     printer,
+    key,
     api,
     json,
     waitFor,
