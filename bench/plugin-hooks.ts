@@ -44,7 +44,8 @@ async function print(hooks: LineHooks | undefined): Promise<number> {
     publish: () => {},
   });
   await c.connect();
-  while (!(c.status.state === "operational" && c.status.firmware)) await Bun.sleep(5);
+  // Connected once the connect sequence (auto-reports, SD listing) is through: nothing else is sent then.
+  while (!(c.status.state === "operational" && c.status.sd.files.length > 0)) await Bun.sleep(5);
   const before = executed.length;
   const started = performance.now();
   await c.startJob(basename(FILE));

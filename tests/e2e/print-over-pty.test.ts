@@ -10,7 +10,7 @@ import { printTorusExactlyOnce, startPtyPrinter, type PtyPrinter } from "./pty-p
 let printer: PtyPrinter;
 
 beforeAll(async () => {
-  printer = await startPtyPrinter(["--time-scale", "0"]);
+  printer = await startPtyPrinter();
 }, 30_000);
 
 afterAll(() => printer?.close());

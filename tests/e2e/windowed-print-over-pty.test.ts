@@ -15,7 +15,7 @@ let printer: PtyPrinter;
 let host: TestHost;
 
 beforeAll(async () => {
-  printer = await startPtyPrinter(["--time-scale", "0", "--advanced-ok", "--seed", "9", "--faults", JSON.stringify(FAULTS)], 4);
+  printer = await startPtyPrinter({ window: 4 }, ["--time-scale", "0", "--advanced-ok", "--seed", "9", "--faults", JSON.stringify(FAULTS)]);
   host = printer.host;
 }, 30_000);
 

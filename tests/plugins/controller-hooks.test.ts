@@ -25,7 +25,8 @@ async function controller(hooks: LineHooks, executed: string[]) {
     publish: () => {},
   });
   expect((await c.connect()).ok).toBe(true);
-  for (let i = 0; i < 300 && !(c.status.state === "operational" && c.status.firmware); i++) await Bun.sleep(10);
+  // Connected once the connect sequence (auto-reports, SD listing) is through: nothing else is sent then.
+  for (let i = 0; i < 300 && !(c.status.state === "operational" && c.status.sd.files.length > 0); i++) await Bun.sleep(10);
   expect(c.status.state).toBe("operational");
   return c;
 }
