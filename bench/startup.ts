@@ -49,8 +49,9 @@ for (let i = 0; i < 5; i++) {
   // /usr/bin/time waits for its child and ignores SIGINT itself: signal the host directly.
   const child = (await Bun.file(`/proc/${proc.pid}/task/${proc.pid}/children`).text()).trim().split(/\s+/)[0];
   if (child) process.kill(Number(child), "SIGINT");
-  const report = await new Response(proc.stderr).text();
+  // Read once time has exited: read while it writes, the text ended after its first lines.
   await proc.exited;
+  const report = await new Response(proc.stderr).text();
   if (i === 0) rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(report)?.[1] ?? 0);
   rmSync(dir, { recursive: true, force: true });
 }
