@@ -3,9 +3,9 @@
  * HTTP answer, and resident memory after idling with the virtual printer connected
  * (max RSS as reported by /usr/bin/time -v over the whole run).
  *
- *   bun bench/startup.ts   (builds dist/ first if it is missing)
+ *   bun bench/startup.ts   (builds dist/ from the current source first)
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildTarget } from "../build.ts";
@@ -13,8 +13,9 @@ import { buildTarget } from "../build.ts";
 const ROOT = join(import.meta.dir, "..");
 const x64 = join(ROOT, "dist/layerline-linux-x64");
 const arm64 = join(ROOT, "dist/layerline-linux-arm64");
-if (!existsSync(x64)) await buildTarget("x64");
-if (!existsSync(arm64)) await buildTarget("arm64");
+// Always from the current source: a stale dist/ would measure another version.
+await buildTarget("x64");
+await buildTarget("arm64");
 
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 console.log(`binary size: x64 ${mb(Bun.file(x64).size)}, arm64 ${mb(Bun.file(arm64).size)}`);
@@ -28,10 +29,12 @@ for (let i = 0; i < 5; i++) {
   const port = probe.port!;
   probe.stop(true);
   const started = performance.now();
-  const proc = Bun.spawn(["/usr/bin/time", "-v", x64, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "data")], {
+  // The report goes to its own file: on stderr it would share the pipe with the host's output.
+  const reportFile = join(dir, "time-report.txt");
+  const proc = Bun.spawn(["/usr/bin/time", "-v", "-o", reportFile, x64, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "data")], {
     cwd: dir,
     stdout: "ignore",
-    stderr: "pipe",
+    stderr: "ignore",
   });
   for (;;) {
     try {
@@ -49,9 +52,8 @@ for (let i = 0; i < 5; i++) {
   // /usr/bin/time waits for its child and ignores SIGINT itself: signal the host directly.
   const child = (await Bun.file(`/proc/${proc.pid}/task/${proc.pid}/children`).text()).trim().split(/\s+/)[0];
   if (child) process.kill(Number(child), "SIGINT");
-  // Read once time has exited: read while it writes, the text ended after its first lines.
   await proc.exited;
-  const report = await new Response(proc.stderr).text();
+  const report = await Bun.file(reportFile).text();
   if (i === 0) rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(report)?.[1] ?? 0);
   rmSync(dir, { recursive: true, force: true });
 }
