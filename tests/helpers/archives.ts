@@ -56,12 +56,7 @@ export function makeTar(entries: TestEntry[], options: { gzip?: boolean } = {}):
     blocks.push(header(e.path, body.length, flag, e.linkTarget ?? ""), pad(body));
   }
   blocks.push(new Uint8Array(1024));
-  const tar = new Uint8Array(blocks.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of blocks) {
-    tar.set(b, at);
-    at += b.length;
-  }
+  const tar = Buffer.concat(blocks);
   return options.gzip ? gzipSync(tar) : tar;
 }
 
@@ -111,12 +106,5 @@ export function makeZip(entries: (TestEntry & { declaredSize?: number })[]): Uin
   ev.setUint16(10, entries.length, true);
   ev.setUint32(12, cdSize, true);
   ev.setUint32(16, offset, true);
-  const parts = [...locals, ...centrals, eocd];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return Buffer.concat([...locals, ...centrals, eocd]);
 }
