@@ -27,7 +27,7 @@ import { GcodeSource } from "./gcode-source.ts";
 import { LinkStats } from "./link-stats.ts";
 import { PromptTracker } from "./prompt.ts";
 import type { PrinterRecord } from "./record.ts";
-import { initialStatus, type PrinterStatus, type Problem } from "./status.ts";
+import { initialStatus, type Job, type PrinterStatus, type Problem, type Progress } from "./status.ts";
 
 /** One line of the terminal: what was sent or received, or a note from the host. */
 export interface LogLine {
@@ -38,7 +38,8 @@ export interface LogLine {
 
 /** Things worth telling beyond the status: job transitions and notices. */
 export type PrinterEvent =
-  | { type: "job"; state: "started" | "paused" | "resumed" | "done" | "cancelled" | "failed"; file: string; reason?: string }
+  /** A job's transition, with the job and its progress as they are then (history and the queue read them). */
+  | { type: "job"; state: "started" | "paused" | "resumed" | "done" | "cancelled" | "failed"; file: string; reason?: string; job: Job; progress: Progress | null }
   | { type: "notice"; level: "info" | "warning" | "error"; message: string }
   | { type: "firmwareError"; text: string };
 
