@@ -13,6 +13,7 @@ import { DATABASE_FILE, openDatabase } from "./db/database.ts";
 import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
 import { FileStorage } from "./files/storage.ts";
+import { JobService } from "./jobs/service.ts";
 import { beginStart } from "./plugins/safe-mode.ts";
 import { PluginService } from "./plugins/service.ts";
 import { PrinterManager } from "./printers/manager.ts";
@@ -89,6 +90,7 @@ export interface Host {
   printers: PrinterManager;
   files: FileStorage;
   analysis: AnalysisQueue;
+  jobs: JobService;
   update: UpdateManager;
   accounts: Accounts;
   /** Every registered route as "METHOD path", an `.all()` route once per method (for the route-guard tests). */
@@ -133,10 +135,11 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const safe = beginStart(options.dataDir, options.safe ?? false);
   let plugins: PluginService | undefined;
   const pluginLink = { specs: () => plugins?.manager.specs() ?? [], report: (...a: Parameters<PluginService["manager"]["report"]>) => plugins?.manager.report(...a) };
-  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, traceDir: join(options.dataDir, "logs"), plugins: pluginLink });
+  const analyses = new AnalysisStore(db);
+  const jobs = new JobService({ db, settings, files, analyses });
+  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, traceDir: join(options.dataDir, "logs"), plugins: pluginLink, jobs });
   plugins = new PluginService({ dataDir: options.dataDir, db, bus, printers, files, safe, log, settings, ...options.plugins });
 
-  const analyses = new AnalysisStore(db);
   const analysis = new AnalysisQueue({ files, store: analyses, bus, settings, printing: () => printers!.filesInUse().size > 0 });
 
   const stopServices = async () => {
@@ -171,7 +174,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, tracking, plugins, startedAt: Date.now(), accounts, setupToken: options.setupToken });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, startedAt: Date.now(), accounts, setupToken: options.setupToken });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -229,6 +232,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     printers,
     files,
     analysis,
+    jobs,
     update,
     tracking,
     plugins,

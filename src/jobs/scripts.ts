@@ -74,16 +74,6 @@ export const SCRIPT_VARIABLES: [path: string, what: string][] = [
 ];
 const ROOTS = new Set(["printer", "profile", "job", "position", "temperatures", "pause"]);
 
-/** A printer's build volume and features, for scripts (and the cancel-object map). */
-export const PrinterProfileSchema = v.object({
-  width: v.optional(v.pipe(v.number(), v.minValue(1, "width must be at least 1 mm"), v.maxValue(5000)), 220),
-  depth: v.optional(v.pipe(v.number(), v.minValue(1, "depth must be at least 1 mm"), v.maxValue(5000)), 220),
-  height: v.optional(v.pipe(v.number(), v.minValue(1, "height must be at least 1 mm"), v.maxValue(5000)), 250),
-  heatedBed: v.optional(v.boolean(), true),
-  extruders: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16)), 1),
-});
-export type PrinterProfile = v.InferOutput<typeof PrinterProfileSchema>;
-export const DEFAULT_PROFILE: PrinterProfile = v.parse(PrinterProfileSchema, {});
 
 const ScriptText = v.pipe(v.string(), v.maxLength(20_000, "a script may be at most 20,000 characters"));
 /** A printer's scripts as stored: the text per event (missing = the default). */

@@ -166,6 +166,26 @@ export type SdState = v.InferOutput<typeof SdStateSchema>;
 
 export const PromptSchema = v.object({ text: v.string(), buttons: v.array(v.string()) });
 
+/**
+ * A print the host was running when it stopped (a crash, `kill -9`, a power cut), from its last
+ * stored checkpoint: shown until the user resumes it from its last layer start or discards it.
+ */
+export const InterruptedSchema = v.object({
+  jobId: v.string(),
+  file: v.string(),
+  source: v.picklist(["host", "sd"]),
+  /** ms since 1970 of the last checkpoint, and of the print's start. */
+  at: v.number(),
+  startedAt: v.number(),
+  /** Percent of the file acknowledged, and the layer being printed then. */
+  completion: v.number(),
+  layer: v.nullable(v.object({ current: v.number(), count: v.number(), z: v.number() })),
+  /** Whether it can be resumed, and if not why, in words. */
+  resumable: v.boolean(),
+  reason: v.nullable(v.string()),
+});
+export type Interrupted = v.InferOutput<typeof InterruptedSchema>;
+
 export const PrinterStatusSchema = v.object({
   id: v.string(),
   state: PrinterStateSchema,
@@ -192,6 +212,7 @@ export const PrinterStatusSchema = v.object({
   prompt: v.nullable(PromptSchema),
   /** Where the printer was found (with `auto`, the detected port and rate). */
   connection: v.nullable(v.object({ port: v.string(), baud: v.number() })),
+  interrupted: v.nullable(InterruptedSchema),
 });
 export type PrinterStatus = v.InferOutput<typeof PrinterStatusSchema>;
 
@@ -211,5 +232,6 @@ export function initialStatus(id: string): PrinterStatus {
     sd: { available: false, writable: false, files: [], upload: null },
     prompt: null,
     connection: null,
+    interrupted: null,
   };
 }
