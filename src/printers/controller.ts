@@ -1100,7 +1100,7 @@ export class PrinterController {
         if (out.skipped.length) this.note(`Script "${name}": left out ${out.skipped.length} line(s) with values not known: ${out.skipped.join(" | ")}`);
       }
     }
-    this.outgoing.pushScript(pluginsHave(name) ? name : null, lines);
+    this.outgoing.pushScript(pluginsHave(name) ? name : null, lines, name === "beforePrintResumed");
   }
 
   /** What a script can read (documented in SCRIPT_VARIABLES). */

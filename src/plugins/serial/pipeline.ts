@@ -21,7 +21,7 @@ export interface LineHooks {
   script(name: ScriptName): MaybeAsync<string[]>;
 }
 
-type Item = { line: string; tag: number; source: LineSource } | { script: ScriptName | null; own: string[]; tag: number };
+type Item = { line: string; tag: number; source: LineSource } | { script: ScriptName | null; own: string[]; ownLast: boolean; tag: number };
 
 export class LinePipeline {
   private readonly items: Item[] = [];
@@ -53,14 +53,16 @@ export class LinePipeline {
   }
 
   /**
-   * Runs a script: the host's own lines first (the user's script), then the plugins' part of
-   * `plugins` (null: a script plugins do not take part in); all of them then pass the stages
-   * like any other line. False when there was nothing to run.
+   * Runs a script: the host's own lines (the user's script) and the plugins' part of `plugins`
+   * (null: a script plugins do not take part in); all of them then pass the stages like any
+   * other line. The host's lines come first, or last with `ownLast` (undoing in reverse order:
+   * resuming puts back what plugins changed at the pause before what the host changed).
+   * False when there was nothing to run.
    */
-  pushScript(plugins: ScriptName | null, own: string[] = []): boolean {
+  pushScript(plugins: ScriptName | null, own: string[] = [], ownLast = false): boolean {
     const script = plugins !== null && this.hooks?.hasScripts() ? plugins : null;
     if (script === null && own.length === 0) return false;
-    this.items.push({ script, own, tag: -1 });
+    this.items.push({ script, own, ownLast, tag: -1 });
     this.drain();
     return true;
   }
@@ -125,7 +127,7 @@ export class LinePipeline {
     const hooks = this.hooks;
     const stages = hooks ? this.stages.filter((s) => hooks.hooks(s)) : [];
     if ("own" in item) {
-      const through = (ls: string[]) => (hooks ? chain([...item.own, ...ls], stages, (stage, line) => hooks.run(stage, line, "script")) : item.own);
+      const through = (ls: string[]) => (hooks ? chain(item.ownLast ? [...ls, ...item.own] : [...item.own, ...ls], stages, (stage, line) => hooks.run(stage, line, "script")) : item.own);
       if (item.script === null || !hooks) return through([]);
       const lines = hooks.script(item.script);
       return lines instanceof Promise ? lines.then(through) : through(lines);
