@@ -75,9 +75,9 @@ export const SCRIPT_VARIABLES: [path: string, what: string][] = [
 const ROOTS = new Set(["printer", "profile", "job", "position", "temperatures", "pause"]);
 
 
-const ScriptText = v.pipe(v.string(), v.maxLength(20_000, "a script may be at most 20,000 characters"));
+export const ScriptTextSchema = v.pipe(v.string(), v.maxLength(20_000, "a script may be at most 20,000 characters"));
 /** A printer's scripts as stored: the text per event (missing = the default). */
-export const ScriptsSchema = v.partial(v.object(Object.fromEntries(SCRIPTS.map((s) => [s, ScriptText])) as Record<ScriptName, typeof ScriptText>));
+export const ScriptsSchema = v.partial(v.object(Object.fromEntries(SCRIPTS.map((s) => [s, ScriptTextSchema])) as Record<ScriptName, typeof ScriptTextSchema>));
 export type Scripts = Record<ScriptName, string>;
 
 /** The scripts with defaults for the events not set. */

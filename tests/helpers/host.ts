@@ -160,4 +160,4 @@ export async function startHostProcess(args: string[] = []): Promise<HostProcess
 }
 
 /** For `waitFor` on a printer: its job has ended (done, cancelled or failed). */
-export const jobEnded = (p: { job?: { state?: string } | null }) => p.job?.state === "done" || p.job?.state === "cancelled" || p.job?.state === "failed";
+export const jobEnded = (p: any): boolean => p.job?.state === "done" || p.job?.state === "cancelled" || p.job?.state === "failed";
