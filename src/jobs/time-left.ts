@@ -5,13 +5,17 @@
  * file as further sources. Pure: the caller reports progress and its clock (seconds of printing,
  * pauses and heat-up waits left out) and asks for an estimate; no timers, no I/O.
  *
- * How the pace is learnt: each time the printer acknowledges the start of another row of the
- * analysis' timeline (a layer, or every 256 KiB), the seconds it took are set against the three
- * figures the analysis has for that stretch — seconds with acceleration, seconds at cruise speed,
- * seconds of waits — and a non-negative least-squares fit says how this printer's time relates to
- * each. A printer that accelerates as the file says lands on the first; one much quicker to
- * accelerate (or the virtual printer, which has no acceleration at all) on the second; an MMU
- * that loads filament faster than the slicer thought gets a smaller weight on the waits.
+ * How the pace is learnt: each time the printer is done with another row of the analysis'
+ * timeline (a layer, or every 256 KiB), the seconds it took are set against the figures the
+ * analysis has for that stretch — seconds with acceleration, seconds of X/Y and of E-only moves
+ * at cruise speed, millimetres and seconds of Z-only moves, seconds of waits — and a
+ * non-negative least-squares fit says how this printer's time relates to each. A printer that
+ * accelerates as the file says lands on the first; one much quicker to accelerate (or the virtual
+ * printer, which has no acceleration at all) on the cruise columns; one whose Z is slower than
+ * the slicer's profile on the Z millimetres; an MMU that loads filament faster than the slicer
+ * thought gets a smaller weight on the waits. Each coefficient is held towards the analysis as
+ * it is by a prior worth what the stretches' scatter says, so a column the print has barely
+ * shown cannot make a long move at the end cost an arbitrary time.
  */
 
 import type { TimelineParts } from "../analysis/result.ts";
