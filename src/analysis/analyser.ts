@@ -33,6 +33,7 @@ import {
 } from "./lexer.ts";
 import type { MachineLimits } from "./limits.ts";
 import { MOVE_PRINT, MOVE_RETRACT, MOVE_TRAVEL, MotionPlanner } from "./planner.ts";
+import type { TimelineParts } from "./result.ts";
 
 const NL = 10;
 const L_BIT = 1 << 11;
@@ -126,10 +127,11 @@ export interface MotionAnalysis {
   /** [byte offset, elapsed seconds] rows, ascending: layer starts and every TIMELINE_STEP bytes. */
   timeline: [number, number][];
   /**
-   * For each timeline row, how its elapsed seconds break down (the planner's `parts`): cruise
-   * seconds of X/Y, Z-only and E-only moves, and seconds of waits.
+   * For each timeline row, what its elapsed seconds are made of (the planner's `parts`): cruise
+   * seconds of X/Y and E-only moves, millimetres of Z-only moves, seconds of waits, and cruise
+   * seconds of Z-only moves.
    */
-  timelineParts: [number, number, number, number][];
+  timelineParts: TimelineParts[];
   toolChanges: number;
   toolsUsed: number[];
   colorChanges: number;
@@ -294,9 +296,9 @@ export class GcodeAnalyser {
     const total = this.planner.finish();
     const times = this.planner.markTimes;
     const { markParts, parts } = this.planner;
-    const row = (p: Float64Array) => [p[0]!, p[1]!, p[2]!, p[3]!] as [number, number, number, number];
+    const row = (p: Float64Array) => [p[0]!, p[1]!, p[2]!, p[3]!, p[4]!] as TimelineParts;
     const timeline: [number, number][] = [];
-    const timelineParts: [number, number, number, number][] = [];
+    const timelineParts: TimelineParts[] = [];
     this.marks.forEach((m, i) => {
       // Z-change candidates that did not turn out to start a layer are not rows.
       if (m.layer === Z_CANDIDATE) return;

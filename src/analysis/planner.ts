@@ -15,12 +15,16 @@ export const MOVE_PRINT = 0;
 export const MOVE_TRAVEL = 1;
 export const MOVE_RETRACT = 2;
 
-/** Columns of `parts`: cruise seconds of X/Y moves, of Z-only moves, of E-only moves; waits. */
+/**
+ * Columns of `parts`: cruise seconds of X/Y moves, millimetres of Z-only moves, cruise seconds of
+ * E-only moves, seconds of waits, cruise seconds of Z-only moves.
+ */
 export const PART_XY = 0;
 export const PART_Z = 1;
 export const PART_E = 2;
 export const PART_WAIT = 3;
-const PARTS = 4;
+export const PART_Z_TIME = 4;
+const PARTS = 5;
 
 const QUEUE_KEEP = 64;
 const REFRESH_AT = QUEUE_KEEP * 4;
@@ -68,11 +72,12 @@ export class MotionPlanner {
   /** Planned seconds so far (blocks that left the queue plus waits). */
   time = 0;
   /**
-   * How `time` breaks down: seconds had every move run at its cruise speed from end to end (no
-   * acceleration) for moves in X/Y, of Z alone and of E alone, and seconds of waits (dwells, tool
-   * changes, homing). A printer's real pace relates differently to each — quicker to accelerate
-   * than the file says, a slower Z or extruder than the slicer's profile — and the time-left
-   * estimate learns how (src/jobs/time-left.ts).
+   * What `time` is made of: seconds had every move run at its cruise speed from end to end (no
+   * acceleration) for moves in X/Y, of E alone and of Z alone, millimetres of Z alone (printers
+   * differ most in Z speed and nearly always move Z alone at their own top speed, whatever the
+   * file asks), and seconds of waits (dwells, tool changes, homing). A printer's real pace relates differently to
+   * each — quicker to accelerate than the file says, a slower Z or extruder than the slicer's
+   * profile — and the time-left estimate learns how (src/jobs/time-left.ts).
    */
   readonly parts = new Float64Array(PARTS);
 
@@ -327,8 +332,12 @@ export class MotionPlanner {
         this.markParts.push(parts.slice());
       }
       time += this.blockTime(i);
+      const part = this.part[i]!;
       const cruise = this.cruise[i]!;
-      if (cruise > 0) parts[this.part[i]!]! += this.distance[i]! / cruise;
+      if (part === PART_Z) {
+        parts[PART_Z]! += this.distance[i]!;
+        if (cruise > 0) parts[PART_Z_TIME]! += this.distance[i]! / cruise;
+      } else if (cruise > 0) parts[part]! += this.distance[i]! / cruise;
     }
     this.time = time;
     if (keep > 0 && done > 0) {

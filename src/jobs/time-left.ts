@@ -5,14 +5,20 @@
  * file as further sources. Pure: the caller reports progress and its clock (seconds of printing,
  * pauses and heat-up waits left out) and asks for an estimate; no timers, no I/O.
  *
- * How the pace is learnt: each time the printer acknowledges the start of another row of the
- * analysis' timeline (a layer, or every 256 KiB), the seconds it took are set against the three
- * figures the analysis has for that stretch — seconds with acceleration, seconds at cruise speed,
- * seconds of waits — and a non-negative least-squares fit says how this printer's time relates to
- * each. A printer that accelerates as the file says lands on the first; one much quicker to
- * accelerate (or the virtual printer, which has no acceleration at all) on the second; an MMU
- * that loads filament faster than the slicer thought gets a smaller weight on the waits.
+ * How the pace is learnt: each time the printer is done with another row of the analysis'
+ * timeline (a layer, or every 256 KiB), the seconds it took are set against the figures the
+ * analysis has for that stretch — seconds with acceleration, seconds of X/Y and of E-only moves
+ * at cruise speed, millimetres and seconds of Z-only moves, seconds of waits — and a
+ * non-negative least-squares fit says how this printer's time relates to each. A printer that
+ * accelerates as the file says lands on the first; one much quicker to accelerate (or the virtual
+ * printer, which has no acceleration at all) on the cruise columns; one whose Z is slower than
+ * the slicer's profile on the Z millimetres; an MMU that loads filament faster than the slicer
+ * thought gets a smaller weight on the waits. Each coefficient is held towards the analysis as
+ * it is by a prior worth what the stretches' scatter says, so a column the print has barely
+ * shown cannot make a long move at the end cost an arbitrary time.
  */
+
+import type { TimelineParts } from "../analysis/result.ts";
 
 /** Where the number comes from, for the UI and the APIs. */
 export type TimeLeftOrigin = "analysis" | "analysis+rate" | "slicer" | "slicer+rate" | "history" | "history+rate" | "rate";
@@ -32,9 +38,10 @@ export interface PaceTable {
   /** Byte offset of each row, ascending; the last is the file size. */
   offsets: number[];
   /**
-   * Seconds up to each row, per column: [0] moves with acceleration as the file sets it, [1] X/Y
-   * moves at cruise speed, [2] Z-only moves at cruise speed, [3] E-only moves at cruise speed,
-   * [4] waits (dwells, tool changes, homing).
+   * Up to each row, per column: [0] seconds of moves with acceleration as the file sets it (less
+   * column 5), [1] seconds of X/Y moves at cruise speed, [2] millimetres of Z-only moves, [3]
+   * seconds of E-only moves at cruise speed, [4] seconds of waits (dwells, tool changes, homing),
+   * [5] seconds of Z-only moves at cruise speed.
    */
   columns: number[][];
 }
@@ -60,9 +67,16 @@ export interface TimeLeft {
 }
 
 /** Columns of the pace table. */
-const K = 5;
-/** The analysis as it is: its moves with acceleration, and its waits. */
-const AS_ANALYSED = [1, 0, 0, 0, 1];
+const K = 6;
+/** The analysis as it is: its moves with acceleration, its waits, its Z-only moves. */
+const AS_ANALYSED = [1, 0, 0, 0, 1, 1];
+/**
+ * How far each coefficient may plausibly be from the analysis as it is, a priori: seconds per
+ * second for the time columns; seconds per millimetre of Z alone (a Z axis at 5 mm/s is 0.2).
+ */
+const PRIOR_SPREAD = [1, 1, 0.3, 1, 1, 1];
+/** Seconds: the least scatter assumed of a stretch's time (acknowledgements jitter that much). */
+const MIN_SCATTER = 0.05;
 /** Stretches (rows) observed per column the fit may weigh. */
 const STRETCHES_PER_COLUMN = 3;
 /** No column is taken to run more than this many times slower than the analysis says. */
@@ -76,6 +90,7 @@ export class TimeLeftEstimator {
   /** Sums of the fit's normal equations over the observed stretches. */
   private readonly ata = new Float64Array(K * K);
   private readonly atb = new Float64Array(K);
+  private btb = 0;
   private coefficients: number[] | null = null;
   /** The last row seen acknowledged, and the printing seconds then. */
   private lastRow = -1;
@@ -101,22 +116,24 @@ export class TimeLeftEstimator {
 
   /**
    * The printer acknowledged everything up to `offset` after `seconds` of printing (pauses and
-   * heat-up waits left out). Call it when `offset` reaches `nextRowOffset()`.
+   * heat-up waits left out). Call it when `offset` reaches `nextRowOffset()`. `learn = false`:
+   * the stretch since the last row says nothing of the pace (a heat-up wait or a pause in it).
    */
-  rowReached(offset: number, seconds: number): void {
+  rowReached(offset: number, seconds: number, learn = true): void {
     const p = this.pace;
     if (!p) return;
     let row = this.lastRow;
     while (row + 1 < p.offsets.length && p.offsets[row + 1]! <= offset) row++;
     if (row === this.lastRow) return;
-    if (this.lastRow >= 0) {
+    if (this.lastRow >= 0 && learn) {
       const d = p.columns.map((c) => c[row]! - c[this.lastRow]!);
       const dt = seconds - this.lastSeconds;
       for (let i = 0; i < K; i++) {
         this.atb[i]! += d[i]! * dt;
+        if (i === 0) this.btb += dt * dt;
         for (let j = 0; j < K; j++) this.ata[i * K + j]! += d[i]! * d[j]!;
       }
-      this.observed += d[0]! + d[4]!;
+      this.observed += asAnalysed(d, 0);
       this.stretches++;
       this.coefficients = null;
     }
@@ -164,8 +181,7 @@ export class TimeLeftEstimator {
   private trust(): number {
     const p = this.pace;
     if (!p) return 0;
-    const last = p.offsets.length - 1;
-    const total = p.columns[0]![last]! + p.columns[4]![last]!;
+    const total = asAnalysed(p.columns, p.offsets.length - 1);
     return Math.min(1, this.observed / Math.max(1, Math.min(300, total * 0.02)));
   }
 
@@ -181,8 +197,32 @@ export class TimeLeftEstimator {
 
   private fitted(offset: number): number | null {
     if (!this.pace || this.observed <= 0) return null;
-    this.coefficients ??= solve(this.ata, this.atb, this.stretches);
+    this.coefficients ??= this.solveWithPrior();
     return this.modelLeft(this.coefficients, offset);
+  }
+
+  /**
+   * The fit, each coefficient held towards the analysis as it is by as much as the stretches'
+   * scatter says one stretch is worth: a column that has shown the fit little (a few tenths of a
+   * millimetre of Z per layer, against seconds of noise) keeps near its prior, so it cannot make
+   * a long move at the end (a Z lift of 100 mm) cost an arbitrary time.
+   */
+  private solveWithPrior(): number[] {
+    const n = this.stretches;
+    // A handful of stretches only tells how much slower or quicker the printer is than the
+    // analysis as a whole.
+    if (n < STRETCHES_PER_COLUMN * 2) return scaled(this.ata, this.atb);
+    // The stretches' scatter around the fit without the prior, as many columns as they tell apart.
+    const free = solve(this.ata, this.atb, Math.floor(n / STRETCHES_PER_COLUMN));
+    const variance = Math.max(MIN_SCATTER ** 2, (this.btb + quadratic(this.ata, this.atb, free)) / Math.max(1, n));
+    const ata = this.ata.slice();
+    const atb = this.atb.slice();
+    for (let k = 0; k < K; k++) {
+      const lambda = variance / PRIOR_SPREAD[k]! ** 2;
+      ata[k * K + k]! += lambda;
+      atb[k]! += lambda * AS_ANALYSED[k]!;
+    }
+    return solve(ata, atb);
   }
 
   /** Σ c_k × (column k at the end − column k at `offset`). */
@@ -215,13 +255,10 @@ export class TimeLeftEstimator {
 
 /**
  * Non-negative least squares for K columns from the normal equations: the best of the
- * unconstrained solutions over every subset of columns whose coefficients are all ≥ 0.
+ * unconstrained solutions over every subset of at most `most` columns whose coefficients are all
+ * ≥ 0 (and not absurdly large).
  */
-export function solve(ata: Float64Array, atb: Float64Array, stretches = Infinity): number[] {
-  // A handful of stretches only tells how much slower or quicker the printer is than the
-  // analysis as a whole; each further column needs a few more to be told apart.
-  if (stretches < STRETCHES_PER_COLUMN * 2) return scaled(ata, atb);
-  const most = Math.floor(stretches / STRETCHES_PER_COLUMN);
+export function solve(ata: Float64Array, atb: Float64Array, most = K): number[] {
   let best: number[] = scaled(ata, atb);
   let bestValue = Infinity;
   for (const subset of SUBSETS) {
@@ -230,12 +267,7 @@ export function solve(ata: Float64Array, atb: Float64Array, stretches = Infinity
     if (!x || x.some((c) => c < 0 || c > MAX_COEFFICIENT)) continue;
     const c: number[] = new Array(K).fill(0);
     subset.forEach((k, i) => (c[k] = x[i]!));
-    // ‖Ac − b‖² = cᵀAᵀAc − 2cᵀAᵀb + const
-    let value = 0;
-    for (let i = 0; i < K; i++) {
-      value -= 2 * c[i]! * atb[i]!;
-      for (let j = 0; j < K; j++) value += c[i]! * ata[i * K + j]! * c[j]!;
-    }
+    const value = quadratic(ata, atb, c);
     if (value < bestValue - 1e-12) {
       bestValue = value;
       best = c;
@@ -244,11 +276,35 @@ export function solve(ata: Float64Array, atb: Float64Array, stretches = Infinity
   return best;
 }
 
-/** The analysis as it is (moves with acceleration, and waits), scaled by one factor. */
+/** ‖Ac − b‖² − ‖b‖² = cᵀAᵀAc − 2cᵀAᵀb. */
+function quadratic(ata: Float64Array, atb: Float64Array, c: number[]): number {
+  let value = 0;
+  for (let i = 0; i < K; i++) {
+    value -= 2 * c[i]! * atb[i]!;
+    for (let j = 0; j < K; j++) value += c[i]! * ata[i * K + j]! * c[j]!;
+  }
+  return value;
+}
+
+/** The analysis' own seconds of a row of columns (`row[k]` a number, or a column's row `at`). */
+function asAnalysed(row: number[] | number[][], at: number): number {
+  let sum = 0;
+  for (let k = 0; k < K; k++) {
+    const x = row[k]!;
+    sum += AS_ANALYSED[k]! * (typeof x === "number" ? x : x[at]!);
+  }
+  return sum;
+}
+
+/** The analysis as it is, scaled by one factor. */
 function scaled(ata: Float64Array, atb: Float64Array): number[] {
-  // One column: the sum of columns 0 and 4.
-  const aa = ata[0]! + 2 * ata[4]! + ata[4 * K + 4]!;
-  const ab = atb[0]! + atb[4]!;
+  // One column: the sum of the analysis' own columns.
+  let aa = 0;
+  let ab = 0;
+  for (let i = 0; i < K; i++) {
+    ab += AS_ANALYSED[i]! * atb[i]!;
+    for (let j = 0; j < K; j++) aa += AS_ANALYSED[i]! * AS_ANALYSED[j]! * ata[i * K + j]!;
+  }
   const f = aa > 0 ? Math.min(MAX_COEFFICIENT, Math.max(0, ab / aa)) : 1;
   return AS_ANALYSED.map((c) => c * f);
 }
@@ -272,10 +328,11 @@ function solveSubset(ata: Float64Array, atb: Float64Array, subset: number[]): nu
 }
 
 /** The pace table of an analysis' timeline (`timeline` and `timelineParts` of its result). */
-export function paceTable(timeline: [number, number][], parts: [number, number, number, number][]): PaceTable | null {
+export function paceTable(timeline: [number, number][], parts: TimelineParts[]): PaceTable | null {
   if (timeline.length < 2 || parts.length !== timeline.length) return null;
+  const [xy, zMm, e, waits, z] = [0, 1, 2, 3, 4].map((k) => parts.map((p) => p[k]!));
   return {
     offsets: timeline.map(([o]) => o),
-    columns: [timeline.map(([, e], r) => e - parts[r]![3]), parts.map((p) => p[0]), parts.map((p) => p[1]), parts.map((p) => p[2]), parts.map((p) => p[3])],
+    columns: [timeline.map(([, t], r) => t - waits![r]! - z![r]!), xy!, zMm!, e!, waits!, z!],
   };
 }

@@ -14,6 +14,12 @@ import type { PauseRecord, Progress } from "./status.ts";
 
 /** Layer-start states kept for checkpoints (the feed runs at most a window ahead of the acks). */
 const LAYER_STATES_KEPT = 8;
+/**
+ * Moves a printer holds acknowledged but not yet done: Marlin's planner buffer (16 blocks) and
+ * command buffer (4 lines). The time left counts from the move being done, this far behind the
+ * last acknowledged one, so the moves still queued in the printer are not forgotten.
+ */
+const QUEUED_MOVES = 20;
 
 export interface JobRunOptions {
   size: number;
@@ -33,9 +39,20 @@ export class JobRun {
   private pausedTotal = 0;
   private heatingMs = 0;
   private lastAckAt: number;
+  /**
+   * Rows of the timeline the pace is not learnt from: the one a heat-up wait or a pause falls in,
+   * and the next (the printer's queue, drained meanwhile, fills again then).
+   */
+  private unsettledRows = 0;
   /** (end offset, line number) of lines fed and not yet acknowledged, as a growing ring. */
   private ringEnd = new Float64Array(256);
   private ringLine = new Float64Array(256);
+  /** 1 for a move (G0–G3). */
+  private ringMove = new Uint8Array(256);
+  /** Ends of the last QUEUED_MOVES moves acknowledged (a ring; the oldest at `movesHead`). */
+  private readonly movesAcked = new Float64Array(QUEUED_MOVES);
+  private movesHead = 0;
+  private movesCount = 0;
   private ringHead = 0;
   private ringTail = 0;
   /** Ends of fed lines that wait for heaters, and `M73 R` lines, not yet acknowledged. */
@@ -58,6 +75,7 @@ export class JobRun {
     this.filter = new ObjectFilter(plan.objects);
     this.estimator = new TimeLeftEstimator({ pace: plan.pace, slicerTotal: plan.slicerTotal, average: plan.average, scale: options.scale, size: options.size });
     this.startMs = options.now;
+    this.movesAcked.fill(options.from?.offset ?? 0);
     this.lastAckAt = options.now;
     const from = options.from;
     this.ackedLine = from ? from.line - 1 : 0;
@@ -94,6 +112,7 @@ export class JobRun {
     this.pausedTotal += now - this.pausedSince;
     this.pausedSince = undefined;
     this.lastAckAt = now;
+    this.unsettledRows = 2;
   }
 
   /** Seconds printing so far, pauses excluded. */
@@ -119,7 +138,7 @@ export class JobRun {
     t.apply(line.command);
     if (t.heatWait) this.heatWaits.push(line.end);
     if (!Number.isNaN(t.m73Left)) this.slicerMarks.push([line.end, t.m73Left]);
-    this.ringPush(line.end, line.line);
+    this.ringPush(line.end, line.line, t.motion);
     return this.filter.active ? this.filter.filter(line.command, line.end, t) : null;
   }
 
@@ -127,12 +146,18 @@ export class JobRun {
   acked(offset: number, now: number): boolean {
     while (this.ringHead !== this.ringTail && this.ringEnd[this.ringHead]! <= offset) {
       this.ackedLine = this.ringLine[this.ringHead]!;
+      if (this.ringMove[this.ringHead]) {
+        this.movesAcked[this.movesHead] = this.ringEnd[this.ringHead]!;
+        this.movesHead = (this.movesHead + 1) % QUEUED_MOVES;
+        this.movesCount++;
+      }
       this.ringHead = (this.ringHead + 1) % this.ringEnd.length;
     }
     if (this.heatWaits.length > 0 && this.heatWaits[0]! <= offset) {
       // Acknowledged only once the heaters are there: the time since the line before is heating.
       while (this.heatWaits.length > 0 && this.heatWaits[0]! <= offset) this.heatWaits.shift();
       this.heatingMs += now - this.lastAckAt;
+      this.unsettledRows = 2;
     }
     this.lastAckAt = now;
     while (this.slicerMarks.length > 0 && this.slicerMarks[0]![0] <= offset) {
@@ -148,8 +173,20 @@ export class JobRun {
     return this.reached(offset, now);
   }
 
+  /**
+   * Where the printer is done up to, as far as the host can tell: QUEUED_MOVES moves behind the
+   * last acknowledged (an SD print's position, read by the firmware, is taken as it is).
+   */
+  private doneOffset(acked: number): number {
+    return this.movesCount === 0 ? acked : Math.min(acked, this.movesAcked[this.movesHead]!);
+  }
+
   private reached(offset: number, now: number): boolean {
-    if (offset >= this.estimator.nextRowOffset()) this.estimator.rowReached(offset, this.activeSeconds(now));
+    const done = this.doneOffset(offset);
+    if (done >= this.estimator.nextRowOffset()) {
+      this.estimator.rowReached(done, this.activeSeconds(now), this.unsettledRows === 0);
+      if (this.unsettledRows > 0) this.unsettledRows--;
+    }
     if (offset < this.nextLayerAt) return false;
     const layers = this.plan.layers;
     while (this.layerIndex + 1 < layers.length && layers[this.layerIndex + 1]!.offset <= offset) this.layerIndex++;
@@ -166,7 +203,7 @@ export class JobRun {
   /** Progress for the status: by bytes, lines and time. */
   progress(offset: number, size: number, linesSent: number, now: number, done = false): Progress {
     const printTime = Math.round(this.printSeconds(now));
-    const left = done ? { seconds: 0, origin: null } : this.estimator.estimate(offset, this.activeSeconds(now));
+    const left = done ? { seconds: 0, origin: null } : this.estimator.estimate(this.doneOffset(offset), this.activeSeconds(now));
     return {
       completion: size > 0 ? Math.min(100, (offset / size) * 100) : 100,
       bytesSent: offset,
@@ -224,25 +261,29 @@ export class JobRun {
     };
   }
 
-  private ringPush(end: number, line: number): void {
+  private ringPush(end: number, line: number, move: boolean): void {
     const size = this.ringEnd.length;
     const next = (this.ringTail + 1) % size;
     if (next === this.ringHead) {
       // Full (a plugin holds lines back): twice the room, in order.
       const ends = new Float64Array(size * 2);
       const lines = new Float64Array(size * 2);
+      const moves = new Uint8Array(size * 2);
       let n = 0;
       for (let i = this.ringHead; i !== this.ringTail; i = (i + 1) % size, n++) {
         ends[n] = this.ringEnd[i]!;
         lines[n] = this.ringLine[i]!;
+        moves[n] = this.ringMove[i]!;
       }
       this.ringEnd = ends;
       this.ringLine = lines;
+      this.ringMove = moves;
       this.ringHead = 0;
       this.ringTail = n;
     }
     this.ringEnd[this.ringTail] = end;
     this.ringLine[this.ringTail] = line;
+    this.ringMove[this.ringTail] = move ? 1 : 0;
     this.ringTail = (this.ringTail + 1) % this.ringEnd.length;
   }
 }
