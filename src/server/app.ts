@@ -13,6 +13,8 @@ import { octoprintCompat } from "./compat/octoprint/index.ts";
 import { apiDocs } from "./api/openapi.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
+import { historyApi } from "./api/history.ts";
+import { queueApi } from "./api/queue.ts";
 import { pluginsApi } from "./api/plugins.ts";
 import { printersApi } from "./api/printers.ts";
 import { trackingApi } from "./api/tracking.ts";
@@ -38,6 +40,8 @@ export function createApp(ctx: AppContext) {
     .use(versionApi(ctx))
     .use(printersApi(ctx))
     .use(filesApi(ctx))
+    .use(queueApi(ctx))
+    .use(historyApi(ctx))
     .use(eventsApi(ctx))
     .use(updateApi(ctx))
     .use(trackingApi(ctx))
