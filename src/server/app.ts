@@ -22,6 +22,8 @@ import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
+import { uiHistory } from "./ui/history.ts";
+import { uiQueue } from "./ui/queue.ts";
 import { uiPlugins } from "./ui/plugins.ts";
 import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
@@ -49,6 +51,8 @@ export function createApp(ctx: AppContext) {
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
     .use(uiFiles(ctx))
+    .use(uiQueue(ctx))
+    .use(uiHistory(ctx))
     .use(uiEvents(ctx))
     .use(uiUpdate(ctx))
     .use(uiTracking(ctx))

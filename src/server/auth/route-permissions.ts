@@ -207,6 +207,23 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/files/remove": remove,
   "POST /ui/files/settings": settings,
 
+  // The queue and history pages.
+  "GET /queue": status,
+  "GET /ui/queue/events": { permission: "status", printer: { query: "printer" } },
+  "GET /ui/queue/:id/panel": byId("status"),
+  "POST /ui/queue/:id/add": byId("print"),
+  "POST /ui/queue/:id/mode": byId("print"),
+  "POST /ui/queue/:id/start": byId("print"),
+  "POST /ui/queue/:id/confirm": byId("print"),
+  "POST /ui/queue/:id/clear": byId("print"),
+  "POST /ui/queue/:id/items/:item/move": byId("print"),
+  "POST /ui/queue/:id/items/:item/remove": byId("print"),
+  // The printer is a form field here; the handler checks a restricted key's printer.
+  "POST /ui/queue/add": print,
+  "GET /history": status,
+  "GET /ui/history/list": status,
+  "POST /ui/history/:id/delete": admin,
+
   // The update notice.
   "GET /ui/update/notice": status,
   "POST /ui/update/check": update,
