@@ -14,6 +14,8 @@ import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
 import { FileStorage } from "./files/storage.ts";
 import { JobService } from "./jobs/service.ts";
+import { HistoryStore } from "./jobs/history.ts";
+import { PrintQueue } from "./jobs/queue.ts";
 import { beginStart } from "./plugins/safe-mode.ts";
 import { PluginService } from "./plugins/service.ts";
 import { PrinterManager } from "./printers/manager.ts";
@@ -97,6 +99,8 @@ export interface Host {
   routes: { method: string; path: string }[];
   tracking: TrackingReporter;
   plugins: PluginService;
+  history: HistoryStore;
+  queue: PrintQueue;
   stop(): Promise<void>;
 }
 
@@ -136,9 +140,18 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   let plugins: PluginService | undefined;
   const pluginLink = { specs: () => plugins?.manager.specs() ?? [], report: (...a: Parameters<PluginService["manager"]["report"]>) => plugins?.manager.report(...a) };
   const analyses = new AnalysisStore(db);
-  const jobs = new JobService({ db, settings, files, analyses });
+  const history = new HistoryStore(db);
+  // Earlier successful prints of a file on a printer feed its time-left estimate.
+  const jobs = new JobService({ db, settings, files, analyses, averagePrintTime: (sha256, printer) => history.statsFor(sha256, printer).averagePrintTime });
   printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, traceDir: join(options.dataDir, "logs"), plugins: pluginLink, jobs });
   plugins = new PluginService({ dataDir: options.dataDir, db, bus, printers, files, safe, log, settings, ...options.plugins });
+
+  // Before any printer runs: prints the host never saw end are closed, and their queues wait for a person.
+  history.closeInterrupted();
+  const queue = new PrintQueue({ db, files, bus, printer: (id) => printers!.get(id) });
+  queue.recover();
+  const stopHistory = history.listen(bus, (id) => printers!.get(id)?.record.name);
+  const stopQueue = queue.listen();
 
   const analysis = new AnalysisQueue({ files, store: analyses, bus, settings, printing: () => printers!.filesInUse().size > 0 });
 
@@ -148,6 +161,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     await app.stop(true);
     await plugins!.stop();
     await printers!.stop();
+    stopQueue();
+    stopHistory();
   };
   const update = new UpdateManager({
     dataDir: options.dataDir,
@@ -174,7 +189,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, startedAt: Date.now(), accounts, setupToken: options.setupToken });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -237,6 +252,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     tracking,
     plugins,
     accounts,
+    history,
+    queue,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

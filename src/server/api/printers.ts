@@ -48,12 +48,15 @@ export function unwrap<T>(result: Result<T>): T {
   return result.value;
 }
 
+/** The printer with this id, or the API's 404. */
+export function printerSession(ctx: Pick<AppContext, "printers">, id: string): PrinterSession {
+  const s = ctx.printers.get(id);
+  if (!s) throw new ApiError(404, "printer_not_found", `There is no printer "${id}".`, "GET /api/v1/printers lists them.");
+  return s;
+}
+
 export function printersApi(ctx: AppContext) {
-  const session = (id: string): PrinterSession => {
-    const s = ctx.printers.get(id);
-    if (!s) throw new ApiError(404, "printer_not_found", `There is no printer "${id}".`, "GET /api/v1/printers lists them.");
-    return s;
-  };
+  const session = (id: string): PrinterSession => printerSession(ctx, id);
 
   return new Elysia({ prefix: "/api/v1/printers" })
     // A key restricted to one printer sees only that one.

@@ -114,6 +114,21 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /api/v1/printers/:id/sd/print": byId("print"),
   "POST /api/v1/printers/:id/sd/upload": byId("files.upload"),
   "DELETE /api/v1/printers/:id/sd/*": byId("files.delete"),
+  // The print queue: seeing it is status; changing it starts prints, like job control.
+  "GET /api/v1/printers/:id/queue": byId("status"),
+  "POST /api/v1/printers/:id/queue": byId("print"),
+  "PATCH /api/v1/printers/:id/queue": byId("print"),
+  "DELETE /api/v1/printers/:id/queue": byId("print"),
+  "POST /api/v1/printers/:id/queue/start": byId("print"),
+  "POST /api/v1/printers/:id/queue/confirm": byId("print"),
+  "POST /api/v1/printers/:id/queue/:item/move": byId("print"),
+  "DELETE /api/v1/printers/:id/queue/:item": byId("print"),
+  // Print history reads like status (a key restricted to a printer sees its own); deleting is admin's.
+  "GET /api/v1/history": status,
+  "GET /api/v1/history.csv": status,
+  "GET /api/v1/history/stats": status,
+  "GET /api/v1/history/:id": status,
+  "DELETE /api/v1/history/:id": admin,
   "GET /api/v1/files": status,
   "POST /api/v1/files": upload,
   "GET /api/v1/files/*": status,
@@ -198,6 +213,23 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/files/move": remove,
   "POST /ui/files/remove": remove,
   "POST /ui/files/settings": settings,
+
+  // The queue and history pages.
+  "GET /queue": status,
+  "GET /ui/queue/events": { permission: "status", printer: { query: "printer" } },
+  "GET /ui/queue/:id/panel": byId("status"),
+  "POST /ui/queue/:id/add": byId("print"),
+  "POST /ui/queue/:id/mode": byId("print"),
+  "POST /ui/queue/:id/start": byId("print"),
+  "POST /ui/queue/:id/confirm": byId("print"),
+  "POST /ui/queue/:id/clear": byId("print"),
+  "POST /ui/queue/:id/items/:item/move": byId("print"),
+  "POST /ui/queue/:id/items/:item/remove": byId("print"),
+  // The printer is a form field here; the handler checks a restricted key's printer.
+  "POST /ui/queue/add": print,
+  "GET /history": status,
+  "GET /ui/history/list": status,
+  "POST /ui/history/:id/delete": admin,
 
   // The update notice.
   "GET /ui/update/notice": status,

@@ -116,7 +116,8 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .query("INSERT OR REPLACE INTO octoprint_uploads (path, user_name) SELECT ? || substr(path, ?), user_name FROM octoprint_uploads WHERE path = ? OR path LIKE ? ESCAPE '\\'")
       .run(to, from.length + 1, from, under(from));
 
-  const extrasFor = (f: StoredFile): FileExtras => ({ user: ownerOf(f.path), analysis: deps.analysis(f)?.gcodeAnalysis });
+  const historyOf = (f: StoredFile | undefined) => (f?.sha256 ? ctx.history.statsFor(f.sha256) : undefined);
+  const extrasFor = (f: StoredFile): FileExtras => ({ user: ownerOf(f.path), analysis: deps.analysis(f)?.gcodeAnalysis, history: historyOf(f) });
 
   const jobContext = (s: PrinterSession): JobContext => {
     const x = deps.tracker.of(s.id);
@@ -129,7 +130,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
     }
     const path = active?.file ?? x.selected?.path ?? null;
     const file = path ? safeGet(path) : undefined;
-    return { file, analysis: file ? deps.analysis(file) : undefined, user: x.selected?.path === path ? x.selected.user : null, everSelected: x.everSelected };
+    return { file, analysis: file ? deps.analysis(file) : undefined, user: x.selected?.path === path ? x.selected.user : null, everSelected: x.everSelected, stats: historyOf(file) };
   };
   const safeGet = (path: string) => {
     try {

@@ -7,6 +7,7 @@ import type { StoredFile } from "../../../files/storage.ts";
 import type { PrinterRecord } from "../../../printers/record.ts";
 import { isJobRunning, type JobState, type PrinterStatus, type Progress, type SdFile } from "../../../printers/status.ts";
 import type { OctoPrintFileAnalysis } from "../../../analysis/octoprint.ts";
+import type { FileStats } from "../../../jobs/history.ts";
 
 export const BAUDRATES = [250000, 230400, 115200, 57600, 38400, 19200, 9600];
 export const PROFILE_ID = "_default";
@@ -97,6 +98,8 @@ export interface JobContext {
   everSelected: boolean;
   /** The card's file when the job prints from the SD card. */
   sd?: SdFile;
+  /** The file's print history (average and last print time). */
+  stats?: FileStats;
 }
 
 export function jobPayload(status: PrinterStatus, j: JobContext) {
@@ -134,8 +137,8 @@ export function jobPayload(status: PrinterStatus, j: JobContext) {
   return {
     file: { name: j.file.name, path: j.file.path, display: j.file.name, origin: "local", size: j.file.size, date: Math.floor(j.file.date / 1000) },
     estimatedPrintTime: j.analysis?.gcodeAnalysis.estimatedPrintTime ?? null,
-    averagePrintTime: null,
-    lastPrintTime: null,
+    averagePrintTime: j.stats?.averagePrintTime ?? null,
+    lastPrintTime: j.stats?.lastPrintTime ?? null,
     filament: j.analysis?.gcodeAnalysis.filament ?? null,
     user: j.user,
   };
