@@ -21,8 +21,10 @@ import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiPlugins } from "./ui/plugins.ts";
+import { uiJobs } from "./ui/jobs.ts";
 import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
+import { uiScripts } from "./ui/scripts.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 
@@ -44,6 +46,8 @@ export function createApp(ctx: AppContext) {
     .use(pluginsApi(ctx))
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
+    .use(uiJobs(ctx))
+    .use(uiScripts(ctx))
     .use(uiFiles(ctx))
     .use(uiEvents(ctx))
     .use(uiUpdate(ctx))
