@@ -23,7 +23,8 @@ export function scriptsPage(printer: PrinterRecord, scripts: ScriptView[], sessi
     `Scripts · ${printer.name}`,
     html`<div class="settings-page scripts-page">
   <section class="card">
-    <h1>G-code scripts <span class="muted">· ${printer.name}</span> <a class="more" href="/?printer=${printer.id}">← dashboard</a></h1>
+    <h1>G-code scripts <span class="muted">· ${printer.name}</span></h1>
+    <p><a href="/?printer=${printer.id}">← Back to the dashboard</a></p>
     <p>G-code this printer runs at each step of a job. Plugins' lines for the same event follow yours.
     Write <code>{{ variable }}</code> to insert a value and <code>{% if … %}…{% else %}…{% endif %}</code> for conditions; the variables are listed below.
     A script is checked when you save it.</p>
