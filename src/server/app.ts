@@ -25,8 +25,10 @@ import { uiFiles } from "./ui/files.ts";
 import { uiHistory } from "./ui/history.ts";
 import { uiQueue } from "./ui/queue.ts";
 import { uiPlugins } from "./ui/plugins.ts";
+import { uiJobs } from "./ui/jobs.ts";
 import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
+import { uiScripts } from "./ui/scripts.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 
@@ -50,6 +52,8 @@ export function createApp(ctx: AppContext) {
     .use(pluginsApi(ctx))
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
+    .use(uiJobs(ctx))
+    .use(uiScripts(ctx))
     .use(uiFiles(ctx))
     .use(uiQueue(ctx))
     .use(uiHistory(ctx))
