@@ -1,7 +1,7 @@
 /**
  * `bun run bench`: runs every benchmark in turn and prints their figures.
  */
-const BENCHMARKS = ["startup.ts", "analyse.ts", "push.ts", "plugin-hooks.ts", "stream.ts", "load.ts"];
+const BENCHMARKS = ["startup.ts", "analyse.ts", "timeleft.ts", "push.ts", "plugin-hooks.ts", "stream.ts", "load.ts"];
 
 for (const name of BENCHMARKS) {
   console.log(`\n== ${name}`);

@@ -13,6 +13,9 @@ import { DATABASE_FILE, openDatabase } from "./db/database.ts";
 import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
 import { FileStorage } from "./files/storage.ts";
+import { JobService } from "./jobs/service.ts";
+import { HistoryStore } from "./jobs/history.ts";
+import { PrintQueue } from "./jobs/queue.ts";
 import { beginStart } from "./plugins/safe-mode.ts";
 import { PluginService } from "./plugins/service.ts";
 import { PrinterManager } from "./printers/manager.ts";
@@ -89,12 +92,15 @@ export interface Host {
   printers: PrinterManager;
   files: FileStorage;
   analysis: AnalysisQueue;
+  jobs: JobService;
   update: UpdateManager;
   accounts: Accounts;
   /** Every registered route as "METHOD path", an `.all()` route once per method (for the route-guard tests). */
   routes: { method: string; path: string }[];
   tracking: TrackingReporter;
   plugins: PluginService;
+  history: HistoryStore;
+  queue: PrintQueue;
   stop(): Promise<void>;
 }
 
@@ -133,10 +139,20 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const safe = beginStart(options.dataDir, options.safe ?? false);
   let plugins: PluginService | undefined;
   const pluginLink = { specs: () => plugins?.manager.specs() ?? [], report: (...a: Parameters<PluginService["manager"]["report"]>) => plugins?.manager.report(...a) };
-  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, traceDir: join(options.dataDir, "logs"), plugins: pluginLink });
+  const analyses = new AnalysisStore(db);
+  const history = new HistoryStore(db);
+  // Earlier successful prints of a file on a printer feed its time-left estimate.
+  const jobs = new JobService({ db, settings, files, analyses, averagePrintTime: (sha256, printer) => history.statsFor(sha256, printer).averagePrintTime });
+  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, traceDir: join(options.dataDir, "logs"), plugins: pluginLink, jobs });
   plugins = new PluginService({ dataDir: options.dataDir, db, bus, printers, files, safe, log, settings, ...options.plugins });
 
-  const analyses = new AnalysisStore(db);
+  // Before any printer runs: prints the host never saw end are closed, and their queues wait for a person.
+  history.closeInterrupted();
+  const queue = new PrintQueue({ db, files, bus, printer: (id) => printers!.get(id) });
+  queue.recover();
+  const stopHistory = history.listen(bus, (id) => printers!.get(id)?.record.name);
+  const stopQueue = queue.listen();
+
   const analysis = new AnalysisQueue({ files, store: analyses, bus, settings, printing: () => printers!.filesInUse().size > 0 });
 
   const stopServices = async () => {
@@ -145,6 +161,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     await app.stop(true);
     await plugins!.stop();
     await printers!.stop();
+    stopQueue();
+    stopHistory();
   };
   const update = new UpdateManager({
     dataDir: options.dataDir,
@@ -171,7 +189,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, update, tracking, plugins, startedAt: Date.now(), accounts, setupToken: options.setupToken });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -229,10 +247,13 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     printers,
     files,
     analysis,
+    jobs,
     update,
     tracking,
     plugins,
     accounts,
+    history,
+    queue,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

@@ -6,7 +6,9 @@ import type { LogLine } from "../src/printers/controller.ts";
 import type { PrinterRecord } from "../src/printers/record.ts";
 import type { PrinterStatus } from "../src/printers/status.ts";
 import type { StoredFile } from "../src/files/storage.ts";
+import type { ThumbnailRef } from "../src/files/catalog.ts";
 import { html, type Html } from "./html.ts";
+import { interruptedBanner, jobPanel } from "./job.ts";
 import { layout, type PageSession } from "./layout.ts";
 import { linkCard } from "./link.ts";
 import { promptPanel } from "./prompt.ts";
@@ -15,6 +17,8 @@ import { sdCard } from "./sdcard.ts";
 export interface PrinterView {
   record: PrinterRecord;
   status: PrinterStatus;
+  /** The running job's thumbnail, when its file has one. */
+  thumbnail?: ThumbnailRef | null;
 }
 
 const STATE_LABEL: Record<PrinterStatus["state"], string> = {
@@ -37,6 +41,7 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
     html`<div class="dashboard" hx-ext="sse" sse-connect="/ui/events?printer=${id}">
   <section class="card printer">
     <div id="live" sse-swap="live">${livePanel(printer)}</div>
+    <div id="job-objects"></div>
   </section>
   <section class="card controls">${controlsPanel(printer.record)}</section>
   <section class="card link">${linkCard(printer)}</section>
@@ -62,7 +67,7 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
 }
 
 /** State, problem, temperatures, position and the job: re-rendered on every status change. */
-export function livePanel({ record, status }: PrinterView): Html {
+export function livePanel({ record, status, thumbnail }: PrinterView): Html {
   const id = record.id;
   const connected = status.state !== "closed" && status.state !== "error";
   return html`<div class="head">
@@ -82,7 +87,8 @@ ${temperatureTable(status)}
 ${status.position
   ? html`<p class="position">X <b>${status.position.x.toFixed(2)}</b> Y <b>${status.position.y.toFixed(2)}</b> Z <b>${status.position.z.toFixed(2)}</b></p>`
   : ""}
-${jobPanel(record, status)}`;
+${interruptedBanner(id, status)}
+${jobPanel(id, status, thumbnail ?? null)}`;
 }
 
 function temperatureTable(status: PrinterStatus): Html {
@@ -104,33 +110,10 @@ function heaterLabel(name: string): string {
   return name;
 }
 
-function jobPanel(record: PrinterRecord, status: PrinterStatus): Html {
-  const job = status.job;
-  if (!job) return html`<p class="muted job-none">No print yet.</p>`;
-  const p = status.progress;
-  const pct = p ? p.completion : 0;
-  const active = job.state === "printing" || job.state === "paused";
-  const id = record.id;
-  return html`<div class="job" data-job-state="${job.state}">
-  <div class="job-head"><strong>${job.file}</strong>${job.source === "sd" ? html` <span class="muted">(SD card)</span>` : ""} <span class="badge">${job.state}</span></div>
-  <progress max="100" value="${pct.toFixed(1)}"></progress>
-  <p><span class="completion">${pct.toFixed(1)} %</span> · ${formatBytes(p?.bytesSent ?? 0)} of ${formatBytes(job.size)} · ${formatDuration(p?.printTime ?? 0)}</p>
-  ${job.reason ? html`<p class="muted">${job.reason}</p>` : ""}
-  ${active
-    ? html`<div class="buttons">
-      ${job.state === "printing"
-        ? html`<button hx-post="/ui/printers/${id}/job/pause" hx-target="#live">Pause</button>`
-        : html`<button class="primary" hx-post="/ui/printers/${id}/job/resume" hx-target="#live">Resume</button>`}
-      <button class="danger" hx-post="/ui/printers/${id}/job/cancel" hx-target="#live" hx-confirm="Cancel this print?">Cancel</button>
-    </div>`
-    : ""}
-</div>`;
-}
-
 /** Temperature and movement controls; not part of the live panel, so typed values survive updates. */
 function controlsPanel(record: PrinterRecord): Html {
   const id = record.id;
-  return html`<h2>Control</h2>
+  return html`<h2>Control <a class="more" href="/settings/printers/${id}/scripts">G-code scripts →</a></h2>
 <form class="inline" hx-post="/ui/printers/${id}/temperature" hx-swap="none">
   <label>Hotend <input type="number" name="tool0" min="0" max="320" step="1" placeholder="°C"></label>
   <label>Bed <input type="number" name="bed" min="0" max="150" step="1" placeholder="°C"></label>

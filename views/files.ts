@@ -206,6 +206,11 @@ function actions(f: FileEntry, printers: PrinterChoice[], path: string): Html {
     <select name="printer" aria-label="Printer">${printers.map((p) => html`<option value="${p.record.id}" ${p.status.state === "operational" ? "" : "disabled"}>${p.record.name} (${p.status.state})</option>`)}</select>
     <button type="submit" class="primary" ${printers.some((p) => p.status.state === "operational") ? "" : "disabled"}>Print</button>
   </form>
+  <form class="inline queue" hx-post="/ui/queue/add" hx-swap="none">
+    <input type="hidden" name="file" value="${f.path}">
+    <select name="printer" aria-label="Queue on printer">${printers.map((p) => html`<option value="${p.record.id}">${p.record.name}</option>`)}</select>
+    <button type="submit">Add to queue</button>
+  </form>
   <form class="inline" hx-post="/ui/files/rename" hx-target="#file-detail">
     <input type="hidden" name="path" value="${f.path}">
     <input name="name" value="${f.name}" aria-label="New name" required>

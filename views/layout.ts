@@ -28,6 +28,8 @@ export function layout(title: string, content: Html, nav: Html = html``, session
 <header class="topbar">
   <a class="brand" href="/">Layerline</a>
   <a href="/files">Files</a>
+  <a href="/queue">Queue</a>
+  <a href="/history">History</a>
   <a href="/plugins">Plugins</a>
   <a href="/settings/tracking">Settings</a>
   <nav>${nav}</nav>

@@ -33,6 +33,7 @@ import {
 } from "./lexer.ts";
 import type { MachineLimits } from "./limits.ts";
 import { MOVE_PRINT, MOVE_RETRACT, MOVE_TRAVEL, MotionPlanner } from "./planner.ts";
+import type { TimelineParts } from "./result.ts";
 
 const NL = 10;
 const L_BIT = 1 << 11;
@@ -46,6 +47,8 @@ export const TIMELINE_STEP = 256 * 1024;
 /** Arcs are planned as chords of about this length (Marlin's MM_PER_ARC_SEGMENT). */
 const ARC_SEGMENT_MM = 1;
 const INCH = 25.4;
+/** Marlin's default homing speeds (HOMING_FEEDRATE_MM_M), mm/s. */
+const HOMING_MM_S = { xy: 50, z: 4 } as const;
 
 export interface AnalyserOptions {
   limits: MachineLimits;
@@ -123,6 +126,12 @@ export interface MotionAnalysis {
   heatWaits: HeatWait[];
   /** [byte offset, elapsed seconds] rows, ascending: layer starts and every TIMELINE_STEP bytes. */
   timeline: [number, number][];
+  /**
+   * For each timeline row, what its elapsed seconds are made of (the planner's `parts`): cruise
+   * seconds of X/Y and E-only moves, millimetres of Z-only moves, seconds of waits, and cruise
+   * seconds of Z-only moves.
+   */
+  timelineParts: TimelineParts[];
   toolChanges: number;
   toolsUsed: number[];
   colorChanges: number;
@@ -286,15 +295,22 @@ export class GcodeAnalyser {
     this.closeObject(this.bytes);
     const total = this.planner.finish();
     const times = this.planner.markTimes;
+    const { markParts, parts } = this.planner;
+    const row = (p: Float64Array) => [p[0]!, p[1]!, p[2]!, p[3]!, p[4]!] as TimelineParts;
     const timeline: [number, number][] = [];
+    const timelineParts: TimelineParts[] = [];
     this.marks.forEach((m, i) => {
       // Z-change candidates that did not turn out to start a layer are not rows.
       if (m.layer === Z_CANDIDATE) return;
       const elapsed = times[i] ?? total;
       if (m.layer >= 0) this.layers[m.layer]!.elapsed = elapsed;
-      if (timeline.length === 0 || timeline[timeline.length - 1]![0] !== m.offset) timeline.push([m.offset, elapsed]);
+      if (timeline.length === 0 || timeline[timeline.length - 1]![0] !== m.offset) {
+        timeline.push([m.offset, elapsed]);
+        timelineParts.push(row(markParts[i] ?? parts));
+      }
     });
     timeline.push([this.bytes, total]);
+    timelineParts.push(row(parts));
     const tools: number[] = [...this.toolsUsed].sort((a, b) => a - b);
     return {
       bytes: this.bytes,
@@ -310,6 +326,7 @@ export class GcodeAnalyser {
       objects: this.objects.map((o) => ({ ...o.object, box: boxOf(o.box) })),
       heatWaits: this.heatWaits,
       timeline,
+      timelineParts,
       toolChanges: this.toolChanges,
       toolsUsed: tools.length > 0 ? tools : this.filament.some((f) => f > 0) ? [0] : [],
       colorChanges: this.colorChanges,
@@ -410,7 +427,8 @@ export class GcodeAnalyser {
   }
 
   /** A straight move from the current position; updates position, areas, layers, planner. */
-  private moveTo(nx: number, ny: number, nz: number, de: number, offset: number): void {
+  /** `plan = false`: the machine moves there by itself (homing), not at the file's feed rate. */
+  private moveTo(nx: number, ny: number, nz: number, de: number, offset: number, plan = true): void {
     const dx = nx - this.x;
     const dy = ny - this.y;
     const dz = nz - this.z;
@@ -433,7 +451,7 @@ export class GcodeAnalyser {
     }
     include(this.travelBox, this.x, this.y, this.z);
     include(this.travelBox, nx, ny, nz);
-    this.planner.move(dx, dy, dz, de, this.feedrate, kind, offset);
+    if (plan) this.planner.move(dx, dy, dz, de, this.feedrate, kind, offset);
     this.x = nx;
     this.y = ny;
     this.z = nz;
@@ -577,12 +595,15 @@ export class GcodeAnalyser {
         this.units = 1;
         break;
       case 28: {
-        // Homing ends at 0 on the named axes (all when none is named).
+        // Homing ends at 0 on the named axes (all when none is named). The firmware homes at its
+        // own homing speeds, not the file's feed rate, so it is a wait of that length.
         const any = (mask & (X_BIT | Y_BIT | Z_BIT)) !== 0;
         const nx = !any || (mask & X_BIT) !== 0 ? 0 : this.x;
         const ny = !any || (mask & Y_BIT) !== 0 ? 0 : this.y;
         const nz = !any || (mask & Z_BIT) !== 0 ? 0 : this.z;
-        this.moveTo(nx, ny, nz, 0, offset);
+        const seconds = Math.abs(this.x - nx) / HOMING_MM_S.xy + Math.abs(this.y - ny) / HOMING_MM_S.xy + Math.abs(this.z - nz) / HOMING_MM_S.z;
+        this.moveTo(nx, ny, nz, 0, offset, false);
+        this.planner.synchronize(seconds);
         break;
       }
       case 90:

@@ -7,11 +7,11 @@
 import { GcodeAnalyser, type MotionAnalysis } from "./analyser.ts";
 import { applyLimits, defaultLimits, limitsFromSlicerConfig, type MachineLimits, type MachineLimitsPatch } from "./limits.ts";
 import { extractMetadata, METADATA_WINDOW } from "./metadata.ts";
-import type { AnalysisResult, SlicerMetadata } from "./result.ts";
+import type { AnalysisResult, SlicerMetadata, TimelineParts } from "./result.ts";
 import { decodeThumbnails, type Thumbnail } from "./thumbnails.ts";
 
 /** Bump when the figures change, so stored results are redone. */
-export const ANALYSER_VERSION = 1;
+export const ANALYSER_VERSION = 3;
 
 export class AnalysisError extends Error {
   constructor(
@@ -170,6 +170,7 @@ function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbn
     // Labels around no extrusion (e.g. a label in the end G-code) are not objects one could cancel.
     objects: m.objects.filter((o) => o.box !== null || o.polygon !== undefined).map((o) => ({ ...o, box: roundBox(o.box), filament: round(o.filament, 2) })),
     timeline: m.timeline.map(([offset, t]) => [offset, round(t, 1)] as [number, number]),
+    timelineParts: m.timelineParts.map((parts) => parts.map((t) => round(t, 1)) as TimelineParts),
     toolChanges: m.toolChanges,
     colorChanges: m.colorChanges,
     slicer: meta,

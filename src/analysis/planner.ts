@@ -15,6 +15,17 @@ export const MOVE_PRINT = 0;
 export const MOVE_TRAVEL = 1;
 export const MOVE_RETRACT = 2;
 
+/**
+ * Columns of `parts`: cruise seconds of X/Y moves, millimetres of Z-only moves, cruise seconds of
+ * E-only moves, seconds of waits, cruise seconds of Z-only moves.
+ */
+export const PART_XY = 0;
+export const PART_Z = 1;
+export const PART_E = 2;
+export const PART_WAIT = 3;
+export const PART_Z_TIME = 4;
+const PARTS = 5;
+
 const QUEUE_KEEP = 64;
 const REFRESH_AT = QUEUE_KEEP * 4;
 const CAPACITY = REFRESH_AT + 2;
@@ -60,6 +71,15 @@ export class MotionPlanner {
 
   /** Planned seconds so far (blocks that left the queue plus waits). */
   time = 0;
+  /**
+   * What `time` is made of: seconds had every move run at its cruise speed from end to end (no
+   * acceleration) for moves in X/Y, of E alone and of Z alone, millimetres of Z alone (printers
+   * differ most in Z speed and nearly always move Z alone at their own top speed, whatever the
+   * file asks), and seconds of waits (dwells, tool changes, homing). A printer's real pace relates differently to
+   * each — quicker to accelerate than the file says, a slower Z or extruder than the slicer's
+   * profile — and the time-left estimate learns how (src/jobs/time-left.ts).
+   */
+  readonly parts = new Float64Array(PARTS);
 
   // The previous move's state, for junction speeds: its commanded and safe speed, its axis
   // speeds and its direction.
@@ -84,6 +104,8 @@ export class MotionPlanner {
   private readonly maxEntry = new Float64Array(CAPACITY);
   private readonly nominalLength = new Uint8Array(CAPACITY);
   private readonly recalc = new Uint8Array(CAPACITY);
+  /** Which cruise column of `parts` each block counts in. */
+  private readonly part = new Uint8Array(CAPACITY);
   private readonly accelUntil = new Float64Array(CAPACITY);
   private readonly decelAfter = new Float64Array(CAPACITY);
   private readonly trapCruise = new Float64Array(CAPACITY);
@@ -91,8 +113,9 @@ export class MotionPlanner {
 
   // Marks: byte offsets whose elapsed time is wanted (layer starts, the progress table).
   private readonly markOffsets: number[] = [];
-  /** Elapsed seconds at each mark, in the order `mark` was called. */
+  /** Elapsed seconds at each mark, in the order `mark` was called, and `parts` then. */
   readonly markTimes: number[] = [];
+  readonly markParts: Float64Array[] = [];
 
   constructor(limits: MachineLimits) {
     const axes = ["x", "y", "z", "e"] as const;
@@ -189,6 +212,7 @@ export class MotionPlanner {
     this.nominalLength[i] = cruise <= allowable ? 1 : 0;
     this.recalc[i] = 1; // its trapezoid is computed when the queue is planned
     this.offset[i] = at;
+    this.part[i] = dx !== 0 || dy !== 0 ? PART_XY : dz !== 0 ? PART_Z : PART_E;
 
     this.prevFeedrate = fr;
     this.prevSafe = safe;
@@ -240,6 +264,7 @@ export class MotionPlanner {
   synchronize(seconds = 0): void {
     this.plan(0);
     this.time += seconds;
+    this.parts[PART_WAIT]! += seconds;
   }
 
   /** Asks for the elapsed time at byte `at` (resolved when the block at or after it is planned). */
@@ -250,7 +275,10 @@ export class MotionPlanner {
   /** Plans and times everything still queued; resolves the remaining marks. Returns the total. */
   finish(): number {
     this.plan(0);
-    while (this.markTimes.length < this.markOffsets.length) this.markTimes.push(this.time);
+    while (this.markTimes.length < this.markOffsets.length) {
+      this.markTimes.push(this.time);
+      this.markParts.push(this.parts.slice());
+    }
     return this.time;
   }
 
@@ -295,17 +323,28 @@ export class MotionPlanner {
     const done = n - keep;
     const marks = this.markOffsets;
     const times = this.markTimes;
+    const parts = this.parts;
     let time = this.time;
     for (let i = 0; i < done; i++) {
       const at = this.offset[i]!;
-      while (times.length < marks.length && marks[times.length]! <= at) times.push(time);
+      while (times.length < marks.length && marks[times.length]! <= at) {
+        times.push(time);
+        this.markParts.push(parts.slice());
+      }
       time += this.blockTime(i);
+      const part = this.part[i]!;
+      const cruise = this.cruise[i]!;
+      if (part === PART_Z) {
+        parts[PART_Z]! += this.distance[i]!;
+        if (cruise > 0) parts[PART_Z_TIME]! += this.distance[i]! / cruise;
+      } else if (cruise > 0) parts[part]! += this.distance[i]! / cruise;
     }
     this.time = time;
     if (keep > 0 && done > 0) {
       for (const arr of [this.distance, this.accel, this.entry, this.cruise, this.safe, this.maxEntry, this.accelUntil, this.decelAfter, this.trapCruise, this.offset]) arr.copyWithin(0, done, n);
       this.nominalLength.copyWithin(0, done, n);
       this.recalc.copyWithin(0, done, n);
+      this.part.copyWithin(0, done, n);
     }
     this.count = n - done;
   }

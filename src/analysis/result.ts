@@ -78,6 +78,14 @@ export const AnalysisResultSchema = v.object({
   ),
   /** [byte offset, elapsed seconds]: at every layer start and every 256 KiB, ending at the file size. */
   timeline: v.array(v.tuple([N, N])),
+  /**
+   * Up to each timeline row, [xy, z mm, e, waits, z]: seconds of moves in X/Y and of E alone had
+   * each run at its cruise speed (no acceleration), millimetres of moves of Z alone, seconds of
+   * waits (dwells, tool changes, homing; also part of the row's elapsed time), and seconds of the
+   * moves of Z alone at cruise speed. The time-left estimate learns how a printer's pace relates
+   * to each (src/jobs/time-left.ts).
+   */
+  timelineParts: v.array(v.tuple([N, N, N, N, N])),
   toolChanges: N,
   colorChanges: N,
   slicer: SlicerMetadataSchema,
@@ -87,6 +95,7 @@ export const AnalysisResultSchema = v.object({
   durationMs: N,
 });
 export type AnalysisResult = v.InferOutput<typeof AnalysisResultSchema>;
+export type TimelineParts = AnalysisResult["timelineParts"][number];
 
 /** What a file list shows of an analysis: small, stored beside the full result. */
 export const AnalysisSummarySchema = v.object({

@@ -11,6 +11,7 @@ import { FileError } from "../files/storage.ts";
 import type { Result } from "../printers/controller.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { PrinterSession } from "../printers/session.ts";
+import { coarseJobState } from "../printers/status.ts";
 import { BUDGET_MS, PERMISSIONS, RESERVED_ROUTES, SLOTS, type Permission, type SlotName } from "./api.ts";
 import { withDeprecations } from "./deprecations.ts";
 import { guarded } from "./guard.ts";
@@ -291,7 +292,7 @@ export function printerInfo(session: Pick<PrinterSession, "record" | "status">):
     problem: status.problem ? { ...status.problem } : null,
     firmware: status.firmware?.name ?? null,
     temperatures: Object.fromEntries(Object.entries(status.temperatures).map(([k, r]) => [k, { actual: r.actual, target: r.target }])),
-    job: status.job ? { file: status.job.file, state: status.job.state, startedAt: status.job.startedAt, endedAt: status.job.endedAt, reason: status.job.reason } : null,
+    job: status.job ? { file: status.job.file, state: coarseJobState(status.job.state), startedAt: status.job.startedAt, endedAt: status.job.endedAt, reason: status.job.reason } : null,
     progress: status.progress
       ? { completion: status.progress.completion, printTime: status.progress.printTime, bytesSent: status.progress.bytesSent, bytesTotal: status.progress.bytesTotal }
       : null,

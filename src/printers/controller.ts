@@ -22,12 +22,17 @@ import { SerialTransport } from "../transport/serial.ts";
 import { TransportError, type Transport } from "../transport/transport.ts";
 import { VirtualTransport } from "../virtual/transport.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
+import { EMPTY_PLAN, type Checkpoint, type JobPlan, type ResumeFrom } from "../jobs/plan.ts";
+import { DEFAULT_SCRIPTS, checkScript, pluginsHave, type ScriptName, type Scripts } from "../jobs/scripts.ts";
+import { DEFAULT_PROFILE, type PrinterProfile } from "./profile.ts";
+import { render, type Value } from "../jobs/template.ts";
 import { FlightRecorder, type TraceDirection } from "./flight-recorder.ts";
 import { GcodeSource } from "./gcode-source.ts";
+import { JobRun } from "./job-run.ts";
 import { LinkStats } from "./link-stats.ts";
 import { PromptTracker } from "./prompt.ts";
 import type { PrinterRecord } from "./record.ts";
-import { initialStatus, type PrinterStatus, type Problem } from "./status.ts";
+import { initialStatus, isJobRunning, type Interrupted, type Job, type PrinterStatus, type Problem, type Progress } from "./status.ts";
 
 /** One line of the terminal: what was sent or received, or a note from the host. */
 export interface LogLine {
@@ -38,7 +43,8 @@ export interface LogLine {
 
 /** Things worth telling beyond the status: job transitions and notices. */
 export type PrinterEvent =
-  | { type: "job"; state: "started" | "paused" | "resumed" | "done" | "cancelled" | "failed"; file: string; reason?: string }
+  /** A job's transition, with the job and its progress as they are then (history and the queue read them). */
+  | { type: "job"; state: "started" | "paused" | "resumed" | "done" | "cancelled" | "failed"; file: string; reason?: string; job: Job; progress: Progress | null }
   | { type: "notice"; level: "info" | "warning" | "error"; message: string }
   | { type: "firmwareError"; text: string };
 
@@ -46,7 +52,9 @@ export type PrinterEvent =
 export type ControllerOutput =
   | { type: "status"; status: PrinterStatus }
   | { type: "log"; lines: LogLine[] }
-  | { type: "event"; event: PrinterEvent };
+  | { type: "event"; event: PrinterEvent }
+  /** What a crashed host needs to resume the running job (null: no job to resume any more). */
+  | { type: "checkpoint"; checkpoint: Checkpoint | null };
 
 /** Either a value or a problem in words; commands never throw across the worker boundary. */
 export type Result<T = null> = { ok: true; value: T } | { ok: false, error: Problem };
@@ -75,8 +83,8 @@ interface ActiveStream {
   /** End offset of the last line the firmware acknowledged. */
   ackedTo: number;
   linesSent: number;
-  pausedSince: number | undefined;
-  pausedTotal: number;
+  /** End offset of the last line read from the file (cancelling an object applies from there). */
+  fedTo: number;
   /** Upload: the name on the card, whether the firmware has opened it, and whether M29 has gone out. */
   cardName?: string;
   writing?: boolean;
@@ -90,12 +98,12 @@ interface SdJob {
   size: number;
   /** Consecutive `Not SD printing` while we believe it prints (OctoPrint ends the job after 2). */
   notPrinting: number;
-  pausedSince: number | undefined;
-  pausedTotal: number;
   started: boolean;
 }
 
 const PUBLISH_MS = 200;
+/** How often a running job's checkpoint goes to the main thread to be stored. */
+const CHECKPOINT_MS = 1000;
 const LOG_KEEP = 200;
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const fail = (code: string, message: string, hint: string): Result<never> => ({ ok: false, error: { code, message, hint } });
@@ -128,6 +136,15 @@ export class PrinterController {
   private readonly incoming: LinePipeline;
   /** Lines the engine accepted from the outgoing stages (a command may become several, or none). */
   private accepted = 0;
+  /** The running job's bookkeeping (host or SD print), and the plan it started with (restart). */
+  private run: JobRun | undefined;
+  private plan: JobPlan = EMPTY_PLAN;
+  /** What runs once everything sent so far is acknowledged (the next step of pausing, cancelling…). */
+  private settled: (() => void) | undefined;
+  private lastCheckpoint = 0;
+  /** The user's scripts and the printer profile they read. */
+  private scripts: Scripts = { ...DEFAULT_SCRIPTS };
+  private profile: PrinterProfile = DEFAULT_PROFILE;
 
   constructor(private readonly options: ControllerOptions) {
     this.status = initialStatus(options.record.id);
@@ -199,78 +216,170 @@ export class PrinterController {
   /** M112 now, bypassing every queue; the job (if any) fails. */
   emergencyStop(): Result {
     if (!this.engine) return notConnected();
-    if (this.isJobActive()) this.endJob("failed", "Emergency stop.");
+    if (this.isJobActive()) this.endJob("failed", "Emergency stop.", false);
     this.endUpload("Emergency stop.");
     this.engine.emergencyStop(performance.now());
     this.flush();
     return ok(null);
   }
 
-  /** Starts printing `file` (relative to the files folder) from the host. */
-  async startJob(file: string): Promise<Result> {
+  /**
+   * Starts printing `file` (relative to the files folder) from the host, with what the main
+   * thread knows about it (`plan`); `from` resumes an interrupted print part-way through.
+   */
+  async startJob(file: string, plan: JobPlan = EMPTY_PLAN, from?: ResumeFrom): Promise<Result> {
     const busy = this.readyForJob();
     if (busy) return busy;
-    const opened = await this.openSource(file);
+    const opened = await this.openSource(file, from);
     if (!opened.ok) return opened;
-    this.stream = { kind: "print", file, source: opened.value, queuedTo: 0, ackedTo: 0, linesSent: 0, pausedSince: undefined, pausedTotal: 0 };
-    this.status.job = { file, source: "host", size: opened.value.size, state: "printing", startedAt: Date.now(), endedAt: null, reason: null };
-    this.setState("printing", null);
-    this.emit({ type: "job", state: "started", file });
-    this.outgoing.pushScript("beforePrintStarted");
+    const source = opened.value;
+    const start = from?.offset ?? 0;
+    this.stream = { kind: "print", file, source, queuedTo: start, ackedTo: start, linesSent: 0, fedTo: start };
+    this.beginJob(file, "host", source.size, plan, from);
+    // A resumed print gets the machine back into shape instead of the before-print script (which
+    // may home Z or purge on the print).
+    if (from) this.outgoing.pushScript(null, from.prologue);
+    else this.runScript("beforePrintStarted");
     this.flush();
     return ok(null);
   }
 
-  /** Pauses the job: a host job stops being fed; an SD job gets M25. */
+  /** Pauses the job: a host job stops being fed, an SD job gets M25; then the pause script runs. */
   pauseJob(): Result {
-    if (!this.isJobActive() || this.status.state !== "printing") return fail("not_printing", "Nothing is printing.", "Start a print first.");
-    this.setPaused(true, true);
+    const job = this.status.job;
+    if (!job || (job.state !== "printing" && job.state !== "starting")) return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    this.beginPause(true);
     return ok(null);
   }
 
   resumeJob(): Result {
-    if (!this.isJobActive() || this.status.state !== "paused") return fail("not_paused", "The print is not paused.", "Pause it first.");
-    this.setPaused(false, true);
+    if (this.status.job?.state !== "paused") return fail("not_paused", "The print is not paused.", "Pause it first.");
+    this.beginResume(true);
     return ok(null);
   }
 
   /**
-   * Pauses or resumes the job's bookkeeping. `ours` (the host decided it) also sends M25/M24 for
-   * an SD job and runs the plugins' pause/resume scripts — not when the firmware paused or
-   * resumed by itself and only told us (as OctoPrint does).
+   * Pausing: the job stops, the lines in flight finish, what the head, heaters, fan and extruder
+   * were is recorded, and the pause script runs (parking the head). `ours` is false when the
+   * firmware paused by itself and only told us: then nothing is sent (as OctoPrint does).
    */
-  private setPaused(paused: boolean, ours: boolean): void {
-    const now = performance.now();
-    const running = this.sdJob ?? this.stream;
-    if (running) {
-      if (paused) running.pausedSince = now;
-      else {
-        running.pausedTotal += now - (running.pausedSince ?? now);
-        running.pausedSince = undefined;
-      }
+  private beginPause(ours: boolean): void {
+    const job = this.status.job!;
+    this.run?.pause(performance.now());
+    this.settled = undefined;
+    const paused = () => {
+      job.state = "paused";
+      this.setState("paused", null);
+      this.emitJob("paused");
+      this.sendCheckpoint(true);
+    };
+    if (!ours) {
+      job.pause = this.pauseRecord();
+      return paused();
     }
-    this.status.job!.state = paused ? "paused" : "printing";
-    this.setState(paused ? "paused" : "printing", null);
-    this.emit({ type: "job", state: paused ? "paused" : "resumed", file: this.status.job!.file });
-    if (ours) {
-      // Resuming: the plugins' script first, then the firmware goes on; pausing: the other way.
-      if (!paused) this.outgoing.pushScript("beforePrintResumed");
-      if (this.sdJob && this.engine) this.command(paused ? this.engine.profile.sd.pauseCommand : this.engine.profile.sd.startCommand);
-      if (paused) this.outgoing.pushScript("afterPrintPaused");
-    }
+    job.state = "pausing";
+    if (this.sdJob && this.engine) this.command(this.engine.profile.sd.pauseCommand);
+    this.whenSettled(() => {
+      job.pause = this.pauseRecord();
+      this.runScript("afterPrintPaused");
+      this.whenSettled(paused);
+    });
+    this.publishNow();
     this.flush();
   }
 
-  /** Stops the job and switches the heaters and fan off. */
-  cancelJob(): Result {
-    if (!this.isJobActive()) return fail("not_printing", "Nothing is printing.", "Start a print first.");
-    const sd = this.sdJob !== undefined;
-    this.endJob("cancelled", "Cancelled by the user.");
-    this.engine?.clearQueue();
-    if (sd && this.engine) this.send(this.engine.profile.sd.cancelCommands);
-    this.send(["M104 S0", "M140 S0", "M107"]);
-    this.outgoing.pushScript("afterPrintCancelled");
+  /** Resuming: the resume script puts back what the pause changed, then the job goes on. */
+  private beginResume(ours: boolean): void {
+    const job = this.status.job!;
+    this.settled = undefined;
+    const resumed = () => {
+      job.state = "printing";
+      job.pause = null;
+      this.run?.resume(performance.now());
+      this.setState("printing", null);
+      this.emitJob("resumed");
+      this.flush();
+    };
+    if (!ours) return resumed();
+    job.state = "resuming";
+    this.setState("printing", null);
+    this.runScript("beforePrintResumed");
+    if (this.sdJob && this.engine) this.command(this.engine.profile.sd.startCommand);
+    this.whenSettled(resumed);
     this.flush();
+  }
+
+  /** Stops the job: what is queued is dropped, the lines in flight finish, the cancel script runs. */
+  cancelJob(): Result {
+    const job = this.status.job;
+    if (!job || !isJobRunning(job.state)) return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    if (job.state === "cancelling") return ok(null);
+    job.state = "cancelling";
+    this.settled = undefined;
+    this.outgoing.dropTagged();
+    this.engine?.clearQueue();
+    if (this.sdJob && this.engine) for (const c of this.engine.profile.sd.cancelCommands) this.command(c);
+    this.runScript("afterPrintCancelled");
+    this.whenSettled(() => this.endJob("cancelled", "Cancelled by the user."));
+    this.publishNow();
+    this.flush();
+    return ok(null);
+  }
+
+  /**
+   * Starts the job's file again from its first line: a paused print is stopped first (counted as
+   * cancelled, without the cancel script, since the print goes on at once); an ended one starts anew.
+   */
+  async restartJob(): Promise<Result> {
+    const job = this.status.job;
+    if (!job) return fail("no_job", "There is no print to restart.", "Start a print first.");
+    if (job.source !== "host") return fail("not_supported", "Only prints from the host's files can be restarted.", "Start the SD card print again from the card's list.");
+    if (isJobRunning(job.state)) {
+      if (job.state !== "paused") return fail("not_paused", "Pause the print before restarting it.", "Pause it first, or cancel it.");
+      this.engine?.clearQueue();
+      this.endJob("cancelled", "Restarted from the beginning.");
+    }
+    return this.startJob(job.file, this.plan);
+  }
+
+  /**
+   * Stops printing the labelled object `name` (from the file's analysis): its moves are left out
+   * from the next line read on, the other objects go on.
+   */
+  cancelObject(name: string): Result<{ cancelled: string[] }> {
+    const job = this.status.job;
+    const run = this.run;
+    if (!job || !run || !isJobRunning(job.state)) return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    if (job.source !== "host" || this.stream?.kind !== "print") {
+      return fail("not_supported", "Objects can only be cancelled in prints streamed by the host, not in SD card prints.", "Print the file from the host's files to use this.");
+    }
+    if (run.plan.objects.length === 0) {
+      return fail("no_objects", "This file has no labelled objects (or its analysis is not done yet).", "Enable object labels in the slicer (PrusaSlicer: Label objects; Cura: the default), and slice again.");
+    }
+    if (!run.filter.cancel(name, this.stream.fedTo)) {
+      return fail("object_not_found", `There is no object "${name}" in this file.`, `Its objects are: ${run.plan.objects.map((o) => o.name).join(", ")}.`);
+    }
+    if (run.plan.objects.every((o) => run.filter.cancelled.includes(o.name))) {
+      this.note(`Every object of ${job.file} is cancelled; the rest of the file runs without extruding them.`);
+    }
+    job.objects = job.objects.map((o) => ({ ...o, cancelled: run.filter.cancelled.includes(o.name) }));
+    this.note(`Object cancelled: ${name}`);
+    this.sendCheckpoint(true);
+    this.publishNow();
+    return ok({ cancelled: run.filter.cancelled });
+  }
+
+  /** The user's scripts (missing ones: the defaults) and the printer profile they read. */
+  setScripts(scripts: Partial<Scripts>, profile: PrinterProfile): Result {
+    this.scripts = { ...DEFAULT_SCRIPTS, ...scripts };
+    this.profile = profile;
+    return ok(null);
+  }
+
+  /** A job the host was running when it stopped (from the stored checkpoint), or none any more. */
+  setInterrupted(interrupted: Interrupted | null): Result {
+    this.status.interrupted = interrupted;
+    this.publishNow();
     return ok(null);
   }
 
@@ -295,18 +404,15 @@ export class PrinterController {
     const file = this.status.sd.files.find((f) => f.name === name || f.longName === name);
     if (!file) return fail("file_not_found", `There is no file "${name}" on the SD card.`, "Refresh the SD card list, or check the name.");
     const sd = engine!.profile.sd;
-    this.sdJob = { name: file.name, pos: 0, size: file.size ?? 0, notPrinting: 0, pausedSince: undefined, pausedTotal: 0, started: false };
-    this.status.job = { file: file.name, source: "sd", size: file.size ?? 0, state: "printing", startedAt: Date.now(), endedAt: null, reason: null };
-    this.setState("printing", null);
-    this.emit({ type: "job", state: "started", file: file.name });
-    this.outgoing.pushScript("beforePrintStarted");
+    this.sdJob = { name: file.name, pos: 0, size: file.size ?? 0, notPrinting: 0, started: false };
+    this.beginJob(file.name, "sd", file.size ?? 0, EMPTY_PLAN);
+    this.runScript("beforePrintStarted");
     this.command(`${sd.selectCommand} ${file.name}`);
     this.command(sd.startCommand);
     engine!.setSdPolling(true, performance.now());
     this.flush();
     return ok(null);
   }
-
   /** Deletes a file from the card (M30), then lists the card again. */
   sdDelete(name: string): Result {
     const engine = this.engine;
@@ -344,7 +450,7 @@ export class PrinterController {
     }
     const taken = (n: string) => this.status.sd.files.some((f) => f.name.toUpperCase() === n.toUpperCase());
     const cardName = engine.capabilities.LFN_WRITE ? base : shortName(base, taken);
-    this.stream = { kind: "upload", file, source: opened.value, queuedTo: 0, ackedTo: 0, linesSent: 0, pausedSince: undefined, pausedTotal: 0, cardName };
+    this.stream = { kind: "upload", file, source: opened.value, queuedTo: 0, ackedTo: 0, linesSent: 0, fedTo: 0, cardName };
     this.status.sd.upload = { file, name: cardName, bytes: 0, total: opened.value.size };
     engine.enqueue(`${engine.profile.sd.beginWriteCommand} ${cardName}`, performance.now());
     this.note(`Copying ${file} to the SD card as ${cardName}`);
@@ -425,14 +531,21 @@ export class PrinterController {
       for (const e of events) this.onEngineEvent(e, wall);
       if (!this.engine) return;
     }
+    if (this.settled && engine.outstanding() === 0 && !this.outgoing.busy) {
+      // The next step of pausing, resuming, cancelling or finishing; it may send lines of its own.
+      const then = this.settled;
+      this.settled = undefined;
+      then();
+      return this.flush();
+    }
     this.armTimer(engine.nextDeadline());
   }
 
   private feed(now: number): void {
     const s = this.stream;
     const engine = this.engine!;
-    if (!s || s.pausedSince !== undefined || s.closing) return;
-    if (s.kind === "print" && this.status.state !== "printing") return;
+    if (!s || s.closing) return;
+    if (s.kind === "print" && !this.feeding()) return;
     // Not one line before the firmware says it writes the file: otherwise it would run them.
     if (s.kind === "upload" && !s.writing) return;
     if (s.kind === "upload") {
@@ -445,10 +558,15 @@ export class PrinterController {
       }
     } else {
       // Plugins may pause the job from a line (`@pause`), end it, or hold lines back (async hooks).
-      while (engine.capacity() > 0 && !this.outgoing.busy && this.stream === s && s.pausedSince === undefined) {
+      const run = this.run!;
+      while (engine.capacity() > 0 && !this.outgoing.busy && this.stream === s && this.feeding()) {
         const line = s.source.next();
         if (!line) break;
-        this.outgoing.push(line.command, line.end, "job");
+        s.fedTo = line.end;
+        // Cancelled objects' moves are left out (or replaced by what keeps the rest consistent).
+        const instead = run.fed(line);
+        if (instead === null) this.outgoing.push(line.command, line.end, "job");
+        else for (const l of instead) this.outgoing.push(l, line.end, "job");
         s.linesSent++;
       }
       if (this.stream !== s) return;
@@ -517,9 +635,18 @@ export class PrinterController {
         this.markDirty();
         return;
       case "acked":
-        if (this.stream) {
+        if (this.stream && e.tag >= 0) {
           this.stream.ackedTo = e.tag;
           if (this.stream.kind === "upload") this.status.sd.upload!.bytes = e.tag;
+          else if (this.run) {
+            const job = this.status.job!;
+            if (this.run.acked(e.tag, performance.now())) job.layer = this.run.layer();
+            if (job.state === "starting") {
+              // The before-print script is through: the file itself prints now.
+              job.state = "printing";
+              this.publishNow();
+            }
+          }
           this.markDirty();
         }
         return;
@@ -593,7 +720,7 @@ export class PrinterController {
         this.setState("connecting", null);
         return;
       case "operational":
-        if (this.status.state === "connecting") this.outgoing.pushScript("afterConnected");
+        if (this.status.state === "connecting") this.runScript("afterConnected");
         this.setState(this.isJobActive() ? (this.status.job!.state === "paused" ? "paused" : "printing") : "operational", null);
         return;
       case "error":
@@ -625,13 +752,13 @@ export class PrinterController {
         return;
       case "paused":
         // The printer paused itself (filament runout, M600): follow without sending anything.
-        if (state === "printing" && this.isJobActive()) this.setPaused(true, false);
+        if (this.status.job?.state === "printing" || this.status.job?.state === "starting") this.beginPause(false);
         return;
       case "resume":
         if (state === "paused") this.resumeJob();
         return;
       case "resumed":
-        if (state === "paused" && this.isJobActive()) this.setPaused(false, false);
+        if (this.status.job?.state === "paused") this.beginResume(false);
         return;
       case "cancel":
         if (this.isJobActive()) this.cancelJob();
@@ -709,9 +836,9 @@ export class PrinterController {
         }
         break;
       case "done":
-        if (this.sdJob) {
+        if (this.sdJob && this.status.job?.state !== "finishing") {
           this.sdJob.pos = this.sdJob.size;
-          this.endJob("done", null);
+          this.finishJob();
         }
         break;
       case "writing":
@@ -734,14 +861,18 @@ export class PrinterController {
     if (!job && this.status.state === "operational" && pos > 0) {
       // A print started on the printer's own display: follow it.
       const name = this.lastOpened?.name || "SD card print";
-      job = this.sdJob = { name, pos, size, notPrinting: 0, pausedSince: undefined, pausedTotal: 0, started: true };
-      this.status.job = { file: name, source: "sd", size, state: "printing", startedAt: Date.now(), endedAt: null, reason: null };
+      job = this.sdJob = { name, pos, size, notPrinting: 0, started: true };
+      this.beginJob(name, "sd", size, EMPTY_PLAN);
+      this.status.job!.state = "printing";
       this.engine?.setSdPolling(true, performance.now());
-      this.setState("printing", null);
-      this.emit({ type: "job", state: "started", file: name });
     }
     if (!job) return;
     job.pos = pos;
+    if (this.run) {
+      const state = this.status.job!;
+      if (this.run.sdPosition(pos, performance.now())) state.layer = this.run.layer();
+      if (state.state === "starting" && pos > 0) state.state = "printing";
+    }
     job.size = size;
     job.notPrinting = 0;
     job.started = true;
@@ -809,26 +940,60 @@ export class PrinterController {
   }
 
   private isJobActive(): boolean {
+    return isJobRunning(this.status.job?.state);
+  }
+
+  /** Whether job lines may go out now: not while pausing, paused, resuming, cancelling or finishing. */
+  private feeding(): boolean {
     const s = this.status.job?.state;
-    return s === "printing" || s === "paused";
+    return s === "printing" || s === "starting";
   }
 
   /** Why a job or upload cannot start now, or undefined when it can. */
   private readyForJob(): Result<never> | undefined {
-    if (this.status.state === "printing" || this.status.state === "paused") return fail("busy", "A print is already running.", "Cancel it or wait until it ends.");
+    if (this.isJobActive()) return fail("busy", "A print is already running.", "Cancel it or wait until it ends.");
     if (this.stream?.kind === "upload") return fail("busy", "A file is being copied to the SD card.", "Wait until the upload is done.");
     if (this.status.state !== "operational" || !this.engine) return notConnected();
     return undefined;
   }
 
-  private async openSource(file: string): Promise<Result<GcodeSource>> {
+  private async openSource(file: string, from?: ResumeFrom): Promise<Result<GcodeSource>> {
     const path = `${this.options.filesDir}/${file}`;
     const handle = Bun.file(path);
     if (!(await handle.exists())) return fail("file_not_found", `There is no file "${file}".`, "Upload it first, or check the name.");
-    const source = new GcodeSource(path, handle.size);
+    if (from && from.offset >= handle.size) return fail("invalid_request", `"${file}" is shorter than the place to resume from.`, "The file changed since the print stopped; start it again.");
+    const source = new GcodeSource(path, handle.size, from?.offset ?? 0, from?.line ?? 1);
     await source.fill();
     if (source.error) return fail("file_unreadable", `"${file}" could not be read: ${source.error.message}`, "Upload it again.");
     return ok(source);
+  }
+
+  /** The job's status and bookkeeping at its start (the stream or SD job is already set). */
+  private beginJob(file: string, source: "host" | "sd", size: number, plan: JobPlan, from?: ResumeFrom): void {
+    const now = performance.now();
+    this.plan = plan;
+    this.settled = undefined;
+    const scale = this.options.record.transport === "virtual" ? 1 / (this.options.virtual?.timeScale || 1) : 1;
+    this.run = new JobRun(plan, { size, scale: Number.isFinite(scale) ? scale : 1, now, from });
+    this.status.job = {
+      id: crypto.randomUUID(),
+      file,
+      source,
+      size,
+      state: "starting",
+      startedAt: Date.now(),
+      endedAt: null,
+      reason: null,
+      sha256: plan.sha256,
+      layer: this.run.layer(),
+      objects: plan.objects.map((o) => ({ name: o.name, cancelled: from?.cancelled.includes(o.name) ?? false })),
+      pause: null,
+      resumedFrom: from ? { offset: from.offset, layer: from.layer } : null,
+    };
+    this.status.interrupted = null;
+    this.lastCheckpoint = 0;
+    this.setState("printing", null);
+    this.emitJob("started");
   }
 
   private checkStreamFinished(now: number): void {
@@ -840,9 +1005,17 @@ export class PrinterController {
       this.engine!.enqueue(this.engine!.profile.sd.endWriteCommand, now);
       return;
     }
-    if (this.status.state !== "printing") return;
+    if (!this.feeding()) return;
     s.ackedTo = s.source.size; // trailing comments count as done too
-    this.endJob("done", null);
+    this.finishJob();
+  }
+
+  /** The file is through: the after-print script runs, then the job is done. */
+  private finishJob(): void {
+    this.status.job!.state = "finishing";
+    this.runScript("afterPrintDone");
+    this.whenSettled(() => this.endJob("done", null));
+    this.publishNow();
   }
 
   private finishUpload(): void {
@@ -870,40 +1043,125 @@ export class PrinterController {
     this.emit({ type: "notice", level: "error", message: `The upload of ${s.file} to the SD card stopped: ${reason}` });
   }
 
-  private endJob(state: "done" | "cancelled" | "failed", reason: string | null): void {
+  /**
+   * Ends the job. A failure while the printer still answers runs the after-failure script
+   * (heaters off by default) — not after an emergency stop, when the firmware is halted.
+   */
+  private endJob(state: "done" | "cancelled" | "failed", reason: string | null, failureScript = true): void {
     if (!this.status.job) return;
     // Job lines still waiting on a plugin's hook are not sent after the job.
     this.outgoing.dropTagged();
-    this.updateProgress();
+    this.settled = undefined;
+    this.updateProgress(state === "done");
     const file = this.status.job.file;
-    this.status.job = { ...this.status.job, state, endedAt: Date.now(), reason };
+    this.status.job = { ...this.status.job, state, endedAt: Date.now(), reason, pause: null };
     if (this.stream?.kind === "print") this.stream = undefined;
     if (this.sdJob) {
       this.sdJob = undefined;
       this.engine?.setSdPolling(false, performance.now());
     }
+    this.run = undefined;
     if (this.status.state === "printing" || this.status.state === "paused") this.setState("operational", null);
-    this.emit({ type: "job", state, file, ...(reason ? { reason } : {}) });
+    this.emitJob(state, reason);
+    this.options.publish({ type: "checkpoint", checkpoint: null });
     this.note(`Job ${state}: ${file}${reason ? ` (${reason})` : ""}`);
-    if (state === "done") this.outgoing.pushScript("afterPrintDone");
+    if (state === "failed" && failureScript && this.engine?.state === "operational") {
+      this.engine.clearQueue();
+      this.runScript("afterPrintFailed");
+      this.flush();
+    }
   }
 
-  private updateProgress(): void {
-    const job = this.status.job;
-    if (!job) return;
+  private updateProgress(done = false): void {
+    const run = this.run;
+    if (!run || !this.status.job) return;
     const now = performance.now();
-    const running = this.sdJob ?? (this.stream?.kind === "print" ? this.stream : undefined);
-    if (!running) return;
-    const paused = running.pausedTotal + (running.pausedSince !== undefined ? now - running.pausedSince : 0);
-    const done = this.sdJob ? this.sdJob.pos : this.stream!.ackedTo;
-    const total = this.sdJob ? this.sdJob.size : this.stream!.source.size;
-    this.status.progress = {
-      completion: total > 0 ? Math.min(100, (done / total) * 100) : this.sdJob ? 0 : 100,
-      bytesSent: done,
-      bytesTotal: total,
-      linesSent: this.stream?.kind === "print" ? this.stream.linesSent : 0,
-      printTime: Math.max(0, Math.round((Date.now() - job.startedAt - paused) / 1000)),
+    const offset = this.sdJob ? this.sdJob.pos : this.stream?.kind === "print" ? this.stream.ackedTo : this.status.job.size;
+    const size = this.sdJob ? this.sdJob.size : this.status.job.size;
+    const linesSent = this.stream?.kind === "print" ? this.stream.linesSent : 0;
+    this.status.progress = run.progress(done ? size : offset, size, linesSent, now, done);
+  }
+
+  /** Runs `then` once everything sent so far (and waiting in the plugins' stages) is acknowledged. */
+  private whenSettled(then: () => void): void {
+    this.settled = then;
+  }
+
+  /** The user's script for `name` with the job's variables, then the plugins' part, onto the link. */
+  private runScript(name: ScriptName): void {
+    const text = this.scripts[name];
+    let lines: string[] = [];
+    if (text.trim()) {
+      const checked = checkScript(name, text);
+      if (!checked.ok) this.note(`Script not run: ${checked.message}`);
+      else {
+        const out = render(checked.template, this.scriptVariables());
+        lines = out.lines;
+        if (out.skipped.length) this.note(`Script "${name}": left out ${out.skipped.length} line(s) with values not known: ${out.skipped.join(" | ")}`);
+      }
+    }
+    this.outgoing.pushScript(pluginsHave(name) ? name : null, lines, name === "beforePrintResumed");
+  }
+
+  /** What a script can read (documented in SCRIPT_VARIABLES). */
+  private scriptVariables(): Record<string, Value> {
+    const st = this.status;
+    const job = st.job;
+    const p = this.profile;
+    const temperatures: Record<string, Value> = {};
+    for (const [k, r] of Object.entries(st.temperatures)) temperatures[k] = { actual: r.actual, target: r.target };
+    return {
+      printer: { id: this.options.record.id, name: this.options.record.name },
+      profile: { width: p.volume.width, depth: p.volume.depth, height: p.volume.height, heatedBed: p.heatedBed, extruders: p.extruder.count, name: p.name, model: p.model },
+      job: job
+        ? { file: job.file, name: job.file.split("/").pop()!, source: job.source, layer: job.layer?.current ?? null, layers: job.layer?.count ?? null, completion: st.progress?.completion ?? 0 }
+        : null,
+      position: st.position ? { ...st.position } : null,
+      temperatures,
+      pause: job?.pause ? { ...job.pause, temperatures: { ...job.pause.temperatures } } : null,
     };
+  }
+
+  /** What the head, heaters, fan and extruder were at the pause (an SD print: what the printer last reported). */
+  private pauseRecord() {
+    const targets: Record<string, number> = {};
+    for (const [k, r] of Object.entries(this.status.temperatures)) if (r.target !== null) targets[k] = r.target;
+    if (this.stream?.kind === "print" && this.run) return this.run.pauseRecord(targets);
+    const p = this.status.position;
+    return {
+      x: p?.x ?? null,
+      y: p?.y ?? null,
+      z: p?.z ?? null,
+      e: p?.e ?? null,
+      relativeE: null,
+      relative: null,
+      feedrate: null,
+      fan: null,
+      tool: null,
+      temperatures: targets,
+      toolTemperature: targets.tool0 ?? null,
+    };
+  }
+
+  /** Hands the running job's checkpoint to the main thread (at most once a second unless `now`). */
+  private sendCheckpoint(force = false): void {
+    const run = this.run;
+    const job = this.status.job;
+    if (!run || !job || !isJobRunning(job.state)) return;
+    const now = performance.now();
+    if (!force && now - this.lastCheckpoint < CHECKPOINT_MS) return;
+    this.lastCheckpoint = now;
+    const offset = this.sdJob ? this.sdJob.pos : this.stream?.kind === "print" ? this.stream.ackedTo : 0;
+    const targets: Record<string, number> = {};
+    for (const [k, r] of Object.entries(this.status.temperatures)) if (r.target !== null) targets[k] = r.target;
+    const checkpoint = run.checkpoint(
+      { id: job.id, file: job.file, sha256: job.sha256, source: job.source, size: job.size, startedAt: job.startedAt },
+      offset,
+      targets,
+      job.state === "paused",
+      now,
+    );
+    this.options.publish({ type: "checkpoint", checkpoint });
   }
 
   // ---- publishing ------------------------------------------------------------------------------------
@@ -925,6 +1183,13 @@ export class PrinterController {
     this.options.publish({ type: "event", event });
   }
 
+  /** A job transition, with the job and its progress as they are now. */
+  private emitJob(state: Extract<PrinterEvent, { type: "job" }>["state"], reason?: string | null): void {
+    const job = this.status.job!;
+    this.updateProgress();
+    this.emit({ type: "job", state, file: job.file, ...(reason ? { reason } : {}), job: structuredClone(job), progress: this.status.progress ? { ...this.status.progress } : null });
+  }
+
   private markDirty(): void {
     if (!this.publishTimer) this.publishTimer = setTimeout(() => this.publishNow(), PUBLISH_MS);
   }
@@ -934,6 +1199,7 @@ export class PrinterController {
     if (this.publishTimer) clearTimeout(this.publishTimer);
     this.publishTimer = undefined;
     this.updateProgress();
+    this.sendCheckpoint();
     const engine = this.engine;
     if (engine) {
       this.status.link = {

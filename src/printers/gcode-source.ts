@@ -11,6 +11,8 @@ export interface SourceLine {
   command: string;
   /** Byte offset just past this line's newline. */
   end: number;
+  /** Its line number in the file (1-based, comment and blank lines counted). */
+  line: number;
 }
 
 const CHUNK = 256 * 1024;
@@ -22,15 +24,19 @@ export class GcodeSource {
   private loadedTo: number; // file offset up to which bytes are in `buffer`
   private loading: Promise<void> | undefined;
   private readError: Error | undefined;
+  /** Line number of the next line to read. */
+  private lineNo: number;
 
-  /** `start` lets a job resume from a byte offset (it must be a line start). */
+  /** `start` lets a job resume from a byte offset (it must be a line start, line number `startLine`). */
   constructor(
     private readonly path: string,
     readonly size: number,
     start = 0,
+    startLine = 1,
   ) {
     this.bufferStart = start;
     this.loadedTo = start;
+    this.lineNo = startLine;
   }
 
   /** True once every line has been returned. */
@@ -59,11 +65,12 @@ export class GcodeSource {
       }
       const start = this.pos;
       this.pos = nl + 1;
+      const line = this.lineNo++;
       let s = start;
       while (s < nl && (buf[s] === 32 || buf[s] === 9 || buf[s] === 13)) s++;
       if (s === nl || buf[s] === 59 /* ; */) continue;
       const command = clean(buf.toString("latin1", s, nl));
-      if (command) return { command, end: Math.min(this.bufferStart + nl + 1, this.size) };
+      if (command) return { command, end: Math.min(this.bufferStart + nl + 1, this.size), line };
     }
     return undefined;
   }

@@ -4,11 +4,13 @@
  * themselves (a printer switched on later, a cable plugged back in).
  */
 import type { Bus } from "../events.ts";
+import type { JobLink } from "../jobs/service.ts";
 import type { SerialPluginReport, SerialPluginSpec } from "../plugins/serial/protocol.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { NewPrinter, PrinterRecord, PrinterSettings } from "./record.ts";
 import { PrinterSession } from "./session.ts";
+import { isJobRunning } from "./status.ts";
 import type { PrinterStore } from "./store.ts";
 
 /** Problems worth retrying automatically; firmware errors are not (they need a person). */
@@ -27,6 +29,8 @@ export interface ManagerOptions {
   retryMs?: number;
   /** The plugins with serial hooks every printer Worker runs (src/plugins/manager.ts). */
   plugins?: SerialPluginLink;
+  /** Job plans, scripts and checkpoints (src/jobs/service.ts); set before `start`. */
+  jobs?: JobLink;
 }
 
 /** How printers get their plugins: the current set, and where Workers' reports go. */
@@ -78,7 +82,7 @@ export class PrinterManager {
     const files = new Set<string>();
     for (const s of this.sessions.values()) {
       const job = s.status.job;
-      if (job && (job.state === "printing" || job.state === "paused")) files.add(job.file);
+      if (job && isJobRunning(job.state)) files.add(job.file);
     }
     return files;
   }
@@ -153,8 +157,10 @@ export class PrinterManager {
       traceDir: this.options.traceDir,
       plugins: this.options.plugins?.specs(),
       onPluginReport: (printer, report) => this.options.plugins?.report(printer, report),
+      jobs: this.options.jobs,
     });
     this.sessions.set(record.id, session);
+    this.options.jobs?.opened(session);
     return session;
   }
 

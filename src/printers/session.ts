@@ -4,13 +4,17 @@
  * this is its mirror.
  */
 import type { Bus } from "../events.ts";
+import type { JobLink } from "../jobs/service.ts";
+import type { ResumeFrom } from "../jobs/plan.ts";
+import type { Scripts } from "../jobs/scripts.ts";
+import type { PrinterProfile } from "./profile.ts";
 import type { SerialPluginReport, SerialPluginSpec } from "../plugins/serial/protocol.ts";
 import { workerUrl } from "../worker-url.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { LogLine, Result } from "./controller.ts";
 import type { PrinterRecord } from "./record.ts";
-import { initialStatus, type PrinterStatus } from "./status.ts";
+import { initialStatus, type Interrupted, type PrinterStatus } from "./status.ts";
 import type { ControllerMethod, FromWorker, ToWorker } from "./worker-protocol.ts";
 
 const TERMINAL_KEEP = 300;
@@ -26,6 +30,8 @@ export interface SessionOptions {
   plugins?: SerialPluginSpec[];
   /** What the Worker reports about them (faults, load failures, log lines). */
   onPluginReport?: (printer: string, report: SerialPluginReport) => void;
+  /** The jobs side: job plans, checkpoints (src/jobs/service.ts). */
+  jobs?: JobLink;
 }
 
 export class PrinterSession {
@@ -76,10 +82,15 @@ export class PrinterSession {
   disconnect = () => this.call<null>("disconnect");
   send = (commands: string[]) => this.call<{ queued: number }>("send", commands);
   emergencyStop = () => this.call<null>("emergencyStop");
-  startJob = (file: string) => this.call<null>("startJob", file);
+  /** Prints `file` with what the host knows about it; `from` resumes an interrupted print part-way. */
+  startJob = (file: string, from?: ResumeFrom) => this.call<null>("startJob", file, this.options.jobs?.planFor(this.id, file), from);
   pauseJob = () => this.call<null>("pauseJob");
   resumeJob = () => this.call<null>("resumeJob");
   cancelJob = () => this.call<null>("cancelJob");
+  restartJob = () => this.call<null>("restartJob");
+  cancelObject = (name: string) => this.call<{ cancelled: string[] }>("cancelObject", name);
+  setScripts = (scripts: Partial<Scripts>, profile: PrinterProfile) => this.call<null>("setScripts", scripts, profile);
+  setInterrupted = (interrupted: Interrupted | null) => this.call<null>("setInterrupted", interrupted);
   sdRefresh = () => this.call<null>("sdRefresh");
   sdPrint = (name: string) => this.call<null>("sdPrint", name);
   sdDelete = (name: string) => this.call<null>("sdDelete", name);
@@ -119,6 +130,9 @@ export class PrinterSession {
         return;
       case "event":
         bus.emit("printer.event", { id: this.id, event: msg.event });
+        return;
+      case "checkpoint":
+        this.options.jobs?.checkpoint(this.id, msg.checkpoint);
         return;
       case "reply": {
         const resolve = this.pending.get(msg.id);

@@ -21,9 +21,58 @@ export const ReadingSchema = v.object({
 export const PrinterStateSchema = v.picklist(["closed", "connecting", "operational", "printing", "paused", "error"]);
 export type PrinterState = v.InferOutput<typeof PrinterStateSchema>;
 
-export const JobStateSchema = v.picklist(["printing", "paused", "cancelled", "done", "failed"]);
+/**
+ * A job's states: `starting` (the before-print script runs) → `printing` ⇄ `pausing` (lines in
+ * flight and the pause script finish) → `paused` → `resuming` (the resume script runs) →
+ * `printing`; `cancelling` (the cancel script runs) → `cancelled`; `finishing` (the after-print
+ * script runs) → `done`; or `failed`, with the reason in words. No job at all is "idle".
+ */
+export const JOB_STATES = ["starting", "printing", "pausing", "paused", "resuming", "cancelling", "finishing", "done", "cancelled", "failed"] as const;
+export const JobStateSchema = v.picklist(JOB_STATES);
+export type JobState = v.InferOutput<typeof JobStateSchema>;
+
+/** Whether a job in this state still runs (is not over). */
+export function isJobRunning(state: JobState | undefined): boolean {
+  return state !== undefined && state !== "done" && state !== "cancelled" && state !== "failed";
+}
+
+/**
+ * A job's state as plugin API 1.x and the job events name it: the steps in between count as
+ * printing (the job runs), except that a paused job is paused.
+ */
+export function coarseJobState(state: JobState): "printing" | "paused" | "done" | "cancelled" | "failed" {
+  return state === "paused" || state === "done" || state === "cancelled" || state === "failed" ? state : "printing";
+}
+
+/**
+ * What the head, heaters, fan and extruder were when the host paused the job; the resume script
+ * restores it. Host prints know it from the file's own lines; for an SD print the firmware
+ * reports the position (M114) and the modes stay unknown (null).
+ */
+export const PauseRecordSchema = v.object({
+  /** Where the head stopped, in the file's coordinates (null where not known). */
+  x: v.nullable(v.number()),
+  y: v.nullable(v.number()),
+  z: v.nullable(v.number()),
+  /** Extruder position (the file's E axis) and whether E was relative (M83). */
+  e: v.nullable(v.number()),
+  relativeE: v.nullable(v.boolean()),
+  /** Whether X/Y/Z moves were relative (G91). */
+  relative: v.nullable(v.boolean()),
+  /** Feed rate of the last move, mm/min. */
+  feedrate: v.nullable(v.number()),
+  /** Part-cooling fan, 0–255. */
+  fan: v.nullable(v.number()),
+  tool: v.nullable(v.number()),
+  /** Heater targets then, °C, keyed like `temperatures`; and the active tool's. */
+  temperatures: v.record(v.string(), v.number()),
+  toolTemperature: v.nullable(v.number()),
+});
+export type PauseRecord = v.InferOutput<typeof PauseRecordSchema>;
 
 export const JobSchema = v.object({
+  /** Unique per job (history and crash recovery refer to it). */
+  id: v.string(),
   /** Path of the file relative to the files folder, or its name on the SD card. */
   file: v.string(),
   /** `host`: streamed by Layerline from its files; `sd`: printed by the firmware from its card. */
@@ -34,6 +83,16 @@ export const JobSchema = v.object({
   endedAt: v.nullable(v.number()),
   /** Why it failed or was stopped, in words. */
   reason: v.nullable(v.string()),
+  /** Content hash of the file (host jobs), for history and statistics. */
+  sha256: v.nullable(v.string()),
+  /** The layer being printed (from the file's analysis): 1-based number, of how many, at what height. */
+  layer: v.nullable(v.object({ current: v.number(), count: v.number(), z: v.number() })),
+  /** The file's labelled objects (from its analysis) and which of them were cancelled. */
+  objects: v.array(v.object({ name: v.string(), cancelled: v.boolean() })),
+  /** Recorded when the host paused the job. */
+  pause: v.nullable(PauseRecordSchema),
+  /** A job resumed after a crash: the byte offset and layer it went on from. */
+  resumedFrom: v.nullable(v.object({ offset: v.number(), layer: v.nullable(v.number()) })),
 });
 export type Job = v.InferOutput<typeof JobSchema>;
 
@@ -43,8 +102,16 @@ export const ProgressSchema = v.object({
   bytesSent: v.number(),
   bytesTotal: v.number(),
   linesSent: v.number(),
+  /** Line number in the file of the last line the firmware acknowledged, and the file's line count (once known). */
+  line: v.number(),
+  lines: v.nullable(v.number()),
   /** Seconds printing, pauses excluded. */
   printTime: v.number(),
+  /** Seconds left, and where that figure comes from (src/jobs/time-left.ts). */
+  timeLeft: v.nullable(v.number()),
+  timeLeftOrigin: v.nullable(v.picklist(["analysis", "analysis+rate", "slicer", "slicer+rate", "history", "history+rate", "rate"])),
+  /** Filament pushed so far by the file's moves, mm (all tools). */
+  filament: v.number(),
 });
 export type Progress = v.InferOutput<typeof ProgressSchema>;
 
@@ -99,6 +166,26 @@ export type SdState = v.InferOutput<typeof SdStateSchema>;
 
 export const PromptSchema = v.object({ text: v.string(), buttons: v.array(v.string()) });
 
+/**
+ * A print the host was running when it stopped (a crash, `kill -9`, a power cut), from its last
+ * stored checkpoint: shown until the user resumes it from its last layer start or discards it.
+ */
+export const InterruptedSchema = v.object({
+  jobId: v.string(),
+  file: v.string(),
+  source: v.picklist(["host", "sd"]),
+  /** ms since 1970 of the last checkpoint, and of the print's start. */
+  at: v.number(),
+  startedAt: v.number(),
+  /** Percent of the file acknowledged, and the layer being printed then. */
+  completion: v.number(),
+  layer: v.nullable(v.object({ current: v.number(), count: v.number(), z: v.number() })),
+  /** Whether it can be resumed, and if not why, in words. */
+  resumable: v.boolean(),
+  reason: v.nullable(v.string()),
+});
+export type Interrupted = v.InferOutput<typeof InterruptedSchema>;
+
 export const PrinterStatusSchema = v.object({
   id: v.string(),
   state: PrinterStateSchema,
@@ -125,6 +212,7 @@ export const PrinterStatusSchema = v.object({
   prompt: v.nullable(PromptSchema),
   /** Where the printer was found (with `auto`, the detected port and rate). */
   connection: v.nullable(v.object({ port: v.string(), baud: v.number() })),
+  interrupted: v.nullable(InterruptedSchema),
 });
 export type PrinterStatus = v.InferOutput<typeof PrinterStatusSchema>;
 
@@ -144,5 +232,6 @@ export function initialStatus(id: string): PrinterStatus {
     sd: { available: false, writable: false, files: [], upload: null },
     prompt: null,
     connection: null,
+    interrupted: null,
   };
 }

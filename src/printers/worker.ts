@@ -5,6 +5,7 @@
 import { WorkerPluginHost } from "../plugins/serial/worker-host.ts";
 import { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { PrinterController } from "./controller.ts";
+import { coarseJobState } from "./status.ts";
 import type { Result } from "./controller.ts";
 import type { FromWorker, ToWorker } from "./worker-protocol.ts";
 
@@ -30,7 +31,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         publish: post,
       });
       const c = controller;
-      plugins.attach({ id: msg.record.id, name: msg.record.name, job: () => (c.status.job ? { file: c.status.job.file, state: c.status.job.state } : null) });
+      plugins.attach({ id: msg.record.id, name: msg.record.name, job: () => (c.status.job ? { file: c.status.job.file, state: coarseJobState(c.status.job.state) } : null) });
       return;
     }
     case "plugins":

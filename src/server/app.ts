@@ -13,6 +13,8 @@ import { octoprintCompat } from "./compat/octoprint/index.ts";
 import { apiDocs } from "./api/openapi.ts";
 import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
+import { historyApi } from "./api/history.ts";
+import { queueApi } from "./api/queue.ts";
 import { pluginsApi } from "./api/plugins.ts";
 import { printersApi } from "./api/printers.ts";
 import { trackingApi } from "./api/tracking.ts";
@@ -20,9 +22,13 @@ import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
+import { uiHistory } from "./ui/history.ts";
+import { uiQueue } from "./ui/queue.ts";
 import { uiPlugins } from "./ui/plugins.ts";
+import { uiJobs } from "./ui/jobs.ts";
 import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
+import { uiScripts } from "./ui/scripts.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 
@@ -38,13 +44,19 @@ export function createApp(ctx: AppContext) {
     .use(versionApi(ctx))
     .use(printersApi(ctx))
     .use(filesApi(ctx))
+    .use(queueApi(ctx))
+    .use(historyApi(ctx))
     .use(eventsApi(ctx))
     .use(updateApi(ctx))
     .use(trackingApi(ctx))
     .use(pluginsApi(ctx))
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
+    .use(uiJobs(ctx))
+    .use(uiScripts(ctx))
     .use(uiFiles(ctx))
+    .use(uiQueue(ctx))
+    .use(uiHistory(ctx))
     .use(uiEvents(ctx))
     .use(uiUpdate(ctx))
     .use(uiTracking(ctx))

@@ -8,6 +8,9 @@ import type { Accounts } from "../accounts/accounts.ts";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
+import type { JobService } from "../jobs/service.ts";
+import type { HistoryStore } from "../jobs/history.ts";
+import type { PrintQueue } from "../jobs/queue.ts";
 import type { PluginService } from "../plugins/service.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { TrackingReporter } from "../tracking/reporter.ts";
@@ -23,10 +26,15 @@ export interface AppContext {
   /** Analyses and thumbnails by content hash, and the queue that makes them. */
   analyses: AnalysisStore;
   analysis: AnalysisQueue;
+  /** Job plans, scripts, printer profiles and crash recovery. */
+  jobs: JobService;
   update: UpdateManager;
   /** Anonymous usage statistics (opt-in) and plugin stars. */
   tracking: TrackingReporter;
   plugins: PluginService;
+  /** Print history and statistics per file; the print queue of each printer. */
+  history: HistoryStore;
+  queue: PrintQueue;
   startedAt: number;
   accounts: Accounts;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */

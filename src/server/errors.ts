@@ -29,6 +29,8 @@ export class ApiError extends Error {
 const STATUS_BY_CODE: Record<string, number> = {
   file_not_found: 404,
   not_found: 404,
+  object_not_found: 404,
+  no_interrupted_job: 404,
   invalid_path: 400,
   not_printable: 400,
   invalid_request: 400,

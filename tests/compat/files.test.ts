@@ -109,7 +109,8 @@ test("analyse queues the file again; a file being printed cannot be deleted or m
   expect((await host.api("/api/files/local/brackets", { method: "DELETE" })).status).toBe(204);
   expect((await host.api("/api/v1/files/brackets/clip.gcode")).status).toBe(404);
   const tree = await (await host.api("/api/files?recursive=true")).json();
-  expect(tree.files.map((e: any) => e.path).sort()).toEqual(["parts", "prints"]);
+  // (The virtual printer's SD card, listed once it is mounted, has a demo file of its own.)
+  expect(tree.files.filter((e: any) => e.origin === "local").map((e: any) => e.path).sort()).toEqual(["parts", "prints"]);
   expect(typeof tree.free).toBe("number");
   expect(tree.total).toBeGreaterThan(tree.free);
 }, 60_000);

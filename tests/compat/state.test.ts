@@ -30,8 +30,8 @@ describe("progress with an analysis", () => {
   const printing = (bytesSent: number, printTime: number): PrinterStatus => ({
     ...initialStatus("p"),
     state: "printing",
-    job: { file: "part.gcode", source: "host", size: 3000, state: "printing", startedAt: 0, endedAt: null, reason: null },
-    progress: { completion: (bytesSent / 3000) * 100, bytesSent, bytesTotal: 3000, linesSent: 0, printTime },
+    job: { id: "j1", file: "part.gcode", source: "host", size: 3000, state: "printing", startedAt: 0, endedAt: null, reason: null, sha256: null, layer: null, objects: [], pause: null, resumedFrom: null },
+    progress: { completion: (bytesSent / 3000) * 100, bytesSent, bytesTotal: 3000, linesSent: 0, line: 0, lines: null, printTime, timeLeft: null, timeLeftOrigin: null, filament: 0 },
   });
   const ctx = (a: OctoPrintFileAnalysis | undefined): JobContext => ({ file, analysis: a, user: "admin", everSelected: true });
 

@@ -3,7 +3,7 @@
  */
 import { expect } from "bun:test";
 import { clean } from "../../src/protocol/framing.ts";
-import { upload } from "../helpers/host.ts";
+import { upload, jobEnded } from "../helpers/host.ts";
 import type { PtyPrinter } from "../helpers/pty-printer.ts";
 
 export { startPtyPrinter, type PtyPrinter } from "../helpers/pty-printer.ts";
@@ -22,7 +22,7 @@ export async function printTorusExactlyOnce(printer: PtyPrinter): Promise<{ stat
   const logBefore = (await printer.executed()).length;
   const started = performance.now();
   expect((await host.post(`/api/v1/printers/${id}/job`, { file: "torus.gcode" })).status).toBe(200);
-  const status = await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.job?.state !== "printing", 120_000);
+  const status = await host.waitFor(`/api/v1/printers/${id}`, jobEnded, 120_000);
   const seconds = (performance.now() - started) / 1000;
   expect(status.job.state).toBe("done");
   const expected = (await Bun.file(TORUS).text()).split("\n").map(clean).filter(Boolean);

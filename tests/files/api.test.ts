@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
+import { startTestHost, upload, type TestHost, jobEnded } from "../helpers/host.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 const TORUS = FIXTURES + "ps25_ender3_torus_0.20normal_pla.gcode";
@@ -144,7 +144,7 @@ describe("files API", () => {
     await expectError(await host.post("/api/v1/files/busy.gcode", { command: "rename", name: "other.gcode" }), 409, "in_use");
     expect(await (await host.api("/api/v1/files/busy.gcode/content")).text()).toBe(await Bun.file(TORUS).text());
     await host.post(`/api/v1/printers/${printer}/job/cancel`);
-    await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.job?.state !== "paused" && p.job?.state !== "printing");
+    await host.waitFor(`/api/v1/printers/${printer}`, jobEnded);
     expect((await del("busy.gcode")).status).toBe(204);
   }, 30_000);
 

@@ -158,3 +158,6 @@ export async function startHostProcess(args: string[] = []): Promise<HostProcess
     },
   };
 }
+
+/** For `waitFor` on a printer: its job has ended (done, cancelled or failed). */
+export const jobEnded = (p: any): boolean => p.job?.state === "done" || p.job?.state === "cancelled" || p.job?.state === "failed";

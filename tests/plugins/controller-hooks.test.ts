@@ -7,6 +7,7 @@ import { expect, test } from "bun:test";
 import { dirname } from "node:path";
 import type { LineStage, ScriptName } from "../../src/plugins/api.ts";
 import type { LineHooks } from "../../src/plugins/serial/pipeline.ts";
+import { DEFAULT_PROFILE } from "../../src/printers/profile.ts";
 import { PrinterController } from "../../src/printers/controller.ts";
 import { loadQuirkSources } from "../../src/printers/quirks-sources.ts";
 import { clean } from "../../src/protocol/framing.ts";
@@ -61,7 +62,7 @@ test("rewrites out and in, and scripts around a print", async () => {
   expect(executed).toContain("M117 hello");
   const before = executed.length;
   expect((await c.startJob("ps25_ender3_torus_0.20normal_pla.gcode")).ok).toBe(true);
-  await waitWhile(c, ["printing"]);
+  await waitWhile(c, ["starting", "printing", "pausing", "resuming", "finishing"]);
   expect(c.status.job?.state).toBe("done");
   await Bun.sleep(100);
   const file = (await Bun.file(TORUS).text()).split("\n").map(clean).filter(Boolean).map((l) => (l === "M107" ? "M106 S0" : l));
@@ -83,16 +84,18 @@ test("an asynchronous hook holds lines back in order; @pause pauses, the pause s
     ),
     executed,
   );
+  // The host's own pause and resume scripts (park, put back) are left out: the plugins' lines are under test.
+  c.setScripts({ afterPrintPaused: "", beforePrintResumed: "" }, DEFAULT_PROFILE);
   const before = executed.length;
   expect((await c.startJob("ps25_ender3_torus_0.20normal_pla.gcode")).ok).toBe(true);
-  await waitWhile(c, ["printing"]);
+  await waitWhile(c, ["starting", "printing", "pausing", "resuming", "finishing"]);
   expect(c.status.job?.state).toBe("paused");
   await Bun.sleep(100);
   const file = (await Bun.file(TORUS).text()).split("\n").map(clean).filter(Boolean);
   const at = file.indexOf("G1 Z.4 F9000") + 1;
   expect(executed.slice(before)).toEqual([...file.slice(0, at), "M117 paused"]);
   expect(c.resumeJob().ok).toBe(true);
-  await waitWhile(c, ["printing"]);
+  await waitWhile(c, ["starting", "printing", "pausing", "resuming", "finishing"]);
   expect(c.status.job?.state).toBe("done");
   await Bun.sleep(100);
   expect(executed.slice(before)).toEqual([...file.slice(0, at), "M117 paused", "M117 resumed", ...file.slice(at)]);

@@ -27,7 +27,11 @@ beforeAll(async () => {
 afterAll(() => rig?.close());
 
 const printerId = async () => rig.printer;
-const PARK = ["M83", "G1 E-5 F2400", "G91", "G1 Z10 F600", "G90", "G1 X10 Y10 F6000", "M117 Change filament, then resume"];
+// The host's default pause script parks first; the plugin's lines follow (src/jobs/scripts.ts).
+const HOST_PARK = ["M83", "G1 E-2 F2700", "G91", "G1 Z10 F600", "G90", "G1 X0 Y200 F6000"];
+const PARK = [...HOST_PARK, "M83", "G1 E-5 F2400", "G91", "G1 Z10 F600", "G90", "G1 X10 Y10 F6000", "M117 Change filament, then resume"];
+/** On resume the plugin puts back its part first, then the host's default resume script its own. */
+const hostUnpark = (x: number, y: number, z: number, e: number, f: number) => ["G90", `G1 X${x} Y${y} F6000`, `G1 Z${z} F600`, "M83", "G1 E2 F2700", "M82", `G92 E${e}`, `G1 F${f}`, "M106 S0"];
 
 describe("filament change", () => {
   test("M600 pauses and parks; resume puts the head back and the print ends", async () => {
@@ -46,6 +50,7 @@ describe("filament change", () => {
       ...PARK,
       // back to X20 Y10 Z0.2, prime, absolute E restored at 2
       "G90", "G1 X20 Y10 F6000", "G1 Z0.2 F600", "M83", "G1 E5 F2400", "M82", "G92 E2", "M117",
+      ...hostUnpark(20, 10, 0.2, 2, 1200),
       ...FILE.slice(8),
     ]);
   }, 30_000);
@@ -72,7 +77,7 @@ describe("filament change", () => {
     expect((await host.post(`/api/v1/printers/${id}/job/resume`)).status).toBe(200);
     await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.job?.state === "done");
     await Bun.sleep(200);
-    expect((await executed()).slice(before)).toEqual([...plain.slice(0, 9), ...PARK, "G90", "G1 X20 Y20 F6000", "G1 Z0.4 F600", "M83", "G1 E5 F2400", "M82", "G92 E3", "M117", ...plain.slice(9)]);
+    expect((await executed()).slice(before)).toEqual([...plain.slice(0, 9), ...PARK, "G90", "G1 X20 Y20 F6000", "G1 Z0.4 F600", "M83", "G1 E5 F2400", "M82", "G92 E3", "M117", ...hostUnpark(20, 20, 0.4, 3, 1200), ...plain.slice(9)]);
     // The next print of the same file does not pause.
     const again = (await executed()).length;
     expect((await host.post(`/api/v1/printers/${id}/job`, { file: "plain.gcode" })).status).toBe(200);

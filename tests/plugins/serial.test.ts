@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clean } from "../../src/protocol/framing.ts";
-import { upload, type TestHost } from "../helpers/host.ts";
+import { upload, type TestHost, jobEnded } from "../helpers/host.ts";
 import { startPtyPrinter, type PtyPrinter } from "../helpers/pty-printer.ts";
 import { writePlugin } from "./helpers.ts";
 
@@ -40,7 +40,7 @@ async function print(during?: () => Promise<void>): Promise<{ lines: string[]; j
   const before = (await executed()).length;
   expect((await host.post(`/api/v1/printers/${printer}/job`, { file: "torus.gcode" })).status).toBe(200);
   await during?.();
-  const done = await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.job?.state !== "printing" && p.job?.state !== "paused", 120_000);
+  const done = await host.waitFor(`/api/v1/printers/${printer}`, jobEnded, 120_000);
   // The last lines may still be on their way into the log file.
   await Bun.sleep(200);
   return { lines: (await executed()).slice(before), job: done.job };

@@ -5,6 +5,7 @@
 import { expect, test } from "bun:test";
 import { dirname } from "node:path";
 import { PrinterController } from "../../src/printers/controller.ts";
+import { isJobRunning } from "../../src/printers/status.ts";
 import { loadQuirkSources } from "../../src/printers/quirks-sources.ts";
 import { clean } from "../../src/protocol/framing.ts";
 import { QuirksLibrary } from "../../src/protocol/quirks-library.ts";
@@ -45,7 +46,7 @@ test("a print survives corrupted and dropped lines: every line executed exactly 
 
   const before = executed.length;
   expect((await controller.startJob("ps25_ender3_torus_0.20normal_pla.gcode")).ok).toBe(true);
-  for (let i = 0; i < 3000 && controller.status.job?.state === "printing"; i++) await Bun.sleep(10);
+  for (let i = 0; i < 3000 && isJobRunning(controller.status.job?.state); i++) await Bun.sleep(10);
   expect(controller.status.job?.state).toBe("done");
 
   const expected = (await Bun.file(TORUS).text()).split("\n").map(clean).filter(Boolean);
@@ -68,7 +69,7 @@ test("a printer that resets mid-print: the job stops safely, the link comes back
   expect((await controller.connect()).ok).toBe(true);
   for (let i = 0; i < 200 && !(controller.status.state === "operational" && controller.status.sd.files.length > 0); i++) await Bun.sleep(10);
   expect((await controller.startJob("ps25_ender3_torus_0.20normal_pla.gcode")).ok).toBe(true);
-  for (let i = 0; i < 1000 && controller.status.job?.state === "printing"; i++) await Bun.sleep(10);
+  for (let i = 0; i < 1000 && isJobRunning(controller.status.job?.state); i++) await Bun.sleep(10);
   expect(controller.status.job?.state).toBe("failed");
   expect(controller.status.job?.reason).toContain("restarted");
   for (let i = 0; i < 300 && !(controller.status.state === "operational" && controller.status.firmware); i++) await Bun.sleep(10);

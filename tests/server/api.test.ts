@@ -90,8 +90,10 @@ describe("native API", () => {
       await upload(slow, "torus.gcode", Bun.file(TORUS));
       expect((await slow.post(`${at}/job`, { file: "torus.gcode" })).status).toBe(200);
       await slow.waitFor(at, (p: any) => p.progress?.bytesSent > 20_000);
-      const paused = await (await slow.post(`${at}/job/pause`)).json();
-      expect(paused.state).toBe("paused");
+      expect((await slow.post(`${at}/job/pause`)).status).toBe(200);
+      // Pausing lets the lines in flight finish and runs the pause script first.
+      const paused = await slow.waitFor(at, (p: any) => p.state === "paused");
+      expect(paused.job.state).toBe("paused");
       await Bun.sleep(300); // let what was in flight drain
       const before = (await (await slow.api(at)).json()).progress.bytesSent;
       await Bun.sleep(500);
@@ -99,8 +101,9 @@ describe("native API", () => {
       await expectError(await slow.post(`${at}/job/pause`), 409, "not_printing");
       expect((await (await slow.post(`${at}/job/resume`)).json()).state).toBe("printing");
       await slow.waitFor(at, (p: any) => p.progress.bytesSent > before);
-      const cancelled = await (await slow.post(`${at}/job/cancel`)).json();
-      expect(cancelled.job.state).toBe("cancelled");
+      expect((await slow.post(`${at}/job/cancel`)).status).toBe(200);
+      // Cancelling lets the lines in flight finish and runs the cancel script (heaters off).
+      const cancelled = await slow.waitFor(at, (p: any) => p.job.state === "cancelled");
       expect(cancelled.state).toBe("operational");
       expect(cancelled.progress.completion).toBeLessThan(100);
       await slow.waitFor(at, (p: any) => p.temperatures.tool0?.target === 0);

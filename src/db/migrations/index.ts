@@ -6,5 +6,7 @@ import { m002_file_analysis } from "./002-issue4-file-analysis.ts";
 import { m003_plugins } from "./003-issue7-plugins.ts";
 import { m004_accounts } from "./004-issue6-accounts.ts";
 import { m005_send_window } from "./005-issue3-send-window.ts";
+import { m006_history_queue } from "./006-issue5-history-queue.ts";
+import { m007_job_checkpoints } from "./007-issue5-job-checkpoints.ts";
 
-export const migrations: string[] = [m001_initial, m002_file_analysis, m003_plugins, m004_accounts, m005_send_window];
+export const migrations: string[] = [m001_initial, m002_file_analysis, m003_plugins, m004_accounts, m005_send_window, m006_history_queue, m007_job_checkpoints];

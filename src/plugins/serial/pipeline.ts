@@ -21,7 +21,7 @@ export interface LineHooks {
   script(name: ScriptName): MaybeAsync<string[]>;
 }
 
-type Item = { line: string; tag: number; source: LineSource } | { script: ScriptName; tag: number };
+type Item = { line: string; tag: number; source: LineSource } | { script: ScriptName | null; own: string[]; ownLast: boolean; tag: number };
 
 export class LinePipeline {
   private readonly items: Item[] = [];
@@ -52,11 +52,19 @@ export class LinePipeline {
     this.drain();
   }
 
-  /** Runs the plugins' part of a script; its lines then pass the stages like any other. */
-  pushScript(name: ScriptName): void {
-    if (!this.hooks?.hasScripts()) return;
-    this.items.push({ script: name, tag: -1 });
+  /**
+   * Runs a script: the host's own lines (the user's script) and the plugins' part of `plugins`
+   * (null: a script plugins do not take part in); all of them then pass the stages like any
+   * other line. The host's lines come first, or last with `ownLast` (undoing in reverse order:
+   * resuming puts back what plugins changed at the pause before what the host changed).
+   * False when there was nothing to run.
+   */
+  pushScript(plugins: ScriptName | null, own: string[] = [], ownLast = false): boolean {
+    const script = plugins !== null && this.hooks?.hasScripts() ? plugins : null;
+    if (script === null && own.length === 0) return false;
+    this.items.push({ script, own, ownLast, tag: -1 });
     this.drain();
+    return true;
   }
 
   /** Forgets waiting lines that carry a tag (a job's lines when the job ends). */
@@ -116,14 +124,15 @@ export class LinePipeline {
   }
 
   private expand(item: Item): MaybeAsync<string[]> {
-    const hooks = this.hooks!;
-    const stages = this.stages.filter((s) => hooks.hooks(s));
-    if ("script" in item) {
+    const hooks = this.hooks;
+    const stages = hooks ? this.stages.filter((s) => hooks.hooks(s)) : [];
+    if ("own" in item) {
+      const through = (ls: string[]) => (hooks ? chain(item.ownLast ? [...ls, ...item.own] : [...item.own, ...ls], stages, (stage, line) => hooks.run(stage, line, "script")) : item.own);
+      if (item.script === null || !hooks) return through([]);
       const lines = hooks.script(item.script);
-      const through = (ls: string[]) => chain(ls, stages, (stage, line) => hooks.run(stage, line, "script"));
       return lines instanceof Promise ? lines.then(through) : through(lines);
     }
-    return chain([item.line], stages, (stage, line) => hooks.run(stage, line, item.source));
+    return chain([item.line], stages, (stage, line) => hooks!.run(stage, line, item.source));
   }
 
   private emit(lines: string[], tag: number): void {

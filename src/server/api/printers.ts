@@ -10,6 +10,7 @@ import type { PrinterSession } from "../../printers/session.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { visibleTo } from "../auth/principal.ts";
+import { checkScript, SCRIPT_EVENTS, SCRIPT_VARIABLES, SCRIPTS, DEFAULT_SCRIPTS, ScriptTextSchema, type ScriptName } from "../../jobs/scripts.ts";
 
 const CommandsSchema = v.object({
   commands: v.pipe(
@@ -25,6 +26,9 @@ const SdUploadSchema = v.object({
   file: v.pipe(v.string(), v.minLength(1, "name the stored file to copy")),
   name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(120))),
 });
+const CancelObjectSchema = v.object({ name: v.pipe(v.string(), v.minLength(1, "name the object to cancel"), v.maxLength(500)) });
+/** `PATCH …/scripts`: the scripts to change; null puts one back to its default. */
+const ScriptsUpdateSchema = v.record(v.picklist(SCRIPTS, `scripts are ${SCRIPTS.join(", ")}`), v.nullable(ScriptTextSchema));
 const PromptAnswerSchema = v.object({ choice: v.pipe(v.number("choice must be a number"), v.integer(), v.minValue(0)) });
 
 /** A file name for a download: the printer id and the time. */
@@ -44,12 +48,15 @@ export function unwrap<T>(result: Result<T>): T {
   return result.value;
 }
 
+/** The printer with this id, or the API's 404. */
+export function printerSession(ctx: Pick<AppContext, "printers">, id: string): PrinterSession {
+  const s = ctx.printers.get(id);
+  if (!s) throw new ApiError(404, "printer_not_found", `There is no printer "${id}".`, "GET /api/v1/printers lists them.");
+  return s;
+}
+
 export function printersApi(ctx: AppContext) {
-  const session = (id: string): PrinterSession => {
-    const s = ctx.printers.get(id);
-    if (!s) throw new ApiError(404, "printer_not_found", `There is no printer "${id}".`, "GET /api/v1/printers lists them.");
-    return s;
-  };
+  const session = (id: string): PrinterSession => printerSession(ctx, id);
 
   return new Elysia({ prefix: "/api/v1/printers" })
     // A key restricted to one printer sees only that one.
@@ -182,5 +189,59 @@ export function printersApi(ctx: AppContext) {
     .post("/:id/job/cancel", async ({ params }) => {
       unwrap(await session(params.id).cancelJob());
       return printerJson(session(params.id));
-    });
+    })
+    .post("/:id/job/restart", async ({ params }) => {
+      unwrap(await session(params.id).restartJob());
+      return printerJson(session(params.id));
+    })
+    .post(
+      "/:id/job/cancel-object",
+      async ({ params, body }) => {
+        unwrap(await session(params.id).cancelObject(body.name));
+        return printerJson(session(params.id));
+      },
+      { body: CancelObjectSchema },
+    )
+    // A print the host was running when it stopped (crash, power cut): resume it from its last layer start, or forget it.
+    .get("/:id/job/interrupted", ({ params }) => {
+      const s = session(params.id);
+      if (!s.status.interrupted) throw new ApiError(404, "no_interrupted_job", "There is no interrupted print on this printer.", "It appears here after the host stopped during a print.");
+      return s.status.interrupted;
+    })
+    .post("/:id/job/interrupted/resume", async ({ params }) => {
+      const s = session(params.id);
+      unwrap(await ctx.jobs.resumeInterrupted(s));
+      return printerJson(s);
+    })
+    .delete("/:id/job/interrupted", async ({ params, set }) => {
+      unwrap(await ctx.jobs.discardInterrupted(session(params.id)));
+      set.status = 204;
+    })
+    .get("/:id/scripts", ({ params }) => scriptsJson(ctx, session(params.id).id))
+    .patch(
+      "/:id/scripts",
+      async ({ params, body }) => {
+        const s = session(params.id);
+        for (const [name, text] of Object.entries(body) as [ScriptName, string | null][]) {
+          if (text === null) continue;
+          const checked = checkScript(name, text);
+          if (!checked.ok) throw new ApiError(400, "invalid_script", checked.message, "Fix the script; GET this resource lists the variables.");
+        }
+        unwrap(await ctx.jobs.setScripts(s, body));
+        return scriptsJson(ctx, s.id);
+      },
+      { body: ScriptsUpdateSchema },
+    );
+}
+
+/** A printer's scripts: each event's text (and whether it is the default) and the variables they can use. */
+export function scriptsJson(ctx: AppContext, printerId: string) {
+  const stored = ctx.jobs.scripts(printerId);
+  const effective = ctx.jobs.effectiveScripts(printerId);
+  return {
+    scripts: Object.fromEntries(
+      SCRIPTS.map((name) => [name, { ...SCRIPT_EVENTS[name], text: effective[name], isDefault: stored[name] === undefined, default: DEFAULT_SCRIPTS[name] }]),
+    ),
+    variables: SCRIPT_VARIABLES.map(([path, what]) => ({ path, what })),
+  };
 }

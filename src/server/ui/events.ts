@@ -10,6 +10,7 @@ import { sdList } from "../../../views/sdcard.ts";
 import { subscribe } from "../../events.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse } from "../sse.ts";
+import { printerViews } from "./jobs.ts";
 
 export function uiEvents(ctx: AppContext) {
   return new Elysia().get("/ui/events", ({ query, set }) => {
@@ -19,7 +20,8 @@ export function uiEvents(ctx: AppContext) {
       set.status = 404;
       return "no such printer";
     }
-    const view = () => ({ record: session.record, status: session.status });
+    const printerView = printerViews(ctx);
+    const view = () => printerView(session);
     return sseResponse((send) => {
       const files = () => send("files", fileList(ctx.files.list(), view()).value);
       let lastState = session.status.state;

@@ -10,6 +10,7 @@ import type { Result } from "../../printers/controller.ts";
 import { WindowSchema } from "../../printers/record.ts";
 import type { PrinterSession } from "../../printers/session.ts";
 import type { AppContext } from "../context.ts";
+import { printerViews } from "./jobs.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
 
 const NameForm = v.object({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)) });
@@ -18,13 +19,14 @@ const WindowForm = v.object({ window: v.pipe(v.string(), v.transform(Number), Wi
 const ChoiceForm = v.object({ choice: v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(0)) });
 
 export function printerLinkUi(ctx: AppContext) {
+  const view = printerViews(ctx);
   /** Runs an action; answers with the live panel (`live`) or nothing, or a toast when it failed. */
   const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>, live = false) => {
     const s = ctx.printers.get(id);
     if (!s) return toastResponse(`There is no printer "${id}".`);
     const result = await action(s);
     if (!result.ok) return toastResponse(result.error.message, result.error.hint);
-    return live ? htmlResponse(livePanel({ record: s.record, status: s.status })) : new Response(null, { status: 204 });
+    return live ? htmlResponse(livePanel(view(s))) : new Response(null, { status: 204 });
   };
   const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
 

@@ -12,6 +12,7 @@ import type { PrinterSession } from "../../printers/session.ts";
 import { FileError } from "../../files/storage.ts";
 import { receiveUpload } from "../../files/upload.ts";
 import type { AppContext } from "../context.ts";
+import { printerViews } from "./jobs.ts";
 import { pageSession } from "./page-session.ts";
 
 export const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
@@ -31,7 +32,7 @@ const JobForm = v.object({ file: v.pipe(v.string(), v.minLength(1)) });
 const DeleteForm = v.object({ path: v.pipe(v.string(), v.minLength(1)) });
 
 export function uiRoutes(ctx: AppContext) {
-  const view = (s: PrinterSession) => ({ record: s.record, status: s.status });
+  const view = printerViews(ctx);
   const live = (s: PrinterSession) => htmlResponse(livePanel(view(s)));
   /** Runs an action and answers with the live panel, or a toast when it failed. */
   const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {

@@ -5,7 +5,9 @@
  */
 import type { OctoPrintAnalysis, OctoPrintFileAnalysis } from "../../../analysis/octoprint.ts";
 import type { StoredFile } from "../../../files/storage.ts";
+import type { FileStats } from "../../../jobs/history.ts";
 import type { SdFile } from "../../../printers/status.ts";
+import { PROFILE_ID } from "./state.ts";
 
 /** Where analyses come from (the analysis area plugs in here); undefined = not analysed yet. */
 export type AnalysisLookup = (file: StoredFile) => OctoPrintFileAnalysis | undefined;
@@ -40,6 +42,25 @@ export function sdEntry(f: SdFile, refs: Refs) {
 export interface FileExtras {
   user: string | undefined;
   analysis: OctoPrintAnalysis | undefined;
+  /** The file's print history; `prints` and `statistics` appear once it was printed (as in OctoPrint). */
+  history?: FileStats;
+}
+
+/** OctoPrint's print history of a file (`prints`, `statistics` keyed by printer profile), or nothing. */
+export function printHistory(stats: FileStats | undefined, profile: string) {
+  if (!stats || stats.prints === 0) return {};
+  const last = stats.last!;
+  return {
+    prints: {
+      success: stats.successes,
+      failure: stats.failures,
+      last: { success: last.outcome === "done", date: last.endedAt === null ? null : last.endedAt / 1000, printTime: last.printTime },
+    },
+    statistics: {
+      averagePrintTime: stats.averagePrintTime === null ? {} : { [profile]: stats.averagePrintTime },
+      lastPrintTime: stats.lastPrintTime === null ? {} : { [profile]: stats.lastPrintTime },
+    },
+  };
 }
 
 export function fileEntry(f: StoredFile, refs: Refs, extras: FileExtras) {
@@ -58,6 +79,7 @@ export function fileEntry(f: StoredFile, refs: Refs, extras: FileExtras) {
     ...(extras.user ? { user: extras.user } : {}),
     refs: { resource: resourceUrl(refs, f.path), download: downloadUrl(refs, f.path) },
     ...(extras.analysis ? { gcodeAnalysis: extras.analysis } : {}),
+    ...printHistory(extras.history, PROFILE_ID),
   };
 }
 

@@ -13,6 +13,7 @@ import { isPrintable, safeRelativePath } from "../../../files/paths.ts";
 import { receiveUpload } from "../../../files/upload.ts";
 import type { Result } from "../../../printers/controller.ts";
 import type { PrinterSession } from "../../../printers/session.ts";
+import { isJobRunning } from "../../../printers/status.ts";
 import { listSerialPorts } from "../../../transport/serial.ts";
 import { clearSessionCookie, octoprintCsrfCookie, readCookie, SESSION_COOKIE, sessionCookie } from "../../auth/cookies.ts";
 import { OCTOPRINT_FORBIDDEN } from "../../auth/refusal.ts";
@@ -37,7 +38,8 @@ import {
 } from "./commands.ts";
 import { downloadUrl, fileEntry, folderEntry, resourceUrl, sdEntry, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
-import { profilePayload, readProfile, readSettings, SettingsUpdateSchema, settingsPayload, updateProfile, updateSettings, ProfileUpdateSchema } from "./settings.ts";
+import { readProfile } from "../../../printers/profile.ts";
+import { profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema } from "./settings.ts";
 import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
 import type { OctoTracker } from "./tracker.ts";
 import { currentUser, groupRecord, GROUPS, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
@@ -114,12 +116,13 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .query("INSERT OR REPLACE INTO octoprint_uploads (path, user_name) SELECT ? || substr(path, ?), user_name FROM octoprint_uploads WHERE path = ? OR path LIKE ? ESCAPE '\\'")
       .run(to, from.length + 1, from, under(from));
 
-  const extrasFor = (f: StoredFile): FileExtras => ({ user: ownerOf(f.path), analysis: deps.analysis(f)?.gcodeAnalysis });
+  const historyOf = (f: StoredFile | undefined) => (f?.sha256 ? ctx.history.statsFor(f.sha256) : undefined);
+  const extrasFor = (f: StoredFile): FileExtras => ({ user: ownerOf(f.path), analysis: deps.analysis(f)?.gcodeAnalysis, history: historyOf(f) });
 
   const jobContext = (s: PrinterSession): JobContext => {
     const x = deps.tracker.of(s.id);
     const job = s.status.job;
-    const active = job && (job.state === "printing" || job.state === "paused") ? job : null;
+    const active = job && isJobRunning(job.state) ? job : null;
     if (job?.source === "sd" && (active || x.selected?.path === job.file)) {
       // An SD print (or the last one, still selected): its file is on the card, not in the files folder.
       const sd = s.status.sd.files.find((f) => f.name === job.file) ?? { name: job.file, size: job.size };
@@ -127,7 +130,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
     }
     const path = active?.file ?? x.selected?.path ?? null;
     const file = path ? safeGet(path) : undefined;
-    return { file, analysis: file ? deps.analysis(file) : undefined, user: x.selected?.path === path ? x.selected.user : null, everSelected: x.everSelected };
+    return { file, analysis: file ? deps.analysis(file) : undefined, user: x.selected?.path === path ? x.selected.user : null, everSelected: x.everSelected, stats: historyOf(file) };
   };
   const safeGet = (path: string) => {
     try {
@@ -685,11 +688,11 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         if (p.profile !== PROFILE_ID) throw fail(404, `Unknown profile: ${p.profile}`);
         return profilePayload(readProfile(ctx.settings, s.id), `${refsFor(request, p).api}/api/printerprofiles/${PROFILE_ID}`);
       })
-      .patch("/api/printerprofiles/:profile", ({ body, params, request }) => {
+      .patch("/api/printerprofiles/:profile", async ({ body, params, request }) => {
         const p = (params ?? {}) as Record<string, string>;
         const s = printerFor(ctx, p);
         if (p.profile !== PROFILE_ID) throw fail(404, `Unknown profile: ${p.profile}`);
-        const problem = updateProfile(ctx.settings, s.id, parse(ProfileUpdateSchema, body).profile);
+        const problem = await ctx.jobs.updateProfile(s, parse(ProfileUpdateSchema, body).profile);
         if (problem) throw fail(400, problem);
         return { profile: profilePayload(readProfile(ctx.settings, s.id), `${refsFor(request, p).api}/api/printerprofiles/${PROFILE_ID}`) };
       })

@@ -7,6 +7,7 @@ import * as v from "valibot";
 import type { SettingsStore } from "../../../db/settings.ts";
 import type { PrinterRecord } from "../../../printers/record.ts";
 import { BAUDRATES, PROFILE_ID, portOf } from "./state.ts";
+import type { PrinterProfile } from "../../../printers/profile.ts";
 
 const KEY = "octoprint.settings";
 
@@ -109,59 +110,10 @@ export function settingsPayload(s: StoredSettings, record: PrinterRecord, ports:
   };
 }
 
-const ProfileSchema = v.object({
-  name: v.optional(v.pipe(v.string(), v.maxLength(80)), "Default"),
-  model: v.optional(v.pipe(v.string(), v.maxLength(80)), "Generic RepRap Printer"),
-  color: v.optional(v.string(), "default"),
-  heatedBed: v.optional(v.boolean(), true),
-  heatedChamber: v.optional(v.boolean(), false),
-  volume: v.optional(
-    v.object({
-      width: v.optional(v.pipe(v.number(), v.minValue(1)), 200),
-      depth: v.optional(v.pipe(v.number(), v.minValue(1)), 200),
-      height: v.optional(v.pipe(v.number(), v.minValue(1)), 200),
-      formFactor: v.optional(v.picklist(["rectangular", "circular"]), "rectangular"),
-      origin: v.optional(v.picklist(["lowerleft", "center"]), "lowerleft"),
-      custom_box: v.optional(v.literal(false), false),
-    }),
-    {},
-  ),
-  extruder: v.optional(
-    v.object({
-      count: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10)), 1),
-      nozzleDiameter: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(5)), 0.4),
-      sharedNozzle: v.optional(v.boolean(), false),
-      defaultExtrusionLength: v.optional(v.number(), 5),
-    }),
-    {},
-  ),
-});
-type Profile = v.InferOutput<typeof ProfileSchema>;
-
 /** `PATCH /api/printerprofiles/_default` body. */
 export const ProfileUpdateSchema = v.object({ profile: v.record(v.string(), v.unknown()) });
 
-const profileKey = (printerId: string) => `octoprint.profile.${printerId}`;
-
-export function readProfile(store: SettingsStore, printerId: string): Profile {
-  return store.get(profileKey(printerId), ProfileSchema, v.parse(ProfileSchema, {}));
-}
-
-/** Merges a partial profile; returns an error sentence if the result is invalid. */
-export function updateProfile(store: SettingsStore, printerId: string, patch: Record<string, unknown>): string | null {
-  const current = readProfile(store, printerId);
-  const merged: Record<string, unknown> = { ...current, ...patch };
-  for (const part of ["volume", "extruder"] as const) {
-    const p = patch[part];
-    if (p && typeof p === "object") merged[part] = { ...current[part], ...(p as object) };
-  }
-  const parsed = v.safeParse(ProfileSchema, merged);
-  if (!parsed.success) return `${v.getDotPath(parsed.issues[0]) ?? "profile"}: ${parsed.issues[0].message}`;
-  store.set(profileKey(printerId), parsed.output);
-  return null;
-}
-
-export function profilePayload(p: Profile, resource: string) {
+export function profilePayload(p: PrinterProfile, resource: string) {
   return {
     id: PROFILE_ID,
     name: p.name,

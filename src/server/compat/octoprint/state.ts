@@ -5,8 +5,9 @@
  */
 import type { StoredFile } from "../../../files/storage.ts";
 import type { PrinterRecord } from "../../../printers/record.ts";
-import type { PrinterStatus, SdFile } from "../../../printers/status.ts";
+import { isJobRunning, type JobState, type PrinterStatus, type Progress, type SdFile } from "../../../printers/status.ts";
 import type { OctoPrintFileAnalysis } from "../../../analysis/octoprint.ts";
+import type { FileStats } from "../../../jobs/history.ts";
 
 export const BAUDRATES = [250000, 230400, 115200, 57600, 38400, 19200, 9600];
 export const PROFILE_ID = "_default";
@@ -20,7 +21,27 @@ const TEXT: Record<PrinterStatus["state"], string> = {
   error: "Offline after error",
 };
 
-export const stateText = (status: PrinterStatus) => TEXT[status.state];
+/** While a job runs, OctoPrint names the step it is in. */
+const JOB_TEXT: Partial<Record<JobState, string>> = {
+  starting: "Starting",
+  pausing: "Pausing",
+  resuming: "Resuming",
+  cancelling: "Cancelling",
+  finishing: "Finishing",
+};
+
+export const stateText = (status: PrinterStatus) => (isJobRunning(status.job?.state) && JOB_TEXT[status.job!.state]) || TEXT[status.state];
+
+/** OctoPrint's time-left origins for ours: "estimate" is its own estimator, "average"/"mixed-*" blend in history. */
+const ORIGIN: Record<NonNullable<Progress["timeLeftOrigin"]>, string> = {
+  analysis: "analysis",
+  "analysis+rate": "estimate",
+  slicer: "estimate",
+  "slicer+rate": "estimate",
+  history: "average",
+  "history+rate": "mixed-average",
+  rate: "linear",
+};
 
 export function isOperational(status: PrinterStatus): boolean {
   return status.state === "operational" || status.state === "printing" || status.state === "paused";
@@ -28,13 +49,14 @@ export function isOperational(status: PrinterStatus): boolean {
 
 export function stateFlags(status: PrinterStatus) {
   const s = status.state;
+  const job = isJobRunning(status.job?.state) ? status.job!.state : undefined;
   return {
     operational: isOperational(status),
-    printing: s === "printing",
-    cancelling: false,
-    pausing: false,
-    resuming: false,
-    finishing: false,
+    printing: s === "printing" && (job === undefined || job === "printing" || job === "starting" || job === "finishing"),
+    cancelling: job === "cancelling",
+    pausing: job === "pausing",
+    resuming: job === "resuming",
+    finishing: job === "finishing",
     closedOrError: s === "closed" || s === "error",
     error: s === "error",
     paused: s === "paused",
@@ -76,6 +98,8 @@ export interface JobContext {
   everSelected: boolean;
   /** The card's file when the job prints from the SD card. */
   sd?: SdFile;
+  /** The file's print history (average and last print time). */
+  stats?: FileStats;
 }
 
 export function jobPayload(status: PrinterStatus, j: JobContext) {
@@ -113,8 +137,8 @@ export function jobPayload(status: PrinterStatus, j: JobContext) {
   return {
     file: { name: j.file.name, path: j.file.path, display: j.file.name, origin: "local", size: j.file.size, date: Math.floor(j.file.date / 1000) },
     estimatedPrintTime: j.analysis?.gcodeAnalysis.estimatedPrintTime ?? null,
-    averagePrintTime: null,
-    lastPrintTime: null,
+    averagePrintTime: j.stats?.averagePrintTime ?? null,
+    lastPrintTime: j.stats?.lastPrintTime ?? null,
     filament: j.analysis?.gcodeAnalysis.filament ?? null,
     user: j.user,
   };
@@ -127,10 +151,13 @@ export function progressPayload(status: PrinterStatus, j: JobContext) {
   const p = status.progress;
   const ours = j.file ? job?.file === j.file.path : j.sd !== undefined && job?.source === "sd" && job.file === j.sd.name;
   if (!job || !p || !ours) return NO_PROGRESS;
-  if (job.state === "printing" || job.state === "paused") {
+  if (isJobRunning(job.state)) {
     let left: number | null = null;
     let origin: string | null = null;
-    if (j.analysis) {
+    if (p.timeLeft !== null && p.timeLeftOrigin !== null) {
+      left = p.timeLeft;
+      origin = ORIGIN[p.timeLeftOrigin];
+    } else if (j.analysis) {
       // The planner's time for the bytes still to print ("estimate"); before the first bytes
       // are read, the analysis' total less the time spent so far (heating, "analysis").
       const total = j.analysis.gcodeAnalysis.estimatedPrintTime;

@@ -1,0 +1,102 @@
+/**
+ * What a printer's Worker gets from the main thread to run a job well — the file's layers,
+ * labelled objects and pace table from its analysis, and how long earlier prints of it took —
+ * and what it hands back a few times a second so a crashed host can resume the print
+ * (`Checkpoint`). Checkpoints are stored, so they have a schema (read back through it).
+ */
+import * as v from "valibot";
+import type { AnalysisResult } from "../analysis/result.ts";
+import type { LabelledObject } from "./object-filter.ts";
+import { paceTable, type PaceTable } from "./time-left.ts";
+
+export interface JobPlan {
+  /** Content hash of the file (null for an SD card file without a matching stored file). */
+  sha256: string | null;
+  /** The analysis' pace table (time left), or null before the file was analysed. */
+  pace: PaceTable | null;
+  /** Byte offset and height of each layer's start. */
+  layers: { offset: number; z: number }[];
+  /** The file's line count. */
+  lines: number | null;
+  objects: LabelledObject[];
+  /** The slicer's own estimate of the whole print, seconds. */
+  slicerTotal: number | null;
+  /** Average seconds of earlier successful prints of this file on this printer (pauses excluded). */
+  average: number | null;
+}
+
+/** A plan with nothing known about the file. */
+export const EMPTY_PLAN: JobPlan = { sha256: null, pace: null, layers: [], lines: null, objects: [], slicerTotal: null, average: null };
+
+/** The plan for a file with this analysis (or none yet) and this average print time. */
+export function planFrom(sha256: string | null, analysis: AnalysisResult | undefined, average: number | null): JobPlan {
+  if (!analysis) return { ...EMPTY_PLAN, sha256, average };
+  return {
+    sha256,
+    pace: paceTable(analysis.timeline, analysis.timelineParts),
+    layers: analysis.layers.map((l) => ({ offset: l.offset, z: l.z })),
+    lines: analysis.lines,
+    objects: analysis.objects.map((o) => ({ name: o.name, ranges: o.ranges })),
+    slicerTotal: analysis.slicer.estimatedTime,
+    average,
+  };
+}
+
+const N = v.number();
+const NullableN = v.nullable(N);
+
+/** The machine state at one point of a file (see `MachineTracker`). */
+export const MachineSnapshotSchema = v.object({
+  x: NullableN,
+  y: NullableN,
+  z: NullableN,
+  e: N,
+  relative: v.boolean(),
+  extruderMode: v.picklist(["follow", "absolute", "relative"]),
+  feedrate: NullableN,
+  fan: N,
+  tool: N,
+  targets: v.record(v.string(), N),
+  extruded: N,
+});
+
+/** What a print needs to be resumed after a crash or a power cut, persisted a few times a second. */
+export const CheckpointSchema = v.object({
+  jobId: v.string(),
+  file: v.string(),
+  sha256: v.nullable(v.string()),
+  source: v.picklist(["host", "sd"]),
+  size: N,
+  startedAt: N,
+  /** Seconds printing so far (pauses excluded). */
+  printTime: N,
+  /** End of the last line the printer acknowledged, and its line number. */
+  offset: N,
+  line: N,
+  /** The layer being printed, where it starts, and the machine state at its start. */
+  layer: v.nullable(v.object({ index: N, count: N, offset: N, z: N, state: MachineSnapshotSchema })),
+  /** The machine state after the last line sent (Z, E, modes, fan, heater targets). */
+  state: v.nullable(MachineSnapshotSchema),
+  /** The heaters' targets as the printer last reported them. */
+  temperatures: v.record(v.string(), N),
+  cancelled: v.array(v.string()),
+  paused: v.boolean(),
+  /** When it was taken, ms since 1970. */
+  at: N,
+});
+export type Checkpoint = v.InferOutput<typeof CheckpointSchema>;
+
+/** How a job starts part-way through its file (resuming after a crash). */
+export interface ResumeFrom {
+  /** A line start: the first byte to print. */
+  offset: number;
+  /** The line number of that byte's line. */
+  line: number;
+  /** The machine state there (from the checkpoint). */
+  state: v.InferOutput<typeof MachineSnapshotSchema>;
+  layer: number | null;
+  /** G-code to run before the file goes on (heat, home X/Y, restore Z and E). */
+  prologue: string[];
+  /** Objects cancelled before the crash stay cancelled. */
+  cancelled: string[];
+}

@@ -1,0 +1,57 @@
+/**
+ * A printer's profile: its build volume, heated bed and chamber, extruders (OctoPrint's printer
+ * profile, which slicers and apps read and edit through the compat API). Scripts read it, and
+ * the cancel-object map draws the bed from it. Stored per printer in the settings.
+ */
+import * as v from "valibot";
+import type { SettingsStore } from "../db/settings.ts";
+
+export const PrinterProfileSchema = v.object({
+  name: v.optional(v.pipe(v.string(), v.maxLength(80)), "Default"),
+  model: v.optional(v.pipe(v.string(), v.maxLength(80)), "Generic RepRap Printer"),
+  color: v.optional(v.string(), "default"),
+  heatedBed: v.optional(v.boolean(), true),
+  heatedChamber: v.optional(v.boolean(), false),
+  volume: v.optional(
+    v.object({
+      width: v.optional(v.pipe(v.number(), v.minValue(1)), 200),
+      depth: v.optional(v.pipe(v.number(), v.minValue(1)), 200),
+      height: v.optional(v.pipe(v.number(), v.minValue(1)), 200),
+      formFactor: v.optional(v.picklist(["rectangular", "circular"]), "rectangular"),
+      origin: v.optional(v.picklist(["lowerleft", "center"]), "lowerleft"),
+      custom_box: v.optional(v.literal(false), false),
+    }),
+    {},
+  ),
+  extruder: v.optional(
+    v.object({
+      count: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10)), 1),
+      nozzleDiameter: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(5)), 0.4),
+      sharedNozzle: v.optional(v.boolean(), false),
+      defaultExtrusionLength: v.optional(v.number(), 5),
+    }),
+    {},
+  ),
+});
+export type PrinterProfile = v.InferOutput<typeof PrinterProfileSchema>;
+export const DEFAULT_PROFILE: PrinterProfile = v.parse(PrinterProfileSchema, {});
+
+const profileKey = (printerId: string) => `printer.profile.${printerId}`;
+
+export function readProfile(store: SettingsStore, printerId: string): PrinterProfile {
+  return store.get(profileKey(printerId), PrinterProfileSchema, DEFAULT_PROFILE);
+}
+
+/** Merges a partial profile; returns an error sentence if the result is invalid. */
+export function updateProfile(store: SettingsStore, printerId: string, patch: Record<string, unknown>): string | null {
+  const current = readProfile(store, printerId);
+  const merged: Record<string, unknown> = { ...current, ...patch };
+  for (const part of ["volume", "extruder"] as const) {
+    const p = patch[part];
+    if (p && typeof p === "object") merged[part] = { ...current[part], ...(p as object) };
+  }
+  const parsed = v.safeParse(PrinterProfileSchema, merged);
+  if (!parsed.success) return `${v.getDotPath(parsed.issues[0]) ?? "profile"}: ${parsed.issues[0].message}`;
+  store.set(profileKey(printerId), parsed.output);
+  return null;
+}

@@ -1,0 +1,74 @@
+/**
+ * The job's controls in the htmx UI: restart, the cancel-object map and its action, and the
+ * interrupted print (resume from its last layer start, or discard). Each calls the same session
+ * and job service as the JSON API; a failure comes back as a toast. Also the printer view the
+ * live panel renders, with the running job's thumbnail.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { livePanel, type PrinterView } from "../../../views/dashboard.ts";
+import { jobThumbnail, objectMap } from "../../../views/job.ts";
+import { FileCatalog, type ThumbnailRef } from "../../files/catalog.ts";
+import type { Result } from "../../printers/controller.ts";
+import type { PrinterSession } from "../../printers/session.ts";
+import type { AppContext } from "../context.ts";
+import { htmlResponse, toastResponse } from "./routes.ts";
+
+const ObjectForm = v.object({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)) });
+
+/** What the live panel renders for a printer: its record, status and the job's thumbnail. */
+export function printerViews(ctx: AppContext): (s: PrinterSession) => PrinterView {
+  const catalog = new FileCatalog(ctx.files, ctx.analyses, ctx.analysis);
+  // By content hash: a thumbnail found stays valid (the status is pushed many times a second).
+  const found = new Map<string, ThumbnailRef | null>();
+  const thumbnail = (s: PrinterSession): ThumbnailRef | null => {
+    const job = s.status.job;
+    if (!job || job.source !== "host" || !job.sha256) return null;
+    const known = found.get(job.sha256);
+    if (known) return known;
+    const entry = catalog.get(job.file);
+    const thumb = entry && entry.sha256 === job.sha256 ? jobThumbnail(entry.thumbnails) : null;
+    if (thumb) {
+      if (found.size > 64) found.clear();
+      found.set(job.sha256, thumb);
+    }
+    return thumb;
+  };
+  return (s) => ({ record: s.record, status: s.status, thumbnail: thumbnail(s) });
+}
+
+export function uiJobs(ctx: AppContext) {
+  const view = printerViews(ctx);
+  /** Runs an action; answers with the live panel, or a toast when it failed. */
+  const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
+    const s = ctx.printers.get(id);
+    if (!s) return toastResponse(`There is no printer "${id}".`);
+    const result = await action(s);
+    if (!result.ok) return toastResponse(result.error.message, result.error.hint);
+    return htmlResponse(livePanel(view(s)));
+  };
+  /** The map of the running job's objects, from its file's analysis. */
+  const map = (s: PrinterSession) => {
+    const job = s.status.job;
+    const analysis = job?.sha256 ? ctx.analyses.result(job.sha256) : undefined;
+    return htmlResponse(objectMap(s.id, job, analysis?.objects ?? [], ctx.jobs.profile(s.id)));
+  };
+
+  return new Elysia()
+    .post("/ui/printers/:id/job/restart", ({ params }) => act(params.id, (s) => s.restartJob()))
+    .post("/ui/printers/:id/job/interrupted/resume", ({ params }) => act(params.id, (s) => ctx.jobs.resumeInterrupted(s)))
+    .post("/ui/printers/:id/job/interrupted/discard", ({ params }) => act(params.id, (s) => ctx.jobs.discardInterrupted(s)))
+    .get("/ui/printers/:id/job/objects", ({ params }) => {
+      const s = ctx.printers.get(params.id);
+      return s ? map(s) : toastResponse(`There is no printer "${params.id}".`);
+    })
+    .post("/ui/printers/:id/job/cancel-object", async ({ params, body }) => {
+      const form = v.safeParse(ObjectForm, body ?? {});
+      if (!form.success) return toastResponse("Choose an object to cancel.");
+      const s = ctx.printers.get(params.id);
+      if (!s) return toastResponse(`There is no printer "${params.id}".`);
+      const result = await s.cancelObject(form.output.name);
+      if (!result.ok) return toastResponse(result.error.message, result.error.hint);
+      return map(s);
+    });
+}

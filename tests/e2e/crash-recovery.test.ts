@@ -1,0 +1,112 @@
+/**
+ * Crash recovery, for real: a host process prints a layered file on its virtual printer, is
+ * killed with SIGKILL mid-print, and started again on the same data folder. The next start shows
+ * the interrupted print; resuming it sends the recovery prologue and then the file from the
+ * first line of the layer it was printing — read back from the serial log the host wrote.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { clean } from "../../src/protocol/framing.ts";
+import { layeredGcode, unframe } from "../helpers/gcode.ts";
+import { jobEnded, setUpAdmin } from "../helpers/host.ts";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+const dataDir = mkdtempSync(join(tmpdir(), "layerline-crash-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+/** Starts `layerline serve` on the shared data folder; the virtual printer runs 20× real time. */
+async function startHost() {
+  const proc = Bun.spawn(["bun", MAIN, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "20"], { stdout: "pipe", stderr: "inherit" });
+  const reader = proc.stdout.getReader();
+  let out = "";
+  while (!/https?:\/\/\S+/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`host exited before it was ready: ${out}`);
+    out += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  void proc.stdout.pipeTo(new WritableStream()); // keep draining its output
+  return { proc, url: /(https?:\/\/[^\s)]+)/.exec(out)![1]! };
+}
+
+async function waitFor<T>(get: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    if (Date.now() > until) throw new Error(`timed out; last: ${JSON.stringify(v).slice(0, 600)}`);
+    await Bun.sleep(100);
+  }
+}
+
+test("kill -9 mid-print, start again: the print resumes from the start of its layer", async () => {
+  const LAYERS = 30;
+  const gcode = layeredGcode({ layers: LAYERS, objects: [{ name: "a", x: 20, y: 20 }, { name: "b", x: 60, y: 20 }], size: 20, feedrate: 1200, heat: { tool: 200, bed: 55 } });
+  let { proc, url } = await startHost();
+  const key = await setUpAdmin(url);
+  const api = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { "x-api-key": key, "content-type": "application/json", ...init.headers } });
+  const printer = async () => {
+    const id = ((await (await api("/api/v1/printers")).json()) as any).printers[0].id as string;
+    return (await (await api(`/api/v1/printers/${id}`)).json()) as any;
+  };
+  const id = (await waitFor(printer, (p) => p.state === "operational")).id as string;
+
+  const form = new FormData();
+  form.append("file", new Blob([gcode]), "layers.gcode");
+  expect((await fetch(`${url}/api/v1/files`, { method: "POST", body: form, headers: { "x-api-key": key } })).status).toBe(201);
+  await waitFor(async () => (await (await api("/api/v1/files/layers.gcode")).json()) as any, (f) => f.analysis?.state === "done");
+  expect((await api(`/api/v1/printers/${id}/job`, { method: "POST", body: JSON.stringify({ file: "layers.gcode" }) })).status).toBe(200);
+  // Well into the print, and a checkpoint (once a second) written since that layer began.
+  const running = await waitFor(printer, (p) => (p.job?.layer?.current ?? 0) >= 8);
+  expect(running.job.state).toBe("printing");
+  await Bun.sleep(1_500);
+  proc.kill(9);
+  await proc.exited;
+
+  ({ proc, url } = await startHost());
+  try {
+    const back = await waitFor(printer, (p) => p.state === "operational" && p.interrupted !== null);
+    expect(back.job).toBeNull();
+    const interrupted = back.interrupted;
+    expect(interrupted).toMatchObject({ file: "layers.gcode", source: "host", resumable: true, reason: null });
+    expect(interrupted.layer.current).toBeGreaterThanOrEqual(8);
+    expect(interrupted.layer.current).toBeLessThan(LAYERS);
+    expect((await api(`/api/v1/printers/${id}/job/interrupted`)).status).toBe(200);
+
+    expect((await api(`/api/v1/printers/${id}/job/interrupted/resume`, { method: "POST" })).status).toBe(200);
+    const resumed = await waitFor(printer, (p) => p.job !== null);
+    expect(resumed.interrupted).toBeNull();
+    expect(resumed.job.resumedFrom.layer).toBe(interrupted.layer.current - 1);
+    const done = await waitFor(printer, jobEnded, 120_000);
+    expect(done.job.state).toBe("done");
+    expect((await api(`/api/v1/printers/${id}/job/interrupted`)).status).toBe(404);
+
+    // What was sent after the restart: the prologue, then the file from the layer's first line on.
+    const log = await (await api(`/api/v1/printers/${id}/trace?source=log`)).text();
+    const sent = log
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { dir: string; line: string })
+      .filter((e) => e.dir === "send")
+      .map((e) => unframe(e.line));
+    const homed = sent.lastIndexOf("G28 X Y");
+    expect(homed).toBeGreaterThan(0);
+    const before = sent.slice(homed - 8, homed);
+    expect(before).toEqual(["M140 S55", "M104 T0 S200", "M190 S55", "M109 T0 S200", expect.stringMatching(/^G92 Z[\d.]+$/), "G91", "G1 Z2 F600", "G90"]);
+    const z = String(Number((interrupted.layer.current * 0.2).toFixed(3))); // as G-code writes it: 2, 1.8
+    expect(sent.slice(homed + 1, homed + 7)).toEqual([`G1 Z${z} F600`, "M83", "G1 E2 F300", "M82", expect.stringMatching(/^G92 E[\d.]+$/), "M106 S255"]);
+    // The file from the layer's `G1 Z` on, each line once, to the end (skipping the feed-rate line).
+    const fileLines = gcode.split("\n").map(clean).filter(Boolean);
+    const layerStart = fileLines.indexOf(`G1 Z${(interrupted.layer.current * 0.2).toFixed(3)} F600`);
+    expect(layerStart).toBeGreaterThan(0);
+    const afterPrologue = sent.slice(homed + 1).filter((l) => !/^M10[5]\b|^M27\b/.test(l));
+    const resumedAt = afterPrologue.indexOf(fileLines[layerStart]!);
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(afterPrologue.slice(resumedAt, resumedAt + fileLines.length - layerStart)).toEqual(fileLines.slice(layerStart));
+  } finally {
+    proc.kill("SIGINT");
+    await proc.exited;
+  }
+}, 180_000);

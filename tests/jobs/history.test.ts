@@ -1,0 +1,213 @@
+/**
+ * The history recorder on a real bus and a real sqlite file: rows from job events (idempotent per
+ * job id), prints that never ended, filters and paging, statistics per file, CSV quoting.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "../../src/db/database.ts";
+import { createBus, type Bus } from "../../src/events.ts";
+import { csvCell, csvStream } from "../../src/jobs/history-csv.ts";
+import { HistoryStore, INTERRUPTED_REASON } from "../../src/jobs/history.ts";
+import { jobEvent } from "./events.ts";
+
+let dir: string;
+let db: Database;
+let bus: Bus;
+let history: HistoryStore;
+let stop: () => void;
+
+const A = "a".repeat(64);
+const B = "b".repeat(64);
+const T0 = Date.UTC(2026, 4, 1, 12);
+const DAY = 86_400_000;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "layerline-history-"));
+  db = openDatabase(dir);
+  bus = createBus();
+  history = new HistoryStore(db);
+  stop = history.listen(bus, (id) => ({ left: "Left printer", right: "Right, \"the big one\"" })[id]);
+});
+afterAll(() => {
+  stop();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A whole print on the bus: started, then its end. */
+function print(printer: string, id: string, end: "done" | "cancelled" | "failed", o: { file?: string; sha256?: string | null; at?: number; printTime?: number; reason?: string } = {}) {
+  const at = o.at ?? T0;
+  const base = { id, file: o.file ?? "parts/bracket.gcode", sha256: o.sha256 === undefined ? A : o.sha256, startedAt: at };
+  bus.emit("printer.event", { id: printer, event: jobEvent("started", base) });
+  bus.emit("printer.event", { id: printer, event: jobEvent(end, { ...base, endedAt: at + 60_000, reason: o.reason ?? null }, { printTime: o.printTime ?? 100, filament: 1234.5 }) });
+}
+
+describe("recording", () => {
+  test("a print becomes one row when it starts and is completed when it ends", () => {
+    const started = jobEvent("started", { id: "j1", sha256: A, startedAt: T0 });
+    bus.emit("printer.event", { id: "left", event: started });
+    const open = history.list({ outcome: "printing" }).items;
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ jobId: "j1", printer: "left", printerName: "Left printer", outcome: "printing", endedAt: null });
+    bus.emit("printer.event", { id: "left", event: jobEvent("paused", { id: "j1", sha256: A, startedAt: T0 }, { printTime: 40, filament: 500 }) });
+    expect(history.list({ outcome: "printing" }).items[0]).toMatchObject({ printTime: 40, filament: 500 });
+    bus.emit("printer.event", { id: "left", event: jobEvent("done", { id: "j1", sha256: A, startedAt: T0, endedAt: T0 + 90_000 }, { printTime: 80, filament: 900 }) });
+    const [row] = history.list({ q: "bracket" }).items;
+    expect(row).toMatchObject({ jobId: "j1", outcome: "done", endedAt: T0 + 90_000, printTime: 80, filament: 900, reason: null, name: "bracket.gcode", sha256: A, source: "host" });
+  });
+
+  test("repeated events change nothing (idempotent per job id)", () => {
+    const before = history.list().items;
+    bus.emit("printer.event", { id: "left", event: jobEvent("started", { id: "j1", sha256: A, startedAt: T0 }) });
+    bus.emit("printer.event", { id: "left", event: jobEvent("failed", { id: "j1", sha256: A, startedAt: T0, reason: "late" }, { printTime: 5, filament: 1 }) });
+    expect(history.list().items).toEqual(before);
+  });
+
+  test("an end without a start seen makes the whole row; the reason is kept for failures", () => {
+    bus.emit("printer.event", { id: "right", event: jobEvent("failed", { id: "j2", sha256: A, startedAt: T0 + 1000, endedAt: T0 + 5000, reason: "Thermal runaway on the hotend." }, { printTime: 4, filament: 10 }) });
+    const row = history.list({ printer: "right" }).items[0]!;
+    expect(row).toMatchObject({ jobId: "j2", outcome: "failed", reason: "Thermal runaway on the hotend.", printerName: 'Right, "the big one"' });
+    // Other events and non-job events are ignored.
+    bus.emit("printer.event", { id: "right", event: { type: "notice", level: "info", message: "hello" } });
+    expect(history.list().total).toBe(2);
+  });
+
+  test("a print the host never saw end is closed as failed at the next start", () => {
+    bus.emit("printer.event", { id: "left", event: jobEvent("started", { id: "j3", sha256: B, file: "lost.gcode", startedAt: T0 + 2000 }) });
+    expect(history.closeInterrupted()).toBe(1);
+    expect(history.list({ q: "lost" }).items[0]).toMatchObject({ outcome: "failed", reason: INTERRUPTED_REASON, endedAt: null });
+    // The resumed print is a new job, marked as resumed.
+    bus.emit("printer.event", { id: "left", event: jobEvent("started", { id: "j4", sha256: B, file: "lost.gcode", startedAt: T0 + 3000, resumedFrom: { offset: 1000, layer: 3 } }) });
+    expect(history.list({ q: "lost", outcome: "printing" }).items[0]).toMatchObject({ jobId: "j4", resumed: true });
+    expect(history.closeInterrupted()).toBe(1);
+  });
+});
+
+describe("listing, statistics and export", () => {
+  beforeAll(() => {
+    db.exec("DELETE FROM print_history");
+    print("left", "k1", "done", { at: T0, printTime: 100 });
+    print("left", "k2", "done", { at: T0 + DAY, printTime: 200 });
+    print("left", "k3", "failed", { at: T0 + 2 * DAY, printTime: 30, reason: "Heating failed." });
+    print("right", "k4", "done", { at: T0 + 3 * DAY, printTime: 400 });
+    print("right", "k5", "cancelled", { at: T0 + 4 * DAY, printTime: 50, file: "100%_infill_v2.gcode", sha256: B });
+    print("right", "k6", "done", { at: T0 + 5 * DAY, printTime: 60, file: "=cmd|' /C calc'!A0.gcode", sha256: null });
+  });
+
+  test("filters: printer, outcome, name (wildcards are literal), dates; paging; newest first", () => {
+    expect(history.list().items.map((e) => e.jobId)).toEqual(["k6", "k5", "k4", "k3", "k2", "k1"]);
+    expect(history.list({ printer: "left" }).total).toBe(3);
+    expect(history.list({ outcome: "done" }).total).toBe(4);
+    expect(history.list({ outcome: "cancelled" }).items.map((e) => e.jobId)).toEqual(["k5"]);
+    expect(history.list({ q: "100%_" }).items.map((e) => e.jobId)).toEqual(["k5"]);
+    expect(history.list({ q: "%" }).items.map((e) => e.jobId)).toEqual(["k5"]);
+    expect(history.list({ q: "BRACKET" }).total).toBe(4);
+    expect(history.list({ from: T0 + DAY, to: T0 + 3 * DAY }).items.map((e) => e.jobId)).toEqual(["k4", "k3", "k2"]);
+    const page = history.list({ limit: 2, offset: 2 });
+    expect(page).toMatchObject({ total: 6 });
+    expect(page.items.map((e) => e.jobId)).toEqual(["k4", "k3"]);
+    expect(history.list({ sha256: B }).items.map((e) => e.jobId)).toEqual(["k5"]);
+  });
+
+  test("statistics per file, on every printer or one", () => {
+    const all = history.statsFor(A);
+    expect(all).toEqual({
+      sha256: A,
+      printer: null,
+      prints: 4,
+      successes: 3,
+      failures: 1,
+      successRate: 0.75,
+      averagePrintTime: (100 + 200 + 400) / 3,
+      lastPrintTime: 400,
+      last: { outcome: "done", endedAt: T0 + 3 * DAY + 60_000, printTime: 400 },
+    });
+    const left = history.statsFor(A, "left");
+    expect(left).toMatchObject({ printer: "left", prints: 3, successes: 2, successRate: 2 / 3, averagePrintTime: 150, lastPrintTime: 200 });
+    expect(left.last).toEqual({ outcome: "failed", endedAt: T0 + 2 * DAY + 60_000, printTime: 30 });
+    expect(history.statsFor(B)).toMatchObject({ prints: 1, successes: 0, successRate: 0, averagePrintTime: null, lastPrintTime: null });
+    expect(history.statsFor("c".repeat(64))).toMatchObject({ prints: 0, successRate: null, averagePrintTime: null, last: null });
+  });
+
+  test("per-file summaries group by content (files without a hash by name)", () => {
+    const files = history.files();
+    expect(files.map((f) => [f.file, f.prints, f.successes])).toEqual([
+      ["=cmd|' /C calc'!A0.gcode", 1, 1],
+      ["100%_infill_v2.gcode", 1, 0],
+      ["parts/bracket.gcode", 4, 3],
+    ]);
+    expect(files[2]).toMatchObject({ sha256: A, successRate: 0.75, averagePrintTime: (100 + 200 + 400) / 3, lastPrintedAt: T0 + 3 * DAY });
+    expect(history.files({ printer: "left" }).map((f) => f.prints)).toEqual([3]);
+  });
+
+  test("delete removes one entry", () => {
+    const id = history.list({ q: "infill" }).items[0]!.id;
+    expect(history.get(id)?.jobId).toBe("k5");
+    expect(history.delete(id)).toBe(true);
+    expect(history.delete(id)).toBe(false);
+    expect(history.get(id)).toBeUndefined();
+  });
+});
+
+describe("CSV", () => {
+  test("cells are quoted when needed and never start a formula", () => {
+    expect(csvCell("plain.gcode")).toBe("plain.gcode");
+    expect(csvCell("a,b.gcode")).toBe('"a,b.gcode"');
+    expect(csvCell('say "hi".gcode')).toBe('"say ""hi"".gcode"');
+    expect(csvCell("two\nlines")).toBe('"two\nlines"');
+    expect(csvCell("cr\rhere")).toBe('"cr\rhere"');
+    for (const start of ["=", "+", "-", "@", "\t", "\r"]) expect(csvCell(`${start}SUM(A1)`)).toBe(`"'${start}SUM(A1)"`);
+    expect(csvCell('=HYPERLINK("http://x","y")')).toBe(`"'=HYPERLINK(""http://x"",""y"")"`);
+    expect(csvCell(-3)).toBe("-3");
+    expect(csvCell(null)).toBe("");
+    expect(csvCell(true)).toBe("true");
+  });
+
+  test("the export streams a header and one line per entry, parseable back to the same values", async () => {
+    print("left", "evil", "failed", { file: 'x,"y"\n+z.gcode', at: T0 + 9 * DAY, reason: "-1 degrees, \"really\"" });
+    const text = await new Response(csvStream(history.each({ printer: "left" }))).text();
+    const rows = parseCsv(text);
+    expect(rows[0]).toEqual(["id", "job", "printer", "printer_name", "file", "source", "sha256", "size_bytes", "started", "ended", "print_time_s", "outcome", "reason", "filament_mm", "resumed"]);
+    expect(rows).toHaveLength(1 + history.list({ printer: "left" }).total);
+    const evil = rows[1]!;
+    expect(evil[1]).toBe("evil");
+    expect(evil[4]).toBe('x,"y"\n+z.gcode');
+    expect(evil[12]).toBe("'-1 degrees, \"really\"");
+    expect(evil[8]).toBe(new Date(T0 + 9 * DAY).toISOString());
+    expect(evil[11]).toBe("failed");
+    // No cell of the whole export starts a formula.
+    for (const row of rows) for (const cell of row) expect(/^[=+\-@\t\r]/.test(cell)).toBe(false);
+  });
+});
+
+/** A strict RFC 4180 reader (quoted cells with doubled quotes, CRLF between records). */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let cell = "";
+    if (text[i] === '"') {
+      i++;
+      for (;;) {
+        if (text[i] === '"' && text[i + 1] === '"') (cell += '"'), (i += 2);
+        else if (text[i] === '"') {
+          i++;
+          break;
+        } else cell += text[i++];
+      }
+    } else while (i < text.length && text[i] !== "," && text[i] !== "\r") cell += text[i++];
+    row.push(cell);
+    if (text[i] === ",") i++;
+    else {
+      expect(text.slice(i, i + 2)).toBe("\r\n");
+      i += 2;
+      rows.push(row);
+      row = [];
+    }
+  }
+  return rows;
+}
