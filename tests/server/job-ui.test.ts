@@ -12,7 +12,7 @@ import { DEFAULT_PROFILE } from "../../src/printers/profile.ts";
 import type { Job } from "../../src/printers/status.ts";
 import { objectMap, timeLeftWords } from "../../views/job.ts";
 import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
-import { labelledGcode } from "../helpers/labelled-gcode.ts";
+import { layeredGcode } from "../helpers/gcode.ts";
 
 const PARTS = [
   { name: "left", x: 20, y: 20, size: 30 },
@@ -20,7 +20,7 @@ const PARTS = [
   { name: "right", x: 140, y: 150, size: 30 },
 ];
 // PrusaSlicer-style labels: Klipper's EXCLUDE_OBJECT_DEFINE lines are longer than Marlin's 96-character command buffer.
-const GCODE = labelledGcode({ parts: PARTS, layers: 60, loops: 3, thumbnail: { width: 96, height: 72 } });
+const GCODE = layeredGcode({ objects: PARTS, layers: 60, loops: 3, thumbnail: { width: 96, height: 72 } });
 
 const form = (host: TestHost, path: string, fields: Record<string, string> = {}) => host.api(path, { method: "POST", body: new URLSearchParams(fields) });
 const text = async (res: Response) => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { launchBrowser, loggedInPage as login } from "../helpers/browser.ts";
 import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
-import { labelledGcode } from "../helpers/labelled-gcode.ts";
+import { layeredGcode } from "../helpers/gcode.ts";
 
 const PARTS = [
   { name: "cube_a", x: 30, y: 30, size: 25 },
@@ -24,7 +24,7 @@ beforeAll(async () => {
   host = await startTestHost({ virtual: { timeScale: 10 } });
   printer = host.printers.default()!.id;
   await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational" && p.firmware !== null);
-  const gcode = labelledGcode({ parts: PARTS, layers: 40, loops: 2, thumbnail: { width: 120, height: 90 } });
+  const gcode = layeredGcode({ objects: PARTS, layers: 40, loops: 2, thumbnail: { width: 120, height: 90 } });
   expect((await upload(host, "three-cubes.gcode", gcode)).status).toBe(201);
   await host.waitFor("/api/v1/files/three-cubes.gcode", (f: any) => f.analysis?.state === "done");
   browser = await launchBrowser();
