@@ -38,8 +38,6 @@ const fail = (code: string, message: string, hint: string): Result<never> => ({ 
 
 export class JobService implements JobLink {
   private readonly checkpoints: CheckpointStore;
-  /** The job id each printer's stored checkpoint belongs to: a late checkpoint of an ended job is not stored again. */
-  private readonly ended = new Map<string, string>();
 
   constructor(private readonly options: JobServiceOptions) {
     this.checkpoints = new CheckpointStore(options.db);
@@ -53,14 +51,9 @@ export class JobService implements JobLink {
   }
 
   checkpoint(printerId: string, checkpoint: Checkpoint | null): void {
-    if (checkpoint === null) {
-      const stored = this.checkpoints.get(printerId);
-      if (stored) this.ended.set(printerId, stored.jobId);
-      this.checkpoints.remove(printerId);
-      return;
-    }
-    if (this.ended.get(printerId) === checkpoint.jobId) return;
-    this.checkpoints.save(printerId, checkpoint);
+    // The Worker sends a job's checkpoints in order and none after its null.
+    if (checkpoint === null) this.checkpoints.remove(printerId);
+    else this.checkpoints.save(printerId, checkpoint);
   }
 
   /** A new session: its scripts and profile, and the print it was running when the host stopped. */
@@ -80,10 +73,8 @@ export class JobService implements JobLink {
     const before = await Bun.file(path).slice(0, cp.layer!.offset).bytes();
     let newlines = 0;
     for (let i = before.indexOf(10); i >= 0; i = before.indexOf(10, i + 1)) newlines++;
-    const result = await session.startJob(cp.file, resumeFrom(cp, newlines));
-    // The resumed job writes its own checkpoints; the old one is done with.
-    if (result.ok) this.checkpoints.remove(session.id);
-    return result;
+    // The resumed job writes its own checkpoints over this one (its first already at its start).
+    return session.startJob(cp.file, resumeFrom(cp, newlines));
   }
 
   /** Forgets the interrupted print. */
