@@ -35,7 +35,7 @@ const JOB_STATE_CLASS: Record<JobState, string> = {
   cancelling: "state-paused",
   finishing: "state-printing",
   done: "state-operational",
-  cancelled: "",
+  cancelled: "state-ended",
   failed: "state-error",
 };
 

@@ -118,7 +118,7 @@ describe("the job panel and the cancel-object map", () => {
     await form(host, `/ui/printers/${id}/job/cancel`);
     await host.waitFor(at, (p: any) => p.job.state === "cancelled" && p.state === "operational");
     const ended = await text(await host.api(`/?printer=${id}`));
-    expect(ended).toContain('<span class="badge job-state ">Cancelled</span>');
+    expect(ended).toContain('<span class="badge job-state state-ended">Cancelled</span>');
     expect(ended).toContain("Printed for");
     expect(ended).toContain(">Restart</button>");
     expect(ended).not.toContain(">Cancel</button>");
