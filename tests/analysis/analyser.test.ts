@@ -63,6 +63,46 @@ describe("G-code interpreter", () => {
     expect(mmu.estimatedTime - m.estimatedTime).toBeCloseTo(15 + (12 + 15) + 12, 6);
   });
 
+  test("a wipe tower tool change counts ramming and wiping, not cooling or loading (as PrusaSlicer)", () => {
+    // The sequence PrusaSlicer 2.5 writes for an MMU2S tool change (shortened from the real file).
+    const toolChange = [
+      ";TYPE:Wipe tower",
+      "; CP TOOLCHANGE START",
+      "M220 B",
+      "; CP TOOLCHANGE UNLOAD",
+      "G1 X229.25 Y138.42",
+      "G1 X223.671 E0.2816 F1339", // ramming: counts for the old tool
+      "G1 X217.626 E0.3051 F1451",
+      "G1 E-15 F6000", // retraction into the cooling tube
+      "G1 E-24.5 F1200",
+      "G1 Y136.86",
+      "G1 X170.75 E20 F454", // cooling moves: the same filament back and forth
+      "G1 X221.18 E-20 F303",
+      "G1 E-35 F2000",
+      "G4 S0",
+      "T1",
+      "G1 X221.18 Y137",
+      "; CP TOOLCHANGE LOAD",
+      "G1 E12 F1140", // loading the new filament: no consumption
+      "G1 X170.625 E42 F1011",
+      "G1 X221.18 E6 F708",
+      "; CP TOOLCHANGE WIPE",
+      "G1 X229 E0.3507 F396", // wiping: counts for the new tool
+      "M220 R",
+      "G92 E0",
+      "; CP TOOLCHANGE END",
+    ];
+    const m = motion(["M83", ";TYPE:Custom", "T0", "G1 X55 Y-3 E29 F1073", ";TYPE:Perimeter", "G1 X60 Y10 E1 F1200", ...toolChange, ";TYPE:Perimeter", "G1 X200 Y100 E2 F1200", ""].join("\n"));
+    expect(m.filament[0]).toBeCloseTo(29 + 1 + 0.2816 + 0.3051, 9);
+    expect(m.filament[1]).toBeCloseTo(0.3507 + 2, 9);
+    expect(m.customFilament).toEqual([29, 0]);
+    expect(m.filamentByRole["Wipe tower"]).toBeCloseTo(0.2816 + 0.3051 + 0.3507, 9);
+    // The moves still take their time (and the tower's area) even though they are not filament used.
+    const none = motion(["M83", "T0", "G1 X55 Y-3 E29 F1073", "G1 X60 Y10 E1 F1200", ...toolChange.filter((l) => !l.startsWith("; CP")), "G1 X200 Y100 E2 F1200", ""].join("\n"));
+    expect(m.estimatedTime).toBeCloseTo(none.estimatedTime, 6);
+    expect(none.filament[0]! + none.filament[1]!).toBeCloseTo(m.filament[0]! + m.filament[1]! + 20 + 42 + 6, 9);
+  });
+
   test("dwells count, heat-up waits are reported separately", () => {
     const base = motion("G1 X10 F600\nG1 X20\n");
     const m = motion("M190 S60\nM109 S215 T0\nG1 X10 F600\nG4 S10\nG4 P500\nG1 X20\n");

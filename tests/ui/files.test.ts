@@ -92,6 +92,10 @@ test("details: slicer figures beside ours; print on a printer, rename, move, del
   await expect(detail.locator('tr[data-row="layers"] td').nth(1).textContent()).resolves.toBe("130");
   await expect(detail.locator('[data-row="dimensions"]').textContent()).resolves.toMatch(/× .* × .* mm/);
   await expect(detail.locator(".tools tr[data-tool]").count()).resolves.toBe(1);
+  // Per tool as PrusaSlicer counts it (327.60 mm), the purge arc of the start G-code apart.
+  await expect(detail.locator('.tools tr[data-tool="0"] td.printed').textContent()).resolves.toBe("328 mm");
+  await expect(detail.locator('.tools tr[data-tool="0"] td.slicer').textContent()).resolves.toBe("328 mm");
+  await expect(detail.locator('tr[data-row="filament"]').textContent()).resolves.toContain("+ 26 mm start/end G-code");
   await expect(detail.locator("img.preview").getAttribute("width")).resolves.toBe("260");
 
   // Print it on the (only, virtual) printer.
