@@ -21,9 +21,11 @@ const slicerComparable = (r: Awaited<ReturnType<typeof analyse>>) => sum(r.filam
 describe("real PrusaSlicer files", () => {
   test("Ender-3 torus: time, filament, layers, metadata", async () => {
     const r = await analyse("ps25_ender3_torus_0.20normal_pla.gcode");
-    expect(r.slicer).toMatchObject({ slicer: "PrusaSlicer", slicerVersion: "2.5.0", estimatedTime: 829, filamentUsedMm: [590.69], filamentUsedG: [1.76], layerHeight: 0.2, firstLayerHeight: 0.2, nozzleDiameter: 0.4 });
+    expect(r.slicer).toMatchObject({ slicer: "PrusaSlicer", slicerVersion: "2.5.0", estimatedTime: 829, filamentUsedMm: [590.69], filamentUsedG: [1.76], layerHeight: 0.2, firstLayerHeight: 0.2, objectHeight: 5.6, nozzleDiameter: 0.4 });
     expect(r.slicer.temperatures).toMatchObject({ firstLayerNozzle: 210, firstLayerBed: 60 });
     expect(r.slicer.filamentType).toEqual(["PLA"]);
+    expect(r.slicer.filamentColour).toEqual(["#DDDDDD"]);
+    expect(r.slicer.filamentName).toEqual(["Generic PLA @CREALITY"]);
     withinPct(r.estimatedTime, 829, 3);
     withinPct(slicerComparable(r), 590.69, 0.5);
     expect(r.layerCount).toBe(28);
