@@ -463,8 +463,7 @@ export class GcodeAnalyser {
     } else if (!xy && dz === 0) {
       kind = MOVE_RETRACT;
       if (de < 0 && this.tower === TOWER_RAMMING) this.tower = TOWER_SHUTTLE;
-    }
-    else kind = this.wiping ? MOVE_PRINT : MOVE_TRAVEL;
+    } else kind = this.wiping ? MOVE_PRINT : MOVE_TRAVEL;
     if (dz !== 0) {
       this.zChangeOffset = offset;
       if (this.layerSource !== "markers") {
