@@ -128,7 +128,9 @@ export function fileDetail(f: FileEntry, result: AnalysisResult | undefined, pri
   const largest = f.thumbnails[0];
   const s = result?.slicer;
   const path = JSON.stringify({ path: f.path });
-  const totalOurs = result ? result.filament.reduce((n, t) => n + t.length, 0) : null;
+  // Ours as the slicer counts it (without the custom start/end G-code), and that G-code's share.
+  const totalOurs = result ? result.filament.reduce((n, t) => n + t.length - t.custom, 0) : null;
+  const customOurs = result ? result.filament.reduce((n, t) => n + t.custom, 0) : 0;
   const slicerFilament = s?.filamentUsedMm ? s.filamentUsedMm.reduce((n, v) => n + v, 0) : null;
   return html`<div class="detail-body" data-detail="${f.path}">
   <div class="detail-head">
@@ -148,7 +150,7 @@ export function fileDetail(f: FileEntry, result: AnalysisResult | undefined, pri
     <thead><tr><th></th><th>Slicer</th><th>Layerline</th></tr></thead>
     <tbody>
       <tr data-row="time"><th>Print time</th><td>${s.estimatedTime === null ? dash : formatDuration(s.estimatedTime)}</td><td>${formatDuration(result.estimatedTime)}${result.heatUp.estimatedSeconds > 0 ? html` <span class="muted">+ ~${formatDuration(result.heatUp.estimatedSeconds)} heating</span>` : ""}</td></tr>
-      <tr data-row="filament"><th>Filament</th><td>${slicerFilament === null ? dash : formatFilament(slicerFilament)}${s.filamentWeightTotalG ? ` · ${num(s.filamentWeightTotalG)} g` : ""}</td><td>${totalOurs === null ? dash : formatFilament(totalOurs)}${result.filament.some((t) => t.weight !== null) ? ` · ${num(result.filament.reduce((n, t) => n + (t.weight ?? 0), 0))} g` : ""}</td></tr>
+      <tr data-row="filament"><th>Filament</th><td>${slicerFilament === null ? dash : formatFilament(slicerFilament)}${s.filamentWeightTotalG ? ` · ${num(s.filamentWeightTotalG)} g` : ""}</td><td>${totalOurs === null ? dash : formatFilament(totalOurs)}${customOurs > 0 ? html` <span class="muted">+ ${formatFilament(customOurs)} start/end G-code</span>` : ""}${result.filament.some((t) => t.weight !== null) ? ` · ${num(result.filament.reduce((n, t) => n + (t.weight ?? 0), 0))} g` : ""}</td></tr>
       <tr data-row="layers"><th>Layers</th><td>${s.layerCount ?? dash}</td><td>${result.layerCount}</td></tr>
       <tr><th>Layer height</th><td>${num(s.layerHeight, 3, " mm")}</td><td>${num(result.layerHeight, 3, " mm")}</td></tr>
       <tr><th>First layer</th><td>${num(s.firstLayerHeight, 3, " mm")}</td><td>${num(result.firstLayerHeight, 3, " mm")}</td></tr>
@@ -164,8 +166,8 @@ export function fileDetail(f: FileEntry, result: AnalysisResult | undefined, pri
       <span class="muted">(X ${num(result.printingArea!.minX)}…${num(result.printingArea!.maxX)}, Y ${num(result.printingArea!.minY)}…${num(result.printingArea!.maxY)}, Z ${num(result.printingArea!.minZ)}…${num(result.printingArea!.maxZ)})</span></p>`
     : html`<p class="muted">Nothing is extruded.</p>`}
   <h3>Filament per tool</h3>
-  <table class="tools"><thead><tr><th>Tool</th><th>Length</th><th>Volume</th><th>Weight</th><th>Slicer</th></tr></thead><tbody>
-    ${result.filament.map((t, i) => html`<tr data-tool="${t.tool}"><td>T${t.tool}</td><td>${formatFilament(t.length)}</td><td>${num(t.volume, 2, " cm³")}</td><td>${num(t.weight, 2, " g")}</td><td>${s.filamentUsedMm?.[i] !== undefined ? formatFilament(s.filamentUsedMm[i]!) : dash}</td></tr>`)}
+  <table class="tools"><thead><tr><th>Tool</th><th>Printed</th><th>Start/end G-code</th><th>Total volume</th><th>Total weight</th><th>Slicer</th></tr></thead><tbody>
+    ${result.filament.map((t) => html`<tr data-tool="${t.tool}"><td>T${t.tool}</td><td class="printed">${formatFilament(t.length - t.custom)}</td><td>${t.custom > 0 ? formatFilament(t.custom) : dash}</td><td>${num(t.volume, 2, " cm³")}</td><td>${num(t.weight, 2, " g")}</td><td class="slicer">${s.filamentUsedMm?.[t.tool] !== undefined ? formatFilament(s.filamentUsedMm[t.tool]!) : dash}</td></tr>`)}
   </tbody></table>
   ${result.objects.length > 0
     ? html`<h3>Objects</h3><table class="objects"><thead><tr><th>Name</th><th>Size</th><th>Filament</th></tr></thead><tbody>

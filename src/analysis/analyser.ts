@@ -47,6 +47,17 @@ export const TIMELINE_STEP = 256 * 1024;
 /** Arcs are planned as chords of about this length (Marlin's MM_PER_ARC_SEGMENT). */
 const ARC_SEGMENT_MM = 1;
 const INCH = 25.4;
+/**
+ * Where a PrusaSlicer-family wipe tower tool change is (its `; CP TOOLCHANGE …` comments). The
+ * slicer's `filament used` counts the tower's ramming and wiping extrusions but not the moves that
+ * shuttle the filament between the nozzle and the cooling tube or the MMU (cooling moves, loading):
+ * those push back filament that the unload pulled out, so they consume none.
+ */
+const TOWER_NONE = 0;
+/** After `CP TOOLCHANGE UNLOAD`: ramming, until the first retraction into the cooling tube. */
+const TOWER_RAMMING = 1;
+/** From that retraction to `CP TOOLCHANGE WIPE`: cooling moves, the tool change, loading. */
+const TOWER_SHUTTLE = 2;
 /** Marlin's default homing speeds (HOMING_FEEDRATE_MM_M), mm/s. */
 const HOMING_MM_S = { xy: 50, z: 4 } as const;
 
@@ -113,8 +124,13 @@ export interface MotionAnalysis {
   lines: number;
   moves: number;
   estimatedTime: number;
-  /** Filament per tool (index = tool number), mm pushed by moves that print (E > 0 with XY motion). */
+  /**
+   * Filament per tool (index = tool number), mm pushed by moves that print (E > 0 with XY motion),
+   * except a wipe tower's cooling and loading moves (see TOWER_SHUTTLE).
+   */
   filament: number[];
+  /** Of `filament`, the mm extruded in custom G-code (`;TYPE:Custom`: start/end G-code, purge lines), per tool. */
+  customFilament: number[];
   /** The same by the slicer's feature type (`;TYPE:` comments; "Custom" is start/end G-code). */
   filamentByRole: Record<string, number>;
   printingArea: Box | null;
@@ -193,6 +209,7 @@ export class GcodeAnalyser {
   private tool = 0;
   private unloaded = true;
   private wiping = false;
+  private tower = TOWER_NONE;
   private retractLength = 3;
   private retractSpeed = 45;
   private retractZ = 0;
@@ -205,6 +222,9 @@ export class GcodeAnalyser {
   private lines = 0;
   private moves = 0;
   private readonly filament: number[] = [0];
+  private readonly customFilament: number[] = [0];
+  /** Index of the "Custom" feature type in roleNames, once seen. */
+  private customRole = -1;
   private readonly roleNames: string[] = ["unknown"];
   private readonly roleFilament: number[] = [0];
   private role = 0;
@@ -318,6 +338,7 @@ export class GcodeAnalyser {
       moves: this.moves,
       estimatedTime: total,
       filament: this.filament.map((f) => f ?? 0),
+      customFilament: this.filament.map((_, t) => this.customFilament[t] ?? 0),
       filamentByRole: Object.fromEntries(this.roleNames.map((name, i) => [name, this.roleFilament[i]!]).filter(([, mm]) => (mm as number) > 0)),
       printingArea: boxOf(this.printBox),
       travelArea: boxOf(this.travelBox),
@@ -438,9 +459,11 @@ export class GcodeAnalyser {
     let kind: number;
     if (de > 0 && xy) {
       kind = MOVE_PRINT;
-      this.extruded(nx, ny, nz, de, offset);
-    } else if (!xy && dz === 0) kind = MOVE_RETRACT;
-    else kind = this.wiping ? MOVE_PRINT : MOVE_TRAVEL;
+      if (this.tower !== TOWER_SHUTTLE) this.extruded(nx, ny, nz, de, offset);
+    } else if (!xy && dz === 0) {
+      kind = MOVE_RETRACT;
+      if (de < 0 && this.tower === TOWER_RAMMING) this.tower = TOWER_SHUTTLE;
+    } else kind = this.wiping ? MOVE_PRINT : MOVE_TRAVEL;
     if (dz !== 0) {
       this.zChangeOffset = offset;
       if (this.layerSource !== "markers") {
@@ -462,6 +485,7 @@ export class GcodeAnalyser {
     const tool = this.tool;
     this.filament[tool] = (this.filament[tool] ?? 0) + de;
     this.roleFilament[this.role]! += de;
+    if (this.role === this.customRole) this.customFilament[tool] = (this.customFilament[tool] ?? 0) + de;
     if (!this.toolsUsed.has(tool)) this.toolsUsed.add(tool);
     includeXY(this.printBox, this.x, this.y);
     include(this.printBox, nx, ny, nz);
@@ -829,6 +853,7 @@ export class GcodeAnalyser {
         break;
       case 67: // C
         if (bytesAt(buf, i, end, "CHANGE_LAYER")) this.layerMarker(offset);
+        else if (bytesAt(buf, i, end, "CP TOOLCHANGE ")) this.towerPhase(buf, i + 14, end);
         break;
       case 108: // l: Simplify3D "; layer 2, Z = 0.4"
         if (bytesAt(buf, i, end, "layer ") && buf[i + 6]! >= 48 && buf[i + 6]! <= 57 && at === i - 1) this.layerMarker(offset);
@@ -865,12 +890,20 @@ export class GcodeAnalyser {
     }
   }
 
+  /** `; CP TOOLCHANGE UNLOAD|LOAD|WIPE|END` (START changes nothing: travel and speed settings follow). */
+  private towerPhase(buf: Uint8Array, at: number, end: number): void {
+    if (bytesAt(buf, at, end, "UNLOAD")) this.tower = TOWER_RAMMING;
+    else if (bytesAt(buf, at, end, "LOAD")) this.tower = TOWER_SHUTTLE;
+    else if (bytesAt(buf, at, end, "WIPE") || bytesAt(buf, at, end, "END")) this.tower = TOWER_NONE;
+  }
+
   private setRole(name: string): void {
     let index = this.roleNames.indexOf(name);
     if (index < 0) {
       if (this.roleNames.length >= 64) return; // not a feature type, but something generating names
       index = this.roleNames.push(name) - 1;
       this.roleFilament.push(0);
+      if (name === "Custom") this.customRole = index;
     }
     this.role = index;
   }

@@ -11,7 +11,7 @@ import type { AnalysisResult, SlicerMetadata, TimelineParts } from "./result.ts"
 import { decodeThumbnails, type Thumbnail } from "./thumbnails.ts";
 
 /** Bump when the figures change, so stored results are redone. */
-export const ANALYSER_VERSION = 3;
+export const ANALYSER_VERSION = 4;
 
 export class AnalysisError extends Error {
   constructor(
@@ -146,7 +146,7 @@ function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbn
       const d = meta.filamentDiameter[tool] ?? meta.filamentDiameter[0] ?? DEFAULT_FILAMENT_DIAMETER;
       const density = meta.filamentDensity[tool] ?? meta.filamentDensity[0] ?? 0;
       const volume = (length * Math.PI * (d / 2) ** 2) / 1000; // cm³
-      return { tool, length: round(length, 2), volume: round(volume, 3), weight: density > 0 ? round(volume * density, 2) : null };
+      return { tool, length: round(length, 2), custom: round(m.customFilament[tool] ?? 0, 2), volume: round(volume, 3), weight: density > 0 ? round(volume * density, 2) : null };
     })
     .filter((f) => f.length > 0 || m.toolsUsed.includes(f.tool));
   return {

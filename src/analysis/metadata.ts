@@ -172,8 +172,9 @@ function cura(src: Source, meta: SlicerMetadata): void {
     meta.filamentWeightTotalG = sum(meta.filamentUsedG);
   }
   meta.layerHeight = num(c["Layer height"]);
-  meta.firstLayerHeight = num(c["MINZ"]);
-  meta.objectHeight = num(c["MAXZ"]);
+  // Marlin flavour: ;MINZ / ;MAXZ; Griffin (Ultimaker) flavour: the print's bounding box.
+  meta.firstLayerHeight = num(c["MINZ"]) ?? num(c["PRINT.SIZE.MIN.Z"]);
+  meta.objectHeight = num(c["MAXZ"]) ?? num(c["PRINT.SIZE.MAX.Z"]);
   meta.layerCount = num(c["LAYER_COUNT"]);
   meta.nozzleDiameter = num(c["EXTRUDER_TRAIN.0.NOZZLE.DIAMETER"]);
   meta.temperatures = {

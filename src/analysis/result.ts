@@ -54,7 +54,12 @@ export const AnalysisResultSchema = v.object({
     /** A rough figure: heating from room temperature at typical rates (hotend 2.5 °C/s, bed 0.6 °C/s). */
     estimatedSeconds: N,
   }),
-  filament: v.array(v.object({ tool: N, length: N, volume: N, weight: Nullable(N) })),
+  /**
+   * Per tool: `length` mm the file extrudes with it (what the spool gives), `volume` cm³ and
+   * `weight` g of that (weight when the density is known), and `custom` mm of the length that is
+   * custom start/end G-code (purge lines). Slicers report `length - custom` as "filament used".
+   */
+  filament: v.array(v.object({ tool: N, length: N, custom: N, volume: N, weight: Nullable(N) })),
   filamentByRole: v.record(v.string(), N),
   dimensions: Nullable(v.object({ width: N, depth: N, height: N })),
   printingArea: Nullable(BoxSchema),

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { defaultLimits, type MachineLimits } from "../../src/analysis/limits.ts";
 import { motion } from "./helpers.ts";
 
 describe("G-code interpreter", () => {
@@ -63,6 +64,46 @@ describe("G-code interpreter", () => {
     expect(mmu.estimatedTime - m.estimatedTime).toBeCloseTo(15 + (12 + 15) + 12, 6);
   });
 
+  test("a wipe tower tool change counts ramming and wiping, not cooling or loading (as PrusaSlicer)", () => {
+    // The sequence PrusaSlicer 2.5 writes for an MMU2S tool change (shortened from the real file).
+    const toolChange = [
+      ";TYPE:Wipe tower",
+      "; CP TOOLCHANGE START",
+      "M220 B",
+      "; CP TOOLCHANGE UNLOAD",
+      "G1 X229.25 Y138.42",
+      "G1 X223.671 E0.2816 F1339", // ramming: counts for the old tool
+      "G1 X217.626 E0.3051 F1451",
+      "G1 E-15 F6000", // retraction into the cooling tube
+      "G1 E-24.5 F1200",
+      "G1 Y136.86",
+      "G1 X170.75 E20 F454", // cooling moves: the same filament back and forth
+      "G1 X221.18 E-20 F303",
+      "G1 E-35 F2000",
+      "G4 S0",
+      "T1",
+      "G1 X221.18 Y137",
+      "; CP TOOLCHANGE LOAD",
+      "G1 E12 F1140", // loading the new filament: no consumption
+      "G1 X170.625 E42 F1011",
+      "G1 X221.18 E6 F708",
+      "; CP TOOLCHANGE WIPE",
+      "G1 X229 E0.3507 F396", // wiping: counts for the new tool
+      "M220 R",
+      "G92 E0",
+      "; CP TOOLCHANGE END",
+    ];
+    const m = motion(["M83", ";TYPE:Custom", "T0", "G1 X55 Y-3 E29 F1073", ";TYPE:Perimeter", "G1 X60 Y10 E1 F1200", ...toolChange, ";TYPE:Perimeter", "G1 X200 Y100 E2 F1200", ""].join("\n"));
+    expect(m.filament[0]).toBeCloseTo(29 + 1 + 0.2816 + 0.3051, 9);
+    expect(m.filament[1]).toBeCloseTo(0.3507 + 2, 9);
+    expect(m.customFilament).toEqual([29, 0]);
+    expect(m.filamentByRole["Wipe tower"]).toBeCloseTo(0.2816 + 0.3051 + 0.3507, 9);
+    // The moves still take their time (and the tower's area) even though they are not filament used.
+    const none = motion(["M83", "T0", "G1 X55 Y-3 E29 F1073", "G1 X60 Y10 E1 F1200", ...toolChange.filter((l) => !l.startsWith("; CP")), "G1 X200 Y100 E2 F1200", ""].join("\n"));
+    expect(m.estimatedTime).toBeCloseTo(none.estimatedTime, 6);
+    expect(none.filament[0]! + none.filament[1]!).toBeCloseTo(m.filament[0]! + m.filament[1]! + 20 + 42 + 6, 9);
+  });
+
   test("dwells count, heat-up waits are reported separately", () => {
     const base = motion("G1 X10 F600\nG1 X20\n");
     const m = motion("M190 S60\nM109 S215 T0\nG1 X10 F600\nG4 S10\nG4 P500\nG1 X20\n");
@@ -81,6 +122,32 @@ describe("G-code interpreter", () => {
     expect(slowAccel.estimatedTime).toBeGreaterThan(normal.estimatedTime);
     const limited = motion("M203 X10\nG1 X100 F3000\n");
     expect(limited.estimatedTime).toBeCloseTo(10, 6); // 100 mm at the 10 mm/s cap
+  });
+
+  test("every machine-limit command of the file reaches the planner as if the profile had set it", () => {
+    // Corners, a Z move, prints, a retraction, a travel and the unretraction: every kind of block.
+    const path = "M83\nG1 Z0.3 F600\nG1 X50 Y0 E2 F3000\nG1 X50 Y50 E2\nG1 E-1 F2400\nG1 X0 Y0 F9000\nG1 E1 F2400\nG1 X20 Y5 E1 F1800\nG1 X25 Y40 E1\n";
+    const d = defaultLimits();
+    const base = motion(path).estimatedTime;
+    const same = (gcode: string, limits: Partial<MachineLimits>, options: Parameters<typeof motion>[3] = {}) => {
+      const fromFile = motion(gcode + path, {}, 1 << 20, options).estimatedTime;
+      expect(fromFile).toBeCloseTo(motion(path, limits).estimatedTime, 9);
+      expect(Math.abs(fromFile - base)).toBeGreaterThan(0.001); // and it made a difference
+    };
+    same("M201 X400 Y500 Z50 E900\n", { maxAcceleration: { x: 400, y: 500, z: 50, e: 900 } });
+    same("M203 X100 Y120 Z2 E20\n", { maxFeedrate: { x: 100, y: 120, z: 2, e: 20 } });
+    // RepRapFirmware gives M203 (and M566) in mm/min.
+    same("M203 X6000 Y7200 Z120 E1200\n", { maxFeedrate: { x: 100, y: 120, z: 2, e: 20 } }, { feedratesPerMinute: true });
+    same("M204 P800 R600 T1000\n", { printAcceleration: 800, retractAcceleration: 600, travelAcceleration: 1000 });
+    same("M204 S700\n", { printAcceleration: 700, travelAcceleration: 700 }); // legacy form
+    same("M205 X4 Y6 Z0.2 E2 S20 T30\n", { maxJerk: { x: 4, y: 6, z: 0.2, e: 2 }, minExtrudingRate: 20, minTravelRate: 30 });
+    same("M205 X5\n", { maxJerk: { ...d.maxJerk, x: 5, y: 5 } }); // X alone sets Y too (as Prusa firmware and PrusaSlicer)
+    same("M205 J0.02\n", { junctionDeviation: 0.02 });
+    same("M566 X240 Y360 Z12 E120\n", { maxJerk: { x: 4, y: 6, z: 0.2, e: 2 } }); // mm/min
+    // M221 scales E, so the extruder's speed limit binds at half the feed rate.
+    same("M221 S200\nM203 E1\n", { maxFeedrate: { ...d.maxFeedrate, e: 0.5 }, maxJerk: { ...d.maxJerk, e: 1000 } });
+    // M220 B saves the speed factor, R restores it.
+    expect(motion("M220 B\nM220 S50\nM220 R\n" + path).estimatedTime).toBeCloseTo(base, 9);
   });
 
   test("layers from heights: one per extrusion Z, with the Z move's byte offset", () => {

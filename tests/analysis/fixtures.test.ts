@@ -4,7 +4,7 @@
  * filament within ±0.5 %, layer counts exact, every thumbnail decoded.
  *
  * PrusaSlicer counts filament only in the print's own features, not in the custom start/end
- * G-code (the purge line), so ours is compared after taking out the "Custom" feature type.
+ * G-code (the purge line), so ours is compared per tool without it (`length - custom`).
  * Its 2.5 estimator also ignores G2/G3 and G4 dwells issued while its queue is empty; ours
  * counts them, which is why the FLSun and Ender-3 files come out ~1.5 % above it.
  */
@@ -16,14 +16,16 @@ const analyse = async (name: string) => analyseBytes(await fixture(name)).result
 const withinPct = (ours: number, theirs: number, pct: number) => expect(Math.abs(ours / theirs - 1) * 100).toBeLessThanOrEqual(pct);
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 /** Our filament as PrusaSlicer counts it: without the custom start/end G-code. */
-const slicerComparable = (r: Awaited<ReturnType<typeof analyse>>) => sum(r.filament.map((f) => f.length)) - (r.filamentByRole.Custom ?? 0);
+const slicerComparable = (r: Awaited<ReturnType<typeof analyse>>) => sum(r.filament.map((f) => f.length - f.custom));
 
 describe("real PrusaSlicer files", () => {
   test("Ender-3 torus: time, filament, layers, metadata", async () => {
     const r = await analyse("ps25_ender3_torus_0.20normal_pla.gcode");
-    expect(r.slicer).toMatchObject({ slicer: "PrusaSlicer", slicerVersion: "2.5.0", estimatedTime: 829, filamentUsedMm: [590.69], filamentUsedG: [1.76], layerHeight: 0.2, firstLayerHeight: 0.2, nozzleDiameter: 0.4 });
+    expect(r.slicer).toMatchObject({ slicer: "PrusaSlicer", slicerVersion: "2.5.0", estimatedTime: 829, filamentUsedMm: [590.69], filamentUsedG: [1.76], layerHeight: 0.2, firstLayerHeight: 0.2, objectHeight: 5.6, nozzleDiameter: 0.4 });
     expect(r.slicer.temperatures).toMatchObject({ firstLayerNozzle: 210, firstLayerBed: 60 });
     expect(r.slicer.filamentType).toEqual(["PLA"]);
+    expect(r.slicer.filamentColour).toEqual(["#DDDDDD"]);
+    expect(r.slicer.filamentName).toEqual(["Generic PLA @CREALITY"]);
     withinPct(r.estimatedTime, 829, 3);
     withinPct(slicerComparable(r), 590.69, 0.5);
     expect(r.layerCount).toBe(28);
@@ -56,6 +58,16 @@ describe("real PrusaSlicer files", () => {
     expect(r.layerCount).toBe(75);
     expect(r.filament.map((f) => f.tool)).toEqual([0, 1]);
     expect(r.slicer.filamentUsedMm).toEqual([3029.52, 2754.26]);
+    // Per tool as PrusaSlicer counts it: the wipe tower's ramming and wiping but not its cooling
+    // and loading moves, and not the start G-code's load and purge (120 mm of T0, "custom").
+    expect(r.filament.map((f) => f.custom)).toEqual([120, 0]);
+    [3029.52, 2754.26].forEach((theirs, tool) => {
+      const ours = r.filament[tool]!.length - r.filament[tool]!.custom;
+      withinPct(ours, theirs, 0.5);
+      expect(Math.abs(ours - theirs)).toBeLessThan(0.2);
+    });
+    expect(r.filamentByRole["Wipe tower"]).toBeCloseTo(4862.97, 1);
+    expect(r.filament.map((f) => f.weight)).toEqual([9.39, 8.21]); // Prusament PLA, 1.24 g/cm³, custom G-code included
     const names = r.objects.map((o) => o.name).sort();
     expect(names).toEqual(["cone_T1 id:1 copy 0", "cylinder_T0 id:0 copy 0"]);
     const cone = r.objects.find((o) => o.name.startsWith("cone"))!;

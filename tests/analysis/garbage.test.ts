@@ -1,7 +1,7 @@
 /** Bad input never crashes the analyser: it ends in a clear AnalysisError, or a result with warnings. */
 import { describe, expect, test } from "bun:test";
 import { analyseBytes, AnalysisError } from "../../src/analysis/analysis.ts";
-import { fixture } from "./helpers.ts";
+import { fixture, motion } from "./helpers.ts";
 
 function errorOf(bytes: Uint8Array): AnalysisError {
   try {
@@ -38,6 +38,15 @@ describe("files that are not (complete) G-code", () => {
   test("text that is not G-code", () => {
     const text = "Lorem ipsum dolor sit amet,\nconsectetur adipiscing elit,\nsed do eiusmod tempor\n".repeat(50);
     expect(errorOf(new TextEncoder().encode(text)).code).toBe("not_gcode");
+  });
+
+  test("Klipper macro calls and extended commands are G-code, not garbage", () => {
+    // As the Voron file of ../shared/data/gcode calls its start and end macros.
+    const gcode = "print_start EXTRUDER=240 BED=100 CHAMBER=0\nSET_PRESSURE_ADVANCE ADVANCE=0.05\nBED_MESH_CALIBRATE\nM83\nG1 X10 E1 F600\nprint_end\n";
+    const { result } = analyseBytes(new TextEncoder().encode(gcode));
+    expect(result.warnings).toEqual([]);
+    expect(result.filament[0]!.length).toBe(1);
+    expect(motion("Lorem ipsum, dolor sit amet.\nG1 X1\n").badLines).toBe(1);
   });
 
   test("binary G-code (.bgcode)", () => {

@@ -68,6 +68,7 @@ describe("slicer metadata", () => {
       "; initial_layer_print_height = 0.2",
       "; nozzle_diameter = 0.4",
       "; filament_type = PLA",
+      "; filament_colour = #00AE42",
       "; nozzle_temperature_initial_layer = 220",
       "; hot_plate_temp_initial_layer = 55",
       "; CONFIG_BLOCK_END",
@@ -84,6 +85,7 @@ describe("slicer metadata", () => {
       firstLayerHeight: 0.2,
       nozzleDiameter: 0.4,
       filamentType: ["PLA"],
+      filamentColour: ["#00AE42"],
       temperatures: { firstLayerNozzle: 220, firstLayerBed: 55 },
     });
   });
@@ -113,6 +115,37 @@ describe("slicer metadata", () => {
     expect(m.temperatures).toMatchObject({ firstLayerNozzle: 200, firstLayerBed: 60 });
   });
 
+  test("Cura, Griffin flavour (Ultimaker): the header block", () => {
+    const head = [
+      ";START_OF_HEADER",
+      ";HEADER_VERSION:0.1",
+      ";FLAVOR:Griffin",
+      ";GENERATOR.NAME:Cura_SteamEngine",
+      ";GENERATOR.VERSION:5.2.1",
+      ";TARGET_MACHINE.NAME:Ultimaker S5",
+      ";EXTRUDER_TRAIN.0.INITIAL_TEMPERATURE:215",
+      ";EXTRUDER_TRAIN.0.MATERIAL.VOLUME_USED:6543",
+      ";EXTRUDER_TRAIN.0.NOZZLE.DIAMETER:0.4",
+      ";BUILD_PLATE.INITIAL_TEMPERATURE:60",
+      ";PRINT.TIME:5172",
+      ";PRINT.SIZE.MIN.Z:0.27",
+      ";PRINT.SIZE.MAX.Z:48.07",
+      ";END_OF_HEADER",
+      ";Generated with Cura_SteamEngine 5.2.1",
+    ].join("\n");
+    expect(meta(head, ";End of Gcode\n")).toMatchObject({
+      slicer: "Cura",
+      slicerVersion: "5.2.1",
+      estimatedTime: 5172,
+      filamentUsedCm3: [6.543],
+      nozzleDiameter: 0.4,
+      firstLayerHeight: 0.27,
+      objectHeight: 48.07,
+      printerModel: "Ultimaker S5",
+      temperatures: { firstLayerNozzle: 215, firstLayerBed: 60 },
+    });
+  });
+
   test("Creality Print (Cura based)", () => {
     const m = meta(";FLAVOR:Marlin\n;TIME:1200\n;Filament used: 1.5m\n;Layer height: 0.2\n;Generated with Creality Print 4.3.7.6627\n");
     expect(m).toMatchObject({ slicer: "Creality Print", slicerVersion: "4.3.7.6627", estimatedTime: 1200, layerHeight: 0.2 });
@@ -139,7 +172,7 @@ describe("slicer metadata", () => {
   test("KISSlicer", () => {
     const head = "; KISSlicer - PRO\n; Windows\n; version 2.0.3\n; max_layer_thickness_mm = 0.25\n; first_layer_thickness_mm = 0.3\n; nozzle_dia_1 = 0.4\n; bed_C = 70\n; temperature_C = 230\n";
     const tail = "; END_LAYER_OBJECT z=12.3\n; END_LAYER_OBJECT z=12.55\n;    Calculated-during-export Build Time: 34.5 minutes\n; Ext #1 = 1234.5 mm\n; Ext #2 = 10 mm\n";
-    expect(meta(head, tail)).toMatchObject({ slicer: "KISSlicer", slicerVersion: "2.0.3", estimatedTime: 2070, filamentUsedMm: [1234.5, 10], layerHeight: 0.25, firstLayerHeight: 0.3, objectHeight: 12.55, temperatures: { nozzle: 230, bed: 70 } });
+    expect(meta(head, tail)).toMatchObject({ slicer: "KISSlicer", slicerVersion: "2.0.3", estimatedTime: 2070, filamentUsedMm: [1234.5, 10], layerHeight: 0.25, firstLayerHeight: 0.3, objectHeight: 12.55, nozzleDiameter: 0.4, temperatures: { nozzle: 230, bed: 70 } });
   });
 
   test("ideaMaker: weight from length, diameter and density", () => {

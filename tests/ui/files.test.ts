@@ -82,7 +82,7 @@ test("search and sort by name", async () => {
   await page.close();
 }, 30_000);
 
-test("details: slicer figures beside ours; print on a printer, rename, move, delete", async () => {
+test("details: slicer figures beside ours; print on a printer, rename, download, copy, move, delete", async () => {
   const { page, errors } = await open();
   page.on("dialog", (d) => d.accept());
   await page.locator(`tr[data-file="${FLSUN}"] td.name a`).click();
@@ -92,6 +92,10 @@ test("details: slicer figures beside ours; print on a printer, rename, move, del
   await expect(detail.locator('tr[data-row="layers"] td').nth(1).textContent()).resolves.toBe("130");
   await expect(detail.locator('[data-row="dimensions"]').textContent()).resolves.toMatch(/× .* × .* mm/);
   await expect(detail.locator(".tools tr[data-tool]").count()).resolves.toBe(1);
+  // Per tool as PrusaSlicer counts it (327.60 mm), the purge arc of the start G-code apart.
+  await expect(detail.locator('.tools tr[data-tool="0"] td.printed').textContent()).resolves.toBe("328 mm");
+  await expect(detail.locator('.tools tr[data-tool="0"] td.slicer').textContent()).resolves.toBe("328 mm");
+  await expect(detail.locator('tr[data-row="filament"]').textContent()).resolves.toContain("+ 26 mm start/end G-code");
   await expect(detail.locator("img.preview").getAttribute("width")).resolves.toBe("260");
 
   // Print it on the (only, virtual) printer.
@@ -103,6 +107,16 @@ test("details: slicer figures beside ours; print on a printer, rename, move, del
   await detail.locator('[data-detail="dropped-torus.gcode"]').waitFor();
   await detail.locator('input[name="name"]').fill("ring.gcode");
   await detail.locator('button:text("Rename")').click();
+  await detail.locator('[data-detail="ring.gcode"]').waitFor();
+  // Download it with the page's own session, and copy it into a folder.
+  const [download] = await Promise.all([page.waitForEvent("download"), detail.locator('a:text("Download")').click()]);
+  expect(download.suggestedFilename()).toBe("ring.gcode");
+  expect(await Bun.file((await download.path())!).text()).toBe(await Bun.file(FIXTURES + TORUS).text());
+  await detail.locator('input[name="destination"]').fill("copies/");
+  await detail.locator('button:text("Copy")').click();
+  await detail.locator('[data-detail="copies/ring.gcode"]').waitFor();
+  await page.locator('tr[data-file="copies/ring.gcode"]').waitFor({ timeout: 10_000 });
+  await page.locator('tr[data-file="ring.gcode"] td.name a').click();
   await detail.locator('[data-detail="ring.gcode"]').waitFor();
   await detail.locator('input[name="destination"]').fill("rings/");
   await detail.locator('button:text("Move")').click();
