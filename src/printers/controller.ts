@@ -22,12 +22,12 @@ import { SerialTransport } from "../transport/serial.ts";
 import { TransportError, type Transport } from "../transport/transport.ts";
 import { VirtualTransport } from "../virtual/transport.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
-import { EMPTY_PLAN, type Checkpoint, type JobPlan, type ResumeFrom } from "../jobs/plan.ts";
+import { EMPTY_PLAN, firstTooLong, lineTooLongProblem, type Checkpoint, type JobPlan, type ResumeFrom } from "../jobs/plan.ts";
 import { DEFAULT_SCRIPTS, checkScript, pluginsHave, type ScriptName, type Scripts } from "../jobs/scripts.ts";
 import { DEFAULT_PROFILE, type PrinterProfile } from "./profile.ts";
 import { render, type Value } from "../jobs/template.ts";
 import { FlightRecorder, type TraceDirection } from "./flight-recorder.ts";
-import { GcodeSource } from "./gcode-source.ts";
+import { GcodeSource, type SourceLine } from "./gcode-source.ts";
 import { JobRun } from "./job-run.ts";
 import { LinkStats } from "./link-stats.ts";
 import { PromptTracker } from "./prompt.ts";
@@ -230,6 +230,10 @@ export class PrinterController {
   async startJob(file: string, plan: JobPlan = EMPTY_PLAN, from?: ResumeFrom): Promise<Result> {
     const busy = this.readyForJob();
     if (busy) return busy;
+    // A line the firmware cannot read whole would end the print part-way: refuse it now.
+    const longLines = plan.longLines?.filter((l) => l.line >= (from?.line ?? 1));
+    const over = longLines && firstTooLong(longLines, this.engine!, this.engine!.nextLineNumber);
+    if (over) return { ok: false, error: lineTooLongProblem(`Line ${over.line} of ${file}`, over.length, over.limit, "The print was not started.") };
     const opened = await this.openSource(file, from);
     if (!opened.ok) return opened;
     const source = opened.value;
@@ -553,6 +557,7 @@ export class PrinterController {
       while (engine.capacity() > 0) {
         const line = s.source.next();
         if (!line) break;
+        if (this.refusesLine(s, line)) return;
         if (engine.enqueue(line.command, now, line.end)) s.queuedTo = line.end;
         s.linesSent++;
       }
@@ -562,6 +567,7 @@ export class PrinterController {
       while (engine.capacity() > 0 && !this.outgoing.busy && this.stream === s && this.feeding()) {
         const line = s.source.next();
         if (!line) break;
+        if (this.refusesLine(s, line)) return;
         s.fedTo = line.end;
         // Cancelled objects' moves are left out (or replaced by what keeps the rest consistent).
         const instead = run.fed(line);
@@ -580,6 +586,21 @@ export class PrinterController {
       void s.source.fill().then(() => this.flush());
     }
     this.checkStreamFinished(now);
+  }
+
+  /**
+   * Stops the print or upload before a line the firmware cannot read whole (its file's analysis
+   * did not say in time, or the file is being copied to the card); true when it did.
+   */
+  private refusesLine(s: ActiveStream, line: SourceLine): boolean {
+    const engine = this.engine!;
+    const over = engine.tooLong(line.command);
+    if (!over || engine.skips(line.command)) return false;
+    const outcome = s.kind === "print" ? "The print was stopped before that line." : "The upload was stopped before that line.";
+    const p = lineTooLongProblem(`Line ${line.line} of ${s.file}`, over.length, over.limit, outcome);
+    if (s.kind === "print") this.endJob("failed", `${p.message} ${p.hint}`);
+    else this.endUpload(`${p.message} ${p.hint}`);
+    return true;
   }
 
   /** A command the host wants run: through the plugins' stages, then into the engine. */
@@ -648,6 +669,13 @@ export class PrinterController {
             }
           }
           this.markDirty();
+        }
+        return;
+      case "refused":
+        // A job line a plugin made too long (the file's own lines are checked as they are read).
+        if (e.tag >= 0 && this.stream?.kind === "print") {
+          const p = lineTooLongProblem(`A line of ${this.stream.file} (ending at byte ${e.tag})`, e.length, e.limit, "The print was stopped before that line.");
+          this.endJob("failed", `${p.message} ${p.hint}`);
         }
         return;
       case "lost":

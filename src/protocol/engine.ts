@@ -52,6 +52,8 @@ export type EngineEvent =
   /** `echo` is true when the firmware only mirrors a command we sent (M25 → `//action:pause`). */
   | { type: "action"; name: string; params: string; echo: boolean }
   | { type: "firmwareError"; errorClass: ErrorClass; text: string; policy: ErrorPolicy }
+  /** A command was not sent: framed, it is longer than the firmware reads whole (`commands.maxLineLength`). */
+  | { type: "refused"; tag: number; command: string; length: number; limit: number }
   | { type: "sd"; message: SdMessage }
   | { type: "reset" }
   | { type: "notice"; level: "info" | "warning"; message: string };
@@ -108,6 +110,8 @@ interface Poller {
 }
 
 const NO_TAG = -1;
+/** Lines that may get numbers ahead of a queued one (emergency and out-of-band commands) when its length is judged. */
+const LINE_NUMBER_MARGIN = 16;
 /** How long to let answers to repeated hellos drain before the first real command. */
 const SETTLE_MS = 300;
 /** After M115's ok, how long to wait for its report when it has not come yet (Repetier acks first). */
@@ -201,6 +205,8 @@ export class ProtocolEngine {
   private pendingError: { text: string; at: number; join: boolean } | undefined;
   private expectEcho: { name: string; until: number } | undefined;
   private readonly warned = new Set<string>();
+  /** Command words already reported as left out on this link (`commands.skip`). */
+  private readonly skipped = new Set<string>();
   private lastLine = "";
   /** The M115 reply, checked again for safety warnings once the family's profile applies. */
   private firmwareLine = "";
@@ -283,6 +289,19 @@ export class ProtocolEngine {
       this.notice("warning", `${code} was not sent: it blocks the serial line until someone presses the printer's button.`);
       return false;
     }
+    if (this.skips(cmd)) {
+      if (!this.skipped.has(code)) {
+        this.skipped.add(code);
+        this.notice("info", `${code} is not sent: this firmware does not know it, and leaving it out is safe (commands.skip in its quirks file).`);
+      }
+      return false;
+    }
+    const over = this.tooLong(cmd);
+    if (over) {
+      this.events.push({ type: "refused", tag, command: cmd, ...over });
+      this.notice("warning", `A line of ${over.length} characters was not sent ("${cmd.length > 40 ? `${cmd.slice(0, 40)}…` : cmd}"): this firmware reads at most ${over.limit} per line, line number and checksum included.`);
+      return false;
+    }
     if (this.state !== "operational" && this.state !== "handshake") {
       this.notice("warning", `"${cmd}" was not sent: the printer is not connected.`);
       return false;
@@ -320,6 +339,31 @@ export class ProtocolEngine {
       message: "Emergency stop: M112 was sent and the printer has halted.",
       hint: "Check the printer, then reset or power-cycle it and connect again.",
     });
+  }
+
+  /** Whether the firmware does not know `command` and it is left out rather than sent (quirks `commands.skip`). */
+  skips(command: string): boolean {
+    return this.grammar.skip?.test(command) === true;
+  }
+
+  /**
+   * How long `command` would be framed with line number `lineNumber` (by default about the one it
+   * would get now) when that is longer than the firmware reads whole (`commands.maxLineLength`);
+   * undefined when it fits. `length` stands in for the command's when only its start is known
+   * (then the checksum is counted as 3 digits).
+   */
+  tooLong(command: string, lineNumber?: number, length = command.length): { length: number; limit: number } | undefined {
+    const limit = this.quirks.commands.maxLineLength;
+    // `N<n> ` and `*<checksum>` add at most 16 characters: the usual line needs no framing here.
+    if (limit === 0 || length + 16 <= limit) return undefined;
+    const n = lineNumber ?? this.nextN + (this.queue.length - this.queueHead) + LINE_NUMBER_MARGIN;
+    const framed = length === command.length ? frame(n, command).length : length + String(n).length + 6;
+    return framed > limit ? { length: framed, limit } : undefined;
+  }
+
+  /** The line number the next new line gets. */
+  get nextLineNumber(): number {
+    return this.nextN;
   }
 
   /** Changes the most lines in flight (1 = ping-pong); applies from the next line sent. */
@@ -1170,6 +1214,7 @@ export class ProtocolEngine {
     this.inFileList = false;
     this.pendingError = undefined;
     this.expectEcho = undefined;
+    this.skipped.clear();
     this.capabilities = {};
     this.firmwareInfo = {};
   }

@@ -129,6 +129,17 @@ const sections = {
     blockedUnlessCapabilities: setOf(v.string()),
     /** Regexes on whole commands that must never be sent, e.g. Prusa's `M115 U…` (pauses 30 s on the LCD). */
     neverSend: Patterns,
+    /**
+     * Regexes on commands this firmware does not know and that are safe to leave out: they are not
+     * sent (Klipper's `EXCLUDE_OBJECT_*` elsewhere; the host cancels objects itself from the labels).
+     */
+    skip: Patterns,
+    /**
+     * The longest line the firmware reads whole, in characters, with its line number and checksum
+     * (newline excluded): Marlin's MAX_CMD_SIZE 96 less its terminator. A longer line is cut and
+     * fails its checksum on every resend, so the host refuses it instead. 0 = no limit (Klipper).
+     */
+    maxLineLength: v.union([v.literal(0), v.pipe(v.number(), v.integer(), v.minValue(80))], "0 (no limit) or at least 80"),
   }),
   emergency: v.object({
     /** Written ahead of the queue when the firmware has `capability` (§7): M108, M410, M876, M524. */
@@ -320,6 +331,7 @@ function patternFields(file: QuirksFile): [string, string[] | undefined][] {
     ["temperature.doubledWhen", list(file.temperature?.doubledWhen)],
     ["temperature.targetLines", listItems(file.temperature?.targetLines).map((t) => t.pattern)],
     ["commands.neverSend", list(file.commands?.neverSend)],
+    ["commands.skip", list(file.commands?.skip)],
     ["safety.warnings", listItems(file.safety?.warnings).map((w) => w.pattern)],
     ...(["stateLines", "fatal", "halted", "resendFollows", "fakeOk", "sd", "ignore", "joinNext"] as const).map(
       (k) => [`errors.${k}`, list(e?.[k])] as [string, string[] | undefined],

@@ -43,6 +43,8 @@ export interface Grammar {
   /** Send-side rules, compiled once too: the engine checks every command against them. */
   joinNext: RegExp[];
   neverSend: RegExp[];
+  /** `commands.skip` as one regex (tested on every command sent); undefined when there are none. */
+  skip: RegExp | undefined;
   unacked: RegExp[];
   safety: { re: RegExp; message: string }[];
   longRunning: Set<string>;
@@ -74,6 +76,7 @@ export function compileGrammar(quirks: Quirks): Grammar {
     sd: SD_PATTERN_KEYS.map((k) => [k, compile(quirks.sd[k])] as [SdPatternKey, RegExp[]]),
     joinNext: compile(e.joinNext),
     neverSend: compile(quirks.commands.neverSend),
+    skip: quirks.commands.skip.length ? new RegExp(quirks.commands.skip.map((p) => `(?:${p})`).join("|"), "i") : undefined,
     // Console commands are told apart by case (Smoothie), so these are case-sensitive.
     unacked: quirks.ack.unacked.map((p) => new RegExp(p)),
     safety: quirks.safety.warnings.map((w) => ({ re: new RegExp(w.pattern, "i"), message: w.message })),

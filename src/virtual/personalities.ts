@@ -58,6 +58,8 @@ export interface Personality {
   readonly marksDuplicates: boolean;
   /** From the profile: lines matching these are console commands that get no `ok`. */
   readonly consoleLines: RegExp[];
+  /** From the profile: characters of a line kept (Marlin MAX_CMD_SIZE less its terminator); the rest is cut. 0 = no limit. */
+  readonly maxLineLength: number;
   /** Empty and comment-only lines are acked (Smoothie). */
   readonly emptyLinesAcked: boolean;
   /** ADVANCED_OK (`ok N.. P.. B..`) is possible on this firmware. */
@@ -466,6 +468,8 @@ function klipper(q: Quirks): Personality {
     extended: (text, state) => {
       const word = text.split(" ")[0]!.toUpperCase();
       if (word === "STATUS") return [`// Klipper state: ${state.shutdown ? "Shutdown" : "Ready"}`];
+      // With `[exclude_object]` in printer.cfg: labels are taken silently.
+      if (word.startsWith("EXCLUDE_OBJECT")) return [];
       if (word === "FIRMWARE_RESTART") {
         state.shutdown = false;
         return ["// Klipper state: Ready"];
@@ -496,6 +500,7 @@ function fromQuirks(q: Quirks) {
     busyLines: q.busy.patterns.length > 0,
     marksDuplicates: q.resend.duplicate.length > 0,
     consoleLines: q.ack.unacked.map((p) => new RegExp(p)),
+    maxLineLength: q.commands.maxLineLength,
   };
 }
 

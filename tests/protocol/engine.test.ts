@@ -173,6 +173,61 @@ describe("sending", () => {
   });
 });
 
+describe("lines the firmware cannot take: unknown commands left out, over-long lines refused (§1.1)", () => {
+  const DEFINE = "EXCLUDE_OBJECT_DEFINE NAME=cube_A CENTER=105.000,105.000 POLYGON=[[99.800,99.800],[110.200,99.800],[110.200,110.200],[99.800,110.200],[99.800,99.800]]";
+
+  test("Marlin: Klipper's EXCLUDE_OBJECT_* are not sent (one notice), and the link stays in step", () => {
+    const h = connected();
+    h.send(DEFINE, 1).send("EXCLUDE_OBJECT_START NAME=cube_A", 2).send("G1 X1", 3).send("EXCLUDE_OBJECT_END NAME=cube_A", 4).send("EXCLUDE_OBJECT_START NAME=cube_B", 5);
+    expect(h.take()).toEqual([frame(3, "G1 X1")]);
+    h.recv("ok");
+    expect(h.acked()).toEqual([3]);
+    const notices = h.of("notice").map((n) => n.message).filter((m) => m.includes("EXCLUDE_OBJECT"));
+    expect(notices).toHaveLength(3); // once per command word
+    expect(notices[0]).toContain("does not know it");
+    expect(h.of("refused")).toEqual([]);
+  });
+
+  test("Marlin: a line longer than 95 characters framed is refused with its length and the limit, never sent", () => {
+    const h = connected();
+    // `N3 ` + command + `*cs` adds 5 to 7 characters: 86 of command always fit, 90 never do.
+    const fits = `M117 ${"a".repeat(81)}`;
+    const long = `M117 ${"b".repeat(85)}`;
+    expect(frame(3, fits).length).toBeLessThanOrEqual(95);
+    h.send(fits, 1);
+    expect(h.take()).toEqual([frame(3, fits)]);
+    h.recv("ok").send(long, 2).send("G1 X1", 3);
+    expect(h.take()).toEqual([frame(4, "G1 X1")]);
+    const refused = h.of("refused");
+    expect(refused).toEqual([{ type: "refused", tag: 2, command: long, length: frame(20, long).length, limit: 95 }]);
+    expect(refused[0]!.length).toBeGreaterThan(95);
+    expect(h.of("notice").at(-1)!.message).toContain("reads at most 95");
+    h.recv("ok");
+    expect(h.acked()).toEqual([1, 3]);
+    expect(h.engine.state).toBe("operational");
+  });
+
+  test("the line number counts: the same command fits at N9 and not at N100000", () => {
+    const h = connected();
+    const command = `M117 ${"c".repeat(84)}`;
+    expect(h.engine.tooLong(command, 9)).toBeUndefined();
+    expect(h.engine.tooLong(command, 100_000)).toEqual({ length: frame(100_000, command).length, limit: 95 });
+    // Only the start of a line known (the analysis keeps 256 characters): its length decides, checksum counted as 3 digits.
+    expect(h.engine.tooLong("M117 x", 9, 400)).toEqual({ length: 400 + 1 + 6, limit: 95 });
+  });
+
+  test("Klipper reads lines of any length and knows EXCLUDE_OBJECT_*: both are sent", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("klipper"), library })).open();
+    h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0", "ok", "ok");
+    while (h.engine.outstanding() > 0) h.recv("ok");
+    h.take();
+    h.send(DEFINE, 1);
+    expect(h.take()).toEqual([frame(h.engine.nextLineNumber - 1, DEFINE)]);
+    expect(h.engine.skips(DEFINE)).toBe(false);
+    expect(h.engine.tooLong(`M117 ${"x".repeat(500)}`)).toBeUndefined();
+  });
+});
+
 describe("windowed sending with ADVANCED_OK (§2.5 strategy 2)", () => {
   test("the window opens to the firmware's command queue and never beyond", () => {
     const h = connected(8);
