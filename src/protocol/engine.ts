@@ -401,6 +401,31 @@ export class ProtocolEngine {
     this.lastReceivedAt = now;
     this.events.push({ type: "received", line });
     if (this.state === "closed" || this.state === "error") return;
+    const reply = this.unglue(line);
+    if (reply === undefined) return this.process(line, now);
+    this.process(reply, now);
+    this.process("ok", now);
+  }
+
+  /** The reply part of a line the firmware ran into its `ok` (quirks `ack.gluedOk`), or undefined. */
+  private unglue(line: string): string | undefined {
+    const glued = this.grammar.gluedOk;
+    if (glued.length === 0 || line.length <= 2 || !line.endsWith("ok")) return undefined;
+    for (const r of glued) {
+      const groups = r.exec(line)?.groups;
+      if (groups?.reply === undefined) continue;
+      if (groups.arg !== undefined) {
+        const head = this.inFlight[0]?.command;
+        const space = head?.indexOf(" ") ?? -1;
+        if (space < 0 || head!.slice(space + 1).trim().toLowerCase() !== groups.arg.trim().toLowerCase()) continue;
+      }
+      return groups.reply;
+    }
+    return undefined;
+  }
+
+  /** One received line, classified and acted on. */
+  private process(line: string, now: number): void {
     this.lastLine = line;
     let msg = classify(line, this.grammar, this.currentTool);
     if (this.mayBeEvidence(msg)) {

@@ -92,6 +92,12 @@ const sections = {
     unacked: Patterns,
     /** The firmware's serial receive buffer: the send window never puts more unread bytes in flight. */
     rxBufferBytes: v.pipe(v.number(), v.integer(), v.minValue(32)),
+    /**
+     * Replies old firmware ran into the `ok` after them (Marlin 1.x `File deleted:NAMEok`, §4.3):
+     * the named group `reply` is the reply, and an ok follows it. A group `arg` must equal the
+     * argument of the command being acknowledged, so a file named `notebook` stays a reply.
+     */
+    gluedOk: Patterns,
   }),
   resend: v.object({
     historySize: v.pipe(v.number(), v.integer(), v.minValue(16)),
@@ -327,6 +333,7 @@ function patternFields(file: QuirksFile): [string, string[] | undefined][] {
     ["detect.anyLine", list(file.detect?.anyLine)],
     ["busy.patterns", list(file.busy?.patterns)],
     ["ack.unacked", list(file.ack?.unacked)],
+    ["ack.gluedOk", list(file.ack?.gluedOk)],
     ["resend.duplicate", list(file.resend?.duplicate)],
     ["temperature.doubledWhen", list(file.temperature?.doubledWhen)],
     ["temperature.targetLines", listItems(file.temperature?.targetLines).map((t) => t.pattern)],

@@ -43,6 +43,7 @@ export interface Grammar {
   /** Send-side rules, compiled once too: the engine checks every command against them. */
   joinNext: RegExp[];
   neverSend: RegExp[];
+  gluedOk: RegExp[];
   /** `commands.skip` as one regex (tested on every command sent); undefined when there are none. */
   skip: RegExp | undefined;
   unacked: RegExp[];
@@ -76,6 +77,7 @@ export function compileGrammar(quirks: Quirks): Grammar {
     sd: SD_PATTERN_KEYS.map((k) => [k, compile(quirks.sd[k])] as [SdPatternKey, RegExp[]]),
     joinNext: compile(e.joinNext),
     neverSend: compile(quirks.commands.neverSend),
+    gluedOk: compile(quirks.ack.gluedOk),
     skip: quirks.commands.skip.length ? new RegExp(quirks.commands.skip.map((p) => `(?:${p})`).join("|"), "i") : undefined,
     // Console commands are told apart by case (Smoothie), so these are case-sensitive.
     unacked: quirks.ack.unacked.map((p) => new RegExp(p)),

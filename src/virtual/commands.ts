@@ -213,10 +213,21 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
       return "ok";
     case 29: // only reached when not writing: nothing to close
       return "ok";
-    case 30:
+    case 30: {
       if (sd.readOnly) return unknown(m, cmd);
-      print(m, m.sd.remove(cmd.args) ? sd.deleted(cmd.args) : sd.deleteFailed(cmd.args));
-      return "ok";
+      if (!m.sd.remove(cmd.args)) {
+        print(m, sd.deleteFailed(cmd.args));
+        return "ok";
+      }
+      const lines = sd.deleted(cmd.args);
+      if (!m.options.gluedDeleteOk) {
+        print(m, lines);
+        return "ok";
+      }
+      // Old Marlin left out the newline: the ok runs into the reply.
+      print(m, [...lines.slice(0, -1), `${lines.at(-1)}ok`]);
+      return "own-ok";
+    }
     case 524:
       m.sd.abort();
       return "ok";

@@ -506,6 +506,32 @@ describe("resets, errors and their policies (§3.1, §6)", () => {
 });
 
 describe("SD card, actions and prompts", () => {
+  test("old Marlin's `File deleted:NAMEok` is the deletion and the ok (§4.3): the link stays in step", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok", "FIRMWARE_NAME:Marlin 1.1.9 (Github) EXTRUDER_COUNT:1", "Cap:AUTOREPORT_TEMP:1", "Cap:SDCARD:1", "ok");
+    h.recv("ok", "echo:SD card ok", "ok", "Begin file list", "CUBE.GCO 1234", "NOTEBOOK 99", "End file list", "ok");
+    h.take();
+    h.send("M30 CUBE.GCO", 7).send("M20", 8);
+    expect(h.take()).toEqual([frame(5, "M30 CUBE.GCO")]);
+    h.recv("File deleted:CUBE.GCOok");
+    expect(h.of("sd").at(-1)!.message).toEqual({ type: "deleted", name: "CUBE.GCO" });
+    expect(h.acked()).toEqual([7]);
+    expect(h.take()).toEqual([frame(6, "M20")]); // sent at once, not after a timeout
+    expect(h.of("received").at(-1)!.line).toBe("File deleted:CUBE.GCOok"); // recorded as it came
+    h.recv("Begin file list", "NOTEBOOK 99", "End file list", "ok");
+    expect(h.acked()).toEqual([7, 8]);
+    // A name that ends in "ok" is not an ok: it must match what was deleted.
+    h.send("M30 NOTEBOOK", 9).send("M105", 10);
+    expect(h.take()).toEqual([frame(7, "M30 NOTEBOOK")]);
+    h.recv("File deleted:NOTEBOOK");
+    expect(h.of("sd").at(-1)!.message).toEqual({ type: "deleted", name: "NOTEBOOK" });
+    expect(h.acked()).toEqual([7, 8]);
+    h.recv("ok");
+    expect(h.acked()).toEqual([7, 8, 9]);
+    expect(h.take()).toEqual([frame(8, "M105")]);
+    expect(h.engine.stats.timeouts).toBe(0);
+  });
+
   test("long-name listings (Marlin M20 L, Prusa M20 L T with folders) are assembled into one list", () => {
     const h = connected(1, ["Cap:SDCARD:1", "Cap:EXTENDED_M20:1"]);
     h.recv("Begin file list", "CALIB~1.GCO 1048576 calibration cube.gcode", " T:21.00 /0.00 B:20.00 /0.00 @:0 B@:0", "FOLDER~1/PART~1.GCO 20480 Long Folder/part.gcode", "NOTES.TXT 12", "End file list");

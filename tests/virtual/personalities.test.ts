@@ -119,6 +119,15 @@ describe("the SD card (through the engine, as the host uses it)", () => {
     expect(lists()[2]!.map((f) => f.name)).toEqual(["LAYERL~1.GCO"]);
   });
 
+  test("with gluedDeleteOk, M30 answers as old Marlin did: `File deleted:NAMEok`, and nothing else", () => {
+    const b = new Bench({ gluedDeleteOk: true });
+    b.sendN(0, "M110 N0").sendN(1, "M21").take();
+    b.sendN(2, "M30 LAYERL~1.GCO");
+    expect(b.take()).toEqual(["File deleted:LAYERL~1.GCOok"]);
+    b.sendN(3, "M30 LAYERL~1.GCO"); // gone now: the failure keeps its own line and ok
+    expect(b.take()).toEqual(["Deletion failed, File: LAYERL~1.GCO.", "ok"]);
+  });
+
   test("pause and resume keep the position; the status line shows it", () => {
     const b = new Bench({ timeScale: 1 });
     b.sendN(0, "M110 N0").sendN(1, "M23 LAYERL~1.GCO").sendN(2, "M24");
