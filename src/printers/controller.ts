@@ -198,17 +198,16 @@ export class PrinterController {
   send(commands: string[]): Result<{ queued: number }> {
     const engine = this.engine;
     if (!engine || !this.isConnected()) return notConnected();
+    // An emergency stop acts whatever else goes on, an upload to the SD card included.
+    if (commands.some((c) => commandCode(c.trim()) === "M112")) {
+      this.emergencyStop();
+      return ok({ queued: 1 });
+    }
     if (this.stream?.kind === "upload") {
       return fail("busy", "A file is being copied to the SD card; commands now would end up in that file.", "Wait until the upload is done.");
     }
     const before = this.accepted;
-    for (const c of commands) {
-      if (commandCode(c.trim()) === "M112") {
-        this.emergencyStop();
-        return ok({ queued: this.accepted - before + 1 });
-      }
-      this.command(c);
-    }
+    for (const c of commands) this.command(c);
     this.flush();
     return ok({ queued: this.accepted - before });
   }
@@ -726,6 +725,14 @@ export class PrinterController {
       case "sd":
         this.onSd(e.message);
         return;
+      case "halted":
+        this.onHalted(e.reason, e.emergency);
+        return;
+      case "recovered":
+        if (this.status.problem?.code === "emergency_stop" || this.status.problem?.code === "firmware_halted") this.status.problem = null;
+        this.note(`The printer runs again (${e.text}).`);
+        this.publishNow();
+        return;
       case "reset":
         if (this.isJobActive()) this.endJob("failed", "The printer restarted during the print, so its state was lost.");
         this.endUpload("The printer restarted during the upload.");
@@ -815,15 +822,28 @@ export class PrinterController {
     }
     if (policy !== "cancelJob") return;
     if (this.isJobActive()) this.endJob("failed", `The printer reported an error: "${text}".`);
-    if (errorClass === "fatal" || errorClass === "halted") {
-      // The link stays up (the firmware still talks), but the printer needs a restart or M999.
-      this.status.problem = {
-        code: errorClass === "fatal" ? "firmware_fatal" : "firmware_halted",
-        message: `The printer stopped: "${text}".`,
-        hint: "Fix the cause, then restart the firmware (M999, or FIRMWARE_RESTART on Klipper) or power-cycle the printer.",
-      };
-      this.publishNow();
-    }
+  }
+
+  /**
+   * The firmware stopped but still talks (Klipper's shutdown, Marlin's M999 state): the link stays,
+   * the printer shows as halted with the reason and the command that restarts it, and no job starts
+   * until then. Typed commands still go out (that is how the restart command is sent).
+   */
+  private onHalted(reason: string, emergency: boolean): void {
+    if (this.isJobActive()) this.endJob("failed", emergency ? "Emergency stop." : `The printer stopped: "${reason}".`, false);
+    this.status.problem = {
+      code: emergency ? "emergency_stop" : "firmware_halted",
+      message: emergency ? "Emergency stop: the printer is shut down (M112)." : `The printer has shut down: "${reason}".`,
+      hint: `${emergency ? "Check the printer" : "Fix the cause"}, then send ${this.restartCommands()} in the terminal to restart it (home it before printing again), or power-cycle it.`,
+    };
+    this.note(`${this.status.problem.message} ${this.status.problem.hint}`);
+    this.publishNow();
+  }
+
+  /** The firmware's restart commands in words: "FIRMWARE_RESTART or RESTART". */
+  private restartCommands(): string {
+    const list = this.engine?.profile.errors.restartCommands ?? [];
+    return list.length ? list.join(" or ") : "its restart command";
   }
 
   private onSd(m: SdMessage): void {
@@ -982,6 +1002,9 @@ export class PrinterController {
     if (this.isJobActive()) return fail("busy", "A print is already running.", "Cancel it or wait until it ends.");
     if (this.stream?.kind === "upload") return fail("busy", "A file is being copied to the SD card.", "Wait until the upload is done.");
     if (this.status.state !== "operational" || !this.engine) return notConnected();
+    if (this.engine.isHalted) {
+      return fail("halted", "The printer is shut down.", `Send ${this.restartCommands()} in the terminal to restart it first.`);
+    }
     return undefined;
   }
 

@@ -56,6 +56,13 @@ export type EngineEvent =
   | { type: "refused"; tag: number; command: string; length: number; limit: number }
   | { type: "sd"; message: SdMessage }
   | { type: "reset" }
+  /**
+   * The firmware has stopped but still talks (Klipper's shutdown, Marlin's M999 state): `reason`
+   * in its words, or our emergency stop. Sent again when a firmware line explains a bare state line.
+   */
+  | { type: "halted"; reason: string; emergency: boolean }
+  /** It runs again (a `recovered` line, or the ok of a restart command). */
+  | { type: "recovered"; text: string }
   | { type: "notice"; level: "info" | "warning"; message: string };
 
 export interface EngineOptions {
@@ -197,6 +204,9 @@ export class ProtocolEngine {
   private longRunningUntil = 0;
   private sdWriting = false;
   private sdPolling = false;
+  /** Halted but talking (see the `halted` event); the reason so far came from a bare state line. */
+  private halted = false;
+  private haltedByStateLine = false;
   private autoreport = { temperature: false, position: false, sdStatus: false };
   private readonly pollers: Poller[];
   private inFileList = false;
@@ -328,17 +338,40 @@ export class ProtocolEngine {
    */
   emergencyStop(now: number): void {
     if (this.state === "closed") return;
+    const keep = this.quirks.emergency.linkAfterStop === "keep" && this.state === "operational";
+    if (this.sdWriting) {
+      // Writing to SD, the firmware would store the M112 in the file (Marlin's emergency parser
+      // is off then): leave write mode first. The partial file is closed as it is.
+      this.write(this.quirks.sd.endWriteCommand);
+      this.sdWriting = false;
+    }
     this.write("M112");
-    this.transmitNew("M112", NO_TAG, now);
+    if (keep) {
+      // The firmware acts on the bare line as it reads it and still answers it (Klipper), so it
+      // takes a slot like any line; a numbered copy would only be answered again.
+      this.pushInFlight(-1, NO_TAG, "M112", 5, now);
+    } else {
+      this.transmitNew("M112", NO_TAG, now);
+    }
     const tools = Math.max(1, Number.parseInt(this.firmwareInfo.EXTRUDER_COUNT ?? "1", 10) || 1);
     for (let t = 0; t < tools; t++) this.transmitNew(`M104 T${t} S0`, NO_TAG, now);
     this.transmitNew("M140 S0", NO_TAG, now);
     this.clearQueue();
+    this.resendFrom = this.resendTo = 0;
+    if (keep) {
+      this.halt("Emergency stop: M112 was sent.", false, true);
+      return;
+    }
     this.fail({
       code: "emergency_stop",
       message: "Emergency stop: M112 was sent and the printer has halted.",
       hint: "Check the printer, then reset or power-cycle it and connect again.",
     });
+  }
+
+  /** Whether the firmware is halted but still talking (see the `halted` event). */
+  get isHalted(): boolean {
+    return this.halted;
   }
 
   /** Whether the firmware does not know `command` and it is left out rather than sent (quirks `commands.skip`). */
@@ -427,6 +460,7 @@ export class ProtocolEngine {
   /** One received line, classified and acted on. */
   private process(line: string, now: number): void {
     this.lastLine = line;
+    if (this.halted && this.grammar.recovered.some((r) => r.test(line))) this.recover(line);
     let msg = classify(line, this.grammar, this.currentTool);
     if (this.mayBeEvidence(msg)) {
       if (this.applyEvidence(line)) msg = classify(line, this.grammar, this.currentTool);
@@ -688,7 +722,7 @@ export class ProtocolEngine {
     if (entry) {
       this.inFlightBytes -= entry.bytes;
       if (!entry.rejected) {
-        this.historyAcked[entry.n % this.historyAcked.length] = 1;
+        if (entry.n >= 0) this.historyAcked[entry.n % this.historyAcked.length] = 1;
         this.stats.acks++;
         this.ackLatencies[this.latencyCount++ % LATENCY_SAMPLES] = now - entry.sentAt;
         if (entry.tag !== NO_TAG) this.events.push({ type: "acked", tag: entry.tag });
@@ -697,6 +731,10 @@ export class ProtocolEngine {
           this.longRunningUntil = Math.max(this.longRunningUntil, now + (entry.limitMs || Infinity));
         }
         if (this.identifying && this.identifyPhase === "ack" && entry.command === "M115") this.onIdentifyAck(now);
+        // Without a line that says so, the ok of a restart command is the sign the firmware runs again.
+        if (this.halted && this.grammar.recovered.length === 0 && this.quirks.errors.restartCommands.includes(commandCode(entry.command))) {
+          this.recover(entry.command);
+        }
       }
     }
     if (pump) this.pump(now);
@@ -811,7 +849,12 @@ export class ProtocolEngine {
       case "ignore":
         return;
     }
-    if (policy !== "disconnect") return;
+    if (policy !== "disconnect") {
+      if ((errorClass === "fatal" || errorClass === "halted") && policy !== "ignore") {
+        this.halt(text, this.grammar.stateLines.some((r) => r.test(text)), false);
+      }
+      return;
+    }
     if (errorClass === "fatal") {
       this.fail({
         code: "firmware_fatal",
@@ -831,6 +874,21 @@ export class ProtocolEngine {
         hint: "Check the printer; if this error is harmless for your printer, add it to errors.ignore in a quirks file in <data-dir>/firmware-quirks/.",
       });
     }
+  }
+
+  /** The firmware stopped but talks on; the first reason stands unless it was a bare state line. */
+  private halt(reason: string, stateLine: boolean, emergency: boolean): void {
+    if (this.halted && !(this.haltedByStateLine && !stateLine)) return;
+    this.halted = true;
+    this.haltedByStateLine = stateLine;
+    this.events.push({ type: "halted", reason, emergency });
+  }
+
+  private recover(text: string): void {
+    if (!this.halted) return;
+    this.halted = false;
+    this.haltedByStateLine = false;
+    this.events.push({ type: "recovered", text });
   }
 
   private onSd(message: SdMessage, now: number): void {
@@ -1240,6 +1298,8 @@ export class ProtocolEngine {
     this.pendingError = undefined;
     this.expectEcho = undefined;
     this.skipped.clear();
+    this.halted = false;
+    this.haltedByStateLine = false;
     this.capabilities = {};
     this.firmwareInfo = {};
   }

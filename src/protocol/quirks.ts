@@ -153,6 +153,12 @@ const sections = {
     capability: v.string(),
     /** Marlin disables its emergency parser while writing a file to SD (M28). */
     disabledDuringSdWrite: v.boolean(),
+    /**
+     * What the firmware does after M112: `close` — it halts and falls silent until reset (Marlin),
+     * so the link is closed; `keep` — it shuts down but still answers every line (Klipper), so
+     * the link stays up and a restart command (`errors.restartCommands`) brings the printer back.
+     */
+    linkAfterStop: v.picklist(["close", "keep"]),
   }),
   errors: v.object({
     /** Line prefixes that mark an error (`Error:`, Klipper `!!`, Repetier `fatal:`). */
@@ -163,6 +169,10 @@ const sections = {
     fatal: Patterns,
     /** Stopped but recoverable with M999 / FIRMWARE_RESTART; the link stays up. */
     halted: Patterns,
+    /** Commands that bring the firmware back from a halt (M999; Klipper FIRMWARE_RESTART): the hint names them. */
+    restartCommands: Commands,
+    /** Lines saying the firmware runs again (Klipper `// Klipper state: Ready`); without any, a restart command's ok says it. */
+    recovered: Patterns,
     /** Precede a resend request; not an error for the job. */
     resendFollows: Patterns,
     /** No resend and no ok will follow: simulate one ok (§1.6). */
@@ -340,7 +350,7 @@ function patternFields(file: QuirksFile): [string, string[] | undefined][] {
     ["commands.neverSend", list(file.commands?.neverSend)],
     ["commands.skip", list(file.commands?.skip)],
     ["safety.warnings", listItems(file.safety?.warnings).map((w) => w.pattern)],
-    ...(["stateLines", "fatal", "halted", "resendFollows", "fakeOk", "sd", "ignore", "joinNext"] as const).map(
+    ...(["stateLines", "fatal", "halted", "recovered", "resendFollows", "fakeOk", "sd", "ignore", "joinNext"] as const).map(
       (k) => [`errors.${k}`, list(e?.[k])] as [string, string[] | undefined],
     ),
     ...(SD_PATTERN_KEYS.map((k) => [`sd.${k}`, list(sd?.[k])]) as [string, string[] | undefined][]),

@@ -44,6 +44,7 @@ export interface Grammar {
   joinNext: RegExp[];
   neverSend: RegExp[];
   gluedOk: RegExp[];
+  recovered: RegExp[];
   /** `commands.skip` as one regex (tested on every command sent); undefined when there are none. */
   skip: RegExp | undefined;
   unacked: RegExp[];
@@ -78,6 +79,7 @@ export function compileGrammar(quirks: Quirks): Grammar {
     joinNext: compile(e.joinNext),
     neverSend: compile(quirks.commands.neverSend),
     gluedOk: compile(quirks.ack.gluedOk),
+    recovered: compile(e.recovered),
     skip: quirks.commands.skip.length ? new RegExp(quirks.commands.skip.map((p) => `(?:${p})`).join("|"), "i") : undefined,
     // Console commands are told apart by case (Smoothie), so these are case-sensitive.
     unacked: quirks.ack.unacked.map((p) => new RegExp(p)),

@@ -15,9 +15,10 @@ export type Outcome = "ok" | "own-ok" | Blocking;
 /** Runs one parsed command at time `now`. */
 export function execute(m: Machine, cmd: GcodeCommand, now: number): Outcome {
   if (m.shutdown && cmd.letter === "M" && cmd.code === 112) return "ok"; // acted on as it arrived
-  if (m.shutdown && !(cmd.letter === "M" && cmd.code === 999) && cmd.word.toUpperCase() !== "FIRMWARE_RESTART") {
+  const word = cmd.word.split(/\s/)[0]!.toUpperCase();
+  if (m.shutdown && !(cmd.letter === "M" && cmd.code === 999) && !m.personality.restartCommands.includes(word)) {
     // Halted but talking (Klipper shutdown, Smoothie HALT): every command gets the shutdown words.
-    const reply = m.personality.whileHalted();
+    const reply = m.personality.whileHalted(word);
     print(m, reply.lines);
     return reply.acked ? "ok" : "own-ok";
   }

@@ -345,9 +345,13 @@ export class VirtualFirmware {
       this.arrivingHead = 0;
       if (this.personality.afterKill === "reboot") this.rebootAt = this.now + REBOOT_AFTER_KILL_MS;
     } else {
-      // Klipper/Smoothie: the blocking command ends; later commands get the shutdown words.
+      // Klipper/Smoothie: the blocking command ends, answered as every line is (Klipper acks a
+      // command whatever became of it); later commands get the shutdown words.
+      const cut = this.opCommand;
       this.op = undefined;
       this.opCommand = undefined;
+      this.opFollow = undefined;
+      if (cut?.source === "serial" && !this.personality.ackOnReceipt && this.personality.whileHalted("").acked) this.m.print(this.okFor(cut.n));
     }
   }
 

@@ -503,6 +503,70 @@ describe("resets, errors and their policies (§3.1, §6)", () => {
     expect(h.engine.takeOutgoing()).toEqual(["M112", frame(4, "M112"), frame(5, "M104 T0 S0"), frame(6, "M140 S0")]);
     expect(h.engine.state).toBe("error");
   });
+
+  test("Klipper after M112 (§9.5c): the link stays, the printer is shut down until FIRMWARE_RESTART", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("klipper"), library })).open();
+    h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0", "ok", "ok");
+    while (h.engine.outstanding() > 0) h.recv("ok");
+    h.send("G28", 1).send("G1 X10", 2);
+    const n = h.engine.nextLineNumber - 1; // G28's
+    h.take();
+    h.engine.emergencyStop(h.now);
+    h.recv(); // collect
+    // The bare M112 acts as Klipper reads it; the heaters go off for what still listens. No numbered copy.
+    expect(h.take()).toEqual(["M112", frame(n + 1, "M104 T0 S0"), frame(n + 2, "M140 S0")]);
+    expect(h.engine.state).toBe("operational");
+    expect(h.of("halted")).toEqual([{ type: "halted", reason: "Emergency stop: M112 was sent.", emergency: true }]);
+    // Klipper answers everything in order: G28 (cut short), the bare M112, the two heater lines.
+    h.recv("// Klipper state: Shutdown", "ok", "ok");
+    h.recv("// Shutdown due to M112 command", "!! Shutdown due to M112 command", "ok", "// Shutdown due to M112 command", "!! Shutdown due to M112 command", "ok");
+    h.advance(1000);
+    expect(h.engine.outstanding()).toBe(0);
+    expect(h.acked()).toEqual([1]); // G1 X10 was dropped with the queue
+    expect(h.of("halted")).toHaveLength(1); // the first reason stands
+    expect(h.engine.isHalted).toBe(true);
+    // Typed commands still go out; the restart brings it back.
+    h.send("FIRMWARE_RESTART");
+    expect(h.take()).toEqual([frame(n + 3, "FIRMWARE_RESTART")]);
+    h.recv("ok");
+    expect(h.of("recovered")).toEqual([]); // Klipper says when it is ready
+    h.recv("// Klipper state: Ready");
+    expect(h.of("recovered")).toEqual([{ type: "recovered", text: "// Klipper state: Ready" }]);
+    expect(h.engine.isHalted).toBe(false);
+    expect(h.engine.stats.timeouts).toBe(0);
+    expect(h.engine.state).toBe("operational");
+  });
+
+  test("a shutdown Klipper reports by itself: the state line, then the reason from its next answer", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("klipper"), library })).open();
+    h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0", "ok", "ok");
+    while (h.engine.outstanding() > 0) h.recv("ok");
+    h.recv("// Klipper state: Shutdown");
+    expect(h.of("halted")).toEqual([{ type: "halted", reason: "// Klipper state: Shutdown", emergency: false }]);
+    h.send("G28").recv("// MCU 'mcu' shutdown: ADC out of range", "!! MCU 'mcu' shutdown: ADC out of range", "ok");
+    h.send("G28").recv("// MCU 'mcu' shutdown: ADC out of range", "!! Lost communication with MCU 'mcu'", "ok");
+    expect(h.of("halted").map((e) => e.reason)).toEqual(["// Klipper state: Shutdown", "!! MCU 'mcu' shutdown: ADC out of range"]);
+  });
+
+  test("Marlin's M999 state: halted with the link up; the ok of M999 ends it", () => {
+    const h = connected();
+    h.recv("Error:Printer stopped due to errors. Fix the error and use M999 to restart. (Temperature is reset. Set it after restarting)");
+    expect(h.of("halted")).toEqual([{ type: "halted", reason: expect.stringContaining("Printer stopped due to errors"), emergency: false }]);
+    expect(h.engine.state).toBe("operational");
+    h.send("M999").recv("ok");
+    expect(h.of("recovered")).toEqual([{ type: "recovered", text: "M999" }]);
+  });
+
+  test("M112 while writing to the SD card: M29 first (or the firmware stores the M112 in the file), then the stop", () => {
+    const h = connected(1, ["Cap:SDCARD:1", "Cap:SD_WRITE:1"]);
+    h.send("M28 cube.gcode").recv("Writing to file: cube.gcode", "ok");
+    h.send("G28", 1).recv("ok").send("G1 X1", 2);
+    h.take();
+    h.engine.emergencyStop(h.now);
+    const out = h.engine.takeOutgoing();
+    expect(out.slice(0, 3)).toEqual(["M29", "M112", expect.stringMatching(/^N\d+ M112\*\d+$/)]);
+    expect(h.engine.state).toBe("error");
+  });
 });
 
 describe("SD card, actions and prompts", () => {

@@ -69,8 +69,12 @@ describe("the words of each firmware", () => {
     expect(b.take()).toEqual(["// Klipper state: Shutdown", "ok"]); // protocol.md §9.5c
     b.send("G28");
     expect(b.take()).toEqual(["// Shutdown due to M112 command", "!! Shutdown due to M112 command", "ok"]);
+    b.send("M105").send("M21"); // not ready: a placeholder report, the card init taken silently
+    expect(b.take()).toEqual(["ok T:0", "ok"]);
     b.send("FIRMWARE_RESTART").send("STATUS");
     expect(b.take()).toEqual(["// Klipper state: Ready", "ok", "// Klipper state: Ready", "ok"]);
+    b.send("M112").send("RESTART");
+    expect(b.take()).toEqual(["// Klipper state: Shutdown", "ok", "// Klipper state: Ready", "ok"]);
   });
 
   test("Prusa: temperatures with P:/A:, heat-wait lines without target, reboot after a kill", () => {
