@@ -129,6 +129,9 @@ export class PrinterController {
   private readonly linkStats = new LinkStats();
   private readonly prompt = new PromptTracker();
   private window: number;
+  private virtualPrinter: VirtualTransport | undefined;
+  /** Card names (upper case) of copies that stopped part-way: marked in the listing, never printed. */
+  private readonly incomplete = new Set<string>();
   /** Card name of the last file the firmware opened (for an SD print started on its own display). */
   private lastOpened: { name: string; size: number } | undefined;
   /** Plugin stages out (commands, job lines, scripts → engine) and in (received lines → engine). */
@@ -216,7 +219,7 @@ export class PrinterController {
   emergencyStop(): Result {
     if (!this.engine) return notConnected();
     if (this.isJobActive()) this.endJob("failed", "Emergency stop.", false);
-    this.endUpload("Emergency stop.");
+    this.endUpload("Emergency stop.", false);
     this.engine.emergencyStop(performance.now());
     this.flush();
     return ok(null);
@@ -406,6 +409,9 @@ export class PrinterController {
     if (busy) return busy;
     const file = this.status.sd.files.find((f) => f.name === name || f.longName === name);
     if (!file) return fail("file_not_found", `There is no file "${name}" on the SD card.`, "Refresh the SD card list, or check the name.");
+    if (file.incomplete) {
+      return fail("incomplete", `"${file.longName ?? file.name}" on the SD card is incomplete: its copy to the card stopped part-way.`, "Copy the file to the card again, or delete it.");
+    }
     const sd = engine!.profile.sd;
     this.sdJob = { name: file.name, pos: 0, size: file.size ?? 0, notPrinting: 0, started: false };
     this.beginJob(file.name, "sd", file.size ?? 0, EMPTY_PLAN);
@@ -861,6 +867,7 @@ export class PrinterController {
       case "list":
         sd.available = true;
         sd.files = m.files.filter(isPrintableListing).map((f) => ({ ...f }));
+        this.markIncomplete(true);
         break;
       case "fileOpened":
         this.lastOpened = { name: m.name ?? this.sdJob?.name ?? "", size: m.size ?? 0 };
@@ -902,6 +909,19 @@ export class PrinterController {
         break;
     }
     this.markDirty();
+  }
+
+  /**
+   * Marks partial copies in the card's list. After a fresh listing (`prune`), a name no longer
+   * listed is forgotten: the file was deleted, or it is another card.
+   */
+  private markIncomplete(prune: boolean): void {
+    const files = this.status.sd.files;
+    for (const name of this.incomplete) {
+      const file = files.find((f) => f.name.toUpperCase() === name || f.longName?.toUpperCase() === name);
+      if (file) file.incomplete = true;
+      else if (prune) this.incomplete.delete(name);
+    }
   }
 
   private onSdProgress(pos: number, size: number): void {
@@ -957,7 +977,8 @@ export class PrinterController {
 
   private async makeTransport(): Promise<Transport> {
     const r = this.options.record;
-    if (r.transport === "virtual") return new VirtualTransport(this.options.virtual ?? {});
+    // The built-in printer is one machine: connecting again resets it (like DTR), its card stays.
+    if (r.transport === "virtual") return (this.virtualPrinter ??= new VirtualTransport(this.options.virtual ?? {}));
     let port = r.port ?? "";
     let baud = r.baud;
     if (port === "auto") {
@@ -1074,24 +1095,33 @@ export class PrinterController {
     if (!s || s.kind !== "upload") return;
     this.stream = undefined;
     this.status.sd.upload = null;
+    this.incomplete.delete(s.cardName!.toUpperCase());
     this.note(`Copied ${s.file} to the SD card as ${s.cardName}`);
     this.emit({ type: "notice", level: "info", message: `${s.file} is on the SD card as ${s.cardName}.` });
     const engine = this.engine;
     if (engine) engine.enqueue(engine.sdListCommand(), performance.now());
   }
 
-  private endUpload(reason: string): void {
+  private endUpload(reason: string, closeFile = true): void {
     const s = this.stream;
     if (!s || s.kind !== "upload") return;
     this.stream = undefined;
     this.status.sd.upload = null;
-    // Leave the firmware's write mode, or everything sent next would go into the file.
-    if (s.writing && !s.closing && this.engine?.state === "operational") {
+    // Leave the firmware's write mode, or everything sent next would go into the file (an
+    // emergency stop does that itself, ahead of the M112).
+    if (s.writing && !s.closing && this.engine?.state === "operational" && closeFile) {
       this.engine.clearQueue();
       this.engine.enqueue(this.engine.profile.sd.endWriteCommand, performance.now());
+      this.engine.enqueue(this.engine.sdListCommand(), performance.now());
     }
-    this.note(`Upload of ${s.file} stopped: ${reason}`);
-    this.emit({ type: "notice", level: "error", message: `The upload of ${s.file} to the SD card stopped: ${reason}` });
+    // What was written stays on the card, closed as it is: never to be taken for the whole file.
+    const partial = s.writing ? ` ${s.cardName} on the card holds only part of it: delete it or copy the file again.` : "";
+    if (s.writing) {
+      this.incomplete.add(s.cardName!.toUpperCase());
+      this.markIncomplete(false);
+    }
+    this.note(`Upload of ${s.file} stopped: ${reason}${partial}`);
+    this.emit({ type: "notice", level: "error", message: `The upload of ${s.file} to the SD card stopped: ${reason}${partial}` });
   }
 
   /**

@@ -136,6 +136,10 @@ export class VirtualFirmware {
   /** Starts (or restarts) the board: state back to power-on defaults, then the boot banner. */
   boot(now: number, cause: ResetCause = "power-up"): void {
     this.runTo(now);
+    // What it printed while the port was closed is lost; the new session starts with the banner.
+    this.m.takeLines();
+    this.leaving = [];
+    this.leavingHead = 0;
     this.restart(cause);
     this.flushOut(now);
   }
