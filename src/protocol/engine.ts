@@ -130,6 +130,8 @@ const ERROR_SETTLE_MS = 250;
 /** A firmware echo of our own pause/resume arrives within this long. */
 const ECHO_WINDOW_MS = 3000;
 const LATENCY_SAMPLES = 1024;
+/** The resend ratio is judged only after this many lines (a few early resends are no pattern). */
+const RESEND_RATIO_MIN_LINES = 200;
 
 /** Counters of a link that has sent nothing yet. */
 export function newLinkCounters(): LinkCounters {
@@ -282,7 +284,9 @@ export class ProtocolEngine {
    * Returns false (with a notice) when the command is refused.
    */
   enqueue(command: string, now: number, tag = NO_TAG): boolean {
-    const cmd = toAscii(clean(command));
+    let cmd = toAscii(clean(command));
+    const realtime = this.grammar.realtime;
+    if (realtime) cmd = cmd.replace(realtime, " ").trim();
     if (cmd === "") return false;
     const code = commandCode(cmd);
     if (code === "M112") {
@@ -1111,6 +1115,7 @@ export class ProtocolEngine {
         // again, but its tag was reported once and is not reported twice.
         this.pushInFlight(n, this.historyAcked[slot] ? NO_TAG : this.historyTag[slot]!, command, text.length + 1, now);
         this.stats.linesResent++;
+        this.checkResendRatio();
         continue;
       }
       if (this.queueHead >= this.queue.length) break;
@@ -1124,6 +1129,17 @@ export class ProtocolEngine {
       }
       this.transmitNew(next.command, next.tag, now);
     }
+  }
+
+  /** Once per link: more than a tenth of the lines sent again is a noisy cable, not bad luck (§1.7.6). */
+  private checkResendRatio(): void {
+    const { linesSent, linesResent } = this.stats;
+    if (linesSent < RESEND_RATIO_MIN_LINES || linesResent * 10 <= linesSent || this.warned.has("resend ratio")) return;
+    this.warned.add("resend ratio");
+    this.notice(
+      "warning",
+      `${Math.round((linesResent / linesSent) * 100)} % of the lines sent had to be sent again: the serial link is noisy. Check the USB cable (short, shielded, away from motor and heater wires) and its plugs, or try a lower baud rate.`,
+    );
   }
 
   private transmitNew(command: string, tag: number, now: number): void {
@@ -1346,10 +1362,14 @@ function dwellMs(command: string): number {
   return p ? Number(p[1]) : 0;
 }
 
-/** Firmware reads bytes, and checksums are over bytes: anything outside ASCII becomes `?`. */
+/**
+ * Firmware reads bytes, and checksums are over bytes: anything outside ASCII becomes `?`. A
+ * control character becomes a space: some act on their own (Smoothie halts on Ctrl-X).
+ */
 function toAscii(command: string): string {
   for (let i = 0; i < command.length; i++) {
-    if (command.charCodeAt(i) > 126) return command.replace(/[^\x20-\x7e]/g, "?");
+    const c = command.charCodeAt(i);
+    if (c < 32 || c > 126) return command.replace(/[\x00-\x1f]/g, " ").replace(/[^\x20-\x7e]/g, "?").trim();
   }
   return command;
 }

@@ -146,6 +146,13 @@ const sections = {
      * fails its checksum on every resend, so the host refuses it instead. 0 = no limit (Klipper).
      */
     maxLineLength: v.union([v.literal(0), v.pipe(v.number(), v.integer(), v.minValue(80))], "0 (no limit) or at least 80"),
+    /**
+     * Characters the firmware acts on wherever they arrive, outside any line (Smoothie: `?` status
+     * query, `!` and `~` feed hold and resume, protocol.md §7). In a command they can only be text
+     * (an M117 message); they are replaced by spaces, or the firmware would take them out of the
+     * line and its checksum would fail on every resend.
+     */
+    realtimeCharacters: v.pipe(v.string(), v.regex(/^[\x21-\x7e]*$/, "printable characters, no spaces")),
   }),
   emergency: v.object({
     /** Written ahead of the queue when the firmware has `capability` (§7): M108, M410, M876, M524. */

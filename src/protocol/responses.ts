@@ -45,6 +45,8 @@ export interface Grammar {
   neverSend: RegExp[];
   gluedOk: RegExp[];
   recovered: RegExp[];
+  /** `commands.realtimeCharacters` as a global character class; undefined when there are none. */
+  realtime: RegExp | undefined;
   /** `commands.skip` as one regex (tested on every command sent); undefined when there are none. */
   skip: RegExp | undefined;
   unacked: RegExp[];
@@ -79,6 +81,7 @@ export function compileGrammar(quirks: Quirks): Grammar {
     joinNext: compile(e.joinNext),
     neverSend: compile(quirks.commands.neverSend),
     gluedOk: compile(quirks.ack.gluedOk),
+    realtime: quirks.commands.realtimeCharacters ? new RegExp(`[${quirks.commands.realtimeCharacters.replace(/[\\\]^-]/g, "\\$&")}]`, "g") : undefined,
     recovered: compile(e.recovered),
     skip: quirks.commands.skip.length ? new RegExp(quirks.commands.skip.map((p) => `(?:${p})`).join("|"), "i") : undefined,
     // Console commands are told apart by case (Smoothie), so these are case-sensitive.

@@ -123,12 +123,39 @@ describe("sending", () => {
     expect(h.acked()).toEqual([101, 102, 103]);
   });
 
+  test("received: NULs are dropped; an empty line is data that shows the printer alive, never an ack (§11.1, §11.3)", () => {
+    const h = connected();
+    h.send("G1 X1", 1).recv("o\0k\0");
+    expect(h.acked()).toEqual([1]);
+    h.send("G1 X2", 2);
+    for (let t = 0; t < 4; t++) h.advance(5000).recv("");
+    expect(h.acked()).toEqual([1]); // 20 s of empty lines: no credit taken from them
+    // The ack timeout runs its ladder (a lost ok is assumed, M105 provokes one) and then gives up.
+    for (let t = 0; t < 400 && h.engine.state === "operational"; t++) h.advance(5000).recv("");
+    const failed = h.of("state").at(-1)!;
+    expect(failed.state).toBe("error");
+    expect(failed.problem!.code).toBe("no_ack"); // still talking, not acknowledging: not "stopped answering"
+  });
+
   test("comments, blank lines and non-ASCII never reach the wire as such", () => {
     const h = connected();
     expect(h.engine.enqueue("; just a comment", 0)).toBe(false);
     expect(h.engine.enqueue("   ", 0)).toBe(false);
     h.send("M117 Héllo ; greet");
     expect(h.take()).toEqual([frame(3, "M117 H?llo")]);
+  });
+
+  test("control characters become spaces (Smoothie halts on Ctrl-X); Smoothie's realtime characters never go out inside a line", () => {
+    const h = connected();
+    h.send("G1 X1\x18").recv("ok").send("M117 a\tb").recv("ok").send("M117 Ready? Go!");
+    expect(h.take()).toEqual([frame(3, "G1 X1"), frame(4, "M117 a b"), frame(5, "M117 Ready? Go!")]);
+    const s = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    s.recv("ok").recv("FIRMWARE_NAME:Smoothieware, FIRMWARE_URL:http%3A//smoothieware.org, FIRMWARE_VERSION:edge", "ok");
+    while (s.engine.outstanding() > 0) s.recv("ok");
+    s.take();
+    // `?` would be taken as a status query and `!` as feed hold, out of the line, failing its checksum.
+    s.send("M117 Ready? Go! ~Héllo~");
+    expect(s.take()).toEqual([frame(s.engine.nextLineNumber - 1, "M117 Ready  Go   H llo")]);
   });
 
   test("M0/M1 are refused with a notice, unless the firmware can be answered (prompt + emergency parser)", () => {
@@ -365,6 +392,25 @@ describe("resends (§1.7, transcripts §9.2)", () => {
     expect(h.of("notice").at(-1)!.message).toContain("Ignored a request to resend line 5");
     h.recv("Resend: 5", "ok"); // again: it means it
     expect(h.of("state").at(-1)!.problem?.code).toBe("resend_out_of_history");
+  });
+});
+
+describe("resend ratio (§1.7.6)", () => {
+  test("more than a tenth of the lines sent again: one warning about the cable; fewer: none", () => {
+    const run = (every: number) => {
+      const h = connected();
+      for (let i = 0; i < 300; i++) {
+        h.send(`G1 X${i}`);
+        const n = h.engine.nextLineNumber - 1;
+        if (i % every === 0) h.recv("Error:checksum mismatch, Last Line: " + (n - 1), `Resend: ${n}`, "ok");
+        h.recv("ok");
+      }
+      return h.of("notice").filter((e) => e.message.includes("sent again"));
+    };
+    const noisy = run(5); // every fifth line damaged: 20 %
+    expect(noisy).toHaveLength(1);
+    expect(noisy[0]!.message).toMatch(/^1\d % of the lines sent had to be sent again: the serial link is noisy\. Check the USB cable/);
+    expect(run(20)).toEqual([]); // 5 %
   });
 });
 
