@@ -21,6 +21,7 @@ export interface LongLine {
 }
 
 const isBlank = (c: number) => c === 32 || c === 9 || c === 13;
+const decoder = new TextDecoder();
 
 export class LongLines {
   private readonly byWord = new Map<string, LongLine>();
@@ -37,7 +38,7 @@ export class LongLines {
     let length = 0;
     for (let i = start; i < end; i++) if ((buf[i]! & 0xc0) !== 0x80) length++;
     if (length <= LONG_LINE) return;
-    const text = new TextDecoder().decode(buf.subarray(start, Math.min(end, start + TEXT_KEPT * 4))).slice(0, TEXT_KEPT);
+    const text = decoder.decode(buf.subarray(start, Math.min(end, start + TEXT_KEPT * 4))).slice(0, TEXT_KEPT);
     const space = text.search(/\s/);
     const word = (space < 0 ? text : text.slice(0, space)).toUpperCase();
     const known = this.byWord.get(word);
