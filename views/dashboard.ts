@@ -80,7 +80,7 @@ export function livePanel({ record, status, thumbnail }: PrinterView): Html {
       <button class="danger" hx-post="/ui/printers/${id}/emergency-stop" hx-target="#live" hx-confirm="Emergency stop: halt the printer now?">Emergency stop</button>`
     : html`<button class="primary" hx-post="/ui/printers/${id}/connect" hx-target="#live">Connect</button>`}
 </div>
-<p class="muted">${record.transport === "virtual" ? "Built-in virtual printer" : `${record.port} @ ${record.baud}`}${status.firmware ? html` · ${status.firmware.name}` : ""}</p>
+<p class="muted">${record.transport === "virtual" ? "Built-in virtual printer" : record.port === "auto" ? `Auto-detect${status.connection ? `: ${status.connection.port} @ ${status.connection.baud}` : ""}` : `${record.port} @ ${record.baud}`}${status.firmware ? html` · ${status.firmware.name}` : ""}</p>
 ${status.problem ? html`<div class="problem" role="alert"><strong>${status.problem.message}</strong> ${status.problem.hint}</div>` : ""}
 ${promptPanel({ record, status })}
 ${temperatureTable(status)}

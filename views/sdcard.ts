@@ -23,10 +23,10 @@ export function sdList({ record, status }: PrinterView): Html {
   return html`${upload}<table class="sd-files"><tbody>
 ${sd.files.map(
   (f) => html`<tr data-sd-file="${f.name}">
-  <td class="name">${f.longName ?? f.name}${f.longName && f.longName !== f.name ? html` <span class="muted">${f.name}</span>` : ""}</td>
+  <td class="name">${f.longName ?? f.name}${f.longName && f.longName !== f.name ? html` <span class="muted">${f.name}</span>` : ""}${f.incomplete ? html` <span class="badge incomplete" title="Its copy to the card stopped part-way: delete it or copy the file again">incomplete</span>` : ""}</td>
   <td class="size">${f.size === undefined ? "" : formatBytes(f.size)}</td>
   <td class="actions">
-    <button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${id}/sd/print" hx-vals='${JSON.stringify({ name: f.name })}' hx-target="#live">Print</button>
+    <button class="primary" ${canPrint && !f.incomplete ? "" : "disabled"} hx-post="/ui/printers/${id}/sd/print" hx-vals='${JSON.stringify({ name: f.name })}' hx-target="#live">Print</button>
     <button ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${id}/sd/delete" hx-vals='${JSON.stringify({ name: f.name })}' hx-swap="none" hx-confirm="Delete ${f.longName ?? f.name} from the SD card?">Delete</button>
   </td>
 </tr>`,

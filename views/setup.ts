@@ -42,10 +42,11 @@ export function setupPage(v: SetupView): Html {
       <label class="check"><input type="radio" name="transport" value="serial" ${v.transport === "serial" ? "checked" : ""}> A printer on a USB/serial port</label>
       <label>Port
         <select name="port">
-          ${v.ports.length === 0 ? html`<option value="">No serial ports found — plug the printer in and reload</option>` : ""}
+          <option value="auto" ${v.port === null || v.port === "auto" || !v.ports.includes(v.port) ? "selected" : ""}>Auto-detect (try every serial port and baud rate)</option>
           ${v.ports.map((p) => html`<option value="${p}" ${p === v.port ? "selected" : ""}>${p}</option>`)}
         </select>
       </label>
+      ${v.ports.length === 0 ? html`<p class="muted" data-no-ports>No serial ports found now: plug the printer in and reload, or keep Auto-detect to find it when it is connected.</p>` : ""}
       <label>Baud rate
         <select name="baud">${v.baudRates.map((b) => html`<option value="${b}" ${b === v.baud ? "selected" : ""}>${b}</option>`)}</select>
       </label>

@@ -5,6 +5,7 @@
  * boxes and byte ranges, heat-up waits, the offset → elapsed-time table, and thumbnail blocks.
  * Pure: bytes in, a `MotionAnalysis` out; no I/O, no clock.
  */
+import { LongLines, type LongLine } from "./long-lines.ts";
 import {
   A_BIT,
   B_BIT,
@@ -159,6 +160,8 @@ export interface MotionAnalysis {
   binary: boolean;
   /** The last line had no newline. */
   endsMidLine: boolean;
+  /** The longest command line of each command word (those over LONG_LINE characters). */
+  longLines: LongLine[];
 }
 
 function emptyBox(): Float64Array {
@@ -244,6 +247,7 @@ export class GcodeAnalyser {
   private badLines = 0;
   private firstBadOffset = -1;
   private binary = false;
+  private readonly longLines = new LongLines();
 
   // Marks for the planner: every TIMELINE_STEP bytes and at layer starts.
   private nextTimeline = 0;
@@ -356,6 +360,7 @@ export class GcodeAnalyser {
       firstBadOffset: this.firstBadOffset,
       binary: this.binary,
       endsMidLine,
+      longLines: this.longLines.result(),
     };
   }
 
@@ -382,6 +387,8 @@ export class GcodeAnalyser {
     // File offset just past this line (where a section that ends with it ends).
     const after = offset + (end - start) + 1;
     lex(buf, start, end, line);
+    // `this.lines` counts the lines before this one.
+    this.longLines.note(buf, start, line.comment >= 0 ? line.comment - 1 : end, this.lines + 1);
     const letter = line.letter;
     if (letter === G) {
       const code = line.code;

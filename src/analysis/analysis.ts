@@ -176,6 +176,7 @@ function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbn
     slicer: meta,
     thumbnails: thumbnails.map((t) => ({ width: t.width, height: t.height, format: t.format, source: t.source, size: t.data.length })),
     warnings,
+    longLines: m.longLines,
     durationMs: Math.round(durationMs),
   };
 }

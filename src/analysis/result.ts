@@ -96,6 +96,12 @@ export const AnalysisResultSchema = v.object({
   slicer: SlicerMetadataSchema,
   thumbnails: v.array(v.object({ width: N, height: N, format: v.picklist(["png", "jpg"]), source: v.picklist(["PNG", "JPG", "QOI"]), size: N })),
   warnings: v.array(v.string()),
+  /**
+   * The longest command line of each command word longer than 60 characters (comment stripped):
+   * 1-based line number, length in characters, the start of its text. Absent in results stored
+   * before it existed.
+   */
+  longLines: v.optional(v.array(v.object({ line: N, length: N, text: v.string() }))),
   /** Milliseconds the analysis took, and its throughput. */
   durationMs: N,
 });

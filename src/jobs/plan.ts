@@ -5,6 +5,7 @@
  * (`Checkpoint`). Checkpoints are stored, so they have a schema (read back through it).
  */
 import * as v from "valibot";
+import type { LongLine } from "../analysis/long-lines.ts";
 import type { AnalysisResult } from "../analysis/result.ts";
 import type { LabelledObject } from "./object-filter.ts";
 import { paceTable, type PaceTable } from "./time-left.ts";
@@ -23,10 +24,12 @@ export interface JobPlan {
   slicerTotal: number | null;
   /** Average seconds of earlier successful prints of this file on this printer (pauses excluded). */
   average: number | null;
+  /** The file's longest line of each command word (from its analysis), or null when not known. */
+  longLines: LongLine[] | null;
 }
 
 /** A plan with nothing known about the file. */
-export const EMPTY_PLAN: JobPlan = { sha256: null, pace: null, layers: [], lines: null, objects: [], slicerTotal: null, average: null };
+export const EMPTY_PLAN: JobPlan = { sha256: null, pace: null, layers: [], lines: null, objects: [], slicerTotal: null, average: null, longLines: null };
 
 /** The plan for a file with this analysis (or none yet) and this average print time. */
 export function planFrom(sha256: string | null, analysis: AnalysisResult | undefined, average: number | null): JobPlan {
@@ -39,6 +42,41 @@ export function planFrom(sha256: string | null, analysis: AnalysisResult | undef
     objects: analysis.objects.map((o) => ({ name: o.name, ranges: o.ranges })),
     slicerTotal: analysis.slicer.estimatedTime,
     average,
+    longLines: analysis.longLines ?? null,
+  };
+}
+
+/** How the firmware treats a line: left out (it does not know it), or too long to be read whole. */
+export interface LineJudge {
+  skips(command: string): boolean;
+  tooLong(command: string, lineNumber?: number, length?: number): { length: number; limit: number } | undefined;
+}
+
+/**
+ * The first of a file's long lines (`plan.longLines`) that the firmware could not read whole, or
+ * undefined. `firstLineNumber` is the line number the print's first line will get; a file line
+ * gets at most that plus its own line number plus what scripts add (a generous margin).
+ */
+export function firstTooLong(longLines: LongLine[], judge: LineJudge, firstLineNumber: number): { line: number; length: number; limit: number } | undefined {
+  let first: { line: number; length: number; limit: number } | undefined;
+  for (const l of longLines) {
+    if (first && first.line < l.line) continue;
+    if (judge.skips(l.text)) continue;
+    const over = judge.tooLong(l.text, firstLineNumber + l.line + 1000, l.length);
+    if (over) first = { line: l.line, ...over };
+  }
+  return first;
+}
+
+/**
+ * The problem of a line longer than the firmware reads: `where` names it ("Line 12 of cube.gcode"),
+ * `length` is framed (line number and checksum included), `outcome` says what became of the job.
+ */
+export function lineTooLongProblem(where: string, length: number, limit: number, outcome: string): { code: string; message: string; hint: string } {
+  return {
+    code: "line_too_long",
+    message: `${where} is too long for this printer: ${length} characters with its line number and checksum, and its firmware reads at most ${limit}. ${outcome}`,
+    hint: "Shorten or remove that line (a long message or macro call, for instance) and upload the file again; or raise commands.maxLineLength in a quirks file if your firmware was built with a larger MAX_CMD_SIZE.",
   };
 }
 

@@ -22,12 +22,12 @@ import { SerialTransport } from "../transport/serial.ts";
 import { TransportError, type Transport } from "../transport/transport.ts";
 import { VirtualTransport } from "../virtual/transport.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
-import { EMPTY_PLAN, type Checkpoint, type JobPlan, type ResumeFrom } from "../jobs/plan.ts";
+import { EMPTY_PLAN, firstTooLong, lineTooLongProblem, type Checkpoint, type JobPlan, type ResumeFrom } from "../jobs/plan.ts";
 import { DEFAULT_SCRIPTS, checkScript, pluginsHave, type ScriptName, type Scripts } from "../jobs/scripts.ts";
 import { DEFAULT_PROFILE, type PrinterProfile } from "./profile.ts";
 import { render, type Value } from "../jobs/template.ts";
 import { FlightRecorder, type TraceDirection } from "./flight-recorder.ts";
-import { GcodeSource } from "./gcode-source.ts";
+import { GcodeSource, type SourceLine } from "./gcode-source.ts";
 import { JobRun } from "./job-run.ts";
 import { LinkStats } from "./link-stats.ts";
 import { PromptTracker } from "./prompt.ts";
@@ -129,6 +129,9 @@ export class PrinterController {
   private readonly linkStats = new LinkStats();
   private readonly prompt = new PromptTracker();
   private window: number;
+  private virtualPrinter: VirtualTransport | undefined;
+  /** Card names (upper case) of copies that stopped part-way: marked in the listing, never printed. */
+  private readonly incomplete = new Set<string>();
   /** Card name of the last file the firmware opened (for an SD print started on its own display). */
   private lastOpened: { name: string; size: number } | undefined;
   /** Plugin stages out (commands, job lines, scripts → engine) and in (received lines → engine). */
@@ -198,17 +201,16 @@ export class PrinterController {
   send(commands: string[]): Result<{ queued: number }> {
     const engine = this.engine;
     if (!engine || !this.isConnected()) return notConnected();
+    // An emergency stop acts whatever else goes on, an upload to the SD card included.
+    if (commands.some((c) => commandCode(c.trim()) === "M112")) {
+      this.emergencyStop();
+      return ok({ queued: 1 });
+    }
     if (this.stream?.kind === "upload") {
       return fail("busy", "A file is being copied to the SD card; commands now would end up in that file.", "Wait until the upload is done.");
     }
     const before = this.accepted;
-    for (const c of commands) {
-      if (commandCode(c.trim()) === "M112") {
-        this.emergencyStop();
-        return ok({ queued: this.accepted - before + 1 });
-      }
-      this.command(c);
-    }
+    for (const c of commands) this.command(c);
     this.flush();
     return ok({ queued: this.accepted - before });
   }
@@ -217,7 +219,7 @@ export class PrinterController {
   emergencyStop(): Result {
     if (!this.engine) return notConnected();
     if (this.isJobActive()) this.endJob("failed", "Emergency stop.", false);
-    this.endUpload("Emergency stop.");
+    this.endUpload("Emergency stop.", false);
     this.engine.emergencyStop(performance.now());
     this.flush();
     return ok(null);
@@ -230,6 +232,10 @@ export class PrinterController {
   async startJob(file: string, plan: JobPlan = EMPTY_PLAN, from?: ResumeFrom): Promise<Result> {
     const busy = this.readyForJob();
     if (busy) return busy;
+    // A line the firmware cannot read whole would end the print part-way: refuse it now.
+    const longLines = plan.longLines?.filter((l) => l.line >= (from?.line ?? 1));
+    const over = longLines && firstTooLong(longLines, this.engine!, this.engine!.nextLineNumber);
+    if (over) return { ok: false, error: lineTooLongProblem(`Line ${over.line} of ${file}`, over.length, over.limit, "The print was not started.") };
     const opened = await this.openSource(file, from);
     if (!opened.ok) return opened;
     const source = opened.value;
@@ -403,6 +409,9 @@ export class PrinterController {
     if (busy) return busy;
     const file = this.status.sd.files.find((f) => f.name === name || f.longName === name);
     if (!file) return fail("file_not_found", `There is no file "${name}" on the SD card.`, "Refresh the SD card list, or check the name.");
+    if (file.incomplete) {
+      return fail("incomplete", `"${file.longName ?? file.name}" on the SD card is incomplete: its copy to the card stopped part-way.`, "Copy the file to the card again, or delete it.");
+    }
     const sd = engine!.profile.sd;
     this.sdJob = { name: file.name, pos: 0, size: file.size ?? 0, notPrinting: 0, started: false };
     this.beginJob(file.name, "sd", file.size ?? 0, EMPTY_PLAN);
@@ -553,6 +562,7 @@ export class PrinterController {
       while (engine.capacity() > 0) {
         const line = s.source.next();
         if (!line) break;
+        if (this.refusesLine(s, line)) return;
         if (engine.enqueue(line.command, now, line.end)) s.queuedTo = line.end;
         s.linesSent++;
       }
@@ -562,6 +572,7 @@ export class PrinterController {
       while (engine.capacity() > 0 && !this.outgoing.busy && this.stream === s && this.feeding()) {
         const line = s.source.next();
         if (!line) break;
+        if (this.refusesLine(s, line)) return;
         s.fedTo = line.end;
         // Cancelled objects' moves are left out (or replaced by what keeps the rest consistent).
         const instead = run.fed(line);
@@ -580,6 +591,21 @@ export class PrinterController {
       void s.source.fill().then(() => this.flush());
     }
     this.checkStreamFinished(now);
+  }
+
+  /**
+   * Stops the print or upload before a line the firmware cannot read whole (its file's analysis
+   * did not say in time, or the file is being copied to the card); true when it did.
+   */
+  private refusesLine(s: ActiveStream, line: SourceLine): boolean {
+    const engine = this.engine!;
+    const over = engine.tooLong(line.command);
+    if (!over || engine.skips(line.command)) return false;
+    const outcome = s.kind === "print" ? "The print was stopped before that line." : "The upload was stopped before that line.";
+    const p = lineTooLongProblem(`Line ${line.line} of ${s.file}`, over.length, over.limit, outcome);
+    if (s.kind === "print") this.endJob("failed", `${p.message} ${p.hint}`);
+    else this.endUpload(`${p.message} ${p.hint}`);
+    return true;
   }
 
   /** A command the host wants run: through the plugins' stages, then into the engine. */
@@ -650,6 +676,13 @@ export class PrinterController {
           this.markDirty();
         }
         return;
+      case "refused":
+        // A job line a plugin made too long (the file's own lines are checked as they are read).
+        if (e.tag >= 0 && this.stream?.kind === "print") {
+          const p = lineTooLongProblem(`A line of ${this.stream.file} (ending at byte ${e.tag})`, e.length, e.limit, "The print was stopped before that line.");
+          this.endJob("failed", `${p.message} ${p.hint}`);
+        }
+        return;
       case "lost":
         if (this.stream?.kind === "print") {
           this.endJob("failed", `The printer did not answer line "${e.command}". This firmware drops damaged lines without asking for them again, so the line may be lost; the print was stopped rather than continued with a gap.`);
@@ -697,6 +730,14 @@ export class PrinterController {
         return;
       case "sd":
         this.onSd(e.message);
+        return;
+      case "halted":
+        this.onHalted(e.reason, e.emergency);
+        return;
+      case "recovered":
+        if (this.status.problem?.code === "emergency_stop" || this.status.problem?.code === "firmware_halted") this.status.problem = null;
+        this.note(`The printer runs again (${e.text}).`);
+        this.publishNow();
         return;
       case "reset":
         if (this.isJobActive()) this.endJob("failed", "The printer restarted during the print, so its state was lost.");
@@ -787,15 +828,28 @@ export class PrinterController {
     }
     if (policy !== "cancelJob") return;
     if (this.isJobActive()) this.endJob("failed", `The printer reported an error: "${text}".`);
-    if (errorClass === "fatal" || errorClass === "halted") {
-      // The link stays up (the firmware still talks), but the printer needs a restart or M999.
-      this.status.problem = {
-        code: errorClass === "fatal" ? "firmware_fatal" : "firmware_halted",
-        message: `The printer stopped: "${text}".`,
-        hint: "Fix the cause, then restart the firmware (M999, or FIRMWARE_RESTART on Klipper) or power-cycle the printer.",
-      };
-      this.publishNow();
-    }
+  }
+
+  /**
+   * The firmware stopped but still talks (Klipper's shutdown, Marlin's M999 state): the link stays,
+   * the printer shows as halted with the reason and the command that restarts it, and no job starts
+   * until then. Typed commands still go out (that is how the restart command is sent).
+   */
+  private onHalted(reason: string, emergency: boolean): void {
+    if (this.isJobActive()) this.endJob("failed", emergency ? "Emergency stop." : `The printer stopped: "${reason}".`, false);
+    this.status.problem = {
+      code: emergency ? "emergency_stop" : "firmware_halted",
+      message: emergency ? "Emergency stop: the printer is shut down (M112)." : `The printer has shut down: "${reason}".`,
+      hint: `${emergency ? "Check the printer" : "Fix the cause"}, then send ${this.restartCommands()} in the terminal to restart it (home it before printing again), or power-cycle it.`,
+    };
+    this.note(`${this.status.problem.message} ${this.status.problem.hint}`);
+    this.publishNow();
+  }
+
+  /** The firmware's restart commands in words: "FIRMWARE_RESTART or RESTART". */
+  private restartCommands(): string {
+    const list = this.engine?.profile.errors.restartCommands ?? [];
+    return list.length ? list.join(" or ") : "its restart command";
   }
 
   private onSd(m: SdMessage): void {
@@ -813,6 +867,7 @@ export class PrinterController {
       case "list":
         sd.available = true;
         sd.files = m.files.filter(isPrintableListing).map((f) => ({ ...f }));
+        this.markIncomplete(true);
         break;
       case "fileOpened":
         this.lastOpened = { name: m.name ?? this.sdJob?.name ?? "", size: m.size ?? 0 };
@@ -854,6 +909,19 @@ export class PrinterController {
         break;
     }
     this.markDirty();
+  }
+
+  /**
+   * Marks partial copies in the card's list. After a fresh listing (`prune`), a name no longer
+   * listed is forgotten: the file was deleted, or it is another card.
+   */
+  private markIncomplete(prune: boolean): void {
+    const files = this.status.sd.files;
+    for (const name of this.incomplete) {
+      const file = files.find((f) => f.name.toUpperCase() === name || f.longName?.toUpperCase() === name);
+      if (file) file.incomplete = true;
+      else if (prune) this.incomplete.delete(name);
+    }
   }
 
   private onSdProgress(pos: number, size: number): void {
@@ -909,7 +977,8 @@ export class PrinterController {
 
   private async makeTransport(): Promise<Transport> {
     const r = this.options.record;
-    if (r.transport === "virtual") return new VirtualTransport(this.options.virtual ?? {});
+    // The built-in printer is one machine: connecting again resets it (like DTR), its card stays.
+    if (r.transport === "virtual") return (this.virtualPrinter ??= new VirtualTransport(this.options.virtual ?? {}));
     let port = r.port ?? "";
     let baud = r.baud;
     if (port === "auto") {
@@ -954,6 +1023,9 @@ export class PrinterController {
     if (this.isJobActive()) return fail("busy", "A print is already running.", "Cancel it or wait until it ends.");
     if (this.stream?.kind === "upload") return fail("busy", "A file is being copied to the SD card.", "Wait until the upload is done.");
     if (this.status.state !== "operational" || !this.engine) return notConnected();
+    if (this.engine.isHalted) {
+      return fail("halted", "The printer is shut down.", `Send ${this.restartCommands()} in the terminal to restart it first.`);
+    }
     return undefined;
   }
 
@@ -1023,24 +1095,33 @@ export class PrinterController {
     if (!s || s.kind !== "upload") return;
     this.stream = undefined;
     this.status.sd.upload = null;
+    this.incomplete.delete(s.cardName!.toUpperCase());
     this.note(`Copied ${s.file} to the SD card as ${s.cardName}`);
     this.emit({ type: "notice", level: "info", message: `${s.file} is on the SD card as ${s.cardName}.` });
     const engine = this.engine;
     if (engine) engine.enqueue(engine.sdListCommand(), performance.now());
   }
 
-  private endUpload(reason: string): void {
+  private endUpload(reason: string, closeFile = true): void {
     const s = this.stream;
     if (!s || s.kind !== "upload") return;
     this.stream = undefined;
     this.status.sd.upload = null;
-    // Leave the firmware's write mode, or everything sent next would go into the file.
-    if (s.writing && !s.closing && this.engine?.state === "operational") {
+    // Leave the firmware's write mode, or everything sent next would go into the file (an
+    // emergency stop does that itself, ahead of the M112).
+    if (s.writing && !s.closing && this.engine?.state === "operational" && closeFile) {
       this.engine.clearQueue();
       this.engine.enqueue(this.engine.profile.sd.endWriteCommand, performance.now());
+      this.engine.enqueue(this.engine.sdListCommand(), performance.now());
     }
-    this.note(`Upload of ${s.file} stopped: ${reason}`);
-    this.emit({ type: "notice", level: "error", message: `The upload of ${s.file} to the SD card stopped: ${reason}` });
+    // What was written stays on the card, closed as it is: never to be taken for the whole file.
+    const partial = s.writing ? ` ${s.cardName} on the card holds only part of it: delete it or copy the file again.` : "";
+    if (s.writing) {
+      this.incomplete.add(s.cardName!.toUpperCase());
+      this.markIncomplete(false);
+    }
+    this.note(`Upload of ${s.file} stopped: ${reason}${partial}`);
+    this.emit({ type: "notice", level: "error", message: `The upload of ${s.file} to the SD card stopped: ${reason}${partial}` });
   }
 
   /**

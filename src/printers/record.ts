@@ -10,7 +10,7 @@ export const DEFAULT_WINDOW = 4;
 /** Lines in flight: 1 = one at a time (ping-pong); more only with a firmware that reports its buffers (ADVANCED_OK). */
 export const WindowSchema = v.pipe(v.number("window must be a number"), v.integer("window must be a whole number"), v.minValue(1, "window must be 1 to 32"), v.maxValue(32, "window must be 1 to 32"));
 /** A serial port path, or `auto` to find the printer on any port and rate. */
-const PortSchema = v.pipe(
+export const PortSchema = v.pipe(
   v.string(),
   v.check((p) => p === "auto" || p.startsWith("/dev/"), 'port must be a device path such as /dev/ttyUSB0, or "auto"'),
 );

@@ -149,6 +149,8 @@ export const SdFileSchema = v.object({
   size: v.optional(v.number()),
   /** ms since 1970, when the listing carried a plausible time stamp. */
   modified: v.optional(v.number()),
+  /** A copy to the card that stopped part-way (failure, emergency stop): the file holds only its start. */
+  incomplete: v.optional(v.literal(true)),
 });
 
 export type SdFile = v.InferOutput<typeof SdFileSchema>;

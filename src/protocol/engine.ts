@@ -52,8 +52,17 @@ export type EngineEvent =
   /** `echo` is true when the firmware only mirrors a command we sent (M25 → `//action:pause`). */
   | { type: "action"; name: string; params: string; echo: boolean }
   | { type: "firmwareError"; errorClass: ErrorClass; text: string; policy: ErrorPolicy }
+  /** A command was not sent: framed, it is longer than the firmware reads whole (`commands.maxLineLength`). */
+  | { type: "refused"; tag: number; command: string; length: number; limit: number }
   | { type: "sd"; message: SdMessage }
   | { type: "reset" }
+  /**
+   * The firmware has stopped but still talks (Klipper's shutdown, Marlin's M999 state): `reason`
+   * in its words, or our emergency stop. Sent again when a firmware line explains a bare state line.
+   */
+  | { type: "halted"; reason: string; emergency: boolean }
+  /** It runs again (a `recovered` line, or the ok of a restart command). */
+  | { type: "recovered"; text: string }
   | { type: "notice"; level: "info" | "warning"; message: string };
 
 export interface EngineOptions {
@@ -108,6 +117,8 @@ interface Poller {
 }
 
 const NO_TAG = -1;
+/** Lines that may get numbers ahead of a queued one (emergency and out-of-band commands) when its length is judged. */
+const LINE_NUMBER_MARGIN = 16;
 /** How long to let answers to repeated hellos drain before the first real command. */
 const SETTLE_MS = 300;
 /** After M115's ok, how long to wait for its report when it has not come yet (Repetier acks first). */
@@ -119,6 +130,8 @@ const ERROR_SETTLE_MS = 250;
 /** A firmware echo of our own pause/resume arrives within this long. */
 const ECHO_WINDOW_MS = 3000;
 const LATENCY_SAMPLES = 1024;
+/** The resend ratio is judged only after this many lines (a few early resends are no pattern). */
+const RESEND_RATIO_MIN_LINES = 200;
 
 /** Counters of a link that has sent nothing yet. */
 export function newLinkCounters(): LinkCounters {
@@ -193,6 +206,9 @@ export class ProtocolEngine {
   private longRunningUntil = 0;
   private sdWriting = false;
   private sdPolling = false;
+  /** Halted but talking (see the `halted` event); the reason so far came from a bare state line. */
+  private halted = false;
+  private haltedByStateLine = false;
   private autoreport = { temperature: false, position: false, sdStatus: false };
   private readonly pollers: Poller[];
   private inFileList = false;
@@ -201,6 +217,8 @@ export class ProtocolEngine {
   private pendingError: { text: string; at: number; join: boolean } | undefined;
   private expectEcho: { name: string; until: number } | undefined;
   private readonly warned = new Set<string>();
+  /** Command words already reported as left out on this link (`commands.skip`). */
+  private readonly skipped = new Set<string>();
   private lastLine = "";
   /** The M115 reply, checked again for safety warnings once the family's profile applies. */
   private firmwareLine = "";
@@ -266,7 +284,9 @@ export class ProtocolEngine {
    * Returns false (with a notice) when the command is refused.
    */
   enqueue(command: string, now: number, tag = NO_TAG): boolean {
-    const cmd = toAscii(clean(command));
+    let cmd = toAscii(clean(command));
+    const realtime = this.grammar.realtime;
+    if (realtime) cmd = cmd.replace(realtime, " ").trim();
     if (cmd === "") return false;
     const code = commandCode(cmd);
     if (code === "M112") {
@@ -281,6 +301,19 @@ export class ProtocolEngine {
     }
     if (g.blocked.has(code) && !q.commands.blockedUnlessCapabilities.every((c) => this.capabilities[c] === true)) {
       this.notice("warning", `${code} was not sent: it blocks the serial line until someone presses the printer's button.`);
+      return false;
+    }
+    if (this.skips(cmd)) {
+      if (!this.skipped.has(code)) {
+        this.skipped.add(code);
+        this.notice("info", `${code} is not sent: this firmware does not know it, and leaving it out is safe (commands.skip in its quirks file).`);
+      }
+      return false;
+    }
+    const over = this.tooLong(cmd);
+    if (over) {
+      this.events.push({ type: "refused", tag, command: cmd, ...over });
+      this.notice("warning", `A line of ${over.length} characters was not sent ("${cmd.length > 40 ? `${cmd.slice(0, 40)}…` : cmd}"): this firmware reads at most ${over.limit} per line, line number and checksum included.`);
       return false;
     }
     if (this.state !== "operational" && this.state !== "handshake") {
@@ -309,17 +342,65 @@ export class ProtocolEngine {
    */
   emergencyStop(now: number): void {
     if (this.state === "closed") return;
+    const keep = this.quirks.emergency.linkAfterStop === "keep" && this.state === "operational";
+    if (this.sdWriting) {
+      // Writing to SD, the firmware would store the M112 in the file (Marlin's emergency parser
+      // is off then): leave write mode first. The partial file is closed as it is.
+      this.write(this.quirks.sd.endWriteCommand);
+      this.sdWriting = false;
+    }
     this.write("M112");
-    this.transmitNew("M112", NO_TAG, now);
+    if (keep) {
+      // The firmware acts on the bare line as it reads it and still answers it (Klipper), so it
+      // takes a slot like any line; a numbered copy would only be answered again.
+      this.pushInFlight(-1, NO_TAG, "M112", 5, now);
+    } else {
+      this.transmitNew("M112", NO_TAG, now);
+    }
     const tools = Math.max(1, Number.parseInt(this.firmwareInfo.EXTRUDER_COUNT ?? "1", 10) || 1);
     for (let t = 0; t < tools; t++) this.transmitNew(`M104 T${t} S0`, NO_TAG, now);
     this.transmitNew("M140 S0", NO_TAG, now);
     this.clearQueue();
+    this.resendFrom = this.resendTo = 0;
+    if (keep) {
+      this.halt("Emergency stop: M112 was sent.", false, true);
+      return;
+    }
     this.fail({
       code: "emergency_stop",
       message: "Emergency stop: M112 was sent and the printer has halted.",
       hint: "Check the printer, then reset or power-cycle it and connect again.",
     });
+  }
+
+  /** Whether the firmware is halted but still talking (see the `halted` event). */
+  get isHalted(): boolean {
+    return this.halted;
+  }
+
+  /** Whether the firmware does not know `command` and it is left out rather than sent (quirks `commands.skip`). */
+  skips(command: string): boolean {
+    return this.grammar.skip?.test(command) === true;
+  }
+
+  /**
+   * How long `command` would be framed with line number `lineNumber` (by default about the one it
+   * would get now) when that is longer than the firmware reads whole (`commands.maxLineLength`);
+   * undefined when it fits. `length` stands in for the command's when only its start is known
+   * (then the checksum is counted as 3 digits).
+   */
+  tooLong(command: string, lineNumber?: number, length = command.length): { length: number; limit: number } | undefined {
+    const limit = this.quirks.commands.maxLineLength;
+    // `N<n> ` and `*<checksum>` add at most 16 characters: the usual line needs no framing here.
+    if (limit === 0 || length + 16 <= limit) return undefined;
+    const n = lineNumber ?? this.nextN + (this.queue.length - this.queueHead) + LINE_NUMBER_MARGIN;
+    const framed = length === command.length ? frame(n, command).length : length + String(n).length + 6;
+    return framed > limit ? { length: framed, limit } : undefined;
+  }
+
+  /** The line number the next new line gets. */
+  get nextLineNumber(): number {
+    return this.nextN;
   }
 
   /** Changes the most lines in flight (1 = ping-pong); applies from the next line sent. */
@@ -357,7 +438,33 @@ export class ProtocolEngine {
     this.lastReceivedAt = now;
     this.events.push({ type: "received", line });
     if (this.state === "closed" || this.state === "error") return;
+    const reply = this.unglue(line);
+    if (reply === undefined) return this.process(line, now);
+    this.process(reply, now);
+    this.process("ok", now);
+  }
+
+  /** The reply part of a line the firmware ran into its `ok` (quirks `ack.gluedOk`), or undefined. */
+  private unglue(line: string): string | undefined {
+    const glued = this.grammar.gluedOk;
+    if (glued.length === 0 || line.length <= 2 || !line.endsWith("ok")) return undefined;
+    for (const r of glued) {
+      const groups = r.exec(line)?.groups;
+      if (groups?.reply === undefined) continue;
+      if (groups.arg !== undefined) {
+        const head = this.inFlight[0]?.command;
+        const space = head?.indexOf(" ") ?? -1;
+        if (space < 0 || head!.slice(space + 1).trim().toLowerCase() !== groups.arg.trim().toLowerCase()) continue;
+      }
+      return groups.reply;
+    }
+    return undefined;
+  }
+
+  /** One received line, classified and acted on. */
+  private process(line: string, now: number): void {
     this.lastLine = line;
+    if (this.halted && this.grammar.recovered.some((r) => r.test(line))) this.recover(line);
     let msg = classify(line, this.grammar, this.currentTool);
     if (this.mayBeEvidence(msg)) {
       if (this.applyEvidence(line)) msg = classify(line, this.grammar, this.currentTool);
@@ -619,7 +726,7 @@ export class ProtocolEngine {
     if (entry) {
       this.inFlightBytes -= entry.bytes;
       if (!entry.rejected) {
-        this.historyAcked[entry.n % this.historyAcked.length] = 1;
+        if (entry.n >= 0) this.historyAcked[entry.n % this.historyAcked.length] = 1;
         this.stats.acks++;
         this.ackLatencies[this.latencyCount++ % LATENCY_SAMPLES] = now - entry.sentAt;
         if (entry.tag !== NO_TAG) this.events.push({ type: "acked", tag: entry.tag });
@@ -628,6 +735,10 @@ export class ProtocolEngine {
           this.longRunningUntil = Math.max(this.longRunningUntil, now + (entry.limitMs || Infinity));
         }
         if (this.identifying && this.identifyPhase === "ack" && entry.command === "M115") this.onIdentifyAck(now);
+        // Without a line that says so, the ok of a restart command is the sign the firmware runs again.
+        if (this.halted && this.grammar.recovered.length === 0 && this.quirks.errors.restartCommands.includes(commandCode(entry.command))) {
+          this.recover(entry.command);
+        }
       }
     }
     if (pump) this.pump(now);
@@ -742,7 +853,12 @@ export class ProtocolEngine {
       case "ignore":
         return;
     }
-    if (policy !== "disconnect") return;
+    if (policy !== "disconnect") {
+      if ((errorClass === "fatal" || errorClass === "halted") && policy !== "ignore") {
+        this.halt(text, this.grammar.stateLines.some((r) => r.test(text)), false);
+      }
+      return;
+    }
     if (errorClass === "fatal") {
       this.fail({
         code: "firmware_fatal",
@@ -762,6 +878,21 @@ export class ProtocolEngine {
         hint: "Check the printer; if this error is harmless for your printer, add it to errors.ignore in a quirks file in <data-dir>/firmware-quirks/.",
       });
     }
+  }
+
+  /** The firmware stopped but talks on; the first reason stands unless it was a bare state line. */
+  private halt(reason: string, stateLine: boolean, emergency: boolean): void {
+    if (this.halted && !(this.haltedByStateLine && !stateLine)) return;
+    this.halted = true;
+    this.haltedByStateLine = stateLine;
+    this.events.push({ type: "halted", reason, emergency });
+  }
+
+  private recover(text: string): void {
+    if (!this.halted) return;
+    this.halted = false;
+    this.haltedByStateLine = false;
+    this.events.push({ type: "recovered", text });
   }
 
   private onSd(message: SdMessage, now: number): void {
@@ -984,6 +1115,7 @@ export class ProtocolEngine {
         // again, but its tag was reported once and is not reported twice.
         this.pushInFlight(n, this.historyAcked[slot] ? NO_TAG : this.historyTag[slot]!, command, text.length + 1, now);
         this.stats.linesResent++;
+        this.checkResendRatio();
         continue;
       }
       if (this.queueHead >= this.queue.length) break;
@@ -997,6 +1129,17 @@ export class ProtocolEngine {
       }
       this.transmitNew(next.command, next.tag, now);
     }
+  }
+
+  /** Once per link: more than a tenth of the lines sent again is a noisy cable, not bad luck (§1.7.6). */
+  private checkResendRatio(): void {
+    const { linesSent, linesResent } = this.stats;
+    if (linesSent < RESEND_RATIO_MIN_LINES || linesResent * 10 <= linesSent || this.warned.has("resend ratio")) return;
+    this.warned.add("resend ratio");
+    this.notice(
+      "warning",
+      `${Math.round((linesResent / linesSent) * 100)} % of the lines sent had to be sent again: the serial link is noisy. Check the USB cable (short, shielded, away from motor and heater wires) and its plugs, or try a lower baud rate.`,
+    );
   }
 
   private transmitNew(command: string, tag: number, now: number): void {
@@ -1170,6 +1313,9 @@ export class ProtocolEngine {
     this.inFileList = false;
     this.pendingError = undefined;
     this.expectEcho = undefined;
+    this.skipped.clear();
+    this.halted = false;
+    this.haltedByStateLine = false;
     this.capabilities = {};
     this.firmwareInfo = {};
   }
@@ -1216,10 +1362,14 @@ function dwellMs(command: string): number {
   return p ? Number(p[1]) : 0;
 }
 
-/** Firmware reads bytes, and checksums are over bytes: anything outside ASCII becomes `?`. */
+/**
+ * Firmware reads bytes, and checksums are over bytes: anything outside ASCII becomes `?`. A
+ * control character becomes a space: some act on their own (Smoothie halts on Ctrl-X).
+ */
 function toAscii(command: string): string {
   for (let i = 0; i < command.length; i++) {
-    if (command.charCodeAt(i) > 126) return command.replace(/[^\x20-\x7e]/g, "?");
+    const c = command.charCodeAt(i);
+    if (c < 32 || c > 126) return command.replace(/[\x00-\x1f]/g, " ").replace(/[^\x20-\x7e]/g, "?").trim();
   }
   return command;
 }

@@ -4,7 +4,7 @@
  * overlays its output gives away (§8.1 rows 12a–c), and the merged profile for a family plus
  * overlays.
  */
-import { mergeQuirks, parseQuirksFile, type Quirks, type QuirksFile, type QuirksProblem } from "./quirks.ts";
+import { listItems, mergeQuirks, parseQuirksFile, type Quirks, type QuirksFile, type QuirksProblem } from "./quirks.ts";
 
 /** A quirks file's text and where it came from (a path, for error messages). */
 export interface QuirksSource {
@@ -56,8 +56,8 @@ export class QuirksLibrary {
         overlay: file.overlay === true,
         order: merged.detect.order,
         // A file's own patterns only: a family must not be detected by what it inherits.
-        name: (file.detect?.firmwareName ?? []).map((p) => new RegExp(p, "i")),
-        line: (file.detect?.anyLine ?? []).map((p) => new RegExp(p, "i")),
+        name: listItems(file.detect?.firmwareName).map((p) => new RegExp(p, "i")),
+        line: listItems(file.detect?.anyLine).map((p) => new RegExp(p, "i")),
       });
     }
     this.detectors.sort((a, b) => a.order - b.order);

@@ -3,15 +3,46 @@
  * `firmware-quirks/<id>.json` is a partial profile. A *family* profile extends another family
  * (every chain ends in `generic`); an *overlay* (`"overlay": true`) holds only the fields it
  * changes and is applied on top of whatever family is active once its evidence appears (a banner
- * line, doubled characters, `TF card ok`). Sections merge field by field (a later file's field
- * replaces an earlier one's, arrays and maps included) and the result is validated as a whole.
- * The engine reads only the merged {@link Quirks}; no firmware name appears in its code.
+ * line, doubled characters, `TF card ok`). The result is validated as a whole. The engine reads
+ * only the merged {@link Quirks}; no firmware name appears in its code.
+ *
+ * How a later file's field combines with what it inherits (see {@link mergeQuirks}):
+ * - a value (number, string, flag, or an ordered command sequence such as `sd.cancelCommands`)
+ *   replaces the inherited one;
+ * - a map (`timeouts.longRunningMs`, `actions.echoes`) is merged key by key;
+ * - a *set* (patterns, command lists, warnings; declared with {@link setOf}) adds to the
+ *   inherited one, duplicates dropped — so an overlay that ignores one more error keeps the
+ *   family's others. `{"replace": [...]}` replaces it instead, `{"remove": [...], "add": [...]}`
+ *   takes entries out and puts others in.
  */
 import * as v from "valibot";
 
-const Patterns = v.array(v.string());
+/** The schemas of set-valued fields, whose lists merge (a WeakSet of schema objects, not names). */
+const SET_FIELDS = new WeakSet<object>();
+
+/** A list that is a set: it merges across files instead of replacing (see the module comment). */
+function setOf<T extends v.GenericSchema>(item: T): v.ArraySchema<T, undefined> & { readonly set: true } {
+  const schema = Object.assign(v.array(item), { set: true as const });
+  SET_FIELDS.add(schema);
+  return schema;
+}
+
+type SetSchema = v.ArraySchema<v.GenericSchema, undefined> & { readonly set: true };
+
+type PatchSchema<S extends SetSchema> = v.UnionSchema<
+  [S, v.StrictObjectSchema<{ readonly replace: S }, undefined>, v.StrictObjectSchema<{ readonly add: v.OptionalSchema<S, undefined>; readonly remove: v.OptionalSchema<S, undefined> }, undefined>],
+  undefined
+>;
+
+/** What a file may write for a set: the entries to add, or an explicit replacement or edit. */
+function listPatch<S extends SetSchema>(list: S): PatchSchema<S> {
+  return v.union([list, v.strictObject({ replace: list }), v.strictObject({ add: v.optional(list), remove: v.optional(list) })]);
+}
+
+const Patterns = setOf(v.string());
 const Ms = v.pipe(v.number(), v.minValue(0));
-const Commands = v.array(v.pipe(v.string(), v.regex(/^[A-Z]\d+(\.\d+)?$|^[A-Z_]+$/, "a command word such as G28 or M109")));
+const Command = v.pipe(v.string(), v.regex(/^[A-Z]\d+(\.\d+)?$|^[A-Z_]+$/, "a command word such as G28 or M109"));
+const Commands = setOf(Command);
 
 /** How the host reacts to a class of firmware error (protocol.md §6.2 host policy). */
 const ErrorPolicy = v.picklist(["disconnect", "cancelJob", "ignore"]);
@@ -61,6 +92,12 @@ const sections = {
     unacked: Patterns,
     /** The firmware's serial receive buffer: the send window never puts more unread bytes in flight. */
     rxBufferBytes: v.pipe(v.number(), v.integer(), v.minValue(32)),
+    /**
+     * Replies old firmware ran into the `ok` after them (Marlin 1.x `File deleted:NAMEok`, §4.3):
+     * the named group `reply` is the reply, and an ok follows it. A group `arg` must equal the
+     * argument of the command being acknowledged, so a file named `notebook` stays a reply.
+     */
+    gluedOk: Patterns,
   }),
   resend: v.object({
     historySize: v.pipe(v.number(), v.integer(), v.minValue(16)),
@@ -81,7 +118,7 @@ const sections = {
     /** Lines whose characters come doubled (Creality 2020 builds `TT::27.7627.76`); they are undoubled first. */
     doubledWhen: Patterns,
     /** Lines that only set a target (Repetier `TargetExtr0:210`): `heater` is `tool` or `bed`. */
-    targetLines: v.array(v.object({ heater: v.picklist(["tool", "bed"]), pattern: v.string() })),
+    targetLines: setOf(v.object({ heater: v.picklist(["tool", "bed"]), pattern: v.string() })),
   }),
   autoreport: v.object({
     /** Capability → command that enables the auto-report; polling is the fallback. */
@@ -95,9 +132,27 @@ const sections = {
     /** Never sent to the firmware (they block serial until a button press)… */
     blocked: Commands,
     /** …unless all these capabilities are reported (then a prompt answer or M108 releases them). */
-    blockedUnlessCapabilities: v.array(v.string()),
+    blockedUnlessCapabilities: setOf(v.string()),
     /** Regexes on whole commands that must never be sent, e.g. Prusa's `M115 U…` (pauses 30 s on the LCD). */
     neverSend: Patterns,
+    /**
+     * Regexes on commands this firmware does not know and that are safe to leave out: they are not
+     * sent (Klipper's `EXCLUDE_OBJECT_*` elsewhere; the host cancels objects itself from the labels).
+     */
+    skip: Patterns,
+    /**
+     * The longest line the firmware reads whole, in characters, with its line number and checksum
+     * (newline excluded): Marlin's MAX_CMD_SIZE 96 less its terminator. A longer line is cut and
+     * fails its checksum on every resend, so the host refuses it instead. 0 = no limit (Klipper).
+     */
+    maxLineLength: v.union([v.literal(0), v.pipe(v.number(), v.integer(), v.minValue(80))], "0 (no limit) or at least 80"),
+    /**
+     * Characters the firmware acts on wherever they arrive, outside any line (Smoothie: `?` status
+     * query, `!` and `~` feed hold and resume, protocol.md §7). In a command they can only be text
+     * (an M117 message); they are replaced by spaces, or the firmware would take them out of the
+     * line and its checksum would fail on every resend.
+     */
+    realtimeCharacters: v.pipe(v.string(), v.regex(/^[\x21-\x7e]*$/, "printable characters, no spaces")),
   }),
   emergency: v.object({
     /** Written ahead of the queue when the firmware has `capability` (§7): M108, M410, M876, M524. */
@@ -105,16 +160,26 @@ const sections = {
     capability: v.string(),
     /** Marlin disables its emergency parser while writing a file to SD (M28). */
     disabledDuringSdWrite: v.boolean(),
+    /**
+     * What the firmware does after M112: `close` — it halts and falls silent until reset (Marlin),
+     * so the link is closed; `keep` — it shuts down but still answers every line (Klipper), so
+     * the link stays up and a restart command (`errors.restartCommands`) brings the printer back.
+     */
+    linkAfterStop: v.picklist(["close", "keep"]),
   }),
   errors: v.object({
     /** Line prefixes that mark an error (`Error:`, Klipper `!!`, Repetier `fatal:`). */
-    prefixes: v.array(v.string()),
+    prefixes: setOf(v.string()),
     /** Lines without such a prefix that still report a failure state (Klipper `// Klipper state: Shutdown`). */
     stateLines: Patterns,
     /** The firmware has stopped; the printer needs a reset. */
     fatal: Patterns,
     /** Stopped but recoverable with M999 / FIRMWARE_RESTART; the link stays up. */
     halted: Patterns,
+    /** Commands that bring the firmware back from a halt (M999; Klipper FIRMWARE_RESTART): the hint names them. */
+    restartCommands: Commands,
+    /** Lines saying the firmware runs again (Klipper `// Klipper state: Ready`); without any, a restart command's ok says it. */
+    recovered: Patterns,
     /** Precede a resend request; not an error for the job. */
     resendFollows: Patterns,
     /** No resend and no ok will follow: simulate one ok (§1.6). */
@@ -143,7 +208,7 @@ const sections = {
     selectCommand: v.string(),
     startCommand: v.string(),
     pauseCommand: v.string(),
-    /** Cancels an SD print (Marlin 2 `M524`; others pause and rewind). */
+    /** Cancels an SD print (Marlin 2 `M524`; others pause and rewind): a sequence, so a file's list replaces it. */
     cancelCommands: v.array(v.string()),
     statusCommand: v.string(),
     deleteCommand: v.string(),
@@ -198,7 +263,7 @@ const sections = {
     longRunningDefaultMs: v.pipe(v.number(), v.minValue(100)),
   }),
   /** Warnings shown once when a line matches (old firmware without thermal runaway protection). */
-  safety: v.object({ warnings: v.array(v.object({ pattern: v.string(), message: v.string() })) }),
+  safety: v.object({ warnings: setOf(v.object({ pattern: v.string(), message: v.string() })) }),
 };
 
 type Sections = typeof sections;
@@ -212,15 +277,29 @@ export const QuirksSchema = v.object({
 });
 export type Quirks = v.InferOutput<typeof QuirksSchema>;
 
+/** A section as a file may write it: every field optional, sets in their patch forms. */
+type FileField<F> = F extends SetSchema ? PatchSchema<F> : F extends v.GenericSchema ? F : never;
+type FileSection<S extends v.ObjectSchema<v.ObjectEntries, undefined>> = v.ObjectSchema<
+  { [K in keyof S["entries"]]: v.OptionalSchema<FileField<S["entries"][K]>, undefined> },
+  undefined
+>;
+
+function fileSection<S extends v.ObjectSchema<v.ObjectEntries, undefined>>(section: S): FileSection<S> {
+  const entries = Object.fromEntries(
+    Object.entries(section.entries).map(([key, field]) => [key, v.optional(SET_FIELDS.has(field) ? listPatch(field as SetSchema) : field)]),
+  );
+  return v.object(entries) as unknown as FileSection<S>;
+}
+
 /** One file: an id, what it extends (families) or whether it is an overlay, and any subset of each section. */
 export const QuirksFileSchema = v.object({
   id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes")),
   name: v.optional(v.string()),
   extends: v.optional(v.string()),
   overlay: v.optional(v.boolean()),
-  ...(Object.fromEntries(
-    Object.entries(sections).map(([key, schema]) => [key, v.optional(v.partial(schema))]),
-  ) as { [K in keyof Sections]: v.OptionalSchema<v.SchemaWithPartial<Sections[K], undefined>, undefined> }),
+  ...(Object.fromEntries(Object.entries(sections).map(([key, section]) => [key, v.optional(fileSection(section))])) as {
+    [K in keyof Sections]: v.OptionalSchema<FileSection<Sections[K]>, undefined>;
+  }),
 });
 export type QuirksFile = v.InferOutput<typeof QuirksFileSchema>;
 
@@ -251,24 +330,37 @@ export function parseQuirksFile(source: string, text: string): QuirksFile | Quir
   }));
 }
 
+/** A set as a file wrote it: a list, `{replace}` or `{add, remove}`. */
+export type ListPatch<T> = T[] | { replace: T[] } | { add?: T[]; remove?: T[] };
+
+/** The entries a set field of a file brings in (what it adds or replaces with); [] when absent. */
+export function listItems<T>(patch: ListPatch<T> | undefined): T[] {
+  if (patch === undefined) return [];
+  if (Array.isArray(patch)) return patch;
+  return "replace" in patch ? patch.replace : (patch.add ?? []);
+}
+
 /** Every field of a file that holds regular expressions, as [dotted path, patterns]. */
 function patternFields(file: QuirksFile): [string, string[] | undefined][] {
   const e = file.errors;
   const sd = file.sd;
+  const list = (patch: ListPatch<string> | undefined) => listItems(patch);
   return [
-    ["detect.firmwareName", file.detect?.firmwareName],
-    ["detect.anyLine", file.detect?.anyLine],
-    ["busy.patterns", file.busy?.patterns],
-    ["ack.unacked", file.ack?.unacked],
-    ["resend.duplicate", file.resend?.duplicate],
-    ["temperature.doubledWhen", file.temperature?.doubledWhen],
-    ["temperature.targetLines", file.temperature?.targetLines?.map((t) => t.pattern)],
-    ["commands.neverSend", file.commands?.neverSend],
-    ["safety.warnings", file.safety?.warnings?.map((w) => w.pattern)],
-    ...(["stateLines", "fatal", "halted", "resendFollows", "fakeOk", "sd", "ignore", "joinNext"] as const).map(
-      (k) => [`errors.${k}`, e?.[k]] as [string, string[] | undefined],
+    ["detect.firmwareName", list(file.detect?.firmwareName)],
+    ["detect.anyLine", list(file.detect?.anyLine)],
+    ["busy.patterns", list(file.busy?.patterns)],
+    ["ack.unacked", list(file.ack?.unacked)],
+    ["ack.gluedOk", list(file.ack?.gluedOk)],
+    ["resend.duplicate", list(file.resend?.duplicate)],
+    ["temperature.doubledWhen", list(file.temperature?.doubledWhen)],
+    ["temperature.targetLines", listItems(file.temperature?.targetLines).map((t) => t.pattern)],
+    ["commands.neverSend", list(file.commands?.neverSend)],
+    ["commands.skip", list(file.commands?.skip)],
+    ["safety.warnings", listItems(file.safety?.warnings).map((w) => w.pattern)],
+    ...(["stateLines", "fatal", "halted", "recovered", "resendFollows", "fakeOk", "sd", "ignore", "joinNext"] as const).map(
+      (k) => [`errors.${k}`, list(e?.[k])] as [string, string[] | undefined],
     ),
-    ...(SD_PATTERN_KEYS.map((k) => [`sd.${k}`, sd?.[k]]) as [string, string[] | undefined][]),
+    ...(SD_PATTERN_KEYS.map((k) => [`sd.${k}`, list(sd?.[k])]) as [string, string[] | undefined][]),
   ];
 }
 
@@ -307,9 +399,10 @@ function badPatterns(file: QuirksFile): Omit<QuirksProblem, "source">[] {
 }
 
 /**
- * Merges a chain of files, base first, section by section (a later file's field replaces an
- * earlier one's), and validates the result as a complete profile. Overlay files in the chain are
- * recorded in `overlays`; the id and name are the last family's.
+ * Merges a chain of files, base first, section by section and field by field (values replace,
+ * maps merge by key, sets merge by entry: see the module comment), and validates the result as a
+ * complete profile. Overlay files in the chain are recorded in `overlays`; the id and name are
+ * the last family's.
  */
 export function mergeQuirks(chain: QuirksFile[]): Quirks | QuirksProblem[] {
   const merged: Record<string, unknown> = {};
@@ -319,10 +412,8 @@ export function mergeQuirks(chain: QuirksFile[]): Quirks | QuirksProblem[] {
     for (const [key, value] of Object.entries(file)) {
       if (key === "extends" || key === "overlay" || value === undefined) continue;
       if (file.overlay && (key === "id" || key === "name")) continue;
-      merged[key] =
-        typeof value === "object" && !Array.isArray(value)
-          ? { ...(merged[key] as object | undefined), ...value }
-          : value;
+      const section = (sections as Record<string, v.ObjectSchema<v.ObjectEntries, undefined>>)[key];
+      merged[key] = section ? mergeSection(section, merged[key] as Record<string, unknown> | undefined, value as Record<string, unknown>) : value;
     }
   }
   merged.overlays = overlays;
@@ -330,4 +421,39 @@ export function mergeQuirks(chain: QuirksFile[]): Quirks | QuirksProblem[] {
   if (result.success) return result.output;
   const source = chain.map((f) => f.id).join(" → ");
   return result.issues.map((issue) => ({ source, field: v.getDotPath(issue) ?? "(root)", message: issue.message }));
+}
+
+function mergeSection(schema: v.ObjectSchema<v.ObjectEntries, undefined>, base: Record<string, unknown> | undefined, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [field, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    const fieldSchema = schema.entries[field];
+    if (fieldSchema && SET_FIELDS.has(fieldSchema)) out[field] = mergeSet(out[field] as unknown[] | undefined, value as ListPatch<unknown>);
+    else if (fieldSchema?.type === "record") out[field] = { ...(out[field] as object | undefined), ...(value as object) };
+    else out[field] = value;
+  }
+  return out;
+}
+
+/** A set after a file's patch: added entries go after the inherited ones; duplicates are dropped. */
+function mergeSet(base: unknown[] = [], patch: ListPatch<unknown>): unknown[] {
+  const key = (x: unknown) => (typeof x === "string" ? x : JSON.stringify(x));
+  let kept = base;
+  if (!Array.isArray(patch)) {
+    if ("replace" in patch) kept = [];
+    else if (patch.remove) {
+      const removed = new Set(patch.remove.map(key));
+      kept = base.filter((x) => !removed.has(key(x)));
+    }
+  }
+  const seen = new Set<string>();
+  const out: unknown[] = [];
+  for (const x of [...kept, ...listItems(patch)]) {
+    const k = key(x);
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(x);
+    }
+  }
+  return out;
 }

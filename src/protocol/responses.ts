@@ -43,6 +43,12 @@ export interface Grammar {
   /** Send-side rules, compiled once too: the engine checks every command against them. */
   joinNext: RegExp[];
   neverSend: RegExp[];
+  gluedOk: RegExp[];
+  recovered: RegExp[];
+  /** `commands.realtimeCharacters` as a global character class; undefined when there are none. */
+  realtime: RegExp | undefined;
+  /** `commands.skip` as one regex (tested on every command sent); undefined when there are none. */
+  skip: RegExp | undefined;
   unacked: RegExp[];
   safety: { re: RegExp; message: string }[];
   longRunning: Set<string>;
@@ -74,6 +80,10 @@ export function compileGrammar(quirks: Quirks): Grammar {
     sd: SD_PATTERN_KEYS.map((k) => [k, compile(quirks.sd[k])] as [SdPatternKey, RegExp[]]),
     joinNext: compile(e.joinNext),
     neverSend: compile(quirks.commands.neverSend),
+    gluedOk: compile(quirks.ack.gluedOk),
+    realtime: quirks.commands.realtimeCharacters ? new RegExp(`[${quirks.commands.realtimeCharacters.replace(/[\\\]^-]/g, "\\$&")}]`, "g") : undefined,
+    recovered: compile(e.recovered),
+    skip: quirks.commands.skip.length ? new RegExp(quirks.commands.skip.map((p) => `(?:${p})`).join("|"), "i") : undefined,
     // Console commands are told apart by case (Smoothie), so these are case-sensitive.
     unacked: quirks.ack.unacked.map((p) => new RegExp(p)),
     safety: quirks.safety.warnings.map((w) => ({ re: new RegExp(w.pattern, "i"), message: w.message })),

@@ -6,14 +6,15 @@ import * as v from "valibot";
 import { AccountError } from "../accounts/accounts.ts";
 import { sameSecret } from "../accounts/tokens.ts";
 import type { User } from "../accounts/users.ts";
-import { BAUD_RATES, DEFAULT_WINDOW } from "../printers/record.ts";
+import { BAUD_RATES, DEFAULT_WINDOW, PortSchema } from "../printers/record.ts";
 import type { AppContext } from "./context.ts";
 import { isLoopback } from "./auth/principal.ts";
 
 export const PrinterChoiceSchema = v.object({
   name: v.pipe(v.string(), v.trim(), v.minLength(1, "name the printer"), v.maxLength(80)),
   transport: v.picklist(["virtual", "serial"], 'the connection is "virtual" or "serial"'),
-  port: v.optional(v.pipe(v.string(), v.startsWith("/dev/", "the port is a device path such as /dev/ttyUSB0"))),
+  /** A device path, or `auto` to find the printer on any serial port and rate (`--serial auto`). */
+  port: v.optional(PortSchema),
   baud: v.optional(v.pipe(v.number(), v.integer(), v.minValue(300), v.maxValue(4_000_000)), 115200),
 });
 export type PrinterChoice = v.InferOutput<typeof PrinterChoiceSchema>;

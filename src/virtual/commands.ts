@@ -15,9 +15,10 @@ export type Outcome = "ok" | "own-ok" | Blocking;
 /** Runs one parsed command at time `now`. */
 export function execute(m: Machine, cmd: GcodeCommand, now: number): Outcome {
   if (m.shutdown && cmd.letter === "M" && cmd.code === 112) return "ok"; // acted on as it arrived
-  if (m.shutdown && !(cmd.letter === "M" && cmd.code === 999) && cmd.word.toUpperCase() !== "FIRMWARE_RESTART") {
+  const word = cmd.word.split(/\s/)[0]!.toUpperCase();
+  if (m.shutdown && !(cmd.letter === "M" && cmd.code === 999) && !m.personality.restartCommands.includes(word)) {
     // Halted but talking (Klipper shutdown, Smoothie HALT): every command gets the shutdown words.
-    const reply = m.personality.whileHalted();
+    const reply = m.personality.whileHalted(word);
     print(m, reply.lines);
     return reply.acked ? "ok" : "own-ok";
   }
@@ -213,10 +214,21 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
       return "ok";
     case 29: // only reached when not writing: nothing to close
       return "ok";
-    case 30:
+    case 30: {
       if (sd.readOnly) return unknown(m, cmd);
-      print(m, m.sd.remove(cmd.args) ? sd.deleted(cmd.args) : sd.deleteFailed(cmd.args));
-      return "ok";
+      if (!m.sd.remove(cmd.args)) {
+        print(m, sd.deleteFailed(cmd.args));
+        return "ok";
+      }
+      const lines = sd.deleted(cmd.args);
+      if (!m.options.gluedDeleteOk) {
+        print(m, lines);
+        return "ok";
+      }
+      // Old Marlin left out the newline: the ok runs into the reply.
+      print(m, [...lines.slice(0, -1), `${lines.at(-1)}ok`]);
+      return "own-ok";
+    }
     case 524:
       m.sd.abort();
       return "ok";

@@ -136,6 +136,10 @@ export class VirtualFirmware {
   /** Starts (or restarts) the board: state back to power-on defaults, then the boot banner. */
   boot(now: number, cause: ResetCause = "power-up"): void {
     this.runTo(now);
+    // What it printed while the port was closed is lost; the new session starts with the banner.
+    this.m.takeLines();
+    this.leaving = [];
+    this.leavingHead = 0;
     this.restart(cause);
     this.flushOut(now);
   }
@@ -345,9 +349,13 @@ export class VirtualFirmware {
       this.arrivingHead = 0;
       if (this.personality.afterKill === "reboot") this.rebootAt = this.now + REBOOT_AFTER_KILL_MS;
     } else {
-      // Klipper/Smoothie: the blocking command ends; later commands get the shutdown words.
+      // Klipper/Smoothie: the blocking command ends, answered as every line is (Klipper acks a
+      // command whatever became of it); later commands get the shutdown words.
+      const cut = this.opCommand;
       this.op = undefined;
       this.opCommand = undefined;
+      this.opFollow = undefined;
+      if (cut?.source === "serial" && !this.personality.ackOnReceipt && this.personality.whileHalted("").acked) this.m.print(this.okFor(cut.n));
     }
   }
 

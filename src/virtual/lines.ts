@@ -4,9 +4,10 @@
  * any number of chunks, and the pieces of a line are joined only once it is complete.
  */
 
-// Marlin keeps at most MAX_CMD_SIZE (96) characters of a line; keeping a little more than that
-// lets the line checker see the overflow, and bounds memory if a host never sends a newline.
-const KEEP = 256;
+// Marlin keeps at most MAX_CMD_SIZE (96) characters of a line and the line checker cuts there
+// (the personality's limit); Klipper has no limit, and its `EXCLUDE_OBJECT_DEFINE … POLYGON=[…]`
+// lines run to a few hundred characters. This only bounds memory if a host never sends a newline.
+const KEEP = 4096;
 
 /** Example: `splitter.push("G1 X1\nG1", (l) => …)` emits "G1 X1"; "G1" waits for its `\n`. */
 export class LineSplitter {

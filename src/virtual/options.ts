@@ -103,6 +103,8 @@ export const virtualPrinterOptionsSchema = v.strictObject({
   baudRate: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4_000_000)), 0),
   /** Marlin's RX_BUFFER_SIZE: bytes received but not yet read; more are lost (an overrun); 0 = unlimited. */
   rxBufferBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65536)), 0),
+  /** Old Marlin's M30 reply without its newline: `File deleted:NAMEok`, the ok run into the reply (protocol.md §4.3). */
+  gluedDeleteOk: v.optional(v.boolean(), false),
   /** Whether a card is in the slot. */
   sdCard: v.optional(v.boolean(), true),
   /** Files on the card at power-on (default: one small demo print). */

@@ -58,6 +58,8 @@ export interface Personality {
   readonly marksDuplicates: boolean;
   /** From the profile: lines matching these are console commands that get no `ok`. */
   readonly consoleLines: RegExp[];
+  /** From the profile: characters of a line kept (Marlin MAX_CMD_SIZE less its terminator); the rest is cut. 0 = no limit. */
+  readonly maxLineLength: number;
   /** Empty and comment-only lines are acked (Smoothie). */
   readonly emptyLinesAcked: boolean;
   /** ADVANCED_OK (`ok N.. P.. B..`) is possible on this firmware. */
@@ -89,8 +91,10 @@ export interface Personality {
   /** An extended (non-G/M/T) command such as Klipper's STATUS; undefined when unknown. */
   extended(text: string, state: { shutdown: boolean }): string[] | undefined;
   kill(reason: "M112"): string[];
-  /** The answer to any command while halted (`answers` firmware), and whether an ok follows it. */
-  whileHalted(): { lines: string[]; acked: boolean };
+  /** The answer to a command (its word, e.g. `G28`) while halted (`answers` firmware), and whether an ok follows it. */
+  whileHalted(word: string): { lines: string[]; acked: boolean };
+  /** From the profile: commands that end a halt (Klipper FIRMWARE_RESTART, RESTART; M999). */
+  readonly restartCommands: string[];
   /** A line announcing a new target (Repetier `TargetExtr0:210`), or undefined. */
   targetLine(heater: number | "bed", celsius: number): string | undefined;
   sd: SdDialect;
@@ -466,14 +470,18 @@ function klipper(q: Quirks): Personality {
     extended: (text, state) => {
       const word = text.split(" ")[0]!.toUpperCase();
       if (word === "STATUS") return [`// Klipper state: ${state.shutdown ? "Shutdown" : "Ready"}`];
-      if (word === "FIRMWARE_RESTART") {
+      // With `[exclude_object]` in printer.cfg: labels are taken silently.
+      if (word.startsWith("EXCLUDE_OBJECT")) return [];
+      if (word === "FIRMWARE_RESTART" || word === "RESTART") {
         state.shutdown = false;
         return ["// Klipper state: Ready"];
       }
       return undefined;
     },
     kill: () => ["// Klipper state: Shutdown"],
-    whileHalted: () => ({ lines: [`// ${shutdown}`, `!! ${shutdown}`], acked: true }),
+    // Not ready, Klipper answers M105 with a placeholder and takes M21 silently (gcode.py cmd_default).
+    whileHalted: (word) =>
+      word === "M105" ? { lines: ["ok T:0"], acked: false } : word === "M21" ? { lines: [], acked: true } : { lines: [`// ${shutdown}`, `!! ${shutdown}`], acked: true },
     busy: (reason) => `// ${reason}`,
     sd: {
       ...marlinSd,
@@ -496,6 +504,8 @@ function fromQuirks(q: Quirks) {
     busyLines: q.busy.patterns.length > 0,
     marksDuplicates: q.resend.duplicate.length > 0,
     consoleLines: q.ack.unacked.map((p) => new RegExp(p)),
+    maxLineLength: q.commands.maxLineLength,
+    restartCommands: q.errors.restartCommands,
   };
 }
 

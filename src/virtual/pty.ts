@@ -7,11 +7,12 @@
  *   [--extruders N] [--corrupt-every N] [--corrupt-lines 5,9] [--corrupt-probability P]
  *   [--drop-every N] [--drop-lines 7] [--drop-probability P] [--no-emergency-parser]
  *   [--personality marlin2|prusa|repetier|smoothie|klipper] [--advanced-ok]
- *   [--realistic] [--baud-rate N] [--rx-buffer N] [--faults JSON] [--stats]`
+ *   [--realistic] [--baud-rate N] [--rx-buffer N] [--faults JSON] [--stats] [--glued-delete-ok]`
  *
  * `--realistic` is the realistic timing mode: real time, bytes timed at 115200 baud both ways,
  * Marlin's 128-byte receive buffer; `--stats` prints the simulation's counters (underruns,
- * overruns, faults) as one JSON line on stderr when it stops.
+ * overruns, faults) as one JSON line on stderr when it stops; `--glued-delete-ok` answers M30 the way
+ * old Marlin did, `File deleted:NAMEok`.
  */
 import { Buffer } from "node:buffer";
 import { closeSync, openSync, writeSync } from "node:fs";
@@ -114,6 +115,7 @@ export function optionsFromArgs(args: string[]): { tty: string; log: string | un
       "rx-buffer": { type: "string" },
       faults: { type: "string" },
       stats: { type: "boolean" },
+      "glued-delete-ok": { type: "boolean" },
     },
     strict: true,
   });
@@ -153,6 +155,7 @@ export function optionsFromArgs(args: string[]): { tty: string; log: string | un
   if (values.seed !== undefined) options.seed = num(values.seed);
   if (values.extruders !== undefined) options.extruders = num(values.extruders);
   if (values["no-emergency-parser"]) options.emergencyParser = false;
+  if (values["glued-delete-ok"]) options.gluedDeleteOk = true;
   return { tty: values.tty, log: values.log, stats: values.stats === true, options };
 }
 

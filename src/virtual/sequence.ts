@@ -8,9 +8,6 @@
 import { unframe } from "../protocol/framing.ts";
 import type { Personality, RejectReason } from "./personalities.ts";
 
-/** Marlin's MAX_CMD_SIZE: longer lines are cut (and then fail their checksum). */
-export const MAX_CMD_SIZE = 96;
-
 // Repetier answers this many out-of-sequence lines after a resend request with `skip` (§1.5).
 const REPETIER_SWALLOW = 14;
 
@@ -53,10 +50,12 @@ export class LineSequencer {
 
   /** Judges one raw line (without its terminator) and advances the sequence when it is accepted. */
   check(raw: string): LineVerdict {
-    // Marlin drops `;` comments while reading, before it ever looks for `*`.
+    // Marlin drops `;` comments while reading, before it ever looks for `*`, and keeps at most
+    // MAX_CMD_SIZE - 1 characters ("skip the rest on overflow"): a longer line fails its checksum.
     const semi = raw.indexOf(";");
     let text = semi >= 0 ? raw.slice(0, semi) : raw;
-    if (text.length > MAX_CMD_SIZE - 1) text = text.slice(0, MAX_CMD_SIZE - 1);
+    const limit = this.personality.maxLineLength;
+    if (limit > 0 && text.length > limit) text = text.slice(0, limit);
     text = text.trim();
     if (text.length === 0) return { kind: "empty" };
 

@@ -204,6 +204,30 @@ describe("G-code interpreter", () => {
     expect(byName.bracket!.filament).toBe(1);
   });
 
+  test("the longest command line of each command word, comments and blanks not counted", () => {
+    const define = (n: string) => `EXCLUDE_OBJECT_DEFINE NAME=${n} CENTER=105.000,105.000 POLYGON=[[99.800,99.800],[110.200,99.800],[110.200,110.200],[99.800,110.200]]`;
+    const message = `M117 ${"é".repeat(70)}`; // 75 characters, 145 bytes
+    const gcode = [
+      "; a comment line that is much longer than sixty characters, which does not count at all",
+      "G1 X10 Y10 ; a move with a trailing comment that makes the raw line longer than sixty characters",
+      define("a"),
+      define("bb"),
+      `   ${message}   `,
+      `M117 ${"x".repeat(55)}`, // 60: not recorded
+      "G1 X20",
+    ].join("\n");
+    const m = motion(gcode);
+    expect(m.longLines).toEqual([
+      { line: 4, length: define("bb").length, text: define("bb") },
+      { line: 5, length: 75, text: message },
+    ]);
+    // Chunking does not matter, and the text kept is bounded.
+    expect(motion(gcode, {}, 7).longLines).toEqual(m.longLines);
+    const huge = motion(`M118 ${"y".repeat(5000)}`).longLines;
+    expect(huge[0]!.length).toBe(5005);
+    expect(huge[0]!.text.length).toBe(256);
+  });
+
   test("the result does not depend on how the bytes are chunked", () => {
     const gcode = "; thumbnail begin 2x2 8\n; AAAAAAAA\n; thumbnail end\nM83\nG1 Z0.2 F600\n;LAYER_CHANGE\nG1 X10 Y5 E1\nG3 X20 Y5 I5 J0 E1\n; printing object a\nG1 X0 E1\n; stop printing object a\nT1\nG1 X5 E2\nG1 X6"; // no final newline
     const whole = motion(gcode);

@@ -3,13 +3,16 @@
  * injected line faults: the resend path must deliver every line exactly once, in order.
  */
 import { expect, test } from "bun:test";
-import { dirname } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { PrinterController } from "../../src/printers/controller.ts";
 import { isJobRunning } from "../../src/printers/status.ts";
 import { loadQuirkSources } from "../../src/printers/quirks-sources.ts";
 import { clean } from "../../src/protocol/framing.ts";
 import { QuirksLibrary } from "../../src/protocol/quirks-library.ts";
 import type { ExecutedLine } from "../../src/virtual/options.ts";
+import { layeredGcode } from "../helpers/gcode.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
 
@@ -76,4 +79,38 @@ test("a printer that resets mid-print: the job stops safely, the link comes back
   expect(controller.status.state).toBe("operational");
   expect(controller.send(["M105"]).ok).toBe(true); // and it takes commands again
   await controller.dispose();
+}, 30_000);
+
+test("without the file's analysis, a line too long for the firmware stops the print before it; the lines before ran once", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "layerline-long-line-"));
+  const gcode = layeredGcode({ layers: 3, objects: [{ name: "a", x: 10, y: 10 }], labels: "exclude_object" }).replace(";LAYER_CHANGE\n;Z:0.600", `;LAYER_CHANGE\n;Z:0.600\nM117 ${"z".repeat(100)}`);
+  writeFileSync(join(dir, "long.gcode"), gcode);
+  const executed: string[] = [];
+  const controller = new PrinterController({
+    record: { id: "l", name: "l", transport: "virtual", port: null, baud: 115200, window: 1, autoconnect: true, isDefault: true, createdAt: 0 },
+    library: new QuirksLibrary((await loadQuirkSources(undefined)).sources),
+    filesDir: dir,
+    virtual: { timeScale: 0, onExecute: (l: ExecutedLine) => executed.push(l.command) },
+    publish: () => {},
+  });
+  try {
+    expect((await controller.connect()).ok).toBe(true);
+    for (let i = 0; i < 200 && !(controller.status.state === "operational" && controller.status.sd.files.length > 0); i++) await Bun.sleep(10);
+    const before = executed.length;
+    expect((await controller.startJob("long.gcode")).ok).toBe(true); // no plan: nothing known about the file yet
+    for (let i = 0; i < 500 && isJobRunning(controller.status.job?.state); i++) await Bun.sleep(10);
+    const lines = gcode.split("\n");
+    const at = lines.findIndex((l) => l.startsWith("M117")) + 1;
+    expect(controller.status.job?.state).toBe("failed");
+    expect(controller.status.job?.reason).toContain(`Line ${at} of long.gcode is too long for this printer`);
+    expect(controller.status.job?.reason).toContain("reads at most 95. The print was stopped before that line.");
+    const sent = lines.slice(0, at - 1).map(clean).filter((l) => l && !l.startsWith("EXCLUDE_OBJECT_"));
+    // The after-failure script (heaters off) follows the file's lines.
+    expect(executed.slice(before, before + sent.length)).toEqual(sent);
+    expect(executed.slice(before + sent.length).some((l) => l.startsWith("M117"))).toBe(false);
+    expect(controller.status.state).toBe("operational");
+  } finally {
+    await controller.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }, 30_000);

@@ -123,12 +123,39 @@ describe("sending", () => {
     expect(h.acked()).toEqual([101, 102, 103]);
   });
 
+  test("received: NULs are dropped; an empty line is data that shows the printer alive, never an ack (§11.1, §11.3)", () => {
+    const h = connected();
+    h.send("G1 X1", 1).recv("o\0k\0");
+    expect(h.acked()).toEqual([1]);
+    h.send("G1 X2", 2);
+    for (let t = 0; t < 4; t++) h.advance(5000).recv("");
+    expect(h.acked()).toEqual([1]); // 20 s of empty lines: no credit taken from them
+    // The ack timeout runs its ladder (a lost ok is assumed, M105 provokes one) and then gives up.
+    for (let t = 0; t < 400 && h.engine.state === "operational"; t++) h.advance(5000).recv("");
+    const failed = h.of("state").at(-1)!;
+    expect(failed.state).toBe("error");
+    expect(failed.problem!.code).toBe("no_ack"); // still talking, not acknowledging: not "stopped answering"
+  });
+
   test("comments, blank lines and non-ASCII never reach the wire as such", () => {
     const h = connected();
     expect(h.engine.enqueue("; just a comment", 0)).toBe(false);
     expect(h.engine.enqueue("   ", 0)).toBe(false);
     h.send("M117 Héllo ; greet");
     expect(h.take()).toEqual([frame(3, "M117 H?llo")]);
+  });
+
+  test("control characters become spaces (Smoothie halts on Ctrl-X); Smoothie's realtime characters never go out inside a line", () => {
+    const h = connected();
+    h.send("G1 X1\x18").recv("ok").send("M117 a\tb").recv("ok").send("M117 Ready? Go!");
+    expect(h.take()).toEqual([frame(3, "G1 X1"), frame(4, "M117 a b"), frame(5, "M117 Ready? Go!")]);
+    const s = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    s.recv("ok").recv("FIRMWARE_NAME:Smoothieware, FIRMWARE_URL:http%3A//smoothieware.org, FIRMWARE_VERSION:edge", "ok");
+    while (s.engine.outstanding() > 0) s.recv("ok");
+    s.take();
+    // `?` would be taken as a status query and `!` as feed hold, out of the line, failing its checksum.
+    s.send("M117 Ready? Go! ~Héllo~");
+    expect(s.take()).toEqual([frame(s.engine.nextLineNumber - 1, "M117 Ready  Go   H llo")]);
   });
 
   test("M0/M1 are refused with a notice, unless the firmware can be answered (prompt + emergency parser)", () => {
@@ -170,6 +197,61 @@ describe("sending", () => {
     expect(h.take()).toEqual([frame(5, "G1 X1"), "version"]);
     h.recv("ok");
     expect(h.take()).toEqual([frame(6, "G1 X2")]);
+  });
+});
+
+describe("lines the firmware cannot take: unknown commands left out, over-long lines refused (§1.1)", () => {
+  const DEFINE = "EXCLUDE_OBJECT_DEFINE NAME=cube_A CENTER=105.000,105.000 POLYGON=[[99.800,99.800],[110.200,99.800],[110.200,110.200],[99.800,110.200],[99.800,99.800]]";
+
+  test("Marlin: Klipper's EXCLUDE_OBJECT_* are not sent (one notice), and the link stays in step", () => {
+    const h = connected();
+    h.send(DEFINE, 1).send("EXCLUDE_OBJECT_START NAME=cube_A", 2).send("G1 X1", 3).send("EXCLUDE_OBJECT_END NAME=cube_A", 4).send("EXCLUDE_OBJECT_START NAME=cube_B", 5);
+    expect(h.take()).toEqual([frame(3, "G1 X1")]);
+    h.recv("ok");
+    expect(h.acked()).toEqual([3]);
+    const notices = h.of("notice").map((n) => n.message).filter((m) => m.includes("EXCLUDE_OBJECT"));
+    expect(notices).toHaveLength(3); // once per command word
+    expect(notices[0]).toContain("does not know it");
+    expect(h.of("refused")).toEqual([]);
+  });
+
+  test("Marlin: a line longer than 95 characters framed is refused with its length and the limit, never sent", () => {
+    const h = connected();
+    // `N3 ` + command + `*cs` adds 5 to 7 characters: 86 of command always fit, 90 never do.
+    const fits = `M117 ${"a".repeat(81)}`;
+    const long = `M117 ${"b".repeat(85)}`;
+    expect(frame(3, fits).length).toBeLessThanOrEqual(95);
+    h.send(fits, 1);
+    expect(h.take()).toEqual([frame(3, fits)]);
+    h.recv("ok").send(long, 2).send("G1 X1", 3);
+    expect(h.take()).toEqual([frame(4, "G1 X1")]);
+    const refused = h.of("refused");
+    expect(refused).toEqual([{ type: "refused", tag: 2, command: long, length: frame(20, long).length, limit: 95 }]);
+    expect(refused[0]!.length).toBeGreaterThan(95);
+    expect(h.of("notice").at(-1)!.message).toContain("reads at most 95");
+    h.recv("ok");
+    expect(h.acked()).toEqual([1, 3]);
+    expect(h.engine.state).toBe("operational");
+  });
+
+  test("the line number counts: the same command fits at N9 and not at N100000", () => {
+    const h = connected();
+    const command = `M117 ${"c".repeat(84)}`;
+    expect(h.engine.tooLong(command, 9)).toBeUndefined();
+    expect(h.engine.tooLong(command, 100_000)).toEqual({ length: frame(100_000, command).length, limit: 95 });
+    // Only the start of a line known (the analysis keeps 256 characters): its length decides, checksum counted as 3 digits.
+    expect(h.engine.tooLong("M117 x", 9, 400)).toEqual({ length: 400 + 1 + 6, limit: 95 });
+  });
+
+  test("Klipper reads lines of any length and knows EXCLUDE_OBJECT_*: both are sent", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("klipper"), library })).open();
+    h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0", "ok", "ok");
+    while (h.engine.outstanding() > 0) h.recv("ok");
+    h.take();
+    h.send(DEFINE, 1);
+    expect(h.take()).toEqual([frame(h.engine.nextLineNumber - 1, DEFINE)]);
+    expect(h.engine.skips(DEFINE)).toBe(false);
+    expect(h.engine.tooLong(`M117 ${"x".repeat(500)}`)).toBeUndefined();
   });
 });
 
@@ -313,6 +395,25 @@ describe("resends (§1.7, transcripts §9.2)", () => {
   });
 });
 
+describe("resend ratio (§1.7.6)", () => {
+  test("more than a tenth of the lines sent again: one warning about the cable; fewer: none", () => {
+    const run = (every: number) => {
+      const h = connected();
+      for (let i = 0; i < 300; i++) {
+        h.send(`G1 X${i}`);
+        const n = h.engine.nextLineNumber - 1;
+        if (i % every === 0) h.recv("Error:checksum mismatch, Last Line: " + (n - 1), `Resend: ${n}`, "ok");
+        h.recv("ok");
+      }
+      return h.of("notice").filter((e) => e.message.includes("sent again"));
+    };
+    const noisy = run(5); // every fifth line damaged: 20 %
+    expect(noisy).toHaveLength(1);
+    expect(noisy[0]!.message).toMatch(/^1\d % of the lines sent had to be sent again: the serial link is noisy\. Check the USB cable/);
+    expect(run(20)).toEqual([]); // 5 %
+  });
+});
+
 describe("timeouts for long-running commands and real silence (§2.6)", () => {
   test("busy keep-alives hold a long command open without a timeout (§2.4, §9.3)", () => {
     const h = connected();
@@ -448,9 +549,99 @@ describe("resets, errors and their policies (§3.1, §6)", () => {
     expect(h.engine.takeOutgoing()).toEqual(["M112", frame(4, "M112"), frame(5, "M104 T0 S0"), frame(6, "M140 S0")]);
     expect(h.engine.state).toBe("error");
   });
+
+  test("Klipper after M112 (§9.5c): the link stays, the printer is shut down until FIRMWARE_RESTART", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("klipper"), library })).open();
+    h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0", "ok", "ok");
+    while (h.engine.outstanding() > 0) h.recv("ok");
+    h.send("G28", 1).send("G1 X10", 2);
+    const n = h.engine.nextLineNumber - 1; // G28's
+    h.take();
+    h.engine.emergencyStop(h.now);
+    h.recv(); // collect
+    // The bare M112 acts as Klipper reads it; the heaters go off for what still listens. No numbered copy.
+    expect(h.take()).toEqual(["M112", frame(n + 1, "M104 T0 S0"), frame(n + 2, "M140 S0")]);
+    expect(h.engine.state).toBe("operational");
+    expect(h.of("halted")).toEqual([{ type: "halted", reason: "Emergency stop: M112 was sent.", emergency: true }]);
+    // Klipper answers everything in order: G28 (cut short), the bare M112, the two heater lines.
+    h.recv("// Klipper state: Shutdown", "ok", "ok");
+    h.recv("// Shutdown due to M112 command", "!! Shutdown due to M112 command", "ok", "// Shutdown due to M112 command", "!! Shutdown due to M112 command", "ok");
+    h.advance(1000);
+    expect(h.engine.outstanding()).toBe(0);
+    expect(h.acked()).toEqual([1]); // G1 X10 was dropped with the queue
+    expect(h.of("halted")).toHaveLength(1); // the first reason stands
+    expect(h.engine.isHalted).toBe(true);
+    // Typed commands still go out; the restart brings it back.
+    h.send("FIRMWARE_RESTART");
+    expect(h.take()).toEqual([frame(n + 3, "FIRMWARE_RESTART")]);
+    h.recv("ok");
+    expect(h.of("recovered")).toEqual([]); // Klipper says when it is ready
+    h.recv("// Klipper state: Ready");
+    expect(h.of("recovered")).toEqual([{ type: "recovered", text: "// Klipper state: Ready" }]);
+    expect(h.engine.isHalted).toBe(false);
+    expect(h.engine.stats.timeouts).toBe(0);
+    expect(h.engine.state).toBe("operational");
+  });
+
+  test("a shutdown Klipper reports by itself: the state line, then the reason from its next answer", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("klipper"), library })).open();
+    h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0", "ok", "ok");
+    while (h.engine.outstanding() > 0) h.recv("ok");
+    h.recv("// Klipper state: Shutdown");
+    expect(h.of("halted")).toEqual([{ type: "halted", reason: "// Klipper state: Shutdown", emergency: false }]);
+    h.send("G28").recv("// MCU 'mcu' shutdown: ADC out of range", "!! MCU 'mcu' shutdown: ADC out of range", "ok");
+    h.send("G28").recv("// MCU 'mcu' shutdown: ADC out of range", "!! Lost communication with MCU 'mcu'", "ok");
+    expect(h.of("halted").map((e) => e.reason)).toEqual(["// Klipper state: Shutdown", "!! MCU 'mcu' shutdown: ADC out of range"]);
+  });
+
+  test("Marlin's M999 state: halted with the link up; the ok of M999 ends it", () => {
+    const h = connected();
+    h.recv("Error:Printer stopped due to errors. Fix the error and use M999 to restart. (Temperature is reset. Set it after restarting)");
+    expect(h.of("halted")).toEqual([{ type: "halted", reason: expect.stringContaining("Printer stopped due to errors"), emergency: false }]);
+    expect(h.engine.state).toBe("operational");
+    h.send("M999").recv("ok");
+    expect(h.of("recovered")).toEqual([{ type: "recovered", text: "M999" }]);
+  });
+
+  test("M112 while writing to the SD card: M29 first (or the firmware stores the M112 in the file), then the stop", () => {
+    const h = connected(1, ["Cap:SDCARD:1", "Cap:SD_WRITE:1"]);
+    h.send("M28 cube.gcode").recv("Writing to file: cube.gcode", "ok");
+    h.send("G28", 1).recv("ok").send("G1 X1", 2);
+    h.take();
+    h.engine.emergencyStop(h.now);
+    const out = h.engine.takeOutgoing();
+    expect(out.slice(0, 3)).toEqual(["M29", "M112", expect.stringMatching(/^N\d+ M112\*\d+$/)]);
+    expect(h.engine.state).toBe("error");
+  });
 });
 
 describe("SD card, actions and prompts", () => {
+  test("old Marlin's `File deleted:NAMEok` is the deletion and the ok (§4.3): the link stays in step", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok", "FIRMWARE_NAME:Marlin 1.1.9 (Github) EXTRUDER_COUNT:1", "Cap:AUTOREPORT_TEMP:1", "Cap:SDCARD:1", "ok");
+    h.recv("ok", "echo:SD card ok", "ok", "Begin file list", "CUBE.GCO 1234", "NOTEBOOK 99", "End file list", "ok");
+    h.take();
+    h.send("M30 CUBE.GCO", 7).send("M20", 8);
+    expect(h.take()).toEqual([frame(5, "M30 CUBE.GCO")]);
+    h.recv("File deleted:CUBE.GCOok");
+    expect(h.of("sd").at(-1)!.message).toEqual({ type: "deleted", name: "CUBE.GCO" });
+    expect(h.acked()).toEqual([7]);
+    expect(h.take()).toEqual([frame(6, "M20")]); // sent at once, not after a timeout
+    expect(h.of("received").at(-1)!.line).toBe("File deleted:CUBE.GCOok"); // recorded as it came
+    h.recv("Begin file list", "NOTEBOOK 99", "End file list", "ok");
+    expect(h.acked()).toEqual([7, 8]);
+    // A name that ends in "ok" is not an ok: it must match what was deleted.
+    h.send("M30 NOTEBOOK", 9).send("M105", 10);
+    expect(h.take()).toEqual([frame(7, "M30 NOTEBOOK")]);
+    h.recv("File deleted:NOTEBOOK");
+    expect(h.of("sd").at(-1)!.message).toEqual({ type: "deleted", name: "NOTEBOOK" });
+    expect(h.acked()).toEqual([7, 8]);
+    h.recv("ok");
+    expect(h.acked()).toEqual([7, 8, 9]);
+    expect(h.take()).toEqual([frame(8, "M105")]);
+    expect(h.engine.stats.timeouts).toBe(0);
+  });
+
   test("long-name listings (Marlin M20 L, Prusa M20 L T with folders) are assembled into one list", () => {
     const h = connected(1, ["Cap:SDCARD:1", "Cap:EXTENDED_M20:1"]);
     h.recv("Begin file list", "CALIB~1.GCO 1048576 calibration cube.gcode", " T:21.00 /0.00 B:20.00 /0.00 @:0 B@:0", "FOLDER~1/PART~1.GCO 20480 Long Folder/part.gcode", "NOTES.TXT 12", "End file list");

@@ -8,10 +8,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadQuirkSources } from "../../src/printers/quirks-sources.ts";
+import { mergeQuirks, parseQuirksFile, type QuirksFile } from "../../src/protocol/quirks.ts";
 import { QuirksLibrary } from "../../src/protocol/quirks-library.ts";
 import { builtInLibrary } from "../helpers/quirks.ts";
 
 const library = await builtInLibrary();
+const quirkSources = (await loadQuirkSources(undefined)).sources;
 
 describe("the built-in profiles", () => {
   test("every file is valid, and the families and overlays of the issue are there", () => {
@@ -64,6 +66,70 @@ describe("the built-in profiles", () => {
   });
 });
 
+describe("how files merge (values replace, maps merge by key, sets add unless replaced)", () => {
+  const generic = library.get("generic");
+  const merge = (...files: object[]) => {
+    const merged = mergeQuirks([generic, ...files.map((f) => ({ id: "test", ...f }) as QuirksFile)]);
+    if (Array.isArray(merged)) throw new Error(JSON.stringify(merged));
+    return merged;
+  };
+
+  test("an overlay that adds one ignorable error keeps the family's others", () => {
+    const lib = new QuirksLibrary([
+      ...quirkSources,
+      { source: "user quiet.json", text: JSON.stringify({ id: "quiet", overlay: true, detect: { order: 500, anyLine: ["^echo:Quiet build"] }, errors: { ignore: ["Probe offset"] } }) },
+    ]);
+    expect(lib.problems).toEqual([]);
+    const plain = lib.get("marlin2");
+    const quiet = lib.with("marlin2", ["quiet"]);
+    expect(quiet.errors.ignore).toEqual([...plain.errors.ignore, "Probe offset"]);
+    expect(plain.errors.ignore.length).toBeGreaterThan(3);
+    // The family's other sets are untouched.
+    expect(quiet.errors.fatal).toEqual(plain.errors.fatal);
+  });
+
+  test("a list adds without duplicates; {replace} replaces; {remove, add} edits", () => {
+    expect(merge({ errors: { ignore: ["Unknown command", "Probe offset"] } }).errors.ignore).toEqual([...generic.errors.ignore, "Probe offset"]);
+    expect(merge({ errors: { ignore: { replace: ["Probe offset"] } } }).errors.ignore).toEqual(["Probe offset"]);
+    expect(merge({ busy: { patterns: { replace: [] } } }).busy.patterns).toEqual([]);
+    const edited = merge({ errors: { ignore: { remove: ["EEPROM CRC mismatch"], add: ["Probe offset"] } } }).errors.ignore;
+    expect(edited).not.toContain("EEPROM CRC mismatch");
+    expect(edited).toContain("Unknown command");
+    expect(edited.at(-1)).toBe("Probe offset");
+    // Sets of objects compare by value.
+    const warning = generic.safety.warnings[0]!;
+    expect(merge({ safety: { warnings: [warning, { pattern: "x", message: "y" }] } }).safety.warnings).toEqual([warning, { pattern: "x", message: "y" }]);
+    // Later files patch the result of earlier ones, in chain order.
+    expect(merge({ errors: { ignore: { replace: ["a"] } } }, { errors: { ignore: ["b"] } }).errors.ignore).toEqual(["a", "b"]);
+  });
+
+  test("maps merge key by key; values and command sequences replace", () => {
+    const m = merge({ timeouts: { longRunningMs: { G29: 1_800_000 }, communicationMs: 45_000 }, sd: { cancelCommands: ["M524"] } });
+    expect(m.timeouts.longRunningMs.G29).toBe(1_800_000);
+    expect(m.timeouts.longRunningMs.G28).toBe(generic.timeouts.longRunningMs.G28!);
+    expect(m.timeouts.communicationMs).toBe(45_000);
+    expect(m.sd.cancelCommands).toEqual(["M524"]);
+    expect(merge({ actions: { echoes: { M25: "" } } }).actions.echoes).toEqual({ ...generic.actions.echoes, M25: "" });
+  });
+
+  test("the built-in families keep what they meant to replace", () => {
+    expect(library.get("marlin2").busy.patterns).toEqual(["^echo:busy: (processing|paused for user|paused for input)"]);
+    expect(library.get("klipper").busy.patterns).toEqual([]);
+    expect(library.get("klipper").emergency.commands).toEqual([]);
+    expect(library.get("prusa").errors.fakeOk).toEqual([]);
+    // …and add what they meant to add: Repetier ignores its Info lines and the generic ones.
+    expect(library.get("repetier").errors.ignore).toEqual(expect.arrayContaining(["^Info:", "EEPROM CRC mismatch"]));
+    expect(library.get("anet-a8-stock").safety.warnings.map((w) => w.pattern)).toEqual(["^Cap:THERMAL_PROTECTION:0", "FIRMWARE_NAME:ANET_A8_"]);
+  });
+
+  test("a malformed patch is reported with its field", () => {
+    const parsed = parseQuirksFile("x.json", JSON.stringify({ id: "x", errors: { ignore: { replace: ["a"], add: ["b"] } } }));
+    expect(Array.isArray(parsed) && parsed[0]!.field).toBe("errors.ignore");
+    const bad = parseQuirksFile("y.json", JSON.stringify({ id: "y", errors: { ignore: { add: ["(unclosed"] } } }));
+    expect(bad).toEqual([{ source: "y.json", field: "errors.ignore.0", message: expect.stringContaining("bad regular expression") }]);
+  });
+});
+
 describe("the user's own files in <data-dir>/firmware-quirks", () => {
   test("a new family, an override of a built-in one, and a broken file reported with path and field", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "layerline-quirks-"));
@@ -82,7 +148,8 @@ describe("the user's own files in <data-dir>/firmware-quirks", () => {
       const lib = new QuirksLibrary(sources);
       expect(lib.detectByName("Marlin 2.0.9.3 (Ender)")).toBe("my-ender");
       expect(lib.detectByName("Marlin 2.1.2")).toBe("marlin2");
-      expect(lib.get("my-ender").errors.ignore).toEqual(["Probe offset"]);
+      // A list adds to what the family has (the merge rule below).
+      expect(lib.get("my-ender").errors.ignore).toEqual([...library.get("marlin2").errors.ignore, "Probe offset"]);
       expect(lib.get("my-ender").busy.intervalCommand).toBe("M113 S2"); // inherited from marlin2
       expect(lib.get("klipper").timeouts.communicationMs).toBe(60000);
       expect(lib.problems).toEqual([

@@ -317,6 +317,40 @@ describe("first run", () => {
     }
   }, 30_000);
 
+  test("the wizard offers Auto-detect for the port (chosen when no port is known); the form and the API take it", async () => {
+    const fresh = await startTestHost({ setup: false });
+    try {
+      const page = await (await fresh.anonymous("/setup")).text();
+      expect(page).toMatch(/<option value="auto" selected>Auto-detect \(try every serial port and baud rate\)<\/option>/);
+      const { token, cookie } = await formToken(fresh, "/setup");
+      const form = { _csrf: token, username: "maker", password: "a long password", confirm: "a long password", printerName: "Garage", transport: "serial", port: "auto", baud: "115200" };
+      const done = await fresh.anonymous("/setup", { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form), redirect: "manual" });
+      expect(done.status).toBe(303);
+      const session = done.headers.getSetCookie().find((c) => c.startsWith("layerline_session="))!.split(";")[0]!;
+      const printers = (await (await fresh.anonymous("/api/v1/printers", { headers: { cookie: session } })).json()).printers;
+      expect(printers.map((p: any) => [p.name, p.transport, p.port])).toEqual([["Garage", "serial", "auto"]]);
+      // The dashboard says how it is found.
+      expect(await (await fresh.anonymous("/", { headers: { cookie: session } })).text()).toContain("Auto-detect");
+    } finally {
+      await fresh.close();
+    }
+    const headless = await startTestHost({ setup: false });
+    try {
+      const post = (printer: object) =>
+        headless.anonymous("/api/v1/setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "ops", password: "ops-password", printer }) });
+      const bad = await post({ name: "Garage", transport: "serial", port: "COM3" });
+      expect(bad.status).toBe(400);
+      expect((await bad.json()).error.message).toBe('printer.port: port must be a device path such as /dev/ttyUSB0, or "auto"');
+      const ok = await post({ name: "Garage", transport: "serial", port: "auto" });
+      expect(ok.status).toBe(201);
+      const { apiKey } = await ok.json();
+      const printers = (await (await headless.anonymous("/api/v1/printers", { headers: { "x-api-key": apiKey } })).json()).printers;
+      expect(printers.map((p: any) => [p.transport, p.port])).toEqual([["serial", "auto"]]);
+    } finally {
+      await headless.close();
+    }
+  }, 60_000);
+
   test("POST /api/v1/setup returns a full-scope key; with --setup-token it needs the token", async () => {
     const fresh = await startTestHost({ setup: false, setupToken: "s3cret-token" });
     try {

@@ -49,3 +49,28 @@ test("first run: wizard → dashboard → log out → log in", async () => {
   expect(errors).toEqual([]);
   await page.close();
 }, 60_000);
+
+test("first run with a USB printer: Auto-detect is the port offered, and the dashboard says how it is found", async () => {
+  const fresh = await startTestHost({ setup: false });
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${fresh.url}/setup`);
+    await page.fill('input[name="username"]', "maker");
+    await page.fill('input[name="password"]', "a long password");
+    await page.fill('input[name="confirm"]', "a long password");
+    await page.fill('input[name="printerName"]', "Garage Ender");
+    await page.check('input[name="transport"][value="serial"]');
+    // No port chosen before: Auto-detect is the choice; the ports found follow it, or a word says there are none.
+    await expect(page.locator('select[name="port"]').inputValue()).resolves.toBe("auto");
+    await expect(page.locator('select[name="port"] option').first().textContent()).resolves.toContain("Auto-detect");
+    const ports = (await page.locator('select[name="port"] option').count()) - 1;
+    await expect(page.locator("[data-no-ports]").count()).resolves.toBe(ports === 0 ? 1 : 0);
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${fresh.url}/`);
+    await expect(page.locator("h1").first().textContent()).resolves.toContain("Garage Ender");
+    await expect(page.locator("#live p.muted").first().textContent()).resolves.toContain("Auto-detect");
+  } finally {
+    await page.close();
+    await fresh.close();
+  }
+}, 60_000);

@@ -183,5 +183,20 @@ describe("virtual firmware: line framing (Marlin 2.1 replies)", () => {
     b.take();
     b.send(frame(1, `M117 ${"x".repeat(120)}`));
     expect(b.take()[0]).toStartWith("Error:");
+    // 95 characters framed is the most it reads whole (MAX_CMD_SIZE 96 with its terminator).
+    let fits = "M117 ";
+    while (frame(1, `${fits}y`).length <= 95) fits += "y";
+    expect(frame(1, fits).length).toBeGreaterThanOrEqual(94); // the checksum's digits vary
+    b.send(frame(1, fits));
+    expect(b.take()).toEqual(["ok"]);
+  });
+
+  test("Klipper reads lines of any length (its quirks profile has no limit)", () => {
+    const b = new Bench({ personality: "klipper" });
+    const define = `EXCLUDE_OBJECT_DEFINE NAME=part CENTER=10,10 POLYGON=[${Array.from({ length: 40 }, (_, i) => `[${i}.125,${i}.875]`).join(",")}]`;
+    expect(define.length).toBeGreaterThan(600);
+    b.send(frame(5, define));
+    expect(b.take()).toEqual(["ok"]);
+    expect(b.executed.map((l) => l.command)).toEqual([define]);
   });
 });

@@ -30,6 +30,7 @@ describe("virtual printer options", () => {
       advancedOk: false,
       baudRate: 0,
       rxBufferBytes: 0,
+      gluedDeleteOk: false,
       sdCard: true,
       sdFiles: [expect.objectContaining({ name: "layerline-demo.gcode" })],
     });

@@ -69,8 +69,12 @@ describe("the words of each firmware", () => {
     expect(b.take()).toEqual(["// Klipper state: Shutdown", "ok"]); // protocol.md §9.5c
     b.send("G28");
     expect(b.take()).toEqual(["// Shutdown due to M112 command", "!! Shutdown due to M112 command", "ok"]);
+    b.send("M105").send("M21"); // not ready: a placeholder report, the card init taken silently
+    expect(b.take()).toEqual(["ok T:0", "ok"]);
     b.send("FIRMWARE_RESTART").send("STATUS");
     expect(b.take()).toEqual(["// Klipper state: Ready", "ok", "// Klipper state: Ready", "ok"]);
+    b.send("M112").send("RESTART");
+    expect(b.take()).toEqual(["// Klipper state: Shutdown", "ok", "// Klipper state: Ready", "ok"]);
   });
 
   test("Prusa: temperatures with P:/A:, heat-wait lines without target, reboot after a kill", () => {
@@ -117,6 +121,15 @@ describe("the SD card (through the engine, as the host uses it)", () => {
     sim.send("M30 CUBE.GCO").send("M20 L");
     sim.run(() => lists().length === 3, 5000);
     expect(lists()[2]!.map((f) => f.name)).toEqual(["LAYERL~1.GCO"]);
+  });
+
+  test("with gluedDeleteOk, M30 answers as old Marlin did: `File deleted:NAMEok`, and nothing else", () => {
+    const b = new Bench({ gluedDeleteOk: true });
+    b.sendN(0, "M110 N0").sendN(1, "M21").take();
+    b.sendN(2, "M30 LAYERL~1.GCO");
+    expect(b.take()).toEqual(["File deleted:LAYERL~1.GCOok"]);
+    b.sendN(3, "M30 LAYERL~1.GCO"); // gone now: the failure keeps its own line and ok
+    expect(b.take()).toEqual(["Deletion failed, File: LAYERL~1.GCO.", "ok"]);
   });
 
   test("pause and resume keep the position; the status line shows it", () => {
