@@ -22,12 +22,18 @@ async function serve(args: string[]) {
   const reader = proc.stdout.getReader();
   let out = "";
   const deadline = Date.now() + 15_000;
+  // One read in flight at a time: a read that loses the race to the timer still gets the next
+  // chunk, so it is kept for the next round instead of being dropped with its data.
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
   while (!out.includes("is running") && Date.now() < deadline && proc.exitCode === null) {
-    const { value, done } = await Promise.race([reader.read(), Bun.sleep(200).then(() => ({ value: undefined, done: false }))]);
-    if (done) break;
-    if (value) out += new TextDecoder().decode(value);
+    pending ??= reader.read();
+    const result = await Promise.race([pending, Bun.sleep(200).then(() => null)]);
+    if (result === null) continue;
+    pending = null;
+    if (result.done) break;
+    if (result.value) out += new TextDecoder().decode(result.value);
   }
-  reader.releaseLock();
+  if (pending === null) reader.releaseLock();
   return { proc, out };
 }
 
