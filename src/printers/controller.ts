@@ -22,7 +22,9 @@ import { SerialTransport } from "../transport/serial.ts";
 import { TransportError, type Transport } from "../transport/transport.ts";
 import { VirtualTransport } from "../virtual/transport.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
-import { EMPTY_PLAN, type Checkpoint, type JobPlan, type ResumeFrom } from "../jobs/plan.ts";
+import { firmwareCancelCommand, reportedCancelled, saysUnsupported } from "../jobs/firmware-objects.ts";
+import { EMPTY_PLAN, type Checkpoint, type JobPlan, type PlannedObject, type ResumeFrom } from "../jobs/plan.ts";
+import { refusedUnhomed, unhomedReason } from "../jobs/recovery.ts";
 import { DEFAULT_SCRIPTS, checkScript, pluginsHave, type ScriptName, type Scripts } from "../jobs/scripts.ts";
 import { DEFAULT_PROFILE, type PrinterProfile } from "./profile.ts";
 import { render, type Value } from "../jobs/template.ts";
@@ -101,6 +103,23 @@ interface SdJob {
   started: boolean;
 }
 
+/** An SD print's object cancel: for a while the call waits for the printer's answer; the answer updates the job whenever it comes. */
+interface CardCancel {
+  name: string;
+  /** Acknowledged lines of the request (the command, then the report command), and how many it has. */
+  acks: number;
+  expected: number;
+  /** The firmware said it does not know the command. */
+  unsupported: boolean;
+  answer: ((r: Result<{ cancelled: string[] }>) => void) | undefined;
+}
+
+/** The tag of an SD print's object-cancel lines: their acknowledgement is the firmware's answer. */
+const OBJECT_TAG = -2;
+/** How long a call to cancel an object in an SD print waits for the printer's answer. */
+const CARD_CANCEL_WAIT_MS = 5000;
+/** How often an SD print's firmware is asked which objects it skips (one cancelled on its own display shows up). */
+const OBJECT_REPORT_MS = 10_000;
 const PUBLISH_MS = 200;
 /** How often a running job's checkpoint goes to the main thread to be stored. */
 const CHECKPOINT_MS = 1000;
@@ -145,6 +164,15 @@ export class PrinterController {
   /** The user's scripts and the printer profile they read. */
   private scripts: Scripts = { ...DEFAULT_SCRIPTS };
   private profile: PrinterProfile = DEFAULT_PROFILE;
+  /**
+   * A resumed print between its lift and the rest of its prologue (no file line goes out), and
+   * the interrupted print to offer again if the printer refuses the lift (src/jobs/recovery.ts).
+   */
+  private resuming: { restore: string[]; interrupted: Interrupted | null } | undefined;
+  private cardCancel: CardCancel | undefined;
+  /** The firmware said it does not know its object commands (until the next connection). */
+  private cardCancelMissing = false;
+  private objectReports: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly options: ControllerOptions) {
     this.status = initialStatus(options.record.id);
@@ -167,6 +195,7 @@ export class PrinterController {
       return this.openFailed(e, "auto");
     }
     this.transport = transport;
+    this.cardCancelMissing = false;
     this.note(`Connecting to ${transport.description}`);
     try {
       await transport.open({
@@ -230,6 +259,7 @@ export class PrinterController {
   async startJob(file: string, plan: JobPlan = EMPTY_PLAN, from?: ResumeFrom): Promise<Result> {
     const busy = this.readyForJob();
     if (busy) return busy;
+    const interrupted = this.status.interrupted;
     const opened = await this.openSource(file, from);
     if (!opened.ok) return opened;
     const source = opened.value;
@@ -237,9 +267,12 @@ export class PrinterController {
     this.stream = { kind: "print", file, source, queuedTo: start, ackedTo: start, linesSent: 0, fedTo: start };
     this.beginJob(file, "host", source.size, plan, from);
     // A resumed print gets the machine back into shape instead of the before-print script (which
-    // may home Z or purge on the print).
-    if (from) this.outgoing.pushScript(null, from.prologue);
-    else this.runScript("beforePrintStarted");
+    // may home Z or purge on the print): the lift first, the rest once the printer has done it.
+    if (from) {
+      this.resuming = { restore: from.prologue.restore, interrupted };
+      this.outgoing.pushScript(null, from.prologue.lift);
+      this.whenSettled(() => this.lifted());
+    } else this.runScript("beforePrintStarted");
     this.flush();
     return ok(null);
   }
@@ -248,6 +281,7 @@ export class PrinterController {
   pauseJob(): Result {
     const job = this.status.job;
     if (!job || (job.state !== "printing" && job.state !== "starting")) return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    if (this.resuming) return fail("busy", "The print is being resumed: the nozzle is being lifted off the print.", "Wait until it prints again, or cancel it.");
     this.beginPause(true);
     return ok(null);
   }
@@ -296,6 +330,7 @@ export class PrinterController {
       job.state = "printing";
       job.pause = null;
       this.run?.resume(performance.now());
+      if (this.resuming) this.whenSettled(() => this.lifted());
       this.setState("printing", null);
       this.emitJob("resumed");
       this.flush();
@@ -343,30 +378,174 @@ export class PrinterController {
   }
 
   /**
-   * Stops printing the labelled object `name` (from the file's analysis): its moves are left out
-   * from the next line read on, the other objects go on.
+   * Stops printing the labelled object `name` (from the file's analysis), the other objects go
+   * on. A host print leaves its moves out from the next line read on (whatever the firmware); an
+   * SD print gets the firmware's own command, where it has one (src/jobs/firmware-objects.ts).
    */
-  cancelObject(name: string): Result<{ cancelled: string[] }> {
+  cancelObject(name: string): Result<{ cancelled: string[] }> | Promise<Result<{ cancelled: string[] }>> {
     const job = this.status.job;
     const run = this.run;
     if (!job || !run || !isJobRunning(job.state)) return fail("not_printing", "Nothing is printing.", "Start a print first.");
-    if (job.source !== "host" || this.stream?.kind !== "print") {
-      return fail("not_supported", "Objects can only be cancelled in prints streamed by the host, not in SD card prints.", "Print the file from the host's files to use this.");
-    }
     if (run.plan.objects.length === 0) {
-      return fail("no_objects", "This file has no labelled objects (or its analysis is not done yet).", "Enable object labels in the slicer (PrusaSlicer: Label objects; Cura: the default), and slice again.");
+      return job.source === "sd"
+        ? fail("no_objects", `The host does not know the objects of "${job.file}" on the card.`, "Copy the file to the card from Layerline (it then knows its analysis), or keep a file of the same name and size in the host's files.")
+        : fail("no_objects", "This file has no labelled objects (or its analysis is not done yet).", "Enable object labels in the slicer (PrusaSlicer: Label objects; Cura: the default), and slice again.");
     }
-    if (!run.filter.cancel(name, this.stream.fedTo)) {
-      return fail("object_not_found", `There is no object "${name}" in this file.`, `Its objects are: ${run.plan.objects.map((o) => o.name).join(", ")}.`);
-    }
+    const object = run.plan.objects.find((o) => o.name === name);
+    if (!object) return fail("object_not_found", `There is no object "${name}" in this file.`, `Its objects are: ${run.plan.objects.map((o) => o.name).join(", ")}.`);
+    if (job.source === "sd") return this.cancelObjectOnCard(object);
+    if (this.stream?.kind !== "print") return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    run.filter.cancel(name, this.stream.fedTo);
     if (run.plan.objects.every((o) => run.filter.cancelled.includes(o.name))) {
       this.note(`Every object of ${job.file} is cancelled; the rest of the file runs without extruding them.`);
     }
-    job.objects = job.objects.map((o) => ({ ...o, cancelled: run.filter.cancelled.includes(o.name) }));
+    this.showCancelled(run.filter.cancelled);
     this.note(`Object cancelled: ${name}`);
+    return ok({ cancelled: run.filter.cancelled });
+  }
+
+  /** Asks the firmware printing from its card to skip `object` (and which objects it skips now). */
+  private cancelObjectOnCard(object: PlannedObject): Result<{ cancelled: string[] }> | Promise<Result<{ cancelled: string[] }>> {
+    const q = this.engine!.profile.cancelObject;
+    const how = firmwareCancelCommand(q, this.status.firmware, object, this.cardCancelMissing);
+    if (!how.ok) return how;
+    const cancelled = () => this.status.job!.objects.filter((o) => o.cancelled).map((o) => o.name);
+    if (cancelled().includes(object.name)) return ok({ cancelled: cancelled() });
+    if (this.cardCancel) return fail("busy", "The printer has not answered the last object cancel yet.", "Try again in a moment.");
+    return new Promise((resolve) => {
+      const request: CardCancel = { name: object.name, acks: 0, expected: q.reportCommand ? 2 : 1, unsupported: false, answer: resolve };
+      this.cardCancel = request;
+      this.outgoing.push(how.command, OBJECT_TAG, "command");
+      if (q.reportCommand) this.outgoing.push(q.reportCommand, OBJECT_TAG, "command");
+      this.note(`Asking the printer to skip ${object.name}: ${how.command}`);
+      this.flush();
+      // A printer busy with a long command (heating, a filament change) answers later: the call
+      // returns now, and the answer still updates the job when it comes.
+      setTimeout(() => {
+        if (!request.answer) return;
+        request.answer = undefined;
+        resolve(ok({ cancelled: cancelled() }));
+      }, CARD_CANCEL_WAIT_MS);
+    });
+  }
+
+  /** The firmware acknowledged the object-cancel request: it skips the object, or said it cannot. */
+  private cardCancelAnswered(): void {
+    const r = this.cardCancel;
+    if (!r || ++r.acks < r.expected) return;
+    this.cardCancel = undefined;
+    let result: Result<{ cancelled: string[] }>;
+    if (r.unsupported) {
+      this.cardCancelMissing = true;
+      this.stopObjectReports();
+      const object = this.plan.objects.find((o) => o.name === r.name)!;
+      result = firmwareCancelCommand(this.engine!.profile.cancelObject, this.status.firmware, object, true) as Result<never>;
+      if (!result.ok) this.emit({ type: "notice", level: "error", message: `${r.name} was not cancelled: ${result.error.message}` });
+    } else {
+      this.markCancelled([r.name]);
+      result = ok({ cancelled: this.status.job!.objects.filter((o) => o.cancelled).map((o) => o.name) });
+    }
+    r.answer?.(result);
+    r.answer = undefined;
+  }
+
+  /** Objects the firmware says it skips (asked, or cancelled on its own display): shown as cancelled. */
+  private markCancelled(names: string[]): void {
+    const job = this.status.job;
+    const run = this.run;
+    if (!job || !run) return;
+    const known = new Set(job.objects.filter((o) => o.cancelled).map((o) => o.name));
+    const fresh = names.filter((n) => !known.has(n) && job.objects.some((o) => o.name === n));
+    if (fresh.length === 0) return;
+    // In a host print the filter leaves them out too, so the moves around them stay consistent.
+    if (this.stream?.kind === "print") for (const n of fresh) run.filter.cancel(n, this.stream.fedTo);
+    this.showCancelled([...known, ...fresh]);
+    this.note(`The printer skips: ${fresh.join(", ")}`);
+  }
+
+  /** The job's objects with these cancelled, pushed at once (every open map follows). */
+  private showCancelled(cancelled: string[]): void {
+    const job = this.status.job!;
+    job.objects = job.objects.map((o) => ({ ...o, cancelled: cancelled.includes(o.name) }));
     this.sendCheckpoint(true);
     this.publishNow();
-    return ok({ cancelled: run.filter.cancelled });
+  }
+
+  /**
+   * What the host knows about the file an SD print runs (matched on the main thread, see
+   * JobService.sdPlanFor): its objects, and its layers when the card holds the same bytes.
+   */
+  adoptPlan(jobId: string, plan: JobPlan): Result {
+    const job = this.status.job;
+    const run = this.run;
+    if (!job || !run || job.id !== jobId || job.source !== "sd" || !isJobRunning(job.state)) return ok(null);
+    this.plan = plan;
+    run.adopt(plan);
+    job.sha256 = plan.sha256;
+    job.objects = plan.objects.map((o) => ({ name: o.name, cancelled: false }));
+    job.layer = run.layer();
+    const q = this.engine?.profile.cancelObject;
+    if (q?.reportCommand && !this.cardCancelMissing && plan.objects.some((o) => o.source === q.labels)) {
+      this.objectReports = setInterval(() => {
+        if (!this.sdJob || this.cardCancel || !this.isConnected()) return;
+        this.command(q.reportCommand);
+        this.flush();
+      }, OBJECT_REPORT_MS);
+    }
+    this.publishNow();
+    return ok(null);
+  }
+
+  private stopObjectReports(): void {
+    if (this.objectReports) clearInterval(this.objectReports);
+    this.objectReports = undefined;
+  }
+
+  /** A line from the printer during a job: a move refused for want of homing, or its word on objects. */
+  private onJobReply(line: string): void {
+    const profile = this.engine?.profile;
+    if (!profile) return;
+    if (refusedUnhomed(profile.unhomed, line)) return this.onUnhomed(line);
+    const q = profile.cancelObject;
+    if (q.labels === "") return;
+    if (saysUnsupported(q, line)) {
+      // Also the firmware's answer to the file's own labels: then it cannot cancel them either.
+      this.cardCancelMissing = true;
+      this.stopObjectReports();
+      if (this.cardCancel) this.cardCancel.unsupported = true;
+      return;
+    }
+    const reported = reportedCancelled(q, line, this.plan.objects);
+    if (reported) this.markCancelled(reported);
+  }
+
+  /**
+   * The printer refused a move because an axis is not homed. Nothing more goes out (homing X and
+   * Y would drag the nozzle across the print; the rest would run without moving): the job fails
+   * with what happened and what to do. A refused resume lift offers the interrupted print again.
+   */
+  private onUnhomed(line: string): void {
+    const job = this.status.job;
+    if (!job || !isJobRunning(job.state) || job.state === "cancelling") return;
+    const engine = this.engine!;
+    const resume = this.resuming;
+    const sd = this.sdJob !== undefined;
+    this.outgoing.reset();
+    engine.clearQueue();
+    const reason = unhomedReason(engine.profile.unhomed, line, resume !== undefined);
+    this.endJob("failed", reason, false, resume !== undefined);
+    if (resume) this.status.interrupted = resume.interrupted;
+    if (sd) for (const c of engine.profile.sd.cancelCommands) this.command(c);
+    this.runScript("afterPrintFailed");
+    this.emit({ type: "notice", level: "error", message: reason });
+    this.flush();
+  }
+
+  /** The resumed print's lift went through: the rest of the prologue, then the file. */
+  private lifted(): void {
+    const r = this.resuming;
+    this.resuming = undefined;
+    if (r && this.isJobActive()) this.outgoing.pushScript(null, r.restore);
   }
 
   /** The user's scripts (missing ones: the defaults) and the printer profile they read. */
@@ -632,9 +811,11 @@ export class PrinterController {
         return;
       case "received":
         this.recorder.record("recv", e.line, wall);
+        if (this.run && !e.line.startsWith("ok")) this.onJobReply(e.line);
         this.markDirty();
         return;
       case "acked":
+        if (e.tag === OBJECT_TAG) return this.cardCancelAnswered();
         if (this.stream && e.tag >= 0) {
           this.stream.ackedTo = e.tag;
           if (this.stream.kind === "upload") this.status.sd.upload!.bytes = e.tag;
@@ -943,10 +1124,10 @@ export class PrinterController {
     return isJobRunning(this.status.job?.state);
   }
 
-  /** Whether job lines may go out now: not while pausing, paused, resuming, cancelling or finishing. */
+  /** Whether job lines may go out now: not while pausing, paused, resuming, cancelling or finishing, nor before a resumed print's lift is done. */
   private feeding(): boolean {
     const s = this.status.job?.state;
-    return s === "printing" || s === "starting";
+    return (s === "printing" || s === "starting") && this.resuming === undefined;
   }
 
   /** Why a job or upload cannot start now, or undefined when it can. */
@@ -1047,11 +1228,16 @@ export class PrinterController {
    * Ends the job. A failure while the printer still answers runs the after-failure script
    * (heaters off by default) — not after an emergency stop, when the firmware is halted.
    */
-  private endJob(state: "done" | "cancelled" | "failed", reason: string | null, failureScript = true): void {
+  private endJob(state: "done" | "cancelled" | "failed", reason: string | null, failureScript = true, keepCheckpoint = false): void {
     if (!this.status.job) return;
     // Job lines still waiting on a plugin's hook are not sent after the job.
     this.outgoing.dropTagged();
     this.settled = undefined;
+    this.resuming = undefined;
+    this.stopObjectReports();
+    const pending = this.cardCancel;
+    this.cardCancel = undefined;
+    pending?.answer?.(fail("not_printing", "The print ended before the printer answered.", "Nothing to cancel any more."));
     this.updateProgress(state === "done");
     const file = this.status.job.file;
     this.status.job = { ...this.status.job, state, endedAt: Date.now(), reason, pause: null };
@@ -1063,7 +1249,7 @@ export class PrinterController {
     this.run = undefined;
     if (this.status.state === "printing" || this.status.state === "paused") this.setState("operational", null);
     this.emitJob(state, reason);
-    this.options.publish({ type: "checkpoint", checkpoint: null });
+    if (!keepCheckpoint) this.options.publish({ type: "checkpoint", checkpoint: null });
     this.note(`Job ${state}: ${file}${reason ? ` (${reason})` : ""}`);
     if (state === "failed" && failureScript && this.engine?.state === "operational") {
       this.engine.clearQueue();
@@ -1147,7 +1333,8 @@ export class PrinterController {
   private sendCheckpoint(force = false): void {
     const run = this.run;
     const job = this.status.job;
-    if (!run || !job || !isJobRunning(job.state)) return;
+    // A resumed print's checkpoint replaces the interrupted one only once its lift went through.
+    if (!run || !job || !isJobRunning(job.state) || this.resuming) return;
     const now = performance.now();
     if (!force && now - this.lastCheckpoint < CHECKPOINT_MS) return;
     this.lastCheckpoint = now;

@@ -93,6 +93,10 @@ export interface Personality {
   whileHalted(): { lines: string[]; acked: boolean };
   /** A line announcing a new target (Repetier `TargetExtr0:210`), or undefined. */
   targetLine(heater: number | "bed", celsius: number): string | undefined;
+  /** From the profile: which object labels the firmware acts on (`M486`, `EXCLUDE_OBJECT`), "" none. */
+  readonly objectLabels: Quirks["cancelObject"]["labels"];
+  /** The answer to a move refused because these axes (X, Y, Z) are not all homed. */
+  homeFirst(homed: readonly boolean[]): string[];
   sd: SdDialect;
 }
 
@@ -277,6 +281,8 @@ function marlin(q: Quirks): Personality {
     kill: () => ["echo:M112 Shutdown", "Error:Printer halted. kill() called!", "//action:poweroff"],
     whileHalted: () => ({ lines: [], acked: false }),
     targetLine: () => undefined,
+    // Marlin's MSG_HOME_FIRST with the axes still to home.
+    homeFirst: (homed) => [`echo:Home ${["X", "Y", "Z"].filter((_, i) => !homed[i]).join("")} First`],
     sd: marlinSd,
   };
 }
@@ -473,6 +479,7 @@ function klipper(q: Quirks): Personality {
       return undefined;
     },
     kill: () => ["// Klipper state: Shutdown"],
+    homeFirst: () => ["!! Must home axis first"],
     whileHalted: () => ({ lines: [`// ${shutdown}`, `!! ${shutdown}`], acked: true }),
     busy: (reason) => `// ${reason}`,
     sd: {
@@ -496,6 +503,7 @@ function fromQuirks(q: Quirks) {
     busyLines: q.busy.patterns.length > 0,
     marksDuplicates: q.resend.duplicate.length > 0,
     consoleLines: q.ack.unacked.map((p) => new RegExp(p)),
+    objectLabels: q.cancelObject.labels,
   };
 }
 

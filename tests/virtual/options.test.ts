@@ -30,6 +30,8 @@ describe("virtual printer options", () => {
       advancedOk: false,
       baudRate: 0,
       rxBufferBytes: 0,
+      cancelObjects: true,
+      noMotionBeforeHoming: false,
       sdCard: true,
       sdFiles: [expect.objectContaining({ name: "layerline-demo.gcode" })],
     });
