@@ -87,8 +87,8 @@ function jobDetails(job: Job, p: Progress | null): Html {
 function jobButtons(id: string, status: PrinterStatus, job: Job): Html {
   const s = job.state;
   const running = isJobRunning(s);
-  // A paused host print restarts at once; an ended one when the printer is free again.
-  const restartable = job.source === "host" && (s === "paused" || (!running && status.state === "operational"));
+  // A paused print restarts at once; an ended one when the printer is free again.
+  const restartable = s === "paused" || (!running && status.state === "operational");
   // Host prints and SD prints whose file the host knows (the firmware's command then does it, or says why not).
   const objects = running && job.objects.length > 0 && s !== "cancelling" && s !== "finishing";
   const buttons = [

@@ -345,7 +345,7 @@ export class PrinterController {
   }
 
   /** Stops the job: what is queued is dropped, the lines in flight finish, the cancel script runs. */
-  cancelJob(): Result {
+  cancelJob(reason = "Cancelled by the user."): Result {
     const job = this.status.job;
     if (!job || !isJobRunning(job.state)) return fail("not_printing", "Nothing is printing.", "Start a print first.");
     if (job.state === "cancelling") return ok(null);
@@ -355,26 +355,28 @@ export class PrinterController {
     this.engine?.clearQueue();
     if (this.sdJob && this.engine) for (const c of this.engine.profile.sd.cancelCommands) this.command(c);
     this.runScript("afterPrintCancelled");
-    this.whenSettled(() => this.endJob("cancelled", "Cancelled by the user."));
+    this.whenSettled(() => this.endJob("cancelled", reason));
     this.publishNow();
     this.flush();
     return ok(null);
   }
 
   /**
-   * Starts the job's file again from its first line: a paused print is stopped first (counted as
-   * cancelled, without the cancel script, since the print goes on at once); an ended one starts anew.
+   * Starts the job's file again from its first line (from the host's files, or from the card):
+   * a paused print is stopped first (counted as cancelled, without the cancel script, since the
+   * print goes on at once); an ended one starts anew.
    */
   async restartJob(): Promise<Result> {
     const job = this.status.job;
     if (!job) return fail("no_job", "There is no print to restart.", "Start a print first.");
-    if (job.source !== "host") return fail("not_supported", "Only prints from the host's files can be restarted.", "Start the SD card print again from the card's list.");
     if (isJobRunning(job.state)) {
       if (job.state !== "paused") return fail("not_paused", "Pause the print before restarting it.", "Pause it first, or cancel it.");
       this.engine?.clearQueue();
+      // A paused SD print is stopped on the card first (the firmware keeps its place otherwise).
+      if (this.sdJob && this.engine) for (const c of this.engine.profile.sd.cancelCommands) this.command(c);
       this.endJob("cancelled", "Restarted from the beginning.");
     }
-    return this.startJob(job.file, this.plan);
+    return job.source === "sd" ? this.sdPrint(job.file) : this.startJob(job.file, this.plan);
   }
 
   /**
@@ -942,7 +944,7 @@ export class PrinterController {
         if (this.status.job?.state === "paused") this.beginResume(false);
         return;
       case "cancel":
-        if (this.isJobActive()) this.cancelJob();
+        if (this.isJobActive()) this.cancelJob("Cancelled from the printer.");
         return;
       case "notification":
         if (params) this.note(`Printer: ${params}`);

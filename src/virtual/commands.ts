@@ -294,6 +294,18 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
     case 117:
       m.message = cmd.args;
       return "ok";
+    case 118: {
+      // Serial print: `A1` prefixes `//` (host actions), `E1` `echo:`; `Pn` picks a port (there is one).
+      let text = cmd.args;
+      let prefix = "";
+      for (let flag = /^(A1|E1|P\d)\s*/.exec(text); flag; flag = /^(A1|E1|P\d)\s*/.exec(text)) {
+        if (flag[1] === "A1") prefix = "//";
+        else if (flag[1] === "E1") prefix = "echo:";
+        text = text.slice(flag[0].length);
+      }
+      m.print(prefix + text);
+      return "ok";
+    }
     case 140:
     case 190: {
       const s = cmd.value("S");
