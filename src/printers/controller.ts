@@ -22,12 +22,12 @@ import { SerialTransport } from "../transport/serial.ts";
 import { TransportError, type Transport } from "../transport/transport.ts";
 import { VirtualTransport } from "../virtual/transport.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
-import { firmwareCancelCommand, reportedCancelled, saysUnsupported } from "../jobs/firmware-objects.ts";
-import { EMPTY_PLAN, type Checkpoint, type JobPlan, type PlannedObject, type ResumeFrom } from "../jobs/plan.ts";
+import { EMPTY_PLAN, type Checkpoint, type JobPlan, type ResumeFrom } from "../jobs/plan.ts";
 import { refusedUnhomed, unhomedReason } from "../jobs/recovery.ts";
 import { DEFAULT_SCRIPTS, checkScript, pluginsHave, type ScriptName, type Scripts } from "../jobs/scripts.ts";
 import { DEFAULT_PROFILE, type PrinterProfile } from "./profile.ts";
 import { render, type Value } from "../jobs/template.ts";
+import { CardObjects, OBJECT_TAG } from "./card-objects.ts";
 import { FlightRecorder, type TraceDirection } from "./flight-recorder.ts";
 import { GcodeSource } from "./gcode-source.ts";
 import { JobRun } from "./job-run.ts";
@@ -103,23 +103,6 @@ interface SdJob {
   started: boolean;
 }
 
-/** An SD print's object cancel: for a while the call waits for the printer's answer; the answer updates the job whenever it comes. */
-interface CardCancel {
-  name: string;
-  /** Acknowledged lines of the request (the command, then the report command), and how many it has. */
-  acks: number;
-  expected: number;
-  /** The firmware said it does not know the command. */
-  unsupported: boolean;
-  answer: ((r: Result<{ cancelled: string[] }>) => void) | undefined;
-}
-
-/** The tag of an SD print's object-cancel lines: their acknowledgement is the firmware's answer. */
-const OBJECT_TAG = -2;
-/** How long a call to cancel an object in an SD print waits for the printer's answer. */
-const CARD_CANCEL_WAIT_MS = 5000;
-/** How often an SD print's firmware is asked which objects it skips (one cancelled on its own display shows up). */
-const OBJECT_REPORT_MS = 10_000;
 const PUBLISH_MS = 200;
 /** How often a running job's checkpoint goes to the main thread to be stored. */
 const CHECKPOINT_MS = 1000;
@@ -169,10 +152,19 @@ export class PrinterController {
    * the interrupted print to offer again if the printer refuses the lift (src/jobs/recovery.ts).
    */
   private resuming: { restore: string[]; interrupted: Interrupted | null } | undefined;
-  private cardCancel: CardCancel | undefined;
-  /** The firmware said it does not know its object commands (until the next connection). */
-  private cardCancelMissing = false;
-  private objectReports: ReturnType<typeof setInterval> | undefined;
+  /** Objects cancelled in SD prints by the firmware's command. */
+  private readonly cardObjects = new CardObjects({
+    profile: () => this.engine?.profile.cancelObject,
+    firmware: () => this.status.firmware,
+    cancelled: () => this.status.job?.objects.filter((o) => o.cancelled).map((o) => o.name) ?? [],
+    send: (line, tag) => {
+      this.outgoing.push(line, tag, "command");
+      this.flush();
+    },
+    mayAsk: () => this.sdJob !== undefined && this.isConnected(),
+    skips: (names) => this.markCancelled(names),
+    notice: (message) => this.emit({ type: "notice", level: "error", message }),
+  });
 
   constructor(private readonly options: ControllerOptions) {
     this.status = initialStatus(options.record.id);
@@ -195,7 +187,7 @@ export class PrinterController {
       return this.openFailed(e, "auto");
     }
     this.transport = transport;
-    this.cardCancelMissing = false;
+    this.cardObjects.missing = false;
     this.note(`Connecting to ${transport.description}`);
     try {
       await transport.open({
@@ -395,7 +387,10 @@ export class PrinterController {
     }
     const object = run.plan.objects.find((o) => o.name === name);
     if (!object) return fail("object_not_found", `There is no object "${name}" in this file.`, `Its objects are: ${run.plan.objects.map((o) => o.name).join(", ")}.`);
-    if (job.source === "sd") return this.cancelObjectOnCard(object);
+    if (job.source === "sd") {
+      this.note(`Asking the printer to skip ${name}`);
+      return this.cardObjects.cancel(object);
+    }
     if (this.stream?.kind !== "print") return fail("not_printing", "Nothing is printing.", "Start a print first.");
     run.filter.cancel(name, this.stream.fedTo);
     if (run.plan.objects.every((o) => run.filter.cancelled.includes(o.name))) {
@@ -404,51 +399,6 @@ export class PrinterController {
     this.showCancelled(run.filter.cancelled);
     this.note(`Object cancelled: ${name}`);
     return ok({ cancelled: run.filter.cancelled });
-  }
-
-  /** Asks the firmware printing from its card to skip `object` (and which objects it skips now). */
-  private cancelObjectOnCard(object: PlannedObject): Result<{ cancelled: string[] }> | Promise<Result<{ cancelled: string[] }>> {
-    const q = this.engine!.profile.cancelObject;
-    const how = firmwareCancelCommand(q, this.status.firmware, object, this.cardCancelMissing);
-    if (!how.ok) return how;
-    const cancelled = () => this.status.job!.objects.filter((o) => o.cancelled).map((o) => o.name);
-    if (cancelled().includes(object.name)) return ok({ cancelled: cancelled() });
-    if (this.cardCancel) return fail("busy", "The printer has not answered the last object cancel yet.", "Try again in a moment.");
-    return new Promise((resolve) => {
-      const request: CardCancel = { name: object.name, acks: 0, expected: q.reportCommand ? 2 : 1, unsupported: false, answer: resolve };
-      this.cardCancel = request;
-      this.outgoing.push(how.command, OBJECT_TAG, "command");
-      if (q.reportCommand) this.outgoing.push(q.reportCommand, OBJECT_TAG, "command");
-      this.note(`Asking the printer to skip ${object.name}: ${how.command}`);
-      this.flush();
-      // A printer busy with a long command (heating, a filament change) answers later: the call
-      // returns now, and the answer still updates the job when it comes.
-      setTimeout(() => {
-        if (!request.answer) return;
-        request.answer = undefined;
-        resolve(ok({ cancelled: cancelled() }));
-      }, CARD_CANCEL_WAIT_MS);
-    });
-  }
-
-  /** The firmware acknowledged the object-cancel request: it skips the object, or said it cannot. */
-  private cardCancelAnswered(): void {
-    const r = this.cardCancel;
-    if (!r || ++r.acks < r.expected) return;
-    this.cardCancel = undefined;
-    let result: Result<{ cancelled: string[] }>;
-    if (r.unsupported) {
-      this.cardCancelMissing = true;
-      this.stopObjectReports();
-      const object = this.plan.objects.find((o) => o.name === r.name)!;
-      result = firmwareCancelCommand(this.engine!.profile.cancelObject, this.status.firmware, object, true) as Result<never>;
-      if (!result.ok) this.emit({ type: "notice", level: "error", message: `${r.name} was not cancelled: ${result.error.message}` });
-    } else {
-      this.markCancelled([r.name]);
-      result = ok({ cancelled: this.status.job!.objects.filter((o) => o.cancelled).map((o) => o.name) });
-    }
-    r.answer?.(result);
-    r.answer = undefined;
   }
 
   /** Objects the firmware says it skips (asked, or cancelled on its own display): shown as cancelled. */
@@ -486,21 +436,9 @@ export class PrinterController {
     job.sha256 = plan.sha256;
     job.objects = plan.objects.map((o) => ({ name: o.name, cancelled: false }));
     job.layer = run.layer();
-    const q = this.engine?.profile.cancelObject;
-    if (q?.reportCommand && !this.cardCancelMissing && plan.objects.some((o) => o.source === q.labels)) {
-      this.objectReports = setInterval(() => {
-        if (!this.sdJob || this.cardCancel || !this.isConnected()) return;
-        this.command(q.reportCommand);
-        this.flush();
-      }, OBJECT_REPORT_MS);
-    }
+    this.cardObjects.begin(plan.objects);
     this.publishNow();
     return ok(null);
-  }
-
-  private stopObjectReports(): void {
-    if (this.objectReports) clearInterval(this.objectReports);
-    this.objectReports = undefined;
   }
 
   /** A line from the printer during a job: a move refused for want of homing, or its word on objects. */
@@ -508,17 +446,7 @@ export class PrinterController {
     const profile = this.engine?.profile;
     if (!profile) return;
     if (refusedUnhomed(profile.unhomed, line)) return this.onUnhomed(line);
-    const q = profile.cancelObject;
-    if (q.labels === "") return;
-    if (saysUnsupported(q, line)) {
-      // Also the firmware's answer to the file's own labels: then it cannot cancel them either.
-      this.cardCancelMissing = true;
-      this.stopObjectReports();
-      if (this.cardCancel) this.cardCancel.unsupported = true;
-      return;
-    }
-    const reported = reportedCancelled(q, line, this.plan.objects);
-    if (reported) this.markCancelled(reported);
+    this.cardObjects.reply(line, this.plan.objects);
   }
 
   /**
@@ -817,7 +745,7 @@ export class PrinterController {
         this.markDirty();
         return;
       case "acked":
-        if (e.tag === OBJECT_TAG) return this.cardCancelAnswered();
+        if (e.tag === OBJECT_TAG) return this.cardObjects.acked();
         if (this.stream && e.tag >= 0) {
           this.stream.ackedTo = e.tag;
           if (this.stream.kind === "upload") this.status.sd.upload!.bytes = e.tag;
@@ -1236,10 +1164,7 @@ export class PrinterController {
     this.outgoing.dropTagged();
     this.settled = undefined;
     this.resuming = undefined;
-    this.stopObjectReports();
-    const pending = this.cardCancel;
-    this.cardCancel = undefined;
-    pending?.answer?.(fail("not_printing", "The print ended before the printer answered.", "Nothing to cancel any more."));
+    this.cardObjects.end();
     this.updateProgress(state === "done");
     const file = this.status.job.file;
     this.status.job = { ...this.status.job, state, endedAt: Date.now(), reason, pause: null };

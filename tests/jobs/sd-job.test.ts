@@ -2,7 +2,8 @@
  * A print from the printer's SD card gets the same controls and progress as one from the host,
  * once the host knows the card's file (here: a file of the same name and size in its files):
  * layers and objects from its analysis, time left from earlier prints of it (history feeds the
- * estimate), pause, restart from the beginning, cancel, and history rows with its hash.
+ * estimate, for the next print from the host too), pause, restart from the beginning, cancel,
+ * and history rows with its hash.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { layeredGcode } from "../helpers/gcode.ts";
@@ -50,4 +51,11 @@ test("an SD print of a file the host knows: layers, objects, time left from earl
     ["host", "done", sha],
   ]);
   expect(history.items[1].reason).toBe("Restarted from the beginning.");
+
+  // The next host print of the file starts from its average print time too.
+  expect((await host.post(`${at}/job`, { file: "cubes.gcode" })).status).toBe(200);
+  const next = await host.waitFor(at, (p: any) => p.job?.source === "host" && p.job.state === "printing" && p.progress.timeLeft !== null);
+  expect(next.progress.timeLeftOrigin).toMatch(/^history/);
+  expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+  await host.waitFor(at, jobEnded);
 }, 120_000);
