@@ -11,7 +11,7 @@ import type { AnalysisResult, SlicerMetadata, TimelineParts } from "./result.ts"
 import { decodeThumbnails, type Thumbnail } from "./thumbnails.ts";
 
 /** Bump when the figures change, so stored results are redone. */
-export const ANALYSER_VERSION = 4;
+export const ANALYSER_VERSION = 5;
 
 export class AnalysisError extends Error {
   constructor(
