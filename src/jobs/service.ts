@@ -77,7 +77,8 @@ export class JobService implements JobLink {
    */
   sdPlanFor(printerId: string, card: SdFile): JobPlan | null {
     const files = this.options.files;
-    const origin = this.options.settings.get(sdOriginsKey(printerId), SdOriginsSchema, {})[card.name.toUpperCase()];
+    const origins = this.options.settings.get(sdOriginsKey(printerId), SdOriginsSchema, {});
+    const origin = origins[card.name.toUpperCase()] ?? (card.longName ? origins[card.longName.toUpperCase()] : undefined);
     let sha256 = origin ? (origin.sha256 ?? files.get(origin.file)?.sha256 ?? null) : null;
     if (!origin) {
       const names = [card.name, card.longName].filter((n): n is string => !!n).map((n) => n.toLowerCase());
