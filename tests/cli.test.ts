@@ -24,7 +24,7 @@ async function serve(args: string[]) {
   const deadline = Date.now() + 15_000;
   // One read in flight at a time: a read that loses the race to the timer still gets the next
   // chunk, so it is kept for the next round instead of being dropped with its data.
-  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
+  let pending: ReturnType<typeof reader.read> | null = null;
   while (!out.includes("is running") && Date.now() < deadline && proc.exitCode === null) {
     pending ??= reader.read();
     const result = await Promise.race([pending, Bun.sleep(200).then(() => null)]);

@@ -87,9 +87,10 @@ function jobDetails(job: Job, p: Progress | null): Html {
 function jobButtons(id: string, status: PrinterStatus, job: Job): Html {
   const s = job.state;
   const running = isJobRunning(s);
-  // A paused host print restarts at once; an ended one when the printer is free again.
-  const restartable = job.source === "host" && (s === "paused" || (!running && status.state === "operational"));
-  const objects = running && job.source === "host" && job.objects.length > 0 && s !== "cancelling" && s !== "finishing";
+  // A paused print restarts at once; an ended one when the printer is free again.
+  const restartable = s === "paused" || (!running && status.state === "operational");
+  // Host prints and SD prints whose file the host knows (the firmware's command then does it, or says why not).
+  const objects = running && job.objects.length > 0 && s !== "cancelling" && s !== "finishing";
   const buttons = [
     s === "printing" || s === "starting" ? html`<button hx-post="/ui/printers/${id}/job/pause" hx-target="#live">Pause</button>` : "",
     s === "paused" ? html`<button class="primary" hx-post="/ui/printers/${id}/job/resume" hx-target="#live">Resume</button>` : "",
@@ -135,12 +136,18 @@ type MapObject = AnalysisResult["objects"][number];
  * with its origin in the centre is shifted so it fills the view), each object's outline (its
  * polygon if the file declares one, else its bounding box) with its name; cancelled ones greyed
  * and struck through. Clicking an object, or its button in the list below, cancels it.
+ *
+ * While open it follows the job live: its root swaps itself for the `objects` fragment the
+ * server pushes over SSE whenever an object is cancelled (from here, the API, another browser
+ * or the printer) or the job ends (src/server/ui/events.ts).
  */
 export function objectMap(printerId: string, job: Job | null, objects: MapObject[], profile: PrinterProfile): Html {
   const close = html`<button type="button" class="link object-map-close" hx-on:click="document.getElementById('job-objects').innerHTML = ''">Close</button>`;
-  if (!job || !isJobRunning(job.state)) return html`<div class="object-map"><p class="muted">The print has ended. ${close}</p></div>`;
+  // (Its buttons say hx-swap themselves: they would inherit this one.)
+  const live = html`sse-swap="objects" hx-swap="outerHTML"`;
+  if (!job || !isJobRunning(job.state)) return html`<div class="object-map" ${live}><p class="muted">The print has ended. ${close}</p></div>`;
   if (objects.length === 0) {
-    return html`<div class="object-map"><p class="muted">The analysis of ${job.file} found no labelled objects (or it is not done yet). ${close}</p></div>`;
+    return html`<div class="object-map" ${live}><p class="muted">The analysis of ${job.file} found no labelled objects (or it is not done yet). ${close}</p></div>`;
   }
   const cancelled = new Set(job.objects.filter((o) => o.cancelled).map((o) => o.name));
   const { width, depth, origin, formFactor } = profile.volume;
@@ -150,7 +157,7 @@ export function objectMap(printerId: string, job: Job | null, objects: MapObject
   const py = (y: number) => round(depth - (y + shift.y));
   const font = round(Math.max(width, depth) / 40);
   const confirm = (name: string) => `Stop printing ${name}? The rest of the print goes on.`;
-  const post = (name: string) => html`hx-post="/ui/printers/${printerId}/job/cancel-object" hx-vals='${JSON.stringify({ name })}' hx-target="#job-objects" hx-confirm="${confirm(name)}"`;
+  const post = (name: string) => html`hx-post="/ui/printers/${printerId}/job/cancel-object" hx-vals='${JSON.stringify({ name })}' hx-target="#job-objects" hx-swap="innerHTML" hx-confirm="${confirm(name)}"`;
   const shape = (o: MapObject) => {
     if (o.polygon && o.polygon.length >= 3) return html`<polygon points="${o.polygon.map(([x, y]) => `${px(x)},${py(y)}`).join(" ")}"></polygon>`;
     const b = o.box!;
@@ -162,7 +169,7 @@ export function objectMap(printerId: string, job: Job | null, objects: MapObject
     return [(b.minX + b.maxX) / 2, (b.minY + b.maxY) / 2];
   };
   const drawn = objects.filter((o) => o.box || (o.polygon && o.polygon.length >= 3));
-  return html`<div class="object-map">
+  return html`<div class="object-map" ${live}>
   <h3>Cancel an object <span class="muted">of ${job.file}</span> ${close}</h3>
   <svg viewBox="0 0 ${width} ${depth}" role="group" aria-label="The bed seen from above, ${width} × ${depth} mm" preserveAspectRatio="xMidYMid meet">
     ${formFactor === "circular"

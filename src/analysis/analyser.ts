@@ -100,6 +100,8 @@ export interface PrintObject {
   ranges: [number, number][];
   /** Filament extruded inside the labels, mm. */
   filament: number;
+  /** The firmware's number for it (`M486 S<index>`), for M486 labels: what `M486 P<index>` cancels. */
+  index?: number;
   /** Polygon and centre as declared by EXCLUDE_OBJECT_DEFINE, if any. */
   center?: [number, number];
   polygon?: [number, number][];
@@ -790,6 +792,7 @@ export class GcodeAnalyser {
       else {
         if (has(A_BIT) && name) this.m486Names.set(index, name);
         this.openObject(this.m486Names.get(index) ?? `object ${index}`, "m486", offset);
+        this.current!.object.index = index;
       }
     } else if (has(A_BIT) && name && this.current?.object.source === "m486") {
       this.current.object.name = name;

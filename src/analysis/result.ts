@@ -77,6 +77,7 @@ export const AnalysisResultSchema = v.object({
       box: Nullable(BoxSchema),
       ranges: v.array(v.tuple([N, N])),
       filament: N,
+      index: v.optional(N),
       center: v.optional(v.tuple([N, N])),
       polygon: v.optional(v.array(v.tuple([N, N]))),
     }),

@@ -215,13 +215,14 @@ export class HistoryStore {
     }
     const reason = event.state === "done" ? null : (job.reason ?? event.reason ?? null);
     const endedAt = job.endedAt ?? Date.now();
-    // An end without a start seen (history came up mid-print) makes the whole row at once.
+    // An end without a start seen (history came up mid-print) makes the whole row at once. An SD
+    // print's hash is known only once its card file was matched with a host file, after the start.
     return this.db
       .query(
         `INSERT INTO print_history (job_id, printer_id, printer_name, file, source, sha256, size, started_at, resumed, ended_at, print_time, outcome, reason, filament_mm)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (job_id) DO UPDATE SET ended_at = excluded.ended_at, print_time = excluded.print_time, outcome = excluded.outcome,
-           reason = excluded.reason, filament_mm = excluded.filament_mm
+           reason = excluded.reason, filament_mm = excluded.filament_mm, sha256 = COALESCE(print_history.sha256, excluded.sha256)
          WHERE print_history.outcome IS NULL`,
       )
       .run(...start, endedAt, printTime, event.state, reason, filament).changes > 0;

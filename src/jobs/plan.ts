@@ -19,13 +19,20 @@ export interface JobPlan {
   layers: { offset: number; z: number }[];
   /** The file's line count. */
   lines: number | null;
-  objects: LabelledObject[];
+  objects: PlannedObject[];
   /** The slicer's own estimate of the whole print, seconds. */
   slicerTotal: number | null;
   /** Average seconds of earlier successful prints of this file on this printer (pauses excluded). */
   average: number | null;
   /** The file's longest line of each command word (from its analysis), or null when not known. */
   longLines: LongLine[] | null;
+}
+
+/** A labelled object of the file: its sections, and how the file labels it (a firmware acts only on its own kind). */
+export interface PlannedObject extends LabelledObject {
+  source: AnalysisResult["objects"][number]["source"];
+  /** The firmware's number for it (M486 labels). */
+  index?: number;
 }
 
 /** A plan with nothing known about the file. */
@@ -39,7 +46,7 @@ export function planFrom(sha256: string | null, analysis: AnalysisResult | undef
     pace: paceTable(analysis.timeline, analysis.timelineParts),
     layers: analysis.layers.map((l) => ({ offset: l.offset, z: l.z })),
     lines: analysis.lines,
-    objects: analysis.objects.map((o) => ({ name: o.name, ranges: o.ranges })),
+    objects: analysis.objects.map((o) => ({ name: o.name, ranges: o.ranges, source: o.source, ...(o.index !== undefined ? { index: o.index } : {}) })),
     slicerTotal: analysis.slicer.estimatedTime,
     average,
     longLines: analysis.longLines ?? null,
@@ -133,8 +140,11 @@ export interface ResumeFrom {
   /** The machine state there (from the checkpoint). */
   state: v.InferOutput<typeof MachineSnapshotSchema>;
   layer: number | null;
-  /** G-code to run before the file goes on (heat, home X/Y, restore Z and E). */
-  prologue: string[];
+  /**
+   * G-code to run before the file goes on: `lift` (heat, lift the nozzle off the print), then,
+   * once the printer has done that, `restore` (home X/Y, restore Z, E and the modes).
+   */
+  prologue: { lift: string[]; restore: string[] };
   /** Objects cancelled before the crash stay cancelled. */
   cancelled: string[];
 }

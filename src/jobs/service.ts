@@ -11,6 +11,7 @@ import type { SettingsStore } from "../db/settings.ts";
 import type { FileStorage } from "../files/storage.ts";
 import type { Result } from "../printers/controller.ts";
 import type { PrinterSession } from "../printers/session.ts";
+import type { SdFile } from "../printers/status.ts";
 import { CheckpointStore } from "./checkpoints.ts";
 import { planFrom, type Checkpoint, type JobPlan } from "./plan.ts";
 import { interruptedSummary, notResumable, resumeFrom } from "./recovery.ts";
@@ -29,11 +30,17 @@ export interface JobServiceOptions {
 /** What a printer session asks of the jobs side (see src/printers/manager.ts). */
 export interface JobLink {
   planFor(printerId: string, file: string): JobPlan;
+  sdPlanFor(printerId: string, card: SdFile): JobPlan | null;
+  sdCopied(printerId: string, cardName: string, file: string): void;
   checkpoint(printerId: string, checkpoint: Checkpoint | null): void;
   opened(session: PrinterSession): void;
 }
 
 const scriptsKey = (printerId: string) => `jobs.scripts.${printerId}`;
+/** Which host file each card file (by upper-case name) was copied from, per printer. */
+const sdOriginsKey = (printerId: string) => `jobs.sdOrigins.${printerId}`;
+const SdOriginsSchema = v.record(v.string(), v.object({ file: v.string(), sha256: v.nullable(v.string()) }));
+const SD_ORIGINS_KEPT = 200;
 const fail = (code: string, message: string, hint: string): Result<never> => ({ ok: false, error: { code, message, hint } });
 
 export class JobService implements JobLink {
@@ -48,6 +55,41 @@ export class JobService implements JobLink {
     const analysis = sha256 ? this.options.analyses.result(sha256) : undefined;
     const average = sha256 ? (this.options.averagePrintTime?.(sha256, printerId) ?? null) : null;
     return planFrom(sha256, analysis, average);
+  }
+
+  /** A host file was copied to the printer's card as `cardName`: an SD print of it knows its analysis. */
+  sdCopied(printerId: string, cardName: string, file: string): void {
+    const key = sdOriginsKey(printerId);
+    const origins = this.options.settings.get(key, SdOriginsSchema, {});
+    delete origins[cardName.toUpperCase()];
+    origins[cardName.toUpperCase()] = { file, sha256: this.options.files.get(file)?.sha256 ?? null };
+    const names = Object.keys(origins);
+    for (const old of names.slice(0, Math.max(0, names.length - SD_ORIGINS_KEPT))) delete origins[old];
+    this.options.settings.set(key, origins);
+  }
+
+  /**
+   * What the host knows about a file on the printer's card: the host file it was copied from,
+   * else the one host file of the same name (the same size deciding between several). Its
+   * objects and overall estimates always; its layers, line count and pace only when the card
+   * holds the same bytes (a copy made over the serial line loses its comments). Null when no
+   * host file matches or it has no analysis.
+   */
+  sdPlanFor(printerId: string, card: SdFile): JobPlan | null {
+    const files = this.options.files;
+    const origins = this.options.settings.get(sdOriginsKey(printerId), SdOriginsSchema, {});
+    const origin = origins[card.name.toUpperCase()] ?? (card.longName ? origins[card.longName.toUpperCase()] : undefined);
+    let sha256 = origin ? (origin.sha256 ?? files.get(origin.file)?.sha256 ?? null) : null;
+    if (!origin) {
+      const names = [card.name, card.longName].filter((n): n is string => !!n).map((n) => n.toLowerCase());
+      const candidates = files.list().filter((f) => names.includes(f.name.toLowerCase()));
+      const sameSize = candidates.filter((f) => f.size === card.size);
+      sha256 = (sameSize.length === 1 ? sameSize[0] : candidates.length === 1 ? candidates[0] : undefined)?.sha256 ?? null;
+    }
+    const analysis = sha256 ? this.options.analyses.result(sha256) : undefined;
+    if (!sha256 || !analysis) return null;
+    const plan = planFrom(sha256, analysis, this.options.averagePrintTime?.(sha256, printerId) ?? null);
+    return analysis.bytes === card.size ? plan : { ...plan, layers: [], lines: null, pace: null };
   }
 
   checkpoint(printerId: string, checkpoint: Checkpoint | null): void {

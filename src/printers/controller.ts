@@ -23,9 +23,11 @@ import { TransportError, type Transport } from "../transport/transport.ts";
 import { VirtualTransport } from "../virtual/transport.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import { EMPTY_PLAN, firstTooLong, lineTooLongProblem, type Checkpoint, type JobPlan, type ResumeFrom } from "../jobs/plan.ts";
+import { refusedUnhomed, unhomedReason } from "../jobs/recovery.ts";
 import { DEFAULT_SCRIPTS, checkScript, pluginsHave, type ScriptName, type Scripts } from "../jobs/scripts.ts";
 import { DEFAULT_PROFILE, type PrinterProfile } from "./profile.ts";
 import { render, type Value } from "../jobs/template.ts";
+import { CardObjects, OBJECT_TAG } from "./card-objects.ts";
 import { FlightRecorder, type TraceDirection } from "./flight-recorder.ts";
 import { GcodeSource, type SourceLine } from "./gcode-source.ts";
 import { JobRun } from "./job-run.ts";
@@ -148,6 +150,24 @@ export class PrinterController {
   /** The user's scripts and the printer profile they read. */
   private scripts: Scripts = { ...DEFAULT_SCRIPTS };
   private profile: PrinterProfile = DEFAULT_PROFILE;
+  /**
+   * A resumed print between its lift and the rest of its prologue (no file line goes out), and
+   * the interrupted print to offer again if the printer refuses the lift (src/jobs/recovery.ts).
+   */
+  private resuming: { restore: string[]; interrupted: Interrupted | null } | undefined;
+  /** Objects cancelled in SD prints by the firmware's command. */
+  private readonly cardObjects = new CardObjects({
+    profile: () => this.engine?.profile.cancelObject,
+    firmware: () => this.status.firmware,
+    cancelled: () => this.status.job?.objects.filter((o) => o.cancelled).map((o) => o.name) ?? [],
+    send: (line, tag) => {
+      this.outgoing.push(line, tag, "command");
+      this.flush();
+    },
+    mayAsk: () => this.sdJob !== undefined && this.isConnected(),
+    skips: (names) => this.markCancelled(names),
+    notice: (message) => this.emit({ type: "notice", level: "error", message }),
+  });
 
   constructor(private readonly options: ControllerOptions) {
     this.status = initialStatus(options.record.id);
@@ -170,6 +190,7 @@ export class PrinterController {
       return this.openFailed(e, "auto");
     }
     this.transport = transport;
+    this.cardObjects.missing = false;
     this.note(`Connecting to ${transport.description}`);
     try {
       await transport.open({
@@ -232,6 +253,7 @@ export class PrinterController {
   async startJob(file: string, plan: JobPlan = EMPTY_PLAN, from?: ResumeFrom): Promise<Result> {
     const busy = this.readyForJob();
     if (busy) return busy;
+    const interrupted = this.status.interrupted;
     // A line the firmware cannot read whole would end the print part-way: refuse it now.
     const longLines = plan.longLines?.filter((l) => l.line >= (from?.line ?? 1));
     const over = longLines && firstTooLong(longLines, this.engine!, this.engine!.nextLineNumber);
@@ -243,9 +265,12 @@ export class PrinterController {
     this.stream = { kind: "print", file, source, queuedTo: start, ackedTo: start, linesSent: 0, fedTo: start };
     this.beginJob(file, "host", source.size, plan, from);
     // A resumed print gets the machine back into shape instead of the before-print script (which
-    // may home Z or purge on the print).
-    if (from) this.outgoing.pushScript(null, from.prologue);
-    else this.runScript("beforePrintStarted");
+    // may home Z or purge on the print): the lift first, the rest once the printer has done it.
+    if (from) {
+      this.resuming = { restore: from.prologue.restore, interrupted };
+      this.outgoing.pushScript(null, from.prologue.lift);
+      this.whenSettled(() => this.lifted());
+    } else this.runScript("beforePrintStarted");
     this.flush();
     return ok(null);
   }
@@ -254,6 +279,7 @@ export class PrinterController {
   pauseJob(): Result {
     const job = this.status.job;
     if (!job || (job.state !== "printing" && job.state !== "starting")) return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    if (this.resuming) return fail("busy", "The print is being resumed: the nozzle is being lifted off the print.", "Wait until it prints again, or cancel it.");
     this.beginPause(true);
     return ok(null);
   }
@@ -302,6 +328,7 @@ export class PrinterController {
       job.state = "printing";
       job.pause = null;
       this.run?.resume(performance.now());
+      if (this.resuming) this.whenSettled(() => this.lifted());
       this.setState("printing", null);
       this.emitJob("resumed");
       this.flush();
@@ -316,7 +343,7 @@ export class PrinterController {
   }
 
   /** Stops the job: what is queued is dropped, the lines in flight finish, the cancel script runs. */
-  cancelJob(): Result {
+  cancelJob(reason = "Cancelled by the user."): Result {
     const job = this.status.job;
     if (!job || !isJobRunning(job.state)) return fail("not_printing", "Nothing is printing.", "Start a print first.");
     if (job.state === "cancelling") return ok(null);
@@ -326,53 +353,135 @@ export class PrinterController {
     this.engine?.clearQueue();
     if (this.sdJob && this.engine) for (const c of this.engine.profile.sd.cancelCommands) this.command(c);
     this.runScript("afterPrintCancelled");
-    this.whenSettled(() => this.endJob("cancelled", "Cancelled by the user."));
+    this.whenSettled(() => this.endJob("cancelled", reason));
     this.publishNow();
     this.flush();
     return ok(null);
   }
 
   /**
-   * Starts the job's file again from its first line: a paused print is stopped first (counted as
-   * cancelled, without the cancel script, since the print goes on at once); an ended one starts anew.
+   * Starts the job's file again from its first line (from the host's files, or from the card):
+   * a paused print is stopped first (counted as cancelled, without the cancel script, since the
+   * print goes on at once); an ended one starts anew.
    */
   async restartJob(): Promise<Result> {
     const job = this.status.job;
     if (!job) return fail("no_job", "There is no print to restart.", "Start a print first.");
-    if (job.source !== "host") return fail("not_supported", "Only prints from the host's files can be restarted.", "Start the SD card print again from the card's list.");
     if (isJobRunning(job.state)) {
       if (job.state !== "paused") return fail("not_paused", "Pause the print before restarting it.", "Pause it first, or cancel it.");
       this.engine?.clearQueue();
+      // A paused SD print is stopped on the card first (the firmware keeps its place otherwise).
+      if (this.sdJob && this.engine) for (const c of this.engine.profile.sd.cancelCommands) this.command(c);
       this.endJob("cancelled", "Restarted from the beginning.");
     }
-    return this.startJob(job.file, this.plan);
+    return job.source === "sd" ? this.sdPrint(job.file) : this.startJob(job.file, this.plan);
   }
 
   /**
-   * Stops printing the labelled object `name` (from the file's analysis): its moves are left out
-   * from the next line read on, the other objects go on.
+   * Stops printing the labelled object `name` (from the file's analysis), the other objects go
+   * on. A host print leaves its moves out from the next line read on (whatever the firmware); an
+   * SD print gets the firmware's own command, where it has one (src/jobs/firmware-objects.ts).
    */
-  cancelObject(name: string): Result<{ cancelled: string[] }> {
+  cancelObject(name: string): Result<{ cancelled: string[] }> | Promise<Result<{ cancelled: string[] }>> {
     const job = this.status.job;
     const run = this.run;
     if (!job || !run || !isJobRunning(job.state)) return fail("not_printing", "Nothing is printing.", "Start a print first.");
-    if (job.source !== "host" || this.stream?.kind !== "print") {
-      return fail("not_supported", "Objects can only be cancelled in prints streamed by the host, not in SD card prints.", "Print the file from the host's files to use this.");
-    }
     if (run.plan.objects.length === 0) {
-      return fail("no_objects", "This file has no labelled objects (or its analysis is not done yet).", "Enable object labels in the slicer (PrusaSlicer: Label objects; Cura: the default), and slice again.");
+      return job.source === "sd"
+        ? fail("no_objects", `The host does not know the objects of "${job.file}" on the card.`, "Copy the file to the card from Layerline (it then knows its analysis), or keep a file of the same name and size in the host's files.")
+        : fail("no_objects", "This file has no labelled objects (or its analysis is not done yet).", "Enable object labels in the slicer (PrusaSlicer: Label objects; Cura: the default), and slice again.");
     }
-    if (!run.filter.cancel(name, this.stream.fedTo)) {
-      return fail("object_not_found", `There is no object "${name}" in this file.`, `Its objects are: ${run.plan.objects.map((o) => o.name).join(", ")}.`);
+    const object = run.plan.objects.find((o) => o.name === name);
+    if (!object) return fail("object_not_found", `There is no object "${name}" in this file.`, `Its objects are: ${run.plan.objects.map((o) => o.name).join(", ")}.`);
+    if (job.source === "sd") {
+      this.note(`Asking the printer to skip ${name}`);
+      return this.cardObjects.cancel(object);
     }
+    if (this.stream?.kind !== "print") return fail("not_printing", "Nothing is printing.", "Start a print first.");
+    run.filter.cancel(name, this.stream.fedTo);
     if (run.plan.objects.every((o) => run.filter.cancelled.includes(o.name))) {
       this.note(`Every object of ${job.file} is cancelled; the rest of the file runs without extruding them.`);
     }
-    job.objects = job.objects.map((o) => ({ ...o, cancelled: run.filter.cancelled.includes(o.name) }));
+    this.showCancelled(run.filter.cancelled);
     this.note(`Object cancelled: ${name}`);
+    return ok({ cancelled: run.filter.cancelled });
+  }
+
+  /** Objects the firmware says it skips (asked, or cancelled on its own display): shown as cancelled. */
+  private markCancelled(names: string[]): void {
+    const job = this.status.job;
+    const run = this.run;
+    if (!job || !run) return;
+    const known = new Set(job.objects.filter((o) => o.cancelled).map((o) => o.name));
+    const fresh = names.filter((n) => !known.has(n) && job.objects.some((o) => o.name === n));
+    if (fresh.length === 0) return;
+    // In a host print the filter leaves them out too, so the moves around them stay consistent.
+    if (this.stream?.kind === "print") for (const n of fresh) run.filter.cancel(n, this.stream.fedTo);
+    this.showCancelled([...known, ...fresh]);
+    this.note(`The printer skips: ${fresh.join(", ")}`);
+  }
+
+  /** The job's objects with these cancelled, pushed at once (every open map follows). */
+  private showCancelled(cancelled: string[]): void {
+    const job = this.status.job!;
+    job.objects = job.objects.map((o) => ({ ...o, cancelled: cancelled.includes(o.name) }));
     this.sendCheckpoint(true);
     this.publishNow();
-    return ok({ cancelled: run.filter.cancelled });
+  }
+
+  /**
+   * What the host knows about the file an SD print runs (matched on the main thread, see
+   * JobService.sdPlanFor): its objects, and its layers when the card holds the same bytes.
+   */
+  adoptPlan(jobId: string, plan: JobPlan): Result {
+    const job = this.status.job;
+    const run = this.run;
+    if (!job || !run || job.id !== jobId || job.source !== "sd" || !isJobRunning(job.state)) return ok(null);
+    this.plan = plan;
+    run.adopt(plan);
+    job.sha256 = plan.sha256;
+    job.objects = plan.objects.map((o) => ({ name: o.name, cancelled: false }));
+    job.layer = run.layer();
+    this.cardObjects.begin(plan.objects);
+    this.publishNow();
+    return ok(null);
+  }
+
+  /** A line from the printer during a job: a move refused for want of homing, or its word on objects. */
+  private onJobReply(line: string): void {
+    const profile = this.engine?.profile;
+    if (!profile) return;
+    if (refusedUnhomed(profile.unhomed, line)) return this.onUnhomed(line);
+    this.cardObjects.reply(line, this.plan.objects);
+  }
+
+  /**
+   * The printer refused a move because an axis is not homed. Nothing more goes out (homing X and
+   * Y would drag the nozzle across the print; the rest would run without moving): the job fails
+   * with what happened and what to do. A refused resume lift offers the interrupted print again.
+   */
+  private onUnhomed(line: string): void {
+    const job = this.status.job;
+    if (!job || !isJobRunning(job.state) || job.state === "cancelling") return;
+    const engine = this.engine!;
+    const resume = this.resuming;
+    const sd = this.sdJob !== undefined;
+    this.outgoing.reset();
+    engine.clearQueue();
+    const reason = unhomedReason(engine.profile.unhomed, line, resume !== undefined);
+    this.endJob("failed", reason, false, resume !== undefined);
+    if (resume) this.status.interrupted = resume.interrupted;
+    if (sd) for (const c of engine.profile.sd.cancelCommands) this.command(c);
+    this.runScript("afterPrintFailed");
+    this.emit({ type: "notice", level: "error", message: reason });
+    this.flush();
+  }
+
+  /** The resumed print's lift went through: the rest of the prologue, then the file. */
+  private lifted(): void {
+    const r = this.resuming;
+    this.resuming = undefined;
+    if (r && this.isJobActive()) this.outgoing.pushScript(null, r.restore);
   }
 
   /** The user's scripts (missing ones: the defaults) and the printer profile they read. */
@@ -658,9 +767,11 @@ export class PrinterController {
         return;
       case "received":
         this.recorder.record("recv", e.line, wall);
+        if (this.run && !e.line.startsWith("ok")) this.onJobReply(e.line);
         this.markDirty();
         return;
       case "acked":
+        if (e.tag === OBJECT_TAG) return this.cardObjects.acked();
         if (this.stream && e.tag >= 0) {
           this.stream.ackedTo = e.tag;
           if (this.stream.kind === "upload") this.status.sd.upload!.bytes = e.tag;
@@ -802,7 +913,7 @@ export class PrinterController {
         if (this.status.job?.state === "paused") this.beginResume(false);
         return;
       case "cancel":
-        if (this.isJobActive()) this.cancelJob();
+        if (this.isJobActive()) this.cancelJob("Cancelled from the printer.");
         return;
       case "notification":
         if (params) this.note(`Printer: ${params}`);
@@ -1012,10 +1123,10 @@ export class PrinterController {
     return isJobRunning(this.status.job?.state);
   }
 
-  /** Whether job lines may go out now: not while pausing, paused, resuming, cancelling or finishing. */
+  /** Whether job lines may go out now: not while pausing, paused, resuming, cancelling or finishing, nor before a resumed print's lift is done. */
   private feeding(): boolean {
     const s = this.status.job?.state;
-    return s === "printing" || s === "starting";
+    return (s === "printing" || s === "starting") && this.resuming === undefined;
   }
 
   /** Why a job or upload cannot start now, or undefined when it can. */
@@ -1128,11 +1239,13 @@ export class PrinterController {
    * Ends the job. A failure while the printer still answers runs the after-failure script
    * (heaters off by default) — not after an emergency stop, when the firmware is halted.
    */
-  private endJob(state: "done" | "cancelled" | "failed", reason: string | null, failureScript = true): void {
+  private endJob(state: "done" | "cancelled" | "failed", reason: string | null, failureScript = true, keepCheckpoint = false): void {
     if (!this.status.job) return;
     // Job lines still waiting on a plugin's hook are not sent after the job.
     this.outgoing.dropTagged();
     this.settled = undefined;
+    this.resuming = undefined;
+    this.cardObjects.end();
     this.updateProgress(state === "done");
     const file = this.status.job.file;
     this.status.job = { ...this.status.job, state, endedAt: Date.now(), reason, pause: null };
@@ -1144,7 +1257,7 @@ export class PrinterController {
     this.run = undefined;
     if (this.status.state === "printing" || this.status.state === "paused") this.setState("operational", null);
     this.emitJob(state, reason);
-    this.options.publish({ type: "checkpoint", checkpoint: null });
+    if (!keepCheckpoint) this.options.publish({ type: "checkpoint", checkpoint: null });
     this.note(`Job ${state}: ${file}${reason ? ` (${reason})` : ""}`);
     if (state === "failed" && failureScript && this.engine?.state === "operational") {
       this.engine.clearQueue();
@@ -1228,7 +1341,8 @@ export class PrinterController {
   private sendCheckpoint(force = false): void {
     const run = this.run;
     const job = this.status.job;
-    if (!run || !job || !isJobRunning(job.state)) return;
+    // A resumed print's checkpoint replaces the interrupted one only once its lift went through.
+    if (!run || !job || !isJobRunning(job.state) || this.resuming) return;
     const now = performance.now();
     if (!force && now - this.lastCheckpoint < CHECKPOINT_MS) return;
     this.lastCheckpoint = now;

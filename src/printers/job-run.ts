@@ -32,8 +32,8 @@ export interface JobRunOptions {
 
 export class JobRun {
   readonly tracker = new MachineTracker();
-  readonly filter: ObjectFilter;
-  private readonly estimator: TimeLeftEstimator;
+  filter: ObjectFilter;
+  private estimator: TimeLeftEstimator;
   private readonly startMs: number;
   private pausedSince: number | undefined;
   private pausedTotal = 0;
@@ -69,11 +69,11 @@ export class JobRun {
   private readonly layerStates = new Map<number, MachineSnapshot>();
 
   constructor(
-    readonly plan: JobPlan,
+    public plan: JobPlan,
     private readonly options: JobRunOptions,
   ) {
     this.filter = new ObjectFilter(plan.objects);
-    this.estimator = new TimeLeftEstimator({ pace: plan.pace, slicerTotal: plan.slicerTotal, average: plan.average, scale: options.scale, size: options.size });
+    this.estimator = this.newEstimator(plan);
     this.startMs = options.now;
     this.movesAcked.fill(options.from?.offset ?? 0);
     this.lastAckAt = options.now;
@@ -96,6 +96,22 @@ export class JobRun {
     this.nextLayerAt = plan.layers[this.layerIndex + 1]?.offset ?? Infinity;
     this.feedNextLayerAt = plan.layers[this.feedLayer + 1]?.offset ?? Infinity;
     if (from) this.estimator.rowReached(from.offset, 0);
+  }
+
+  private newEstimator(plan: JobPlan): TimeLeftEstimator {
+    const o = this.options;
+    return new TimeLeftEstimator({ pace: plan.pace, slicerTotal: plan.slicerTotal, average: plan.average, scale: o.scale, size: o.size });
+  }
+
+  /**
+   * The plan of an SD print, known once the main thread has matched the card's file with one of
+   * its own (moments after the start): its objects, layers and estimate from then on.
+   */
+  adopt(plan: JobPlan): void {
+    this.plan = plan;
+    this.filter = new ObjectFilter(plan.objects);
+    this.estimator = this.newEstimator(plan);
+    this.nextLayerAt = plan.layers[this.layerIndex + 1]?.offset ?? Infinity;
   }
 
   /** Whether the job is paused now (pauses do not count as printing time). */

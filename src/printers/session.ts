@@ -14,7 +14,7 @@ import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { LogLine, Result } from "./controller.ts";
 import type { PrinterRecord } from "./record.ts";
-import { initialStatus, type Interrupted, type PrinterStatus } from "./status.ts";
+import { initialStatus, isJobRunning, type Interrupted, type Job, type PrinterStatus } from "./status.ts";
 import type { ControllerMethod, FromWorker, ToWorker } from "./worker-protocol.ts";
 
 const TERMINAL_KEEP = 300;
@@ -43,6 +43,8 @@ export class PrinterSession {
   private readonly pending = new Map<number, (r: Result<unknown>) => void>();
   private nextId = 1;
   private disposed: (() => void) | undefined;
+  /** The SD print whose file the jobs side was asked about. */
+  private planned: string | undefined;
 
   constructor(private readonly options: SessionOptions) {
     this.record = options.record;
@@ -94,7 +96,12 @@ export class PrinterSession {
   sdRefresh = () => this.call<null>("sdRefresh");
   sdPrint = (name: string) => this.call<null>("sdPrint", name);
   sdDelete = (name: string) => this.call<null>("sdDelete", name);
-  sdUpload = (file: string, name?: string) => this.call<{ name: string }>("sdUpload", file, name);
+  /** Copies a host file to the card; an SD print of it then knows the file's analysis. */
+  sdUpload = async (file: string, name?: string) => {
+    const result = await this.call<{ name: string }>("sdUpload", file, name);
+    if (result.ok) this.options.jobs?.sdCopied(this.id, result.value.name, file);
+    return result;
+  };
   answerPrompt = (choice: number) => this.call<null>("answerPrompt", choice);
   setWindow = (window: number) => this.call<null>("setWindow", window);
   /** The flight recorder's latest lines as JSONL. */
@@ -106,6 +113,14 @@ export class PrinterSession {
     this.worker.postMessage({ type: "dispose" } satisfies ToWorker);
     await Promise.race([done, Bun.sleep(3000)]);
     this.worker.terminate();
+  }
+
+  /** An SD print started (here or on the printer): what the host knows of its file goes to the Worker. */
+  private planSdPrint(job: Job): void {
+    this.planned = job.id;
+    const card = this.status.sd.files.find((f) => f.name === job.file || f.longName === job.file) ?? { name: job.file, size: job.size };
+    const plan = this.options.jobs?.sdPlanFor(this.id, card);
+    if (plan) void this.call<null>("adoptPlan", job.id, plan);
   }
 
   private call<T>(method: ControllerMethod, ...args: unknown[]): Promise<Result<T>> {
@@ -121,6 +136,7 @@ export class PrinterSession {
     switch (msg.type) {
       case "status":
         this.status = msg.status;
+        if (msg.status.job?.source === "sd" && msg.status.job.id !== this.planned && isJobRunning(msg.status.job.state)) this.planSdPrint(msg.status.job);
         bus.emit("printer.status", { id: this.id, status: msg.status });
         return;
       case "log":

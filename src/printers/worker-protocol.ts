@@ -20,6 +20,7 @@ export type ControllerMethod =
   | "cancelJob"
   | "restartJob"
   | "cancelObject"
+  | "adoptPlan"
   | "setScripts"
   | "setInterrupted"
   | "sdRefresh"

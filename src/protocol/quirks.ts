@@ -264,6 +264,33 @@ const sections = {
   }),
   /** Warnings shown once when a line matches (old firmware without thermal runaway protection). */
   safety: v.object({ warnings: setOf(v.object({ pattern: v.string(), message: v.string() })) }),
+  /**
+   * Cancelling one labelled object while the firmware prints from its own SD card, by its own
+   * command (a host print leaves the object's lines out itself, whatever the firmware).
+   */
+  cancelObject: v.object({
+    /** Which labels in a file the firmware acts on: `m486` (Marlin CANCEL_OBJECTS), `exclude_object` (Klipper), or "" (it cannot). */
+    labels: v.picklist(["", "m486", "exclude_object"]),
+    /** Cancels one object; `{index}` (M486 labels) or `{name}` (EXCLUDE_OBJECT labels) is filled in. */
+    command: v.string(),
+    /** Asks which objects the firmware skips ("" = it cannot say); the answer matches `reported`. */
+    reportCommand: v.string(),
+    /** The answer: the named group `list` holds the skipped objects' indexes or names, space-separated. */
+    reported: Patterns,
+    /** A `Cap:` that must not be reported as 0 ("" = none is reported: the firmware's answer to the command tells). */
+    capability: v.string(),
+    /** Answers saying this build does not have the command. */
+    unsupported: Patterns,
+    /** What the firmware needs for it, in words (shown when it is missing). */
+    requires: v.string(),
+  }),
+  /** Moves the firmware refuses because an axis is not homed (e.g. after a power cut, when resuming a print). */
+  unhomed: v.object({
+    /** Answers saying a move was refused for that reason. */
+    refused: Patterns,
+    /** Why, in words, for the message. */
+    why: v.string(),
+  }),
 };
 
 type Sections = typeof sections;
@@ -357,6 +384,9 @@ function patternFields(file: QuirksFile): [string, string[] | undefined][] {
     ["commands.neverSend", list(file.commands?.neverSend)],
     ["commands.skip", list(file.commands?.skip)],
     ["safety.warnings", listItems(file.safety?.warnings).map((w) => w.pattern)],
+    ["cancelObject.reported", list(file.cancelObject?.reported)],
+    ["cancelObject.unsupported", list(file.cancelObject?.unsupported)],
+    ["unhomed.refused", list(file.unhomed?.refused)],
     ...(["stateLines", "fatal", "halted", "recovered", "resendFollows", "fakeOk", "sd", "ignore", "joinNext"] as const).map(
       (k) => [`errors.${k}`, list(e?.[k])] as [string, string[] | undefined],
     ),

@@ -30,6 +30,10 @@ export function execute(m: Machine, cmd: GcodeCommand, now: number): Outcome {
     case "T":
       return toolChange(m, cmd);
     default: {
+      if (m.personality.objectLabels === "exclude_object" && m.options.cancelObjects && /^EXCLUDE_OBJECT/i.test(cmd.text)) {
+        print(m, m.objects.excludeObject(cmd.text));
+        return "ok";
+      }
       const lines = m.personality.extended(cmd.text, m);
       if (lines === undefined) return unknown(m, cmd);
       for (const line of lines) m.print(line);
@@ -92,9 +96,19 @@ function gcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
 /** G0/G1 (arc undefined), G2 (clockwise) and G3: queue one planner block. */
 function move(m: Machine, cmd: GcodeCommand, now: number, clockwise: boolean | undefined): Outcome {
   const motion = m.motion;
+  if (m.options.noMotionBeforeHoming && !motion.homed.every(Boolean)) {
+    // Marlin's MOTION_CONDITIONS: the move is refused (and acknowledged) until all axes were homed.
+    print(m, m.personality.homeFirst(motion.homed));
+    return "ok";
+  }
   motion.takeFeedrate(cmd);
   const from = motion.position;
   const to = motion.target(cmd);
+  if (m.objects.skipping) {
+    // Inside a cancelled object (Marlin): the head stays, E is taken as extruded.
+    motion.position = [from[0], from[1], from[2], to[3]];
+    return "ok";
+  }
   let blockFrom: Vec4 = from;
   if (to[3] !== from[3]) {
     // Marlin behaves as if the E part happened but moves no filament (planner.cpp).
@@ -232,6 +246,10 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
     case 524:
       m.sd.abort();
       return "ok";
+    case 486:
+      if (m.personality.objectLabels !== "m486" || !m.options.cancelObjects) return unknown(m, cmd);
+      print(m, m.objects.m486(cmd));
+      return "ok";
     case 82:
       m.motion.extruderMode = "absolute";
       return "ok";
@@ -288,6 +306,18 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
     case 117:
       m.message = cmd.args;
       return "ok";
+    case 118: {
+      // Serial print: `A1` prefixes `//` (host actions), `E1` `echo:`; `Pn` picks a port (there is one).
+      let text = cmd.args;
+      let prefix = "";
+      for (let flag = /^(A1|E1|P\d)\s*/.exec(text); flag; flag = /^(A1|E1|P\d)\s*/.exec(text)) {
+        if (flag[1] === "A1") prefix = "//";
+        else if (flag[1] === "E1") prefix = "echo:";
+        text = text.slice(flag[0].length);
+      }
+      m.print(prefix + text);
+      return "ok";
+    }
     case 140:
     case 190: {
       const s = cmd.value("S");

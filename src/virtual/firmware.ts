@@ -418,8 +418,10 @@ export class VirtualFirmware {
 
   private run(next: QueuedCommand, now: number): void {
     const m = this.m;
-    this.options.onExecute?.({ n: next.n, command: next.command, source: next.source });
-    const outcome = execute(m, parseCommand(next.command), now);
+    const cmd = parseCommand(next.command);
+    const skipped = m.objects.skipping && cmd.letter === "G" && cmd.code <= 3 && cmd.subcode === undefined;
+    this.options.onExecute?.({ n: next.n, command: next.command, source: next.source, ...(skipped ? { skipped } : {}) });
+    const outcome = execute(m, cmd, now);
     if (outcome === "ok") {
       if (next.source === "serial" && !this.personality.ackOnReceipt) m.print(this.okFor(next.n));
     } else if (outcome === "own-ok") {

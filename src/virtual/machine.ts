@@ -6,6 +6,7 @@
 import { AutoReporter } from "./autoreport.ts";
 import { BED_MODEL, HOTEND_MODEL, Heater, HeaterBank } from "./heater.ts";
 import { Motion } from "./motion.ts";
+import { ObjectLabels } from "./objects.ts";
 import type { VirtualPrinterOptions } from "./options.ts";
 import type { Personality } from "./personalities.ts";
 import { Planner, type Vec4 } from "./planner.ts";
@@ -27,6 +28,8 @@ export class Machine {
   readonly temperatureReporter = new AutoReporter();
   readonly positionReporter = new AutoReporter();
   readonly sdReporter = new AutoReporter();
+  /** Object labels and which objects are cancelled (CANCEL_OBJECTS / exclude_object). */
+  readonly objects = new ObjectLabels();
   /** Active tool (hotend index). */
   tool = 0;
   /** Part-cooling fan speed, 0…255. */
@@ -151,6 +154,7 @@ export class Machine {
     this.shutdown = false;
     this.feeding = false;
     this.sd.reset();
+    this.objects.reset();
     this.temperatureReporter.set(0, 0);
     this.positionReporter.set(0, 0);
     this.sdReporter.set(0, 0);

@@ -13,6 +13,8 @@ export interface ExecutedLine {
   command: string;
   /** `sd` for commands read from the card during an SD print. */
   source?: "serial" | "sd";
+  /** A move inside a cancelled object: read, but the head stayed and no filament moved. */
+  skipped?: boolean;
 }
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
@@ -105,6 +107,14 @@ export const virtualPrinterOptionsSchema = v.strictObject({
   rxBufferBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65536)), 0),
   /** Old Marlin's M30 reply without its newline: `File deleted:NAMEok`, the ok run into the reply (protocol.md §4.3). */
   gluedDeleteOk: v.optional(v.boolean(), false),
+  /**
+   * The firmware cancels labelled objects itself, in the way its family does (the quirks'
+   * `cancelObject.labels`: Marlin built with CANCEL_OBJECTS, `M486`; Klipper with
+   * [exclude_object], `EXCLUDE_OBJECT`). Off: those commands are unknown to it.
+   */
+  cancelObjects: v.optional(v.boolean(), true),
+  /** Marlin's NO_MOTION_BEFORE_HOMING: every move is refused (`echo:Home XYZ First`) until X, Y and Z were homed since power-on. */
+  noMotionBeforeHoming: v.optional(v.boolean(), false),
   /** Whether a card is in the slot. */
   sdCard: v.optional(v.boolean(), true),
   /** Files on the card at power-on (default: one small demo print). */

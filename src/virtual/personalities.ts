@@ -97,6 +97,10 @@ export interface Personality {
   readonly restartCommands: string[];
   /** A line announcing a new target (Repetier `TargetExtr0:210`), or undefined. */
   targetLine(heater: number | "bed", celsius: number): string | undefined;
+  /** From the profile: which object labels the firmware acts on (`M486`, `EXCLUDE_OBJECT`), "" none. */
+  readonly objectLabels: Quirks["cancelObject"]["labels"];
+  /** The answer to a move refused because these axes (X, Y, Z) are not all homed. */
+  homeFirst(homed: readonly boolean[]): string[];
   sd: SdDialect;
 }
 
@@ -281,6 +285,8 @@ function marlin(q: Quirks): Personality {
     kill: () => ["echo:M112 Shutdown", "Error:Printer halted. kill() called!", "//action:poweroff"],
     whileHalted: () => ({ lines: [], acked: false }),
     targetLine: () => undefined,
+    // Marlin's MSG_HOME_FIRST with the axes still to home.
+    homeFirst: (homed) => [`echo:Home ${["X", "Y", "Z"].filter((_, i) => !homed[i]).join("")} First`],
     sd: marlinSd,
   };
 }
@@ -479,6 +485,7 @@ function klipper(q: Quirks): Personality {
       return undefined;
     },
     kill: () => ["// Klipper state: Shutdown"],
+    homeFirst: () => ["!! Must home axis first"],
     // Not ready, Klipper answers M105 with a placeholder and takes M21 silently (gcode.py cmd_default).
     whileHalted: (word) =>
       word === "M105" ? { lines: ["ok T:0"], acked: false } : word === "M21" ? { lines: [], acked: true } : { lines: [`// ${shutdown}`, `!! ${shutdown}`], acked: true },
@@ -506,6 +513,7 @@ function fromQuirks(q: Quirks) {
     consoleLines: q.ack.unacked.map((p) => new RegExp(p)),
     maxLineLength: q.commands.maxLineLength,
     restartCommands: q.errors.restartCommands,
+    objectLabels: q.cancelObject.labels,
   };
 }
 

@@ -7,6 +7,7 @@
  *   [--extruders N] [--corrupt-every N] [--corrupt-lines 5,9] [--corrupt-probability P]
  *   [--drop-every N] [--drop-lines 7] [--drop-probability P] [--no-emergency-parser]
  *   [--personality marlin2|prusa|repetier|smoothie|klipper] [--advanced-ok]
+ *   [--no-cancel-objects] [--no-motion-before-homing]
  *   [--realistic] [--baud-rate N] [--rx-buffer N] [--faults JSON] [--stats] [--glued-delete-ok]`
  *
  * `--realistic` is the realistic timing mode: real time, bytes timed at 115200 baud both ways,
@@ -49,7 +50,7 @@ export async function runVirtualPrinterOnTty(
         ...options,
         onExecute: (line) => {
           // Written before the command runs, so the file never lags behind the `ok` the host sees.
-          if (logFd !== undefined) writeSync(logFd, `${line.command}\n`);
+          if (logFd !== undefined) writeSync(logFd, `${line.command}${line.skipped ? " ; skipped (cancelled object)" : ""}\n`);
           userHook?.(line);
         },
       },
@@ -108,6 +109,8 @@ export function optionsFromArgs(args: string[]): { tty: string; log: string | un
       "drop-lines": { type: "string" },
       "drop-probability": { type: "string" },
       "no-emergency-parser": { type: "boolean" },
+      "no-cancel-objects": { type: "boolean" },
+      "no-motion-before-homing": { type: "boolean" },
       personality: { type: "string" },
       "advanced-ok": { type: "boolean" },
       realistic: { type: "boolean" },
@@ -156,6 +159,8 @@ export function optionsFromArgs(args: string[]): { tty: string; log: string | un
   if (values.extruders !== undefined) options.extruders = num(values.extruders);
   if (values["no-emergency-parser"]) options.emergencyParser = false;
   if (values["glued-delete-ok"]) options.gluedDeleteOk = true;
+  if (values["no-cancel-objects"]) options.cancelObjects = false;
+  if (values["no-motion-before-homing"]) options.noMotionBeforeHoming = true;
   return { tty: values.tty, log: values.log, stats: values.stats === true, options };
 }
 

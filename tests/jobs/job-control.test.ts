@@ -76,6 +76,21 @@ describe("job control", () => {
     expect((await terminal()).some((l) => l.dir === "send" && /M117 cancelled/.test(l.text))).toBe(true);
   }, 60_000);
 
+  test("the printer asks (//action:pause, resume, cancel): the job follows, with the same scripts and records", async () => {
+    const say = (text: string) => host.post(`${at}/commands`, { commands: [`M118 A1 ${text}`] });
+    expect((await host.post(`${at}/job`, { file: "three.gcode" })).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.job?.state === "printing" && p.job.layer?.current >= 2);
+    expect((await say("action:pause")).status).toBe(200);
+    const paused = await host.waitFor(at, (p: any) => p.job?.state === "paused");
+    expect(paused.job.pause).toMatchObject({ relativeE: false, fan: 255 });
+    expect((await say("action:resume")).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.job?.state === "printing" && p.job.pause === null);
+    expect((await terminal()).some((l) => l.dir === "send" && new RegExp(`G92 E${paused.job.pause.e}\\b`).test(l.text))).toBe(true);
+    expect((await say("action:cancel")).status).toBe(200);
+    const ended = await host.waitFor(at, jobEnded);
+    expect(ended.job).toMatchObject({ state: "cancelled", reason: "Cancelled from the printer." });
+  }, 60_000);
+
   test("restart starts the file again from its first line; nothing to restart or cancel is a clear 409", async () => {
     const restarted = await host.post(`${at}/job/restart`);
     expect(restarted.status).toBe(200);
@@ -88,5 +103,25 @@ describe("job control", () => {
     expect((await host.post(`${at}/job/cancel`)).status).toBe(409);
     expect((await host.post(`${at}/job/cancel-object`, { name: "left" })).status).toBe(409);
     expect((await host.api(`${at}/job/interrupted`)).status).toBe(404);
+  }, 60_000);
+
+  test("the printer profile: read, change part of it, bad values refused; scripts read it", async () => {
+    const profile = (await (await host.api(`${at}/profile`)).json()) as any;
+    expect(profile.volume).toMatchObject({ width: 200, depth: 200, height: 200, origin: "lowerleft" });
+    const changed = (await (await patch(`${at}/profile`, { volume: { depth: 180 }, heatedChamber: true })).json()) as any;
+    expect(changed.volume).toMatchObject({ width: 200, depth: 180 });
+    expect(changed.heatedChamber).toBe(true);
+    const bad = await patch(`${at}/profile`, { volume: { depth: -5 } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.message).toContain("volume.depth");
+    expect(((await (await host.api(`${at}/profile`)).json()) as any).volume.depth).toBe(180);
+    // The default pause script parks at the back of the bed the profile describes.
+    expect((await host.post(`${at}/job`, { file: "three.gcode" })).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.job?.state === "printing");
+    expect((await host.post(`${at}/job/pause`)).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.job?.state === "paused");
+    expect((await terminal()).some((l) => l.dir === "send" && /G1 X0 Y180 F6000/.test(l.text))).toBe(true);
+    expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+    await host.waitFor(at, jobEnded);
   }, 60_000);
 });

@@ -5,7 +5,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { Checkpoint } from "../../src/jobs/plan.ts";
-import { interruptedSummary, notResumable, resumeFrom, resumePrologue } from "../../src/jobs/recovery.ts";
+import { interruptedSummary, notResumable, refusedUnhomed, resumeFrom, resumePrologue, unhomedReason } from "../../src/jobs/recovery.ts";
+import { builtInQuirksLibrary } from "../../src/printers/quirks-sources.ts";
+
+const prologue = (cp: Checkpoint) => {
+  const p = resumePrologue(cp);
+  return [...p.lift, ...p.restore];
+};
 
 const state = { x: 10, y: 20, z: 1.2, e: 340.5, relative: false, extruderMode: "absolute" as const, feedrate: 1800, fan: 255, tool: 0, targets: { tool0: 215, bed: 60 }, extruded: 340.5 };
 const checkpoint: Checkpoint = {
@@ -42,7 +48,10 @@ describe("resuming after a crash", () => {
   });
 
   test("the prologue heats, lifts, homes X and Y only, restores Z, E, the modes and the fan", () => {
-    expect(resumePrologue(checkpoint)).toEqual([
+    // The lift is the first move, and all of the first part: the rest waits until the printer has done it.
+    expect(resumePrologue(checkpoint).lift.slice(-4)).toEqual(["G92 Z1.2", "G91", "G1 Z2 F600", "G90"]);
+    expect(resumePrologue(checkpoint).restore[0]).toBe("G28 X Y");
+    expect(prologue(checkpoint)).toEqual([
       "M140 S60",
       "M104 T0 S215",
       "M190 S60",
@@ -62,7 +71,7 @@ describe("resuming after a crash", () => {
     ]);
     // Relative E, a second tool, no fan, relative moves: all restored as the file had them.
     const other = { ...state, extruderMode: "relative" as const, tool: 1, fan: 0, relative: true, targets: { tool0: 0, tool1: 240 } };
-    const lines = resumePrologue({ ...checkpoint, temperatures: {}, layer: { ...checkpoint.layer!, state: other } });
+    const lines = prologue({ ...checkpoint, temperatures: {}, layer: { ...checkpoint.layer!, state: other } });
     expect(lines).not.toContain("M190 S60");
     expect(lines).toContain("M109 T1 S240");
     expect(lines).toContain("T1");
@@ -72,5 +81,23 @@ describe("resuming after a crash", () => {
   test("it goes on from the layer's first byte and line, with cancelled objects kept cancelled", () => {
     const from = resumeFrom(checkpoint, 2_049);
     expect(from).toMatchObject({ offset: 50_000, line: 2_050, layer: 5, cancelled: ["part_2"], state });
+  });
+
+  test("a move refused for want of homing is recognised per firmware, and explained", () => {
+    const library = builtInQuirksLibrary();
+    const marlin = library.get("marlin2").unhomed;
+    const klipper = library.get("klipper").unhomed;
+    expect(refusedUnhomed(marlin, "echo:Home XYZ First")).toBe(true);
+    expect(refusedUnhomed(marlin, "echo:Home Z First")).toBe(true);
+    expect(refusedUnhomed(library.get("marlin1").unhomed, "echo:Home XYZ first")).toBe(true);
+    expect(refusedUnhomed(klipper, "!! Must home axis first: 10.000 20.000 3.200 [0.000]")).toBe(true);
+    expect(refusedUnhomed(marlin, "echo:busy: processing")).toBe(false);
+    expect(refusedUnhomed(marlin, "ok")).toBe(false);
+    const resuming = unhomedReason(marlin, "echo:Home XYZ First", true);
+    expect(resuming).toContain('"echo:Home XYZ First"');
+    expect(resuming).toContain("NO_MOTION_BEFORE_HOMING");
+    expect(resuming).toContain("nothing moved");
+    expect(resuming).toContain("still offered");
+    expect(unhomedReason(klipper, "!! Must home axis first", false)).toContain("Home the printer (G28)");
   });
 });

@@ -82,6 +82,43 @@ test("print, open the map, click an object: it is cancelled in the map and in th
   await page.close();
 }, 120_000);
 
+test("an open map follows cancels from the API and from another browser, and the job's end, without a reload", async () => {
+  const at = `/api/v1/printers/${printer}`;
+  expect((await host.post(`${at}/job`, { file: "three-cubes.gcode" })).status).toBe(200);
+  await host.waitFor(at, (p: any) => p.job?.state === "printing");
+  // Two people, each in their own browser, with the map open.
+  const pages = [await login(browser, host), await login(browser, host)];
+  for (const page of pages) {
+    await page.locator('.job[data-job-state="printing"]').waitFor({ timeout: 15_000 });
+    await page.getByRole("button", { name: "Cancel an object…" }).click();
+    await page.locator("#job-objects .object-map svg").waitFor();
+    await page.evaluate(() => ((window as any).notReloaded = true));
+  }
+  const cancelledOn = (page: Page, name: string) => page.locator(`#job-objects svg g.object.cancelled[data-object="${name}"]`).waitFor({ timeout: 10_000 });
+
+  // From the API: both maps and both lists show it.
+  expect((await host.post(`${at}/job/cancel-object`, { name: "cube_a" })).status).toBe(200);
+  for (const page of pages) {
+    await cancelledOn(page, "cube_a");
+    await page.locator('#job-objects li.cancelled[data-object="cube_a"]').waitFor();
+  }
+
+  // From the first browser's map: the second one's follows.
+  acceptNextDialog(pages[0]!);
+  await pages[0]!.locator('#job-objects svg g.object[data-object="cube_c"] rect').click();
+  await cancelledOn(pages[1]!, "cube_c");
+  expect(await pages[1]!.locator("#job-objects svg g.object.cancelled").count()).toBe(2);
+  expect(await pages[1]!.locator('#job-objects svg g.object[data-object="cube_b"]:not(.cancelled)').count()).toBe(1);
+
+  // The print ends: every open map says so.
+  expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+  for (const page of pages) {
+    await page.locator("#job-objects .object-map", { hasText: "The print has ended." }).waitFor({ timeout: 15_000 });
+    expect(await page.evaluate(() => (window as any).notReloaded)).toBe(true);
+    await page.close();
+  }
+}, 120_000);
+
 test("the scripts page: edit and save, a bad template's error inline, reset to default", async () => {
   const page = await login(browser, host);
   await page.getByRole("link", { name: "G-code scripts →" }).click();

@@ -31,6 +31,8 @@ describe("virtual printer options", () => {
       baudRate: 0,
       rxBufferBytes: 0,
       gluedDeleteOk: false,
+      cancelObjects: true,
+      noMotionBeforeHoming: false,
       sdCard: true,
       sdFiles: [expect.objectContaining({ name: "layerline-demo.gcode" })],
     });

@@ -29,6 +29,8 @@ const SdUploadSchema = v.object({
 const CancelObjectSchema = v.object({ name: v.pipe(v.string(), v.minLength(1, "name the object to cancel"), v.maxLength(500)) });
 /** `PATCH …/scripts`: the scripts to change; null puts one back to its default. */
 const ScriptsUpdateSchema = v.record(v.picklist(SCRIPTS, `scripts are ${SCRIPTS.join(", ")}`), v.nullable(ScriptTextSchema));
+/** Part of a printer profile (src/printers/profile.ts checks the merged whole). */
+const ProfilePatchSchema = v.record(v.string(), v.unknown());
 const PromptAnswerSchema = v.object({ choice: v.pipe(v.number("choice must be a number"), v.integer(), v.minValue(0)) });
 
 /** A file name for a download: the printer id and the time. */
@@ -217,6 +219,17 @@ export function printersApi(ctx: AppContext) {
       unwrap(await ctx.jobs.discardInterrupted(session(params.id)));
       set.status = 204;
     })
+    .get("/:id/profile", ({ params }) => ctx.jobs.profile(session(params.id).id))
+    .patch(
+      "/:id/profile",
+      async ({ params, body }) => {
+        const s = session(params.id);
+        const problem = await ctx.jobs.updateProfile(s, body);
+        if (problem) throw new ApiError(400, "invalid_profile", `The profile was not changed: ${problem}.`, "GET this resource shows the fields and their current values.");
+        return ctx.jobs.profile(s.id);
+      },
+      { body: ProfilePatchSchema },
+    )
     .get("/:id/scripts", ({ params }) => scriptsJson(ctx, session(params.id).id))
     .patch(
       "/:id/scripts",

@@ -28,6 +28,8 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["DELETE", "/api/v1/printers/:id/job/interrupted", "forget the interrupted print"],
   ["GET", "/api/v1/printers/:id/scripts", "the printer's G-code scripts per event, with defaults and variables"],
   ["PATCH", "/api/v1/printers/:id/scripts", "change scripts (null puts one back to its default)"],
+  ["GET", "/api/v1/printers/:id/profile", "the printer profile: build volume, heated bed, extruders (scripts read it, the cancel-object map draws it)"],
+  ["PATCH", "/api/v1/printers/:id/profile", "change part of the printer profile"],
   ["PATCH", "/api/v1/printers/:id", "change settings {name?, port?, baud?, window? (lines in flight, 1–32)}"],
   ["GET", "/api/v1/printers/:id/link", "link statistics: lines/s, resend ratio, ack latency p50/p99, window"],
   ["GET", "/api/v1/printers/:id/trace", "the flight recorder as JSONL (?source=log: the rotating log on disk)"],

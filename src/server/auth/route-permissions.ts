@@ -111,6 +111,8 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "DELETE /api/v1/printers/:id/job/interrupted": byId("print"),
   "GET /api/v1/printers/:id/scripts": byId("status"),
   "PATCH /api/v1/printers/:id/scripts": byId("settings"),
+  "GET /api/v1/printers/:id/profile": byId("status"),
+  "PATCH /api/v1/printers/:id/profile": byId("settings"),
   "PATCH /api/v1/printers/:id": byId("settings"),
   "GET /api/v1/printers/:id/link": byId("status"),
   "GET /api/v1/printers/:id/trace": byId("status"),

@@ -7,6 +7,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { livePanel, type PrinterView } from "../../../views/dashboard.ts";
+import type { Html } from "../../../views/html.ts";
 import { jobThumbnail, objectMap } from "../../../views/job.ts";
 import { FileCatalog, type ThumbnailRef } from "../../files/catalog.ts";
 import type { Result } from "../../printers/controller.ts";
@@ -15,6 +16,13 @@ import type { AppContext } from "../context.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
 
 const ObjectForm = v.object({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)) });
+
+/** The cancel-object map of a printer's running job, from its file's analysis. */
+export function objectMapView(ctx: AppContext, s: PrinterSession): Html {
+  const job = s.status.job;
+  const analysis = job?.sha256 ? ctx.analyses.result(job.sha256) : undefined;
+  return objectMap(s.id, job, analysis?.objects ?? [], ctx.jobs.profile(s.id));
+}
 
 /** What the live panel renders for a printer: its record, status and the job's thumbnail. */
 export function printerViews(ctx: AppContext): (s: PrinterSession) => PrinterView {
@@ -47,12 +55,7 @@ export function uiJobs(ctx: AppContext) {
     if (!result.ok) return toastResponse(result.error.message, result.error.hint);
     return htmlResponse(livePanel(view(s)));
   };
-  /** The map of the running job's objects, from its file's analysis. */
-  const map = (s: PrinterSession) => {
-    const job = s.status.job;
-    const analysis = job?.sha256 ? ctx.analyses.result(job.sha256) : undefined;
-    return htmlResponse(objectMap(s.id, job, analysis?.objects ?? [], ctx.jobs.profile(s.id)));
-  };
+  const map = (s: PrinterSession) => htmlResponse(objectMapView(ctx, s));
 
   return new Elysia()
     .post("/ui/printers/:id/job/restart", ({ params }) => act(params.id, (s) => s.restartJob()))
