@@ -179,6 +179,7 @@ export class PrinterController {
     }
     const profile = this.options.library.get(BASE_PROFILE);
     this.engine = new ProtocolEngine({ quirks: profile, library: this.options.library, window: this.window });
+    this.status.limits = null;
     this.linkStats.reset();
     this.engine.open(performance.now());
     this.flush();
@@ -373,6 +374,30 @@ export class PrinterController {
   setScripts(scripts: Partial<Scripts>, profile: PrinterProfile): Result {
     this.scripts = { ...DEFAULT_SCRIPTS, ...scripts };
     this.profile = profile;
+    return ok(null);
+  }
+
+  /**
+   * The running job's file re-planned for this printer (the analysis with its own machine
+   * limits): the time left uses it from now on, with what was observed so far learnt again.
+   */
+  replan(file: string, plan: JobPlan): Result {
+    const job = this.status.job;
+    if (!job || job.file !== file || !this.run || !isJobRunning(job.state)) return fail("not_printing", `${file} is not printing.`, "Nothing to do.");
+    if (!this.run.replacePace(plan.pace)) return fail("plan_mismatch", `The new plan of ${file} does not fit the file being printed.`, "It was changed meanwhile; the estimate keeps the earlier plan.");
+    this.plan = { ...this.plan, pace: plan.pace };
+    this.publishNow();
+    return ok(null);
+  }
+
+  /** Asks the firmware for its machine limits again (M503 on Marlin); the report comes in the status. */
+  queryLimits(): Result {
+    const engine = this.engine;
+    if (!engine || !this.isConnected()) return notConnected();
+    if (!engine.queryLimits(performance.now())) {
+      return fail("not_supported", `This firmware (profile ${engine.profile.id}) does not report its machine limits.`, "Enter them in the printer's profile instead.");
+    }
+    this.flush();
     return ok(null);
   }
 
@@ -678,6 +703,8 @@ export class PrinterController {
         this.status.sd.available = e.capabilities.SDCARD === true || sd.alwaysAvailable;
         this.status.sd.writable = sd.writeSupported && e.capabilities.SD_WRITE !== false;
         this.note(`Firmware: ${e.name} (profile ${[e.profile, ...e.overlays].join(" + ")})`);
+        // Its machine limits, for the printer profile and the time estimates (where it reports them).
+        this.engine!.queryLimits(performance.now());
         this.markDirty();
         return;
       }
@@ -698,7 +725,12 @@ export class PrinterController {
       case "sd":
         this.onSd(e.message);
         return;
+      case "limits":
+        this.status.limits = e.limits;
+        this.markDirty();
+        return;
       case "reset":
+        this.status.limits = null;
         if (this.isJobActive()) this.endJob("failed", "The printer restarted during the print, so its state was lost.");
         this.endUpload("The printer restarted during the upload.");
         this.prompt.close();

@@ -16,8 +16,10 @@
  * configured window, nor more unread bytes than its receive buffer) are kept in flight. Without
  * ADVANCED_OK, one line is in flight (ping-pong).
  */
+import { mergeLimits, type MachineLimitsPatch } from "../analysis/limits.ts";
 import { clean, frame } from "./framing.ts";
 import type { FirmwareInfo } from "./firmware-info.ts";
+import { LimitsReportReader } from "./machine-limits.ts";
 import type { Position } from "./position.ts";
 import type { ErrorPolicy, Quirks } from "./quirks.ts";
 import type { QuirksLibrary } from "./quirks-library.ts";
@@ -53,6 +55,8 @@ export type EngineEvent =
   | { type: "action"; name: string; params: string; echo: boolean }
   | { type: "firmwareError"; errorClass: ErrorClass; text: string; policy: ErrorPolicy }
   | { type: "sd"; message: SdMessage }
+  /** The firmware reported its machine limits (all it has reported since the link opened). */
+  | { type: "limits"; limits: MachineLimitsPatch }
   | { type: "reset" }
   | { type: "notice"; level: "info" | "warning"; message: string };
 
@@ -133,6 +137,8 @@ export class ProtocolEngine {
   latencyCount = 0;
   capabilities: Record<string, boolean> = {};
   firmwareInfo: FirmwareInfo = {};
+  /** The machine limits the firmware reported (M503, or its boot banner), null before any. */
+  limits: MachineLimitsPatch | null = null;
   currentTool = 0;
 
   private quirks: Quirks;
@@ -201,6 +207,7 @@ export class ProtocolEngine {
   private pendingError: { text: string; at: number; join: boolean } | undefined;
   private expectEcho: { name: string; until: number } | undefined;
   private readonly warned = new Set<string>();
+  private limitsReader = new LimitsReportReader();
   private lastLine = "";
   /** The M115 reply, checked again for safety warnings once the family's profile applies. */
   private firmwareLine = "";
@@ -548,6 +555,7 @@ export class ProtocolEngine {
         return;
       case "text":
         if (this.inFileList) this.onListLine(msg.text);
+        else this.limitsReader.line(msg.text);
         return;
     }
   }
@@ -628,6 +636,7 @@ export class ProtocolEngine {
           this.longRunningUntil = Math.max(this.longRunningUntil, now + (entry.limitMs || Infinity));
         }
         if (this.identifying && this.identifyPhase === "ack" && entry.command === "M115") this.onIdentifyAck(now);
+        this.takeLimits();
       }
     }
     if (pump) this.pump(now);
@@ -940,6 +949,25 @@ export class ProtocolEngine {
     this.pump(now);
   }
 
+  /**
+   * Asks the firmware for its machine limits (the profile's `machineLimits.query`, Marlin's
+   * M503); the report arrives as a `limits` event. False when this firmware has no such report.
+   * The shell asks once the firmware is identified, and when the user asks.
+   */
+  queryLimits(now: number): boolean {
+    const query = this.quirks.machineLimits.query;
+    for (const command of query) if (!this.hasPending(command)) this.enqueueSystem(command, now);
+    return query.length > 0;
+  }
+
+  /** A limits report is complete at the ok that follows it (the firmware prints it while running the command). */
+  private takeLimits(): void {
+    const report = this.limitsReader.take();
+    if (!report) return;
+    this.limits = mergeLimits(this.limits ?? {}, report);
+    this.events.push({ type: "limits", limits: this.limits });
+  }
+
   /** The listing command for this firmware: with long names when it reports the capability. */
   sdListCommand(): string {
     const sd = this.quirks.sd;
@@ -1172,6 +1200,8 @@ export class ProtocolEngine {
     this.expectEcho = undefined;
     this.capabilities = {};
     this.firmwareInfo = {};
+    this.limits = null;
+    this.limitsReader = new LimitsReportReader();
   }
 
   private fail(problem: LinkProblem): void {
