@@ -160,7 +160,8 @@ function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbn
     bytes: m.bytes,
     lines: m.lines,
     moves: m.moves,
-    estimatedTime: round(m.estimatedTime, 1),
+    // As precise as the timeline, whose last row it is.
+    estimatedTime: round(m.estimatedTime, 3),
     heatUp: { waits: m.heatWaits, estimatedSeconds: Math.round(heatUpSeconds(m.heatWaits)) },
     filament,
     filamentByRole: Object.fromEntries(Object.entries(m.filamentByRole).map(([k, v]) => [k, round(v, 2)])),

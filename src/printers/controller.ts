@@ -386,6 +386,7 @@ export class PrinterController {
     if (!job || job.file !== file || !this.run || !isJobRunning(job.state)) return fail("not_printing", `${file} is not printing.`, "Nothing to do.");
     if (!this.run.replacePace(plan.pace)) return fail("plan_mismatch", `The new plan of ${file} does not fit the file being printed.`, "It was changed meanwhile; the estimate keeps the earlier plan.");
     this.plan = { ...this.plan, pace: plan.pace };
+    this.note(`The time left of ${file} is planned with this printer's machine limits now.`);
     this.publishNow();
     return ok(null);
   }

@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { defaultLimits } from "../../src/analysis/limits.ts";
 import { LimitsReportReader } from "../../src/protocol/machine-limits.ts";
+import { virtualPrinterReport } from "../helpers/limits.ts";
 import { Bench } from "./harness.ts";
 import { connect } from "./sim.ts";
 
@@ -30,17 +31,7 @@ describe("virtual printer: machine limits", () => {
     const report = b.take();
     expect(report.at(-1)).toBe("ok");
     expect(report).toContain("echo:  M203 X300.00 Y300.00 Z5.00 E25.00");
-    const d = defaultLimits();
-    expect(parsed(report)).toEqual({
-      maxFeedrate: d.maxFeedrate,
-      maxAcceleration: d.maxAcceleration,
-      maxJerk: d.maxJerk,
-      printAcceleration: d.printAcceleration,
-      retractAcceleration: d.retractAcceleration,
-      travelAcceleration: d.travelAcceleration,
-      minExtrudingRate: 0,
-      minTravelRate: 0,
-    });
+    expect(parsed(report)).toEqual(virtualPrinterReport());
     // 10 mm of Z asked at 20 mm/s runs at 5 mm/s: 2 s.
     b.send("G1 Z10 F1200").send("M400");
     expect(b.until((l) => l === "ok").t).toBe(2000);
