@@ -111,7 +111,7 @@ export function limitsForm(printerId: string, view: LimitsView, outcome?: Outcom
     <button type="submit" class="primary">Save limits</button>
     <button type="button" ${reported ? "" : "disabled"} hx-post="/ui/printers/${printerId}/profile/limits/from-printer">Use the printer's reported limits</button>
     <button type="button" hx-post="/ui/printers/${printerId}/limits/query">Ask the printer again</button>
-    <button type="button" ${limits ? "" : "disabled"} hx-post="/ui/printers/${printerId}/profile/limits/clear" hx-confirm="Remove this printer's machine limits? Estimates then use the file's and Marlin's defaults.">Clear</button>
+    <button type="button" ${limits ? "" : "disabled"} hx-post="/ui/printers/${printerId}/profile/limits/clear" hx-confirm="Remove this printer's machine limits? Estimates then use the file's and Marlin's defaults, until the printer reports its own again (when it connects).">Clear</button>
   </div>
 </form>`;
 }

@@ -101,12 +101,17 @@ export class JobService implements JobLink {
   }
 
   /**
-   * What the firmware reported of its limits: a profile without limits takes them (so estimates
-   * use them from now on); one that has its own keeps them, and the UI offers the report.
+   * What the firmware reported of its limits (each status carries the latest; none while it
+   * connects): a profile without limits takes each new report (so estimates use them from now
+   * on); one that has its own keeps them, and the UI offers the report.
    */
   limitsReported(printerId: string, limits: MachineLimitsPatch | null): void {
     const key = limitsKey(limits);
-    if (key === "" || this.reported.get(printerId) === key) return;
+    if (key === "") {
+      this.reported.delete(printerId);
+      return;
+    }
+    if (this.reported.get(printerId) === key) return;
     this.reported.set(printerId, key);
     if (this.limits(printerId) !== undefined) return;
     this.setProfile(printerId, { limits });

@@ -167,7 +167,7 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
       m.motion.setLimits(cmd.code, cmd);
       return "ok";
     case 503: {
-      const report = m.personality.m503?.(m.motion.limits, m.motion);
+      const report = m.personality.m503?.(m.motion.limits);
       if (!report) return unknown(m, cmd);
       print(m, report);
       return "ok";

@@ -95,7 +95,7 @@ export interface Personality {
   /** A line announcing a new target (Repetier `TargetExtr0:210`), or undefined. */
   targetLine(heater: number | "bed", celsius: number): string | undefined;
   /** The M503 settings report (the machine limits in it are the ones moves obey); undefined: no M503. */
-  m503?(limits: MachineLimits, motion: Motion): string[];
+  m503?(limits: MachineLimits): string[];
   sd: SdDialect;
 }
 

@@ -110,7 +110,7 @@ export function uiProfile(ctx: AppContext) {
     .post("/ui/printers/:id/profile/limits/clear", async ({ params }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return noPrinter(params.id);
-      return saveLimits(s, null, "Cleared: estimates use the file's limits and Marlin's defaults.");
+      return saveLimits(s, null, "Cleared: estimates use the file's limits and Marlin's defaults until the printer reports its own again.");
     })
     .post("/ui/printers/:id/limits/query", async ({ params }) => {
       const s = ctx.printers.get(params.id);
