@@ -395,6 +395,9 @@ export class PrinterController {
   queryLimits(): Result {
     const engine = this.engine;
     if (!engine || !this.isConnected()) return notConnected();
+    if (this.stream?.kind === "upload") {
+      return fail("busy", "A file is being copied to the SD card; the question would end up in that file.", "Ask again when the upload is done.");
+    }
     if (!engine.queryLimits(performance.now())) {
       return fail("not_supported", `This firmware (profile ${engine.profile.id}) does not report its machine limits.`, "Enter them in the printer's profile instead.");
     }
