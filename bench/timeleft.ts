@@ -9,7 +9,12 @@
  * own figure is the peer: its latest `M73 R` where the file has M73, else its total estimate less
  * the time printed so far. Goal (issue #5): within ±5 % from 10 % onwards.
  *
- *   bun bench/timeleft.ts [substring of a file name]
+ * Each file is planned as the host plans a job: with the machine limits the printer reports on
+ * connecting (Marlin's M503; the host keeps them in the printer's profile). With
+ * `--without-printer-limits` it is planned with the file's and the default limits only, as for a
+ * printer that reports none and has none in its profile.
+ *
+ *   bun bench/timeleft.ts [--without-printer-limits] [substring of a file name]
  */
 import { join } from "node:path";
 import { analyseBytes } from "../src/analysis/analysis.ts";
@@ -23,7 +28,9 @@ const DIR = process.env.LAYERLINE_GCODE_DIR ?? sharedGcode();
 const GOAL = 5;
 const POINTS = [0.1, 0.5, 0.9];
 const manifest = (await Bun.file(join(DIR, "manifest.json")).json()) as { name: string }[];
-const only = Bun.argv[2];
+const args = Bun.argv.slice(2);
+const withoutPrinterLimits = args.includes("--without-printer-limits");
+const only = args.find((a) => !a.startsWith("--"));
 const library = new QuirksLibrary((await loadQuirkSources(undefined)).sources);
 
 const hms = (s: number) => `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
@@ -47,7 +54,8 @@ for (const { name } of manifest) {
   if (only && !name.includes(only)) continue;
   const bytes = new Uint8Array(await Bun.file(join(DIR, name)).arrayBuffer());
   const started = performance.now();
-  const analysis = analyseBytes(bytes).result;
+  // Planned as the host plans a job: with the machine limits the printer reports (its profile's).
+  let analysis = analyseBytes(bytes).result;
   // The slicer's M73 R marks (minutes left) by the byte where each line ends.
   const m73: [number, number][] = [];
   for (const line of sourceLines(bytes)) {
@@ -57,7 +65,7 @@ for (const { name } of manifest) {
   const samples: Sample[] = [];
   const { startMs, endMs } = simulatePrint({
     bytes,
-    analysis,
+    analysis: withoutPrinterLimits ? analysis : (limits) => (analysis = analyseBytes(bytes, { limits: limits ?? undefined }).result),
     library,
     onAck: (run, offset, now) => {
       const next = POINTS[samples.length];
@@ -95,4 +103,5 @@ const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").len
 for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
 console.log(`\nerr: (estimate / actual time left − 1); actual = simulated time from that point until the printer finished its last move.`);
 console.log(`slicer: its latest M73 R; * = no M73, its total estimate less the time printed so far (heating included).`);
+console.log(`Planned with ${withoutPrinterLimits ? "the file's and the default machine limits only" : "the machine limits the printer reported (M503)"}.`);
 console.log(`Goal ±${GOAL}% at 10/50/90 %: met on ${met} of ${files} files${allMet ? " (all)" : ""}.`);

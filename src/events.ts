@@ -12,6 +12,8 @@ export type Events = {
   "printer.event": { id: string; event: PrinterEvent };
   /** A printer was added or removed. */
   "printers.changed": undefined;
+  /** A printer's profile changed (its bed, extruders or machine limits). */
+  "printer.profile": { id: string };
   /** A printer's print queue changed (items, mode, state or notice). */
   "queue.changed": { printer: string };
   /** Files were added, removed or changed. */

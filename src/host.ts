@@ -142,7 +142,15 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const analyses = new AnalysisStore(db);
   const history = new HistoryStore(db);
   // Earlier successful prints of a file on a printer feed its time-left estimate.
-  const jobs = new JobService({ db, settings, files, analyses, averagePrintTime: (sha256, printer) => history.statsFor(sha256, printer).averagePrintTime });
+  const jobs: JobService = new JobService({
+    db,
+    settings,
+    files,
+    analyses,
+    averagePrintTime: (sha256, printer) => history.statsFor(sha256, printer).averagePrintTime,
+    bus,
+    replanner: { planned: (sha256, limits) => analysis.planned(sha256, limits), replan: (path, limits) => analysis.replan(path, limits) },
+  });
   printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, traceDir: join(options.dataDir, "logs"), plugins: pluginLink, jobs });
   plugins = new PluginService({ dataDir: options.dataDir, db, bus, printers, files, safe, log, settings, ...options.plugins });
 
@@ -153,11 +161,17 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const stopHistory = history.listen(bus, (id) => printers!.get(id)?.record.name);
   const stopQueue = queue.listen();
 
-  const analysis = new AnalysisQueue({ files, store: analyses, bus, settings, printing: () => printers!.filesInUse().size > 0 });
+  // Stored analyses are planned with the default printer's machine limits (its profile's).
+  const defaultLimits = () => {
+    const d = printers!.default();
+    return d ? jobs.limits(d.id) : undefined;
+  };
+  const analysis: AnalysisQueue = new AnalysisQueue({ files, store: analyses, bus, settings, printing: () => printers!.filesInUse().size > 0, limits: defaultLimits });
 
   const stopServices = async () => {
     // Analysis first: nothing may write to the database while an update backs it up.
     analysis.stop();
+    jobs.stop();
     await app.stop(true);
     await plugins!.stop();
     await printers!.stop();

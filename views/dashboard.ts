@@ -113,7 +113,7 @@ function heaterLabel(name: string): string {
 /** Temperature and movement controls; not part of the live panel, so typed values survive updates. */
 function controlsPanel(record: PrinterRecord): Html {
   const id = record.id;
-  return html`<h2>Control <a class="more" href="/settings/printers/${id}/scripts">G-code scripts →</a></h2>
+  return html`<h2>Control <a class="more" href="/settings/printers/${id}/scripts">G-code scripts →</a> <a class="more" href="/settings/printers/${id}/profile">Profile &amp; limits →</a></h2>
 <form class="inline" hx-post="/ui/printers/${id}/temperature" hx-swap="none">
   <label>Hotend <input type="number" name="tool0" min="0" max="320" step="1" placeholder="°C"></label>
   <label>Bed <input type="number" name="bed" min="0" max="150" step="1" placeholder="°C"></label>

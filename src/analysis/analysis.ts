@@ -5,13 +5,13 @@
  * result out (the caller passes the elapsed time for the record).
  */
 import { GcodeAnalyser, type MotionAnalysis } from "./analyser.ts";
-import { applyLimits, defaultLimits, limitsFromSlicerConfig, type MachineLimits, type MachineLimitsPatch } from "./limits.ts";
+import { applyLimits, defaultLimits, isEmptyLimits, limitsFromSlicerConfig, type MachineLimits, type MachineLimitsPatch } from "./limits.ts";
 import { extractMetadata, METADATA_WINDOW } from "./metadata.ts";
 import type { AnalysisResult, SlicerMetadata, TimelineParts } from "./result.ts";
 import { decodeThumbnails, type Thumbnail } from "./thumbnails.ts";
 
 /** Bump when the figures change, so stored results are redone. */
-export const ANALYSER_VERSION = 5;
+export const ANALYSER_VERSION = 6;
 
 export class AnalysisError extends Error {
   constructor(
@@ -24,7 +24,10 @@ export class AnalysisError extends Error {
 }
 
 export interface AnalysisOptions {
-  /** The printer profile's limits (the file's own config and M-codes take precedence). */
+  /**
+   * The printer's own limits (its profile): they take precedence over the slicer's config block,
+   * which only says what the slicer assumed; the file's own M-codes still change them as it runs.
+   */
   limits?: MachineLimitsPatch;
 }
 
@@ -43,6 +46,8 @@ export class Analysis {
   private readonly analyser: GcodeAnalyser | null;
   readonly metadata: SlicerMetadata;
   readonly limits: MachineLimits;
+  /** The printer's limits it was planned with, null for none (see `AnalysisResult.printerLimits`). */
+  readonly printerLimits: MachineLimitsPatch | null;
   private readonly tailText: string;
   private readonly headText: string;
   private readonly bgcode: boolean;
@@ -54,7 +59,8 @@ export class Analysis {
     this.tailText = decoder.decode(tail.subarray(Math.max(0, tail.length - METADATA_WINDOW)));
     const { metadata, config } = extractMetadata(this.headText, this.tailText);
     this.metadata = metadata;
-    this.limits = applyLimits(applyLimits(defaultLimits(), options.limits), limitsFromSlicerConfig(config));
+    this.limits = applyLimits(applyLimits(defaultLimits(), limitsFromSlicerConfig(config)), options.limits);
+    this.printerLimits = isEmptyLimits(options.limits) ? null : options.limits!;
     const list = (key: string) => (config[key] ?? "").split(/[,;]/).map(Number).filter(Number.isFinite);
     this.analyser = this.bgcode
       ? null
@@ -82,7 +88,7 @@ export class Analysis {
     if (motion.endsMidLine) warnings.push("The file does not end with a line break; it may have been cut short.");
     if (motion.moves === 0) warnings.push("The file has no moves: it prints nothing.");
     if (motion.badLines > 0) warnings.push(`${motion.badLines} line(s) are neither G-code nor comments (the first at byte ${motion.firstBadOffset}).`);
-    return { result: buildResult(motion, this.metadata, thumbnails, warnings, durationMs), thumbnails };
+    return { result: { ...buildResult(motion, this.metadata, thumbnails, warnings, durationMs), printerLimits: this.printerLimits }, thumbnails };
   }
 }
 
@@ -139,7 +145,7 @@ function mostCommon(values: number[]): number | null {
   return best;
 }
 
-function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbnail[], warnings: string[], durationMs: number): AnalysisResult {
+function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbnail[], warnings: string[], durationMs: number): Omit<AnalysisResult, "printerLimits"> {
   const layers = m.layers.map((l, i) => ({ z: round(l.z), height: round(i === 0 ? l.z : l.z - m.layers[i - 1]!.z), offset: l.offset, elapsed: round(l.elapsed, 1) }));
   const filament = m.filament
     .map((length, tool) => {
@@ -154,7 +160,8 @@ function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbn
     bytes: m.bytes,
     lines: m.lines,
     moves: m.moves,
-    estimatedTime: round(m.estimatedTime, 1),
+    // As precise as the timeline, whose last row it is.
+    estimatedTime: round(m.estimatedTime, 3),
     heatUp: { waits: m.heatWaits, estimatedSeconds: Math.round(heatUpSeconds(m.heatWaits)) },
     filament,
     filamentByRole: Object.fromEntries(Object.entries(m.filamentByRole).map(([k, v]) => [k, round(v, 2)])),
@@ -169,8 +176,10 @@ function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbn
     layers,
     // Labels around no extrusion (e.g. a label in the end G-code) are not objects one could cancel.
     objects: m.objects.filter((o) => o.box !== null || o.polygon !== undefined).map((o) => ({ ...o, box: roundBox(o.box), filament: round(o.filament, 2) })),
-    timeline: m.timeline.map(([offset, t]) => [offset, round(t, 1)] as [number, number]),
-    timelineParts: m.timelineParts.map((parts) => parts.map((t) => round(t, 1)) as TimelineParts),
+    // To the millisecond: the time-left fit reads small differences between rows (a layer's few
+    // hundredths of a second of Z), which a coarser rounding would drown in its own noise.
+    timeline: m.timeline.map(([offset, t]) => [offset, round(t, 3)] as [number, number]),
+    timelineParts: m.timelineParts.map((parts) => parts.map((t) => round(t, 3)) as TimelineParts),
     toolChanges: m.toolChanges,
     colorChanges: m.colorChanges,
     slicer: meta,

@@ -1,25 +1,33 @@
 /**
  * The analysis queue (main thread): files without a current analysis are queued (on upload, on
- * any change of the files folder, at start) and handed one at a time to the analysis Worker.
- * Progress and results go out on the bus. With `analysis.onlyWhenIdle` set, nothing runs while a
- * printer prints: a running analysis is paused and resumes when all printers are idle.
+ * any change of the files folder, at start, when the machine limits they are planned with
+ * change) and handed one at a time to the analysis Worker. Progress and results go out on the
+ * bus. With `analysis.onlyWhenIdle` set, nothing runs while a printer prints: a running analysis
+ * is paused and resumes when all printers are idle.
+ *
+ * Stored analyses are planned with one set of machine limits (the default printer's profile,
+ * see `QueueOptions.limits`). A job on another printer asks for its file to be re-planned with
+ * that printer's limits (`replan`): run in a second Worker at once (the printer is about to
+ * print it, idle or not), kept in memory for the next time, never stored.
  */
 import * as v from "valibot";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage, StoredFile } from "../files/storage.ts";
 import { workerUrl } from "../worker-url.ts";
-import { MachineLimitsPatchSchema } from "./limits.ts";
+import { limitsKey, type MachineLimitsPatch } from "./limits.ts";
+import type { AnalysisResult } from "./result.ts";
 import type { AnalysisProblem, AnalysisStore } from "./store.ts";
 import type { FromAnalyser, ToAnalyser } from "./worker-protocol.ts";
 
 export const AnalysisSettingsSchema = v.object({
   /** Run analyses only while no printer is printing. */
   onlyWhenIdle: v.boolean(),
-  /** Machine limits of the printer profile, used where the file does not set its own. */
-  limits: v.optional(MachineLimitsPatchSchema),
 });
 export type AnalysisSettings = v.InferOutput<typeof AnalysisSettingsSchema>;
+
+/** Re-planned analyses kept (one per file and set of limits). */
+const PLANS_KEPT = 8;
 
 const SETTINGS_KEY = "analysis.settings";
 const DEFAULT_SETTINGS: AnalysisSettings = { onlyWhenIdle: false };
@@ -43,6 +51,8 @@ export interface QueueOptions {
   settings: SettingsStore;
   /** Whether any printer is printing (for onlyWhenIdle). */
   printing: () => boolean;
+  /** The printer's machine limits stored analyses are planned with (the default printer's), if any. */
+  limits?: () => MachineLimitsPatch | undefined;
 }
 
 export class AnalysisQueue {
@@ -56,6 +66,10 @@ export class AnalysisQueue {
   private readonly failures = new Map<string, AnalysisProblem>();
   private readonly unsubscribe: (() => void)[] = [];
   private cachedSettings: AnalysisSettings | null = null;
+  /** The Worker for re-plans, their callers by job id, and finished re-plans by file and limits. */
+  private planWorker: Worker | null = null;
+  private readonly planning = new Map<number, { key: string | null; resolve: (r: AnalysisResult | undefined) => void }>();
+  private readonly plans = new Map<string, AnalysisResult>();
 
   constructor(private readonly options: QueueOptions) {
     const { bus } = options;
@@ -63,7 +77,69 @@ export class AnalysisQueue {
     const onStatus = () => this.pump();
     bus.on("files.changed", onFiles);
     bus.on("printer.status", onStatus);
-    this.unsubscribe.push(() => bus.off("files.changed", onFiles), () => bus.off("printer.status", onStatus));
+    // Another default printer, or new limits in a profile: analyses planned with others are redone.
+    bus.on("printers.changed", onFiles);
+    bus.on("printer.profile", onFiles);
+    this.unsubscribe.push(
+      () => bus.off("files.changed", onFiles),
+      () => bus.off("printer.status", onStatus),
+      () => bus.off("printers.changed", onFiles),
+      () => bus.off("printer.profile", onFiles),
+    );
+  }
+
+  /** The limits stored analyses are planned with now. */
+  private limits(): MachineLimitsPatch | undefined {
+    return this.options.limits?.();
+  }
+
+  /** A finished re-plan of this content with these limits, if one is kept. */
+  planned(sha256: string, limits: MachineLimitsPatch | undefined): AnalysisResult | undefined {
+    return this.plans.get(`${sha256} ${limitsKey(limits)}`);
+  }
+
+  /**
+   * The file at `path` planned with `limits` (a printer's own), not stored: for a job on a
+   * printer whose limits are not the ones of the stored analysis. Undefined if it fails.
+   */
+  replan(path: string, limits: MachineLimitsPatch | undefined): Promise<AnalysisResult | undefined> {
+    const file = this.options.files.get(path);
+    if (!file || this.stopped) return Promise.resolve(undefined);
+    const key = file.sha256 ? `${file.sha256} ${limitsKey(limits)}` : null;
+    const kept = key ? this.plans.get(key) : undefined;
+    if (kept) return Promise.resolve(kept);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.planning.set(id, { key, resolve });
+      if (!this.planWorker) {
+        this.planWorker = new Worker(workerUrl("analysis/analysis-worker.ts"));
+        this.planWorker.onmessage = (e: MessageEvent<FromAnalyser>) => this.planReceived(e.data);
+        this.planWorker.onerror = () => this.planCrashed();
+      }
+      this.planWorker.postMessage({ type: "analyse", id, path: this.options.files.absolute(file.path), hash: false, limits } satisfies ToAnalyser);
+    });
+  }
+
+  private planReceived(msg: FromAnalyser): void {
+    if (msg.type === "progress") return;
+    const job = this.planning.get(msg.id);
+    if (!job) return;
+    this.planning.delete(msg.id);
+    if (msg.type === "error") return job.resolve(undefined);
+    if (job.key) {
+      this.plans.delete(job.key);
+      this.plans.set(job.key, msg.result);
+      // The oldest go first (a Map keeps insertion order).
+      for (const old of this.plans.keys()) if (this.plans.size > PLANS_KEPT) this.plans.delete(old);
+    }
+    job.resolve(msg.result);
+  }
+
+  private planCrashed(): void {
+    this.planWorker?.terminate();
+    this.planWorker = null;
+    for (const job of this.planning.values()) job.resolve(undefined);
+    this.planning.clear();
   }
 
   settings(): AnalysisSettings {
@@ -80,14 +156,15 @@ export class AnalysisQueue {
     return next;
   }
 
-  /** Queues every file that has no current analysis. */
+  /** Queues every file that has no current analysis (or one planned with other limits). */
   scan(): void {
     if (this.stopped) return;
     const files = this.options.files.list();
     const present = new Set(files.map((f) => f.path));
     for (let i = this.queue.length - 1; i >= 0; i--) if (!present.has(this.queue[i]!.path)) this.queue.splice(i, 1);
     for (const path of this.failures.keys()) if (!present.has(path)) this.failures.delete(path);
-    for (const f of files) if (this.needs(f)) this.add(f);
+    const limits = limitsKey(this.limits());
+    for (const f of files) if (this.needs(f, limits)) this.add(f);
     // Analyses of content no file has any more (deleted or replaced) go too.
     this.options.store.prune();
     this.pump();
@@ -134,16 +211,18 @@ export class AnalysisQueue {
   stop(): void {
     this.stopped = true;
     for (const off of this.unsubscribe) off();
+    this.planCrashed();
     this.worker?.terminate();
     this.worker = null;
     this.queue.length = 0;
     this.current = null;
   }
 
-  private needs(f: StoredFile): boolean {
+  private needs(f: StoredFile, limits: string): boolean {
     if (this.current?.path === f.path || this.queue.some((j) => j.path === f.path)) return false;
     if (f.sha256 === null) return !this.failures.has(f.path);
-    return this.options.store.state(f.sha256) === undefined;
+    const state = this.options.store.state(f.sha256);
+    return state === undefined || (state.status === "done" && limitsKey(state.summary.printerLimits) !== limits);
   }
 
   private add(f: StoredFile, force = false): void {
@@ -170,7 +249,7 @@ export class AnalysisQueue {
     if (!file) return this.pump();
     this.current = { ...job, sha256: file.sha256, done: 0, total: file.size };
     this.paused = false;
-    this.post({ type: "analyse", id: job.id, path: this.options.files.absolute(job.path), hash: file.sha256 === null, limits: this.settings().limits });
+    this.post({ type: "analyse", id: job.id, path: this.options.files.absolute(job.path), hash: file.sha256 === null, limits: this.limits() });
     this.options.bus.emit("analysis.progress", { path: job.path, state: "analysing", done: 0, total: file.size });
   }
 

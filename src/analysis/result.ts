@@ -3,6 +3,7 @@
  * result written by an older version is read back safely (or re-analysed when it no longer fits).
  */
 import * as v from "valibot";
+import { MachineLimitsPatchSchema } from "./limits.ts";
 
 const Nullable = <S extends v.GenericSchema>(s: S) => v.nullable(s);
 const N = v.number();
@@ -105,6 +106,11 @@ export const AnalysisResultSchema = v.object({
   longLines: v.optional(v.array(v.object({ line: N, length: N, text: v.string() }))),
   /** Milliseconds the analysis took, and its throughput. */
   durationMs: N,
+  /**
+   * The printer's own machine limits the estimate was planned with (a printer profile's; which
+   * printer's, see src/jobs/service.ts), null when only the file's and the defaults were used.
+   */
+  printerLimits: v.nullable(MachineLimitsPatchSchema),
 });
 export type AnalysisResult = v.InferOutput<typeof AnalysisResultSchema>;
 export type TimelineParts = AnalysisResult["timelineParts"][number];
@@ -131,6 +137,7 @@ export const AnalysisSummarySchema = v.object({
   }),
   thumbnails: AnalysisResultSchema.entries.thumbnails,
   warnings: v.array(v.string()),
+  printerLimits: AnalysisResultSchema.entries.printerLimits,
 });
 export type AnalysisSummary = v.InferOutput<typeof AnalysisSummarySchema>;
 
@@ -158,6 +165,7 @@ export function summarise(result: AnalysisResult): AnalysisSummary {
     },
     thumbnails: result.thumbnails,
     warnings: result.warnings,
+    printerLimits: result.printerLimits,
   };
 }
 

@@ -38,12 +38,15 @@ export interface PlannedObject extends LabelledObject {
 /** A plan with nothing known about the file. */
 export const EMPTY_PLAN: JobPlan = { sha256: null, pace: null, layers: [], lines: null, objects: [], slicerTotal: null, average: null, longLines: null };
 
-/** The plan for a file with this analysis (or none yet) and this average print time. */
-export function planFrom(sha256: string | null, analysis: AnalysisResult | undefined, average: number | null): JobPlan {
+/**
+ * The plan for a file with this analysis (or none yet) and this average print time;
+ * `printerLimits`: the analysis was planned with the printing printer's own machine limits.
+ */
+export function planFrom(sha256: string | null, analysis: AnalysisResult | undefined, average: number | null, printerLimits = false): JobPlan {
   if (!analysis) return { ...EMPTY_PLAN, sha256, average };
   return {
     sha256,
-    pace: paceTable(analysis.timeline, analysis.timelineParts),
+    pace: paceTable(analysis.timeline, analysis.timelineParts, printerLimits),
     layers: analysis.layers.map((l) => ({ offset: l.offset, z: l.z })),
     lines: analysis.lines,
     objects: analysis.objects.map((o) => ({ name: o.name, ranges: o.ranges, source: o.source, ...(o.index !== undefined ? { index: o.index } : {}) })),

@@ -3,11 +3,19 @@
  * plan: the file's analysis and how long earlier prints took), the users' scripts and printer
  * profiles, and crash recovery — storing each running job's checkpoint, showing an interrupted
  * print at the next start, and resuming it from its last layer start.
+ *
+ * Machine limits: each printer's profile holds its own (filled in from the firmware's report
+ * when it has none, see `limitsReported`). Stored analyses are planned with the default
+ * printer's; a job on a printer whose limits differ starts with the stored plan and switches to
+ * its file re-planned with its own limits as soon as that is done (a few seconds at most).
  */
 import type { Database } from "bun:sqlite";
 import * as v from "valibot";
+import { limitsKey, type MachineLimitsPatch } from "../analysis/limits.ts";
+import type { AnalysisResult } from "../analysis/result.ts";
 import type { AnalysisStore } from "../analysis/store.ts";
 import type { SettingsStore } from "../db/settings.ts";
+import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
 import type { Result } from "../printers/controller.ts";
 import type { PrinterSession } from "../printers/session.ts";
@@ -15,7 +23,7 @@ import type { SdFile } from "../printers/status.ts";
 import { CheckpointStore } from "./checkpoints.ts";
 import { planFrom, type Checkpoint, type JobPlan } from "./plan.ts";
 import { interruptedSummary, notResumable, resumeFrom } from "./recovery.ts";
-import { readProfile, updateProfile, type PrinterProfile } from "../printers/profile.ts";
+import { profileLimits, readProfile, updateProfile, type PrinterProfile } from "../printers/profile.ts";
 import { ScriptsSchema, withDefaults, type Scripts } from "./scripts.ts";
 
 export interface JobServiceOptions {
@@ -25,11 +33,25 @@ export interface JobServiceOptions {
   analyses: AnalysisStore;
   /** Average seconds of earlier successful prints of a file (by content hash) on a printer, if any. */
   averagePrintTime?: (sha256: string, printerId: string) => number | null;
+  /** Printer profile changes go out on it (`printer.profile`); firmware reports come in (`printer.status`). */
+  bus?: Bus;
+  /** Plans a file with a printer's own limits, for a job on it (the analysis queue). */
+  replanner?: Replanner;
+}
+
+/** Re-plans a file with other machine limits (src/analysis/queue.ts). */
+export interface Replanner {
+  planned(sha256: string, limits: MachineLimitsPatch | undefined): AnalysisResult | undefined;
+  replan(path: string, limits: MachineLimitsPatch | undefined): Promise<AnalysisResult | undefined>;
 }
 
 /** What a printer session asks of the jobs side (see src/printers/manager.ts). */
 export interface JobLink {
-  planFor(printerId: string, file: string): JobPlan;
+  /**
+   * The plan for printing `file` on the printer; when its analysis must be re-planned with the
+   * printer's own limits, `replanned` gets that plan later.
+   */
+  planFor(printerId: string, file: string, replanned?: (plan: JobPlan) => void): JobPlan;
   sdPlanFor(printerId: string, card: SdFile): JobPlan | null;
   sdCopied(printerId: string, cardName: string, file: string): void;
   checkpoint(printerId: string, checkpoint: Checkpoint | null): void;
@@ -45,16 +67,61 @@ const fail = (code: string, message: string, hint: string): Result<never> => ({ 
 
 export class JobService implements JobLink {
   private readonly checkpoints: CheckpointStore;
+  /** The last firmware report seen per printer (so each is looked at once). */
+  private readonly reported = new Map<string, string>();
+  private readonly unsubscribe: (() => void) | undefined;
 
   constructor(private readonly options: JobServiceOptions) {
     this.checkpoints = new CheckpointStore(options.db);
+    const bus = options.bus;
+    if (bus) {
+      const onStatus = ({ id, status }: { id: string; status: { limits: MachineLimitsPatch | null } }) => this.limitsReported(id, status.limits);
+      bus.on("printer.status", onStatus);
+      this.unsubscribe = () => bus.off("printer.status", onStatus);
+    }
   }
 
-  planFor(printerId: string, file: string): JobPlan {
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  planFor(printerId: string, file: string, replanned?: (plan: JobPlan) => void): JobPlan {
     const sha256 = this.options.files.get(file)?.sha256 ?? null;
     const analysis = sha256 ? this.options.analyses.result(sha256) : undefined;
     const average = sha256 ? (this.options.averagePrintTime?.(sha256, printerId) ?? null) : null;
-    return planFrom(sha256, analysis, average);
+    const limits = this.limits(printerId);
+    const own = limits !== undefined;
+    if (!analysis || !sha256 || limitsKey(analysis.printerLimits) === limitsKey(limits)) return planFrom(sha256, analysis, average, own);
+    const replanner = this.options.replanner;
+    const kept = replanner?.planned(sha256, limits);
+    if (kept) return planFrom(sha256, kept, average, own);
+    // Planned with another printer's limits: good enough to start with, re-planned meanwhile.
+    void replanner?.replan(file, limits).then((result) => {
+      if (result) replanned?.(planFrom(sha256, result, average, own));
+    });
+    return planFrom(sha256, analysis, average, false);
+  }
+
+  /** A printer's machine limits (its profile's), undefined when it has none. */
+  limits(printerId: string): MachineLimitsPatch | undefined {
+    return profileLimits(this.profile(printerId));
+  }
+
+  /**
+   * What the firmware reported of its limits (each status carries the latest; none while it
+   * connects): a profile without limits takes each new report (so estimates use them from now
+   * on); one that has its own keeps them, and the UI offers the report.
+   */
+  limitsReported(printerId: string, limits: MachineLimitsPatch | null): void {
+    const key = limitsKey(limits);
+    if (key === "") {
+      this.reported.delete(printerId);
+      return;
+    }
+    if (this.reported.get(printerId) === key) return;
+    this.reported.set(printerId, key);
+    if (this.limits(printerId) !== undefined) return;
+    this.setProfile(printerId, { limits });
   }
 
   /** A host file was copied to the printer's card as `cardName`: an SD print of it knows its analysis. */
@@ -88,7 +155,10 @@ export class JobService implements JobLink {
     }
     const analysis = sha256 ? this.options.analyses.result(sha256) : undefined;
     if (!sha256 || !analysis) return null;
-    const plan = planFrom(sha256, analysis, this.options.averagePrintTime?.(sha256, printerId) ?? null);
+    // Not re-planned: the stored analysis, whose limits are this printer's when it is the default.
+    const limits = this.limits(printerId);
+    const own = limits !== undefined && limitsKey(analysis.printerLimits) === limitsKey(limits);
+    const plan = planFrom(sha256, analysis, this.options.averagePrintTime?.(sha256, printerId) ?? null, own);
     return analysis.bytes === card.size ? plan : { ...plan, layers: [], lines: null, pace: null };
   }
 
@@ -154,12 +224,22 @@ export class JobService implements JobLink {
     return session.setScripts(next, this.profile(session.id));
   }
 
-  /** Merges a partial printer profile and hands it to the printer; a problem in words, or null. */
-  async updateProfile(session: PrinterSession, patch: Record<string, unknown>): Promise<string | null> {
-    const problem = updateProfile(this.options.settings, session.id, patch);
+  /**
+   * Merges a partial printer profile (with `limits: "replace"`, its machine limits are replaced
+   * rather than merged) and hands it to the printer; a problem in words, or null.
+   */
+  async updateProfile(session: PrinterSession, patch: Record<string, unknown>, limits: "merge" | "replace" = "merge"): Promise<string | null> {
+    const problem = this.setProfile(session.id, patch, limits);
     if (problem) return problem;
     await session.setScripts(this.scripts(session.id), this.profile(session.id));
     return null;
+  }
+
+  /** Stores a profile change and says so on the bus (analyses planned with old limits are redone). */
+  private setProfile(printerId: string, patch: Record<string, unknown>, limits: "merge" | "replace" = "merge"): string | null {
+    const problem = updateProfile(this.options.settings, printerId, patch, limits);
+    if (!problem) this.options.bus?.emit("printer.profile", { id: printerId });
+    return problem;
   }
 
   private whyNot(cp: Checkpoint): string | null {

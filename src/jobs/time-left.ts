@@ -7,15 +7,22 @@
  *
  * How the pace is learnt: each time the printer is done with another row of the analysis'
  * timeline (a layer, or every 256 KiB), the seconds it took are set against the figures the
- * analysis has for that stretch — seconds with acceleration, seconds of X/Y and of E-only moves
- * at cruise speed, millimetres and seconds of Z-only moves, seconds of waits — and a
- * non-negative least-squares fit says how this printer's time relates to each. A printer that
+ * analysis has for that stretch — seconds of X/Y moves with acceleration, seconds of X/Y and of
+ * E-only moves at cruise speed, millimetres and seconds of Z-only moves, seconds of waits — and
+ * a non-negative least-squares fit says how this printer's time relates to each. A printer that
  * accelerates as the file says lands on the first; one much quicker to accelerate (or the virtual
  * printer, which has no acceleration at all) on the cruise columns; one whose Z is slower than
- * the slicer's profile on the Z millimetres; an MMU that loads filament faster than the slicer
+ * the analysis thought on the Z millimetres; an MMU that loads filament faster than the slicer
  * thought gets a smaller weight on the waits. Each coefficient is held towards the analysis as
  * it is by a prior worth what the stretches' scatter says, so a column the print has barely
  * shown cannot make a long move at the end cost an arbitrary time.
+ *
+ * The prior is firmer where the analysis knows the printer: when it was planned with the
+ * printer's own machine limits (its profile, filled in from the firmware's report), a move of Z
+ * or E alone runs at the speed those limits allow, so the time of such moves is taken as the
+ * analysis says unless the print clearly shows otherwise. That is what makes a long final Z lift
+ * — a few tenths of a millimetre of Z per layer before it, a minute of Z at the end — come out
+ * right; without the printer's limits the analysis can only assume the slicer's.
  */
 
 import type { TimelineParts } from "../analysis/result.ts";
@@ -38,12 +45,14 @@ export interface PaceTable {
   /** Byte offset of each row, ascending; the last is the file size. */
   offsets: number[];
   /**
-   * Up to each row, per column: [0] seconds of moves with acceleration as the file sets it (less
-   * column 5), [1] seconds of X/Y moves at cruise speed, [2] millimetres of Z-only moves, [3]
-   * seconds of E-only moves at cruise speed, [4] seconds of waits (dwells, tool changes, homing),
-   * [5] seconds of Z-only moves at cruise speed.
+   * Up to each row, per column: [0] seconds of moves with acceleration as the file sets it, less
+   * columns 3, 4 and 5 (so mostly X/Y moves), [1] seconds of X/Y moves at cruise speed, [2]
+   * millimetres of Z-only moves, [3] seconds of E-only moves at cruise speed, [4] seconds of
+   * waits (dwells, tool changes, homing), [5] seconds of Z-only moves at cruise speed.
    */
   columns: number[][];
+  /** The analysis was planned with the machine limits of the printer that prints (see above). */
+  printerLimits: boolean;
 }
 
 export interface TimeLeftInputs {
@@ -68,13 +77,21 @@ export interface TimeLeft {
 
 /** Columns of the pace table. */
 const K = 6;
-/** The analysis as it is: its moves with acceleration, its waits, its Z-only moves. */
-const AS_ANALYSED = [1, 0, 0, 0, 1, 1];
+/** The analysis as it is: its moves with acceleration, its E-only moves, its waits, its Z-only moves. */
+const AS_ANALYSED = [1, 0, 0, 1, 1, 1];
+/** The analysis at cruise speed: as if the printer accelerated at once. */
+const AT_CRUISE = [0, 1, 0, 1, 1, 1];
 /**
  * How far each coefficient may plausibly be from the analysis as it is, a priori: seconds per
  * second for the time columns; seconds per millimetre of Z alone (a Z axis at 5 mm/s is 0.2).
  */
 const PRIOR_SPREAD = [1, 1, 0.3, 1, 1, 1];
+/**
+ * The same when the analysis used the printer's own limits: moves of Z or of E alone then take
+ * their cruise time within about a tenth (their acceleration, a small part, is in column 0), and
+ * Z needs no seconds per millimetre beyond it.
+ */
+const PRIOR_SPREAD_KNOWN_LIMITS = [1, 1, 0.02, 0.1, 1, 0.1];
 /** Seconds: the least scatter assumed of a stretch's time (acknowledgements jitter that much). */
 const MIN_SCATTER = 0.05;
 /** Stretches (rows) observed per column the fit may weigh. */
@@ -86,7 +103,6 @@ const SUBSETS: number[][] = [];
 for (let mask = 1; mask < 1 << K; mask++) SUBSETS.push([...Array(K).keys()].filter((k) => mask & (1 << k)));
 
 export class TimeLeftEstimator {
-  private readonly pace: PaceTable | null;
   /** Sums of the fit's normal equations over the observed stretches. */
   private readonly ata = new Float64Array(K * K);
   private readonly atb = new Float64Array(K);
@@ -102,9 +118,31 @@ export class TimeLeftEstimator {
   /** The slicer's latest `M73 R` (seconds left by its estimate) and where it was read. */
   private slicer: { left: number; offset: number } | null = null;
   private slicerFirst: { left: number; seconds: number } | null = null;
+  /** Every stretch learnt from (first row, last row, seconds), to learn again from a new table. */
+  private readonly learnt: [from: number, to: number, seconds: number][] = [];
+  private pace: PaceTable | null;
 
   constructor(private readonly inputs: TimeLeftInputs) {
-    this.pace = inputs.pace && inputs.pace.offsets.length > 1 ? inputs.pace : null;
+    this.pace = usable(inputs.pace);
+  }
+
+  /**
+   * The analysis re-planned (with the printing printer's own limits): the same rows, new figures.
+   * What was observed so far is learnt again against them. A table with other rows is ignored.
+   */
+  replacePace(pace: PaceTable | null): boolean {
+    const next = usable(pace);
+    const current = this.pace;
+    if (!next || !current || next.offsets.length !== current.offsets.length || next.offsets.some((o, i) => o !== current.offsets[i])) return false;
+    this.pace = next;
+    this.ata.fill(0);
+    this.atb.fill(0);
+    this.btb = 0;
+    this.observed = 0;
+    this.stretches = 0;
+    this.coefficients = null;
+    for (const [from, to, seconds] of this.learnt.splice(0)) this.learn(from, to, seconds);
+    return true;
   }
 
   /** The byte offset of the next row whose acknowledgement `rowReached` wants to hear about. */
@@ -125,20 +163,24 @@ export class TimeLeftEstimator {
     let row = this.lastRow;
     while (row + 1 < p.offsets.length && p.offsets[row + 1]! <= offset) row++;
     if (row === this.lastRow) return;
-    if (this.lastRow >= 0 && learn) {
-      const d = p.columns.map((c) => c[row]! - c[this.lastRow]!);
-      const dt = seconds - this.lastSeconds;
-      for (let i = 0; i < K; i++) {
-        this.atb[i]! += d[i]! * dt;
-        if (i === 0) this.btb += dt * dt;
-        for (let j = 0; j < K; j++) this.ata[i * K + j]! += d[i]! * d[j]!;
-      }
-      this.observed += asAnalysed(d, 0);
-      this.stretches++;
-      this.coefficients = null;
-    }
+    if (this.lastRow >= 0 && learn) this.learn(this.lastRow, row, seconds - this.lastSeconds);
     this.lastRow = row;
     this.lastSeconds = seconds;
+  }
+
+  /** Adds the stretch from row `from` to row `to`, which took `dt` seconds, to the fit. */
+  private learn(from: number, to: number, dt: number): void {
+    const p = this.pace!;
+    const d = p.columns.map((c) => c[to]! - c[from]!);
+    for (let i = 0; i < K; i++) {
+      this.atb[i]! += d[i]! * dt;
+      for (let j = 0; j < K; j++) this.ata[i * K + j]! += d[i]! * d[j]!;
+    }
+    this.btb += dt * dt;
+    this.observed += asAnalysed(d, 0);
+    this.stretches++;
+    this.coefficients = null;
+    this.learnt.push([from, to, dt]);
   }
 
   /** An `M73 P<percent> R<minutes>` line of the file reached the printer at `offset`. */
@@ -209,16 +251,17 @@ export class TimeLeftEstimator {
    */
   private solveWithPrior(): number[] {
     const n = this.stretches;
-    // A handful of stretches only tells how much slower or quicker the printer is than the
-    // analysis as a whole.
-    if (n < STRETCHES_PER_COLUMN * 2) return scaled(this.ata, this.atb);
+    // A handful of stretches only tells where the printer's pace is between the analysis with
+    // acceleration and at cruise speed, and how much slower or quicker it is than both.
+    if (n < STRETCHES_PER_COLUMN * 2) return between(this.ata, this.atb);
+    const spread = this.pace!.printerLimits ? PRIOR_SPREAD_KNOWN_LIMITS : PRIOR_SPREAD;
     // The stretches' scatter around the fit without the prior, as many columns as they tell apart.
     const free = solve(this.ata, this.atb, Math.floor(n / STRETCHES_PER_COLUMN));
     const variance = Math.max(MIN_SCATTER ** 2, (this.btb + quadratic(this.ata, this.atb, free)) / Math.max(1, n));
     const ata = this.ata.slice();
     const atb = this.atb.slice();
     for (let k = 0; k < K; k++) {
-      const lambda = variance / PRIOR_SPREAD[k]! ** 2;
+      const lambda = variance / spread[k]! ** 2;
       ata[k * K + k]! += lambda;
       atb[k]! += lambda * AS_ANALYSED[k]!;
     }
@@ -259,7 +302,7 @@ export class TimeLeftEstimator {
  * ≥ 0 (and not absurdly large).
  */
 export function solve(ata: Float64Array, atb: Float64Array, most = K): number[] {
-  let best: number[] = scaled(ata, atb);
+  let best: number[] = between(ata, atb);
   let bestValue = Infinity;
   for (const subset of SUBSETS) {
     if (subset.length > most) continue;
@@ -296,17 +339,37 @@ function asAnalysed(row: number[] | number[][], at: number): number {
   return sum;
 }
 
-/** The analysis as it is, scaled by one factor. */
-function scaled(ata: Float64Array, atb: Float64Array): number[] {
-  // One column: the sum of the analysis' own columns.
-  let aa = 0;
-  let ab = 0;
-  for (let i = 0; i < K; i++) {
-    ab += AS_ANALYSED[i]! * atb[i]!;
-    for (let j = 0; j < K; j++) aa += AS_ANALYSED[i]! * AS_ANALYSED[j]! * ata[i * K + j]!;
+/**
+ * The fit on two columns, the analysis as it is and at cruise speed (a · as analysed + b · at
+ * cruise, a, b ≥ 0): what a few stretches can tell. Without any, the analysis as it is.
+ */
+function between(ata: Float64Array, atb: Float64Array): number[] {
+  const models = [AS_ANALYSED, AT_CRUISE];
+  // The normal equations of the two combined columns.
+  const m = [0, 0, 0, 0];
+  const r = [0, 0];
+  for (let a = 0; a < 2; a++) {
+    for (let i = 0; i < K; i++) {
+      r[a]! += models[a]![i]! * atb[i]!;
+      for (let b = 0; b < 2; b++) for (let j = 0; j < K; j++) m[a * 2 + b]! += models[a]![i]! * models[b]![j]! * ata[i * K + j]!;
+    }
   }
-  const f = aa > 0 ? Math.min(MAX_COEFFICIENT, Math.max(0, ab / aa)) : 1;
-  return AS_ANALYSED.map((c) => c * f);
+  const candidates: [number, number][] = [];
+  if (m[0]! > 0) candidates.push([r[0]! / m[0]!, 0]);
+  if (m[3]! > 0) candidates.push([0, r[1]! / m[3]!]);
+  const det = m[0]! * m[3]! - m[1]! * m[2]!;
+  if (Math.abs(det) > 1e-9 * Math.max(1, m[0]! * m[3]!)) candidates.push([(r[0]! * m[3]! - r[1]! * m[1]!) / det, (m[0]! * r[1]! - m[2]! * r[0]!) / det]);
+  let best: [number, number] = [1, 0];
+  let bestValue = Infinity;
+  for (const [a, b] of candidates) {
+    if (a < 0 || b < 0 || a > MAX_COEFFICIENT || b > MAX_COEFFICIENT) continue;
+    const value = a * a * m[0]! + 2 * a * b * m[1]! + b * b * m[3]! - 2 * (a * r[0]! + b * r[1]!);
+    if (value < bestValue) {
+      bestValue = value;
+      best = [a, b];
+    }
+  }
+  return AS_ANALYSED.map((c, k) => best[0] * c + best[1] * AT_CRUISE[k]!);
 }
 
 function solveSubset(ata: Float64Array, atb: Float64Array, subset: number[]): number[] | null {
@@ -327,12 +390,21 @@ function solveSubset(ata: Float64Array, atb: Float64Array, subset: number[]): nu
   return m.map((row, i) => row[n]! / row[i]!);
 }
 
-/** The pace table of an analysis' timeline (`timeline` and `timelineParts` of its result). */
-export function paceTable(timeline: [number, number][], parts: TimelineParts[]): PaceTable | null {
+/** A table the estimate can use (two rows at least), or null. */
+function usable(pace: PaceTable | null | undefined): PaceTable | null {
+  return pace && pace.offsets.length > 1 ? pace : null;
+}
+
+/**
+ * The pace table of an analysis' timeline (`timeline` and `timelineParts` of its result);
+ * `printerLimits`: it was planned with the printing printer's own machine limits.
+ */
+export function paceTable(timeline: [number, number][], parts: TimelineParts[], printerLimits = false): PaceTable | null {
   if (timeline.length < 2 || parts.length !== timeline.length) return null;
   const [xy, zMm, e, waits, z] = [0, 1, 2, 3, 4].map((k) => parts.map((p) => p[k]!));
   return {
     offsets: timeline.map(([o]) => o),
-    columns: [timeline.map(([, t], r) => t - waits![r]! - z![r]!), xy!, zMm!, e!, waits!, z!],
+    columns: [timeline.map(([, t], r) => t - waits![r]! - z![r]! - e![r]!), xy!, zMm!, e!, waits!, z!],
+    printerLimits,
   };
 }

@@ -203,6 +203,7 @@ export class PrinterController {
     }
     const profile = this.options.library.get(BASE_PROFILE);
     this.engine = new ProtocolEngine({ quirks: profile, library: this.options.library, window: this.window });
+    this.status.limits = null;
     this.linkStats.reset();
     this.engine.open(performance.now());
     this.flush();
@@ -488,6 +489,34 @@ export class PrinterController {
   setScripts(scripts: Partial<Scripts>, profile: PrinterProfile): Result {
     this.scripts = { ...DEFAULT_SCRIPTS, ...scripts };
     this.profile = profile;
+    return ok(null);
+  }
+
+  /**
+   * The running job's file re-planned for this printer (the analysis with its own machine
+   * limits): the time left uses it from now on, with what was observed so far learnt again.
+   */
+  replan(file: string, plan: JobPlan): Result {
+    const job = this.status.job;
+    if (!job || job.file !== file || !this.run || !isJobRunning(job.state)) return fail("not_printing", `${file} is not printing.`, "Nothing to do.");
+    if (!this.run.replacePace(plan.pace)) return fail("plan_mismatch", `The new plan of ${file} does not fit the file being printed.`, "It was changed meanwhile; the estimate keeps the earlier plan.");
+    this.plan = { ...this.plan, pace: plan.pace };
+    this.note(`The time left of ${file} is planned with this printer's machine limits now.`);
+    this.publishNow();
+    return ok(null);
+  }
+
+  /** Asks the firmware for its machine limits again (M503 on Marlin); the report comes in the status. */
+  queryLimits(): Result {
+    const engine = this.engine;
+    if (!engine || !this.isConnected()) return notConnected();
+    if (this.stream?.kind === "upload") {
+      return fail("busy", "A file is being copied to the SD card; the question would end up in that file.", "Ask again when the upload is done.");
+    }
+    if (!engine.queryLimits(performance.now())) {
+      return fail("not_supported", `This firmware (profile ${engine.profile.id}) does not report its machine limits.`, "Enter them in the printer's profile instead.");
+    }
+    this.flush();
     return ok(null);
   }
 
@@ -822,6 +851,8 @@ export class PrinterController {
         this.status.sd.available = e.capabilities.SDCARD === true || sd.alwaysAvailable;
         this.status.sd.writable = sd.writeSupported && e.capabilities.SD_WRITE !== false;
         this.note(`Firmware: ${e.name} (profile ${[e.profile, ...e.overlays].join(" + ")})`);
+        // Its machine limits, for the printer profile and the time estimates (where it reports them).
+        this.engine!.queryLimits(performance.now());
         this.markDirty();
         return;
       }
@@ -849,8 +880,13 @@ export class PrinterController {
         if (this.status.problem?.code === "emergency_stop" || this.status.problem?.code === "firmware_halted") this.status.problem = null;
         this.note(`The printer runs again (${e.text}).`);
         this.publishNow();
+          return;
+      case "limits":
+        this.status.limits = e.limits;
+        this.markDirty();
         return;
       case "reset":
+        this.status.limits = null;
         if (this.isJobActive()) this.endJob("failed", "The printer restarted during the print, so its state was lost.");
         this.endUpload("The printer restarted during the upload.");
         this.prompt.close();

@@ -9,7 +9,7 @@ import type { SourceLine } from "./gcode-source.ts";
 import { MachineTracker, type MachineSnapshot } from "../jobs/machine-state.ts";
 import { ObjectFilter } from "../jobs/object-filter.ts";
 import type { Checkpoint, JobPlan, ResumeFrom } from "../jobs/plan.ts";
-import { TimeLeftEstimator } from "../jobs/time-left.ts";
+import { TimeLeftEstimator, type PaceTable } from "../jobs/time-left.ts";
 import type { PauseRecord, Progress } from "./status.ts";
 
 /** Layer-start states kept for checkpoints (the feed runs at most a window ahead of the acks). */
@@ -112,6 +112,16 @@ export class JobRun {
     this.filter = new ObjectFilter(plan.objects);
     this.estimator = this.newEstimator(plan);
     this.nextLayerAt = plan.layers[this.layerIndex + 1]?.offset ?? Infinity;
+  }
+
+  /**
+   * The file's analysis re-planned for this printer (its own machine limits): the time figures
+   * change, the file does not. False when the table does not fit this file's.
+   */
+  replacePace(pace: PaceTable | null): boolean {
+    if (!this.estimator.replacePace(pace)) return false;
+    this.plan = { ...this.plan, pace };
+    return true;
   }
 
   /** Whether the job is paused now (pauses do not count as printing time). */

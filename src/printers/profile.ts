@@ -1,9 +1,12 @@
 /**
  * A printer's profile: its build volume, heated bed and chamber, extruders (OctoPrint's printer
- * profile, which slicers and apps read and edit through the compat API). Scripts read it, and
- * the cancel-object map draws the bed from it. Stored per printer in the settings.
+ * profile, which slicers and apps read and edit through the compat API), and its machine limits
+ * (max feed rates, accelerations, jerk: what the time estimates plan with where the file sets
+ * none; filled in from the firmware's own report when the profile has none). Scripts read it,
+ * and the cancel-object map draws the bed from it. Stored per printer in the settings.
  */
 import * as v from "valibot";
+import { isEmptyLimits, mergeLimits, MachineLimitsPatchSchema, type MachineLimitsPatch } from "../analysis/limits.ts";
 import type { SettingsStore } from "../db/settings.ts";
 
 export const PrinterProfileSchema = v.object({
@@ -32,6 +35,8 @@ export const PrinterProfileSchema = v.object({
     }),
     {},
   ),
+  /** The printer's machine limits; absent: none known (the analysis uses the file's and Marlin's defaults). */
+  limits: v.optional(MachineLimitsPatchSchema),
 });
 export type PrinterProfile = v.InferOutput<typeof PrinterProfileSchema>;
 export const DEFAULT_PROFILE: PrinterProfile = v.parse(PrinterProfileSchema, {});
@@ -42,13 +47,30 @@ export function readProfile(store: SettingsStore, printerId: string): PrinterPro
   return store.get(profileKey(printerId), PrinterProfileSchema, DEFAULT_PROFILE);
 }
 
-/** Merges a partial profile; returns an error sentence if the result is invalid. */
-export function updateProfile(store: SettingsStore, printerId: string, patch: Record<string, unknown>): string | null {
+/** The profile's machine limits, undefined when it has none. */
+export function profileLimits(profile: PrinterProfile): MachineLimitsPatch | undefined {
+  return isEmptyLimits(profile.limits) ? undefined : profile.limits;
+}
+
+/**
+ * Merges a partial profile (`limits` merges field by field, or replaces the profile's with
+ * `limits: "replace"`; `limits: null` removes them all); returns an error sentence if the result
+ * is invalid (then nothing is stored).
+ */
+export function updateProfile(store: SettingsStore, printerId: string, patch: Record<string, unknown>, limits: "merge" | "replace" = "merge"): string | null {
   const current = readProfile(store, printerId);
   const merged: Record<string, unknown> = { ...current, ...patch };
   for (const part of ["volume", "extruder"] as const) {
     const p = patch[part];
     if (p && typeof p === "object") merged[part] = { ...current[part], ...(p as object) };
+  }
+  if (patch.limits === null) delete merged.limits;
+  else if (patch.limits !== undefined) {
+    const parsed = v.safeParse(MachineLimitsPatchSchema, patch.limits);
+    if (!parsed.success) return `limits.${v.getDotPath(parsed.issues[0]) ?? ""}: ${parsed.issues[0].message}`;
+    const next = mergeLimits(limits === "replace" ? {} : (current.limits ?? {}), parsed.output);
+    if (isEmptyLimits(next)) delete merged.limits;
+    else merged.limits = next;
   }
   const parsed = v.safeParse(PrinterProfileSchema, merged);
   if (!parsed.success) return `${v.getDotPath(parsed.issues[0]) ?? "profile"}: ${parsed.issues[0].message}`;

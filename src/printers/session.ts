@@ -84,8 +84,12 @@ export class PrinterSession {
   disconnect = () => this.call<null>("disconnect");
   send = (commands: string[]) => this.call<{ queued: number }>("send", commands);
   emergencyStop = () => this.call<null>("emergencyStop");
-  /** Prints `file` with what the host knows about it; `from` resumes an interrupted print part-way. */
-  startJob = (file: string, from?: ResumeFrom) => this.call<null>("startJob", file, this.options.jobs?.planFor(this.id, file), from);
+  /**
+   * Prints `file` with what the host knows about it; `from` resumes an interrupted print part-way.
+   * A plan re-made for this printer's own machine limits follows when it is ready.
+   */
+  startJob = (file: string, from?: ResumeFrom) =>
+    this.call<null>("startJob", file, this.options.jobs?.planFor(this.id, file, (plan) => void this.call("replan", file, plan)), from);
   pauseJob = () => this.call<null>("pauseJob");
   resumeJob = () => this.call<null>("resumeJob");
   cancelJob = () => this.call<null>("cancelJob");
@@ -104,6 +108,8 @@ export class PrinterSession {
   };
   answerPrompt = (choice: number) => this.call<null>("answerPrompt", choice);
   setWindow = (window: number) => this.call<null>("setWindow", window);
+  /** Asks the firmware for its machine limits again (where it can report them); they come in the status. */
+  queryLimits = () => this.call<null>("queryLimits");
   /** The flight recorder's latest lines as JSONL. */
   trace = () => this.call<string>("trace");
 

@@ -4,6 +4,7 @@
  * fed and every acknowledgement, as the printer controller tells it. Deterministic, and hours
  * of printing run in seconds; the time-left benchmark and tests measure the estimate with it.
  */
+import { isEmptyLimits, type MachineLimitsPatch } from "../analysis/limits.ts";
 import type { AnalysisResult } from "../analysis/result.ts";
 import { planFrom } from "../jobs/plan.ts";
 import { clean } from "../protocol/framing.ts";
@@ -19,8 +20,11 @@ export const REALISTIC: VirtualPrinterOptionsInput = { timeScale: 1, baudRate: 1
 export interface SimulatedPrintOptions {
   /** The file's bytes. */
   bytes: Uint8Array;
-  /** Its analysis (undefined: printed without one). */
-  analysis?: AnalysisResult;
+  /**
+   * Its analysis (undefined: printed without one), or how to plan it with the machine limits the
+   * printer reported once connected (null: none), as the host plans it with the printer's profile.
+   */
+  analysis?: AnalysisResult | ((printerLimits: MachineLimitsPatch | null) => AnalysisResult);
   /** Average seconds of earlier prints of the file (the history the estimate may use). */
   average?: number | null;
   library: QuirksLibrary;
@@ -32,6 +36,8 @@ export interface SimulatedPrintOptions {
 
 export interface SimulatedPrint {
   run: JobRun;
+  /** The machine limits the printer reported on connecting (null: none). */
+  limits: MachineLimitsPatch | null;
   /** Simulated ms when the job started, and when the printer finished its last move. */
   startMs: number;
   endMs: number;
@@ -74,8 +80,13 @@ export function simulatePrint(options: SimulatedPrintOptions): SimulatedPrint {
     },
   }).open();
   if (!sim.run(() => sim.engine.identified && sim.engine.outstanding() === 0, 60_000)) throw new Error("simulated print: the virtual printer did not connect");
+  // As the controller does once the firmware is identified: ask for its machine limits.
+  if (sim.engine.queryLimits(sim.now) && !sim.run(() => sim.engine.outstanding() === 0, 60_000)) throw new Error("simulated print: no machine limits report");
   const startMs = sim.now;
-  run = new JobRun(planFrom(null, options.analysis, options.average ?? null), { size: bytes.length, scale: 1, now: startMs });
+  const limits = sim.engine.limits;
+  const analysis = typeof options.analysis === "function" ? options.analysis(limits) : options.analysis;
+  const printerLimits = typeof options.analysis === "function" && !isEmptyLimits(limits);
+  run = new JobRun(planFrom(null, analysis, options.average ?? null, printerLimits), { size: bytes.length, scale: 1, now: startMs });
   const job = run;
   function* commands(): Generator<string> {
     for (const line of sourceLines(bytes)) {
@@ -93,5 +104,5 @@ export function simulatePrint(options: SimulatedPrintOptions): SimulatedPrint {
   // they are done.
   sim.send("M400");
   if (!sim.run(() => sim.engine.outstanding() === 0, day)) throw new Error("simulated print: the printer did not finish its moves");
-  return { run: job, startMs, endMs: sim.now };
+  return { run: job, limits, startMs, endMs: sim.now };
 }

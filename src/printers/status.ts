@@ -3,6 +3,7 @@
  * the dashboard fragments, the native JSON API and the push channels.
  */
 import * as v from "valibot";
+import { MachineLimitsPatchSchema } from "../analysis/limits.ts";
 import { newLinkCounters } from "../protocol/engine.ts";
 
 export const ProblemSchema = v.object({
@@ -215,6 +216,12 @@ export const PrinterStatusSchema = v.object({
   /** Where the printer was found (with `auto`, the detected port and rate). */
   connection: v.nullable(v.object({ port: v.string(), baud: v.number() })),
   interrupted: v.nullable(InterruptedSchema),
+  /**
+   * The machine limits the firmware reported on its latest connection (Marlin's M503: max feed
+   * rates, accelerations, jerk), null when it reported none; the printer profile's limits start
+   * from them.
+   */
+  limits: v.nullable(MachineLimitsPatchSchema),
 });
 export type PrinterStatus = v.InferOutput<typeof PrinterStatusSchema>;
 
@@ -235,5 +242,6 @@ export function initialStatus(id: string): PrinterStatus {
     prompt: null,
     connection: null,
     interrupted: null,
+    limits: null,
   };
 }

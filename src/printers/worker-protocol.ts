@@ -29,6 +29,8 @@ export type ControllerMethod =
   | "sdUpload"
   | "answerPrompt"
   | "setWindow"
+  | "replan"
+  | "queryLimits"
   | "trace";
 
 export interface WorkerInit {

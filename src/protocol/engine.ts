@@ -16,8 +16,10 @@
  * configured window, nor more unread bytes than its receive buffer) are kept in flight. Without
  * ADVANCED_OK, one line is in flight (ping-pong).
  */
+import { mergeLimits, type MachineLimitsPatch } from "../analysis/limits.ts";
 import { clean, frame } from "./framing.ts";
 import type { FirmwareInfo } from "./firmware-info.ts";
+import { LimitsReportReader } from "./machine-limits.ts";
 import type { Position } from "./position.ts";
 import type { ErrorPolicy, Quirks } from "./quirks.ts";
 import type { QuirksLibrary } from "./quirks-library.ts";
@@ -55,6 +57,8 @@ export type EngineEvent =
   /** A command was not sent: framed, it is longer than the firmware reads whole (`commands.maxLineLength`). */
   | { type: "refused"; tag: number; command: string; length: number; limit: number }
   | { type: "sd"; message: SdMessage }
+  /** The firmware reported its machine limits (all it has reported since the link opened). */
+  | { type: "limits"; limits: MachineLimitsPatch }
   | { type: "reset" }
   /**
    * The firmware has stopped but still talks (Klipper's shutdown, Marlin's M999 state): `reason`
@@ -146,6 +150,8 @@ export class ProtocolEngine {
   latencyCount = 0;
   capabilities: Record<string, boolean> = {};
   firmwareInfo: FirmwareInfo = {};
+  /** The machine limits the firmware reported (M503, or its boot banner), null before any. */
+  limits: MachineLimitsPatch | null = null;
   currentTool = 0;
 
   private quirks: Quirks;
@@ -219,6 +225,7 @@ export class ProtocolEngine {
   private readonly warned = new Set<string>();
   /** Command words already reported as left out on this link (`commands.skip`). */
   private readonly skipped = new Set<string>();
+  private limitsReader = new LimitsReportReader();
   private lastLine = "";
   /** The M115 reply, checked again for safety warnings once the family's profile applies. */
   private firmwareLine = "";
@@ -655,6 +662,7 @@ export class ProtocolEngine {
         return;
       case "text":
         if (this.inFileList) this.onListLine(msg.text);
+        else this.limitsReader.line(msg.text);
         return;
     }
   }
@@ -739,6 +747,7 @@ export class ProtocolEngine {
         if (this.halted && this.grammar.recovered.length === 0 && this.quirks.errors.restartCommands.includes(commandCode(entry.command))) {
           this.recover(entry.command);
         }
+        this.takeLimits();
       }
     }
     if (pump) this.pump(now);
@@ -1071,6 +1080,25 @@ export class ProtocolEngine {
     this.pump(now);
   }
 
+  /**
+   * Asks the firmware for its machine limits (the profile's `machineLimits.query`, Marlin's
+   * M503); the report arrives as a `limits` event. False when this firmware has no such report.
+   * The shell asks once the firmware is identified, and when the user asks.
+   */
+  queryLimits(now: number): boolean {
+    const query = this.quirks.machineLimits.query;
+    for (const command of query) if (!this.hasPending(command)) this.enqueueSystem(command, now);
+    return query.length > 0;
+  }
+
+  /** A limits report is complete at the ok that follows it (the firmware prints it while running the command). */
+  private takeLimits(): void {
+    const report = this.limitsReader.take();
+    if (!report) return;
+    this.limits = mergeLimits(this.limits ?? {}, report);
+    this.events.push({ type: "limits", limits: this.limits });
+  }
+
   /** The listing command for this firmware: with long names when it reports the capability. */
   sdListCommand(): string {
     const sd = this.quirks.sd;
@@ -1318,6 +1346,8 @@ export class ProtocolEngine {
     this.haltedByStateLine = false;
     this.capabilities = {};
     this.firmwareInfo = {};
+    this.limits = null;
+    this.limitsReader = new LimitsReportReader();
   }
 
   private fail(problem: LinkProblem): void {

@@ -126,6 +126,14 @@ const sections = {
     position: Autoreport,
     sdStatus: Autoreport,
   }),
+  machineLimits: v.object({
+    /**
+     * Commands whose replies report the machine limits as `M201`/`M203`/`M204`/`M205` lines
+     * (Marlin's `M503`), sent once the firmware is identified and when asked; empty: the
+     * firmware has no such report (the printer profile's limits are all there is).
+     */
+    query: Commands,
+  }),
   commands: v.object({
     /** Commands whose `ok` may legitimately take minutes (homing, heating, waits); see `timeouts.longRunningMs`. */
     longRunning: Commands,

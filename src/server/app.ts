@@ -29,6 +29,7 @@ import { uiJobs } from "./ui/jobs.ts";
 import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
 import { uiScripts } from "./ui/scripts.ts";
+import { uiProfile } from "./ui/profile.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 
@@ -54,6 +55,7 @@ export function createApp(ctx: AppContext) {
     .use(printerLinkUi(ctx))
     .use(uiJobs(ctx))
     .use(uiScripts(ctx))
+    .use(uiProfile(ctx))
     .use(uiFiles(ctx))
     .use(uiQueue(ctx))
     .use(uiHistory(ctx))

@@ -172,13 +172,21 @@ function mcode(m: Machine, cmd: GcodeCommand, now: number): Outcome {
     case 76:
     case 77:
     case 200: // volumetric extrusion
-    case 201: // acceleration and jerk limits: accepted, not simulated
-    case 203:
-    case 204:
-    case 205:
     case 221: // flow percentage
     case 410: // quick-stop already acted when the line arrived
       return "ok";
+    case 201: // machine limits: max feed rates are obeyed; accelerations and jerk are kept and reported
+    case 203:
+    case 204:
+    case 205:
+      m.motion.setLimits(cmd.code, cmd);
+      return "ok";
+    case 503: {
+      const report = m.personality.m503?.(m.motion.limits);
+      if (!report) return unknown(m, cmd);
+      print(m, report);
+      return "ok";
+    }
     case 108:
       // Read from the queue (no emergency parser): releases waits now.
       m.waitForHeatup = false;

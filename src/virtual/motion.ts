@@ -3,18 +3,21 @@
  * and relative modes (G90/G91, M82/M83), the G92 workspace offset, feedrate in mm/min that
  * persists, per-axis speed limits, homing, and arcs. Durations are in simulated seconds; the
  * firmware turns them into wall-clock time with the time scale.
+ *
+ * The machine limits (`limits`) are the ones M503 reports and M201/M203/M204/M205 change. Moves
+ * run at their speed within the per-axis maximum feed rates, without acceleration: the
+ * accelerations and jerk are kept and reported but not simulated.
  */
+import { applyLimits, defaultLimits, limitsFromCommand, type MachineLimits } from "../analysis/limits.ts";
 import type { GcodeCommand } from "./gcode.ts";
 import type { Vec4 } from "./planner.ts";
 
 const AXES = ["X", "Y", "Z", "E"] as const;
 
-/** Marlin defaults (Configuration.h) for a Cartesian printer. */
+/** Marlin defaults (Configuration.h) for a Cartesian printer; the machine limits are `defaultLimits()`. */
 export const MACHINE = {
   /** DEFAULT_AXIS_STEPS_PER_UNIT */
   stepsPerMm: [80, 80, 400, 500] as const,
-  /** DEFAULT_MAX_FEEDRATE, mm/s */
-  maxFeedrate: [300, 300, 5, 25] as const,
   /** HOMING_FEEDRATE_MM_M converted to mm/s */
   homingFeedrate: [50, 50, 4] as const,
   /** HOMING_BUMP_MM and HOMING_BUMP_DIVISOR */
@@ -40,6 +43,13 @@ export class Motion {
   /** M220 speed factor, percent. */
   feedratePercent = 100;
   homed: [boolean, boolean, boolean] = [false, false, false];
+  /** Max feed rates (mm/s), accelerations and jerk: Marlin 2's defaults until M201/M203/M204/M205. */
+  limits: MachineLimits = defaultLimits();
+
+  /** M201, M203, M204 or M205: sets the limits it names (Marlin's units). */
+  setLimits(code: number, cmd: GcodeCommand): void {
+    this.limits = applyLimits(this.limits, limitsFromCommand(code, (letter) => cmd.value(letter)));
+  }
 
   /** Whether E coordinates are relative right now. */
   get relativeE(): boolean {
@@ -84,10 +94,12 @@ export class Motion {
     const mm = xyz > 0 ? xyz : d[3]!;
     if (mm === 0) return 0;
     let speed = (this.feedrate * this.feedratePercent) / 100;
-    // Slow the whole move so no axis exceeds its maximum (as Marlin's planner does).
+    // Slow the whole move so no axis exceeds its maximum (as Marlin's planner does; 0 = no limit).
+    const max = this.limits.maxFeedrate;
+    const limit = [max.x, max.y, max.z, max.e];
     for (let i = 0; i < 4; i++) {
       const axisSpeed = (d[i]! / mm) * speed;
-      if (axisSpeed > MACHINE.maxFeedrate[i]!) speed *= MACHINE.maxFeedrate[i]! / axisSpeed;
+      if (limit[i]! > 0 && axisSpeed > limit[i]!) speed *= limit[i]! / axisSpeed;
     }
     return mm / speed;
   }

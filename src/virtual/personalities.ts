@@ -5,10 +5,11 @@
  * keep-alives, does it mark duplicates) is read from the same profile here, so the simulation and
  * the engine share one body of knowledge; the literal texts follow protocol.md §3–§9.
  */
+import type { MachineLimits } from "../analysis/limits.ts";
 import type { Quirks } from "../protocol/quirks.ts";
 import type { QuirksLibrary } from "../protocol/quirks-library.ts";
 import type { HeaterBank } from "./heater.ts";
-import type { Motion } from "./motion.ts";
+import { MACHINE, type Motion } from "./motion.ts";
 import type { CardFile } from "./sdcard.ts";
 
 export const PERSONALITIES = ["marlin2", "prusa", "repetier", "smoothie", "klipper"] as const;
@@ -101,6 +102,8 @@ export interface Personality {
   readonly objectLabels: Quirks["cancelObject"]["labels"];
   /** The answer to a move refused because these axes (X, Y, Z) are not all homed. */
   homeFirst(homed: readonly boolean[]): string[];
+  /** The M503 settings report (the machine limits in it are the ones moves obey); undefined: no M503. */
+  m503?(limits: MachineLimits): string[];
   sd: SdDialect;
 }
 
@@ -240,6 +243,58 @@ const marlinSd: SdDialect = {
   deleteFailed: (name) => [`Deletion failed, File: ${name}.`],
 };
 
+const f2 = (x: number) => x.toFixed(2);
+const axes4 = (a: { x: number; y: number; z: number; e: number }, format: (x: number) => string = f2) => `X${format(a.x)} Y${format(a.y)} Z${format(a.z)} E${format(a.e)}`;
+const steps = () => `M92 ${axes4({ x: MACHINE.stepsPerMm[0], y: MACHINE.stepsPerMm[1], z: MACHINE.stepsPerMm[2], e: MACHINE.stepsPerMm[3] })}`;
+
+/** Marlin 2.1's M503 (settings.cpp `report_*`: a `; heading` line, then the command, with `echo:`). */
+function marlinM503(l: MachineLimits): string[] {
+  const jerk = l.junctionDeviation > 0 ? `J${f2(l.junctionDeviation)}` : `X${f2(l.maxJerk.x)} Y${f2(l.maxJerk.y)} Z${f2(l.maxJerk.z)} E${f2(l.maxJerk.e)}`;
+  const junction = l.junctionDeviation > 0 ? "J<junc_dev>" : "X<max_jerk> Y<max_jerk> Z<max_jerk> E<max_jerk>";
+  return [
+    "echo:; Linear Units:",
+    "echo:  G21 ; (mm)",
+    "echo:; Temperature Units:",
+    "echo:  M149 C ; Units in Celsius",
+    "echo:; Steps per unit:",
+    `echo:  ${steps()}`,
+    "echo:; Max feedrates (units/s):",
+    `echo:  M203 ${axes4(l.maxFeedrate)}`,
+    "echo:; Max Acceleration (units/s2):",
+    `echo:  M201 ${axes4(l.maxAcceleration)}`,
+    "echo:; Acceleration (units/s2) (P<print-accel> R<retract-accel> T<travel-accel>):",
+    `echo:  M204 P${f2(l.printAcceleration)} R${f2(l.retractAcceleration)} T${f2(l.travelAcceleration)}`,
+    `echo:; Advanced (B<min_segment_time_us> S<min_feedrate> T<min_travel_feedrate> ${junction}):`,
+    `echo:  M205 B20000.00 S${f2(l.minExtrudingRate)} T${f2(l.minTravelRate)} ${jerk}`,
+  ];
+}
+
+/**
+ * Prusa-Firmware 3.x's M503 (ConfigurationStore.cpp `Config_PrintSettings`): the feed rates and
+ * accelerations of the normal mode, then of the silent ("stealth") mode, which the virtual MK3S
+ * is not in (its silent set is Prusa's slower default).
+ */
+function prusaM503(l: MachineLimits): string[] {
+  const int = (x: number) => String(Math.round(x));
+  const quiet = { ...l.maxAcceleration, x: Math.min(l.maxAcceleration.x, 960), y: Math.min(l.maxAcceleration.y, 960) };
+  return [
+    "echo:Steps per unit:",
+    `echo:  ${steps()}`,
+    "echo:Maximum feedrates - normal (mm/s):",
+    `echo:  M203 ${axes4(l.maxFeedrate)}`,
+    "echo:Maximum feedrates - stealth (mm/s):",
+    `echo:  M203 ${axes4({ ...l.maxFeedrate, x: Math.min(l.maxFeedrate.x, 172), y: Math.min(l.maxFeedrate.y, 172) })}`,
+    "echo:Maximum acceleration - normal (mm/s2):",
+    `echo:  M201 ${axes4(l.maxAcceleration, int)}`,
+    "echo:Maximum acceleration - stealth (mm/s2):",
+    `echo:  M201 ${axes4(quiet, int)}`,
+    "echo:Acceleration: P=print, R=retract, T=travel",
+    `echo:  M204 P${f2(l.printAcceleration)} R${f2(l.retractAcceleration)} T${f2(l.travelAcceleration)}`,
+    "echo:Advanced variables: S=Min feedrate (mm/s), T=Min travel feedrate (mm/s), B=minimum segment time (us), X=maximum XY jerk (mm/s),  Z=maximum Z jerk (mm/s),  E=maximum E jerk (mm/s)",
+    `echo:  M205 S${f2(l.minExtrudingRate)} T${f2(l.minTravelRate)} B20000 X${f2(l.maxJerk.x)} Y${f2(l.maxJerk.y)} Z${f2(l.maxJerk.z)} E${f2(l.maxJerk.e)}`,
+  ];
+}
+
 /** Marlin 2.1: the reference the others are told apart from. */
 function marlin(q: Quirks): Personality {
   return {
@@ -287,6 +342,7 @@ function marlin(q: Quirks): Personality {
     targetLine: () => undefined,
     // Marlin's MSG_HOME_FIRST with the axes still to home.
     homeFirst: (homed) => [`echo:Home ${["X", "Y", "Z"].filter((_, i) => !homed[i]).join("")} First`],
+    m503: marlinM503,
     sd: marlinSd,
   };
 }
@@ -322,6 +378,7 @@ function prusa(q: Quirks): Personality {
     ],
     temperatures: temps,
     m105: (v) => [`ok ${temps(v)}`],
+    m503: prusaM503,
     kill: () => ["Error:Printer halted. kill() called!", "M112 called. Emergency Stop."],
     sd: {
       ...marlinSd,
@@ -351,6 +408,8 @@ function repetier(q: Quirks): Personality {
   return {
     ...marlin(q),
     id: "repetier",
+    // No Marlin-style settings report: the host does not ask (its quirks have no limits query).
+    m503: undefined,
     advancedOk: false,
     hostActions: false,
     emergencyParser: false,
@@ -409,6 +468,8 @@ function smoothie(q: Quirks): Personality {
   return {
     ...marlin(q),
     id: "smoothie",
+    // No Marlin-style settings report: the host does not ask (its quirks have no limits query).
+    m503: undefined,
     emptyLinesAcked: true,
     advancedOk: false,
     hostActions: false,
@@ -458,6 +519,8 @@ function klipper(q: Quirks): Personality {
   return {
     ...marlin(q),
     id: "klipper",
+    // No Marlin-style settings report: the host does not ask (its quirks have no limits query).
+    m503: undefined,
     advancedOk: false,
     emergencyParser: "M112",
     commandBuffer: 20,

@@ -43,3 +43,25 @@ test("settings are validated on read: invalid or missing values give the fallbac
   expect(settings.get("update.channel", Channel, "beta")).toBe("beta");
   db.close();
 });
+
+test("migration 8: the host-wide analysis limits become the limits of every printer profile that has none", () => {
+  const old = mkdtempSync(join(dir, "limits-"));
+  const before = openDatabase(old, "layerline.sqlite", migrations.slice(0, 7));
+  for (const id of ["a", "b", "c", "d"]) before.query("INSERT INTO printers (id, name, transport, created_at) VALUES (?, ?, 'virtual', 0)").run(id, id);
+  const set = (key: string, value: string) => before.query("INSERT INTO settings (key, value) VALUES (?, ?)").run(key, value);
+  set("analysis.settings", JSON.stringify({ onlyWhenIdle: true, limits: { maxFeedrate: { z: 8 }, printAcceleration: 800 } }));
+  set("printer.profile.a", JSON.stringify({ name: "A", heatedBed: false })); // no limits: takes them
+  set("printer.profile.b", JSON.stringify({ name: "B", limits: { maxFeedrate: { z: 12 } } })); // its own: kept
+  set("printer.profile.c", "{broken"); // left alone
+  // d has no profile at all: one is made with the limits.
+  before.close();
+
+  const db = openDatabase(old);
+  const value = (key: string) => (db.query("SELECT value FROM settings WHERE key = ?").get(key) as { value: string }).value;
+  expect(JSON.parse(value("analysis.settings"))).toEqual({ onlyWhenIdle: true });
+  expect(JSON.parse(value("printer.profile.a"))).toEqual({ name: "A", heatedBed: false, limits: { maxFeedrate: { z: 8 }, printAcceleration: 800 } });
+  expect(JSON.parse(value("printer.profile.b"))).toEqual({ name: "B", limits: { maxFeedrate: { z: 12 } } });
+  expect(value("printer.profile.c")).toBe("{broken");
+  expect(JSON.parse(value("printer.profile.d"))).toEqual({ limits: { maxFeedrate: { z: 8 }, printAcceleration: 800 } });
+  db.close();
+});

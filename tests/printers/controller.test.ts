@@ -114,3 +114,21 @@ test("without the file's analysis, a line too long for the firmware stops the pr
     rmSync(dir, { recursive: true, force: true });
   }
 }, 30_000);
+
+test("asking for the machine limits: the report lands in the status; never while a file is copied to the SD card", async () => {
+  const controller = new PrinterController({
+    record: { id: "q", name: "q", transport: "virtual", port: null, baud: 115200, window: 1, autoconnect: true, isDefault: true, createdAt: 0 },
+    library: new QuirksLibrary((await loadQuirkSources(undefined)).sources),
+    filesDir: dirname(TORUS),
+    // A slow wire, so the upload below is still running when the question comes.
+    virtual: { timeScale: 0, baudRate: 19200 },
+    publish: () => {},
+  });
+  expect((await controller.connect()).ok).toBe(true);
+  for (let i = 0; i < 500 && controller.status.limits === null; i++) await Bun.sleep(10);
+  expect(controller.status.limits?.maxFeedrate).toEqual({ x: 300, y: 300, z: 5, e: 25 });
+  expect((await controller.sdUpload("ps25_ender3_torus_0.20normal_pla.gcode")).ok).toBe(true);
+  const asked = controller.queryLimits();
+  expect(asked.ok ? "" : asked.error.code).toBe("busy");
+  await controller.dispose();
+}, 30_000);

@@ -16,6 +16,8 @@ beforeAll(async () => {
   browser = await launchBrowser();
   const { printers } = await (await host.api("/api/v1/printers")).json();
   await host.waitFor(`/api/v1/printers/${printers[0].id}`, (p: any) => p.state === "operational");
+  // Files are planned with the default printer's machine limits, which its firmware reports once connected.
+  await host.waitFor(`/api/v1/printers/${printers[0].id}/profile`, (p: any) => p.profile.limits !== undefined);
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -49,7 +51,8 @@ test("upload with the button and by dropping a file; analysis and thumbnails app
   const row = page.locator(`tr[data-file="${FLSUN}"]`);
   await row.waitFor({ timeout: 15_000 });
   await page.locator(`tr[data-file="${FLSUN}"][data-analysis="done"]`).waitFor({ timeout: 20_000 });
-  await expect(row.locator("td.time").textContent()).resolves.toBe("12m 11s");
+  // Planned with the virtual printer's limits (Z at 5 mm/s, E at 25 mm/s), not the delta's from the slicer.
+  await expect(row.locator("td.time").textContent()).resolves.toBe("12m 44s");
   const thumb = row.locator("td.thumb img");
   await eventually(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), 260);
 

@@ -35,7 +35,11 @@ const UploadForm = v.object({
   filename: v.optional(v.string()),
   overwrite: v.optional(v.picklist(["true", "false"])),
 });
-const SettingsPatchSchema = v.partial(AnalysisSettingsSchema);
+const SettingsPatchSchema = v.object({
+  ...v.partial(AnalysisSettingsSchema).entries,
+  // Machine limits were a host-wide analysis setting; they are each printer's now (one source).
+  limits: v.optional(v.custom<never>(() => false, "machine limits are part of each printer's profile now: PATCH /api/v1/printers/<id>/profile {\"limits\": …}")),
+});
 
 /** The wildcard part of the URL as a path (Elysia leaves it percent-encoded). */
 function pathParam(raw: string): string {
@@ -204,5 +208,5 @@ export function filesApi(ctx: AppContext) {
       set.status = 204;
     })
     .get("/api/v1/analysis", () => ctx.analysis.overview())
-    .put("/api/v1/analysis/settings", ({ body }) => ctx.analysis.updateSettings(body), { body: SettingsPatchSchema });
+    .put("/api/v1/analysis/settings", ({ body }) => ctx.analysis.updateSettings(body.onlyWhenIdle === undefined ? {} : { onlyWhenIdle: body.onlyWhenIdle }), { body: SettingsPatchSchema });
 }

@@ -11,6 +11,7 @@ import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { visibleTo } from "../auth/principal.ts";
 import { checkScript, SCRIPT_EVENTS, SCRIPT_VARIABLES, SCRIPTS, DEFAULT_SCRIPTS, ScriptTextSchema, type ScriptName } from "../../jobs/scripts.ts";
+import { PrinterProfileSchema } from "../../printers/profile.ts";
 
 const CommandsSchema = v.object({
   commands: v.pipe(
@@ -29,9 +30,13 @@ const SdUploadSchema = v.object({
 const CancelObjectSchema = v.object({ name: v.pipe(v.string(), v.minLength(1, "name the object to cancel"), v.maxLength(500)) });
 /** `PATCH …/scripts`: the scripts to change; null puts one back to its default. */
 const ScriptsUpdateSchema = v.record(v.picklist(SCRIPTS, `scripts are ${SCRIPTS.join(", ")}`), v.nullable(ScriptTextSchema));
-/** Part of a printer profile (src/printers/profile.ts checks the merged whole). */
-const ProfilePatchSchema = v.record(v.string(), v.unknown());
 const PromptAnswerSchema = v.object({ choice: v.pipe(v.number("choice must be a number"), v.integer(), v.minValue(0)) });
+const PROFILE_FIELDS = Object.keys(PrinterProfileSchema.entries);
+/** `PATCH …/profile`: any of the profile's fields (checked against the profile once merged). */
+const ProfilePatchSchema = v.pipe(
+  v.record(v.string(), v.unknown()),
+  v.check((o) => Object.keys(o).every((k) => PROFILE_FIELDS.includes(k)), `a profile has the fields ${PROFILE_FIELDS.join(", ")}`),
+);
 
 /** A file name for a download: the printer id and the time. */
 function traceName(id: string, suffix: string): string {
@@ -219,17 +224,31 @@ export function printersApi(ctx: AppContext) {
       unwrap(await ctx.jobs.discardInterrupted(session(params.id)));
       set.status = 204;
     })
-    .get("/:id/profile", ({ params }) => ctx.jobs.profile(session(params.id).id))
+    .get("/:id/profile", ({ params }) => profileJson(ctx, session(params.id)))
     .patch(
       "/:id/profile",
       async ({ params, body }) => {
         const s = session(params.id);
         const problem = await ctx.jobs.updateProfile(s, body);
-        if (problem) throw new ApiError(400, "invalid_profile", `The profile was not changed: ${problem}.`, "GET this resource shows the fields and their current values.");
-        return ctx.jobs.profile(s.id);
+        if (problem) throw new ApiError(400, "invalid_profile", `The profile was not changed: ${problem}.`, "GET this resource shows the fields and their values.");
+        return profileJson(ctx, s);
       },
       { body: ProfilePatchSchema },
     )
+    .post("/:id/profile/limits/from-printer", async ({ params }) => {
+      const s = session(params.id);
+      if (!s.status.limits) {
+        throw new ApiError(409, "no_reported_limits", "The printer has not reported its machine limits.", "Connect it (Marlin reports them on connecting), or POST …/limits/query; firmware such as Klipper does not report them.");
+      }
+      const problem = await ctx.jobs.updateProfile(s, { limits: s.status.limits }, "replace");
+      if (problem) throw new ApiError(400, "invalid_profile", `The profile was not changed: ${problem}.`, "The printer reported limits that are not valid.");
+      return profileJson(ctx, s);
+    })
+    .post("/:id/limits/query", async ({ params, set }) => {
+      unwrap(await session(params.id).queryLimits());
+      set.status = 202;
+      return { asked: true };
+    })
     .get("/:id/scripts", ({ params }) => scriptsJson(ctx, session(params.id).id))
     .patch(
       "/:id/scripts",
@@ -245,6 +264,11 @@ export function printersApi(ctx: AppContext) {
       },
       { body: ScriptsUpdateSchema },
     );
+}
+
+/** A printer's profile, and the machine limits its firmware reported (null: none, or not connected yet). */
+export function profileJson(ctx: AppContext, session: PrinterSession) {
+  return { profile: ctx.jobs.profile(session.id), reportedLimits: session.status.limits };
 }
 
 /** A printer's scripts: each event's text (and whether it is the default) and the variables they can use. */

@@ -1,0 +1,128 @@
+/**
+ * A printer's profile page: the printer itself (name, bed, heated bed and chamber, extruders) and
+ * its machine limits — max feed rates, accelerations, jerk — beside what the firmware reported,
+ * with "Use the printer's reported limits" and "Ask the printer again". Each form answers with a
+ * fresh copy of itself, with what happened (or what was wrong) inline.
+ */
+import { AXIS_LIMITS, limitsKey, SCALAR_LIMITS, type MachineLimitsPatch } from "../src/analysis/limits.ts";
+import type { PrinterProfile } from "../src/printers/profile.ts";
+import type { PrinterRecord } from "../src/printers/record.ts";
+import { html, type Html } from "./html.ts";
+import { layout, type PageSession } from "./layout.ts";
+
+/** What a form shows after a request: a sentence that it worked, or what was wrong. */
+export type Outcome = { saved: string } | { error: string } | undefined;
+
+export interface LimitsView {
+  /** The profile's limits (what the estimates use), and what the firmware reported (null: nothing). */
+  limits: MachineLimitsPatch | undefined;
+  reported: MachineLimitsPatch | null;
+  /** The firmware's quirks profile, when connected (for saying why nothing was reported). */
+  firmware: string | null;
+  isDefault: boolean;
+}
+
+const AXIS_ROWS: Record<(typeof AXIS_LIMITS)[number], string> = {
+  maxFeedrate: "Max feed rate (mm/s) · M203",
+  maxAcceleration: "Max acceleration (mm/s²) · M201",
+  maxJerk: "Jerk (mm/s) · M205",
+};
+const SCALAR_ROWS: Record<(typeof SCALAR_LIMITS)[number], string> = {
+  printAcceleration: "Print acceleration (mm/s²) · M204 P",
+  retractAcceleration: "Retract acceleration (mm/s²) · M204 R",
+  travelAcceleration: "Travel acceleration (mm/s²) · M204 T",
+  maxPrintAcceleration: "Most a file may set for printing (mm/s²)",
+  maxRetractAcceleration: "Most a file may set for retractions (mm/s²)",
+  maxTravelAcceleration: "Most a file may set for travel (mm/s²)",
+  junctionDeviation: "Junction deviation (mm) · M205 J; 0 = jerk",
+  minExtrudingRate: "Min extruding feed rate (mm/s) · M205 S",
+  minTravelRate: "Min travel feed rate (mm/s) · M205 T",
+};
+
+export function profilePage(printer: PrinterRecord, profile: PrinterProfile, limits: LimitsView, session?: PageSession): Html {
+  return layout(
+    `Profile · ${printer.name}`,
+    html`<div class="settings-page profile-page">
+  <section class="card">
+    <h1>Printer profile <span class="muted">· ${printer.name}</span></h1>
+    <p><a href="/?printer=${printer.id}">← Back to the dashboard</a> · <a href="/settings/printers/${printer.id}/scripts">G-code scripts</a></p>
+  </section>
+  ${profileForm(printer.id, profile)}
+  ${limitsForm(printer.id, limits)}
+</div>`,
+    html``,
+    session,
+  );
+}
+
+/** The printer's bed, heaters and extruders (what slicers and apps read through the OctoPrint API). */
+export function profileForm(printerId: string, p: PrinterProfile, outcome?: Outcome): Html {
+  const number = (name: string, label: string, value: number, attrs: string) =>
+    html`<label>${label} <input type="number" name="${name}" value="${value}" ${attrs}></label>`;
+  const option = (value: string, label: string, current: string) => html`<option value="${value}" ${value === current ? "selected" : ""}>${label}</option>`;
+  return html`<form class="card profile" id="profile-form" hx-post="/ui/printers/${printerId}/profile" hx-target="this" hx-swap="outerHTML">
+  <h2>Printer</h2>
+  <div class="fields">
+    <label>Name <input type="text" name="name" value="${p.name}" maxlength="80" required></label>
+    <label>Model <input type="text" name="model" value="${p.model}" maxlength="80"></label>
+    ${number("width", "Bed width (mm)", p.volume.width, 'min="1" step="any" required')}
+    ${number("depth", "Bed depth (mm)", p.volume.depth, 'min="1" step="any" required')}
+    ${number("height", "Height (mm)", p.volume.height, 'min="1" step="any" required')}
+    <label>Bed shape <select name="formFactor">${option("rectangular", "rectangular", p.volume.formFactor)}${option("circular", "circular", p.volume.formFactor)}</select></label>
+    <label>Origin <select name="origin">${option("lowerleft", "front left corner", p.volume.origin)}${option("center", "centre of the bed", p.volume.origin)}</select></label>
+    ${number("count", "Extruders", p.extruder.count, 'min="1" max="10" step="1" required')}
+    ${number("nozzleDiameter", "Nozzle (mm)", p.extruder.nozzleDiameter, 'min="0.05" max="5" step="any" required')}
+    <label class="check"><input type="checkbox" name="heatedBed" ${p.heatedBed ? "checked" : ""}> Heated bed</label>
+    <label class="check"><input type="checkbox" name="heatedChamber" ${p.heatedChamber ? "checked" : ""}> Heated chamber</label>
+  </div>
+  ${outcomeLine(outcome)}
+  <div class="buttons"><button type="submit" class="primary">Save</button></div>
+</form>`;
+}
+
+/** The machine limits: a field per limit (empty = not set), the firmware's report beside it. */
+export function limitsForm(printerId: string, view: LimitsView, outcome?: Outcome): Html {
+  const { limits, reported } = view;
+  const same = reported !== null && limitsKey(limits) === limitsKey(reported);
+  const cell = (name: string, value: number | undefined, said: number | undefined) => {
+    const differs = said !== undefined && value !== undefined && said !== value;
+    return html`<td><input type="number" name="${name}" min="0" step="any" value="${value ?? ""}" placeholder="${said ?? ""}" aria-label="${name}"${differs ? html` class="differs" title="The printer reported ${said}"` : ""}></td>`;
+  };
+  return html`<form class="card limits" id="limits-form" hx-post="/ui/printers/${printerId}/profile/limits" hx-target="this" hx-swap="outerHTML">
+  <h2>Machine limits ${same ? html`<span class="badge limits-reported">as the printer reported</span>` : ""}</h2>
+  <p>How fast this printer may move and accelerate. Time estimates plan each print with them wherever the file does
+  not set its own (a file's M201/M203/M204/M205 lines still apply from where they are); an empty field falls back to
+  the slicer's settings in the file, then to Marlin's defaults.
+  ${view.isDefault ? "This is the default printer: the files page's estimates are planned with its limits." : "Files are planned with the default printer's limits; a print on this printer is re-planned with these."}</p>
+  <p class="muted reported">${reportedLine(view)}</p>
+  <table class="limits-table">
+    <thead><tr><th></th><th>X</th><th>Y</th><th>Z</th><th>E</th></tr></thead>
+    <tbody>
+    ${AXIS_LIMITS.map((key) => html`<tr><th>${AXIS_ROWS[key]}</th>${(["x", "y", "z", "e"] as const).map((a) => cell(`${key}.${a}`, limits?.[key]?.[a], reported?.[key]?.[a]))}</tr>`)}
+    </tbody>
+  </table>
+  <table class="limits-table">
+    <tbody>
+    ${SCALAR_LIMITS.map((key) => html`<tr><th>${SCALAR_ROWS[key]}</th>${cell(key, limits?.[key], reported?.[key] ?? undefined)}</tr>`)}
+    </tbody>
+  </table>
+  ${outcomeLine(outcome)}
+  <div class="buttons">
+    <button type="submit" class="primary">Save limits</button>
+    <button type="button" ${reported ? "" : "disabled"} hx-post="/ui/printers/${printerId}/profile/limits/from-printer">Use the printer's reported limits</button>
+    <button type="button" hx-post="/ui/printers/${printerId}/limits/query">Ask the printer again</button>
+    <button type="button" ${limits ? "" : "disabled"} hx-post="/ui/printers/${printerId}/profile/limits/clear" hx-confirm="Remove this printer's machine limits? Estimates then use the file's and Marlin's defaults, until the printer reports its own again (when it connects).">Clear</button>
+  </div>
+</form>`;
+}
+
+function reportedLine(view: LimitsView): string {
+  if (view.reported) return "The grey values in empty fields are what the printer's firmware reported (M503) on connecting.";
+  if (view.firmware === null) return "The printer has not reported its limits: connect it, and a Marlin-based firmware reports them by itself.";
+  return `The printer's firmware (profile ${view.firmware}) has not reported its limits; firmware that does not report them (Klipper, RepRapFirmware…) needs them entered here.`;
+}
+
+function outcomeLine(outcome: Outcome): Html | string {
+  if (!outcome) return "";
+  return "error" in outcome ? html`<p class="error" role="alert">${outcome.error}</p>` : html`<p class="saved">${outcome.saved}</p>`;
+}
