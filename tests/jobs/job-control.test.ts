@@ -106,15 +106,15 @@ describe("job control", () => {
   }, 60_000);
 
   test("the printer profile: read, change part of it, bad values refused; scripts read it", async () => {
-    const profile = (await (await host.api(`${at}/profile`)).json()) as any;
+    const { profile } = (await (await host.api(`${at}/profile`)).json()) as any;
     expect(profile.volume).toMatchObject({ width: 200, depth: 200, height: 200, origin: "lowerleft" });
-    const changed = (await (await patch(`${at}/profile`, { volume: { depth: 180 }, heatedChamber: true })).json()) as any;
+    const changed = ((await (await patch(`${at}/profile`, { volume: { depth: 180 }, heatedChamber: true })).json()) as any).profile;
     expect(changed.volume).toMatchObject({ width: 200, depth: 180 });
     expect(changed.heatedChamber).toBe(true);
     const bad = await patch(`${at}/profile`, { volume: { depth: -5 } });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error.message).toContain("volume.depth");
-    expect(((await (await host.api(`${at}/profile`)).json()) as any).volume.depth).toBe(180);
+    expect(((await (await host.api(`${at}/profile`)).json()) as any).profile.volume.depth).toBe(180);
     // The default pause script parks at the back of the bed the profile describes.
     expect((await host.post(`${at}/job`, { file: "three.gcode" })).status).toBe(200);
     await host.waitFor(at, (p: any) => p.job?.state === "printing");
