@@ -184,7 +184,7 @@ export async function printFile(host: RunningHost, name: string, text: string | 
     body: JSON.stringify({ file: name }),
   });
   if (job.status !== 200) throw new Error(`job failed to start: ${job.status} ${await job.text()}`);
-  return host.waitFor(`/api/v1/printers/${host.printer}`, (p: any) => p.job?.state !== "printing" && p.job?.state !== "paused");
+  return host.waitFor(`/api/v1/printers/${host.printer}`, (p: any) => ["done", "cancelled", "failed"].includes(p.job?.state));
 }
 
 /** The benchmark file: the torus (`times` over) between the two markers. */

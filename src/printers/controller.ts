@@ -125,6 +125,7 @@ export class PrinterController {
   private readonly encoder = new TextEncoder();
   /** The last write in progress; closing waits for it. */
   private lastWrite: Promise<void> = Promise.resolve();
+  private written: Promise<void> | undefined;
   private readonly recorder: FlightRecorder;
   private readonly linkStats = new LinkStats();
   private readonly prompt = new PromptTracker();
@@ -606,7 +607,11 @@ export class PrinterController {
     const transport = this.transport;
     if (!transport) return;
     // The transport keeps the order of writes; a failed write also closes the link (reported there).
-    this.lastWrite = transport.write(this.encoder.encode(text)).catch((e: Error) => {
+    const written = transport.write(this.encoder.encode(text));
+    // A serial write the kernel took at once comes back as the same settled promise: nothing to watch.
+    if (written === this.written) return;
+    this.written = written;
+    this.lastWrite = written.catch((e: Error) => {
       this.note(`Write failed: ${e.message}`);
     });
   }
