@@ -53,7 +53,7 @@ function jsonlLine(t: number, dir: number, line: string): string {
  * 2^32 on, `t - floor(t)` and its product with 1000 are exact in a double, so rounding that
  * product half up (as toFixed does) gives toFixed's digits.
  */
-export function fixed3(t: number): string {
+function fixed3(t: number): string {
   if (!(t >= 2 ** 32 && t < 2 ** 52)) return t.toFixed(3);
   let ms = Math.floor(t);
   let frac = Math.round((t - ms) * 1000);

@@ -6,7 +6,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FlightRecorder, fixed3, type TraceDirection } from "../../src/printers/flight-recorder.ts";
+import { FlightRecorder, type TraceDirection } from "../../src/printers/flight-recorder.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -16,14 +16,23 @@ afterEach(() => {
 /** What a trace line is by definition. */
 const reference = (t: number, dir: TraceDirection, line: string) => `{"t":${t.toFixed(3)},"dir":"${dir}","line":${JSON.stringify(line)}}\n`;
 
-test("fixed3 is toFixed(3), digit for digit, for wall-clock times and anything else", () => {
+test("times are toFixed(3), digit for digit: wall-clock times across seconds, rounding halves, and any other", () => {
   let seed = 7;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const times: number[] = [0, 0.0005, 1.5, 999.9995, 123.4565, -3.25, NaN, Infinity, 2 ** 32, 2 ** 52, 2 ** 53];
-  for (let i = 0; i < 20_000; i++) times.push(1_795_294_869_280 + random() * 1e9, 2 ** 32 + random() * 2 ** 51);
-  // Halves and near-halves of the third decimal, where rounding decides.
-  for (let i = 0; i < 2000; i++) for (const f of [0.0005, 0.0015, 0.4995, 0.9995, 0.99949999, 0.999999]) times.push(1_700_000_000_000 + i * 977 + f);
-  for (const t of times) expect([t, fixed3(t)]).toEqual([t, t.toFixed(3)]);
+  const times: number[] = [];
+  let t = 1_795_294_869_280.1234;
+  for (let i = 0; i < 30_000; i++) times.push((t += random() < 0.01 ? random() * 5000 : random() * 0.5));
+  // Halves and near-halves of the third decimal, where rounding decides, and carries into the next second.
+  for (let i = 0; i < 2000; i++) for (const f of [0.0005, 0.0015, 0.4995, 0.9995, 0.99949999, 0.999999]) times.push(1_800_000_000_000 + i * 977 + f);
+  times.push(1_800_000_999_999.9996, 1_800_001_000_000.0004, 2 ** 32 + 0.0005, 2 ** 52 - 0.5, 2 ** 52, 2 ** 53);
+  times.sort((a, b) => a - b);
+  const recorder = new FlightRecorder({ name: "p", capacity: times.length });
+  for (const time of times) recorder.record("recv", "ok", time);
+  expect(recorder.jsonl()).toBe(times.map((time) => reference(time, "recv", "ok")).join(""));
+  // Times that are not wall-clock times (a replay from 0, say) take toFixed itself.
+  const small = new FlightRecorder({ name: "p" });
+  for (const time of [0, 0.0005, 1.5, 123.4565, 999.9995]) small.record("send", "G1", time);
+  expect(small.jsonl()).toBe([0, 0.0005, 1.5, 123.4565, 999.9995].map((time) => reference(time, "send", "G1")).join(""));
 });
 
 test("the ring and the log file hold exactly the reference JSONL, escapes and all", async () => {
