@@ -25,8 +25,9 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** The x64 binary, built now if it is missing or older than the sources. */
+/** The x64 binary, built now if it is missing or older than the sources (LAYERLINE_BENCH_BINARY: another build, e.g. to compare). */
 export async function binary(): Promise<string> {
+  if (process.env.LAYERLINE_BENCH_BINARY) return process.env.LAYERLINE_BENCH_BINARY;
   const stale = !existsSync(BINARY) || ["src", "views", "public", "firmware-quirks"].some((d) => newestSource(join(ROOT, d)) > statSync(BINARY).mtimeMs);
   if (stale) {
     console.log("building dist/layerline-linux-x64 …");
