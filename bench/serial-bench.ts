@@ -25,8 +25,9 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** The x64 binary, built now if it is missing or older than the sources. */
+/** The x64 binary, built now if it is missing or older than the sources (LAYERLINE_BENCH_BINARY: another build, e.g. to compare). */
 export async function binary(): Promise<string> {
+  if (process.env.LAYERLINE_BENCH_BINARY) return process.env.LAYERLINE_BENCH_BINARY;
   const stale = !existsSync(BINARY) || ["src", "views", "public", "firmware-quirks"].some((d) => newestSource(join(ROOT, d)) > statSync(BINARY).mtimeMs);
   if (stale) {
     console.log("building dist/layerline-linux-x64 …");
@@ -184,7 +185,7 @@ export async function printFile(host: RunningHost, name: string, text: string | 
     body: JSON.stringify({ file: name }),
   });
   if (job.status !== 200) throw new Error(`job failed to start: ${job.status} ${await job.text()}`);
-  return host.waitFor(`/api/v1/printers/${host.printer}`, (p: any) => p.job?.state !== "printing" && p.job?.state !== "paused");
+  return host.waitFor(`/api/v1/printers/${host.printer}`, (p: any) => ["done", "cancelled", "failed"].includes(p.job?.state));
 }
 
 /** The benchmark file: the torus (`times` over) between the two markers. */

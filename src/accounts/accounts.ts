@@ -55,6 +55,10 @@ export type LoginResult =
   | { ok: false; reason: "invalid" }
   | { ok: false; reason: "throttled"; retryAfterMs: number };
 
+/** How long a key's principal may be reused at most, database unchanged (its last use is noted at most once a minute anyway). */
+const RECENT_KEY_MS = 1000;
+const RECENT_KEYS_KEPT = 256;
+
 const ScopedKeySchema = v.object({
   name: v.pipe(v.string(), v.trim(), v.minLength(1, "give the key a name"), v.maxLength(80)),
   scope: v.string(),
@@ -67,6 +71,15 @@ export class Accounts {
   readonly throttle = new LoginThrottle();
   readonly appKeys = new AppKeyRequests();
   private localToken: string | null = null;
+  /**
+   * Keys seen lately, with their principal. Pollers (slicers, apps, dashboards) send the same key
+   * many times a second, and checking one takes three queries; an entry holds only while the
+   * database is as it was — no write by this host (any table) and none by another process (the
+   * CLI) — and for RECENT_KEY_MS at most, so a revoked key or a changed user is refused at once.
+   */
+  private readonly recentKeys = new Map<string, { principal: Principal; changes: number; version: number; until: number }>();
+  private readonly ownChanges;
+  private readonly dataVersion;
 
   constructor(
     db: Database,
@@ -75,6 +88,8 @@ export class Accounts {
     this.users = new UserStore(db);
     this.sessions = new SessionStore(db);
     this.keys = new ApiKeyStore(db);
+    this.ownChanges = db.query<{ n: number }, []>("SELECT total_changes() AS n");
+    this.dataVersion = db.query<{ data_version: number }, []>("PRAGMA data_version");
   }
 
   adminExists(): boolean {
@@ -118,6 +133,20 @@ export class Accounts {
   }
 
   principalForKey(key: string, now = Date.now()): Principal | undefined {
+    const version = this.dataVersion.get()!.data_version;
+    const recent = this.recentKeys.get(key);
+    if (recent && now < recent.until && recent.version === version && recent.changes === this.ownChanges.get()!.n) return recent.principal;
+    const principal = this.checkKey(key, now);
+    // Kept only if no other process wrote meanwhile; our own write (the key's last use) is in `changes`.
+    if (principal && this.dataVersion.get()!.data_version === version) {
+      if (this.recentKeys.size >= RECENT_KEYS_KEPT) this.recentKeys.clear();
+      const until = Math.min(now + RECENT_KEY_MS, principal.apiKey!.expiresAt ?? Infinity);
+      this.recentKeys.set(key, { principal, changes: this.ownChanges.get()!.n, version, until });
+    } else this.recentKeys.delete(key);
+    return principal;
+  }
+
+  private checkKey(key: string, now: number): Principal | undefined {
     const record = this.keys.verify(key, now);
     if (!record) return undefined;
     const user = this.users.get(record.userId);

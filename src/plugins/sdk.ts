@@ -258,21 +258,58 @@ export interface GcodeCommand {
 /**
  * Parses one cleaned G-code line (no comment, no line number). Null for anything else.
  * Example: `parseGcode("G1 X10 Y-2.5 F3000")` → `{ code: "G1", params: { X: "10", Y: "-2.5", F: "3000" } }`.
+ *
+ * Plugins call it for every line of a print, so it reads the characters once instead of running
+ * regular expressions; it answers exactly as `/^\s*([GMTgmt])(\d+(?:\.\d+)?)(.*)$/` and then
+ * `/([A-Za-z])\s*([-+]?[0-9.]*)/g` over the rest would (tests/plugins/api-surface.test.ts).
  */
 export function parseGcode(line: string): GcodeCommand | null {
-  const m = /^\s*([GMTgmt])(\d+(?:\.\d+)?)(.*)$/.exec(line);
-  if (!m) return null;
-  const code = `${m[1]!.toUpperCase()}${m[2]}`;
-  const params: Record<string, string> = {};
+  const n = line.length;
+  let i = 0;
+  while (i < n && isSpace(line.charCodeAt(i))) i++;
+  const letter = line.charCodeAt(i) | 32; // lower case (and NaN past the end becomes 32)
+  if (letter !== 103 /* g */ && letter !== 109 /* m */ && letter !== 116 /* t */) return null;
+  const digits = ++i;
+  while (i < n && isDigit(line.charCodeAt(i))) i++;
+  if (i === digits) return null;
+  if (line.charCodeAt(i) === 46 /* . */ && isDigit(line.charCodeAt(i + 1))) for (i += 2; i < n && isDigit(line.charCodeAt(i)); ) i++;
+  // The rest is `.*` up to the end: a line break in it means no match at all.
+  for (let k = i; k < n; k++) {
+    const c = line.charCodeAt(k);
+    if (c === 10 || c === 13 || c === 0x2028 || c === 0x2029) return null;
+  }
+  const code = String.fromCharCode(letter - 32) + line.slice(digits, i);
   // M117/M118 carry free text, not parameters.
-  if (code === "M117" || code === "M118") return { code, params: { "": m[3]!.trim() } };
-  for (const p of m[3]!.matchAll(/([A-Za-z])\s*([-+]?[0-9.]*)/g)) params[p[1]!.toUpperCase()] = p[2]!;
+  if (code === "M117" || code === "M118") return { code, params: { "": line.slice(i).trim() } };
+  const params: Record<string, string> = {};
+  while (i < n) {
+    const c = line.charCodeAt(i++);
+    const upper = c & ~32;
+    if (upper < 65 || upper > 90 || c > 122) continue; // not a letter A-Z / a-z
+    while (i < n && isSpace(line.charCodeAt(i))) i++;
+    const value = i;
+    const sign = line.charCodeAt(i);
+    if (sign === 45 /* - */ || sign === 43 /* + */) i++;
+    for (let d = line.charCodeAt(i); i < n && (isDigit(d) || d === 46); d = line.charCodeAt(++i));
+    params[String.fromCharCode(upper)] = line.slice(value, i);
+  }
   return { code, params };
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** What `\s` matches in a JavaScript regular expression. */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 /** The number of a parameter, or undefined when absent or not a number. */
 export function gcodeNumber(command: GcodeCommand, letter: string): number | undefined {
-  const text = command.params[letter.toUpperCase()];
+  // The usual one-letter ASCII name without toUpperCase (asked several times per line).
+  const c = letter.length === 1 ? letter.charCodeAt(0) : 0;
+  const text = command.params[c >= 97 && c <= 122 ? String.fromCharCode(c - 32) : c >= 65 && c <= 90 ? letter : letter.toUpperCase()];
   if (text === undefined || text === "") return undefined;
   const n = Number(text);
   return Number.isFinite(n) ? n : undefined;

@@ -16,6 +16,7 @@ import { LinePipeline, type LineHooks } from "../plugins/serial/pipeline.ts";
 import { commandCode, ProtocolEngine, type EngineEvent, type LinkProblem } from "../protocol/engine.ts";
 import type { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { BASE_PROFILE } from "../protocol/quirks-library.ts";
+import { LineSplitter } from "../protocol/line-splitter.ts";
 import { isPrintableListing, shortName, type SdMessage } from "../protocol/sd.ts";
 import { detectPrinter } from "../transport/detect.ts";
 import { SerialTransport } from "../transport/serial.ts";
@@ -117,8 +118,7 @@ export class PrinterController {
   private engine: ProtocolEngine | undefined;
   private stream: ActiveStream | undefined;
   private sdJob: SdJob | undefined;
-  private decoder = new TextDecoder();
-  private partial = "";
+  private readonly lines = new LineSplitter();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
   /** The flight recorder's line count at the last publish: the terminal gets the lines after it. */
@@ -127,6 +127,7 @@ export class PrinterController {
   private readonly encoder = new TextEncoder();
   /** The last write in progress; closing waits for it. */
   private lastWrite: Promise<void> = Promise.resolve();
+  private written: Promise<void> | undefined;
   private readonly recorder: FlightRecorder;
   private readonly linkStats = new LinkStats();
   private readonly prompt = new PromptTracker();
@@ -651,16 +652,11 @@ export class PrinterController {
   private onData(chunk: Uint8Array): void {
     const engine = this.engine;
     if (!engine) return;
-    const text = this.partial + this.decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      this.incoming.push(text.slice(start, end), -1, "firmware");
-      start = nl + 1;
-    }
-    this.partial = text.slice(start);
+    this.lines.push(chunk, this.received);
     this.flush();
   }
+
+  private readonly received = (line: string): void => this.incoming.push(line, -1, "firmware");
 
   /** Feeds job lines into free slots, writes what the engine wants sent, handles its events. */
   private flush(): void {
@@ -770,7 +766,11 @@ export class PrinterController {
     const transport = this.transport;
     if (!transport) return;
     // The transport keeps the order of writes; a failed write also closes the link (reported there).
-    this.lastWrite = transport.write(this.encoder.encode(text)).catch((e: Error) => {
+    const written = transport.write(this.encoder.encode(text));
+    // A serial write the kernel took at once comes back as the same settled promise: nothing to watch.
+    if (written === this.written) return;
+    this.written = written;
+    this.lastWrite = written.catch((e: Error) => {
       this.note(`Write failed: ${e.message}`);
     });
   }
@@ -1111,7 +1111,7 @@ export class PrinterController {
     this.transport = undefined;
     this.engine?.close();
     this.engine = undefined;
-    this.partial = "";
+    this.lines.reset();
     this.outgoing.reset();
     this.incoming.reset();
     this.prompt.close();

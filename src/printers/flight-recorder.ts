@@ -37,10 +37,31 @@ export interface FlightRecorderOptions {
 }
 
 const DIRS: TraceDirection[] = ["send", "recv", "info"];
+// What each entry's JSONL line starts with, after its time, by direction.
+const DIR_FIELDS = DIRS.map((d) => `,"dir":"${d}","line":`);
+// Characters JSON.stringify would escape; lines without them are quoted as they are.
+const NEEDS_ESCAPE = /["\\\x00-\x1f\x7f-\uffff]/;
 
-/** One entry as a JSONL line (with its newline). */
-export function traceLine(e: TraceEntry): string {
-  return `{"t":${e.t.toFixed(3)},"dir":"${e.dir}","line":${JSON.stringify(e.line)}}\n`;
+// One entry as a JSONL line (with its newline). Written for every line on the wire, so
+// `JSON.stringify` only for lines that need escaping (the usual ASCII lines are quoted as they are).
+function jsonlLine(t: number, dir: number, line: string): string {
+  return `{"t":${fixed3(t)}${DIR_FIELDS[dir]}${NEEDS_ESCAPE.test(line) ? JSON.stringify(line) : `"${line}"`}}\n`;
+}
+
+/**
+ * `t.toFixed(3)`, the same text, about ten times cheaper for wall-clock times (ms since 1970). From
+ * 2^32 on, `t - floor(t)` and its product with 1000 are exact in a double, so rounding that
+ * product half up (as toFixed does) gives toFixed's digits.
+ */
+function fixed3(t: number): string {
+  if (!(t >= 2 ** 32 && t < 2 ** 52)) return t.toFixed(3);
+  let ms = Math.floor(t);
+  let frac = Math.round((t - ms) * 1000);
+  if (frac === 1000) {
+    ms++;
+    frac = 0;
+  }
+  return `${ms}.${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}`;
 }
 
 /** The log files of a printer, oldest first (the ones that exist). */
@@ -107,10 +128,8 @@ export class FlightRecorder {
 
   /** The lines recorded after the first `seen` (as many of them as the ring still holds), at most `max`, oldest first. */
   since(seen: number, max = Infinity): TraceEntry[] {
-    const first = Math.max(seen, this.total - this.count, this.total - max);
     const out: TraceEntry[] = [];
-    for (let k = first; k < this.total; k++) {
-      const i = (((this.next - (this.total - k)) % this.capacity) + this.capacity) % this.capacity;
+    for (let k = this.firstSince(seen, max), i = this.slot(k); k < this.total; k++, i = i + 1 === this.capacity ? 0 : i + 1) {
       out.push({ t: this.times[i]!, dir: DIRS[this.dirs[i]!]!, line: this.lines[i]! });
     }
     return out;
@@ -118,7 +137,25 @@ export class FlightRecorder {
 
   /** The ring as JSONL. */
   jsonl(): string {
-    return this.entries().map(traceLine).join("");
+    return this.jsonlSince(this.total - this.count);
+  }
+
+  /** The lines after the first `seen` that the ring still holds, as JSONL, straight from the ring. */
+  private jsonlSince(seen: number): string {
+    let text = "";
+    for (let k = this.firstSince(seen), i = this.slot(k); k < this.total; k++, i = i + 1 === this.capacity ? 0 : i + 1) {
+      text += jsonlLine(this.times[i]!, this.dirs[i]!, this.lines[i]!);
+    }
+    return text;
+  }
+
+  private firstSince(seen: number, max = Infinity): number {
+    return Math.max(seen, this.total - this.count, this.total - max);
+  }
+
+  /** Where the `k`-th line recorded since the start is (or would be) in the ring. */
+  private slot(k: number): number {
+    return (((this.next - (this.total - k)) % this.capacity) + this.capacity) % this.capacity;
   }
 
   /** Writes what is buffered now; resolves when it is on disk. */
@@ -132,7 +169,7 @@ export class FlightRecorder {
       this.skipped += oldest - this.written;
       this.written = oldest;
     }
-    const text = this.since(this.written).map(traceLine).join("");
+    const text = this.jsonlSince(this.written);
     this.written = this.total;
     this.writing = this.writing.then(() => this.append(dir, text)).catch((e: Error) => {
       this.fileError = e.message;

@@ -4,7 +4,6 @@
  * and the point to resume from). The next chunk is prefetched while the current one drains, so
  * the serial path never waits on the disk.
  */
-import { clean } from "../protocol/framing.ts";
 
 export interface SourceLine {
   /** The command without comment or surrounding whitespace; never empty. */
@@ -16,6 +15,11 @@ export interface SourceLine {
 }
 
 const CHUNK = 256 * 1024;
+
+/** What `String.prototype.trim` removes, among latin1 characters: tab, LF, VT, FF, CR, space, NBSP. */
+function isBlank(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 160;
+}
 
 export class GcodeSource {
   private buffer: Buffer = Buffer.alloc(0);
@@ -51,26 +55,36 @@ export class GcodeSource {
 
   /**
    * The next command, or undefined when the loaded bytes are used up (then await `fill()`,
-   * unless `done`). Comment-only and blank lines are skipped without allocating.
+   * unless `done`). One pass over the line's bytes finds its end, its comment and the command's
+   * ends, so only the command itself becomes a string (the same string `clean` would give of the
+   * line read as latin1); comment-only and blank lines allocate nothing.
    */
   next(): SourceLine | undefined {
     const buf = this.buffer;
     const len = buf.length;
-    const atEof = this.loadedTo >= this.size;
     while (this.pos < len) {
-      let nl = buf.indexOf(10, this.pos);
+      // The command: from its first to its last non-blank byte before the newline or a `;`.
+      let first = -1;
+      let last = -1;
+      let i = this.pos;
+      let c = 0;
+      for (; i < len; i++) {
+        c = buf[i]!;
+        if (c === 10 || c === 59 /* ; */) break;
+        if (!isBlank(c)) {
+          if (first < 0) first = i;
+          last = i;
+        }
+      }
+      // The end of the line: here, or past the comment.
+      let nl = c === 10 ? i : buf.indexOf(10, i);
       if (nl < 0) {
-        if (!atEof) return undefined; // the line continues in the next chunk
+        if (this.loadedTo < this.size) return undefined; // the line continues in the next chunk
         nl = len; // last line without a newline
       }
-      const start = this.pos;
       this.pos = nl + 1;
       const line = this.lineNo++;
-      let s = start;
-      while (s < nl && (buf[s] === 32 || buf[s] === 9 || buf[s] === 13)) s++;
-      if (s === nl || buf[s] === 59 /* ; */) continue;
-      const command = clean(buf.toString("latin1", s, nl));
-      if (command) return { command, end: Math.min(this.bufferStart + nl + 1, this.size), line };
+      if (first >= 0) return { command: buf.toString("latin1", first, last + 1), end: Math.min(this.bufferStart + nl + 1, this.size), line };
     }
     return undefined;
   }

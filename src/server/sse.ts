@@ -9,13 +9,30 @@ export type SendEvent = (event: string, data: string) => boolean;
 
 const KEEPALIVE_MS = 15_000;
 const HIGH_WATER = 256 * 1024;
+const encoder = new TextEncoder();
+
+// The last frames built: every listener of an event is sent the same (shared) text, so it is
+// framed and encoded once, not once per client. Bounded; a miss just builds it again.
+const frames = new Map<string, { event: string; bytes: Uint8Array }>();
+const FRAMES_KEPT = 32;
+
+/** `event: …` and one `data:` line per line of the payload, encoded. */
+function frame(event: string, data: string): Uint8Array {
+  const hit = frames.get(data);
+  if (hit && hit.event === event) return hit.bytes;
+  // Each line of the payload needs its own `data:` prefix.
+  const body = data.includes("\n") ? data.split("\n").map((l) => `data: ${l}`).join("\n") : `data: ${data}`;
+  const bytes = encoder.encode(`event: ${event}\n${body}\n\n`);
+  if (frames.size >= FRAMES_KEPT) frames.clear();
+  frames.set(data, { event, bytes });
+  return bytes;
+}
 
 /**
  * Builds an SSE response. `open` gets a send function and returns the unsubscribe function,
  * called when the client goes away.
  */
 export function sseResponse(open: (send: SendEvent) => () => void): Response {
-  const encoder = new TextEncoder();
   let close: (() => void) | undefined;
   let keepalive: ReturnType<typeof setInterval> | undefined;
   const stream = new ReadableStream<Uint8Array>(
@@ -25,10 +42,8 @@ export function sseResponse(open: (send: SendEvent) => () => void): Response {
         const send: SendEvent = (event, data) => {
           if (closed) return false;
           if ((controller.desiredSize ?? 1) <= 0) return true; // client is behind: skip this one
-          // Each line of the payload needs its own `data:` prefix.
-          const body = data.includes("\n") ? data.split("\n").map((l) => `data: ${l}`).join("\n") : `data: ${data}`;
           try {
-            controller.enqueue(encoder.encode(`event: ${event}\n${body}\n\n`));
+            controller.enqueue(frame(event, data));
           } catch {
             closed = true;
           }

@@ -85,6 +85,17 @@ async function waitUntilReleased(ttyName: string | undefined): Promise<void> {
   while (processHolds(ttyName) && Date.now() < deadline) await Bun.sleep(1);
 }
 
+/** What {@link LinuxTtyPort.write} returns when every byte went to the kernel at once (the usual case). */
+export const WRITTEN: Promise<void> = Promise.resolve();
+
+/** Where {@link LinuxTtyPort.listen} sends what arrives. */
+export interface PortListener {
+  /** Bytes as Bun read them from the tty. */
+  data(chunk: Uint8Array): void;
+  /** No more bytes will come: the other end hung up or a read failed (not called after close()). */
+  end(error: Error): void;
+}
+
 function canceled(message: string): PortError {
   return new PortError("ECANCELED", message, true);
 }
@@ -118,8 +129,12 @@ export class LinuxTtyPort implements BindingPortInterface {
   private wakeRead: (() => void) | undefined;
   private resumePump: (() => void) | undefined;
   private reading = false;
+  // Push mode (listen()): chunks go straight to the listener instead of waiting for read().
+  private listener: PortListener | undefined;
   // Tail of the write queue; writes run strictly one after another to keep byte order.
   private writeTail: Promise<void> = Promise.resolve();
+  // Writes queued behind a full kernel buffer; while there are any, new writes queue behind them.
+  private queuedWrites = 0;
   private readonly ttyName: string | undefined;
 
   constructor(
@@ -147,6 +162,10 @@ export class LinuxTtyPort implements BindingPortInterface {
         return;
       }
       if (result.value.length > 0) {
+        if (this.listener) {
+          this.listener.data(result.value);
+          continue;
+        }
         this.received.push(result.value);
         this.receivedBytes += result.value.length;
         this.wake();
@@ -158,7 +177,32 @@ export class LinuxTtyPort implements BindingPortInterface {
 
   private end(error: Error): void {
     this.ended ??= error;
+    if (this.listener) {
+      this.failure ??= this.ended;
+      this.listener.end(this.ended);
+    }
     this.wake();
+  }
+
+  /**
+   * Hands every chunk to `listener` as it arrives (what was received before comes first) instead
+   * of keeping it for read(): one call per chunk, no copy, no promise. A serial link's hot path;
+   * read() is for `@serialport/stream`, which this port then must not be given to.
+   */
+  listen(listener: PortListener): void {
+    this.listener = listener;
+    for (let head = this.received.shift(); head !== undefined; head = this.received.shift()) {
+      listener.data(this.headOffset ? head.subarray(this.headOffset) : head);
+      this.headOffset = 0;
+    }
+    this.receivedBytes = 0;
+    const resume = this.resumePump;
+    this.resumePump = undefined;
+    resume?.();
+    if (this.ended) {
+      this.failure ??= this.ended;
+      listener.end(this.ended);
+    }
   }
 
   private wake(): void {
@@ -214,9 +258,30 @@ export class LinuxTtyPort implements BindingPortInterface {
     resume?.();
   }
 
-  /** Hands all of `buffer` to the kernel, waiting out EAGAIN; resolves when the last byte is queued. */
-  write(buffer: Buffer): Promise<void> {
-    const result = this.writeTail.then(() => this.writeAll(buffer));
+  /**
+   * Hands all of `buffer` to the kernel, waiting out EAGAIN; resolves when the last byte is queued.
+   * With nothing queued before it, the bytes go out at once and {@link WRITTEN} comes back: a
+   * printer's line costs one write(2) and no promise.
+   */
+  write(buffer: Uint8Array): Promise<void> {
+    if (this.queuedWrites === 0) {
+      if (!this.isOpen) return Promise.reject(canceled("Write canceled: the port is closed"));
+      let written = 0;
+      try {
+        written = writeSync(this.fd, buffer);
+      } catch (error) {
+        if (errorCode(error) !== "EAGAIN") {
+          this.failure ??= asError(error);
+          return Promise.reject(error);
+        }
+      }
+      if (written === buffer.length) return WRITTEN;
+      buffer = buffer.subarray(written);
+    }
+    this.queuedWrites++;
+    const result = this.writeTail.then(() => this.writeAll(buffer)).finally(() => {
+      this.queuedWrites--;
+    });
     this.writeTail = result.catch(() => undefined);
     return result;
   }

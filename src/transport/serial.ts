@@ -3,7 +3,7 @@
  * `@serialport/stream` with our own Bun-compatible binding.
  */
 import { SerialPortStream } from "@serialport/stream";
-import { LinuxTtyBinding, listLinuxSerialPorts, type LinuxPortInfo, type LinuxTtyPort } from "./binding.ts";
+import { LinuxTtyBinding, listLinuxSerialPorts, PortError, WRITTEN, type LinuxPortInfo, type LinuxTtyPort } from "./binding.ts";
 import { TransportError, type Transport, type TransportHandlers } from "./transport.ts";
 
 /** Where and how fast to talk; the line is always raw 8N1 without flow control. */
@@ -124,6 +124,7 @@ export class SerialTransport implements Transport {
   readonly description: string;
   private stream: SerialPortStream<typeof LinuxTtyBinding> | undefined;
   private lost: TransportError | undefined;
+  private closed: ((error: TransportError) => void) | undefined;
 
   constructor(private readonly options: SerialTransportOptions) {
     this.description = `${options.path} @ ${options.baudRate}`;
@@ -142,7 +143,7 @@ export class SerialTransport implements Transport {
       hupcl: this.options.hupcl ?? false,
       autoOpen: false,
     });
-    // Failed writes also surface as 'error'; the 'close' below reports them, this keeps them handled.
+    // Errors of our own calls come back to their callbacks; this keeps any other one handled.
     stream.on("error", () => undefined);
     try {
       await new Promise<void>((resolve, reject) => stream.open((error) => (error ? reject(error) : resolve())));
@@ -151,15 +152,22 @@ export class SerialTransport implements Transport {
     }
     this.stream = stream;
     this.lost = undefined;
-    stream.on("data", (chunk: Buffer) => handlers.data(chunk));
-    // SerialPortStream closes itself with a DisconnectedError when a read or write fails; our own
-    // close() passes no error, so only a link that died on its own reaches handlers.closed.
-    stream.on("close", (disconnect: Error | null) => {
-      if (disconnect === null || disconnect === undefined || this.stream !== stream) return;
-      this.stream = undefined; // allows open() again to reconnect
-      this.lost = transportErrorFor(portOf(stream)?.failure ?? disconnect, path, baudRate);
-      handlers.closed(this.lost);
-    });
+    this.closed = handlers.closed;
+    // The bytes bypass the stream's Readable and Writable: every chunk goes from the port to
+    // `handlers.data`, every write straight to the port (a line costs one write(2), no stream
+    // machinery, no copy). The stream still opens, configures and closes the port.
+    portOf(stream)!.listen({ data: handlers.data, end: (error) => this.linkLost(stream, error) });
+  }
+
+  /** The link died on its own (hang-up, failed read or write): closes the port, then reports it once. */
+  private linkLost(stream: SerialPortStream<typeof LinuxTtyBinding>, error: unknown): void {
+    if (this.stream !== stream) return; // closed by us, or already reported
+    this.stream = undefined; // allows open() again to reconnect
+    const lost = transportErrorFor(portOf(stream)?.failure ?? error, this.options.path, this.options.baudRate);
+    this.lost = lost;
+    const closed = this.closed;
+    if (stream.isOpen) stream.close(() => closed?.(lost));
+    else closed?.(lost);
   }
 
   /** Queues bytes; resolves once the kernel has all of them. Order is kept across calls. */
@@ -171,11 +179,11 @@ export class SerialTransport implements Transport {
         this.lost ?? new TransportError("closed", `${path} is not open`, "Connect to the printer first."),
       );
     }
-    return new Promise((resolve, reject) => {
-      stream.write(bytes, (error) => {
-        if (error) reject(this.lost ?? transportErrorFor(portOf(stream)?.failure ?? error, path, baudRate));
-        else resolve();
-      });
+    const written = portOf(stream)!.write(bytes);
+    if (written === WRITTEN) return written;
+    return written.catch((error: unknown) => {
+      if (!(error instanceof PortError && error.canceled)) this.linkLost(stream, error);
+      throw this.lost ?? transportErrorFor(portOf(stream)?.failure ?? error, path, baudRate);
     });
   }
 

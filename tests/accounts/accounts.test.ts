@@ -115,4 +115,40 @@ describe("the accounts store", () => {
     expect(accounts.principalForSession(token)).toBeUndefined();
     expect(accounts.principalForKey(key)).toBeUndefined();
   });
+
+  test("a key polled many times a second is checked once, yet every change to it or its user counts at once", async () => {
+    const bob = await accounts.addUser("bob", "bob's long password", "users");
+    const now = Date.now();
+    const { key, record } = accounts.createKey(bob, { name: "poller", scope: "full", expiresAt: now + 5000 });
+    const first = accounts.principalForKey(key, now)!;
+    expect(first.user!.name).toBe("bob");
+    // Reused while nothing changed (the same principal, no queries for the key or the user)…
+    expect(accounts.principalForKey(key, now + 10)).toBe(first);
+    // …and for a second at most.
+    expect(accounts.principalForKey(key, now + 1500)).not.toBe(first);
+
+    // A change by this host, even to another table, is seen at once: a deactivated user's key stops.
+    accounts.users.setActive(bob.id, false);
+    expect(accounts.principalForKey(key, now + 1510)).toBeUndefined();
+    accounts.users.setActive(bob.id, true);
+    expect(accounts.principalForKey(key, now + 1520)?.user?.active).toBe(true);
+    expect(accounts.principalForKey(key, now + 1525)!.permissions.has("control")).toBe(true);
+    accounts.setGroup(accounts.users.get(bob.id)!, "readonly");
+    expect(accounts.principalForKey(key, now + 1530)!.permissions.has("control")).toBe(false);
+
+    // A change by another process (the `layerline apikey` CLI has its own connection) too.
+    const cli = openDatabase(dir);
+    try {
+      expect(accounts.principalForKey(key, now + 1540)).toBeDefined();
+      cli.query("DELETE FROM api_keys WHERE id = ?").run(record.id);
+      expect(accounts.principalForKey(key, now + 1550)).toBeUndefined();
+    } finally {
+      cli.close();
+    }
+
+    // An expiring key is refused from its expiry on, however recently it was checked.
+    const short = accounts.createKey(bob, { name: "short", scope: "full", expiresAt: now + 2000 });
+    expect(accounts.principalForKey(short.key, now + 1999)).toBeDefined();
+    expect(accounts.principalForKey(short.key, now + 2000)).toBeUndefined();
+  });
 });

@@ -90,3 +90,32 @@ test("G-code helpers", () => {
   const c = parseGcode("G1 Z.3 E-1")!;
   expect([gcodeNumber(c, "z"), gcodeNumber(c, "E"), gcodeNumber(c, "X")]).toEqual([0.3, -1, undefined]);
 });
+
+test("parseGcode answers exactly as its definition by regular expressions, on real and hostile lines", () => {
+  // The definition (parseGcode scans characters instead, since plugins call it for every line).
+  const byRegex = (line: string) => {
+    const m = /^\s*([GMTgmt])(\d+(?:\.\d+)?)(.*)$/.exec(line);
+    if (!m) return null;
+    const code = `${m[1]!.toUpperCase()}${m[2]}`;
+    if (code === "M117" || code === "M118") return { code, params: { "": m[3]!.trim() } };
+    const params: Record<string, string> = {};
+    for (const p of m[3]!.matchAll(/([A-Za-z])\s*([-+]?[0-9.]*)/g)) params[p[1]!.toUpperCase()] = p[2]!;
+    return { code, params };
+  };
+  const lines = [
+    "G1 X10 Y-2.5 F3000", "g1x1y2", "G0 X+1 Y-.5 Z1.2.3", "G28 X Y", "  \tM104 S200", "\u00a0G1 X1", "\ufeffG1", "G1.5 X1", "G1. X1", "G12.34.5",
+    "T0", "T", "M", "G", "", " ", "M117   Printing… 50% ", "m118 E1 hello", "G1 X1\nY2", "G1 X1\r", "G1 X 10 Y\t-3", "G1 X- Y+", "G1 ÄX1 ßY2",
+    "M600", "N12 G1 X1*20", "@pause", "G1 X1 X2", "G92 E0 e1", "G1 X1\u2028", "G1\u3000X1", "M73 P50 R12", "G2 I1 J-1 X2 Y3 E.3",
+  ];
+  let seed = 3;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const alphabet = "GMTgmtXYZEFIJPSRxyz0123456789.-+ \t\u00a0\n\r;*@Ä";
+  for (let i = 0; i < 5000; i++) lines.push(Array.from({ length: Math.floor(random() * 16) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(""));
+  for (const line of lines) {
+    const expected = byRegex(line);
+    const got = parseGcode(line);
+    expect([line, got]).toEqual([line, expected]);
+    if (got) expect([line, Object.keys(got.params)]).toEqual([line, Object.keys(expected!.params)]);
+    for (const letter of ["x", "X", "e", "Ä", "ä", "", "xy"]) if (got) expect(gcodeNumber(got, letter)).toBe(gcodeNumber(expected!, letter));
+  }
+});

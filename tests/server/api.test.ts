@@ -125,6 +125,54 @@ describe("native API", () => {
     expect(JSON.parse(data).id).toBe(printer);
   });
 
+  test("many listeners get whole, identical events (rendered once, shared); a poll answers as before", async () => {
+    const open = (path: string) => host.api(path).then((r) => r.body!.getReader());
+    const readers = await Promise.all([
+      open(`/api/v1/events?printer=${printer}`),
+      open(`/api/v1/events?printer=${printer}`),
+      open(`/ui/events?printer=${printer}`),
+      open(`/ui/events?printer=${printer}`),
+    ]);
+    await host.post(`/api/v1/printers/${printer}/commands`, { commands: ["M105", "M114"] });
+    const texts = await Promise.all(
+      readers.map(async (reader) => {
+        const decoder = new TextDecoder();
+        let text = "";
+        const deadline = Date.now() + 2500;
+        while (Date.now() < deadline) {
+          const chunk = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
+          if (!chunk || chunk.done) break;
+          text += decoder.decode(chunk.value, { stream: true });
+        }
+        await reader.cancel();
+        return text;
+      }),
+    );
+    const events = texts.map((text) =>
+      text
+        .split("\n\n")
+        .filter((block) => block.startsWith("event: "))
+        .map((block) => ({ event: block.slice(7, block.indexOf("\n")), data: block.split("\n").slice(1).map((l) => l.slice(6)).join("\n") })),
+    );
+    // Every JSON frame is whole; both JSON listeners saw the same status texts while both listened.
+    for (const list of events.slice(0, 2)) for (const e of list) expect(() => JSON.parse(e.data)).not.toThrow();
+    const statuses = events.slice(0, 2).map((list) => list.filter((e) => e.event === "status").map((e) => e.data));
+    expect(statuses[0]!.length).toBeGreaterThan(1);
+    expect(statuses[1]!.slice(-1)).toEqual(statuses[0]!.slice(-1));
+    // The dashboards got the same live panels.
+    const panels = events.slice(2).map((list) => list.filter((e) => e.event === "live").map((e) => e.data));
+    expect(panels[0]!.length).toBeGreaterThan(0);
+    expect(panels[1]!.at(-1)).toBe(panels[0]!.at(-1)!);
+    expect(panels[0]!.at(-1)).toContain('data-state="operational"');
+
+    const res = await host.api(`/api/v1/printers/${printer}`);
+    expect(res.headers.get("content-type")).toBe("application/json;charset=utf-8");
+    const one = await res.json();
+    const { printers } = await (await host.api("/api/v1/printers")).json();
+    expect(Object.keys(one)).toEqual(Object.keys(printers[0]));
+    expect(one).toMatchObject({ id: printer, name: printers[0].name, state: "operational" });
+  }, 30_000);
+
   test("a second printer can be added and removed", async () => {
     const res = await host.post("/api/v1/printers", { name: "Bench Virtual", transport: "virtual" });
     expect(res.status).toBe(201);

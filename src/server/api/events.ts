@@ -7,21 +7,24 @@ import { subscribe } from "../../events.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse } from "../sse.ts";
 import { visibleTo } from "../auth/principal.ts";
-import { printerJson } from "./printers.ts";
+import { renderOnce } from "../render-once.ts";
+import { printerJsonText } from "./printers.ts";
 
 export function eventsApi(ctx: AppContext) {
+  // Each event is serialised once for all the clients listening.
+  const json = renderOnce((e: object) => JSON.stringify(e));
   return new Elysia().get("/api/v1/events", ({ query, request }) => {
     const only = typeof query.printer === "string" ? query.printer : undefined;
     const wanted = (id: string) => (only === undefined || only === id) && visibleTo(request, id);
     return sseResponse((send) => {
-      for (const s of ctx.printers.list()) if (wanted(s.id)) send("status", JSON.stringify(printerJson(s)));
+      for (const s of ctx.printers.list()) if (wanted(s.id)) send("status", printerJsonText(s));
       return subscribe(ctx.bus, {
         "printer.status": ({ id }) => {
           const s = ctx.printers.get(id);
-          if (s && wanted(id)) send("status", JSON.stringify(printerJson(s)));
+          if (s && wanted(id)) send("status", printerJsonText(s));
         },
-        "printer.log": (e) => wanted(e.id) && send("log", JSON.stringify(e)),
-        "printer.event": (e) => wanted(e.id) && send("event", JSON.stringify(e)),
+        "printer.log": (e) => wanted(e.id) && send("log", json(e)),
+        "printer.event": (e) => wanted(e.id) && send("event", json(e)),
         "files.changed": () => send("files", JSON.stringify({ files: ctx.files.list() })),
         "analysis.progress": (e) => send("analysis", JSON.stringify(e)),
         "analysis.finished": (e) => send("analysis", JSON.stringify({ ...e, state: e.ok ? "done" : "error" })),

@@ -49,6 +49,23 @@ export function printerJson(session: PrinterSession) {
   return { name, transport, port, baud, window, autoconnect, isDefault, ...session.status };
 }
 
+// Per status object (a new one with each report of the printer's Worker), for the record it went with.
+const printerTexts = new WeakMap<PrinterSession["status"], { record: PrinterSession["record"]; text: string }>();
+
+/** `JSON.stringify(printerJson(session))`, serialised once per status however many clients ask. */
+export function printerJsonText(session: PrinterSession): string {
+  const cached = printerTexts.get(session.status);
+  if (cached && cached.record === session.record) return cached.text;
+  const text = JSON.stringify(printerJson(session));
+  printerTexts.set(session.status, { record: session.record, text });
+  return text;
+}
+
+/** What Elysia answers for an object, from its JSON text. */
+function jsonResponse(text: string): Response {
+  return new Response(text, { headers: { "content-type": "application/json;charset=utf-8" } });
+}
+
 /** Throws the API error for a failed controller result, or returns its value. */
 export function unwrap<T>(result: Result<T>): T {
   if (!result.ok) throw ApiError.fromProblem(result.error);
@@ -80,7 +97,8 @@ export function printersApi(ctx: AppContext) {
       },
       { body: NewPrinterSchema },
     )
-    .get("/:id", ({ params }) => printerJson(session(params.id)))
+    // What dashboards and apps poll: the same text for every poll until the status changes.
+    .get("/:id", ({ params }) => jsonResponse(printerJsonText(session(params.id))))
     .patch(
       "/:id",
       async ({ params, body }) => {

@@ -10,11 +10,34 @@ import { linkFigures } from "../../../views/link.ts";
 import { sdList } from "../../../views/sdcard.ts";
 import { subscribe } from "../../events.ts";
 import { isJobRunning } from "../../printers/status.ts";
+import type { PrinterSession } from "../../printers/session.ts";
 import type { AppContext } from "../context.ts";
+import { renderOnce } from "../render-once.ts";
 import { sseResponse } from "../sse.ts";
 import { objectMapView, printerViews } from "./jobs.ts";
 
+/** The fragments of one status, rendered once for every page showing that printer. */
+interface StatusFragments {
+  record: PrinterSession["record"];
+  live: string;
+  link: string;
+  /** What the SD list shows (it is re-sent only when this changes) and, once asked for, the list. */
+  sdKey: string;
+  sd?: string;
+}
+
 export function uiEvents(ctx: AppContext) {
+  const printerView = printerViews(ctx);
+  const fragments = new WeakMap<PrinterSession["status"], StatusFragments>();
+  const statusFragments = (session: PrinterSession): StatusFragments => {
+    const cached = fragments.get(session.status);
+    if (cached && cached.record === session.record) return cached;
+    const view = printerView(session);
+    const rendered = { record: session.record, live: livePanel(view).value, link: linkFigures(view).value, sdKey: JSON.stringify([view.status.sd, view.status.state]) };
+    fragments.set(session.status, rendered);
+    return rendered;
+  };
+  const logLines = renderOnce((lines: Parameters<typeof terminalLines>[0]) => terminalLines(lines).value);
   return new Elysia().get("/ui/events", ({ query, set }) => {
     const id = typeof query.printer === "string" ? query.printer : ctx.printers.default()?.id;
     const session = id ? ctx.printers.get(id) : undefined;
@@ -22,7 +45,6 @@ export function uiEvents(ctx: AppContext) {
       set.status = 404;
       return "no such printer";
     }
-    const printerView = printerViews(ctx);
     const view = () => printerView(session);
     return sseResponse((send) => {
       const files = () => send("files", fileList(ctx.files.list(), view()).value);
@@ -37,13 +59,14 @@ export function uiEvents(ctx: AppContext) {
       return subscribe(ctx.bus, {
         "printer.status": (e) => {
           if (e.id !== session.id) return;
-          send("live", livePanel(view()).value);
-          send("link", linkFigures(view()).value);
+          const f = statusFragments(session);
+          send("live", f.live);
+          send("link", f.link);
           // The SD list has buttons: only re-render it when it changed, so clicks are not lost.
-          const sd = JSON.stringify([e.status.sd, e.status.state]);
-          if (sd !== lastSd) {
-            lastSd = sd;
-            send("sd", sdList(view()).value);
+          if (f.sdKey !== lastSd) {
+            lastSd = f.sdKey;
+            f.sd ??= sdList(view()).value;
+            send("sd", f.sd);
           }
           const objects = objectsKey();
           if (objects !== lastObjects) {
@@ -56,7 +79,7 @@ export function uiEvents(ctx: AppContext) {
             files();
           }
         },
-        "printer.log": (e) => e.id === session.id && send("log", terminalLines(e.lines).value),
+        "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
         "files.changed": files,
       });
     });
