@@ -471,8 +471,9 @@ export class PrinterController {
     this.outgoing.reset();
     engine.clearQueue();
     const reason = unhomedReason(engine.profile.unhomed, line, resume !== undefined);
-    this.endJob("failed", reason, false, resume !== undefined);
+    // Offered again before the job ends: the status the end publishes already shows it.
     if (resume) this.status.interrupted = resume.interrupted;
+    this.endJob("failed", reason, false, resume !== undefined);
     if (sd) for (const c of engine.profile.sd.cancelCommands) this.command(c);
     this.runScript("afterPrintFailed");
     this.emit({ type: "notice", level: "error", message: reason });

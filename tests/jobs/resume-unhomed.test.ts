@@ -42,7 +42,7 @@ async function sent(host: TestHost, at: string): Promise<string[]> {
 test("a resume the printer refuses to lift stops before anything moves, explains, and stays on offer", async () => {
   // A print well under way, and its checkpoint as a crash would leave it behind.
   let { host, id, at } = await start({});
-  const gcode = layeredGcode({ layers: 30, objects: [{ name: "a", x: 20, y: 20 }, { name: "b", x: 60, y: 20 }], size: 20, feedrate: 1200, heat: { tool: 200, bed: 55 } });
+  const gcode = layeredGcode({ layers: 12, objects: [{ name: "a", x: 20, y: 20 }, { name: "b", x: 60, y: 20 }], size: 20, feedrate: 1200, heat: { tool: 200, bed: 55 } });
   expect((await upload(host, "layers.gcode", gcode)).status).toBe(201);
   await host.waitFor("/api/v1/files/layers.gcode", (f: any) => f.analysis?.state === "done");
   expect((await host.post(`${at}/job`, { file: "layers.gcode" })).status).toBe(200);
