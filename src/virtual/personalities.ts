@@ -549,7 +549,7 @@ function klipper(q: Quirks): Personality {
     },
     kill: () => ["// Klipper state: Shutdown"],
     homeFirst: () => ["!! Must home axis first"],
-    // Not ready, Klipper answers M105 with a placeholder and takes M21 silently (gcode.py cmd_default).
+    // Not ready, Klipper answers M105 with a bare `ok T:0` (no real reading) and takes M21 silently (gcode.py cmd_default).
     whileHalted: (word) =>
       word === "M105" ? { lines: ["ok T:0"], acked: false } : word === "M21" ? { lines: [], acked: true } : { lines: [`// ${shutdown}`, `!! ${shutdown}`], acked: true },
     busy: (reason) => `// ${reason}`,
