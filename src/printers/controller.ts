@@ -107,6 +107,10 @@ interface SdJob {
 const PUBLISH_MS = 200;
 /** How often a running job's checkpoint goes to the main thread to be stored. */
 const CHECKPOINT_MS = 1000;
+// How long the streaming thread waits in poll(2) for an answer before it leaves it to the event
+// loop, and how long it keeps taking answers that way before the loop's turn (messages, timers).
+const ANSWER_WAIT_MS = 2;
+const RECEIVE_SLICE_MS = 10;
 const LOG_KEEP = 200;
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const fail = (code: string, message: string, hint: string): Result<never> => ({ ok: false, error: { code, message, hint } });
@@ -128,6 +132,8 @@ export class PrinterController {
   /** The last write in progress; closing waits for it. */
   private lastWrite: Promise<void> = Promise.resolve();
   private written: Promise<void> | undefined;
+  // In receiveWhileStreaming(): the bytes it takes come through onData, which must not recurse.
+  private receivingNow = false;
   private readonly recorder: FlightRecorder;
   private readonly linkStats = new LinkStats();
   private readonly prompt = new PromptTracker();
@@ -655,6 +661,28 @@ export class PrinterController {
     if (!engine) return;
     this.lines.push(chunk, this.received);
     this.flush();
+    if (!this.receivingNow) this.receiveWhileStreaming();
+  }
+
+  /**
+   * While a print or upload streams and the printer answers within {@link ANSWER_WAIT_MS}, the
+   * answers are taken at once, this thread waiting in poll(2) for each, instead of each costing a
+   * turn of the event loop (which costs more CPU than the line itself on a fast link). At most
+   * {@link RECEIVE_SLICE_MS} at a time, so messages from the host and timers wait no longer; an
+   * answer that takes longer (a slow move, a heater) comes the usual way.
+   */
+  private receiveWhileStreaming(): void {
+    const transport = this.transport;
+    if (!transport?.receiveNow) return;
+    this.receivingNow = true;
+    try {
+      const until = performance.now() + RECEIVE_SLICE_MS;
+      while (this.stream && !this.stream.closing && this.transport === transport && (this.engine?.outstanding() ?? 0) > 0) {
+        if (!transport.receiveNow(ANSWER_WAIT_MS) || performance.now() >= until) return;
+      }
+    } finally {
+      this.receivingNow = false;
+    }
   }
 
   private readonly received = (line: string): void => this.incoming.push(line, -1, "firmware");

@@ -23,6 +23,7 @@ import {
   getModemLines,
   lockExclusive,
   outputQueueLength,
+  readWithin,
   setBaudRate,
   setBreak,
   setModemLines,
@@ -85,6 +86,9 @@ async function waitUntilReleased(ttyName: string | undefined): Promise<void> {
   while (processHolds(ttyName) && Date.now() < deadline) await Bun.sleep(1);
 }
 
+/** One read of Bun's stream of the tty. */
+type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+
 /** What {@link LinuxTtyPort.write} returns when every byte went to the kernel at once (the usual case). */
 export const WRITTEN: Promise<void> = Promise.resolve();
 
@@ -120,6 +124,9 @@ export class LinuxTtyPort implements BindingPortInterface {
   failure: Error | undefined;
 
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private next: Promise<ReadResult>;
+  // receiveNow()'s read buffer; what it reads is copied out, so one serves every call.
+  private readonly scratch = new Uint8Array(4096);
   // Chunks received and not yet handed out; the first is consumed from `headOffset` on.
   private readonly received: Uint8Array[] = [];
   private headOffset = 0;
@@ -145,34 +152,69 @@ export class LinuxTtyPort implements BindingPortInterface {
     this.ttyName = fdTarget(fd);
     // Bun polls the fd (epoll) and hands over whatever one read() returned; no sleeping loop.
     this.reader = Bun.file(fd).stream().getReader();
+    this.next = this.reader.read();
     void this.pump();
   }
 
   // The only consumer of Bun's stream, so flush() can see and drop everything received so far.
+  // `next` is the one read of Bun's stream in flight; receiveNow() may take its result first.
   private async pump(): Promise<void> {
     for (;;) {
-      const result = await this.reader.read().catch((error: unknown) => asError(error));
+      const current = this.next;
+      const result = await current.catch((error: unknown) => asError(error));
       if (!this.isOpen) return;
-      if (result instanceof Error) {
-        this.end(result);
-        return;
+      if (current !== this.next) {
+        if (this.ended) return; // what receiveNow() took ended the port
+        continue; // receiveNow() took it
       }
-      if (result.done) {
-        this.end(new PortError("HANGUP", `${this.openOptions.path} hung up (unplugged, reset or closed by the other end)`));
-        return;
-      }
-      if (result.value.length > 0) {
-        if (this.listener) {
-          this.listener.data(result.value);
-          continue;
-        }
+      this.next = this.reader.read();
+      if (!this.accept(result)) return;
+      // Nobody is consuming: stop reading so the kernel buffer (and flow control) holds the rest.
+      if (this.receivedBytes >= READ_QUEUE_LIMIT) await new Promise<void>((resolve) => (this.resumePump = resolve));
+    }
+  }
+
+  // One result of Bun's stream: bytes to the listener (or the queue); false once the port ended.
+  private accept(result: ReadResult | Error): boolean {
+    if (result instanceof Error) {
+      this.end(result);
+      return false;
+    }
+    if (result.done) {
+      this.end(new PortError("HANGUP", `${this.openOptions.path} hung up (unplugged, reset or closed by the other end)`));
+      return false;
+    }
+    if (result.value.length > 0) {
+      if (this.listener) this.listener.data(result.value);
+      else {
         this.received.push(result.value);
         this.receivedBytes += result.value.length;
         this.wake();
       }
-      // Nobody is consuming: stop reading so the kernel buffer (and flow control) holds the rest.
-      if (this.receivedBytes >= READ_QUEUE_LIMIT) await new Promise<void>((resolve) => (this.resumePump = resolve));
     }
+    return true;
+  }
+
+  /**
+   * For a listener that expects an answer within microseconds (a print streaming to a fast
+   * printer): waits up to `timeoutMs` for bytes, blocking this thread, and hands them to the
+   * listener now instead of on a later turn of the event loop. Bytes Bun's reader already has go
+   * first, so the order is kept. False when nothing came in time (the event loop then takes over).
+   */
+  receiveNow(timeoutMs: number): boolean {
+    if (!this.isOpen || !this.listener || this.ended) return false;
+    // Bun's stream settles a read at once when it holds bytes; only when it holds none may the
+    // fd be read directly, or later bytes would overtake earlier ones.
+    const status = Bun.peek.status(this.next);
+    if (status !== "pending") {
+      const settled = Bun.peek(this.next) as ReadResult | unknown;
+      this.next = this.reader.read();
+      return this.accept(status === "fulfilled" ? (settled as ReadResult) : asError(settled));
+    }
+    const n = readWithin(this.fd, this.scratch, timeoutMs);
+    if (n === 0) return false;
+    this.listener.data(this.scratch.slice(0, n));
+    return true;
   }
 
   private end(error: Error): void {

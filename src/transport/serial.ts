@@ -187,6 +187,10 @@ export class SerialTransport implements Transport {
     });
   }
 
+  receiveNow(timeoutMs: number): boolean {
+    return portOf(this.stream)?.receiveNow(timeoutMs) ?? false;
+  }
+
   /** Closes the port; pending writes reject with code "closed" and handlers.closed is not called. */
   async close(): Promise<void> {
     const stream = this.stream;

@@ -4,7 +4,7 @@
  * Struct offsets and ioctl numbers are the generic Linux ABI, which x86_64 and aarch64 share
  * (asm-generic/termbits.h, asm-generic/ioctls.h); both are little-endian, so one layout serves both.
  */
-import { dlopen, FFIType, read } from "bun:ffi";
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import { constants as osConstants } from "node:os";
 
 /** A failed libc call on a tty, carrying the errno name (`EBUSY`, ...) like Node's fs errors do. */
@@ -145,6 +145,8 @@ const LIBC_SYMBOLS = {
   // ioctl is variadic; every request we use takes one pointer (or nothing, passed as null).
   ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   __errno_location: { args: [], returns: FFIType.ptr },
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
 } as const;
 
 type Libc = ReturnType<typeof dlopen<typeof LIBC_SYMBOLS>>["symbols"];
@@ -467,4 +469,25 @@ export function outputQueueLength(fd: number): number {
   const count = new Uint8Array(4);
   ioctl(fd, TIOCOUTQ, count, "Reading the output queue (TIOCOUTQ)");
   return new DataView(count.buffer).getInt32(0, true);
+}
+
+const POLLIN = 1;
+// One pollfd (int fd; short events; short revents) per thread that waits; reused, never shared
+// across calls in flight (a thread makes one call at a time).
+const pollFd = new Int32Array(2);
+
+/**
+ * Waits up to `timeoutMs` for bytes on a non-blocking tty and reads what is there into `buffer`,
+ * blocking the calling thread (no event loop, two system calls). Returns the count read; 0 when
+ * nothing came in time, the other end hung up or the read would block (the event loop's reader
+ * reports hang-ups and errors). For a printer Worker's hot path, where an `ok` comes back within
+ * microseconds and waking the event loop for it would cost more than the line itself.
+ */
+export function readWithin(fd: number, buffer: Uint8Array, timeoutMs: number): number {
+  const c = libc();
+  pollFd[0] = fd;
+  pollFd[1] = POLLIN;
+  if (c.poll(ptr(pollFd), 1, timeoutMs) <= 0 || ((pollFd[1]! >>> 16) & POLLIN) === 0) return 0;
+  const n = Number(c.read(fd, ptr(buffer), buffer.length));
+  return n > 0 ? n : 0;
 }

@@ -12,6 +12,12 @@ export interface Transport {
   write(bytes: Uint8Array): Promise<void>;
   /** Closes the link; `handlers.closed` is not called for a close we asked for. */
   close(): Promise<void>;
+  /**
+   * Where the link can: waits up to `timeoutMs` for bytes, blocking the thread, and hands them to
+   * `handlers.data` before returning true; false when none came in time. Lets a printer's thread
+   * take an answer that comes back within microseconds without a turn of its event loop.
+   */
+  receiveNow?(timeoutMs: number): boolean;
 }
 
 export interface TransportHandlers {

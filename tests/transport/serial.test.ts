@@ -377,6 +377,59 @@ describe("data flow", () => {
     expect(received).toBe(expected);
   });
 
+  test("receiveNow hands over bytes at once, or says false after its timeout when none come", async () => {
+    const rec = recorder();
+    const t = transport();
+    await t.open(rec.handlers);
+    const dev = deviceEnd();
+    const started = performance.now();
+    expect(t.receiveNow(30)).toBe(false);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    await dev.write(encoder.encode("ok\n"));
+    // Within the call: the bytes are in the handler before receiveNow returns.
+    let got = false;
+    for (let i = 0; i < 50 && !got; i++) got = t.receiveNow(100) || rec.inbox.length > 0;
+    expect(decoder.decode(await rec.inbox.take(3, 1))).toBe("ok\n");
+  });
+
+  test("bytes taken by receiveNow and by the event loop's reader keep their order (bursts of 800 KB)", async () => {
+    // The device sends numbered lines in bursts; the host takes some of them from inside its data
+    // handler (as the printer thread does while a print streams) and the rest the usual way.
+    const lines = Array.from({ length: 120_000 }, (_, i) => `${i} ok\n`).join("");
+    const payload = encoder.encode(lines);
+    const received: Uint8Array[] = [];
+    let total = 0;
+    let direct = 0;
+    let inHandler = false;
+    const t = transport();
+    await t.open({
+      data: (chunk) => {
+        received.push(chunk.slice());
+        total += chunk.length;
+        if (inHandler) {
+          direct++;
+          return;
+        }
+        inHandler = true;
+        try {
+          for (let k = 0; k < 8 && t.receiveNow(1); k++);
+        } finally {
+          inHandler = false;
+        }
+      },
+      closed: () => undefined,
+    });
+    const dev = deviceEnd();
+    for (let offset = 0; offset < payload.length; offset += 4096) {
+      await dev.write(payload.subarray(offset, offset + 4096));
+      if ((offset >> 12) % 16 === 0) await Bun.sleep(1);
+    }
+    const deadline = Date.now() + 20_000;
+    while (total < payload.length && Date.now() < deadline) await Bun.sleep(5);
+    expect(firstMismatch(concat(received), payload)).toBe(-1);
+    expect(direct).toBeGreaterThan(0); // the direct path was taken, not only the reader
+  }, 60_000);
+
   test("1 MiB from the device arrives whole and in order", async () => {
     const rec = recorder();
     const t = transport();
