@@ -1,7 +1,9 @@
 /**
  * The HTTP clients of bench/load.ts, in a process of their own: 50 pollers of a printer's state
  * (every INTERVAL ms, or back to back with 0) and 20 SSE listeners (10 on the JSON events, 10 on
- * the dashboard's HTML fragments), until SIGTERM; then one JSON line with what they got.
+ * the dashboard's HTML fragments), until SIGTERM; then one JSON line with what they got. Every
+ * 20 ms a line "t <unix ms> <answered polls so far>", so the benchmark can count the polls answered
+ * while the print streamed.
  *
  *   bun bench/load-clients.ts URL API_KEY PRINTER INTERVAL_MS
  */
@@ -43,9 +45,11 @@ const listeners = Array.from({ length: LISTENERS }, async (_, i) => {
   }
 });
 const started = performance.now();
+const ticker = setInterval(() => console.log(`t ${Date.now()} ${requests}`), 20);
 
 process.on("SIGTERM", async () => {
   running = false;
+  clearInterval(ticker);
   for (const ac of controllers) ac.abort();
   await Promise.all([...pollers, ...listeners]);
   const s = (performance.now() - started) / 1000;

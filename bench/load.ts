@@ -12,8 +12,13 @@
  * range), and the drop is the median of each round's own drop (loaded vs alone in the same round),
  * which the drift affects least.
  *
+ * While it prints, the host answers at most --print-read-rate reads a second (2,000 by default;
+ * more wait their turn), so back-to-back polling meets that ceiling; PRINT_READ_RATE=0 runs the
+ * host without it, to see what unpaced requests cost the print on this machine.
+ *
  *   bun bench/load.ts   (builds dist/ if needed; needs socat and cc)
  */
+import { DEFAULT_PRINT_READ_RATE } from "../src/server/pacing.ts";
 import { benchFile, binary, buildPeer, median, printFile, ptyPair, scratch, startHost, startPeer } from "./serial-bench.ts";
 
 const CLIENTS_NICE = Number(process.env.LOAD_CLIENTS_NICE ?? 19);
@@ -25,10 +30,13 @@ const RUNS = Number(process.env.RUNS ?? 7);
 
 const pty = await ptyPair();
 let p = startPeer(peer, pty.device);
-const host = await startHost(bin, dir, pty.host);
+// The host's read pacing while it prints (--print-read-rate; its default unless PRINT_READ_RATE says).
+const READ_RATE = process.env.PRINT_READ_RATE;
+const host = await startHost(bin, dir, pty.host, 115200, READ_RATE === undefined ? [] : ["--print-read-rate", READ_RATE]);
 await host.waitFor(`/api/v1/printers/${host.printer}`, (x: any) => x.state === "operational" && x.firmware !== null);
 
-async function rateOnce(name: string): Promise<number> {
+/** One print's rate, and when it streamed (unix ms, the peer's clock). */
+async function rateOnce(name: string): Promise<{ rate: number; from: number; to: number }> {
   const end = await printFile(host, `${name}.gcode`, file);
   if (end.job.state !== "done") throw new Error(`the print ended ${end.job.state}: ${end.job.reason}`);
   const [s, e] = await Promise.all([p.started, p.ended]);
@@ -36,7 +44,15 @@ async function rateOnce(name: string): Promise<number> {
   await p.stop();
   p = startPeer(peer, pty.device);
   await Bun.sleep(200);
-  return (e.lines - s.lines) / ((e.ns - s.ns) / 1e9);
+  return { rate: (e.lines - s.lines) / ((e.ns - s.ns) / 1e9), from: s.ns / 1e6, to: e.ns / 1e6 };
+}
+
+/** Polls answered a second between `from` and `to` (unix ms), from the clients' "t" lines. */
+function pollsDuring(out: string, from: number, to: number): number {
+  const ticks = out.split("\n").filter((l) => l.startsWith("t ")).map((l) => l.split(" ").slice(1).map(Number) as [number, number]);
+  const before = ticks.filter(([t]) => t <= from).at(-1) ?? ticks[0]!;
+  const after = ticks.find(([t]) => t >= to) ?? ticks.at(-1)!;
+  return ((after[1] - before[1]) * 1000) / Math.max(1, after[0] - before[0]);
 }
 
 /**
@@ -51,27 +67,35 @@ function load(intervalMs: number) {
     stderr: "inherit",
   });
   return {
-    async stop(): Promise<{ requestsPerSecond: number; sseKBPerSecond: number }> {
+    async stop(print: { from: number; to: number }): Promise<Figures> {
       clients.kill("SIGTERM");
       const out = await new Response(clients.stdout).text();
       await clients.exited;
       const figures = JSON.parse(out.trim().split("\n").at(-1)!);
       if (figures.failed) throw new Error(`${figures.failed} polls failed`);
-      return figures;
+      return { ...figures, whilePrinting: pollsDuring(out, print.from, print.to) };
     },
   };
 }
 
 const PACES = { alone: undefined, paced: 500, flat: 0 } as const;
 const rates: Record<keyof typeof PACES, number[]> = { alone: [], paced: [], flat: [] };
-const figures: Record<"paced" | "flat", { requestsPerSecond: number; sseKBPerSecond: number }[]> = { paced: [], flat: [] };
+interface Figures {
+  /** Over the whole round (the print, and the upload and waits around it). */
+  requestsPerSecond: number;
+  /** While the print streamed (the host paces reads then). */
+  whilePrinting: number;
+  sseKBPerSecond: number;
+}
+const figures: Record<"paced" | "flat", Figures[]> = { paced: [], flat: [] };
 for (let i = 0; i < RUNS; i++) {
   for (const name of ["alone", "paced", "flat"] as const) {
     const pace = PACES[name];
     const running = pace === undefined ? undefined : load(pace);
     if (running) await Bun.sleep(1000);
-    rates[name].push(await rateOnce(`${name}-${i}`));
-    if (running) figures[name as "paced" | "flat"].push(await running.stop());
+    const print = await rateOnce(`${name}-${i}`);
+    rates[name].push(print.rate);
+    if (running) figures[name as "paced" | "flat"].push(await running.stop(print));
   }
 }
 await host.stop();
@@ -87,10 +111,11 @@ const row = (label: string, name: keyof typeof PACES) => {
   const load =
     name === "alone"
       ? ""
-      : `  ${drop(name).toFixed(1)} % lower [${spread(drops(name), 1)}]; ${median(figures[name].map((f) => f.requestsPerSecond)).toFixed(0)} requests/s, ${median(figures[name].map((f) => f.sseKBPerSecond)).toFixed(0)} KB/s of SSE`;
+      : `  ${drop(name).toFixed(1)} % lower [${spread(drops(name), 1)}]; ${median(figures[name].map((f) => f.whilePrinting)).toFixed(0)} polls/s answered while printing (${median(figures[name].map((f) => f.requestsPerSecond)).toFixed(0)} over the round), ${median(figures[name].map((f) => f.sseKBPerSecond)).toFixed(0)} KB/s of SSE`;
   console.log(`  ${label.padEnd(52)} ${m.toFixed(0).padStart(6)} lines/s [${spread(rates[name])}]${load}`);
 };
-console.log(`streaming rate of the binary (47,136 lines, pty, instant-ok peer; median of ${RUNS} rounds of the three configurations; [range]):`);
+const pacing = READ_RATE === undefined ? `${DEFAULT_PRINT_READ_RATE} a second (the default)` : READ_RATE === "0" ? "off (--print-read-rate 0)" : `${READ_RATE} a second`;
+console.log(`streaming rate of the binary (47,136 lines, pty, instant-ok peer; median of ${RUNS} rounds of the three configurations; [range]; reads paced while printing: ${pacing}):`);
 row("alone", "alone");
 row("50 clients polling every 500 ms + 20 SSE listeners", "paced");
 row("50 clients polling back to back + 20 SSE listeners", "flat");

@@ -124,9 +124,9 @@ export interface RunningHost {
 }
 
 /** The binary serving on a free port with one serial printer on `tty`. */
-export async function startHost(bin: string, dir: string, tty: string, baud = 115200): Promise<RunningHost> {
+export async function startHost(bin: string, dir: string, tty: string, baud = 115200, extraArgs: string[] = []): Promise<RunningHost> {
   const port = freePort();
-  const proc = Bun.spawn([bin, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, `data-${port}`), "--serial", tty, "--baud", String(baud)], {
+  const proc = Bun.spawn([bin, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, `data-${port}`), "--serial", tty, "--baud", String(baud), ...extraArgs], {
     stdout: "ignore",
     stderr: "inherit",
   });

@@ -24,6 +24,8 @@ export const ServeOptionsSchema = v.object({
   safe: v.optional(v.boolean(), false),
   /** Which firmware the built-in virtual printer behaves as. */
   virtualPersonality: v.picklist(PERSONALITIES, `must be one of ${PERSONALITIES.join(", ")}`),
+  /** Reads a second answered while a printer prints (0 = no limit). */
+  printReadRate: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0 (no limit) or more")),
 });
 export type ServeOptions = v.InferOutput<typeof ServeOptionsSchema>;
 

@@ -25,6 +25,7 @@ import { DEFAULT_WINDOW } from "./printers/record.ts";
 import { PrinterStore } from "./printers/store.ts";
 import { QuirksLibrary } from "./protocol/quirks-library.ts";
 import { createApp } from "./server/app.ts";
+import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
 import { perMethod } from "./server/auth/route-permissions.ts";
 import { ZeroconfResponder } from "./server/compat/octoprint/zeroconf.ts";
 import { builtInFirmwareFamilies, TrackingReporter, type InstalledPlugin } from "./tracking/reporter.ts";
@@ -47,6 +48,8 @@ export interface HostOptions {
   virtual?: VirtualPrinterOptionsInput;
   /** Lower the HTTP thread's priority below the printers' threads once they run (the CLI does). */
   yieldToPrinters?: boolean;
+  /** Reads (GET) a second the server answers while a printer prints; more wait their turn. 0 = no limit; default 2000. */
+  printReadRate?: number;
   /** Lines in flight for printers created now (default 4; 1 = ping-pong); each printer keeps its own. */
   window?: number;
   log?: (line: string) => void;
@@ -203,7 +206,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });

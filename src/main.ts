@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { defaultDataDir, prepareDataDir, ServeOptionsSchema } from "./config.ts";
 import { PortInUseError, startHost } from "./host.ts";
+import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
 import { VERSION } from "./version.ts";
 import { accountsCli, USERS_HELP } from "./accounts/cli.ts";
@@ -58,6 +59,10 @@ Options for serve:
   --virtual-personality P
                     the virtual printer behaves as marlin2 (default), prusa, repetier,
                     smoothie or klipper
+  --print-read-rate N
+                    while a printer prints, answer at most N reads (GET) a second in all;
+                    more wait their turn, none is refused; commands are never delayed
+                    (default ${DEFAULT_PRINT_READ_RATE}; 0 = no limit)
 
 Without --serial, the first start creates a built-in virtual printer, so everything works
 with no hardware. Open http://localhost:5000 in a browser: the first visit runs the setup
@@ -140,6 +145,7 @@ async function serve(args: string[]): Promise<number> {
         zeroconf: { type: "boolean" },
         safe: { type: "boolean", default: false },
         "virtual-personality": { type: "string", default: "marlin2" },
+        "print-read-rate": { type: "string", default: String(DEFAULT_PRINT_READ_RATE) },
       },
       strict: true,
       allowPositionals: false,
@@ -157,6 +163,7 @@ async function serve(args: string[]): Promise<number> {
     virtualTimeScale: Number(values["virtual-time-scale"]),
     safe: values.safe ?? false,
     virtualPersonality: values["virtual-personality"],
+    printReadRate: Number(values["print-read-rate"]),
   });
   if (!parsed.success) {
     for (const issue of parsed.issues) console.error(`--${flagName(v.getDotPath(issue))}: ${issue.message}`);
@@ -199,6 +206,7 @@ async function serve(args: string[]): Promise<number> {
       // ADVANCED_OK on above, so the built-in printer shows windowed sending (Marlin personality).
       yieldToPrinters: true,
       safe: options.safe,
+      printReadRate: options.printReadRate,
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
       setupToken: values["setup-token"],
       zeroconf: values.zeroconf === true,

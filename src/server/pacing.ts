@@ -1,0 +1,49 @@
+/**
+ * Reads paced while a printer prints (design principle 3, the serial path before the web): GET
+ * and HEAD requests are answered at most `rate` a second across all clients, with a burst of a
+ * tenth of a second's worth; the ones above it wait their turn — delayed, never refused. A
+ * browser polling every half second never notices; a script polling in a loop cannot take the
+ * cores a print needs on a small machine. Commands (POST, PUT, PATCH, DELETE) are never delayed,
+ * so pause, cancel and the emergency stop act at once. `rate` 0 turns pacing off.
+ */
+import { Elysia } from "elysia";
+
+/** The pacer's memory: when the next request would be on time (GCRA's theoretical arrival time). */
+export interface PaceState {
+  due: number;
+}
+
+/**
+ * How long (ms) a request arriving at `now` waits so that requests keep to one per `interval`
+ * ms after a burst of `burst`; books its slot in `state`. Pure apart from updating `state`.
+ * Example: interval 10, burst 2 → at t=0 three requests wait 0, 0, 0; the fourth waits 10.
+ */
+export function paceDelay(state: PaceState, now: number, interval: number, burst: number): number {
+  const due = Math.max(state.due, now);
+  state.due = due + interval;
+  return Math.max(0, due - now - burst * interval);
+}
+
+export interface ReadPacingOptions {
+  /** Reads a second while printing; 0 = no pacing. */
+  rate: number;
+  /** Whether some printer prints (or copies a file to its card) now; asked for every read. */
+  printing: () => boolean;
+}
+
+/** Far above what browsers, apps and farm managers ask (a tab polling twice a second is 2). */
+export const DEFAULT_PRINT_READ_RATE = 2000;
+
+export function readPacing({ rate, printing }: ReadPacingOptions) {
+  const app = new Elysia({ name: "read-pacing" });
+  if (rate <= 0) return app;
+  const interval = 1000 / rate;
+  const burst = Math.max(1, Math.round(rate / 10));
+  const state: PaceState = { due: 0 };
+  return app.onRequest(async ({ request }) => {
+    if (request.method !== "GET" && request.method !== "HEAD") return;
+    if (!printing()) return;
+    const wait = paceDelay(state, performance.now(), interval, burst);
+    if (wait > 0) await Bun.sleep(wait);
+  });
+}
