@@ -1,14 +1,15 @@
 /**
- * Bundled plugin (and example): serial-path hooks (queue, send), scripts, settings, a file
- * action and a route that starts a print through the host API.
+ * Bundled plugin (and example): a serial-path hook (queue), scripts, settings, a file action and
+ * a route that starts a print through the host API. Where the head is comes from the host
+ * (`ctx.machine`, plugin API 1.1), which follows every line of the print anyway: the plugin reads
+ * only the lines it acts on.
  *
  * - `M600` in a file (mode "host"): the line is replaced by the host command `@pause`; the print
  *   pauses after the lines before it, and the pause script parks the head (retract, lift, move
  *   away). Resume puts it back (position, prime, E coordinate) and the print goes on.
  * - Pause heights: the first move to or above each height pauses the print the same way.
  */
-import { definePlugin, html, HttpError, v, type LineContext } from "layerline";
-import { startPosition, track, type Position } from "./position.ts";
+import { definePlugin, html, HttpError, v, type LineContext, type MachineState } from "layerline";
 
 const mm = (title: string, description: string, fallback: number, min = 0, max = 1000) =>
   v.optional(v.pipe(v.number(), v.minValue(min), v.maxValue(max), v.title(title), v.description(description)), fallback);
@@ -40,9 +41,18 @@ const settings = v.object({
 });
 type Settings = v.InferOutput<typeof settings>;
 
+/** Where the head was parked from, and the modes the file was using then. */
+export interface Position {
+  x: number;
+  y: number;
+  z: number;
+  e: number;
+  absolute: boolean;
+  absoluteE: boolean;
+}
+
 /** What the plugin keeps per printer while it runs (ctx.state). */
 interface State {
-  position: Position;
   heights: number[];
   /** The current pause is one of ours. */
   changing: boolean;
@@ -52,7 +62,6 @@ interface State {
 
 function stateOf(ctx: LineContext<Settings>): State {
   const s = ctx.state as Partial<State>;
-  s.position ??= startPosition();
   s.heights ??= [];
   s.changing ??= false;
   s.parked ??= null;
@@ -78,8 +87,8 @@ export function parkLines(p: Position, s: Settings): string[] {
 export function unparkLines(p: Position, s: Settings): string[] {
   return [
     "G90",
-    `G1 X${f(p.x!)} Y${f(p.y!)} F${f(s.travelSpeed)}`,
-    `G1 Z${f(p.z!)} F${f(s.zSpeed)}`,
+    `G1 X${f(p.x)} Y${f(p.y)} F${f(s.travelSpeed)}`,
+    `G1 Z${f(p.z)} F${f(s.zSpeed)}`,
     "M83",
     `G1 E${f(s.retract)} F2400`,
     ...(p.absoluteE ? ["M82", `G92 E${f(p.e)}`] : []),
@@ -88,34 +97,45 @@ export function unparkLines(p: Position, s: Settings): string[] {
   ];
 }
 
+const M600 = /^M600(\s|$)/i;
+const MOVE = /^G[0-3](\s|$)/i;
+const LOWER_M = 0x6d;
+const LOWER_G = 0x67;
+
+/** A copy of where the print stopped (the machine state changes with the next line), or null when not known. */
+function parkedFrom(m: MachineState | null): Position | null {
+  if (!m || m.x === null || m.y === null || m.z === null) return null;
+  return { x: m.x, y: m.y, z: m.z, e: m.e, absolute: m.absolute, absoluteE: m.absoluteE };
+}
+
 export default definePlugin({
   settings,
   gcode: {
+    // Runs for every line of a print: lines other than M… and G… cost one character test.
     queue(line, ctx) {
       if (ctx.source !== "job") return;
-      const s = stateOf(ctx);
-      if (ctx.settings.mode === "host" && /^M600(\s|$)/i.test(line)) {
-        s.changing = true;
+      const first = line.charCodeAt(0) | 0x20; // lower case
+      if (first === LOWER_M) {
+        if (ctx.settings.mode !== "host" || !M600.test(line)) return;
+        stateOf(ctx).changing = true;
         ctx.log("M600: pausing for a filament change");
         return "@pause";
       }
-      if (s.heights.length === 0 || !/^G[0-3](\s|$)/i.test(line)) return;
-      // Where this move goes, without disturbing the tracked position (the send stage tracks it).
-      const z = track({ ...s.position }, line);
+      if (first !== LOWER_G) return;
+      const s = stateOf(ctx);
+      if (s.heights.length === 0 || !MOVE.test(line)) return;
+      // The host's machine state already includes this line: z is where the move goes.
+      const z = ctx.machine?.z ?? null;
       if (z === null || z < s.heights[0]! - 1e-6) return;
       while (s.heights.length && z >= s.heights[0]! - 1e-6) s.heights.shift();
       s.changing = true;
       ctx.log(`pausing at Z ${f(z)} mm`);
       return [line, "@pause"];
     },
-    send(line, ctx) {
-      if (ctx.source === "job") track(stateOf(ctx).position, line);
-    },
   },
   scripts: {
     beforePrintStarted(ctx) {
       const s = stateOf(ctx);
-      s.position = startPosition();
       s.heights = [...ctx.settings.pauseHeights, ...ctx.settings.nextPrintHeights].sort((a, b) => a - b);
       s.changing = false;
       s.parked = null;
@@ -123,12 +143,12 @@ export default definePlugin({
     afterPrintPaused(ctx) {
       const s = stateOf(ctx);
       if (!s.changing && !ctx.settings.parkOnEveryPause) return;
-      const p = s.position;
-      if (p.x === null || p.y === null || p.z === null) {
+      const p = parkedFrom(ctx.machine);
+      if (!p) {
         ctx.log("the head's position is not known yet, so it was not parked");
         return ["M117 Paused"];
       }
-      s.parked = { ...p };
+      s.parked = p;
       return parkLines(p, ctx.settings);
     },
     beforePrintResumed(ctx) {

@@ -10,8 +10,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join } from "node:path";
 import filamentChangeIndex from "../../plugins/filament-change/index.ts" with { type: "file" };
 import filamentChangePackage from "../../plugins/filament-change/package.json" with { type: "file" };
-// @ts-expect-error TS1192: a module without a default export; imported as a file, it is its path.
-import filamentChangePosition from "../../plugins/filament-change/position.ts" with { type: "file" };
 import printStatsIndex from "../../plugins/print-stats/index.ts" with { type: "file" };
 import printStatsPackage from "../../plugins/print-stats/package.json" with { type: "file" };
 import webhookIndex from "../../plugins/webhook-notifier/index.ts" with { type: "file" };
@@ -22,7 +20,7 @@ const paths = (...files: unknown[]) => files as string[];
 
 /** Every embedded file, by plugin: the package.json first. */
 export const BUNDLED_FILES: readonly (readonly string[])[] = [
-  paths(filamentChangePackage, filamentChangeIndex, filamentChangePosition),
+  paths(filamentChangePackage, filamentChangeIndex),
   paths(printStatsPackage, printStatsIndex),
   paths(webhookPackage, webhookIndex),
 ];

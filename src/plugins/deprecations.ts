@@ -2,7 +2,7 @@
  * How the plugin API changes without breaking plugins: a call that is replaced stays available
  * under its old name, working as before, and logs a warning (once per plugin) naming its
  * replacement — through the next major version. It is removed in the major after that: deprecated
- * in 1.x means it still works in every 2.x and is gone in 3.0.0. API 1.0.0 deprecates nothing;
+ * in 1.x means it still works in every 2.x and is gone in 3.0.0. API 1.x deprecates nothing yet;
  * entries are added here as the API evolves (docs/plugins.md, "Versioning").
  */
 import { parseVersion } from "./semver.ts";
@@ -18,7 +18,7 @@ export interface Deprecation {
   call(ctx: object, ...args: unknown[]): unknown;
 }
 
-/** Deprecated calls of the current API (none in 1.0.0). */
+/** Deprecated calls of the current API (none in 1.x so far). */
 export const DEPRECATIONS: readonly Deprecation[] = [];
 
 /** The first version without a call deprecated in `since`: two majors later. */

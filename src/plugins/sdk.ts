@@ -74,10 +74,41 @@ export interface LineContext<S = Record<string, unknown>> {
   readonly script: ScriptName | null;
   /** The print this printer runs, if any. */
   readonly job: { readonly file: string; readonly state: JobState } | null;
+  /**
+   * Where the running print has the machine, as the host follows it from the file's lines (API
+   * 1.1); null when no print streams from the host's files (none, or one from the SD card). A
+   * job line is applied before it enters the plugin stages: its `queue` and `send` hooks see it
+   * applied. Script hooks see the state after the last line fed (`afterPrintPaused`: where the
+   * print stopped).
+   */
+  readonly machine: MachineState | null;
   /** The plugin's scratch space for this printer; kept until the plugin is reloaded. */
   readonly state: Record<string, unknown>;
   /** A line for the plugin's log (shown on its page). */
   log(message: string): void;
+}
+
+/**
+ * The machine state a print's file leaves behind, as far as it has been fed to the printer. It
+ * follows the file's own lines (never what plugins, scripts or commands add) in the file's
+ * coordinates, and runs ahead of the printer by the lines in flight. A live, read-only view:
+ * read the fields you need (spreading it copies them too); it changes with the next line.
+ */
+export interface MachineState {
+  /** Null until the file homes (G28: 0), sets (G92) or moves that axis (relative moves count from 0). */
+  readonly x: number | null;
+  readonly y: number | null;
+  readonly z: number | null;
+  /** The extruder in the file's terms (after G92 E…). */
+  readonly e: number;
+  /** G90 (true, the start) or G91. */
+  readonly absolute: boolean;
+  /** M82 (true) or M83; until either is given, G90/G91 decide. */
+  readonly absoluteE: boolean;
+  /** The last feed rate set (mm/min), or null. */
+  readonly feedrate: number | null;
+  /** The tool selected (T0 at the start). */
+  readonly tool: number;
 }
 
 // ---- the main thread -----------------------------------------------------------------------------

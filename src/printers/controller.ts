@@ -12,7 +12,9 @@
  * every received line their receive stage, before the engine. The engine's own traffic (handshake,
  * polls, resends, M112) and the bytes of a file copied to the SD card (stored, not run) do not.
  */
+import { machineView } from "../plugins/serial/machine-view.ts";
 import { LinePipeline, type LineHooks } from "../plugins/serial/pipeline.ts";
+import type { MachineState } from "../plugins/sdk.ts";
 import { commandCode, ProtocolEngine, type EngineEvent, type LinkProblem } from "../protocol/engine.ts";
 import type { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { BASE_PROFILE } from "../protocol/quirks-library.ts";
@@ -150,6 +152,8 @@ export class PrinterController {
   private accepted = 0;
   /** The running job's bookkeeping (host or SD print), and the plan it started with (restart). */
   private run: JobRun | undefined;
+  /** A view of the job's tracker, made once per job streamed from the host's files (see `machine`). */
+  private machineState: MachineState | null = null;
   private plan: JobPlan = EMPTY_PLAN;
   /** What runs once everything sent so far is acknowledged (the next step of pausing, cancelling…). */
   private settled: (() => void) | undefined;
@@ -639,6 +643,14 @@ export class PrinterController {
     this.flush();
     this.publishNow();
     return ok(null);
+  }
+
+  /**
+   * The running job's machine state for plugins' hooks (`ctx.machine`): it already holds a job
+   * line when the line enters the plugin stages. Null without a job streamed from the host.
+   */
+  get machine(): MachineState | null {
+    return this.machineState;
   }
 
   /** The flight recorder's ring as JSONL. */
@@ -1223,6 +1235,7 @@ export class PrinterController {
     this.settled = undefined;
     const scale = this.options.record.transport === "virtual" ? 1 / (this.options.virtual?.timeScale || 1) : 1;
     this.run = new JobRun(plan, { size, scale: Number.isFinite(scale) ? scale : 1, now, from });
+    this.machineState = source === "host" ? machineView(this.run.tracker) : null;
     this.status.job = {
       id: crypto.randomUUID(),
       file,
@@ -1320,6 +1333,7 @@ export class PrinterController {
       this.engine?.setSdPolling(false, performance.now());
     }
     this.run = undefined;
+    this.machineState = null;
     if (this.status.state === "printing" || this.status.state === "paused") this.setState("operational", null);
     this.emitJob(state, reason);
     if (!keepCheckpoint) this.options.publish({ type: "checkpoint", checkpoint: null });

@@ -31,7 +31,12 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         publish: post,
       });
       const c = controller;
-      plugins.attach({ id: msg.record.id, name: msg.record.name, job: () => (c.status.job ? { file: c.status.job.file, state: coarseJobState(c.status.job.state) } : null) });
+      plugins.attach({
+        id: msg.record.id,
+        name: msg.record.name,
+        job: () => (c.status.job ? { file: c.status.job.file, state: coarseJobState(c.status.job.state) } : null),
+        machine: () => c.machine,
+      });
       return;
     }
     case "plugins":

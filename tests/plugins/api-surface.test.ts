@@ -1,5 +1,5 @@
 /**
- * The plugin API of version 1.0.0, pinned: what `layerline` exports, what `ctx` offers, the
+ * The plugin API of version 1.1.0, pinned: what `layerline` exports, what `ctx` offers, the
  * vocabulary of hooks, slots, events and permissions. A change here is an API change: bump
  * PLUGIN_API_VERSION (minor for additions, major for removals) and update docs/plugins.md.
  */
@@ -8,12 +8,17 @@ import mitt from "mitt";
 import { BUDGET_MS, FAULT_LIMIT, LINE_STAGES, PERMISSIONS, PLUGIN_API_VERSION, SCRIPTS, SLOTS } from "../../src/plugins/api.ts";
 import { DEPRECATIONS, removedIn, withDeprecations, type Deprecation } from "../../src/plugins/deprecations.ts";
 import { createContext, Registrations } from "../../src/plugins/host-api.ts";
+import { satisfies } from "../../src/plugins/semver.ts";
 import { SDK_EXPORTS } from "../../src/plugins/virtual-module.ts";
 import { gcodeNumber, parseGcode } from "../../src/plugins/sdk.ts";
 import { startTestHost } from "../helpers/host.ts";
 
-test("API version 1.0.0 and its vocabulary", () => {
-  expect(PLUGIN_API_VERSION).toBe("1.0.0");
+test("API version 1.1.0 and its vocabulary", () => {
+  // 1.1.0 added ctx.machine to serial hooks: plugins written for ^1.0.0 still load; one that
+  // needs ctx.machine declares ^1.1.0 and is refused by a 1.0 host.
+  expect(PLUGIN_API_VERSION).toBe("1.1.0");
+  expect(satisfies(PLUGIN_API_VERSION, "^1.0.0")).toBe(true);
+  expect(satisfies("1.0.0", "^1.1.0")).toBe(false);
   expect([...LINE_STAGES]).toEqual(["queue", "send", "receive"]);
   expect([...SCRIPTS]).toEqual(["afterConnected", "beforePrintStarted", "afterPrintDone", "afterPrintCancelled", "afterPrintPaused", "beforePrintResumed"]);
   expect([...SLOTS]).toEqual(["dashboard.card", "settings.section", "navbar.item", "file.actions"]);
@@ -61,7 +66,7 @@ test("what ctx offers, and the printer and file calls", async () => {
 }, 30_000);
 
 test("a deprecated call keeps working, warns once, through the next major version", () => {
-  expect(DEPRECATIONS).toEqual([]); // 1.0.0 deprecates nothing
+  expect(DEPRECATIONS).toEqual([]); // 1.x deprecates nothing yet
   expect(removedIn("1.4.0")).toBe("3.0.0");
   const table: Deprecation[] = [
     { name: "printers.command", since: "1.2.0", replacement: "ctx.printers.send", call: (ctx, id, lines) => (ctx as any).printers.send(id, lines) },

@@ -1,12 +1,17 @@
 /**
  * The printer controller with plugin hooks (as its Worker runs them), against the in-process
  * virtual printer: lines rewritten on the way out and in, scripts at the right moments, `@pause`
- * from a hook, an asynchronous hook that holds lines back without losing or reordering any.
+ * from a hook, an asynchronous hook that holds lines back without losing or reordering any, and
+ * the job's machine state the hooks read (`ctx.machine`).
  */
 import { expect, test } from "bun:test";
-import { dirname } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { MachineTracker } from "../../src/jobs/machine-state.ts";
 import type { LineStage, ScriptName } from "../../src/plugins/api.ts";
 import type { LineHooks } from "../../src/plugins/serial/pipeline.ts";
+import type { LineSource, MachineState } from "../../src/plugins/sdk.ts";
 import { DEFAULT_PROFILE } from "../../src/printers/profile.ts";
 import { PrinterController } from "../../src/printers/controller.ts";
 import { loadQuirkSources } from "../../src/printers/quirks-sources.ts";
@@ -15,12 +20,12 @@ import { QuirksLibrary } from "../../src/protocol/quirks-library.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
 
-async function controller(hooks: LineHooks, executed: string[]) {
+async function controller(hooks: LineHooks, executed: string[], filesDir = dirname(TORUS)) {
   const { sources } = await loadQuirkSources(undefined);
   const c = new PrinterController({
     record: { id: "t", name: "t", transport: "virtual", port: null, baud: 115200, window: 4, autoconnect: true, isDefault: true, createdAt: 0 },
     library: new QuirksLibrary(sources),
-    filesDir: dirname(TORUS),
+    filesDir,
     virtual: { timeScale: 0, onExecute: (l) => executed.push(l.command) },
     hooks,
     publish: () => {},
@@ -109,4 +114,67 @@ test("an asynchronous hook holds lines back in order; @pause pauses, the pause s
   expect(tail.slice(-4)).toEqual(["M104 S0", "M140 S0", "M107", "M117 cancelled"]);
   expect(tail.length).toBeLessThan(100);
   await c.dispose();
+}, 60_000);
+
+test("the job's machine state (ctx.machine): a job line is in it when the line enters the plugin stages; null without a host job", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "layerline-machine-"));
+  const file = ["G28", "G90", "M82", "G92 E0", "G1 Z0.5 F600", "G1 X10 Y10 E1 F1200", "G91", "G1 X5 Y-2 Z0.25 E0.5", "G90", "M83", "G1 X20 E0.25", "G92 E0", "G1 Z1", "M117 paused here", "G1 X30 E1", "T1"];
+  writeFileSync(join(dir, "modes.gcode"), `${file.join("\n")}\n`);
+  const executed: string[] = [];
+  const seen: { stage: string; line: string; source: LineSource; machine: MachineState | null }[] = [];
+  let c: PrinterController | undefined;
+  // As a plugin reads it through the Worker's PrinterView (copied here to compare later).
+  const record = (stage: string, line: string, source: LineSource) => seen.push({ stage, line, source, machine: c?.machine ? { ...c.machine } : null });
+  const hooks: LineHooks = {
+    hooks: (s) => s !== "receive",
+    hasScripts: () => true,
+    run: (stage, line, source) => {
+      record(stage, line, source);
+      return line === "M117 paused here" && stage === "queue" ? [line, "@pause"] : [line];
+    },
+    script: (name) => {
+      record(name, "", "script");
+      return [];
+    },
+  };
+  try {
+    c = await controller(hooks, executed, dir);
+    c.setScripts({ afterPrintPaused: "", beforePrintResumed: "" }, DEFAULT_PROFILE);
+    expect(c.machine).toBeNull();
+    expect(c.send(["M105"]).ok).toBe(true);
+    expect(seen.at(-1)).toMatchObject({ line: "M105", source: "command", machine: null });
+    expect((await c.startJob("modes.gcode")).ok).toBe(true);
+    const view = c.machine;
+    expect(view).not.toBeNull();
+    await waitWhile(c, ["starting", "printing", "pausing"]);
+    expect(c.status.job?.state).toBe("paused");
+    // The same view all job long: nothing is made per line.
+    expect(c.machine).toBe(view);
+
+    // Each job line's queue and send hooks see the tracker with that line applied.
+    const tracker = new MachineTracker();
+    const at = file.indexOf("M117 paused here") + 1;
+    const jobLines = seen.filter((s) => s.source === "job");
+    expect(jobLines.map((s) => `${s.stage} ${s.line}`)).toEqual(file.slice(0, at).flatMap((l) => [`queue ${l}`, `send ${l}`]).concat("send @pause"));
+    file.slice(0, at).forEach((line, i) => {
+      tracker.apply(line);
+      const expected = { x: tracker.x, y: tracker.y, z: tracker.z, e: tracker.e, absolute: !tracker.relative, absoluteE: !tracker.relativeE, feedrate: tracker.feedrate, tool: tracker.tool };
+      expect([jobLines[2 * i]!.machine, jobLines[2 * i + 1]!.machine]).toEqual([expected, expected]);
+    });
+    // Before the file's first line: the start state; at the pause: where the print stopped.
+    expect(seen.find((s) => s.stage === "beforePrintStarted")?.machine).toEqual({ x: null, y: null, z: null, e: 0, absolute: true, absoluteE: true, feedrate: null, tool: 0 });
+    expect(seen.find((s) => s.stage === "afterPrintPaused")?.machine).toEqual({ x: 20, y: 8, z: 1, e: 0, absolute: true, absoluteE: false, feedrate: 1200, tool: 0 });
+
+    expect(c.resumeJob().ok).toBe(true);
+    await waitWhile(c, ["printing", "resuming", "finishing"]);
+    expect(c.status.job?.state).toBe("done");
+    expect(seen.filter((s) => s.source === "job").at(-1)).toMatchObject({ line: "T1", machine: { x: 30, e: 1, tool: 1 } });
+    // The job is over: no machine state, for hooks and scripts alike.
+    expect(c.machine).toBeNull();
+    c.send(["M105"]);
+    expect(seen.at(-1)).toMatchObject({ line: "M105", machine: null });
+  } finally {
+    await c?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }, 60_000);

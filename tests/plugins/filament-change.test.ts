@@ -1,7 +1,8 @@
 /**
  * The bundled filament-change plugin on the real serial path (pty + virtual printer logging what
  * it executes): M600 becomes a host pause that parks the head; resume puts it back, E included;
- * a pause at a chosen height, started from the file's actions. Also its position tracking alone.
+ * a pause at a chosen height, started from the file's actions. Also its hooks alone, reading the
+ * machine state the host gives them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { registerLayerlineModule } from "../../src/plugins/virtual-module.ts";
@@ -87,15 +88,39 @@ describe("filament change", () => {
   }, 30_000);
 });
 
-test("position tracking: absolute and relative moves, extrusion modes, G92, homing", async () => {
+test("parking reads the host's machine state: relative modes are put back; an unknown position is not parked", async () => {
   registerLayerlineModule();
-  const { startPosition, track } = await import("../../plugins/filament-change/position.ts");
-  const p = startPosition();
-  for (const l of ["G28", "G1 X5 Y5 Z0.3 E1", "G91", "G1 X1 Y-1 Z0.2 E0.5", "G90", "M83", "G1 X10 E0.25", "G92 E0", "M82", "G1 E2"]) track(p, l);
-  expect(p).toEqual({ x: 10, y: 4, z: 0.5, e: 2, absolute: true, absoluteE: true });
-  expect(track(p, "G1 Z1.2 F600")).toBe(1.2);
-  expect(track(p, "G1 X1")).toBeNull();
-  track(p, "G28 Z");
-  expect(p.z).toBeNull();
-  expect(p.x).toBe(1);
+  const { default: plugin } = await import("../../plugins/filament-change/index.ts");
+  const settings = { mode: "host", pauseHeights: [2], nextPrintHeights: [], parkX: 10, parkY: 10, lift: 10, retract: 5, travelSpeed: 6000, zSpeed: 600, parkOnEveryPause: false };
+  const logs: string[] = [];
+  let machine: Record<string, unknown> | null = { x: 20, y: 8, z: 1, e: 0, absolute: true, absoluteE: false, feedrate: 1200, tool: 0 };
+  const ctx = { plugin: "filament-change", printer: { id: "p", name: "p" }, settings, source: "job", script: null, job: null, state: {}, log: (m: string) => logs.push(m) } as any;
+  Object.defineProperty(ctx, "machine", { get: () => machine });
+  const scripts = plugin.scripts!;
+  const queue = plugin.gcode!.queue!;
+  scripts.beforePrintStarted!(ctx);
+  // Only moves are checked against the heights, at the Z the host says the move goes to.
+  expect(queue("G1 X5 E1", ctx)).toBeUndefined();
+  machine = { ...machine, z: 2.2 };
+  expect(queue("M106 S255", ctx)).toBeUndefined();
+  expect(queue("G1 Z2.2", ctx)).toEqual(["G1 Z2.2", "@pause"]);
+  expect(queue("G1 Z2.4", ctx)).toBeUndefined(); // each height pauses once
+  const park = scripts.afterPrintPaused!(ctx) as string[];
+  expect(park).toContain("G1 X10 Y10 F6000");
+  // The print goes on while parked, as far as the state is concerned: the copy taken at the pause counts.
+  machine = { ...machine, x: 99, absolute: false };
+  expect(scripts.beforePrintResumed!(ctx)).toEqual(["G90", "G1 X20 Y8 F6000", "G1 Z2.2 F600", "M83", "G1 E5 F2400", "M117"]);
+  // Relative moves (G91) are put back too; absolute E gets its coordinate back.
+  machine = { x: 1, y: 2, z: 3, e: 7.5, absolute: false, absoluteE: true, feedrate: null, tool: 0 };
+  expect(queue("M600", ctx)).toBe("@pause");
+  scripts.afterPrintPaused!(ctx);
+  expect(scripts.beforePrintResumed!(ctx)).toEqual(["G90", "G1 X1 Y2 F6000", "G1 Z3 F600", "M83", "G1 E5 F2400", "M82", "G92 E7.5", "G91", "M117"]);
+  // Not known yet (no job streamed from the host, or before the first move): not parked.
+  machine = { ...machine, x: null };
+  expect(queue("M600", ctx)).toBe("@pause");
+  expect(scripts.afterPrintPaused!(ctx)).toEqual(["M117 Paused"]);
+  machine = null;
+  expect(scripts.afterPrintPaused!(ctx)).toEqual(["M117 Paused"]);
+  expect(scripts.beforePrintResumed!(ctx)).toBeUndefined();
+  expect(logs).toContain("the head's position is not known yet, so it was not parked");
 });

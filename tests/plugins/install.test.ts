@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_LIMITS } from "../../src/archive/archive.ts";
+import { PLUGIN_API_VERSION } from "../../src/plugins/api.ts";
 import { makeTar, makeZip } from "../helpers/archives.ts";
 import { startTestHost, type TestHost } from "../helpers/host.ts";
 import { pluginArchive, pluginFiles, routeEntry, type PluginSpec } from "./helpers.ts";
@@ -173,7 +174,7 @@ describe("from the repository, with verified updates and rollback", () => {
     expect(await (await host.api("/api/v1/plugins/repo-plugin/value")).json()).toEqual({ value: "v1.0.0" });
 
     const refused = async (id: string) => ((await (await host.post("/api/v1/plugins/install", { id })).json()) as any).error;
-    expect(await refused("future")).toMatchObject({ code: "not_installable", message: "Plugin future cannot be installed here: needs plugin API ^2.0.0; this host provides 1.0.0." });
+    expect(await refused("future")).toMatchObject({ code: "not_installable", message: `Plugin future cannot be installed here: needs plugin API ^2.0.0; this host provides ${PLUGIN_API_VERSION}.` });
     expect((await refused("pulled")).message).toContain("the repository disabled it: Sends your files away");
     expect(await refused("tampered")).toMatchObject({ code: "hash_mismatch" });
     expect(await refused("nope")).toMatchObject({ code: "not_in_repository" });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PLUGIN_API_VERSION } from "../../src/plugins/api.ts";
 import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
 import { routeEntry, writePlugin } from "./helpers.ts";
 
@@ -86,7 +87,7 @@ describe("compatibility and load failures", () => {
   test("incompatible plugins are listed with the reason, and their code never ran", async () => {
     const { plugins } = (await (await host.api("/api/v1/plugins")).json()) as any;
     const byId = Object.fromEntries(plugins.map((p: any) => [p.id, p]));
-    expect(byId["needs-v2"]).toMatchObject({ state: "incompatible", reason: "needs plugin API ^2.0.0; this host provides 1.0.0" });
+    expect(byId["needs-v2"]).toMatchObject({ state: "incompatible", reason: `needs plugin API ^2.0.0; this host provides ${PLUGIN_API_VERSION}` });
     expect(byId.internals).toMatchObject({ state: "incompatible" });
     expect(byId.internals.reason).toContain('imports "../../../src/db/database.ts", outside the plugin\'s folder');
     expect(byId["no-block"]).toMatchObject({ state: "incompatible", reason: 'package.json has no "layerline" block (api, entry, …), so it is not a Layerline plugin' });

@@ -2,13 +2,16 @@
  * The serial path's plugin stages, without a printer: the ordered pipeline (sync and async
  * hooks, lines held back, host commands re-entering) and the Worker's plugin host (rewrites in
  * plugin order, faults — throw, reject, overrun — skip the hook for that line and stop the
- * plugin after the limit, scripts, reload between two lines).
+ * plugin after the limit, scripts, reload between two lines, `ctx.machine`).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MachineTracker } from "../../src/jobs/machine-state.ts";
 import { FAULT_LIMIT, type LineStage } from "../../src/plugins/api.ts";
+import type { MachineState } from "../../src/plugins/sdk.ts";
+import { machineView } from "../../src/plugins/serial/machine-view.ts";
 import { LinePipeline, type LineHooks } from "../../src/plugins/serial/pipeline.ts";
 import type { SerialPluginReport, SerialPluginSpec } from "../../src/plugins/serial/protocol.ts";
 import { WorkerPluginHost } from "../../src/plugins/serial/worker-host.ts";
@@ -92,6 +95,30 @@ describe("line pipeline", () => {
     expect(q.busy).toBe(false);
   });
 
+  test("only stages some plugin hooks run, as plugins come and go between lines", () => {
+    const out: string[] = [];
+    const hooked = new Set<LineStage>();
+    const ran: string[] = [];
+    const h: LineHooks = {
+      hooks: (stage) => hooked.has(stage),
+      hasScripts: () => false,
+      run: (stage, line) => (ran.push(stage), [`${line} ${stage}`]),
+      script: () => [],
+    };
+    const p = new LinePipeline(h, ["queue", "send"], (l) => out.push(l), () => {});
+    p.push("A", 1, "job");
+    hooked.add("send");
+    p.push("B", 2, "job");
+    hooked.add("queue");
+    p.push("C", 3, "job");
+    hooked.delete("send");
+    p.push("D", 4, "job");
+    hooked.clear();
+    p.push("E", 5, "job");
+    expect(out).toEqual(["A", "B send", "C queue send", "D queue", "E"]);
+    expect(ran).toEqual(["send", "queue", "send", "queue"]);
+  });
+
   test("lines pushed while delivering (a host command's script) queue behind the rest", () => {
     const out: string[] = [];
     const p: LinePipeline = new LinePipeline(
@@ -117,7 +144,7 @@ describe("the Worker's plugin host", () => {
   test("hooks of several plugins run in plugin order; scripts add lines; settings reach them", async () => {
     const reports: SerialPluginReport[] = [];
     const host = new WorkerPluginHost((r) => reports.push(r));
-    host.attach({ id: "p1", name: "P1", job: () => ({ file: "a.gcode", state: "printing" }) });
+    host.attach({ id: "p1", name: "P1", job: () => ({ file: "a.gcode", state: "printing" }), machine: () => null });
     const a = spec("a-upper", `import { definePlugin } from "layerline";
 export default definePlugin({ gcode: { queue: (line, ctx) => ctx.source === "job" ? line.toUpperCase() : undefined } });`);
     const b = spec("b-double", `import { definePlugin } from "layerline";
@@ -161,6 +188,63 @@ export default definePlugin({ gcode: { send(line) { if (line.startsWith("G1")) {
       expect(host.hooks("send")).toBe(false);
     }, 10_000);
   }
+
+  test("ctx.machine: the running job's machine state as the host follows it, read-only; null without a job", async () => {
+    const reports: SerialPluginReport[] = [];
+    const host = new WorkerPluginHost((r) => reports.push(r));
+    let machine: MachineState | null = null;
+    host.attach({ id: "p1", name: "P1", job: () => null, machine: () => machine });
+    await host.update([
+      spec("machine-reader", `import { definePlugin } from "layerline";
+export default definePlugin({
+  gcode: { queue: (line, ctx) => [line, JSON.stringify(ctx.machine)] },
+  scripts: { afterPrintPaused: (ctx) => [JSON.stringify({ ...ctx.machine }), Object.keys(ctx).sort().join(" ")] },
+});`),
+      spec("machine-writer", `import { definePlugin } from "layerline";
+export default definePlugin({ gcode: { send(line, ctx) { ctx.machine.z = 99; } } });`),
+    ]);
+    expect(host.run("queue", "M105", "command")).toEqual(["M105", "null"]);
+
+    // As the controller does: one view per job; each job line is fed to the tracker, then its hooks run.
+    const tracker = new MachineTracker();
+    machine = machineView(tracker);
+    const seen = (line: string) => {
+      tracker.apply(line);
+      return JSON.parse((host.run("queue", line, "job") as string[])[1]!);
+    };
+    const start = { x: null, y: null, z: null, e: 0, absolute: true, absoluteE: true, feedrate: null, tool: 0 };
+    expect(seen("M104 S200")).toEqual(start);
+    expect(seen("G28")).toEqual({ ...start, x: 0, y: 0, z: 0 });
+    expect(seen("G1 Z0.5 F600")).toEqual({ ...start, x: 0, y: 0, z: 0.5, feedrate: 600 });
+    expect(seen("G1 X10 Y10 E1 F1200")).toEqual({ ...start, x: 10, y: 10, z: 0.5, e: 1, feedrate: 1200 });
+    // G91 makes E relative too until M82/M83 says otherwise.
+    expect(seen("G91")).toMatchObject({ absolute: false, absoluteE: false });
+    expect(seen("G1 X5 Y-2 Z0.25 E0.5")).toMatchObject({ x: 15, y: 8, z: 0.75, e: 1.5 });
+    expect(seen("M82")).toMatchObject({ absolute: false, absoluteE: true });
+    expect(seen("G1 X1 E3")).toMatchObject({ x: 16, y: 8, e: 3 });
+    expect(seen("G90")).toMatchObject({ absolute: true, absoluteE: true });
+    expect(seen("M83")).toMatchObject({ absolute: true, absoluteE: false });
+    expect(seen("G1 X20 E0.25")).toMatchObject({ x: 20, e: 3.25 });
+    // After M83, G90/G91 leave E alone.
+    expect(seen("G91")).toMatchObject({ absolute: false, absoluteE: false });
+    expect(seen("G90")).toMatchObject({ absolute: true, absoluteE: false });
+    expect(seen("G92 E0 Z5")).toMatchObject({ x: 20, y: 8, z: 5, e: 0 });
+    expect(seen("G1 E2")).toMatchObject({ e: 2 });
+    expect(seen("T1")).toEqual({ x: 20, y: 8, z: 5, e: 2, absolute: true, absoluteE: false, feedrate: 1200, tool: 1 });
+
+    // Scripts see it too; spreading copies its values; it is part of every hook's ctx.
+    const [copy, keys] = host.script("afterPrintPaused") as string[];
+    expect(JSON.parse(copy!)).toEqual({ x: 20, y: 8, z: 5, e: 2, absolute: true, absoluteE: false, feedrate: 1200, tool: 1 });
+    expect(keys).toBe("job log machine plugin printer script settings source state");
+
+    // A plugin cannot change what the host's pause, resume and checkpoints rely on: the write throws (a fault).
+    expect(host.run("send", "G1 X1", "job")).toEqual(["G1 X1"]);
+    expect(reports.find((r) => r.kind === "fault")).toMatchObject({ plugin: "machine-writer", where: "send" });
+    expect(tracker.z).toBe(5);
+
+    machine = null; // the job ended
+    expect(host.run("queue", "G1 X1", "command")).toEqual(["G1 X1", "null"]);
+  });
 
   test("a reload swaps the new code in; a plugin that fails to load is reported and its old version goes on", async () => {
     const reports: SerialPluginReport[] = [];

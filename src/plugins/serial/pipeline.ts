@@ -29,6 +29,9 @@ export class LinePipeline {
   private draining = false;
   /** Bumped by reset(): answers of hooks that were pending then are ignored. */
   private generation = 0;
+  /** The stages some plugin hooks (bit i: `stages[i]`), and those stages, kept until that changes. */
+  private hookedMask = 0;
+  private hooked: readonly LineStage[] = [];
 
   constructor(
     private readonly hooks: LineHooks | undefined,
@@ -44,7 +47,7 @@ export class LinePipeline {
 
   /** Sends one line through the stages; `tag` comes back with each line it becomes. */
   push(line: string, tag: number, source: LineSource): void {
-    if (!this.draining && this.items.length === 0 && !this.active()) {
+    if (!this.draining && this.items.length === 0 && this.hookedStages().length === 0) {
       this.deliver(line, tag);
       return;
     }
@@ -80,11 +83,20 @@ export class LinePipeline {
     this.generation++;
   }
 
-  private active(): boolean {
+  /**
+   * The stages with hooks now, in order: a stage no plugin hooks costs a line nothing. Asked for
+   * every line, so the list is made again only when plugins come, go or change their hooks.
+   */
+  private hookedStages(): readonly LineStage[] {
     const hooks = this.hooks;
-    if (!hooks) return false;
-    for (const stage of this.stages) if (hooks.hooks(stage)) return true;
-    return false;
+    if (!hooks) return this.hooked;
+    let mask = 0;
+    for (let i = 0; i < this.stages.length; i++) if (hooks.hooks(this.stages[i]!)) mask |= 1 << i;
+    if (mask !== this.hookedMask) {
+      this.hookedMask = mask;
+      this.hooked = this.stages.filter((_, i) => mask & (1 << i));
+    }
+    return this.hooked;
   }
 
   private drain(): void {
@@ -125,7 +137,7 @@ export class LinePipeline {
 
   private expand(item: Item): MaybeAsync<string[]> {
     const hooks = this.hooks;
-    const stages = hooks ? this.stages.filter((s) => hooks.hooks(s)) : [];
+    const stages = this.hookedStages();
     if ("own" in item) {
       const through = (ls: string[]) => (hooks ? chain(item.ownLast ? [...ls, ...item.own] : [...item.own, ...ls], stages, (stage, line) => hooks.run(stage, line, "script")) : item.own);
       if (item.script === null || !hooks) return through([]);

@@ -8,7 +8,7 @@
 import { BUDGET_MS, FAULT_LIMIT, type LineStage, type ScriptName } from "../api.ts";
 import { guarded, describe, type Outcome } from "../guard.ts";
 import { importFresh, type LoadedDefinition } from "../loader.ts";
-import type { JobState, LineContext, LineResult, LineSource } from "../sdk.ts";
+import type { JobState, LineContext, LineResult, LineSource, MachineState } from "../sdk.ts";
 import { chain, collect, type MaybeAsync } from "./chain.ts";
 import type { LineHooks } from "./pipeline.ts";
 import type { SerialPluginReport, SerialPluginSpec } from "./protocol.ts";
@@ -18,6 +18,8 @@ export interface PrinterView {
   id: string;
   name: string;
   job(): { file: string; state: JobState } | null;
+  /** The running job's machine state: one view per job (read for every hook call: no copy). */
+  machine(): MachineState | null;
 }
 
 interface Running {
@@ -36,7 +38,7 @@ export class WorkerPluginHost implements LineHooks {
   private running: Running[] = [];
   private stageHooks: Record<LineStage, Running[]> = { queue: [], send: [], receive: [] };
   private scriptHooks = false;
-  private printer: PrinterView = { id: "", name: "", job: () => null };
+  private printer: PrinterView = { id: "", name: "", job: () => null, machine: () => null };
   private updating: Promise<void> = Promise.resolve();
   private logBudget = new Map<string, { second: number; count: number }>();
 
@@ -73,6 +75,7 @@ export class WorkerPluginHost implements LineHooks {
       r.ctx.source = source;
       r.ctx.script = null;
       r.ctx.job = this.printer.job();
+      r.ctx.machine = this.printer.machine();
       return this.settle(r, stage, l, guarded(() => r.definition.gcode![stage]!(l, r.ctx), BUDGET_MS.line));
     });
   }
@@ -85,6 +88,7 @@ export class WorkerPluginHost implements LineHooks {
         r.ctx.source = "script";
         r.ctx.script = name;
         r.ctx.job = this.printer.job();
+        r.ctx.machine = this.printer.machine();
         return this.settle(r, name, null, guarded(() => r.definition.scripts![name]!(r.ctx), BUDGET_MS.line));
       },
     );
@@ -154,6 +158,7 @@ export class WorkerPluginHost implements LineHooks {
       source: "job",
       script: null,
       job: null,
+      machine: null,
       state: {},
       log: (message: string) => this.log(spec.id, String(message)),
     };
