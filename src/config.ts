@@ -5,6 +5,7 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import * as v from "valibot";
+import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
 import { PERSONALITIES } from "./virtual/personalities.ts";
 
 const Port = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0–65535 (0 = any free port)"), v.maxValue(65535, "must be 0–65535 (0 = any free port)"));
@@ -25,7 +26,7 @@ export const ServeOptionsSchema = v.object({
   /** Which firmware the built-in virtual printer behaves as. */
   virtualPersonality: v.picklist(PERSONALITIES, `must be one of ${PERSONALITIES.join(", ")}`),
   /** Reads a second answered while a printer prints (0 = no limit). */
-  printReadRate: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0 (no limit) or more")),
+  printReadRate: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0 (no limit) or more")), DEFAULT_PRINT_READ_RATE),
 });
 export type ServeOptions = v.InferOutput<typeof ServeOptionsSchema>;
 
