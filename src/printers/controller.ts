@@ -921,7 +921,7 @@ export class PrinterController {
         if (this.status.problem?.code === "emergency_stop" || this.status.problem?.code === "firmware_halted") this.status.problem = null;
         this.note(`The printer runs again (${e.text}).`);
         this.publishNow();
-          return;
+        return;
       case "limits":
         this.status.limits = e.limits;
         this.markDirty();
