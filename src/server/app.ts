@@ -6,7 +6,7 @@ import { octoprintAnalyses } from "../analysis/octoprint.ts";
 import { assets } from "./assets.ts";
 import type { AppContext } from "./context.ts";
 import { errorHandler } from "./errors.ts";
-import { readPacing } from "./pacing.ts";
+import { readPacing, somePrinterPrinting } from "./pacing.ts";
 import { accountsApi } from "./api/accounts.ts";
 import { authGuard, type RouteHooks } from "./auth/guard.ts";
 import { accountRoutes } from "./ui/accounts.ts";
@@ -36,14 +36,8 @@ import { uiUpdate } from "./ui/update.ts";
 
 /** Builds the app for a running host; `listen` is the caller's. */
 export function createApp(ctx: AppContext) {
-  // The printers that print (or copy a file to their card) now, kept from their status events.
-  const printing = new Set<string>();
-  ctx.bus.on("printer.status", ({ id, status }) => {
-    if (status.state === "printing" || status.sd.upload !== null) printing.add(id);
-    else printing.delete(id);
-  });
   const app = new Elysia()
-    .use(readPacing({ rate: ctx.printReadRate ?? 0, printing: () => printing.size > 0 }))
+    .use(readPacing({ rate: ctx.printReadRate ?? 0, printing: somePrinterPrinting(ctx.bus) }))
     .use(errorHandler)
     // First: every route registered after the guard is covered by it (default-deny).
     .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers, routes: (): RouteHooks[] => app.routes }))

@@ -7,6 +7,7 @@
  * so pause, cancel and the emergency stop act at once. `rate` 0 turns pacing off.
  */
 import { Elysia } from "elysia";
+import type { Bus } from "../events.ts";
 
 /** The pacer's memory: when the next request would be on time (GCRA's theoretical arrival time). */
 export interface PaceState {
@@ -33,6 +34,16 @@ export interface ReadPacingOptions {
 
 /** Far above what browsers, apps and farm managers ask (a tab polling twice a second is 2). */
 export const DEFAULT_PRINT_READ_RATE = 2000;
+
+/** Whether some printer prints or copies a file to its card now, kept from their status events (asked per read: O(1)). */
+export function somePrinterPrinting(bus: Bus): () => boolean {
+  const printing = new Set<string>();
+  bus.on("printer.status", ({ id, status }) => {
+    if (status.state === "printing" || status.sd.upload !== null) printing.add(id);
+    else printing.delete(id);
+  });
+  return () => printing.size > 0;
+}
 
 export function readPacing({ rate, printing }: ReadPacingOptions) {
   const app = new Elysia({ name: "read-pacing" });
