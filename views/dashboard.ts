@@ -41,7 +41,7 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
     html`<div class="dashboard" hx-ext="sse" sse-connect="/ui/events?printer=${id}">
   <section class="card printer">
     <div id="live" sse-swap="live">${livePanel(printer)}</div>
-    <div id="job-objects"></div>
+    <div id="job-objects" sse-swap="objects" hx-on::sse-before-message="if (!this.firstElementChild) event.preventDefault()"></div>
   </section>
   <section class="card controls">${controlsPanel(printer.record)}</section>
   <section class="card link">${linkCard(printer)}</section>

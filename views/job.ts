@@ -137,17 +137,17 @@ type MapObject = AnalysisResult["objects"][number];
  * polygon if the file declares one, else its bounding box) with its name; cancelled ones greyed
  * and struck through. Clicking an object, or its button in the list below, cancels it.
  *
- * While open it follows the job live: its root swaps itself for the `objects` fragment the
- * server pushes over SSE whenever an object is cancelled (from here, the API, another browser
- * or the printer) or the job ends (src/server/ui/events.ts).
+ * While open it follows the job live: its container on the dashboard (`#job-objects`, which
+ * is never swapped, so its SSE listener cannot be lost while a map is being replaced) takes the
+ * `objects` fragment the server pushes whenever an object is cancelled (from here, the API,
+ * another browser or the printer) or the job ends (src/server/ui/events.ts), and ignores it
+ * while no map is open.
  */
 export function objectMap(printerId: string, job: Job | null, objects: MapObject[], profile: PrinterProfile): Html {
   const close = html`<button type="button" class="link object-map-close" hx-on:click="document.getElementById('job-objects').innerHTML = ''">Close</button>`;
-  // (Its buttons say hx-swap themselves: they would inherit this one.)
-  const live = html`sse-swap="objects" hx-swap="outerHTML"`;
-  if (!job || !isJobRunning(job.state)) return html`<div class="object-map" ${live}><p class="muted">The print has ended. ${close}</p></div>`;
+  if (!job || !isJobRunning(job.state)) return html`<div class="object-map"><p class="muted">The print has ended. ${close}</p></div>`;
   if (objects.length === 0) {
-    return html`<div class="object-map" ${live}><p class="muted">The analysis of ${job.file} found no labelled objects (or it is not done yet). ${close}</p></div>`;
+    return html`<div class="object-map"><p class="muted">The analysis of ${job.file} found no labelled objects (or it is not done yet). ${close}</p></div>`;
   }
   const cancelled = new Set(job.objects.filter((o) => o.cancelled).map((o) => o.name));
   const { width, depth, origin, formFactor } = profile.volume;
@@ -169,7 +169,7 @@ export function objectMap(printerId: string, job: Job | null, objects: MapObject
     return [(b.minX + b.maxX) / 2, (b.minY + b.maxY) / 2];
   };
   const drawn = objects.filter((o) => o.box || (o.polygon && o.polygon.length >= 3));
-  return html`<div class="object-map" ${live}>
+  return html`<div class="object-map">
   <h3>Cancel an object <span class="muted">of ${job.file}</span> ${close}</h3>
   <svg viewBox="0 0 ${width} ${depth}" role="group" aria-label="The bed seen from above, ${width} × ${depth} mm" preserveAspectRatio="xMidYMid meet">
     ${formFactor === "circular"

@@ -11,6 +11,11 @@ export interface PageSession {
   admin: boolean;
 }
 
+/**
+ * htmx processes swapped-in content only after its settle delay (20 ms by default): until then a
+ * pushed panel's buttons do nothing and its SSE listeners are missing. Layerline has no settle
+ * transitions, so `defaultSettleDelay: 0` makes new content work the moment it appears.
+ */
 export function layout(title: string, content: Html, nav: Html = html``, session?: PageSession): Html {
   const headers = JSON.stringify(session ? { "X-Requested-With": "htmx", "X-CSRF-Token": session.csrf } : { "X-Requested-With": "htmx" });
   return html`<!doctype html>
@@ -18,6 +23,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="htmx-config" content='{"defaultSettleDelay":0}'>
 <title>${title} · Layerline</title>
 <link rel="stylesheet" href="${assetUrl("style.css")}">
 <script src="${assetUrl("htmx.min.js")}" defer></script>

@@ -4,7 +4,10 @@
  * next snapshot catches it up.
  */
 
-/** Sends one event; returns false once the stream is closed. */
+/**
+ * Sends one event; returns whether it went out (false when the stream is closed or the client
+ * is behind), so a fragment sent only when it changes can be tried again with the next status.
+ */
 export type SendEvent = (event: string, data: string) => boolean;
 
 const KEEPALIVE_MS = 15_000;
@@ -41,7 +44,7 @@ export function sseResponse(open: (send: SendEvent) => () => void): Response {
         let closed = false;
         const send: SendEvent = (event, data) => {
           if (closed) return false;
-          if ((controller.desiredSize ?? 1) <= 0) return true; // client is behind: skip this one
+          if ((controller.desiredSize ?? 1) <= 0) return false; // client is behind: skip this one
           try {
             controller.enqueue(frame(event, data));
           } catch {

@@ -27,6 +27,25 @@ const text = async (res: Response) => {
   expect(res.status).toBe(200);
   return res.text();
 };
+/** The data of the first `event` on an SSE stream (within 5 s). */
+async function firstEvent(host: TestHost, path: string, event: string): Promise<string> {
+  const reader = (await host.api(path)).body!.getReader();
+  const decoder = new TextDecoder();
+  const deadline = Date.now() + 5000;
+  let text = "";
+  try {
+    while (Date.now() < deadline) {
+      const block = text.split("\n\n").find((b) => b.startsWith(`event: ${event}\n`));
+      if (block) return block.split("\n").slice(1).map((l) => l.slice(6)).join("\n");
+      const chunk = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
+      if (!chunk || chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+    throw new Error(`no "${event}" event on ${path} within 5 s`);
+  } finally {
+    await reader.cancel();
+  }
+}
 const analysed = (host: TestHost, file: string) => host.waitFor(`/api/v1/files/${file}`, (f: any) => f.analysis?.state === "done", 20_000);
 
 describe("the job panel and the cancel-object map", () => {
@@ -66,7 +85,7 @@ describe("the job panel and the cancel-object map", () => {
     expect(page).toMatch(/Printing for \d+/);
     expect(page).toMatch(/(about \d+ (h|min)|less than a minute) left[^<]*<span class="muted">— from /);
     expect(page).toMatch(/Filament used: \d+ mm/);
-    expect(page).toContain('<div id="job-objects"></div>');
+    expect(page).toContain('<div id="job-objects" sse-swap="objects"');
     expect(page).toContain(`href="/settings/printers/${id}/scripts"`);
   }, 30_000);
 
@@ -92,6 +111,10 @@ describe("the job panel and the cancel-object map", () => {
       { name: "right", cancelled: false },
     ]);
     expect(await text(await host.api(`/?printer=${id}`))).toContain("Objects cancelled: middle");
+    // A dashboard that (re)connects is sent the map as it is now, for a map it kept open offline.
+    const pushed = await firstEvent(host, `/ui/events?printer=${id}`, "objects");
+    expect(pushed).toContain('<g class="object cancelled" data-object="middle" >');
+    expect(pushed).toContain(`data-object="left" role="button"`);
 
     const unknown = await form(host, `/ui/printers/${id}/job/cancel-object`, { name: "nosuch" });
     expect(unknown.headers.get("hx-retarget")).toBe("#toasts");

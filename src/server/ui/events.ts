@@ -1,8 +1,8 @@
 /**
  * The UI's push channel: `GET /ui/events?printer=<id>` streams HTML fragments for htmx's SSE
  * extension — `live` (the printer panel), `log` (terminal lines to append), `files`, and
- * `objects` (the cancel-object map, when an object is cancelled or the job ends; an open map
- * swaps itself for it). Rendered from the same status as the JSON API (design principle 5).
+ * `objects` (the cancel-object map, on connect and when an object is cancelled or the job ends;
+ * an open map is replaced by it). Rendered from the same status as the JSON API (design principle 5).
  */
 import { Elysia } from "elysia";
 import { fileList, livePanel, terminalLines } from "../../../views/dashboard.ts";
@@ -55,7 +55,14 @@ export function uiEvents(ctx: AppContext) {
         const job = session.status.job;
         return JSON.stringify(job ? [job.id, isJobRunning(job.state), job.sha256, job.objects] : null);
       };
-      let lastObjects = objectsKey();
+      // Fragments sent only on a change are marked sent only once they went out; the map also
+      // goes out on every (re)connect, for a page that kept a map open while it was offline.
+      let lastObjects = "";
+      const objects = () => {
+        const key = objectsKey();
+        if (key !== lastObjects && send("objects", objectMapView(ctx, session).value)) lastObjects = key;
+      };
+      objects();
       return subscribe(ctx.bus, {
         "printer.status": (e) => {
           if (e.id !== session.id) return;
@@ -64,20 +71,12 @@ export function uiEvents(ctx: AppContext) {
           send("link", f.link);
           // The SD list has buttons: only re-render it when it changed, so clicks are not lost.
           if (f.sdKey !== lastSd) {
-            lastSd = f.sdKey;
             f.sd ??= sdList(view()).value;
-            send("sd", f.sd);
+            if (send("sd", f.sd)) lastSd = f.sdKey;
           }
-          const objects = objectsKey();
-          if (objects !== lastObjects) {
-            lastObjects = objects;
-            send("objects", objectMapView(ctx, session).value);
-          }
+          objects();
           // The file list's Print buttons depend on whether the printer is ready.
-          if (e.status.state !== lastState) {
-            lastState = e.status.state;
-            files();
-          }
+          if (e.status.state !== lastState && files()) lastState = e.status.state;
         },
         "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
         "files.changed": files,
