@@ -32,8 +32,11 @@ export interface ReadPacingOptions {
   printing: () => boolean;
 }
 
-/** Far above what browsers, apps and farm managers ask (a tab polling twice a second is 2). */
-export const DEFAULT_PRINT_READ_RATE = 2000;
+/**
+ * Far above what browsers, apps and farm managers ask (a tab polling twice a second is 2; fifty
+ * of them, 100), and low enough that a script polling in a loop costs a print little (bench/load.ts).
+ */
+export const DEFAULT_PRINT_READ_RATE = 1000;
 
 /** Whether some printer prints or copies a file to its card now, kept from their status events (asked per read: O(1)). */
 export function somePrinterPrinting(bus: Bus): () => boolean {
