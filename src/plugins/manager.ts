@@ -374,15 +374,19 @@ export class PluginManager {
 
   /** Disables a plugin whose hooks fault; the user gets a notice. */
   private disableForFaults(id: string, why: string): void {
+    this.disableBroken(id, `disabled after ${FAULT_LIMIT} faults; the last: ${why}`, "Printing goes on without it");
+  }
+
+  /** Disables a plugin that misbehaved, across the host, and tells the user (`then`: what became of printing). */
+  private disableBroken(id: string, reason: string, then: string): void {
     void this.exclusive(async () => {
       const p = this.plugins.get(id);
       if (!p || p.status !== "enabled") return;
-      const reason = `disabled after ${FAULT_LIMIT} faults; the last: ${why}`;
       this.store.setEnabled(p.id, false, reason);
       await this.unload(p);
       this.settle(p, "disabled", reason);
       this.pluginLog(p, "error", reason, "main");
-      this.notify(p.id, "error", `${p.manifest ? displayName(p.manifest) : p.id} was ${reason}. Printing goes on without it; fix or update it, then enable it again.`);
+      this.notify(p.id, "error", `${p.manifest ? displayName(p.manifest) : p.id} was ${reason}. ${then}; fix or update it, then enable it again.`);
       this.changed();
     });
   }
@@ -422,6 +426,9 @@ export class PluginManager {
         return;
       case "disabled":
         if (p.status === "enabled") this.disableForFaults(p.id, `${r.message} (printer ${printer})`);
+        return;
+      case "hung":
+        this.disableBroken(p.id, `disabled because ${r.message}`, "An interrupted print can be resumed from the dashboard");
         return;
       case "loadFailed":
         this.fault(p.id, "loading in the printer's Worker", r.message, printer);

@@ -8,7 +8,8 @@ import type { JobLink } from "../jobs/service.ts";
 import type { ResumeFrom } from "../jobs/plan.ts";
 import type { Scripts } from "../jobs/scripts.ts";
 import type { PrinterProfile } from "./profile.ts";
-import type { SerialPluginReport, SerialPluginSpec } from "../plugins/serial/protocol.ts";
+import { IN_PLUGIN_WHAT, type SerialPluginReport, type SerialPluginSpec } from "../plugins/serial/protocol.ts";
+import { releaseTty } from "../transport/binding.ts";
 import { workerUrl } from "../worker-url.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
@@ -18,6 +19,14 @@ import { initialStatus, isJobRunning, type Interrupted, type Job, type PrinterSt
 import type { ControllerMethod, FromWorker, ToWorker } from "./worker-protocol.ts";
 
 const TERMINAL_KEEP = 300;
+/** How often the watchdog asks the printer's Worker whether its thread is free. */
+const PING_MS = 1000;
+/**
+ * Unanswered asks before the Worker counts as stuck: its thread never blocks for more than a few
+ * milliseconds (the serial path waits at most 10 ms at a time), so this is code in an endless
+ * loop — in practice a plugin's hook.
+ */
+const STUCK_AFTER_PINGS = 5;
 
 export interface SessionOptions {
   record: PrinterRecord;
@@ -39,41 +48,123 @@ export class PrinterSession {
   status: PrinterStatus;
   /** The latest terminal lines, oldest first. */
   terminal: LogLine[] = [];
-  private readonly worker: Worker;
+  private worker!: Worker;
   private readonly pending = new Map<number, (r: Result<unknown>) => void>();
   private nextId = 1;
   private disposed: (() => void) | undefined;
   /** The SD print whose file the jobs side was asked about. */
   private planned: string | undefined;
+  /** The plugins with serial hooks the Worker should run, as last told. */
+  private specs: SerialPluginSpec[];
+  /** Plugins by tag (index + 1), for the watchdog to name the one whose code was running. */
+  private readonly pluginTags: string[] = [];
+  /** Plugin versions (`id@generation`) that got stuck here: never run again by this session. */
+  private readonly stuck = new Set<string>();
+  /** Shared with the Worker: which plugin's code runs now (see IN_PLUGIN_WHAT). */
+  private readonly inPlugin = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  private readonly watchdog: ReturnType<typeof setInterval>;
+  private unanswered = 0;
 
   constructor(private readonly options: SessionOptions) {
     this.record = options.record;
     this.status = initialStatus(options.record.id);
-    this.worker = new Worker(workerUrl("printers/worker.ts"));
-    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onMessage(e.data);
-    this.worker.onerror = (e) => {
-      // A crash in the worker must be visible, and must fail outstanding calls rather than hang them.
-      console.error(`printer ${this.record.id}: worker error: ${e.message}`);
-      for (const resolve of this.pending.values()) {
-        resolve({ ok: false, error: { code: "internal", message: e.message, hint: "Reconnect the printer." } });
-      }
-      this.pending.clear();
-    };
-    const init: ToWorker = {
-      type: "init",
-      record: options.record,
-      quirks: options.quirks,
-      filesDir: options.filesDir,
-      virtual: options.virtual,
-      traceDir: options.traceDir,
-    };
-    this.worker.postMessage(init);
-    if (options.plugins?.length) this.setPlugins(options.plugins);
+    this.specs = options.plugins ?? [];
+    this.startWorker();
+    this.watchdog = setInterval(() => this.checkWorker(), PING_MS);
+    this.watchdog.unref?.();
   }
 
   /** Tells the Worker which plugins with serial hooks to run (the whole set). */
   setPlugins(specs: SerialPluginSpec[]): void {
-    this.worker.postMessage({ type: "plugins", specs } satisfies ToWorker);
+    this.specs = specs;
+    this.worker.postMessage({ type: "plugins", specs: this.runnable() } satisfies ToWorker);
+  }
+
+  /** The plugins to run, tagged for the watchdog, without the ones that got stuck here. */
+  private runnable(): SerialPluginSpec[] {
+    return this.specs
+      .filter((s) => !this.stuck.has(`${s.id}@${s.generation}`))
+      .map((s) => {
+        let tag = this.pluginTags.indexOf(s.id) + 1;
+        if (tag === 0) tag = this.pluginTags.push(s.id);
+        return { ...s, tag };
+      });
+  }
+
+  private startWorker(): void {
+    const worker = new Worker(workerUrl("printers/worker.ts"));
+    this.worker = worker;
+    this.unanswered = 0;
+    worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      if (this.worker === worker) this.onMessage(e.data);
+    };
+    worker.onerror = (e) => {
+      // A crash in the worker must be visible, and must fail outstanding calls rather than hang them.
+      console.error(`printer ${this.record.id}: worker error: ${e.message}`);
+      this.failPending(e.message, "Reconnect the printer.");
+    };
+    const options = this.options;
+    const init: ToWorker = {
+      type: "init",
+      record: this.record,
+      quirks: options.quirks,
+      filesDir: options.filesDir,
+      virtual: options.virtual,
+      traceDir: options.traceDir,
+      inPlugin: this.inPlugin,
+    };
+    worker.postMessage(init);
+    const specs = this.runnable();
+    if (specs.length) worker.postMessage({ type: "plugins", specs } satisfies ToWorker);
+  }
+
+  private failPending(message: string, hint: string): void {
+    for (const resolve of this.pending.values()) resolve({ ok: false, error: { code: "internal", message, hint } });
+    this.pending.clear();
+  }
+
+  /** The watchdog's tick: asks the Worker; one that leaves {@link STUCK_AFTER_PINGS} asks unanswered is stuck. */
+  private checkWorker(): void {
+    if (this.unanswered >= STUCK_AFTER_PINGS) return this.restartStuckWorker();
+    this.unanswered++;
+    this.worker.postMessage({ type: "ping" } satisfies ToWorker);
+  }
+
+  /**
+   * The printer's thread stopped answering: stops it and starts it again, without the plugin whose
+   * code was running (which is disabled across the host, with a notice). A print it was streaming is
+   * interrupted and offered for resuming, as after a crash; a link that was up is opened again.
+   */
+  private restartStuckWorker(): void {
+    const hookTag = Atomics.load(this.inPlugin, 0);
+    const tag = hookTag || Atomics.load(this.inPlugin, 2);
+    const what = hookTag ? IN_PLUGIN_WHAT[Atomics.load(this.inPlugin, 1)] : "code at load";
+    const plugin = tag ? this.pluginTags[tag - 1] : undefined;
+    const spec = plugin ? this.specs.find((s) => s.id === plugin) : undefined;
+    this.worker.terminate();
+    this.inPlugin.fill(0);
+    // The stopped thread's tty descriptors are the process's: close them, or the port stays busy.
+    if (this.record.transport === "serial") releaseTty(this.status.connection?.port ?? this.record.port);
+    const printing = !!this.status.job && isJobRunning(this.status.job.state);
+    const wasUp = this.status.state !== "closed" && this.status.state !== "error";
+    const seconds = (PING_MS * STUCK_AFTER_PINGS) / 1000;
+    const culprit = spec ? `the plugin ${spec.id} (its ${what})` : "code on it";
+    const message = `The printer's thread stopped answering for ${seconds} s — ${culprit} never returned — and was restarted${printing ? "; the print was interrupted" : ""}.`;
+    console.error(`printer ${this.record.id}: ${message}`);
+    this.failPending(message, "Try again.");
+    if (spec) {
+      this.stuck.add(`${spec.id}@${spec.generation}`);
+      this.options.onPluginReport?.(this.id, { kind: "hung", plugin: spec.id, message: `its ${what} never returned (for ${seconds} s) on printer ${this.record.id}, whose thread was restarted without it${printing ? "; the print there was interrupted" : ""}` });
+    }
+    const line: LogLine = { t: Date.now(), dir: "info", text: message };
+    this.terminal.push(line);
+    this.options.bus.emit("printer.log", { id: this.id, lines: [line] });
+    this.status = { ...initialStatus(this.record.id), problem: { code: "printer_thread_restarted", message, hint: printing ? "Resume the print from the banner, or discard it." : wasUp ? "The printer is being connected again." : "Nothing else was affected." } };
+    this.options.bus.emit("printer.status", { id: this.id, status: this.status });
+    this.startWorker();
+    // Its scripts and profile, and the interrupted print from its last checkpoint.
+    this.options.jobs?.opened(this);
+    if (wasUp) void this.connect();
   }
 
   get id(): string {
@@ -115,6 +206,7 @@ export class PrinterSession {
 
   /** Stops the link and the worker. */
   async dispose(): Promise<void> {
+    clearInterval(this.watchdog);
     const done = new Promise<void>((resolve) => (this.disposed = resolve));
     this.worker.postMessage({ type: "dispose" } satisfies ToWorker);
     await Promise.race([done, Bun.sleep(3000)]);
@@ -164,6 +256,9 @@ export class PrinterSession {
       }
       case "plugin":
         this.options.onPluginReport?.(this.id, msg.report);
+        return;
+      case "pong":
+        this.unanswered = 0;
         return;
       case "disposed":
         this.disposed?.();

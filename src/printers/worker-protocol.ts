@@ -40,6 +40,8 @@ export interface WorkerInit {
   filesDir: string;
   virtual?: VirtualPrinterOptionsInput;
   traceDir?: string;
+  /** Shared with the main thread: which plugin's code runs now (see IN_PLUGIN_WHAT). */
+  inPlugin: Int32Array;
 }
 
 export type ToWorker =
@@ -47,10 +49,13 @@ export type ToWorker =
   | { type: "call"; id: number; method: ControllerMethod; args: unknown[] }
   /** The plugins with serial hooks this Worker should run (the whole set, in order). */
   | { type: "plugins"; specs: SerialPluginSpec[] }
+  /** The watchdog's question: the Worker answers "pong" at once unless something blocks its thread. */
+  | { type: "ping" }
   | { type: "dispose" };
 
 export type FromWorker =
   | ControllerOutput
   | { type: "reply"; id: number; result: Result<unknown> }
   | { type: "plugin"; report: SerialPluginReport }
+  | { type: "pong" }
   | { type: "disposed" };

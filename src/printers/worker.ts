@@ -19,7 +19,11 @@ const plugins = new WorkerPluginHost((report) => post({ type: "plugin", report }
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   switch (msg.type) {
+    case "ping":
+      post({ type: "pong" });
+      return;
     case "init": {
+      plugins.watchedThrough(msg.inPlugin);
       // The main thread already reported problems in these files when it loaded them.
       controller = new PrinterController({
         record: msg.record,

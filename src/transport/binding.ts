@@ -77,6 +77,30 @@ function processHolds(ttyName: string): boolean {
   return fds.some((fd) => fdTarget(Number(fd)) === ttyName);
 }
 
+/**
+ * Closes every descriptor of this process open on the tty at `path`: the ones a printer's thread
+ * held when it was stopped from outside (its own cannot be closed by it any more).
+ */
+export function releaseTty(path: string | null | undefined): void {
+  if (!path) return;
+  let target: string;
+  let fds: string[];
+  try {
+    target = realpathSync(path);
+    fds = readdirSync("/proc/self/fd");
+  } catch {
+    return;
+  }
+  for (const fd of fds) {
+    if (fdTarget(Number(fd)) !== target) continue;
+    try {
+      closeSync(Number(fd));
+    } catch {
+      // already gone
+    }
+  }
+}
+
 // Bun's file stream reads through its own dup of our fd and closes that dup a few milliseconds
 // after cancel(). Until then the tty is not really closed (no HUPCL, a reopen races a stale
 // reader), so close() waits for it, bounded in case some other code has the tty open too.

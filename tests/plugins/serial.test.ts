@@ -127,4 +127,45 @@ export default definePlugin({ gcode: { send(line, ctx) { ctx.state.n = ((ctx.sta
       expect(await (await host.api("/ui/plugins/notices")).text()).toContain(`data-plugin="${id}"`);
     }, 120_000);
   }
+
+  test("a send hook stuck in an endless loop: the printer's thread is restarted without it, the print is interrupted and resumes to the end", async () => {
+    const id = "faulty-loop";
+    writePlugin(pluginsDir(), {
+      id,
+      entry: `import { definePlugin } from "layerline";
+export default definePlugin({ gcode: { send(line, ctx) {
+  ctx.state.n = ((ctx.state.n as number) ?? 0) + 1;
+  if (ctx.state.n === 6000) for (;;) {}
+  // Half a millisecond a line, so the print has run a few seconds (and left checkpoints) by then.
+  const until = performance.now() + 0.5;
+  while (performance.now() < until) {}
+} } });`,
+    });
+    await running(id);
+    const at = `/api/v1/printers/${printer}`;
+    const before = (await executed()).length;
+    expect((await host.post(`${at}/job`, { file: "torus.gcode" })).status).toBe(200);
+    // The watchdog gives the thread 5 s; then the printer is back, the print offered for resuming.
+    const back = await host.waitFor(at, (p: any) => p.state === "operational" && p.interrupted !== null, 30_000);
+    expect(back.job).toBeNull();
+    expect(back.interrupted).toMatchObject({ file: "torus.gcode", resumable: true });
+    const p = (await (await host.api(`/api/v1/plugins/${id}`)).json()) as any;
+    expect(p.state).toBe("disabled");
+    expect(p.reason).toBe(`disabled because its send hook never returned (for 5 s) on printer ${printer}, whose thread was restarted without it; the print there was interrupted`);
+    const { notices } = (await (await host.api("/api/v1/plugins/notices")).json()) as any;
+    expect(notices.some((n: any) => n.plugin === id && n.level === "error" && n.message.includes("An interrupted print can be resumed from the dashboard"))).toBe(true);
+    const terminal = (await (await host.api(`${at}/terminal`)).json()) as any;
+    expect(JSON.stringify(terminal)).toContain(`the plugin ${id} (its send hook) never returned`);
+
+    // Resumed from the start of its layer, without the plugin: the rest of the file is printed.
+    const stopped = (await executed()).length;
+    expect(stopped - before).toBeLessThan(6100); // it stopped there (and the link was opened again)
+    expect((await host.post(`${at}/job/interrupted/resume`)).status).toBe(200);
+    const done = await host.waitFor(at, jobEnded, 120_000);
+    expect(done.job.state).toBe("done");
+    await Bun.sleep(200);
+    const want = await expected();
+    const rest = want.slice(6000);
+    expect((await executed()).slice(stopped).slice(-rest.length)).toEqual(rest);
+  }, 120_000);
 });

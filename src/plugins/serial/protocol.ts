@@ -16,13 +16,26 @@ export interface SerialPluginSpec {
   generation: number;
   /** Current settings values (JSON). */
   settings: Record<string, unknown>;
+  /** The printer session's number for it (1…), written where the watchdog reads which plugin runs. */
+  tag?: number;
 }
+
+/**
+ * Where a printer's Worker says which plugin code runs now, for its watchdog on the main thread
+ * (a plugin stuck in a loop cannot report anything itself): an Int32Array of 3 on shared memory,
+ * [tag of the plugin whose hook runs or 0, what runs (an index of this list), tag of the plugin
+ * whose modules load or 0].
+ */
+export const IN_PLUGIN_WHAT = ["", "queue hook", "send hook", "receive hook", "script"] as const;
+export type InPluginWhat = (typeof IN_PLUGIN_WHAT)[number];
 
 /** What a Worker tells the main thread about a plugin. */
 export type SerialPluginReport =
   | { kind: "fault"; plugin: string; where: LineStage | ScriptName; message: string }
   /** The Worker stopped running the plugin after too many faults. */
   | { kind: "disabled"; plugin: string; message: string }
+  /** The plugin's code stopped answering; the printer's Worker was restarted without it. */
+  | { kind: "hung"; plugin: string; message: string }
   | { kind: "loadFailed"; plugin: string; message: string }
   | { kind: "loaded"; plugin: string; generation: number }
   | { kind: "log"; plugin: string; level: "info" | "warn" | "error"; message: string };

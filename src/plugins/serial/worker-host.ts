@@ -11,7 +11,7 @@ import { importFresh, type LoadedDefinition } from "../loader.ts";
 import type { JobState, LineContext, LineResult, LineSource, MachineState } from "../sdk.ts";
 import { chain, collect, type MaybeAsync } from "./chain.ts";
 import type { LineHooks } from "./pipeline.ts";
-import type { SerialPluginReport, SerialPluginSpec } from "./protocol.ts";
+import { IN_PLUGIN_WHAT, type InPluginWhat, type SerialPluginReport, type SerialPluginSpec } from "./protocol.ts";
 
 /** What the host knows about the printer this Worker drives. */
 export interface PrinterView {
@@ -41,8 +41,27 @@ export class WorkerPluginHost implements LineHooks {
   private printer: PrinterView = { id: "", name: "", job: () => null, machine: () => null };
   private updating: Promise<void> = Promise.resolve();
   private logBudget = new Map<string, { second: number; count: number }>();
+  // Which plugin's code runs now, for the main thread's watchdog (a plugin stuck in a loop blocks
+  // this thread: only the main thread can see it, stop the Worker and start it again without it).
+  private inPlugin: Int32Array<ArrayBufferLike> = new Int32Array(3);
 
   constructor(private readonly report: (r: SerialPluginReport) => void) {}
+
+  /** Shares with the main thread which plugin's code runs (see IN_PLUGIN_WHAT). */
+  watchedThrough(inPlugin: Int32Array): void {
+    this.inPlugin = inPlugin;
+  }
+
+  /** Runs `fn`, a plugin's own code, marked as running for the watchdog. */
+  private within<T>(r: Running, what: InPluginWhat, fn: () => T): T {
+    Atomics.store(this.inPlugin, 1, IN_PLUGIN_WHAT.indexOf(what));
+    Atomics.store(this.inPlugin, 0, r.spec.tag ?? 0);
+    try {
+      return fn();
+    } finally {
+      Atomics.store(this.inPlugin, 0, 0);
+    }
+  }
 
   /** Tells the host which printer it serves. */
   attach(printer: PrinterView): void {
@@ -76,7 +95,7 @@ export class WorkerPluginHost implements LineHooks {
       r.ctx.script = null;
       r.ctx.job = this.printer.job();
       r.ctx.machine = this.printer.machine();
-      return this.settle(r, stage, l, guarded(() => r.definition.gcode![stage]!(l, r.ctx), BUDGET_MS.line));
+      return this.settle(r, stage, l, this.within(r, `${stage} hook`, () => guarded(() => r.definition.gcode![stage]!(l, r.ctx), BUDGET_MS.line)));
     });
   }
 
@@ -89,7 +108,7 @@ export class WorkerPluginHost implements LineHooks {
         r.ctx.script = name;
         r.ctx.job = this.printer.job();
         r.ctx.machine = this.printer.machine();
-        return this.settle(r, name, null, guarded(() => r.definition.scripts![name]!(r.ctx), BUDGET_MS.line));
+        return this.settle(r, name, null, this.within(r, "script", () => guarded(() => r.definition.scripts![name]!(r.ctx), BUDGET_MS.line)));
       },
     );
   }
@@ -125,6 +144,8 @@ export class WorkerPluginHost implements LineHooks {
         next.push(existing);
         continue;
       }
+      // Its own slot: lines (and their hooks) go on while a module loads.
+      Atomics.store(this.inPlugin, 2, spec.tag ?? 0);
       try {
         const definition = await importFresh(spec.dir, spec.entry);
         next.push({ spec, definition, ctx: this.context(spec), faults: 0 });
@@ -133,6 +154,8 @@ export class WorkerPluginHost implements LineHooks {
         this.report({ kind: "loadFailed", plugin: spec.id, message: describe(e) });
         // The previous version (if any) goes on until the main thread decides.
         if (existing) next.push(existing);
+      } finally {
+        Atomics.store(this.inPlugin, 2, 0);
       }
     }
     this.install(next);
