@@ -52,15 +52,18 @@ export class WorkerPluginHost implements LineHooks {
     this.inPlugin = inPlugin;
   }
 
-  /** Runs `fn`, a plugin's own code, marked as running for the watchdog. */
-  private within<T>(r: Running, what: InPluginWhat, fn: () => T): T {
-    Atomics.store(this.inPlugin, 1, IN_PLUGIN_WHAT.indexOf(what));
-    Atomics.store(this.inPlugin, 0, r.spec.tag ?? 0);
-    try {
-      return fn();
-    } finally {
-      Atomics.store(this.inPlugin, 0, 0);
-    }
+  /**
+   * Marks `r`'s code as running (`what`), for the watchdog, until {@link left}. Plain stores, not
+   * Atomics (a fence on every hook call): the watchdog reads them seconds later.
+   */
+  private entered(r: Running, what: InPluginWhat): void {
+    this.inPlugin[1] = IN_PLUGIN_WHAT.indexOf(what);
+    this.inPlugin[0] = r.spec.tag ?? 0;
+  }
+
+  private left<T>(value: T): T {
+    this.inPlugin[0] = 0;
+    return value;
   }
 
   /** Tells the host which printer it serves. */
@@ -89,13 +92,15 @@ export class WorkerPluginHost implements LineHooks {
   }
 
   run(stage: LineStage, line: string, source: LineSource): MaybeAsync<string[]> {
+    const what = `${stage} hook` as const;
     return chain([line], this.stageHooks[stage], (r, l) => {
       if (r.faults >= FAULT_LIMIT) return [l];
       r.ctx.source = source;
       r.ctx.script = null;
       r.ctx.job = this.printer.job();
       r.ctx.machine = this.printer.machine();
-      return this.settle(r, stage, l, this.within(r, `${stage} hook`, () => guarded(() => r.definition.gcode![stage]!(l, r.ctx), BUDGET_MS.line)));
+      this.entered(r, what);
+      return this.settle(r, stage, l, this.left(guarded(() => r.definition.gcode![stage]!(l, r.ctx), BUDGET_MS.line)));
     });
   }
 
@@ -108,7 +113,8 @@ export class WorkerPluginHost implements LineHooks {
         r.ctx.script = name;
         r.ctx.job = this.printer.job();
         r.ctx.machine = this.printer.machine();
-        return this.settle(r, name, null, this.within(r, "script", () => guarded(() => r.definition.scripts![name]!(r.ctx), BUDGET_MS.line)));
+        this.entered(r, "script");
+        return this.settle(r, name, null, this.left(guarded(() => r.definition.scripts![name]!(r.ctx), BUDGET_MS.line)));
       },
     );
   }
@@ -145,7 +151,7 @@ export class WorkerPluginHost implements LineHooks {
         continue;
       }
       // Its own slot: lines (and their hooks) go on while a module loads.
-      Atomics.store(this.inPlugin, 2, spec.tag ?? 0);
+      this.inPlugin[2] = spec.tag ?? 0;
       try {
         const definition = await importFresh(spec.dir, spec.entry);
         next.push({ spec, definition, ctx: this.context(spec), faults: 0 });
@@ -155,7 +161,7 @@ export class WorkerPluginHost implements LineHooks {
         // The previous version (if any) goes on until the main thread decides.
         if (existing) next.push(existing);
       } finally {
-        Atomics.store(this.inPlugin, 2, 0);
+        this.inPlugin[2] = 0;
       }
     }
     this.install(next);
