@@ -70,6 +70,9 @@ test("print, open the map, click an object: it is cancelled in the map and in th
   acceptNextDialog(page);
   await map.getByRole("button", { name: "Cancel cube_c" }).click();
   await map.locator('svg g.object.cancelled[data-object="cube_c"]').waitFor({ timeout: 10_000 });
+  // Closed, the map stays closed when the job's changes are pushed (below: pause, cancel).
+  await map.getByRole("button", { name: "Close" }).click();
+  expect(await page.locator("#job-objects > *").count()).toBe(0);
 
   // Pause, then cancel the print from the panel.
   await page.locator(".job button", { hasText: "Pause" }).click();
@@ -78,6 +81,8 @@ test("print, open the map, click an object: it is cancelled in the map and in th
   acceptNextDialog(page);
   await page.locator(".job button", { hasText: "Cancel" }).first().click();
   await page.locator('.job[data-job-state="cancelled"]').waitFor({ timeout: 15_000 });
+  await Bun.sleep(300); // the objects push of the job's end comes with the same status
+  expect(await page.locator("#job-objects > *").count()).toBe(0);
   expect(errors).toEqual([]);
   await page.close();
 }, 120_000);
