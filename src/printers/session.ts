@@ -27,6 +27,8 @@ const PING_MS = 1000;
  * loop — in practice a plugin's hook.
  */
 const STUCK_AFTER_PINGS = 5;
+/** The same while a plugin's modules load: compiling a large plugin takes a while on a small board. */
+const STUCK_LOADING_PINGS = 30;
 
 export interface SessionOptions {
   record: PrinterRecord;
@@ -123,9 +125,10 @@ export class PrinterSession {
     this.pending.clear();
   }
 
-  /** The watchdog's tick: asks the Worker; one that leaves {@link STUCK_AFTER_PINGS} asks unanswered is stuck. */
+  /** The watchdog's tick: asks the Worker; one that leaves {@link STUCK_AFTER_PINGS} asks unanswered (while not loading a plugin) is stuck. */
   private checkWorker(): void {
-    if (this.unanswered >= STUCK_AFTER_PINGS) return this.restartStuckWorker();
+    const loading = Atomics.load(this.inPlugin, 0) === 0 && Atomics.load(this.inPlugin, 2) !== 0;
+    if (this.unanswered >= (loading ? STUCK_LOADING_PINGS : STUCK_AFTER_PINGS)) return this.restartStuckWorker();
     this.unanswered++;
     this.worker.postMessage({ type: "ping" } satisfies ToWorker);
   }
@@ -147,7 +150,7 @@ export class PrinterSession {
     if (this.record.transport === "serial") releaseTty(this.status.connection?.port ?? this.record.port);
     const printing = !!this.status.job && isJobRunning(this.status.job.state);
     const wasUp = this.status.state !== "closed" && this.status.state !== "error";
-    const seconds = (PING_MS * STUCK_AFTER_PINGS) / 1000;
+    const seconds = (PING_MS * this.unanswered) / 1000;
     const culprit = spec ? `the plugin ${spec.id} (its ${what})` : "code on it";
     const message = `The printer's thread stopped answering for ${seconds} s — ${culprit} never returned — and was restarted${printing ? "; the print was interrupted" : ""}.`;
     console.error(`printer ${this.record.id}: ${message}`);
