@@ -17,3 +17,18 @@ export function renderOnce<K extends object, V>(render: (key: K) => V): (key: K)
     return value;
   };
 }
+
+/**
+ * A rendering of a printer session kept per status object (the printer's Worker sends a new one
+ * with every report) and remade when the session's record (name, port…) changed since.
+ */
+export function renderPerStatus<T extends { status: object; record: unknown }, V>(render: (session: T) => V): (session: T) => V {
+  const cache = new WeakMap<object, { record: unknown; value: V }>();
+  return (session) => {
+    const cached = cache.get(session.status);
+    if (cached && cached.record === session.record) return cached.value;
+    const value = render(session);
+    cache.set(session.status, { record: session.record, value });
+    return value;
+  };
+}

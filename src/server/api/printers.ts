@@ -12,6 +12,7 @@ import { ApiError } from "../errors.ts";
 import { visibleTo } from "../auth/principal.ts";
 import { checkScript, SCRIPT_EVENTS, SCRIPT_VARIABLES, SCRIPTS, DEFAULT_SCRIPTS, ScriptTextSchema, type ScriptName } from "../../jobs/scripts.ts";
 import { PrinterProfileSchema } from "../../printers/profile.ts";
+import { renderPerStatus } from "../render-once.ts";
 
 const CommandsSchema = v.object({
   commands: v.pipe(
@@ -49,17 +50,8 @@ export function printerJson(session: PrinterSession) {
   return { name, transport, port, baud, window, autoconnect, isDefault, ...session.status };
 }
 
-// Per status object (a new one with each report of the printer's Worker), for the record it went with.
-const printerTexts = new WeakMap<PrinterSession["status"], { record: PrinterSession["record"]; text: string }>();
-
 /** `JSON.stringify(printerJson(session))`, serialised once per status however many clients ask. */
-export function printerJsonText(session: PrinterSession): string {
-  const cached = printerTexts.get(session.status);
-  if (cached && cached.record === session.record) return cached.text;
-  const text = JSON.stringify(printerJson(session));
-  printerTexts.set(session.status, { record: session.record, text });
-  return text;
-}
+export const printerJsonText = renderPerStatus((session: PrinterSession) => JSON.stringify(printerJson(session)));
 
 /** What Elysia answers for an object, from its JSON text. */
 function jsonResponse(text: string): Response {

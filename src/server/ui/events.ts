@@ -12,13 +12,12 @@ import { subscribe } from "../../events.ts";
 import { isJobRunning } from "../../printers/status.ts";
 import type { PrinterSession } from "../../printers/session.ts";
 import type { AppContext } from "../context.ts";
-import { renderOnce } from "../render-once.ts";
+import { renderOnce, renderPerStatus } from "../render-once.ts";
 import { sseResponse } from "../sse.ts";
 import { objectMapView, printerViews } from "./jobs.ts";
 
 /** The fragments of one status, rendered once for every page showing that printer. */
 interface StatusFragments {
-  record: PrinterSession["record"];
   live: string;
   link: string;
   /** What the SD list shows (it is re-sent only when this changes) and, once asked for, the list. */
@@ -28,15 +27,10 @@ interface StatusFragments {
 
 export function uiEvents(ctx: AppContext) {
   const printerView = printerViews(ctx);
-  const fragments = new WeakMap<PrinterSession["status"], StatusFragments>();
-  const statusFragments = (session: PrinterSession): StatusFragments => {
-    const cached = fragments.get(session.status);
-    if (cached && cached.record === session.record) return cached;
+  const statusFragments = renderPerStatus((session: PrinterSession): StatusFragments => {
     const view = printerView(session);
-    const rendered = { record: session.record, live: livePanel(view).value, link: linkFigures(view).value, sdKey: JSON.stringify([view.status.sd, view.status.state]) };
-    fragments.set(session.status, rendered);
-    return rendered;
-  };
+    return { live: livePanel(view).value, link: linkFigures(view).value, sdKey: JSON.stringify([view.status.sd, view.status.state]) };
+  });
   const logLines = renderOnce((lines: Parameters<typeof terminalLines>[0]) => terminalLines(lines).value);
   return new Elysia().get("/ui/events", ({ query, set }) => {
     const id = typeof query.printer === "string" ? query.printer : ctx.printers.default()?.id;
