@@ -129,9 +129,7 @@ export class FlightRecorder {
   /** The lines recorded after the first `seen` (as many of them as the ring still holds), at most `max`, oldest first. */
   since(seen: number, max = Infinity): TraceEntry[] {
     const out: TraceEntry[] = [];
-    for (let k = this.firstSince(seen, max), i = this.slot(k); k < this.total; k++, i = i + 1 === this.capacity ? 0 : i + 1) {
-      out.push({ t: this.times[i]!, dir: DIRS[this.dirs[i]!]!, line: this.lines[i]! });
-    }
+    this.eachSince(seen, max, (t, dir, line) => out.push({ t, dir: DIRS[dir]!, line }));
     return out;
   }
 
@@ -143,19 +141,16 @@ export class FlightRecorder {
   /** The lines after the first `seen` that the ring still holds, as JSONL, straight from the ring. */
   private jsonlSince(seen: number): string {
     let text = "";
-    for (let k = this.firstSince(seen), i = this.slot(k); k < this.total; k++, i = i + 1 === this.capacity ? 0 : i + 1) {
-      text += jsonlLine(this.times[i]!, this.dirs[i]!, this.lines[i]!);
-    }
+    this.eachSince(seen, Infinity, (t, dir, line) => (text += jsonlLine(t, dir, line)));
     return text;
   }
 
-  private firstSince(seen: number, max = Infinity): number {
-    return Math.max(seen, this.total - this.count, this.total - max);
-  }
-
-  /** Where the `k`-th line recorded since the start is (or would be) in the ring. */
-  private slot(k: number): number {
-    return (((this.next - (this.total - k)) % this.capacity) + this.capacity) % this.capacity;
+  /** Calls `fn` for each line after the first `seen` the ring still holds, the last `max` at most, oldest first. */
+  private eachSince(seen: number, max: number, fn: (t: number, dir: number, line: string) => void): void {
+    const first = Math.max(seen, this.total - this.count, this.total - max);
+    // The ring slot of the `first`-th line recorded since the start.
+    let i = (((this.next - (this.total - first)) % this.capacity) + this.capacity) % this.capacity;
+    for (let k = first; k < this.total; k++, i = i + 1 === this.capacity ? 0 : i + 1) fn(this.times[i]!, this.dirs[i]!, this.lines[i]!);
   }
 
   /** Writes what is buffered now; resolves when it is on disk. */

@@ -67,14 +67,19 @@ function fdTarget(fd: number): string | undefined {
   }
 }
 
-function processHolds(ttyName: string): boolean {
+/** This process's descriptors open on the tty `ttyName` (its path as /proc shows it); none without /proc. */
+function descriptorsOn(ttyName: string): number[] {
   let fds: string[];
   try {
     fds = readdirSync("/proc/self/fd");
   } catch {
-    return false;
+    return [];
   }
-  return fds.some((fd) => fdTarget(Number(fd)) === ttyName);
+  return fds.map(Number).filter((fd) => fdTarget(fd) === ttyName);
+}
+
+function processHolds(ttyName: string): boolean {
+  return descriptorsOn(ttyName).length > 0;
 }
 
 /**
@@ -84,17 +89,14 @@ function processHolds(ttyName: string): boolean {
 export function releaseTty(path: string | null | undefined): void {
   if (!path) return;
   let target: string;
-  let fds: string[];
   try {
     target = realpathSync(path);
-    fds = readdirSync("/proc/self/fd");
   } catch {
     return;
   }
-  for (const fd of fds) {
-    if (fdTarget(Number(fd)) !== target) continue;
+  for (const fd of descriptorsOn(target)) {
     try {
-      closeSync(Number(fd));
+      closeSync(fd);
     } catch {
       // already gone
     }
