@@ -12,7 +12,7 @@
  * range), and the drop is the median of each round's own drop (loaded vs alone in the same round),
  * which the drift affects least.
  *
- * While it prints, the host answers at most --print-read-rate reads a second (2,000 by default;
+ * While it prints, the host answers at most --print-read-rate reads a second (1,000 by default;
  * more wait their turn), so back-to-back polling meets that ceiling; PRINT_READ_RATE=0 runs the
  * host without it, to see what unpaced requests cost the print on this machine.
  *

@@ -48,7 +48,7 @@ export interface HostOptions {
   virtual?: VirtualPrinterOptionsInput;
   /** Lower the HTTP thread's priority below the printers' threads once they run (the CLI does). */
   yieldToPrinters?: boolean;
-  /** Reads (GET) a second the server answers while a printer prints; more wait their turn. 0 = no limit; default 2000. */
+  /** Reads (GET) a second the server answers while a printer prints; more wait their turn. 0 = no limit; default DEFAULT_PRINT_READ_RATE. */
   printReadRate?: number;
   /** Lines in flight for printers created now (default 4; 1 = ping-pong); each printer keeps its own. */
   window?: number;
