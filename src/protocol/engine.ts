@@ -111,6 +111,8 @@ interface Sent {
 interface Pending {
   command: string;
   tag: number;
+  /** `commandCode(command)`, worked out once per line. */
+  code: string;
 }
 
 interface Poller {
@@ -334,10 +336,10 @@ export class ProtocolEngine {
     }
     if (this.state === "operational" && this.isOutOfBand(code)) {
       // The emergency parser acts on it at once; it still gets its ok, so it takes a FIFO slot.
-      this.transmitNew(cmd, tag, now);
+      this.transmitNew(cmd, tag, now, code);
       return true;
     }
-    this.queue.push({ command: cmd, tag });
+    this.queue.push({ command: cmd, tag, code });
     this.pump(now);
     return true;
   }
@@ -1149,13 +1151,13 @@ export class ProtocolEngine {
       if (this.queueHead >= this.queue.length) break;
       const next = this.queue[this.queueHead]!;
       // Framing adds `N<n> `, `*<cs>` (at most 3 digits) and the newline.
-      if (!this.fitsRx(next.command.length + String(this.nextN).length + 7)) return;
+      if (!this.fitsRx(next.command.length + decimalDigits(this.nextN) + 7)) return;
       this.queueHead++;
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.queueHead);
         this.queueHead = 0;
       }
-      this.transmitNew(next.command, next.tag, now);
+      this.transmitNew(next.command, next.tag, now, next.code);
     }
   }
 
@@ -1170,7 +1172,7 @@ export class ProtocolEngine {
     );
   }
 
-  private transmitNew(command: string, tag: number, now: number): void {
+  private transmitNew(command: string, tag: number, now: number, code = commandCode(command)): void {
     const n = this.nextN++;
     const text = frame(n, command);
     const slot = n % this.historyText.length;
@@ -1178,13 +1180,12 @@ export class ProtocolEngine {
     this.historyTag[slot] = tag;
     this.historyCommand[slot] = command;
     this.historyAcked[slot] = 0;
-    this.pushInFlight(n, tag, command, text.length + 1, now);
+    this.pushInFlight(n, tag, command, text.length + 1, now, code);
     const c0 = command.charCodeAt(0);
     if (c0 === 84 /* T */) {
       const tool = Number(command.slice(1));
       if (Number.isInteger(tool)) this.currentTool = tool;
     } else if (c0 === 77 /* M */) {
-      const code = commandCode(command);
       const sd = this.quirks.sd;
       if (code === sd.beginWriteCommand) this.sdWriting = true;
       else if (code === sd.endWriteCommand) this.sdWriting = false;
@@ -1194,8 +1195,8 @@ export class ProtocolEngine {
     this.write(text);
   }
 
-  private pushInFlight(n: number, tag: number, command: string, bytes: number, now: number): void {
-    this.inFlight.push({ n, tag, command, rejected: false, limitMs: this.longRunningLimit(command), sentAt: now, bytes });
+  private pushInFlight(n: number, tag: number, command: string, bytes: number, now: number, code = commandCode(command)): void {
+    this.inFlight.push({ n, tag, command, rejected: false, limitMs: this.longRunningLimit(command, code), sentAt: now, bytes });
     this.inFlightBytes += bytes;
   }
 
@@ -1220,7 +1221,7 @@ export class ProtocolEngine {
   }
 
   private enqueueSystem(command: string, now: number): void {
-    this.queue.push({ command, tag: NO_TAG });
+    this.queue.push({ command, tag: NO_TAG, code: commandCode(command) });
     this.pump(now);
   }
 
@@ -1268,10 +1269,9 @@ export class ProtocolEngine {
   }
 
   /** The extra silence a command may cause, or undefined for ordinary commands. */
-  private longRunningLimit(command: string): number | undefined {
-    const code = commandCode(command);
+  private longRunningLimit(command: string, code: string): number | undefined {
     if (!this.grammar.longRunning.has(code)) return undefined;
-    if (isDwell(command)) return this.communicationLimit() + dwellMs(command);
+    if (code === "G4") return this.communicationLimit() + dwellMs(command);
     return this.quirks.timeouts.longRunningMs[code] ?? this.quirks.timeouts.longRunningDefaultMs;
   }
 
@@ -1370,6 +1370,13 @@ export class ProtocolEngine {
 }
 
 /** The command word of a line: `G1 X1` → `G1`, `M109 S200` → `M109`, `T1` → `T1`. */
+/** How many decimal digits `n` (a line number, 0 or more) has: its length as text, without making the text. */
+function decimalDigits(n: number): number {
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
+}
+
 export function commandCode(command: string): string {
   const space = command.indexOf(" ");
   return (space < 0 ? command : command.slice(0, space)).toUpperCase();
