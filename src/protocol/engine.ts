@@ -571,15 +571,17 @@ export class ProtocolEngine {
   }
 
   /** Lines to write, in order, without line endings; empties the outbox. */
-  takeOutgoing(): string[] {
+  takeOutgoing(): readonly string[] {
     const out = this.out;
+    if (out.length === 0) return NOTHING; // called a few times per line: no array when there is nothing
     this.out = [];
     return out;
   }
 
   /** Events since the last call; empties the list. */
-  takeEvents(): EngineEvent[] {
+  takeEvents(): readonly EngineEvent[] {
     const events = this.events;
+    if (events.length === 0) return NOTHING;
     this.events = [];
     return events;
   }
@@ -1370,6 +1372,8 @@ export class ProtocolEngine {
 }
 
 /** The command word of a line: `G1 X1` → `G1`, `M109 S200` → `M109`, `T1` → `T1`. */
+const NOTHING: readonly never[] = Object.freeze([]);
+
 /** How many decimal digits `n` (a line number, 0 or more) has: its length as text, without making the text. */
 function decimalDigits(n: number): number {
   let digits = 1;
