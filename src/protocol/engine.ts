@@ -403,7 +403,7 @@ export class ProtocolEngine {
     // `N<n> ` and `*<checksum>` add at most 16 characters: the usual line needs no framing here.
     if (limit === 0 || length + 16 <= limit) return undefined;
     const n = lineNumber ?? this.nextN + (this.queue.length - this.queueHead) + LINE_NUMBER_MARGIN;
-    const framed = length === command.length ? frame(n, command).length : length + String(n).length + 6;
+    const framed = length === command.length ? frame(n, command).length : framedAtMost(length, n);
     return framed > limit ? { length: framed, limit } : undefined;
   }
 
@@ -1152,8 +1152,7 @@ export class ProtocolEngine {
       }
       if (this.queueHead >= this.queue.length) break;
       const next = this.queue[this.queueHead]!;
-      // Framing adds `N<n> `, `*<cs>` (at most 3 digits) and the newline.
-      if (!this.fitsRx(next.command.length + decimalDigits(this.nextN) + 7)) return;
+      if (!this.fitsRx(framedAtMost(next.command.length, this.nextN) + 1)) return; // + the newline
       this.queueHead++;
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.queueHead);
@@ -1374,11 +1373,14 @@ export class ProtocolEngine {
 /** The command word of a line: `G1 X1` → `G1`, `M109 S200` → `M109`, `T1` → `T1`. */
 const NOTHING: readonly never[] = Object.freeze([]);
 
-/** How many decimal digits `n` (a line number, 0 or more) has: its length as text, without making the text. */
-function decimalDigits(n: number): number {
+/**
+ * The most characters a command of `length` takes framed as line `n`: `N<n> `, the command and
+ * `*<checksum>` (at most 3 digits). Counts the line number's digits without making its text (per line).
+ */
+function framedAtMost(length: number, n: number): number {
   let digits = 1;
   for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  return digits;
+  return length + digits + 6;
 }
 
 export function commandCode(command: string): string {
