@@ -9,6 +9,8 @@ export type MaybeAsync<T> = T | Promise<T>;
 export function chain<S>(lines: string[], steps: readonly S[], run: (step: S, line: string) => MaybeAsync<string[]>, from = 0): MaybeAsync<string[]> {
   if (from >= steps.length || lines.length === 0) return lines;
   const step = steps[from]!;
+  // One line through the last step (every line, with one stage hooked): its answer is the result.
+  if (lines.length === 1 && from === steps.length - 1) return run(step, lines[0]!);
   const out = collect(lines, (line) => run(step, line));
   return out instanceof Promise ? out.then((ls) => chain(ls, steps, run, from + 1)) : chain(out, steps, run, from + 1);
 }

@@ -11,7 +11,7 @@ import { importFresh, type LoadedDefinition } from "../loader.ts";
 import type { JobState, LineContext, LineResult, LineSource, MachineState } from "../sdk.ts";
 import { chain, collect, type MaybeAsync } from "./chain.ts";
 import type { LineHooks } from "./pipeline.ts";
-import { IN_PLUGIN_WHAT, type InPluginWhat, type SerialPluginReport, type SerialPluginSpec } from "./protocol.ts";
+import { IN_PLUGIN_WHAT, type SerialPluginReport, type SerialPluginSpec } from "./protocol.ts";
 
 /** What the host knows about the printer this Worker drives. */
 export interface PrinterView {
@@ -30,6 +30,14 @@ interface Running {
 }
 
 type MutableContext = { -readonly [K in keyof LineContext]: LineContext[K] };
+
+/** What {@link IN_PLUGIN_WHAT} calls each stage's hook, as its index (set for every line). */
+const STAGE_HOOK: Record<LineStage, number> = {
+  queue: IN_PLUGIN_WHAT.indexOf("queue hook"),
+  send: IN_PLUGIN_WHAT.indexOf("send hook"),
+  receive: IN_PLUGIN_WHAT.indexOf("receive hook"),
+};
+const IN_PLUGIN_SCRIPT = IN_PLUGIN_WHAT.indexOf("script");
 
 /** Log lines a plugin may send per second from one Worker (a per-line log would flood the host). */
 const LOG_PER_SECOND = 20;
@@ -56,8 +64,8 @@ export class WorkerPluginHost implements LineHooks {
    * Marks `r`'s code as running (`what`), for the watchdog, until {@link left}. Plain stores, not
    * Atomics (a fence on every hook call): the watchdog reads them seconds later.
    */
-  private entered(r: Running, what: InPluginWhat): void {
-    this.inPlugin[1] = IN_PLUGIN_WHAT.indexOf(what);
+  private entered(r: Running, what: number): void {
+    this.inPlugin[1] = what;
     this.inPlugin[0] = r.spec.tag ?? 0;
   }
 
@@ -92,16 +100,20 @@ export class WorkerPluginHost implements LineHooks {
   }
 
   run(stage: LineStage, line: string, source: LineSource): MaybeAsync<string[]> {
-    const what = `${stage} hook` as const;
-    return chain([line], this.stageHooks[stage], (r, l) => {
-      if (r.faults >= FAULT_LIMIT) return [l];
-      r.ctx.source = source;
-      r.ctx.script = null;
-      r.ctx.job = this.printer.job();
-      r.ctx.machine = this.printer.machine();
-      this.entered(r, what);
-      return this.settle(r, stage, l, this.left(guarded(() => r.definition.gcode![stage]!(l, r.ctx), BUDGET_MS.line)));
-    });
+    const hooked = this.stageHooks[stage];
+    // Called for every line: with one plugin on the stage (the usual case) no chain in between.
+    if (hooked.length === 1) return this.runHook(hooked[0]!, stage, line, source);
+    return chain([line], hooked, (r, l) => this.runHook(r, stage, l, source));
+  }
+
+  private runHook(r: Running, stage: LineStage, line: string, source: LineSource): MaybeAsync<string[]> {
+    if (r.faults >= FAULT_LIMIT) return [line];
+    const ctx = r.ctx;
+    ctx.source = source;
+    ctx.script = null;
+    const hook = r.definition.gcode![stage]!;
+    this.entered(r, STAGE_HOOK[stage]);
+    return this.settle(r, stage, line, this.left(guarded(() => hook(line, ctx), BUDGET_MS.line)));
   }
 
   script(name: ScriptName): MaybeAsync<string[]> {
@@ -111,9 +123,7 @@ export class WorkerPluginHost implements LineHooks {
         if (r.faults >= FAULT_LIMIT) return [];
         r.ctx.source = "script";
         r.ctx.script = name;
-        r.ctx.job = this.printer.job();
-        r.ctx.machine = this.printer.machine();
-        this.entered(r, "script");
+        this.entered(r, IN_PLUGIN_SCRIPT);
         return this.settle(r, name, null, this.left(guarded(() => r.definition.scripts![name]!(r.ctx), BUDGET_MS.line)));
       },
     );
@@ -121,12 +131,13 @@ export class WorkerPluginHost implements LineHooks {
 
   /** A hook's outcome as lines: its result, or (after a fault) the line unchanged. */
   private settle(r: Running, where: LineStage | ScriptName, line: string | null, outcome: MaybeAsync<Outcome<LineResult>>): MaybeAsync<string[]> {
-    const lines = (o: Outcome<LineResult>): string[] => {
-      if (o.ok) return normalise(o.value, line);
-      this.fault(r, where, o.message);
-      return line === null ? [] : [line];
-    };
-    return outcome instanceof Promise ? outcome.then(lines) : lines(outcome);
+    return outcome instanceof Promise ? outcome.then((o) => this.linesOf(r, where, line, o)) : this.linesOf(r, where, line, outcome);
+  }
+
+  private linesOf(r: Running, where: LineStage | ScriptName, line: string | null, o: Outcome<LineResult>): string[] {
+    if (o.ok) return normalise(o.value, line);
+    this.fault(r, where, o.message);
+    return line === null ? [] : [line];
   }
 
   private fault(r: Running, where: LineStage | ScriptName, message: string): void {
@@ -180,14 +191,20 @@ export class WorkerPluginHost implements LineHooks {
   }
 
   private context(spec: SerialPluginSpec): MutableContext {
+    const host = this;
     return {
       plugin: spec.id,
       printer: { id: this.printer.id, name: this.printer.name },
       settings: spec.settings,
       source: "job",
       script: null,
-      job: null,
-      machine: null,
+      // Read when the plugin reads them, not made for every line whether it does or not.
+      get job() {
+        return host.printer.job();
+      },
+      get machine() {
+        return host.printer.machine();
+      },
       state: {},
       log: (message: string) => this.log(spec.id, String(message)),
     };
