@@ -138,6 +138,13 @@ export class PrinterController {
   private written: Promise<void> | undefined;
   // In receiveWhileStreaming(): the bytes it takes come through onData, which must not recurse.
   private receivingNow = false;
+  /**
+   * The time of the serial step being handled (bytes in, a flush), read once for it: a line goes
+   * through several stages that each want the time, and reading the clock costs ~35 ns in a VM.
+   */
+  private stepAt: number | undefined;
+  /** When the last bytes came in. */
+  private dataAt = 0;
   private readonly recorder: FlightRecorder;
   private readonly linkStats = new LinkStats();
   private readonly prompt = new PromptTracker();
@@ -189,7 +196,7 @@ export class PrinterController {
     this.recorder = new FlightRecorder({ name: options.record.id, dir: options.traceDir });
     const resume = () => this.flush();
     this.outgoing = new LinePipeline(options.hooks, ["queue", "send"], (line, tag) => this.enqueueLine(line, tag), resume);
-    this.incoming = new LinePipeline(options.hooks, ["receive"], (line) => this.engine?.receive(line, performance.now()), resume);
+    this.incoming = new LinePipeline(options.hooks, ["receive"], (line) => this.engine?.receive(line, this.now()), resume);
   }
 
   /** Opens the transport and starts the handshake; resolves once the port is open. */
@@ -673,9 +680,21 @@ export class PrinterController {
   private onData(chunk: Uint8Array): void {
     const engine = this.engine;
     if (!engine) return;
-    this.lines.push(chunk, this.received);
-    this.flush();
+    const now = performance.now();
+    this.dataAt = now;
+    this.stepAt = now;
+    try {
+      this.lines.push(chunk, this.received);
+      this.flush(now);
+    } finally {
+      this.stepAt = undefined;
+    }
     if (!this.receivingNow) this.receiveWhileStreaming();
+  }
+
+  /** The time for what is handled now: the serial step's, or the clock's outside one. */
+  private now(): number {
+    return this.stepAt ?? performance.now();
   }
 
   /**
@@ -692,7 +711,7 @@ export class PrinterController {
     try {
       const until = performance.now() + RECEIVE_SLICE_MS;
       while (this.stream && !this.stream.closing && this.transport === transport && (this.engine?.outstanding() ?? 0) > 0) {
-        if (!transport.receiveNow(ANSWER_WAIT_MS) || performance.now() >= until) return;
+        if (!transport.receiveNow(ANSWER_WAIT_MS) || this.dataAt >= until) return;
       }
     } finally {
       this.receivingNow = false;
@@ -702,10 +721,19 @@ export class PrinterController {
   private readonly received = (line: string): void => this.incoming.push(line, -1, "firmware");
 
   /** Feeds job lines into free slots, writes what the engine wants sent, handles its events. */
-  private flush(): void {
+  private flush(now = this.now()): void {
     const engine = this.engine;
     if (!engine) return;
-    const now = performance.now();
+    const outer = this.stepAt;
+    this.stepAt = now;
+    try {
+      this.flushAt(engine, now);
+    } finally {
+      this.stepAt = outer;
+    }
+  }
+
+  private flushAt(engine: ProtocolEngine, now: number): void {
     // Handling events can free slots or queue lines (acks, notices); loop until it settles.
     for (let round = 0; round < 100; round++) {
       this.feed(now);
@@ -722,7 +750,7 @@ export class PrinterController {
       const then = this.settled;
       this.settled = undefined;
       then();
-      return this.flush();
+      return this.flush(performance.now());
     }
     this.armTimer(engine.nextDeadline());
   }
@@ -799,7 +827,7 @@ export class PrinterController {
       } else this.note(`Unknown host command ${line} (not sent to the printer).`);
       return;
     }
-    if (!this.engine?.enqueue(line, performance.now(), tag)) return;
+    if (!this.engine?.enqueue(line, this.now(), tag)) return;
     this.accepted++;
     // Progress counts a job line once the engine has it (a line a plugin dropped never is).
     if (tag >= 0 && this.stream?.kind === "print") this.stream.queuedTo = tag;
@@ -849,7 +877,7 @@ export class PrinterController {
           if (this.stream.kind === "upload") this.status.sd.upload!.bytes = e.tag;
           else if (this.run) {
             const job = this.status.job!;
-            if (this.run.acked(e.tag, performance.now())) job.layer = this.run.layer();
+            if (this.run.acked(e.tag, this.now())) job.layer = this.run.layer();
             if (job.state === "starting") {
               // The before-print script is through: the file itself prints now.
               job.state = "printing";
