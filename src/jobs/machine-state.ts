@@ -278,7 +278,7 @@ export class MachineTracker {
       if (c < 48 || c > 57) break;
       n = n * 10 + (c - 48);
     }
-    if (i === start || cmd.charCodeAt(i) === 46) return -1;
+    if (i === start || (i < cmd.length && cmd.charCodeAt(i) === 46)) return -1;
     this.pos = i;
     return n;
   }
@@ -298,13 +298,13 @@ export class MachineTracker {
     }
     const letter = cmd.charCodeAt(i) | LOWER;
     i++;
-    // A number: optional sign, digits, one point, digits.
+    // A number: optional sign, digits, one point, digits. (Reading past the end is a slow path
+    // in JavaScriptCore, taken at every line's last word: -1 stands for the end instead.)
     let sign = 1;
-    let c = cmd.charCodeAt(i);
+    let c = i < len ? cmd.charCodeAt(i) : -1;
     if (c === 45 || c === 43) {
       if (c === 45) sign = -1;
-      i++;
-      c = cmd.charCodeAt(i);
+      c = ++i < len ? cmd.charCodeAt(i) : -1;
     }
     // Digits into an integer, divided once at the end: "1.23" reads exactly as parseFloat does.
     let mantissa = 0;
@@ -313,15 +313,15 @@ export class MachineTracker {
     while (c >= 48 && c <= 57) {
       mantissa = mantissa * 10 + (c - 48);
       digits++;
-      c = cmd.charCodeAt(++i);
+      c = ++i < len ? cmd.charCodeAt(i) : -1;
     }
     if (c === 46) {
-      c = cmd.charCodeAt(++i);
+      c = ++i < len ? cmd.charCodeAt(i) : -1;
       while (c >= 48 && c <= 57) {
         mantissa = mantissa * 10 + (c - 48);
         digits++;
         decimals++;
-        c = cmd.charCodeAt(++i);
+        c = ++i < len ? cmd.charCodeAt(i) : -1;
       }
     }
     this.word = digits > 0 ? (sign * mantissa) / 10 ** decimals : NaN;
