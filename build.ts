@@ -38,7 +38,12 @@ export const TARGET_CPU: Record<TargetName, string[]> = { x64: ["avx2"], arm64: 
 
 const ROOT = import.meta.dir;
 /** The main program and every Worker entry: a worker must be its own entrypoint to be embedded. */
-const ENTRYPOINTS = [join(ROOT, "src/main.ts"), join(ROOT, "src/printers/worker.ts"), join(ROOT, "src/analysis/analysis-worker.ts")];
+const ENTRYPOINTS = [
+  join(ROOT, "src/main.ts"),
+  join(ROOT, "src/printers/worker.ts"),
+  join(ROOT, "src/analysis/analysis-worker.ts"),
+  join(ROOT, "src/plugins/main-watchdog-worker.ts"),
+];
 
 /** Builds one target into `outfile`; returns its path. Throws with the bundler's messages on failure. */
 export interface BuildOptions {

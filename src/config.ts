@@ -5,6 +5,7 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import * as v from "valibot";
+import { DEFAULT_STUCK_MS } from "./plugins/main-thread-watch.ts";
 import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
 import { PERSONALITIES } from "./virtual/personalities.ts";
 
@@ -27,6 +28,8 @@ export const ServeOptionsSchema = v.object({
   virtualPersonality: v.picklist(PERSONALITIES, `must be one of ${PERSONALITIES.join(", ")}`),
   /** Reads a second answered while a printer prints (0 = no limit). */
   printReadRate: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0 (no limit) or more")), DEFAULT_PRINT_READ_RATE),
+  /** Seconds a plugin's code may hold the main thread before the watchdog acts (0 = never). */
+  pluginHangSeconds: v.optional(v.pipe(v.number("must be a number"), v.minValue(0, "must be 0 (off) or more")), DEFAULT_STUCK_MS / 1000),
 });
 export type ServeOptions = v.InferOutput<typeof ServeOptionsSchema>;
 

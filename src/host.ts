@@ -16,6 +16,7 @@ import { FileStorage } from "./files/storage.ts";
 import { JobService } from "./jobs/service.ts";
 import { HistoryStore } from "./jobs/history.ts";
 import { PrintQueue } from "./jobs/queue.ts";
+import { MainThreadWatch, takeHungRecord } from "./plugins/main-thread-watch.ts";
 import { beginStart } from "./plugins/safe-mode.ts";
 import { PluginService } from "./plugins/service.ts";
 import { PrinterManager } from "./printers/manager.ts";
@@ -55,6 +56,11 @@ export interface HostOptions {
   log?: (line: string) => void;
   /** Safe mode (`--safe`): load no third-party plugins. */
   safe?: boolean;
+  /**
+   * Watch the main thread for plugin code that never returns, then disable that plugin and start
+   * this process again in place (the CLI does; never in a host started inside another program).
+   */
+  mainThreadWatch?: { stuckMs: number };
   plugins?: {
     /** Folders of the bundled plugins (default: the embedded ones). */
     bundledDirs?: string[];
@@ -154,10 +160,29 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     bus,
     replanner: { planned: (sha256, limits) => analysis.planned(sha256, limits), replan: (path, limits) => analysis.replan(path, limits) },
   });
-  printers = new PrinterManager({ store, bus, filesDir, quirks: sources, virtual: options.virtual, traceDir: join(options.dataDir, "logs"), plugins: pluginLink, jobs });
-  plugins = new PluginService({ dataDir: options.dataDir, db, bus, printers, files, safe, log, settings, ...options.plugins });
+  // What the main thread's watchdog wrote down before this start (a plugin that held the thread).
+  const hung = takeHungRecord(options.dataDir);
+  const watch = new MainThreadWatch();
+  printers = new PrinterManager({
+    store,
+    bus,
+    filesDir,
+    quirks: sources,
+    virtual: options.virtual,
+    traceDir: join(options.dataDir, "logs"),
+    plugins: pluginLink,
+    jobs,
+    slotsChanged: (slots) => watch.printers(slots),
+  });
+  plugins = new PluginService({ dataDir: options.dataDir, db, bus, printers, files, safe, log, settings, mainThread: watch, hung, ...options.plugins });
 
-  // Before any printer runs: prints the host never saw end are closed, and their queues wait for a person.
+  // Before any printer runs: prints that ended while a plugin held the main thread are closed as
+  // they ended (the watchdog's record), the others the host never saw end as interrupted, and
+  // their queues wait for a person.
+  for (const e of hung?.ended ?? []) {
+    history.closeEndedUnseen(e.printer, e.state, hung!.at);
+    jobs.checkpoint(e.printer, null);
+  }
   history.closeInterrupted();
   const queue = new PrintQueue({ db, files, bus, printer: (id) => printers!.get(id) });
   queue.recover();
@@ -221,6 +246,11 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     }
     throw e;
   }
+  if (options.mainThreadWatch) {
+    // Started as this process was: the binary and its arguments, or bun and the source's.
+    const restart = control.execPath ? { execPath: control.execPath, argv: [control.execPath, ...control.argv] } : { execPath: process.execPath, argv: [process.execPath, ...process.argv.slice(1)] };
+    watch.start({ dataDir: options.dataDir, stuckMs: options.mainThreadWatch.stuckMs, streaming: printers.streaming, restart });
+  }
   // Plugins first, so every printer Worker starts with their serial hooks in place.
   await plugins.start();
   printers.start();
@@ -249,6 +279,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const stop = () =>
     (stopping ??= (async () => {
       update.stop();
+      watch.stop();
       await zeroconf?.stop();
       tracking.stop();
       withdrawRunning(options.dataDir);

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { defaultDataDir, prepareDataDir, ServeOptionsSchema } from "./config.ts";
 import { PortInUseError, startHost } from "./host.ts";
+import { DEFAULT_STUCK_MS } from "./plugins/main-thread-watch.ts";
 import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
 import { VERSION } from "./version.ts";
@@ -63,6 +64,10 @@ Options for serve:
                     while a printer prints, answer at most N reads (GET) a second in all;
                     more wait their turn, none is refused; commands are never delayed
                     (default ${DEFAULT_PRINT_READ_RATE}; 0 = no limit)
+  --plugin-hang-seconds N
+                    a plugin whose code holds the web interface and API for N seconds is
+                    disabled, and Layerline starts again once no print runs
+                    (default ${DEFAULT_STUCK_MS / 1000}; 0 = never)
 
 Without --serial, the first start creates a built-in virtual printer, so everything works
 with no hardware. Open http://localhost:5000 in a browser: the first visit runs the setup
@@ -146,6 +151,7 @@ async function serve(args: string[]): Promise<number> {
         safe: { type: "boolean", default: false },
         "virtual-personality": { type: "string", default: "marlin2" },
         "print-read-rate": { type: "string", default: String(DEFAULT_PRINT_READ_RATE) },
+        "plugin-hang-seconds": { type: "string", default: String(DEFAULT_STUCK_MS / 1000) },
       },
       strict: true,
       allowPositionals: false,
@@ -164,6 +170,7 @@ async function serve(args: string[]): Promise<number> {
     safe: values.safe ?? false,
     virtualPersonality: values["virtual-personality"],
     printReadRate: Number(values["print-read-rate"]),
+    pluginHangSeconds: Number(values["plugin-hang-seconds"]),
   });
   if (!parsed.success) {
     for (const issue of parsed.issues) console.error(`--${flagName(v.getDotPath(issue))}: ${issue.message}`);
@@ -207,6 +214,7 @@ async function serve(args: string[]): Promise<number> {
       yieldToPrinters: true,
       safe: options.safe,
       printReadRate: options.printReadRate,
+      mainThreadWatch: options.pluginHangSeconds > 0 ? { stuckMs: options.pluginHangSeconds * 1000 } : undefined,
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
       setupToken: values["setup-token"],
       zeroconf: values.zeroconf === true,

@@ -197,6 +197,16 @@ export class HistoryStore {
     return this.db.query("UPDATE print_history SET outcome = 'failed', reason = ? WHERE outcome IS NULL").run(INTERRUPTED_REASON).changes;
   }
 
+  /**
+   * Closes a printer's open row with how its print ended while the host's main thread was stuck
+   * (it never saw the end; the printer's thread told the watchdog). Called at start, before
+   * {@link closeInterrupted}.
+   */
+  closeEndedUnseen(printerId: string, outcome: "done" | "cancelled" | "failed", at: number): number {
+    const reason = outcome === "done" ? null : `${outcome === "cancelled" ? "Cancelled" : "Failed"} while the web interface was stopped (the reason was not recorded).`;
+    return this.db.query("UPDATE print_history SET outcome = ?, reason = ?, ended_at = ? WHERE printer_id = ? AND outcome IS NULL").run(outcome, reason, at, printerId).changes;
+  }
+
   /** Records a printer's job event; other events and repeats are ignored. Returns whether a row changed. */
   record(printer: { id: string; name: string }, event: PrinterEvent): boolean {
     if (event.type !== "job" || !event.job) return false;

@@ -15,6 +15,7 @@ import { coarseJobState } from "../printers/status.ts";
 import { BUDGET_MS, PERMISSIONS, RESERVED_ROUTES, SLOTS, type Permission, type SlotName } from "./api.ts";
 import { withDeprecations } from "./deprecations.ts";
 import { guarded } from "./guard.ts";
+import type { MainWhat } from "./main-thread-watch.ts";
 import {
   PluginApiError,
   type FileInfo,
@@ -53,14 +54,14 @@ export class Registrations {
     this.disposers.push(fn);
   }
 
-  /** Removes everything and runs the plugin's dispose functions (each under the setup budget). */
-  async teardown(fault: (where: string, message: string) => void): Promise<void> {
+  /** Removes everything and runs the plugin's dispose functions (each under the setup budget; `run` marks them for the watchdog). */
+  async teardown(fault: (where: string, message: string) => void, run: <T>(fn: () => T) => T = (fn) => fn()): Promise<void> {
     for (const fn of this.undo.splice(0)) fn();
     this.routes.length = 0;
     this.slots.clear();
     this.settingsHandlers.clear();
     for (const fn of this.disposers.splice(0).reverse()) {
-      const outcome = await guarded(fn, BUDGET_MS.setup);
+      const outcome = await guarded(() => run(fn), BUDGET_MS.setup);
       if (!outcome.ok) fault("dispose", outcome.message);
     }
   }
@@ -87,6 +88,8 @@ export interface PluginParts {
   log(level: "info" | "warn" | "error", message: string): void;
   notify(level: "info" | "warning" | "error", message: string): void;
   fault(where: string, message: string): void;
+  /** Runs the plugin's own code, marked as its `what` for the main thread's watchdog. */
+  run<T>(what: MainWhat, fn: () => T): T;
 }
 
 /** Builds the context for one load of a plugin; `registrations` collects what it registers. */
@@ -121,7 +124,7 @@ export function createContext(host: HostParts, plugin: PluginParts, registration
     storage: plugin.storage,
     on(event, handler) {
       const wrapped = (payload: unknown) => {
-        const outcome = guarded(() => (handler as (p: unknown) => unknown)(payload), BUDGET_MS.event);
+        const outcome = guarded(() => plugin.run("event handler", () => (handler as (p: unknown) => unknown)(payload)), BUDGET_MS.event);
         const check = (o: Awaited<typeof outcome>) => {
           if (!o.ok) plugin.fault(`${event} handler`, o.message);
         };
@@ -139,7 +142,7 @@ export function createContext(host: HostParts, plugin: PluginParts, registration
       const timer = setInterval(async () => {
         if (running) return; // never overlap runs of a slow task
         running = true;
-        const outcome = await guarded(task, BUDGET_MS.task);
+        const outcome = await guarded(() => plugin.run("periodic task", task), BUDGET_MS.task);
         running = false;
         if (!outcome.ok) plugin.fault("periodic task", outcome.message);
       }, interval);

@@ -25,6 +25,7 @@ import { recoverInterruptedInstalls } from "./install.ts";
 import { hasSerialHooks, importFresh, type LoadedDefinition } from "./loader.ts";
 import { description, displayName, type Manifest } from "./manifest.ts";
 import { HEALTHY_AFTER_MS, startWasHealthy, type SafeMode } from "./safe-mode.ts";
+import { MainThreadWatch, type HungRecord } from "./main-thread-watch.ts";
 import { HttpError, PluginApiError, type PluginRequest, type SlotProps } from "./sdk.ts";
 import type { SerialPluginReport, SerialPluginSpec } from "./serial/protocol.ts";
 import { describeSettings, readSettings, validateSettings, type FormField } from "./settings.ts";
@@ -82,6 +83,10 @@ export interface ManagerOptions {
   watch?: boolean;
   /** How long a start must last to count as healthy (safe-mode bookkeeping). */
   healthyAfterMs?: number;
+  /** Marks whose code the main thread runs, for the main thread's watchdog (see main-thread-watch.ts). */
+  mainThread?: MainThreadWatch;
+  /** What that watchdog wrote down before this start: the plugin to disable before anything loads. */
+  hung?: HungRecord | null;
 }
 
 const LOG_KEEP = 100;
@@ -103,9 +108,12 @@ export class PluginManager {
   private stopped = false;
   private bundled: { dirs: string[]; fromSource: boolean } = { dirs: [], fromSource: false };
 
+  private readonly mainThread: MainThreadWatch;
+
   constructor(private readonly options: ManagerOptions) {
     this.installedRoot = join(options.dataDir, "plugins");
     this.store = new PluginStore(options.db);
+    this.mainThread = options.mainThread ?? new MainThreadWatch();
   }
 
   get safeMode(): SafeMode {
@@ -118,6 +126,13 @@ export class PluginManager {
     recoverInterruptedInstalls(this.installedRoot);
     this.bundled = this.options.bundledDirs ? { dirs: this.options.bundledDirs, fromSource: true } : bundledPlugins(this.options.dataDir);
     if (this.options.safe.reason) this.notify(null, this.options.safe.automatic ? "error" : "info", this.options.safe.reason);
+    // Before anything loads: a plugin that stopped the main thread last time must not again.
+    const hung = this.options.hung;
+    if (hung) {
+      const reason = `disabled because its ${hung.what} never returned: the web interface and the API stopped answering for ${hung.seconds} s, and Layerline started again without it`;
+      this.store.setEnabled(hung.plugin, false, reason);
+      this.notify(hung.plugin, "error", `The plugin ${hung.plugin} was ${reason}. Fix or update it, then enable it again.`);
+    }
     this.unbridge = bridgeEvents(this.options.bus, this.pluginBus, this.options.printers);
     await this.scan();
     if (this.options.watch !== false) this.watch();
@@ -238,7 +253,8 @@ export class PluginManager {
 
     let definition: LoadedDefinition;
     try {
-      definition = await importFresh(p.dir, join(p.dir, m.layerline.entry));
+      // The module's own code runs during the import, not within this call: marked until it is in.
+      definition = await this.mainThread.during(p.id, "module code at load", importFresh(p.dir, join(p.dir, m.layerline.entry)));
     } catch (e) {
       return this.settle(p, "failed", `loading failed: ${describe(e)}`);
     }
@@ -272,13 +288,14 @@ export class PluginManager {
         log: (level, message) => this.pluginLog(p, level, message, "main"),
         notify: (level, message) => this.notify(p.id, level, `${displayName(m)}: ${message}`),
         fault: (where, message) => this.fault(p.id, where, message),
+        run: (what, fn) => this.mainThread.run(p.id, what, fn),
       },
       registrations,
     );
     p.registrations = registrations;
-    const outcome = await guarded(() => definition.setup?.(ctx as never), BUDGET_MS.setup);
+    const outcome = await guarded(() => this.mainThread.run(p.id, "setup", () => definition.setup?.(ctx as never)), BUDGET_MS.setup);
     if (!outcome.ok) {
-      await registrations.teardown(() => {});
+      await registrations.teardown(() => {}, (fn) => this.mainThread.run(p.id, "dispose function", fn));
       p.registrations = null;
       p.definition = null;
       return this.settle(p, "failed", `setup ${outcome.message}`);
@@ -300,7 +317,7 @@ export class PluginManager {
   /** Removes what the plugin registered; `tellWorkers` false leaves the Workers to the caller. */
   private async unload(p: Plugin, tellWorkers = true): Promise<void> {
     const wasSerial = p.definition ? hasSerialHooks(p.definition) : false;
-    if (p.registrations) await p.registrations.teardown((where, message) => this.pluginLog(p, "warn", `${where} ${message}`, "main"));
+    if (p.registrations) await p.registrations.teardown((where, message) => this.pluginLog(p, "warn", `${where} ${message}`, "main"), (fn) => this.mainThread.run(p.id, "dispose function", fn));
     p.registrations = null;
     p.definition = null;
     p.workers = new Set();
@@ -465,7 +482,7 @@ export class PluginManager {
     p.settings = result.value;
     this.store.setSettings(p.id, result.value);
     for (const handler of p.registrations?.settingsHandlers ?? []) {
-      const outcome = guarded(() => handler(result.value), BUDGET_MS.event);
+      const outcome = guarded(() => this.mainThread.run(p.id, "settings handler", () => handler(result.value)), BUDGET_MS.event);
       const check = (o: Awaited<typeof outcome>) => !o.ok && this.fault(p.id, "settings handler", o.message);
       if (outcome instanceof Promise) void outcome.then(check);
       else check(outcome);
@@ -507,7 +524,7 @@ export class PluginManager {
       body: await readBody(request),
     };
     const handler = match.handler;
-    const outcome = await guarded(() => handler(req), BUDGET_MS.route);
+    const outcome = await guarded(() => this.mainThread.run(p.id, "route", () => handler(req)), BUDGET_MS.route);
     if (outcome.ok) return toResponse(outcome.value);
     // An HttpError is the plugin's answer, not a fault.
     const thrown = outcome.error;
@@ -524,7 +541,7 @@ export class PluginManager {
       if (only !== undefined && p.id !== only) continue;
       const render = p.status === "enabled" ? p.registrations?.slots.get(name) : undefined;
       if (!render) continue;
-      const outcome = await guarded(() => render(props as never), BUDGET_MS.slot);
+      const outcome = await guarded(() => this.mainThread.run(p.id, "page slot", () => render(props as never)), BUDGET_MS.slot);
       if (!outcome.ok) {
         this.fault(p.id, `${name} fragment`, outcome.message);
         parts.push(html`<div class="plugin-slot plugin-error" data-plugin="${p.id}">${p.id} could not show this: it ${outcome.message}.</div>`);

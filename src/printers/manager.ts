@@ -10,6 +10,7 @@ import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { NewPrinter, PrinterRecord, PrinterSettings } from "./record.ts";
 import { PrinterSession } from "./session.ts";
+import { MAX_PRINTERS, streamingFlags } from "./streaming-flags.ts";
 import { isJobRunning } from "./status.ts";
 import type { PrinterStore } from "./store.ts";
 
@@ -31,6 +32,8 @@ export interface ManagerOptions {
   plugins?: SerialPluginLink;
   /** Job plans, scripts and checkpoints (src/jobs/service.ts); set before `start`. */
   jobs?: JobLink;
+  /** Which printer has which word of `streaming` (index: slot), whenever that changes. */
+  slotsChanged?: (printers: (string | null)[]) => void;
 }
 
 /** How printers get their plugins: the current set, and where Workers' reports go. */
@@ -41,6 +44,9 @@ export interface SerialPluginLink {
 
 export class PrinterManager {
   private readonly sessions = new Map<string, PrinterSession>();
+  /** One flag per printer, set by its Worker while a print or upload streams: the main thread's watchdog reads them. */
+  readonly streaming = streamingFlags();
+  private readonly slots = new Map<string, number>();
   /** Printers the user (or autoconnect) wants connected; a manual disconnect removes them. */
   private readonly wanted = new Set<string>();
   private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
@@ -134,6 +140,8 @@ export class PrinterManager {
     this.clearRetry(id);
     this.sessions.delete(id);
     await session.dispose();
+    this.slots.delete(id);
+    this.announceSlots();
     this.options.store.remove(id);
     for (const s of this.sessions.values()) s.record = this.options.store.get(s.id)!;
     this.options.bus.emit("printers.changed", undefined);
@@ -145,9 +153,16 @@ export class PrinterManager {
     this.wanted.clear();
     await Promise.all([...this.sessions.values()].map((s) => s.dispose()));
     this.sessions.clear();
+    this.slots.clear();
   }
 
   private open(record: PrinterRecord): PrinterSession {
+    const taken = new Set(this.slots.values());
+    let slot = this.slots.get(record.id) ?? 0;
+    while (!this.slots.has(record.id) && taken.has(slot)) slot++;
+    if (slot >= MAX_PRINTERS) throw new Error(`at most ${MAX_PRINTERS} printers run on one host`);
+    this.slots.set(record.id, slot);
+    this.announceSlots();
     const session = new PrinterSession({
       record,
       quirks: this.options.quirks,
@@ -158,10 +173,17 @@ export class PrinterManager {
       plugins: this.options.plugins?.specs(),
       onPluginReport: (printer, report) => this.options.plugins?.report(printer, report),
       jobs: this.options.jobs,
+      streaming: { flags: this.streaming, slot },
     });
     this.sessions.set(record.id, session);
     this.options.jobs?.opened(session);
     return session;
+  }
+
+  private announceSlots(): void {
+    const printers: (string | null)[] = [];
+    for (const [id, slot] of this.slots) printers[slot] = id;
+    this.options.slotsChanged?.(Array.from(printers, (id) => id ?? null));
   }
 
   private scheduleRetry(id: string): void {

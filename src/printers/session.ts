@@ -17,6 +17,7 @@ import type { LogLine, Result } from "./controller.ts";
 import type { PrinterRecord } from "./record.ts";
 import { initialStatus, isJobRunning, type Interrupted, type Job, type PrinterStatus } from "./status.ts";
 import type { ControllerMethod, FromWorker, ToWorker } from "./worker-protocol.ts";
+import { IDLE, noted } from "./streaming-flags.ts";
 
 const TERMINAL_KEEP = 300;
 /** How often the watchdog asks the printer's Worker whether its thread is free. */
@@ -43,6 +44,8 @@ export interface SessionOptions {
   onPluginReport?: (printer: string, report: SerialPluginReport) => void;
   /** The jobs side: job plans, checkpoints (src/jobs/service.ts). */
   jobs?: JobLink;
+  /** The host's streaming flags and this printer's slot in them (see WorkerInit). */
+  streaming: { flags: Int32Array; slot: number };
 }
 
 export class PrinterSession {
@@ -94,6 +97,8 @@ export class PrinterSession {
   }
 
   private startWorker(): void {
+    // A new thread streams nothing yet (the one before may have been stopped mid-print).
+    Atomics.store(this.options.streaming.flags, this.options.streaming.slot, IDLE);
     const worker = new Worker(workerUrl("printers/worker.ts"));
     this.worker = worker;
     this.unanswered = 0;
@@ -114,6 +119,7 @@ export class PrinterSession {
       virtual: options.virtual,
       traceDir: options.traceDir,
       inPlugin: this.inPlugin,
+      streaming: options.streaming,
     };
     worker.postMessage(init);
     const specs = this.runnable();
@@ -214,6 +220,7 @@ export class PrinterSession {
     this.worker.postMessage({ type: "dispose" } satisfies ToWorker);
     await Promise.race([done, Bun.sleep(3000)]);
     this.worker.terminate();
+    Atomics.store(this.options.streaming.flags, this.options.streaming.slot, IDLE);
   }
 
   /** An SD print started (here or on the printer): what the host knows of its file goes to the Worker. */
@@ -237,6 +244,7 @@ export class PrinterSession {
     switch (msg.type) {
       case "status":
         this.status = msg.status;
+        noted(this.options.streaming.flags, this.options.streaming.slot, msg.status);
         if (msg.status.job?.source === "sd" && msg.status.job.id !== this.planned && isJobRunning(msg.status.job.state)) this.planSdPrint(msg.status.job);
         bus.emit("printer.status", { id: this.id, status: msg.status });
         return;

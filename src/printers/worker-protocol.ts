@@ -42,6 +42,8 @@ export interface WorkerInit {
   traceDir?: string;
   /** Shared with the main thread: which plugin's code runs now (see IN_PLUGIN_WHAT). */
   inPlugin: Int32Array;
+  /** The host's streaming flags and this printer's slot: 1 while a print or upload streams (read by the main thread's watchdog). */
+  streaming: { flags: Int32Array; slot: number };
 }
 
 export type ToWorker =

@@ -6,6 +6,7 @@ import { WorkerPluginHost } from "../plugins/serial/worker-host.ts";
 import { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { PrinterController } from "./controller.ts";
 import { coarseJobState } from "./status.ts";
+import { StreamingFlag } from "./streaming-flags.ts";
 import type { Result } from "./controller.ts";
 import type { FromWorker, ToWorker } from "./worker-protocol.ts";
 
@@ -24,6 +25,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return;
     case "init": {
       plugins.watchedThrough(msg.inPlugin);
+      const streaming = new StreamingFlag(msg.streaming.flags, msg.streaming.slot);
       // The main thread already reported problems in these files when it loaded them.
       controller = new PrinterController({
         record: msg.record,
@@ -32,7 +34,11 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         virtual: msg.virtual,
         traceDir: msg.traceDir,
         hooks: plugins,
-        publish: post,
+        publish: (out) => {
+          // For the main thread's watchdog, which must not restart the host under a print.
+          if (out.type === "status") streaming.update(out.status);
+          post(out);
+        },
       });
       const c = controller;
       plugins.attach({

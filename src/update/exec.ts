@@ -4,13 +4,37 @@
  * systemd sees one uninterrupted service across an update.
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { readdirSync } from "node:fs";
 import { constants } from "node:os";
 
 const libc = () =>
   dlopen("libc.so.6", {
     execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
+    syscall: { args: [FFIType.i64, FFIType.u32, FFIType.u32, FFIType.u32], returns: FFIType.i64 },
+    fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   });
+
+// close_range(2) has this number on every Linux architecture (x86-64 and arm64 alike).
+const SYS_CLOSE_RANGE = 436;
+const CLOSE_RANGE_CLOEXEC = 4;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+
+/**
+ * Marks every descriptor above the standard streams close-on-exec, so that `execve` starts the
+ * new program with none of this one's files, sockets or serial ports open — for when they cannot
+ * be closed one by one first (the thread that owns them is stuck).
+ */
+export function closeOnExecAll(): void {
+  const { symbols } = libc();
+  if (Number(symbols.syscall(SYS_CLOSE_RANGE, 3, 0xffffffff, CLOSE_RANGE_CLOEXEC)) === 0) return;
+  // Kernels before 5.11: one by one.
+  for (const name of readdirSync("/proc/self/fd")) {
+    const fd = Number(name);
+    if (fd > 2) symbols.fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+}
 
 /**
  * Replaces this process with `path argv… ` and environment `env`. Returns only when the kernel

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clean } from "../../src/protocol/framing.ts";
 import { layeredGcode, unframe } from "../helpers/gcode.ts";
-import { jobEnded, setUpAdmin } from "../helpers/host.ts";
+import { jobEnded, setUpAdmin, waitUntil } from "../helpers/host.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), "layerline-crash-"));
@@ -31,16 +31,6 @@ async function startHost() {
   return { proc, url: /(https?:\/\/[^\s)]+)/.exec(out)![1]! };
 }
 
-async function waitFor<T>(get: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`timed out; last: ${JSON.stringify(v).slice(0, 600)}`);
-    await Bun.sleep(100);
-  }
-}
-
 test("kill -9 mid-print, start again: the print resumes from the start of its layer", async () => {
   const LAYERS = 30;
   const gcode = layeredGcode({ layers: LAYERS, objects: [{ name: "a", x: 20, y: 20 }, { name: "b", x: 60, y: 20 }], size: 20, feedrate: 1200, heat: { tool: 200, bed: 55 } });
@@ -51,15 +41,15 @@ test("kill -9 mid-print, start again: the print resumes from the start of its la
     const id = ((await (await api("/api/v1/printers")).json()) as any).printers[0].id as string;
     return (await (await api(`/api/v1/printers/${id}`)).json()) as any;
   };
-  const id = (await waitFor(printer, (p) => p.state === "operational")).id as string;
+  const id = (await waitUntil(printer, (p) => p.state === "operational")).id as string;
 
   const form = new FormData();
   form.append("file", new Blob([gcode]), "layers.gcode");
   expect((await fetch(`${url}/api/v1/files`, { method: "POST", body: form, headers: { "x-api-key": key } })).status).toBe(201);
-  await waitFor(async () => (await (await api("/api/v1/files/layers.gcode")).json()) as any, (f) => f.analysis?.state === "done");
+  await waitUntil(async () => (await (await api("/api/v1/files/layers.gcode")).json()) as any, (f) => f.analysis?.state === "done");
   expect((await api(`/api/v1/printers/${id}/job`, { method: "POST", body: JSON.stringify({ file: "layers.gcode" }) })).status).toBe(200);
   // Well into the print, and a checkpoint (once a second) written since that layer began.
-  const running = await waitFor(printer, (p) => (p.job?.layer?.current ?? 0) >= 8);
+  const running = await waitUntil(printer, (p) => (p.job?.layer?.current ?? 0) >= 8);
   expect(running.job.state).toBe("printing");
   await Bun.sleep(1_500);
   proc.kill(9);
@@ -67,7 +57,7 @@ test("kill -9 mid-print, start again: the print resumes from the start of its la
 
   ({ proc, url } = await startHost());
   try {
-    const back = await waitFor(printer, (p) => p.state === "operational" && p.interrupted !== null);
+    const back = await waitUntil(printer, (p) => p.state === "operational" && p.interrupted !== null);
     expect(back.job).toBeNull();
     const interrupted = back.interrupted;
     expect(interrupted).toMatchObject({ file: "layers.gcode", source: "host", resumable: true, reason: null });
@@ -76,10 +66,10 @@ test("kill -9 mid-print, start again: the print resumes from the start of its la
     expect((await api(`/api/v1/printers/${id}/job/interrupted`)).status).toBe(200);
 
     expect((await api(`/api/v1/printers/${id}/job/interrupted/resume`, { method: "POST" })).status).toBe(200);
-    const resumed = await waitFor(printer, (p) => p.job !== null);
+    const resumed = await waitUntil(printer, (p) => p.job !== null);
     expect(resumed.interrupted).toBeNull();
     expect(resumed.job.resumedFrom.layer).toBe(interrupted.layer.current - 1);
-    const done = await waitFor(printer, jobEnded, 120_000);
+    const done = await waitUntil(printer, jobEnded, 120_000);
     expect(done.job.state).toBe("done");
     expect((await api(`/api/v1/printers/${id}/job/interrupted`)).status).toBe(404);
 

@@ -159,5 +159,16 @@ export async function startHostProcess(args: string[] = []): Promise<HostProcess
   };
 }
 
+/** Asks `get` every 100 ms until `ok` holds (a host process's API, say); throws with the last answer after `ms`. */
+export async function waitUntil<T>(get: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    if (Date.now() > until) throw new Error(`timed out; last: ${JSON.stringify(v).slice(0, 600)}`);
+    await Bun.sleep(100);
+  }
+}
+
 /** For `waitFor` on a printer: its job has ended (done, cancelled or failed). */
 export const jobEnded = (p: any): boolean => p.job?.state === "done" || p.job?.state === "cancelled" || p.job?.state === "failed";

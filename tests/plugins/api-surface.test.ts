@@ -47,6 +47,7 @@ test("what ctx offers, and the printer and file calls", async () => {
         log: () => {},
         notify: () => {},
         fault: () => {},
+        run: (_what, fn) => fn(),
       },
       new Registrations(),
     );
