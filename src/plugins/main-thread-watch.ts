@@ -13,6 +13,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
+import { ENDED, type EndedState } from "../printers/streaming-flags.ts";
 import { readJson, writeJsonAtomic } from "../update/handover.ts";
 import { workerUrl } from "../worker-url.ts";
 
@@ -28,7 +29,7 @@ export const HungRecordSchema = v.object({
   seconds: v.number(),
   at: v.number(),
   /** Prints that ended while the main thread was stuck (it never took note): how. */
-  ended: v.optional(v.array(v.object({ printer: v.string(), state: v.picklist(["done", "cancelled", "failed"]) })), []),
+  ended: v.optional(v.array(v.object({ printer: v.string(), state: v.picklist(Object.keys(ENDED) as EndedState[]) })), []),
 });
 export type HungRecord = v.InferOutput<typeof HungRecordSchema>;
 
@@ -37,9 +38,9 @@ export const DEFAULT_STUCK_MS = 30_000;
 const BEAT_MS = 1000;
 
 // The shared words: the beat, 1 + the index of the plugin whose code runs (0: none), what of it.
-const BEAT = 0;
-const PLUGIN = 1;
-const WHAT = 2;
+export const BEAT = 0;
+export const PLUGIN = 1;
+export const WHAT = 2;
 
 /** How the watchdog starts Layerline again: the program and its arguments, as this one started. */
 export interface Restart {

@@ -6,7 +6,7 @@
  */
 import { endedState, STREAMING, type EndedState } from "../printers/streaming-flags.ts";
 import { closeOnExecAll, execve } from "../update/exec.ts";
-import { MAIN_WHAT, writeHungRecord, type ToWatchdog } from "./main-thread-watch.ts";
+import { BEAT, MAIN_WHAT, PLUGIN, WHAT, writeHungRecord, type ToWatchdog } from "./main-thread-watch.ts";
 
 declare const self: Worker;
 
@@ -22,14 +22,14 @@ self.onmessage = (event: MessageEvent<ToWatchdog>) => {
 };
 
 function watch(init: Extract<ToWatchdog, { type: "init" }>): void {
-  let beat = Atomics.load(init.shared, 0);
+  let beat = Atomics.load(init.shared, BEAT);
   let beatAt = Date.now();
   let reported = false;
   let toldWaiting = false;
   let written = "";
   setInterval(() => {
     const now = Date.now();
-    const current = Atomics.load(init.shared, 0);
+    const current = Atomics.load(init.shared, BEAT);
     if (current !== beat) {
       beat = current;
       beatAt = now;
@@ -38,14 +38,14 @@ function watch(init: Extract<ToWatchdog, { type: "init" }>): void {
     }
     const seconds = Math.round((now - beatAt) / 1000);
     if (now - beatAt < init.stuckMs) return;
-    const tag = Atomics.load(init.shared, 1);
+    const tag = Atomics.load(init.shared, PLUGIN);
     const plugin = tag > 0 ? ids[tag - 1] : undefined;
     if (!plugin) {
       if (!reported) console.error(`layerline: the main thread (web interface, API) has not answered for ${seconds} s, outside any plugin's code; prints go on in their own threads.`);
       reported = true;
       return;
     }
-    const what = MAIN_WHAT[Atomics.load(init.shared, 2)] || "code";
+    const what = MAIN_WHAT[Atomics.load(init.shared, WHAT)] || "code";
     // Kept current while stuck: prints that end meanwhile were never seen ending by the main
     // thread, and the next start (this watchdog's, or one by hand) must know how they ended.
     const ended = endedPrints(init.streaming);
