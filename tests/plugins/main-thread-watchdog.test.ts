@@ -28,10 +28,10 @@ export default definePlugin({
 `;
 
 /** A host process with the looping plugin installed, and what it prints. */
-async function startHost() {
+async function startHost(entry = LOOPER) {
   const dataDir = mkdtempSync(join(tmpdir(), "layerline-hang-"));
   dirs.push(dataDir);
-  writePlugin(join(dataDir, "plugins"), { id: "looper", entry: LOOPER });
+  writePlugin(join(dataDir, "plugins"), { id: "looper", entry });
   const proc = Bun.spawn(["bun", MAIN, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "20", "--plugin-hang-seconds", "2"], {
     stdout: "pipe",
     stderr: "pipe",
@@ -121,3 +121,20 @@ test("a print running when the main thread got stuck ends first; it is in the hi
     await host.proc.exited;
   }
 }, 120_000);
+
+test("a module that loops when it is loaded: the start goes through without it the second time", async () => {
+  const host = await startHost(`for (;;) {}\nexport default {};\n`);
+  try {
+    // The first start never gets as far as printing its address: plugins load before it is ready.
+    const url = await host.started(1);
+    expect(host.stderr()).toContain("the plugin looper has not returned from its module code at load");
+    expect(host.proc.exitCode).toBeNull();
+    const api = client(await setUpAdmin(url));
+    const plugins = (await (await api(url, "/api/v1/plugins")).json()) as any;
+    expect(plugins.plugins.find((p: any) => p.id === "looper")).toMatchObject({ state: "disabled" });
+    expect(plugins.plugins.find((p: any) => p.id === "looper").reason).toContain("its module code at load never returned");
+  } finally {
+    host.proc.kill("SIGKILL");
+    await host.proc.exited;
+  }
+}, 90_000);
