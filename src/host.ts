@@ -32,7 +32,7 @@ import { ZeroconfResponder } from "./server/compat/octoprint/zeroconf.ts";
 import { builtInFirmwareFamilies, TrackingReporter, type InstalledPlugin } from "./tracking/reporter.ts";
 import { TrackingSettings } from "./tracking/settings.ts";
 import { settleBeforeStart, trialStartFailed, UpdateManager } from "./update/manager.ts";
-import { processControl, type ProcessControl } from "./update/process-control.ts";
+import { processControl, thisCommand, type ProcessControl } from "./update/process-control.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
 import { announceRunning, withdrawRunning } from "./update/running.ts";
 import { takeStartupUpdate, type StartupUpdate } from "./update/startup.ts";
@@ -247,9 +247,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     throw e;
   }
   if (options.mainThreadWatch) {
-    // Started as this process was: the binary and its arguments, or bun and the source's.
-    const restart = control.execPath ? { execPath: control.execPath, argv: [control.execPath, ...control.argv] } : { execPath: process.execPath, argv: [process.execPath, ...process.argv.slice(1)] };
-    watch.start({ dataDir: options.dataDir, stuckMs: options.mainThreadWatch.stuckMs, streaming: printers.streaming, restart });
+    // Started again as this process was started.
+    watch.start({ dataDir: options.dataDir, stuckMs: options.mainThreadWatch.stuckMs, streaming: printers.streaming, restart: thisCommand() });
   }
   // Plugins first, so every printer Worker starts with their serial hooks in place.
   await plugins.start();

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { ENDED, type EndedState } from "../printers/streaming-flags.ts";
 import { readJson, writeJsonAtomic } from "../update/handover.ts";
+import type { Command } from "../update/process-control.ts";
 import { workerUrl } from "../worker-url.ts";
 
 /** What of a plugin the main thread runs (index shared with the watchdog). */
@@ -42,15 +43,9 @@ export const BEAT = 0;
 export const PLUGIN = 1;
 export const WHAT = 2;
 
-/** How the watchdog starts Layerline again: the program and its arguments, as this one started. */
-export interface Restart {
-  execPath: string;
-  argv: string[];
-}
-
 /** Messages to the watchdog Worker. */
 export type ToWatchdog =
-  | { type: "init"; shared: Int32Array; streaming: Int32Array; dataDir: string; stuckMs: number; restart: Restart | null }
+  | { type: "init"; shared: Int32Array; streaming: Int32Array; dataDir: string; stuckMs: number; restart: Command | null }
   | { type: "plugins"; ids: string[] }
   | { type: "printers"; slots: (string | null)[] };
 
@@ -102,7 +97,7 @@ export class MainThreadWatch {
   }
 
   /** Starts beating and the watchdog Worker; `streaming` holds one flag per printer (1: a print or upload streams). */
-  start(options: { dataDir: string; stuckMs?: number; streaming: Int32Array; restart: Restart | null }): void {
+  start(options: { dataDir: string; stuckMs?: number; streaming: Int32Array; restart: Command | null }): void {
     if (this.worker) return;
     this.beat = setInterval(() => Atomics.add(this.shared, BEAT, 1), BEAT_MS);
     this.beat.unref?.();

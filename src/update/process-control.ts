@@ -27,6 +27,17 @@ export function isCompiled(): boolean {
   return Bun.main.startsWith("/$bunfs/");
 }
 
+/** A program and its arguments (`argv[0]` included), as `execve` takes them. */
+export interface Command {
+  execPath: string;
+  argv: string[];
+}
+
+/** How this process was started: the binary and its arguments, or bun, the source's entry and its arguments. */
+export function thisCommand(): Command {
+  return { execPath: process.execPath, argv: [process.execPath, ...process.argv.slice(isCompiled() ? 2 : 1)] };
+}
+
 /** The control of this very process. */
 export function processControl(): ProcessControl {
   const execPath = isCompiled() ? process.execPath : null;
