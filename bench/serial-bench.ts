@@ -173,12 +173,23 @@ export async function startHost(bin: string, dir: string, tty: string, baud = 11
   };
 }
 
-/** Uploads `text` as `name` and prints it; resolves when the job has ended. */
-export async function printFile(host: RunningHost, name: string, text: string | Blob): Promise<any> {
+/** Uploads `text` as `name`; with `analysed`, resolves once the host's analysis of it is done. */
+export async function uploadFile(host: RunningHost, name: string, text: string | Blob, analysed = false): Promise<void> {
   const form = new FormData();
   form.append("file", typeof text === "string" ? new Blob([text]) : text, name);
   const up = await host.api("/api/v1/files", { method: "POST", body: form });
   if (up.status !== 201) throw new Error(`upload failed: ${up.status} ${await up.text()}`);
+  if (analysed) await host.waitFor(`/api/v1/files/${name}`, (f: any) => f.analysis?.state === "done");
+}
+
+/** Uploads `text` as `name` and prints it; resolves when the job has ended. */
+export async function printFile(host: RunningHost, name: string, text: string | Blob): Promise<any> {
+  await uploadFile(host, name, text);
+  return printUploaded(host, name);
+}
+
+/** Prints the uploaded file `name`; resolves when the job has ended. */
+export async function printUploaded(host: RunningHost, name: string): Promise<any> {
   const job = await host.api(`/api/v1/printers/${host.printer}/job`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -1370,7 +1370,7 @@ export class ProtocolEngine {
   }
 }
 
-/** The command word of a line: `G1 X1` → `G1`, `M109 S200` → `M109`, `T1` → `T1`. */
+/** What takeOutgoing() and takeEvents() return when there is nothing: no new array per call. */
 const NOTHING: readonly never[] = Object.freeze([]);
 
 /**
@@ -1383,6 +1383,7 @@ function framedAtMost(length: number, n: number): number {
   return length + digits + 6;
 }
 
+/** The command word of a line: `G1 X1` → `G1`, `M109 S200` → `M109`, `T1` → `T1`. */
 export function commandCode(command: string): string {
   const space = command.indexOf(" ");
   return (space < 0 ? command : command.slice(0, space)).toUpperCase();
