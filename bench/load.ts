@@ -9,7 +9,7 @@
  * themselves. Goal: the rate drops by less than 5 %.
  *
  * The machine is shared, so its background load drifts: the three configurations take turns
- * (alone, paced, flat out, alone, …), each rate is the median of its RUNS prints (with their
+ * (alone, paced, flat out, alone, …), each rate is the median of its RUNS prints (15 by default; with their
  * range), and the drop is the median of each round's own drop (loaded vs alone in the same round),
  * which the drift affects least.
  *
@@ -27,7 +27,7 @@ const dir = scratch();
 const bin = await binary();
 const peer = buildPeer(dir);
 const file = await benchFile(3);
-const RUNS = Number(process.env.RUNS ?? 7);
+const RUNS = Number(process.env.RUNS ?? 15);
 
 const pty = await ptyPair();
 let p = startPeer(peer, pty.device);
