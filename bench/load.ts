@@ -9,9 +9,9 @@
  * themselves. Goal: the rate drops by less than 5 %.
  *
  * The machine is shared, so its background load drifts: the three configurations take turns
- * (alone, paced, flat out, alone, …), each rate is the median of its RUNS prints (15 by default; with their
- * range), and the drop is the median of each round's own drop (loaded vs alone in the same round),
- * which the drift affects least.
+ * (alone, paced, flat out, alone, …), each rate is the median of its RUNS prints (15 by default;
+ * with their range), and the drop is the median of each round's own drop (loaded vs alone in the
+ * same round), which the drift affects least.
  *
  * While it prints, the host answers at most --print-read-rate reads a second (1,000 by default;
  * more wait their turn), so back-to-back polling meets that ceiling; PRINT_READ_RATE=0 runs the

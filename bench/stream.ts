@@ -4,10 +4,11 @@
  * 1. Lines per second and CPU seconds per 10,000 lines for the built binary (medians of RUNS runs,
  *    5 by default), streaming a real slicer file (15,712 lines) through a socat pty to an
  *    instant-ok peer, side by side with Debian's printcore on the same file and the same kind of
- *    pty (median of PRINTCORE_RUNS runs, 3 by default). The peer times both from its side (first and last line of the file); CPU is the host
- *    process's user+system time between those two moments, read from /proc. Goals: ≥ 5×
- *    printcore's lines/s, ≤ 1/5 of its CPU per line. A fresh host compiles its serial path while
- *    it streams these 15,712 lines (JavaScriptCore's optimising tiers, on their own threads); the
+ *    pty (median of PRINTCORE_RUNS runs, 3 by default). The peer times both from its side (first
+ *    and last line of the file); CPU is the host process's user+system time between those two
+ *    moments, read from /proc. Goals: ≥ 5× printcore's lines/s, ≤ 1/5 of its CPU per line. A
+ *    fresh host (the file uploaded and analysed first) compiles its serial path while it streams
+ *    these 15,712 lines (JavaScriptCore's optimising tiers, on their own threads); the
  *    "warm" rows are the same file printed by a host that printed it five times before, as
  *    through most of a real print (100,000 lines and more).
  *    Reference rows: bench/pingpong.ts, a bare Bun program doing only the ping-pong on the same
