@@ -1263,7 +1263,7 @@ export class ProtocolEngine {
     for (const e of this.inFlight) {
       if (e.limitMs === undefined) continue;
       const own = e.limitMs === 0 ? Infinity : e.limitMs;
-      limit = Math.max(limit, this.busySeen && !isDwell(e.command) ? base : own);
+      limit = Math.max(limit, this.busySeen && !isDwell(commandCode(e.command)) ? base : own);
     }
     if (now < this.longRunningUntil && !this.busySeen) limit = Math.max(limit, this.longRunningUntil - now + base);
     return limit;
@@ -1272,7 +1272,7 @@ export class ProtocolEngine {
   /** The extra silence a command may cause, or undefined for ordinary commands. */
   private longRunningLimit(command: string, code: string): number | undefined {
     if (!this.grammar.longRunning.has(code)) return undefined;
-    if (code === "G4") return this.communicationLimit() + dwellMs(command);
+    if (isDwell(code)) return this.communicationLimit() + dwellMs(command);
     return this.quirks.timeouts.longRunningMs[code] ?? this.quirks.timeouts.longRunningDefaultMs;
   }
 
@@ -1394,8 +1394,9 @@ function classifyErrorText(text: string, grammar: Grammar): ErrorClass {
   return msg.kind === "error" ? msg.errorClass : "error";
 }
 
-function isDwell(command: string): boolean {
-  return commandCode(command) === "G4";
+/** Whether a command word (see {@link commandCode}) is a dwell. */
+function isDwell(code: string): boolean {
+  return code === "G4";
 }
 
 /** G4 P<ms> or S<s> (S wins when both are given, as in Marlin). */
