@@ -1,6 +1,6 @@
 /**
  * Where firmware quirk files come from: the built-in ones (embedded in the binary) and the
- * user's own in `<data-dir>/firmware-quirks/`, which add profiles or override built-ins by id
+ * user's own in `<data-dir>/firmware-quirks/`, which add profiles or amend built-ins by id
  * without a rebuild.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -36,7 +36,7 @@ export function builtInQuirksLibrary(): QuirksLibrary {
   return builtIn;
 }
 
-/** Reads the built-in files, then the user's (sorted by name, so overrides are predictable). */
+/** Reads the built-in files, then the user's (sorted by name, so amendments apply in a predictable order). */
 export async function loadQuirkSources(dataDir: string | undefined): Promise<{ sources: QuirksSource[]; problems: QuirksProblem[] }> {
   const sources: QuirksSource[] = [];
   const problems: QuirksProblem[] = [];

@@ -446,7 +446,8 @@ export function mergeQuirks(chain: QuirksFile[]): Quirks | QuirksProblem[] {
   const merged: Record<string, unknown> = {};
   const overlays: string[] = [];
   for (const file of chain) {
-    if (file.overlay) overlays.push(file.id);
+    // An overlay's amendments (later files with its id) are one overlay.
+    if (file.overlay && overlays.at(-1) !== file.id) overlays.push(file.id);
     for (const [key, value] of Object.entries(file)) {
       if (key === "extends" || key === "overlay" || value === undefined) continue;
       if (file.overlay && (key === "id" || key === "name")) continue;
@@ -474,7 +475,7 @@ function mergeSection(schema: v.ObjectSchema<v.ObjectEntries, undefined>, base: 
 }
 
 /** A set after a file's patch: added entries go after the inherited ones; duplicates are dropped. */
-function mergeSet(base: unknown[] = [], patch: ListPatch<unknown>): unknown[] {
+export function mergeSet(base: unknown[] = [], patch: ListPatch<unknown>): unknown[] {
   const key = (x: unknown) => (typeof x === "string" ? x : JSON.stringify(x));
   let kept = base;
   if (!Array.isArray(patch)) {

@@ -13,6 +13,7 @@ import { QuirksLibrary } from "../../src/protocol/quirks-library.ts";
 import { builtInLibrary } from "../helpers/quirks.ts";
 
 const library = await builtInLibrary();
+const BUILT_IN_SOURCES = (await loadQuirkSources(undefined)).sources;
 const quirkSources = (await loadQuirkSources(undefined)).sources;
 
 describe("the built-in profiles", () => {
@@ -160,5 +161,39 @@ describe("the user's own files in <data-dir>/firmware-quirks", () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  test("a file with a built-in's id amends it field by field; one that would break it is reported and left out", () => {
+    const user = (name: string, body: object) => ({ source: `/data/firmware-quirks/${name}`, text: JSON.stringify(body) });
+    const lib = new QuirksLibrary([
+      ...BUILT_IN_SOURCES,
+      // Only the fields to change: the rest of the profile, its detection included, stays.
+      user("generic.json", { id: "generic", timeouts: { communicationMs: 45000 } }),
+      user("marlin2.json", { id: "marlin2", busy: { intervalCommand: "M113 S1" }, errors: { ignore: ["Probe offset"] } }),
+      user("creality.json", { id: "creality", temperature: { doubledWhen: { add: ["^XX::"] } } }),
+      // Breaks its profile (a parent that does not exist) or changes what the file is: reported, ignored.
+      user("prusa.json", { id: "prusa", extends: "marlin-nope", timeouts: { communicationMs: 20000 } }),
+      user("klipper.json", { id: "klipper", overlay: true }),
+    ]);
+    expect(lib.get("generic").timeouts.communicationMs).toBe(45000);
+    expect(lib.get("generic").handshake.hello).toBe(library.get("generic").handshake.hello);
+    // Every family inherits the amended base.
+    expect(lib.get("rrf").timeouts.communicationMs).toBe(45000);
+    expect(lib.detectByName("Marlin 2.1.2")).toBe("marlin2");
+    expect(lib.get("marlin2").busy.patterns).toEqual(library.get("marlin2").busy.patterns);
+    expect(lib.get("marlin2").busy.intervalCommand).toBe("M113 S1");
+    expect(lib.get("marlin2").errors.ignore).toEqual([...library.get("marlin2").errors.ignore, "Probe offset"]);
+    expect(lib.get("prusa").errors.ignore).toContain("Probe offset"); // prusa extends marlin2
+    const withOverlay = lib.with("marlin2", ["creality"]);
+    expect(withOverlay.overlays).toEqual(["creality"]);
+    expect(withOverlay.temperature.doubledWhen).toEqual([...library.with("marlin2", ["creality"]).temperature.doubledWhen, "^XX::"]);
+    expect(lib.detectByLine("TF card ok")).toEqual({ id: "creality", overlay: true });
+    expect(lib.get("prusa").timeouts.communicationMs).toBe(45000);
+    expect(lib.detectByName("Prusa-Firmware 3.14.1")).toBe("prusa");
+    expect(lib.problems).toEqual([
+      { source: "/data/firmware-quirks/klipper.json", field: "overlay", message: expect.stringContaining("cannot change that") },
+      { source: "/data/firmware-quirks/prusa.json", field: "extends", message: 'extends unknown profile "marlin-nope" (once applied over "prusa")' },
+    ]);
+    expect(lib.ids()).toContain("klipper");
   });
 });
