@@ -656,6 +656,11 @@ export class ProtocolEngine {
         this.events.push({ type: "position", position: msg.position });
         return;
       case "temperature":
+        if (this.inFlight.length > 0 && this.grammar.heatWait.some((r) => r.test(this.lastLine))) {
+          // A heating command reporting as it waits: running, not silent (§2.6).
+          this.lastProgressAt = now;
+          this.consecutiveTimeouts = 0;
+        }
         this.events.push({ type: "temperature", report: msg.report });
         return;
       case "target":

@@ -119,6 +119,13 @@ const sections = {
     doubledWhen: Patterns,
     /** Lines that only set a target (Repetier `TargetExtr0:210`): `heater` is `tool` or `bed`. */
     targetLines: setOf(v.object({ heater: v.picklist(["tool", "bed"]), pattern: v.string() })),
+    /**
+     * Reports a heating command prints while it waits (Marlin's `… W:?`, Prusa's `T:200.1 E:0`):
+     * the command is running, so they hold off the ack timeout as busy lines do — also on
+     * firmware that sends busy lines but none while it heats (protocol.md §2.6, transcript
+     * prusa-firmware-3180).
+     */
+    heatWait: Patterns,
   }),
   autoreport: v.object({
     /** Capability → command that enables the auto-report; polling is the fallback. */

@@ -39,6 +39,7 @@ export interface Grammar {
   duplicate: RegExp[];
   doubled: RegExp[];
   targets: { heater: "tool" | "bed"; re: RegExp }[];
+  heatWait: RegExp[];
   sd: [SdPatternKey, RegExp[]][];
   /** Send-side rules, compiled once too: the engine checks every command against them. */
   joinNext: RegExp[];
@@ -77,6 +78,7 @@ export function compileGrammar(quirks: Quirks): Grammar {
     duplicate: compile(quirks.resend.duplicate),
     doubled: compile(quirks.temperature.doubledWhen),
     targets: quirks.temperature.targetLines.map((t) => ({ heater: t.heater, re: new RegExp(t.pattern, "i") })),
+    heatWait: compile(quirks.temperature.heatWait),
     sd: SD_PATTERN_KEYS.map((k) => [k, compile(quirks.sd[k])] as [SdPatternKey, RegExp[]]),
     joinNext: compile(e.joinNext),
     neverSend: compile(quirks.commands.neverSend),

@@ -429,6 +429,32 @@ describe("timeouts for long-running commands and real silence (§2.6)", () => {
     expect(h.acked()).toEqual([7]);
   });
 
+  test("heat-wait reports hold a heating command open once busy lines were seen, as busy lines would (§2.6, prusa-firmware-3180)", () => {
+    // Prusa-Firmware sends busy lines while homing but only `T:… E:0` lines while it heats; Marlin
+    // built without BUSY_WHILE_HEATING only its `… W:?` lines.
+    for (const [name, heatLine] of [
+      ["Prusa-Firmware 3.10.1 based on Marlin", (t: number) => `T:${(200 + t * 0.3).toFixed(2)} E:0 B:60.1`],
+      ["Marlin 2.1.2.1 (Github)", (t: number) => ` T:${(200 + t * 0.3).toFixed(2)} /240.00 B:60.10 /60.00 @:127 B@:0 W:?`],
+    ] as const) {
+      const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+      h.recv("ok", `FIRMWARE_NAME:${name} SOURCE_CODE_URL:x PROTOCOL_VERSION:1.0 MACHINE_TYPE:x EXTRUDER_COUNT:1`, "Cap:AUTOREPORT_TEMP:1", "ok");
+      while (h.engine.outstanding() > 0) h.recv("ok");
+      h.send("G28", 1).recv("echo:busy: processing", "ok"); // the busy protocol is in use from now on
+      while (h.engine.outstanding() > 0) h.recv("ok"); // M113 S2, which that asks for
+      h.send("M109 S240", 2);
+      h.take();
+      for (let t = 0; t < 120; t++) h.advance(1000).recv(heatLine(t));
+      expect(h.engine.stats.timeouts).toBe(0);
+      expect(h.engine.state).toBe("operational");
+      h.recv("ok");
+      expect(h.acked()).toEqual([1, 2]);
+      // Ordinary reports are no keep-alive: a lost ok still times out.
+      h.send("G1 X1", 3);
+      for (let t = 0; t < 8; t++) h.advance(1000).recv(" T:240.00 /240.00 B:60.00 /60.00 @:64 B@:0");
+      expect(h.engine.stats.timeouts).toBe(1);
+    }
+  });
+
   test("without keep-alives, G28 may be silent for minutes; G4 for its dwell; M0 for ever", () => {
     const h = connected();
     h.send("G28", 1);
