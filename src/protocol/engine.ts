@@ -813,7 +813,9 @@ export class ProtocolEngine {
   private onWait(now: number): void {
     switch (this.quirks.wait.meaning) {
       case "idle":
-        // Repetier/Marlin NO_TIMEOUTS: "idle and waiting", i.e. an ok went missing (§2.3).
+        // Repetier/Marlin NO_TIMEOUTS: "idle and waiting", i.e. an ok went missing (§2.3); while
+        // connecting, the hello's ok (§3.3 step 2).
+        if (this.state === "handshake") return this.onOk({ kind: "ok" }, now);
         if (this.state === "operational" && this.inFlight.length > 0 && this.settleUntil === undefined) this.popAck(now);
         return;
       case "busy":
@@ -1215,9 +1217,11 @@ export class ProtocolEngine {
     // Replace, not add: a hello eaten by a booting board must not leave an ok owed forever.
     this.clearInFlight();
     this.helloAt = now;
-    this.hellosSent++;
+    const { hello, retryHello } = this.quirks.handshake;
+    // Every third: the first two are the usual pair (a retry, or the greeting after `start`).
+    const alternate = this.hellosSent++ % 3 === 2 && retryHello !== "";
     this.nextN = 0;
-    this.transmitNew(this.quirks.handshake.hello, NO_TAG, now);
+    this.transmitNew(alternate ? retryHello : hello, NO_TAG, now);
   }
 
   private write(text: string): void {
@@ -1308,8 +1312,12 @@ export class ProtocolEngine {
       this.events.push({ type: "lost", tag: head.tag, command: head.command });
     }
     this.notice("warning", `No answer to "${head.command}" in ${Math.round(this.silenceLimit(now) / 1000)} s; assuming a lost ok.`);
-    // OctoPrint's ladder (§2.6): during a resend, the repeat goes out again; otherwise treat the
-    // oldest line as acknowledged and provoke a reply, so a dead link keeps counting timeouts.
+    // Treat the oldest line as acknowledged and move on, during a resend too (not OctoPrint's
+    // ladder, §1.7 step 7, which sends the repeat again): Marlin 2.1 drops a copy of the line it
+    // ran last without a word, so if only the ok was lost a repeat would meet silence until the
+    // link gave up, while a line that really was lost is asked for again as soon as the next
+    // one arrives out of sequence. Outside a resend, provoke a reply, so a dead link keeps
+    // counting timeouts.
     this.lastProgressAt = now;
     const resending = this.resendFrom < this.resendTo || head.rejected;
     this.popAck(now);

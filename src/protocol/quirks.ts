@@ -68,6 +68,12 @@ const sections = {
   handshake: v.object({
     /** The hello, framed as `N0 <hello>`; the next numbered line is N1 (§1.3 portable form `M110 N0`). */
     hello: v.string(),
+    /**
+     * Every third hello uses this one instead ("" = always `hello`): the firmware is not known
+     * yet while connecting, and the "CBD" firmware stalls on an `N` parameter to M110 (§1.3) —
+     * `N0 M110` without it resets the line number on every firmware family as well.
+     */
+    retryHello: v.string(),
     /** How long to wait for the first reply before sending the hello again. */
     retryMs: v.pipe(v.number(), v.minValue(100)),
     /** Give up after this long without any reply. */

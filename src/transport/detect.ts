@@ -38,6 +38,8 @@ export interface Detected {
 }
 
 const HELLO = "\nN0 M110 N0*125\n";
+/** The hello goes out again after this long without an answer (garbage on the line may eat one, §3.2). */
+const HELLO_AGAIN_MS = 2000;
 
 function serialLink(path: string, baud: number): ProbeLink {
   const t = new SerialTransport({ path, baudRate: baud });
@@ -81,11 +83,16 @@ async function probe(port: string, bauds: number[], options: DetectOptions, stop
       if (i > 0) await link.setBaudRate(bauds[i]!);
       received = "";
       await link.write(HELLO);
-      const deadline = Date.now() + (i === 0 ? (options.firstWaitMs ?? 5000) : (options.waitMs ?? 2000));
+      let helloAt = Date.now();
+      const deadline = helloAt + (i === 0 ? (options.firstWaitMs ?? 5000) : (options.waitMs ?? 2000));
       let seen: "answer" | "garbage" | "nothing" = "nothing";
       while (Date.now() < deadline && !stopped()) {
         seen = verdict(received);
         if (seen !== "nothing") break;
+        if (Date.now() - helloAt >= HELLO_AGAIN_MS) {
+          await link.write(HELLO);
+          helloAt = Date.now();
+        }
         await new Promise<void>((resolve) => {
           wake = resolve;
           setTimeout(resolve, Math.min(100, deadline - Date.now()));

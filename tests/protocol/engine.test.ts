@@ -65,9 +65,27 @@ describe("handshake and identification (§3.3, transcript §9.1)", () => {
     h.advance(2000);
     expect(h.take()).toEqual(["N0 M110 N0*125"]);
     h.recv("start");
-    expect(h.take()).toEqual(["N0 M110 N0*125"]);
+    // The third hello is the form without an N parameter (quirk handshake.retryHello).
+    expect(h.take()).toEqual(["N0 M110*35"]);
     h.recv("ok");
     expect(h.engine.state).toBe("operational");
+  });
+
+  test('firmware that stalls on M110 with an N parameter (the "CBD" firmware, §1.3) connects on the third hello', () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    const sent = [...h.take()];
+    for (let t = 0; t < 2; t++) {
+      h.recv("Error:"); // its non-descriptive error, and no ok
+      h.advance(2000);
+      sent.push(...h.take());
+    }
+    expect(sent).toEqual(["N0 M110 N0*125", "N0 M110 N0*125", "N0 M110*35"]);
+    h.recv("ok");
+    expect(h.engine.state).toBe("operational");
+    h.advance(400);
+    h.recv("ok CBD make it.Date:Nov 21 2019 Time:16:32:55").advance(1600);
+    expect(h.of("firmware")[0]!.profile).toBe("anycubic");
+    expect(h.engine.profile.handshake.hello).toBe("M110");
   });
 
   test("silence during the handshake ends in a clear error", () => {
@@ -392,6 +410,66 @@ describe("resends (§1.7, transcripts §9.2)", () => {
     expect(h.of("notice").at(-1)!.message).toContain("Ignored a request to resend line 5");
     h.recv("Resend: 5", "ok"); // again: it means it
     expect(h.of("state").at(-1)!.problem?.code).toBe("resend_out_of_history");
+  });
+});
+
+describe("wait (§2.3): per the profile, a lost ok, a busy printer, or nothing", () => {
+  test("idle (Repetier, Marlin NO_TIMEOUTS): answers the hello while connecting, and stands for a lost ok", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.take();
+    h.recv("start", "wait");
+    expect(h.engine.state).toBe("operational");
+    h.advance(400); // two hellos went out: their answers settle first
+    expect(h.take().at(-1)).toBe(frame(1, "M115"));
+    const c = connected();
+    c.send("G1 X1", 1).send("G1 X2", 2);
+    c.recv("wait"); // the ok of G1 X1 was lost
+    expect(c.acked()).toEqual([1]);
+    c.recv("wait", "wait"); // and the next: nothing more in flight after that, so nothing more to release
+    expect(c.acked()).toEqual([1, 2]);
+    expect(c.engine.outstanding()).toBe(0);
+  });
+
+  test('busy (the "CBD" firmware): not an ok — the line waits for its own', () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("anycubic"), library })).open();
+    h.recv("ok").recv("ok CBD make it.Date:Nov 21 2019 Time:16:32:55");
+    while (h.engine.outstanding() > 0) h.recv("ok");
+    h.take();
+    h.send("G1 X1", 1).recv("wait", "wait");
+    expect(h.acked()).toEqual([]);
+    expect(h.of("busy").map((b) => b.reason)).toEqual(["wait", "wait"]);
+    h.recv("ok");
+    expect(h.acked()).toEqual([1]);
+  });
+});
+
+describe("a timeout while a resend is under way (§1.7 step 7)", () => {
+  // Marlin 2.1 (queue.cpp) drops a copy of the line it ran last, or the one before, without an
+  // error or an ok: sending the repeat again after a lost ok would meet silence for ever.
+  test("the repeat is taken as done and the print moves on; a repeat that was really lost is asked for again", () => {
+    const h = connected();
+    h.send("G1 X1", 1).send("G1 X2", 2).send("G1 X3", 3);
+    h.take();
+    h.recv("Error:checksum mismatch, Last Line: 2", "Resend: 3", "ok");
+    expect(h.take()).toEqual([frame(3, "G1 X1")]);
+    h.advance(30_000); // the repeat's ok was lost
+    expect(h.take()).toEqual([frame(4, "G1 X2")]);
+    h.recv("ok");
+    expect(h.acked()).toEqual([1, 2]);
+    // This time the repeat itself is lost: the next line arrives out of sequence and brings it back.
+    h.take();
+    h.recv("Error:checksum mismatch, Last Line: 4", "Resend: 5", "ok");
+    expect(h.take()).toEqual([frame(5, "G1 X3")]);
+    h.advance(30_000);
+    const after = h.take();
+    expect(after).toEqual([frame(6, "M105")]); // nothing new to send: the tickle
+    h.recv("Error:Line Number is not Last Line Number+1, Last Line: 4", "Resend: 5", "ok");
+    expect(h.take()).toEqual([frame(5, "G1 X3")]);
+    h.recv("ok");
+    expect(h.take()).toEqual([frame(6, "M105")]);
+    h.recv("ok T:20.0 /0.0");
+    expect(h.acked()).toEqual([1, 2, 3]);
+    expect(h.engine.state).toBe("operational");
   });
 });
 

@@ -45,7 +45,9 @@ class WireCheck {
     if (parts.lineNumber === undefined) return; // bare M112, console lines
     expect(parts.checksumOk).toBe(true);
     const n = parts.lineNumber;
-    if (restarting && parts.command.startsWith("M110")) {
+    // A hello sent again in its other form (`handshake.retryHello`) restarts the numbering too;
+    // a resend of line 0 is the same bytes.
+    if (parts.command.startsWith("M110") && (restarting || (n === 0 && line !== this.sent.get(0)))) {
       this.sent.clear();
       this.highest = n;
       this.sent.set(n, line);

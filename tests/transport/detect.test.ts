@@ -51,6 +51,20 @@ describe("auto-detection, rate logic", () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
+  test("a hello that goes unanswered is sent again while the port is waited on (§3.2)", async () => {
+    const log: string[] = [];
+    const answering = fakePort(115200, log);
+    let writes = 0;
+    const deaf = (path: string, baud: number): ProbeLink => {
+      const link = answering(path, baud);
+      // The first hello is lost (garbage on the line, a board still starting).
+      return { ...link, write: async (d) => (++writes === 1 ? undefined : link.write(d)) };
+    };
+    const found = await detectPrinter({ ports: ["/dev/ttyUSB0"], open: deaf, firstWaitMs: 5000 });
+    expect(found).toEqual({ port: "/dev/ttyUSB0", baud: 115200 });
+    expect(writes).toBe(2);
+  });
+
   test("no answer anywhere is a clear not_found naming what was tried", async () => {
     const err = await detectPrinter({ ports: ["/dev/ttyUSB0"], bauds: [115200, 250000], open: fakePort(undefined, []), firstWaitMs: 50, waitMs: 50 }).catch((e) => e);
     expect(err).toBeInstanceOf(TransportError);
