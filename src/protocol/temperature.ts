@@ -45,20 +45,45 @@ export function parseTemperatures(line: string, currentTool: number): Temperatur
     i = afterActual;
     if (actual === undefined || !isSensorKey(key)) continue;
     let target: number | undefined;
-    let j = i;
-    while (j < n && line.charCodeAt(j) === 32) j++;
+    let j = skipExtras(line, i);
     if (j < n && line.charCodeAt(j) === 47 /* / */) {
       j++;
       while (j < n && line.charCodeAt(j) === 32) j++;
       const [t, afterTarget] = readNumber(line, j);
       if (t !== undefined) {
         target = t;
-        i = afterTarget;
+        i = skipExtras(line, afterTarget);
       }
     }
     if (!(key in raw)) raw[key] = { actual, target };
   }
   return canonicalise(raw, currentTool);
+}
+
+/**
+ * Past what may follow a value before the next field: the other heaters of the same tool
+ * (RepRapFirmware `T0:25.1 25.3 /200.0 /200.0`: the first counts) and raw ADC readings (Marlin's
+ * SHOW_TEMP_ADC_VALUES `T:210.00 (3456) /210.00`). Stops at the next key, `/` or the end.
+ */
+function skipExtras(line: string, start: number): number {
+  let j = skipSpaces(line, start);
+  for (;;) {
+    if (line.charCodeAt(j) === 40 /* ( */) {
+      const close = line.indexOf(")", j);
+      if (close < 0) return j;
+      j = skipSpaces(line, close + 1);
+      continue;
+    }
+    const [value, after] = readNumber(line, j);
+    // A bare number (no `:` after it) belongs to this field; `B:` and the like start the next.
+    if (value === undefined || line.charCodeAt(after) === 58 /* : */) return j;
+    j = skipSpaces(line, after);
+  }
+}
+
+function skipSpaces(line: string, i: number): number {
+  while (i < line.length && line.charCodeAt(i) === 32) i++;
+  return i;
 }
 
 function isSensorKey(key: string): boolean {

@@ -34,6 +34,14 @@ describe("temperature reports (§4.1)", () => {
     expect(parseTemperatures("T:210 /210 @127 B:60.0 /60.0 @0", 2)!.tool2!.actual).toBe(210);
   });
 
+  test("a tool with several heaters (RepRapFirmware) and raw ADC values (Marlin SHOW_TEMP_ADC_VALUES) keep their targets", () => {
+    expect(parseTemperatures("ok T:25.1 /0.0 T0:25.1 25.3 /200.0 /200.0 B:24.3 /60.0", 0)).toEqual({ tool0: { actual: 25.1, target: 200 }, bed: { actual: 24.3, target: 60 } });
+    expect(parseTemperatures("ok T:210.00 (3456) /210.00 (1234) B:60.00 (999) /60.00 (888) @:127 B@:0", 0)).toEqual({
+      tool0: { actual: 210, target: 210 },
+      bed: { actual: 60, target: 60 },
+    });
+  });
+
   test("CoreXY M114 counts are not a bed temperature", () => {
     expect(kind("X:242.00 Y:-9.00 Z:4.00 E:0.00 Count A:23300 B:25100 Z:1600")).toBe("position");
   });
