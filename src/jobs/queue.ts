@@ -203,6 +203,21 @@ export class PrintQueue {
     });
   }
 
+  /**
+   * `//action:start` from the printer's screen: the queue's next file, as its Start button does
+   * (a queue waiting for the bed to be cleared counts it as the confirmation: someone is at the
+   * printer). A refusal becomes the queue's notice, since nobody at the host asked.
+   */
+  async startFromPrinter(printer: string): Promise<void> {
+    const waiting = this.state(printer).state === "awaiting-confirmation";
+    const started = await (waiting ? this.confirm(printer) : this.start(printer));
+    if (started.ok) return;
+    await this.serially(printer, async () => {
+      this.setState(printer, this.state(printer).state, { notice: { level: "warning", message: `The printer asked to start a print: ${started.error.message} ${started.error.hint ?? ""}`.trim() } });
+      this.changed(printer);
+    });
+  }
+
   /** The user says the bed is clear: the next item starts (or the queue rests when it is empty). */
   confirm(printer: string): Promise<Result<QueueView>> {
     return this.serially(printer, async () => {
@@ -247,6 +262,7 @@ export class PrintQueue {
     return subscribe(this.options.bus, {
       "printer.event": ({ id, event }) => {
         if (event.type === "job") this.onJobEvent(id, event).catch((e: Error) => console.error(`queue of printer ${id}: ${e.message}`));
+        if (event.type === "startRequested") this.startFromPrinter(id).catch((e: Error) => console.error(`queue of printer ${id}: ${e.message}`));
       },
     });
   }

@@ -51,7 +51,9 @@ export type PrinterEvent =
   /** A job's transition, with the job and its progress as they are then (history and the queue read them). */
   | { type: "job"; state: "started" | "paused" | "resumed" | "done" | "cancelled" | "failed"; file: string; reason?: string; job: Job; progress: Progress | null }
   | { type: "notice"; level: "info" | "warning" | "error"; message: string }
-  | { type: "firmwareError"; text: string };
+  | { type: "firmwareError"; text: string }
+  /** `//action:start` (a "start host print" on the printer's screen): the printer's queue starts its next file. */
+  | { type: "startRequested" };
 
 /** What the controller publishes; the worker posts these to the main thread as they are. */
 export type ControllerOutput =
@@ -1030,6 +1032,14 @@ export class PrinterController {
         return;
       case "cancel":
         if (this.isJobActive()) this.cancelJob("Cancelled from the printer.");
+        return;
+      case "start":
+        if (this.isJobActive() || this.stream) this.note("The printer asked to start a print (//action:start), but one is running.");
+        else this.emit({ type: "startRequested" });
+        return;
+      case "disconnect":
+        this.note("The printer asked to be disconnected (//action:disconnect).");
+        void this.disconnect();
         return;
       case "notification":
         if (params) this.note(`Printer: ${params}`);

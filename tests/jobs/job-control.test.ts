@@ -91,6 +91,26 @@ describe("job control", () => {
     expect(ended.job).toMatchObject({ state: "cancelled", reason: "Cancelled from the printer." });
   }, 60_000);
 
+  test("the printer asks to start (//action:start: the queue's next file) and to be disconnected (//action:disconnect)", async () => {
+    const say = (text: string) => host.post(`${at}/commands`, { commands: [`M118 A1 ${text}`] });
+    await host.api(`${at}/queue`, { method: "DELETE" });
+    expect((await say("action:start")).status).toBe(200);
+    const refused = await host.waitFor(`${at}/queue`, (q: any) => q.notice?.message?.startsWith("The printer asked to start a print"));
+    expect(refused.notice).toMatchObject({ level: "warning", message: expect.stringContaining("The queue is empty.") });
+    expect((await host.post(`${at}/queue`, { file: "three.gcode" })).status).toBe(201);
+    expect((await say("action:start")).status).toBe(200);
+    const printing = await host.waitFor(at, (p: any) => p.job?.state === "printing");
+    expect(printing.job.file).toBe("three.gcode");
+    expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+    await host.waitFor(at, jobEnded);
+    expect((await say("action:disconnect")).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.state === "closed");
+    expect((await terminal()).some((l) => l.dir === "info" && l.text.includes("The printer asked to be disconnected"))).toBe(true);
+    expect((await host.post(`${at}/connect`)).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.state === "operational" && p.firmware !== null);
+    await host.api(`${at}/queue`, { method: "DELETE" });
+  }, 60_000);
+
   test("restart starts the file again from its first line; nothing to restart or cancel is a clear 409", async () => {
     const restarted = await host.post(`${at}/job/restart`);
     expect(restarted.status).toBe(200);
