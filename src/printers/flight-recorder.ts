@@ -178,7 +178,8 @@ export class FlightRecorder {
       await mkdir(dir, { recursive: true });
       this.fileBytes = await stat(current).then((s) => s.size, () => 0);
     }
-    if (this.fileBytes > 0 && this.fileBytes + text.length > (this.options.maxFileBytes ?? 16 * 1024 * 1024)) {
+    const bytes = Buffer.byteLength(text);
+    if (this.fileBytes > 0 && this.fileBytes + bytes > (this.options.maxFileBytes ?? 16 * 1024 * 1024)) {
       const keep = this.options.keepFiles ?? 3;
       await rm(logPath(dir, this.options.name, keep), { force: true });
       for (let i = keep - 1; i >= 0; i--) {
@@ -187,7 +188,7 @@ export class FlightRecorder {
       this.fileBytes = 0;
     }
     await appendFile(current, text);
-    this.fileBytes += Buffer.byteLength(text);
+    this.fileBytes += bytes;
     this.fileError = undefined;
   }
 }

@@ -218,6 +218,8 @@ export class ProtocolEngine {
   private halted = false;
   private haltedByStateLine = false;
   private autoreport = { temperature: false, position: false, sdStatus: false };
+  /** A move was acknowledged since the position was last asked for (the M114 fallback). */
+  private positionStale = false;
   private readonly pollers: Poller[];
   private inFileList = false;
   private listFiles: SdFile[] = [];
@@ -260,7 +262,8 @@ export class ProtocolEngine {
       {
         command: () => "M114",
         intervalMs: () => this.quirks.timeouts.positionPollMs,
-        wanted: () => this.quirks.timeouts.positionPollMs > 0 && !this.autoreport.position && this.outstanding() === 0,
+        // Once the head has moved and stopped: the printer is idle, so the answer is where it is.
+        wanted: () => this.positionStale && this.quirks.timeouts.positionPollMs > 0 && !this.autoreport.position && this.outstanding() === 0,
         nextAt: 0,
       },
     ];
@@ -747,6 +750,7 @@ export class ProtocolEngine {
         this.stats.acks++;
         this.ackLatencies[this.latencyCount++ % LATENCY_SAMPLES] = now - entry.sentAt;
         if (entry.tag !== NO_TAG) this.events.push({ type: "acked", tag: entry.tag });
+        else if (!this.positionStale && movesHead(entry.command)) this.positionStale = true;
         if (entry.limitMs !== undefined && this.quirks.ack.timing === "onReceipt") {
           // Acked on receipt: the command runs from now on, and the buffer behind it may stall.
           this.longRunningUntil = Math.max(this.longRunningUntil, now + (entry.limitMs || Infinity));
@@ -1252,6 +1256,7 @@ export class ProtocolEngine {
       if (now < p.nextAt || !p.wanted()) continue;
       p.nextAt = now + p.intervalMs();
       const command = p.command();
+      if (command === "M114") this.positionStale = false;
       if (!this.hasPending(command)) this.enqueueSystem(command, now);
     }
   }
@@ -1349,6 +1354,7 @@ export class ProtocolEngine {
     this.sdWriting = false;
     this.sdPolling = false;
     this.autoreport = { temperature: false, position: false, sdStatus: false };
+    this.positionStale = false;
     this.advancedOk = false;
     this.maxBufferFree = 0;
     this.bufferFreeSeen.fill(0);
@@ -1405,6 +1411,13 @@ export function commandCode(command: string): string {
 function classifyErrorText(text: string, grammar: Grammar): ErrorClass {
   const msg = classify(text.startsWith("Error:") ? text : `Error:${text}`, grammar, 0);
   return msg.kind === "error" ? msg.errorClass : "error";
+}
+
+/** Whether a command moves the head or sets where it is (G0–G3, G28, G29, G92): the position to show changes. */
+function movesHead(command: string): boolean {
+  if (command.charCodeAt(0) !== 71 /* G */) return false;
+  const code = commandCode(command);
+  return code === "G0" || code === "G1" || code === "G2" || code === "G3" || code === "G28" || code === "G29" || code === "G92";
 }
 
 /** Whether a command word (see {@link commandCode}) is a dwell. */

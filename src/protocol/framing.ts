@@ -17,7 +17,9 @@ export function frame(lineNumber: number, command: string): string {
 }
 
 /**
- * Strips a `;` comment, `(…)` comments only when asked, and surrounding whitespace.
+ * Strips a `;` comment and surrounding whitespace (a `;` always starts a comment, in message
+ * text too, as every firmware reads it). `(…)` is left alone: only firmware built with
+ * PAREN_COMMENTS reads it as a comment, the others as part of the command.
  * Returns "" for blank and comment-only lines, which must never be sent (Marlin gives no `ok`).
  * Example: `clean("G1 X1 ; move") === "G1 X1"`.
  */

@@ -273,7 +273,10 @@ const sections = {
     temperaturePollMs: v.pipe(v.number(), v.minValue(100)),
     /** M27 polling interval while printing from SD without the SD auto-report. */
     sdStatusPollMs: v.pipe(v.number(), v.minValue(100)),
-    /** M114 polling interval while idle without the position auto-report; 0 = never. */
+    /**
+     * Without the position auto-report: M114 once the printer is idle after a move that was not
+     * a job's line (a jog, homing, a script), at most once per this interval; 0 = never.
+     */
     positionPollMs: Ms,
     /**
      * Silence allowed while a long-running command is outstanding and no busy keep-alives come

@@ -60,3 +60,26 @@ test("after the ring came round, JSONL starts at the oldest line still held", ()
   expect(recorder.since(8).map((e) => e.line)).toEqual(["G1 X8", "G1 X9"]);
   expect(recorder.since(0, 1).map((e) => e.line)).toEqual(["G1 X9"]);
 });
+
+test("the log rotates by bytes: no file over the limit, the given number kept, nothing lost in between", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "layerline-recorder-"));
+  dirs.push(dir);
+  const max = 460;
+  const recorder = new FlightRecorder({ name: "p", dir, capacity: 1000, maxFileBytes: max, keepFiles: 2 });
+  const written: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    // Received lines may hold any byte: "é" is two bytes in the file for one character.
+    const line = i % 5 === 4 ? `N${i} G1 X${i}` : `echo:${"é".repeat(35)}`;
+    const t = 1_795_294_869_280 + i;
+    recorder.record("recv", line, t);
+    written.push(reference(t, "recv", line));
+    await recorder.flush();
+    expect(Bun.file(join(dir, "serial-p.jsonl")).size).toBeLessThanOrEqual(max);
+  }
+  const files = [2, 1, 0].map((k) => join(dir, k === 0 ? "serial-p.jsonl" : `serial-p.${k}.jsonl`));
+  const texts = files.map((f) => readFileSync(f, "utf8"));
+  for (const f of files) expect(Bun.file(f).size).toBeLessThanOrEqual(max);
+  expect(Bun.file(join(dir, "serial-p.3.jsonl")).size).toBe(0); // only keepFiles rotated files stay
+  // The three files are the newest lines, in order, with none missing between them.
+  expect(written.join("").endsWith(texts.join(""))).toBe(true);
+});

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ProtocolEngine } from "../../src/protocol/engine.ts";
-import { frame } from "../../src/protocol/framing.ts";
+import { frame, unframe } from "../../src/protocol/framing.ts";
 import { builtInLibrary, genericWith } from "../helpers/quirks.ts";
 import { EngineHarness as Harness } from "./harness.ts";
 
@@ -410,6 +410,37 @@ describe("resends (§1.7, transcripts §9.2)", () => {
     expect(h.of("notice").at(-1)!.message).toContain("Ignored a request to resend line 5");
     h.recv("Resend: 5", "ok"); // again: it means it
     expect(h.of("state").at(-1)!.problem?.code).toBe("resend_out_of_history");
+  });
+});
+
+describe("position: the auto-report where the firmware has it, else M114 once idle after a move", () => {
+  test("without AUTOREPORT_POS: one M114 after a jog or homing, none while a job's lines flow", () => {
+    const h = connected();
+    h.send("G28").recv("ok");
+    h.send("G1 X10 F3000").recv("ok");
+    h.take();
+    h.advance(1000);
+    expect(h.take()).toEqual([frame(5, "M114")]);
+    h.recv("X:10.00 Y:0.00 Z:0.00 E:0.00 Count X:800 Y:0 Z:0", "ok");
+    expect(h.of("position").at(-1)!.position).toMatchObject({ x: 10, y: 0, z: 0 });
+    h.advance(5000);
+    expect(h.take()).toEqual([]); // nothing moved since
+    for (let i = 1; i <= 20; i++) h.send(`G1 X${i}`, i).recv("ok"); // a print's lines
+    h.advance(5000);
+    expect(h.take().filter((l) => l.includes("M114"))).toEqual([]);
+  });
+
+  test("with AUTOREPORT_POS: M154 switches the report on and no M114 is sent", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok").recv(...MARLIN_M115.slice(0, -1).map((l) => (l === "Cap:AUTOREPORT_POS:0" ? "Cap:AUTOREPORT_POS:1" : l)), "ok");
+    const setup: string[] = [];
+    while (h.engine.outstanding() > 0) {
+      setup.push(...h.take());
+      h.recv("ok");
+    }
+    expect(setup.map((l) => unframe(l).command)).toContain("M154 S2");
+    h.send("G28").recv("ok").advance(5000);
+    expect(h.take().filter((l) => l.includes("M114"))).toEqual([]);
   });
 });
 
