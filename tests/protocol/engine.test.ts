@@ -685,6 +685,27 @@ describe("resets, errors and their policies (§3.1, §6)", () => {
     expect(h.engine.state).toBe("error");
   });
 
+  test("Repetier's fatal state (§6.2): the job stops, the link stays, M999 brings it back", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok", "ok 1").advance(100).recv("FIRMWARE_NAME:Repetier_1.0.4 COMPILED:Aug  3 2022 REPETIER_PROTOCOL:3", "Cap:EEPROM:0");
+    h.advance(400);
+    for (let i = 0; i < 10 && h.engine.outstanding() > 0; i++) h.recv("ok");
+    expect(h.engine.profile.id).toBe("repetier");
+    h.take();
+    h.send("G1 X1", 1).recv("ok");
+    const fatal = "fatal:Heater decoupled during rising - Printer stopped and heaters disabled due to this error. Fix error and restart with M999.";
+    h.recv(fatal);
+    expect(h.of("firmwareError").at(-1)).toMatchObject({ errorClass: "fatal", policy: "cancelJob" });
+    expect(h.of("halted")).toEqual([{ type: "halted", reason: fatal, emergency: false }]);
+    expect(h.engine.state).toBe("operational");
+    // Each later command is acked but not run, and the fatal line printed again.
+    h.send("G1 X2", 2).recv("ok", fatal);
+    expect(h.of("halted")).toHaveLength(1);
+    h.send("M999").recv("ok", "info:Continue from fatal state");
+    expect(h.of("recovered")).toEqual([{ type: "recovered", text: "info:Continue from fatal state" }]);
+    expect(h.engine.isHalted).toBe(false);
+  });
+
   test("Klipper after M112 (§9.5c): the link stays, the printer is shut down until FIRMWARE_RESTART", () => {
     const h = new Harness(new ProtocolEngine({ quirks: library.get("klipper"), library })).open();
     h.recv("ok").recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0", "ok", "ok");
