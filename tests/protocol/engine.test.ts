@@ -71,6 +71,18 @@ describe("handshake and identification (§3.3, transcript §9.1)", () => {
     expect(h.engine.state).toBe("operational");
   });
 
+  test("Anycubic's stock Marlin (§8.1 row 12b): the banner applies the overlay; a version before 1.1.2 is warned about as unsafe", () => {
+    const boot = (version: string) => {
+      const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+      h.recv("start", "echo: Last Updated: 2017-10-18 | Author: (Jolly, xxxxxxxx.CO.)", `echo:${version}`, "echo:V55 stored settings retrieved (744 bytes)", "ok");
+      h.recv("FIRMWARE_NAME:Marlin 1.1.0-RC8 (Github) SOURCE_CODE_URL:x PROTOCOL_VERSION:1.0 MACHINE_TYPE:i3 Mega EXTRUDER_COUNT:1", "ok").advance(400);
+      expect(h.engine.profile.overlays).toEqual(["anycubic-marlin"]);
+      return h.of("notice").map((n) => n.message).filter((m) => m.includes("thermal runaway"));
+    };
+    expect(boot("V1.1.0")).toEqual([expect.stringContaining("Check the version"), expect.stringContaining("This is Anycubic's stock Marlin before 1.1.2")]);
+    expect(boot("V1.1.4")).toEqual([expect.stringContaining("Check the version")]);
+  });
+
   test('firmware that stalls on M110 with an N parameter (the "CBD" firmware, §1.3) connects on the third hello', () => {
     const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
     const sent = [...h.take()];

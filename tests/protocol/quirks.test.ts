@@ -52,6 +52,8 @@ describe("the built-in profiles", () => {
     expect(library.detectByLine("echo: Last Updated: 2019-01-01 | Author: (Ender3)")).toEqual({ id: "creality", overlay: true });
     expect(library.detectByLine("echo:TF card ok")).toEqual({ id: "creality", overlay: true });
     expect(library.detectByLine("echo: Last Updated: 2017 | Author: (Jolly, xxxxxxxx.CO.)")).toEqual({ id: "anycubic-marlin", overlay: true });
+    // §8.1 row 6: the M115 key gives Repetier away whatever the firmware's name.
+    expect(library.detectByLine("FIRMWARE_NAME:Sprinter-fork COMPILED:2021 REPETIER_PROTOCOL:3")).toEqual({ id: "repetier", overlay: false });
     for (const line of ["ok", " T:20.00 /0.00 B:20.00 /0.00 @:0 B@:0", "echo:busy: processing", "Resend: 12"]) expect(library.detectByLine(line)).toBeUndefined();
   });
 
