@@ -112,3 +112,16 @@ test("link statistics and the flight recorder", async () => {
   expect(log.split("\n").length).toBeGreaterThan(100);
   expect(log).toContain('"line":"N0 M110 N0*125"');
 });
+
+test("the emergency stop: M112 at once (bare and numbered), the link ends with the reason, and connecting again works", async () => {
+  const res = await host.post(`/api/v1/printers/${id}/emergency-stop`);
+  expect(res.status).toBe(200);
+  const stopped = await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.state === "error");
+  expect(stopped.problem).toMatchObject({ code: "emergency_stop", message: expect.stringContaining("M112") });
+  const sent = ((await (await host.api(`/api/v1/printers/${id}/terminal`)).json()) as any).lines.filter((l: any) => l.dir === "send").map((l: any) => l.text);
+  const bare = sent.lastIndexOf("M112");
+  expect(bare).toBeGreaterThan(0);
+  expect(sent[bare + 1]).toMatch(/^N\d+ M112\*\d+$/);
+  expect((await host.post(`/api/v1/printers/${id}/connect`)).status).toBe(200);
+  await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.state === "operational" && p.firmware !== null);
+}, 30_000);

@@ -771,6 +771,39 @@ describe("resets, errors and their policies (§3.1, §6)", () => {
     expect(h.of("recovered")).toEqual([{ type: "recovered", text: "M999" }]);
   });
 
+  test("with EMERGENCY_PARSER, M108 goes ahead of the queue — but not while writing to the SD card, where it would be stored", () => {
+    const h = connected(); // MARLIN_M115 reports EMERGENCY_PARSER
+    h.send("M109 S200", 1).send("G1 X1", 2).send("M108");
+    expect(h.take()).toEqual([frame(3, "M109 S200"), frame(4, "M108")]);
+    h.recv("ok", "ok"); // M108 ended the wait; then its own ok
+    expect(h.take()).toEqual([frame(5, "G1 X1")]);
+    h.recv("ok");
+    const sd = connected(1, ["Cap:EMERGENCY_PARSER:1", "Cap:SDCARD:1"]);
+    sd.send("M28 cube.gco").recv("Writing to file: cube.gco", "ok");
+    sd.take();
+    const commands = () => sd.take().map((l) => unframe(l).command);
+    sd.send("G1 X1", 1).send("G1 X2", 2).send("M108");
+    expect(commands()).toEqual(["G1 X1"]); // in order, behind the file's lines
+    sd.recv("ok");
+    expect(commands()).toEqual(["G1 X2"]);
+    sd.recv("ok");
+    expect(commands()).toEqual(["M108"]);
+  });
+
+  test("Marlin 1.1 answers 'No Line Number with checksum' with no ok: the error stands for it (§1.5, §6.2)", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok", "FIRMWARE_NAME:Marlin 1.1.9 (Github) EXTRUDER_COUNT:1", "Cap:AUTOREPORT_TEMP:1", "Cap:SDCARD:0", "ok");
+    while (h.engine.outstanding() > 0) h.recv("ok");
+    expect(h.engine.profile.id).toBe("marlin1");
+    h.take();
+    h.send("G1 X1", 1).send("G1 X2", 2);
+    h.recv("Error:No Line Number with checksum, Last Line: 2");
+    expect(h.acked()).toEqual([1]);
+    expect(h.of("firmwareError").at(-1)).toMatchObject({ errorClass: "fakeOk" });
+    expect(h.take().at(-1)).toMatch(/ G1 X2\*/);
+    expect(h.engine.state).toBe("operational");
+  });
+
   test("M112 while writing to the SD card: M29 first (or the firmware stores the M112 in the file), then the stop", () => {
     const h = connected(1, ["Cap:SDCARD:1", "Cap:SD_WRITE:1"]);
     h.send("M28 cube.gcode").recv("Writing to file: cube.gcode", "ok");
