@@ -30,6 +30,8 @@ const PING_MS = 1000;
 const STUCK_AFTER_PINGS = 5;
 /** The same while a plugin's modules load: compiling a large plugin takes a while on a small board. */
 const STUCK_LOADING_PINGS = 30;
+/** How long a stopped thread may take to exit before its replacement starts anyway. */
+const EXIT_WAIT_MS = 2000;
 
 export interface SessionOptions {
   record: PrinterRecord;
@@ -69,6 +71,8 @@ export class PrinterSession {
   private readonly inPlugin = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
   private readonly watchdog: ReturnType<typeof setInterval>;
   private unanswered = 0;
+  /** While a stuck thread is replaced: settles once the new one runs (calls wait for it). */
+  private restarting: Promise<void> | undefined;
 
   constructor(private readonly options: SessionOptions) {
     this.record = options.record;
@@ -82,7 +86,7 @@ export class PrinterSession {
   /** Tells the Worker which plugins with serial hooks to run (the whole set). */
   setPlugins(specs: SerialPluginSpec[]): void {
     this.specs = specs;
-    this.worker.postMessage({ type: "plugins", specs: this.runnable() } satisfies ToWorker);
+    if (!this.restarting) this.worker.postMessage({ type: "plugins", specs: this.runnable() } satisfies ToWorker);
   }
 
   /** The plugins to run, tagged for the watchdog, without the ones that got stuck here. */
@@ -133,6 +137,7 @@ export class PrinterSession {
 
   /** The watchdog's tick: asks the Worker; one that leaves {@link STUCK_AFTER_PINGS} asks unanswered (while not loading a plugin) is stuck. */
   private checkWorker(): void {
+    if (this.restarting) return;
     const loading = Atomics.load(this.inPlugin, 0) === 0 && Atomics.load(this.inPlugin, 2) !== 0;
     if (this.unanswered >= (loading ? STUCK_LOADING_PINGS : STUCK_AFTER_PINGS)) return this.restartStuckWorker();
     this.unanswered++;
@@ -150,10 +155,11 @@ export class PrinterSession {
     const what = hookTag ? IN_PLUGIN_WHAT[Atomics.load(this.inPlugin, 1)] : "code at load";
     const plugin = tag ? this.pluginTags[tag - 1] : undefined;
     const spec = plugin ? this.specs.find((s) => s.id === plugin) : undefined;
-    this.worker.terminate();
+    const stopped = this.worker;
+    const exited = new Promise<void>((resolve) => stopped.addEventListener("close", () => resolve(), { once: true }));
+    stopped.terminate();
     this.inPlugin.fill(0);
-    // The stopped thread's tty descriptors are the process's: close them, or the port stays busy.
-    if (this.record.transport === "serial") releaseTty(this.status.connection?.port ?? this.record.port);
+    const port = this.status.connection?.port ?? this.record.port;
     const printing = !!this.status.job && isJobRunning(this.status.job.state);
     const wasUp = this.status.state !== "closed" && this.status.state !== "error";
     const seconds = (PING_MS * this.unanswered) / 1000;
@@ -170,10 +176,17 @@ export class PrinterSession {
     this.options.bus.emit("printer.log", { id: this.id, lines: [line] });
     this.status = { ...initialStatus(this.record.id), problem: { code: "printer_thread_restarted", message, hint: printing ? "Resume the print from the banner, or discard it." : wasUp ? "The printer is being connected again." : "Nothing else was affected." } };
     this.options.bus.emit("printer.status", { id: this.id, status: this.status });
-    this.startWorker();
-    // Its scripts and profile, and the interrupted print from its last checkpoint.
-    this.options.jobs?.opened(this);
-    if (wasUp) void this.connect();
+    // The new thread starts once the stopped one has exited: its teardown closes descriptors, and
+    // one whose number the new thread's tty had taken meanwhile would be closed under it (EBADF).
+    this.restarting = Promise.race([exited, Bun.sleep(EXIT_WAIT_MS)]).then(() => {
+      // What the stopped thread left open on the tty is the process's: close it, or the port stays busy.
+      if (this.record.transport === "serial") releaseTty(port);
+      this.restarting = undefined;
+      this.startWorker();
+      // Its scripts and profile, and the interrupted print from its last checkpoint.
+      this.options.jobs?.opened(this);
+      if (wasUp) void this.connect();
+    });
   }
 
   get id(): string {
@@ -216,6 +229,7 @@ export class PrinterSession {
   /** Stops the link and the worker. */
   async dispose(): Promise<void> {
     clearInterval(this.watchdog);
+    await this.restarting;
     const done = new Promise<void>((resolve) => (this.disposed = resolve));
     this.worker.postMessage({ type: "dispose" } satisfies ToWorker);
     await Promise.race([done, Bun.sleep(3000)]);
@@ -232,6 +246,7 @@ export class PrinterSession {
   }
 
   private call<T>(method: ControllerMethod, ...args: unknown[]): Promise<Result<T>> {
+    if (this.restarting) return this.restarting.then(() => this.call<T>(method, ...args));
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve as (r: Result<unknown>) => void);
