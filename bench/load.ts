@@ -1,21 +1,24 @@
 /**
- * Load isolation (issue #3): the streaming rate of the built binary (3 × 15,712 lines through a
- * socat pty to an instant-ok peer, timed by the peer; the same file each time, uploaded and
- * analysed before, printed once before the rounds) alone, and while 50 HTTP clients poll the
- * printer's state and 20 SSE clients listen (10 on the JSON events, 10 on the dashboard's HTML
- * fragments). Polling is measured at two paces: every 500 ms per client (a browser tab's pace)
- * and back to back (each client asks again the moment it has its answer). The clients run on the
- * same machine, in a process of their own at the lowest CPU priority (see `load`), and stop by
- * themselves. Goal: the rate drops by less than 5 %.
+ * Load isolation (issue #3): the streaming rate of the built binary (20 × 15,712 lines through a
+ * socat pty to an instant-ok peer; one file, uploaded and analysed before, printed once before the
+ * measured prints) without load and while 50 HTTP clients poll the printer's state and 20 SSE
+ * clients listen (10 on the JSON events, 10 on the dashboard's HTML fragments). Polling at two
+ * paces: every 500 ms per client (a browser tab's pace) and back to back (each client asks again
+ * the moment it has its answer). The clients run on the same machine, in a process of their own
+ * at the lowest CPU priority (see `clients`), and stop by themselves. Goal: the rate drops by less
+ * than 5 %.
  *
- * The machine is shared, so its background load drifts: the three configurations take turns
- * (alone, paced, flat out, alone, …), each rate is the median of its RUNS prints (15 by default;
- * with their range), and the drop is the median of each round's own drop (loaded vs alone in the
- * same round), which the drift affects least.
+ * How: this 2-core machine sometimes runs the whole ping-pong (host, socat, peer) at half speed
+ * for a second or so, loaded or not, so prints compared one after the other differ by ±50 %. The
+ * load is switched on and off every SEGMENT_MS (300 ms) *within* each print instead: the peer
+ * reports every 1,000th line with its time, each segment's rate is taken from those (after the
+ * first 50 ms, while the switch settles), and each loaded segment is compared with the mean of
+ * the two unloaded ones around it. The drop is the median of those pairs over PRINTS prints (3).
+ * Switching on, the listeners connect again and every poller asks at once: that burst is counted.
  *
- * While it prints, the host answers at most --print-read-rate reads a second (1,000 by default;
- * more wait their turn), so back-to-back polling meets that ceiling; PRINT_READ_RATE=0 runs the
- * host without it, to see what unpaced requests cost the print on this machine.
+ * While it prints, the host answers at most --print-read-rate reads a second (250 by default;
+ * more wait their turn), so back-to-back polling meets that ceiling; PRINT_READ_RATE=n runs the
+ * host with another (0: none), to see what unpaced requests cost the print on this machine.
  *
  *   bun bench/load.ts   (builds dist/ if needed; needs socat and cc)
  */
@@ -23,110 +26,137 @@ import { DEFAULT_PRINT_READ_RATE } from "../src/server/pacing.ts";
 import { benchFile, binary, buildPeer, median, printUploaded, ptyPair, scratch, startHost, startPeer, uploadFile } from "./serial-bench.ts";
 
 const CLIENTS_NICE = Number(process.env.LOAD_CLIENTS_NICE ?? 19);
+const SEGMENT_MS = Number(process.env.SEGMENT_MS ?? 300);
+const SETTLE_MS = 50;
+const PRINTS = Number(process.env.PRINTS ?? 3);
+const TIMES = 20;
 const dir = scratch();
 const bin = await binary();
 const peer = buildPeer(dir);
-const file = await benchFile(3);
-const RUNS = Number(process.env.RUNS ?? 15);
+const file = await benchFile(TIMES);
 
 const pty = await ptyPair();
 let p = startPeer(peer, pty.device);
-// The host's read pacing while it prints (--print-read-rate; its default unless PRINT_READ_RATE says).
 const READ_RATE = process.env.PRINT_READ_RATE;
 const host = await startHost(bin, dir, pty.host, 115200, READ_RATE === undefined ? [] : ["--print-read-rate", READ_RATE]);
 await host.waitFor(`/api/v1/printers/${host.printer}`, (x: any) => x.state === "operational" && x.firmware !== null);
 
-/** One print of the file's rate, and when it streamed (unix ms, the peer's clock). */
-async function rateOnce(): Promise<{ rate: number; from: number; to: number }> {
-  const end = await printUploaded(host, "load.gcode");
-  if (end.job.state !== "done") throw new Error(`the print ended ${end.job.state}: ${end.job.reason}`);
-  const [s, e] = await Promise.all([p.started, p.ended]);
-  // A fresh peer for the next run (its markers fire once).
-  await p.stop();
-  p = startPeer(peer, pty.device);
-  await Bun.sleep(200);
-  return { rate: (e.lines - s.lines) / ((e.ns - s.ns) / 1e9), from: s.ns / 1e6, to: e.ns / 1e6 };
-}
-
-/** Polls answered a second between `from` and `to` (unix ms), from the clients' "t" lines. */
-function pollsDuring(out: string, from: number, to: number): number {
-  const ticks = out.split("\n").filter((l) => l.startsWith("t ")).map((l) => l.split(" ").slice(1).map(Number) as [number, number]);
-  // The ticks inside the print (20 ms apart): outside it reads are not paced, and a few ms of
-  // that would add hundreds of polls to a print of a second.
-  const first = ticks.find(([t]) => t >= from) ?? ticks.at(-1)!;
-  const last = ticks.findLast(([t]) => t <= to) ?? first;
-  return last[0] > first[0] ? ((last[1] - first[1]) * 1000) / (last[0] - first[0]) : 0;
-}
-
-/**
- * 50 pollers and 20 SSE listeners (bench/load-clients.ts) until `stop()`. They run in their own
- * process at the lowest CPU priority (nice 19 unless LOAD_CLIENTS_NICE says otherwise): they
- * stand in for browsers and apps on other machines, and what is measured is the host's work of
- * answering them, not the clients' own work of sending and reading taking this machine's cores.
- */
-function load(intervalMs: number) {
-  const clients = Bun.spawn(["nice", "-n", String(CLIENTS_NICE), process.execPath, new URL("./load-clients.ts", import.meta.url).pathname, host.url, host.key, host.printer, String(intervalMs)], {
+/** 50 pollers and 20 SSE listeners (bench/load-clients.ts), switched off until `on()`. */
+async function clients(intervalMs: number) {
+  // Their own process at the lowest priority (nice 19 unless LOAD_CLIENTS_NICE says otherwise): they
+  // stand in for browsers and apps on other machines; what is measured is the host's work of
+  // answering them, not their own work of sending and reading taking this machine's cores.
+  const proc = Bun.spawn(["nice", "-n", String(CLIENTS_NICE), process.execPath, new URL("./load-clients.ts", import.meta.url).pathname, host.url, host.key, host.printer, String(intervalMs)], {
     stdout: "pipe",
     stderr: "inherit",
   });
+  const out = proc.stdout.getReader();
+  await out.read(); // "ready": the signal handlers are in place
   return {
-    async stop(print: { from: number; to: number }): Promise<Figures> {
-      clients.kill("SIGTERM");
-      const out = await new Response(clients.stdout).text();
-      await clients.exited;
-      const figures = JSON.parse(out.trim().split("\n").at(-1)!);
+    on: () => proc.kill("SIGUSR2"),
+    off: () => proc.kill("SIGUSR1"),
+    async stop(): Promise<{ pollsPerSecond: number; sseKBPerSecond: number }> {
+      proc.kill("SIGTERM");
+      let text = "";
+      for (let r = await out.read(); !r.done; r = await out.read()) text += new TextDecoder().decode(r.value);
+      await proc.exited;
+      const figures = JSON.parse(text.trim().split("\n").at(-1)!);
       if (figures.failed) throw new Error(`${figures.failed} polls failed`);
-      return { ...figures, whilePrinting: pollsDuring(out, print.from, print.to) };
+      return figures;
     },
   };
 }
 
-const PACES = { alone: undefined, paced: 500, flat: 0 } as const;
-const rates: Record<keyof typeof PACES, number[]> = { alone: [], paced: [], flat: [] };
-interface Figures {
-  /** Over the whole round (the print, and the upload and waits around it). */
-  requestsPerSecond: number;
-  /** While the print streamed (the host paces reads then). */
-  whilePrinting: number;
-  sseKBPerSecond: number;
+interface Segment {
+  loaded: boolean;
+  rate: number;
 }
-const figures: Record<"paced" | "flat", Figures[]> = { paced: [], flat: [] };
-// One file, uploaded and analysed before the rounds and printed once unmeasured: no upload or
-// analysis (a Worker's work on these same two cores) overlaps a measured print, and every
-// measured print finds the serial path compiled.
-await uploadFile(host, "load.gcode", file, true);
-await rateOnce();
-for (let i = 0; i < RUNS; i++) {
-  for (const name of ["alone", "paced", "flat"] as const) {
-    const pace = PACES[name];
-    const running = pace === undefined ? undefined : load(pace);
-    if (running) await Bun.sleep(1000);
-    const print = await rateOnce();
-    rates[name].push(print.rate);
-    if (running) figures[name as "paced" | "flat"].push(await running.stop(print));
+
+/** One print with the load switched every SEGMENT_MS; its segments' rates, in order. */
+async function alternatingPrint(load: Awaited<ReturnType<typeof clients>>): Promise<Segment[]> {
+  await p.stop();
+  p = startPeer(peer, pty.device); // a fresh peer: its markers fire once
+  await Bun.sleep(200);
+  const switches: { ms: number; loaded: boolean }[] = [{ ms: Date.now(), loaded: false }];
+  let printing = true;
+  const switcher = (async () => {
+    for (let loaded = true; ; loaded = !loaded) {
+      await Bun.sleep(SEGMENT_MS);
+      if (!printing) break;
+      if (loaded) load.on();
+      else load.off();
+      switches.push({ ms: Date.now(), loaded });
+    }
+  })();
+  // Off at the last line: the host paces reads only while it prints, and unpaced polls after the
+  // print would count as answered while on.
+  void p.ended.then(() => {
+    printing = false;
+    load.off();
+  });
+  const end = await printUploaded(host, "load.gcode");
+  await switcher;
+  if (end.job.state !== "done") throw new Error(`the print ended ${end.job.state}: ${end.job.reason}`);
+  await p.ended;
+  const segments: Segment[] = [];
+  switches.forEach((s, i) => {
+    const to = switches[i + 1]?.ms ?? Infinity;
+    const inside = p.progress.filter((x) => x.ms >= s.ms + SETTLE_MS && x.ms <= to);
+    if (inside.length < 3) return; // before the first line or after the last
+    const a = inside[0]!;
+    const b = inside.at(-1)!;
+    segments.push({ loaded: s.loaded, rate: ((b.lines - a.lines) * 1000) / (b.ms - a.ms) });
+  });
+  return segments;
+}
+
+/** Each loaded segment's drop against the mean of the unloaded ones on either side, in %. */
+function pairedDrops(segments: Segment[]): number[] {
+  const drops: number[] = [];
+  for (let i = 1; i + 1 < segments.length; i++) {
+    const [before, loaded, after] = [segments[i - 1]!, segments[i]!, segments[i + 1]!];
+    if (loaded.loaded && !before.loaded && !after.loaded) drops.push((1 - loaded.rate / ((before.rate + after.rate) / 2)) * 100);
   }
+  return drops;
 }
+
+const quartiles = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${s[Math.floor(s.length / 4)]!.toFixed(1)} to ${s[Math.floor((3 * s.length) / 4)]!.toFixed(1)}`;
+};
+
+await uploadFile(host, "load.gcode", file, true);
+await printUploaded(host, "load.gcode"); // unmeasured: every measured print finds the serial path compiled
+const pacing = READ_RATE === undefined ? `${DEFAULT_PRINT_READ_RATE} a second (the default)` : READ_RATE === "0" ? "off (--print-read-rate 0)" : `${READ_RATE} a second`;
+console.log(
+  `streaming rate of the binary (${(15_712 * TIMES).toLocaleString("en")} lines a print, pty, instant-ok peer), the load switched on and off every ${SEGMENT_MS} ms within ${PRINTS} prints; reads paced while printing: ${pacing}`,
+);
+const results: number[] = [];
+for (const [label, intervalMs] of [
+  ["50 clients polling every 500 ms + 20 SSE listeners", 500],
+  ["50 clients polling back to back + 20 SSE listeners", 0],
+] as const) {
+  const load = await clients(intervalMs);
+  const segments: Segment[] = [];
+  const drops: number[] = [];
+  for (let i = 0; i < PRINTS; i++) {
+    const s = await alternatingPrint(load);
+    segments.push(...s);
+    drops.push(...pairedDrops(s));
+  }
+  const figures = await load.stop();
+  const drop = median(drops);
+  results.push(drop);
+  const alone = median(segments.filter((s) => !s.loaded).map((s) => s.rate));
+  const loaded = median(segments.filter((s) => s.loaded).map((s) => s.rate));
+  console.log(`  ${label}`);
+  console.log(
+    `    ${alone.toFixed(0)} lines/s without, ${loaded.toFixed(0)} with the load (medians of segments); drop ${drop.toFixed(1)} % (median of ${drops.length} pairs; quartiles ${quartiles(drops)}); ${figures.pollsPerSecond.toFixed(0)} polls/s answered, ${figures.sseKBPerSecond.toFixed(0)} KB/s of SSE while on`,
+  );
+}
+console.log(
+  `  → goal (< 5 % lower): ${results[0]! < 5 ? "met" : "NOT met"} at a browser's pace, ${results[1]! < 5 ? "met" : "NOT met"} flat out (${navigator.hardwareConcurrency} CPU cores shared by the host, socat, the peer and the clients at nice ${CLIENTS_NICE})`,
+);
 await host.stop();
 await p.stop();
 await pty.close();
-
-/** Each round's drop under a load, in % of that round's rate alone. */
-const drops = (name: "paced" | "flat") => rates[name].map((r, i) => ((rates.alone[i]! - r) / rates.alone[i]!) * 100);
-const drop = (name: "paced" | "flat") => median(drops(name));
-const spread = (xs: number[], digits = 0) => `${Math.min(...xs).toFixed(digits)} to ${Math.max(...xs).toFixed(digits)}`;
-const row = (label: string, name: keyof typeof PACES) => {
-  const m = median(rates[name]);
-  const load =
-    name === "alone"
-      ? ""
-      : `  ${drop(name).toFixed(1)} % lower [${spread(drops(name), 1)}]; ${median(figures[name].map((f) => f.whilePrinting)).toFixed(0)} polls/s answered while printing (${median(figures[name].map((f) => f.requestsPerSecond)).toFixed(0)} over the round), ${median(figures[name].map((f) => f.sseKBPerSecond)).toFixed(0)} KB/s of SSE`;
-  console.log(`  ${label.padEnd(52)} ${m.toFixed(0).padStart(6)} lines/s [${spread(rates[name])}]${load}`);
-};
-const pacing = READ_RATE === undefined ? `${DEFAULT_PRINT_READ_RATE} a second (the default)` : READ_RATE === "0" ? "off (--print-read-rate 0)" : `${READ_RATE} a second`;
-console.log(`streaming rate of the binary (47,136 lines, pty, instant-ok peer; median of ${RUNS} rounds of the three configurations; [range]; reads paced while printing: ${pacing}):`);
-row("alone", "alone");
-row("50 clients polling every 500 ms + 20 SSE listeners", "paced");
-row("50 clients polling back to back + 20 SSE listeners", "flat");
-const pacedDrop = drop("paced");
-const flatDrop = drop("flat");
-console.log(`  → goal (< 5 % lower): ${pacedDrop < 5 ? "met" : "NOT met"} at a browser's pace, ${flatDrop < 5 ? "met" : "NOT met"} flat out (${navigator.hardwareConcurrency} CPU cores shared by the host, socat, the peer and the clients at nice ${CLIENTS_NICE})`);

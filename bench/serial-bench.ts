@@ -65,6 +65,8 @@ export function cpuSeconds(pid: number): number {
 export interface PeerRun {
   started: Promise<{ ns: number; lines: number }>;
   ended: Promise<{ ns: number; lines: number }>;
+  /** Every 1,000th line: when it arrived (unix ms) and how many had. */
+  progress: { ms: number; lines: number }[];
   stop(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ export function startPeer(peer: string, tty: string, onMarker?: (kind: "start" |
   let resolveEnd!: (v: { ns: number; lines: number }) => void;
   const started = new Promise<{ ns: number; lines: number }>((r) => (resolveStart = r));
   const ended = new Promise<{ ns: number; lines: number }>((r) => (resolveEnd = r));
+  const progress: PeerRun["progress"] = [];
   void (async () => {
     const decoder = new TextDecoder();
     const reader = proc.stdout.getReader();
@@ -86,7 +89,8 @@ export function startPeer(peer: string, tty: string, onMarker?: (kind: "start" |
       while ((nl = buf.indexOf("\n")) >= 0) {
         const [kind, ns, lines] = buf.slice(0, nl).split(" ");
         buf = buf.slice(nl + 1);
-        if (kind === "start" || kind === "end") {
+        if (kind === "p") progress.push({ ms: Number(ns) / 1e6, lines: Number(lines) });
+        else if (kind === "start" || kind === "end") {
           onMarker?.(kind);
           (kind === "start" ? resolveStart : resolveEnd)({ ns: Number(ns), lines: Number(lines) });
         }
@@ -96,6 +100,7 @@ export function startPeer(peer: string, tty: string, onMarker?: (kind: "start" |
   return {
     started,
     ended,
+    progress,
     async stop() {
       proc.kill();
       await proc.exited;

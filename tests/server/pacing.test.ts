@@ -3,7 +3,8 @@
  * HTTP) whose reads wait their turn during a print — none refused — while commands act at once.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { paceDelay, type PaceState } from "../../src/server/pacing.ts";
+import { Elysia } from "elysia";
+import { paceDelay, readPacing, type PaceState } from "../../src/server/pacing.ts";
 import { layeredGcode } from "../helpers/gcode.ts";
 import { jobEnded, readyHost, upload, type TestHost } from "../helpers/host.ts";
 
@@ -26,6 +27,30 @@ describe("paceDelay", () => {
     const s: PaceState = { due: 0 };
     expect([0, 10, 20, 35, 100].map((t) => paceDelay(s, t, 10, 0))).toEqual([0, 0, 0, 0, 0]);
   });
+});
+
+test("a read whose client gave up while it waited its turn is not answered (no work for nobody)", async () => {
+  let handled = 0;
+  const app = new Elysia()
+    .use(readPacing({ rate: 10, printing: () => true }))
+    .get("/", () => {
+      handled++;
+      return "x";
+    })
+    .listen({ port: 0, hostname: "127.0.0.1" });
+  try {
+    const url = `http://127.0.0.1:${app.server!.port}/`;
+    const gaveUp = Array.from({ length: 5 }, () => new AbortController());
+    // Burst 1 at 10 a second: the first is answered at once, the other four wait 100–400 ms.
+    const reads = gaveUp.map((ac) => fetch(url, { signal: ac.signal }).then((r) => r.status, (e: Error) => e.name));
+    await Bun.sleep(50);
+    for (const ac of gaveUp.slice(2)) ac.abort();
+    expect(await Promise.all(reads)).toEqual([200, 200, "AbortError", "AbortError", "AbortError"]);
+    await Bun.sleep(500); // past the slots of the three that gave up
+    expect(handled).toBe(2);
+  } finally {
+    await app.stop(true);
+  }
 });
 
 describe("a host pacing reads during a print (50 reads a second)", () => {
