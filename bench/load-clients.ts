@@ -4,7 +4,8 @@
  * the dashboard's HTML fragments). They start switched off; SIGUSR2 switches them on (the pollers
  * poll, the listeners connect), SIGUSR1 off again (the polls under way are aborted — a paced host
  * would otherwise go on answering them — and the listeners disconnect), so the benchmark can
- * alternate load and no load within one print. On SIGTERM: one JSON line with the polls answered a second while on, and the SSE bytes.
+ * alternate load and no load within one print. On SIGTERM: one JSON line with the polls answered
+ * a second while on, and the SSE bytes.
  *
  *   bun bench/load-clients.ts URL API_KEY PRINTER INTERVAL_MS
  */

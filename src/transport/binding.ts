@@ -188,25 +188,29 @@ export class LinuxTtyPort implements BindingPortInterface {
     for (;;) {
       const current = this.next;
       const result = await current.catch((error: unknown) => asError(error));
-      if (!this.isOpen) return;
-      if (current !== this.next) {
-        if (this.ended) return; // what receiveNow() took ended the port
-        continue; // receiveNow() took it
-      }
-      this.next = this.reader.read();
+      if (!this.isOpen || this.ended) return; // closed, or what receiveNow() took ended the port
+      if (current !== this.next) continue; // receiveNow() took it
+      this.readOnAfter(result);
       if (!this.accept(result)) return;
       // Nobody is consuming: stop reading so the kernel buffer (and flow control) holds the rest.
       if (this.receivedBytes >= READ_QUEUE_LIMIT) await new Promise<void>((resolve) => (this.resumePump = resolve));
     }
   }
 
+  // The next read of Bun's stream, unless this result ended it: a read of an ended stream rejects
+  // with nobody to hear it (an unhandled rejection).
+  private readOnAfter(result: ReadResult | Error): void {
+    if (!(result instanceof Error) && !result.done) this.next = this.reader.read();
+  }
+
   // One result of Bun's stream: bytes to the listener (or the queue); false once the port ended.
   private accept(result: ReadResult | Error): boolean {
-    if (result instanceof Error) {
+    // A tty whose other end went away answers reads with EIO (a pty) or end of file: both are a hang-up.
+    if (result instanceof Error && (result as NodeJS.ErrnoException).code !== "EIO") {
       this.end(result);
       return false;
     }
-    if (result.done) {
+    if (result instanceof Error || result.done) {
       this.end(new PortError("HANGUP", `${this.openOptions.path} hung up (unplugged, reset or closed by the other end)`));
       return false;
     }
@@ -234,8 +238,9 @@ export class LinuxTtyPort implements BindingPortInterface {
     const status = Bun.peek.status(this.next);
     if (status !== "pending") {
       const settled = Bun.peek(this.next) as ReadResult | unknown;
-      this.next = this.reader.read();
-      return this.accept(status === "fulfilled" ? (settled as ReadResult) : asError(settled));
+      const result = status === "fulfilled" ? (settled as ReadResult) : asError(settled);
+      this.readOnAfter(result);
+      return this.accept(result);
     }
     const n = readWithin(this.fd, this.scratch, timeoutMs);
     if (n === 0) return false;
