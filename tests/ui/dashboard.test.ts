@@ -48,6 +48,8 @@ test("the dashboard shows the live virtual printer, uploads a file and prints it
 
   // The terminal shows the traffic. (It keeps the last 300 lines, so after a 15,000-line print
   // the handshake's M110 is only still there if pushes were dropped: assert on the print's lines.)
+  // Its lines come in batches of their own, so the end's note may follow the "done" badge.
+  await page.locator("#terminal-lines", { hasText: "Job done" }).waitFor({ timeout: 5_000 });
   const terminal = (await page.locator("#terminal-lines").textContent()) ?? "";
   expect(terminal).toMatch(/› N\d+ G1 /);
   expect(terminal).toContain("Job done");
