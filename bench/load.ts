@@ -23,7 +23,7 @@
  *   bun bench/load.ts   (builds dist/ if needed; needs socat and cc)
  */
 import { DEFAULT_PRINT_READ_RATE } from "../src/server/pacing.ts";
-import { benchFile, binary, buildPeer, median, printUploaded, ptyPair, scratch, startHost, startPeer, uploadFile } from "./serial-bench.ts";
+import { benchFile, binary, buildPeer, commandLines, median, printUploaded, ptyPair, scratch, startHost, startPeer, uploadFile } from "./serial-bench.ts";
 
 const CLIENTS_NICE = Number(process.env.LOAD_CLIENTS_NICE ?? 19);
 const SEGMENT_MS = Number(process.env.SEGMENT_MS ?? 300);
@@ -129,7 +129,7 @@ await uploadFile(host, "load.gcode", file, true);
 await printUploaded(host, "load.gcode"); // unmeasured: every measured print finds the serial path compiled
 const pacing = READ_RATE === undefined ? `${DEFAULT_PRINT_READ_RATE} a second (the default)` : READ_RATE === "0" ? "off (--print-read-rate 0)" : `${READ_RATE} a second`;
 console.log(
-  `streaming rate of the binary (${(15_712 * TIMES).toLocaleString("en")} lines a print, pty, instant-ok peer), the load switched on and off every ${SEGMENT_MS} ms within ${PRINTS} prints; reads paced while printing: ${pacing}`,
+  `streaming rate of the binary (${commandLines(file).toLocaleString("en")} lines a print, pty, instant-ok peer), the load switched on and off every ${SEGMENT_MS} ms within ${PRINTS} prints; reads paced while printing: ${pacing}`,
 );
 const results: number[] = [];
 for (const [label, intervalMs] of [

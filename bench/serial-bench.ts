@@ -210,6 +210,11 @@ export async function benchFile(times = 1): Promise<string> {
   return `M117 ${START}\n${Array.from({ length: times }, () => torus).join("\n")}\nM117 ${END}\n`;
 }
 
+/** The lines of G-code a host sends from `text` (comments and blank lines are not sent). */
+export function commandLines(text: string): number {
+  return text.split("\n").filter((l) => l.trim() && !l.startsWith(";")).length;
+}
+
 /** The median of some numbers. */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -22,13 +22,13 @@
  */
 import { join } from "node:path";
 import { smallSegments } from "../tests/virtual/sim.ts";
-import { benchFile, binary, buildPeer, cpuSeconds, median, printFile, printUploaded, ptyPair, scratch, startHost, startPeer, uploadFile } from "./serial-bench.ts";
+import { benchFile, binary, buildPeer, commandLines, cpuSeconds, median, printFile, printUploaded, ptyPair, scratch, startHost, startPeer, uploadFile } from "./serial-bench.ts";
 
 const dir = scratch();
 const bin = await binary();
 const peer = buildPeer(dir);
 const file = await benchFile();
-const fileLines = file.split("\n").filter((l) => l.trim() && !l.startsWith(";")).length;
+const fileLines = commandLines(file);
 
 interface Figures {
   lines: number;

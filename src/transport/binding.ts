@@ -190,7 +190,7 @@ export class LinuxTtyPort implements BindingPortInterface {
       const result = await current.catch((error: unknown) => asError(error));
       if (!this.isOpen || this.ended) return; // closed, or what receiveNow() took ended the port
       if (current !== this.next) continue; // receiveNow() took it
-      this.readOnAfter(result);
+      this.readNextUnlessEnded(result);
       if (!this.accept(result)) return;
       // Nobody is consuming: stop reading so the kernel buffer (and flow control) holds the rest.
       if (this.receivedBytes >= READ_QUEUE_LIMIT) await new Promise<void>((resolve) => (this.resumePump = resolve));
@@ -199,7 +199,7 @@ export class LinuxTtyPort implements BindingPortInterface {
 
   // The next read of Bun's stream, unless this result ended it: a read of an ended stream rejects
   // with nobody to hear it (an unhandled rejection).
-  private readOnAfter(result: ReadResult | Error): void {
+  private readNextUnlessEnded(result: ReadResult | Error): void {
     if (!(result instanceof Error) && !result.done) this.next = this.reader.read();
   }
 
@@ -239,7 +239,7 @@ export class LinuxTtyPort implements BindingPortInterface {
     if (status !== "pending") {
       const settled = Bun.peek(this.next) as ReadResult | unknown;
       const result = status === "fulfilled" ? (settled as ReadResult) : asError(settled);
-      this.readOnAfter(result);
+      this.readNextUnlessEnded(result);
       return this.accept(result);
     }
     const n = readWithin(this.fd, this.scratch, timeoutMs);
