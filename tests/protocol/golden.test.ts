@@ -1,7 +1,9 @@
 /**
- * Golden replays (issue #3): every transcript in tests/fixtures/serial-logs goes through the
- * engine; each received line must get the reviewed classification, and what the engine makes of
- * the session (profile, resets, errors and their policies, SD events) is checked per transcript.
+ * Golden replays (issue #3): every transcript in tests/fixtures/serial-logs and every sample of
+ * protocol.md §9 (tests/fixtures/protocol-md) goes through the engine; each received line must get
+ * the reviewed classification, and what the engine makes of the session (profile, resets, errors
+ * and their policies, SD events) is checked per transcript. What the engine sends in the §9
+ * samples is checked byte for byte by host-replay.test.ts.
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -11,13 +13,14 @@ import { expectedPath, replay, transcripts, type Replay } from "./golden.ts";
 
 const library = await builtInLibrary();
 const replays = new Map<string, Replay>(transcripts().map((f) => [f, replay(f, library)]));
-const r = (name: string) => replays.get(name)!;
+const r = (name: string) => replays.get(name.startsWith("9.") ? `protocol-md/${name}` : `serial-logs/${name}`)!;
 const of = <T extends EngineEvent["type"]>(rep: Replay, type: T) =>
   rep.events.filter((e): e is Extract<EngineEvent, { type: T }> => e.type === type);
 
 describe("every received line is classified as reviewed", () => {
-  test("all 15 transcripts are here", () => {
-    expect(replays.size).toBe(15);
+  test("all 15 firmware transcripts and 11 protocol.md samples are here", () => {
+    expect([...replays.keys()].filter((f) => f.startsWith("serial-logs/"))).toHaveLength(15);
+    expect([...replays.keys()].filter((f) => f.startsWith("protocol-md/"))).toHaveLength(11);
   });
   for (const [file, rep] of replays) {
     test(file, () => {
@@ -114,5 +117,29 @@ describe("what the engine makes of each session", () => {
     expect(of(rep, "state").some((s) => s.state === "error")).toBe(false);
     expect(r("klipper-859_klipper_not-ready-then-m112.txt").profile).toBe("klipper");
     expect(r("klipper-990_klipper_firmware-restart-ready.txt").profile).toBe("klipper");
+  });
+
+  test("protocol.md §9.1: a generic start detects Marlin 2 from M115, reads 17 Cap lines and the extended M20 list", () => {
+    const rep = r("9.1-connect-marlin.txt");
+    expect(rep.profile).toBe("marlin2");
+    expect(Object.keys(of(rep, "firmware")[0]!.capabilities)).toHaveLength(17);
+    expect(of(rep, "reset")).toHaveLength(0); // the `start` before the hello's ok is the connect itself
+    const list = of(rep, "sd").find((e) => e.message.type === "list")!.message as { files: unknown[] };
+    expect(list.files).toEqual([
+      { name: "CALIB~1.GCO", size: 1048576, longName: "calibration cube.gcode" },
+      { name: "PARTS~1/BRACKE~1.GCO", size: 20480, longName: "parts/bracket v2.gcode" },
+    ]);
+  });
+
+  test("protocol.md §9.5: Marlin's thermal runaway and kill() drop the link; Klipper's shutdown halts and keeps it", () => {
+    for (const name of ["9.5a-thermal-runaway.txt", "9.5b-m112.txt"]) {
+      const rep = r(name);
+      expect(of(rep, "firmwareError").map((e) => e.policy)).toEqual(["disconnect"]);
+      expect(of(rep, "state").at(-1)).toMatchObject({ state: "error", problem: { code: "firmware_fatal" } });
+    }
+    const k = r("9.5c-klipper-m112.txt");
+    expect(of(k, "halted")).toHaveLength(1);
+    expect(of(k, "recovered")).toHaveLength(1);
+    expect(of(k, "state").some((s) => s.state === "error")).toBe(false);
   });
 });

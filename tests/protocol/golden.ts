@@ -1,10 +1,11 @@
 /**
- * Golden replays of real firmware transcripts: every received line goes through a protocol engine
- * (as the host would see it) and is described by the classification the engine's profile gives it
- * at that moment. `bun tests/protocol/golden.ts --write` rewrites the reviewed expectation files.
+ * Golden replays of real firmware transcripts and of protocol.md §9's samples: every received line
+ * goes through a protocol engine (as the host would see it) and is described by the classification
+ * the engine's profile gives it at that moment. `bun tests/protocol/golden.ts --write` rewrites the
+ * reviewed expectation files.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { loadQuirkSources } from "../../src/printers/quirks-sources.ts";
 import { ProtocolEngine, type EngineEvent } from "../../src/protocol/engine.ts";
 import type { Quirks } from "../../src/protocol/quirks.ts";
@@ -12,13 +13,27 @@ import { QuirksLibrary } from "../../src/protocol/quirks-library.ts";
 import { classify, compileGrammar, type Grammar, type Received } from "../../src/protocol/responses.ts";
 import { parseTranscript, RAW_TRANSCRIPTS } from "./transcripts.ts";
 
-export const DIR = join(import.meta.dir, "../fixtures/serial-logs");
+const FIXTURES = join(import.meta.dir, "../fixtures");
 
-/** The transcripts (not the expectation files). */
+/** The transcripts (not the expectation files), as paths under tests/fixtures. */
 export function transcripts(): string[] {
-  return readdirSync(DIR)
-    .filter((f) => f.endsWith(".txt") && !f.endsWith(".expected.txt"))
-    .sort();
+  return ["serial-logs", "protocol-md"].flatMap((dir) =>
+    readdirSync(join(FIXTURES, dir))
+      .filter((f) => f.endsWith(".txt") && !f.endsWith(".expected.txt"))
+      .sort()
+      .map((f) => `${dir}/${f}`),
+  );
+}
+
+/**
+ * The profile a replay starts with. Real sessions start at generic and detect their firmware;
+ * protocol.md's samples (except the connect one) start mid-session, so their family is named by
+ * the file.
+ */
+function startingProfile(path: string): string {
+  if (!path.startsWith("protocol-md/") || path.includes("connect")) return "generic";
+  for (const family of ["repetier", "smoothie", "klipper"]) if (path.includes(family)) return family === "smoothie" ? "smoothieware" : family;
+  return "marlin2";
 }
 
 /** A short, stable description of a classified line. */
@@ -66,10 +81,10 @@ export interface Replay {
   overlays: string[];
 }
 
-/** Replays a transcript's received lines through a fresh engine, one second apart (or at their own times). */
-export function replay(file: string, library: QuirksLibrary): Replay {
-  const lines = parseTranscript(readFileSync(join(DIR, file), "latin1"), RAW_TRANSCRIPTS.has(file));
-  const engine = new ProtocolEngine({ quirks: library.get("generic"), library });
+/** Replays a transcript's received lines through a fresh engine, 10 ms apart (or at their own times). */
+export function replay(path: string, library: QuirksLibrary): Replay {
+  const lines = parseTranscript(readFileSync(join(FIXTURES, path), "latin1"), RAW_TRANSCRIPTS.has(basename(path)));
+  const engine = new ProtocolEngine({ quirks: library.get(startingProfile(path)), library });
   const events: EngineEvent[] = [];
   const classified: string[] = [];
   let now = 0;
@@ -94,8 +109,8 @@ export function replay(file: string, library: QuirksLibrary): Replay {
   return { classified, events, profile: engine.profile.id, overlays: engine.profile.overlays };
 }
 
-export function expectedPath(file: string): string {
-  return join(DIR, file.replace(/\.txt$/, ".expected.txt"));
+export function expectedPath(path: string): string {
+  return join(FIXTURES, path.replace(/\.txt$/, ".expected.txt"));
 }
 
 if (import.meta.main && process.argv.includes("--write")) {

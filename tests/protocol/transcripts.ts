@@ -43,8 +43,9 @@ export function parseTranscript(text: string, raw = false): TranscriptLine[] {
     }
     m = PROTOCOL_MD.exec(line);
     if (m) {
-      // protocol.md annotates lines with `  # …`; the protocol never has " #" in these lines.
-      const body = m[2]!.replace(/\s+#.*$/, "").replace(/\s+$/, "");
+      // protocol.md annotates lines with `  # …` or, after two spaces or more, `(…)`; the protocol
+      // never has " #" or "  (" in these lines.
+      const body = m[2]!.replace(/\s+#.*$|\s{2,}\(.*$/, "").replace(/\s+$/, "");
       out.push({ dir: m[1] === ">>>" ? "send" : "recv", line: body });
     }
   }
