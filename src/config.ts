@@ -30,6 +30,8 @@ export const ServeOptionsSchema = v.object({
   printReadRate: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0 (no limit) or more")), DEFAULT_PRINT_READ_RATE),
   /** Seconds a plugin's code may hold the main thread before the watchdog acts (0 = never). */
   pluginHangSeconds: v.optional(v.pipe(v.number("must be a number"), v.minValue(0, "must be 0 (off) or more")), DEFAULT_STUCK_MS / 1000),
+  /** Terminals offered as serial ports besides the system's (patterns; see listSerialPorts). */
+  extraPorts: v.optional(v.array(v.pipe(v.string(), v.startsWith("/", "must be absolute paths such as /dev/printer* or /tmp/printer"))), []),
 });
 export type ServeOptions = v.InferOutput<typeof ServeOptionsSchema>;
 

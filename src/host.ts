@@ -51,6 +51,8 @@ export interface HostOptions {
   yieldToPrinters?: boolean;
   /** Reads (GET) a second the server answers while a printer prints; more wait their turn. 0 = no limit; default DEFAULT_PRINT_READ_RATE. */
   printReadRate?: number;
+  /** Terminals offered as serial ports besides the system's, e.g. /dev/printer* (see listSerialPorts). */
+  extraPorts?: readonly string[];
   /** Lines in flight for printers created now (default 4; 1 = ping-pong); each printer keeps its own. */
   window?: number;
   log?: (line: string) => void;
@@ -170,6 +172,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     quirks: sources,
     virtual: options.virtual,
     traceDir: join(options.dataDir, "logs"),
+    extraPorts: options.extraPorts,
     plugins: pluginLink,
     jobs,
     slotsChanged: (slots) => watch.printers(slots),

@@ -45,6 +45,11 @@ Options for serve:
                     e.g. /dev/ttyUSB0 or /dev/ttyACM0; "auto" tries every serial
                     port and the usual baud rates and uses the first that answers
   --baud N          baud rate for --serial (default 115200; many printers use 250000)
+  --extra-ports PATTERNS
+                    more terminals to offer as serial ports and to try with "auto",
+                    comma-separated absolute paths; *, ? and [...] allowed in the
+                    last part (e.g. /dev/printer*). Klipper's pseudo-tty
+                    (/tmp/printer, ~/printer_data/comms/klippy.serial) is always offered
   --virtual-time-scale N
                     run the virtual printer N times faster than real time (default 1)
   --update-public-key FILE
@@ -152,6 +157,7 @@ async function serve(args: string[]): Promise<number> {
         "virtual-personality": { type: "string", default: "marlin2" },
         "print-read-rate": { type: "string", default: String(DEFAULT_PRINT_READ_RATE) },
         "plugin-hang-seconds": { type: "string", default: String(DEFAULT_STUCK_MS / 1000) },
+        "extra-ports": { type: "string", multiple: true },
       },
       strict: true,
       allowPositionals: false,
@@ -171,6 +177,7 @@ async function serve(args: string[]): Promise<number> {
     virtualPersonality: values["virtual-personality"],
     printReadRate: Number(values["print-read-rate"]),
     pluginHangSeconds: Number(values["plugin-hang-seconds"]),
+    extraPorts: (values["extra-ports"] ?? []).flatMap((s) => s.split(",")).filter((s) => s !== ""),
   });
   if (!parsed.success) {
     for (const issue of parsed.issues) console.error(`--${flagName(v.getDotPath(issue))}: ${issue.message}`);
@@ -214,6 +221,7 @@ async function serve(args: string[]): Promise<number> {
       yieldToPrinters: true,
       safe: options.safe,
       printReadRate: options.printReadRate,
+      extraPorts: options.extraPorts,
       mainThreadWatch: options.pluginHangSeconds > 0 ? { stuckMs: options.pluginHangSeconds * 1000 } : undefined,
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
       setupToken: values["setup-token"],
@@ -270,7 +278,8 @@ async function replay(args: string[]): Promise<number> {
 }
 
 function flagName(path: string | null): string {
-  return (path ?? "options").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  // A list option's issue names the item (extraPorts.0); the flag is the list's.
+  return (path ?? "options").replace(/\.\d+$/, "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 process.exit(await main(process.argv.slice(2)));

@@ -41,7 +41,7 @@ describe("layerline CLI", () => {
   test("--help lists the options and --version prints the version", () => {
     const help = run("--help");
     expect(help.code).toBe(0);
-    for (const flag of ["--port", "--host", "--data-dir", "--serial", "--baud"]) expect(help.out).toContain(flag);
+    for (const flag of ["--port", "--host", "--data-dir", "--serial", "--baud", "--extra-ports"]) expect(help.out).toContain(flag);
     const version = run("--version");
     expect(version.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
   }, 20_000);
@@ -58,6 +58,9 @@ describe("layerline CLI", () => {
     const unknown = run("--frobnicate");
     expect(unknown.code).toBe(2);
     expect(unknown.err).toContain("frobnicate");
+    const relative = run("--extra-ports", "/dev/printer*,printer*");
+    expect(relative.code).toBe(2);
+    expect(relative.err).toContain("--extra-ports: must be absolute paths");
   }, 20_000);
 
   test("an unusable data folder is explained", () => {

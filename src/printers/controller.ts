@@ -75,6 +75,8 @@ export interface ControllerOptions {
   virtual?: VirtualPrinterOptionsInput;
   /** Where the flight recorder writes its rotating log; no file without it. */
   traceDir?: string;
+  /** Terminals offered as serial ports besides the system's, e.g. /dev/printer* (see listSerialPorts). */
+  extraPorts?: readonly string[];
   /** Plugins' serial-path hooks (loaded in this Worker); see src/plugins/serial/. */
   hooks?: LineHooks;
   publish(output: ControllerOutput): void;
@@ -1220,7 +1222,7 @@ export class PrinterController {
     let baud = r.baud;
     if (port === "auto") {
       this.note("Looking for the printer on the serial ports…");
-      const found = await detectPrinter();
+      const found = await detectPrinter({ extraPorts: this.options.extraPorts });
       port = found.port;
       baud = found.baud;
       this.note(`Found a printer on ${port} at ${baud} baud`);

@@ -7,6 +7,7 @@ import type { Bus } from "../events.ts";
 import type { JobLink } from "../jobs/service.ts";
 import type { SerialPluginReport, SerialPluginSpec } from "../plugins/serial/protocol.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
+import { listSerialPorts } from "../transport/serial.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { NewPrinter, PrinterRecord, PrinterSettings } from "./record.ts";
 import { PrinterSession } from "./session.ts";
@@ -27,6 +28,8 @@ export interface ManagerOptions {
   virtual?: VirtualPrinterOptionsInput;
   /** Where each printer's flight recorder writes its rotating log. */
   traceDir?: string;
+  /** Terminals offered as serial ports besides the system's, e.g. /dev/printer* (see listSerialPorts). */
+  extraPorts?: readonly string[];
   retryMs?: number;
   /** The plugins with serial hooks every printer Worker runs (src/plugins/manager.ts). */
   plugins?: SerialPluginLink;
@@ -67,6 +70,13 @@ export class PrinterManager {
 
   list(): PrinterSession[] {
     return [...this.sessions.values()].sort((a, b) => Number(b.record.isDefault) - Number(a.record.isDefault));
+  }
+
+  /** The serial ports a printer could be on now (for the connect dialogs). */
+  ports(): Promise<string[]> {
+    return listSerialPorts(this.options.extraPorts)
+      .then((ports) => ports.map((p) => p.path))
+      .catch(() => []);
   }
 
   /** Where the flight recorders write their rotating logs, if anywhere. */
@@ -170,6 +180,7 @@ export class PrinterManager {
       bus: this.options.bus,
       virtual: this.options.virtual,
       traceDir: this.options.traceDir,
+      extraPorts: this.options.extraPorts,
       plugins: this.options.plugins?.specs(),
       onPluginReport: (printer, report) => this.options.plugins?.report(printer, report),
       jobs: this.options.jobs,

@@ -9,10 +9,10 @@ export const BAUD_RATES = [250000, 230400, 115200, 57600, 38400, 19200, 9600] as
 export const DEFAULT_WINDOW = 4;
 /** Lines in flight: 1 = one at a time (ping-pong); more only with a firmware that reports its buffers (ADVANCED_OK). */
 export const WindowSchema = v.pipe(v.number("window must be a number"), v.integer("window must be a whole number"), v.minValue(1, "window must be 1 to 32"), v.maxValue(32, "window must be 1 to 32"));
-/** A serial port path, or `auto` to find the printer on any port and rate. */
+/** A serial port path (a device, or a pseudo-tty such as Klipper's /tmp/printer), or `auto` to find the printer on any port and rate. */
 export const PortSchema = v.pipe(
   v.string(),
-  v.check((p) => p === "auto" || p.startsWith("/dev/"), 'port must be a device path such as /dev/ttyUSB0, or "auto"'),
+  v.check((p) => p === "auto" || p.startsWith("/"), 'port must be an absolute path such as /dev/ttyUSB0 (or Klipper\'s /tmp/printer), or "auto"'),
 );
 
 export const PrinterRecordSchema = v.object({

@@ -40,6 +40,8 @@ export interface SessionOptions {
   bus: Bus;
   virtual?: VirtualPrinterOptionsInput;
   traceDir?: string;
+  /** Terminals offered as serial ports besides the system's, e.g. /dev/printer* (see listSerialPorts). */
+  extraPorts?: readonly string[];
   /** Plugins with serial hooks to run in this printer's Worker from the start. */
   plugins?: SerialPluginSpec[];
   /** What the Worker reports about them (faults, load failures, log lines). */
@@ -122,6 +124,7 @@ export class PrinterSession {
       filesDir: options.filesDir,
       virtual: options.virtual,
       traceDir: options.traceDir,
+      extraPorts: options.extraPorts,
       inPlugin: this.inPlugin,
       streaming: options.streaming,
     };

@@ -40,6 +40,8 @@ export interface WorkerInit {
   filesDir: string;
   virtual?: VirtualPrinterOptionsInput;
   traceDir?: string;
+  /** Terminals offered as serial ports besides the system's, e.g. /dev/printer* (see listSerialPorts). */
+  extraPorts?: readonly string[];
   /** Shared with the main thread: which plugin's code runs now (see IN_PLUGIN_WHAT). */
   inPlugin: Int32Array;
   /** The host's streaming flags and this printer's slot: 1 while a print or upload streams (read by the main thread's watchdog). */

@@ -33,6 +33,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         filesDir: msg.filesDir,
         virtual: msg.virtual,
         traceDir: msg.traceDir,
+        extraPorts: msg.extraPorts,
         hooks: plugins,
         publish: (out) => {
           // For the main thread's watchdog, which must not restart the host under a print.

@@ -550,7 +550,9 @@ function usbInfo(roots: DeviceRoots, name: string): Partial<PortInfo> {
 
 /**
  * Serial ports present on this machine: USB adapters (ttyUSB*), USB CDC boards (ttyACM*), SoC UARTs
- * (ttyAMA*), ttyS* only when a UART really exists, and anything /dev/serial/by-id points at.
+ * (ttyAMA*), ttyS* only when a UART really exists, and anything /dev/serial/by-id points at. A UART
+ * that is the kernel's console (a Pi's `console=serial0`, a VM's ttyS0) is left out: probing it
+ * would type G-code into a login prompt and change the console's line settings.
  */
 export function listLinuxSerialPorts(roots: DeviceRoots = { dev: "/dev", sys: "/sys" }): LinuxPortInfo[] {
   let dev: string;
@@ -569,9 +571,10 @@ export function listLinuxSerialPorts(roots: DeviceRoots = { dev: "/dev", sys: "/
       // A dangling link: the device is already gone.
     }
   }
+  const consoles = new Set((readText(join(roots.sys, "class/tty/console/active")) ?? "").split(/\s+/));
   const devices = new Set(
     listDir(dev)
-      .filter((name) => SERIAL_NAME.test(name))
+      .filter((name) => SERIAL_NAME.test(name) && !consoles.has(name))
       .filter((name) => !name.startsWith("ttyS") || isRealUart(roots, name))
       .map((name) => join(dev, name)),
   );

@@ -21,8 +21,10 @@ export interface ProbeLink {
 }
 
 export interface DetectOptions {
-  /** Ports to try; default: the serial ports present now. */
+  /** Ports to try; default: the serial ports present now (see listSerialPorts). */
   ports?: string[];
+  /** Terminals to try besides the system's serial ports when `ports` is not given. */
+  extraPorts?: readonly string[];
   bauds?: number[];
   /** Wait for the first answer on a port (a board reset by opening it needs ~2 s to boot). */
   firstWaitMs?: number;
@@ -112,7 +114,7 @@ async function probe(port: string, bauds: number[], options: DetectOptions, stop
  * the ports tried when none does.
  */
 export async function detectPrinter(options: DetectOptions = {}): Promise<Detected> {
-  const ports = options.ports ?? (await listSerialPorts()).map((p) => p.path);
+  const ports = options.ports ?? (await listSerialPorts(options.extraPorts)).map((p) => p.path);
   if (ports.length === 0) {
     throw new TransportError("not_found", "No serial port found to look for a printer on", "Plug the printer in and switch it on, then connect again.");
   }

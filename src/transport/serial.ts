@@ -3,6 +3,10 @@
  * `@serialport/stream` with our own Bun-compatible binding.
  */
 import { SerialPortStream } from "@serialport/stream";
+import { Glob } from "bun";
+import { readdirSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { LinuxTtyBinding, listLinuxSerialPorts, PortError, WRITTEN, type LinuxPortInfo, type LinuxTtyPort } from "./binding.ts";
 import { TransportError, type Transport, type TransportHandlers } from "./transport.ts";
 
@@ -15,9 +19,45 @@ export interface SerialTransportOptions {
   hupcl?: boolean;
 }
 
-/** Serial ports worth offering for a printer, for auto-detection and the connect dialog. */
-export function listSerialPorts(): Promise<LinuxPortInfo[]> {
-  return LinuxTtyBinding.list();
+/**
+ * Where Klipper puts its pseudo-tty by default (its `-I` option): older installs `/tmp/printer`,
+ * KIAUH/MainsailOS installs `~/printer_data/comms/klippy.serial`.
+ */
+export const KLIPPER_PSEUDO_TTYS = ["/tmp/printer", join(homedir(), "printer_data/comms/klippy.serial")];
+
+/**
+ * Serial ports worth offering for a printer, for auto-detection and the connect dialog: the
+ * system's serial devices, Klipper's pseudo-tty, and the terminals that match `extra` (absolute
+ * paths; `*`, `?` and `[…]` allowed in the last part), such as a udev alias.
+ */
+export async function listSerialPorts(extra: readonly string[] = []): Promise<LinuxPortInfo[]> {
+  const ports = await LinuxTtyBinding.list();
+  const known = new Set(ports.map((p) => p.path));
+  for (const path of [...KLIPPER_PSEUDO_TTYS, ...extra].flatMap(matchingTerminals)) {
+    if (known.has(path)) continue;
+    known.add(path);
+    ports.push({ path, manufacturer: undefined, serialNumber: undefined, pnpId: undefined, locationId: undefined, productId: undefined, vendorId: undefined, byIdPath: undefined });
+  }
+  return ports;
+}
+
+/** The character devices (after links) a pattern names; nothing else is offered as a port. */
+function matchingTerminals(pattern: string): string[] {
+  const dir = dirname(pattern);
+  const glob = new Glob(basename(pattern));
+  let names: string[];
+  try {
+    names = /[*?[]/.test(basename(pattern)) ? readdirSync(dir).filter((n) => glob.match(n)).sort() : [basename(pattern)];
+  } catch {
+    return []; // the folder is not there (yet)
+  }
+  return names.map((n) => join(dir, n)).filter((path) => {
+    try {
+      return statSync(path).isCharacterDevice();
+    } catch {
+      return false;
+    }
+  });
 }
 
 function errorCode(error: unknown): string | undefined {

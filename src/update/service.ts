@@ -22,10 +22,13 @@ export interface UnitOptions {
   host: string;
   serial?: string;
   baud?: number;
+  /** Passed on as `--extra-ports`. */
+  extraPorts?: string;
 }
 
 export const SERVICE_HELP = `layerline service install [--path FILE] [--user NAME] [--binary PATH]
                           [--data-dir PATH] [--port N] [--host ADDR] [--serial PATH] [--baud N]
+                          [--extra-ports PATTERNS]
   Writes a systemd unit (default ${DEFAULT_UNIT_PATH}) that runs Layerline as a service,
   restarts it after a crash and on exit code ${EXIT_RESTART}, and prints the systemctl commands.
   --user NAME      the account it runs as (default: the one running this, or $SUDO_USER)
@@ -43,6 +46,7 @@ function unitWord(word: string): string {
 export function systemdUnit(options: UnitOptions): string {
   const args = [options.binary, "serve", "--port", String(options.port), "--host", options.host, "--data-dir", options.dataDir];
   if (options.serial) args.push("--serial", options.serial, "--baud", String(options.baud ?? 115200));
+  if (options.extraPorts) args.push("--extra-ports", options.extraPorts);
   const stateDirectory = options.dataDir === STATE_DIR ? "StateDirectory=layerline\n" : "";
   return `# Written by \`layerline service install\` (Layerline ${VERSION}).
 [Unit]
@@ -93,6 +97,7 @@ export async function serviceCli(args: string[]): Promise<number> {
         host: { type: "string", default: "0.0.0.0" },
         serial: { type: "string" },
         baud: { type: "string", default: "115200" },
+        "extra-ports": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -117,7 +122,7 @@ export async function serviceCli(args: string[]): Promise<number> {
     return 2;
   }
   const user = values.user ?? process.env.SUDO_USER ?? userInfo().username;
-  const unit = systemdUnit({ binary, user, dataDir: resolve(values["data-dir"]!), port, host: values.host!, serial: values.serial, baud });
+  const unit = systemdUnit({ binary, user, dataDir: resolve(values["data-dir"]!), port, host: values.host!, serial: values.serial, baud, extraPorts: values["extra-ports"] });
   const path = resolve(values.path!);
   try {
     writeFileSync(path, unit, { mode: 0o644 });

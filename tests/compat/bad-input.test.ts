@@ -32,7 +32,7 @@ test("OctoPrint command endpoints name what is wrong", async () => {
     ["/api/printer/tool", { command: "target", targets: { tool0: "hot" } }, /targets/],
     ["/api/printer/bed", { command: "target", target: 900 }, /500/],
     ["/api/printer/printhead", { command: "home", axes: [] }, /axis/],
-    ["/api/connection", { command: "connect", port: "/etc/passwd" }, /device path|virtual printer/],
+    ["/api/connection", { command: "connect", port: "/etc/passwd" }, /absolute path|virtual printer/],
     ["/api/printer/command", { commands: [] }, /./],
   ];
   for (const [path, body, message] of cases) {

@@ -25,16 +25,19 @@ export interface PtyPrinter {
 
 /**
  * Starts all three and waits until the printer is connected, identified and its card listed. `printerArgs` go to
- * `layerline virtual-printer` (default: instant timing).
+ * `layerline virtual-printer` (default: instant timing); `options` may depend on where the pty is.
  */
-export async function startPtyPrinter(options: Partial<HostOptions> = {}, printerArgs: string[] = ["--time-scale", "0"]): Promise<PtyPrinter> {
+export async function startPtyPrinter(
+  options: Partial<HostOptions> | ((pty: PtyPair) => Partial<HostOptions>) = {},
+  printerArgs: string[] = ["--time-scale", "0"],
+): Promise<PtyPrinter> {
   const dir = mkdtempSync(join(tmpdir(), "layerline-pty-printer-"));
   const dataDir = join(dir, "data");
   mkdirSync(dataDir);
   const log = join(dir, "executed.log");
   const pty = await createPtyPair();
   const firmware = Bun.spawn(["bun", MAIN, "virtual-printer", "--tty", pty.device, "--log", log, ...printerArgs], { stdout: "ignore", stderr: "inherit" });
-  const host = await startTestHost({ dataDir, serial: pty.host, baud: 250000, ...options });
+  const host = await startTestHost({ dataDir, serial: pty.host, baud: 250000, ...(typeof options === "function" ? options(pty) : options) });
   const printer = ((await (await host.api("/api/v1/printers")).json()) as { printers: { id: string }[] }).printers[0]!.id;
   // Connected once the connect sequence (auto-reports, SD listing) is through: nothing else is sent then.
   await host.waitFor(`/api/v1/printers/${printer}`, (p: { state: string; firmware: unknown; sd: { files: unknown[] } }) => p.state === "operational" && p.firmware !== null && p.sd.files.length > 0);

@@ -12,13 +12,19 @@ import { openDatabase } from "../../src/db/database.ts";
 import { NewPrinterSchema, PrinterSettingsSchema } from "../../src/printers/record.ts";
 import { PrinterStore } from "../../src/printers/store.ts";
 
-test("auto is a port, and a device path is one too; anything else is refused with the reason", () => {
+test("auto is a port, and an absolute path is one too; anything else is refused with the reason", () => {
   const serve = { port: 5000, host: "0.0.0.0", dataDir: "/tmp/x", baud: 115200, virtualTimeScale: 1, virtualPersonality: "marlin2" };
   expect(v.safeParse(ServeOptionsSchema, { ...serve, serial: "auto" }).success).toBe(true);
   expect(v.safeParse(ServeOptionsSchema, { ...serve, serial: "/dev/ttyUSB0" }).success).toBe(true);
   const bad = v.safeParse(ServeOptionsSchema, { ...serve, serial: "ttyUSB0" });
   expect(bad.success ? "" : bad.issues[0].message).toContain('"auto"');
   expect(v.parse(NewPrinterSchema, { name: "P", transport: "serial", port: "auto" })).toMatchObject({ port: "auto", window: 4 });
+  // Klipper's pseudo-tty lives outside /dev.
+  expect(v.parse(NewPrinterSchema, { name: "K", transport: "serial", port: "/tmp/printer" })).toMatchObject({ port: "/tmp/printer" });
+  const relative = v.safeParse(NewPrinterSchema, { name: "P", transport: "serial", port: "ttyUSB0" });
+  expect(relative.success ? "" : relative.issues[0].message).toContain("absolute path");
+  expect(v.parse(ServeOptionsSchema, { ...serve, extraPorts: ["/dev/printer*"] }).extraPorts).toEqual(["/dev/printer*"]);
+  expect(v.safeParse(ServeOptionsSchema, { ...serve, extraPorts: ["printer*"] }).success).toBe(false);
   expect(v.safeParse(PrinterSettingsSchema, { window: 0 }).success).toBe(false);
   expect(v.safeParse(PrinterSettingsSchema, { window: 33 }).success).toBe(false);
   expect(v.safeParse(PrinterSettingsSchema, { window: 2.5 }).success).toBe(false);

@@ -340,7 +340,7 @@ describe("first run", () => {
         headless.anonymous("/api/v1/setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "ops", password: "ops-password", printer }) });
       const bad = await post({ name: "Garage", transport: "serial", port: "COM3" });
       expect(bad.status).toBe(400);
-      expect((await bad.json()).error.message).toBe('printer.port: port must be a device path such as /dev/ttyUSB0, or "auto"');
+      expect((await bad.json()).error.message).toBe('printer.port: port must be an absolute path such as /dev/ttyUSB0 (or Klipper\'s /tmp/printer), or "auto"');
       const ok = await post({ name: "Garage", transport: "serial", port: "auto" });
       expect(ok.status).toBe(201);
       const { apiKey } = await ok.json();

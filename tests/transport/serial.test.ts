@@ -13,6 +13,7 @@ import {
   readdirSync,
   realpathSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
   writeSync,
@@ -709,9 +710,12 @@ describe("port listing", () => {
   }
 
   test("finds USB, CDC and real UART ports, resolves by-id links, reads USB ids from sysfs", () => {
-    for (const name of ["ttyUSB0", "ttyACM1", "ttyACM10", "ttyS0", "ttyS1", "tty5", "ttyXRUSB0", "console"]) {
+    for (const name of ["ttyUSB0", "ttyACM1", "ttyACM10", "ttyS0", "ttyS1", "ttyS2", "ttyAMA0", "tty5", "ttyXRUSB0", "console"]) {
       file(`dev/${name}`);
     }
+    // The kernel's consoles (a Pi's serial console, a VM's ttyS2) are not offered.
+    file("sys/class/tty/console/active", "tty1 ttyAMA0 ttyS2\n");
+    file("sys/class/tty/ttyS2/type", "4\n");
     link("dev/serial/by-id/usb-Prusa_Research_Original_Prusa_MK4_CZPX1234-if00", "../../ttyACM1");
     link("dev/serial/by-id/usb-Exar_XR21V1410-if00", "../../ttyXRUSB0");
     link("dev/serial/by-id/usb-unplugged-if00", "../../ttyACM7");
@@ -744,11 +748,25 @@ describe("port listing", () => {
     expect(ports[1].vendorId).toBeUndefined();
   });
 
-  test("listSerialPorts on this machine returns only existing device paths", async () => {
+  test("listSerialPorts on this machine returns only existing terminals", async () => {
     const ports = await listSerialPorts();
     for (const p of ports) {
-      expect(p.path).toMatch(/^\/dev\//);
-      expect(() => realpathSync(p.path)).not.toThrow();
+      expect(p.path).toMatch(/^\//);
+      expect(statSync(p.path).isCharacterDevice()).toBe(true);
+    }
+  });
+
+  test("extra patterns add the terminals they match, once, and nothing that is not a terminal", async () => {
+    const pty = await createPtyPair();
+    const dir = dirname(pty.host);
+    try {
+      writeFileSync(join(dir, "hostess"), "a regular file is not a port");
+      const paths = async (extra: string[]) => (await listSerialPorts(extra)).map((p) => p.path).filter((p) => p.startsWith(dir));
+      expect(await paths([join(dir, "ho*")])).toEqual([pty.host]);
+      expect(await paths([join(dir, "*"), pty.device])).toEqual([pty.device, pty.host]);
+      expect(await paths([join(dir, "hostess"), join(dir, "missing"), "/no/such/folder/*"])).toEqual([]);
+    } finally {
+      await pty.close();
     }
   });
 });

@@ -41,8 +41,9 @@ describe("layerline service install", () => {
   }, 20_000);
 
   test("paths and arguments are quoted and escaped for systemd", () => {
-    const unit = systemdUnit({ binary: "/opt/my layerline/layerline", user: "pi", dataDir: "/var/lib/layerline", port: 5000, host: "0.0.0.0", serial: "/dev/serial/by-id/usb-100%_$HOME" });
+    const unit = systemdUnit({ binary: "/opt/my layerline/layerline", user: "pi", dataDir: "/var/lib/layerline", port: 5000, host: "0.0.0.0", serial: "/dev/serial/by-id/usb-100%_$HOME", extraPorts: "/dev/printer*,/run/k [1]/*" });
     expect(unit).toContain('ExecStart="/opt/my layerline/layerline" serve');
+    expect(unit).toContain(`--extra-ports "/dev/printer*,/run/k [1]/*"`);
     expect(unit).toContain(`--serial "/dev/serial/by-id/usb-100%%_$$HOME"`);
     expect(unit).toContain("StateDirectory=layerline");
   });

@@ -9,7 +9,6 @@ import { AccountError } from "../../accounts/accounts.ts";
 import { GroupSchema, PermissionSchema, type Group } from "../../accounts/permissions.ts";
 import { REMEMBER_MS } from "../../accounts/sessions.ts";
 import { newToken } from "../../accounts/tokens.ts";
-import { listSerialPorts } from "../../transport/serial.ts";
 import { accountPage } from "../../../views/api-keys.ts";
 import { appKeyDonePage, appKeyPage } from "../../../views/app-key.ts";
 import type { Html } from "../../../views/html.ts";
@@ -74,7 +73,7 @@ export function accountRoutes(ctx: AppContext) {
   const setupView = async (extra: { error?: string; username?: string } = {}, status = 200) => {
     const csrf = newToken();
     const current = ctx.printers.default()?.record;
-    const ports = (await listSerialPorts().catch(() => [])).map((p) => p.path);
+    const ports = await ctx.printers.ports();
     return page(
       setupPage({
         csrf,

@@ -14,7 +14,6 @@ import { receiveUpload } from "../../../files/upload.ts";
 import type { Result } from "../../../printers/controller.ts";
 import type { PrinterSession } from "../../../printers/session.ts";
 import { isJobRunning } from "../../../printers/status.ts";
-import { listSerialPorts } from "../../../transport/serial.ts";
 import { clearSessionCookie, octoprintCsrfCookie, readCookie, SESSION_COOKIE, sessionCookie } from "../../auth/cookies.ts";
 import { OCTOPRINT_FORBIDDEN } from "../../auth/refusal.ts";
 import { principalOf } from "../../auth/principal.ts";
@@ -94,9 +93,6 @@ const commandFailed = (r: Result<unknown>) => {
   if (!r.ok) throw fail(409, r.error.message);
 };
 
-async function ports(): Promise<string[]> {
-  return (await listSerialPorts().catch(() => [])).map((p) => p.path);
-}
 
 const nameOf = (path: string) => path.slice(path.lastIndexOf("/") + 1);
 
@@ -332,16 +328,16 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .get("/api/currentuser", ({ request }) => currentUser(principalOf(request)))
       .get("/api/settings", async ({ params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        return withEtag(request, settingsPayload(readSettings(ctx.settings), s.record, await ports(), principalOf(request).permissions.has("admin")));
+        return withEtag(request, settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principalOf(request).permissions.has("admin")));
       })
       .post("/api/settings", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
         updateSettings(ctx.settings, parse(SettingsUpdateSchema, body));
-        return settingsPayload(readSettings(ctx.settings), s.record, await ports(), principalOf(request).permissions.has("admin"));
+        return settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principalOf(request).permissions.has("admin"));
       })
       .get("/api/connection", async ({ params }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        return connectionPayload(s.record, s.status, await ports());
+        return connectionPayload(s.record, s.status, await ctx.printers.ports());
       })
       .post("/api/connection", async ({ body, params }) => {
         const s = printerFor(ctx, params as Record<string, string>);
@@ -355,7 +351,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         if (port === "VIRTUAL" && s.record.transport !== "virtual") throw fail(400, "This printer is a serial printer; add a virtual printer in Layerline instead");
         if (port && port !== "VIRTUAL") {
           if (s.record.transport !== "serial") throw fail(400, "This is the virtual printer; add a serial printer in Layerline to use a port");
-          if (!port.startsWith("/dev/")) throw fail(400, "The port must be a device path such as /dev/ttyUSB0");
+          if (!port.startsWith("/")) throw fail(400, "The port must be an absolute path such as /dev/ttyUSB0 (or Klipper's /tmp/printer)");
         }
         const baud = c.baudrate && c.baudrate > 0 ? c.baudrate : s.record.baud;
         const changed = s.record.transport === "serial" && ((port && port !== s.record.port) || baud !== s.record.baud);
