@@ -1,10 +1,12 @@
 /**
  * Streaming throughput and planner feeding (issue #3).
  *
- * 1. Lines per second and CPU seconds per 10,000 lines for the built binary (medians of RUNS runs,
- *    5 by default), streaming a real slicer file (15,712 lines) through a socat pty to an
- *    instant-ok peer, side by side with Debian's printcore on the same file and the same kind of
- *    pty (median of PRINTCORE_RUNS runs, 3 by default). The peer times both from its side (first
+ * 1. Lines per second and CPU seconds per 10,000 lines for the built binary, streaming a real
+ *    slicer file (15,712 lines) through a socat pty to an instant-ok peer, side by side with
+ *    Debian's printcore on the same file and the same kind of pty. Every row runs once per round
+ *    (ROUNDS, 5 by default), the rounds one after the other, so each round's rows share the
+ *    machine's mood; a row's figures are medians over the rounds, and each comparison with
+ *    printcore is the median of the rounds' own ratios. The peer times both from its side (first
  *    and last line of the file); CPU is the host process's user+system time between those two
  *    moments, read from /proc. Goals: ≥ 5× printcore's lines/s, ≤ 1/5 of its CPU per line. A
  *    fresh host (the file uploaded and analysed first) compiles its serial path while it streams
@@ -73,16 +75,6 @@ async function layerlineRun(hostTty: string): Promise<void> {
   if (end.job.state !== "done") throw new Error(`the print ended ${end.job.state}: ${end.job.reason}`);
   await host.stop();
 }
-const RUNS = Number(process.env.RUNS ?? 5);
-/** The runs are short and the machine shared: the median rate and the median CPU per line of RUNS runs. */
-async function medianOf(run: () => Promise<Figures>, runs = RUNS): Promise<Figures> {
-  const all: Figures[] = [];
-  for (let i = 0; i < runs; i++) all.push(await run());
-  const lines = median(all.map((r) => r.lines));
-  return { lines, seconds: lines / median(all.map((r) => r.lines / r.seconds)), cpu: lines * median(all.map((r) => r.cpu / r.lines)) };
-}
-const layerline = await medianOf(() => timed(() => hostPid, layerlineRun));
-const layerlineWindowed = await medianOf(() => timed(() => hostPid, layerlineRun, true));
 
 /**
  * The same file printed by a host that printed it WARM_UPS times before: its serial path compiled
@@ -118,8 +110,6 @@ async function warmPrint(advancedOk = false): Promise<Figures> {
 // JavaScriptCore goes on compiling hot code for tens of thousands of lines; five prints of the file
 // (78,560 lines) is less than a real print of a few hours streams.
 const WARM_UPS = Number(process.env.WARM_UPS ?? 5);
-const layerlineWarm = await medianOf(() => warmPrint());
-const layerlineWindowedWarm = await medianOf(() => warmPrint(true));
 
 // --- The floor: bench/pingpong.ts, nothing but the ping-pong, on the same kind of pty
 let pingPid = 0;
@@ -130,32 +120,46 @@ const pingpong = (mode: "stream" | "blocking") => async (hostTty: string) => {
   pingPid = proc.pid;
   if ((await proc.exited) !== 0) throw new Error("pingpong failed");
 };
-const floorLoop = await medianOf(() => timed(() => pingPid, pingpong("stream")));
-const floorBlocking = await medianOf(() => timed(() => pingPid, pingpong("blocking")));
 
-// --- printcore (Debian's printrun), same file, same kind of pty. Its CPU per line moves with the
-// machine's phase as much as ours (0.29 to 0.45 CPU-s per 10,000 lines in single runs), so it too
-// is a median, of PRINTCORE_RUNS runs (~17 s each).
-const PRINTCORE_RUNS = Number(process.env.PRINTCORE_RUNS ?? 3);
+// --- printcore (Debian's printrun), same file, same kind of pty (~17 s a run). Its CPU per line
+// moves with the machine's mood as much as ours (0.26 to 0.61 CPU-s per 10,000 lines in single
+// runs): hence the rounds, and ratios taken within a round.
 let printcorePid = 0;
-const printcore = await medianOf(
-  () =>
-    timed(
-      () => printcorePid,
-      async (hostTty) => {
-        const proc = Bun.spawn(["printcore", "-b", "115200", hostTty, benchPath], { stdout: "ignore", stderr: "ignore" });
-        printcorePid = proc.pid;
-        if ((await proc.exited) !== 0) throw new Error("printcore failed");
-      },
-    ),
-  PRINTCORE_RUNS,
-);
+const printcoreRun = async (hostTty: string) => {
+  const proc = Bun.spawn(["printcore", "-b", "115200", hostTty, benchPath], { stdout: "ignore", stderr: "ignore" });
+  printcorePid = proc.pid;
+  if ((await proc.exited) !== 0) throw new Error("printcore failed");
+};
+
+const rows = {
+  first: () => timed(() => hostPid, layerlineRun),
+  warm: () => warmPrint(),
+  printcore: () => timed(() => printcorePid, printcoreRun),
+  windowFirst: () => timed(() => hostPid, layerlineRun, true),
+  windowWarm: () => warmPrint(true),
+  floorLoop: () => timed(() => pingPid, pingpong("stream")),
+  floorBlocking: () => timed(() => pingPid, pingpong("blocking")),
+};
+type Row = keyof typeof rows;
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const runs = Object.fromEntries(Object.keys(rows).map((k) => [k, [] as Figures[]])) as Record<Row, Figures[]>;
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, run] of Object.entries(rows) as [Row, () => Promise<Figures>][]) runs[name].push(await run());
+}
 
 const rate = (f: Figures) => f.lines / f.seconds;
 const cpu10k = (f: Figures) => (f.cpu / f.lines) * 10_000;
+/** A row's median rate and median CPU per line over the rounds. */
+function medianFigures(all: Figures[]): Figures {
+  const lines = median(all.map((r) => r.lines));
+  return { lines, seconds: lines / median(all.map(rate)), cpu: (lines * median(all.map(cpu10k))) / 10_000 };
+}
+const [layerline, layerlineWarm, printcore, layerlineWindowed, layerlineWindowedWarm, floorLoop, floorBlocking] = (Object.keys(rows) as Row[]).map((k) => medianFigures(runs[k]));
+/** The median over the rounds of a row's figure divided by printcore's in the same round. */
+const againstPrintcore = (row: Row, figure: (f: Figures) => number) => median(runs[row].map((f, i) => figure(f) / figure(runs.printcore[i]!)));
 const row = (name: string, f: Figures) =>
   console.log(`  ${name.padEnd(52)} ${rate(f).toFixed(0).padStart(6)} lines/s   ${cpu10k(f).toFixed(3)} CPU-s per 10,000 lines   (${f.lines} lines in ${f.seconds.toFixed(2)} s)`);
-console.log(`streaming ${fileLines} lines of ps25_ender3_torus through a socat pty to an instant-ok peer (Layerline and the floor: medians of ${RUNS} runs; printcore: of ${PRINTCORE_RUNS}):`);
+console.log(`streaming ${fileLines} lines of ps25_ender3_torus through a socat pty to an instant-ok peer (medians of ${ROUNDS} rounds, each row once a round):`);
 row("layerline (binary), 1 line in flight", layerline);
 row("layerline (binary), 1 line in flight, warm", layerlineWarm);
 row("printcore (1 line in flight)", printcore);
@@ -164,18 +168,19 @@ row("layerline (binary), ADVANCED_OK window, warm", layerlineWindowedWarm);
 row("floor: bare ping-pong in Bun, event loop", floorLoop);
 row("floor: bare ping-pong in Bun, blocking syscalls", floorBlocking);
 /** One summary line: a Layerline row against printcore, rate and CPU per line against the goals. */
-const versus = (label: string, f: Figures) => {
-  const speedup = rate(f) / rate(printcore);
-  const cpuRatio = cpu10k(f) / cpu10k(printcore);
+const versus = (label: string, row: Row) => {
+  const speedup = againstPrintcore(row, rate);
+  const cpuRatio = againstPrintcore(row, cpu10k);
   console.log(`  → ${label.padEnd(28)} ${speedup.toFixed(1).padStart(5)}× printcore's rate (goal ≥ 5×: ${speedup >= 5 ? "met" : "NOT met"}), ${(cpuRatio * 100).toFixed(1).padStart(5)} % of its CPU per line (goal ≤ 20 %: ${cpuRatio <= 0.2 ? "met" : "NOT met"})`);
 };
-versus("1 line in flight, first", layerline);
-versus("1 line in flight, warm", layerlineWarm);
-versus("window, first", layerlineWindowed);
-versus("window, warm", layerlineWindowedWarm);
+console.log(`  (each against printcore in the same round; medians of the ${ROUNDS} ratios)`);
+versus("1 line in flight, first", "first");
+versus("1 line in flight, warm", "warm");
+versus("window, first", "windowFirst");
+versus("window, warm", "windowWarm");
 console.log(`    (first: a fresh host, which compiles its serial path while it streams these lines; warm: after ${WARM_UPS} prints of it, as through most of a real print.`);
 console.log(`     printcore sleeps 1 ms between its checks for an ok, so it uses little CPU per line but sends few lines a second.)`);
-console.log(`  → the floor of a Bun host with an event loop is ${((cpu10k(floorLoop) / cpu10k(printcore)) * 100).toFixed(1)} % of printcore's CPU per line; the pty itself ${((cpu10k(floorBlocking) / cpu10k(printcore)) * 100).toFixed(1)} %`);
+console.log(`  → the floor of a Bun host with an event loop is ${(againstPrintcore("floorLoop", cpu10k) * 100).toFixed(1)} % of printcore's CPU per line; the pty itself ${(againstPrintcore("floorBlocking", cpu10k) * 100).toFixed(1)} %`);
 
 // --- Planner underruns in realistic timing: 0.2 mm segments at 60 mm/s over 115200 baud
 const SEGMENTS = 3000; // 600 mm at 60 mm/s: 10 s of motion
