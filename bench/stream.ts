@@ -154,19 +154,20 @@ function medianFigures(all: Figures[]): Figures {
   const lines = median(all.map((r) => r.lines));
   return { lines, seconds: lines / median(all.map(rate)), cpu: (lines * median(all.map(cpu10k))) / 10_000 };
 }
-const [layerline, layerlineWarm, printcore, layerlineWindowed, layerlineWindowedWarm, floorLoop, floorBlocking] = (Object.keys(rows) as Row[]).map((k) => medianFigures(runs[k]));
 /** The median over the rounds of a row's figure divided by printcore's in the same round. */
 const againstPrintcore = (row: Row, figure: (f: Figures) => number) => median(runs[row].map((f, i) => figure(f) / figure(runs.printcore[i]!)));
-const row = (name: string, f: Figures) =>
+const row = (name: string, r: Row) => {
+  const f = medianFigures(runs[r]);
   console.log(`  ${name.padEnd(52)} ${rate(f).toFixed(0).padStart(6)} lines/s   ${cpu10k(f).toFixed(3)} CPU-s per 10,000 lines   (${f.lines} lines in ${f.seconds.toFixed(2)} s)`);
+};
 console.log(`streaming ${fileLines} lines of ps25_ender3_torus through a socat pty to an instant-ok peer (medians of ${ROUNDS} rounds, each row once a round):`);
-row("layerline (binary), 1 line in flight", layerline);
-row("layerline (binary), 1 line in flight, warm", layerlineWarm);
-row("printcore (1 line in flight)", printcore);
-row("layerline (binary), ADVANCED_OK window", layerlineWindowed);
-row("layerline (binary), ADVANCED_OK window, warm", layerlineWindowedWarm);
-row("floor: bare ping-pong in Bun, event loop", floorLoop);
-row("floor: bare ping-pong in Bun, blocking syscalls", floorBlocking);
+row("layerline (binary), 1 line in flight", "first");
+row("layerline (binary), 1 line in flight, warm", "warm");
+row("printcore (1 line in flight)", "printcore");
+row("layerline (binary), ADVANCED_OK window", "windowFirst");
+row("layerline (binary), ADVANCED_OK window, warm", "windowWarm");
+row("floor: bare ping-pong in Bun, event loop", "floorLoop");
+row("floor: bare ping-pong in Bun, blocking syscalls", "floorBlocking");
 /** One summary line: a Layerline row against printcore, rate and CPU per line against the goals. */
 const versus = (label: string, row: Row) => {
   const speedup = againstPrintcore(row, rate);

@@ -93,7 +93,6 @@ const commandFailed = (r: Result<unknown>) => {
   if (!r.ok) throw fail(409, r.error.message);
 };
 
-
 const nameOf = (path: string) => path.slice(path.lastIndexOf("/") + 1);
 
 /** A LIKE pattern for everything under folder `path`. */
