@@ -23,7 +23,7 @@ export interface SerialTransportOptions {
  * Where Klipper puts its pseudo-tty by default (its `-I` option): older installs `/tmp/printer`,
  * KIAUH/MainsailOS installs `~/printer_data/comms/klippy.serial`.
  */
-export const KLIPPER_PSEUDO_TTYS = ["/tmp/printer", join(homedir(), "printer_data/comms/klippy.serial")];
+const KLIPPER_PSEUDO_TTYS = ["/tmp/printer", join(homedir(), "printer_data/comms/klippy.serial")];
 
 /**
  * Serial ports worth offering for a printer, for auto-detection and the connect dialog: the

@@ -32,9 +32,10 @@ export function transcripts(): string[] {
  */
 function startingProfile(path: string): string {
   if (!path.startsWith("protocol-md/") || path.includes("connect")) return "generic";
-  for (const family of ["repetier", "smoothie", "klipper"]) if (path.includes(family)) return family === "smoothie" ? "smoothieware" : family;
-  return "marlin2";
+  return Object.entries(PROFILE_NAMED).find(([word]) => path.includes(word))?.[1] ?? "marlin2";
 }
+/** The word in a §9 sample's file name → the quirks file of that family (Marlin when none). */
+const PROFILE_NAMED: Record<string, string> = { repetier: "repetier", smoothie: "smoothieware", klipper: "klipper" };
 
 /** A short, stable description of a classified line. */
 export function describe(msg: Received): string {
