@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildTarget } from "../build.ts";
+import { clean } from "../src/protocol/framing.ts";
 import { setUpAdmin } from "../tests/helpers/host.ts";
 import { createPtyPair } from "../tests/helpers/pty.ts";
 
@@ -212,7 +213,7 @@ export async function benchFile(times = 1): Promise<string> {
 
 /** The lines of G-code a host sends from `text` (comments and blank lines are not sent). */
 export function commandLines(text: string): number {
-  return text.split("\n").filter((l) => l.trim() && !l.startsWith(";")).length;
+  return text.split("\n").filter((l) => clean(l) !== "").length;
 }
 
 /** The median of some numbers. */

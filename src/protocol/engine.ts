@@ -1413,11 +1413,11 @@ function classifyErrorText(text: string, grammar: Grammar): ErrorClass {
   return msg.kind === "error" ? msg.errorClass : "error";
 }
 
-/** Whether a command moves the head or sets where it is (G0–G3, G28, G29, G92): the position to show changes. */
+/** Commands that move the head or set where it is: the position to show changes. */
+const HEAD_MOVES = new Set(["G0", "G1", "G2", "G3", "G28", "G29", "G92"]);
+
 function movesHead(command: string): boolean {
-  if (command.charCodeAt(0) !== 71 /* G */) return false;
-  const code = commandCode(command);
-  return code === "G0" || code === "G1" || code === "G2" || code === "G3" || code === "G28" || code === "G29" || code === "G92";
+  return command.charCodeAt(0) === 71 /* G */ && HEAD_MOVES.has(commandCode(command));
 }
 
 /** Whether a command word (see {@link commandCode}) is a dwell. */

@@ -57,7 +57,7 @@ export class QuirksLibrary {
         this.files.set(parsed.id, [parsed]);
         continue;
       }
-      const overlay = layers[0]!.overlay === true;
+      const overlay = this.isOverlay(parsed.id);
       if (parsed.overlay !== undefined && parsed.overlay !== overlay) {
         this.problems.push({ source, field: "overlay", message: `"${parsed.id}" is ${overlay ? "an overlay" : "a family"}; a file with its id amends it and cannot change that` });
         continue;
@@ -70,7 +70,7 @@ export class QuirksLibrary {
     for (const [id, layers] of this.files) {
       const chain = this.resolveChain(id);
       if (!chain) continue;
-      const overlay = layers[0]!.overlay === true;
+      const overlay = this.isOverlay(id);
       const merged = this.compose(overlay ? BASE_PROFILE : id, overlay ? [id] : []);
       if (!merged) continue;
       this.detectors.push({

@@ -35,8 +35,8 @@ export interface ReadPacingOptions {
 /**
  * Above what browsers, apps and farm managers ask (a tab polling twice a second is 2; fifty of
  * them, 100), and low enough that a script polling in a loop costs a print little: on a 2-core
- * machine, 50 clients polling back to back cost a print's rate about 6 % at 1,000 reads a second,
- * 4 % at 500 and 2 % at 250 (bench/load.ts).
+ * machine, 50 clients polling back to back cost a print's rate 4–7 % at 1,000 or 500 reads a
+ * second, 1–3 % at 250 (bench/load.ts).
  */
 export const DEFAULT_PRINT_READ_RATE = 250;
 
