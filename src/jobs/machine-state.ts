@@ -67,8 +67,13 @@ export class MachineTracker {
   setsE = false;
   /** A command that waits for heaters (M109, M190, M191, M116). */
   heatWait = false;
-  /** `M73 … R<minutes>`: the slicer's minutes left (NaN otherwise). */
-  m73Left = NaN;
+  /**
+   * `M73 … R<minutes>`: the slicer's minutes left, valid when `hasM73Left`. The flag is what the
+   * serial path tests on every line: a NaN test there deoptimised it at each M73 (an integer where
+   * only NaN had been seen), recompiling it once a print.
+   */
+  m73Left = 0;
+  hasM73Left = false;
 
   private pos = 0;
   private word = NaN;
@@ -85,7 +90,7 @@ export class MachineTracker {
     this.hasE = false;
     this.setsE = false;
     this.heatWait = false;
-    this.m73Left = NaN;
+    this.hasM73Left = false;
     this.de = 0;
     this.dx = 0;
     this.dy = 0;
@@ -220,7 +225,10 @@ export class MachineTracker {
   private mcode(cmd: string, code: number): void {
     switch (code) {
       case 73:
-        for (let letter = this.nextWord(cmd); letter !== 0; letter = this.nextWord(cmd)) if (letter === 114 && !Number.isNaN(this.word)) this.m73Left = this.word;
+        for (let letter = this.nextWord(cmd); letter !== 0; letter = this.nextWord(cmd)) if (letter === 114 && !Number.isNaN(this.word)) {
+          this.m73Left = this.word;
+          this.hasM73Left = true;
+        }
         return;
       case 116:
         this.heatWait = true;

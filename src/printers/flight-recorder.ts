@@ -178,8 +178,9 @@ export class FlightRecorder {
       await mkdir(dir, { recursive: true });
       this.fileBytes = await stat(current).then((s) => s.size, () => 0);
     }
-    const bytes = Buffer.byteLength(text);
-    if (this.fileBytes > 0 && this.fileBytes + bytes > (this.options.maxFileBytes ?? 16 * 1024 * 1024)) {
+    // Encoded once: its length decides the rotation, and the bytes are what is appended.
+    const bytes = Buffer.from(text, "utf8");
+    if (this.fileBytes > 0 && this.fileBytes + bytes.length > (this.options.maxFileBytes ?? 16 * 1024 * 1024)) {
       const keep = this.options.keepFiles ?? 3;
       await rm(logPath(dir, this.options.name, keep), { force: true });
       for (let i = keep - 1; i >= 0; i--) {
@@ -187,8 +188,8 @@ export class FlightRecorder {
       }
       this.fileBytes = 0;
     }
-    await appendFile(current, text);
-    this.fileBytes += bytes;
+    await appendFile(current, bytes);
+    this.fileBytes += bytes.length;
     this.fileError = undefined;
   }
 }

@@ -163,7 +163,7 @@ export class JobRun {
     }
     t.apply(line.command);
     if (t.heatWait) this.heatWaits.push(line.end);
-    if (!Number.isNaN(t.m73Left)) this.slicerMarks.push([line.end, t.m73Left]);
+    if (t.hasM73Left) this.slicerMarks.push([line.end, t.m73Left]);
     this.ringPush(line.end, line.line, t.motion);
     return this.filter.active ? this.filter.filter(line.command, line.end, t) : null;
   }

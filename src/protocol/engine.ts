@@ -1198,11 +1198,9 @@ export class ProtocolEngine {
       const tool = Number(command.slice(1));
       if (Number.isInteger(tool)) this.currentTool = tool;
     } else if (c0 === 77 /* M */) {
-      const sd = this.quirks.sd;
-      if (code === sd.beginWriteCommand) this.sdWriting = true;
-      else if (code === sd.endWriteCommand) this.sdWriting = false;
-      const echo = this.quirks.actions.echoes[code];
-      if (echo) this.expectEcho = { name: echo, until: now + ECHO_WINDOW_MS };
+      const effect = this.grammar.sendEffects.get(code);
+      if (effect?.sdWriting !== undefined) this.sdWriting = effect.sdWriting;
+      if (effect?.echo) this.expectEcho = { name: effect.echo, until: now + ECHO_WINDOW_MS };
     }
     this.write(text);
   }

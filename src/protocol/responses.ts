@@ -54,6 +54,28 @@ export interface Grammar {
   safety: { re: RegExp; message: string }[];
   longRunning: Set<string>;
   blocked: Set<string>;
+  /**
+   * What sending a command word changes (SD writing begins or ends, an action echo is due), by word.
+   * A Map, because the words are strings made per line: comparing them with `===` in the serial
+   * path deoptimised it at every such command (JavaScriptCore expects interned strings there).
+   */
+  sendEffects: Map<string, SendEffect>;
+}
+
+export interface SendEffect {
+  /** Writing to the SD card begins (true) or ends (false). */
+  sdWriting?: boolean;
+  /** The firmware echoes this command as the action of that name (`actions.echoes`). */
+  echo?: string;
+}
+
+function sendEffects(quirks: Quirks): Map<string, SendEffect> {
+  const effects = new Map<string, SendEffect>();
+  const add = (code: string, effect: SendEffect) => effects.set(code, { ...effects.get(code), ...effect });
+  for (const [code, name] of Object.entries(quirks.actions.echoes)) add(code, { echo: name });
+  add(quirks.sd.endWriteCommand, { sdWriting: false });
+  add(quirks.sd.beginWriteCommand, { sdWriting: true });
+  return effects;
 }
 
 const compile = (list: string[]) => list.map((p) => new RegExp(p, "i"));
@@ -91,6 +113,7 @@ export function compileGrammar(quirks: Quirks): Grammar {
     safety: quirks.safety.warnings.map((w) => ({ re: new RegExp(w.pattern, "i"), message: w.message })),
     longRunning: new Set(quirks.commands.longRunning),
     blocked: new Set(quirks.commands.blocked),
+    sendEffects: sendEffects(quirks),
   };
 }
 
