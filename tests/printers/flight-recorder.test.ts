@@ -53,6 +53,16 @@ test("the ring and the log file hold exactly the reference JSONL, escapes and al
   for (const [i, entry] of recorder.entries().entries()) expect(entry.line).toBe(lines[i]!);
 });
 
+test("a large batch with long and escaped lines (lone surrogates too) is the reference JSONL", () => {
+  const recorder = new FlightRecorder({ name: "p", capacity: 5000 });
+  const lines = Array.from({ length: 3000 }, (_, i) => (i % 500 === 7 ? `echo:${'"\\\u0002é'.repeat(5000)}\ud800` : `N${i} G1 X${i}.125 Y${i % 97} E0.0421*${i % 256}`));
+  const expected = lines.map((line, i) => {
+    recorder.record("send", line, 1_795_294_869_280.5 + i);
+    return reference(1_795_294_869_280.5 + i, "send", line);
+  });
+  expect(recorder.jsonl()).toBe(expected.join(""));
+});
+
 test("after the ring came round, JSONL starts at the oldest line still held", () => {
   const recorder = new FlightRecorder({ name: "p", capacity: 4 });
   for (let i = 0; i < 10; i++) recorder.record("send", `G1 X${i}`, 1_795_294_869_280 + i);

@@ -20,6 +20,15 @@ describe("framing (protocol.md §1.1)", () => {
   test("frame numbers and checksums a command", () => {
     expect(frame(1, "M115")).toBe("N1 M115*39");
     expect(frame(12, "G1 X14 Y10 E0.7")).toBe("N12 G1 X14 Y10 E0.7*82");
+    expect(frame(-1, "M110 N-1")).toBe("N-1 M110 N-1*125");
+  });
+
+  test("frame's checksum is the checksum of the whole framed body, for any line number", () => {
+    for (const n of [0, 1, 9, 10, 11, 99, 100, 1234, 65535, 999_999, 2 ** 31 - 1])
+      for (const command of ["M115", "G1 X14 Y10 E0.7", "M117 Température 100%"]) {
+        const body = `N${n} ${command}`;
+        expect(frame(n, command)).toBe(`${body}*${checksum(body)}`);
+      }
   });
 
   test("clean strips comments and whitespace; comment-only lines become empty", () => {
