@@ -225,9 +225,11 @@ export class MachineTracker {
   private mcode(cmd: string, code: number): void {
     switch (code) {
       case 73:
-        for (let letter = this.nextWord(cmd); letter !== 0; letter = this.nextWord(cmd)) if (letter === 114 && !Number.isNaN(this.word)) {
-          this.m73Left = this.word;
-          this.hasM73Left = true;
+        for (let letter = this.nextWord(cmd); letter !== 0; letter = this.nextWord(cmd)) {
+          if (letter === 114 && !Number.isNaN(this.word)) {
+            this.m73Left = this.word;
+            this.hasM73Left = true;
+          }
         }
         return;
       case 116:
