@@ -47,7 +47,8 @@ export class SdCard {
   /** Byte offset of the next line to read from the selected file. */
   pos = 0;
   printing = false;
-  private writing: { name: string; long: string; lines: string[] } | undefined;
+  // The file M28 opened, until M29 closes it.
+  private writing: CardFile | undefined;
 
   constructor(seeds: CardSeed[], inserted = true) {
     this.inserted = inserted;
@@ -138,10 +139,14 @@ export class SdCard {
     return this.selected !== undefined && this.pos >= this.selected.content.length;
   }
 
-  /** M28: opens `name` for writing. */
+  /**
+   * M28: opens `name` for writing. Marlin creates (or empties) the file on the card at once, so it
+   * is there from now on with what has been written — also when M29 never comes (a reset, a
+   * kill): a partial copy, as on a real card.
+   */
   beginWrite(name: string): boolean {
     if (!this.mounted) return false;
-    this.writing = { name, long: name, lines: [] };
+    this.writing = this.add(name, "");
     return true;
   }
 
@@ -151,18 +156,17 @@ export class SdCard {
 
   /** A line received while writing: stored, not executed. */
   write(line: string): void {
-    this.writing?.lines.push(line);
+    if (this.writing) this.writing.content += `${line}\n`;
   }
 
   /** M29: closes the file being written; returns it. */
   endWrite(): CardFile | undefined {
     const w = this.writing;
     this.writing = undefined;
-    if (!w) return undefined;
-    return this.add(w.long, w.lines.length ? `${w.lines.join("\n")}\n` : "");
+    return w;
   }
 
-  /** After a reset: nothing selected or being written, the card mounted again if present. */
+  /** After a reset: nothing selected or being written (a file left open keeps what it got), the card mounted again if present. */
   reset(): void {
     this.abort();
     this.writing = undefined;

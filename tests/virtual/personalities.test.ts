@@ -123,6 +123,20 @@ describe("the SD card (through the engine, as the host uses it)", () => {
     expect(lists()[2]!.map((f) => f.name)).toEqual(["LAYERL~1.GCO"]);
   });
 
+  test("M28 puts the file on the card at once: a reset before M29 leaves the lines written so far", () => {
+    const b = new Bench();
+    b.sendN(0, "M110 N0").sendN(1, "M21").sendN(2, "M28 part.gcode").take();
+    b.sendN(3, "G28").sendN(4, "G1 X10").take();
+    b.reboot("external");
+    b.sendN(0, "M110 N0").sendN(1, "M21").take();
+    b.sendN(2, "M20 L");
+    expect(b.take()).toContain("PART.GCO 11 part.gcode"); // "G28\n" and "G1 X10\n"
+    // Printed from the card: the two lines are the file.
+    b.sendN(3, "M23 PART.GCO").sendN(4, "M24");
+    b.wait(5000);
+    expect(b.executed.filter((e) => e.source === "sd").map((e) => e.command)).toEqual(["G28", "G1 X10"]);
+  });
+
   test("with gluedDeleteOk, M30 answers as old Marlin did: `File deleted:NAMEok`, and nothing else", () => {
     const b = new Bench({ gluedDeleteOk: true });
     b.sendN(0, "M110 N0").sendN(1, "M21").take();
