@@ -159,11 +159,9 @@ export class SdCard {
     if (this.writing) this.writing.content += `${line}\n`;
   }
 
-  /** M29: closes the file being written; returns it. */
-  endWrite(): CardFile | undefined {
-    const w = this.writing;
+  /** M29: closes the file being written (it is on the card since M28). */
+  endWrite(): void {
     this.writing = undefined;
-    return w;
   }
 
   /** After a reset: nothing selected or being written (a file left open keeps what it got), the card mounted again if present. */
