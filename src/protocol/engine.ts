@@ -776,19 +776,28 @@ export class ProtocolEngine {
       if (okFollows === "never") this.popAck(now);
       return;
     }
-    if (k >= this.nextN) {
-      // The printer saw our last line twice (e.g. after a timeout): nothing to repeat.
-      if (okFollows === "never") this.popAck(now);
-      return;
-    }
     this.consecutiveResends = k === this.lastResendN ? this.consecutiveResends + 1 : 1;
     this.lastResendN = k;
     if (this.consecutiveResends > this.quirks.resend.maxConsecutive) {
-      this.fail({
-        code: "resend_loop",
-        message: `The printer asked for line ${k} ${this.consecutiveResends} times in a row; the link is stuck.`,
-        hint: "The line may be damaged on every try: check the USB cable and its shielding, or try a lower baud rate.",
-      });
+      this.fail(
+        k >= this.nextN
+          ? {
+              code: "resend_loop",
+              message: `The printer asked ${this.consecutiveResends} times in a row for line ${k}, which the host has not sent yet: its line counter is ahead of the host's, so it rejects every line.`,
+              hint: "Reconnect the printer to number the lines afresh. Something set the printer's line number behind the host's back (another program on the port?).",
+            }
+          : {
+              code: "resend_loop",
+              message: `The printer asked for line ${k} ${this.consecutiveResends} times in a row; the link is stuck.`,
+              hint: "The line may be damaged on every try: check the USB cable and its shielding, or try a lower baud rate.",
+            },
+      );
+      return;
+    }
+    if (k >= this.nextN) {
+      // The printer saw our last line twice (e.g. after a timeout): nothing to repeat. Asked
+      // again and again, its counter is ahead of ours: the count above ends that.
+      if (okFollows === "never") this.popAck(now);
       return;
     }
     const size = this.historyText.length;
@@ -1185,6 +1194,17 @@ export class ProtocolEngine {
   }
 
   private transmitNew(command: string, tag: number, now: number, code = commandCode(command)): void {
+    const c0 = command.charCodeAt(0);
+    const effect = c0 === 77 /* M */ ? this.grammar.sendEffects.get(code) : undefined;
+    if (effect?.setsLineNumber) {
+      // The host numbers the lines (§1.3): an M110 from a file, a script or the terminal says
+      // where the numbering goes on, so it is framed with that number (`N<k> M110 N<k>`, the
+      // portable form; the parameter left out where the firmware refuses it). Framed with the
+      // host's next number instead, the printer's counter and the host's would part and every
+      // later line be refused.
+      this.nextN = lineNumberOfM110(command);
+      if (!this.grammar.m110Parameter) command = "M110";
+    }
     const n = this.nextN++;
     const text = frame(n, command);
     const slot = n % this.historyText.length;
@@ -1193,14 +1213,12 @@ export class ProtocolEngine {
     this.historyCommand[slot] = command;
     this.historyAcked[slot] = 0;
     this.pushInFlight(n, tag, command, text.length + 1, now, code);
-    const c0 = command.charCodeAt(0);
     if (c0 === 84 /* T */) {
       const tool = Number(command.slice(1));
       if (Number.isInteger(tool)) this.currentTool = tool;
-    } else if (c0 === 77 /* M */) {
-      const effect = this.grammar.sendEffects.get(code);
-      if (effect?.sdWriting !== undefined) this.sdWriting = effect.sdWriting;
-      if (effect?.echo) this.expectEcho = { name: effect.echo, until: now + ECHO_WINDOW_MS };
+    } else if (effect !== undefined) {
+      if (effect.sdWriting !== undefined) this.sdWriting = effect.sdWriting;
+      if (effect.echo) this.expectEcho = { name: effect.echo, until: now + ECHO_WINDOW_MS };
     }
     this.write(text);
   }
@@ -1401,6 +1419,12 @@ function framedAtMost(length: number, n: number): number {
 }
 
 /** The command word of a line: `G1 X1` → `G1`, `M109 S200` → `M109`, `T1` → `T1`. */
+/** The line number an M110 sets (its `N` parameter; 0 without one, as in OctoPrint). */
+function lineNumberOfM110(command: string): number {
+  const m = /\bN(-?\d+)/i.exec(command.slice(4));
+  return m ? Math.max(-1, Number(m[1])) : 0;
+}
+
 export function commandCode(command: string): string {
   const space = command.indexOf(" ");
   return (space < 0 ? command : command.slice(0, space)).toUpperCase();

@@ -60,6 +60,8 @@ export interface Grammar {
    * path deoptimised it at every such command (JavaScriptCore expects interned strings there).
    */
   sendEffects: Map<string, SendEffect>;
+  /** Whether M110 may carry its `N` parameter (the family's hello has one; "CBD" firmware stalls on it). */
+  m110Parameter: boolean;
 }
 
 export interface SendEffect {
@@ -67,6 +69,8 @@ export interface SendEffect {
   sdWriting?: boolean;
   /** The firmware echoes this command as the action of that name (`actions.echoes`). */
   echo?: string;
+  /** The command sets the line number (M110): the host frames it with that number. */
+  setsLineNumber?: boolean;
 }
 
 function sendEffects(quirks: Quirks): Map<string, SendEffect> {
@@ -75,6 +79,7 @@ function sendEffects(quirks: Quirks): Map<string, SendEffect> {
   for (const [code, name] of Object.entries(quirks.actions.echoes)) add(code, { echo: name });
   add(quirks.sd.endWriteCommand, { sdWriting: false });
   add(quirks.sd.beginWriteCommand, { sdWriting: true });
+  add("M110", { setsLineNumber: true });
   return effects;
 }
 
@@ -114,6 +119,7 @@ export function compileGrammar(quirks: Quirks): Grammar {
     longRunning: new Set(quirks.commands.longRunning),
     blocked: new Set(quirks.commands.blocked),
     sendEffects: sendEffects(quirks),
+    m110Parameter: /\sN-?\d/i.test(quirks.handshake.hello),
   };
 }
 

@@ -412,6 +412,37 @@ describe("resends (§1.7, transcripts §9.2)", () => {
     expect(state.problem?.message).toContain("line 3");
   });
 
+  test("an M110 from a file or the terminal sets where the host's numbering goes on (§1.3)", () => {
+    const h = connected();
+    h.send("G1 X1", 1).recv("ok");
+    h.send("M110 N999", 2).recv("ok");
+    h.send("G1 X2", 3).recv("ok");
+    h.send("M110", 4).recv("ok");
+    h.send("G1 X3", 5);
+    // Framed with the number it sets, the printer's counter and the host's stay together.
+    expect(h.take().slice(1)).toEqual([frame(999, "M110 N999"), frame(1000, "G1 X2"), frame(0, "M110"), frame(1, "G1 X3")]);
+    h.recv("ok");
+    expect(h.acked()).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  test("where the firmware stalls on M110's parameter, the M110 goes without it and still sets the number", () => {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("anycubic"), library })).open();
+    expect(h.take()).toEqual([frame(0, "M110")]);
+    h.recv("ok");
+    while (h.engine.outstanding() > 0) h.recv("ok"); // M115 and what follows it
+    h.take();
+    h.send("M110 N41", 1);
+    expect(h.take()).toEqual([frame(41, "M110")]);
+  });
+
+  test("a printer asking again and again for a line not sent yet ends the link with a clear error", () => {
+    const h = connected();
+    for (let i = 0; i < 11; i++) h.send("G1 X1", i).recv("Error:Line Number is not Last Line Number+1, Last Line: 999", "Resend: 1000", "ok");
+    const state = h.of("state").at(-1)!;
+    expect(state.problem?.code).toBe("resend_loop");
+    expect(state.problem?.message).toContain("line 1000, which the host has not sent yet");
+  });
+
   test("a request older than the history cannot be served", () => {
     const h = connected();
     h.recv("Resend: 1");
