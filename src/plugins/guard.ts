@@ -11,12 +11,9 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string; 
 /** Runs `fn` within `budgetMs`; stays synchronous when `fn` is. */
 export function guarded<T>(fn: () => T | Promise<T>, budgetMs: number): MaybeAsync<Outcome<T>> {
   const started = performance.now();
-  let result: T | Promise<T>;
-  try {
-    result = fn();
-  } catch (e) {
-    return { ok: false, message: `threw: ${describe(e)}`, error: e };
-  }
+  const first = attempt(fn);
+  if (!first.ok) return first;
+  const result = first.value;
   if (!(result instanceof Promise)) {
     const took = performance.now() - started;
     return took > budgetMs ? { ok: false, message: `took ${Math.round(took)} ms (budget ${budgetMs} ms)` } : { ok: true, value: result };
@@ -34,6 +31,15 @@ export function guarded<T>(fn: () => T | Promise<T>, budgetMs: number): MaybeAsy
       },
     );
   });
+}
+
+/** Runs synchronous plugin code that has nothing to wait for (a settings schema); a throw is a failure. */
+export function attempt<T>(fn: () => T): Outcome<T> {
+  try {
+    return { ok: true, value: fn() };
+  } catch (e) {
+    return { ok: false, message: `threw: ${describe(e)}`, error: e };
+  }
 }
 
 /** An error's message, briefly. */

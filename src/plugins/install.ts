@@ -15,6 +15,7 @@ import { DOWNLOAD_PREFIX, downloadVerified } from "../update/download.ts";
 import { syncFolder } from "../update/install.ts";
 import { UpdateError } from "../update/problem.ts";
 import { checkCompatibility } from "./compat.ts";
+import { describe } from "./guard.ts";
 import { fetchBytes } from "./fetch-bytes.ts";
 import type { PluginManager, PluginView } from "./manager.ts";
 import { readManifestText, type Manifest } from "./manifest.ts";
@@ -80,7 +81,18 @@ export class PluginInstaller {
     try {
       temp = await downloadVerified(entry.archive!, { size: entry.size!, sha256: entry.sha256! }, this.manager.installedRoot, { name: `${entry.id}.archive` });
     } catch (e) {
-      if (e instanceof UpdateError) throw new InstallError(e.code === "hash_mismatch" || e.code === "size_mismatch" ? 422 : 502, e.code, e.message, e.hint);
+      // The download's own words speak of the signed release manifest; the plugin index is not signed.
+      if (e instanceof UpdateError && (e.code === "hash_mismatch" || e.code === "size_mismatch")) {
+        const what = e.code === "hash_mismatch" ? "sha256" : "size";
+        const release = entry.version ? `${entry.id} ${entry.version}` : entry.id;
+        throw new InstallError(
+          422,
+          e.code,
+          `The archive of ${release} at ${entry.archive} does not have the ${what} the repository index gives for it. Nothing was installed.`,
+          "The archive was changed or damaged after the index was made: refresh the repository and try again; if it persists, tell the plugin's author or whoever runs the repository.",
+        );
+      }
+      if (e instanceof UpdateError) throw new InstallError(502, e.code, e.message, e.hint);
       throw e;
     }
     let bytes: Uint8Array;
@@ -131,7 +143,7 @@ export class PluginInstaller {
       extractArchive(bytes, staging, { stripRoot: true });
     } catch (e) {
       rmSync(staging, { recursive: true, force: true });
-      throw e instanceof ArchiveError ? new InstallError(422, `archive_${e.code}`, `The archive was refused: ${e.message}`) : e;
+      throw e instanceof ArchiveError ? new InstallError(422, `archive_${e.code}`, `The archive was refused: ${sentence(e.message)}`) : e;
     }
     const target = existing?.dir ?? join(base, id);
     const previous = join(base, ".previous", id);
@@ -145,10 +157,8 @@ export class PluginInstaller {
     syncFolder(base);
 
     const sha256 = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
-    await this.manager.loadDir(target, "installed");
-    let view = this.manager.get(id)!;
-    if (view.state === "failed" || view.state === "incompatible") {
-      const why = view.reason ?? view.state;
+    const why = await this.loadProblem(target, id);
+    if (why !== null) {
       const failed = join(base, ".failed", id);
       rmSync(failed, { recursive: true, force: true });
       mkdirSync(join(base, ".failed"), { recursive: true });
@@ -165,9 +175,21 @@ export class PluginInstaller {
       throw new InstallError(422, "load_failed", `${id} ${manifest.version} did not load (${why}). Nothing was installed.`, "Report it to the plugin's author.");
     }
     this.manager.store.recordInstall(id, source, sha256, Date.now());
-    view = this.manager.get(id)!;
+    const view = this.manager.get(id)!;
     const action = !existing ? "installed" : existing.version === manifest.version ? "reinstalled" : "updated";
     return { plugin: view, action, previousVersion: existing?.version ?? null };
+  }
+
+  /** Loads the swapped-in folder; why it did not load, or null. A throw counts too: the caller rolls back. */
+  private async loadProblem(target: string, id: string): Promise<string | null> {
+    try {
+      await this.manager.loadDir(target, "installed");
+    } catch (e) {
+      return describe(e);
+    }
+    const view = this.manager.get(id);
+    if (!view) return "it was not found after unpacking";
+    return view.state === "failed" || view.state === "incompatible" ? (view.reason ?? view.state) : null;
   }
 }
 
@@ -193,7 +215,7 @@ export function readPluginArchive(bytes: Uint8Array): { archive: Archive; root: 
     archive = openArchive(bytes);
     root = commonRoot(checkArchive(archive));
   } catch (e) {
-    if (e instanceof ArchiveError) throw new InstallError(422, `archive_${e.code}`, `The archive was refused: ${e.message} Nothing was installed.`, "A plugin archive is a .zip or .tar.gz of one plugin folder.");
+    if (e instanceof ArchiveError) throw new InstallError(422, `archive_${e.code}`, `The archive was refused: ${sentence(e.message)} Nothing was installed.`, "A plugin archive is a .zip or .tar.gz of one plugin folder.");
     throw e;
   }
   let text: string;
@@ -205,4 +227,9 @@ export function readPluginArchive(bytes: Uint8Array): { archive: Archive; root: 
   const manifest = readManifestText(text);
   if (!manifest.ok) throw new InstallError(422, "invalid_manifest", `Not a Layerline plugin: ${manifest.reason}.`);
   return { archive, root, manifest: manifest.manifest };
+}
+
+/** `text` ending as a sentence does, so another can follow it. */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text.trim()) ? text.trim() : `${text.trim()}.`;
 }

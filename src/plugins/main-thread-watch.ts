@@ -19,7 +19,7 @@ import type { Command } from "../update/process-control.ts";
 import { workerUrl } from "../worker-url.ts";
 
 /** What of a plugin the main thread runs (index shared with the watchdog). */
-export const MAIN_WHAT = ["", "module code at load", "setup", "dispose function", "event handler", "periodic task", "route", "page slot", "settings handler"] as const;
+export const MAIN_WHAT = ["", "module code at load", "setup", "dispose function", "event handler", "periodic task", "route", "page slot", "settings handler", "settings schema"] as const;
 export type MainWhat = Exclude<(typeof MAIN_WHAT)[number], "">;
 
 /** Written by the watchdog, read (and removed) by the next start. */

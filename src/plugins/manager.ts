@@ -19,7 +19,7 @@ import { bundledPlugins } from "./bundled.ts";
 import { checkCompatibility } from "./compat.ts";
 import { findPluginDirs, fingerprint, folderFiles, readPlugin, type Found, type Origin } from "./discovery.ts";
 import { bridgeEvents } from "./events-bridge.ts";
-import { describe, guarded } from "./guard.ts";
+import { attempt, describe, guarded } from "./guard.ts";
 import { createContext, Registrations, type PluginBus } from "./host-api.ts";
 import { recoverInterruptedInstalls } from "./install.ts";
 import { hasSerialHooks, importFresh, type LoadedDefinition } from "./loader.ts";
@@ -186,7 +186,9 @@ export class PluginManager {
     for (const f of found) {
       const existing = [...this.plugins.values()].find((p) => resolve(p.dir) === resolve(f.dir));
       const print = fingerprint(f.dir);
-      if (existing && existing.fingerprint === print) continue;
+      // Unchanged is done, unless it waits for an id the plugin holding it no longer has.
+      const waitsForId = !!existing?.manifest && existing.id !== existing.manifest.name && !this.plugins.has(existing.manifest.name);
+      if (existing && existing.fingerprint === print && !waitsForId) continue;
       await this.loadFound(f, print);
     }
   }
@@ -235,7 +237,13 @@ export class PluginManager {
       return plugin;
     }
     this.plugins.set(id, plugin);
-    await this.load(plugin, f.manifest.ok ? null : f.manifest.reason);
+    try {
+      await this.load(plugin, f.manifest.ok ? null : f.manifest.reason);
+    } catch (e) {
+      // Whatever still escapes fails this plugin only: the scan (and the host's start) goes on.
+      await this.unload(plugin, false);
+      this.settle(plugin, "failed", `loading failed: ${describe(e)}`);
+    }
     if (wasSerial || (plugin.definition && hasSerialHooks(plugin.definition))) this.pushSpecs();
     this.changed();
     return plugin;
@@ -258,8 +266,11 @@ export class PluginManager {
     } catch (e) {
       return this.settle(p, "failed", `loading failed: ${describe(e)}`);
     }
+    // A schema's checks, transforms and defaults are the plugin's code too.
+    const read = attempt(() => this.mainThread.run(p.id, "settings schema", () => readSettings(definition.settings, this.store.settings(p.id))));
+    if (!read.ok) return this.settle(p, "failed", `its settings schema ${read.message}`);
     p.definition = definition;
-    p.settings = readSettings(definition.settings, this.store.settings(p.id));
+    p.settings = read.value;
     const registrations = new Registrations();
     const ctx = createContext(
       {
@@ -345,8 +356,7 @@ export class PluginManager {
     return this.exclusive(async () => {
       const p = this.mustGet(id);
       this.store.setEnabled(p.id, true);
-      await this.reloadLocked(p);
-      return this.view(this.mustGet(id));
+      return this.view(await this.reloadLocked(p));
     });
   }
 
@@ -364,13 +374,13 @@ export class PluginManager {
   /** Loads the plugin's current files again (after a fix, or to retry a failed load). */
   reload(id: string): Promise<PluginView> {
     return this.exclusive(async () => {
-      await this.reloadLocked(this.mustGet(id));
-      return this.view(this.mustGet(id));
+      return this.view(await this.reloadLocked(this.mustGet(id)));
     });
   }
 
-  private async reloadLocked(p: Plugin): Promise<void> {
-    await this.loadFound(readPlugin(p.dir, p.origin), fingerprint(p.dir));
+  /** The plugin as loaded again (its id may have changed: a second folder with an id gets it once free). */
+  private reloadLocked(p: Plugin): Promise<Plugin> {
+    return this.loadFound(readPlugin(p.dir, p.origin), fingerprint(p.dir));
   }
 
   /** Removes an installed plugin: unloads it, deletes its folder, settings and data. */
@@ -477,7 +487,12 @@ export class PluginManager {
   }
 
   private applySettings(p: Plugin, change: Record<string, unknown>): ReturnType<typeof validateSettings> {
-    const result = validateSettings(p.definition?.settings, p.settings, change);
+    const checked = attempt(() => this.mainThread.run(p.id, "settings schema", () => validateSettings(p.definition?.settings, p.settings, change)));
+    if (!checked.ok) {
+      this.fault(p.id, "settings schema", checked.message);
+      return { ok: false, errors: { "": `The plugin ${p.id} could not check these settings: its settings schema ${checked.message}. Nothing was saved.` } };
+    }
+    const result = checked.value;
     if (!result.ok) return result;
     p.settings = result.value;
     this.store.setSettings(p.id, result.value);
@@ -506,7 +521,11 @@ export class PluginManager {
       if (!m) continue;
       allowed = true;
       if (r.method !== method) continue;
-      match = { handler: r.handler, params: Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)])) };
+      try {
+        match = { handler: r.handler, params: Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)])) };
+      } catch {
+        return jsonError(400, "invalid_path", `${path} is not valid URL encoding.`, "Encode each path segment with encodeURIComponent.");
+      }
       break;
     }
     if (!match) {
@@ -515,23 +534,35 @@ export class PluginManager {
         : jsonError(404, "not_found", `${id} has no route ${path}.`, `GET /api/v1/plugins/${id} lists its routes.`);
     }
     const url = new URL(request.url);
+    const body = await readBody(request);
+    if (!body.ok) return jsonError(400, "invalid_body", body.message, "Send JSON with Content-Type: application/json, or a form.");
     const req: PluginRequest = {
       method,
       path,
       params: match.params,
       query: Object.fromEntries(url.searchParams),
       headers: request.headers,
-      body: await readBody(request),
+      body: body.value,
     };
     const handler = match.handler;
     const outcome = await guarded(() => this.mainThread.run(p.id, "route", () => handler(req)), BUDGET_MS.route);
-    if (outcome.ok) return toResponse(outcome.value);
-    // An HttpError is the plugin's answer, not a fault.
+    const failed = (said: string) => {
+      const message = said.replace(/\.$/, "");
+      this.fault(p.id, `route ${method} ${path}`, message);
+      return jsonError(502, "plugin_failed", `The plugin ${id} could not answer: it ${message}.`, "The plugin's log on its page has details.");
+    };
+    if (outcome.ok) {
+      // Turning the value into a response runs its toJSON and may meet what JSON cannot hold.
+      const response = attempt(() => this.mainThread.run(p.id, "route", () => toResponse(outcome.value)));
+      return response.ok ? response.value : failed(`returned a value that cannot be sent: its conversion ${response.message}`);
+    }
+    // An HttpError is the plugin's answer, not a fault (if its status is an error's).
     const thrown = outcome.error;
-    if (thrown instanceof HttpError) return jsonError(thrown.status, thrown.code, thrown.message, thrown.hint);
+    if (thrown instanceof HttpError) {
+      return isErrorStatus(thrown.status) ? jsonError(thrown.status, thrown.code, thrown.message, thrown.hint) : failed(`threw an HttpError with status ${thrown.status}, which is not an error's (400–599)`);
+    }
     if (thrown instanceof PluginApiError) return jsonError(409, thrown.code, thrown.message, thrown.hint);
-    this.fault(p.id, `route ${method} ${path}`, outcome.message);
-    return jsonError(502, "plugin_failed", `The plugin ${id} could not answer: it ${outcome.message}.`, "The plugin's log on its page has details.");
+    return failed(outcome.message);
   }
 
   /** Every enabled plugin's fragment for a UI slot (or only `only`'s). */
@@ -549,7 +580,13 @@ export class PluginManager {
       }
       const value = outcome.value;
       if (value === null || value === undefined || value === "") continue;
-      parts.push(html`<div class="plugin-slot" data-plugin="${p.id}">${value instanceof Html ? value : escape(String(value))}</div>`);
+      // Making text of it runs the plugin's toString: a throw there leaves out this fragment only.
+      const text = attempt(() => this.mainThread.run(p.id, "page slot", () => (value instanceof Html ? value : escape(String(value)))));
+      if (!text.ok) {
+        this.fault(p.id, `${name} fragment`, `returned a value whose conversion to text ${text.message}`);
+        continue;
+      }
+      parts.push(html`<div class="plugin-slot" data-plugin="${p.id}">${text.value}</div>`);
     }
     return html`${parts}`;
   }
@@ -682,23 +719,34 @@ function jsonError(status: number, code: string, message: string, hint: string):
   return Response.json({ error: { code, message, hint } }, { status });
 }
 
-async function readBody(request: Request): Promise<unknown> {
-  if (request.method === "GET" || request.method === "HEAD") return undefined;
+/** The request's body as a plugin's route gets it; one that does not parse as its content type says is refused. */
+async function readBody(request: Request): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
+  if (request.method === "GET" || request.method === "HEAD") return { ok: true, value: undefined };
   const type = request.headers.get("content-type") ?? "";
-  try {
-    if (type.includes("application/json")) return await request.json();
-    if (type.includes("application/x-www-form-urlencoded") || type.includes("multipart/form-data")) {
+  if (type.includes("application/json")) {
+    const text = await request.text();
+    if (text === "") return { ok: true, value: undefined };
+    try {
+      return { ok: true, value: JSON.parse(text) };
+    } catch (e) {
+      return { ok: false, message: `The request body is not valid JSON (${describe(e)}).` };
+    }
+  }
+  if (type.includes("application/x-www-form-urlencoded") || type.includes("multipart/form-data")) {
+    try {
       const form = await request.formData();
       const out: Record<string, unknown> = {};
       for (const [k, v] of form.entries()) out[k] = v;
-      return out;
+      return { ok: true, value: out };
+    } catch (e) {
+      return { ok: false, message: `The request body is not a valid form (${describe(e)}).` };
     }
-    const text = await request.text();
-    return text === "" ? undefined : text;
-  } catch {
-    return undefined;
   }
+  const text = await request.text();
+  return { ok: true, value: text === "" ? undefined : text };
 }
+
+const isErrorStatus = (status: unknown) => Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599;
 
 function toResponse(value: unknown): Response {
   if (value instanceof Response) return value;

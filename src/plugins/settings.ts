@@ -105,6 +105,10 @@ export type SettingsCheck = { ok: true; value: Record<string, unknown> } | { ok:
 export function validateSettings(schema: SettingsSchema | undefined, current: Record<string, unknown>, change: Record<string, unknown>): SettingsCheck {
   if (!schema) return Object.keys(change).length ? { ok: false, errors: { "": "This plugin has no settings." } } : { ok: true, value: {} };
   const unknown = Object.keys(change).filter((k) => !(k in schema.entries));
+  // JSON sent without its content type arrives read as a form: one field named by the whole text.
+  if (unknown.length === 1 && Object.keys(change).length === 1 && /^\s*[{[]/.test(unknown[0]!)) {
+    return { ok: false, errors: { "": "The settings must be sent as JSON, with the header Content-Type: application/json (this body was read as a form)." } };
+  }
   if (unknown.length) return { ok: false, errors: Object.fromEntries(unknown.map((k) => [k, "is not a setting of this plugin"])) };
   const parsed = v.safeParse(schema, { ...current, ...change });
   if (parsed.success) return { ok: true, value: parsed.output as Record<string, unknown> };

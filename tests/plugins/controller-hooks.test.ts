@@ -11,12 +11,15 @@ import { dirname, join } from "node:path";
 import { MachineTracker } from "../../src/jobs/machine-state.ts";
 import type { LineStage, ScriptName } from "../../src/plugins/api.ts";
 import type { LineHooks } from "../../src/plugins/serial/pipeline.ts";
+import type { SerialPluginReport } from "../../src/plugins/serial/protocol.ts";
+import { WorkerPluginHost } from "../../src/plugins/serial/worker-host.ts";
 import type { LineSource, MachineState } from "../../src/plugins/sdk.ts";
 import { DEFAULT_PROFILE } from "../../src/printers/profile.ts";
 import { PrinterController } from "../../src/printers/controller.ts";
 import { loadQuirkSources } from "../../src/printers/quirks-sources.ts";
 import { clean } from "../../src/protocol/framing.ts";
 import { QuirksLibrary } from "../../src/protocol/quirks-library.ts";
+import { writePlugin } from "./helpers.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
 
@@ -173,6 +176,36 @@ test("the job's machine state (ctx.machine): a job line is in it when the line e
     expect(c.machine).toBeNull();
     c.send(["M105"]);
     expect(seen.at(-1)).toMatchObject({ line: "M105", machine: null });
+  } finally {
+    await c?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
+
+test("a send hook that makes a line too long for the firmware: the plugin's fault, that line is left out, the print goes on", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "layerline-long-line-"));
+  const file = Array.from({ length: 40 }, (_, i) => `G1 X${i + 1} F1200`);
+  writeFileSync(join(dir, "short.gcode"), `${file.join("\n")}\n`);
+  const pluginDir = writePlugin(dir, {
+    id: "long-line",
+    entry: `import { definePlugin } from "layerline";
+export default definePlugin({ gcode: { send: (line, ctx) => (ctx.source === "job" && line === "G1 X30 F1200" ? "M117 " + "x".repeat(200) : undefined) } });`,
+  });
+  const reports: SerialPluginReport[] = [];
+  const plugins = new WorkerPluginHost((r) => reports.push(r));
+  await plugins.update([{ id: "long-line", dir: pluginDir, entry: join(pluginDir, "index.ts"), generation: 1, settings: {} }]);
+  const executed: string[] = [];
+  let c: PrinterController | undefined;
+  try {
+    c = await controller(plugins, executed, dir);
+    const before = executed.length;
+    expect((await c.startJob("short.gcode")).ok).toBe(true);
+    await waitWhile(c, ["starting", "printing", "finishing"]);
+    expect(c.status.job?.state).toBe("done");
+    expect(executed.slice(before).filter((l) => l.startsWith("G1 X"))).toEqual(file.filter((l) => l !== "G1 X30 F1200"));
+    expect(reports.filter((r) => r.kind === "fault")).toEqual([
+      { kind: "fault", plugin: "long-line", where: "send", message: expect.stringMatching(/^made a line of \d{3} characters \(line number and checksum included\), more than the \d+ this firmware reads; that line was not sent and the print went on$/) },
+    ]);
   } finally {
     await c?.dispose();
     rmSync(dir, { recursive: true, force: true });

@@ -61,6 +61,7 @@ describe("archives are checked before anything is written", () => {
     ["a zip symlink", makeZip([{ path: "evil/package.json", content: good["package.json"]! }, { path: "evil/index.ts", type: "symlink", linkTarget: "../../../host.ts" }]), "archive_link"],
     ["a file over the size limit", makeTar([{ path: "evil/package.json", content: good["package.json"]! }, { path: "evil/big.bin", content: new Uint8Array(DEFAULT_LIMITS.maxFileBytes + 1) }], { gzip: true }), "archive_too_large"],
     ["something that is no archive", new TextEncoder().encode("#!/bin/sh\nrm -rf /\n"), "archive_not_an_archive"],
+    ["a truncated archive", pluginArchive({ id: "evil", entry: evil }).slice(0, 60), "archive_corrupt"],
     ["no package.json", makeTar([{ path: "evil/index.ts", content: evil }], { gzip: true }), "no_manifest"],
     ["a manifest without a layerline block", pluginArchive({ id: "evil", manifest: { name: "evil", version: "1.0.0" }, entry: evil }), "invalid_manifest"],
     ["an incompatible plugin", pluginArchive({ id: "evil", layerline: { api: "^2.0.0" }, entry: evil }), "incompatible"],
@@ -72,7 +73,10 @@ describe("archives are checked before anything is written", () => {
       const res = await uploadArchive(bytes);
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
-      expect(((await res.json()) as any).error.code).toBe(code);
+      const error = ((await res.json()) as any).error;
+      expect(error.code).toBe(code);
+      // One sentence after another, not run together ("…end of file Nothing was installed.").
+      expect(error.message).not.toMatch(/[^.!?)] Nothing was installed\.$/);
       expect(listing()).toEqual(before);
       expect(existsSync(marker)).toBe(false);
       expect(existsSync(join(dataDir, "escaped.ts"))).toBe(false);
@@ -176,7 +180,12 @@ describe("from the repository, with verified updates and rollback", () => {
     const refused = async (id: string) => ((await (await host.post("/api/v1/plugins/install", { id })).json()) as any).error;
     expect(await refused("future")).toMatchObject({ code: "not_installable", message: `Plugin future cannot be installed here: needs plugin API ^2.0.0; this host provides ${PLUGIN_API_VERSION}.` });
     expect((await refused("pulled")).message).toContain("the repository disabled it: Sends your files away");
-    expect(await refused("tampered")).toMatchObject({ code: "hash_mismatch" });
+    // The plugin index is not signed: its own words, not those of the host's signed releases.
+    expect(await refused("tampered")).toEqual({
+      code: "hash_mismatch",
+      message: `The archive of tampered 1.0.0 at ${url("/archives/tampered-1.0.0.tgz")} does not have the sha256 the repository index gives for it. Nothing was installed.`,
+      hint: "The archive was changed or damaged after the index was made: refresh the repository and try again; if it persists, tell the plugin's author or whoever runs the repository.",
+    });
     expect(await refused("nope")).toMatchObject({ code: "not_in_repository" });
     expect(existsSync(join(pluginsDir, "tampered"))).toBe(false);
     expect(listing().filter((n) => n.startsWith(".layerline-download"))).toEqual([]);

@@ -171,6 +171,11 @@ export default definePlugin({
     ["rejects", `return Promise.reject(new Error("async boom"))`, async (r) => r],
     ["never answers", `return new Promise(() => {})`, async (r) => r],
     ["overruns its budget synchronously", `const until = performance.now() + 80; while (performance.now() < until) {} return "REWRITTEN"`, async (r) => r],
+    // Not a LineResult: guessing would drop lines of the print (an array without strings did).
+    ["returns an array without lines", `return [42]`, async (r) => r],
+    ["returns lines mixed with other things", `return ["M117 kept?", 42]`, async (r) => r],
+    ["returns a number", `return 42`, async (r) => r],
+    ["returns an object", `return { line }`, async (r) => r],
   ];
   for (const [what, body, settle] of faulty) {
     test(`a hook that ${what} is skipped for that line (the line goes on unchanged) and stopped after ${FAULT_LIMIT} faults`, async () => {
@@ -182,7 +187,9 @@ export default definePlugin({ gcode: { send(line) { if (line.startsWith("G1")) {
       for (let i = 1; i <= FAULT_LIMIT + 2; i++) out.push(...(await settle(host.run("send", `G1 X${i}`, "job"))));
       out.push(...(await settle(host.run("send", "M105", "command"))));
       expect(out).toEqual(["G1 X1", "G1 X2", "G1 X3", "G1 X4", "G1 X5", "M105"]);
-      expect(reports.filter((r) => r.kind === "fault")).toHaveLength(FAULT_LIMIT);
+      const faults = reports.filter((r) => r.kind === "fault");
+      expect(faults).toHaveLength(FAULT_LIMIT);
+      if (what.startsWith("returns")) expect(faults[0]!.message).toMatch(/^returned .+, which is not a line, an array of lines, null or undefined$/);
       const disabled = reports.find((r) => r.kind === "disabled")!;
       expect(disabled.message).toContain(`stopped after ${FAULT_LIMIT} faults; the last: send hook`);
       expect(host.hooks("send")).toBe(false);

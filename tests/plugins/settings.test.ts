@@ -61,3 +61,11 @@ test("changes are validated over the current values; unknown fields are refused"
   expect(validateSettings(schema, current, { nope: 1 })).toEqual({ ok: false, errors: { nope: "is not a setting of this plugin" } });
   expect(validateSettings(undefined, {}, { x: 1 })).toEqual({ ok: false, errors: { "": "This plugin has no settings." } });
 });
+
+test("JSON sent without its content type (read as a form: one field named by the whole text) is told to be sent as JSON", () => {
+  expect(validateSettings(schema, readSettings(schema, {}), { '{"url":"x"}': "" })).toEqual({
+    ok: false,
+    errors: { "": "The settings must be sent as JSON, with the header Content-Type: application/json (this body was read as a form)." },
+  });
+  expect(validateSettings(schema, readSettings(schema, {}), { nope: 1 })).toEqual({ ok: false, errors: { nope: "is not a setting of this plugin" } });
+});

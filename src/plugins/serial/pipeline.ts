@@ -19,6 +19,11 @@ export interface LineHooks {
   run(stage: LineStage, line: string, source: LineSource): MaybeAsync<string[]>;
   /** The lines the plugins add to a script. */
   script(name: ScriptName): MaybeAsync<string[]>;
+  /**
+   * The printer refused `command`, a job line a queue or send hook made (`problem`: why): the
+   * plugin that made it gets the fault. False when no plugin made it.
+   */
+  refused?(command: string, problem: string): boolean;
 }
 
 type Item = { line: string; tag: number; source: LineSource } | { script: ScriptName | null; own: string[]; ownLast: boolean; tag: number };

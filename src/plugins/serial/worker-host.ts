@@ -39,6 +39,9 @@ const STAGE_HOOK: Record<LineStage, number> = {
 };
 const IN_PLUGIN_SCRIPT = IN_PLUGIN_WHAT.indexOf("script");
 
+/** Lines made by outgoing hooks remembered, to name the plugin when the printer refuses one. */
+const MADE_KEEP = 64;
+
 /** Log lines a plugin may send per second from one Worker (a per-line log would flood the host). */
 const LOG_PER_SECOND = 20;
 
@@ -52,6 +55,11 @@ export class WorkerPluginHost implements LineHooks {
   // Which plugin's code runs now, for the main thread's watchdog (a plugin stuck in a loop blocks
   // this thread: only the main thread can see it, stop the Worker and start it again without it).
   private inPlugin: Int32Array<ArrayBufferLike> = new Int32Array(3);
+  // A ring of the last lines queue and send hooks made (parallel arrays: nothing allocated per line).
+  private madeBy: (Running | undefined)[] = new Array(MADE_KEEP);
+  private madeStage: LineStage[] = new Array(MADE_KEEP);
+  private madeLines: string[][] = new Array(MADE_KEEP);
+  private madeCount = 0;
 
   constructor(private readonly report: (r: SerialPluginReport) => void) {}
 
@@ -135,9 +143,33 @@ export class WorkerPluginHost implements LineHooks {
   }
 
   private linesOf(r: Running, where: LineStage | ScriptName, line: string | null, o: Outcome<LineResult>): string[] {
-    if (o.ok) return normalise(o.value, line);
-    this.fault(r, where, o.message);
+    const lines = o.ok ? normalise(o.value, line) : null;
+    if (lines) {
+      if (o.ok && o.value !== undefined && (where === "queue" || where === "send")) this.remember(r, where, lines);
+      return lines;
+    }
+    // Something that is no LineResult is a fault too: guessing could drop a line of the print.
+    this.fault(r, where, o.ok ? `returned ${shown(o.value)}, which is not a line, an array of lines, null or undefined` : o.message);
     return line === null ? [] : [line];
+  }
+
+  private remember(r: Running, stage: LineStage, lines: string[]): void {
+    const i = this.madeCount++ % MADE_KEEP;
+    this.madeBy[i] = r;
+    this.madeStage[i] = stage;
+    this.madeLines[i] = lines;
+  }
+
+  refused(command: string, problem: string): boolean {
+    // Newest first: the line was made moments ago (the printer's link checks it as it is queued).
+    for (let k = 1; k <= Math.min(this.madeCount, MADE_KEEP); k++) {
+      const i = (this.madeCount - k) % MADE_KEEP;
+      const r = this.madeBy[i];
+      if (!r || !this.madeLines[i]!.some((l) => l.includes(command))) continue;
+      this.fault(r, this.madeStage[i]!, `made ${problem}; that line was not sent and the print went on`);
+      return true;
+    }
+    return false;
   }
 
   private fault(r: Running, where: LineStage | ScriptName, message: string): void {
@@ -219,11 +251,17 @@ export class WorkerPluginHost implements LineHooks {
   }
 }
 
-/** A hook's answer as lines (see {@link LineResult}); `undefined` keeps `line`. */
-export function normalise(result: LineResult, line: string | null): string[] {
+/** A hook's answer as lines (see {@link LineResult}); `undefined` keeps `line`; null when it is no LineResult. */
+export function normalise(result: LineResult, line: string | null): string[] | null {
   if (result === undefined) return line === null ? [] : [line];
   if (result === null) return [];
   if (typeof result === "string") return [result];
-  if (Array.isArray(result)) return result.filter((l): l is string => typeof l === "string");
-  return line === null ? [] : [line];
+  if (Array.isArray(result) && result.every((l) => typeof l === "string")) return result;
+  return null;
+}
+
+/** A wrong result, briefly, for the fault's message. */
+function shown(value: unknown): string {
+  if (Array.isArray(value)) return `an array holding ${value.filter((l) => typeof l !== "string").map((l) => (l === null ? "null" : typeof l)).join(", ")}`;
+  return value === null ? "null" : `a${/^[aeiou]/.test(typeof value) ? "n" : ""} ${typeof value}`;
 }
