@@ -1,5 +1,5 @@
 // Small behaviours htmx does not cover: keep the terminal short and scrolled, show upload progress,
-// upload files dropped onto an upload form.
+// upload files dropped onto an upload form, show refused requests.
 (() => {
   const KEEP = 300;
   document.addEventListener("htmx:sseMessage", (e) => {
@@ -42,6 +42,33 @@
   document.addEventListener("DOMContentLoaded", () => {
     const term = document.getElementById("terminal-lines");
     if (term) term.scrollTop = term.scrollHeight;
+  });
+  // An answer htmx does not swap (4xx, 5xx: a refused permission, a bad form) still says what went
+  // wrong: its JSON error or its text becomes a toast, so no button fails silently.
+  document.addEventListener("htmx:responseError", (e) => {
+    const toasts = document.getElementById("toasts");
+    const xhr = e.detail.xhr;
+    if (!toasts || !xhr) return;
+    let message = (xhr.responseText || "").trim();
+    let hint = "";
+    try {
+      const body = JSON.parse(message);
+      const error = body && body.error;
+      if (error && typeof error === "object") ({ message = "", hint = "" } = error);
+      else if (typeof error === "string") message = error;
+    } catch {}
+    if (!message || message.startsWith("<")) message = `The server answered ${xhr.status} ${xhr.statusText}.`;
+    const div = document.createElement("div");
+    div.className = "toast error";
+    div.setAttribute("role", "status");
+    div.textContent = message;
+    if (hint) {
+      const span = document.createElement("span");
+      span.className = "hint";
+      span.textContent = ` ${hint}`;
+      div.append(span);
+    }
+    toasts.append(div);
   });
   // Toasts fade on their own.
   new MutationObserver((records) => {

@@ -40,7 +40,7 @@ export function accountPage(v: AccountView): Html {
     ? html`<p class="muted">No keys yet. Slicers, apps and scripts use a key instead of your password.</p>`
     : html`<table class="list api-keys"><thead><tr><th>Name</th><th>Scope</th><th>Printer</th><th>Expires</th><th>Last used</th><th></th></tr></thead><tbody>
 ${v.keys.map((k) => html`<tr data-key="${k.id}"><td>${k.name}${k.app ? html` <span class="muted">(app)</span>` : ""} <span class="muted">…${k.hint}</span></td><td>${k.scope}</td><td>${k.printerId ?? "all"}</td><td>${when(k.expiresAt)}</td><td>${when(k.lastUsedAt)}</td>
-<td><form method="post" action="/account/keys/${k.id}/revoke">${csrf}<button type="submit" class="danger">Revoke</button></form></td></tr>`)}
+<td><form method="post" action="/account/keys/${k.id}/revoke" onsubmit="return confirm('Revoke this key? Whatever uses it stops working.')">${csrf}<button type="submit" class="danger">Revoke</button></form></td></tr>`)}
 </tbody></table>`}
   <h3>New key</h3>
   <form method="post" action="/account/keys" class="stack">

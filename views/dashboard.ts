@@ -48,7 +48,7 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
   <section class="card sdcard">${sdCard(printer, files)}</section>
   <section class="card files">
     <h2>Files <a class="more" href="/files">all files, folders and details →</a></h2>
-    ${uploadForm()}
+    ${uploadForm(id)}
     <div id="files" sse-swap="files">${fileList(files, printer)}</div>
   </section>
   <div class="plugin-cards" hx-get="/ui/plugins/slot/dashboard.card?printer=${id}" hx-trigger="load, every 15s"></div>
@@ -126,8 +126,9 @@ function controlsPanel(record: PrinterRecord): Html {
 </div>`;
 }
 
-function uploadForm(): Html {
-  return html`<form id="upload" class="upload" hx-post="/ui/files" hx-encoding="multipart/form-data" hx-target="#files" hx-on::after-request="if(event.detail.successful) this.reset()">
+/** Uploads for the dashboard of printer `id`: the list that comes back has that printer's Print buttons. */
+function uploadForm(id: string): Html {
+  return html`<form id="upload" class="upload" hx-post="/ui/files?printer=${encodeURIComponent(id)}" hx-encoding="multipart/form-data" hx-target="#files" hx-on::after-request="if(event.detail.successful) this.reset()">
   <input type="file" name="file" accept=".gcode,.gco,.g" required aria-label="G-code file">
   <button type="submit" class="primary">Upload</button>
   <progress class="upload-progress" value="0" max="100" hidden></progress>
@@ -143,7 +144,7 @@ ${files.map((f) => html`<tr data-file="${f.path}">
   <td class="name">${f.path}</td><td class="size">${formatBytes(f.size)}</td>
   <td class="actions">
     <button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${printer.record.id}/job" hx-vals='${JSON.stringify({ file: f.path })}' hx-target="#live">Print</button>
-    <button hx-post="/ui/files/delete" hx-vals='${JSON.stringify({ path: f.path })}' hx-target="#files" hx-confirm="Delete ${f.path}?">Delete</button>
+    <button hx-post="/ui/files/delete?printer=${encodeURIComponent(printer.record.id)}" hx-vals='${JSON.stringify({ path: f.path })}' hx-target="#files" hx-confirm="Delete ${f.path}?">Delete</button>
   </td>
 </tr>`)}
 </tbody></table>`;

@@ -27,7 +27,7 @@ ${v.users.map((u) => html`<tr data-user="${u.name}"><td>${u.name}</td>
 <td><form method="post" action="/users/${u.id}/group">${csrf}<select name="group">${GROUPS.filter((g) => g !== "guests").map((g) => html`<option value="${g}" ${g === u.group ? "selected" : ""}>${GROUP_TEXT[g].name}</option>`)}</select> <button type="submit">Set</button></form></td>
 <td><form method="post" action="/users/${u.id}/password">${csrf}<input name="password" type="password" minlength="8" placeholder="new password" required autocomplete="new-password"> <button type="submit">Set</button></form></td>
 <td><form method="post" action="/users/${u.id}/logout">${csrf}<button type="submit">Log out everywhere</button></form>
-<form method="post" action="/users/${u.id}/remove">${csrf}<button type="submit" class="danger">Remove</button></form></td></tr>`)}
+<form method="post" action="/users/${u.id}/remove" onsubmit="return confirm('Remove this user? Their API keys stop working.')">${csrf}<button type="submit" class="danger">Remove</button></form></td></tr>`)}
 </tbody></table>
   <h2>Add a user</h2>
   <form method="post" action="/users" class="inline">

@@ -99,8 +99,7 @@ export class Accounts {
   async addUser(name: string, password: string, group: Group, now = Date.now()): Promise<User> {
     const n = v.safeParse(UsernameSchema, name);
     if (!n.success) throw new AccountError("invalid_username", `"${name}": ${n.issues[0].message}.`, "Choose a name such as admin or alice.");
-    const p = v.safeParse(PasswordSchema, password);
-    if (!p.success) throw new AccountError("weak_password", `The password is not acceptable: ${p.issues[0].message}.`, "Use a longer password; a few random words work well.");
+    const p = checkPassword(password);
     if (this.users.byName(n.output)) throw new AccountError("user_exists", `There is already a user called "${n.output}".`, "Choose another name.", 409);
     return this.users.create(n.output, await hashPassword(p.output), group, now);
   }
@@ -229,8 +228,7 @@ export class Accounts {
   }
 
   async setPassword(user: User, password: string): Promise<void> {
-    const p = v.safeParse(PasswordSchema, password);
-    if (!p.success) throw new AccountError("weak_password", `The password is not acceptable: ${p.issues[0].message}.`, "Use a longer password.");
+    const p = checkPassword(password);
     this.users.setPassword(user.id, await hashPassword(p.output));
     this.sessions.endAll(user.id);
     this.bus?.emit("accounts.revoked", { userId: user.id, reason: "modified", sessions: null });
@@ -251,4 +249,12 @@ export class Accounts {
     this.users.remove(user.id);
     this.bus?.emit("accounts.revoked", { userId: user.id, reason: "removed", sessions: null });
   }
+}
+
+/** A new password through its rules; the hint fits the rule it broke. */
+function checkPassword(password: string): { output: string } {
+  const p = v.safeParse(PasswordSchema, password);
+  if (p.success) return p;
+  const tooLong = p.issues[0].type === "max_length";
+  throw new AccountError("weak_password", `The password is not acceptable: ${p.issues[0].message}.`, tooLong ? "Use a shorter one; a few random words work well." : "Use a longer password; a few random words work well.");
 }

@@ -22,6 +22,12 @@ export const PERMISSION_TEXT: Record<Permission, string> = {
   admin: "manage users, groups and everyone's API keys; everything else",
 };
 
+/**
+ * Permissions over what all printers share (users, plugins, updates, host settings): a key or
+ * session restricted to one printer never uses them beyond that printer's own routes.
+ */
+export const HOST_WIDE: ReadonlySet<Permission> = new Set(["settings", "plugins", "update", "admin"]);
+
 export const GROUPS = ["admins", "users", "readonly", "guests"] as const;
 export const GroupSchema = v.picklist(GROUPS, `a group is one of ${GROUPS.join(", ")}`);
 export type Group = v.InferOutput<typeof GroupSchema>;

@@ -49,6 +49,23 @@ export function boundaryOf(contentType: string | null): string | null {
   return m ? (m[1] ?? m[2]!) : null;
 }
 
+/** An RFC 5987 `filename*` value, percent-decoded. */
+function decodeStarName(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new MultipartError(`the file name "${raw}" (filename*=) is not valid percent-encoded UTF-8`);
+  }
+}
+
+/**
+ * A quoted `filename`: browsers write `"`, CR and LF in it as %22, %0D and %0A (the HTML
+ * standard's form encoding), other clients as backslash escapes.
+ */
+function unquoteName(quoted: string): string {
+  return quoted.replace(/\\(.)/g, "$1").replace(/%(22|0D|0A)/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
 function parseHeaders(block: string): PartHeaders {
   let name: string | null = null;
   let filename: string | null = null;
@@ -61,7 +78,8 @@ function parseHeaders(block: string): PartHeaders {
     if (key === "content-disposition") {
       name = /(?:^|;)\s*name="([^"]*)"/i.exec(value)?.[1] ?? /(?:^|;)\s*name=([^;]+)/i.exec(value)?.[1]?.trim() ?? null;
       const star = /filename\*=(?:UTF-8'')?([^;]+)/i.exec(value)?.[1];
-      filename = star ? decodeURIComponent(star.trim()) : (/filename="([^"]*)"/i.exec(value)?.[1] ?? /filename=([^;]+)/i.exec(value)?.[1]?.trim() ?? null);
+      const quoted = /filename="((?:[^"\\]|\\.)*)"/i.exec(value)?.[1];
+      filename = star ? decodeStarName(star.trim()) : quoted !== undefined ? unquoteName(quoted) : (/filename=([^;]+)/i.exec(value)?.[1]?.trim() ?? null);
     } else if (key === "content-type") contentType = value;
   }
   if (name === null) throw new MultipartError("a part of the form has no name");

@@ -90,6 +90,9 @@ export class TempUpload {
 }
 
 export class FileStorage {
+  /** Names on disk left out of the listing (each warned about once). */
+  private readonly unusable = new Set<string>();
+
   constructor(
     readonly root: string,
     private readonly db: Database,
@@ -379,6 +382,16 @@ export class FileStorage {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.name.startsWith(".")) continue;
       const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+      const check = safeRelativePath(childRel);
+      if (!check.ok) {
+        // Copied in by hand under a name no request could address (a leading space, a backslash):
+        // listed, it could be neither read nor renamed, and would break what touches every file.
+        if (!this.unusable.has(childRel)) {
+          this.unusable.add(childRel);
+          console.warn(`files: left out "${childRel}": ${check.reason}. Rename it on disk to use it.`);
+        }
+        continue;
+      }
       // Symlinks are never followed: they could point outside the files folder.
       if (entry.isDirectory()) {
         folders.push({ path: childRel, name: entry.name });

@@ -617,8 +617,9 @@ export class PrinterController {
     const opened = await this.openSource(file);
     if (!opened.ok) return opened;
     const base = (name ?? file.split("/").pop()!).trim();
-    if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(base) || base.includes(";")) {
-      return fail("invalid_path", `"${base}" cannot be a name on the SD card.`, "Use letters, digits, dashes and dots.");
+    // A name in the card's top folder: no folders (`../`), nothing the G-code line would cut (`;`).
+    if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(base) || /[;/\\]/.test(base) || base.startsWith(".")) {
+      return fail("invalid_path", `"${base}" cannot be a name on the SD card.`, "Use letters, digits, dashes and dots, without folders.");
     }
     const taken = (n: string) => this.status.sd.files.some((f) => f.name.toUpperCase() === n.toUpperCase());
     const cardName = engine.capabilities.LFN_WRITE ? base : shortName(base, taken);
@@ -901,8 +902,10 @@ export class PrinterController {
   private onLinkEvent(e: Exclude<EngineEvent, { type: "sent" | "received" | "acked" }>): void {
     switch (e.type) {
       case "refused":
-        // A job line a plugin made too long (the file's own lines are checked as they are read).
+        // A job line a plugin made too long (the file's own lines are checked as they are read):
+        // the plugin's fault, not the file's; that line is not sent and the print goes on.
         if (e.tag >= 0 && this.stream?.kind === "print") {
+          if (this.options.hooks?.refused?.(e.command, `a line of ${e.length} characters (line number and checksum included), more than the ${e.limit} this firmware reads`)) return;
           const p = lineTooLongProblem(`A line of ${this.stream.file} (ending at byte ${e.tag})`, e.length, e.limit, "The print was stopped before that line.");
           this.endJob("failed", `${p.message} ${p.hint}`);
         }
@@ -1208,6 +1211,10 @@ export class PrinterController {
     this.incoming.reset();
     this.prompt.close();
     this.status.prompt = null;
+    // Without a link there is no card to read: its listing comes back with the next connection.
+    this.status.sd.available = false;
+    this.status.sd.writable = false;
+    this.status.sd.files = [];
     if (transport) {
       await this.lastWrite;
       await transport.close().catch(() => undefined);
@@ -1272,6 +1279,8 @@ export class PrinterController {
     const path = `${this.options.filesDir}/${file}`;
     const handle = Bun.file(path);
     if (!(await handle.exists())) return fail("file_not_found", `There is no file "${file}".`, "Upload it first, or check the name.");
+    // Printed, it would be "done" at once and count as a print.
+    if (handle.size === 0) return fail("not_printable", `"${file}" is empty (0 bytes): there is nothing in it to print.`, "Export it from the slicer again and upload that.");
     if (from && from.offset >= handle.size) return fail("invalid_request", `"${file}" is shorter than the place to resume from.`, "The file changed since the print stopped; start it again.");
     const source = new GcodeSource(path, handle.size, from?.offset ?? 0, from?.line ?? 1);
     await source.fill();

@@ -81,7 +81,10 @@ export const errorHandler = new Elysia({ name: "errors" }).onError({ as: "global
   return body;
 });
 
-function nativeError({ code, error, set }: { code: unknown; error: unknown; set: { status?: number | string } }) {
+function nativeError({ code, error: raised, set }: { code: unknown; error: unknown; set: { status?: number | string } }) {
+  // What a parse hook throws (a body too large or too deep) reaches here wrapped by Elysia.
+  const cause = code === "PARSE" ? (raised as Error).cause : undefined;
+  const error = cause instanceof ApiError ? cause : raised;
   if (error instanceof ApiError) {
     set.status = error.status;
     return errorBody(error.code, error.message, error.hint);

@@ -83,6 +83,8 @@ describe("the accounts store", () => {
     expect(row.password_hash).toStartWith("$argon2id$");
     await expect(accounts.addUser("x y", "long enough pw", "users")).rejects.toThrow(/user name/);
     await expect(accounts.addUser("bob", "short", "users")).rejects.toThrow(/at least 8/);
+    const long = await accounts.addUser("bob", "x".repeat(1025), "users").catch((e) => e);
+    expect([long.message, long.hint]).toEqual(["The password is not acceptable: the password may be at most 1024 characters.", "Use a shorter one; a few random words work well."]);
     await expect(accounts.addUser("ROOT", "another long pw", "users")).rejects.toThrow(/already/);
     expect((await accounts.login("root", "a very long password", "a")).ok).toBe(true);
     expect((await accounts.login("root", "wrong password!", "a")).ok).toBe(false);

@@ -22,6 +22,7 @@ const BODIES: [string, string, BodyInit][] = [
   ["missing fields", "application/json", "{}"],
   ["an array", "application/json", "[1,2,3]"],
   ["a huge body", "application/json", JSON.stringify({ command: "x".repeat(3_000_000) })],
+  ["JSON nested 20,000 deep", "application/json", "[".repeat(20_000) + "]".repeat(20_000)],
   ["a broken form", "multipart/form-data; boundary=zzz", "--zzz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nunterminated"],
   ["a form without a file", "application/x-www-form-urlencoded", "select=maybe&print=perhaps&path=../../etc"],
 ];
@@ -34,12 +35,40 @@ test("OctoPrint command endpoints name what is wrong", async () => {
     ["/api/printer/printhead", { command: "home", axes: [] }, /axis/],
     ["/api/connection", { command: "connect", port: "/etc/passwd" }, /absolute path|virtual printer/],
     ["/api/printer/command", { commands: [] }, /./],
+    ["/api/printer/command", {}, /"commands": \["G28"/],
+    ["/api/printer/command", { commands: "M105" }, /"commands": \["G28"/],
   ];
   for (const [path, body, message] of cases) {
     const res = await host.post(path, body);
     expect({ path, status: res.status }).toEqual({ path, status: 400 });
     expect((await res.json()).error).toMatch(message);
   }
+  // Commands are JSON, as in OctoPrint: a form post (a page on another site) does nothing.
+  const form = await host.api("/api/printer/command", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "command=M117 formtest" });
+  expect(form.status).toBe(400);
+  expect(await form.json()).toEqual({ error: "Expected content-type JSON" });
+  expect((await host.api("/api/job", { method: "POST", headers: { "content-type": "text/plain" }, body: '{"command":"cancel"}' })).status).toBe(400);
+});
+
+test("feed and flow rates are read as OctoPrint reads them: a whole number is a percentage, a fraction a factor", async () => {
+  for (const [path, command, factor] of [
+    ["/api/printer/tool", "flowrate", 95],
+    ["/api/printer/tool", "flowrate", 1.05],
+    ["/api/printer/printhead", "feedrate", 150],
+    ["/api/printer/printhead", "feedrate", 0.5],
+    ["/api/printer/printhead", "feedrate", 2],
+  ] as const) {
+    expect([command, factor, (await host.post(path, { command, factor })).status]).toEqual([command, factor, 204]);
+  }
+  for (const factor of [0, 0.001, -5, 1000]) expect((await host.post("/api/printer/tool", { command: "flowrate", factor })).status).toBe(400);
+  await Bun.sleep(300);
+  const sent = (await (await host.api(`/api/v1/printers/${printer}/trace`)).text())
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.dir === "send" && /M22[01]/.test(e.line))
+    .map((e) => e.line.replace(/^N\d+ | *\*\d+$/g, ""));
+  expect(sent).toEqual(["M221 S95", "M221 S105", "M220 S150", "M220 S50", "M220 S2"]);
 });
 
 // Last: it disconnects, stops and even removes the printer along the way.

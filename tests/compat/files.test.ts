@@ -77,6 +77,12 @@ test("copy and move files and folders, with OctoPrint's answers; the hash is the
 
   expect((await command("parts/clip.gcode", { command: "copy", destination: "parts/brackets" })).status).toBe(409); // exists
   expect((await command("parts", { command: "move", destination: "parts/brackets" })).status).toBe(409); // into itself
+  // A folder that does not exist is named as such (not taken for a new file name).
+  for (const destination of ["nofolder/", "nofolder/clip.gcode"]) {
+    const missing = await command("parts/clip.gcode", { command: "move", destination });
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error).toBe('There is no folder "nofolder" to move into');
+  }
 
   // A folder moves with everything in it; to the top with an empty destination.
   const moved = await command("parts/brackets", { command: "move", destination: "" });

@@ -52,6 +52,22 @@ test("a card file is printed with select + print; the job shows it from the card
   expect(printing.job.file).toMatchObject({ name: DEMO, path: DEMO, display: "layerline-demo.gcode", origin: "sdcard" });
   const done = await host.waitFor("/api/job", (j: any) => j.state === "Operational" && j.progress.completion === 100);
   expect(done.job.file.origin).toBe("sdcard");
+  // Still selected, as in OctoPrint: "start" prints it again from the card (a new job).
+  const first = (await json(`/api/v1/printers/${printer}`)).job;
+  expect((await host.post("/api/job", { command: "start" })).status).toBe(204);
+  const again = await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.job.id !== first.id && p.job.state === "done");
+  expect(again.job).toMatchObject({ source: "sd", file: DEMO });
+}, 30_000);
+
+test("without a link there is no card: not ready, nothing listed; it comes back with the connection", async () => {
+  expect((await host.post("/api/connection", { command: "disconnect" })).status).toBe(204);
+  await host.waitFor("/api/connection", (c: any) => c.current.state === "Closed");
+  expect(await json("/api/printer/sd")).toEqual({ ready: false });
+  expect(await json("/api/files/sdcard")).toEqual({ files: [] });
+  expect((await json("/api/files")).files.filter((f: any) => f.origin === "sdcard")).toEqual([]);
+  expect((await host.post("/api/connection", { command: "connect" })).status).toBe(204);
+  await host.waitFor("/api/printer/sd", (b: any) => b.ready === true);
+  await host.waitFor("/api/files/sdcard", (b: any) => b.files.some((f: any) => f.name === DEMO));
 }, 30_000);
 
 test("uploads to the card are refused with the way to do it; delete and release work", async () => {

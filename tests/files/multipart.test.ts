@@ -42,6 +42,19 @@ describe("streaming multipart reader", () => {
     expect(boundaryOf("application/json")).toBeNull();
   });
 
+  test("file names: a browser's %22, a backslash escape, RFC 5987; broken percent-encoding is a clear error", async () => {
+    const named = async (disposition: string) => {
+      const bytes = enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; ${disposition}\r\n\r\nG1\r\n--${BOUNDARY}--\r\n`);
+      return (await read(bytes, 64)).files.file!.filename;
+    };
+    expect(await named('filename="my %22best%22 part.gcode"')).toBe('my "best" part.gcode');
+    expect(await named('filename="a\\"b.gcode"')).toBe('a"b.gcode');
+    expect(await named("filename*=UTF-8''caf%C3%A9.gcode")).toBe("café.gcode");
+    const broken = await named("filename*=UTF-8''%E0%A4%A.gcode").catch((e) => e);
+    expect(broken).toBeInstanceOf(MultipartError);
+    expect(broken.message).toContain("percent-encoded");
+  });
+
   test("fields before and after the file; bytes that look like boundaries; every chunk size", async () => {
     // File content with CRLFs, dashes and a near-boundary, binary bytes.
     const content = Buffer.concat([enc.encode(`G1 X1\r\n--${BOUNDARY.slice(0, -1)}\r\n--\r\n`), new Uint8Array([0, 255, 13, 10, 45, 45])]);

@@ -114,6 +114,17 @@ describe("file storage", () => {
     expect(existsSync(join(dir, "files/.upload-leftover"))).toBe(false);
   });
 
+  test("files copied in by hand under names no request could address are left out, not listed to fail", async () => {
+    await files.save("ok.gcode", new Blob(["G1 X1\n"]));
+    for (const name of [" lead.gcode", "trail.gcode ", "back\\slash.gcode", "ctl\x01.gcode"]) writeFileSync(join(dir, "files", name), "G1 X2\n");
+    mkdirSync(join(dir, "files", " folder"));
+    writeFileSync(join(dir, "files", " folder", "inner.gcode"), "G1 X3\n");
+    expect(files.list().map((f) => f.path)).toEqual(["ok.gcode"]);
+    expect(files.folders().map((f) => f.path)).toEqual([]);
+    // Everything that goes over every file works (it threw on such a name).
+    for (const f of files.list()) expect(files.get(f.path)?.path).toBe(f.path);
+  });
+
   test("free and total space", () => {
     const { free, total } = files.space();
     expect(total).toBeGreaterThan(free);

@@ -12,13 +12,13 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Opens `path`, which leads to the login page; logs in as the admin and lands on `path`. */
-export async function loggedInPage(browser: Browser, host: TestHost, path = "/", viewport?: { width: number; height: number }): Promise<Page> {
+/** Opens `path`, which leads to the login page; logs in (as the admin by default) and lands on `path`. */
+export async function loggedInPage(browser: Browser, host: TestHost, path = "/", viewport?: { width: number; height: number }, user = ADMIN): Promise<Page> {
   const page = await browser.newPage(viewport ? { viewport } : {});
   await page.goto(host.url + path);
   await page.waitForURL(/\/login/);
-  await page.fill('input[name="username"]', ADMIN.username);
-  await page.fill('input[name="password"]', ADMIN.password);
+  await page.fill('input[name="username"]', user.username);
+  await page.fill('input[name="password"]', user.password);
   await page.click('button[type="submit"]');
   await page.waitForURL(host.url + path);
   return page;

@@ -61,6 +61,13 @@ describe("SD card", () => {
     expect((await missing.json()).error.code).toBe("file_not_found");
     const bad = await host.post(`/api/v1/printers/${id}/sd/upload`, { file: "" });
     expect(bad.status).toBe(400);
+    for (const name of ["../../x.gco", "dir/x.gco", ".hidden.gco"]) {
+      const res = await host.post(`/api/v1/printers/${id}/sd/upload`, { file: "cube.gcode", name });
+      expect([name, res.status]).toEqual([name, 400]);
+      expect((await res.json()).error.hint).toContain("without folders");
+    }
+    const sd = await (await host.api(`/api/v1/printers/${id}/sd`)).json();
+    expect(sd.upload).toBeNull();
   });
 });
 

@@ -202,7 +202,34 @@ describe("bad input gets a clear 4xx, never a 500", () => {
     await expectError(await host.post("/api/v1/printers", { name: "No port", transport: "serial" }), 400);
   });
 
+  test("bodies nested too deep or too large are refused before they are parsed or validated", async () => {
+    const json = (body: string, path = `/api/v1/printers/${printer}/commands`) => host.api(path, { method: "POST", headers: { "content-type": "application/json" }, body });
+    // Deep nesting used to overflow the stack inside the validation error (a 500).
+    const deep = "[".repeat(20_000) + "]".repeat(20_000);
+    for (const path of [`/api/v1/printers/${printer}/commands`, "/api/v1/printers", "/api/v1/apikeys", "/api/v1/users"]) {
+      expect((await expectError(await json(deep, path), 400, "invalid_body")).message).toContain("nested");
+    }
+    // Brackets inside strings are text, not nesting.
+    expect((await json(JSON.stringify({ commands: ["M117 " + "[".repeat(100)] }))).status).toBeLessThan(300);
+    // A body past the cap (JSON, form, or chunked without a length) is a 413, whatever it holds.
+    const big = JSON.stringify({ commands: Array.from({ length: 30_000 }, () => "M105 ".repeat(10)) });
+    await expectError(await json(big), 413, "body_too_large");
+    const chunked = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 40; i++) c.enqueue(new TextEncoder().encode(" ".repeat(50_000)));
+        c.close();
+      },
+    });
+    await expectError(await host.api(`/api/v1/printers/${printer}/commands`, { method: "POST", headers: { "content-type": "application/json" }, body: chunked }), 413, "body_too_large");
+    await expectError(await host.api("/api/v1/printers", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "name=" + "x".repeat(2_000_000) }), 413);
+    // The host is still well.
+    expect((await host.post(`/api/v1/printers/${printer}/commands`, { commands: ["M105"] })).status).toBeLessThan(300);
+  });
+
   test("unknown printers, files and routes", async () => {
+    expect((await upload(host, "empty.gcode", "")).status).toBe(201);
+    const empty = await expectError(await host.post(`/api/v1/printers/${printer}/job`, { file: "empty.gcode" }), 400, "not_printable");
+    expect(empty.message).toContain("empty (0 bytes)");
     await expectError(await host.api("/api/v1/printers/nope"), 404, "printer_not_found");
     await expectError(await host.post("/api/v1/printers/nope/connect"), 404, "printer_not_found");
     await expectError(await host.post(`/api/v1/printers/${printer}/job`, { file: "missing.gcode" }), 404, "file_not_found");

@@ -111,6 +111,25 @@ describe("API keys", () => {
     expect((await bad.json()).error.code).toBe("invalid_credentials");
   });
 
+  test("a full key restricted to one printer acts on that printer but not on what all printers share", async () => {
+    const key = (await (await host.post("/api/v1/apikeys", { name: "farm", scope: "full", printer })).json()).key;
+    const h = { "x-api-key": key, "content-type": "application/json" };
+    expect((await host.anonymous(`/api/v1/printers/${printer}/profile`, { method: "PATCH", headers: h, body: '{"name":"Own"}' })).status).toBe(200);
+    for (const [method, path, body] of [
+      ["POST", "/api/v1/users", '{"name":"mallory","password":"correct horse battery","group":"admins"}'],
+      ["GET", "/api/v1/users", undefined],
+      ["POST", "/api/v1/printers", '{"name":"Third","transport":"virtual"}'],
+      ["PUT", "/api/v1/tracking", '{"enabled":true}'],
+      ["POST", "/api/v1/update/check", undefined],
+      ["POST", "/api/v1/plugins/install", '{"url":"http://127.0.0.1:1/x.tgz"}'],
+    ] as const) {
+      const res = await host.anonymous(path, { method, headers: h, body });
+      expect([path, res.status]).toEqual([path, 403]);
+      expect((await res.json()).error.code).toBe("wrong_printer");
+    }
+    expect(host.accounts.users.list().map((u) => u.name)).not.toContain("mallory");
+  });
+
   test("created through the API: shown once, stored hashed, scoped, restricted to a printer, expiring", async () => {
     const res = await host.post("/api/v1/apikeys", { name: "dashboard", scope: "read-only", printer });
     expect(res.status).toBe(201);

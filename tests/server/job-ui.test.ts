@@ -320,3 +320,23 @@ describe("the map's geometry", () => {
     expect(timeLeftWords(120 * 60)).toBe("about 2 h left");
   });
 });
+
+describe("the dashboard of a second printer", () => {
+  let host: TestHost;
+  beforeAll(async () => {
+    host = await startTestHost();
+    expect((await host.post("/api/v1/printers", { name: "Bench", transport: "virtual", autoconnect: false })).status).toBe(201);
+  }, 30_000);
+  afterAll(() => host.close());
+
+  test("uploads and deletes there answer with that printer's Print buttons, not the default one's", async () => {
+    const page = await text(await host.api("/?printer=bench"));
+    expect(page).toContain('hx-post="/ui/files?printer=bench"');
+    await upload(host, "one.gcode", "G28\n");
+    await upload(host, "two.gcode", "G28\n");
+    const list = await text(await form(host, "/ui/files/delete?printer=bench", { path: "two.gcode" }));
+    expect(list).toContain('hx-post="/ui/printers/bench/job"');
+    expect(list).toContain('hx-post="/ui/files/delete?printer=bench"');
+    expect(list).not.toContain("two.gcode");
+  });
+});

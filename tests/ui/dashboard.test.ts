@@ -64,3 +64,44 @@ test("an action that fails explains why in a toast", async () => {
   await expect(page.locator("#toasts .toast.error").textContent()).resolves.toContain("Enter a target temperature");
   await page.close();
 }, 30_000);
+
+test("a refused action says so: a read-only user's emergency stop shows the missing permission", async () => {
+  const viewer = { username: "viewer", password: "viewer's long password" };
+  expect((await host.post("/api/v1/users", { username: viewer.username, password: viewer.password, group: "readonly" })).status).toBe(201);
+  const page = await login(browser, host, "/", undefined, viewer);
+  page.on("dialog", (d) => void d.accept());
+  await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
+  await page.click("button.danger:text('Emergency stop')");
+  await expect(page.locator("#toasts .toast.error").first().textContent()).resolves.toContain("“control” permission");
+  const { printers } = await (await host.api("/api/v1/printers")).json();
+  expect(printers[0].state).toBe("operational");
+  await page.close();
+}, 30_000);
+
+test("when the session has ended, a click leads through the login back to the page it was made on", async () => {
+  const page = await loggedInPage();
+  await page.goto(`${host.url}/files`);
+  await page.context().clearCookies();
+  await page.locator("button[hx-post], button[hx-get], [hx-post] button").first().click();
+  await page.waitForURL(/\/login\?next=%2Ffiles/);
+  await page.fill('input[name="username"]', "admin");
+  await page.fill('input[name="password"]', (await import("../helpers/host.ts")).ADMIN.password);
+  await page.click('button[type="submit"]');
+  await page.waitForURL(`${host.url}/files`);
+  await page.close();
+}, 30_000);
+
+test("on a phone's screen no page is wider than the screen", async () => {
+  for (const path of ["/", "/files", "/queue", "/history", "/users", "/account", "/plugins", "/plugins/repository", "/settings/tracking"]) {
+    const page = await login(browser, host, path, { width: 375, height: 667 });
+    await page.waitForLoadState("networkidle");
+    // What sticks out, named, so a failure says where to look.
+    const outside = await page.evaluate(() =>
+      document.documentElement.scrollWidth > innerWidth
+        ? Array.from(document.querySelectorAll("body *")).filter((e) => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest("#terminal-lines, .card table")).map((e) => `${e.tagName}.${e.className}`).slice(-3)
+        : [],
+    );
+    expect(outside.map((e) => `${path}: ${e}`)).toEqual([]);
+    await page.close();
+  }
+}, 60_000);

@@ -20,6 +20,7 @@ import { FileCatalog, SORT_KEYS, fileUrl, type SortKey } from "../../files/catal
 import { receiveUpload, uploadPath } from "../../files/upload.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { pathParam } from "../path-param.ts";
 import { documentedBody } from "./openapi.ts";
 
 const CommandSchema = v.variant("command", [
@@ -40,15 +41,6 @@ const SettingsPatchSchema = v.object({
   // Machine limits were a host-wide analysis setting; they are each printer's now (one source).
   limits: v.optional(v.custom<never>(() => false, "machine limits are part of each printer's profile now: PATCH /api/v1/printers/<id>/profile {\"limits\": …}")),
 });
-
-/** The wildcard part of the URL as a path (Elysia leaves it percent-encoded). */
-function pathParam(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new ApiError(400, "invalid_path", `The path "${raw}" is not valid URL encoding.`, "Encode each path segment with encodeURIComponent.");
-  }
-}
 
 async function jsonBody<S extends v.GenericSchema>(request: Request, schema: S): Promise<v.InferOutput<S>> {
   let body: unknown;

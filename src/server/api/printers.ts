@@ -9,6 +9,7 @@ import { NewPrinterSchema, PrinterSettingsSchema } from "../../printers/record.t
 import type { PrinterSession } from "../../printers/session.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { pathParam } from "../path-param.ts";
 import { visibleTo } from "../auth/principal.ts";
 import { checkScript, SCRIPT_EVENTS, SCRIPT_VARIABLES, SCRIPTS, DEFAULT_SCRIPTS, ScriptTextSchema, type ScriptName } from "../../jobs/scripts.ts";
 import { PrinterProfileSchema } from "../../printers/profile.ts";
@@ -179,7 +180,7 @@ export function printersApi(ctx: AppContext) {
       { body: SdUploadSchema },
     )
     .delete("/:id/sd/*", async ({ params, set }) => {
-      const name = decodeURIComponent(params["*"]);
+      const name = pathParam(params["*"]);
       unwrap(await session(params.id).sdDelete(name));
       set.status = 202;
       return { deleting: name };

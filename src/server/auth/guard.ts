@@ -7,10 +7,11 @@
  */
 import { Elysia } from "elysia";
 import { LOCAL_TOKEN_HEADER, type Accounts, type Principal } from "../../accounts/accounts.ts";
-import { PERMISSION_TEXT } from "../../accounts/permissions.ts";
+import { HOST_WIDE, PERMISSION_TEXT } from "../../accounts/permissions.ts";
 import { sameSecret } from "../../accounts/tokens.ts";
 import type { PrinterManager } from "../../printers/manager.ts";
 import { errorBody } from "../errors.ts";
+import { readBody } from "../request-body.ts";
 import { routeKind } from "../route-kind.ts";
 import { FORM_CSRF_COOKIE, readCookie, SESSION_COOKIE } from "./cookies.ts";
 import { isLoopback, setPrincipal } from "./principal.ts";
@@ -93,6 +94,8 @@ export function authGuard(options: GuardOptions) {
         if (target !== principal.printerId) {
           verdict.refusal = refuse(kind, 403, "wrong_printer", `This API key is restricted to printer "${principal.printerId}".`, "Use a key for this printer, or one without a printer restriction.", c);
         }
+      } else if (principal.printerId && requirement.permission !== "login" && HOST_WIDE.has(requirement.permission)) {
+        verdict.refusal = refuse(kind, 403, "wrong_printer", `This API key is restricted to printer "${principal.printerId}"; users, plugins, updates and host settings are shared by all printers.`, "Use a key without a printer restriction for this.", c);
       }
     }
     return verdict;
@@ -108,6 +111,8 @@ export function authGuard(options: GuardOptions) {
       // nothing, parses the body after all (or fails on "none"); so the guard claims the body
       // for them, unread. Multipart and binary bodies are never buffered for other routes either.
       if (streams(ctx.request.method, ctx.route) || isStreamedBody(ctx.request.headers.get("content-type"))) return null as unknown as object;
+      // The rest is read here, capped (undefined: a content type Elysia parses itself).
+      return readBody(ctx.request) as Promise<object | undefined>;
     })
     .onTransform({ as: "global" }, (c) => {
       const ctx = c as unknown as GuardContext;
@@ -197,14 +202,27 @@ function printerOf(ref: PrinterRef, c: GuardContext, printers: PrinterManager): 
   return typeof fromQuery === "string" && fromQuery ? fromQuery : printers.default()?.id;
 }
 
+/** The path and query of the page an htmx request came from, if it is one of ours; else the dashboard. */
+function pageOf(currentUrl: string | null, origin: string): string {
+  try {
+    const page = new URL(currentUrl ?? "/", origin);
+    return page.origin === origin ? page.pathname + page.search : "/";
+  } catch {
+    return "/";
+  }
+}
+
 function refuse(kind: ReturnType<typeof routeKind>, status: 401 | 403, code: string, message: string, hint: string, c: GuardContext): Refusal {
   // OctoPrint answers every missing or insufficient credential with this 403 (api_version_no_key_403).
   if (kind === "octoprint") return new Refusal(Response.json({ error: code === "wrong_printer" || code === "csrf" ? message : OCTOPRINT_FORBIDDEN }, { status: 403 }));
   if (kind === "html") {
     if (status === 401) {
-      const next = c.path + (new URL(c.request.url).search || "");
+      const url = new URL(c.request.url);
+      const hx = c.request.headers.get("hx-request") !== null;
+      // After logging in, back to the page: for a click on it (htmx), the page it was made on.
+      const next = hx ? pageOf(c.request.headers.get("hx-current-url"), url.origin) : c.path + url.search;
       const location = `/login?next=${encodeURIComponent(next)}`;
-      if (c.request.headers.get("hx-request")) return new Refusal(new Response(null, { status: 401, headers: { "HX-Redirect": location } }));
+      if (hx) return new Refusal(new Response(null, { status: 401, headers: { "HX-Redirect": location } }));
       if (SAFE_METHODS.has(c.request.method)) return new Refusal(new Response(null, { status: 303, headers: { location } }));
     }
     return new Refusal(new Response(`${message} ${hint}`, { status, headers: { "content-type": "text/plain; charset=utf-8" } }));

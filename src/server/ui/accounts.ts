@@ -173,6 +173,9 @@ export function accountRoutes(ctx: AppContext) {
     .post("/account/password", async ({ body, request, server }) => {
       const user = principalOf(request).user!;
       const check = await ctx.accounts.login(user.name, field(body, "current"), address(request, server));
+      if (!check.ok && check.reason === "throttled") {
+        return accountView(request, { error: `Too many wrong passwords: the account is locked for ${Math.ceil(check.retryAfterMs / 60_000)} minute(s). Try again then.` }, 429);
+      }
       if (!check.ok) return accountView(request, { error: "The current password is wrong." }, 403);
       try {
         await ctx.accounts.setPassword(user, field(body, "password"));

@@ -19,6 +19,9 @@ import { ApiError } from "../errors.ts";
 import { installFrom, pluginAction } from "../api/plugins.ts";
 import { pageSession } from "./page-session.ts";
 
+/** The repository settings form: one text field each (a field sent twice is refused). */
+const RepositoryForm = v.object({ url: v.optional(v.string("give one URL")), refreshHours: v.optional(v.string("give one number of hours")) });
+
 const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
   new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 const toastResponse = (kind: "error" | "info", message: string, hint = "", headers: Record<string, string> = {}) =>
@@ -140,10 +143,12 @@ export function uiPlugins(ctx: AppContext) {
       return new Response(null, { status: 200, headers: { "HX-Refresh": "true" } });
     })
     .post("/ui/plugins/repository/settings", ({ body }) => {
-      const form = (body ?? {}) as Record<string, string>;
+      const form = v.safeParse(RepositoryForm, body ?? {});
+      if (!form.success) return toastResponse("error", `Not saved: ${v.getDotPath(form.issues[0]) ?? ""} ${form.issues[0].message}`.trim());
+      const { url, refreshHours } = form.output;
       const parsed = v.safeParse(RepositorySettingsSchema, {
-        url: form.url?.trim() ? form.url.trim() : null,
-        refreshHours: form.refreshHours !== undefined && form.refreshHours !== "" ? Number(form.refreshHours) : undefined,
+        url: url?.trim() ? url.trim() : null,
+        refreshHours: refreshHours !== undefined && refreshHours !== "" ? Number(refreshHours) : undefined,
       });
       if (!parsed.success) return toastResponse("error", `Not saved: ${v.getDotPath(parsed.issues[0]) ?? ""} ${parsed.issues[0].message}`.trim());
       plugins.repository.changeSettings(parsed.output);

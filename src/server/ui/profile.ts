@@ -73,7 +73,7 @@ export function uiProfile(ctx: AppContext) {
   return new Elysia()
     .get("/settings/printers/:id/profile", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
-      if (!s) return new Response(`There is no printer "${params.id}".`, { status: 404 });
+      if (!s) return new Response(`There is no printer "${params.id}".`, { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
       return htmlResponse(profilePage(s.record, ctx.jobs.profile(s.id), limitsView(s), pageSession(request)));
     })
     .post("/ui/printers/:id/profile", async ({ params, body }) => {

@@ -19,7 +19,7 @@ export function uiScripts(ctx: AppContext) {
   return new Elysia()
     .get("/settings/printers/:id/scripts", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
-      if (!s) return new Response(`There is no printer "${params.id}".`, { status: 404 });
+      if (!s) return new Response(`There is no printer "${params.id}".`, { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
       return htmlResponse(scriptsPage(s.record, scriptViews(ctx.jobs.scripts(s.id)), pageSession(request)));
     })
     .post("/ui/printers/:id/scripts", async ({ params, body }) => {

@@ -28,11 +28,22 @@ export const ConnectionCommand = v.variant("command", [
   v.object({ command: v.literal("fake_ack") }),
 ]);
 
+/**
+ * A feed or flow rate as OctoPrint reads it (`_convert_rate_value`): a whole number is a
+ * percentage (95), a fraction a factor (0.95 → 95 %); the result is the M220/M221 percentage.
+ */
+const RateFactor = v.pipe(
+  Num,
+  v.transform((f) => (Number.isInteger(f) ? f : Math.trunc(f * 100))),
+  v.minValue(1, "factor: a percentage of at least 1 (a whole number such as 95), or a fraction such as 0.95"),
+  v.maxValue(999, "factor: at most 999 %"),
+);
+
 const Axis = v.picklist(["x", "y", "z"], "axes are x, y and z");
 export const PrintheadCommand = v.variant("command", [
   v.object({ command: v.literal("jog"), x: v.optional(Num), y: v.optional(Num), z: v.optional(Num), absolute: v.optional(v.boolean()), speed: v.optional(v.union([v.pipe(Num, v.minValue(1)), v.boolean()])) }),
   v.object({ command: v.literal("home"), axes: v.pipe(v.array(Axis), v.minLength(1, "name at least one axis")) }),
-  v.object({ command: v.literal("feedrate"), factor: v.pipe(Num, v.minValue(0.01), v.maxValue(1000)) }),
+  v.object({ command: v.literal("feedrate"), factor: RateFactor }),
 ]);
 
 const Tool = v.pipe(v.string(), v.regex(/^tool\d$/, 'tools are named "tool0", "tool1", …'));
@@ -41,7 +52,7 @@ export const ToolCommand = v.variant("command", [
   v.object({ command: v.literal("offset"), offsets: v.record(Tool, v.pipe(Num, v.minValue(-50), v.maxValue(50))) }),
   v.object({ command: v.literal("select"), tool: Tool }),
   v.object({ command: v.literal("extrude"), amount: v.pipe(Num, v.minValue(-1000), v.maxValue(1000)), speed: v.optional(v.pipe(Num, v.minValue(1))) }),
-  v.object({ command: v.literal("flowrate"), factor: v.pipe(Num, v.minValue(0.01), v.maxValue(10)) }),
+  v.object({ command: v.literal("flowrate"), factor: RateFactor }),
 ]);
 
 export const HeaterCommand = v.variant("command", [
@@ -50,11 +61,10 @@ export const HeaterCommand = v.variant("command", [
 ]);
 
 const Line = v.pipe(v.string(), v.maxLength(256, "a command may be at most 256 characters"));
-export const RawCommand = v.union([
-  v.object({ command: Line }),
-  v.object({ commands: v.pipe(v.array(Line), v.minLength(1), v.maxLength(1000)) }),
-  v.object({ script: v.string() }),
-]);
+export const RawCommand = v.union(
+  [v.object({ command: Line }), v.object({ commands: v.pipe(v.array(Line), v.minLength(1), v.maxLength(1000)) }), v.object({ script: v.string() })],
+  'send {"command": "M105"} or {"commands": ["G28", "M105"]} (up to 1,000 lines of at most 256 characters)',
+);
 
 export const FileCommand = v.variant("command", [
   v.object({ command: v.literal("select"), print: v.optional(Bool) }),

@@ -60,7 +60,9 @@ const MACHINECODE = ["machinecode", "gcode"];
 const fail = (status: number, message: string) => new ApiError(status, "octoprint", message);
 const noContent = () => new Response(null, { status: 204 });
 
-function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
+/** A command's JSON body through its schema; like OctoPrint, anything but JSON is refused. */
+function parse<S extends v.GenericSchema>(schema: S, body: unknown, request: Request): v.InferOutput<S> {
+  if (!/^application\/(.+\+)?json\b/i.test(request.headers.get("content-type") ?? "")) throw fail(400, "Expected content-type JSON");
   const r = v.safeParse(schema, body ?? {});
   if (!r.success) throw fail(400, firstIssue(r.issues));
   return r.output;
@@ -205,7 +207,11 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
     if (dest) {
       const check = safeRelativePath(dest);
       if (!check.ok) throw fail(400, `The destination is not allowed: ${check.reason}`);
-      target = ctx.files.isFolder(check.path) ? `${check.path}/${base}` : check.path;
+      const parent = check.path.includes("/") ? check.path.slice(0, check.path.lastIndexOf("/")) : "";
+      if (ctx.files.isFolder(check.path)) target = `${check.path}/${base}`;
+      else if (destination.endsWith("/")) throw fail(404, `There is no folder "${check.path}" to ${move ? "move" : "copy"} into`);
+      else if (parent && !ctx.files.isFolder(parent)) throw fail(404, `There is no folder "${parent}" to ${move ? "move" : "copy"} into`);
+      else target = check.path;
     }
     if (target === from.path || target.startsWith(`${from.path}/`)) throw fail(409, "Cannot move or copy onto itself");
     try {
@@ -331,16 +337,16 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       })
       .post("/api/settings", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        updateSettings(ctx.settings, parse(SettingsUpdateSchema, body));
+        updateSettings(ctx.settings, parse(SettingsUpdateSchema, body, request));
         return settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principalOf(request).permissions.has("admin"));
       })
       .get("/api/connection", async ({ params }) => {
         const s = printerFor(ctx, params as Record<string, string>);
         return connectionPayload(s.record, s.status, await ctx.printers.ports());
       })
-      .post("/api/connection", async ({ body, params }) => {
+      .post("/api/connection", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        const c = parse(ConnectionCommand, body);
+        const c = parse(ConnectionCommand, body, request);
         if (c.command === "disconnect") {
           commandFailed(await ctx.printers.disconnect(s.id));
           return noContent();
@@ -388,9 +394,9 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         if (!s.status.temperatures.chamber) throw fail(409, "Printer does not have a heated chamber");
         return heaterState(params, query, (n) => n === "chamber");
       })
-      .post("/api/printer/tool", async ({ body, params }) => {
+      .post("/api/printer/tool", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        const c = parse(ToolCommand, body);
+        const c = parse(ToolCommand, body, request);
         const offsets = deps.tracker.of(s.id).offsets;
         switch (c.command) {
           case "target":
@@ -408,29 +414,29 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
             await send(s, ["G91", "M83", `G1 E${c.amount} F${Math.round(c.speed ?? 300)}`, "M82", "G90"]);
             break;
           case "flowrate":
-            await send(s, [`M221 S${Math.round(c.factor * 100)}`]);
+            await send(s, [`M221 S${c.factor}`]);
             break;
         }
         return noContent();
       })
-      .post("/api/printer/bed", async ({ body, params }) => heaterCommand(params, body, "bed", "M140"))
-      .post("/api/printer/chamber", async ({ body, params }) => {
+      .post("/api/printer/bed", async ({ body, params, request }) => heaterCommand(params, body, request, "bed", "M140"))
+      .post("/api/printer/chamber", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
         if (!s.status.temperatures.chamber) throw fail(409, "Printer does not have a heated chamber");
-        return heaterCommand(params, body, "chamber", "M141");
+        return heaterCommand(params, body, request, "chamber", "M141");
       })
-      .post("/api/printer/printhead", async ({ body, params }) => {
+      .post("/api/printer/printhead", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        const c = parse(PrintheadCommand, body);
+        const c = parse(PrintheadCommand, body, request);
         if (s.status.state === "printing") throw fail(409, "Printer is currently printing");
         if (c.command === "jog") await send(s, jogGcode(c));
         else if (c.command === "home") await send(s, homeGcode(c.axes));
-        else await send(s, [`M220 S${Math.round(c.factor <= 2 ? c.factor * 100 : c.factor)}`]);
+        else await send(s, [`M220 S${c.factor}`]);
         return noContent();
       })
-      .post("/api/printer/command", async ({ body, params }) => {
+      .post("/api/printer/command", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        const c = parse(RawCommand, body);
+        const c = parse(RawCommand, body, request);
         if ("script" in c) throw fail(400, "Named G-code scripts are not supported; send the commands themselves");
         const commands = ("commands" in c ? c.commands : [c.command]).map((l) => l.trim()).filter(Boolean);
         await send(s, commands);
@@ -440,9 +446,9 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const s = printerFor(ctx, params as Record<string, string>);
         return { ready: s.status.sd.available };
       })
-      .post("/api/printer/sd", async ({ body, params }) => {
+      .post("/api/printer/sd", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        const c = parse(SdCommand, body);
+        const c = parse(SdCommand, body, request);
         requireOperational(s);
         if (c.command === "release") {
           if (s.status.job?.source === "sd" && (s.status.state === "printing" || s.status.state === "paused")) throw fail(409, "Printer is currently printing from the SD card");
@@ -464,13 +470,18 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       })
       .post("/api/job", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        const c = parse(JobCommand, body);
+        const c = parse(JobCommand, body, request);
         const state = s.status.state;
         switch (c.command) {
           case "start": {
             if (state === "printing" || state === "paused") throw fail(409, "Printer already has an active job");
             if (state !== "operational") throw fail(409, "Printer is not operational");
             const j = jobContext(s);
+            if (j.sd) {
+              // The card file of the last SD print stays selected, as in OctoPrint: printed again.
+              commandFailed(await s.sdPrint(j.sd.name));
+              break;
+            }
             if (!j.file) throw fail(409, "Printer has no file selected");
             await startJob(s, j.file.path, userName(principalOf(request)));
             break;
@@ -594,7 +605,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .post("/api/files/:origin/*", async ({ body, params, request, set }) => {
         const p = (params ?? {}) as Record<string, string>;
         const s = printerFor(ctx, p);
-        const c = parse(FileCommand, body);
+        const c = parse(FileCommand, body, request);
         const principal = principalOf(request);
         const need = (...perms: ("print" | "files.upload" | "files.delete")[]) => {
           for (const perm of perms) if (!principal.permissions.has(perm)) throw fail(403, OCTOPRINT_FORBIDDEN);
@@ -687,7 +698,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const p = (params ?? {}) as Record<string, string>;
         const s = printerFor(ctx, p);
         if (p.profile !== PROFILE_ID) throw fail(404, `Unknown profile: ${p.profile}`);
-        const problem = await ctx.jobs.updateProfile(s, parse(ProfileUpdateSchema, body).profile);
+        const problem = await ctx.jobs.updateProfile(s, parse(ProfileUpdateSchema, body, request).profile);
         if (problem) throw fail(400, problem);
         return { profile: profilePayload(readProfile(ctx.settings, s.id), `${refsFor(request, p).api}/api/printerprofiles/${PROFILE_ID}`) };
       })
@@ -728,9 +739,9 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
     return out;
   };
 
-  const heaterCommand = async (params: unknown, body: unknown, heater: string, gcode: string) => {
+  const heaterCommand = async (params: unknown, body: unknown, request: Request, heater: string, gcode: string) => {
     const s = printerFor(ctx, params as Record<string, string>);
-    const c = parse(HeaterCommand, body);
+    const c = parse(HeaterCommand, body, request);
     const offsets = deps.tracker.of(s.id).offsets;
     if (c.command === "target") await send(s, [`${gcode} S${Math.round(c.target + (offsets[heater] ?? 0))}`]);
     else {
