@@ -3,7 +3,9 @@
  * an API key (`X-Api-Key`, `Authorization: Bearer`, `?apikey=`), a session cookie, or nobody —
  * and whether the route's requirement is met, before the body is read or validated. It also
  * enforces the first-run mode (nothing but the wizard until an admin exists), keys restricted to
- * one printer, and CSRF protection for cookie-authenticated changes.
+ * one printer (and off what all printers share), and CSRF protection for cookie-authenticated
+ * changes. Being the first to see a request's body, it reads the small ones, capped
+ * (`request-body.ts`), and leaves streamed ones unread.
  */
 import { Elysia } from "elysia";
 import { LOCAL_TOKEN_HEADER, type Accounts, type Principal } from "../../accounts/accounts.ts";
