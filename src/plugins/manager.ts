@@ -30,6 +30,8 @@ import { HttpError, PluginApiError, type PluginRequest, type SlotProps } from ".
 import type { SerialPluginReport, SerialPluginSpec } from "./serial/protocol.ts";
 import { describeSettings, readSettings, validateSettings, type FormField } from "./settings.ts";
 import { PluginStore, type PluginStateRow } from "./store.ts";
+import { ApiError } from "../server/errors.ts";
+import { parseJson, readCapped } from "../server/request-body.ts";
 
 export type PluginStatus = "enabled" | "disabled" | "incompatible" | "failed";
 
@@ -535,7 +537,7 @@ export class PluginManager {
     }
     const url = new URL(request.url);
     const body = await readBody(request);
-    if (!body.ok) return jsonError(400, "invalid_body", body.message, "Send JSON with Content-Type: application/json, or a form.");
+    if (!body.ok) return jsonError(body.error.status, body.error.code, body.error.message, body.error.hint);
     const req: PluginRequest = {
       method,
       path,
@@ -719,31 +721,32 @@ function jsonError(status: number, code: string, message: string, hint: string):
   return Response.json({ error: { code, message, hint } }, { status });
 }
 
-/** The request's body as a plugin's route gets it; one that does not parse as its content type says is refused. */
-async function readBody(request: Request): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
+/**
+ * The request's body as a plugin's route gets it, JSON and text read with the host's caps (1 MB,
+ * 32 levels); one that does not parse as its content type says is refused.
+ */
+async function readBody(request: Request): Promise<{ ok: true; value: unknown } | { ok: false; error: ApiError }> {
   if (request.method === "GET" || request.method === "HEAD") return { ok: true, value: undefined };
   const type = request.headers.get("content-type") ?? "";
-  if (type.includes("application/json")) {
-    const text = await request.text();
-    if (text === "") return { ok: true, value: undefined };
-    try {
-      return { ok: true, value: JSON.parse(text) };
-    } catch (e) {
-      return { ok: false, message: `The request body is not valid JSON (${describe(e)}).` };
-    }
-  }
-  if (type.includes("application/x-www-form-urlencoded") || type.includes("multipart/form-data")) {
-    try {
-      const form = await request.formData();
+  try {
+    if (type.includes("application/x-www-form-urlencoded") || type.includes("multipart/form-data")) {
+      let form: FormData;
+      try {
+        form = await request.formData();
+      } catch (e) {
+        throw new ApiError(400, "invalid_body", `The request body is not a valid form (${describe(e)}).`, "Send JSON with Content-Type: application/json, or a form.");
+      }
       const out: Record<string, unknown> = {};
       for (const [k, v] of form.entries()) out[k] = v;
       return { ok: true, value: out };
-    } catch (e) {
-      return { ok: false, message: `The request body is not a valid form (${describe(e)}).` };
     }
+    const text = await readCapped(request);
+    if (text === "") return { ok: true, value: undefined };
+    return { ok: true, value: type.includes("application/json") ? parseJson(text) : text };
+  } catch (e) {
+    if (e instanceof ApiError) return { ok: false, error: e };
+    throw e;
   }
-  const text = await request.text();
-  return { ok: true, value: text === "" ? undefined : text };
 }
 
 const isErrorStatus = (status: unknown) => Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599;

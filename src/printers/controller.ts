@@ -614,13 +614,13 @@ export class PrinterController {
       // They would reach the firmware after M28, into the file.
       return fail("busy", "Commands are still waiting on a plugin's hook.", "Try again in a moment.");
     }
-    const opened = await this.openSource(file);
-    if (!opened.ok) return opened;
     const base = (name ?? file.split("/").pop()!).trim();
     // A name in the card's top folder: no folders (`../`), nothing the G-code line would cut (`;`).
     if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(base) || /[;/\\]/.test(base) || base.startsWith(".")) {
       return fail("invalid_path", `"${base}" cannot be a name on the SD card.`, "Use letters, digits, dashes and dots, without folders.");
     }
+    const opened = await this.openSource(file);
+    if (!opened.ok) return opened;
     const taken = (n: string) => this.status.sd.files.some((f) => f.name.toUpperCase() === n.toUpperCase());
     const cardName = engine.capabilities.LFN_WRITE ? base : shortName(base, taken);
     this.stream = { kind: "upload", file, source: opened.value, queuedTo: 0, ackedTo: 0, linesSent: 0, fedTo: 0, cardName };

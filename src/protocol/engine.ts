@@ -779,19 +779,16 @@ export class ProtocolEngine {
     this.consecutiveResends = k === this.lastResendN ? this.consecutiveResends + 1 : 1;
     this.lastResendN = k;
     if (this.consecutiveResends > this.quirks.resend.maxConsecutive) {
-      this.fail(
-        k >= this.nextN
-          ? {
-              code: "resend_loop",
-              message: `The printer asked ${this.consecutiveResends} times in a row for line ${k}, which the host has not sent yet: its line counter is ahead of the host's, so it rejects every line.`,
-              hint: "Reconnect the printer to number the lines afresh. Something set the printer's line number behind the host's back (another program on the port?).",
-            }
-          : {
-              code: "resend_loop",
-              message: `The printer asked for line ${k} ${this.consecutiveResends} times in a row; the link is stuck.`,
-              hint: "The line may be damaged on every try: check the USB cable and its shielding, or try a lower baud rate.",
-            },
-      );
+      const ahead = k >= this.nextN; // its counter is ahead of ours: it refuses every line
+      this.fail({
+        code: "resend_loop",
+        message: ahead
+          ? `The printer asked ${this.consecutiveResends} times in a row for line ${k}, which the host has not sent yet: its line counter is ahead of the host's, so it rejects every line.`
+          : `The printer asked for line ${k} ${this.consecutiveResends} times in a row; the link is stuck.`,
+        hint: ahead
+          ? "Reconnect the printer to number the lines afresh. Something set the printer's line number behind the host's back (another program on the port?)."
+          : "The line may be damaged on every try: check the USB cable and its shielding, or try a lower baud rate.",
+      });
       return;
     }
     if (k >= this.nextN) {
@@ -1418,13 +1415,13 @@ function framedAtMost(length: number, n: number): number {
   return length + digits + 6;
 }
 
-/** The command word of a line: `G1 X1` → `G1`, `M109 S200` → `M109`, `T1` → `T1`. */
 /** The line number an M110 sets (its `N` parameter; 0 without one, as in OctoPrint). */
 function lineNumberOfM110(command: string): number {
   const m = /\bN(-?\d+)/i.exec(command.slice(4));
   return m ? Math.max(-1, Number(m[1])) : 0;
 }
 
+/** The command word of a line: `G1 X1` → `G1`, `M109 S200` → `M109`, `T1` → `T1`. */
 export function commandCode(command: string): string {
   const space = command.indexOf(" ");
   return (space < 0 ? command : command.slice(0, space)).toUpperCase();

@@ -1,6 +1,7 @@
 /**
  * Request bodies the routes take whole (JSON, forms, text): read with a size cap and, for JSON,
- * a nesting cap, before anything parses or validates them. Elysia reads any body whole and, when
+ * a nesting cap, before anything parses or validates them (by the guard for the routes, by the
+ * plugin manager for plugins' routes). Elysia reads any body whole and, when
  * validation fails, copies it into the error as indented JSON: a 20 MB body cost more than a
  * gigabyte and a deeply nested one overflowed the stack (a 500). Streamed bodies (uploads) are
  * not read here.
@@ -18,8 +19,8 @@ const tooLarge = () =>
 
 /**
  * The parsed body of a JSON, form or text request (null for a JSON body of only whitespace), or
- * undefined for no body and other content types (left to Elysia). Throws a 413 past MAX_BODY_BYTES and a 400 for JSON that is malformed or nested
- * deeper than MAX_JSON_DEPTH.
+ * undefined for no body and other content types (left to Elysia). Throws a 413 past
+ * MAX_BODY_BYTES and a 400 for JSON that is malformed or nested deeper than MAX_JSON_DEPTH.
  */
 export async function readBody(request: Request): Promise<unknown> {
   const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
@@ -34,7 +35,11 @@ export async function readBody(request: Request): Promise<unknown> {
   const text = await readCapped(request);
   if (form) return parseQuery(text);
   if (!json) return text;
-  if (text.trim() === "") return null;
+  return text.trim() === "" ? null : parseJson(text);
+}
+
+/** A JSON body's text parsed, refused (400) when malformed or nested deeper than MAX_JSON_DEPTH. */
+export function parseJson(text: string): unknown {
   if (nestingDepth(text) > MAX_JSON_DEPTH) {
     throw new ApiError(400, "invalid_body", `The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`, "No endpoint takes anything that deep; check what the client sends.");
   }
@@ -45,8 +50,8 @@ export async function readBody(request: Request): Promise<unknown> {
   }
 }
 
-/** The body as text, refused as soon as it passes the cap (a declared length is believed first). */
-async function readCapped(request: Request): Promise<string> {
+/** The body as text, refused (413) as soon as it passes the cap (a declared length is believed first). */
+export async function readCapped(request: Request): Promise<string> {
   if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
   if (!request.body) return "";
   const chunks: Uint8Array[] = [];

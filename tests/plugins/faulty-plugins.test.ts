@@ -182,12 +182,16 @@ export default definePlugin({ setup(ctx) { ctx.slot("navbar.item", () => html\`<
     expect([teapot.status, ((await teapot.json()) as any).error.code]).toEqual([418, "teapot"]);
   });
 
-  test("malformed JSON for a plugin's route: a 400 that says so, the handler is not called", async () => {
+  test("malformed, too deep or too large JSON for a plugin's route: a 4xx that says so, the handler is not called", async () => {
     const send = (body: string) => host.api("/api/v1/plugins/j-routes/echo", { method: "POST", headers: { "content-type": "application/json" }, body });
     const bad = await send("{not json");
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error).toMatchObject({ code: "invalid_body", message: expect.stringMatching(/^The request body is not valid JSON \(.+\)\.$/) });
     expect(await (await send('{"a":1}')).json()).toEqual({ body: { a: 1 } });
+    // The host's caps hold for plugins' routes too.
+    expect(((await (await send("[".repeat(20_000) + "]".repeat(20_000))).json()) as any).error.code).toBe("invalid_body");
+    const big = await send(JSON.stringify({ a: "x".repeat(2_000_000) }));
+    expect([big.status, ((await big.json()) as any).error.code]).toEqual([413, "body_too_large"]);
     expect((await plugin("j-routes")).faults).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
 import { launchBrowser, loggedInPage as login } from "../helpers/browser.ts";
-import { startTestHost, type TestHost } from "../helpers/host.ts";
+import { ADMIN, startTestHost, type TestHost } from "../helpers/host.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
 
@@ -84,8 +84,8 @@ test("when the session has ended, a click leads through the login back to the pa
   await page.context().clearCookies();
   await page.locator("button[hx-post], button[hx-get], [hx-post] button").first().click();
   await page.waitForURL(/\/login\?next=%2Ffiles/);
-  await page.fill('input[name="username"]', "admin");
-  await page.fill('input[name="password"]', (await import("../helpers/host.ts")).ADMIN.password);
+  await page.fill('input[name="username"]', ADMIN.username);
+  await page.fill('input[name="password"]', ADMIN.password);
   await page.click('button[type="submit"]');
   await page.waitForURL(`${host.url}/files`);
   await page.close();
