@@ -1453,13 +1453,21 @@ function dwellMs(command: string): number {
 }
 
 /**
- * Firmware reads bytes, and checksums are over bytes: anything outside ASCII becomes `?`. A
+ * Firmware reads bytes, and checksums are over bytes: accented letters lose their accents
+ * (`M117 Café` shows "Cafe" on the printer's screen), anything else outside ASCII becomes `?`. A
  * control character becomes a space: some act on their own (Smoothie halts on Ctrl-X).
  */
 function toAscii(command: string): string {
   for (let i = 0; i < command.length; i++) {
     const c = command.charCodeAt(i);
-    if (c < 32 || c > 126) return command.replace(/[\x00-\x1f]/g, " ").replace(/[^\x20-\x7e]/g, "?").trim();
+    if (c < 32 || c > 126) {
+      return command
+        .replace(/[\x00-\x1f]/g, " ")
+        .normalize("NFKD")
+        .replace(/[\u0300-\u036f]/g, "")
+        .replace(/[^\x20-\x7e]/gu, "?")
+        .trim();
+    }
   }
   return command;
 }

@@ -171,8 +171,9 @@ describe("sending", () => {
     const h = connected();
     expect(h.engine.enqueue("; just a comment", 0)).toBe(false);
     expect(h.engine.enqueue("   ", 0)).toBe(false);
-    h.send("M117 Héllo ; greet");
-    expect(h.take()).toEqual([frame(3, "M117 H?llo")]);
+    h.send("M117 Héllo ; greet").recv("ok").send("M117 25°C ✓ Ærø 🙂").recv("ok").send("M117 ｆｕｌｌ");
+    // Accents dropped, what has no ASCII form is `?` (one per character, not per UTF-16 unit), width folded.
+    expect(h.take()).toEqual([frame(3, "M117 Hello"), frame(4, "M117 25?C ? ?r? ?"), frame(5, "M117 full")]);
   });
 
   test("control characters become spaces (Smoothie halts on Ctrl-X); Smoothie's realtime characters never go out inside a line", () => {
@@ -185,7 +186,7 @@ describe("sending", () => {
     s.take();
     // `?` would be taken as a status query and `!` as feed hold, out of the line, failing its checksum.
     s.send("M117 Ready? Go! ~Héllo~");
-    expect(s.take()).toEqual([frame(s.engine.nextLineNumber - 1, "M117 Ready  Go   H llo")]);
+    expect(s.take()).toEqual([frame(s.engine.nextLineNumber - 1, "M117 Ready  Go   Hello")]);
   });
 
   test("M0/M1 are refused with a notice, unless the firmware can be answered (prompt + emergency parser)", () => {
