@@ -19,6 +19,7 @@ import { bundledPlugins } from "./bundled.ts";
 import { checkCompatibility } from "./compat.ts";
 import { findPluginDirs, fingerprint, folderFiles, readPlugin, type Found, type Origin } from "./discovery.ts";
 import { bridgeEvents } from "./events-bridge.ts";
+import { refuseExits, type PluginExitRefused } from "./exit-guard.ts";
 import { attempt, describe, guarded } from "./guard.ts";
 import { createContext, Registrations, type PluginBus } from "./host-api.ts";
 import { recoverInterruptedInstalls } from "./install.ts";
@@ -27,7 +28,7 @@ import { description, displayName, type Manifest } from "./manifest.ts";
 import { HEALTHY_AFTER_MS, startWasHealthy, type SafeMode } from "./safe-mode.ts";
 import { MainThreadWatch, type HungRecord } from "./main-thread-watch.ts";
 import { HttpError, PluginApiError, type PluginRequest, type SlotProps } from "./sdk.ts";
-import type { SerialPluginReport, SerialPluginSpec } from "./serial/protocol.ts";
+import { faultPlace, type SerialPluginReport, type SerialPluginSpec } from "./serial/protocol.ts";
 import { describeSettings, readSettings, validateSettings, type FormField } from "./settings.ts";
 import { PluginStore, type PluginStateRow } from "./store.ts";
 import { ApiError } from "../server/errors.ts";
@@ -107,6 +108,7 @@ export class PluginManager {
   private rescanTimer: ReturnType<typeof setTimeout> | undefined;
   private healthyTimer: ReturnType<typeof setTimeout> | undefined;
   private unbridge: (() => void) | undefined;
+  private unrefused: (() => void) | undefined;
   private stopped = false;
   private bundled: { dirs: string[]; fromSource: boolean } = { dirs: [], fromSource: false };
 
@@ -136,6 +138,8 @@ export class PluginManager {
       this.notify(hung.plugin, "error", `The plugin ${hung.plugin} was ${reason}. Fix or update it, then enable it again.`);
     }
     this.unbridge = bridgeEvents(this.options.bus, this.pluginBus, this.options.printers);
+    // A plugin's process.exit() would end the host and every print: refused, and its fault.
+    this.unrefused = refuseExits({ runningNow: () => this.mainThread.runningNow(), uncaught: (e) => this.exitRefused(e) });
     await this.scan();
     if (this.options.watch !== false) this.watch();
     this.healthyTimer = setTimeout(() => startWasHealthy(this.options.dataDir), this.options.healthyAfterMs ?? HEALTHY_AFTER_MS);
@@ -153,6 +157,7 @@ export class PluginManager {
       for (const p of this.plugins.values()) await this.unload(p);
     });
     this.unbridge?.();
+    this.unrefused?.();
     startWasHealthy(this.options.dataDir);
   }
 
@@ -264,7 +269,7 @@ export class PluginManager {
     let definition: LoadedDefinition;
     try {
       // The module's own code runs during the import, not within this call: marked until it is in.
-      definition = await this.mainThread.during(p.id, "module code at load", importFresh(p.dir, join(p.dir, m.layerline.entry)));
+      definition = await this.mainThread.during(p.id, "module code at load", importFresh(p.id, p.dir, join(p.dir, m.layerline.entry)));
     } catch (e) {
       return this.settle(p, "failed", `loading failed: ${describe(e)}`);
     }
@@ -420,6 +425,15 @@ export class PluginManager {
     });
   }
 
+  /** A refused exit that nothing caught (a plugin's own timer or promise): that plugin's fault, or a notice when it cannot be named. */
+  private exitRefused(e: PluginExitRefused): void {
+    const p = e.plugin ? this.plugins.get(e.plugin) : undefined;
+    if (!p) return void this.notify(null, "error", e.message);
+    // Not running (a timer an unloaded version left behind): there is nothing to fault, only its log.
+    if (p.status === "enabled") this.fault(p.id, faultPlace("callback"), `threw: ${describe(e)}`);
+    else this.pluginLog(p, "error", `${faultPlace("callback")} threw: ${describe(e)}`, "main");
+  }
+
   private fault(id: string, what: string, message: string, printer = "main"): void {
     const p = this.plugins.get(id);
     if (!p || p.status !== "enabled") return;
@@ -451,7 +465,7 @@ export class PluginManager {
     if (!p) return;
     switch (r.kind) {
       case "fault":
-        this.fault(p.id, `${r.where} hook`, r.message, printer);
+        this.fault(p.id, faultPlace(r.where), r.message, printer);
         return;
       case "disabled":
         if (p.status === "enabled") this.disableForFaults(p.id, `${r.message} (printer ${printer})`);

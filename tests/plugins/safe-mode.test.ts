@@ -1,7 +1,7 @@
 /**
  * Safe mode: `--safe` loads no third-party plugin; and a plugin that takes the whole process down
- * at start (here: process.exit in setup) can do it only three times in a row — the next start
- * is in safe mode by itself, and says why.
+ * at start (here: a SIGKILL to itself in setup, as a native crash would) can do it only three
+ * times in a row — the next start is in safe mode by itself, and says why.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -71,13 +71,14 @@ test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in sa
   mkdirSync(dataDir);
   writePlugin(join(dataDir, "plugins"), {
     id: "crasher",
-    entry: `import { definePlugin } from "layerline";\nexport default definePlugin({ setup() { process.exit(13); } });`,
+    // process.exit() would be refused (tests/plugins/process-exit.test.ts): a signal cannot be.
+    entry: `import { definePlugin } from "layerline";\nexport default definePlugin({ setup() { process.kill(process.pid, "SIGKILL"); } });`,
   });
   const serve = () =>
     Bun.spawn(["bun", MAIN, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "100"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } });
   for (let i = 1; i <= CRASHES_BEFORE_SAFE_MODE; i++) {
     const proc = serve();
-    expect(await proc.exited).toBe(13);
+    expect(await proc.exited).toBe(137);
     expect(record(dataDir)).toEqual({ unfinished: i });
   }
   const proc = serve();
