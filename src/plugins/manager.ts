@@ -25,7 +25,7 @@ import { createContext, Registrations, type PluginBus } from "./host-api.ts";
 import { recoverInterruptedInstalls } from "./install.ts";
 import { hasSerialHooks, importFresh, type LoadedDefinition } from "./loader.ts";
 import { description, displayName, type Manifest } from "./manifest.ts";
-import { HEALTHY_AFTER_MS, startWasHealthy, type SafeMode } from "./safe-mode.ts";
+import { HEALTHY_AFTER_MS, noteStart, startWasHealthy, type SafeMode } from "./safe-mode.ts";
 import { MainThreadWatch, type HungRecord } from "./main-thread-watch.ts";
 import { HttpError, PluginApiError, type PluginRequest, type SlotProps } from "./sdk.ts";
 import { faultPlace, type SerialPluginReport, type SerialPluginSpec } from "./serial/protocol.ts";
@@ -107,6 +107,8 @@ export class PluginManager {
   private watchers: FSWatcher[] = [];
   private rescanTimer: ReturnType<typeof setTimeout> | undefined;
   private healthyTimer: ReturnType<typeof setTimeout> | undefined;
+  /** This start lasted (or stopped cleanly): nothing more to note for safe mode. */
+  private healthy = false;
   private unbridge: (() => void) | undefined;
   private unrefused: (() => void) | undefined;
   private stopped = false;
@@ -142,7 +144,7 @@ export class PluginManager {
     this.unrefused = refuseExits({ runningNow: () => this.mainThread.runningNow(), uncaught: (e) => this.exitRefused(e) });
     await this.scan();
     if (this.options.watch !== false) this.watch();
-    this.healthyTimer = setTimeout(() => startWasHealthy(this.options.dataDir), this.options.healthyAfterMs ?? HEALTHY_AFTER_MS);
+    this.healthyTimer = setTimeout(() => this.wasHealthy(), this.options.healthyAfterMs ?? HEALTHY_AFTER_MS);
     this.healthyTimer.unref?.();
   }
 
@@ -158,7 +160,17 @@ export class PluginManager {
     });
     this.unbridge?.();
     this.unrefused?.();
+    this.wasHealthy();
+  }
+
+  private wasHealthy(): void {
+    this.healthy = true;
     startWasHealthy(this.options.dataDir);
+  }
+
+  /** Until this start is healthy: what a crash now would most likely be (see safe-mode.ts). */
+  private noteForSafeMode(change: Parameters<typeof noteStart>[1]): void {
+    if (!this.healthy) noteStart(this.options.dataDir, change);
   }
 
   /** Runs `fn` with no other plugin operation (load, install, scan) in progress. */
@@ -244,12 +256,15 @@ export class PluginManager {
       return plugin;
     }
     this.plugins.set(id, plugin);
+    this.noteForSafeMode({ loading: id });
     try {
       await this.load(plugin, f.manifest.ok ? null : f.manifest.reason);
     } catch (e) {
       // Whatever still escapes fails this plugin only: the scan (and the host's start) goes on.
       await this.unload(plugin, false);
       this.settle(plugin, "failed", `loading failed: ${describe(e)}`);
+    } finally {
+      this.noteForSafeMode({ loading: null });
     }
     if (wasSerial || (plugin.definition && hasSerialHooks(plugin.definition))) this.pushSpecs();
     this.changed();
@@ -439,6 +454,7 @@ export class PluginManager {
     if (!p || p.status !== "enabled") return;
     const where = printer === "main" ? what : `${what} (printer ${printer})`;
     p.faults.push({ at: Date.now(), where, message });
+    this.noteForSafeMode({ faulted: id });
     this.pluginLog(p, "warn", `${what} ${message}`, printer);
     if (p.faults.length >= FAULT_LIMIT) this.disableForFaults(id, `${where} ${message}`);
     if (p.faults.length > FAULTS_KEEP) p.faults.splice(0, p.faults.length - FAULTS_KEEP);
