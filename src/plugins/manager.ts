@@ -111,6 +111,7 @@ export class PluginManager {
   private healthy = false;
   private unbridge: (() => void) | undefined;
   private unrefused: (() => void) | undefined;
+  private readonly printersChanged = () => this.forgetRemovedPrinters();
   private stopped = false;
   private bundled: { dirs: string[]; fromSource: boolean } = { dirs: [], fromSource: false };
 
@@ -140,6 +141,7 @@ export class PluginManager {
       this.notify(hung.plugin, "error", `The plugin ${hung.plugin} was ${reason}. Fix or update it, then enable it again.`);
     }
     this.unbridge = bridgeEvents(this.options.bus, this.pluginBus, this.options.printers);
+    this.options.bus.on("printers.changed", this.printersChanged);
     // A plugin's process.exit() would end the host and every print: refused, and its fault.
     this.unrefused = refuseExits({ runningNow: () => this.mainThread.runningNow(), uncaught: (e) => this.exitRefused(e) });
     await this.scan();
@@ -159,6 +161,7 @@ export class PluginManager {
       for (const p of this.plugins.values()) await this.unload(p);
     });
     this.unbridge?.();
+    this.options.bus.off("printers.changed", this.printersChanged);
     this.unrefused?.();
     this.wasHealthy();
   }
@@ -470,6 +473,13 @@ export class PluginManager {
       .map((p) => ({ id: p.id, dir: p.dir, entry: join(p.dir, p.manifest!.layerline.entry), generation: p.generation, settings: p.settings }));
   }
 
+  /** A deleted printer's thread runs no plugin any more. */
+  private forgetRemovedPrinters(): void {
+    for (const p of this.plugins.values()) {
+      for (const printer of p.workers) if (!this.options.printers.get(printer)) p.workers.delete(printer);
+    }
+  }
+
   private pushSpecs(): void {
     const specs = this.specs();
     for (const s of this.options.printers.list()) s.setPlugins(specs);
@@ -493,7 +503,8 @@ export class PluginManager {
         this.fault(p.id, "loading in the printer's Worker", r.message, printer);
         return;
       case "loaded":
-        if (r.generation === p.generation) p.workers.add(printer);
+        // A printer being deleted may still report while its thread stops.
+        if (r.generation === p.generation && this.options.printers.get(printer)) p.workers.add(printer);
         return;
       case "log":
         this.pluginLog(p, r.level, r.message, printer);

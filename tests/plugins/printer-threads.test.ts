@@ -1,6 +1,7 @@
 /**
- * Plugins and the printers' threads coming and going: a print whose thread was restarted because
- * a plugin's hook never returned is closed in the history as failed, naming the hook (also after
+ * Plugins and the printers' threads coming and going: a printer deleted while a plugin runs in
+ * its thread leaves the plugin's list of printers; a print whose thread was restarted because a
+ * plugin's hook never returned is closed in the history as failed, naming the hook (also after
  * the next start), and the next print has a row of its own.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -15,9 +16,11 @@ const dataDir = mkdtempSync(join(tmpdir(), "layerline-printer-threads-"));
 let host: TestHost;
 let printer: string;
 const start = () => startTestHost({ dataDir, plugins: { bundledDirs: [] } });
+const plugin = async (id: string) => (await (await host.api(`/api/v1/plugins/${id}`)).json()) as any;
 const history = async () => ((await (await host.api(`/api/v1/history?printer=${printer}`)).json()) as any).items;
 
 beforeAll(async () => {
+  writePlugin(join(dataDir, "plugins"), { id: "counter", entry: `import { definePlugin } from "layerline";\nexport default definePlugin({ gcode: { send(line) {} } });` });
   host = await start();
   printer = ((await (await host.api("/api/v1/printers")).json()) as any).printers[0].id;
   await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational");
@@ -28,6 +31,21 @@ afterAll(async () => {
   await host?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
+
+test("a deleted printer leaves the printers a plugin runs on; a new one with its id is there once its thread runs the plugin", async () => {
+  const add = async () => (await (await host.post("/api/v1/printers", { name: "Second", transport: "virtual", autoconnect: false })).json()) as any;
+  const second = await add();
+  await host.waitFor("/api/v1/plugins/counter", (p: any) => p.printersRunning.includes(second.id) && p.printersRunning.includes(printer));
+  expect((await host.api(`/api/v1/printers/${second.id}`, { method: "DELETE" })).status).toBe(204);
+  expect((await plugin("counter")).printersRunning).toEqual([printer]);
+  const list = (await (await host.api("/api/v1/plugins")).json()) as any;
+  expect(list.plugins.find((p: any) => p.id === "counter").printersRunning).toEqual([printer]);
+  // The same name makes the same id.
+  const again = await add();
+  expect(again.id).toBe(second.id);
+  await host.waitFor("/api/v1/plugins/counter", (p: any) => p.printersRunning.includes(again.id));
+  expect((await host.api(`/api/v1/printers/${again.id}`, { method: "DELETE" })).status).toBe(204);
+}, 20_000);
 
 test("a hook that never returns: the print's history row is closed as failed, naming the hook; the next print has its own row", async () => {
   writePlugin(join(dataDir, "plugins"), {
