@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { defaultDataDir, prepareDataDir, ServeOptionsSchema } from "./config.ts";
 import { PortInUseError, startHost } from "./host.ts";
+import { hostExit, surviveRefusedExits } from "./plugins/exit-guard.ts";
 import { DEFAULT_STUCK_MS } from "./plugins/main-thread-watch.ts";
 import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
@@ -208,6 +209,8 @@ async function serve(args: string[]): Promise<number> {
     console.error(`--update-public-key: ${(e as Error).message}`);
     return 2;
   }
+  // A plugin's refused process.exit() in its own timer must not end the host (src/plugins/exit-guard.ts).
+  surviveRefusedExits();
   let host;
   try {
     host = await startHost({
@@ -282,4 +285,5 @@ function flagName(path: string | null): string {
   return (path ?? "options").replace(/\.\d+$/, "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-process.exit(await main(process.argv.slice(2)));
+// The host's own exit: process.exit refuses plugins (src/plugins/exit-guard.ts).
+hostExit(await main(process.argv.slice(2)));

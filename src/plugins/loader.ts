@@ -7,7 +7,7 @@
  * in the compiled binary alike). The link stays while that generation runs (its lazy imports and
  * `import.meta.dir` go through it) and goes with the next one.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { isMainThread, threadId } from "node:worker_threads";
@@ -24,12 +24,17 @@ const linksRoot = join(tmpdir(), `${LINKS_PREFIX}${process.pid}`);
 /** The link each plugin folder's running generation was loaded through, in this thread. */
 const current = new Map<string, string>();
 let made = 0;
+/**
+ * Which plugin's code lives under a path (its folder, real and as named, and every link it was
+ * loaded through; kept, as an older generation's timers may still run): "folder/" → plugin id.
+ */
+const owners = new Map<string, string>();
 
 /**
- * Imports `entry` (absolute, inside `dir`) as new modules. A module that does not finish loading
- * (a top-level await that never ends) fails after `budgetMs`.
+ * Imports `entry` (absolute, inside `dir`) of the plugin `id` as new modules. A module that does
+ * not finish loading (a top-level await that never ends) fails after `budgetMs`.
  */
-export async function importFresh(dir: string, entry: string, budgetMs: number = BUDGET_MS.setup): Promise<LoadedDefinition> {
+export async function importFresh(id: string, dir: string, entry: string, budgetMs: number = BUDGET_MS.setup): Promise<LoadedDefinition> {
   registerLayerlineModule();
   const link = newLink(dir);
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -37,6 +42,7 @@ export async function importFresh(dir: string, entry: string, budgetMs: number =
     timer = setTimeout(() => reject(new Error(`loading took longer than ${budgetMs} ms`)), budgetMs);
   });
   try {
+    for (const path of [dir, realpathSync(dir), link]) owners.set(`${path}/`, id);
     const module = (await Promise.race([import(join(link, relative(dir, entry))), timeout])) as { default?: unknown };
     const definition = checkDefinition(module.default);
     const previous = current.get(dir);
@@ -51,6 +57,14 @@ export async function importFresh(dir: string, entry: string, budgetMs: number =
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The plugin whose code is innermost on a stack trace (`new Error().stack`), if any. */
+export function pluginOnStack(stack: string): string | undefined {
+  for (const frame of stack.split("\n").slice(1)) {
+    for (const [path, id] of owners) if (frame.includes(path)) return id;
+  }
+  return undefined;
 }
 
 /** A new link to `dir`; the first one in a process also clears what dead processes left. */

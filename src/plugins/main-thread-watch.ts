@@ -69,6 +69,12 @@ export class MainThreadWatch {
     }
   }
 
+  /** The plugin whose code runs now, within {@link run} (a module's load is not: other code runs while it is pending). */
+  runningNow(): string | undefined {
+    const index = this.shared[PLUGIN]!;
+    return index && this.shared[WHAT] !== MAIN_WHAT.indexOf("module code at load") ? this.ids[index - 1] : undefined;
+  }
+
   /** Marks `plugin`'s `what` until `work` settles (a module's code runs during its import, not within the call). */
   async during<T>(plugin: string, what: MainWhat, work: Promise<T>): Promise<T> {
     const restore = this.mark(plugin, what);

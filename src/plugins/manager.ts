@@ -19,15 +19,16 @@ import { bundledPlugins } from "./bundled.ts";
 import { checkCompatibility } from "./compat.ts";
 import { findPluginDirs, fingerprint, folderFiles, readPlugin, type Found, type Origin } from "./discovery.ts";
 import { bridgeEvents } from "./events-bridge.ts";
+import { refuseExits, type PluginExitRefused } from "./exit-guard.ts";
 import { attempt, describe, guarded } from "./guard.ts";
 import { createContext, Registrations, type PluginBus } from "./host-api.ts";
 import { recoverInterruptedInstalls } from "./install.ts";
 import { hasSerialHooks, importFresh, type LoadedDefinition } from "./loader.ts";
 import { description, displayName, type Manifest } from "./manifest.ts";
-import { HEALTHY_AFTER_MS, startWasHealthy, type SafeMode } from "./safe-mode.ts";
+import { HEALTHY_AFTER_MS, noteStart, startWasHealthy, type SafeMode } from "./safe-mode.ts";
 import { MainThreadWatch, type HungRecord } from "./main-thread-watch.ts";
 import { HttpError, PluginApiError, type PluginRequest, type SlotProps } from "./sdk.ts";
-import type { SerialPluginReport, SerialPluginSpec } from "./serial/protocol.ts";
+import { faultPlace, type SerialPluginReport, type SerialPluginSpec } from "./serial/protocol.ts";
 import { describeSettings, readSettings, validateSettings, type FormField } from "./settings.ts";
 import { PluginStore, type PluginStateRow } from "./store.ts";
 import { ApiError } from "../server/errors.ts";
@@ -106,7 +107,11 @@ export class PluginManager {
   private watchers: FSWatcher[] = [];
   private rescanTimer: ReturnType<typeof setTimeout> | undefined;
   private healthyTimer: ReturnType<typeof setTimeout> | undefined;
+  /** This start lasted (or stopped cleanly): nothing more to note for safe mode. */
+  private healthy = false;
   private unbridge: (() => void) | undefined;
+  private unrefused: (() => void) | undefined;
+  private readonly printersChanged = () => this.forgetRemovedPrinters();
   private stopped = false;
   private bundled: { dirs: string[]; fromSource: boolean } = { dirs: [], fromSource: false };
 
@@ -136,9 +141,12 @@ export class PluginManager {
       this.notify(hung.plugin, "error", `The plugin ${hung.plugin} was ${reason}. Fix or update it, then enable it again.`);
     }
     this.unbridge = bridgeEvents(this.options.bus, this.pluginBus, this.options.printers);
+    this.options.bus.on("printers.changed", this.printersChanged);
+    // A plugin's process.exit() would end the host and every print: refused, and its fault.
+    this.unrefused = refuseExits({ runningNow: () => this.mainThread.runningNow(), uncaught: (e) => this.exitRefused(e) });
     await this.scan();
     if (this.options.watch !== false) this.watch();
-    this.healthyTimer = setTimeout(() => startWasHealthy(this.options.dataDir), this.options.healthyAfterMs ?? HEALTHY_AFTER_MS);
+    this.healthyTimer = setTimeout(() => this.wasHealthy(), this.options.healthyAfterMs ?? HEALTHY_AFTER_MS);
     this.healthyTimer.unref?.();
   }
 
@@ -153,7 +161,19 @@ export class PluginManager {
       for (const p of this.plugins.values()) await this.unload(p);
     });
     this.unbridge?.();
+    this.options.bus.off("printers.changed", this.printersChanged);
+    this.unrefused?.();
+    this.wasHealthy();
+  }
+
+  private wasHealthy(): void {
+    this.healthy = true;
     startWasHealthy(this.options.dataDir);
+  }
+
+  /** Until this start is healthy: what a crash now would most likely be (see safe-mode.ts). */
+  private noteForSafeMode(change: Parameters<typeof noteStart>[1]): void {
+    if (!this.healthy) noteStart(this.options.dataDir, change);
   }
 
   /** Runs `fn` with no other plugin operation (load, install, scan) in progress. */
@@ -239,12 +259,15 @@ export class PluginManager {
       return plugin;
     }
     this.plugins.set(id, plugin);
+    this.noteForSafeMode({ loading: id });
     try {
       await this.load(plugin, f.manifest.ok ? null : f.manifest.reason);
     } catch (e) {
       // Whatever still escapes fails this plugin only: the scan (and the host's start) goes on.
       await this.unload(plugin, false);
       this.settle(plugin, "failed", `loading failed: ${describe(e)}`);
+    } finally {
+      this.noteForSafeMode({ loading: null });
     }
     if (wasSerial || (plugin.definition && hasSerialHooks(plugin.definition))) this.pushSpecs();
     this.changed();
@@ -264,7 +287,7 @@ export class PluginManager {
     let definition: LoadedDefinition;
     try {
       // The module's own code runs during the import, not within this call: marked until it is in.
-      definition = await this.mainThread.during(p.id, "module code at load", importFresh(p.dir, join(p.dir, m.layerline.entry)));
+      definition = await this.mainThread.during(p.id, "module code at load", importFresh(p.id, p.dir, join(p.dir, m.layerline.entry)));
     } catch (e) {
       return this.settle(p, "failed", `loading failed: ${describe(e)}`);
     }
@@ -420,11 +443,21 @@ export class PluginManager {
     });
   }
 
+  /** A refused exit that nothing caught (a plugin's own timer or promise): that plugin's fault, or a notice when it cannot be named. */
+  private exitRefused(e: PluginExitRefused): void {
+    const p = e.plugin ? this.plugins.get(e.plugin) : undefined;
+    if (!p) return void this.notify(null, "error", e.message);
+    // Not running (a timer an unloaded version left behind): there is nothing to fault, only its log.
+    if (p.status === "enabled") this.fault(p.id, faultPlace("callback"), `threw: ${describe(e)}`);
+    else this.pluginLog(p, "error", `${faultPlace("callback")} threw: ${describe(e)}`, "main");
+  }
+
   private fault(id: string, what: string, message: string, printer = "main"): void {
     const p = this.plugins.get(id);
     if (!p || p.status !== "enabled") return;
     const where = printer === "main" ? what : `${what} (printer ${printer})`;
     p.faults.push({ at: Date.now(), where, message });
+    this.noteForSafeMode({ faulted: id });
     this.pluginLog(p, "warn", `${what} ${message}`, printer);
     if (p.faults.length >= FAULT_LIMIT) this.disableForFaults(id, `${where} ${message}`);
     if (p.faults.length > FAULTS_KEEP) p.faults.splice(0, p.faults.length - FAULTS_KEEP);
@@ -440,6 +473,13 @@ export class PluginManager {
       .map((p) => ({ id: p.id, dir: p.dir, entry: join(p.dir, p.manifest!.layerline.entry), generation: p.generation, settings: p.settings }));
   }
 
+  /** A deleted printer's thread runs no plugin any more. */
+  private forgetRemovedPrinters(): void {
+    for (const p of this.plugins.values()) {
+      for (const printer of p.workers) if (!this.options.printers.get(printer)) p.workers.delete(printer);
+    }
+  }
+
   private pushSpecs(): void {
     const specs = this.specs();
     for (const s of this.options.printers.list()) s.setPlugins(specs);
@@ -451,7 +491,7 @@ export class PluginManager {
     if (!p) return;
     switch (r.kind) {
       case "fault":
-        this.fault(p.id, `${r.where} hook`, r.message, printer);
+        this.fault(p.id, faultPlace(r.where), r.message, printer);
         return;
       case "disabled":
         if (p.status === "enabled") this.disableForFaults(p.id, `${r.message} (printer ${printer})`);
@@ -463,7 +503,8 @@ export class PluginManager {
         this.fault(p.id, "loading in the printer's Worker", r.message, printer);
         return;
       case "loaded":
-        if (r.generation === p.generation) p.workers.add(printer);
+        // A printer being deleted may still report while its thread stops.
+        if (r.generation === p.generation && this.options.printers.get(printer)) p.workers.add(printer);
         return;
       case "log":
         this.pluginLog(p, r.level, r.message, printer);

@@ -177,6 +177,13 @@ export class PrinterSession {
     const line: LogLine = { t: Date.now(), dir: "info", text: message };
     this.terminal.push(line);
     this.options.bus.emit("printer.log", { id: this.id, lines: [line] });
+    // The stopped thread can no longer end its print: it ends here, so its history row, its queue
+    // and the clients see it failed (why: the hung hook), and resuming it is a print of its own.
+    const job = this.status.job;
+    if (printing && job) {
+      const failed = { ...job, state: "failed" as const, endedAt: Date.now(), reason: message };
+      this.options.bus.emit("printer.event", { id: this.id, event: { type: "job", state: "failed", file: job.file, reason: message, job: failed, progress: this.status.progress } });
+    }
     this.status = { ...initialStatus(this.record.id), problem: { code: "printer_thread_restarted", message, hint: printing ? "Resume the print from the banner, or discard it." : wasUp ? "The printer is being connected again." : "Nothing else was affected." } };
     this.options.bus.emit("printer.status", { id: this.id, status: this.status });
     // The new thread starts once the stopped one has exited: its teardown closes descriptors, and

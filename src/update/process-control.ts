@@ -2,6 +2,7 @@
  * What an update needs from the process it runs in: which binary it is, how it was started, how
  * to re-execute and how to exit. The host passes the real one; in-process tests pass their own.
  */
+import { hostExit } from "../plugins/exit-guard.ts";
 import { execve } from "./exec.ts";
 
 /**
@@ -47,6 +48,7 @@ export function processControl(): ProcessControl {
     argv,
     cwd: process.cwd(),
     reexec: () => (execPath ? execve(execPath, [execPath, ...argv], process.env) : "running from source"),
-    exit: (code) => process.exit(code),
+    // The host's own exit, never refused (process.exit refuses plugin code: src/plugins/exit-guard.ts).
+    exit: (code) => hostExit(code),
   };
 }

@@ -122,8 +122,8 @@ export interface HostProcess {
   close(): Promise<void>;
 }
 
-export async function startHostProcess(args: string[] = []): Promise<HostProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), "layerline-proc-"));
+/** Starts `bun src/main.ts` on a fresh data folder, or on `dataDir` (removed by close() either way). */
+export async function startHostProcess(args: string[] = [], dataDir = mkdtempSync(join(tmpdir(), "layerline-proc-"))): Promise<HostProcess> {
   const main = new URL("../../src/main.ts", import.meta.url).pathname;
   const proc = Bun.spawn(["bun", main, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "100", ...args], {
     stdout: "pipe",

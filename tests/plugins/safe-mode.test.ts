@@ -1,13 +1,13 @@
 /**
  * Safe mode: `--safe` loads no third-party plugin; and a plugin that takes the whole process down
- * at start (here: process.exit in setup) can do it only three times in a row — the next start
- * is in safe mode by itself, and says why.
+ * at start (here: a SIGKILL to itself in setup, as a native crash would) can do it only three
+ * times in a row — the next start is in safe mode by itself, and says why, naming the plugin.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CRASHES_BEFORE_SAFE_MODE, START_RECORD_FILE } from "../../src/plugins/safe-mode.ts";
+import { beginStart, CRASHES_BEFORE_SAFE_MODE, noteStart, START_RECORD_FILE, startWasHealthy } from "../../src/plugins/safe-mode.ts";
 import { setUpAdmin, startTestHost } from "../helpers/host.ts";
 import { routeEntry, writePlugin } from "./helpers.ts";
 
@@ -43,7 +43,7 @@ test("--safe: installed plugins stay off (with the reason), bundled ones run; a 
   const host = await startTestHost({ dataDir, safe: true, setup: false, plugins: { bundledDirs: [join(PLUGINS, "print-stats")], healthyAfterMs: 1000 } });
   try {
     // Read before the first-run setup (password hashing) can take longer than healthyAfterMs.
-    expect(record(dataDir)).toEqual({ unfinished: 1 });
+    expect(record(dataDir)).toMatchObject({ unfinished: 1 });
     const key = await setUpAdmin(host.url);
     const api = (path: string) => host.anonymous(path, { headers: { "x-api-key": key } });
     const body = (await (await api("/api/v1/plugins")).json()) as any;
@@ -54,7 +54,7 @@ test("--safe: installed plugins stay off (with the reason), bundled ones run; a 
     expect(await (await api("/plugins")).text()).toContain("Safe mode (--safe)");
     const deadline = Date.now() + 10_000;
     while (record(dataDir).unfinished !== 0 && Date.now() < deadline) await Bun.sleep(50);
-    expect(record(dataDir)).toEqual({ unfinished: 0 });
+    expect(record(dataDir)).toMatchObject({ unfinished: 0 });
   } finally {
     await host.close();
   }
@@ -71,14 +71,15 @@ test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in sa
   mkdirSync(dataDir);
   writePlugin(join(dataDir, "plugins"), {
     id: "crasher",
-    entry: `import { definePlugin } from "layerline";\nexport default definePlugin({ setup() { process.exit(13); } });`,
+    // process.exit() would be refused (tests/plugins/process-exit.test.ts): a signal cannot be.
+    entry: `import { definePlugin } from "layerline";\nexport default definePlugin({ setup() { process.kill(process.pid, "SIGKILL"); } });`,
   });
   const serve = () =>
     Bun.spawn(["bun", MAIN, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "100"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } });
   for (let i = 1; i <= CRASHES_BEFORE_SAFE_MODE; i++) {
     const proc = serve();
-    expect(await proc.exited).toBe(13);
-    expect(record(dataDir)).toEqual({ unfinished: i });
+    expect(await proc.exited).toBe(137);
+    expect(record(dataDir)).toMatchObject({ unfinished: i, loading: "crasher" });
   }
   const proc = serve();
   // The first start that runs is the first run: its admin's key serves the later start too.
@@ -89,7 +90,10 @@ test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in sa
     key = await setUpAdmin(url);
     const body = (await (await api(url, "/api/v1/plugins")).json()) as any;
     expect(body.safeMode.on).toBe(true);
-    expect(body.safeMode.reason).toStartWith(`Safe mode: the last ${CRASHES_BEFORE_SAFE_MODE} starts ended before Layerline had run for 60 s`);
+    expect(body.safeMode.reason).toBe(
+      `Safe mode: the last ${CRASHES_BEFORE_SAFE_MODE} starts ended before Layerline had run for 60 s, so third-party plugins are not loaded this time. Layerline stopped while the plugin crasher was loading. Disable or uninstall it, then restart.`,
+    );
+    expect(await (await api(url, "/plugins")).text()).toContain("Layerline stopped while the plugin crasher was loading.");
     expect(body.plugins.find((p: any) => p.id === "crasher")).toMatchObject({ state: "disabled", reason: "safe mode: third-party plugins are not loaded" });
     expect(body.plugins.find((p: any) => p.id === "print-stats")).toMatchObject({ state: "enabled" });
     const notices = (await (await api(url, "/api/v1/plugins/notices")).json()) as any;
@@ -100,7 +104,7 @@ test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in sa
     proc.kill("SIGINT");
     expect(await proc.exited).toBe(0);
   }
-  expect(record(dataDir)).toEqual({ unfinished: 0 }); // a clean stop
+  expect(record(dataDir)).toEqual({ unfinished: 0, loading: null, faulted: null, suspects: [] }); // a clean stop
   const normal = serve();
   try {
     const url = await urlOf(normal);
@@ -112,3 +116,23 @@ test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in sa
     await normal.exited;
   }
 }, 60_000);
+
+test("the reason names every plugin the unfinished starts stopped on: the one loading, else the last to fault", () => {
+  const dataDir = tempDir();
+  const start = () => beginStart(dataDir, false);
+  start();
+  noteStart(dataDir, { faulted: "flaky" });
+  start();
+  noteStart(dataDir, { loading: "heavy" });
+  noteStart(dataDir, { faulted: "flaky" });
+  start();
+  expect(start()).toEqual({
+    safe: true,
+    automatic: true,
+    reason: `Safe mode: the last ${CRASHES_BEFORE_SAFE_MODE} starts ended before Layerline had run for 60 s, so third-party plugins are not loaded this time. Layerline stopped after the plugin flaky faulted, and while the plugin heavy was loading. Disable or uninstall them, then restart.`,
+  });
+  startWasHealthy(dataDir);
+  noteStart(dataDir, { loading: "heavy" }); // notes after a healthy start count for nothing
+  expect(start()).toEqual({ safe: false, reason: null, automatic: false });
+  expect(record(dataDir)).toMatchObject({ unfinished: 1, suspects: [] });
+});

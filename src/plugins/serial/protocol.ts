@@ -29,9 +29,15 @@ export interface SerialPluginSpec {
 export const IN_PLUGIN_WHAT = ["", "queue hook", "send hook", "receive hook", "script"] as const;
 export type InPluginWhat = (typeof IN_PLUGIN_WHAT)[number];
 
+/** Where a fault happened: a hook, or code the plugin runs on its own (its timer, its promise). */
+export type FaultWhere = LineStage | ScriptName | "callback";
+
+/** A fault's place in words ("send hook", "own timer or callback"). */
+export const faultPlace = (where: FaultWhere): string => (where === "callback" ? "own timer or callback" : `${where} hook`);
+
 /** What a Worker tells the main thread about a plugin. */
 export type SerialPluginReport =
-  | { kind: "fault"; plugin: string; where: LineStage | ScriptName; message: string }
+  | { kind: "fault"; plugin: string; where: FaultWhere; message: string }
   /** The Worker stopped running the plugin after too many faults. */
   | { kind: "disabled"; plugin: string; message: string }
   /** The plugin's code stopped answering; the printer's Worker was restarted without it. */

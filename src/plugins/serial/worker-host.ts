@@ -6,12 +6,13 @@
  * thread disables it across the host. A reload swaps the new code in between two lines.
  */
 import { BUDGET_MS, FAULT_LIMIT, type LineStage, type ScriptName } from "../api.ts";
+import type { PluginExitRefused } from "../exit-guard.ts";
 import { guarded, describe, type Outcome } from "../guard.ts";
 import { importFresh, type LoadedDefinition } from "../loader.ts";
 import type { JobState, LineContext, LineResult, LineSource, MachineState } from "../sdk.ts";
 import { chain, collect, type MaybeAsync } from "./chain.ts";
 import type { LineHooks } from "./pipeline.ts";
-import { IN_PLUGIN_WHAT, type SerialPluginReport, type SerialPluginSpec } from "./protocol.ts";
+import { faultPlace, IN_PLUGIN_WHAT, type FaultWhere, type SerialPluginReport, type SerialPluginSpec } from "./protocol.ts";
 
 /** What the host knows about the printer this Worker drives. */
 export interface PrinterView {
@@ -62,6 +63,19 @@ export class WorkerPluginHost implements LineHooks {
   private madeCount = 0;
 
   constructor(private readonly report: (r: SerialPluginReport) => void) {}
+
+  /** The plugin whose hook or script runs now (see src/plugins/exit-guard.ts). */
+  runningNow(): string | undefined {
+    const tag = this.inPlugin[0];
+    return tag ? this.running.find((r) => r.spec.tag === tag)?.spec.id : undefined;
+  }
+
+  /** A refused exit that no hook call caught (a plugin's own timer or promise): that plugin's fault. */
+  exitRefused(e: PluginExitRefused): void {
+    const r = this.running.find((x) => x.spec.id === e.plugin);
+    if (r) this.fault(r, "callback", `threw: ${describe(e)}`);
+    else console.error(`printer ${this.printer.id}: ${e.message}`);
+  }
 
   /** Shares with the main thread which plugin's code runs (see IN_PLUGIN_WHAT). */
   watchedThrough(inPlugin: Int32Array): void {
@@ -172,12 +186,12 @@ export class WorkerPluginHost implements LineHooks {
     return false;
   }
 
-  private fault(r: Running, where: LineStage | ScriptName, message: string): void {
+  private fault(r: Running, where: FaultWhere, message: string): void {
     if (r.faults >= FAULT_LIMIT) return;
     r.faults++;
     this.report({ kind: "fault", plugin: r.spec.id, where, message });
     if (r.faults >= FAULT_LIMIT) {
-      this.report({ kind: "disabled", plugin: r.spec.id, message: `stopped after ${FAULT_LIMIT} faults; the last: ${where} hook ${message}` });
+      this.report({ kind: "disabled", plugin: r.spec.id, message: `stopped after ${FAULT_LIMIT} faults; the last: ${faultPlace(where)} ${message}` });
       this.remove(r.spec.id);
     }
   }
@@ -196,7 +210,7 @@ export class WorkerPluginHost implements LineHooks {
       // Its own slot: lines (and their hooks) go on while a module loads.
       this.inPlugin[2] = spec.tag ?? 0;
       try {
-        const definition = await importFresh(spec.dir, spec.entry);
+        const definition = await importFresh(spec.id, spec.dir, spec.entry);
         next.push({ spec, definition, ctx: this.context(spec), faults: 0 });
         this.report({ kind: "loaded", plugin: spec.id, generation: spec.generation });
       } catch (e) {
