@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { defaultDataDir, prepareDataDir, ServeOptionsSchema } from "./config.ts";
 import { PortInUseError, startHost } from "./host.ts";
-import { hostExit, surviveRefusedExits } from "./plugins/exit-guard.ts";
+import { hostExit, survivePluginErrors } from "./plugins/exit-guard.ts";
 import { DEFAULT_STUCK_MS } from "./plugins/main-thread-watch.ts";
 import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
@@ -209,8 +209,8 @@ async function serve(args: string[]): Promise<number> {
     console.error(`--update-public-key: ${(e as Error).message}`);
     return 2;
   }
-  // A plugin's refused process.exit() in its own timer must not end the host (src/plugins/exit-guard.ts).
-  surviveRefusedExits();
+  // A plugin's refused process.exit(), or an error, in its own timer must not end the host (src/plugins/exit-guard.ts).
+  survivePluginErrors();
   let host;
   try {
     host = await startHost({

@@ -7,8 +7,9 @@
  * whose code the host is running (a call in tail position leaves no frame of its caller), else
  * nobody (a plugin's timer that called it in tail position). Where host code called the plugin
  * (a hook, setup, a route, a handler), the error is its fault like any other throw; where nothing
- * did (the plugin's own timer or promise), {@link surviveRefusedExits} hands it to the owner of
- * the thread's plugins instead of letting it end the thread.
+ * did (the plugin's own timer or promise), {@link survivePluginErrors} hands it to the owner of
+ * the thread's plugins instead of letting it end the thread — and so any other error a plugin's
+ * own timer or promise leaves uncaught, which would end the process just the same.
  */
 import { isMainThread } from "node:worker_threads";
 import { pluginOnStack } from "./loader.ts";
@@ -17,8 +18,8 @@ import { pluginOnStack } from "./loader.ts";
 export interface ExitOwner {
   /** The plugin whose code the host is running on this thread now, if any. */
   runningNow(): string | undefined;
-  /** A refusal that nothing caught. */
-  uncaught(refusal: PluginExitRefused): void;
+  /** A refusal, or an error thrown by the plugin's code, that nothing caught; `plugin` null when it cannot be named. */
+  uncaught(plugin: string | null, error: unknown): void;
 }
 
 /** Thrown at code that tried to end the process while plugins run. */
@@ -69,15 +70,18 @@ function install(): void {
 }
 
 /**
- * A refusal that nothing caught goes to the owners and the thread goes on; any other uncaught
- * error still ends the thread as it would without this (the process: printed, exit code 1; a
- * Worker: its error event). Only the CLI and the printer Workers install it: a host started
+ * A refusal that nothing caught, or an uncaught error with a plugin's code on its stack (a
+ * plugin's own timer or promise threw), goes to the owners and the thread goes on; any other
+ * uncaught error still ends the thread as it would without this (the process: printed, exit code
+ * 1; a Worker: its error event). Only the CLI and the printer Workers install it: a host started
  * inside another program (the tests) leaves that program's uncaught errors alone.
  */
-export function surviveRefusedExits(): void {
+export function survivePluginErrors(): void {
   const handle = (e: unknown) => {
-    if (e instanceof PluginExitRefused) {
-      for (const owner of owners) owner.uncaught(e);
+    const refused = e instanceof PluginExitRefused;
+    const plugin = refused ? e.plugin : e instanceof Error ? (pluginOnStack(e.stack ?? "") ?? null) : null;
+    if (owners.size > 0 && (refused || plugin)) {
+      for (const owner of owners) owner.uncaught(plugin, e);
       return;
     }
     if (!isMainThread) throw e;

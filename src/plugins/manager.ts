@@ -19,7 +19,7 @@ import { bundledPlugins } from "./bundled.ts";
 import { checkCompatibility } from "./compat.ts";
 import { findPluginDirs, fingerprint, folderFiles, readPlugin, type Found, type Origin } from "./discovery.ts";
 import { bridgeEvents } from "./events-bridge.ts";
-import { refuseExits, type PluginExitRefused } from "./exit-guard.ts";
+import { refuseExits } from "./exit-guard.ts";
 import { attempt, describe, guarded } from "./guard.ts";
 import { createContext, Registrations, type PluginBus } from "./host-api.ts";
 import { recoverInterruptedInstalls } from "./install.ts";
@@ -142,8 +142,8 @@ export class PluginManager {
     }
     this.unbridge = bridgeEvents(this.options.bus, this.pluginBus, this.options.printers);
     this.options.bus.on("printers.changed", this.printersChanged);
-    // A plugin's process.exit() would end the host and every print: refused, and its fault.
-    this.unrefused = refuseExits({ runningNow: () => this.mainThread.runningNow(), uncaught: (e) => this.exitRefused(e) });
+    // A plugin's process.exit() (or an error its own timer leaves uncaught) would end the host and every print: its fault instead.
+    this.unrefused = refuseExits({ runningNow: () => this.mainThread.runningNow(), uncaught: (plugin, e) => this.uncaughtFrom(plugin, e) });
     await this.scan();
     if (this.options.watch !== false) this.watch();
     this.healthyTimer = setTimeout(() => this.wasHealthy(), this.options.healthyAfterMs ?? HEALTHY_AFTER_MS);
@@ -443,10 +443,10 @@ export class PluginManager {
     });
   }
 
-  /** A refused exit that nothing caught (a plugin's own timer or promise): that plugin's fault, or a notice when it cannot be named. */
-  private exitRefused(e: PluginExitRefused): void {
-    const p = e.plugin ? this.plugins.get(e.plugin) : undefined;
-    if (!p) return void this.notify(null, "error", e.message);
+  /** A refused exit or an error that nothing caught (a plugin's own timer or promise): that plugin's fault, or a notice when it cannot be named. */
+  private uncaughtFrom(plugin: string | null, e: unknown): void {
+    const p = plugin ? this.plugins.get(plugin) : undefined;
+    if (!p) return void this.notify(null, "error", describe(e));
     // Not running (a timer an unloaded version left behind): there is nothing to fault, only its log.
     if (p.status === "enabled") this.fault(p.id, faultPlace("callback"), `threw: ${describe(e)}`);
     else this.pluginLog(p, "error", `${faultPlace("callback")} threw: ${describe(e)}`, "main");

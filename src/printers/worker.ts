@@ -2,7 +2,7 @@
  * Entry of a printer's Worker: one PrinterController per worker, driven by messages.
  * Built as its own entrypoint so the compiled binary can start it (see build.ts).
  */
-import { refuseExits, surviveRefusedExits } from "../plugins/exit-guard.ts";
+import { refuseExits, survivePluginErrors } from "../plugins/exit-guard.ts";
 import { WorkerPluginHost } from "../plugins/serial/worker-host.ts";
 import { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { PrinterController } from "./controller.ts";
@@ -18,9 +18,10 @@ const post = (msg: FromWorker) => self.postMessage(msg);
 // Plugins with serial hooks run here, beside the serial path, never waiting on the main thread.
 const plugins = new WorkerPluginHost((report) => post({ type: "plugin", report }));
 // A plugin's process.exit() would end this thread and its print: refused, and the plugin's fault
-// (also from its own timer, where nothing of the host catches the refusal).
-refuseExits({ runningNow: () => plugins.runningNow(), uncaught: (e) => plugins.exitRefused(e) });
-surviveRefusedExits();
+// (also from its own timer, where nothing of the host catches the refusal, as is any other error
+// the plugin's own timer leaves uncaught).
+refuseExits({ runningNow: () => plugins.runningNow(), uncaught: (plugin, e) => plugins.uncaughtFrom(plugin, e) });
+survivePluginErrors();
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const msg = event.data;

@@ -3,7 +3,7 @@
  * setup, in a route, in a serial hook in a printer's thread, or later from its own timer — does
  * not end Layerline nor the printer's thread: the call is refused with an error that names the
  * plugin, recorded as that plugin's fault (or, when nothing names it, a notice), and the print
- * goes on.
+ * goes on. Nor does an error the plugin's own timer or promise throws and nothing catches.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -89,6 +89,22 @@ test("layerline serve: a plugin's own timer calling process.exit() — on the ma
   setTimeout(async () => { await null; process.exit(3); }, 0);
 } } });`),
   });
+  // Any other error its own timer or promise leaves uncaught would end the process just the same.
+  writePlugin(join(dir, "plugins"), {
+    id: "throws-later",
+    entry: plugin(`export default definePlugin({ setup() {
+  setTimeout(() => { throw new Error("boom in a timer"); }, 100);
+  setTimeout(async () => { await null; throw new TypeError("boom in a promise"); }, 200);
+} });`),
+  });
+  writePlugin(join(dir, "plugins"), {
+    id: "throws-later-in-printer",
+    entry: plugin(`export default definePlugin({ gcode: { send(line, ctx) {
+  if (ctx.state.armed) return;
+  ctx.state.armed = true;
+  setTimeout(() => { throw new Error("boom in a printer's timer"); }, 0);
+} } });`),
+  });
   const proc = await startHostProcess([], dir);
   const get = async (path: string) => (await proc.api(path)).json() as Promise<any>;
   try {
@@ -100,9 +116,15 @@ test("layerline serve: a plugin's own timer calling process.exit() — on the ma
     const { notices } = await waitUntil(() => get("/api/v1/plugins/notices"), (n) => n.notices.length > 0, 10_000);
     expect(notices).toMatchObject([{ plugin: null, level: "error", message: `process.exit(7) was refused: code that is not Layerline's (a plugin's timer, most likely; it could not be named) may not end Layerline's process (that would stop every print). Throw an error or log instead.` }]);
     expect(await get("/api/v1/plugins/exits-later/alive")).toEqual({ alive: true });
+    const thrower = await waitUntil(() => get("/api/v1/plugins/throws-later"), (p) => p.faults?.length >= 2, 10_000);
+    expect(thrower.state).toBe("enabled");
+    expect(thrower.faults.map((f: any) => [f.where, f.message])).toEqual([
+      ["own timer or callback", "threw: boom in a timer"],
+      ["own timer or callback", "threw: boom in a promise"],
+    ]);
 
     const printer = (await get("/api/v1/printers")).printers[0].id;
-    await waitUntil(() => get("/api/v1/plugins/exits-later-in-printer"), (p) => p.printersRunning?.includes(printer), 15_000);
+    for (const id of ["exits-later-in-printer", "throws-later-in-printer"]) await waitUntil(() => get(`/api/v1/plugins/${id}`), (p) => p.printersRunning?.includes(printer), 15_000);
     const form = new FormData();
     form.append("file", new Blob([layeredGcode({ layers: 3, objects: [{ name: "a", x: 10, y: 10 }] })]), "cube.gcode");
     expect((await proc.api("/api/v1/files", { method: "POST", body: form })).status).toBe(201);
@@ -111,6 +133,8 @@ test("layerline serve: a plugin's own timer calling process.exit() — on the ma
       expect(start.status).toBe(200);
       expect((await waitUntil(() => get(`/api/v1/printers/${printer}`), jobEnded, 30_000)).job.state).toBe("done");
     }
+    const throwerInPrinter = await waitUntil(() => get("/api/v1/plugins/throws-later-in-printer"), (p) => p.faults?.length >= 1, 10_000);
+    expect(throwerInPrinter.faults.map((f: any) => [f.where, f.message])).toEqual([[`own timer or callback (printer ${printer})`, "threw: boom in a printer's timer"]]);
     const inPrinter = await waitUntil(() => get("/api/v1/plugins/exits-later-in-printer"), (p) => p.faults?.length >= 2, 10_000);
     expect(inPrinter.state).toBe("enabled");
     expect(inPrinter.faults.map((f: any) => [f.where, f.message])).toEqual([

@@ -6,7 +6,6 @@
  * thread disables it across the host. A reload swaps the new code in between two lines.
  */
 import { BUDGET_MS, FAULT_LIMIT, type LineStage, type ScriptName } from "../api.ts";
-import type { PluginExitRefused } from "../exit-guard.ts";
 import { guarded, describe, type Outcome } from "../guard.ts";
 import { importFresh, type LoadedDefinition } from "../loader.ts";
 import type { JobState, LineContext, LineResult, LineSource, MachineState } from "../sdk.ts";
@@ -70,11 +69,11 @@ export class WorkerPluginHost implements LineHooks {
     return tag ? this.running.find((r) => r.spec.tag === tag)?.spec.id : undefined;
   }
 
-  /** A refused exit that no hook call caught (a plugin's own timer or promise): that plugin's fault. */
-  exitRefused(e: PluginExitRefused): void {
-    const r = this.running.find((x) => x.spec.id === e.plugin);
+  /** A refused exit or an error that no hook call caught (a plugin's own timer or promise): that plugin's fault. */
+  uncaughtFrom(plugin: string | null, e: unknown): void {
+    const r = this.running.find((x) => x.spec.id === plugin);
     if (r) this.fault(r, "callback", `threw: ${describe(e)}`);
-    else console.error(`printer ${this.printer.id}: ${e.message}`);
+    else console.error(`printer ${this.printer.id}: ${describe(e)}`);
   }
 
   /** Shares with the main thread which plugin's code runs (see IN_PLUGIN_WHAT). */
