@@ -1,7 +1,8 @@
 /**
  * Plugins run inside the host's process (the main thread and every printer's Worker), so a
- * plugin's `process.exit()`, `process.abort()` or `process.reallyExit()` would end Layerline — or
- * a printer's thread — and the prints with it. The host keeps the real exit for itself
+ * plugin's `process.exit()`, `process.abort()`, `process.reallyExit()` or `process.kill()` of its
+ * own process would end Layerline — or a printer's thread — and the prints with it. The host
+ * keeps the real exit for itself
  * ({@link hostExit}); while plugins run on a thread, the public functions refuse everyone else
  * with an error that names the plugin: the innermost plugin file on the stack, else the plugin
  * whose code the host is running (a call in tail position leaves no frame of its caller), else
@@ -57,16 +58,22 @@ function install(): void {
   if (installed) return;
   installed = true;
   const target = process as unknown as Record<string, unknown>;
-  for (const name of ["exit", "abort", "reallyExit"]) {
+  for (const name of ["exit", "abort", "reallyExit", "kill"]) {
     const real = target[name];
     if (typeof real !== "function") continue;
     target[name] = function guardedExit(this: unknown, ...args: unknown[]) {
-      if (exiting || owners.size === 0) return real.apply(this, args);
+      if (exiting || owners.size === 0 || (name === "kill" && !killsThisProcess(args[0], args[1]))) return real.apply(this, args);
       let plugin = pluginOnStack(new Error().stack ?? "");
       for (const owner of owners) plugin ??= owner.runningNow();
       throw new PluginExitRefused(plugin ?? null, `process.${name}(${args.map((a) => JSON.stringify(a) ?? String(a)).join(", ")})`);
     };
   }
+}
+
+/** Whether `process.kill(pid, signal)` would signal this process (itself, or its process group); signal 0 only probes. */
+function killsThisProcess(pid: unknown, signal: unknown): boolean {
+  if (signal === 0 || signal === "0") return false;
+  return pid === process.pid || pid === 0 || pid === -process.pid;
 }
 
 /**

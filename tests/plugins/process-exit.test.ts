@@ -1,6 +1,7 @@
 /**
- * A plugin that calls process.exit(), process.abort() or process.reallyExit() — at load, in
- * setup, in a route, in a serial hook in a printer's thread, or later from its own timer — does
+ * A plugin that calls process.exit(), process.abort(), process.reallyExit() or process.kill() of
+ * its own process — at load, in setup, in a route, in a serial hook in a printer's thread, or
+ * later from its own timer — does
  * not end Layerline nor the printer's thread: the call is refused with an error that names the
  * plugin, recorded as that plugin's fault (or, when nothing names it, a notice), and the print
  * goes on. Nor does an error the plugin's own timer or promise throws and nothing catches.
@@ -30,6 +31,14 @@ beforeAll(async () => {
     // A call in tail position leaves no frame of the plugin on the stack: named as the plugin whose route runs.
     entry: plugin(`export default definePlugin({ setup(ctx) { ctx.route("GET", "/bye", () => process.reallyExit(0)); } });`),
   });
+  writePlugin(pluginsDir, {
+    id: "kills-itself",
+    entry: plugin(`export default definePlugin({ setup(ctx) {
+  ctx.route("GET", "/kill", () => { process.kill(process.pid, "SIGKILL"); });
+  // Probing with signal 0, or signalling another process, is not ending Layerline: left alone.
+  ctx.route("GET", "/probe", () => ({ alive: process.kill(process.pid, 0) }));
+} });`),
+  });
   host = await startTestHost({ dataDir, plugins: { bundledDirs: [] } });
   printer = ((await (await host.api("/api/v1/printers")).json()) as any).printers[0].id;
   await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational");
@@ -52,6 +61,10 @@ describe("on the main thread", () => {
     const res = await host.api("/api/v1/plugins/exits-in-route/bye");
     expect(res.status).toBe(502);
     expect(((await res.json()) as any).error.message).toBe(`The plugin exits-in-route could not answer: it threw: ${refused("process.reallyExit(0)", "exits-in-route")}`);
+    const kill = await host.api("/api/v1/plugins/kills-itself/kill");
+    expect(kill.status).toBe(502);
+    expect(((await kill.json()) as any).error.message).toBe(`The plugin kills-itself could not answer: it threw: ${refused(`process.kill(${process.pid}, "SIGKILL")`, "kills-itself")}`);
+    expect(await (await host.api("/api/v1/plugins/kills-itself/probe")).json()).toEqual({ alive: true });
     expect((await view("exits-in-route")).faults).toMatchObject([{ where: "route GET /bye", message: `threw: ${refused("process.reallyExit(0)", "exits-in-route").slice(0, -1)}` }]);
   });
 });
