@@ -65,16 +65,28 @@ test("an action that fails explains why in a toast", async () => {
   await page.close();
 }, 30_000);
 
-test("a refused action says so: a read-only user's emergency stop shows the missing permission", async () => {
+test("a read-only user watches without controls; a control left on a page from before is refused, naming the permission", async () => {
   const viewer = { username: "viewer", password: "viewer's long password" };
-  expect((await host.post("/api/v1/users", { username: viewer.username, password: viewer.password, group: "readonly" })).status).toBe(201);
+  expect((await host.post("/api/v1/users", { username: viewer.username, password: viewer.password, group: "users" })).status).toBe(201);
   const page = await login(browser, host, "/", undefined, viewer);
   page.on("dialog", (d) => void d.accept());
   await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
-  await page.click("button.danger:text('Emergency stop')");
+  const stop = page.locator("button.danger:text('Emergency stop')");
+  await stop.waitFor();
+  // An admin makes the operator read-only while the page is open: its button is refused.
+  host.accounts.setGroup(host.accounts.users.byName(viewer.username)!, "readonly");
+  await stop.click();
   await expect(page.locator("#toasts .toast.error").first().textContent()).resolves.toContain("“control” permission");
   const { printers } = await (await host.api("/api/v1/printers")).json();
   expect(printers[0].state).toBe("operational");
+  // Loaded again, the page shows the printer and its files without the controls.
+  await page.reload();
+  await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
+  await page.locator('tr[data-heater="tool0"] .actual').waitFor();
+  // (Plugins' own cards render their own buttons.)
+  const hostControls = page.locator("button[hx-post], form[hx-post]").evaluateAll((all) => all.filter((e) => !e.closest(".plugin-slot")).map((e) => e.outerHTML));
+  await expect(hostControls).resolves.toEqual([]);
+  await expect(page.locator('a[href="/settings/tracking"]').count()).resolves.toBe(0);
   await page.close();
 }, 30_000);
 

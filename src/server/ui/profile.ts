@@ -9,6 +9,7 @@ import * as v from "valibot";
 import { limitsForm, profileForm, profilePage, type LimitsView, type Outcome } from "../../../views/profile.ts";
 import { AXIS_LIMITS, limitsKey, SCALAR_LIMITS, type MachineLimitsPatch } from "../../analysis/limits.ts";
 import type { PrinterSession } from "../../printers/session.ts";
+import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 import { pageSession } from "./page-session.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
@@ -63,20 +64,20 @@ export function uiProfile(ctx: AppContext) {
     firmware: s.status.firmware?.profile ?? null,
     isDefault: s.record.isDefault,
   });
-  const limitsAnswer = (s: PrinterSession, outcome: Outcome) => htmlResponse(limitsForm(s.id, limitsView(s), outcome));
+  const limitsAnswer = (request: Request, s: PrinterSession, outcome: Outcome) => htmlResponse(limitsForm(s.id, limitsView(s), accessFor(request), outcome));
   /** Stores a change of the limits and answers with the form. */
-  const saveLimits = async (s: PrinterSession, limits: MachineLimitsPatch | null, saved: string) => {
+  const saveLimits = async (request: Request, s: PrinterSession, limits: MachineLimitsPatch | null, saved: string) => {
     const problem = await ctx.jobs.updateProfile(s, { limits }, "replace");
-    return limitsAnswer(s, problem ? { error: `Not saved — ${problem}.` } : { saved });
+    return limitsAnswer(request, s, problem ? { error: `Not saved — ${problem}.` } : { saved });
   };
 
   return new Elysia()
     .get("/settings/printers/:id/profile", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return new Response(`There is no printer "${params.id}".`, { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
-      return htmlResponse(profilePage(s.record, ctx.jobs.profile(s.id), limitsView(s), pageSession(request)));
+      return htmlResponse(profilePage(s.record, ctx.jobs.profile(s.id), limitsView(s), accessFor(request), pageSession(request)));
     })
-    .post("/ui/printers/:id/profile", async ({ params, body }) => {
+    .post("/ui/printers/:id/profile", async ({ params, body, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return noPrinter(params.id);
       const form = v.safeParse(ProfileForm, body ?? {});
@@ -92,37 +93,37 @@ export function uiProfile(ctx: AppContext) {
         extruder: { count: num(f.count), nozzleDiameter: num(f.nozzleDiameter) },
       });
       const outcome: Outcome = problem ? { error: `Not saved — ${problem}.` } : { saved: "Saved." };
-      return htmlResponse(profileForm(s.id, ctx.jobs.profile(s.id), outcome));
+      return htmlResponse(profileForm(s.id, ctx.jobs.profile(s.id), accessFor(request), outcome));
     })
-    .post("/ui/printers/:id/profile/limits", async ({ params, body }) => {
+    .post("/ui/printers/:id/profile/limits", async ({ params, body, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return noPrinter(params.id);
       const limits = limitsFromForm((body ?? {}) as Record<string, unknown>);
-      if (typeof limits === "string") return limitsAnswer(s, { error: `Not saved — ${limits}.` });
-      return saveLimits(s, limits, "Saved.");
+      if (typeof limits === "string") return limitsAnswer(request, s, { error: `Not saved — ${limits}.` });
+      return saveLimits(request, s, limits, "Saved.");
     })
-    .post("/ui/printers/:id/profile/limits/from-printer", async ({ params }) => {
+    .post("/ui/printers/:id/profile/limits/from-printer", async ({ params, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return noPrinter(params.id);
-      if (!s.status.limits) return limitsAnswer(s, { error: "The printer has not reported its limits." });
-      return saveLimits(s, s.status.limits, "The printer's reported limits are the profile's now.");
+      if (!s.status.limits) return limitsAnswer(request, s, { error: "The printer has not reported its limits." });
+      return saveLimits(request, s, s.status.limits, "The printer's reported limits are the profile's now.");
     })
-    .post("/ui/printers/:id/profile/limits/clear", async ({ params }) => {
+    .post("/ui/printers/:id/profile/limits/clear", async ({ params, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return noPrinter(params.id);
-      return saveLimits(s, null, "Cleared: estimates use the file's limits and Marlin's defaults until the printer reports its own again.");
+      return saveLimits(request, s, null, "Cleared: estimates use the file's limits and Marlin's defaults until the printer reports its own again.");
     })
-    .post("/ui/printers/:id/limits/query", async ({ params }) => {
+    .post("/ui/printers/:id/limits/query", async ({ params, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return noPrinter(params.id);
       const before = limitsKey(s.status.limits);
       const asked = await s.queryLimits();
-      if (!asked.ok) return limitsAnswer(s, { error: `${asked.error.message} ${asked.error.hint}` });
+      if (!asked.ok) return limitsAnswer(request, s, { error: `${asked.error.message} ${asked.error.hint}` });
       // The report comes back in the status within a moment; answer with it when it has come.
       const deadline = Date.now() + REPORT_WAIT_MS;
       while (limitsKey(s.status.limits) === before && Date.now() < deadline) await Bun.sleep(50);
       const after = limitsKey(s.status.limits);
       const saved = after !== before ? "The printer reported its limits." : after === "" ? "Asked; no report has come back yet." : "Asked; the printer reported the same limits as before.";
-      return limitsAnswer(s, { saved });
+      return limitsAnswer(request, s, { saved });
     });
 }
