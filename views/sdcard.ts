@@ -1,6 +1,7 @@
 /**
  * The SD card card: the card's files with Print and Delete, an upload's progress, and copying a
- * stored file to the card. The list is a fragment pushed when the card changes (`sd` over SSE).
+ * stored file to the card. The list is a fragment pushed when the card changes (`sd` over SSE);
+ * the copy form when the stored files change (`sd-copy`), so a file just uploaded is offered.
  * Each control shows only for a viewer who may use it.
  */
 import type { StoredFile } from "../src/files/storage.ts";
@@ -44,10 +45,10 @@ export function sdCard(view: PrinterView, files: StoredFile[], access: Access): 
   return html`<h2>SD card</h2>
 <div id="sd" sse-swap="sd">${sdList(view, access)}</div>
 ${access.may("POST /ui/printers/:id/sd/refresh", id) ? html`<div class="buttons"><button hx-post="/ui/printers/${id}/sd/refresh" hx-swap="none">Refresh</button></div>` : ""}
-${sdCopyForm(id, files, access)}`;
+<div id="sd-copy" sse-swap="sd-copy">${sdCopyForm(id, files, access)}</div>`;
 }
 
-/** Copying one of the stored files to the card (re-rendered when they change). */
+/** Copying one of the stored files to the card (pushed again whenever they change). */
 export function sdCopyForm(printerId: string, files: StoredFile[], access: Access): Html {
   if (!access.may("POST /ui/printers/:id/sd/upload", printerId)) return html``;
   return html`<form class="inline sd-copy" hx-post="/ui/printers/${printerId}/sd/upload" hx-swap="none">

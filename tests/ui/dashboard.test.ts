@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
 import { launchBrowser, loggedInPage as login } from "../helpers/browser.ts";
-import { ADMIN, startTestHost, type TestHost } from "../helpers/host.ts";
+import { ADMIN, startTestHost, upload, type TestHost } from "../helpers/host.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
 
@@ -56,6 +56,20 @@ test("the dashboard shows the live virtual printer, uploads a file and prints it
   expect(errors).toEqual([]);
   await page.close();
 }, 120_000);
+
+test("a file just uploaded, on the dashboard or elsewhere, is offered at once for copying to the SD card", async () => {
+  const page = await loggedInPage();
+  await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
+  const offered = (name: string) => page.locator(`form.sd-copy option[value="${name}"]`);
+  await expect(offered("for-the-card.gcode").count()).resolves.toBe(0);
+  await page.setInputFiles('#upload input[type="file"]', { name: "for-the-card.gcode", mimeType: "text/plain", buffer: Buffer.from("G28\nG1 X10 E1\n") });
+  await page.click('#upload button[type="submit"]');
+  await offered("for-the-card.gcode").waitFor({ state: "attached", timeout: 10_000 });
+  // An upload from the files page (or a slicer) reaches an open dashboard too.
+  expect((await upload(host, "from-the-slicer.gcode", "G28\nG1 X10 E1\n")).status).toBe(201);
+  await offered("from-the-slicer.gcode").waitFor({ state: "attached", timeout: 10_000 });
+  await page.close();
+}, 30_000);
 
 test("an action that fails explains why in a toast", async () => {
   const page = await loggedInPage();

@@ -1,6 +1,7 @@
 /**
  * The UI's push channel: `GET /ui/events?printer=<id>` streams HTML fragments for htmx's SSE
- * extension — `live` (the printer panel), `log` (terminal lines to append), `files`, and
+ * extension — `live` (the printer panel), `log` (terminal lines to append), `files` (the file list)
+ * and `sd-copy` (the SD card's copy form, offering the stored files) when files change, and
  * `objects` (the cancel-object map, on connect and when an object is cancelled or the job ends;
  * an open map is replaced by it). Rendered from the same status as the JSON API (design principle 5),
  * with the controls the stream's viewer may use.
@@ -8,7 +9,7 @@
 import { Elysia } from "elysia";
 import { fileList, livePanel, terminalLines } from "../../../views/dashboard.ts";
 import { linkFigures } from "../../../views/link.ts";
-import { sdList } from "../../../views/sdcard.ts";
+import { sdCopyForm, sdList } from "../../../views/sdcard.ts";
 import { subscribe } from "../../events.ts";
 import { isJobRunning } from "../../printers/status.ts";
 import type { PrinterSession } from "../../printers/session.ts";
@@ -83,7 +84,10 @@ export function uiEvents(ctx: AppContext) {
           if (e.status.state !== lastState && files()) lastState = e.status.state;
         },
         "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
-        "files.changed": files,
+        "files.changed": () => {
+          files();
+          send("sd-copy", sdCopyForm(session.id, ctx.files.list(), access).value);
+        },
       });
     });
   });
