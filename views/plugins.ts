@@ -208,15 +208,38 @@ export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, re
   );
 }
 
-function repositoryStatus(status: RepositoryStatus, access: Access): Html {
+/**
+ * Where the index shown comes from. Only an index fetched from the configured URL with no error
+ * since is credited to that URL; after a failed fetch (or a change of URL) the failure is said and
+ * the index in use is shown as the cached copy it is, with its age and source.
+ */
+function repositoryStatus(status: RepositoryStatus, access: Access, now = Date.now()): Html {
+  const refresh = status.url && access.may("POST /ui/plugins/repository/refresh")
+    ? html` <button hx-post="/ui/plugins/repository/refresh" hx-target="#repo-status" hx-swap="outerHTML">Refresh now</button>`
+    : "";
+  const plugins = `${status.entries} plugin${status.entries === 1 ? "" : "s"}`;
+  const fetched = status.fetchedAt === null ? "" : new Date(status.fetchedAt).toLocaleString();
+  const fresh = status.fetchedAt !== null && status.source === status.url && !status.error;
+  const copy = status.fetchedAt === null || status.source === null
+    ? status.url ? html`<p class="muted">The index has not been fetched yet.${refresh}</p>` : ""
+    : fresh
+      ? html`<p class="muted">${plugins} from ${status.url}, fetched ${fetched}.${refresh}</p>`
+      : html`<p class="muted repo-cached" data-source="${status.source}">Showing the copy cached ${ago(status.fetchedAt, now)} from ${status.source} (fetched ${fetched}): ${plugins}.${refresh}</p>`;
   return html`<div id="repo-status" class="repo-status">
-  ${status.url
-    ? html`<p class="muted">${status.entries} plugins from ${status.url}${status.fetchedAt ? `, fetched ${new Date(status.fetchedAt).toLocaleString()}` : ", not fetched yet"}.
-      ${access.may("POST /ui/plugins/repository/refresh") ? html`<button hx-post="/ui/plugins/repository/refresh" hx-target="#repo-status" hx-swap="outerHTML">Refresh now</button>` : ""}</p>`
-    : html`<p class="problem">No plugin repository is configured. Enter the index URL below.</p>`}
+  ${status.url ? "" : html`<p class="problem">No plugin repository is configured. Enter the index URL below.</p>`}
   ${status.error ? html`<p class="problem" role="alert">${status.error}</p>` : ""}
+  ${copy}
   ${status.problems.length ? html`<p class="muted">${status.problems.length} malformed entries were skipped.</p>` : ""}
 </div>`;
+}
+
+/** How long ago `at` was, in words: "just now", "5 minutes ago", "3 hours ago", "2 days ago". */
+function ago(at: number, now: number): string {
+  const minutes = Math.max(0, Math.round((now - at) / 60_000));
+  if (minutes < 1) return "just now";
+  if (minutes < 90) return `${minutes} minute${minutes === 1 ? "" : "s"} ago`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} hours ago` : `${Math.round(hours / 24)} days ago`;
 }
 
 /** The search results. */
