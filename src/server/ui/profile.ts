@@ -6,8 +6,9 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { limitsForm, profileForm, profilePage, type LimitsView, type Outcome } from "../../../views/profile.ts";
+import { fieldLabel, limitsForm, profileForm, profilePage, type LimitsView, type Outcome } from "../../../views/profile.ts";
 import { AXIS_LIMITS, limitsKey, SCALAR_LIMITS, type MachineLimitsPatch } from "../../analysis/limits.ts";
+import type { ProfileProblem } from "../../printers/profile.ts";
 import type { PrinterSession } from "../../printers/session.ts";
 import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
@@ -32,29 +33,32 @@ const ProfileForm = v.object({
   heatedChamber: v.optional(v.string()),
 });
 
-/** The limits form's fields (`maxFeedrate.x`, `printAcceleration`…) as limits; a sentence when one is not a number ≥ 0. */
-function limitsFromForm(body: Record<string, unknown>): MachineLimitsPatch | string {
+/** The limits form's fields (`maxFeedrate.x`, `printAcceleration`…) as limits; the problem when one is not a number ≥ 0. */
+function limitsFromForm(body: Record<string, unknown>): { limits: MachineLimitsPatch } | { problem: ProfileProblem } {
   const out: MachineLimitsPatch = {};
-  const read = (name: string): number | undefined | string => {
+  const read = (name: string): number | undefined | ProfileProblem => {
     const raw = body[name];
     if (typeof raw !== "string" || raw.trim() === "") return undefined;
     const n = Number(raw);
-    return Number.isFinite(n) && n >= 0 ? n : `${name} must be a number of 0 or more (it was "${raw}")`;
+    return Number.isFinite(n) && n >= 0 ? n : { path: `limits.${name}`, message: `must be a number of 0 or more (it was "${raw}")` };
   };
   for (const key of AXIS_LIMITS) {
     for (const a of ["x", "y", "z", "e"] as const) {
       const value = read(`${key}.${a}`);
-      if (typeof value === "string") return value;
+      if (typeof value === "object") return { problem: value };
       if (value !== undefined) out[key] = { ...out[key], [a]: value };
     }
   }
   for (const key of SCALAR_LIMITS) {
     const value = read(key);
-    if (typeof value === "string") return value;
+    if (typeof value === "object") return { problem: value };
     if (value !== undefined) out[key] = value;
   }
-  return out;
+  return { limits: out };
 }
+
+/** A problem as the form says it: the field named by its label. */
+const notSaved = (problem: ProfileProblem): Outcome => ({ error: `Not saved — ${fieldLabel(problem.path)}: ${problem.message}.` });
 
 export function uiProfile(ctx: AppContext) {
   const noPrinter = (id: string) => toastResponse(`There is no printer "${id}".`);
@@ -68,7 +72,7 @@ export function uiProfile(ctx: AppContext) {
   /** Stores a change of the limits and answers with the form. */
   const saveLimits = async (request: Request, s: PrinterSession, limits: MachineLimitsPatch | null, saved: string) => {
     const problem = await ctx.jobs.updateProfile(s, { limits }, "replace");
-    return limitsAnswer(request, s, problem ? { error: `Not saved — ${problem}.` } : { saved });
+    return limitsAnswer(request, s, problem ? notSaved(problem) : { saved });
   };
 
   return new Elysia()
@@ -92,15 +96,15 @@ export function uiProfile(ctx: AppContext) {
         volume: { width: num(f.width), depth: num(f.depth), height: num(f.height), formFactor: f.formFactor, origin: f.origin },
         extruder: { count: num(f.count), nozzleDiameter: num(f.nozzleDiameter) },
       });
-      const outcome: Outcome = problem ? { error: `Not saved — ${problem}.` } : { saved: "Saved." };
+      const outcome: Outcome = problem ? notSaved(problem) : { saved: "Saved." };
       return htmlResponse(profileForm(s.id, ctx.jobs.profile(s.id), accessFor(request), outcome));
     })
     .post("/ui/printers/:id/profile/limits", async ({ params, body, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return noPrinter(params.id);
-      const limits = limitsFromForm((body ?? {}) as Record<string, unknown>);
-      if (typeof limits === "string") return limitsAnswer(request, s, { error: `Not saved — ${limits}.` });
-      return saveLimits(request, s, limits, "Saved.");
+      const form = limitsFromForm((body ?? {}) as Record<string, unknown>);
+      if ("problem" in form) return limitsAnswer(request, s, notSaved(form.problem));
+      return saveLimits(request, s, form.limits, "Saved.");
     })
     .post("/ui/printers/:id/profile/limits/from-printer", async ({ params, request }) => {
       const s = ctx.printers.get(params.id);
