@@ -16,7 +16,7 @@ import type { SlotProps } from "../../plugins/sdk.ts";
 import { coerceForm } from "../../plugins/settings.ts";
 import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, notFoundResponse } from "../errors.ts";
 import { installFrom, pluginAction } from "../api/plugins.ts";
 import { pageSession } from "./page-session.ts";
 
@@ -75,12 +75,9 @@ export function uiPlugins(ctx: AppContext) {
       const query = catalogQueryFrom(params(request));
       return htmlResponse(repositoryPage(plugins.repository.status(), query, plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars()), accessFor(request), pageSession(request)));
     })
-    .get("/plugins/:id", async ({ params: { id }, set, request }) => {
+    .get("/plugins/:id", async ({ params: { id }, request }) => {
       const p = manager.get(id);
-      if (!p) {
-        set.status = 404;
-        return htmlResponse(html`<p>There is no plugin "${id}". <a href="/plugins">All plugins</a></p>`);
-      }
+      if (!p) return notFoundResponse(`There is no plugin "${id}".`, pageSession(request));
       const access = accessFor(request);
       // The plugin's settings section belongs with its settings: only for a viewer who may change them.
       const section = p.state === "enabled" && access.may("POST /ui/plugins/:id/settings") ? await manager.renderSlot("settings.section", {}, id) : html``;

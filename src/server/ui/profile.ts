@@ -12,6 +12,7 @@ import type { ProfileProblem } from "../../printers/profile.ts";
 import type { PrinterSession } from "../../printers/session.ts";
 import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
+import { notFoundResponse } from "../errors.ts";
 import { pageSession } from "./page-session.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
 
@@ -78,7 +79,7 @@ export function uiProfile(ctx: AppContext) {
   return new Elysia()
     .get("/settings/printers/:id/profile", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
-      if (!s) return new Response(`There is no printer "${params.id}".`, { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
+      if (!s) return notFoundResponse(`There is no printer "${params.id}".`, pageSession(request));
       return htmlResponse(profilePage(s.record, ctx.jobs.profile(s.id), limitsView(s), accessFor(request), pageSession(request)));
     })
     .post("/ui/printers/:id/profile", async ({ params, body, request }) => {

@@ -9,6 +9,7 @@ import { scriptForm, scriptsPage, scriptViews } from "../../../views/scripts.ts"
 import { checkScript, DEFAULT_SCRIPTS, ScriptTextSchema, SCRIPTS } from "../../jobs/scripts.ts";
 import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
+import { notFoundResponse } from "../errors.ts";
 import { pageSession } from "./page-session.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
 
@@ -20,7 +21,7 @@ export function uiScripts(ctx: AppContext) {
   return new Elysia()
     .get("/settings/printers/:id/scripts", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
-      if (!s) return new Response(`There is no printer "${params.id}".`, { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
+      if (!s) return notFoundResponse(`There is no printer "${params.id}".`, pageSession(request));
       return htmlResponse(scriptsPage(s.record, scriptViews(ctx.jobs.scripts(s.id)), accessFor(request), pageSession(request)));
     })
     .post("/ui/printers/:id/scripts", async ({ params, body, request }) => {
