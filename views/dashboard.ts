@@ -121,19 +121,21 @@ function heaterLabel(name: string): string {
 /** Temperature and movement controls; not part of the live panel, so typed values survive updates. */
 function controlsPanel(record: PrinterRecord, access: Access): Html {
   const id = record.id;
-  const heading = html`<h2>Control <a class="more" href="/settings/printers/${id}/scripts">G-code scripts →</a> <a class="more" href="/settings/printers/${id}/profile">Profile &amp; limits →</a></h2>`;
-  if (!access.may("POST /ui/printers/:id/temperature", id) || !access.may("POST /ui/printers/:id/commands", id)) return heading;
-  return html`${heading}
-<form class="inline" hx-post="/ui/printers/${id}/temperature" hx-swap="none">
+  return html`<h2>Control <a class="more" href="/settings/printers/${id}/scripts">G-code scripts →</a> <a class="more" href="/settings/printers/${id}/profile">Profile &amp; limits →</a></h2>
+${access.may("POST /ui/printers/:id/temperature", id)
+  ? html`<form class="inline" hx-post="/ui/printers/${id}/temperature" hx-swap="none">
   <label>Hotend <input type="number" name="tool0" min="0" max="320" step="1" placeholder="°C"></label>
   <label>Bed <input type="number" name="bed" min="0" max="150" step="1" placeholder="°C"></label>
   <button type="submit">Set</button>
   <button type="submit" name="off" value="1">Heaters off</button>
-</form>
-<div class="buttons">
+</form>`
+  : ""}
+${access.may("POST /ui/printers/:id/commands", id)
+  ? html`<div class="buttons">
   <button hx-post="/ui/printers/${id}/commands" hx-vals='{"command":"G28"}' hx-swap="none">Home all</button>
   <button hx-post="/ui/printers/${id}/commands" hx-vals='{"command":"M84"}' hx-swap="none">Motors off</button>
-</div>`;
+</div>`
+  : ""}`;
 }
 
 /** Uploads for the dashboard of printer `id`: the list that comes back has that printer's Print buttons. */

@@ -226,7 +226,7 @@ function repositoryStatus(status: RepositoryStatus, access: Access, now = Date.n
       ? html`<p class="muted">${plugins} from ${status.url}, fetched ${fetched}.${refresh}</p>`
       : html`<p class="muted repo-cached" data-source="${status.source}">Showing the copy cached ${ago(status.fetchedAt, now)} from ${status.source} (fetched ${fetched}): ${plugins}.${refresh}</p>`;
   return html`<div id="repo-status" class="repo-status">
-  ${status.url ? "" : html`<p class="problem">No plugin repository is configured. Enter the index URL below.</p>`}
+  ${status.url ? "" : html`<p class="problem">No plugin repository is configured.${access.may("POST /ui/plugins/repository/settings") ? " Enter the index URL below." : ""}</p>`}
   ${status.error ? html`<p class="problem" role="alert">${status.error}</p>` : ""}
   ${copy}
   ${status.problems.length ? html`<p class="muted">${status.problems.length} malformed entries were skipped.</p>` : ""}
