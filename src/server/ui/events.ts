@@ -52,7 +52,7 @@ export function uiEvents(ctx: AppContext) {
     const view = () => printerView(session);
     const access = accessFor(request);
     return sseResponse((send) => {
-      const files = () => send("files", fileList(ctx.files.list(), view(), access).value);
+      const files = (stored = ctx.files.list()) => send("files", fileList(stored, view(), access).value);
       let lastState = session.status.state;
       let lastSd = "";
       // What the map shows: the job, whether it runs, its file and which objects are cancelled.
@@ -85,8 +85,9 @@ export function uiEvents(ctx: AppContext) {
         },
         "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
         "files.changed": () => {
-          files();
-          send("sd-copy", sdCopyForm(session.id, ctx.files.list(), access).value);
+          const stored = ctx.files.list();
+          files(stored);
+          send("sd-copy", sdCopyForm(session.id, stored, access).value);
         },
       });
     });
