@@ -90,7 +90,7 @@ test("a read-only user watches without controls; a control left on a page from b
   // An admin makes the operator read-only while the page is open: its button is refused.
   host.accounts.setGroup(host.accounts.users.byName(viewer.username)!, "readonly");
   await stop.click();
-  await expect(page.locator("#toasts .toast.error").first().textContent()).resolves.toContain("“control” permission");
+  await expect(page.locator("#toasts .toast.error").first().textContent({ timeout: 10_000 })).resolves.toContain("“control” permission");
   const { printers } = await (await host.api("/api/v1/printers")).json();
   expect(printers[0].state).toBe("operational");
   // Loaded again, the page shows the printer and its files without the controls.
@@ -102,7 +102,7 @@ test("a read-only user watches without controls; a control left on a page from b
   await expect(hostControls).resolves.toEqual([]);
   await expect(page.locator('a[href="/settings/tracking"]').count()).resolves.toBe(0);
   await page.close();
-}, 30_000);
+}, 60_000);
 
 test("when the session has ended, a click leads through the login back to the page it was made on", async () => {
   const page = await loggedInPage();
