@@ -7,6 +7,7 @@ import type { PrinterRecord } from "../src/printers/record.ts";
 import type { PrinterStatus } from "../src/printers/status.ts";
 import type { StoredFile } from "../src/files/storage.ts";
 import type { ThumbnailRef } from "../src/files/catalog.ts";
+import type { Access } from "../src/server/auth/access.ts";
 import { html, type Html } from "./html.ts";
 import { interruptedBanner, jobPanel } from "./job.ts";
 import { layout, type PageSession } from "./layout.ts";
@@ -30,9 +31,13 @@ const STATE_LABEL: Record<PrinterStatus["state"], string> = {
   error: "Error",
 };
 
-/** The whole page for one printer. */
-export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files: StoredFile[], terminal: LogLine[], session?: PageSession): Html {
+/**
+ * The whole page for one printer. Here and in every fragment, `access` leaves out the controls
+ * whose route the viewer may not call (a read-only user watches without buttons).
+ */
+export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files: StoredFile[], terminal: LogLine[], access: Access, session?: PageSession): Html {
   const id = printer.record.id;
+  const may = (route: string) => access.may(route, id);
   const nav = all.length > 1
     ? html`${all.map((p) => html`<a href="/?printer=${p.id}" class="${p.id === id ? "active" : ""}">${p.name}</a>`)}`
     : html``;
@@ -40,25 +45,27 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
     printer.record.name,
     html`<div class="dashboard" hx-ext="sse" sse-connect="/ui/events?printer=${id}">
   <section class="card printer">
-    <div id="live" sse-swap="live">${livePanel(printer)}</div>
+    <div id="live" sse-swap="live">${livePanel(printer, access)}</div>
     <div id="job-objects" sse-swap="objects" hx-on::sse-before-message="if (!this.firstElementChild) event.preventDefault()"></div>
   </section>
-  <section class="card controls">${controlsPanel(printer.record)}</section>
-  <section class="card link">${linkCard(printer)}</section>
-  <section class="card sdcard">${sdCard(printer, files)}</section>
+  <section class="card controls">${controlsPanel(printer.record, access)}</section>
+  <section class="card link">${linkCard(printer, access)}</section>
+  <section class="card sdcard">${sdCard(printer, files, access)}</section>
   <section class="card files">
     <h2>Files <a class="more" href="/files">all files, folders and details →</a></h2>
-    ${uploadForm(id)}
-    <div id="files" sse-swap="files">${fileList(files, printer)}</div>
+    ${may("POST /ui/files") ? uploadForm(id) : ""}
+    <div id="files" sse-swap="files">${fileList(files, printer, access)}</div>
   </section>
   <div class="plugin-cards" hx-get="/ui/plugins/slot/dashboard.card?printer=${id}" hx-trigger="load, every 15s"></div>
   <section class="card terminal">
     <h2>Terminal</h2>
     <pre id="terminal-lines" sse-swap="log" hx-swap="beforeend">${terminalLines(terminal)}</pre>
-    <form hx-post="/ui/printers/${id}/commands" hx-swap="none" hx-on::after-request="if(event.detail.successful) this.reset()">
+    ${may("POST /ui/printers/:id/commands")
+      ? html`<form hx-post="/ui/printers/${id}/commands" hx-swap="none" hx-on::after-request="if(event.detail.successful) this.reset()">
       <input name="command" placeholder="G-code, e.g. M105 or G28" autocomplete="off" aria-label="Command to send" required>
       <button type="submit">Send</button>
-    </form>
+    </form>`
+      : ""}
   </section>
 </div>`,
     nav,
@@ -67,28 +74,29 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
 }
 
 /** State, problem, temperatures, position and the job: re-rendered on every status change. */
-export function livePanel({ record, status, thumbnail }: PrinterView): Html {
+export function livePanel({ record, status, thumbnail }: PrinterView, access: Access): Html {
   const id = record.id;
   const connected = status.state !== "closed" && status.state !== "error";
+  const may = (route: string) => access.may(route, id);
   return html`<div class="head">
   <h1>${record.name}</h1>
   <span class="badge state-${status.state}" data-state="${status.state}">${STATE_LABEL[status.state]}</span>
   ${status.busy ? html`<span class="badge busy">busy: ${status.busy}</span>` : ""}
   <span class="spacer"></span>
   ${connected
-    ? html`<button hx-post="/ui/printers/${id}/disconnect" hx-target="#live">Disconnect</button>
-      <button class="danger" hx-post="/ui/printers/${id}/emergency-stop" hx-target="#live" hx-confirm="Emergency stop: halt the printer now?">Emergency stop</button>`
-    : html`<button class="primary" hx-post="/ui/printers/${id}/connect" hx-target="#live">Connect</button>`}
+    ? html`${may("POST /ui/printers/:id/disconnect") ? html`<button hx-post="/ui/printers/${id}/disconnect" hx-target="#live">Disconnect</button>` : ""}
+      ${may("POST /ui/printers/:id/emergency-stop") ? html`<button class="danger" hx-post="/ui/printers/${id}/emergency-stop" hx-target="#live" hx-confirm="Emergency stop: halt the printer now?">Emergency stop</button>` : ""}`
+    : may("POST /ui/printers/:id/connect") ? html`<button class="primary" hx-post="/ui/printers/${id}/connect" hx-target="#live">Connect</button>` : ""}
 </div>
 <p class="muted">${record.transport === "virtual" ? "Built-in virtual printer" : record.port === "auto" ? `Auto-detect${status.connection ? `: ${status.connection.port} @ ${status.connection.baud}` : ""}` : `${record.port} @ ${record.baud}`}${status.firmware ? html` · ${status.firmware.name}` : ""}</p>
 ${status.problem ? html`<div class="problem" role="alert"><strong>${status.problem.message}</strong> ${status.problem.hint}</div>` : ""}
-${promptPanel({ record, status })}
+${promptPanel({ record, status }, access)}
 ${temperatureTable(status)}
 ${status.position
   ? html`<p class="position">X <b>${status.position.x.toFixed(2)}</b> Y <b>${status.position.y.toFixed(2)}</b> Z <b>${status.position.z.toFixed(2)}</b></p>`
   : ""}
-${interruptedBanner(id, status)}
-${jobPanel(id, status, thumbnail ?? null)}`;
+${interruptedBanner(id, status, access)}
+${jobPanel(id, status, access, thumbnail ?? null)}`;
 }
 
 function temperatureTable(status: PrinterStatus): Html {
@@ -111,19 +119,23 @@ function heaterLabel(name: string): string {
 }
 
 /** Temperature and movement controls; not part of the live panel, so typed values survive updates. */
-function controlsPanel(record: PrinterRecord): Html {
+function controlsPanel(record: PrinterRecord, access: Access): Html {
   const id = record.id;
   return html`<h2>Control <a class="more" href="/settings/printers/${id}/scripts">G-code scripts →</a> <a class="more" href="/settings/printers/${id}/profile">Profile &amp; limits →</a></h2>
-<form class="inline" hx-post="/ui/printers/${id}/temperature" hx-swap="none">
+${access.may("POST /ui/printers/:id/temperature", id)
+  ? html`<form class="inline" hx-post="/ui/printers/${id}/temperature" hx-swap="none">
   <label>Hotend <input type="number" name="tool0" min="0" max="320" step="1" placeholder="°C"></label>
   <label>Bed <input type="number" name="bed" min="0" max="150" step="1" placeholder="°C"></label>
   <button type="submit">Set</button>
   <button type="submit" name="off" value="1">Heaters off</button>
-</form>
-<div class="buttons">
+</form>`
+  : ""}
+${access.may("POST /ui/printers/:id/commands", id)
+  ? html`<div class="buttons">
   <button hx-post="/ui/printers/${id}/commands" hx-vals='{"command":"G28"}' hx-swap="none">Home all</button>
   <button hx-post="/ui/printers/${id}/commands" hx-vals='{"command":"M84"}' hx-swap="none">Motors off</button>
-</div>`;
+</div>`
+  : ""}`;
 }
 
 /** Uploads for the dashboard of printer `id`: the list that comes back has that printer's Print buttons. */
@@ -135,16 +147,18 @@ function uploadForm(id: string): Html {
 </form>`;
 }
 
-/** The file list with print and delete actions for the printer on this page. */
-export function fileList(files: StoredFile[], printer: PrinterView): Html {
+/** The file list with print and delete actions (those the viewer may use) for the printer on this page. */
+export function fileList(files: StoredFile[], printer: PrinterView, access: Access): Html {
   if (files.length === 0) return html`<p class="muted">No files yet. Upload G-code from your slicer.</p>`;
   const canPrint = printer.status.state === "operational";
+  const print = access.may("POST /ui/printers/:id/job", printer.record.id);
+  const remove = access.may("POST /ui/files/delete");
   return html`<table class="file-list"><tbody>
 ${files.map((f) => html`<tr data-file="${f.path}">
   <td class="name">${f.path}</td><td class="size">${formatBytes(f.size)}</td>
   <td class="actions">
-    <button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${printer.record.id}/job" hx-vals='${JSON.stringify({ file: f.path })}' hx-target="#live">Print</button>
-    <button hx-post="/ui/files/delete?printer=${encodeURIComponent(printer.record.id)}" hx-vals='${JSON.stringify({ path: f.path })}' hx-target="#files" hx-confirm="Delete ${f.path}?">Delete</button>
+    ${print ? html`<button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${printer.record.id}/job" hx-vals='${JSON.stringify({ file: f.path })}' hx-target="#live">Print</button>` : ""}
+    ${remove ? html`<button hx-post="/ui/files/delete?printer=${encodeURIComponent(printer.record.id)}" hx-vals='${JSON.stringify({ path: f.path })}' hx-target="#files" hx-confirm="Delete ${f.path}?">Delete</button>` : ""}
   </td>
 </tr>`)}
 </tbody></table>`;

@@ -10,6 +10,7 @@ import { fileUrl } from "../src/files/catalog.ts";
 import type { StoredFolder } from "../src/files/storage.ts";
 import type { PrinterRecord } from "../src/printers/record.ts";
 import type { PrinterStatus } from "../src/printers/status.ts";
+import type { Access } from "../src/server/auth/access.ts";
 import { formatBytes, formatDuration } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 import { layout, type PageSession } from "./layout.ts";
@@ -26,22 +27,26 @@ const SORTS: [NonNullable<ListQuery["sort"]>, string][] = [
   ["time", "Print time"],
 ];
 
-/** The whole page. */
-export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: ListQuery, space: { free: number; total: number }, onlyWhenIdle: boolean, session?: PageSession): Html {
+/** The whole page; its forms and the detail pane's actions only for a viewer who may use them. */
+export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: ListQuery, space: { free: number; total: number }, onlyWhenIdle: boolean, access: Access, session?: PageSession): Html {
   return layout(
     "Files",
     html`<div class="files-page" hx-ext="sse" sse-connect="/ui/files/events">
   <aside class="card folders">
     <h2>Folders</h2>
     <div id="folder-tree" hx-get="/ui/files/folders" hx-trigger="sse:files" hx-include="#file-query">${folderTree(folders, query.folder)}</div>
-    <form class="new-folder" hx-post="/ui/files/folder" hx-swap="none" hx-on::after-request="if(event.detail.successful) this.reset()">
+    ${access.may("POST /ui/files/folder")
+      ? html`<form class="new-folder" hx-post="/ui/files/folder" hx-swap="none" hx-on::after-request="if(event.detail.successful) this.reset()">
       <input name="folder" placeholder="New folder, e.g. parts/brackets" aria-label="New folder" required>
       <button type="submit">Create</button>
-    </form>
+    </form>`
+      : ""}
     <p class="muted space">${formatBytes(space.free)} free of ${formatBytes(space.total)}</p>
-    <form class="analysis-settings" hx-post="/ui/files/settings" hx-trigger="change" hx-swap="none">
+    ${access.may("POST /ui/files/settings")
+      ? html`<form class="analysis-settings" hx-post="/ui/files/settings" hx-trigger="change" hx-swap="none">
       <label><input type="checkbox" name="onlyWhenIdle" value="true" ${onlyWhenIdle ? "checked" : ""}> Analyse only while no printer is printing</label>
-    </form>
+    </form>`
+      : ""}
   </aside>
   <section class="card browser">
     <form id="file-query" class="query" hx-get="/ui/files/list" hx-target="#file-table" hx-trigger="input changed delay:250ms from:input[name=q], change from:select" hx-push-url="false">
@@ -54,13 +59,15 @@ export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: 
       </select>
       <input type="hidden" name="folder" value="${folderParam(query.folder)}">
     </form>
-    <form id="file-upload" class="upload dropzone" hx-post="/ui/files/upload" hx-encoding="multipart/form-data" hx-target="#file-table" hx-include="#file-query" hx-on::after-request="if(event.detail.successful) this.reset()">
+    ${access.may("POST /ui/files/upload")
+      ? html`<form id="file-upload" class="upload dropzone" hx-post="/ui/files/upload" hx-encoding="multipart/form-data" hx-target="#file-table" hx-include="#file-query" hx-on::after-request="if(event.detail.successful) this.reset()">
       <input type="hidden" name="path" value="${query.folder ?? ""}">
       <input type="file" name="file" accept=".gcode,.gco,.g" required aria-label="G-code file">
       <button type="submit" class="primary">Upload</button>
       <span class="muted">or drop a file here${query.folder ? html` (into <b>${query.folder}</b>)` : ""}</span>
       <progress class="upload-progress" value="0" max="100" hidden></progress>
-    </form>
+    </form>`
+      : ""}
     <div id="file-table" hx-get="/ui/files/list" hx-trigger="sse:files" hx-include="#file-query">${fileTable(entries)}</div>
   </section>
   <section class="card detail" id="file-detail"><p class="muted">Choose a file to see its details.</p></section>
@@ -124,7 +131,7 @@ const dash = "–";
 const num = (n: number | null | undefined, digits = 2, unit = "") => (n === null || n === undefined ? dash : `${Number(n.toFixed(digits))}${unit}`);
 
 /** The detail pane of one file. */
-export function fileDetail(f: FileEntry, result: AnalysisResult | undefined, printers: PrinterChoice[]): Html {
+export function fileDetail(f: FileEntry, result: AnalysisResult | undefined, printers: PrinterChoice[], access: Access): Html {
   const largest = f.thumbnails[0];
   const s = result?.slicer;
   const path = JSON.stringify({ path: f.path });
@@ -143,7 +150,7 @@ export function fileDetail(f: FileEntry, result: AnalysisResult | undefined, pri
       ${f.analysis.state === "queued" || f.analysis.state === "analysing" || f.analysis.state === "paused" ? html`<p class="muted">The analysis is ${f.analysis.state === "queued" ? "waiting" : f.analysis.state}…</p>` : ""}
     </div>
   </div>
-  ${actions(f, printers, path)}
+  ${actions(f, printers, path, access)}
   ${result && s
     ? html`<h3>Slicer and Layerline</h3>
   <table class="compare">
@@ -200,34 +207,43 @@ ${shown.map(([i, l], k) => html`${k > 0 && i !== shown[k - 1]![0] + 1 ? html`<tr
 </tbody></table>`;
 }
 
-function actions(f: FileEntry, printers: PrinterChoice[], path: string): Html {
+function actions(f: FileEntry, printers: PrinterChoice[], path: string, access: Access): Html {
   const folder = f.folder ? `${f.folder}/` : "";
+  const may = (route: string) => access.may(route);
   return html`<div class="file-actions">
-  <form class="inline print" hx-post="/ui/files/print" hx-swap="none">
+  ${may("POST /ui/files/print")
+    ? html`<form class="inline print" hx-post="/ui/files/print" hx-swap="none">
     <input type="hidden" name="path" value="${f.path}">
     <select name="printer" aria-label="Printer">${printers.map((p) => html`<option value="${p.record.id}" ${p.status.state === "operational" ? "" : "disabled"}>${p.record.name} (${p.status.state})</option>`)}</select>
     <button type="submit" class="primary" ${printers.some((p) => p.status.state === "operational") ? "" : "disabled"}>Print</button>
-  </form>
-  <form class="inline queue" hx-post="/ui/queue/add" hx-swap="none">
+  </form>`
+    : ""}
+  ${may("POST /ui/queue/add")
+    ? html`<form class="inline queue" hx-post="/ui/queue/add" hx-swap="none">
     <input type="hidden" name="file" value="${f.path}">
     <select name="printer" aria-label="Queue on printer">${printers.map((p) => html`<option value="${p.record.id}">${p.record.name}</option>`)}</select>
     <button type="submit">Add to queue</button>
-  </form>
-  <form class="inline" hx-post="/ui/files/rename" hx-target="#file-detail">
+  </form>`
+    : ""}
+  ${may("POST /ui/files/rename")
+    ? html`<form class="inline" hx-post="/ui/files/rename" hx-target="#file-detail">
     <input type="hidden" name="path" value="${f.path}">
     <input name="name" value="${f.name}" aria-label="New name" required>
     <button type="submit">Rename</button>
-  </form>
-  <form class="inline" hx-post="/ui/files/move" hx-target="#file-detail">
+  </form>`
+    : ""}
+  ${may("POST /ui/files/move")
+    ? html`<form class="inline" hx-post="/ui/files/move" hx-target="#file-detail">
     <input type="hidden" name="path" value="${f.path}">
     <input name="destination" value="${folder}" placeholder="folder/" aria-label="Move to folder">
     <button type="submit" name="mode" value="move">Move</button>
     <button type="submit" name="mode" value="copy">Copy</button>
-  </form>
+  </form>`
+    : ""}
   <div class="buttons">
     <a class="button" href="${fileUrl(f.path, "/content")}" download>Download</a>
-    <button hx-post="/ui/files/analyse" hx-vals='${path}' hx-target="#file-detail">Analyse again</button>
-    <button class="danger" hx-post="/ui/files/remove" hx-vals='${path}' hx-target="#file-detail" hx-confirm="Delete ${f.path}?">Delete</button>
+    ${may("POST /ui/files/analyse") ? html`<button hx-post="/ui/files/analyse" hx-vals='${path}' hx-target="#file-detail">Analyse again</button>` : ""}
+    ${may("POST /ui/files/remove") ? html`<button class="danger" hx-post="/ui/files/remove" hx-vals='${path}' hx-target="#file-detail" hx-confirm="Delete ${f.path}?">Delete</button>` : ""}
   </div>
   <div class="plugin-file-actions" hx-get="/ui/plugins/slot/file.actions?path=${encodeURIComponent(f.path)}" hx-trigger="load"></div>
 </div>`;

@@ -48,7 +48,8 @@ export interface HistoryResults {
   total: number;
   items: HistoryEntry[];
   files: FileSummary[];
-  admin: boolean;
+  /** Whether the viewer may delete entries (the guard's answer for the delete route). */
+  mayDelete: boolean;
 }
 
 export function historyPage(printers: PrinterRecord[], results: HistoryResults, session?: PageSession): Html {
@@ -89,7 +90,7 @@ export function historyResults(r: HistoryResults): Html {
 </p>
 ${r.items.length === 0
   ? html`<p class="muted">No prints match.</p>`
-  : html`<table class="list history-table"><thead><tr><th>Started</th><th>Printer</th><th>File</th><th>Print time</th><th>Filament</th><th>Outcome</th>${r.admin ? html`<th></th>` : ""}</tr></thead><tbody>
+  : html`<table class="list history-table"><thead><tr><th>Started</th><th>Printer</th><th>File</th><th>Print time</th><th>Filament</th><th>Outcome</th>${r.mayDelete ? html`<th></th>` : ""}</tr></thead><tbody>
 ${r.items.map(
   (e) => html`<tr data-entry="${e.id}">
   <td>${when(e.startedAt)}</td>
@@ -98,7 +99,7 @@ ${r.items.map(
   <td>${formatDuration(e.printTime)}</td>
   <td>${metres(e.filament)}</td>
   <td>${outcomeBadge(e)}${e.reason ? html` <span class="muted reason">${e.reason}</span>` : ""}</td>
-  ${r.admin ? html`<td><button class="danger" hx-post="/ui/history/${e.id}/delete" hx-include="#history-query" hx-target="#history-results" hx-confirm="Delete this entry from the history?">Delete</button></td>` : ""}
+  ${r.mayDelete ? html`<td><button class="danger" hx-post="/ui/history/${e.id}/delete" hx-include="#history-query" hx-target="#history-results" hx-confirm="Delete this entry from the history?">Delete</button></td>` : ""}
 </tr>`,
 )}
 </tbody></table>`}

@@ -8,6 +8,7 @@ import type { AnalysisResult } from "../src/analysis/result.ts";
 import type { ThumbnailRef } from "../src/files/catalog.ts";
 import { ORIGIN_WORDS } from "../src/jobs/time-left.ts";
 import type { PrinterProfile } from "../src/printers/profile.ts";
+import type { Access } from "../src/server/auth/access.ts";
 import { isJobRunning, type Interrupted, type Job, type JobState, type PrinterStatus, type Progress } from "../src/printers/status.ts";
 import { formatBytes, formatDuration } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
@@ -44,8 +45,8 @@ export function jobThumbnail(thumbnails: ThumbnailRef[]): ThumbnailRef | null {
   return [...thumbnails].sort((a, b) => a.width - b.width).find((t) => t.width >= 96) ?? thumbnails[0] ?? null;
 }
 
-/** The current job with its figures and the controls its state allows; part of the live panel. */
-export function jobPanel(printerId: string, status: PrinterStatus, thumbnail: ThumbnailRef | null = null): Html {
+/** The current job with its figures and the controls its state (and the viewer) allows; part of the live panel. */
+export function jobPanel(printerId: string, status: PrinterStatus, access: Access, thumbnail: ThumbnailRef | null = null): Html {
   const job = status.job;
   if (!job) return html`<p class="muted job-none">No print yet.</p>`;
   const p = status.progress;
@@ -58,7 +59,7 @@ export function jobPanel(printerId: string, status: PrinterStatus, thumbnail: Th
     <p class="job-figures"><span class="completion">${pct.toFixed(1)} %</span> · ${formatBytes(p?.bytesSent ?? 0)} of ${formatBytes(job.size)}${lineFigure(p)}</p>
     ${jobDetails(job, p)}
     ${job.reason ? html`<p class="muted job-reason">${job.reason}</p>` : ""}
-    ${jobButtons(printerId, status, job)}
+    ${jobButtons(printerId, status, job, access)}
   </div>
 </div>`;
 }
@@ -84,20 +85,21 @@ function jobDetails(job: Job, p: Progress | null): Html {
 </ul>`;
 }
 
-function jobButtons(id: string, status: PrinterStatus, job: Job): Html {
+function jobButtons(id: string, status: PrinterStatus, job: Job, access: Access): Html {
+  const may = (route: string) => access.may(route, id);
   const s = job.state;
   const running = isJobRunning(s);
   // A paused print restarts at once; an ended one when the printer is free again.
   const restartable = s === "paused" || (!running && status.state === "operational");
   // Host prints and SD prints whose file the host knows (the firmware's command then does it, or says why not).
-  const objects = running && job.objects.length > 0 && s !== "cancelling" && s !== "finishing";
+  const objects = running && job.objects.length > 0 && s !== "cancelling" && s !== "finishing" && may("POST /ui/printers/:id/job/cancel-object");
   const buttons = [
-    s === "printing" || s === "starting" ? html`<button hx-post="/ui/printers/${id}/job/pause" hx-target="#live">Pause</button>` : "",
-    s === "paused" ? html`<button class="primary" hx-post="/ui/printers/${id}/job/resume" hx-target="#live">Resume</button>` : "",
-    running && s !== "cancelling"
+    (s === "printing" || s === "starting") && may("POST /ui/printers/:id/job/pause") ? html`<button hx-post="/ui/printers/${id}/job/pause" hx-target="#live">Pause</button>` : "",
+    s === "paused" && may("POST /ui/printers/:id/job/resume") ? html`<button class="primary" hx-post="/ui/printers/${id}/job/resume" hx-target="#live">Resume</button>` : "",
+    running && s !== "cancelling" && may("POST /ui/printers/:id/job/cancel")
       ? html`<button class="danger" hx-post="/ui/printers/${id}/job/cancel" hx-target="#live" hx-confirm="Cancel this print?">Cancel</button>`
       : "",
-    restartable
+    restartable && may("POST /ui/printers/:id/job/restart")
       ? html`<button hx-post="/ui/printers/${id}/job/restart" hx-target="#live" hx-confirm="${running ? "Stop this print and start it again from the beginning?" : "Print this file again from the beginning?"}">Restart</button>`
       : "",
     objects ? html`<button class="job-objects-open" hx-get="/ui/printers/${id}/job/objects" hx-target="#job-objects">Cancel an object…</button>` : "",
@@ -105,22 +107,24 @@ function jobButtons(id: string, status: PrinterStatus, job: Job): Html {
   return buttons.length ? html`<div class="buttons">${buttons}</div>` : html``;
 }
 
-/** The print the host was running when it stopped, with resume (when possible) and discard. */
-export function interruptedBanner(printerId: string, status: PrinterStatus): Html {
+/** The print the host was running when it stopped, with resume (when possible) and discard, for a viewer who may. */
+export function interruptedBanner(printerId: string, status: PrinterStatus, access: Access): Html {
   const i = status.interrupted;
   if (!i) return html``;
+  const may = (route: string) => access.may(route, printerId);
+  const resumable = i.resumable && may("POST /ui/printers/:id/job/interrupted/resume");
   const busy = isJobRunning(status.job?.state) || status.state !== "operational";
   return html`<div class="interrupted" role="alert" data-resumable="${String(i.resumable)}">
   <p><strong>A print was interrupted:</strong> ${i.file}${i.source === "sd" ? " (SD card)" : ""}, stopped ${formatWhen(i.at)}
     ${interruptedWhere(i)}.</p>
   ${i.resumable ? "" : html`<p class="reason">${i.reason}</p>`}
   <div class="buttons">
-    ${i.resumable && i.layer
+    ${resumable && i.layer
       ? html`<button class="primary" ${busy ? "disabled" : ""} hx-post="/ui/printers/${printerId}/job/interrupted/resume" hx-target="#live" hx-confirm="Resume ${i.file} from the start of layer ${i.layer.current}? Check that the print is still on the bed and nothing is in the nozzle's way.">Resume from layer ${i.layer.current}</button>`
       : ""}
-    <button hx-post="/ui/printers/${printerId}/job/interrupted/discard" hx-target="#live" hx-confirm="Forget the interrupted print of ${i.file}?">Discard</button>
+    ${may("POST /ui/printers/:id/job/interrupted/discard") ? html`<button hx-post="/ui/printers/${printerId}/job/interrupted/discard" hx-target="#live" hx-confirm="Forget the interrupted print of ${i.file}?">Discard</button>` : ""}
   </div>
-  ${i.resumable && busy ? html`<p class="muted">It can be resumed once the printer is connected and idle.</p>` : ""}
+  ${resumable && busy ? html`<p class="muted">It can be resumed once the printer is connected and idle.</p>` : ""}
 </div>`;
 }
 
@@ -143,7 +147,7 @@ type MapObject = AnalysisResult["objects"][number];
  * another browser or the printer) or the job ends (src/server/ui/events.ts), and ignores it
  * while no map is open.
  */
-export function objectMap(printerId: string, job: Job | null, objects: MapObject[], profile: PrinterProfile): Html {
+export function objectMap(printerId: string, job: Job | null, objects: MapObject[], profile: PrinterProfile, access: Access): Html {
   const close = html`<button type="button" class="link object-map-close" hx-on:click="document.getElementById('job-objects').innerHTML = ''">Close</button>`;
   if (!job || !isJobRunning(job.state)) return html`<div class="object-map"><p class="muted">The print has ended. ${close}</p></div>`;
   if (objects.length === 0) {
@@ -168,6 +172,8 @@ export function objectMap(printerId: string, job: Job | null, objects: MapObject
     const b = o.box!;
     return [(b.minX + b.maxX) / 2, (b.minY + b.maxY) / 2];
   };
+  // A viewer who may not cancel objects sees the map without the actions.
+  const cancels = access.may("POST /ui/printers/:id/job/cancel-object", printerId);
   const drawn = objects.filter((o) => o.box || (o.polygon && o.polygon.length >= 3));
   return html`<div class="object-map">
   <h3>Cancel an object <span class="muted">of ${job.file}</span> ${close}</h3>
@@ -178,7 +184,7 @@ export function objectMap(printerId: string, job: Job | null, objects: MapObject
     ${drawn.map((o) => {
       const [cx, cy] = centre(o);
       const gone = cancelled.has(o.name);
-      return html`<g class="object${gone ? " cancelled" : ""}" data-object="${o.name}" ${gone ? "" : html`role="button" tabindex="0" ${post(o.name)}`}>
+      return html`<g class="object${gone ? " cancelled" : ""}" data-object="${o.name}" ${gone || !cancels ? "" : html`role="button" tabindex="0" ${post(o.name)}`}>
       <title>${o.name}${gone ? " (cancelled)" : ""}</title>
       ${shape(o)}
       <text x="${px(cx)}" y="${py(cy)}" font-size="${font}" text-anchor="middle" dominant-baseline="middle">${o.name}</text>
@@ -190,7 +196,7 @@ export function objectMap(printerId: string, job: Job | null, objects: MapObject
       const gone = cancelled.has(o.name);
       return html`<li data-object="${o.name}" class="${gone ? "cancelled" : ""}">${gone
         ? html`<s>${o.name}</s> <span class="muted">cancelled</span>`
-        : html`<button class="danger" ${post(o.name)}>Cancel ${o.name}</button>`}</li>`;
+        : cancels ? html`<button class="danger" ${post(o.name)}>Cancel ${o.name}</button>` : o.name}</li>`;
     })}
   </ul>
 </div>`;

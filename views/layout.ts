@@ -2,13 +2,14 @@
  * The page shell: every full page is this frame around its content.
  */
 import { assetUrl } from "../src/server/assets.ts";
+import type { Access } from "../src/server/auth/access.ts";
 import { html, type Html } from "./html.ts";
 
-/** The logged-in user of a page: its CSRF token goes into every htmx request. */
+/** The logged-in user of a page: its CSRF token goes into every htmx request; what it may do picks the links. */
 export interface PageSession {
   user: string;
   csrf: string;
-  admin: boolean;
+  access: Access;
 }
 
 /**
@@ -37,7 +38,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
   <a href="/queue">Queue</a>
   <a href="/history">History</a>
   <a href="/plugins">Plugins</a>
-  <a href="/settings/tracking">Settings</a>
+  ${session?.access.may("GET /settings/tracking") ? html`<a href="/settings/tracking">Settings</a>` : ""}
   <nav>${nav}</nav>
   ${session ? html`<span class="plugin-nav" hx-get="/ui/plugins/slot/navbar.item" hx-trigger="load"></span>` : ""}
   <a class="muted" href="/api/v1/docs">API</a>
@@ -53,7 +54,7 @@ ${session ? html`<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="
 
 function userMenu(session: PageSession): Html {
   return html`<span class="user-menu">
-    ${session.admin ? html`<a href="/users">Users</a>` : ""}
+    ${session.access.may("GET /users") ? html`<a href="/users">Users</a>` : ""}
     <a href="/account" data-user="${session.user}">${session.user}</a>
     <form method="post" action="/logout" class="inline"><input type="hidden" name="_csrf" value="${session.csrf}"><button type="submit" class="link">Log out</button></form>
   </span>`;

@@ -3,6 +3,7 @@
  * acknowledges, the send window) and the flight recorder's downloads. The figures are a fragment
  * pushed with every status (`link` over SSE); the window setting and the links stay put.
  */
+import type { Access } from "../src/server/auth/access.ts";
 import type { PrinterView } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 
@@ -22,14 +23,16 @@ ${buffers}
 </table>`;
 }
 
-/** The whole card for the dashboard. */
-export function linkCard(view: PrinterView): Html {
+/** The whole card for the dashboard; the window setting for a viewer who may change it. */
+export function linkCard(view: PrinterView, access: Access): Html {
   const id = view.record.id;
   return html`<h2>Link</h2>
 <div id="link" sse-swap="link">${linkFigures(view)}</div>
-<form class="inline window-form" hx-post="/ui/printers/${id}/window" hx-swap="none">
+${access.may("POST /ui/printers/:id/window", id)
+  ? html`<form class="inline window-form" hx-post="/ui/printers/${id}/window" hx-swap="none">
   <label>Lines in flight <input type="number" name="window" min="1" max="32" step="1" value="${view.record.window}" aria-label="Lines in flight"></label>
   <button type="submit">Set</button>
-</form>
+</form>`
+  : ""}
 <p class="muted">Flight recorder: <a href="/api/v1/printers/${id}/trace" download>latest lines (JSONL)</a> · <a href="/api/v1/printers/${id}/trace?source=log" download>full log</a></p>`;
 }

@@ -7,6 +7,7 @@ import type { LogEntry, Notice, PluginView } from "../src/plugins/manager.ts";
 import { SORTS, type CatalogItem, type CatalogQuery, type SortKey } from "../src/plugins/repository/catalog.ts";
 import type { RepositoryNotice, RepositoryStatus } from "../src/plugins/repository/source.ts";
 import type { FormField } from "../src/plugins/settings.ts";
+import type { Access } from "../src/server/auth/access.ts";
 import { formatBytes } from "./dashboard.ts";
 import { starButton } from "./tracking.ts";
 import { html, type Html } from "./html.ts";
@@ -23,8 +24,8 @@ export interface ManagerPageData {
   notices: Map<string, RepositoryNotice[]>;
 }
 
-/** `/plugins`: the plugin manager. */
-export function managerPage(d: ManagerPageData, session?: PageSession): Html {
+/** `/plugins`: the plugin manager; managing plugins (and installing them) for a viewer who may. */
+export function managerPage(d: ManagerPageData, access: Access, session?: PageSession): Html {
   return layout(
     "Plugins",
     html`<div class="plugins-page">
@@ -32,9 +33,9 @@ export function managerPage(d: ManagerPageData, session?: PageSession): Html {
     <div class="head"><h1>Plugins</h1><span class="spacer"></span><a class="button" href="/plugins/repository">Browse the repository</a></div>
     <p class="muted">Plugin API ${d.apiVersion}. Bundled plugins come with Layerline; installed ones live in the data folder. Changed plugin files are reloaded by themselves, without interrupting a print.</p>
     ${d.safeMode.on ? html`<div class="problem safe-mode" role="alert"><strong>${d.safeMode.reason}</strong> Restart without <code>--safe</code> to load them again.</div>` : ""}
-    <div id="plugin-list" hx-get="/ui/plugins/list" hx-trigger="plugins-changed from:body" hx-swap="innerHTML">${pluginList(d)}</div>
+    <div id="plugin-list" hx-get="/ui/plugins/list" hx-trigger="plugins-changed from:body" hx-swap="innerHTML">${pluginList(d, access)}</div>
   </section>
-  <section class="card">
+  ${access.may("POST /ui/plugins/install") ? html`<section class="card">
     <h2>Install a plugin</h2>
     <form class="upload" hx-post="/ui/plugins/install" hx-encoding="multipart/form-data" hx-swap="none" hx-on::after-request="if(event.detail.successful) this.reset()">
       <input type="file" name="file" accept=".zip,.tgz,.tar.gz,.tar" required aria-label="Plugin archive">
@@ -46,7 +47,7 @@ export function managerPage(d: ManagerPageData, session?: PageSession): Html {
       <button type="submit">Install from URL</button>
     </form>
     <p class="muted">An archive (.zip, .tar.gz) of one plugin folder. It is checked before anything is unpacked (paths, links, size, manifest, compatibility).</p>
-  </section>
+  </section>` : ""}
 </div>`,
     html``,
     session,
@@ -54,17 +55,17 @@ export function managerPage(d: ManagerPageData, session?: PageSession): Html {
 }
 
 /** The list of plugins (refreshed after each change). */
-export function pluginList(d: Pick<ManagerPageData, "plugins" | "updates" | "notices">): Html {
+export function pluginList(d: Pick<ManagerPageData, "plugins" | "updates" | "notices">, access: Access): Html {
   if (d.plugins.length === 0) return html`<p class="muted">No plugins.</p>`;
-  return html`<ul class="plugin-list">${d.plugins.map((p) => pluginRow(p, d.updates.get(p.id) ?? null, d.notices.get(p.id) ?? []))}</ul>`;
+  return html`<ul class="plugin-list">${d.plugins.map((p) => pluginRow(p, d.updates.get(p.id) ?? null, d.notices.get(p.id) ?? [], access))}</ul>`;
 }
 
-/** One plugin in the manager's list, with its actions. */
-export function pluginRow(p: PluginView, update: string | null, notices: RepositoryNotice[]): Html {
+/** One plugin in the manager's list, with the actions the viewer may take. */
+export function pluginRow(p: PluginView, update: string | null, notices: RepositoryNotice[], access: Access): Html {
   const base = `/ui/plugins/${encodeURIComponent(p.id)}`;
   const row = `plugin-${p.id.replace(/[^a-z0-9_-]/gi, "_")}`;
   const act = (verb: string, label: string, extra = "") =>
-    html`<button hx-post="${base}/${verb}" hx-target="#${row}" hx-swap="outerHTML" ${extra}>${label}</button>`;
+    access.may(`POST /ui/plugins/:id/${verb}`) ? html`<button hx-post="${base}/${verb}" hx-target="#${row}" hx-swap="outerHTML" ${extra}>${label}</button>` : "";
   return html`<li class="plugin" id="${row}" data-plugin="${p.id}" data-state="${p.state}">
   <div class="head">
     <strong><a href="/plugins/${encodeURIComponent(p.id)}">${p.name}</a></strong>
@@ -95,8 +96,8 @@ function hookSummary(p: PluginView): string {
   return parts.length ? ` · ${parts.join(", ")}` : "";
 }
 
-/** `/plugins/:id`: one plugin, its settings and log. */
-export function pluginPage(p: PluginView, settings: { values: Record<string, unknown>; fields: FormField[] } | null, section: Html, log: LogEntry[], session?: PageSession): Html {
+/** `/plugins/:id`: one plugin, and for a viewer who may manage plugins its settings and log. */
+export function pluginPage(p: PluginView, settings: { values: Record<string, unknown>; fields: FormField[] } | null, section: Html, log: LogEntry[], access: Access, session?: PageSession): Html {
   return layout(
     p.name,
     html`<div class="plugins-page">
@@ -108,9 +109,9 @@ export function pluginPage(p: PluginView, settings: { values: Record<string, unk
     <p class="muted">${p.author ? `by ${p.author} · ` : ""}${p.license ? `${p.license} · ` : ""}${p.origin}${p.homepage ? html` · <a href="${p.homepage}" rel="noreferrer">homepage</a>` : ""}</p>
     ${p.faults.length ? html`<h3>Faults</h3><ul class="faults">${p.faults.map((f) => html`<li>${new Date(f.at).toLocaleString()}: ${f.where} ${f.message}</li>`)}</ul>` : ""}
   </section>
-  ${settings && settings.fields.length ? html`<section class="card"><h2>Settings</h2>${settingsForm(p.id, settings.fields, settings.values, {}, false)}</section>` : ""}
+  ${settings && settings.fields.length && access.may("POST /ui/plugins/:id/settings") ? html`<section class="card"><h2>Settings</h2>${settingsForm(p.id, settings.fields, settings.values, {}, false)}</section>` : ""}
   ${section.value ? html`<section class="card plugin-section">${section}</section>` : ""}
-  <section class="card"><h2>Log</h2>${logList(log)}</section>
+  ${access.may("GET /api/v1/plugins/:id/log") ? html`<section class="card"><h2>Log</h2>${logList(log)}</section>` : ""}
 </div>`,
     html``,
     session,
@@ -172,7 +173,7 @@ const SORT_LABEL: Record<SortKey, string> = {
 };
 
 /** `/plugins/repository`: search and install. */
-export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, results: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>, session?: PageSession): Html {
+export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, results: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>, access: Access, session?: PageSession): Html {
   const checked = (b: boolean | undefined) => (b ? "checked" : "");
   const without = new Set(query.without ?? []);
   return layout(
@@ -181,7 +182,7 @@ export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, re
   <section class="card">
     <p><a href="/plugins">← Plugins</a></p>
     <h1>Plugin repository</h1>
-    ${repositoryStatus(status)}
+    ${repositoryStatus(status, access)}
     <form id="repo-query" class="query repo-query" hx-get="/ui/plugins/repository/results" hx-target="#repo-results" hx-trigger="input changed delay:250ms from:input[type=search], change" hx-push-url="false">
       <input type="search" name="q" value="${query.q ?? ""}" placeholder="Search title, description, author, tags" aria-label="Search plugins" autocomplete="off">
       <select name="sort" aria-label="Sort by"><option value="">${query.q ? "Best match" : "Most popular"}</option>${SORTS.filter((s) => s !== "relevance").map((s) => html`<option value="${s}" ${s === query.sort ? "selected" : ""}>${SORT_LABEL[s]}</option>`)}</select>
@@ -191,52 +192,75 @@ export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, re
       <label><input type="checkbox" name="without" value="cloud" ${checked(without.has("cloud"))}> Hide cloud services</label>
       <label><input type="checkbox" name="without" value="commercial" ${checked(without.has("commercial"))}> Hide commercial</label>
     </form>
-    <div id="repo-results">${repositoryResults(results, starred)}</div>
+    <div id="repo-results">${repositoryResults(results, starred, access)}</div>
   </section>
-  <section class="card">
+  ${access.may("POST /ui/plugins/repository/settings") ? html`<section class="card">
     <h2>Repository</h2>
     <form class="inline" hx-post="/ui/plugins/repository/settings" hx-swap="none">
       <label>Index URL <input type="url" name="url" value="${status.url ?? ""}" placeholder="https://…/plugins.json" size="40"></label>
       <label>Refresh every <input type="number" name="refreshHours" value="${status.refreshHours}" min="0" max="720" step="1"> hours</label>
       <button type="submit">Save</button>
     </form>
-  </section>
+  </section>` : ""}
 </div>`,
     html``,
     session,
   );
 }
 
-function repositoryStatus(status: RepositoryStatus): Html {
+/**
+ * Where the index shown comes from. Only an index fetched from the configured URL with no error
+ * since is credited to that URL; after a failed fetch (or a change of URL) the failure is said and
+ * the index in use is shown as the cached copy it is, with its age and source.
+ */
+function repositoryStatus(status: RepositoryStatus, access: Access, now = Date.now()): Html {
+  const refresh = status.url && access.may("POST /ui/plugins/repository/refresh")
+    ? html` <button hx-post="/ui/plugins/repository/refresh" hx-target="#repo-status" hx-swap="outerHTML">Refresh now</button>`
+    : "";
+  const plugins = `${status.entries} plugin${status.entries === 1 ? "" : "s"}`;
+  const fetched = status.fetchedAt === null ? "" : new Date(status.fetchedAt).toLocaleString();
+  const fresh = status.fetchedAt !== null && status.source === status.url && !status.error;
+  const copy = status.fetchedAt === null || status.source === null
+    ? status.url ? html`<p class="muted">The index has not been fetched yet.${refresh}</p>` : ""
+    : fresh
+      ? html`<p class="muted">${plugins} from ${status.url}, fetched ${fetched}.${refresh}</p>`
+      : html`<p class="muted repo-cached" data-source="${status.source}">Showing the copy cached ${ago(status.fetchedAt, now)} from ${status.source} (fetched ${fetched}): ${plugins}.${refresh}</p>`;
   return html`<div id="repo-status" class="repo-status">
-  ${status.url
-    ? html`<p class="muted">${status.entries} plugins from ${status.url}${status.fetchedAt ? `, fetched ${new Date(status.fetchedAt).toLocaleString()}` : ", not fetched yet"}.
-      <button hx-post="/ui/plugins/repository/refresh" hx-target="#repo-status" hx-swap="outerHTML">Refresh now</button></p>`
-    : html`<p class="problem">No plugin repository is configured. Enter the index URL below.</p>`}
+  ${status.url ? "" : html`<p class="problem">No plugin repository is configured.${access.may("POST /ui/plugins/repository/settings") ? " Enter the index URL below." : ""}</p>`}
   ${status.error ? html`<p class="problem" role="alert">${status.error}</p>` : ""}
+  ${copy}
   ${status.problems.length ? html`<p class="muted">${status.problems.length} malformed entries were skipped.</p>` : ""}
 </div>`;
 }
 
+/** How long ago `at` was, in words: "just now", "5 minutes ago", "3 hours ago", "2 days ago". */
+function ago(at: number, now: number): string {
+  const minutes = Math.max(0, Math.round((now - at) / 60_000));
+  if (minutes < 1) return "just now";
+  if (minutes < 90) return `${minutes} minute${minutes === 1 ? "" : "s"} ago`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} hours ago` : `${Math.round(hours / 24)} days ago`;
+}
+
 /** The search results. */
-export function repositoryResults(r: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>): Html {
+export function repositoryResults(r: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>, access: Access): Html {
   if (r.total === 0) return html`<p class="muted">No plugin matches.</p>`;
   const shown = r.results;
   return html`<p class="muted">${r.total} plugin${r.total === 1 ? "" : "s"}${shown.length < r.total ? `, the first ${shown.length} shown` : ""}.</p>
-<ul class="repo-results">${shown.map((item) => repositoryItem(item, starred.has(item.entry.id)))}</ul>`;
+<ul class="repo-results">${shown.map((item) => repositoryItem(item, starred.has(item.entry.id), access))}</ul>`;
 }
 
-/** One plugin in the results, with badges, the star (one like per installation) and the install button. */
-export function repositoryItem(item: CatalogItem, starred: boolean): Html {
+/** One plugin in the results, with badges, the star (one like per installation) and the install button (for a viewer who may). */
+export function repositoryItem(item: CatalogItem, starred: boolean, access: Access): Html {
   const e = item.entry;
   const h = item.health;
   const id = `repo-${e.id.replace(/[^a-z0-9_-]/gi, "_")}`;
   const age = h.releaseAgeDays === null ? "no release" : h.releaseAgeDays < 60 ? `released ${h.releaseAgeDays} days ago` : h.releaseAgeDays < 730 ? `released ${Math.round(h.releaseAgeDays / 30)} months ago` : `released ${(h.releaseAgeDays / 365).toFixed(1)} years ago`;
   const action = item.installedVersion
-    ? item.updateAvailable
+    ? item.updateAvailable && access.may("POST /ui/plugins/:id/update")
       ? html`<button class="primary" hx-post="/ui/plugins/${encodeURIComponent(e.id)}/update" hx-target="#${id}" hx-swap="outerHTML" hx-vals='{"from":"repository"}'>Update to ${e.version}</button>`
       : html`<span class="badge">installed ${item.installedVersion}</span>`
-    : item.installable
+    : item.installable && access.may("POST /ui/plugins/install")
       ? html`<button class="primary" hx-post="/ui/plugins/install" hx-vals='${JSON.stringify({ id: e.id })}' hx-target="#${id}" hx-swap="outerHTML">Install</button>`
       : "";
   return html`<li class="repo-item" id="${id}" data-id="${e.id}">
@@ -252,7 +276,7 @@ export function repositoryItem(item: CatalogItem, starred: boolean): Html {
     ${e.abandoned !== false && e.abandoned !== "" ? html`<span class="badge abandoned">abandoned</span>` : ""}
     ${e.attributes.map((a) => html`<span class="badge attr">${a}</span>`)}
     <span class="spacer"></span>
-    ${starButton(e.id, starred, e.stats.likes ?? null)}
+    ${access.may("POST /ui/tracking/star") ? starButton(e.id, starred, e.stats.likes ?? null) : ""}
     ${action}
   </div>
   <p>${e.description}</p>

@@ -8,6 +8,7 @@ import type { HistoryEntry } from "../src/jobs/history.ts";
 import type { QueueView } from "../src/jobs/queue.ts";
 import type { PrinterRecord } from "../src/printers/record.ts";
 import type { PrinterStatus } from "../src/printers/status.ts";
+import type { Access } from "../src/server/auth/access.ts";
 import { formatDuration } from "./dashboard.ts";
 import { outcomeBadge, when } from "./history.ts";
 import { html, type Html } from "./html.ts";
@@ -25,14 +26,14 @@ const STATE_TEXT: Record<QueueView["state"], string> = {
 };
 
 /** The whole page for one printer's queue. */
-export function queuePage(printer: QueuePrinter, all: PrinterRecord[], queue: QueueView, files: StoredFile[], recent: HistoryEntry[], session?: PageSession): Html {
+export function queuePage(printer: QueuePrinter, all: PrinterRecord[], queue: QueueView, files: StoredFile[], recent: HistoryEntry[], access: Access, session?: PageSession): Html {
   const id = printer.record.id;
   const nav = all.length > 1 ? html`${all.map((p) => html`<a href="/queue?printer=${p.id}" class="${p.id === id ? "active" : ""}">${p.name}</a>`)}` : html``;
   return layout(
     `Queue · ${printer.record.name}`,
     html`<div class="queue-page" hx-ext="sse" sse-connect="/ui/queue/events?printer=${id}">
   <section class="card">
-    <div id="queue-panel" hx-get="/ui/queue/${id}/panel" hx-trigger="sse:queue">${queuePanel(printer, queue, files)}</div>
+    <div id="queue-panel" hx-get="/ui/queue/${id}/panel" hx-trigger="sse:queue">${queuePanel(printer, queue, files, access)}</div>
   </section>
   <section class="card">
     <h2>Recent prints <a class="more" href="/history?printer=${id}">all history →</a></h2>
@@ -46,9 +47,10 @@ export function queuePage(printer: QueuePrinter, all: PrinterRecord[], queue: Qu
   );
 }
 
-/** Everything that changes: state, notice, the confirm button, the items and the forms. */
-export function queuePanel({ record, status }: QueuePrinter, queue: QueueView, files: StoredFile[]): Html {
+/** Everything that changes: state, notice, the confirm button, the items and the forms (those the viewer may use). */
+export function queuePanel({ record, status }: QueuePrinter, queue: QueueView, files: StoredFile[], access: Access): Html {
   const id = record.id;
+  const may = (route: string) => access.may(route, id);
   const base = `/ui/queue/${id}`;
   const printing = status.job !== null && !["done", "cancelled", "failed"].includes(status.job.state);
   const last = queue.items.length - 1;
@@ -56,23 +58,25 @@ export function queuePanel({ record, status }: QueuePrinter, queue: QueueView, f
   <h1>Queue · ${record.name}</h1>
   <span class="badge queue-${queue.state}" data-queue-state="${queue.state}">${STATE_TEXT[queue.state]}</span>
   <span class="spacer"></span>
-  <form class="inline" hx-post="${base}/mode" hx-trigger="change" hx-target="#queue-panel">
+  ${may("POST /ui/queue/:id/mode")
+    ? html`<form class="inline" hx-post="${base}/mode" hx-trigger="change" hx-target="#queue-panel">
     <label>When a print ends well
       <select name="mode" aria-label="Queue mode">
         <option value="auto" ${queue.mode === "auto" ? "selected" : ""}>start the next at once</option>
         <option value="confirm" ${queue.mode === "confirm" ? "selected" : ""}>wait until I confirm the bed is clear</option>
       </select>
     </label>
-  </form>
+  </form>`
+    : ""}
 </div>
 <p class="muted">${record.name} is ${status.state}${printing && status.job ? html` — printing <b>${status.job.file}</b>` : ""}. After a failed or cancelled print the queue always waits for you.</p>
 ${queue.notice ? html`<div class="queue-notice ${queue.notice.level}" role="status">${queue.notice.message} <span class="muted">${when(queue.notice.at)}</span></div>` : ""}
 ${queue.state === "awaiting-confirmation"
   ? html`<div class="confirm-bed" role="alert">
-  <p><strong>${queue.current ?? "The last print"}</strong> ${queue.lastOutcome === "done" ? "is done" : queue.lastOutcome === "failed" ? "failed" : queue.lastOutcome === "cancelled" ? "was cancelled" : "ended"}. Remove it from the bed, then:</p>
-  <button class="primary" hx-post="${base}/confirm" hx-target="#queue-panel" ${printing ? "disabled" : ""}>The bed is clear${queue.items.length ? " — start the next print" : ""}</button>
+  <p><strong>${queue.current ?? "The last print"}</strong> ${queue.lastOutcome === "done" ? "is done" : queue.lastOutcome === "failed" ? "failed" : queue.lastOutcome === "cancelled" ? "was cancelled" : "ended"}.${may("POST /ui/queue/:id/confirm") ? " Remove it from the bed, then:" : ""}</p>
+  ${may("POST /ui/queue/:id/confirm") ? html`<button class="primary" hx-post="${base}/confirm" hx-target="#queue-panel" ${printing ? "disabled" : ""}>The bed is clear${queue.items.length ? " — start the next print" : ""}</button>` : ""}
 </div>`
-  : queue.items.length > 0 && !printing
+  : queue.items.length > 0 && !printing && may("POST /ui/queue/:id/start")
     ? html`<div class="buttons"><button class="primary" hx-post="${base}/start" hx-target="#queue-panel">Start the queue</button></div>`
     : ""}
 ${queue.items.length === 0
@@ -84,19 +88,23 @@ ${queue.items.map(
   <td class="name">${item.file}</td>
   <td class="muted">${when(item.addedAt)}${item.addedBy ? ` by ${item.addedBy}` : ""}</td>
   <td class="actions">
-    <button title="Move up" aria-label="Move ${item.file} up" hx-post="${base}/items/${item.id}/move" hx-vals='${JSON.stringify({ to: i - 1 })}' hx-target="#queue-panel" ${i === 0 ? "disabled" : ""}>↑</button>
-    <button title="Move down" aria-label="Move ${item.file} down" hx-post="${base}/items/${item.id}/move" hx-vals='${JSON.stringify({ to: i + 1 })}' hx-target="#queue-panel" ${i === last ? "disabled" : ""}>↓</button>
-    <button class="danger" title="Remove" aria-label="Remove ${item.file}" hx-post="${base}/items/${item.id}/remove" hx-target="#queue-panel">✕</button>
+    ${may("POST /ui/queue/:id/items/:item/move")
+      ? html`<button title="Move up" aria-label="Move ${item.file} up" hx-post="${base}/items/${item.id}/move" hx-vals='${JSON.stringify({ to: i - 1 })}' hx-target="#queue-panel" ${i === 0 ? "disabled" : ""}>↑</button>
+    <button title="Move down" aria-label="Move ${item.file} down" hx-post="${base}/items/${item.id}/move" hx-vals='${JSON.stringify({ to: i + 1 })}' hx-target="#queue-panel" ${i === last ? "disabled" : ""}>↓</button>`
+      : ""}
+    ${may("POST /ui/queue/:id/items/:item/remove") ? html`<button class="danger" title="Remove" aria-label="Remove ${item.file}" hx-post="${base}/items/${item.id}/remove" hx-target="#queue-panel">✕</button>` : ""}
   </td>
 </tr>`,
 )}
 </tbody></table>
-<div class="buttons"><button hx-post="${base}/clear" hx-target="#queue-panel" hx-confirm="Remove every file from the queue?">Clear the queue</button></div>`}
-<form class="queue-add" hx-post="${base}/add" hx-target="#queue-panel">
+${may("POST /ui/queue/:id/clear") ? html`<div class="buttons"><button hx-post="${base}/clear" hx-target="#queue-panel" hx-confirm="Remove every file from the queue?">Clear the queue</button></div>` : ""}`}
+${may("POST /ui/queue/:id/add")
+  ? html`<form class="queue-add" hx-post="${base}/add" hx-target="#queue-panel">
   <select name="file" aria-label="File to queue" required>
     <option value="">Choose a file…</option>
     ${files.map((f) => html`<option value="${f.path}">${f.path}</option>`)}
   </select>
   <button type="submit">Add to queue</button>
-</form>`;
+</form>`
+  : ""}`;
 }

@@ -5,6 +5,7 @@
  * not parse.
  */
 import type { PrinterRecord } from "../src/printers/record.ts";
+import type { Access } from "../src/server/auth/access.ts";
 import { DEFAULT_SCRIPTS, SCRIPT_EVENTS, SCRIPT_VARIABLES, SCRIPTS, pluginsHave, type ScriptName } from "../src/jobs/scripts.ts";
 import { html, type Html } from "./html.ts";
 import { layout, type PageSession } from "./layout.ts";
@@ -18,7 +19,7 @@ export interface ScriptView {
   outcome?: { error: string } | "saved" | "reset";
 }
 
-export function scriptsPage(printer: PrinterRecord, scripts: ScriptView[], session?: PageSession): Html {
+export function scriptsPage(printer: PrinterRecord, scripts: ScriptView[], access: Access, session?: PageSession): Html {
   return layout(
     `Scripts · ${printer.name}`,
     html`<div class="settings-page scripts-page">
@@ -29,7 +30,7 @@ export function scriptsPage(printer: PrinterRecord, scripts: ScriptView[], sessi
     Write <code>{{ variable }}</code> to insert a value and <code>{% if … %}…{% else %}…{% endif %}</code> for conditions; the variables are listed below.
     A script is checked when you save it.</p>
   </section>
-  ${scripts.map((s) => scriptForm(printer.id, s))}
+  ${scripts.map((s) => scriptForm(printer.id, s, access))}
   <section class="card script-variables">
     <h2>Variables</h2>
     <table><thead><tr><th>Variable</th><th>What it holds</th></tr></thead><tbody>
@@ -43,20 +44,22 @@ export function scriptsPage(printer: PrinterRecord, scripts: ScriptView[], sessi
   );
 }
 
-/** One event's form; it replaces itself with the answer. */
-export function scriptForm(printerId: string, s: ScriptView): Html {
+/** One event's form; it replaces itself with the answer. A viewer who may not change scripts reads them. */
+export function scriptForm(printerId: string, s: ScriptView, access: Access): Html {
   const event = SCRIPT_EVENTS[s.name];
   const id = `script-${s.name}`;
   const outcome = s.outcome;
-  return html`<form class="card script" id="${id}" data-event="${s.name}" hx-post="/ui/printers/${printerId}/scripts" hx-target="this" hx-swap="outerHTML">
+  const save = access.may("POST /ui/printers/:id/scripts", printerId);
+  const reset = access.may("POST /ui/printers/:id/scripts/reset", printerId);
+  return html`<form class="card script" id="${id}" data-event="${s.name}" ${save ? html`hx-post="/ui/printers/${printerId}/scripts" hx-target="this" hx-swap="outerHTML"` : ""}>
   <h2><label for="${id}-text">${event.title}</label> ${s.isDefault ? html`<span class="badge script-default">default</span>` : ""}</h2>
   <p class="muted">Runs ${event.when}.${pluginsHave(s.name) ? "" : " (The host's own event: plugins add nothing here.)"}</p>
   <input type="hidden" name="event" value="${s.name}">
-  <textarea id="${id}-text" name="text" rows="${Math.min(16, Math.max(4, s.text.split("\n").length + 1))}" spellcheck="false">${s.text}</textarea>
+  <textarea id="${id}-text" name="text" rows="${Math.min(16, Math.max(4, s.text.split("\n").length + 1))}" spellcheck="false" ${save ? "" : "readonly"}>${s.text}</textarea>
   ${typeof outcome === "object" ? html`<p class="error script-error" role="alert">${outcome.error}</p>` : ""}
   <div class="buttons">
-    <button type="submit" class="primary">Save</button>
-    <button type="button" ${s.isDefault ? "disabled" : ""} hx-post="/ui/printers/${printerId}/scripts/reset" hx-vals='${JSON.stringify({ event: s.name })}' hx-confirm="Put ${event.title.toLowerCase()} back to its default?">Reset to default</button>
+    ${save ? html`<button type="submit" class="primary">Save</button>` : ""}
+    ${reset ? html`<button type="button" ${s.isDefault ? "disabled" : ""} hx-post="/ui/printers/${printerId}/scripts/reset" hx-vals='${JSON.stringify({ event: s.name })}' hx-confirm="Put ${event.title.toLowerCase()} back to its default?">Reset to default</button>` : ""}
     ${outcome === "saved" ? html`<span class="saved">Saved.</span>` : outcome === "reset" ? html`<span class="saved">Back to the default.</span>` : ""}
   </div>
   ${DEFAULT_SCRIPTS[s.name] && !s.isDefault

@@ -35,8 +35,8 @@ export function trackingSection(status: TrackingStatus): Html {
   <p>${on ? "This host sends" : "When turned on, this host sends"} a small report to the plugin registry (${status.url}) every ${status.intervalHours} hours:</p>
   ${WHAT_IS_SENT}
   <form hx-post="/ui/tracking" hx-target="#tracking-settings" hx-swap="outerHTML" class="stack">
-    <label class="check"><input type="radio" name="enabled" value="on" ${on ? "checked" : ""}> Send anonymous usage statistics</label>
-    <label class="check"><input type="radio" name="enabled" value="off" ${on ? "" : "checked"}> Do not send anything</label>
+    <label class="check"><input type="radio" name="enabled" value="on"${on ? " checked" : ""}> Send anonymous usage statistics</label>
+    <label class="check"><input type="radio" name="enabled" value="off"${on ? "" : " checked"}> Do not send anything</label>
     <label>Registry <input name="url" value="${status.url}" size="40" inputmode="url"></label>
     <div class="buttons"><button type="submit" class="primary">Save</button>
     ${on ? html`<button type="button" hx-post="/ui/tracking/send" hx-target="#tracking-settings" hx-swap="outerHTML">Send now</button>` : ""}</div>
@@ -50,14 +50,15 @@ export function trackingSection(status: TrackingStatus): Html {
 
 /**
  * The first-run wizard's question (a fieldset for its form). The answer arrives as the form
- * field `tracking` ("on" or "off"; off is preselected); pass it to `tracking.setEnabled(… === "on")`.
+ * field `tracking` ("on" or "off"; off is preselected unless `on`, the answer given before a
+ * mistake in the form); pass it to `tracking.setEnabled(… === "on")`.
  */
-export function trackingWizardFieldset(payload: Ping, legend = "Anonymous usage statistics"): Html {
+export function trackingWizardFieldset(payload: Ping, legend = "Anonymous usage statistics", on = false): Html {
   return html`<fieldset class="stack tracking-choice"><legend>${legend}</legend>
   <p>Help plugin authors see which plugins are used: send a small anonymous report every few hours. You can change this any time in Settings.</p>
   ${WHAT_IS_SENT}
-  <label class="check"><input type="radio" name="tracking" value="on"> Yes, send anonymous usage statistics</label>
-  <label class="check"><input type="radio" name="tracking" value="off" checked> No, send nothing</label>
+  <label class="check"><input type="radio" name="tracking" value="on"${on ? " checked" : ""}> Yes, send anonymous usage statistics</label>
+  <label class="check"><input type="radio" name="tracking" value="off"${on ? "" : " checked"}> No, send nothing</label>
   <details><summary>Exactly what would be sent</summary>${payloadBlock(payload)}</details>
 </fieldset>`;
 }

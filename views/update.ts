@@ -3,45 +3,49 @@
  * the progress of an update under way, how the last one ended, or — on a system new releases no
  * longer support — the migration path. Polls itself (htmx), faster while an update runs.
  */
+import type { Access } from "../src/server/auth/access.ts";
 import type { UpdateStatus } from "../src/update/manager.ts";
 import { formatBytes } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 
-/** The notice, or an empty placeholder that keeps polling. */
-export function updateNotice(status: UpdateStatus): Html {
+/** The notice, or an empty placeholder that keeps polling; its buttons for a viewer who may update. */
+export function updateNotice(status: UpdateStatus, access: Access): Html {
   const job = status.job;
   const active = job.state !== "idle" && job.state !== "failed";
-  const body = noticeBody(status);
+  const body = noticeBody(status, access);
   return html`<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="${active ? "every 1s" : "every 60s"}" hx-swap="outerHTML"${body ? "" : " hidden"}>${body ?? ""}</div>`;
 }
 
-function noticeBody(status: UpdateStatus): Html | null {
+function noticeBody(status: UpdateStatus, access: Access): Html | null {
   const { job, check, lastResult } = status;
+  const button = (action: "start" | "cancel" | "dismiss", content: Html) => (access.may(`POST /ui/update/${action}`) ? content : "");
+  const cancel = (label: string) => button("cancel", html`<button hx-post="/ui/update/cancel" hx-target="#update-notice" hx-swap="outerHTML">${label}</button>`);
+  const start = (label: string) => button("start", startButton(status, label));
   switch (job.state) {
     case "downloading": {
       const pct = job.total > 0 ? (job.received / job.total) * 100 : 0;
       return notice("progress", html`<strong>Downloading Layerline ${job.version}…</strong>
 <progress max="100" value="${pct.toFixed(1)}"></progress>
 <span class="muted">${formatBytes(job.received)} of ${formatBytes(job.total)}</span>
-<button hx-post="/ui/update/cancel" hx-target="#update-notice" hx-swap="outerHTML">Cancel</button>`);
+${cancel("Cancel")}`);
     }
     case "verifying":
       return notice("progress", html`<strong>Checking Layerline ${job.version}…</strong> <span class="muted">size, sha256 and signature verified; making sure it runs here.</span>`);
     case "waiting-for-print":
       return notice("progress", html`<strong>Layerline ${job.version} is ready to install.</strong> It will restart into it as soon as the print on ${job.printers.join(", ")} ends.
-<button hx-post="/ui/update/cancel" hx-target="#update-notice" hx-swap="outerHTML">Cancel the update</button>`);
+${cancel("Cancel the update")}`);
     case "restarting":
       return notice("progress", html`<strong>Restarting into Layerline ${job.version}…</strong> <span class="muted">This page reconnects by itself.</span>`);
     case "self-test":
       return notice("progress", html`<strong>Layerline ${status.version} is checking itself</strong> <span class="muted">(${job.stage}); if anything fails, ${job.from} comes back by itself.</span>`);
     case "failed":
       return notice("error", html`<strong>${job.error.message}</strong> ${job.error.hint ? html`<span class="hint">${job.error.hint}</span>` : ""}
-${check?.verdict === "update" ? startButton(status, "Try again") : ""}`);
+${check?.verdict === "update" ? start("Try again") : ""}`);
     case "idle":
       break;
   }
   if (lastResult && !lastResult.dismissed) {
-    const dismiss = html`<button hx-post="/ui/update/dismiss" hx-target="#update-notice" hx-swap="outerHTML">Dismiss</button>`;
+    const dismiss = button("dismiss", html`<button hx-post="/ui/update/dismiss" hx-target="#update-notice" hx-swap="outerHTML">Dismiss</button>`);
     return lastResult.outcome === "updated"
       ? notice("ok", html`<strong>Updated to Layerline ${lastResult.to}</strong> <span class="muted">(from ${lastResult.from}; it passed its self-test).</span>
 ${lastResult.to !== status.version ? "" : html`<a href="">Reload the page</a>`} ${dismiss}`)
@@ -53,7 +57,7 @@ ${lastResult.to !== status.version ? "" : html`<a href="">Reload the page</a>`} 
   switch (check.verdict) {
     case "update":
       return notice("info", html`<strong>Layerline ${latest.version} is available</strong> <span class="muted">(this is ${status.version}${latest.size ? `; ${formatBytes(latest.size)}` : ""})</span>
-${startButton(status, "Update now")}
+${start("Update now")}
 ${notes(latest.notes)}`);
     case "unsupported":
       return notice("warn", html`<strong>Layerline ${latest.version} no longer runs on this system</strong> — it needs ${check.unmet.join("; ")}. This host stays on ${status.version}.

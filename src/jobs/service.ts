@@ -23,7 +23,7 @@ import type { SdFile } from "../printers/status.ts";
 import { CheckpointStore } from "./checkpoints.ts";
 import { planFrom, type Checkpoint, type JobPlan } from "./plan.ts";
 import { interruptedSummary, notResumable, resumeFrom } from "./recovery.ts";
-import { profileLimits, readProfile, updateProfile, type PrinterProfile } from "../printers/profile.ts";
+import { profileLimits, readProfile, updateProfile, type PrinterProfile, type ProfileProblem } from "../printers/profile.ts";
 import { ScriptsSchema, withDefaults, type Scripts } from "./scripts.ts";
 
 export interface JobServiceOptions {
@@ -228,7 +228,7 @@ export class JobService implements JobLink {
    * Merges a partial printer profile (with `limits: "replace"`, its machine limits are replaced
    * rather than merged) and hands it to the printer; a problem in words, or null.
    */
-  async updateProfile(session: PrinterSession, patch: Record<string, unknown>, limits: "merge" | "replace" = "merge"): Promise<string | null> {
+  async updateProfile(session: PrinterSession, patch: Record<string, unknown>, limits: "merge" | "replace" = "merge"): Promise<ProfileProblem | null> {
     const problem = this.setProfile(session.id, patch, limits);
     if (problem) return problem;
     await session.setScripts(this.scripts(session.id), this.profile(session.id));
@@ -236,7 +236,7 @@ export class JobService implements JobLink {
   }
 
   /** Stores a profile change and says so on the bus (analyses planned with old limits are redone). */
-  private setProfile(printerId: string, patch: Record<string, unknown>, limits: "merge" | "replace" = "merge"): string | null {
+  private setProfile(printerId: string, patch: Record<string, unknown>, limits: "merge" | "replace" = "merge"): ProfileProblem | null {
     const problem = updateProfile(this.options.settings, printerId, patch, limits);
     if (!problem) this.options.bus?.emit("printer.profile", { id: printerId });
     return problem;

@@ -9,27 +9,28 @@ import * as v from "valibot";
 import { isEmptyLimits, mergeLimits, MachineLimitsPatchSchema, type MachineLimitsPatch } from "../analysis/limits.ts";
 import type { SettingsStore } from "../db/settings.ts";
 
+const NUMBER = "must be a number";
 export const PrinterProfileSchema = v.object({
-  name: v.optional(v.pipe(v.string(), v.maxLength(80)), "Default"),
-  model: v.optional(v.pipe(v.string(), v.maxLength(80)), "Generic RepRap Printer"),
+  name: v.optional(v.pipe(v.string(), v.maxLength(80, "must be at most 80 characters")), "Default"),
+  model: v.optional(v.pipe(v.string(), v.maxLength(80, "must be at most 80 characters")), "Generic RepRap Printer"),
   color: v.optional(v.string(), "default"),
   heatedBed: v.optional(v.boolean(), true),
   heatedChamber: v.optional(v.boolean(), false),
   volume: v.optional(
     v.object({
-      width: v.optional(v.pipe(v.number(), v.minValue(1)), 200),
-      depth: v.optional(v.pipe(v.number(), v.minValue(1)), 200),
-      height: v.optional(v.pipe(v.number(), v.minValue(1)), 200),
-      formFactor: v.optional(v.picklist(["rectangular", "circular"]), "rectangular"),
-      origin: v.optional(v.picklist(["lowerleft", "center"]), "lowerleft"),
+      width: v.optional(v.pipe(v.number(NUMBER), v.minValue(1, "must be at least 1")), 200),
+      depth: v.optional(v.pipe(v.number(NUMBER), v.minValue(1, "must be at least 1")), 200),
+      height: v.optional(v.pipe(v.number(NUMBER), v.minValue(1, "must be at least 1")), 200),
+      formFactor: v.optional(v.picklist(["rectangular", "circular"], 'must be "rectangular" or "circular"'), "rectangular"),
+      origin: v.optional(v.picklist(["lowerleft", "center"], 'must be "lowerleft" or "center"'), "lowerleft"),
       custom_box: v.optional(v.literal(false), false),
     }),
     {},
   ),
   extruder: v.optional(
     v.object({
-      count: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10)), 1),
-      nozzleDiameter: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(5)), 0.4),
+      count: v.optional(v.pipe(v.number(NUMBER), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(10, "must be at most 10")), 1),
+      nozzleDiameter: v.optional(v.pipe(v.number(NUMBER), v.minValue(0.05, "must be at least 0.05"), v.maxValue(5, "must be at most 5")), 0.4),
       sharedNozzle: v.optional(v.boolean(), false),
       defaultExtrusionLength: v.optional(v.number(), 5),
     }),
@@ -53,11 +54,25 @@ export function profileLimits(profile: PrinterProfile): MachineLimitsPatch | und
 }
 
 /**
- * Merges a partial profile (`limits` merges field by field, or replaces the profile's with
- * `limits: "replace"`; `limits: null` removes them all); returns an error sentence if the result
- * is invalid (then nothing is stored).
+ * What is wrong with a profile change: the field, by its path in the profile (`volume.width`,
+ * `limits.maxJerk.x`), and what is wrong with it. The API says the path; the UI the field's label.
  */
-export function updateProfile(store: SettingsStore, printerId: string, patch: Record<string, unknown>, limits: "merge" | "replace" = "merge"): string | null {
+export interface ProfileProblem {
+  path: string;
+  message: string;
+}
+
+/** The problem as JSON clients read it. Example: "volume.width: must be at least 1". */
+export function problemText(problem: ProfileProblem): string {
+  return `${problem.path}: ${problem.message}`;
+}
+
+/**
+ * Merges a partial profile (`limits` merges field by field, or replaces the profile's with
+ * `limits: "replace"`; `limits: null` removes them all); returns the problem if the result is
+ * invalid (then nothing is stored).
+ */
+export function updateProfile(store: SettingsStore, printerId: string, patch: Record<string, unknown>, limits: "merge" | "replace" = "merge"): ProfileProblem | null {
   const current = readProfile(store, printerId);
   const merged: Record<string, unknown> = { ...current, ...patch };
   for (const part of ["volume", "extruder"] as const) {
@@ -69,13 +84,16 @@ export function updateProfile(store: SettingsStore, printerId: string, patch: Re
   if (patch.limits === null) delete merged.limits;
   else if (patch.limits !== undefined) {
     const parsed = v.safeParse(MachineLimitsPatchSchema, patch.limits);
-    if (!parsed.success) return `limits.${v.getDotPath(parsed.issues[0]) ?? ""}: ${parsed.issues[0].message}`;
+    if (!parsed.success) {
+      const at = v.getDotPath(parsed.issues[0]);
+      return { path: at ? `limits.${at}` : "limits", message: parsed.issues[0].message };
+    }
     const next = mergeLimits(limits === "replace" ? {} : (current.limits ?? {}), parsed.output);
     if (isEmptyLimits(next)) delete merged.limits;
     else merged.limits = next;
   }
   const parsed = v.safeParse(PrinterProfileSchema, merged);
-  if (!parsed.success) return `${v.getDotPath(parsed.issues[0]) ?? "profile"}: ${parsed.issues[0].message}`;
+  if (!parsed.success) return { path: v.getDotPath(parsed.issues[0]) ?? "profile", message: parsed.issues[0].message };
   store.set(profileKey(printerId), parsed.output);
   return null;
 }

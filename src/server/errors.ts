@@ -4,9 +4,11 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
+import { notFoundPage } from "../../views/not-found.ts";
 import { AccountError } from "../accounts/accounts.ts";
 import { FileError } from "../files/storage.ts";
 import type { Problem } from "../printers/status.ts";
+import type { PageSession } from "../../views/layout.ts";
 import { Refusal } from "./auth/refusal.ts";
 import { routeKind } from "./route-kind.ts";
 
@@ -72,14 +74,29 @@ function describeValidation(error: unknown): string {
   return "The request body is not what this endpoint expects.";
 }
 
-/** Global error handler: maps every failure to the JSON error shape (OctoPrint's on its paths). */
+/**
+ * Global error handler: maps every failure to the JSON error shape (OctoPrint's on its paths); a
+ * browser asking for a page that does not exist gets a page saying so.
+ */
 export const errorHandler = new Elysia({ name: "errors" }).onError({ as: "global" }, (context) => {
   if (context.error instanceof Refusal) return context.error.response;
+  const path = new URL(context.request.url).pathname;
+  if (context.code === "NOT_FOUND" && wantsPage(context.request, path)) return notFoundResponse(`There is nothing at ${path}.`);
   const body = nativeError(context);
   // OctoPrint clients read `error` as a sentence (octoprint-compat.md §2.1).
-  if (routeKind(new URL(context.request.url).pathname) === "octoprint") return { error: body.error.message };
+  if (routeKind(path) === "octoprint") return { error: body.error.message };
   return body;
 });
+
+/** A browser loading a page (not the APIs, not htmx or scripts, which do not ask for HTML). */
+function wantsPage(request: Request, path: string): boolean {
+  return (request.method === "GET" || request.method === "HEAD") && routeKind(path) === "html" && (request.headers.get("accept") ?? "").includes("text/html");
+}
+
+/** The 404 page: `message` says what is missing; `session` puts the user's menu in it. */
+export function notFoundResponse(message: string, session?: PageSession): Response {
+  return new Response(notFoundPage(message, session).value, { status: 404, headers: { "content-type": "text/html; charset=utf-8" } });
+}
 
 function nativeError({ code, error: raised, set }: { code: unknown; error: unknown; set: { status?: number | string } }) {
   // What a parse hook throws (a body too large or too deep) reaches here wrapped by Elysia.

@@ -35,8 +35,8 @@ describe("the profile's machine limits in the settings", () => {
     expect(readProfile(store, "p").limits).toEqual({ maxFeedrate: { z: 5, e: 25 }, printAcceleration: 800 });
     expect(updateProfile(store, "p", { limits: { maxJerk: { x: 8 } } }, "replace")).toBeNull();
     expect(readProfile(store, "p").limits).toEqual({ maxJerk: { x: 8 } });
-    expect(updateProfile(store, "p", { limits: { maxFeedrate: { z: -1 } } })).toMatch(/^limits\.maxFeedrate\.z: /);
-    expect(updateProfile(store, "p", { limits: { maxFeedrate: { z: "fast" } } })).toMatch(/^limits\.maxFeedrate\.z: /);
+    expect(updateProfile(store, "p", { limits: { maxFeedrate: { z: -1 } } })).toMatchObject({ path: "limits.maxFeedrate.z" });
+    expect(updateProfile(store, "p", { limits: { maxFeedrate: { z: "fast" } } })).toMatchObject({ path: "limits.maxFeedrate.z" });
     expect(readProfile(store, "p").limits).toEqual({ maxJerk: { x: 8 } });
     // The rest of the profile is untouched by all this, and empty limits are no limits.
     expect(readProfile(store, "p").volume.width).toBe(200);

@@ -7,8 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PERMISSIONS } from "../../src/accounts/permissions.ts";
 import type { Checkpoint } from "../../src/jobs/plan.ts";
 import { DEFAULT_PROFILE } from "../../src/printers/profile.ts";
+import { accessOf } from "../../src/server/auth/access.ts";
 import type { Job } from "../../src/printers/status.ts";
 import { objectMap, timeLeftWords } from "../../views/job.ts";
 import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
@@ -22,6 +24,8 @@ const PARTS = [
 // PrusaSlicer-style labels: Klipper's EXCLUDE_OBJECT_DEFINE lines are longer than Marlin's 96-character command buffer.
 const GCODE = layeredGcode({ objects: PARTS, layers: 60, loops: 3, thumbnail: { width: 96, height: 72 } });
 
+/** A viewer who may use every control. */
+const everything = accessOf({ user: null, permissions: new Set(PERMISSIONS), printerId: null });
 const form = (host: TestHost, path: string, fields: Record<string, string> = {}) => host.api(path, { method: "POST", body: new URLSearchParams(fields) });
 const text = async (res: Response) => {
   expect(res.status).toBe(200);
@@ -297,7 +301,7 @@ describe("the map's geometry", () => {
 
   test("a bed with its origin in the centre is shifted; Y is flipped; objects without a box are listed only", () => {
     const profile = { ...DEFAULT_PROFILE, volume: { ...DEFAULT_PROFILE.volume, width: 100, depth: 80, origin: "center" as const } };
-    const out = objectMap("p", job, [object("a", box(-40, -30, -20, -10)), object("b", box(0, 0, 10, 10)), object("c", null)], profile).value;
+    const out = objectMap("p", job, [object("a", box(-40, -30, -20, -10)), object("b", box(0, 0, 10, 10)), object("c", null)], profile, everything).value;
     expect(out).toContain('<svg viewBox="0 0 100 80"');
     // a: x -40..-20 → 10..30; y -30..-10 → 10..30 from the front, i.e. 50..70 from the top.
     expect(out).toContain('<rect x="10" y="50" width="20" height="20">');
@@ -308,7 +312,7 @@ describe("the map's geometry", () => {
 
   test("a declared polygon (Klipper's EXCLUDE_OBJECT_DEFINE) is drawn instead of the box", () => {
     const withPolygon = { ...object("a", box(0, 0, 20, 20)), polygon: [[0, 0], [20, 0], [10, 20]] as [number, number][], center: [10, 8] as [number, number] };
-    const out = objectMap("p", job, [withPolygon], DEFAULT_PROFILE).value;
+    const out = objectMap("p", job, [withPolygon], DEFAULT_PROFILE, everything).value;
     expect(out).toContain('<polygon points="0,200 20,200 10,180">');
     expect(out).toContain('<text x="10" y="192"');
   });

@@ -37,10 +37,12 @@ describe("the printer profile page", () => {
     expect(answer).toContain("Saved.");
     expect((await profile()).profile.limits).toEqual({ maxFeedrate: { z: 8 }, printAcceleration: 900 });
     // The reported values stay visible beside the profile's own (and where they differ).
-    expect(answer).toContain('name="maxFeedrate.z" min="0" step="any" value="8" placeholder="5" aria-label="maxFeedrate.z" class="differs" title="The printer reported 5"');
+    expect(answer).toContain('name="maxFeedrate.z" min="0" step="any" value="8" placeholder="5" aria-label="Max feed rate Z (mm/s)" class="differs" title="The printer reported 5"');
     expect(answer).not.toContain("as the printer reported");
     answer = await html(await form(`/ui/printers/${id}/profile/limits`, { "maxFeedrate.z": "fast" }));
-    expect(answer).toContain("Not saved — maxFeedrate.z must be a number of 0 or more (it was &quot;fast&quot;)");
+    // The problem is named as the form names the field, not by its path in the profile.
+    expect(answer).toContain("Not saved — Max feed rate Z (mm/s): must be a number of 0 or more (it was &quot;fast&quot;)");
+    expect(answer).not.toContain("maxFeedrate.z:");
     expect((await profile()).profile.limits).toEqual({ maxFeedrate: { z: 8 }, printAcceleration: 900 });
   });
 
@@ -62,7 +64,15 @@ describe("the printer profile page", () => {
     expect(answer).toContain("Saved.");
     expect((await profile()).profile).toMatchObject({ name: "Ender", heatedBed: true, heatedChamber: false, volume: { width: 220, height: 250 } });
     answer = await html(await form(`/ui/printers/${id}/profile`, { ...fields, width: "0" }));
-    expect(answer).toContain("Not saved — volume.width:");
+    expect(answer).toContain("Not saved — Bed width (mm): must be at least 1");
+    expect(answer).not.toContain("volume.width");
+    expect(answer).toContain("<label>Bed width (mm) <input");
+    answer = await html(await form(`/ui/printers/${id}/profile`, { ...fields, nozzleDiameter: "9" }));
+    expect(answer).toContain("Not saved — Nozzle (mm): must be at most 5");
     expect((await profile()).profile.volume.width).toBe(220);
+    // JSON clients keep the machine path.
+    const patched = await host.api(`/api/v1/printers/${id}/profile`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ volume: { width: 0 } }) });
+    expect(patched.status).toBe(400);
+    expect((await patched.json()).error.message).toBe("The profile was not changed: volume.width: must be at least 1.");
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
 import { launchBrowser, loggedInPage as login } from "../helpers/browser.ts";
-import { ADMIN, startTestHost, type TestHost } from "../helpers/host.ts";
+import { ADMIN, startTestHost, upload, type TestHost } from "../helpers/host.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
 
@@ -57,6 +57,20 @@ test("the dashboard shows the live virtual printer, uploads a file and prints it
   await page.close();
 }, 120_000);
 
+test("a file just uploaded, on the dashboard or elsewhere, is offered at once for copying to the SD card", async () => {
+  const page = await loggedInPage();
+  await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
+  const offered = (name: string) => page.locator(`form.sd-copy option[value="${name}"]`);
+  await expect(offered("for-the-card.gcode").count()).resolves.toBe(0);
+  await page.setInputFiles('#upload input[type="file"]', { name: "for-the-card.gcode", mimeType: "text/plain", buffer: Buffer.from("G28\nG1 X10 E1\n") });
+  await page.click('#upload button[type="submit"]');
+  await offered("for-the-card.gcode").waitFor({ state: "attached", timeout: 10_000 });
+  // An upload from the files page (or a slicer) reaches an open dashboard too.
+  expect((await upload(host, "from-the-slicer.gcode", "G28\nG1 X10 E1\n")).status).toBe(201);
+  await offered("from-the-slicer.gcode").waitFor({ state: "attached", timeout: 10_000 });
+  await page.close();
+}, 30_000);
+
 test("an action that fails explains why in a toast", async () => {
   const page = await loggedInPage();
   await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
@@ -65,18 +79,30 @@ test("an action that fails explains why in a toast", async () => {
   await page.close();
 }, 30_000);
 
-test("a refused action says so: a read-only user's emergency stop shows the missing permission", async () => {
+test("a read-only user watches without controls; a control left on a page from before is refused, naming the permission", async () => {
   const viewer = { username: "viewer", password: "viewer's long password" };
-  expect((await host.post("/api/v1/users", { username: viewer.username, password: viewer.password, group: "readonly" })).status).toBe(201);
+  expect((await host.post("/api/v1/users", { username: viewer.username, password: viewer.password, group: "users" })).status).toBe(201);
   const page = await login(browser, host, "/", undefined, viewer);
   page.on("dialog", (d) => void d.accept());
   await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
-  await page.click("button.danger:text('Emergency stop')");
-  await expect(page.locator("#toasts .toast.error").first().textContent()).resolves.toContain("“control” permission");
+  const stop = page.locator("button.danger:text('Emergency stop')");
+  await stop.waitFor();
+  // An admin makes the operator read-only while the page is open: its button is refused.
+  host.accounts.setGroup(host.accounts.users.byName(viewer.username)!, "readonly");
+  await stop.click();
+  await expect(page.locator("#toasts .toast.error").first().textContent({ timeout: 10_000 })).resolves.toContain("“control” permission");
   const { printers } = await (await host.api("/api/v1/printers")).json();
   expect(printers[0].state).toBe("operational");
+  // Loaded again, the page shows the printer and its files without the controls.
+  await page.reload();
+  await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
+  await page.locator('tr[data-heater="tool0"] .actual').waitFor();
+  // (Plugins' own cards render their own buttons.)
+  const hostControls = page.locator("button[hx-post], form[hx-post]").evaluateAll((all) => all.filter((e) => !e.closest(".plugin-slot")).map((e) => e.outerHTML));
+  await expect(hostControls).resolves.toEqual([]);
+  await expect(page.locator('a[href="/settings/tracking"]').count()).resolves.toBe(0);
   await page.close();
-}, 30_000);
+}, 60_000);
 
 test("when the session has ended, a click leads through the login back to the page it was made on", async () => {
   const page = await loggedInPage();

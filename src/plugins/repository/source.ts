@@ -44,8 +44,11 @@ export type RepositoryNotice = v.InferOutput<typeof NoticeSchema>;
 const CacheSchema = v.object({ url: v.string(), fetchedAt: v.number(), index: v.unknown(), notices: v.optional(v.array(v.unknown()), []) });
 
 export interface RepositoryStatus {
+  /** Where the index is fetched from (the setting, else the built-in URL). */
   url: string | null;
   refreshHours: number;
+  /** Where and when the index in use was fetched: it may be a cached copy from an earlier URL. */
+  source: string | null;
   fetchedAt: number | null;
   entries: number;
   problems: IndexProblem[];
@@ -79,7 +82,7 @@ export class PluginRepository {
   }
 
   status(): RepositoryStatus {
-    return { url: this.url(), refreshHours: this.refreshHours(), fetchedAt: this.fetchedAt, entries: this.entries.length, problems: this.problems, error: this.error };
+    return { url: this.url(), refreshHours: this.refreshHours(), source: this.fetchedUrl, fetchedAt: this.fetchedAt, entries: this.entries.length, problems: this.problems, error: this.error };
   }
 
   list(): readonly IndexEntry[] {

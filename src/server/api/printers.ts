@@ -12,7 +12,7 @@ import { ApiError } from "../errors.ts";
 import { pathParam } from "../path-param.ts";
 import { visibleTo } from "../auth/principal.ts";
 import { checkScript, SCRIPT_EVENTS, SCRIPT_VARIABLES, SCRIPTS, DEFAULT_SCRIPTS, ScriptTextSchema, type ScriptName } from "../../jobs/scripts.ts";
-import { PrinterProfileSchema } from "../../printers/profile.ts";
+import { PrinterProfileSchema, problemText } from "../../printers/profile.ts";
 import { renderPerStatus } from "../render-once.ts";
 
 const CommandsSchema = v.object({
@@ -241,7 +241,7 @@ export function printersApi(ctx: AppContext) {
       async ({ params, body }) => {
         const s = session(params.id);
         const problem = await ctx.jobs.updateProfile(s, body);
-        if (problem) throw new ApiError(400, "invalid_profile", `The profile was not changed: ${problem}.`, "GET this resource shows the fields and their values.");
+        if (problem) throw new ApiError(400, "invalid_profile", `The profile was not changed: ${problemText(problem)}.`, "GET this resource shows the fields and their values.");
         return profileJson(ctx, s);
       },
       { body: ProfilePatchSchema },
@@ -252,7 +252,7 @@ export function printersApi(ctx: AppContext) {
         throw new ApiError(409, "no_reported_limits", "The printer has not reported its machine limits.", "Connect it (Marlin reports them on connecting), or POST …/limits/query; firmware such as Klipper does not report them.");
       }
       const problem = await ctx.jobs.updateProfile(s, { limits: s.status.limits }, "replace");
-      if (problem) throw new ApiError(400, "invalid_profile", `The profile was not changed: ${problem}.`, "The printer reported limits that are not valid.");
+      if (problem) throw new ApiError(400, "invalid_profile", `The profile was not changed: ${problemText(problem)}.`, "The printer reported limits that are not valid.");
       return profileJson(ctx, s);
     })
     .post("/:id/limits/query", async ({ params, set }) => {

@@ -9,7 +9,7 @@
  */
 import { Elysia } from "elysia";
 import { LOCAL_TOKEN_HEADER, type Accounts, type Principal } from "../../accounts/accounts.ts";
-import { HOST_WIDE, PERMISSION_TEXT } from "../../accounts/permissions.ts";
+import { PERMISSION_TEXT } from "../../accounts/permissions.ts";
 import { sameSecret } from "../../accounts/tokens.ts";
 import type { PrinterManager } from "../../printers/manager.ts";
 import { errorBody } from "../errors.ts";
@@ -18,7 +18,7 @@ import { routeKind } from "../route-kind.ts";
 import { FORM_CSRF_COOKIE, readCookie, SESSION_COOKIE } from "./cookies.ts";
 import { isLoopback, setPrincipal } from "./principal.ts";
 import { OCTOPRINT_FORBIDDEN, Refusal } from "./refusal.ts";
-import { requirementFor, type PrinterRef, type Requirement } from "./route-permissions.ts";
+import { denial, requirementFor, type PrinterRef, type Requirement } from "./route-permissions.ts";
 
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -81,22 +81,18 @@ export function authGuard(options: GuardOptions) {
       verdict.refusal = refuseSetup(kind, c.path);
     } else if (bad) {
       verdict.refusal = refuse(kind, 401, "invalid_credentials", "The API key or session is not valid (revoked, expired or mistyped).", "Create a new key under Account → API keys, or log in again.", c);
-    } else if ("permission" in requirement) {
-      // Anonymous requests have the guests group's permissions (none unless an admin grants some).
-      const allowed = requirement.permission === "login" ? !!principal.user : principal.permissions.has(requirement.permission);
-      if (!allowed && principal.via === "local") {
+    } else {
+      const why = denial(requirement, principal, (ref) => printerOf(ref, c, options.printers));
+      const p = "permission" in requirement ? requirement.permission : "login";
+      if ((why === "credentials" || why === "permission") && principal.via === "local") {
         verdict.refusal = refuse(kind, 403, "forbidden", "The local token only lets commands on this machine see the status and update Layerline.", "Use an API key for anything else.", c);
-      } else if (!allowed && !principal.user) {
+      } else if (why === "credentials") {
         verdict.refusal = refuse(kind, 401, "unauthorized", "This needs credentials.", "Send an API key in the X-Api-Key header (create one under Account → API keys or with `layerline apikey create`), or log in.", c);
-      } else if (!allowed && requirement.permission !== "login") {
-        const p = requirement.permission;
+      } else if (why === "permission" && p !== "login") {
         verdict.refusal = refuse(kind, 403, "forbidden", `This needs the “${p}” permission (${PERMISSION_TEXT[p]}), which ${principal.via === "apikey" ? "this API key's scope or its user" : "your account"} does not have.`, principal.via === "apikey" ? "Use a key with a wider scope, or ask an admin for the permission." : "Ask an admin to change your group.", c);
-      } else if (principal.printerId && requirement.printer) {
-        const target = printerOf(requirement.printer, c, options.printers);
-        if (target !== principal.printerId) {
-          verdict.refusal = refuse(kind, 403, "wrong_printer", `This API key is restricted to printer "${principal.printerId}".`, "Use a key for this printer, or one without a printer restriction.", c);
-        }
-      } else if (principal.printerId && requirement.permission !== "login" && HOST_WIDE.has(requirement.permission)) {
+      } else if (why === "printer") {
+        verdict.refusal = refuse(kind, 403, "wrong_printer", `This API key is restricted to printer "${principal.printerId}".`, "Use a key for this printer, or one without a printer restriction.", c);
+      } else if (why === "host-wide") {
         verdict.refusal = refuse(kind, 403, "wrong_printer", `This API key is restricted to printer "${principal.printerId}"; users, plugins, updates and host settings are shared by all printers.`, "Use a key without a printer restriction for this.", c);
       }
     }

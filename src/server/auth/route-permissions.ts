@@ -4,7 +4,8 @@
  * areas are protected until someone maps them. `public` routes are the only ones that answer
  * without credentials, and each says why.
  */
-import type { Permission } from "../../accounts/permissions.ts";
+import type { Principal } from "../../accounts/accounts.ts";
+import { HOST_WIDE, type Permission } from "../../accounts/permissions.ts";
 import { OCTOPRINT_ROUTES } from "../compat/octoprint/permissions.ts";
 
 /** Where a route names the printer it acts on, for keys restricted to one printer. */
@@ -282,4 +283,25 @@ export function requirementFor(method: string, route: string, table: Record<stri
 
 export function normalizeRoute(route: string): string {
   return route.length > 1 && route.endsWith("/") ? route.slice(0, -1) : route;
+}
+
+/**
+ * Why `principal` may not use a route that needs `requirement` (null: it may). `target` names the
+ * printer the request acts on, asked only for a principal restricted to one printer. The guard's
+ * refusals and the pages' controls (auth/access.ts) both come from this, so the two cannot disagree.
+ * - "credentials": nobody is logged in; "permission": the user (or key) lacks the permission;
+ * - "printer": restricted to another printer; "host-wide": restricted, and the route acts on what
+ *   all printers share (users, plugins, updates, host settings).
+ */
+export type Denial = "credentials" | "permission" | "printer" | "host-wide";
+
+export function denial(requirement: Requirement, principal: Pick<Principal, "user" | "permissions" | "printerId">, target: (ref: PrinterRef) => string | undefined): Denial | null {
+  if (!("permission" in requirement)) return null;
+  const { permission } = requirement;
+  // Anonymous requests have the guests group's permissions (none unless an admin grants some).
+  const allowed = permission === "login" ? !!principal.user : principal.permissions.has(permission);
+  if (!allowed) return principal.user ? "permission" : "credentials";
+  if (principal.printerId && requirement.printer) return target(requirement.printer) === principal.printerId ? null : "printer";
+  if (principal.printerId && permission !== "login" && HOST_WIDE.has(permission)) return "host-wide";
+  return null;
 }

@@ -20,7 +20,7 @@ import { clearSessionCookie, formCsrfCookie, sessionCookie } from "../auth/cooki
 import { principalOf } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { createKeyFor } from "../api/accounts.ts";
-import { BAUD_RATES, completeSetup, setupAllowed } from "../setup.ts";
+import { BAUD_RATES, completeSetup, PrinterChoiceSchema, setupAllowed } from "../setup.ts";
 import { trackingWizardFieldset } from "../../../views/tracking.ts";
 import { pageSession } from "./page-session.ts";
 
@@ -34,6 +34,20 @@ const field = (body: unknown, name: string): string => {
   const value = body && typeof body === "object" ? (body as Record<string, unknown>)[name] : undefined;
   return typeof value === "string" ? value : "";
 };
+/**
+ * What the wizard's form said, but the passwords and the token: shown again after a mistake.
+ * Never fails (a field that is missing or odd falls back), so a mistake is always shown in the form.
+ */
+const SetupEntrySchema = v.object({
+  username: v.fallback(v.string(), ""),
+  printerName: v.fallback(v.string(), ""),
+  transport: v.fallback(v.picklist(["virtual", "serial"]), "virtual"),
+  port: v.fallback(v.string(), ""),
+  baud: v.fallback(v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(1)), 115200),
+  tracking: v.fallback(v.picklist(["on", "off"]), "off"),
+});
+type SetupEntry = v.InferOutput<typeof SetupEntrySchema>;
+
 const fields = (body: unknown, name: string): string[] => {
   const value = body && typeof body === "object" ? (body as Record<string, unknown>)[name] : undefined;
   return Array.isArray(value) ? value.filter((x): x is string => typeof x === "string") : typeof value === "string" ? [value] : [];
@@ -70,24 +84,29 @@ export function accountRoutes(ctx: AppContext) {
     }
   };
 
-  const setupView = async (extra: { error?: string; username?: string } = {}, status = 200) => {
+  /** The wizard: with the current printer's settings, or after a mistake with what was entered and why. */
+  const setupView = async (again?: { entry: SetupEntry; error: string; status: number }) => {
     const csrf = newToken();
     const current = ctx.printers.default()?.record;
+    const entry = again?.entry;
+    const port = entry ? entry.port || null : (current?.port ?? null);
     const ports = await ctx.printers.ports();
     return page(
       setupPage({
         csrf,
         needsToken: !!ctx.setupToken,
-        printerName: current?.name ?? "My printer",
-        transport: current?.transport ?? "virtual",
-        port: current?.port ?? null,
-        baud: current?.baud ?? 115200,
-        ports,
+        username: entry?.username,
+        printerName: entry?.printerName ?? current?.name ?? "My printer",
+        transport: entry?.transport ?? current?.transport ?? "virtual",
+        port,
+        baud: entry?.baud ?? current?.baud ?? 115200,
+        // A port chosen from the list stays offered, even if it is gone meanwhile (unplugged).
+        ports: port && port !== "auto" && !ports.includes(port) ? [...ports, port] : ports,
         baudRates: BAUD_RATES,
-        tracking: trackingWizardFieldset(ctx.tracking.preview()),
-        ...extra,
+        tracking: trackingWizardFieldset(ctx.tracking.preview(), undefined, entry?.tracking === "on"),
+        error: again?.error,
       }),
-      status,
+      again?.status ?? 200,
       { "set-cookie": formCsrfCookie(csrf) },
     );
   };
@@ -127,24 +146,26 @@ export function accountRoutes(ctx: AppContext) {
       return setupView();
     })
     .post("/setup", async ({ body, request, server }) => {
-      const username = field(body, "username");
+      const entry = v.parse(SetupEntrySchema, body ?? {});
+      const again = (error: string, status: number) => setupView({ entry, error, status });
       const refusal = setupAllowed(ctx, address(request, server), field(body, "token"), true);
       if (refusal?.code === "already_set_up") return redirect("/");
-      if (refusal) return setupView({ error: `${refusal.message} ${refusal.hint}`, username }, refusal.status);
-      if (field(body, "password") !== field(body, "confirm")) return setupView({ error: "The two passwords differ.", username }, 400);
-      const transport = field(body, "transport") === "serial" ? "serial" : "virtual";
+      if (refusal) return again(`${refusal.message} ${refusal.hint}`, refusal.status);
+      if (field(body, "password") !== field(body, "confirm")) return again("The two passwords differ.", 400);
+      const choice = v.safeParse(PrinterChoiceSchema, {
+        name: entry.printerName.trim() || "My printer",
+        transport: entry.transport,
+        port: entry.transport === "serial" ? entry.port || undefined : undefined,
+        baud: entry.baud,
+      });
+      if (!choice.success) return again(`Check the printer: ${choice.issues[0].message}.`, 400);
       try {
-        const admin = await completeSetup(ctx, username, field(body, "password"), {
-          name: field(body, "printerName").trim() || "My printer",
-          transport,
-          port: transport === "serial" ? field(body, "port") || undefined : undefined,
-          baud: Number(field(body, "baud")) || 115200,
-        });
-        ctx.tracking.setEnabled(field(body, "tracking") === "on");
+        const admin = await completeSetup(ctx, entry.username, field(body, "password"), choice.output);
+        ctx.tracking.setEnabled(entry.tracking === "on");
         const { token } = ctx.accounts.startSession({ user: admin, permissions: new Set(), via: "session", printerId: null }, "setup");
         return redirect("/", { "set-cookie": sessionCookie(token, false, 0) });
       } catch (e) {
-        if (e instanceof AccountError) return setupView({ error: `${e.message} ${e.hint}`, username }, e.status);
+        if (e instanceof AccountError) return again(`${e.message} ${e.hint}`, e.status);
         throw e;
       }
     })

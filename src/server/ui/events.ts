@@ -1,22 +1,25 @@
 /**
  * The UI's push channel: `GET /ui/events?printer=<id>` streams HTML fragments for htmx's SSE
- * extension — `live` (the printer panel), `log` (terminal lines to append), `files`, and
+ * extension — `live` (the printer panel), `log` (terminal lines to append), `files` (the file list)
+ * and `sd-copy` (the SD card's copy form, offering the stored files) when files change, and
  * `objects` (the cancel-object map, on connect and when an object is cancelled or the job ends;
- * an open map is replaced by it). Rendered from the same status as the JSON API (design principle 5).
+ * an open map is replaced by it). Rendered from the same status as the JSON API (design principle 5),
+ * with the controls the stream's viewer may use.
  */
 import { Elysia } from "elysia";
 import { fileList, livePanel, terminalLines } from "../../../views/dashboard.ts";
 import { linkFigures } from "../../../views/link.ts";
-import { sdList } from "../../../views/sdcard.ts";
+import { sdCopyForm, sdList } from "../../../views/sdcard.ts";
 import { subscribe } from "../../events.ts";
 import { isJobRunning } from "../../printers/status.ts";
 import type { PrinterSession } from "../../printers/session.ts";
+import { accessFor, type Access } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 import { renderOnce, renderPerStatus } from "../render-once.ts";
 import { sseResponse } from "../sse.ts";
 import { objectMapView, printerViews } from "./jobs.ts";
 
-/** The fragments of one status, rendered once for every page showing that printer. */
+/** The fragments of one status, rendered once for every page showing that printer to viewers who may do the same. */
 interface StatusFragments {
   live: string;
   link: string;
@@ -27,12 +30,19 @@ interface StatusFragments {
 
 export function uiEvents(ctx: AppContext) {
   const printerView = printerViews(ctx);
-  const statusFragments = renderPerStatus((session: PrinterSession): StatusFragments => {
-    const view = printerView(session);
-    return { live: livePanel(view).value, link: linkFigures(view).value, sdKey: JSON.stringify([view.status.sd, view.status.state]) };
-  });
+  const byViewer = renderPerStatus((_: PrinterSession) => new Map<string, StatusFragments>());
+  const statusFragments = (session: PrinterSession, access: Access): StatusFragments => {
+    const kept = byViewer(session);
+    let f = kept.get(access.key);
+    if (!f) {
+      const view = printerView(session);
+      f = { live: livePanel(view, access).value, link: linkFigures(view).value, sdKey: JSON.stringify([view.status.sd, view.status.state]) };
+      kept.set(access.key, f);
+    }
+    return f;
+  };
   const logLines = renderOnce((lines: Parameters<typeof terminalLines>[0]) => terminalLines(lines).value);
-  return new Elysia().get("/ui/events", ({ query, set }) => {
+  return new Elysia().get("/ui/events", ({ query, set, request }) => {
     const id = typeof query.printer === "string" ? query.printer : ctx.printers.default()?.id;
     const session = id ? ctx.printers.get(id) : undefined;
     if (!session) {
@@ -40,8 +50,9 @@ export function uiEvents(ctx: AppContext) {
       return "no such printer";
     }
     const view = () => printerView(session);
+    const access = accessFor(request);
     return sseResponse((send) => {
-      const files = () => send("files", fileList(ctx.files.list(), view()).value);
+      const files = (stored = ctx.files.list()) => send("files", fileList(stored, view(), access).value);
       let lastState = session.status.state;
       let lastSd = "";
       // What the map shows: the job, whether it runs, its file and which objects are cancelled.
@@ -54,18 +65,18 @@ export function uiEvents(ctx: AppContext) {
       let lastObjects = "";
       const objects = () => {
         const key = objectsKey();
-        if (key !== lastObjects && send("objects", objectMapView(ctx, session).value)) lastObjects = key;
+        if (key !== lastObjects && send("objects", objectMapView(ctx, session, access).value)) lastObjects = key;
       };
       objects();
       return subscribe(ctx.bus, {
         "printer.status": (e) => {
           if (e.id !== session.id) return;
-          const f = statusFragments(session);
+          const f = statusFragments(session, access);
           send("live", f.live);
           send("link", f.link);
           // The SD list has buttons: only re-render it when it changed, so clicks are not lost.
           if (f.sdKey !== lastSd) {
-            f.sd ??= sdList(view()).value;
+            f.sd ??= sdList(view(), access).value;
             if (send("sd", f.sd)) lastSd = f.sdKey;
           }
           objects();
@@ -73,7 +84,11 @@ export function uiEvents(ctx: AppContext) {
           if (e.status.state !== lastState && files()) lastState = e.status.state;
         },
         "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
-        "files.changed": files,
+        "files.changed": () => {
+          const stored = ctx.files.list();
+          files(stored);
+          send("sd-copy", sdCopyForm(session.id, stored, access).value);
+        },
       });
     });
   });

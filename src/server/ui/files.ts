@@ -12,6 +12,7 @@ import { FileCatalog, SORT_KEYS, type ListQuery, type SortKey } from "../../file
 import { FileError } from "../../files/storage.ts";
 import { receiveUpload, uploadPath } from "../../files/upload.ts";
 import { subscribe } from "../../events.ts";
+import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse } from "../sse.ts";
 import { pageSession } from "./page-session.ts";
@@ -44,10 +45,10 @@ export function uiFiles(ctx: AppContext) {
   const catalog = new FileCatalog(ctx.files, ctx.analyses, ctx.analysis);
   const printers = () => ctx.printers.list().map((s) => ({ record: s.record, status: s.status }));
   const changed = () => ctx.bus.emit("files.changed", undefined);
-  const detail = (path: string) => {
+  const detail = (request: Request, path: string) => {
     const entry = catalog.get(path);
     if (!entry) return htmlResponse(toast("info", `"${path}" is gone.`));
-    return htmlResponse(fileDetail(entry, catalog.analysis(path), printers()));
+    return htmlResponse(fileDetail(entry, catalog.analysis(path), printers(), accessFor(request)));
   };
   /** Runs a file action; FileErrors become toasts. */
   const attempt = async (action: () => Response | Promise<Response>) => {
@@ -63,11 +64,11 @@ export function uiFiles(ctx: AppContext) {
   return new Elysia()
     .get("/files", ({ query, request }) => {
       const q = listQuery(query);
-      return htmlResponse(filesPage(catalog.list(q), catalog.folders(), q, ctx.files.space(), ctx.analysis.settings().onlyWhenIdle, pageSession(request)));
+      return htmlResponse(filesPage(catalog.list(q), catalog.folders(), q, ctx.files.space(), ctx.analysis.settings().onlyWhenIdle, accessFor(request), pageSession(request)));
     })
     .get("/ui/files/list", ({ query }) => htmlResponse(fileTable(catalog.list(listQuery(query)))))
     .get("/ui/files/folders", ({ query }) => htmlResponse(folderTree(catalog.folders(), listQuery(query).folder)))
-    .get("/ui/files/detail", ({ query }) => (typeof query.path === "string" ? detail(query.path) : toastResponse("error", "Choose a file.")))
+    .get("/ui/files/detail", ({ query, request }) => (typeof query.path === "string" ? detail(request, query.path) : toastResponse("error", "Choose a file.")))
     .post(
       "/ui/files/upload",
       ({ request }) =>
@@ -99,7 +100,7 @@ export function uiFiles(ctx: AppContext) {
       if (!result.ok) return toastResponse("error", result.error.message, result.error.hint);
       return toastResponse("info", `Printing ${file.name} on ${session.record.name}.`);
     })
-    .post("/ui/files/rename", ({ body }) =>
+    .post("/ui/files/rename", ({ body, request }) =>
       attempt(() => {
         const form = parse(RenameForm, body);
         if (!form.success) return toastResponse("error", "Enter the new name.");
@@ -107,10 +108,10 @@ export function uiFiles(ctx: AppContext) {
         const folder = form.output.path.includes("/") ? form.output.path.slice(0, form.output.path.lastIndexOf("/")) : "";
         const moved = ctx.files.move(form.output.path, uploadPath(folder, form.output.name));
         changed();
-        return detail(moved);
+        return detail(request, moved);
       }),
     )
-    .post("/ui/files/move", ({ body }) =>
+    .post("/ui/files/move", ({ body, request }) =>
       attempt(() => {
         const form = parse(MoveForm, body);
         if (!form.success) return toastResponse("error", "Enter the folder to move to.");
@@ -118,7 +119,7 @@ export function uiFiles(ctx: AppContext) {
         const target = uploadPath(form.output.destination, name);
         const done = form.output.mode === "copy" ? ctx.files.copy(form.output.path, target) : ctx.files.move(form.output.path, target);
         changed();
-        return detail(done);
+        return detail(request, done);
       }),
     )
     .post("/ui/files/remove", ({ body }) =>
@@ -135,11 +136,11 @@ export function uiFiles(ctx: AppContext) {
       ctx.analysis.updateSettings({ onlyWhenIdle });
       return toastResponse("info", onlyWhenIdle ? "Files are analysed only while no printer is printing." : "Files are analysed as soon as they arrive.");
     })
-    .post("/ui/files/analyse", ({ body }) => {
+    .post("/ui/files/analyse", ({ body, request }) => {
       const form = parse(PathForm, body);
       if (!form.success) return toastResponse("error", "Choose a file.");
       ctx.analysis.reanalyse(form.output.path);
-      return detail(form.output.path);
+      return detail(request, form.output.path);
     })
     .get("/ui/files/events", () =>
       sseResponse((send) => {

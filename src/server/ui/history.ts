@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { historyPage, historyResults, type HistoryResults } from "../../../views/history.ts";
 import { HistoryQuerySchema } from "../../jobs/history.ts";
+import { accessFor } from "../auth/access.ts";
 import { principalOf, visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { pageSession } from "./page-session.ts";
@@ -24,7 +25,7 @@ export function uiHistory(ctx: AppContext) {
     const restricted = principalOf(request).printerId;
     if (restricted) query.printer = restricted;
     const { limit: _l, offset: _o, ...filter } = query;
-    return { query, form, ...ctx.history.list(query), files: ctx.history.files(filter), admin: principalOf(request).permissions.has("admin") };
+    return { query, form, ...ctx.history.list(query), files: ctx.history.files(filter), mayDelete: accessFor(request).may("POST /ui/history/:id/delete") };
   };
   const fragment = (request: Request, raw: Record<string, unknown>) => {
     const r = results(request, raw);

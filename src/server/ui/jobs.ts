@@ -12,16 +12,17 @@ import { jobThumbnail, objectMap } from "../../../views/job.ts";
 import { FileCatalog, type ThumbnailRef } from "../../files/catalog.ts";
 import type { Result } from "../../printers/controller.ts";
 import type { PrinterSession } from "../../printers/session.ts";
+import { accessFor, type Access } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
 
 const ObjectForm = v.object({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)) });
 
 /** The cancel-object map of a printer's running job, from its file's analysis. */
-export function objectMapView(ctx: AppContext, s: PrinterSession): Html {
+export function objectMapView(ctx: AppContext, s: PrinterSession, access: Access): Html {
   const job = s.status.job;
   const analysis = job?.sha256 ? ctx.analyses.result(job.sha256) : undefined;
-  return objectMap(s.id, job, analysis?.objects ?? [], ctx.jobs.profile(s.id));
+  return objectMap(s.id, job, analysis?.objects ?? [], ctx.jobs.profile(s.id), access);
 }
 
 /** What the live panel renders for a printer: its record, status and the job's thumbnail. */
@@ -47,31 +48,31 @@ export function printerViews(ctx: AppContext): (s: PrinterSession) => PrinterVie
 
 export function uiJobs(ctx: AppContext) {
   const view = printerViews(ctx);
-  /** Runs an action; answers with the live panel, or a toast when it failed. */
-  const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
+  /** Runs an action; answers with the live panel (as the requester may see it), or a toast when it failed. */
+  const act = async (request: Request, id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
     const s = ctx.printers.get(id);
     if (!s) return toastResponse(`There is no printer "${id}".`);
     const result = await action(s);
     if (!result.ok) return toastResponse(result.error.message, result.error.hint);
-    return htmlResponse(livePanel(view(s)));
+    return htmlResponse(livePanel(view(s), accessFor(request)));
   };
-  const map = (s: PrinterSession) => htmlResponse(objectMapView(ctx, s));
+  const map = (request: Request, s: PrinterSession) => htmlResponse(objectMapView(ctx, s, accessFor(request)));
 
   return new Elysia()
-    .post("/ui/printers/:id/job/restart", ({ params }) => act(params.id, (s) => s.restartJob()))
-    .post("/ui/printers/:id/job/interrupted/resume", ({ params }) => act(params.id, (s) => ctx.jobs.resumeInterrupted(s)))
-    .post("/ui/printers/:id/job/interrupted/discard", ({ params }) => act(params.id, (s) => ctx.jobs.discardInterrupted(s)))
-    .get("/ui/printers/:id/job/objects", ({ params }) => {
+    .post("/ui/printers/:id/job/restart", ({ params, request }) => act(request, params.id, (s) => s.restartJob()))
+    .post("/ui/printers/:id/job/interrupted/resume", ({ params, request }) => act(request, params.id, (s) => ctx.jobs.resumeInterrupted(s)))
+    .post("/ui/printers/:id/job/interrupted/discard", ({ params, request }) => act(request, params.id, (s) => ctx.jobs.discardInterrupted(s)))
+    .get("/ui/printers/:id/job/objects", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
-      return s ? map(s) : toastResponse(`There is no printer "${params.id}".`);
+      return s ? map(request, s) : toastResponse(`There is no printer "${params.id}".`);
     })
-    .post("/ui/printers/:id/job/cancel-object", async ({ params, body }) => {
+    .post("/ui/printers/:id/job/cancel-object", async ({ params, body, request }) => {
       const form = v.safeParse(ObjectForm, body ?? {});
       if (!form.success) return toastResponse("Choose an object to cancel.");
       const s = ctx.printers.get(params.id);
       if (!s) return toastResponse(`There is no printer "${params.id}".`);
       const result = await s.cancelObject(form.output.name);
       if (!result.ok) return toastResponse(result.error.message, result.error.hint);
-      return map(s);
+      return map(request, s);
     });
 }

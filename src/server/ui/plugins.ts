@@ -14,8 +14,9 @@ import { catalogQueryFrom } from "../../plugins/repository/catalog.ts";
 import { RepositorySettingsSchema } from "../../plugins/repository/source.ts";
 import type { SlotProps } from "../../plugins/sdk.ts";
 import { coerceForm } from "../../plugins/settings.ts";
+import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, notFoundResponse } from "../errors.ts";
 import { installFrom, pluginAction } from "../api/plugins.ts";
 import { pageSession } from "./page-session.ts";
 
@@ -52,10 +53,10 @@ export function uiPlugins(ctx: AppContext) {
     }
     return { plugins: list, apiVersion: PLUGIN_API_VERSION, safeMode: { on: manager.safeMode.safe, reason: manager.safeMode.reason }, updates, notices };
   };
-  const row = (id: string) => {
+  const row = (request: Request, id: string) => {
     const d = managerData();
     const p = d.plugins.find((x) => x.id === id);
-    return p ? htmlResponse(pluginRow(p, d.updates.get(p.id) ?? null, d.notices.get(p.id) ?? [])) : htmlResponse(html``);
+    return p ? htmlResponse(pluginRow(p, d.updates.get(p.id) ?? null, d.notices.get(p.id) ?? [], accessFor(request))) : htmlResponse(html``);
   };
   /** Runs an action; an error becomes a toast. */
   const act = async (fn: () => Promise<Response>) => {
@@ -69,38 +70,37 @@ export function uiPlugins(ctx: AppContext) {
   const changed = { "HX-Trigger": "plugins-changed" };
 
   return new Elysia()
-    .get("/plugins", ({ request }) => htmlResponse(managerPage(managerData(), pageSession(request))))
+    .get("/plugins", ({ request }) => htmlResponse(managerPage(managerData(), accessFor(request), pageSession(request))))
     .get("/plugins/repository", ({ request }) => {
       const query = catalogQueryFrom(params(request));
-      return htmlResponse(repositoryPage(plugins.repository.status(), query, plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars()), pageSession(request)));
+      return htmlResponse(repositoryPage(plugins.repository.status(), query, plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars()), accessFor(request), pageSession(request)));
     })
-    .get("/plugins/:id", async ({ params: { id }, set, request }) => {
+    .get("/plugins/:id", async ({ params: { id }, request }) => {
       const p = manager.get(id);
-      if (!p) {
-        set.status = 404;
-        return htmlResponse(html`<p>There is no plugin "${id}". <a href="/plugins">All plugins</a></p>`);
-      }
-      const section = p.state === "enabled" ? await manager.renderSlot("settings.section", {}, id) : html``;
-      return htmlResponse(pluginPage(p, p.state === "enabled" ? manager.settingsOf(id) : null, section, manager.logOf(id), pageSession(request)));
+      if (!p) return notFoundResponse(`There is no plugin "${id}".`, pageSession(request));
+      const access = accessFor(request);
+      // The plugin's settings section belongs with its settings: only for a viewer who may change them.
+      const section = p.state === "enabled" && access.may("POST /ui/plugins/:id/settings") ? await manager.renderSlot("settings.section", {}, id) : html``;
+      return htmlResponse(pluginPage(p, p.state === "enabled" ? manager.settingsOf(id) : null, section, manager.logOf(id), access, pageSession(request)));
     })
-    .get("/ui/plugins/list", () => htmlResponse(pluginList(managerData())))
-    .post("/ui/plugins/:id/enable", ({ params: { id } }) => act(async () => (await manager.enable(id), row(id))))
-    .post("/ui/plugins/:id/disable", ({ params: { id } }) => act(async () => (await manager.disable(id), row(id))))
-    .post("/ui/plugins/:id/reload", ({ params: { id } }) => act(async () => (await manager.reload(id), row(id))))
+    .get("/ui/plugins/list", ({ request }) => htmlResponse(pluginList(managerData(), accessFor(request))))
+    .post("/ui/plugins/:id/enable", ({ params: { id }, request }) => act(async () => (await manager.enable(id), row(request, id))))
+    .post("/ui/plugins/:id/disable", ({ params: { id }, request }) => act(async () => (await manager.disable(id), row(request, id))))
+    .post("/ui/plugins/:id/reload", ({ params: { id }, request }) => act(async () => (await manager.reload(id), row(request, id))))
     .post("/ui/plugins/:id/uninstall", ({ params: { id } }) =>
       act(async () => {
         await manager.uninstall(id);
         return htmlResponse(toast("info", `${id} was uninstalled.`), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend", ...changed });
       }),
     )
-    .post("/ui/plugins/:id/update", ({ params: { id }, body }) =>
+    .post("/ui/plugins/:id/update", ({ params: { id }, body, request }) =>
       act(async () => {
         await plugins.update(id);
         if ((body as Record<string, unknown> | undefined)?.from === "repository") {
           const item = plugins.catalog().get(id);
-          return htmlResponse(item ? repositoryItem(item, ctx.tracking.stars().includes(item.entry.id)) : html``, changed);
+          return htmlResponse(item ? repositoryItem(item, ctx.tracking.stars().includes(item.entry.id), accessFor(request)) : html``, changed);
         }
-        return row(id);
+        return row(request, id);
       }),
     )
     .post(
@@ -119,7 +119,7 @@ export function uiPlugins(ctx: AppContext) {
           const note = result.plugin.state === "enabled" ? "" : ` It is ${result.plugin.state}${result.plugin.reason ? `: ${result.plugin.reason}` : ""}.`;
           const item = plugins.catalog().get(result.plugin.id);
           // From the repository browser the item is swapped in place; elsewhere a toast says it.
-          if (request.headers.get("hx-target")?.startsWith("repo-") && item) return htmlResponse(repositoryItem(item, ctx.tracking.stars().includes(item.entry.id)), changed);
+          if (request.headers.get("hx-target")?.startsWith("repo-") && item) return htmlResponse(repositoryItem(item, ctx.tracking.stars().includes(item.entry.id), accessFor(request)), changed);
           return toastResponse("info", `${result.plugin.name} ${result.plugin.version} was ${verb}.${note}`, "", changed);
         }),
       { parse: "none" },
@@ -136,7 +136,7 @@ export function uiPlugins(ctx: AppContext) {
     )
     .get("/ui/plugins/repository/results", ({ request }) => {
       const query = catalogQueryFrom(params(request));
-      return htmlResponse(repositoryResults(plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars())));
+      return htmlResponse(repositoryResults(plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars()), accessFor(request)));
     })
     .post("/ui/plugins/repository/refresh", async () => {
       await plugins.repository.refresh();

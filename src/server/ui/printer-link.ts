@@ -9,6 +9,7 @@ import { livePanel } from "../../../views/dashboard.ts";
 import type { Result } from "../../printers/controller.ts";
 import { WindowSchema } from "../../printers/record.ts";
 import type { PrinterSession } from "../../printers/session.ts";
+import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 import { printerViews } from "./jobs.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
@@ -20,13 +21,13 @@ const ChoiceForm = v.object({ choice: v.pipe(v.string(), v.transform(Number), v.
 
 export function printerLinkUi(ctx: AppContext) {
   const view = printerViews(ctx);
-  /** Runs an action; answers with the live panel (`live`) or nothing, or a toast when it failed. */
-  const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>, live = false) => {
+  /** Runs an action; answers with the live panel (given the request: as it may see it) or nothing, or a toast when it failed. */
+  const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>, live?: Request) => {
     const s = ctx.printers.get(id);
     if (!s) return toastResponse(`There is no printer "${id}".`);
     const result = await action(s);
     if (!result.ok) return toastResponse(result.error.message, result.error.hint);
-    return live ? htmlResponse(livePanel(view(s))) : new Response(null, { status: 204 });
+    return live ? htmlResponse(livePanel(view(s), accessFor(live))) : new Response(null, { status: 204 });
   };
   const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
 
@@ -39,16 +40,16 @@ export function printerLinkUi(ctx: AppContext) {
       await ctx.printers.updateSettings(s.id, { window: form.output.window });
       return new Response(null, { status: 204 });
     })
-    .post("/ui/printers/:id/prompt", ({ params, body }) => {
+    .post("/ui/printers/:id/prompt", ({ params, body, request }) => {
       const form = parse(ChoiceForm, body);
       if (!form.success) return toastResponse("Choose one of the printer's answers.");
-      return act(params.id, (s) => s.answerPrompt(form.output.choice), true);
+      return act(params.id, (s) => s.answerPrompt(form.output.choice), request);
     })
     .post("/ui/printers/:id/sd/refresh", ({ params }) => act(params.id, (s) => s.sdRefresh()))
-    .post("/ui/printers/:id/sd/print", ({ params, body }) => {
+    .post("/ui/printers/:id/sd/print", ({ params, body, request }) => {
       const form = parse(NameForm, body);
       if (!form.success) return toastResponse("Choose a file on the SD card.");
-      return act(params.id, (s) => s.sdPrint(form.output.name), true);
+      return act(params.id, (s) => s.sdPrint(form.output.name), request);
     })
     .post("/ui/printers/:id/sd/delete", ({ params, body }) => {
       const form = parse(NameForm, body);

@@ -11,6 +11,7 @@ import { subscribe } from "../../events.ts";
 import { QueueModeSchema } from "../../jobs/queue.ts";
 import type { Result } from "../../printers/controller.ts";
 import type { PrinterSession } from "../../printers/session.ts";
+import { accessFor } from "../auth/access.ts";
 import { principalOf, visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse } from "../sse.ts";
@@ -24,14 +25,14 @@ const MoveForm = v.object({ to: v.pipe(v.string(), v.transform(Number), v.intege
 
 export function uiQueue(ctx: AppContext) {
   const view = (s: PrinterSession) => ({ record: s.record, status: s.status });
-  const panel = (s: PrinterSession) => htmlResponse(queuePanel(view(s), ctx.queue.view(s.id), ctx.files.list()));
+  const panel = (request: Request, s: PrinterSession) => htmlResponse(queuePanel(view(s), ctx.queue.view(s.id), ctx.files.list(), accessFor(request)));
   /** Runs an action on a printer's queue; answers with the panel, or a toast when it failed. */
-  const act = async (id: string, action: (printer: string) => Result<unknown> | Promise<Result<unknown>>) => {
+  const act = async (request: Request, id: string, action: (printer: string) => Result<unknown> | Promise<Result<unknown>>) => {
     const s = ctx.printers.get(id);
     if (!s) return toastResponse(`There is no printer "${id}".`);
     const result = await action(s.id);
     if (!result.ok) return toastResponse(result.error.message, result.error.hint);
-    return panel(s);
+    return panel(request, s);
   };
   const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
   const userOf = (request: Request) => principalOf(request).user?.name ?? null;
@@ -44,31 +45,31 @@ export function uiQueue(ctx: AppContext) {
       if (!s || !visibleTo(request, s.id)) return new Response(null, { status: 303, headers: { location: "/" } });
       const all = ctx.printers.list().filter((p) => visibleTo(request, p.id)).map((p) => p.record);
       const recent = ctx.history.list({ printer: s.id, limit: 5 }).items;
-      return htmlResponse(queuePage(view(s), all, ctx.queue.view(s.id), ctx.files.list(), recent, pageSession(request)));
+      return htmlResponse(queuePage(view(s), all, ctx.queue.view(s.id), ctx.files.list(), recent, accessFor(request), pageSession(request)));
     })
-    .get("/ui/queue/:id/panel", ({ params }) => {
+    .get("/ui/queue/:id/panel", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
-      return s ? panel(s) : toastResponse(`There is no printer "${params.id}".`);
+      return s ? panel(request, s) : toastResponse(`There is no printer "${params.id}".`);
     })
     .post("/ui/queue/:id/add", ({ params, body, request }) => {
       const form = parse(FileForm, body);
       if (!form.success) return toastResponse("Choose a file to add to the queue.");
-      return act(params.id, (p) => ctx.queue.add(p, form.output.file, userOf(request)));
+      return act(request, params.id, (p) => ctx.queue.add(p, form.output.file, userOf(request)));
     })
-    .post("/ui/queue/:id/mode", ({ params, body }) => {
+    .post("/ui/queue/:id/mode", ({ params, body, request }) => {
       const form = parse(ModeForm, body);
       if (!form.success) return toastResponse("Choose how the queue goes on after a print.");
-      return act(params.id, (p) => ({ ok: true, value: ctx.queue.setMode(p, form.output.mode) }));
+      return act(request, params.id, (p) => ({ ok: true, value: ctx.queue.setMode(p, form.output.mode) }));
     })
-    .post("/ui/queue/:id/start", ({ params }) => act(params.id, (p) => ctx.queue.start(p)))
-    .post("/ui/queue/:id/confirm", ({ params }) => act(params.id, (p) => ctx.queue.confirm(p)))
-    .post("/ui/queue/:id/clear", ({ params }) => act(params.id, (p) => ({ ok: true, value: ctx.queue.clear(p) })))
-    .post("/ui/queue/:id/items/:item/move", ({ params, body }) => {
+    .post("/ui/queue/:id/start", ({ params, request }) => act(request, params.id, (p) => ctx.queue.start(p)))
+    .post("/ui/queue/:id/confirm", ({ params, request }) => act(request, params.id, (p) => ctx.queue.confirm(p)))
+    .post("/ui/queue/:id/clear", ({ params, request }) => act(request, params.id, (p) => ({ ok: true, value: ctx.queue.clear(p) })))
+    .post("/ui/queue/:id/items/:item/move", ({ params, body, request }) => {
       const form = parse(MoveForm, body);
       if (!form.success) return toastResponse("Say where to move the file.");
-      return act(params.id, (p) => ctx.queue.move(p, params.item, form.output.to));
+      return act(request, params.id, (p) => ctx.queue.move(p, params.item, form.output.to));
     })
-    .post("/ui/queue/:id/items/:item/remove", ({ params }) => act(params.id, (p) => ctx.queue.remove(p, params.item)))
+    .post("/ui/queue/:id/items/:item/remove", ({ params, request }) => act(request, params.id, (p) => ctx.queue.remove(p, params.item)))
     // From the files page: the printer is a form field, so its access is checked here.
     .post("/ui/queue/add", ({ body, request }) => {
       const form = parse(AddForm, body);

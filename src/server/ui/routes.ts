@@ -11,6 +11,7 @@ import type { Result } from "../../printers/controller.ts";
 import type { PrinterSession } from "../../printers/session.ts";
 import { FileError } from "../../files/storage.ts";
 import { receiveUpload } from "../../files/upload.ts";
+import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 import { printerViews } from "./jobs.ts";
 import { pageSession } from "./page-session.ts";
@@ -33,14 +34,13 @@ const DeleteForm = v.object({ path: v.pipe(v.string(), v.minLength(1)) });
 
 export function uiRoutes(ctx: AppContext) {
   const view = printerViews(ctx);
-  const live = (s: PrinterSession) => htmlResponse(livePanel(view(s)));
-  /** Runs an action and answers with the live panel, or a toast when it failed. */
-  const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
+  /** Runs an action and answers with the live panel (as the requester may see it), or a toast when it failed. */
+  const act = async (request: Request, id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
     const s = ctx.printers.get(id);
     if (!s) return toastResponse(`There is no printer "${id}".`);
     const result = await action(s);
     if (!result.ok) return toastResponse(result.error.message, result.error.hint);
-    return live(s);
+    return htmlResponse(livePanel(view(s), accessFor(request)));
   };
   const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
 
@@ -48,27 +48,27 @@ export function uiRoutes(ctx: AppContext) {
     .get("/", ({ query, request }) => {
       const s = (typeof query.printer === "string" && ctx.printers.get(query.printer)) || ctx.printers.default();
       if (!s) return htmlResponse(noPrinterPage(pageSession(request)));
-      return htmlResponse(dashboardPage(view(s), ctx.printers.list().map((p) => p.record), ctx.files.list(), s.terminal, pageSession(request)));
+      return htmlResponse(dashboardPage(view(s), ctx.printers.list().map((p) => p.record), ctx.files.list(), s.terminal, accessFor(request), pageSession(request)));
     })
-    .post("/ui/printers/:id/connect", ({ params }) => act(params.id, (s) => ctx.printers.connect(s.id)))
-    .post("/ui/printers/:id/disconnect", ({ params }) => act(params.id, (s) => ctx.printers.disconnect(s.id)))
-    .post("/ui/printers/:id/emergency-stop", ({ params }) => act(params.id, (s) => s.emergencyStop()))
-    .post("/ui/printers/:id/job/pause", ({ params }) => act(params.id, (s) => s.pauseJob()))
-    .post("/ui/printers/:id/job/resume", ({ params }) => act(params.id, (s) => s.resumeJob()))
-    .post("/ui/printers/:id/job/cancel", ({ params }) => act(params.id, (s) => s.cancelJob()))
-    .post("/ui/printers/:id/job", ({ params, body }) => {
+    .post("/ui/printers/:id/connect", ({ params, request }) => act(request, params.id, (s) => ctx.printers.connect(s.id)))
+    .post("/ui/printers/:id/disconnect", ({ params, request }) => act(request, params.id, (s) => ctx.printers.disconnect(s.id)))
+    .post("/ui/printers/:id/emergency-stop", ({ params, request }) => act(request, params.id, (s) => s.emergencyStop()))
+    .post("/ui/printers/:id/job/pause", ({ params, request }) => act(request, params.id, (s) => s.pauseJob()))
+    .post("/ui/printers/:id/job/resume", ({ params, request }) => act(request, params.id, (s) => s.resumeJob()))
+    .post("/ui/printers/:id/job/cancel", ({ params, request }) => act(request, params.id, (s) => s.cancelJob()))
+    .post("/ui/printers/:id/job", ({ params, body, request }) => {
       const form = parse(JobForm, body);
       if (!form.success) return toastResponse("Choose a file to print.");
       const file = ctx.files.get(form.output.file);
       if (!file) return toastResponse(`There is no file "${form.output.file}".`, "Upload it first.");
-      return act(params.id, (s) => s.startJob(file.path));
+      return act(request, params.id, (s) => s.startJob(file.path));
     })
-    .post("/ui/printers/:id/commands", ({ params, body }) => {
+    .post("/ui/printers/:id/commands", ({ params, body, request }) => {
       const form = parse(CommandForm, body);
       if (!form.success) return toastResponse("Type a command to send, e.g. M105.");
-      return act(params.id, (s) => s.send([form.output.command]));
+      return act(request, params.id, (s) => s.send([form.output.command]));
     })
-    .post("/ui/printers/:id/temperature", ({ params, body }) => {
+    .post("/ui/printers/:id/temperature", ({ params, body, request }) => {
       const form = parse(TemperatureForm, body);
       if (!form.success) return toastResponse("Enter temperatures as numbers.");
       const { tool0, bed, off } = form.output;
@@ -83,7 +83,7 @@ export function uiRoutes(ctx: AppContext) {
         }
       }
       if (commands.length === 0) return toastResponse("Enter a target temperature.");
-      return act(params.id, (s) => s.send(commands));
+      return act(request, params.id, (s) => s.send(commands));
     })
     .post(
       "/ui/files",
@@ -97,11 +97,11 @@ export function uiRoutes(ctx: AppContext) {
           throw e;
         }
         ctx.bus.emit("files.changed", undefined);
-        return filesFragment(ctx, typeof query.printer === "string" ? query.printer : undefined);
+        return filesFragment(ctx, request, typeof query.printer === "string" ? query.printer : undefined);
       },
       { parse: "none" },
     )
-    .post("/ui/files/delete", ({ body, query }) => {
+    .post("/ui/files/delete", ({ body, query, request }) => {
       const form = parse(DeleteForm, body);
       if (!form.success) return toastResponse("Choose a file to delete.");
       try {
@@ -111,12 +111,12 @@ export function uiRoutes(ctx: AppContext) {
         throw e;
       }
       ctx.bus.emit("files.changed", undefined);
-      return filesFragment(ctx, typeof query.printer === "string" ? query.printer : undefined);
+      return filesFragment(ctx, request, typeof query.printer === "string" ? query.printer : undefined);
     });
 }
 
-function filesFragment(ctx: AppContext, printerId: string | undefined): Response {
+function filesFragment(ctx: AppContext, request: Request, printerId: string | undefined): Response {
   const s = (printerId && ctx.printers.get(printerId)) || ctx.printers.default();
   if (!s) return htmlResponse(toast("info", "No printer."));
-  return htmlResponse(fileList(ctx.files.list(), { record: s.record, status: s.status }));
+  return htmlResponse(fileList(ctx.files.list(), { record: s.record, status: s.status }, accessFor(request)));
 }

@@ -7,7 +7,9 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { scriptForm, scriptsPage, scriptViews } from "../../../views/scripts.ts";
 import { checkScript, DEFAULT_SCRIPTS, ScriptTextSchema, SCRIPTS } from "../../jobs/scripts.ts";
+import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
+import { notFoundResponse } from "../errors.ts";
 import { pageSession } from "./page-session.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
 
@@ -19,10 +21,10 @@ export function uiScripts(ctx: AppContext) {
   return new Elysia()
     .get("/settings/printers/:id/scripts", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
-      if (!s) return new Response(`There is no printer "${params.id}".`, { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
-      return htmlResponse(scriptsPage(s.record, scriptViews(ctx.jobs.scripts(s.id)), pageSession(request)));
+      if (!s) return notFoundResponse(`There is no printer "${params.id}".`, pageSession(request));
+      return htmlResponse(scriptsPage(s.record, scriptViews(ctx.jobs.scripts(s.id)), accessFor(request), pageSession(request)));
     })
-    .post("/ui/printers/:id/scripts", async ({ params, body }) => {
+    .post("/ui/printers/:id/scripts", async ({ params, body, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return noPrinter(params.id);
       const form = v.safeParse(SaveForm, body ?? {});
@@ -33,15 +35,15 @@ export function uiScripts(ctx: AppContext) {
       const checked = checkScript(event, lf);
       if (!checked.ok) {
         const isDefault = ctx.jobs.scripts(s.id)[event] === undefined;
-        return htmlResponse(scriptForm(s.id, { name: event, text: lf, isDefault, outcome: { error: `Not saved — ${checked.message}` } }));
+        return htmlResponse(scriptForm(s.id, { name: event, text: lf, isDefault, outcome: { error: `Not saved — ${checked.message}` } }, accessFor(request)));
       }
       // The default's own text, saved unchanged, stays the default (and follows it in later versions).
       const isDefault = lf === DEFAULT_SCRIPTS[event];
       const saved = await ctx.jobs.setScripts(s, { [event]: isDefault ? null : lf });
       if (!saved.ok) return toastResponse(saved.error.message, saved.error.hint);
-      return htmlResponse(scriptForm(s.id, { name: event, text: lf, isDefault, outcome: "saved" }));
+      return htmlResponse(scriptForm(s.id, { name: event, text: lf, isDefault, outcome: "saved" }, accessFor(request)));
     })
-    .post("/ui/printers/:id/scripts/reset", async ({ params, body }) => {
+    .post("/ui/printers/:id/scripts/reset", async ({ params, body, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return noPrinter(params.id);
       const form = v.safeParse(EventForm, body ?? {});
@@ -49,6 +51,6 @@ export function uiScripts(ctx: AppContext) {
       const saved = await ctx.jobs.setScripts(s, { [form.output.event]: null });
       if (!saved.ok) return toastResponse(saved.error.message, saved.error.hint);
       const view = scriptViews(ctx.jobs.scripts(s.id)).find((x) => x.name === form.output.event)!;
-      return htmlResponse(scriptForm(s.id, { ...view, outcome: "reset" }));
+      return htmlResponse(scriptForm(s.id, { ...view, outcome: "reset" }, accessFor(request)));
     });
 }

@@ -7,34 +7,35 @@ import { toast } from "../../../views/dashboard.ts";
 import type { Html } from "../../../views/html.ts";
 import { updateNotice } from "../../../views/update.ts";
 import { UpdateError } from "../../update/problem.ts";
+import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 
 const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
   new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 
 export function uiUpdate(ctx: AppContext) {
-  const notice = () => htmlResponse(updateNotice(ctx.update.status()));
+  const notice = (request: Request) => htmlResponse(updateNotice(ctx.update.status(), accessFor(request)));
   return new Elysia({ prefix: "/ui/update" })
-    .get("/notice", notice)
-    .post("/check", async () => {
+    .get("/notice", ({ request }) => notice(request))
+    .post("/check", async ({ request }) => {
       await ctx.update.check();
-      return notice();
+      return notice(request);
     })
-    .post("/start", async () => {
+    .post("/start", async ({ request }) => {
       try {
         await ctx.update.start();
       } catch (e) {
         if (!(e instanceof UpdateError)) throw e;
         return htmlResponse(toast("error", e.message, e.hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend" });
       }
-      return notice();
+      return notice(request);
     })
-    .post("/cancel", () => {
+    .post("/cancel", ({ request }) => {
       ctx.update.cancel();
-      return notice();
+      return notice(request);
     })
-    .post("/dismiss", () => {
+    .post("/dismiss", ({ request }) => {
       ctx.update.dismissResult();
-      return notice();
+      return notice(request);
     });
 }

@@ -37,7 +37,7 @@ import {
 } from "./commands.ts";
 import { downloadUrl, fileEntry, folderEntry, resourceUrl, sdEntry, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
-import { readProfile } from "../../../printers/profile.ts";
+import { problemText, readProfile } from "../../../printers/profile.ts";
 import { profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema } from "./settings.ts";
 import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
 import type { OctoTracker } from "./tracker.ts";
@@ -699,7 +699,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const s = printerFor(ctx, p);
         if (p.profile !== PROFILE_ID) throw fail(404, `Unknown profile: ${p.profile}`);
         const problem = await ctx.jobs.updateProfile(s, parse(ProfileUpdateSchema, body, request).profile);
-        if (problem) throw fail(400, problem);
+        if (problem) throw fail(400, problemText(problem));
         return { profile: profilePayload(readProfile(ctx.settings, s.id), `${refsFor(request, p).api}/api/printerprofiles/${PROFILE_ID}`) };
       })
       .get("/api/access/permissions", () => ({ permissions: OCTO_PERMISSIONS.map(permissionJson) }))
