@@ -78,7 +78,7 @@ export function updateProfile(store: SettingsStore, printerId: string, patch: Re
   for (const part of ["volume", "extruder"] as const) {
     const p = patch[part];
     // An array would spread as keys "0", "1"… that the schema then drops: accepted, and ignored.
-    if (Array.isArray(p)) return `${part}: expected an object of named fields, got a list`;
+    if (Array.isArray(p)) return { path: part, message: "expected an object of named fields, got a list" };
     if (p && typeof p === "object") merged[part] = { ...current[part], ...(p as object) };
   }
   if (patch.limits === null) delete merged.limits;

@@ -48,8 +48,8 @@ describe("the profile's machine limits in the settings", () => {
   });
 
   test("a volume or extruder given as a list is refused, not accepted and ignored", () => {
-    expect(updateProfile(store, "list", { volume: [300, 300, 300] })).toBe("volume: expected an object of named fields, got a list");
-    expect(updateProfile(store, "list", { extruder: [] })).toMatch(/^extruder: /);
+    expect(updateProfile(store, "list", { volume: [300, 300, 300] })).toEqual({ path: "volume", message: "expected an object of named fields, got a list" });
+    expect(updateProfile(store, "list", { extruder: [] })).toMatchObject({ path: "extruder" });
     expect(readProfile(store, "list").volume.width).toBe(200);
     expect(updateProfile(store, "list", { volume: { width: 300 } })).toBeNull();
     expect(readProfile(store, "list").volume.width).toBe(300);
