@@ -1,6 +1,6 @@
 /**
  * Safe mode: `--safe` loads no third-party plugin; and a plugin that takes the whole process down
- * at start (here: a SIGKILL to itself in setup, as a native crash would) can do it only three
+ * at start (here: native code raising SIGKILL in setup, as a native crash would) can do it only three
  * times in a row — the next start is in safe mode by itself, and says why, naming the plugin.
  */
 import { afterAll, expect, test } from "bun:test";
@@ -71,8 +71,8 @@ test(`after ${CRASHES_BEFORE_SAFE_MODE} starts that crash, the next one is in sa
   mkdirSync(dataDir);
   writePlugin(join(dataDir, "plugins"), {
     id: "crasher",
-    // process.exit() would be refused (tests/plugins/process-exit.test.ts): a signal cannot be.
-    entry: `import { definePlugin } from "layerline";\nexport default definePlugin({ setup() { process.kill(process.pid, "SIGKILL"); } });`,
+    // process.exit() and process.kill() would be refused (tests/plugins/process-exit.test.ts): native code cannot be.
+    entry: `import { definePlugin } from "layerline";\nimport { dlopen } from "bun:ffi";\nexport default definePlugin({ setup() { dlopen("libc.so.6", { raise: { args: ["i32"], returns: "i32" } }).symbols.raise(9); } });`,
   });
   const serve = () =>
     Bun.spawn(["bun", MAIN, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "100"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } });
