@@ -45,9 +45,8 @@
   });
   // An answer htmx does not swap (4xx, 5xx: a refused permission, a bad form) still says what went
   // wrong: its JSON error or its text becomes a toast, so no button fails silently.
-  document.addEventListener("htmx:responseError", (e) => {
+  const toastFailure = (xhr) => {
     const toasts = document.getElementById("toasts");
-    const xhr = e.detail.xhr;
     if (!toasts || !xhr) return;
     let message = (xhr.responseText || "").trim();
     let hint = "";
@@ -69,6 +68,20 @@
       div.append(span);
     }
     toasts.append(div);
+  };
+  document.addEventListener("htmx:responseError", (e) => toastFailure(e.detail.xhr));
+  // A control the live panel re-rendered while its request was out is no longer in the page when
+  // the answer comes: htmx's events about it reach nobody and it cannot retarget from it, so its
+  // request is watched from the start and a refusal or a toast still shows.
+  document.addEventListener("htmx:beforeRequest", (e) => {
+    const elt = e.target;
+    const xhr = e.detail.xhr;
+    if (!xhr) return;
+    xhr.addEventListener("loadend", () => {
+      if (document.body.contains(elt)) return;
+      if (xhr.status >= 400) toastFailure(xhr);
+      else if (xhr.getResponseHeader("HX-Retarget") === "#toasts") htmx.swap("#toasts", xhr.responseText, { swapStyle: "beforeend" });
+    });
   });
   // Toasts fade on their own.
   new MutationObserver((records) => {

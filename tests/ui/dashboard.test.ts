@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { launchBrowser, loggedInPage as login } from "../helpers/browser.ts";
 import { ADMIN, startTestHost, upload, type TestHost } from "../helpers/host.ts";
 
@@ -76,6 +76,10 @@ test("an action that fails explains why in a toast", async () => {
   await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
   await page.click('form[hx-post$="/temperature"] button[type="submit"]:not([name])'); // no value typed
   await expect(page.locator("#toasts .toast.error").textContent()).resolves.toContain("Enter a target temperature");
+  await page.evaluate(() => document.querySelectorAll("#toasts .toast").forEach((t) => t.remove()));
+  // The same when the form was re-rendered while its request was out (its answer is retargeted to the toasts).
+  await clickWhileReRendered(page, "/temperature", 'form[hx-post$="/temperature"]', 'form[hx-post$="/temperature"] button[type="submit"]:not([name])');
+  await expect(page.locator("#toasts .toast.error").textContent({ timeout: 10_000 })).resolves.toContain("Enter a target temperature");
   await page.close();
 }, 30_000);
 
@@ -89,7 +93,9 @@ test("a read-only user watches without controls; a control left on a page from b
   await stop.waitFor();
   // An admin makes the operator read-only while the page is open: its button is refused.
   host.accounts.setGroup(host.accounts.users.byName(viewer.username)!, "readonly");
-  await stop.click();
+  // The live panel is re-rendered on every status change: here while the request is out, so the
+  // refusal comes back to a button no longer in the page.
+  await clickWhileReRendered(page, "/emergency-stop", "button.danger", "button.danger:text('Emergency stop')");
   await expect(page.locator("#toasts .toast.error").first().textContent({ timeout: 10_000 })).resolves.toContain("“control” permission");
   const { printers } = await (await host.api("/api/v1/printers")).json();
   expect(printers[0].state).toBe("operational");
@@ -131,3 +137,31 @@ test("on a phone's screen no page is wider than the screen", async () => {
     await page.close();
   }
 }, 60_000);
+
+/**
+ * Clicks `click` and, while its request (to a path ending in `action`) is out, replaces `control`
+ * with a copy — as the live panel's re-rendering does — so the answer comes back to an element no
+ * longer in the page.
+ */
+async function clickWhileReRendered(page: Page, action: string, control: string, click: string): Promise<void> {
+  let out!: () => void;
+  const isOut = new Promise<void>((resolve) => (out = resolve));
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => (answer = resolve));
+  const path = (url: URL) => url.pathname.endsWith(action);
+  let passed!: Promise<void>;
+  await page.route(path, (route) => {
+    out();
+    passed = answered.then(() => route.continue());
+    return passed;
+  });
+  await page.click(click);
+  await isOut;
+  await page.evaluate((selector) => {
+    const e = document.querySelector(selector)!;
+    e.replaceWith(e.cloneNode(true));
+  }, control);
+  answer();
+  await passed;
+  await page.unroute(path);
+}
