@@ -177,8 +177,8 @@ export default definePlugin({
       return html`<p class="ok">Printing ${path}; it pauses at ${f(height)} mm for a filament change.</p>`;
     });
 
-    ctx.slot("file.actions", ({ path, printer }) => {
-      if (!printer) return null;
+    ctx.slot("file.actions", ({ path, printer, viewer }) => {
+      if (!printer || !viewer.may("POST")) return null;
       const ready = printer.state === "operational";
       return html`<form class="inline" hx-post="/api/v1/plugins/filament-change/print" hx-target="this" hx-swap="outerHTML">
   <input type="hidden" name="path" value="${path}"><input type="hidden" name="printer" value="${printer.id}">

@@ -2,7 +2,7 @@
  * Bundled plugin (and example): events + storage + UI slots (dashboard card, navbar item, file
  * actions, settings section) + API routes. Everything it knows comes from `job` events.
  */
-import { definePlugin, html, HttpError, type PluginContext } from "layerline";
+import { definePlugin, html, HttpError, type PluginContext, type SlotViewer } from "layerline";
 
 export interface PrintRecord {
   printer: string;
@@ -58,7 +58,7 @@ export default definePlugin({
       ctx.storage.set("history", [{ printer: e.printer, file: e.file, state: e.state, endedAt: Date.now(), printTime }, ...history()].slice(0, HISTORY));
     });
 
-    const card = (printer: string) => {
+    const card = (printer: string, viewer: SlotViewer) => {
       const all = history().filter((r) => r.printer === printer);
       const t = totals(all);
       const now = Date.now();
@@ -68,11 +68,11 @@ export default definePlugin({
   ${all.length
     ? html`<ul class="recent">${all.slice(0, 5).map((r) => html`<li><span class="badge">${r.state}</span> ${r.file} <span class="muted">${ago(r.endedAt, now)}</span></li>`)}</ul>`
     : html`<p class="muted">No prints yet.</p>`}
-  <button type="button" hx-post="/api/v1/plugins/print-stats/reset?printer=${printer}" hx-target="#print-stats-${printer}" hx-swap="outerHTML" hx-confirm="Forget the statistics of this printer?">Reset</button>
+  ${viewer.may("POST") ? html`<button type="button" hx-post="/api/v1/plugins/print-stats/reset?printer=${printer}" hx-target="#print-stats-${printer}" hx-swap="outerHTML" hx-confirm="Forget the statistics of this printer?">Reset</button>` : ""}
 </div>`;
     };
 
-    ctx.slot("dashboard.card", ({ printer }) => card(printer.id));
+    ctx.slot("dashboard.card", ({ printer, viewer }) => card(printer.id, viewer));
     ctx.slot("navbar.item", () => {
       const today = new Date().setHours(0, 0, 0, 0);
       const n = history().filter((r) => r.endedAt >= today && r.state === "done").length;
@@ -102,7 +102,8 @@ ${h.slice(0, 25).map((r) => html`<tr><td>${new Date(r.endedAt).toLocaleString()}
       const printer = query.printer;
       if (!printer) throw new HttpError(400, "invalid_request", "Say which printer: ?printer=<id>.");
       ctx.storage.set("history", history().filter((r) => r.printer !== printer));
-      return card(printer);
+      // Whoever could reset may reset again: the card comes back with its button.
+      return card(printer, { may: () => true });
     });
   },
 });

@@ -123,8 +123,8 @@ export default definePlugin({
 
     ctx.slot(
       "settings.section",
-      () => html`<h3>Deliveries</h3>
-<button type="button" hx-post="/api/v1/plugins/webhook-notifier/test" hx-target="#webhook-deliveries">Send a test message</button>
+      ({ viewer }) => html`<h3>Deliveries</h3>
+${viewer.may("POST") ? html`<button type="button" hx-post="/api/v1/plugins/webhook-notifier/test" hx-target="#webhook-deliveries">Send a test message</button>` : ""}
 <div id="webhook-deliveries">${deliveryList(deliveries())}</div>`,
     );
   },

@@ -5,7 +5,7 @@
  */
 
 /** The host plugin API's version (semver). Plugins declare the range they work with. */
-export const PLUGIN_API_VERSION = "1.1.0";
+export const PLUGIN_API_VERSION = "1.2.0";
 
 /** What a plugin may ask for in its manifest; the host API refuses calls that need an ungranted one. */
 export const PERMISSIONS = {

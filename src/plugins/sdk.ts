@@ -157,12 +157,21 @@ export interface PluginEvents {
   "analysis.finished": { path: string; ok: boolean; error: string | null };
 }
 
+/**
+ * Who looks at a rendered fragment (API 1.2): offer a button only to a viewer who may press it.
+ * Example: `${viewer.may("POST") ? html\`<button hx-post="/api/v1/plugins/me/reset">Reset</button>\` : ""}`.
+ */
+export interface SlotViewer {
+  /** Whether the viewer may call the plugin's own routes with `method` (GET needs the "status" permission, the others "control"). */
+  may(method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"): boolean;
+}
+
 /** Props each UI slot's renderer gets. */
 export interface SlotProps {
-  "dashboard.card": { printer: PrinterInfo };
-  "settings.section": Record<string, never>;
-  "navbar.item": Record<string, never>;
-  "file.actions": { path: string; printer: PrinterInfo | null };
+  "dashboard.card": { printer: PrinterInfo; viewer: SlotViewer };
+  "settings.section": { viewer: SlotViewer };
+  "navbar.item": { viewer: SlotViewer };
+  "file.actions": { path: string; printer: PrinterInfo | null; viewer: SlotViewer };
 }
 /** A slot renderer returns markup (`html\`…\``); a plain string is shown as text. */
 export type SlotRender<N extends SlotName> = (props: SlotProps[N]) => Html | string | null | undefined | Promise<Html | string | null | undefined>;

@@ -1,5 +1,5 @@
 /**
- * The plugin API of version 1.1.0, pinned: what `layerline` exports, what `ctx` offers, the
+ * The plugin API of version 1.2.0, pinned: what `layerline` exports, what `ctx` offers, the
  * vocabulary of hooks, slots, events and permissions. A change here is an API change: bump
  * PLUGIN_API_VERSION (minor for additions, major for removals) and update docs/plugins.md.
  */
@@ -13,12 +13,13 @@ import { SDK_EXPORTS } from "../../src/plugins/virtual-module.ts";
 import { gcodeNumber, parseGcode } from "../../src/plugins/sdk.ts";
 import { startTestHost } from "../helpers/host.ts";
 
-test("API version 1.1.0 and its vocabulary", () => {
-  // 1.1.0 added ctx.machine to serial hooks: plugins written for ^1.0.0 still load; one that
-  // needs ctx.machine declares ^1.1.0 and is refused by a 1.0 host.
-  expect(PLUGIN_API_VERSION).toBe("1.1.0");
+test("API version 1.2.0 and its vocabulary", () => {
+  // 1.1.0 added ctx.machine to serial hooks, 1.2.0 the viewer in UI slots' props: plugins written
+  // for ^1.0.0 still load; one that needs ctx.machine declares ^1.1.0 and is refused by a 1.0 host.
+  expect(PLUGIN_API_VERSION).toBe("1.2.0");
   expect(satisfies(PLUGIN_API_VERSION, "^1.0.0")).toBe(true);
-  expect(satisfies("1.0.0", "^1.1.0")).toBe(false);
+  expect(satisfies(PLUGIN_API_VERSION, "^1.1.0")).toBe(true);
+  expect(satisfies("1.1.0", "^1.2.0")).toBe(false);
   expect([...LINE_STAGES]).toEqual(["queue", "send", "receive"]);
   expect([...SCRIPTS]).toEqual(["afterConnected", "beforePrintStarted", "afterPrintDone", "afterPrintCancelled", "afterPrintPaused", "beforePrintResumed"]);
   expect([...SLOTS]).toEqual(["dashboard.card", "settings.section", "navbar.item", "file.actions"]);

@@ -99,6 +99,7 @@ describe("in a running host", () => {
     expect(summary.recent[0]).toMatchObject({ printer: "virtual-printer", file: "cube.gcode", state: "done" });
     const card = await (await host.api("/ui/plugins/slot/dashboard.card?printer=virtual-printer")).text();
     expect(card).toContain('<b data-stat="done">1</b> finished');
+    expect(card).toContain(">Reset</button>"); // the admin may press it (a read-only viewer is not offered it: tests/ui/dashboard.test.ts)
     expect(await (await host.api("/ui/plugins/slot/navbar.item")).text()).toContain("1 print today");
     expect(await (await host.api("/ui/plugins/slot/file.actions?path=cube.gcode")).text()).toContain("Printed 1× (1 finished)");
     const reset = await (await host.post("/api/v1/plugins/print-stats/reset?printer=virtual-printer")).text();

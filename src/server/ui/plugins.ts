@@ -12,9 +12,9 @@ import { PLUGIN_API_VERSION, SLOTS, type SlotName } from "../../plugins/api.ts";
 import { printerInfo } from "../../plugins/host-api.ts";
 import { catalogQueryFrom } from "../../plugins/repository/catalog.ts";
 import { RepositorySettingsSchema } from "../../plugins/repository/source.ts";
-import type { SlotProps } from "../../plugins/sdk.ts";
+import type { SlotProps, SlotViewer } from "../../plugins/sdk.ts";
 import { coerceForm } from "../../plugins/settings.ts";
-import { accessFor } from "../auth/access.ts";
+import { accessFor, type Access } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError, notFoundResponse } from "../errors.ts";
 import { installFrom, pluginAction } from "../api/plugins.ts";
@@ -80,7 +80,7 @@ export function uiPlugins(ctx: AppContext) {
       if (!p) return notFoundResponse(`There is no plugin "${id}".`, pageSession(request));
       const access = accessFor(request);
       // The plugin's settings section belongs with its settings: only for a viewer who may change them.
-      const section = p.state === "enabled" && access.may("POST /ui/plugins/:id/settings") ? await manager.renderSlot("settings.section", {}, id) : html``;
+      const section = p.state === "enabled" && access.may("POST /ui/plugins/:id/settings") ? await manager.renderSlot("settings.section", { viewer: slotViewer(access) }, id) : html``;
       return htmlResponse(pluginPage(p, p.state === "enabled" ? manager.settingsOf(id) : null, section, manager.logOf(id), access, pageSession(request)));
     })
     .get("/ui/plugins/list", ({ request }) => htmlResponse(pluginList(managerData(), accessFor(request))))
@@ -160,18 +160,19 @@ export function uiPlugins(ctx: AppContext) {
       const q = params(request);
       const printer = (q.printer && ctx.printers.get(q.printer)) || ctx.printers.default();
       const info = printer ? printerInfo(printer) : null;
+      const viewer = slotViewer(accessFor(request));
       let props: SlotProps[SlotName];
       switch (name as SlotName) {
         case "dashboard.card":
           if (!info) return htmlResponse(html``);
-          props = { printer: info };
+          props = { printer: info, viewer };
           break;
         case "file.actions":
           if (!q.path) return htmlResponse(html``);
-          props = { path: q.path, printer: info };
+          props = { path: q.path, printer: info, viewer };
           break;
         default:
-          props = {};
+          props = { viewer };
       }
       return htmlResponse(await manager.renderSlot(name as SlotName, props as never));
     })
@@ -180,4 +181,9 @@ export function uiPlugins(ctx: AppContext) {
       manager.dismissNotice(Number(n));
       return htmlResponse(noticesBar(manager.activeNotices()));
     });
+}
+
+/** What a plugin's fragment may offer its viewer: the guard's answer for the plugin routes (route-permissions.ts). */
+function slotViewer(access: Access): SlotViewer {
+  return { may: (method) => access.may(`${method} /api/v1/plugins/:id/*`) };
 }
