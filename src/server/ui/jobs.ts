@@ -46,16 +46,20 @@ export function printerViews(ctx: AppContext): (s: PrinterSession) => PrinterVie
   return (s) => ({ record: s.record, status: s.status, thumbnail: thumbnail(s) });
 }
 
-export function uiJobs(ctx: AppContext) {
-  const view = printerViews(ctx);
-  /** Runs an action; answers with the live panel (as the requester may see it), or a toast when it failed. */
-  const act = async (request: Request, id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
+/** Runs an action on a printer and answers with its live panel (as the requester may see it), or a toast when it failed. */
+export function liveAction(ctx: AppContext, view: (s: PrinterSession) => PrinterView) {
+  return async (request: Request, id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
     const s = ctx.printers.get(id);
     if (!s) return toastResponse(`There is no printer "${id}".`);
     const result = await action(s);
     if (!result.ok) return toastResponse(result.error.message, result.error.hint);
     return htmlResponse(livePanel(view(s), accessFor(request)));
   };
+}
+
+export function uiJobs(ctx: AppContext) {
+  const view = printerViews(ctx);
+  const act = liveAction(ctx, view);
   const map = (request: Request, s: PrinterSession) => htmlResponse(objectMapView(ctx, s, accessFor(request)));
 
   return new Elysia()

@@ -5,15 +5,13 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { dashboardPage, fileList, livePanel, noPrinterPage, toast } from "../../../views/dashboard.ts";
+import { dashboardPage, fileList, noPrinterPage, toast } from "../../../views/dashboard.ts";
 import type { Html } from "../../../views/html.ts";
-import type { Result } from "../../printers/controller.ts";
-import type { PrinterSession } from "../../printers/session.ts";
 import { FileError } from "../../files/storage.ts";
 import { receiveUpload } from "../../files/upload.ts";
 import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
-import { printerViews } from "./jobs.ts";
+import { liveAction, printerViews } from "./jobs.ts";
 import { pageSession } from "./page-session.ts";
 
 export const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
@@ -34,14 +32,7 @@ const DeleteForm = v.object({ path: v.pipe(v.string(), v.minLength(1)) });
 
 export function uiRoutes(ctx: AppContext) {
   const view = printerViews(ctx);
-  /** Runs an action and answers with the live panel (as the requester may see it), or a toast when it failed. */
-  const act = async (request: Request, id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
-    const s = ctx.printers.get(id);
-    if (!s) return toastResponse(`There is no printer "${id}".`);
-    const result = await action(s);
-    if (!result.ok) return toastResponse(result.error.message, result.error.hint);
-    return htmlResponse(livePanel(view(s), accessFor(request)));
-  };
+  const act = liveAction(ctx, view);
   const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
 
   return new Elysia()
