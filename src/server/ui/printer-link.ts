@@ -5,14 +5,12 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { livePanel } from "../../../views/dashboard.ts";
 import type { Result } from "../../printers/controller.ts";
 import { WindowSchema } from "../../printers/record.ts";
 import type { PrinterSession } from "../../printers/session.ts";
-import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
-import { printerViews } from "./jobs.ts";
-import { htmlResponse, toastResponse } from "./routes.ts";
+import { liveAction, printerViews } from "./jobs.ts";
+import { toastResponse } from "./routes.ts";
 
 const NameForm = v.object({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)) });
 const FileForm = v.object({ file: v.pipe(v.string(), v.minLength(1)) });
@@ -20,14 +18,14 @@ const WindowForm = v.object({ window: v.pipe(v.string(), v.transform(Number), Wi
 const ChoiceForm = v.object({ choice: v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(0)) });
 
 export function printerLinkUi(ctx: AppContext) {
-  const view = printerViews(ctx);
-  /** Runs an action; answers with the live panel (given the request: as it may see it) or nothing, or a toast when it failed. */
-  const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>, live?: Request) => {
+  const live = liveAction(ctx, printerViews(ctx));
+  /** Runs an action; answers with nothing (what it changes is pushed), or a toast when it failed. */
+  const act = async (id: string, action: (s: PrinterSession) => Promise<Result<unknown>>) => {
     const s = ctx.printers.get(id);
     if (!s) return toastResponse(`There is no printer "${id}".`);
     const result = await action(s);
     if (!result.ok) return toastResponse(result.error.message, result.error.hint);
-    return live ? htmlResponse(livePanel(view(s), accessFor(live))) : new Response(null, { status: 204 });
+    return new Response(null, { status: 204 });
   };
   const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
 
@@ -43,13 +41,13 @@ export function printerLinkUi(ctx: AppContext) {
     .post("/ui/printers/:id/prompt", ({ params, body, request }) => {
       const form = parse(ChoiceForm, body);
       if (!form.success) return toastResponse("Choose one of the printer's answers.");
-      return act(params.id, (s) => s.answerPrompt(form.output.choice), request);
+      return live(request, params.id, (s) => s.answerPrompt(form.output.choice));
     })
     .post("/ui/printers/:id/sd/refresh", ({ params }) => act(params.id, (s) => s.sdRefresh()))
     .post("/ui/printers/:id/sd/print", ({ params, body, request }) => {
       const form = parse(NameForm, body);
       if (!form.success) return toastResponse("Choose a file on the SD card.");
-      return act(params.id, (s) => s.sdPrint(form.output.name), request);
+      return live(request, params.id, (s) => s.sdPrint(form.output.name));
     })
     .post("/ui/printers/:id/sd/delete", ({ params, body }) => {
       const form = parse(NameForm, body);
