@@ -75,9 +75,12 @@ export function noteStart(dataDir: string, change: { loading?: string | null; fa
   writeRecord(dataDir, { ...readRecord(dataDir), ...change }, false);
 }
 
+/** The record after a healthy start (or before the first). */
+const FRESH: StartRecord = { unfinished: 0, loading: null, faulted: null, suspects: [] };
+
 /** This start went well: the count starts again from zero. */
 export function startWasHealthy(dataDir: string): void {
-  writeRecord(dataDir, { unfinished: 0, loading: null, faulted: null, suspects: [] }, true);
+  writeRecord(dataDir, FRESH, true);
 }
 
 function readRecord(dataDir: string): StartRecord {
@@ -87,7 +90,7 @@ function readRecord(dataDir: string): StartRecord {
   } catch {
     // No record yet, or an unreadable one: as after a healthy start.
   }
-  return { unfinished: 0, loading: null, faulted: null, suspects: [] };
+  return FRESH;
 }
 
 /** Replaced in one step; `durable`: fsynced too, as the count must survive the crash it is about. */
