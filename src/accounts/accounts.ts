@@ -96,12 +96,27 @@ export class Accounts {
     return this.users.adminExists();
   }
 
-  async addUser(name: string, password: string, group: Group, now = Date.now()): Promise<User> {
+  async addUser(name: string, password: string, group: Group, now = Date.now(), beforeCreate?: () => void): Promise<User> {
     const n = v.safeParse(UsernameSchema, name);
     if (!n.success) throw new AccountError("invalid_username", `"${name}": ${n.issues[0].message}.`, "Choose a name such as admin or alice.");
     const p = checkPassword(password);
-    if (this.users.byName(n.output)) throw new AccountError("user_exists", `There is already a user called "${n.output}".`, "Choose another name.", 409);
-    return this.users.create(n.output, await hashPassword(p.output), group, now);
+    const taken = () => {
+      if (this.users.byName(n.output)) throw new AccountError("user_exists", `There is already a user called "${n.output}".`, "Choose another name.", 409);
+    };
+    taken();
+    const hash = await hashPassword(p.output);
+    // Checked again once hashed: requests in flight meanwhile may have taken the name (or set up the host).
+    // From here to the insert nothing awaits, so no other request runs in between.
+    taken();
+    beforeCreate?.();
+    return this.users.create(n.output, hash, group, now);
+  }
+
+  /** Creates the first admin; of setups racing each other (a LAN neighbour's and yours), exactly one wins. */
+  addFirstAdmin(name: string, password: string, now = Date.now()): Promise<User> {
+    return this.addUser(name, password, "admins", now, () => {
+      if (this.adminExists()) throw alreadySetUp();
+    });
   }
 
   /** Checks a password, throttled per address and account. */
@@ -249,6 +264,11 @@ export class Accounts {
     this.users.remove(user.id);
     this.bus?.emit("accounts.revoked", { userId: user.id, reason: "removed", sessions: null });
   }
+}
+
+/** Setup asked for once an admin exists. */
+export function alreadySetUp(): AccountError {
+  return new AccountError("already_set_up", "Setup is done: an admin account exists.", "Log in instead; admins add more users under Users.", 409);
 }
 
 /** A new password through its rules; the hint fits the rule it broke. */

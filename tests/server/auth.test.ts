@@ -388,6 +388,32 @@ describe("first run", () => {
     }
   }, 30_000);
 
+  test("setups racing each other (the wizard and the API) make exactly one admin; the others are refused", async () => {
+    const fresh = await startTestHost({ setup: false });
+    try {
+      const { token, cookie } = await formToken(fresh, "/setup");
+      const wizard = fresh.anonymous("/setup", {
+        method: "POST",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ _csrf: token, username: "mallory", password: "a long password", confirm: "a long password", printerName: "Mallory's", transport: "virtual", baud: "115200" }),
+        redirect: "manual",
+      });
+      const api = ["maker", "eve", "trudy"].map((username) =>
+        fresh.anonymous("/api/v1/setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: "a long password" }) }),
+      );
+      const [form, ...answers] = await Promise.all([wizard, ...api]);
+      const admins = fresh.accounts.users.list().filter((u) => u.group === "admins");
+      expect(admins).toHaveLength(1);
+      const won = form.headers.getSetCookie().some((c) => c.startsWith("layerline_session="));
+      // Every loser is told so (the API with 409, the wizard by leaving it): never a second admin, never a 500.
+      expect(answers.filter((a) => a.status === 201)).toHaveLength(won ? 0 : 1);
+      expect(answers.filter((a) => a.status === 409)).toHaveLength(won ? 3 : 2);
+      expect(form.status).toBe(303);
+    } finally {
+      await fresh.close();
+    }
+  }, 30_000);
+
   test("without a token, headless setup is accepted from loopback only", () => {
     const ctx = { accounts: { adminExists: () => false }, setupToken: undefined } as never;
     expect(setupAllowed(ctx, "127.0.0.1", undefined, false)).toBeNull();

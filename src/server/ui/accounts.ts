@@ -165,6 +165,8 @@ export function accountRoutes(ctx: AppContext) {
         const { token } = ctx.accounts.startSession({ user: admin, permissions: new Set(), via: "session", printerId: null }, "setup");
         return redirect("/", { "set-cookie": sessionCookie(token, false, 0) });
       } catch (e) {
+        // Someone else finished setup while this one was on its way: as if it came afterwards.
+        if (e instanceof AccountError && e.code === "already_set_up") return redirect("/");
         if (e instanceof AccountError) return again(`${e.message} ${e.hint}`, e.status);
         throw e;
       }
