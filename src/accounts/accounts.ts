@@ -123,13 +123,13 @@ export class Accounts {
   async login(name: string, password: string, address: string, now = Date.now()): Promise<LoginResult> {
     const wait = this.throttle.retryAfter(address, name, now);
     if (wait > 0) return { ok: false, reason: "throttled", retryAfterMs: wait };
+    // Counted as a failure before the slow check (a success clears it): otherwise attempts sent
+    // all at once would all pass the throttle before the first of them was counted.
+    this.throttle.fail(address, name, now);
     const user = this.users.byName(name);
     // Verify against a dummy hash for unknown names, so timing does not tell which names exist.
     const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
-    if (!user || !valid || !user.active) {
-      this.throttle.fail(address, name, now);
-      return { ok: false, reason: "invalid" };
-    }
+    if (!user || !valid || !user.active) return { ok: false, reason: "invalid" };
     this.throttle.succeed(address, name);
     const { passwordHash: _, ...plain } = user;
     return { ok: true, user: plain };

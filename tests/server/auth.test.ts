@@ -296,6 +296,15 @@ describe("login throttling", () => {
     expect(form.status).toBe(429);
     expect(await form.text()).toContain("Too many failed attempts");
   }, 30_000);
+
+  test("attempts sent all at once are counted at once: no more than five passwords are ever tried", async () => {
+    await host.post("/api/v1/users", { username: "burst", password: "burst-password", group: "users" });
+    const attempt = (pass: string) => host.anonymous("/api/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "burst", pass }) });
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => attempt(`guess-${i}`)));
+    const tried = answers.filter((a) => a.status !== 429);
+    expect(tried.length).toBeLessThanOrEqual(5);
+    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(11);
+  }, 30_000);
 });
 
 describe("first run", () => {
