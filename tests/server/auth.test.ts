@@ -182,6 +182,17 @@ describe("browser sessions", () => {
     expect(res.status).toBe(403);
     const evil = await postLogin(host, { username: ADMIN.username, password: ADMIN.password, next: "//evil.example/x" });
     expect(evil.headers.get("location")).toBe("/");
+    // Browsers drop tabs and newlines from a Location and read \ as /: each of these leads off-site.
+    for (const next of ["/\t/evil.example", "/\\evil.example", "/\\/evil.example", "/\n/evil.example"]) {
+      const res = await postLogin(host, { username: ADMIN.username, password: ADMIN.password, next });
+      expect({ next, status: res.status, location: res.headers.get("location") }).toEqual({ next, status: 303, location: "/" });
+    }
+    const kept = await postLogin(host, { username: ADMIN.username, password: ADMIN.password, next: "/files?path=a%20b#top" });
+    expect(kept.headers.get("location")).toBe("/files?path=a%20b#top");
+    // Already logged in, the login page sends one on at once: the same rule.
+    const s = await login(host);
+    const on = await host.anonymous(`/login?next=${encodeURIComponent("/\t/evil.example")}`, { headers: { cookie: s.cookie }, redirect: "manual" });
+    expect([on.status, on.headers.get("location")]).toEqual([303, "/"]);
   });
 
   test("state-changing requests with the cookie need the session's CSRF token and the same origin", async () => {

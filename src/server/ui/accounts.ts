@@ -28,8 +28,20 @@ const page = (body: Html, status = 200, headers: Record<string, string> = {}) =>
   new Response(body.value, { status, headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...headers } });
 const redirect = (location: string, headers: Record<string, string> = {}) => new Response(null, { status: 303, headers: { location, ...headers } });
 
-/** Only same-site paths may be redirected to after login. */
-const safeNext = (next: unknown) => (typeof next === "string" && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/");
+/**
+ * Only this host's paths may be redirected to after login, judged as a browser reads the
+ * Location (it drops tabs and newlines and reads a backslash as /, so "/\t/evil.example" leads there).
+ */
+const safeNext = (next: unknown) => {
+  if (typeof next !== "string" || !next.startsWith("/")) return "/";
+  const here = "http://layerline.invalid";
+  try {
+    const url = new URL(next, here);
+    return url.origin === here ? url.pathname + url.search + url.hash : "/";
+  } catch {
+    return "/";
+  }
+};
 const field = (body: unknown, name: string): string => {
   const value = body && typeof body === "object" ? (body as Record<string, unknown>)[name] : undefined;
   return typeof value === "string" ? value : "";
