@@ -158,6 +158,42 @@ describe("API keys", () => {
     expect((await host.anonymous(`/api/v1/printers/${printer}`, { headers: ro })).status).toBe(401);
   });
 
+  test("a key narrower than full manages no credentials (it could outlive its revocation); it may revoke itself", async () => {
+    const admin = host.accounts.users.byName(ADMIN.username)!;
+    const ro = host.accounts.createKey(admin, { name: "dashboard", scope: "read-only" });
+    const other = host.accounts.createKey(admin, { name: "slicer", scope: "upload-print" });
+    const as = (method: string, path: string, body?: unknown) =>
+      host.anonymous(path, { method, headers: { "x-api-key": ro.key, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const refused = async (res: Response) => [res.status, JSON.stringify(await res.json())];
+    // Minting a key just as narrow, by the API or the app-keys plugin, is refused: it would survive revoking this one.
+    const mint = await as("POST", "/api/v1/apikeys", { name: "spare", scope: "read-only" });
+    expect(mint.status).toBe(403);
+    expect((await mint.json()).error.code).toBe("scope_too_narrow");
+    expect((await refused(await as("POST", "/api/plugin/appkeys", { command: "generate", app: "spare" })))[0]).toBe(403);
+    // So is locking its user out: revoking other keys, ending every session.
+    expect((await as("DELETE", `/api/v1/apikeys/${other.record.id}`)).status).toBe(403);
+    expect((await host.anonymous("/api/v1/me", { headers: { "x-api-key": other.key } })).status).toBe(200);
+    expect((await as("POST", "/api/v1/logout-everywhere")).status).toBe(403);
+    expect(host.accounts.keys.list(admin.id).filter((k) => k.name === "spare")).toEqual([]);
+    // Its own key it may give up.
+    expect((await as("DELETE", `/api/v1/apikeys/${ro.record.id}`)).status).toBe(204);
+    expect((await as("GET", "/api/v1/me")).status).toBe(401);
+    host.accounts.revokeKey(other.record.id);
+  });
+
+  test("a key made with an expiring key expires with it at the latest", async () => {
+    const admin = host.accounts.users.byName(ADMIN.username)!;
+    const expiresAt = Date.now() + 3600_000;
+    const parent = host.accounts.createKey(admin, { name: "for a day's work", scope: "full", expiresAt });
+    const made = await host.anonymous("/api/v1/apikeys", { method: "POST", headers: { "x-api-key": parent.key, "content-type": "application/json" }, body: JSON.stringify({ name: "child", scope: "read-only" }) });
+    expect(made.status).toBe(201);
+    const child = await made.json();
+    expect(child.expiresAt).toBe(expiresAt);
+    const longer = await host.anonymous("/api/v1/apikeys", { method: "POST", headers: { "x-api-key": parent.key, "content-type": "application/json" }, body: JSON.stringify({ name: "child 2", expiresIn: 7 * 86400 }) });
+    expect((await longer.json()).expiresAt).toBe(expiresAt);
+    for (const id of [parent.record.id, child.id]) host.accounts.revokeKey(id);
+  });
+
   test("an expired key is refused", async () => {
     const admin = host.accounts.users.byName(ADMIN.username)!;
     const { key, record } = host.accounts.createKey(admin, { name: "short", scope: "full", expiresAt: Date.now() + 60_000 });

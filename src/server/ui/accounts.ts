@@ -19,7 +19,7 @@ import { ApiError } from "../errors.ts";
 import { clearSessionCookie, formCsrfCookie, sessionCookie } from "../auth/cookies.ts";
 import { principalOf } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
-import { createKeyFor } from "../api/accounts.ts";
+import { createKeyFor, requireFullLogin, revokeKeysFor } from "../api/accounts.ts";
 import { BAUD_RATES, completeSetup, PrinterChoiceSchema, setupAllowed } from "../setup.ts";
 import { trackingWizardFieldset } from "../../../views/tracking.ts";
 import { pageSession } from "./page-session.ts";
@@ -202,7 +202,12 @@ export function accountRoutes(ctx: AppContext) {
     .post("/account/keys/:id/revoke", ({ params, request }) => {
       const key = ctx.accounts.keys.get(params.id);
       if (!key || key.userId !== principalOf(request).user!.id) return accountView(request, { error: "There is no such key." }, 404);
-      ctx.accounts.revokeKey(key.id);
+      try {
+        revokeKeysFor(ctx, principalOf(request), [key]);
+      } catch (e) {
+        if (e instanceof ApiError) return accountView(request, { error: `${e.message} ${e.hint}` }, e.status);
+        throw e;
+      }
       return accountView(request, { message: `Revoked “${key.name}”.` });
     })
     .post("/account/password", async ({ body, request, server }) => {
@@ -221,6 +226,7 @@ export function accountRoutes(ctx: AppContext) {
       return redirect("/login", { "set-cookie": clearSessionCookie() });
     })
     .post("/account/logout-everywhere", ({ request }) => {
+      requireFullLogin(principalOf(request), "end its user's sessions");
       ctx.accounts.logoutEverywhere(principalOf(request).user!.id);
       return redirect("/login", { "set-cookie": clearSessionCookie() });
     })
