@@ -55,6 +55,9 @@ export type LoginResult =
   | { ok: false; reason: "invalid" }
   | { ok: false; reason: "throttled"; retryAfterMs: number };
 
+/** The longest lifetime a key may be given (no expiry at all is also possible). */
+export const MAX_KEY_LIFETIME_MS = 10 * 365 * 86400_000;
+
 /** How long a key's principal may be reused at most, database unchanged (its last use is noted at most once a minute anyway). */
 const RECENT_KEY_MS = 1000;
 const RECENT_KEYS_KEPT = 256;
@@ -230,6 +233,10 @@ export class Accounts {
     const scope = parseScope(parsed.output.scope);
     if (!scope.ok) throw new AccountError("invalid_scope", scope.message, "Use full, read-only, upload-only, upload-print or operator.");
     if (input.expiresAt != null && input.expiresAt <= now) throw new AccountError("invalid_expiry", "The expiry date is in the past.", "Choose a later date, or none.");
+    // Past this a date is no date at all (JavaScript's last is in the year 275760): the key could not be shown.
+    if (input.expiresAt != null && !(input.expiresAt <= now + MAX_KEY_LIFETIME_MS)) {
+      throw new AccountError("invalid_expiry", `A key expires within ${MAX_KEY_LIFETIME_MS / (365 * 86400_000)} years at most.`, "Choose a nearer date, or none.");
+    }
     return this.keys.create({ userId: user.id, name: parsed.output.name, scope: scope.scope, printerId: input.printerId ?? null, expiresAt: input.expiresAt ?? null, app: input.app ?? null }, now);
   }
 

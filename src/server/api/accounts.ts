@@ -3,7 +3,7 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import type { Principal } from "../../accounts/accounts.ts";
+import { MAX_KEY_LIFETIME_MS, type Principal } from "../../accounts/accounts.ts";
 import type { ApiKey } from "../../accounts/api-keys.ts";
 import { GroupSchema, parseScope, PERMISSIONS } from "../../accounts/permissions.ts";
 import type { User } from "../../accounts/users.ts";
@@ -24,7 +24,7 @@ const NewKeySchema = v.object({
   scope: v.optional(v.string(), "full"),
   printer: v.optional(v.nullable(v.string())),
   /** Seconds from now until the key stops working. */
-  expiresIn: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(60, "a key lives at least 60 s"), v.maxValue(10 * 365 * 86400)))),
+  expiresIn: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(60, "a key lives at least 60 s"), v.maxValue(MAX_KEY_LIFETIME_MS / 1000)))),
 });
 
 const NewUserSchema = v.object({
@@ -71,9 +71,9 @@ export function createKeyFor(ctx: AppContext, principal: Principal, input: { nam
   if (principal.printerId && printer !== principal.printerId) throw new ApiError(403, "wrong_printer", `Your key is restricted to printer "${principal.printerId}".`, "Create keys for other printers while logged in.");
   if (printer && !ctx.printers.get(printer)) throw new ApiError(404, "printer_not_found", `There is no printer "${printer}".`, "GET /api/v1/printers lists them.");
   const parentId = principal.apiKey?.id ?? principal.session?.apiKeyId;
-  const parentExpiry = (parentId ? ctx.accounts.keys.get(parentId)?.expiresAt : null) ?? Infinity;
-  const expiresAt = Math.min(input.expiresAt ?? Infinity, parentExpiry);
-  return ctx.accounts.createKey(user, { name: input.name, scope: scope.scope, printerId: printer ?? null, expiresAt: Number.isFinite(expiresAt) ? expiresAt : null, app: input.app ?? null });
+  const parentExpiry = (parentId ? ctx.accounts.keys.get(parentId)?.expiresAt : null) ?? null;
+  const expiresAt = parentExpiry === null ? (input.expiresAt ?? null) : Math.min(input.expiresAt ?? Infinity, parentExpiry);
+  return ctx.accounts.createKey(user, { name: input.name, scope: scope.scope, printerId: printer ?? null, expiresAt, app: input.app ?? null });
 }
 
 export function accountsApi(ctx: AppContext) {

@@ -158,7 +158,8 @@ export function accountRoutes(ctx: AppContext) {
       return setupView();
     })
     .post("/setup", async ({ body, request, server }) => {
-      const entry = v.parse(SetupEntrySchema, body ?? {});
+      // Every field falls back, so a body of another shape (text, a list) is an empty form, not a 500.
+      const entry = v.parse(SetupEntrySchema, body && typeof body === "object" && !Array.isArray(body) ? body : {});
       const again = (error: string, status: number) => setupView({ entry, error, status });
       const refusal = setupAllowed(ctx, address(request, server), field(body, "token"), true);
       if (refusal?.code === "already_set_up") return redirect("/");
