@@ -55,6 +55,9 @@ export type LoginResult =
   | { ok: false; reason: "invalid" }
   | { ok: false; reason: "throttled"; retryAfterMs: number };
 
+/** The longest lifetime a key may be given (no expiry at all is also possible). */
+export const MAX_KEY_LIFETIME_MS = 10 * 365 * 86400_000;
+
 /** How long a key's principal may be reused at most, database unchanged (its last use is noted at most once a minute anyway). */
 const RECENT_KEY_MS = 1000;
 const RECENT_KEYS_KEPT = 256;
@@ -96,25 +99,40 @@ export class Accounts {
     return this.users.adminExists();
   }
 
-  async addUser(name: string, password: string, group: Group, now = Date.now()): Promise<User> {
+  async addUser(name: string, password: string, group: Group, now = Date.now(), beforeCreate?: () => void): Promise<User> {
     const n = v.safeParse(UsernameSchema, name);
     if (!n.success) throw new AccountError("invalid_username", `"${name}": ${n.issues[0].message}.`, "Choose a name such as admin or alice.");
     const p = checkPassword(password);
-    if (this.users.byName(n.output)) throw new AccountError("user_exists", `There is already a user called "${n.output}".`, "Choose another name.", 409);
-    return this.users.create(n.output, await hashPassword(p.output), group, now);
+    const taken = () => {
+      if (this.users.byName(n.output)) throw new AccountError("user_exists", `There is already a user called "${n.output}".`, "Choose another name.", 409);
+    };
+    taken();
+    const hash = await hashPassword(p.output);
+    // Checked again once hashed: requests in flight meanwhile may have taken the name (or set up the host).
+    // From here to the insert nothing awaits, so no other request runs in between.
+    taken();
+    beforeCreate?.();
+    return this.users.create(n.output, hash, group, now);
+  }
+
+  /** Creates the first admin; of setups racing each other (a LAN neighbour's and yours), exactly one wins. */
+  addFirstAdmin(name: string, password: string, now = Date.now()): Promise<User> {
+    return this.addUser(name, password, "admins", now, () => {
+      if (this.adminExists()) throw alreadySetUp();
+    });
   }
 
   /** Checks a password, throttled per address and account. */
   async login(name: string, password: string, address: string, now = Date.now()): Promise<LoginResult> {
     const wait = this.throttle.retryAfter(address, name, now);
     if (wait > 0) return { ok: false, reason: "throttled", retryAfterMs: wait };
+    // Counted as a failure before the slow check (a success clears it): otherwise attempts sent
+    // all at once would all pass the throttle before the first of them was counted.
+    this.throttle.fail(address, name, now);
     const user = this.users.byName(name);
     // Verify against a dummy hash for unknown names, so timing does not tell which names exist.
     const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
-    if (!user || !valid || !user.active) {
-      this.throttle.fail(address, name, now);
-      return { ok: false, reason: "invalid" };
-    }
+    if (!user || !valid || !user.active) return { ok: false, reason: "invalid" };
     this.throttle.succeed(address, name);
     const { passwordHash: _, ...plain } = user;
     return { ok: true, user: plain };
@@ -215,6 +233,10 @@ export class Accounts {
     const scope = parseScope(parsed.output.scope);
     if (!scope.ok) throw new AccountError("invalid_scope", scope.message, "Use full, read-only, upload-only, upload-print or operator.");
     if (input.expiresAt != null && input.expiresAt <= now) throw new AccountError("invalid_expiry", "The expiry date is in the past.", "Choose a later date, or none.");
+    // Past this a date is no date at all (JavaScript's last is in the year 275760): the key could not be shown.
+    if (input.expiresAt != null && !(input.expiresAt <= now + MAX_KEY_LIFETIME_MS)) {
+      throw new AccountError("invalid_expiry", `A key expires within ${MAX_KEY_LIFETIME_MS / (365 * 86400_000)} years at most.`, "Choose a nearer date, or none.");
+    }
     return this.keys.create({ userId: user.id, name: parsed.output.name, scope: scope.scope, printerId: input.printerId ?? null, expiresAt: input.expiresAt ?? null, app: input.app ?? null }, now);
   }
 
@@ -249,6 +271,11 @@ export class Accounts {
     this.users.remove(user.id);
     this.bus?.emit("accounts.revoked", { userId: user.id, reason: "removed", sessions: null });
   }
+}
+
+/** Setup asked for once an admin exists. */
+export function alreadySetUp(): AccountError {
+  return new AccountError("already_set_up", "Setup is done: an admin account exists.", "Log in instead; admins add more users under Users.", 409);
 }
 
 /** A new password through its rules; the hint fits the rule it broke. */

@@ -3,7 +3,7 @@
  * and, optionally, name the default printer and choose its connection.
  */
 import * as v from "valibot";
-import { AccountError } from "../accounts/accounts.ts";
+import { AccountError, alreadySetUp } from "../accounts/accounts.ts";
 import { sameSecret } from "../accounts/tokens.ts";
 import type { User } from "../accounts/users.ts";
 import { BAUD_RATES, DEFAULT_WINDOW, PortSchema } from "../printers/record.ts";
@@ -23,7 +23,7 @@ export { BAUD_RATES };
 
 /** Whether a setup request may proceed: from this machine, or anywhere with the setup token. */
 export function setupAllowed(ctx: AppContext, address: string | undefined, token: string | undefined, viaBrowser: boolean): AccountError | null {
-  if (ctx.accounts.adminExists()) return new AccountError("already_set_up", "Setup is done: an admin account exists.", "Log in instead; admins add more users under Users.", 409);
+  if (ctx.accounts.adminExists()) return alreadySetUp();
   if (ctx.setupToken) {
     return token && sameSecret(token, ctx.setupToken) ? null : new AccountError("setup_token", "This host was started with --setup-token; the token is missing or wrong.", "Send the token given to --setup-token (header X-Setup-Token or field token).", 403);
   }
@@ -38,7 +38,7 @@ export function setupAllowed(ctx: AppContext, address: string | undefined, token
 /** Creates the first admin and applies the printer choice; returns the admin. */
 export async function completeSetup(ctx: AppContext, username: string, password: string, printer?: PrinterChoice): Promise<User> {
   if (printer?.transport === "serial" && !printer.port) throw new AccountError("invalid_request", "A serial printer needs a port.", "Pick the port your printer is plugged into.");
-  const admin = await ctx.accounts.addUser(username, password, "admins");
+  const admin = await ctx.accounts.addFirstAdmin(username, password);
   if (printer) await applyPrinterChoice(ctx, printer);
   return admin;
 }

@@ -91,6 +91,14 @@ describe("the accounts store", () => {
     expect((await accounts.login("nobody", "wrong password!", "a")).ok).toBe(false);
   });
 
+  test("two requests adding the same name at once: one user, and the other is told the name is taken", async () => {
+    const [a, b] = await Promise.allSettled([accounts.addUser("twin", "a long password", "users"), accounts.addUser("TWIN", "a long password", "users")]);
+    expect([a.status, b.status].sort()).toEqual(["fulfilled", "rejected"]);
+    const refused = (a.status === "rejected" ? a.reason : (b as PromiseRejectedResult).reason) as { code?: string; status?: number };
+    expect([refused.code, refused.status]).toEqual(["user_exists", 409]);
+    accounts.users.remove(accounts.users.byName("twin")!.id);
+  });
+
   test("the last admin can be neither demoted nor removed", async () => {
     const root = accounts.users.byName("root")!;
     expect(() => accounts.setGroup(root, "users")).toThrow(/only admin/);

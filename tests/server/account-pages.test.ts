@@ -65,3 +65,25 @@ test("changing one's password needs the current one and ends the session", async
   expect((await host.anonymous("/", { headers: { cookie: s.cookie }, redirect: "manual" })).status).toBe(303);
   await login(host, "admin", "another long one");
 });
+
+test("an expiry too far to be a date is refused with a reason, and the account page keeps working", async () => {
+  await host.post("/api/v1/users", { username: "kate", password: "kate-password", group: "users" });
+  const kate = await login(host, "kate", "kate-password");
+  for (const expires of ["99999999", "1e308"]) {
+    const res = await form(kate, "/account/keys", { name: "Forever-ish", scope: "read-only", printer: "", expires });
+    expect({ expires, status: res.status }).toEqual({ expires, status: 400 });
+    expect(await res.text()).toContain("within 10 years at most");
+  }
+  expect((await host.anonymous("/account", { headers: { cookie: kate.cookie } })).status).toBe(200);
+  const api = await host.post("/api/v1/apikeys", { name: "Forever-ish", expiresIn: 11 * 365 * 86400 });
+  expect(api.status).toBe(400);
+});
+
+test("the setup form posted with a body of another shape, once set up, leads home instead of failing", async () => {
+  await host.post("/api/v1/users", { username: "lars", password: "lars-password", group: "users" });
+  const lars = await login(host, "lars", "lars-password");
+  for (const [type, body] of [["text/plain", "zzz"], ["application/json", "[1]"], ["application/json", "null"]] as const) {
+    const res = await host.anonymous("/setup", { method: "POST", headers: { cookie: lars.cookie, "x-csrf-token": lars.csrf, "content-type": type }, body, redirect: "manual" });
+    expect({ type, body, status: res.status }).toEqual({ type, body, status: 303 });
+  }
+});

@@ -158,6 +158,42 @@ describe("API keys", () => {
     expect((await host.anonymous(`/api/v1/printers/${printer}`, { headers: ro })).status).toBe(401);
   });
 
+  test("a key narrower than full manages no credentials (it could outlive its revocation); it may revoke itself", async () => {
+    const admin = host.accounts.users.byName(ADMIN.username)!;
+    const ro = host.accounts.createKey(admin, { name: "dashboard", scope: "read-only" });
+    const other = host.accounts.createKey(admin, { name: "slicer", scope: "upload-print" });
+    const as = (method: string, path: string, body?: unknown) =>
+      host.anonymous(path, { method, headers: { "x-api-key": ro.key, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const refused = async (res: Response) => [res.status, JSON.stringify(await res.json())];
+    // Minting a key just as narrow, by the API or the app-keys plugin, is refused: it would survive revoking this one.
+    const mint = await as("POST", "/api/v1/apikeys", { name: "spare", scope: "read-only" });
+    expect(mint.status).toBe(403);
+    expect((await mint.json()).error.code).toBe("scope_too_narrow");
+    expect((await refused(await as("POST", "/api/plugin/appkeys", { command: "generate", app: "spare" })))[0]).toBe(403);
+    // So is locking its user out: revoking other keys, ending every session.
+    expect((await as("DELETE", `/api/v1/apikeys/${other.record.id}`)).status).toBe(403);
+    expect((await host.anonymous("/api/v1/me", { headers: { "x-api-key": other.key } })).status).toBe(200);
+    expect((await as("POST", "/api/v1/logout-everywhere")).status).toBe(403);
+    expect(host.accounts.keys.list(admin.id).filter((k) => k.name === "spare")).toEqual([]);
+    // Its own key it may give up.
+    expect((await as("DELETE", `/api/v1/apikeys/${ro.record.id}`)).status).toBe(204);
+    expect((await as("GET", "/api/v1/me")).status).toBe(401);
+    host.accounts.revokeKey(other.record.id);
+  });
+
+  test("a key made with an expiring key expires with it at the latest", async () => {
+    const admin = host.accounts.users.byName(ADMIN.username)!;
+    const expiresAt = Date.now() + 3600_000;
+    const parent = host.accounts.createKey(admin, { name: "for a day's work", scope: "full", expiresAt });
+    const made = await host.anonymous("/api/v1/apikeys", { method: "POST", headers: { "x-api-key": parent.key, "content-type": "application/json" }, body: JSON.stringify({ name: "child", scope: "read-only" }) });
+    expect(made.status).toBe(201);
+    const child = await made.json();
+    expect(child.expiresAt).toBe(expiresAt);
+    const longer = await host.anonymous("/api/v1/apikeys", { method: "POST", headers: { "x-api-key": parent.key, "content-type": "application/json" }, body: JSON.stringify({ name: "child 2", expiresIn: 7 * 86400 }) });
+    expect((await longer.json()).expiresAt).toBe(expiresAt);
+    for (const id of [parent.record.id, child.id]) host.accounts.revokeKey(id);
+  });
+
   test("an expired key is refused", async () => {
     const admin = host.accounts.users.byName(ADMIN.username)!;
     const { key, record } = host.accounts.createKey(admin, { name: "short", scope: "full", expiresAt: Date.now() + 60_000 });
@@ -182,6 +218,17 @@ describe("browser sessions", () => {
     expect(res.status).toBe(403);
     const evil = await postLogin(host, { username: ADMIN.username, password: ADMIN.password, next: "//evil.example/x" });
     expect(evil.headers.get("location")).toBe("/");
+    // Browsers drop tabs and newlines from a Location and read \ as /: each of these leads off-site.
+    for (const next of ["/\t/evil.example", "/\\evil.example", "/\\/evil.example", "/\n/evil.example"]) {
+      const res = await postLogin(host, { username: ADMIN.username, password: ADMIN.password, next });
+      expect({ next, status: res.status, location: res.headers.get("location") }).toEqual({ next, status: 303, location: "/" });
+    }
+    const kept = await postLogin(host, { username: ADMIN.username, password: ADMIN.password, next: "/files?path=a%20b#top" });
+    expect(kept.headers.get("location")).toBe("/files?path=a%20b#top");
+    // Already logged in, the login page sends one on at once: the same rule.
+    const s = await login(host);
+    const on = await host.anonymous(`/login?next=${encodeURIComponent("/\t/evil.example")}`, { headers: { cookie: s.cookie }, redirect: "manual" });
+    expect([on.status, on.headers.get("location")]).toEqual([303, "/"]);
   });
 
   test("state-changing requests with the cookie need the session's CSRF token and the same origin", async () => {
@@ -296,6 +343,15 @@ describe("login throttling", () => {
     expect(form.status).toBe(429);
     expect(await form.text()).toContain("Too many failed attempts");
   }, 30_000);
+
+  test("attempts sent all at once are counted at once: no more than five passwords are ever tried", async () => {
+    await host.post("/api/v1/users", { username: "burst", password: "burst-password", group: "users" });
+    const attempt = (pass: string) => host.anonymous("/api/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "burst", pass }) });
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => attempt(`guess-${i}`)));
+    const tried = answers.filter((a) => a.status !== 429);
+    expect(tried.length).toBeLessThanOrEqual(5);
+    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(11);
+  }, 30_000);
 });
 
 describe("first run", () => {
@@ -383,6 +439,32 @@ describe("first run", () => {
       const me = await (await fresh.anonymous("/api/v1/me", { headers: { "x-api-key": apiKey } })).json();
       expect(me.user.group).toBe("admins");
       expect(me.permissions).toContain("admin");
+    } finally {
+      await fresh.close();
+    }
+  }, 30_000);
+
+  test("setups racing each other (the wizard and the API) make exactly one admin; the others are refused", async () => {
+    const fresh = await startTestHost({ setup: false });
+    try {
+      const { token, cookie } = await formToken(fresh, "/setup");
+      const wizard = fresh.anonymous("/setup", {
+        method: "POST",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ _csrf: token, username: "mallory", password: "a long password", confirm: "a long password", printerName: "Mallory's", transport: "virtual", baud: "115200" }),
+        redirect: "manual",
+      });
+      const api = ["maker", "eve", "trudy"].map((username) =>
+        fresh.anonymous("/api/v1/setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: "a long password" }) }),
+      );
+      const [form, ...answers] = await Promise.all([wizard, ...api]);
+      const admins = fresh.accounts.users.list().filter((u) => u.group === "admins");
+      expect(admins).toHaveLength(1);
+      const won = form.headers.getSetCookie().some((c) => c.startsWith("layerline_session="));
+      // Every loser is told so (the API with 409, the wizard by leaving it): never a second admin, never a 500.
+      expect(answers.filter((a) => a.status === 201)).toHaveLength(won ? 0 : 1);
+      expect(answers.filter((a) => a.status === 409)).toHaveLength(won ? 3 : 2);
+      expect(form.status).toBe(303);
     } finally {
       await fresh.close();
     }

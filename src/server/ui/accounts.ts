@@ -19,7 +19,7 @@ import { ApiError } from "../errors.ts";
 import { clearSessionCookie, formCsrfCookie, sessionCookie } from "../auth/cookies.ts";
 import { principalOf } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
-import { createKeyFor } from "../api/accounts.ts";
+import { createKeyFor, requireFullLogin, revokeKeysFor } from "../api/accounts.ts";
 import { BAUD_RATES, completeSetup, PrinterChoiceSchema, setupAllowed } from "../setup.ts";
 import { trackingWizardFieldset } from "../../../views/tracking.ts";
 import { pageSession } from "./page-session.ts";
@@ -28,8 +28,20 @@ const page = (body: Html, status = 200, headers: Record<string, string> = {}) =>
   new Response(body.value, { status, headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...headers } });
 const redirect = (location: string, headers: Record<string, string> = {}) => new Response(null, { status: 303, headers: { location, ...headers } });
 
-/** Only same-site paths may be redirected to after login. */
-const safeNext = (next: unknown) => (typeof next === "string" && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/");
+/**
+ * Only this host's paths may be redirected to after login, judged as a browser reads the
+ * Location (it drops tabs and newlines and reads a backslash as /, so "/\t/evil.example" leads there).
+ */
+const safeNext = (next: unknown) => {
+  if (typeof next !== "string" || !next.startsWith("/")) return "/";
+  const here = "http://layerline.invalid";
+  try {
+    const url = new URL(next, here);
+    return url.origin === here ? url.pathname + url.search + url.hash : "/";
+  } catch {
+    return "/";
+  }
+};
 const field = (body: unknown, name: string): string => {
   const value = body && typeof body === "object" ? (body as Record<string, unknown>)[name] : undefined;
   return typeof value === "string" ? value : "";
@@ -146,7 +158,8 @@ export function accountRoutes(ctx: AppContext) {
       return setupView();
     })
     .post("/setup", async ({ body, request, server }) => {
-      const entry = v.parse(SetupEntrySchema, body ?? {});
+      // Every field falls back, so a body of another shape (text, a list) is an empty form, not a 500.
+      const entry = v.parse(SetupEntrySchema, body && typeof body === "object" && !Array.isArray(body) ? body : {});
       const again = (error: string, status: number) => setupView({ entry, error, status });
       const refusal = setupAllowed(ctx, address(request, server), field(body, "token"), true);
       if (refusal?.code === "already_set_up") return redirect("/");
@@ -165,6 +178,8 @@ export function accountRoutes(ctx: AppContext) {
         const { token } = ctx.accounts.startSession({ user: admin, permissions: new Set(), via: "session", printerId: null }, "setup");
         return redirect("/", { "set-cookie": sessionCookie(token, false, 0) });
       } catch (e) {
+        // Someone else finished setup while this one was on its way: as if it came afterwards.
+        if (e instanceof AccountError && e.code === "already_set_up") return redirect("/");
         if (e instanceof AccountError) return again(`${e.message} ${e.hint}`, e.status);
         throw e;
       }
@@ -188,7 +203,12 @@ export function accountRoutes(ctx: AppContext) {
     .post("/account/keys/:id/revoke", ({ params, request }) => {
       const key = ctx.accounts.keys.get(params.id);
       if (!key || key.userId !== principalOf(request).user!.id) return accountView(request, { error: "There is no such key." }, 404);
-      ctx.accounts.revokeKey(key.id);
+      try {
+        revokeKeysFor(ctx, principalOf(request), [key]);
+      } catch (e) {
+        if (e instanceof ApiError) return accountView(request, { error: `${e.message} ${e.hint}` }, e.status);
+        throw e;
+      }
       return accountView(request, { message: `Revoked “${key.name}”.` });
     })
     .post("/account/password", async ({ body, request, server }) => {
@@ -207,6 +227,7 @@ export function accountRoutes(ctx: AppContext) {
       return redirect("/login", { "set-cookie": clearSessionCookie() });
     })
     .post("/account/logout-everywhere", ({ request }) => {
+      requireFullLogin(principalOf(request), "end its user's sessions");
       ctx.accounts.logoutEverywhere(principalOf(request).user!.id);
       return redirect("/login", { "set-cookie": clearSessionCookie() });
     })

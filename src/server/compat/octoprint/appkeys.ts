@@ -10,7 +10,7 @@ import { appKeyDonePage } from "../../../../views/app-key.ts";
 import { principalOf } from "../../auth/principal.ts";
 import type { AppContext } from "../../context.ts";
 import { ApiError } from "../../errors.ts";
-import { createKeyFor } from "../../api/accounts.ts";
+import { createKeyFor, revokeKeysFor } from "../../api/accounts.ts";
 import { pageSession } from "../../ui/page-session.ts";
 import { firstIssue } from "./commands.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
@@ -94,7 +94,7 @@ export function appKeysApi(ctx: AppContext) {
         }
         const mine = ctx.accounts.keys.list(principal.user!.id).filter((k) => (c.app ? k.app === c.app : false) || (c.key ? c.key.endsWith(k.hint) && k.app : false));
         if (mine.length === 0) throw fail(404, "No such app key");
-        for (const k of mine) ctx.accounts.revokeKey(k.id);
+        revokeKeysFor(ctx, principal, mine);
         return new Response(null, { status: 204 });
       });
   return new Elysia({ name: "octoprint-appkeys" }).use(routes("")).use(routes(PRINTER_PREFIX));
