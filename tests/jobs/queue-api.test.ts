@@ -137,6 +137,36 @@ describe("the queue on an instant virtual printer", () => {
     await idle();
   });
 
+  test("a queued file moved or renamed meanwhile (or its folder) is followed; a deleted one is shown missing", async () => {
+    await patch(host, q, { mode: "auto" });
+    // The same content as a.gcode: a deleted file is not replaced by a copy of it.
+    await upload(host, "to-delete.gcode", SMALL);
+    await upload(host, "to-move.gcode", SMALL);
+    await upload(host, "part.gcode", SMALL, "old");
+    await add("to-delete.gcode");
+    await add("to-move.gcode");
+    await add("old/part.gcode");
+    const move = (path: string, body: unknown) => host.post(`/api/v1/files/${path}`, body);
+    expect((await move("to-move.gcode", { command: "rename", name: "renamed.gcode" })).status).toBe(200);
+    expect((await move("renamed.gcode", { command: "move", destination: "plates/renamed.gcode" })).status).toBe(200);
+    expect((await move("old", { command: "move", destination: "new" })).status).toBe(200);
+    expect((await del(host, "/api/v1/files/to-delete.gcode")).status).toBe(204);
+    expect((await queue()).items).toMatchObject([
+      { file: "to-delete.gcode", missing: true },
+      { file: "plates/renamed.gcode", missing: false },
+      { file: "new/part.gcode", missing: false },
+    ]);
+    const page = await (await host.api(`/queue?printer=${printer}`)).text();
+    expect(page).toContain("missing — will be skipped");
+    const started = await host.post(`${q}/start`);
+    expect(started.status).toBe(200);
+    expect(await started.json()).toMatchObject({ current: "plates/renamed.gcode", notice: { level: "warning", message: expect.stringContaining("to-delete.gcode") } });
+    await host.waitFor(q, (v: any) => v.state === "idle");
+    const last = (await (await host.api(`/api/v1/history?printer=${printer}&limit=2`)).json()).items;
+    expect(last).toMatchObject([{ file: "new/part.gcode", outcome: "done" }, { file: "plates/renamed.gcode", outcome: "done" }]);
+    await idle();
+  });
+
   test("prints not started by the queue do not move it", async () => {
     await add("a.gcode");
     expect((await host.post(`/api/v1/printers/${printer}/job`, { file: "b.gcode" })).status).toBe(200);
