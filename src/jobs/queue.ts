@@ -255,7 +255,9 @@ export class PrintQueue {
         else await this.startHead(printer, "awaiting-confirmation", false);
         return;
       }
-      const why = event.state === "done" ? "The print is done" : `The print ${event.state === "failed" ? "failed" : "was cancelled"}${event.reason ? `: ${event.reason}` : ""}`;
+      // The reason is a sentence of its own (with its full stop); the notice adds its own.
+      const because = event.reason?.trim().replace(/[.!]+$/, "");
+      const why = event.state === "done" ? "The print is done" : `The print ${event.state === "failed" ? "failed" : "was cancelled"}${because ? `: ${because}` : ""}`;
       this.setState(printer, "awaiting-confirmation", { notice: { level: event.state === "done" ? "info" : "warning", message: `${why}. Clear the bed and confirm to go on.` } });
     });
   }

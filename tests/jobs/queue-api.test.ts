@@ -245,6 +245,19 @@ describe("failures, restarts and permissions (real-time virtual printer)", () =>
     expect((await host.api("/api/v1/history/1", { method: "DELETE", headers: operator })).status).toBe(403);
     expect((await host.api(q, { method: "PATCH", headers: operator, body: '{"mode":"confirm"}' })).status).toBe(200);
   });
+
+  test("a failed print holds the queue, which says why in one sentence", async () => {
+    await del(host, q);
+    await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational");
+    await host.post(q, { file: "long.gcode" });
+    await host.post(q, { file: "small.gcode" });
+    expect((await host.post(`${q}/start`)).status).toBe(200);
+    await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "printing");
+    expect((await host.post(`/api/v1/printers/${printer}/emergency-stop`)).status).toBe(200);
+    const held = await host.waitFor(q, (v: any) => v.state === "awaiting-confirmation");
+    expect(held).toMatchObject({ lastOutcome: "failed", items: [{ file: "small.gcode" }] });
+    expect(held.notice.message).toBe("The print failed: Emergency stop. Clear the bed and confirm to go on.");
+  }, 30_000);
 });
 
 describe("history over HTTP, from job events on the host's bus", () => {
