@@ -167,6 +167,25 @@ describe("the queue on an instant virtual printer", () => {
     await idle();
   });
 
+  test("queue changes are pushed on the native event stream, each printer's to its own listeners", async () => {
+    expect((await host.post("/api/v1/printers", { name: "Other", transport: "virtual", autoconnect: false })).status).toBe(201);
+    const reader = (await host.api(`/api/v1/events?printer=${printer}`)).body!.getReader();
+    await host.post("/api/v1/printers/other/queue", { file: "a.gcode" });
+    await add("b.gcode");
+    let text = "";
+    const deadline = Date.now() + 5000;
+    while (!text.includes("event: queue") && Date.now() < deadline) {
+      const chunk = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
+      if (!chunk || chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    await reader.cancel();
+    const queues = [...text.matchAll(/event: queue\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!));
+    expect(queues).toMatchObject([{ printer, items: [{ file: "b.gcode" }] }]);
+    await del(host, q);
+    expect((await host.api("/api/v1/printers/other", { method: "DELETE" })).status).toBe(204);
+  }, 15_000);
+
   test("prints not started by the queue do not move it", async () => {
     await add("a.gcode");
     expect((await host.post(`/api/v1/printers/${printer}/job`, { file: "b.gcode" })).status).toBe(200);
