@@ -294,6 +294,7 @@ export class PrintQueue {
     const session = this.options.printer(printer);
     if (!session) return problem("printer_not_found", `There is no printer "${printer}".`);
     const skipped: string[] = [];
+    const previous = this.state(printer).current_file;
     for (;;) {
       const head = this.db.query("SELECT * FROM print_queue_items WHERE printer_id = ? ORDER BY position, added_at LIMIT 1").get(printer) as (ItemRow & { position: number }) | null;
       if (!head) {
@@ -321,7 +322,8 @@ export class PrintQueue {
         // Only if no event of this print moved the state on meanwhile.
         if (this.state(printer).state === "printing") {
           const notice = answer ? null : { level: "warning" as const, message: `Could not start ${head.file}: ${started.error.message} ${started.error.hint}`.trim() };
-          this.setState(printer, fallback, { notice });
+          // The refused file never became the queue's print: the latest print stays the one shown.
+          this.setState(printer, fallback, { current: previous, notice });
         }
       })();
       this.changed(printer);
@@ -380,7 +382,7 @@ export class PrintQueue {
   }
 
   /** Writes the state (and the current file and notice, where given). */
-  private setState(printer: string, state: QueueState, change: { current?: string; notice?: Omit<QueueNotice, "at"> | null } = {}): void {
+  private setState(printer: string, state: QueueState, change: { current?: string | null; notice?: Omit<QueueNotice, "at"> | null } = {}): void {
     this.ensure(printer);
     const now = this.now();
     this.db.query("UPDATE print_queues SET state = ?, updated_at = ? WHERE printer_id = ?").run(state, now, printer);

@@ -186,6 +186,17 @@ describe("the queue on an instant virtual printer", () => {
     expect((await host.api("/api/v1/printers/other", { method: "DELETE" })).status).toBe(204);
   }, 15_000);
 
+  test("a start the printer refuses (it is offline) leaves the queue as it was, and says why", async () => {
+    expect((await host.post("/api/v1/printers", { name: "Offline", transport: "virtual", autoconnect: false })).status).toBe(201);
+    const oq = "/api/v1/printers/offline/queue";
+    await host.post(oq, { file: "a.gcode" });
+    const refused = await host.post(`${oq}/start`);
+    expect(refused.status).toBe(409);
+    expect((await refused.json()).error).toMatchObject({ code: "not_operational", message: "The printer is not connected." });
+    expect(await (await host.api(oq)).json()).toMatchObject({ state: "idle", current: null, notice: null, items: [{ file: "a.gcode" }] });
+    expect((await host.api("/api/v1/printers/offline", { method: "DELETE" })).status).toBe(204);
+  });
+
   test("prints not started by the queue do not move it", async () => {
     await add("a.gcode");
     expect((await host.post(`/api/v1/printers/${printer}/job`, { file: "b.gcode" })).status).toBe(200);
