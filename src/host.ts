@@ -186,7 +186,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     history.closeEndedUnseen(e.printer, e.state, hung!.at);
     jobs.checkpoint(e.printer, null);
   }
-  history.closeInterrupted();
+  history.closeInterrupted((printer) => jobs.interrupted(printer));
   const queue = new PrintQueue({ db, files, bus, printer: (id) => printers!.get(id) });
   queue.recover();
   const stopHistory = history.listen(bus, (id) => printers!.get(id)?.record.name);

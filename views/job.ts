@@ -7,9 +7,10 @@
 import type { AnalysisResult } from "../src/analysis/result.ts";
 import type { ThumbnailRef } from "../src/files/catalog.ts";
 import { ORIGIN_WORDS } from "../src/jobs/time-left.ts";
+import { stoppedWhere } from "../src/jobs/recovery.ts";
 import type { PrinterProfile } from "../src/printers/profile.ts";
 import type { Access } from "../src/server/auth/access.ts";
-import { isJobRunning, type Interrupted, type Job, type JobState, type PrinterStatus, type Progress } from "../src/printers/status.ts";
+import { isJobRunning, type Job, type JobState, type PrinterStatus, type Progress } from "../src/printers/status.ts";
 import { formatBytes, formatDuration } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 
@@ -116,7 +117,7 @@ export function interruptedBanner(printerId: string, status: PrinterStatus, acce
   const busy = isJobRunning(status.job?.state) || status.state !== "operational";
   return html`<div class="interrupted" role="alert" data-resumable="${String(i.resumable)}">
   <p><strong>A print was interrupted:</strong> ${i.file}${i.source === "sd" ? " (SD card)" : ""}, stopped ${formatWhen(i.at)}
-    ${interruptedWhere(i)}.</p>
+    ${stoppedWhere(i)}.</p>
   ${i.resumable ? "" : html`<p class="reason">${i.reason}</p>`}
   <div class="buttons">
     ${resumable && i.layer
@@ -126,11 +127,6 @@ export function interruptedBanner(printerId: string, status: PrinterStatus, acce
   </div>
   ${resumable && busy ? html`<p class="muted">It can be resumed once the printer is connected and idle.</p>` : ""}
 </div>`;
-}
-
-function interruptedWhere(i: Interrupted): string {
-  const pct = `${i.completion.toFixed(1)} % done`;
-  return i.layer ? `at layer ${i.layer.current} of ${i.layer.count} (Z ${i.layer.z.toFixed(2)} mm), ${pct}` : pct;
 }
 
 type MapObject = AnalysisResult["objects"][number];

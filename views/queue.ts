@@ -85,7 +85,7 @@ ${queue.items.length === 0
 ${queue.items.map(
   (item, i) => html`<tr data-item="${item.id}" data-file="${item.file}">
   <td>${i + 1}</td>
-  <td class="name">${item.file}</td>
+  <td class="name">${item.file}${item.missing ? html` <span class="badge incomplete" title="Deleted since it was queued">missing — will be skipped</span>` : ""}</td>
   <td class="muted">${when(item.addedAt)}${item.addedBy ? ` by ${item.addedBy}` : ""}</td>
   <td class="actions">
     ${may("POST /ui/queue/:id/items/:item/move")

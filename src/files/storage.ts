@@ -92,6 +92,8 @@ export class TempUpload {
 export class FileStorage {
   /** Names on disk left out of the listing (each warned about once). */
   private readonly unusable = new Set<string>();
+  /** Told of every move or rename (`from` and `to` are files', or folders' whose content moved along). */
+  private readonly moveListeners = new Set<(from: string, to: string) => void>();
 
   constructor(
     readonly root: string,
@@ -222,6 +224,12 @@ export class FileStorage {
     return { path: rel, name: baseName(rel) };
   }
 
+  /** Calls `listener` after each move or rename (what refers to files by path follows them); returns the function that stops it. */
+  onMoved(listener: (from: string, to: string) => void): () => void {
+    this.moveListeners.add(listener);
+    return () => this.moveListeners.delete(listener);
+  }
+
   /** Moves (or renames) a file or folder to `to`. */
   move(from: string, to: string, overwrite = false): string {
     const src = this.checkPath(from);
@@ -246,6 +254,7 @@ export class FileStorage {
         for (const r of rows) this.db.query("UPDATE files SET path = ? WHERE path = ?").run(dst + r.path.slice(src.length), r.path);
       }
     })();
+    for (const listener of this.moveListeners) listener(src, dst);
     return dst;
   }
 

@@ -8,6 +8,8 @@ import type { Database } from "bun:sqlite";
 import * as v from "valibot";
 import { subscribe, type Bus } from "../events.ts";
 import type { PrinterEvent } from "../printers/controller.ts";
+import type { Checkpoint } from "./plan.ts";
+import { interruptedSummary, stoppedWhere } from "./recovery.ts";
 
 /** How a print ended; `printing` while it runs (or until a restart finds it never ended). */
 export const OUTCOMES = ["done", "cancelled", "failed"] as const;
@@ -191,10 +193,23 @@ export class HistoryStore {
 
   /**
    * Closes the rows of prints that never ended (the host stopped while they ran) as failures.
-   * Called once at start, before any printer runs.
+   * A print whose last checkpoint survived (`checkpoint`: the printer's, if any) keeps what it
+   * says: when it stopped, how long it had printed, the filament and where in the file. Called
+   * once at start, before any printer runs.
    */
-  closeInterrupted(): number {
-    return this.db.query("UPDATE print_history SET outcome = 'failed', reason = ? WHERE outcome IS NULL").run(INTERRUPTED_REASON).changes;
+  closeInterrupted(checkpoint: (printerId: string) => Checkpoint | undefined = () => undefined): number {
+    const open = this.db.query("SELECT job_id, printer_id FROM print_history WHERE outcome IS NULL").all() as { job_id: string; printer_id: string }[];
+    const close = this.db.query(
+      "UPDATE print_history SET outcome = 'failed', reason = ?, ended_at = COALESCE(?, ended_at), print_time = COALESCE(?, print_time), filament_mm = COALESCE(?, filament_mm) WHERE job_id = ? AND outcome IS NULL",
+    );
+    this.db.transaction(() => {
+      for (const row of open) {
+        const cp = checkpoint(row.printer_id);
+        if (cp?.jobId !== row.job_id) close.run(INTERRUPTED_REASON, null, null, null, row.job_id);
+        else close.run(`${INTERRUPTED_REASON} It stopped ${stoppedWhere(interruptedSummary(cp, null))}.`, cp.at, Math.round(cp.printTime), cp.state ? Math.round(cp.state.extruded * 10) / 10 : null, row.job_id);
+      }
+    })();
+    return open.length;
   }
 
   /**

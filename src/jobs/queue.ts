@@ -8,8 +8,8 @@
  * - `awaiting-confirmation` until the user confirms the bed is clear (`confirm`), which starts the
  *   next item (or just returns to `idle` when there is none).
  *
- * An item leaves the queue when its print starts. A queued file deleted in the meantime is skipped
- * with a notice. Every change is written before it is acted on (design principle 7); a print the
+ * An item leaves the queue when its print starts. A queued file moved or renamed in the meantime
+ * (or its folder) is followed; one deleted is shown missing and skipped with a notice. Every change is written before it is acted on (design principle 7); a print the
  * host never saw end (it stopped) leaves the queue waiting for confirmation at the next start.
  */
 import type { Database } from "bun:sqlite";
@@ -31,8 +31,10 @@ export const MAX_QUEUE_ITEMS = 1000;
 
 export interface QueueItem {
   id: string;
-  /** Path relative to the files folder. */
+  /** Path relative to the files folder (moves and renames since it was queued are followed). */
   file: string;
+  /** The file was deleted since it was queued: the queue will skip it. */
+  missing: boolean;
   /** Content hash when it was added (null if not known yet). */
   sha256: string | null;
   addedAt: number;
@@ -104,13 +106,14 @@ export class PrintQueue {
   constructor(private readonly options: QueueOptions) {
     this.db = options.db;
     this.now = options.now ?? Date.now;
+    options.files.onMoved((from, to) => this.moved(from, to));
   }
 
   /** A printer's queue: its items in order, mode, state and latest notice. */
   view(printer: string): QueueView {
     const s = this.state(printer);
     const items = (this.db.query("SELECT * FROM print_queue_items WHERE printer_id = ? ORDER BY position, added_at").all(printer) as ItemRow[]).map(
-      (r): QueueItem => ({ id: r.id, file: r.file, sha256: r.sha256, addedAt: r.added_at, addedBy: r.added_by }),
+      (r): QueueItem => ({ id: r.id, file: r.file, missing: !this.fileExists(r.file), sha256: r.sha256, addedAt: r.added_at, addedBy: r.added_by }),
     );
     return {
       printer,
@@ -139,7 +142,7 @@ export class PrintQueue {
     if (!isPrintable(file.name)) return problem("not_printable", `"${file.name}" is not a G-code file.`, "Only .gcode, .gco and .g files can be printed.");
     const count = (this.db.query("SELECT COUNT(*) AS n FROM print_queue_items WHERE printer_id = ?").get(printer) as { n: number }).n;
     if (count >= MAX_QUEUE_ITEMS) return problem("queue_full", `The queue already holds ${MAX_QUEUE_ITEMS} files.`, "Remove some, or let it print first.");
-    const item: QueueItem = { id: crypto.randomUUID(), file: file.path, sha256: file.sha256, addedAt: this.now(), addedBy };
+    const item: QueueItem = { id: crypto.randomUUID(), file: file.path, missing: false, sha256: file.sha256, addedAt: this.now(), addedBy };
     this.db.transaction(() => {
       this.ensure(printer);
       this.db
@@ -252,7 +255,9 @@ export class PrintQueue {
         else await this.startHead(printer, "awaiting-confirmation", false);
         return;
       }
-      const why = event.state === "done" ? "The print is done" : `The print ${event.state === "failed" ? "failed" : "was cancelled"}${event.reason ? `: ${event.reason}` : ""}`;
+      // The reason is a sentence of its own (with its full stop); the notice adds its own.
+      const because = event.reason?.trim().replace(/[.!]+$/, "");
+      const why = event.state === "done" ? "The print is done" : `The print ${event.state === "failed" ? "failed" : "was cancelled"}${because ? `: ${because}` : ""}`;
       this.setState(printer, "awaiting-confirmation", { notice: { level: event.state === "done" ? "info" : "warning", message: `${why}. Clear the bed and confirm to go on.` } });
     });
   }
@@ -289,6 +294,7 @@ export class PrintQueue {
     const session = this.options.printer(printer);
     if (!session) return problem("printer_not_found", `There is no printer "${printer}".`);
     const skipped: string[] = [];
+    const previous = this.state(printer).current_file;
     for (;;) {
       const head = this.db.query("SELECT * FROM print_queue_items WHERE printer_id = ? ORDER BY position, added_at LIMIT 1").get(printer) as (ItemRow & { position: number }) | null;
       if (!head) {
@@ -316,7 +322,8 @@ export class PrintQueue {
         // Only if no event of this print moved the state on meanwhile.
         if (this.state(printer).state === "printing") {
           const notice = answer ? null : { level: "warning" as const, message: `Could not start ${head.file}: ${started.error.message} ${started.error.hint}`.trim() };
-          this.setState(printer, fallback, { notice });
+          // The refused file never became the queue's print: the latest print stays the one shown.
+          this.setState(printer, fallback, { current: previous, notice });
         }
       })();
       this.changed(printer);
@@ -331,12 +338,29 @@ export class PrintQueue {
     return undefined;
   }
 
+  /**
+   * Where a queued file is now: its path, or — moved or renamed since it was queued — the stored
+   * file with the same content; null when it is gone.
+   */
   private fileExists(path: string): boolean {
     try {
       return this.options.files.get(path) !== undefined;
     } catch {
       return false;
     }
+  }
+
+  /** A file or folder was moved or renamed: queued files in it follow (in every printer's queue). */
+  private moved(from: string, to: string): void {
+    const items = (this.db.query("SELECT id, printer_id, file FROM print_queue_items").all() as { id: string; printer_id: string; file: string }[]).filter(
+      (i) => i.file === from || i.file.startsWith(`${from}/`),
+    );
+    if (items.length === 0) return;
+    this.db.transaction(() => {
+      const update = this.db.query("UPDATE print_queue_items SET file = ? WHERE id = ?");
+      for (const item of items) update.run(to + item.file.slice(from.length), item.id);
+    })();
+    for (const printer of new Set(items.map((i) => i.printer_id))) this.changed(printer);
   }
 
   private state(printer: string): StateRow {
@@ -358,7 +382,7 @@ export class PrintQueue {
   }
 
   /** Writes the state (and the current file and notice, where given). */
-  private setState(printer: string, state: QueueState, change: { current?: string; notice?: Omit<QueueNotice, "at"> | null } = {}): void {
+  private setState(printer: string, state: QueueState, change: { current?: string | null; notice?: Omit<QueueNotice, "at"> | null } = {}): void {
     this.ensure(printer);
     const now = this.now();
     this.db.query("UPDATE print_queues SET state = ?, updated_at = ? WHERE printer_id = ?").run(state, now, printer);

@@ -46,6 +46,12 @@ export function interruptedSummary(cp: Checkpoint, reason: string | null): Inter
   };
 }
 
+/** Where an interrupted print stopped, in words: "at layer 12 of 80 (Z 2.40 mm), 15.0 % done". */
+export function stoppedWhere(i: Pick<Interrupted, "completion" | "layer">): string {
+  const pct = `${i.completion.toFixed(1)} % done`;
+  return i.layer ? `at layer ${i.layer.current} of ${i.layer.count} (Z ${i.layer.z.toFixed(2)} mm), ${pct}` : pct;
+}
+
 /**
  * Where and how to go on: the layer's first byte and its line number (`linesBefore`: newlines
  * in the file before that byte), the machine state there, and the G-code that gets the printer

@@ -47,11 +47,15 @@ export class PrinterStore {
     return row ? toRecord(row) : undefined;
   }
 
-  /** Adds a printer with a unique id derived from its name; the first printer becomes the default. */
+  /**
+   * Adds a printer with a unique id derived from its name — never one a removed printer had (keys,
+   * history and settings may still name it); the first printer becomes the default.
+   */
   create(input: NewPrinter, now: number): PrinterRecord {
     const base = slugify(input.name);
+    const taken = this.db.query("SELECT 1 FROM printers WHERE id = ?1 UNION ALL SELECT 1 FROM retired_printer_ids WHERE id = ?1");
     let id = base;
-    for (let i = 2; this.get(id); i++) id = `${base}-${i}`;
+    for (let i = 2; taken.get(id); i++) id = `${base}-${i}`;
     const isFirst = (this.db.query("SELECT COUNT(*) AS n FROM printers").get() as { n: number }).n === 0;
     this.db
       .query(
@@ -89,10 +93,11 @@ export class PrinterStore {
     this.db.query("UPDATE printers SET autoconnect = ? WHERE id = ?").run(on ? 1 : 0, id);
   }
 
-  /** Removes a printer; if it was the default, the oldest remaining one takes over. */
-  remove(id: string): void {
+  /** Removes a printer (its id is retired); if it was the default, the oldest remaining one takes over. */
+  remove(id: string, now = Date.now()): void {
     this.db.transaction(() => {
       this.db.query("DELETE FROM printers WHERE id = ?").run(id);
+      this.db.query("INSERT OR IGNORE INTO retired_printer_ids (id, retired_at) VALUES (?, ?)").run(id, now);
       const hasDefault = this.db.query("SELECT 1 FROM printers WHERE is_default = 1").get();
       if (!hasDefault) {
         this.db.query("UPDATE printers SET is_default = 1 WHERE id = (SELECT id FROM printers ORDER BY created_at, id LIMIT 1)").run();

@@ -1,8 +1,9 @@
 /**
- * Crash recovery, for real: a host process prints a layered file on its virtual printer, is
- * killed with SIGKILL mid-print, and started again on the same data folder. The next start shows
- * the interrupted print; resuming it sends the recovery prologue and then the file from the
- * first line of the layer it was printing — read back from the serial log the host wrote.
+ * Crash recovery, for real: a host process prints a layered file on each of two virtual printers,
+ * is killed with SIGKILL mid-print, and started again on the same data folder. The next start
+ * shows each printer's own interrupted print, and the history says when and where each stopped;
+ * resuming one sends the recovery prologue and then the file from the first line of the layer it
+ * was printing — read back from the serial log the host wrote — and leaves the other's alone.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -31,26 +32,33 @@ async function startHost() {
   return { proc, url: /(https?:\/\/[^\s)]+)/.exec(out)![1]! };
 }
 
-test("kill -9 mid-print, start again: the print resumes from the start of its layer", async () => {
+test("kill -9 mid-print on two printers, start again: each print is reported, one resumes from the start of its layer", async () => {
   const LAYERS = 30;
   const gcode = layeredGcode({ layers: LAYERS, objects: [{ name: "a", x: 20, y: 20 }, { name: "b", x: 60, y: 20 }], size: 20, feedrate: 1200, heat: { tool: 200, bed: 55 } });
   let { proc, url } = await startHost();
   const key = await setUpAdmin(url);
   const api = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { "x-api-key": key, "content-type": "application/json", ...init.headers } });
-  const printer = async () => {
-    const id = ((await (await api("/api/v1/printers")).json()) as any).printers[0].id as string;
-    return (await (await api(`/api/v1/printers/${id}`)).json()) as any;
-  };
+  const printerById = async (id: string) => (await (await api(`/api/v1/printers/${id}`)).json()) as any;
+  const printer = async () => printerById(((await (await api("/api/v1/printers")).json()) as any).printers[0].id as string);
   const id = (await waitUntil(printer, (p) => p.state === "operational")).id as string;
+  // A second printer on the same host prints a file of its own.
+  expect((await api("/api/v1/printers", { method: "POST", body: JSON.stringify({ name: "Second", transport: "virtual" }) })).status).toBe(201);
+  const second = () => printerById("second");
+  await waitUntil(second, (p) => p.state === "operational");
+  const other = layeredGcode({ layers: 40, objects: [{ name: "c", x: 100, y: 100 }], size: 30, feedrate: 1200 });
 
-  const form = new FormData();
-  form.append("file", new Blob([gcode]), "layers.gcode");
-  expect((await fetch(`${url}/api/v1/files`, { method: "POST", body: form, headers: { "x-api-key": key } })).status).toBe(201);
-  await waitUntil(async () => (await (await api("/api/v1/files/layers.gcode")).json()) as any, (f) => f.analysis?.state === "done");
+  for (const [name, text] of [["layers.gcode", gcode], ["other, \"big\".gcode", other]] as const) {
+    const form = new FormData();
+    form.append("file", new Blob([text]), name);
+    expect((await fetch(`${url}/api/v1/files`, { method: "POST", body: form, headers: { "x-api-key": key } })).status).toBe(201);
+    await waitUntil(async () => (await (await api(`/api/v1/files/${encodeURIComponent(name)}`)).json()) as any, (f) => f.analysis?.state === "done");
+  }
   expect((await api(`/api/v1/printers/${id}/job`, { method: "POST", body: JSON.stringify({ file: "layers.gcode" }) })).status).toBe(200);
+  expect((await api("/api/v1/printers/second/job", { method: "POST", body: JSON.stringify({ file: 'other, "big".gcode' }) })).status).toBe(200);
   // Well into the print, and a checkpoint (once a second) written since that layer began.
   const running = await waitUntil(printer, (p) => (p.job?.layer?.current ?? 0) >= 8);
   expect(running.job.state).toBe("printing");
+  await waitUntil(second, (p) => (p.job?.layer?.current ?? 0) >= 4);
   await Bun.sleep(1_500);
   proc.kill(9);
   await proc.exited;
@@ -58,6 +66,19 @@ test("kill -9 mid-print, start again: the print resumes from the start of its la
   ({ proc, url } = await startHost());
   try {
     const back = await waitUntil(printer, (p) => p.state === "operational" && p.interrupted !== null);
+    const secondBack = await waitUntil(second, (p) => p.state === "operational" && p.interrupted !== null);
+    expect(secondBack.interrupted).toMatchObject({ file: 'other, "big".gcode', resumable: true });
+    expect(secondBack.interrupted.jobId).not.toBe(back.interrupted.jobId);
+    // The history keeps when, how far and where each print stopped (from its last checkpoint).
+    const cut = ((await (await api("/api/v1/history")).json()) as any).items;
+    expect(cut).toHaveLength(2);
+    for (const [p, i] of [[id, back.interrupted], ["second", secondBack.interrupted]] as const) {
+      const row = cut.find((e: any) => e.printer === p);
+      expect(row).toMatchObject({ jobId: i.jobId, file: i.file, outcome: "failed", endedAt: i.at });
+      expect(row.printTime).toBeGreaterThan(0);
+      expect(row.filament).toBeGreaterThan(0);
+      expect(row.reason).toContain(`It stopped at layer ${i.layer.current} of ${i.layer.count}`);
+    }
     expect(back.job).toBeNull();
     const interrupted = back.interrupted;
     expect(interrupted).toMatchObject({ file: "layers.gcode", source: "host", resumable: true, reason: null });
@@ -72,6 +93,10 @@ test("kill -9 mid-print, start again: the print resumes from the start of its la
     const done = await waitUntil(printer, jobEnded, 120_000);
     expect(done.job.state).toBe("done");
     expect((await api(`/api/v1/printers/${id}/job/interrupted`)).status).toBe(404);
+    // The other printer's interrupted print is still offered; the history has the resumed print too.
+    expect((await second()).interrupted).toMatchObject({ jobId: secondBack.interrupted.jobId, resumable: true });
+    const rows = ((await (await api(`/api/v1/history?printer=${id}`)).json()) as any).items;
+    expect(rows.map((e: any) => [e.outcome, e.resumed])).toEqual([["done", true], ["failed", false]]);
 
     // What was sent after the restart: the prologue, then the file from the layer's first line on.
     const log = await (await api(`/api/v1/printers/${id}/trace?source=log`)).text();

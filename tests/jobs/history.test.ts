@@ -11,6 +11,7 @@ import { openDatabase } from "../../src/db/database.ts";
 import { createBus, type Bus } from "../../src/events.ts";
 import { csvCell, csvStream } from "../../src/jobs/history-csv.ts";
 import { HistoryStore, INTERRUPTED_REASON } from "../../src/jobs/history.ts";
+import type { Checkpoint } from "../../src/jobs/plan.ts";
 import { jobEvent } from "./events.ts";
 
 let dir: string;
@@ -83,6 +84,24 @@ describe("recording", () => {
     bus.emit("printer.event", { id: "left", event: jobEvent("started", { id: "j4", sha256: B, file: "lost.gcode", startedAt: T0 + 3000, resumedFrom: { offset: 1000, layer: 3 } }) });
     expect(history.list({ q: "lost", outcome: "printing" }).items[0]).toMatchObject({ jobId: "j4", resumed: true });
     expect(history.closeInterrupted()).toBe(1);
+  });
+
+  test("a print the host never saw end keeps its last checkpoint: when it stopped, time, filament, where", () => {
+    bus.emit("printer.event", { id: "left", event: jobEvent("started", { id: "j5", sha256: B, file: "cut-short.gcode", startedAt: T0 }) });
+    bus.emit("printer.event", { id: "right", event: jobEvent("started", { id: "j6", sha256: B, file: "other.gcode", startedAt: T0 }) });
+    const state = { x: 1, y: 2, z: 2.6, e: 30, relative: false, extruderMode: "follow" as const, feedrate: 1200, fan: 255, tool: 0, targets: {}, extruded: 812.345 };
+    const cp: Checkpoint = {
+      jobId: "j5", file: "cut-short.gcode", sha256: B, source: "host", size: 10_000, startedAt: T0, printTime: 1234.4, offset: 3170, line: 400,
+      layer: { index: 12, count: 40, offset: 3000, z: 2.6, state }, state, temperatures: {}, cancelled: [], paused: false, at: T0 + 1_300_000,
+    };
+    // The right printer's checkpoint is of an older job: its row is closed without it.
+    const old = { ...cp, jobId: "j0", at: T0 - 1 };
+    expect(history.closeInterrupted((printer) => ({ left: cp, right: old })[printer])).toBe(2);
+    expect(history.list({ q: "cut-short" }).items[0]).toMatchObject({
+      outcome: "failed", endedAt: T0 + 1_300_000, printTime: 1234, filament: 812.3,
+      reason: `${INTERRUPTED_REASON} It stopped at layer 13 of 40 (Z 2.60 mm), 31.7 % done.`,
+    });
+    expect(history.list({ q: "other" }).items[0]).toMatchObject({ outcome: "failed", endedAt: null, printTime: 0, reason: INTERRUPTED_REASON });
   });
 });
 

@@ -137,6 +137,66 @@ describe("the queue on an instant virtual printer", () => {
     await idle();
   });
 
+  test("a queued file moved or renamed meanwhile (or its folder) is followed; a deleted one is shown missing", async () => {
+    await patch(host, q, { mode: "auto" });
+    // The same content as a.gcode: a deleted file is not replaced by a copy of it.
+    await upload(host, "to-delete.gcode", SMALL);
+    await upload(host, "to-move.gcode", SMALL);
+    await upload(host, "part.gcode", SMALL, "old");
+    await add("to-delete.gcode");
+    await add("to-move.gcode");
+    await add("old/part.gcode");
+    const move = (path: string, body: unknown) => host.post(`/api/v1/files/${path}`, body);
+    expect((await move("to-move.gcode", { command: "rename", name: "renamed.gcode" })).status).toBe(200);
+    expect((await move("renamed.gcode", { command: "move", destination: "plates/renamed.gcode" })).status).toBe(200);
+    expect((await move("old", { command: "move", destination: "new" })).status).toBe(200);
+    expect((await del(host, "/api/v1/files/to-delete.gcode")).status).toBe(204);
+    expect((await queue()).items).toMatchObject([
+      { file: "to-delete.gcode", missing: true },
+      { file: "plates/renamed.gcode", missing: false },
+      { file: "new/part.gcode", missing: false },
+    ]);
+    const page = await (await host.api(`/queue?printer=${printer}`)).text();
+    expect(page).toContain("missing — will be skipped");
+    const started = await host.post(`${q}/start`);
+    expect(started.status).toBe(200);
+    expect(await started.json()).toMatchObject({ current: "plates/renamed.gcode", notice: { level: "warning", message: expect.stringContaining("to-delete.gcode") } });
+    await host.waitFor(q, (v: any) => v.state === "idle");
+    const last = (await (await host.api(`/api/v1/history?printer=${printer}&limit=2`)).json()).items;
+    expect(last).toMatchObject([{ file: "new/part.gcode", outcome: "done" }, { file: "plates/renamed.gcode", outcome: "done" }]);
+    await idle();
+  });
+
+  test("queue changes are pushed on the native event stream, each printer's to its own listeners", async () => {
+    expect((await host.post("/api/v1/printers", { name: "Other", transport: "virtual", autoconnect: false })).status).toBe(201);
+    const reader = (await host.api(`/api/v1/events?printer=${printer}`)).body!.getReader();
+    await host.post("/api/v1/printers/other/queue", { file: "a.gcode" });
+    await add("b.gcode");
+    let text = "";
+    const deadline = Date.now() + 5000;
+    while (!text.includes("event: queue") && Date.now() < deadline) {
+      const chunk = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
+      if (!chunk || chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    await reader.cancel();
+    const queues = [...text.matchAll(/event: queue\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!));
+    expect(queues).toMatchObject([{ printer, items: [{ file: "b.gcode" }] }]);
+    await del(host, q);
+    expect((await host.api("/api/v1/printers/other", { method: "DELETE" })).status).toBe(204);
+  }, 15_000);
+
+  test("a start the printer refuses (it is offline) leaves the queue as it was, and says why", async () => {
+    expect((await host.post("/api/v1/printers", { name: "Offline", transport: "virtual", autoconnect: false })).status).toBe(201);
+    const oq = "/api/v1/printers/offline/queue";
+    await host.post(oq, { file: "a.gcode" });
+    const refused = await host.post(`${oq}/start`);
+    expect(refused.status).toBe(409);
+    expect((await refused.json()).error).toMatchObject({ code: "not_operational", message: "The printer is not connected." });
+    expect(await (await host.api(oq)).json()).toMatchObject({ state: "idle", current: null, notice: null, items: [{ file: "a.gcode" }] });
+    expect((await host.api("/api/v1/printers/offline", { method: "DELETE" })).status).toBe(204);
+  });
+
   test("prints not started by the queue do not move it", async () => {
     await add("a.gcode");
     expect((await host.post(`/api/v1/printers/${printer}/job`, { file: "b.gcode" })).status).toBe(200);
@@ -215,6 +275,19 @@ describe("failures, restarts and permissions (real-time virtual printer)", () =>
     expect((await host.api("/api/v1/history/1", { method: "DELETE", headers: operator })).status).toBe(403);
     expect((await host.api(q, { method: "PATCH", headers: operator, body: '{"mode":"confirm"}' })).status).toBe(200);
   });
+
+  test("a failed print holds the queue, which says why in one sentence", async () => {
+    await del(host, q);
+    await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational");
+    await host.post(q, { file: "long.gcode" });
+    await host.post(q, { file: "small.gcode" });
+    expect((await host.post(`${q}/start`)).status).toBe(200);
+    await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "printing");
+    expect((await host.post(`/api/v1/printers/${printer}/emergency-stop`)).status).toBe(200);
+    const held = await host.waitFor(q, (v: any) => v.state === "awaiting-confirmation");
+    expect(held).toMatchObject({ lastOutcome: "failed", items: [{ file: "small.gcode" }] });
+    expect(held.notice.message).toBe("The print failed: Emergency stop. Clear the bed and confirm to go on.");
+  }, 30_000);
 });
 
 describe("history over HTTP, from job events on the host's bus", () => {

@@ -1,6 +1,6 @@
 /**
- * Native push: `GET /api/v1/events` streams printer status, terminal lines, printer events and
- * file changes and analysis progress as Server-Sent Events with JSON payloads. `?printer=<id>` narrows to one printer.
+ * Native push: `GET /api/v1/events` streams printer status, terminal lines, printer events, print
+ * queues, file changes and analysis progress as Server-Sent Events with JSON payloads. `?printer=<id>` narrows to one printer.
  */
 import { Elysia } from "elysia";
 import { subscribe } from "../../events.ts";
@@ -29,6 +29,8 @@ export function eventsApi(ctx: AppContext) {
         "analysis.progress": (e) => send("analysis", JSON.stringify(e)),
         "analysis.finished": (e) => send("analysis", JSON.stringify({ ...e, state: e.ok ? "done" : "error" })),
         "printers.changed": () => send("printers", JSON.stringify({ printers: ctx.printers.list().map((p) => p.id) })),
+        // A farm client sees a queue waiting for the bed to be cleared (or moving on) without polling.
+        "queue.changed": ({ printer }) => wanted(printer) && ctx.printers.get(printer) && send("queue", JSON.stringify(ctx.queue.view(printer))),
       });
     });
   });
