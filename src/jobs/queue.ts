@@ -338,10 +338,7 @@ export class PrintQueue {
     return undefined;
   }
 
-  /**
-   * Where a queued file is now: its path, or — moved or renamed since it was queued — the stored
-   * file with the same content; null when it is gone.
-   */
+  /** Whether a queued file is still stored (moves and renames have already been followed). */
   private fileExists(path: string): boolean {
     try {
       return this.options.files.get(path) !== undefined;
