@@ -9,6 +9,7 @@ import type { RepositoryNotice, RepositoryStatus } from "../src/plugins/reposito
 import type { FormField } from "../src/plugins/settings.ts";
 import type { Access } from "../src/server/auth/access.ts";
 import { formatBytes } from "./dashboard.ts";
+import { TRENDING_MIN_WEEK_INSTALLS } from "../src/registry/rankings.ts";
 import { starButton } from "./tracking.ts";
 import { html, type Html } from "./html.ts";
 import { layout, type PageSession } from "./layout.ts";
@@ -192,6 +193,7 @@ export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, re
       <label><input type="checkbox" name="without" value="cloud" ${checked(without.has("cloud"))}> Hide cloud services</label>
       <label><input type="checkbox" name="without" value="commercial" ${checked(without.has("commercial"))}> Hide commercial</label>
     </form>
+    <p class="muted small sort-help">Most popular: hosts using the plugin in the last 30 days. Trending: installs in the last 7 days against the weekly average of the last 30 (from ${TRENDING_MIN_WEEK_INSTALLS} installs a week). Latest release: its source repository's newest release. The figures come from the repository's anonymous usage statistics.</p>
     <div id="repo-results">${repositoryResults(results, starred, access)}</div>
   </section>
   ${access.may("POST /ui/plugins/repository/settings") ? html`<section class="card">
@@ -272,7 +274,7 @@ export function repositoryItem(item: CatalogItem, starred: boolean, access: Acce
     ${h.openIssues !== null ? html`<span class="badge" title="Open issues">${h.openIssues} open issues</span>` : ""}
     ${h.stars !== null ? html`<span class="badge" title="Stars">★ ${h.stars}</span>` : ""}
     <span class="badge" title="Instances using it this month">${item.popularity.toLocaleString("en")} instances</span>
-    ${item.trending >= 1.5 ? html`<span class="badge trending" title="Installs this week vs the month's weekly average">trending ×${item.trending.toFixed(1)}</span>` : ""}
+    ${item.trending !== null && item.trending >= 1.5 ? html`<span class="badge trending" title="Installs in the last 7 days against the weekly average of the last 30">trending ×${item.trending.toFixed(1)}</span>` : ""}
     ${e.abandoned !== false && e.abandoned !== "" ? html`<span class="badge abandoned">abandoned</span>` : ""}
     ${e.attributes.map((a) => html`<span class="badge attr">${a}</span>`)}
     <span class="spacer"></span>
