@@ -244,12 +244,25 @@ function ago(at: number, now: number): string {
   return hours < 48 ? `${hours} hours ago` : `${Math.round(hours / 24)} days ago`;
 }
 
-/** The search results. */
-export function repositoryResults(r: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>, access: Access): Html {
+/** Results shown at a time; "Show more" fetches the next ones. */
+export const REPOSITORY_PAGE = 50;
+
+/**
+ * The search results from `offset` on. The first page comes with the count and the list; a
+ * later one is only its items (and the next "Show more"), swapped in for the button that asked.
+ */
+export function repositoryResults(r: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>, access: Access, offset = 0): Html {
   if (r.total === 0) return html`<p class="muted">No plugin matches.</p>`;
-  const shown = r.results;
-  return html`<p class="muted">${r.total} plugin${r.total === 1 ? "" : "s"}${shown.length < r.total ? `, the first ${shown.length} shown` : ""}.</p>
-<ul class="repo-results">${shown.map((item) => repositoryItem(item, starred.has(item.entry.id), access))}</ul>`;
+  const items = html`${r.results.map((item) => repositoryItem(item, starred.has(item.entry.id), access))}${moreButton(offset + r.results.length, r.total)}`;
+  if (offset > 0) return items;
+  return html`<p class="muted">${r.total} plugin${r.total === 1 ? "" : "s"}.</p>
+<ul class="repo-results">${items}</ul>`;
+}
+
+/** The next page of the same query (the form's fields), in place of this list item. */
+function moreButton(shown: number, total: number): Html | "" {
+  if (shown >= total) return "";
+  return html`<li class="repo-more"><button type="button" hx-get="/ui/plugins/repository/results?offset=${shown}" hx-include="#repo-query" hx-target="closest li" hx-swap="outerHTML">Show ${Math.min(REPOSITORY_PAGE, total - shown)} more (${total - shown} not shown)</button></li>`;
 }
 
 /** One plugin in the results, with badges, the star (one like per installation) and the install button (for a viewer who may). */
