@@ -231,7 +231,7 @@ function repositoryStatus(status: RepositoryStatus, access: Access, now = Date.n
   ${status.url ? "" : html`<p class="problem">No plugin repository is configured.${access.may("POST /ui/plugins/repository/settings") ? " Enter the index URL below." : ""}</p>`}
   ${status.error ? html`<p class="problem" role="alert">${status.error}</p>` : ""}
   ${copy}
-  ${status.problems.length ? html`<p class="muted">${status.problems.length} malformed entries were skipped.</p>` : ""}
+  ${status.problems.length ? html`<details class="repo-problems"><summary>${status.problems.length} malformed ${status.problems.length === 1 ? "entry was" : "entries were"} skipped</summary><ul>${status.problems.slice(0, 50).map((p) => html`<li>entry ${p.index + 1}${p.id ? ` ("${p.id}")` : ""}: ${p.message}</li>`)}</ul>${status.problems.length > 50 ? html`<p class="muted">and ${status.problems.length - 50} more (GET /api/v1/plugins/repository lists them all).</p>` : ""}</details>` : ""}
 </div>`;
 }
 

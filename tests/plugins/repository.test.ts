@@ -142,9 +142,9 @@ describe("Layerline's fields", () => {
 
   test("malformed entries are skipped and reported; odd fields fall back to absent", () => {
     expect(made.problems.map((p) => [p.index, p.id, p.message])).toEqual([
-      [11, null, 'id: Invalid key: Expected "id" but received undefined'],
-      [12, "no-title", 'title: Invalid key: Expected "title" but received undefined'],
-      [13, null, 'Invalid type: Expected Object but received "not even an object"'],
+      [11, null, "id: is missing"],
+      [12, "no-title", "title: is missing"],
+      [13, null, "is not an entry (an object with id and title)"],
       [14, "fine", "the id appears more than once (the first entry is used)"],
     ]);
     expect(made.entries.find((e) => e.id === "odd-fields")).toMatchObject({ stats: {}, github: { stars: undefined }, tags: [], compatibility: { os: [], layerline: undefined } });
