@@ -46,8 +46,7 @@
   // An answer htmx does not swap (4xx, 5xx: a refused permission, a bad form) still says what went
   // wrong: its JSON error or its text becomes a toast, so no button fails silently.
   const toastFailure = (xhr) => {
-    const toasts = document.getElementById("toasts");
-    if (!toasts || !xhr) return;
+    if (!xhr) return;
     let message = (xhr.responseText || "").trim();
     let hint = "";
     try {
@@ -57,6 +56,11 @@
       else if (typeof error === "string") message = error;
     } catch {}
     if (!message || message.startsWith("<")) message = `The server answered ${xhr.status} ${xhr.statusText}.`;
+    toastError(message, hint);
+  };
+  const toastError = (message, hint) => {
+    const toasts = document.getElementById("toasts");
+    if (!toasts) return;
     const div = document.createElement("div");
     div.className = "toast error";
     div.setAttribute("role", "status");
@@ -68,8 +72,16 @@
       div.append(span);
     }
     toasts.append(div);
+    return div;
   };
   document.addEventListener("htmx:responseError", (e) => toastFailure(e.detail.xhr));
+  // No answer at all (Layerline stopped, restarting, or this device offline): say so, or the
+  // control would just do nothing — once while it lasts, not for every poll of the page.
+  document.addEventListener("htmx:sendError", () => {
+    if (document.querySelector("#toasts .toast[data-offline]")) return;
+    const toast = toastError("Layerline could not be reached, so nothing was done.", "Check that it is running and that this device is on the network, then try again.");
+    if (toast) toast.dataset.offline = "";
+  });
   // A control the live panel re-rendered while its request was out is no longer in the page when
   // the answer comes: htmx's events about it reach nobody and it cannot retarget from it, so its
   // request is watched from the start and a refusal or a toast still shows.

@@ -9,6 +9,7 @@ import type { RepositoryNotice, RepositoryStatus } from "../src/plugins/reposito
 import type { FormField } from "../src/plugins/settings.ts";
 import type { Access } from "../src/server/auth/access.ts";
 import { formatBytes } from "./dashboard.ts";
+import { TRENDING_MIN_WEEK_INSTALLS } from "../src/registry/rankings.ts";
 import { starButton } from "./tracking.ts";
 import { html, type Html } from "./html.ts";
 import { layout, type PageSession } from "./layout.ts";
@@ -192,6 +193,7 @@ export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, re
       <label><input type="checkbox" name="without" value="cloud" ${checked(without.has("cloud"))}> Hide cloud services</label>
       <label><input type="checkbox" name="without" value="commercial" ${checked(without.has("commercial"))}> Hide commercial</label>
     </form>
+    <p class="muted small sort-help">Most popular: hosts using the plugin in the last 30 days. Trending: installs in the last 7 days against the weekly average of the last 30 (from ${TRENDING_MIN_WEEK_INSTALLS} installs a week). Latest release: its source repository's newest release. The figures come from the repository's anonymous usage statistics.</p>
     <div id="repo-results">${repositoryResults(results, starred, access)}</div>
   </section>
   ${access.may("POST /ui/plugins/repository/settings") ? html`<section class="card">
@@ -229,7 +231,7 @@ function repositoryStatus(status: RepositoryStatus, access: Access, now = Date.n
   ${status.url ? "" : html`<p class="problem">No plugin repository is configured.${access.may("POST /ui/plugins/repository/settings") ? " Enter the index URL below." : ""}</p>`}
   ${status.error ? html`<p class="problem" role="alert">${status.error}</p>` : ""}
   ${copy}
-  ${status.problems.length ? html`<p class="muted">${status.problems.length} malformed entries were skipped.</p>` : ""}
+  ${status.problems.length ? html`<details class="repo-problems"><summary>${status.problems.length} malformed ${status.problems.length === 1 ? "entry was" : "entries were"} skipped</summary><ul>${status.problems.slice(0, 50).map((p) => html`<li>entry ${p.index + 1}${p.id ? ` ("${p.id}")` : ""}: ${p.message}</li>`)}</ul>${status.problems.length > 50 ? html`<p class="muted">and ${status.problems.length - 50} more (GET /api/v1/plugins/repository lists them all).</p>` : ""}</details>` : ""}
 </div>`;
 }
 
@@ -242,12 +244,25 @@ function ago(at: number, now: number): string {
   return hours < 48 ? `${hours} hours ago` : `${Math.round(hours / 24)} days ago`;
 }
 
-/** The search results. */
-export function repositoryResults(r: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>, access: Access): Html {
+/** Results shown at a time; "Show more" fetches the next ones. */
+export const REPOSITORY_PAGE = 50;
+
+/**
+ * The search results from `offset` on. The first page comes with the count and the list; a
+ * later one is only its items (and the next "Show more"), swapped in for the button that asked.
+ */
+export function repositoryResults(r: { total: number; results: CatalogItem[] }, starred: ReadonlySet<string>, access: Access, offset = 0): Html {
   if (r.total === 0) return html`<p class="muted">No plugin matches.</p>`;
-  const shown = r.results;
-  return html`<p class="muted">${r.total} plugin${r.total === 1 ? "" : "s"}${shown.length < r.total ? `, the first ${shown.length} shown` : ""}.</p>
-<ul class="repo-results">${shown.map((item) => repositoryItem(item, starred.has(item.entry.id), access))}</ul>`;
+  const items = html`${r.results.map((item) => repositoryItem(item, starred.has(item.entry.id), access))}${moreButton(offset + r.results.length, r.total)}`;
+  if (offset > 0) return items;
+  return html`<p class="muted">${r.total} plugin${r.total === 1 ? "" : "s"}.</p>
+<ul class="repo-results">${items}</ul>`;
+}
+
+/** The next page of the same query (the form's fields), in place of this list item. */
+function moreButton(shown: number, total: number): Html | "" {
+  if (shown >= total) return "";
+  return html`<li class="repo-more"><button type="button" hx-get="/ui/plugins/repository/results?offset=${shown}" hx-include="#repo-query" hx-target="closest li" hx-swap="outerHTML">Show ${Math.min(REPOSITORY_PAGE, total - shown)} more (${total - shown} not shown)</button></li>`;
 }
 
 /** One plugin in the results, with badges, the star (one like per installation) and the install button (for a viewer who may). */
@@ -272,7 +287,7 @@ export function repositoryItem(item: CatalogItem, starred: boolean, access: Acce
     ${h.openIssues !== null ? html`<span class="badge" title="Open issues">${h.openIssues} open issues</span>` : ""}
     ${h.stars !== null ? html`<span class="badge" title="Stars">★ ${h.stars}</span>` : ""}
     <span class="badge" title="Instances using it this month">${item.popularity.toLocaleString("en")} instances</span>
-    ${item.trending >= 1.5 ? html`<span class="badge trending" title="Installs this week vs the month's weekly average">trending ×${item.trending.toFixed(1)}</span>` : ""}
+    ${item.trending !== null && item.trending >= 1.5 ? html`<span class="badge trending" title="Installs in the last 7 days against the weekly average of the last 30">trending ×${item.trending.toFixed(1)}</span>` : ""}
     ${e.abandoned !== false && e.abandoned !== "" ? html`<span class="badge abandoned">abandoned</span>` : ""}
     ${e.attributes.map((a) => html`<span class="badge attr">${a}</span>`)}
     <span class="spacer"></span>

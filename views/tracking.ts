@@ -45,6 +45,8 @@ export function trackingSection(status: TrackingStatus): Html {
     ? html`<p class="tracking-last ${last.ok ? "" : "warnings"}">${last.ok ? "Last report delivered" : "The last report failed"} ${new Date(last.at).toISOString().slice(0, 16).replace("T", " ")} UTC${last.error ? html`: ${last.error}` : "."}</p>`
     : ""}
   <details ${on ? "" : "open"}><summary>Exactly what the next report contains</summary>${payloadBlock(status.payload)}</details>
+  <p class="muted">This installation's random id is <code data-instance>${status.payload.instance}</code>.
+  <button type="button" hx-post="/ui/tracking/reset-id" hx-target="#tracking-settings" hx-swap="outerHTML" hx-confirm="Make a new random id? The registry then counts this host as a new installation and cannot link it to the old one; your stars stay with the old id.">Make a new id</button></p>
 </section>`;
 }
 

@@ -24,11 +24,20 @@ export interface Rankings {
   latest: Ranked[];
 }
 
-type Stats = Pick<IndexEntry["stats"], "install_events_week" | "install_events_month">;
+/** The install counts a trend is read from (absent = 0, as in a host's looser reading of the index). */
+type Stats = { install_events_week?: number; install_events_month?: number };
 
-/** Example: 76 installs this week, 276 this month → 76 / (276 / 4) ≈ 1.10. */
-export function trendingScore(stats: Stats): number {
-  return stats.install_events_week / Math.max(1, stats.install_events_month / 4);
+/**
+ * Installs this week against the month's weekly average — the one definition the website, the
+ * index's readers and the host's browser share. Example: 76 this week, 276 this month → 76 /
+ * (276 / 4) ≈ 1.10. The month's window contains the week, so the month counts at least the
+ * week's installs (7- and 30-day exports taken apart can disagree; the trend is at most ×4).
+ * null (no trend) under {@link TRENDING_MIN_WEEK_INSTALLS} installs this week.
+ */
+export function trendingScore(stats: Stats): number | null {
+  const week = stats.install_events_week ?? 0;
+  if (week < TRENDING_MIN_WEEK_INSTALLS) return null;
+  return week / (Math.max(stats.install_events_month ?? 0, week) / 4);
 }
 
 /** The date of the newest release (`github.latest_release.date`, else the first `releases[].date`). */
@@ -43,14 +52,14 @@ export function computeRankings(index: readonly IndexEntry[], size = RANKING_SIZ
 
   const popular = eligible.filter((e) => e.stats.instances_month > 0).sort((a, b) => b.stats.instances_month - a.stats.instances_month || byId(a, b));
   const trending = eligible
-    .filter((e) => e.stats.install_events_week >= TRENDING_MIN_WEEK_INSTALLS)
-    .sort((a, b) => trendingScore(b.stats) - trendingScore(a.stats) || b.stats.install_events_week - a.stats.install_events_week || byId(a, b));
+    .filter((e) => trendingScore(e.stats) !== null)
+    .sort((a, b) => trendingScore(b.stats)! - trendingScore(a.stats)! || b.stats.install_events_week - a.stats.install_events_week || byId(a, b));
   const latest = eligible
     .filter((e) => latestReleaseDate(e) !== null)
     .sort((a, b) => releaseTime(b) - releaseTime(a) || byId(a, b));
   return {
     popular: ranked(popular, (e) => e.stats.instances_month),
-    trending: ranked(trending, (e) => Math.round(trendingScore(e.stats) * 100) / 100),
+    trending: ranked(trending, (e) => Math.round(trendingScore(e.stats)! * 100) / 100),
     latest: ranked(latest, (e) => latestReleaseDate(e)!),
   };
 }

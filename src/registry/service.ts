@@ -110,7 +110,10 @@ export async function startRegistryService(o: RegistryServiceOptions): Promise<R
     .use(errorHandler)
     .post(PING_PATH, ({ body, set }) => {
       // The address the ping came from is never read, so it cannot be stored or logged.
-      store.recordPing(parseBody(PingSchema, body, PAYLOAD_HINT), now());
+      const ping = parseBody(PingSchema, body, PAYLOAD_HINT);
+      // Only plugins this registry lists are counted: the exports are public, and the name of a
+      // private plugin (a host's own, installed from a file) must not be published.
+      store.recordPing({ ...ping, plugins: ping.plugins.filter((p) => known.has(p.id)), events: ping.events.filter((e) => known.has(e.plugin)) }, now());
       set.status = 204;
       return "";
     })

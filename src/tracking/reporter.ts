@@ -189,6 +189,16 @@ export class TrackingReporter {
     } else if (was !== true) this.schedule(this.o.firstDelayMs ?? 2 * 60_000);
   }
 
+  /**
+   * A new random instance id: the registry can no longer link what this host sends next to what
+   * it sent before. The installs/uninstalls count afresh (no earlier list), and the stars — likes
+   * the registry keeps under the old id — are forgotten here. Pending print counts are kept.
+   */
+  resetId(): string {
+    this.settings.forgetInstance();
+    return this.settings.instanceId();
+  }
+
   setUrl(url: string | null): void {
     this.settings.setUrl(url);
   }

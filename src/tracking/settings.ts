@@ -63,6 +63,11 @@ export class TrackingSettings {
     return fresh;
   }
 
+  /** Forgets the instance id and what is tied to it (the last report, its plugin list, the stars); the next use makes a new id. */
+  forgetInstance(): void {
+    for (const key of [KEY.instanceId, KEY.reported, KEY.lastSend, KEY.stars]) this.store.delete(key);
+  }
+
   pending = () => this.store.get(KEY.pending, PendingSchema, { started: 0, finished: 0 });
   setPending = (p: Pending) => this.store.set(KEY.pending, p);
   /** The plugins the last delivered ping listed; null before the first one (no events then). */

@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { openDatabase } from "../../src/db/database.ts";
 import { SettingsStore } from "../../src/db/settings.ts";
-import { catalogQueryFrom, RepositoryCatalog, runsOn, trendingScore, type CatalogQuery, type HostInfo } from "../../src/plugins/repository/catalog.ts";
+import { catalogQueryFrom, RepositoryCatalog, runsOn, type CatalogQuery, type HostInfo } from "../../src/plugins/repository/catalog.ts";
+import { computeRankings, trendingScore } from "../../src/registry/rankings.ts";
 import { parseIndex, parseIndexDate, type IndexEntry } from "../../src/plugins/repository/entry.ts";
 import { PluginRepository } from "../../src/plugins/repository/source.ts";
 
@@ -39,7 +40,8 @@ describe("the real OctoPrint index", () => {
 
   test("sorting: popular, trending, latest release, stars, title, newest", () => {
     expect(ids({ sort: "popular" })).toEqual(["bedlevelvisualizer", "octolapse", "PrintTimeGenius", "themeify", "DisplayLayerProgress"]);
-    expect(ids({ sort: "trending" })).toEqual(["gpx", "psucontrol_wemo", "mqtt_for_psucontrol", "calibrationcompanion", "filament_scale"]);
+    // jq '[.[] | select(.stats.install_events_week >= 10) | {id, s: (.stats.install_events_week / ([.stats.install_events_month, .stats.install_events_week] | max) * 4)}] | sort_by(-.s)'
+    expect(ids({ sort: "trending" }, 7)).toEqual(["mqtt_for_psucontrol", "psucontrol_wemo", "gpx", "calibrationcompanion", "filament_scale", "psucontrol_tendabeli", "wemoswitch"]);
     expect(ids({ sort: "released" })).toEqual(["homeassistant", "display_eta", "mqtt_for_psucontrol", "PrintTimeGenius", "psucontrol"]);
     expect(ids({ sort: "stars" })).toEqual(["octolapse", "enclosure", "arc_welder", "telegram", "touchui"]);
     // "Access Anywhere - The Spaghetti Detective" < "Action Commands"
@@ -50,11 +52,25 @@ describe("the real OctoPrint index", () => {
     expect(ids({})).toEqual(ids({ sort: "popular" }));
   });
 
-  test("trending is installs this week against the month's weekly average", () => {
-    const gpx = real.find((e) => e.id === "gpx")!; // week 11, month 1
-    expect(trendingScore(gpx)).toBe(11);
+  test("trending is installs this week against the month's weekly average, from 10 installs a week, as on the registry's website", () => {
     const klipper = real.find((e) => e.id === "klipper")!; // week 198, month 865
-    expect(trendingScore(klipper)).toBeCloseTo(198 / (865 / 4), 10);
+    expect(trendingScore(klipper.stats)).toBeCloseTo(198 / (865 / 4), 10);
+    // The month's window holds the week: 11 installs this week but 1 this month (exports taken apart) is ×4, not ×11.
+    const gpx = real.find((e) => e.id === "gpx")!;
+    expect([gpx.stats.install_events_week, gpx.stats.install_events_month, trendingScore(gpx.stats)]).toEqual([11, 1, 4]);
+    // Two installs this week are no trend: octotweet (2 of 5 this month) would be ×1.6.
+    const octotweet = catalog.get("octotweet")!;
+    expect([octotweet.entry.stats.install_events_week, octotweet.trending]).toEqual([2, null]);
+    expect(octotweet.entry.stats.install_events_week! / (octotweet.entry.stats.install_events_month! / 4)).toBeCloseTo(1.6, 5);
+    // Plugins without a trend come after those with one, by their installs this week.
+    const all = catalog.search({ sort: "trending" }).results;
+    const firstWithout = all.findIndex((i) => i.trending === null);
+    expect(all.slice(firstWithout).every((i) => i.trending === null)).toBe(true);
+    expect(all[firstWithout]!.entry.stats.install_events_week).toBe(9);
+    // The host's trending order is the registry's ranking (which leaves abandoned and disabled plugins out).
+    const ranked = computeRankings(real.map((e) => ({ ...e, stats: { instances_month: 0, instances_week: 0, install_events_week: 0, install_events_month: 0, likes: 0, ...e.stats } })) as never, 10);
+    const browsed = all.filter((i) => !(i.entry.abandoned !== false && i.entry.abandoned !== "") && i.entry.disabled === undefined).slice(0, 10);
+    expect(browsed.map((i) => i.entry.id)).toEqual(ranked.trending.map((r) => r.id));
   });
 
   test("full-text search: words, typos, prefixes, authors", () => {
@@ -126,9 +142,9 @@ describe("Layerline's fields", () => {
 
   test("malformed entries are skipped and reported; odd fields fall back to absent", () => {
     expect(made.problems.map((p) => [p.index, p.id, p.message])).toEqual([
-      [11, null, 'id: Invalid key: Expected "id" but received undefined'],
-      [12, "no-title", 'title: Invalid key: Expected "title" but received undefined'],
-      [13, null, 'Invalid type: Expected Object but received "not even an object"'],
+      [11, null, "id: is missing"],
+      [12, "no-title", "title: is missing"],
+      [13, null, "is not an entry (an object with id and title)"],
       [14, "fine", "the id appears more than once (the first entry is used)"],
     ]);
     expect(made.entries.find((e) => e.id === "odd-fields")).toMatchObject({ stats: {}, github: { stars: undefined }, tags: [], compatibility: { os: [], layerline: undefined } });

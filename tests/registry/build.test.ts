@@ -95,9 +95,10 @@ test("rankings on the real statistics are pinned", () => {
     { id: "ender3v2tempfix", title: "Creality 2x temperature reporting fix", value: 12156 },
   ]);
   expect(rankings.trending.map((r: { id: string; value: number }) => [r.id, r.value])).toEqual([
-    ["GPX", 11],
+    // GPX has 11 installs this week but 1 this month (exports taken apart): the month holds the week, so ×4, not ×11.
     ["mqtt_for_psucontrol", 4],
     ["psucontrol_wemo", 4],
+    ["GPX", 4],
     ["calibrationcompanion", 4],
     ["filament_scale", 3],
     ["psucontrol_tendabeli", 2],
@@ -141,6 +142,8 @@ test("the website: home page with rankings, search over every plugin, a page per
   expect(page).toContain("<dt>Issues</dt><dd>1 open, 18 closed</dd>");
   expect(page).toContain("<dt>Instances</dt><dd>9,271 this month, 6,971 this week</dd>");
   expect(page).toContain('<dt>Likes</dt><dd class="likes">0</dd>');
+  expect(page).toContain("<dt>Trend</dt><dd>×0.85</dd>"); // 274 installs this week / (1,290 this month / 4)
+  expect(read("plugins/octotweet/index.html")).toContain("<dt>Trend</dt><dd>none (fewer than 10 installs this week)</dd>");
   expect(page).toContain("not a Layerline plugin");
   expect(page).toContain('<a href="https://paypal.me/jneilliii" rel="nofollow noopener noreferrer ugc">');
 

@@ -63,13 +63,21 @@ test("pings are counted per instance and day; the exports have the documented fo
   clock = T0;
   const a1 = ping(A, { plugins: [{ id: "BLTouch", version: "0.3.4" }], events: [{ event: "install", plugin: "BLTouch", version: "0.3.4" }], prints: { started: 2, finished: 1 }, firmware: ["marlin2"] });
   // The same instance pings again the same day: its plugin list is replaced, its print counts add up.
-  const a2 = ping(A, { plugins: [{ id: "BLTouch", version: "0.3.4" }, { id: "GPX", version: "2.6.8" }], events: [{ event: "install", plugin: "GPX", version: "2.6.8" }], prints: { started: 1, finished: 1 }, firmware: ["prusa"] });
+  // A plugin this registry does not list (the host's own, installed from a file) is not counted: the exports are public.
+  const a2 = ping(A, {
+    plugins: [{ id: "BLTouch", version: "0.3.4" }, { id: "GPX", version: "2.6.8" }, { id: "smiths-garage-door", version: "1.0.0" }],
+    events: [{ event: "install", plugin: "GPX", version: "2.6.8" }, { event: "install", plugin: "smiths-garage-door", version: "1.0.0" }],
+    prints: { started: 1, finished: 1 },
+    firmware: ["prusa"],
+  });
   const b = ping(B, { host: { version: "0.2.0", os: "linux", arch: "x64" }, plugins: [{ id: "gpx", version: "2.6.7" }], events: [{ event: "uninstall", plugin: "BLTouch", version: "0.3.4" }], firmware: ["other"] });
   for (const p of [a1, a2, b]) expect((await post("/api/v1/tracking/ping", p)).status).toBe(204);
 
   const run = await service.exportNow();
   expect(run.files).toEqual(["plugin_stats_7d.json", "plugin_stats_30d.json", "instance_stats_7d.json", "instance_stats_30d.json", "plugin_likes.json"]);
   const get = async (name: string) => (await fetch(`${service.url}/export/${name}`)).json();
+  for (const name of run.files) expect([name, JSON.stringify(await get(name)).includes("smiths-garage-door")]).toEqual([name, false]);
+  for (const table of ["instance_plugins", "plugin_events"]) expect(service.db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE plugin LIKE 'smiths%'`).get()).toEqual({ n: 0 });
 
   const week = v.parse(PluginStatsExportSchema, await get("plugin_stats_7d.json"));
   expect(week).toEqual({

@@ -18,7 +18,12 @@ beforeAll(async () => {
   index = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
-    fetch: (req) => (broken || new URL(req.url).pathname.startsWith("/gone/") ? new Response("down for maintenance", { status: 503 }) : Response.json(INDEX)),
+    fetch: (req) => {
+      const path = new URL(req.url).pathname;
+      if (path.startsWith("/portal/")) return new Response("<!doctype html><html><body><h1>Log in to the hotel Wi-Fi</h1></body></html>", { headers: { "content-type": "text/html" } });
+      if (path.startsWith("/mixed/")) return Response.json([...INDEX, { id: "third" }, "<script>alert(1)</script>", { id: 7, title: "Seven" }]);
+      return broken || path.startsWith("/gone/") ? new Response("down for maintenance", { status: 503 }) : Response.json(INDEX);
+    },
   });
   host = await startTestHost();
 }, 30_000);
@@ -70,4 +75,25 @@ test("another URL fails: the page does not credit it with the index cached from 
   expect(status).toContain(`Could not refresh the plugin repository from ${gone}`);
   expect(status).toContain(`from ${good} (fetched`);
   expect(status).not.toContain(`plugins from ${gone}`);
+});
+
+test("an answer that is not an index (a Wi-Fi login page) is said in words, naming what came", async () => {
+  const portal = `http://127.0.0.1:${index.port}/portal/plugins.json`;
+  await setUrl(portal);
+  const after = await refresh();
+  expect(after.error).toBe(`Could not refresh the plugin repository from ${portal}: its answer is a web page, not a plugin index — is the URL the index's plugins.json? It begins: "<!doctype html><html><body><h1>Log in to the hotel Wi-Fi</h1"`);
+  expect(await page()).toContain("its answer is a web page, not a plugin index");
+});
+
+test("malformed entries are listed on the page, each with its place, id and field; the others are shown", async () => {
+  const mixed = `http://127.0.0.1:${index.port}/mixed/plugins.json`;
+  await setUrl(mixed);
+  const after = await refresh();
+  expect(after).toMatchObject({ entries: 2, error: null });
+  const status = await page();
+  expect(status).toContain("<summary>3 malformed entries were skipped</summary>");
+  expect(status).toContain('<li>entry 3 (&quot;third&quot;): title: is missing</li>');
+  expect(status).toContain("<li>entry 4: is not an entry (an object with id and title)</li>");
+  expect(status).toContain("<li>entry 5: id: must be text</li>");
+  expect(status).not.toContain("<script>");
 });

@@ -136,3 +136,32 @@ test("a registry that cannot be reached: the failure is shown, the counts are ke
   expect((await on.post("/api/v1/tracking/send")).status).toBe(200);
   expect((await (await on.api("/api/v1/tracking")).json()).payload.prints).toEqual({ started: 0, finished: 0 });
 }, 60_000);
+
+test("a new id: what the host sends next cannot be linked to what it sent before; the old id's stars are forgotten here", async () => {
+  expect((await (await put(on, { enabled: true, url: registry.url })).json()).enabled).toBe(true);
+  const before = (await (await on.api("/api/v1/tracking")).json()).payload.instance;
+  expect((await on.post("/api/v1/tracking/send")).status).toBe(200);
+  expect((await on.post("/api/v1/tracking/stars", { plugin: "BLTouch", starred: true })).status).toBe(200);
+
+  const reset = await (await on.post("/api/v1/tracking/reset-id")).json();
+  const after = reset.payload.instance;
+  expect(after).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  expect(after).not.toBe(before);
+  expect(reset.enabled).toBe(true);
+  // Nothing carries the old id any more: no last report, no stars, no install events against the old list.
+  expect(reset.lastSend).toBeNull();
+  expect(reset.payload.events).toEqual([]);
+  expect(JSON.stringify(reset)).not.toContain(before);
+  expect(await (await on.api("/api/v1/tracking/stars")).json()).toEqual({ stars: [] });
+
+  const sent = await (await on.post("/api/v1/tracking/send")).json();
+  expect(sent.payload.instance).toBe(after);
+  const rows = registry.db.query("SELECT instance FROM instance_days WHERE instance IN (?, ?) ORDER BY instance").all(before, after) as { instance: string }[];
+  expect(rows.map((r) => r.instance).sort()).toEqual([before, after].sort());
+
+  // The settings page's button does the same and shows the new id.
+  const fragment = await (await on.api("/ui/tracking/reset-id", { method: "POST" })).text();
+  const shown = /<code data-instance>([^<]+)<\/code>/.exec(fragment)![1];
+  expect([shown === after, shown === before]).toEqual([false, false]);
+  expect((await (await on.api("/api/v1/tracking")).json()).payload.instance).toBe(shown);
+}, 60_000);

@@ -3,7 +3,7 @@
  * its source's health, its usage, and its description (sanitised HTML from the registry build).
  */
 import type { IndexEntry } from "../../src/registry/index-format.ts";
-import { trendingScore } from "../../src/registry/rankings.ts";
+import { TRENDING_MIN_WEEK_INSTALLS, trendingScore } from "../../src/registry/rankings.ts";
 import type { SiteData, SitePlugin } from "../../src/registry/site.ts";
 import { formatBytes } from "../dashboard.ts";
 import { html, raw, type Html } from "../html.ts";
@@ -70,12 +70,18 @@ function health(r: IndexEntry, now: number): Html {
 </dl></section>`;
 }
 
+/** "×1.10", or why there is none (too few installs this week to tell). */
+function trendOf(s: SitePlugin["record"]["stats"]): string {
+  const score = trendingScore(s);
+  return score === null ? `none (fewer than ${TRENDING_MIN_WEEK_INSTALLS} installs this week)` : `×${score.toFixed(2)}`;
+}
+
 function usage(p: SitePlugin): Html {
   const s = p.record.stats;
   return html`<section class="card usage"><h2>Usage</h2><dl class="facts">
   <dt>Instances</dt><dd>${count(s.instances_month)} this month, ${count(s.instances_week)} this week</dd>
   <dt>Installs</dt><dd>${count(s.install_events_month)} this month, ${count(s.install_events_week)} this week</dd>
-  <dt>Trend</dt><dd>×${trendingScore(s).toFixed(2)}</dd>
+  <dt>Trend</dt><dd>${trendOf(s)}</dd>
   <dt>Likes</dt><dd class="likes">${count(s.likes)}</dd>
 </dl>
 ${p.versions.length ? html`<h2>Versions in use (month)</h2><table class="versions">${p.versions.map(([version, n]) => html`<tr><td>${version}</td><td class="n">${count(n)}</td></tr>`)}</table>` : ""}

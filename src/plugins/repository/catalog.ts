@@ -6,6 +6,7 @@
  * Example: `new RepositoryCatalog(entries, host, Date.now()).search({ q: "bed level", sort: "popular" })`.
  */
 import MiniSearch from "minisearch";
+import { trendingScore } from "../../registry/rankings.ts";
 import { compareVersions, parseVersion, satisfies } from "../semver.ts";
 import { latestReleaseDate, parseIndexDate, type IndexEntry } from "./entry.ts";
 
@@ -46,7 +47,8 @@ export interface CatalogItem {
   reason: string | null;
   health: { badge: HealthBadge; releasedAt: number | null; releaseAgeDays: number | null; openIssues: number | null; stars: number | null };
   popularity: number;
-  trending: number;
+  /** Installs this week against the month's weekly average; null under 10 installs this week (src/registry/rankings.ts). */
+  trending: number | null;
   installedVersion: string | null;
   updateAvailable: boolean;
 }
@@ -56,13 +58,6 @@ const DAY = 86_400_000;
 const FRESH_DAYS = 182;
 const AGING_DAYS = 730;
 const OS_GROUPS: Record<string, string[]> = { posix: ["linux", "macos", "freebsd"], nix: ["linux", "macos", "freebsd"] };
-
-/** installs this week relative to the month's weekly average (docs/plugins.md). */
-export function trendingScore(e: IndexEntry): number {
-  const week = e.stats.install_events_week ?? 0;
-  const month = e.stats.install_events_month ?? 0;
-  return week / Math.max(1, month / 4);
-}
 
 /**
  * Whether an entry's OS list allows `os` ([] = any; groups and "!os" exclusions understood;
@@ -151,7 +146,7 @@ function item(e: IndexEntry, host: HostInfo, now: number): CatalogItem {
     reason,
     health: { badge, releasedAt, releaseAgeDays: ageDays, openIssues: e.github?.issues?.open ?? null, stars: e.github?.stars ?? null },
     popularity: e.stats.instances_month ?? 0,
-    trending: trendingScore(e),
+    trending: trendingScore(e.stats),
     installedVersion,
     updateAvailable: newer && reason === null,
   };
@@ -179,7 +174,8 @@ function compare(sort: SortKey, a: { item: CatalogItem; score: number }, b: { it
     case "popular":
       return y.popularity - x.popularity;
     case "trending":
-      return y.trending - x.trending || y.popularity - x.popularity;
+      // Plugins with a trend first; the rest (too few installs to tell) by their installs this week.
+      return (y.trending ?? -1) - (x.trending ?? -1) || (y.entry.stats.install_events_week ?? 0) - (x.entry.stats.install_events_week ?? 0) || y.popularity - x.popularity;
     case "released":
       return desc(x.health.releasedAt ?? NaN, y.health.releasedAt ?? NaN);
     case "stars":
@@ -235,7 +231,7 @@ export function catalogItemJson(item: CatalogItem) {
     reason: item.reason,
     health: item.health,
     popularity: item.popularity,
-    trending: Math.round(item.trending * 1000) / 1000,
+    trending: item.trending === null ? null : Math.round(item.trending * 1000) / 1000,
     installedVersion: item.installedVersion,
     updateAvailable: item.updateAvailable,
   };

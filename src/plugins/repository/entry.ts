@@ -22,8 +22,8 @@ const ReleaseSchema = v.object({
 });
 
 export const EntrySchema = v.object({
-  id: v.pipe(v.string(), v.trim(), v.minLength(1, "has no id")),
-  title: v.pipe(v.string("has no title"), v.trim()),
+  id: v.pipe(v.string("must be text"), v.trim(), v.minLength(1, "is empty")),
+  title: v.pipe(v.string("must be text"), v.trim()),
   description: v.fallback(v.optional(v.string(), ""), ""),
   author: v.fallback(v.optional(v.string(), ""), ""),
   license: opt(v.string()),
@@ -95,7 +95,8 @@ export function parseIndex(json: unknown): { entries: IndexEntry[]; problems: In
     if (!parsed.success) {
       const issue = parsed.issues[0];
       const path = v.getDotPath(issue);
-      problems.push({ index, id, message: `${path ? `${path}: ` : ""}${issue.message}` });
+      const message = !path ? "is not an entry (an object with id and title)" : `${path}: ${issue.input === undefined ? "is missing" : issue.message}`;
+      problems.push({ index, id, message });
       return;
     }
     if (seen.has(parsed.output.id)) {

@@ -140,7 +140,7 @@ export class PluginRepository {
       return;
     }
     try {
-      const json = JSON.parse(await fetchText(url));
+      const json = parseJson(await fetchText(url));
       const { entries, problems } = parseIndex(json);
       let notices: unknown[] = [];
       try {
@@ -189,6 +189,17 @@ export class PluginRepository {
     const path = join(dir, CACHE_FILE);
     writeFileSync(`${path}.tmp`, JSON.stringify({ url, fetchedAt: this.fetchedAt, index, notices }));
     renameSync(`${path}.tmp`, path);
+  }
+}
+
+/** The index's JSON, or an error in words: a web page (a login portal, a wrong URL) says so. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    const start = text.trim().slice(0, 60).replace(/\s+/g, " ");
+    const page = /^</.test(start) ? "a web page, not a plugin index — is the URL the index's plugins.json?" : "not a plugin index (JSON)";
+    throw new Error(start ? `its answer is ${page} It begins: ${JSON.stringify(start)}` : "its answer is empty");
   }
 }
 

@@ -39,6 +39,10 @@ export function trackingApi(ctx: AppContext) {
       if (change.enabled !== undefined) ctx.tracking.setEnabled(change.enabled);
       return ctx.tracking.status();
     })
+    .post("/reset-id", () => {
+      ctx.tracking.resetId();
+      return ctx.tracking.status();
+    })
     .post("/send", async () => {
       const sent = await trackingAction(() => ctx.tracking.send());
       return { sent: true, at: sent.at, payload: sent.payload };

@@ -82,6 +82,7 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["GET", "/api/v1/tracking", "anonymous usage statistics: on/off, registry, last report, the exact next payload"],
   ["PUT", "/api/v1/tracking", "opt in or out, or change the registry {enabled?, url?}"],
   ["POST", "/api/v1/tracking/send", "send the usage report now (only when opted in)"],
+  ["POST", "/api/v1/tracking/reset-id", "make a new random instance id (what is sent next cannot be linked to what was sent before); forgets the stars"],
   ["GET", "/api/v1/tracking/stars", "the plugins this host starred"],
   ["POST", "/api/v1/tracking/stars", "star or unstar a repository plugin {plugin, starred}; answers the like count"],
   ["GET", "/api/v1/plugins", "every plugin with its state (enabled, disabled, incompatible, failed) and why; safe mode"],

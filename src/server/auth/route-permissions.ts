@@ -193,6 +193,7 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "GET /api/v1/tracking": settings,
   "PUT /api/v1/tracking": settings,
   "POST /api/v1/tracking/send": settings,
+  "POST /api/v1/tracking/reset-id": settings,
   "GET /api/v1/tracking/stars": login,
   "POST /api/v1/tracking/stars": login,
 
@@ -217,6 +218,7 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "GET /settings/tracking": settings,
   "POST /ui/tracking": settings,
   "POST /ui/tracking/send": settings,
+  "POST /ui/tracking/reset-id": settings,
   "POST /ui/tracking/star": login,
 
   // The files page.

@@ -7,7 +7,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { toast } from "../../../views/dashboard.ts";
 import { html, type Html } from "../../../views/html.ts";
-import { managerPage, noticesBar, pluginList, pluginPage, pluginRow, repositoryItem, repositoryPage, repositoryResults, settingsForm, type ManagerPageData } from "../../../views/plugins.ts";
+import { managerPage, noticesBar, pluginList, pluginPage, pluginRow, REPOSITORY_PAGE, repositoryItem, repositoryPage, repositoryResults, settingsForm, type ManagerPageData } from "../../../views/plugins.ts";
 import { PLUGIN_API_VERSION, SLOTS, type SlotName } from "../../plugins/api.ts";
 import { printerInfo } from "../../plugins/host-api.ts";
 import { catalogQueryFrom } from "../../plugins/repository/catalog.ts";
@@ -73,7 +73,7 @@ export function uiPlugins(ctx: AppContext) {
     .get("/plugins", ({ request }) => htmlResponse(managerPage(managerData(), accessFor(request), pageSession(request))))
     .get("/plugins/repository", ({ request }) => {
       const query = catalogQueryFrom(params(request));
-      return htmlResponse(repositoryPage(plugins.repository.status(), query, plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars()), accessFor(request), pageSession(request)));
+      return htmlResponse(repositoryPage(plugins.repository.status(), query, plugins.catalog().search({ ...query, offset: 0, limit: query.limit ?? REPOSITORY_PAGE }), new Set(ctx.tracking.stars()), accessFor(request), pageSession(request)));
     })
     .get("/plugins/:id", async ({ params: { id }, request }) => {
       const p = manager.get(id);
@@ -136,7 +136,7 @@ export function uiPlugins(ctx: AppContext) {
     )
     .get("/ui/plugins/repository/results", ({ request }) => {
       const query = catalogQueryFrom(params(request));
-      return htmlResponse(repositoryResults(plugins.catalog().search({ ...query, limit: query.limit ?? 50 }), new Set(ctx.tracking.stars()), accessFor(request)));
+      return htmlResponse(repositoryResults(plugins.catalog().search({ ...query, limit: query.limit ?? REPOSITORY_PAGE }), new Set(ctx.tracking.stars()), accessFor(request), query.offset ?? 0));
     })
     .post("/ui/plugins/repository/refresh", async () => {
       await plugins.repository.refresh();

@@ -37,6 +37,10 @@ export function uiTracking(ctx: AppContext) {
       ctx.tracking.setEnabled(form.output.enabled === "on");
       return section();
     })
+    .post("/ui/tracking/reset-id", () => {
+      ctx.tracking.resetId();
+      return section();
+    })
     .post("/ui/tracking/send", async () => {
       try {
         await ctx.tracking.send();
