@@ -85,6 +85,8 @@ describe("the real OctoPrint index", () => {
     // By author (non-ASCII): Gina Häußge's 15 plugins.
     expect(catalog.search({ q: "häußge" }).total).toBe(15);
     expect(ids({ q: "häußge" }, 3)).toEqual(["commandsplitter", "curalegacy", "displayz"]);
+    // Typed without the accents and ß, as most keyboards would.
+    expect(catalog.search({ q: "haussge" }).total).toBe(15);
     // A query sorted by something else than relevance.
     expect(ids({ q: "psu", sort: "popular" })).toEqual(["psucontrol", "psucontrol_rpigpio", "psucontrol_tplink", "psucontrol_tasmota", "psucontrol_wemo"]);
   });

@@ -86,6 +86,14 @@ export function stripHtml(text: string): string {
   return text.replace(/<[^>]*>/g, " ").replace(/&nbsp;/g, " ").replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/\s+/g, " ").trim();
 }
 
+/**
+ * A word as searched: lower case, accents dropped and ß as ss, so a keyboard without them finds
+ * "Häußge" by "haussge" (and the accented query still finds it).
+ */
+function foldTerm(term: string): string {
+  return term.toLowerCase().normalize("NFKD").replace(/\p{M}/gu, "").replace(/ß/g, "ss");
+}
+
 export class RepositoryCatalog {
   private readonly items: Map<string, CatalogItem>;
   private readonly index: MiniSearch<{ id: string; title: string; description: string; author: string; tags: string }>;
@@ -98,7 +106,8 @@ export class RepositoryCatalog {
     this.items = new Map(entries.map((e) => [e.id, item(e, host, now)]));
     this.index = new MiniSearch({
       fields: ["title", "description", "author", "tags"],
-      searchOptions: { boost: { title: 3, tags: 2, author: 1.5 }, fuzzy: 0.2, prefix: true },
+      processTerm: foldTerm,
+      searchOptions: { boost: { title: 3, tags: 2, author: 1.5 }, fuzzy: 0.2, prefix: true, processTerm: foldTerm },
     });
     this.index.addAll(entries.map((e) => ({ id: e.id, title: e.title, description: e.description, author: e.author, tags: e.tags.join(" ") })));
   }
