@@ -12,7 +12,7 @@ import { userInfo } from "node:os";
 import type { SettingsStore } from "../db/settings.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import { checkRecord, currentVerdict, evaluateRelease, fetchRelease, refusal, type FetchedRelease, type Offer } from "./check.ts";
-import { downloadVerified } from "./download.ts";
+import { downloadVerified, removeStaleDownloads } from "./download.ts";
 import { clearHandover, updateHandover, type Handover } from "./handover.ts";
 import { checkRuns } from "./install.ts";
 import { currentTarget, type Channel, type ReleaseTarget } from "./manifest.ts";
@@ -142,6 +142,8 @@ export class UpdateManager {
   /** Called once the host is up: settles what an update left for this start. */
   begin(startup: StartupUpdate, serverUrl: string): void {
     this.serverUrl = serverUrl;
+    const execPath = this.options.control.execPath;
+    if (execPath) for (const path of removeStaleDownloads(dirname(execPath))) this.options.log(`Removed ${path}, a download an earlier run left unfinished.`);
     if (startup.kind === "rolled-back") {
       const h = startup.handover;
       this.settings.setLastResult({ outcome: "rolled-back", from: h.from, to: h.to, at: Date.now(), reason: h.reason, dismissed: false });

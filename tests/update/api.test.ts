@@ -3,7 +3,7 @@
  * usual reasons, the old-platform rule, and refusals. (The real swap is in self-update.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Requirements } from "../../src/update/manifest.ts";
@@ -234,6 +234,28 @@ describe("from source", () => {
       expect(await (await source.api("/ui/update/notice")).text()).toContain("runs from source");
     } finally {
       await source.close();
+    }
+  }, 30_000);
+});
+
+describe("leftovers", () => {
+  test("a download a crash left next to the binary is removed at the next start; one under way is not", async () => {
+    const bin = mkdtempSync(join(dir, "bin-"));
+    const binary2 = join(bin, "layerline");
+    writeFileSync(binary2, "#!/bin/sh\necho 9.0.0\n", { mode: 0o755 });
+    const stale = join(bin, ".layerline-download-layerline-0badf00d");
+    const fresh = join(bin, ".layerline-download-layerline-5eed1e55");
+    writeFileSync(stale, new Uint8Array(1000));
+    writeFileSync(fresh, new Uint8Array(1000));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(stale, hourAgo, hourAgo);
+    const lines: string[] = [];
+    const restarted = await startTestHost({ log: (l) => lines.push(l), update: { publicKey: key.publicKey, control: fakeControl(binary2) } });
+    try {
+      expect(readdirSync(bin).sort()).toEqual([".layerline-download-layerline-5eed1e55", "layerline"]);
+      expect(lines).toContain(`Removed ${stale}, a download an earlier run left unfinished.`);
+    } finally {
+      await restarted.close();
     }
   }, 30_000);
 });
