@@ -104,6 +104,26 @@ describe("update status and settings", () => {
     expect(cancel.status).toBe(409);
   });
 
+  test("a manifest that never ends is refused once it is too big, not read into memory", async () => {
+    // 2 MB without a length, then the connection stays open: the whole body never arrives.
+    const endless = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => new Response(new ReadableStream({ start: (c) => { for (let i = 0; i < 32; i++) c.enqueue(new Uint8Array(65536).fill(32)); } })),
+    });
+    try {
+      const url = `http://127.0.0.1:${endless.port}/release.json`;
+      const status = await (await host.post("/api/v1/update/check", { url })).json();
+      expect(status.check.error).toEqual({
+        code: "bad_manifest",
+        message: `${url} is too big for a release manifest (it is larger than the limit of 1048576 bytes).`,
+        hint: "Check the update URL: it must point at a release.json.",
+      });
+    } finally {
+      endless.stop(true);
+    }
+  }, 10_000);
+
   test("nothing newer: up to date, and start says so", async () => {
     const url = server.publish("same", await manifestFor(binary, { version: VERSION, key: key.privateKey }), { file: binary });
     const status = await (await host.post("/api/v1/update/check", { url })).json();
