@@ -86,6 +86,13 @@ describe("signatures", () => {
     expect(e.message).toContain("targets.linux-x64.file: must be a plain file name");
   });
 
+  test("a release that adds a target this version does not know still verifies, and is offered here", () => {
+    const future = { ...manifest, targets: { ...manifest.targets, "linux-riscv64": { file: "layerline-linux-riscv64", size: 12, sha256: "c".repeat(64), requires: { isa: "rv64gc" } } } };
+    const verified = verifyRelease(JSON.stringify(signManifest(future as ReleaseManifest, key.privateKey)), key.publicKey);
+    expect(verified.targets["linux-x64"]).toEqual(manifest.targets["linux-x64"]!);
+    expect(evaluateRelease(verified, { version: "1.5.0", target: "linux-arm64", platform: { arch: "arm64", kernel: "6.1", glibc: "2.36", cpu: [] }, failedVersions: [] })).toEqual({ kind: "update", target: manifest.targets["linux-arm64"]! });
+  });
+
   test("the built-in key is a real Ed25519 public key; --update-public-key files are checked", () => {
     expect(trustedPublicKey().asymmetricKeyType).toBe("ed25519");
     expect(keyId(parsePublicKey(RELEASE_PUBLIC_KEY))).toMatch(/^[0-9a-f]{16}$/);
