@@ -99,9 +99,12 @@ export class UpdateManager {
     this.schedule();
   }
 
+  /** Puts away the notice shown: how the last update ended, else why the last check failed. */
   dismissResult(): void {
     const result = this.settings.lastResult();
-    if (result) this.settings.setLastResult({ ...result, dismissed: true });
+    if (result && !result.dismissed) return this.settings.setLastResult({ ...result, dismissed: true });
+    const check = this.settings.lastCheck();
+    if (check?.error) this.settings.setLastCheck({ ...check, dismissed: true });
   }
 
   /** Fetches and verifies the manifest and records what it means for this host. */
@@ -233,7 +236,10 @@ export class UpdateManager {
         outcome = { record: checkRecord({ url, channel }, { error: e }), release: null, offer: null };
       }
     }
-    this.settings.setLastCheck(outcome.record);
+    // A check failing as the one before, whose notice was put away (an offline printer), stays put away.
+    const previous = this.settings.lastCheck();
+    const same = previous?.dismissed && previous.error && outcome.record.error?.code === previous.error.code && outcome.record.url === previous.url;
+    this.settings.setLastCheck(same ? { ...outcome.record, dismissed: true } : outcome.record);
     return outcome;
   }
 

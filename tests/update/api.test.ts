@@ -124,6 +124,33 @@ describe("update status and settings", () => {
     }
   }, 10_000);
 
+  test("a failed check is shown on every page with the reason, can be tried again, and put away until it fails differently", async () => {
+    const notice = async () => (await host.api("/ui/update/notice")).text();
+    const signed = await manifestFor(binary, { version: "9.0.0", key: key.privateKey });
+    const altered = server.publish("altered", { ...signed, manifest: { ...signed.manifest, notes: "Install me." } }, { file: binary });
+    await host.post("/api/v1/update/check", { url: altered });
+    const shown = await notice();
+    expect(shown).toContain('data-kind="error"');
+    expect(shown).toContain("Could not check for updates.");
+    expect(shown).toContain("The release manifest&#39;s signature does not verify: it was changed after it was signed.");
+    expect(shown).toContain('hx-post="/ui/update/check"');
+
+    // Put away; the same failure again stays away, another one shows.
+    await host.api("/ui/update/dismiss", { method: "POST" });
+    expect(await notice()).toContain("hidden");
+    await host.post("/api/v1/update/check", { url: altered });
+    expect(await notice()).not.toContain("Could not check for updates.");
+    await host.post("/api/v1/update/check", { url: `${server.url}/nothing/release.json` });
+    expect(await notice()).toContain("The update server answered 404");
+    await host.api("/ui/update/dismiss", { method: "POST" });
+
+    // Check again (the configured source) answers with the fresh notice.
+    await host.api("/api/v1/update/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ url: server.publish("again", signed, { file: binary }) }) });
+    const again = await (await host.api("/ui/update/check", { method: "POST" })).text();
+    expect(again).toContain("Layerline 9.0.0 is available");
+    await host.api("/api/v1/update/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ url: null }) });
+  });
+
   test("nothing newer: up to date, and start says so", async () => {
     const url = server.publish("same", await manifestFor(binary, { version: VERSION, key: key.privateKey }), { file: binary });
     const status = await (await host.post("/api/v1/update/check", { url })).json();
