@@ -8,7 +8,6 @@ import type { Database } from "bun:sqlite";
 import type { KeyObject } from "node:crypto";
 import { accessSync, constants, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { userInfo } from "node:os";
 import type { SettingsStore } from "../db/settings.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import { checkRecord, currentVerdict, evaluateRelease, fetchRelease, refusal, type FetchedRelease, type Offer } from "./check.ts";
@@ -16,7 +15,7 @@ import { downloadVerified, removeStaleDownloads } from "./download.ts";
 import { clearHandover, updateHandover, type Handover } from "./handover.ts";
 import { checkRuns } from "./install.ts";
 import { currentTarget, type Channel, type ReleaseTarget } from "./manifest.ts";
-import { detectPlatform, type Platform } from "./platform.ts";
+import { accountName, detectPlatform, type Platform } from "./platform.ts";
 import { UpdateError, type UpdateErrorCode } from "./problem.ts";
 import { EXIT_RESTART, type ProcessControl } from "./process-control.ts";
 import { installAndRestart } from "./restart.ts";
@@ -209,10 +208,11 @@ export class UpdateManager {
     try {
       accessSync(dirname(execPath), constants.W_OK);
     } catch {
+      const user = accountName();
       return new UpdateError(
         "not_installable",
-        `Layerline cannot replace ${execPath}: user ${userInfo().username} may not write to ${dirname(execPath)}.`,
-        `Give that user the folder (sudo chown ${userInfo().username} ${dirname(execPath)}) or move the binary to a folder it owns.`,
+        `Layerline cannot replace ${execPath}: user ${user} may not write to ${dirname(execPath)}.`,
+        `Give that user the folder (sudo chown ${user} ${dirname(execPath)}) or move the binary to a folder it owns.`,
       );
     }
     return null;
