@@ -18,7 +18,7 @@ export function updateNotice(status: UpdateStatus, access: Access): Html {
 
 function noticeBody(status: UpdateStatus, access: Access): Html | null {
   const { job, check, lastResult } = status;
-  const button = (action: "start" | "cancel" | "dismiss", content: Html) => (access.may(`POST /ui/update/${action}`) ? content : "");
+  const button = (action: "start" | "check" | "cancel" | "dismiss", content: Html) => (access.may(`POST /ui/update/${action}`) ? content : "");
   const cancel = (label: string) => button("cancel", html`<button hx-post="/ui/update/cancel" hx-target="#update-notice" hx-swap="outerHTML">${label}</button>`);
   const start = (label: string) => button("start", startButton(status, label));
   switch (job.state) {
@@ -51,6 +51,14 @@ ${check?.verdict === "update" ? start("Try again") : ""}`);
 ${lastResult.to !== status.version ? "" : html`<a href="">Reload the page</a>`} ${dismiss}`)
       : notice("error", html`<strong>The update to Layerline ${lastResult.to} failed and was undone</strong> — this is ${lastResult.from} again, with its database as it was.
 <span class="hint">Why: ${lastResult.reason ?? "unknown"}</span> ${dismiss}`);
+  }
+  if (check?.error && !check.dismissed && check.error.code !== "no_source") {
+    // A manifest that fails its signature is a warning sign, not a network hiccup.
+    const kind = check.error.code === "bad_signature" ? "error" : "warn";
+    const again = button("check", html`<button hx-post="/ui/update/check" hx-target="#update-notice" hx-swap="outerHTML">Check again</button>`);
+    const dismiss = button("dismiss", html`<button hx-post="/ui/update/dismiss" hx-target="#update-notice" hx-swap="outerHTML">Dismiss</button>`);
+    return notice(kind, html`<strong>Could not check for updates.</strong> ${check.error.message} ${again} ${dismiss}
+${check.error.hint ? html`<span class="hint">${check.error.hint}</span>` : ""}`);
   }
   if (!check?.latest) return null;
   const latest = check.latest;

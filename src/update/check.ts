@@ -6,6 +6,7 @@
 import type { KeyObject } from "node:crypto";
 import { compareVersions, manifestUrl, type Channel, type ReleaseManifest, type ReleaseTarget, type TargetName } from "./manifest.ts";
 import { unmetRequirements, type Platform } from "./platform.ts";
+import { readLimited, TooLargeError } from "./download.ts";
 import { UpdateError, why } from "./problem.ts";
 import type { CheckRecord } from "./settings.ts";
 import { verifyRelease } from "./signature.ts";
@@ -29,17 +30,13 @@ export async function fetchRelease(template: string, channel: Channel, trusted: 
       await response.body?.cancel();
       throw new UpdateError("fetch_failed", `The update server answered ${response.status} for ${url}.`, response.status === 404 ? "Check the update URL and channel." : "Try again later.");
     }
-    const length = Number(response.headers.get("content-length") ?? 0);
-    if (length > MAX_MANIFEST_BYTES) {
-      await response.body?.cancel();
-      throw new UpdateError("bad_manifest", `${url} is ${length} bytes, too big for a release manifest.`, "Check the update URL: it must point at a release.json.");
-    }
-    text = await response.text();
+    // Read with a limit: a server streaming without end must not fill the memory of a Pi.
+    text = new TextDecoder().decode(await readLimited(response, MAX_MANIFEST_BYTES));
   } catch (e) {
     if (e instanceof UpdateError) throw e;
+    if (e instanceof TooLargeError) throw new UpdateError("bad_manifest", `${url} is too big for a release manifest (${e.message}).`, "Check the update URL: it must point at a release.json.");
     throw new UpdateError("fetch_failed", `Could not reach the update server at ${url}: ${why(e)}.`, "Check the network connection and the update URL.");
   }
-  if (text.length > MAX_MANIFEST_BYTES) throw new UpdateError("bad_manifest", `${url} is too big for a release manifest.`, "Check the update URL: it must point at a release.json.");
   const manifest = verifyRelease(text, trusted);
   // A beta host follows stable releases too; a stable host never takes a beta.
   if (manifest.channel !== channel && !(channel === "beta" && manifest.channel === "stable")) {

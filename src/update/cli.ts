@@ -256,12 +256,23 @@ async function updateHere(options: Options): Promise<number> {
 
   console.log(`Updating Layerline ${VERSION} → ${manifest.version} (${manifest.channel}).${manifest.notes.trim() ? `\n\n${manifest.notes.trim()}\n` : ""}`);
   const bar = new TerminalProgress();
+  // Ctrl-C (or a stop) during the download: the temporary file next to the binary goes too.
+  const interrupted = new AbortController();
+  const interrupt = () => interrupted.abort();
+  process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
   const temp = await downloadVerified(new URL(offer.target.file, manifestUrl).href, offer.target, dirname(execPath), {
     mode: 0o755,
     name: basename(execPath),
+    signal: interrupted.signal,
     onProgress: (received, total) => bar.update(received, total),
-  });
-  bar.finish();
+  })
+    .catch((e) => {
+      throw interrupted.signal.aborted ? new UpdateError("cancelled", "The update was interrupted; nothing was installed.") : e;
+    })
+    .finally(() => {
+      process.off("SIGINT", interrupt).off("SIGTERM", interrupt);
+      bar.finish();
+    });
   console.log("Downloaded; size, sha256 and signature verified.");
   await checkRuns(temp, manifest.version).catch((e) => {
     rmSync(temp, { force: true });

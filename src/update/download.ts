@@ -4,8 +4,9 @@
  * deleted again on any failure. Used for the host's own binary and, later, plugin archives from
  * the repository index (which publish a sha256 per version).
  */
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { UpdateError, why } from "./problem.ts";
 
 export interface Expected {
@@ -22,7 +23,15 @@ export interface DownloadOptions {
   mode?: number;
   /** Name stem of the temporary file (default: the URL's last path segment). */
   name?: string;
+  /** Give up when the server sends nothing for this long (default DOWNLOAD_STALL_MS). */
+  stallMs?: number;
 }
+
+/**
+ * A server that stops sending (a dead mobile link, a hung proxy) must not leave an update or a
+ * plugin install "downloading" for ever: no byte for this long ends the download.
+ */
+export const DOWNLOAD_STALL_MS = 60_000;
 
 /** Prefix of every temporary download, so leftovers from a crash can be recognised and removed. */
 export const DOWNLOAD_PREFIX = ".layerline-download-";
@@ -35,12 +44,56 @@ export const DOWNLOAD_PREFIX = ".layerline-download-";
 export async function downloadVerified(url: string, expected: Expected, dir: string, options: DownloadOptions = {}): Promise<string> {
   const name = options.name ?? basename(new URL(url).pathname);
   const temp = join(dir, `${DOWNLOAD_PREFIX}${name}-${crypto.randomUUID().slice(0, 8)}`);
+  const stall = stallGuard(options.stallMs ?? DOWNLOAD_STALL_MS, options.signal);
+  try {
+    return await download(url, expected, temp, name, stall, options);
+  } catch (e) {
+    if (!stall.stalled) throw e;
+    const seconds = (options.stallMs ?? DOWNLOAD_STALL_MS) / 1000;
+    throw new UpdateError(
+      "fetch_failed",
+      stall.received === null
+        ? `The server did not answer within ${seconds} s for ${url}. Nothing was installed.`
+        : `The download of ${name} stalled: nothing arrived for ${seconds} s after ${stall.received} of ${expected.size} bytes. Nothing was installed.`,
+      "Check the network connection and try again; if it keeps happening, the server is overloaded or down.",
+    );
+  } finally {
+    stall.done();
+  }
+}
+
+/** An abort signal that fires when `poke()` was not called for `ms` (or when `outer` fires). */
+function stallGuard(ms: number, outer?: AbortSignal) {
+  const controller = new AbortController();
+  const guard = {
+    signal: outer ? AbortSignal.any([outer, controller.signal]) : controller.signal,
+    stalled: false,
+    /** Bytes received when it stalled; null while waiting for the server's answer. */
+    received: null as number | null,
+    timer: null as ReturnType<typeof setTimeout> | null,
+    poke(received: number | null) {
+      if (guard.timer) clearTimeout(guard.timer);
+      guard.timer = setTimeout(() => {
+        guard.stalled = true;
+        guard.received = received;
+        controller.abort();
+      }, ms);
+    },
+    done: () => guard.timer && clearTimeout(guard.timer),
+  };
+  guard.poke(null);
+  return guard;
+}
+
+async function download(url: string, expected: Expected, temp: string, name: string, stall: ReturnType<typeof stallGuard>, options: DownloadOptions): Promise<string> {
+  const dir = dirname(temp);
   let response: Response;
   try {
-    response = await fetch(url, { signal: options.signal, redirect: "follow" });
+    response = await fetch(url, { signal: stall.signal, redirect: "follow" });
   } catch (e) {
     throw new UpdateError("fetch_failed", `Could not download ${url}: ${why(e)}.`, "Check the network connection and the update URL.");
   }
+  stall.poke(0);
   if (!response.ok || !response.body) {
     throw new UpdateError("fetch_failed", `The release server answered ${response.status} for ${url}.`, "The release may have been withdrawn; check again later.");
   }
@@ -77,6 +130,7 @@ export async function downloadVerified(url: string, expected: Expected, dir: str
             "The file on the server is not the one that was signed; report this to whoever runs the release server.",
           );
         }
+        stall.poke(received);
         hasher.update(chunk);
         await file.write(chunk);
         options.onProgress?.(received, expected.size);
@@ -110,6 +164,61 @@ export async function downloadVerified(url: string, expected: Expected, dir: str
     await rm(temp, { force: true });
     throw e;
   }
+}
+
+/**
+ * Removes downloads into `dir` that a crash or power cut left behind (a 100 MB binary each, on a
+ * small SD card). A download under way writes all the time and one that stalls gives up after
+ * DOWNLOAD_STALL_MS, so one untouched for longer than `idleMs` belongs to no one.
+ */
+export function removeStaleDownloads(dir: string, idleMs = 2 * DOWNLOAD_STALL_MS, now = Date.now()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!name.startsWith(DOWNLOAD_PREFIX)) continue;
+    const path = join(dir, name);
+    try {
+      if (now - statSync(path).mtimeMs < idleMs) continue;
+      rmSync(path, { force: true });
+      removed.push(path);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+/** A body larger than its limit (a small file such as a manifest or an index must not fill the memory). */
+export class TooLargeError extends Error {
+  override name = "TooLargeError";
+}
+
+/** The body of `response` into memory, refused (TooLargeError) as soon as it exceeds `maxBytes`. */
+export async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array> {
+  const body = response.body;
+  if (!body) return new Uint8Array(0);
+  const announced = Number(response.headers.get("content-length"));
+  if (Number.isFinite(announced) && announced > maxBytes) {
+    await body.cancel();
+    throw new TooLargeError(`it is ${announced} bytes; the limit is ${maxBytes}`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (let next = await reader.read(); !next.done; next = await reader.read()) {
+    size += next.value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new TooLargeError(`it is larger than the limit of ${maxBytes} bytes`);
+    }
+    chunks.push(next.value);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** The sha256 (lowercase hex) of a file, read in a stream. */

@@ -8,15 +8,14 @@ import type { Database } from "bun:sqlite";
 import type { KeyObject } from "node:crypto";
 import { accessSync, constants, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { userInfo } from "node:os";
 import type { SettingsStore } from "../db/settings.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import { checkRecord, currentVerdict, evaluateRelease, fetchRelease, refusal, type FetchedRelease, type Offer } from "./check.ts";
-import { downloadVerified } from "./download.ts";
+import { downloadVerified, removeStaleDownloads } from "./download.ts";
 import { clearHandover, updateHandover, type Handover } from "./handover.ts";
 import { checkRuns } from "./install.ts";
 import { currentTarget, type Channel, type ReleaseTarget } from "./manifest.ts";
-import { detectPlatform, type Platform } from "./platform.ts";
+import { accountName, detectPlatform, type Platform } from "./platform.ts";
 import { UpdateError, type UpdateErrorCode } from "./problem.ts";
 import { EXIT_RESTART, type ProcessControl } from "./process-control.ts";
 import { installAndRestart } from "./restart.ts";
@@ -99,9 +98,12 @@ export class UpdateManager {
     this.schedule();
   }
 
+  /** Puts away the notice shown: how the last update ended, else why the last check failed. */
   dismissResult(): void {
     const result = this.settings.lastResult();
-    if (result) this.settings.setLastResult({ ...result, dismissed: true });
+    if (result && !result.dismissed) return this.settings.setLastResult({ ...result, dismissed: true });
+    const check = this.settings.lastCheck();
+    if (check?.error) this.settings.setLastCheck({ ...check, dismissed: true });
   }
 
   /** Fetches and verifies the manifest and records what it means for this host. */
@@ -142,6 +144,8 @@ export class UpdateManager {
   /** Called once the host is up: settles what an update left for this start. */
   begin(startup: StartupUpdate, serverUrl: string): void {
     this.serverUrl = serverUrl;
+    const execPath = this.options.control.execPath;
+    if (execPath) for (const path of removeStaleDownloads(dirname(execPath))) this.options.log(`Removed ${path}, a download an earlier run left unfinished.`);
     if (startup.kind === "rolled-back") {
       const h = startup.handover;
       this.settings.setLastResult({ outcome: "rolled-back", from: h.from, to: h.to, at: Date.now(), reason: h.reason, dismissed: false });
@@ -204,10 +208,11 @@ export class UpdateManager {
     try {
       accessSync(dirname(execPath), constants.W_OK);
     } catch {
+      const user = accountName();
       return new UpdateError(
         "not_installable",
-        `Layerline cannot replace ${execPath}: user ${userInfo().username} may not write to ${dirname(execPath)}.`,
-        `Give that user the folder (sudo chown ${userInfo().username} ${dirname(execPath)}) or move the binary to a folder it owns.`,
+        `Layerline cannot replace ${execPath}: user ${user} may not write to ${dirname(execPath)}.`,
+        `Give that user the folder (sudo chown ${user} ${dirname(execPath)}) or move the binary to a folder it owns.`,
       );
     }
     return null;
@@ -231,7 +236,10 @@ export class UpdateManager {
         outcome = { record: checkRecord({ url, channel }, { error: e }), release: null, offer: null };
       }
     }
-    this.settings.setLastCheck(outcome.record);
+    // A check failing as the one before, whose notice was put away (an offline printer), stays put away.
+    const previous = this.settings.lastCheck();
+    const same = previous?.dismissed && previous.error && outcome.record.error?.code === previous.error.code && outcome.record.url === previous.url;
+    this.settings.setLastCheck(same ? { ...outcome.record, dismissed: true } : outcome.record);
     return outcome;
   }
 

@@ -59,8 +59,12 @@ export const ReleaseManifestSchema = v.object({
   notes: v.string(),
   /** What to do when this system no longer meets a target's requirements (shown instead of an update). */
   migration: v.optional(v.string()),
+  /**
+   * The targets this version knows are checked; others (an architecture added by a later
+   * release) are kept unread, so that adding one never makes older hosts refuse the manifest.
+   */
   targets: v.pipe(
-    v.record(TargetNameSchema, ReleaseTargetSchema),
+    v.looseObject({ "linux-x64": v.optional(ReleaseTargetSchema), "linux-arm64": v.optional(ReleaseTargetSchema) }),
     v.check((t) => Object.keys(t).length > 0, "must name at least one target"),
   ),
 });

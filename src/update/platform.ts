@@ -3,7 +3,7 @@
  * requirements are met. Detection is the thin shell; `unmetRequirements` is a pure function.
  */
 import { readFileSync } from "node:fs";
-import { release } from "node:os";
+import { release, userInfo } from "node:os";
 import type { Requirements } from "./manifest.ts";
 
 export interface Platform {
@@ -14,6 +14,15 @@ export interface Platform {
   glibc: string | null;
   /** CPU feature flags from /proc/cpuinfo (x86 `flags`, arm `Features`). */
   cpu: string[];
+}
+
+/**
+ * The name of the account this process runs as. (Bun's os.userInfo() takes it from $USER, which
+ * cron, containers and services started without User= do not set: it says "unknown" there.)
+ */
+export function accountName(): string {
+  const id = Bun.spawnSync(["id", "-un"], { stderr: "ignore" });
+  return (id.exitCode === 0 && id.stdout.toString().trim()) || userInfo().username;
 }
 
 /** Reads the running system's platform facts. */

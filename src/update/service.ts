@@ -4,10 +4,10 @@
  * finish a rollback before systemd restarts the service.
  */
 import { accessSync, constants, statSync, writeFileSync } from "node:fs";
-import { userInfo } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { VERSION } from "../version.ts";
+import { accountName } from "./platform.ts";
 import { EXIT_RESTART, processControl } from "./process-control.ts";
 
 export const DEFAULT_UNIT_PATH = "/etc/systemd/system/layerline.service";
@@ -121,7 +121,12 @@ export async function serviceCli(args: string[]): Promise<number> {
     console.error("--baud: must be a whole number such as 115200");
     return 2;
   }
-  const user = values.user ?? process.env.SUDO_USER ?? userInfo().username;
+  const user = values.user ?? process.env.SUDO_USER ?? accountName();
+  // systemd would only fail at start ("status=217/USER"), long after this command said it was done.
+  if (userId(user) === null) {
+    console.error(`--user: there is no user "${user}" on this system. Name an existing account, or create one first (e.g. sudo adduser --system --group --home /var/lib/layerline ${/^[a-z_][a-z0-9_-]*$/.test(user) ? user : "layerline"}).`);
+    return 2;
+  }
   const unit = systemdUnit({ binary, user, dataDir: resolve(values["data-dir"]!), port, host: values.host!, serial: values.serial, baud, extraPorts: values["extra-ports"] });
   const path = resolve(values.path!);
   try {
@@ -152,13 +157,19 @@ Then:
 /** Whether `user` can probably write to `dir`: its owner, or this very user with write access. */
 function writableBy(dir: string, user: string): boolean {
   try {
-    if (user === userInfo().username) {
+    if (user === accountName()) {
       accessSync(dir, constants.W_OK);
       return true;
     }
-    const uid = Bun.spawnSync(["id", "-u", user]).stdout.toString().trim();
-    return uid !== "" && statSync(dir).uid === Number(uid);
+    return statSync(dir).uid === userId(user);
   } catch {
     return false;
   }
+}
+
+/** The uid of an account (local or from the system's user database), or null when there is none. */
+function userId(user: string): number | null {
+  const id = Bun.spawnSync(["id", "-u", "--", user], { stderr: "ignore" });
+  const uid = id.stdout.toString().trim();
+  return id.exitCode === 0 && /^\d+$/.test(uid) ? Number(uid) : null;
 }

@@ -53,6 +53,8 @@ export const CheckRecordSchema = v.object({
   unmet: v.array(v.string()),
   migration: v.nullable(v.string()),
   minimumVersion: v.nullable(v.string()),
+  /** The user put away the notice of this check's error (kept while checks fail the same way). */
+  dismissed: v.optional(v.boolean()),
 });
 export type CheckRecord = v.InferOutput<typeof CheckRecordSchema>;
 

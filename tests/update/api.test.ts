@@ -3,7 +3,7 @@
  * usual reasons, the old-platform rule, and refusals. (The real swap is in self-update.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Requirements } from "../../src/update/manifest.ts";
@@ -102,6 +102,53 @@ describe("update status and settings", () => {
     expect(invalid.status).toBe(400);
     const cancel = await host.post("/api/v1/update/cancel");
     expect(cancel.status).toBe(409);
+  });
+
+  test("a manifest that never ends is refused once it is too big, not read into memory", async () => {
+    // 2 MB without a length, then the connection stays open: the whole body never arrives.
+    const endless = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => new Response(new ReadableStream({ start: (c) => { for (let i = 0; i < 32; i++) c.enqueue(new Uint8Array(65536).fill(32)); } })),
+    });
+    try {
+      const url = `http://127.0.0.1:${endless.port}/release.json`;
+      const status = await (await host.post("/api/v1/update/check", { url })).json();
+      expect(status.check.error).toEqual({
+        code: "bad_manifest",
+        message: `${url} is too big for a release manifest (it is larger than the limit of 1048576 bytes).`,
+        hint: "Check the update URL: it must point at a release.json.",
+      });
+    } finally {
+      endless.stop(true);
+    }
+  }, 10_000);
+
+  test("a failed check is shown on every page with the reason, can be tried again, and put away until it fails differently", async () => {
+    const notice = async () => (await host.api("/ui/update/notice")).text();
+    const signed = await manifestFor(binary, { version: "9.0.0", key: key.privateKey });
+    const altered = server.publish("altered", { ...signed, manifest: { ...signed.manifest, notes: "Install me." } }, { file: binary });
+    await host.post("/api/v1/update/check", { url: altered });
+    const shown = await notice();
+    expect(shown).toContain('data-kind="error"');
+    expect(shown).toContain("Could not check for updates.");
+    expect(shown).toContain("The release manifest&#39;s signature does not verify: it was changed after it was signed.");
+    expect(shown).toContain('hx-post="/ui/update/check"');
+
+    // Put away; the same failure again stays away, another one shows.
+    await host.api("/ui/update/dismiss", { method: "POST" });
+    expect(await notice()).toContain("hidden");
+    await host.post("/api/v1/update/check", { url: altered });
+    expect(await notice()).not.toContain("Could not check for updates.");
+    await host.post("/api/v1/update/check", { url: `${server.url}/nothing/release.json` });
+    expect(await notice()).toContain("The update server answered 404");
+    await host.api("/ui/update/dismiss", { method: "POST" });
+
+    // Check again (the configured source) answers with the fresh notice.
+    await host.api("/api/v1/update/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ url: server.publish("again", signed, { file: binary }) }) });
+    const again = await (await host.api("/ui/update/check", { method: "POST" })).text();
+    expect(again).toContain("Layerline 9.0.0 is available");
+    await host.api("/api/v1/update/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ url: null }) });
   });
 
   test("nothing newer: up to date, and start says so", async () => {
@@ -234,6 +281,28 @@ describe("from source", () => {
       expect(await (await source.api("/ui/update/notice")).text()).toContain("runs from source");
     } finally {
       await source.close();
+    }
+  }, 30_000);
+});
+
+describe("leftovers", () => {
+  test("a download a crash left next to the binary is removed at the next start; one under way is not", async () => {
+    const bin = mkdtempSync(join(dir, "bin-"));
+    const binary2 = join(bin, "layerline");
+    writeFileSync(binary2, "#!/bin/sh\necho 9.0.0\n", { mode: 0o755 });
+    const stale = join(bin, ".layerline-download-layerline-0badf00d");
+    const fresh = join(bin, ".layerline-download-layerline-5eed1e55");
+    writeFileSync(stale, new Uint8Array(1000));
+    writeFileSync(fresh, new Uint8Array(1000));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(stale, hourAgo, hourAgo);
+    const lines: string[] = [];
+    const restarted = await startTestHost({ log: (l) => lines.push(l), update: { publicKey: key.publicKey, control: fakeControl(binary2) } });
+    try {
+      expect(readdirSync(bin).sort()).toEqual([".layerline-download-layerline-5eed1e55", "layerline"]);
+      expect(lines).toContain(`Removed ${stale}, a download an earlier run left unfinished.`);
+    } finally {
+      await restarted.close();
     }
   }, 30_000);
 });

@@ -56,7 +56,7 @@ export async function manifestFor(
   return signManifest(manifest, options.key);
 }
 
-type Route = { manifest: unknown } | { file: string; truncateAt?: number } | { bytes: Uint8Array };
+type Route = { manifest: unknown } | { file: string; truncateAt?: number; stallAt?: number } | { bytes: Uint8Array };
 
 /** A release server on 127.0.0.1 (port 0): routes are set per test. */
 export class ReleaseServer {
@@ -85,14 +85,16 @@ export class ReleaseServer {
     if (!route) return new Response("not found", { status: 404 });
     if ("manifest" in route) return Response.json(route.manifest);
     if ("bytes" in route) return new Response(new Blob([route.bytes as Uint8Array<ArrayBuffer>]));
-    if (route.truncateAt === undefined) return new Response(Bun.file(route.file));
-    // Announces the whole file, sends the first part, then ends the body: a download cut short.
+    const cut = route.truncateAt ?? route.stallAt;
+    if (cut === undefined) return new Response(Bun.file(route.file));
+    // Announces the whole file, sends the first part, then ends the body (a download cut short)
+    // or sends nothing more (a server that stalls).
     const size = Bun.file(route.file).size;
-    const part = Bun.file(route.file).slice(0, route.truncateAt);
+    const part = Bun.file(route.file).slice(0, cut);
     const stream = new ReadableStream({
       async start(controller) {
         controller.enqueue(new Uint8Array(await part.arrayBuffer()));
-        controller.close();
+        if (route.stallAt === undefined) controller.close();
       },
     });
     return new Response(stream, { headers: { "content-length": String(size) } });

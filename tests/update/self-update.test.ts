@@ -173,6 +173,23 @@ describe("`layerline update` with no host running", () => {
     expect(status).toMatchObject({ version: "2.0.0", lastResult: { outcome: "updated", from: "1.0.0", to: "2.0.0" } });
     await host.stop();
   }, 120_000);
+
+  test("Ctrl-C during a download that stalls leaves nothing behind", async () => {
+    const url = server.publish("offline-stall", await manifestFor(v2, { version: "2.0.0", key: key.privateKey }), { file: v2, stallAt: 1_000_000 });
+    const home = mkdtempSync(join(dir, "offline-stall-"));
+    const binary = join(home, "layerline");
+    cpSync(v1, binary);
+    const proc = Bun.spawn([binary, "update", "--data-dir", join(home, "data"), "--update-public-key", key.publicKeyFile, "--url", url], { cwd: home, stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/bin:/bin", HOME: home } });
+    const stderr = new Response(proc.stderr).text();
+    const downloading = () => readdirSync(home).some((f) => f.startsWith(".layerline-download-"));
+    for (const deadline = Date.now() + 30_000; !downloading() && Date.now() < deadline; ) await Bun.sleep(50);
+    expect(downloading()).toBe(true);
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(1);
+    expect(await stderr).toContain("error: The update was interrupted; nothing was installed.");
+    expect(readdirSync(home).sort()).toEqual(["layerline"]);
+    expect(await sha256File(binary)).toBe(v1Hash);
+  }, 60_000);
 });
 
 describe("refused downloads leave everything untouched", () => {

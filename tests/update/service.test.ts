@@ -2,8 +2,8 @@
  * `layerline service install`: the systemd unit it writes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir, userInfo } from "node:os";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemdUnit } from "../../src/update/service.ts";
 
@@ -21,7 +21,7 @@ describe("layerline service install", () => {
     expect(r.exitCode).toBe(0);
     const unit = readFileSync(path, "utf8");
     expect(unit).toContain(`ExecStart=${binary} serve --port 8080 --host 0.0.0.0 --data-dir ${join(dir, "data")} --serial /dev/ttyUSB0 --baud 250000`);
-    expect(unit).toContain(`User=${userInfo().username}`);
+    expect(unit).toContain(`User=${Bun.spawnSync(["id", "-un"]).stdout.toString().trim()}`);
     expect(unit).toContain("Restart=on-failure");
     expect(unit).toContain("RestartForceExitStatus=75");
     expect(unit).toContain("KillMode=control-group");
@@ -47,6 +47,16 @@ describe("layerline service install", () => {
     expect(unit).toContain(`--serial "/dev/serial/by-id/usb-100%%_$$HOME"`);
     expect(unit).toContain("StateDirectory=layerline");
   });
+
+  test("a user that does not exist is refused before a unit is written", () => {
+    const path = join(dir, "nobody-here.service");
+    for (const user of ["no-such-user-7f3a", "no body"]) {
+      const r = Bun.spawnSync(["bun", MAIN, "service", "install", "--path", path, "--binary", "/bin/true", "--user", user]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr.toString()).toContain(`--user: there is no user "${user}" on this system.`);
+      expect(existsSync(path)).toBe(false);
+    }
+  }, 20_000);
 
   test("an unwritable unit path and a wrong command are explained", () => {
     const r = Bun.spawnSync(["bun", MAIN, "service", "install", "--path", join(dir, "no", "such", "dir", "x.service"), "--binary", "/bin/true"]);

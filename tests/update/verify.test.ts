@@ -86,6 +86,13 @@ describe("signatures", () => {
     expect(e.message).toContain("targets.linux-x64.file: must be a plain file name");
   });
 
+  test("a release that adds a target this version does not know still verifies, and is offered here", () => {
+    const future = { ...manifest, targets: { ...manifest.targets, "linux-riscv64": { file: "layerline-linux-riscv64", size: 12, sha256: "c".repeat(64), requires: { isa: "rv64gc" } } } };
+    const verified = verifyRelease(JSON.stringify(signManifest(future as ReleaseManifest, key.privateKey)), key.publicKey);
+    expect(verified.targets["linux-x64"]).toEqual(manifest.targets["linux-x64"]!);
+    expect(evaluateRelease(verified, { version: "1.5.0", target: "linux-arm64", platform: { arch: "arm64", kernel: "6.1", glibc: "2.36", cpu: [] }, failedVersions: [] })).toEqual({ kind: "update", target: manifest.targets["linux-arm64"]! });
+  });
+
   test("the built-in key is a real Ed25519 public key; --update-public-key files are checked", () => {
     expect(trustedPublicKey().asymmetricKeyType).toBe("ed25519");
     expect(keyId(parsePublicKey(RELEASE_PUBLIC_KEY))).toMatch(/^[0-9a-f]{16}$/);
@@ -158,15 +165,19 @@ describe("verified downloads", () => {
             },
           }),
         );
+      // Sends the first 1000 bytes, then nothing more (the connection stays open).
+      if (path === "/stalls") return new Response(new ReadableStream({ start: (c) => c.enqueue(body.slice(0, 1000)) }), { headers: { "content-length": String(body.length) } });
+      // Never answers at all.
+      if (path === "/silent") return new Promise<Response>(() => {});
       return new Response("no", { status: 404 });
     },
   });
   afterAll(() => server.stop(true));
   const url = (p: string) => `http://127.0.0.1:${server.port}${p}`;
 
-  const failure = async (p: string, expected = { size: body.length, sha256 }) => {
+  const failure = async (p: string, expected = { size: body.length, sha256 }, options: { stallMs?: number } = {}) => {
     const folder = mkdtempSync(join(dir, "dl-"));
-    const error = await downloadVerified(url(p), expected, folder).then(
+    const error = await downloadVerified(url(p), expected, folder, options).then(
       () => null,
       (e) => e as UpdateError,
     );
@@ -195,6 +206,18 @@ describe("verified downloads", () => {
     const big = await failure("/ok", { size: 100, sha256 });
     expect(big.code).toBe("size_mismatch");
   });
+
+  test("a server that stops sending, or never answers, ends the download with the reason", async () => {
+    const stalled = await failure("/stalls", undefined, { stallMs: 300 });
+    expect(stalled).toBeInstanceOf(UpdateError);
+    expect(stalled.toJSON()).toEqual({
+      code: "fetch_failed",
+      message: `The download of stalls stalled: nothing arrived for 0.3 s after 1000 of ${body.length} bytes. Nothing was installed.`,
+      hint: "Check the network connection and try again; if it keeps happening, the server is overloaded or down.",
+    });
+    const silent = await failure("/silent", undefined, { stallMs: 300 });
+    expect(silent.message).toBe(`The server did not answer within 0.3 s for ${url("/silent")}. Nothing was installed.`);
+  }, 10_000);
 });
 
 describe("the swap", () => {
