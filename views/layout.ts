@@ -18,6 +18,7 @@ export interface PageSession {
  * transitions, so `defaultSettleDelay: 0` makes new content work the moment it appears.
  */
 export function layout(title: string, content: Html, nav: Html = html``, session?: PageSession): Html {
+  const settings = settingsHome(session);
   const headers = JSON.stringify(session ? { "X-Requested-With": "htmx", "X-CSRF-Token": session.csrf } : { "X-Requested-With": "htmx" });
   return html`<!doctype html>
 <html lang="en">
@@ -38,7 +39,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
   <a href="/queue">Queue</a>
   <a href="/history">History</a>
   <a href="/plugins">Plugins</a>
-  ${settingsHome(session) ? html`<a href="${settingsHome(session)!}">Settings</a>` : ""}
+  ${settings ? html`<a href="${settings}">Settings</a>` : ""}
   <nav>${nav}</nav>
   ${session ? html`<span class="plugin-nav" hx-get="/ui/plugins/slot/navbar.item" hx-trigger="load"></span>` : ""}
   <a class="muted" href="/api/v1/docs">API</a>
