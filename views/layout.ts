@@ -18,6 +18,7 @@ export interface PageSession {
  * transitions, so `defaultSettleDelay: 0` makes new content work the moment it appears.
  */
 export function layout(title: string, content: Html, nav: Html = html``, session?: PageSession): Html {
+  const settings = settingsHome(session);
   const headers = JSON.stringify(session ? { "X-Requested-With": "htmx", "X-CSRF-Token": session.csrf } : { "X-Requested-With": "htmx" });
   return html`<!doctype html>
 <html lang="en">
@@ -38,7 +39,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
   <a href="/queue">Queue</a>
   <a href="/history">History</a>
   <a href="/plugins">Plugins</a>
-  ${session?.access.may("GET /settings/tracking") ? html`<a href="/settings/tracking">Settings</a>` : ""}
+  ${settings ? html`<a href="${settings}">Settings</a>` : ""}
   <nav>${nav}</nav>
   ${session ? html`<span class="plugin-nav" hx-get="/ui/plugins/slot/navbar.item" hx-trigger="load"></span>` : ""}
   <a class="muted" href="/api/v1/docs">API</a>
@@ -50,6 +51,27 @@ ${session ? html`<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="
 <div id="toasts" aria-live="polite"></div>
 </body>
 </html>`;
+}
+
+/** The host settings pages, in the order of their sub-nav. */
+const SETTINGS_PAGES = [
+  { path: "/settings/tracking", title: "Usage statistics" },
+  { path: "/settings/update", title: "Updates" },
+] as const;
+type SettingsPath = (typeof SETTINGS_PAGES)[number]["path"];
+
+const settingsOpen = (session?: PageSession) => SETTINGS_PAGES.filter((p) => session?.access.may(`GET ${p.path}`));
+
+/** Where the topbar's Settings link leads: the first settings page the viewer may open. */
+function settingsHome(session?: PageSession): string | undefined {
+  return settingsOpen(session)[0]?.path;
+}
+
+/** The settings pages' shared sub-nav: the ones the viewer may open, `current` marked. */
+export function settingsNav(session: PageSession | undefined, current: SettingsPath): Html {
+  return html`<nav class="settings-nav" aria-label="Settings">${settingsOpen(session).map((p) =>
+    p.path === current ? html`<a href="${p.path}" aria-current="page">${p.title}</a>` : html`<a href="${p.path}">${p.title}</a>`,
+  )}</nav>`;
 }
 
 function userMenu(session: PageSession): Html {

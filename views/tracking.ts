@@ -6,7 +6,7 @@
 import type { TrackingStatus } from "../src/tracking/reporter.ts";
 import type { Ping } from "../src/tracking/payload.ts";
 import { html, type Html } from "./html.ts";
-import { layout, type PageSession } from "./layout.ts";
+import { layout, settingsNav, type PageSession } from "./layout.ts";
 
 const WHAT_IS_SENT = html`<ul class="tracking-what">
   <li>a random id made for this installation (it says nothing about you or your machine),</li>
@@ -23,7 +23,7 @@ export function payloadBlock(payload: Ping): Html {
 }
 
 export function trackingPage(status: TrackingStatus, session?: PageSession): Html {
-  return layout("Usage statistics", html`<div class="settings-page">${trackingSection(status)}</div>`, html``, session);
+  return layout("Usage statistics", html`${settingsNav(session, "/settings/tracking")}<div class="settings-page">${trackingSection(status)}</div>`, html``, session);
 }
 
 /** The settings section; its forms answer with a fresh copy of it. */

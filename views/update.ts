@@ -16,11 +16,11 @@ export function updateNotice(status: UpdateStatus, access: Access): Html {
   return html`<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="${active ? "every 1s" : "every 60s"}" hx-swap="outerHTML"${body ? "" : " hidden"}>${body ?? ""}</div>`;
 }
 
-function noticeBody(status: UpdateStatus, access: Access): Html | null {
-  const { job, check, lastResult } = status;
-  const button = (action: "start" | "check" | "cancel" | "dismiss", content: Html) => (access.may(`POST /ui/update/${action}`) ? content : "");
-  const cancel = (label: string) => button("cancel", html`<button hx-post="/ui/update/cancel" hx-target="#update-notice" hx-swap="outerHTML">${label}</button>`);
-  const start = (label: string) => button("start", startButton(status, label));
+/** The progress of an update under way, or how it failed (null when idle): the notice and the settings page show it. */
+export function jobNotice(status: UpdateStatus, access: Access): Html | null {
+  const { job, check } = status;
+  const cancel = (label: string) => button(access, "cancel", html`<button hx-post="/ui/update/cancel" hx-target="#update-notice" hx-swap="outerHTML">${label}</button>`);
+  const start = (label: string) => button(access, "start", startButton(status, label));
   switch (job.state) {
     case "downloading": {
       const pct = job.total > 0 ? (job.received / job.total) * 100 : 0;
@@ -42,10 +42,21 @@ ${cancel("Cancel the update")}`);
       return notice("error", html`<strong>${job.error.message}</strong> ${job.error.hint ? html`<span class="hint">${job.error.hint}</span>` : ""}
 ${check?.verdict === "update" ? start("Try again") : ""}`);
     case "idle":
-      break;
+      return null;
   }
+}
+
+/** `content` when the viewer may post to the notice's `action`. */
+function button(access: Access, action: "start" | "check" | "cancel" | "dismiss", content: Html): Html | "" {
+  return access.may(`POST /ui/update/${action}`) ? content : "";
+}
+
+function noticeBody(status: UpdateStatus, access: Access): Html | null {
+  const { check, lastResult } = status;
+  const job = jobNotice(status, access);
+  if (job) return job;
   if (lastResult && !lastResult.dismissed) {
-    const dismiss = button("dismiss", html`<button hx-post="/ui/update/dismiss" hx-target="#update-notice" hx-swap="outerHTML">Dismiss</button>`);
+    const dismiss = button(access, "dismiss", html`<button hx-post="/ui/update/dismiss" hx-target="#update-notice" hx-swap="outerHTML">Dismiss</button>`);
     return lastResult.outcome === "updated"
       ? notice("ok", html`<strong>Updated to Layerline ${lastResult.to}</strong> <span class="muted">(from ${lastResult.from}; it passed its self-test).</span>
 ${lastResult.to !== status.version ? "" : html`<a href="">Reload the page</a>`} ${dismiss}`)
@@ -55,8 +66,8 @@ ${lastResult.to !== status.version ? "" : html`<a href="">Reload the page</a>`} 
   if (check?.error && !check.dismissed && check.error.code !== "no_source") {
     // A manifest that fails its signature is a warning sign, not a network hiccup.
     const kind = check.error.code === "bad_signature" ? "error" : "warn";
-    const again = button("check", html`<button hx-post="/ui/update/check" hx-target="#update-notice" hx-swap="outerHTML">Check again</button>`);
-    const dismiss = button("dismiss", html`<button hx-post="/ui/update/dismiss" hx-target="#update-notice" hx-swap="outerHTML">Dismiss</button>`);
+    const again = button(access, "check", html`<button hx-post="/ui/update/check" hx-target="#update-notice" hx-swap="outerHTML">Check again</button>`);
+    const dismiss = button(access, "dismiss", html`<button hx-post="/ui/update/dismiss" hx-target="#update-notice" hx-swap="outerHTML">Dismiss</button>`);
     return notice(kind, html`<strong>Could not check for updates.</strong> ${check.error.message} ${again} ${dismiss}
 ${check.error.hint ? html`<span class="hint">${check.error.hint}</span>` : ""}`);
   }
@@ -65,7 +76,7 @@ ${check.error.hint ? html`<span class="hint">${check.error.hint}</span>` : ""}`)
   switch (check.verdict) {
     case "update":
       return notice("info", html`<strong>Layerline ${latest.version} is available</strong> <span class="muted">(this is ${status.version}${latest.size ? `; ${formatBytes(latest.size)}` : ""})</span>
-${start("Update now")}
+${button(access, "start", startButton(status, "Update now"))}
 ${notes(latest.notes)}`);
     case "unsupported":
       return notice("warn", html`<strong>Layerline ${latest.version} no longer runs on this system</strong> — it needs ${check.unmet.join("; ")}. This host stays on ${status.version}.
@@ -81,12 +92,13 @@ function notice(kind: "info" | "ok" | "warn" | "error" | "progress", content: Ht
   return html`<section class="update-notice ${kind}" role="${kind === "error" ? "alert" : "status"}" data-kind="${kind}">${content}</section>`;
 }
 
-function startButton(status: UpdateStatus, label: string): Html {
+/** Install the offered release (answers with the notice), or why this process cannot. */
+export function startButton(status: UpdateStatus, label: string): Html {
   if (!status.installable.ok) return html`<span class="hint">${status.installable.reason} ${status.installable.hint ?? ""}</span>`;
   return html`<button class="primary" hx-post="/ui/update/start" hx-target="#update-notice" hx-swap="outerHTML" hx-confirm="Install the update now? Layerline restarts (after any running print ends).">${label}</button>`;
 }
 
-function notes(text: string): Html {
+export function notes(text: string): Html {
   if (!text.trim()) return html``;
   return html`<details class="release-notes"><summary>Release notes</summary><div class="notes">${text}</div></details>`;
 }

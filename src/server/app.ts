@@ -33,6 +33,7 @@ import { uiScripts } from "./ui/scripts.ts";
 import { uiProfile } from "./ui/profile.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
+import { uiUpdateSettings } from "./ui/update-settings.ts";
 
 /** Builds the app for a running host; `listen` is the caller's. */
 export function createApp(ctx: AppContext) {
@@ -63,6 +64,7 @@ export function createApp(ctx: AppContext) {
     .use(uiHistory(ctx))
     .use(uiEvents(ctx))
     .use(uiUpdate(ctx))
+    .use(uiUpdateSettings(ctx))
     .use(uiTracking(ctx))
     .use(uiPlugins(ctx))
     .use(octoprintCompat(ctx, { analysis: octoprintAnalyses(ctx.analyses, ctx.bus) }));

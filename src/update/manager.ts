@@ -21,7 +21,7 @@ import { EXIT_RESTART, type ProcessControl } from "./process-control.ts";
 import { installAndRestart } from "./restart.ts";
 import { rollBack } from "./rollback.ts";
 import { runSelfTest } from "./self-test.ts";
-import { UpdateSettingsStore, type CheckRecord, type UpdateSettingsInput } from "./settings.ts";
+import { BUILT_IN_UPDATE_URL, UpdateSettingsStore, type CheckRecord, type UpdateSettingsInput } from "./settings.ts";
 import type { StartupUpdate } from "./startup.ts";
 import { watchdogAlive } from "./watchdog.ts";
 
@@ -84,6 +84,8 @@ export class UpdateManager {
       pid: process.pid,
       target: currentTarget(),
       ...settings,
+      /** The source this build was made with (null: none), so a custom `url` can be told from it. */
+      builtInUrl: BUILT_IN_UPDATE_URL,
       installable: installable ? { ok: false, reason: installable.message, hint: installable.hint } : { ok: true, reason: null, hint: null },
       platform: { arch: this.platform.arch, kernel: this.platform.kernel, glibc: this.platform.glibc },
       checking: this.checking !== null,

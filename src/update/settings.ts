@@ -25,9 +25,18 @@ export const UpdateSettingsSchema = v.object({
   url: v.optional(v.nullable(UpdateUrlSchema)),
   channel: v.optional(ChannelSchema),
   /** Hours between automatic checks; 0 turns them off. */
-  checkHours: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(24 * 30))),
+  checkHours: v.optional(
+    v.pipe(v.number("must be a number of hours"), v.minValue(0, "must be 0 (off) or more hours"), v.maxValue(24 * 30, "must be at most 720 hours (30 days)")),
+  ),
   /** How long a new version has to pass its self-test (printers reconnecting included). */
-  selfTestSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(3600))),
+  selfTestSeconds: v.optional(
+    v.pipe(
+      v.number("must be a number of seconds"),
+      v.integer("must be a whole number of seconds"),
+      v.minValue(5, "must be at least 5 seconds"),
+      v.maxValue(3600, "must be at most 3600 seconds (an hour)"),
+    ),
+  ),
 });
 export type UpdateSettingsInput = v.InferOutput<typeof UpdateSettingsSchema>;
 

@@ -81,6 +81,8 @@ async function everyPage(s: BrowserSession): Promise<Record<string, string>> {
     `/settings/printers/${printer}/scripts`,
     `/settings/printers/${printer}/profile`,
     "/ui/update/notice",
+    "/settings/update",
+    "/ui/update/status",
     "/account",
   ];
   const pages: Record<string, string> = {};
@@ -103,7 +105,7 @@ beforeAll(async () => {
 afterAll(() => host?.close());
 
 describe("controls follow the viewer's permissions", () => {
-  test("a read-only user is offered no action it may not take, and no link to settings or users", async () => {
+  test("a read-only user is offered no action it may not take, no link to users, and settings only to read", async () => {
     const reader = await login(host, "reader", "reader-password");
     const pages = await everyPage(reader);
     for (const [path, html] of Object.entries(pages)) expect({ path, forbidden: forbidden(html, DEFAULT_GROUP_PERMISSIONS.readonly) }).toEqual({ path, forbidden: [] });
@@ -120,6 +122,26 @@ describe("controls follow the viewer's permissions", () => {
     // Plugin settings and logs need the "plugins" permission, as in the API.
     expect(pages["/plugins/webhook-notifier"]).not.toContain("<h2>Log</h2>");
     expect(pages["/ui/update/notice"]).toContain("Updated to Layerline 1.1.0");
+    // Settings → Updates is theirs to read (as GET /api/v1/update), without its form or buttons.
+    expect(pages["/"]).toContain('<a href="/settings/update">Settings</a>');
+    expect(pages["/settings/update"]).toContain("installed Layerline 1.1.0 (from 1.0.0)");
+    expect(pages["/settings/update"]).not.toContain('id="update-settings"');
+    expect(pages["/settings/update"]).not.toContain("Check now");
+    expect(pages["/settings/update"]).not.toContain('href="/settings/tracking"');
+  }, 30_000);
+
+  test("the update settings' actions refuse a user without the update permission", async () => {
+    const reader = await login(host, "reader", "reader-password");
+    const before = await (await host.api("/api/v1/update")).json();
+    const post = (path: string, body = "") =>
+      host.anonymous(path, { method: "POST", headers: { cookie: reader.cookie, "x-csrf-token": reader.csrf, "hx-request": "true", "content-type": "application/x-www-form-urlencoded" }, body });
+    const change = await post("/ui/update/settings", "channel=beta&source=custom&url=http%3A%2F%2F127.0.0.1%3A1%2Frelease.json&checkHours=1&selfTestSeconds=60");
+    expect(change.status).toBe(403);
+    expect(await change.text()).toContain("“update” permission");
+    expect((await post("/ui/update/check")).status).toBe(403);
+    expect((await post("/ui/update/start")).status).toBe(403);
+    const after = await (await host.api("/api/v1/update")).json();
+    expect({ url: after.url, channel: after.channel, checkHours: after.checkHours, check: after.check }).toEqual({ url: before.url, channel: before.channel, checkHours: before.checkHours, check: before.check });
   }, 30_000);
 
   test("an operator may print, control and manage files, but not settings, plugins or updates", async () => {
@@ -133,6 +155,7 @@ describe("controls follow the viewer's permissions", () => {
     expect(actions(pages["/ui/files/detail?path=cube.gcode"]!)).toEqual(expect.arrayContaining(["POST /ui/files/print", "POST /ui/queue/add", "POST /ui/files/remove"]));
     expect(actions(pages["/queue"]!)).toContain("POST /ui/queue/:id/items/:item/remove");
     expect(pages["/"]).not.toContain('href="/settings/tracking"');
+    expect(actions(pages["/settings/update"]!).filter((a) => a.startsWith("POST /ui/update"))).toEqual([]);
   }, 30_000);
 
   test("an admin is offered every control", async () => {
@@ -151,6 +174,8 @@ describe("controls follow the viewer's permissions", () => {
       "POST /ui/printers/:id/scripts",
       "POST /ui/printers/:id/profile/limits",
       "POST /ui/update/dismiss",
+      "POST /ui/update/check",
+      "POST /ui/update/settings",
       "POST /account/keys",
     ]) {
       expect(offered).toContain(key);

@@ -125,7 +125,7 @@ test("when the session has ended, a click leads through the login back to the pa
 }, 30_000);
 
 test("on a phone's screen no page is wider than the screen", async () => {
-  for (const path of ["/", "/files", "/queue", "/history", "/users", "/account", "/plugins", "/plugins/repository", "/settings/tracking"]) {
+  for (const path of ["/", "/files", "/queue", "/history", "/users", "/account", "/plugins", "/plugins/repository", "/settings/tracking", "/settings/update"]) {
     const page = await login(browser, host, path, { width: 375, height: 667 });
     await page.waitForLoadState("networkidle");
     // What sticks out, named, so a failure says where to look.

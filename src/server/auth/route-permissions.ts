@@ -259,6 +259,10 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/update/start": update,
   "POST /ui/update/cancel": update,
   "POST /ui/update/dismiss": update,
+  // Settings → Updates: seen as GET /api/v1/update, changed as PUT /api/v1/update/settings.
+  "GET /settings/update": status,
+  "GET /ui/update/status": status,
+  "POST /ui/update/settings": update,
 
   ...OCTOPRINT_ROUTES,
 };

@@ -13,10 +13,13 @@ import type { AppContext } from "../context.ts";
 const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
   new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 
+/** The event an update action's answer triggers, so the settings page's status card (ui/update-settings.ts) reloads too. */
+export const UPDATE_CHANGED = "update-changed";
+
 export function uiUpdate(ctx: AppContext) {
-  const notice = (request: Request) => htmlResponse(updateNotice(ctx.update.status(), accessFor(request)));
+  const notice = (request: Request) => htmlResponse(updateNotice(ctx.update.status(), accessFor(request)), { "HX-Trigger": UPDATE_CHANGED });
   return new Elysia({ prefix: "/ui/update" })
-    .get("/notice", ({ request }) => notice(request))
+    .get("/notice", ({ request }) => htmlResponse(updateNotice(ctx.update.status(), accessFor(request))))
     .post("/check", async ({ request }) => {
       await ctx.update.check();
       return notice(request);
