@@ -14,7 +14,7 @@ import { openDatabase } from "../../src/db/database.ts";
 import { SettingsStore } from "../../src/db/settings.ts";
 import { catalogQueryFrom, RepositoryCatalog, runsOn, type CatalogQuery, type HostInfo } from "../../src/plugins/repository/catalog.ts";
 import { computeRankings, trendingScore } from "../../src/registry/rankings.ts";
-import { parseIndex, parseIndexDate, type IndexEntry } from "../../src/plugins/repository/entry.ts";
+import { MAX_INDEX_ENTRIES, parseIndex, parseIndexDate, type IndexEntry } from "../../src/plugins/repository/entry.ts";
 import { PluginRepository } from "../../src/plugins/repository/source.ts";
 
 const INDEX = new URL("../fixtures/octoprint-plugins.json", import.meta.url).pathname;
@@ -150,6 +150,14 @@ describe("Layerline's fields", () => {
       [14, "fine", "the id appears more than once (the first entry is used)"],
     ]);
     expect(made.entries.find((e) => e.id === "odd-fields")).toMatchObject({ stats: {}, github: { stars: undefined }, tags: [], compatibility: { os: [], layerline: undefined } });
+  });
+
+  test("an index past MAX_INDEX_ENTRIES is read up to the limit, and says so", () => {
+    const huge = Array.from({ length: MAX_INDEX_ENTRIES + 5 }, (_, i) => ({ id: `p${i}`, title: `P${i}` }));
+    const { entries, problems } = parseIndex(huge);
+    expect(entries).toHaveLength(MAX_INDEX_ENTRIES);
+    expect(entries.at(-1)!.id).toBe(`p${MAX_INDEX_ENTRIES - 1}`);
+    expect(problems).toEqual([{ index: MAX_INDEX_ENTRIES, id: null, message: `the index has ${MAX_INDEX_ENTRIES + 5} entries; only the first ${MAX_INDEX_ENTRIES} are read` }]);
   });
 
   test("installable only with a matching API range, OS, verified archive, and not disabled", () => {

@@ -83,13 +83,22 @@ export interface IndexProblem {
   message: string;
 }
 
+/**
+ * Entries read from an index at most. OctoPrint's has a few hundred; a hostile one of hundreds of
+ * thousands of tiny entries would hold the main thread for seconds at every hourly refresh.
+ */
+export const MAX_INDEX_ENTRIES = 10_000;
+
 /** Parses the index; throws only when it is not a JSON array at all. */
 export function parseIndex(json: unknown): { entries: IndexEntry[]; problems: IndexProblem[] } {
   if (!Array.isArray(json)) throw new Error("The plugin index is not a JSON array of entries.");
   const entries: IndexEntry[] = [];
   const problems: IndexProblem[] = [];
   const seen = new Set<string>();
-  json.forEach((raw, index) => {
+  if (json.length > MAX_INDEX_ENTRIES) {
+    problems.push({ index: MAX_INDEX_ENTRIES, id: null, message: `the index has ${json.length} entries; only the first ${MAX_INDEX_ENTRIES} are read` });
+  }
+  json.slice(0, MAX_INDEX_ENTRIES).forEach((raw, index) => {
     const id = raw && typeof raw === "object" && typeof (raw as { id?: unknown }).id === "string" ? (raw as { id: string }).id : null;
     const parsed = v.safeParse(EntrySchema, raw);
     if (!parsed.success) {
