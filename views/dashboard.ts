@@ -9,7 +9,7 @@ import type { StoredFile } from "../src/files/storage.ts";
 import type { ThumbnailRef } from "../src/files/catalog.ts";
 import type { Access } from "../src/server/auth/access.ts";
 import { html, type Html } from "./html.ts";
-import { interruptedBanner, jobPanel } from "./job.ts";
+import { confirmStart, interruptedBanner, jobPanel } from "./job.ts";
 import { layout, type PageSession } from "./layout.ts";
 import { linkCard } from "./link.ts";
 import { promptPanel } from "./prompt.ts";
@@ -157,7 +157,7 @@ export function fileList(files: StoredFile[], printer: PrinterView, access: Acce
 ${files.map((f) => html`<tr data-file="${f.path}">
   <td class="name">${f.path}</td><td class="size">${formatBytes(f.size)}</td>
   <td class="actions">
-    ${print ? html`<button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${printer.record.id}/job" hx-vals='${JSON.stringify({ file: f.path })}' hx-target="#live">Print</button>` : ""}
+    ${print ? html`<button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${printer.record.id}/job" hx-vals='${JSON.stringify({ file: f.path })}' hx-target="#live" ${confirmStart(printer.status, `Print ${f.path}`)}>Print</button>` : ""}
     ${remove ? html`<button hx-post="/ui/files/delete?printer=${encodeURIComponent(printer.record.id)}" hx-vals='${JSON.stringify({ path: f.path })}' hx-target="#files" hx-confirm="Delete ${f.path}?">Delete</button>` : ""}
   </td>
 </tr>`)}

@@ -25,6 +25,8 @@ interface StatusFragments {
   link: string;
   /** What the SD list shows (it is re-sent only when this changes) and, once asked for, the list. */
   sdKey: string;
+  /** What the file list's Print buttons depend on: whether the printer is ready, and its interrupted print (they ask first). */
+  filesKey: string;
   sd?: string;
 }
 
@@ -36,7 +38,8 @@ export function uiEvents(ctx: AppContext) {
     let f = kept.get(access.key);
     if (!f) {
       const view = printerView(session);
-      f = { live: livePanel(view, access).value, link: linkFigures(view).value, sdKey: JSON.stringify([view.status.sd, view.status.state]) };
+      const { state, interrupted } = view.status;
+      f = { live: livePanel(view, access).value, link: linkFigures(view).value, sdKey: JSON.stringify([view.status.sd, state, interrupted?.jobId]), filesKey: `${state} ${interrupted?.jobId ?? ""}` };
       kept.set(access.key, f);
     }
     return f;
@@ -53,7 +56,7 @@ export function uiEvents(ctx: AppContext) {
     const access = accessFor(request);
     return sseResponse((send) => {
       const files = (stored = ctx.files.list()) => send("files", fileList(stored, view(), access).value);
-      let lastState = session.status.state;
+      let lastFiles = statusFragments(session, access).filesKey;
       let lastSd = "";
       // What the map shows: the job, whether it runs, its file and which objects are cancelled.
       const objectsKey = () => {
@@ -80,8 +83,7 @@ export function uiEvents(ctx: AppContext) {
             if (send("sd", f.sd)) lastSd = f.sdKey;
           }
           objects();
-          // The file list's Print buttons depend on whether the printer is ready.
-          if (e.status.state !== lastState && files()) lastState = e.status.state;
+          if (f.filesKey !== lastFiles && files()) lastFiles = f.filesKey;
         },
         "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
         "files.changed": () => {
