@@ -5,38 +5,18 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchBrowser, loggedInPage } from "../helpers/browser.ts";
-import { layeredGcode } from "../helpers/gcode.ts";
-import { jobEnded, readyHost, upload, type TestHost } from "../helpers/host.ts";
+import { loggedInPage, sseConnected as connected } from "../helpers/browser.ts";
+import { printerStatus, stopPrinting as stop, uiFarm } from "../helpers/farm.ts";
+import type { TestHost } from "../helpers/host.ts";
 
-// A layered file to have been interrupted, and a short one to print instead.
-const LONG = layeredGcode({ layers: 60, loops: 3, objects: [{ name: "a", x: 20, y: 20, size: 40 }] });
-const SHORT = "G28\nG1 X10 Y10 F3000\nG1 X20 Y20\n";
-
-let host: TestHost;
-let first: string;
-const SECOND = "second";
-let browser: Browser;
-
+let host: TestHost, first: string, second: string, browser: Browser, close: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  ({ host, printer: first } = await readyHost({ virtual: { timeScale: 20 } }));
-  expect((await host.post("/api/v1/printers", { name: "Second", transport: "virtual" })).status).toBe(201);
-  await host.waitFor(`/api/v1/printers/${SECOND}`, (p: any) => p.state === "operational");
-  for (const [name, text] of [["long.gcode", LONG], ["short.gcode", SHORT]] as const) expect((await upload(host, name, text)).status).toBe(201);
-  await host.waitFor("/api/v1/files/long.gcode", (f: any) => f.analysis?.state === "done");
-  browser = await launchBrowser();
+  ({ host, first, second, browser, close } = await uiFarm());
 }, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await host?.close();
-});
+afterAll(() => close?.());
 
-const connected = (page: Page) => page.waitForFunction(() => (document.querySelector("[sse-connect]") as any)?.["htmx-internal-data"]?.sseEventSource?.readyState === 1);
-const status = async (id: string) => (await (await host.api(`/api/v1/printers/${id}`)).json()) as any;
-async function stopPrinting(id: string) {
-  if (!jobEnded(await status(id)) && (await status(id)).job) await host.post(`/api/v1/printers/${id}/job/cancel`);
-  await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.state === "operational" && (p.job === null || jobEnded(p)), 30_000);
-}
+const status = (id: string) => printerStatus(host, id);
+const stopPrinting = (id: string) => stop(host, id);
 
 describe("starting a print while an interrupted one is on offer", () => {
   /** Offers an interrupted print of long.gcode (stopped at its third layer) on printer `id`, as after a crash. */
@@ -65,7 +45,7 @@ describe("starting a print while an interrupted one is on offer", () => {
     host.jobs.opened(host.printers.get(id)!);
     await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.interrupted?.resumable === true);
   }
-  /** Clicks `button`; the dialog it opens is dismissed (accept false) or accepted; returns its message. */
+  /** Clicks; answers the dialog the click opens (dismissed or accepted); returns its question. */
   async function answer(page: Page, click: () => Promise<void>, accept: boolean): Promise<string> {
     const dialog = page.waitForEvent("dialog", { timeout: 5_000 });
     const clicked = click();
@@ -75,14 +55,24 @@ describe("starting a print while an interrupted one is on offer", () => {
     await clicked;
     return message;
   }
-  /** The printer started nothing since `job` (its latest job's id, if any) and still offers the interrupted print. */
-  async function nothingStarted(id: string, job: string | undefined) {
+  /**
+   * Clicks a control that starts short.gcode on the first printer twice: declining its question
+   * starts nothing and keeps the interrupted print; accepting starts the print and discards it.
+   * Returns the question asked.
+   */
+  async function declineThenAccept(page: Page, click: () => Promise<void>): Promise<string> {
+    const job = (await status(first)).job?.id;
+    const question = await answer(page, click, false);
     await Bun.sleep(500);
-    const s = await status(id);
+    const s = await status(first);
     expect(s.interrupted).toMatchObject({ file: "long.gcode" });
     expect(s.job?.id).toBe(job);
+    expect(await answer(page, click, true)).toBe(question);
+    await host.waitFor(`/api/v1/printers/${first}`, (p: any) => p.job?.file === "short.gcode" && p.interrupted === null);
+    await stopPrinting(first);
+    return question;
   }
-  const QUESTION = /\? The interrupted print of long\.gcode is then discarded and can no longer be resumed\.$/;
+  const DISCARDED = "The interrupted print of long.gcode is then discarded and can no longer be resumed.";
 
   test("the dashboard's Print button asks first; declining keeps the interrupted print", async () => {
     await stopPrinting(first);
@@ -91,12 +81,7 @@ describe("starting a print while an interrupted one is on offer", () => {
     await connected(page);
     await page.locator(".interrupted").waitFor();
     const print = page.locator('#files tr[data-file="short.gcode"] button', { hasText: "Print" });
-    const job = (await status(first)).job?.id;
-    expect(await answer(page, () => print.click(), false)).toMatch(/^Print short\.gcode\? The interrupted print of long\.gcode is then discarded and can no longer be resumed\.$/);
-    await nothingStarted(first, job);
-    expect(await answer(page, () => print.click(), true)).toMatch(QUESTION);
-    await host.waitFor(`/api/v1/printers/${first}`, (p: any) => p.job?.file === "short.gcode" && p.interrupted === null);
-    await stopPrinting(first);
+    expect(await declineThenAccept(page, () => print.click())).toBe(`Print short.gcode? ${DISCARDED}`);
     // With nothing on offer, the file list pushed since asks nothing.
     await page.locator(".interrupted").waitFor({ state: "detached" });
     await expect(print.getAttribute("hx-confirm")).resolves.toBeNull();
@@ -110,7 +95,7 @@ describe("starting a print while an interrupted one is on offer", () => {
     const form = page.locator("#file-detail form.print");
     await form.waitFor();
     // The other printer has nothing on offer: printing there asks nothing.
-    await form.locator("select").selectOption(SECOND);
+    await form.locator("select").selectOption(second);
     let asked = false;
     const onDialog = (d: any) => ((asked = true), void d.dismiss());
     page.on("dialog", onDialog);
@@ -118,15 +103,10 @@ describe("starting a print while an interrupted one is on offer", () => {
     await page.locator("#toasts .toast", { hasText: "Printing short.gcode on Second" }).waitFor({ timeout: 10_000 });
     page.off("dialog", onDialog);
     expect(asked).toBe(false);
-    await stopPrinting(SECOND);
+    await stopPrinting(second);
 
     await form.locator("select").selectOption(first);
-    const job = (await status(first)).job?.id;
-    expect(await answer(page, () => form.locator("button").click(), false)).toBe("Print short.gcode on Virtual printer? The interrupted print of long.gcode is then discarded and can no longer be resumed.");
-    await nothingStarted(first, job);
-    await answer(page, () => form.locator("button").click(), true);
-    await host.waitFor(`/api/v1/printers/${first}`, (p: any) => p.job?.file === "short.gcode" && p.interrupted === null);
-    await stopPrinting(first);
+    expect(await declineThenAccept(page, () => form.locator("button").click())).toBe(`Print short.gcode on Virtual printer? ${DISCARDED}`);
     await page.close();
   }, 60_000);
 
@@ -135,12 +115,7 @@ describe("starting a print while an interrupted one is on offer", () => {
     expect((await host.post(`/api/v1/printers/${first}/queue`, { file: "short.gcode" })).status).toBe(201);
     const page = await loggedInPage(browser, host, `/queue?printer=${first}`);
     const start = page.locator("#queue-panel button", { hasText: "Start the queue" });
-    const job = (await status(first)).job?.id;
-    expect(await answer(page, () => start.click(), false)).toMatch(/^Start the queue\? /);
-    await nothingStarted(first, job);
-    expect(await answer(page, () => start.click(), true)).toMatch(QUESTION);
-    await host.waitFor(`/api/v1/printers/${first}`, (p: any) => p.job?.file === "short.gcode" && p.interrupted === null);
-    await stopPrinting(first);
+    expect(await declineThenAccept(page, () => start.click())).toBe(`Start the queue? ${DISCARDED}`);
     await page.close();
   }, 60_000);
 
