@@ -1,10 +1,12 @@
 /**
  * The UI's push channel: `GET /ui/events?printer=<id>` streams HTML fragments for htmx's SSE
  * extension — `live` (the printer panel), `log` (terminal lines to append), `files` (the file list)
- * and `sd-copy` (the SD card's copy form, offering the stored files) when files change, and
+ * and `sd-copy` (the SD card's copy form, offering the stored files) when files change,
  * `objects` (the cancel-object map, on connect and when an object is cancelled or the job ends;
- * an open map is replaced by it). Rendered from the same status as the JSON API (design principle 5),
- * with the controls the stream's viewer may use.
+ * an open map is replaced by it), and `nav-<id>` (the top bar's dot of each printer the viewer
+ * may see, when it changes: another printer needing attention shows on this one's page).
+ * Rendered from the same status as the JSON API (design principle 5), with the controls the
+ * stream's viewer may use.
  */
 import { Elysia } from "elysia";
 import { fileList, livePanel, terminalLines } from "../../../views/dashboard.ts";
@@ -18,6 +20,7 @@ import type { AppContext } from "../context.ts";
 import { renderOnce, renderPerStatus } from "../render-once.ts";
 import { sseResponse } from "../sse.ts";
 import { objectMapView, printerViews } from "./jobs.ts";
+import { changesOnly, farmViews, pushDot } from "./overview.ts";
 
 /** The fragments of one status, rendered once for every page showing that printer to viewers who may do the same. */
 interface StatusFragments {
@@ -32,6 +35,7 @@ interface StatusFragments {
 
 export function uiEvents(ctx: AppContext) {
   const printerView = printerViews(ctx);
+  const farm = farmViews(ctx);
   const byViewer = renderPerStatus((_: PrinterSession) => new Map<string, StatusFragments>());
   const statusFragments = (session: PrinterSession, access: Access): StatusFragments => {
     const kept = byViewer(session);
@@ -56,6 +60,7 @@ export function uiEvents(ctx: AppContext) {
     const access = accessFor(request);
     return sseResponse((send) => {
       const files = (stored = ctx.files.list()) => send("files", fileList(stored, view(), access).value);
+      const dot = pushDot(farm, ctx, request, changesOnly(send));
       let lastFiles = statusFragments(session, access).filesKey;
       let lastSd = "";
       // What the map shows: the job, whether it runs, its file and which objects are cancelled.
@@ -73,6 +78,7 @@ export function uiEvents(ctx: AppContext) {
       objects();
       return subscribe(ctx.bus, {
         "printer.status": (e) => {
+          dot(e.id);
           if (e.id !== session.id) return;
           const f = statusFragments(session, access);
           send("live", f.live);
@@ -85,6 +91,7 @@ export function uiEvents(ctx: AppContext) {
           objects();
           if (f.filesKey !== lastFiles && files()) lastFiles = f.filesKey;
         },
+        "queue.changed": (e) => dot(e.printer),
         "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
         "files.changed": () => {
           const stored = ctx.files.list();
