@@ -95,6 +95,14 @@
       else if (xhr.getResponseHeader("HX-Retarget") === "#toasts") htmx.swap("#toasts", xhr.responseText, { swapStyle: "beforeend" });
     });
   });
+  // A form that picks a printer asks what the chosen <option> says to ask first (data-confirm:
+  // starting a print there would discard its interrupted print), as hx-confirm does for a button.
+  document.addEventListener("htmx:confirm", (e) => {
+    const option = e.detail.elt.querySelector && e.detail.elt.querySelector("select option:checked[data-confirm]");
+    if (!option || e.detail.question) return;
+    e.preventDefault();
+    if (window.confirm(option.dataset.confirm)) e.detail.issueRequest(true);
+  });
   // Toasts fade on their own.
   new MutationObserver((records) => {
     for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) setTimeout(() => n.remove(), 8000);

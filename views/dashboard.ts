@@ -9,7 +9,7 @@ import type { StoredFile } from "../src/files/storage.ts";
 import type { ThumbnailRef } from "../src/files/catalog.ts";
 import type { Access } from "../src/server/auth/access.ts";
 import { html, type Html } from "./html.ts";
-import { interruptedBanner, jobPanel } from "./job.ts";
+import { confirmStart, interruptedBanner, jobPanel } from "./job.ts";
 import { layout, type PageSession } from "./layout.ts";
 import { linkCard } from "./link.ts";
 import { promptPanel } from "./prompt.ts";
@@ -22,7 +22,7 @@ export interface PrinterView {
   thumbnail?: ThumbnailRef | null;
 }
 
-const STATE_LABEL: Record<PrinterStatus["state"], string> = {
+export const STATE_LABEL: Record<PrinterStatus["state"], string> = {
   closed: "Disconnected",
   connecting: "Connecting…",
   operational: "Ready",
@@ -32,18 +32,16 @@ const STATE_LABEL: Record<PrinterStatus["state"], string> = {
 };
 
 /**
- * The whole page for one printer. Here and in every fragment, `access` leaves out the controls
- * whose route the viewer may not call (a read-only user watches without buttons).
+ * The whole page for one printer; `nav` links the other printers (views/overview.ts). Here and in
+ * every fragment, `access` leaves out the controls whose route the viewer may not call (a
+ * read-only user watches without buttons).
  */
-export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files: StoredFile[], terminal: LogLine[], access: Access, session?: PageSession): Html {
+export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile[], terminal: LogLine[], access: Access, session?: PageSession): Html {
   const id = printer.record.id;
   const may = (route: string) => access.may(route, id);
-  const nav = all.length > 1
-    ? html`${all.map((p) => html`<a href="/?printer=${p.id}" class="${p.id === id ? "active" : ""}">${p.name}</a>`)}`
-    : html``;
   return layout(
     printer.record.name,
-    html`<div class="dashboard" hx-ext="sse" sse-connect="/ui/events?printer=${id}">
+    html`<div class="dashboard">
   <section class="card printer">
     <div id="live" sse-swap="live">${livePanel(printer, access)}</div>
     <div id="job-objects" sse-swap="objects" hx-on::sse-before-message="if (!this.firstElementChild) event.preventDefault()"></div>
@@ -70,6 +68,8 @@ export function dashboardPage(printer: PrinterView, all: PrinterRecord[], files:
 </div>`,
     nav,
     session,
+    // On the page, not the panel: the top bar's printer dots take their pushes from it too.
+    `/ui/events?printer=${id}`,
   );
 }
 
@@ -99,8 +99,13 @@ ${interruptedBanner(id, status, access)}
 ${jobPanel(id, status, access, thumbnail ?? null)}`;
 }
 
+/** The printer's heaters, hotends first, then the bed and the chamber. */
+export function heaterEntries(status: PrinterStatus): [string, PrinterStatus["temperatures"][string]][] {
+  return Object.entries(status.temperatures).sort(([a], [b]) => heaterOrder(a) - heaterOrder(b) || a.localeCompare(b));
+}
+
 function temperatureTable(status: PrinterStatus): Html {
-  const entries = Object.entries(status.temperatures).sort(([a], [b]) => heaterOrder(a) - heaterOrder(b) || a.localeCompare(b));
+  const entries = heaterEntries(status);
   if (entries.length === 0) return html`<p class="muted">No temperatures yet.</p>`;
   return html`<table class="temps"><thead><tr><th>Heater</th><th>Actual</th><th>Target</th></tr></thead><tbody>
 ${entries.map(([name, r]) => html`<tr data-heater="${name}"><td>${heaterLabel(name)}</td><td class="actual">${r.actual.toFixed(1)} °C</td><td>${r.target === null ? "–" : `${r.target.toFixed(0)} °C`}</td></tr>`)}
@@ -111,7 +116,7 @@ function heaterOrder(name: string): number {
   return name.startsWith("tool") ? 0 : name === "bed" ? 1 : name === "chamber" ? 2 : 3;
 }
 
-function heaterLabel(name: string): string {
+export function heaterLabel(name: string): string {
   if (name.startsWith("tool")) return `Hotend ${name.slice(4)}`;
   if (name === "bed") return "Bed";
   if (name === "chamber") return "Chamber";
@@ -157,7 +162,7 @@ export function fileList(files: StoredFile[], printer: PrinterView, access: Acce
 ${files.map((f) => html`<tr data-file="${f.path}">
   <td class="name">${f.path}</td><td class="size">${formatBytes(f.size)}</td>
   <td class="actions">
-    ${print ? html`<button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${printer.record.id}/job" hx-vals='${JSON.stringify({ file: f.path })}' hx-target="#live">Print</button>` : ""}
+    ${print ? html`<button class="primary" ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${printer.record.id}/job" hx-vals='${JSON.stringify({ file: f.path })}' hx-target="#live" ${confirmStart(printer.status, `Print ${f.path}`)}>Print</button>` : ""}
     ${remove ? html`<button hx-post="/ui/files/delete?printer=${encodeURIComponent(printer.record.id)}" hx-vals='${JSON.stringify({ path: f.path })}' hx-target="#files" hx-confirm="Delete ${f.path}?">Delete</button>` : ""}
   </td>
 </tr>`)}

@@ -13,6 +13,7 @@ import type { PrinterStatus } from "../src/printers/status.ts";
 import type { Access } from "../src/server/auth/access.ts";
 import { formatBytes, formatDuration } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
+import { confirmStart } from "./job.ts";
 import { layout, type PageSession } from "./layout.ts";
 
 export interface PrinterChoice {
@@ -214,7 +215,7 @@ function actions(f: FileEntry, printers: PrinterChoice[], path: string, access: 
   ${may("POST /ui/files/print")
     ? html`<form class="inline print" hx-post="/ui/files/print" hx-swap="none">
     <input type="hidden" name="path" value="${f.path}">
-    <select name="printer" aria-label="Printer">${printers.map((p) => html`<option value="${p.record.id}" ${p.status.state === "operational" ? "" : "disabled"}>${p.record.name} (${p.status.state})</option>`)}</select>
+    <select name="printer" aria-label="Printer">${printers.map((p) => html`<option value="${p.record.id}" ${p.status.state === "operational" ? "" : "disabled"} ${confirmStart(p.status, `Print ${f.path} on ${p.record.name}`, "data-confirm")}>${p.record.name} (${p.status.state})</option>`)}</select>
     <button type="submit" class="primary" ${printers.some((p) => p.status.state === "operational") ? "" : "disabled"}>Print</button>
   </form>`
     : ""}

@@ -14,7 +14,7 @@ import { isJobRunning, type Job, type JobState, type PrinterStatus, type Progres
 import { formatBytes, formatDuration } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 
-const JOB_STATE_WORDS: Record<JobState, string> = {
+export const JOB_STATE_WORDS: Record<JobState, string> = {
   starting: "Starting",
   printing: "Printing",
   pausing: "Pausing…",
@@ -127,6 +127,27 @@ export function interruptedBanner(printerId: string, status: PrinterStatus, acce
   </div>
   ${resumable && busy ? html`<p class="muted">It can be resumed once the printer is connected and idle.</p>` : ""}
 </div>`;
+}
+
+/**
+ * Starting another print on a printer with an interrupted print on offer discards that print for
+ * good (the printer forgets it as the new job begins — through the API too, where slicers start
+ * prints unattended). The question a page's button that would do so (`action`, e.g. "Print
+ * cube.gcode") asks first; null when no interrupted print is on offer.
+ */
+export function discardQuestion(status: PrinterStatus, action: string): string | null {
+  const i = status.interrupted;
+  if (!i) return null;
+  return `${action}? The interrupted print of ${i.file} is then discarded${i.resumable ? " and can no longer be resumed" : ""}.`;
+}
+
+/**
+ * The `hx-confirm` attribute of a button that starts a print (see `discardQuestion`), or nothing;
+ * `data-confirm` for a printer's `<option>` in a form that picks one (public/app.js asks it).
+ */
+export function confirmStart(status: PrinterStatus, action: string, attribute: "hx-confirm" | "data-confirm" = "hx-confirm"): Html {
+  const question = discardQuestion(status, action);
+  return question ? html`${attribute}="${question}"` : html``;
 }
 
 type MapObject = AnalysisResult["objects"][number];

@@ -16,8 +16,10 @@ export interface PageSession {
  * htmx processes swapped-in content only after its settle delay (20 ms by default): until then a
  * pushed panel's buttons do nothing and its SSE listeners are missing. Layerline has no settle
  * transitions, so `defaultSettleDelay: 0` makes new content work the moment it appears.
+ * `stream` is the page's SSE channel (htmx's SSE extension): on the body, so fragments anywhere
+ * on the page — the top bar's printer dots too — take their pushes from one connection.
  */
-export function layout(title: string, content: Html, nav: Html = html``, session?: PageSession): Html {
+export function layout(title: string, content: Html, nav: Html = html``, session?: PageSession, stream?: string): Html {
   const settings = settingsHome(session);
   const headers = JSON.stringify(session ? { "X-Requested-With": "htmx", "X-CSRF-Token": session.csrf } : { "X-Requested-With": "htmx" });
   return html`<!doctype html>
@@ -32,7 +34,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
 <script src="${assetUrl("htmx-sse.js")}" defer></script>
 <script src="${assetUrl("app.js")}" defer></script>
 </head>
-<body hx-headers="${headers}">
+<body hx-headers="${headers}"${stream ? html` hx-ext="sse" sse-connect="${stream}"` : ""}>
 <header class="topbar">
   <a class="brand" href="/">Layerline</a>
   <a href="/files">Files</a>

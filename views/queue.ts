@@ -12,6 +12,7 @@ import type { Access } from "../src/server/auth/access.ts";
 import { formatDuration } from "./dashboard.ts";
 import { outcomeBadge, when } from "./history.ts";
 import { html, type Html } from "./html.ts";
+import { confirmStart } from "./job.ts";
 import { layout, type PageSession } from "./layout.ts";
 
 export interface QueuePrinter {
@@ -19,7 +20,7 @@ export interface QueuePrinter {
   status: PrinterStatus;
 }
 
-const STATE_TEXT: Record<QueueView["state"], string> = {
+export const QUEUE_STATE_TEXT: Record<QueueView["state"], string> = {
   idle: "Idle",
   printing: "Printing from the queue",
   "awaiting-confirmation": "Waiting for the bed to be cleared",
@@ -56,7 +57,7 @@ export function queuePanel({ record, status }: QueuePrinter, queue: QueueView, f
   const last = queue.items.length - 1;
   return html`<div class="head">
   <h1>Queue · ${record.name}</h1>
-  <span class="badge queue-${queue.state}" data-queue-state="${queue.state}">${STATE_TEXT[queue.state]}</span>
+  <span class="badge queue-${queue.state}" data-queue-state="${queue.state}">${QUEUE_STATE_TEXT[queue.state]}</span>
   <span class="spacer"></span>
   ${may("POST /ui/queue/:id/mode")
     ? html`<form class="inline" hx-post="${base}/mode" hx-trigger="change" hx-target="#queue-panel">
@@ -74,10 +75,10 @@ ${queue.notice ? html`<div class="queue-notice ${queue.notice.level}" role="stat
 ${queue.state === "awaiting-confirmation"
   ? html`<div class="confirm-bed" role="alert">
   <p><strong>${queue.current ?? "The last print"}</strong> ${queue.lastOutcome === "done" ? "is done" : queue.lastOutcome === "failed" ? "failed" : queue.lastOutcome === "cancelled" ? "was cancelled" : "ended"}.${may("POST /ui/queue/:id/confirm") ? " Remove it from the bed, then:" : ""}</p>
-  ${may("POST /ui/queue/:id/confirm") ? html`<button class="primary" hx-post="${base}/confirm" hx-target="#queue-panel" ${printing ? "disabled" : ""}>The bed is clear${queue.items.length ? " — start the next print" : ""}</button>` : ""}
+  ${may("POST /ui/queue/:id/confirm") ? html`<button class="primary" hx-post="${base}/confirm" hx-target="#queue-panel" ${printing ? "disabled" : ""} ${queue.items.length ? confirmStart(status, "Start the next print from the queue") : ""}>The bed is clear${queue.items.length ? " — start the next print" : ""}</button>` : ""}
 </div>`
   : queue.items.length > 0 && !printing && may("POST /ui/queue/:id/start")
-    ? html`<div class="buttons"><button class="primary" hx-post="${base}/start" hx-target="#queue-panel">Start the queue</button></div>`
+    ? html`<div class="buttons"><button class="primary" hx-post="${base}/start" hx-target="#queue-panel" ${confirmStart(status, "Start the queue")}>Start the queue</button></div>`
     : ""}
 ${queue.items.length === 0
   ? html`<p class="muted queue-empty">The queue is empty. Add files below or from the <a href="/files">files page</a>.</p>`

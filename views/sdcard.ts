@@ -8,6 +8,7 @@ import type { StoredFile } from "../src/files/storage.ts";
 import type { Access } from "../src/server/auth/access.ts";
 import { formatBytes, type PrinterView } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
+import { confirmStart } from "./job.ts";
 
 /** The card's state: files, upload progress; re-rendered when it changes. */
 export function sdList({ record, status }: PrinterView, access: Access): Html {
@@ -31,7 +32,7 @@ ${sd.files.map(
   <td class="name">${f.longName ?? f.name}${f.longName && f.longName !== f.name ? html` <span class="muted">${f.name}</span>` : ""}${f.incomplete ? html` <span class="badge incomplete" title="Its copy to the card stopped part-way: delete it or copy the file again">incomplete</span>` : ""}</td>
   <td class="size">${f.size === undefined ? "" : formatBytes(f.size)}</td>
   <td class="actions">
-    ${print ? html`<button class="primary" ${canPrint && !f.incomplete ? "" : "disabled"} hx-post="/ui/printers/${id}/sd/print" hx-vals='${JSON.stringify({ name: f.name })}' hx-target="#live">Print</button>` : ""}
+    ${print ? html`<button class="primary" ${canPrint && !f.incomplete ? "" : "disabled"} hx-post="/ui/printers/${id}/sd/print" hx-vals='${JSON.stringify({ name: f.name })}' hx-target="#live" ${confirmStart(status, `Print ${f.longName ?? f.name} from the SD card`)}>Print</button>` : ""}
     ${remove ? html`<button ${canPrint ? "" : "disabled"} hx-post="/ui/printers/${id}/sd/delete" hx-vals='${JSON.stringify({ name: f.name })}' hx-swap="none" hx-confirm="Delete ${f.longName ?? f.name} from the SD card?">Delete</button>` : ""}
   </td>
 </tr>`,

@@ -27,6 +27,7 @@ import { uiHistory } from "./ui/history.ts";
 import { uiQueue } from "./ui/queue.ts";
 import { uiPlugins } from "./ui/plugins.ts";
 import { uiJobs } from "./ui/jobs.ts";
+import { uiOverview } from "./ui/overview.ts";
 import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
 import { uiScripts } from "./ui/scripts.ts";
@@ -63,6 +64,7 @@ export function createApp(ctx: AppContext) {
     .use(uiQueue(ctx))
     .use(uiHistory(ctx))
     .use(uiEvents(ctx))
+    .use(uiOverview(ctx))
     .use(uiUpdate(ctx))
     .use(uiUpdateSettings(ctx))
     .use(uiTracking(ctx))

@@ -23,3 +23,8 @@ export async function loggedInPage(browser: Browser, host: TestHost, path = "/",
   await page.waitForURL(host.url + path);
   return page;
 }
+
+/** Waits until the page's SSE connection (its `sse-connect` element's) is open. */
+export async function sseConnected(page: Page): Promise<void> {
+  await page.waitForFunction(() => (document.querySelector("[sse-connect]") as any)?.["htmx-internal-data"]?.sseEventSource?.readyState === 1);
+}

@@ -69,6 +69,7 @@ async function pushedLivePanel(s: BrowserSession): Promise<string> {
 async function everyPage(s: BrowserSession): Promise<Record<string, string>> {
   const paths = [
     "/",
+    "/printers",
     "/files",
     "/ui/files/detail?path=cube.gcode",
     "/queue",

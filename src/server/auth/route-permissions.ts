@@ -45,6 +45,9 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   // The htmx UI.
   "GET /": status,
   "GET /ui/events": { permission: "status", printer: { query: "printer" } },
+  // All printers at a glance: each shows only the printers its viewer may see.
+  "GET /printers": status,
+  "GET /ui/printers/events": status,
   "POST /ui/printers/:id/connect": byId("control"),
   "POST /ui/printers/:id/disconnect": byId("control"),
   "POST /ui/printers/:id/emergency-stop": byId("control"),
@@ -230,6 +233,7 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/files/upload": upload,
   "POST /ui/files/folder": upload,
   "POST /ui/files/analyse": upload,
+  // The printer is a form field here; the handler checks a restricted key's printer.
   "POST /ui/files/print": print,
   "POST /ui/files/rename": remove,
   "POST /ui/files/move": remove,

@@ -1,10 +1,12 @@
 /**
  * The UI's push channel: `GET /ui/events?printer=<id>` streams HTML fragments for htmx's SSE
  * extension — `live` (the printer panel), `log` (terminal lines to append), `files` (the file list)
- * and `sd-copy` (the SD card's copy form, offering the stored files) when files change, and
+ * and `sd-copy` (the SD card's copy form, offering the stored files) when files change,
  * `objects` (the cancel-object map, on connect and when an object is cancelled or the job ends;
- * an open map is replaced by it). Rendered from the same status as the JSON API (design principle 5),
- * with the controls the stream's viewer may use.
+ * an open map is replaced by it), and `nav-<id>` (the top bar's dot of each printer the viewer
+ * may see, when it changes: another printer needing attention shows on this one's page).
+ * Rendered from the same status as the JSON API (design principle 5), with the controls the
+ * stream's viewer may use.
  */
 import { Elysia } from "elysia";
 import { fileList, livePanel, terminalLines } from "../../../views/dashboard.ts";
@@ -18,6 +20,7 @@ import type { AppContext } from "../context.ts";
 import { renderOnce, renderPerStatus } from "../render-once.ts";
 import { sseResponse } from "../sse.ts";
 import { objectMapView, printerViews } from "./jobs.ts";
+import { changesOnly, farmViews, pushDot } from "./overview.ts";
 
 /** The fragments of one status, rendered once for every page showing that printer to viewers who may do the same. */
 interface StatusFragments {
@@ -25,18 +28,22 @@ interface StatusFragments {
   link: string;
   /** What the SD list shows (it is re-sent only when this changes) and, once asked for, the list. */
   sdKey: string;
+  /** What the file list's Print buttons depend on: whether the printer is ready, and its interrupted print (they ask first). */
+  filesKey: string;
   sd?: string;
 }
 
 export function uiEvents(ctx: AppContext) {
   const printerView = printerViews(ctx);
+  const farm = farmViews(ctx);
   const byViewer = renderPerStatus((_: PrinterSession) => new Map<string, StatusFragments>());
   const statusFragments = (session: PrinterSession, access: Access): StatusFragments => {
     const kept = byViewer(session);
     let f = kept.get(access.key);
     if (!f) {
       const view = printerView(session);
-      f = { live: livePanel(view, access).value, link: linkFigures(view).value, sdKey: JSON.stringify([view.status.sd, view.status.state]) };
+      const { state, interrupted } = view.status;
+      f = { live: livePanel(view, access).value, link: linkFigures(view).value, sdKey: JSON.stringify([view.status.sd, state, interrupted?.jobId]), filesKey: `${state} ${interrupted?.jobId ?? ""}` };
       kept.set(access.key, f);
     }
     return f;
@@ -53,7 +60,8 @@ export function uiEvents(ctx: AppContext) {
     const access = accessFor(request);
     return sseResponse((send) => {
       const files = (stored = ctx.files.list()) => send("files", fileList(stored, view(), access).value);
-      let lastState = session.status.state;
+      const dot = pushDot(farm, ctx, request, changesOnly(send));
+      let lastFiles = statusFragments(session, access).filesKey;
       let lastSd = "";
       // What the map shows: the job, whether it runs, its file and which objects are cancelled.
       const objectsKey = () => {
@@ -70,6 +78,7 @@ export function uiEvents(ctx: AppContext) {
       objects();
       return subscribe(ctx.bus, {
         "printer.status": (e) => {
+          dot(e.id);
           if (e.id !== session.id) return;
           const f = statusFragments(session, access);
           send("live", f.live);
@@ -80,9 +89,9 @@ export function uiEvents(ctx: AppContext) {
             if (send("sd", f.sd)) lastSd = f.sdKey;
           }
           objects();
-          // The file list's Print buttons depend on whether the printer is ready.
-          if (e.status.state !== lastState && files()) lastState = e.status.state;
+          if (f.filesKey !== lastFiles && files()) lastFiles = f.filesKey;
         },
+        "queue.changed": (e) => dot(e.printer),
         "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
         "files.changed": () => {
           const stored = ctx.files.list();

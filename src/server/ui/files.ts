@@ -13,6 +13,7 @@ import { FileError } from "../../files/storage.ts";
 import { receiveUpload, uploadPath } from "../../files/upload.ts";
 import { subscribe } from "../../events.ts";
 import { accessFor } from "../auth/access.ts";
+import { visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse } from "../sse.ts";
 import { pageSession } from "./page-session.ts";
@@ -43,12 +44,13 @@ function listQuery(query: Record<string, string | undefined>): ListQuery {
 
 export function uiFiles(ctx: AppContext) {
   const catalog = new FileCatalog(ctx.files, ctx.analyses, ctx.analysis);
-  const printers = () => ctx.printers.list().map((s) => ({ record: s.record, status: s.status }));
+  // A key restricted to one printer is offered (and may print on) that one only.
+  const printers = (request: Request) => ctx.printers.list().filter((s) => visibleTo(request, s.id)).map((s) => ({ record: s.record, status: s.status }));
   const changed = () => ctx.bus.emit("files.changed", undefined);
   const detail = (request: Request, path: string) => {
     const entry = catalog.get(path);
     if (!entry) return htmlResponse(toast("info", `"${path}" is gone.`));
-    return htmlResponse(fileDetail(entry, catalog.analysis(path), printers(), accessFor(request)));
+    return htmlResponse(fileDetail(entry, catalog.analysis(path), printers(request), accessFor(request)));
   };
   /** Runs a file action; FileErrors become toasts. */
   const attempt = async (action: () => Response | Promise<Response>) => {
@@ -89,11 +91,11 @@ export function uiFiles(ctx: AppContext) {
         return toastResponse("info", `Folder "${made.path}" created.`);
       }),
     )
-    .post("/ui/files/print", async ({ body }) => {
+    .post("/ui/files/print", async ({ body, request }) => {
       const form = parse(PrintForm, body);
       if (!form.success) return toastResponse("error", "Choose a printer.");
       const session = ctx.printers.get(form.output.printer);
-      if (!session) return toastResponse("error", `There is no printer "${form.output.printer}".`);
+      if (!session || !visibleTo(request, session.id)) return toastResponse("error", `There is no printer "${form.output.printer}".`);
       const file = ctx.files.get(form.output.path);
       if (!file) return toastResponse("error", `There is no file "${form.output.path}".`);
       const result = await session.startJob(file.path);

@@ -10,8 +10,10 @@ import type { Html } from "../../../views/html.ts";
 import { FileError } from "../../files/storage.ts";
 import { receiveUpload } from "../../files/upload.ts";
 import { accessFor } from "../auth/access.ts";
+import { principalOf, visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { liveAction, printerViews } from "./jobs.ts";
+import { farmNav, farmViews } from "./overview.ts";
 import { pageSession } from "./page-session.ts";
 
 export const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
@@ -33,13 +35,17 @@ const DeleteForm = v.object({ path: v.pipe(v.string(), v.minLength(1)) });
 export function uiRoutes(ctx: AppContext) {
   const view = printerViews(ctx);
   const act = liveAction(ctx, view);
+  const farm = farmViews(ctx);
   const parse = <S extends v.GenericSchema>(schema: S, body: unknown) => v.safeParse(schema, body ?? {});
 
   return new Elysia()
     .get("/", ({ query, request }) => {
-      const s = (typeof query.printer === "string" && ctx.printers.get(query.printer)) || ctx.printers.default();
+      // The printer asked for, else a restricted key's own, else the default; never one the viewer may not see.
+      const own = principalOf(request).printerId;
+      const s = (typeof query.printer === "string" && ctx.printers.get(query.printer)) || (own ? ctx.printers.get(own) : ctx.printers.default());
+      if (s && !visibleTo(request, s.id)) return new Response(null, { status: 303, headers: { location: "/" } });
       if (!s) return htmlResponse(noPrinterPage(pageSession(request)));
-      return htmlResponse(dashboardPage(view(s), ctx.printers.list().map((p) => p.record), ctx.files.list(), s.terminal, accessFor(request), pageSession(request)));
+      return htmlResponse(dashboardPage(view(s), farmNav(farm, request, s.id), ctx.files.list(), s.terminal, accessFor(request), pageSession(request)));
     })
     .post("/ui/printers/:id/connect", ({ params, request }) => act(request, params.id, (s) => ctx.printers.connect(s.id)))
     .post("/ui/printers/:id/disconnect", ({ params, request }) => act(request, params.id, (s) => ctx.printers.disconnect(s.id)))
