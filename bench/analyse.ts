@@ -13,8 +13,7 @@
  *
  *   bun bench/analyse.ts [substring of a file name]
  */
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { analyseBytes } from "../src/analysis/analysis.ts";
 import type { FromAnalyser } from "../src/analysis/worker-protocol.ts";
 import { sharedGcode } from "./shared-data.ts";

@@ -217,7 +217,6 @@ export class GcodeAnalyser {
   private tower = TOWER_NONE;
   private retractLength = 3;
   private retractSpeed = 45;
-  private retractZ = 0;
   private recoverExtra = 0;
   private recoverSpeed = 8;
   private retracted = false;
@@ -236,7 +235,6 @@ export class GcodeAnalyser {
   private readonly printBox = emptyBox();
   private readonly travelBox = emptyBox();
   private readonly layers: Layer[] = [];
-  private readonly layerMarks: number[] = [];
   private layerSource: MotionAnalysis["layerSource"] = "none";
   private layerZ = NaN;
   private layerOpen = false;
@@ -730,7 +728,7 @@ export class GcodeAnalyser {
       case 207:
         if (has(S_BIT)) this.retractLength = v[18]!;
         if (has(F_BIT)) this.retractSpeed = v[5]! / 60;
-        if (has(Z_BIT)) this.retractZ = v[25]!;
+        // Z (a hop on each retraction) is not timed.
         break;
       case 208:
         if (has(S_BIT)) this.recoverExtra = v[18]!;

@@ -15,7 +15,6 @@ const MINUS = 45;
 const PLUS = 43;
 const DOT = 46;
 const ZERO = 48;
-const NINE = 57;
 
 /** Character classes: 1 = digit, 2 = upper-case letter, 3 = lower-case letter. */
 const CLASS = new Uint8Array(256);

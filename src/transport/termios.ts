@@ -328,7 +328,6 @@ function finishBaudRate(fd: number, baudRate: number, setByLibc: boolean): void 
 }
 
 function setBaudRateTermios2(fd: number, baudRate: number): void {
-  const c = libc();
   const bytes = new Uint8Array(TERMIOS2_SIZE);
   const view = new DataView(bytes.buffer);
   if (rawIoctl(fd, TCGETS2, bytes) === -1) {

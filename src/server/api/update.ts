@@ -8,7 +8,7 @@ import { ChannelSchema } from "../../update/manifest.ts";
 import { UpdateError } from "../../update/problem.ts";
 import { UpdateSettingsSchema, UpdateUrlSchema } from "../../update/settings.ts";
 import type { AppContext } from "../context.ts";
-import { ApiError, parseBody } from "../errors.ts";
+import { ApiError } from "../errors.ts";
 
 /** One-off source overrides, as `layerline update --url --channel` sends them. */
 const SourceSchema = v.object({

@@ -41,7 +41,7 @@ import { problemText, readProfile } from "../../../printers/profile.ts";
 import { profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema } from "./settings.ts";
 import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
 import type { OctoTracker } from "./tracker.ts";
-import { currentUser, groupRecord, GROUPS, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
+import { currentUser, groupRecord, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
 
 /** The API version string OctoPrint reports (`server/api/__init__.py`). */
 export const OCTOPRINT_API = "0.1";
