@@ -21,9 +21,14 @@ export interface Platform {
  * cron, containers and services started without User= do not set: it says "unknown" there.)
  */
 export function accountName(): string {
-  const id = Bun.spawnSync(["id", "-un"], { stderr: "ignore" });
-  return (id.exitCode === 0 && id.stdout.toString().trim()) || userInfo().username;
+  // Asked once: the update status (polled by open pages) names it whenever the folder is not writable.
+  if (account === undefined) {
+    const id = Bun.spawnSync(["id", "-un"], { stderr: "ignore" });
+    account = (id.exitCode === 0 && id.stdout.toString().trim()) || userInfo().username;
+  }
+  return account;
 }
+let account: string | undefined;
 
 /** Reads the running system's platform facts. */
 export function detectPlatform(): Platform {
