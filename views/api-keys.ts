@@ -5,6 +5,7 @@
 import type { ApiKey } from "../src/accounts/api-keys.ts";
 import type { AppKeyRequest } from "../src/accounts/app-keys.ts";
 import { SCOPE_TEXT } from "../src/accounts/permissions.ts";
+import { utcMinute } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 import { layout, type PageSession } from "./layout.ts";
 
@@ -19,7 +20,7 @@ export interface AccountView {
   error?: string;
 }
 
-const when = (t: number | null) => (t === null ? "—" : new Date(t).toISOString().slice(0, 16).replace("T", " "));
+const when = (t: number | null) => (t === null ? "—" : utcMinute(t));
 
 export function accountPage(v: AccountView): Html {
   const csrf = html`<input type="hidden" name="_csrf" value="${v.session.csrf}">`;

@@ -5,6 +5,7 @@
  */
 import type { TrackingStatus } from "../src/tracking/reporter.ts";
 import type { Ping } from "../src/tracking/payload.ts";
+import { utcMinute } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 import { layout, settingsNav, type PageSession } from "./layout.ts";
 
@@ -42,7 +43,7 @@ export function trackingSection(status: TrackingStatus): Html {
     ${on ? html`<button type="button" hx-post="/ui/tracking/send" hx-target="#tracking-settings" hx-swap="outerHTML">Send now</button>` : ""}</div>
   </form>
   ${last
-    ? html`<p class="tracking-last ${last.ok ? "" : "warnings"}">${last.ok ? "Last report delivered" : "The last report failed"} ${new Date(last.at).toISOString().slice(0, 16).replace("T", " ")} UTC${last.error ? html`: ${last.error}` : "."}</p>`
+    ? html`<p class="tracking-last ${last.ok ? "" : "warnings"}">${last.ok ? "Last report delivered" : "The last report failed"} ${utcMinute(last.at)} UTC${last.error ? html`: ${last.error}` : "."}</p>`
     : ""}
   <details ${on ? "" : "open"}><summary>Exactly what the next report contains</summary>${payloadBlock(status.payload)}</details>
   <p class="muted">This installation's random id is <code data-instance>${status.payload.instance}</code>.

@@ -6,6 +6,7 @@
 import type { Access } from "../src/server/auth/access.ts";
 import { CHANNELS } from "../src/update/manifest.ts";
 import type { UpdateStatus } from "../src/update/manager.ts";
+import { utcMinute } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 import { layout, settingsNav, type PageSession } from "./layout.ts";
 import { jobNotice, notes, startButton } from "./update.ts";
@@ -33,7 +34,7 @@ export function updateSettingsPage(status: UpdateStatus, access: Access, session
   return layout("Updates", html`${settingsNav(session, "/settings/update")}<div class="settings-page update-settings">${updateStatusCard(status, access)}${form}</div>`, html``, session);
 }
 
-const when = (at: number) => `${new Date(at).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+const when = (at: number) => `${utcMinute(at)} UTC`;
 
 /**
  * The live figures; reloads itself every second while an update runs, and whenever an update

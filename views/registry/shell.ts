@@ -2,6 +2,7 @@
  * The frame of every page of the registry website (a static site: links are relative, so it
  * works from any folder of any web server, and from `layerline registry serve`).
  */
+import { utcMinute } from "../dashboard.ts";
 import { html, type Html } from "../html.ts";
 
 export interface ShellOptions {
@@ -33,7 +34,7 @@ ${o.head ?? ""}
   <a href="${o.root}rankings.json">rankings.json</a>
 </header>
 <main>${content}</main>
-<footer>Built ${new Date(o.generated).toISOString().slice(0, 16).replace("T", " ")} UTC by layerline registry build. Usage statistics come from hosts that opted in to anonymous tracking.</footer>
+<footer>Built ${utcMinute(o.generated)} UTC by layerline registry build. Usage statistics come from hosts that opted in to anonymous tracking.</footer>
 </body>
 </html>
 `;
