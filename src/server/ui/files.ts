@@ -7,7 +7,6 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { fileDetail, fileTable, filesPage, folderTree } from "../../../views/files.ts";
 import { toast } from "../../../views/dashboard.ts";
-import type { Html } from "../../../views/html.ts";
 import { FileCatalog, SORT_KEYS, type ListQuery, type SortKey } from "../../files/catalog.ts";
 import { FileError } from "../../files/storage.ts";
 import { receiveUpload, uploadPath } from "../../files/upload.ts";
@@ -17,8 +16,8 @@ import { visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse } from "../sse.ts";
 import { pageSession } from "./page-session.ts";
+import { htmlResponse } from "./routes.ts";
 
-const htmlResponse = (body: Html, headers: Record<string, string> = {}) => new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 /** A toast in place of the requested swap (htmx only swaps 2xx answers, so this is a 200). */
 const toastResponse = (kind: "error" | "info", message: string, hint = "") => htmlResponse(toast(kind, message, hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend" });
 

@@ -6,7 +6,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { toast } from "../../../views/dashboard.ts";
-import { html, type Html } from "../../../views/html.ts";
+import { html } from "../../../views/html.ts";
 import { managerPage, noticesBar, pluginList, pluginPage, pluginRow, REPOSITORY_PAGE, repositoryItem, repositoryPage, repositoryResults, settingsForm, type ManagerPageData } from "../../../views/plugins.ts";
 import { PLUGIN_API_VERSION, SLOTS, type SlotName } from "../../plugins/api.ts";
 import { printerInfo } from "../../plugins/host-api.ts";
@@ -19,12 +19,11 @@ import type { AppContext } from "../context.ts";
 import { ApiError, notFoundResponse } from "../errors.ts";
 import { installFrom, pluginAction } from "../api/plugins.ts";
 import { pageSession } from "./page-session.ts";
+import { htmlResponse } from "./routes.ts";
 
 /** The repository settings form: one text field each (a field sent twice is refused). */
 const RepositoryForm = v.object({ url: v.optional(v.string("give one URL")), refreshHours: v.optional(v.string("give one number of hours")) });
 
-const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
-  new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 const toastResponse = (kind: "error" | "info", message: string, hint = "", headers: Record<string, string> = {}) =>
   htmlResponse(toast(kind, message, hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend", ...headers });
 

@@ -5,15 +5,13 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { toast } from "../../../views/dashboard.ts";
-import type { Html } from "../../../views/html.ts";
 import { starButton, trackingPage, trackingSection } from "../../../views/tracking.ts";
 import { TrackingError } from "../../tracking/reporter.ts";
 import { RegistryUrlSchema } from "../../tracking/settings.ts";
 import type { AppContext } from "../context.ts";
 import { pageSession } from "./page-session.ts";
+import { htmlResponse } from "./routes.ts";
 
-const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
-  new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 const toastResponse = (message: string, hint = "") =>
   htmlResponse(toast("error", message, hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend" });
 

@@ -5,7 +5,6 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import type { Html } from "../../../views/html.ts";
 import { formValuesOf, updateSettingsForm, updateSettingsPage, updateStatusCard, type FieldErrors, type UpdateSettingsField } from "../../../views/update-settings.ts";
 import { UpdateSettingsSchema } from "../../update/settings.ts";
 import { accessFor } from "../auth/access.ts";
@@ -13,9 +12,8 @@ import type { AppContext } from "../context.ts";
 import { parseBody } from "../errors.ts";
 import { pageSession } from "./page-session.ts";
 import { UPDATE_CHANGED } from "./update.ts";
+import { htmlResponse } from "./routes.ts";
 
-const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
-  new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 
 /** The form as a browser sends it: each field once, as text. Anything else is not this form (400). */
 const SettingsForm = v.object({

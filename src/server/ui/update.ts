@@ -4,14 +4,12 @@
  */
 import { Elysia } from "elysia";
 import { toast } from "../../../views/dashboard.ts";
-import type { Html } from "../../../views/html.ts";
 import { updateNotice } from "../../../views/update.ts";
 import { UpdateError } from "../../update/problem.ts";
 import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
+import { htmlResponse } from "./routes.ts";
 
-const htmlResponse = (body: Html, headers: Record<string, string> = {}) =>
-  new Response(body.value, { headers: { "content-type": "text/html; charset=utf-8", ...headers } });
 
 /** The event an update action's answer triggers, so the settings page's status card (ui/update-settings.ts) reloads too. */
 export const UPDATE_CHANGED = "update-changed";
