@@ -25,7 +25,7 @@ export interface Rankings {
 }
 
 /** The install counts a trend is read from (absent = 0, as in a host's looser reading of the index). */
-type Stats = { install_events_week?: number; install_events_month?: number };
+type Stats = Partial<Pick<IndexEntry["stats"], "install_events_week" | "install_events_month">>;
 
 /**
  * Installs this week against the month's weekly average — the one definition the website, the
