@@ -38,6 +38,16 @@ const UA = { "User-Agent": "Cura/5.7.0 OctoPrintPlugin/3.7.3" };
 const cura = (path: string, init: RequestInit = {}) =>
   fetch(`${host.url}/${path}`, { ...init, headers: { "X-Api-Key": key, ...UA, "content-type": "application/json", ...(init.headers as Record<string, string>) } });
 const post = (path: string, body: unknown) => cura(`api/${path}`, { method: "POST", body: JSON.stringify(body) });
+/** _sendPrintJob(): parts path, file, then select/print (when they ride on the upload), each with its Content-Type. */
+const sendPrintJob = (destination: "local" | "sdcard", folder: string, name: string, layers: number, selectAndPrint: boolean) => {
+  const text = (n: string, value: string) => ({ name: n, value, type: "text/plain" });
+  const { body, contentType } = multipart([
+    text("path", folder),
+    { name: "file", value: gcode(layers), filename: name, type: "application/octet-stream" },
+    ...(selectAndPrint ? [text("select", "true"), text("print", "true")] : []),
+  ]);
+  return cura(`api/files/${destination}`, { method: "POST", headers: { "content-type": contentType }, body });
+};
 
 beforeAll(async () => {
   ({ host } = await readyHost({ virtual: { timeScale: 20 } }));
@@ -117,13 +127,7 @@ describe("monitoring and printing", () => {
 
   test("upload with select and print after the file part; the Location is where it selects", async () => {
     // With "wait for analysis" off: select+print ride on the upload.
-    const { body, contentType } = multipart([
-      { name: "path", value: "cura", type: "text/plain" },
-      { name: "file", value: gcode(3), filename: "UM3_cube.gcode", type: "application/octet-stream" },
-      { name: "select", value: "true", type: "text/plain" },
-      { name: "print", value: "true", type: "text/plain" },
-    ]);
-    const up = await cura("api/files/local", { method: "POST", headers: { "content-type": contentType }, body });
+    const up = await sendPrintJob("local", "cura", "UM3_cube.gcode", 3, true);
     expect(up.status).toBe(201);
     expect(await up.json()).toMatchObject({ effectiveSelect: true, effectivePrint: true });
     const endPoint = up.headers.get("location")!.split("api/")[1];
@@ -142,11 +146,7 @@ describe("monitoring and printing", () => {
   }, 30_000);
 
   test("upload without select, then _selectAndPrint on the Location's endpoint (a name with spaces)", async () => {
-    const { body, contentType } = multipart([
-      { name: "path", value: "", type: "text/plain" },
-      { name: "file", value: gcode(2), filename: "my part v2.gcode", type: "application/octet-stream" },
-    ]);
-    const up = await cura("api/files/local", { method: "POST", headers: { "content-type": contentType }, body });
+    const up = await sendPrintJob("local", "", "my part v2.gcode", 2, false);
     expect(up.status).toBe(201);
     // Qt's QUrl.toString() shows the path decoded; QUrl(api_url + endpoint) encodes it again.
     const endPoint = decodeURIComponent(up.headers.get("location")!.split("api/")[1]!);
@@ -165,13 +165,7 @@ describe("monitoring and printing", () => {
   test("store on SD: upload to /api/files/sdcard with select+print copies to the card, then prints from it", async () => {
     const printer = (await (await host.api("/api/v1/printers")).json()).printers[0].id;
     await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.sd.writable);
-    const { body, contentType } = multipart([
-      { name: "path", value: "", type: "text/plain" },
-      { name: "file", value: gcode(2), filename: "sdjob.gcode", type: "application/octet-stream" },
-      { name: "select", value: "true", type: "text/plain" },
-      { name: "print", value: "true", type: "text/plain" },
-    ]);
-    const up = await cura("api/files/sdcard", { method: "POST", headers: { "content-type": contentType }, body });
+    const up = await sendPrintJob("sdcard", "", "sdjob.gcode", 2, true);
     expect(up.status).toBe(201);
     const res = await up.json();
     expect(res.done).toBe(false);
@@ -192,8 +186,7 @@ describe("monitoring and printing", () => {
     expect(printer.status).toBe(409);
     expect(await printer.json()).toEqual(fixture("api_printer_closed_409"));
     expect((await (await cura("api/job")).json()).state).toStartWith("Offline");
-    const { body, contentType } = multipart([{ name: "file", value: gcode(1), filename: "late.gcode", type: "application/octet-stream" }]);
-    expect((await cura("api/files/sdcard", { method: "POST", headers: { "content-type": contentType }, body })).status).toBe(409);
+    expect((await sendPrintJob("sdcard", "", "late.gcode", 1, false)).status).toBe(409);
     expect((await post("connection", { command: "connect" })).status).toBe(204);
     await host.waitFor("/api/job", (j: any) => j.state === "Operational");
   }, 30_000);
