@@ -70,12 +70,15 @@ test("without a link there is no card: not ready, nothing listed; it comes back 
   await host.waitFor("/api/files/sdcard", (b: any) => b.files.some((f: any) => f.name === DEMO));
 }, 30_000);
 
-test("uploads to the card are refused with the way to do it; delete and release work", async () => {
+test("an upload to the card is stored locally and copied to the card (not printed without print=true); delete and release work", async () => {
+  await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.sd.writable);
   const form = new FormData();
   form.append("file", new Blob(["G28\n"]), "x.gcode");
   const upload = await host.api("/api/files/sdcard", { method: "POST", body: form });
-  expect(upload.status).toBe(409);
-  expect((await upload.json()).error).toContain(`/api/v1/printers/${printer}/sd/upload`);
+  expect(upload.status).toBe(201);
+  expect(await upload.json()).toMatchObject({ done: false, effectivePrint: false, files: { local: { path: "x.gcode" }, sdcard: { origin: "sdcard" } } });
+  await host.waitFor("/api/files/sdcard", (b: any) => b.files.some((f: any) => f.display === "x.gcode"));
+  expect((await json("/api/job")).state).toBe("Operational");
 
   expect((await host.api(`/api/files/sdcard/${encodeURIComponent(DEMO)}`, { method: "DELETE" })).status).toBe(204);
   await host.waitFor("/api/files/sdcard", (b: any) => !b.files.some((f: any) => f.name === DEMO));

@@ -26,6 +26,7 @@ const RELATIVE: Record<string, Rel> = {
   "POST /api/printer/chamber": { permission: "control" },
   "POST /api/printer/printhead": { permission: "control" },
   "POST /api/printer/command": { permission: "control" },
+  "GET /api/printer/command/custom": { permission: "control" },
   "GET /api/printer/sd": { permission: "status" },
   "POST /api/printer/sd": { permission: "control" },
   "GET /api/job": { permission: "status" },

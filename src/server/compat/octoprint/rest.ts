@@ -35,12 +35,13 @@ import {
   toolIndex,
   truthy,
 } from "./commands.ts";
-import { downloadUrl, fileEntry, folderEntry, resourceUrl, sdEntry, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
+import { downloadUrl, fileEntry, folderEntry, resourceUrl, sdEntry, sdResourceUrl, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
 import { problemText, readProfile } from "../../../printers/profile.ts";
 import { profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema } from "./settings.ts";
 import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
 import type { OctoTracker } from "./tracker.ts";
+import { subscribe } from "../../../events.ts";
 import { currentUser, groupRecord, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
 
 /** The API version string OctoPrint reports (`server/api/__init__.py`). */
@@ -150,6 +151,38 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
   const startJob = async (s: PrinterSession, path: string, user: string | null) => {
     deps.tracker.expectJob(s.id, user);
     commandFailed(await s.startJob(path));
+  };
+
+  /**
+   * Prints card file `name` once its copy to the card is through and the card lists it whole
+   * (OctoPrint's select/print after an upload to the SD card); gives up after a while, or when the
+   * copy stops and the file never shows up complete.
+   */
+  const printWhenCopied = (s: PrinterSession, name: string) => {
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
+    const done = () => {
+      stop();
+      clearTimeout(overall);
+      clearTimeout(giveUp);
+    };
+    // An hour covers the slowest copy of a big file.
+    const overall = setTimeout(done, 3_600_000);
+    overall.unref();
+    const stop = subscribe(ctx.bus, {
+      "printer.status": ({ id, status }) => {
+        if (id !== s.id || status.sd.upload?.name === name) return;
+        // Written under its long name, the card may list it under its 8.3 one.
+        const file = status.sd.files.find((f) => f.name === name || f.longName === name);
+        if (file && !file.incomplete) {
+          done();
+          void s.sdPrint(name);
+        } else if (!giveUp) {
+          // The card is listed again right after the copy; a copy that failed never shows up whole.
+          giveUp = setTimeout(done, 30_000);
+          giveUp.unref();
+        }
+      },
+    });
   };
 
   const requireOperational = (s: PrinterSession) => {
@@ -442,6 +475,11 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         await send(s, commands);
         return noContent();
       })
+      // OctoPrint's custom controls (settings `controls`); Layerline has none to offer, so apps show none.
+      .get("/api/printer/command/custom", ({ params }) => {
+        printerFor(ctx, params as Record<string, string>);
+        return { controls: [] };
+      })
       .get("/api/printer/sd", ({ params }) => {
         const s = printerFor(ctx, params as Record<string, string>);
         return { ready: s.status.sd.available };
@@ -540,10 +578,12 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         async ({ params, request, set }) => {
           const p = (params ?? {}) as Record<string, string>;
           const s = printerFor(ctx, p);
-          if (p.origin === "sdcard") {
-            throw fail(409, `Uploading to the SD card through this API is not supported: upload to local, then copy the file with POST /api/v1/printers/${s.id}/sd/upload`);
-          }
-          requireLocal(p.origin!);
+          // To the card, as OctoPrint does it: stored locally first, then copied over the serial line.
+          const toCard = p.origin === "sdcard";
+          if (toCard) {
+            if (s.status.state !== "operational") throw fail(409, "Can not upload to SD card, printer is either not operational or already busy");
+            if (!s.status.sd.available) throw fail(409, "Can not upload to SD card, not yet initialized");
+          } else requireLocal(p.origin!);
           const refs = refsFor(request, p);
           const principal = principalOf(request);
           // Streamed to disk like every upload (files/upload.ts); the other fields are text.
@@ -558,7 +598,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
             throw e;
           });
           if (!stored) {
-            if (fields.foldername !== undefined) {
+            if (fields.foldername !== undefined && !toCard) {
               const folder = newFolder(fields.path ?? "", fields.foldername);
               set.status = 201;
               set.headers.location = resourceUrl(refs, folder.path);
@@ -572,6 +612,25 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
           const mayPrint = principal.permissions.has("print") && (!principal.printerId || principal.printerId === s.id);
           const ready = s.status.state === "operational";
           const wantPrint = truthy(fields.print);
+          const local = { name: stored.name, path: stored.path, origin: "local", refs: { resource: resourceUrl(refs, stored.path), download: downloadUrl(refs, stored.path) } };
+          deps.event(null, "FileAdded", { storage: "local", path: stored.path, name: stored.name, type: MACHINECODE });
+          set.status = 201;
+          set.headers["cache-control"] = "no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0";
+          if (toCard) {
+            const copy = await s.sdUpload(stored.path);
+            // The local copy stays, as in OctoPrint; the card copy could not start.
+            if (!copy.ok) throw fail(409, `Can not upload to SD card: ${copy.error.message}`);
+            const card = copy.value.name;
+            // A card file is selected only to print it (see the SD select command), once it is all there.
+            const onCard = wantPrint && mayPrint;
+            if (onCard) {
+              deps.tracker.expectJob(s.id, userName(principal));
+              printWhenCopied(s, card);
+            }
+            deps.event(s.id, "Upload", { name: stored.name, path: card, target: "sdcard", select: truthy(fields.select), print: wantPrint, effective_select: onCard, effective_print: onCard });
+            set.headers.location = sdResourceUrl(refs, card);
+            return { files: { local, sdcard: { name: card, path: card, origin: "sdcard", refs: { resource: sdResourceUrl(refs, card) } } }, done: false, effectiveSelect: onCard, effectivePrint: onCard };
+          }
           const effectiveSelect = (truthy(fields.select) || wantPrint) && mayPrint && ready;
           let effectivePrint = wantPrint && mayPrint && ready;
           if (effectiveSelect) selected(s, stored, userName(principal));
@@ -579,7 +638,6 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
             deps.tracker.expectJob(s.id, userName(principal));
             effectivePrint = (await s.startJob(stored.path)).ok;
           }
-          deps.event(null, "FileAdded", { storage: "local", path: stored.path, name: stored.name, type: MACHINECODE });
           deps.event(s.id, "Upload", {
             name: stored.name,
             path: stored.path,
@@ -590,11 +648,9 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
             effective_print: effectivePrint,
             ...(userdata !== undefined ? { userdata } : {}),
           });
-          set.status = 201;
           set.headers.location = resourceUrl(refs, stored.path);
-          set.headers["cache-control"] = "no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0";
           return {
-            files: { local: { name: stored.name, path: stored.path, origin: "local", refs: { resource: resourceUrl(refs, stored.path), download: downloadUrl(refs, stored.path) } } },
+            files: { local },
             done: true,
             effectiveSelect,
             effectivePrint,
