@@ -608,6 +608,9 @@ export class PluginManager {
       return jsonError(502, "plugin_failed", `The plugin ${id} could not answer: it ${message}.`, "The plugin's log on its page has details.");
     };
     if (outcome.ok) {
+      // The server cannot send a body that was read (or is being): it would answer a 500.
+      const value = outcome.value;
+      if (value instanceof Response && (value.bodyUsed || value.body?.locked)) return failed("returned a Response whose body was already read");
       // Turning the value into a response runs its toJSON and may meet what JSON cannot hold.
       const response = attempt(() => this.mainThread.run(p.id, "route", () => toResponse(outcome.value)));
       return response.ok ? response.value : failed(`returned a value that cannot be sent: its conversion ${response.message}`);
