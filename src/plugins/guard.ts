@@ -42,8 +42,20 @@ export function attempt<T>(fn: () => T): Outcome<T> {
   }
 }
 
-/** An error's message, briefly. */
+/** An error's message, briefly; any value a plugin may throw (one whose conversion to text throws too). */
 export function describe(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
+  let text: string;
+  try {
+    text = e instanceof Error ? String(e.message) : typeof e === "string" ? e : shownValue(e);
+  } catch {
+    text = Object.prototype.toString.call(e);
+  }
   return text.split("\n")[0]!.slice(0, 300) || (e instanceof Error ? e.name : "unknown error");
+}
+
+/** A thrown value that is no Error, as text that says what it is (42, undefined, {"code":1}). */
+function shownValue(e: unknown): string {
+  if (typeof e !== "object" || e === null) return String(e);
+  const json = JSON.stringify(e);
+  return json === undefined || json === "{}" ? String(e) : json;
 }

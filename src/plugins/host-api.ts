@@ -16,6 +16,7 @@ import { BUDGET_MS, PERMISSIONS, RESERVED_ROUTES, SLOTS, type Permission, type S
 import { withDeprecations } from "./deprecations.ts";
 import { guarded } from "./guard.ts";
 import type { MainWhat } from "./main-thread-watch.ts";
+import { blame } from "./scope.ts";
 import {
   PluginApiError,
   type FileInfo,
@@ -177,12 +178,28 @@ export function createContext(host: HostParts, plugin: PluginParts, registration
       registrations.slots.set(name, render as SlotRender<SlotName>);
     },
     notify: (level, message) => plugin.notify(level, String(message)),
-    printers: printersApi(host, need),
-    files: filesApi(host, need),
+    printers: blamingRejections(printersApi(host, need), plugin.id),
+    files: blamingRejections(filesApi(host, need), plugin.id),
     onDispose: (fn) => registrations.onDispose(fn),
   };
   // Calls replaced in this major version keep working, with a warning in the plugin's log.
   return withDeprecations(ctx, plugin.apiVersion, (message) => plugin.log("warn", message));
+}
+
+/**
+ * The API's calls, whose rejections are marked as raised for `plugin` (scope.ts): a call it does
+ * not await, failing once the host has looked (no such printer, no permission), leaves an error
+ * with no frame of the plugin on its stack uncaught, which must not count as Layerline's own.
+ */
+function blamingRejections<A extends object>(api: A, plugin: string): A {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(api)) {
+    out[name] = (...args: unknown[]) => {
+      const result = (fn as (...a: unknown[]) => unknown)(...args);
+      return result instanceof Promise ? result.catch((e: unknown) => Promise.reject(blame(e, plugin))) : result;
+    };
+  }
+  return out as A;
 }
 
 function printersApi(host: HostParts, need: (p: Permission) => void): PrintersApi {

@@ -13,6 +13,7 @@ import { join, relative } from "node:path";
 import { isMainThread, threadId } from "node:worker_threads";
 import { BUDGET_MS, LINE_STAGES, SCRIPTS } from "./api.ts";
 import { PLUGIN_BRAND, type PluginDefinition, type SettingsSchema } from "./sdk.ts";
+import { loadingModules } from "./scope.ts";
 import { registerLayerlineModule } from "./virtual-module.ts";
 
 /** A loaded definition with the parts the host uses, checked for shape. */
@@ -43,7 +44,7 @@ export async function importFresh(id: string, dir: string, entry: string, budget
   });
   try {
     for (const path of [dir, realpathSync(dir), link]) owners.set(`${path}/`, id);
-    const module = (await Promise.race([import(join(link, relative(dir, entry))), timeout])) as { default?: unknown };
+    const module = (await loadingModules(() => Promise.race([import(join(link, relative(dir, entry))), timeout]))) as { default?: unknown };
     const definition = checkDefinition(module.default);
     const previous = current.get(dir);
     current.set(dir, link);

@@ -17,6 +17,7 @@ import { ENDED, type EndedState } from "../printers/streaming-flags.ts";
 import { readJson, writeJsonAtomic } from "../update/handover.ts";
 import type { Command } from "../update/process-control.ts";
 import { workerUrl } from "../worker-url.ts";
+import { inPlugin } from "./scope.ts";
 
 /** What of a plugin the main thread runs (index shared with the watchdog). */
 export const MAIN_WHAT = ["", "module code at load", "setup", "dispose function", "event handler", "periodic task", "route", "page slot", "settings handler", "settings schema"] as const;
@@ -58,12 +59,13 @@ export class MainThreadWatch {
 
   /**
    * Runs `fn` marked as `plugin`'s `what` (its synchronous part: a loop that never ends can only
-   * be there). Nested runs (a handler that emits an event another plugin handles) restore the mark.
+   * be there), in its scope (see scope.ts). Nested runs (a handler that emits an event another
+   * plugin handles) restore the mark.
    */
   run<T>(plugin: string, what: MainWhat, fn: () => T): T {
     const restore = this.mark(plugin, what);
     try {
-      return fn();
+      return inPlugin(plugin, fn);
     } finally {
       restore();
     }

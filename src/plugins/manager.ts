@@ -19,7 +19,7 @@ import { bundledPlugins } from "./bundled.ts";
 import { checkCompatibility } from "./compat.ts";
 import { findPluginDirs, fingerprint, folderFiles, readPlugin, type Found, type Origin } from "./discovery.ts";
 import { bridgeEvents } from "./events-bridge.ts";
-import { refuseExits } from "./exit-guard.ts";
+import { refuseExits, unattributedMessage, type Uncaught } from "./exit-guard.ts";
 import { attempt, describe, guarded } from "./guard.ts";
 import { createContext, Registrations, type PluginBus } from "./host-api.ts";
 import { recoverInterruptedInstalls } from "./install.ts";
@@ -143,7 +143,11 @@ export class PluginManager {
     this.unbridge = bridgeEvents(this.options.bus, this.pluginBus, this.options.printers);
     this.options.bus.on("printers.changed", this.printersChanged);
     // A plugin's process.exit() (or an error its own timer leaves uncaught) would end the host and every print: its fault instead.
-    this.unrefused = refuseExits({ runningNow: () => this.mainThread.runningNow(), uncaught: (plugin, e) => this.uncaughtFrom(plugin, e) });
+    this.unrefused = refuseExits({
+      runningNow: () => this.mainThread.runningNow(),
+      uncaught: (plugin, e) => this.uncaughtFrom(plugin, e),
+      unattributed: (how, e) => this.unattributed(how, e),
+    });
     await this.scan();
     if (this.options.watch !== false) this.watch();
     this.healthyTimer = setTimeout(() => this.wasHealthy(), this.options.healthyAfterMs ?? HEALTHY_AFTER_MS);
@@ -443,13 +447,21 @@ export class PluginManager {
     });
   }
 
-  /** A refused exit or an error that nothing caught (a plugin's own timer or promise): that plugin's fault, or a notice when it cannot be named. */
-  private uncaughtFrom(plugin: string | null, e: unknown): void {
-    const p = plugin ? this.plugins.get(plugin) : undefined;
-    if (!p) return void this.notify(null, "error", describe(e));
+  /** A refused exit or anything a plugin's own timer or promise left uncaught: that plugin's fault (false: not one of these plugins). */
+  private uncaughtFrom(plugin: string, e: unknown): boolean {
+    const p = this.plugins.get(plugin);
+    if (!p) return false;
     // Not running (a timer an unloaded version left behind): there is nothing to fault, only its log.
     if (p.status === "enabled") this.fault(p.id, faultPlace("callback"), `threw: ${describe(e)}`);
     else this.pluginLog(p, "error", `${faultPlace("callback")} threw: ${describe(e)}`, "main");
+    return true;
+  }
+
+  /** The same when no plugin could be named: a notice that says so and which plugins could have done it. */
+  private unattributed(how: Uncaught, e: unknown): void {
+    // Plugins whose code ran here (a failed one's did, at load), and may have left timers behind.
+    const running = [...this.plugins.values()].filter((p) => p.status === "enabled" || p.status === "failed" || p.generation > 0).map((p) => p.id);
+    this.notify(null, "error", unattributedMessage("the main thread", how, e, running));
   }
 
   private fault(id: string, what: string, message: string, printer = "main"): void {
@@ -487,6 +499,7 @@ export class PluginManager {
 
   /** A printer Worker's report about a plugin. */
   report(printer: string, r: SerialPluginReport): void {
+    if (r.kind === "unattributed") return void this.notify(null, "error", r.message);
     const p = this.plugins.get(r.plugin);
     if (!p) return;
     switch (r.kind) {
@@ -595,6 +608,9 @@ export class PluginManager {
       return jsonError(502, "plugin_failed", `The plugin ${id} could not answer: it ${message}.`, "The plugin's log on its page has details.");
     };
     if (outcome.ok) {
+      // The server cannot send a body that was read (or is being): it would answer a 500.
+      const value = outcome.value;
+      if (value instanceof Response && (value.bodyUsed || value.body?.locked)) return failed("returned a Response whose body was already read");
       // Turning the value into a response runs its toJSON and may meet what JSON cannot hold.
       const response = attempt(() => this.mainThread.run(p.id, "route", () => toResponse(outcome.value)));
       return response.ok ? response.value : failed(`returned a value that cannot be sent: its conversion ${response.message}`);

@@ -20,7 +20,7 @@ const plugins = new WorkerPluginHost((report) => post({ type: "plugin", report }
 // A plugin's process.exit() would end this thread and its print: refused, and the plugin's fault
 // (also from its own timer, where nothing of the host catches the refusal, as is any other error
 // the plugin's own timer leaves uncaught).
-refuseExits({ runningNow: () => plugins.runningNow(), uncaught: (plugin, e) => plugins.uncaughtFrom(plugin, e) });
+refuseExits({ runningNow: () => plugins.runningNow(), uncaught: (plugin, e) => plugins.uncaughtFrom(plugin, e), unattributed: (how, e) => plugins.unattributed(how, e) });
 survivePluginErrors();
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {

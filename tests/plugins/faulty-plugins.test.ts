@@ -182,6 +182,18 @@ export default definePlugin({ setup(ctx) { ctx.slot("navbar.item", () => html\`<
     expect([teapot.status, ((await teapot.json()) as any).error.code]).toEqual([418, "teapot"]);
   });
 
+  test("a Response whose body was already read: a 502 and a fault, not the server's 500", async () => {
+    writePlugin(pluginsDir, {
+      id: "m-read-body",
+      entry: `import { definePlugin } from "layerline";
+export default definePlugin({ setup(ctx) { ctx.route("GET", "/x", async () => { const r = new Response("a"); await r.text(); return r; }); } });`,
+    });
+    await waitState("m-read-body", (p) => p.state === "enabled");
+    const res = await host.api("/api/v1/plugins/m-read-body/x");
+    expect([res.status, ((await res.json()) as any).error.message]).toEqual([502, "The plugin m-read-body could not answer: it returned a Response whose body was already read."]);
+    expect((await plugin("m-read-body")).faults).toMatchObject([{ where: "route GET /x", message: "returned a Response whose body was already read" }]);
+  });
+
   test("malformed, too deep or too large JSON for a plugin's route: a 4xx that says so, the handler is not called", async () => {
     const send = (body: string) => host.api("/api/v1/plugins/j-routes/echo", { method: "POST", headers: { "content-type": "application/json" }, body });
     const bad = await send("{not json");

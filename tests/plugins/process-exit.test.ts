@@ -81,17 +81,20 @@ test("in a send hook in a printer's thread: each call refused as a fault of the 
 }, 30_000);
 
 // Outside the test runner: it reports a Worker's uncaught errors itself, before the Worker's own handlers see them.
-test("layerline serve: a plugin's own timer calling process.exit() — on the main thread or in a printer's — is refused, as its fault where it can be named", async () => {
+test("layerline serve: a plugin's own timer calling process.exit() — on the main thread or in a printer's, in tail position too — is refused, as its fault", async () => {
   const dir = mkdtempSync(join(tmpdir(), "layerline-process-exit-cli-"));
   writePlugin(join(dir, "plugins"), {
     id: "exits-later",
     entry: plugin(`export default definePlugin({ setup(ctx) {
   setTimeout(() => { process.exit(9); }, 100);
   setTimeout(async () => { await null; process.exit(8); }, 200);
-  // In tail position from a timer: no trace of the plugin is left to name it by.
-  setTimeout(() => process.exit(7), 300);
   ctx.route("GET", "/alive", () => ({ alive: true }));
 } });`),
+  });
+  writePlugin(join(dir, "plugins"), {
+    id: "exits-later-in-tail",
+    // In tail position from a timer: no frame of the plugin is left; the timer's scope names it.
+    entry: plugin(`export default definePlugin({ setup() { setTimeout(() => process.exit(7), 300); } });`),
   });
   writePlugin(join(dir, "plugins"), {
     id: "exits-later-in-printer",
@@ -126,8 +129,8 @@ test("layerline serve: a plugin's own timer calling process.exit() — on the ma
       ["own timer or callback", `threw: ${refused("process.exit(9)", "exits-later")}`],
       ["own timer or callback", `threw: ${refused("process.exit(8)", "exits-later")}`],
     ]);
-    const { notices } = await waitUntil(() => get("/api/v1/plugins/notices"), (n) => n.notices.length > 0, 10_000);
-    expect(notices).toMatchObject([{ plugin: null, level: "error", message: `process.exit(7) was refused: code that is not Layerline's (a plugin's timer, most likely; it could not be named) may not end Layerline's process (that would stop every print). Throw an error or log instead.` }]);
+    const tail = await waitUntil(() => get("/api/v1/plugins/exits-later-in-tail"), (p) => p.faults?.length >= 1, 10_000);
+    expect(tail.faults.map((f: any) => [f.where, f.message])).toEqual([["own timer or callback", `threw: ${refused("process.exit(7)", "exits-later-in-tail")}`]]);
     expect(await get("/api/v1/plugins/exits-later/alive")).toEqual({ alive: true });
     const thrower = await waitUntil(() => get("/api/v1/plugins/throws-later"), (p) => p.faults?.length >= 2, 10_000);
     expect(thrower.state).toBe("enabled");

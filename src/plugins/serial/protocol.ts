@@ -44,4 +44,6 @@ export type SerialPluginReport =
   | { kind: "hung"; plugin: string; message: string }
   | { kind: "loadFailed"; plugin: string; message: string }
   | { kind: "loaded"; plugin: string; generation: number }
-  | { kind: "log"; plugin: string; level: "info" | "warn" | "error"; message: string };
+  | { kind: "log"; plugin: string; level: "info" | "warn" | "error"; message: string }
+  /** Something left uncaught in the Worker that no plugin could be named for (the thread went on). */
+  | { kind: "unattributed"; message: string };

@@ -7,7 +7,9 @@
  */
 import { BUDGET_MS, FAULT_LIMIT, type LineStage, type ScriptName } from "../api.ts";
 import { guarded, describe, type Outcome } from "../guard.ts";
+import { unattributedMessage, type Uncaught } from "../exit-guard.ts";
 import { importFresh, type LoadedDefinition } from "../loader.ts";
+import { inPlugin } from "../scope.ts";
 import type { JobState, LineContext, LineResult, LineSource, MachineState } from "../sdk.ts";
 import { chain, collect, type MaybeAsync } from "./chain.ts";
 import type { LineHooks } from "./pipeline.ts";
@@ -52,6 +54,8 @@ export class WorkerPluginHost implements LineHooks {
   private printer: PrinterView = { id: "", name: "", job: () => null, machine: () => null };
   private updating: Promise<void> = Promise.resolve();
   private logBudget = new Map<string, { second: number; count: number }>();
+  /** Every plugin whose code was loaded in this thread (its timers may outlive it). */
+  private readonly loaded = new Set<string>();
   // Which plugin's code runs now, for the main thread's watchdog (a plugin stuck in a loop blocks
   // this thread: only the main thread can see it, stop the Worker and start it again without it).
   private inPlugin: Int32Array<ArrayBufferLike> = new Int32Array(3);
@@ -69,11 +73,19 @@ export class WorkerPluginHost implements LineHooks {
     return tag ? this.running.find((r) => r.spec.tag === tag)?.spec.id : undefined;
   }
 
-  /** A refused exit or an error that no hook call caught (a plugin's own timer or promise): that plugin's fault. */
-  uncaughtFrom(plugin: string | null, e: unknown): void {
+  /** A refused exit or anything no hook call caught (a plugin's own timer or promise): that plugin's fault (false: not one run here). */
+  uncaughtFrom(plugin: string, e: unknown): boolean {
     const r = this.running.find((x) => x.spec.id === plugin);
     if (r) this.fault(r, "callback", `threw: ${describe(e)}`);
-    else console.error(`printer ${this.printer.id}: ${describe(e)}`);
+    // A version no longer run here (or one stopped after its faults) left it behind: it is said, nothing more.
+    else if (this.loaded.has(plugin)) console.error(`printer ${this.printer.id}: the plugin ${plugin}, no longer run here, ${faultPlace("callback")} threw: ${describe(e)}`);
+    else return false;
+    return true;
+  }
+
+  /** The same when no plugin could be named: said to the main thread, which shows it as a notice. */
+  unattributed(how: Uncaught, e: unknown): void {
+    this.report({ kind: "unattributed", message: unattributedMessage(`printer ${this.printer.id}'s thread`, how, e, [...this.loaded]) });
   }
 
   /** Shares with the main thread which plugin's code runs (see IN_PLUGIN_WHAT). */
@@ -134,7 +146,7 @@ export class WorkerPluginHost implements LineHooks {
     ctx.script = null;
     const hook = r.definition.gcode![stage]!;
     this.entered(r, STAGE_HOOK[stage]);
-    return this.settle(r, stage, line, this.left(guarded(() => hook(line, ctx), BUDGET_MS.line)));
+    return this.settle(r, stage, line, this.left(guarded(() => inPlugin(r.spec.id, () => hook(line, ctx)), BUDGET_MS.line)));
   }
 
   script(name: ScriptName): MaybeAsync<string[]> {
@@ -145,7 +157,7 @@ export class WorkerPluginHost implements LineHooks {
         r.ctx.source = "script";
         r.ctx.script = name;
         this.entered(r, IN_PLUGIN_SCRIPT);
-        return this.settle(r, name, null, this.left(guarded(() => r.definition.scripts![name]!(r.ctx), BUDGET_MS.line)));
+        return this.settle(r, name, null, this.left(guarded(() => inPlugin(r.spec.id, () => r.definition.scripts![name]!(r.ctx)), BUDGET_MS.line)));
       },
     );
   }
@@ -209,6 +221,7 @@ export class WorkerPluginHost implements LineHooks {
       // Its own slot: lines (and their hooks) go on while a module loads.
       this.inPlugin[2] = spec.tag ?? 0;
       try {
+        this.loaded.add(spec.id);
         const definition = await importFresh(spec.id, spec.dir, spec.entry);
         next.push({ spec, definition, ctx: this.context(spec), faults: 0 });
         this.report({ kind: "loaded", plugin: spec.id, generation: spec.generation });
