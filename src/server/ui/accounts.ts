@@ -7,6 +7,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { AccountError } from "../../accounts/accounts.ts";
 import { GroupSchema, PermissionSchema, type Group } from "../../accounts/permissions.ts";
+import { mayDecide } from "../../accounts/app-keys.ts";
 import { REMEMBER_MS } from "../../accounts/sessions.ts";
 import { newToken } from "../../accounts/tokens.ts";
 import { accountPage } from "../../../views/api-keys.ts";
@@ -78,7 +79,7 @@ export function accountRoutes(ctx: AppContext) {
   const accountView = (request: Request, extra: { created?: { name: string; key: string }; message?: string; error?: string } = {}, status = 200) => {
     const p = principalOf(request);
     return page(
-      accountPage({ session: browser(request), keys: ctx.accounts.keys.list(p.user!.id), printers: printerList(), pendingApps: ctx.accounts.appKeys.pending(Date.now()), ...extra }),
+      accountPage({ session: browser(request), keys: ctx.accounts.keys.list(p.user!.id), printers: printerList(), pendingApps: ctx.accounts.appKeys.pendingFor(p.user!.name, Date.now()), ...extra }),
       status,
     );
   };
@@ -281,6 +282,8 @@ export function accountRoutes(ctx: AppContext) {
       const session = pageSession(request);
       if (!session) throw new ApiError(403, "session_required", "Decide on app access while logged in with your password.", "Log in in the browser.");
       if (!r) return page(appKeyDonePage(session, "This request has expired or was already decided."), 404);
-      return page(appKeyPage({ session, app: r.app, userToken: r.userToken, requestedUser: r.user, printers: printerList() }));
+      // OctoPrint asks for a login as the named user; here the page says whose request it is.
+      if (!mayDecide(r, session.user)) return page(appKeyDonePage(session, `“${r.app}” asked for a key for the account “${r.user}”: log in as ${r.user} to allow or deny it.`), 403);
+      return page(appKeyPage({ session, app: r.app, userToken: r.userToken, printers: printerList() }));
     });
 }
