@@ -42,6 +42,7 @@ const KEY = {
   reported: "tracking.reportedPlugins",
   lastSend: "tracking.lastSend",
   stars: "tracking.stars",
+  starId: "tracking.starId",
 } as const;
 
 /** Typed access to the `tracking.` settings. */
@@ -63,9 +64,21 @@ export class TrackingSettings {
     return fresh;
   }
 
-  /** Forgets the instance id and what is tied to it (the last report, its plugin list, the stars); the next use makes a new id. */
+  /**
+   * The random id likes are sent under, made on first use. Never the instance id: a star (which
+   * works with tracking off) must not tell the registry which usage reports are this host's.
+   */
+  starId(): string {
+    const id = this.store.get(KEY.starId, v.pipe(v.string(), v.uuid()), "");
+    if (id) return id;
+    const fresh = crypto.randomUUID();
+    this.store.set(KEY.starId, fresh);
+    return fresh;
+  }
+
+  /** Forgets both ids and what is tied to them (the last report, its plugin list, the stars); the next use makes new ids. */
   forgetInstance(): void {
-    for (const key of [KEY.instanceId, KEY.reported, KEY.lastSend, KEY.stars]) this.store.delete(key);
+    for (const key of [KEY.instanceId, KEY.reported, KEY.lastSend, KEY.stars, KEY.starId]) this.store.delete(key);
   }
 
   pending = () => this.store.get(KEY.pending, PendingSchema, { started: 0, finished: 0 });
