@@ -8,6 +8,11 @@
     while (term.childElementCount > KEEP) term.firstElementChild.remove();
     term.scrollTop = term.scrollHeight;
   });
+  // The viewer's rights changed or their session ended (src/server/ui/viewer-watch.ts): reload,
+  // so the page offers only what they may do now (or shows the login page).
+  document.addEventListener("htmx:sseMessage", (e) => {
+    if (e.target.id === "viewer-changed") location.reload();
+  });
   document.addEventListener("htmx:xhr:progress", (e) => {
     const form = e.target.closest && e.target.closest("form.upload");
     const bar = form && form.querySelector(".upload-progress");

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import * as v from "valibot";
 import { DEFAULT_STUCK_MS } from "./plugins/main-thread-watch.ts";
 import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
+import { DEFAULT_TRUSTED_PROXIES, trustedProxies } from "./server/auth/reverse-proxy.ts";
 import { PERSONALITIES } from "./virtual/personalities.ts";
 
 const Port = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0–65535 (0 = any free port)"), v.maxValue(65535, "must be 0–65535 (0 = any free port)"));
@@ -32,8 +33,19 @@ export const ServeOptionsSchema = v.object({
   pluginHangSeconds: v.optional(v.pipe(v.number("must be a number"), v.minValue(0, "must be 0 (off) or more")), DEFAULT_STUCK_MS / 1000),
   /** Terminals offered as serial ports besides the system's (patterns; see listSerialPorts). */
   extraPorts: v.optional(v.array(v.pipe(v.string(), v.startsWith("/", "must be absolute paths such as /dev/printer* or /tmp/printer"))), []),
+  /** Reverse proxies whose forwarding headers are believed (addresses or CIDR ranges). */
+  trustedProxies: v.optional(v.array(v.pipe(v.string(), v.check((s) => isProxyEntry(s), "must be IP addresses or CIDR ranges such as 127.0.0.1, ::1 or 10.0.0.0/8"))), [...DEFAULT_TRUSTED_PROXIES]),
 });
 export type ServeOptions = v.InferOutput<typeof ServeOptionsSchema>;
+
+function isProxyEntry(entry: string): boolean {
+  try {
+    trustedProxies([entry]);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** `$XDG_DATA_HOME/layerline`, or `~/.local/share/layerline`. */
 export function defaultDataDir(env: Record<string, string | undefined> = process.env): string {

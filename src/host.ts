@@ -83,6 +83,8 @@ export interface HostOptions {
   };
   /** Require this token for first-run setup (then accepted from any address). */
   setupToken?: string;
+  /** Reverse proxies whose forwarding headers are believed (default: loopback, see reverse-proxy.ts). */
+  trustedProxies?: readonly string[];
   /** Advertise the printers as `_octoprint._tcp` over mDNS (`--zeroconf`). */
   zeroconf?: boolean;
   /** Anonymous usage statistics (sent only after the user opts in). */
@@ -234,7 +236,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });

@@ -51,6 +51,11 @@ Options for serve:
                     comma-separated absolute paths; *, ? and [...] allowed in the
                     last part (e.g. /dev/printer*). Klipper's pseudo-tty
                     (/tmp/printer, ~/printer_data/comms/klippy.serial) is always offered
+  --trusted-proxies LIST
+                    reverse proxies (comma-separated addresses or CIDR ranges) whose
+                    X-Forwarded-Proto, X-Scheme and X-Forwarded-Host headers are
+                    believed, e.g. for Secure cookies behind a TLS-terminating proxy
+                    (default 127.0.0.1,::1: a proxy on this machine; "" = none)
   --virtual-time-scale N
                     run the virtual printer N times faster than real time (default 1)
   --update-public-key FILE
@@ -159,6 +164,7 @@ async function serve(args: string[]): Promise<number> {
         "print-read-rate": { type: "string", default: String(DEFAULT_PRINT_READ_RATE) },
         "plugin-hang-seconds": { type: "string", default: String(DEFAULT_STUCK_MS / 1000) },
         "extra-ports": { type: "string", multiple: true },
+        "trusted-proxies": { type: "string", multiple: true },
       },
       strict: true,
       allowPositionals: false,
@@ -179,6 +185,7 @@ async function serve(args: string[]): Promise<number> {
     printReadRate: Number(values["print-read-rate"]),
     pluginHangSeconds: Number(values["plugin-hang-seconds"]),
     extraPorts: (values["extra-ports"] ?? []).flatMap((s) => s.split(",")).filter((s) => s !== ""),
+    trustedProxies: values["trusted-proxies"]?.flatMap((s) => s.split(",")).map((s) => s.trim()).filter((s) => s !== ""),
   });
   if (!parsed.success) {
     for (const issue of parsed.issues) console.error(`--${flagName(v.getDotPath(issue))}: ${issue.message}`);
@@ -225,6 +232,7 @@ async function serve(args: string[]): Promise<number> {
       safe: options.safe,
       printReadRate: options.printReadRate,
       extraPorts: options.extraPorts,
+      trustedProxies: options.trustedProxies,
       mainThreadWatch: options.pluginHangSeconds > 0 ? { stuckMs: options.pluginHangSeconds * 1000 } : undefined,
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
       setupToken: values["setup-token"],

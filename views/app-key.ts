@@ -5,12 +5,12 @@ import { SCOPE_TEXT } from "../src/accounts/permissions.ts";
 import { html, type Html } from "./html.ts";
 import { layout, type PageSession } from "./layout.ts";
 
-export function appKeyPage(v: { session: PageSession; app: string; userToken: string; requestedUser: string | null; printers: { id: string; name: string }[] }): Html {
+export function appKeyPage(v: { session: PageSession; app: string; userToken: string; printers: { id: string; name: string }[] }): Html {
   return layout(
     "Allow access?",
     html`<section class="card narrow">
   <h1>Allow “${v.app}” to use Layerline?</h1>
-  <p>The app asks for an API key for your account <strong>${v.session.user}</strong>${v.requestedUser && v.requestedUser !== v.session.user ? html` (it asked for ${v.requestedUser})` : ""}. Only allow it if you just set it up yourself.</p>
+  <p>The app asks for an API key for your account <strong>${v.session.user}</strong>. Only allow it if you just set it up yourself.</p>
   <form method="post" action="/plugin/appkeys/decision/${v.userToken}" class="stack">
     <input type="hidden" name="_csrf" value="${v.session.csrf}">
     <label>Scope <select name="scope">${Object.entries(SCOPE_TEXT).map(([s, text]) => html`<option value="${s}" ${s === "full" ? "selected" : ""}>${s} — ${text}</option>`)}</select></label>

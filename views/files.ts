@@ -14,7 +14,7 @@ import type { Access } from "../src/server/auth/access.ts";
 import { formatBytes, formatDuration } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 import { confirmStart } from "./job.ts";
-import { layout, type PageSession } from "./layout.ts";
+import { layout, viewerChangedListener, type PageSession } from "./layout.ts";
 
 export interface PrinterChoice {
   record: PrinterRecord;
@@ -33,6 +33,7 @@ export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: 
   return layout(
     "Files",
     html`<div class="files-page" hx-ext="sse" sse-connect="/ui/files/events">
+  ${viewerChangedListener}
   <aside class="card folders">
     <h2>Folders</h2>
     <div id="folder-tree" hx-get="/ui/files/folders" hx-trigger="sse:files" hx-include="#file-query">${folderTree(folders, query.folder)}</div>

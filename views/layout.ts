@@ -50,10 +50,17 @@ export function layout(title: string, content: Html, nav: Html = html``, session
 ${session ? html`<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="load" hx-swap="outerHTML" hidden></div>
 <div id="plugin-notices" hx-get="/ui/plugins/notices" hx-trigger="load" hx-swap="outerHTML"></div>` : ""}
 <main>${content}</main>
+${stream ? viewerChangedListener : ""}
 <div id="toasts" aria-live="polite"></div>
 </body>
 </html>`;
 }
+
+/**
+ * Inside a page's SSE connection: takes the `viewer` event (src/server/ui/viewer-watch.ts), on
+ * which public/app.js reloads the page, so its controls match the viewer's rights again.
+ */
+export const viewerChangedListener = html`<div id="viewer-changed" sse-swap="viewer" hidden></div>`;
 
 /** The host settings pages, in the order of their sub-nav. */
 const SETTINGS_PAGES = [

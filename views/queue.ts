@@ -13,7 +13,7 @@ import { formatDuration } from "./dashboard.ts";
 import { outcomeBadge, when } from "./history.ts";
 import { html, type Html } from "./html.ts";
 import { confirmStart } from "./job.ts";
-import { layout, type PageSession } from "./layout.ts";
+import { layout, viewerChangedListener, type PageSession } from "./layout.ts";
 
 export interface QueuePrinter {
   record: PrinterRecord;
@@ -33,6 +33,7 @@ export function queuePage(printer: QueuePrinter, all: PrinterRecord[], queue: Qu
   return layout(
     `Queue · ${printer.record.name}`,
     html`<div class="queue-page" hx-ext="sse" sse-connect="/ui/queue/events?printer=${id}">
+  ${viewerChangedListener}
   <section class="card">
     <div id="queue-panel" hx-get="/ui/queue/${id}/panel" hx-trigger="sse:queue">${queuePanel(printer, queue, files, access)}</div>
   </section>

@@ -6,7 +6,7 @@
  */
 import type { Database } from "bun:sqlite";
 import * as v from "valibot";
-import type { Bus } from "../events.ts";
+import type { Bus, Events } from "../events.ts";
 import { ApiKeyStore, type ApiKey } from "./api-keys.ts";
 import { AppKeyRequests } from "./app-keys.ts";
 import { dummyHash, hashPassword, PasswordSchema, UsernameSchema, verifyPassword } from "./passwords.ts";
@@ -37,6 +37,16 @@ export interface Principal {
   rawKey?: string;
   /** Printer this principal is restricted to, if any. */
   printerId: string | null;
+}
+
+/**
+ * Whether a revocation (`accounts.revoked`) is about this principal: its user's rights changed, or
+ * its session (or all of its user's sessions) ended. Whoever holds the principal (a push socket, an
+ * open page) must then stop trusting it.
+ */
+export function revocationConcerns(e: Events["accounts.revoked"], principal: Pick<Principal, "user" | "session">): boolean {
+  if (!principal.user || principal.user.id !== e.userId) return false;
+  return !e.sessions || (!!principal.session && e.sessions.includes(principal.session.digest));
 }
 
 export class AccountError extends Error {

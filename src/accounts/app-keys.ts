@@ -24,6 +24,15 @@ export interface AppKeyRequest {
   key: string | null;
 }
 
+/**
+ * Whether the user named `userName` may decide on the request: a request that names a user is
+ * that user's alone (the key is made for whoever decides, so nobody else may, not even an admin),
+ * one that names nobody is anyone's who may grant access. OctoPrint's appkeys plugin has the same rule.
+ */
+export function mayDecide(request: Pick<AppKeyRequest, "user">, userName: string): boolean {
+  return request.user === null || request.user === userName;
+}
+
 export type PollResult = { status: "pending" } | { status: "granted"; key: string } | { status: "gone" };
 
 export class AppKeyRequests {
@@ -63,19 +72,20 @@ export class AppKeyRequests {
     return r && r.decision === "pending" ? r : undefined;
   }
 
-  /** Records the decision; a grant carries the key to hand over. */
-  decide(userToken: string, decision: { grant: true; key: string } | { grant: false }, now: number): boolean {
+  /** Records `userName`'s decision (false if the request is gone or not theirs to decide); a grant carries the key to hand over. */
+  decide(userToken: string, userName: string, decision: { grant: true; key: string } | { grant: false }, now: number): boolean {
     const request = this.byUserToken(userToken, now);
-    if (!request) return false;
+    if (!request || !mayDecide(request, userName)) return false;
     request.decision = decision.grant ? "granted" : "denied";
     request.key = decision.grant ? decision.key : null;
     request.lastPoll = now; // the app gets a full poll interval to collect the key
     return true;
   }
 
-  pending(now: number): AppKeyRequest[] {
+  /** The undecided requests `userName` may decide on. */
+  pendingFor(userName: string, now: number): AppKeyRequest[] {
     this.expire(now);
-    return [...this.byAppToken.values()].filter((r) => r.decision === "pending");
+    return [...this.byAppToken.values()].filter((r) => r.decision === "pending" && mayDecide(r, userName));
   }
 
   private expire(now: number): void {

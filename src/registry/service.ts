@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { extname, join, resolve, sep } from "node:path";
 import { Elysia } from "elysia";
 import { openDatabase } from "../db/database.ts";
-import { ApiError, errorHandler, parseBody } from "../server/errors.ts";
+import { ApiError, errorHandlerWith, parseBody } from "../server/errors.ts";
 import { LikeSchema, LIKES_PATH, PING_PATH, PingSchema } from "../tracking/payload.ts";
 import { buildRegistry, type BuildOptions, type BuildResult } from "./build.ts";
 import { EXPORT_FILES } from "./export-format.ts";
@@ -107,7 +107,7 @@ export async function startRegistryService(o: RegistryServiceOptions): Promise<R
   };
 
   const app = new Elysia()
-    .use(errorHandler)
+    .use(REGISTRY_ERRORS)
     .post(PING_PATH, ({ body, set }) => {
       // The address the ping came from is never read, so it cannot be stored or logged.
       const ping = parseBody(PingSchema, body, PAYLOAD_HINT);
@@ -153,7 +153,10 @@ export async function startRegistryService(o: RegistryServiceOptions): Promise<R
   };
 }
 
-const PAYLOAD_HINT = "See the README's registry section for the payload.";
+/** The registry serves no API documentation of its own: its hints say what it does serve. */
+const ENDPOINTS = `POST ${PING_PATH}, POST ${LIKES_PATH}, GET ${LIKES_PATH}/<plugin>, GET /export/<file> (${Object.values(EXPORT_FILES).join(", ")}), GET /plugins.json and the site's pages`;
+const PAYLOAD_HINT = `Send JSON: a ping is {schema: 1, instance: uuid, host: {version, os, arch}, plugins: [{id, version}], events, prints: {started, finished}, firmware}; a like is {instance, plugin, liked}. The formats are described in Layerline's docs/plugins.md ("Usage statistics and likes").`;
+const REGISTRY_ERRORS = errorHandlerWith({ invalid: PAYLOAD_HINT, notFound: `This registry serves ${ENDPOINTS}.` }, "registry-errors");
 
 /** The ids in the served index, re-read whenever plugins.json changes. */
 function knownPlugins(siteDir: string) {

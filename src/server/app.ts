@@ -42,7 +42,7 @@ export function createApp(ctx: AppContext) {
     .use(readPacing({ rate: ctx.printReadRate ?? 0, printing: somePrinterPrinting(ctx.bus) }))
     .use(errorHandler)
     // First: every route registered after the guard is covered by it (default-deny).
-    .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers, routes: (): RouteHooks[] => app.routes }))
+    .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers, trustedProxies: ctx.trustedProxies, routes: (): RouteHooks[] => app.routes }))
     .use(assets)
     .use(accountsApi(ctx))
     .use(accountRoutes(ctx))

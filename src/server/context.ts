@@ -39,6 +39,8 @@ export interface AppContext {
   accounts: Accounts;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */
   setupToken?: string;
+  /** Reverse proxies whose forwarding headers are believed (default: loopback). */
+  trustedProxies?: readonly string[];
   /** Reads a second answered while a printer prints (0: no pacing); see `pacing.ts`. */
   printReadRate?: number;
 }

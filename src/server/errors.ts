@@ -74,19 +74,35 @@ function describeValidation(error: unknown): string {
   return "The request body is not what this endpoint expects.";
 }
 
+/** What the generic 400 and 404 answers point at: a service's own documentation. */
+export interface ErrorHints {
+  /** For a body that fails an endpoint's schema. */
+  invalid: string;
+  /** For an address nothing answers at. */
+  notFound: string;
+}
+
+const HOST_HINTS: ErrorHints = { invalid: "See /api/v1/docs for the expected fields.", notFound: "See /api/v1/docs for the endpoints." };
+
 /**
- * Global error handler: maps every failure to the JSON error shape (OctoPrint's on its paths); a
- * browser asking for a page that does not exist gets a page saying so.
+ * An error handler that maps every failure to the JSON error shape (OctoPrint's on its paths); a
+ * browser asking for a page that does not exist gets a page saying so. `hints` name where the
+ * service documents itself (the host serves /api/v1/docs; the registry service does not).
  */
-export const errorHandler = new Elysia({ name: "errors" }).onError({ as: "global" }, (context) => {
-  if (context.error instanceof Refusal) return context.error.response;
-  const path = new URL(context.request.url).pathname;
-  if (context.code === "NOT_FOUND" && wantsPage(context.request, path)) return notFoundResponse(`There is nothing at ${path}.`);
-  const body = nativeError(context);
-  // OctoPrint clients read `error` as a sentence (octoprint-compat.md §2.1).
-  if (routeKind(path) === "octoprint") return { error: body.error.message };
-  return body;
-});
+export function errorHandlerWith(hints: ErrorHints, name = "errors") {
+  return new Elysia({ name }).onError({ as: "global" }, (context) => {
+    if (context.error instanceof Refusal) return context.error.response;
+    const path = new URL(context.request.url).pathname;
+    if (context.code === "NOT_FOUND" && wantsPage(context.request, path)) return notFoundResponse(`There is nothing at ${path}.`);
+    const body = nativeError(context, hints);
+    // OctoPrint clients read `error` as a sentence (octoprint-compat.md §2.1).
+    if (routeKind(path) === "octoprint") return { error: body.error.message };
+    return body;
+  });
+}
+
+/** The host's error handler. */
+export const errorHandler = errorHandlerWith(HOST_HINTS);
 
 /** A browser loading a page (not the APIs, not htmx or scripts, which do not ask for HTML). */
 function wantsPage(request: Request, path: string): boolean {
@@ -98,7 +114,7 @@ export function notFoundResponse(message: string, session?: PageSession): Respon
   return new Response(notFoundPage(message, session).value, { status: 404, headers: { "content-type": "text/html; charset=utf-8" } });
 }
 
-function nativeError({ code, error: raised, set }: { code: unknown; error: unknown; set: { status?: number | string } }) {
+function nativeError({ code, error: raised, set }: { code: unknown; error: unknown; set: { status?: number | string } }, hints: ErrorHints) {
   // What a parse hook throws (a body too large or too deep) reaches here wrapped by Elysia.
   const cause = code === "PARSE" ? (raised as Error).cause : undefined;
   const error = cause instanceof ApiError ? cause : raised;
@@ -117,13 +133,13 @@ function nativeError({ code, error: raised, set }: { code: unknown; error: unkno
   switch (code) {
     case "VALIDATION":
       set.status = 400;
-      return errorBody("invalid_request", describeValidation(error), "See /api/v1/docs for the expected fields.");
+      return errorBody("invalid_request", describeValidation(error), hints.invalid);
     case "PARSE":
       set.status = 400;
       return errorBody("invalid_body", "The request body could not be parsed (is it valid JSON?).", "Send JSON with Content-Type: application/json.");
     case "NOT_FOUND":
       set.status = 404;
-      return errorBody("not_found", "There is nothing at this address.", "See /api/v1/docs for the endpoints.");
+      return errorBody("not_found", "There is nothing at this address.", hints.notFound);
     case "INVALID_COOKIE_SIGNATURE":
       set.status = 400;
       return errorBody("invalid_cookie", "A cookie was tampered with.", "Log in again.");

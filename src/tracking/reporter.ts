@@ -4,7 +4,8 @@
  * version, OS/arch, installed plugins, installs/uninstalls since the last ping (the difference of
  * the plugin lists), prints started/finished (from the bus's job events) and the firmware
  * families seen. The user sees exactly the next payload (`preview()`), built by the same function
- * that builds what is sent. Also sends the user's plugin stars (likes), one per instance.
+ * that builds what is sent. Also sends the user's plugin stars (likes), one per instance, under a
+ * separate random star id (tracking on or off), so likes cannot be joined to usage reports.
  */
 import * as v from "valibot";
 import { subscribe, type Bus } from "../events.ts";
@@ -190,9 +191,9 @@ export class TrackingReporter {
   }
 
   /**
-   * A new random instance id: the registry can no longer link what this host sends next to what
-   * it sent before. The installs/uninstalls count afresh (no earlier list), and the stars — likes
-   * the registry keeps under the old id — are forgotten here. Pending print counts are kept.
+   * New random instance and star ids: the registry can no longer link what this host sends next
+   * to what it sent before. The installs/uninstalls count afresh (no earlier list), and the stars
+   * — likes the registry keeps under the old star id — are forgotten here. Pending print counts are kept.
    */
   resetId(): string {
     this.settings.forgetInstance();
@@ -233,7 +234,7 @@ export class TrackingReporter {
     return { at, payload };
   }
 
-  /** Stars or unstars a plugin at the registry (one like per instance); returns its like count. */
+  /** Stars or unstars a plugin at the registry (one like per star id, never the instance id); returns its like count. */
   async star(plugin: string, starred: boolean): Promise<{ plugin: string; starred: boolean; likes: number }> {
     const url = this.settings.url() + LIKES_PATH;
     let response: Response;
@@ -241,7 +242,7 @@ export class TrackingReporter {
       response = await this.http(url, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ instance: this.settings.instanceId(), plugin, liked: starred }),
+        body: JSON.stringify({ instance: this.settings.starId(), plugin, liked: starred }),
         signal: AbortSignal.timeout(15_000),
       });
     } catch (e) {

@@ -42,6 +42,7 @@ const KEY = {
   reported: "tracking.reportedPlugins",
   lastSend: "tracking.lastSend",
   stars: "tracking.stars",
+  starId: "tracking.starId",
 } as const;
 
 /** Typed access to the `tracking.` settings. */
@@ -55,17 +56,26 @@ export class TrackingSettings {
   setUrl = (url: string | null) => (url === null ? this.store.delete(KEY.url) : this.store.set(KEY.url, url));
 
   /** The random instance id, made on first use. */
-  instanceId(): string {
-    const id = this.store.get(KEY.instanceId, v.pipe(v.string(), v.uuid()), "");
-    if (id) return id;
-    const fresh = crypto.randomUUID();
-    this.store.set(KEY.instanceId, fresh);
-    return fresh;
+  instanceId = () => this.randomId(KEY.instanceId);
+
+  /**
+   * The random id likes are sent under, made on first use. Never the instance id: a star (which
+   * works with tracking off) must not tell the registry which usage reports are this host's.
+   */
+  starId = () => this.randomId(KEY.starId);
+
+  /** Forgets both ids and what is tied to them (the last report, its plugin list, the stars); the next use makes new ids. */
+  forgetInstance(): void {
+    for (const key of [KEY.instanceId, KEY.reported, KEY.lastSend, KEY.stars, KEY.starId]) this.store.delete(key);
   }
 
-  /** Forgets the instance id and what is tied to it (the last report, its plugin list, the stars); the next use makes a new id. */
-  forgetInstance(): void {
-    for (const key of [KEY.instanceId, KEY.reported, KEY.lastSend, KEY.stars]) this.store.delete(key);
+  /** The random UUID kept under `key`, made on first use. */
+  private randomId(key: string): string {
+    const id = this.store.get(key, v.pipe(v.string(), v.uuid()), "");
+    if (id) return id;
+    const fresh = crypto.randomUUID();
+    this.store.set(key, fresh);
+    return fresh;
   }
 
   pending = () => this.store.get(KEY.pending, PendingSchema, { started: 0, finished: 0 });

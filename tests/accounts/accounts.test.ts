@@ -58,15 +58,29 @@ describe("app-key requests", () => {
     const r = new AppKeyRequests();
     const req = r.request("Cura", null, 0);
     expect(r.poll(req.appToken, 1000)).toEqual({ status: "pending" });
-    expect(r.decide(req.userToken, { grant: true, key: "K" }, 2000)).toBe(true);
+    expect(r.decide(req.userToken, "alice", { grant: true, key: "K" }, 2000)).toBe(true);
     expect(r.poll(req.appToken, 3000)).toEqual({ status: "granted", key: "K" });
     expect(r.poll(req.appToken, 3001)).toEqual({ status: "gone" });
     const denied = r.request("X", null, 0);
-    r.decide(denied.userToken, { grant: false }, 1);
+    r.decide(denied.userToken, "alice", { grant: false }, 1);
     expect(r.poll(denied.appToken, 2)).toEqual({ status: "gone" });
     const forgotten = r.request("Y", null, 0);
-    expect(r.pending(POLL_TIMEOUT_MS + 1)).toEqual([]);
+    expect(r.pendingFor("alice", POLL_TIMEOUT_MS + 1)).toEqual([]);
     expect(r.poll(forgotten.appToken, POLL_TIMEOUT_MS + 2)).toEqual({ status: "gone" });
+  });
+
+  test("a request naming a user is that user's alone to decide and to see; one naming nobody is anyone's", () => {
+    const r = new AppKeyRequests();
+    const forBob = r.request("Cura", "bob", 0);
+    const open = r.request("PrusaSlicer", null, 0);
+    expect(r.pendingFor("alice", 1).map((x) => x.app)).toEqual(["PrusaSlicer"]);
+    expect(r.pendingFor("bob", 1).map((x) => x.app).sort()).toEqual(["Cura", "PrusaSlicer"]);
+    expect(r.decide(forBob.userToken, "alice", { grant: true, key: "ALICE-KEY" }, 2)).toBe(false);
+    expect(r.decide(forBob.userToken, "alice", { grant: false }, 2)).toBe(false);
+    expect(r.poll(forBob.appToken, 3)).toEqual({ status: "pending" });
+    expect(r.decide(forBob.userToken, "bob", { grant: true, key: "BOB-KEY" }, 4)).toBe(true);
+    expect(r.poll(forBob.appToken, 5)).toEqual({ status: "granted", key: "BOB-KEY" });
+    expect(r.decide(open.userToken, "alice", { grant: false }, 6)).toBe(true);
   });
 });
 

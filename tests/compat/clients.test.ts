@@ -4,7 +4,7 @@
  * (passive login, users, polling and the push socket during a print).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ADMIN, readyHost, type TestHost } from "../helpers/host.ts";
+import { ADMIN, readyHost, startTestHost, type TestHost } from "../helpers/host.ts";
 import { login } from "../helpers/session.ts";
 import { fixture, shapeDiff } from "../helpers/shape.ts";
 
@@ -136,6 +136,58 @@ describe("Cura: app keys, settings, upload, select, print, poll", () => {
     await host.anonymous(`/plugin/appkeys/decision/${userToken}`, { method: "POST", headers: { cookie: s.cookie, "x-csrf-token": s.csrf, "content-type": "application/json" }, body: '{"decision":false}' });
     expect((await host.anonymous(`/plugin/appkeys/request/${req.app_token}`)).status).toBe(404);
   });
+});
+
+describe("app keys: a request naming a user is that user's to decide", () => {
+  let host: TestHost;
+  const BOB = { username: "bob", password: "correct horse battery staple" };
+  const requestKey = async (body: object) => (await (await host.anonymous("/plugin/appkeys/request", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as { app_token: string; auth_dialog: string };
+  const decide = (s: { cookie: string; csrf: string }, token: string, decision: string) =>
+    host.anonymous(`/plugin/appkeys/decision/${token}`, { method: "POST", headers: { cookie: s.cookie, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: s.csrf, decision, scope: "full", printer: "" }) });
+  beforeAll(async () => {
+    host = await startTestHost();
+    expect((await host.post("/api/v1/users", { username: BOB.username, password: BOB.password, group: "users" })).status).toBe(201);
+  }, 30_000);
+  afterAll(() => host.close());
+
+  test("another user (even an admin) can neither grant nor deny it, nor see it; the named user can", async () => {
+    const req = await requestKey({ app: "Bob's Cura", user: BOB.username });
+    const bob = await login(host, BOB.username, BOB.password);
+    const admin = await login(host);
+    // The named user sees and opens it; the decision form carries the user token.
+    expect(await (await host.anonymous("/account", { headers: { cookie: bob.cookie } })).text()).toContain("Bob&#39;s Cura");
+    const bobsPage = await (await host.anonymous(new URL(req.auth_dialog).pathname, { headers: { cookie: bob.cookie } })).text();
+    const userToken = /\/plugin\/appkeys\/decision\/([\w-]+)/.exec(bobsPage)![1]!;
+    // The admin does not see it listed, and its dialog says whose it is.
+    expect(await (await host.anonymous("/account", { headers: { cookie: admin.cookie } })).text()).not.toContain("Bob&#39;s Cura");
+    const adminsPage = await host.anonymous(new URL(req.auth_dialog).pathname, { headers: { cookie: admin.cookie } });
+    expect(adminsPage.status).toBe(403);
+    expect(await adminsPage.text()).not.toContain(userToken);
+    // With the user token anyway: refused, for a grant and for a denial; the app still waits.
+    for (const decision of ["allow", "deny"]) expect((await decide(admin, userToken, decision)).status).toBe(403);
+    const json = await host.api(`/plugin/appkeys/decision/${userToken}`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"decision":true}' });
+    expect(json.status).toBe(403);
+    expect((await json.json()).error.code).toBe("appkeys_other_user");
+    expect((await host.api("/api/plugin/appkeys")).status).toBe(200);
+    expect(Object.keys((await (await host.api("/api/plugin/appkeys")).json()).pending)).toEqual([]);
+    expect((await host.anonymous(`/plugin/appkeys/request/${req.app_token}`)).status).toBe(202);
+    // Bob decides: the key is Bob's.
+    expect((await decide(bob, userToken, "allow")).status).toBe(200);
+    const { api_key } = await (await host.anonymous(`/plugin/appkeys/request/${req.app_token}`)).json();
+    const me = await (await host.anonymous("/api/currentuser", { headers: { "X-Api-Key": api_key } })).json();
+    expect(me.name).toBe(BOB.username);
+  }, 30_000);
+
+  test("a request naming nobody is anyone's who may grant, and listed for them", async () => {
+    const req = await requestKey({ app: "Anyone's app" });
+    const bob = await login(host, BOB.username, BOB.password);
+    const pending = (await (await host.api("/api/plugin/appkeys")).json()).pending;
+    expect(Object.values(pending).map((p: any) => p.app_id)).toEqual(["Anyone's app"]);
+    const page = await (await host.anonymous(new URL(req.auth_dialog).pathname, { headers: { cookie: bob.cookie } })).text();
+    const userToken = /\/plugin\/appkeys\/decision\/([\w-]+)/.exec(page)![1]!;
+    expect((await decide(bob, userToken, "deny")).status).toBe(200);
+    expect((await host.anonymous(`/plugin/appkeys/request/${req.app_token}`)).status).toBe(404);
+  }, 30_000);
 });
 
 describe("FDM Monster: passive login, users, polling and the push socket during a print", () => {

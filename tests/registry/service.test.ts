@@ -195,3 +195,20 @@ test("the site is served with folders as pages, exports and index readable cross
   expect((await fetch(`${service.url}/export/registry.sqlite`)).status).toBe(404);
   expect(readFileSync(join(work, "data", "export", "plugin_stats_7d.json"), "utf8")).toContain('"_generated"');
 });
+
+test("error hints point at what this service serves, never at the host's /api/v1/docs", async () => {
+  const missing = await post("/no/such/endpoint", {});
+  expect(missing.status).toBe(404);
+  const notFound = (await missing.json()).error;
+  expect(notFound.hint).not.toContain("/api/v1/docs");
+  // Each endpoint the hint names answers (not with the generic 404).
+  expect(notFound.hint).toContain("/api/v1/likes");
+  expect((await fetch(`${service.url}/api/v1/docs`)).status).toBe(404);
+  expect((await fetch(`${service.url}/api/v1/likes/spoolman`)).status).toBe(200);
+  expect((await fetch(`${service.url}/export/plugin_likes.json`)).status).toBe(200);
+  expect((await fetch(`${service.url}/plugins.json`)).status).toBe(200);
+  const bad = (await (await post("/api/v1/likes", { plugin: "Spoolman" })).json()).error;
+  expect(bad.code).toBe("invalid_request");
+  expect(bad.hint).not.toContain("/api/v1/docs");
+  expect(bad.hint).toContain("{instance, plugin, liked}");
+});

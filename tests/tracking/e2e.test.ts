@@ -120,6 +120,24 @@ test("a host with tracking off sends nothing, however often its timer fires and 
   expect((registry.db.query("SELECT COUNT(*) AS n FROM instance_days WHERE instance = ?").get(offInstance) as { n: number }).n).toBe(0);
 }, 60_000);
 
+test("stars never carry the instance id: with tracking off nothing the registry gets identifies the instance's reports", async () => {
+  // Tracking never turned on; the user stars a plugin in the repository browser.
+  await put(off, { url: registry.url });
+  expect((await (await off.api("/api/v1/tracking")).json()).enabled).not.toBe(true);
+  expect(await (await off.post("/api/v1/tracking/stars", { plugin: "BLTouch", starred: true })).json()).toEqual({ plugin: "BLTouch", starred: true, likes: 1 });
+  const likers = () => (registry.db.query("SELECT instance FROM likes").all() as { instance: string }[]).map((r) => r.instance);
+  const offInstance = (await (await off.api("/api/v1/tracking")).json()).payload.instance;
+  expect(likers()).not.toContain(offInstance);
+  // Turned on later: its reports and its likes still cannot be joined.
+  await put(off, { enabled: true });
+  const sent = await (await off.post("/api/v1/tracking/send")).json();
+  expect(sent.payload.instance).toBe(offInstance);
+  const reporters = (registry.db.query("SELECT DISTINCT instance FROM instance_days").all() as { instance: string }[]).map((r) => r.instance);
+  expect(reporters).toContain(offInstance);
+  for (const liker of likers()) expect(reporters).not.toContain(liker);
+  await put(off, { enabled: false, url: `http://127.0.0.1:${offTarget.port}` });
+}, 60_000);
+
 test("a registry that cannot be reached: the failure is shown, the counts are kept for the next report", async () => {
   await put(on, { url: "http://127.0.0.1:9" });
   await printOnce(on);

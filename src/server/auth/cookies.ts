@@ -1,7 +1,11 @@
 /**
  * The cookies of browser sessions. The session cookie is HttpOnly (scripts never see it) and
- * SameSite=Lax; the pre-login CSRF cookie protects the login and first-run forms.
+ * SameSite=Lax; the pre-login CSRF cookie protects the login and first-run forms. Each is
+ * `Secure` when the request came over https (through a trusted TLS-terminating proxy), so the
+ * browser never sends it over plain http.
  */
+import { cameOverHttps } from "./reverse-proxy.ts";
+
 export const SESSION_COOKIE = "layerline_session";
 export const FORM_CSRF_COOKIE = "layerline_csrf";
 
@@ -21,22 +25,24 @@ export function readCookie(header: string | null, name: string): string | undefi
   return undefined;
 }
 
-export function sessionCookie(token: string, remember: boolean, maxAgeS: number): string {
-  return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax${remember ? `; Max-Age=${maxAgeS}` : ""}`;
+const secure = (request: Request) => (cameOverHttps(request) ? "; Secure" : "");
+
+export function sessionCookie(request: Request, token: string, remember: boolean, maxAgeS: number): string {
+  return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax${remember ? `; Max-Age=${maxAgeS}` : ""}${secure(request)}`;
 }
 
-export function clearSessionCookie(): string {
-  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`;
+export function clearSessionCookie(request: Request): string {
+  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${secure(request)}`;
 }
 
-export function formCsrfCookie(token: string): string {
-  return `${FORM_CSRF_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`;
+export function formCsrfCookie(request: Request, token: string): string {
+  return `${FORM_CSRF_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict${secure(request)}`;
 }
 
 /**
  * OctoPrint's CSRF cookie (`csrf_token_P<port>`, readable by scripts): clients that log in with a
  * password through `/api/login` and then use the cookie echo it as `X-CSRF-Token`.
  */
-export function octoprintCsrfCookie(port: string, token: string): string {
-  return `csrf_token_P${port}=${token}; Path=/; SameSite=Strict`;
+export function octoprintCsrfCookie(request: Request, port: string, token: string): string {
+  return `csrf_token_P${port}=${token}; Path=/; SameSite=Strict${secure(request)}`;
 }

@@ -17,6 +17,7 @@ import { readBody } from "../request-body.ts";
 import { routeKind } from "../route-kind.ts";
 import { FORM_CSRF_COOKIE, readCookie, SESSION_COOKIE } from "./cookies.ts";
 import { isLoopback, setPrincipal } from "./principal.ts";
+import { DEFAULT_TRUSTED_PROXIES, originIsOurs, setForwarding, trustedProxies } from "./reverse-proxy.ts";
 import { OCTOPRINT_FORBIDDEN, Refusal } from "./refusal.ts";
 import { denial, requirementFor, type PrinterRef, type Requirement } from "./route-permissions.ts";
 
@@ -29,6 +30,8 @@ export interface GuardOptions {
   accounts: Accounts;
   printers: PrinterManager;
   table?: Record<string, Requirement>;
+  /** Reverse proxies whose X-Forwarded-Proto/X-Scheme/X-Forwarded-Host are believed (default: loopback). */
+  trustedProxies?: readonly string[];
   /** The app's routes (read at the first request): those declared `parse: "none"` stream their bodies. */
   routes?: () => RouteHooks[];
 }
@@ -54,6 +57,7 @@ interface GuardContext {
 
 export function authGuard(options: GuardOptions) {
   const { accounts } = options;
+  const trusted = trustedProxies(options.trustedProxies ?? DEFAULT_TRUSTED_PROXIES);
   const verdicts = new WeakMap<Request, Verdict>();
   let setupDone = false;
   let streamed: Set<string> | undefined;
@@ -71,13 +75,20 @@ export function authGuard(options: GuardOptions) {
     const requirement = requirementFor(method, c.route, options.table);
     const key = `${method === "HEAD" ? "GET" : method} ${c.route.length > 1 ? c.route.replace(/\/$/, "") : c.route}`;
     const kind = routeKind(c.path);
-    const { principal, bad, cookieSession } = authenticate(c.request, c.query, accounts, () => c.server?.requestIP(c.request)?.address);
+    const peer = () => c.server?.requestIP(c.request)?.address;
+    setForwarding(c.request, peer, trusted);
+    const { principal, bad, cookieSession } = authenticate(c.request, c.query, accounts, peer);
     setPrincipal(c.request, principal);
     verdict = { principal, refusal: null, requirement, cookieSession };
     verdicts.set(c.request, verdict);
 
     setupDone ||= accounts.adminExists();
-    if (!setupDone && !FIRST_RUN_OPEN.has(key)) {
+    const origin = c.request.headers.get("origin");
+    if (method === "WS" && origin !== null && !originIsOurs(origin, c.request)) {
+      // A page of another site must not open a socket with this browser's cookie; browsers always
+      // send Origin on an upgrade, other clients (slicers, apps) send none.
+      verdict.refusal = refuse("native", 403, "cross_origin", `WebSocket connections from pages of other sites (${origin}) are refused.`, "Open the page from this host; behind a reverse proxy, pass the Host (or X-Forwarded-Host) header and list the proxy in --trusted-proxies.", c);
+    } else if (!setupDone && !FIRST_RUN_OPEN.has(key)) {
       verdict.refusal = refuseSetup(kind, c.path);
     } else if (bad) {
       verdict.refusal = refuse(kind, 401, "invalid_credentials", "The API key or session is not valid (revoked, expired or mistyped).", "Create a new key under Account → API keys, or log in again.", c);
@@ -167,12 +178,8 @@ function checkCsrf(c: GuardContext, verdict: Verdict): string | null {
   if (fetchSite === "cross-site") return "Requests from other sites are refused.";
   const origin = headers.get("origin");
   if (origin && origin !== "null") {
-    const host = headers.get("host");
-    try {
-      if (host && new URL(origin).host !== host) return "Requests from other sites are refused.";
-    } catch {
-      return "The Origin header is not a URL.";
-    }
+    if (!URL.canParse(origin)) return "The Origin header is not a URL.";
+    if (!originIsOurs(origin, c.request)) return "Requests from other sites are refused.";
   }
   const sent = headers.get("x-csrf-token") ?? formField(c.body, "_csrf");
   if (verdict.cookieSession && verdict.principal.session) {

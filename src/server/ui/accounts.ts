@@ -7,6 +7,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { AccountError } from "../../accounts/accounts.ts";
 import { GroupSchema, PermissionSchema, type Group } from "../../accounts/permissions.ts";
+import { mayDecide } from "../../accounts/app-keys.ts";
 import { REMEMBER_MS } from "../../accounts/sessions.ts";
 import { newToken } from "../../accounts/tokens.ts";
 import { accountPage } from "../../../views/api-keys.ts";
@@ -78,7 +79,7 @@ export function accountRoutes(ctx: AppContext) {
   const accountView = (request: Request, extra: { created?: { name: string; key: string }; message?: string; error?: string } = {}, status = 200) => {
     const p = principalOf(request);
     return page(
-      accountPage({ session: browser(request), keys: ctx.accounts.keys.list(p.user!.id), printers: printerList(), pendingApps: ctx.accounts.appKeys.pending(Date.now()), ...extra }),
+      accountPage({ session: browser(request), keys: ctx.accounts.keys.list(p.user!.id), printers: printerList(), pendingApps: ctx.accounts.appKeys.pendingFor(p.user!.name, Date.now()), ...extra }),
       status,
     );
   };
@@ -97,7 +98,7 @@ export function accountRoutes(ctx: AppContext) {
   };
 
   /** The wizard: with the current printer's settings, or after a mistake with what was entered and why. */
-  const setupView = async (again?: { entry: SetupEntry; error: string; status: number }) => {
+  const setupView = async (request: Request, again?: { entry: SetupEntry; error: string; status: number }) => {
     const csrf = newToken();
     const current = ctx.printers.default()?.record;
     const entry = again?.entry;
@@ -119,7 +120,7 @@ export function accountRoutes(ctx: AppContext) {
         error: again?.error,
       }),
       again?.status ?? 200,
-      { "set-cookie": formCsrfCookie(csrf) },
+      { "set-cookie": formCsrfCookie(request, csrf) },
     );
   };
 
@@ -127,14 +128,14 @@ export function accountRoutes(ctx: AppContext) {
     .get("/login", ({ query, request }) => {
       if (principalOf(request).user) return redirect(safeNext(query.next));
       const csrf = newToken();
-      return page(loginPage({ csrf, next: safeNext(query.next) }), 200, { "set-cookie": formCsrfCookie(csrf) });
+      return page(loginPage({ csrf, next: safeNext(query.next) }), 200, { "set-cookie": formCsrfCookie(request, csrf) });
     })
     .post("/login", async ({ body, request, server }) => {
       const username = field(body, "username").trim();
       const next = safeNext(field(body, "next"));
       const again = (error: string, status: number, headers: Record<string, string> = {}) => {
         const csrf = newToken();
-        return page(loginPage({ csrf, next, error, username }), status, { "set-cookie": formCsrfCookie(csrf), ...headers });
+        return page(loginPage({ csrf, next, error, username }), status, { "set-cookie": formCsrfCookie(request, csrf), ...headers });
       };
       const result = await ctx.accounts.login(username, field(body, "password"), address(request, server));
       if (!result.ok && result.reason === "throttled") {
@@ -144,23 +145,23 @@ export function accountRoutes(ctx: AppContext) {
       if (!result.ok) return again("Wrong user name or password.", 403);
       const remember = field(body, "remember") === "1";
       const { token } = ctx.accounts.startSession({ user: result.user, permissions: new Set(), via: "session", printerId: null }, "password", remember);
-      return redirect(next, { "set-cookie": sessionCookie(token, remember, REMEMBER_MS / 1000) });
+      return redirect(next, { "set-cookie": sessionCookie(request, token, remember, REMEMBER_MS / 1000) });
     })
     .post("/logout", ({ request }) => {
       const p = principalOf(request);
       if (p.sessionToken) ctx.accounts.logout(p.sessionToken);
-      const headers = { "set-cookie": clearSessionCookie() };
+      const headers = { "set-cookie": clearSessionCookie(request) };
       if (request.headers.get("hx-request")) return new Response(null, { status: 204, headers: { ...headers, "HX-Redirect": "/login" } });
       return redirect("/login", headers);
     })
-    .get("/setup", async () => {
+    .get("/setup", async ({ request }) => {
       if (ctx.accounts.adminExists()) return redirect("/");
-      return setupView();
+      return setupView(request);
     })
     .post("/setup", async ({ body, request, server }) => {
       // Every field falls back, so a body of another shape (text, a list) is an empty form, not a 500.
       const entry = v.parse(SetupEntrySchema, body && typeof body === "object" && !Array.isArray(body) ? body : {});
-      const again = (error: string, status: number) => setupView({ entry, error, status });
+      const again = (error: string, status: number) => setupView(request, { entry, error, status });
       const refusal = setupAllowed(ctx, address(request, server), field(body, "token"), true);
       if (refusal?.code === "already_set_up") return redirect("/");
       if (refusal) return again(`${refusal.message} ${refusal.hint}`, refusal.status);
@@ -176,7 +177,7 @@ export function accountRoutes(ctx: AppContext) {
         const admin = await completeSetup(ctx, entry.username, field(body, "password"), choice.output);
         ctx.tracking.setEnabled(entry.tracking === "on");
         const { token } = ctx.accounts.startSession({ user: admin, permissions: new Set(), via: "session", printerId: null }, "setup");
-        return redirect("/", { "set-cookie": sessionCookie(token, false, 0) });
+        return redirect("/", { "set-cookie": sessionCookie(request, token, false, 0) });
       } catch (e) {
         // Someone else finished setup while this one was on its way: as if it came afterwards.
         if (e instanceof AccountError && e.code === "already_set_up") return redirect("/");
@@ -224,12 +225,12 @@ export function accountRoutes(ctx: AppContext) {
         if (e instanceof AccountError) return accountView(request, { error: `${e.message} ${e.hint}` }, e.status);
         throw e;
       }
-      return redirect("/login", { "set-cookie": clearSessionCookie() });
+      return redirect("/login", { "set-cookie": clearSessionCookie(request) });
     })
     .post("/account/logout-everywhere", ({ request }) => {
       requireFullLogin(principalOf(request), "end its user's sessions");
       ctx.accounts.logoutEverywhere(principalOf(request).user!.id);
-      return redirect("/login", { "set-cookie": clearSessionCookie() });
+      return redirect("/login", { "set-cookie": clearSessionCookie(request) });
     })
     .get("/users", ({ request }) => usersView(request))
     .post("/users", async ({ body, request }) => {
@@ -281,6 +282,8 @@ export function accountRoutes(ctx: AppContext) {
       const session = pageSession(request);
       if (!session) throw new ApiError(403, "session_required", "Decide on app access while logged in with your password.", "Log in in the browser.");
       if (!r) return page(appKeyDonePage(session, "This request has expired or was already decided."), 404);
-      return page(appKeyPage({ session, app: r.app, userToken: r.userToken, requestedUser: r.user, printers: printerList() }));
+      // OctoPrint asks for a login as the named user; here the page says whose request it is.
+      if (!mayDecide(r, session.user)) return page(appKeyDonePage(session, `“${r.app}” asked for a key for the account “${r.user}”: log in as ${r.user} to allow or deny it.`), 403);
+      return page(appKeyPage({ session, app: r.app, userToken: r.userToken, printers: printerList() }));
     });
 }

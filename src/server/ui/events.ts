@@ -18,9 +18,9 @@ import type { PrinterSession } from "../../printers/session.ts";
 import { accessFor, type Access } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 import { renderOnce, renderPerStatus } from "../render-once.ts";
-import { sseResponse } from "../sse.ts";
 import { objectMapView, printerViews } from "./jobs.ts";
 import { changesOnly, farmViews, pushDot } from "./overview.ts";
+import { pageStream } from "./viewer-watch.ts";
 
 /** The fragments of one status, rendered once for every page showing that printer to viewers who may do the same. */
 interface StatusFragments {
@@ -58,7 +58,7 @@ export function uiEvents(ctx: AppContext) {
     }
     const view = () => printerView(session);
     const access = accessFor(request);
-    return sseResponse((send) => {
+    return pageStream(ctx, request, (send) => {
       const files = (stored = ctx.files.list()) => send("files", fileList(stored, view(), access).value);
       const dot = pushDot(farm, ctx, request, changesOnly(send));
       let lastFiles = statusFragments(session, access).filesKey;

@@ -14,9 +14,9 @@ import { subscribe } from "../../events.ts";
 import { accessFor } from "../auth/access.ts";
 import { visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
-import { sseResponse } from "../sse.ts";
 import { pageSession } from "./page-session.ts";
 import { htmlResponse } from "./routes.ts";
+import { pageStream } from "./viewer-watch.ts";
 
 /** A toast in place of the requested swap (htmx only swaps 2xx answers, so this is a 200). */
 const toastResponse = (kind: "error" | "info", message: string, hint = "") => htmlResponse(toast(kind, message, hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend" });
@@ -143,8 +143,8 @@ export function uiFiles(ctx: AppContext) {
       ctx.analysis.reanalyse(form.output.path);
       return detail(request, form.output.path);
     })
-    .get("/ui/files/events", () =>
-      sseResponse((send) => {
+    .get("/ui/files/events", ({ request }) =>
+      pageStream(ctx, request, (send) => {
         // The page reloads its table and tree on "files"; progress is throttled.
         let last = 0;
         let pending: ReturnType<typeof setTimeout> | undefined;

@@ -18,9 +18,10 @@ import { accessFor, type Access } from "../auth/access.ts";
 import { visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { renderPerStatus } from "../render-once.ts";
-import { sseResponse, type SendEvent } from "../sse.ts";
+import type { SendEvent } from "../sse.ts";
 import { pageSession } from "./page-session.ts";
 import { htmlResponse } from "./routes.ts";
+import { pageStream } from "./viewer-watch.ts";
 
 const byHost = new WeakMap<AppContext, ReturnType<typeof makeFarmViews>>();
 
@@ -98,7 +99,7 @@ export function uiOverview(ctx: AppContext) {
     .get("/printers", ({ request }) => htmlResponse(overviewPage(farm.visible(request).map(farm.farmPrinter), accessFor(request), pageSession(request))))
     .get("/ui/printers/events", ({ request }) => {
       const access = accessFor(request);
-      return sseResponse((sendAny) => {
+      return pageStream(ctx, request, (sendAny) => {
         const send = changesOnly(sendAny);
         const dot = pushDot(farm, ctx, request, send);
         const push = (id: string) => {

@@ -14,9 +14,9 @@ import type { PrinterSession } from "../../printers/session.ts";
 import { accessFor } from "../auth/access.ts";
 import { principalOf, visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
-import { sseResponse } from "../sse.ts";
 import { pageSession } from "./page-session.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
+import { pageStream } from "./viewer-watch.ts";
 
 const FileForm = v.object({ file: v.pipe(v.string(), v.minLength(1)) });
 const AddForm = v.object({ file: v.pipe(v.string(), v.minLength(1)), printer: v.pipe(v.string(), v.minLength(1)) });
@@ -81,14 +81,14 @@ export function uiQueue(ctx: AppContext) {
       const n = ctx.queue.view(s.id).items.length;
       return htmlResponse(toast("info", `${added.value.file} is number ${n} in the queue of ${s.record.name}.`), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend" });
     })
-    .get("/ui/queue/events", ({ query, set }) => {
+    .get("/ui/queue/events", ({ query, set, request }) => {
       const s = typeof query.printer === "string" ? ctx.printers.get(query.printer) : ctx.printers.default();
       if (!s) {
         set.status = 404;
         return "no such printer";
       }
       // The panel reloads on "queue": its queue changed, the printer's state changed, or files did.
-      return sseResponse((send) => {
+      return pageStream(ctx, request, (send) => {
         let lastState = s.status.state;
         const refresh = () => send("queue", String(Date.now()));
         return subscribe(ctx.bus, {

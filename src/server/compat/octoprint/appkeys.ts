@@ -6,7 +6,9 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
+import { mayDecide } from "../../../accounts/app-keys.ts";
 import { appKeyDonePage } from "../../../../views/app-key.ts";
+import type { Html } from "../../../../views/html.ts";
 import { principalOf } from "../../auth/principal.ts";
 import type { AppContext } from "../../context.ts";
 import { ApiError } from "../../errors.ts";
@@ -29,6 +31,7 @@ const CommandSchema = v.variant("command", [
   v.object({ command: v.literal("revoke"), app: v.optional(v.string()), key: v.optional(v.string()) }),
 ]);
 
+const htmlPage = (html: Html, status = 200) => new Response(html.value, { status, headers: { "content-type": "text/html; charset=utf-8" } });
 const fail = (status: number, message: string) => new ApiError(status, "appkeys", message);
 const parse = <S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> => {
   const r = v.safeParse(schema, body ?? {});
@@ -66,24 +69,31 @@ export function appKeysApi(ctx: AppContext) {
         const now = Date.now();
         const pending = ctx.accounts.appKeys.byUserToken(params.user_token, now);
         if (!pending) throw fail(404, "No pending request for this token");
+        const session = pageSession(request);
+        const name = principal.user!.name;
+        if (!mayDecide(pending, name)) {
+          const message = `“${pending.app}” asked for a key for the account “${pending.user}”; only ${pending.user} can decide on it.`;
+          if (session && !(request.headers.get("content-type") ?? "").includes("json")) return htmlPage(appKeyDonePage(session, message), 403);
+          throw new ApiError(403, "appkeys_other_user", message, `Log in as ${pending.user} to allow or deny it.`);
+        }
         const grant = d.decision === true || d.decision === "allow" || d.decision === "true";
         if (grant) {
           const { key } = createKeyFor(ctx, principal, { name: pending.app, scope: d.scope, printer: d.printer || null, app: pending.app });
-          ctx.accounts.appKeys.decide(params.user_token, { grant: true, key }, now);
+          ctx.accounts.appKeys.decide(params.user_token, name, { grant: true, key }, now);
         } else {
-          ctx.accounts.appKeys.decide(params.user_token, { grant: false }, now);
+          ctx.accounts.appKeys.decide(params.user_token, name, { grant: false }, now);
         }
-        const session = pageSession(request);
         if (session && !(request.headers.get("content-type") ?? "").includes("json")) {
-          const html = appKeyDonePage(session, grant ? `“${pending.app}” may now use your account.` : `“${pending.app}” was denied.`);
-          return new Response(html.value, { headers: { "content-type": "text/html; charset=utf-8" } });
+          return htmlPage(appKeyDonePage(session, grant ? `“${pending.app}” may now use your account.` : `“${pending.app}” was denied.`));
         }
         return new Response(null, { status: 204 });
       })
       .get("/api/plugin/appkeys", ({ request }) => {
         const user = principalOf(request).user!;
         const keys = ctx.accounts.keys.list(user.id).filter((k) => k.app);
-        return { keys: keys.map((k) => ({ api_key: `…${k.hint}`, app_id: k.app, user_id: user.name })), pending: {} };
+        // As OctoPrint: the requests this user may decide on, by user token.
+        const pending = ctx.accounts.appKeys.pendingFor(user.name, Date.now()).map((r) => [r.userToken, { app_id: r.app, user_id: r.user, user_token: r.userToken }]);
+        return { keys: keys.map((k) => ({ api_key: `…${k.hint}`, app_id: k.app, user_id: user.name })), pending: Object.fromEntries(pending) };
       })
       .post("/api/plugin/appkeys", ({ body, request }) => {
         const principal = principalOf(request);

@@ -6,7 +6,7 @@
  * `timelapse`. Clients send `auth`, `throttle` and `subscribe`.
  */
 import { Elysia } from "elysia";
-import type { Principal } from "../../../accounts/accounts.ts";
+import { revocationConcerns, type Principal } from "../../../accounts/accounts.ts";
 import { subscribe } from "../../../events.ts";
 import type { LogLine, PrinterEvent } from "../../../printers/controller.ts";
 import type { PrinterSession } from "../../../printers/session.ts";
@@ -88,8 +88,7 @@ export class PushHub {
       },
       "accounts.revoked": ({ userId, reason, sessions }) => {
         for (const c of this.clients) {
-          if (!c.authed || c.principal.user?.id !== userId) continue;
-          if (sessions && !(c.principal.session && sessions.includes(c.principal.session.digest))) continue;
+          if (!c.authed || !revocationConcerns({ userId, reason, sessions }, c.principal)) continue;
           this.deauth(c, reason === "modified" ? "modified" : reason === "removed" ? "removed" : "logout");
         }
       },

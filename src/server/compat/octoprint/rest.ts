@@ -353,15 +353,15 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
           headers: [
             ["content-type", "application/json"],
             ["cache-control", "no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0"],
-            ["set-cookie", sessionCookie(token, remember, REMEMBER_MS / 1000)],
-            ["set-cookie", octoprintCsrfCookie(port, session.csrf)],
+            ["set-cookie", sessionCookie(request, token, remember, REMEMBER_MS / 1000)],
+            ["set-cookie", octoprintCsrfCookie(request, port, session.csrf)],
           ],
         });
       })
       .post("/api/logout", ({ request }) => {
         const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
         if (token) ctx.accounts.logout(token);
-        return new Response(null, { status: 204, headers: { "set-cookie": clearSessionCookie() } });
+        return new Response(null, { status: 204, headers: { "set-cookie": clearSessionCookie(request) } });
       })
       .get("/api/currentuser", ({ request }) => currentUser(principalOf(request)))
       .get("/api/settings", async ({ params, request }) => {
