@@ -47,7 +47,7 @@ beforeAll(() => {
     port: 0,
     hostname: "127.0.0.1",
     fetch(req) {
-      const body = files.get(new URL(req.url).pathname.replace("/r/", ""));
+      const body = files.get(new URL(req.url).pathname.split("/").pop()!);
       return body === undefined ? new Response("not here", { status: 404 }) : new Response(body);
     },
   });
@@ -124,14 +124,17 @@ describe("a trusted key", () => {
     expect(repo.status()).toMatchObject({ entries: 0, verified: false, keyId: null });
   });
 
-  test("no .sig beside the index: refused, saying how to sign it or stop trusting", async () => {
+  test("no .sig beside the index: refused, saying how to sign it or stop trusting (in full, however long the URL)", async () => {
     publish(INDEX, null);
-    const repo = trusting(key);
+    const long = url(`${"a-long-folder/".repeat(20)}plugins.json`);
+    const repo = repository();
+    repo.changeSettings({ url: long, refreshHours: 0, publicKey: pem(key) });
+    repo.stop();
     await repo.refresh();
     const error = repo.status().error!;
-    expect(error).toContain(`plugins.json is not signed: its signature ${signatureUrl(url())} could not be fetched (the server answered 404`);
+    expect(error).toContain(`plugins.json is not signed: its signature ${signatureUrl(long)} could not be fetched (the server answered 404`);
     expect(error).toContain(`only uses an index signed by key ${keyId(key.publicKey)} (set in the repository settings)`);
-    expect(error).toContain("layerline registry build --sign-key FILE");
+    expect(error).toEndWith("Sign it (layerline registry build --sign-key FILE) and publish the .sig files beside it, or remove the public key in the repository settings to use it unsigned.");
     expect(repo.status().entries).toBe(0);
   });
 

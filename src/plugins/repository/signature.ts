@@ -8,6 +8,9 @@ import type { KeyObject } from "node:crypto";
 import * as v from "valibot";
 import { keyId, parsePublicKey, SIGNATURE_SUFFIX, SignatureSchema, signatureVerifies } from "../../signing/ed25519.ts";
 
+/** A refusal of a file by its signature: the whole sentence is meant to be shown (it ends with the fix). */
+export class SignatureRefused extends Error {}
+
 /** The key an index must be signed with, and where the trust comes from. */
 export interface TrustedKey {
   key: KeyObject;
@@ -53,7 +56,7 @@ export function verifySignedFile(url: string, bytes: Uint8Array, signature: { te
     ? "Layerline's built-in index is always signed: try again later, or update Layerline if the repository has changed its key."
     : "If the repository changed its key, paste its new public key in the repository settings; to use an index that is not signed, remove the public key there.";
   if ("missing" in signature) {
-    throw new Error(
+    throw new SignatureRefused(
       `${name} is not signed: its signature ${sigUrl} could not be fetched (${signature.missing}), and this host only uses an index signed by key ${trusted.keyId} (${trusted.source === "built-in" ? "built into Layerline" : "set in the repository settings"}). ` +
         (trusted.source === "built-in" ? fix : "Sign it (layerline registry build --sign-key FILE) and publish the .sig files beside it, or remove the public key in the repository settings to use it unsigned."),
     );
@@ -66,14 +69,14 @@ export function verifySignedFile(url: string, bytes: Uint8Array, signature: { te
   }
   const parsed = v.safeParse(SignatureSchema, json);
   if (!parsed.success) {
-    throw new Error(`${sigUrl} is not a signature file (JSON {"algorithm": "ed25519", "keyId", "value"}): ${json === undefined ? "not JSON" : `${v.getDotPath(parsed.issues[0]) ?? "(top level)"} ${parsed.issues[0].message}`}. Check what the repository publishes beside ${name}.`);
+    throw new SignatureRefused(`${sigUrl} is not a signature file (JSON {"algorithm": "ed25519", "keyId", "value"}): ${json === undefined ? "not JSON" : `${v.getDotPath(parsed.issues[0]) ?? "(top level)"} ${parsed.issues[0].message}`}. Check what the repository publishes beside ${name}.`);
   }
   const sig = parsed.output;
   if (sig.keyId !== trusted.keyId) {
-    throw new Error(`${name} is signed by key ${sig.keyId}, but this host trusts key ${trusted.keyId} for this index. ${fix}`);
+    throw new SignatureRefused(`${name} is signed by key ${sig.keyId}, but this host trusts key ${trusted.keyId} for this index. ${fix}`);
   }
   if (!signatureVerifies(bytes, sig, trusted.key)) {
-    throw new Error(`${name}'s signature does not verify with key ${trusted.keyId}: the file was changed after it was signed. It is not used; tell whoever runs the repository.`);
+    throw new SignatureRefused(`${name}'s signature does not verify with key ${trusted.keyId}: the file was changed after it was signed. It is not used; tell whoever runs the repository.`);
   }
   return sig.keyId;
 }

@@ -20,7 +20,7 @@ import { fetchBytes } from "../fetch-bytes.ts";
 import { describe } from "../guard.ts";
 import { publicKeyPem } from "../../signing/ed25519.ts";
 import { parseIndex, type IndexEntry, type IndexProblem } from "./entry.ts";
-import { PublicKeyPemSchema, signatureUrl, trustedKey, verifySignedFile, type TrustedKey } from "./signature.ts";
+import { PublicKeyPemSchema, SignatureRefused, signatureUrl, trustedKey, verifySignedFile, type TrustedKey } from "./signature.ts";
 
 declare const LAYERLINE_PLUGIN_INDEX_URL: string | undefined;
 declare const LAYERLINE_PLUGIN_INDEX_PUBLIC_KEY: string | undefined;
@@ -244,7 +244,7 @@ export class PluginRepository {
       this.error = null;
       if (problems.length) this.options.log(`plugin repository ${url}: ${problems.length} entries skipped (first: #${problems[0]!.index} ${problems[0]!.message})`);
     } catch (e) {
-      this.error = `Could not refresh the plugin repository from ${url}: ${describe(e)}`;
+      this.error = `Could not refresh the plugin repository from ${url}: ${reason(e)}`;
       this.options.log(`warning: ${this.error}`);
     }
   }
@@ -281,7 +281,7 @@ export class PluginRepository {
     try {
       this.adopt(this.copy);
     } catch (e) {
-      this.error = `The index in use (from ${this.copy.url}) is not used any more: ${describe(e)}`;
+      this.error = `The index in use (from ${this.copy.url}) is not used any more: ${reason(e)}`;
       this.copy = null;
       this.verifiedBy = null;
       this.use(null, null, [], [], []);
@@ -313,7 +313,7 @@ export class PluginRepository {
     try {
       this.adopt(copy);
     } catch (e) {
-      this.error = `The cached plugin index (from ${copy.url}) is not used: ${describe(e)}`;
+      this.error = `The cached plugin index (from ${copy.url}) is not used: ${reason(e)}`;
       this.options.log(`warning: ${this.error}`);
     }
   }
@@ -328,6 +328,8 @@ export class PluginRepository {
 }
 
 const encoder = new TextEncoder();
+/** Why a copy was refused: a signature refusal in full (it ends with the fix), anything else in short. */
+const reason = (e: unknown) => (e instanceof SignatureRefused ? e.message : describe(e));
 const noticesUrl = (indexUrl: string) => new URL("notices.json", indexUrl).href;
 
 /**
