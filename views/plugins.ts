@@ -202,7 +202,7 @@ export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, re
       <label>Index URL <input type="url" name="url" value="${status.url ?? ""}" placeholder="https://…/plugins.json" size="40"></label>
       <label>Refresh every <input type="number" name="refreshHours" value="${status.refreshHours}" min="0" max="720" step="1"> hours</label>
       <label class="repo-key">Public key of the index (Ed25519, PEM; optional)
-        <textarea name="publicKey" rows="3" cols="66" spellcheck="false" placeholder="${status.trustedKey?.source === "built-in" ? `Empty: the built-in key ${status.trustedKey.keyId} checks the built-in index` : "-----BEGIN PUBLIC KEY-----\n…\n-----END PUBLIC KEY-----"}">${status.trustedKey?.source === "setting" ? status.trustedKey.publicKey.trim() : ""}</textarea></label>
+        <textarea name="publicKey" rows="3" spellcheck="false" placeholder="${status.trustedKey?.source === "built-in" ? `Empty: the built-in key ${status.trustedKey.keyId} checks the built-in index` : "-----BEGIN PUBLIC KEY-----\n…\n-----END PUBLIC KEY-----"}">${status.trustedKey?.source === "setting" ? status.trustedKey.publicKey.trim() : ""}</textarea></label>
       <button type="submit">Save</button>
     </form>
     <p class="muted small">With a public key, an index is used only if its signature (plugins.json.sig beside it, written by <code>layerline registry build --sign-key</code>) verifies with that key. Changing the URL without giving a key removes the key of the old one.</p>
