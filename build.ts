@@ -13,7 +13,12 @@
  *
  *   LAYERLINE_SIGNING_KEY=~/keys/layerline-signing-key.pem bun run release --version 1.2.0 \
  *     --channel stable --notes NOTES.md [--min-version 1.0.0] [--requires-kernel 4.19]
- *     [--migration TEXT] [--update-url URL] [--plugin-index-url URL] [--target x64] [--out dist]
+ *     [--migration TEXT] [--update-url URL] [--plugin-index-url URL]
+ *     [--plugin-index-public-key FILE] [--target x64] [--out dist]
+ *
+ * `--plugin-index-public-key` builds in the Ed25519 public key (PEM) the built-in plugin index is
+ * signed with (`layerline registry build --sign-key`): hosts then use that index only when its
+ * signature verifies.
  */
 import { createPublicKey } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -22,7 +27,7 @@ import { parseArgs } from "node:util";
 import pkg from "./package.json" with { type: "json" };
 import { createRelease, loadSigningKey } from "./src/update/release.ts";
 import { RELEASE_PUBLIC_KEY } from "./src/update/release-key.ts";
-import { keyId, parsePublicKey } from "./src/update/signature.ts";
+import { keyId, parsePublicKey, publicKeyPem, readKeyFile } from "./src/signing/ed25519.ts";
 
 export const TARGETS = {
   x64: "bun-linux-x64",
@@ -55,6 +60,8 @@ export interface BuildOptions {
   updateUrl?: string;
   /** The plugin repository index this build browses by default. */
   pluginIndexUrl?: string;
+  /** The public key (PEM) that index is signed with. */
+  pluginIndexPublicKey?: string;
 }
 
 export async function buildTarget(target: TargetName, options: BuildOptions = {}): Promise<string> {
@@ -72,6 +79,7 @@ export async function buildTarget(target: TargetName, options: BuildOptions = {}
       LAYERLINE_CHANNEL: JSON.stringify(options.channel ?? ""),
       LAYERLINE_UPDATE_URL: JSON.stringify(options.updateUrl ?? ""),
       LAYERLINE_PLUGIN_INDEX_URL: JSON.stringify(options.pluginIndexUrl ?? ""),
+      LAYERLINE_PLUGIN_INDEX_PUBLIC_KEY: JSON.stringify(options.pluginIndexPublicKey ?? ""),
     },
   });
   if (!result.success) {
@@ -89,6 +97,8 @@ export interface ReleaseOptions {
   migration?: string;
   updateUrl?: string;
   pluginIndexUrl?: string;
+  /** A file with the public key (PEM) the plugin index at pluginIndexUrl is signed with. */
+  pluginIndexPublicKeyFile?: string;
   targets?: TargetName[];
   /** Output folder (default dist/). */
   out?: string;
@@ -100,12 +110,14 @@ export interface ReleaseOptions {
  */
 export async function release(options: ReleaseOptions, env: Record<string, string | undefined> = process.env): Promise<string> {
   const key = loadSigningKey(env);
+  if (options.pluginIndexPublicKeyFile && !options.pluginIndexUrl) throw new Error("--plugin-index-public-key needs --plugin-index-url: the key is trusted for that index only.");
+  const pluginIndexPublicKey = options.pluginIndexPublicKeyFile ? publicKeyPem(readKeyFile(options.pluginIndexPublicKeyFile, "public", "the plugin index public key")) : undefined;
   const out = resolve(options.out ?? join(ROOT, "dist"));
   const targets = options.targets ?? (Object.keys(TARGETS) as TargetName[]);
   const files = await Promise.all(
     targets.map(async (t) => ({
       target: `linux-${t}` as const,
-      path: await buildTarget(t, { outfile: join(out, `layerline-linux-${t}`), version: options.version, channel: options.channel, updateUrl: options.updateUrl, pluginIndexUrl: options.pluginIndexUrl }),
+      path: await buildTarget(t, { outfile: join(out, `layerline-linux-${t}`), version: options.version, channel: options.channel, updateUrl: options.updateUrl, pluginIndexUrl: options.pluginIndexUrl, pluginIndexPublicKey }),
       cpu: TARGET_CPU[t],
     })),
   );
@@ -129,6 +141,7 @@ if (import.meta.main) {
       migration: { type: "string" },
       "update-url": { type: "string" },
       "plugin-index-url": { type: "string" },
+      "plugin-index-public-key": { type: "string" },
       out: { type: "string" },
     },
   });
@@ -155,6 +168,7 @@ if (import.meta.main) {
         migration: values.migration,
         updateUrl: values["update-url"],
         pluginIndexUrl: values["plugin-index-url"],
+        pluginIndexPublicKeyFile: values["plugin-index-public-key"],
         targets,
         out: values.out,
       });
@@ -169,6 +183,7 @@ if (import.meta.main) {
         console.warn(createPublicKey(loadSigningKey()).export({ type: "spki", format: "pem" }).toString().trim());
       }
       if (!values.notes) console.warn("warning: no --notes FILE: the release has no release notes.");
+      if (values["plugin-index-url"] && !values["plugin-index-public-key"]) console.warn("warning: --plugin-index-url without --plugin-index-public-key: hosts use that index unsigned.");
     } catch (e) {
       console.error(`release failed: ${(e as Error).message}`);
       process.exit(1);

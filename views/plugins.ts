@@ -201,8 +201,11 @@ export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, re
     <form class="inline" hx-post="/ui/plugins/repository/settings" hx-swap="none">
       <label>Index URL <input type="url" name="url" value="${status.url ?? ""}" placeholder="https://…/plugins.json" size="40"></label>
       <label>Refresh every <input type="number" name="refreshHours" value="${status.refreshHours}" min="0" max="720" step="1"> hours</label>
+      <label class="repo-key">Public key of the index (Ed25519, PEM; optional)
+        <textarea name="publicKey" rows="3" spellcheck="false" placeholder="${status.trustedKey?.source === "built-in" ? `Empty: the built-in key ${status.trustedKey.keyId} checks the built-in index` : "-----BEGIN PUBLIC KEY-----\n…\n-----END PUBLIC KEY-----"}">${status.trustedKey?.source === "setting" ? status.trustedKey.publicKey.trim() : ""}</textarea></label>
       <button type="submit">Save</button>
     </form>
+    <p class="muted small">With a public key, an index is used only if its signature (plugins.json.sig beside it, written by <code>layerline registry build --sign-key</code>) verifies with that key. Changing the URL without giving a key removes the key of the old one.</p>
   </section>` : ""}
 </div>`,
     html``,
@@ -231,8 +234,22 @@ function repositoryStatus(status: RepositoryStatus, access: Access, now = Date.n
   ${status.url ? "" : html`<p class="problem">No plugin repository is configured.${access.may("POST /ui/plugins/repository/settings") ? " Enter the index URL below." : ""}</p>`}
   ${status.error ? html`<p class="problem" role="alert">${status.error}</p>` : ""}
   ${copy}
+  ${signatureState(status, access)}
   ${status.problems.length ? html`<details class="repo-problems"><summary>${status.problems.length} malformed ${status.problems.length === 1 ? "entry was" : "entries were"} skipped</summary><ul>${status.problems.slice(0, 50).map((p) => html`<li>entry ${p.index + 1}${p.id ? ` ("${p.id}")` : ""}: ${p.message}</li>`)}</ul>${status.problems.length > 50 ? html`<p class="muted">and ${status.problems.length - 50} more (GET /api/v1/plugins/repository lists them all).</p>` : ""}</details>` : ""}
 </div>`;
+}
+
+/** Whether the index in use is checked against a key, in plain words: an unsigned index is said to be one. */
+function signatureState(status: RepositoryStatus, access: Access): Html | "" {
+  if (!status.url) return "";
+  const t = status.trustedKey;
+  if (!t) {
+    return html`<p class="repo-unsigned">Unsigned: no public key is set for this index, so its signature is not checked — whoever can change the index, or the connection to it, can change what <em>Install</em> installs.${access.may("POST /ui/plugins/repository/settings") ? " Paste the repository's public key below to have it checked." : ""}</p>`;
+  }
+  const whose = t.source === "built-in" ? "built into Layerline" : "set in the repository settings";
+  return status.verified
+    ? html`<p class="muted repo-verified">Signature verified with key <code>${status.keyId}</code> (${whose}).</p>`
+    : html`<p class="problem repo-unverified">No index signed with key <code>${t.keyId}</code> (${whose}) is in use: only one whose signature verifies with it is used.</p>`;
 }
 
 /** How long ago `at` was, in words: "just now", "5 minutes ago", "3 hours ago", "2 days ago". */

@@ -6,9 +6,11 @@
  * builds) and, for Layerline plugins, what the release archive says (downloaded, hashed, read
  * statically). The imperative shell around the pure parts in this folder.
  */
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import * as v from "valibot";
+import { detachedSignature, keyId, SIGNATURE_SUFFIX } from "../signing/ed25519.ts";
 import { loadCache, saveCache, type BuildCache } from "./build-cache.ts";
 import { renderDescription } from "./description.ts";
 import { readEntry, type Entry, type Problem } from "./entry.ts";
@@ -22,6 +24,8 @@ import { renderSite, type SitePlugin } from "./site.ts";
 import { fetchSourceHealth, repoKey, repoOf, type Repo } from "./source-host.ts";
 
 export const DEFAULT_SOURCE_API = "https://api.github.com/graphql";
+/** The files the host reads, signed when the build has a key. */
+export const SIGNED_FILES = ["plugins.json", "notices.json"] as const;
 /** A marker the build leaves in its output folder: only such a folder is ever replaced. */
 const MARKER = ".layerline-registry";
 
@@ -47,6 +51,8 @@ export interface BuildOptions {
   assetsDir?: string;
   /** Archives downloaded at once. */
   archiveConcurrency?: number;
+  /** Ed25519 private key: plugins.json and notices.json get a detached signature beside them (`.sig`). */
+  signKey?: KeyObject;
   fetch?: typeof fetch;
   now?: () => number;
   log?: (line: string) => void;
@@ -60,6 +66,8 @@ export interface BuildResult {
   notices: Notice[];
   rankings: Rankings;
   index: IndexEntry[];
+  /** The id of the key that signed plugins.json and notices.json, or null when unsigned. */
+  signedBy: string | null;
   sourceQueries: number;
   archivesDownloaded: number;
 }
@@ -139,13 +147,15 @@ export async function buildRegistry(options: BuildOptions): Promise<BuildResult>
   const files = renderSite({ plugins: site, rankings, generated: now });
   files.set("plugins.json", JSON.stringify(index, null, 1));
   files.set("notices.json", JSON.stringify(notices, null, 1));
+  // Signed over the exact bytes written, so hosts verify what they download before parsing it.
+  if (options.signKey) for (const name of SIGNED_FILES) files.set(`${name}${SIGNATURE_SUFFIX}`, detachedSignature(Buffer.from(files.get(name)!), options.signKey));
   files.set("rankings.json", JSON.stringify({ generated: new Date(now).toISOString(), ...rankings }, null, 1));
   const rejected = entryFiles - entries.length;
   files.set("build-report.json", JSON.stringify({ generated: new Date(now).toISOString(), entries: entryFiles, indexed: index.length, rejected, problems }, null, 1));
   files.set(MARKER, "This folder is written by `layerline registry build` and replaced by each build.\n");
   await writeFolder(outDir, files, options.assetsDir);
   await saveCache(cacheDir, cache);
-  return { entries: entryFiles, indexed: index.length, rejected, problems, notices, rankings, index, sourceQueries: queries, archivesDownloaded: downloaded };
+  return { entries: entryFiles, indexed: index.length, rejected, problems, notices, rankings, index, signedBy: options.signKey ? keyId(createPublicKey(options.signKey)) : null, sourceQueries: queries, archivesDownloaded: downloaded };
 }
 
 /** Refuses to replace a folder the build did not write (so `--out .` cannot wipe a project). */

@@ -1,7 +1,9 @@
 /**
  * `layerline registry build …` and `layerline registry serve …`.
  */
+import type { KeyObject } from "node:crypto";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { readKeyFile } from "../signing/ed25519.ts";
 import { BuildError, buildRegistry, DEFAULT_SOURCE_API, type BuildOptions } from "./build.ts";
 import type { Problem } from "./entry.ts";
 
@@ -33,6 +35,9 @@ registry build
   --cache-dir DIR          the cache kept between builds (default: .registry-cache beside --out)
   --base-url URL           the website's public address, for absolute page and image links
   --assets DIR             copied to --out/assets/ (pictures entries name as /assets/…)
+  --sign-key FILE          Ed25519 private key (PKCS#8 PEM): writes plugins.json.sig and
+                           notices.json.sig, detached signatures over those files' exact bytes,
+                           which hosts trusting the key's public half check before using them
 
   Source health is fetched only with --source-api or --source-token-file. Archives are downloaded
   only for entries that declare compatibility.layerline: their package.json is read (never run)
@@ -52,13 +57,16 @@ registry serve
   --port N                 HTTP port (default 8080)
   --host ADDR              address to listen on (default 0.0.0.0)
   --export-every MINUTES   default 60
-  --entries DIR            rebuild the site after each export (with the build options above)
+  --entries DIR            rebuild the site after each export (with the build options above;
+                           with --sign-key each rebuilt index is signed again)
 
 Examples:
   layerline registry build --entries entries --out site
   layerline registry build --entries entries --out site --stats-7d export/plugin_stats_7d.json \\
       --stats-30d export/plugin_stats_30d.json --source-token-file ~/.github-token
-  layerline registry serve --site site --data-dir /var/lib/layerline-registry --entries entries`;
+  layerline registry build --entries entries --out site --sign-key ~/keys/index-key.pem
+  layerline registry serve --site site --data-dir /var/lib/layerline-registry --entries entries \\
+      --sign-key ~/keys/index-key.pem`;
 
 const BUILD_FLAGS = {
   entries: { type: "string" },
@@ -73,6 +81,7 @@ const BUILD_FLAGS = {
   "cache-dir": { type: "string" },
   "base-url": { type: "string" },
   assets: { type: "string" },
+  "sign-key": { type: "string" },
 } as const;
 
 export async function registryCli(args: string[]): Promise<number> {
@@ -110,6 +119,12 @@ function buildOptions(values: Record<string, string | undefined>): Omit<BuildOpt
   if (baseUrl && !/^https?:\/\/./.test(baseUrl)) return "--base-url must be an http(s) URL.";
   const sourceApi = values["source-api"];
   if (sourceApi && !/^https?:\/\/./.test(sourceApi)) return "--source-api must be an http(s) URL.";
+  let signKey: KeyObject | undefined;
+  try {
+    if (values["sign-key"]) signKey = readKeyFile(values["sign-key"], "private", "the --sign-key file");
+  } catch (e) {
+    return `${(e as Error).message} Make one with: openssl genpkey -algorithm ed25519 -out index-key.pem`;
+  }
   return {
     entriesDir: values.entries,
     stats7d: values["stats-7d"],
@@ -122,6 +137,7 @@ function buildOptions(values: Record<string, string | undefined>): Omit<BuildOpt
     cacheDir: values["cache-dir"],
     baseUrl,
     assetsDir: values.assets,
+    signKey,
   };
 }
 
@@ -152,7 +168,8 @@ async function build(args: string[]): Promise<number> {
   console.log(
     `Built ${result.indexed} of ${result.entries} entries into ${values.out}` +
       ` (${result.rejected} left out, ${errors} errors, ${result.problems.length - errors} warnings, ${result.notices.length} notices,` +
-      ` ${result.sourceQueries} source queries, ${result.archivesDownloaded} archives downloaded).`,
+      ` ${result.sourceQueries} source queries, ${result.archivesDownloaded} archives downloaded)` +
+      (result.signedBy ? `; plugins.json and notices.json signed by key ${result.signedBy}.` : "; not signed (no --sign-key)."),
   );
   return errors > 0 ? 1 : 0;
 }
@@ -188,6 +205,10 @@ async function serve(args: string[]): Promise<number> {
     return 2;
   }
   let build: Omit<BuildOptions, "outDir"> | undefined;
+  if (values["sign-key"] && !values.entries) {
+    console.error("--sign-key needs --entries: serve signs the site it rebuilds; without --entries it serves the site (and the signatures registry build wrote) as they are.");
+    return 2;
+  }
   if (values.entries) {
     const options = buildOptions(values);
     if (typeof options === "string") {

@@ -50,6 +50,7 @@ export interface RegistryService {
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".json": "application/json; charset=utf-8",
+  ".sig": "application/json; charset=utf-8",
   ".css": "text/css; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".png": "image/png",
@@ -98,7 +99,7 @@ export async function startRegistryService(o: RegistryServiceOptions): Promise<R
         likes: join(exportDir, EXPORT_FILES.likes),
         now: () => t,
       });
-      log(`registry: exported statistics and rebuilt the site (${build.indexed} plugins, ${build.problems.filter((p) => p.severity === "error").length} entry errors)`);
+      log(`registry: exported statistics and rebuilt the site (${build.indexed} plugins, ${build.problems.filter((p) => p.severity === "error").length} entry errors${build.signedBy ? `, signed by key ${build.signedBy}` : ""})`);
       return { files: files.map(([n]) => n), build, buildError: null };
     } catch (e) {
       log(`registry: the site rebuild failed: ${(e as Error).message}`);
@@ -193,7 +194,7 @@ function fileResponse(path: string): Response | null {
   }
   const headers: Record<string, string> = { "content-type": CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream", "cache-control": "no-cache" };
   // The index and exports are public data other hosts' browsers may read.
-  if (path.endsWith(".json")) headers["access-control-allow-origin"] = "*";
+  if (/\.json(\.sig)?$/.test(path)) headers["access-control-allow-origin"] = "*";
   return new Response(Bun.file(path), { headers });
 }
 

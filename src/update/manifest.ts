@@ -11,6 +11,7 @@
  *     "signature": { "algorithm": "ed25519", "keyId": "…", "value": "<base64>" } }
  */
 import * as v from "valibot";
+import { SignatureSchema } from "../signing/ed25519.ts";
 
 export const MANIFEST_FORMAT = 1;
 export const CHANNELS = ["stable", "beta"] as const;
@@ -69,13 +70,6 @@ export const ReleaseManifestSchema = v.object({
   ),
 });
 export type ReleaseManifest = v.InferOutput<typeof ReleaseManifestSchema>;
-
-export const SignatureSchema = v.object({
-  algorithm: v.literal("ed25519"),
-  /** Which key signed (see keyId() in signature.ts), so a mismatch can be named. */
-  keyId: v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/)),
-  value: v.pipe(v.string(), v.base64()),
-});
 
 /** The file as served: the manifest is kept raw (unknown) until its signature has been checked. */
 export const SignedReleaseSchema = v.object({

@@ -3,10 +3,8 @@
  * only releases signed by its private half (kept offline by the release maintainer, never in the
  * repository). `--update-public-key FILE` replaces it for self-hosted channels and tests.
  */
-import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
-import { parsePublicKey } from "./signature.ts";
-import { why } from "./problem.ts";
+import { parsePublicKey, readKeyFile } from "../signing/ed25519.ts";
 
 export const RELEASE_PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----
 MCowBQYDK2VwAyEASMJbpbYcHFjrMvwKNnPWhTMfo9aZD5YnNNg8ro27OvY=
@@ -16,11 +14,5 @@ MCowBQYDK2VwAyEASMJbpbYcHFjrMvwKNnPWhTMfo9aZD5YnNNg8ro27OvY=
 /** The key updates are checked against: the file given, or the built-in one. Throws a sentence. */
 export function trustedPublicKey(file?: string): KeyObject {
   if (!file) return parsePublicKey(RELEASE_PUBLIC_KEY, "the built-in release key");
-  let pem: string;
-  try {
-    pem = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`Cannot read the update public key ${file}: ${why(e)}.`);
-  }
-  return parsePublicKey(pem, `The update public key ${file}`);
+  return readKeyFile(file, "public", "the update public key");
 }

@@ -4,14 +4,14 @@
  * and the manifest signed with the Ed25519 key named by LAYERLINE_SIGNING_KEY.
  */
 import type { KeyObject } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { basename } from "node:path";
 import * as v from "valibot";
 import { sha256File } from "./download.ts";
 import { requiredGlibc } from "./elf.ts";
 import { ReleaseManifestSchema, type Channel, type Requirements, type ReleaseManifest, type SignedRelease, type TargetName } from "./manifest.ts";
-import { parsePrivateKey, signManifest } from "./signature.ts";
-import { why } from "./problem.ts";
+import { readKeyFile } from "../signing/ed25519.ts";
+import { signManifest } from "./signature.ts";
 
 export interface ReleaseInput {
   version: string;
@@ -38,13 +38,7 @@ export function loadSigningKey(env: Record<string, string | undefined> = process
       `${SIGNING_KEY_ENV} is not set. Point it at the Ed25519 private key (PKCS#8 PEM) that signs releases, e.g. ${SIGNING_KEY_ENV}=~/keys/layerline-signing-key.pem bun run release. The key is never kept in the repository.`,
     );
   }
-  let pem: string;
-  try {
-    pem = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`Cannot read the signing key ${file} (${SIGNING_KEY_ENV}): ${why(e)}.`);
-  }
-  return parsePrivateKey(pem, `The signing key ${file}`);
+  return readKeyFile(file, "private", `the signing key (${SIGNING_KEY_ENV})`);
 }
 
 /** Measures the binaries and returns the signed release manifest. */

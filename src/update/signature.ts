@@ -3,10 +3,11 @@
  * (object keys sorted, no whitespace), so the file can be pretty-printed and still verify.
  * Only this module knows how a manifest is signed; both `bun run release` and the host use it.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import * as v from "valibot";
 import { ReleaseManifestSchema, SignedReleaseSchema, type ReleaseManifest, type SignedRelease } from "./manifest.ts";
 import { UpdateError } from "./problem.ts";
+import { keyId, signatureVerifies, signBytes } from "../signing/ed25519.ts";
 
 /** JSON with object keys sorted at every level and no whitespace. canonicalJson({b:1,a:[2]}) === '{"a":[2],"b":1}'. */
 export function canonicalJson(value: unknown): string {
@@ -20,40 +21,9 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** A short, stable name for a public key: the first 16 hex digits of the sha256 of its DER form. */
-export function keyId(publicKey: KeyObject): string {
-  return createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex").slice(0, 16);
-}
-
-/** Reads an Ed25519 public key (SPKI PEM); throws a sentence when it is something else. */
-export function parsePublicKey(pem: string, source = "the public key"): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(pem);
-  } catch (e) {
-    throw new Error(`${source} is not a PEM public key (${(e as Error).message}).`);
-  }
-  if (key.asymmetricKeyType !== "ed25519") throw new Error(`${source} is a ${key.asymmetricKeyType} key; releases are signed with Ed25519.`);
-  return key;
-}
-
-/** Reads an Ed25519 private key (PKCS#8 PEM); throws a sentence when it is something else. */
-export function parsePrivateKey(pem: string, source = "the signing key"): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(pem);
-  } catch (e) {
-    throw new Error(`${source} is not a PKCS#8 PEM private key (${(e as Error).message}).`);
-  }
-  if (key.asymmetricKeyType !== "ed25519") throw new Error(`${source} is a ${key.asymmetricKeyType} key; releases are signed with Ed25519.`);
-  return key;
-}
-
 /** Signs a manifest: the object to write as `release.json`. */
 export function signManifest(manifest: ReleaseManifest, privateKey: KeyObject): SignedRelease & { manifest: ReleaseManifest } {
-  const publicKey = createPublicKey(privateKey);
-  const value = sign(null, Buffer.from(canonicalJson(manifest)), privateKey).toString("base64");
-  return { manifest, signature: { algorithm: "ed25519", keyId: keyId(publicKey), value } };
+  return { manifest, signature: signBytes(Buffer.from(canonicalJson(manifest)), privateKey) };
 }
 
 /**
@@ -77,7 +47,7 @@ export function verifyRelease(text: string, trusted: KeyObject): ReleaseManifest
     );
   }
   const { manifest, signature } = envelope.output;
-  const ok = verify(null, Buffer.from(canonicalJson(manifest)), trusted, Buffer.from(signature.value, "base64"));
+  const ok = signatureVerifies(Buffer.from(canonicalJson(manifest)), signature, trusted);
   if (!ok) {
     const trustedId = keyId(trusted);
     throw new UpdateError(

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { release } from "../../build.ts";
 import { sha256File } from "../../src/update/download.ts";
-import { keyId, verifyRelease } from "../../src/update/signature.ts";
+import { keyId } from "../../src/signing/ed25519.ts";
+import { verifyRelease } from "../../src/update/signature.ts";
 import { setUpAdmin } from "../helpers/host.ts";
 import { throwawayKey } from "./helpers.ts";
 

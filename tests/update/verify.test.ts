@@ -17,7 +17,8 @@ import { compareDotted, unmetRequirements, type Platform } from "../../src/updat
 import { UpdateError } from "../../src/update/problem.ts";
 import { progressLine, TerminalProgress } from "../../src/update/progress.ts";
 import { RELEASE_PUBLIC_KEY, trustedPublicKey } from "../../src/update/release-key.ts";
-import { canonicalJson, keyId, parsePublicKey, signManifest, verifyRelease } from "../../src/update/signature.ts";
+import { keyId, parsePublicKey } from "../../src/signing/ed25519.ts";
+import { canonicalJson, signManifest, verifyRelease } from "../../src/update/signature.ts";
 import { throwawayKey } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "layerline-verify-"));

@@ -97,7 +97,7 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["POST", "/api/v1/plugins/:id/update", "update to the repository's newer release (verified; rolled back if it fails to load)"],
   ["GET", "/api/v1/plugins/repository", "search the repository ?q=&sort=popular|trending|released|stars|title|published&compatible=1&os=&with=&without=&hideAbandoned=1"],
   ["POST", "/api/v1/plugins/repository/refresh", "download the repository index now"],
-  ["PUT", "/api/v1/plugins/repository/settings", "repository index {url, refreshHours}"],
+  ["PUT", "/api/v1/plugins/repository/settings", "repository index {url, refreshHours, publicKey} (publicKey: the index's Ed25519 PEM key, null = none)"],
   ["GET", "/api/v1/plugins/:id/log", "a plugin's log (what it wrote, its faults)"],
   ["GET", "/api/v1/plugins/notices", "notices about plugins (faults, safe mode)"],
   ["DELETE", "/api/v1/plugins/notices/:n", "dismiss a notice"],

@@ -22,7 +22,7 @@ import { pageSession } from "./page-session.ts";
 import { htmlResponse } from "./routes.ts";
 
 /** The repository settings form: one text field each (a field sent twice is refused). */
-const RepositoryForm = v.object({ url: v.optional(v.string("give one URL")), refreshHours: v.optional(v.string("give one number of hours")) });
+const RepositoryForm = v.object({ url: v.optional(v.string("give one URL")), refreshHours: v.optional(v.string("give one number of hours")), publicKey: v.optional(v.string("give one public key")) });
 
 const toastResponse = (kind: "error" | "info", message: string, hint = "", headers: Record<string, string> = {}) =>
   htmlResponse(toast(kind, message, hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend", ...headers });
@@ -144,9 +144,10 @@ export function uiPlugins(ctx: AppContext) {
     .post("/ui/plugins/repository/settings", ({ body }) => {
       const form = v.safeParse(RepositoryForm, body ?? {});
       if (!form.success) return toastResponse("error", `Not saved: ${v.getDotPath(form.issues[0]) ?? ""} ${form.issues[0].message}`.trim());
-      const { url, refreshHours } = form.output;
+      const { url, refreshHours, publicKey } = form.output;
       const parsed = v.safeParse(RepositorySettingsSchema, {
         url: url?.trim() ? url.trim() : null,
+        publicKey: publicKey === undefined ? undefined : publicKey.trim() ? publicKey : null,
         refreshHours: refreshHours !== undefined && refreshHours !== "" ? Number(refreshHours) : undefined,
       });
       if (!parsed.success) return toastResponse("error", `Not saved: ${v.getDotPath(parsed.issues[0]) ?? ""} ${parsed.issues[0].message}`.trim());
