@@ -35,7 +35,7 @@ export class PluginService {
   }
 
   async stop(): Promise<void> {
-    this.repository.stop();
+    this.repository.close();
     await this.manager.stop();
   }
 

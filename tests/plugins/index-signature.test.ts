@@ -227,3 +227,39 @@ describe("which key is trusted", () => {
     expect(v.parse(RepositorySettingsSchema, { publicKey: `\n${pem(key)}\n` }).publicKey).toBe(pem(key).trim());
   });
 });
+
+describe("shutdown", () => {
+  test("a refresh whose fetch comes back after close() touches neither the closed database nor the cache", async () => {
+    // Every request (the index, its notices) is held until the test lets them all go.
+    const held: (() => void)[] = [];
+    const slow = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        await new Promise<void>((resolve) => held.push(resolve));
+        return new URL(req.url).pathname.endsWith("notices.json") ? new Response(NOTICES) : new Response(INDEX);
+      },
+    });
+    const ownDir = tempDir("layerline-index-close-");
+    const ownDb = openDatabase(ownDir);
+    try {
+      const repo = new PluginRepository({ dataDir: ownDir, settings: new SettingsStore(ownDb), log: () => {}, builtIn: { url: null, publicKey: null } });
+      repo.changeSettings({ url: `http://127.0.0.1:${slow.port}/plugins.json`, refreshHours: 24 });
+      repo.stop();
+      const refreshing = repo.refresh();
+      while (held.length === 0) await Bun.sleep(5);
+      // The host stops: the repository first, then the database.
+      repo.close();
+      ownDb.close();
+      for (let i = 0; i < 100 && held.length > 0; i++) {
+        held.splice(0).forEach((release) => release());
+        await Bun.sleep(10);
+      }
+      await refreshing; // rejected (a read of the closed database) before close() existed
+      expect(() => readFileSync(join(ownDir, "cache", "plugin-repository.json"))).toThrow();
+    } finally {
+      slow.stop(true);
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -107,6 +107,7 @@ export class PluginRepository {
   private verifiedBy: string | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private refreshing: { settings: string; done: Promise<void> } | undefined;
+  private closed = false;
   /** Bumped whenever the entries change, so callers can rebuild what they derive from them. */
   version = 0;
 
@@ -192,9 +193,16 @@ export class PluginRepository {
     this.schedule(stale ? 0 : hours > 0 && this.fetchedAt !== null ? Math.max(0, this.fetchedAt + hours * 3_600_000 - Date.now()) : -1);
   }
 
+  /** Stops the schedule (refresh() still works). */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** For good (the host is shutting down): no more refreshes, and one under way changes nothing once its fetch is back. */
+  close(): void {
+    this.closed = true;
+    this.stop();
   }
 
   /**
@@ -208,6 +216,8 @@ export class PluginRepository {
     const done: Promise<void> = (this.refreshing?.done ?? Promise.resolve()).then(() => this.download()).finally(() => {
       if (this.refreshing?.done !== done) return;
       this.refreshing = undefined;
+      // Settings live in the database, closed by now when the host stopped meanwhile.
+      if (this.closed) return;
       const hours = this.refreshHours();
       if (hours > 0) this.schedule(hours * 3_600_000);
     });
@@ -217,12 +227,13 @@ export class PluginRepository {
 
   private schedule(ms: number): void {
     this.stop();
-    if (ms < 0 || this.url() === null) return;
+    if (this.closed || ms < 0 || this.url() === null) return;
     this.timer = setTimeout(() => void this.refresh(), Math.min(ms, 2 ** 31 - 1));
     this.timer.unref?.();
   }
 
   private async download(): Promise<void> {
+    if (this.closed) return;
     const url = this.url();
     if (!url) {
       this.error = "No plugin repository is configured.";
@@ -233,6 +244,7 @@ export class PluginRepository {
       // A registry may swap in a rebuilt (newly signed) site between two requests: one more try.
       for (let attempt = 1; ; attempt++) {
         const fetched = await fetchCopy(url, this.trusted() !== null);
+        if (this.closed) return;
         try {
           problems = this.adopt(fetched.copy, fetched.missing);
           this.saveCache(fetched.copy);
