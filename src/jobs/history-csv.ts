@@ -31,13 +31,15 @@ export const CSV_COLUMNS = [
   "reason",
   "filament_mm",
   "resumed",
+  "resumed_from",
+  "resumed_as",
 ] as const;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** One entry as a CSV line (with its CRLF). */
 export function csvLine(e: HistoryEntry): string {
-  const cells = [e.id, e.jobId, e.printer, e.printerName, e.file, e.source, e.sha256, e.size, iso(e.startedAt), iso(e.endedAt), Math.round(e.printTime), e.outcome, e.reason, Math.round(e.filament * 10) / 10, e.resumed];
+  const cells = [e.id, e.jobId, e.printer, e.printerName, e.file, e.source, e.sha256, e.size, iso(e.startedAt), iso(e.endedAt), Math.round(e.printTime), e.outcome, e.reason, Math.round(e.filament * 10) / 10, e.resumed, e.resumedFrom, e.resumedAs];
   return `${cells.map(csvCell).join(",")}\r\n`;
 }
 

@@ -1309,7 +1309,7 @@ export class PrinterController {
       layer: this.run.layer(),
       objects: plan.objects.map((o) => ({ name: o.name, cancelled: from?.cancelled.includes(o.name) ?? false })),
       pause: null,
-      resumedFrom: from ? { offset: from.offset, layer: from.layer } : null,
+      resumedFrom: from ? { jobId: from.jobId, offset: from.offset, layer: from.layer } : null,
     };
     this.status.interrupted = null;
     this.lastCheckpoint = 0;
