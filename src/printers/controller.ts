@@ -234,9 +234,13 @@ export class PrinterController {
     return ok(null);
   }
 
-  /** Closes the link; a running job ends as cancelled. */
-  async disconnect(): Promise<Result> {
-    if (this.isJobActive()) this.endJob("cancelled", "The printer was disconnected.");
+  /**
+   * Closes the link. A running job fails (as OctoPrint records it: the print did not finish, and
+   * nobody chose to stop the print itself), with who disconnected in `reason`; no failure script
+   * runs, as the link closes at once.
+   */
+  async disconnect(reason = "The printer was disconnected by the user during the print."): Promise<Result> {
+    if (this.isJobActive()) this.endJob("failed", reason, false);
     this.endUpload("The printer was disconnected.");
     await this.shutdownLink();
     this.setState("closed", null);
@@ -1044,7 +1048,7 @@ export class PrinterController {
         return;
       case "disconnect":
         this.note("The printer asked to be disconnected (//action:disconnect).");
-        void this.disconnect();
+        void this.disconnect("The printer asked to be disconnected (//action:disconnect) during the print.");
         return;
       case "notification":
         if (params) this.note(`Printer: ${params}`);

@@ -1,0 +1,78 @@
+/**
+ * How a print's end is recorded when something other than the file ends it, on a real host
+ * (virtual printer, loopback HTTP and WebSocket, sqlite): a user's disconnect mid-print is a
+ * failure that says so (native status and history), while OctoPrint clients get OctoPrint's
+ * events (PrintFailed with reason "error"; a cancel is PrintCancelled then PrintFailed with reason
+ * "cancelled") and its shapes.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { layeredGcode } from "../helpers/gcode.ts";
+import { jobEnded, readyHost, upload, type TestHost } from "../helpers/host.ts";
+
+let host: TestHost;
+let at: string;
+const SLOW = layeredGcode({ layers: 40, objects: [{ name: "a", x: 20, y: 20 }], size: 20, feedrate: 600 });
+
+beforeAll(async () => {
+  // Slow enough to act mid-print.
+  const ready = await readyHost({ virtual: { timeScale: 40 } });
+  host = ready.host;
+  at = `/api/v1/printers/${ready.printer}`;
+  expect((await upload(host, "slow.gcode", SLOW)).status).toBe(201);
+}, 30_000);
+afterAll(() => host?.close());
+
+/** An OctoPrint socket (authenticated by the API key) that keeps the events it gets. */
+async function events() {
+  const ws = new WebSocket(`${host.url.replace("http", "ws")}/sockjs/websocket?apikey=${host.apiKey}`);
+  const got: { type: string; payload: Record<string, unknown> }[] = [];
+  ws.onmessage = (e) => {
+    const m = JSON.parse(String(e.data));
+    if (m.event) got.push(m.event);
+  };
+  await new Promise<void>((resolve) => (ws.onopen = () => resolve()));
+  const until = async (type: string) => {
+    const deadline = Date.now() + 10_000;
+    while (!got.some((e) => e.type === type) && Date.now() < deadline) await Bun.sleep(20);
+    return got.filter((e) => /^Print(Started|Done|Cancelled|Failed|Paused|Resumed)$/.test(e.type));
+  };
+  return { ws, until };
+}
+
+async function printing() {
+  expect((await host.post(`${at}/job`, { file: "slow.gcode" })).status).toBe(200);
+  await host.waitFor(at, (p: any) => p.job?.state === "printing" && p.progress?.bytesSent > 0);
+}
+
+describe("how a print's end is recorded", () => {
+  test("a user's disconnect mid-print: failed, saying the user disconnected; OctoPrint gets PrintFailed with reason error", async () => {
+    const socket = await events();
+    await printing();
+    // Through OctoPrint's API, as a farm manager would.
+    expect((await host.post("/api/connection", { command: "disconnect" })).status).toBe(204);
+    const closed = await host.waitFor(at, (p: any) => p.state === "closed" && jobEnded(p));
+    expect(closed.job).toMatchObject({ state: "failed", reason: "The printer was disconnected by the user during the print." });
+    const [entry] = ((await (await host.api(`/api/v1/history?q=slow`)).json()) as any).items;
+    expect(entry).toMatchObject({ outcome: "failed", reason: "The printer was disconnected by the user during the print." });
+    const printEvents = await socket.until("PrintFailed");
+    expect(printEvents.map((e) => [e.type, e.payload.reason])).toEqual([["PrintStarted", undefined], ["PrintFailed", "error"]]);
+    expect(printEvents[1]!.payload).toMatchObject({ name: "slow.gcode", path: "slow.gcode", origin: "local", time: expect.any(Number) });
+    // OctoPrint's own shapes while closed: the job offline, the printer 409.
+    expect(((await (await host.api("/api/job")).json()) as any).state).toBe("Offline");
+    expect((await host.api("/api/printer")).status).toBe(409);
+    socket.ws.close();
+    expect((await host.post(`${at}/connect`)).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.state === "operational" && p.firmware !== null);
+  }, 60_000);
+
+  test("a cancel: PrintCancelled, then PrintFailed with reason cancelled (as OctoPrint fires them); recorded as cancelled", async () => {
+    const socket = await events();
+    await printing();
+    expect((await host.post("/api/job", { command: "cancel" })).status).toBe(204);
+    const ended = await host.waitFor(at, jobEnded);
+    expect(ended.job).toMatchObject({ state: "cancelled" });
+    const printEvents = await socket.until("PrintFailed");
+    expect(printEvents.map((e) => [e.type, e.payload.reason])).toEqual([["PrintStarted", undefined], ["PrintCancelled", undefined], ["PrintFailed", "cancelled"]]);
+    socket.ws.close();
+  }, 60_000);
+});
