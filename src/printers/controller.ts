@@ -179,6 +179,8 @@ export class PrinterController {
    * the interrupted print to offer again if the printer refuses the lift (src/jobs/recovery.ts).
    */
   private resuming: { restore: string[]; interrupted: Interrupted | null } | undefined;
+  /** A host print's file is being opened (`startJob` awaits it): no other job may start meanwhile. */
+  private opening = false;
   /** Objects cancelled in SD prints by the firmware's command. */
   private readonly cardObjects = new CardObjects({
     profile: () => this.engine?.profile.cancelObject,
@@ -287,8 +289,19 @@ export class PrinterController {
     const longLines = plan.longLines?.filter((l) => l.line >= (from?.line ?? 1));
     const over = longLines && firstTooLong(longLines, this.engine!, this.engine!.nextLineNumber);
     if (over) return { ok: false, error: lineTooLongProblem(`Line ${over.line} of ${file}`, over.length, over.limit, "The print was not started.") };
-    const opened = await this.openSource(file, from);
+    // Opening the file takes a moment: a second start meanwhile (a double click, the queue, an
+    // SD print) is refused rather than starting a second job over this one.
+    this.opening = true;
+    let opened: Result<GcodeSource>;
+    try {
+      opened = await this.openSource(file, from);
+    } finally {
+      this.opening = false;
+    }
     if (!opened.ok) return opened;
+    // The link may have closed (or a job begun another way) while the file opened.
+    const gone = this.readyForJob();
+    if (gone) return gone;
     const source = opened.value;
     const start = from?.offset ?? 0;
     this.stream = { kind: "print", file, source, queuedTo: start, ackedTo: start, linesSent: 0, fedTo: start };
@@ -1271,6 +1284,7 @@ export class PrinterController {
   /** Why a job or upload cannot start now, or undefined when it can. */
   private readyForJob(): Result<never> | undefined {
     if (this.isJobActive()) return fail("busy", "A print is already running.", "Cancel it or wait until it ends.");
+    if (this.opening) return fail("busy", "A print is being started.", "Wait a moment: it shows as printing once its file is open.");
     if (this.stream?.kind === "upload") return fail("busy", "A file is being copied to the SD card.", "Wait until the upload is done.");
     if (this.status.state !== "operational" || !this.engine) return notConnected();
     if (this.engine.isHalted) {

@@ -76,3 +76,32 @@ describe("how a print's end is recorded", () => {
     socket.ws.close();
   }, 60_000);
 });
+
+describe("starts that race", () => {
+  const openRows = async () => ((await (await host.api("/api/v1/history?outcome=printing")).json()) as any).items;
+
+  test("a double click on Start (starts at once) starts one print; the others are refused as busy", async () => {
+    // A few at once, so they reach the printer while the first one still opens its file.
+    const answers = await Promise.all([1, 2, 3, 4, 5].map(() => host.post(`${at}/job`, { file: "slow.gcode" })));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
+    const refused = (await answers.find((r) => r.status === 409)!.json()) as any;
+    expect(refused.error.code).toBe("busy");
+    const started = await host.waitFor(at, (p: any) => p.job?.state === "printing");
+    const open = await openRows();
+    expect(open.map((e: any) => e.jobId)).toEqual([started.job.id]);
+    expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+    await host.waitFor(at, jobEnded);
+  }, 60_000);
+
+  test("a start and a disconnect at once: never a print running on a closed printer, nor a history row left open", async () => {
+    for (let i = 0; i < 3; i++) {
+      const [start] = await Promise.all([host.post(`${at}/job`, { file: "slow.gcode" }), Bun.sleep(i).then(() => host.post(`${at}/disconnect`))]);
+      expect([200, 409]).toContain(start.status);
+      const closed = await host.waitFor(at, (p: any) => p.state === "closed");
+      expect(closed.job === null || jobEnded(closed)).toBe(true);
+      expect(await openRows()).toEqual([]);
+      expect((await host.post(`${at}/connect`)).status).toBe(200);
+      await host.waitFor(at, (p: any) => p.state === "operational" && p.firmware !== null);
+    }
+  }, 90_000);
+});
