@@ -320,6 +320,10 @@ export class PrinterController {
   /** Pauses the job: a host job stops being fed, an SD job gets M25; then the pause script runs. */
   pauseJob(): Result {
     const job = this.status.job;
+    // Asked again (a double click, a second client): say what is going on, not "nothing is printing".
+    if (job?.state === "pausing" || job?.state === "paused") return fail("not_printing", `The print is already ${job.state}.`, "Resume it to go on.");
+    if (job?.state === "resuming") return fail("busy", "The print is being resumed.", "Wait until it prints again, then pause it.");
+    if (job?.state === "cancelling" || job?.state === "finishing") return fail("busy", `The print is ${job.state === "cancelling" ? "being cancelled" : "finishing"}.`, "Wait until it has ended.");
     if (!job || (job.state !== "printing" && job.state !== "starting")) return fail("not_printing", "Nothing is printing.", "Start a print first.");
     if (this.resuming) return fail("busy", "The print is being resumed: the nozzle is being lifted off the print.", "Wait until it prints again, or cancel it.");
     this.beginPause(true);
@@ -327,6 +331,7 @@ export class PrinterController {
   }
 
   resumeJob(): Result {
+    if (this.status.job?.state === "resuming") return fail("not_paused", "The print is already being resumed.", "Wait until it prints again.");
     if (this.status.job?.state !== "paused") return fail("not_paused", "The print is not paused.", "Pause it first.");
     this.beginResume(true);
     return ok(null);

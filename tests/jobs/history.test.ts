@@ -260,6 +260,9 @@ describe("CSV", () => {
     expect(csvCell('say "hi".gcode')).toBe('"say ""hi"".gcode"');
     expect(csvCell("two\nlines")).toBe('"two\nlines"');
     expect(csvCell("cr\rhere")).toBe('"cr\rhere"');
+    // Spreadsheets in many locales split on ";" (and tab): quoted, a name cannot smuggle in a formula cell.
+    expect(csvCell("part;=HYPERLINK(1).gcode")).toBe('"part;=HYPERLINK(1).gcode"');
+    expect(csvCell("part\t=1+1.gcode")).toBe('"part\t=1+1.gcode"');
     for (const start of ["=", "+", "-", "@", "\t", "\r"]) expect(csvCell(`${start}SUM(A1)`)).toBe(`"'${start}SUM(A1)"`);
     expect(csvCell('=HYPERLINK("http://x","y")')).toBe(`"'=HYPERLINK(""http://x"",""y"")"`);
     expect(csvCell(-3)).toBe("-3");

@@ -1,9 +1,10 @@
 /**
- * How a print's end is recorded when something other than the file ends it, on a real host
- * (virtual printer, loopback HTTP and WebSocket, sqlite): a user's disconnect mid-print is a
- * failure that says so (native status and history), while OctoPrint clients get OctoPrint's
- * events (PrintFailed with reason "error"; a cancel is PrintCancelled then PrintFailed with reason
- * "cancelled") and its shapes.
+ * How prints start and end when something races them, on a real host (virtual printer, loopback
+ * HTTP and WebSocket, sqlite): a user's disconnect mid-print is a failure that says so (native
+ * status and history) while OctoPrint clients get OctoPrint's events (PrintFailed with reason
+ * "error"; a cancel is PrintCancelled then PrintFailed with reason "cancelled"); starts at once
+ * (a double click) or beside a disconnect start one print or none; pause, resume and cancel asked
+ * twice do it once (the second told why); OctoPrint's restart of a paused print.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { layeredGcode } from "../helpers/gcode.ts";
@@ -104,4 +105,41 @@ describe("starts that race", () => {
       await host.waitFor(at, (p: any) => p.state === "operational" && p.firmware !== null);
     }
   }, 90_000);
+});
+
+describe("controls asked twice, or at the wrong moment", () => {
+  test("pause and resume asked twice (a double click, two clients) do it once, the second told why; cancel twice is one cancel", async () => {
+    await printing();
+    const pauses = await Promise.all([host.post(`${at}/job/pause`), host.post(`${at}/job/pause`)]);
+    expect(pauses.map((r) => r.status)).toEqual([200, 409]);
+    expect(((await pauses[1]!.json()) as any).error).toMatchObject({ code: "not_printing", message: "The print is already pausing." });
+    await host.waitFor(at, (p: any) => p.job?.state === "paused");
+    const again = (await (await host.post(`${at}/job/pause`)).json()) as any;
+    expect(again.error.message).toBe("The print is already paused.");
+    const resumes = await Promise.all([host.post(`${at}/job/resume`), host.post(`${at}/job/resume`)]);
+    expect(resumes.map((r) => r.status)).toEqual([200, 409]);
+    expect(((await resumes[1]!.json()) as any).error.message).toBe("The print is already being resumed.");
+    await host.waitFor(at, (p: any) => p.job?.state === "printing");
+    const cancels = await Promise.all([host.post(`${at}/job/cancel`), host.post(`${at}/job/cancel`)]);
+    expect(cancels.map((r) => r.status)).toEqual([200, 200]);
+    const ended = await host.waitFor(at, jobEnded);
+    expect(ended.job.state).toBe("cancelled");
+    const rows = ((await (await host.api(`/api/v1/history?limit=1`)).json()) as any).items;
+    expect(rows[0]).toMatchObject({ jobId: ended.job.id, outcome: "cancelled" });
+  }, 60_000);
+
+  test("OctoPrint's restart of a paused print starts it again from the beginning (it used to cancel it and refuse)", async () => {
+    await printing();
+    const first = ((await (await host.api(at)).json()) as any).job.id;
+    expect((await host.post("/api/job", { command: "pause", action: "pause" })).status).toBe(204);
+    await host.waitFor("/api/job", (j: any) => j.state === "Paused");
+    expect((await host.post("/api/job", { command: "restart" })).status).toBe(204);
+    const again = await host.waitFor(at, (p: any) => p.job?.state === "printing" && p.job.id !== first);
+    expect(again.job.file).toBe("slow.gcode");
+    const [now, before] = ((await (await host.api(`/api/v1/history?limit=2`)).json()) as any).items;
+    expect(now).toMatchObject({ jobId: again.job.id, outcome: "printing" });
+    expect(before).toMatchObject({ jobId: first, outcome: "cancelled", reason: "Restarted from the beginning." });
+    expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+    await host.waitFor(at, jobEnded);
+  }, 60_000);
 });
