@@ -74,13 +74,18 @@ describe("starting a print while an interrupted one is on offer", () => {
     return question;
   }
   const DISCARDED = "The interrupted print of long.gcode is then discarded and can no longer be resumed.";
-
-  test("the dashboard's Print button asks first; declining keeps the interrupted print", async () => {
+  /** The first printer's dashboard, idle, with an interrupted print of long.gcode on offer. */
+  async function dashboardOffering(): Promise<Page> {
     await stopPrinting(first);
     await offerInterrupted(first);
     const page = await loggedInPage(browser, host, `/?printer=${first}`);
     await connected(page);
     await page.locator(".interrupted").waitFor();
+    return page;
+  }
+
+  test("the dashboard's Print button asks first; declining keeps the interrupted print", async () => {
+    const page = await dashboardOffering();
     const print = page.locator('#files tr[data-file="short.gcode"] button', { hasText: "Print" });
     expect(await declineThenAccept(page, () => print.click())).toBe(`Print short.gcode? ${DISCARDED}`);
     // With nothing on offer, the file list pushed since asks nothing.
@@ -122,11 +127,7 @@ describe("starting a print while an interrupted one is on offer", () => {
 
   test("the job panel's Restart asks first", async () => {
     // The last print (short.gcode) ended; a crash left long.gcode interrupted.
-    await stopPrinting(first);
-    await offerInterrupted(first);
-    const page = await loggedInPage(browser, host, `/?printer=${first}`);
-    await connected(page);
-    await page.locator(".interrupted").waitFor();
+    const page = await dashboardOffering();
     const restart = () => page.locator("#live .job button", { hasText: "Restart" }).click();
     expect(await declineThenAccept(page, restart)).toBe(`Print this file again from the beginning? ${DISCARDED}`);
     // Nothing on offer any more: the plain question.
