@@ -1,6 +1,7 @@
 /**
  * The history page: every print with filters (printer, outcome, file name, dates), paging, a CSV
- * export of what the filters select, and statistics per file (prints, success rate, average time).
+ * export of what the filters select, and statistics per file (prints, success rate, average time;
+ * a resumed print counts once). The parts of a resumed print link to each other.
  * The filter form reloads the results fragment (`/ui/history/list`).
  */
 import type { FileSummary, HistoryEntry, HistoryQuery } from "../src/jobs/history.ts";
@@ -80,6 +81,19 @@ export function historyPage(printers: PrinterRecord[], results: HistoryResults, 
   );
 }
 
+/**
+ * A resumed print's parts point at each other: the resumed part at the interrupted one, the
+ * interrupted part at the one that resumed it. The link opens the history of that file on that
+ * printer at the other part (both parts are there, whatever page this one is on).
+ */
+function resumeLinks(e: HistoryEntry): Html {
+  const at = (id: number, text: string, kind: string) =>
+    html`<a class="resume-link" data-${kind}="${id}" href="/history?${new URLSearchParams({ printer: e.printer, q: e.file }).toString()}#entry-${id}">${text}</a>`;
+  const from = e.resumedFrom !== null ? html` — ${at(e.resumedFrom, "the interrupted part", "resumed-from")}` : "";
+  const as = e.resumedAs !== null ? html` <span class="muted">(${at(e.resumedAs, "resumed later", "resumed-as")})</span>` : "";
+  return html`${e.resumed ? html` <span class="muted">(resumed after an interruption${from})</span>` : ""}${as}`;
+}
+
 /** The table, paging, export link and per-file statistics for the current filters. */
 export function historyResults(r: HistoryResults): Html {
   const { limit, offset } = r.query;
@@ -92,10 +106,10 @@ ${r.items.length === 0
   ? html`<p class="muted">No prints match.</p>`
   : html`<table class="list history-table"><thead><tr><th>Started</th><th>Printer</th><th>File</th><th>Print time</th><th>Filament</th><th>Outcome</th>${r.mayDelete ? html`<th></th>` : ""}</tr></thead><tbody>
 ${r.items.map(
-  (e) => html`<tr data-entry="${e.id}">
+  (e) => html`<tr data-entry="${e.id}" id="entry-${e.id}">
   <td>${when(e.startedAt)}</td>
   <td>${e.printerName}</td>
-  <td class="name">${e.file}${e.source === "sd" ? html` <span class="muted">(SD card)</span>` : ""}${e.resumed ? html` <span class="muted">(resumed)</span>` : ""}</td>
+  <td class="name">${e.file}${e.source === "sd" ? html` <span class="muted">(SD card)</span>` : ""}${resumeLinks(e)}</td>
   <td>${formatDuration(e.printTime)}</td>
   <td>${metres(e.filament)}</td>
   <td>${outcomeBadge(e)}${e.reason ? html` <span class="muted reason">${e.reason}</span>` : ""}</td>

@@ -93,6 +93,8 @@ function jobButtons(id: string, status: PrinterStatus, job: Job, access: Access)
   // A paused print restarts at once; an ended one when the printer is free again.
   const restartable = s === "paused" || (!running && status.state === "operational");
   // Host prints and SD prints whose file the host knows (the firmware's command then does it, or says why not).
+  // Restarting starts a print: with an interrupted print on offer, the question says it is discarded.
+  const again = running ? "Stop this print and start it again from the beginning" : "Print this file again from the beginning";
   const objects = running && job.objects.length > 0 && s !== "cancelling" && s !== "finishing" && may("POST /ui/printers/:id/job/cancel-object");
   const buttons = [
     (s === "printing" || s === "starting") && may("POST /ui/printers/:id/job/pause") ? html`<button hx-post="/ui/printers/${id}/job/pause" hx-target="#live">Pause</button>` : "",
@@ -101,7 +103,7 @@ function jobButtons(id: string, status: PrinterStatus, job: Job, access: Access)
       ? html`<button class="danger" hx-post="/ui/printers/${id}/job/cancel" hx-target="#live" hx-confirm="Cancel this print?">Cancel</button>`
       : "",
     restartable && may("POST /ui/printers/:id/job/restart")
-      ? html`<button hx-post="/ui/printers/${id}/job/restart" hx-target="#live" hx-confirm="${running ? "Stop this print and start it again from the beginning?" : "Print this file again from the beginning?"}">Restart</button>`
+      ? html`<button hx-post="/ui/printers/${id}/job/restart" hx-target="#live" hx-confirm="${discardQuestion(status, again) ?? `${again}?`}">Restart</button>`
       : "",
     objects ? html`<button class="job-objects-open" hx-get="/ui/printers/${id}/job/objects" hx-target="#job-objects">Cancel an object…</button>` : "",
   ].filter((b) => b !== "");

@@ -102,9 +102,15 @@ export function navDot(printer: FarmPrinter): Html {
   return html`<span class="nav-dot state-${printer.status.state}${need ? " attention" : ""}" data-state="${printer.status.state}" data-attention="${need ? "true" : "false"}" role="img" title="${words}" aria-label="${words}"></span>`;
 }
 
-/** The top bar's printer links (with two or more printers): all of them at a glance, then each one's dashboard with its state dot. */
-export function printerNav(printers: FarmPrinter[], active: string | null): Html {
+/** Where a printer link of the top bar leads by default: the printer's dashboard. */
+export const dashboardHref = (id: string) => `/?printer=${id}`;
+
+/**
+ * The top bar's printer links (with two or more printers): all of them at a glance, then each
+ * one's page (`href`: its dashboard, or e.g. its queue on the queue page) with its state dot.
+ */
+export function printerNav(printers: FarmPrinter[], active: string | null, href: (id: string) => string = dashboardHref): Html {
   if (printers.length < 2) return html``;
   return html`<a href="/printers" class="${active === null ? "active" : ""}">All printers</a>
-${printers.map((p) => html`<a href="/?printer=${p.record.id}" class="printer-link ${p.record.id === active ? "active" : ""}" data-printer="${p.record.id}"><span class="nav-state" sse-swap="nav-${p.record.id}">${navDot(p)}</span> ${p.record.name}</a>`)}`;
+${printers.map((p) => html`<a href="${href(p.record.id)}" class="printer-link ${p.record.id === active ? "active" : ""}" data-printer="${p.record.id}"><span class="nav-state" sse-swap="nav-${p.record.id}">${navDot(p)}</span> ${p.record.name}</a>`)}`;
 }

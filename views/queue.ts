@@ -13,7 +13,7 @@ import { formatDuration } from "./dashboard.ts";
 import { outcomeBadge, when } from "./history.ts";
 import { html, type Html } from "./html.ts";
 import { confirmStart } from "./job.ts";
-import { layout, viewerChangedListener, type PageSession } from "./layout.ts";
+import { layout, type PageSession } from "./layout.ts";
 
 export interface QueuePrinter {
   record: PrinterRecord;
@@ -26,14 +26,19 @@ export const QUEUE_STATE_TEXT: Record<QueueView["state"], string> = {
   "awaiting-confirmation": "Waiting for the bed to be cleared",
 };
 
-/** The whole page for one printer's queue. */
-export function queuePage(printer: QueuePrinter, all: PrinterRecord[], queue: QueueView, files: StoredFile[], recent: HistoryEntry[], access: Access, session?: PageSession): Html {
+/** Where a printer's queue page is (the top bar's printer links lead there on the queue page). */
+export const queueHref = (id: string) => `/queue?printer=${id}`;
+
+/**
+ * The whole page for one printer's queue; `nav`: the top bar's printer links (to their queues,
+ * with their state dots). Its push channel (on the body, so the dots take their pushes from it
+ * too) carries `queue` and each printer's `nav-<id>`.
+ */
+export function queuePage(printer: QueuePrinter, nav: Html, queue: QueueView, files: StoredFile[], recent: HistoryEntry[], access: Access, session?: PageSession): Html {
   const id = printer.record.id;
-  const nav = all.length > 1 ? html`${all.map((p) => html`<a href="/queue?printer=${p.id}" class="${p.id === id ? "active" : ""}">${p.name}</a>`)}` : html``;
   return layout(
     `Queue · ${printer.record.name}`,
-    html`<div class="queue-page" hx-ext="sse" sse-connect="/ui/queue/events?printer=${id}">
-  ${viewerChangedListener}
+    html`<div class="queue-page">
   <section class="card">
     <div id="queue-panel" hx-get="/ui/queue/${id}/panel" hx-trigger="sse:queue">${queuePanel(printer, queue, files, access)}</div>
   </section>
@@ -46,6 +51,7 @@ export function queuePage(printer: QueuePrinter, all: PrinterRecord[], queue: Qu
 </div>`,
     nav,
     session,
+    `/ui/queue/events?printer=${encodeURIComponent(id)}`,
   );
 }
 

@@ -1,7 +1,9 @@
 /**
  * Print history as CSV (RFC 4180) for spreadsheets. File and printer names come from users, so a
- * cell is quoted when it holds a comma, quote or line break, and text that a spreadsheet would run
- * as a formula (starting with = + - @, tab or carriage return) is prefixed with an apostrophe.
+ * cell is quoted when it holds a comma, quote or line break — or a semicolon or tab, which
+ * spreadsheets in many locales split on (a name like `a;=cmd()` would become a formula cell) —
+ * and text that a spreadsheet would run as a formula (starting with = + - @, tab or carriage
+ * return) is prefixed with an apostrophe.
  */
 import type { HistoryEntry } from "./history.ts";
 
@@ -12,7 +14,7 @@ export function csvCell(value: string | number | boolean | null): string {
   if (value === null) return "";
   if (typeof value !== "string") return String(value);
   const text = FORMULA_START.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(text) || text !== value ? `"${text.replace(/"/g, '""')}"` : text;
+  return /[",;\t\r\n]/.test(text) || text !== value ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 export const CSV_COLUMNS = [
@@ -31,13 +33,15 @@ export const CSV_COLUMNS = [
   "reason",
   "filament_mm",
   "resumed",
+  "resumed_from",
+  "resumed_as",
 ] as const;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** One entry as a CSV line (with its CRLF). */
 export function csvLine(e: HistoryEntry): string {
-  const cells = [e.id, e.jobId, e.printer, e.printerName, e.file, e.source, e.sha256, e.size, iso(e.startedAt), iso(e.endedAt), Math.round(e.printTime), e.outcome, e.reason, Math.round(e.filament * 10) / 10, e.resumed];
+  const cells = [e.id, e.jobId, e.printer, e.printerName, e.file, e.source, e.sha256, e.size, iso(e.startedAt), iso(e.endedAt), Math.round(e.printTime), e.outcome, e.reason, Math.round(e.filament * 10) / 10, e.resumed, e.resumedFrom, e.resumedAs];
   return `${cells.map(csvCell).join(",")}\r\n`;
 }
 

@@ -3,6 +3,11 @@
  * ends (so a crash leaves a trace), from the job events on the bus. Recording is idempotent per
  * job id: a repeated event changes nothing. Lists with filters and paging, statistics per file
  * (by content hash, optionally per printer) that feed the time-left estimate, and CSV rows.
+ *
+ * A print resumed after a crash keeps its parts as rows of their own (the interrupted part,
+ * failed, and the resumed part), linked: the resumed row names the job it resumed
+ * (`resumed_from`) and the first job of the chain (`print_chain`). Statistics count a chain as
+ * one print, with the outcome of its last part and the print time of all its parts.
  */
 import type { Database } from "bun:sqlite";
 import * as v from "valibot";
@@ -40,9 +45,13 @@ export interface HistoryEntry {
   filament: number;
   /** Resumed after a crash (the print went on from an offset of the file). */
   resumed: boolean;
+  /** The entry of the interrupted print this one resumed (null when not resumed, or that entry was deleted). */
+  resumedFrom: number | null;
+  /** The entry of the print that resumed this interrupted one, if any (the latest, if resumed more than once). */
+  resumedAs: number | null;
 }
 
-/** Statistics of one file's prints (finished ones only). */
+/** Statistics of one file's prints (finished ones only; a resumed print counts once, see above). */
 export interface FileStats {
   sha256: string;
   /** The printer the figures are for, or null for every printer. */
@@ -128,6 +137,8 @@ interface Row {
   reason: string | null;
   filament_mm: number;
   resumed: number;
+  resumed_from_id: number | null;
+  resumed_as_id: number | null;
 }
 
 const toEntry = (r: Row): HistoryEntry => ({
@@ -147,7 +158,28 @@ const toEntry = (r: Row): HistoryEntry => ({
   reason: r.reason,
   filament: r.filament_mm,
   resumed: r.resumed === 1,
+  resumedFrom: r.resumed_from_id,
+  resumedAs: r.resumed_as_id,
 });
+
+/** The rows with the entry ids of the parts they are linked to (the filter's columns are the table's). */
+const ENTRIES = `SELECT h.*,
+  (SELECT p.id FROM print_history AS p WHERE p.job_id = h.resumed_from) AS resumed_from_id,
+  (SELECT MAX(n.id) FROM print_history AS n WHERE n.resumed_from = h.job_id) AS resumed_as_id
+  FROM print_history AS h`;
+
+/**
+ * `prints`: one row per print — a chain of resumed parts as its last part, with the print time
+ * and filament of all its parts. `scope` (chain-invariant columns only: printer, file, hash)
+ * narrows the rows grouped; the filters apply to the `prints` rows.
+ */
+const prints = (scope = "") => `WITH chains AS (
+    SELECT MAX(id) AS last_id, SUM(print_time) AS total_time, SUM(filament_mm) AS total_filament
+    FROM print_history ${scope} GROUP BY COALESCE(print_chain, job_id)),
+  prints AS (
+    SELECT h.id, h.printer_id, h.file, h.source, h.sha256, h.started_at, h.ended_at, h.outcome,
+      chains.total_time AS print_time, chains.total_filament AS filament_mm
+    FROM chains JOIN print_history AS h ON h.id = chains.last_id)`;
 
 /** Why a print that never ended is a failure: the host stopped while it ran. */
 export const INTERRUPTED_REASON = "Layerline stopped during this print (a crash, power loss or restart); it did not finish.";
@@ -228,11 +260,13 @@ export class HistoryStore {
     const { job, progress } = event;
     const printTime = progress?.printTime ?? 0;
     const filament = progress?.filament ?? 0;
-    const start = [job.id, printer.id, printer.name, job.file, job.source, job.sha256, job.size, job.startedAt, job.resumedFrom ? 1 : 0] as const;
+    const from = job.resumedFrom?.jobId ?? null;
+    // The chain is the resumed job's chain, or the resumed job itself when it is the first part.
+    const chain = from === null ? null : ((this.db.query("SELECT print_chain FROM print_history WHERE job_id = ?").get(from) as { print_chain: string | null } | null)?.print_chain ?? from);
+    const start = [job.id, printer.id, printer.name, job.file, job.source, job.sha256, job.size, job.startedAt, job.resumedFrom ? 1 : 0, from, chain] as const;
+    const columns = "job_id, printer_id, printer_name, file, source, sha256, size, started_at, resumed, resumed_from, print_chain";
     if (event.state === "started") {
-      return this.db
-        .query("INSERT INTO print_history (job_id, printer_id, printer_name, file, source, sha256, size, started_at, resumed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING")
-        .run(...start).changes > 0;
+      return this.db.query(`INSERT INTO print_history (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING`).run(...start).changes > 0;
     }
     if (event.state === "paused" || event.state === "resumed") {
       // Progress so far, so a print the host never sees end still shows how far it got.
@@ -244,8 +278,8 @@ export class HistoryStore {
     // print's hash is known only once its card file was matched with a host file, after the start.
     return this.db
       .query(
-        `INSERT INTO print_history (job_id, printer_id, printer_name, file, source, sha256, size, started_at, resumed, ended_at, print_time, outcome, reason, filament_mm)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO print_history (${columns}, ended_at, print_time, outcome, reason, filament_mm)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (job_id) DO UPDATE SET ended_at = excluded.ended_at, print_time = excluded.print_time, outcome = excluded.outcome,
            reason = excluded.reason, filament_mm = excluded.filament_mm, sha256 = COALESCE(print_history.sha256, excluded.sha256)
          WHERE print_history.outcome IS NULL`,
@@ -267,7 +301,7 @@ export class HistoryStore {
     const w = where(query);
     const total = (this.db.query(`SELECT COUNT(*) AS n FROM print_history ${w.sql}`).get(...w.params) as { n: number }).n;
     const rows = this.db
-      .query(`SELECT * FROM print_history ${w.sql} ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?`)
+      .query(`${ENTRIES} ${w.sql} ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?`)
       .all(...w.params, query.limit ?? 50, query.offset ?? 0) as Row[];
     return { total, items: rows.map(toEntry) };
   }
@@ -275,11 +309,11 @@ export class HistoryStore {
   /** Every entry matching the filter, newest first, read lazily (for exports). */
   *each(filter: HistoryFilter = {}): Generator<HistoryEntry> {
     const w = where(filter);
-    for (const row of this.db.query(`SELECT * FROM print_history ${w.sql} ORDER BY started_at DESC, id DESC`).iterate(...w.params)) yield toEntry(row as Row);
+    for (const row of this.db.query(`${ENTRIES} ${w.sql} ORDER BY started_at DESC, id DESC`).iterate(...w.params)) yield toEntry(row as Row);
   }
 
   get(id: number): HistoryEntry | undefined {
-    const row = this.db.query("SELECT * FROM print_history WHERE id = ?").get(id) as Row | null;
+    const row = this.db.query(`${ENTRIES} WHERE h.id = ?`).get(id) as Row | null;
     return row ? toEntry(row) : undefined;
   }
 
@@ -293,20 +327,17 @@ export class HistoryStore {
    * what the time-left estimate and OctoPrint's `prints`/`statistics` read.
    */
   statsFor(sha256: string, printerId?: string): FileStats {
-    const scope = printerId ? "sha256 = ? AND printer_id = ?" : "sha256 = ?";
+    const scoped = prints(printerId ? "WHERE sha256 = ? AND printer_id = ?" : "WHERE sha256 = ?");
     const params = printerId ? [sha256, printerId] : [sha256];
     const agg = this.db
       .query(
-        `SELECT COUNT(*) AS prints, COALESCE(SUM(outcome = 'done'), 0) AS successes, AVG(CASE WHEN outcome = 'done' THEN print_time END) AS average
-         FROM print_history WHERE ${scope} AND outcome IS NOT NULL`,
+        `${scoped} SELECT COUNT(*) AS prints, COALESCE(SUM(outcome = 'done'), 0) AS successes, AVG(CASE WHEN outcome = 'done' THEN print_time END) AS average
+         FROM prints WHERE outcome IS NOT NULL`,
       )
       .get(...params) as { prints: number; successes: number; average: number | null };
-    const last = this.db
-      .query(`SELECT outcome, ended_at, print_time FROM print_history WHERE ${scope} AND outcome IS NOT NULL ORDER BY COALESCE(ended_at, started_at) DESC, id DESC LIMIT 1`)
-      .get(...params) as { outcome: Outcome; ended_at: number | null; print_time: number } | null;
-    const lastSuccess = this.db
-      .query(`SELECT print_time FROM print_history WHERE ${scope} AND outcome = 'done' ORDER BY COALESCE(ended_at, started_at) DESC, id DESC LIMIT 1`)
-      .get(...params) as { print_time: number } | null;
+    const latest = (outcome: string) => `${scoped} SELECT outcome, ended_at, print_time FROM prints WHERE ${outcome} ORDER BY COALESCE(ended_at, started_at) DESC, id DESC LIMIT 1`;
+    const last = this.db.query(latest("outcome IS NOT NULL")).get(...params) as { outcome: Outcome; ended_at: number | null; print_time: number } | null;
+    const lastSuccess = this.db.query(latest("outcome = 'done'")).get(...params) as { print_time: number } | null;
     return {
       sha256,
       printer: printerId ?? null,
@@ -326,10 +357,10 @@ export class HistoryStore {
     const rows = this.db
       .query(
         // With one MAX() aggregate, sqlite takes the bare columns (file, started_at) from that row: the latest print.
-        `SELECT MAX(id) AS last_id, sha256, source, file, started_at AS last_at,
+        `${prints()} SELECT MAX(id) AS last_id, sha256, source, file, started_at AS last_at,
            COUNT(outcome) AS prints, COALESCE(SUM(outcome = 'done'), 0) AS successes,
            AVG(CASE WHEN outcome = 'done' THEN print_time END) AS average
-         FROM print_history ${w.sql}
+         FROM prints ${w.sql}
          GROUP BY COALESCE(sha256, source || ':' || file)
          ORDER BY last_id DESC LIMIT ?`,
       )

@@ -136,6 +136,8 @@ export type Checkpoint = v.InferOutput<typeof CheckpointSchema>;
 
 /** How a job starts part-way through its file (resuming after a crash). */
 export interface ResumeFrom {
+  /** The interrupted job's id: history links the resumed print to it. */
+  jobId: string;
   /** A line start: the first byte to print. */
   offset: number;
   /** The line number of that byte's line. */

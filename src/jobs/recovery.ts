@@ -60,6 +60,7 @@ export function stoppedWhere(i: Pick<Interrupted, "completion" | "layer">): stri
 export function resumeFrom(cp: Checkpoint, linesBefore: number): ResumeFrom {
   const layer = cp.layer!;
   return {
+    jobId: cp.jobId,
     offset: layer.offset,
     line: linesBefore + 1,
     state: layer.state,

@@ -179,6 +179,8 @@ export class PrinterController {
    * the interrupted print to offer again if the printer refuses the lift (src/jobs/recovery.ts).
    */
   private resuming: { restore: string[]; interrupted: Interrupted | null } | undefined;
+  /** A host print's file is being opened (`startJob` awaits it): no other job may start meanwhile. */
+  private opening = false;
   /** Objects cancelled in SD prints by the firmware's command. */
   private readonly cardObjects = new CardObjects({
     profile: () => this.engine?.profile.cancelObject,
@@ -234,9 +236,13 @@ export class PrinterController {
     return ok(null);
   }
 
-  /** Closes the link; a running job ends as cancelled. */
-  async disconnect(): Promise<Result> {
-    if (this.isJobActive()) this.endJob("cancelled", "The printer was disconnected.");
+  /**
+   * Closes the link. A running job fails (as OctoPrint records it: the print did not finish, and
+   * nobody chose to stop the print itself), with who disconnected in `reason`; no failure script
+   * runs, as the link closes at once.
+   */
+  async disconnect(reason = "The printer was disconnected by the user during the print."): Promise<Result> {
+    if (this.isJobActive()) this.endJob("failed", reason, false);
     this.endUpload("The printer was disconnected.");
     await this.shutdownLink();
     this.setState("closed", null);
@@ -283,8 +289,19 @@ export class PrinterController {
     const longLines = plan.longLines?.filter((l) => l.line >= (from?.line ?? 1));
     const over = longLines && firstTooLong(longLines, this.engine!, this.engine!.nextLineNumber);
     if (over) return { ok: false, error: lineTooLongProblem(`Line ${over.line} of ${file}`, over.length, over.limit, "The print was not started.") };
-    const opened = await this.openSource(file, from);
+    // Opening the file takes a moment: a second start meanwhile (a double click, the queue, an
+    // SD print) is refused rather than starting a second job over this one.
+    this.opening = true;
+    let opened: Result<GcodeSource>;
+    try {
+      opened = await this.openSource(file, from);
+    } finally {
+      this.opening = false;
+    }
     if (!opened.ok) return opened;
+    // The link may have closed (or a job begun another way) while the file opened.
+    const gone = this.readyForJob();
+    if (gone) return gone;
     const source = opened.value;
     const start = from?.offset ?? 0;
     this.stream = { kind: "print", file, source, queuedTo: start, ackedTo: start, linesSent: 0, fedTo: start };
@@ -303,6 +320,10 @@ export class PrinterController {
   /** Pauses the job: a host job stops being fed, an SD job gets M25; then the pause script runs. */
   pauseJob(): Result {
     const job = this.status.job;
+    // Asked again (a double click, a second client): say what is going on, not "nothing is printing".
+    if (job?.state === "pausing" || job?.state === "paused") return fail("not_printing", `The print is already ${job.state}.`, "Resume it to go on.");
+    if (job?.state === "resuming") return fail("busy", "The print is being resumed.", "Wait until it prints again, then pause it.");
+    if (job?.state === "cancelling" || job?.state === "finishing") return fail("busy", `The print is ${job.state === "cancelling" ? "being cancelled" : "finishing"}.`, "Wait until it has ended.");
     if (!job || (job.state !== "printing" && job.state !== "starting")) return fail("not_printing", "Nothing is printing.", "Start a print first.");
     if (this.resuming) return fail("busy", "The print is being resumed: the nozzle is being lifted off the print.", "Wait until it prints again, or cancel it.");
     this.beginPause(true);
@@ -310,6 +331,7 @@ export class PrinterController {
   }
 
   resumeJob(): Result {
+    if (this.status.job?.state === "resuming") return fail("not_paused", "The print is already being resumed.", "Wait until it prints again.");
     if (this.status.job?.state !== "paused") return fail("not_paused", "The print is not paused.", "Pause it first.");
     this.beginResume(true);
     return ok(null);
@@ -1044,7 +1066,7 @@ export class PrinterController {
         return;
       case "disconnect":
         this.note("The printer asked to be disconnected (//action:disconnect).");
-        void this.disconnect();
+        void this.disconnect("The printer asked to be disconnected (//action:disconnect) during the print.");
         return;
       case "notification":
         if (params) this.note(`Printer: ${params}`);
@@ -1267,6 +1289,7 @@ export class PrinterController {
   /** Why a job or upload cannot start now, or undefined when it can. */
   private readyForJob(): Result<never> | undefined {
     if (this.isJobActive()) return fail("busy", "A print is already running.", "Cancel it or wait until it ends.");
+    if (this.opening) return fail("busy", "A print is being started.", "Wait a moment: it shows as printing once its file is open.");
     if (this.stream?.kind === "upload") return fail("busy", "A file is being copied to the SD card.", "Wait until the upload is done.");
     if (this.status.state !== "operational" || !this.engine) return notConnected();
     if (this.engine.isHalted) {
@@ -1309,7 +1332,7 @@ export class PrinterController {
       layer: this.run.layer(),
       objects: plan.objects.map((o) => ({ name: o.name, cancelled: from?.cancelled.includes(o.name) ?? false })),
       pause: null,
-      resumedFrom: from ? { offset: from.offset, layer: from.layer } : null,
+      resumedFrom: from ? { jobId: from.jobId, offset: from.offset, layer: from.layer } : null,
     };
     this.status.interrupted = null;
     this.lastCheckpoint = 0;

@@ -92,8 +92,8 @@ export const JobSchema = v.object({
   objects: v.array(v.object({ name: v.string(), cancelled: v.boolean() })),
   /** Recorded when the host paused the job. */
   pause: v.nullable(PauseRecordSchema),
-  /** A job resumed after a crash: the byte offset and layer it went on from. */
-  resumedFrom: v.nullable(v.object({ offset: v.number(), layer: v.nullable(v.number()) })),
+  /** A job resumed after a crash: the interrupted job's id, the byte offset and layer it went on from. */
+  resumedFrom: v.nullable(v.object({ jobId: v.string(), offset: v.number(), layer: v.nullable(v.number()) })),
 });
 export type Job = v.InferOutput<typeof JobSchema>;
 

@@ -65,3 +65,30 @@ test("migration 8: the host-wide analysis limits become the limits of every prin
   expect(JSON.parse(value("printer.profile.d"))).toEqual({ limits: { maxFeedrate: { z: 8 }, printAcceleration: 800 } });
   db.close();
 });
+
+test("migration 10: rows resumed before it are linked to the interrupted row they resumed, chains included", () => {
+  const old = mkdtempSync(join(dir, "chains-"));
+  const before = openDatabase(old, "layerline.sqlite", migrations.slice(0, 9));
+  const row = before.query(
+    "INSERT INTO print_history (job_id, printer_id, printer_name, file, source, size, started_at, outcome, reason, resumed) VALUES (?, ?, 'P', ?, 'host', 10, ?, ?, ?, ?)",
+  );
+  const stopped = "Layerline stopped during this print (a crash, power loss or restart); it did not finish. It stopped at layer 3 of 9.";
+  row.run("a1", "p", "a.gcode", 1, "failed", stopped, 0);
+  row.run("b1", "p", "b.gcode", 2, "failed", "Heating failed.", 0); // an ordinary failure: never a resumed print's first part
+  row.run("a2", "p", "a.gcode", 3, "failed", stopped, 1);
+  row.run("a3", "p", "a.gcode", 4, "done", null, 1);
+  row.run("b2", "p", "b.gcode", 5, "done", null, 0);
+  row.run("c1", "q", "a.gcode", 6, "done", null, 1); // resumed on another printer: nothing to link to
+  before.close();
+
+  const db = openDatabase(old);
+  expect(db.query("SELECT job_id, resumed_from, print_chain FROM print_history ORDER BY id").all()).toEqual([
+    { job_id: "a1", resumed_from: null, print_chain: null },
+    { job_id: "b1", resumed_from: null, print_chain: null },
+    { job_id: "a2", resumed_from: "a1", print_chain: "a1" },
+    { job_id: "a3", resumed_from: "a2", print_chain: "a1" },
+    { job_id: "b2", resumed_from: null, print_chain: null },
+    { job_id: "c1", resumed_from: null, print_chain: null },
+  ]);
+  db.close();
+});

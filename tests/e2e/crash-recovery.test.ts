@@ -97,6 +97,12 @@ test("kill -9 mid-print on two printers, start again: each print is reported, on
     expect((await second()).interrupted).toMatchObject({ jobId: secondBack.interrupted.jobId, resumable: true });
     const rows = ((await (await api(`/api/v1/history?printer=${id}`)).json()) as any).items;
     expect(rows.map((e: any) => [e.outcome, e.resumed])).toEqual([["done", true], ["failed", false]]);
+    // The two parts are linked, and the file's statistics count the print once, as done.
+    expect(rows[0].resumedFrom).toBe(rows[1].id);
+    expect(rows[1].resumedAs).toBe(rows[0].id);
+    const stats = (await (await api(`/api/v1/history/stats?sha256=${rows[0].sha256}&printer=${id}`)).json()) as any;
+    expect(stats).toMatchObject({ prints: 1, successes: 1, failures: 0 });
+    expect(stats.averagePrintTime).toBeCloseTo(rows[0].printTime + rows[1].printTime, 5);
 
     // What was sent after the restart: the prologue, then the file from the layer's first line on.
     const log = await (await api(`/api/v1/printers/${id}/trace?source=log`)).text();

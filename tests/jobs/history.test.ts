@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { openDatabase } from "../../src/db/database.ts";
 import { createBus, type Bus } from "../../src/events.ts";
 import { csvCell, csvStream } from "../../src/jobs/history-csv.ts";
-import { HistoryStore, INTERRUPTED_REASON } from "../../src/jobs/history.ts";
+import { HistoryQuerySchema, HistoryStore, INTERRUPTED_REASON } from "../../src/jobs/history.ts";
+import * as v from "valibot";
+import { historyResults } from "../../views/history.ts";
 import type { Checkpoint } from "../../src/jobs/plan.ts";
 import { jobEvent } from "./events.ts";
 
@@ -81,7 +83,7 @@ describe("recording", () => {
     expect(history.closeInterrupted()).toBe(1);
     expect(history.list({ q: "lost" }).items[0]).toMatchObject({ outcome: "failed", reason: INTERRUPTED_REASON, endedAt: null });
     // The resumed print is a new job, marked as resumed.
-    bus.emit("printer.event", { id: "left", event: jobEvent("started", { id: "j4", sha256: B, file: "lost.gcode", startedAt: T0 + 3000, resumedFrom: { offset: 1000, layer: 3 } }) });
+    bus.emit("printer.event", { id: "left", event: jobEvent("started", { id: "j4", sha256: B, file: "lost.gcode", startedAt: T0 + 3000, resumedFrom: { jobId: "j3", offset: 1000, layer: 3 } }) });
     expect(history.list({ q: "lost", outcome: "printing" }).items[0]).toMatchObject({ jobId: "j4", resumed: true });
     expect(history.closeInterrupted()).toBe(1);
   });
@@ -171,6 +173,86 @@ describe("listing, statistics and export", () => {
   });
 });
 
+describe("resumed prints: one print in linked parts", () => {
+  const C = "c".repeat(64);
+  const D = "d".repeat(64);
+  const job = (id: string, o: Partial<{ from: string; at: number; sha256: string }> = {}) => ({
+    id, file: "farm/part, v2.gcode", sha256: o.sha256 ?? C, startedAt: o.at ?? T0, ...(o.from ? { resumedFrom: { jobId: o.from, offset: 4000, layer: 7 } } : {}),
+  });
+  const emit = (e: ReturnType<typeof jobEvent>) => bus.emit("printer.event", { id: "left", event: e });
+  const entry = (jobId: string) => history.list({ limit: 500 }).items.find((e) => e.jobId === jobId)!;
+
+  beforeAll(() => {
+    db.exec("DELETE FROM print_history");
+    // r1 is interrupted (the host stops), r2 resumes it and finishes.
+    emit(jobEvent("started", job("r1")));
+    emit(jobEvent("paused", job("r1"), { printTime: 200, filament: 700 }));
+    history.closeInterrupted();
+  });
+
+  test("while the resumed part prints, the print is not finished: no statistics yet", () => {
+    emit(jobEvent("started", job("r2", { from: "r1", at: T0 + 1000 })));
+    expect(history.statsFor(C)).toMatchObject({ prints: 0, successes: 0, last: null });
+    expect(entry("r2")).toMatchObject({ resumed: true, resumedFrom: entry("r1").id, outcome: "printing" });
+    expect(entry("r1")).toMatchObject({ outcome: "failed", resumedAs: entry("r2").id, resumedFrom: null });
+  });
+
+  test("a resumed print counts once, with its last part's outcome and the print time of all its parts", () => {
+    emit(jobEvent("done", { ...job("r2", { from: "r1", at: T0 + 1000 }), endedAt: T0 + 9000 }, { printTime: 300, filament: 900 }));
+    expect(history.statsFor(C)).toEqual({
+      sha256: C, printer: null, prints: 1, successes: 1, failures: 0, successRate: 1, averagePrintTime: 500, lastPrintTime: 500,
+      last: { outcome: "done", endedAt: T0 + 9000, printTime: 500 },
+    });
+    expect(history.statsFor(C, "left")).toMatchObject({ prints: 1, successes: 1, averagePrintTime: 500 });
+    expect(history.files().map((f) => [f.file, f.prints, f.successes, f.averagePrintTime])).toEqual([["farm/part, v2.gcode", 1, 1, 500]]);
+    // Both parts stay in the history, each as it happened.
+    expect(history.list().total).toBe(2);
+    expect(history.get(entry("r2").id)).toMatchObject({ resumedFrom: entry("r1").id, resumedAs: null });
+    // A filter on outcomes picks the print by its last part: no failed print of this file.
+    expect(history.files({ outcome: "failed" })).toEqual([]);
+  });
+
+  test("a print interrupted twice is one chain; a plain print beside it counts on its own", () => {
+    emit(jobEvent("started", job("s1", { sha256: D, at: T0 + DAY })));
+    history.closeInterrupted();
+    emit(jobEvent("started", job("s2", { sha256: D, from: "s1", at: T0 + DAY + 10 })));
+    emit(jobEvent("paused", job("s2", { sha256: D, from: "s1" }), { printTime: 50, filament: 1 }));
+    history.closeInterrupted();
+    emit(jobEvent("cancelled", { ...job("s3", { sha256: D, from: "s2", at: T0 + DAY + 20 }), reason: "Cancelled by the user." }, { printTime: 25 }));
+    print("left", "s4", "done", { sha256: D, at: T0 + 2 * DAY, printTime: 1000 });
+    expect(history.statsFor(D)).toMatchObject({ prints: 2, successes: 1, failures: 1, averagePrintTime: 1000, lastPrintTime: 1000 });
+    expect(db.query("SELECT job_id, print_chain FROM print_history WHERE sha256 = ? ORDER BY id").all(D)).toEqual([
+      { job_id: "s1", print_chain: null },
+      { job_id: "s2", print_chain: "s1" },
+      { job_id: "s3", print_chain: "s1" },
+      { job_id: "s4", print_chain: null },
+    ]);
+    expect(entry("s2")).toMatchObject({ resumedFrom: entry("s1").id, resumedAs: entry("s3").id });
+  });
+
+  test("the history page links the parts: each to the other, on the page of that file and printer", () => {
+    const query = v.parse(HistoryQuerySchema, { sha256: C });
+    const { items, total } = history.list(query);
+    const page = String(historyResults({ query, form: {}, total, items, files: history.files({ sha256: C }), mayDelete: false }));
+    const [r1, r2] = [entry("r1").id, entry("r2").id];
+    const href = (id: number) => `/history?printer=left&amp;q=farm%2Fpart%2C+v2.gcode#entry-${id}`;
+    expect(page).toContain(`<tr data-entry="${r1}" id="entry-${r1}">`);
+    expect(page).toContain(`data-resumed-from="${r1}" href="${href(r1)}">the interrupted part</a>`);
+    expect(page).toContain(`data-resumed-as="${r2}" href="${href(r2)}">resumed later</a>`);
+  });
+
+  test("the CSV names the linked parts by entry id", async () => {
+    const rows = parseCsv(await new Response(csvStream(history.each({ sha256: C }))).text());
+    const at = (name: string) => rows[0]!.indexOf(name);
+    const r2 = rows.find((r) => r[1] === "r2")!;
+    const r1 = rows.find((r) => r[1] === "r1")!;
+    expect(r2[at("resumed")]).toBe("true");
+    expect(r2[at("resumed_from")]).toBe(r1[0]!);
+    expect(r1[at("resumed_as")]).toBe(r2[0]!);
+    expect(r1[at("resumed_from")]).toBe("");
+  });
+});
+
 describe("CSV", () => {
   test("cells are quoted when needed and never start a formula", () => {
     expect(csvCell("plain.gcode")).toBe("plain.gcode");
@@ -178,6 +260,9 @@ describe("CSV", () => {
     expect(csvCell('say "hi".gcode')).toBe('"say ""hi"".gcode"');
     expect(csvCell("two\nlines")).toBe('"two\nlines"');
     expect(csvCell("cr\rhere")).toBe('"cr\rhere"');
+    // Spreadsheets in many locales split on ";" (and tab): quoted, a name cannot smuggle in a formula cell.
+    expect(csvCell("part;=HYPERLINK(1).gcode")).toBe('"part;=HYPERLINK(1).gcode"');
+    expect(csvCell("part\t=1+1.gcode")).toBe('"part\t=1+1.gcode"');
     for (const start of ["=", "+", "-", "@", "\t", "\r"]) expect(csvCell(`${start}SUM(A1)`)).toBe(`"'${start}SUM(A1)"`);
     expect(csvCell('=HYPERLINK("http://x","y")')).toBe(`"'=HYPERLINK(""http://x"",""y"")"`);
     expect(csvCell(-3)).toBe("-3");
@@ -189,7 +274,7 @@ describe("CSV", () => {
     print("left", "evil", "failed", { file: 'x,"y"\n+z.gcode', at: T0 + 9 * DAY, reason: "-1 degrees, \"really\"" });
     const text = await new Response(csvStream(history.each({ printer: "left" }))).text();
     const rows = parseCsv(text);
-    expect(rows[0]).toEqual(["id", "job", "printer", "printer_name", "file", "source", "sha256", "size_bytes", "started", "ended", "print_time_s", "outcome", "reason", "filament_mm", "resumed"]);
+    expect(rows[0]).toEqual(["id", "job", "printer", "printer_name", "file", "source", "sha256", "size_bytes", "started", "ended", "print_time_s", "outcome", "reason", "filament_mm", "resumed", "resumed_from", "resumed_as"]);
     expect(rows).toHaveLength(1 + history.list({ printer: "left" }).total);
     const evil = rows[1]!;
     expect(evil[1]).toBe("evil");

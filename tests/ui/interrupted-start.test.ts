@@ -1,6 +1,7 @@
 /**
  * Several printers in headless Chromium: starting a print on a printer with an interrupted print
- * on offer asks first — on the dashboard, the files page and the queue — while the API starts it
+ * on offer asks first — on the dashboard (Print, and the job panel's Restart), the files page and
+ * the queue — while the API starts it
  * (and discards the interrupted one) without asking.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -73,13 +74,18 @@ describe("starting a print while an interrupted one is on offer", () => {
     return question;
   }
   const DISCARDED = "The interrupted print of long.gcode is then discarded and can no longer be resumed.";
-
-  test("the dashboard's Print button asks first; declining keeps the interrupted print", async () => {
+  /** The first printer's dashboard, idle, with an interrupted print of long.gcode on offer. */
+  async function dashboardOffering(): Promise<Page> {
     await stopPrinting(first);
     await offerInterrupted(first);
     const page = await loggedInPage(browser, host, `/?printer=${first}`);
     await connected(page);
     await page.locator(".interrupted").waitFor();
+    return page;
+  }
+
+  test("the dashboard's Print button asks first; declining keeps the interrupted print", async () => {
+    const page = await dashboardOffering();
     const print = page.locator('#files tr[data-file="short.gcode"] button', { hasText: "Print" });
     expect(await declineThenAccept(page, () => print.click())).toBe(`Print short.gcode? ${DISCARDED}`);
     // With nothing on offer, the file list pushed since asks nothing.
@@ -116,6 +122,17 @@ describe("starting a print while an interrupted one is on offer", () => {
     const page = await loggedInPage(browser, host, `/queue?printer=${first}`);
     const start = page.locator("#queue-panel button", { hasText: "Start the queue" });
     expect(await declineThenAccept(page, () => start.click())).toBe(`Start the queue? ${DISCARDED}`);
+    await page.close();
+  }, 60_000);
+
+  test("the job panel's Restart asks first", async () => {
+    // The last print (short.gcode) ended; a crash left long.gcode interrupted.
+    const page = await dashboardOffering();
+    const restart = () => page.locator("#live .job button", { hasText: "Restart" }).click();
+    expect(await declineThenAccept(page, restart)).toBe(`Print this file again from the beginning? ${DISCARDED}`);
+    // Nothing on offer any more: the plain question.
+    await page.locator(".interrupted").waitFor({ state: "detached" });
+    await expect(page.locator("#live .job button", { hasText: "Restart" }).getAttribute("hx-confirm")).resolves.toBe("Print this file again from the beginning?");
     await page.close();
   }, 60_000);
 

@@ -2,7 +2,7 @@
  * Several printers in headless Chromium: the overview (`/printers`) lists every printer and
  * follows each one live (a print starting shows its file and progress, pause/resume/cancel from
  * the card, a queue waiting for the bed to be cleared), the top bar's dots show each printer's
- * state on a one-printer dashboard, and a read-only user and a key restricted to one printer see
+ * state on a one-printer dashboard and on the queue page, and a read-only user and a key restricted to one printer see
  * only what they may.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -89,6 +89,25 @@ describe("all printers at a glance", () => {
     await expect(dot(page, second).getAttribute("title")).resolves.toContain("paused");
     // This printer's own panel is unaffected.
     await expect(page.locator('#live .badge[data-state="operational"]').count()).resolves.toBe(1);
+    await stopPrinting(second);
+    await dot(page, second).and(page.locator('[data-state="operational"][data-attention="false"]')).waitFor({ timeout: 10_000 });
+    await page.close();
+  }, 60_000);
+
+  test("the queue page's printer links lead to each queue and carry the same dots, kept live", async () => {
+    const page = await loggedInPage(browser, host, `/queue?printer=${first}`);
+    await connected(page);
+    await expect(page.locator(`nav a[data-printer="${first}"].active`).getAttribute("href")).resolves.toBe(`/queue?printer=${first}`);
+    await expect(page.locator(`nav a[data-printer="${second}"]`).getAttribute("href")).resolves.toBe(`/queue?printer=${second}`);
+    await expect(dot(page, second).getAttribute("title")).resolves.toBe("Second: Ready");
+    expect((await host.post(`/api/v1/printers/${second}/job`, { file: "long.gcode" })).status).toBe(200);
+    await dot(page, second).and(page.locator('[data-state="printing"][data-attention="false"]')).waitFor({ timeout: 10_000 });
+    expect((await host.post(`/api/v1/printers/${second}/job/pause`)).status).toBe(200);
+    await dot(page, second).and(page.locator('[data-state="paused"][data-attention="true"]')).waitFor({ timeout: 10_000 });
+    // The page's own panel still follows its own printer's queue over the same connection.
+    expect((await host.post(`/api/v1/printers/${first}/queue`, { file: "short.gcode" })).status).toBe(201);
+    await page.locator('#queue-panel tr[data-file="short.gcode"]').waitFor({ timeout: 10_000 });
+    await host.api(`/api/v1/printers/${first}/queue`, { method: "DELETE" });
     await stopPrinting(second);
     await dot(page, second).and(page.locator('[data-state="operational"][data-attention="false"]')).waitFor({ timeout: 10_000 });
     await page.close();

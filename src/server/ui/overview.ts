@@ -69,9 +69,9 @@ function makeFarmViews(ctx: AppContext) {
 }
 export type FarmViews = ReturnType<typeof makeFarmViews>;
 
-/** The top bar's printer links as the request's principal may see them, `active` marked. */
-export function farmNav(farm: FarmViews, request: Request, active: string | null): Html {
-  return printerNav(farm.visible(request).map(farm.farmPrinter), active);
+/** The top bar's printer links as the request's principal may see them, `active` marked, each leading to `href` (default: its dashboard). */
+export function farmNav(farm: FarmViews, request: Request, active: string | null, href?: (id: string) => string): Html {
+  return printerNav(farm.visible(request).map(farm.farmPrinter), active, href);
 }
 
 /** A sender of fragments that skips one equal to what this client was last sent under its event name. */

@@ -6,7 +6,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { toast } from "../../../views/dashboard.ts";
-import { queuePage, queuePanel } from "../../../views/queue.ts";
+import { queueHref, queuePage, queuePanel } from "../../../views/queue.ts";
 import { subscribe } from "../../events.ts";
 import { QueueModeSchema } from "../../jobs/queue.ts";
 import type { Result } from "../../printers/controller.ts";
@@ -14,6 +14,7 @@ import type { PrinterSession } from "../../printers/session.ts";
 import { accessFor } from "../auth/access.ts";
 import { principalOf, visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
+import { changesOnly, farmNav, farmViews, pushDot } from "./overview.ts";
 import { pageSession } from "./page-session.ts";
 import { htmlResponse, toastResponse } from "./routes.ts";
 import { pageStream } from "./viewer-watch.ts";
@@ -24,6 +25,7 @@ const ModeForm = v.object({ mode: QueueModeSchema });
 const MoveForm = v.object({ to: v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(0)) });
 
 export function uiQueue(ctx: AppContext) {
+  const farm = farmViews(ctx);
   const view = (s: PrinterSession) => ({ record: s.record, status: s.status });
   const panel = (request: Request, s: PrinterSession) => htmlResponse(queuePanel(view(s), ctx.queue.view(s.id), ctx.files.list(), accessFor(request)));
   /** Runs an action on a printer's queue; answers with the panel, or a toast when it failed. */
@@ -43,9 +45,9 @@ export function uiQueue(ctx: AppContext) {
       const wanted = typeof query.printer === "string" ? query.printer : (principalOf(request).printerId ?? ctx.printers.default()?.id);
       const s = wanted ? ctx.printers.get(wanted) : undefined;
       if (!s || !visibleTo(request, s.id)) return new Response(null, { status: 303, headers: { location: "/" } });
-      const all = ctx.printers.list().filter((p) => visibleTo(request, p.id)).map((p) => p.record);
       const recent = ctx.history.list({ printer: s.id, limit: 5 }).items;
-      return htmlResponse(queuePage(view(s), all, ctx.queue.view(s.id), ctx.files.list(), recent, accessFor(request), pageSession(request)));
+      const nav = farmNav(farm, request, s.id, queueHref);
+      return htmlResponse(queuePage(view(s), nav, ctx.queue.view(s.id), ctx.files.list(), recent, accessFor(request), pageSession(request)));
     })
     .get("/ui/queue/:id/panel", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
@@ -88,12 +90,20 @@ export function uiQueue(ctx: AppContext) {
         return "no such printer";
       }
       // The panel reloads on "queue": its queue changed, the printer's state changed, or files did.
+      // The top bar's dots (`nav-<id>`) follow every printer the viewer may see, as on the dashboard.
       return pageStream(ctx, request, (send) => {
         let lastState = s.status.state;
         const refresh = () => send("queue", String(Date.now()));
+        const dot = pushDot(farm, ctx, request, changesOnly(send));
+        // Once on (re)connecting: what changed while the page loaded or was offline.
+        for (const p of farm.visible(request)) dot(p.id);
         return subscribe(ctx.bus, {
-          "queue.changed": (e) => e.printer === s.id && refresh(),
+          "queue.changed": (e) => {
+            dot(e.printer);
+            if (e.printer === s.id) refresh();
+          },
           "printer.status": (e) => {
+            dot(e.id);
             if (e.id !== s.id || e.status.state === lastState) return;
             lastState = e.status.state;
             refresh();

@@ -308,9 +308,13 @@ export class PushHub {
     const type = { started: "PrintStarted", done: "PrintDone", cancelled: "PrintCancelled", failed: "PrintFailed", paused: "PrintPaused", resumed: "PrintResumed" }[event.state];
     const user = this.deps.tracker.of(id).selected?.user ?? null;
     const payload: Record<string, unknown> = { name: event.file.split("/").pop(), path: event.file, origin: "local", size: file?.size ?? null, owner: user, user };
-    if (event.state === "done" && session?.status.progress) payload.time = session.status.progress.printTime;
-    if (event.reason) payload.reason = event.reason;
+    const ended = event.state === "done" || event.state === "cancelled" || event.state === "failed";
+    if (ended && session?.status.progress) payload.time = session.status.progress.printTime;
+    // OctoPrint's reason is a word, not our sentence: "error" for a failure (a disconnect
+    // included), and a cancelled print is a failed one too: PrintCancelled, then PrintFailed.
+    if (event.state === "failed") payload.reason = "error";
     this.broadcastEvent(id, type, payload);
+    if (event.state === "cancelled") this.broadcastEvent(id, "PrintFailed", { ...payload, reason: "cancelled" });
   }
 
   private connectedPayload() {

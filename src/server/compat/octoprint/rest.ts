@@ -526,9 +526,10 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
           }
           case "restart": {
             if (state !== "paused") throw fail(409, "Printer is not paused, cannot restart");
-            const file = s.status.job!.file;
-            commandFailed(await s.cancelJob());
-            await startJob(s, file, userName(principalOf(request)));
+            // One step in the printer's thread: the paused print ends (as cancelled, without the
+            // cancel script) and starts again; a cancel first would still be cancelling here.
+            deps.tracker.expectJob(s.id, userName(principalOf(request)));
+            commandFailed(await s.restartJob());
             break;
           }
           case "cancel":
