@@ -29,7 +29,11 @@ export class FarmDispatcher {
     const stop = subscribe(bus, {
       "printer.event": ({ id, event }) => {
         if (event.type !== "job") return;
-        farm.onJobEvent(id, event);
+        try {
+          farm.onJobEvent(id, event);
+        } catch (e) {
+          this.log(`farm queue, printer ${id}: ${(e as Error).message}`);
+        }
         poke();
       },
       "printer.status": ({ id, status }) => {
@@ -47,6 +51,10 @@ export class FarmDispatcher {
     });
     poke();
     return stop;
+  }
+
+  private log(line: string): void {
+    (this.options.log ?? console.error)(line);
   }
 
   /** Runs a dispatch pass soon (once, however many changes come meanwhile). */
@@ -71,7 +79,7 @@ export class FarmDispatcher {
       try {
         await this.pass();
       } catch (e) {
-        (this.options.log ?? console.error)(`farm queue: ${(e as Error).message}`);
+        this.log(`farm queue: ${(e as Error).message}`);
       }
     } while (this.again);
   }

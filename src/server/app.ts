@@ -16,6 +16,7 @@ import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
 import { historyApi } from "./api/history.ts";
 import { queueApi } from "./api/queue.ts";
+import { farmApi } from "./api/farm.ts";
 import { pluginsApi } from "./api/plugins.ts";
 import { printersApi } from "./api/printers.ts";
 import { trackingApi } from "./api/tracking.ts";
@@ -50,6 +51,7 @@ export function createApp(ctx: AppContext) {
     .use(printersApi(ctx))
     .use(filesApi(ctx))
     .use(queueApi(ctx))
+    .use(farmApi(ctx))
     .use(historyApi(ctx))
     .use(eventsApi(ctx))
     .use(updateApi(ctx))

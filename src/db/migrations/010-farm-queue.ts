@@ -18,7 +18,7 @@ CREATE INDEX farm_queue_items_position ON farm_queue_items (position);
 
 CREATE TABLE farm_queue_runs (
   id         INTEGER PRIMARY KEY AUTOINCREMENT,
-  item_id    TEXT NOT NULL REFERENCES farm_queue_items (id) ON DELETE CASCADE,
+  item_id    TEXT REFERENCES farm_queue_items (id) ON DELETE SET NULL,
   printer_id TEXT NOT NULL,
   file       TEXT NOT NULL,
   job_id     TEXT,

@@ -146,6 +146,15 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /api/v1/printers/:id/queue/confirm": byId("print"),
   "POST /api/v1/printers/:id/queue/:item/move": byId("print"),
   "DELETE /api/v1/printers/:id/queue/:item": byId("print"),
+  // The farm queue: as a printer's queue (a restricted principal may only look: see api/farm.ts).
+  "GET /api/v1/farm/queue": status,
+  "POST /api/v1/farm/queue": print,
+  "DELETE /api/v1/farm/queue": print,
+  "PATCH /api/v1/farm/queue/:item": print,
+  "POST /api/v1/farm/queue/:item/move": print,
+  "DELETE /api/v1/farm/queue/:item": print,
+  "POST /api/v1/printers/:id/bed-cleared": byId("print"),
+  "PATCH /api/v1/printers/:id/farm": byId("print"),
   // Print history reads like status (a key restricted to a printer sees its own); deleting is admin's.
   "GET /api/v1/history": status,
   "GET /api/v1/history.csv": status,
