@@ -256,6 +256,12 @@ export class FarmQueue {
     return ok(this.view());
   }
 
+  /** What the farm knows of a printer's bed, and whether it starts by itself. */
+  printerState(printer: string): Pick<FarmPrinterView, "bed" | "autoStart"> {
+    const row = this.printerRow(printer);
+    return { bed: row.bed, autoStart: row.auto_start === 1 };
+  }
+
   /** Records that a copy of the entry goes to the printer (before it is asked to start); returns the run's id. */
   recordStart(itemId: string, printer: string, file: string): number {
     return this.db.transaction(() => {

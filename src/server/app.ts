@@ -26,6 +26,7 @@ import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiHistory } from "./ui/history.ts";
 import { uiQueue } from "./ui/queue.ts";
+import { uiFarm } from "./ui/farm.ts";
 import { uiPlugins } from "./ui/plugins.ts";
 import { uiJobs } from "./ui/jobs.ts";
 import { uiOverview } from "./ui/overview.ts";
@@ -64,6 +65,7 @@ export function createApp(ctx: AppContext) {
     .use(uiProfile(ctx))
     .use(uiFiles(ctx))
     .use(uiQueue(ctx))
+    .use(uiFarm(ctx))
     .use(uiHistory(ctx))
     .use(uiEvents(ctx))
     .use(uiOverview(ctx))

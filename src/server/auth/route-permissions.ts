@@ -262,6 +262,13 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/queue/:id/items/:item/remove": byId("print"),
   // The printer is a form field here; the handler checks a restricted key's printer.
   "POST /ui/queue/add": print,
+  // The farm queue on the overview page, and the farm's controls on each printer's card.
+  "POST /ui/farm/queue/add": print,
+  "POST /ui/farm/queue/:item/copies": print,
+  "POST /ui/farm/queue/:item/move": print,
+  "POST /ui/farm/queue/:item/remove": print,
+  "POST /ui/printers/:id/bed-cleared": byId("print"),
+  "POST /ui/printers/:id/farm/auto-start": byId("print"),
   "GET /history": status,
   "GET /ui/history/list": status,
   "POST /ui/history/:id/delete": admin,
