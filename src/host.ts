@@ -217,11 +217,12 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const stopServices = async () => {
     // Analysis first: nothing may write to the database while an update backs it up.
     analysis.stop();
+    // Before the printers stop: their last job events must not start farm prints.
+    stopFarm();
     jobs.stop();
     await app.stop(true);
     await plugins!.stop();
     await printers!.stop();
-    stopFarm();
     stopQueue();
     stopHistory();
   };

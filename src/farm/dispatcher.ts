@@ -17,6 +17,8 @@ export interface FarmDispatcherOptions {
 export class FarmDispatcher {
   private running: Promise<void> | null = null;
   private again = false;
+  /** Stopped with the host: a pass under way starts nothing more. */
+  private stopped = false;
   /** Each printer's state and whether a job runs, as last seen: status reports that change neither are ignored. */
   private readonly seen = new Map<string, string>();
 
@@ -50,7 +52,10 @@ export class FarmDispatcher {
       "printers.changed": poke,
     });
     poke();
-    return stop;
+    return () => {
+      this.stopped = true;
+      stop();
+    };
   }
 
   private log(line: string): void {
@@ -59,16 +64,12 @@ export class FarmDispatcher {
 
   /** Runs a dispatch pass soon (once, however many changes come meanwhile). */
   poke(): void {
+    if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
     this.running = this.passes().finally(() => (this.running = null));
-  }
-
-  /** Resolves when no pass runs (tests, shutdown). */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
   }
 
   private async passes(): Promise<void> {
@@ -87,7 +88,7 @@ export class FarmDispatcher {
   /** Starts one copy at a time, planning afresh before each (the printer just used is no longer free). */
   private async pass(): Promise<void> {
     const { farm } = this.options;
-    for (;;) {
+    while (!this.stopped) {
       const next = farm.plan().starts[0];
       if (!next) return;
       const session = this.options.printer(next.printer);
@@ -95,7 +96,7 @@ export class FarmDispatcher {
       // Written before the printer is asked (its bed is then "printing": the next plan skips it).
       const run = farm.recordStart(next.entry, next.printer, next.file);
       const started = await session.startJob(next.file);
-      if (!started.ok) farm.startRefused(run, next.printer, started.error);
+      if (!started.ok && !this.stopped) farm.startRefused(run, next.printer, started.error);
     }
   }
 }

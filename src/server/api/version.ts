@@ -70,7 +70,7 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["DELETE", "/api/v1/files/*", "delete a file, or a folder (?recursive=true with its content)"],
   ["GET", "/api/v1/analysis", "the analysis queue and its settings"],
   ["PUT", "/api/v1/analysis/settings", "analysis settings {onlyWhenIdle?}"],
-  ["GET", "/api/v1/events", "Server-Sent Events: status, log, event, queue, files, analysis (?printer=id)"],
+  ["GET", "/api/v1/events", "Server-Sent Events: status, log, event, queue, farm, files, analysis (?printer=id)"],
   ["GET", "/api/v1/update", "self-update: version, last check, release notes, progress, last result"],
   ["POST", "/api/v1/update/check", "check for a new release now {url?, channel?}"],
   ["POST", "/api/v1/update/start", "download, verify and install the new release {url?, channel?, force?}"],
