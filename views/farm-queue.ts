@@ -10,6 +10,7 @@ import type { StoredFile } from "../src/files/storage.ts";
 import type { Access } from "../src/server/auth/access.ts";
 import { when } from "./history.ts";
 import { html, type Html } from "./html.ts";
+import { moveButtons } from "./queue.ts";
 
 const OUTCOME_TEXT: Record<NonNullable<FarmRun["outcome"]>, string> = { done: "printed", cancelled: "cancelled", failed: "failed" };
 
@@ -34,8 +35,7 @@ ${queue.items.map(
   <td class="farm-runs">${item.runs.length === 0 ? html`<span class="muted">—</span>` : item.runs.map((r) => runBadge(r))}</td>
   <td class="actions">
     ${may("POST /ui/farm/queue/:item/move")
-      ? html`<button title="Move up" aria-label="Move ${item.file} up" hx-post="/ui/farm/queue/${item.id}/move" hx-vals='${JSON.stringify({ to: i - 1 })}' hx-target="#farm-queue" ${i === 0 ? "disabled" : ""}>↑</button>
-    <button title="Move down" aria-label="Move ${item.file} down" hx-post="/ui/farm/queue/${item.id}/move" hx-vals='${JSON.stringify({ to: i + 1 })}' hx-target="#farm-queue" ${i === last ? "disabled" : ""}>↓</button>`
+      ? moveButtons(`/ui/farm/queue/${item.id}/move`, item.file, i, last, "#farm-queue")
       : ""}
     ${may("POST /ui/farm/queue/:item/remove") ? html`<button class="danger" title="Remove" aria-label="Remove ${item.file}" hx-post="/ui/farm/queue/${item.id}/remove" hx-target="#farm-queue">✕</button>` : ""}
   </td>

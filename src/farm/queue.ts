@@ -12,9 +12,8 @@
 import type { Database } from "bun:sqlite";
 import type { AnalysisStore } from "../analysis/store.ts";
 import type { Bus } from "../events.ts";
-import { isPrintable } from "../files/paths.ts";
-import { FileError, type FileStorage } from "../files/storage.ts";
-import type { QueueState } from "../jobs/queue.ts";
+import type { FileStorage } from "../files/storage.ts";
+import { queueableFile, reordered, type QueueState } from "../jobs/queue.ts";
 import type { PrinterEvent, Result } from "../printers/controller.ts";
 import type { PrinterProfile } from "../printers/profile.ts";
 import { isJobRunning, type PrinterStatus, type Problem } from "../printers/status.ts";
@@ -174,18 +173,9 @@ export class FarmQueue {
 
   /** Appends a stored, printable file with a number of copies. */
   add(path: string, copies: number, addedBy: string | null = null): Result<FarmItem> {
-    let file;
-    try {
-      file = this.options.files.get(path);
-    } catch (e) {
-      if (e instanceof FileError) return problem(e.code, e.message, e.hint);
-      throw e;
-    }
-    if (!file) {
-      if (this.options.files.isFolder(path)) return problem("not_printable", `"${path}" is a folder.`, "Queue the files inside it one by one.");
-      return problem("file_not_found", `There is no file "${path}".`, "GET /api/v1/files lists them; upload it first.");
-    }
-    if (!isPrintable(file.name)) return problem("not_printable", `"${file.name}" is not a G-code file.`, "Only .gcode, .gco and .g files can be printed.");
+    const queueable = queueableFile(this.options.files, path);
+    if (!queueable.ok) return queueable;
+    const file = queueable.value;
     if ((this.db.query("SELECT COUNT(*) AS n FROM farm_queue_items").get() as { n: number }).n >= MAX_FARM_ITEMS) {
       return problem("queue_full", `The farm queue already holds ${MAX_FARM_ITEMS} files.`, "Remove some, or let it print first.");
     }
@@ -213,11 +203,8 @@ export class FarmQueue {
 
   /** Moves an entry to index `to` (0 = next; past the end = last). */
   move(itemId: string, to: number): Result<FarmQueueView> {
-    const ids = this.rows().map((r) => r.id);
-    const from = ids.indexOf(itemId);
-    if (from < 0) return this.noItem(itemId);
-    ids.splice(from, 1);
-    ids.splice(Math.max(0, Math.min(to, ids.length)), 0, itemId);
+    const ids = reordered(this.rows().map((r) => r.id), itemId, to);
+    if (!ids) return this.noItem(itemId);
     this.db.transaction(() => {
       const update = this.db.query("UPDATE farm_queue_items SET position = ? WHERE id = ?");
       ids.forEach((id, i) => update.run(i, id));
