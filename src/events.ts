@@ -16,6 +16,8 @@ export type Events = {
   "printer.profile": { id: string };
   /** A printer's print queue changed (items, mode, state or notice). */
   "queue.changed": { printer: string };
+  /** The farm queue changed (entries, copies, runs, or a printer's bed or auto-start). */
+  "farm.changed": undefined;
   /** Files were added, removed or changed. */
   "files.changed": undefined;
   /** A file's analysis was queued, progressed or paused (bytes done of total). */

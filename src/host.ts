@@ -16,6 +16,8 @@ import { FileStorage } from "./files/storage.ts";
 import { JobService } from "./jobs/service.ts";
 import { HistoryStore } from "./jobs/history.ts";
 import { PrintQueue } from "./jobs/queue.ts";
+import { FarmDispatcher } from "./farm/dispatcher.ts";
+import { FarmQueue } from "./farm/queue.ts";
 import { MainThreadWatch, takeHungRecord } from "./plugins/main-thread-watch.ts";
 import { beginStart } from "./plugins/safe-mode.ts";
 import { PluginService } from "./plugins/service.ts";
@@ -114,6 +116,7 @@ export interface Host {
   plugins: PluginService;
   history: HistoryStore;
   queue: PrintQueue;
+  farm: FarmQueue;
   stop(): Promise<void>;
 }
 
@@ -193,6 +196,18 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   queue.recover();
   const stopHistory = history.listen(bus, (id) => printers!.get(id)?.record.name);
   const stopQueue = queue.listen();
+  // The farm queue: one queue for all printers, fed to the next free printer each file fits.
+  const farm = new FarmQueue({
+    db,
+    files,
+    analyses,
+    bus,
+    printers: () => printers!.list(),
+    profile: (id) => jobs.profile(id),
+    ownQueue: (id) => queue.view(id).state,
+  });
+  farm.recover();
+  const stopFarm = new FarmDispatcher({ farm, bus, printer: (id) => printers!.get(id), log }).listen();
 
   // Stored analyses are planned with the default printer's machine limits (its profile's).
   const defaultLimits = () => {
@@ -204,6 +219,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const stopServices = async () => {
     // Analysis first: nothing may write to the database while an update backs it up.
     analysis.stop();
+    // Before the printers stop: their last job events must not start farm prints.
+    stopFarm();
     jobs.stop();
     await app.stop(true);
     await plugins!.stop();
@@ -236,7 +253,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -306,6 +323,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     accounts,
     history,
     queue,
+    farm,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

@@ -5,34 +5,38 @@
  * printer links, each with its printer's state as a dot. Cards and dots are pushed again over SSE
  * when they change (src/server/ui/overview.ts).
  */
+import type { FarmPrinterView } from "../src/farm/queue.ts";
 import type { QueueView } from "../src/jobs/queue.ts";
 import type { PrinterRecord } from "../src/printers/record.ts";
 import { isJobRunning, type PrinterStatus } from "../src/printers/status.ts";
 import type { Access } from "../src/server/auth/access.ts";
+import { farmCardControls } from "./farm-queue.ts";
 import { heaterEntries, heaterLabel, STATE_LABEL } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 import { JOB_STATE_WORDS, timeLeftWords } from "./job.ts";
 import { layout, type PageSession } from "./layout.ts";
 import { QUEUE_STATE_TEXT } from "./queue.ts";
 
-/** A printer as the overview shows it: its record, its live status and its queue. */
+/** A printer as the overview shows it: its record, its live status, its queue and its bed as the farm queue knows it. */
 export interface FarmPrinter {
   record: PrinterRecord;
   status: PrinterStatus;
   queue: QueueView;
+  farm: Pick<FarmPrinterView, "bed" | "autoStart">;
 }
 
-/** The page's push channel: each card and nav dot as `card-<id>` and `nav-<id>`, and `printers` when printers come or go. */
+/** The page's push channel: each card and nav dot as `card-<id>` and `nav-<id>`, the farm queue as `farm-queue`, and `printers` when printers come or go. */
 export const OVERVIEW_STREAM = "/ui/printers/events";
 
-export function overviewPage(printers: FarmPrinter[], access: Access, session?: PageSession): Html {
+export function overviewPage(printers: FarmPrinter[], access: Access, session?: PageSession, farmQueue?: Html): Html {
   return layout(
     "All printers",
     html`<div id="printer-cards" class="printer-cards" hx-get="/printers" hx-select="#printer-cards" hx-swap="outerHTML" hx-trigger="sse:printers" hx-disinherit="*">
 ${printers.length === 0
   ? html`<section class="card"><p class="muted">No printer to show.</p></section>`
   : printers.map((p) => html`<article class="card printer-card" data-printer="${p.record.id}" sse-swap="card-${p.record.id}">${printerCard(p, access)}</article>`)}
-</div>`,
+</div>
+${farmQueue ? html`<section id="farm-queue" class="card farm-queue" sse-swap="farm-queue">${farmQueue}</section>` : ""}`,
     printerNav(printers, null),
     session,
     OVERVIEW_STREAM,
@@ -40,7 +44,7 @@ ${printers.length === 0
 }
 
 /** One printer's card: what it does, how far, how hot, and what needs the user; pause, resume and cancel for a viewer who may. */
-export function printerCard({ record, status, queue }: FarmPrinter, access: Access): Html {
+export function printerCard({ record, status, queue, farm }: FarmPrinter, access: Access): Html {
   const id = record.id;
   const job = status.job;
   const running = job !== null && isJobRunning(job.state);
@@ -71,6 +75,7 @@ ${queue.state === "awaiting-confirmation"
   : queue.items.length > 0
     ? html`<p class="muted card-queue" data-queue-state="${queue.state}">Queue: ${queue.items.length} waiting <a href="/queue?printer=${id}">queue →</a></p>`
     : ""}
+${farmCardControls(id, record.name, farm, running, access)}
 ${job && running ? jobControls(id, job.state, record.name, access) : ""}`;
 }
 

@@ -97,8 +97,7 @@ ${queue.items.map(
   <td class="muted">${when(item.addedAt)}${item.addedBy ? ` by ${item.addedBy}` : ""}</td>
   <td class="actions">
     ${may("POST /ui/queue/:id/items/:item/move")
-      ? html`<button title="Move up" aria-label="Move ${item.file} up" hx-post="${base}/items/${item.id}/move" hx-vals='${JSON.stringify({ to: i - 1 })}' hx-target="#queue-panel" ${i === 0 ? "disabled" : ""}>↑</button>
-    <button title="Move down" aria-label="Move ${item.file} down" hx-post="${base}/items/${item.id}/move" hx-vals='${JSON.stringify({ to: i + 1 })}' hx-target="#queue-panel" ${i === last ? "disabled" : ""}>↓</button>`
+      ? moveButtons(`${base}/items/${item.id}/move`, item.file, i, last, "#queue-panel")
       : ""}
     ${may("POST /ui/queue/:id/items/:item/remove") ? html`<button class="danger" title="Remove" aria-label="Remove ${item.file}" hx-post="${base}/items/${item.id}/remove" hx-target="#queue-panel">✕</button>` : ""}
   </td>
@@ -115,4 +114,10 @@ ${may("POST /ui/queue/:id/add")
   <button type="submit">Add to queue</button>
 </form>`
   : ""}`;
+}
+
+/** Move up and down buttons of row `i` of a list (0…`last`) that posts `{to}` to `action` and swaps `target`. */
+export function moveButtons(action: string, file: string, i: number, last: number, target: string): Html {
+  return html`<button title="Move up" aria-label="Move ${file} up" hx-post="${action}" hx-vals='${JSON.stringify({ to: i - 1 })}' hx-target="${target}" ${i === 0 ? "disabled" : ""}>↑</button>
+    <button title="Move down" aria-label="Move ${file} down" hx-post="${action}" hx-vals='${JSON.stringify({ to: i + 1 })}' hx-target="${target}" ${i === last ? "disabled" : ""}>↓</button>`;
 }

@@ -16,7 +16,7 @@ import type { Database } from "bun:sqlite";
 import * as v from "valibot";
 import { subscribe, type Bus } from "../events.ts";
 import { isPrintable } from "../files/paths.ts";
-import { FileError, type FileStorage } from "../files/storage.ts";
+import { FileError, type FileStorage, type StoredFile } from "../files/storage.ts";
 import type { PrinterEvent, Result } from "../printers/controller.ts";
 import { isJobRunning, type PrinterStatus, type Problem } from "../printers/status.ts";
 import type { Outcome } from "./history.ts";
@@ -128,18 +128,9 @@ export class PrintQueue {
 
   /** Appends a stored, printable file to a printer's queue. */
   add(printer: string, path: string, addedBy: string | null = null): Result<QueueItem> {
-    let file;
-    try {
-      file = this.options.files.get(path);
-    } catch (e) {
-      if (e instanceof FileError) return problem(e.code, e.message, e.hint);
-      throw e;
-    }
-    if (!file) {
-      if (this.options.files.isFolder(path)) return problem("not_printable", `"${path}" is a folder.`, "Queue the files inside it one by one.");
-      return problem("file_not_found", `There is no file "${path}".`, "GET /api/v1/files lists them; upload it first.");
-    }
-    if (!isPrintable(file.name)) return problem("not_printable", `"${file.name}" is not a G-code file.`, "Only .gcode, .gco and .g files can be printed.");
+    const queueable = queueableFile(this.options.files, path);
+    if (!queueable.ok) return queueable;
+    const file = queueable.value;
     const count = (this.db.query("SELECT COUNT(*) AS n FROM print_queue_items WHERE printer_id = ?").get(printer) as { n: number }).n;
     if (count >= MAX_QUEUE_ITEMS) return problem("queue_full", `The queue already holds ${MAX_QUEUE_ITEMS} files.`, "Remove some, or let it print first.");
     const item: QueueItem = { id: crypto.randomUUID(), file: file.path, missing: false, sha256: file.sha256, addedAt: this.now(), addedBy };
@@ -155,11 +146,8 @@ export class PrintQueue {
 
   /** Moves an item to index `to` (0 = next to print; past the end = last). */
   move(printer: string, itemId: string, to: number): Result<QueueView> {
-    const ids = this.itemIds(printer);
-    const from = ids.indexOf(itemId);
-    if (from < 0) return this.noItem(itemId);
-    ids.splice(from, 1);
-    ids.splice(Math.max(0, Math.min(to, ids.length)), 0, itemId);
+    const ids = reordered(this.itemIds(printer), itemId, to);
+    if (!ids) return this.noItem(itemId);
     this.db.transaction(() => {
       const update = this.db.query("UPDATE print_queue_items SET position = ? WHERE id = ?");
       ids.forEach((id, i) => update.run(i, id));
@@ -417,3 +405,29 @@ export class PrintQueue {
 
 const skippedText = (files: string[]) =>
   files.length === 1 ? `${files[0]} was deleted after it was queued; skipped.` : `${files.length} files were deleted after they were queued; skipped: ${files.join(", ")}.`;
+
+/** A stored, printable file that may be queued at `path`, or why not (a queue's or the farm queue's add). */
+export function queueableFile(files: FileStorage, path: string): Result<StoredFile> {
+  let file;
+  try {
+    file = files.get(path);
+  } catch (e) {
+    if (e instanceof FileError) return problem(e.code, e.message, e.hint);
+    throw e;
+  }
+  if (!file) {
+    if (files.isFolder(path)) return problem("not_printable", `"${path}" is a folder.`, "Queue the files inside it one by one.");
+    return problem("file_not_found", `There is no file "${path}".`, "GET /api/v1/files lists them; upload it first.");
+  }
+  if (!isPrintable(file.name)) return problem("not_printable", `"${file.name}" is not a G-code file.`, "Only .gcode, .gco and .g files can be printed.");
+  return ok(file);
+}
+
+/** `ids` with `id` moved to index `to` (0 = first; past the end = last); undefined when it is not there. */
+export function reordered(ids: string[], id: string, to: number): string[] | undefined {
+  const from = ids.indexOf(id);
+  if (from < 0) return undefined;
+  const out = ids.filter((x) => x !== id);
+  out.splice(Math.max(0, Math.min(to, out.length)), 0, id);
+  return out;
+}

@@ -16,6 +16,7 @@ import { eventsApi } from "./api/events.ts";
 import { filesApi } from "./api/files.ts";
 import { historyApi } from "./api/history.ts";
 import { queueApi } from "./api/queue.ts";
+import { farmApi } from "./api/farm.ts";
 import { pluginsApi } from "./api/plugins.ts";
 import { printersApi } from "./api/printers.ts";
 import { trackingApi } from "./api/tracking.ts";
@@ -25,6 +26,7 @@ import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiHistory } from "./ui/history.ts";
 import { uiQueue } from "./ui/queue.ts";
+import { uiFarm } from "./ui/farm.ts";
 import { uiPlugins } from "./ui/plugins.ts";
 import { uiJobs } from "./ui/jobs.ts";
 import { uiOverview } from "./ui/overview.ts";
@@ -50,6 +52,7 @@ export function createApp(ctx: AppContext) {
     .use(printersApi(ctx))
     .use(filesApi(ctx))
     .use(queueApi(ctx))
+    .use(farmApi(ctx))
     .use(historyApi(ctx))
     .use(eventsApi(ctx))
     .use(updateApi(ctx))
@@ -62,6 +65,7 @@ export function createApp(ctx: AppContext) {
     .use(uiProfile(ctx))
     .use(uiFiles(ctx))
     .use(uiQueue(ctx))
+    .use(uiFarm(ctx))
     .use(uiHistory(ctx))
     .use(uiEvents(ctx))
     .use(uiOverview(ctx))

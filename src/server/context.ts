@@ -11,6 +11,7 @@ import type { FileStorage } from "../files/storage.ts";
 import type { JobService } from "../jobs/service.ts";
 import type { HistoryStore } from "../jobs/history.ts";
 import type { PrintQueue } from "../jobs/queue.ts";
+import type { FarmQueue } from "../farm/queue.ts";
 import type { PluginService } from "../plugins/service.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { TrackingReporter } from "../tracking/reporter.ts";
@@ -35,6 +36,8 @@ export interface AppContext {
   /** Print history and statistics per file; the print queue of each printer. */
   history: HistoryStore;
   queue: PrintQueue;
+  /** The farm queue: one queue for all printers. */
+  farm: FarmQueue;
   startedAt: number;
   accounts: Accounts;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */

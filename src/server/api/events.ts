@@ -1,6 +1,6 @@
 /**
  * Native push: `GET /api/v1/events` streams printer status, terminal lines, printer events, print
- * queues, file changes and analysis progress as Server-Sent Events with JSON payloads. `?printer=<id>` narrows to one printer.
+ * queues, the farm queue, file changes and analysis progress as Server-Sent Events with JSON payloads. `?printer=<id>` narrows to one printer.
  */
 import { Elysia } from "elysia";
 import { subscribe } from "../../events.ts";
@@ -31,6 +31,7 @@ export function eventsApi(ctx: AppContext) {
         "printers.changed": () => send("printers", JSON.stringify({ printers: ctx.printers.list().map((p) => p.id) })),
         // A farm client sees a queue waiting for the bed to be cleared (or moving on) without polling.
         "queue.changed": ({ printer }) => wanted(printer) && ctx.printers.get(printer) && send("queue", JSON.stringify(ctx.queue.view(printer))),
+        "farm.changed": () => send("farm", JSON.stringify(ctx.farm.view())),
       });
     });
   });

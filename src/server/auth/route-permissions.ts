@@ -146,6 +146,15 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /api/v1/printers/:id/queue/confirm": byId("print"),
   "POST /api/v1/printers/:id/queue/:item/move": byId("print"),
   "DELETE /api/v1/printers/:id/queue/:item": byId("print"),
+  // The farm queue: as a printer's queue (a restricted principal may only look: see api/farm.ts).
+  "GET /api/v1/farm/queue": status,
+  "POST /api/v1/farm/queue": print,
+  "DELETE /api/v1/farm/queue": print,
+  "PATCH /api/v1/farm/queue/:item": print,
+  "POST /api/v1/farm/queue/:item/move": print,
+  "DELETE /api/v1/farm/queue/:item": print,
+  "POST /api/v1/printers/:id/bed-cleared": byId("print"),
+  "PATCH /api/v1/printers/:id/farm": byId("print"),
   // Print history reads like status (a key restricted to a printer sees its own); deleting is admin's.
   "GET /api/v1/history": status,
   "GET /api/v1/history.csv": status,
@@ -253,6 +262,13 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/queue/:id/items/:item/remove": byId("print"),
   // The printer is a form field here; the handler checks a restricted key's printer.
   "POST /ui/queue/add": print,
+  // The farm queue on the overview page, and the farm's controls on each printer's card.
+  "POST /ui/farm/queue/add": print,
+  "POST /ui/farm/queue/:item/copies": print,
+  "POST /ui/farm/queue/:item/move": print,
+  "POST /ui/farm/queue/:item/remove": print,
+  "POST /ui/printers/:id/bed-cleared": byId("print"),
+  "POST /ui/printers/:id/farm/auto-start": byId("print"),
   "GET /history": status,
   "GET /ui/history/list": status,
   "POST /ui/history/:id/delete": admin,

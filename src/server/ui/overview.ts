@@ -12,7 +12,10 @@ import { Elysia } from "elysia";
 import type { Html } from "../../../views/html.ts";
 import { navDot, overviewPage, printerCard, printerNav, type FarmPrinter } from "../../../views/overview.ts";
 import { subscribe } from "../../events.ts";
+import { farmQueuePanel } from "../../../views/farm-queue.ts";
 import type { QueueView } from "../../jobs/queue.ts";
+import type { PrinterStatus } from "../../printers/status.ts";
+import { farmChangeRefusal } from "../api/farm.ts";
 import type { PrinterSession } from "../../printers/session.ts";
 import { accessFor, type Access } from "../auth/access.ts";
 import { visibleTo } from "../auth/principal.ts";
@@ -42,15 +45,24 @@ function makeFarmViews(ctx: AppContext) {
     if (!q) queues.set(id, (q = ctx.queue.view(id)));
     return q;
   };
-  const kept = renderPerStatus((_: PrinterSession) => ({ queue: null as QueueView | null, dot: "", cards: new Map<string, string>() }));
-  /** The renderings of the printer's current status, record and queue. */
+  // The farm's view of each printer's bed, likewise kept until the farm queue changes.
+  const beds = new Map<string, FarmPrinter["farm"]>();
+  ctx.bus.on("farm.changed", () => beds.clear());
+  const bedOf = (id: string) => {
+    let b = beds.get(id);
+    if (!b) beds.set(id, (b = ctx.farm.printerState(id)));
+    return b;
+  };
+  const kept = renderPerStatus((_: PrinterSession) => ({ queue: null as QueueView | null, farm: null as FarmPrinter["farm"] | null, dot: "", cards: new Map<string, string>() }));
+  /** The renderings of the printer's current status, record, queue and bed. */
   const current = (s: PrinterSession) => {
     const k = kept(s);
     const queue = queueOf(s.id);
-    if (k.queue !== queue) Object.assign(k, { queue, dot: "", cards: new Map() });
+    const farm = bedOf(s.id);
+    if (k.queue !== queue || k.farm !== farm) Object.assign(k, { queue, farm, dot: "", cards: new Map() });
     return k;
   };
-  const farmPrinter = (s: PrinterSession): FarmPrinter => ({ record: s.record, status: s.status, queue: queueOf(s.id) });
+  const farmPrinter = (s: PrinterSession): FarmPrinter => ({ record: s.record, status: s.status, queue: queueOf(s.id), farm: bedOf(s.id) });
   return {
     farmPrinter,
     /** The printers the request's principal may see (a key restricted to one printer sees that one). */
@@ -95,8 +107,10 @@ export function pushDot(farm: FarmViews, ctx: AppContext, request: Request, send
 
 export function uiOverview(ctx: AppContext) {
   const farm = farmViews(ctx);
+  /** The farm queue section as this viewer sees it. */
+  const farmQueue = (request: Request) => farmQueuePanel(ctx.farm.view(), ctx.files.list(), accessFor(request), farmChangeRefusal(request) === null);
   return new Elysia()
-    .get("/printers", ({ request }) => htmlResponse(overviewPage(farm.visible(request).map(farm.farmPrinter), accessFor(request), pageSession(request))))
+    .get("/printers", ({ request }) => htmlResponse(overviewPage(farm.visible(request).map(farm.farmPrinter), accessFor(request), pageSession(request), farmQueue(request))))
     .get("/ui/printers/events", ({ request }) => {
       const access = accessFor(request);
       return pageStream(ctx, request, (sendAny) => {
@@ -108,12 +122,32 @@ export function uiOverview(ctx: AppContext) {
           send(`card-${id}`, farm.card(s, access));
           dot(id);
         };
+        const pushFarm = () => send("farm-queue", farmQueue(request).value);
+        // The farm queue's reasons change with a printer's state or job, not with each report.
+        const seen = new Map<string, string>();
+        const farmMoved = (id: string, status: PrinterStatus) => {
+          const key = `${status.state}|${status.job?.state ?? ""}|${status.interrupted !== null}`;
+          if (seen.get(id) === key) return false;
+          seen.set(id, key);
+          return true;
+        };
         // Everything once on (re)connecting: what changed while the page loaded or was offline.
         for (const s of farm.visible(request)) push(s.id);
+        pushFarm();
         return subscribe(ctx.bus, {
-          "printer.status": ({ id }) => push(id),
-          "queue.changed": ({ printer }) => push(printer),
-          "printers.changed": () => sendAny("printers", String(Date.now())),
+          "printer.status": ({ id, status }) => {
+            push(id);
+            if (farmMoved(id, status)) pushFarm();
+          },
+          "queue.changed": ({ printer }) => (push(printer), pushFarm()),
+          "farm.changed": () => {
+            for (const s of farm.visible(request)) push(s.id);
+            pushFarm();
+          },
+          "files.changed": pushFarm,
+          "analysis.finished": pushFarm,
+          "printer.profile": pushFarm,
+          "printers.changed": () => (sendAny("printers", String(Date.now())), pushFarm()),
         });
       });
     });
