@@ -205,6 +205,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     printers: () => printers!.list(),
     profile: (id) => jobs.profile(id),
     ownQueue: (id) => queue.view(id).state,
+    interruptedJob: (id) => jobs.interrupted(id)?.jobId,
   });
   farm.recover();
   const stopFarm = new FarmDispatcher({ farm, bus, printer: (id) => printers!.get(id), log }).listen();

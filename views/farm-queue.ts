@@ -58,8 +58,9 @@ ${queue.recent.length
 }
 
 function runBadge(r: FarmRun): Html {
-  const what = r.outcome ? OUTCOME_TEXT[r.outcome] : "printing";
-  return html`<span class="badge farm-run ${r.outcome ?? "printing"}" data-printer="${r.printer}" data-outcome="${r.outcome ?? "printing"}">${r.printerName}: ${what}</span> `;
+  const kind = r.interrupted ? "interrupted" : (r.outcome ?? "printing");
+  const what = r.interrupted ? "interrupted — resume or discard it there" : r.outcome ? OUTCOME_TEXT[r.outcome] : "printing";
+  return html`<span class="badge farm-run ${kind}" data-printer="${r.printer}" data-outcome="${kind}">${r.printerName}: ${what}</span> `;
 }
 
 const BED_TEXT: Record<FarmPrinterView["bed"], string> = {

@@ -6,7 +6,9 @@
  * store gives it the facts and keeps what happened. Every change is written before it is acted on.
  *
  * A copy that fails or is cancelled goes back to the queue (the printer then waits for its bed
- * to be cleared, auto-start or not). An entry leaves the queue when all its copies printed well.
+ * to be cleared, auto-start or not) — unless it was interrupted and its printer offers to resume
+ * it (a crash, a restart of the host): then it stays taken until the user decides, and a resume
+ * carries the copy on, so it is never printed twice. An entry leaves the queue when all its copies printed well.
  * Queued files moved or renamed are followed; deleted ones are shown missing and not printed.
  */
 import type { Database } from "bun:sqlite";
@@ -35,6 +37,8 @@ export interface FarmRun {
   /** null while it prints. */
   outcome: RunOutcome | null;
   reason: string | null;
+  /** Cut short, and its printer offers to resume it: the copy is not handed out again meanwhile. */
+  interrupted: boolean;
 }
 
 export interface FarmItem {
@@ -44,7 +48,7 @@ export interface FarmItem {
   missing: boolean;
   sha256: string | null;
   copies: number;
-  /** Copies printed well, printing now, and still to hand out. */
+  /** Copies printed well, printing now (or interrupted, waiting to be resumed), and still to hand out. */
   printed: number;
   printing: number;
   remaining: number;
@@ -91,6 +95,8 @@ export interface FarmQueueOptions {
   profile(printer: string): PrinterProfile;
   /** The state of the printer's own queue. */
   ownQueue(printer: string): QueueState;
+  /** The job whose interrupted print the printer offers to resume (its stored checkpoint), if any. */
+  interruptedJob(printer: string): string | undefined;
   now?: () => number;
 }
 
@@ -141,9 +147,10 @@ export class FarmQueue {
     const plan = planDispatch(this.entryFacts(), printers);
     const names = new Map(printers.map((p) => [p.id, p.name]));
     const runs = this.db.query("SELECT * FROM farm_queue_runs WHERE item_id IS NOT NULL ORDER BY id DESC").all() as RunRow[];
+    const interrupted = this.interruptedRuns();
     const items = this.rows().map((r): FarmItem => {
       const own = runs.filter((run) => run.item_id === r.id);
-      const counts = countRuns(own);
+      const counts = countRuns(own, interrupted);
       return {
         id: r.id,
         file: r.file,
@@ -152,13 +159,13 @@ export class FarmQueue {
         copies: r.copies,
         ...counts,
         remaining: Math.max(0, r.copies - counts.printed - counts.printing),
-        runs: own.map((run) => runView(run, names)),
+        runs: own.map((run) => runView(run, names, interrupted)),
         waiting: plan.waiting[r.id] ?? null,
         addedAt: r.added_at,
         addedBy: r.added_by,
       };
     });
-    const recent = (this.db.query("SELECT * FROM farm_queue_runs WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, id DESC LIMIT ?").all(RECENT_RUNS) as RunRow[]).map((run) => runView(run, names));
+    const recent = (this.db.query("SELECT * FROM farm_queue_runs WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, id DESC LIMIT ?").all(RECENT_RUNS) as RunRow[]).map((run) => runView(run, names, interrupted));
     return {
       items,
       printers: printers.map((p) => ({ id: p.id, name: p.name, bed: p.bed, autoStart: p.autoStart, busy: notFree(p) })),
@@ -191,7 +198,7 @@ export class FarmQueue {
   setCopies(itemId: string, copies: number): Result<FarmQueueView> {
     const row = this.row(itemId);
     if (!row) return this.noItem(itemId);
-    const { printed, printing } = countRuns(this.runsOf(itemId));
+    const { printed, printing } = countRuns(this.runsOf(itemId), this.interruptedRuns());
     if (copies < printed + printing) {
       return problem("copies_taken", `${printed + printing} copies of ${row.file} are already printed or printing.`, `Ask for ${printed + printing} or more, or remove the entry.`);
     }
@@ -275,9 +282,14 @@ export class FarmQueue {
   onJobEvent(printer: string, event: PrinterEvent): void {
     if (event.type !== "job") return;
     if (event.state === "started") {
+      const resumed = event.job.resumedFrom?.jobId;
       this.db.transaction(() => {
         this.setPrinter(printer, { bed: "printing" }, false);
-        this.db.query("UPDATE farm_queue_runs SET job_id = ? WHERE printer_id = ? AND ended_at IS NULL AND job_id IS NULL AND file = ?").run(event.job.id, printer, event.file);
+        // A resumed copy carries on as the same run, under the new job.
+        const carried = resumed
+          ? this.db.query("UPDATE farm_queue_runs SET job_id = ?, ended_at = NULL, outcome = NULL, reason = NULL WHERE printer_id = ? AND job_id = ? AND outcome = 'failed'").run(event.job.id, printer, resumed).changes
+          : 0;
+        if (carried === 0) this.db.query("UPDATE farm_queue_runs SET job_id = ? WHERE printer_id = ? AND ended_at IS NULL AND job_id IS NULL AND file = ?").run(event.job.id, printer, event.file);
       })();
       this.changed();
       return;
@@ -294,7 +306,10 @@ export class FarmQueue {
     this.changed();
   }
 
-  /** At start, before any printer runs: copies the host never saw end go back to the queue, and their beds need a look. */
+  /**
+   * At start, before any printer runs: copies the host never saw end are failed — back in the
+   * queue unless their printer offers to resume them (see interruptedRuns) — and their beds need a look.
+   */
   recover(): void {
     this.db.transaction(() => {
       this.db.query("UPDATE farm_queue_runs SET ended_at = ?, outcome = 'failed', reason = ? WHERE ended_at IS NULL").run(this.now(), FARM_RESTART_REASON);
@@ -308,6 +323,7 @@ export class FarmQueue {
     for (const r of this.db.query("SELECT item_id, COUNT(*) AS n FROM farm_queue_runs WHERE item_id IS NOT NULL AND (outcome IS NULL OR outcome = 'done') GROUP BY item_id").all() as { item_id: string; n: number }[]) {
       taken.set(r.item_id, r.n);
     }
+    for (const [, item] of this.interruptedRuns()) if (item) taken.set(item, (taken.get(item) ?? 0) + 1);
     return this.rows().map((r) => {
       const file = this.storedFile(r.file);
       return { id: r.id, file: r.file, remaining: r.copies - (taken.get(r.id) ?? 0), missing: !file, needs: file ? this.needsOf(file.sha256) : "pending" };
@@ -332,6 +348,25 @@ export class FarmQueue {
     });
   }
 
+  /**
+   * The failed copies whose printer offers to resume them (its interrupted print is their job) or
+   * resumes them now (until the job's start event carries the run on), by run id, with their
+   * entry: they stay taken until the user resumes (the run carries on) or discards (the copy goes
+   * back to the queue).
+   */
+  private interruptedRuns(): Map<number, string | null> {
+    const runs = new Map<number, string | null>();
+    const find = this.db.query("SELECT id, item_id FROM farm_queue_runs WHERE printer_id = ? AND job_id = ? AND outcome = 'failed' ORDER BY id DESC LIMIT 1");
+    for (const p of this.options.printers()) {
+      const resuming = isJobRunning(p.status.job?.state) ? p.status.job?.resumedFrom?.jobId : undefined;
+      for (const job of [this.options.interruptedJob(p.id), resuming]) {
+        const run = job ? (find.get(p.id, job) as { id: number; item_id: string | null } | null) : null;
+        if (run) runs.set(run.id, run.item_id);
+      }
+    }
+    return runs;
+  }
+
   private needsOf(sha256: string | null): FarmEntryFacts["needs"] {
     if (!sha256) return "pending";
     const cached = this.needsCache.get(sha256);
@@ -349,7 +384,7 @@ export class FarmQueue {
   /** An entry whose copies all printed well leaves the queue (its runs stay for `recent`). */
   private finishIfDone(itemId: string): void {
     const row = this.row(itemId);
-    if (row && countRuns(this.runsOf(itemId)).printed >= row.copies) this.detach([itemId]);
+    if (row && countRuns(this.runsOf(itemId), this.interruptedRuns()).printed >= row.copies) this.detach([itemId]);
   }
 
   /** Deletes entries, keeping their runs (unlinked); returns whether any existed. */
@@ -426,11 +461,11 @@ export class FarmQueue {
   }
 }
 
-function countRuns(runs: RunRow[]): { printed: number; printing: number } {
-  return { printed: runs.filter((r) => r.outcome === "done").length, printing: runs.filter((r) => r.ended_at === null).length };
+function countRuns(runs: RunRow[], interrupted: Map<number, unknown>): { printed: number; printing: number } {
+  return { printed: runs.filter((r) => r.outcome === "done").length, printing: runs.filter((r) => r.ended_at === null || interrupted.has(r.id)).length };
 }
 
-function runView(run: RunRow, names: Map<string, string>): FarmRun {
+function runView(run: RunRow, names: Map<string, string>, interrupted: Map<number, unknown>): FarmRun {
   return {
     printer: run.printer_id,
     printerName: names.get(run.printer_id) ?? run.printer_id,
@@ -439,5 +474,6 @@ function runView(run: RunRow, names: Map<string, string>): FarmRun {
     endedAt: run.ended_at,
     outcome: run.outcome,
     reason: run.reason,
+    interrupted: interrupted.has(run.id),
   };
 }
