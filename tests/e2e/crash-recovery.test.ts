@@ -11,26 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clean } from "../../src/protocol/framing.ts";
 import { layeredGcode, unframe } from "../helpers/gcode.ts";
-import { jobEnded, setUpAdmin, waitUntil } from "../helpers/host.ts";
+import { jobEnded, setUpAdmin, spawnServe, waitUntil } from "../helpers/host.ts";
 
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), "layerline-crash-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-/** Starts `layerline serve` on the shared data folder; the virtual printer runs 20× real time. */
-async function startHost() {
-  const proc = Bun.spawn(["bun", MAIN, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "20"], { stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  let out = "";
-  while (!/https?:\/\/\S+/.test(out)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`host exited before it was ready: ${out}`);
-    out += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  void proc.stdout.pipeTo(new WritableStream()); // keep draining its output
-  return { proc, url: /(https?:\/\/[^\s)]+)/.exec(out)![1]! };
-}
+const startHost = () => spawnServe(dataDir, [], 20);
 
 test("kill -9 mid-print on two printers, start again: each print is reported, one resumes from the start of its layer", async () => {
   const LAYERS = 30;

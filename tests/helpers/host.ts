@@ -122,10 +122,13 @@ export interface HostProcess {
   close(): Promise<void>;
 }
 
-/** Starts `bun src/main.ts` on a fresh data folder, or on `dataDir` (removed by close() either way). */
-export async function startHostProcess(args: string[] = [], dataDir = mkdtempSync(join(tmpdir(), "layerline-proc-"))): Promise<HostProcess> {
+/**
+ * Spawns `layerline serve` (`bun src/main.ts`) on loopback with `dataDir` and `args` (the virtual
+ * printer `timeScale` times real time); resolves once it printed its URL, draining its output after.
+ */
+export async function spawnServe(dataDir: string, args: string[] = [], timeScale = 100): Promise<{ proc: Bun.Subprocess<"ignore", "pipe", "inherit">; url: string }> {
   const main = new URL("../../src/main.ts", import.meta.url).pathname;
-  const proc = Bun.spawn(["bun", main, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", "100", ...args], {
+  const proc = Bun.spawn(["bun", main, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--virtual-time-scale", String(timeScale), ...args], {
     stdout: "pipe",
     stderr: "inherit",
   });
@@ -137,7 +140,13 @@ export async function startHostProcess(args: string[] = [], dataDir = mkdtempSyn
     out += new TextDecoder().decode(value);
   }
   reader.releaseLock();
-  const url = /(https?:\/\/[^\s)]+)/.exec(out)![1]!.replace("localhost", "127.0.0.1");
+  void proc.stdout.pipeTo(new WritableStream()); // keep draining its output
+  return { proc, url: /(https?:\/\/[^\s)]+)/.exec(out)![1]!.replace("localhost", "127.0.0.1") };
+}
+
+/** Starts `bun src/main.ts` on a fresh data folder, or on `dataDir` (removed by close() either way). */
+export async function startHostProcess(args: string[] = [], dataDir = mkdtempSync(join(tmpdir(), "layerline-proc-"))): Promise<HostProcess> {
+  const { proc, url } = await spawnServe(dataDir, args);
   const apiKey = await setUpAdmin(url);
   return {
     url,
