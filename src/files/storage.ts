@@ -38,6 +38,14 @@ export class FileError extends Error {
 }
 
 const TEMP_PREFIX = ".upload-";
+const FULL_HINT = "Delete files you no longer need, then try again.";
+
+/** A full disk (or quota) as the error a person reads (`what` says what was not done); any other error unchanged. */
+export function diskError(e: unknown, what: string): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return new FileError("no_space", `The disk is full: ${what}.`, FULL_HINT);
+  return e;
+}
 const IN_USE_HINT = "Wait for the print to end or cancel it.";
 
 interface FileRow {
@@ -155,6 +163,13 @@ export class FileStorage {
     return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
   }
 
+  /** Refuses an upload whose announced size (a Content-Length; NaN when unknown) cannot fit in the free space. */
+  checkSpace(bytes: number): void {
+    if (Number.isFinite(bytes) && bytes > this.space().free) {
+      throw new FileError("no_space", `There is not enough free space for this upload (${bytes} bytes).`, FULL_HINT);
+    }
+  }
+
   /**
    * Checks that a file may be stored at `path` (a valid printable name, not being printed, not
    * through a symlink) before any byte is received. Returns the normalised path.
@@ -186,14 +201,16 @@ export class FileStorage {
       await upload.discard();
       throw e;
     }
-    const sha256 = await upload.close();
     const abs = join(this.root, rel);
+    let sha256: string;
     try {
+      // Closing flushes to disk: a full disk may only show here.
+      sha256 = await upload.close();
       this.makeParents(rel);
       renameSync(upload.tempPath, abs);
     } catch (e) {
       await upload.discard();
-      throw e;
+      throw diskError(e, `"${rel}" was not stored (any previous file of that name is unchanged)`);
     }
     const st = statSync(abs);
     const now = Date.now();
@@ -209,7 +226,7 @@ export class FileStorage {
       for await (const chunk of chunksOf(data instanceof Blob ? data.stream() : data)) await upload.write(chunk);
     } catch (e) {
       await upload.discard();
-      throw e;
+      throw diskError(e, `"${path}" was not stored (any previous file of that name is unchanged)`);
     }
     return this.commitUpload(upload, path, overwrite);
   }
@@ -281,7 +298,7 @@ export class FileStorage {
       renameSync(temp, join(this.root, dst));
     } catch (e) {
       rmSync(temp, { force: true });
-      throw e;
+      throw diskError(e, `"${src}" was not copied`);
     }
     const sha = (this.db.query("SELECT sha256 FROM files WHERE path = ?").get(src) as { sha256: string | null } | null)?.sha256 ?? null;
     this.upsert(dst, statSync(join(this.root, dst)), Date.now(), sha);

@@ -132,6 +132,7 @@ export function filesApi(ctx: AppContext) {
       "/api/v1/files/*",
       async ({ request, params, query, set }) => {
         if (!request.body) throw new ApiError(400, "invalid_request", "The request has no body.", "curl -T part.gcode …/api/v1/files/folder/part.gcode");
+        ctx.files.checkSpace(Number(request.headers.get("content-length") ?? NaN));
         const stored = await ctx.files.save(pathParam(params["*"]), request.body, query.overwrite !== "false");
         changed();
         set.status = 201;

@@ -1,0 +1,84 @@
+/**
+ * A full disk, for real: the files folder is a 1 MiB tmpfs (mounting needs root, which the test
+ * machines and CI have; elsewhere the suite is skipped and says so). Every way a file is written —
+ * a multipart upload, a raw PUT (with and without a length announced up front), a copy — answers
+ * 507 `no_space` with a sentence, leaves no temporary file, and the file already stored under the
+ * same name keeps its content.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
+
+const dataDir = mkdtempSync(join(tmpdir(), "layerline-full-"));
+const filesDir = join(dataDir, "files");
+mkdirSync(filesDir);
+const mounted = process.getuid?.() === 0 && Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", filesDir]).exitCode === 0;
+if (!mounted) console.warn("disk-full tests skipped: mounting a tmpfs needs root");
+
+let host: TestHost;
+beforeAll(async () => {
+  if (mounted) host = await startTestHost({ dataDir });
+}, 30_000);
+afterAll(async () => {
+  await host?.close();
+  if (mounted) Bun.spawnSync(["umount", "-l", filesDir]);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const KEPT = "G1 X1 E1\n".repeat(40_000); // 360 KB: fits once, not three times
+const TOO_BIG = "G1 X2 E1\n".repeat(200_000); // 1.8 MB: never fits
+
+/** A body streamed without a Content-Length, so the host only finds out while writing. */
+const streamed = (text: string) => new Blob([text]).stream();
+
+const expectFull = async (res: Response) => {
+  const body = await res.json();
+  expect({ status: res.status, code: body.error?.code }).toEqual({ status: 507, code: "no_space" });
+  expect(body.error.message).toMatch(/not enough free space|disk is full/);
+};
+const keptIntact = async () => {
+  expect(await (await host.api("/api/v1/files/kept.gcode/content")).text()).toBe(KEPT);
+  // Nothing half-written is left, visible or hidden.
+  expect(readdirSync(filesDir).filter((n) => n !== "kept.gcode" && n !== "lost+found")).toEqual([]);
+};
+
+describe.skipIf(!mounted)("a full disk", () => {
+  test("an upload too large for the free space is refused up front", async () => {
+    expect((await upload(host, "kept.gcode", KEPT)).status).toBe(201);
+    await expectFull(await upload(host, "kept.gcode", TOO_BIG));
+    await expectFull(await host.api("/api/v1/files/kept.gcode", { method: "PUT", body: TOO_BIG }));
+    await keptIntact();
+  }, 30_000);
+
+  test("a raw PUT that fills the disk while streaming is a 507, not a 500", async () => {
+    await expectFull(await host.api("/api/v1/files/kept.gcode", { method: "PUT", body: streamed(TOO_BIG), duplex: "half" } as RequestInit));
+    await keptIntact();
+  }, 30_000);
+
+  test("a multipart upload that fills the disk while streaming", async () => {
+    const data = new FormData();
+    data.append("file", new Blob([TOO_BIG]), "kept.gcode");
+    const encoded = new Response(data);
+    const res = await host.api("/api/v1/files", { method: "POST", headers: { "content-type": encoded.headers.get("content-type")! }, body: encoded.body, duplex: "half" } as RequestInit);
+    await expectFull(res);
+    await keptIntact();
+  }, 30_000);
+
+  test("copies that do not fit are a 507 and leave nothing behind", async () => {
+    let full = false;
+    for (let i = 0; i < 5 && !full; i++) {
+      const res = await host.post("/api/v1/files/kept.gcode", { command: "copy", destination: `copy${i}.gcode` });
+      if (res.status === 200) continue;
+      await expectFull(res);
+      full = true;
+    }
+    expect(full).toBe(true);
+    const { files } = await (await host.api("/api/v1/files")).json();
+    // Each copy listed is whole.
+    for (const f of files) expect(f.size).toBe(KEPT.length);
+    for (const f of files) if (f.path !== "kept.gcode") await host.api(`/api/v1/files/${f.path}`, { method: "DELETE" });
+    await keptIntact();
+  }, 30_000);
+});
