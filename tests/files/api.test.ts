@@ -170,6 +170,16 @@ describe("files API", () => {
     expect(stored()).toBe(0); // the analysis of content no file has any more is dropped
   }, 30_000);
 
+  test("absurd numbers in a file: the analysis finishes and says which line, instead of staying unanalysed", async () => {
+    await upload(host, "absurd.gcode", "G28\nM83\nG1 Z0.2 F3000\nG1 X10 Y10 E1 F1200\nG1 X1e999 Y1e308 E1\nG1 X20 Y10 E1\n");
+    const entry = await analysed("absurd.gcode");
+    expect(entry.analysis.state).toBe("done");
+    expect(entry.analysis.summary.warnings.join(" ")).toMatch(/number too large for any printer \(the first at byte 42\)/);
+    expect(entry.analysis.summary.dimensions).toEqual({ width: 20, depth: 10, height: 0 });
+    expect((await host.api("/api/v1/files/absurd.gcode/analysis")).status).toBe(200);
+    expect((await del("absurd.gcode")).status).toBe(204);
+  }, 30_000);
+
   test("analysis can wait for idle printers; progress is pushed over SSE", async () => {
     const settings = await (await host.api("/api/v1/analysis/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ onlyWhenIdle: true }) })).json();
     expect(settings.onlyWhenIdle).toBe(true);
