@@ -175,7 +175,7 @@ export class FileStorage {
    * through a symlink) before any byte is received. Returns the normalised path.
    */
   checkTarget(path: string, overwrite = true): string {
-    const rel = this.checkPath(path);
+    const rel = this.newPath(path);
     const name = baseName(rel);
     if (!isPrintable(name)) throw new FileError("not_printable", `"${name}" is not a G-code file.`, "Upload a file ending in .gcode, .gco or .g.");
     if (this.inUse().has(rel)) throw new FileError("in_use", `"${rel}" is being printed and cannot be replaced.`, IN_USE_HINT);
@@ -233,7 +233,7 @@ export class FileStorage {
 
   /** Creates a folder (and its parents). */
   mkdir(path: string): StoredFolder {
-    const rel = this.checkPath(path);
+    const rel = this.newPath(path);
     this.checkNoLinks(rel);
     const st = this.lstat(rel);
     if (st && !st.isDirectory()) throw new FileError("exists", `"${rel}" already exists as a file.`, "Choose another name.");
@@ -250,7 +250,7 @@ export class FileStorage {
   /** Moves (or renames) a file or folder to `to`. */
   move(from: string, to: string, overwrite = false): string {
     const src = this.checkPath(from);
-    const dst = this.checkPath(to);
+    const dst = this.newPath(to);
     const st = this.existing(src);
     this.refuseBusy(src, st.isDirectory(), "moved");
     if (dst === src) return dst;
@@ -278,7 +278,7 @@ export class FileStorage {
   /** Copies a file (content hash and analysis are shared) or a folder. */
   copy(from: string, to: string, overwrite = false): string {
     const src = this.checkPath(from);
-    const dst = this.checkPath(to);
+    const dst = this.newPath(to);
     const st = this.existing(src);
     if (dst === src) throw new FileError("exists", `"${dst}" already exists.`, "Choose another name for the copy.");
     if (st.isDirectory()) {
@@ -347,6 +347,15 @@ export class FileStorage {
     const check = safeRelativePath(path);
     if (!check.ok) throw new FileError("invalid_path", `The path "${path}" is not allowed: ${check.reason}.`, "Use a plain relative name such as folder/part.gcode.");
     return check.path;
+  }
+
+  /**
+   * A name for something new, in Unicode NFC: "é" typed on one system and sent decomposed by
+   * another would otherwise be two files whose names look the same. (Existing names are found as
+   * they are on disk, so a file copied in by hand under a decomposed name stays usable.)
+   */
+  private newPath(path: string): string {
+    return this.checkPath(path).normalize("NFC");
   }
 
   /** Refuses a path that passes through (or is) a symbolic link: it could lead outside the folder. */

@@ -170,6 +170,38 @@ describe("files API", () => {
     expect(stored()).toBe(0); // the analysis of content no file has any more is dropped
   }, 30_000);
 
+  test("names that look the same are the same file: é composed or decomposed (Unicode NFC)", async () => {
+    const composed = "caf\u00e9.gcode";
+    const decomposed = "cafe\u0301.gcode";
+    expect((await upload(host, composed, "G1 X1\n")).status).toBe(201);
+    const second = await upload(host, decomposed, "G1 X2\n");
+    expect(second.status).toBe(201);
+    expect((await second.json()).path).toBe(composed);
+    const { files } = await (await host.api("/api/v1/files?q=caf")).json();
+    expect(files.map((f: any) => f.path)).toEqual([composed]);
+    expect(await (await host.api(`/api/v1/files/${encodeURIComponent(composed)}/content`)).text()).toBe("G1 X2\n");
+    // A folder made under the decomposed name is found under the composed one.
+    expect((await host.post("/api/v1/files", { folder: "d\u00e9j\u00e0" })).status).toBe(201);
+    expect((await upload(host, "x.gcode", "G1\n", "de\u0301ja\u0300")).status).toBe(201);
+    expect((await host.api(`/api/v1/files/${encodeURIComponent("d\u00e9j\u00e0")}/x.gcode`)).status).toBe(200);
+    expect((await host.api(`/api/v1/files/${encodeURIComponent("d\u00e9j\u00e0")}?recursive=true`, { method: "DELETE" })).status).toBe(204);
+    expect((await del(encodeURIComponent(composed))).status).toBe(204);
+    expect(onDisk().filter((n) => /^(caf|d)/.test(n.normalize("NFC")))).toEqual([]);
+  }, 30_000);
+
+  test("move or copy onto an existing folder puts the file into it, keeping its name", async () => {
+    await host.post("/api/v1/files", { folder: "bin" });
+    await upload(host, "tomove.gcode", "G1 X1\n");
+    const moved = await host.post("/api/v1/files/tomove.gcode", { command: "move", destination: "bin" });
+    expect(moved.status).toBe(200);
+    expect((await moved.json()).path).toBe("bin/tomove.gcode");
+    const copied = await host.post("/api/v1/files/bin/tomove.gcode", { command: "copy", destination: "bin/" });
+    await expectError(copied, 409, "exists"); // into the folder it is in: the same name
+    await expectError(await host.post("/api/v1/files/bin/tomove.gcode", { command: "copy", destination: "nowhere/" }), 404, "file_not_found");
+    expect((await host.api("/api/v1/files/bin?recursive=true", { method: "DELETE" })).status).toBe(204);
+    expect(onDisk().filter((n) => n === "bin" || n === "tomove.gcode")).toEqual([]);
+  }, 30_000);
+
   test("absurd numbers in a file: the analysis finishes and says which line, instead of staying unanalysed", async () => {
     await upload(host, "absurd.gcode", "G28\nM83\nG1 Z0.2 F3000\nG1 X10 Y10 E1 F1200\nG1 X1e999 Y1e308 E1\nG1 X20 Y10 E1\n");
     const entry = await analysed("absurd.gcode");
