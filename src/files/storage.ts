@@ -180,6 +180,7 @@ export class FileStorage {
     if (!isPrintable(name)) throw new FileError("not_printable", `"${name}" is not a G-code file.`, "Upload a file ending in .gcode, .gco or .g.");
     if (this.inUse().has(rel)) throw new FileError("in_use", `"${rel}" is being printed and cannot be replaced.`, IN_USE_HINT);
     this.checkNoLinks(rel);
+    this.checkFolders(rel);
     const st = this.lstat(rel);
     if (st?.isDirectory()) throw new FileError("exists", `"${rel}" is a folder.`, "Choose another name.");
     if (st && !overwrite) throw new FileError("exists", `"${rel}" already exists.`, "Choose another name, or allow overwriting.");
@@ -235,6 +236,7 @@ export class FileStorage {
   mkdir(path: string): StoredFolder {
     const rel = this.newPath(path);
     this.checkNoLinks(rel);
+    this.checkFolders(rel);
     const st = this.lstat(rel);
     if (st && !st.isDirectory()) throw new FileError("exists", `"${rel}" already exists as a file.`, "Choose another name.");
     this.makeParents(`${rel}/x`);
@@ -345,7 +347,9 @@ export class FileStorage {
 
   private checkPath(path: string): string {
     const check = safeRelativePath(path);
-    if (!check.ok) throw new FileError("invalid_path", `The path "${path}" is not allowed: ${check.reason}.`, "Use a plain relative name such as folder/part.gcode.");
+    // A hostile path can be megabytes long: the message quotes its start.
+    const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+    if (!check.ok) throw new FileError("invalid_path", `The path "${shown}" is not allowed: ${check.reason}.`, "Use a plain relative name such as folder/part.gcode.");
     return check.path;
   }
 
@@ -368,8 +372,20 @@ export class FileStorage {
     }
   }
 
+  /** Refuses a path whose folders include an existing file ("a.gcode/b.gcode"): nothing can be made inside a file. */
+  private checkFolders(rel: string): void {
+    const parts = rel.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join("/");
+      const st = this.lstat(folder);
+      if (!st) return;
+      if (!st.isDirectory() && !st.isSymbolicLink()) throw new FileError("exists", `"${folder}" is a file, so "${rel}" cannot be made inside it.`, "Choose a folder, or another name.");
+    }
+  }
+
   private makeParents(rel: string): void {
     this.checkNoLinks(rel);
+    this.checkFolders(rel);
     const parent = dirname(join(this.root, rel));
     mkdirSync(parent, { recursive: true });
   }

@@ -202,6 +202,24 @@ describe("files API", () => {
     expect(onDisk().filter((n) => n === "bin" || n === "tomove.gcode")).toEqual([]);
   }, 30_000);
 
+  test("nothing can be made inside a file: upload, PUT, folder, move and copy under 'a.gcode/' are a 409, not a 500", async () => {
+    await upload(host, "solid.gcode", "G1 X1\n");
+    await upload(host, "loose.gcode", "G1 X2\n");
+    await host.post("/api/v1/files", { folder: "loosedir" });
+    const attempts = [
+      upload(host, "x.gcode", "G1\n", "solid.gcode"),
+      host.api("/api/v1/files/solid.gcode/x.gcode", { method: "PUT", body: "G1\n" }),
+      host.post("/api/v1/files", { folder: "solid.gcode/sub" }),
+      host.post("/api/v1/files/loose.gcode", { command: "move", destination: "solid.gcode/loose.gcode" }),
+      host.post("/api/v1/files/loose.gcode", { command: "copy", destination: "solid.gcode/deep/loose.gcode" }),
+      host.post("/api/v1/files/loosedir", { command: "copy", destination: "solid.gcode/loosedir" }),
+      host.post("/api/v1/files/loosedir", { command: "move", destination: "solid.gcode/loosedir" }),
+    ];
+    for (const res of await Promise.all(attempts)) expect((await expectError(res, 409, "exists")).message).toContain('"solid.gcode" is a file');
+    expect(await (await host.api("/api/v1/files/solid.gcode/content")).text()).toBe("G1 X1\n");
+    for (const p of ["solid.gcode", "loose.gcode", "loosedir"]) expect((await del(p)).status).toBe(204);
+  }, 30_000);
+
   test("absurd numbers in a file: the analysis finishes and says which line, instead of staying unanalysed", async () => {
     await upload(host, "absurd.gcode", "G28\nM83\nG1 Z0.2 F3000\nG1 X10 Y10 E1 F1200\nG1 X1e999 Y1e308 E1\nG1 X20 Y10 E1\n");
     const entry = await analysed("absurd.gcode");
