@@ -29,7 +29,7 @@ export interface StoredFolder {
 
 export class FileError extends Error {
   constructor(
-    readonly code: "invalid_path" | "not_printable" | "not_found" | "in_use" | "exists" | "not_empty" | "upload_incomplete" | "no_space",
+    readonly code: "invalid_path" | "not_printable" | "not_found" | "in_use" | "exists" | "not_empty" | "upload_incomplete" | "no_space" | "read_only",
     message: string,
     readonly hint: string,
   ) {
@@ -40,10 +40,16 @@ export class FileError extends Error {
 const TEMP_PREFIX = ".upload-";
 const FULL_HINT = "Delete files you no longer need, then try again.";
 
-/** A full disk (or quota) as the error a person reads (`what` says what was not done); any other error unchanged. */
+/**
+ * A full disk (or quota), or one that has turned read-only, as the error a person reads (`what`
+ * says what was not done); any other error unchanged.
+ */
 export function diskError(e: unknown, what: string): unknown {
   const code = (e as NodeJS.ErrnoException | null)?.code;
   if (code === "ENOSPC" || code === "EDQUOT") return new FileError("no_space", `The disk is full: ${what}.`, FULL_HINT);
+  if (code === "EROFS") {
+    return new FileError("read_only", `The files folder's disk is read-only: ${what}.`, "Check the disk: an SD card that turns read-only by itself is usually failing. Copy your files off it.");
+  }
   return e;
 }
 const IN_USE_HINT = "Wait for the print to end or cancel it.";
@@ -93,7 +99,7 @@ export class TempUpload {
       this.closed = true;
       await this.handle.close().catch(() => {});
     }
-    rmSync(this.tempPath, { force: true });
+    removeTemp(this.tempPath);
   }
 }
 
@@ -110,7 +116,12 @@ export class FileStorage {
     private readonly inUse: () => Set<string> = () => new Set(),
   ) {
     mkdirSync(root, { recursive: true });
-    this.removeLeftoverTemps(root);
+    try {
+      this.removeLeftoverTemps(root);
+    } catch (e) {
+      // A read-only disk must not stop the host: the files can still be listed and printed.
+      console.warn(`files: leftover partial uploads could not be removed: ${(e as Error).message}`);
+    }
   }
 
   /** Every printable file, newest first. Files copied into the folder by hand are picked up. */
@@ -190,7 +201,11 @@ export class FileStorage {
   /** Starts receiving an upload into a hidden temporary file in the files folder. */
   async beginUpload(): Promise<TempUpload> {
     const temp = join(this.root, `${TEMP_PREFIX}${crypto.randomUUID()}`);
-    return new TempUpload(temp, await open(temp, "wx"));
+    try {
+      return new TempUpload(temp, await open(temp, "wx"));
+    } catch (e) {
+      throw diskError(e, "the upload was not stored");
+    }
   }
 
   /** Moves a finished upload into place at `path` (replacing a file unless it is printing). */
@@ -263,7 +278,11 @@ export class FileStorage {
       if (this.lstat(dst)) throw new FileError("exists", `"${dst}" already exists.`, "Choose another name.");
     }
     this.makeParents(dst);
-    renameSync(join(this.root, src), join(this.root, dst));
+    try {
+      renameSync(join(this.root, src), join(this.root, dst));
+    } catch (e) {
+      throw diskError(e, `"${src}" was not moved`);
+    }
     this.db.transaction(() => {
       if (st.isFile()) {
         this.db.query("DELETE FROM files WHERE path = ?").run(dst);
@@ -299,7 +318,7 @@ export class FileStorage {
       copyFileSync(join(this.root, src), temp);
       renameSync(temp, join(this.root, dst));
     } catch (e) {
-      rmSync(temp, { force: true });
+      removeTemp(temp);
       throw diskError(e, `"${src}" was not copied`);
     }
     const sha = (this.db.query("SELECT sha256 FROM files WHERE path = ?").get(src) as { sha256: string | null } | null)?.sha256 ?? null;
@@ -314,7 +333,11 @@ export class FileStorage {
     const st = this.lstat(rel);
     if (!st) throw new FileError("not_found", `There is no file "${rel}".`, "Check the name; the file list shows what exists.");
     if (!st.isFile()) throw new FileError("not_found", `"${rel}" is not a file.`, "Only files can be deleted here.");
-    rmSync(join(this.root, rel));
+    try {
+      rmSync(join(this.root, rel));
+    } catch (e) {
+      throw diskError(e, `"${rel}" was not deleted`);
+    }
     this.db.query("DELETE FROM files WHERE path = ?").run(rel);
   }
 
@@ -326,7 +349,11 @@ export class FileStorage {
     this.refuseBusy(rel, true, "deleted");
     const abs = join(this.root, rel);
     if (!recursive && readdirSync(abs).length > 0) throw new FileError("not_empty", `The folder "${rel}" is not empty.`, "Delete its files first, or ask for a recursive delete.");
-    rmSync(abs, { recursive: true });
+    try {
+      rmSync(abs, { recursive: true });
+    } catch (e) {
+      throw diskError(e, `"${rel}" was not deleted`);
+    }
     this.db.query("DELETE FROM files WHERE path LIKE ? ESCAPE '\\'").run(likePrefix(rel));
   }
 
@@ -387,7 +414,11 @@ export class FileStorage {
     this.checkNoLinks(rel);
     this.checkFolders(rel);
     const parent = dirname(join(this.root, rel));
-    mkdirSync(parent, { recursive: true });
+    try {
+      mkdirSync(parent, { recursive: true });
+    } catch (e) {
+      throw diskError(e, `the folder of "${rel}" was not made`);
+    }
   }
 
   private lstat(rel: string): Stats | undefined {
@@ -459,6 +490,18 @@ export class FileStorage {
       if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) rmSync(join(dir, entry.name), { force: true });
       else if (entry.isDirectory() && !entry.name.startsWith(".")) this.removeLeftoverTemps(join(dir, entry.name));
     }
+  }
+}
+
+/**
+ * Removes a temporary file, if it is there. On a disk turned read-only even that fails: the
+ * error being reported matters more, and the next start removes what is left.
+ */
+function removeTemp(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Left for removeLeftoverTemps.
   }
 }
 

@@ -1,9 +1,10 @@
 /**
- * A full disk, for real: the files folder is a 1 MiB tmpfs (mounting needs root, which the test
+ * A full disk and a read-only one, for real: the files folder is a 1 MiB tmpfs (mounting needs root, which the test
  * machines and CI have; elsewhere the suite is skipped and says so). Every way a file is written —
  * a multipart upload, a raw PUT (with and without a length announced up front), a copy — answers
  * 507 `no_space` with a sentence, leaves no temporary file, and the file already stored under the
- * same name keeps its content.
+ * same name keeps its content. A disk that turns read-only (a failing SD card) answers 507
+ * `read_only` to every change, and the files can still be listed and downloaded.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -80,5 +81,44 @@ describe.skipIf(!mounted)("a full disk", () => {
     for (const f of files) expect(f.size).toBe(KEPT.length);
     for (const f of files) if (f.path !== "kept.gcode") await host.api(`/api/v1/files/${f.path}`, { method: "DELETE" });
     await keptIntact();
+  }, 30_000);
+});
+
+describe.skipIf(!mounted)("a read-only disk", () => {
+  test("every change is a 507 read_only; listing and downloading go on", async () => {
+    expect((await upload(host, "ro.gcode", "G1 X3\n")).status).toBe(201);
+    await host.post("/api/v1/files", { folder: "shelf" });
+    // A file deleted while the analyser still reads it keeps the mount busy for a moment.
+    let remounted = false;
+    for (let i = 0; i < 100 && !remounted; i++) {
+      remounted = Bun.spawnSync(["mount", "-o", "remount,ro", filesDir]).exitCode === 0;
+      if (!remounted) await Bun.sleep(100);
+    }
+    expect(remounted).toBe(true);
+    try {
+      const attempts = [
+        upload(host, "new.gcode", "G1 X1\n"),
+        upload(host, "ro.gcode", "G1 X1\n"),
+        host.api("/api/v1/files/ro.gcode", { method: "PUT", body: "G1 X1\n" }),
+        host.api("/api/v1/files/streamed.gcode", { method: "PUT", body: streamed("G1 X1\n"), duplex: "half" } as RequestInit),
+        host.post("/api/v1/files", { folder: "new-folder" }),
+        host.post("/api/v1/files/ro.gcode", { command: "copy", destination: "copy.gcode" }),
+        host.post("/api/v1/files/ro.gcode", { command: "move", destination: "shelf" }),
+        host.post("/api/v1/files/ro.gcode", { command: "rename", name: "other.gcode" }),
+        host.api("/api/v1/files/ro.gcode", { method: "DELETE" }),
+        host.api("/api/v1/files/shelf", { method: "DELETE" }),
+      ];
+      for (const res of await Promise.all(attempts)) {
+        const body = await res.json();
+        expect({ status: res.status, code: body.error?.code }).toEqual({ status: 507, code: "read_only" });
+        expect(body.error.message).toContain("read-only");
+      }
+      const { files } = await (await host.api("/api/v1/files")).json();
+      expect(files.map((f: { path: string }) => f.path)).toContain("ro.gcode");
+      expect(files.map((f: { path: string }) => f.path)).not.toContain("new.gcode");
+      expect(await (await host.api("/api/v1/files/ro.gcode/content")).text()).toBe("G1 X3\n");
+    } finally {
+      Bun.spawnSync(["mount", "-o", "remount,rw", filesDir]);
+    }
   }, 30_000);
 });
