@@ -53,6 +53,8 @@ const ARC_SEGMENT_MM = 1;
  * wide would otherwise cost 10,000 planned moves per line).
  */
 const ARC_SEGMENT_ANGLE = Math.PI / 180;
+/** Base64 characters of thumbnails collected per file: real ones total a few hundred kB; a hostile file must not fill the memory. */
+const MAX_THUMBNAIL_CHARS = 16 * 1024 * 1024;
 const INCH = 25.4;
 /**
  * Where a PrusaSlicer-family wipe tower tool change is (its `; CP TOOLCHANGE …` comments). The
@@ -274,6 +276,7 @@ export class GcodeAnalyser {
   // Thumbnails being read.
   private thumb: { format: RawThumbnail["format"]; width: number; height: number; declared: number; parts: string[] } | null = null;
   private readonly thumbnails: RawThumbnail[] = [];
+  private thumbnailChars = 0;
 
   // A line split across two chunks.
   private carry: Uint8Array | null = null;
@@ -942,7 +945,7 @@ export class GcodeAnalyser {
 
   private thumbnailStart(line: string): void {
     const m = /^thumbnail(?:_(PNG|JPG|QOI))? begin (\d+)x(\d+) (\d+)/.exec(line);
-    if (!m) return;
+    if (!m || this.thumbnailChars > MAX_THUMBNAIL_CHARS) return;
     this.thumb = { format: (m[1] as RawThumbnail["format"]) ?? "PNG", width: Number(m[2]), height: Number(m[3]), declared: Number(m[4]), parts: [] };
   }
 
@@ -954,8 +957,10 @@ export class GcodeAnalyser {
       this.thumb = null;
       return;
     }
-    thumb.parts.push(text(buf, i, end));
-    // A block far longer than declared is not a thumbnail; stop collecting.
-    if (thumb.parts.length * 80 > thumb.declared + 100_000) this.thumb = null;
+    const part = text(buf, i, end);
+    thumb.parts.push(part);
+    this.thumbnailChars += part.length;
+    // A block far longer than declared is not a thumbnail, and past the budget none is kept: stop collecting.
+    if (thumb.parts.length * 80 > thumb.declared + 100_000 || this.thumbnailChars > MAX_THUMBNAIL_CHARS) this.thumb = null;
   }
 }
