@@ -265,5 +265,10 @@ describe("files API", () => {
     expect(res.status).toBe(201);
     expect((await res.json()).path).toBe("raw/part.gcode");
     await expectError(await host.api("/api/v1/files/raw/part.gcode?overwrite=false", { method: "PUT", body: "G1 X6\n" }), 409, "exists");
+    // A form sent with PUT (curl -F … -X PUT) is refused, not stored with its framing as G-code.
+    const form = new FormData();
+    form.append("file", new Blob(["G1 X7\n"]), "part.gcode");
+    await expectError(await host.api("/api/v1/files/raw/part.gcode", { method: "PUT", body: form }), 400, "invalid_request");
+    expect(await (await host.api("/api/v1/files/raw/part.gcode/content")).text()).toBe("G1 X5 F600\n");
   });
 });

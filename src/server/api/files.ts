@@ -142,6 +142,10 @@ export function filesApi(ctx: AppContext) {
       "/api/v1/files/*",
       async ({ request, params, query, set }) => {
         if (!request.body) throw new ApiError(400, "invalid_request", "The request has no body.", "curl -T part.gcode …/api/v1/files/folder/part.gcode");
+        // `curl -F` with PUT would store the form's framing as G-code lines the printer would be sent.
+        if (/^multipart\/form-data/i.test(request.headers.get("content-type") ?? "")) {
+          throw new ApiError(400, "invalid_request", "PUT stores the request body as the file; this one is a multipart form.", "Send the raw file (curl -T part.gcode …), or POST the form to /api/v1/files.");
+        }
         ctx.files.checkSpace(Number(request.headers.get("content-length") ?? NaN));
         const stored = await ctx.files.save(pathParam(params["*"]), request.body, query.overwrite !== "false");
         changed();
