@@ -47,6 +47,14 @@ const Z_CANDIDATE = -2;
 export const TIMELINE_STEP = 256 * 1024;
 /** Arcs are planned as chords of about this length (Marlin's MM_PER_ARC_SEGMENT). */
 const ARC_SEGMENT_MM = 1;
+/**
+ * And at most one chord per degree: a wide arc's 1 mm chords meet at angles too small to slow the
+ * head, so more of them change nothing but the time taken (a hostile file of circles a kilometre
+ * wide would otherwise cost 10,000 planned moves per line).
+ */
+const ARC_SEGMENT_ANGLE = Math.PI / 180;
+/** Base64 characters of thumbnails collected per file: real ones total a few hundred kB; a hostile file must not fill the memory. */
+const MAX_THUMBNAIL_CHARS = 16 * 1024 * 1024;
 const INCH = 25.4;
 /**
  * Where a PrusaSlicer-family wipe tower tool change is (its `; CP TOOLCHANGE …` comments). The
@@ -158,6 +166,9 @@ export interface MotionAnalysis {
   /** Lines that are neither G-code nor comments (garbage), and the first one's offset. */
   badLines: number;
   firstBadOffset: number;
+  /** Commands left out because a number in them was beyond any real machine's (lexer MAX_VALUE), and the first one's offset. */
+  outOfRangeLines: number;
+  firstOutOfRangeOffset: number;
   /** Whether a NUL byte or other binary data was seen. */
   binary: boolean;
   /** The last line had no newline. */
@@ -246,6 +257,8 @@ export class GcodeAnalyser {
   private colorChanges = 0;
   private badLines = 0;
   private firstBadOffset = -1;
+  private outOfRangeLines = 0;
+  private firstOutOfRangeOffset = -1;
   private binary = false;
   private readonly longLines = new LongLines();
 
@@ -263,6 +276,7 @@ export class GcodeAnalyser {
   // Thumbnails being read.
   private thumb: { format: RawThumbnail["format"]; width: number; height: number; declared: number; parts: string[] } | null = null;
   private readonly thumbnails: RawThumbnail[] = [];
+  private thumbnailChars = 0;
 
   // A line split across two chunks.
   private carry: Uint8Array | null = null;
@@ -276,7 +290,8 @@ export class GcodeAnalyser {
 
   /** Feeds the next bytes of the file. */
   push(chunk: Uint8Array): void {
-    let from = 0;
+    // A UTF-8 byte order mark (some editors write one) is not part of the first line.
+    let from = this.bytes === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf ? 3 : 0;
     if (this.carry) {
       const nl = chunk.indexOf(NL);
       if (nl < 0) {
@@ -358,6 +373,8 @@ export class GcodeAnalyser {
       thumbnails: this.thumbnails,
       badLines: this.badLines,
       firstBadOffset: this.firstBadOffset,
+      outOfRangeLines: this.outOfRangeLines,
+      firstOutOfRangeOffset: this.firstOutOfRangeOffset,
       binary: this.binary,
       endsMidLine,
       longLines: this.longLines.result(),
@@ -390,7 +407,13 @@ export class GcodeAnalyser {
     // `this.lines` counts the lines before this one.
     this.longLines.note(buf, start, line.comment >= 0 ? line.comment - 1 : end, this.lines + 1);
     const letter = line.letter;
-    if (letter === G) {
+    // A command with an absurd number (X1e999, a 10 MB run of digits) is left out whole: half of
+    // it (a move without its X) would be as wrong, and the number would poison every sum after it.
+    // Display text (M117/M118) is not read, so its words do not count.
+    if (line.outOfRange && (letter === G || letter === T || (letter === M && line.code !== 117 && line.code !== 118))) {
+      if (this.firstOutOfRangeOffset < 0) this.firstOutOfRangeOffset = offset;
+      this.outOfRangeLines++;
+    } else if (letter === G) {
       const code = line.code;
       if (code === 1 || code === 0) this.linear(line, offset);
       else if (code === 2 || code === 3) this.arc(line, offset, code === 2);
@@ -586,7 +609,7 @@ export class GcodeAnalyser {
       if (sweep >= 0) sweep -= 2 * Math.PI;
     } else if (sweep <= 0) sweep += 2 * Math.PI;
     const length = Math.abs(sweep) * radius;
-    const segments = Math.max(1, Math.min(10_000, Math.ceil(length / ARC_SEGMENT_MM)));
+    const segments = Math.max(1, Math.min(Math.ceil(length / ARC_SEGMENT_MM), Math.ceil(Math.abs(sweep) / ARC_SEGMENT_ANGLE)));
     for (let s = 1; s <= segments; s++) {
       const f = s / segments;
       const angle = a0 + sweep * f;
@@ -603,7 +626,7 @@ export class GcodeAnalyser {
     switch (line.code) {
       case 4: {
         const seconds = ((mask & S_BIT) !== 0 ? v[18]! : 0) + ((mask & P_BIT) !== 0 ? v[15]! / 1000 : 0);
-        this.planner.synchronize(seconds);
+        this.planner.synchronize(Math.max(0, seconds));
         break;
       }
       case 10: // firmware retraction
@@ -668,6 +691,8 @@ export class GcodeAnalyser {
     const v = line.values;
     const p = this.planner;
     const has = (b: number) => (mask & b) !== 0;
+    // Limits, speeds and lengths are never negative: a negative one (a typo) is ignored as the firmware would refuse it.
+    const hasLimit = (b: number, index: number) => (mask & b) !== 0 && v[index]! >= 0;
     switch (line.code) {
       case 82:
         this.relativeE = false;
@@ -687,52 +712,54 @@ export class GcodeAnalyser {
       }
       case 201: {
         const u = this.units;
-        if (has(X_BIT)) p.maxAxisAcceleration[0] = v[23]! * u;
-        if (has(Y_BIT)) p.maxAxisAcceleration[1] = v[24]! * u;
-        if (has(Z_BIT)) p.maxAxisAcceleration[2] = v[25]! * u;
-        if (has(E_BIT)) p.maxAxisAcceleration[3] = v[4]! * u;
+        if (hasLimit(X_BIT, 23)) p.maxAxisAcceleration[0] = v[23]! * u;
+        if (hasLimit(Y_BIT, 24)) p.maxAxisAcceleration[1] = v[24]! * u;
+        if (hasLimit(Z_BIT, 25)) p.maxAxisAcceleration[2] = v[25]! * u;
+        if (hasLimit(E_BIT, 4)) p.maxAxisAcceleration[3] = v[4]! * u;
         break;
       }
       case 203: {
         const f = this.feedratesPerMinute ? 1 / 60 : 1;
-        if (has(X_BIT)) p.maxFeedrate[0] = v[23]! * f;
-        if (has(Y_BIT)) p.maxFeedrate[1] = v[24]! * f;
-        if (has(Z_BIT)) p.maxFeedrate[2] = v[25]! * f;
-        if (has(E_BIT)) p.maxFeedrate[3] = v[4]! * f;
+        if (hasLimit(X_BIT, 23)) p.maxFeedrate[0] = v[23]! * f;
+        if (hasLimit(Y_BIT, 24)) p.maxFeedrate[1] = v[24]! * f;
+        if (hasLimit(Z_BIT, 25)) p.maxFeedrate[2] = v[25]! * f;
+        if (hasLimit(E_BIT, 4)) p.maxFeedrate[3] = v[4]! * f;
         break;
       }
       case 204:
         if (has(S_BIT)) {
           // Legacy form: S sets print and travel acceleration (and T the retraction).
-          p.setPrintAcceleration(v[18]!);
-          p.setTravelAcceleration(v[18]!);
-          if (has(T_BIT)) p.setRetractAcceleration(v[19]!);
+          if (hasLimit(S_BIT, 18)) {
+            p.setPrintAcceleration(v[18]!);
+            p.setTravelAcceleration(v[18]!);
+          }
+          if (hasLimit(T_BIT, 19)) p.setRetractAcceleration(v[19]!);
         } else {
-          if (has(P_BIT)) p.setPrintAcceleration(v[15]!);
-          if (has(R_BIT)) p.setRetractAcceleration(v[17]!);
-          if (has(T_BIT)) p.setTravelAcceleration(v[19]!);
+          if (hasLimit(P_BIT, 15)) p.setPrintAcceleration(v[15]!);
+          if (hasLimit(R_BIT, 17)) p.setRetractAcceleration(v[17]!);
+          if (hasLimit(T_BIT, 19)) p.setTravelAcceleration(v[19]!);
         }
         break;
       case 205:
-        if (has(X_BIT)) {
+        if (hasLimit(X_BIT, 23)) {
           p.maxJerk[0] = v[23]!;
           p.maxJerk[1] = v[23]!;
         }
-        if (has(Y_BIT)) p.maxJerk[1] = v[24]!;
-        if (has(Z_BIT)) p.maxJerk[2] = v[25]!;
-        if (has(E_BIT)) p.maxJerk[3] = v[4]!;
-        if (has(S_BIT)) p.minExtrudingRate = v[18]!;
-        if (has(T_BIT)) p.minTravelRate = v[19]!;
-        if (has(J_BIT)) p.junctionDeviation = v[9]!;
+        if (hasLimit(Y_BIT, 24)) p.maxJerk[1] = v[24]!;
+        if (hasLimit(Z_BIT, 25)) p.maxJerk[2] = v[25]!;
+        if (hasLimit(E_BIT, 4)) p.maxJerk[3] = v[4]!;
+        if (hasLimit(S_BIT, 18)) p.minExtrudingRate = v[18]!;
+        if (hasLimit(T_BIT, 19)) p.minTravelRate = v[19]!;
+        if (hasLimit(J_BIT, 9)) p.junctionDeviation = v[9]!;
         break;
       case 207:
         if (has(S_BIT)) this.retractLength = v[18]!;
-        if (has(F_BIT)) this.retractSpeed = v[5]! / 60;
+        if (hasLimit(F_BIT, 5) && v[5]! > 0) this.retractSpeed = v[5]! / 60;
         // Z (a hop on each retraction) is not timed.
         break;
       case 208:
         if (has(S_BIT)) this.recoverExtra = v[18]!;
-        if (has(F_BIT)) this.recoverSpeed = v[5]! / 60;
+        if (hasLimit(F_BIT, 5) && v[5]! > 0) this.recoverSpeed = v[5]! / 60;
         break;
       case 220:
         if (has(B_BIT)) p.savedSpeedFactor = p.speedFactor;
@@ -750,10 +777,10 @@ export class GcodeAnalyser {
         break;
       case 566: {
         // RepRapFirmware jerk, mm/min.
-        if (has(X_BIT)) p.maxJerk[0] = v[23]! / 60;
-        if (has(Y_BIT)) p.maxJerk[1] = v[24]! / 60;
-        if (has(Z_BIT)) p.maxJerk[2] = v[25]! / 60;
-        if (has(E_BIT)) p.maxJerk[3] = v[4]! / 60;
+        if (hasLimit(X_BIT, 23)) p.maxJerk[0] = v[23]! / 60;
+        if (hasLimit(Y_BIT, 24)) p.maxJerk[1] = v[24]! / 60;
+        if (hasLimit(Z_BIT, 25)) p.maxJerk[2] = v[25]! / 60;
+        if (hasLimit(E_BIT, 4)) p.maxJerk[3] = v[4]! / 60;
         break;
       }
       case 600:
@@ -918,7 +945,7 @@ export class GcodeAnalyser {
 
   private thumbnailStart(line: string): void {
     const m = /^thumbnail(?:_(PNG|JPG|QOI))? begin (\d+)x(\d+) (\d+)/.exec(line);
-    if (!m) return;
+    if (!m || this.thumbnailChars > MAX_THUMBNAIL_CHARS) return;
     this.thumb = { format: (m[1] as RawThumbnail["format"]) ?? "PNG", width: Number(m[2]), height: Number(m[3]), declared: Number(m[4]), parts: [] };
   }
 
@@ -930,8 +957,10 @@ export class GcodeAnalyser {
       this.thumb = null;
       return;
     }
-    thumb.parts.push(text(buf, i, end));
-    // A block far longer than declared is not a thumbnail; stop collecting.
-    if (thumb.parts.length * 80 > thumb.declared + 100_000) this.thumb = null;
+    const part = text(buf, i, end);
+    thumb.parts.push(part);
+    this.thumbnailChars += part.length;
+    // A block far longer than declared is not a thumbnail, and past the budget none is kept: stop collecting.
+    if (thumb.parts.length * 80 > thumb.declared + 100_000 || this.thumbnailChars > MAX_THUMBNAIL_CHARS) this.thumb = null;
   }
 }

@@ -7,11 +7,12 @@
 import { GcodeAnalyser, type MotionAnalysis } from "./analyser.ts";
 import { applyLimits, defaultLimits, isEmptyLimits, limitsFromSlicerConfig, type MachineLimits, type MachineLimitsPatch } from "./limits.ts";
 import { extractMetadata, METADATA_WINDOW } from "./metadata.ts";
-import type { AnalysisResult, SlicerMetadata, TimelineParts } from "./result.ts";
+import * as v from "valibot";
+import { AnalysisResultSchema, type AnalysisResult, type SlicerMetadata, type TimelineParts } from "./result.ts";
 import { decodeThumbnails, type Thumbnail } from "./thumbnails.ts";
 
 /** Bump when the figures change, so stored results are redone. */
-export const ANALYSER_VERSION = 6;
+export const ANALYSER_VERSION = 7;
 
 export class AnalysisError extends Error {
   constructor(
@@ -51,10 +52,13 @@ export class Analysis {
   private readonly tailText: string;
   private readonly headText: string;
   private readonly bgcode: boolean;
+  private readonly utf16: boolean;
 
   /** `head` and `tail` are the file's first and last METADATA_WINDOW bytes (they may overlap). */
   constructor(head: Uint8Array, tail: Uint8Array, options: AnalysisOptions = {}) {
     this.bgcode = head.length >= 4 && head[0] === 0x47 && head[1] === 0x43 && head[2] === 0x44 && head[3] === 0x45;
+    // A UTF-16 byte order mark, either way round.
+    this.utf16 = head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff));
     this.headText = decoder.decode(head.subarray(0, METADATA_WINDOW));
     this.tailText = decoder.decode(tail.subarray(Math.max(0, tail.length - METADATA_WINDOW)));
     const { metadata, config } = extractMetadata(this.headText, this.tailText);
@@ -82,13 +86,30 @@ export class Analysis {
     if (this.bgcode || !this.analyser) {
       throw new AnalysisError("bgcode", "This is binary G-code (.bgcode); Layerline analyses plain-text G-code.", "Export plain G-code from the slicer (turn off binary G-code in the printer settings).");
     }
+    if (this.utf16) {
+      throw new AnalysisError("not_gcode", "The file is UTF-16 text; printers read G-code as plain ASCII (UTF-8) text.", "Save the file again as UTF-8 (or ANSI) in your editor, or export it from the slicer again.");
+    }
+    // Lines ended by CR alone (classic Mac OS): to a printer, and to the sender, the file is one line.
+    if (!this.headText.includes("\n") && this.headText.includes("\r")) {
+      throw new AnalysisError("not_gcode", "The file's lines end with CR only (old Mac line ends), so it reads as a single line.", "Convert the line ends to LF or CRLF (most editors can; or: tr '\\r' '\\n' < in.gcode > out.gcode) and upload it again.");
+    }
     const motion = this.analyser.finish();
     check(motion, this.metadata, this.tailText);
     const { thumbnails, warnings } = decodeThumbnails(motion.thumbnails);
     if (motion.endsMidLine) warnings.push("The file does not end with a line break; it may have been cut short.");
     if (motion.moves === 0) warnings.push("The file has no moves: it prints nothing.");
     if (motion.badLines > 0) warnings.push(`${motion.badLines} line(s) are neither G-code nor comments (the first at byte ${motion.firstBadOffset}).`);
-    return { result: { ...buildResult(motion, this.metadata, thumbnails, warnings, durationMs), printerLimits: this.printerLimits }, thumbnails };
+    if (motion.outOfRangeLines > 0) {
+      warnings.push(`${motion.outOfRangeLines} command(s) hold a number too large for any printer (the first at byte ${motion.firstOutOfRangeOffset}); they were left out of the estimate.`);
+    }
+    const result = { ...buildResult(motion, this.metadata, thumbnails, warnings, durationMs), printerLimits: this.printerLimits };
+    // The last guard: a figure that is not a finite number cannot be stored or shown.
+    const valid = v.safeParse(AnalysisResultSchema, result);
+    if (!valid.success) {
+      const issue = valid.issues[0];
+      throw new AnalysisError("unreadable", `The file's figures cannot be computed (${v.getDotPath(issue) ?? "result"}: ${issue.message}).`, "Check the file in the slicer's preview and export it again.");
+    }
+    return { result, thumbnails };
   }
 }
 

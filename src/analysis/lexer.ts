@@ -22,6 +22,12 @@ for (let c = 48; c <= 57; c++) CLASS[c] = 1;
 for (let c = 65; c <= 90; c++) CLASS[c] = 2;
 for (let c = 97; c <= 122; c++) CLASS[c] = 3;
 
+/**
+ * The largest magnitude a parameter may have: no coordinate, feed rate, temperature or dwell of a
+ * real print comes near it, and sums and squares of such values stay finite in the planner.
+ */
+export const MAX_VALUE = 1e9;
+
 const POW10 = new Float64Array(23);
 for (let i = 0; i < POW10.length; i++) POW10[i] = 10 ** i;
 
@@ -65,6 +71,8 @@ export class LexedLine {
   readonly values = new Float64Array(26);
   /** Index of the byte after `;` where a comment starts, or -1. */
   comment = -1;
+  /** Whether a parameter's number was beyond MAX_VALUE (or overflowed): that parameter is left out of `mask`. */
+  outOfRange = false;
   /** Start of the command word (for WORD lines and string parameters). */
   start = 0;
   /** Index of the line's end (the `\n`, or the buffer end for the last line). */
@@ -85,6 +93,7 @@ export function lex(buf: Uint8Array, start: number, end: number, out: LexedLine)
   out.sub = -1;
   out.mask = 0;
   out.comment = -1;
+  out.outOfRange = false;
   out.end = end;
   let i = start;
   // Leading blanks and a line number.
@@ -226,9 +235,14 @@ export function lex(buf: Uint8Array, start: number, end: number, out: LexedLine)
       }
       v = eneg ? v / 10 ** ex : v * 10 ** ex;
     }
+    i = j;
+    // `!(v <= MAX_VALUE)` also catches NaN (a mantissa and scale that both overflowed).
+    if (!(v <= MAX_VALUE)) {
+      out.outOfRange = true;
+      continue;
+    }
     values[index] = neg ? -v : v;
     mask |= 1 << index;
-    i = j;
   }
   out.mask = mask;
 }

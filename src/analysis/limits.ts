@@ -166,7 +166,8 @@ export function limitsFromSlicerConfig(config: Record<string, string>): MachineL
     const raw = config[key];
     if (raw === undefined) return undefined;
     const n = Number(raw.split(",")[0]);
-    return Number.isFinite(n) ? n : undefined;
+    // A limit is never negative (the schema's Limit); a broken config block's value is ignored.
+    return Number.isFinite(n) && n >= 0 ? n : undefined;
   };
   if (num("machine_max_feedrate_x") === undefined) return undefined;
   if (config.machine_limits_usage === "ignore") return undefined;

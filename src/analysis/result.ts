@@ -6,7 +6,8 @@ import * as v from "valibot";
 import { MachineLimitsPatchSchema } from "./limits.ts";
 
 const Nullable = <S extends v.GenericSchema>(s: S) => v.nullable(s);
-const N = v.number();
+// Finite: JSON has no NaN or Infinity (they would come back as null and the result be unreadable).
+const N = v.pipe(v.number(), v.finite());
 
 export const BoxSchema = v.object({ minX: N, maxX: N, minY: N, maxY: N, minZ: N, maxZ: N });
 export type Box = v.InferOutput<typeof BoxSchema>;

@@ -60,10 +60,11 @@ function decodeStarName(raw: string): string {
 
 /**
  * A quoted `filename`: browsers write `"`, CR and LF in it as %22, %0D and %0A (the HTML
- * standard's form encoding), other clients as backslash escapes.
+ * standard's form encoding), other clients escape `"` and `\` with a backslash. Any other
+ * backslash is a character of the name (a Windows path, "C:\parts\a.gcode", whose last part is kept).
  */
 function unquoteName(quoted: string): string {
-  return quoted.replace(/\\(.)/g, "$1").replace(/%(22|0D|0A)/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return quoted.replace(/\\(["\\])/g, "$1").replace(/%(22|0D|0A)/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 function parseHeaders(block: string): PartHeaders {

@@ -29,7 +29,7 @@ export interface StoredFolder {
 
 export class FileError extends Error {
   constructor(
-    readonly code: "invalid_path" | "not_printable" | "not_found" | "in_use" | "exists" | "not_empty" | "upload_incomplete" | "no_space",
+    readonly code: "invalid_path" | "not_printable" | "not_found" | "in_use" | "exists" | "not_empty" | "upload_incomplete" | "no_space" | "read_only",
     message: string,
     readonly hint: string,
   ) {
@@ -38,6 +38,20 @@ export class FileError extends Error {
 }
 
 const TEMP_PREFIX = ".upload-";
+const FULL_HINT = "Delete files you no longer need, then try again.";
+
+/**
+ * A full disk (or quota), or one that has turned read-only, as the error a person reads (`what`
+ * says what was not done); any other error unchanged.
+ */
+export function diskError(e: unknown, what: string): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return new FileError("no_space", `The disk is full: ${what}.`, FULL_HINT);
+  if (code === "EROFS") {
+    return new FileError("read_only", `The files folder's disk is read-only: ${what}.`, "Check the disk: an SD card that turns read-only by itself is usually failing. Copy your files off it.");
+  }
+  return e;
+}
 const IN_USE_HINT = "Wait for the print to end or cancel it.";
 
 interface FileRow {
@@ -85,7 +99,7 @@ export class TempUpload {
       this.closed = true;
       await this.handle.close().catch(() => {});
     }
-    rmSync(this.tempPath, { force: true });
+    removeTemp(this.tempPath);
   }
 }
 
@@ -102,7 +116,12 @@ export class FileStorage {
     private readonly inUse: () => Set<string> = () => new Set(),
   ) {
     mkdirSync(root, { recursive: true });
-    this.removeLeftoverTemps(root);
+    try {
+      this.removeLeftoverTemps(root);
+    } catch (e) {
+      // A read-only disk must not stop the host: the files can still be listed and printed.
+      console.warn(`files: leftover partial uploads could not be removed: ${(e as Error).message}`);
+    }
   }
 
   /** Every printable file, newest first. Files copied into the folder by hand are picked up. */
@@ -155,16 +174,24 @@ export class FileStorage {
     return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
   }
 
+  /** Refuses an upload whose announced size (a Content-Length; NaN when unknown) cannot fit in the free space. */
+  checkSpace(bytes: number): void {
+    if (Number.isFinite(bytes) && bytes > this.space().free) {
+      throw new FileError("no_space", `There is not enough free space for this upload (${bytes} bytes).`, FULL_HINT);
+    }
+  }
+
   /**
    * Checks that a file may be stored at `path` (a valid printable name, not being printed, not
    * through a symlink) before any byte is received. Returns the normalised path.
    */
   checkTarget(path: string, overwrite = true): string {
-    const rel = this.checkPath(path);
+    const rel = this.newPath(path);
     const name = baseName(rel);
     if (!isPrintable(name)) throw new FileError("not_printable", `"${name}" is not a G-code file.`, "Upload a file ending in .gcode, .gco or .g.");
     if (this.inUse().has(rel)) throw new FileError("in_use", `"${rel}" is being printed and cannot be replaced.`, IN_USE_HINT);
     this.checkNoLinks(rel);
+    this.checkFolders(rel);
     const st = this.lstat(rel);
     if (st?.isDirectory()) throw new FileError("exists", `"${rel}" is a folder.`, "Choose another name.");
     if (st && !overwrite) throw new FileError("exists", `"${rel}" already exists.`, "Choose another name, or allow overwriting.");
@@ -174,7 +201,11 @@ export class FileStorage {
   /** Starts receiving an upload into a hidden temporary file in the files folder. */
   async beginUpload(): Promise<TempUpload> {
     const temp = join(this.root, `${TEMP_PREFIX}${crypto.randomUUID()}`);
-    return new TempUpload(temp, await open(temp, "wx"));
+    try {
+      return new TempUpload(temp, await open(temp, "wx"));
+    } catch (e) {
+      throw diskError(e, "the upload was not stored");
+    }
   }
 
   /** Moves a finished upload into place at `path` (replacing a file unless it is printing). */
@@ -186,14 +217,16 @@ export class FileStorage {
       await upload.discard();
       throw e;
     }
-    const sha256 = await upload.close();
     const abs = join(this.root, rel);
+    let sha256: string;
     try {
+      // Closing flushes to disk: a full disk may only show here.
+      sha256 = await upload.close();
       this.makeParents(rel);
       renameSync(upload.tempPath, abs);
     } catch (e) {
       await upload.discard();
-      throw e;
+      throw diskError(e, `"${rel}" was not stored (any previous file of that name is unchanged)`);
     }
     const st = statSync(abs);
     const now = Date.now();
@@ -209,15 +242,16 @@ export class FileStorage {
       for await (const chunk of chunksOf(data instanceof Blob ? data.stream() : data)) await upload.write(chunk);
     } catch (e) {
       await upload.discard();
-      throw e;
+      throw diskError(e, `"${path}" was not stored (any previous file of that name is unchanged)`);
     }
     return this.commitUpload(upload, path, overwrite);
   }
 
   /** Creates a folder (and its parents). */
   mkdir(path: string): StoredFolder {
-    const rel = this.checkPath(path);
+    const rel = this.newPath(path);
     this.checkNoLinks(rel);
+    this.checkFolders(rel);
     const st = this.lstat(rel);
     if (st && !st.isDirectory()) throw new FileError("exists", `"${rel}" already exists as a file.`, "Choose another name.");
     this.makeParents(`${rel}/x`);
@@ -233,7 +267,7 @@ export class FileStorage {
   /** Moves (or renames) a file or folder to `to`. */
   move(from: string, to: string, overwrite = false): string {
     const src = this.checkPath(from);
-    const dst = this.checkPath(to);
+    const dst = this.newPath(to);
     const st = this.existing(src);
     this.refuseBusy(src, st.isDirectory(), "moved");
     if (dst === src) return dst;
@@ -244,7 +278,11 @@ export class FileStorage {
       if (this.lstat(dst)) throw new FileError("exists", `"${dst}" already exists.`, "Choose another name.");
     }
     this.makeParents(dst);
-    renameSync(join(this.root, src), join(this.root, dst));
+    try {
+      renameSync(join(this.root, src), join(this.root, dst));
+    } catch (e) {
+      throw diskError(e, `"${src}" was not moved`);
+    }
     this.db.transaction(() => {
       if (st.isFile()) {
         this.db.query("DELETE FROM files WHERE path = ?").run(dst);
@@ -261,7 +299,7 @@ export class FileStorage {
   /** Copies a file (content hash and analysis are shared) or a folder. */
   copy(from: string, to: string, overwrite = false): string {
     const src = this.checkPath(from);
-    const dst = this.checkPath(to);
+    const dst = this.newPath(to);
     const st = this.existing(src);
     if (dst === src) throw new FileError("exists", `"${dst}" already exists.`, "Choose another name for the copy.");
     if (st.isDirectory()) {
@@ -280,8 +318,8 @@ export class FileStorage {
       copyFileSync(join(this.root, src), temp);
       renameSync(temp, join(this.root, dst));
     } catch (e) {
-      rmSync(temp, { force: true });
-      throw e;
+      removeTemp(temp);
+      throw diskError(e, `"${src}" was not copied`);
     }
     const sha = (this.db.query("SELECT sha256 FROM files WHERE path = ?").get(src) as { sha256: string | null } | null)?.sha256 ?? null;
     this.upsert(dst, statSync(join(this.root, dst)), Date.now(), sha);
@@ -295,7 +333,11 @@ export class FileStorage {
     const st = this.lstat(rel);
     if (!st) throw new FileError("not_found", `There is no file "${rel}".`, "Check the name; the file list shows what exists.");
     if (!st.isFile()) throw new FileError("not_found", `"${rel}" is not a file.`, "Only files can be deleted here.");
-    rmSync(join(this.root, rel));
+    try {
+      rmSync(join(this.root, rel));
+    } catch (e) {
+      throw diskError(e, `"${rel}" was not deleted`);
+    }
     this.db.query("DELETE FROM files WHERE path = ?").run(rel);
   }
 
@@ -307,7 +349,11 @@ export class FileStorage {
     this.refuseBusy(rel, true, "deleted");
     const abs = join(this.root, rel);
     if (!recursive && readdirSync(abs).length > 0) throw new FileError("not_empty", `The folder "${rel}" is not empty.`, "Delete its files first, or ask for a recursive delete.");
-    rmSync(abs, { recursive: true });
+    try {
+      rmSync(abs, { recursive: true });
+    } catch (e) {
+      throw diskError(e, `"${rel}" was not deleted`);
+    }
     this.db.query("DELETE FROM files WHERE path LIKE ? ESCAPE '\\'").run(likePrefix(rel));
   }
 
@@ -328,8 +374,19 @@ export class FileStorage {
 
   private checkPath(path: string): string {
     const check = safeRelativePath(path);
-    if (!check.ok) throw new FileError("invalid_path", `The path "${path}" is not allowed: ${check.reason}.`, "Use a plain relative name such as folder/part.gcode.");
+    // A hostile path can be megabytes long: the message quotes its start.
+    const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+    if (!check.ok) throw new FileError("invalid_path", `The path "${shown}" is not allowed: ${check.reason}.`, "Use a plain relative name such as folder/part.gcode.");
     return check.path;
+  }
+
+  /**
+   * A name for something new, in Unicode NFC: "é" typed on one system and sent decomposed by
+   * another would otherwise be two files whose names look the same. (Existing names are found as
+   * they are on disk, so a file copied in by hand under a decomposed name stays usable.)
+   */
+  private newPath(path: string): string {
+    return this.checkPath(path).normalize("NFC");
   }
 
   /** Refuses a path that passes through (or is) a symbolic link: it could lead outside the folder. */
@@ -342,10 +399,26 @@ export class FileStorage {
     }
   }
 
+  /** Refuses a path whose folders include an existing file ("a.gcode/b.gcode"): nothing can be made inside a file. */
+  private checkFolders(rel: string): void {
+    const parts = rel.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join("/");
+      const st = this.lstat(folder);
+      if (!st) return;
+      if (!st.isDirectory() && !st.isSymbolicLink()) throw new FileError("exists", `"${folder}" is a file, so "${rel}" cannot be made inside it.`, "Choose a folder, or another name.");
+    }
+  }
+
   private makeParents(rel: string): void {
     this.checkNoLinks(rel);
+    this.checkFolders(rel);
     const parent = dirname(join(this.root, rel));
-    mkdirSync(parent, { recursive: true });
+    try {
+      mkdirSync(parent, { recursive: true });
+    } catch (e) {
+      throw diskError(e, `the folder of "${rel}" was not made`);
+    }
   }
 
   private lstat(rel: string): Stats | undefined {
@@ -417,6 +490,18 @@ export class FileStorage {
       if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) rmSync(join(dir, entry.name), { force: true });
       else if (entry.isDirectory() && !entry.name.startsWith(".")) this.removeLeftoverTemps(join(dir, entry.name));
     }
+  }
+}
+
+/**
+ * Removes a temporary file, if it is there. On a disk turned read-only even that fails: the
+ * error being reported matters more, and the next start removes what is left.
+ */
+function removeTemp(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Left for removeLeftoverTemps.
   }
 }
 

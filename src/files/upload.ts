@@ -4,7 +4,7 @@
  * checked as soon as the file part's name is known (a bad name, or a file being printed, is
  * refused before its bytes are stored); the file is renamed into place only once complete.
  */
-import { FileError, type FileStorage, type StoredFile, type TempUpload } from "./storage.ts";
+import { diskError, FileError, type FileStorage, type StoredFile, type TempUpload } from "./storage.ts";
 import { boundaryOf, chunksOf, MultipartError, readMultipart } from "./multipart.ts";
 
 export interface UploadOptions {
@@ -51,10 +51,7 @@ export async function receiveUpload(request: Request, storage: FileStorage, opti
   const boundary = boundaryOf(request.headers.get("content-type"));
   if (!boundary) throw new FileError("upload_incomplete", "The upload is not multipart/form-data.", `Send the file as a form field "${fileField}" (curl -F ${fileField}=@part.gcode).`);
   if (!request.body) throw new FileError("upload_incomplete", "The upload has no body.", `Send the file as a form field "${fileField}".`);
-  const length = Number(request.headers.get("content-length"));
-  if (Number.isFinite(length) && length > storage.space().free) {
-    throw new FileError("no_space", `There is not enough free space for this upload (${length} bytes).`, "Delete files you no longer need.");
-  }
+  storage.checkSpace(Number(request.headers.get("content-length") ?? NaN));
 
   const fields: Record<string, string> = {};
   let temp: TempUpload | null = null;
@@ -92,7 +89,8 @@ export async function receiveUpload(request: Request, storage: FileStorage, opti
 /** What went wrong while receiving, as the error a person reads. */
 function uploadError(e: unknown): unknown {
   if (e instanceof FileError) return e;
-  if ((e as NodeJS.ErrnoException).code === "ENOSPC") return new FileError("no_space", "The disk is full; the upload was not stored.", "Delete files you no longer need.");
+  const full = diskError(e, "the upload was not stored (any previous file of that name is unchanged)");
+  if (full !== e) return full;
   if (e instanceof MultipartError) return new FileError("upload_incomplete", `The upload is incomplete: ${e.message}.`, "Upload the file again.");
   // The client went away mid-body: the stream read fails (an AbortError or a connection error).
   if (e instanceof Error && (e.name === "AbortError" || /closed|abort|reset/i.test(e.message))) {

@@ -49,6 +49,7 @@ const FILE_STATUS: Record<FileError["code"], number> = {
   not_empty: 409,
   upload_incomplete: 400,
   no_space: 507,
+  read_only: 507,
 };
 
 export const errorBody = (code: string, message: string, hint = "") => ({ error: { code, message, hint } });

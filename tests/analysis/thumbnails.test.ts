@@ -85,4 +85,13 @@ describe("thumbnails", () => {
     expect(result.warnings.join("\n")).toMatch(/not a PNG, JPEG or QOI/);
     expect(result.warnings.join("\n")).toMatch(/QOI data ends/);
   });
+
+  test("a file of endless thumbnail blocks: collection stops at 16 MiB of base64, not at the memory's end", () => {
+    // 24 blocks of 1 MiB each, honestly declared: each alone is acceptable, together too much.
+    const junk = new Uint8Array(768 * 1024).fill(65);
+    const { result } = analyseText(block("", 8, 8, junk).repeat(24) + "G1 X1\n");
+    const collected = result.warnings.filter((w) => /not a PNG, JPEG or QOI/.test(w)).length;
+    expect(collected).toBeGreaterThan(10);
+    expect(collected).toBeLessThanOrEqual(17);
+  });
 });

@@ -170,6 +170,66 @@ describe("files API", () => {
     expect(stored()).toBe(0); // the analysis of content no file has any more is dropped
   }, 30_000);
 
+  test("names that look the same are the same file: é composed or decomposed (Unicode NFC)", async () => {
+    const composed = "caf\u00e9.gcode";
+    const decomposed = "cafe\u0301.gcode";
+    expect((await upload(host, composed, "G1 X1\n")).status).toBe(201);
+    const second = await upload(host, decomposed, "G1 X2\n");
+    expect(second.status).toBe(201);
+    expect((await second.json()).path).toBe(composed);
+    const { files } = await (await host.api("/api/v1/files?q=caf")).json();
+    expect(files.map((f: any) => f.path)).toEqual([composed]);
+    expect(await (await host.api(`/api/v1/files/${encodeURIComponent(composed)}/content`)).text()).toBe("G1 X2\n");
+    // A folder made under the decomposed name is found under the composed one.
+    expect((await host.post("/api/v1/files", { folder: "d\u00e9j\u00e0" })).status).toBe(201);
+    expect((await upload(host, "x.gcode", "G1\n", "de\u0301ja\u0300")).status).toBe(201);
+    expect((await host.api(`/api/v1/files/${encodeURIComponent("d\u00e9j\u00e0")}/x.gcode`)).status).toBe(200);
+    expect((await host.api(`/api/v1/files/${encodeURIComponent("d\u00e9j\u00e0")}?recursive=true`, { method: "DELETE" })).status).toBe(204);
+    expect((await del(encodeURIComponent(composed))).status).toBe(204);
+    expect(onDisk().filter((n) => /^(caf|d)/.test(n.normalize("NFC")))).toEqual([]);
+  }, 30_000);
+
+  test("move or copy onto an existing folder puts the file into it, keeping its name", async () => {
+    await host.post("/api/v1/files", { folder: "bin" });
+    await upload(host, "tomove.gcode", "G1 X1\n");
+    const moved = await host.post("/api/v1/files/tomove.gcode", { command: "move", destination: "bin" });
+    expect(moved.status).toBe(200);
+    expect((await moved.json()).path).toBe("bin/tomove.gcode");
+    const copied = await host.post("/api/v1/files/bin/tomove.gcode", { command: "copy", destination: "bin/" });
+    await expectError(copied, 409, "exists"); // into the folder it is in: the same name
+    await expectError(await host.post("/api/v1/files/bin/tomove.gcode", { command: "copy", destination: "nowhere/" }), 404, "file_not_found");
+    expect((await host.api("/api/v1/files/bin?recursive=true", { method: "DELETE" })).status).toBe(204);
+    expect(onDisk().filter((n) => n === "bin" || n === "tomove.gcode")).toEqual([]);
+  }, 30_000);
+
+  test("nothing can be made inside a file: upload, PUT, folder, move and copy under 'a.gcode/' are a 409, not a 500", async () => {
+    await upload(host, "solid.gcode", "G1 X1\n");
+    await upload(host, "loose.gcode", "G1 X2\n");
+    await host.post("/api/v1/files", { folder: "loosedir" });
+    const attempts = [
+      upload(host, "x.gcode", "G1\n", "solid.gcode"),
+      host.api("/api/v1/files/solid.gcode/x.gcode", { method: "PUT", body: "G1\n" }),
+      host.post("/api/v1/files", { folder: "solid.gcode/sub" }),
+      host.post("/api/v1/files/loose.gcode", { command: "move", destination: "solid.gcode/loose.gcode" }),
+      host.post("/api/v1/files/loose.gcode", { command: "copy", destination: "solid.gcode/deep/loose.gcode" }),
+      host.post("/api/v1/files/loosedir", { command: "copy", destination: "solid.gcode/loosedir" }),
+      host.post("/api/v1/files/loosedir", { command: "move", destination: "solid.gcode/loosedir" }),
+    ];
+    for (const res of await Promise.all(attempts)) expect((await expectError(res, 409, "exists")).message).toContain('"solid.gcode" is a file');
+    expect(await (await host.api("/api/v1/files/solid.gcode/content")).text()).toBe("G1 X1\n");
+    for (const p of ["solid.gcode", "loose.gcode", "loosedir"]) expect((await del(p)).status).toBe(204);
+  }, 30_000);
+
+  test("absurd numbers in a file: the analysis finishes and says which line, instead of staying unanalysed", async () => {
+    await upload(host, "absurd.gcode", "G28\nM83\nG1 Z0.2 F3000\nG1 X10 Y10 E1 F1200\nG1 X1e999 Y1e308 E1\nG1 X20 Y10 E1\n");
+    const entry = await analysed("absurd.gcode");
+    expect(entry.analysis.state).toBe("done");
+    expect(entry.analysis.summary.warnings.join(" ")).toMatch(/number too large for any printer \(the first at byte 42\)/);
+    expect(entry.analysis.summary.dimensions).toEqual({ width: 20, depth: 10, height: 0 });
+    expect((await host.api("/api/v1/files/absurd.gcode/analysis")).status).toBe(200);
+    expect((await del("absurd.gcode")).status).toBe(204);
+  }, 30_000);
+
   test("analysis can wait for idle printers; progress is pushed over SSE", async () => {
     const settings = await (await host.api("/api/v1/analysis/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ onlyWhenIdle: true }) })).json();
     expect(settings.onlyWhenIdle).toBe(true);
@@ -205,5 +265,10 @@ describe("files API", () => {
     expect(res.status).toBe(201);
     expect((await res.json()).path).toBe("raw/part.gcode");
     await expectError(await host.api("/api/v1/files/raw/part.gcode?overwrite=false", { method: "PUT", body: "G1 X6\n" }), 409, "exists");
+    // A form sent with PUT (curl -F … -X PUT) is refused, not stored with its framing as G-code.
+    const form = new FormData();
+    form.append("file", new Blob(["G1 X7\n"]), "part.gcode");
+    await expectError(await host.api("/api/v1/files/raw/part.gcode", { method: "PUT", body: form }), 400, "invalid_request");
+    expect(await (await host.api("/api/v1/files/raw/part.gcode/content")).text()).toBe("G1 X5 F600\n");
   });
 });

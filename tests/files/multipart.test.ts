@@ -49,6 +49,9 @@ describe("streaming multipart reader", () => {
     };
     expect(await named('filename="my %22best%22 part.gcode"')).toBe('my "best" part.gcode');
     expect(await named('filename="a\\"b.gcode"')).toBe('a"b.gcode');
+    // Only " and \\ are escaped; other backslashes are a Windows path's (its last part is the name).
+    expect(await named('filename="C:\\parts\\boat.gcode"')).toBe("C:\\parts\\boat.gcode");
+    expect(await named('filename="a\\\\b.gcode"')).toBe("a\\b.gcode");
     expect(await named("filename*=UTF-8''caf%C3%A9.gcode")).toBe("café.gcode");
     const broken = await named("filename*=UTF-8''%E0%A4%A.gcode").catch((e) => e);
     expect(broken).toBeInstanceOf(MultipartError);

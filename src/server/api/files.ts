@@ -101,6 +101,16 @@ export function filesApi(ctx: AppContext) {
     return { file: m[1]!, kind: m[2]!.startsWith("thumbnails") ? ("thumbnail" as const) : (m[2] as "content" | "analysis"), width: Number(m[3]), height: Number(m[4]) };
   };
 
+  /** A destination naming an existing folder (or ending in "/") means into it, keeping the name, as `mv` does. */
+  const into = (path: string, destination: string) => {
+    const folder = destination.replace(/\/+$/, "");
+    if (!ctx.files.isFolder(folder)) {
+      if (destination.endsWith("/")) throw new ApiError(404, "file_not_found", `There is no folder "${folder}".`, 'Create it first: POST /api/v1/files {"folder": …}.');
+      return destination;
+    }
+    return `${folder}/${path.slice(path.lastIndexOf("/") + 1)}`;
+  };
+
   return new Elysia()
     .get("/api/v1/files", ({ query }) => {
       const sort = SORT_KEYS.includes(query.sort as SortKey) ? (query.sort as SortKey) : undefined;
@@ -132,6 +142,11 @@ export function filesApi(ctx: AppContext) {
       "/api/v1/files/*",
       async ({ request, params, query, set }) => {
         if (!request.body) throw new ApiError(400, "invalid_request", "The request has no body.", "curl -T part.gcode …/api/v1/files/folder/part.gcode");
+        // `curl -F` with PUT would store the form's framing as G-code lines the printer would be sent.
+        if (/^multipart\/form-data/i.test(request.headers.get("content-type") ?? "")) {
+          throw new ApiError(400, "invalid_request", "PUT stores the request body as the file; this one is a multipart form.", "Send the raw file (curl -T part.gcode …), or POST the form to /api/v1/files.");
+        }
+        ctx.files.checkSpace(Number(request.headers.get("content-length") ?? NaN));
         const stored = await ctx.files.save(pathParam(params["*"]), request.body, query.overwrite !== "false");
         changed();
         set.status = 201;
@@ -185,8 +200,8 @@ export function filesApi(ctx: AppContext) {
         if (cmd.command === "rename") {
           if (/[\\/]/.test(cmd.name)) throw new ApiError(400, "invalid_path", "A new name may not contain / or \\.", 'Use {"command":"move"} to move into another folder.');
           target = ctx.files.move(path, uploadPath(path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "", cmd.name), cmd.overwrite ?? false);
-        } else if (cmd.command === "move") target = ctx.files.move(path, cmd.destination, cmd.overwrite ?? false);
-        else target = ctx.files.copy(path, cmd.destination, cmd.overwrite ?? false);
+        } else if (cmd.command === "move") target = ctx.files.move(path, into(path, cmd.destination), cmd.overwrite ?? false);
+        else target = ctx.files.copy(path, into(path, cmd.destination), cmd.overwrite ?? false);
         changed();
         return catalog.get(target) ?? { path: target, type: "folder" };
       },
