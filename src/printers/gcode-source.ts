@@ -124,7 +124,8 @@ export class GcodeSource {
     const tail = this.buffer.subarray(this.pos);
     this.bufferStart += this.pos;
     this.buffer = tail.length ? Buffer.concat([tail, bytes]) : bytes;
-    this.pos = 0;
+    // A UTF-8 byte order mark (some editors write one) is not part of the first command.
+    this.pos = from === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
     this.loadedTo = from + bytes.length;
   }
 }

@@ -56,3 +56,13 @@ test("every command, offset and line number, as clean() reads the line, over sev
   expect(await readAll(path, bytes.length, prev.end, prev.line + 1)).toEqual(expected.slice(30_000));
   expect(from.line).toBeGreaterThan(prev.line);
 });
+
+test("a UTF-8 byte order mark before the first command is not sent with it", async () => {
+  const bytes = Buffer.from("\u00ef\u00bb\u00bfG28\nG1 X1\n", "latin1");
+  const path = join(dir, "bom.gcode");
+  writeFileSync(path, bytes);
+  expect(await readAll(path, bytes.length)).toEqual([
+    { command: "G28", end: 7, line: 1 },
+    { command: "G1 X1", end: 13, line: 2 },
+  ]);
+});
