@@ -19,7 +19,7 @@ import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
 import type { Result } from "../printers/controller.ts";
 import type { PrinterSession } from "../printers/session.ts";
-import type { SdFile } from "../printers/status.ts";
+import type { Problem, SdFile } from "../printers/status.ts";
 import { CheckpointStore } from "./checkpoints.ts";
 import { planFrom, type Checkpoint, type JobPlan } from "./plan.ts";
 import { interruptedSummary, notResumable, resumeFrom } from "./recovery.ts";
@@ -52,11 +52,16 @@ export interface JobLink {
    * printer's own limits, `replanned` gets that plan later.
    */
   planFor(printerId: string, file: string, replanned?: (plan: JobPlan) => void): JobPlan;
+  /** Why `file` must not be sent to a printer (its analysis found no text G-code in it), or null. */
+  unprintable(file: string): Problem | null;
   sdPlanFor(printerId: string, card: SdFile): JobPlan | null;
   sdCopied(printerId: string, cardName: string, file: string): void;
   checkpoint(printerId: string, checkpoint: Checkpoint | null): void;
   opened(session: PrinterSession): void;
 }
+
+/** Analysis errors (src/analysis/analysis.ts) that mean the file holds no text G-code a printer could read. */
+const UNPRINTABLE = new Set(["bgcode", "binary", "not_gcode"]);
 
 const scriptsKey = (printerId: string) => `jobs.scripts.${printerId}`;
 /** Which host file each card file (by upper-case name) was copied from, per printer. */
@@ -83,6 +88,14 @@ export class JobService implements JobLink {
 
   stop(): void {
     this.unsubscribe?.();
+  }
+
+  unprintable(file: string): Problem | null {
+    const sha256 = this.options.files.get(file)?.sha256;
+    const state = sha256 ? this.options.analyses.state(sha256) : undefined;
+    // Binary G-code, UTF-16 or CR-only text, garbage: the firmware would get junk (or one endless line).
+    if (state?.status !== "error" || !UNPRINTABLE.has(state.error.code)) return null;
+    return { code: "not_printable", message: `${file} cannot be sent to a printer: ${state.error.message}`, hint: state.error.hint };
   }
 
   planFor(printerId: string, file: string, replanned?: (plan: JobPlan) => void): JobPlan {

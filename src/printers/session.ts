@@ -211,8 +211,11 @@ export class PrinterSession {
    * Prints `file` with what the host knows about it; `from` resumes an interrupted print part-way.
    * A plan re-made for this printer's own machine limits follows when it is ready.
    */
-  startJob = (file: string, from?: ResumeFrom) =>
-    this.call<null>("startJob", file, this.options.jobs?.planFor(this.id, file, (plan) => void this.call("replan", file, plan)), from);
+  startJob = (file: string, from?: ResumeFrom): Promise<Result<null>> => {
+    const refused = this.options.jobs?.unprintable(file);
+    if (refused) return Promise.resolve({ ok: false, error: refused });
+    return this.call<null>("startJob", file, this.options.jobs?.planFor(this.id, file, (plan) => void this.call("replan", file, plan)), from);
+  };
   pauseJob = () => this.call<null>("pauseJob");
   resumeJob = () => this.call<null>("resumeJob");
   cancelJob = () => this.call<null>("cancelJob");
@@ -225,6 +228,8 @@ export class PrinterSession {
   sdDelete = (name: string) => this.call<null>("sdDelete", name);
   /** Copies a host file to the card; an SD print of it then knows the file's analysis. */
   sdUpload = async (file: string, name?: string) => {
+    const refused = this.options.jobs?.unprintable(file);
+    if (refused) return { ok: false, error: refused } as const;
     const result = await this.call<{ name: string }>("sdUpload", file, name);
     if (result.ok) this.options.jobs?.sdCopied(this.id, result.value.name, file);
     return result;

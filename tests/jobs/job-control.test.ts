@@ -144,4 +144,25 @@ describe("job control", () => {
     expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
     await host.waitFor(at, jobEnded);
   }, 60_000);
+
+  test("a file its analysis found no text G-code in (binary G-code, CR-only line ends) is not sent to the printer, nor copied to its card", async () => {
+    const files = { "boat.bgcode.gcode": "GCDE\u0001\u0000\u0000\u0000binary blocks follow", "mac.gcode": "G28\rG1 X10 Y10\rM84\r" };
+    for (const [name, text] of Object.entries(files)) {
+      expect((await upload(host, name, text)).status).toBe(201);
+      await host.waitFor(`/api/v1/files/${name}`, (f: any) => f.analysis?.state === "error");
+      for (const path of [`${at}/job`, `${at}/sd/upload`]) {
+        const refused = await host.post(path, { file: name });
+        expect(refused.status).toBe(400);
+        const { error } = (await refused.json()) as any;
+        expect(error.code).toBe("not_printable");
+        expect(error.message).toContain(`${name} cannot be sent to a printer:`);
+        expect(error.hint.length).toBeGreaterThan(0);
+      }
+    }
+    expect((await (await host.api(at)).json()).job?.file).not.toBe("mac.gcode");
+    // A text file still starts.
+    expect((await host.post(`${at}/job`, { file: "three.gcode" })).status).toBe(200);
+    expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+    await host.waitFor(at, jobEnded);
+  }, 60_000);
 });
