@@ -16,6 +16,8 @@ import { FileStorage } from "./files/storage.ts";
 import { JobService } from "./jobs/service.ts";
 import { HistoryStore } from "./jobs/history.ts";
 import { PrintQueue } from "./jobs/queue.ts";
+import { MqttBridge, type MqttBridgeOptions } from "./mqtt/bridge.ts";
+import { MqttSettings } from "./mqtt/settings.ts";
 import { MainThreadWatch, takeHungRecord } from "./plugins/main-thread-watch.ts";
 import { beginStart } from "./plugins/safe-mode.ts";
 import { PluginService } from "./plugins/service.ts";
@@ -85,6 +87,8 @@ export interface HostOptions {
   setupToken?: string;
   /** Advertise the printers as `_octoprint._tcp` over mDNS (`--zeroconf`). */
   zeroconf?: boolean;
+  /** Timings of the MQTT bridge (tests shorten them); its settings are in the settings store. */
+  mqtt?: Pick<MqttBridgeOptions, "stateIntervalMs" | "reconnectMs" | "birthJitterMs">;
   /** Anonymous usage statistics (sent only after the user opts in). */
   tracking?: {
     /** The installed plugins (the plugin manager's list; empty until one is wired in). */
@@ -112,6 +116,7 @@ export interface Host {
   plugins: PluginService;
   history: HistoryStore;
   queue: PrintQueue;
+  mqtt: MqttBridge;
   stop(): Promise<void>;
 }
 
@@ -234,7 +239,9 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  // On the main thread's bus: a broker's troubles never reach the printers' Workers.
+  const mqtt = new MqttBridge({ settings: new MqttSettings(settings), bus, printers, accounts, version: VERSION, log, ...options.mqtt });
+  const app = createApp({ mqtt,  version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -260,6 +267,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   // After the yield: the analysis Worker starts at the web's lower priority, not the printers'.
   analysis.scan();
   tracking.start();
+  mqtt.start();
   const port = app.server!.port!;
   let zeroconf: ZeroconfResponder | undefined;
   if (options.zeroconf) {
@@ -284,6 +292,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
       watch.stop();
       await zeroconf?.stop();
       tracking.stop();
+      // Before the printers stop: the broker hears "offline" from the host, not a will.
+      await mqtt.stop();
       withdrawRunning(options.dataDir);
       await stopServices();
       db.close();
@@ -304,6 +314,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     accounts,
     history,
     queue,
+    mqtt,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

@@ -59,6 +59,7 @@ ${session ? html`<div id="update-notice" hx-get="/ui/update/notice" hx-trigger="
 const SETTINGS_PAGES = [
   { path: "/settings/tracking", title: "Usage statistics" },
   { path: "/settings/update", title: "Updates" },
+  { path: "/settings/mqtt", title: "MQTT" },
 ] as const;
 type SettingsPath = (typeof SETTINGS_PAGES)[number]["path"];
 
