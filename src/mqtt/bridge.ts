@@ -131,11 +131,15 @@ export class MqttBridge {
     const client = connect(options);
     this.client = client;
     client.on("connect", () => this.guard(() => this.connected(client)));
-    client.on("reconnect", () => this.setState("retrying", this.current.error));
+    // A client being replaced (settings changed) may still report; only the current one counts.
+    client.on("reconnect", () => {
+      if (this.client === client) this.setState("retrying", this.current.error);
+    });
     client.on("close", () => {
       if (this.client === client && this.current.state === "connected") this.setState("retrying", "The connection to the broker was lost.");
     });
     client.on("error", (e) => {
+      if (this.client !== client) return;
       const message = describeError(e, broker);
       if (message !== this.current.error) this.options.log(`mqtt: ${message}`);
       // MQTT.js tries again after reconnectPeriod.
