@@ -27,6 +27,13 @@ async function publishCommand(verb: string, payload: string, options: { retain?:
   await sub.client.publishAsync(`${base}/${printer}/cmd/${verb}`, payload, { qos: 1, retain: options.retain ?? false });
 }
 
+/** Publishes a command and waits for its reply. */
+async function command(verb: string, payload: string, options: { retain?: boolean } = {}) {
+  const from = sub.messages.length;
+  await publishCommand(verb, payload, options);
+  return replyAfter(from);
+}
+
 /** The next reply on the printer's reply topic after `from` messages. */
 async function replyAfter(from: number) {
   const m = await sub.next((m) => m.topic === `${base}/${printer}/reply` && sub.messages.indexOf(m) >= from);
@@ -123,27 +130,21 @@ describe("MQTT bridge", () => {
     expect(json(printing.text)).toMatchObject({ state: "printing", file: "long.gcode", job: "printing" });
 
     // Home Assistant's button press.
-    let from = sub.messages.length;
-    await publishCommand("pause", "PRESS");
-    expect(await replyAfter(from)).toEqual({ id: null, command: "pause", ok: true });
+    expect(await command("pause", "PRESS")).toEqual({ id: null, command: "pause", ok: true });
     await host.waitFor(at(), (p: any) => p.state === "paused");
     expect(json((await sub.next((m) => m.topic === `${base}/${printer}/event/paused`)).text).event).toBe("paused");
     await sub.next((m) => m.topic === `${base}/${printer}/state` && json(m.text).state === "paused");
 
     // A farm tool's JSON with an id; the same id again (a QoS 1 redelivery) is done once.
-    from = sub.messages.length;
-    await publishCommand("resume", '{"id":"r-1"}');
-    expect(await replyAfter(from)).toEqual({ id: "r-1", command: "resume", ok: true });
+    expect(await command("resume", '{"id":"r-1"}')).toEqual({ id: "r-1", command: "resume", ok: true });
     await host.waitFor(at(), (p: any) => p.state === "printing");
     await sub.next((m) => m.topic === `${base}/${printer}/event/resumed`);
-    from = sub.messages.length;
+    let from = sub.messages.length;
     await publishCommand("resume", '{"id":"r-1"}');
     await Bun.sleep(300);
     expect(sub.messages.slice(from).filter((m) => m.topic.endsWith("/reply"))).toEqual([]);
 
-    from = sub.messages.length;
-    await publishCommand("cancel", "press");
-    expect((await replyAfter(from)).ok).toBe(true);
+    expect((await command("cancel", "press")).ok).toBe(true);
     const cancelled = await sub.next((m) => m.topic === `${base}/${printer}/event/cancelled`);
     expect(json(cancelled.text)).toMatchObject({ event: "cancelled", file: "long.gcode" });
     await host.waitFor(at(), (p: any) => p.state === "operational");
@@ -158,30 +159,20 @@ describe("MQTT bridge", () => {
   }, 40_000);
 
   test("bad payloads, unknown verbs and retained commands are refused with a reason; the host goes on", async () => {
-    let from = sub.messages.length;
-    await publishCommand("pause", '{"id":"x","force":true}');
-    const extra = await replyAfter(from);
+    const extra = await command("pause", '{"id":"x","force":true}');
     expect(extra).toMatchObject({ id: "x", ok: false });
     expect(extra.error).toContain("may only have an id");
 
-    from = sub.messages.length;
-    await publishCommand("pause", "{not json");
-    expect((await replyAfter(from)).error).toContain("not valid JSON");
+    expect((await command("pause", "{not json")).error).toContain("not valid JSON");
 
-    from = sub.messages.length;
-    await publishCommand("explode", "PRESS");
-    expect((await replyAfter(from)).error).toContain('"explode" is not a command');
+    expect((await command("explode", "PRESS")).error).toContain('"explode" is not a command');
 
-    from = sub.messages.length;
-    await publishCommand("gcode", JSON.stringify({ commands: ["M105\nM112"] }));
-    expect((await replyAfter(from)).error).toContain("one line");
+    expect((await command("gcode", JSON.stringify({ commands: ["M105\nM112"] }))).error).toContain("one line");
 
     // A command left retained on the broker would act again at every reconnect: the copy the
     // broker replays on (re)subscribing carries the retain flag and is refused.
-    from = sub.messages.length;
-    await publishCommand("pause", "PRESS", { retain: true });
-    expect((await replyAfter(from)).error).toBe("Nothing is printing.");
-    from = sub.messages.length;
+    expect((await command("pause", "PRESS", { retain: true })).error).toBe("Nothing is printing.");
+    let from = sub.messages.length;
     expect((await configure(host, { port: broker.port })).status).toBe(200);
     expect((await replyAfter(from)).error).toContain("retained message");
     // Clearing it from the broker forwards an empty message, which is no command either.
@@ -196,28 +187,20 @@ describe("MQTT bridge", () => {
   }, 20_000);
 
   test("commands act with the configured user's permissions: G-code for an operator, nothing for a viewer or nobody", async () => {
-    let from = sub.messages.length;
-    await publishCommand("gcode", "M117 hello from mqtt\nM105");
-    expect(await replyAfter(from)).toEqual({ id: null, command: "gcode", ok: true });
+    expect(await command("gcode", "M117 hello from mqtt\nM105")).toEqual({ id: null, command: "gcode", ok: true });
     await waitUntil(async () => (await (await host.api(`${at()}/terminal`)).json()).lines.map((l: any) => l.text ?? l.line ?? JSON.stringify(l)).join("\n"), (t) => t.includes("M117 hello from mqtt"), 10_000);
 
     expect((await configure(host, { commandUser: "mqtt-viewer" })).status).toBe(200);
     await host.waitFor("/api/v1/mqtt", (m: any) => m.status.state === "connected");
-    from = sub.messages.length;
-    await publishCommand("disconnect", "PRESS");
-    const refused = await replyAfter(from);
+    const refused = await command("disconnect", "PRESS");
     expect(refused).toMatchObject({ command: "disconnect", ok: false });
     expect(refused.error).toBe('user "mqtt-viewer" may not disconnect (it needs the "control" permission)');
-    from = sub.messages.length;
-    await publishCommand("gcode", "M112");
-    expect((await replyAfter(from)).error).toContain("may not send G-code");
+    expect((await command("gcode", "M112")).error).toContain("may not send G-code");
     expect((await (await host.api(at())).json()).state).toBe("operational");
 
     expect((await configure(host, { commandUser: null })).status).toBe(200);
     await host.waitFor("/api/v1/mqtt", (m: any) => m.status.state === "connected");
-    from = sub.messages.length;
-    await publishCommand("disconnect", "PRESS");
-    expect((await replyAfter(from)).error).toContain("no Layerline user is chosen");
+    expect((await command("disconnect", "PRESS")).error).toContain("no Layerline user is chosen");
     expect((await (await host.api(at())).json()).state).toBe("operational");
 
     // An unknown user is refused by the API itself.
