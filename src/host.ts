@@ -18,6 +18,8 @@ import { HistoryStore } from "./jobs/history.ts";
 import { PrintQueue } from "./jobs/queue.ts";
 import { FarmDispatcher } from "./farm/dispatcher.ts";
 import { FarmQueue } from "./farm/queue.ts";
+import { MqttBridge, type MqttBridgeOptions } from "./mqtt/bridge.ts";
+import { MqttSettings } from "./mqtt/settings.ts";
 import { MainThreadWatch, takeHungRecord } from "./plugins/main-thread-watch.ts";
 import { beginStart } from "./plugins/safe-mode.ts";
 import { PluginService } from "./plugins/service.ts";
@@ -89,6 +91,8 @@ export interface HostOptions {
   trustedProxies?: readonly string[];
   /** Advertise the printers as `_octoprint._tcp` over mDNS (`--zeroconf`). */
   zeroconf?: boolean;
+  /** Timings of the MQTT bridge (tests shorten them); its settings are in the settings store. */
+  mqtt?: Pick<MqttBridgeOptions, "stateIntervalMs" | "reconnectMs" | "birthJitterMs">;
   /** Anonymous usage statistics (sent only after the user opts in). */
   tracking?: {
     /** The installed plugins (the plugin manager's list; empty until one is wired in). */
@@ -117,6 +121,7 @@ export interface Host {
   history: HistoryStore;
   queue: PrintQueue;
   farm: FarmQueue;
+  mqtt: MqttBridge;
   stop(): Promise<void>;
 }
 
@@ -254,7 +259,9 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  // On the main thread's bus: a broker's troubles never reach the printers' Workers.
+  const mqtt = new MqttBridge({ settings: new MqttSettings(settings), bus, printers, accounts, version: VERSION, log, ...options.mqtt });
+  const app = createApp({ mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -280,6 +287,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   // After the yield: the analysis Worker starts at the web's lower priority, not the printers'.
   analysis.scan();
   tracking.start();
+  mqtt.start();
   const port = app.server!.port!;
   let zeroconf: ZeroconfResponder | undefined;
   if (options.zeroconf) {
@@ -304,6 +312,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
       watch.stop();
       await zeroconf?.stop();
       tracking.stop();
+      // Before the printers stop: the broker hears "offline" from the host, not a will.
+      await mqtt.stop();
       withdrawRunning(options.dataDir);
       await stopServices();
       db.close();
@@ -325,6 +335,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     history,
     queue,
     farm,
+    mqtt,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

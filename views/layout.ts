@@ -66,6 +66,7 @@ export const viewerChangedListener = html`<div id="viewer-changed" sse-swap="vie
 const SETTINGS_PAGES = [
   { path: "/settings/tracking", title: "Usage statistics" },
   { path: "/settings/update", title: "Updates" },
+  { path: "/settings/mqtt", title: "MQTT" },
 ] as const;
 type SettingsPath = (typeof SETTINGS_PAGES)[number]["path"];
 

@@ -19,6 +19,7 @@ import { queueApi } from "./api/queue.ts";
 import { farmApi } from "./api/farm.ts";
 import { pluginsApi } from "./api/plugins.ts";
 import { printersApi } from "./api/printers.ts";
+import { mqttApi } from "./api/mqtt.ts";
 import { trackingApi } from "./api/tracking.ts";
 import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
@@ -34,6 +35,7 @@ import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
 import { uiScripts } from "./ui/scripts.ts";
 import { uiProfile } from "./ui/profile.ts";
+import { uiMqtt } from "./ui/mqtt.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 import { uiUpdateSettings } from "./ui/update-settings.ts";
@@ -57,6 +59,7 @@ export function createApp(ctx: AppContext) {
     .use(eventsApi(ctx))
     .use(updateApi(ctx))
     .use(trackingApi(ctx))
+    .use(mqttApi(ctx))
     .use(pluginsApi(ctx))
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
@@ -72,6 +75,7 @@ export function createApp(ctx: AppContext) {
     .use(uiUpdate(ctx))
     .use(uiUpdateSettings(ctx))
     .use(uiTracking(ctx))
+    .use(uiMqtt(ctx))
     .use(uiPlugins(ctx))
     .use(octoprintCompat(ctx, { analysis: octoprintAnalyses(ctx.analyses, ctx.bus) }));
   // The API's description is generated from every route registered above.

@@ -8,6 +8,7 @@ import type { Accounts } from "../accounts/accounts.ts";
 import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
+import type { MqttBridge } from "../mqtt/bridge.ts";
 import type { JobService } from "../jobs/service.ts";
 import type { HistoryStore } from "../jobs/history.ts";
 import type { PrintQueue } from "../jobs/queue.ts";
@@ -40,6 +41,8 @@ export interface AppContext {
   farm: FarmQueue;
   startedAt: number;
   accounts: Accounts;
+  /** The MQTT bridge: its settings and connection state. */
+  mqtt: MqttBridge;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */
   setupToken?: string;
   /** Reverse proxies whose forwarding headers are believed (default: loopback). */

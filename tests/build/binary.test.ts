@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildTarget } from "../../build.ts";
+import { BROKER_USER, startBroker, subscriber } from "../helpers/mosquitto.ts";
 
 let dir: string;
 let x64: string;
@@ -119,6 +120,39 @@ describe("compiled binaries", () => {
       expect(await proc.exited).toBe(0);
     }
   }, 30_000);
+
+  test("x64 connects to an MQTT broker (MQTT.js embedded) and publishes its printer's state", async () => {
+    const broker = await startBroker();
+    const base = `binary/${crypto.randomUUID().slice(0, 6)}`;
+    const watch = await subscriber(broker, [`${base}/#`]);
+    const port = freePort();
+    const cwd = mkdtempSync(join(dir, "mqtt-"));
+    const proc = Bun.spawn([x64, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(cwd, "data")], { cwd, stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/bin:/bin", HOME: cwd } });
+    try {
+      let apiKey = "";
+      for (let i = 0; i < 200 && !apiKey; i++) {
+        const setup = await fetch(`http://127.0.0.1:${port}/api/v1/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "binary-test-pw" }) }).catch(() => null);
+        if (setup?.status === 201) apiKey = (await setup.json()).apiKey;
+        else await Bun.sleep(100);
+      }
+      const put = await fetch(`http://127.0.0.1:${port}/api/v1/mqtt`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", "x-api-key": apiKey },
+        body: JSON.stringify({ enabled: true, host: broker.host, port: broker.port, ...BROKER_USER, baseTopic: base }),
+      });
+      expect(put.status).toBe(200);
+      expect((await watch.next((m) => m.topic === `${base}/status`)).text).toBe("online");
+      const state = await watch.next((m) => /\/state$/.test(m.topic) && JSON.parse(m.text).state === "operational", 20_000);
+      expect(JSON.parse(state.text).connected).toBe(true);
+    } finally {
+      proc.kill("SIGINT");
+      await proc.exited;
+      await watch.close();
+      await broker.stop();
+    }
+    // Options rather than a URL: no DEP0169 url.parse warning from the library.
+    expect(await new Response(proc.stderr).text()).not.toContain("DEP0169");
+  }, 60_000);
 
   test("arm64 answers HTTP under qemu-aarch64", async () => {
     const r = await runUntilAnswer(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", arm64], 120_000);

@@ -208,6 +208,9 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /api/v1/tracking/reset-id": settings,
   "GET /api/v1/tracking/stars": login,
   "POST /api/v1/tracking/stars": login,
+  // The MQTT bridge is a host setting (its broker account, and the user its commands act as).
+  "GET /api/v1/mqtt": settings,
+  "PUT /api/v1/mqtt": settings,
 
   // Plugin and settings pages.
   "GET /plugins": status,
@@ -232,6 +235,9 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/tracking/send": settings,
   "POST /ui/tracking/reset-id": settings,
   "POST /ui/tracking/star": login,
+  "GET /settings/mqtt": settings,
+  "GET /ui/mqtt/status": settings,
+  "POST /ui/mqtt": settings,
 
   // The files page.
   "GET /files": status,
