@@ -38,6 +38,7 @@ import { announceRunning, withdrawRunning } from "./update/running.ts";
 import { takeStartupUpdate, type StartupUpdate } from "./update/startup.ts";
 import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
 import { VERSION } from "./version.ts";
+import { WebcamService } from "./webcam/service.ts";
 
 export interface HostOptions {
   dataDir: string;
@@ -112,6 +113,7 @@ export interface Host {
   plugins: PluginService;
   history: HistoryStore;
   queue: PrintQueue;
+  webcam: WebcamService;
   stop(): Promise<void>;
 }
 
@@ -203,6 +205,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     // Analysis first: nothing may write to the database while an update backs it up.
     analysis.stop();
     jobs.stop();
+    webcam.stop();
     await app.stop(true);
     await plugins!.stop();
     await printers!.stop();
@@ -223,6 +226,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     shutdown: () => stop(),
   });
   const accounts = new Accounts(db, bus);
+  const webcam = new WebcamService(settings);
   const tracking = new TrackingReporter({
     settings: new TrackingSettings(settings),
     bus,
@@ -234,7 +238,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, setupToken: options.setupToken, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, webcam, setupToken: options.setupToken, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -304,6 +308,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     accounts,
     history,
     queue,
+    webcam,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

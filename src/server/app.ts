@@ -21,6 +21,7 @@ import { printersApi } from "./api/printers.ts";
 import { trackingApi } from "./api/tracking.ts";
 import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
+import { webcamApi } from "./api/webcam.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiHistory } from "./ui/history.ts";
@@ -32,6 +33,7 @@ import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
 import { uiScripts } from "./ui/scripts.ts";
 import { uiProfile } from "./ui/profile.ts";
+import { uiCamera } from "./ui/camera.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 import { uiUpdateSettings } from "./ui/update-settings.ts";
@@ -55,11 +57,13 @@ export function createApp(ctx: AppContext) {
     .use(updateApi(ctx))
     .use(trackingApi(ctx))
     .use(pluginsApi(ctx))
+    .use(webcamApi(ctx))
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
     .use(uiJobs(ctx))
     .use(uiScripts(ctx))
     .use(uiProfile(ctx))
+    .use(uiCamera(ctx))
     .use(uiFiles(ctx))
     .use(uiQueue(ctx))
     .use(uiHistory(ctx))

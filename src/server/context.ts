@@ -15,6 +15,7 @@ import type { PluginService } from "../plugins/service.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { TrackingReporter } from "../tracking/reporter.ts";
 import type { UpdateManager } from "../update/manager.ts";
+import type { WebcamService } from "../webcam/service.ts";
 
 export interface AppContext {
   version: string;
@@ -37,6 +38,8 @@ export interface AppContext {
   queue: PrintQueue;
   startedAt: number;
   accounts: Accounts;
+  /** The printers' cameras (config, shared streams, snapshots). */
+  webcam: WebcamService;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */
   setupToken?: string;
   /** Reads a second answered while a printer prints (0: no pacing); see `pacing.ts`. */

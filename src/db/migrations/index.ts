@@ -10,5 +10,6 @@ import { m006_history_queue } from "./006-issue5-history-queue.ts";
 import { m007_job_checkpoints } from "./007-issue5-job-checkpoints.ts";
 import { m008_profile_limits } from "./008-issue4-profile-limits.ts";
 import { m009_retired_printer_ids } from "./009-farm-retired-printer-ids.ts";
+import { m010_webcam_permission } from "./010-webcam-permission.ts";
 
-export const migrations: string[] = [m001_initial, m002_file_analysis, m003_plugins, m004_accounts, m005_send_window, m006_history_queue, m007_job_checkpoints, m008_profile_limits, m009_retired_printer_ids];
+export const migrations: string[] = [m001_initial, m002_file_analysis, m003_plugins, m004_accounts, m005_send_window, m006_history_queue, m007_job_checkpoints, m008_profile_limits, m009_retired_printer_ids, m010_webcam_permission];

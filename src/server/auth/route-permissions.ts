@@ -70,6 +70,8 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/printers/:id/profile/limits": byId("settings"),
   "POST /ui/printers/:id/profile/limits/from-printer": byId("settings"),
   "POST /ui/printers/:id/profile/limits/clear": byId("settings"),
+  "GET /settings/printers/:id/camera": byId("status"),
+  "POST /ui/printers/:id/camera": byId("settings"),
   "POST /ui/printers/:id/limits/query": byId("control"),
   "POST /ui/printers/:id/window": byId("settings"),
   "POST /ui/printers/:id/prompt": byId("control"),
@@ -127,6 +129,11 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   // Asking sends M503, which only reads: like refreshing the SD card list.
   "POST /api/v1/printers/:id/limits/query": byId("control"),
   "PATCH /api/v1/printers/:id": byId("settings"),
+  // Cameras: the config reads like the profile (URLs without credentials unless settings); the picture is "webcam".
+  "GET /api/v1/printers/:id/camera": byId("status"),
+  "PUT /api/v1/printers/:id/camera": byId("settings"),
+  "GET /api/v1/printers/:id/camera/stream": byId("webcam"),
+  "GET /api/v1/printers/:id/camera/snapshot": byId("webcam"),
   "GET /api/v1/printers/:id/link": byId("status"),
   "GET /api/v1/printers/:id/trace": byId("status"),
   // Answering the printer's dialog acts on the machine like a command (M876).

@@ -10,6 +10,7 @@
  */
 import { Elysia } from "elysia";
 import type { Html } from "../../../views/html.ts";
+import { cameraPicture } from "../../../views/camera.ts";
 import { navDot, overviewPage, printerCard, printerNav, type FarmPrinter } from "../../../views/overview.ts";
 import { subscribe } from "../../events.ts";
 import type { QueueView } from "../../jobs/queue.ts";
@@ -95,7 +96,11 @@ export function pushDot(farm: FarmViews, ctx: AppContext, request: Request, send
 export function uiOverview(ctx: AppContext) {
   const farm = farmViews(ctx);
   return new Elysia()
-    .get("/printers", ({ request }) => htmlResponse(overviewPage(farm.visible(request).map(farm.farmPrinter), accessFor(request), pageSession(request))))
+    .get("/printers", ({ request }) => {
+      const access = accessFor(request);
+      const camera = (p: FarmPrinter) => cameraPicture(p.record.id, p.record.name, ctx.webcam.camera(p.record.id), access);
+      return htmlResponse(overviewPage(farm.visible(request).map(farm.farmPrinter), access, pageSession(request), camera));
+    })
     .get("/ui/printers/events", ({ request }) => {
       const access = accessFor(request);
       return sseResponse((sendAny) => {

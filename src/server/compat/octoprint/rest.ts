@@ -38,7 +38,8 @@ import {
 import { downloadUrl, fileEntry, folderEntry, resourceUrl, sdEntry, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
 import { problemText, readProfile } from "../../../printers/profile.ts";
-import { profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema } from "./settings.ts";
+import { cameraPatchOf, profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema, webcamPayload } from "./settings.ts";
+import { snapshotResponse } from "../../api/webcam.ts";
 import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
 import type { OctoTracker } from "./tracker.ts";
 import { currentUser, groupRecord, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
@@ -333,13 +334,16 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .get("/api/currentuser", ({ request }) => currentUser(principalOf(request)))
       .get("/api/settings", async ({ params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        return withEtag(request, settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principalOf(request).permissions.has("admin")));
+        return withEtag(request, await settingsOf(s, request));
       })
       .post("/api/settings", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        updateSettings(ctx.settings, parse(SettingsUpdateSchema, body, request));
-        return settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principalOf(request).permissions.has("admin"));
+        const update = parse(SettingsUpdateSchema, body, request);
+        updateSettings(ctx.settings, update);
+        if (update.webcam) ctx.webcam.configure(s.id, cameraPatchOf(update.webcam, ctx.webcam.camera(s.id)));
+        return settingsOf(s, request);
       })
+      .get("/downloads/camera/current", ({ params }) => snapshotResponse(ctx.webcam, printerFor(ctx, params as Record<string, string>).id))
       .get("/api/connection", async ({ params }) => {
         const s = printerFor(ctx, params as Record<string, string>);
         return connectionPayload(s.record, s.status, await ctx.printers.ports());
@@ -722,6 +726,23 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         },
       }))
       .get("/api/timelapse", () => ({ config: { type: "off" }, enabled: false, files: [] }));
+
+  /**
+   * The settings for a printer. Its camera's URLs are the host's own (a streamer on loopback works
+   * remotely, behind the login); a client that came with an API key gets it in them, because
+   * slicers open the stream without sending their key header.
+   */
+  const settingsOf = async (s: PrinterSession, request: Request) => {
+    const principal = principalOf(request);
+    const camera = ctx.webcam.camera(s.id);
+    const origin = new URL(request.url).origin;
+    const key = principal.via === "apikey" && principal.rawKey ? `?apikey=${encodeURIComponent(principal.rawKey)}` : "";
+    const refs = {
+      stream: camera.streamUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/stream${key}` : "",
+      snapshot: camera.streamUrl || camera.snapshotUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/snapshot${key}` : "",
+    };
+    return settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principal.permissions.has("admin"), webcamPayload(camera, refs));
+  };
 
   const users = () => ctx.accounts.users.list().map((u) => userRecord(u, ctx.accounts.permissionsOf(u)));
 
