@@ -39,6 +39,7 @@ import { takeStartupUpdate, type StartupUpdate } from "./update/startup.ts";
 import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
 import { VERSION } from "./version.ts";
 import { WebcamService } from "./webcam/service.ts";
+import { TimelapseService } from "./timelapse/service.ts";
 
 export interface HostOptions {
   dataDir: string;
@@ -114,6 +115,7 @@ export interface Host {
   history: HistoryStore;
   queue: PrintQueue;
   webcam: WebcamService;
+  timelapse: TimelapseService;
   stop(): Promise<void>;
 }
 
@@ -205,6 +207,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     // Analysis first: nothing may write to the database while an update backs it up.
     analysis.stop();
     jobs.stop();
+    timelapse.stop();
     webcam.stop();
     await app.stop(true);
     await plugins!.stop();
@@ -227,6 +230,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   });
   const accounts = new Accounts(db, bus);
   const webcam = new WebcamService(settings);
+  const timelapse = new TimelapseService({ dataDir: options.dataDir, bus, settings, webcam, printers, log });
   const tracking = new TrackingReporter({
     settings: new TrackingSettings(settings),
     bus,
@@ -238,7 +242,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     firstDelayMs: options.tracking?.firstDelayMs,
     log,
   });
-  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, webcam, setupToken: options.setupToken, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  const app = createApp({ version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -259,6 +263,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   }
   // Plugins first, so every printer Worker starts with their serial hooks in place.
   await plugins.start();
+  timelapse.start();
   printers.start();
   if (options.yieldToPrinters) yieldToPrinters();
   // After the yield: the analysis Worker starts at the web's lower priority, not the printers'.
@@ -309,6 +314,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     history,
     queue,
     webcam,
+    timelapse,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

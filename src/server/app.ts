@@ -22,6 +22,7 @@ import { trackingApi } from "./api/tracking.ts";
 import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
 import { webcamApi } from "./api/webcam.ts";
+import { timelapseApi } from "./api/timelapse.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiHistory } from "./ui/history.ts";
@@ -58,6 +59,7 @@ export function createApp(ctx: AppContext) {
     .use(trackingApi(ctx))
     .use(pluginsApi(ctx))
     .use(webcamApi(ctx))
+    .use(timelapseApi(ctx))
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
     .use(uiJobs(ctx))

@@ -16,6 +16,7 @@ import type { PrinterManager } from "../printers/manager.ts";
 import type { TrackingReporter } from "../tracking/reporter.ts";
 import type { UpdateManager } from "../update/manager.ts";
 import type { WebcamService } from "../webcam/service.ts";
+import type { TimelapseService } from "../timelapse/service.ts";
 
 export interface AppContext {
   version: string;
@@ -40,6 +41,8 @@ export interface AppContext {
   accounts: Accounts;
   /** The printers' cameras (config, shared streams, snapshots). */
   webcam: WebcamService;
+  /** Timelapse settings, recording, rendering and the videos. */
+  timelapse: TimelapseService;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */
   setupToken?: string;
   /** Reads a second answered while a printer prints (0: no pacing); see `pacing.ts`. */

@@ -16,6 +16,7 @@ export type Requirement =
   | { permission: Permission | "login"; printer?: PrinterRef };
 
 const status = { permission: "status" } as const;
+const webcam = { permission: "webcam" } as const;
 const control = { permission: "control" } as const;
 const print = { permission: "print" } as const;
 const upload = { permission: "files.upload" } as const;
@@ -134,6 +135,15 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "PUT /api/v1/printers/:id/camera": byId("settings"),
   "GET /api/v1/printers/:id/camera/stream": byId("webcam"),
   "GET /api/v1/printers/:id/camera/snapshot": byId("webcam"),
+  // Timelapses: settings per printer; watching is "webcam"; deleting and rendering manage stored output like files.
+  "GET /api/v1/printers/:id/timelapse": byId("status"),
+  "PUT /api/v1/printers/:id/timelapse": byId("settings"),
+  "GET /api/v1/timelapse": webcam,
+  "GET /api/v1/timelapse/files/:name": webcam,
+  "GET /api/v1/timelapse/files/:name/thumbnail": webcam,
+  "DELETE /api/v1/timelapse/files/:name": remove,
+  "POST /api/v1/timelapse/unrendered/:name/render": remove,
+  "DELETE /api/v1/timelapse/unrendered/:name": remove,
   "GET /api/v1/printers/:id/link": byId("status"),
   "GET /api/v1/printers/:id/trace": byId("status"),
   // Answering the printer's dialog acts on the machine like a command (M876).

@@ -1,0 +1,89 @@
+/**
+ * Timelapses end to end on a real host: the virtual printer prints a small layered file while
+ * ffmpeg's testsrc is the camera; a frame per layer (plus the finished print) lands under the data
+ * folder, ffmpeg renders an H.264 mp4 (checked with ffprobe) with a thumbnail, and the API lists,
+ * downloads with Range requests and deletes it. Rendering without ffmpeg keeps the frames and says
+ * how to install it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { startTestCamera, type TestCamera } from "../helpers/camera.ts";
+import { layeredGcode } from "../helpers/gcode.ts";
+import { jobEnded, readyHost, upload, type TestHost } from "../helpers/host.ts";
+
+const LAYERS = 6;
+let host: TestHost, camera: TestCamera, printer: string, at: string;
+
+beforeAll(async () => {
+  [{ host, printer }, camera] = await Promise.all([readyHost({ virtual: { timeScale: 20 } }), startTestCamera()]);
+  at = `/api/v1/printers/${printer}`;
+  const gcode = layeredGcode({ layers: LAYERS, objects: [{ name: "cube", x: 50, y: 50 }], size: 20, loops: 2, feedrate: 1200 });
+  expect((await upload(host, "cube.gcode", gcode)).status).toBe(201);
+  await host.waitFor("/api/v1/files/cube.gcode", (f: any) => f.analysis?.state === "done");
+}, 60_000);
+afterAll(async () => {
+  await host?.close();
+  await camera?.stop();
+});
+
+const put = (path: string, body: unknown) => host.api(path, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+function ffprobe(path: string): { codec: string; pix: string; frames: number; fps: string } {
+  const r = Bun.spawnSync(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries", "stream=codec_name,pix_fmt,nb_read_frames,r_frame_rate", "-of", "json", path]);
+  const s = JSON.parse(r.stdout.toString()).streams[0];
+  return { codec: s.codec_name, pix: s.pix_fmt, frames: Number(s.nb_read_frames), fps: s.r_frame_rate };
+}
+
+describe("timelapse", () => {
+  test("settings per printer, validated", async () => {
+    expect(await (await host.api(`${at}/timelapse`)).json()).toMatchObject({ mode: "off", fps: 25, renderAfterPrint: "always" });
+    expect((await put(`${at}/timelapse`, { mode: "zchange" })).status).toBe(400);
+    expect((await put(`${at}/timelapse`, { fps: 0 })).status).toBe(400);
+    const saved = await (await put(`${at}/timelapse`, { mode: "layer", fps: 10 })).json();
+    expect(saved).toMatchObject({ mode: "layer", fps: 10, postponeWhilePrinting: true });
+    expect((await put(`${at}/camera`, { streamUrl: camera.streamUrl })).status).toBe(200);
+  });
+
+  test("a print with a layer timelapse: a frame per layer and the end, an mp4 rendered with ffmpeg, listed, downloadable, deletable", async () => {
+    expect((await host.post(`${at}/job`, { file: "cube.gcode" })).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.job?.state === "printing");
+    // While it prints: an unrendered set marked recording, which can be neither rendered nor deleted.
+    const during = await host.waitFor("/api/v1/timelapse", (l: any) => l.unrendered.length === 1);
+    const set = during.unrendered[0].name as string;
+    expect(set).toStartWith(`${printer}_cube_`);
+    expect(during.unrendered[0].recording).toBe(true);
+    expect((await host.post(`/api/v1/timelapse/unrendered/${set}/render`)).status).toBe(409);
+    expect((await host.api(`/api/v1/timelapse/unrendered/${set}`, { method: "DELETE" })).status).toBe(409);
+    const frameDir = join(host.dataDir, "timelapse", "frames", set);
+    expect(existsSync(frameDir)).toBe(true);
+
+    const ended = await host.waitFor(at, jobEnded, 60_000);
+    expect(ended.job.state).toBe("done");
+    const listing = await host.waitFor("/api/v1/timelapse", (l: any) => l.files.length === 1 && l.unrendered.length === 0, 60_000);
+    const video = listing.files[0];
+    expect(video).toMatchObject({ name: `${set}.mp4`, printer, thumbnail: true });
+    expect(existsSync(frameDir)).toBe(false);
+    expect(readdirSync(join(host.dataDir, "timelapse")).filter((f) => f.startsWith("."))).toEqual([]);
+
+    const probe = ffprobe(join(host.dataDir, "timelapse", video.name));
+    expect(probe).toEqual({ codec: "h264", pix: "yuv420p", frames: LAYERS + 1, fps: "10/1" });
+
+    const whole = await host.api(`/api/v1/timelapse/files/${video.name}`);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get("content-type")).toBe("video/mp4");
+    expect((await whole.arrayBuffer()).byteLength).toBe(video.bytes);
+    const part = await host.api(`/api/v1/timelapse/files/${video.name}`, { headers: { range: "bytes=0-99" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes 0-99/${video.bytes}`);
+    expect((await part.arrayBuffer()).byteLength).toBe(100);
+    const thumb = await host.api(`/api/v1/timelapse/files/${video.name}/thumbnail`);
+    expect(thumb.headers.get("content-type")).toBe("image/jpeg");
+    expect(new Uint8Array(await thumb.arrayBuffer())[0]).toBe(0xff);
+
+    expect((await host.api("/api/v1/timelapse/files/..%2Flayerline.sqlite")).status).toBe(404);
+    expect((await host.api("/api/v1/timelapse/files/.hidden.mp4")).status).toBe(404);
+    expect((await host.api(`/api/v1/timelapse/files/${video.name}`, { method: "DELETE" })).status).toBe(204);
+    expect((await (await host.api("/api/v1/timelapse")).json()).files).toEqual([]);
+  }, 120_000);
+});
