@@ -87,3 +87,68 @@ describe("timelapse", () => {
     expect((await (await host.api("/api/v1/timelapse")).json()).files).toEqual([]);
   }, 120_000);
 });
+
+describe("OctoPrint's /api/timelapse", () => {
+  test("timed settings through POST /api/timelapse; a print records every interval, renders with the post-roll, lists, downloads and deletes the OctoPrint way", async () => {
+    const set = await host.api("/api/timelapse", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "timed", interval: 1, fps: 5, postRoll: 1, renderAfterPrint: "always", save: true }) });
+    expect(set.status).toBe(200);
+    expect((await set.json()).config).toEqual({ type: "timed", postRoll: 1, fps: 5, interval: 1, renderAfterPrint: "always" });
+    expect(host.timelapse.config(printer)).toMatchObject({ mode: "timed", interval: 1, fps: 5, postRoll: 1 });
+    expect((await host.api("/api/timelapse", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "sometimes" }) })).status).toBe(400);
+
+    const started = Date.now();
+    expect((await host.post(`${at}/job`, { file: "cube.gcode" })).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.job?.state === "printing");
+    const during = await (await host.api("/api/timelapse?unrendered=true")).json();
+    expect(during.unrendered[0]).toMatchObject({ recording: true, rendering: false });
+    await host.waitFor(at, jobEnded, 60_000);
+    const seconds = (Date.now() - started) / 1000;
+    const listing = await host.waitFor("/api/timelapse?unrendered=true", (l: any) => l.files.length === 1 && l.unrendered.length === 0, 60_000);
+    const file = listing.files[0];
+    expect(file.name).toMatch(new RegExp(`^${printer}_cube_\\d{14}\\.mp4$`));
+    expect(file.size).toMatch(/B$/);
+    expect(file.url).toBe(`${host.url}/downloads/timelapse/${file.name}`);
+    expect(file.thumbnail).toBe(`${file.url}.thumb.jpg`);
+
+    // A frame at the start and one a second after, one at the end; the last shown a second longer (5 frames at 5 fps).
+    const probe = ffprobe(join(host.dataDir, "timelapse", file.name));
+    expect(probe.fps).toBe("5/1");
+    expect(probe.frames).toBeGreaterThanOrEqual(2 + 5);
+    expect(probe.frames).toBeLessThanOrEqual(Math.ceil(seconds) + 2 + 5);
+
+    const download = await host.api(new URL(file.url).pathname, { headers: { range: "bytes=10-" } });
+    expect(download.status).toBe(206);
+    expect((await download.arrayBuffer()).byteLength).toBe(file.bytes - 10);
+    expect((await host.api(new URL(file.thumbnail).pathname)).headers.get("content-type")).toBe("image/jpeg");
+    const redirect = await host.api(`/api/timelapse/${file.name}`, { redirect: "manual" });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get("location")).toBe(`/downloads/timelapse/${file.name}`);
+    const afterDelete = await host.api(`/api/timelapse/${file.name}`, { method: "DELETE" });
+    expect((await afterDelete.json()).files).toEqual([]);
+    expect((await host.api(`/api/timelapse/${file.name}`, { method: "DELETE" })).status).toBe(404);
+  }, 120_000);
+
+  test("render after print 'never' keeps the frames; POST unrendered render renders them, DELETE removes a set", async () => {
+    await host.api("/api/timelapse", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "zchange", fps: 10, postRoll: 0, renderAfterPrint: "off" }) });
+    expect(host.timelapse.config(printer)).toMatchObject({ mode: "layer", renderAfterPrint: "never" });
+    expect((await host.post(`${at}/job`, { file: "cube.gcode" })).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.job?.state === "printing");
+    await host.waitFor(at, jobEnded, 60_000);
+    const kept = await host.waitFor("/api/timelapse?unrendered=true", (l: any) => l.unrendered.length === 1 && !l.unrendered[0].recording);
+    const set = kept.unrendered[0];
+    expect(set.count).toBe(LAYERS + 1);
+    const render = await host.api(`/api/timelapse/unrendered/${set.name}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ command: "render" }) });
+    expect(render.status).toBe(204);
+    const done = await host.waitFor("/api/timelapse?unrendered=true", (l: any) => l.files.length === 1 && l.unrendered.length === 0, 60_000);
+    expect(ffprobe(join(host.dataDir, "timelapse", done.files[0].name)).frames).toBe(LAYERS + 1);
+
+    // Another set, deleted unrendered.
+    expect((await host.post(`${at}/job`, { file: "cube.gcode" })).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.job?.state === "printing");
+    await host.waitFor(at, jobEnded, 60_000);
+    const second = (await host.waitFor("/api/timelapse?unrendered=true", (l: any) => l.unrendered.length === 1 && !l.unrendered[0].recording)).unrendered[0];
+    expect((await host.api(`/api/timelapse/unrendered/${second.name}`, { method: "DELETE" })).status).toBe(204);
+    expect(existsSync(join(host.dataDir, "timelapse", "frames", second.name))).toBe(false);
+    expect((await host.api(`/api/timelapse/unrendered/${second.name}`, { method: "DELETE" })).status).toBe(404);
+  }, 120_000);
+});

@@ -16,6 +16,7 @@ import type { AppContext } from "../../context.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
 import { jobPayload, printerState, progressPayload, stateText, type JobContext, type TempPoint } from "./state.ts";
 import type { OctoTracker } from "./tracker.ts";
+import { timelapseConfigPayload } from "./timelapse.ts";
 import { octoPermissionKeys, OCTO_PERMISSIONS, permissionJson } from "./users.ts";
 
 export const BASE_INTERVAL_MS = 500;
@@ -152,7 +153,9 @@ export class PushHub {
     client.authed = true;
     if (!client.mayStatus) return;
     this.sendHistory(client);
-    client.deliver(JSON.stringify({ timelapse: null }));
+    // OctoPrint sends the timelapse settings, null when there are none (off).
+    const timelapse = timelapseConfigPayload(this.ctx.timelapse.config(client.printerId));
+    client.deliver(JSON.stringify({ timelapse: timelapse.type === "off" ? null : timelapse }));
     if (this.wants(client, "event", "ClientAuthed")) {
       client.deliver(JSON.stringify({ event: { type: "ClientAuthed", payload: { username: principal.user?.name ?? null, remoteAddress: client.remoteAddress } } }));
     }
