@@ -8,7 +8,7 @@ import type { PrinterRecord } from "../src/printers/record.ts";
 import type { Access } from "../src/server/auth/access.ts";
 import { html, type Html } from "./html.ts";
 import { layout, type PageSession } from "./layout.ts";
-import type { Outcome } from "./profile.ts";
+import { outcomeLine, type Outcome } from "./profile.ts";
 
 const streamPath = (id: string) => `/api/v1/printers/${encodeURIComponent(id)}/camera/stream`;
 const snapshotPath = (id: string) => `/api/v1/printers/${encodeURIComponent(id)}/camera/snapshot`;
@@ -40,7 +40,8 @@ export function cameraCard(printer: PrinterRecord, camera: Camera, access: Acces
 </section>`;
 }
 
-export function cameraPage(printer: PrinterRecord, camera: Camera, access: Access, session?: PageSession): Html {
+/** The printer's Camera page: the camera, and `timelapse` (its timelapse settings form, views/timelapse.ts). */
+export function cameraPage(printer: PrinterRecord, camera: Camera, access: Access, session?: PageSession, timelapse: Html | string = ""): Html {
   return layout(
     `Camera · ${printer.name}`,
     html`<div class="settings-page camera-page">
@@ -52,6 +53,7 @@ export function cameraPage(printer: PrinterRecord, camera: Camera, access: Acces
     One connection to the camera serves every viewer.</p>
   </section>
   ${cameraForm(printer, camera, access)}
+  ${timelapse}
 </div>`,
     html``,
     session,
@@ -77,7 +79,7 @@ export function cameraForm(printer: PrinterRecord, camera: Camera, access: Acces
   <h2>Camera</h2>
   ${save ? fields : html`<fieldset class="bare" disabled>${fields}</fieldset>`}
   ${warnings.map((w) => html`<p class="warning" role="alert">${w}</p>`)}
-  ${outcome ? ("error" in outcome ? html`<p class="error" role="alert">${outcome.error}</p>` : html`<p class="saved">${outcome.saved}</p>`) : ""}
+  ${outcomeLine(outcome)}
   ${save ? html`<div class="buttons"><button type="submit" class="primary">Save</button></div>` : ""}
   ${cameraPicture(id, printer.name, camera, access) || html`<p class="muted">No camera yet: enter the streamer's URLs above.</p>`}
 </form>`;

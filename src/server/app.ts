@@ -35,6 +35,7 @@ import { uiRoutes } from "./ui/routes.ts";
 import { uiScripts } from "./ui/scripts.ts";
 import { uiProfile } from "./ui/profile.ts";
 import { uiCamera } from "./ui/camera.ts";
+import { uiTimelapse } from "./ui/timelapse.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 import { uiUpdateSettings } from "./ui/update-settings.ts";
@@ -66,6 +67,7 @@ export function createApp(ctx: AppContext) {
     .use(uiScripts(ctx))
     .use(uiProfile(ctx))
     .use(uiCamera(ctx))
+    .use(uiTimelapse(ctx))
     .use(uiFiles(ctx))
     .use(uiQueue(ctx))
     .use(uiHistory(ctx))

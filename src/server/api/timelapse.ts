@@ -39,15 +39,17 @@ export function setRefused(refusal: SetRefusal, name: string): ApiError {
     : new ApiError(409, "recording", `The timelapse "${name}" is still being recorded.`, "Wait until its print ends.");
 }
 
+/** A frame set's name, when the request may see it (else 404 as for one that does not exist). */
+export function setFor(ctx: AppContext, request: Request, name: string): string {
+  const meta = ctx.timelapse.store.meta(name);
+  if (meta && !timelapseVisible(request)(meta.printer)) throw setRefused("missing", name);
+  return name;
+}
+
 export function timelapseApi(ctx: AppContext) {
   const printerId = (id: string) => {
     if (!ctx.printers.get(id)) throw new ApiError(404, "not_found", `There is no printer "${id}".`, "GET /api/v1/printers lists them.");
     return id;
-  };
-  const setOf = (request: Request, name: string) => {
-    const meta = ctx.timelapse.store.meta(name);
-    if (meta && !timelapseVisible(request)(meta.printer)) throw setRefused("missing", name);
-    return name;
   };
   return new Elysia({ name: "timelapse-api" })
     .get("/api/v1/printers/:id/timelapse", ({ params }) => ctx.timelapse.config(printerId(params.id)))
@@ -65,12 +67,12 @@ export function timelapseApi(ctx: AppContext) {
       return new Response(null, { status: 204 });
     })
     .post("/api/v1/timelapse/unrendered/:name/render", ({ params, request }) => {
-      const refusal = ctx.timelapse.render(setOf(request, params.name));
+      const refusal = ctx.timelapse.render(setFor(ctx, request, params.name));
       if (refusal) throw setRefused(refusal, params.name);
       return new Response(JSON.stringify(ctx.timelapse.renderer.status()), { status: 202, headers: { "content-type": "application/json" } });
     })
     .delete("/api/v1/timelapse/unrendered/:name", ({ params, request }) => {
-      const refusal = ctx.timelapse.deleteSet(setOf(request, params.name));
+      const refusal = ctx.timelapse.deleteSet(setFor(ctx, request, params.name));
       if (refusal) throw setRefused(refusal, params.name);
       return new Response(null, { status: 204 });
     });

@@ -73,6 +73,13 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/printers/:id/profile/limits/clear": byId("settings"),
   "GET /settings/printers/:id/camera": byId("status"),
   "POST /ui/printers/:id/camera": byId("settings"),
+  "POST /ui/printers/:id/timelapse": byId("settings"),
+  // The Timelapse page: as GET /api/v1/timelapse and its actions.
+  "GET /timelapse": webcam,
+  "GET /ui/timelapse/list": webcam,
+  "POST /ui/timelapse/files/:name/delete": remove,
+  "POST /ui/timelapse/unrendered/:name/render": remove,
+  "POST /ui/timelapse/unrendered/:name/delete": remove,
   "POST /ui/printers/:id/limits/query": byId("control"),
   "POST /ui/printers/:id/window": byId("settings"),
   "POST /ui/printers/:id/prompt": byId("control"),

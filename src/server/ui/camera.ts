@@ -5,6 +5,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { cameraForm, cameraPage } from "../../../views/camera.ts";
+import { timelapseForm } from "../../../views/timelapse.ts";
 import { CameraSchema } from "../../webcam/camera.ts";
 import { accessFor } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
@@ -26,7 +27,8 @@ export function uiCamera(ctx: AppContext) {
     .get("/settings/printers/:id/camera", ({ params, request }) => {
       const s = ctx.printers.get(params.id);
       if (!s) return notFoundResponse(`There is no printer "${params.id}".`, pageSession(request));
-      return htmlResponse(cameraPage(s.record, ctx.webcam.camera(s.id), accessFor(request), pageSession(request)));
+      const access = accessFor(request);
+      return htmlResponse(cameraPage(s.record, ctx.webcam.camera(s.id), access, pageSession(request), timelapseForm(s.id, ctx.timelapse.config(s.id), access)));
     })
     .post("/ui/printers/:id/camera", ({ params, body, request }) => {
       const s = ctx.printers.get(params.id);

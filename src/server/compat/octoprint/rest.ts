@@ -40,7 +40,7 @@ import { PRINTER_PREFIX } from "./permissions.ts";
 import { problemText, readProfile } from "../../../printers/profile.ts";
 import { cameraPatchOf, profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema, webcamPayload } from "./settings.ts";
 import { snapshotResponse } from "../../api/webcam.ts";
-import { timelapseVisible, videoFor, videoResponse } from "../../api/timelapse.ts";
+import { setFor, timelapseVisible, videoFor, videoResponse } from "../../api/timelapse.ts";
 import { TimelapsePatchSchema } from "../../../timelapse/config.ts";
 import { timelapseConfigPayload, timelapseFilePayload, timelapsePatchOf, TimelapseUpdateSchema, unrenderedPayload } from "./timelapse.ts";
 import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
@@ -756,14 +756,14 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const p = params as Record<string, string>;
         printerFor(ctx, p);
         const c = parse(v.object({ command: v.literal("render", 'command must be "render"') }), body, request);
-        const refusal = c && ctx.timelapse.render(p.name!);
+        const refusal = c && ctx.timelapse.render(setFor(ctx, request, p.name!));
         if (refusal) throw fail(refusal === "missing" ? 404 : 409, refusal === "missing" ? `Unknown unrendered timelapse ${p.name}` : "Printer is currently printing, cannot render timelapse");
         return noContent();
       })
-      .delete("/api/timelapse/unrendered/:name", ({ params }) => {
+      .delete("/api/timelapse/unrendered/:name", ({ params, request }) => {
         const p = params as Record<string, string>;
         printerFor(ctx, p);
-        const refusal = ctx.timelapse.deleteSet(p.name!);
+        const refusal = ctx.timelapse.deleteSet(setFor(ctx, request, p.name!));
         if (refusal) throw fail(refusal === "missing" ? 404 : 409, refusal === "missing" ? `Unknown unrendered timelapse ${p.name}` : "The timelapse is still being recorded");
         return noContent();
       })
