@@ -34,6 +34,9 @@ export interface TimelapseServiceOptions {
   log?: (line: string) => void;
 }
 
+/** Frame sets not rendered this long after their print are deleted (as OctoPrint's cleanTmpAfterDays). */
+export const KEEP_UNRENDERED_MS = 7 * 24 * 3600_000;
+
 /** Why a set cannot be rendered or deleted now. */
 export type SetRefusal = "missing" | "recording";
 
@@ -41,6 +44,7 @@ export class TimelapseService {
   readonly store: TimelapseStore;
   readonly renderer: Renderer;
   readonly recorder: TimelapseRecorder;
+  private cleaner: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly options: TimelapseServiceOptions) {
     this.store = new TimelapseStore(options.dataDir);
@@ -56,9 +60,12 @@ export class TimelapseService {
 
   start(): void {
     this.recorder.start();
+    this.clean();
+    this.cleaner = setInterval(() => this.clean(), 6 * 3600_000);
   }
 
   stop(): void {
+    if (this.cleaner) clearInterval(this.cleaner);
     this.recorder.stop();
     this.renderer.stop();
   }
@@ -100,6 +107,13 @@ export class TimelapseService {
     this.renderer.forget(set);
     this.store.deleteSet(set);
     return null;
+  }
+
+  /** Deletes frame sets left unrendered for a week (not one being recorded or rendered); returns their names. */
+  clean(now = Date.now()): string[] {
+    const old = this.store.sets().filter((s) => now - (s.endedAt ?? s.startedAt) > KEEP_UNRENDERED_MS && !this.renderer.busyWith(s.name) && this.refusal(s.name) === null);
+    for (const s of old) this.store.deleteSet(s.name);
+    return old.map((s) => s.name);
   }
 
   private refusal(set: string): SetRefusal | null {

@@ -13,6 +13,7 @@ import { rendersAfter, writeTimelapseConfig } from "../../src/timelapse/config.t
 import { TimelapseRecorder } from "../../src/timelapse/recorder.ts";
 import { FFMPEG_MISSING, framesDone, Renderer, renderFilters } from "../../src/timelapse/render.ts";
 import { TimelapseStore } from "../../src/timelapse/store.ts";
+import { KEEP_UNRENDERED_MS, TimelapseService } from "../../src/timelapse/service.ts";
 import { WebcamService } from "../../src/webcam/service.ts";
 
 const dirs: string[] = [];
@@ -141,4 +142,16 @@ describe("recorder", () => {
     recorder.stop();
     db.close();
   }, 30_000);
+});
+
+test("frame sets left unrendered for a week are cleaned away; newer ones stay", () => {
+  const dir = tempDir();
+  const db = openDatabase(dir);
+  const settings = new SettingsStore(db);
+  const service = new TimelapseService({ dataDir: dir, bus: createBus(), settings, webcam: new WebcamService(settings), printers: { list: () => [] }, ffmpeg: null });
+  const old = service.store.createSet({ printer: "p1", file: "old.gcode", startedAt: Date.now() - KEEP_UNRENDERED_MS - 60_000, fps: 25, postRoll: 0, flipH: false, flipV: false, rotate: 0 });
+  const fresh = service.store.createSet({ printer: "p1", file: "new.gcode", startedAt: Date.now() - 60_000, fps: 25, postRoll: 0, flipH: false, flipV: false, rotate: 0 });
+  expect(service.clean()).toEqual([old]);
+  expect(service.store.sets().map((s) => s.name)).toEqual([fresh]);
+  db.close();
 });
