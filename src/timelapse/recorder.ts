@@ -30,6 +30,9 @@ interface Recording {
   chain: Promise<void>;
 }
 
+/** Frames stop below this much free disk. */
+export const MIN_FREE_BYTES = 256 * 1024 * 1024;
+
 export interface RecorderOptions {
   bus: Bus;
   settings: SettingsStore;
@@ -40,6 +43,8 @@ export interface RecorderOptions {
   captureTimeoutMs?: number;
   /** Captures waiting for the camera beyond this many are dropped (counted as failed). */
   maxWaiting?: number;
+  /** No frame is written when the disk has less free space than this (the files and prints need it more). */
+  minFreeBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -108,6 +113,8 @@ export class TimelapseRecorder {
     r.waiting++;
     r.chain = r.chain.then(async () => {
       try {
+        const minFree = this.options.minFreeBytes ?? MIN_FREE_BYTES;
+        if (this.options.store.freeBytes() < minFree) throw new Error(`The disk has less than ${Math.round(minFree / 1024 / 1024)} MB free: no frame was stored. Delete old timelapses or files.`);
         const shot = await withTimeout(this.options.webcam.snapshot(id), this.options.captureTimeoutMs ?? 10_000);
         this.options.store.writeFrame(r.set, r.frames + 1, shot.jpeg);
         r.frames++;

@@ -4,7 +4,7 @@
  * videos `timelapse/<set>.mp4` with their `.thumb.jpg`. Names are checked before they touch the
  * disk (letters, digits, `._-`, no leading dot), so nothing outside the folder is ever reached.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, statfsSync, writeFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 
@@ -57,6 +57,12 @@ export class TimelapseStore {
     this.root = join(dataDir, "timelapse");
     this.framesRoot = join(this.root, "frames");
     mkdirSync(this.framesRoot, { recursive: true });
+  }
+
+  /** Free bytes on the timelapse folder's disk. */
+  freeBytes(): number {
+    const s = statfsSync(this.root);
+    return s.bavail * s.bsize;
   }
 
   static validName(name: string): boolean {

@@ -155,3 +155,24 @@ test("frame sets left unrendered for a week are cleaned away; newer ones stay", 
   expect(service.store.sets().map((s) => s.name)).toEqual([fresh]);
   db.close();
 });
+
+test("no frame is written when the disk is (nearly) full: counted, with the reason", async () => {
+  const dir = tempDir();
+  const db = openDatabase(dir);
+  const settings = new SettingsStore(db);
+  const bus = createBus();
+  const store = new TimelapseStore(dir);
+  const webcam = new WebcamService(settings);
+  webcam.configure("p1", { snapshotUrl: "http://127.0.0.1:9/never-fetched" });
+  writeTimelapseConfig(settings, "p1", { mode: "timed", interval: 3600, renderAfterPrint: "never" });
+  const recorder = new TimelapseRecorder({ bus, settings, store, webcam, renderer: new Renderer({ store, postponed: () => false }), minFreeBytes: Number.MAX_SAFE_INTEGER });
+  recorder.start();
+  const job = { file: "a.gcode" } as never;
+  bus.emit("printer.event", { id: "p1", event: { type: "job", state: "started", file: "a.gcode", job, progress: null } });
+  const set = recorder.recording("p1")!;
+  await recorder.settled("p1");
+  expect(store.meta(set)).toMatchObject({ frames: 0, failed: 1 });
+  expect(store.meta(set)!.lastError).toContain("free");
+  recorder.stop();
+  db.close();
+});
