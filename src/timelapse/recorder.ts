@@ -119,8 +119,10 @@ export class TimelapseRecorder {
         this.options.store.writeFrame(r.set, r.frames + 1, shot.jpeg);
         r.frames++;
         this.options.store.updateMeta(r.set, () => ({ frames: r.frames }));
+        this.options.bus.emit("timelapse.event", { printer: id, set: r.set, kind: "captured", frame: r.frames });
       } catch (e) {
         this.failed(r, (e as Error).message);
+        this.options.bus.emit("timelapse.event", { printer: id, set: r.set, kind: "capture-failed", frame: r.frames + 1, error: (e as Error).message });
       } finally {
         r.waiting--;
       }

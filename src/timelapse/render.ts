@@ -7,6 +7,7 @@
  */
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import type { Bus, Events } from "../events.ts";
 import { FRAME_PATTERN, type SetMeta, type TimelapseStore } from "./store.ts";
 
 export const FFMPEG_MISSING = "ffmpeg is not installed, so timelapses cannot be rendered (the frames are kept). Install it with `sudo apt-get install ffmpeg`, then render them from the Timelapse page.";
@@ -61,6 +62,8 @@ export interface RendererOptions {
   log?: (line: string) => void;
   /** How often a postponed queue looks again. */
   recheckMs?: number;
+  /** Where renders are announced (`timelapse.event`). */
+  bus?: Bus;
   /** A render ended: the video's name, or the set's problem. */
   finished?: (set: string, result: { video: string } | { error: string }) => void;
 }
@@ -131,8 +134,11 @@ export class Renderer {
     this.waiting = null;
     this.queue.shift();
     this.current = { set, progress: 0, proc: null };
-    void this.render(set, meta)
+    const event = (e: Omit<Events["timelapse.event"], "printer" | "set">) => this.options.bus?.emit("timelapse.event", { printer: meta.printer, set, file: meta.file, ...e });
+    event({ kind: "rendering" });
+    void this.render(set, meta, (progress) => event({ kind: "progress", progress }))
       .then((result) => {
+        event("error" in result ? { kind: "render-failed", error: result.error } : { kind: "rendered", video: result.video });
         if ("error" in result) {
           this.options.store.updateMeta(set, () => ({ renderError: result.error }));
           this.options.log?.(`timelapse ${set}: ${result.error}`);
@@ -145,7 +151,7 @@ export class Renderer {
       });
   }
 
-  private async render(set: string, meta: SetMeta): Promise<{ video: string } | { error: string }> {
+  private async render(set: string, meta: SetMeta, progressed: (percent: number) => void): Promise<{ video: string } | { error: string }> {
     const { store } = this.options;
     if (!this.ffmpeg) return { error: FFMPEG_MISSING };
     const frames = store.frameCount(set);
@@ -163,7 +169,8 @@ export class Renderer {
     const decoder = new TextDecoder();
     for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>) {
       const done = framesDone(decoder.decode(chunk, { stream: true }));
-      if (done !== null && this.current) this.current.progress = Math.min(99, Math.round((done / total) * 100));
+      const percent = done === null ? null : Math.min(99, Math.round((done / total) * 100));
+      if (percent !== null && this.current && percent !== this.current.progress) progressed((this.current.progress = percent));
     }
     const code = await proc.exited;
     if (code !== 0 || !existsSync(part)) {

@@ -53,6 +53,7 @@ export class TimelapseService {
       store: this.store,
       ffmpeg: options.ffmpeg,
       log: options.log,
+      bus: options.bus,
       postponed: (meta) => readTimelapseConfig(options.settings, meta.printer).postponeWhilePrinting && printing(),
     });
     this.recorder = new TimelapseRecorder({ bus: options.bus, settings: options.settings, store: this.store, webcam: options.webcam, renderer: this.renderer, log: options.log });

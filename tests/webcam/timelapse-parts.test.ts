@@ -112,14 +112,17 @@ describe("renderer", () => {
   }, 60_000);
 });
 
+/** A recorder's surroundings without a host: a database for settings, a bus, a store, the cameras. */
+function recorderParts() {
+  const dir = tempDir();
+  const db = openDatabase(dir);
+  const settings = new SettingsStore(db);
+  return { db, settings, bus: createBus(), store: new TimelapseStore(dir), webcam: new WebcamService(settings, { snapshotTimeoutMs: 500, connectTimeoutMs: 500 }) };
+}
+
 describe("recorder", () => {
   test("a camera that is down: each capture fails, is counted with its reason, and the print's end still closes the set", async () => {
-    const dir = tempDir();
-    const db = openDatabase(dir);
-    const settings = new SettingsStore(db);
-    const bus = createBus();
-    const store = new TimelapseStore(dir);
-    const webcam = new WebcamService(settings, { snapshotTimeoutMs: 500, connectTimeoutMs: 500 });
+    const { db, settings, bus, store, webcam } = recorderParts();
     const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
     const port = closed.port;
     await closed.stop(true);
@@ -157,12 +160,7 @@ test("frame sets left unrendered for a week are cleaned away; newer ones stay", 
 });
 
 test("no frame is written when the disk is (nearly) full: counted, with the reason", async () => {
-  const dir = tempDir();
-  const db = openDatabase(dir);
-  const settings = new SettingsStore(db);
-  const bus = createBus();
-  const store = new TimelapseStore(dir);
-  const webcam = new WebcamService(settings);
+  const { db, settings, bus, store, webcam } = recorderParts();
   webcam.configure("p1", { snapshotUrl: "http://127.0.0.1:9/never-fetched" });
   writeTimelapseConfig(settings, "p1", { mode: "timed", interval: 3600, renderAfterPrint: "never" });
   const recorder = new TimelapseRecorder({ bus, settings, store, webcam, renderer: new Renderer({ store, postponed: () => false }), minFreeBytes: Number.MAX_SAFE_INTEGER });

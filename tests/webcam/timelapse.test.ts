@@ -46,6 +46,16 @@ describe("timelapse", () => {
   });
 
   test("a print with a layer timelapse: a frame per layer and the end, an mp4 rendered with ffmpeg, listed, downloadable, deletable", async () => {
+    // OctoPrint's push socket hears the captures and the render.
+    const ws = new WebSocket(`${host.url.replace("http", "ws")}/sockjs/websocket`);
+    const pushed: any[] = [];
+    ws.onmessage = (e) => pushed.push(JSON.parse(String(e.data)));
+    await new Promise((resolve) => (ws.onopen = resolve));
+    ws.send(JSON.stringify({ auth: `admin:${(await (await host.post("/api/login", { passive: true })).json()).session}` }));
+    const kinds: string[] = [];
+    const heard = (e: { kind: string }) => kinds.push(e.kind);
+    host.bus.on("timelapse.event", heard);
+
     expect((await host.post(`${at}/job`, { file: "cube.gcode" })).status).toBe(200);
     await host.waitFor(at, (p: any) => p.job?.state === "printing");
     // While it prints: an unrendered set marked recording, which can be neither rendered nor deleted.
@@ -68,6 +78,13 @@ describe("timelapse", () => {
 
     const probe = ffprobe(join(host.dataDir, "timelapse", video.name));
     expect(probe).toEqual({ codec: "h264", pix: "yuv420p", frames: LAYERS + 1, fps: "10/1" });
+    expect(kinds.filter((k) => k === "captured").length).toBe(LAYERS + 1);
+    expect(kinds.filter((k) => k !== "captured" && k !== "progress")).toEqual(["rendering", "rendered"]);
+    const events = pushed.filter((m) => m.event).map((m) => m.event);
+    expect(events.filter((e) => e.type === "CaptureDone").length).toBe(LAYERS + 1);
+    expect(events.find((e) => e.type === "MovieDone")?.payload).toMatchObject({ gcode: "cube.gcode", movie_basename: video.name, movie_prefix: set });
+    ws.close();
+    host.bus.off("timelapse.event", heard);
 
     const whole = await host.api(`/api/v1/timelapse/files/${video.name}`);
     expect(whole.status).toBe(200);
