@@ -61,6 +61,8 @@ export class TimelapseService {
 
   start(): void {
     this.recorder.start();
+    // Nothing renders yet: a render the last run did not finish left only its temporary file.
+    this.store.removeLeftovers();
     this.clean();
     this.cleaner = setInterval(() => this.clean(), 6 * 3600_000);
   }

@@ -174,6 +174,13 @@ export class TimelapseStore {
     return out.sort((a, b) => b.date - a.date);
   }
 
+  /** Removes what renders that never finished left (hidden `.…part` files); called when nothing renders. */
+  removeLeftovers(): string[] {
+    const left = readdirSync(this.root).filter((f) => f.startsWith(".") && f.endsWith(".part"));
+    for (const f of left) rmSync(join(this.root, f), { force: true });
+    return left;
+  }
+
   deleteVideo(name: string): boolean {
     const path = this.video(name);
     if (!path) return false;

@@ -3,7 +3,7 @@
  * and while a printer prints, and the recorder when the camera fails (counted, never fatal).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db/database.ts";
@@ -147,15 +147,18 @@ describe("recorder", () => {
   }, 30_000);
 });
 
-test("frame sets left unrendered for a week are cleaned away; newer ones stay", () => {
+test("at start, frame sets left unrendered for a week and half-rendered files are cleaned away; newer sets stay", () => {
   const dir = tempDir();
   const db = openDatabase(dir);
   const settings = new SettingsStore(db);
   const service = new TimelapseService({ dataDir: dir, bus: createBus(), settings, webcam: new WebcamService(settings), printers: { list: () => [] }, ffmpeg: null });
   const old = service.store.createSet({ printer: "p1", file: "old.gcode", startedAt: Date.now() - KEEP_UNRENDERED_MS - 60_000, fps: 25, postRoll: 0, flipH: false, flipV: false, rotate: 0 });
   const fresh = service.store.createSet({ printer: "p1", file: "new.gcode", startedAt: Date.now() - 60_000, fps: 25, postRoll: 0, flipH: false, flipV: false, rotate: 0 });
-  expect(service.clean()).toEqual([old]);
+  writeFileSync(join(service.store.root, `.${old}.mp4.part`), "half a video");
+  service.start();
+  service.stop();
   expect(service.store.sets().map((s) => s.name)).toEqual([fresh]);
+  expect(readdirSync(service.store.root).filter((f) => f.startsWith("."))).toEqual([]);
   db.close();
 });
 
