@@ -108,6 +108,35 @@
     e.preventDefault();
     if (window.confirm(option.dataset.confirm)) e.detail.issueRequest(true);
   });
+  // A camera picture that fails says why under it (the snapshot URL answers the camera's problem
+  // as JSON) and tries again in a few seconds; a snapshot-only camera refreshes its picture.
+  const retryCamera = (img, ms) => setTimeout(() => {
+    if (!document.body.contains(img)) return;
+    const url = new URL(img.src, location.href);
+    url.searchParams.set("t", Date.now());
+    img.src = url.pathname + url.search;
+  }, ms);
+  document.addEventListener("error", (e) => {
+    const img = e.target;
+    if (!img.classList || !img.classList.contains("camera-picture")) return;
+    const caption = img.parentElement.querySelector(".camera-problem");
+    fetch(img.dataset.snapshot, { credentials: "same-origin" })
+      .then((r) => (r.ok ? null : r.json()))
+      .then((body) => {
+        if (!caption || !body || !body.error) return;
+        caption.textContent = `${body.error.message} ${body.error.hint || ""}`;
+        caption.hidden = false;
+      })
+      .catch(() => {});
+    retryCamera(img, 5000);
+  }, true);
+  document.addEventListener("load", (e) => {
+    const img = e.target;
+    if (!img.classList || !img.classList.contains("camera-picture")) return;
+    const caption = img.parentElement.querySelector(".camera-problem");
+    if (caption) caption.hidden = true;
+    if (img.dataset.refresh) retryCamera(img, Number(img.dataset.refresh));
+  }, true);
   // Toasts fade on their own.
   new MutationObserver((records) => {
     for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) setTimeout(() => n.remove(), 8000);

@@ -32,6 +32,18 @@ export type Events = {
   "plugins.changed": undefined;
   /** Something about a plugin the user should see (it was disabled after faults, it says so…). */
   "plugins.notice": { id: number; plugin: string | null; level: "info" | "warning" | "error"; message: string };
+  /** A timelapse frame was taken or not; a frame set's render began, advanced (percent) or ended. */
+  "timelapse.event": {
+    printer: string;
+    set: string;
+    kind: "captured" | "capture-failed" | "rendering" | "progress" | "rendered" | "render-failed";
+    /** The G-code file of the print (renders). */
+    file?: string;
+    frame?: number;
+    progress?: number;
+    video?: string;
+    error?: string;
+  };
 };
 
 export type Bus = Emitter<Events>;

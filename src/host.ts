@@ -42,6 +42,8 @@ import { announceRunning, withdrawRunning } from "./update/running.ts";
 import { takeStartupUpdate, type StartupUpdate } from "./update/startup.ts";
 import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
 import { VERSION } from "./version.ts";
+import { WebcamService } from "./webcam/service.ts";
+import { TimelapseService } from "./timelapse/service.ts";
 
 export interface HostOptions {
   dataDir: string;
@@ -122,6 +124,8 @@ export interface Host {
   queue: PrintQueue;
   farm: FarmQueue;
   mqtt: MqttBridge;
+  webcam: WebcamService;
+  timelapse: TimelapseService;
   stop(): Promise<void>;
 }
 
@@ -228,6 +232,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     // Before the printers stop: their last job events must not start farm prints.
     stopFarm();
     jobs.stop();
+    timelapse.stop();
+    webcam.stop();
     await app.stop(true);
     await plugins!.stop();
     await printers!.stop();
@@ -248,6 +254,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     shutdown: () => stop(),
   });
   const accounts = new Accounts(db, bus);
+  const webcam = new WebcamService(settings);
+  const timelapse = new TimelapseService({ dataDir: options.dataDir, bus, settings, webcam, printers, log });
   const tracking = new TrackingReporter({
     settings: new TrackingSettings(settings),
     bus,
@@ -261,7 +269,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   });
   // On the main thread's bus: a broker's troubles never reach the printers' Workers.
   const mqtt = new MqttBridge({ settings: new MqttSettings(settings), bus, printers, accounts, version: VERSION, log, ...options.mqtt });
-  const app = createApp({ mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  const app = createApp({ mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -282,6 +290,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   }
   // Plugins first, so every printer Worker starts with their serial hooks in place.
   await plugins.start();
+  timelapse.start();
   printers.start();
   if (options.yieldToPrinters) yieldToPrinters();
   // After the yield: the analysis Worker starts at the web's lower priority, not the printers'.
@@ -336,6 +345,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     queue,
     farm,
     mqtt,
+    webcam,
+    timelapse,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

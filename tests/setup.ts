@@ -1,7 +1,8 @@
 /**
  * Installs what the test suite needs on a Debian machine, only where missing:
  * socat (pty pairs), chromium (browser tests), qemu-user + libc6-arm64-cross (the arm64 binary),
- * mosquitto (the MQTT bridge's tests run a real broker).
+ * mosquitto (the MQTT bridge's tests run a real broker),
+ * ffmpeg (a camera without a camera: test MJPEG streams, timelapse renders).
  * Part of the README's test command; safe to run again.
  */
 import { existsSync } from "node:fs";
@@ -12,6 +13,7 @@ const NEEDS: { check: () => boolean; packages: string[]; why: string }[] = [
   { check: () => !!Bun.which("qemu-aarch64"), packages: ["qemu-user"], why: "running the arm64 binary" },
   { check: () => existsSync("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1"), packages: ["libc6-arm64-cross"], why: "the arm64 C library for qemu" },
   { check: () => existsSync("/usr/sbin/mosquitto") || !!Bun.which("mosquitto"), packages: ["mosquitto"], why: "a real MQTT broker for the MQTT bridge tests" },
+  { check: () => !!Bun.which("ffmpeg") && !!Bun.which("ffprobe"), packages: ["ffmpeg"], why: "test cameras and timelapse renders" },
 ];
 
 const missing = NEEDS.filter((n) => !n.check());

@@ -36,7 +36,7 @@ export const STATE_LABEL: Record<PrinterStatus["state"], string> = {
  * every fragment, `access` leaves out the controls whose route the viewer may not call (a
  * read-only user watches without buttons).
  */
-export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile[], terminal: LogLine[], access: Access, session?: PageSession): Html {
+export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile[], terminal: LogLine[], access: Access, session?: PageSession, camera: Html | string = ""): Html {
   const id = printer.record.id;
   const may = (route: string) => access.may(route, id);
   return layout(
@@ -46,6 +46,7 @@ export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile
     <div id="live" sse-swap="live">${livePanel(printer, access)}</div>
     <div id="job-objects" sse-swap="objects" hx-on::sse-before-message="if (!this.firstElementChild) event.preventDefault()"></div>
   </section>
+  ${camera}
   <section class="card controls">${controlsPanel(printer.record, access)}</section>
   <section class="card link">${linkCard(printer, access)}</section>
   <section class="card sdcard">${sdCard(printer, files, access)}</section>
@@ -126,7 +127,7 @@ export function heaterLabel(name: string): string {
 /** Temperature and movement controls; not part of the live panel, so typed values survive updates. */
 function controlsPanel(record: PrinterRecord, access: Access): Html {
   const id = record.id;
-  return html`<h2>Control <a class="more" href="/settings/printers/${id}/scripts">G-code scripts →</a> <a class="more" href="/settings/printers/${id}/profile">Profile &amp; limits →</a></h2>
+  return html`<h2>Control <a class="more" href="/settings/printers/${id}/scripts">G-code scripts →</a> <a class="more" href="/settings/printers/${id}/profile">Profile &amp; limits →</a> <a class="more" href="/settings/printers/${id}/camera">Camera →</a></h2>
 ${access.may("POST /ui/printers/:id/temperature", id)
   ? html`<form class="inline" hx-post="/ui/printers/${id}/temperature" hx-swap="none">
   <label>Hotend <input type="number" name="tool0" min="0" max="320" step="1" placeholder="°C"></label>

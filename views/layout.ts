@@ -40,6 +40,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
   <a href="/files">Files</a>
   <a href="/queue">Queue</a>
   <a href="/history">History</a>
+  ${session?.access.may("GET /timelapse") ? html`<a href="/timelapse">Timelapse</a>` : ""}
   <a href="/plugins">Plugins</a>
   ${settings ? html`<a href="${settings}">Settings</a>` : ""}
   <nav>${nav}</nav>

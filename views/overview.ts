@@ -28,13 +28,14 @@ export interface FarmPrinter {
 /** The page's push channel: each card and nav dot as `card-<id>` and `nav-<id>`, the farm queue as `farm-queue`, and `printers` when printers come or go. */
 export const OVERVIEW_STREAM = "/ui/printers/events";
 
-export function overviewPage(printers: FarmPrinter[], access: Access, session?: PageSession, farmQueue?: Html): Html {
+/** `camera` renders a printer's picture (views/camera.ts); it sits outside the pushed part, so updates do not restart it. */
+export function overviewPage(printers: FarmPrinter[], access: Access, session?: PageSession, farmQueue?: Html, camera: (p: FarmPrinter) => Html | string = () => ""): Html {
   return layout(
     "All printers",
     html`<div id="printer-cards" class="printer-cards" hx-get="/printers" hx-select="#printer-cards" hx-swap="outerHTML" hx-trigger="sse:printers" hx-disinherit="*">
 ${printers.length === 0
   ? html`<section class="card"><p class="muted">No printer to show.</p></section>`
-  : printers.map((p) => html`<article class="card printer-card" data-printer="${p.record.id}" sse-swap="card-${p.record.id}">${printerCard(p, access)}</article>`)}
+  : printers.map((p) => html`<article class="card printer-card" data-printer="${p.record.id}"><div class="card-live" sse-swap="card-${p.record.id}">${printerCard(p, access)}</div>${camera(p)}</article>`)}
 </div>
 ${farmQueue ? html`<section id="farm-queue" class="card farm-queue" sse-swap="farm-queue">${farmQueue}</section>` : ""}`,
     printerNav(printers, null),

@@ -162,7 +162,8 @@ function reportedLine(view: LimitsView): string {
   return `The printer's firmware (profile ${view.firmware}) has not reported its limits; firmware that does not report them (Klipper, RepRapFirmware…) needs them entered here.`;
 }
 
-function outcomeLine(outcome: Outcome): Html | string {
+/** What happened to a form's request, as a line under it (views/camera.ts and timelapse.ts too). */
+export function outcomeLine(outcome: Outcome): Html | string {
   if (!outcome) return "";
   return "error" in outcome ? html`<p class="error" role="alert">${outcome.error}</p>` : html`<p class="saved">${outcome.saved}</p>`;
 }

@@ -5,13 +5,14 @@
  */
 import * as v from "valibot";
 
-export const PERMISSIONS = ["status", "control", "files.upload", "files.delete", "print", "settings", "plugins", "update", "admin"] as const;
+export const PERMISSIONS = ["status", "webcam", "control", "files.upload", "files.delete", "print", "settings", "plugins", "update", "admin"] as const;
 export const PermissionSchema = v.picklist(PERMISSIONS, `a permission is one of ${PERMISSIONS.join(", ")}`);
 export type Permission = v.InferOutput<typeof PermissionSchema>;
 
 /** What each permission allows, in words (UI, docs). */
 export const PERMISSION_TEXT: Record<Permission, string> = {
   status: "see printers, jobs, temperatures, files and settings",
+  webcam: "watch the printers' cameras and timelapses",
   control: "connect printers, move axes, set temperatures, send G-code",
   "files.upload": "upload files and create folders",
   "files.delete": "delete and move files",
@@ -42,27 +43,27 @@ export const GROUP_TEXT: Record<Group, { name: string; description: string }> = 
 /** Permissions of each group on a new install; admins always have every permission. */
 export const DEFAULT_GROUP_PERMISSIONS: Record<Group, Permission[]> = {
   admins: [...PERMISSIONS],
-  users: ["status", "control", "files.upload", "files.delete", "print"],
-  readonly: ["status"],
+  users: ["status", "webcam", "control", "files.upload", "files.delete", "print"],
+  readonly: ["status", "webcam"],
   guests: [],
 };
 
 /** Named scopes for API keys; a scope may also be a comma-separated list of permissions. */
 export const SCOPES = {
   full: [...PERMISSIONS],
-  "read-only": ["status"],
+  "read-only": ["status", "webcam"],
   "upload-only": ["status", "files.upload"],
   "upload-print": ["status", "files.upload", "print"],
-  operator: ["status", "control", "files.upload", "files.delete", "print"],
+  operator: ["status", "webcam", "control", "files.upload", "files.delete", "print"],
 } as const satisfies Record<string, readonly Permission[]>;
 export type ScopeName = keyof typeof SCOPES;
 
 export const SCOPE_TEXT: Record<ScopeName, string> = {
   full: "everything its user may do",
-  "read-only": "status only (dashboards)",
+  "read-only": "status and cameras (dashboards)",
   "upload-only": "status and uploads (a slicer that only sends files)",
   "upload-print": "status, uploads and starting prints (a slicer's “upload and print”)",
-  operator: "status, control, files and printing (farm managers, apps)",
+  operator: "status, cameras, control, files and printing (farm managers, apps)",
 };
 
 /**

@@ -53,7 +53,9 @@ export type PrinterEvent =
   | { type: "notice"; level: "info" | "warning" | "error"; message: string }
   | { type: "firmwareError"; text: string }
   /** `//action:start` (a "start host print" on the printer's screen): the printer's queue starts its next file. */
-  | { type: "startRequested" };
+  | { type: "startRequested" }
+  /** The printer began a layer of the job (acknowledged, or reached on the SD card): timelapses capture on it. */
+  | { type: "layer"; file: string; current: number; count: number; z: number };
 
 /** What the controller publishes; the worker posts these to the main thread as they are. */
 export type ControllerOutput =
@@ -904,7 +906,7 @@ export class PrinterController {
           if (this.stream.kind === "upload") this.status.sd.upload!.bytes = e.tag;
           else if (this.run) {
             const job = this.status.job!;
-            if (this.run.acked(e.tag, this.now())) job.layer = this.run.layer();
+            if (this.run.acked(e.tag, this.now())) this.layerBegan(job);
             if (job.state === "starting") {
               // The before-print script is through: the file itself prints now.
               job.state = "printing";
@@ -1202,7 +1204,7 @@ export class PrinterController {
     job.pos = pos;
     if (this.run) {
       const state = this.status.job!;
-      if (this.run.sdPosition(pos, performance.now())) state.layer = this.run.layer();
+      if (this.run.sdPosition(pos, performance.now())) this.layerBegan(state);
       if (state.state === "starting" && pos > 0) state.state = "printing";
     }
     job.size = size;
@@ -1541,6 +1543,13 @@ export class PrinterController {
   }
 
   /** A job transition, with the job and its progress as they are now. */
+  /** A new layer from the job's plan: in the status, and as an event (posted, never awaited). */
+  private layerBegan(job: Job): void {
+    const before = job.layer?.current;
+    job.layer = this.run!.layer();
+    if (job.layer && job.layer.current !== before) this.emit({ type: "layer", file: job.file, ...job.layer });
+  }
+
   private emitJob(state: Extract<PrinterEvent, { type: "job" }>["state"], reason?: string | null): void {
     const job = this.status.job!;
     this.updateProgress();

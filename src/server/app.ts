@@ -23,6 +23,8 @@ import { mqttApi } from "./api/mqtt.ts";
 import { trackingApi } from "./api/tracking.ts";
 import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
+import { webcamApi } from "./api/webcam.ts";
+import { timelapseApi } from "./api/timelapse.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiHistory } from "./ui/history.ts";
@@ -36,6 +38,8 @@ import { uiRoutes } from "./ui/routes.ts";
 import { uiScripts } from "./ui/scripts.ts";
 import { uiProfile } from "./ui/profile.ts";
 import { uiMqtt } from "./ui/mqtt.ts";
+import { uiCamera } from "./ui/camera.ts";
+import { uiTimelapse } from "./ui/timelapse.ts";
 import { uiTracking } from "./ui/tracking.ts";
 import { uiUpdate } from "./ui/update.ts";
 import { uiUpdateSettings } from "./ui/update-settings.ts";
@@ -61,11 +65,15 @@ export function createApp(ctx: AppContext) {
     .use(trackingApi(ctx))
     .use(mqttApi(ctx))
     .use(pluginsApi(ctx))
+    .use(webcamApi(ctx))
+    .use(timelapseApi(ctx))
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
     .use(uiJobs(ctx))
     .use(uiScripts(ctx))
     .use(uiProfile(ctx))
+    .use(uiCamera(ctx))
+    .use(uiTimelapse(ctx))
     .use(uiFiles(ctx))
     .use(uiQueue(ctx))
     .use(uiFarm(ctx))

@@ -17,6 +17,8 @@ import type { PluginService } from "../plugins/service.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { TrackingReporter } from "../tracking/reporter.ts";
 import type { UpdateManager } from "../update/manager.ts";
+import type { WebcamService } from "../webcam/service.ts";
+import type { TimelapseService } from "../timelapse/service.ts";
 
 export interface AppContext {
   version: string;
@@ -43,6 +45,10 @@ export interface AppContext {
   accounts: Accounts;
   /** The MQTT bridge: its settings and connection state. */
   mqtt: MqttBridge;
+  /** The printers' cameras (config, shared streams, snapshots). */
+  webcam: WebcamService;
+  /** Timelapse settings, recording, rendering and the videos. */
+  timelapse: TimelapseService;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */
   setupToken?: string;
   /** Reverse proxies whose forwarding headers are believed (default: loopback). */

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Accounts } from "../../src/accounts/accounts.ts";
 import { AppKeyRequests, POLL_TIMEOUT_MS } from "../../src/accounts/app-keys.ts";
-import { effectivePermissions, parseScope } from "../../src/accounts/permissions.ts";
+import { effectivePermissions, parseScope, PERMISSIONS } from "../../src/accounts/permissions.ts";
 import { LoginThrottle } from "../../src/accounts/rate-limit.ts";
 import { openDatabase } from "../../src/db/database.ts";
 import { createBus, type Events } from "../../src/events.ts";
@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("scopes", () => {
   test("presets and permission lists; unknown names are explained", () => {
-    expect(parseScope("read-only")).toEqual({ ok: true, scope: "read-only", permissions: ["status"] });
+    expect(parseScope("read-only")).toEqual({ ok: true, scope: "read-only", permissions: ["status", "webcam"] });
     expect(parseScope(" print , status ")).toEqual({ ok: true, scope: "status,print", permissions: ["status", "print"] });
     const bad = parseScope("status,teleport");
     expect(bad.ok).toBe(false);
@@ -28,7 +28,7 @@ describe("scopes", () => {
   test("a key never has more than its user, and admin implies everything", () => {
     expect([...effectivePermissions(["status"], ["status", "control"])]).toEqual(["status"]);
     expect(effectivePermissions(["admin"], ["print"])).toEqual(new Set(["print"]));
-    expect(effectivePermissions(["admin"], null).size).toBe(9);
+    expect(effectivePermissions(["admin"], null).size).toBe(PERMISSIONS.length);
   });
 });
 
@@ -132,9 +132,9 @@ describe("the accounts store", () => {
     const root = accounts.users.byName("root")!;
     const { key, record } = accounts.createKey(root, { name: "ro", scope: "read-only" });
     const viaKey = accounts.principalForKey(key)!;
-    expect([...viaKey.permissions]).toEqual(["status"]);
+    expect([...viaKey.permissions]).toEqual(["status", "webcam"]);
     const { token } = accounts.startSession(viaKey, "apikey");
-    expect([...accounts.principalForSession(token)!.permissions]).toEqual(["status"]);
+    expect([...accounts.principalForSession(token)!.permissions]).toEqual(["status", "webcam"]);
     accounts.revokeKey(record.id);
     expect(accounts.principalForSession(token)).toBeUndefined();
     expect(accounts.principalForKey(key)).toBeUndefined();

@@ -62,6 +62,15 @@ describe("behind a proxy on this machine (trusted by default)", () => {
     for (const c of api.headers.getSetCookie()) expect(c).toContain("; Secure");
   });
 
+  test("absolute URLs in answers name the address the client used (https and the proxy's host name)", async () => {
+    const request = (headers: Record<string, string>) =>
+      host.anonymous("/plugin/appkeys/request", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ app: "Cura" }) });
+    const proxied = await request({ "x-forwarded-proto": "https", "x-forwarded-host": "printer.example" });
+    expect(proxied.status).toBe(201);
+    expect(proxied.headers.get("location")).toStartWith("https://printer.example/plugin/appkeys/request/");
+    expect((await request({})).headers.get("location")).toStartWith(`${host.url}/plugin/appkeys/request/`);
+  });
+
   test("a page served under the proxy's host name may post (CSRF origin check reads X-Forwarded-Host)", async () => {
     const s = await login(host);
     const post = (headers: Record<string, string>) =>

@@ -60,13 +60,13 @@ async function jsonBody<S extends v.GenericSchema>(request: Request, schema: S):
 
 const notFound = (path: string) => new ApiError(404, "file_not_found", `There is no file "${path}".`, "GET /api/v1/files lists them.");
 
-/** Serves a stored file with Range support and a validator. */
-function download(request: Request, abs: string, name: string, etag: string): Response {
+/** Serves a stored file with Range support (video players seek with it) and a validator. */
+export function download(request: Request, abs: string, name: string, etag: string, contentType = "text/x.gcode", disposition: "attachment" | "inline" = "attachment"): Response {
   const file = Bun.file(abs);
   const size = file.size;
   const headers: Record<string, string> = {
-    "content-type": "text/x.gcode",
-    "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+    "content-type": contentType,
+    "content-disposition": `${disposition}; filename*=UTF-8''${encodeURIComponent(name)}`,
     "accept-ranges": "bytes",
     etag,
   };

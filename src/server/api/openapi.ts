@@ -10,6 +10,7 @@ import { apiDocsPage, type DocBody, type DocEndpoint, type JsonSchema } from "..
 import { perMethod, requirementFor } from "../auth/route-permissions.ts";
 import type { AppContext } from "../context.ts";
 import { ENDPOINTS } from "./version.ts";
+import { publicOrigin } from "../auth/reverse-proxy.ts";
 
 export interface RouteInfo {
   method: string;
@@ -117,5 +118,5 @@ export function apiDocs(ctx: AppContext, routes: () => RouteInfo[]) {
   const endpoints = () => (cached ??= describeEndpoints(routes()));
   return new Elysia()
     .get("/api/v1/openapi.json", () => openApiDocument(ctx.version, endpoints()))
-    .get("/api/v1/docs", ({ request }) => new Response(apiDocsPage(new URL(request.url).origin, endpoints()).value, { headers: { "content-type": "text/html; charset=utf-8" } }));
+    .get("/api/v1/docs", ({ request }) => new Response(apiDocsPage(publicOrigin(request), endpoints()).value, { headers: { "content-type": "text/html; charset=utf-8" } }));
 }

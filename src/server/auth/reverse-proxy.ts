@@ -86,6 +86,12 @@ export function publicAddress(request: Request): { scheme: "http" | "https"; hos
   return { scheme: proto === "https" ? "https" : proto === "http" ? "http" : own.scheme, host: first(h.get("x-forwarded-host")) ?? own.host };
 }
 
+/** The origin the client used (`https://printer.example.com` behind a TLS proxy): for absolute URLs in answers. */
+export function publicOrigin(request: Request): string {
+  const { scheme, host } = publicAddress(request);
+  return `${scheme}://${host}`;
+}
+
 /** Whether the client reached us over https (directly or through a trusted TLS-terminating proxy): cookies get `Secure`. */
 export function cameOverHttps(request: Request): boolean {
   return publicAddress(request).scheme === "https";

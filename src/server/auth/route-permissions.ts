@@ -16,6 +16,7 @@ export type Requirement =
   | { permission: Permission | "login"; printer?: PrinterRef };
 
 const status = { permission: "status" } as const;
+const webcam = { permission: "webcam" } as const;
 const control = { permission: "control" } as const;
 const print = { permission: "print" } as const;
 const upload = { permission: "files.upload" } as const;
@@ -70,6 +71,15 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/printers/:id/profile/limits": byId("settings"),
   "POST /ui/printers/:id/profile/limits/from-printer": byId("settings"),
   "POST /ui/printers/:id/profile/limits/clear": byId("settings"),
+  "GET /settings/printers/:id/camera": byId("status"),
+  "POST /ui/printers/:id/camera": byId("settings"),
+  "POST /ui/printers/:id/timelapse": byId("settings"),
+  // The Timelapse page: as GET /api/v1/timelapse and its actions.
+  "GET /timelapse": webcam,
+  "GET /ui/timelapse/list": webcam,
+  "POST /ui/timelapse/files/:name/delete": remove,
+  "POST /ui/timelapse/unrendered/:name/render": remove,
+  "POST /ui/timelapse/unrendered/:name/delete": remove,
   "POST /ui/printers/:id/limits/query": byId("control"),
   "POST /ui/printers/:id/window": byId("settings"),
   "POST /ui/printers/:id/prompt": byId("control"),
@@ -127,6 +137,20 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   // Asking sends M503, which only reads: like refreshing the SD card list.
   "POST /api/v1/printers/:id/limits/query": byId("control"),
   "PATCH /api/v1/printers/:id": byId("settings"),
+  // Cameras: the config reads like the profile (URLs without credentials unless settings); the picture is "webcam".
+  "GET /api/v1/printers/:id/camera": byId("status"),
+  "PUT /api/v1/printers/:id/camera": byId("settings"),
+  "GET /api/v1/printers/:id/camera/stream": byId("webcam"),
+  "GET /api/v1/printers/:id/camera/snapshot": byId("webcam"),
+  // Timelapses: settings per printer; watching is "webcam"; deleting and rendering manage stored output like files.
+  "GET /api/v1/printers/:id/timelapse": byId("status"),
+  "PUT /api/v1/printers/:id/timelapse": byId("settings"),
+  "GET /api/v1/timelapse": webcam,
+  "GET /api/v1/timelapse/files/:name": webcam,
+  "GET /api/v1/timelapse/files/:name/thumbnail": webcam,
+  "DELETE /api/v1/timelapse/files/:name": remove,
+  "POST /api/v1/timelapse/unrendered/:name/render": remove,
+  "DELETE /api/v1/timelapse/unrendered/:name": remove,
   "GET /api/v1/printers/:id/link": byId("status"),
   "GET /api/v1/printers/:id/trace": byId("status"),
   // Answering the printer's dialog acts on the machine like a command (M876).

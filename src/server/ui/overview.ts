@@ -10,6 +10,7 @@
  */
 import { Elysia } from "elysia";
 import type { Html } from "../../../views/html.ts";
+import { cameraPicture } from "../../../views/camera.ts";
 import { navDot, overviewPage, printerCard, printerNav, type FarmPrinter } from "../../../views/overview.ts";
 import { subscribe } from "../../events.ts";
 import { farmQueuePanel } from "../../../views/farm-queue.ts";
@@ -110,7 +111,11 @@ export function uiOverview(ctx: AppContext) {
   /** The farm queue section as this viewer sees it. */
   const farmQueue = (request: Request) => farmQueuePanel(ctx.farm.view(), ctx.files.list(), accessFor(request), farmChangeRefusal(request) === null);
   return new Elysia()
-    .get("/printers", ({ request }) => htmlResponse(overviewPage(farm.visible(request).map(farm.farmPrinter), accessFor(request), pageSession(request), farmQueue(request))))
+    .get("/printers", ({ request }) => {
+      const access = accessFor(request);
+      const camera = (p: FarmPrinter) => cameraPicture(p.record.id, p.record.name, ctx.webcam.camera(p.record.id), access);
+      return htmlResponse(overviewPage(farm.visible(request).map(farm.farmPrinter), access, pageSession(request), farmQueue(request), camera));
+    })
     .get("/ui/printers/events", ({ request }) => {
       const access = accessFor(request);
       return pageStream(ctx, request, (sendAny) => {

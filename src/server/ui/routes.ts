@@ -5,6 +5,7 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
+import { cameraCard } from "../../../views/camera.ts";
 import { dashboardPage, fileList, noPrinterPage, toast } from "../../../views/dashboard.ts";
 import type { Html } from "../../../views/html.ts";
 import { FileError } from "../../files/storage.ts";
@@ -45,7 +46,8 @@ export function uiRoutes(ctx: AppContext) {
       const s = (typeof query.printer === "string" && ctx.printers.get(query.printer)) || (own ? ctx.printers.get(own) : ctx.printers.default());
       if (s && !visibleTo(request, s.id)) return new Response(null, { status: 303, headers: { location: "/" } });
       if (!s) return htmlResponse(noPrinterPage(pageSession(request)));
-      return htmlResponse(dashboardPage(view(s), farmNav(farm, request, s.id), ctx.files.list(), s.terminal, accessFor(request), pageSession(request)));
+      const access = accessFor(request);
+      return htmlResponse(dashboardPage(view(s), farmNav(farm, request, s.id), ctx.files.list(), s.terminal, access, pageSession(request), cameraCard(s.record, ctx.webcam.camera(s.id), access)));
     })
     .post("/ui/printers/:id/connect", ({ params, request }) => act(request, params.id, (s) => ctx.printers.connect(s.id)))
     .post("/ui/printers/:id/disconnect", ({ params, request }) => act(request, params.id, (s) => ctx.printers.disconnect(s.id)))

@@ -6,8 +6,10 @@
  * `timelapse`. Clients send `auth`, `throttle` and `subscribe`.
  */
 import { Elysia } from "elysia";
+import { join } from "node:path";
 import { revocationConcerns, type Principal } from "../../../accounts/accounts.ts";
-import { subscribe } from "../../../events.ts";
+import { subscribe, type Events } from "../../../events.ts";
+import { frameName } from "../../../timelapse/store.ts";
 import type { LogLine, PrinterEvent } from "../../../printers/controller.ts";
 import type { PrinterSession } from "../../../printers/session.ts";
 import type { PrinterStatus } from "../../../printers/status.ts";
@@ -16,6 +18,7 @@ import type { AppContext } from "../../context.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
 import { jobPayload, printerState, progressPayload, stateText, type JobContext, type TempPoint } from "./state.ts";
 import type { OctoTracker } from "./tracker.ts";
+import { timelapseConfigPayload } from "./timelapse.ts";
 import { octoPermissionKeys, OCTO_PERMISSIONS, permissionJson } from "./users.ts";
 
 export const BASE_INTERVAL_MS = 500;
@@ -83,6 +86,7 @@ export class PushHub {
       },
       "printer.event": ({ id, event }) => this.jobEvent(id, event),
       "files.changed": () => this.broadcastEvent(null, "UpdatedFiles", { type: "printables" }),
+      "timelapse.event": (e) => this.timelapseEvent(e),
       "plugin.message": ({ plugin, data }) => {
         for (const c of this.clients) if (this.wants(c, "plugin", plugin)) this.sendOrKeep(c, JSON.stringify({ plugin: { plugin, data } }));
       },
@@ -151,7 +155,9 @@ export class PushHub {
     client.authed = true;
     if (!client.mayStatus) return;
     this.sendHistory(client);
-    client.deliver(JSON.stringify({ timelapse: null }));
+    // OctoPrint sends the timelapse settings, null when there are none (off).
+    const timelapse = timelapseConfigPayload(this.ctx.timelapse.config(client.printerId));
+    client.deliver(JSON.stringify({ timelapse: timelapse.type === "off" ? null : timelapse }));
     if (this.wants(client, "event", "ClientAuthed")) {
       client.deliver(JSON.stringify({ event: { type: "ClientAuthed", payload: { username: principal.user?.name ?? null, remoteAddress: client.remoteAddress } } }));
     }
@@ -299,6 +305,27 @@ export class PushHub {
     }
     if (status.state === "closed" && before !== "closed") this.broadcastEvent(id, "Disconnected", {});
     if (status.state === "error") this.broadcastEvent(id, "Error", { error: status.problem?.message ?? "" });
+  }
+
+  /** Timelapse frames and renders as OctoPrint's events (docs/events) and its `renderProgress` message. */
+  private timelapseEvent(e: Events["timelapse.event"]): void {
+    if (e.kind === "progress") {
+      const text = JSON.stringify({ renderProgress: { progress: e.progress } });
+      for (const c of this.clients) if (c.printerId === e.printer && c.authed) this.sendOrKeep(c, text);
+      return;
+    }
+    const file = e.frame ? join(this.ctx.timelapse.store.framesRoot, e.set, frameName(e.frame)) : "";
+    const movie = e.video ?? `${e.set}.mp4`;
+    const movieInfo = { gcode: e.file ?? "", movie: join(this.ctx.timelapse.store.root, movie), movie_basename: movie, movie_prefix: e.set };
+    const octo = {
+      captured: ["CaptureDone", { file }],
+      "capture-failed": ["CaptureFailed", { file, error: e.error ?? "", webcamDisplay: "Classic Webcam", snapshotDisplay: "", webcamProvider: "classicwebcam" }],
+      rendering: ["MovieRendering", movieInfo],
+      rendered: ["MovieDone", movieInfo],
+      "render-failed": ["MovieFailed", { ...movieInfo, returncode: 1, out: "", error: e.error ?? "", reason: "returncode" }],
+    } as const;
+    const [type, payload] = octo[e.kind];
+    this.broadcastEvent(e.printer, type, payload);
   }
 
   private jobEvent(id: string, event: PrinterEvent): void {

@@ -38,11 +38,16 @@ import {
 import { downloadUrl, fileEntry, folderEntry, resourceUrl, sdEntry, sdResourceUrl, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
 import { problemText, readProfile } from "../../../printers/profile.ts";
-import { profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema } from "./settings.ts";
+import { cameraPatchOf, profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema, webcamPayload } from "./settings.ts";
+import { snapshotResponse } from "../../api/webcam.ts";
+import { setFor, timelapseVisible, videoFor, videoResponse } from "../../api/timelapse.ts";
+import { TimelapsePatchSchema } from "../../../timelapse/config.ts";
+import { timelapseConfigPayload, timelapseFilePayload, timelapsePatchOf, TimelapseUpdateSchema, unrenderedPayload } from "./timelapse.ts";
 import { connectionPayload, isOperational, jobPayload, printerState, progressPayload, PROFILE_ID, stateText, temperatureMap, type JobContext } from "./state.ts";
 import type { OctoTracker } from "./tracker.ts";
 import { subscribe } from "../../../events.ts";
 import { currentUser, groupRecord, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
+import { publicOrigin } from "../../auth/reverse-proxy.ts";
 
 /** The API version string OctoPrint reports (`server/api/__init__.py`). */
 export const OCTOPRINT_API = "0.1";
@@ -87,7 +92,7 @@ function printerFor(ctx: AppContext, params: Record<string, string> | undefined)
 }
 
 function refsFor(request: Request, params: Record<string, string> | undefined): Refs {
-  const origin = new URL(request.url).origin;
+  const origin = publicOrigin(request);
   const base = params?.printer ? `${origin}/printers/${encodeURIComponent(params.printer)}` : origin;
   return { api: base, downloads: base };
 }
@@ -366,13 +371,16 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .get("/api/currentuser", ({ request }) => currentUser(principalOf(request)))
       .get("/api/settings", async ({ params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        return withEtag(request, settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principalOf(request).permissions.has("admin")));
+        return withEtag(request, await settingsOf(s, request));
       })
       .post("/api/settings", async ({ body, params, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
-        updateSettings(ctx.settings, parse(SettingsUpdateSchema, body, request));
-        return settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principalOf(request).permissions.has("admin"));
+        const update = parse(SettingsUpdateSchema, body, request);
+        updateSettings(ctx.settings, update);
+        if (update.webcam) ctx.webcam.configure(s.id, cameraPatchOf(update.webcam, ctx.webcam.camera(s.id)));
+        return settingsOf(s, request);
       })
+      .get("/downloads/camera/current", ({ params }) => snapshotResponse(ctx.webcam, printerFor(ctx, params as Record<string, string>).id))
       .get("/api/connection", async ({ params }) => {
         const s = printerFor(ctx, params as Record<string, string>);
         return connectionPayload(s.record, s.status, await ctx.printers.ports());
@@ -778,7 +786,82 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
           "systeminfo.generator": "layerline",
         },
       }))
-      .get("/api/timelapse", () => ({ config: { type: "off" }, enabled: false, files: [] }));
+      .get("/api/timelapse", ({ params, query, request }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        return withEtag(request, timelapseListing(s, request, params as Record<string, string>, truthy(query.unrendered)));
+      })
+      .post("/api/timelapse", ({ body, params, request }) => {
+        const s = printerFor(ctx, params as Record<string, string>);
+        const patch = timelapsePatchOf(parse(TimelapseUpdateSchema, body, request));
+        const r = v.safeParse(TimelapsePatchSchema, patch);
+        if (!r.success) throw fail(400, firstIssue(r.issues));
+        ctx.timelapse.configure(s.id, r.output);
+        return timelapseListing(s, request, params as Record<string, string>, true);
+      })
+      .get("/api/timelapse/:file", ({ params }) => {
+        const p = params as Record<string, string>;
+        const base = p.printer ? `/printers/${encodeURIComponent(p.printer)}` : "";
+        return new Response(null, { status: 302, headers: { location: `${base}/downloads/timelapse/${encodeURIComponent(p.file!)}` } });
+      })
+      .delete("/api/timelapse/:file", ({ params, request }) => {
+        const p = params as Record<string, string>;
+        const s = printerFor(ctx, p);
+        videoFor(ctx, request, p.file!);
+        ctx.timelapse.store.deleteVideo(p.file!);
+        return timelapseListing(s, request, p, false);
+      })
+      .post("/api/timelapse/unrendered/:name", ({ body, params, request }) => {
+        const p = params as Record<string, string>;
+        printerFor(ctx, p);
+        const c = parse(v.object({ command: v.literal("render", 'command must be "render"') }), body, request);
+        const refusal = c && ctx.timelapse.render(setFor(ctx, request, p.name!));
+        if (refusal) throw fail(refusal === "missing" ? 404 : 409, refusal === "missing" ? `Unknown unrendered timelapse ${p.name}` : "Printer is currently printing, cannot render timelapse");
+        return noContent();
+      })
+      .delete("/api/timelapse/unrendered/:name", ({ params, request }) => {
+        const p = params as Record<string, string>;
+        printerFor(ctx, p);
+        const refusal = ctx.timelapse.deleteSet(setFor(ctx, request, p.name!));
+        if (refusal) throw fail(refusal === "missing" ? 404 : 409, refusal === "missing" ? `Unknown unrendered timelapse ${p.name}` : "The timelapse is still being recorded");
+        return noContent();
+      })
+      .get("/downloads/timelapse/:file", ({ params, request }) => {
+        const p = params as Record<string, string>;
+        printerFor(ctx, p);
+        const thumb = /^(.+)\.thumb\.jpg$/.exec(p.file!);
+        if (!thumb) return videoResponse(ctx, request, p.file!);
+        const file = Bun.file(`${videoFor(ctx, request, thumb[1]!)}.thumb.jpg`);
+        return file.size > 0 ? new Response(file, { headers: { "content-type": "image/jpeg" } }) : noContent();
+      });
+
+  /**
+   * The settings for a printer. Its camera's URLs are the host's own (a streamer on loopback works
+   * remotely, behind the login); a client that came with an API key gets it in them, because
+   * slicers open the stream without sending their key header.
+   */
+  const settingsOf = async (s: PrinterSession, request: Request) => {
+    const principal = principalOf(request);
+    const camera = ctx.webcam.camera(s.id);
+    const origin = publicOrigin(request);
+    const key = principal.via === "apikey" && principal.rawKey ? `?apikey=${encodeURIComponent(principal.rawKey)}` : "";
+    const refs = {
+      stream: camera.streamUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/stream${key}` : "",
+      snapshot: camera.streamUrl || camera.snapshotUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/snapshot${key}` : "",
+    };
+    return settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principal.permissions.has("admin"), webcamPayload(camera, refs));
+  };
+
+  /** `/api/timelapse`: the printer's settings and its videos (and frame sets with `unrendered`). */
+  const timelapseListing = (s: PrinterSession, request: Request, params: Record<string, string>, unrendered: boolean) => {
+    const listing = ctx.timelapse.list((printer) => printer === s.id && timelapseVisible(request)(printer));
+    const downloads = refsFor(request, params).downloads;
+    return {
+      config: timelapseConfigPayload(ctx.timelapse.config(s.id)),
+      enabled: true,
+      files: listing.files.map((f) => timelapseFilePayload(f, downloads)),
+      ...(unrendered ? { unrendered: listing.unrendered.map(unrenderedPayload) } : {}),
+    };
+  };
 
   const users = () => ctx.accounts.users.list().map((u) => userRecord(u, ctx.accounts.permissionsOf(u)));
 

@@ -8,14 +8,13 @@ import type { SettingsStore } from "../../../db/settings.ts";
 import type { PrinterRecord } from "../../../printers/record.ts";
 import { BAUDRATES, PROFILE_ID, portOf } from "./state.ts";
 import type { PrinterProfile } from "../../../printers/profile.ts";
+import { CameraUrl, RATIOS, type Camera, type CameraPatch } from "../../../webcam/camera.ts";
 
 const KEY = "octoprint.settings";
 
 export const StoredSettingsSchema = v.object({
   appearanceName: v.optional(v.string(), ""),
   runAt: v.optional(v.picklist(["never", "idle", "always"]), "idle"),
-  streamUrl: v.optional(v.string(), ""),
-  snapshotUrl: v.optional(v.string(), ""),
   temperatureProfiles: v.optional(v.array(v.object({ name: v.string(), extruder: v.number(), bed: v.number() })), [
     { name: "ABS", extruder: 210, bed: 100 },
     { name: "PLA", extruder: 180, bed: 60 },
@@ -27,7 +26,17 @@ type StoredSettings = v.InferOutput<typeof StoredSettingsSchema>;
 export const SettingsUpdateSchema = v.object({
   appearance: v.optional(v.object({ name: v.optional(v.pipe(v.string(), v.maxLength(80))) })),
   gcodeAnalysis: v.optional(v.object({ runAt: v.optional(v.picklist(["never", "idle", "always"], 'runAt is "never", "idle" or "always"')) })),
-  webcam: v.optional(v.object({ streamUrl: v.optional(v.pipe(v.string(), v.maxLength(2048))), snapshotUrl: v.optional(v.pipe(v.string(), v.maxLength(2048))) })),
+  // The printer's camera (its upstream URLs); GET answers the host's own URLs of its picture.
+  webcam: v.optional(
+    v.object({
+      streamUrl: v.optional(CameraUrl),
+      snapshotUrl: v.optional(CameraUrl),
+      flipH: v.optional(v.boolean()),
+      flipV: v.optional(v.boolean()),
+      rotate90: v.optional(v.boolean()),
+      streamRatio: v.optional(v.picklist(RATIOS, `streamRatio is ${RATIOS.join(" or ")}`)),
+    }),
+  ),
   temperature: v.optional(v.object({ profiles: v.optional(v.pipe(v.array(v.object({ name: v.string(), extruder: v.number(), bed: v.number() })), v.maxLength(50))) })),
 });
 
@@ -41,13 +50,78 @@ export function updateSettings(store: SettingsStore, update: v.InferOutput<typeo
     ...s,
     ...(update.appearance?.name !== undefined ? { appearanceName: update.appearance.name } : {}),
     ...(update.gcodeAnalysis?.runAt ? { runAt: update.gcodeAnalysis.runAt } : {}),
-    ...(update.webcam?.streamUrl !== undefined ? { streamUrl: update.webcam.streamUrl } : {}),
-    ...(update.webcam?.snapshotUrl !== undefined ? { snapshotUrl: update.webcam.snapshotUrl } : {}),
     ...(update.temperature?.profiles ? { temperatureProfiles: update.temperature.profiles } : {}),
   });
 }
 
-export function settingsPayload(s: StoredSettings, record: PrinterRecord, ports: string[], admin: boolean) {
+/** `webcam` of a `POST /api/settings` as a change of the printer's camera (OctoPrint's rotate90 is 90° counter-clockwise). */
+export function cameraPatchOf(webcam: NonNullable<v.InferOutput<typeof SettingsUpdateSchema>["webcam"]>, current: Camera): CameraPatch {
+  return {
+    streamUrl: webcam.streamUrl,
+    snapshotUrl: webcam.snapshotUrl,
+    flipH: webcam.flipH,
+    flipV: webcam.flipV,
+    ratio: webcam.streamRatio,
+    rotate: webcam.rotate90 === undefined ? undefined : webcam.rotate90 ? 270 : current.rotate === 270 ? 0 : current.rotate,
+  };
+}
+
+/** The host's URLs of a printer's picture as OctoPrint clients are given them (empty: no camera). */
+export interface CameraRefs {
+  stream: string;
+  snapshot: string;
+}
+
+/** OctoPrint's `webcam` settings block (api_settings.json) for the printer's camera. */
+export function webcamPayload(camera: Camera, refs: CameraRefs) {
+  const compat = {
+    cacheBuster: false,
+    snapshot: refs.snapshot,
+    snapshotSslValidation: true,
+    snapshotTimeout: 5,
+    stream: refs.stream,
+    streamRatio: camera.ratio,
+    streamTimeout: 5,
+    streamWebrtcIceServers: ["stun:stun.l.google.com:19302"],
+  };
+  const flips = { flipH: camera.flipH, flipV: camera.flipV, rotate90: camera.rotate === 270 };
+  return {
+    bitrate: "10000k",
+    cacheBuster: false,
+    defaultWebcam: "classic",
+    ffmpegCommandline: '{ffmpeg} -framerate {fps} -i "{input}" -vcodec {videocodec} -threads {threads} -b:v {bitrate} -f {containerformat} -y {filters} "{output}"',
+    ffmpegPath: null,
+    ffmpegThreads: 1,
+    ffmpegVideoCodec: "libx264",
+    ...flips,
+    renderAfterPrintDelay: 0,
+    snapshotSslValidation: true,
+    snapshotTimeout: 5,
+    snapshotUrl: refs.snapshot,
+    snapshotWebcam: "classic",
+    streamRatio: camera.ratio,
+    streamTimeout: 5,
+    streamUrl: refs.stream,
+    streamWebrtcIceServers: compat.streamWebrtcIceServers,
+    timelapseEnabled: false,
+    watermark: false,
+    webcamEnabled: refs.stream !== "" || refs.snapshot !== "",
+    webcams: [
+      {
+        canSnapshot: refs.snapshot !== "",
+        compat,
+        displayName: "Classic Webcam",
+        extras: { cacheBuster: false, stream: refs.stream, streamRatio: camera.ratio, streamTimeout: 5, streamWebrtcIceServers: compat.streamWebrtcIceServers },
+        ...flips,
+        name: "classic",
+        provider: "classicwebcam",
+        snapshotDisplay: "",
+      },
+    ],
+  };
+}
+
+export function settingsPayload(s: StoredSettings, record: PrinterRecord, ports: string[], admin: boolean, webcam: ReturnType<typeof webcamPayload>) {
   return {
     accessControl: { autologinHeadsupAcknowledged: false, autologinLocal: false },
     api: { allowCrossOrigin: false, ...(admin ? { key: null } : {}) },
@@ -95,18 +169,7 @@ export function settingsPayload(s: StoredSettings, record: PrinterRecord, ports:
     system: { actions: [], events: null },
     temperature: { cutoff: 30, profiles: s.temperatureProfiles, sendAutomatically: false, sendAutomaticallyAfter: 1 },
     terminalFilters: [],
-    webcam: {
-      webcamEnabled: s.streamUrl !== "",
-      timelapseEnabled: false,
-      streamUrl: s.streamUrl,
-      snapshotUrl: s.snapshotUrl,
-      streamRatio: "16:9",
-      streamTimeout: 5,
-      flipH: false,
-      flipV: false,
-      rotate90: false,
-      webcams: [],
-    },
+    webcam,
   };
 }
 

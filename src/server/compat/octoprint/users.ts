@@ -32,7 +32,7 @@ export const OCTO_PERMISSIONS: OctoPermission[] = [
   P("ADMIN", "Admin", "admin", "Admin is allowed to do everything", true),
   P("STATUS", "Status", "status", "Allows to gather basic status information, e.g. job progress, printer state, temperatures, ... Mandatory for the default UI to work"),
   P("CONNECTION", "Connection", "control", "Allows to connect to and disconnect from a printer"),
-  P("WEBCAM", "Webcam", "status", "Allows to watch the webcam stream"),
+  P("WEBCAM", "Webcam", "webcam", "Allows to watch the webcam stream"),
   P("SYSTEM", "System", "admin", "Allows to run system commands, e.g. restart OctoPrint, shutdown or reboot the system, and to retrieve system and usage information", true),
   P("FILES_LIST", "File List", "status", "Allows to retrieve a list of all uploaded files and folders, including their metadata (e.g. date, file size, analysis results, ...)"),
   P("FILES_UPLOAD", "File Upload", "files.upload", "Allows users to upload new files, create new folders and copy existing ones. If the File Delete permission is also set, File Upload also allows moving files and folders."),
@@ -43,7 +43,7 @@ export const OCTO_PERMISSIONS: OctoPermission[] = [
   P("GCODE_VIEWER", "GCODE viewer", "status", 'Allows access to the GCODE viewer if the "File Download"permission is also set.'),
   P("MONITOR_TERMINAL", "Terminal", "status", "Allows to watch the terminal tab but not to send commands to the printer from it"),
   P("CONTROL", "Control", "control", "Allows to control of the printer by using the temperature controls,the control tab or sending commands through the terminal."),
-  P("TIMELAPSE_LIST", "Timelapse List", "status", "Allows to list timelapse videos"),
+  P("TIMELAPSE_LIST", "Timelapse List", "webcam", "Allows to list timelapse videos"),
   P("SETTINGS_READ", "Settings Access", "status", "Allows to read non sensitive settings. Mandatory for the default UI to work."),
   P("SETTINGS", "Settings Admin", "settings", "Allows to manage settings and also to read sensitive settings", true),
   P("PLUGIN_APPKEYS_ADMIN", "Application Keys Plugin: Admin access", "admin", "Allows administrating all application keys", true, "appkeys"),
@@ -57,7 +57,7 @@ export const OCTO_PERMISSIONS: OctoPermission[] = [
 ];
 
 /** Our group names are OctoPrint's. */
-const DEFAULT_GROUPS_OF = (p: OctoPermission): Group[] => (p.ours === "admin" ? ["admins"] : p.ours === "status" ? ["users", "readonly"] : ["users"]);
+const DEFAULT_GROUPS_OF = (p: OctoPermission): Group[] => (p.ours === "admin" ? ["admins"] : p.ours === "status" || p.ours === "webcam" ? ["users", "readonly"] : ["users"]);
 
 export function permissionJson(p: OctoPermission) {
   return { key: p.key, name: p.name, dangerous: p.dangerous, default_groups: DEFAULT_GROUPS_OF(p), description: p.description, needs: { role: p.roles }, ...(p.plugin ? { plugin: p.plugin } : {}) };
