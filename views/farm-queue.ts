@@ -10,7 +10,7 @@ import type { StoredFile } from "../src/files/storage.ts";
 import type { Access } from "../src/server/auth/access.ts";
 import { when } from "./history.ts";
 import { html, type Html } from "./html.ts";
-import { moveButtons } from "./queue.ts";
+import { fileChoice, moveButtons } from "./queue.ts";
 
 const OUTCOME_TEXT: Record<NonNullable<FarmRun["outcome"]>, string> = { done: "printed", cancelled: "cancelled", failed: "failed" };
 
@@ -44,10 +44,7 @@ ${queue.items.map(
 </tbody></table>`}
 ${may("POST /ui/farm/queue/add")
   ? html`<form class="queue-add farm-add" hx-post="/ui/farm/queue/add" hx-target="#farm-queue">
-  <select name="file" aria-label="File for the farm queue" required>
-    <option value="">Choose a file…</option>
-    ${files.map((f) => html`<option value="${f.path}">${f.path}</option>`)}
-  </select>
+  ${fileChoice(files, "File for the farm queue")}
   <label>Copies <input type="number" name="copies" value="1" min="1" max="1000" aria-label="Copies"></label>
   <button type="submit">Add to the farm queue</button>
 </form>`

@@ -107,10 +107,7 @@ ${queue.items.map(
 ${may("POST /ui/queue/:id/clear") ? html`<div class="buttons"><button hx-post="${base}/clear" hx-target="#queue-panel" hx-confirm="Remove every file from the queue?">Clear the queue</button></div>` : ""}`}
 ${may("POST /ui/queue/:id/add")
   ? html`<form class="queue-add" hx-post="${base}/add" hx-target="#queue-panel">
-  <select name="file" aria-label="File to queue" required>
-    <option value="">Choose a file…</option>
-    ${files.map((f) => html`<option value="${f.path}">${f.path}</option>`)}
-  </select>
+  ${fileChoice(files, "File to queue")}
   <button type="submit">Add to queue</button>
 </form>`
   : ""}`;
@@ -120,4 +117,12 @@ ${may("POST /ui/queue/:id/add")
 export function moveButtons(action: string, file: string, i: number, last: number, target: string): Html {
   return html`<button title="Move up" aria-label="Move ${file} up" hx-post="${action}" hx-vals='${JSON.stringify({ to: i - 1 })}' hx-target="${target}" ${i === 0 ? "disabled" : ""}>↑</button>
     <button title="Move down" aria-label="Move ${file} down" hx-post="${action}" hx-vals='${JSON.stringify({ to: i + 1 })}' hx-target="${target}" ${i === last ? "disabled" : ""}>↓</button>`;
+}
+
+/** The stored files to pick one from, for the add forms of a printer's queue and the farm queue. */
+export function fileChoice(files: StoredFile[], label: string): Html {
+  return html`<select name="file" aria-label="${label}" required>
+    <option value="">Choose a file…</option>
+    ${files.map((f) => html`<option value="${f.path}">${f.path}</option>`)}
+  </select>`;
 }
