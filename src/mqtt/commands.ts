@@ -107,6 +107,17 @@ export function refusal(actor: CommandActor, command: Command): string | null {
   return `user "${actor.user.name}" may not ${command.verb === "gcode" ? "send G-code" : command.verb} (it needs the "${permission}" permission)`;
 }
 
+/**
+ * Why someone with `chooser`'s permissions may not make commands act as `user` (null: they may).
+ * Choosing needs only the settings permission, so without this a settings-only user or key could
+ * name an admin and then do over MQTT what they may not do over HTTP: the chosen user may have
+ * no permission the chooser lacks.
+ */
+export function commandUserRefusal(chooser: ReadonlySet<Permission>, user: string, permissions: ReadonlySet<Permission>): string | null {
+  const beyond = [...permissions].filter((p) => !chooser.has(p));
+  return beyond.length === 0 ? null : `commands over MQTT act as "${user}", who has permissions you lack: ${beyond.map((p) => `"${p}"`).join(", ")}`;
+}
+
 /** Remembers the latest command ids per printer, so a redelivered command is done once. */
 export class SeenIds {
   private readonly ids: string[] = [];

@@ -166,6 +166,19 @@ describe("settings", () => {
     expect(JSON.stringify(view)).not.toContain("old");
   });
 
+  test("the stored password only goes to its broker: changing the address, port or TLS needs it again", () => {
+    const current = { ...defaultConfig(), enabled: true, host: "broker", password: "old" };
+    for (const change of [{ host: "evil.example" }, { port: 1884 }, { tls: true }, { allowUntrusted: true }, { host: "evil.example", password: "" }]) {
+      expect(applyChange(current, change)).toMatchObject({ ok: false, field: "password" });
+    }
+    expect(applyChange(current, { host: "evil.example", password: "new" })).toMatchObject({ ok: true, config: { host: "evil.example", password: "new" } });
+    expect(applyChange(current, { host: "other", password: null })).toMatchObject({ ok: true, config: { host: "other", password: "" } });
+    // The same broker (a form sends every field): the password is kept.
+    expect(applyChange(current, { host: "broker", port: 1883, baseTopic: "a/b" })).toMatchObject({ ok: true, config: { password: "old" } });
+    // No password stored: nothing to protect.
+    expect(applyChange({ ...current, password: "" }, { host: "other" }).ok).toBe(true);
+  });
+
   test("turning on needs a broker", () => {
     expect(applyChange(defaultConfig(), { enabled: true })).toEqual({ ok: false, field: "host", message: "name the broker (a host name or address) to turn the bridge on" });
   });
