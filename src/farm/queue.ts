@@ -13,7 +13,7 @@
  */
 import type { Database } from "bun:sqlite";
 import type { AnalysisStore } from "../analysis/store.ts";
-import type { Bus } from "../events.ts";
+import { subscribe, type Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
 import { queueableFile, reordered, type QueueState } from "../jobs/queue.ts";
 import type { PrinterEvent, Result } from "../printers/controller.ts";
@@ -276,6 +276,23 @@ export class FarmQueue {
       this.setPrinter(printer, { bed: "stopped" }, false);
     })();
     this.changed();
+  }
+
+  /**
+   * Records every printer's job transitions (onJobEvent) until the returned function is called:
+   * after the printers have stopped, not with the dispatcher — a copy that ends while the host
+   * stops would otherwise be put back at the next start and printed twice.
+   */
+  listen(log: (line: string) => void): () => void {
+    return subscribe(this.options.bus, {
+      "printer.event": ({ id, event }) => {
+        try {
+          this.onJobEvent(id, event);
+        } catch (e) {
+          log(`farm queue, printer ${id}: ${(e as Error).message}`);
+        }
+      },
+    });
   }
 
   /** Follows every printer's jobs: any print puts something on the bed; a farm copy's end is recorded. */
