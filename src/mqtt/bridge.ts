@@ -123,6 +123,9 @@ export class MqttBridge {
       clientId: `layerline_${crypto.randomUUID().slice(0, 8)}`,
       clean: true,
       reconnectPeriod: this.options.reconnectMs ?? 5000,
+      // A refused CONNACK (bad password, not authorised, server unavailable) ends MQTT.js's retrying
+      // by default: the broker's accounts may be fixed later, or it was only starting up.
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       // Published while not connected, state is stale by the time it would go out: it is sent fresh on connect.
       queueQoSZero: false,
