@@ -66,6 +66,8 @@ export class MqttBridge {
   private readonly seen = new SeenIds();
   private unsubscribe: (() => void) | null = null;
   private birthTimer: ReturnType<typeof setTimeout> | null = null;
+  private changing: Promise<unknown> = Promise.resolve();
+  private stopped = false;
 
   constructor(private readonly options: MqttBridgeOptions) {
     this.config = options.settings.config();
@@ -85,25 +87,42 @@ export class MqttBridge {
   settingsView = (): MqttSettingsView => viewOf(this.config);
 
   /** Changes the configuration and reconnects with it; a problem in words if it cannot be used. */
-  async configure(change: MqttConfigChange): Promise<{ ok: true } | { ok: false; field: string; message: string }> {
-    const next = applyChange(this.config, change);
-    if (!next.ok) return next;
-    await this.close();
-    this.config = next.config;
-    this.options.settings.save(next.config);
-    this.open();
-    return { ok: true };
+  configure(change: MqttConfigChange): Promise<{ ok: true } | { ok: false; field: string; message: string }> {
+    return this.serially(async () => {
+      const next = applyChange(this.config, change);
+      if (!next.ok) return next;
+      await this.close();
+      this.config = next.config;
+      this.options.settings.save(next.config);
+      this.open();
+      return { ok: true } as const;
+    });
   }
 
   /** Says offline (the will only covers unclean ends) and disconnects. */
-  async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    await this.close();
+  stop(): Promise<void> {
+    return this.serially(async () => {
+      this.stopped = true;
+      this.unsubscribe?.();
+      this.unsubscribe = null;
+      await this.close();
+    });
+  }
+
+  /**
+   * One change of connection at a time: a save arriving while another waits for the broker to hear
+   * "offline" would otherwise open a client that the first one's replaces — left connecting (with
+   * the old settings) for as long as the host runs.
+   */
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const done = this.changing.then(change);
+    this.changing = done.catch(() => {});
+    return done;
   }
 
   private open(): void {
     const c = this.config;
+    if (this.stopped) return;
     if (!c.enabled || !c.host) {
       this.setState("off", null);
       return;
