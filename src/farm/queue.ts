@@ -141,9 +141,13 @@ export class FarmQueue {
     options.files.onMoved((from, to) => this.moved(from, to));
   }
 
-  /** The queue with each entry's copies, runs and why it waits, and the printers as the farm sees them. */
-  view(): FarmQueueView {
-    const printers = this.printerFacts();
+  /**
+   * The queue with each entry's copies, runs and why it waits, and the printers as the farm sees
+   * them. `visible`: the printers the viewer may see (a key restricted to one printer sees no
+   * other's name, runs or files; why an entry waits is then said of its printers only).
+   */
+  view(visible: (printer: string) => boolean = () => true): FarmQueueView {
+    const printers = this.printerFacts().filter((p) => visible(p.id));
     const plan = planDispatch(this.entryFacts(), printers);
     const names = new Map(printers.map((p) => [p.id, p.name]));
     const runs = this.db.query("SELECT * FROM farm_queue_runs WHERE item_id IS NOT NULL ORDER BY id DESC").all() as RunRow[];
@@ -159,13 +163,14 @@ export class FarmQueue {
         copies: r.copies,
         ...counts,
         remaining: Math.max(0, r.copies - counts.printed - counts.printing),
-        runs: own.map((run) => runView(run, names, interrupted)),
+        runs: own.filter((run) => visible(run.printer_id)).map((run) => runView(run, names, interrupted)),
         waiting: plan.waiting[r.id] ?? null,
         addedAt: r.added_at,
         addedBy: r.added_by,
       };
     });
-    const recent = (this.db.query("SELECT * FROM farm_queue_runs WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, id DESC LIMIT ?").all(RECENT_RUNS) as RunRow[]).map((run) => runView(run, names, interrupted));
+    const ended = this.db.query("SELECT * FROM farm_queue_runs WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, id DESC LIMIT ?").all(RECENT_RUNS * 20) as RunRow[];
+    const recent = ended.filter((run) => visible(run.printer_id)).slice(0, RECENT_RUNS).map((run) => runView(run, names, interrupted));
     return {
       items,
       printers: printers.map((p) => ({ id: p.id, name: p.name, bed: p.bed, autoStart: p.autoStart, busy: notFree(p) })),
