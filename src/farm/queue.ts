@@ -127,6 +127,8 @@ const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 
 /** Why a copy the host never saw end was put back. */
 export const FARM_RESTART_REASON = "Layerline stopped while it printed; the copy went back to the queue.";
+/** Why a copy open on a printer that was removed was put back. */
+export const FARM_PRINTER_REMOVED_REASON = "The printer was removed; the copy went back to the queue.";
 const RECENT_RUNS = 10;
 
 export class FarmQueue {
@@ -297,7 +299,31 @@ export class FarmQueue {
           log(`farm queue, printer ${id}: ${(e as Error).message}`);
         }
       },
+      "printers.changed": () => {
+        try {
+          this.printersRemoved();
+        } catch (e) {
+          log(`farm queue: ${(e as Error).message}`);
+        }
+      },
     });
+  }
+
+  /**
+   * Copies still open on a printer that was removed go back to the queue: its job events will
+   * never come (a removal may overtake a start the dispatcher has just asked for), and an open
+   * copy would otherwise count as printing for ever.
+   */
+  private printersRemoved(): void {
+    const present = new Set(this.options.printers().map((p) => p.id));
+    const open = this.db.query("SELECT id, printer_id FROM farm_queue_runs WHERE ended_at IS NULL").all() as Pick<RunRow, "id" | "printer_id">[];
+    const gone = open.filter((r) => !present.has(r.printer_id));
+    if (gone.length === 0) return;
+    this.db.transaction(() => {
+      const end = this.db.query("UPDATE farm_queue_runs SET ended_at = ?, outcome = 'failed', reason = ? WHERE id = ?");
+      for (const r of gone) end.run(this.now(), FARM_PRINTER_REMOVED_REASON, r.id);
+    })();
+    this.changed();
   }
 
   /** Follows every printer's jobs: any print puts something on the bed; a farm copy's end is recorded. */
