@@ -122,6 +122,15 @@ describe("discovery", () => {
     expect(announcedHeaters(["tool0", "chamber", "bed"])).toEqual(["bed", "chamber", "tool0"]);
   });
 
+  test("heater keys come from the serial line: only [a-zA-Z0-9_-] ones become entities (topics, unique ids, templates)", () => {
+    // parseTemperatures takes any key that starts with a capital and has no space or colon: line noise or odd firmware.
+    const reported = ["tool0", "bed", "X/+/#", "A'] or 1 or ['", "P", "Ç"];
+    expect(announcedHeaters(reported)).toEqual(["P", "bed", "tool0"]);
+    expect(announcedHeaters(["X/+/#"])).toEqual(["bed", "tool0"]);
+    const messages = discoveryConfigs({ prefix: "homeassistant", base: "layerline/x", printer: { id: "p", name: "P", model: null }, heaters: announcedHeaters(reported), version: "1" });
+    for (const m of messages) expect(m.topic).toMatch(/^homeassistant\/[a-z_]+\/[a-zA-Z0-9_-]+\/config$/);
+  });
+
   test("the host's device: on-line from the availability topic", () => {
     expect(hostDiscovery({ prefix: "ha", base: "layerline/bench-2", version: "1.2.3" })).toMatchObject({
       topic: "ha/binary_sensor/layerline_bench-2_host/config",
