@@ -13,7 +13,7 @@ import { subscribe, type Bus } from "../events.ts";
 import type { PrinterEvent, Result } from "../printers/controller.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { PrinterSession } from "../printers/session.ts";
-import { parseCommand, refusal, SeenIds, type Command, type CommandActor } from "./commands.ts";
+import { MAX_PAYLOAD, parseCommand, refusal, SeenIds, type Command, type CommandActor } from "./commands.ts";
 import { announcedHeaters, discoveryConfigs, hostDiscovery, type DiscoveryMessage } from "./discovery.ts";
 import { availabilityOf, eventMessage, stateDocument, throttle, type Throttle } from "./publish.ts";
 import { applyChange, viewOf, type MqttConfig, type MqttConfigChange, type MqttSettings, type MqttSettingsView } from "./settings.ts";
@@ -57,6 +57,8 @@ interface PrinterTrack {
 }
 
 const MAX_STOP_WAIT_MS = 2000;
+/** The largest packet the broker may send us: a command's payload may be half of it (longer ones are refused with a reply). */
+const MAX_PACKET_BYTES = 2 * MAX_PAYLOAD;
 
 export class MqttBridge {
   private client: MqttClient | null = null;
@@ -68,6 +70,8 @@ export class MqttBridge {
   private birthTimer: ReturnType<typeof setTimeout> | null = null;
   private changing: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** The broker refused MQTT 5: connect with 3.1.1 (until the settings change). */
+  private mqtt311 = false;
 
   constructor(private readonly options: MqttBridgeOptions) {
     this.config = options.settings.config();
@@ -93,6 +97,7 @@ export class MqttBridge {
       if (!next.ok) return next;
       await this.close();
       this.config = next.config;
+      this.mqtt311 = false;
       this.options.settings.save(next.config);
       this.open();
       return { ok: true } as const;
@@ -141,6 +146,10 @@ export class MqttBridge {
       // One id per process: two connections with the same id make the broker drop the older one.
       clientId: `layerline_${crypto.randomUUID().slice(0, 8)}`,
       clean: true,
+      // MQTT 5, to tell the broker the largest packet we take: it then drops bigger ones instead of
+      // sending them (MQTT 3.1.1 has no such limit, and a broker accepts up to 256 MB by default —
+      // all of it would be held in this process). Brokers that only speak 3.1.1 get that (see onError).
+      ...(this.mqtt311 ? { protocolVersion: 4 as const } : { protocolVersion: 5 as const, properties: { maximumPacketSize: MAX_PACKET_BYTES } }),
       reconnectPeriod: this.options.reconnectMs ?? 5000,
       // A refused CONNACK (bad password, not authorised, server unavailable) ends MQTT.js's retrying
       // by default: the broker's accounts may be fixed later, or it was only starting up.
@@ -162,6 +171,17 @@ export class MqttBridge {
     });
     client.on("error", (e) => {
       if (this.client !== client) return;
+      // A 3.1.1-only broker answers a version 5 CONNECT with return code 1 (unacceptable protocol version).
+      if (!this.mqtt311 && (e as { code?: number }).code === 1) {
+        this.mqtt311 = true;
+        this.options.log(`mqtt: the broker at ${broker} speaks MQTT 3.1.1 only; connecting with it (it cannot be told the largest message the bridge takes: set message_size_limit on the broker)`);
+        void this.serially(async () => {
+          if (this.client !== client) return;
+          await this.close();
+          this.open();
+        });
+        return;
+      }
       const message = describeError(e, broker);
       if (message !== this.current.error) this.options.log(`mqtt: ${message}`);
       // MQTT.js tries again after reconnectPeriod.

@@ -36,7 +36,7 @@ const GcodeSchema = v.strictObject({ id: v.optional(IdSchema), commands: Lines }
 export type Command = { printer: string; verb: Verb; id: string | null; commands: string[] };
 export type Parsed = { ok: true; command: Command } | { ok: false; printer: string | null; id: string | null; reason: string };
 
-const MAX_PAYLOAD = 64 * 1024;
+export const MAX_PAYLOAD = 64 * 1024;
 
 /**
  * Reads a message on a command topic. `retained`: the broker handed over a stored copy — a

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startTestHost, type TestHost } from "../helpers/host.ts";
-import { BROKER_USER, startBroker, type Broker } from "../helpers/mosquitto.ts";
+import { BROKER_USER, startBroker, subscriber, type Broker } from "../helpers/mosquitto.ts";
 
 let broker: Broker;
 /** The password the first test makes the broker accept. */
@@ -56,5 +56,58 @@ test("settings saved at the same moment leave one connection: none keeps running
     expect(attempts).toBe(after);
   } finally {
     counter.stop(true);
+  }
+}, 30_000);
+
+test("a huge message on a command topic never reaches the host: the broker is told the most the bridge takes", async () => {
+  const base = `lltest/big${crypto.randomUUID().slice(0, 6)}`;
+  const put = (body: object) => host.api("/api/v1/mqtt", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  expect((await put({ enabled: true, host: broker.host, port: broker.port, password: LATER, baseTopic: base })).status).toBe(200);
+  await host.waitFor("/api/v1/mqtt", (m: any) => m.status.state === "connected");
+  const printer = (await (await host.api("/api/v1/printers")).json()).printers[0].id as string;
+  const sub = await subscriber(broker, [`${base}/${printer}/reply`], { username: BROKER_USER.username, password: LATER });
+  try {
+    // 8 MB (a broker accepts up to 256 MB by default; the bridge would hold it all in memory).
+    await sub.client.publishAsync(`${base}/${printer}/cmd/pause`, Buffer.alloc(8 * 1024 * 1024, 0x41), { qos: 1 });
+    await sub.client.publishAsync(`${base}/${printer}/cmd/pause`, JSON.stringify({ id: "after" }), { qos: 1 });
+    const reply = await sub.next((m) => m.text.includes('"after"'));
+    expect(JSON.parse(reply.text)).toMatchObject({ id: "after", command: "pause" });
+    // The big one was never delivered: no reply about it.
+    expect(sub.messages.filter((m) => m.text.includes("bytes"))).toEqual([]);
+    expect((await (await host.api("/api/v1/mqtt")).json()).status.state).toBe("connected");
+  } finally {
+    await sub.close();
+  }
+}, 30_000);
+
+test("a broker that speaks only MQTT 3.1.1 (return code 1 to a version 5 CONNECT) is connected to with 3.1.1", async () => {
+  // A minimal 3.1.1-only server: CONNACK 1 and hang up for any other protocol level, CONNACK 0 for level 4.
+  const levels: number[] = [];
+  const server = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(socket, data) {
+        if (data[0] !== 0x10) return;
+        let i = 1;
+        while (data[i]! & 0x80) i++;
+        const level = data[i + 1 + 2 + 4]!;
+        levels.push(level);
+        if (level === 4) socket.write(new Uint8Array([0x20, 0x02, 0x00, 0x00]));
+        else {
+          socket.write(new Uint8Array([0x20, 0x02, 0x00, 0x01]));
+          socket.end();
+        }
+      },
+    },
+  });
+  try {
+    const put = { enabled: true, host: "127.0.0.1", port: server.port, password: "x", baseTopic: "lltest/old" };
+    expect((await host.api("/api/v1/mqtt", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(put) })).status).toBe(200);
+    await host.waitFor("/api/v1/mqtt", (m: any) => m.status.state === "connected", 10_000);
+    expect(levels.slice(0, 2)).toEqual([5, 4]);
+  } finally {
+    expect((await host.api("/api/v1/mqtt", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ enabled: false }) })).status).toBe(200);
+    server.stop(true);
   }
 }, 30_000);
