@@ -217,6 +217,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     interruptedJob: (id) => jobs.interrupted(id)?.jobId,
   });
   farm.recover();
+  const stopFarmRecords = farm.listen(log);
   const stopFarm = new FarmDispatcher({ farm, bus, printer: (id) => printers!.get(id), log }).listen();
 
   // Stored analyses are planned with the default printer's machine limits (its profile's).
@@ -229,7 +230,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const stopServices = async () => {
     // Analysis first: nothing may write to the database while an update backs it up.
     analysis.stop();
-    // Before the printers stop: their last job events must not start farm prints.
+    // Before the printers stop: their last job events must not start farm prints (they are still recorded).
     stopFarm();
     jobs.stop();
     timelapse.stop();
@@ -238,6 +239,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     await plugins!.stop();
     await printers!.stop();
     stopQueue();
+    stopFarmRecords();
     stopHistory();
   };
   const update = new UpdateManager({

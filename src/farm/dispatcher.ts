@@ -26,17 +26,12 @@ export class FarmDispatcher {
 
   /** Follows the bus; returns the function that stops it. */
   listen(): () => void {
-    const { farm, bus } = this.options;
+    const { bus } = this.options;
     const poke = () => this.poke();
     const stop = subscribe(bus, {
-      "printer.event": ({ id, event }) => {
-        if (event.type !== "job") return;
-        try {
-          farm.onJobEvent(id, event);
-        } catch (e) {
-          this.log(`farm queue, printer ${id}: ${(e as Error).message}`);
-        }
-        poke();
+      // The queue records the job's transition itself (FarmQueue.listen) before this pass plans.
+      "printer.event": ({ event }) => {
+        if (event.type === "job") poke();
       },
       "printer.status": ({ id, status }) => {
         const key = `${status.state}|${status.job?.state ?? ""}|${status.interrupted?.jobId ?? ""}`;

@@ -13,7 +13,7 @@
  */
 import type { Database } from "bun:sqlite";
 import type { AnalysisStore } from "../analysis/store.ts";
-import type { Bus } from "../events.ts";
+import { subscribe, type Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
 import { queueableFile, reordered, type QueueState } from "../jobs/queue.ts";
 import type { PrinterEvent, Result } from "../printers/controller.ts";
@@ -127,6 +127,8 @@ const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 
 /** Why a copy the host never saw end was put back. */
 export const FARM_RESTART_REASON = "Layerline stopped while it printed; the copy went back to the queue.";
+/** Why a copy open on a printer that was removed was put back. */
+export const FARM_PRINTER_REMOVED_REASON = "The printer was removed; the copy went back to the queue.";
 const RECENT_RUNS = 10;
 
 export class FarmQueue {
@@ -141,9 +143,13 @@ export class FarmQueue {
     options.files.onMoved((from, to) => this.moved(from, to));
   }
 
-  /** The queue with each entry's copies, runs and why it waits, and the printers as the farm sees them. */
-  view(): FarmQueueView {
-    const printers = this.printerFacts();
+  /**
+   * The queue with each entry's copies, runs and why it waits, and the printers as the farm sees
+   * them. `visible`: the printers the viewer may see (a key restricted to one printer sees no
+   * other's name, runs or files; why an entry waits is then said of its printers only).
+   */
+  view(visible: (printer: string) => boolean = () => true): FarmQueueView {
+    const printers = this.printerFacts().filter((p) => visible(p.id));
     const plan = planDispatch(this.entryFacts(), printers);
     const names = new Map(printers.map((p) => [p.id, p.name]));
     const runs = this.db.query("SELECT * FROM farm_queue_runs WHERE item_id IS NOT NULL ORDER BY id DESC").all() as RunRow[];
@@ -159,13 +165,14 @@ export class FarmQueue {
         copies: r.copies,
         ...counts,
         remaining: Math.max(0, r.copies - counts.printed - counts.printing),
-        runs: own.map((run) => runView(run, names, interrupted)),
+        runs: own.filter((run) => visible(run.printer_id)).map((run) => runView(run, names, interrupted)),
         waiting: plan.waiting[r.id] ?? null,
         addedAt: r.added_at,
         addedBy: r.added_by,
       };
     });
-    const recent = (this.db.query("SELECT * FROM farm_queue_runs WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, id DESC LIMIT ?").all(RECENT_RUNS) as RunRow[]).map((run) => runView(run, names, interrupted));
+    const ended = this.db.query("SELECT * FROM farm_queue_runs WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, id DESC LIMIT ?").all(RECENT_RUNS * 20) as RunRow[];
+    const recent = ended.filter((run) => visible(run.printer_id)).slice(0, RECENT_RUNS).map((run) => runView(run, names, interrupted));
     return {
       items,
       printers: printers.map((p) => ({ id: p.id, name: p.name, bed: p.bed, autoStart: p.autoStart, busy: notFree(p) })),
@@ -274,6 +281,47 @@ export class FarmQueue {
     this.db.transaction(() => {
       this.db.query("UPDATE farm_queue_runs SET ended_at = ?, outcome = 'failed', reason = ? WHERE id = ?").run(this.now(), `Could not start: ${error.message} ${error.hint}`.trim(), runId);
       this.setPrinter(printer, { bed: "stopped" }, false);
+    })();
+    this.changed();
+  }
+
+  /**
+   * Records every printer's job transitions (onJobEvent) until the returned function is called:
+   * after the printers have stopped, not with the dispatcher — a copy that ends while the host
+   * stops would otherwise be put back at the next start and printed twice.
+   */
+  listen(log: (line: string) => void): () => void {
+    return subscribe(this.options.bus, {
+      "printer.event": ({ id, event }) => {
+        try {
+          this.onJobEvent(id, event);
+        } catch (e) {
+          log(`farm queue, printer ${id}: ${(e as Error).message}`);
+        }
+      },
+      "printers.changed": () => {
+        try {
+          this.printersRemoved();
+        } catch (e) {
+          log(`farm queue: ${(e as Error).message}`);
+        }
+      },
+    });
+  }
+
+  /**
+   * Copies still open on a printer that was removed go back to the queue: its job events will
+   * never come (a removal may overtake a start the dispatcher has just asked for), and an open
+   * copy would otherwise count as printing for ever.
+   */
+  private printersRemoved(): void {
+    const present = new Set(this.options.printers().map((p) => p.id));
+    const open = this.db.query("SELECT id, printer_id FROM farm_queue_runs WHERE ended_at IS NULL").all() as Pick<RunRow, "id" | "printer_id">[];
+    const gone = open.filter((r) => !present.has(r.printer_id));
+    if (gone.length === 0) return;
+    this.db.transaction(() => {
+      const end = this.db.query("UPDATE farm_queue_runs SET ended_at = ?, outcome = 'failed', reason = ? WHERE id = ?");
+      for (const r of gone) end.run(this.now(), FARM_PRINTER_REMOVED_REASON, r.id);
     })();
     this.changed();
   }

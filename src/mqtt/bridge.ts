@@ -13,7 +13,7 @@ import { subscribe, type Bus } from "../events.ts";
 import type { PrinterEvent, Result } from "../printers/controller.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { PrinterSession } from "../printers/session.ts";
-import { parseCommand, refusal, SeenIds, type Command, type CommandActor } from "./commands.ts";
+import { MAX_PAYLOAD, parseCommand, refusal, SeenIds, type Command, type CommandActor } from "./commands.ts";
 import { announcedHeaters, discoveryConfigs, hostDiscovery, type DiscoveryMessage } from "./discovery.ts";
 import { availabilityOf, eventMessage, stateDocument, throttle, type Throttle } from "./publish.ts";
 import { applyChange, viewOf, type MqttConfig, type MqttConfigChange, type MqttSettings, type MqttSettingsView } from "./settings.ts";
@@ -57,6 +57,8 @@ interface PrinterTrack {
 }
 
 const MAX_STOP_WAIT_MS = 2000;
+/** The largest packet the broker may send us: a command's payload may be half of it (longer ones are refused with a reply). */
+const MAX_PACKET_BYTES = 2 * MAX_PAYLOAD;
 
 export class MqttBridge {
   private client: MqttClient | null = null;
@@ -66,6 +68,10 @@ export class MqttBridge {
   private readonly seen = new SeenIds();
   private unsubscribe: (() => void) | null = null;
   private birthTimer: ReturnType<typeof setTimeout> | null = null;
+  private changing: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  /** The broker refused MQTT 5: connect with 3.1.1 (until the settings change). */
+  private mqtt311 = false;
 
   constructor(private readonly options: MqttBridgeOptions) {
     this.config = options.settings.config();
@@ -85,25 +91,43 @@ export class MqttBridge {
   settingsView = (): MqttSettingsView => viewOf(this.config);
 
   /** Changes the configuration and reconnects with it; a problem in words if it cannot be used. */
-  async configure(change: MqttConfigChange): Promise<{ ok: true } | { ok: false; field: string; message: string }> {
-    const next = applyChange(this.config, change);
-    if (!next.ok) return next;
-    await this.close();
-    this.config = next.config;
-    this.options.settings.save(next.config);
-    this.open();
-    return { ok: true };
+  configure(change: MqttConfigChange): Promise<{ ok: true } | { ok: false; field: string; message: string }> {
+    return this.serially(async () => {
+      const next = applyChange(this.config, change);
+      if (!next.ok) return next;
+      await this.close();
+      this.config = next.config;
+      this.mqtt311 = false;
+      this.options.settings.save(next.config);
+      this.open();
+      return { ok: true } as const;
+    });
   }
 
   /** Says offline (the will only covers unclean ends) and disconnects. */
-  async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    await this.close();
+  stop(): Promise<void> {
+    return this.serially(async () => {
+      this.stopped = true;
+      this.unsubscribe?.();
+      this.unsubscribe = null;
+      await this.close();
+    });
+  }
+
+  /**
+   * One change of connection at a time: a save arriving while another waits for the broker to hear
+   * "offline" would otherwise open a client that the first one's replaces — left connecting (with
+   * the old settings) for as long as the host runs.
+   */
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const done = this.changing.then(change);
+    this.changing = done.catch(() => {});
+    return done;
   }
 
   private open(): void {
     const c = this.config;
+    if (this.stopped) return;
     if (!c.enabled || !c.host) {
       this.setState("off", null);
       return;
@@ -122,7 +146,14 @@ export class MqttBridge {
       // One id per process: two connections with the same id make the broker drop the older one.
       clientId: `layerline_${crypto.randomUUID().slice(0, 8)}`,
       clean: true,
+      // MQTT 5, to tell the broker the largest packet we take: it then drops bigger ones instead of
+      // sending them (MQTT 3.1.1 has no such limit, and a broker accepts up to 256 MB by default —
+      // all of it would be held in this process). Brokers that only speak 3.1.1 get that (see onError).
+      ...(this.mqtt311 ? { protocolVersion: 4 as const } : { protocolVersion: 5 as const, properties: { maximumPacketSize: MAX_PACKET_BYTES } }),
       reconnectPeriod: this.options.reconnectMs ?? 5000,
+      // A refused CONNACK (bad password, not authorised, server unavailable) ends MQTT.js's retrying
+      // by default: the broker's accounts may be fixed later, or it was only starting up.
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       // Published while not connected, state is stale by the time it would go out: it is sent fresh on connect.
       queueQoSZero: false,
@@ -140,6 +171,17 @@ export class MqttBridge {
     });
     client.on("error", (e) => {
       if (this.client !== client) return;
+      // A 3.1.1-only broker answers a version 5 CONNECT with return code 1 (unacceptable protocol version).
+      if (!this.mqtt311 && (e as { code?: number }).code === 1) {
+        this.mqtt311 = true;
+        this.options.log(`mqtt: the broker at ${broker} speaks MQTT 3.1.1 only; connecting with it (it cannot be told the largest message the bridge takes: set message_size_limit on the broker)`);
+        void this.serially(async () => {
+          if (this.client !== client) return;
+          await this.close();
+          this.open();
+        });
+        return;
+      }
       const message = describeError(e, broker);
       if (message !== this.current.error) this.options.log(`mqtt: ${message}`);
       // MQTT.js tries again after reconnectPeriod.

@@ -36,7 +36,7 @@ const GcodeSchema = v.strictObject({ id: v.optional(IdSchema), commands: Lines }
 export type Command = { printer: string; verb: Verb; id: string | null; commands: string[] };
 export type Parsed = { ok: true; command: Command } | { ok: false; printer: string | null; id: string | null; reason: string };
 
-const MAX_PAYLOAD = 64 * 1024;
+export const MAX_PAYLOAD = 64 * 1024;
 
 /**
  * Reads a message on a command topic. `retained`: the broker handed over a stored copy — a
@@ -105,6 +105,17 @@ export function refusal(actor: CommandActor, command: Command): string | null {
   if (why === null) return null;
   const permission = "permission" in requirement ? requirement.permission : "?";
   return `user "${actor.user.name}" may not ${command.verb === "gcode" ? "send G-code" : command.verb} (it needs the "${permission}" permission)`;
+}
+
+/**
+ * Why someone with `chooser`'s permissions may not make commands act as `user` (null: they may).
+ * Choosing needs only the settings permission, so without this a settings-only user or key could
+ * name an admin and then do over MQTT what they may not do over HTTP: the chosen user may have
+ * no permission the chooser lacks.
+ */
+export function commandUserRefusal(chooser: ReadonlySet<Permission>, user: string, permissions: ReadonlySet<Permission>): string | null {
+  const beyond = [...permissions].filter((p) => !chooser.has(p));
+  return beyond.length === 0 ? null : `commands over MQTT act as "${user}", who has permissions you lack: ${beyond.map((p) => `"${p}"`).join(", ")}`;
 }
 
 /** Remembers the latest command ids per printer, so a redelivered command is done once. */

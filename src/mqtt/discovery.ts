@@ -78,9 +78,15 @@ export function discoveryConfigs(input: DiscoveryInput): DiscoveryMessage[] {
   return messages;
 }
 
-/** The heaters to announce: those the printer reports, or a nozzle and a bed before it ever reported any. */
+/**
+ * The heaters to announce: those the printer reports, or a nozzle and a bed before it ever reported
+ * any. A key goes into a topic level, a unique id and a template, and comes from the serial line (any
+ * word before a colon that starts with a capital): one with other characters than HA allows in an
+ * id (`+`, `#`, `/`, quotes) is left out — a wildcard in a published topic makes the broker drop the connection.
+ */
 export function announcedHeaters(reported: readonly string[]): string[] {
-  return reported.length > 0 ? [...reported].sort() : ["bed", "tool0"];
+  const safe = reported.filter((key) => /^[a-zA-Z0-9_-]{1,40}$/.test(key));
+  return safe.length > 0 ? safe.sort() : ["bed", "tool0"];
 }
 
 /**

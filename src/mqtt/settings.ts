@@ -73,11 +73,21 @@ export function defaultConfig(): MqttConfig {
   };
 }
 
+/** What says which broker the password is sent to, and how. */
+const BROKER_FIELDS = ["host", "port", "tls", "allowUntrusted"] as const satisfies readonly (keyof MqttConfig)[];
+
 /** The configuration after `change`; a problem in words if the result cannot be used. */
 export function applyChange(current: MqttConfig, change: MqttConfigChange): { ok: true; config: MqttConfig } | { ok: false; field: string; message: string } {
   const { password, ...rest } = change;
-  const next: MqttConfig = { ...current, ...rest, password: password === null ? "" : password === undefined || password === "" ? current.password : password };
+  const kept = password === undefined || password === "";
+  const next: MqttConfig = { ...current, ...rest, password: password === null ? "" : kept ? current.password : password };
   if (next.enabled && next.host === "") return { ok: false, field: "host", message: "name the broker (a host name or address) to turn the bridge on" };
+  // The stored password goes only to the broker it was entered for: kept while the broker is
+  // changed, anyone with the settings permission could point the bridge at a broker of theirs and
+  // read it from the CONNECT packet (or off the wire, with TLS turned off or any certificate accepted).
+  if (kept && current.password !== "" && BROKER_FIELDS.some((f) => next[f] !== current[f])) {
+    return { ok: false, field: "password", message: "enter the password again (or remove it) when changing the broker's address, port or TLS settings" };
+  }
   return { ok: true, config: next };
 }
 

@@ -142,11 +142,21 @@ describe("the farm queue", () => {
   test("a key restricted to one printer sees the farm queue but cannot change it; it clears its own printer's bed", async () => {
     const key = (await (await host.post("/api/v1/apikeys", { name: "second only", scope: "full", printer: second })).json()).key as string;
     const as = (path: string, init: RequestInit = {}) => host.api(path, { ...init, headers: { "x-api-key": key, "content-type": "application/json", ...init.headers } });
-    expect((await as(Q)).status).toBe(200);
+    // It sees the entries, but no other printer: not its name, bed, runs or what it printed.
+    const seen = await as(Q);
+    expect(seen.status).toBe(200);
+    const view = await seen.json();
+    expect(view.printers.map((p: any) => p.id)).toEqual([second]);
+    const printersIn = (v: any) => [...v.items.flatMap((i: any) => i.runs), ...v.recent].map((r: any) => r.printer);
+    expect(printersIn(await queue())).toContain(first);
+    expect(printersIn(view).every((p: string) => p === second)).toBe(true);
+    expect(JSON.stringify(view)).not.toContain((await queue()).printers.find((p: any) => p.id === first).name);
     const refused = await as(Q, { method: "POST", body: JSON.stringify({ file: "long.gcode" }) });
     expect(refused.status).toBe(403);
     expect((await refused.json()).error.code).toBe("printer_restricted");
-    expect((await as(`/api/v1/printers/${second}/bed-cleared`, { method: "POST" })).status).toBe(200);
+    const cleared = await as(`/api/v1/printers/${second}/bed-cleared`, { method: "POST" });
+    expect(cleared.status).toBe(200);
+    expect((await cleared.json()).printers.map((p: any) => p.id)).toEqual([second]);
     expect((await as(`/api/v1/printers/${first}/bed-cleared`, { method: "POST" })).status).toBe(403);
     // Reading only, for a read-only user's key.
     expect((await host.anonymous(Q)).status).toBe(401);

@@ -13,6 +13,8 @@ export const BROKER_USER = { username: "layerline", password: "s3cret-broker" };
 export interface Broker {
   host: string;
   port: number;
+  /** Sets an account's password and has the running broker read its password file again (SIGHUP). */
+  setPassword(username: string, password: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,14 @@ export async function startBroker(): Promise<Broker> {
   return {
     host: "127.0.0.1",
     port,
+    async setPassword(username, password) {
+      const set = Bun.spawnSync(["mosquitto_passwd", "-b", passwd, username, password]);
+      if (set.exitCode !== 0) throw new Error(`mosquitto_passwd failed: ${set.stderr.toString()}`);
+      chmodSync(passwd, 0o644);
+      proc.kill("SIGHUP");
+      // mosquitto reads the file again on its next loop turn.
+      await Bun.sleep(200);
+    },
     async stop() {
       proc.kill();
       await proc.exited;

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { layeredGcode } from "../helpers/gcode.ts";
-import { startHostProcess, startTestHost, upload, waitUntil, type TestHost } from "../helpers/host.ts";
+import { ADMIN, startHostProcess, startTestHost, upload, waitUntil, type TestHost } from "../helpers/host.ts";
 import { BROKER_USER, startBroker, subscriber, type Broker, type Subscriber } from "../helpers/mosquitto.ts";
 
 let broker: Broker;
@@ -206,6 +206,23 @@ describe("MQTT bridge", () => {
     // An unknown user is refused by the API itself.
     const bad = await configure(host, { commandUser: "nobody-here" });
     expect(bad.status).toBe(400);
+
+    // Choosing the user needs only "settings": a settings-only key may not make commands act as
+    // someone with more permissions (the admin, or an operator) — nor steer the bridge while such a user is chosen.
+    const admin = host.accounts.users.byName(ADMIN.username)!;
+    const settingsKey = host.accounts.createKey(admin, { name: "settings only", scope: "status,webcam,settings" }).key;
+    const asSettings = { api: (path: string, init: RequestInit = {}) => host.anonymous(path, { ...init, headers: { ...init.headers, "x-api-key": settingsKey } }) };
+    for (const user of [ADMIN.username, "mqtt-operator"]) {
+      const escalated = await configure(asSettings, { commandUser: user });
+      expect(escalated.status).toBe(403);
+      expect((await escalated.json()).error.message).toContain('"control"');
+    }
+    expect((await configure(asSettings, { commandUser: "mqtt-viewer" })).status).toBe(200);
+    expect((await configure(host, { commandUser: "mqtt-operator" })).status).toBe(200);
+    expect((await configure(asSettings, { baseTopic: `${base}-elsewhere` })).status).toBe(403);
+    expect((await configure(asSettings, { commandUser: null })).status).toBe(200);
+    expect((await (await host.api("/api/v1/mqtt")).json()).settings).toMatchObject({ baseTopic: base, commandUser: null });
+    await host.waitFor("/api/v1/mqtt", (m: any) => m.status.state === "connected");
   }, 30_000);
 
   test("Home Assistant's birth message makes the bridge send its discovery configs and states again", async () => {
@@ -232,7 +249,11 @@ describe("MQTT bridge", () => {
     expect(down.status.state).toBe("retrying");
     expect((await (await host.api(at())).json()).state).toBe("operational");
 
-    expect((await configure(host, { port: broker.port })).status).toBe(200);
+    // Back to the broker: the stored password is not sent to a changed address unless given again.
+    const unsent = await configure(host, { port: broker.port });
+    expect(unsent.status).toBe(400);
+    expect((await unsent.json()).error.message).toContain("password: enter the password again");
+    expect((await configure(host, { port: broker.port, password: BROKER_USER.password })).status).toBe(200);
     await host.waitFor("/api/v1/mqtt", (m: any) => m.status.state === "connected" && m.status.error === null);
     // Bad settings are refused with the field named.
     const invalid = await configure(host, { baseTopic: "layerline/#" });

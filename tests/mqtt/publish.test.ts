@@ -122,6 +122,15 @@ describe("discovery", () => {
     expect(announcedHeaters(["tool0", "chamber", "bed"])).toEqual(["bed", "chamber", "tool0"]);
   });
 
+  test("heater keys come from the serial line: only [a-zA-Z0-9_-] ones become entities (topics, unique ids, templates)", () => {
+    // parseTemperatures takes any key that starts with a capital and has no space or colon: line noise or odd firmware.
+    const reported = ["tool0", "bed", "X/+/#", "A'] or 1 or ['", "P", "Ç"];
+    expect(announcedHeaters(reported)).toEqual(["P", "bed", "tool0"]);
+    expect(announcedHeaters(["X/+/#"])).toEqual(["bed", "tool0"]);
+    const messages = discoveryConfigs({ prefix: "homeassistant", base: "layerline/x", printer: { id: "p", name: "P", model: null }, heaters: announcedHeaters(reported), version: "1" });
+    for (const m of messages) expect(m.topic).toMatch(/^homeassistant\/[a-z_]+\/[a-zA-Z0-9_-]+\/config$/);
+  });
+
   test("the host's device: on-line from the availability topic", () => {
     expect(hostDiscovery({ prefix: "ha", base: "layerline/bench-2", version: "1.2.3" })).toMatchObject({
       topic: "ha/binary_sensor/layerline_bench-2_host/config",
@@ -164,6 +173,19 @@ describe("settings", () => {
     const view = viewOf(current);
     expect(view.passwordSet).toBe(true);
     expect(JSON.stringify(view)).not.toContain("old");
+  });
+
+  test("the stored password only goes to its broker: changing the address, port or TLS needs it again", () => {
+    const current = { ...defaultConfig(), enabled: true, host: "broker", password: "old" };
+    for (const change of [{ host: "evil.example" }, { port: 1884 }, { tls: true }, { allowUntrusted: true }, { host: "evil.example", password: "" }]) {
+      expect(applyChange(current, change)).toMatchObject({ ok: false, field: "password" });
+    }
+    expect(applyChange(current, { host: "evil.example", password: "new" })).toMatchObject({ ok: true, config: { host: "evil.example", password: "new" } });
+    expect(applyChange(current, { host: "other", password: null })).toMatchObject({ ok: true, config: { host: "other", password: "" } });
+    // The same broker (a form sends every field): the password is kept.
+    expect(applyChange(current, { host: "broker", port: 1883, baseTopic: "a/b" })).toMatchObject({ ok: true, config: { password: "old" } });
+    // No password stored: nothing to protect.
+    expect(applyChange({ ...current, password: "" }, { host: "other" }).ok).toBe(true);
   });
 
   test("turning on needs a broker", () => {

@@ -33,8 +33,9 @@ function deadPort(): number {
   return port;
 }
 
+const brokerPort = deadPort();
 const fields = (over: Record<string, string> = {}) => ({
-  enabled: "on", host: "127.0.0.1", port: String(deadPort()), username: "farm", password: "hunter2-broker",
+  enabled: "on", host: "127.0.0.1", port: String(brokerPort), username: "farm", password: "hunter2-broker",
   baseTopic: "layerline/bench", discovery: "on", discoveryPrefix: "homeassistant", commandUser: "", ...over,
 });
 
@@ -52,6 +53,11 @@ test("the page is under Settings; the form saves and never shows the password ag
   // Saving again with the password field empty keeps it.
   await post(admin, "/ui/mqtt", fields({ password: "" }));
   expect(host.settings.get("mqtt.config", v.object({ password: v.string() }), { password: "" }).password).toBe("hunter2-broker");
+  // Another broker without the password again: refused beside the password, nothing saved (the
+  // stored password would otherwise go to whoever runs that broker).
+  const moved = await (await post(admin, "/ui/mqtt", fields({ host: "198.51.100.7", password: "" }))).text();
+  expect(moved).toContain('data-error="password"');
+  expect((await (await host.api("/api/v1/mqtt")).json()).settings.host).toBe("127.0.0.1");
 }, 20_000);
 
 test("a broker that is not there: retrying, with the reason in words on the status card", async () => {

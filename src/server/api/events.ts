@@ -31,7 +31,7 @@ export function eventsApi(ctx: AppContext) {
         "printers.changed": () => send("printers", JSON.stringify({ printers: ctx.printers.list().map((p) => p.id) })),
         // A farm client sees a queue waiting for the bed to be cleared (or moving on) without polling.
         "queue.changed": ({ printer }) => wanted(printer) && ctx.printers.get(printer) && send("queue", JSON.stringify(ctx.queue.view(printer))),
-        "farm.changed": () => send("farm", JSON.stringify(ctx.farm.view())),
+        "farm.changed": () => send("farm", JSON.stringify(ctx.farm.view((id) => visibleTo(request, id)))),
       });
     });
   });

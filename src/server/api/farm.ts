@@ -7,7 +7,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { MAX_COPIES } from "../../farm/queue.ts";
-import { principalOf } from "../auth/principal.ts";
+import { principalOf, visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { printerSession, unwrap } from "./printers.ts";
@@ -38,8 +38,10 @@ export function farmApi(ctx: AppContext) {
     const refusal = farmChangeRefusal(request);
     if (refusal) throw refusal;
   };
+  /** The farm queue as the request's principal may see it (a restricted key: its printer only). */
+  const viewFor = (request: Request) => ctx.farm.view((id) => visibleTo(request, id));
   return new Elysia()
-    .get("/api/v1/farm/queue", () => ctx.farm.view())
+    .get("/api/v1/farm/queue", ({ request }) => viewFor(request))
     .post(
       "/api/v1/farm/queue",
       ({ body, request, set }) => {
@@ -54,6 +56,6 @@ export function farmApi(ctx: AppContext) {
     .patch("/api/v1/farm/queue/:item", ({ params, body, request }) => (mayChange(request), unwrap(ctx.farm.setCopies(params.item, body.copies))), { body: CopiesSchema })
     .post("/api/v1/farm/queue/:item/move", ({ params, body, request }) => (mayChange(request), unwrap(ctx.farm.move(params.item, body.to))), { body: MoveSchema })
     .delete("/api/v1/farm/queue/:item", ({ params, request }) => (mayChange(request), unwrap(ctx.farm.remove(params.item))))
-    .post("/api/v1/printers/:id/bed-cleared", ({ params }) => unwrap(ctx.farm.bedCleared(printerSession(ctx, params.id).id)))
-    .patch("/api/v1/printers/:id/farm", ({ params, body }) => unwrap(ctx.farm.setAutoStart(printerSession(ctx, params.id).id, body.autoStart)), { body: AutoStartSchema });
+    .post("/api/v1/printers/:id/bed-cleared", ({ params, request }) => (unwrap(ctx.farm.bedCleared(printerSession(ctx, params.id).id)), viewFor(request)))
+    .patch("/api/v1/printers/:id/farm", ({ params, body, request }) => (unwrap(ctx.farm.setAutoStart(printerSession(ctx, params.id).id, body.autoStart)), viewFor(request)), { body: AutoStartSchema });
 }

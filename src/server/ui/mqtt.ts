@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { mqttForm, mqttPage, mqttStatusCard, type MqttFieldErrors } from "../../../views/mqtt.ts";
 import { MqttConfigChangeSchema, type MqttConfigChange } from "../../mqtt/settings.ts";
+import { commandUserChoice } from "../api/mqtt.ts";
 import type { AppContext } from "../context.ts";
 import { parseBody } from "../errors.ts";
 import { pageSession } from "./page-session.ts";
@@ -32,7 +33,7 @@ export function uiMqtt(ctx: AppContext) {
   return new Elysia()
     .get("/settings/mqtt", ({ request }) => htmlResponse(mqttPage(ctx.mqtt.settingsView(), ctx.mqtt.status(), users(), pageSession(request))))
     .get("/ui/mqtt/status", () => htmlResponse(mqttStatusCard(ctx.mqtt.status())))
-    .post("/ui/mqtt", async ({ body }) => {
+    .post("/ui/mqtt", async ({ body, request }) => {
       const form = parseBody(SettingsForm, body, "Send the form of Settings → MQTT.");
       const change = {
         enabled: form.enabled === "on",
@@ -51,6 +52,8 @@ export function uiMqtt(ctx: AppContext) {
       const parsed = v.safeParse(MqttConfigChangeSchema, change);
       if (!parsed.success) for (const issue of parsed.issues) errors[v.getDotPath(issue) ?? "enabled"] ??= issue.message;
       if (change.commandUser && !users().includes(change.commandUser)) errors.commandUser = `there is no user "${change.commandUser}"`;
+      const beyond = commandUserChoice(ctx, request, change);
+      if (beyond) errors.commandUser = beyond;
       if (parsed.success && Object.keys(errors).length === 0) {
         const result = await ctx.mqtt.configure(parsed.output as MqttConfigChange);
         if (result.ok) return htmlResponse(mqttForm(ctx.mqtt.settingsView(), users(), {}, true), { "HX-Trigger": "mqtt-changed" });

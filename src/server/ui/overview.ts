@@ -109,7 +109,7 @@ export function pushDot(farm: FarmViews, ctx: AppContext, request: Request, send
 export function uiOverview(ctx: AppContext) {
   const farm = farmViews(ctx);
   /** The farm queue section as this viewer sees it. */
-  const farmQueue = (request: Request) => farmQueuePanel(ctx.farm.view(), ctx.files.list(), accessFor(request), farmChangeRefusal(request) === null);
+  const farmQueue = (request: Request) => farmQueuePanel(ctx.farm.view((id) => visibleTo(request, id)), ctx.files.list(), accessFor(request), farmChangeRefusal(request) === null);
   return new Elysia()
     .get("/printers", ({ request }) => {
       const access = accessFor(request);
