@@ -133,6 +133,9 @@ export class PrinterSession {
     if (specs.length) worker.postMessage({ type: "plugins", specs } satisfies ToWorker);
   }
 
+  /** Disposed: its Worker is gone, nothing it is asked gets an answer. */
+  private ended = false;
+
   private failPending(message: string, hint: string): void {
     for (const resolve of this.pending.values()) resolve({ ok: false, error: { code: "internal", message, hint } });
     this.pending.clear();
@@ -249,6 +252,9 @@ export class PrinterSession {
     this.worker.postMessage({ type: "dispose" } satisfies ToWorker);
     await Promise.race([done, Bun.sleep(3000)]);
     this.worker.terminate();
+    this.ended = true;
+    // Calls the Worker never answered (a start racing the printer's removal) must not wait for ever.
+    this.failPending("The printer was removed, or Layerline stopped, before it answered.", "Try again (on a printer that is still there).");
     Atomics.store(this.options.streaming.flags, this.options.streaming.slot, IDLE);
   }
 
@@ -261,6 +267,7 @@ export class PrinterSession {
   }
 
   private call<T>(method: ControllerMethod, ...args: unknown[]): Promise<Result<T>> {
+    if (this.ended) return Promise.resolve({ ok: false, error: { code: "internal", message: "The printer was removed, or Layerline is stopping.", hint: "Try again (on a printer that is still there)." } });
     if (this.restarting) return this.restarting.then(() => this.call<T>(method, ...args));
     const id = this.nextId++;
     return new Promise((resolve) => {

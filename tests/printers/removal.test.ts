@@ -58,3 +58,13 @@ test("a removed printer's id, key, history, scripts and profile do not pass to a
   const third = await (await host.post("/api/v1/printers", { name: "Left", transport: "virtual" })).json();
   expect([id, "left"]).not.toContain(third.id);
 }, 60_000);
+
+test("a removed printer's session answers what it is still asked at once, with a clear error, instead of never", async () => {
+  expect((await host.post("/api/v1/printers", { name: "Gone", transport: "virtual" })).status).toBe(201);
+  await host.waitFor("/api/v1/printers/gone", (p: any) => p.state === "operational");
+  const session = host.printers.get("gone")!;
+  expect((await host.api("/api/v1/printers/gone", { method: "DELETE" })).status).toBe(204);
+  // A caller that held the session (the farm's dispatcher starting a copy) gets an answer.
+  const late = await Promise.race([session.startJob("cube.gcode"), Bun.sleep(5_000).then(() => "no answer" as const)]);
+  expect(late).toMatchObject({ ok: false, error: { message: "The printer was removed, or Layerline is stopping." } });
+}, 30_000);
