@@ -114,8 +114,14 @@ async function fetchSnapshot(url: string, timeoutMs: number): Promise<Snapshot> 
     }
     const length = Number(response.headers.get("content-length") ?? 0);
     if (length > MAX_FRAME_BYTES) throw new CameraProblem("camera_bad_stream", `The snapshot is ${length} bytes, more than the ${MAX_FRAME_BYTES} accepted.`, "Check the snapshot URL.");
-    const jpeg = new Uint8Array(await response.arrayBuffer());
-    return { jpeg, contentType: response.headers.get("content-type")?.split(";")[0] || "image/jpeg", at: Date.now() };
+    const jpeg = await readAtMost(response, MAX_FRAME_BYTES);
+    // Only a JPEG is passed on: whatever else a URL answers (a page, a file, an SVG with a script)
+    // must not reach viewers through the host, nor a timelapse's frames.
+    if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8 || jpeg[2] !== 0xff) {
+      const type = response.headers.get("content-type")?.split(";")[0];
+      throw new CameraProblem("camera_bad_stream", `The snapshot URL answered ${type ? `with ${type} that is` : "something"} not a JPEG picture.`, "Check the snapshot URL (for mjpg-streamer and µStreamer: /?action=snapshot).");
+    }
+    return { jpeg, contentType: "image/jpeg", at: Date.now() };
   } catch (e) {
     if (e instanceof CameraProblem) throw e;
     if (abort.signal.aborted) throw new CameraProblem("camera_timeout", `The camera's snapshot took longer than ${timeoutMs / 1000} s.`, "Check that the streamer runs and that the snapshot URL is right.");
@@ -123,4 +129,23 @@ async function fetchSnapshot(url: string, timeoutMs: number): Promise<Snapshot> 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A response's body, refused (and the connection closed) once it is longer than `max` bytes, as one that never ends. */
+async function readAtMost(response: Response, max: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      throw new CameraProblem("camera_bad_stream", `The snapshot exceeded ${Math.round(max / 1024 / 1024)} MB without ending.`, "Check that the snapshot URL answers one picture (for mjpg-streamer and µStreamer: /?action=snapshot).");
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
 }

@@ -29,7 +29,7 @@ export async function streamResponse(webcam: WebcamService, printerId: string): 
 /** One picture of a printer's camera (query parameters such as cache busters are ignored). */
 export async function snapshotResponse(webcam: WebcamService, printerId: string): Promise<Response> {
   const shot = await webcam.snapshot(printerId).catch(cameraError);
-  return new Response(shot.jpeg as Uint8Array<ArrayBuffer>, { headers: { "content-type": shot.contentType, ...NO_STORE, "last-modified": new Date(shot.at).toUTCString() } });
+  return new Response(shot.jpeg as Uint8Array<ArrayBuffer>, { headers: { "content-type": shot.contentType, ...NO_STORE, "x-content-type-options": "nosniff", "last-modified": new Date(shot.at).toUTCString() } });
 }
 
 /** The config as a viewer sees it: URLs without credentials unless they may change settings; the proxied URLs. */
