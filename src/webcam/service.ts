@@ -6,7 +6,7 @@
 import type { SettingsStore } from "../db/settings.ts";
 import { hasCamera, readCamera, writeCamera, type Camera, type CameraPatch } from "./camera.ts";
 import { MAX_FRAME_BYTES } from "./mjpeg.ts";
-import { CameraProblem } from "./problem.ts";
+import { CAMERA_FETCH_HEADER, CameraProblem } from "./problem.ts";
 import { CameraRelay, type RelayOptions } from "./relay.ts";
 
 export interface Snapshot {
@@ -106,7 +106,7 @@ async function fetchSnapshot(url: string, timeoutMs: number): Promise<Snapshot> 
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const response = await fetch(url, { signal: abort.signal, headers: { accept: "image/jpeg, image/*" } });
+    const response = await fetch(url, { signal: abort.signal, headers: { accept: "image/jpeg, image/*", [CAMERA_FETCH_HEADER]: "1" } });
     const problem = CameraProblem.ofResponse(response, "snapshot");
     if (problem) {
       await response.body?.cancel().catch(() => {});

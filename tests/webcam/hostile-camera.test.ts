@@ -82,3 +82,22 @@ test("a snapshot that never ends is cut at the size limit at once, not read unti
   expect(Date.now() - started).toBeLessThan(4000);
   await put({ snapshotUrl: "" });
 }, 60_000);
+
+test("a camera URL that points at the host's own camera address is refused at once, instead of the host fetching itself until the timeout", async () => {
+  // A client sends back the webcam block it was given (the host's URLs, with its key).
+  await put({ streamUrl: camera.streamUrl, snapshotUrl: "" });
+  const given = (await (await host.api("/api/settings")).json()).webcam;
+  expect((await host.post("/api/settings", { webcam: { streamUrl: given.streamUrl, snapshotUrl: given.snapshotUrl } })).status).toBe(200);
+  try {
+    for (const route of [`/api/v1/printers/${printer}/camera/snapshot`, `/api/v1/printers/${printer}/camera/stream`]) {
+      const started = Date.now();
+      const res = await host.api(route);
+      const body = await res.json();
+      expect({ route, status: res.status, code: body.error.code }).toEqual({ route, status: 502, code: "camera_loop" });
+      expect(body.error.hint).toContain("streamer");
+      expect(Date.now() - started).toBeLessThan(2000);
+    }
+  } finally {
+    await put({ streamUrl: camera.streamUrl, snapshotUrl: "" });
+  }
+}, 60_000);
