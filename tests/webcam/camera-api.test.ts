@@ -172,6 +172,8 @@ describe("OctoPrint clients", () => {
   test("/api/settings names the host's stream URL (with the client's key, as Cura opens it without headers), and it plays", async () => {
     const settings = await (await host.api("/api/settings")).json();
     expect(settings.webcam.webcamEnabled).toBe(true);
+    // Layerline records timelapses (GET /api/timelapse says enabled): clients show their timelapse views by this flag.
+    expect(settings.webcam.timelapseEnabled).toBe(true);
     expect(settings.webcam.streamUrl).toBe(`${host.url}/api/v1/printers/${printer}/camera/stream?apikey=${encodeURIComponent(host.apiKey)}`);
     expect(settings.webcam.webcams[0]).toMatchObject({ name: "classic", canSnapshot: true, flipV: true });
     const stream = await fetch(settings.webcam.streamUrl);
