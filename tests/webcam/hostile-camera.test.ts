@@ -64,7 +64,8 @@ test("a snapshot URL that answers something other than a JPEG is refused, and wh
       expect(text).not.toContain("<script>");
     }
   }
-  // A real camera's snapshot still works, as image/jpeg.
+  // A real camera's snapshot still works, as image/jpeg (once ffmpeg has made its first picture).
+  while (!camera.latest) await Bun.sleep(50);
   await put({ snapshotUrl: camera.snapshotUrl });
   const ok = await host.api(`/api/v1/printers/${printer}/camera/snapshot`);
   expect(ok.status).toBe(200);
