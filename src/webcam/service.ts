@@ -4,6 +4,7 @@
  * stream). Only configured URLs are ever fetched: the host is no general URL fetcher (§6).
  */
 import type { SettingsStore } from "../db/settings.ts";
+import { readLimited, TooLargeError } from "../update/download.ts";
 import { hasCamera, readCamera, writeCamera, type Camera, type CameraPatch } from "./camera.ts";
 import { MAX_FRAME_BYTES } from "./mjpeg.ts";
 import { CAMERA_FETCH_HEADER, CameraProblem } from "./problem.ts";
@@ -112,9 +113,10 @@ async function fetchSnapshot(url: string, timeoutMs: number): Promise<Snapshot> 
       await response.body?.cancel().catch(() => {});
       throw problem;
     }
-    const length = Number(response.headers.get("content-length") ?? 0);
-    if (length > MAX_FRAME_BYTES) throw new CameraProblem("camera_bad_stream", `The snapshot is ${length} bytes, more than the ${MAX_FRAME_BYTES} accepted.`, "Check the snapshot URL.");
-    const jpeg = await readAtMost(response, MAX_FRAME_BYTES);
+    const jpeg = await readLimited(response, MAX_FRAME_BYTES).catch((e: unknown) => {
+      if (e instanceof TooLargeError) throw new CameraProblem("camera_bad_stream", `The snapshot is too big (${e.message}).`, "Check that the snapshot URL answers one picture (for mjpg-streamer and µStreamer: /?action=snapshot).");
+      throw e;
+    });
     // Only a JPEG is passed on: whatever else a URL answers (a page, a file, an SVG with a script)
     // must not reach viewers through the host, nor a timelapse's frames.
     if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8 || jpeg[2] !== 0xff) {
@@ -131,21 +133,3 @@ async function fetchSnapshot(url: string, timeoutMs: number): Promise<Snapshot> 
   }
 }
 
-/** A response's body, refused (and the connection closed) once it is longer than `max` bytes, as one that never ends. */
-async function readAtMost(response: Response, max: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = response.body?.getReader();
-  if (!reader) return new Uint8Array(0);
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > max) {
-      await reader.cancel().catch(() => {});
-      throw new CameraProblem("camera_bad_stream", `The snapshot exceeded ${Math.round(max / 1024 / 1024)} MB without ending.`, "Check that the snapshot URL answers one picture (for mjpg-streamer and µStreamer: /?action=snapshot).");
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
-}
