@@ -95,8 +95,15 @@ export class TimelapseService {
         .sets()
         .filter((s) => visible(s.printer))
         .map((s) => ({ ...s, recording: recording.has(s.name), rendering: this.renderer.busyWith(s.name) })),
-      render: this.renderer.status(),
+      render: this.renderStatus(visible),
     };
+  }
+
+  /** What the renderer does, naming only sets `visible` may see (a set's name carries its printer and file). */
+  private renderStatus(visible: (printerId: string | null) => boolean): RenderStatus {
+    const status = this.renderer.status();
+    const seen = (set: string) => visible(this.store.meta(set)?.printer ?? null);
+    return { ...status, current: status.current && seen(status.current.set) ? status.current : null, queued: status.queued.filter(seen) };
   }
 
   /** Queues a frame set for rendering (again). */
