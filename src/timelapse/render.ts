@@ -138,6 +138,8 @@ export class Renderer {
     event({ kind: "rendering" });
     void this.render(set, meta, (progress) => event({ kind: "progress", progress }))
       .then((result) => {
+        // The host stopped and killed ffmpeg: no failure of the set; the next start renders it.
+        if (this.stopped) return;
         event("error" in result ? { kind: "render-failed", error: result.error } : { kind: "rendered", video: result.video });
         if ("error" in result) {
           this.options.store.updateMeta(set, () => ({ renderError: result.error }));

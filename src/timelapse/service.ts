@@ -6,7 +6,7 @@ import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import { isJobRunning } from "../printers/status.ts";
 import type { WebcamService } from "../webcam/service.ts";
-import { readTimelapseConfig, writeTimelapseConfig, type TimelapseConfig, type TimelapsePatch } from "./config.ts";
+import { readTimelapseConfig, rendersAfter, writeTimelapseConfig, type TimelapseConfig, type TimelapsePatch } from "./config.ts";
 import { TimelapseRecorder } from "./recorder.ts";
 import { Renderer, type RenderStatus } from "./render.ts";
 import { TimelapseStore, type SetEntry, type VideoEntry } from "./store.ts";
@@ -64,6 +64,10 @@ export class TimelapseService {
     // Nothing renders yet: a render the last run did not finish left only its temporary file.
     this.store.removeLeftovers();
     this.clean();
+    // Renders are queued in memory: those the last run did not get to (postponed, or cut short by its stop) are queued again.
+    for (const s of this.store.sets()) {
+      if (s.result !== "recording" && s.renderError === null && rendersAfter(this.config(s.printer).renderAfterPrint, s.result)) this.renderer.enqueue(s.name);
+    }
     this.cleaner = setInterval(() => this.clean(), 6 * 3600_000);
   }
 
@@ -91,8 +95,15 @@ export class TimelapseService {
         .sets()
         .filter((s) => visible(s.printer))
         .map((s) => ({ ...s, recording: recording.has(s.name), rendering: this.renderer.busyWith(s.name) })),
-      render: this.renderer.status(),
+      render: this.renderStatus(visible),
     };
+  }
+
+  /** What the renderer does, naming only sets `visible` may see (a set's name carries its printer and file). */
+  private renderStatus(visible: (printerId: string | null) => boolean): RenderStatus {
+    const status = this.renderer.status();
+    const seen = (set: string) => visible(this.store.meta(set)?.printer ?? null);
+    return { ...status, current: status.current && seen(status.current.set) ? status.current : null, queued: status.queued.filter(seen) };
   }
 
   /** Queues a frame set for rendering (again). */

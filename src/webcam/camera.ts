@@ -49,17 +49,23 @@ export function writeCamera(settings: SettingsStore, printerId: string, camera: 
   settings.set(key(printerId), camera);
 }
 
+/** Query parameters that carry credentials in IP cameras' URLs (Reolink `user`/`password`, Foscam `usr`/`pwd`, keys and tokens). */
+const CREDENTIAL_PARAM = /^(user(name)?|usr|login|pass(word)?|passwd|pwd|key|api_?key|token|access_?token|auth|secret|sig(nature)?)$/i;
+
 /**
  * A URL as someone without the settings permission sees it: user and password removed (a streamer
- * with basic auth keeps them in the URL). Example: `http://u:p@cam/s` → `http://cam/s`.
+ * with basic auth keeps them in the URL), and so are query parameters that carry credentials.
+ * Example: `http://u:p@cam/s?cmd=Snap&pwd=x` → `http://cam/s?cmd=Snap`.
  */
 export function withoutCredentials(url: string): string {
   if (url === "") return url;
   try {
     const u = new URL(url);
-    if (!u.username && !u.password) return url;
+    const params = [...u.searchParams.keys()].filter((k) => CREDENTIAL_PARAM.test(k));
+    if (!u.username && !u.password && params.length === 0) return url;
     u.username = "";
     u.password = "";
+    for (const k of params) u.searchParams.delete(k);
     return u.toString();
   } catch {
     return url;

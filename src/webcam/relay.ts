@@ -7,7 +7,7 @@
  * camera stops sending; its failures become a CameraProblem with words for people.
  */
 import { boundaryOf, framePart, MjpegParser, StreamFormatError } from "./mjpeg.ts";
-import { CameraProblem } from "./problem.ts";
+import { CAMERA_FETCH_HEADER, CameraProblem } from "./problem.ts";
 
 export interface Frame {
   jpeg: Uint8Array;
@@ -146,7 +146,7 @@ export class CameraRelay {
     const connectTimer = setTimeout(() => abort.abort(new CameraProblem("camera_timeout", `The camera did not answer within ${this.connectTimeoutMs / 1000} s.`, "Check that the streamer runs and that the stream URL (host and port) is right.")), this.connectTimeoutMs);
     let response: Response;
     try {
-      response = await fetch(this.url, { signal: abort.signal, redirect: "follow", headers: { accept: "multipart/x-mixed-replace, image/jpeg, */*" } });
+      response = await fetch(this.url, { signal: abort.signal, redirect: "follow", headers: { accept: "multipart/x-mixed-replace, image/jpeg, */*", [CAMERA_FETCH_HEADER]: "1" } });
     } catch (e) {
       throw abort.signal.reason instanceof CameraProblem ? abort.signal.reason : e;
     } finally {

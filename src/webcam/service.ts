@@ -4,9 +4,10 @@
  * stream). Only configured URLs are ever fetched: the host is no general URL fetcher (§6).
  */
 import type { SettingsStore } from "../db/settings.ts";
+import { readLimited, TooLargeError } from "../update/download.ts";
 import { hasCamera, readCamera, writeCamera, type Camera, type CameraPatch } from "./camera.ts";
 import { MAX_FRAME_BYTES } from "./mjpeg.ts";
-import { CameraProblem } from "./problem.ts";
+import { CAMERA_FETCH_HEADER, CameraProblem } from "./problem.ts";
 import { CameraRelay, type RelayOptions } from "./relay.ts";
 
 export interface Snapshot {
@@ -106,16 +107,23 @@ async function fetchSnapshot(url: string, timeoutMs: number): Promise<Snapshot> 
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const response = await fetch(url, { signal: abort.signal, headers: { accept: "image/jpeg, image/*" } });
+    const response = await fetch(url, { signal: abort.signal, headers: { accept: "image/jpeg, image/*", [CAMERA_FETCH_HEADER]: "1" } });
     const problem = CameraProblem.ofResponse(response, "snapshot");
     if (problem) {
       await response.body?.cancel().catch(() => {});
       throw problem;
     }
-    const length = Number(response.headers.get("content-length") ?? 0);
-    if (length > MAX_FRAME_BYTES) throw new CameraProblem("camera_bad_stream", `The snapshot is ${length} bytes, more than the ${MAX_FRAME_BYTES} accepted.`, "Check the snapshot URL.");
-    const jpeg = new Uint8Array(await response.arrayBuffer());
-    return { jpeg, contentType: response.headers.get("content-type")?.split(";")[0] || "image/jpeg", at: Date.now() };
+    const jpeg = await readLimited(response, MAX_FRAME_BYTES).catch((e: unknown) => {
+      if (e instanceof TooLargeError) throw new CameraProblem("camera_bad_stream", `The snapshot is too big (${e.message}).`, "Check that the snapshot URL answers one picture (for mjpg-streamer and µStreamer: /?action=snapshot).");
+      throw e;
+    });
+    // Only a JPEG is passed on: whatever else a URL answers (a page, a file, an SVG with a script)
+    // must not reach viewers through the host, nor a timelapse's frames.
+    if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8 || jpeg[2] !== 0xff) {
+      const type = response.headers.get("content-type")?.split(";")[0];
+      throw new CameraProblem("camera_bad_stream", `The snapshot URL answered ${type ? `with ${type} that is` : "something"} not a JPEG picture.`, "Check the snapshot URL (for mjpg-streamer and µStreamer: /?action=snapshot).");
+    }
+    return { jpeg, contentType: "image/jpeg", at: Date.now() };
   } catch (e) {
     if (e instanceof CameraProblem) throw e;
     if (abort.signal.aborted) throw new CameraProblem("camera_timeout", `The camera's snapshot took longer than ${timeoutMs / 1000} s.`, "Check that the streamer runs and that the snapshot URL is right.");
@@ -124,3 +132,4 @@ async function fetchSnapshot(url: string, timeoutMs: number): Promise<Snapshot> 
     clearTimeout(timer);
   }
 }
+

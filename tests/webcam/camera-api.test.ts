@@ -59,6 +59,21 @@ describe("camera config", () => {
     expect(seen.snapshotUrl).toBe("http://203.0.113.9:8080/?action=snapshot");
     expect((await put({ snapshotUrl: "" })).status).toBe(200);
   });
+
+  test("credentials in a camera URL's query (Reolink, Foscam, a streamer's key) are hidden from viewers without settings too", async () => {
+    const url = "http://192.168.1.50/cgi-bin/api.cgi?cmd=Snap&channel=0&user=admin&password=hunter2&rs=x";
+    await put({ snapshotUrl: url, streamUrl: "http://192.168.1.51/cgi-bin/CGIProxy.fcgi?cmd=GetMJStream&usr=admin&pwd=hunter3" });
+    const admin = host.accounts.users.byName("admin")!;
+    const viewer = host.accounts.createKey(admin, { name: "query viewer", scope: "read-only" }).key;
+    const seen = await (await host.api(`/api/v1/printers/${printer}/camera`, { headers: { "x-api-key": viewer } })).json();
+    expect(JSON.stringify(seen)).not.toContain("hunter");
+    expect(JSON.stringify(seen)).not.toContain("admin");
+    expect(seen.snapshotUrl).toBe("http://192.168.1.50/cgi-bin/api.cgi?cmd=Snap&channel=0&rs=x");
+    expect(seen.streamUrl).toBe("http://192.168.1.51/cgi-bin/CGIProxy.fcgi?cmd=GetMJStream");
+    // Who may change the camera sees the URL as entered.
+    expect((await (await host.api(`/api/v1/printers/${printer}/camera`)).json()).snapshotUrl).toBe(url);
+    expect((await put({ snapshotUrl: "", streamUrl: camera.streamUrl })).status).toBe(200);
+  });
 });
 
 describe("the picture through the host", () => {
@@ -157,6 +172,8 @@ describe("OctoPrint clients", () => {
   test("/api/settings names the host's stream URL (with the client's key, as Cura opens it without headers), and it plays", async () => {
     const settings = await (await host.api("/api/settings")).json();
     expect(settings.webcam.webcamEnabled).toBe(true);
+    // Layerline records timelapses (GET /api/timelapse says enabled): clients show their timelapse views by this flag.
+    expect(settings.webcam.timelapseEnabled).toBe(true);
     expect(settings.webcam.streamUrl).toBe(`${host.url}/api/v1/printers/${printer}/camera/stream?apikey=${encodeURIComponent(host.apiKey)}`);
     expect(settings.webcam.webcams[0]).toMatchObject({ name: "classic", canSnapshot: true, flipV: true });
     const stream = await fetch(settings.webcam.streamUrl);

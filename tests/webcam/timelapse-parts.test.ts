@@ -3,7 +3,7 @@
  * and while a printer prints, and the recorder when the camera fails (counted, never fatal).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db/database.ts";
@@ -34,6 +34,15 @@ function setWithFrames(store: TimelapseStore, n: number): string {
   store.updateMeta(set, () => ({ result: "done", frames: n }));
   return set;
 }
+
+/** A process's command line ("" once it is gone). */
+const cmdline = (pid: string) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+};
 
 const until = async (ok: () => boolean, ms = 20_000) => {
   const end = Date.now() + ms;
@@ -177,3 +186,43 @@ test("no frame is written when the disk is (nearly) full: counted, with the reas
   recorder.stop();
   db.close();
 });
+
+test("a render cut short by the host stopping kills ffmpeg and is no failure; sets waiting to render are rendered after the restart", async () => {
+  const dir = tempDir();
+  const db = openDatabase(dir);
+  const settings = new SettingsStore(db);
+  let printing = true;
+  const printers = { list: () => [{ id: "p1", status: { job: printing ? { state: "printing" as const } : null } }] };
+  const first = new TimelapseService({ dataDir: dir, bus: createBus(), settings, webcam: new WebcamService(settings), printers });
+  // A long render (big frames), and a set that waits behind it.
+  const long = first.store.createSet({ printer: "p1", file: "long.gcode", startedAt: Date.now() - 60_000, fps: 25, postRoll: 0, flipH: false, flipV: false, rotate: 0 });
+  const r = Bun.spawnSync(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=1280x720:rate=25", "-frames:v", "300", "-q:v", "5", "-start_number", "1", join(first.store.setDir(long), "frame%06d.jpg")]);
+  expect(r.exitCode).toBe(0);
+  first.store.updateMeta(long, () => ({ result: "done", frames: 300 }));
+  const waiting = setWithFrames(first.store, 4);
+  first.store.updateMeta(waiting, () => ({ endedAt: Date.now() }));
+  first.start();
+  printing = false;
+  first.render(long);
+  first.render(waiting);
+  await until(() => first.renderer.status().current?.set === long && first.renderer.status().current!.progress > 0, 30_000);
+  const part = `.${long}.mp4.part`;
+  const ffmpegRunning = () => readdirSync("/proc").some((pid) => /^\d+$/.test(pid) && cmdline(pid).includes(part));
+  expect(ffmpegRunning()).toBe(true);
+  first.stop();
+  await until(() => !ffmpegRunning(), 5000);
+  await Bun.sleep(300);
+  expect(first.store.meta(long)!.renderError).toBeNull();
+  expect(first.store.sets().map((s) => s.name).sort()).toEqual([long, waiting].sort());
+
+  // The next start renders both (the printer's settings render after every print, the default).
+  const finished: string[] = [];
+  const bus = createBus();
+  bus.on("timelapse.event", (e) => e.kind === "rendered" && finished.push(e.set));
+  const second = new TimelapseService({ dataDir: dir, bus, settings, webcam: new WebcamService(settings), printers });
+  second.start();
+  await until(() => finished.length === 2, 90_000);
+  second.stop();
+  expect(readdirSync(second.store.root).filter((f) => f.endsWith(".mp4")).sort()).toEqual([`${long}.mp4`, `${waiting}.mp4`].sort());
+  db.close();
+}, 120_000);

@@ -5,7 +5,7 @@
  */
 import { Elysia } from "elysia";
 import { CameraPatchSchema, exposureWarning, withoutCredentials, type Camera } from "../../webcam/camera.ts";
-import { CameraProblem } from "../../webcam/problem.ts";
+import { CAMERA_FETCH_HEADER, CameraProblem } from "../../webcam/problem.ts";
 import { STREAM_CONTENT_TYPE } from "../../webcam/mjpeg.ts";
 import type { WebcamService } from "../../webcam/service.ts";
 import { principalOf } from "../auth/principal.ts";
@@ -20,16 +20,27 @@ export function cameraError(e: unknown): never {
   throw e;
 }
 
+/** A request of the host's own camera fetch (a camera URL pointing back here): answered at once, marked so the fetch knows. */
+function refuseLoop(request: Request): Response | null {
+  if (!request.headers.has(CAMERA_FETCH_HEADER)) return null;
+  const p = CameraProblem.loop();
+  return Response.json({ error: { code: p.code, message: p.message, hint: p.hint } }, { status: 508, headers: { [CAMERA_FETCH_HEADER]: "loop" } });
+}
+
 /** The host's MJPEG stream of a printer's camera, or the camera's problem as an error. */
-export async function streamResponse(webcam: WebcamService, printerId: string): Promise<Response> {
+export async function streamResponse(webcam: WebcamService, printerId: string, request: Request): Promise<Response> {
+  const loop = refuseLoop(request);
+  if (loop) return loop;
   const body = await webcam.stream(printerId).catch(cameraError);
   return new Response(body, { headers: { "content-type": STREAM_CONTENT_TYPE, ...NO_STORE, "x-accel-buffering": "no" } });
 }
 
 /** One picture of a printer's camera (query parameters such as cache busters are ignored). */
-export async function snapshotResponse(webcam: WebcamService, printerId: string): Promise<Response> {
+export async function snapshotResponse(webcam: WebcamService, printerId: string, request: Request): Promise<Response> {
+  const loop = refuseLoop(request);
+  if (loop) return loop;
   const shot = await webcam.snapshot(printerId).catch(cameraError);
-  return new Response(shot.jpeg as Uint8Array<ArrayBuffer>, { headers: { "content-type": shot.contentType, ...NO_STORE, "last-modified": new Date(shot.at).toUTCString() } });
+  return new Response(shot.jpeg as Uint8Array<ArrayBuffer>, { headers: { "content-type": shot.contentType, ...NO_STORE, "x-content-type-options": "nosniff", "last-modified": new Date(shot.at).toUTCString() } });
 }
 
 /** The config as a viewer sees it: URLs without credentials unless they may change settings; the proxied URLs. */
@@ -54,6 +65,6 @@ export function webcamApi(ctx: AppContext) {
   return new Elysia({ name: "webcam-api" })
     .get("/api/v1/printers/:id/camera", ({ params, request }) => cameraJson(params.id, ctx.webcam.camera(printerId(params.id)), principalOf(request).permissions.has("settings")))
     .put("/api/v1/printers/:id/camera", ({ params, body }) => cameraJson(params.id, ctx.webcam.configure(printerId(params.id), body), true), { body: CameraPatchSchema })
-    .get("/api/v1/printers/:id/camera/stream", ({ params }) => streamResponse(ctx.webcam, printerId(params.id)))
-    .get("/api/v1/printers/:id/camera/snapshot", ({ params }) => snapshotResponse(ctx.webcam, printerId(params.id)));
+    .get("/api/v1/printers/:id/camera/stream", ({ params, request }) => streamResponse(ctx.webcam, printerId(params.id), request))
+    .get("/api/v1/printers/:id/camera/snapshot", ({ params, request }) => snapshotResponse(ctx.webcam, printerId(params.id), request));
 }

@@ -380,7 +380,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         if (update.webcam) ctx.webcam.configure(s.id, cameraPatchOf(update.webcam, ctx.webcam.camera(s.id)));
         return settingsOf(s, request);
       })
-      .get("/downloads/camera/current", ({ params }) => snapshotResponse(ctx.webcam, printerFor(ctx, params as Record<string, string>).id))
+      .get("/downloads/camera/current", ({ params, request }) => snapshotResponse(ctx.webcam, printerFor(ctx, params as Record<string, string>).id, request))
       .get("/api/connection", async ({ params }) => {
         const s = printerFor(ctx, params as Record<string, string>);
         return connectionPayload(s.record, s.status, await ctx.printers.ports());

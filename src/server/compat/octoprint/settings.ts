@@ -103,7 +103,7 @@ export function webcamPayload(camera: Camera, refs: CameraRefs) {
     streamTimeout: 5,
     streamUrl: refs.stream,
     streamWebrtcIceServers: compat.streamWebrtcIceServers,
-    timelapseEnabled: false,
+    timelapseEnabled: true,
     watermark: false,
     webcamEnabled: refs.stream !== "" || refs.snapshot !== "",
     webcams: [
