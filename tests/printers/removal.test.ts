@@ -68,3 +68,21 @@ test("a removed printer's session answers what it is still asked at once, with a
   const late = await Promise.race([session.startJob("cube.gcode"), Bun.sleep(5_000).then(() => "no answer" as const)]);
   expect(late).toMatchObject({ ok: false, error: { message: "The printer was removed, or Layerline is stopping." } });
 }, 30_000);
+
+test("a key restricted to one printer hears of no other on /api/v1/events when printers are added or removed", async () => {
+  const own = ((await (await host.api("/api/v1/printers")).json()) as any).printers[0].id as string;
+  const admin = host.accounts.users.byName(ADMIN.username)!;
+  const key = host.accounts.createKey(admin, { name: "own only", scope: "full", printerId: own }).key;
+  const reader = (await host.api("/api/v1/events", { headers: { "x-api-key": key } })).body!.getReader();
+  expect((await host.post("/api/v1/printers", { name: "Secret", transport: "virtual" })).status).toBe(201);
+  let text = "";
+  const deadline = Date.now() + 5_000;
+  while (!text.includes("event: printers") && Date.now() < deadline) {
+    const chunk = await Promise.race([reader.read(), Bun.sleep(500).then(() => null)]);
+    if (chunk && !chunk.done) text += new TextDecoder().decode(chunk.value);
+  }
+  await reader.cancel();
+  expect(JSON.parse(/event: printers\ndata: (.*)\n/.exec(text)![1]!)).toEqual({ printers: [own] });
+  expect(text).not.toContain("secret");
+  expect((await host.api("/api/v1/printers/secret", { method: "DELETE" })).status).toBe(204);
+}, 30_000);

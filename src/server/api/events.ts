@@ -28,7 +28,8 @@ export function eventsApi(ctx: AppContext) {
         "files.changed": () => send("files", JSON.stringify({ files: ctx.files.list() })),
         "analysis.progress": (e) => send("analysis", JSON.stringify(e)),
         "analysis.finished": (e) => send("analysis", JSON.stringify({ ...e, state: e.ok ? "done" : "error" })),
-        "printers.changed": () => send("printers", JSON.stringify({ printers: ctx.printers.list().map((p) => p.id) })),
+        // Only the printers this client may see (a key restricted to one printer learns of no other).
+        "printers.changed": () => send("printers", JSON.stringify({ printers: ctx.printers.list().filter((p) => visibleTo(request, p.id)).map((p) => p.id) })),
         // A farm client sees a queue waiting for the bed to be cleared (or moving on) without polling.
         "queue.changed": ({ printer }) => wanted(printer) && ctx.printers.get(printer) && send("queue", JSON.stringify(ctx.queue.view(printer))),
         "farm.changed": () => send("farm", JSON.stringify(ctx.farm.view((id) => visibleTo(request, id)))),
