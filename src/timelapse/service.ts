@@ -38,6 +38,9 @@ export interface TimelapseServiceOptions {
 export const KEEP_UNRENDERED_MS = 7 * 24 * 3600_000;
 
 /** Why a set cannot be rendered or deleted now. */
+/** Why a set that was recording when Layerline stopped ended. */
+const INTERRUPTED = "Layerline stopped while this print was being recorded.";
+
 export type SetRefusal = "missing" | "recording";
 
 export class TimelapseService {
@@ -66,7 +69,13 @@ export class TimelapseService {
     this.clean();
     // Renders are queued in memory: those the last run did not get to (postponed, or cut short by its stop) are queued again.
     for (const s of this.store.sets()) {
-      if (s.result !== "recording" && s.renderError === null && rendersAfter(this.config(s.printer).renderAfterPrint, s.result)) this.renderer.enqueue(s.name);
+      // Nothing records yet: a set still "recording" is of a print the last run's stop cut short (a crash, a power cut).
+      let result = s.result;
+      if (result === "recording") {
+        result = "failed";
+        this.store.updateMeta(s.name, () => ({ result: "failed", endedAt: Date.now(), lastError: INTERRUPTED }));
+      }
+      if (s.renderError === null && rendersAfter(this.config(s.printer).renderAfterPrint, result)) this.renderer.enqueue(s.name);
     }
     this.cleaner = setInterval(() => this.clean(), 6 * 3600_000);
   }

@@ -226,3 +226,21 @@ test("a render cut short by the host stopping kills ffmpeg and is no failure; se
   expect(readdirSync(second.store.root).filter((f) => f.endsWith(".mp4")).sort()).toEqual([`${long}.mp4`, `${waiting}.mp4`].sort());
   db.close();
 }, 120_000);
+
+test("a set still recording when the last run stopped (a crash) ends as failed at the next start, and is rendered", async () => {
+  const dir = tempDir();
+  const db = openDatabase(dir);
+  const settings = new SettingsStore(db);
+  const bus = createBus();
+  const service = new TimelapseService({ dataDir: dir, bus, settings, webcam: new WebcamService(settings), printers: { list: () => [] } });
+  const cut = setWithFrames(service.store, 3);
+  service.store.updateMeta(cut, () => ({ result: "recording", startedAt: Date.now() - 60_000 }));
+  const rendered: string[] = [];
+  bus.on("timelapse.event", (e) => e.kind === "rendered" && rendered.push(e.set));
+  service.start();
+  expect(service.store.meta(cut)).toMatchObject({ result: "failed", lastError: "Layerline stopped while this print was being recorded." });
+  await until(() => rendered.length === 1, 60_000);
+  service.stop();
+  expect(readdirSync(service.store.root).filter((f) => f.endsWith(".mp4"))).toEqual([`${cut}-fail.mp4`]);
+  db.close();
+}, 90_000);
