@@ -1542,14 +1542,20 @@ export class PrinterController {
     this.options.publish({ type: "event", event });
   }
 
-  /** A job transition, with the job and its progress as they are now. */
-  /** A new layer from the job's plan: in the status, and as an event (posted, never awaited). */
+  /**
+   * A new layer from the job's plan: in the status (sent at its usual pace), and as an event
+   * (posted, never awaited). Not with the status sent at once as for job transitions: a fast print
+   * of thin layers begins many a second, and every page and API listener would get each.
+   */
   private layerBegan(job: Job): void {
     const before = job.layer?.current;
     job.layer = this.run!.layer();
-    if (job.layer && job.layer.current !== before) this.emit({ type: "layer", file: job.file, ...job.layer });
+    if (!job.layer || job.layer.current === before) return;
+    this.markDirty();
+    this.options.publish({ type: "event", event: { type: "layer", file: job.file, ...job.layer } });
   }
 
+  /** A job transition, with the job and its progress as they are now. */
   private emitJob(state: Extract<PrinterEvent, { type: "job" }>["state"], reason?: string | null): void {
     const job = this.status.job!;
     this.updateProgress();
