@@ -20,6 +20,7 @@ import { checkCompatibility } from "./compat.ts";
 import { findPluginDirs, fingerprint, folderFiles, readPlugin, type Found, type Origin } from "./discovery.ts";
 import { bridgeEvents } from "./events-bridge.ts";
 import { refuseExits, unattributedMessage, type Uncaught } from "./exit-guard.ts";
+import { perSecondBudget } from "./rate-limit.ts";
 import { attempt, describe, guarded } from "./guard.ts";
 import { createContext, Registrations, type PluginBus } from "./host-api.ts";
 import { recoverInterruptedInstalls } from "./install.ts";
@@ -101,6 +102,8 @@ export class PluginManager {
   readonly store: PluginStore;
   private readonly plugins = new Map<string, Plugin>();
   private readonly pluginBus: PluginBus = mitt();
+  /** Each plugin's own log lines and notices, at most LOG_PER_SECOND a second (rate-limit.ts). */
+  private readonly mayLog = perSecondBudget();
   private notices: Notice[] = [];
   private nextNotice = 1;
   private lock: Promise<unknown> = Promise.resolve();
@@ -325,8 +328,8 @@ export class PluginManager {
           delete: (key) => this.store.deleteData(p.id, String(key)),
           keys: () => this.store.dataKeys(p.id),
         },
-        log: (level, message) => this.pluginLog(p, level, message, "main"),
-        notify: (level, message) => this.notify(p.id, level, `${displayName(m)}: ${message}`),
+        log: (level, message) => this.mayLog(p.id, performance.now()) && this.pluginLog(p, level, message, "main"),
+        notify: (level, message) => this.mayLog(p.id, performance.now()) && this.notify(p.id, level, `${displayName(m)}: ${message}`),
         fault: (where, message) => this.fault(p.id, where, message),
         run: (what, fn) => this.mainThread.run(p.id, what, fn),
       },

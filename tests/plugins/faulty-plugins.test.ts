@@ -242,3 +242,25 @@ describe("two plugins with one id", () => {
     expect(await (await host.api("/api/v1/plugins/dupe/value")).json()).toEqual({ value: "c" });
   });
 });
+
+describe("a plugin that logs and notifies in a loop", () => {
+  test("at most 20 of its log lines and notices a second get through; the host answers on", async () => {
+    writePlugin(pluginsDir, {
+      id: "chatterbox",
+      entry: `import { definePlugin } from "layerline";
+export default definePlugin({
+  setup(ctx) {
+    for (let i = 0; i < 5000; i++) { ctx.log.info("line " + i); ctx.notify("info", "notice " + i); }
+    ctx.route("GET", "/said", () => ({ ok: true }));
+  },
+});`,
+    });
+    await waitState("chatterbox", (p) => p.state === "enabled");
+    const log = ((await (await host.api("/api/v1/plugins/chatterbox/log")).json()) as any).log.filter((l: any) => l.message.startsWith("line "));
+    expect(log.length).toBeGreaterThan(0);
+    expect(log.length).toBeLessThanOrEqual(40); // 20 a second; the loop may straddle a second's turn
+    const notices = ((await (await host.api("/api/v1/plugins/notices")).json()) as any).notices.filter((n: any) => n.plugin === "chatterbox");
+    expect(notices.length).toBeLessThanOrEqual(40);
+    expect(await (await host.api("/api/v1/plugins/chatterbox/said")).json()).toEqual({ ok: true });
+  }, 30_000);
+});

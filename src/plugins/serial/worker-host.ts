@@ -10,6 +10,7 @@ import { guarded, describe, type Outcome } from "../guard.ts";
 import { unattributedMessage, type Uncaught } from "../exit-guard.ts";
 import { importFresh, type LoadedDefinition } from "../loader.ts";
 import { inPlugin } from "../scope.ts";
+import { perSecondBudget } from "../rate-limit.ts";
 import type { JobState, LineContext, LineResult, LineSource, MachineState } from "../sdk.ts";
 import { chain, collect, type MaybeAsync } from "./chain.ts";
 import type { LineHooks } from "./pipeline.ts";
@@ -45,7 +46,6 @@ const IN_PLUGIN_SCRIPT = IN_PLUGIN_WHAT.indexOf("script");
 const MADE_KEEP = 64;
 
 /** Log lines a plugin may send per second from one Worker (a per-line log would flood the host). */
-const LOG_PER_SECOND = 20;
 
 export class WorkerPluginHost implements LineHooks {
   private running: Running[] = [];
@@ -53,7 +53,7 @@ export class WorkerPluginHost implements LineHooks {
   private scriptHooks = false;
   private printer: PrinterView = { id: "", name: "", job: () => null, machine: () => null };
   private updating: Promise<void> = Promise.resolve();
-  private logBudget = new Map<string, { second: number; count: number }>();
+  private readonly mayLog = perSecondBudget();
   /** Every plugin whose code was loaded in this thread (its timers may outlive it). */
   private readonly loaded = new Set<string>();
   // Which plugin's code runs now, for the main thread's watchdog (a plugin stuck in a loop blocks
@@ -269,10 +269,7 @@ export class WorkerPluginHost implements LineHooks {
   }
 
   private log(plugin: string, message: string): void {
-    const second = Math.floor(performance.now() / 1000);
-    const budget = this.logBudget.get(plugin);
-    if (!budget || budget.second !== second) this.logBudget.set(plugin, { second, count: 1 });
-    else if (++budget.count > LOG_PER_SECOND) return;
+    if (!this.mayLog(plugin, performance.now())) return;
     this.report({ kind: "log", plugin, level: "info", message: message.slice(0, 500) });
   }
 }

@@ -1,0 +1,20 @@
+/**
+ * A plugin's log lines and notices, at most so many a second per plugin: one calling `ctx.log` or
+ * `ctx.notify` in a loop must not flood the log, the notices or every page's event stream.
+ * `now` is in milliseconds (passed in, so the rule is testable without a clock).
+ */
+export const LOG_PER_SECOND = 20;
+
+/** A per-key budget of `limit` a second; returns whether a message of `key` may go out at `now`. */
+export function perSecondBudget(limit = LOG_PER_SECOND): (key: string, now: number) => boolean {
+  const budgets = new Map<string, { second: number; count: number }>();
+  return (key, now) => {
+    const second = Math.floor(now / 1000);
+    const budget = budgets.get(key);
+    if (!budget || budget.second !== second) {
+      budgets.set(key, { second, count: 1 });
+      return true;
+    }
+    return ++budget.count <= limit;
+  };
+}
