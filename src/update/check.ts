@@ -6,7 +6,7 @@
 import type { KeyObject } from "node:crypto";
 import { compareVersions, manifestUrl, type Channel, type ReleaseManifest, type ReleaseTarget, type TargetName } from "./manifest.ts";
 import { unmetRequirements, type Platform } from "./platform.ts";
-import { readLimited, TooLargeError } from "./download.ts";
+import { readLimited, TooLargeError } from "../read-limited.ts";
 import { UpdateError, why } from "./problem.ts";
 import type { CheckRecord } from "./settings.ts";
 import { verifyRelease } from "./signature.ts";

@@ -193,34 +193,6 @@ export function removeStaleDownloads(dir: string, idleMs = 2 * DOWNLOAD_STALL_MS
   return removed;
 }
 
-/** A body larger than its limit (a small file such as a manifest or an index must not fill the memory). */
-export class TooLargeError extends Error {
-  override name = "TooLargeError";
-}
-
-/** The body of `response` into memory, refused (TooLargeError) as soon as it exceeds `maxBytes`. */
-export async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array> {
-  const body = response.body;
-  if (!body) return new Uint8Array(0);
-  const announced = Number(response.headers.get("content-length"));
-  if (Number.isFinite(announced) && announced > maxBytes) {
-    await body.cancel();
-    throw new TooLargeError(`it is ${announced} bytes; the limit is ${maxBytes}`);
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  for (let next = await reader.read(); !next.done; next = await reader.read()) {
-    size += next.value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new TooLargeError(`it is larger than the limit of ${maxBytes} bytes`);
-    }
-    chunks.push(next.value);
-  }
-  return Buffer.concat(chunks);
-}
-
 /** The sha256 (lowercase hex) of a file, read in a stream. */
 export async function sha256File(path: string): Promise<string> {
   const hasher = new Bun.CryptoHasher("sha256");

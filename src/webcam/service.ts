@@ -4,7 +4,7 @@
  * stream). Only configured URLs are ever fetched: the host is no general URL fetcher (§6).
  */
 import type { SettingsStore } from "../db/settings.ts";
-import { readLimited, TooLargeError } from "../update/download.ts";
+import { readLimited, TooLargeError } from "../read-limited.ts";
 import { hasCamera, readCamera, writeCamera, type Camera, type CameraPatch } from "./camera.ts";
 import { MAX_FRAME_BYTES } from "./mjpeg.ts";
 import { CAMERA_FETCH_HEADER, CameraProblem } from "./problem.ts";
