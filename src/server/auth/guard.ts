@@ -17,7 +17,7 @@ import { readBody } from "../request-body.ts";
 import { routeKind } from "../route-kind.ts";
 import { FORM_CSRF_COOKIE, readCookie, SESSION_COOKIE } from "./cookies.ts";
 import { isLoopback, setPrincipal } from "./principal.ts";
-import { DEFAULT_TRUSTED_PROXIES, originIsOurs, setForwarding, trustedProxies } from "./reverse-proxy.ts";
+import { clientAddress, DEFAULT_TRUSTED_PROXIES, originIsOurs, setForwarding, trustedProxies } from "./reverse-proxy.ts";
 import { OCTOPRINT_FORBIDDEN, Refusal } from "./refusal.ts";
 import { denial, requirementFor, type PrinterRef, type Requirement } from "./route-permissions.ts";
 
@@ -77,7 +77,7 @@ export function authGuard(options: GuardOptions) {
     const kind = routeKind(c.path);
     const peer = () => c.server?.requestIP(c.request)?.address;
     setForwarding(c.request, peer, trusted);
-    const { principal, bad, cookieSession } = authenticate(c.request, c.query, accounts, peer);
+    const { principal, bad, cookieSession } = authenticate(c.request, c.query, accounts, () => clientAddress(c.request));
     setPrincipal(c.request, principal);
     verdict = { principal, refusal: null, requirement, cookieSession };
     verdicts.set(c.request, verdict);

@@ -47,7 +47,7 @@ import { connectionPayload, isOperational, jobPayload, printerState, progressPay
 import type { OctoTracker } from "./tracker.ts";
 import { subscribe } from "../../../events.ts";
 import { currentUser, groupRecord, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
-import { publicOrigin } from "../../auth/reverse-proxy.ts";
+import { clientAddress, publicOrigin } from "../../auth/reverse-proxy.ts";
 
 /** The API version string OctoPrint reports (`server/api/__init__.py`). */
 export const OCTOPRINT_API = "0.1";
@@ -328,7 +328,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         return { api: OCTOPRINT_API, server: ctx.version, text: `OctoPrint ${OCTOPRINT_COMPAT} (Layerline ${ctx.version})` };
       })
       .get("/api/server", () => ({ version: ctx.version, safemode: null }))
-      .post("/api/login", async ({ body, query, request, server, set }) => {
+      .post("/api/login", async ({ body, query, request, set }) => {
         const data = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
         const now = Date.now();
         if (truthy(query.passive) || "passive" in data) {
@@ -340,7 +340,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const user = typeof data.user === "string" ? data.user : "";
         const pass = typeof data.pass === "string" ? data.pass : "";
         if (!user || !pass) throw fail(400, "Neither user and pass attributes nor passive flag present");
-        const result = await ctx.accounts.login(user, pass, server?.requestIP(request)?.address ?? "unknown", now);
+        const result = await ctx.accounts.login(user, pass, clientAddress(request) ?? "unknown", now);
         if (!result.ok && result.reason === "throttled") {
           set.status = 429;
           set.headers["retry-after"] = String(Math.ceil(result.retryAfterMs / 1000));
