@@ -71,11 +71,11 @@ export class WebcamService {
 
   /**
    * A viewer's stream of the printer's camera, once the camera has sent its first frame (so a
-   * camera that is down is an error answer, not an empty picture).
+   * camera that is down is an error answer, not an empty picture); it ends when `allowed` says no.
    */
-  async stream(printerId: string): Promise<ReadableStream<Uint8Array>> {
+  async stream(printerId: string, allowed?: () => boolean): Promise<ReadableStream<Uint8Array>> {
     const relay = this.relay(printerId);
-    const stream = relay.viewer();
+    const stream = relay.viewer(allowed);
     try {
       await relay.next(0, this.options.connectTimeoutMs ?? 5000);
     } catch (e) {

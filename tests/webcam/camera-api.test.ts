@@ -195,12 +195,12 @@ describe("who may watch", () => {
 });
 
 describe("OctoPrint clients", () => {
-  test("/api/settings names the host's stream URL (with the client's key, as Cura opens it without headers), and it plays", async () => {
+  test("/api/settings names the host's stream URL (with a camera token for the client's key, as Cura opens it without headers), and it plays", async () => {
     const settings = await (await host.api("/api/settings")).json();
     expect(settings.webcam.webcamEnabled).toBe(true);
     // Layerline records timelapses (GET /api/timelapse says enabled): clients show their timelapse views by this flag.
     expect(settings.webcam.timelapseEnabled).toBe(true);
-    expect(settings.webcam.streamUrl).toBe(`${host.url}/api/v1/printers/${printer}/camera/stream?apikey=${encodeURIComponent(host.apiKey)}`);
+    expect(settings.webcam.streamUrl).toMatch(new RegExp(`^${host.url}/api/v1/printers/${printer}/camera/stream\\?camera_token=[\\w-]{43}$`));
     expect(settings.webcam.webcams[0]).toMatchObject({ name: "classic", canSnapshot: true, flipV: true });
     const stream = await fetch(settings.webcam.streamUrl);
     expect(stream.status).toBe(200);
