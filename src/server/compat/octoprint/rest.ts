@@ -8,6 +8,7 @@ import { Elysia } from "elysia";
 import { totalmem } from "node:os";
 import * as v from "valibot";
 import type { Principal } from "../../../accounts/accounts.ts";
+import { CAMERA_TOKEN_PARAM } from "../../../accounts/camera-tokens.ts";
 import { FileError, type StoredFile } from "../../../files/storage.ts";
 import { isPrintable, safeRelativePath } from "../../../files/paths.ts";
 import { receiveUpload } from "../../../files/upload.ts";
@@ -836,14 +837,16 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
 
   /**
    * The settings for a printer. Its camera's URLs are the host's own (a streamer on loopback works
-   * remotely, behind the login); a client that came with an API key gets it in them, because
-   * slicers open the stream without sending their key header.
+   * remotely, behind the login); a client that came with an API key gets a camera token in them
+   * (slicers and apps open the stream without sending their key header), never the key itself:
+   * these URLs end up in logs and screenshots, and the token opens this camera and nothing else.
    */
   const settingsOf = async (s: PrinterSession, request: Request) => {
     const principal = principalOf(request);
     const camera = ctx.webcam.camera(s.id);
     const origin = publicOrigin(request);
-    const key = principal.via === "apikey" && principal.rawKey ? `?apikey=${encodeURIComponent(principal.rawKey)}` : "";
+    const token = ctx.accounts.cameraTokenFor(principal, s.id);
+    const key = token ? `?${CAMERA_TOKEN_PARAM}=${token}` : "";
     const refs = {
       stream: camera.streamUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/stream${key}` : "",
       snapshot: camera.streamUrl || camera.snapshotUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/snapshot${key}` : "",
