@@ -88,7 +88,7 @@ export function authGuard(options: GuardOptions) {
     verdict = { principal, refusal: null, requirement, cookieSession };
     verdicts.set(c.request, verdict);
     setAccessCheck(c.request, recheck(() => {
-      const again = authenticate(c.request, c.query, accounts, peer, cameraToken);
+      const again = authenticate(c.request, c.query, accounts, () => clientAddress(c.request), cameraToken);
       return !again.bad && denial(requirement, again.principal, (ref) => printerOf(ref, c, options.printers)) === null;
     }));
 
