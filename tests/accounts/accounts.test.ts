@@ -33,20 +33,29 @@ describe("scopes", () => {
 });
 
 describe("login throttle", () => {
-  test("per account: five failures lock it for the window, a success clears it", () => {
-    const t = new LoginThrottle({ perAccount: 5, perAddress: 20, windowMs: 60_000 });
+  test("per account and address: five failures lock that address out of the account for the window, a success clears it", () => {
+    const t = new LoginThrottle({ perAccountAddress: 5, perAccount: 50, perAddress: 20, windowMs: 60_000 });
     for (let i = 0; i < 5; i++) {
       expect(t.retryAfter("1.2.3.4", "Alice", i)).toBe(0);
       t.fail("1.2.3.4", "alice", i);
     }
-    expect(t.retryAfter("9.9.9.9", "ALICE", 10)).toBe(60_000 - 10); // other address, same account
+    expect(t.retryAfter("1.2.3.4", "ALICE", 10)).toBe(60_000 - 10);
+    // Whoever guessed cannot lock the user out from everywhere: her own address still gets in.
+    expect(t.retryAfter("9.9.9.9", "alice", 10)).toBe(0);
     expect(t.retryAfter("1.2.3.4", "alice", 60_001)).toBe(0); // the window slid past the first failure
     t.succeed("1.2.3.4", "alice");
     expect(t.retryAfter("1.2.3.4", "alice", 20)).toBe(0);
   });
 
+  test("per account from all addresses: guessing spread over many addresses is capped", () => {
+    const t = new LoginThrottle({ perAccountAddress: 5, perAccount: 12, perAddress: 20, windowMs: 1000 });
+    for (let i = 0; i < 12; i++) t.fail(`10.0.0.${i % 4}`, "bob", i);
+    expect(t.retryAfter("10.0.0.99", "bob", 20)).toBe(1000 - 20);
+    expect(t.retryAfter("10.0.0.99", "carol", 20)).toBe(0);
+  });
+
   test("per address: many accounts from one address are throttled too", () => {
-    const t = new LoginThrottle({ perAccount: 5, perAddress: 3, windowMs: 1000 });
+    const t = new LoginThrottle({ perAccountAddress: 5, perAccount: 50, perAddress: 3, windowMs: 1000 });
     for (const name of ["a", "b", "c"]) t.fail("5.5.5.5", name, 0);
     expect(t.retryAfter("5.5.5.5", "d", 1)).toBe(999);
     expect(t.retryAfter("6.6.6.6", "d", 1)).toBe(0);

@@ -217,7 +217,7 @@ export function accountRoutes(ctx: AppContext) {
       const user = principalOf(request).user!;
       const check = await ctx.accounts.login(user.name, field(body, "current"), address(request));
       if (!check.ok && check.reason === "throttled") {
-        return accountView(request, { error: `Too many wrong passwords: the account is locked for ${Math.ceil(check.retryAfterMs / 60_000)} minute(s). Try again then.` }, 429);
+        return accountView(request, { error: `Too many wrong passwords from this address: the account is locked here for ${Math.ceil(check.retryAfterMs / 60_000)} minute(s). Try again then.` }, 429);
       }
       if (!check.ok) return accountView(request, { error: "The current password is wrong." }, 403);
       try {
