@@ -5,13 +5,14 @@
  * dispatcher (dispatcher.ts) feeds it what the host knows and starts what it returns.
  *
  * Rules, as a print farm runs:
- * - a printer takes work only when it is operational, prints nothing, has no interrupted print
- *   waiting for a decision (resume or discard), its own queue is not using it, and its bed is
- *   clear: confirmed by a user after its last print, or that print ended well and the printer
- *   starts the next by itself (auto-start; a failed or cancelled print always waits for a user);
+ * - a printer takes work only when it is operational (its firmware identified), prints nothing,
+ *   has no interrupted print waiting for a decision (resume or discard), its own queue is not
+ *   using it, and its bed is clear: confirmed by a user after its last print, or that print
+ *   ended well and the printer starts the next by itself (auto-start; a failed or cancelled
+ *   print always waits for a user);
  * - an entry goes to the first free printer it fits (firmware, bed, height, nozzle, extruders,
- *   heated bed), earlier entries first; an entry that fits no printer stays queued with the reason, and later
- *   entries go on past it;
+ *   heated bed), earlier entries first; an entry that fits no printer stays queued with the
+ *   reason, and later entries go on past it;
  * - an entry with several copies may start on several printers at once.
  */
 import { farthestFrom } from "../analysis/hull.ts";
@@ -149,6 +150,8 @@ export function misfit(needs: FileNeeds, profile: PrinterProfile, firmware: Farm
 /** Why a printer takes no work now, in words; null when it is free. */
 export function notFree(p: FarmPrinterFacts): string | null {
   if (p.state !== "operational" || p.jobRunning) return p.state === "printing" || p.state === "paused" || p.jobRunning ? "printing" : `not ready (${p.state})`;
+  // Connected a moment ago: what it runs decides which files it may take (firmware.ts).
+  if (p.firmware === null) return "not ready (its firmware is being identified)";
   if (p.interrupted) return "an interrupted print waits for you to resume or discard it";
   if (p.ownQueue !== "idle") return "its own queue is using it";
   if (p.bed === "printing" || p.bed === "stopped" || (p.bed === "printed" && !p.autoStart)) return "waiting for the bed to be cleared";

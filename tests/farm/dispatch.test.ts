@@ -21,7 +21,7 @@ const printer = (id: string, over: Partial<FarmPrinterFacts> = {}): FarmPrinterF
   bed: "clear",
   autoStart: false,
   profile: profile(),
-  firmware: null,
+  firmware: ["marlin2", "generic"],
   ...over,
 });
 /** A box-shaped part: its extents and its outline. */
@@ -53,6 +53,9 @@ describe("a printer is free", () => {
     ["last print failed, auto-start", { bed: "stopped", autoStart: true }, "waiting for the bed to be cleared"],
     ["a print was handed to it", { bed: "printing" }, "waiting for the bed to be cleared"],
     ["interrupted print, even with auto-start and a clear bed", { interrupted: true, autoStart: true }, "an interrupted print waits for you to resume or discard it"],
+    // Operational before it answered M115: which files it may take is not known yet.
+    ["connected, its firmware not yet identified", { firmware: null }, "not ready (its firmware is being identified)"],
+    ["connected, its firmware not recognised", { firmware: ["generic"] }, null],
   ];
   for (const [name, over, want] of cases) test(name, () => expect(notFree(printer("p", over))).toBe(want));
 });
