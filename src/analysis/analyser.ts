@@ -5,6 +5,7 @@
  * boxes and byte ranges, heat-up waits, the offset → elapsed-time table, and thumbnail blocks.
  * Pure: bytes in, a `MotionAnalysis` out; no I/O, no clock.
  */
+import { HullBuilder } from "./hull.ts";
 import { LongLines, type LongLine } from "./long-lines.ts";
 import {
   A_BIT,
@@ -43,6 +44,10 @@ const STEP = -1;
 /** Klipper-style extended commands: `NAME` or `NAME KEY=value …`. */
 const WORD_COMMAND = /^[A-Za-z_][A-Za-z0-9_]*(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)*\s*$/;
 const Z_CANDIDATE = -2;
+/** Macro names kept per file: enough to say which firmware it needs and to name a few. */
+const MAX_MACROS = 16;
+/** RepRapFirmware's meta commands (`else`, `abort` …) look like macro calls without parameters. */
+const RRF_META_COMMANDS = new Set(["if", "elif", "else", "while", "break", "continue", "abort", "var", "global", "set", "echo", "skip"]);
 /** A row of the progress table every this many bytes (besides every layer start). */
 export const TIMELINE_STEP = 256 * 1024;
 /** Arcs are planned as chords of about this length (Marlin's MM_PER_ARC_SEGMENT). */
@@ -145,6 +150,8 @@ export interface MotionAnalysis {
   /** The same by the slicer's feature type (`;TYPE:` comments; "Custom" is start/end G-code). */
   filamentByRole: Record<string, number>;
   printingArea: Box | null;
+  /** The convex hull of the X/Y points printing moves reach, counter-clockwise (see hull.ts). */
+  printingHull: [number, number][];
   travelArea: Box | null;
   layers: Layer[];
   /** Whether layers came from slicer markers or from the heights of extrusion moves. */
@@ -175,6 +182,8 @@ export interface MotionAnalysis {
   endsMidLine: boolean;
   /** The longest command line of each command word (those over LONG_LINE characters). */
   longLines: LongLine[];
+  /** The macros (Klipper-style extended commands, EXCLUDE_OBJECT_* aside) the file calls, by first use, up to MAX_MACROS. */
+  macros: string[];
 }
 
 function emptyBox(): Float64Array {
@@ -244,6 +253,7 @@ export class GcodeAnalyser {
   private readonly roleFilament: number[] = [0];
   private role = 0;
   private readonly printBox = emptyBox();
+  private readonly printHull = new HullBuilder();
   private readonly travelBox = emptyBox();
   private readonly layers: Layer[] = [];
   private layerSource: MotionAnalysis["layerSource"] = "none";
@@ -261,6 +271,7 @@ export class GcodeAnalyser {
   private firstOutOfRangeOffset = -1;
   private binary = false;
   private readonly longLines = new LongLines();
+  private readonly macros: string[] = [];
 
   // Marks for the planner: every TIMELINE_STEP bytes and at layer starts.
   private nextTimeline = 0;
@@ -360,6 +371,7 @@ export class GcodeAnalyser {
       customFilament: this.filament.map((_, t) => this.customFilament[t] ?? 0),
       filamentByRole: Object.fromEntries(this.roleNames.map((name, i) => [name, this.roleFilament[i]!]).filter(([, mm]) => (mm as number) > 0)),
       printingArea: boxOf(this.printBox),
+      printingHull: this.printHull.result(),
       travelArea: boxOf(this.travelBox),
       layers: this.layers,
       layerSource: this.layerSource,
@@ -378,6 +390,7 @@ export class GcodeAnalyser {
       binary: this.binary,
       endsMidLine,
       longLines: this.longLines.result(),
+      macros: this.macros,
     };
   }
 
@@ -519,6 +532,9 @@ export class GcodeAnalyser {
     if (!this.toolsUsed.has(tool)) this.toolsUsed.add(tool);
     includeXY(this.printBox, this.x, this.y);
     include(this.printBox, nx, ny, nz);
+    // An arc's chord points lie on the arc, as the firmware's own do (it cuts arcs into chords too).
+    this.printHull.add(this.x, this.y);
+    this.printHull.add(nx, ny);
     // Layers.
     if (nz !== this.layerZ) {
       if (this.layerSource === "markers") {
@@ -828,7 +844,9 @@ export class GcodeAnalyser {
   private word(buf: Uint8Array, start: number, end: number, offset: number, after: number): void {
     if (!bytesAt(buf, start, end, "EXCLUDE_OBJECT")) {
       // A macro call is a name and KEY=value pairs; prose ("Lorem ipsum, …") is not G-code.
-      if (!WORD_COMMAND.test(text(buf, start, end))) this.garbage(buf, start, end, offset);
+      const source = text(buf, start, end);
+      if (!WORD_COMMAND.test(source)) this.garbage(buf, start, end, offset);
+      else this.macro(source);
       return;
     }
     const source = text(buf, start, end);
@@ -850,6 +868,15 @@ export class GcodeAnalyser {
         }
       }
     }
+  }
+
+  /** Notes the name a macro call uses (not RepRapFirmware's meta commands, which share the form). */
+  private macro(source: string): void {
+    if (this.macros.length >= MAX_MACROS) return;
+    const name = /^\S+/.exec(source)![0];
+    const key = name.toLowerCase();
+    if (RRF_META_COMMANDS.has(key) || this.macros.some((m) => m.toLowerCase() === key)) return;
+    this.macros.push(name);
   }
 
   private objectState(name: string, source: PrintObject["source"]): ObjectState {

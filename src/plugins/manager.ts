@@ -20,7 +20,7 @@ import { checkCompatibility } from "./compat.ts";
 import { findPluginDirs, fingerprint, folderFiles, readPlugin, type Found, type Origin } from "./discovery.ts";
 import { bridgeEvents } from "./events-bridge.ts";
 import { refuseExits, unattributedMessage, type Uncaught } from "./exit-guard.ts";
-import { perSecondBudget } from "./rate-limit.ts";
+import { perSecondBudget } from "../rate-limit.ts";
 import { attempt, describe, guarded } from "./guard.ts";
 import { createContext, Registrations, type PluginBus } from "./host-api.ts";
 import { recoverInterruptedInstalls } from "./install.ts";
