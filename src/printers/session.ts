@@ -152,8 +152,8 @@ export class PrinterSession {
   /** Disposed: its Worker is gone, nothing it is asked gets an answer. */
   private ended = false;
 
-  private failPending(message: string, hint: string): void {
-    for (const resolve of this.pending.values()) resolve({ ok: false, error: { code: "internal", message, hint } });
+  private failPending(message: string, hint: string, code = "internal"): void {
+    for (const resolve of this.pending.values()) resolve({ ok: false, error: { code, message, hint } });
     this.pending.clear();
   }
 
@@ -217,7 +217,8 @@ export class PrinterSession {
     const outcome = goesOn ? "; the print goes on" : endsWhy ? `; the print was interrupted: it could not go on because ${endsWhy}` : "";
     const message = `The printer's thread stopped answering for ${seconds} s — ${culprit} never returned — and was restarted${outcome}.`;
     console.error(`printer ${this.record.id}: ${message}`);
-    this.failPending(message, "Try again.");
+    // Not the caller's fault nor a bug: the thread that had the call was stopped (a plugin's code stuck in it).
+    this.failPending(message, "Try again.", "printer_thread_restarted");
     if (spec) {
       this.stuck.add(`${spec.id}@${spec.generation}`);
       const there = goesOn ? "; the print there went on" : endsWhy ? "; the print there was interrupted" : "";
@@ -251,7 +252,6 @@ export class PrinterSession {
   private takeoverFor(fd: number, port: string, plan: Takeover, handoff: ReturnType<typeof readHandoff>, culprit: string, hungAt: number, seconds: number): LinkTakeover {
     const s = this.status;
     const f = s.firmware!;
-    if (process.env.DEBUG_TAKEOVER) console.error("takeover", JSON.stringify({ ...handoff, partial: handoff.partial && new TextDecoder().decode(handoff.partial) }), JSON.stringify(s.link));
     const t: LinkTakeover = {
       fd,
       port,
