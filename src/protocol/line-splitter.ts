@@ -46,6 +46,8 @@ export class LineSplitter {
         this.keep(chunk, start, i);
         line(this.text(this.partial, 0, this.partialLength));
         this.partialLength = 0;
+        // A line longer than the shared room was kept apart: the next goes back there.
+        if (this.shared && this.partial !== this.shared.bytes) this.partial = this.shared.bytes;
       }
       start = i + 1;
     }
@@ -56,11 +58,13 @@ export class LineSplitter {
   /** Forgets an unfinished line (the link was closed). */
   reset(): void {
     this.partialLength = 0;
-    if (this.shared) this.publish(this.shared);
+    if (this.shared) {
+      this.partial = this.shared.bytes;
+      this.publish(this.shared);
+    }
   }
 
   private publish(shared: SharedPartial): void {
-    if (this.partialLength === 0 && this.partial !== shared.bytes) this.partial = shared.bytes;
     shared.publish(this.partial === shared.bytes ? this.partialLength : -1);
   }
 
