@@ -222,7 +222,8 @@ export class PrinterSession {
     if (spec) {
       this.stuck.add(`${spec.id}@${spec.generation}`);
       const there = goesOn ? "; the print there went on" : endsWhy ? "; the print there was interrupted" : "";
-      this.options.onPluginReport?.(this.id, { kind: "hung", plugin: spec.id, message: `its ${what} never returned (for ${seconds} s) on printer ${this.record.id}, whose thread was restarted without it${there}` });
+      const print = goesOn ? ("went on" as const) : endsWhy ? ("interrupted" as const) : undefined;
+      this.options.onPluginReport?.(this.id, { kind: "hung", plugin: spec.id, message: `its ${what} never returned (for ${seconds} s) on printer ${this.record.id}, whose thread was restarted without it${there}`, ...(print ? { print } : {}) });
     }
     this.log(message);
     // A print that cannot go on ends here, so its history row, its queue and the clients see it
