@@ -5,6 +5,15 @@
  * written whole, after the answers to the lines it had written are taken (src/protocol/engine.ts
  * `adopt`) — or ends as interrupted, with why in words. Pure: what the stopped thread left
  * (handoff.ts), the last status and checkpoint in, the decision out.
+ *
+ * What makes it safe: a line the stopped thread wrote whole is in the printer (the kernel's tty
+ * buffer or the firmware's) and is never sent again; the firmware takes numbered lines only in
+ * order, so the ok of the last one written (ADVANCED_OK names it) says all were taken, and with
+ * plain oks one per line owed is counted. Replies the stopped thread had read but not handled are
+ * gone with it (Bun's file stream reads ahead of what its reader takes), so a reply that went
+ * missing shows as silence or as a resend request for an owed line: both end the takeover rather
+ * than guess. A thread stuck in a receive hook had dropped the rest of what it was reading: no
+ * takeover then.
  */
 import type { Handoff } from "./handoff.ts";
 import type { JobState } from "./status.ts";

@@ -87,6 +87,8 @@ export class PrinterSession {
   private readonly handoff = handoffBuffer();
   private readonly watchdog: ReturnType<typeof setInterval>;
   private unanswered = 0;
+  /** The Worker has not answered an ask yet (it is starting): the long limit holds until it has. */
+  private fresh = true;
   /** While a stuck thread is replaced: settles once the new one runs (calls wait for it). */
   private restarting: Promise<void> | undefined;
 
@@ -123,6 +125,7 @@ export class PrinterSession {
     const worker = new Worker(workerUrl("printers/worker.ts"));
     this.worker = worker;
     this.unanswered = 0;
+    this.fresh = true;
     worker.onmessage = (e: MessageEvent<FromWorker>) => {
       if (this.worker === worker) this.onMessage(e.data);
     };
@@ -162,7 +165,7 @@ export class PrinterSession {
     if (this.restarting) return;
     const loading = Atomics.load(this.inPlugin, 0) === 0 && Atomics.load(this.inPlugin, 2) !== 0;
     const job = this.status.job;
-    const limit = loading ? STUCK_LOADING_MS : job?.source === "host" && isJobRunning(job.state) ? STUCK_PRINTING_MS : STUCK_MS;
+    const limit = loading ? STUCK_LOADING_MS : !this.fresh && job?.source === "host" && isJobRunning(job.state) ? STUCK_PRINTING_MS : STUCK_MS;
     if (this.unanswered * PING_MS >= limit) return this.restartStuckWorker();
     this.unanswered++;
     this.worker.postMessage({ type: "ping" } satisfies ToWorker);
@@ -199,7 +202,10 @@ export class PrinterSession {
       handoff,
       checkpoint: checkpoint && { jobId: checkpoint.jobId, offset: checkpoint.offset, layer: checkpoint.layer },
     });
-    // The tty's descriptor, taken before the thread's teardown closes what it opened (and kept after).
+    // The tty's descriptor, taken before the thread is stopped and kept after. (Bun 1.4's teardown
+    // of a Worker closes the descriptor its file stream reads through, but was seen to leave the
+    // one node:fs opened; a copy of our own does not depend on that, and releaseTty below closes
+    // whatever the thread left but this copy.)
     let fd = -1;
     if (plan.keepLink) {
       try {
@@ -419,6 +425,7 @@ export class PrinterSession {
         return;
       case "pong":
         this.unanswered = 0;
+        this.fresh = false;
         return;
       case "disposed":
         this.disposed?.();
