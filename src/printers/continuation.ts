@@ -45,6 +45,8 @@ export function takeover(input: TakeoverInput): Takeover {
   const end = (why: string, keepLink: boolean): Takeover => ({ keepLink, job: running ? { go: "end", why } : null });
   if (input.transport === "virtual") return end("the built-in virtual printer runs on that thread, so its state (heaters, position, the lines it had) went with it", false);
   if (!input.linkUp || handoff.fd < 0) return end("its serial link was not up", false);
+  // Part of a line may be in the tty's buffer: whatever is written next would be glued to it.
+  if (handoff.writtenN < -1) return end("a line was only partly written to the printer when it stopped", false);
   if (!running) return { keepLink: true, job: null };
   if (job.source === "sd") return job.state === "printing" ? { keepLink: true, job: { go: "sd" } } : end(`the SD print was ${job.state}`, true);
   return { keepLink: true, job: hostTakeover(input) };

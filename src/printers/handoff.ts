@@ -29,7 +29,7 @@ const BYTES = PARTIAL_BYTE + PARTIAL_MAX;
 export interface Handoff {
   /** The tty's descriptor in this process, or -1 when no serial link was open. */
   fd: number;
-  /** Line numbers: the last written whole (new lines, not repeats), and the last acknowledged. */
+  /** Line numbers: the last written whole (new lines, not repeats; -2 while a write waits for room in the kernel), and the last acknowledged. */
   writtenN: number;
   ackedN: number;
   /** A host print was streaming its file (not starting, pausing, cancelling, finishing, resuming). */

@@ -47,6 +47,8 @@ describe("whether the print goes on", () => {
     expect(takeover({ ...INPUT, transport: "virtual" })).toEqual({ keepLink: false, job: { go: "end", why: expect.stringContaining("the built-in virtual printer runs on that thread") } });
     expect(takeover({ ...INPUT, linkUp: false })).toEqual({ keepLink: false, job: { go: "end", why: "its serial link was not up" } });
     expect(takeover({ ...INPUT, handoff: { ...HANDOFF, fd: -1 } }).keepLink).toBe(false);
+    // A write waiting for room in the kernel: part of a line may be in the tty's buffer, so the port is opened afresh.
+    expect(takeover({ ...INPUT, handoff: { ...HANDOFF, writtenN: -2 } })).toEqual({ keepLink: false, job: { go: "end", why: "a line was only partly written to the printer when it stopped" } });
   });
 
   test("what cannot be gone on with safely ends the print, saying why, on the kept link", () => {
