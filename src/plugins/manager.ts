@@ -513,7 +513,7 @@ export class PluginManager {
         if (p.status === "enabled") this.disableForFaults(p.id, `${r.message} (printer ${printer})`);
         return;
       case "hung":
-        this.disableBroken(p.id, `disabled because ${r.message}`, "An interrupted print can be resumed from the dashboard");
+        this.disableBroken(p.id, `disabled because ${r.message}`, r.print === "went on" ? "The print went on without it" : "An interrupted print can be resumed from the dashboard");
         return;
       case "loadFailed":
         this.fault(p.id, "loading in the printer's Worker", r.message, printer);
