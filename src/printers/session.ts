@@ -32,6 +32,8 @@ const STUCK_AFTER_PINGS = 5;
 const STUCK_LOADING_PINGS = 30;
 /** How long a stopped thread may take to exit before its replacement starts anyway. */
 const EXIT_WAIT_MS = 2000;
+/** Restarts and crashes of the thread remembered for the diagnosis. */
+const RESTARTS_KEEP = 10;
 
 export interface SessionOptions {
   record: PrinterRecord;
@@ -75,6 +77,8 @@ export class PrinterSession {
   private unanswered = 0;
   /** While a stuck thread is replaced: settles once the new one runs (calls wait for it). */
   private restarting: Promise<void> | undefined;
+  /** The thread's restarts (it stopped answering) and crashes since the host started, the latest few (for the diagnosis). */
+  readonly restarts: { at: number; kind: "restarted" | "crashed"; message: string }[] = [];
 
   constructor(private readonly options: SessionOptions) {
     this.record = options.record;
@@ -114,6 +118,7 @@ export class PrinterSession {
     worker.onerror = (e) => {
       // A crash in the worker must be visible, and must fail outstanding calls rather than hang them.
       console.error(`printer ${this.record.id}: worker error: ${e.message}`);
+      this.noteRestart("crashed", `its thread failed: ${e.message}`);
       this.failPending(e.message, "Reconnect the printer.");
     };
     const options = this.options;
@@ -172,6 +177,7 @@ export class PrinterSession {
     const culprit = spec ? `the plugin ${spec.id} (its ${what})` : "code on it";
     const message = `The printer's thread stopped answering for ${seconds} s — ${culprit} never returned — and was restarted${printing ? "; the print was interrupted" : ""}.`;
     console.error(`printer ${this.record.id}: ${message}`);
+    this.noteRestart("restarted", message);
     this.failPending(message, "Try again.");
     if (spec) {
       this.stuck.add(`${spec.id}@${spec.generation}`);
@@ -200,6 +206,11 @@ export class PrinterSession {
       this.options.jobs?.opened(this);
       if (wasUp) void this.connect();
     });
+  }
+
+  private noteRestart(kind: "restarted" | "crashed", message: string): void {
+    this.restarts.push({ at: Date.now(), kind, message });
+    if (this.restarts.length > RESTARTS_KEEP) this.restarts.shift();
   }
 
   get id(): string {

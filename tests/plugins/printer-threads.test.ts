@@ -2,7 +2,7 @@
  * Plugins and the printers' threads coming and going: a printer deleted while a plugin runs in
  * its thread leaves the plugin's list of printers; a print whose thread was restarted because a
  * plugin's hook never returned is closed in the history as failed, naming the hook (also after
- * the next start), and the next print has a row of its own.
+ * the next start), and the next print has a row of its own; the diagnosis names the restart.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -61,6 +61,12 @@ export default definePlugin({ gcode: { send(line, ctx) { if (line.startsWith("G1
   const [hung] = await history();
   expect(hung).toMatchObject({ file: "cube.gcode", outcome: "failed", reason });
   expect(hung.endedAt).toBeGreaterThanOrEqual(hung.startedAt);
+  // The diagnosis names the restart, and the plugin Layerline disabled for it.
+  const report = (await (await host.api("/api/v1/diagnostics")).json()) as any;
+  const restarts = report.findings.find((f: any) => f.id === "layerline.restarts");
+  expect(restarts.status).toBe("warning");
+  expect(restarts.found).toContain(`${printer}: ${reason}`);
+  expect(report.findings.find((f: any) => f.id === "layerline.plugin.hangs-once")?.found).toContain("never returned");
 
   await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational", 20_000);
   expect((await host.post(`/api/v1/printers/${printer}/job`, { file: "cube.gcode" })).status).toBe(200);
