@@ -76,6 +76,8 @@ export async function buildTarget(target: TargetName, options: BuildOptions = {}
     naming: { asset: "[dir]/[name].[ext]" },
     define: {
       LAYERLINE_VERSION: JSON.stringify(options.version ?? pkg.version),
+      // The clock check's lower bound (src/version.ts); SOURCE_DATE_EPOCH keeps builds reproducible.
+      LAYERLINE_BUILD_TIME: JSON.stringify(process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) * 1000 : Date.now()),
       LAYERLINE_CHANNEL: JSON.stringify(options.channel ?? ""),
       LAYERLINE_UPDATE_URL: JSON.stringify(options.updateUrl ?? ""),
       LAYERLINE_PLUGIN_INDEX_URL: JSON.stringify(options.pluginIndexUrl ?? ""),

@@ -12,6 +12,8 @@ import { AnalysisStore } from "./analysis/store.ts";
 import { DATABASE_FILE, openDatabase } from "./db/database.ts";
 import { SettingsStore } from "./db/settings.ts";
 import { createBus, type Bus } from "./events.ts";
+import { RecentLog } from "./diagnostics/recent-log.ts";
+import { DiagnosticsService, type DiagnosticsServiceOptions } from "./diagnostics/service.ts";
 import { FileStorage } from "./files/storage.ts";
 import { JobService } from "./jobs/service.ts";
 import { HistoryStore } from "./jobs/history.ts";
@@ -41,7 +43,7 @@ import { trustedPublicKey } from "./update/release-key.ts";
 import { announceRunning, withdrawRunning } from "./update/running.ts";
 import { takeStartupUpdate, type StartupUpdate } from "./update/startup.ts";
 import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
-import { VERSION } from "./version.ts";
+import { BUILD_TIME, VERSION } from "./version.ts";
 import { WebcamService } from "./webcam/service.ts";
 import { TimelapseService } from "./timelapse/service.ts";
 
@@ -95,6 +97,13 @@ export interface HostOptions {
   zeroconf?: boolean;
   /** Timings of the MQTT bridge (tests shorten them); its settings are in the settings store. */
   mqtt?: Pick<MqttBridgeOptions, "stateIntervalMs" | "reconnectMs" | "birthJitterMs">;
+  /**
+   * The host's recent log for support bundles. Given one, the caller feeds it (`serve` copies the
+   * console into it); otherwise the host keeps one of what it logs.
+   */
+  recentLog?: RecentLog;
+  /** The self-diagnosis' schedule (for the dashboard's notice) and probe timeouts; tests shorten them. */
+  diagnostics?: { firstDelayMs?: number; intervalMs?: number; probe?: DiagnosticsServiceOptions["probe"] };
   /** Anonymous usage statistics (sent only after the user opts in). */
   tracking?: {
     /** The installed plugins (the plugin manager's list; empty until one is wired in). */
@@ -126,14 +135,24 @@ export interface Host {
   mqtt: MqttBridge;
   webcam: WebcamService;
   timelapse: TimelapseService;
+  diagnostics: DiagnosticsService;
+  recentLog: RecentLog;
   stop(): Promise<void>;
 }
 
 /** Thrown when the HTTP port is taken, so the CLI can say so plainly. */
 export class PortInUseError extends Error {}
 
+/** The first scheduled diagnosis waits this long (printers connect first), then one every interval. */
+const DIAGNOSTICS_FIRST_MS = 60_000;
+const DIAGNOSTICS_INTERVAL_MS = 10 * 60_000;
+
 export async function startHost(options: HostOptions): Promise<Host> {
-  const log = options.log ?? ((line: string) => console.log(line));
+  const recentLog = options.recentLog ?? new RecentLog();
+  const base = options.log ?? ((line: string) => console.log(line));
+  // A log the caller feeds itself (serve's console) is not fed twice.
+  const log = options.recentLog ? base : (line: string) => (recentLog.add("log", line), base(line));
+  options = { ...options, recentLog };
   const control = options.update?.control ?? processControl();
   // An update may have left work for this start: settle it before the database is opened.
   const startup = takeStartupUpdate(options.dataDir, VERSION);
@@ -272,7 +291,27 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   });
   // On the main thread's bus: a broker's troubles never reach the printers' Workers.
   const mqtt = new MqttBridge({ settings: new MqttSettings(settings), bus, printers, accounts, version: VERSION, log, ...options.mqtt });
-  const app = createApp({ mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  let url = "";
+  let localToken = "";
+  // Made here, once a listening host knows its URL (below); its checks read the parts above.
+  const diagnostics = new DiagnosticsService({
+    dataDir: options.dataDir,
+    version: VERSION,
+    db,
+    settings,
+    printers,
+    update,
+    plugins,
+    jobs,
+    quirks: library,
+    log: options.recentLog!,
+    notBefore: BUILD_TIME,
+    startedAt: Date.now(),
+    url: () => url,
+    secrets: () => [localToken],
+    probe: options.diagnostics?.probe,
+  });
+  const app = createApp({ diagnostics, mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
     app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
@@ -310,17 +349,19 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
       zeroconf = undefined;
     });
   }
-  const url = `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
-  // `layerline update` on this machine authenticates with this token (src/update/running.ts).
-  const localToken = newToken();
+  url = `http://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
+  // `layerline update` and `layerline doctor` on this machine authenticate with this token (src/update/running.ts).
+  localToken = newToken();
   accounts.allowLocalToken(localToken);
   announceRunning(options.dataDir, url, VERSION, localToken);
   update.begin(startup, url);
   if (options.update?.firstCheckDelayMs !== undefined) update.startPeriodicChecks(options.update.firstCheckDelayMs);
+  diagnostics.start(options.diagnostics?.firstDelayMs ?? DIAGNOSTICS_FIRST_MS, options.diagnostics?.intervalMs ?? DIAGNOSTICS_INTERVAL_MS);
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       update.stop();
+      diagnostics.stop();
       watch.stop();
       await zeroconf?.stop();
       tracking.stop();
@@ -350,6 +391,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     mqtt,
     webcam,
     timelapse,
+    diagnostics,
+    recentLog: options.recentLog!,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

@@ -13,6 +13,7 @@ import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
 import { VERSION } from "./version.ts";
 import { accountsCli, USERS_HELP } from "./accounts/cli.ts";
+import { RecentLog, teeConsole } from "./diagnostics/recent-log.ts";
 
 /** The first automatic update check waits this long, so it never slows a start. */
 const FIRST_UPDATE_CHECK_MS = 2 * 60_000;
@@ -32,6 +33,10 @@ Usage:
   layerline users … | apikey …     manage accounts and API keys (see below)
   layerline registry build|serve …   the plugin repository: build its index and website, serve it
                                      with anonymous usage statistics (see layerline registry --help)
+  layerline doctor [--data-dir PATH] [--json] [--verbose] [--local] [--bundle FILE]
+                                     check this host and say what is wrong and how to fix
+                                     it; exit status 1 when a problem was found
+                                     (see layerline doctor --help)
   layerline replay TRACE.jsonl [--data-dir PATH]
                                      replay a flight-recorder trace through the
                                      protocol engine and against the virtual printer
@@ -93,6 +98,9 @@ async function main(argv: string[]): Promise<number> {
     if (command === "registry") {
       const { REGISTRY_HELP } = await import("./registry/cli.ts");
       console.log(REGISTRY_HELP);
+    } else if (command === "doctor") {
+      const { DOCTOR_HELP } = await import("./diagnostics/cli.ts");
+      console.log(DOCTOR_HELP);
     } else if (command === "update" || command === "service") {
       const { UPDATE_HELP } = await import("./update/cli.ts");
       const { SERVICE_HELP } = await import("./update/service.ts");
@@ -135,6 +143,10 @@ async function main(argv: string[]): Promise<number> {
       }
       const { runWatchdog } = await import("./update/watchdog.ts");
       return runWatchdog(values["data-dir"]);
+    }
+    case "doctor": {
+      const { doctorCli } = await import("./diagnostics/cli.ts");
+      return doctorCli(rest);
     }
     case "replay":
       return replay(rest);
@@ -218,6 +230,9 @@ async function serve(args: string[]): Promise<number> {
   }
   // A plugin's refused process.exit(), or an error, in its own timer must not end the host (src/plugins/exit-guard.ts).
   survivePluginErrors();
+  // What the host writes to the console is kept for support bundles too (the latest lines).
+  const recentLog = new RecentLog();
+  teeConsole(recentLog);
   let host;
   try {
     host = await startHost({
@@ -237,6 +252,7 @@ async function serve(args: string[]): Promise<number> {
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
       setupToken: values["setup-token"],
       zeroconf: values.zeroconf === true,
+      recentLog,
     });
   } catch (e) {
     console.error(e instanceof PortInUseError ? e.message : `Layerline could not start: ${(e as Error).message}`);

@@ -20,6 +20,8 @@ export interface DocEndpoint {
   permission: string | null;
   /** None, one, or several alternatives (e.g. a file upload, or JSON that makes a folder). */
   bodies: DocBody[];
+  /** What a success answers, by content type, when the route documents it. */
+  response?: DocBody[];
 }
 
 /** An example value for a JSON Schema property. */

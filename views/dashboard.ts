@@ -41,7 +41,7 @@ export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile
   const may = (route: string) => access.may(route, id);
   return layout(
     printer.record.name,
-    html`<div class="dashboard">
+    html`${may("GET /ui/diagnostics/notice") ? html`<div id="diagnostics-notice" hx-get="/ui/diagnostics/notice" hx-trigger="load" hx-swap="outerHTML" hidden></div>` : ""}<div class="dashboard">
   <section class="card printer">
     <div id="live" sse-swap="live">${livePanel(printer, access)}</div>
     <div id="job-objects" sse-swap="objects" hx-on::sse-before-message="if (!this.firstElementChild) event.preventDefault()"></div>

@@ -68,6 +68,7 @@ const SETTINGS_PAGES = [
   { path: "/settings/tracking", title: "Usage statistics" },
   { path: "/settings/update", title: "Updates" },
   { path: "/settings/mqtt", title: "MQTT" },
+  { path: "/settings/diagnostics", title: "Diagnostics" },
 ] as const;
 type SettingsPath = (typeof SETTINGS_PAGES)[number]["path"];
 

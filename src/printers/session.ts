@@ -44,6 +44,8 @@ const STUCK_PRINTING_MS = 1500;
 const STUCK_LOADING_MS = 30_000;
 /** How long a stopped thread may take to exit before its replacement starts anyway. */
 const EXIT_WAIT_MS = 2000;
+/** Restarts and crashes of the thread remembered for the diagnosis. */
+const RESTARTS_KEEP = 10;
 
 export interface SessionOptions {
   record: PrinterRecord;
@@ -91,6 +93,8 @@ export class PrinterSession {
   private fresh = true;
   /** While a stuck thread is replaced: settles once the new one runs (calls wait for it). */
   private restarting: Promise<void> | undefined;
+  /** The thread's restarts (it stopped answering) and crashes since the host started, the latest few (for the diagnosis). */
+  readonly restarts: { at: number; kind: "restarted" | "crashed"; message: string }[] = [];
 
   constructor(private readonly options: SessionOptions) {
     this.record = options.record;
@@ -132,6 +136,7 @@ export class PrinterSession {
     worker.onerror = (e) => {
       // A crash in the worker must be visible, and must fail outstanding calls rather than hang them.
       console.error(`printer ${this.record.id}: worker error: ${e.message}`);
+      this.noteRestart("crashed", `its thread failed: ${e.message}`);
       this.failPending(e.message, "Reconnect the printer.");
     };
     const options = this.options;
@@ -223,6 +228,7 @@ export class PrinterSession {
     const outcome = goesOn ? "; the print goes on" : endsWhy ? `; the print was interrupted: it could not go on because ${endsWhy}` : "";
     const message = `The printer's thread stopped answering for ${seconds} s — ${culprit} never returned — and was restarted${outcome}.`;
     console.error(`printer ${this.record.id}: ${message}`);
+    this.noteRestart("restarted", message);
     // Not the caller's fault nor a bug: the thread that had the call was stopped (a plugin's code stuck in it).
     this.failPending(message, "Try again.", "printer_thread_restarted");
     if (spec) {
@@ -318,6 +324,12 @@ export class PrinterSession {
   private notice(level: "info" | "warning" | "error", message: string): void {
     this.log(message);
     this.options.bus.emit("printer.event", { id: this.id, event: { type: "notice", level, message } });
+  }
+
+  /** Remembers a restart or crash of the thread for the diagnosis. */
+  private noteRestart(kind: "restarted" | "crashed", message: string): void {
+    this.restarts.push({ at: Date.now(), kind, message });
+    if (this.restarts.length > RESTARTS_KEEP) this.restarts.shift();
   }
 
   get id(): string {

@@ -25,6 +25,8 @@ import { updateApi } from "./api/update.ts";
 import { versionApi } from "./api/version.ts";
 import { webcamApi } from "./api/webcam.ts";
 import { timelapseApi } from "./api/timelapse.ts";
+import { diagnosticsApi } from "./api/diagnostics.ts";
+import { uiDiagnostics } from "./ui/diagnostics.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiHistory } from "./ui/history.ts";
@@ -67,6 +69,7 @@ export function createApp(ctx: AppContext) {
     .use(pluginsApi(ctx))
     .use(webcamApi(ctx))
     .use(timelapseApi(ctx))
+    .use(diagnosticsApi(ctx))
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
     .use(uiJobs(ctx))
@@ -85,6 +88,7 @@ export function createApp(ctx: AppContext) {
     .use(uiTracking(ctx))
     .use(uiMqtt(ctx))
     .use(uiPlugins(ctx))
+    .use(uiDiagnostics(ctx))
     .use(octoprintCompat(ctx, { analysis: octoprintAnalyses(ctx.analyses, ctx.bus) }));
   // The API's description is generated from every route registered above.
   return app.use(apiDocs(ctx, () => app.routes));

@@ -19,6 +19,7 @@ import type { TrackingReporter } from "../tracking/reporter.ts";
 import type { UpdateManager } from "../update/manager.ts";
 import type { WebcamService } from "../webcam/service.ts";
 import type { TimelapseService } from "../timelapse/service.ts";
+import type { DiagnosticsService } from "../diagnostics/service.ts";
 
 export interface AppContext {
   version: string;
@@ -49,6 +50,8 @@ export interface AppContext {
   webcam: WebcamService;
   /** Timelapse settings, recording, rendering and the videos. */
   timelapse: TimelapseService;
+  /** The self-diagnosis: findings on demand and on a schedule, the support bundle, whether the host is online. */
+  diagnostics: DiagnosticsService;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */
   setupToken?: string;
   /** Reverse proxies whose forwarding headers are believed (default: loopback). */

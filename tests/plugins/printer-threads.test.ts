@@ -3,8 +3,8 @@
  * its thread leaves the plugin's list of printers; a print on the built-in virtual printer whose
  * thread was restarted because a plugin's hook never returned cannot go on (the virtual printer
  * lives in that thread): it is closed in the history as failed, naming the hook and why it could
- * not go on (also after the next start), and the next print has a row of its own. (Over a serial
- * link the print goes on: tests/e2e/hung-plugin-over-pty.test.ts.)
+ * not go on (also after the next start), and the next print has a row of its own. The diagnosis names the
+ * restart. (Over a serial link the print goes on: tests/e2e/hung-plugin-over-pty.test.ts.)
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -65,6 +65,12 @@ export default definePlugin({ gcode: { send(line, ctx) { if (line.startsWith("G1
   const [hung] = await history();
   expect(hung).toMatchObject({ file: "cube.gcode", outcome: "failed", reason });
   expect(hung.endedAt).toBeGreaterThanOrEqual(hung.startedAt);
+  // The diagnosis names the restart, and the plugin Layerline disabled for it.
+  const report = (await (await host.api("/api/v1/diagnostics")).json()) as any;
+  const restarts = report.findings.find((f: any) => f.id === "layerline.restarts");
+  expect(restarts.status).toBe("warning");
+  expect(restarts.found).toContain(`${printer}: ${reason}`);
+  expect(report.findings.find((f: any) => f.id === "layerline.plugin.hangs-once")?.found).toContain("never returned");
 
   await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational", 20_000);
   expect((await host.post(`/api/v1/printers/${printer}/job`, { file: "cube.gcode" })).status).toBe(200);

@@ -46,6 +46,16 @@ export const RepositorySettingsSchema = v.object({
 
 const KEY = { url: "plugins.repositoryUrl", refreshHours: "plugins.refreshHours", publicKey: "plugins.repositoryPublicKey" } as const;
 const CACHE_FILE = "plugin-repository.json";
+
+/** Where the index is fetched from: the setting, else the URL built into this binary (null: none). */
+export function configuredIndexUrl(settings: SettingsStore, builtIn: string | null = BUILT_IN_INDEX_URL): string | null {
+  return settings.get(KEY.url, v.nullable(IndexUrlSchema), null) ?? builtIn;
+}
+
+/** Hours between refreshes of the index (0: never by itself). */
+export function configuredRefreshHours(settings: SettingsStore): number {
+  return settings.get(KEY.refreshHours, v.number(), 24);
+}
 /** An index larger than this is refused (the real OctoPrint index is 0.4 MB). */
 const MAX_INDEX_BYTES = 16 * 1024 * 1024;
 const FETCH_TIMEOUT_MS = 30_000;
@@ -129,7 +139,7 @@ export class PluginRepository {
   }
 
   url(): string | null {
-    return this.options.settings.get(KEY.url, v.nullable(IndexUrlSchema), null) ?? this.builtIn.url;
+    return configuredIndexUrl(this.options.settings, this.builtIn.url);
   }
 
   /** The key the index at url() must be signed with: the one set in the settings, else the built-in key for the built-in URL. */
@@ -141,7 +151,7 @@ export class PluginRepository {
   }
 
   refreshHours(): number {
-    return this.options.settings.get(KEY.refreshHours, v.number(), 24);
+    return configuredRefreshHours(this.options.settings);
   }
 
   status(): RepositoryStatus {

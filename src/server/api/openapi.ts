@@ -43,6 +43,28 @@ export function documentedBody(content: Record<string, v.GenericSchema | "binary
   };
 }
 
+/**
+ * The `detail` of a route that documents its answer: the valibot schema of its JSON (the same
+ * schema the answer is made to fit), or "binary" for a download of `type`.
+ */
+export function documentedResponse(content: Record<string, v.GenericSchema | "binary">): DocumentDecoration {
+  return {
+    responses: {
+      "200": {
+        description: "Success",
+        content: Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema: schema === "binary" ? BINARY : jsonSchema(schema) }])),
+      },
+    },
+  };
+}
+
+/** A route's documented answer, if it documents one. */
+function responseOf(route: RouteInfo): DocBody[] | undefined {
+  const ok = (route.hooks?.detail as DocumentDecoration | undefined)?.responses?.["200"];
+  if (!ok || !("content" in ok) || !ok.content) return undefined;
+  return Object.entries(ok.content).map(([type, media]) => ({ type, schema: (media as { schema: JsonSchema }).schema }));
+}
+
 /** A route's bodies: the valibot schema Elysia validates it with, or the documented ones. */
 function bodiesOf(route: RouteInfo): DocBody[] {
   const documented = (route.hooks?.detail as DocumentDecoration | undefined)?.requestBody;
@@ -68,6 +90,7 @@ export function describeEndpoints(routes: RouteInfo[]): DocEndpoint[] {
         description: text.get(`${r.method} ${path}`) ?? text.get(`* ${path}`) ?? "",
         permission: "public" in req ? null : req.permission,
         bodies: bodiesOf(r),
+        response: responseOf(r),
       };
     })
     .sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
@@ -90,7 +113,7 @@ export function openApiDocument(version: string, endpoints: DocEndpoint[]) {
       ...(e.permission ? { security: [{ apiKey: [] }, { bearer: [] }], "x-permission": e.permission } : { security: [] }),
       ...(e.bodies.length ? { requestBody: { required: true, content: Object.fromEntries(e.bodies.map((b) => [b.type, { schema: b.schema }])) } } : {}),
       responses: {
-        "2XX": { description: "Success" },
+        ...(e.response ? { "200": { description: "Success", content: Object.fromEntries(e.response.map((b) => [b.type, { schema: b.schema }])) } } : { "2XX": { description: "Success" } }),
         "4XX": { description: "A problem with the request, in words, with a hint", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
       },
     };

@@ -83,6 +83,8 @@ export const ENDPOINTS: [method: string, path: string, what: string][] = [
   ["GET", "/api/v1/analysis", "the analysis queue and its settings"],
   ["PUT", "/api/v1/analysis/settings", "analysis settings {onlyWhenIdle?}"],
   ["GET", "/api/v1/events", "Server-Sent Events: status, log, event, queue, farm, files, analysis (?printer=id)"],
+  ["GET", "/api/v1/diagnostics", "the self-diagnosis: findings (id, area, status problem|warning|unknown|ok|not-applicable, what was found, the fix, commands), problems first; ?fresh=true asks the servers Layerline uses again"],
+  ["GET", "/api/v1/diagnostics/bundle", "a support bundle (.tar.gz): findings, system facts, recent log, each printer's trace, profile and quirks, settings; secrets removed"],
   ["GET", "/api/v1/update", "self-update: version, last check, release notes, progress, last result"],
   ["POST", "/api/v1/update/check", "check for a new release now {url?, channel?}"],
   ["POST", "/api/v1/update/start", "download, verify and install the new release {url?, channel?, force?}"],

@@ -93,12 +93,14 @@ export function authGuard(options: GuardOptions) {
     }));
 
     setupDone ||= accounts.adminExists();
+    // `layerline doctor` reads the diagnosis of a host not set up yet too: that is when help is needed.
+    const localOpenBeforeSetup = principal.via === "local" && "permission" in requirement && requirement.localToken === true;
     const origin = c.request.headers.get("origin");
     if (method === "WS" && origin !== null && !originIsOurs(origin, c.request)) {
       // A page of another site must not open a socket with this browser's cookie; browsers always
       // send Origin on an upgrade, other clients (slicers, apps) send none.
       verdict.refusal = refuse("native", 403, "cross_origin", `WebSocket connections from pages of other sites (${origin}) are refused.`, "Open the page from this host; behind a reverse proxy, pass the Host (or X-Forwarded-Host) header and list the proxy in --trusted-proxies.", c);
-    } else if (!setupDone && !FIRST_RUN_OPEN.has(key)) {
+    } else if (!setupDone && !FIRST_RUN_OPEN.has(key) && !localOpenBeforeSetup) {
       verdict.refusal = refuseSetup(kind, c.path);
     } else if (bad === "camera-token") {
       verdict.refusal = refuse(kind, 401, "invalid_camera_token", "This camera link is no longer valid: the API key it was made for was revoked or has expired, or its user was removed.", "Let the app read the settings again with a valid API key (GET /api/settings gives new camera links), or log in.", c);
@@ -110,7 +112,7 @@ export function authGuard(options: GuardOptions) {
       const why = denial(requirement, principal, (ref) => printerOf(ref, c, options.printers));
       const p = "permission" in requirement ? requirement.permission : "login";
       if ((why === "credentials" || why === "permission") && principal.via === "local") {
-        verdict.refusal = refuse(kind, 403, "forbidden", "The local token only lets commands on this machine see the status and update Layerline.", "Use an API key for anything else.", c);
+        verdict.refusal = refuse(kind, 403, "forbidden", "The local token only lets commands on this machine see the status, update Layerline and read its diagnosis.", "Use an API key for anything else.", c);
       } else if (why === "credentials") {
         verdict.refusal = refuse(kind, 401, "unauthorized", "This needs credentials.", "Send an API key in the X-Api-Key header (create one under Account → API keys or with `layerline apikey create`), or log in.", c);
       } else if (why === "permission" && p !== "login") {

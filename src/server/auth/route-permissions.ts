@@ -13,8 +13,11 @@ export type PrinterRef = { param: string } | { query: string } | "default";
 
 export type Requirement =
   | { public: string; csrf?: "form" }
-  /** `cameraToken`: a camera token (`?camera_token=`) is accepted too — on a printer's camera picture only. */
-  | { permission: Permission | "login"; printer?: PrinterRef; cameraToken?: true };
+  /**
+   * `cameraToken`: a camera token (`?camera_token=`) is accepted too — on a printer's camera picture only.
+   * `localToken`: the running host's local token (commands on this machine, `layerline doctor`) may use it too.
+   */
+  | { permission: Permission | "login"; printer?: PrinterRef; cameraToken?: true; localToken?: true };
 
 const status = { permission: "status" } as const;
 const webcam = { permission: "webcam" } as const;
@@ -202,6 +205,14 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /api/v1/update/start": update,
   "POST /api/v1/update/cancel": update,
   "PUT /api/v1/update/settings": update,
+  // The self-diagnosis names this machine's users, processes and settings: admin's, and
+  // `layerline doctor`'s (its local token), which asks the running host before checking alone.
+  "GET /api/v1/diagnostics": { ...admin, localToken: true },
+  "GET /api/v1/diagnostics/bundle": { ...admin, localToken: true },
+  "GET /settings/diagnostics": admin,
+  "GET /ui/diagnostics/report": admin,
+  "POST /ui/diagnostics/run": admin,
+  "GET /ui/diagnostics/notice": admin,
 
   // Plugins: managing them is the "plugins" permission; their notices and lists are status.
   "GET /api/v1/plugins": status,
@@ -353,8 +364,9 @@ export function normalizeRoute(route: string): string {
  */
 export type Denial = "credentials" | "permission" | "printer" | "host-wide";
 
-export function denial(requirement: Requirement, principal: Pick<Principal, "user" | "permissions" | "printerId">, target: (ref: PrinterRef) => string | undefined): Denial | null {
+export function denial(requirement: Requirement, principal: Pick<Principal, "user" | "permissions" | "printerId"> & { via?: Principal["via"] }, target: (ref: PrinterRef) => string | undefined): Denial | null {
   if (!("permission" in requirement)) return null;
+  if (requirement.localToken && principal.via === "local") return null;
   const { permission } = requirement;
   // Anonymous requests have the guests group's permissions (none unless an admin grants some).
   const allowed = permission === "login" ? !!principal.user : principal.permissions.has(permission);

@@ -20,6 +20,7 @@ import { PRINTER_PREFIX } from "./permissions.ts";
 import { jobPayload, printerState, progressPayload, stateText, type JobContext, type TempPoint } from "./state.ts";
 import type { OctoTracker } from "./tracker.ts";
 import { timelapseConfigPayload } from "./timelapse.ts";
+import { onlineNow, safeModeWord } from "./system.ts";
 import { octoPermissionKeys, OCTO_PERMISSIONS, permissionJson } from "./users.ts";
 
 export const BASE_INTERVAL_MS = 500;
@@ -354,8 +355,8 @@ export class PushHub {
       plugin_hash: "",
       config_hash: "",
       debug: false,
-      safe_mode: null,
-      online: true,
+      safe_mode: safeModeWord(this.ctx.plugins.manager.safeMode),
+      online: onlineNow(this.ctx),
       permissions: OCTO_PERMISSIONS.map(permissionJson),
     };
   }

@@ -5,7 +5,6 @@
  * commands go through the same printer session as the native API.
  */
 import { Elysia } from "elysia";
-import { totalmem } from "node:os";
 import * as v from "valibot";
 import type { Principal } from "../../../accounts/accounts.ts";
 import { CAMERA_TOKEN_PARAM } from "../../../accounts/camera-tokens.ts";
@@ -49,6 +48,7 @@ import type { OctoTracker } from "./tracker.ts";
 import { subscribe } from "../../../events.ts";
 import { currentUser, groupRecord, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
 import { clientAddress, publicOrigin } from "../../auth/reverse-proxy.ts";
+import { systemInfoPayload } from "./system.ts";
 
 /** The API version string OctoPrint reports (`server/api/__init__.py`). */
 export const OCTOPRINT_API = "0.1";
@@ -773,20 +773,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       .get("/api/access/users", () => ({ users: users() }))
       .get("/api/users", () => ({ users: users() }))
       .get("/api/system/commands", () => ({ core: [], custom: [], plugin: [] }))
-      .get("/api/system/info", () => ({
-        systeminfo: {
-          "octoprint.version": ctx.version,
-          "octoprint.safe_mode": false,
-          "octoprint.last_safe_mode.date": "unknown",
-          "env.os.platform": process.platform,
-          "env.os.arch": process.arch,
-          "env.python.version": `bun ${Bun.version}`,
-          "env.hardware.cores": navigator.hardwareConcurrency,
-          "env.hardware.ram": totalmem(),
-          "connectivity.online": true,
-          "systeminfo.generator": "layerline",
-        },
-      }))
+      .get("/api/system/info", () => systemInfoPayload(ctx))
       .get("/api/timelapse", ({ params, query, request }) => {
         const s = printerFor(ctx, params as Record<string, string>);
         return withEtag(request, timelapseListing(s, request, params as Record<string, string>, truthy(query.unrendered)));
