@@ -215,6 +215,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     profile: (id) => jobs.profile(id),
     ownQueue: (id) => queue.view(id).state,
     interruptedJob: (id) => jobs.interrupted(id)?.jobId,
+    firmwareLineage: (family) => library.lineage(family),
   });
   farm.recover();
   const stopFarmRecords = farm.listen(log);

@@ -9,6 +9,7 @@ import * as v from "valibot";
 import type { Bus, Events } from "../events.ts";
 import { ApiKeyStore, type ApiKey } from "./api-keys.ts";
 import { AppKeyRequests } from "./app-keys.ts";
+import { CameraTokenStore } from "./camera-tokens.ts";
 import { dummyHash, hashPassword, PasswordSchema, UsernameSchema, verifyPassword } from "./passwords.ts";
 import { effectivePermissions, parseScope, type Group, type Permission } from "./permissions.ts";
 import { LoginThrottle } from "./rate-limit.ts";
@@ -28,7 +29,8 @@ export const LOCAL_TOKEN_HEADER = "x-layerline-local-token";
 export interface Principal {
   user: User | null;
   permissions: Set<Permission>;
-  via: "session" | "apikey" | "anonymous" | "local";
+  /** "camera": a camera token, which opens one printer's camera picture and nothing else. */
+  via: "session" | "apikey" | "anonymous" | "local" | "camera";
   session?: Session;
   /** The session token itself (only when it came with this request). */
   sessionToken?: string;
@@ -81,6 +83,7 @@ export class Accounts {
   readonly users: UserStore;
   readonly sessions: SessionStore;
   readonly keys: ApiKeyStore;
+  readonly cameraTokens: CameraTokenStore;
   readonly throttle = new LoginThrottle();
   readonly appKeys = new AppKeyRequests();
   private localToken: string | null = null;
@@ -101,6 +104,7 @@ export class Accounts {
     this.users = new UserStore(db);
     this.sessions = new SessionStore(db);
     this.keys = new ApiKeyStore(db);
+    this.cameraTokens = new CameraTokenStore(db);
     this.ownChanges = db.query<{ n: number }, []>("SELECT total_changes() AS n");
     this.dataVersion = db.query<{ data_version: number }, []>("PRAGMA data_version");
   }
@@ -181,6 +185,35 @@ export class Accounts {
     const scope = parseScope(record.scope);
     const permissions = effectivePermissions(this.permissionsOf(user), scope.ok ? scope.permissions : []);
     return { user, permissions, via: "apikey", apiKey: record, rawKey: key, printerId: record.printerId };
+  }
+
+  /**
+   * The camera token for a printer's camera URLs handed to this principal, or null when it has
+   * none to give: only a request made with an API key that may watch that printer gets one (a
+   * browser's page has its session cookie; a key without `webcam` would get a dead link).
+   */
+  cameraTokenFor(principal: Principal, printerId: string, now = Date.now()): string | null {
+    const key = principal.apiKey;
+    if (principal.via !== "apikey" || !key || !principal.rawKey || !principal.permissions.has("webcam")) return null;
+    if (principal.printerId && principal.printerId !== printerId) return null;
+    return this.cameraTokens.issue(key.id, principal.rawKey, printerId, now);
+  }
+
+  /**
+   * Who a camera token speaks for: the user of its key, with the `webcam` permission only if the
+   * user and the key's scope still grant it, restricted to the token's printer. Undefined when
+   * the token is unknown, or its key was revoked or expired, or its user removed or deactivated.
+   */
+  principalForCameraToken(token: string, now = Date.now()): Principal | undefined {
+    const record = this.cameraTokens.find(token);
+    const key = record && this.keys.get(record.apiKeyId);
+    if (!record || !key || (key.expiresAt !== null && key.expiresAt <= now)) return undefined;
+    const user = this.users.get(key.userId);
+    if (!user || !user.active) return undefined;
+    const scope = parseScope(key.scope);
+    const granted = effectivePermissions(this.permissionsOf(user), scope.ok ? scope.permissions : []);
+    const permissions = new Set<Permission>(granted.has("webcam") ? ["webcam"] : []);
+    return { user, permissions, via: "camera", printerId: record.printerId };
   }
 
   /**

@@ -1,18 +1,26 @@
 /**
- * Login throttling (pure; time is passed in). Failed attempts are counted per address and per
- * account in a sliding window; past the limit, further attempts are refused until the window has
- * room again, whatever the password. A success clears the account's and the address's count.
+ * Login throttling (pure; time is passed in). Failed attempts are counted in a sliding window per
+ * account and address together, per address, and per account from everywhere; past a limit,
+ * further attempts are refused until the window has room again, whatever the password. A success
+ * clears the counts it took part in.
+ *
+ * The tight limit is the account's from one address: somebody who knows a user name can then
+ * lock that user out only from their own address, not from everywhere (a lock of 5 failures per
+ * account made locking anybody out trivial). The account's limit over all addresses is much
+ * higher: it caps guessing spread over many addresses without handing out that lock.
  */
 
 export interface ThrottleLimits {
-  /** Failures allowed per account within the window. */
+  /** Failures allowed per account from one address within the window. */
+  perAccountAddress: number;
+  /** Failures allowed per account from all addresses together within the window. */
   perAccount: number;
   /** Failures allowed per address within the window (several people may share one address). */
   perAddress: number;
   windowMs: number;
 }
 
-export const DEFAULT_LIMITS: ThrottleLimits = { perAccount: 5, perAddress: 20, windowMs: 10 * 60_000 };
+export const DEFAULT_LIMITS: ThrottleLimits = { perAccountAddress: 5, perAccount: 50, perAddress: 20, windowMs: 10 * 60_000 };
 
 export class LoginThrottle {
   private readonly failures = new Map<string, number[]>();
@@ -21,13 +29,12 @@ export class LoginThrottle {
 
   /** Milliseconds until another attempt is allowed for this address/account, or 0 if allowed now. */
   retryAfter(address: string, account: string, now: number): number {
-    const byAccount = this.wait(`u:${account.toLowerCase()}`, this.limits.perAccount, now);
-    const byAddress = this.wait(`a:${address}`, this.limits.perAddress, now);
-    return Math.max(byAccount, byAddress);
+    const [pair, byAccount, byAddress] = keys(address, account);
+    return Math.max(this.wait(pair, this.limits.perAccountAddress, now), this.wait(byAccount, this.limits.perAccount, now), this.wait(byAddress, this.limits.perAddress, now));
   }
 
   fail(address: string, account: string, now: number): void {
-    for (const key of [`u:${account.toLowerCase()}`, `a:${address}`]) {
+    for (const key of keys(address, account)) {
       const list = this.recent(key, now);
       list.push(now);
       this.failures.set(key, list);
@@ -36,8 +43,7 @@ export class LoginThrottle {
   }
 
   succeed(address: string, account: string): void {
-    this.failures.delete(`u:${account.toLowerCase()}`);
-    this.failures.delete(`a:${address}`);
+    for (const key of keys(address, account)) this.failures.delete(key);
   }
 
   private wait(key: string, limit: number, now: number): number {
@@ -56,4 +62,10 @@ export class LoginThrottle {
   private prune(now: number): void {
     for (const key of [...this.failures.keys()]) this.recent(key, now);
   }
+}
+
+/** The counters an attempt belongs to: the account from this address, the account, the address. */
+function keys(address: string, account: string): [string, string, string] {
+  const name = account.toLowerCase();
+  return [`p:${name}\u0000${address}`, `u:${name}`, `a:${address}`];
 }

@@ -5,6 +5,7 @@
  * boxes and byte ranges, heat-up waits, the offset → elapsed-time table, and thumbnail blocks.
  * Pure: bytes in, a `MotionAnalysis` out; no I/O, no clock.
  */
+import { HullBuilder } from "./hull.ts";
 import { LongLines, type LongLine } from "./long-lines.ts";
 import {
   A_BIT,
@@ -43,6 +44,10 @@ const STEP = -1;
 /** Klipper-style extended commands: `NAME` or `NAME KEY=value …`. */
 const WORD_COMMAND = /^[A-Za-z_][A-Za-z0-9_]*(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)*\s*$/;
 const Z_CANDIDATE = -2;
+/** Macro names kept per file: enough to say which firmware it needs and to name a few. */
+const MAX_MACROS = 16;
+/** RepRapFirmware's meta commands (`else`, `abort` …) look like macro calls without parameters. */
+const RRF_META_COMMANDS = new Set(["if", "elif", "else", "while", "break", "continue", "abort", "var", "global", "set", "echo", "skip"]);
 /** A row of the progress table every this many bytes (besides every layer start). */
 export const TIMELINE_STEP = 256 * 1024;
 /** Base64 characters of thumbnails collected per file: real ones total a few hundred kB; a hostile file must not fill the memory. */
@@ -138,6 +143,8 @@ export interface MotionAnalysis {
   /** The same by the slicer's feature type (`;TYPE:` comments; "Custom" is start/end G-code). */
   filamentByRole: Record<string, number>;
   printingArea: Box | null;
+  /** The convex hull of the X/Y points printing moves reach, counter-clockwise (see hull.ts). */
+  printingHull: [number, number][];
   travelArea: Box | null;
   layers: Layer[];
   /** Whether layers came from slicer markers or from the heights of extrusion moves. */
@@ -168,6 +175,8 @@ export interface MotionAnalysis {
   endsMidLine: boolean;
   /** The longest command line of each command word (those over LONG_LINE characters). */
   longLines: LongLine[];
+  /** The macros (Klipper-style extended commands, EXCLUDE_OBJECT_* aside) the file calls, by first use, up to MAX_MACROS. */
+  macros: string[];
 }
 
 function emptyBox(): Float64Array {
@@ -229,6 +238,7 @@ export class GcodeAnalyser extends MoveState {
   private readonly roleFilament: number[] = [0];
   private role = 0;
   private readonly printBox = emptyBox();
+  private readonly printHull = new HullBuilder();
   private readonly travelBox = emptyBox();
   private readonly layers: Layer[] = [];
   private layerSource: MotionAnalysis["layerSource"] = "none";
@@ -255,6 +265,7 @@ export class GcodeAnalyser extends MoveState {
   private firstOutOfRangeOffset = -1;
   private binary = false;
   private readonly longLines = new LongLines();
+  private readonly macros: string[] = [];
 
   // Marks for the planner: every TIMELINE_STEP bytes and at layer starts.
   private nextTimeline = 0;
@@ -355,6 +366,7 @@ export class GcodeAnalyser extends MoveState {
       customFilament: this.filament.map((_, t) => this.customFilament[t] ?? 0),
       filamentByRole: Object.fromEntries(this.roleNames.map((name, i) => [name, this.roleFilament[i]!]).filter(([, mm]) => (mm as number) > 0)),
       printingArea: boxOf(this.printBox),
+      printingHull: this.printHull.result(),
       travelArea: boxOf(this.travelBox),
       layers: this.layers,
       layerSource: this.layerSource,
@@ -373,6 +385,7 @@ export class GcodeAnalyser extends MoveState {
       binary: this.binary,
       endsMidLine,
       longLines: this.longLines.result(),
+      macros: this.macros,
     };
   }
 
@@ -498,6 +511,9 @@ export class GcodeAnalyser extends MoveState {
     if (!this.toolsUsed.has(tool)) this.toolsUsed.add(tool);
     includeXY(this.printBox, this.x, this.y);
     include(this.printBox, nx, ny, nz);
+    // An arc's chord points lie on the arc, as the firmware's own do (it cuts arcs into chords too).
+    this.printHull.add(this.x, this.y);
+    this.printHull.add(nx, ny);
     // Layers.
     if (nz !== this.layerZ) {
       if (this.layerSource === "markers") {
@@ -796,7 +812,9 @@ export class GcodeAnalyser extends MoveState {
   private word(buf: Uint8Array, start: number, end: number, offset: number, after: number): void {
     if (!bytesAt(buf, start, end, "EXCLUDE_OBJECT")) {
       // A macro call is a name and KEY=value pairs; prose ("Lorem ipsum, …") is not G-code.
-      if (!WORD_COMMAND.test(text(buf, start, end))) this.garbage(buf, start, end, offset);
+      const source = text(buf, start, end);
+      if (!WORD_COMMAND.test(source)) this.garbage(buf, start, end, offset);
+      else this.macro(source);
       return;
     }
     const source = text(buf, start, end);
@@ -818,6 +836,15 @@ export class GcodeAnalyser extends MoveState {
         }
       }
     }
+  }
+
+  /** Notes the name a macro call uses (not RepRapFirmware's meta commands, which share the form). */
+  private macro(source: string): void {
+    if (this.macros.length >= MAX_MACROS) return;
+    const name = /^\S+/.exec(source)![0];
+    const key = name.toLowerCase();
+    if (RRF_META_COMMANDS.has(key) || this.macros.some((m) => m.toLowerCase() === key)) return;
+    this.macros.push(name);
   }
 
   private objectState(name: string, source: PrintObject["source"]): ObjectState {

@@ -11,8 +11,8 @@ import * as v from "valibot";
 import { AnalysisResultSchema, type AnalysisResult, type SlicerMetadata, type TimelineParts } from "./result.ts";
 import { decodeThumbnails, type Thumbnail } from "./thumbnails.ts";
 
-/** Bump when the figures change, so stored results are redone (8: each layer records its start state, for the layer viewer). */
-export const ANALYSER_VERSION = 8;
+/** Bump when the figures change, so stored results are redone (9: each layer records its start state, for the layer viewer). */
+export const ANALYSER_VERSION = 9;
 
 export class AnalysisError extends Error {
   constructor(
@@ -188,6 +188,7 @@ function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbn
     filamentByRole: Object.fromEntries(Object.entries(m.filamentByRole).map(([k, v]) => [k, round(v, 2)])),
     dimensions: dims(m.printingArea),
     printingArea: roundBox(m.printingArea),
+    printingHull: m.printingHull.map(([x, y]) => [round(x), round(y)] as [number, number]),
     travelArea: roundBox(m.travelArea),
     travelDimensions: dims(m.travelArea),
     layerCount: layers.length,
@@ -207,6 +208,7 @@ function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbn
     thumbnails: thumbnails.map((t) => ({ width: t.width, height: t.height, format: t.format, source: t.source, size: t.data.length })),
     warnings,
     longLines: m.longLines,
+    macros: m.macros,
     durationMs: Math.round(durationMs),
   };
 }

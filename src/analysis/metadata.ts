@@ -380,6 +380,7 @@ export function emptyMetadata(): SlicerMetadata {
     filamentDiameter: [],
     filamentDensity: [],
     printerModel: null,
+    gcodeFlavour: null,
   };
 }
 
@@ -402,6 +403,8 @@ export function extractMetadata(head: string, tail: string): ExtractedMetadata {
   const src: Source = { head, tail, config, colon };
   const meta = emptyMetadata();
   const headStart = head.slice(0, 64 * 1024);
+  // Whichever slicer wrote it: PrusaSlicer's family (and any file with its config block) or Cura.
+  meta.gcodeFlavour = flavour(config["gcode_flavor"] ?? colon["FLAVOR"]);
   for (const rule of RULES) {
     const m = rule.detect.exec(headStart) ?? (rule.name === "Simplify3D" || rule.name === "Kiri:Moto" ? rule.detect.exec(tail) : null);
     if (!m) continue;
@@ -412,4 +415,10 @@ export function extractMetadata(head: string, tail: string): ExtractedMetadata {
   }
   unknown(src, meta);
   return { metadata: meta, config };
+}
+
+/** A flavour as one lower-case word: "klipper", Cura's "UltiGCode" → "ultigcode"; null for none or nonsense. */
+function flavour(value: string | undefined): string | null {
+  const word = value?.trim().replace(/^"|"$/g, "").toLowerCase();
+  return word && /^[a-z0-9_() -]{1,40}$/.test(word) ? word : null;
 }

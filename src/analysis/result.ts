@@ -48,6 +48,12 @@ export const SlicerMetadataSchema = v.object({
   filamentDiameter: v.array(N),
   filamentDensity: v.array(N),
   printerModel: Nullable(v.string()),
+  /**
+   * The firmware the slicer wrote the G-code for, lower-case as the slicer names it: PrusaSlicer's
+   * (and its forks') `gcode_flavor` (marlin2, klipper, reprapfirmware, …), Cura's `;FLAVOR:`
+   * (marlin, ultigcode, griffin, …); null when the file does not say.
+   */
+  gcodeFlavour: Nullable(v.string()),
 });
 export type SlicerMetadata = v.InferOutput<typeof SlicerMetadataSchema>;
 
@@ -73,6 +79,12 @@ export const AnalysisResultSchema = v.object({
   filamentByRole: v.record(v.string(), N),
   dimensions: Nullable(v.object({ width: N, depth: N, height: N })),
   printingArea: Nullable(BoxSchema),
+  /**
+   * The outline of what the file prints: the convex hull of the X/Y points its printing moves
+   * reach, counter-clockwise (empty when it prints nothing). Its farthest corner from a point is
+   * the farthest the print reaches from it: a round bed's fit for any bed centre.
+   */
+  printingHull: v.array(v.tuple([N, N])),
   travelArea: Nullable(BoxSchema),
   travelDimensions: Nullable(v.object({ width: N, depth: N, height: N })),
   layerCount: N,
@@ -113,6 +125,12 @@ export const AnalysisResultSchema = v.object({
    * before it existed.
    */
   longLines: v.optional(v.array(v.object({ line: N, length: N, text: v.string() }))),
+  /**
+   * The macros the file calls: Klipper-style extended commands (`print_start EXTRUDER=250`,
+   * `SET_VELOCITY_LIMIT …`) by name, first use first, up to 16; EXCLUDE_OBJECT_* and
+   * RepRapFirmware's meta commands (`if`, `else` …) are not counted. Only some firmware runs them.
+   */
+  macros: v.array(v.string()),
   /** Milliseconds the analysis took, and its throughput. */
   durationMs: N,
   /**

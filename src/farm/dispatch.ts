@@ -5,30 +5,37 @@
  * dispatcher (dispatcher.ts) feeds it what the host knows and starts what it returns.
  *
  * Rules, as a print farm runs:
- * - a printer takes work only when it is operational, prints nothing, has no interrupted print
- *   waiting for a decision (resume or discard), its own queue is not using it, and its bed is
- *   clear: confirmed by a user after its last print, or that print ended well and the printer
- *   starts the next by itself (auto-start; a failed or cancelled print always waits for a user);
- * - an entry goes to the first free printer it fits (bed, height, nozzle, extruders, heated bed),
- *   earlier entries first; an entry that fits no printer stays queued with the reason, and later
- *   entries go on past it;
+ * - a printer takes work only when it is operational (its firmware identified), prints nothing,
+ *   has no interrupted print waiting for a decision (resume or discard), its own queue is not
+ *   using it, and its bed is clear: confirmed by a user after its last print, or that print
+ *   ended well and the printer starts the next by itself (auto-start; a failed or cancelled
+ *   print always waits for a user);
+ * - an entry goes to the first free printer it fits (firmware, bed, height, nozzle, extruders,
+ *   heated bed), earlier entries first; an entry that fits no printer stays queued with the
+ *   reason, and later entries go on past it;
  * - an entry with several copies may start on several printers at once.
  */
+import { farthestFrom } from "../analysis/hull.ts";
 import type { AnalysisResult } from "../analysis/result.ts";
 import type { QueueState } from "../jobs/queue.ts";
 import type { PrinterProfile } from "../printers/profile.ts";
 import type { PrinterState } from "../printers/status.ts";
+import { firmwareMisfit, firmwareNeed, type FirmwareNeed } from "./firmware.ts";
 
 /** What a print needs of a printer, from its file's analysis. */
 export interface FileNeeds {
   /** Where the file extrudes, in its own coordinates (null: it extrudes nothing). */
   area: { minX: number; maxX: number; minY: number; maxY: number; maxZ: number } | null;
+  /** The outline of what it prints (the convex hull of its printing moves, see analysis/hull.ts); empty with `area` null. */
+  hull: [number, number][];
   /** The nozzle the file was sliced for, mm (null: the file does not say). */
   nozzle: number | null;
   /** How many extruders it uses (the highest tool that extrudes, plus one). */
   tools: number;
   /** It heats the bed. */
   heatedBed: boolean;
+  /** The firmware dialect it needs, from its slicer's flavour or the macros it calls (null: any). */
+  firmware: FirmwareNeed | null;
 }
 
 /**
@@ -52,6 +59,11 @@ export interface FarmPrinterFacts {
   bed: BedState;
   autoStart: boolean;
   profile: PrinterProfile;
+  /**
+   * The firmware family it runs (firmware-quirks id, as detected at its latest connection) and the
+   * families that one extends, nearest first; null while it never said.
+   */
+  firmware: string[] | null;
 }
 
 export interface FarmEntryFacts {
@@ -89,22 +101,26 @@ const NOZZLE_TOLERANCE_MM = 0.01;
 const HEIGHT_TOLERANCE_MM = 0.05;
 
 /** What a file needs, from its analysis. */
-export function fileNeeds(result: Pick<AnalysisResult, "printingArea" | "slicer" | "filament" | "heatUp">): FileNeeds {
+export function fileNeeds(result: Pick<AnalysisResult, "printingArea" | "printingHull" | "slicer" | "filament" | "heatUp" | "macros">): FileNeeds {
   const a = result.printingArea;
   const extruding = result.filament.filter((f) => f.length > 0).map((f) => f.tool);
   const bedTarget = result.slicer.temperatures.bed ?? result.slicer.temperatures.firstLayerBed ?? 0;
   return {
     area: a ? { minX: a.minX, maxX: a.maxX, minY: a.minY, maxY: a.maxY, maxZ: a.maxZ } : null,
+    hull: result.printingHull,
     nozzle: result.slicer.nozzleDiameter,
     tools: extruding.length ? Math.max(...extruding) + 1 : 0,
     heatedBed: bedTarget > 0 || result.heatUp.waits.some((w) => w.heater === "bed" && w.target > 0),
+    firmware: firmwareNeed(result.slicer.gcodeFlavour, result.macros),
   };
 }
 
 const mm = (n: number) => `${Math.round(n * 10) / 10}`;
 
-/** Why a file does not fit a printer (by its profile), in words; null when it fits. */
-export function misfit(needs: FileNeeds, profile: PrinterProfile): string | null {
+/** Why a file does not fit a printer (by its firmware and profile), in words; null when it fits. */
+export function misfit(needs: FileNeeds, profile: PrinterProfile, firmware: FarmPrinterFacts["firmware"]): string | null {
+  const firmwareWhy = firmwareMisfit(needs.firmware, firmware);
+  if (firmwareWhy) return firmwareWhy;
   const { width, depth, height, origin, formFactor } = profile.volume;
   const a = needs.area;
   if (a) {
@@ -115,9 +131,9 @@ export function misfit(needs: FileNeeds, profile: PrinterProfile): string | null
     if (formFactor === "circular") {
       const cx = x0 + width / 2;
       const cy = y0 + depth / 2;
-      const r = width / 2 + m;
-      const far = Math.max(...[a.minX, a.maxX].flatMap((x) => [a.minY, a.maxY].map((y) => Math.hypot(x - cx, y - cy))));
-      if (far > r) return `it reaches ${mm(far)} mm from the centre of the ${mm(width)} mm round bed`;
+      // The outline's farthest corner, not the box's: a round part's box corners are off a round bed it fits.
+      const far = farthestFrom(needs.hull, cx, cy);
+      if (far > width / 2 + m) return `it reaches ${mm(far)} mm from the centre of the ${mm(width)} mm round bed, ${mm(far - width / 2)} mm past its edge`;
     } else if (a.minX < x0 - m || a.maxX > x0 + width + m || a.minY < y0 - m || a.maxY > y0 + depth + m) {
       return `it spans X ${mm(a.minX)}…${mm(a.maxX)}, Y ${mm(a.minY)}…${mm(a.maxY)} mm; the bed is ${mm(width)} × ${mm(depth)} mm`;
     }
@@ -134,6 +150,8 @@ export function misfit(needs: FileNeeds, profile: PrinterProfile): string | null
 /** Why a printer takes no work now, in words; null when it is free. */
 export function notFree(p: FarmPrinterFacts): string | null {
   if (p.state !== "operational" || p.jobRunning) return p.state === "printing" || p.state === "paused" || p.jobRunning ? "printing" : `not ready (${p.state})`;
+  // Connected a moment ago: what it runs decides which files it may take (firmware.ts).
+  if (p.firmware === null) return "not ready (its firmware is being identified)";
   if (p.interrupted) return "an interrupted print waits for you to resume or discard it";
   if (p.ownQueue !== "idle") return "its own queue is using it";
   if (p.bed === "printing" || p.bed === "stopped" || (p.bed === "printed" && !p.autoStart)) return "waiting for the bed to be cleared";
@@ -161,7 +179,7 @@ export function planDispatch(entries: readonly FarmEntryFacts[], printers: reado
       continue;
     }
     const needs = e.needs;
-    const misfits = printers.map((p) => [p, misfit(needs, p.profile)] as const);
+    const misfits = printers.map((p) => [p, misfit(needs, p.profile, p.firmware)] as const);
     const fitting = misfits.filter(([, why]) => why === null).map(([p]) => p);
     if (fitting.length === 0) {
       waiting[e.id] = printers.length === 0 ? "There is no printer." : `Fits no printer: ${misfits.map(([p, why]) => `${p.name}: ${why}`).join("; ")}.`;

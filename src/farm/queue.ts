@@ -97,6 +97,8 @@ export interface FarmQueueOptions {
   ownQueue(printer: string): QueueState;
   /** The job whose interrupted print the printer offers to resume (its stored checkpoint), if any. */
   interruptedJob(printer: string): string | undefined;
+  /** A firmware family (firmware-quirks id) and the families it extends, nearest first. */
+  firmwareLineage(family: string): string[];
   now?: () => number;
 }
 
@@ -392,6 +394,7 @@ export class FarmQueue {
         bed: row.bed,
         autoStart: row.auto_start === 1,
         profile: this.options.profile(s.id),
+        firmware: s.status.firmware ? this.options.firmwareLineage(s.status.firmware.profile) : null,
       };
     });
   }

@@ -41,6 +41,8 @@ export interface HistoryEntry {
   printTime: number;
   outcome: Outcome | "printing";
   reason: string | null;
+  /** What happened along the way without ending it (e.g. the printer's thread restarted and the print went on). */
+  notes: string | null;
   /** Filament pushed, mm (all tools). */
   filament: number;
   /** Resumed after a crash (the print went on from an offset of the file). */
@@ -135,6 +137,7 @@ interface Row {
   print_time: number;
   outcome: Outcome | null;
   reason: string | null;
+  notes: string | null;
   filament_mm: number;
   resumed: number;
   resumed_from_id: number | null;
@@ -156,6 +159,7 @@ const toEntry = (r: Row): HistoryEntry => ({
   printTime: r.print_time,
   outcome: r.outcome ?? "printing",
   reason: r.reason,
+  notes: r.notes,
   filament: r.filament_mm,
   resumed: r.resumed === 1,
   resumedFrom: r.resumed_from_id,
@@ -273,18 +277,19 @@ export class HistoryStore {
       return this.db.query("UPDATE print_history SET print_time = ?, filament_mm = ? WHERE job_id = ? AND outcome IS NULL").run(printTime, filament, job.id).changes > 0;
     }
     const reason = event.state === "done" ? null : (job.reason ?? event.reason ?? null);
+    const notes = job.notes?.length ? job.notes.join(" ") : null;
     const endedAt = job.endedAt ?? Date.now();
     // An end without a start seen (history came up mid-print) makes the whole row at once. An SD
     // print's hash is known only once its card file was matched with a host file, after the start.
     return this.db
       .query(
-        `INSERT INTO print_history (${columns}, ended_at, print_time, outcome, reason, filament_mm)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO print_history (${columns}, ended_at, print_time, outcome, reason, notes, filament_mm)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (job_id) DO UPDATE SET ended_at = excluded.ended_at, print_time = excluded.print_time, outcome = excluded.outcome,
-           reason = excluded.reason, filament_mm = excluded.filament_mm, sha256 = COALESCE(print_history.sha256, excluded.sha256)
+           reason = excluded.reason, notes = excluded.notes, filament_mm = excluded.filament_mm, sha256 = COALESCE(print_history.sha256, excluded.sha256)
          WHERE print_history.outcome IS NULL`,
       )
-      .run(...start, endedAt, printTime, event.state, reason, filament).changes > 0;
+      .run(...start, endedAt, printTime, event.state, reason, notes, filament).changes > 0;
   }
 
   /** Records every printer's job events from the bus; returns the function that stops it. */

@@ -57,7 +57,10 @@ export interface JobLink {
   sdPlanFor(printerId: string, card: SdFile): JobPlan | null;
   sdCopied(printerId: string, cardName: string, file: string): void;
   checkpoint(printerId: string, checkpoint: Checkpoint | null): void;
-  opened(session: PrinterSession): void;
+  /** A new thread of the printer: its scripts and profile, and (unless `offerInterrupted` is false) the print it left interrupted. */
+  opened(session: PrinterSession, offerInterrupted?: boolean): void;
+  /** The running or interrupted job's latest checkpoint on the printer. */
+  interrupted(printerId: string): Checkpoint | undefined;
 }
 
 /** Analysis errors (src/analysis/analysis.ts) that mean the file holds no text G-code a printer could read. */
@@ -182,8 +185,9 @@ export class JobService implements JobLink {
   }
 
   /** A new session: its scripts and profile, and the print it was running when the host stopped. */
-  opened(session: PrinterSession): void {
+  opened(session: PrinterSession, offerInterrupted = true): void {
     void session.setScripts(this.scripts(session.id), this.profile(session.id));
+    if (!offerInterrupted) return;
     const cp = this.checkpoints.get(session.id);
     if (cp) void session.setInterrupted(interruptedSummary(cp, this.whyNot(cp)));
   }

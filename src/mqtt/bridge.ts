@@ -13,6 +13,7 @@ import { subscribe, type Bus } from "../events.ts";
 import type { PrinterEvent, Result } from "../printers/controller.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import type { PrinterSession } from "../printers/session.ts";
+import { perSecondBudget } from "../rate-limit.ts";
 import { MAX_PAYLOAD, parseCommand, refusal, SeenIds, type Command, type CommandActor } from "./commands.ts";
 import { announcedHeaters, discoveryConfigs, hostDiscovery, type DiscoveryMessage } from "./discovery.ts";
 import { availabilityOf, eventMessage, stateDocument, throttle, type Throttle } from "./publish.ts";
@@ -57,6 +58,11 @@ interface PrinterTrack {
 }
 
 const MAX_STOP_WAIT_MS = 2000;
+/**
+ * Refused commands logged a second, at most: anyone who can publish to the broker can send them,
+ * in a loop. The rest are counted and the count logged once a second.
+ */
+export const REFUSALS_LOGGED_PER_SECOND = 5;
 /** The largest packet the broker may send us: a command's payload may be half of it (longer ones are refused with a reply). */
 const MAX_PACKET_BYTES = 2 * MAX_PAYLOAD;
 
@@ -72,9 +78,27 @@ export class MqttBridge {
   private stopped = false;
   /** The broker refused MQTT 5: connect with 3.1.1 (until the settings change). */
   private mqtt311 = false;
+  /**
+   * Every topic this host has left on the broker (retained: the host's status, each printer's
+   * availability and state) or announced to Home Assistant (discovery configs), kept in the
+   * settings. At each connection, what this one does not publish again is taken back: a printer
+   * removed or discovery turned off while the broker was away (or while the host was stopped),
+   * another base topic or discovery prefix. A record rather than a look at the broker's retained
+   * topics: discovery configs are not retained (Home Assistant keeps them), and a subscription's
+   * replay of retained messages has no end to wait for.
+   */
+  private readonly left: Set<string>;
+  /** Of those, the ones the current connection publishes: live, never taken back. */
+  private sent = new Set<string>();
+  private saveQueued = false;
+  private readonly mayLogRefusal = perSecondBudget(REFUSALS_LOGGED_PER_SECOND);
+  /** Refusals not logged since the last count was logged, and the timer that logs it. */
+  private unlogged = 0;
+  private unloggedTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: MqttBridgeOptions) {
     this.config = options.settings.config();
+    this.left = new Set(options.settings.publishedTopics());
   }
 
   /** Listens to the bus and connects if the bridge is enabled. */
@@ -110,6 +134,8 @@ export class MqttBridge {
       this.stopped = true;
       this.unsubscribe?.();
       this.unsubscribe = null;
+      if (this.unloggedTimer) clearTimeout(this.unloggedTimer);
+      this.logUnlogged();
       await this.close();
     });
   }
@@ -216,14 +242,57 @@ export class MqttBridge {
     const { baseTopic, discovery, discoveryPrefix } = this.config;
     this.setState("connected", null);
     this.options.log(`mqtt: connected to ${this.current.broker} as ${baseTopic}`);
-    client.publish(hostStatusTopic(baseTopic), ONLINE, { qos: 1, retain: true });
+    // A new session: everything is sent again, as it is now.
+    this.tracks.clear();
+    this.sent = new Set();
+    this.put(hostStatusTopic(baseTopic), ONLINE, { qos: 1, retain: true });
     client.subscribe([commandFilter(baseTopic), ...(discovery ? [haStatusTopic(discoveryPrefix)] : [])], { qos: 1 }, (e) => {
       if (e) this.setState("connected", `Could not subscribe to the command topics: ${e.message}`);
     });
-    // A new session: everything is sent again, as it is now.
-    this.tracks.clear();
     if (discovery) this.publish(hostDiscovery({ prefix: discoveryPrefix, base: baseTopic, version: this.options.version }));
     for (const s of this.options.printers.list()) this.statusChanged(s.id);
+    // What earlier sessions left that this one does not send again is no longer true.
+    this.takeBack([...this.left].filter((topic) => !this.sent.has(topic)));
+  }
+
+  /** Publishes a topic the broker keeps (retained) or Home Assistant does (a discovery config), noting it in `left`. */
+  private put(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): void {
+    const client = this.client;
+    if (!client) return;
+    this.sent.add(topic);
+    if (!this.left.has(topic)) {
+      this.left.add(topic);
+      this.saveLeft();
+    }
+    client.publish(topic, payload, options);
+  }
+
+  /**
+   * Deletes topics from the broker and Home Assistant: an empty retained message (what clears a
+   * retained topic, and what Home Assistant takes as "remove this entity"). Each leaves `left`
+   * once the broker has acknowledged it; one lost with the connection is taken back next time.
+   */
+  private takeBack(topics: readonly string[]): void {
+    const client = this.client;
+    if (!client) return;
+    for (const topic of topics) {
+      this.sent.delete(topic);
+      client.publish(topic, "", { qos: 1, retain: true }, (e) => {
+        // Published again since (a printer re-announced): live, so it stays noted.
+        if (e || this.sent.has(topic) || !this.left.delete(topic)) return;
+        this.saveLeft();
+      });
+    }
+  }
+
+  /** Stores `left` once per turn of the event loop, however many topics changed in it. */
+  private saveLeft(): void {
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    queueMicrotask(() => {
+      this.saveQueued = false;
+      this.guard(() => this.options.settings.savePublishedTopics([...this.left].sort()));
+    });
   }
 
   private track(id: string): PrinterTrack {
@@ -233,16 +302,15 @@ export class MqttBridge {
   }
 
   private statusChanged(id: string): void {
-    const client = this.client;
     const session = this.options.printers.get(id);
-    if (!client?.connected || !session) return;
+    if (!this.client?.connected || !session) return;
     const base = this.config.baseTopic;
     const t = this.track(id);
     if (this.config.discovery) this.announce(session, t, false);
     const availability = availabilityOf(session.status);
     if (availability !== t.availability) {
       t.availability = availability;
-      client.publish(availabilityTopic(base, id), availability, { qos: 1, retain: true });
+      this.put(availabilityTopic(base, id), availability, { qos: 1, retain: true });
     }
     this.publishState(id, t);
   }
@@ -256,7 +324,7 @@ export class MqttBridge {
     const decision = throttle(t.throttle, text, now, this.options.stateIntervalMs ?? 1000);
     if (decision.action === "now") {
       t.throttle = { sent: text, at: now };
-      this.client.publish(stateTopic(this.config.baseTopic, id), text, { qos: 0, retain: true });
+      this.put(stateTopic(this.config.baseTopic, id), text, { qos: 0, retain: true });
     } else if (decision.action === "wait" && !t.timer) {
       t.timer = setTimeout(() => {
         t.timer = null;
@@ -275,13 +343,15 @@ export class MqttBridge {
     const messages = discoveryConfigs({ prefix: this.config.discoveryPrefix, base: this.config.baseTopic, printer, heaters, version: this.options.version });
     // Entities of heaters no longer reported are removed.
     const topics = new Set(messages.map((m) => m.topic));
-    for (const gone of t.topics.filter((topic) => !topics.has(topic))) this.publish({ topic: gone, config: null });
+    this.takeBack(t.topics.filter((topic) => !topics.has(topic)));
     t.topics = [...topics];
     for (const m of messages) this.publish(m);
   }
 
+  /** A discovery config: not retained (sent again when Home Assistant starts), so no ghost outlives its printer. */
   private publish(m: DiscoveryMessage): void {
-    this.client?.publish(m.topic, m.config === null ? "" : JSON.stringify(m.config), { qos: 1, retain: false });
+    if (m.config === null) this.takeBack([m.topic]);
+    else this.put(m.topic, JSON.stringify(m.config), { qos: 1, retain: false });
   }
 
   private event(id: string, event: PrinterEvent): void {
@@ -298,15 +368,12 @@ export class MqttBridge {
 
   /** A printer added: announced; removed: its entities and retained topics are deleted. */
   private printersChanged(): void {
-    const client = this.client;
-    if (!client?.connected) return;
+    if (!this.client?.connected) return;
     const ids = new Set(this.options.printers.list().map((s) => s.id));
     for (const [id, t] of this.tracks) {
       if (ids.has(id)) continue;
       if (t.timer) clearTimeout(t.timer);
-      for (const topic of t.topics) this.publish({ topic, config: null });
-      client.publish(stateTopic(this.config.baseTopic, id), "", { qos: 1, retain: true });
-      client.publish(availabilityTopic(this.config.baseTopic, id), "", { qos: 1, retain: true });
+      this.takeBack([...t.topics, stateTopic(this.config.baseTopic, id), availabilityTopic(this.config.baseTopic, id)]);
       this.tracks.delete(id);
     }
     for (const id of ids) this.statusChanged(id);
@@ -325,7 +392,7 @@ export class MqttBridge {
     }
     const command = parsed.command;
     if (command.id !== null && !this.seen.first(`${command.printer}/${command.id}`)) {
-      this.options.log(`mqtt: command ${command.verb} id ${command.id} on ${command.printer} was received again; done once only`);
+      this.logRefusal(`mqtt: command ${command.verb} id ${command.id} on ${command.printer} was received again; done once only`);
       return;
     }
     void this.run(topic, command);
@@ -375,11 +442,30 @@ export class MqttBridge {
   private commandDone(topic: string, printer: string | null, command: { id: string | null; verb: string | null }, error: string | null): void {
     const message = error === null ? "done" : `refused: ${error}`;
     this.current = { ...this.current, lastCommand: { at: Date.now(), topic, ok: error === null, message } };
-    if (error !== null) this.options.log(`mqtt: command on ${topic} ${message}`);
+    if (error !== null) this.logRefusal(`mqtt: command on ${topic} ${message}`);
     if (printer && this.options.printers.get(printer) && this.client?.connected) {
       const reply = { id: command.id, command: command.verb, ok: error === null, ...(error === null ? {} : { error }) };
       this.client.publish(replyTopic(this.config.baseTopic, printer), JSON.stringify(reply), { qos: 1, retain: false });
     }
+  }
+
+  /** A refused (or repeated) command's log line, within the budget; beyond it, counted. */
+  private logRefusal(line: string): void {
+    if (this.mayLogRefusal("refused", Date.now())) {
+      this.options.log(line);
+      return;
+    }
+    this.unlogged++;
+    this.unloggedTimer ??= setTimeout(() => {
+      this.unloggedTimer = null;
+      this.logUnlogged();
+    }, 1000);
+  }
+
+  private logUnlogged(): void {
+    if (this.unlogged === 0) return;
+    this.options.log(`mqtt: ${this.unlogged} more refused command(s) not logged (at most ${REFUSALS_LOGGED_PER_SECOND} a second are; the latest is on Settings → MQTT)`);
+    this.unlogged = 0;
   }
 
   /** HA (re)started: it forgets entities until their configs arrive again, then needs the states. */

@@ -8,6 +8,9 @@ import * as v from "valibot";
 import type { SettingsStore } from "../db/settings.ts";
 
 const KEY = "mqtt.config";
+const PUBLISHED_KEY = "mqtt.published";
+/** Topics the bridge left on the broker or announced to Home Assistant (see MqttBridge `left`). */
+const PublishedSchema = v.array(v.pipe(v.string(), v.maxLength(2000)));
 
 /** One topic level or several, no wildcards (they are not allowed in published topic names), no empty levels. */
 export const BaseTopicSchema = v.pipe(
@@ -102,4 +105,6 @@ export class MqttSettings {
 
   config = (): MqttConfig => ({ ...defaultConfig(), ...this.store.get(KEY, v.partial(MqttConfigSchema), {}) });
   save = (config: MqttConfig) => this.store.set(KEY, config);
+  publishedTopics = (): string[] => this.store.get(PUBLISHED_KEY, PublishedSchema, []);
+  savePublishedTopics = (topics: string[]) => this.store.set(PUBLISHED_KEY, topics);
 }

@@ -20,7 +20,7 @@ import { checkCompatibility } from "./compat.ts";
 import { findPluginDirs, fingerprint, folderFiles, readPlugin, type Found, type Origin } from "./discovery.ts";
 import { bridgeEvents } from "./events-bridge.ts";
 import { refuseExits, unattributedMessage, type Uncaught } from "./exit-guard.ts";
-import { perSecondBudget } from "./rate-limit.ts";
+import { perSecondBudget } from "../rate-limit.ts";
 import { attempt, describe, guarded } from "./guard.ts";
 import { createContext, Registrations, type PluginBus } from "./host-api.ts";
 import { recoverInterruptedInstalls } from "./install.ts";
@@ -513,7 +513,7 @@ export class PluginManager {
         if (p.status === "enabled") this.disableForFaults(p.id, `${r.message} (printer ${printer})`);
         return;
       case "hung":
-        this.disableBroken(p.id, `disabled because ${r.message}`, "An interrupted print can be resumed from the dashboard");
+        this.disableBroken(p.id, `disabled because ${r.message}`, r.print === "went on" ? "The print went on without it" : "An interrupted print can be resumed from the dashboard");
         return;
       case "loadFailed":
         this.fault(p.id, "loading in the printer's Worker", r.message, printer);

@@ -15,13 +15,17 @@
 import { machineView } from "../plugins/serial/machine-view.ts";
 import { LinePipeline, type LineHooks } from "../plugins/serial/pipeline.ts";
 import type { MachineState } from "../plugins/sdk.ts";
-import { commandCode, ProtocolEngine, type EngineEvent, type LinkProblem } from "../protocol/engine.ts";
+import { commandCode, ProtocolEngine, type AdoptedLink, type EngineEvent, type LinkProblem } from "../protocol/engine.ts";
 import type { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { BASE_PROFILE } from "../protocol/quirks-library.ts";
 import { LineSplitter } from "../protocol/line-splitter.ts";
 import { isPrintableListing, shortName, type SdMessage } from "../protocol/sd.ts";
 import { detectPrinter } from "../transport/detect.ts";
 import { SerialTransport } from "../transport/serial.ts";
+import { WRITTEN } from "../transport/binding.ts";
+import { MachineTracker } from "../jobs/machine-state.ts";
+import { HandoffWriter } from "./handoff.ts";
+import { lineNumberAt, stoppedThread, wentOnNote } from "./continuation.ts";
 import { TransportError, type Transport } from "../transport/transport.ts";
 import { VirtualTransport } from "../virtual/transport.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
@@ -38,6 +42,39 @@ import { LinkStats } from "./link-stats.ts";
 import { PromptTracker } from "./prompt.ts";
 import type { PrinterRecord } from "./record.ts";
 import { initialStatus, isJobRunning, type Interrupted, type Job, type PrinterStatus, type Problem, type Progress } from "./status.ts";
+
+/**
+ * What a new printer thread gets to take over the link, and the print, of one the watchdog
+ * stopped (see session.ts and continuation.ts): the tty's descriptor, the firmware as the link
+ * knew it, and what the stopped thread left on the link (handoff.ts).
+ */
+export interface LinkTakeover {
+  fd: number;
+  port: string;
+  baud: number;
+  link: AdoptedLink;
+  /** The start of a reply the stopped thread had read without its end; null: unknown (the first line is dropped). */
+  partial: Uint8Array | null;
+  /** What the status knew that the new thread would have to ask again. */
+  temperatures: PrinterStatus["temperatures"];
+  sd: PrinterStatus["sd"];
+  limits: PrinterStatus["limits"];
+  /** The print that goes on as the same job, and what its record says of the restart. */
+  job?: {
+    job: Job;
+    progress: Progress | null;
+    printedBefore: number;
+    /** Who hung (in words) and when (ms since 1970), for what the job's record says. */
+    culprit: string;
+    hungAt: number;
+    /** A host print: the end of the last file line written whole, the job's checkpoint and plan. */
+    host?: { offset: number; checkpoint: Checkpoint; plan: JobPlan };
+    /** An SD print: where the firmware was in its file. */
+    sd?: { pos: number };
+  };
+  /** A print ended with the restart: its after-failure script runs once the link is taken over. */
+  failed?: boolean;
+}
 
 /** One line of the terminal: what was sent or received, or a note from the host. */
 export interface LogLine {
@@ -81,6 +118,8 @@ export interface ControllerOptions {
   extraPorts?: readonly string[];
   /** Plugins' serial-path hooks (loaded in this Worker); see src/plugins/serial/. */
   hooks?: LineHooks;
+  /** Where this thread leaves the link's state for a thread that may have to replace it (handoff.ts). */
+  handoff?: SharedArrayBuffer;
   publish(output: ControllerOutput): void;
 }
 
@@ -132,7 +171,14 @@ export class PrinterController {
   private engine: ProtocolEngine | undefined;
   private stream: ActiveStream | undefined;
   private sdJob: SdJob | undefined;
-  private readonly lines = new LineSplitter();
+  private readonly lines: LineSplitter;
+  private readonly handoff: HandoffWriter | undefined;
+  /** Writes the kernel has not taken whole yet: what the handoff says was written waits for them. */
+  private writesPending = 0;
+  /** A link taken over from a stopped thread, until its earlier lines are answered (see `adopt`). */
+  private takingOver: { settle: (r: Result<{ ms: number }>) => void; since: number; culprit: string | null; hungAt: number; offset: number; failed: boolean; why: string | null } | undefined;
+  /** The stopped thread's unfinished reply was too long to keep: the first line received is its rest. */
+  private dropFirstLine = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
   /** The flight recorder's line count at the last publish: the terminal gets the lines after it. */
@@ -202,6 +248,9 @@ export class PrinterController {
     this.window = options.record.window;
     this.status.link.maxWindow = this.window;
     this.recorder = new FlightRecorder({ name: options.record.id, dir: options.traceDir });
+    const handoff = options.handoff ? new HandoffWriter(options.handoff) : undefined;
+    this.handoff = handoff;
+    this.lines = new LineSplitter(handoff ? { bytes: handoff.partialBytes, publish: (n) => handoff.partial(n) } : undefined);
     const resume = () => this.flush();
     this.outgoing = new LinePipeline(options.hooks, ["queue", "send"], (line, tag) => this.enqueueLine(line, tag), resume);
     this.incoming = new LinePipeline(options.hooks, ["receive"], (line) => this.engine?.receive(line, this.now()), resume);
@@ -229,6 +278,7 @@ export class PrinterController {
       this.transport = undefined;
       return this.openFailed(e, transport.description);
     }
+    if (transport instanceof SerialTransport) this.handoff?.tty(transport.fd ?? -1);
     const profile = this.options.library.get(BASE_PROFILE);
     this.engine = new ProtocolEngine({ quirks: profile, library: this.options.library, window: this.window });
     this.status.limits = null;
@@ -315,6 +365,7 @@ export class PrinterController {
       this.outgoing.pushScript(null, from.prologue.lift);
       this.whenSettled(() => this.lifted());
     } else this.runScript("beforePrintStarted");
+    this.noteContinuable();
     this.flush();
     return ok(null);
   }
@@ -531,7 +582,14 @@ export class PrinterController {
   private lifted(): void {
     const r = this.resuming;
     this.resuming = undefined;
+    this.noteContinuable();
     if (r && this.isJobActive()) this.outgoing.pushScript(null, r.restore);
+  }
+
+  /** Whether a thread replacing this one could go on with the print from its next line (handoff.ts). */
+  private noteContinuable(): void {
+    const s = this.status.job?.state;
+    this.handoff?.continuable(this.stream?.kind === "print" && (s === "printing" || s === "starting") && this.resuming === undefined);
   }
 
   /** The user's scripts (missing ones: the defaults) and the printer profile they read. */
@@ -696,6 +754,155 @@ export class PrinterController {
     return ok(this.recorder.jsonl());
   }
 
+  /**
+   * Takes over the link of a printer thread the watchdog stopped: its tty's descriptor as it is
+   * (not reopened, not reconfigured: no DTR reset), the firmware as that link knew it, and the
+   * print it ran as the same job — a host print goes on from the first file line the stopped
+   * thread had not written whole, an SD print is followed on. Nothing new goes out until the
+   * printer has answered the lines that thread wrote (src/protocol/engine.ts `adopt`); if that
+   * cannot be made sure of, the print ends as interrupted (offered for resuming) and the
+   * after-failure script runs. Resolves then: ok, or why the print could not go on.
+   */
+  async adopt(t: LinkTakeover): Promise<Result<{ ms: number }>> {
+    if (this.transport) return fail("already_connected", "The printer is already connected.", "Nothing to take over.");
+    const since = performance.now();
+    const now = since;
+    // The print's bookkeeping at the first line not written, read before the link is taken (the file may be gone).
+    const host = t.job?.host ? await this.prepareContinuation(t.job.job, t.job.host, t.job.printedBefore) : undefined;
+    const transport = new SerialTransport({ path: t.port, baudRate: t.baud, adopt: t.fd });
+    this.transport = transport;
+    this.status.connection = { port: t.port, baud: t.baud };
+    try {
+      await transport.open({ data: (chunk) => this.onData(chunk), closed: (error) => this.onTransportClosed(error) });
+    } catch (e) {
+      this.transport = undefined;
+      return this.openFailed(e, transport.description) as Result<never>;
+    }
+    this.handoff?.tty(transport.fd ?? -1);
+    this.note(`Taking over ${transport.description} from the printer's stopped thread`);
+    const engine = new ProtocolEngine({ quirks: this.options.library.get(BASE_PROFILE), library: this.options.library, window: this.window });
+    this.engine = engine;
+    this.linkStats.reset();
+    // Its events (the link operational, and taken over at once when no answer is owed) are handled at the flush below.
+    engine.adopt(t.link, now);
+    const caps = t.link.capabilities;
+    this.status.firmware = { name: t.link.firmwareName || "unknown firmware", profile: engine.profile.id, overlays: engine.profile.overlays, capabilities: { ...caps } };
+    this.status.temperatures = structuredClone(t.temperatures);
+    this.status.sd = { ...structuredClone(t.sd), upload: null };
+    this.status.limits = t.limits;
+    if (t.partial) this.lines.push(t.partial, this.received);
+    else this.dropFirstLine = true;
+    const job = t.job;
+    let offset = -1;
+    if (job) {
+      this.plan = host?.ok ? host.value.plan : EMPTY_PLAN;
+      this.settled = undefined;
+      this.status.job = { ...structuredClone(job.job), state: "printing", notes: [...(job.job.notes ?? [])] };
+      this.status.progress = job.progress ? { ...job.progress } : null;
+      this.lastCheckpoint = 0;
+      if (host?.ok) {
+        const c = host.value;
+        offset = c.offset;
+        this.run = c.run;
+        this.stream = { kind: "print", file: job.job.file, source: c.source, queuedTo: c.offset, ackedTo: c.acked, linesSent: job.progress?.linesSent ?? 0, fedTo: c.offset };
+        this.machineState = machineView(c.run.tracker);
+      } else if (job.sd) {
+        this.run = new JobRun(EMPTY_PLAN, { size: job.job.size, scale: 1, now, printedBefore: job.printedBefore });
+        this.sdJob = { name: job.job.file, pos: job.sd.pos, size: job.job.size, notPrinting: 0, started: true };
+        engine.setSdPolling(true, now);
+      }
+      this.setState("printing", null);
+    } else {
+      this.setState("operational", null);
+    }
+    const why = host && !host.ok ? host.error.message : null;
+    const result = new Promise<Result<{ ms: number }>>((settle) => {
+      this.takingOver = { settle, since, culprit: job?.culprit ?? null, hungAt: job?.hungAt ?? 0, offset, failed: t.failed === true || why !== null, why };
+    });
+    // The link is taken over all the same (no reset); the print ends as interrupted, offered for resuming.
+    if (why !== null) this.endJob("failed", `${stoppedThread(job!.culprit)}; the print could not go on: ${why}. It can be resumed.`, false, true);
+    this.publishNow();
+    this.flush();
+    return result;
+  }
+
+  /** The takeover's outcome: the printer answered the stopped thread's lines (reason null), or not. */
+  private tookOver(reason: string | null, answered = 0): void {
+    const t = this.takingOver;
+    if (!t) return;
+    const now = performance.now();
+    const ms = Math.round(now - t.since);
+    const job = this.status.job;
+    if (reason === null) {
+      this.note(`Took over the link: the printer answered the ${answered} line(s) the stopped thread had sent without hearing back (in ${ms} ms); going on${t.offset >= 0 ? ` from byte ${t.offset} of the file` : ""}.`);
+      const s = this.stream;
+      if (s?.kind === "print" && this.run && job) {
+        s.ackedTo = t.offset;
+        if (this.run.tookOver(t.offset, now)) this.layerBegan(job);
+      }
+      if (job && isJobRunning(job.state) && t.culprit) job.notes = [...(job.notes ?? []), wentOnNote(t.culprit, (Date.now() - t.hungAt) / 1000)];
+      if (t.offset >= 0) this.engine?.sentUpTo(t.offset);
+      if (t.failed) this.runScript("afterPrintFailed");
+      this.settleTakeover(t.why === null ? ok({ ms }) : fail("not_continued", t.why, "Resume the print from the banner, or discard it."));
+      this.sendCheckpoint(true);
+      this.publishNow();
+      return;
+    }
+    const why = `Whether the printer took every line the stopped thread had sent cannot be made sure of: ${reason}.`;
+    this.note(why);
+    if (job && isJobRunning(job.state)) this.endJob("failed", `${stoppedThread(t.culprit ?? "code on it")}; the print could not go on: ${reason}. It can be resumed.`, true, true);
+    else if (t.failed) this.runScript("afterPrintFailed");
+    this.settleTakeover(fail("not_continued", why, "Resume the print from the banner, or discard it."));
+    this.flush();
+  }
+
+  private settleTakeover(result: Result<{ ms: number }>): void {
+    const t = this.takingOver;
+    this.takingOver = undefined;
+    t?.settle(result);
+  }
+
+  /**
+   * A host print's bookkeeping at `offset` (the end of the last file line the stopped thread
+   * wrote whole): its lines from the checkpoint's layer start up to there fed again through a
+   * JobRun (machine state, cancelled objects, layers — as a resumed print starts), and the file
+   * source standing at the next line.
+   */
+  private async prepareContinuation(job: Job, c: { offset: number; checkpoint: Checkpoint; plan: JobPlan }, printedBefore: number): Promise<Result<{ run: JobRun; source: GcodeSource; offset: number; acked: number; plan: JobPlan }>> {
+    const path = `${this.options.filesDir}/${job.file}`;
+    const handle = Bun.file(path);
+    if (!(await handle.exists())) return fail("file_not_found", `the file "${job.file}" is no longer there`, "Upload it again.");
+    if (handle.size !== job.size || (c.plan.sha256 && job.sha256 && c.plan.sha256 !== job.sha256)) return fail("file_changed", `the file "${job.file}" changed during the print`, "Start it again.");
+    const cp = c.checkpoint;
+    const anchor = cp.layer ? cp.layer.offset : 0;
+    const lo = Math.min(anchor, cp.offset);
+    const hi = Math.max(anchor, cp.offset);
+    const anchorLine = lineNumberAt(anchor, cp, await handle.slice(lo, hi).bytes());
+    const now = performance.now();
+    const cancelled = job.objects.filter((o) => o.cancelled).map((o) => o.name);
+    const run = new JobRun(c.plan, {
+      size: job.size,
+      scale: 1,
+      now,
+      printedBefore,
+      from: { jobId: job.id, offset: anchor, line: anchorLine, state: cp.layer?.state ?? new MachineTracker().snapshot(), layer: cp.layer?.index ?? null, prologue: { lift: [], restore: [] }, cancelled },
+    });
+    const source = new GcodeSource(path, job.size, anchor, anchorLine);
+    for (;;) {
+      const line = source.nextWithin(c.offset);
+      if (line === null) break;
+      if (line === undefined) {
+        if (source.error) return fail("file_unreadable", `the file "${job.file}" could not be read: ${source.error.message}`, "Upload it again.");
+        if (source.done) break;
+        await source.fill();
+        continue;
+      }
+      run.fed(line);
+    }
+    run.tookOver(cp.offset, now);
+    return ok({ run, source, offset: c.offset, acked: cp.offset, plan: c.plan });
+  }
+
   /** Stops the link and timers; used when the worker ends. */
   async dispose(): Promise<void> {
     await this.shutdownLink();
@@ -747,7 +954,13 @@ export class PrinterController {
     }
   }
 
-  private readonly received = (line: string): void => this.incoming.push(line, -1, "firmware");
+  private readonly received = (line: string): void => {
+    if (this.dropFirstLine) {
+      this.dropFirstLine = false;
+      return;
+    }
+    this.incoming.push(line, -1, "firmware");
+  };
 
   /** Feeds job lines into free slots, writes what the engine wants sent, handles its events. */
   private flush(now = this.now()): void {
@@ -763,6 +976,8 @@ export class PrinterController {
   }
 
   private flushAt(engine: ProtocolEngine, now: number): void {
+    // Before any plugin's hook may run: the answers taken so far, for a thread that may replace this one.
+    this.handoff?.acked(engine.lastAckedN);
     // Handling events can free slots or queue lines (acks, notices); loop until it settles.
     for (let round = 0; round < 100; round++) {
       this.feed(now);
@@ -867,12 +1082,36 @@ export class PrinterController {
     if (!transport) return;
     // The transport keeps the order of writes; a failed write also closes the link (reported there).
     const written = transport.write(this.encoder.encode(text));
+    if (this.handoff) this.wrote(written === WRITTEN, written);
     // A serial write the kernel took at once comes back as the same settled promise: nothing to watch.
     if (written === this.written) return;
     this.written = written;
     this.lastWrite = written.catch((e: Error) => {
       this.note(`Write failed: ${e.message}`);
     });
+  }
+
+  /**
+   * For a thread that may have to replace this one: what is written whole. While a write waits
+   * for room in the kernel, part of a line may be there: -2, not known, until the writes are done.
+   */
+  private wrote(whole: boolean, written: Promise<void>): void {
+    const handoff = this.handoff!;
+    if (!whole) {
+      this.writesPending++;
+      const done = () => {
+        if (--this.writesPending === 0) this.publishWritten(handoff);
+      };
+      written.then(done, done);
+    }
+    if (this.writesPending > 0) handoff.written(-2, -1, false);
+    else this.publishWritten(handoff);
+  }
+
+  private publishWritten(handoff: HandoffWriter): void {
+    const engine = this.engine;
+    if (!engine) return;
+    handoff.written(engine.nextLineNumber - 1, this.stream?.kind === "print" ? engine.wholeTag(this.outgoing.firstTag) : -1, engine.resending);
   }
 
   private armTimer(at: number | undefined): void {
@@ -1009,6 +1248,12 @@ export class PrinterController {
         return;
       case "state":
         this.onLinkState(e.state, e.problem);
+        return;
+      case "adopted":
+        this.tookOver(null, e.answered);
+        return;
+      case "adoptFailed":
+        this.tookOver(e.reason);
         return;
     }
   }
@@ -1214,11 +1459,13 @@ export class PrinterController {
   }
 
   private onTransportClosed(error: TransportError): void {
+    this.handoff?.tty(-1);
     this.transport = undefined;
     this.engine?.close();
     this.engine = undefined;
     if (this.isJobActive()) this.endJob("failed", `The connection was lost: ${error.message}`);
     this.endUpload(`The connection was lost: ${error.message}`);
+    this.settleTakeover(fail(error.code, error.message, error.hint));
     this.setState("error", { code: error.code, message: error.message, hint: error.hint });
   }
 
@@ -1227,9 +1474,11 @@ export class PrinterController {
     this.timer = undefined;
     this.timerAt = Infinity;
     const transport = this.transport;
+    this.handoff?.tty(-1);
     this.transport = undefined;
     this.engine?.close();
     this.engine = undefined;
+    this.settleTakeover(fail("link_closed", "The link closed before the printer had answered the stopped thread's last lines.", "Connect again."));
     this.lines.reset();
     this.outgoing.reset();
     this.incoming.reset();
@@ -1316,6 +1565,7 @@ export class PrinterController {
   /** The job's status and bookkeeping at its start (the stream or SD job is already set). */
   private beginJob(file: string, source: "host" | "sd", size: number, plan: JobPlan, from?: ResumeFrom): void {
     const now = performance.now();
+    this.engine?.forgetTags();
     this.plan = plan;
     this.settled = undefined;
     const scale = this.options.record.transport === "virtual" ? 1 / (this.options.virtual?.timeScale || 1) : 1;
@@ -1572,6 +1822,7 @@ export class PrinterController {
     this.publishTimer = undefined;
     this.updateProgress();
     this.sendCheckpoint();
+    this.noteContinuable();
     const engine = this.engine;
     if (engine) {
       this.status.link = {

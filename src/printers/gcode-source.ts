@@ -89,6 +89,25 @@ export class GcodeSource {
     return undefined;
   }
 
+  /**
+   * The next command if its line ends at or before byte `end`; null when it ends past it (that
+   * line is read again by the next call); undefined when the loaded bytes are used up (`next`).
+   */
+  nextWithin(end: number): SourceLine | null | undefined {
+    const pos = this.pos;
+    const lineNo = this.lineNo;
+    const line = this.next();
+    if (line === undefined || line.end <= end) return line;
+    this.pos = pos;
+    this.lineNo = lineNo;
+    return null;
+  }
+
+  /** The byte offset of the next byte to read (the start of the next line). */
+  get offset(): number {
+    return this.bufferStart + this.pos;
+  }
+
   /** Whether a fill should start now: less than half a chunk left and more on disk. */
   wantsFill(): boolean {
     return this.loading === undefined && this.loadedTo < this.size && this.buffer.length - this.pos < CHUNK / 2;

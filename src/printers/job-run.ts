@@ -28,6 +28,8 @@ export interface JobRunOptions {
   /** Monotonic ms now (the job's start). */
   now: number;
   from?: ResumeFrom;
+  /** Seconds the job had printed before this run took it over (a restarted thread going on with it). */
+  printedBefore?: number;
 }
 
 export class JobRun {
@@ -143,13 +145,18 @@ export class JobRun {
 
   /** Seconds printing so far, pauses excluded. */
   printSeconds(now: number): number {
+    return (this.options.printedBefore ?? 0) + this.runSeconds(now);
+  }
+
+  /** Seconds printing in this run. */
+  private runSeconds(now: number): number {
     const paused = this.pausedTotal + (this.pausedSince !== undefined ? now - this.pausedSince : 0);
     return Math.max(0, (now - this.startMs - paused) / 1000);
   }
 
-  /** Printing seconds less the time spent waiting for heaters: the pace the estimate learns from. */
+  /** Printing seconds (of this run: the estimate learns from its start) less the time spent waiting for heaters. */
   private activeSeconds(now: number): number {
-    return Math.max(0, this.printSeconds(now) - this.heatingMs / 1000);
+    return Math.max(0, this.runSeconds(now) - this.heatingMs / 1000);
   }
 
   /** A line of the file on its way to the printer: the lines to send instead (null: as it is). */
@@ -191,6 +198,15 @@ export class JobRun {
       this.estimator.slicerProgress(at, minutes, this.activeSeconds(now));
     }
     return this.reached(offset, now);
+  }
+
+  /**
+   * The job's lines up to `offset` were fed and acknowledged under a thread before this one (it
+   * was stopped, and this run took the job over): taken as done, nothing learnt of the pace.
+   */
+  tookOver(offset: number, now: number): boolean {
+    this.unsettledRows = 2;
+    return this.acked(offset, now);
   }
 
   /** An SD print's position, from the firmware: rows and layers as for acknowledged lines. */

@@ -10,26 +10,38 @@ import type { Scripts } from "../jobs/scripts.ts";
 import type { PrinterProfile } from "./profile.ts";
 import { IN_PLUGIN_WHAT, type SerialPluginReport, type SerialPluginSpec } from "../plugins/serial/protocol.ts";
 import { releaseTty } from "../transport/binding.ts";
+import { duplicateFd } from "../transport/termios.ts";
 import { workerUrl } from "../worker-url.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
-import type { LogLine, Result } from "./controller.ts";
+import type { LinkTakeover, LogLine, Result } from "./controller.ts";
+import { takeover, unansweredLines, type Takeover } from "./continuation.ts";
+import { handoffBuffer, HandoffWriter, readHandoff } from "./handoff.ts";
 import type { PrinterRecord } from "./record.ts";
 import { initialStatus, isJobRunning, type Interrupted, type Job, type PrinterStatus } from "./status.ts";
+import { wentOnNote as wentOn } from "./continuation.ts";
 import type { ControllerMethod, FromWorker, ToWorker } from "./worker-protocol.ts";
 import { IDLE, noted } from "./streaming-flags.ts";
 
 const TERMINAL_KEEP = 300;
 /** How often the watchdog asks the printer's Worker whether its thread is free. */
-const PING_MS = 1000;
+const PING_MS = 250;
 /**
- * Unanswered asks before the Worker counts as stuck: its thread never blocks for more than a few
- * milliseconds (the serial path waits at most 10 ms at a time), so this is code in an endless
- * loop — in practice a plugin's hook.
+ * How long the Worker may leave the asks unanswered before it counts as stuck: its thread never
+ * blocks for more than a few milliseconds (the serial path waits at most 10 ms at a time), so
+ * this is code in an endless loop — in practice a plugin's hook. Counted in asks, not by the
+ * clock, so a main thread that was busy itself never takes its own delay for the Worker's.
  */
-const STUCK_AFTER_PINGS = 5;
+const STUCK_MS = 5000;
+/**
+ * The same while a host print streams: then the thread never blocks for more than ~10 ms (a
+ * receive slice) or a hook's budget (50 ms), so 1.5 s of silence is 30 budgets and no hiccup
+ * (GC, a busy machine) — while the printer's planner holds only about a second of moves, after
+ * which the nozzle sits on the part until the print goes on: every second counts there.
+ */
+const STUCK_PRINTING_MS = 1500;
 /** The same while a plugin's modules load: compiling a large plugin takes a while on a small board. */
-const STUCK_LOADING_PINGS = 30;
+const STUCK_LOADING_MS = 30_000;
 /** How long a stopped thread may take to exit before its replacement starts anyway. */
 const EXIT_WAIT_MS = 2000;
 
@@ -71,8 +83,12 @@ export class PrinterSession {
   private readonly stuck = new Set<string>();
   /** Shared with the Worker: which plugin's code runs now (see IN_PLUGIN_WHAT). */
   private readonly inPlugin = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  /** Shared with the Worker: the link's state, for the thread that replaces a stuck one (handoff.ts). */
+  private readonly handoff = handoffBuffer();
   private readonly watchdog: ReturnType<typeof setInterval>;
   private unanswered = 0;
+  /** The Worker has not answered an ask yet (it is starting): the long limit holds until it has. */
+  private fresh = true;
   /** While a stuck thread is replaced: settles once the new one runs (calls wait for it). */
   private restarting: Promise<void> | undefined;
 
@@ -105,9 +121,11 @@ export class PrinterSession {
   private startWorker(): void {
     // A new thread streams nothing yet (the one before may have been stopped mid-print).
     Atomics.store(this.options.streaming.flags, this.options.streaming.slot, IDLE);
+    new HandoffWriter(this.handoff).clear();
     const worker = new Worker(workerUrl("printers/worker.ts"));
     this.worker = worker;
     this.unanswered = 0;
+    this.fresh = true;
     worker.onmessage = (e: MessageEvent<FromWorker>) => {
       if (this.worker === worker) this.onMessage(e.data);
     };
@@ -127,6 +145,7 @@ export class PrinterSession {
       extraPorts: options.extraPorts,
       inPlugin: this.inPlugin,
       streaming: options.streaming,
+      handoff: this.handoff,
     };
     worker.postMessage(init);
     const specs = this.runnable();
@@ -136,24 +155,28 @@ export class PrinterSession {
   /** Disposed: its Worker is gone, nothing it is asked gets an answer. */
   private ended = false;
 
-  private failPending(message: string, hint: string): void {
-    for (const resolve of this.pending.values()) resolve({ ok: false, error: { code: "internal", message, hint } });
+  private failPending(message: string, hint: string, code = "internal"): void {
+    for (const resolve of this.pending.values()) resolve({ ok: false, error: { code, message, hint } });
     this.pending.clear();
   }
 
-  /** The watchdog's tick: asks the Worker; one that leaves {@link STUCK_AFTER_PINGS} asks unanswered (while not loading a plugin) is stuck. */
+  /** The watchdog's tick: asks the Worker; one that leaves the asks of {@link STUCK_MS} (or the other limits) unanswered is stuck. */
   private checkWorker(): void {
     if (this.restarting) return;
     const loading = Atomics.load(this.inPlugin, 0) === 0 && Atomics.load(this.inPlugin, 2) !== 0;
-    if (this.unanswered >= (loading ? STUCK_LOADING_PINGS : STUCK_AFTER_PINGS)) return this.restartStuckWorker();
+    const job = this.status.job;
+    const limit = loading ? STUCK_LOADING_MS : !this.fresh && job?.source === "host" && isJobRunning(job.state) ? STUCK_PRINTING_MS : STUCK_MS;
+    if (this.unanswered * PING_MS >= limit) return this.restartStuckWorker();
     this.unanswered++;
     this.worker.postMessage({ type: "ping" } satisfies ToWorker);
   }
 
   /**
    * The printer's thread stopped answering: stops it and starts it again, without the plugin whose
-   * code was running (which is disabled across the host, with a notice). A print it was streaming is
-   * interrupted and offered for resuming, as after a crash; a link that was up is opened again.
+   * code was running (which is disabled across the host, with a notice). A serial link that was up
+   * is taken over as it is — its tty stays open (reopening a USB port drops DTR, which resets many
+   * printers) — and a print goes on as the same job from where it was (continuation.ts); where that
+   * cannot be done safely the print is interrupted and offered for resuming, saying why.
    */
   private restartStuckWorker(): void {
     const hookTag = Atomics.load(this.inPlugin, 0);
@@ -161,45 +184,140 @@ export class PrinterSession {
     const what = hookTag ? IN_PLUGIN_WHAT[Atomics.load(this.inPlugin, 1)] : "code at load";
     const plugin = tag ? this.pluginTags[tag - 1] : undefined;
     const spec = plugin ? this.specs.find((s) => s.id === plugin) : undefined;
+    const seconds = (PING_MS * this.unanswered) / 1000;
+    const hungAt = Date.now() - seconds * 1000;
+    const culprit = spec ? `the plugin ${spec.id} (its ${what})` : "code on it";
+    const status = this.status;
+    const job = status.job && isJobRunning(status.job.state) ? status.job : null;
+    const port = status.connection?.port ?? this.record.port;
+    const wasUp = status.state !== "closed" && status.state !== "error";
+    // What the thread left on the link, read while it can still change nothing.
+    const handoff = readHandoff(this.handoff);
+    const checkpoint = job ? this.options.jobs?.interrupted(this.id) : undefined;
+    let plan = takeover({
+      transport: this.record.transport,
+      linkUp: status.firmware !== null && (status.state === "operational" || status.state === "printing" || status.state === "paused"),
+      job: job && { id: job.id, state: job.state, source: job.source, resumed: job.resumedFrom !== null },
+      hung: what,
+      handoff,
+      checkpoint: checkpoint && { jobId: checkpoint.jobId, offset: checkpoint.offset, layer: checkpoint.layer },
+    });
+    // The tty's descriptor, taken before the thread is stopped and kept after. (Bun 1.4's teardown
+    // of a Worker closes the descriptor its file stream reads through, but was seen to leave the
+    // one node:fs opened; a copy of our own does not depend on that, and releaseTty below closes
+    // whatever the thread left but this copy.)
+    let fd = -1;
+    if (plan.keepLink) {
+      try {
+        fd = duplicateFd(handoff.fd);
+      } catch (e) {
+        plan = { keepLink: false, job: job ? { go: "end", why: `its serial port could not be kept open (${(e as Error).message})` } : null };
+      }
+    }
     const stopped = this.worker;
     const exited = new Promise<void>((resolve) => stopped.addEventListener("close", () => resolve(), { once: true }));
     stopped.terminate();
     this.inPlugin.fill(0);
-    const port = this.status.connection?.port ?? this.record.port;
-    const printing = !!this.status.job && isJobRunning(this.status.job.state);
-    const wasUp = this.status.state !== "closed" && this.status.state !== "error";
-    const seconds = (PING_MS * this.unanswered) / 1000;
-    const culprit = spec ? `the plugin ${spec.id} (its ${what})` : "code on it";
-    const message = `The printer's thread stopped answering for ${seconds} s — ${culprit} never returned — and was restarted${printing ? "; the print was interrupted" : ""}.`;
+    const goesOn = plan.job !== null && plan.job.go !== "end";
+    const endsWhy = plan.job?.go === "end" ? plan.job.why : null;
+    const outcome = goesOn ? "; the print goes on" : endsWhy ? `; the print was interrupted: it could not go on because ${endsWhy}` : "";
+    const message = `The printer's thread stopped answering for ${seconds} s — ${culprit} never returned — and was restarted${outcome}.`;
     console.error(`printer ${this.record.id}: ${message}`);
-    this.failPending(message, "Try again.");
+    // Not the caller's fault nor a bug: the thread that had the call was stopped (a plugin's code stuck in it).
+    this.failPending(message, "Try again.", "printer_thread_restarted");
     if (spec) {
       this.stuck.add(`${spec.id}@${spec.generation}`);
-      this.options.onPluginReport?.(this.id, { kind: "hung", plugin: spec.id, message: `its ${what} never returned (for ${seconds} s) on printer ${this.record.id}, whose thread was restarted without it${printing ? "; the print there was interrupted" : ""}` });
+      const there = goesOn ? "; the print there went on" : endsWhy ? "; the print there was interrupted" : "";
+      const print = goesOn ? ("went on" as const) : endsWhy ? ("interrupted" as const) : undefined;
+      this.options.onPluginReport?.(this.id, { kind: "hung", plugin: spec.id, message: `its ${what} never returned (for ${seconds} s) on printer ${this.record.id}, whose thread was restarted without it${there}`, ...(print ? { print } : {}) });
     }
-    const line: LogLine = { t: Date.now(), dir: "info", text: message };
-    this.terminal.push(line);
-    this.options.bus.emit("printer.log", { id: this.id, lines: [line] });
-    // The stopped thread can no longer end its print: it ends here, so its history row, its queue
-    // and the clients see it failed (why: the hung hook), and resuming it is a print of its own.
-    const job = this.status.job;
-    if (printing && job) {
-      const failed = { ...job, state: "failed" as const, endedAt: Date.now(), reason: message };
-      this.options.bus.emit("printer.event", { id: this.id, event: { type: "job", state: "failed", file: job.file, reason: message, job: failed, progress: this.status.progress } });
-    }
-    this.status = { ...initialStatus(this.record.id), problem: { code: "printer_thread_restarted", message, hint: printing ? "Resume the print from the banner, or discard it." : wasUp ? "The printer is being connected again." : "Nothing else was affected." } };
+    this.log(message);
+    // A print that cannot go on ends here, so its history row, its queue and the clients see it
+    // failed (why: the hung hook), and resuming it is a print of its own.
+    if (job && !goesOn) this.endJobHere(job, message);
+    const taking = fd >= 0 && port ? this.takeoverFor(fd, port, plan, handoff, culprit, hungAt, seconds) : undefined;
+    const hint = goesOn ? "The print goes on once the new thread has taken the link over." : job ? "Resume the print from the banner, or discard it." : wasUp ? "The printer is being connected again." : "Nothing else was affected.";
+    this.status = taking ? { ...status, problem: { code: "printer_thread_restarted", message, hint } } : { ...initialStatus(this.record.id), problem: { code: "printer_thread_restarted", message, hint } };
+    if (job && !goesOn) this.status = { ...this.status, job: { ...job, state: "failed", endedAt: Date.now(), reason: message } };
     this.options.bus.emit("printer.status", { id: this.id, status: this.status });
     // The new thread starts once the stopped one has exited: its teardown closes descriptors, and
     // one whose number the new thread's tty had taken meanwhile would be closed under it (EBADF).
     this.restarting = Promise.race([exited, Bun.sleep(EXIT_WAIT_MS)]).then(() => {
-      // What the stopped thread left open on the tty is the process's: close it, or the port stays busy.
-      if (this.record.transport === "serial") releaseTty(port);
+      // What the stopped thread left open on the tty is the process's: closed (but the copy taken
+      // over), or the port stays busy.
+      if (this.record.transport === "serial") releaseTty(port, fd);
       this.restarting = undefined;
       this.startWorker();
-      // Its scripts and profile, and the interrupted print from its last checkpoint.
-      this.options.jobs?.opened(this);
-      if (wasUp) void this.connect();
+      // Its scripts and profile; the interrupted print (from its last checkpoint) unless it goes on.
+      this.options.jobs?.opened(this, !goesOn);
+      if (taking) void this.takeOver(taking, job, taking.port);
+      else if (wasUp) void this.connect();
     });
+  }
+
+  /** What the new thread gets to take the link (and the print) over. */
+  private takeoverFor(fd: number, port: string, plan: Takeover, handoff: ReturnType<typeof readHandoff>, culprit: string, hungAt: number, seconds: number): LinkTakeover {
+    const s = this.status;
+    const f = s.firmware!;
+    const t: LinkTakeover = {
+      fd,
+      port,
+      baud: s.connection?.baud ?? this.record.baud,
+      link: { profile: f.profile, overlays: f.overlays, capabilities: f.capabilities, firmwareName: f.name, unanswered: unansweredLines(handoff) },
+      partial: handoff.partial,
+      temperatures: s.temperatures,
+      sd: s.sd,
+      limits: s.limits,
+      failed: plan.job?.go === "end",
+    };
+    const job = s.job;
+    if (job && (plan.job?.go === "host" || plan.job?.go === "sd")) {
+      const printedBefore = (s.progress?.printTime ?? 0) + seconds;
+      t.job = { job, progress: s.progress, printedBefore, culprit, hungAt };
+      if (plan.job.go === "sd") t.job.sd = { pos: s.progress?.bytesSent ?? 0 };
+      else t.job.host = { offset: handoff.offset, checkpoint: this.options.jobs!.interrupted(this.id)!, plan: this.options.jobs!.planFor(this.id, job.file) };
+    }
+    return t;
+  }
+
+  /** The new thread takes the link over; a print that could not go on after all is offered for resuming. */
+  private async takeOver(t: LinkTakeover, job: Job | null, port: string): Promise<void> {
+    // An SD print's plan is asked for again by the new thread's first status.
+    this.planned = undefined;
+    const result = await this.call<{ ms: number }>("adopt", t);
+    if (result.ok) {
+      if (t.job) this.notice("warning", wentOn(t.job.culprit, (Date.now() - t.job.hungAt) / 1000));
+      return;
+    }
+    this.log(result.error.message);
+    if (job && t.job) {
+      // Ended by the new thread (its checkpoint kept), unless it never took the job up.
+      if (this.status.job?.id !== job.id) this.endJobHere(job, `${result.error.message}`);
+      this.options.jobs?.opened(this);
+      this.notice("error", `The print of ${job.file} was interrupted: ${result.error.message}`);
+    }
+    if (this.status.state === "error" || this.status.state === "closed") {
+      // The descriptor could not be taken up: open the port afresh, as after any restart.
+      releaseTty(port);
+      void this.connect();
+    }
+  }
+
+  /** Ends a job the stopped thread can no longer end: its row, its queue and the clients see it failed. */
+  private endJobHere(job: Job, reason: string): void {
+    const failed = { ...job, state: "failed" as const, endedAt: Date.now(), reason };
+    this.options.bus.emit("printer.event", { id: this.id, event: { type: "job", state: "failed", file: job.file, reason, job: failed, progress: this.status.progress } });
+  }
+
+  private log(text: string): void {
+    const line: LogLine = { t: Date.now(), dir: "info", text };
+    this.terminal.push(line);
+    this.options.bus.emit("printer.log", { id: this.id, lines: [line] });
+  }
+
+  private notice(level: "info" | "warning" | "error", message: string): void {
+    this.log(message);
+    this.options.bus.emit("printer.event", { id: this.id, event: { type: "notice", level, message } });
   }
 
   get id(): string {
@@ -307,6 +425,7 @@ export class PrinterSession {
         return;
       case "pong":
         this.unanswered = 0;
+        this.fresh = false;
         return;
       case "disposed":
         this.disposed?.();

@@ -94,6 +94,8 @@ export const JobSchema = v.object({
   pause: v.nullable(PauseRecordSchema),
   /** A job resumed after a crash: the interrupted job's id, the byte offset and layer it went on from. */
   resumedFrom: v.nullable(v.object({ jobId: v.string(), offset: v.number(), layer: v.nullable(v.number()) })),
+  /** What happened to it along the way without ending it (the printer's thread restarted under it), in words. */
+  notes: v.optional(v.array(v.string())),
 });
 export type Job = v.InferOutput<typeof JobSchema>;
 

@@ -31,7 +31,8 @@ export type ControllerMethod =
   | "setWindow"
   | "replan"
   | "queryLimits"
-  | "trace";
+  | "trace"
+  | "adopt";
 
 export interface WorkerInit {
   type: "init";
@@ -46,6 +47,8 @@ export interface WorkerInit {
   inPlugin: Int32Array;
   /** The host's streaming flags and this printer's slot: 1 while a print or upload streams (read by the main thread's watchdog). */
   streaming: { flags: Int32Array; slot: number };
+  /** Where the thread leaves the link's state for one that may replace it (src/printers/handoff.ts). */
+  handoff: SharedArrayBuffer;
 }
 
 export type ToWorker =

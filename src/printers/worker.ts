@@ -41,6 +41,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         traceDir: msg.traceDir,
         extraPorts: msg.extraPorts,
         hooks: plugins,
+        handoff: msg.handoff,
         publish: (out) => {
           // For the main thread's watchdog, which must not restart the host under a print.
           if (out.type === "status") streaming.update(out.status);

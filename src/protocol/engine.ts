@@ -67,7 +67,26 @@ export type EngineEvent =
   | { type: "halted"; reason: string; emergency: boolean }
   /** It runs again (a `recovered` line, or the ok of a restart command). */
   | { type: "recovered"; text: string }
-  | { type: "notice"; level: "info" | "warning"; message: string };
+  | { type: "notice"; level: "info" | "warning"; message: string }
+  /**
+   * A link taken over from a stopped thread (`adopt`): every line that thread wrote was answered
+   * and taken (`adopted`), or whether it was cannot be known (`adoptFailed`, why in words).
+   */
+  | { type: "adopted"; answered: number }
+  | { type: "adoptFailed"; reason: string };
+
+/**
+ * A link another engine had up (a printer thread stopped from outside), as its thread left it:
+ * the firmware's profile and capabilities, and the line numbers it wrote whose answers it had
+ * not read (`from` > `to`: none).
+ */
+export interface AdoptedLink {
+  profile: string;
+  overlays: string[];
+  capabilities: Record<string, boolean>;
+  firmwareName: string;
+  unanswered: { from: number; to: number };
+}
 
 export interface EngineOptions {
   /** The starting profile; replaced when the firmware identifies itself and `library` knows it. */
@@ -138,6 +157,11 @@ const ECHO_WINDOW_MS = 3000;
 const LATENCY_SAMPLES = 1024;
 /** The resend ratio is judged only after this many lines (a few early resends are no pattern). */
 const RESEND_RATIO_MIN_LINES = 200;
+/**
+ * Silence allowed while the answers to an adopted link's last lines are awaited: they were in the
+ * tty's buffer before the new thread started, and a long command announces itself (busy, heating).
+ */
+const ADOPT_QUIET_MS = 3000;
 
 /** Counters of a link that has sent nothing yet. */
 export function newLinkCounters(): LinkCounters {
@@ -180,6 +204,15 @@ export class ProtocolEngine {
   private savedOkDeadline: number | undefined;
   private lastResendN = -1;
   private consecutiveResends = 0;
+  /** Lines in flight marked rejected by a resend request (their oks mean nothing). */
+  private rejectedInFlight = 0;
+  /** Line number of the last line acknowledged (-1 before any). */
+  lastAckedN = -1;
+  /** Tags of the last two tagged lines transmitted (new lines only), latest first (see `wholeTag`). */
+  private sentTag = NO_TAG;
+  private sentTagBefore = NO_TAG;
+  /** An adopted link whose earlier lines' answers are still awaited: the last of them (see `adopt`). */
+  private adopting: { last: number; owed: number } | undefined;
   private advancedOk = false;
   private maxBufferFree = 0;
   private readonly bufferFreeSeen = new Uint32Array(64);
@@ -280,6 +313,114 @@ export class ProtocolEngine {
     this.openedAt = now;
     this.setState("handshake");
     this.sendHello(now);
+  }
+
+  /**
+   * Takes over a link another engine had up, without a handshake (the firmware still runs and
+   * knows its line number): the answers to the lines that engine wrote and had not read are
+   * taken first — nothing new goes out meanwhile — and a resend request for one of them, or
+   * silence, ends the take-over (`adoptFailed`: those lines are not here to send again). Once
+   * the last is acknowledged (`adopted`) the numbering starts afresh (M110) and lines flow.
+   */
+  adopt(link: AdoptedLink, now: number): void {
+    this.resetLink(now);
+    this.family = link.profile;
+    this.overlays = [...link.overlays];
+    // As the stopped thread had it, without a notice (nothing changed for the user).
+    if (this.library) {
+      this.quirks = this.library.with(this.family, this.overlays);
+      this.grammar = compileGrammar(this.quirks);
+    }
+    this.capabilities = { ...link.capabilities };
+    this.firmwareInfo = link.firmwareName ? { FIRMWARE_NAME: link.firmwareName } : {};
+    for (const key of ["temperature", "position", "sdStatus"] as const) {
+      const a = this.quirks.autoreport[key];
+      // Turned on by the first connection, and the firmware keeps it on.
+      this.autoreport[key] = a.capability !== "" && this.capabilities[a.capability] === true;
+    }
+    this.setState("operational");
+    const { from, to } = link.unanswered;
+    for (let n = from; n <= to; n++) this.pushInFlight(n, NO_TAG, "", 0, now, "");
+    this.nextN = Math.max(to + 1, 0);
+    this.lastAckedN = from - 1;
+    this.adopting = { last: to, owed: this.inFlight.length };
+    for (const p of this.pollers) p.nextAt = now;
+    if (this.inFlight.length === 0) this.adopted(now);
+  }
+
+  /** Whether an adopted link still waits for the answers to its earlier lines. */
+  get isAdopting(): boolean {
+    return this.adopting !== undefined;
+  }
+
+  /** The earlier lines are all answered: the numbering starts afresh, then lines flow. */
+  private adopted(now: number): void {
+    const answered = this.adopting?.owed ?? 0;
+    this.adopting = undefined;
+    this.events.push({ type: "adopted", answered });
+    this.nextN = 0;
+    this.transmitNew(this.quirks.handshake.hello, NO_TAG, now);
+    this.pump(now);
+  }
+
+  private adoptFailed(reason: string, now: number): void {
+    this.adopting = undefined;
+    this.clearInFlight();
+    this.events.push({ type: "adoptFailed", reason });
+    // The link stays: numbered afresh, so what is sent next (the after-failure script) is taken.
+    this.nextN = 0;
+    this.transmitNew(this.quirks.handshake.hello, NO_TAG, now);
+    this.pump(now);
+  }
+
+  /** An ok while adopting: the answer to one of the earlier lines (by its number, where the firmware says it). */
+  private absorb(lineNumber: number | undefined, now: number): void {
+    const last = this.adopting!.last;
+    if (lineNumber !== undefined && this.quirks.lineNumbers.tracked) {
+      // The firmware takes a line only after the one before it: an ok for the last means all were taken.
+      if (lineNumber === last) {
+        while (this.inFlight.length > 0) this.popAck(now, false);
+        this.lastAckedN = last;
+        return this.adopted(now);
+      }
+      const at = this.inFlight.findIndex((e) => e.n === lineNumber);
+      if (at < 0) {
+        if (lineNumber > last) this.adoptFailed(`the printer acknowledged line ${lineNumber}, after the last one sent (${last}): its line count is not the host's`, now);
+        // Else late, or the firmware's last good line before one it refused (its request to resend follows).
+        else this.stats.lateOks++;
+        return;
+      }
+      for (let i = 0; i <= at; i++) this.popAck(now, false);
+      return;
+    }
+    this.popAck(now, false);
+    if (this.inFlight.length === 0) this.adopted(now);
+  }
+
+  /**
+   * The tag of the last tagged line whose lines are all written once the outbox is (a line the
+   * queue or the plugins' stages turned into several counts once all of them went out).
+   * `pipelineTag`: the tag of the first line still held in the plugins' stages, or NO_TAG.
+   */
+  wholeTag(pipelineTag: number): number {
+    const queued = this.queueHead < this.queue.length ? this.queue[this.queueHead]!.tag : NO_TAG;
+    return this.sentTag !== NO_TAG && (queued === this.sentTag || pipelineTag === this.sentTag) ? this.sentTagBefore : this.sentTag;
+  }
+
+  /** The lines up to `tag` were sent (by the engine this one took the link over from). */
+  sentUpTo(tag: number): void {
+    this.sentTag = tag;
+    this.sentTagBefore = NO_TAG;
+  }
+
+  /** A new job begins: the tags of the lines before it say nothing of where it is (see `wholeTag`). */
+  forgetTags(): void {
+    this.sentTag = this.sentTagBefore = NO_TAG;
+  }
+
+  /** Whether lines are being sent again after a resend request (or copies the printer refused are still in flight). */
+  get resending(): boolean {
+    return this.resendFrom < this.resendTo || this.rejectedInFlight > 0;
   }
 
   /** The link was closed by us or went away; forget everything in flight. */
@@ -429,7 +570,7 @@ export class ProtocolEngine {
 
   /** How many more lines could be taken right now without queueing behind others. */
   capacity(): number {
-    if (this.state !== "operational" || this.identifying) return 0;
+    if (this.state !== "operational" || this.identifying || this.adopting) return 0;
     const pending = this.queue.length - this.queueHead + (this.resendTo - this.resendFrom);
     return Math.max(0, this.windowLimit() - this.inFlight.length - pending);
   }
@@ -692,6 +833,7 @@ export class ProtocolEngine {
       return;
     }
     if (this.settleUntil !== undefined) return;
+    if (this.adopting) return this.absorb(msg.lineNumber, now);
     if (this.inFileList) this.endFileList(); // a listing cut short (reset, lost line)
     this.resendOkDeadline = undefined;
     this.savedOkDeadline = undefined;
@@ -745,8 +887,12 @@ export class ProtocolEngine {
     const entry = this.inFlight.shift();
     if (entry) {
       this.inFlightBytes -= entry.bytes;
-      if (!entry.rejected) {
-        if (entry.n >= 0) this.historyAcked[entry.n % this.historyAcked.length] = 1;
+      if (entry.rejected) this.rejectedInFlight--;
+      else {
+        if (entry.n >= 0) {
+          this.historyAcked[entry.n % this.historyAcked.length] = 1;
+          this.lastAckedN = entry.n;
+        }
         this.stats.acks++;
         this.ackLatencies[this.latencyCount++ % LATENCY_SAMPLES] = now - entry.sentAt;
         if (entry.tag !== NO_TAG) this.events.push({ type: "acked", tag: entry.tag });
@@ -769,6 +915,11 @@ export class ProtocolEngine {
   private onResend(k: number, now: number): void {
     if (this.state !== "operational" || this.settleUntil !== undefined) return;
     this.stats.resendRequests++;
+    if (this.adopting) {
+      // Asked again for a line the stopped thread wrote: its text went with that thread.
+      if (k <= this.adopting.last && k >= 0) this.adoptFailed(`the printer asked for line ${k} again, which the stopped thread had sent`, now);
+      return;
+    }
     const okFollows = this.quirks.ack.okAfterResend;
     const echo = this.inFlight.some((e) => e.rejected && e.n >= k);
     if (echo) {
@@ -813,7 +964,12 @@ export class ProtocolEngine {
       });
       return;
     }
-    for (const e of this.inFlight) if (e.n >= k) e.rejected = true;
+    for (const e of this.inFlight) {
+      if (e.n >= k && !e.rejected) {
+        e.rejected = true;
+        this.rejectedInFlight++;
+      }
+    }
     this.resendFrom = k;
     this.resendTo = this.nextN;
     if (okFollows === "never") this.popAck(now);
@@ -826,6 +982,8 @@ export class ProtocolEngine {
         // Repetier/Marlin NO_TIMEOUTS: "idle and waiting", i.e. an ok went missing (§2.3); while
         // connecting, the hello's ok (§3.3 step 2).
         if (this.state === "handshake") return this.onOk({ kind: "ok" }, now);
+        // Idle while answers are owed: they were lost, and whether a line was refused with them is not known.
+        if (this.adopting && this.inFlight.length > 0) return this.adoptFailed(`the printer is idle, but the answers to ${this.inFlight.length} line(s) the stopped thread sent never came`, now);
         if (this.state === "operational" && this.inFlight.length > 0 && this.settleUntil === undefined) this.popAck(now);
         return;
       case "busy":
@@ -1148,7 +1306,7 @@ export class ProtocolEngine {
   }
 
   private pump(now: number): void {
-    if (this.state !== "operational" || this.settleUntil !== undefined) return;
+    if (this.state !== "operational" || this.settleUntil !== undefined || this.adopting) return;
     const limit = this.windowLimit();
     while (this.inFlight.length < limit) {
       if (this.resendOkDeadline !== undefined) return; // wait for the resend's ok before repeating
@@ -1203,6 +1361,10 @@ export class ProtocolEngine {
       if (!this.grammar.m110Parameter) command = "M110";
     }
     const n = this.nextN++;
+    if (tag !== NO_TAG && tag !== this.sentTag) {
+      this.sentTagBefore = this.sentTag;
+      this.sentTag = tag;
+    }
     const text = frame(n, command);
     const slot = n % this.historyText.length;
     this.historyText[slot] = text;
@@ -1228,6 +1390,7 @@ export class ProtocolEngine {
   private clearInFlight(): void {
     this.inFlight.length = 0;
     this.inFlightBytes = 0;
+    this.rejectedInFlight = 0;
   }
 
   private sendHello(now: number): void {
@@ -1285,6 +1448,7 @@ export class ProtocolEngine {
    * own limit unless the firmware has shown it sends busy keep-alives (then silence is real).
    */
   private silenceLimit(now: number): number {
+    if (this.adopting) return ADOPT_QUIET_MS;
     const base = this.communicationLimit();
     let limit = base;
     for (const e of this.inFlight) {
@@ -1304,6 +1468,10 @@ export class ProtocolEngine {
   }
 
   private onTimeout(now: number): void {
+    if (this.adopting) {
+      this.adoptFailed(`no answer came to ${this.inFlight.length} line(s) the stopped thread had sent (line ${this.inFlight[0]!.n} on)`, now);
+      return;
+    }
     this.stats.timeouts++;
     if (this.consecutiveTimeouts++ === 0) this.silentSince = this.lastProgressAt;
     const head = this.inFlight[0]!;
@@ -1349,6 +1517,9 @@ export class ProtocolEngine {
   // ---- state -----------------------------------------------------------------------------------------
 
   private resetLink(now: number): void {
+    this.adopting = undefined;
+    this.lastAckedN = -1;
+    this.sentTag = this.sentTagBefore = NO_TAG;
     this.clearInFlight();
     this.clearQueue();
     this.resendFrom = this.resendTo = 0;
@@ -1384,6 +1555,7 @@ export class ProtocolEngine {
   }
 
   private fail(problem: LinkProblem): void {
+    this.adopting = undefined;
     this.clearInFlight();
     this.clearQueue();
     this.resendFrom = this.resendTo = 0;

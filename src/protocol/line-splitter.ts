@@ -14,13 +14,27 @@
 const SHORT = 32;
 const TABLE = 64; // a power of two
 
+/**
+ * Where an unfinished line is kept so that another thread can read it (a printer thread stopped
+ * mid-reply, see src/printers/handoff.ts): `bytes` holds it while it fits, `publish` tells its
+ * length after every push (-1: it did not fit).
+ */
+export interface SharedPartial {
+  bytes: Uint8Array;
+  publish(length: number): void;
+}
+
 export class LineSplitter {
   private readonly decoder = new TextDecoder();
   // The start of a line whose newline has not come yet.
-  private partial = new Uint8Array(256);
+  private partial: Uint8Array;
   private partialLength = 0;
   // Recent short lines by a hash of their bytes: the bytes (to compare) and the text.
   private readonly known: ({ bytes: Uint8Array; text: string } | undefined)[] = new Array(TABLE);
+
+  constructor(private readonly shared?: SharedPartial) {
+    this.partial = shared?.bytes ?? new Uint8Array(256);
+  }
 
   /** Feeds bytes as they arrived; `line` is called for every line they complete, in order. */
   push(chunk: Uint8Array, line: (text: string) => void): void {
@@ -32,15 +46,26 @@ export class LineSplitter {
         this.keep(chunk, start, i);
         line(this.text(this.partial, 0, this.partialLength));
         this.partialLength = 0;
+        // A line longer than the shared room was kept apart: the next goes back there.
+        if (this.shared && this.partial !== this.shared.bytes) this.partial = this.shared.bytes;
       }
       start = i + 1;
     }
     if (start < chunk.length) this.keep(chunk, start, chunk.length);
+    if (this.shared) this.publish(this.shared);
   }
 
   /** Forgets an unfinished line (the link was closed). */
   reset(): void {
     this.partialLength = 0;
+    if (this.shared) {
+      this.partial = this.shared.bytes;
+      this.publish(this.shared);
+    }
+  }
+
+  private publish(shared: SharedPartial): void {
+    shared.publish(this.partial === shared.bytes ? this.partialLength : -1);
   }
 
   private keep(chunk: Uint8Array, from: number, to: number): void {

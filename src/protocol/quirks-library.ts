@@ -144,6 +144,16 @@ export class QuirksLibrary {
     return this.compose(family, overlays) ?? this.get(family);
   }
 
+  /**
+   * Family `id` and the families it extends, nearest first, ending with the base: `prusa` →
+   * ["prusa", "marlin2", "generic"]. [] for an unknown id or an overlay.
+   */
+  lineage(id: string): string[] {
+    const chain = this.resolveChain(id);
+    if (!chain || this.isOverlay(id)) return [];
+    return [...new Set(chain.map((f) => f.id).reverse())];
+  }
+
   /** Which family matches a FIRMWARE_NAME value; undefined when none does. */
   detectByName(firmwareName: string): string | undefined {
     for (const d of this.detectors) if (!d.overlay && d.name.some((r) => r.test(firmwareName))) return d.id;

@@ -37,6 +37,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   not_printable: 400,
   invalid_request: 400,
   not_supported: 409,
+  /** A call the printer's thread had when the watchdog restarted it: try again. */
+  printer_thread_restarted: 503,
   internal: 500,
 };
 

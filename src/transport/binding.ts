@@ -83,10 +83,10 @@ function processHolds(ttyName: string): boolean {
 }
 
 /**
- * Closes every descriptor of this process open on the tty at `path`: the ones a printer's thread
- * held when it was stopped from outside (its own cannot be closed by it any more).
+ * Closes every descriptor of this process open on the tty at `path` but `keep`: the ones a
+ * printer's thread held when it was stopped from outside (its own cannot be closed by it any more).
  */
-export function releaseTty(path: string | null | undefined): void {
+export function releaseTty(path: string | null | undefined, keep = -1): void {
   if (!path) return;
   let target: string;
   try {
@@ -95,6 +95,7 @@ export function releaseTty(path: string | null | undefined): void {
     return;
   }
   for (const fd of descriptorsOn(target)) {
+    if (fd === keep) continue;
     try {
       closeSync(fd);
     } catch {
@@ -596,6 +597,29 @@ export function listLinuxSerialPorts(roots: DeviceRoots = { dev: "/dev", sys: "/
     });
   }
   return ports.sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
+}
+
+/** Whether `fd` is open on the tty at `path` in this process (false without /proc). */
+export function isOpenOn(fd: number, path: string): boolean {
+  try {
+    return fdTarget(fd) === realpathSync(path);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A binding that takes up a tty this process already has open as `fd` (another thread opened and
+ * configured it): no open, no locking, no change to its settings or modem lines.
+ */
+export function adoptingBinding(fd: number): typeof LinuxTtyBinding {
+  return {
+    ...LinuxTtyBinding,
+    async open(options) {
+      if (!isatty(fd)) throw new PortError("EBADF", `${options.path} is no longer open (descriptor ${fd})`);
+      return new LinuxTtyPort(fd, settingsFrom(options));
+    },
+  };
 }
 
 /** The binding to pass to `SerialPortStream` as `binding`. */

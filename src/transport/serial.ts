@@ -7,7 +7,7 @@ import { Glob } from "bun";
 import { readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { LinuxTtyBinding, listLinuxSerialPorts, PortError, WRITTEN, type LinuxPortInfo, type LinuxTtyPort } from "./binding.ts";
+import { adoptingBinding, LinuxTtyBinding, listLinuxSerialPorts, PortError, WRITTEN, type LinuxPortInfo, type LinuxTtyPort } from "./binding.ts";
 import { TransportError, type Transport, type TransportHandlers } from "./transport.ts";
 
 /** Where and how fast to talk; the line is always raw 8N1 without flow control. */
@@ -17,6 +17,8 @@ export interface SerialTransportOptions {
   baudRate: number;
   /** Drop DTR on close (resets Arduino-style boards). Default false: closing leaves the printer alone. */
   hupcl?: boolean;
+  /** Take up this descriptor of the tty, already open and configured (a stopped printer thread's), instead of opening it. */
+  adopt?: number;
 }
 
 /**
@@ -177,7 +179,7 @@ export class SerialTransport implements Transport {
       throw new TransportError("busy", `${path} is already open`, "Close the connection before opening it again.");
     }
     const stream = new SerialPortStream({
-      binding: LinuxTtyBinding,
+      binding: this.options.adopt === undefined ? LinuxTtyBinding : adoptingBinding(this.options.adopt),
       path,
       baudRate,
       hupcl: this.options.hupcl ?? false,
@@ -225,6 +227,11 @@ export class SerialTransport implements Transport {
       if (!(error instanceof PortError && error.canceled)) this.linkLost(stream, error);
       throw this.lost ?? transportErrorFor(portOf(stream)?.failure ?? error, path, baudRate);
     });
+  }
+
+  /** The open tty's descriptor (for the thread that may have to take it over), or undefined. */
+  get fd(): number | undefined {
+    return portOf(this.stream)?.fd;
   }
 
   receiveNow(timeoutMs: number): boolean {

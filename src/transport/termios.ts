@@ -147,6 +147,7 @@ const LIBC_SYMBOLS = {
   __errno_location: { args: [], returns: FFIType.ptr },
   poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  dup: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 type Libc = ReturnType<typeof dlopen<typeof LIBC_SYMBOLS>>["symbols"];
@@ -489,4 +490,18 @@ export function readWithin(fd: number, buffer: Uint8Array, timeoutMs: number): n
   if (c.poll(ptr(pollFd), 1, timeoutMs) <= 0 || ((pollFd[1]! >>> 16) & POLLIN) === 0) return 0;
   const n = Number(c.read(fd, ptr(buffer), buffer.length));
   return n > 0 ? n : 0;
+}
+
+/**
+ * A second descriptor of the same open tty (dup(2)): the open file, its settings, lock and
+ * modem lines stay as long as one of them is open. Throws a TtyError (EBADF: `fd` is not open).
+ */
+export function duplicateFd(fd: number): number {
+  const copy = libc().dup(fd);
+  if (copy === -1) {
+    const errno = lastErrno();
+    const code = errnoName(errno);
+    throw new TtyError(code, errno, "dup", `Keeping the port open failed: ${code} (${describeErrno(code)})`);
+  }
+  return copy;
 }

@@ -50,7 +50,7 @@ export function writeCamera(settings: SettingsStore, printerId: string, camera: 
 }
 
 /** Query parameters that carry credentials in IP cameras' URLs (Reolink `user`/`password`, Foscam `usr`/`pwd`, keys and tokens). */
-const CREDENTIAL_PARAM = /^(user(name)?|usr|login|pass(word)?|passwd|pwd|key|api_?key|token|access_?token|auth|secret|sig(nature)?)$/i;
+const CREDENTIAL_PARAM = /^(user(name)?|usr|login|pass(word)?|passwd|pwd|key|api_?key|token|access_?token|camera_?token|auth|secret|sig(nature)?)$/i;
 
 /**
  * A URL as someone without the settings permission sees it: user and password removed (a streamer

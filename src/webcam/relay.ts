@@ -83,10 +83,11 @@ export class CameraRelay {
 
   /**
    * A viewer: the host's own MJPEG stream of this camera, which starts with the first frame and
-   * ends when the camera fails or the viewer goes. Wait for `next(0, …)` first to turn a camera
-   * that does not answer into an error response rather than an empty stream.
+   * ends when the camera fails, the viewer goes, or `allowed` (asked before each frame) says the
+   * viewer may watch no longer. Wait for `next(0, …)` first to turn a camera that does not answer
+   * into an error response rather than an empty stream.
    */
-  viewer(): ReadableStream<Uint8Array> {
+  viewer(allowed: () => boolean = () => true): ReadableStream<Uint8Array> {
     let last = 0;
     let released = false;
     const release = () => {
@@ -102,6 +103,7 @@ export class CameraRelay {
         pull: async (controller) => {
           try {
             const f = await this.next(last, this.stallMs + this.connectTimeoutMs);
+            if (!allowed()) throw new Error("no longer allowed");
             last = f.seq;
             controller.enqueue(framePart(f.jpeg, f.at));
           } catch {

@@ -1,7 +1,9 @@
 /**
  * The host's cameras: each printer's camera config, one relay per camera stream, and snapshots
  * (the stream's newest frame when it is fresh, else the snapshot URL, else a frame from the
- * stream). Only configured URLs are ever fetched: the host is no general URL fetcher (§6).
+ * stream). Snapshots asked for while one is being fetched share that fetch, so pollers (apps,
+ * dashboards, the timelapse) never cost the camera more than one request at a time. Only
+ * configured URLs are ever fetched: the host is no general URL fetcher (§6).
  */
 import type { SettingsStore } from "../db/settings.ts";
 import { readLimited, TooLargeError } from "../read-limited.ts";
@@ -25,6 +27,8 @@ export interface WebcamOptions extends RelayOptions {
 
 export class WebcamService {
   private relays = new Map<string, CameraRelay>();
+  /** Snapshot fetches under way, by snapshot URL. */
+  private fetching = new Map<string, Promise<Snapshot>>();
   private readonly freshMs: number;
   private readonly snapshotTimeoutMs: number;
 
@@ -67,11 +71,11 @@ export class WebcamService {
 
   /**
    * A viewer's stream of the printer's camera, once the camera has sent its first frame (so a
-   * camera that is down is an error answer, not an empty picture).
+   * camera that is down is an error answer, not an empty picture); it ends when `allowed` says no.
    */
-  async stream(printerId: string): Promise<ReadableStream<Uint8Array>> {
+  async stream(printerId: string, allowed?: () => boolean): Promise<ReadableStream<Uint8Array>> {
     const relay = this.relay(printerId);
-    const stream = relay.viewer();
+    const stream = relay.viewer(allowed);
     try {
       await relay.next(0, this.options.connectTimeoutMs ?? 5000);
     } catch (e) {
@@ -88,9 +92,20 @@ export class WebcamService {
     const relay = camera.streamUrl !== "" ? this.relays.get(printerId) : undefined;
     const latest = relay?.url === camera.streamUrl ? relay.latest : null;
     if (latest && Date.now() - latest.at <= this.freshMs) return { jpeg: latest.jpeg, contentType: "image/jpeg", at: latest.at };
-    if (camera.snapshotUrl !== "") return fetchSnapshot(camera.snapshotUrl, this.snapshotTimeoutMs);
+    if (camera.snapshotUrl !== "") return this.fetchShared(camera.snapshotUrl);
     const frame = await this.relay(printerId).next(latest?.seq ?? 0, this.snapshotTimeoutMs);
     return { jpeg: frame.jpeg, contentType: "image/jpeg", at: frame.at };
+  }
+
+  /** The picture of a fetch of `url` under way, else of a new one. */
+  private fetchShared(url: string): Promise<Snapshot> {
+    const under = this.fetching.get(url);
+    if (under) return under;
+    const shot = fetchSnapshot(url, this.snapshotTimeoutMs).finally(() => {
+      if (this.fetching.get(url) === shot) this.fetching.delete(url);
+    });
+    this.fetching.set(url, shot);
+    return shot;
   }
 
   /** Closes every camera connection (host stop). */

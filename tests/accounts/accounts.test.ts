@@ -33,20 +33,29 @@ describe("scopes", () => {
 });
 
 describe("login throttle", () => {
-  test("per account: five failures lock it for the window, a success clears it", () => {
-    const t = new LoginThrottle({ perAccount: 5, perAddress: 20, windowMs: 60_000 });
+  test("per account and address: five failures lock that address out of the account for the window, a success clears it", () => {
+    const t = new LoginThrottle({ perAccountAddress: 5, perAccount: 50, perAddress: 20, windowMs: 60_000 });
     for (let i = 0; i < 5; i++) {
       expect(t.retryAfter("1.2.3.4", "Alice", i)).toBe(0);
       t.fail("1.2.3.4", "alice", i);
     }
-    expect(t.retryAfter("9.9.9.9", "ALICE", 10)).toBe(60_000 - 10); // other address, same account
+    expect(t.retryAfter("1.2.3.4", "ALICE", 10)).toBe(60_000 - 10);
+    // Whoever guessed cannot lock the user out from everywhere: her own address still gets in.
+    expect(t.retryAfter("9.9.9.9", "alice", 10)).toBe(0);
     expect(t.retryAfter("1.2.3.4", "alice", 60_001)).toBe(0); // the window slid past the first failure
     t.succeed("1.2.3.4", "alice");
     expect(t.retryAfter("1.2.3.4", "alice", 20)).toBe(0);
   });
 
+  test("per account from all addresses: guessing spread over many addresses is capped", () => {
+    const t = new LoginThrottle({ perAccountAddress: 5, perAccount: 12, perAddress: 20, windowMs: 1000 });
+    for (let i = 0; i < 12; i++) t.fail(`10.0.0.${i % 4}`, "bob", i);
+    expect(t.retryAfter("10.0.0.99", "bob", 20)).toBe(1000 - 20);
+    expect(t.retryAfter("10.0.0.99", "carol", 20)).toBe(0);
+  });
+
   test("per address: many accounts from one address are throttled too", () => {
-    const t = new LoginThrottle({ perAccount: 5, perAddress: 3, windowMs: 1000 });
+    const t = new LoginThrottle({ perAccountAddress: 5, perAccount: 50, perAddress: 3, windowMs: 1000 });
     for (const name of ["a", "b", "c"]) t.fail("5.5.5.5", name, 0);
     expect(t.retryAfter("5.5.5.5", "d", 1)).toBe(999);
     expect(t.retryAfter("6.6.6.6", "d", 1)).toBe(0);
@@ -174,5 +183,69 @@ describe("the accounts store", () => {
     const short = accounts.createKey(bob, { name: "short", scope: "full", expiresAt: now + 2000 });
     expect(accounts.principalForKey(short.key, now + 1999)).toBeDefined();
     expect(accounts.principalForKey(short.key, now + 2000)).toBeUndefined();
+  });
+
+  test("camera tokens: one per key and printer, the same on every call, stored as a digest, the camera only, and gone with their key", async () => {
+    const carol = await accounts.addUser("carol", "carol's long password", "users");
+    const now = Date.now();
+    const full = accounts.createKey(carol, { name: "app", scope: "full" });
+    const viaKey = accounts.principalForKey(full.key, now)!;
+    const token = accounts.cameraTokenFor(viaKey, "p1", now)!;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(token).not.toContain(full.key);
+    // Stable: apps read the settings once and keep the URL; another printer or key has its own.
+    expect(accounts.cameraTokenFor(viaKey, "p1", now + 1000)).toBe(token);
+    const other = accounts.cameraTokenFor(viaKey, "p2", now)!;
+    expect(other).not.toBe(token);
+    const second = accounts.createKey(carol, { name: "app 2", scope: "read-only" });
+    expect(accounts.cameraTokenFor(accounts.principalForKey(second.key, now)!, "p1", now)).not.toBe(token);
+    // Only the digest is stored.
+    const rows = db.query("SELECT * FROM camera_tokens WHERE api_key_id = ?").all(full.record.id) as Record<string, unknown>[];
+    expect(rows.length).toBe(2);
+    expect(JSON.stringify(rows)).not.toContain(token);
+    expect(rows.map((r) => r.digest)).toContain(new Bun.CryptoHasher("sha256").update(token).digest("hex"));
+
+    // What it speaks for: watching printer p1, even when its key may do everything; it is no API key.
+    const principal = accounts.principalForCameraToken(token, now)!;
+    expect({ via: principal.via, user: principal.user?.name, permissions: [...principal.permissions], printer: principal.printerId, key: principal.apiKey }).toEqual({ via: "camera", user: "carol", permissions: ["webcam"], printer: "p1", key: undefined });
+    expect(accounts.principalForKey(token, now)).toBeUndefined();
+    expect(accounts.principalForCameraToken(full.key, now)).toBeUndefined();
+
+    // None for a key that may not watch, nor for another printer than the key's own, nor without a key.
+    const status = accounts.principalForKey(accounts.createKey(carol, { name: "status", scope: "status" }).key, now)!;
+    expect(accounts.cameraTokenFor(status, "p1", now)).toBeNull();
+    const pinned = accounts.principalForKey(accounts.createKey(carol, { name: "pinned", scope: "read-only", printerId: "p2" }).key, now)!;
+    expect(accounts.cameraTokenFor(pinned, "p1", now)).toBeNull();
+    expect(accounts.cameraTokenFor(pinned, "p2", now)).not.toBeNull();
+    const { token: session } = accounts.startSession(viaKey, "apikey");
+    expect(accounts.cameraTokenFor(accounts.principalForSession(session)!, "p1", now)).toBeNull();
+
+    // The user losing the webcam permission (their group) takes it from the token at once; getting it back gives it back.
+    const operators = accounts.users.groupPermissions("users");
+    accounts.users.setGroupPermissions("users", operators.filter((p) => p !== "webcam"));
+    expect([...accounts.principalForCameraToken(token, now)!.permissions]).toEqual([]);
+    accounts.users.setGroupPermissions("users", operators);
+    expect([...accounts.principalForCameraToken(token, now)!.permissions]).toEqual(["webcam"]);
+    // A deactivated user's tokens stop.
+    accounts.users.setActive(carol.id, false);
+    expect(accounts.principalForCameraToken(token, now)).toBeUndefined();
+    accounts.users.setActive(carol.id, true);
+
+    // Revoking the key ends its tokens (and removes them); the user's other keys keep theirs.
+    accounts.revokeKey(full.record.id);
+    expect(accounts.principalForCameraToken(token, now)).toBeUndefined();
+    expect(accounts.principalForCameraToken(other, now)).toBeUndefined();
+    expect((db.query("SELECT COUNT(*) AS n FROM camera_tokens WHERE api_key_id = ?").get(full.record.id) as { n: number }).n).toBe(0);
+    const kept = accounts.cameraTokenFor(accounts.principalForKey(second.key, now)!, "p1", now)!;
+    expect(accounts.principalForCameraToken(kept, now)).toBeDefined();
+    // An expiring key's tokens expire with it.
+    const expiring = accounts.createKey(carol, { name: "week", scope: "read-only", expiresAt: now + 5000 });
+    const short = accounts.cameraTokenFor(accounts.principalForKey(expiring.key, now)!, "p1", now)!;
+    expect(accounts.principalForCameraToken(short, now + 4999)).toBeDefined();
+    expect(accounts.principalForCameraToken(short, now + 5000)).toBeUndefined();
+    // Removing the user removes them all.
+    accounts.removeUser(accounts.users.get(carol.id)!);
+    expect(accounts.principalForCameraToken(kept, now)).toBeUndefined();
+    expect((db.query("SELECT COUNT(*) AS n FROM camera_tokens").get() as { n: number }).n).toBe(0);
   });
 });

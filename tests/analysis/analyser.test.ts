@@ -56,6 +56,17 @@ describe("G-code interpreter", () => {
     expect(ij.estimatedTime / chord.estimatedTime).toBeGreaterThan(1.4);
   });
 
+  test("the outline of what prints: arcs by their points, travel and retraction left out", () => {
+    // A full circle of radius 50 about (100, 100), printed as two G2 halves, then a travel far off.
+    const m = motion("G1 X50 Y100 F6000\nM83\nG2 X150 Y100 I50 J0 E10\nG2 X50 Y100 I-50 J0 E10\nG1 E-1\nG1 X300 Y300\nG1 E1\n");
+    const far = Math.max(...m.printingHull.map(([x, y]) => Math.hypot(x - 100, y - 100)));
+    expect(far).toBeCloseTo(50, 6);
+    // Its box's corners are 70.7 mm from the centre; every outline point lies on the circle.
+    expect(m.printingHull.length).toBeGreaterThan(100);
+    for (const [x, y] of m.printingHull) expect(Math.hypot(x - 100, y - 100)).toBeGreaterThan(49.9);
+    expect(motion("G1 X10 Y10\nG1 X20 Y20\n").printingHull).toEqual([]);
+  });
+
   test("firmware retraction (G10/G11, M207/M208) takes time but no filament", () => {
     const plain = motion("M83\nG1 X10 E1 F600\nG1 X20 E1\n");
     const fw = motion("M83\nM207 S5 F1800\nM208 S0 F1200\nG1 X10 E1 F600\nG10\nG11\nG1 X20 E1\n");

@@ -46,7 +46,11 @@ describe("files that are not (complete) G-code", () => {
     const { result } = analyseBytes(new TextEncoder().encode(gcode));
     expect(result.warnings).toEqual([]);
     expect(result.filament[0]!.length).toBe(1);
+    // The macros it calls say which firmware it needs (the farm queue's fit reads them).
+    expect(result.macros).toEqual(["print_start", "SET_PRESSURE_ADVANCE", "BED_MESH_CALIBRATE", "print_end"]);
     expect(motion("Lorem ipsum, dolor sit amet.\nG1 X1\n").badLines).toBe(1);
+    // Object labels and RepRapFirmware's meta commands are not macros; a name counts once.
+    expect(motion("EXCLUDE_OBJECT_START NAME=a\nelse\nabort\nPRINT_START\nprint_start T=1\nEXCLUDE_OBJECT_END NAME=a\n").macros).toEqual(["PRINT_START"]);
   });
 
   test("binary G-code (.bgcode)", () => {

@@ -13,6 +13,8 @@ import { upload, type TestHost } from "../helpers/host.ts";
 const PART = layeredGcode({ layers: 3, objects: [{ name: "a", x: 20, y: 20 }] });
 /** The same part at X 240: off a 200 mm bed. */
 const WIDE = layeredGcode({ layers: 3, objects: [{ name: "a", x: 240, y: 20 }] });
+/** The part with a Klipper printer's start and end macros, as the Voron file of ../shared/data/gcode calls them. */
+const KLIPPER = layeredGcode({ layers: 3, header: ["print_start EXTRUDER=250 BED=100"], objects: [{ name: "a", x: 20, y: 20 }] }) + "print_end\n";
 
 const Q = "/api/v1/farm/queue";
 let host: TestHost, first: string, second: string;
@@ -25,8 +27,8 @@ const bedOf = (q: any, id: string) => q.printers.find((p: any) => p.id === id).b
 
 beforeAll(async () => {
   ({ host, first, second } = await farmHost());
-  for (const [name, text] of [["part.gcode", PART], ["wide.gcode", WIDE]] as const) expect((await upload(host, name, text)).status).toBe(201);
-  for (const name of ["part.gcode", "wide.gcode"]) await host.waitFor(`/api/v1/files/${name}`, (f: any) => f.analysis?.state === "done");
+  for (const [name, text] of [["part.gcode", PART], ["wide.gcode", WIDE], ["voron.gcode", KLIPPER]] as const) expect((await upload(host, name, text)).status).toBe(201);
+  for (const name of ["part.gcode", "wide.gcode", "voron.gcode"]) await host.waitFor(`/api/v1/files/${name}`, (f: any) => f.analysis?.state === "done");
 }, 60_000);
 afterAll(() => host.close());
 
@@ -113,6 +115,16 @@ describe("the farm queue", () => {
     expect((await (await del(`${Q}/${ids[1]}`)).json()).items.map((i: any) => i.file)).toEqual(["short.gcode", "parts/part.gcode"]);
     expect((await (await del(Q)).json()).items).toEqual([]);
   }, 30_000);
+
+  test("a file calling Klipper macros waits: both printers run Marlin, which would skip its start macro", async () => {
+    const added = await host.post(Q, { file: "voron.gcode", copies: 2 });
+    expect(added.status).toBe(201);
+    const id = (await added.json()).item.id;
+    const why = "it calls Klipper macros (print_start, print_end); the printer runs Marlin firmware, which skips Klipper's commands as unknown — with them whatever they do, such as heating and homing in a start macro";
+    const item = (await queue()).items.find((i: any) => i.id === id);
+    expect(item).toMatchObject({ remaining: 2, runs: [], waiting: `Fits no printer: Virtual printer: ${why}; Second: ${why}.` });
+    expect((await del(`${Q}/${id}`)).status).toBe(200);
+  });
 
   test("hostile input gets clear errors", async () => {
     const cases: [Promise<Response>, number, string][] = [

@@ -2,7 +2,8 @@
  * A camera without a camera (webcam.md §7): ffmpeg's `testsrc` encoded as JPEGs on stdout, served
  * by a small HTTP server the way mjpg-streamer/µStreamer answer — `/?action=stream` (multipart,
  * boundary `boundarydonotcross`, Content-Length per part) and `/?action=snapshot` (the newest JPEG).
- * It counts stream connections, so tests can see that the host opens one for many viewers.
+ * It counts stream connections and snapshot requests, so tests can see that the host opens one
+ * for many viewers; snapshots can be made slow, so requests overlap.
  */
 
 export interface TestCamera {
@@ -12,6 +13,10 @@ export interface TestCamera {
   /** Stream connections opened so far, and open now. */
   connections: number;
   open: number;
+  /** Snapshot requests answered so far. */
+  snapshots: number;
+  /** How long a snapshot takes to answer (changeable while the camera runs). */
+  snapshotDelayMs: number;
   /** JPEGs ffmpeg has produced. */
   frames: number;
   latest: Uint8Array | null;
@@ -46,7 +51,7 @@ export async function startTestCamera(options: TestCameraOptions = {}): Promise<
   const fps = options.fps ?? 10;
   const ffmpeg = Bun.spawn(["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", `testsrc=size=${options.size ?? "320x240"}:rate=${fps}`, "-c:v", "mjpeg", "-q:v", "5", "-f", "mjpeg", "pipe:1"], { stdout: "pipe", stderr: "ignore", stdin: "ignore" });
   const listeners = new Set<(jpeg: Uint8Array) => void>();
-  const camera = { connections: 0, open: 0, frames: 0, latest: null as Uint8Array | null };
+  const camera = { connections: 0, open: 0, snapshots: 0, snapshotDelayMs: 0, frames: 0, latest: null as Uint8Array | null };
   void (async () => {
     let rest: Uint8Array = new Uint8Array(0);
     const reader = ffmpeg.stdout.getReader();
@@ -70,9 +75,11 @@ export async function startTestCamera(options: TestCameraOptions = {}): Promise<
     port: 0,
     hostname: "127.0.0.1",
     idleTimeout: 0,
-    fetch(req) {
+    async fetch(req) {
       const action = new URL(req.url).searchParams.get("action");
       if (action === "snapshot") {
+        camera.snapshots++;
+        if (camera.snapshotDelayMs > 0) await Bun.sleep(camera.snapshotDelayMs);
         return camera.latest ? new Response(camera.latest as Uint8Array<ArrayBuffer>, { headers: { "content-type": "image/jpeg" } }) : new Response("no frame yet", { status: 503 });
       }
       if (action !== "stream") return new Response("not found", { status: 404 });

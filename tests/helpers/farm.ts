@@ -17,7 +17,8 @@ export async function farmHost(): Promise<{ host: TestHost; first: string; secon
   const res = await host.post("/api/v1/printers", { name: "Second", transport: "virtual" });
   expect(res.status).toBe(201);
   const second = ((await res.json()) as { id: string }).id;
-  await host.waitFor(`/api/v1/printers/${second}`, (p: any) => p.state === "operational");
+  // Identified too: the farm gives no work to a printer before it knows what firmware it runs.
+  for (const id of [first, second]) await host.waitFor(`/api/v1/printers/${id}`, (p: any) => p.state === "operational" && p.firmware !== null);
   for (const [name, text] of [["long.gcode", LONG], ["short.gcode", SHORT]] as const) expect((await upload(host, name, text)).status).toBe(201);
   await host.waitFor("/api/v1/files/long.gcode", (f: any) => f.analysis?.state === "done");
   return { host, first, second };

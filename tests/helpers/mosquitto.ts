@@ -19,7 +19,7 @@ export interface Broker {
 }
 
 /** A port free right now (other test runs share the machine). */
-function freePort(): number {
+export function freePort(): number {
   const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
   const port = probe.port!;
   probe.stop(true);

@@ -67,6 +67,15 @@ describe("the built-in profiles", () => {
     expect(creality.busy).toEqual(plain.busy);
     expect(creality.safety.warnings[0]!.message).toContain("thermal runaway");
   });
+
+  test("a family's lineage: itself and what it extends, nearest first (the farm queue's firmware fit reads it)", () => {
+    expect(library.lineage("prusa")).toEqual(["prusa", "marlin2", "generic"]);
+    expect(library.lineage("ultimaker2")).toEqual(["ultimaker2", "marlin1", "marlin2", "generic"]);
+    expect(library.lineage("klipper")).toEqual(["klipper", "generic"]);
+    expect(library.lineage("generic")).toEqual(["generic"]);
+    expect(library.lineage("creality")).toEqual([]); // an overlay
+    expect(library.lineage("nope")).toEqual([]);
+  });
 });
 
 describe("how files merge (values replace, maps merge by key, sets add unless replaced)", () => {
@@ -155,6 +164,7 @@ describe("the user's own files in <data-dir>/firmware-quirks", () => {
       expect(lib.get("my-ender").errors.ignore).toEqual([...library.get("marlin2").errors.ignore, "Probe offset"]);
       expect(lib.get("my-ender").busy.intervalCommand).toBe("M113 S2"); // inherited from marlin2
       expect(lib.get("klipper").timeouts.communicationMs).toBe(60000);
+      expect(lib.lineage("my-ender")).toEqual(["my-ender", "marlin2", "generic"]);
       expect(lib.problems).toEqual([
         { source: join(dir, "bad-regex.json"), field: "busy.patterns.0", message: expect.stringContaining("bad regular expression") },
         { source: join(dir, "broken.json"), field: "ack.okAfterResend", message: expect.any(String) },

@@ -342,6 +342,10 @@ describe("login throttling", () => {
     const form = await postLogin(host, { username: "victim", password: "victim-password" });
     expect(form.status).toBe(429);
     expect(await form.text()).toContain("Too many failed attempts");
+    // Only from where the guesses came: the user, elsewhere (here another client behind the proxy on
+    // this machine), still logs in.
+    const elsewhere = await host.anonymous("/api/login", { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.77" }, body: JSON.stringify({ user: "victim", pass: "victim-password" }) });
+    expect(elsewhere.status).toBe(200);
   }, 30_000);
 
   test("attempts sent all at once are counted at once: no more than five passwords are ever tried", async () => {

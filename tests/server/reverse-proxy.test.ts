@@ -3,7 +3,7 @@
  * Secure cookies for https, and the push WebSocket refusing pages of other sites.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { trustedProxies } from "../../src/server/auth/reverse-proxy.ts";
+import { clientAddress, setForwarding, trustedProxies } from "../../src/server/auth/reverse-proxy.ts";
 import { ADMIN, startTestHost, type TestHost } from "../helpers/host.ts";
 import { formToken, login } from "../helpers/session.ts";
 
@@ -14,6 +14,34 @@ describe("trusted proxy addresses", () => {
     for (const a of ["127.0.0.2", "10.2.0.1", "::2", "fe80::1", "", undefined, "localhost"]) expect([a, trusted(a)]).toEqual([a, false]);
     expect(trustedProxies([])("127.0.0.1")).toBe(false);
     for (const bad of ["localhost", "10.0.0.0/33", "1.2.3", "::1/129", "300.1.1.1", "10.0.0.0/x"]) expect(() => trustedProxies([bad])).toThrow("is not an IP address or CIDR range");
+  });
+});
+
+describe("the client's address behind proxies", () => {
+  const trusted = trustedProxies(["127.0.0.1", "10.0.0.0/8"]);
+  const address = (peer: string, headers: Record<string, string>) => {
+    const request = new Request("http://x/", { headers });
+    setForwarding(request, () => peer, trusted);
+    return clientAddress(request);
+  };
+
+  test("from a trusted proxy: the nearest untrusted hop of X-Forwarded-For, read from the right; else X-Real-IP; else the peer", () => {
+    expect(address("127.0.0.1", { "x-forwarded-for": "203.0.113.5" })).toBe("203.0.113.5");
+    // What the client wrote itself (left) is not believed: the hop our proxy saw is.
+    expect(address("127.0.0.1", { "x-forwarded-for": "127.0.0.1, 203.0.113.5" })).toBe("203.0.113.5");
+    expect(address("127.0.0.1", { "x-forwarded-for": "198.51.100.1, 203.0.113.5, 10.1.2.3" })).toBe("203.0.113.5");
+    // Every hop trusted: the first.
+    expect(address("127.0.0.1", { "x-forwarded-for": "10.9.9.9, 10.1.2.3" })).toBe("10.9.9.9");
+    expect(address("127.0.0.1", { "x-forwarded-for": "203.0.113.5:4711" })).toBe("203.0.113.5");
+    expect(address("127.0.0.1", { "x-forwarded-for": "[2001:db8::1]:443" })).toBe("2001:db8::1");
+    expect(address("127.0.0.1", { "x-real-ip": "203.0.113.9" })).toBe("203.0.113.9");
+    expect(address("127.0.0.1", {})).toBe("127.0.0.1");
+    // Garbage where a trusted proxy would have written an address: the peer.
+    expect(address("127.0.0.1", { "x-forwarded-for": "unknown" })).toBe("127.0.0.1");
+  });
+
+  test("from anybody else the headers are ignored", () => {
+    expect(address("198.51.100.7", { "x-forwarded-for": "127.0.0.1", "x-real-ip": "127.0.0.1" })).toBe("198.51.100.7");
   });
 });
 
@@ -77,6 +105,15 @@ describe("behind a proxy on this machine (trusted by default)", () => {
       host.anonymous("/api/v1/apikeys", { method: "POST", headers: { cookie: s.cookie, "x-csrf-token": s.csrf, "content-type": "application/json", origin: "https://printer.example", ...headers }, body: '{"name":"proxied"}' });
     expect((await post({})).status).toBe(403);
     expect((await post({ "x-forwarded-host": "printer.example", "x-forwarded-proto": "https" })).status).toBe(201);
+  });
+
+  test("logins are throttled per client behind the proxy: one client's wrong passwords do not lock out another's", async () => {
+    const attempt = (forwardedFor: string, user: string, pass: string) =>
+      host.anonymous("/api/login", { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor }, body: JSON.stringify({ user, pass }) });
+    // 20 wrong passwords from one client, each for another name (so no account is locked).
+    for (let i = 0; i < 20; i++) expect((await attempt("203.0.113.5", `nobody${i}`, "wrong")).status).toBe(403);
+    expect((await attempt("203.0.113.5", ADMIN.username, ADMIN.password)).status).toBe(429);
+    expect((await attempt("203.0.113.6", ADMIN.username, ADMIN.password)).status).toBe(200);
   });
 
   test("the push WebSocket refuses other sites' pages; same origin, the proxy's origin and clients without Origin connect", async () => {

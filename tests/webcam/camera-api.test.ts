@@ -115,6 +115,32 @@ describe("the picture through the host", () => {
     await put({ streamUrl: camera.streamUrl, snapshotUrl: "" });
   }, 30_000);
 
+  test("snapshots asked for at the same time share one camera request; a later one asks again", async () => {
+    const shoot = (n: number) => Promise.all(Array.from({ length: n }, () => host.api(`/api/v1/printers/${printer}/camera/snapshot`)));
+    const jpegs = async (responses: Response[]) => {
+      for (const r of responses) expect({ status: r.status, jpeg: isJpeg(new Uint8Array(await r.arrayBuffer())) }).toEqual({ status: 200, jpeg: true });
+    };
+    try {
+      // From the snapshot URL, slow enough that all requests overlap.
+      await put({ streamUrl: "", snapshotUrl: camera.snapshotUrl });
+      camera.snapshotDelayMs = 400;
+      const before = camera.snapshots;
+      await jpegs(await shoot(8));
+      expect(camera.snapshots - before).toBe(1);
+      await jpegs(await shoot(1));
+      expect(camera.snapshots - before).toBe(2);
+      camera.snapshotDelayMs = 0;
+      // With only a stream and none open yet: one connection serves them all.
+      await put({ streamUrl: camera.streamUrl, snapshotUrl: "" });
+      const connections = camera.connections;
+      await jpegs(await shoot(8));
+      expect(camera.connections - connections).toBe(1);
+    } finally {
+      camera.snapshotDelayMs = 0;
+      await put({ streamUrl: camera.streamUrl, snapshotUrl: "" });
+    }
+  }, 30_000);
+
   test("a camera that is down or answers wrongly is a clear error, never a 500", async () => {
     const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("nope") });
     const port = closed.port;
@@ -169,12 +195,12 @@ describe("who may watch", () => {
 });
 
 describe("OctoPrint clients", () => {
-  test("/api/settings names the host's stream URL (with the client's key, as Cura opens it without headers), and it plays", async () => {
+  test("/api/settings names the host's stream URL (with a camera token for the client's key, as Cura opens it without headers), and it plays", async () => {
     const settings = await (await host.api("/api/settings")).json();
     expect(settings.webcam.webcamEnabled).toBe(true);
     // Layerline records timelapses (GET /api/timelapse says enabled): clients show their timelapse views by this flag.
     expect(settings.webcam.timelapseEnabled).toBe(true);
-    expect(settings.webcam.streamUrl).toBe(`${host.url}/api/v1/printers/${printer}/camera/stream?apikey=${encodeURIComponent(host.apiKey)}`);
+    expect(settings.webcam.streamUrl).toMatch(new RegExp(`^${host.url}/api/v1/printers/${printer}/camera/stream\\?camera_token=[\\w-]{43}$`));
     expect(settings.webcam.webcams[0]).toMatchObject({ name: "classic", canSnapshot: true, flipV: true });
     const stream = await fetch(settings.webcam.streamUrl);
     expect(stream.status).toBe(200);

@@ -92,3 +92,170 @@ describe("MJPEG parser", () => {
     expect(frames.length).toBe(2);
   });
 });
+
+/** A deterministic pseudo-random source (the same streams and splits on every run). */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+}
+
+/** A fake JPEG: SOI, `n` bytes of `body()`, EOI — the parser looks at nothing more. */
+function fakeJpeg(next: () => number, n: number, byte: (r: number) => number): Uint8Array {
+  const out = new Uint8Array(n + 4);
+  out.set([0xff, 0xd8]);
+  for (let i = 0; i < n; i++) out[i + 2] = byte(next());
+  out.set([0xff, 0xd9], n + 2);
+  return out;
+}
+
+/** Strings as latin1, so "\xff" is the byte 0xFF. */
+const concat = (parts: (Uint8Array | string)[]) => Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : p)));
+const anyByte = (r: number) => Math.floor(r * 256);
+/** Random bytes without 0xFF, so an EOI appears only at a frame's end (real JPEGs stuff 0xFF as FF 00). */
+const noMarker = (r: number) => Math.floor(r * 255);
+
+interface Case {
+  name: string;
+  boundary: string | null;
+  bytes: Uint8Array;
+  frames: Uint8Array[];
+}
+
+/** Streams of every shape the parser handles, with the JPEGs each must give; the frames hold what trips a naive parser. */
+function cases(seed: number): Case[] {
+  const next = random(seed);
+  const size = () => 1 + Math.floor(next() * 3000);
+  const jpegs = (count: number, byte: (r: number) => number) => Array.from({ length: count }, () => fakeJpeg(next, size(), byte));
+  const out: Case[] = [];
+  const b = "boundarydonotcross";
+  {
+    // Content-Length parts whose bytes contain the whole boundary line: only the length says where they end.
+    const frames = jpegs(6, anyByte).map((f) => concat([f.subarray(0, f.length - 2), `\r\n--${b}\r\nContent-Length: 1\r\n\r\n`, f.subarray(f.length - 2)]));
+    out.push({ name: "Content-Length, boundary inside the picture", boundary: b, bytes: concat(["HTTP noise before the first part\r\n", ...frames.flatMap((f) => [`--${b}\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.length}\r\nX-Timestamp: 1.5\r\n\r\n`, f, "\r\n"])]), frames });
+  }
+  {
+    // No Content-Length (µStreamer advance_headers): the next boundary ends a part; near-boundaries inside do not.
+    const frames = jpegs(6, noMarker).map((f) => concat([f.subarray(0, 9), `\r\n--${b.slice(0, -1)}\r\n\r\n--`, f.subarray(9)]));
+    out.push({ name: "no Content-Length, near-boundaries inside", boundary: b, bytes: concat([...frames.flatMap((f) => [`--${b}\r\nContent-Type: image/jpeg\r\n\r\n`, f, "\r\n"]), `--${b}--\r\n`]), frames });
+  }
+  {
+    // ffmpeg's mpjpeg: lower-case headers; here with bare LF line ends, and a non-JPEG part between.
+    const frames = jpegs(5, anyByte);
+    const parts = frames.flatMap((f, i) => [...(i === 2 ? ["--ffmpeg\nContent-type: text/plain\nContent-length: 5\n\nhello\n"] : []), `--ffmpeg\nContent-type: image/jpeg\nContent-length: ${f.length}\n\n`, f, "\n"]);
+    out.push({ name: "ffmpeg style, LF line ends, a text part", boundary: "ffmpeg", bytes: concat(parts), frames });
+  }
+  {
+    // Parts with no headers at all: the picture follows the boundary line.
+    const frames = jpegs(5, noMarker);
+    out.push({ name: "no part headers", boundary: "123456789000000000000987654321", bytes: concat([...frames.flatMap((f) => ["--123456789000000000000987654321\r\n", f, "\r\n"]), "--123456789000000000000987654321\r\n"]), frames });
+  }
+  {
+    // JPEGs back to back with garbage between (and a lone 0xFF before an SOI).
+    const frames = jpegs(6, noMarker);
+    out.push({ name: "raw JPEGs", boundary: null, bytes: concat(frames.flatMap((f, i) => [i % 2 ? "junk \xff" : new Uint8Array([0xff]), f])), frames });
+  }
+  return out;
+}
+
+/** Pushes `bytes` cut at `cuts` (sorted offsets), returning the frames. */
+function pushCut(parser: MjpegParser, bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  let at = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    frames.push(...parser.push(bytes.subarray(at, cut)));
+    at = cut;
+  }
+  return frames;
+}
+
+describe("MJPEG parser: the same frames however the bytes are cut", () => {
+  const hex = (frames: Uint8Array[]) => frames.map((f) => Buffer.from(f).toString("hex"));
+
+  test("whole, at random cuts (many small and some large pieces), and byte by byte", () => {
+    for (let seed = 1; seed <= 8; seed++) {
+      const next = random(seed * 7919);
+      for (const c of cases(seed)) {
+        const want = hex(c.frames);
+        expect({ name: c.name, frames: hex(new MjpegParser(c.boundary).push(c.bytes)) }).toEqual({ name: c.name, frames: want });
+        for (let round = 0; round < 10; round++) {
+          const pieces = 1 + Math.floor(next() * (round < 5 ? 40 : 400));
+          const cuts = [...new Set(Array.from({ length: pieces }, () => Math.floor(next() * c.bytes.length)))].sort((a, b) => a - b);
+          expect({ name: c.name, seed, cuts: cuts.length, frames: hex(pushCut(new MjpegParser(c.boundary), c.bytes, cuts)) }).toEqual({ name: c.name, seed, cuts: cuts.length, frames: want });
+        }
+        const bytewise = pushCut(new MjpegParser(c.boundary), c.bytes, Array.from({ length: c.bytes.length - 1 }, (_, i) => i + 1));
+        expect({ name: c.name, frames: hex(bytewise) }).toEqual({ name: c.name, frames: want });
+      }
+    }
+  });
+
+  test("cut in two at every offset of a small stream (a boundary, a header or a marker split anywhere)", () => {
+    const next = random(99);
+    const [a, b] = [fakeJpeg(next, 20, noMarker), fakeJpeg(next, 30, noMarker)];
+    const streams: [string | null, Uint8Array][] = [
+      ["bd", concat(["--bd\r\nContent-Type: image/jpeg\r\nContent-Length: 24\r\n\r\n", a, "\r\n--bd\r\nContent-Type: image/jpeg\r\n\r\n", b, "\r\n--bd\r\n"])],
+      ["bd", concat(["--bd\n\n", a, "\n--bd\ncontent-length: 34\n\n", b, "\n"])],
+      [null, concat(["x\xff", a, "\xff\xff", b])],
+    ];
+    for (const [boundary, bytes] of streams) {
+      for (let cut = 1; cut < bytes.length; cut++) {
+        expect({ cut, frames: hex(pushCut(new MjpegParser(boundary), bytes, [cut])) }).toEqual({ cut, frames: hex([a, b]) });
+      }
+    }
+  });
+});
+
+describe("MJPEG parser: a hostile camera costs work in proportion to its bytes", () => {
+  /** Feeds `total` bytes after `head` in `chunk`-byte pieces until the parser refuses; returns what it did. */
+  function endless(boundary: string | null, head: string, fill: number, total: number, chunk: number, max: number) {
+    const parser = new MjpegParser(boundary, max);
+    const piece = new Uint8Array(chunk).fill(fill);
+    let fed = 0;
+    let refused = false;
+    try {
+      parser.push(concat([head, new Uint8Array([0xff, 0xd8])]));
+      while (fed < total) {
+        parser.push(piece);
+        fed += chunk;
+      }
+    } catch (e) {
+      expect(e).toBeInstanceOf(StreamFormatError);
+      refused = true;
+    }
+    return { fed, refused, copied: parser.work.copied, scanned: parser.work.scanned };
+  }
+
+  test("a 16 MB picture that never ends, in 64 KB pieces: each byte copied and looked at a few times, not once per piece", () => {
+    const shapes: [string, string | null, string][] = [
+      ["no Content-Length", "b", "--b\r\nContent-Type: image/jpeg\r\n\r\n"],
+      ["a Content-Length of 16 MB", "b", `--b\r\nContent-Length: ${16 * 1024 * 1024}\r\n\r\n`],
+      ["raw JPEG", null, ""],
+    ];
+    for (const [name, boundary, head] of shapes) {
+      const r = endless(boundary, head, 0x41, 17 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024);
+      // A concatenation per piece copies ~128 × 16 MB = 2 GB here.
+      expect({ name, copiedPerByte: Math.round(r.copied / r.fed), scannedPerByte: Math.round(r.scanned / r.fed) }).toEqual({ name, copiedPerByte: expect.any(Number), scannedPerByte: expect.any(Number) });
+      expect({ name, copyBounded: r.copied < 5 * r.fed, scanBounded: r.scanned < 3 * r.fed }).toEqual({ name, copyBounded: true, scanBounded: true });
+      // The caps hold: no Content-Length and raw are refused past 16 MB; the announced 16 MB part is read.
+      expect({ name, refused: r.refused }).toEqual({ name, refused: name !== "a Content-Length of 16 MB" });
+    }
+  });
+
+  test("in 1 KB pieces too (a slow camera): still linear", () => {
+    for (const [boundary, head] of [["b", "--b\r\n\r\n"], [null, ""]] as const) {
+      const r = endless(boundary, head, 0x00, 2 * 1024 * 1024, 1024, 1024 * 1024);
+      expect(r.copied).toBeLessThan(5 * r.fed);
+      expect(r.scanned).toBeLessThan(3 * r.fed);
+      expect(r.refused).toBe(true);
+    }
+  });
+
+  test("a normal stream costs the same: each frame copied out once, few copies inside", () => {
+    const bytes = ffmpegMpjpeg(5);
+    const parser = new MjpegParser("ffmpeg");
+    expect(feed(parser, bytes, 4096).length).toBe(5);
+    expect(parser.work.copied).toBeLessThan(4 * bytes.length);
+    expect(parser.work.scanned).toBeLessThan(3 * bytes.length);
+  });
+});

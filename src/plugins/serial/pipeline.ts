@@ -45,6 +45,11 @@ export class LinePipeline {
     private readonly resumed: () => void,
   ) {}
 
+  /** The tag of the first line waiting (-1: none, or a script). */
+  get firstTag(): number {
+    return this.items.length > 0 ? this.items[0]!.tag : -1;
+  }
+
   /** True while lines wait behind an asynchronous hook. */
   get busy(): boolean {
     return this.items.length > 0;

@@ -40,8 +40,8 @@ export type SerialPluginReport =
   | { kind: "fault"; plugin: string; where: FaultWhere; message: string }
   /** The Worker stopped running the plugin after too many faults. */
   | { kind: "disabled"; plugin: string; message: string }
-  /** The plugin's code stopped answering; the printer's Worker was restarted without it. */
-  | { kind: "hung"; plugin: string; message: string }
+  /** The plugin's code stopped answering; the printer's Worker was restarted without it (and a print there went on, or was interrupted). */
+  | { kind: "hung"; plugin: string; message: string; print?: "went on" | "interrupted" }
   | { kind: "loadFailed"; plugin: string; message: string }
   | { kind: "loaded"; plugin: string; generation: number }
   | { kind: "log"; plugin: string; level: "info" | "warn" | "error"; message: string }

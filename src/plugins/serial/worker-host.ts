@@ -10,7 +10,7 @@ import { guarded, describe, type Outcome } from "../guard.ts";
 import { unattributedMessage, type Uncaught } from "../exit-guard.ts";
 import { importFresh, type LoadedDefinition } from "../loader.ts";
 import { inPlugin } from "../scope.ts";
-import { perSecondBudget } from "../rate-limit.ts";
+import { perSecondBudget } from "../../rate-limit.ts";
 import type { JobState, LineContext, LineResult, LineSource, MachineState } from "../sdk.ts";
 import { chain, collect, type MaybeAsync } from "./chain.ts";
 import type { LineHooks } from "./pipeline.ts";

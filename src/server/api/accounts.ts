@@ -8,6 +8,7 @@ import type { ApiKey } from "../../accounts/api-keys.ts";
 import { GroupSchema, parseScope, PERMISSIONS } from "../../accounts/permissions.ts";
 import type { User } from "../../accounts/users.ts";
 import { principalOf } from "../auth/principal.ts";
+import { clientAddress } from "../auth/reverse-proxy.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { completeSetup, PrinterChoiceSchema, setupAllowed } from "../setup.ts";
@@ -81,8 +82,8 @@ export function accountsApi(ctx: AppContext) {
   return new Elysia({ prefix: "/api/v1" })
     .post(
       "/setup",
-      async ({ body, request, server, set }) => {
-        const refusal = setupAllowed(ctx, server?.requestIP(request)?.address, request.headers.get("x-setup-token") ?? body.token, false);
+      async ({ body, request, set }) => {
+        const refusal = setupAllowed(ctx, clientAddress(request), request.headers.get("x-setup-token") ?? body.token, false);
         if (refusal) throw refusal;
         const admin = await completeSetup(ctx, body.username, body.password, body.printer);
         const { key } = ctx.accounts.createKey(admin, { name: "setup", scope: "full" });

@@ -19,6 +19,7 @@ import { AnalysisSettingsSchema } from "../../analysis/queue.ts";
 import { FileCatalog, SORT_KEYS, fileUrl, type SortKey } from "../../files/catalog.ts";
 import { receiveUpload, uploadPath } from "../../files/upload.ts";
 import type { AppContext } from "../context.ts";
+import { byteRange } from "../byte-range.ts";
 import { ApiError } from "../errors.ts";
 import { pathParam } from "../path-param.ts";
 import { documentedBody } from "./openapi.ts";
@@ -74,18 +75,11 @@ export function download(request: Request, abs: string, name: string, etag: stri
   const range = request.headers.get("range");
   const ifRange = request.headers.get("if-range");
   if (range && (!ifRange || ifRange === etag)) {
-    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-    let start = m?.[1] ? Number(m[1]) : NaN;
-    let end = m?.[2] ? Number(m[2]) : size - 1;
-    if (m && !m[1] && m[2]) {
-      start = Math.max(0, size - Number(m[2])); // suffix range: the last N bytes
-      end = size - 1;
+    const r = byteRange(range, size);
+    if (r.kind === "unsatisfiable") return new Response(null, { status: 416, headers: { ...headers, "content-range": `bytes */${size}` } });
+    if (r.kind === "part") {
+      return new Response(file.slice(r.start, r.end + 1), { status: 206, headers: { ...headers, "content-range": `bytes ${r.start}-${r.end}/${size}`, "content-length": String(r.end - r.start + 1) } });
     }
-    end = Math.min(end, size - 1);
-    if (!m || !Number.isFinite(start) || start > end || start >= size) {
-      return new Response(null, { status: 416, headers: { ...headers, "content-range": `bytes */${size}` } });
-    }
-    return new Response(file.slice(start, end + 1), { status: 206, headers: { ...headers, "content-range": `bytes ${start}-${end}/${size}`, "content-length": String(end - start + 1) } });
   }
   return new Response(file, { headers: { ...headers, "content-length": String(size) } });
 }

@@ -8,7 +8,7 @@ import { CameraPatchSchema, exposureWarning, withoutCredentials, type Camera } f
 import { CAMERA_FETCH_HEADER, CameraProblem } from "../../webcam/problem.ts";
 import { STREAM_CONTENT_TYPE } from "../../webcam/mjpeg.ts";
 import type { WebcamService } from "../../webcam/service.ts";
-import { principalOf } from "../auth/principal.ts";
+import { accessHolds, principalOf } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 
@@ -27,11 +27,11 @@ function refuseLoop(request: Request): Response | null {
   return Response.json({ error: { code: p.code, message: p.message, hint: p.hint } }, { status: 508, headers: { [CAMERA_FETCH_HEADER]: "loop" } });
 }
 
-/** The host's MJPEG stream of a printer's camera, or the camera's problem as an error. */
+/** The host's MJPEG stream of a printer's camera (until the request's credentials are revoked), or the camera's problem as an error. */
 export async function streamResponse(webcam: WebcamService, printerId: string, request: Request): Promise<Response> {
   const loop = refuseLoop(request);
   if (loop) return loop;
-  const body = await webcam.stream(printerId).catch(cameraError);
+  const body = await webcam.stream(printerId, () => accessHolds(request)).catch(cameraError);
   return new Response(body, { headers: { "content-type": STREAM_CONTENT_TYPE, ...NO_STORE, "x-accel-buffering": "no" } });
 }
 

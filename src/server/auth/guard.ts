@@ -1,7 +1,9 @@
 /**
  * The guard in front of every route (default-deny). For each request it decides who is asking —
- * an API key (`X-Api-Key`, `Authorization: Bearer`, `?apikey=`), a session cookie, or nobody —
- * and whether the route's requirement is met, before the body is read or validated. It also
+ * an API key (`X-Api-Key`, `Authorization: Bearer`, `?apikey=`), on a camera's picture a camera
+ * token (`?camera_token=`), a session cookie, or nobody — and whether the route's requirement is
+ * met, before the body is read or validated. Long answers (a camera stream) ask again whether the
+ * request is still allowed (`accessHolds`), so a revoked key or token ends them. It also
  * enforces the first-run mode (nothing but the wizard until an admin exists), keys restricted to
  * one printer (and off what all printers share), and CSRF protection for cookie-authenticated
  * changes. Being the first to see a request's body, it reads the small ones, capped
@@ -9,6 +11,7 @@
  */
 import { Elysia } from "elysia";
 import { LOCAL_TOKEN_HEADER, type Accounts, type Principal } from "../../accounts/accounts.ts";
+import { CAMERA_TOKEN_PARAM } from "../../accounts/camera-tokens.ts";
 import { PERMISSION_TEXT } from "../../accounts/permissions.ts";
 import { sameSecret } from "../../accounts/tokens.ts";
 import type { PrinterManager } from "../../printers/manager.ts";
@@ -16,13 +19,15 @@ import { errorBody } from "../errors.ts";
 import { readBody } from "../request-body.ts";
 import { routeKind } from "../route-kind.ts";
 import { FORM_CSRF_COOKIE, readCookie, SESSION_COOKIE } from "./cookies.ts";
-import { isLoopback, setPrincipal } from "./principal.ts";
-import { DEFAULT_TRUSTED_PROXIES, originIsOurs, setForwarding, trustedProxies } from "./reverse-proxy.ts";
+import { isLoopback, setAccessCheck, setPrincipal } from "./principal.ts";
+import { clientAddress, DEFAULT_TRUSTED_PROXIES, originIsOurs, setForwarding, trustedProxies } from "./reverse-proxy.ts";
 import { OCTOPRINT_FORBIDDEN, Refusal } from "./refusal.ts";
 import { denial, requirementFor, type PrinterRef, type Requirement } from "./route-permissions.ts";
 
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** A long answer checks its request's credentials again at most this often. */
+const RECHECK_MS = 1000;
 /** Routes that stay reachable before the first admin exists. */
 const FIRST_RUN_OPEN = new Set(["GET /setup", "POST /setup", "POST /api/v1/setup", "GET /public/:name", "GET /favicon.ico", "GET /api/v1/version", "GET /api/v1", "GET /api/v1/docs", "GET /api/v1/openapi.json"]);
 
@@ -77,10 +82,15 @@ export function authGuard(options: GuardOptions) {
     const kind = routeKind(c.path);
     const peer = () => c.server?.requestIP(c.request)?.address;
     setForwarding(c.request, peer, trusted);
-    const { principal, bad, cookieSession } = authenticate(c.request, c.query, accounts, peer);
+    const cameraToken = "permission" in requirement && requirement.cameraToken === true;
+    const { principal, bad, cookieSession } = authenticate(c.request, c.query, accounts, () => clientAddress(c.request), cameraToken);
     setPrincipal(c.request, principal);
     verdict = { principal, refusal: null, requirement, cookieSession };
     verdicts.set(c.request, verdict);
+    setAccessCheck(c.request, recheck(() => {
+      const again = authenticate(c.request, c.query, accounts, () => clientAddress(c.request), cameraToken);
+      return !again.bad && denial(requirement, again.principal, (ref) => printerOf(ref, c, options.printers)) === null;
+    }));
 
     setupDone ||= accounts.adminExists();
     const origin = c.request.headers.get("origin");
@@ -90,6 +100,10 @@ export function authGuard(options: GuardOptions) {
       verdict.refusal = refuse("native", 403, "cross_origin", `WebSocket connections from pages of other sites (${origin}) are refused.`, "Open the page from this host; behind a reverse proxy, pass the Host (or X-Forwarded-Host) header and list the proxy in --trusted-proxies.", c);
     } else if (!setupDone && !FIRST_RUN_OPEN.has(key)) {
       verdict.refusal = refuseSetup(kind, c.path);
+    } else if (bad === "camera-token") {
+      verdict.refusal = refuse(kind, 401, "invalid_camera_token", "This camera link is no longer valid: the API key it was made for was revoked or has expired, or its user was removed.", "Let the app read the settings again with a valid API key (GET /api/settings gives new camera links), or log in.", c);
+    } else if (bad === "camera-token-elsewhere") {
+      verdict.refusal = refuse(kind, 401, "camera_token_only", "A camera token opens only its printer's camera stream and snapshot, nothing else.", "Send an API key in the X-Api-Key header for the rest of the API (create one under Account → API keys).", c);
     } else if (bad) {
       verdict.refusal = refuse(kind, 401, "invalid_credentials", "The API key or session is not valid (revoked, expired or mistyped).", "Create a new key under Account → API keys, or log in again.", c);
     } else {
@@ -100,7 +114,10 @@ export function authGuard(options: GuardOptions) {
       } else if (why === "credentials") {
         verdict.refusal = refuse(kind, 401, "unauthorized", "This needs credentials.", "Send an API key in the X-Api-Key header (create one under Account → API keys or with `layerline apikey create`), or log in.", c);
       } else if (why === "permission" && p !== "login") {
-        verdict.refusal = refuse(kind, 403, "forbidden", `This needs the “${p}” permission (${PERMISSION_TEXT[p]}), which ${principal.via === "apikey" ? "this API key's scope or its user" : "your account"} does not have.`, principal.via === "apikey" ? "Use a key with a wider scope, or ask an admin for the permission." : "Ask an admin to change your group.", c);
+        const who = principal.via === "apikey" ? "this API key's scope or its user" : principal.via === "camera" ? "the API key this camera token was made for (or its user) no longer" : "your account";
+        verdict.refusal = refuse(kind, 403, "forbidden", `This needs the “${p}” permission (${PERMISSION_TEXT[p]}), which ${who} does not have.`, principal.via === "apikey" ? "Use a key with a wider scope, or ask an admin for the permission." : "Ask an admin to change your group.", c);
+      } else if (why === "printer" && principal.via === "camera") {
+        verdict.refusal = refuse(kind, 403, "wrong_printer", `This camera token opens the camera of printer "${principal.printerId}" only.`, "Use the camera link the settings of this printer give (/printers/<id>/api/settings).", c);
       } else if (why === "printer") {
         verdict.refusal = refuse(kind, 403, "wrong_printer", `This API key is restricted to printer "${principal.printerId}".`, "Use a key for this printer, or one without a printer restriction.", c);
       } else if (why === "host-wide") {
@@ -145,30 +162,55 @@ function isStreamedBody(contentType: string | null): boolean {
   return contentType !== null && /^(multipart\/form-data|application\/octet-stream)/i.test(contentType);
 }
 
+/** What was wrong with the credentials a request came with. */
+type Bad = false | "credentials" | "camera-token" | "camera-token-elsewhere";
+
 /**
- * Who is asking: the local token (from this machine only), else a key, else a cookie; a bad
- * token or key is an error, a stale cookie is just no login. The peer's address is looked up only
- * for the local token (asking the server for it costs more than the rest of a poll's check).
+ * Who is asking: the local token (from this machine only), else a key, else a camera token (on
+ * routes that take one), else a cookie; a bad token or key is an error, a stale cookie is just no
+ * login, and a camera token anywhere else is refused unless the cookie logs in. The peer's address
+ * is looked up only for the local token (asking the server for it costs more than the rest of a
+ * poll's check).
  */
-function authenticate(request: Request, query: Record<string, string | undefined>, accounts: Accounts, address: () => string | undefined): { principal: Principal; bad: boolean; cookieSession: boolean } {
+function authenticate(request: Request, query: Record<string, string | undefined>, accounts: Accounts, address: () => string | undefined, cameraTokens: boolean): { principal: Principal; bad: Bad; cookieSession: boolean } {
   const headers = request.headers;
+  const nobody = (bad: Bad) => ({ principal: accounts.anonymous(), bad, cookieSession: false });
   const local = headers.get(LOCAL_TOKEN_HEADER);
   if (local) {
     const principal = isLoopback(address()) ? accounts.principalForLocalToken(local.trim()) : undefined;
-    return principal ? { principal, bad: false, cookieSession: false } : { principal: accounts.anonymous(), bad: true, cookieSession: false };
+    return principal ? { principal, bad: false, cookieSession: false } : nobody("credentials");
   }
   const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1];
   const key = headers.get("x-api-key") ?? bearer ?? (typeof query.apikey === "string" ? query.apikey : undefined);
   if (key) {
     const principal = accounts.principalForKey(key.trim());
-    return principal ? { principal, bad: false, cookieSession: false } : { principal: accounts.anonymous(), bad: true, cookieSession: false };
+    return principal ? { principal, bad: false, cookieSession: false } : nobody("credentials");
+  }
+  const camera = query[CAMERA_TOKEN_PARAM];
+  if (typeof camera === "string" && cameraTokens) {
+    const principal = accounts.principalForCameraToken(camera.trim());
+    return principal ? { principal, bad: false, cookieSession: false } : nobody("camera-token");
   }
   const token = readCookie(headers.get("cookie"), SESSION_COOKIE);
   if (token) {
     const principal = accounts.principalForSession(token);
     if (principal) return { principal, bad: false, cookieSession: true };
   }
-  return { principal: accounts.anonymous(), bad: false, cookieSession: false };
+  return nobody(typeof camera === "string" ? "camera-token-elsewhere" : false);
+}
+
+/** `check`, asked at most once per RECHECK_MS (its last answer in between). */
+function recheck(check: () => boolean): () => boolean {
+  let at = Date.now();
+  let ok = true;
+  return () => {
+    const now = Date.now();
+    if (now - at >= RECHECK_MS) {
+      at = now;
+      ok = ok && check();
+    }
+    return ok;
+  };
 }
 
 /** Why a state-changing request fails CSRF protection, or null when it passes. */

@@ -4,6 +4,7 @@
 import type { Principal } from "../../accounts/accounts.ts";
 
 const principals = new WeakMap<Request, Principal>();
+const accessChecks = new WeakMap<Request, () => boolean>();
 const ANONYMOUS: Principal = { user: null, permissions: new Set(), via: "anonymous", printerId: null };
 
 export function setPrincipal(request: Request, principal: Principal): void {
@@ -13,6 +14,20 @@ export function setPrincipal(request: Request, principal: Principal): void {
 /** Who made this request (anonymous with no permissions if the guard did not run). */
 export function principalOf(request: Request): Principal {
   return principals.get(request) ?? ANONYMOUS;
+}
+
+/** How a long answer learns whether its request is still allowed (set by the guard). */
+export function setAccessCheck(request: Request, check: () => boolean): void {
+  accessChecks.set(request, check);
+}
+
+/**
+ * Whether the credentials this request came with still allow it — false once its key, token or
+ * session is revoked or its user loses the permission. Checked by long answers (camera streams)
+ * as they go; cheap to call often (the check itself runs at most once a second).
+ */
+export function accessHolds(request: Request): boolean {
+  return accessChecks.get(request)?.() ?? true;
 }
 
 /** Whether the address is this machine (setup without a token is only allowed from here). */

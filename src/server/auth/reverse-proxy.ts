@@ -1,8 +1,8 @@
 /**
  * What a request looked like before a reverse proxy forwarded it: the scheme (https when the proxy
- * terminated TLS) and the host the browser asked for. Read from `X-Forwarded-Proto` / `X-Scheme`
- * and `X-Forwarded-Host`, but only when the connection comes from a trusted proxy: anybody else
- * could send those headers. OctoPrint trusts the same headers from loopback by default
+ * terminated TLS), the host the browser asked for and the client's address. Read from
+ * `X-Forwarded-Proto` / `X-Scheme`, `X-Forwarded-Host` and `X-Forwarded-For` / `X-Real-IP`, but
+ * only when the connection comes from a trusted proxy: anybody else could send those headers. OctoPrint trusts the same headers from loopback by default
  * (`server.reverseProxy.trustedProxies`), which covers a proxy on the same machine.
  */
 
@@ -84,6 +84,36 @@ export function publicAddress(request: Request): { scheme: "http" | "https"; hos
   if (!f || !(h.has("x-forwarded-proto") || h.has("x-scheme") || h.has("x-forwarded-host")) || !f.trusted(f.peer())) return own;
   const proto = first(h.get("x-forwarded-proto")) ?? first(h.get("x-scheme"));
   return { scheme: proto === "https" ? "https" : proto === "http" ? "http" : own.scheme, host: first(h.get("x-forwarded-host")) ?? own.host };
+}
+
+/** An address in a forwarding header as the proxy wrote it: `1.2.3.4`, `1.2.3.4:5678`, `[::1]:80`, `::1`. */
+function hopAddress(text: string): string | null {
+  const t = text.trim();
+  const bracketed = /^\[([0-9a-f:.]+)\](?::\d+)?$/i.exec(t);
+  const candidate = bracketed ? bracketed[1]! : /^\d+\.\d+\.\d+\.\d+:\d+$/.test(t) ? t.slice(0, t.lastIndexOf(":")) : t;
+  return addressBytes(candidate) ? candidate : null;
+}
+
+/**
+ * The client's address: the connection's peer, or — when that peer is a trusted proxy — the
+ * nearest address in `X-Forwarded-For` that is not a trusted proxy itself, read from the right
+ * (each proxy appends the address it saw; what is further left came from the client and could be
+ * anything), else `X-Real-IP`. Logins are throttled per this address, so behind a proxy one client
+ * guessing passwords does not lock everyone else out, and the loopback checks (the local token,
+ * headless setup) see a remote client as remote even through a proxy on this machine.
+ */
+export function clientAddress(request: Request): string | undefined {
+  const f = forwardings.get(request);
+  const peer = f?.peer();
+  if (!f || !f.trusted(peer)) return peer;
+  const chain = (request.headers.get("x-forwarded-for") ?? "").split(",").filter((h) => h.trim() !== "");
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const hop = hopAddress(chain[i]!);
+    if (!hop) return peer; // a proxy we trust would not have written this: keep what we know
+    if (!f.trusted(hop) || i === 0) return hop;
+  }
+  const real = request.headers.get("x-real-ip");
+  return (real && hopAddress(real)) || peer;
 }
 
 /** The origin the client used (`https://printer.example.com` behind a TLS proxy): for absolute URLs in answers. */

@@ -13,7 +13,8 @@ export type PrinterRef = { param: string } | { query: string } | "default";
 
 export type Requirement =
   | { public: string; csrf?: "form" }
-  | { permission: Permission | "login"; printer?: PrinterRef };
+  /** `cameraToken`: a camera token (`?camera_token=`) is accepted too — on a printer's camera picture only. */
+  | { permission: Permission | "login"; printer?: PrinterRef; cameraToken?: true };
 
 const status = { permission: "status" } as const;
 const webcam = { permission: "webcam" } as const;
@@ -140,8 +141,9 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   // Cameras: the config reads like the profile (URLs without credentials unless settings); the picture is "webcam".
   "GET /api/v1/printers/:id/camera": byId("status"),
   "PUT /api/v1/printers/:id/camera": byId("settings"),
-  "GET /api/v1/printers/:id/camera/stream": byId("webcam"),
-  "GET /api/v1/printers/:id/camera/snapshot": byId("webcam"),
+  // The URLs OctoPrint clients are given carry a camera token instead of their API key.
+  "GET /api/v1/printers/:id/camera/stream": { ...byId("webcam"), cameraToken: true },
+  "GET /api/v1/printers/:id/camera/snapshot": { ...byId("webcam"), cameraToken: true },
   // Timelapses: settings per printer; watching is "webcam"; deleting and rendering manage stored output like files.
   "GET /api/v1/printers/:id/timelapse": byId("status"),
   "PUT /api/v1/printers/:id/timelapse": byId("settings"),

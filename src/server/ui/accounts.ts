@@ -19,6 +19,7 @@ import { usersPage } from "../../../views/users.ts";
 import { ApiError } from "../errors.ts";
 import { clearSessionCookie, formCsrfCookie, sessionCookie } from "../auth/cookies.ts";
 import { principalOf } from "../auth/principal.ts";
+import { clientAddress } from "../auth/reverse-proxy.ts";
 import type { AppContext } from "../context.ts";
 import { createKeyFor, requireFullLogin, revokeKeysFor } from "../api/accounts.ts";
 import { BAUD_RATES, completeSetup, PrinterChoiceSchema, setupAllowed } from "../setup.ts";
@@ -67,7 +68,7 @@ const fields = (body: unknown, name: string): string[] => {
 };
 
 export function accountRoutes(ctx: AppContext) {
-  const address = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null) => server?.requestIP(request)?.address ?? "unknown";
+  const address = (request: Request) => clientAddress(request) ?? "unknown";
   const printerList = () => ctx.printers.list().map((p) => ({ id: p.id, name: p.record.name }));
 
   /** Account pages belong to a browser login (API clients have /api/v1/apikeys and /api/v1/users). */
@@ -130,14 +131,14 @@ export function accountRoutes(ctx: AppContext) {
       const csrf = newToken();
       return page(loginPage({ csrf, next: safeNext(query.next) }), 200, { "set-cookie": formCsrfCookie(request, csrf) });
     })
-    .post("/login", async ({ body, request, server }) => {
+    .post("/login", async ({ body, request }) => {
       const username = field(body, "username").trim();
       const next = safeNext(field(body, "next"));
       const again = (error: string, status: number, headers: Record<string, string> = {}) => {
         const csrf = newToken();
         return page(loginPage({ csrf, next, error, username }), status, { "set-cookie": formCsrfCookie(request, csrf), ...headers });
       };
-      const result = await ctx.accounts.login(username, field(body, "password"), address(request, server));
+      const result = await ctx.accounts.login(username, field(body, "password"), address(request));
       if (!result.ok && result.reason === "throttled") {
         const s = Math.ceil(result.retryAfterMs / 1000);
         return again(`Too many failed attempts. Try again in ${Math.ceil(s / 60)} minute(s).`, 429, { "retry-after": String(s) });
@@ -158,11 +159,11 @@ export function accountRoutes(ctx: AppContext) {
       if (ctx.accounts.adminExists()) return redirect("/");
       return setupView(request);
     })
-    .post("/setup", async ({ body, request, server }) => {
+    .post("/setup", async ({ body, request }) => {
       // Every field falls back, so a body of another shape (text, a list) is an empty form, not a 500.
       const entry = v.parse(SetupEntrySchema, body && typeof body === "object" && !Array.isArray(body) ? body : {});
       const again = (error: string, status: number) => setupView(request, { entry, error, status });
-      const refusal = setupAllowed(ctx, address(request, server), field(body, "token"), true);
+      const refusal = setupAllowed(ctx, address(request), field(body, "token"), true);
       if (refusal?.code === "already_set_up") return redirect("/");
       if (refusal) return again(`${refusal.message} ${refusal.hint}`, refusal.status);
       if (field(body, "password") !== field(body, "confirm")) return again("The two passwords differ.", 400);
@@ -212,11 +213,11 @@ export function accountRoutes(ctx: AppContext) {
       }
       return accountView(request, { message: `Revoked “${key.name}”.` });
     })
-    .post("/account/password", async ({ body, request, server }) => {
+    .post("/account/password", async ({ body, request }) => {
       const user = principalOf(request).user!;
-      const check = await ctx.accounts.login(user.name, field(body, "current"), address(request, server));
+      const check = await ctx.accounts.login(user.name, field(body, "current"), address(request));
       if (!check.ok && check.reason === "throttled") {
-        return accountView(request, { error: `Too many wrong passwords: the account is locked for ${Math.ceil(check.retryAfterMs / 60_000)} minute(s). Try again then.` }, 429);
+        return accountView(request, { error: `Too many wrong passwords from this address: the account is locked here for ${Math.ceil(check.retryAfterMs / 60_000)} minute(s). Try again then.` }, 429);
       }
       if (!check.ok) return accountView(request, { error: "The current password is wrong." }, 403);
       try {

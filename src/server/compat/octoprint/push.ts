@@ -14,6 +14,7 @@ import type { LogLine, PrinterEvent } from "../../../printers/controller.ts";
 import type { PrinterSession } from "../../../printers/session.ts";
 import type { PrinterStatus } from "../../../printers/status.ts";
 import { principalOf } from "../../auth/principal.ts";
+import { clientAddress } from "../../auth/reverse-proxy.ts";
 import type { AppContext } from "../../context.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
 import { jobPayload, printerState, progressPayload, stateText, type JobContext, type TempPoint } from "./state.ts";
@@ -477,7 +478,7 @@ export function pushRoutes(ctx: AppContext, hub: PushHub) {
         },
         close: (ws) => closeWs(ws as unknown as Ws),
       })
-      .post("/sockjs/:server/:session/xhr", async ({ params, request, server }) => {
+      .post("/sockjs/:server/:session/xhr", async ({ params, request }) => {
         const p = (params ?? {}) as Record<string, string>;
         const key = `${p.printer ?? ""}/${p.server}/${p.session}`;
         let poll = polls.get(key);
@@ -485,7 +486,7 @@ export function pushRoutes(ctx: AppContext, hub: PushHub) {
         if (!poll) {
           const session = printerOf(p);
           if (!session) return new Response('c[404,"No such printer"]\n', { headers });
-          const client = new PushClient(session.id, server?.requestIP(request)?.address ?? "", (text) => poll!.push(text), principalOf(request));
+          const client = new PushClient(session.id, clientAddress(request) ?? "", (text) => poll!.push(text), principalOf(request));
           poll = new PollSession(client);
           polls.set(key, poll);
           hub.open(client);

@@ -8,6 +8,7 @@ import { Elysia } from "elysia";
 import { totalmem } from "node:os";
 import * as v from "valibot";
 import type { Principal } from "../../../accounts/accounts.ts";
+import { CAMERA_TOKEN_PARAM } from "../../../accounts/camera-tokens.ts";
 import { FileError, type StoredFile } from "../../../files/storage.ts";
 import { isPrintable, safeRelativePath } from "../../../files/paths.ts";
 import { receiveUpload } from "../../../files/upload.ts";
@@ -47,7 +48,7 @@ import { connectionPayload, isOperational, jobPayload, printerState, progressPay
 import type { OctoTracker } from "./tracker.ts";
 import { subscribe } from "../../../events.ts";
 import { currentUser, groupRecord, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
-import { publicOrigin } from "../../auth/reverse-proxy.ts";
+import { clientAddress, publicOrigin } from "../../auth/reverse-proxy.ts";
 
 /** The API version string OctoPrint reports (`server/api/__init__.py`). */
 export const OCTOPRINT_API = "0.1";
@@ -328,7 +329,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         return { api: OCTOPRINT_API, server: ctx.version, text: `OctoPrint ${OCTOPRINT_COMPAT} (Layerline ${ctx.version})` };
       })
       .get("/api/server", () => ({ version: ctx.version, safemode: null }))
-      .post("/api/login", async ({ body, query, request, server, set }) => {
+      .post("/api/login", async ({ body, query, request, set }) => {
         const data = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
         const now = Date.now();
         if (truthy(query.passive) || "passive" in data) {
@@ -340,7 +341,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const user = typeof data.user === "string" ? data.user : "";
         const pass = typeof data.pass === "string" ? data.pass : "";
         if (!user || !pass) throw fail(400, "Neither user and pass attributes nor passive flag present");
-        const result = await ctx.accounts.login(user, pass, server?.requestIP(request)?.address ?? "unknown", now);
+        const result = await ctx.accounts.login(user, pass, clientAddress(request) ?? "unknown", now);
         if (!result.ok && result.reason === "throttled") {
           set.status = 429;
           set.headers["retry-after"] = String(Math.ceil(result.retryAfterMs / 1000));
@@ -836,14 +837,16 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
 
   /**
    * The settings for a printer. Its camera's URLs are the host's own (a streamer on loopback works
-   * remotely, behind the login); a client that came with an API key gets it in them, because
-   * slicers open the stream without sending their key header.
+   * remotely, behind the login); a client that came with an API key gets a camera token in them
+   * (slicers and apps open the stream without sending their key header), never the key itself:
+   * these URLs end up in logs and screenshots, and the token opens this camera and nothing else.
    */
   const settingsOf = async (s: PrinterSession, request: Request) => {
     const principal = principalOf(request);
     const camera = ctx.webcam.camera(s.id);
     const origin = publicOrigin(request);
-    const key = principal.via === "apikey" && principal.rawKey ? `?apikey=${encodeURIComponent(principal.rawKey)}` : "";
+    const token = ctx.accounts.cameraTokenFor(principal, s.id);
+    const key = token ? `?${CAMERA_TOKEN_PARAM}=${token}` : "";
     const refs = {
       stream: camera.streamUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/stream${key}` : "",
       snapshot: camera.streamUrl || camera.snapshotUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/snapshot${key}` : "",

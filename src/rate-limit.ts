@@ -1,7 +1,9 @@
 /**
- * A plugin's log lines and notices, at most so many a second per plugin: one calling `ctx.log` or
- * `ctx.notify` in a loop must not flood the log, the notices or every page's event stream.
- * `now` is in milliseconds (passed in, so the rule is testable without a clock).
+ * Log lines that something outside the host can cause in a loop, at most so many a second per
+ * key: a plugin calling `ctx.log` or `ctx.notify` (per plugin, on the main thread and in the
+ * printers' threads), or a client flooding the MQTT bridge with refused commands. Neither may
+ * flood the log, the notices or every page's event stream. `now` is in milliseconds (passed in,
+ * so the rule is testable without a clock).
  */
 export const LOG_PER_SECOND = 20;
 

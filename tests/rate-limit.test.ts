@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { LOG_PER_SECOND, perSecondBudget } from "../../src/plugins/rate-limit.ts";
+import { LOG_PER_SECOND, perSecondBudget } from "../src/rate-limit.ts";
 
 test("each key gets its own budget of so many a second, renewed at the next second", () => {
   const may = perSecondBudget(3);
