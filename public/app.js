@@ -137,6 +137,49 @@
     if (caption) caption.hidden = true;
     if (img.dataset.refresh) retryCamera(img, Number(img.dataset.refresh));
   }, true);
+  // The layer viewer (views/layer-view.ts): the number box, the ◀ ▶ buttons and the ← → keys move
+  // its slider; moving it by hand stops following the print; a followed print moves it. Capture
+  // phase: the slider is set before htmx sends the form.
+  const viewerOf = (el) => el && el.closest && el.closest("form.layer-viewer");
+  const moveTo = (form, n) => {
+    const range = form.querySelector('input[name="layer"]');
+    const follow = form.querySelector('input[name="follow"]');
+    if (follow) follow.checked = false;
+    range.value = String(Math.max(Number(range.min), Math.min(Number(range.max), Math.round(n) || 1)));
+    form.querySelector(".layer-number").value = range.value;
+  };
+  document.addEventListener("change", (e) => {
+    const form = viewerOf(e.target);
+    if (form && e.target.classList.contains("layer-number")) moveTo(form, Number(e.target.value));
+  }, true);
+  document.addEventListener("input", (e) => {
+    const form = viewerOf(e.target);
+    if (form && e.target.name === "layer") moveTo(form, Number(e.target.value));
+  }, true);
+  const step = (form, by) => {
+    moveTo(form, Number(form.querySelector('input[name="layer"]').value) + by);
+    form.querySelector('input[name="layer"]').dispatchEvent(new Event("change", { bubbles: true }));
+  };
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest && e.target.closest("form.layer-viewer [data-step]");
+    if (button) step(viewerOf(button), Number(button.dataset.step));
+  });
+  document.addEventListener("keydown", (e) => {
+    const form = document.querySelector("form.layer-viewer");
+    if (!form || (e.key !== "ArrowLeft" && e.key !== "ArrowRight") || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (e.target.closest && e.target.closest("input, select, textarea, [contenteditable]")) return;
+    e.preventDefault();
+    step(form, e.key === "ArrowRight" ? 1 : -1);
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    for (const form of document.querySelectorAll("form.layer-viewer")) {
+      const view = form.querySelector(".layer-view[data-layer]");
+      const follow = form.querySelector('input[name="follow"]');
+      if (!view || !follow || !follow.checked) continue;
+      form.querySelector('input[name="layer"]').value = view.dataset.layer;
+      form.querySelector(".layer-number").value = view.dataset.layer;
+    }
+  });
   // Toasts fade on their own.
   new MutationObserver((records) => {
     for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) setTimeout(() => n.remove(), 8000);

@@ -45,6 +45,7 @@ export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile
   <section class="card printer">
     <div id="live" sse-swap="live">${livePanel(printer, access)}</div>
     <div id="job-objects" sse-swap="objects" hx-on::sse-before-message="if (!this.firstElementChild) event.preventDefault()"></div>
+    <div id="job-viewer"></div>
   </section>
   ${camera}
   <section class="card controls">${controlsPanel(printer.record, access)}</section>

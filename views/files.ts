@@ -108,14 +108,17 @@ function fileRow(f: FileEntry): Html {
   <td class="thumb">${thumb ? html`<img src="${thumb.url}" alt="" width="48" height="${Math.round((48 * thumb.height) / thumb.width)}" loading="lazy">` : ""}</td>
   <td class="name"><a href="#" hx-get="/ui/files/detail?path=${encodeURIComponent(f.path)}" hx-target="#file-detail">${f.name}</a>${f.duplicates.length > 0 ? html` <span class="badge" title="Same content as ${f.duplicates.join(", ")}">duplicate</span>` : ""}${f.folder ? html`<div class="folder muted">${f.folder}/</div>` : ""}</td>
   <td class="size">${formatBytes(f.size)}</td>
-  ${analysisCells(a)}
+  ${analysisCells(a, f.path)}
 </tr>`;
 }
 
-function analysisCells(a: AnalysisView): Html {
+/** The layer viewer of a file (views/layer-view.ts). */
+export const viewerUrl = (path: string) => `/files/viewer?path=${encodeURIComponent(path)}`;
+
+function analysisCells(a: AnalysisView, path: string): Html {
   switch (a.state) {
     case "done":
-      return html`<td class="time">${formatDuration(a.summary.estimatedTime)}</td><td>${a.summary.layerCount}</td><td>${formatFilament(a.summary.filament.reduce((n, f) => n + f.length, 0))}</td>`;
+      return html`<td class="time">${formatDuration(a.summary.estimatedTime)}</td><td class="layers">${a.summary.layerCount > 0 ? html`<a href="${viewerUrl(path)}" title="View the layers">${a.summary.layerCount}</a>` : 0}</td><td>${formatFilament(a.summary.filament.reduce((n, f) => n + f.length, 0))}</td>`;
     case "error":
       return html`<td colspan="3" class="analysis-error" title="${a.error.hint}">${a.error.message}</td>`;
     case "analysing":
@@ -244,6 +247,7 @@ function actions(f: FileEntry, printers: PrinterChoice[], path: string, access: 
     : ""}
   <div class="buttons">
     <a class="button" href="${fileUrl(f.path, "/content")}" download>Download</a>
+    <a class="button view-layers" href="${viewerUrl(f.path)}">View layers</a>
     ${may("POST /ui/files/analyse") ? html`<button hx-post="/ui/files/analyse" hx-vals='${path}' hx-target="#file-detail">Analyse again</button>` : ""}
     ${may("POST /ui/files/remove") ? html`<button class="danger" hx-post="/ui/files/remove" hx-vals='${path}' hx-target="#file-detail" hx-confirm="Delete ${f.path}?">Delete</button>` : ""}
   </div>

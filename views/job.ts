@@ -106,6 +106,8 @@ function jobButtons(id: string, status: PrinterStatus, job: Job, access: Access)
       ? html`<button hx-post="/ui/printers/${id}/job/restart" hx-target="#live" hx-confirm="${discardQuestion(status, again) ?? `${again}?`}">Restart</button>`
       : "",
     objects ? html`<button class="job-objects-open" hx-get="/ui/printers/${id}/job/objects" hx-target="#job-objects">Cancel an object…</button>` : "",
+    // The file's layers, the print's progress drawn on them (views/layer-view.ts); a file the host knows by its content.
+    job.sha256 && may("GET /ui/printers/:id/job/viewer") ? html`<button class="job-layers-open" hx-get="/ui/printers/${id}/job/viewer" hx-target="#job-viewer">Layers…</button>` : "",
   ].filter((b) => b !== "");
   return buttons.length ? html`<div class="buttons">${buttons}</div>` : html``;
 }

@@ -14,7 +14,6 @@ import {
   E_BIT,
   F_BIT,
   G,
-  I_BIT,
   J_BIT,
   LexedLine,
   M,
@@ -33,9 +32,10 @@ import {
   skipBlanks,
   text,
 } from "./lexer.ts";
+import { MoveState } from "./moves.ts";
 import type { MachineLimits } from "./limits.ts";
 import { MOVE_PRINT, MOVE_RETRACT, MOVE_TRAVEL, MotionPlanner } from "./planner.ts";
-import type { TimelineParts } from "./result.ts";
+import type { LayerStart, TimelineParts } from "./result.ts";
 
 const NL = 10;
 const L_BIT = 1 << 11;
@@ -50,17 +50,8 @@ const MAX_MACROS = 16;
 const RRF_META_COMMANDS = new Set(["if", "elif", "else", "while", "break", "continue", "abort", "var", "global", "set", "echo", "skip"]);
 /** A row of the progress table every this many bytes (besides every layer start). */
 export const TIMELINE_STEP = 256 * 1024;
-/** Arcs are planned as chords of about this length (Marlin's MM_PER_ARC_SEGMENT). */
-const ARC_SEGMENT_MM = 1;
-/**
- * And at most one chord per degree: a wide arc's 1 mm chords meet at angles too small to slow the
- * head, so more of them change nothing but the time taken (a hostile file of circles a kilometre
- * wide would otherwise cost 10,000 planned moves per line).
- */
-const ARC_SEGMENT_ANGLE = Math.PI / 180;
 /** Base64 characters of thumbnails collected per file: real ones total a few hundred kB; a hostile file must not fill the memory. */
 const MAX_THUMBNAIL_CHARS = 16 * 1024 * 1024;
-const INCH = 25.4;
 /**
  * Where a PrusaSlicer-family wipe tower tool change is (its `; CP TOOLCHANGE …` comments). The
  * slicer's `filament used` counts the tower's ramming and wiping extrusions but not the moves that
@@ -101,6 +92,8 @@ export interface Layer {
   offset: number;
   /** Estimated seconds from the start of the print to this layer. */
   elapsed: number;
+  /** The machine state where the layer starts, so it can be read on its own (the layer viewer). */
+  start: LayerStart;
 }
 
 export interface PrintObject {
@@ -215,23 +208,15 @@ interface ObjectState {
   box: Float64Array;
 }
 
-export class GcodeAnalyser {
+export class GcodeAnalyser extends MoveState {
   private readonly planner: MotionPlanner;
   private readonly line = new LexedLine();
   private readonly feedratesPerMinute: boolean;
   private readonly loadTimes: number[];
   private readonly unloadTimes: number[];
 
-  // Machine state (logical coordinates, as the G-code sees them).
-  private x = 0;
-  private y = 0;
-  private z = 0;
-  private e = 0;
+  // Machine state (logical coordinates, as the G-code sees them): position, E and modes in MoveState.
   private feedrate = 25; // Marlin's start-up feed rate, mm/s
-  private absolute = true;
-  private relativeE = false;
-  private units = 1;
-  private tool = 0;
   private unloaded = true;
   private wiping = false;
   private tower = TOWER_NONE;
@@ -261,6 +246,15 @@ export class GcodeAnalyser {
   private layerOpen = false;
   private zChangeOffset = 0;
   private zChangeMark = -1;
+  /** The state before the latest line that changed Z (a layer by heights starts there), and that line's offset. */
+  private zChangeStart: LayerStart | null = null;
+  private zStartOffset = -1;
+  // The position and E before the current move line (its own move has changed them by the time a layer is found).
+  private lineOffset = -1;
+  private lineX = 0;
+  private lineY = 0;
+  private lineZ = 0;
+  private lineE = 0;
   private readonly heatWaits: HeatWait[] = [];
   private toolChanges = 0;
   private readonly toolsUsed = new Set<number>();
@@ -293,6 +287,7 @@ export class GcodeAnalyser {
   private carry: Uint8Array | null = null;
 
   constructor(options: AnalyserOptions) {
+    super();
     this.planner = new MotionPlanner(options.limits);
     this.feedratesPerMinute = options.feedratesPerMinute ?? false;
     this.loadTimes = options.loadTimes ?? [];
@@ -463,31 +458,10 @@ export class GcodeAnalyser {
     const v = line.values;
     const u = this.units;
     if ((mask & F_BIT) !== 0 && v[5]! > 0) this.feedrate = (v[5]! * u) / 60;
-    let nx = this.x;
-    let ny = this.y;
-    let nz = this.z;
-    if (this.absolute) {
-      if ((mask & X_BIT) !== 0) nx = v[23]! * u;
-      if ((mask & Y_BIT) !== 0) ny = v[24]! * u;
-      if ((mask & Z_BIT) !== 0) nz = v[25]! * u;
-    } else {
-      if ((mask & X_BIT) !== 0) nx += v[23]! * u;
-      if ((mask & Y_BIT) !== 0) ny += v[24]! * u;
-      if ((mask & Z_BIT) !== 0) nz += v[25]! * u;
-    }
+    this.lineStart(offset);
+    this.target(line);
     const de = (mask & E_BIT) !== 0 ? this.extrusion(v[4]! * u) : 0;
-    this.moveTo(nx, ny, nz, de, offset);
-  }
-
-  /** The filament an E word pushes (relative, or absolute against the current E), updating E. */
-  private extrusion(ev: number): number {
-    if (this.relativeE || !this.absolute) {
-      this.e += ev;
-      return ev;
-    }
-    const de = ev - this.e;
-    this.e = ev;
-    return de;
+    this.moveTo(this.tx, this.ty, this.tz, de, offset);
   }
 
   /** A straight move from the current position; updates position, areas, layers, planner. */
@@ -510,6 +484,11 @@ export class GcodeAnalyser {
     if (dz !== 0) {
       this.zChangeOffset = offset;
       if (this.layerSource !== "markers") {
+        // An arc's chords each change Z: the line's start is before the first.
+        if (offset !== this.zStartOffset) {
+          this.zStartOffset = offset;
+          this.zChangeStart = this.stateAt(offset);
+        }
         this.zChangeMark = this.marks.length;
         this.marks.push({ offset, layer: Z_CANDIDATE });
         this.planner.mark(offset);
@@ -548,7 +527,8 @@ export class GcodeAnalyser {
         this.layerZ = nz;
         const markIndex = this.zChangeMark >= 0 && this.marks[this.zChangeMark]!.offset === this.zChangeOffset ? this.zChangeMark : -1;
         const index = this.layers.length;
-        this.layers.push({ z: nz, offset: markIndex >= 0 ? this.zChangeOffset : offset, elapsed: 0 });
+        const start = markIndex >= 0 && this.zStartOffset === this.zChangeOffset ? this.zChangeStart! : this.stateAt(offset);
+        this.layers.push({ z: nz, offset: markIndex >= 0 ? this.zChangeOffset : offset, elapsed: 0, start });
         if (markIndex >= 0) this.marks[markIndex]!.layer = index;
         else {
           this.marks.push({ offset, layer: index });
@@ -564,6 +544,22 @@ export class GcodeAnalyser {
     }
   }
 
+  /** Notes the position and E before a move line changes them. */
+  private lineStart(offset: number): void {
+    this.lineOffset = offset;
+    this.lineX = this.x;
+    this.lineY = this.y;
+    this.lineZ = this.z;
+    this.lineE = this.e;
+  }
+
+  /** The machine state before the line at `offset` (the current one, or one with no move). */
+  private stateAt(offset: number): LayerStart {
+    const s = this.state();
+    if (this.lineOffset === offset) Object.assign(s, { x: this.lineX, y: this.lineY, z: this.lineZ, e: this.lineE });
+    return s;
+  }
+
   /** A layer marker comment from the slicer. */
   private layerMarker(offset: number): void {
     if (this.layerSource !== "markers") {
@@ -573,7 +569,7 @@ export class GcodeAnalyser {
       for (const m of this.marks) if (m.layer >= 0) m.layer = Z_CANDIDATE;
     }
     const index = this.layers.length;
-    this.layers.push({ z: this.z, offset, elapsed: 0 });
+    this.layers.push({ z: this.z, offset, elapsed: 0, start: this.stateAt(offset) });
     this.layerOpen = true;
     this.layerZ = NaN;
     this.marks.push({ offset, layer: index });
@@ -582,55 +578,28 @@ export class GcodeAnalyser {
     if (this.current && (this.current.object.source === "cura" || this.current.object.source === "ideamaker")) this.closeObject(offset);
   }
 
-  /** G2/G3 as chords, with E and Z spread evenly. */
+  /** G2/G3 as chords (src/analysis/arcs.ts), with E and Z spread evenly. */
   private arc(line: LexedLine, offset: number, clockwise: boolean): void {
     const mask = line.mask;
     const v = line.values;
     const u = this.units;
     if ((mask & F_BIT) !== 0 && v[5]! > 0) this.feedrate = (v[5]! * u) / 60;
-    const x0 = this.x;
-    const y0 = this.y;
     const z0 = this.z;
-    const tx = (mask & X_BIT) !== 0 ? (this.absolute ? v[23]! * u : x0 + v[23]! * u) : x0;
-    const ty = (mask & Y_BIT) !== 0 ? (this.absolute ? v[24]! * u : y0 + v[24]! * u) : y0;
-    const tz = (mask & Z_BIT) !== 0 ? (this.absolute ? v[25]! * u : z0 + v[25]! * u) : z0;
+    this.lineStart(offset);
+    this.target(line);
+    const { tx, ty, tz } = this;
     const de = (mask & E_BIT) !== 0 ? this.extrusion(v[4]! * u) : 0;
-    let cx: number;
-    let cy: number;
-    if ((mask & (I_BIT | J_BIT)) !== 0) {
-      cx = x0 + ((mask & I_BIT) !== 0 ? v[8]! * u : 0);
-      cy = y0 + ((mask & J_BIT) !== 0 ? v[9]! * u : 0);
-    } else if ((mask & R_BIT) !== 0) {
-      // Radius form: the centre on the perpendicular bisector of the chord.
-      const r = v[17]! * u;
-      const mx = (tx - x0) / 2;
-      const my = (ty - y0) / 2;
-      const half = Math.hypot(mx, my);
-      if (half === 0 || Math.abs(r) < half) {
-        this.moveTo(tx, ty, tz, de, offset);
-        return;
-      }
-      const h = Math.sqrt(r * r - half * half) * ((clockwise ? 1 : -1) * (r < 0 ? -1 : 1));
-      cx = x0 + mx - (h * my) / half;
-      cy = y0 + my + (h * mx) / half;
-    } else {
+    const plan = this.arcTo(line, clockwise);
+    if (!plan) {
       this.moveTo(tx, ty, tz, de, offset);
       return;
     }
-    const radius = Math.hypot(x0 - cx, y0 - cy);
-    const a0 = Math.atan2(y0 - cy, x0 - cx);
-    const a1 = Math.atan2(ty - cy, tx - cx);
-    let sweep = a1 - a0;
-    if (clockwise) {
-      if (sweep >= 0) sweep -= 2 * Math.PI;
-    } else if (sweep <= 0) sweep += 2 * Math.PI;
-    const length = Math.abs(sweep) * radius;
-    const segments = Math.max(1, Math.min(Math.ceil(length / ARC_SEGMENT_MM), Math.ceil(Math.abs(sweep) / ARC_SEGMENT_ANGLE)));
+    const { segments } = plan;
     for (let s = 1; s <= segments; s++) {
       const f = s / segments;
-      const angle = a0 + sweep * f;
-      const px = s === segments ? tx : cx + radius * Math.cos(angle);
-      const py = s === segments ? ty : cy + radius * Math.sin(angle);
+      const angle = plan.start + plan.sweep * f;
+      const px = s === segments ? tx : plan.cx + plan.radius * Math.cos(angle);
+      const py = s === segments ? ty : plan.cy + plan.radius * Math.sin(angle);
       this.moveTo(px, py, z0 + (tz - z0) * f, de / segments, offset);
     }
   }
@@ -659,15 +628,14 @@ export class GcodeAnalyser {
         }
         break;
       case 20:
-        this.units = INCH;
-        break;
       case 21:
-        this.units = 1;
+        this.inches(line.code === 20);
         break;
       case 28: {
         // Homing ends at 0 on the named axes (all when none is named). The firmware homes at its
         // own homing speeds, not the file's feed rate, so it is a wait of that length.
         const any = (mask & (X_BIT | Y_BIT | Z_BIT)) !== 0;
+        this.lineStart(offset);
         const nx = !any || (mask & X_BIT) !== 0 ? 0 : this.x;
         const ny = !any || (mask & Y_BIT) !== 0 ? 0 : this.y;
         const nz = !any || (mask & Z_BIT) !== 0 ? 0 : this.z;

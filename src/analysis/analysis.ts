@@ -11,8 +11,8 @@ import * as v from "valibot";
 import { AnalysisResultSchema, type AnalysisResult, type SlicerMetadata, type TimelineParts } from "./result.ts";
 import { decodeThumbnails, type Thumbnail } from "./thumbnails.ts";
 
-/** Bump when the figures change, so stored results are redone. */
-export const ANALYSER_VERSION = 8;
+/** Bump when the figures change, so stored results are redone (9: each layer records its start state, for the layer viewer). */
+export const ANALYSER_VERSION = 9;
 
 export class AnalysisError extends Error {
   constructor(
@@ -167,7 +167,7 @@ function mostCommon(values: number[]): number | null {
 }
 
 function buildResult(m: MotionAnalysis, meta: SlicerMetadata, thumbnails: Thumbnail[], warnings: string[], durationMs: number): Omit<AnalysisResult, "printerLimits"> {
-  const layers = m.layers.map((l, i) => ({ z: round(l.z), height: round(i === 0 ? l.z : l.z - m.layers[i - 1]!.z), offset: l.offset, elapsed: round(l.elapsed, 1) }));
+  const layers = m.layers.map((l, i) => ({ z: round(l.z), height: round(i === 0 ? l.z : l.z - m.layers[i - 1]!.z), offset: l.offset, elapsed: round(l.elapsed, 1), start: l.start }));
   const filament = m.filament
     .map((length, tool) => {
       const d = meta.filamentDiameter[tool] ?? meta.filamentDiameter[0] ?? DEFAULT_FILAMENT_DIAMETER;

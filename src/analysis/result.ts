@@ -12,6 +12,14 @@ const N = v.pipe(v.number(), v.finite());
 export const BoxSchema = v.object({ minX: N, maxX: N, minY: N, maxY: N, minZ: N, maxZ: N });
 export type Box = v.InferOutput<typeof BoxSchema>;
 
+/**
+ * The machine state where a layer starts, as the analyser follows the file: position and E in mm
+ * (G92 applied), G90/G91, M82/M83 (E is relative with either M83 or G91), G20 and the tool. The
+ * layer viewer reads one layer from its offset with it, without reading the file before it.
+ */
+export const LayerStartSchema = v.object({ x: N, y: N, z: N, e: N, absolute: v.boolean(), relativeE: v.boolean(), inches: v.boolean(), tool: N });
+export type LayerStart = v.InferOutput<typeof LayerStartSchema>;
+
 export const SlicerMetadataSchema = v.object({
   slicer: Nullable(v.string()),
   slicerVersion: Nullable(v.string()),
@@ -83,7 +91,7 @@ export const AnalysisResultSchema = v.object({
   layerSource: v.picklist(["markers", "heights", "none"]),
   layerHeight: Nullable(N),
   firstLayerHeight: Nullable(N),
-  layers: v.array(v.object({ z: N, height: N, offset: N, elapsed: N })),
+  layers: v.array(v.object({ z: N, height: N, offset: N, elapsed: N, start: LayerStartSchema })),
   objects: v.array(
     v.object({
       name: v.string(),

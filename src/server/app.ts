@@ -34,6 +34,7 @@ import { uiQueue } from "./ui/queue.ts";
 import { uiFarm } from "./ui/farm.ts";
 import { uiPlugins } from "./ui/plugins.ts";
 import { uiJobs } from "./ui/jobs.ts";
+import { uiLayerView } from "./ui/layer-view.ts";
 import { uiOverview } from "./ui/overview.ts";
 import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
@@ -78,6 +79,7 @@ export function createApp(ctx: AppContext) {
     .use(uiCamera(ctx))
     .use(uiTimelapse(ctx))
     .use(uiFiles(ctx))
+    .use(uiLayerView(ctx))
     .use(uiQueue(ctx))
     .use(uiFarm(ctx))
     .use(uiHistory(ctx))

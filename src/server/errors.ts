@@ -4,7 +4,7 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { notFoundPage } from "../../views/not-found.ts";
+import { notFoundPage, problemPage } from "../../views/not-found.ts";
 import { AccountError } from "../accounts/accounts.ts";
 import { FileError } from "../files/storage.ts";
 import type { Problem } from "../printers/status.ts";
@@ -110,6 +110,18 @@ export const errorHandler = errorHandlerWith(HOST_HINTS);
 /** A browser loading a page (not the APIs, not htmx or scripts, which do not ask for HTML). */
 function wantsPage(request: Request, path: string): boolean {
   return (request.method === "GET" || request.method === "HEAD") && routeKind(path) === "html" && (request.headers.get("accept") ?? "").includes("text/html");
+}
+
+/**
+ * A page's answer to an error its handler raised (an ApiError or FileError from a bad query): the
+ * error's status, message and hint as a page, not JSON, since a browser asked for it.
+ */
+export function problemPageResponse(error: unknown, session?: PageSession): Response | undefined {
+  const status = error instanceof ApiError ? error.status : error instanceof FileError ? FILE_STATUS[error.code] : undefined;
+  if (status === undefined) return undefined;
+  const { message, hint } = error as ApiError | FileError;
+  const title = status === 404 ? "Not found" : "Bad request";
+  return new Response(problemPage(title, message, hint, session).value, { status, headers: { "content-type": "text/html; charset=utf-8" } });
 }
 
 /** The 404 page: `message` says what is missing; `session` puts the user's menu in it. */

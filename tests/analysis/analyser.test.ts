@@ -41,6 +41,16 @@ describe("G-code interpreter", () => {
     expect(cw.printingArea!.maxY).toBeCloseTo(10, 1);
     const r = motion("G1 F600\nM83\nG2 X20 Y0 R10 E5\n");
     expect(r.printingArea!.maxY).toBeCloseTo(10, 1);
+    // The R form's sign picks the way round, as in Marlin: R > 0 the short arc (a quarter circle
+    // here, inside the 10 × 10 square of its ends), R < 0 the long one (three quarters).
+    for (const g of ["G2", "G3"]) {
+      const [from, to] = g === "G3" ? ["X0 Y0", "X10 Y10"] : ["X10 Y10", "X0 Y0"];
+      const short = motion(`G1 ${from} F600\nM83\n${g} ${to} R10 E1\n`).printingArea!;
+      expect([short.minX, short.maxX, short.minY, short.maxY].map((n) => Math.round(n * 1000) / 1000)).toEqual([0, 10, 0, 10]);
+      const long = motion(`G1 ${from} F600\nM83\n${g} ${to} R-10 E1\n`).printingArea!;
+      expect(long.maxX - long.minX).toBeCloseTo(20, 1);
+      expect(long.maxY - long.minY).toBeCloseTo(20, 1);
+    }
     // Arc length ≈ π·r: about 1.57× the chord's time at the same speed.
     const chord = motion("G1 F600\nM83\nG1 X20 Y0 E5\n");
     expect(ij.estimatedTime / chord.estimatedTime).toBeGreaterThan(1.4);

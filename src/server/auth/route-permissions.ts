@@ -291,6 +291,11 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/files/move": remove,
   "POST /ui/files/remove": remove,
   "POST /ui/files/settings": settings,
+  // The layer viewer reads files as the files page does; a print is followed on a printer the principal may see.
+  "GET /files/viewer": status,
+  "GET /ui/files/viewer/layer": status,
+  "GET /ui/files/viewer/events": status,
+  "GET /ui/printers/:id/job/viewer": byId("status"),
 
   // The queue and history pages.
   "GET /queue": status,

@@ -14,6 +14,7 @@ import { subscribe } from "../../events.ts";
 import { accessFor } from "../auth/access.ts";
 import { visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
+import { throttle } from "../throttle.ts";
 import { pageSession } from "./page-session.ts";
 import { htmlResponse } from "./routes.ts";
 import { pageStream } from "./viewer-watch.ts";
@@ -146,25 +147,11 @@ export function uiFiles(ctx: AppContext) {
     .get("/ui/files/events", ({ request }) =>
       pageStream(ctx, request, (send) => {
         // The page reloads its table and tree on "files"; progress is throttled.
-        let last = 0;
-        let pending: ReturnType<typeof setTimeout> | undefined;
         const refresh = () => send("files", String(Date.now()));
-        const throttled = () => {
-          const wait = last + PROGRESS_PUSH_MS - Date.now();
-          if (wait <= 0) {
-            last = Date.now();
-            refresh();
-          } else if (!pending) {
-            pending = setTimeout(() => {
-              pending = undefined;
-              last = Date.now();
-              refresh();
-            }, wait);
-          }
-        };
+        const throttled = throttle(refresh, PROGRESS_PUSH_MS);
         const unsubscribe = subscribe(ctx.bus, { "files.changed": throttled, "analysis.progress": throttled, "analysis.finished": refresh });
         return () => {
-          if (pending) clearTimeout(pending);
+          throttled.cancel();
           unsubscribe();
         };
       }),

@@ -1,0 +1,276 @@
+/**
+ * The layer viewer (OctoPrint's "GCode Viewer"): one layer of a file seen from above as
+ * server-rendered SVG — the bed from the printer's profile, the layer's extrusions in a colour per
+ * tool, the layer before it faintly beneath, travel moves when asked for — with a slider, a number
+ * box, previous/next buttons and the arrow keys (public/app.js) to move through the layers.
+ *
+ * While the file prints, the part of a layer already sent to the printer is drawn solid and the
+ * rest faint, and with "Follow the print" the viewer moves to the current layer. The page's SSE
+ * stream says when the print moved on (`layer-progress`, at most once a second); the viewer then
+ * asks for its own fragment (`/ui/files/viewer/layer`, with what it shows, so an unchanged
+ * picture answers 204 and nothing is sent).
+ */
+import type { Box2, Polyline, Toolpath } from "../src/toolpath/toolpath.ts";
+import { formatDuration } from "./dashboard.ts";
+import { html, raw, type Html } from "./html.ts";
+import { layout, type PageSession } from "./layout.ts";
+
+/** Tool colours (T0, T1, …; repeating after eight). */
+export const TOOL_COLOURS = ["#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#bf3989", "#0a7a8a", "#57606a"];
+
+/** The bed as the printer's profile describes it. */
+export interface Bed {
+  width: number;
+  depth: number;
+  origin: "lowerleft" | "center";
+  circular: boolean;
+}
+
+/** The bed's extent in file coordinates. */
+export function bedArea(bed: Bed): Box2 {
+  return bed.origin === "center"
+    ? { minX: -bed.width / 2, maxX: bed.width / 2, minY: -bed.depth / 2, maxY: bed.depth / 2 }
+    : { minX: 0, maxX: bed.width, minY: 0, maxY: bed.depth };
+}
+
+/**
+ * What the SVG shows, in file coordinates: the bed and the file's printing area, each side at
+ * most one bed size beyond the bed (so a hostile far-away move cannot shrink the print to a dot),
+ * with a small margin; `zoom`: the printing area alone. The same for every layer of a file, so the
+ * picture does not jump.
+ */
+export function viewArea(bed: Bed, printing: Box2 | null, zoom = false): Box2 {
+  const b = bedArea(bed);
+  const area = { ...b };
+  if (printing && zoom) {
+    // At least a centimetre square around the print's middle (a print that is a single line).
+    const cx = (printing.minX + printing.maxX) / 2;
+    const cy = (printing.minY + printing.maxY) / 2;
+    const half = Math.max(5, (printing.maxX - printing.minX) / 2, (printing.maxY - printing.minY) / 2);
+    area.minX = Math.max(cx - half, b.minX - bed.width);
+    area.maxX = Math.min(cx + half, b.maxX + bed.width);
+    area.minY = Math.max(cy - half, b.minY - bed.depth);
+    area.maxY = Math.min(cy + half, b.maxY + bed.depth);
+  } else if (printing) {
+    area.minX = Math.max(Math.min(area.minX, printing.minX), b.minX - bed.width);
+    area.maxX = Math.min(Math.max(area.maxX, printing.maxX), b.maxX + bed.width);
+    area.minY = Math.max(Math.min(area.minY, printing.minY), b.minY - bed.depth);
+    area.maxY = Math.min(Math.max(area.maxY, printing.maxY), b.maxY + bed.depth);
+  }
+  const margin = Math.max(area.maxX - area.minX, area.maxY - area.minY) * 0.03;
+  return { minX: area.minX - margin, maxX: area.maxX + margin, minY: area.minY - margin, maxY: area.maxY + margin };
+}
+
+export interface LayerDrawing {
+  bed: Bed;
+  view: Box2;
+  layer: Toolpath;
+  previous: Toolpath | null;
+  travel: boolean;
+  /** The file offset the printer has acknowledged (a live print), or null: all drawn as printed. */
+  sent: number | null;
+  /** Extrusion width in mm (the nozzle). */
+  nozzle: number;
+  /** 1-based layer number and count, for the label. */
+  number: number;
+  count: number;
+}
+
+/** Hundredths of a millimetre as SVG path numbers: 1234 → "12.34", -5 → "-.05". */
+function num(hundredths: number): string {
+  const text = String(hundredths / 100);
+  return text.startsWith("0.") ? text.slice(1) : text.startsWith("-0.") ? `-${text.slice(2)}` : text;
+}
+
+/** Path data for points [from, to] of a polyline (y flipped: the bed's Y runs up the picture), relative moves. */
+function pathData(p: Polyline, from: number, to: number): string {
+  const xy = p.xy;
+  let px = Math.round(xy[2 * from]! * 100);
+  let py = Math.round(-xy[2 * from + 1]! * 100);
+  let d = `M${num(px)} ${num(py)}l`;
+  for (let i = from + 1; i <= to; i++) {
+    const x = Math.round(xy[2 * i]! * 100);
+    const y = Math.round(-xy[2 * i + 1]! * 100);
+    const dx = num(x - px);
+    const dy = num(y - py);
+    d += `${i > from + 1 && !dx.startsWith("-") ? " " : ""}${dx}${dy.startsWith("-") ? "" : " "}${dy}`;
+    px = x;
+    py = y;
+  }
+  return d;
+}
+
+/**
+ * How many segments of the layer's extrusions the printer has been sent (their line acknowledged)
+ * by offset `sent`; all of them when `sent` is null.
+ */
+export function sentSegments(layer: Toolpath, sent: number | null): number {
+  let n = 0;
+  for (const p of layer.extrusions) n += sent === null ? p.ends.length : sentIn(p, sent);
+  return n;
+}
+
+/** Segments of `p` whose line ends at or before `sent` (the ends ascend along a polyline). */
+function sentIn(p: Polyline, sent: number): number {
+  let lo = 0;
+  let hi = p.ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (p.ends[mid]! <= sent) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** The layer as SVG: bed, origin, the previous layer, travel moves, extrusions (sent solid, the rest faint). */
+export function layerSvg(d: LayerDrawing): Html {
+  const { view, bed } = d;
+  const w = view.maxX - view.minX;
+  const h = view.maxY - view.minY;
+  const span = Math.max(w, h);
+  // The nozzle's width where it shows; never thinner than about a pixel of a 600-pixel picture.
+  const width = round(Math.max(d.nozzle, span / 600));
+  const thin = round(Math.max(d.nozzle / 3, span / 1200));
+  const b = bedArea(bed);
+  const axis = round(Math.min(bed.width, bed.depth) / 12);
+  const byTool = new Map<number, { done: string[]; pending: string[] }>();
+  let done = 0;
+  let pending = 0;
+  for (const p of d.layer.extrusions) {
+    const split = d.sent === null ? p.ends.length : sentIn(p, d.sent);
+    const parts = byTool.get(p.tool) ?? { done: [], pending: [] };
+    byTool.set(p.tool, parts);
+    if (split > 0) parts.done.push(pathData(p, 0, split));
+    if (split < p.ends.length) parts.pending.push(pathData(p, split, p.ends.length));
+    done += split;
+    pending += p.ends.length - split;
+  }
+  const tools = [...byTool.keys()].sort((a, c) => a - c);
+  const colour = (tool: number) => TOOL_COLOURS[tool % TOOL_COLOURS.length]!;
+  return html`<svg class="layer-svg" viewBox="${round(view.minX)} ${round(-view.maxY)} ${round(w)} ${round(h)}" preserveAspectRatio="xMidYMid meet" role="img" aria-label="Layer ${d.number} of ${d.count} seen from above" data-layer="${d.number}" data-done="${done}" data-pending="${pending}">
+  <g class="bed">
+    ${bed.circular
+      ? html`<ellipse cx="${round((b.minX + b.maxX) / 2)}" cy="${round(-(b.minY + b.maxY) / 2)}" rx="${round(bed.width / 2)}" ry="${round(bed.depth / 2)}" fill="#f6f7f9" stroke="#c9ced6" stroke-width="${thin}"></ellipse>`
+      : html`<rect x="${round(b.minX)}" y="${round(-b.maxY)}" width="${round(bed.width)}" height="${round(bed.depth)}" fill="#f6f7f9" stroke="#c9ced6" stroke-width="${thin}"></rect>`}
+    <g class="origin" stroke-width="${thin}"><title>Origin (0, 0)</title><line x1="0" y1="0" x2="${axis}" y2="0" stroke="#d1242f"></line><line x1="0" y1="0" x2="0" y2="${-axis}" stroke="#1a7f37"></line></g>
+  </g>
+  ${d.previous && d.previous.extrusions.length > 0
+    ? html`<g class="previous" fill="none" stroke="#8c959f" stroke-opacity=".3" stroke-width="${width}" stroke-linecap="round" stroke-linejoin="round"><path d="${d.previous.extrusions.map((p) => pathData(p, 0, p.ends.length)).join("")}"></path></g>`
+    : ""}
+  ${d.travel && d.layer.travels.length > 0
+    ? html`<g class="travel" fill="none" stroke="#6e7781" stroke-opacity=".7" stroke-width="${thin}" stroke-dasharray="${round(thin * 4)} ${round(thin * 3)}"><path d="${d.layer.travels.map((p) => pathData(p, 0, p.ends.length)).join("")}"></path></g>`
+    : ""}
+  <g class="extrusion" fill="none" stroke-width="${width}" stroke-linecap="round" stroke-linejoin="round">
+    ${tools.map((t) => {
+      const parts = byTool.get(t)!;
+      return html`${parts.done.length > 0 ? html`<path class="done" data-tool="${t}" stroke="${colour(t)}" d="${raw(parts.done.join(""))}"></path>` : ""}${parts.pending.length > 0 ? html`<path class="pending" data-tool="${t}" stroke="${colour(t)}" stroke-opacity=".25" d="${raw(parts.pending.join(""))}"></path>` : ""}`;
+    })}
+  </g>
+</svg>`;
+}
+
+/** The layer's figures from the analysis. */
+export interface LayerFacts {
+  /** 1-based number, and of how many. */
+  number: number;
+  count: number;
+  z: number;
+  height: number;
+  /** Seconds the layer takes, and when it starts, from the analysis. */
+  seconds: number;
+  startsAt: number;
+}
+
+/** A print of this file going on now. */
+export interface LivePrint {
+  printer: string;
+  printerName: string;
+  /** The layer printing now (1-based; 0 before the first), and the share of the shown layer sent (0–1). */
+  current: number;
+  shownSent: number;
+}
+
+export interface LayerFragment {
+  /** What the picture shows: the viewer sends it back, and an unchanged picture answers 204. */
+  key: string;
+  facts: LayerFacts;
+  svg: Html;
+  live: LivePrint | null;
+  notes: string[];
+  /** Whether the layer extrudes anything. */
+  empty: boolean;
+}
+
+const mm = (n: number) => `${Number(n.toFixed(2))} mm`;
+
+/** The part the viewer swaps: the figures, the live print, notes and the picture. */
+export function layerFragment(f: LayerFragment): Html {
+  const { facts: l, live } = f;
+  return html`<div class="layer-view" data-layer="${l.number}" data-count="${l.count}" ${live ? html`data-live="${live.printer}" data-current="${live.current}"` : ""}>
+  <input type="hidden" name="shown" value="${f.key}">
+  <p class="layer-facts"><strong>Layer ${l.number} of ${l.count}</strong> · Z ${mm(l.z)} · ${mm(l.height)} high · <span class="layer-time">${formatDuration(l.seconds)}</span> <span class="muted">(starts ${formatDuration(l.startsAt)} into the print)</span></p>
+  ${live
+    ? html`<p class="layer-live">Printing on <b>${live.printerName}</b>: ${live.current > 0 ? html`layer <b class="layer-current">${live.current}</b> of ${l.count}` : "the start G-code"}${live.current === l.number ? html` · ${Math.round(live.shownSent * 100)} % of this layer sent` : live.current > l.number ? " · this layer is printed" : ""}</p>`
+    : ""}
+  ${f.empty ? html`<p class="muted layer-note">Nothing is extruded on this layer.</p>` : ""}
+  ${f.notes.map((n) => html`<p class="muted layer-note">${n}</p>`)}
+  ${f.svg}
+</div>`;
+}
+
+/** Shown instead of layers when there are none to show (not analysed, no layers, a bad request). */
+export function layerMessage(message: string, hint = ""): Html {
+  return html`<div class="layer-view layer-message"><p>${message}</p>${hint ? html`<p class="muted">${hint}</p>` : ""}</div>`;
+}
+
+export interface ViewerSetup {
+  path: string;
+  count: number;
+  layer: number;
+  /** The printer whose print the viewer follows (the dashboard's), or null: any printer printing the file. */
+  printer: string | null;
+  /** The dashboard's viewer has a Close button (it opens in the page). */
+  closable: boolean;
+}
+
+/**
+ * The viewer: controls and the layer fragment in one form, so every control and the fragment's
+ * `shown` go with each request. Its requests: a control changed, the slider dragged (after a
+ * short pause), or the print moved on (`sse:layer-progress` from the page's stream).
+ */
+export function layerViewer(v: ViewerSetup, fragment: Html): Html {
+  if (v.count === 0) return html`<div class="layer-viewer">${v.closable ? closeButton : ""}${fragment}</div>`;
+  return html`<form class="layer-viewer" hx-get="/ui/files/viewer/layer" hx-target="find .layer-view" hx-swap="outerHTML" hx-trigger="change, input changed delay:150ms from:find input[type=range], sse:layer-progress" hx-sync="this:replace" hx-on:submit="event.preventDefault()">
+  <input type="hidden" name="path" value="${v.path}">
+  ${v.printer ? html`<input type="hidden" name="printer" value="${v.printer}">` : ""}
+  <div class="layer-controls">
+    <button type="button" data-step="-1" aria-label="Previous layer" title="Previous layer (←)">◀</button>
+    <input type="range" name="layer" min="1" max="${v.count}" value="${v.layer}" aria-label="Layer">
+    <button type="button" data-step="1" aria-label="Next layer" title="Next layer (→)">▶</button>
+    <label>Layer <input type="number" class="layer-number" min="1" max="${v.count}" value="${v.layer}" aria-label="Layer number"> of ${v.count}</label>
+    <label><input type="checkbox" name="travel" value="1"> Travel moves</label>
+    <label><input type="checkbox" name="zoom" value="1"> Zoom to the print</label>
+    <label class="layer-follow"><input type="checkbox" name="follow" value="1" checked> Follow the print</label>
+    ${v.closable ? closeButton : ""}
+  </div>
+  ${fragment}
+</form>`;
+}
+
+const closeButton = html`<button type="button" class="link layer-viewer-close" hx-on:click="document.getElementById('job-viewer').innerHTML = ''">Close</button>`;
+
+/** The viewer's own page (from the files page); its stream says when a print of the file moves on. */
+export function layerViewerPage(path: string, name: string, viewer: Html, session?: PageSession): Html {
+  return layout(
+    `Layers of ${name}`,
+    html`<section class="card layer-page">
+  <h1>${name} <a class="more" href="/files">← files</a></h1>
+  ${viewer}
+</section>`,
+    html``,
+    session,
+    `/ui/files/viewer/events?path=${encodeURIComponent(path)}`,
+  );
+}
