@@ -36,10 +36,10 @@ async function connected(): Promise<Record<string, unknown>> {
   return JSON.parse(first).connected;
 }
 
-test("with no server configured, nothing is checked and the host does not claim to be online", async () => {
+test("with no server configured, nothing is checked: enabled false, online true as OctoPrint answers for a disabled check", async () => {
   const s = await info();
   expect(s["connectivity.enabled"]).toBe(false);
-  expect(s["connectivity.online"]).toBe(false);
+  expect(s["connectivity.online"]).toBe(true);
   expect(s["connectivity.connection_check"]).toBeNull();
   // OctoPrint's keys and types.
   expect(s["octoprint.version"]).toBe(host.update.status().version);

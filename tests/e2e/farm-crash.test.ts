@@ -24,9 +24,9 @@ test("kill -9 while a farm copy prints: the copy waits for its printer's decisio
   const json = async (path: string) => (await (await api(path)).json()) as any;
   const first = ((await json("/api/v1/printers")).printers[0].id) as string;
   const printer = (id: string) => () => json(`/api/v1/printers/${id}`);
-  await waitUntil(printer(first), (p) => p.state === "operational");
+  await waitUntil(printer(first), (p) => p.state === "operational" && p.firmware !== null); // identified: the farm takes no work before
   expect((await api("/api/v1/printers", { method: "POST", body: JSON.stringify({ name: "Second", transport: "virtual" }) })).status).toBe(201);
-  await waitUntil(printer("second"), (p) => p.state === "operational");
+  await waitUntil(printer("second"), (p) => p.state === "operational" && p.firmware !== null); // identified: the farm takes no work before
   const form = new FormData();
   form.append("file", new Blob([layeredGcode({ layers: 30, objects: [{ name: "a", x: 20, y: 20 }], size: 20, feedrate: 1200 })]), "part.gcode");
   expect((await fetch(`${url}/api/v1/files`, { method: "POST", body: form, headers: { "x-api-key": key } })).status).toBe(201);
@@ -40,7 +40,7 @@ test("kill -9 while a farm copy prints: the copy waits for its printer's decisio
   ({ proc, url } = await startHost());
   try {
     const back = await waitUntil(printer(first), (p) => p.state === "operational" && p.interrupted !== null);
-    await waitUntil(printer("second"), (p) => p.state === "operational");
+    await waitUntil(printer("second"), (p) => p.state === "operational" && p.firmware !== null); // identified: the farm takes no work before
     const queued = await json("/api/v1/farm/queue");
     expect(queued.items[0]).toMatchObject({ file: "part.gcode", copies: 1, printing: 1, remaining: 0 });
     expect(queued.items[0].runs).toEqual([expect.objectContaining({ printer: first, interrupted: true })]);

@@ -37,7 +37,7 @@ afterAll(async () => {
 
 test("a new release is announced on the dashboard with its notes", async () => {
   const page = await loggedInPage(browser, host);
-  const notice = page.locator(".update-notice");
+  const notice = page.locator("#update-notice .update-notice");
   await notice.waitFor({ timeout: 15_000 });
   await expect(notice.textContent()).resolves.toContain("Layerline 9.1.0 is available");
   await page.click(".release-notes summary");
@@ -54,7 +54,7 @@ test("the outcome of an update is shown until dismissed", async () => {
   await notice.waitFor({ timeout: 15_000 });
   await expect(notice.textContent()).resolves.toContain("The update to Layerline 9.1.0 failed and was undone");
   await expect(notice.textContent()).resolves.toContain("the printer “Ender” did not reconnect");
-  await page.click('.update-notice button:has-text("Dismiss")');
+  await page.click('#update-notice .update-notice button:has-text("Dismiss")');
   await page.locator('.update-notice[data-kind="error"]').waitFor({ state: "detached", timeout: 10_000 });
   expect(host.update.settings.lastResult()?.dismissed).toBe(true);
   await page.close();

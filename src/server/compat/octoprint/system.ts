@@ -46,10 +46,11 @@ export async function systemInfoPayload(ctx: AppContext): Promise<{ systeminfo: 
     "env.python.version": `bun ${Bun.version}`,
     "env.hardware.cores": availableParallelism(),
     "env.hardware.ram": totalmem(),
-    // Enabled when Layerline uses a server at all (update source, plugin index, statistics); online when one answered.
+    // Enabled when Layerline uses a server at all (update source, plugin index, statistics); online
+    // when one answered — or, with nothing to check, as OctoPrint defines it for a disabled check.
     "connectivity.enabled": facts.results.length > 0,
-    "connectivity.online": online === true,
-    "connectivity.connection_ok": online === true,
+    "connectivity.online": octoprintOnline(online),
+    "connectivity.connection_ok": octoprintOnline(online),
     "connectivity.connection_check": first ? `${first.host}:${port}` : null,
     "connectivity.resolution_ok": first ? first.dns.ok : false,
     "connectivity.resolution_check": first?.host ?? null,
@@ -62,9 +63,21 @@ export async function systemInfoPayload(ctx: AppContext): Promise<{ systeminfo: 
   return { systeminfo: info };
 }
 
-/** The push socket's `online`: the latest answer of the servers Layerline uses (a stale one is renewed in the background). */
+/**
+ * OctoPrint's `online` from a probe's answer: true when a server answered; with no server to check
+ * (null) true as well, as OctoPrint answers when its check is off ("we don't know any better");
+ * false when none answered.
+ */
+function octoprintOnline(online: boolean | null): boolean {
+  return online !== false;
+}
+
+/**
+ * The push socket's `online`: the latest answer of the servers Layerline uses (a stale one is
+ * renewed in the background); before the first answer false, as OctoPrint's check starts.
+ */
 export function onlineNow(ctx: AppContext): boolean {
   const latest = ctx.diagnostics.probe.latest();
   void ctx.diagnostics.probe.check().catch(() => {});
-  return latest ? isOnline(latest) === true : false;
+  return latest ? octoprintOnline(isOnline(latest)) : false;
 }
