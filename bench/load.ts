@@ -11,7 +11,7 @@
  * How: this 2-core machine sometimes runs the whole ping-pong (host, socat, peer) at half speed
  * for a second or so, loaded or not, so prints compared one after the other differ by ±50 %. The
  * load is switched on and off every SEGMENT_MS (300 ms) *within* each print instead: the peer
- * reports every 1,000th line with its time, each segment's rate is taken from those (after the
+ * reports every 250th line with its time, each segment's rate is taken from those (after the
  * first 50 ms, while the switch settles), and each loaded segment is compared with the mean of
  * the two unloaded ones around it. The drop is the median of those pairs over PRINTS prints (3).
  * Switching on, the listeners connect again and every poller asks at once: that burst is counted.

@@ -2,7 +2,7 @@
  * An instant-ok printer for bench/stream.ts: opens a tty (one end of a socat pty pair), answers
  * every line with "ok" at once, and reports on stdout when it sees the start and end markers of
  * the benchmark file ("start <unix ns> <lines>" / "end <unix ns> <lines>"), so every host is
- * timed the same way, from the printer's side; and every 1,000 lines "p <unix ns> <lines>", so a
+ * timed the same way, from the printer's side; and every 250 lines "p <unix ns> <lines>", so a
  * rate can be taken over part of a print (bench/load.ts). Built by the benchmark with the system's cc.
  *
  *   ok-peer TTY START_MARKER END_MARKER [advanced]
@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
         oks++;
         if (strstr(line, argv[2])) printf("start %lld %lld\n", now_ns(), lines);
         if (strstr(line, argv[3])) printf("end %lld %lld\n", now_ns(), lines);
-        if (lines % 1000 == 0) printf("p %lld %lld\n", now_ns(), lines);
+        if (lines % 250 == 0) printf("p %lld %lld\n", now_ns(), lines);
         len = 0;
       } else if (len < sizeof line - 1) {
         line[len++] = c;

@@ -76,7 +76,7 @@ export function cpuSeconds(pid: number): number {
 export interface PeerRun {
   started: Promise<{ ns: number; lines: number }>;
   ended: Promise<{ ns: number; lines: number }>;
-  /** Every 1,000th line: when it arrived (unix ms) and how many had. */
+  /** Every 250th line: when it arrived (unix ms) and how many had. */
   progress: { ms: number; lines: number }[];
   stop(): Promise<void>;
 }
