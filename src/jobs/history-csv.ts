@@ -31,6 +31,7 @@ export const CSV_COLUMNS = [
   "print_time_s",
   "outcome",
   "reason",
+  "notes",
   "filament_mm",
   "resumed",
   "resumed_from",
@@ -41,7 +42,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 /** One entry as a CSV line (with its CRLF). */
 export function csvLine(e: HistoryEntry): string {
-  const cells = [e.id, e.jobId, e.printer, e.printerName, e.file, e.source, e.sha256, e.size, iso(e.startedAt), iso(e.endedAt), Math.round(e.printTime), e.outcome, e.reason, Math.round(e.filament * 10) / 10, e.resumed, e.resumedFrom, e.resumedAs];
+  const cells = [e.id, e.jobId, e.printer, e.printerName, e.file, e.source, e.sha256, e.size, iso(e.startedAt), iso(e.endedAt), Math.round(e.printTime), e.outcome, e.reason, e.notes, Math.round(e.filament * 10) / 10, e.resumed, e.resumedFrom, e.resumedAs];
   return `${cells.map(csvCell).join(",")}\r\n`;
 }
 

@@ -41,11 +41,11 @@ afterAll(() => {
 });
 
 /** A whole print on the bus: started, then its end. */
-function print(printer: string, id: string, end: "done" | "cancelled" | "failed", o: { file?: string; sha256?: string | null; at?: number; printTime?: number; reason?: string } = {}) {
+function print(printer: string, id: string, end: "done" | "cancelled" | "failed", o: { file?: string; sha256?: string | null; at?: number; printTime?: number; reason?: string; notes?: string[] } = {}) {
   const at = o.at ?? T0;
   const base = { id, file: o.file ?? "parts/bracket.gcode", sha256: o.sha256 === undefined ? A : o.sha256, startedAt: at };
   bus.emit("printer.event", { id: printer, event: jobEvent("started", base) });
-  bus.emit("printer.event", { id: printer, event: jobEvent(end, { ...base, endedAt: at + 60_000, reason: o.reason ?? null }, { printTime: o.printTime ?? 100, filament: 1234.5 }) });
+  bus.emit("printer.event", { id: printer, event: jobEvent(end, { ...base, endedAt: at + 60_000, reason: o.reason ?? null, ...(o.notes ? { notes: o.notes } : {}) }, { printTime: o.printTime ?? 100, filament: 1234.5 }) });
 }
 
 describe("recording", () => {
@@ -271,10 +271,10 @@ describe("CSV", () => {
   });
 
   test("the export streams a header and one line per entry, parseable back to the same values", async () => {
-    print("left", "evil", "failed", { file: 'x,"y"\n+z.gcode', at: T0 + 9 * DAY, reason: "-1 degrees, \"really\"" });
+    print("left", "evil", "failed", { file: 'x,"y"\n+z.gcode', at: T0 + 9 * DAY, reason: "-1 degrees, \"really\"", notes: ["The plugin hangs never returned; the print went on after 1.6 s."] });
     const text = await new Response(csvStream(history.each({ printer: "left" }))).text();
     const rows = parseCsv(text);
-    expect(rows[0]).toEqual(["id", "job", "printer", "printer_name", "file", "source", "sha256", "size_bytes", "started", "ended", "print_time_s", "outcome", "reason", "filament_mm", "resumed", "resumed_from", "resumed_as"]);
+    expect(rows[0]).toEqual(["id", "job", "printer", "printer_name", "file", "source", "sha256", "size_bytes", "started", "ended", "print_time_s", "outcome", "reason", "notes", "filament_mm", "resumed", "resumed_from", "resumed_as"]);
     expect(rows).toHaveLength(1 + history.list({ printer: "left" }).total);
     const evil = rows[1]!;
     expect(evil[1]).toBe("evil");
@@ -282,6 +282,7 @@ describe("CSV", () => {
     expect(evil[12]).toBe("'-1 degrees, \"really\"");
     expect(evil[8]).toBe(new Date(T0 + 9 * DAY).toISOString());
     expect(evil[11]).toBe("failed");
+    expect(evil[13]).toBe("The plugin hangs never returned; the print went on after 1.6 s.");
     // No cell of the whole export starts a formula.
     for (const row of rows) for (const cell of row) expect(/^[=+\-@\t\r]/.test(cell)).toBe(false);
   });
