@@ -209,6 +209,16 @@ describe("OctoPrint clients", () => {
     expect(perPrinter.webcam.snapshotUrl).toContain(`/api/v1/printers/${printer}/camera/snapshot`);
   }, 30_000);
 
+  test("/api/settings has no webcam block for a caller without the webcam permission, as OctoPrint", async () => {
+    const admin = host.accounts.users.byName("admin")!;
+    const statusOnly = host.accounts.createKey(admin, { name: "settings, no camera", scope: "status" }).key;
+    const res = await host.api("/api/settings", { headers: { "x-api-key": statusOnly } });
+    expect(res.status).toBe(200);
+    const settings = await res.json();
+    expect(settings.webcam).toBeUndefined();
+    expect(settings.feature).toBeDefined();
+  });
+
   test("POST /api/settings webcam changes the printer's camera; rotate90 is 90° counter-clockwise", async () => {
     const res = await host.api("/api/settings", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ webcam: { rotate90: true, flipH: true, streamRatio: "16:9" } }) });
     expect(res.status).toBe(200);

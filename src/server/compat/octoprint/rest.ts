@@ -838,7 +838,9 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
       stream: camera.streamUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/stream${key}` : "",
       snapshot: camera.streamUrl || camera.snapshotUrl ? `${origin}/api/v1/printers/${encodeURIComponent(s.id)}/camera/snapshot${key}` : "",
     };
-    return settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principal.permissions.has("admin"), webcamPayload(camera, refs));
+    // As OctoPrint: the webcam block only for those who may watch the camera.
+    const webcam = principal.permissions.has("webcam") ? webcamPayload(camera, refs) : undefined;
+    return settingsPayload(readSettings(ctx.settings), s.record, await ctx.printers.ports(), principal.permissions.has("admin"), webcam);
   };
 
   /** `/api/timelapse`: the printer's settings and its videos (and frame sets with `unrendered`). */

@@ -121,7 +121,7 @@ export function webcamPayload(camera: Camera, refs: CameraRefs) {
   };
 }
 
-export function settingsPayload(s: StoredSettings, record: PrinterRecord, ports: string[], admin: boolean, webcam: ReturnType<typeof webcamPayload>) {
+export function settingsPayload(s: StoredSettings, record: PrinterRecord, ports: string[], admin: boolean, webcam: ReturnType<typeof webcamPayload> | undefined) {
   return {
     accessControl: { autologinHeadsupAcknowledged: false, autologinLocal: false },
     api: { allowCrossOrigin: false, ...(admin ? { key: null } : {}) },
