@@ -53,6 +53,9 @@ afterAll(async () => {
 });
 
 test("a host with tracking on reports to the registry; the export and the next build reflect it", async () => {
+  // The report names the firmware families of the printers: once the printer has said what it runs.
+  const printer = (await (await on.api("/api/v1/printers")).json()).printers[0].id;
+  await on.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.firmware !== null, 10_000);
   // Opting in: the first report goes out by itself shortly after.
   expect((await (await put(on, { enabled: true, url: registry.url })).json()).enabled).toBe(true);
   const first = await on.waitFor("/api/v1/tracking", (s: any) => s.lastSend?.ok === true, 10_000);
