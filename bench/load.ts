@@ -16,6 +16,11 @@
  * the two unloaded ones around it. The drop is the median of those pairs over PRINTS prints (3).
  * Switching on, the listeners connect again and every poller asks at once: that burst is counted.
  *
+ * The control: the same clients answered by a bare Bun server in another process at the web
+ * thread's priority (bench/load-control.ts: the same status JSON, the same pace, SSE pushes of
+ * about the same size), during prints of the same host — what answering them costs the print on
+ * this machine when the server does nothing else, next to what it costs when Layerline answers.
+ *
  * While it prints, the host answers at most --print-read-rate reads a second (250 by default;
  * more wait their turn), so back-to-back polling meets that ceiling; PRINT_READ_RATE=n runs the
  * host with another (0: none), to see what unpaced requests cost the print on this machine.
@@ -23,7 +28,7 @@
  *   bun bench/load.ts   (builds dist/ if needed; needs socat and cc)
  */
 import { DEFAULT_PRINT_READ_RATE } from "../src/server/pacing.ts";
-import { benchFile, binary, buildPeer, commandLines, median, printUploaded, ptyPair, scratch, startHost, startPeer, uploadFile } from "./serial-bench.ts";
+import { benchFile, binary, buildPeer, commandLines, freePort, median, printUploaded, ptyPair, scratch, startHost, startPeer, uploadFile } from "./serial-bench.ts";
 
 const CLIENTS_NICE = Number(process.env.LOAD_CLIENTS_NICE ?? 19);
 const SEGMENT_MS = Number(process.env.SEGMENT_MS ?? 300);
@@ -42,11 +47,11 @@ const host = await startHost(bin, dir, pty.host, 115200, READ_RATE === undefined
 await host.waitFor(`/api/v1/printers/${host.printer}`, (x: any) => x.state === "operational" && x.firmware !== null);
 
 /** 50 pollers and 20 SSE listeners (bench/load-clients.ts), switched off until `on()`. */
-async function clients(intervalMs: number) {
+async function clients(intervalMs: number, url = host.url) {
   // Their own process at the lowest priority (nice 19 unless LOAD_CLIENTS_NICE says otherwise): they
   // stand in for browsers and apps on other machines; what is measured is the host's work of
   // answering them, not their own work of sending and reading taking this machine's cores.
-  const proc = Bun.spawn(["nice", "-n", String(CLIENTS_NICE), process.execPath, new URL("./load-clients.ts", import.meta.url).pathname, host.url, host.key, host.printer, String(intervalMs)], {
+  const proc = Bun.spawn(["nice", "-n", String(CLIENTS_NICE), process.execPath, new URL("./load-clients.ts", import.meta.url).pathname, url, host.key, host.printer, String(intervalMs)], {
     stdout: "pipe",
     stderr: "inherit",
   });
@@ -131,12 +136,19 @@ const pacing = READ_RATE === undefined ? `${DEFAULT_PRINT_READ_RATE} a second (t
 console.log(
   `streaming rate of the binary (${commandLines(file).toLocaleString("en")} lines a print, pty, instant-ok peer), the load switched on and off every ${SEGMENT_MS} ms within ${PRINTS} prints; reads paced while printing: ${pacing}`,
 );
-const results: number[] = [];
-for (const [label, intervalMs] of [
-  ["50 clients polling every 500 ms + 20 SSE listeners", 500],
-  ["50 clients polling back to back + 20 SSE listeners", 0],
-] as const) {
-  const load = await clients(intervalMs);
+/** The control server (bench/load-control.ts) on a free port, at the web thread's priority (nice 10). */
+async function controlServer() {
+  const statusFile = `${dir}/status.json`;
+  await Bun.write(statusFile, await (await host.api(`/api/v1/printers/${host.printer}`)).text());
+  const port = freePort();
+  const proc = Bun.spawn(["nice", "-n", "10", process.execPath, new URL("./load-control.ts", import.meta.url).pathname, String(port), statusFile], { stdout: "pipe", stderr: "inherit" });
+  await proc.stdout.getReader().read(); // "ready"
+  return { url: `http://127.0.0.1:${port}`, stop: () => proc.kill() };
+}
+
+/** PRINTS prints under one kind of load answered at `url`: the drop (median of the pairs) and the figures. */
+async function measured(intervalMs: number, url: string) {
+  const load = await clients(intervalMs, url);
   const segments: Segment[] = [];
   const drops: number[] = [];
   for (let i = 0; i < PRINTS; i++) {
@@ -145,15 +157,29 @@ for (const [label, intervalMs] of [
     drops.push(...pairedDrops(s));
   }
   const figures = await load.stop();
-  const drop = median(drops);
-  results.push(drop);
   const alone = median(segments.filter((s) => !s.loaded).map((s) => s.rate));
   const loaded = median(segments.filter((s) => s.loaded).map((s) => s.rate));
-  console.log(`  ${label}`);
-  console.log(
-    `    ${alone.toFixed(0)} lines/s without, ${loaded.toFixed(0)} with the load (medians of segments); drop ${drop.toFixed(1)} % (median of ${drops.length} pairs; quartiles ${quartiles(drops)}); ${figures.pollsPerSecond.toFixed(0)} polls/s answered, ${figures.sseKBPerSecond.toFixed(0)} KB/s of SSE while on`,
-  );
+  const drop = median(drops);
+  return {
+    drop,
+    text: `${alone.toFixed(0)} lines/s without, ${loaded.toFixed(0)} with the load (medians of segments); drop ${drop.toFixed(1)} % (median of ${drops.length} pairs; quartiles ${quartiles(drops)}); ${figures.pollsPerSecond.toFixed(0)} polls/s answered, ${figures.sseKBPerSecond.toFixed(0)} KB/s of SSE while on`,
+  };
 }
+
+const control = await controlServer();
+const results: number[] = [];
+for (const [label, intervalMs] of [
+  ["50 clients polling every 500 ms + 20 SSE listeners", 500],
+  ["50 clients polling back to back + 20 SSE listeners", 0],
+] as const) {
+  const ours = await measured(intervalMs, host.url);
+  const theirs = await measured(intervalMs, control.url);
+  results.push(ours.drop);
+  console.log(`  ${label}`);
+  console.log(`    answered by Layerline:                 ${ours.text}`);
+  console.log(`    answered by a bare server (control):   ${theirs.text}`);
+}
+control.stop();
 console.log(
   `  → goal (< 5 % lower): ${results[0]! < 5 ? "met" : "NOT met"} at a browser's pace, ${results[1]! < 5 ? "met" : "NOT met"} flat out (${navigator.hardwareConcurrency} CPU cores shared by the host, socat, the peer and the clients at nice ${CLIENTS_NICE})`,
 );

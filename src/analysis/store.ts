@@ -37,7 +37,13 @@ function parseJson<S extends v.GenericSchema>(schema: S, text: string | null): v
   }
 }
 
+/** Parsed results kept: a result is a pure function of the content, read on every page or stream that shows a print's objects, and parsing a large one takes milliseconds. */
+const RESULTS_KEPT = 4;
+
 export class AnalysisStore {
+  /** The latest results read, most recent last; shared by the callers, who only read them. */
+  private readonly parsed = new Map<string, AnalysisResult>();
+
   constructor(private readonly db: Database) {}
 
   /** The state of the analysis of this content (cheap: reads the summary only). */
@@ -55,11 +61,23 @@ export class AnalysisStore {
 
   /** The full result (layers, objects, timeline), when the analysis succeeded. */
   result(sha256: string): AnalysisResult | undefined {
+    const kept = this.parsed.get(sha256);
+    if (kept) {
+      this.parsed.delete(sha256);
+      this.parsed.set(sha256, kept);
+      return kept;
+    }
     const row = this.db.query("SELECT result FROM file_analyses WHERE sha256 = ? AND status = 'done' AND analyser_version = ?").get(sha256, ANALYSER_VERSION) as { result: string | null } | null;
-    return row ? parseJson(AnalysisResultSchema, row.result) : undefined;
+    const result = row ? parseJson(AnalysisResultSchema, row.result) : undefined;
+    if (result) {
+      this.parsed.set(sha256, result);
+      if (this.parsed.size > RESULTS_KEPT) this.parsed.delete(this.parsed.keys().next().value!);
+    }
+    return result;
   }
 
   saveResult(sha256: string, result: AnalysisResult, thumbnails: Thumbnail[], now: number): void {
+    this.parsed.delete(sha256);
     this.db.transaction(() => {
       this.db
         .query("INSERT OR REPLACE INTO file_analyses (sha256, status, analyser_version, result, summary, error_code, error_message, error_hint, analysed_at) VALUES (?, 'done', ?, ?, ?, NULL, NULL, NULL, ?)")
@@ -72,6 +90,7 @@ export class AnalysisStore {
   }
 
   saveError(sha256: string, error: AnalysisProblem, now: number): void {
+    this.parsed.delete(sha256);
     this.db.query("DELETE FROM file_thumbnails WHERE sha256 = ?").run(sha256);
     this.db
       .query("INSERT OR REPLACE INTO file_analyses (sha256, status, analyser_version, result, summary, error_code, error_message, error_hint, analysed_at) VALUES (?, 'error', ?, NULL, NULL, ?, ?, ?, ?)")
@@ -88,6 +107,7 @@ export class AnalysisStore {
 
   /** Drops analyses and thumbnails no file refers to any more. */
   prune(): void {
+    this.parsed.clear();
     this.db.query("DELETE FROM file_analyses WHERE sha256 NOT IN (SELECT sha256 FROM files WHERE sha256 IS NOT NULL)").run();
     this.db.query("DELETE FROM file_thumbnails WHERE sha256 NOT IN (SELECT sha256 FROM files WHERE sha256 IS NOT NULL)").run();
   }

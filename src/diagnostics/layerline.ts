@@ -27,6 +27,8 @@ export interface LayerlineFacts {
   plugins: { id: string; state: string; reason: string | null; faults: number }[] | null;
   /** Printer threads restarted (stopped answering) or crashed since the host started; null: no host. */
   restarts: { printer: string; at: number; kind: "restarted" | "crashed"; message: string }[] | null;
+  /** Nice values of the web's (main) thread and of each printer's thread (null: unknown); null: no host. */
+  priorities?: { web: number | null; printers: { printer: string; nice: number | null }[] } | null;
   /** `layerline doctor` on its own: the database it looked for when there is none, or why it could not be read. */
   databaseMissing?: string | null;
   databaseError?: string | null;
@@ -40,7 +42,7 @@ export function layerlineFindings(f: LayerlineFacts): Finding[] {
     : f.databaseMissing
       ? [finding("layerline.database", "layerline", "warning", "The database", `There is no database at ${f.databaseMissing}: Layerline has not run with this data folder yet, so no printer or setting is known.`, "Give the data folder Layerline uses with --data-dir (a service installed with `layerline service install` uses /var/lib/layerline).", ["layerline doctor --data-dir /var/lib/layerline"])]
       : [];
-  return [versionFinding(f), ...database, updateFinding(f), ...safeModeFindings(f), ...pluginFindings(f), restartFinding(f)];
+  return [versionFinding(f), ...database, updateFinding(f), ...safeModeFindings(f), ...pluginFindings(f), restartFinding(f), ...priorityFindings(f)];
 }
 
 function versionFinding(f: LayerlineFacts): Finding {
@@ -128,4 +130,38 @@ function restartFinding(f: LayerlineFacts): Finding {
   const list = f.restarts.slice(-5).map((r) => `${when(r.at)}, ${r.printer}: ${r.message}`).join(" ");
   const crashed = f.restarts.some((r) => r.kind === "crashed");
   return finding("layerline.restarts", "layerline", "warning", title, `${f.restarts.length} printer thread ${f.restarts.length === 1 ? "restart" : "restarts"} since Layerline started. ${list}`, crashed ? "A crash of a printer's thread is a bug in Layerline: send a support bundle to the developers." : "A plugin that never returns is disabled by itself; if it repeats without one, send a support bundle to the developers.");
+}
+
+/** Whether the printers' threads come before the web's (src/printers/priority.ts). */
+function priorityFindings(f: LayerlineFacts): Finding[] {
+  const p = f.priorities;
+  const known = p?.printers.filter((x): x is { printer: string; nice: number } => x.nice !== null) ?? [];
+  if (!p || p.web === null || known.length === 0) return [];
+  const title = "Scheduling priority";
+  const web = p.web;
+  const behind = known.filter((x) => x.nice >= web);
+  if (behind.length) {
+    return [
+      finding(
+        "layerline.priority",
+        "layerline",
+        "warning",
+        title,
+        `The thread of ${behind.map((x) => x.printer).join(", ")} runs at the web's priority (nice ${web}), not before it: many web clients at once can slow its print. A printer added after Layerline started inherits the web's priority when Layerline may not raise it.`,
+        "Restart Layerline (the printers it starts with come before the web), or let it raise its printers' threads: run it as the service `layerline service install` writes (LimitNICE=-10), or as root.",
+        ["layerline service install"],
+      ),
+    ];
+  }
+  const nices = [...new Set(known.map((x) => x.nice))].sort((a, b) => a - b).join(", ");
+  const raised = known.every((x) => x.nice < 0);
+  return [
+    finding(
+      "layerline.priority",
+      "layerline",
+      "ok",
+      title,
+      `The printers' threads run before the web (nice ${nices} against the web's ${web})${raised ? " and before the machine's other programs" : "; Layerline may not raise them above the machine's other programs, as the service `layerline service install` writes allows"}.`,
+    ),
+  ];
 }

@@ -9,6 +9,7 @@ import type { SettingsStore } from "../db/settings.ts";
 import type { JobService } from "../jobs/service.ts";
 import type { PluginService } from "../plugins/service.ts";
 import type { PrinterManager } from "../printers/manager.ts";
+import { threadNice } from "../printers/priority.ts";
 import type { PrinterSession } from "../printers/session.ts";
 import type { QuirksLibrary } from "../protocol/quirks-library.ts";
 import type { UpdateManager } from "../update/manager.ts";
@@ -134,6 +135,8 @@ export class DiagnosticsService {
       crashedStarts: null,
       plugins: o.plugins.manager.list().map((p) => ({ id: p.id, state: p.state, reason: p.reason, faults: p.faults.length })),
       restarts: o.printers.list().flatMap((s) => s.restarts.map((r) => ({ printer: s.id, ...r }))).sort((a, b) => a.at - b.at),
+      // Read here, on the main thread: the web's own nice value.
+      priorities: { web: threadNice(), printers: o.printers.list().map((s) => ({ printer: s.id, nice: s.threadNice })) },
     };
   }
 

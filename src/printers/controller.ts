@@ -160,7 +160,9 @@ const CHECKPOINT_MS = 1000;
 // reprograms the CPU's timer on every call, which cost ~20 % more CPU per line (bench/stream.ts).
 const ANSWER_WAIT_MS = 10;
 const RECEIVE_SLICE_MS = 10;
-const LOG_KEEP = 200;
+// Terminal lines per status push (5 a second): every line up to 250 lines/s, a real print's pace;
+// beyond, the latest (every browser and app gets each push, a Pi's Wi-Fi too).
+const LOG_KEEP = 50;
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const fail = (code: string, message: string, hint: string): Result<never> => ({ ok: false, error: { code, message, hint } });
 const notConnected = () => fail("not_operational", "The printer is not connected.", "Connect it first.");
@@ -1831,8 +1833,10 @@ export class PrinterController {
       };
     }
     if (this.recorder.total > this.logSeen) {
-      // A fast print produces thousands of lines a second; the terminal shows the latest.
-      const lines = this.recorder.since(this.logSeen, LOG_KEEP).map((e) => ({ t: Math.round(e.t), dir: e.dir, text: e.line }));
+      // A fast print produces thousands of lines a second; the terminal shows the latest, saying how many it leaves out.
+      const lines: LogLine[] = this.recorder.since(this.logSeen, LOG_KEEP).map((e) => ({ t: Math.round(e.t), dir: e.dir, text: e.line }));
+      const left = this.recorder.total - this.logSeen - lines.length;
+      if (left > 0) lines.unshift({ t: lines[0]!.t, dir: "info", text: `… ${left.toLocaleString("en")} lines not shown (the flight recorder has every line)` });
       this.logSeen = this.recorder.total;
       this.options.publish({ type: "log", lines });
     }

@@ -95,6 +95,8 @@ export class PrinterSession {
   private restarting: Promise<void> | undefined;
   /** The thread's restarts (it stopped answering) and crashes since the host started, the latest few (for the diagnosis). */
   readonly restarts: { at: number; kind: "restarted" | "crashed"; message: string }[] = [];
+  /** The nice value of the printer's thread (src/printers/priority.ts); null: not known yet or not a Worker. */
+  threadNice: number | null = null;
 
   constructor(private readonly options: SessionOptions) {
     this.record = options.record;
@@ -438,6 +440,9 @@ export class PrinterSession {
       case "pong":
         this.unanswered = 0;
         this.fresh = false;
+        return;
+      case "priority":
+        this.threadNice = msg.nice;
         return;
       case "disposed":
         this.disposed?.();

@@ -65,4 +65,6 @@ export type FromWorker =
   | { type: "reply"; id: number; result: Result<unknown> }
   | { type: "plugin"; report: SerialPluginReport }
   | { type: "pong" }
+  /** The thread's nice value once it raised its priority as far as allowed (null: unknown). */
+  | { type: "priority"; nice: number | null }
   | { type: "disposed" };

@@ -6,6 +6,7 @@ import { refuseExits, survivePluginErrors } from "../plugins/exit-guard.ts";
 import { WorkerPluginHost } from "../plugins/serial/worker-host.ts";
 import { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { PrinterController } from "./controller.ts";
+import { raisePrinterThread } from "./priority.ts";
 import { coarseJobState } from "./status.ts";
 import { StreamingFlag } from "./streaming-flags.ts";
 import type { Result } from "./controller.ts";
@@ -30,6 +31,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       post({ type: "pong" });
       return;
     case "init": {
+      post({ type: "priority", nice: raisePrinterThread() });
       plugins.watchedThrough(msg.inPlugin);
       const streaming = new StreamingFlag(msg.streaming.flags, msg.streaming.slot);
       // The main thread already reported problems in these files when it loaded them.

@@ -59,6 +59,9 @@ Type=simple
 User=${options.user}
 # Serial ports (/dev/ttyUSB*, /dev/ttyACM*) belong to the dialout group.
 SupplementaryGroups=dialout
+# Lets each printer's thread raise its priority to nice -10 (no other right): its print comes
+# before the web pages and the machine's other programs when the CPU is busy.
+LimitNICE=-10
 ${stateDirectory}WorkingDirectory=${unitWord(options.dataDir)}
 ExecStart=${args.map(unitWord).join(" ")}
 Environment=LAYERLINE_SUPERVISED=systemd

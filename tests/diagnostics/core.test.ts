@@ -333,6 +333,22 @@ describe("Layerline itself", () => {
     expect(byId(list, "layerline.plugin.hung").found).toContain("never returned");
     expect(byId(list, "layerline.restarts").status).toBe("warning");
   });
+  test("scheduling priority: printers behind the web are a warning; raised, or above the web, ok; unknown, no finding", () => {
+    const priority = (priorities: LayerlineFacts["priorities"]) => layerlineFindings(facts({ priorities })).find((f) => f.id === "layerline.priority");
+    const behind = priority({ web: 10, printers: [{ printer: "ender", nice: -10 }, { printer: "added-later", nice: 10 }] })!;
+    expect(behind.status).toBe("warning");
+    expect(behind.found).toContain("added-later");
+    expect(behind.found).not.toContain("ender");
+    expect(behind.fix).toContain("LimitNICE");
+    const raised = priority({ web: 10, printers: [{ printer: "ender", nice: -10 }] })!;
+    expect(raised.status).toBe("ok");
+    expect(raised.found).toContain("before the machine's other programs");
+    const above = priority({ web: 10, printers: [{ printer: "ender", nice: 0 }] })!;
+    expect(above.status).toBe("ok");
+    expect(above.found).toContain("may not raise them");
+    expect(priority(null)).toBeUndefined();
+    expect(priority({ web: 10, printers: [{ printer: "ender", nice: null }] })).toBeUndefined();
+  });
   test("an update undone, a failed check, starts that crashed without a host", () => {
     const rolled = layerlineFindings(facts({ update: { channel: "stable", url: "https://u/{channel}/r.json", checkHours: 24, lastCheck: null, lastResult: { outcome: "rolled-back", from: "1.1.0", to: "1.2.0", at: 0, reason: "the self-test failed", dismissed: false } } }));
     expect(byId(rolled, "layerline.update").status).toBe("warning");

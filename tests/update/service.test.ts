@@ -26,6 +26,7 @@ describe("layerline service install", () => {
     expect(unit).toContain("RestartForceExitStatus=75");
     expect(unit).toContain("KillMode=control-group");
     expect(unit).toContain("SupplementaryGroups=dialout");
+    expect(unit).toContain("LimitNICE=-10"); // the printers' threads may raise their priority (src/printers/priority.ts)
     expect(unit).toContain("WantedBy=multi-user.target");
     const out = r.stdout.toString();
     expect(out).toContain(`Wrote ${path}`);
