@@ -47,7 +47,7 @@ const host = await startHost(bin, dir, pty.host, 115200, READ_RATE === undefined
 await host.waitFor(`/api/v1/printers/${host.printer}`, (x: any) => x.state === "operational" && x.firmware !== null);
 
 /** 50 pollers and 20 SSE listeners (bench/load-clients.ts), switched off until `on()`. */
-async function clients(intervalMs: number, url = host.url) {
+async function clients(intervalMs: number, url: string) {
   // Their own process at the lowest priority (nice 19 unless LOAD_CLIENTS_NICE says otherwise): they
   // stand in for browsers and apps on other machines; what is measured is the host's work of
   // answering them, not their own work of sending and reading taking this machine's cores.

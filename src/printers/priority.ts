@@ -44,13 +44,17 @@ export function yieldToPrinters(nice = WEB_NICE): boolean {
   return withLibc(SETPRIORITY, (libc) => libc.setpriority(PRIO_PROCESS, process.pid, nice) === 0) ?? false;
 }
 
-/** The calling thread's nice value (field 19 of its stat), null where it cannot be read. */
+/** A thread's nice value from the text of its /proc stat (field 19), null when it has none. */
+export function niceFromStat(stat: string): number | null {
+  // The name (field 2) may hold spaces and parentheses: count from after its closing one.
+  const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+  return Number.isInteger(nice) ? nice : null;
+}
+
+/** The calling thread's nice value, null where it cannot be read. */
 export function threadNice(): number | null {
   try {
-    const stat = readFileSync("/proc/thread-self/stat", "utf8");
-    // The name (field 2) may hold spaces and parentheses: count from after its closing one.
-    const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-    return Number.isInteger(nice) ? nice : null;
+    return niceFromStat(readFileSync("/proc/thread-self/stat", "utf8"));
   } catch {
     return null;
   }

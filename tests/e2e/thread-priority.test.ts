@@ -10,18 +10,19 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { niceFromStat } from "../../src/printers/priority.ts";
 import { setUpAdmin, spawnServe, waitUntil } from "../helpers/host.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "layerline-priority-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-/** Each thread's nice value (field 19 of its stat). */
+/** Each thread's nice value. */
 function threadNices(pid: number): Map<number, number> {
   const out = new Map<number, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+      const nice = niceFromStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8"));
+      if (nice !== null) out.set(Number(tid), nice);
     } catch {
       // the thread ended
     }
