@@ -1,12 +1,66 @@
 // Small behaviours htmx does not cover: keep the terminal short and scrolled, show upload progress,
 // upload files dropped onto an upload form, show refused requests.
 (() => {
-  const KEEP = 300;
+  // More than the server's 300: hidden chatter (temperatures, SD status) takes its share of them.
+  const KEEP = 1000;
+  // The terminal follows new lines only while it is scrolled to the bottom: reading back is not
+  // yanked away by the next push.
+  let following = true;
+  document.addEventListener("scroll", (e) => {
+    const term = e.target;
+    if (term.id === "terminal-lines") following = term.scrollHeight - term.scrollTop - term.clientHeight < 24;
+  }, true);
   document.addEventListener("htmx:sseMessage", (e) => {
     const term = document.getElementById("terminal-lines");
     if (!term || e.target !== term) return;
     while (term.childElementCount > KEEP) term.firstElementChild.remove();
-    term.scrollTop = term.scrollHeight;
+    if (following) term.scrollTop = term.scrollHeight;
+  });
+  // The terminal's filters (views/dashboard.ts): each box hides one kind of chatter (k-… lines);
+  // the choice is this browser's, kept across visits.
+  const HIDE_KEY = "layerline.terminal.hide";
+  const applyFilters = (term, boxes) => {
+    for (const box of boxes) term.classList.toggle(`hide-${box.dataset.terminalHide}`, box.checked);
+    if (following) term.scrollTop = term.scrollHeight;
+  };
+  document.addEventListener("change", (e) => {
+    if (!e.target.dataset || !e.target.dataset.terminalHide) return;
+    const term = document.getElementById("terminal-lines");
+    const boxes = [...document.querySelectorAll("[data-terminal-hide]")];
+    if (term) applyFilters(term, boxes);
+    try {
+      localStorage.setItem(HIDE_KEY, JSON.stringify(boxes.filter((b) => b.checked).map((b) => b.dataset.terminalHide)));
+    } catch {}
+  });
+  // ↑ and ↓ in the command box bring back the commands sent before (this browser's last 50).
+  const HISTORY_KEY = "layerline.terminal.history";
+  const history = () => {
+    try {
+      const list = JSON.parse(localStorage.getItem(HISTORY_KEY) || "[]");
+      return Array.isArray(list) ? list.filter((c) => typeof c === "string") : [];
+    } catch {
+      return [];
+    }
+  };
+  let recalled = -1;
+  document.addEventListener("htmx:beforeRequest", (e) => {
+    const input = e.target.querySelector && e.target.closest(".terminal") && e.target.querySelector('input[name="command"]');
+    if (!input || !input.value.trim()) return;
+    const list = history().filter((c) => c !== input.value.trim());
+    list.push(input.value.trim());
+    recalled = -1;
+    try {
+      localStorage.setItem(HISTORY_KEY, JSON.stringify(list.slice(-50)));
+    } catch {}
+  });
+  document.addEventListener("keydown", (e) => {
+    if ((e.key !== "ArrowUp" && e.key !== "ArrowDown") || e.target.name !== "command" || !e.target.closest(".terminal")) return;
+    const list = history();
+    if (list.length === 0) return;
+    e.preventDefault();
+    if (e.key === "ArrowUp") recalled = recalled < 0 ? list.length - 1 : Math.max(0, recalled - 1);
+    else recalled = recalled < 0 || recalled >= list.length - 1 ? -1 : recalled + 1;
+    e.target.value = recalled < 0 ? "" : list[recalled];
   });
   // The viewer's rights changed or their session ended (src/server/ui/viewer-watch.ts): reload,
   // so the page offers only what they may do now (or shows the login page).
@@ -46,7 +100,15 @@
   });
   document.addEventListener("DOMContentLoaded", () => {
     const term = document.getElementById("terminal-lines");
-    if (term) term.scrollTop = term.scrollHeight;
+    if (!term) return;
+    let hidden = null;
+    try {
+      hidden = JSON.parse(localStorage.getItem(HIDE_KEY) || "null");
+    } catch {}
+    const boxes = [...document.querySelectorAll("[data-terminal-hide]")];
+    if (Array.isArray(hidden)) for (const box of boxes) box.checked = hidden.includes(box.dataset.terminalHide);
+    applyFilters(term, boxes);
+    term.scrollTop = term.scrollHeight;
   });
   // An answer htmx does not swap (4xx, 5xx: a refused permission, a bad form) still says what went
   // wrong: its JSON error or its text becomes a toast, so no button fails silently.

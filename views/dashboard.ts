@@ -3,6 +3,7 @@
  * The live parts are fragments the server re-renders and pushes over SSE (`/ui/events`).
  */
 import type { LogLine } from "../src/printers/controller.ts";
+import type { TerminalKind } from "../src/protocol/terminal-kind.ts";
 import type { PrinterRecord } from "../src/printers/record.ts";
 import type { PrinterStatus } from "../src/printers/status.ts";
 import type { StoredFile } from "../src/files/storage.ts";
@@ -59,7 +60,8 @@ export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile
   <div class="plugin-cards" hx-get="/ui/plugins/slot/dashboard.card?printer=${id}" hx-trigger="load, every 15s"></div>
   <section class="card terminal">
     <h2>Terminal</h2>
-    <pre id="terminal-lines" sse-swap="log" hx-swap="beforeend">${terminalLines(terminal)}</pre>
+    ${terminalFilters()}
+    <pre id="terminal-lines" class="${HIDDEN_BY_DEFAULT.map((k) => `hide-${k}`).join(" ")}" sse-swap="log" hx-swap="beforeend">${terminalLines(terminal)}</pre>
     ${may("POST /ui/printers/:id/commands")
       ? html`<form hx-post="/ui/printers/${id}/commands" hx-swap="none" hx-on::after-request="if(event.detail.successful) this.reset()">
       <input name="command" placeholder="G-code, e.g. M105 or G28" autocomplete="off" aria-label="Command to send" required>
@@ -171,9 +173,26 @@ ${files.map((f) => html`<tr data-file="${f.path}">
 </tbody></table>`;
 }
 
-/** Terminal lines, appended to the terminal as they arrive. */
+/** Terminal lines, appended to the terminal as they arrive; periodic chatter is marked by its kind (k-…), for the filters. */
 export function terminalLines(lines: LogLine[]): Html {
-  return html`${lines.map((l) => html`<span class="${l.dir}">${l.dir === "send" ? "› " : l.dir === "recv" ? "‹ " : "· "}${l.text}\n</span>`)}`;
+  return html`${lines.map((l) => html`<span class="${l.dir}${l.kind ? ` k-${l.kind}` : ""}">${l.dir === "send" ? "› " : l.dir === "recv" ? "‹ " : "· "}${l.text}\n</span>`)}`;
+}
+
+const TERMINAL_FILTERS: [TerminalKind, string][] = [
+  ["temperature", "temperatures"],
+  ["sd", "SD status"],
+  ["position", "positions"],
+  ["wait", "wait"],
+  ["busy", "busy"],
+];
+// The reports a printer sends every second or two; public/app.js keeps each browser's own choice.
+const HIDDEN_BY_DEFAULT: TerminalKind[] = ["temperature", "sd", "position"];
+
+/** What the terminal hides: one box per kind of chatter, as OctoPrint's terminal filters. */
+function terminalFilters(): Html {
+  return html`<div class="terminal-filters" role="group" aria-label="Hide in the terminal">Hide:
+    ${TERMINAL_FILTERS.map(([kind, label]) => html`<label><input type="checkbox" data-terminal-hide="${kind}"${HIDDEN_BY_DEFAULT.includes(kind) ? " checked" : ""}> ${label}</label>`)}
+  </div>`;
 }
 
 /** A transient message for the user (errors from actions). */

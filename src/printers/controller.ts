@@ -17,6 +17,7 @@ import { LinePipeline, type LineHooks } from "../plugins/serial/pipeline.ts";
 import type { MachineState } from "../plugins/sdk.ts";
 import { commandCode, ProtocolEngine, type AdoptedLink, type EngineEvent, type LinkProblem } from "../protocol/engine.ts";
 import type { QuirksLibrary } from "../protocol/quirks-library.ts";
+import { terminalKind, type TerminalKind } from "../protocol/terminal-kind.ts";
 import { BASE_PROFILE } from "../protocol/quirks-library.ts";
 import { LineSplitter } from "../protocol/line-splitter.ts";
 import { isPrintableListing, shortName, type SdMessage } from "../protocol/sd.ts";
@@ -81,6 +82,8 @@ export interface LogLine {
   t: number;
   dir: "send" | "recv" | "info";
   text: string;
+  /** Periodic chatter the terminal may hide (temperature, SD status, position, wait, busy). */
+  kind?: TerminalKind;
 }
 
 /** Things worth telling beyond the status: job transitions and notices. */
@@ -1834,7 +1837,10 @@ export class PrinterController {
     }
     if (this.recorder.total > this.logSeen) {
       // A fast print produces thousands of lines a second; the terminal shows the latest, saying how many it leaves out.
-      const lines: LogLine[] = this.recorder.since(this.logSeen, LOG_KEEP).map((e) => ({ t: Math.round(e.t), dir: e.dir, text: e.line }));
+      const lines: LogLine[] = this.recorder.since(this.logSeen, LOG_KEEP).map((e) => {
+        const kind = e.dir !== "info" && engine ? terminalKind(e.dir, e.line, engine.lineGrammar) : undefined;
+        return { t: Math.round(e.t), dir: e.dir, text: e.line, ...(kind ? { kind } : {}) };
+      });
       const left = this.recorder.total - this.logSeen - lines.length;
       if (left > 0) lines.unshift({ t: lines[0]!.t, dir: "info", text: `… ${left.toLocaleString("en")} lines not shown (the flight recorder has every line)` });
       this.logSeen = this.recorder.total;

@@ -419,6 +419,11 @@ export class ProtocolEngine {
   }
 
   /** Whether lines are being sent again after a resend request (or copies the printer refused are still in flight). */
+  /** How this firmware's lines read (its quirks compiled), for reading recorded lines the same way. */
+  get lineGrammar(): Grammar {
+    return this.grammar;
+  }
+
   get resending(): boolean {
     return this.resendFrom < this.resendTo || this.rejectedInFlight > 0;
   }

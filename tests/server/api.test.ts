@@ -50,6 +50,9 @@ describe("native API", () => {
     expect(p.position).toMatchObject({ x: 20, y: 30, z: 5 });
     const { lines } = await (await host.api(`/api/v1/printers/${printer}/terminal`)).json();
     expect(lines.some((l: any) => l.dir === "send" && l.text.includes("G28"))).toBe(true);
+    // Periodic chatter is marked for the terminal's filters; the commands are not.
+    expect(lines.find((l: any) => l.dir === "send" && l.text.includes("M114"))?.kind).toBe("position");
+    expect(lines.find((l: any) => l.dir === "send" && l.text.includes("G28"))?.kind).toBeUndefined();
     await host.post(`/api/v1/printers/${printer}/commands`, { commands: ["M104 S0", "M140 S0"] });
   }, 20_000);
 
