@@ -74,8 +74,8 @@ type SettingsPath = (typeof SETTINGS_PAGES)[number]["path"];
 
 const settingsOpen = (session?: PageSession) => SETTINGS_PAGES.filter((p) => session?.access.may(`GET ${p.path}`));
 
-/** Where the topbar's Settings link leads: the first settings page the viewer may open. */
-function settingsHome(session?: PageSession): string | undefined {
+/** Where the topbar's Settings link (and `/settings`) leads: the first settings page the viewer may open. */
+export function settingsHome(session?: PageSession): string | undefined {
   return settingsOpen(session)[0]?.path;
 }
 

@@ -87,3 +87,17 @@ test("the setup form posted with a body of another shape, once set up, leads hom
     expect({ type, body, status: res.status }).toEqual({ type, body, status: 303 });
   }
 });
+
+test("/settings leads to the first settings page the viewer may open", async () => {
+  await host.post("/api/v1/users", { username: "otto", password: "otto-password", group: "admins" });
+  const admin = await login(host, "otto", "otto-password");
+  const res = await host.anonymous("/settings", { headers: { cookie: admin.cookie }, redirect: "manual" });
+  expect(res.status).toBe(303);
+  expect(res.headers.get("location")).toBe("/settings/tracking");
+  // An operator may not change usage statistics: its first settings page is Updates (to read).
+  await host.post("/api/v1/users", { username: "mona", password: "mona-password", group: "users" });
+  const mona = await login(host, "mona", "mona-password");
+  const own = await host.anonymous("/settings", { headers: { cookie: mona.cookie }, redirect: "manual" });
+  expect(own.headers.get("location")).toBe("/settings/update");
+  expect((await host.anonymous("/settings", { redirect: "manual" })).status).toBe(303); // to the login
+});

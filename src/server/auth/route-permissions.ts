@@ -94,6 +94,7 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/files": upload,
   "POST /ui/files/delete": remove,
   "GET /account": login,
+  "GET /settings": login,
   "POST /account/password": login,
   "POST /account/keys": login,
   "POST /account/keys/:id/revoke": login,

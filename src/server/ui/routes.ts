@@ -8,7 +8,9 @@ import * as v from "valibot";
 import { cameraCard } from "../../../views/camera.ts";
 import { dashboardPage, fileList, noPrinterPage, toast } from "../../../views/dashboard.ts";
 import type { Html } from "../../../views/html.ts";
+import { settingsHome } from "../../../views/layout.ts";
 import { FileError } from "../../files/storage.ts";
+import { notFoundResponse } from "../errors.ts";
 import { receiveUpload } from "../../files/upload.ts";
 import { accessFor } from "../auth/access.ts";
 import { principalOf, visibleTo } from "../auth/principal.ts";
@@ -48,6 +50,13 @@ export function uiRoutes(ctx: AppContext) {
       if (!s) return htmlResponse(noPrinterPage(pageSession(request)));
       const access = accessFor(request);
       return htmlResponse(dashboardPage(view(s), farmNav(farm, request, s.id), ctx.files.list(), s.terminal, access, pageSession(request), cameraCard(s.record, ctx.webcam.camera(s.id), access)));
+    })
+    // A typed or bookmarked /settings: the first settings page this viewer may open.
+    .get("/settings", ({ request }) => {
+      const session = pageSession(request);
+      const home = settingsHome(session);
+      if (home) return new Response(null, { status: 303, headers: { location: home } });
+      return notFoundResponse("There is no settings page you may open.", session);
     })
     .post("/ui/printers/:id/connect", ({ params, request }) => act(request, params.id, (s) => ctx.printers.connect(s.id)))
     .post("/ui/printers/:id/disconnect", ({ params, request }) => act(request, params.id, (s) => ctx.printers.disconnect(s.id)))
