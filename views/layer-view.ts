@@ -333,7 +333,7 @@ export const viewerTitle = (name: string) => `Layers of ${name}`;
  */
 export function layerViewerSection(path: string, name: string, printer: string | null, viewer: Html): Html {
   // hx-history="false": a switch replaces the address; the page is not kept in the browser's storage (a large picture, soon stale).
-  return html`<section class="card layer-page" hx-ext="sse" sse-connect="/ui/files/viewer/events?${viewerQuery(path, printer)}" hx-history="false" data-path="${path}">
+  return html`<section class="card layer-page" hx-ext="sse" sse-connect="/ui/files/viewer/events?${viewerQuery(path, printer)}" hx-history="false">
   <h1>${name} <a class="more" href="/files">← files</a></h1>
   ${viewer}
   ${viewerChangedListener}

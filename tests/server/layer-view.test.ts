@@ -94,6 +94,11 @@ describe("the viewer of a file", () => {
     }
     expect((await get("/ui/files/viewer/events?path=..%2Fx")).status).toBe(400);
     expect((await get("/ui/files/viewer/events?path=nope.gcode")).status).toBe(404);
+    expect((await get("/ui/files/viewer/events?path=torus.gcode&printer=nosuch")).status).toBe(404);
+    expect((await get("/files/viewer?path=torus.gcode&printer=nosuch", { headers: { accept: "text/html" } })).status).toBe(404);
+    // A count or place the viewer would not send: the whole viewer, as for a stale one.
+    const odd = await fragment("path=torus.gcode&layer=2&count=abc&place=%3Cscript%3E");
+    expect([odd.status, odd.headers.get("hx-retarget")]).toEqual([200, "this"]);
     expect((await get("/ui/printers/nosuch/job/viewer")).status).toBe(404);
   });
 

@@ -207,6 +207,14 @@ test("following a printer: its print of another file switches the viewer to that
     free.on("pageerror", (e) => errors.push(e.message));
     await onLayer(free, 7);
     await sseConnected(free);
+    // One opened for the printer, whose slider is then moved by hand (which unticks Follow the print).
+    const byHand = await loggedInPage(browser, host, `/files/viewer?path=torus.gcode&printer=${printer}`, { width: 1300, height: 1000 });
+    pages.push(byHand);
+    byHand.on("pageerror", (e) => errors.push(e.message));
+    await sseConnected(byHand);
+    await byHand.locator('form.layer-viewer input[type="range"]').fill("4");
+    await onLayer(byHand, 4);
+    expect((await shown(byHand)).follow).toBe(false);
 
     await startPrint("cube.gcode");
     // The job panel's viewer becomes the cube's, and follows its print.
@@ -229,6 +237,14 @@ test("following a printer: its print of another file switches the viewer to that
     expect((await shown(free)).layer).toBe(7);
     expect(await free.locator("h1").textContent()).toContain("torus.gcode");
     expect(free.url()).toBe(`${host.url}/files/viewer?path=torus.gcode&layer=7`);
+    // The one moved by hand stays, says what the printer prints now and offers to follow it; ticked, it switches.
+    await byHand.locator(".layer-other", { hasText: "is printing cube.gcode now" }).waitFor({ timeout: 10_000 });
+    expect(await viewedFile(byHand)).toBe("torus.gcode");
+    expect((await shown(byHand)).layer).toBe(4);
+    await byHand.check('form.layer-viewer input[name="follow"]');
+    await byHand.locator("h1", { hasText: "cube.gcode" }).waitFor({ timeout: 10_000 });
+    await byHand.locator(`.layer-view[data-live="${printer}"]`).waitFor({ timeout: 10_000 });
+    expect(byHand.url()).toBe(`${host.url}/files/viewer?path=cube.gcode&printer=${printer}`);
 
     await endPrint();
     // The cube's print ended: its viewers keep showing it.
