@@ -227,7 +227,8 @@
     if (button) step(viewerOf(button), Number(button.dataset.step));
   });
   document.addEventListener("keydown", (e) => {
-    const form = document.querySelector("form.layer-viewer");
+    // A viewer still waiting for its file's layers has no slider to move.
+    const form = document.querySelector("form.layer-viewer:has(input[name=layer])");
     if (!form || (e.key !== "ArrowLeft" && e.key !== "ArrowRight") || e.altKey || e.ctrlKey || e.metaKey) return;
     if (e.target.closest && e.target.closest("input, select, textarea, [contenteditable]")) return;
     e.preventDefault();

@@ -8,12 +8,13 @@
  * rest faint, and with "Follow the print" the viewer moves to the current layer. The page's SSE
  * stream says when the print moved on (`layer-progress`, at most once a second); the viewer then
  * asks for its own fragment (`/ui/files/viewer/layer`, with what it shows, so an unchanged
- * picture answers 204 and nothing is sent).
+ * picture answers 204 and nothing is sent). A viewer that follows a printer shows the file of each
+ * new print there; one waiting for its file's analysis shows how far it is and its layers once done.
  */
 import type { Box2, Polyline, Toolpath } from "../src/toolpath/toolpath.ts";
 import { formatDuration } from "./dashboard.ts";
 import { html, raw, type Html } from "./html.ts";
-import { layout, type PageSession } from "./layout.ts";
+import { layout, viewerChangedListener, type PageSession } from "./layout.ts";
 
 /** Tool colours (T0, T1, …; repeating after eight). */
 export const TOOL_COLOURS = ["#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#bf3989", "#0a7a8a", "#57606a"];
@@ -192,12 +193,33 @@ export interface LivePrint {
   shownSent: number;
 }
 
-export interface LayerFragment {
-  /** What the picture shows: the viewer sends it back, and an unchanged picture answers 204. */
+/** What a viewer carries from one request to the next, inside the part it swaps. */
+export interface ViewState {
+  /** What the part shows: the viewer sends it back, and an unchanged part answers 204. */
   key: string;
+  /** The printer the viewer follows (see `ViewerSetup`), or null. */
+  printer: string | null;
+}
+
+function viewState(s: ViewState): Html {
+  return html`<input type="hidden" name="shown" value="${s.key}">${s.printer ? html`<input type="hidden" name="printer" value="${s.printer}">` : ""}`;
+}
+
+/** The followed printer printing another file, which the viewer does not show (Follow the print is off, or its layers are not known). */
+export interface OtherPrint {
+  printer: string;
+  printerName: string;
+  file: string;
+  /** Why its layers cannot be shown, or null: ticking Follow the print shows them. */
+  unknown: string | null;
+}
+
+export interface LayerFragment {
+  state: ViewState;
   facts: LayerFacts;
   svg: Html;
   live: LivePrint | null;
+  other: OtherPrint | null;
   notes: string[];
   /** Whether the layer extrudes anything. */
   empty: boolean;
@@ -207,12 +229,15 @@ const mm = (n: number) => `${Number(n.toFixed(2))} mm`;
 
 /** The part the viewer swaps: the figures, the live print, notes and the picture. */
 export function layerFragment(f: LayerFragment): Html {
-  const { facts: l, live } = f;
-  return html`<div class="layer-view" data-layer="${l.number}" data-count="${l.count}" ${live ? html`data-live="${live.printer}" data-current="${live.current}"` : ""}>
-  <input type="hidden" name="shown" value="${f.key}">
+  const { facts: l, live, other } = f;
+  return html`<div class="layer-view" data-layer="${l.number}" data-count="${l.count}" ${live ? html`data-live="${live.printer}" data-current="${live.current}"` : ""}${other ? html` data-printing="${other.printer}"` : ""}>
+  ${viewState(f.state)}
   <p class="layer-facts"><strong>Layer ${l.number} of ${l.count}</strong> · Z ${mm(l.z)} · ${mm(l.height)} high · <span class="layer-time">${formatDuration(l.seconds)}</span> <span class="muted">(starts ${formatDuration(l.startsAt)} into the print)</span></p>
   ${live
     ? html`<p class="layer-live">Printing on <b>${live.printerName}</b>: ${live.current > 0 ? html`layer <b class="layer-current">${live.current}</b> of ${l.count}` : "the start G-code"}${live.current === l.number ? html` · ${Math.round(live.shownSent * 100)} % of this layer sent` : live.current > l.number ? " · this layer is printed" : ""}</p>`
+    : ""}
+  ${other
+    ? html`<p class="layer-other"><b>${other.printerName}</b> is printing ${other.file} now${other.unknown ? html`: ${other.unknown}` : html` · tick <i>Follow the print</i> to show it`}</p>`
     : ""}
   ${f.empty ? html`<p class="muted layer-note">Nothing is extruded on this layer.</p>` : ""}
   ${f.notes.map((n) => html`<p class="muted layer-note">${n}</p>`)}
@@ -220,31 +245,62 @@ export function layerFragment(f: LayerFragment): Html {
 </div>`;
 }
 
-/** Shown instead of layers when there are none to show (not analysed, no layers, a bad request). */
-export function layerMessage(message: string, hint = ""): Html {
-  return html`<div class="layer-view layer-message"><p>${message}</p>${hint ? html`<p class="muted">${hint}</p>` : ""}</div>`;
-}
-
-export interface ViewerSetup {
-  path: string;
-  count: number;
-  layer: number;
-  /** The printer whose print the viewer follows (the dashboard's), or null: any printer printing the file. */
-  printer: string | null;
-  /** The dashboard's viewer has a Close button (it opens in the page). */
-  closable: boolean;
+/** How far the analysis a viewer waits for is: a share from 0 to 1 (null while it waits its turn), and in words. */
+export interface Waiting {
+  share: number | null;
+  words: string;
 }
 
 /**
+ * Shown instead of layers when there are none to show (not analysed yet, no layers, a bad
+ * request); `waiting`: the analysis is under way, with its progress (the viewer loads the layers
+ * by itself when it ends).
+ */
+export function layerMessage(message: string, hint = "", state?: ViewState, waiting?: Waiting): Html {
+  return html`<div class="layer-view layer-message"${waiting ? html` data-waiting="${waiting.share === null ? "" : Math.floor(waiting.share * 100)}"` : ""}>${state ? viewState(state) : ""}<p>${message}</p>${waiting ? html`<p class="layer-analysis"><progress max="100"${waiting.share === null ? "" : html` value="${Math.floor(waiting.share * 100)}"`}></progress> ${waiting.words}</p>` : ""}${hint ? html`<p class="muted">${hint}</p>` : ""}</div>`;
+}
+
+/**
+ * Where a viewer is shown: its own page (from the files page; a file switched to replaces the
+ * page's heading, title and address too) or the dashboard's job panel (with a Close button).
+ */
+export type ViewerPlace = "page" | "job";
+
+export interface ViewerSetup {
+  /** The file shown; "" when there is none (the dashboard's viewer of a print whose file is not stored). */
+  path: string;
+  /** Its layers, 0 while they are not known (the viewer then has no controls and waits). */
+  count: number;
+  layer: number;
+  place: ViewerPlace;
+}
+
+const PROGRESS_TRIGGER = "sse:layer-progress";
+
+/**
  * The viewer: controls and the layer fragment in one form, so every control and the fragment's
- * `shown` go with each request. Its requests: a control changed, the slider dragged (after a
- * short pause), or the print moved on (`sse:layer-progress` from the page's stream).
+ * `shown` and `printer` go with each request. Its requests: a control changed, the slider dragged
+ * (after a short pause), or the print or the file's analysis moved on (`sse:layer-progress` from
+ * the page's stream). `count` says which layers the controls were made for: when the server knows
+ * others (the analysis ended) or the followed printer prints another file, it answers the whole
+ * viewer (src/server/ui/layer-view.ts). Without layers it has no controls and follows the print.
  */
 export function layerViewer(v: ViewerSetup, fragment: Html): Html {
-  if (v.count === 0) return html`<div class="layer-viewer">${v.closable ? closeButton : ""}${fragment}</div>`;
-  return html`<form class="layer-viewer" hx-get="/ui/files/viewer/layer" hx-target="find .layer-view" hx-swap="outerHTML" hx-trigger="change, input changed delay:150ms from:find input[type=range], sse:layer-progress" hx-sync="this:replace" hx-on:submit="event.preventDefault()">
-  <input type="hidden" name="path" value="${v.path}">
-  ${v.printer ? html`<input type="hidden" name="printer" value="${v.printer}">` : ""}
+  const close = v.place === "job" ? closeButton : "";
+  if (!v.path) return html`<div class="layer-viewer">${close}${fragment}</div>`;
+  const common = html`<input type="hidden" name="path" value="${v.path}">
+  <input type="hidden" name="place" value="${v.place}">
+  <input type="hidden" name="count" value="${v.count}">`;
+  if (v.count === 0) {
+    return html`<form class="layer-viewer" hx-get="/ui/files/viewer/layer" hx-target="find .layer-view" hx-swap="outerHTML" hx-trigger="${PROGRESS_TRIGGER}" hx-sync="this:replace" hx-on:submit="event.preventDefault()">
+  ${common}
+  <input type="hidden" name="follow" value="1">
+  ${close}
+  ${fragment}
+</form>`;
+  }
+  return html`<form class="layer-viewer" hx-get="/ui/files/viewer/layer" hx-target="find .layer-view" hx-swap="outerHTML" hx-trigger="change, input changed delay:150ms from:find input[type=range], ${PROGRESS_TRIGGER}" hx-sync="this:replace" hx-on:submit="event.preventDefault()">
+  ${common}
   <div class="layer-controls">
     <button type="button" data-step="-1" aria-label="Previous layer" title="Previous layer (←)">◀</button>
     <input type="range" name="layer" min="1" max="${v.count}" value="${v.layer}" aria-label="Layer">
@@ -253,7 +309,7 @@ export function layerViewer(v: ViewerSetup, fragment: Html): Html {
     <label><input type="checkbox" name="travel" value="1"> Travel moves</label>
     <label><input type="checkbox" name="zoom" value="1"> Zoom to the print</label>
     <label class="layer-follow"><input type="checkbox" name="follow" value="1" checked> Follow the print</label>
-    ${v.closable ? closeButton : ""}
+    ${close}
   </div>
   ${fragment}
 </form>`;
@@ -261,16 +317,30 @@ export function layerViewer(v: ViewerSetup, fragment: Html): Html {
 
 const closeButton = html`<button type="button" class="link layer-viewer-close" hx-on:click="document.getElementById('job-viewer').innerHTML = ''">Close</button>`;
 
-/** The viewer's own page (from the files page); its stream says when a print of the file moves on. */
-export function layerViewerPage(path: string, name: string, viewer: Html, session?: PageSession): Html {
-  return layout(
-    `Layers of ${name}`,
-    html`<section class="card layer-page">
+/** The query of the viewer's page and of its stream: the file, and the printer it follows. */
+const viewerQuery = (path: string, printer: string | null) => `path=${encodeURIComponent(path)}${printer ? `&printer=${encodeURIComponent(printer)}` : ""}`;
+
+/** The viewer's own page's address. */
+export const viewerPageUrl = (path: string, printer: string | null) => `/files/viewer?${viewerQuery(path, printer)}`;
+
+/** The title of the viewer's page. */
+export const viewerTitle = (name: string) => `Layers of ${name}`;
+
+/**
+ * The viewer's page's content, with its own stream: a print of the file (or any print of the
+ * printer it follows) moving on, and the file's analysis. Replaced whole when the viewer switches
+ * to another file, so the heading and the stream are that file's.
+ */
+export function layerViewerSection(path: string, name: string, printer: string | null, viewer: Html): Html {
+  // hx-history="false": a switch replaces the address; the page is not kept in the browser's storage (a large picture, soon stale).
+  return html`<section class="card layer-page" hx-ext="sse" sse-connect="/ui/files/viewer/events?${viewerQuery(path, printer)}" hx-history="false">
   <h1>${name} <a class="more" href="/files">← files</a></h1>
   ${viewer}
-</section>`,
-    html``,
-    session,
-    `/ui/files/viewer/events?path=${encodeURIComponent(path)}`,
-  );
+  ${viewerChangedListener}
+</section>`;
+}
+
+/** The viewer's own page (from the files page). */
+export function layerViewerPage(path: string, name: string, printer: string | null, viewer: Html, session?: PageSession): Html {
+  return layout(viewerTitle(name), layerViewerSection(path, name, printer, viewer), html``, session);
 }

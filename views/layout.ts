@@ -12,6 +12,9 @@ export interface PageSession {
   access: Access;
 }
 
+/** A page's title as the browser shows it. */
+export const pageTitle = (title: string) => `${title} · Layerline`;
+
 /**
  * htmx processes swapped-in content only after its settle delay (20 ms by default): until then a
  * pushed panel's buttons do nothing and its SSE listeners are missing. Layerline has no settle
@@ -28,7 +31,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="htmx-config" content='{"defaultSettleDelay":0}'>
-<title>${title} · Layerline</title>
+<title>${pageTitle(title)}</title>
 <link rel="stylesheet" href="${assetUrl("style.css")}">
 <script src="${assetUrl("htmx.min.js")}" defer></script>
 <script src="${assetUrl("htmx-sse.js")}" defer></script>

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { launchBrowser, loggedInPage, sseConnected } from "../helpers/browser.ts";
+import { layeredGcode } from "../helpers/gcode.ts";
 import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
 
 const TORUS = new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname;
@@ -157,3 +158,151 @@ test("on the dashboard during a print: it follows the layer printing and the pri
     await page.close();
   }
 }, 120_000);
+
+/** Starts a print of `file` on the printer and waits until it runs. */
+async function startPrint(file: string): Promise<void> {
+  await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational", 30_000);
+  expect((await host.post(`/api/v1/printers/${printer}/job`, { file })).status).toBeLessThan(300);
+  await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.job?.file === file && ["starting", "printing"].includes(p.job.state));
+}
+
+/** Cancels the printer's print and waits until it has ended and the printer is free. */
+async function endPrint(): Promise<void> {
+  await host.post(`/api/v1/printers/${printer}/job/cancel`);
+  await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational" && (!p.job || ["done", "cancelled", "failed"].includes(p.job.state)), 30_000);
+}
+
+/** The file the page's viewer shows (its form's path). */
+const viewedFile = (page: Page, scope = "") => page.locator(`${scope} form.layer-viewer input[name="path"]`).getAttribute("value");
+
+test("following a printer: its print of another file switches the viewer to that file (page: heading, title, address); the print ending keeps it; a viewer that never followed stays", async () => {
+  expect((await upload(host, "cube.gcode", layeredGcode({ layers: 12, objects: [{ name: "cube", x: 60, y: 60 }], loops: 3, feedrate: 600 }))).status).toBe(201);
+  await host.waitFor("/api/v1/files/cube.gcode", (f: any) => f.analysis?.state === "done", 30_000);
+  const dashboard = await loggedInPage(browser, host, "/", { width: 1300, height: 1200 });
+  const errors: string[] = [];
+  dashboard.on("pageerror", (e) => errors.push(e.message));
+  await sseConnected(dashboard);
+  const pages: Page[] = [dashboard];
+  try {
+    await startPrint("torus.gcode");
+    // The job panel's viewer, and the torus's own page opened while it prints (it follows that print).
+    await dashboard.locator("button.job-layers-open").click();
+    await dashboard.locator("#job-viewer .layer-view[data-live]").waitFor({ timeout: 10_000 });
+    const followed = await loggedInPage(browser, host, "/files/viewer?path=torus.gcode", { width: 1300, height: 1000 });
+    pages.push(followed);
+    followed.on("pageerror", (e) => errors.push(e.message));
+    await followed.locator(".layer-view[data-live]").waitFor({ timeout: 10_000 });
+    await sseConnected(followed);
+
+    await endPrint();
+    // Ended: both keep the torus, drawn (no blanking).
+    for (const [page, scope] of [[dashboard, "#job-viewer"], [followed, ""]] as const) {
+      await page.waitForFunction((s) => !document.querySelector(`${s} .layer-view[data-live]`), scope, { timeout: 10_000 });
+      expect(await viewedFile(page, scope)).toBe("torus.gcode");
+      expect(await page.locator(`${scope} .layer-view svg`).count()).toBe(1);
+    }
+    // A viewer opened now, when the torus is not printing: it never followed a print.
+    const free = await loggedInPage(browser, host, "/files/viewer?path=torus.gcode&layer=7", { width: 1300, height: 1000 });
+    pages.push(free);
+    free.on("pageerror", (e) => errors.push(e.message));
+    await onLayer(free, 7);
+    await sseConnected(free);
+    // One opened for the printer, whose slider is then moved by hand (which unticks Follow the print).
+    const byHand = await loggedInPage(browser, host, `/files/viewer?path=torus.gcode&printer=${printer}`, { width: 1300, height: 1000 });
+    pages.push(byHand);
+    byHand.on("pageerror", (e) => errors.push(e.message));
+    await sseConnected(byHand);
+    await byHand.locator('form.layer-viewer input[type="range"]').fill("4");
+    await onLayer(byHand, 4);
+    expect((await shown(byHand)).follow).toBe(false);
+
+    await startPrint("cube.gcode");
+    // The job panel's viewer becomes the cube's, and follows its print.
+    await dashboard.locator('#job-viewer form.layer-viewer input[name="path"][value="cube.gcode"]').waitFor({ state: "attached", timeout: 10_000 });
+    await dashboard.locator(`#job-viewer .layer-view[data-live="${printer}"][data-count="12"]`).waitFor({ timeout: 10_000 });
+    expect(await dashboard.locator("#job-viewer .layer-follow input").isChecked()).toBe(true);
+    expect(await dashboard.locator("#job-viewer .layer-viewer-close").count()).toBe(1);
+    // The page that followed the torus: the cube's heading, title, address and layers, following the print on its new stream.
+    await followed.locator("h1", { hasText: "cube.gcode" }).waitFor({ timeout: 10_000 });
+    expect(await followed.title()).toBe("Layers of cube.gcode · Layerline");
+    expect(followed.url()).toBe(`${host.url}/files/viewer?path=cube.gcode&printer=${printer}`);
+    await followed.locator(`.layer-view[data-live="${printer}"][data-count="12"]`).waitFor({ timeout: 10_000 });
+    expect(await followed.locator('form.layer-viewer input[type="range"]').getAttribute("max")).toBe("12");
+    await followed.waitForFunction(() => (document.querySelector("[sse-connect]") as any)?.getAttribute("sse-connect").includes("cube.gcode"));
+    await sseConnected(followed);
+    const at = Number(await followed.locator(".layer-view").getAttribute("data-current"));
+    await followed.waitForFunction((n) => Number((document.querySelector(".layer-view") as HTMLElement).dataset.current) > n, at, { timeout: 30_000 });
+    // The page that never followed a print still shows the torus's layer 7.
+    expect(await viewedFile(free)).toBe("torus.gcode");
+    expect((await shown(free)).layer).toBe(7);
+    expect(await free.locator("h1").textContent()).toContain("torus.gcode");
+    expect(free.url()).toBe(`${host.url}/files/viewer?path=torus.gcode&layer=7`);
+    // The one moved by hand stays, says what the printer prints now and offers to follow it; ticked, it switches.
+    await byHand.locator(".layer-other", { hasText: "is printing cube.gcode now" }).waitFor({ timeout: 10_000 });
+    expect(await viewedFile(byHand)).toBe("torus.gcode");
+    expect((await shown(byHand)).layer).toBe(4);
+    await byHand.check('form.layer-viewer input[name="follow"]');
+    await byHand.locator("h1", { hasText: "cube.gcode" }).waitFor({ timeout: 10_000 });
+    await byHand.locator(`.layer-view[data-live="${printer}"]`).waitFor({ timeout: 10_000 });
+    expect(byHand.url()).toBe(`${host.url}/files/viewer?path=cube.gcode&printer=${printer}`);
+
+    await endPrint();
+    // The cube's print ended: its viewers keep showing it.
+    for (const [page, scope] of [[dashboard, "#job-viewer"], [followed, ""]] as const) {
+      await page.waitForFunction((s) => !document.querySelector(`${s} .layer-view[data-live]`), scope, { timeout: 10_000 });
+      expect(await viewedFile(page, scope)).toBe("cube.gcode");
+      expect(await page.locator(`${scope} .layer-view svg`).count()).toBe(1);
+    }
+    expect(errors).toEqual([]);
+  } finally {
+    await endPrint();
+    for (const page of pages) await page.close();
+  }
+}, 120_000);
+
+test("opened before its file's analysis ended: it shows the analysis and loads the layers by itself, without a reload; an analysis error says why", async () => {
+  const settings = (onlyWhenIdle: boolean) => host.api("/api/v1/analysis/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ onlyWhenIdle }) });
+  // Analyses wait while the printer prints: the viewers open before they end.
+  expect((await settings(true)).status).toBe(200);
+  const pages: Page[] = [];
+  const errors: string[] = [];
+  try {
+    await startPrint("torus.gcode");
+    expect((await upload(host, "later.gcode", layeredGcode({ layers: 5, objects: [{ name: "a", x: 20, y: 20 }] }))).status).toBe(201);
+    expect((await upload(host, "later-bad.gcode", "Lorem ipsum dolor sit amet,\nconsectetur adipiscing elit,\nsed do eiusmod tempor\n")).status).toBe(201);
+    const later = await loggedInPage(browser, host, "/files/viewer?path=later.gcode", { width: 1300, height: 1000 });
+    pages.push(later);
+    const bad = await loggedInPage(browser, host, "/files/viewer?path=later-bad.gcode", { width: 1300, height: 1000 });
+    pages.push(bad);
+    for (const page of pages) {
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.locator(".layer-view[data-waiting] progress").waitFor();
+      expect(await page.locator(".layer-view").textContent()).toContain("is being analysed");
+      await sseConnected(page);
+      // The arrow keys have no slider to move yet.
+      await page.locator("h1").click();
+      await page.keyboard.press("ArrowRight");
+      // Marks this page: a reload would lose it.
+      await page.evaluate(() => ((window as any).notReloaded = true));
+    }
+
+    await endPrint();
+    // The layers, with their controls, in place of the wait.
+    await onLayer(later, 1);
+    expect(await later.locator('form.layer-viewer input[type="range"]').getAttribute("max")).toBe("5");
+    expect(await later.locator(".layer-facts").textContent()).toContain("Layer 1 of 5");
+    await later.locator('form.layer-viewer button[data-step="1"]').click();
+    await onLayer(later, 2);
+    // The analysis failed: its reason.
+    const reason = (await (await host.api("/api/v1/files/later-bad.gcode")).json()).analysis.error.message as string;
+    await bad.locator(".layer-view", { hasText: "could not be analysed" }).waitFor({ timeout: 20_000 });
+    expect(await bad.locator(".layer-view").textContent()).toContain(reason);
+    expect(await bad.locator(".layer-view[data-waiting]").count()).toBe(0);
+    for (const page of pages) expect(await page.evaluate(() => (window as any).notReloaded)).toBe(true);
+    expect(errors).toEqual([]);
+  } finally {
+    await endPrint();
+    await settings(false);
+    for (const page of pages) await page.close();
+  }
+}, 90_000);

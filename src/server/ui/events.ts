@@ -3,8 +3,8 @@
  * extension — `live` (the printer panel), `log` (terminal lines to append), `files` (the file list)
  * and `sd-copy` (the SD card's copy form, offering the stored files) when files change,
  * `objects` (the cancel-object map, on connect and when an object is cancelled or the job ends;
- * an open map is replaced by it), `layer-progress` (the print moved on: an open layer viewer asks
- * for its picture; at most once a second), and `nav-<id>` (the top bar's dot of each printer the viewer
+ * an open map is replaced by it), `layer-progress` (the print moved on, or the analysis of its file:
+ * an open layer viewer asks for its picture; at most once a second), and `nav-<id>` (the top bar's dot of each printer the viewer
  * may see, when it changes: another printer needing attention shows on this one's page).
  * Rendered from the same status as the JSON API (design principle 5), with the controls the
  * stream's viewer may use.
@@ -20,7 +20,7 @@ import { accessFor, type Access } from "../auth/access.ts";
 import type { AppContext } from "../context.ts";
 import { renderOnce, renderPerStatus } from "../render-once.ts";
 import { objectMapView, printerViews } from "./jobs.ts";
-import { printsOf } from "./layer-view.ts";
+import { printedFile, printsOf } from "./layer-view.ts";
 import { changesOnly, farmViews, pushDot } from "./overview.ts";
 import { pageStream } from "./viewer-watch.ts";
 
@@ -78,8 +78,8 @@ export function uiEvents(ctx: AppContext) {
         if (key !== lastObjects && send("objects", objectMapView(ctx, session, access).value)) lastObjects = key;
       };
       objects();
-      // An open layer viewer follows this printer's print (src/server/ui/layer-view.ts).
-      const stopLayers = printsOf(ctx, send, (printer) => printer === session.id);
+      // An open layer viewer follows this printer's prints, and the analysis of the file printed (src/server/ui/layer-view.ts).
+      const stopLayers = printsOf(ctx, send, (printer) => printer === session.id && "progress", printedFile(ctx, session));
       const unsubscribe = subscribe(ctx.bus, {
         "printer.status": (e) => {
           dot(e.id);

@@ -4,6 +4,14 @@
  * printer's job on the dashboard (`/ui/printers/:id/job/viewer`). Reading files needs what the
  * files pages need (`status`); a print is followed only on a printer the viewer may see.
  *
+ * Which file a viewer shows: the one it was opened for, until it follows a printer — opened for
+ * that printer (the job panel's Layers…, or `printer=` in the page's address), or once it followed
+ * that printer's print of its file — and that printer runs a print of another file while "Follow
+ * the print" is ticked: the viewer then becomes that file's (the whole viewer is answered, on the
+ * page with its heading, title, address and stream). A print ending changes nothing. A viewer that
+ * never followed a print keeps its file. One whose file's analysis has not ended shows how far it
+ * is and, when it ends, its layers (its controls are made again for them) or the error.
+ *
  * Cost on the main thread: a layer is read and parsed once (bounded, src/toolpath/layers.ts) and
  * kept; a picture is rendered once per change (kept by what it shows, for every client); a print
  * moving on is announced on the page's stream at most once a second, and a viewer whose picture
@@ -11,14 +19,15 @@
  */
 import { Elysia } from "elysia";
 import { formatBytes } from "../../../views/dashboard.ts";
-import { raw, type Html } from "../../../views/html.ts";
-import { layerFragment, layerMessage, layerSvg, layerViewer, layerViewerPage, sentSegments, viewArea, type Bed, type LayerFacts, type LivePrint } from "../../../views/layer-view.ts";
+import { html, raw, type Html } from "../../../views/html.ts";
+import { layerFragment, layerMessage, layerSvg, layerViewer, layerViewerPage, layerViewerSection, sentSegments, viewArea, viewerPageUrl, viewerTitle, type Bed, type LayerFacts, type LivePrint, type OtherPrint, type ViewerPlace, type Waiting } from "../../../views/layer-view.ts";
+import { pageTitle } from "../../../views/layout.ts";
 import { subscribe } from "../../events.ts";
 import { FileCatalog } from "../../files/catalog.ts";
 import type { StoredFile } from "../../files/storage.ts";
 import { DEFAULT_PROFILE, type PrinterProfile } from "../../printers/profile.ts";
 import type { PrinterSession } from "../../printers/session.ts";
-import { isJobRunning, type PrinterStatus } from "../../printers/status.ts";
+import { isJobRunning, type Job, type PrinterStatus } from "../../printers/status.ts";
 import { layerSpan, LayerReader, SAMPLES, type FileLayers } from "../../toolpath/layers.ts";
 import { decimateLines } from "../../toolpath/toolpath.ts";
 import { principalOf, visibleTo } from "../auth/principal.ts";
@@ -46,8 +55,11 @@ interface Shown {
   zoom: boolean;
 }
 
-/** Why a file has no layers to show, in words; null when it has. */
-type Layers = { ok: true; layers: FileLayers } | { ok: false; message: string; hint: string };
+/** A file's layers, or why it has none to show, in words (`waiting`: its analysis is under way). */
+type Layers = { ok: true; layers: FileLayers } | { ok: false; message: string; hint: string; waiting?: Waiting };
+
+/** Said under every wait for an analysis. */
+const WAIT_HINT = "Its layers show here by themselves when the analysis ends; no need to reload.";
 
 /** `layer` as a 0-based index into `count` layers; a clear 400 for anything else. */
 export function layerIndex(raw: string | undefined, count: number): number | null {
@@ -105,16 +117,41 @@ export function uiLayerView(ctx: AppContext) {
       const entry = catalog.get(file.path);
       const a = entry?.analysis;
       if (a?.state === "error") return { ok: false, message: `${file.name} could not be analysed, so its layers are not known: ${a.error.message}`, hint: a.error.hint };
-      if (a?.state === "queued" || a?.state === "analysing" || a?.state === "paused") {
-        return { ok: false, message: `${file.name} is being analysed; its layers can be shown once that is done.`, hint: "The files page shows how far it is. Open the viewer again then." };
+      const analysing = (waiting: Waiting): Layers => ({ ok: false, message: `${file.name} is being analysed; its layers can be shown once that is done.`, hint: WAIT_HINT, waiting });
+      if (a?.state === "queued") return analysing({ share: null, words: "Waiting its turn." });
+      if (a?.state === "analysing" || a?.state === "paused") {
+        const share = a.total > 0 ? Math.min(1, a.done / a.total) : 0;
+        const percent = Math.floor(share * 100);
+        return analysing({ share, words: a.state === "paused" ? `Paused at ${percent} % while a printer prints ("Analyse only while no printer is printing" on the files page).` : `${percent} % read.` });
       }
-      return { ok: false, message: `${file.name} has not been analysed, so its layers are not known.`, hint: "Choose Analyse again on the files page." };
+      return { ok: false, message: `${file.name} has not been analysed, so its layers are not known.`, hint: "Choose Analyse again on the files page; its layers then show here by themselves." };
     }
-    if (layers.bytes !== file.size) return { ok: false, message: `${file.name} changed since it was analysed; its layers are not known yet.`, hint: "It is analysed again by itself; open the viewer again in a moment." };
+    if (layers.bytes !== file.size) return { ok: false, message: `${file.name} changed since it was analysed; its layers are not known yet.`, hint: WAIT_HINT, waiting: { share: null, words: "It is analysed again by itself." } };
     if (layers.layers.length === 0) {
       return { ok: false, message: `${file.name} has no layers to show: the analysis found no layer markers from the slicer and no extrusion at distinct heights.`, hint: "A file that extrudes nothing (a calibration or a script) has no layers." };
     }
     return { ok: true, layers };
+  };
+
+  /** Why a file has no layers, as the part the viewer swaps (`printer`: the one it follows). */
+  const message = (found: Extract<Layers, { ok: false }>, printer: string | null): { key: string; html: Html } => {
+    const key = `m|${printer ?? ""}|${Bun.hash(`${found.message}\n${found.hint}`).toString(36)}`;
+    return { key, html: layerMessage(found.message, found.hint, { key, printer }, found.waiting) };
+  };
+
+  /** The stored file a job prints (a host print's own, or the stored file with an SD print's content), or why it has none. */
+  const jobFile = (job: Job): { ok: true; file: StoredFile } | { ok: false; message: string } => {
+    const path = storedPathOf(ctx, job);
+    const file = path ? ctx.files.get(path) : undefined;
+    if (file && job.sha256 && file.sha256 === job.sha256) return { ok: true, file };
+    return { ok: false, message: job.source === "sd" && !job.sha256 ? `${job.file} is printed from the SD card and is not among the stored files, so its layers are not known.` : `The file of this print (${job.file}) has changed or is gone.` };
+  };
+
+  /** The print running on `s` now when it is not of the content `sha256`: what a viewer following `s` switches to. */
+  const otherPrint = (s: PrinterSession, sha256: string | null) => {
+    const job = s.status.job;
+    if (!job || !isJobRunning(job.state) || (job.sha256 !== null && job.sha256 === sha256)) return null;
+    return { job, target: jobFile(job) };
   };
 
   /** The printer `id` (one the request may see), or a 404. */
@@ -141,7 +178,7 @@ export function uiLayerView(ctx: AppContext) {
   };
 
   /** Layer `index` of the file as the fragment the viewer swaps, and what it shows. */
-  const fragment = async (file: StoredFile, layers: FileLayers, index: number, shown: Shown, follow: Following | null, bed: Bed): Promise<{ key: string; html: string }> => {
+  const fragment = async (file: StoredFile, layers: FileLayers, index: number, shown: Shown, follow: Following | null, bed: Bed, printer: string | null, other: OtherPrint | null): Promise<{ key: string; html: string }> => {
     const absolute = ctx.files.absolute(file.path);
     const read = (i: number) =>
       reader.path(absolute, layers, i).catch((e: unknown) => {
@@ -155,7 +192,7 @@ export function uiLayerView(ctx: AppContext) {
     const current = follow ? layerAt(layers.layers, follow.sent) : 0;
     const total = sentSegments(layer.toolpath, null);
     const sent = follow ? sentSegments(layer.toolpath, follow.sent) : total;
-    const key = [layers.sha256.slice(0, 16), index, shown.travel ? "t" : "", shown.zoom ? "z" : "", bed.width, bed.depth, bed.origin, bed.circular, follow ? `${follow.session.id}:${current}:${sent}` : ""].join("|");
+    const key = [layers.sha256.slice(0, 16), index, shown.travel ? "t" : "", shown.zoom ? "z" : "", bed.width, bed.depth, bed.origin, bed.circular, follow ? `${follow.session.id}:${current}:${sent}` : "", printer ?? "", other ? `${other.printer}:${other.file}:${other.unknown ?? ""}` : ""].join("|");
     const kept = pictures.get(key);
     if (kept !== undefined) return { key, html: kept };
     const l = layers.layers[index]!;
@@ -169,23 +206,43 @@ export function uiLayerView(ctx: AppContext) {
     if (layer.toolpath.tools.length > 1) notes.push(`Tools: ${layer.toolpath.tools.map((t) => `T${t}`).join(", ")} (a colour each).`);
     const previous = below ? { ...below.toolpath, extrusions: decimateLines(below.toolpath.extrusions, PREVIOUS_POINTS).lines } : null;
     const svg = layerSvg({ bed, view: viewArea(bed, layers.printingArea, shown.zoom), layer: layer.toolpath, previous, travel: shown.travel, sent: follow ? follow.sent : null, nozzle: layers.nozzle ?? 0.4, number: index + 1, count });
-    const html = layerFragment({ key, facts, svg, live, notes, empty: total === 0 }).value;
+    const html = layerFragment({ state: { key, printer }, facts, svg, live, other, notes, empty: total === 0 }).value;
     pictures.set(key, html);
     while (pictures.size > PICTURES_KEPT) pictures.delete(pictures.keys().next().value!);
     return { key, html };
   };
 
-  /** The whole viewer for a file: controls and its first layer (the one asked for, else the one printing, else the first). */
-  const viewer = async (request: Request, file: StoredFile, rawLayer: string | undefined, printer: PrinterSession | null, closable: boolean): Promise<Html> => {
+  /**
+   * The whole viewer for a file: controls and its first layer (the one asked for, else the one
+   * printing, else the first), and the printer it follows: `printer`, else the one whose print of
+   * the file it opens on (it opens following).
+   */
+  const viewer = async (request: Request, file: StoredFile, rawLayer: string | undefined, printer: PrinterSession | null, place: ViewerPlace): Promise<{ html: Html; printer: string | null }> => {
     const found = layersOf(file);
-    const setup = { path: file.path, printer: printer?.id ?? null, closable };
-    if (!found.ok) return layerViewer({ ...setup, count: 0, layer: 0 }, layerMessage(found.message, found.hint));
+    const setup = { path: file.path, place };
+    if (!found.ok) return { html: layerViewer({ ...setup, count: 0, layer: 0 }, message(found, printer?.id ?? null).html), printer: printer?.id ?? null };
     const { layers } = found;
     const follow = following(request, layers.sha256, printer);
+    const followed = printer ?? follow?.session ?? null;
     const asked = layerIndex(rawLayer, layers.layers.length);
     const index = asked ?? (follow ? Math.max(0, layerAt(layers.layers, follow.sent) - 1) : 0);
-    const f = await fragment(file, layers, index, { travel: false, zoom: false }, follow, bedFor(request, follow?.session ?? printer));
-    return layerViewer({ ...setup, count: layers.layers.length, layer: index + 1 }, raw(f.html));
+    const f = await fragment(file, layers, index, { travel: false, zoom: false }, follow, bedFor(request, followed), followed?.id ?? null, null);
+    return { html: layerViewer({ ...setup, count: layers.layers.length, layer: index + 1 }, raw(f.html)), printer: followed?.id ?? null };
+  };
+
+  /**
+   * The whole viewer in place of the one that asked (its controls no longer fit: the file's layers
+   * became known or changed, or it switched to the file a followed printer prints): on the
+   * viewer's page the page's content, with the file's heading, title, stream and (`switched`)
+   * address; in the job panel the viewer alone.
+   */
+  const whole = async (request: Request, file: StoredFile, printer: PrinterSession | null, place: string | undefined, switched: boolean): Promise<Response> => {
+    const v = await viewer(request, file, undefined, printer, place === "page" ? "page" : "job");
+    if (place !== "page") return htmlResponse(v.html, { "HX-Retarget": "this", "HX-Reswap": "outerHTML" });
+    const headers: Record<string, string> = { "HX-Retarget": "closest .layer-page", "HX-Reswap": "outerHTML" };
+    if (switched) headers["HX-Replace-Url"] = viewerPageUrl(file.path, v.printer);
+    // A <title> at the top of an answer is the document's new title (htmx).
+    return htmlResponse(html`<title>${pageTitle(viewerTitle(file.name))}</title>${layerViewerSection(file.path, file.name, v.printer, v.html)}`, headers);
   };
 
   return new Elysia()
@@ -193,7 +250,12 @@ export function uiLayerView(ctx: AppContext) {
       const q = query as Query;
       try {
         const file = fileAt(q.path);
-        return htmlResponse(layerViewerPage(file.path, file.name, await viewer(request, file, q.layer, null, false), pageSession(request)));
+        const printer = q.printer ? printerAt(request, q.printer) : null;
+        // Following a printer that prints another file (an address kept from before): that file's page.
+        const other = printer ? otherPrint(printer, file.sha256) : null;
+        if (printer && other?.target.ok) return new Response(null, { status: 303, headers: { location: viewerPageUrl(other.target.file.path, printer.id) } });
+        const v = await viewer(request, file, q.layer, printer, "page");
+        return htmlResponse(layerViewerPage(file.path, file.name, v.printer, v.html, pageSession(request)));
       } catch (e) {
         // A browser asked for a page: the refusal as a page.
         const page = problemPageResponse(e, pageSession(request));
@@ -205,64 +267,114 @@ export function uiLayerView(ctx: AppContext) {
       const q = query as Query;
       const file = fileAt(q.path);
       const printer = q.printer ? printerAt(request, q.printer) : null;
+      const followOn = q.follow === "1";
+      const running = printer ? otherPrint(printer, file.sha256) : null;
+      // The followed printer prints another file: the viewer becomes that file's.
+      if (running?.target.ok && followOn) return whole(request, running.target.file, printer, q.place, true);
       const found = layersOf(file);
-      if (!found.ok) return htmlResponse(layerMessage(found.message, found.hint));
+      // The viewer's controls were made for other layers than the file has now (its analysis ended, or it changed).
+      if (q.count !== undefined && q.count !== String(found.ok ? found.layers.layers.length : 0)) return whole(request, file, printer, q.place, false);
+      if (!found.ok) {
+        const m = message(found, printer?.id ?? null);
+        return q.shown === m.key ? new Response(null, { status: 204 }) : htmlResponse(m.html);
+      }
       const { layers } = found;
       const asked = layerIndex(q.layer, layers.layers.length) ?? 0;
       const follow = following(request, layers.sha256, printer);
       // Following the print: the layer printing now (the start G-code shows the first).
-      const index = follow && q.follow === "1" ? Math.max(0, layerAt(layers.layers, follow.sent) - 1) : asked;
-      const f = await fragment(file, layers, index, { travel: q.travel === "1", zoom: q.zoom === "1" }, follow, bedFor(request, follow?.session ?? printer));
+      const index = follow && followOn ? Math.max(0, layerAt(layers.layers, follow.sent) - 1) : asked;
+      // Following a print of the file ties the viewer to its printer, for the prints after it.
+      const followed = printer ?? (follow && followOn ? follow.session : null);
+      const other: OtherPrint | null = running && printer ? { printer: printer.id, printerName: printer.record.name, file: running.job.file, unknown: running.target.ok ? null : running.target.message } : null;
+      const f = await fragment(file, layers, index, { travel: q.travel === "1", zoom: q.zoom === "1" }, follow, bedFor(request, follow?.session ?? printer), followed?.id ?? null, other);
       if (q.shown === f.key) return new Response(null, { status: 204 });
       return htmlResponse(raw(f.html));
     })
     .get("/ui/files/viewer/events", ({ query, request }) => {
-      const file = fileAt((query as Query).path);
+      const q = query as Query;
+      const file = fileAt(q.path);
+      const printer = q.printer ? printerAt(request, q.printer) : null;
       const sha256 = file.sha256;
-      return pageStream(ctx, request, (send) => printsOf(ctx, send, (id, status) => visibleTo(request, id) && sha256 !== null && status.job?.sha256 === sha256));
+      return pageStream(ctx, request, (send) =>
+        printsOf(
+          ctx,
+          send,
+          (id, status) => {
+            if (!visibleTo(request, id)) return false;
+            // Prints of the file, and every print of the printer followed, as they move on; a print starting
+            // or ending elsewhere, for a viewer that followed its printer since the page opened.
+            return id === printer?.id || (sha256 !== null && status.job?.sha256 === sha256) ? "progress" : "job";
+          },
+          (path) => path === file.path,
+        ),
+      );
     })
     .get("/ui/printers/:id/job/viewer", async ({ params, request }) => {
       const s = printerAt(request, params.id);
       const job = s.status.job;
-      const close = (message: string, hint = "") => htmlResponse(layerViewer({ path: "", printer: s.id, closable: true, count: 0, layer: 0 }, layerMessage(message, hint)));
+      const close = (message: string, hint = "") => htmlResponse(layerViewer({ path: "", place: "job", count: 0, layer: 0 }, layerMessage(message, hint)));
       if (!job) return close("There is no print on this printer yet.");
-      // The file printed: a host print's own, or a stored file with an SD print's content.
-      const path = job.source === "host" ? job.file : job.sha256 ? ctx.files.withHash(job.sha256)[0] : undefined;
-      const file = path ? ctx.files.get(path) : undefined;
-      if (!file || !job.sha256 || file.sha256 !== job.sha256) {
-        return close(
-          job.source === "sd" && !job.sha256 ? `${job.file} is printed from the SD card and is not among the stored files, so its layers are not known.` : `The file of this print (${job.file}) has changed or is gone.`,
-          "Upload the file to see its layers.",
-        );
-      }
-      return htmlResponse(await viewer(request, file, undefined, s, true));
+      const found = jobFile(job);
+      if (!found.ok) return close(found.message, "Upload the file to see its layers.");
+      return htmlResponse((await viewer(request, found.file, undefined, s, "job")).html);
     });
 }
 
+/** How a viewer's stream watches a printer: each move of its print, only its prints starting and ending, or not at all. */
+export type Watch = "progress" | "job" | false;
+
 /**
- * Tells a viewer's stream when a print it may follow moves on — the job of a printer `watched`
- * accepts (one the request may see, printing its file, or the dashboard's own printer): at most
- * once a second, and once more when the print ends. Returns the unsubscribe.
+ * Tells a viewer's stream when what it may show moved on — the job of a printer `watched` accepts
+ * (one the request may see: printing its file, the printer it follows or the dashboard's own; a
+ * print starting or ending on the others), or the analysis of a file `analysed` accepts: at most
+ * once a second, and once more when the print or the analysis ends. Returns the unsubscribe.
  */
-export function printsOf(ctx: AppContext, send: SendEvent, watched: (id: string, status: PrinterStatus) => boolean): () => void {
+export function printsOf(ctx: AppContext, send: SendEvent, watched: (id: string, status: PrinterStatus) => Watch, analysed: (path: string) => boolean): () => void {
   const seen = new Map<string, string>();
   let latest = "";
   const tick = throttle(() => {
     // Not sent (the client is behind): forget what was seen, so the next status tries again.
     if (!send(LAYER_PROGRESS_EVENT, latest)) seen.clear();
   }, LAYER_PROGRESS_MS);
+  const analysis = ({ path }: { path: string }) => {
+    if (!analysed(path)) return;
+    latest = `analysis ${path}`;
+    tick();
+  };
   const unsubscribe = subscribe(ctx.bus, {
     "printer.status": ({ id, status }) => {
       const job = status.job;
-      const key = job && watched(id, status) ? `${id} ${job.id} ${job.state} ${status.progress?.bytesSent ?? 0}` : "";
+      const watch = job ? watched(id, status) : false;
+      const key = !job || !watch ? "" : watch === "progress" ? `${id} ${job.id} ${job.state} ${status.progress?.bytesSent ?? 0}` : isJobRunning(job.state) ? `${id} ${job.id}` : "";
       if (key === (seen.get(id) ?? "")) return;
       seen.set(id, key);
       latest = key || id;
       tick();
     },
+    "analysis.progress": analysis,
+    "analysis.finished": analysis,
   });
   return () => {
     tick.cancel();
     unsubscribe();
+  };
+}
+
+/** The stored file a job prints, by its path: a host print's own, or a stored file with an SD print's content. */
+function storedPathOf(ctx: AppContext, job: Job): string | undefined {
+  return job.source === "host" ? job.file : job.sha256 ? ctx.files.withHash(job.sha256)[0] : undefined;
+}
+
+/**
+ * Whether `path` is the stored file printer `s`'s job prints (for its dashboard's viewer, waiting
+ * for that file's analysis); an SD print's file is looked up once per job.
+ */
+export function printedFile(ctx: AppContext, s: PrinterSession): (path: string) => boolean {
+  let known: { job: string; path: string | undefined } | null = null;
+  return (path) => {
+    const job = s.status.job;
+    if (!job) return false;
+    if (known?.job !== job.id) known = { job: job.id, path: storedPathOf(ctx, job) };
+    return known.path === path;
   };
 }
