@@ -51,6 +51,8 @@ export interface HistoryResults {
   files: FileSummary[];
   /** Whether the viewer may delete entries (the guard's answer for the delete route). */
   mayDelete: boolean;
+  /** Entries of prints still running: not deletable until they end. */
+  running: Set<number>;
 }
 
 export function historyPage(printers: PrinterRecord[], results: HistoryResults, session?: PageSession): Html {
@@ -113,7 +115,7 @@ ${r.items.map(
   <td>${formatDuration(e.printTime)}</td>
   <td>${metres(e.filament)}</td>
   <td>${outcomeBadge(e)}${e.reason ? html` <span class="muted reason">${e.reason}</span>` : ""}${e.notes ? html` <span class="muted notes">${e.notes}</span>` : ""}</td>
-  ${r.mayDelete ? html`<td><button class="danger" hx-post="/ui/history/${e.id}/delete" hx-include="#history-query" hx-target="#history-results" hx-confirm="Delete this entry from the history?">Delete</button></td>` : ""}
+  ${r.mayDelete ? html`<td>${r.running.has(e.id) ? "" : html`<button class="danger" hx-post="/ui/history/${e.id}/delete" hx-include="#history-query" hx-target="#history-results" hx-confirm="Delete this entry from the history?">Delete</button>`}</td>` : ""}
 </tr>`,
 )}
 </tbody></table>`}

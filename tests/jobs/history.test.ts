@@ -233,7 +233,7 @@ describe("resumed prints: one print in linked parts", () => {
   test("the history page links the parts: each to the other, on the page of that file and printer", () => {
     const query = v.parse(HistoryQuerySchema, { sha256: C });
     const { items, total } = history.list(query);
-    const page = String(historyResults({ query, form: {}, total, items, files: history.files({ sha256: C }), mayDelete: false }));
+    const page = String(historyResults({ query, form: {}, total, items, files: history.files({ sha256: C }), mayDelete: false, running: new Set() }));
     const [r1, r2] = [entry("r1").id, entry("r2").id];
     const href = (id: number) => `/history?printer=left&amp;q=farm%2Fpart%2C+v2.gcode#entry-${id}`;
     expect(page).toContain(`<tr data-entry="${r1}" id="entry-${r1}">`);

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { layeredGcode } from "../helpers/gcode.ts";
 import { jobEnded, readyHost, upload, type TestHost } from "../helpers/host.ts";
+import { login } from "../helpers/session.ts";
 
 let host: TestHost;
 let at: string;
@@ -77,6 +78,25 @@ describe("how a print's end is recorded", () => {
     socket.ws.close();
   }, 60_000);
 });
+
+test("the entry of a print still running is not deleted (its end and a resume are recorded there); once it ended it may be", async () => {
+  await printing();
+  const [entry] = ((await (await host.api("/api/v1/history?outcome=printing")).json()) as any).items;
+  const refused = await host.api(`/api/v1/history/${entry.id}`, { method: "DELETE" });
+  expect(refused.status).toBe(409);
+  expect(await refused.json()).toMatchObject({ error: { code: "print_running", message: expect.stringContaining("still running") } });
+  // The page offers no Delete for it, and the form's post is refused with the reason.
+  const admin = await login(host);
+  const page = await (await host.anonymous("/history", { headers: { cookie: admin.cookie } })).text();
+  expect(page).toContain(`data-entry="${entry.id}"`);
+  expect(page).not.toContain(`/ui/history/${entry.id}/delete`);
+  const ui = await host.anonymous(`/ui/history/${entry.id}/delete`, { method: "POST", headers: { cookie: admin.cookie, "x-csrf-token": admin.csrf, "hx-request": "true" } });
+  expect(await ui.text()).toContain("still running");
+  expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+  await host.waitFor(at, jobEnded);
+  expect(((await (await host.api(`/api/v1/history/${entry.id}`)).json()) as any).outcome).toBe("cancelled");
+  expect((await host.api(`/api/v1/history/${entry.id}`, { method: "DELETE" })).status).toBe(204);
+}, 60_000);
 
 describe("starts that race", () => {
   const openRows = async () => ((await (await host.api("/api/v1/history?outcome=printing")).json()) as any).items;

@@ -5,7 +5,8 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { csvStream } from "../../jobs/history-csv.ts";
-import { HistoryQuerySchema, type HistoryFilter, type HistoryQuery } from "../../jobs/history.ts";
+import { HistoryQuerySchema, type HistoryEntry, type HistoryFilter, type HistoryQuery } from "../../jobs/history.ts";
+import { isJobRunning } from "../../printers/status.ts";
 import { principalOf } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError, parseBody } from "../errors.ts";
@@ -28,6 +29,24 @@ function scoped<T extends { printer?: string }>(request: Request, query: T): T {
     throw new ApiError(403, "wrong_printer", `This API key is restricted to printer "${restricted}".`, "Use a key for this printer, or one without a printer restriction.");
   }
   return { ...query, printer: restricted };
+}
+
+/**
+ * The printer (its name) still running the print of `entry`, or null. Its entry is where the end
+ * of the print, its time and filament, and a resume after a crash are recorded: it stays until then.
+ */
+export function runningOn(ctx: AppContext, entry: HistoryEntry): string | null {
+  if (entry.outcome !== "printing") return null;
+  const s = ctx.printers.get(entry.printer);
+  const job = s?.status.job;
+  return s && job?.id === entry.jobId && isJobRunning(job.state) ? s.record.name : null;
+}
+
+/** Why an entry may not be deleted now, or null when it may. */
+export function undeletable(ctx: AppContext, entry: HistoryEntry): ApiError | null {
+  const printer = runningOn(ctx, entry);
+  if (!printer) return null;
+  return new ApiError(409, "print_running", `The print of ${entry.name} is still running on ${printer}.`, "Its entry can be deleted once the print has ended (or been cancelled).");
 }
 
 /** A history answer for this request: JSON by default, CSV with `format=csv` or the `.csv` path. */
@@ -77,7 +96,10 @@ export function historyApi(ctx: AppContext) {
       return e;
     })
     .delete("/history/:id", ({ params, set }) => {
-      ctx.history.delete(entry(params.id).id);
+      const e = entry(params.id);
+      const refused = undeletable(ctx, e);
+      if (refused) throw refused;
+      ctx.history.delete(e.id);
       set.status = 204;
     });
 }

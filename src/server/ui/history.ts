@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { historyPage, historyResults, type HistoryResults } from "../../../views/history.ts";
 import { HistoryQuerySchema } from "../../jobs/history.ts";
+import { runningOn, undeletable } from "../api/history.ts";
 import { accessFor } from "../auth/access.ts";
 import { principalOf, visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
@@ -25,7 +26,9 @@ export function uiHistory(ctx: AppContext) {
     const restricted = principalOf(request).printerId;
     if (restricted) query.printer = restricted;
     const { limit: _l, offset: _o, ...filter } = query;
-    return { query, form, ...ctx.history.list(query), files: ctx.history.files(filter), mayDelete: accessFor(request).may("POST /ui/history/:id/delete") };
+    const list = ctx.history.list(query);
+    const running = new Set(list.items.filter((e) => runningOn(ctx, e) !== null).map((e) => e.id));
+    return { query, form, ...list, files: ctx.history.files(filter), mayDelete: accessFor(request).may("POST /ui/history/:id/delete"), running };
   };
   const fragment = (request: Request, raw: Record<string, unknown>) => {
     const r = results(request, raw);
@@ -42,7 +45,11 @@ export function uiHistory(ctx: AppContext) {
     .get("/ui/history/list", ({ query, request }) => fragment(request, query))
     .post("/ui/history/:id/delete", ({ params, body, request }) => {
       const id = Number(params.id);
-      if (!Number.isSafeInteger(id) || !ctx.history.delete(id)) return toastResponse(`There is no history entry ${params.id}.`);
+      const entry = Number.isSafeInteger(id) ? ctx.history.get(id) : undefined;
+      if (!entry) return toastResponse(`There is no history entry ${params.id}.`);
+      const refused = undeletable(ctx, entry);
+      if (refused) return toastResponse(refused.message, refused.hint);
+      ctx.history.delete(entry.id);
       return fragment(request, (body ?? {}) as Record<string, unknown>);
     });
 }
