@@ -683,7 +683,8 @@ export class ProtocolEngine {
       this.popAck(now);
     }
     if (this.inFlight.length > 0) {
-      if (now - this.lastProgressAt >= this.silenceLimit(now)) this.onTimeout(now);
+      // As nextDeadline() adds them: its deadline, reached exactly, is due (no rounding apart).
+      if (now >= this.lastProgressAt + this.silenceLimit(now)) this.onTimeout(now);
     } else if (now - this.lastReceivedAt >= this.communicationLimit() && !this.sdWriting) {
       // Nothing in flight and nothing heard: probe, so real silence becomes a timeout.
       this.lastReceivedAt = now;
