@@ -54,6 +54,8 @@ export interface LinkTakeover {
   port: string;
   baud: number;
   link: AdoptedLink;
+  /** How many lines in flight were copies sent again at the printer's request (for what the terminal says). */
+  again: number;
   /** The start of a reply the stopped thread had read without its end; null: unknown (the first line is dropped). */
   partial: Uint8Array | null;
   /** What the status knew that the new thread would have to ask again. */
@@ -764,9 +766,10 @@ export class PrinterController {
    * (not reopened, not reconfigured: no DTR reset), the firmware as that link knew it, and the
    * print it ran as the same job — a host print goes on from the first file line the stopped
    * thread had not written whole, an SD print is followed on. Nothing new goes out until the
-   * printer has answered the lines that thread wrote (src/protocol/engine.ts `adopt`); if that
-   * cannot be made sure of, the print ends as interrupted (offered for resuming) and the
-   * after-failure script runs. Resolves then: ok, or why the print could not go on.
+   * printer has answered the lines that thread wrote, or asked for some of them again (sent from
+   * what that thread left: src/protocol/engine.ts `adopt`); if that cannot be made sure of, the
+   * print ends as interrupted (offered for resuming) and the after-failure script runs. Resolves
+   * then: ok, or why the print could not go on.
    */
   async adopt(t: LinkTakeover): Promise<Result<{ ms: number }>> {
     if (this.transport) return fail("already_connected", "The printer is already connected.", "Nothing to take over.");
@@ -790,6 +793,13 @@ export class PrinterController {
     this.linkStats.reset();
     // Its events (the link operational, and taken over at once when no answer is owed) are handled at the flush below.
     engine.adopt(t.link, now);
+    const l = t.link;
+    const refused = l.inFlight.filter((e) => e.rejected).length;
+    const of = [refused ? `${refused} of them copies the printer had refused` : "", t.again ? `${t.again} sent again at the printer's request` : ""].filter(Boolean).join(", ");
+    this.note(
+      `The stopped thread's last line was ${l.lastWritten}; ${l.inFlight.length} line(s) it had sent still owed an answer${of ? ` (${of})` : ""}` +
+        `${l.resend ? `; lines ${l.resend.from} to ${l.resend.to - 1} the printer had asked for again were still to be sent` : ""}.`,
+    );
     const caps = t.link.capabilities;
     this.status.firmware = { name: t.link.firmwareName || "unknown firmware", profile: engine.profile.id, overlays: engine.profile.overlays, capabilities: { ...caps } };
     this.status.temperatures = structuredClone(t.temperatures);
@@ -964,6 +974,10 @@ export class PrinterController {
       this.dropFirstLine = false;
       return;
     }
+    // Before a receive hook may run on it: the answers taken so far (this line and those after it
+    // in the same read are lost if the hook never returns).
+    const engine = this.engine;
+    if (this.handoff && engine) this.handoff.acked(engine.lastAckedN, engine.numberedDone);
     this.incoming.push(line, -1, "firmware");
   };
 
@@ -982,7 +996,7 @@ export class PrinterController {
 
   private flushAt(engine: ProtocolEngine, now: number): void {
     // Before any plugin's hook may run: the answers taken so far, for a thread that may replace this one.
-    this.handoff?.acked(engine.lastAckedN);
+    this.handoff?.acked(engine.lastAckedN, engine.numberedDone);
     // Handling events can free slots or queue lines (acks, notices); loop until it settles.
     for (let round = 0; round < 100; round++) {
       this.feed(now);
@@ -1086,7 +1100,9 @@ export class PrinterController {
     const transport = this.transport;
     if (!transport) return;
     // The transport keeps the order of writes; a failed write also closes the link (reported there).
-    const written = transport.write(this.encoder.encode(text));
+    const bytes = this.encoder.encode(text);
+    this.handoff?.sending(bytes);
+    const written = transport.write(bytes);
     if (this.handoff) this.wrote(written === WRITTEN, written);
     // A serial write the kernel took at once comes back as the same settled promise: nothing to watch.
     if (written === this.written) return;
@@ -1109,14 +1125,14 @@ export class PrinterController {
       };
       written.then(done, done);
     }
-    if (this.writesPending > 0) handoff.written(-2, -1, false);
+    if (this.writesPending > 0) handoff.written(-2, -1, 0);
     else this.publishWritten(handoff);
   }
 
   private publishWritten(handoff: HandoffWriter): void {
     const engine = this.engine;
     if (!engine) return;
-    handoff.written(engine.nextLineNumber - 1, this.stream?.kind === "print" ? engine.wholeTag(this.outgoing.firstTag) : -1, engine.resending);
+    handoff.written(engine.nextLineNumber - 1, this.stream?.kind === "print" ? engine.wholeTag(this.outgoing.firstTag) : -1, engine.numberedSent);
   }
 
   private armTimer(at: number | undefined): void {
@@ -1217,6 +1233,7 @@ export class PrinterController {
         return;
       case "busy":
         this.status.busy = e.reason;
+        this.handoff?.busy();
         this.markDirty();
         return;
       case "action":
@@ -1259,6 +1276,11 @@ export class PrinterController {
         return;
       case "adoptFailed":
         this.tookOver(e.reason);
+        return;
+      case "probe":
+        this.note(`No answer came to ${e.unanswered} line(s) the printer still owed one for (it went with the stopped thread, or it is busy); asking where it is with line ${e.n}.`);
+        // Nothing read since the takeover: what comes now starts a line, so the first is kept (it may be the probe's answer).
+        if (this.takingOver && this.dataAt < this.takingOver.since) this.dropFirstLine = false;
         return;
     }
   }

@@ -3,11 +3,15 @@
  * watchdog has to stop it (a plugin's hook that never returns, see session.ts): the tty's file
  * descriptor (kept open across the restart: closing a USB serial port drops DTR, which resets
  * many printers), where its print stands on the link — the last line number written whole, the
- * last acknowledged, the end of the last file line written whole — whether lines are being sent
- * again, and the start of a reply it had begun reading.
+ * last acknowledged, the end of the last file line written whole, how many lines it wrote and how
+ * many answers it took (the lines between are those still owed an answer) — the last bytes it
+ * wrote to the tty (the text of those lines, so the new thread can send one again when the
+ * printer asks: continuation.ts `sentLines`), whether the firmware sends busy keep-alives, and
+ * the start of a reply it had begun reading.
  *
- * Written on the serial path: a few stores per write, per flush and per received chunk, never a
- * message. The stopped thread writes nothing more, so the main thread reads a settled record.
+ * Written on the serial path: a few stores per write, per flush and per received line, and a copy
+ * of the bytes written, never a message. The stopped thread writes nothing more, so the main
+ * thread reads a settled record.
  */
 
 /** Int32 words. */
@@ -15,15 +19,26 @@ const FD = 0;
 const WRITTEN_N = 1;
 const ACKED_N = 2;
 const CONTINUABLE = 3;
-const RESENDING = 4;
+const BUSY = 4;
 const PARTIAL = 5;
+/** Numbered lines written, and answers taken for them: counters that wrap (only their difference is read). */
+const NUMBERED = 6;
+const ANSWERED = 7;
 const INT_WORDS = 8;
-/** Then one Float64 (file offsets pass 2^31), then the partial reply's bytes. */
+/** Then two Float64 (file offsets pass 2^31): where the file stands, and the bytes ever written. */
 const OFFSET_BYTE = INT_WORDS * 4;
-const PARTIAL_BYTE = OFFSET_BYTE + 8;
+const TOTAL_BYTE = OFFSET_BYTE + 8;
+const PARTIAL_BYTE = TOTAL_BYTE + 8;
 /** The longest unfinished reply kept (the usual ones are far shorter; a longer one is dropped whole). */
 export const PARTIAL_MAX = 256;
-const BYTES = PARTIAL_BYTE + PARTIAL_MAX;
+const SENT_BYTE = PARTIAL_BYTE + PARTIAL_MAX;
+/**
+ * The last bytes written to the tty, a ring. The lines still owed an answer are far fewer: the
+ * send window keeps at most the firmware's receive buffer (127 bytes on Marlin) beyond the line
+ * it runs in flight.
+ */
+export const SENT_MAX = 8192;
+const BYTES = SENT_BYTE + SENT_MAX;
 
 /** The record as the main thread reads it once the thread is stuck. */
 export interface Handoff {
@@ -34,12 +49,18 @@ export interface Handoff {
   ackedN: number;
   /** A host print was streaming its file (not starting, pausing, cancelling, finishing, resuming). */
   continuable: boolean;
-  /** Lines were being sent again after a resend request. */
-  resending: boolean;
   /** End of the last file line all of whose lines were written, or -1 when none of this job's was. */
   offset: number;
   /** The start of a reply the thread had read without its end; null when it was too long to keep. */
   partial: Uint8Array | null;
+  /** Numbered lines written whole and answers taken for them (the engine's counts, wrapped to 32 bits): the last `numbered - answered` lines written are owed an answer. */
+  numbered: number;
+  answered: number;
+  /** The firmware had sent busy keep-alives on this link. */
+  busy: boolean;
+  /** The last bytes written to the tty (up to SENT_MAX), oldest first; `sentWhole`: everything written on the link, so it starts with a whole line. */
+  sent: Uint8Array;
+  sentWhole: boolean;
 }
 
 export function handoffBuffer(): SharedArrayBuffer {
@@ -51,14 +72,17 @@ export function handoffBuffer(): SharedArrayBuffer {
 /** The printer thread's side. */
 export class HandoffWriter {
   private readonly words: Int32Array;
-  private readonly offset: Float64Array;
+  /** Where the file stands, and the bytes ever written. */
+  private readonly floats: Float64Array;
+  private readonly sent: Uint8Array;
   /** Where the line splitter keeps an unfinished reply (see LineSplitter). */
   readonly partialBytes: Uint8Array;
 
   constructor(buffer: SharedArrayBuffer) {
     this.words = new Int32Array(buffer, 0, INT_WORDS);
-    this.offset = new Float64Array(buffer, OFFSET_BYTE, 1);
+    this.floats = new Float64Array(buffer, OFFSET_BYTE, 2);
     this.partialBytes = new Uint8Array(buffer, PARTIAL_BYTE, PARTIAL_MAX);
+    this.sent = new Uint8Array(buffer, SENT_BYTE, SENT_MAX);
   }
 
   clear(): void {
@@ -66,23 +90,48 @@ export class HandoffWriter {
     this.words[FD] = -1;
     this.words[WRITTEN_N] = -1;
     this.words[ACKED_N] = -1;
-    this.offset[0] = -1;
+    this.floats[0] = -1;
+    this.floats[1] = 0;
   }
 
   tty(fd: number): void {
     Atomics.store(this.words, FD, fd);
   }
 
-  /** After a write: the last line number written and the end of the last file line written whole. */
-  written(n: number, offset: number, resending: boolean): void {
-    this.offset[0] = offset;
-    Atomics.store(this.words, RESENDING, resending ? 1 : 0);
+  /** Bytes about to be written to the tty: kept, the last SENT_MAX of them. */
+  sending(bytes: Uint8Array): void {
+    const total = this.floats[1]!;
+    const length = bytes.length;
+    if (length >= SENT_MAX) this.sent.set(bytes.subarray(length - SENT_MAX));
+    else {
+      const at = total % SENT_MAX;
+      const first = Math.min(length, SENT_MAX - at);
+      this.sent.set(first === length ? bytes : bytes.subarray(0, first), at);
+      if (first < length) this.sent.set(bytes.subarray(first));
+    }
+    this.floats[1] = total + length;
+  }
+
+  /**
+   * After a write: the last line number written (-2 while a write waits for room in the kernel),
+   * the end of the last file line written whole, and how many numbered lines were written.
+   */
+  written(n: number, offset: number, numbered: number): void {
+    this.floats[0] = offset;
+    Atomics.store(this.words, NUMBERED, numbered);
     // Last: the main thread reads it first, and everything stored before it is then visible.
     Atomics.store(this.words, WRITTEN_N, n);
   }
 
-  acked(n: number): void {
+  /** The last line acknowledged, and the answers taken so far (before a plugin's hook may run). */
+  acked(n: number, answered: number): void {
+    Atomics.store(this.words, ANSWERED, answered);
     Atomics.store(this.words, ACKED_N, n);
+  }
+
+  /** The firmware sent a busy keep-alive. */
+  busy(): void {
+    Atomics.store(this.words, BUSY, 1);
   }
 
   continuable(on: boolean): void {
@@ -100,13 +149,28 @@ export function readHandoff(buffer: SharedArrayBuffer): Handoff {
   const words = new Int32Array(buffer, 0, INT_WORDS);
   const writtenN = Atomics.load(words, WRITTEN_N);
   const partial = Atomics.load(words, PARTIAL);
+  const floats = new Float64Array(buffer, OFFSET_BYTE, 2);
+  const total = floats[1]!;
+  const ring = new Uint8Array(buffer, SENT_BYTE, SENT_MAX);
+  let sent: Uint8Array;
+  if (total <= SENT_MAX) sent = ring.slice(0, total);
+  else {
+    const at = total % SENT_MAX;
+    sent = new Uint8Array(SENT_MAX);
+    sent.set(ring.subarray(at));
+    sent.set(ring.subarray(0, at), SENT_MAX - at);
+  }
   return {
     fd: Atomics.load(words, FD),
     writtenN,
     ackedN: Atomics.load(words, ACKED_N),
     continuable: Atomics.load(words, CONTINUABLE) === 1,
-    resending: Atomics.load(words, RESENDING) === 1,
-    offset: new Float64Array(buffer, OFFSET_BYTE, 1)[0]!,
+    offset: floats[0]!,
     partial: partial < 0 ? null : new Uint8Array(buffer, PARTIAL_BYTE, PARTIAL_MAX).slice(0, partial),
+    numbered: Atomics.load(words, NUMBERED),
+    answered: Atomics.load(words, ANSWERED),
+    busy: Atomics.load(words, BUSY) === 1,
+    sent,
+    sentWhole: total <= SENT_MAX,
   };
 }

@@ -15,7 +15,7 @@ import { workerUrl } from "../worker-url.ts";
 import type { QuirksSource } from "../protocol/quirks-library.ts";
 import type { VirtualPrinterOptionsInput } from "../virtual/options.ts";
 import type { LinkTakeover, LogLine, Result } from "./controller.ts";
-import { takeover, unansweredLines, type Takeover } from "./continuation.ts";
+import { sentLines, takeover, type Takeover } from "./continuation.ts";
 import { handoffBuffer, HandoffWriter, readHandoff } from "./handoff.ts";
 import type { PrinterRecord } from "./record.ts";
 import { initialStatus, isJobRunning, type Interrupted, type Job, type PrinterStatus } from "./status.ts";
@@ -205,7 +205,6 @@ export class PrinterSession {
       transport: this.record.transport,
       linkUp: status.firmware !== null && (status.state === "operational" || status.state === "printing" || status.state === "paused"),
       job: job && { id: job.id, state: job.state, source: job.source, resumed: job.resumedFrom !== null },
-      hung: what,
       handoff,
       checkpoint: checkpoint && { jobId: checkpoint.jobId, offset: checkpoint.offset, layer: checkpoint.layer },
     });
@@ -243,7 +242,7 @@ export class PrinterSession {
     // A print that cannot go on ends here, so its history row, its queue and the clients see it
     // failed (why: the hung hook), and resuming it is a print of its own.
     if (job && !goesOn) this.endJobHere(job, message);
-    const taking = fd >= 0 && port ? this.takeoverFor(fd, port, plan, handoff, culprit, hungAt, seconds) : undefined;
+    const taking = fd >= 0 && port ? this.takeoverFor(fd, port, plan, handoff, what === "receive hook", culprit, hungAt, seconds) : undefined;
     const hint = goesOn ? "The print goes on once the new thread has taken the link over." : job ? "Resume the print from the banner, or discard it." : wasUp ? "The printer is being connected again." : "Nothing else was affected.";
     this.status = taking ? { ...status, problem: { code: "printer_thread_restarted", message, hint } } : { ...initialStatus(this.record.id), problem: { code: "printer_thread_restarted", message, hint } };
     if (job && !goesOn) this.status = { ...this.status, job: { ...job, state: "failed", endedAt: Date.now(), reason: message } };
@@ -264,15 +263,18 @@ export class PrinterSession {
   }
 
   /** What the new thread gets to take the link (and the print) over. */
-  private takeoverFor(fd: number, port: string, plan: Takeover, handoff: ReturnType<typeof readHandoff>, culprit: string, hungAt: number, seconds: number): LinkTakeover {
+  private takeoverFor(fd: number, port: string, plan: Takeover, handoff: ReturnType<typeof readHandoff>, receiving: boolean, culprit: string, hungAt: number, seconds: number): LinkTakeover {
     const s = this.status;
     const f = s.firmware!;
+    const { missing: _, again, ...sent } = sentLines(handoff);
     const t: LinkTakeover = {
       fd,
       port,
       baud: s.connection?.baud ?? this.record.baud,
-      link: { profile: f.profile, overlays: f.overlays, capabilities: f.capabilities, firmwareName: f.name, unanswered: unansweredLines(handoff) },
-      partial: handoff.partial,
+      link: { profile: f.profile, overlays: f.overlays, capabilities: f.capabilities, firmwareName: f.name, ...sent },
+      again,
+      // Stuck in a receive hook, it had read past the line it was taking: where the next read starts is not known.
+      partial: receiving ? null : handoff.partial,
       temperatures: s.temperatures,
       sd: s.sd,
       limits: s.limits,

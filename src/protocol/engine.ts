@@ -17,7 +17,7 @@
  * ADVANCED_OK, one line is in flight (ping-pong).
  */
 import { mergeLimits, type MachineLimitsPatch } from "../analysis/limits.ts";
-import { clean, frame } from "./framing.ts";
+import { clean, frame, unframe } from "./framing.ts";
 import type { FirmwareInfo } from "./firmware-info.ts";
 import { LimitsReportReader } from "./machine-limits.ts";
 import type { Position } from "./position.ts";
@@ -73,19 +73,29 @@ export type EngineEvent =
    * and taken (`adopted`), or whether it was cannot be known (`adoptFailed`, why in words).
    */
   | { type: "adopted"; answered: number }
-  | { type: "adoptFailed"; reason: string };
+  | { type: "adoptFailed"; reason: string }
+  /** Answers to the stopped thread's lines did not come: line `n` (a probe) goes out to learn where the printer is. */
+  | { type: "probe"; n: number; unanswered: number };
 
 /**
- * A link another engine had up (a printer thread stopped from outside), as its thread left it:
- * the firmware's profile and capabilities, and the line numbers it wrote whose answers it had
- * not read (`from` > `to`: none).
+ * A link another engine had up (a printer thread stopped from outside), as its thread left it
+ * (src/printers/continuation.ts `sentLines`): the firmware's profile and capabilities, the lines
+ * it wrote whose answers it had not taken (in order; `rejected`: a resend request had refused
+ * that copy; number -1: a line whose text was not kept), a resend under way, and the text of the
+ * lines it wrote, for the printer's requests to send one again.
  */
 export interface AdoptedLink {
   profile: string;
   overlays: string[];
   capabilities: Record<string, boolean>;
   firmwareName: string;
-  unanswered: { from: number; to: number };
+  lastWritten: number;
+  lastAcked: number;
+  inFlight: readonly { n: number; text: string; rejected: boolean }[];
+  resend: { from: number; to: number } | null;
+  history: readonly { n: number; text: string }[];
+  /** The firmware sent busy keep-alives on that link. */
+  busy: boolean;
 }
 
 export interface EngineOptions {
@@ -121,6 +131,8 @@ interface Sent {
   tag: number;
   command: string;
   rejected: boolean;
+  /** A line the stopped thread wrote, or a copy of one sent again, on an adopted link (see `adopt`). */
+  old: boolean;
   /** Silence allowed while this line is the oldest in flight, beyond the communication timeout; undefined = normal. */
   limitMs: number | undefined;
   sentAt: number;
@@ -158,10 +170,13 @@ const LATENCY_SAMPLES = 1024;
 /** The resend ratio is judged only after this many lines (a few early resends are no pattern). */
 const RESEND_RATIO_MIN_LINES = 200;
 /**
- * Silence allowed while the answers to an adopted link's last lines are awaited: they were in the
- * tty's buffer before the new thread started, and a long command announces itself (busy, heating).
+ * Silence allowed while the answers to an adopted link's last lines are awaited before the printer
+ * is asked where it is (a probe): they were in the tty's buffer before the new thread started, and
+ * a long command announces itself (busy, heating) or may be silent for its own limit.
  */
 const ADOPT_QUIET_MS = 3000;
+/** The probe of an adopted link: harmless anywhere, answered at once with an ok (and temperatures). */
+const PROBE = "M105";
 
 /** Counters of a link that has sent nothing yet. */
 export function newLinkCounters(): LinkCounters {
@@ -208,11 +223,19 @@ export class ProtocolEngine {
   private rejectedInFlight = 0;
   /** Line number of the last line acknowledged (-1 before any). */
   lastAckedN = -1;
+  /** Numbered lines put in flight, and answers taken for them (or given up): the last lines written between are owed (see handoff.ts). */
+  numberedSent = 0;
+  numberedDone = 0;
+  /** The lowest line number the history holds (an adopted link holds only what the stopped thread left). */
+  private historyFloor = 0;
   /** Tags of the last two tagged lines transmitted (new lines only), latest first (see `wholeTag`). */
   private sentTag = NO_TAG;
   private sentTagBefore = NO_TAG;
-  /** An adopted link whose earlier lines' answers are still awaited: the last of them (see `adopt`). */
-  private adopting: { last: number; owed: number } | undefined;
+  /**
+   * An adopted link whose earlier lines' answers are still awaited (see `adopt`): how many it
+   * took over, the first probe not answered yet, and the probes sent.
+   */
+  private adopting: { owed: number; probe: number | undefined; probes: number } | undefined;
   private advancedOk = false;
   private maxBufferFree = 0;
   private readonly bufferFreeSeen = new Uint32Array(64);
@@ -317,10 +340,16 @@ export class ProtocolEngine {
 
   /**
    * Takes over a link another engine had up, without a handshake (the firmware still runs and
-   * knows its line number): the answers to the lines that engine wrote and had not read are
-   * taken first — nothing new goes out meanwhile — and a resend request for one of them, or
-   * silence, ends the take-over (`adoptFailed`: those lines are not here to send again). Once
-   * the last is acknowledged (`adopted`) the numbering starts afresh (M110) and lines flow.
+   * knows its line number), in the state that engine left it: its lines owed an answer in flight,
+   * a resend under way, the text of its lines for resend requests, the numbering going on from
+   * its last line (never afresh: a line the printer refused could not be asked for again). The
+   * answers to those lines are taken first — nothing new goes out meanwhile but lines the printer
+   * asks for again. Answers the stopped thread had read but not handled are lost: when answers
+   * owed do not come (silence past the usual limits, or the printer says it is idle), a numbered
+   * probe goes out, which the printer acknowledges (every line before it was taken) or answers
+   * with a resend request (served from those lines). Once nothing of the stopped thread's is owed
+   * (`adopted`), lines flow. A firmware that does not number lines cannot be asked, nor a line
+   * sent again that was not kept: that ends the take-over (`adoptFailed`, why in words).
    */
   adopt(link: AdoptedLink, now: number): void {
     this.resetLink(now);
@@ -338,14 +367,42 @@ export class ProtocolEngine {
       // Turned on by the first connection, and the firmware keeps it on.
       this.autoreport[key] = a.capability !== "" && this.capabilities[a.capability] === true;
     }
+    this.busySeen = link.busy;
     this.setState("operational");
-    const { from, to } = link.unanswered;
-    for (let n = from; n <= to; n++) this.pushInFlight(n, NO_TAG, "", 0, now, "");
-    this.nextN = Math.max(to + 1, 0);
-    this.lastAckedN = from - 1;
-    this.adopting = { last: to, owed: this.inFlight.length };
+    const size = this.historyText.length;
+    this.historyFloor = link.lastWritten + 1;
+    for (const { n, text } of link.history) {
+      if (n < 0 || n > link.lastWritten || n <= link.lastWritten - size) continue;
+      const slot = n % size;
+      this.historyText[slot] = text;
+      this.historyTag[slot] = NO_TAG;
+      this.historyCommand[slot] = unframe(text).command;
+      this.historyAcked[slot] = 0;
+      this.historyFloor = Math.min(this.historyFloor, n);
+    }
+    for (const e of link.inFlight) {
+      const command = e.n < 0 ? "" : unframe(e.text).command;
+      this.pushInFlight(e.n, NO_TAG, command, e.text.length + 1, now, commandCode(command));
+      const entry = this.inFlight[this.inFlight.length - 1]!;
+      entry.old = true;
+      if (e.rejected) {
+        entry.rejected = true;
+        this.rejectedInFlight++;
+      }
+    }
+    this.nextN = Math.max(link.lastWritten + 1, 0);
+    this.lastAckedN = link.lastAcked;
+    this.adopting = { owed: this.inFlight.length, probe: undefined, probes: 0 };
     for (const p of this.pollers) p.nextAt = now;
-    if (this.inFlight.length === 0) this.adopted(now);
+    if (link.resend) {
+      if (link.resend.from < this.historyFloor || link.resend.to > this.nextN) {
+        return this.adoptFailed(`lines ${link.resend.from} to ${link.resend.to - 1}, which the printer had asked for again, were no longer kept to send`, now);
+      }
+      this.resendFrom = link.resend.from;
+      this.resendTo = link.resend.to;
+    }
+    this.pump(now);
+    this.checkAdopted(now);
   }
 
   /** Whether an adopted link still waits for the answers to its earlier lines. */
@@ -353,19 +410,21 @@ export class ProtocolEngine {
     return this.adopting !== undefined;
   }
 
-  /** The earlier lines are all answered: the numbering starts afresh, then lines flow. */
-  private adopted(now: number): void {
-    const answered = this.adopting?.owed ?? 0;
+  /** Nothing of the stopped thread's is owed any more (no probe open, no resend of its lines pending): lines flow. */
+  private checkAdopted(now: number): void {
+    const a = this.adopting;
+    if (!a || a.probe !== undefined || this.resendFrom < this.resendTo) return;
+    for (const e of this.inFlight) if (e.old) return;
     this.adopting = undefined;
-    this.events.push({ type: "adopted", answered });
-    this.nextN = 0;
-    this.transmitNew(this.quirks.handshake.hello, NO_TAG, now);
+    this.events.push({ type: "adopted", answered: a.owed });
     this.pump(now);
   }
 
   private adoptFailed(reason: string, now: number): void {
     this.adopting = undefined;
     this.clearInFlight();
+    this.resendFrom = this.resendTo = 0;
+    this.resendOkDeadline = undefined;
     this.events.push({ type: "adoptFailed", reason });
     // The link stays: numbered afresh, so what is sent next (the after-failure script) is taken.
     this.nextN = 0;
@@ -373,28 +432,60 @@ export class ProtocolEngine {
     this.pump(now);
   }
 
-  /** An ok while adopting: the answer to one of the earlier lines (by its number, where the firmware says it). */
-  private absorb(lineNumber: number | undefined, now: number): void {
-    const last = this.adopting!.last;
-    if (lineNumber !== undefined && this.quirks.lineNumbers.tracked) {
-      // The firmware takes a line only after the one before it: an ok for the last means all were taken.
-      if (lineNumber === last) {
-        while (this.inFlight.length > 0) this.popAck(now, false);
-        this.lastAckedN = last;
-        return this.adopted(now);
-      }
-      const at = this.inFlight.findIndex((e) => e.n === lineNumber);
-      if (at < 0) {
-        if (lineNumber > last) this.adoptFailed(`the printer acknowledged line ${lineNumber}, after the last one sent (${last}): its line count is not the host's`, now);
-        // Else late, or the firmware's last good line before one it refused (its request to resend follows).
-        else this.stats.lateOks++;
-        return;
-      }
-      for (let i = 0; i <= at; i++) this.popAck(now, false);
-      return;
+  /**
+   * Answers owed on an adopted link did not come: a numbered line the printer takes only after
+   * every line before it, so its answer says where the printer is. Only a firmware that numbers
+   * lines can be asked so.
+   */
+  private probe(now: number): void {
+    const a = this.adopting!;
+    const head = this.inFlight[0];
+    if (!this.quirks.lineNumbers.tracked) {
+      const owed = head ? `${this.inFlight.length} line(s) the stopped thread had sent (line ${head.n} on)` : "the lines the stopped thread had sent";
+      return this.adoptFailed(`no answer came to ${owed}, and this firmware does not number lines, so whether it took them cannot be asked`, now);
     }
-    this.popAck(now, false);
-    if (this.inFlight.length === 0) this.adopted(now);
+    if (a.probes >= this.quirks.timeouts.maxConsecutive) {
+      return this.adoptFailed(`the printer answered neither the lines the stopped thread had sent nor ${a.probes} probe(s) after them`, now);
+    }
+    a.probes++;
+    this.lastProgressAt = now;
+    const n = this.nextN;
+    this.events.push({ type: "probe", n, unanswered: this.inFlight.length });
+    this.transmitNew(PROBE, NO_TAG, now);
+    a.probe ??= n;
+  }
+
+  /**
+   * An ok while a probe is open: the probe's answer (it names the probe, or it names no line) says
+   * every line written before the probe was answered — those answers went with the stopped thread.
+   * False for the answer to an earlier line (it names one), which is taken as usual.
+   */
+  private probeAnswered(lineNumber: number | undefined, now: number): boolean {
+    const a = this.adopting!;
+    const at = this.openProbe();
+    if (at < 0 || (lineNumber !== undefined && this.quirks.lineNumbers.tracked && lineNumber !== a.probe)) return false;
+    this.stats.lostOks += at;
+    for (let i = 0; i <= at; i++) this.popAck(now, false);
+    a.probe = undefined;
+    this.checkAdopted(now);
+    this.pump(now);
+    return true;
+  }
+
+  /** A resend request while a probe is open: the printer reached the probe, so the lines before it were answered. */
+  private probeRefused(now: number): void {
+    const at = this.openProbe();
+    this.adopting!.probe = undefined;
+    this.stats.lostOks += Math.max(0, at);
+    for (let i = 0; i < at; i++) this.popAck(now, false);
+  }
+
+  /** Where the open probe is in flight (-1: it is not, any more; then none is open). */
+  private openProbe(): number {
+    const a = this.adopting!;
+    const at = this.inFlight.findIndex((e) => e.n === a.probe && !e.old);
+    if (at < 0) a.probe = undefined;
+    return at;
   }
 
   /**
@@ -418,14 +509,9 @@ export class ProtocolEngine {
     this.sentTag = this.sentTagBefore = NO_TAG;
   }
 
-  /** Whether lines are being sent again after a resend request (or copies the printer refused are still in flight). */
   /** How this firmware's lines read (its quirks compiled), for reading recorded lines the same way. */
   get lineGrammar(): Grammar {
     return this.grammar;
-  }
-
-  get resending(): boolean {
-    return this.resendFrom < this.resendTo || this.rejectedInFlight > 0;
   }
 
   /** The link was closed by us or went away; forget everything in flight. */
@@ -688,7 +774,8 @@ export class ProtocolEngine {
       this.popAck(now);
     }
     if (this.inFlight.length > 0) {
-      if (now - this.lastProgressAt >= this.silenceLimit(now)) this.onTimeout(now);
+      // As nextDeadline() adds them: its deadline, reached exactly, is due (no rounding apart).
+      if (now >= this.lastProgressAt + this.silenceLimit(now)) this.onTimeout(now);
     } else if (now - this.lastReceivedAt >= this.communicationLimit() && !this.sdWriting) {
       // Nothing in flight and nothing heard: probe, so real silence becomes a timeout.
       this.lastReceivedAt = now;
@@ -838,7 +925,6 @@ export class ProtocolEngine {
       return;
     }
     if (this.settleUntil !== undefined) return;
-    if (this.adopting) return this.absorb(msg.lineNumber, now);
     if (this.inFileList) this.endFileList(); // a listing cut short (reset, lost line)
     this.resendOkDeadline = undefined;
     this.savedOkDeadline = undefined;
@@ -849,6 +935,12 @@ export class ProtocolEngine {
       // The queue size is the largest B seen twice: one damaged digit must not widen the window.
       const b = Math.min(msg.bufferFree, 63);
       if (++this.bufferFreeSeen[b]! >= 2 && b > this.maxBufferFree) this.maxBufferFree = b;
+    }
+    if (this.adopting) {
+      if (msg.lineNumber !== undefined && this.quirks.lineNumbers.tracked && msg.lineNumber >= this.nextN) {
+        return this.adoptFailed(`the printer acknowledged line ${msg.lineNumber}, after the last one sent (${this.nextN - 1}): its line count is not the host's`, now);
+      }
+      if (this.adopting.probe !== undefined && this.probeAnswered(msg.lineNumber, now)) return;
     }
     if (msg.lineNumber !== undefined && this.quirks.lineNumbers.tracked && !this.realign(msg.lineNumber, now)) {
       this.pump(now);
@@ -892,6 +984,7 @@ export class ProtocolEngine {
     const entry = this.inFlight.shift();
     if (entry) {
       this.inFlightBytes -= entry.bytes;
+      if (entry.n >= 0) this.numberedDone++;
       if (entry.rejected) this.rejectedInFlight--;
       else {
         if (entry.n >= 0) {
@@ -914,17 +1007,16 @@ export class ProtocolEngine {
         this.takeLimits();
       }
     }
-    if (pump) this.pump(now);
+    if (pump) {
+      if (this.adopting) this.checkAdopted(now);
+      this.pump(now);
+    }
   }
 
   private onResend(k: number, now: number): void {
     if (this.state !== "operational" || this.settleUntil !== undefined) return;
     this.stats.resendRequests++;
-    if (this.adopting) {
-      // Asked again for a line the stopped thread wrote: its text went with that thread.
-      if (k <= this.adopting.last && k >= 0) this.adoptFailed(`the printer asked for line ${k} again, which the stopped thread had sent`, now);
-      return;
-    }
+    if (this.adopting?.probe !== undefined) this.probeRefused(now);
     const okFollows = this.quirks.ack.okAfterResend;
     const echo = this.inFlight.some((e) => e.rejected && e.n >= k);
     if (echo) {
@@ -954,7 +1046,7 @@ export class ProtocolEngine {
       return;
     }
     const size = this.historyText.length;
-    if (k < this.nextN - size || k < 0) {
+    if (k < this.nextN - size || k < this.historyFloor || k < 0) {
       // A damaged reply (`Resend: 3277` → `Resend: 327?`) asks for nonsense once; a real request
       // comes again with the next line the firmware reads.
       if (this.consecutiveResends === 1) {
@@ -962,6 +1054,7 @@ export class ProtocolEngine {
         if (okFollows === "never") this.popAck(now);
         return;
       }
+      if (this.adopting) return this.adoptFailed(`the printer asked for line ${k} again, which the stopped thread had sent before the lines it left`, now);
       this.fail({
         code: "resend_out_of_history",
         message: `The printer asked for line ${k}, which is older than the ${size} lines kept for resending.`,
@@ -987,8 +1080,11 @@ export class ProtocolEngine {
         // Repetier/Marlin NO_TIMEOUTS: "idle and waiting", i.e. an ok went missing (§2.3); while
         // connecting, the hello's ok (§3.3 step 2).
         if (this.state === "handshake") return this.onOk({ kind: "ok" }, now);
-        // Idle while answers are owed: they were lost, and whether a line was refused with them is not known.
-        if (this.adopting && this.inFlight.length > 0) return this.adoptFailed(`the printer is idle, but the answers to ${this.inFlight.length} line(s) the stopped thread sent never came`, now);
+        // Idle while answers are owed: they were lost with the stopped thread; ask where the printer is.
+        if (this.adopting) {
+          if (this.inFlight.length > 0 && this.adopting.probe === undefined) this.probe(now);
+          return;
+        }
         if (this.state === "operational" && this.inFlight.length > 0 && this.settleUntil === undefined) this.popAck(now);
         return;
       case "busy":
@@ -1311,7 +1407,7 @@ export class ProtocolEngine {
   }
 
   private pump(now: number): void {
-    if (this.state !== "operational" || this.settleUntil !== undefined || this.adopting) return;
+    if (this.state !== "operational" || this.settleUntil !== undefined) return;
     const limit = this.windowLimit();
     while (this.inFlight.length < limit) {
       if (this.resendOkDeadline !== undefined) return; // wait for the resend's ok before repeating
@@ -1326,11 +1422,13 @@ export class ProtocolEngine {
         // A line already acknowledged (the request was spurious or an ok was misread) goes out
         // again, but its tag was reported once and is not reported twice.
         this.pushInFlight(n, this.historyAcked[slot] ? NO_TAG : this.historyTag[slot]!, command, text.length + 1, now);
+        if (this.adopting) this.inFlight[this.inFlight.length - 1]!.old = true;
         this.stats.linesResent++;
         this.checkResendRatio();
         continue;
       }
-      if (this.queueHead >= this.queue.length) break;
+      // An adopted link sends nothing new until the stopped thread's lines are answered.
+      if (this.adopting || this.queueHead >= this.queue.length) break;
       const next = this.queue[this.queueHead]!;
       if (!this.fitsRx(framedAtMost(next.command.length, this.nextN) + 1)) return; // + the newline
       this.queueHead++;
@@ -1388,11 +1486,13 @@ export class ProtocolEngine {
   }
 
   private pushInFlight(n: number, tag: number, command: string, bytes: number, now: number, code = commandCode(command)): void {
-    this.inFlight.push({ n, tag, command, rejected: false, limitMs: this.longRunningLimit(command, code), sentAt: now, bytes });
+    this.inFlight.push({ n, tag, command, rejected: false, old: false, limitMs: this.longRunningLimit(command, code), sentAt: now, bytes });
     this.inFlightBytes += bytes;
+    if (n >= 0) this.numberedSent++;
   }
 
   private clearInFlight(): void {
+    for (const e of this.inFlight) if (e.n >= 0) this.numberedDone++;
     this.inFlight.length = 0;
     this.inFlightBytes = 0;
     this.rejectedInFlight = 0;
@@ -1453,8 +1553,8 @@ export class ProtocolEngine {
    * own limit unless the firmware has shown it sends busy keep-alives (then silence is real).
    */
   private silenceLimit(now: number): number {
-    if (this.adopting) return ADOPT_QUIET_MS;
-    const base = this.communicationLimit();
+    // An adopted link asks where the printer is sooner: a probe is answered, never guessed from.
+    const base = this.adopting ? ADOPT_QUIET_MS : this.communicationLimit();
     let limit = base;
     for (const e of this.inFlight) {
       if (e.limitMs === undefined) continue;
@@ -1473,10 +1573,7 @@ export class ProtocolEngine {
   }
 
   private onTimeout(now: number): void {
-    if (this.adopting) {
-      this.adoptFailed(`no answer came to ${this.inFlight.length} line(s) the stopped thread had sent (line ${this.inFlight[0]!.n} on)`, now);
-      return;
-    }
+    if (this.adopting) return this.probe(now);
     this.stats.timeouts++;
     if (this.consecutiveTimeouts++ === 0) this.silentSince = this.lastProgressAt;
     const head = this.inFlight[0]!;
@@ -1523,6 +1620,7 @@ export class ProtocolEngine {
 
   private resetLink(now: number): void {
     this.adopting = undefined;
+    this.historyFloor = 0;
     this.lastAckedN = -1;
     this.sentTag = this.sentTagBefore = NO_TAG;
     this.clearInFlight();

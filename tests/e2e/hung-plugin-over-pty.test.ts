@@ -1,10 +1,13 @@
 /**
- * A plugin's send hook that never returns, mid-print, over the real serial path (a socat pty pair
- * with the virtual firmware in its own process, logging every command it runs): the watchdog
- * restarts the printer's thread without the plugin, the new thread takes the tty over as it is
- * (never reopened: the firmware sees no second connection) and the print goes on as the same job
- * from the first line the stopped thread had not written — every line of the file run exactly
- * once, in order — with one line in flight, and windowed (ADVANCED_OK, 4 lines in flight).
+ * A plugin's hook that never returns, mid-print, over the real serial path (a socat pty pair with
+ * the virtual firmware in its own process, logging every command it runs): the watchdog restarts
+ * the printer's thread without the plugin, the new thread takes the tty over as it is (never
+ * reopened: the firmware sees no second connection) and the print goes on as the same job from
+ * the first line the stopped thread had not written — every line of the file run exactly once, in
+ * order — with one line in flight, and windowed (ADVANCED_OK, 4 lines in flight): stuck in a send
+ * hook, in a receive hook (the replies it was reading are lost: a numbered probe asks the printer
+ * where it is), while lines the printer had asked for again were being sent, and with the
+ * printer's request for a line lost with the thread (sent again from what the stopped thread left).
  */
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -17,6 +20,8 @@ import { startPtyPrinter, type PtyPrinter } from "./pty-printer.ts";
 const TORUS = await Bun.file(new URL("../fixtures/ps25_ender3_torus_0.20normal_pla.gcode", import.meta.url).pathname).text();
 /** Slow moves (10 mm at 10 mm/s): the printer's planner is always full, so lines wait in flight for their oks. */
 const SLOW = layeredGcode({ layers: 6, objects: [{ name: "a", x: 10, y: 10 }, { name: "b", x: 30, y: 10 }], loops: 3, feedrate: 600 });
+/** A G1 counter the hooks share (`ctx.state` is one object per plugin and printer). */
+const COUNT = `if (line.startsWith("G1 ")) ctx.state.g = ((ctx.state.g as number) ?? 0) + 1;`;
 
 let printer: PtyPrinter | undefined;
 afterEach(async () => {
@@ -25,11 +30,11 @@ afterEach(async () => {
 });
 
 /**
- * Prints `gcode` through a send hook that loops for ever at its `hangAt`-th G1 line (once: the
- * counter lives in the stopped thread); returns how many lines the printer still owed answers
- * for when the new thread took the link over.
+ * Prints `gcode` through a plugin whose `hooks` (its `gcode` hooks' source) loop for ever at some
+ * point, stuck in its `hook`; checks that the print went on as the same job, every line of the
+ * file once, in order; returns the new thread's flight recorder right after the takeover.
  */
-async function printThroughAHang(gcode: string, hangAt: number, options: { window?: number }, firmware: string[]): Promise<number> {
+async function printThroughAHang(gcode: string, hooks: string, hook: "send hook" | "receive hook", options: { window?: number }, firmware: string[]): Promise<string> {
   printer = await startPtyPrinter(options, firmware);
   const { host, printer: id, dataDir } = printer;
   const notices: string[] = [];
@@ -40,11 +45,7 @@ async function printThroughAHang(gcode: string, hangAt: number, options: { windo
     notices.push(event.message);
     if (event.message.includes("the print went on")) traced ??= host.api(`/api/v1/printers/${id}/trace`).then((r) => r.text());
   });
-  writePlugin(join(dataDir, "plugins"), {
-    id: "hangs",
-    entry: `import { definePlugin } from "layerline";
-export default definePlugin({ gcode: { send(line, ctx) { if (line.startsWith("G1 ") && (ctx.state.n = ((ctx.state.n as number) ?? 0) + 1) === ${hangAt}) for (;;) {} } } });`,
-  });
+  writePlugin(join(dataDir, "plugins"), { id: "hangs", entry: `import { definePlugin } from "layerline";\nexport default definePlugin({ gcode: { ${hooks} } });` });
   await host.waitFor("/api/v1/plugins/hangs", (p: any) => p.printersRunning?.includes(id), 15_000);
   expect((await upload(host, "print.gcode", gcode)).status).toBe(201);
   const before = await printer.executed();
@@ -56,36 +57,47 @@ export default definePlugin({ gcode: { send(line, ctx) { if (line.startsWith("G1
   // The same job, done, with what happened in its record; the plugin is disabled.
   expect(done.job).toMatchObject({ id: jobId, state: "done" });
   expect(done.job.notes).toHaveLength(1);
-  expect(done.job.notes[0]).toMatch(/^The printer's thread stopped answering — the plugin hangs \(its send hook\) never returned — and was restarted without it \(the plugin is disabled\); the print went on after \d+\.\d s, from where it was\.$/);
+  expect(done.job.notes[0]).toMatch(new RegExp(`^The printer's thread stopped answering — the plugin hangs \\(its ${hook}\\) never returned — and was restarted without it \\(the plugin is disabled\\); the print went on after \\d+\\.\\d s, from where it was\\.$`));
   expect(((await (await host.api("/api/v1/plugins/hangs")).json()) as any).status).not.toBe("enabled");
   const history = ((await (await host.api(`/api/v1/history?printer=${id}`)).json()) as any).items;
   expect(history.map((r: any) => [r.jobId, r.outcome])).toEqual([[jobId, "done"]]);
   expect(history[0].notes).toBe(done.job.notes[0]);
   expect(notices.filter((n) => n.includes("the print went on after"))).toHaveLength(1);
 
-  // Every line of the file exactly once, in order; the only other commands are the one renumbering
-  // the lines after the takeover (M110) and, while the printer heats (busy), the keep-alive
-  // interval the host asks for (M113). No second connection: no second greeting or M115.
+  // Every line of the file exactly once, in order, checked line by line; the only other commands
+  // are the probes the new thread may send to learn where the printer is (M105), and, while the
+  // printer heats (busy), the keep-alive interval the host asks for (M113). The numbering goes
+  // on (no M110), and there is no second connection: no second greeting or M115.
   const ran = (await printer.executed()).slice(before.length);
   const expected = gcode.split("\n").map(clean).filter(Boolean);
-  expect(ran.filter((c) => !c.startsWith("M110") && !c.startsWith("M113"))).toEqual(expected);
-  expect(ran.filter((c) => c.startsWith("M110"))).toEqual(["M110 N0"]);
+  const job = ran.filter((c) => !c.startsWith("M105") && !c.startsWith("M113"));
+  for (let i = 0; i < Math.max(job.length, expected.length); i++) if (job[i] !== expected[i]) expect({ line: i + 1, ran: job[i] }).toEqual({ line: i + 1, ran: expected[i] });
+  expect(ran.filter((c) => c.startsWith("M110"))).toEqual([]);
   const all = await printer.executed();
   expect(all.filter((c) => c.startsWith("M115"))).toHaveLength(1);
   const trace = await traced!;
-  const answered = /Took over the link: the printer answered the (\d+) line/.exec(trace);
-  expect(answered).not.toBeNull();
-  return Number(answered![1]);
+  expect(trace).toMatch(/Took over the link: the printer answered the \d+ line/);
+  // As many probes ran as the new thread sent.
+  expect(ran.filter((c) => c.startsWith("M105"))).toHaveLength(trace.match(/asking where it is with line/g)?.length ?? 0);
+  return trace;
 }
+
+/** How many lines the printer still owed answers for when the new thread took the link over. */
+const answered = (trace: string) => Number(/Took over the link: the printer answered the (\d+) line/.exec(trace)![1]);
+
+/** A send hook that loops for ever at its `at`-th G1 line (once: the counter lives in the stopped thread). */
+const sendHangsAt = (at: number) => `send(line, ctx) { ${COUNT} if (ctx.state.g === ${at}) for (;;) {} }`;
 
 test("one line in flight: the print goes on as the same job, every line once, the tty never reopened", async () => {
   // An instant printer: the hook runs for a line only when nothing is in flight.
-  expect(await printThroughAHang(TORUS, 4000, {}, ["--time-scale", "0"])).toBe(0);
+  const trace = await printThroughAHang(TORUS, sendHangsAt(4000), "send hook", {}, ["--time-scale", "0"]);
+  expect(answered(trace)).toBe(0);
 }, 150_000);
 
 test("windowed (ADVANCED_OK, 4 in flight): the lines in flight are answered, not sent again", async () => {
   // A printer 20 times faster than real, on slow moves.
-  expect(await printThroughAHang(SLOW, 60, { window: 4 }, ["--time-scale", "20", "--advanced-ok"])).toBeGreaterThan(0);
+  const trace = await printThroughAHang(SLOW, sendHangsAt(60), "send hook", { window: 4 }, ["--time-scale", "20", "--advanced-ok"]);
+  expect(answered(trace)).toBeGreaterThan(0);
 }, 150_000);
 
 test("an SD print: the new thread takes the link over and follows the firmware's print as the same job", async () => {
@@ -118,33 +130,39 @@ test("an SD print: the new thread takes the link over and follows the firmware's
   // No second connection: the card print was never reset, and no second M115 went out.
   const ran = (await printer.executed()).slice(before.length);
   expect(ran.filter((c) => c.startsWith("M115"))).toEqual([]);
-  expect(ran.filter((c) => c.startsWith("M110"))).toEqual(["M110 N0"]);
+  expect(ran.filter((c) => c.startsWith("M110"))).toEqual([]);
 }, 150_000);
 
-test("a receive hook that hangs: what the printer answered is not known, so the print is interrupted (resumable) on the link kept open", async () => {
-  printer = await startPtyPrinter({ window: 4 }, ["--time-scale", "20", "--advanced-ok"]);
-  const { host, printer: id, dataDir } = printer;
-  const at = `/api/v1/printers/${id}`;
-  writePlugin(join(dataDir, "plugins"), {
-    id: "hangs",
-    entry: `import { definePlugin } from "layerline";
-export default definePlugin({ gcode: { receive(line, ctx) { if (line.startsWith("ok") && (ctx.state.n = ((ctx.state.n as number) ?? 0) + 1) === 60) for (;;) {} } } });`,
-  });
-  await host.waitFor("/api/v1/plugins/hangs", (p: any) => p.printersRunning?.includes(id), 15_000);
-  expect((await upload(host, "slow.gcode", SLOW)).status).toBe(201);
-  await host.waitFor("/api/v1/files/slow.gcode", (f: any) => f.analysis?.state === "done");
-  const before = await printer.executed();
-  expect((await host.post(`${at}/job`, { file: "slow.gcode" })).status).toBe(200);
-  const jobId = (await host.waitFor(at, (p: any) => p.job?.state === "printing")).job.id;
-  const after = await host.waitFor(at, (p: any) => p.interrupted !== null && p.state === "operational", 30_000);
-  expect(after.interrupted).toMatchObject({ jobId, resumable: true });
-  const history = ((await (await host.api(`/api/v1/history?printer=${id}`)).json()) as any).items;
-  expect(history.map((r: any) => [r.jobId, r.outcome])).toEqual([[jobId, "failed"]]);
-  expect(history[0].reason).toContain("it could not go on because it stopped while taking a reply from the printer");
-  // The link was kept (no second connection); the after-failure script turned the heaters off on it
-  // (once the printer has run the moves it still had queued).
-  const ran = async () => (await printer!.executed()).slice(before.length);
-  for (let i = 0; i < 100 && !(await ran()).includes("M104 S0"); i++) await Bun.sleep(100);
-  expect(await ran()).toContain("M104 S0");
-  expect((await ran()).filter((c) => c.startsWith("M115"))).toEqual([]);
+/** A receive hook that loops for ever on the `at`-th reply that starts with `start` once `after` G1 lines went out. */
+const receiveHangsAt = (start: string, at: number, after = 0) =>
+  `send(line, ctx) { ${COUNT} }, receive(line, ctx) { if (line.startsWith(${JSON.stringify(start)}) && ((ctx.state.g as number) ?? 0) >= ${after} && (ctx.state.r = ((ctx.state.r as number) ?? 0) + 1) === ${at}) for (;;) {} }`;
+
+test("a receive hook that hangs, one line in flight: the ok it was taking is lost, a probe finds every line was taken, and the print goes on", async () => {
+  const trace = await printThroughAHang(SLOW, receiveHangsAt("ok", 60), "receive hook", {}, ["--time-scale", "20"]);
+  expect(trace).toContain("asking where it is with line");
+}, 150_000);
+
+test("a receive hook that hangs, windowed (ADVANCED_OK, 4 in flight): the replies it was reading are lost, and the print goes on", async () => {
+  const trace = await printThroughAHang(SLOW, receiveHangsAt("ok", 60), "receive hook", { window: 4 }, ["--time-scale", "20", "--advanced-ok"]);
+  expect(answered(trace)).toBeGreaterThan(0);
+}, 150_000);
+
+test("stuck while lines the printer asked for again were being sent (windowed): the copies in flight are rebuilt from what it wrote, and the print goes on", async () => {
+  // Every 37th numbered line arrives damaged. After 40 G1 lines, at the printer's next request for
+  // a line, once the copy of that line sent again is acknowledged, the send hook loops at the next
+  // line: copies sent again are in flight, and copies the printer refused may still be.
+  const hooks = `receive(line, ctx) {
+    if (ctx.state.k === undefined && line.startsWith("Resend:") && ((ctx.state.g as number) ?? 0) >= 40) ctx.state.k = Number(line.slice(7));
+    else if (ctx.state.k !== undefined && line.startsWith(\`ok N\${ctx.state.k} \`)) ctx.state.armed = true;
+  }, send(line, ctx) { ${COUNT} if (ctx.state.armed && line.startsWith("G1 ")) for (;;) {} }`;
+  const trace = await printThroughAHang(SLOW, hooks, "send hook", { window: 4 }, ["--time-scale", "20", "--advanced-ok", "--faults", JSON.stringify({ corrupt: { every: 37 } })]);
+  expect(trace).toMatch(/still owed an answer \([^)]*sent again at the printer's request\)/);
+}, 150_000);
+
+test("the printer's request for a line lost with the stopped thread (one line in flight): the probe is refused, the line is sent again from what the thread left, and the print goes on", async () => {
+  const hooks = receiveHangsAt("Resend:", 1, 40);
+  const trace = await printThroughAHang(SLOW, hooks, "receive hook", {}, ["--time-scale", "20", "--faults", JSON.stringify({ corrupt: { every: 37 } })]);
+  expect(trace).toContain("asking where it is with line");
+  // The probe was refused, and the line it asked for went out again.
+  expect(trace).toMatch(/"Resend: \d+"/);
 }, 150_000);

@@ -568,6 +568,18 @@ describe("resend ratio (§1.7.6)", () => {
 });
 
 describe("timeouts for long-running commands and real silence (§2.6)", () => {
+  test("the timeout is due at the very time nextDeadline() gives, whatever the rounding of the clock's fractions", () => {
+    const h = connected();
+    // 3628.7 + 30000 - 3628.7 is 29999.999999999996 in floating point.
+    h.now = 3628.7;
+    h.send("M105").recv("ok T:20.0 /0.0");
+    h.send("G1 X1", 1);
+    const due = h.engine.nextDeadline()!;
+    expect(due).toBe(3628.7 + 30_000);
+    h.engine.tick(due);
+    expect(h.engine.stats.timeouts).toBe(1);
+  });
+
   test("busy keep-alives hold a long command open without a timeout (§2.4, §9.3)", () => {
     const h = connected();
     h.send("M109 S210", 7);
