@@ -313,8 +313,10 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   });
   const app = createApp({ diagnostics, mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
-    // Uploads are streamed to disk, so the body size is bounded by the disk, not memory.
-    app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40 });
+    // Uploads are streamed to disk, so the body size is bounded by the disk, not memory. Elysia
+    // asks for SO_REUSEPORT by default: a second Layerline on the port would then silently share
+    // it, each answering some of the requests (sessions and setup flapping between the two).
+    app.listen({ port: options.port, hostname: options.host, maxRequestBodySize: 2 ** 40, reusePort: false });
   } catch (e) {
     analysis.stop();
     await printers.stop();

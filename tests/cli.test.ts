@@ -83,6 +83,19 @@ describe("layerline CLI", () => {
     }
   }, 30_000);
 
+  test("a second Layerline on the port of a running one is refused, not let share it", async () => {
+    const first = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", join(dir, "first")]);
+    try {
+      const port = /http:\/\/[^:]+:(\d+)/.exec(first.out)![1]!;
+      const r = run("--port", port, "--host", "127.0.0.1", "--data-dir", join(dir, "second"));
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`Port ${port} is already in use`);
+    } finally {
+      first.proc.kill("SIGINT");
+      await first.proc.exited;
+    }
+  }, 60_000);
+
   test("a missing serial device is reported, and the host keeps running with the reason shown", async () => {
     const { proc, out } = await serve(["--serial", "/dev/ttyNOPE0", "--port", "0", "--host", "127.0.0.1", "--data-dir", join(dir, "d2")]);
     try {

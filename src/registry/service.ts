@@ -131,7 +131,8 @@ export async function startRegistryService(o: RegistryServiceOptions): Promise<R
     .get("/*", ({ request }) => serveSite(siteDir, new URL(request.url).pathname));
 
   try {
-    app.listen({ port: o.port, hostname: o.host, maxRequestBodySize: 256 * 1024 });
+    // Not SO_REUSEPORT (Elysia asks for it): a second registry on the port must fail, not share it.
+    app.listen({ port: o.port, hostname: o.host, maxRequestBodySize: 256 * 1024, reusePort: false });
   } catch (e) {
     db.close();
     throw e;
