@@ -40,7 +40,7 @@ import { TrackingSettings } from "./tracking/settings.ts";
 import { settleBeforeStart, trialStartFailed, UpdateManager } from "./update/manager.ts";
 import { processControl, thisCommand, type ProcessControl } from "./update/process-control.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
-import { announceRunning, withdrawRunning } from "./update/running.ts";
+import { announceRunning, findRunning, withdrawRunning } from "./update/running.ts";
 import { takeStartupUpdate, type StartupUpdate } from "./update/startup.ts";
 import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
 import { BUILD_TIME, VERSION } from "./version.ts";
@@ -143,6 +143,9 @@ export interface Host {
 /** Thrown when the HTTP port is taken, so the CLI can say so plainly. */
 export class PortInUseError extends Error {}
 
+/** Thrown when another running host serves the same data folder. */
+export class HostInUseError extends Error {}
+
 /** The first scheduled diagnosis waits this long (printers connect first), then one every interval. */
 const DIAGNOSTICS_FIRST_MS = 60_000;
 const DIAGNOSTICS_INTERVAL_MS = 10 * 60_000;
@@ -153,6 +156,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // A log the caller feeds itself (serve's console) is not fed twice.
   const log = options.recentLog ? base : (line: string) => (recentLog.add("log", line), base(line));
   options = { ...options, recentLog };
+  // Two hosts on one data folder would both drive its printers, queue and database; this process
+  // itself is there after an update's or the watchdog's re-exec (the same process).
+  const other = findRunning(options.dataDir);
+  if (other && other.pid !== process.pid) {
+    throw new HostInUseError(
+      `Layerline is already running with the data folder ${options.dataDir} (process ${other.pid}, ${other.url}). Stop it first (\`sudo systemctl stop layerline\` if it runs as the service), or give this one another --data-dir.`,
+    );
+  }
   const control = options.update?.control ?? processControl();
   // An update may have left work for this start: settle it before the database is opened.
   const startup = takeStartupUpdate(options.dataDir, VERSION);

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { defaultDataDir, prepareDataDir, ServeOptionsSchema } from "./config.ts";
-import { PortInUseError, startHost } from "./host.ts";
+import { HostInUseError, PortInUseError, startHost } from "./host.ts";
 import { hostExit, survivePluginErrors } from "./plugins/exit-guard.ts";
 import { DEFAULT_STUCK_MS } from "./plugins/main-thread-watch.ts";
 import { DEFAULT_PRINT_READ_RATE } from "./server/pacing.ts";
@@ -255,7 +255,7 @@ async function serve(args: string[]): Promise<number> {
       recentLog,
     });
   } catch (e) {
-    console.error(e instanceof PortInUseError ? e.message : `Layerline could not start: ${(e as Error).message}`);
+    console.error(e instanceof PortInUseError || e instanceof HostInUseError ? e.message : `Layerline could not start: ${(e as Error).message}`);
     return 1;
   }
   console.log(`Layerline ${VERSION} is running on http://${options.host === "0.0.0.0" ? "localhost" : options.host}:${host.port} (data: ${dataDir})`);

@@ -96,6 +96,24 @@ describe("layerline CLI", () => {
     }
   }, 60_000);
 
+  test("a second Layerline on the data folder of a running one is refused, naming it", async () => {
+    const data = join(dir, "shared");
+    const first = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", data]);
+    try {
+      const r = run("--port", "0", "--host", "127.0.0.1", "--data-dir", data);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`Layerline is already running with the data folder ${data} (process ${first.proc.pid}`);
+    } finally {
+      first.proc.kill("SIGINT");
+      await first.proc.exited;
+    }
+    // Once it stopped, the folder is free again.
+    const again = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", data]);
+    expect(again.out).toContain("is running");
+    again.proc.kill("SIGINT");
+    await again.proc.exited;
+  }, 60_000);
+
   test("a missing serial device is reported, and the host keeps running with the reason shown", async () => {
     const { proc, out } = await serve(["--serial", "/dev/ttyNOPE0", "--port", "0", "--host", "127.0.0.1", "--data-dir", join(dir, "d2")]);
     try {
