@@ -5,7 +5,8 @@ import { Elysia } from "elysia";
 import { octoprintAnalyses } from "../analysis/octoprint.ts";
 import { assets } from "./assets.ts";
 import type { AppContext } from "./context.ts";
-import { errorHandler } from "./errors.ts";
+import { hostErrorHandler } from "./errors.ts";
+import { cookiePageSession } from "./ui/page-session.ts";
 import { readPacing, somePrinterPrinting } from "./pacing.ts";
 import { accountsApi } from "./api/accounts.ts";
 import { authGuard, type RouteHooks } from "./auth/guard.ts";
@@ -51,7 +52,7 @@ import { uiUpdateSettings } from "./ui/update-settings.ts";
 export function createApp(ctx: AppContext) {
   const app = new Elysia()
     .use(readPacing({ rate: ctx.printReadRate ?? 0, printing: somePrinterPrinting(ctx.bus) }))
-    .use(errorHandler)
+    .use(hostErrorHandler((request) => cookiePageSession(request, ctx.accounts)))
     // First: every route registered after the guard is covered by it (default-deny).
     .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers, trustedProxies: ctx.trustedProxies, routes: (): RouteHooks[] => app.routes }))
     .use(assets)

@@ -92,11 +92,11 @@ const HOST_HINTS: ErrorHints = { invalid: "See /api/v1/docs for the expected fie
  * browser asking for a page that does not exist gets a page saying so. `hints` name where the
  * service documents itself (the host serves /api/v1/docs; the registry service does not).
  */
-export function errorHandlerWith(hints: ErrorHints, name = "errors") {
+export function errorHandlerWith(hints: ErrorHints, name = "errors", session?: (request: Request) => PageSession | undefined) {
   return new Elysia({ name }).onError({ as: "global" }, (context) => {
     if (context.error instanceof Refusal) return context.error.response;
     const path = new URL(context.request.url).pathname;
-    if (context.code === "NOT_FOUND" && wantsPage(context.request, path)) return notFoundResponse(`There is nothing at ${path}.`);
+    if (context.code === "NOT_FOUND" && wantsPage(context.request, path)) return notFoundResponse(`There is nothing at ${path}.`, session?.(context.request));
     const body = nativeError(context, hints);
     // OctoPrint clients read `error` as a sentence (octoprint-compat.md §2.1).
     if (routeKind(path) === "octoprint") return { error: body.error.message };
@@ -104,8 +104,8 @@ export function errorHandlerWith(hints: ErrorHints, name = "errors") {
   });
 }
 
-/** The host's error handler. */
-export const errorHandler = errorHandlerWith(HOST_HINTS);
+/** The host's error handler (`session`: who is logged in, for the 404 page's top bar). */
+export const hostErrorHandler = (session?: (request: Request) => PageSession | undefined) => errorHandlerWith(HOST_HINTS, "errors", session);
 
 /** A browser loading a page (not the APIs, not htmx or scripts, which do not ask for HTML). */
 function wantsPage(request: Request, path: string): boolean {

@@ -101,3 +101,17 @@ test("/settings leads to the first settings page the viewer may open", async () 
   expect(own.headers.get("location")).toBe("/settings/update");
   expect((await host.anonymous("/settings", { redirect: "manual" })).status).toBe(303); // to the login
 });
+
+test("a page that does not exist says so with the user's own top bar", async () => {
+  await host.post("/api/v1/users", { username: "pia", password: "pia-password", group: "users" });
+  const pia = await login(host, "pia", "pia-password");
+  const res = await host.anonymous("/no/such/page", { headers: { cookie: pia.cookie, accept: "text/html" } });
+  expect(res.status).toBe(404);
+  const page = await res.text();
+  expect(page).toContain("There is nothing at /no/such/page.");
+  expect(page).toContain('data-user="pia"');
+  // Without a session: the same page, no user menu.
+  const anonymous = await (await host.anonymous("/no/such/page", { headers: { accept: "text/html" } })).text();
+  expect(anonymous).toContain("There is nothing at /no/such/page.");
+  expect(anonymous).not.toContain("data-user=");
+});

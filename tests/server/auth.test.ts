@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { PERMISSIONS, type Permission } from "../../src/accounts/permissions.ts";
 import { authGuard } from "../../src/server/auth/guard.ts";
 import { requirementFor, ROUTE_PERMISSIONS } from "../../src/server/auth/route-permissions.ts";
-import { errorHandler } from "../../src/server/errors.ts";
+import { hostErrorHandler } from "../../src/server/errors.ts";
 import { setupAllowed } from "../../src/server/setup.ts";
 import { ADMIN, readyHost, routeUrl, startTestHost, type TestHost } from "../helpers/host.ts";
 import { formToken, login, postLogin } from "../helpers/session.ts";
@@ -84,7 +84,7 @@ describe("every registered route", () => {
 
   test("a route nobody mapped needs admin (default-deny)", async () => {
     const app = new Elysia()
-      .use(errorHandler)
+      .use(hostErrorHandler())
       .use(authGuard({ accounts: host.accounts, printers: host.printers }))
       .get("/api/v1/brand-new-feature", () => ({ ok: true }))
       .listen({ port: 0, hostname: "127.0.0.1" });
@@ -510,7 +510,7 @@ describe("the local token (how `layerline update` reaches the running host)", ()
 
   test("is refused from any other address", async () => {
     // Requests handed to the app directly have no peer address: not loopback.
-    const app = new Elysia().use(errorHandler).use(authGuard({ accounts: host.accounts, printers: host.printers })).get("/api/v1/update", () => ({ ok: true }));
+    const app = new Elysia().use(hostErrorHandler()).use(authGuard({ accounts: host.accounts, printers: host.printers })).get("/api/v1/update", () => ({ ok: true }));
     const res = await app.handle(new Request("http://layerline.local/api/v1/update", { headers: { "x-layerline-local-token": running().token } }));
     expect(res.status).toBe(401);
   });
