@@ -112,8 +112,7 @@ ${r.items.map(
   <td>${when(e.startedAt)}</td>
   <td>${e.printerName}</td>
   <td class="name">${e.file}${e.source === "sd" ? html` <span class="muted">(SD card)</span>` : ""}${resumeLinks(e)}</td>
-  <td>${formatDuration(e.printTime)}</td>
-  <td>${metres(e.filament)}</td>
+  ${e.outcome === "printing" ? html`<td class="muted" title="Known once the print has ended">—</td><td class="muted">—</td>` : html`<td>${formatDuration(e.printTime)}</td><td>${metres(e.filament)}</td>`}
   <td>${outcomeBadge(e)}${e.reason ? html` <span class="muted reason">${e.reason}</span>` : ""}${e.notes ? html` <span class="muted notes">${e.notes}</span>` : ""}</td>
   ${r.mayDelete ? html`<td>${r.running.has(e.id) ? "" : html`<button class="danger" hx-post="/ui/history/${e.id}/delete" hx-include="#history-query" hx-target="#history-results" hx-confirm="Delete this entry from the history?">Delete</button>`}</td>` : ""}
 </tr>`,

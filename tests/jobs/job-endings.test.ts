@@ -90,6 +90,10 @@ test("the entry of a print still running is not deleted (its end and a resume ar
   const page = await (await host.anonymous("/history", { headers: { cookie: admin.cookie } })).text();
   expect(page).toContain(`data-entry="${entry.id}"`);
   expect(page).not.toContain(`/ui/history/${entry.id}/delete`);
+  // Its print time and filament are known once it ends: not "0s" and "0.00 m" meanwhile.
+  const row = page.slice(page.indexOf(`data-entry="${entry.id}"`), page.indexOf("</tr>", page.indexOf(`data-entry="${entry.id}"`)));
+  expect(row).toContain('title="Known once the print has ended">—</td>');
+  expect(row).not.toContain("0s");
   const ui = await host.anonymous(`/ui/history/${entry.id}/delete`, { method: "POST", headers: { cookie: admin.cookie, "x-csrf-token": admin.csrf, "hx-request": "true" } });
   expect(await ui.text()).toContain("still running");
   expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
