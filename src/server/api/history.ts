@@ -32,8 +32,8 @@ function scoped<T extends { printer?: string }>(request: Request, query: T): T {
 }
 
 /**
- * The printer (its name) still running the print of `entry`, or null. Its entry is where the end
- * of the print, its time and filament, and a resume after a crash are recorded: it stays until then.
+ * The printer (its name) still running the print of `entry`, or null. The print's end, time and
+ * filament are written to its entry when it ends: the entry stays until then.
  */
 export function runningOn(ctx: AppContext, entry: HistoryEntry): string | null {
   if (entry.outcome !== "printing") return null;
