@@ -975,9 +975,9 @@ export class PrinterController {
       return;
     }
     // Before a receive hook may run on it: the answers taken so far (this line and those after it
-    // in the same read are lost if the hook never returns).
+    // in the same read are lost if the hook never returns). Without one, flushAt records them.
     const engine = this.engine;
-    if (this.handoff && engine) this.handoff.acked(engine.lastAckedN, engine.numberedDone);
+    if (this.handoff && engine && this.options.hooks?.hooks("receive")) this.handoff.acked(engine.lastAckedN, engine.numberedDone);
     this.incoming.push(line, -1, "firmware");
   };
 
