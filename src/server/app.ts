@@ -10,6 +10,8 @@ import { cookiePageSession } from "./ui/page-session.ts";
 import { readPacing, somePrinterPrinting } from "./pacing.ts";
 import { accountsApi } from "./api/accounts.ts";
 import { authGuard, type RouteHooks } from "./auth/guard.ts";
+import { DEFAULT_TRUSTED_PROXIES, trustedProxies } from "./auth/reverse-proxy.ts";
+import { pathPrefixes } from "./path-prefix.ts";
 import { accountRoutes } from "./ui/accounts.ts";
 import { octoprintCompat } from "./compat/octoprint/index.ts";
 import { apiDocs } from "./api/openapi.ts";
@@ -53,6 +55,8 @@ export function createApp(ctx: AppContext) {
   const app = new Elysia()
     .use(readPacing({ rate: ctx.printReadRate ?? 0, printing: somePrinterPrinting(ctx.bus) }))
     .use(hostErrorHandler((request) => cookiePageSession(request, ctx.accounts)))
+    // Behind a proxy at a sub-path (X-Script-Name): every answer's URLs get the prefix.
+    .use(pathPrefixes(trustedProxies(ctx.trustedProxies ?? DEFAULT_TRUSTED_PROXIES)))
     // First: every route registered after the guard is covered by it (default-deny).
     .use(authGuard({ accounts: ctx.accounts, printers: ctx.printers, trustedProxies: ctx.trustedProxies, routes: (): RouteHooks[] => app.routes }))
     .use(assets)

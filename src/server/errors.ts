@@ -11,6 +11,7 @@ import type { Problem } from "../printers/status.ts";
 import type { PageSession } from "../../views/layout.ts";
 import { Refusal } from "./auth/refusal.ts";
 import { routeKind } from "./route-kind.ts";
+import { pathPrefix, prefixResponse } from "./path-prefix.ts";
 
 export class ApiError extends Error {
   constructor(
@@ -96,7 +97,8 @@ export function errorHandlerWith(hints: ErrorHints, name = "errors", session?: (
   return new Elysia({ name }).onError({ as: "global" }, (context) => {
     if (context.error instanceof Refusal) return context.error.response;
     const path = new URL(context.request.url).pathname;
-    if (context.code === "NOT_FOUND" && wantsPage(context.request, path)) return notFoundResponse(`There is nothing at ${path}.`, session?.(context.request));
+    // No route: the prefix plugin's response hook does not run for it.
+    if (context.code === "NOT_FOUND" && wantsPage(context.request, path)) return prefixResponse(pathPrefix(context.request), notFoundResponse(`There is nothing at ${path}.`, session?.(context.request)));
     const body = nativeError(context, hints);
     // OctoPrint clients read `error` as a sentence (octoprint-compat.md §2.1).
     if (routeKind(path) === "octoprint") return { error: body.error.message };

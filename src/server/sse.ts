@@ -33,9 +33,10 @@ function frame(event: string, data: string): Uint8Array {
 
 /**
  * Builds an SSE response. `open` gets a send function and returns the unsubscribe function,
- * called when the client goes away.
+ * called when the client goes away. `rewrite` changes each payload before it goes out (a page's
+ * HTML fragments get the path prefix, src/server/path-prefix.ts).
  */
-export function sseResponse(open: (send: SendEvent) => () => void): Response {
+export function sseResponse(open: (send: SendEvent) => () => void, rewrite?: (data: string) => string): Response {
   let close: (() => void) | undefined;
   let keepalive: ReturnType<typeof setInterval> | undefined;
   const stream = new ReadableStream<Uint8Array>(
@@ -46,7 +47,7 @@ export function sseResponse(open: (send: SendEvent) => () => void): Response {
           if (closed) return false;
           if ((controller.desiredSize ?? 1) <= 0) return false; // client is behind: skip this one
           try {
-            controller.enqueue(frame(event, data));
+            controller.enqueue(frame(event, rewrite ? rewrite(data) : data));
           } catch {
             closed = true;
           }

@@ -16,7 +16,8 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { AnalysisSettingsSchema } from "../../analysis/queue.ts";
-import { FileCatalog, SORT_KEYS, fileUrl, type SortKey } from "../../files/catalog.ts";
+import { FileCatalog, SORT_KEYS, fileUrl, type FileEntry, type SortKey } from "../../files/catalog.ts";
+import { pathPrefix } from "../path-prefix.ts";
 import { receiveUpload, uploadPath } from "../../files/upload.ts";
 import type { AppContext } from "../context.ts";
 import { byteRange } from "../byte-range.ts";
@@ -105,12 +106,18 @@ export function filesApi(ctx: AppContext) {
     return `${folder}/${path.slice(path.lastIndexOf("/") + 1)}`;
   };
 
+  /** Entries as the client sees them: behind a proxy at a sub-path, their thumbnails' URLs under it. */
+  const entries = (request: Request) => {
+    const prefix = pathPrefix(request);
+    return (e: FileEntry): FileEntry => (prefix === "" ? e : { ...e, thumbnails: e.thumbnails.map((t) => ({ ...t, url: prefix + t.url })) });
+  };
+
   return new Elysia()
-    .get("/api/v1/files", ({ query }) => {
+    .get("/api/v1/files", ({ query, request }) => {
       const sort = SORT_KEYS.includes(query.sort as SortKey) ? (query.sort as SortKey) : undefined;
       const order = query.order === "asc" || query.order === "desc" ? query.order : undefined;
       const folder = typeof query.folder === "string" ? query.folder.replace(/^\/+|\/+$/g, "") : undefined;
-      return { files: catalog.list({ q: query.q, sort, order, folder }), folders: catalog.folders(), ...ctx.files.space() };
+      return { files: catalog.list({ q: query.q, sort, order, folder }).map(entries(request)), folders: catalog.folders(), ...ctx.files.space() };
     })
     .post(
       "/api/v1/files",
@@ -151,10 +158,10 @@ export function filesApi(ctx: AppContext) {
     .get("/api/v1/files/*", ({ params, request }) => {
       const path = pathParam(params["*"]);
       const entry = catalog.get(path);
-      if (entry) return entry;
+      if (entry) return entries(request)(entry);
       if (ctx.files.isFolder(path)) {
         const folder = path.replace(/^\/+|\/+$/g, "");
-        return { path: folder, type: "folder", files: catalog.list({ folder }), folders: catalog.folders().filter((f) => f.path.startsWith(folder + "/")) };
+        return { path: folder, type: "folder", files: catalog.list({ folder }).map(entries(request)), folders: catalog.folders().filter((f) => f.path.startsWith(folder + "/")) };
       }
       const sub = subResource(path);
       if (!sub) throw notFound(path);

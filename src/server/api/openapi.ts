@@ -10,7 +10,7 @@ import { apiDocsPage, type DocBody, type DocEndpoint, type JsonSchema } from "..
 import { perMethod, requirementFor } from "../auth/route-permissions.ts";
 import type { AppContext } from "../context.ts";
 import { ENDPOINTS } from "./version.ts";
-import { publicOrigin } from "../auth/reverse-proxy.ts";
+import { pathPrefix, publicBase } from "../path-prefix.ts";
 
 export interface RouteInfo {
   method: string;
@@ -102,7 +102,8 @@ const ERROR = {
   required: ["error"],
 };
 
-export function openApiDocument(version: string, endpoints: DocEndpoint[]) {
+/** `prefix`: the path Layerline is served under behind a proxy ("" at the root), the paths' server. */
+export function openApiDocument(version: string, endpoints: DocEndpoint[], prefix = "") {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const e of endpoints) {
     const path = e.path.replace(/:(\w+)/g, "{$1}").replace("*", "{path}");
@@ -125,6 +126,7 @@ export function openApiDocument(version: string, endpoints: DocEndpoint[]) {
       version,
       description: "The primary API of Layerline. Authenticate with an API key (X-Api-Key, Authorization: Bearer, or ?apikey=). An OctoPrint-compatible API is served at /api/… as well.",
     },
+    servers: [{ url: prefix || "/" }],
     components: {
       securitySchemes: {
         apiKey: { type: "apiKey", in: "header", name: "X-Api-Key" },
@@ -140,6 +142,6 @@ export function apiDocs(ctx: AppContext, routes: () => RouteInfo[]) {
   let cached: DocEndpoint[] | undefined;
   const endpoints = () => (cached ??= describeEndpoints(routes()));
   return new Elysia()
-    .get("/api/v1/openapi.json", () => openApiDocument(ctx.version, endpoints()))
-    .get("/api/v1/docs", ({ request }) => new Response(apiDocsPage(publicOrigin(request), endpoints()).value, { headers: { "content-type": "text/html; charset=utf-8" } }));
+    .get("/api/v1/openapi.json", ({ request }) => openApiDocument(ctx.version, endpoints(), pathPrefix(request)))
+    .get("/api/v1/docs", ({ request }) => new Response(apiDocsPage(publicBase(request), endpoints()).value, { headers: { "content-type": "text/html; charset=utf-8" } }));
 }

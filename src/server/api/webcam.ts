@@ -3,6 +3,7 @@
  * picture through the host (`…/camera/stream`, `…/camera/snapshot`), so a streamer on the Pi's
  * loopback is watched from anywhere behind Layerline's login (webcam.md §5, §6).
  */
+import { pathPrefix } from "../path-prefix.ts";
 import { Elysia } from "elysia";
 import { CameraPatchSchema, exposureWarning, withoutCredentials, type Camera } from "../../webcam/camera.ts";
 import { CAMERA_FETCH_HEADER, CameraProblem } from "../../webcam/problem.ts";
@@ -44,7 +45,8 @@ export async function snapshotResponse(webcam: WebcamService, printerId: string,
 }
 
 /** The config as a viewer sees it: URLs without credentials unless they may change settings; the proxied URLs. */
-export function cameraJson(printerId: string, camera: Camera, mayConfigure: boolean) {
+/** `prefix`: the path Layerline is served under behind a proxy, for the proxied URLs. */
+export function cameraJson(printerId: string, camera: Camera, mayConfigure: boolean, prefix = "") {
   const url = (u: string) => (mayConfigure ? u : withoutCredentials(u));
   const warnings = [exposureWarning(camera.streamUrl), exposureWarning(camera.snapshotUrl)].filter((w): w is string => w !== null);
   return {
@@ -52,7 +54,7 @@ export function cameraJson(printerId: string, camera: Camera, mayConfigure: bool
     streamUrl: url(camera.streamUrl),
     snapshotUrl: url(camera.snapshotUrl),
     configured: camera.streamUrl !== "" || camera.snapshotUrl !== "",
-    proxy: { stream: `/api/v1/printers/${printerId}/camera/stream`, snapshot: `/api/v1/printers/${printerId}/camera/snapshot` },
+    proxy: { stream: `${prefix}/api/v1/printers/${printerId}/camera/stream`, snapshot: `${prefix}/api/v1/printers/${printerId}/camera/snapshot` },
     warnings: [...new Set(warnings)],
   };
 }
@@ -63,8 +65,8 @@ export function webcamApi(ctx: AppContext) {
     return id;
   };
   return new Elysia({ name: "webcam-api" })
-    .get("/api/v1/printers/:id/camera", ({ params, request }) => cameraJson(params.id, ctx.webcam.camera(printerId(params.id)), principalOf(request).permissions.has("settings")))
-    .put("/api/v1/printers/:id/camera", ({ params, body }) => cameraJson(params.id, ctx.webcam.configure(printerId(params.id), body), true), { body: CameraPatchSchema })
+    .get("/api/v1/printers/:id/camera", ({ params, request }) => cameraJson(params.id, ctx.webcam.camera(printerId(params.id)), principalOf(request).permissions.has("settings"), pathPrefix(request)))
+    .put("/api/v1/printers/:id/camera", ({ params, body, request }) => cameraJson(params.id, ctx.webcam.configure(printerId(params.id), body), true, pathPrefix(request)), { body: CameraPatchSchema })
     .get("/api/v1/printers/:id/camera/stream", ({ params, request }) => streamResponse(ctx.webcam, printerId(params.id), request))
     .get("/api/v1/printers/:id/camera/snapshot", ({ params, request }) => snapshotResponse(ctx.webcam, printerId(params.id), request));
 }

@@ -2,8 +2,10 @@
  * The cookies of browser sessions. The session cookie is HttpOnly (scripts never see it) and
  * SameSite=Lax; the pre-login CSRF cookie protects the login and first-run forms. Each is
  * `Secure` when the request came over https (through a trusted TLS-terminating proxy), so the
- * browser never sends it over plain http.
+ * browser never sends it over plain http. Behind a proxy at a sub-path (X-Script-Name) their
+ * `Path` is that prefix, so they are sent there (and not to other apps on the same host).
  */
+import { pathPrefix } from "../path-prefix.ts";
 import { cameOverHttps } from "./reverse-proxy.ts";
 
 export const SESSION_COOKIE = "layerline_session";
@@ -25,18 +27,20 @@ export function readCookie(header: string | null, name: string): string | undefi
   return undefined;
 }
 
+const cookiePath = (request: Request) => pathPrefix(request) || "/";
+
 const secure = (request: Request) => (cameOverHttps(request) ? "; Secure" : "");
 
 export function sessionCookie(request: Request, token: string, remember: boolean, maxAgeS: number): string {
-  return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax${remember ? `; Max-Age=${maxAgeS}` : ""}${secure(request)}`;
+  return `${SESSION_COOKIE}=${token}; Path=${cookiePath(request)}; HttpOnly; SameSite=Lax${remember ? `; Max-Age=${maxAgeS}` : ""}${secure(request)}`;
 }
 
 export function clearSessionCookie(request: Request): string {
-  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${secure(request)}`;
+  return `${SESSION_COOKIE}=; Path=${cookiePath(request)}; HttpOnly; SameSite=Lax; Max-Age=0${secure(request)}`;
 }
 
 export function formCsrfCookie(request: Request, token: string): string {
-  return `${FORM_CSRF_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict${secure(request)}`;
+  return `${FORM_CSRF_COOKIE}=${token}; Path=${cookiePath(request)}; HttpOnly; SameSite=Strict${secure(request)}`;
 }
 
 /**
@@ -44,5 +48,5 @@ export function formCsrfCookie(request: Request, token: string): string {
  * password through `/api/login` and then use the cookie echo it as `X-CSRF-Token`.
  */
 export function octoprintCsrfCookie(request: Request, port: string, token: string): string {
-  return `csrf_token_P${port}=${token}; Path=/; SameSite=Strict${secure(request)}`;
+  return `csrf_token_P${port}=${token}; Path=${cookiePath(request)}; SameSite=Strict${secure(request)}`;
 }

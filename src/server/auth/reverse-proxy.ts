@@ -69,6 +69,12 @@ export function setForwarding(request: Request, peer: () => string | undefined, 
   forwardings.set(request, { peer, trusted });
 }
 
+/** Whether this request came from a trusted proxy, so its forwarding headers are believed. */
+export function fromTrustedProxy(request: Request): boolean {
+  const f = forwardings.get(request);
+  return !!f && f.trusted(f.peer());
+}
+
 /** The first value of a forwarding header (a chain of proxies lists one per hop, the client's first). */
 const first = (value: string | null) => value?.split(",")[0]?.trim().toLowerCase() || null;
 

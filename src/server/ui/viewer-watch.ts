@@ -10,6 +10,7 @@ import { subscribe } from "../../events.ts";
 import { principalOf } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
 import { sseResponse, type SendEvent } from "../sse.ts";
+import { pathPrefix, prefixHtml } from "../path-prefix.ts";
 
 /** The SSE event that tells a page its viewer changed (see `viewerChangedListener` in views/layout.ts). */
 export const VIEWER_EVENT = "viewer";
@@ -25,8 +26,12 @@ export function watchViewer(ctx: AppContext, request: Request, send: SendEvent):
   });
 }
 
-/** A page's SSE stream (`sseResponse`) that also carries the `viewer` event for the request's principal. */
+/**
+ * A page's SSE stream (`sseResponse`) that also carries the `viewer` event for the request's
+ * principal; its HTML fragments get the page's path prefix.
+ */
 export function pageStream(ctx: AppContext, request: Request, open: (send: SendEvent) => () => void): Response {
+  const prefix = pathPrefix(request);
   return sseResponse((send) => {
     const unwatch = watchViewer(ctx, request, send);
     const close = open(send);
@@ -34,5 +39,5 @@ export function pageStream(ctx: AppContext, request: Request, open: (send: SendE
       unwatch();
       close();
     };
-  });
+  }, prefix === "" ? undefined : (data) => prefixHtml(prefix, data));
 }

@@ -16,7 +16,7 @@ import { createKeyFor, revokeKeysFor } from "../../api/accounts.ts";
 import { pageSession } from "../../ui/page-session.ts";
 import { firstIssue } from "./commands.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
-import { publicOrigin } from "../../auth/reverse-proxy.ts";
+import { publicBase } from "../../path-prefix.ts";
 
 const RequestSchema = v.object({
   app: v.pipe(v.string("app must be text"), v.trim(), v.minLength(1, "name the app"), v.maxLength(100)),
@@ -47,7 +47,7 @@ export function appKeysApi(ctx: AppContext) {
       .post("/plugin/appkeys/request", ({ body, request, set }) => {
         const r = parse(RequestSchema, body);
         const pending = ctx.accounts.appKeys.request(r.app, r.user ?? null, Date.now());
-        const origin = publicOrigin(request);
+        const origin = publicBase(request);
         const base = `${origin}${new URL(request.url).pathname.replace(/\/plugin\/appkeys\/request$/, "")}`;
         ctx.bus.emit("plugin.message", { plugin: "appkeys", data: { type: "request_access", app_name: r.app, user_token: pending.userToken, user: r.user ?? null } });
         set.status = 201;

@@ -47,7 +47,8 @@ import { connectionPayload, isOperational, jobPayload, printerState, progressPay
 import type { OctoTracker } from "./tracker.ts";
 import { subscribe } from "../../../events.ts";
 import { currentUser, groupRecord, loginRecord, OCTO_PERMISSIONS, permissionJson, userRecord } from "./users.ts";
-import { clientAddress, publicOrigin } from "../../auth/reverse-proxy.ts";
+import { clientAddress } from "../../auth/reverse-proxy.ts";
+import { publicBase } from "../../path-prefix.ts";
 import { systemInfoPayload } from "./system.ts";
 
 /** The API version string OctoPrint reports (`server/api/__init__.py`). */
@@ -93,7 +94,7 @@ function printerFor(ctx: AppContext, params: Record<string, string> | undefined)
 }
 
 function refsFor(request: Request, params: Record<string, string> | undefined): Refs {
-  const origin = publicOrigin(request);
+  const origin = publicBase(request);
   const base = params?.printer ? `${origin}/printers/${encodeURIComponent(params.printer)}` : origin;
   return { api: base, downloads: base };
 }
@@ -831,7 +832,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
   const settingsOf = async (s: PrinterSession, request: Request) => {
     const principal = principalOf(request);
     const camera = ctx.webcam.camera(s.id);
-    const origin = publicOrigin(request);
+    const origin = publicBase(request);
     const token = ctx.accounts.cameraTokenFor(principal, s.id);
     const key = token ? `?${CAMERA_TOKEN_PARAM}=${token}` : "";
     const refs = {
