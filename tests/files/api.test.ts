@@ -155,6 +155,9 @@ describe("files API", () => {
     await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.job?.state === "paused");
     await expectError(await del("busy.gcode"), 409, "in_use");
     await expectError(await upload(host, "busy.gcode", "G1 X1\n"), 409, "in_use");
+    // The folder named after the file part (curl -F file=@busy.gcode -F path=elsewhere) is another file.
+    expect((await upload(host, "busy.gcode", "G1 X1\n", "elsewhere")).status).toBe(201);
+    expect(await (await host.api("/api/v1/files/elsewhere/busy.gcode/content")).text()).toBe("G1 X1\n");
     await expectError(await host.post("/api/v1/files/busy.gcode", { command: "rename", name: "other.gcode" }), 409, "in_use");
     expect(await (await host.api("/api/v1/files/busy.gcode/content")).text()).toBe(await Bun.file(TORUS).text());
     await host.post(`/api/v1/printers/${printer}/job/cancel`);
