@@ -1,7 +1,9 @@
 /** The native files API over real HTTP: uploads, analysis, thumbnails, downloads, folders, refusals. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { contentDisposition } from "../../src/server/api/files.ts";
 import { startTestHost, upload, type TestHost, jobEnded } from "../helpers/host.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
@@ -96,6 +98,22 @@ describe("files API", () => {
       expect((await ignored.text()).length).toBe(Bun.file(FLSUN).size);
     }
     expect((await host.api(url, { headers: { "if-none-match": etag } })).status).toBe(304);
+  });
+
+  test("a download keeps its name with curl -O -J (a plain filename= beside filename*=)", async () => {
+    // The native download and OctoPrint's, each into its own empty folder.
+    for (const url of ["/api/v1/files/printers/flsun/delta.gcode/content", "/downloads/files/local/printers/flsun/delta.gcode"]) {
+      const dir = mkdtempSync(join(tmpdir(), "layerline-download-"));
+      try {
+        // Asynchronously: the host answers from this same process.
+        const curl = Bun.spawn(["curl", "-s", "-f", "-O", "-J", "-H", `X-Api-Key: ${host.apiKey}`, host.url + url], { cwd: dir });
+        expect(await curl.exited).toBe(0);
+        expect(readdirSync(dir)).toEqual(["delta.gcode"]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    expect(contentDisposition("attachment", 'café "1".gcode')).toBe(`attachment; filename="caf_ _1_.gcode"; filename*=UTF-8''caf%C3%A9%20%221%22.gcode`);
   });
 
   test("names that escape the folder are refused with 400 and nothing is written", async () => {
