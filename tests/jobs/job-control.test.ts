@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { layeredGcode } from "../helpers/gcode.ts";
-import { jobEnded, readyHost, upload, type TestHost } from "../helpers/host.ts";
+import { jobEnded, readyHost, upload, waitUntil, type TestHost } from "../helpers/host.ts";
 
 let host: TestHost;
 let at: string;
@@ -117,6 +117,13 @@ describe("job control", () => {
     const again = await host.waitFor(at, (p: any) => p.job?.state === "printing");
     expect(again.job.file).toBe("three.gcode");
     expect(again.job.objects.every((o: any) => !o.cancelled)).toBe(true);
+    // The running print's own checkpoint is not an interrupted print: resume and discard say there is none, as GET does.
+    const printer = at.split("/").pop()!;
+    await waitUntil(async () => host.jobs.interrupted(printer), (cp) => cp !== undefined, 10_000);
+    expect((await host.api(`${at}/job/interrupted`)).status).toBe(404);
+    expect(((await (await host.post(`${at}/job/interrupted/resume`)).json()) as any).error.code).toBe("no_interrupted_job");
+    expect((await host.api(`${at}/job/interrupted`, { method: "DELETE" })).status).toBe(404);
+    expect(host.jobs.interrupted(printer)).toBeDefined(); // a crash now can still be recovered from
     expect((await host.post(`${at}/job/restart`)).status).toBe(409); // printing, not paused
     expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
     await host.waitFor(at, jobEnded);
