@@ -6,7 +6,7 @@
  * the file is renamed into place only once complete.
  */
 import { diskError, FileError, type FileStorage, type StoredFile, type TempUpload } from "./storage.ts";
-import { boundaryOf, chunksOf, MultipartError, readMultipart } from "./multipart.ts";
+import { boundaryOf, chunksOf, MultipartError, MultipartNameError, readMultipart } from "./multipart.ts";
 
 export interface UploadOptions {
   /** Form field with the file. */
@@ -99,6 +99,9 @@ function uploadError(e: unknown): unknown {
   if (e instanceof FileError) return e;
   const full = diskError(e, "the upload was not stored (any previous file of that name is unchanged)");
   if (full !== e) return full;
+  if (e instanceof MultipartNameError) {
+    return new FileError("invalid_path", `The upload's ${e.message}.`, "Percent-encode the name as UTF-8 (filename*=UTF-8''caf%C3%A9.gcode), or send it as a plain filename=\"…\".");
+  }
   if (e instanceof MultipartError) return new FileError("upload_incomplete", `The upload is incomplete: ${e.message}.`, "Upload the file again.");
   // The client went away mid-body: the stream read fails (an AbortError or a connection error).
   if (e instanceof Error && (e.name === "AbortError" || /closed|abort|reset/i.test(e.message))) {

@@ -125,6 +125,11 @@ describe("files API", () => {
     await expectError(await host.post("/api/v1/files", { folder: "../outside" }), 400, "invalid_path");
     await expectError(await host.post("/api/v1/files/printers/flsun/delta.gcode", { command: "move", destination: "../../x.gcode" }), 400, "invalid_path");
     await expectError(await host.api("/api/v1/files/%E0%A4%A", { method: "DELETE" }), 400, "invalid_path");
+    // A name that is broken percent-encoding (filename*=) is a wrong name, not an incomplete upload.
+    const badName = `--B\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''a%FF.gcode\r\n\r\nG1 X1\r\n--B--\r\n`;
+    const broken = await expectError(await host.api("/api/v1/files", { method: "POST", headers: { "content-type": "multipart/form-data; boundary=B" }, body: badName }), 400, "invalid_path");
+    expect(broken.message).toContain("percent-encoded");
+    expect(broken.hint).toContain("filename*=UTF-8''");
     expect(onDisk()).toEqual(before);
     // A path given with the file name is reduced to the name.
     const ok = await upload(host, "../../sneaky.gcode", "G1 X1\n");
