@@ -8,7 +8,8 @@
  * the record alone (continuation.ts `sentLines`, engine `adopt`) and goes on from the first job
  * line not written whole. Whatever was lost, the firmware's own log must hold every job line
  * exactly once, in order, one line in flight and windowed (ADVANCED_OK), with and without damaged
- * lines (resends under way at the stop).
+ * lines (resends under way at the stop), and on Klipper, which does not number lines (its probe is
+ * told apart by its answer).
  */
 import { describe, expect, test } from "bun:test";
 import { sentLines, type SentLines } from "../../src/printers/continuation.ts";
@@ -263,4 +264,43 @@ describe("a long command among the lines owed: the new thread waits while the pr
       expect(busyOwed).toBeGreaterThan(0);
     });
   }
+});
+
+describe("Klipper (no line numbers, every line answered in order): the probe's answer reads unlike a plain ok", () => {
+  const klipper = { personality: "klipper" } as const;
+  /** The probes the new engine sent, by command. */
+  const probes = (o: Outcome) => o.events.flatMap((e) => (e.type === "sent" && / (M105|M115)\*/.test(e.line) ? [/ (M105|M115)\*/.exec(e.line)![1]!] : []));
+
+  test("stuck in a receive hook on any reply, with the rest of the read and a read-ahead lost: the print goes on, every line once, in order", () => {
+    let probed = 0;
+    let byM115 = 0;
+    for (let at = 20; at < 140; at += 3) {
+      for (const readAhead of [0, 2]) {
+        const o = print({ kind: "receive", at, readAhead }, 1, klipper);
+        expectExactlyOnce(o, `klipper, stuck at reply ${at}, ${readAhead} read ahead`);
+        if (o.events.some((e) => e.type === "probe")) probed++;
+        // The line owed was an M105 poll: its answer reads as M105's probe would, so M115 asks.
+        if (o.sent.inFlight.some((l) => / M105\*/.test(l.text)) && o.events.some((e) => e.type === "probe")) {
+          expect(probes(o)[0]).toBe("M115");
+          byM115++;
+        }
+      }
+    }
+    expect(probed).toBeGreaterThan(0);
+    expect(byM115).toBeGreaterThan(0);
+  });
+
+  test("stuck in a send hook: the print goes on, every line once, in order", () => {
+    for (let at = 20; at < 140; at += 9) expectExactlyOnce(print({ kind: "send", at }, 1, klipper), `klipper, stuck in a send hook at ${at}`);
+  });
+
+  test("homing and heating among the lines owed (no busy lines): the probe goes out after 3 s all the same, its answer comes once they are done", () => {
+    let probedWhileLong = 0;
+    for (const at of [41, 42, 82, 83]) {
+      const o = print({ kind: "receive", at, readAhead: 0, on: /^ok$/ }, 1, klipper, LONG);
+      expectExactlyOnce(o, `klipper, stuck at plain ok ${at}`, LONG);
+      if (o.sent.inFlight.some((l) => /\b(G28|M109)\b/.test(l.text)) && o.events.some((e) => e.type === "probe")) probedWhileLong++;
+    }
+    expect(probedWhileLong).toBeGreaterThan(0);
+  });
 });
