@@ -459,38 +459,46 @@ export class ProtocolEngine {
     a.probe ??= n;
   }
 
-  /** The firmware does not number lines, and a probe's answer reads unlike a plain ok (quirks `takeover.probes`). */
-  private probeToldApart(): boolean {
-    return !this.quirks.lineNumbers.tracked && this.grammar.probes.some((p) => p.answer !== undefined);
+  /**
+   * The first probe whose answer reads unlike a plain ok (quirks `takeover.probes`) and whose
+   * command is not among the lines owed. Answers lost with the stopped thread are the first owed,
+   * so those still to come answer the lines left in flight: none of them may read as the probe's.
+   */
+  private probeToldApart(): Grammar["probes"][number] | undefined {
+    const codes = new Set<string>();
+    for (const e of this.inFlight) if (e.old) codes.add(commandCode(e.command));
+    return this.grammar.probes.find((p) => p.answer !== undefined && !codes.has(p.code));
   }
 
   /** The probe for this firmware (quirks `takeover.probes`), or why none can ask it, in words. */
   private chooseProbe(): Grammar["probes"][number] | string {
+    const told = this.probeToldApart();
+    if (told) return told;
     const probes = this.grammar.probes;
     const head = this.inFlight[0];
     const owed = head ? `${this.inFlight.length} line(s) the stopped thread had sent (line ${head.n} on)` : "the lines the stopped thread had sent";
-    if (this.quirks.lineNumbers.tracked) return probes[0] ?? `no answer came to ${owed}, and this firmware has no probe to ask where it is`;
-    const told = probes.filter((p) => p.answer !== undefined);
-    if (told.length === 0) return `no answer came to ${owed}, and this firmware does not number lines and ${this.quirks.takeover.unaskable}`;
-    // Answers lost with the stopped thread are the first owed, so those still to come answer the
-    // lines left in flight: none of them may be answered the way the probe is.
-    const codes = new Set(this.inFlight.filter((e) => e.old).map((e) => commandCode(e.command)));
-    const probe = told.find((p) => !codes.has(p.code));
-    if (probe) return probe;
-    return `no answer came to ${owed}, and this firmware does not number lines; a line owed is itself ${told.map((p) => p.code).join(" or ")}, whose answer could not be told from the probe's`;
+    // Numbered, any answer tells (its number, a resend request, or the first plain ok after it).
+    if (this.quirks.lineNumbers.tracked) return probes[0] ? { ...probes[0], answer: undefined } : `no answer came to ${owed}, and this firmware has no probe to ask where it is`;
+    const answered = probes.filter((p) => p.answer !== undefined);
+    if (answered.length === 0) return `no answer came to ${owed}, and this firmware does not number lines and ${this.quirks.takeover.unaskable}`;
+    return `no answer came to ${owed}, and this firmware does not number lines; a line owed is itself ${answered.map((p) => p.code).join(" or ")}, whose answer could not be told from the probe's`;
   }
 
   /**
-   * An ok while a probe is open: the probe's answer (it names the probe, or it names no line, or —
-   * where the firmware does not number lines — it reads as the probe's answer does) says every
-   * line written before the probe was answered: those answers went with the stopped thread.
-   * False for the answer to an earlier line, which is taken as usual.
+   * An ok while a probe is open: the probe's answer says every line written before the probe was
+   * answered (those answers went with the stopped thread). It names the probe; or it names no
+   * line and reads as the probe's answer does (quirks `takeover.probes`), or, where no answer is
+   * told apart, is any plain ok — on numbered firmware also when nothing owed is left before the
+   * probe. False for the answer to an earlier line, which is taken as usual.
    */
   private probeAnswered(lineNumber: number | undefined, now: number): boolean {
     const a = this.adopting!;
     const at = this.openProbe();
     if (at < 0) return false;
-    if (this.quirks.lineNumbers.tracked ? lineNumber !== undefined && lineNumber !== a.probe : !a.with?.answer?.test(this.lastLine)) return false;
+    const tracked = this.quirks.lineNumbers.tracked;
+    if (tracked && lineNumber !== undefined) {
+      if (lineNumber !== a.probe) return false;
+    } else if (a.with?.answer && !a.with.answer.test(this.lastLine) && !(tracked && at === 0)) return false;
     this.stats.lostOks += at;
     for (let i = 0; i <= at; i++) this.popAck(now, false);
     a.probe = undefined;
@@ -1589,9 +1597,10 @@ export class ProtocolEngine {
   private silenceLimit(now: number): number {
     // An adopted link asks where the printer is sooner: a probe is answered, never guessed from.
     const base = this.adopting ? ADOPT_QUIET_MS : this.communicationLimit();
-    // A probe told apart by its answer may go out while a long command owed still runs: the
-    // firmware answers it after that command, and a late plain ok is still taken for the line
-    // owed. (A probe answered by a plain ok waits for those limits, so no late ok is taken for it.)
+    // A probe told apart by its answer may go out while a long command owed still runs (firmware
+    // without busy lines): the firmware answers it after that command, and a late plain ok is
+    // still taken for the line owed. A probe answered by any plain ok waits for those limits, so
+    // no late ok is taken for its answer.
     if (this.adopting && this.adopting.probe === undefined && this.probeToldApart()) return base;
     let limit = base;
     for (const e of this.inFlight) {

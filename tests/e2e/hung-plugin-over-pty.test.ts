@@ -7,7 +7,9 @@
  * order — with one line in flight, and windowed (ADVANCED_OK, 4 lines in flight): stuck in a send
  * hook, in a receive hook (the replies it was reading are lost: a numbered probe asks the printer
  * where it is), while lines the printer had asked for again were being sent, and with the
- * printer's request for a line lost with the thread (sent again from what the stopped thread left).
+ * printer's request for a line lost with the thread (sent again from what the stopped thread left);
+ * and on Repetier and Smoothieware (which number lines too), and on Klipper (which does not: its
+ * probe is told apart by its answer).
  */
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";

@@ -114,7 +114,7 @@ function print(hang: Hang, window: number, printer: VirtualPrinterOptionsInput, 
           dropFirst = false;
           continue;
         }
-        if (engine.isAdopting && /^Resend/.test(line)) resendsWhileAdopting++;
+        if (engine.isAdopting && /^(Resend|rs N)/.test(line)) resendsWhileAdopting++;
       } else {
         handoff.acked(engine.lastAckedN, engine.numberedDone);
         if (streaming && hang.kind === "receive" && (hang.on?.test(line) ?? true) && ++received === hang.at) {
@@ -201,9 +201,11 @@ const MODES = [
   ["one line in flight", 1, {}],
   ["windowed (ADVANCED_OK)", 4, { advancedOk: true }],
 ] as const;
+/** The same, and the other families that number lines: Repetier (ok on receipt, with the line's number; `wait` when idle), Smoothieware (`rs N` without an ok). */
+const FAMILIES = [...MODES, ["repetier", 1, { personality: "repetier" }], ["smoothie", 1, { personality: "smoothie" }]] as const;
 
 describe("a thread stuck in a receive hook: the print goes on, every line once, in order", () => {
-  for (const [name, window, printer] of MODES) {
+  for (const [name, window, printer] of FAMILIES) {
     test(`${name}: stuck on any reply, with the rest of the read and a read-ahead lost`, () => {
       let owed = 0;
       let resolved = 0;
@@ -224,7 +226,7 @@ describe("a thread stuck in a receive hook: the print goes on, every line once, 
 });
 
 describe("damaged lines: a resend under way, or its request lost, when the thread stops", () => {
-  for (const [name, window, printer] of MODES) {
+  for (const [name, window, printer] of FAMILIES) {
     test(`${name}: stuck in a send hook or a receive hook while the printer asks for lines again`, () => {
       let underWay = 0;
       let servedWhileAdopting = 0;
@@ -242,10 +244,11 @@ describe("damaged lines: a resend under way, or its request lost, when the threa
         }
       }
       // Each case really happened: a resend under way at the stop (with one line in flight it is
-      // only ever seen between a request and the copy sent again; windowed, refused copies and
-      // lines still to send are rebuilt from what was written), and requests for the stopped
-      // thread's lines, served from what it had written.
-      expect(underWay).toBeGreaterThan(0);
+      // only ever seen between a request and the copy sent again — never on Smoothieware, whose
+      // `rs N` comes without an ok, so the copy goes out as the request is read; windowed, refused
+      // copies and lines still to send are rebuilt from what was written), and requests for the
+      // stopped thread's lines, served from what it had written.
+      if (name !== "smoothie") expect(underWay).toBeGreaterThan(0);
       if (window > 1) expect(rebuilt).toBeGreaterThan(0);
       expect(servedWhileAdopting).toBeGreaterThan(0);
     });
@@ -264,6 +267,18 @@ describe("a long command among the lines owed: the new thread waits while the pr
       expect(busyOwed).toBeGreaterThan(0);
     });
   }
+});
+
+describe("Smoothieware (no busy lines): a long command among the lines owed does not hold the probe back", () => {
+  test("stuck on the plain ok of a line around homing or heating: the probe (its answer `ok T:…`) goes out after 3 s, answered once the command is done", () => {
+    let probedWhileLong = 0;
+    for (const at of [40, 41, 42, 81, 82, 83]) {
+      const o = print({ kind: "receive", at, readAhead: 0, on: /^ok$/ }, 1, { personality: "smoothie" }, LONG);
+      expectExactlyOnce(o, `smoothie, stuck at plain ok ${at}`, LONG);
+      if (o.sent.inFlight.some((l) => /\b(G28|M109)\b/.test(l.text)) && o.events.some((e) => e.type === "probe")) probedWhileLong++;
+    }
+    expect(probedWhileLong).toBeGreaterThan(0);
+  });
 });
 
 describe("Klipper (no line numbers, every line answered in order): the probe's answer reads unlike a plain ok", () => {

@@ -357,6 +357,36 @@ describe("the engine's takeover of a link", () => {
     expect(busy.of("probe")).toHaveLength(1);
   });
 
+  for (const [profile, answer] of [["smoothieware", "ok T:210.0 /210.0 @127 B:60.0 /60.0 @0"], ["klipper", "ok B:60.0 /60.0 T0:210.0 /210.0"]]) {
+    test(`${profile} (no busy lines): a long command owed does not hold back the probe, whose answer reads unlike a plain ok; a late plain ok is the command's`, () => {
+      const h = adopted({ owed: [41, 42], profile, texts: { 42: "M109 S210" } });
+      h.send("G1 X100", 500);
+      h.advance(3000);
+      expect(h.take()).toEqual([frame(43, "M105")]);
+      // Heating for minutes: no second probe while the command may run.
+      h.advance(600_000);
+      expect(h.of("probe")).toHaveLength(1);
+      // 41's ok went with the stopped thread; M109's comes once heated, then the probe's.
+      h.recv("ok");
+      expect(h.of("adopted")).toEqual([]);
+      h.recv(answer);
+      expect(h.of("adopted")).toEqual([{ type: "adopted", answered: 2 }]);
+      expect(h.engine.stats.lostOks).toBe(1);
+      expect(h.take()).toEqual([frame(44, "G1 X100")]);
+    });
+  }
+
+  test("Smoothieware: a probe answered by a plain ok with nothing owed before it is answered all the same; with M105 owed, the probe waits as on Marlin", () => {
+    // A probe answered otherwise (a plain ok) with nothing owed before it: its answer all the same.
+    const plain = adopted({ owed: [41], profile: "smoothieware" });
+    plain.advance(3000).recv("ok", "ok");
+    expect(plain.of("adopted")).toEqual([{ type: "adopted", answered: 1 }]);
+    // A line owed that is itself M105: no answer is told apart, so the probe waits and any ok answers it, as on Marlin.
+    const m105 = adopted({ owed: [41, 42], profile: "smoothieware", texts: { 41: "M109 S210", 42: "M105" } });
+    m105.advance(60_000);
+    expect(m105.of("probe")).toEqual([]);
+  });
+
   test("the printer says it is idle while answers are owed: the probe goes out at once", () => {
     const h = adopted({ owed: [41, 42] });
     h.recv("ok", "wait");
@@ -425,20 +455,6 @@ describe("the engine's takeover of a link", () => {
       { type: "adoptFailed", reason: "no answer came to 2 line(s) the stopped thread had sent (line 41 on), and this firmware does not number lines; a line owed is itself M105 or M115, whose answer could not be told from the probe's" },
     ]);
     expect(both.take()).toEqual(["N0 M110 N0*125"]);
-  });
-
-  test("Klipper: a long command owed (M109, no busy lines) does not hold the probe back — its answer comes after the command's, which is taken for the line", () => {
-    const h = adopted({ owed: [41, 42], profile: "klipper", texts: { 42: "M109 S210" } });
-    h.advance(3000);
-    expect(h.take()).toEqual([frame(43, "M105")]);
-    // Heating for minutes: no second probe while the command may run.
-    h.advance(600_000);
-    expect(h.of("probe")).toHaveLength(1);
-    h.recv("ok");
-    expect(h.of("adopted")).toEqual([]);
-    h.recv("ok B:60.0 /60.0 T0:210.0 /210.0");
-    expect(h.of("adopted")).toEqual([{ type: "adopted", answered: 2 }]);
-    expect(h.engine.stats.lostOks).toBe(1);
   });
 
   test("RepRapFirmware (no line numbers, drops a damaged line without a word) cannot be asked: silence ends the takeover, saying why, and the link is numbered afresh", () => {
