@@ -231,8 +231,8 @@ export class ProtocolEngine {
   private sentTagBefore = NO_TAG;
   /**
    * An adopted link whose earlier lines' answers are still awaited (see `adopt`): how many it
-   * took over, the first probe not answered yet, the probes sent, and the probe used (its answer
-   * told apart by `answer` where the firmware does not number lines).
+   * took over, the first probe not answered yet, the probes sent, and the probe used (`answer`:
+   * how its answer is told from a plain ok, where it can be).
    */
   private adopting: { owed: number; probe: number | undefined; probes: number; with: Grammar["probes"][number] | undefined } | undefined;
   private advancedOk = false;
