@@ -14,7 +14,7 @@
 import type { Box2, Polyline, Toolpath } from "../src/toolpath/toolpath.ts";
 import { formatDuration } from "./dashboard.ts";
 import { html, raw, type Html } from "./html.ts";
-import { layout, viewerChangedListener, type PageSession } from "./layout.ts";
+import { layout, STREAM_IN_CONTENT, viewerChangedListener, type PageSession } from "./layout.ts";
 
 /** Tool colours (T0, T1, …; repeating after eight). */
 export const TOOL_COLOURS = ["#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#bf3989", "#0a7a8a", "#57606a"];
@@ -342,5 +342,5 @@ export function layerViewerSection(path: string, name: string, printer: string |
 
 /** The viewer's own page (from the files page). */
 export function layerViewerPage(path: string, name: string, printer: string | null, viewer: Html, session?: PageSession): Html {
-  return layout(viewerTitle(name), layerViewerSection(path, name, printer, viewer), html``, session);
+  return layout(viewerTitle(name), layerViewerSection(path, name, printer, viewer), html``, session, STREAM_IN_CONTENT);
 }
