@@ -15,6 +15,7 @@ import { createBus, type Bus } from "./events.ts";
 import { RecentLog } from "./diagnostics/recent-log.ts";
 import { DiagnosticsService, type DiagnosticsServiceOptions } from "./diagnostics/service.ts";
 import { FileStorage } from "./files/storage.ts";
+import { carried, lockDataDir, lockHolder, type DataDirLock } from "./host-lock.ts";
 import { JobService } from "./jobs/service.ts";
 import { HistoryStore } from "./jobs/history.ts";
 import { PrintQueue } from "./jobs/queue.ts";
@@ -156,27 +157,47 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // A log the caller feeds itself (serve's console) is not fed twice.
   const log = options.recentLog ? base : (line: string) => (recentLog.add("log", line), base(line));
   options = { ...options, recentLog };
-  // Two hosts on one data folder would both drive its printers, queue and database; this process
-  // itself is there after an update's or the watchdog's re-exec (the same process).
-  const other = findRunning(options.dataDir);
-  if (other && other.pid !== process.pid) {
-    throw new HostInUseError(
-      `Layerline is already running with the data folder ${options.dataDir} (process ${other.pid}, ${other.url}). Stop it first (\`sudo systemctl stop layerline\` if it runs as the service), or give this one another --data-dir.`,
-    );
+  // Two hosts on one data folder would both drive its printers, queue and database: the lock is
+  // the kernel's answer, taken before anything is opened (this process itself already holds it
+  // after an update's or the watchdog's re-exec, and adopts it).
+  const lock = lockDataDir(options.dataDir);
+  // A Layerline from before the lock announces itself only in running.json.
+  const unlocked = lock && findRunning(options.dataDir);
+  if (!lock || (unlocked && unlocked.pid !== process.pid)) {
+    lock?.release();
+    throw new HostInUseError(await inUseMessage(options.dataDir));
   }
   const control = options.update?.control ?? processControl();
   // An update may have left work for this start: settle it before the database is opened.
   const startup = takeStartupUpdate(options.dataDir, VERSION);
   settleBeforeStart(startup, options.dataDir, control, log);
   try {
-    return await openHost(options, log, control, startup);
+    return await openHost(options, log, control, startup, lock);
   } catch (e) {
     trialStartFailed(startup, options.dataDir, e as Error, control);
+    lock.release();
     throw e;
   }
 }
 
-async function openHost(options: HostOptions, log: (line: string) => void, control: ProcessControl, startup: StartupUpdate): Promise<Host> {
+/** How long a refused start waits for the other host to say where it answers (it may be starting too). */
+const ANNOUNCE_WAIT_MS = 5000;
+
+/** Names the host holding the data folder: its process at once, its address once it announced it. */
+async function inUseMessage(dataDir: string): Promise<string> {
+  const deadline = Date.now() + ANNOUNCE_WAIT_MS;
+  let running = findRunning(dataDir);
+  let holder = lockHolder(dataDir);
+  while (!(running && (holder === null || running.pid === holder)) && Date.now() < deadline) {
+    await Bun.sleep(100);
+    running = findRunning(dataDir);
+    holder = lockHolder(dataDir) ?? holder;
+  }
+  const who = running && (holder === null || running.pid === holder) ? `process ${running.pid}, ${running.url}` : holder !== null ? `process ${holder}, still starting` : "another process";
+  return `Layerline is already running with the data folder ${dataDir} (${who}). Stop it first (\`sudo systemctl stop layerline\` if it runs as the service), or give this one another --data-dir.`;
+}
+
+async function openHost(options: HostOptions, log: (line: string) => void, control: ProcessControl, startup: StartupUpdate, lock: DataDirLock): Promise<Host> {
   const db = openDatabase(options.dataDir);
   const settings = new SettingsStore(db);
   const bus = createBus();
@@ -341,7 +362,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   }
   if (options.mainThreadWatch) {
     // Started again as this process was started.
-    watch.start({ dataDir: options.dataDir, stuckMs: options.mainThreadWatch.stuckMs, streaming: printers.streaming, restart: thisCommand() });
+    watch.start({ dataDir: options.dataDir, stuckMs: options.mainThreadWatch.stuckMs, streaming: printers.streaming, restart: { ...thisCommand(), carry: carried() } });
   }
   // Plugins first, so every printer Worker starts with their serial hooks in place.
   await plugins.start();
@@ -383,6 +404,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
       withdrawRunning(options.dataDir);
       await stopServices();
       db.close();
+      lock.release();
     })());
   return {
     url,

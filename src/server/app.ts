@@ -41,6 +41,7 @@ import { uiLayerView } from "./ui/layer-view.ts";
 import { uiOverview } from "./ui/overview.ts";
 import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
+import { viewerStreamRoutes } from "./ui/viewer-watch.ts";
 import { uiScripts } from "./ui/scripts.ts";
 import { uiProfile } from "./ui/profile.ts";
 import { uiMqtt } from "./ui/mqtt.ts";
@@ -77,6 +78,7 @@ export function createApp(ctx: AppContext) {
     .use(timelapseApi(ctx))
     .use(diagnosticsApi(ctx))
     .use(uiRoutes(ctx))
+    .use(viewerStreamRoutes(ctx))
     .use(printerLinkUi(ctx))
     .use(uiJobs(ctx))
     .use(uiScripts(ctx))

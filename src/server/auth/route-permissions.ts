@@ -94,6 +94,8 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/files": upload,
   "POST /ui/files/delete": remove,
   "GET /account": login,
+  // A page's own rights changing reach it here (src/server/ui/viewer-watch.ts): any logged-in viewer.
+  "GET /ui/viewer/events": login,
   "GET /settings": login,
   "POST /account/password": login,
   "POST /account/keys": login,
