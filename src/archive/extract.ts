@@ -4,7 +4,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { checkArchive, commonRoot, openArchive, type ArchiveLimits, DEFAULT_LIMITS } from "./archive.ts";
+import { checkArchive, commonRoot, openArchive, type Archive, type ArchiveEntry, type ArchiveLimits, DEFAULT_LIMITS } from "./archive.ts";
 
 /**
  * Extracts `bytes` into `target` (which must not exist). With `stripRoot`, a single top folder
@@ -14,7 +14,15 @@ export function extractArchive(bytes: Uint8Array, target: string, options: { lim
   const limits = options.limits ?? DEFAULT_LIMITS;
   const archive = openArchive(bytes, limits);
   const entries = checkArchive(archive, limits);
-  const root = options.stripRoot ? commonRoot(entries) : "";
+  return extractChecked(archive, entries, target, options.stripRoot ? commonRoot(entries) : "");
+}
+
+/**
+ * Writes entries `checkArchive` returned for `archive` into `target` (which must not exist),
+ * without `root/` in front — for a caller that looked inside the archive first (a backup's
+ * manifest) and should not unpack it twice.
+ */
+export function extractChecked(archive: Archive, entries: readonly ArchiveEntry[], target: string, root = ""): string[] {
   if (existsSync(target)) throw new Error(`${target} already exists`);
   mkdirSync(target, { recursive: true });
   const written: string[] = [];

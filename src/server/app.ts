@@ -29,6 +29,7 @@ import { versionApi } from "./api/version.ts";
 import { webcamApi } from "./api/webcam.ts";
 import { timelapseApi } from "./api/timelapse.ts";
 import { diagnosticsApi } from "./api/diagnostics.ts";
+import { backupsApi } from "./api/backups.ts";
 import { uiDiagnostics } from "./ui/diagnostics.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
@@ -76,6 +77,7 @@ export function createApp(ctx: AppContext) {
     .use(webcamApi(ctx))
     .use(timelapseApi(ctx))
     .use(diagnosticsApi(ctx))
+    .use(backupsApi(ctx))
     .use(uiRoutes(ctx))
     .use(printerLinkUi(ctx))
     .use(uiJobs(ctx))
