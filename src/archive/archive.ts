@@ -186,15 +186,16 @@ function openTar(tar: Uint8Array, limits: ArchiveLimits): Archive {
 }
 
 function parsePax(body: Uint8Array): Record<string, string> {
+  // Record lengths count bytes (names are UTF-8), so the records are cut from the bytes.
   const out: Record<string, string> = {};
-  const text = new TextDecoder().decode(body);
+  const decoder = new TextDecoder();
   let i = 0;
-  while (i < text.length) {
-    const space = text.indexOf(" ", i);
+  while (i < body.length) {
+    const space = body.indexOf(0x20, i);
     if (space < 0) break;
-    const len = Number(text.slice(i, space));
-    if (!Number.isInteger(len) || len <= 0) break;
-    const record = text.slice(space + 1, i + len - 1);
+    const len = Number(decoder.decode(body.subarray(i, space)));
+    if (!Number.isInteger(len) || len <= 0 || i + len > body.length) break;
+    const record = decoder.decode(body.subarray(space + 1, i + len - 1));
     const eq = record.indexOf("=");
     if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
     i += len;

@@ -6,7 +6,7 @@
  * A restore refuses while a host runs on the data folder; it checks the whole backup first, and
  * keeps what it replaces in `<data-dir>/before-restore-<time>/`.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
@@ -16,7 +16,7 @@ import { findRunning } from "../update/running.ts";
 import { VERSION } from "../version.ts";
 import { createBackup } from "./create.ts";
 import { BackupError } from "./problem.ts";
-import { applyStagedRestore, BACKUP_LIMITS, stageRestore } from "./restore.ts";
+import { applyStagedRestore, BACKUP_LIMITS, restoreDir, stageRestore } from "./restore.ts";
 import { backupName } from "./service.ts";
 
 export const BACKUP_HELP = `Usage:
@@ -118,8 +118,6 @@ export async function restoreCli(args: string[], ask: (question: string) => Prom
     if (!values.yes) {
       const answer = await ask(`Replace the database, files, plugins and quirks in ${dataDir} with it? What is there now is kept in ${dataDir}/before-restore-<time>/. [y/N] `);
       if (!/^y(es)?$/i.test(answer.trim())) {
-        const { rmSync } = await import("node:fs");
-        const { restoreDir } = await import("./restore.ts");
         rmSync(restoreDir(dataDir), { recursive: true, force: true });
         console.log("Nothing was changed.");
         return 1;

@@ -27,3 +27,6 @@ export const BackupManifestSchema = v.object({
 export type BackupManifest = v.InferOutput<typeof BackupManifestSchema>;
 
 export const MANIFEST_ENTRY = "manifest.json";
+
+/** A moment as it appears in backup and kept-aside folder names: `20260123-093000` (UTC). */
+export const fileStamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);

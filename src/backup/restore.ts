@@ -20,7 +20,7 @@ import { DATABASE_FILE } from "../db/database.ts";
 import { readJson, writeJsonAtomic } from "../update/handover.ts";
 import { asBackupError } from "./create.ts";
 import { partNames, partOf } from "./contents.ts";
-import { BackupManifestSchema, MANIFEST_ENTRY, PARTS, type BackupManifest } from "./manifest.ts";
+import { BackupManifestSchema, fileStamp, MANIFEST_ENTRY, PARTS, type BackupManifest } from "./manifest.ts";
 import { BackupError } from "./problem.ts";
 
 /**
@@ -185,7 +185,7 @@ export function applyStagedRestore(dataDir: string, now: number): { manifest: Ba
 
 /** `<data-dir>/before-restore-<YYYYmmdd-HHMMSS>` (with a number when taken). */
 function asideFolder(dataDir: string, now: number): string {
-  const stamp = new Date(now).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  const stamp = fileStamp(now);
   let path = join(dataDir, `before-restore-${stamp}`);
   for (let i = 2; existsSync(path); i++) path = join(dataDir, `before-restore-${stamp}-${i}`);
   return path;

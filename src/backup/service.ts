@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { migrations } from "../db/migrations/index.ts";
 import type { PrinterManager } from "../printers/manager.ts";
 import { createBackup, type CreatedBackup } from "./create.ts";
-import type { BackupManifest } from "./manifest.ts";
+import { fileStamp, type BackupManifest } from "./manifest.ts";
 import { BackupError } from "./problem.ts";
 import { restorePending, stageRestore } from "./restore.ts";
 
@@ -33,7 +33,7 @@ export interface BackupServiceOptions {
 /** `layerline-backup-20260123-093000.tar.gz`: what this host names its backups and accepts back. */
 const NAME = /^layerline-backup-[0-9]{8}-[0-9]{6}(-[0-9]+)?\.tar\.gz$/;
 
-export const backupName = (now: number, n = 1) => `layerline-backup-${new Date(now).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}${n > 1 ? `-${n}` : ""}.tar.gz`;
+export const backupName = (now: number, n = 1) => `layerline-backup-${fileStamp(now)}${n > 1 ? `-${n}` : ""}.tar.gz`;
 
 export class BackupService {
   readonly dir: string;

@@ -4,14 +4,11 @@
  */
 import { Elysia } from "elysia";
 import { backupList, backupsPage, restoreAccepted } from "../../../views/backups.ts";
-import { toast } from "../../../views/dashboard.ts";
 import { backupAction, uploadedBackup } from "../api/backups.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { pageSession } from "./page-session.ts";
-import { htmlResponse } from "./routes.ts";
-
-const toastResponse = (message: string, hint = "") => htmlResponse(toast("error", message, hint), { "HX-Retarget": "#toasts", "HX-Reswap": "beforeend" });
+import { htmlResponse, toastResponse } from "./routes.ts";
 
 export function uiBackups(ctx: AppContext) {
   const backups = ctx.backups;
