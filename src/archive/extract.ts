@@ -2,7 +2,7 @@
  * Unpacking a checked archive into a folder: nothing is written unless every entry passed
  * `checkArchive`, and the target must be a new folder, so a failed unpack removes it whole.
  */
-import { mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { checkArchive, commonRoot, openArchive, type Archive, type ArchiveEntry, type ArchiveLimits, DEFAULT_LIMITS } from "./archive.ts";
 
@@ -34,7 +34,13 @@ export function extractChecked(archive: Archive, entries: readonly ArchiveEntry[
       if (e.type === "directory") mkdirSync(abs, { recursive: true });
       else {
         mkdirSync(dirname(abs), { recursive: true });
-        writeFileSync(abs, archive.read(e.path), { mode: 0o644 });
+        // In pieces: a large file of an archive read from disk never sits in memory whole.
+        const fd = openSync(abs, "w", 0o644);
+        try {
+          for (const chunk of archive.chunks(e.path)) for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done);
+        } finally {
+          closeSync(fd);
+        }
         written.push(rel);
       }
     }

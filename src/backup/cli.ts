@@ -16,7 +16,7 @@ import { findRunning } from "../update/running.ts";
 import { VERSION } from "../version.ts";
 import { createBackup } from "./create.ts";
 import { BackupError } from "./problem.ts";
-import { applyStagedRestore, BACKUP_LIMITS, restoreDir, stageRestore } from "./restore.ts";
+import { applyStagedRestore, restoreDir, stageRestore } from "./restore.ts";
 import { backupName } from "./service.ts";
 
 export const BACKUP_HELP = `Usage:
@@ -101,10 +101,6 @@ export async function restoreCli(args: string[], ask: (question: string) => Prom
     console.error(`There is no file ${file}.`);
     return 1;
   }
-  if (statSync(file).size > BACKUP_LIMITS.maxTotalBytes + 1024 * 1024) {
-    console.error(`${file} is ${statSync(file).size} bytes; a backup to restore may be at most ${BACKUP_LIMITS.maxTotalBytes}.`);
-    return 1;
-  }
   try {
     prepareDataDir(dataDir);
   } catch (e) {
@@ -113,7 +109,7 @@ export async function restoreCli(args: string[], ask: (question: string) => Prom
   }
   try {
     // Checked and unpacked aside first: a refused backup changes nothing.
-    const manifest = stageRestore(dataDir, await Bun.file(file).bytes(), migrations.length);
+    const manifest = await stageRestore(dataDir, file, migrations.length);
     console.log(`${file}: a backup made by Layerline ${manifest.layerline} on ${manifest.createdAt} (${manifest.includes.join(", ")}, ${manifest.entries} files).`);
     if (!values.yes) {
       const answer = await ask(`Replace the database, files, plugins and quirks in ${dataDir} with it? What is there now is kept in ${dataDir}/before-restore-<time>/. [y/N] `);

@@ -11,11 +11,12 @@
  *    (`restore/apply.json`) lets a start interrupted half-way finish the same move.
  */
 import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
-import { ArchiveError, checkArchive, openArchive, type Archive, type ArchiveEntry, type ArchiveLimits } from "../archive/archive.ts";
+import { ArchiveError, checkArchive, type Archive, type ArchiveEntry, type ArchiveLimits } from "../archive/archive.ts";
 import { extractChecked } from "../archive/extract.ts";
+import { openArchiveFile, type FileArchive } from "../archive/file.ts";
 import { DATABASE_FILE } from "../db/database.ts";
 import { readJson, writeJsonAtomic } from "../update/handover.ts";
 import { asBackupError } from "./create.ts";
@@ -24,16 +25,17 @@ import { BackupManifestSchema, fileStamp, MANIFEST_ENTRY, PARTS, type BackupMani
 import { BackupError } from "./problem.ts";
 
 /**
- * How big a backup may be to restore: the reader holds the unpacked archive in memory, so this
- * bounds the memory a restore takes (and a gzip bomb's).
+ * How big a backup may be to restore. The archive is read from disk (never whole in memory), so
+ * the bound is there against gzip bombs; free disk space is checked before anything is unpacked.
  */
 export const BACKUP_LIMITS: ArchiveLimits = {
-  maxTotalBytes: 2 * 1024 ** 3,
-  maxFileBytes: 2 * 1024 ** 3,
-  maxEntries: 200_000,
+  maxTotalBytes: 256 * 1024 ** 3,
+  maxFileBytes: 64 * 1024 ** 3,
+  maxEntries: 500_000,
 };
 
 const SQLITE_HEADER = "SQLite format 3\0";
+const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 export const restoreDir = (dataDir: string) => join(dataDir, "restore");
 const stagedDir = (dataDir: string) => join(restoreDir(dataDir), "staged");
@@ -41,31 +43,54 @@ const journalFile = (dataDir: string) => join(restoreDir(dataDir), "apply.json")
 
 export interface CheckedBackup {
   manifest: BackupManifest;
-  archive: Archive;
   entries: ArchiveEntry[];
+  /** Bytes the files take once unpacked. */
+  bytes: number;
+}
+
+const USE_ORIGINAL = "Use a .tar.gz made by Layerline's backup, unchanged and downloaded completely.";
+
+/**
+ * Opens the backup in `file` through the untrusting reader (unpacking gzip into `scratchDir`)
+ * and checks it. Throws a {@link BackupError}; close the archive once done.
+ */
+export async function openBackup(file: string, knownSchema: number, scratchDir: string, limits: ArchiveLimits = BACKUP_LIMITS): Promise<CheckedBackup & { archive: FileArchive }> {
+  let archive: FileArchive;
+  try {
+    archive = await openArchiveFile(file, limits, scratchDir);
+  } catch (e) {
+    throw archiveProblem(e, limits);
+  }
+  try {
+    return { ...checkBackup(archive, knownSchema, limits), archive };
+  } catch (e) {
+    archive.close();
+    throw e;
+  }
+}
+
+function archiveProblem(e: unknown, limits: ArchiveLimits): unknown {
+  if (!(e instanceof ArchiveError)) return asBackupError(e, "the backup was not read, nothing was changed");
+  const large = e.code === "too_large" || e.code === "too_many_entries";
+  const hint = large ? `A backup to restore may unpack to at most ${limits.maxTotalBytes} bytes and hold at most ${limits.maxEntries} entries.` : USE_ORIGINAL;
+  return new BackupError(large ? "too_large" : "invalid_archive", `This is not a usable backup: ${e.message}`, hint);
 }
 
 /**
- * Everything about a backup's bytes that can be checked without writing: the archive is sound
+ * Everything about an opened backup that can be checked without writing: the archive is sound
  * and safe, it holds only a backup's parts, its manifest is valid, its schema is not newer than
  * `knownSchema`, and its database is an SQLite file. Throws a {@link BackupError}.
  */
-export function checkBackup(bytes: Uint8Array, knownSchema: number, limits: ArchiveLimits = BACKUP_LIMITS): CheckedBackup {
-  let archive: Archive;
+export function checkBackup(archive: Archive, knownSchema: number, limits: ArchiveLimits = BACKUP_LIMITS): CheckedBackup {
   let entries: ArchiveEntry[];
   try {
-    archive = openArchive(bytes, limits);
     entries = checkArchive(archive, limits);
   } catch (e) {
-    if (!(e instanceof ArchiveError)) throw e;
-    const hint = e.code === "too_large" ? `A backup to restore may unpack to at most ${limits.maxTotalBytes} bytes.` : "Use a .tar.gz made by Layerline's backup, downloaded completely.";
-    throw new BackupError(e.code === "too_large" || e.code === "too_many_entries" ? "too_large" : "invalid_archive", `This is not a usable backup: ${e.message}`, hint);
+    throw archiveProblem(e, limits);
   }
-  if (archive.format !== "tar") throw new BackupError("invalid_archive", "This is a zip archive; a Layerline backup is a .tar.gz.", "Use a .tar.gz made by Layerline's backup.");
+  if (archive.format !== "tar") throw new BackupError("invalid_archive", "This is a zip archive; a Layerline backup is a .tar.gz.", USE_ORIGINAL);
   for (const e of entries) {
-    if (!partOf(e.path)) {
-      throw new BackupError("unexpected_entry", `The archive holds "${e.path}", which is no part of a Layerline backup.`, "Use a .tar.gz made by Layerline's backup, unchanged.");
-    }
+    if (!partOf(e.path)) throw new BackupError("unexpected_entry", `The archive holds "${e.path}", which is no part of a Layerline backup.`, USE_ORIGINAL);
   }
   const manifest = readManifest(archive, entries);
   if (manifest.schema > knownSchema) {
@@ -76,42 +101,48 @@ export function checkBackup(bytes: Uint8Array, knownSchema: number, limits: Arch
     );
   }
   const db = entries.find((e) => e.path === DATABASE_FILE && e.type === "file");
-  if (!db) throw new BackupError("invalid_database", `The backup holds no database (${DATABASE_FILE}).`, "Use a .tar.gz made by Layerline's backup.");
-  const head = new TextDecoder().decode(archive.read(db.path).subarray(0, SQLITE_HEADER.length));
-  if (head !== SQLITE_HEADER) throw new BackupError("invalid_database", `The backup's ${DATABASE_FILE} is not an SQLite database.`, "Use a .tar.gz made by Layerline's backup, unchanged.");
-  return { manifest, archive, entries };
+  if (!db) throw new BackupError("invalid_database", `The backup holds no database (${DATABASE_FILE}).`, USE_ORIGINAL);
+  const first = archive.chunks(db.path, SQLITE_HEADER.length)[Symbol.iterator]().next();
+  const head = first.done ? "" : new TextDecoder().decode(first.value);
+  if (head !== SQLITE_HEADER) throw new BackupError("invalid_database", `The backup's ${DATABASE_FILE} is not an SQLite database.`, USE_ORIGINAL);
+  return { manifest, entries, bytes: entries.reduce((sum, e) => sum + e.size, 0) };
 }
 
 function readManifest(archive: Archive, entries: readonly ArchiveEntry[]): BackupManifest {
-  if (!entries.some((e) => e.path === MANIFEST_ENTRY && e.type === "file")) {
-    throw new BackupError("invalid_manifest", `The archive has no ${MANIFEST_ENTRY}: it is not a Layerline backup.`, "Use a .tar.gz made by Layerline's backup.");
-  }
+  const entry = entries.find((e) => e.path === MANIFEST_ENTRY && e.type === "file");
+  if (!entry) throw new BackupError("invalid_manifest", `The archive has no ${MANIFEST_ENTRY}: it is not a Layerline backup.`, USE_ORIGINAL);
+  if (entry.size > MAX_MANIFEST_BYTES) throw new BackupError("invalid_manifest", `The backup's ${MANIFEST_ENTRY} is ${entry.size} bytes; a manifest is small.`, USE_ORIGINAL);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(archive.read(MANIFEST_ENTRY)));
   } catch (e) {
-    throw new BackupError("invalid_manifest", `The backup's ${MANIFEST_ENTRY} is not valid JSON (${(e as Error).message}).`, "Use a .tar.gz made by Layerline's backup, unchanged.");
+    throw new BackupError("invalid_manifest", `The backup's ${MANIFEST_ENTRY} is not valid JSON (${(e as Error).message}).`, USE_ORIGINAL);
   }
   const parsed = v.safeParse(BackupManifestSchema, json);
   if (!parsed.success) {
     const issue = parsed.issues[0];
-    throw new BackupError("invalid_manifest", `The backup's ${MANIFEST_ENTRY} is invalid: ${v.getDotPath(issue) ?? "manifest"}: ${issue.message}.`, "Use a .tar.gz made by Layerline's backup, unchanged.");
+    throw new BackupError("invalid_manifest", `The backup's ${MANIFEST_ENTRY} is invalid: ${v.getDotPath(issue) ?? "manifest"}: ${issue.message}.`, USE_ORIGINAL);
   }
   return parsed.output;
 }
 
 /**
- * Checks a backup and unpacks it into `<data-dir>/restore/staged/` (replacing one staged before),
- * to be applied by {@link applyStagedRestore}. The data folder's own contents are not touched.
+ * Checks the backup in `file` and unpacks it into `<data-dir>/restore/staged/` (replacing one
+ * staged before), to be applied by {@link applyStagedRestore}. The data folder's own contents
+ * are not touched; a refused backup leaves nothing behind.
  */
-export function stageRestore(dataDir: string, bytes: Uint8Array, knownSchema: number): BackupManifest {
-  const { manifest, archive, entries } = checkBackup(bytes, knownSchema);
+export async function stageRestore(dataDir: string, file: string, knownSchema: number): Promise<BackupManifest> {
   if (existsSync(journalFile(dataDir))) {
     throw new BackupError("busy", "A restore is being applied to this data folder.", "Start Layerline once so it finishes, then try again.");
   }
+  mkdirSync(restoreDir(dataDir), { recursive: true });
+  const { manifest, entries, archive, bytes } = await openBackup(file, knownSchema, restoreDir(dataDir));
   const incoming = join(restoreDir(dataDir), `incoming-${crypto.randomUUID().slice(0, 8)}`);
   try {
-    mkdirSync(restoreDir(dataDir), { recursive: true });
+    const free = freeBytes(restoreDir(dataDir));
+    if (bytes > free) {
+      throw new BackupError("no_space", `The backup unpacks to ${bytes} bytes, but only ${free} are free on the data folder's disk; nothing was changed.`, "Free some space (old G-code files, timelapses, other backups) and try again.");
+    }
     extractChecked(archive, entries, incoming);
     checkDatabase(join(incoming, DATABASE_FILE), manifest);
     rmSync(stagedDir(dataDir), { recursive: true, force: true });
@@ -119,8 +150,15 @@ export function stageRestore(dataDir: string, bytes: Uint8Array, knownSchema: nu
   } catch (e) {
     rmSync(incoming, { recursive: true, force: true });
     throw asBackupError(e, "the backup was not unpacked, nothing was changed");
+  } finally {
+    archive.close();
   }
   return manifest;
+}
+
+function freeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
 }
 
 /** The unpacked database opens, passes SQLite's quick check and has the manifest's schema. */

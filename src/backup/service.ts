@@ -8,10 +8,10 @@ import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { migrations } from "../db/migrations/index.ts";
 import type { PrinterManager } from "../printers/manager.ts";
-import { createBackup, type CreatedBackup } from "./create.ts";
+import { asBackupError, createBackup, type CreatedBackup } from "./create.ts";
 import { fileStamp, type BackupManifest } from "./manifest.ts";
 import { BackupError } from "./problem.ts";
-import { restorePending, stageRestore } from "./restore.ts";
+import { restoreDir, restorePending, stageRestore } from "./restore.ts";
 
 export interface BackupInfo {
   name: string;
@@ -99,17 +99,28 @@ export class BackupService {
   }
 
   /**
-   * Checks and stages `bytes` as the backup to restore, then restarts the host to apply it.
-   * Refused (nothing changed) while a printer prints, or when the backup is unusable.
+   * Receives an uploaded backup into a file of the data folder (`receive` writes it there), checks
+   * and stages it, then restarts the host to apply it. Refused (nothing changed, the upload
+   * removed) while a printer prints, or when the backup is unusable.
    */
-  async restore(bytes: Uint8Array): Promise<{ manifest: BackupManifest; restarting: boolean }> {
+  async restore(receive: (file: string) => Promise<void>): Promise<{ manifest: BackupManifest; restarting: boolean }> {
     this.refuseWhilePrinting();
     if (this.restoring) throw new BackupError("busy", "A restore is being checked right now.", "Wait for it to finish.");
     this.restoring = true;
+    const upload = join(restoreDir(this.options.dataDir), `upload-${crypto.randomUUID().slice(0, 8)}.tar.gz`);
     let manifest: BackupManifest;
     try {
-      manifest = stageRestore(this.options.dataDir, bytes, migrations.length);
+      mkdirSync(restoreDir(this.options.dataDir), { recursive: true });
+      try {
+        await receive(upload);
+      } catch (e) {
+        throw asBackupError(e, "the upload was not stored, nothing was changed");
+      }
+      // A print may have started while the upload came in.
+      this.refuseWhilePrinting();
+      manifest = await stageRestore(this.options.dataDir, upload, migrations.length);
     } finally {
+      rmSync(upload, { force: true });
       this.restoring = false;
     }
     const restart = this.options.restart;

@@ -22,6 +22,7 @@ import { routeEntry, writePlugin } from "../plugins/helpers.ts";
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const GCODE = "; a part\nG28\nG1 X10 Y10 Z0.2 F1200\nG1 X20 E1\n".repeat(200);
 const QUIRK = JSON.stringify({ note: "my own quirks file" });
+const BIG = `; big\n${"G1 X1 Y1 E0.1 ; filler line\n".repeat(100_000)}`;
 const MAKER = { username: "maker", password: "maker's long password" };
 
 let root: string;
@@ -72,6 +73,8 @@ beforeAll(async () => {
   expect((await host.api(`/api/v1/printers/${printerId}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "Workshop Ender" }) })).status).toBe(200);
   expect((await upload(host, "bracket.gcode", GCODE, "parts")).status).toBe(201);
   expect((await upload(host, "top.gcode", "G28\n")).status).toBe(201);
+  // Larger than the pieces the archive is written and unpacked in.
+  expect((await upload(host, "big.gcode", BIG, "parts")).status).toBe(201);
   // Never in a backup: logs, caches, an upload in progress.
   mkdirSync(join(dataDir, "logs"), { recursive: true });
   writeFileSync(join(dataDir, "logs", "serial-x.jsonl"), "{}\n");
@@ -169,6 +172,7 @@ describe("restoring", () => {
       expect((await (await admin("/api/v1/printers")).json()).printers.map((p: any) => p.name)).toEqual(["Workshop Ender"]);
       expect(await (await admin("/api/v1/files/parts/bracket.gcode/content")).text()).toBe(GCODE);
       expect(readFileSync(join(fresh, "files", "parts", "bracket.gcode"), "utf8")).toBe(GCODE);
+      expect(readFileSync(join(fresh, "files", "parts", "big.gcode"), "utf8")).toBe(BIG);
       expect(readFileSync(join(fresh, "firmware-quirks", "mine.json"), "utf8")).toBe(QUIRK);
       expect(await (await admin("/api/v1/plugins/backup-probe/value")).json()).toEqual({ value: "still here" });
     } finally {
@@ -211,23 +215,23 @@ describe("restoring", () => {
       expect(body.error.message.length).toBeGreaterThan(10);
       if (code === "newer_schema") expect(body.error.hint).toContain("Update Layerline to 99.0.0");
     }
-    expect(existsSync(join(host.dataDir, "restore", "staged"))).toBe(false);
+    // No upload, scratch .tar or half-unpacked folder is left behind.
+    expect(readdirSync(join(host.dataDir, "restore"))).toEqual([]);
     expect(readdirSync(host.dataDir).filter((n) => n.startsWith("before-restore"))).toEqual([]);
     expect(await state(host)).toEqual(before);
   });
 
-  test("a gzip bomb is refused by the reader's bounds", async () => {
-    const { checkBackup } = await import("../../src/backup/restore.ts");
-    const big = makeTar([{ path: "manifest.json", content: "{}" }, { path: "files/huge.gcode", content: new Uint8Array(4 * 1024 * 1024) }], { gzip: true });
-    expect(big.length).toBeLessThan(64 * 1024);
-    const error = (() => {
-      try {
-        checkBackup(big, migrations.length, { maxTotalBytes: 1024 * 1024, maxFileBytes: 1024 * 1024, maxEntries: 100 });
-      } catch (e) {
-        return e as BackupError;
-      }
-    })();
-    expect(error?.code).toBe("too_large");
+  test("a gzip bomb is refused by the reader's bounds, and its scratch file removed", async () => {
+    const { openBackup } = await import("../../src/backup/restore.ts");
+    const scratch = join(root, "bomb");
+    mkdirSync(scratch);
+    const bomb = join(scratch, "bomb.tar.gz");
+    writeFileSync(bomb, makeTar([{ path: "manifest.json", content: "{}" }, { path: "files/huge.gcode", content: new Uint8Array(8 * 1024 * 1024) }], { gzip: true }));
+    expect(Bun.file(bomb).size).toBeLessThan(64 * 1024);
+    const error = await openBackup(bomb, migrations.length, scratch, { maxTotalBytes: 1024 * 1024, maxFileBytes: 1024 * 1024, maxEntries: 10 }).catch((e) => e);
+    expect(error).toBeInstanceOf(BackupError);
+    expect(error.code).toBe("too_large");
+    expect(readdirSync(scratch)).toEqual(["bomb.tar.gz"]);
   });
 
   test("the API refuses a restore while a printer prints", async () => {

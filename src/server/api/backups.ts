@@ -6,7 +6,8 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { BackupError } from "../../backup/problem.ts";
-import { BACKUP_LIMITS } from "../../backup/restore.ts";
+import { open } from "node:fs/promises";
+import { boundaryOf, chunksOf, MultipartError, readMultipart } from "../../files/multipart.ts";
 import type { BackupService } from "../../backup/service.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError, parseBody } from "../errors.ts";
@@ -23,29 +24,37 @@ export async function backupAction<T>(action: () => T | Promise<T>): Promise<T> 
   }
 }
 
-const UPLOAD_HINT = 'Send the .tar.gz as the body (curl --data-binary @backup.tar.gz -H "content-type: application/gzip") or as the form field "file".';
+const UPLOAD_HINT = 'Send the .tar.gz as the body (curl --data-binary @backup.tar.gz -H "content-type: application/gzip") or as the form field "file" (curl -F file=@backup.tar.gz).';
 
-/** The uploaded backup's bytes: the raw body, or a multipart form's "file". */
-export async function uploadedBackup(request: Request): Promise<Uint8Array> {
-  const length = Number(request.headers.get("content-length"));
-  const max = BACKUP_LIMITS.maxTotalBytes + 1024 * 1024;
-  if (Number.isFinite(length) && length > max) throw new ApiError(413, "too_large", `The upload is ${length} bytes; a backup to restore may be at most ${max}.`);
-  const type = request.headers.get("content-type") ?? "";
-  let bytes: Uint8Array;
-  if (type.includes("multipart/form-data")) {
-    let file: FormDataEntryValue | null;
-    try {
-      file = (await request.formData()).get("file");
-    } catch {
-      throw new ApiError(400, "invalid_body", "The upload could not be read as a form.", UPLOAD_HINT);
+/**
+ * Streams the uploaded backup into `file`: the raw body, or a multipart form's "file" — never
+ * the whole upload in memory (a backup may be gigabytes).
+ */
+export async function receiveBackup(request: Request, file: string): Promise<void> {
+  if (!request.body) throw new ApiError(400, "invalid_request", "No backup was sent.", UPLOAD_HINT);
+  const out = await open(file, "w", 0o600);
+  let bytes = 0;
+  const sink = { write: async (chunk: Uint8Array) => void ((bytes += chunk.length), await out.write(chunk)) };
+  try {
+    const boundary = boundaryOf(request.headers.get("content-type"));
+    if (boundary) {
+      let found = false;
+      try {
+        await readMultipart(chunksOf(request.body), boundary, {
+          part: (h) => (h.name === "file" && h.filename !== null && !found ? ((found = true), sink) : null),
+        });
+      } catch (e) {
+        if (e instanceof MultipartError) throw new ApiError(400, "invalid_body", `The upload could not be read as a form: ${e.message}.`, UPLOAD_HINT);
+        throw e;
+      }
+      if (!found) throw new ApiError(400, "invalid_request", 'The form has no file "file".', UPLOAD_HINT);
+    } else {
+      for await (const chunk of chunksOf(request.body)) await sink.write(chunk);
     }
-    if (!(file instanceof Blob)) throw new ApiError(400, "invalid_request", 'The form has no file "file".', UPLOAD_HINT);
-    bytes = new Uint8Array(await file.arrayBuffer());
-  } else {
-    bytes = new Uint8Array(await request.arrayBuffer());
+  } finally {
+    await out.close();
   }
-  if (bytes.length === 0) throw new ApiError(400, "invalid_request", "No backup was sent.", UPLOAD_HINT);
-  return bytes;
+  if (bytes === 0) throw new ApiError(400, "invalid_request", "No backup was sent (the upload is empty).", UPLOAD_HINT);
 }
 
 export function backupsApi(ctx: AppContext) {
@@ -74,8 +83,7 @@ export function backupsApi(ctx: AppContext) {
     .post(
       "/restore",
       async ({ request, set }) => {
-        const bytes = await uploadedBackup(request);
-        const result = await backupAction(() => backups.restore(bytes));
+        const result = await backupAction(() => backups.restore((file) => receiveBackup(request, file)));
         set.status = 202;
         return {
           ...result,

@@ -4,7 +4,7 @@
  */
 import { Elysia } from "elysia";
 import { backupList, backupsPage, restoreAccepted } from "../../../views/backups.ts";
-import { backupAction, uploadedBackup } from "../api/backups.ts";
+import { backupAction, receiveBackup } from "../api/backups.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { pageSession } from "./page-session.ts";
@@ -42,7 +42,7 @@ export function uiBackups(ctx: AppContext) {
       "/ui/backups/restore",
       ({ request }) =>
         act(async () => {
-          const { manifest, restarting } = await backups.restore(await uploadedBackup(request));
+          const { manifest, restarting } = await backups.restore((file) => receiveBackup(request, file));
           return htmlResponse(restoreAccepted(manifest, restarting));
         }),
       { parse: "none" },
