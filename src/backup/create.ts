@@ -104,6 +104,8 @@ function readSchema(file: string): number {
 /** A full or read-only disk in words (as the files area says it); other errors unchanged. */
 export function asBackupError(e: unknown, what: string): unknown {
   if (e instanceof BackupError) return e;
+  // SQLite says so in its own words (VACUUM INTO onto a full disk).
+  if ((e as { code?: unknown } | null)?.code === "SQLITE_FULL") return new BackupError("no_space", `The disk is full: ${what}.`, "Free some space (old G-code files, timelapses, other backups) and try again.");
   const mapped = diskError(e, what);
   if (mapped instanceof FileError && (mapped.code === "no_space" || mapped.code === "read_only")) return new BackupError(mapped.code, mapped.message, mapped.hint);
   return e;
