@@ -57,13 +57,22 @@ export async function receiveBackup(request: Request, file: string): Promise<voi
   if (bytes === 0) throw new ApiError(400, "invalid_request", "No backup was sent (the upload is empty).", UPLOAD_HINT);
 }
 
+/**
+ * A backup of a large files folder takes longer than the server's idle timeout (10 s) with no
+ * byte to send meanwhile: this request may stay quiet until it is done.
+ */
+export function noIdleTimeout(server: { timeout(request: Request, seconds: number): void } | null, request: Request): void {
+  server?.timeout(request, 0);
+}
+
 export function backupsApi(ctx: AppContext) {
   const backups: BackupService = ctx.backups;
   return new Elysia({ prefix: "/api/v1/backups" })
     .get("/", () => ({ ...backups.status(), backups: backups.list() }))
     .post(
       "/",
-      async ({ request, set }) => {
+      async ({ request, set, server }) => {
+        noIdleTimeout(server, request);
         let json: unknown = {};
         const text = await request.text();
         if (text.trim() !== "") {
@@ -82,7 +91,8 @@ export function backupsApi(ctx: AppContext) {
     )
     .post(
       "/restore",
-      async ({ request, set }) => {
+      async ({ request, set, server }) => {
+        noIdleTimeout(server, request);
         const result = await backupAction(() => backups.restore((file) => receiveBackup(request, file)));
         set.status = 202;
         return {

@@ -4,7 +4,7 @@
  */
 import { Elysia } from "elysia";
 import { backupList, backupsPage, restoreAccepted } from "../../../views/backups.ts";
-import { backupAction, receiveBackup } from "../api/backups.ts";
+import { backupAction, noIdleTimeout, receiveBackup } from "../api/backups.ts";
 import type { AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { pageSession } from "./page-session.ts";
@@ -24,8 +24,9 @@ export function uiBackups(ctx: AppContext) {
     .get("/settings/backup", ({ request }) => htmlResponse(backupsPage({ backups: backups.list(), restorePending: backups.status().restorePending }, pageSession(request))))
     .post(
       "/ui/backups/create",
-      ({ request }) =>
+      ({ request, server }) =>
         act(async () => {
+          noIdleTimeout(server, request);
           const form = new URLSearchParams(await request.text());
           await backups.create({ withTimelapses: form.get("withTimelapses") === "true" });
           return htmlResponse(backupList(backups.list()));
@@ -40,8 +41,9 @@ export function uiBackups(ctx: AppContext) {
     )
     .post(
       "/ui/backups/restore",
-      ({ request }) =>
+      ({ request, server }) =>
         act(async () => {
+          noIdleTimeout(server, request);
           const { manifest, restarting } = await backups.restore((file) => receiveBackup(request, file));
           return htmlResponse(restoreAccepted(manifest, restarting));
         }),
