@@ -47,6 +47,10 @@ import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
 import { BUILD_TIME, VERSION } from "./version.ts";
 import { WebcamService } from "./webcam/service.ts";
 import { TimelapseService } from "./timelapse/service.ts";
+import { applyStagedRestore } from "./backup/restore.ts";
+import { BackupService } from "./backup/service.ts";
+import { closeOnExecAll, execve } from "./update/exec.ts";
+import { EXIT_RESTART } from "./update/process-control.ts";
 
 export interface HostOptions {
   dataDir: string;
@@ -72,6 +76,11 @@ export interface HostOptions {
    * this process again in place (the CLI does; never in a host started inside another program).
    */
   mainThreadWatch?: { stuckMs: number };
+  /**
+   * Start this process again in place (execve, same pid) to apply a restore uploaded through the
+   * API (the CLI does; a host started inside another program applies it at its next start).
+   */
+  restartInPlace?: boolean;
   plugins?: {
     /** Folders of the bundled plugins (default: the embedded ones). */
     bundledDirs?: string[];
@@ -138,6 +147,7 @@ export interface Host {
   timelapse: TimelapseService;
   diagnostics: DiagnosticsService;
   recentLog: RecentLog;
+  backups: BackupService;
   stop(): Promise<void>;
 }
 
@@ -171,6 +181,12 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // An update may have left work for this start: settle it before the database is opened.
   const startup = takeStartupUpdate(options.dataDir, VERSION);
   settleBeforeStart(startup, options.dataDir, control, log);
+  // A restore checked and staged before this start (the API's, or an interrupted one) is applied
+  // before anything opens the database.
+  const restored = applyStagedRestore(options.dataDir, Date.now());
+  if (restored) {
+    log(`Restored the backup made by Layerline ${restored.manifest.layerline} on ${restored.manifest.createdAt}; what it replaced is kept in ${restored.aside}.`);
+  }
   try {
     return await openHost(options, log, control, startup, lock);
   } catch (e) {
@@ -325,6 +341,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const mqtt = new MqttBridge({ settings: new MqttSettings(settings), bus, printers, accounts, version: VERSION, log, ...options.mqtt });
   let url = "";
   let localToken = "";
+  // Assigned once the host listens; the backup service's restart calls it.
+  let stop: () => Promise<void> = async () => {};
   // Made here, once a listening host knows its URL (below); its checks read the parts above.
   const diagnostics = new DiagnosticsService({
     dataDir: options.dataDir,
@@ -343,7 +361,26 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     secrets: () => [localToken],
     probe: options.diagnostics?.probe,
   });
-  const app = createApp({ diagnostics, mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  const backups = new BackupService({
+    dataDir: options.dataDir,
+    db,
+    printers,
+    version: VERSION,
+    log,
+    restart: options.restartInPlace
+      ? async () => {
+          log("Restarting to restore the backup…");
+          await stop();
+          // Same program, same arguments: the next start applies the staged restore.
+          closeOnExecAll();
+          const command = thisCommand();
+          const error = execve(command.execPath, command.argv, process.env);
+          log(`Could not restart Layerline (${error}); exiting with code ${EXIT_RESTART} for the supervisor (the restore is applied at the next start).`);
+          control.exit(EXIT_RESTART);
+        }
+      : null,
+  });
+  const app = createApp({ backups, diagnostics, mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory. Elysia
     // asks for SO_REUSEPORT by default: a second Layerline on the port would then silently share
@@ -392,7 +429,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   if (options.update?.firstCheckDelayMs !== undefined) update.startPeriodicChecks(options.update.firstCheckDelayMs);
   diagnostics.start(options.diagnostics?.firstDelayMs ?? DIAGNOSTICS_FIRST_MS, options.diagnostics?.intervalMs ?? DIAGNOSTICS_INTERVAL_MS);
   let stopping: Promise<void> | undefined;
-  const stop = () =>
+  stop = () =>
     (stopping ??= (async () => {
       update.stop();
       diagnostics.stop();
@@ -428,6 +465,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     timelapse,
     diagnostics,
     recentLog: options.recentLog!,
+    backups,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

@@ -83,6 +83,7 @@ const SETTINGS_PAGES = [
   { path: "/settings/update", title: "Updates" },
   { path: "/settings/mqtt", title: "MQTT" },
   { path: "/settings/diagnostics", title: "Diagnostics" },
+  { path: "/settings/backup", title: "Backup" },
 ] as const;
 type SettingsPath = (typeof SETTINGS_PAGES)[number]["path"];
 
