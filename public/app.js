@@ -234,6 +234,24 @@
     e.preventDefault();
     step(form, e.key === "ArrowRight" ? 1 : -1);
   });
+  // The viewer's own page keeps the person's choices in its address (views/layer-view.ts
+  // viewerPageUrl), so a reload shows what they left: its layer, Follow the print, travel, zoom.
+  const remember = (form) => {
+    const place = form && form.querySelector('input[name="place"]');
+    if (!place || place.value !== "page") return;
+    const url = new URL(location.href);
+    const q = url.searchParams;
+    const set = (name, value) => (value === null ? q.delete(name) : q.set(name, value));
+    const field = (name) => form.querySelector(`input[name="${name}"]`);
+    const box = (name) => form.querySelector(`input[type="checkbox"][name="${name}"]`);
+    if (field("printer")) set("printer", field("printer").value);
+    if (field("layer")) set("layer", field("layer").value);
+    set("follow", box("follow") && !box("follow").checked ? "0" : null);
+    for (const name of ["travel", "zoom"]) set(name, box(name) && box(name).checked ? "1" : null);
+    if (url.href !== location.href) window.history.replaceState(window.history.state, "", url);
+  };
+  // On "change" only (a slider let go, a box ticked, a step): dragging would replace the address too often.
+  document.addEventListener("change", (e) => remember(viewerOf(e.target)));
   document.addEventListener("htmx:afterSettle", () => {
     for (const form of document.querySelectorAll("form.layer-viewer")) {
       const view = form.querySelector(".layer-view[data-layer]");

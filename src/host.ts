@@ -15,6 +15,7 @@ import { createBus, type Bus } from "./events.ts";
 import { RecentLog } from "./diagnostics/recent-log.ts";
 import { DiagnosticsService, type DiagnosticsServiceOptions } from "./diagnostics/service.ts";
 import { FileStorage } from "./files/storage.ts";
+import { carried, lockDataDir, lockHolder, type DataDirLock } from "./host-lock.ts";
 import { JobService } from "./jobs/service.ts";
 import { HistoryStore } from "./jobs/history.ts";
 import { PrintQueue } from "./jobs/queue.ts";
@@ -46,6 +47,10 @@ import type { VirtualPrinterOptionsInput } from "./virtual/options.ts";
 import { BUILD_TIME, VERSION } from "./version.ts";
 import { WebcamService } from "./webcam/service.ts";
 import { TimelapseService } from "./timelapse/service.ts";
+import { applyStagedRestore } from "./backup/restore.ts";
+import { BackupService } from "./backup/service.ts";
+import { closeOnExecAll, execve } from "./update/exec.ts";
+import { EXIT_RESTART } from "./update/process-control.ts";
 
 export interface HostOptions {
   dataDir: string;
@@ -71,6 +76,11 @@ export interface HostOptions {
    * this process again in place (the CLI does; never in a host started inside another program).
    */
   mainThreadWatch?: { stuckMs: number };
+  /**
+   * Start this process again in place (execve, same pid) to apply a restore uploaded through the
+   * API (the CLI does; a host started inside another program applies it at its next start).
+   */
+  restartInPlace?: boolean;
   plugins?: {
     /** Folders of the bundled plugins (default: the embedded ones). */
     bundledDirs?: string[];
@@ -137,6 +147,7 @@ export interface Host {
   timelapse: TimelapseService;
   diagnostics: DiagnosticsService;
   recentLog: RecentLog;
+  backups: BackupService;
   stop(): Promise<void>;
 }
 
@@ -156,27 +167,53 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // A log the caller feeds itself (serve's console) is not fed twice.
   const log = options.recentLog ? base : (line: string) => (recentLog.add("log", line), base(line));
   options = { ...options, recentLog };
-  // Two hosts on one data folder would both drive its printers, queue and database; this process
-  // itself is there after an update's or the watchdog's re-exec (the same process).
-  const other = findRunning(options.dataDir);
-  if (other && other.pid !== process.pid) {
-    throw new HostInUseError(
-      `Layerline is already running with the data folder ${options.dataDir} (process ${other.pid}, ${other.url}). Stop it first (\`sudo systemctl stop layerline\` if it runs as the service), or give this one another --data-dir.`,
-    );
+  // Two hosts on one data folder would both drive its printers, queue and database: the lock is
+  // the kernel's answer, taken before anything is opened (this process itself already holds it
+  // after an update's or the watchdog's re-exec, and adopts it).
+  const lock = lockDataDir(options.dataDir);
+  // A Layerline from before the lock announces itself only in running.json.
+  const unlocked = lock && findRunning(options.dataDir);
+  if (!lock || (unlocked && unlocked.pid !== process.pid)) {
+    lock?.release();
+    throw new HostInUseError(await inUseMessage(options.dataDir));
   }
   const control = options.update?.control ?? processControl();
   // An update may have left work for this start: settle it before the database is opened.
   const startup = takeStartupUpdate(options.dataDir, VERSION);
   settleBeforeStart(startup, options.dataDir, control, log);
+  // A restore checked and staged before this start (the API's, or an interrupted one) is applied
+  // before anything opens the database.
+  const restored = applyStagedRestore(options.dataDir, Date.now());
+  if (restored) {
+    log(`Restored the backup made by Layerline ${restored.manifest.layerline} on ${restored.manifest.createdAt}; what it replaced is kept in ${restored.aside}.`);
+  }
   try {
-    return await openHost(options, log, control, startup);
+    return await openHost(options, log, control, startup, lock);
   } catch (e) {
     trialStartFailed(startup, options.dataDir, e as Error, control);
+    lock.release();
     throw e;
   }
 }
 
-async function openHost(options: HostOptions, log: (line: string) => void, control: ProcessControl, startup: StartupUpdate): Promise<Host> {
+/** How long a refused start waits for the other host to say where it answers (it may be starting too). */
+const ANNOUNCE_WAIT_MS = 5000;
+
+/** Names the host holding the data folder: its process at once, its address once it announced it. */
+async function inUseMessage(dataDir: string): Promise<string> {
+  const deadline = Date.now() + ANNOUNCE_WAIT_MS;
+  let running = findRunning(dataDir);
+  let holder = lockHolder(dataDir);
+  while (!(running && (holder === null || running.pid === holder)) && Date.now() < deadline) {
+    await Bun.sleep(100);
+    running = findRunning(dataDir);
+    holder = lockHolder(dataDir) ?? holder;
+  }
+  const who = running && (holder === null || running.pid === holder) ? `process ${running.pid}, ${running.url}` : holder !== null ? `process ${holder}, still starting` : "another process";
+  return `Layerline is already running with the data folder ${dataDir} (${who}). Stop it first (\`sudo systemctl stop layerline\` if it runs as the service), or give this one another --data-dir.`;
+}
+
+async function openHost(options: HostOptions, log: (line: string) => void, control: ProcessControl, startup: StartupUpdate, lock: DataDirLock): Promise<Host> {
   const db = openDatabase(options.dataDir);
   const settings = new SettingsStore(db);
   const bus = createBus();
@@ -304,6 +341,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   const mqtt = new MqttBridge({ settings: new MqttSettings(settings), bus, printers, accounts, version: VERSION, log, ...options.mqtt });
   let url = "";
   let localToken = "";
+  // Assigned once the host listens; the backup service's restart calls it.
+  let stop: () => Promise<void> = async () => {};
   // Made here, once a listening host knows its URL (below); its checks read the parts above.
   const diagnostics = new DiagnosticsService({
     dataDir: options.dataDir,
@@ -322,7 +361,26 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     secrets: () => [localToken],
     probe: options.diagnostics?.probe,
   });
-  const app = createApp({ diagnostics, mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  const backups = new BackupService({
+    dataDir: options.dataDir,
+    db,
+    printers,
+    version: VERSION,
+    log,
+    restart: options.restartInPlace
+      ? async () => {
+          log("Restarting to restore the backup…");
+          await stop();
+          // Same program, same arguments: the next start applies the staged restore.
+          closeOnExecAll();
+          const command = thisCommand();
+          const error = execve(command.execPath, command.argv, process.env);
+          log(`Could not restart Layerline (${error}); exiting with code ${EXIT_RESTART} for the supervisor (the restore is applied at the next start).`);
+          control.exit(EXIT_RESTART);
+        }
+      : null,
+  });
+  const app = createApp({ backups, diagnostics, mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory. Elysia
     // asks for SO_REUSEPORT by default: a second Layerline on the port would then silently share
@@ -341,7 +399,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   }
   if (options.mainThreadWatch) {
     // Started again as this process was started.
-    watch.start({ dataDir: options.dataDir, stuckMs: options.mainThreadWatch.stuckMs, streaming: printers.streaming, restart: thisCommand() });
+    watch.start({ dataDir: options.dataDir, stuckMs: options.mainThreadWatch.stuckMs, streaming: printers.streaming, restart: { ...thisCommand(), carry: carried() } });
   }
   // Plugins first, so every printer Worker starts with their serial hooks in place.
   await plugins.start();
@@ -371,7 +429,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   if (options.update?.firstCheckDelayMs !== undefined) update.startPeriodicChecks(options.update.firstCheckDelayMs);
   diagnostics.start(options.diagnostics?.firstDelayMs ?? DIAGNOSTICS_FIRST_MS, options.diagnostics?.intervalMs ?? DIAGNOSTICS_INTERVAL_MS);
   let stopping: Promise<void> | undefined;
-  const stop = () =>
+  stop = () =>
     (stopping ??= (async () => {
       update.stop();
       diagnostics.stop();
@@ -383,6 +441,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
       withdrawRunning(options.dataDir);
       await stopServices();
       db.close();
+      lock.release();
     })());
   return {
     url,
@@ -406,6 +465,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     timelapse,
     diagnostics,
     recentLog: options.recentLog!,
+    backups,
     routes: perMethod(app.routes).map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

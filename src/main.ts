@@ -38,6 +38,10 @@ Usage:
                                      check this host and say what is wrong and how to fix
                                      it; exit status 1 when a problem was found
                                      (see layerline doctor --help)
+  layerline backup [--data-dir PATH] [--output FILE] [--with-timelapses]
+                                     write everything of this host into one .tar.gz
+  layerline restore FILE [--data-dir PATH] [--yes]
+                                     put a backup back (see layerline backup --help)
   layerline replay TRACE.jsonl [--data-dir PATH]
                                      replay a flight-recorder trace through the
                                      protocol engine and against the virtual printer
@@ -103,6 +107,9 @@ async function main(argv: string[]): Promise<number> {
     } else if (command === "doctor") {
       const { DOCTOR_HELP } = await import("./diagnostics/cli.ts");
       console.log(DOCTOR_HELP);
+    } else if (command === "backup" || command === "restore") {
+      const { BACKUP_HELP } = await import("./backup/cli.ts");
+      console.log(BACKUP_HELP);
     } else if (command === "update" || command === "service") {
       const { UPDATE_HELP } = await import("./update/cli.ts");
       const { SERVICE_HELP } = await import("./update/service.ts");
@@ -149,6 +156,14 @@ async function main(argv: string[]): Promise<number> {
     case "doctor": {
       const { doctorCli } = await import("./diagnostics/cli.ts");
       return doctorCli(rest);
+    }
+    case "backup": {
+      const { backupCli } = await import("./backup/cli.ts");
+      return backupCli(rest);
+    }
+    case "restore": {
+      const { restoreCli } = await import("./backup/cli.ts");
+      return restoreCli(rest);
     }
     case "replay":
       return replay(rest);
@@ -250,6 +265,7 @@ async function serve(args: string[]): Promise<number> {
       printReadRate: options.printReadRate,
       extraPorts: options.extraPorts,
       trustedProxies: options.trustedProxies,
+      restartInPlace: true,
       mainThreadWatch: options.pluginHangSeconds > 0 ? { stuckMs: options.pluginHangSeconds * 1000 } : undefined,
       update: { publicKey, firstCheckDelayMs: FIRST_UPDATE_CHECK_MS },
       setupToken: values["setup-token"],

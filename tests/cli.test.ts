@@ -2,7 +2,7 @@
  * The command line: help, version, and clear messages for the usual mistakes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultDataDir } from "../src/config.ts";
@@ -126,6 +126,41 @@ describe("layerline CLI", () => {
     expect(again.out).toContain("is running");
     again.proc.kill("SIGINT");
     await again.proc.exited;
+  }, 60_000);
+
+  test("two Layerlines started at the same moment on one fresh data folder: exactly one runs, the other names it", async () => {
+    for (let round = 0; round < 6; round++) {
+      const data = join(dir, `race-${round}`);
+      const args = ["--port", "0", "--host", "127.0.0.1", "--data-dir", data];
+      const both = await Promise.all([serve(args), serve(args)]);
+      const running = both.filter((h) => h.out.includes("is running"));
+      try {
+        expect(running.length).toBe(1);
+        const refused = both.find((h) => h !== running[0])!;
+        expect(await refused.proc.exited).toBe(1);
+        const err = await new Response(refused.proc.stderr).text();
+        expect(err).toContain(`Layerline is already running with the data folder ${data} (process ${running[0]!.proc.pid}, http://127.0.0.1:`);
+      } finally {
+        for (const h of both) h.proc.kill("SIGINT");
+        await Promise.all(both.map((h) => h.proc.exited));
+      }
+    }
+  }, 120_000);
+
+  test("a Layerline killed with SIGKILL does not block the next start (its lock file stays, the lock does not)", async () => {
+    const data = join(dir, "killed");
+    const first = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", data]);
+    expect(first.out).toContain("is running");
+    first.proc.kill("SIGKILL");
+    await first.proc.exited;
+    expect(existsSync(join(data, "layerline.lock"))).toBe(true);
+    const again = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", data]);
+    try {
+      expect(again.out).toContain("is running");
+    } finally {
+      again.proc.kill("SIGINT");
+      await again.proc.exited;
+    }
   }, 60_000);
 
   test("a missing serial device is reported, and the host keeps running with the reason shown", async () => {

@@ -14,7 +14,7 @@ import type { Access } from "../src/server/auth/access.ts";
 import { formatBytes, formatDuration } from "./dashboard.ts";
 import { html, type Html } from "./html.ts";
 import { confirmStart } from "./job.ts";
-import { layout, viewerChangedListener, type PageSession } from "./layout.ts";
+import { layout, STREAM_IN_CONTENT, viewerChangedListener, type PageSession } from "./layout.ts";
 
 export interface PrinterChoice {
   record: PrinterRecord;
@@ -76,6 +76,7 @@ export function filesPage(entries: FileEntry[], folders: StoredFolder[], query: 
 </div>`,
     html``,
     session,
+    STREAM_IN_CONTENT,
   );
 }
 

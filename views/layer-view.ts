@@ -14,7 +14,7 @@
 import type { Box2, Polyline, Toolpath } from "../src/toolpath/toolpath.ts";
 import { formatDuration } from "./dashboard.ts";
 import { html, raw, type Html } from "./html.ts";
-import { layout, viewerChangedListener, type PageSession } from "./layout.ts";
+import { layout, STREAM_IN_CONTENT, viewerChangedListener, type PageSession } from "./layout.ts";
 
 /** Tool colours (T0, T1, …; repeating after eight). */
 export const TOOL_COLOURS = ["#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#bf3989", "#0a7a8a", "#57606a"];
@@ -273,7 +273,24 @@ export interface ViewerSetup {
   count: number;
   layer: number;
   place: ViewerPlace;
+  /** The viewer's own choices (default: as opened — following the print, no travel, no zoom). */
+  choices?: ViewerChoices;
 }
+
+/**
+ * What the person chose in a viewer. A viewer the server makes again in place (its file's layers
+ * changed or became known, it switched to the file its printer prints) keeps them, carried through
+ * its form; a viewer opened (Layers…, the page opened or reloaded) starts as `OPENED`.
+ */
+export interface ViewerChoices {
+  follow: boolean;
+  travel: boolean;
+  zoom: boolean;
+}
+
+export const OPENED: ViewerChoices = { follow: true, travel: false, zoom: false };
+
+const checked = (on: boolean) => (on ? " checked" : "");
 
 const PROGRESS_TRIGGER = "sse:layer-progress";
 
@@ -283,32 +300,39 @@ const PROGRESS_TRIGGER = "sse:layer-progress";
  * (after a short pause), or the print or the file's analysis moved on (`sse:layer-progress` from
  * the page's stream). `count` says which layers the controls were made for: when the server knows
  * others (the analysis ended) or the followed printer prints another file, it answers the whole
- * viewer (src/server/ui/layer-view.ts). Without layers it has no controls and follows the print.
+ * viewer (src/server/ui/layer-view.ts), with the person's choices (`v.choices`). Without layers it
+ * has no controls; the choices wait in hidden fields (as opened: following the print).
  */
 export function layerViewer(v: ViewerSetup, fragment: Html): Html {
   const close = v.place === "job" ? closeButton : "";
   if (!v.path) return html`<div class="layer-viewer">${close}${fragment}</div>`;
+  const c = v.choices ?? OPENED;
   const common = html`<input type="hidden" name="path" value="${v.path}">
   <input type="hidden" name="place" value="${v.place}">
   <input type="hidden" name="count" value="${v.count}">`;
   if (v.count === 0) {
-    return html`<form class="layer-viewer" hx-get="/ui/files/viewer/layer" hx-target="find .layer-view" hx-swap="outerHTML" hx-trigger="${PROGRESS_TRIGGER}" hx-sync="this:replace" hx-on:submit="event.preventDefault()">
+    // No controls yet: the choices wait in hidden fields for the viewer made when the layers are known.
+    return html`<form class="layer-viewer" autocomplete="off" hx-get="/ui/files/viewer/layer" hx-target="find .layer-view" hx-swap="outerHTML" hx-trigger="${PROGRESS_TRIGGER}" hx-sync="this:replace" hx-on:submit="event.preventDefault()">
   ${common}
-  <input type="hidden" name="follow" value="1">
+  ${c.follow ? html`<input type="hidden" name="follow" value="1">` : ""}
+  ${c.travel ? html`<input type="hidden" name="travel" value="1">` : ""}
+  ${c.zoom ? html`<input type="hidden" name="zoom" value="1">` : ""}
+  ${!c.follow && v.layer > 0 ? html`<input type="hidden" name="layer" value="${v.layer}">` : ""}
   ${close}
   ${fragment}
 </form>`;
   }
-  return html`<form class="layer-viewer" hx-get="/ui/files/viewer/layer" hx-target="find .layer-view" hx-swap="outerHTML" hx-trigger="change, input changed delay:150ms from:find input[type=range], ${PROGRESS_TRIGGER}" hx-sync="this:replace" hx-on:submit="event.preventDefault()">
+  // autocomplete="off": the browser restores no control state of its own on a reload; the server renders the choices (from the address).
+  return html`<form class="layer-viewer" autocomplete="off" hx-get="/ui/files/viewer/layer" hx-target="find .layer-view" hx-swap="outerHTML" hx-trigger="change, input changed delay:150ms from:find input[type=range], ${PROGRESS_TRIGGER}" hx-sync="this:replace" hx-on:submit="event.preventDefault()">
   ${common}
   <div class="layer-controls">
     <button type="button" data-step="-1" aria-label="Previous layer" title="Previous layer (←)">◀</button>
     <input type="range" name="layer" min="1" max="${v.count}" value="${v.layer}" aria-label="Layer">
     <button type="button" data-step="1" aria-label="Next layer" title="Next layer (→)">▶</button>
     <label>Layer <input type="number" class="layer-number" min="1" max="${v.count}" value="${v.layer}" aria-label="Layer number"> of ${v.count}</label>
-    <label><input type="checkbox" name="travel" value="1"> Travel moves</label>
-    <label><input type="checkbox" name="zoom" value="1"> Zoom to the print</label>
-    <label class="layer-follow"><input type="checkbox" name="follow" value="1" checked> Follow the print</label>
+    <label><input type="checkbox" name="travel" value="1"${raw(checked(c.travel))}> Travel moves</label>
+    <label><input type="checkbox" name="zoom" value="1"${raw(checked(c.zoom))}> Zoom to the print</label>
+    <label class="layer-follow"><input type="checkbox" name="follow" value="1"${raw(checked(c.follow))}> Follow the print</label>
     ${close}
   </div>
   ${fragment}
@@ -320,8 +344,12 @@ const closeButton = html`<button type="button" class="link layer-viewer-close" h
 /** The query of the viewer's page and of its stream: the file, and the printer it follows. */
 const viewerQuery = (path: string, printer: string | null) => `path=${encodeURIComponent(path)}${printer ? `&printer=${encodeURIComponent(printer)}` : ""}`;
 
-/** The viewer's own page's address. */
-export const viewerPageUrl = (path: string, printer: string | null) => `/files/viewer?${viewerQuery(path, printer)}`;
+/**
+ * The viewer's own page's address, with the person's choices that differ from a viewer opened
+ * (public/app.js keeps the address up to date as they change them, so a reload keeps them).
+ */
+export const viewerPageUrl = (path: string, printer: string | null, choices: ViewerChoices = OPENED) =>
+  `/files/viewer?${viewerQuery(path, printer)}${choices.follow ? "" : "&follow=0"}${choices.travel ? "&travel=1" : ""}${choices.zoom ? "&zoom=1" : ""}`;
 
 /** The title of the viewer's page. */
 export const viewerTitle = (name: string) => `Layers of ${name}`;
@@ -342,5 +370,5 @@ export function layerViewerSection(path: string, name: string, printer: string |
 
 /** The viewer's own page (from the files page). */
 export function layerViewerPage(path: string, name: string, printer: string | null, viewer: Html, session?: PageSession): Html {
-  return layout(viewerTitle(name), layerViewerSection(path, name, printer, viewer), html``, session);
+  return layout(viewerTitle(name), layerViewerSection(path, name, printer, viewer), html``, session, STREAM_IN_CONTENT);
 }

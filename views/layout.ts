@@ -21,9 +21,14 @@ export const pageTitle = (title: string) => `${title} · Layerline`;
  * transitions, so `defaultSettleDelay: 0` makes new content work the moment it appears.
  * `stream` is the page's SSE channel (htmx's SSE extension): on the body, so fragments anywhere
  * on the page — the top bar's printer dots too — take their pushes from one connection.
+ * `STREAM_IN_CONTENT`: the content holds its own (with `viewerChangedListener`). A page without a
+ * stream still follows its viewer's rights: a logged-in one connects to `VIEWER_STREAM`, which
+ * carries nothing but that.
  */
 export function layout(title: string, content: Html, nav: Html = html``, session?: PageSession, stream?: string): Html {
   const settings = settingsHome(session);
+  if (stream === STREAM_IN_CONTENT) stream = undefined;
+  else stream ??= session ? VIEWER_STREAM : undefined;
   const headers = JSON.stringify(session ? { "X-Requested-With": "htmx", "X-CSRF-Token": session.csrf } : { "X-Requested-With": "htmx" });
   return html`<!doctype html>
 <html lang="en">
@@ -60,6 +65,12 @@ ${stream ? viewerChangedListener : ""}
 </html>`;
 }
 
+/** For `layout`: the page's content holds its own stream, with `viewerChangedListener` inside it. */
+export const STREAM_IN_CONTENT = "in-content";
+
+/** The stream of a page that has none of its own: only the `viewer` event (src/server/ui/viewer-watch.ts). */
+export const VIEWER_STREAM = "/ui/viewer/events";
+
 /**
  * Inside a page's SSE connection: takes the `viewer` event (src/server/ui/viewer-watch.ts), on
  * which public/app.js reloads the page, so its controls match the viewer's rights again.
@@ -72,6 +83,7 @@ const SETTINGS_PAGES = [
   { path: "/settings/update", title: "Updates" },
   { path: "/settings/mqtt", title: "MQTT" },
   { path: "/settings/diagnostics", title: "Diagnostics" },
+  { path: "/settings/backup", title: "Backup" },
 ] as const;
 type SettingsPath = (typeof SETTINGS_PAGES)[number]["path"];
 

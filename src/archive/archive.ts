@@ -1,9 +1,10 @@
 /**
- * Reading plugin archives (.tar.gz, .tgz, .tar, .zip) without trusting them: entries are listed
- * from the bytes, checked before anything is written (no path that leaves the target folder, no
+ * Reading archives (.tar.gz, .tgz, .tar, .zip) without trusting them: entries are listed from
+ * the bytes, checked before anything is written (no path that leaves the target folder, no
  * links, bounded sizes and counts), and read or extracted only after the check. Pure apart from
- * `extractArchive`, which writes what the check allowed. Used by plugin installs and by the
- * registry build, which reads a plugin's manifest without running it.
+ * `extractArchive`, which writes what the check allowed. Used by plugin installs, by the registry
+ * build, which reads a plugin's manifest without running it, and (through file.ts, the bytes
+ * read from disk on demand) by restoring backups.
  */
 import { gunzipSync, inflateRawSync } from "node:zlib";
 
@@ -49,7 +50,17 @@ export interface Archive {
   readonly entries: readonly ArchiveEntry[];
   /** The bytes of one file entry (by its stored path, or its normalised one). */
   read(path: string): Uint8Array;
+  /** The same bytes in pieces of at most `size` (a large file need not be in memory at once). */
+  chunks(path: string, size?: number): Iterable<Uint8Array>;
 }
+
+/** Random access to an archive's (uncompressed) bytes: in memory, or a file read on demand. */
+export interface ByteSource {
+  readonly length: number;
+  slice(start: number, end: number): Uint8Array;
+}
+
+const CHUNK = 1024 * 1024;
 
 /** Opens an archive from its bytes, detecting the format; throws an {@link ArchiveError}. */
 export function openArchive(bytes: Uint8Array, limits: ArchiveLimits = DEFAULT_LIMITS): Archive {
@@ -63,7 +74,7 @@ export function openArchive(bytes: Uint8Array, limits: ArchiveLimits = DEFAULT_L
       throw new ArchiveError(/maxOutputLength|buffer/i.test((e as Error).message) ? "too_large" : "corrupt", `The gzip data could not be read: ${(e as Error).message}`);
     }
   }
-  if (tar.length >= 512 && isTarHeader(tar.subarray(0, 512))) return openTar(tar, limits);
+  if (tar.length >= 512 && isTarHeader(tar.subarray(0, 512))) return openTar({ length: tar.length, slice: (a, b) => tar.subarray(a, b) }, limits);
   throw new ArchiveError("not_an_archive", "This is not a .tar.gz, .tgz, .tar or .zip archive.");
 }
 
@@ -117,6 +128,12 @@ export function commonRoot(entries: readonly ArchiveEntry[]): string {
 
 // ---- tar (ustar, GNU long names, pax headers) ------------------------------------------------
 
+/** Opens an uncompressed tar from a byte source (see file.ts for one on disk); throws an {@link ArchiveError}. */
+export function openTarSource(source: ByteSource, limits: ArchiveLimits = DEFAULT_LIMITS): Archive {
+  if (source.length < 512 || !isTarHeader(source.slice(0, 512))) throw new ArchiveError("not_an_archive", "This is not a .tar.gz or .tar archive.");
+  return openTar(source, limits);
+}
+
 function isTarHeader(block: Uint8Array): boolean {
   const magic = ascii(block, 257, 5);
   if (magic === "ustar") return true;
@@ -131,7 +148,7 @@ function checksumOk(block: Uint8Array): boolean {
   return stored === sum;
 }
 
-function openTar(tar: Uint8Array, limits: ArchiveLimits): Archive {
+function openTar(tar: ByteSource, limits: ArchiveLimits): Archive {
   const entries: ArchiveEntry[] = [];
   const data = new Map<string, { offset: number; size: number }>();
   let pos = 0;
@@ -139,7 +156,7 @@ function openTar(tar: Uint8Array, limits: ArchiveLimits): Archive {
   let longLink: string | undefined;
   let pax: Record<string, string> = {};
   while (pos + 512 <= tar.length) {
-    const h = tar.subarray(pos, pos + 512);
+    const h = tar.slice(pos, pos + 512);
     if (h.every((b) => b === 0)) break; // end of archive
     if (!checksumOk(h)) throw new ArchiveError("corrupt", `The tar header at byte ${pos} is damaged.`);
     const size = parseOctal(h, 124, 12);
@@ -147,18 +164,22 @@ function openTar(tar: Uint8Array, limits: ArchiveLimits): Archive {
     const bodyStart = pos + 512;
     const bodyEnd = bodyStart + size;
     if (size < 0 || bodyEnd > tar.length) throw new ArchiveError("corrupt", `The tar archive is truncated at byte ${pos}.`);
-    const body = tar.subarray(bodyStart, bodyEnd);
     pos = bodyStart + Math.ceil(size / 512) * 512;
+    // Only the small metadata records' bodies are read here; files are read when asked for.
+    const meta = () => {
+      if (size > 1024 * 1024) throw new ArchiveError("corrupt", `The tar metadata record at byte ${bodyStart - 512} is ${size} bytes long.`);
+      return tar.slice(bodyStart, bodyEnd);
+    };
     if (typeflag === "L") {
-      longName = cString(body);
+      longName = cString(meta());
       continue;
     }
     if (typeflag === "K") {
-      longLink = cString(body);
+      longLink = cString(meta());
       continue;
     }
     if (typeflag === "x") {
-      pax = parsePax(body);
+      pax = parsePax(meta());
       continue;
     }
     if (typeflag === "g") continue; // global pax header: nothing we use
@@ -174,27 +195,36 @@ function openTar(tar: Uint8Array, limits: ArchiveLimits): Archive {
     if (entries.length > limits.maxEntries) throw new ArchiveError("too_many_entries", `The archive has more than ${limits.maxEntries} entries.`);
     if (type === "file") data.set(name, { offset: bodyStart, size });
   }
+  const locate = (path: string) => {
+    const at = data.get(path) ?? findNormalised(data, path);
+    if (!at) throw new ArchiveError("not_found", `The archive has no file "${path}".`);
+    return at;
+  };
   return {
     format: "tar",
     entries,
     read(path) {
-      const at = data.get(path) ?? findNormalised(data, path);
-      if (!at) throw new ArchiveError("not_found", `The archive has no file "${path}".`);
-      return tar.subarray(at.offset, at.offset + at.size);
+      const at = locate(path);
+      return tar.slice(at.offset, at.offset + at.size);
+    },
+    *chunks(path, chunk = CHUNK) {
+      const at = locate(path);
+      for (let done = 0; done < at.size; done += chunk) yield tar.slice(at.offset + done, at.offset + Math.min(at.size, done + chunk));
     },
   };
 }
 
 function parsePax(body: Uint8Array): Record<string, string> {
+  // Record lengths count bytes (names are UTF-8), so the records are cut from the bytes.
   const out: Record<string, string> = {};
-  const text = new TextDecoder().decode(body);
+  const decoder = new TextDecoder();
   let i = 0;
-  while (i < text.length) {
-    const space = text.indexOf(" ", i);
+  while (i < body.length) {
+    const space = body.indexOf(0x20, i);
     if (space < 0) break;
-    const len = Number(text.slice(i, space));
-    if (!Number.isInteger(len) || len <= 0) break;
-    const record = text.slice(space + 1, i + len - 1);
+    const len = Number(decoder.decode(body.subarray(i, space)));
+    if (!Number.isInteger(len) || len <= 0 || i + len > body.length) break;
+    const record = decoder.decode(body.subarray(space + 1, i + len - 1));
     const eq = record.indexOf("=");
     if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
     i += len;
@@ -262,6 +292,9 @@ function openZip(zip: Uint8Array, limits: ArchiveLimits): Archive {
       } catch (err) {
         throw new ArchiveError("corrupt", `"${path}" could not be unpacked: ${(err as Error).message}`);
       }
+    },
+    *chunks(path) {
+      yield this.read(path);
     },
   };
 }

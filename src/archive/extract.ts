@@ -2,9 +2,9 @@
  * Unpacking a checked archive into a folder: nothing is written unless every entry passed
  * `checkArchive`, and the target must be a new folder, so a failed unpack removes it whole.
  */
-import { mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { checkArchive, commonRoot, openArchive, type ArchiveLimits, DEFAULT_LIMITS } from "./archive.ts";
+import { checkArchive, commonRoot, openArchive, type Archive, type ArchiveEntry, type ArchiveLimits, DEFAULT_LIMITS } from "./archive.ts";
 
 /**
  * Extracts `bytes` into `target` (which must not exist). With `stripRoot`, a single top folder
@@ -14,7 +14,15 @@ export function extractArchive(bytes: Uint8Array, target: string, options: { lim
   const limits = options.limits ?? DEFAULT_LIMITS;
   const archive = openArchive(bytes, limits);
   const entries = checkArchive(archive, limits);
-  const root = options.stripRoot ? commonRoot(entries) : "";
+  return extractChecked(archive, entries, target, options.stripRoot ? commonRoot(entries) : "");
+}
+
+/**
+ * Writes entries `checkArchive` returned for `archive` into `target` (which must not exist),
+ * without `root/` in front — for a caller that looked inside the archive first (a backup's
+ * manifest) and should not unpack it twice.
+ */
+export function extractChecked(archive: Archive, entries: readonly ArchiveEntry[], target: string, root = ""): string[] {
   if (existsSync(target)) throw new Error(`${target} already exists`);
   mkdirSync(target, { recursive: true });
   const written: string[] = [];
@@ -26,7 +34,13 @@ export function extractArchive(bytes: Uint8Array, target: string, options: { lim
       if (e.type === "directory") mkdirSync(abs, { recursive: true });
       else {
         mkdirSync(dirname(abs), { recursive: true });
-        writeFileSync(abs, archive.read(e.path), { mode: 0o644 });
+        // In pieces: a large file of an archive read from disk never sits in memory whole.
+        const fd = openSync(abs, "w", 0o644);
+        try {
+          for (const chunk of archive.chunks(e.path)) for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done);
+        } finally {
+          closeSync(fd);
+        }
         written.push(rel);
       }
     }

@@ -21,6 +21,7 @@ import { PrinterStore } from "../printers/store.ts";
 import { traceFiles } from "../printers/flight-recorder.ts";
 import { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { currentVerdict } from "../update/check.ts";
+import { lockHolder } from "../host-lock.ts";
 import { findRunning, type RunningHost } from "../update/running.ts";
 import { UpdateSettingsStore } from "../update/settings.ts";
 import { BUILD_TIME, VERSION } from "../version.ts";
@@ -72,6 +73,8 @@ export async function doctorCli(args: string[]): Promise<number> {
   }
   const dataDir = values["data-dir"] ?? defaultDataDir();
   const running = findRunning(dataDir);
+  // A host that holds the data folder but has not announced itself yet is starting (src/host-lock.ts).
+  const starting = running ? null : lockHolder(dataDir);
   let report: Report | null = null;
   let note = "";
   let bundle: Uint8Array | null = null;
@@ -88,9 +91,11 @@ export async function doctorCli(args: string[]): Promise<number> {
     }
   } else if (running) {
     note = `A Layerline (pid ${running.pid}) runs on this data folder but announces no local token; these are this command's own checks.\n\n`;
+  } else if (starting !== null) {
+    note = `A Layerline (pid ${starting}) is starting on this data folder and does not answer yet; these are this command's own checks.\n\n`;
   }
   if (!report) {
-    const local = openLocal(dataDir, running);
+    const local = openLocal(dataDir, running?.pid ?? starting);
     try {
       report = await runDiagnostics(local.sources);
       if (values.bundle) bundle = await local.bundle(report);
@@ -123,7 +128,7 @@ async function askHost<T>(running: RunningHost, path: string, read: (r: Response
 }
 
 /** The facts of a data folder with no host serving it (or one that does not answer). */
-function openLocal(dataDir: string, running: RunningHost | null): { sources: DiagnosticsSources; bundle(report: Report): Promise<Uint8Array>; close(): void } {
+function openLocal(dataDir: string, hostPid: number | null): { sources: DiagnosticsSources; bundle(report: Report): Promise<Uint8Array>; close(): void } {
   const path = join(dataDir, DATABASE_FILE);
   let db: Database | null = null;
   let databaseError: string | null = null;
@@ -151,7 +156,7 @@ function openLocal(dataDir: string, running: RunningHost | null): { sources: Dia
       update: update && u ? { channel: u.channel, url: u.url, checkHours: u.checkHours, lastCheck: currentVerdict(update.lastCheck(), VERSION, update.failedVersions()), lastResult: update.lastResult() } : null,
       safeMode: null,
       // A host that runs has its own start on record (not finished until it has run a minute): not a crash.
-      crashedStarts: running ? null : crashedStarts(dataDir),
+      crashedStarts: hostPid !== null ? null : crashedStarts(dataDir),
       plugins: db ? disabledPlugins(db).map((p) => ({ id: p.id, state: "disabled", reason: p.reason, faults: 0 })) : null,
       restarts: null,
       databaseError,
@@ -164,7 +169,7 @@ function openLocal(dataDir: string, running: RunningHost | null): { sources: Dia
     source: "doctor",
     notBefore: BUILD_TIME,
     printers: () => records.map((record) => ({ record })),
-    selfPids: () => [process.pid, ...(running ? [running.pid] : [])],
+    selfPids: () => [process.pid, ...(hostPid !== null ? [hostPid] : [])],
     largestFile: () => (db ? largestStoredFile(db) : null),
     layerline,
     connectivity: () => probe.check(),

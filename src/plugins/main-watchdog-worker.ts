@@ -65,7 +65,8 @@ function watch(init: Extract<ToWatchdog, { type: "init" }>): void {
     if (!init.restart) return;
     console.error("layerline: starting again without that plugin.");
     closeOnExecAll();
-    const failed = execve(init.restart.execPath, init.restart.argv, process.env);
+    // The data folder's lock goes on to the new start (src/host-lock.ts).
+    const failed = execve(init.restart.execPath, init.restart.argv, process.env, init.restart.carry);
     console.error(`layerline: could not start again (${failed}); restart Layerline yourself — the plugin will be disabled then.`);
     init.restart = null;
   }, CHECK_MS);

@@ -20,9 +20,11 @@
  * again by the firmware at the next line it reads out of order, and silence where answers are
  * owed is resolved without guessing — the new thread sends a numbered probe, which the printer
  * either acknowledges (so every earlier line was taken) or answers with a resend request (served
- * from those lines). Where this cannot hold, the print ends, saying why: a firmware that does not
- * number lines cannot be asked (silence there ends it), and lines no longer kept cannot be sent
- * again.
+ * from those lines); a firmware that does not number lines but answers every line in order
+ * (Klipper) gets a probe whose answer reads unlike a plain ok, which says the same. Where this
+ * cannot hold, the print ends, saying why: a firmware that drops a damaged line without a word
+ * (RepRapFirmware) cannot be asked (silence there ends it), and lines no longer kept cannot be
+ * sent again.
  */
 import { commandCode } from "../protocol/engine.ts";
 import { unframe } from "../protocol/framing.ts";

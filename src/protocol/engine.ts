@@ -175,8 +175,6 @@ const RESEND_RATIO_MIN_LINES = 200;
  * a long command announces itself (busy, heating) or may be silent for its own limit.
  */
 const ADOPT_QUIET_MS = 3000;
-/** The probe of an adopted link: harmless anywhere, answered at once with an ok (and temperatures). */
-const PROBE = "M105";
 
 /** Counters of a link that has sent nothing yet. */
 export function newLinkCounters(): LinkCounters {
@@ -233,9 +231,10 @@ export class ProtocolEngine {
   private sentTagBefore = NO_TAG;
   /**
    * An adopted link whose earlier lines' answers are still awaited (see `adopt`): how many it
-   * took over, the first probe not answered yet, and the probes sent.
+   * took over, the first probe not answered yet, the probes sent, and the probe used (`answer`:
+   * how its answer is told from a plain ok, where it can be).
    */
-  private adopting: { owed: number; probe: number | undefined; probes: number } | undefined;
+  private adopting: { owed: number; probe: number | undefined; probes: number; with: Grammar["probes"][number] | undefined } | undefined;
   private advancedOk = false;
   private maxBufferFree = 0;
   private readonly bufferFreeSeen = new Uint32Array(64);
@@ -348,8 +347,10 @@ export class ProtocolEngine {
    * owed do not come (silence past the usual limits, or the printer says it is idle), a numbered
    * probe goes out, which the printer acknowledges (every line before it was taken) or answers
    * with a resend request (served from those lines). Once nothing of the stopped thread's is owed
-   * (`adopted`), lines flow. A firmware that does not number lines cannot be asked, nor a line
-   * sent again that was not kept: that ends the take-over (`adoptFailed`, why in words).
+   * (`adopted`), lines flow. A firmware that does not number lines is asked only where it answers
+   * every line, in order, and the probe's answer reads unlike a plain ok (quirks `takeover`,
+   * Klipper); elsewhere (RepRapFirmware drops a damaged line without a word) it cannot be, nor
+   * can a line sent again that was not kept: that ends the take-over (`adoptFailed`, why in words).
    */
   adopt(link: AdoptedLink, now: number): void {
     this.resetLink(now);
@@ -392,7 +393,7 @@ export class ProtocolEngine {
     }
     this.nextN = Math.max(link.lastWritten + 1, 0);
     this.lastAckedN = link.lastAcked;
-    this.adopting = { owed: this.inFlight.length, probe: undefined, probes: 0 };
+    this.adopting = { owed: this.inFlight.length, probe: undefined, probes: 0, with: undefined };
     for (const p of this.pollers) p.nextAt = now;
     if (link.resend) {
       if (link.resend.from < this.historyFloor || link.resend.to > this.nextN) {
@@ -433,16 +434,19 @@ export class ProtocolEngine {
   }
 
   /**
-   * Answers owed on an adopted link did not come: a numbered line the printer takes only after
-   * every line before it, so its answer says where the printer is. Only a firmware that numbers
-   * lines can be asked so.
+   * Answers owed on an adopted link did not come: a line the printer answers only after every line
+   * before it, so its answer says where the printer is. A firmware that numbers lines takes a
+   * numbered line only after every one before it (and asks for one it missed). One that does not
+   * can be asked only where it answers every line it reads, in order, and the probe's answer
+   * reads unlike the plain ok of any line still owed (quirks `takeover`): then that answer says
+   * every line before it was taken, and each plain ok before it answers a line owed.
    */
   private probe(now: number): void {
     const a = this.adopting!;
-    const head = this.inFlight[0];
-    if (!this.quirks.lineNumbers.tracked) {
-      const owed = head ? `${this.inFlight.length} line(s) the stopped thread had sent (line ${head.n} on)` : "the lines the stopped thread had sent";
-      return this.adoptFailed(`no answer came to ${owed}, and this firmware does not number lines, so whether it took them cannot be asked`, now);
+    if (a.with === undefined) {
+      const chosen = this.chooseProbe();
+      if (typeof chosen === "string") return this.adoptFailed(chosen, now);
+      a.with = chosen;
     }
     if (a.probes >= this.quirks.timeouts.maxConsecutive) {
       return this.adoptFailed(`the printer answered neither the lines the stopped thread had sent nor ${a.probes} probe(s) after them`, now);
@@ -451,19 +455,50 @@ export class ProtocolEngine {
     this.lastProgressAt = now;
     const n = this.nextN;
     this.events.push({ type: "probe", n, unanswered: this.inFlight.length });
-    this.transmitNew(PROBE, NO_TAG, now);
+    this.transmitNew(a.with.command, NO_TAG, now, a.with.code);
     a.probe ??= n;
   }
 
   /**
-   * An ok while a probe is open: the probe's answer (it names the probe, or it names no line) says
-   * every line written before the probe was answered — those answers went with the stopped thread.
-   * False for the answer to an earlier line (it names one), which is taken as usual.
+   * The first probe whose answer reads unlike a plain ok (quirks `takeover.probes`) and whose
+   * command is not among the lines owed. Answers lost with the stopped thread are the first owed,
+   * so those still to come answer the lines left in flight: none of them may read as the probe's.
+   */
+  private probeToldApart(): Grammar["probes"][number] | undefined {
+    const codes = new Set<string>();
+    for (const e of this.inFlight) if (e.old) codes.add(commandCode(e.command));
+    return this.grammar.probes.find((p) => p.answer !== undefined && !codes.has(p.code));
+  }
+
+  /** The probe for this firmware (quirks `takeover.probes`), or why none can ask it, in words. */
+  private chooseProbe(): Grammar["probes"][number] | string {
+    const told = this.probeToldApart();
+    if (told) return told;
+    const probes = this.grammar.probes;
+    const head = this.inFlight[0];
+    const owed = head ? `${this.inFlight.length} line(s) the stopped thread had sent (line ${head.n} on)` : "the lines the stopped thread had sent";
+    // Numbered, any answer tells (its number, a resend request, or the first plain ok after it).
+    if (this.quirks.lineNumbers.tracked) return probes[0] ? { ...probes[0], answer: undefined } : `no answer came to ${owed}, and this firmware has no probe to ask where it is`;
+    const answered = probes.filter((p) => p.answer !== undefined);
+    if (answered.length === 0) return `no answer came to ${owed}, and this firmware does not number lines and ${this.quirks.takeover.unaskable}`;
+    return `no answer came to ${owed}, and this firmware does not number lines; a line owed is itself ${answered.map((p) => p.code).join(" or ")}, whose answer could not be told from the probe's`;
+  }
+
+  /**
+   * An ok while a probe is open: the probe's answer says every line written before the probe was
+   * answered (those answers went with the stopped thread). It names the probe; or it names no
+   * line and reads as the probe's answer does (quirks `takeover.probes`), or, where no answer is
+   * told apart, is any plain ok — on numbered firmware also when nothing owed is left before the
+   * probe. False for the answer to an earlier line, which is taken as usual.
    */
   private probeAnswered(lineNumber: number | undefined, now: number): boolean {
     const a = this.adopting!;
     const at = this.openProbe();
-    if (at < 0 || (lineNumber !== undefined && this.quirks.lineNumbers.tracked && lineNumber !== a.probe)) return false;
+    if (at < 0) return false;
+    const tracked = this.quirks.lineNumbers.tracked;
+    if (tracked && lineNumber !== undefined) {
+      if (lineNumber !== a.probe) return false;
+    } else if (a.with?.answer && !a.with.answer.test(this.lastLine) && !(tracked && at === 0)) return false;
     this.stats.lostOks += at;
     for (let i = 0; i <= at; i++) this.popAck(now, false);
     a.probe = undefined;
@@ -940,7 +975,14 @@ export class ProtocolEngine {
       if (msg.lineNumber !== undefined && this.quirks.lineNumbers.tracked && msg.lineNumber >= this.nextN) {
         return this.adoptFailed(`the printer acknowledged line ${msg.lineNumber}, after the last one sent (${this.nextN - 1}): its line count is not the host's`, now);
       }
-      if (this.adopting.probe !== undefined && this.probeAnswered(msg.lineNumber, now)) return;
+      if (this.adopting.probe !== undefined) {
+        if (this.probeAnswered(msg.lineNumber, now)) return;
+        // Unnumbered: a plain ok with no line owed before the open probe answers none of them, nor the probe.
+        if (!this.quirks.lineNumbers.tracked && this.openProbe() === 0) {
+          this.stats.lateOks++;
+          return;
+        }
+      }
     }
     if (msg.lineNumber !== undefined && this.quirks.lineNumbers.tracked && !this.realign(msg.lineNumber, now)) {
       this.pump(now);
@@ -1555,6 +1597,11 @@ export class ProtocolEngine {
   private silenceLimit(now: number): number {
     // An adopted link asks where the printer is sooner: a probe is answered, never guessed from.
     const base = this.adopting ? ADOPT_QUIET_MS : this.communicationLimit();
+    // A probe told apart by its answer may go out while a long command owed still runs (firmware
+    // without busy lines): the firmware answers it after that command, and a late plain ok is
+    // still taken for the line owed. A probe answered by any plain ok waits for those limits, so
+    // no late ok is taken for its answer.
+    if (this.adopting && this.adopting.probe === undefined && this.probeToldApart()) return base;
     let limit = base;
     for (const e of this.inFlight) {
       if (e.limitMs === undefined) continue;

@@ -308,6 +308,26 @@ const sections = {
     /** What the firmware needs for it, in words (shown when it is missing). */
     requires: v.string(),
   }),
+  /**
+   * Taking a link over from a printer's thread the watchdog stopped (engine.ts `adopt`): when
+   * answers owed to that thread's lines do not come, a probe goes out whose answer says where the
+   * printer is.
+   */
+  takeover: v.object({
+    /**
+     * The probes, first preferred. `answer`: a regex on the whole reply that tells the probe's
+     * answer from the plain ok of an ordinary line ("" = none); a probe whose command is among the
+     * lines still owed is not used for that (their answers would read the same). On firmware that
+     * numbers lines any answer to the (numbered) probe tells — an ok: every line before it was
+     * taken; a resend request: which was not — and an `answer` lets it go out while a long command
+     * owed still runs (firmware without busy lines), a late plain ok being that command's. On
+     * firmware that does not number lines, it must answer every line it reads, in order, and only a
+     * probe with an `answer` can ask it.
+     */
+    probes: v.array(v.object({ command: v.string(), answer: v.string() })),
+    /** Why a firmware that does not number lines and has no such probe cannot be asked, in words (after "this firmware does not number lines and …"). */
+    unaskable: v.string(),
+  }),
   /** Moves the firmware refuses because an axis is not homed (e.g. after a power cut, when resuming a print). */
   unhomed: v.object({
     /** Answers saying a move was refused for that reason. */

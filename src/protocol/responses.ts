@@ -62,6 +62,8 @@ export interface Grammar {
   sendEffects: Map<string, SendEffect>;
   /** Whether M110 may carry its `N` parameter (the family's hello has one; "CBD" firmware stalls on it). */
   m110Parameter: boolean;
+  /** The probes of a link taken over (quirks `takeover.probes`): `answer` undefined where any ok answers it. */
+  probes: { command: string; code: string; answer: RegExp | undefined }[];
 }
 
 export interface SendEffect {
@@ -120,6 +122,7 @@ export function compileGrammar(quirks: Quirks): Grammar {
     blocked: new Set(quirks.commands.blocked),
     sendEffects: sendEffects(quirks),
     m110Parameter: /\sN-?\d/i.test(quirks.handshake.hello),
+    probes: quirks.takeover.probes.map((p) => ({ command: p.command, code: p.command.split(" ")[0]!.toUpperCase(), answer: p.answer ? new RegExp(p.answer, "i") : undefined })),
   };
 }
 

@@ -29,7 +29,9 @@ import { versionApi } from "./api/version.ts";
 import { webcamApi } from "./api/webcam.ts";
 import { timelapseApi } from "./api/timelapse.ts";
 import { diagnosticsApi } from "./api/diagnostics.ts";
+import { backupsApi } from "./api/backups.ts";
 import { uiDiagnostics } from "./ui/diagnostics.ts";
+import { uiBackups } from "./ui/backups.ts";
 import { uiEvents } from "./ui/events.ts";
 import { uiFiles } from "./ui/files.ts";
 import { uiHistory } from "./ui/history.ts";
@@ -41,6 +43,7 @@ import { uiLayerView } from "./ui/layer-view.ts";
 import { uiOverview } from "./ui/overview.ts";
 import { printerLinkUi } from "./ui/printer-link.ts";
 import { uiRoutes } from "./ui/routes.ts";
+import { viewerStreamRoutes } from "./ui/viewer-watch.ts";
 import { uiScripts } from "./ui/scripts.ts";
 import { uiProfile } from "./ui/profile.ts";
 import { uiMqtt } from "./ui/mqtt.ts";
@@ -76,7 +79,9 @@ export function createApp(ctx: AppContext) {
     .use(webcamApi(ctx))
     .use(timelapseApi(ctx))
     .use(diagnosticsApi(ctx))
+    .use(backupsApi(ctx))
     .use(uiRoutes(ctx))
+    .use(viewerStreamRoutes(ctx))
     .use(printerLinkUi(ctx))
     .use(uiJobs(ctx))
     .use(uiScripts(ctx))
@@ -96,6 +101,7 @@ export function createApp(ctx: AppContext) {
     .use(uiMqtt(ctx))
     .use(uiPlugins(ctx))
     .use(uiDiagnostics(ctx))
+    .use(uiBackups(ctx))
     .use(octoprintCompat(ctx, { analysis: octoprintAnalyses(ctx.analyses, ctx.bus) }));
   // The API's description is generated from every route registered above.
   return app.use(apiDocs(ctx, () => app.routes));

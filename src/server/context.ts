@@ -20,6 +20,7 @@ import type { UpdateManager } from "../update/manager.ts";
 import type { WebcamService } from "../webcam/service.ts";
 import type { TimelapseService } from "../timelapse/service.ts";
 import type { DiagnosticsService } from "../diagnostics/service.ts";
+import type { BackupService } from "../backup/service.ts";
 
 export interface AppContext {
   version: string;
@@ -52,6 +53,8 @@ export interface AppContext {
   timelapse: TimelapseService;
   /** The self-diagnosis: findings on demand and on a schedule, the support bundle, whether the host is online. */
   diagnostics: DiagnosticsService;
+  /** Backups in the data folder, and restoring one. */
+  backups: BackupService;
   /** With --setup-token, first-run setup needs this token (and then works from any address). */
   setupToken?: string;
   /** Reverse proxies whose forwarding headers are believed (default: loopback). */

@@ -36,13 +36,26 @@ export function closeOnExecAll(): void {
   }
 }
 
+/** A descriptor handed on to the next program (e.g. the data folder's lock), named to it by an environment variable. */
+export interface Carried {
+  fd: number;
+  env: string;
+}
+
 /**
  * Replaces this process with `path argv… ` and environment `env`. Returns only when the kernel
  * refused (e.g. ENOEXEC, EACCES), with the errno's name; on success it never returns.
- * Close servers, databases and serial ports first: the new program starts from nothing.
+ * Close servers, databases and serial ports first: the new program starts from nothing — except
+ * the `carry` descriptors, kept open across the exec (close-on-exec cleared just before it, set
+ * again if it fails) and named in `env`.
  */
-export function execve(path: string, argv: string[], env: Record<string, string | undefined>): string {
+export function execve(path: string, argv: string[], env: Record<string, string | undefined>, carry: readonly Carried[] = []): string {
   const { symbols } = libc();
+  env = { ...env };
+  for (const c of carry) {
+    symbols.fcntl(c.fd, F_SETFD, 0);
+    env[c.env] = String(c.fd);
+  }
   const keep: Buffer[] = [];
   const cString = (s: string) => {
     const b = Buffer.from(`${s}\0`);
@@ -58,6 +71,7 @@ export function execve(path: string, argv: string[], env: Record<string, string 
   const envp = pointerArray(Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])));
   symbols.execve(ptr(cString(path)), ptr(args), ptr(envp));
   const errno = read.i32(symbols.__errno_location()!, 0);
+  for (const c of carry) symbols.fcntl(c.fd, F_SETFD, FD_CLOEXEC);
   void keep;
   return Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
 }

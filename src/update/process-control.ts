@@ -3,7 +3,8 @@
  * to re-execute and how to exit. The host passes the real one; in-process tests pass their own.
  */
 import { hostExit } from "../plugins/exit-guard.ts";
-import { execve } from "./exec.ts";
+import { carried } from "../host-lock.ts";
+import { execve, type Carried } from "./exec.ts";
 
 /**
  * Exit code meaning "restart me": used when Layerline must be restarted and cannot re-execute
@@ -32,6 +33,8 @@ export function isCompiled(): boolean {
 export interface Command {
   execPath: string;
   argv: string[];
+  /** Descriptors kept open for the new program (the data folder's lock). */
+  carry?: Carried[];
 }
 
 /** How this process was started: the binary and its arguments, or bun, the source's entry and its arguments. */
@@ -47,7 +50,8 @@ export function processControl(): ProcessControl {
     execPath,
     argv,
     cwd: process.cwd(),
-    reexec: () => (execPath ? execve(execPath, [execPath, ...argv], process.env) : "running from source"),
+    // The data folder's lock is handed on: no other host can start between the two programs.
+    reexec: () => (execPath ? execve(execPath, [execPath, ...argv], process.env, carried()) : "running from source"),
     // The host's own exit, never refused (process.exit refuses plugin code: src/plugins/exit-guard.ts).
     exit: (code) => hostExit(code),
   };

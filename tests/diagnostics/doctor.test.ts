@@ -5,11 +5,13 @@
  * problem, 2 for bad options.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { ReportSchema } from "../../src/diagnostics/finding.ts";
+import { lockDataDir } from "../../src/host-lock.ts";
+import { START_RECORD_FILE } from "../../src/plugins/safe-mode.ts";
 import { startTestHost } from "../helpers/host.ts";
 import { createPtyPair } from "../helpers/pty.ts";
 
@@ -105,4 +107,21 @@ describe("layerline doctor", () => {
     expect(v.parse(ReportSchema, JSON.parse(findings)).source).toBe("doctor");
     expect(readFileSync(bundle).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
   }, 60_000);
+
+  test("a host still starting (it holds the data folder, has not announced itself yet) is named, and its unfinished start is no crash", async () => {
+    const dataDir = join(dir, "starting");
+    mkdirSync(dataDir);
+    // What a start leaves before it has run a minute, as a crashed one would.
+    writeFileSync(join(dataDir, START_RECORD_FILE), JSON.stringify({ unfinished: 1, suspects: [] }));
+    const crashed = await doctor("--data-dir", dataDir);
+    expect(crashed.out).toContain("Starts that crashed");
+    const lock = lockDataDir(dataDir)!;
+    try {
+      const r = await doctor("--data-dir", dataDir);
+      expect(r.out).toContain(`A Layerline (pid ${process.pid}) is starting on this data folder and does not answer yet`);
+      expect(r.out).not.toContain("Starts that crashed");
+    } finally {
+      lock.release();
+    }
+  }, 30_000);
 });

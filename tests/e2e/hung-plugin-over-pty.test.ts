@@ -7,7 +7,9 @@
  * order — with one line in flight, and windowed (ADVANCED_OK, 4 lines in flight): stuck in a send
  * hook, in a receive hook (the replies it was reading are lost: a numbered probe asks the printer
  * where it is), while lines the printer had asked for again were being sent, and with the
- * printer's request for a line lost with the thread (sent again from what the stopped thread left).
+ * printer's request for a line lost with the thread (sent again from what the stopped thread left);
+ * and on Repetier and Smoothieware (which number lines too), and on Klipper (which does not: its
+ * probe is told apart by its answer).
  */
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -66,19 +68,24 @@ async function printThroughAHang(gcode: string, hooks: string, hook: "send hook"
 
   // Every line of the file exactly once, in order, checked line by line; the only other commands
   // are the probes the new thread may send to learn where the printer is (M105), and, while the
-  // printer heats (busy), the keep-alive interval the host asks for (M113). The numbering goes
+  // printer heats (busy), the keep-alive interval the host asks for (M113); with firmware that
+  // does not report by itself, the host's temperature polls (M105) and, once the head stopped at
+  // the end, its position poll (M114). The numbering goes
   // on (no M110), and there is no second connection: no second greeting or M115.
   const ran = (await printer.executed()).slice(before.length);
   const expected = gcode.split("\n").map(clean).filter(Boolean);
-  const job = ran.filter((c) => !c.startsWith("M105") && !c.startsWith("M113"));
+  const job = ran.filter((c) => !c.startsWith("M105") && !c.startsWith("M113") && !c.startsWith("M114"));
   for (let i = 0; i < Math.max(job.length, expected.length); i++) if (job[i] !== expected[i]) expect({ line: i + 1, ran: job[i] }).toEqual({ line: i + 1, ran: expected[i] });
   expect(ran.filter((c) => c.startsWith("M110"))).toEqual([]);
   const all = await printer.executed();
   expect(all.filter((c) => c.startsWith("M115"))).toHaveLength(1);
   const trace = await traced!;
   expect(trace).toMatch(/Took over the link: the printer answered the \d+ line/);
-  // As many probes ran as the new thread sent.
-  expect(ran.filter((c) => c.startsWith("M105"))).toHaveLength(trace.match(/asking where it is with line/g)?.length ?? 0);
+  // As many probes ran as the new thread sent (a firmware that does not report temperatures by
+  // itself also ran the host's M105 polls).
+  const probes = trace.match(/asking where it is with line/g)?.length ?? 0;
+  if (firmware.includes("smoothie") || firmware.includes("klipper")) expect(ran.filter((c) => c.startsWith("M105")).length).toBeGreaterThanOrEqual(probes);
+  else expect(ran.filter((c) => c.startsWith("M105"))).toHaveLength(probes);
   return trace;
 }
 
@@ -165,4 +172,32 @@ test("the printer's request for a line lost with the stopped thread (one line in
   expect(trace).toContain("asking where it is with line");
   // The probe was refused, and the line it asked for went out again.
   expect(trace).toMatch(/"Resend: \d+"/);
+}, 150_000);
+
+// Other firmware families, one line in flight: Repetier acks a line on receipt (`ok <n>`) and says
+// `wait` when idle; Smoothieware acks after running it, asks for a line again with `rs N<n>` and no
+// ok after, and reports temperatures only when asked (the host polls M105 during the print).
+for (const personality of ["repetier", "smoothie"]) {
+  test(`${personality}: a send hook that hangs mid-print, and the print goes on, every line once`, async () => {
+    await printThroughAHang(SLOW, sendHangsAt(60), "send hook", {}, ["--time-scale", "20", "--personality", personality]);
+  }, 150_000);
+
+  test(`${personality}: a receive hook that hangs on an ok mid-print (the ok is lost), and the print goes on, every line once`, async () => {
+    await printThroughAHang(SLOW, receiveHangsAt("ok", 60), "receive hook", {}, ["--time-scale", "20", "--personality", personality]);
+  }, 150_000);
+}
+
+for (const [personality, request] of [["repetier", "Resend:"], ["smoothie", "rs N"]] as const) {
+  test(`${personality}: the printer's request for a line lost with the stopped thread, and the print goes on, every line once`, async () => {
+    const trace = await printThroughAHang(SLOW, receiveHangsAt(request, 1, 40), "receive hook", {}, ["--time-scale", "20", "--personality", personality, "--faults", JSON.stringify({ corrupt: { every: 37 } })]);
+    expect(trace).toContain("asking where it is with line");
+  }, 150_000);
+}
+
+test("klipper (no line numbers): a receive hook that hangs on a plain ok (the ok is lost), a probe whose answer reads unlike a plain ok finds every line was taken, and the print goes on, every line once", async () => {
+  // The 60th plain ok once 40 G1 lines went out: the answer to a file line (an M105 poll's reads `ok B:… T0:…`).
+  const hooks = `send(line, ctx) { ${COUNT} }, receive(line, ctx) { if (line === "ok" && ((ctx.state.g as number) ?? 0) >= 40 && (ctx.state.r = ((ctx.state.r as number) ?? 0) + 1) === 60) for (;;) {} }`;
+  const trace = await printThroughAHang(SLOW, hooks, "receive hook", {}, ["--time-scale", "20", "--personality", "klipper"]);
+  expect(trace).toContain("asking where it is with line");
+  expect(answered(trace)).toBe(1);
 }, 150_000);

@@ -8,7 +8,8 @@
  * the record alone (continuation.ts `sentLines`, engine `adopt`) and goes on from the first job
  * line not written whole. Whatever was lost, the firmware's own log must hold every job line
  * exactly once, in order, one line in flight and windowed (ADVANCED_OK), with and without damaged
- * lines (resends under way at the stop).
+ * lines (resends under way at the stop), and on Klipper, which does not number lines (its probe is
+ * told apart by its answer).
  */
 import { describe, expect, test } from "bun:test";
 import { sentLines, type SentLines } from "../../src/printers/continuation.ts";
@@ -113,7 +114,7 @@ function print(hang: Hang, window: number, printer: VirtualPrinterOptionsInput, 
           dropFirst = false;
           continue;
         }
-        if (engine.isAdopting && /^Resend/.test(line)) resendsWhileAdopting++;
+        if (engine.isAdopting && /^(Resend|rs N)/.test(line)) resendsWhileAdopting++;
       } else {
         handoff.acked(engine.lastAckedN, engine.numberedDone);
         if (streaming && hang.kind === "receive" && (hang.on?.test(line) ?? true) && ++received === hang.at) {
@@ -200,9 +201,11 @@ const MODES = [
   ["one line in flight", 1, {}],
   ["windowed (ADVANCED_OK)", 4, { advancedOk: true }],
 ] as const;
+/** The same, and the other families that number lines: Repetier (ok on receipt, with the line's number; `wait` when idle), Smoothieware (`rs N` without an ok). */
+const FAMILIES = [...MODES, ["repetier", 1, { personality: "repetier" }], ["smoothie", 1, { personality: "smoothie" }]] as const;
 
 describe("a thread stuck in a receive hook: the print goes on, every line once, in order", () => {
-  for (const [name, window, printer] of MODES) {
+  for (const [name, window, printer] of FAMILIES) {
     test(`${name}: stuck on any reply, with the rest of the read and a read-ahead lost`, () => {
       let owed = 0;
       let resolved = 0;
@@ -223,7 +226,7 @@ describe("a thread stuck in a receive hook: the print goes on, every line once, 
 });
 
 describe("damaged lines: a resend under way, or its request lost, when the thread stops", () => {
-  for (const [name, window, printer] of MODES) {
+  for (const [name, window, printer] of FAMILIES) {
     test(`${name}: stuck in a send hook or a receive hook while the printer asks for lines again`, () => {
       let underWay = 0;
       let servedWhileAdopting = 0;
@@ -241,10 +244,11 @@ describe("damaged lines: a resend under way, or its request lost, when the threa
         }
       }
       // Each case really happened: a resend under way at the stop (with one line in flight it is
-      // only ever seen between a request and the copy sent again; windowed, refused copies and
-      // lines still to send are rebuilt from what was written), and requests for the stopped
-      // thread's lines, served from what it had written.
-      expect(underWay).toBeGreaterThan(0);
+      // only ever seen between a request and the copy sent again — never on Smoothieware, whose
+      // `rs N` comes without an ok, so the copy goes out as the request is read; windowed, refused
+      // copies and lines still to send are rebuilt from what was written), and requests for the
+      // stopped thread's lines, served from what it had written.
+      if (name !== "smoothie") expect(underWay).toBeGreaterThan(0);
       if (window > 1) expect(rebuilt).toBeGreaterThan(0);
       expect(servedWhileAdopting).toBeGreaterThan(0);
     });
@@ -252,7 +256,8 @@ describe("damaged lines: a resend under way, or its request lost, when the threa
 });
 
 describe("a long command among the lines owed: the new thread waits while the printer says it is busy", () => {
-  for (const [name, window, printer] of MODES) {
+  // Smoothieware sends no busy lines (its own case below).
+  for (const [name, window, printer] of FAMILIES.filter(([name]) => name !== "smoothie")) {
     test(`${name}: stuck in a receive hook while the printer homes or heats`, () => {
       let busyOwed = 0;
       for (const [on, at] of [[/busy/, 1], [/busy/, 2], [/busy/, 5], [/busy/, 12], [/busy/, 30], [/^ok/, 41], [/^ok/, 42], [/^ok/, 82], [/^ok/, 83]] as const) {
@@ -263,4 +268,55 @@ describe("a long command among the lines owed: the new thread waits while the pr
       expect(busyOwed).toBeGreaterThan(0);
     });
   }
+});
+
+describe("Smoothieware (no busy lines): a long command among the lines owed does not hold the probe back", () => {
+  test("stuck on the plain ok of a line around homing or heating: the probe (its answer `ok T:…`) goes out after 3 s, answered once the command is done", () => {
+    let probedWhileLong = 0;
+    for (const at of [40, 41, 42, 81, 82, 83]) {
+      const o = print({ kind: "receive", at, readAhead: 0, on: /^ok$/ }, 1, { personality: "smoothie" }, LONG);
+      expectExactlyOnce(o, `smoothie, stuck at plain ok ${at}`, LONG);
+      if (o.sent.inFlight.some((l) => /\b(G28|M109)\b/.test(l.text)) && o.events.some((e) => e.type === "probe")) probedWhileLong++;
+    }
+    expect(probedWhileLong).toBeGreaterThan(0);
+  });
+});
+
+describe("Klipper (no line numbers, every line answered in order): the probe's answer reads unlike a plain ok", () => {
+  const klipper = { personality: "klipper" } as const;
+  /** The probes the new engine sent, by command. */
+  const probes = (o: Outcome) => o.events.flatMap((e) => (e.type === "sent" && / (M105|M115)\*/.test(e.line) ? [/ (M105|M115)\*/.exec(e.line)![1]!] : []));
+
+  test("stuck in a receive hook on any reply, with the rest of the read and a read-ahead lost: the print goes on, every line once, in order", () => {
+    let probed = 0;
+    let byM115 = 0;
+    for (let at = 20; at < 140; at += 3) {
+      for (const readAhead of [0, 2]) {
+        const o = print({ kind: "receive", at, readAhead }, 1, klipper);
+        expectExactlyOnce(o, `klipper, stuck at reply ${at}, ${readAhead} read ahead`);
+        if (o.events.some((e) => e.type === "probe")) probed++;
+        // The line owed was an M105 poll: its answer reads as M105's probe would, so M115 asks.
+        if (o.sent.inFlight.some((l) => / M105\*/.test(l.text)) && o.events.some((e) => e.type === "probe")) {
+          expect(probes(o)[0]).toBe("M115");
+          byM115++;
+        }
+      }
+    }
+    expect(probed).toBeGreaterThan(0);
+    expect(byM115).toBeGreaterThan(0);
+  });
+
+  test("stuck in a send hook: the print goes on, every line once, in order", () => {
+    for (let at = 20; at < 140; at += 9) expectExactlyOnce(print({ kind: "send", at }, 1, klipper), `klipper, stuck in a send hook at ${at}`);
+  });
+
+  test("homing and heating among the lines owed (no busy lines): the probe goes out after 3 s all the same, its answer comes once they are done", () => {
+    let probedWhileLong = 0;
+    for (const at of [41, 42, 82, 83]) {
+      const o = print({ kind: "receive", at, readAhead: 0, on: /^ok$/ }, 1, klipper, LONG);
+      expectExactlyOnce(o, `klipper, stuck at plain ok ${at}`, LONG);
+      if (o.sent.inFlight.some((l) => /\b(G28|M109)\b/.test(l.text)) && o.events.some((e) => e.type === "probe")) probedWhileLong++;
+    }
+    expect(probedWhileLong).toBeGreaterThan(0);
+  });
 });

@@ -207,6 +207,18 @@ function adopted(left: Left, window = 1): Harness {
   return h;
 }
 
+/** Line 41 owed on `profile` and a job line waiting: nothing goes out for 2.9 s, then the probe (line 42, M105). */
+function probedAfterSilence(profile: string): Harness {
+  const h = adopted({ owed: [41], profile });
+  h.send("G1 X100", 500);
+  h.advance(2900);
+  expect(h.take()).toEqual([]);
+  h.advance(200);
+  expect(h.of("probe")).toEqual([{ type: "probe", n: 42, unanswered: 1 }]);
+  expect(h.take()).toEqual([frame(42, "M105")]);
+  return h;
+}
+
 describe("the engine's takeover of a link", () => {
   test("nothing owed: lines flow at once, numbered on from the stopped thread's last; no handshake, no M115, no renumbering", () => {
     const h = adopted({ owed: [], lastWritten: 40 });
@@ -281,13 +293,7 @@ describe("the engine's takeover of a link", () => {
   });
 
   test("answers that went with the stopped thread: after 3 s of silence a numbered probe goes out; its ok says every line was taken", () => {
-    const h = adopted({ owed: [41] });
-    h.send("G1 X100", 500);
-    h.advance(2900);
-    expect(h.take()).toEqual([]);
-    h.advance(200);
-    expect(h.of("probe")).toEqual([{ type: "probe", n: 42, unanswered: 1 }]);
-    expect(h.take()).toEqual([frame(42, "M105")]);
+    const h = probedAfterSilence("marlin2");
     h.recv("ok T:210.0 /210.0 B:60.0 /60.0");
     expect(h.of("adopted")).toEqual([{ type: "adopted", answered: 1 }]);
     expect(h.engine.stats.lostOks).toBe(1);
@@ -351,6 +357,36 @@ describe("the engine's takeover of a link", () => {
     expect(busy.of("probe")).toHaveLength(1);
   });
 
+  for (const [profile, answer] of [["smoothieware", "ok T:210.0 /210.0 @127 B:60.0 /60.0 @0"], ["klipper", "ok B:60.0 /60.0 T0:210.0 /210.0"]]) {
+    test(`${profile} (no busy lines): a long command owed does not hold back the probe, whose answer reads unlike a plain ok; a late plain ok is the command's`, () => {
+      const h = adopted({ owed: [41, 42], profile, texts: { 42: "M109 S210" } });
+      h.send("G1 X100", 500);
+      h.advance(3000);
+      expect(h.take()).toEqual([frame(43, "M105")]);
+      // Heating for minutes: no second probe while the command may run.
+      h.advance(600_000);
+      expect(h.of("probe")).toHaveLength(1);
+      // 41's ok went with the stopped thread; M109's comes once heated, then the probe's.
+      h.recv("ok");
+      expect(h.of("adopted")).toEqual([]);
+      h.recv(answer);
+      expect(h.of("adopted")).toEqual([{ type: "adopted", answered: 2 }]);
+      expect(h.engine.stats.lostOks).toBe(1);
+      expect(h.take()).toEqual([frame(44, "G1 X100")]);
+    });
+  }
+
+  test("Smoothieware: a probe answered by a plain ok with nothing owed before it is answered all the same; with M105 owed, the probe waits as on Marlin", () => {
+    // A probe answered otherwise (a plain ok) with nothing owed before it: its answer all the same.
+    const plain = adopted({ owed: [41], profile: "smoothieware" });
+    plain.advance(3000).recv("ok", "ok");
+    expect(plain.of("adopted")).toEqual([{ type: "adopted", answered: 1 }]);
+    // A line owed that is itself M105: no answer is told apart, so the probe waits and any ok answers it, as on Marlin.
+    const m105 = adopted({ owed: [41, 42], profile: "smoothieware", texts: { 41: "M109 S210", 42: "M105" } });
+    m105.advance(60_000);
+    expect(m105.of("probe")).toEqual([]);
+  });
+
   test("the printer says it is idle while answers are owed: the probe goes out at once", () => {
     const h = adopted({ owed: [41, 42] });
     h.recv("ok", "wait");
@@ -361,10 +397,76 @@ describe("the engine's takeover of a link", () => {
     expect(h.of("adopted")).toHaveLength(1);
   });
 
-  test("a firmware that does not number lines cannot be asked: silence ends the takeover, and the link is numbered afresh for what follows", () => {
-    const h = adopted({ owed: [41], profile: "klipper" });
+  test("Klipper (no line numbers): after 3 s of silence a probe whose answer reads unlike a plain ok (M105: ok B:… T0:…); that answer says every line was taken", () => {
+    const h = probedAfterSilence("klipper");
+    expect(h.of("adoptFailed")).toEqual([]);
+    h.recv("ok B:60.0 /60.0 T0:210.0 /210.0");
+    expect(h.of("adopted")).toEqual([{ type: "adopted", answered: 1 }]);
+    expect(h.engine.stats.lostOks).toBe(1);
+    expect(h.take()).toEqual([frame(43, "G1 X100")]);
+    h.recv("ok");
+    expect(h.acked()).toEqual([500]);
+    // Not ready, Klipper answers M105 with a bare `ok T:0`: an answer to the probe all the same.
+    const shut = adopted({ owed: [41], profile: "klipper" });
+    shut.advance(3000).recv("ok T:0");
+    expect(shut.of("adopted")).toEqual([{ type: "adopted", answered: 1 }]);
+  });
+
+  test("Klipper: plain oks before the probe's answer answer the lines owed, in order; a plain ok with none owed before the probe is not its answer", () => {
+    const h = adopted({ owed: [41, 42, 43], profile: "klipper" }, 4);
+    h.send("G1 X100", 500);
     h.advance(3000);
-    expect(h.of("adoptFailed")).toEqual([{ type: "adoptFailed", reason: "no answer came to 1 line(s) the stopped thread had sent (line 41 on), and this firmware does not number lines, so whether it took them cannot be asked" }]);
+    expect(h.take()).toEqual([frame(44, "M105")]);
+    // The first answer went with the stopped thread; 42's and 43's come late, after the probe went out.
+    h.recv("ok", "ok");
+    expect(h.of("adopted")).toEqual([]);
+    expect(h.take()).toEqual([]);
+    h.recv("ok B:20.0 /0.0 T0:20.0 /0.0");
+    expect(h.of("adopted")).toEqual([{ type: "adopted", answered: 3 }]);
+    expect(h.engine.stats.lostOks).toBe(1);
+    expect(h.take()).toEqual([frame(45, "G1 X100")]);
+    // One more plain ok than lines owed: not the probe's answer, which reads otherwise.
+    const more = adopted({ owed: [41], profile: "klipper" });
+    more.advance(3000).recv("ok", "ok");
+    expect(more.engine.stats.lateOks).toBe(1);
+    expect(more.of("adopted")).toEqual([]);
+    more.recv("ok B:20.0 /0.0 T0:20.0 /0.0");
+    expect(more.of("adopted")).toEqual([{ type: "adopted", answered: 1 }]);
+    // A probe not answered: asked again, and its answer settles it as well.
+    const again = adopted({ owed: [41], profile: "klipper" });
+    again.advance(3000).advance(3000);
+    expect(again.take()).toEqual([frame(42, "M105"), frame(43, "M105")]);
+    again.recv("ok B:20.0 /0.0 T0:20.0 /0.0");
+    expect(again.of("adopted")).toEqual([{ type: "adopted", answered: 1 }]);
+    again.recv("ok B:20.0 /0.0 T0:20.0 /0.0");
+    expect(again.engine.outstanding()).toBe(0);
+  });
+
+  test("Klipper: a line owed that is itself M105 (its answer reads as the probe's): M115 asks instead; both owed, it cannot be asked, and the takeover ends saying why", () => {
+    const h = adopted({ owed: [41], profile: "klipper", texts: { 41: "M105" } });
+    h.advance(3000);
+    expect(h.take()).toEqual([frame(42, "M115")]);
+    h.recv("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0");
+    expect(h.of("adopted")).toEqual([{ type: "adopted", answered: 1 }]);
+    expect(h.engine.profile.id).toBe("klipper");
+    const both = adopted({ owed: [41, 42], profile: "klipper", texts: { 41: "M105", 42: "M115" } });
+    both.advance(3000);
+    expect(both.of("adoptFailed")).toEqual([
+      { type: "adoptFailed", reason: "no answer came to 2 line(s) the stopped thread had sent (line 41 on), and this firmware does not number lines; a line owed is itself M105 or M115, whose answer could not be told from the probe's" },
+    ]);
+    expect(both.take()).toEqual(["N0 M110 N0*125"]);
+  });
+
+  test("RepRapFirmware (no line numbers, drops a damaged line without a word) cannot be asked: silence ends the takeover, saying why, and the link is numbered afresh", () => {
+    const h = adopted({ owed: [41], profile: "rrf" });
+    h.advance(3000);
+    expect(h.of("probe")).toEqual([]);
+    expect(h.of("adoptFailed")).toEqual([
+      {
+        type: "adoptFailed",
+        reason: "no answer came to 1 line(s) the stopped thread had sent (line 41 on), and this firmware does not number lines and drops a damaged line without a word (no ok, no resend request), so an answer lost with the stopped thread cannot be told from a line it never took",
+      },
+    ]);
     expect(h.take()).toEqual(["N0 M110 N0*125"]);
   });
 

@@ -92,6 +92,13 @@ describe("the viewer of a file", () => {
       expect([query, res.status]).toEqual([query, status]);
       expect(res.headers.get("content-type")).toContain("text/html");
     }
+    // An address kept by a viewer that did not follow (a reload): its layer, or the file's last if it has fewer now; its choices.
+    const kept = await (await get("/files/viewer?path=torus.gcode&layer=99&follow=0&travel=1&zoom=1", { headers: { accept: "text/html" } })).text();
+    expect(kept).toContain('data-layer="28"');
+    expect(kept).toMatch(/name="follow" value="1">/);
+    expect(kept).toMatch(/name="travel" value="1" checked>/);
+    expect(kept).toMatch(/name="zoom" value="1" checked>/);
+    expect((await (await get("/files/viewer?path=torus.gcode&layer=5", { headers: { accept: "text/html" } })).text())).toMatch(/name="follow" value="1" checked>/);
     expect((await get("/ui/files/viewer/events?path=..%2Fx")).status).toBe(400);
     expect((await get("/ui/files/viewer/events?path=nope.gcode")).status).toBe(404);
     expect((await get("/ui/files/viewer/events?path=torus.gcode&printer=nosuch")).status).toBe(404);
@@ -173,7 +180,10 @@ describe("a print followed live", () => {
     const status = await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => (p.job?.layer?.current ?? 0) >= 1, 60_000);
     expect(status.job.state).toBe("printing");
     try {
-      const [page, dashboard] = await Promise.all([eventsWithin("/ui/files/viewer/events?path=torus.gcode", "layer-progress", 3500), eventsWithin(`/ui/events?printer=${printer}`, "layer-progress", 3500)]);
+      const [opened, dashboard] = await Promise.all([eventsWithin("/ui/files/viewer/events?path=torus.gcode", "layer-progress", 3500), eventsWithin(`/ui/events?printer=${printer}`, "layer-progress", 3500)]);
+      // The viewer's page's stream first asks its viewer to catch up (it may be new after a rebuild in place).
+      expect(opened[0]).toBe("connected");
+      const page = opened.slice(1);
       for (const events of [page, dashboard]) {
         expect(events.length).toBeGreaterThanOrEqual(2);
         expect(events.length).toBeLessThanOrEqual(5);

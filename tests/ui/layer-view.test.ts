@@ -80,8 +80,8 @@ test("from the files page: the slider, the number box, the buttons and the arrow
   await page.locator("form.layer-viewer .layer-number").press("Enter");
   await onLayer(page, 28);
   expect((await shown(page)).slider).toBe(28);
-  // Enter in the box asked for the layer; it did not submit the form as a page.
-  expect(page.url()).toMatch(/\/files\/viewer\?path=torus\.gcode$/);
+  // Enter in the box asked for the layer; it did not submit the form as a page (the address only keeps the choice).
+  expect(page.url()).toMatch(/\/files\/viewer\?path=torus\.gcode&layer=28&follow=0$/);
   // Past the last layer there is none: the slider stays at the end.
   await page.locator('form.layer-viewer button[data-step="1"]').click();
   await page.waitForTimeout(300);
@@ -306,3 +306,75 @@ test("opened before its file's analysis ended: it shows the analysis and loads t
     for (const page of pages) await page.close();
   }
 }, 90_000);
+
+test("made again in place (its file changed, through the wait for its new analysis) or reloaded, the viewer keeps Follow the print unticked, its layer and Travel moves; opened anew it follows", async () => {
+  const settings = (onlyWhenIdle: boolean) => host.api("/api/v1/analysis/settings", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ onlyWhenIdle }) });
+  expect((await upload(host, "swap.gcode", layeredGcode({ layers: 6, objects: [{ name: "a", x: 40, y: 40 }] }))).status).toBe(201);
+  expect((await upload(host, "other.gcode", layeredGcode({ layers: 8, objects: [{ name: "b", x: 50, y: 50 }], loops: 3, feedrate: 600 }))).status).toBe(201);
+  for (const f of ["swap.gcode", "other.gcode"]) await host.waitFor(`/api/v1/files/${f}`, (x: any) => x.analysis?.state === "done", 30_000);
+  const page = await loggedInPage(browser, host, `/files/viewer?path=swap.gcode&printer=${printer}`, { width: 1300, height: 1000 });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  try {
+    await sseConnected(page);
+    // Moved by hand (which unticks Follow the print), travel moves shown.
+    await page.locator('form.layer-viewer input[type="range"]').fill("3");
+    await onLayer(page, 3);
+    await page.check('form.layer-viewer input[name="travel"]');
+    await page.waitForFunction(() => !document.querySelector("form.layer-viewer.htmx-request"));
+    expect((await shown(page)).follow).toBe(false);
+    await page.evaluate(() => {
+      (window as any).notReloaded = true;
+      new MutationObserver(() => {
+        if (document.querySelector(".layer-view[data-waiting]")) (window as any).waited = true;
+      }).observe(document.body, { subtree: true, childList: true });
+    });
+
+    // Analyses wait while the printer prints: the file replaced (9 layers) meanwhile is waited for.
+    expect((await settings(true)).status).toBe(200);
+    await startPrint("other.gcode");
+    await page.locator(".layer-other", { hasText: "is printing other.gcode now" }).waitFor({ timeout: 10_000 });
+    expect((await upload(host, "swap.gcode", layeredGcode({ layers: 9, objects: [{ name: "a", x: 40, y: 40 }] }))).status).toBe(201);
+    await page.waitForFunction(() => (window as any).waited, undefined, { timeout: 10_000 });
+    await endPrint();
+    // Analysed: the viewer is made again for its 9 layers, in place, with the person's choices
+    // (it had not jumped to the other file's print meanwhile).
+    await page.waitForFunction(() => {
+      const form = document.querySelector("form.layer-viewer");
+      const path = form?.querySelector<HTMLInputElement>('input[name="path"]')?.value;
+      return path !== "swap.gcode" || form?.querySelector('input[type="range"]')?.getAttribute("max") === "9";
+    }, undefined, { timeout: 20_000 });
+    expect(await viewedFile(page)).toBe("swap.gcode");
+    expect(await page.evaluate(() => (window as any).notReloaded)).toBe(true);
+    const after = await shown(page);
+    expect(after).toMatchObject({ follow: false, layer: 3, slider: 3 });
+    expect(await page.locator('form.layer-viewer input[name="travel"]').isChecked()).toBe(true);
+
+    // Not following: the printer's next print of another file leaves it on its file, saying so.
+    await startPrint("other.gcode");
+    await page.locator(".layer-other", { hasText: "is printing other.gcode now" }).waitFor({ timeout: 10_000 });
+    expect(await viewedFile(page)).toBe("swap.gcode");
+    expect((await shown(page)).layer).toBe(3);
+
+    // Reloaded (its address keeps the choices): the same file, layer and choices, not the print of the other file.
+    expect(page.url()).toBe(`${host.url}/files/viewer?path=swap.gcode&printer=${printer}&layer=3&follow=0&travel=1`);
+    await page.reload();
+    await onLayer(page, 3);
+    await page.locator(".layer-other", { hasText: "is printing other.gcode now" }).waitFor({ timeout: 10_000 });
+    expect(await viewedFile(page)).toBe("swap.gcode");
+    expect((await shown(page)).follow).toBe(false);
+    expect(await page.locator('form.layer-viewer input[name="travel"]').isChecked()).toBe(true);
+
+    // Opened anew (the Files page's link: no choices in it), a viewer for the printer follows it: the other file's print.
+    const fresh = page;
+    await fresh.goto(`${host.url}/files/viewer?path=swap.gcode&printer=${printer}`);
+    expect(fresh.url()).toBe(`${host.url}/files/viewer?path=other.gcode&printer=${printer}`);
+    await fresh.locator("h1", { hasText: "other.gcode" }).waitFor({ timeout: 10_000 });
+    expect((await shown(fresh)).follow).toBe(true);
+    expect(errors).toEqual([]);
+  } finally {
+    await endPrint();
+    await settings(false);
+    await page.close();
+  }
+}, 120_000);

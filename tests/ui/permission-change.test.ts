@@ -1,7 +1,8 @@
 /**
  * Open pages follow their viewer's rights: when an admin reduces a user's permissions, or the
  * user's sessions end, pages already open drop the controls (or go to the login page) without
- * the user reloading them.
+ * the user reloading them — the live pages through their own stream, every other page (settings,
+ * plugins, account, history, …) through the small stream that carries only that.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
@@ -62,6 +63,28 @@ test("pages of a session that ended elsewhere go to the login page; another user
   await Bun.sleep(500);
   expect(reloads).toBe(0);
   // Bob's sessions end everywhere (as "Log out everywhere" on another device does).
+  host.accounts.logoutEverywhere(bob().id);
+  await page.waitForURL(/\/login/, { timeout: 10_000 });
+  await page.context().close();
+}, 60_000);
+
+test("a page without a live stream (plugins) reloads too: an admin moved to operator loses the install form, still on the page", async () => {
+  const CAROL = { username: "carol", password: "another horse battery staple" };
+  expect((await host.post("/api/v1/users", { username: CAROL.username, password: CAROL.password, group: "admins" })).status).toBe(201);
+  const page = await loggedInPage(browser, host, "/plugins", undefined, CAROL);
+  await sseConnected(page);
+  const install = page.locator('form[hx-post="/ui/plugins/install"]').first();
+  await install.waitFor();
+  host.accounts.setGroup(host.accounts.users.byName(CAROL.username)!, "users");
+  await install.waitFor({ state: "detached", timeout: 10_000 });
+  await page.locator("h1", { hasText: "Plugins" }).waitFor();
+  expect(page.url()).toBe(`${host.url}/plugins`);
+  await page.context().close();
+}, 60_000);
+
+test("the account page of a session ended elsewhere goes to the login page", async () => {
+  const page = await loggedInPage(browser, host, "/account", undefined, BOB);
+  await sseConnected(page);
   host.accounts.logoutEverywhere(bob().id);
   await page.waitForURL(/\/login/, { timeout: 10_000 });
   await page.context().close();

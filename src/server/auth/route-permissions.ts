@@ -94,6 +94,8 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/files": upload,
   "POST /ui/files/delete": remove,
   "GET /account": login,
+  // A page's own rights changing reach it here (src/server/ui/viewer-watch.ts): any logged-in viewer.
+  "GET /ui/viewer/events": login,
   "GET /settings": login,
   "POST /account/password": login,
   "POST /account/keys": login,
@@ -210,6 +212,16 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   // `layerline doctor`'s (its local token), which asks the running host before checking alone.
   "GET /api/v1/diagnostics": { ...admin, localToken: true },
   "GET /api/v1/diagnostics/bundle": { ...admin, localToken: true },
+  // A backup holds every password hash and API key; a restore replaces them all.
+  "GET /api/v1/backups": admin,
+  "POST /api/v1/backups": admin,
+  "GET /api/v1/backups/:name": admin,
+  "DELETE /api/v1/backups/:name": admin,
+  "POST /api/v1/backups/restore": admin,
+  "GET /settings/backup": admin,
+  "POST /ui/backups/create": admin,
+  "POST /ui/backups/:name/delete": admin,
+  "POST /ui/backups/restore": admin,
   "GET /settings/diagnostics": admin,
   "GET /ui/diagnostics/report": admin,
   "POST /ui/diagnostics/run": admin,

@@ -10,7 +10,9 @@
  * the print" is ticked: the viewer then becomes that file's (the whole viewer is answered, on the
  * page with its heading, title, address and stream). A print ending changes nothing. A viewer that
  * never followed a print keeps its file. One whose file's analysis has not ended shows how far it
- * is and, when it ends, its layers (its controls are made again for them) or the error.
+ * is and, when it ends, its layers (its controls are made again for them) or the error. A viewer
+ * made again in place keeps the person's choices (follow, travel, zoom, and not following its
+ * layer), sent with its form; its page's address keeps them across a reload (public/app.js).
  *
  * Cost on the main thread: a layer is read and parsed once (bounded, src/toolpath/layers.ts) and
  * kept; a picture is rendered once per change (kept by what it shows, for every client); a print
@@ -20,7 +22,7 @@
 import { Elysia } from "elysia";
 import { formatBytes } from "../../../views/dashboard.ts";
 import { html, raw, type Html } from "../../../views/html.ts";
-import { layerFragment, layerMessage, layerSvg, layerViewer, layerViewerPage, layerViewerSection, sentSegments, viewArea, viewerPageUrl, viewerTitle, type Bed, type LayerFacts, type LivePrint, type OtherPrint, type ViewerPlace, type Waiting } from "../../../views/layer-view.ts";
+import { layerFragment, layerMessage, layerSvg, layerViewer, layerViewerPage, layerViewerSection, sentSegments, viewArea, viewerPageUrl, viewerTitle, type Bed, type LayerFacts, type LivePrint, OPENED, type OtherPrint, type ViewerChoices, type ViewerPlace, type Waiting } from "../../../views/layer-view.ts";
 import { pageTitle } from "../../../views/layout.ts";
 import { subscribe } from "../../events.ts";
 import { FileCatalog } from "../../files/catalog.ts";
@@ -70,6 +72,12 @@ export function layerIndex(raw: string | undefined, count: number): number | nul
     throw new ApiError(400, "invalid_layer", `"${shown}" is not a layer of this file: it has ${count} layer${count === 1 ? "" : "s"}.`, `Ask for a layer from 1 to ${count}.`);
   }
   return n - 1;
+}
+
+/** A viewer made again in place: the person's choices, and the layer it showed (1-based), kept when not following. */
+interface Rebuilt {
+  choices: ViewerChoices;
+  layer?: number;
 }
 
 /** How far a print of the file is: the printer, and the offset it has acknowledged. */
@@ -217,17 +225,22 @@ export function uiLayerView(ctx: AppContext) {
    * printing, else the first), and the printer it follows: `printer`, else the one whose print of
    * the file it opens on (it opens following).
    */
-  const viewer = async (request: Request, file: StoredFile, rawLayer: string | undefined, printer: PrinterSession | null, place: ViewerPlace): Promise<{ html: Html; printer: string | null }> => {
+  const viewer = async (request: Request, file: StoredFile, rawLayer: string | undefined, printer: PrinterSession | null, place: ViewerPlace, rebuilt?: Rebuilt): Promise<{ html: Html; printer: string | null }> => {
     const found = layersOf(file);
-    const setup = { path: file.path, place };
-    if (!found.ok) return { html: layerViewer({ ...setup, count: 0, layer: 0 }, message(found, printer?.id ?? null).html), printer: printer?.id ?? null };
+    const choices = rebuilt?.choices ?? OPENED;
+    const setup = { path: file.path, place, choices };
+    if (!found.ok) return { html: layerViewer({ ...setup, count: 0, layer: rebuilt?.layer ?? 0 }, message(found, printer?.id ?? null).html), printer: printer?.id ?? null };
     const { layers } = found;
+    const count = layers.layers.length;
     const follow = following(request, layers.sha256, printer);
-    const followed = printer ?? follow?.session ?? null;
-    const asked = layerIndex(rawLayer, layers.layers.length);
-    const index = asked ?? (follow ? Math.max(0, layerAt(layers.layers, follow.sent) - 1) : 0);
-    const f = await fragment(file, layers, index, { travel: false, zoom: false }, follow, bedFor(request, followed), followed?.id ?? null, null);
-    return { html: layerViewer({ ...setup, count: layers.layers.length, layer: index + 1 }, raw(f.html)), printer: followed?.id ?? null };
+    // Not following (unticked by the person): no print ties it to a printer, and it stays on its layer.
+    const on = follow && choices.follow ? follow : null;
+    const followed = printer ?? on?.session ?? null;
+    const kept = !on && rebuilt?.layer ? Math.min(rebuilt.layer, count) - 1 : null;
+    const asked = layerIndex(rawLayer, count) ?? kept;
+    const index = asked ?? (on ? Math.max(0, layerAt(layers.layers, on.sent) - 1) : 0);
+    const f = await fragment(file, layers, index, { travel: choices.travel, zoom: choices.zoom }, follow, bedFor(request, followed), followed?.id ?? null, null);
+    return { html: layerViewer({ ...setup, count, layer: index + 1 }, raw(f.html)), printer: followed?.id ?? null };
   };
 
   /**
@@ -236,11 +249,15 @@ export function uiLayerView(ctx: AppContext) {
    * viewer's page the page's content, with the file's heading, title, stream and (`switched`)
    * address; in the job panel the viewer alone.
    */
-  const whole = async (request: Request, file: StoredFile, printer: PrinterSession | null, place: string | undefined, switched: boolean): Promise<Response> => {
-    const v = await viewer(request, file, undefined, printer, place === "page" ? "page" : "job");
+  const whole = async (request: Request, file: StoredFile, printer: PrinterSession | null, q: Query, switched: boolean): Promise<Response> => {
+    const place = q.place;
+    // Made again in place: the person's choices stay (and, not following, the layer they chose, if the file still has it).
+    const layer = !switched && q.layer !== undefined && /^\d{1,9}$/.test(q.layer) ? Number(q.layer) : undefined;
+    const rebuilt: Rebuilt = { choices: { follow: q.follow === "1", travel: q.travel === "1", zoom: q.zoom === "1" }, layer: layer && layer >= 1 ? layer : undefined };
+    const v = await viewer(request, file, undefined, printer, place === "page" ? "page" : "job", rebuilt);
     if (place !== "page") return htmlResponse(v.html, { "HX-Retarget": "this", "HX-Reswap": "outerHTML" });
     const headers: Record<string, string> = { "HX-Retarget": "closest .layer-page", "HX-Reswap": "outerHTML" };
-    if (switched) headers["HX-Replace-Url"] = viewerPageUrl(file.path, v.printer);
+    if (switched) headers["HX-Replace-Url"] = viewerPageUrl(file.path, v.printer, rebuilt.choices);
     // A <title> at the top of an answer is the document's new title (htmx).
     return htmlResponse(html`<title>${pageTitle(viewerTitle(file.name))}</title>${layerViewerSection(file.path, file.name, v.printer, v.html)}`, headers);
   };
@@ -251,10 +268,14 @@ export function uiLayerView(ctx: AppContext) {
       try {
         const file = fileAt(q.path);
         const printer = q.printer ? printerAt(request, q.printer) : null;
+        // The person's choices kept in the address (a reload): as they left them, else as opened.
+        const choices: ViewerChoices = { follow: q.follow !== "0", travel: q.travel === "1", zoom: q.zoom === "1" };
         // Following a printer that prints another file (an address kept from before): that file's page.
-        const other = printer ? otherPrint(printer, file.sha256) : null;
-        if (printer && other?.target.ok) return new Response(null, { status: 303, headers: { location: viewerPageUrl(other.target.file.path, printer.id) } });
-        const v = await viewer(request, file, q.layer, printer, "page");
+        const other = printer && choices.follow ? otherPrint(printer, file.sha256) : null;
+        if (printer && other?.target.ok) return new Response(null, { status: 303, headers: { location: viewerPageUrl(other.target.file.path, printer.id, choices) } });
+        // Not following, the address's layer is the one the person left (the file may have fewer now: its last).
+        const left = !choices.follow && q.layer !== undefined && /^\d{1,9}$/.test(q.layer) && Number(q.layer) >= 1 ? Number(q.layer) : undefined;
+        const v = await viewer(request, file, left ? undefined : q.layer, printer, "page", { choices, layer: left });
         return htmlResponse(layerViewerPage(file.path, file.name, v.printer, v.html, pageSession(request)));
       } catch (e) {
         // A browser asked for a page: the refusal as a page.
@@ -270,10 +291,10 @@ export function uiLayerView(ctx: AppContext) {
       const followOn = q.follow === "1";
       const running = printer ? otherPrint(printer, file.sha256) : null;
       // The followed printer prints another file: the viewer becomes that file's.
-      if (running?.target.ok && followOn) return whole(request, running.target.file, printer, q.place, true);
+      if (running?.target.ok && followOn) return whole(request, running.target.file, printer, q, true);
       const found = layersOf(file);
       // The viewer's controls were made for other layers than the file has now (its analysis ended, or it changed).
-      if (q.count !== undefined && q.count !== String(found.ok ? found.layers.layers.length : 0)) return whole(request, file, printer, q.place, false);
+      if (q.count !== undefined && q.count !== String(found.ok ? found.layers.layers.length : 0)) return whole(request, file, printer, q, false);
       if (!found.ok) {
         const m = message(found, printer?.id ?? null);
         return q.shown === m.key ? new Response(null, { status: 204 }) : htmlResponse(m.html);
@@ -295,8 +316,8 @@ export function uiLayerView(ctx: AppContext) {
       const file = fileAt(q.path);
       const printer = q.printer ? printerAt(request, q.printer) : null;
       const sha256 = file.sha256;
-      return pageStream(ctx, request, (send) =>
-        printsOf(
+      return pageStream(ctx, request, (send) => {
+        const stop = printsOf(
           ctx,
           send,
           (id, status) => {
@@ -306,8 +327,13 @@ export function uiLayerView(ctx: AppContext) {
             return id === printer?.id || (sha256 !== null && status.job?.sha256 === sha256) ? "progress" : "job";
           },
           (path) => path === file.path,
-        ),
-      );
+        );
+        // A viewer made again in place comes with a new stream (and one that reconnects, with the
+        // same): what happened while it had none — its file's analysis ended, say — is asked for at
+        // once; an unchanged viewer is answered 204.
+        send(LAYER_PROGRESS_EVENT, "connected");
+        return stop;
+      });
     })
     .get("/ui/printers/:id/job/viewer", async ({ params, request }) => {
       const s = printerAt(request, params.id);

@@ -5,6 +5,8 @@
  * (public/app.js): it then shows the controls the user has now, or the login page. The server
  * refuses what the user may no longer do either way; this keeps the page from offering it.
  */
+import { Elysia } from "elysia";
+import { VIEWER_STREAM } from "../../../views/layout.ts";
 import { revocationConcerns } from "../../accounts/accounts.ts";
 import { subscribe } from "../../events.ts";
 import { principalOf } from "../auth/principal.ts";
@@ -40,4 +42,13 @@ export function pageStream(ctx: AppContext, request: Request, open: (send: SendE
       close();
     };
   }, prefix === "" ? undefined : (data) => prefixHtml(prefix, data));
+}
+
+/**
+ * The stream of pages without one of their own (settings, users, plugins, history, …): nothing but
+ * the `viewer` event and the keep-alive, so following the viewer's rights costs such a page one
+ * idle connection, not a live feed.
+ */
+export function viewerStreamRoutes(ctx: AppContext) {
+  return new Elysia().get(VIEWER_STREAM, ({ request }) => pageStream(ctx, request, () => () => {}));
 }
