@@ -76,6 +76,21 @@ describe("job control", () => {
     expect((await terminal()).some((l) => l.dir === "send" && /M117 cancelled/.test(l.text))).toBe(true);
   }, 60_000);
 
+  test("resume while the print is still pausing says so (not 'the print is not paused: pause it first')", async () => {
+    // A dwell in flight keeps the print pausing: 200 s at 40× real time is 5 s.
+    expect((await upload(host, "dwell.gcode", "G28\nG1 X10 F3000\nG4 S200\nG1 X20\nG1 X30\n")).status).toBe(201);
+    expect((await host.post(`${at}/job`, { file: "dwell.gcode" })).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.busy !== null || (p.job?.state === "printing" && p.progress?.line >= 3));
+    expect((await host.post(`${at}/job/pause`)).status).toBe(200);
+    const pausing = await host.waitFor(at, (p: any) => p.job?.state === "pausing" || p.job?.state === "paused");
+    expect(pausing.job.state).toBe("pausing");
+    const early = (await (await host.post(`${at}/job/resume`)).json()) as any;
+    expect(early.error).toMatchObject({ code: "not_paused", message: expect.stringContaining("still pausing") });
+    await host.waitFor(at, (p: any) => p.job?.state === "paused", 20_000);
+    expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+    await host.waitFor(at, jobEnded, 20_000);
+  }, 60_000);
+
   test("the printer asks (//action:pause, resume, cancel): the job follows, with the same scripts and records", async () => {
     const say = (text: string) => host.post(`${at}/commands`, { commands: [`M118 A1 ${text}`] });
     expect((await host.post(`${at}/job`, { file: "three.gcode" })).status).toBe(200);
