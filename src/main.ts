@@ -24,6 +24,7 @@ Usage:
   layerline [serve] [options]        run the host (default)
   layerline virtual-printer --tty PATH [--log FILE] [--time-scale N] [--personality P]
                              [--advanced-ok] [--realistic] [--faults JSON] [--stats]
+                             [--no-cancel-objects] [--no-motion-before-homing] [--glued-delete-ok]
                                      run the built-in virtual printer on a tty
                                      (e.g. one end of a socat pty pair)
   layerline update [--url URL] [--channel stable|beta] [--check] [--force] [--data-dir PATH]
@@ -71,8 +72,9 @@ Options for serve:
                     trust releases signed with this Ed25519 public key (PEM) instead of
                     the built-in one (self-hosted update channels)
   --setup-token TOKEN
-                    first-run setup (wizard and POST /api/v1/setup) needs this token,
-                    and then works from any address
+                    first-run setup (wizard and POST /api/v1/setup) needs this token
+                    (at least 8 characters; send it as X-Setup-Token), and then works
+                    from any address
   --zeroconf        advertise the printers on the local network (mDNS/Bonjour
                     _octoprint._tcp), so slicers such as Cura and PrusaSlicer find them
   --safe            safe mode: load no third-party plugins (also automatic after

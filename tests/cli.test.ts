@@ -2,7 +2,7 @@
  * The command line: help, version, and clear messages for the usual mistakes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultDataDir } from "../src/config.ts";
@@ -44,6 +44,20 @@ describe("layerline CLI", () => {
     for (const flag of ["--port", "--host", "--data-dir", "--serial", "--baud", "--extra-ports"]) expect(help.out).toContain(flag);
     const version = run("--version");
     expect(version.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  }, 20_000);
+
+  test("the README's option table of serve and --help name the same options, and --help the virtual printer's the README shows", () => {
+    const help = run("--help").out;
+    const serveHelp = help.slice(help.indexOf("Options for serve:"), help.indexOf("Without --serial"));
+    const helpFlags = new Set(serveHelp.match(/^ {2}--[a-z-]+/gm)!.map((f) => f.trim()));
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const table = readme.slice(readme.indexOf("The options of `layerline serve`"), readme.indexOf("On first start without `--serial`"));
+    const readmeFlags = new Set(table.match(/^\| `(--[a-z-]+)/gm)!.map((f) => f.slice(3)));
+    expect([...readmeFlags].sort()).toEqual([...helpFlags].sort());
+    for (const flag of ["--no-cancel-objects", "--no-motion-before-homing", "--glued-delete-ok"]) {
+      expect(readme).toContain(flag);
+      expect(help).toContain(flag);
+    }
   }, 20_000);
 
   test("the data folder defaults to XDG_DATA_HOME or ~/.local/share", () => {

@@ -104,7 +104,7 @@ export async function doctorCli(args: string[]): Promise<number> {
     }
   }
   if (values.json) console.log(JSON.stringify(report, null, 2));
-  else process.stdout.write(note + formatReport(report, { verbose: values.verbose, width: process.stdout.columns }));
+  else process.stdout.write(note + formatReport(report, { verbose: values.verbose, width: process.stdout.columns, hostRunning: running !== null }));
   if (values.bundle && bundle) {
     try {
       writeFileSync(values.bundle, bundle, { mode: 0o600 });

@@ -40,11 +40,11 @@ function findingText(f: Finding, verbose: boolean, width: number): string {
  * The report as text. `verbose` also says what every `ok` finding found.
  * Example: `formatReport(report)` → "Layerline 1.2.0 — 2 problems, 1 warning …".
  */
-export function formatReport(report: Report, options: { verbose?: boolean; width?: number } = {}): string {
+export function formatReport(report: Report, options: { verbose?: boolean; width?: number; hostRunning?: boolean } = {}): string {
   const width = Math.max(60, Math.min(options.width ?? 100, 140));
   const c = report.counts;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  const head = `Layerline ${report.version} — diagnosis of ${new Date(report.at).toISOString().slice(0, 19).replace("T", " ")} UTC${report.source === "doctor" ? " (no host running: checked by layerline doctor)" : ""}`;
+  const head = `Layerline ${report.version} — diagnosis of ${new Date(report.at).toISOString().slice(0, 19).replace("T", " ")} UTC${report.source === "doctor" ? (options.hostRunning ? " (checked by layerline doctor itself, not by the running host)" : " (no host running: checked by layerline doctor)") : ""}`;
   const summary = c.problem + c.warning === 0 ? "Nothing wrong found." : `${plural(c.problem, "problem")}, ${plural(c.warning, "warning")}.`;
   const sections: string[] = [head, summary];
   for (const status of ["problem", "warning", "unknown", "ok", "not-applicable"] as const) {

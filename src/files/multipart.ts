@@ -23,6 +23,8 @@ export interface MultipartHandlers {
 }
 
 export class MultipartError extends Error {}
+/** A part whose file name cannot be read: the request is whole, the name is wrong. */
+export class MultipartNameError extends MultipartError {}
 
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_FIELD_BYTES = 1024 * 1024;
@@ -54,7 +56,7 @@ function decodeStarName(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new MultipartError(`the file name "${raw}" (filename*=) is not valid percent-encoded UTF-8`);
+    throw new MultipartNameError(`the file name "${raw}" (filename*=) is not valid percent-encoded UTF-8`);
   }
 }
 

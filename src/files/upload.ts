@@ -2,10 +2,11 @@
  * Receiving an upload from an HTTP request: the multipart body is read as a stream and the file
  * part goes straight to a temporary file, so memory stays flat whatever the size. The target is
  * checked as soon as the file part's name is known (a bad name, or a file being printed, is
- * refused before its bytes are stored); the file is renamed into place only once complete.
+ * refused before its bytes are stored, unless a field that may change the target is still to come);
+ * the file is renamed into place only once complete.
  */
 import { diskError, FileError, type FileStorage, type StoredFile, type TempUpload } from "./storage.ts";
-import { boundaryOf, chunksOf, MultipartError, readMultipart } from "./multipart.ts";
+import { boundaryOf, chunksOf, MultipartError, MultipartNameError, readMultipart } from "./multipart.ts";
 
 export interface UploadOptions {
   /** Form field with the file. */
@@ -63,7 +64,14 @@ export async function receiveUpload(request: Request, storage: FileStorage, opti
         if (part.name !== fileField || part.filename === null) return null;
         if (temp) throw new FileError("upload_incomplete", "The form has more than one file.", "Upload one file per request.");
         uploadedName = part.filename;
-        storage.checkTarget(target(), overwrite(fields));
+        try {
+          storage.checkTarget(target(), overwrite(fields));
+        } catch (e) {
+          // Fields sent after the file (curl -F file=@x -F path=dir) may still change the target:
+          // then the check at the end decides, and a refused file is discarded there.
+          const later = [folderField, filenameField, "overwrite"].some((f) => !(f in fields));
+          if (!(e instanceof FileError) || !later) throw e;
+        }
         temp = await storage.beginUpload();
         return temp;
       },
@@ -91,6 +99,9 @@ function uploadError(e: unknown): unknown {
   if (e instanceof FileError) return e;
   const full = diskError(e, "the upload was not stored (any previous file of that name is unchanged)");
   if (full !== e) return full;
+  if (e instanceof MultipartNameError) {
+    return new FileError("invalid_path", `The upload's ${e.message}.`, "Percent-encode the name as UTF-8 (filename*=UTF-8''caf%C3%A9.gcode), or send it as a plain filename=\"…\".");
+  }
   if (e instanceof MultipartError) return new FileError("upload_incomplete", `The upload is incomplete: ${e.message}.`, "Upload the file again.");
   // The client went away mid-body: the stream read fails (an AbortError or a connection error).
   if (e instanceof Error && (e.name === "AbortError" || /closed|abort|reset/i.test(e.message))) {

@@ -194,7 +194,8 @@ export class JobService implements JobLink {
 
   /** Resumes the interrupted print from the start of the layer it was printing. */
   async resumeInterrupted(session: PrinterSession): Promise<Result> {
-    const cp = this.checkpoints.get(session.id);
+    // The store also holds the running print's own checkpoints: only one offered as interrupted counts.
+    const cp = session.status.interrupted ? this.checkpoints.get(session.id) : undefined;
     if (!cp) return fail("no_interrupted_job", "There is no interrupted print on this printer.", "Start a print instead.");
     const why = this.whyNot(cp);
     if (why) return fail("not_resumable", `The interrupted print of ${cp.file} cannot be resumed: ${why}`, "Discard it and start the print again.");
@@ -208,7 +209,8 @@ export class JobService implements JobLink {
 
   /** Forgets the interrupted print. */
   async discardInterrupted(session: PrinterSession): Promise<Result> {
-    if (!this.checkpoints.get(session.id)) return fail("no_interrupted_job", "There is no interrupted print on this printer.", "Nothing to discard.");
+    // Not the running print's checkpoint: that one is its crash protection.
+    if (!session.status.interrupted || !this.checkpoints.get(session.id)) return fail("no_interrupted_job", "There is no interrupted print on this printer.", "Nothing to discard.");
     this.checkpoints.remove(session.id);
     return session.setInterrupted(null);
   }

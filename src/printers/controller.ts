@@ -392,6 +392,7 @@ export class PrinterController {
 
   resumeJob(): Result {
     if (this.status.job?.state === "resuming") return fail("not_paused", "The print is already being resumed.", "Wait until it prints again.");
+    if (this.status.job?.state === "pausing") return fail("not_paused", "The print is still pausing: the lines already sent finish, then the pause script runs.", "Resume it once it is paused.");
     if (this.status.job?.state !== "paused") return fail("not_paused", "The print is not paused.", "Pause it first.");
     this.beginResume(true);
     return ok(null);

@@ -7,7 +7,8 @@
  *    policy, resend requests, resets.
  * 2. The commands the host sent (each line number's first transmission; resends and hellos left
  *    out) are sent again through the engine to the virtual printer, with the personality of the
- *    recognised firmware, on a simulated clock: every command must run exactly once, in order.
+ *    recognised firmware, on a simulated clock: every command must run exactly once, in order,
+ *    and the lines of an SD upload (between M28 and M29) must be stored on the card once, in order.
  */
 import * as v from "valibot";
 import { ProtocolEngine, type EngineEvent } from "../protocol/engine.ts";
@@ -64,6 +65,8 @@ export interface ReplayReport {
   rerun: {
     personality: PersonalityId;
     commands: number;
+    /** Lines written to a card file (M28 … M29), checked to arrive there once each, in order. */
+    cardLines: number;
     executedInOrder: boolean;
     /** The first difference, when there is one. */
     mismatch?: string;
@@ -131,27 +134,67 @@ export function replayTrace(trace: ParsedTrace, library: QuirksLibrary): ReplayR
   const personality = personalityFor(engine.profile.id);
 
   const commands = commandsOf(entries);
+  // Lines between M28 and M29 go into a card file (an SD upload): stored, not run; M29 closes it.
+  const toRun: string[] = [];
+  const toWrite: string[] = [];
+  // A person answered the printer's dialogs: M0/M1 wait for a click, and the host's M876 S<n> or
+  // M108 that followed is the answer. Each answer goes out once the re-run printer waits for it.
+  const answers = new Set<number>();
+  let writing = false;
+  let waiting = false;
+  for (const [i, c] of commands.entries()) {
+    if (writing) {
+      if (/^M29\b/i.test(c)) writing = false;
+      else toWrite.push(c);
+      continue;
+    }
+    toRun.push(c);
+    if (/^M28\b/i.test(c)) writing = true;
+    if (waiting && /^(M876\s+S\d|M108\b)/i.test(c)) {
+      answers.add(i);
+      waiting = false;
+    } else if (/^M[01]\b/i.test(c)) waiting = true;
+  }
   const executed: string[] = [];
+  const written: string[] = [];
   let live = false;
   const sim = new LinkSimulation({
-    printer: { personality, timeScale: 0 },
+    printer: { personality, timeScale: 0, onCardWrite: (l) => live && written.push(l) },
     quirks: library.get("generic"),
     library,
-    onExecute: (l) => live && executed.push(l.command),
+    // What the host sent, not what the printer read from its card (an SD print runs its file itself).
+    onExecute: (l) => live && l.source === "serial" && executed.push(l.command),
   }).open();
   sim.run(() => sim.engine.identified && sim.engine.outstanding() === 0, 60_000);
   live = true;
   const start = sim.now;
-  sim.stream(commands[Symbol.iterator]());
-  sim.run(() => (sim.jobFinished && sim.engine.outstanding() === 0) || sim.engine.state !== "operational", 24 * 3_600_000);
+  let next = 0;
+  const upToAnswer: Iterator<string> = {
+    next: () => (next < commands.length && !answers.has(next) ? { done: false, value: commands[next++]! } : { done: true, value: undefined }),
+  };
+  const waitsForPerson = () => /^M[01]\b/i.test(sim.firmware.state.blockedOn ?? "");
+  const settled = () => sim.jobFinished && sim.engine.outstanding() === 0;
+  sim.stream(upToAnswer);
+  for (;;) {
+    sim.run(() => settled() || sim.engine.state !== "operational" || (answers.has(next) && waitsForPerson()), 24 * 3_600_000);
+    if (!answers.has(next) || sim.engine.state !== "operational") break;
+    // Sent as the host sends a dialog's answer: at once, past the lines waiting for the click.
+    sim.send(commands[next++]!);
+    sim.stream(upToAnswer);
+  }
   // The engine's own probes and polls run too; compare the commands the trace asked for.
-  const wanted = new Set(commands);
+  const wanted = new Set(toRun);
   const ran = executed.filter((c) => wanted.has(c));
   let mismatch: string | undefined;
-  for (let i = 0; i < Math.max(ran.length, commands.length); i++) {
-    if (ran[i] !== commands[i]) {
-      mismatch = `command ${i + 1}: the trace sent "${commands[i] ?? "(nothing)"}", the printer ran "${ran[i] ?? "(nothing)"}"`;
+  for (let i = 0; i < Math.max(ran.length, toRun.length); i++) {
+    if (ran[i] !== toRun[i]) {
+      mismatch = `command ${i + 1}: the trace sent "${toRun[i] ?? "(nothing)"}", the printer ran "${ran[i] ?? "(nothing)"}"`;
       break;
+    }
+  }
+  for (let i = 0; mismatch === undefined && i < Math.max(written.length, toWrite.length); i++) {
+    if (written[i] !== toWrite[i]) {
+      mismatch = `card line ${i + 1}: the trace wrote "${toWrite[i] ?? "(nothing)"}", the printer stored "${written[i] ?? "(nothing)"}"`;
     }
   }
 
@@ -172,7 +215,8 @@ export function replayTrace(trace: ParsedTrace, library: QuirksLibrary): ReplayR
     resets: events.filter((e) => e.type === "reset").length,
     rerun: {
       personality,
-      commands: commands.length,
+      commands: toRun.length,
+      cardLines: toWrite.length,
       executedInOrder: mismatch === undefined,
       ...(mismatch ? { mismatch } : {}),
       resendRequests: sim.engine.stats.resendRequests,
@@ -199,8 +243,10 @@ export function formatReport(path: string, r: ReplayReport): string {
   }
   const rr = r.rerun;
   out.push(
-    `Re-run against the virtual printer (${rr.personality}): ${rr.commands} commands, ` +
-      (rr.executedInOrder ? "every one ran once, in order" : `NOT the same: ${rr.mismatch}`) +
+    `Re-run against the virtual printer (${rr.personality}): ${rr.commands} commands` +
+      (rr.cardLines ? ` and ${rr.cardLines} lines written to the card` : "") +
+      ", " +
+      (rr.executedInOrder ? (rr.cardLines ? "every one ran or was stored once, in order" : "every one ran once, in order") : `NOT the same: ${rr.mismatch}`) +
       ` (${rr.resendRequests} resend requests, ${rr.simulatedS.toFixed(1)} s simulated)`,
   );
   return out.join("\n");

@@ -37,6 +37,8 @@ export class QuirksLibrary {
    * id (the user's) amends it, field by field by the merge rules, as one more layer.
    */
   private readonly files = new Map<string, QuirksFile[]>();
+  /** Where each id's first file came from (a user's file: its path), to name it in problems. */
+  private readonly definedIn = new Map<string, string>();
   private readonly chains = new Map<string, QuirksFile[]>();
   private readonly composed = new Map<string, Quirks>();
   private readonly detectors: Detector[] = [];
@@ -55,6 +57,7 @@ export class QuirksLibrary {
       const layers = this.files.get(parsed.id);
       if (!layers) {
         this.files.set(parsed.id, [parsed]);
+        this.definedIn.set(parsed.id, source);
         continue;
       }
       const overlay = this.isOverlay(parsed.id);
@@ -219,7 +222,7 @@ export class QuirksLibrary {
     if (done) return done;
     const chain = this.walk(id);
     if (!Array.isArray(chain)) {
-      if (this.files.has(id)) this.problems.push(chain);
+      if (this.files.has(id)) this.problems.push({ ...chain, source: this.definedIn.get(id) ?? chain.source });
       return undefined;
     }
     if (!this.isOverlay(id)) {

@@ -465,6 +465,7 @@ export class VirtualFirmware {
           for (const line of p.sd.saved()) m.print(line);
         } else {
           m.sd.write(command);
+          this.options.onCardWrite?.(command);
         }
         m.print(this.okFor(verdict.n));
         continue;

@@ -123,6 +123,8 @@ export const virtualPrinterOptionsSchema = v.strictObject({
   onExecute: v.optional(
     v.custom<(line: ExecutedLine) => void>((x) => typeof x === "function", "onExecute must be a function"),
   ),
+  /** Called once for each line stored in a card file between M28 and M29 (stored, not executed), in order. */
+  onCardWrite: v.optional(v.custom<(line: string) => void>((x) => typeof x === "function", "onCardWrite must be a function")),
 });
 
 /** Options with every default filled in. */

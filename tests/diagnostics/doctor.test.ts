@@ -63,6 +63,10 @@ describe("layerline doctor", () => {
       expect(local.source).toBe("doctor");
       // A running host's own start is not taken for a crash.
       expect(local.findings.find((f) => f.id === "layerline.crashed-starts")).toBeUndefined();
+      // Its text does not say that no host runs.
+      const localText = (await doctor("--data-dir", dataDir, "--local")).out;
+      expect(localText).toContain("checked by layerline doctor itself, not by the running host");
+      expect(localText).not.toContain("no host running");
 
       // A problem on the running host: its printer's port held by another program.
       const pty = await createPtyPair();

@@ -1,7 +1,9 @@
 /** The native files API over real HTTP: uploads, analysis, thumbnails, downloads, folders, refusals. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { contentDisposition } from "../../src/server/api/files.ts";
 import { startTestHost, upload, type TestHost, jobEnded } from "../helpers/host.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
@@ -98,6 +100,22 @@ describe("files API", () => {
     expect((await host.api(url, { headers: { "if-none-match": etag } })).status).toBe(304);
   });
 
+  test("a download keeps its name with curl -O -J (a plain filename= beside filename*=)", async () => {
+    // The native download and OctoPrint's, each into its own empty folder.
+    for (const url of ["/api/v1/files/printers/flsun/delta.gcode/content", "/downloads/files/local/printers/flsun/delta.gcode"]) {
+      const dir = mkdtempSync(join(tmpdir(), "layerline-download-"));
+      try {
+        // Asynchronously: the host answers from this same process.
+        const curl = Bun.spawn(["curl", "-s", "-f", "-O", "-J", "-H", `X-Api-Key: ${host.apiKey}`, host.url + url], { cwd: dir });
+        expect(await curl.exited).toBe(0);
+        expect(readdirSync(dir)).toEqual(["delta.gcode"]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    expect(contentDisposition("attachment", 'café "1".gcode')).toBe(`attachment; filename="caf_ _1_.gcode"; filename*=UTF-8''caf%C3%A9%20%221%22.gcode`);
+  });
+
   test("names that escape the folder are refused with 400 and nothing is written", async () => {
     const before = onDisk();
     await expectError(await upload(host, "x.gcode", "G1 X1\n", "../.."), 400, "invalid_path");
@@ -107,6 +125,11 @@ describe("files API", () => {
     await expectError(await host.post("/api/v1/files", { folder: "../outside" }), 400, "invalid_path");
     await expectError(await host.post("/api/v1/files/printers/flsun/delta.gcode", { command: "move", destination: "../../x.gcode" }), 400, "invalid_path");
     await expectError(await host.api("/api/v1/files/%E0%A4%A", { method: "DELETE" }), 400, "invalid_path");
+    // A name that is broken percent-encoding (filename*=) is a wrong name, not an incomplete upload.
+    const badName = `--B\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''a%FF.gcode\r\n\r\nG1 X1\r\n--B--\r\n`;
+    const broken = await expectError(await host.api("/api/v1/files", { method: "POST", headers: { "content-type": "multipart/form-data; boundary=B" }, body: badName }), 400, "invalid_path");
+    expect(broken.message).toContain("percent-encoded");
+    expect(broken.hint).toContain("filename*=UTF-8''");
     expect(onDisk()).toEqual(before);
     // A path given with the file name is reduced to the name.
     const ok = await upload(host, "../../sneaky.gcode", "G1 X1\n");
@@ -155,6 +178,9 @@ describe("files API", () => {
     await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.job?.state === "paused");
     await expectError(await del("busy.gcode"), 409, "in_use");
     await expectError(await upload(host, "busy.gcode", "G1 X1\n"), 409, "in_use");
+    // The folder named after the file part (curl -F file=@busy.gcode -F path=elsewhere) is another file.
+    expect((await upload(host, "busy.gcode", "G1 X1\n", "elsewhere")).status).toBe(201);
+    expect(await (await host.api("/api/v1/files/elsewhere/busy.gcode/content")).text()).toBe("G1 X1\n");
     await expectError(await host.post("/api/v1/files/busy.gcode", { command: "rename", name: "other.gcode" }), 409, "in_use");
     expect(await (await host.api("/api/v1/files/busy.gcode/content")).text()).toBe(await Bun.file(TORUS).text());
     await host.post(`/api/v1/printers/${printer}/job/cancel`);

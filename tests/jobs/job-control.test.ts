@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { layeredGcode } from "../helpers/gcode.ts";
-import { jobEnded, readyHost, upload, type TestHost } from "../helpers/host.ts";
+import { jobEnded, readyHost, upload, waitUntil, type TestHost } from "../helpers/host.ts";
 
 let host: TestHost;
 let at: string;
@@ -76,6 +76,21 @@ describe("job control", () => {
     expect((await terminal()).some((l) => l.dir === "send" && /M117 cancelled/.test(l.text))).toBe(true);
   }, 60_000);
 
+  test("resume while the print is still pausing says so (not 'the print is not paused: pause it first')", async () => {
+    // A dwell in flight keeps the print pausing: 200 s at 40× real time is 5 s.
+    expect((await upload(host, "dwell.gcode", "G28\nG1 X10 F3000\nG4 S200\nG1 X20\nG1 X30\n")).status).toBe(201);
+    expect((await host.post(`${at}/job`, { file: "dwell.gcode" })).status).toBe(200);
+    await host.waitFor(at, (p: any) => p.busy !== null || (p.job?.state === "printing" && p.progress?.line >= 3));
+    expect((await host.post(`${at}/job/pause`)).status).toBe(200);
+    const pausing = await host.waitFor(at, (p: any) => p.job?.state === "pausing" || p.job?.state === "paused");
+    expect(pausing.job.state).toBe("pausing");
+    const early = (await (await host.post(`${at}/job/resume`)).json()) as any;
+    expect(early.error).toMatchObject({ code: "not_paused", message: expect.stringContaining("still pausing") });
+    await host.waitFor(at, (p: any) => p.job?.state === "paused", 20_000);
+    expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
+    await host.waitFor(at, jobEnded, 20_000);
+  }, 60_000);
+
   test("the printer asks (//action:pause, resume, cancel): the job follows, with the same scripts and records", async () => {
     const say = (text: string) => host.post(`${at}/commands`, { commands: [`M118 A1 ${text}`] });
     expect((await host.post(`${at}/job`, { file: "three.gcode" })).status).toBe(200);
@@ -117,6 +132,13 @@ describe("job control", () => {
     const again = await host.waitFor(at, (p: any) => p.job?.state === "printing");
     expect(again.job.file).toBe("three.gcode");
     expect(again.job.objects.every((o: any) => !o.cancelled)).toBe(true);
+    // The running print's own checkpoint is not an interrupted print: resume and discard say there is none, as GET does.
+    const printer = at.split("/").pop()!;
+    await waitUntil(async () => host.jobs.interrupted(printer), (cp) => cp !== undefined, 10_000);
+    expect((await host.api(`${at}/job/interrupted`)).status).toBe(404);
+    expect(((await (await host.post(`${at}/job/interrupted/resume`)).json()) as any).error.code).toBe("no_interrupted_job");
+    expect((await host.api(`${at}/job/interrupted`, { method: "DELETE" })).status).toBe(404);
+    expect(host.jobs.interrupted(printer)).toBeDefined(); // a crash now can still be recovered from
     expect((await host.post(`${at}/job/restart`)).status).toBe(409); // printing, not paused
     expect((await host.post(`${at}/job/cancel`)).status).toBe(200);
     await host.waitFor(at, jobEnded);

@@ -76,3 +76,32 @@ test("bad input: not a trace, or no such file", () => {
   expect(missing.exitCode).toBe(1);
   expect(missing.stderr.toString()).toContain("There is no file");
 });
+
+test("a session with a copy to the SD card, an SD print and a dialog a person answered replays the same", async () => {
+  const { printers } = await (await host.api("/api/v1/printers")).json();
+  const id = printers[0].id;
+  const at = `/api/v1/printers/${id}`;
+  await host.waitFor(at, (p: any) => p.state === "operational" && p.firmware !== null);
+  const program = Array.from({ length: 120 }, (_, i) => `G1 X${i % 40} Y${(i * 7) % 40} F3000`).join("\n");
+  await upload(host, "card.gcode", program);
+  expect((await host.post(`${at}/sd/upload`, { file: "card.gcode" })).status).toBe(202);
+  await host.waitFor(`${at}/sd`, (sd: any) => sd.upload === null && sd.files.some((f: any) => f.longName === "card.gcode"));
+  expect((await host.post(`${at}/sd/print`, { name: "CARD.GCO" })).status).toBe(200);
+  await host.waitFor(at, (p: any) => p.job?.state === "done");
+  // M0 waits for a click; the answer (M876 S0) went out only once the dialog showed.
+  await host.post(`${at}/commands`, { commands: ["M0 Check the bed"] });
+  await host.waitFor(at, (p: any) => p.prompt !== null);
+  expect((await host.post(`${at}/prompt`, { choice: 0 })).status).toBe(200);
+  await host.waitFor(at, (p: any) => p.prompt === null);
+  await host.post(`${at}/commands`, { commands: ["M117 after the dialog"] });
+  await Bun.sleep(300);
+
+  const trace = parseTrace(await (await host.api(`${at}/trace`)).text());
+  const commands = commandsOf(trace.entries);
+  expect(commands).toContain("M28 card.gcode");
+  expect(commands).toContain("M876 S0");
+  const report = replayTrace(trace, library);
+  expect(report.rerun.mismatch).toBeUndefined();
+  expect(report.rerun.executedInOrder).toBe(true);
+  expect(report.rerun.cardLines).toBe(120);
+}, 60_000);

@@ -155,6 +155,8 @@ describe("the user's own files in <data-dir>/firmware-quirks", () => {
       writeFileSync(join(dir, "klipper.json"), JSON.stringify({ id: "klipper", extends: "generic", detect: { order: 10, firmwareName: ["Klipper"], anyLine: [] }, timeouts: { communicationMs: 60000 } }));
       writeFileSync(join(dir, "broken.json"), JSON.stringify({ id: "broken", ack: { okAfterResend: "sometimes" } }));
       writeFileSync(join(dir, "bad-regex.json"), JSON.stringify({ id: "bad-regex", busy: { patterns: ["(unclosed"] } }));
+      // Named for its id, not its file: the problem must still name the file.
+      writeFileSync(join(dir, "orphan-file.json"), JSON.stringify({ id: "orphan", extends: "nope" }));
       const { sources, problems } = await loadQuirkSources(dataDir);
       expect(problems).toEqual([]);
       const lib = new QuirksLibrary(sources);
@@ -168,6 +170,7 @@ describe("the user's own files in <data-dir>/firmware-quirks", () => {
       expect(lib.problems).toEqual([
         { source: join(dir, "bad-regex.json"), field: "busy.patterns.0", message: expect.stringContaining("bad regular expression") },
         { source: join(dir, "broken.json"), field: "ack.okAfterResend", message: expect.any(String) },
+        { source: join(dir, "orphan-file.json"), field: "extends", message: 'extends unknown profile "nope"' },
       ]);
       expect(lib.ids()).not.toContain("broken");
     } finally {

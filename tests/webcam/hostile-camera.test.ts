@@ -102,3 +102,17 @@ test("a camera URL that points at the host's own camera address is refused at on
     await put({ streamUrl: camera.streamUrl, snapshotUrl: "" });
   }
 }, 60_000);
+
+test("the host's own camera address without a token (the proxy URL the camera API shows) is camera_loop too, not a camera asking for a password", async () => {
+  const { proxy } = await (await host.api(`/api/v1/printers/${printer}/camera`)).json();
+  await put({ streamUrl: host.url + proxy.stream, snapshotUrl: host.url + proxy.snapshot });
+  try {
+    for (const route of [proxy.snapshot, proxy.stream]) {
+      const res = await host.api(route);
+      const body = await res.json();
+      expect({ route, status: res.status, code: body.error.code }).toEqual({ route, status: 502, code: "camera_loop" });
+    }
+  } finally {
+    await put({ streamUrl: camera.streamUrl, snapshotUrl: "" });
+  }
+}, 60_000);

@@ -62,13 +62,23 @@ async function jsonBody<S extends v.GenericSchema>(request: Request, schema: S):
 
 const notFound = (path: string) => new ApiError(404, "file_not_found", `There is no file "${path}".`, "GET /api/v1/files lists them.");
 
+/**
+ * A Content-Disposition naming `name`: `filename*=` carries it exactly (RFC 6266), and a plain
+ * `filename="…"` goes first for clients that read only that one (curl -J, older tools), with
+ * what it cannot hold (non-ASCII, quotes, backslashes) as `_`.
+ */
+export function contentDisposition(disposition: "attachment" | "inline", name: string): string {
+  const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  return `${disposition}; filename="${fallback}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
 /** Serves a stored file with Range support (video players seek with it) and a validator. */
 export function download(request: Request, abs: string, name: string, etag: string, contentType = "text/x.gcode", disposition: "attachment" | "inline" = "attachment"): Response {
   const file = Bun.file(abs);
   const size = file.size;
   const headers: Record<string, string> = {
     "content-type": contentType,
-    "content-disposition": `${disposition}; filename*=UTF-8''${encodeURIComponent(name)}`,
+    "content-disposition": contentDisposition(disposition, name),
     "accept-ranges": "bytes",
     etag,
   };

@@ -23,7 +23,11 @@ export function cameraError(e: unknown): never {
 
 /** A request of the host's own camera fetch (a camera URL pointing back here): answered at once, marked so the fetch knows. */
 function refuseLoop(request: Request): Response | null {
-  if (!request.headers.has(CAMERA_FETCH_HEADER)) return null;
+  return request.headers.has(CAMERA_FETCH_HEADER) ? cameraLoopResponse() : null;
+}
+
+/** The answer to the host's own camera fetch, which the fetch reads as `camera_loop`. */
+export function cameraLoopResponse(): Response {
   const p = CameraProblem.loop();
   return Response.json({ error: { code: p.code, message: p.message, hint: p.hint } }, { status: 508, headers: { [CAMERA_FETCH_HEADER]: "loop" } });
 }

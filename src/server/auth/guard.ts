@@ -15,7 +15,9 @@ import { CAMERA_TOKEN_PARAM } from "../../accounts/camera-tokens.ts";
 import { PERMISSION_TEXT } from "../../accounts/permissions.ts";
 import { sameSecret } from "../../accounts/tokens.ts";
 import type { PrinterManager } from "../../printers/manager.ts";
+import { cameraLoopResponse } from "../api/webcam.ts";
 import { errorBody } from "../errors.ts";
+import { CAMERA_FETCH_HEADER } from "../../webcam/problem.ts";
 import { readBody } from "../request-body.ts";
 import { routeKind } from "../route-kind.ts";
 import { FORM_CSRF_COOKIE, readCookie, SESSION_COOKIE } from "./cookies.ts";
@@ -262,6 +264,9 @@ function pageOf(currentUrl: string | null, origin: string): string {
 }
 
 function refuse(kind: ReturnType<typeof routeKind>, status: 401 | 403, code: string, message: string, hint: string, c: GuardContext): Refusal {
+  // The host's own camera fetch (a camera URL pointing back here, e.g. the proxied address without
+  // a token): a loop, whatever the credentials, not a camera that wants a password.
+  if (c.request.headers.has(CAMERA_FETCH_HEADER)) return new Refusal(cameraLoopResponse());
   // OctoPrint answers every missing or insufficient credential with this 403 (api_version_no_key_403).
   if (kind === "octoprint") return new Refusal(Response.json({ error: code === "wrong_printer" || code === "csrf" ? message : OCTOPRINT_FORBIDDEN }, { status: 403 }));
   if (kind === "html") {

@@ -40,6 +40,7 @@ import { PRINTER_PREFIX } from "./permissions.ts";
 import { problemText, readProfile } from "../../../printers/profile.ts";
 import { cameraPatchOf, profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema, webcamPayload } from "./settings.ts";
 import { snapshotResponse } from "../../api/webcam.ts";
+import { contentDisposition } from "../../api/files.ts";
 import { setFor, timelapseVisible, videoFor, videoResponse } from "../../api/timelapse.ts";
 import { TimelapsePatchSchema } from "../../../timelapse/config.ts";
 import { timelapseConfigPayload, timelapseFilePayload, timelapsePatchOf, TimelapseUpdateSchema, unrenderedPayload } from "./timelapse.ts";
@@ -747,7 +748,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const at = resolve(p["*"]!);
         if (!at.file) throw fail(404, "Folders cannot be downloaded");
         return new Response(Bun.file(ctx.files.absolute(at.path)), {
-          headers: { "content-type": "text/x.gcode", "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(at.file.name)}` },
+          headers: { "content-type": "text/x.gcode", "content-disposition": contentDisposition("attachment", at.file.name) },
         });
       })
       .get("/api/printerprofiles", ({ params, request }) => {
