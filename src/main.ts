@@ -83,7 +83,7 @@ Options for serve:
                     the virtual printer behaves as marlin2 (default), prusa, repetier,
                     smoothie or klipper
   --print-read-rate N
-                    while a printer prints, answer at most N reads (GET) a second in all;
+                    while a printer prints, answer at most N reads (GET, HEAD) a second in all;
                     more wait their turn, none is refused; commands are never delayed
                     (default ${DEFAULT_PRINT_READ_RATE}; 0 = no limit)
   --plugin-hang-seconds N
