@@ -10,7 +10,7 @@
  * between the two images.
  */
 import { dlopen, FFIType, read } from "bun:ffi";
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Carried } from "./update/exec.ts";
 
@@ -41,6 +41,8 @@ export interface DataDirLock {
   fd: number;
   /** Gives the folder up (the host stopped). */
   release(): void;
+  /** Removes the lock file, then gives the folder up (one that made the folder leaves no file behind). */
+  discard(): void;
 }
 
 /**
@@ -65,15 +67,38 @@ export function lockDataDir(dataDir: string): DataDirLock | null {
     if (errno === 11) return null;
     throw new Error(`cannot lock ${path} (errno ${errno})`);
   }
+  // Its holder may have removed the file just before letting go (`discard`): a lock on a file no
+  // longer at the path keeps no one out, so take the one there now.
+  if (!atPath(fd, path)) {
+    closeSync(fd);
+    return lockDataDir(dataDir);
+  }
   held.add(fd);
+  const release = () => {
+    if (!held.delete(fd)) return;
+    // Closing the last descriptor of the open file drops the lock.
+    closeSync(fd);
+  };
   return {
     fd,
-    release: () => {
-      if (!held.delete(fd)) return;
-      // Closing the last descriptor of the open file drops the lock.
-      closeSync(fd);
+    release,
+    discard: () => {
+      // Removed while still held: a taker that opened it meanwhile sees it is gone (above) once it gets it.
+      if (held.has(fd)) rmSync(path, { force: true });
+      release();
     },
   };
+}
+
+/** Whether `fd` is the file at `path`. */
+function atPath(fd: number, path: string): boolean {
+  try {
+    const a = fstatSync(fd);
+    const b = statSync(path);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** The descriptor a re-exec handed on, if it is an open descriptor of `path`. */
@@ -83,14 +108,7 @@ function adopted(path: string): number | null {
   // Not passed on to programs this one starts.
   delete process.env[CARRY_ENV];
   const fd = Number(named);
-  if (!Number.isInteger(fd) || fd < 3) return null;
-  try {
-    const a = fstatSync(fd);
-    const b = statSync(path);
-    return a.dev === b.dev && a.ino === b.ino ? fd : null;
-  } catch {
-    return null;
-  }
+  return Number.isInteger(fd) && fd >= 3 && atPath(fd, path) ? fd : null;
 }
 
 /** What a re-exec of this process hands on (see src/update/exec.ts). */

@@ -39,6 +39,7 @@ import { ZeroconfResponder } from "./server/compat/octoprint/zeroconf.ts";
 import { builtInFirmwareFamilies, TrackingReporter, type InstalledPlugin } from "./tracking/reporter.ts";
 import { TrackingSettings } from "./tracking/settings.ts";
 import { settleBeforeStart, trialStartFailed, UpdateManager } from "./update/manager.ts";
+import { updatingProcess } from "./update/offline-lock.ts";
 import { processControl, thisCommand, type ProcessControl } from "./update/process-control.ts";
 import { trustedPublicKey } from "./update/release-key.ts";
 import { announceRunning, findRunning, withdrawRunning } from "./update/running.ts";
@@ -205,6 +206,9 @@ async function inUseMessage(dataDir: string): Promise<string> {
   let running = findRunning(dataDir);
   let holder = lockHolder(dataDir);
   while (!(running && (holder === null || running.pid === holder)) && Date.now() < deadline) {
+    // An offline `layerline update` holds it while it swaps the binary: say so, at once.
+    const updating = updatingProcess(dataDir, holder);
+    if (updating !== null) return `Layerline in the data folder ${dataDir} is being updated (layerline update, process ${updating}). Start it again once the update has ended: the new version then runs.`;
     await Bun.sleep(100);
     running = findRunning(dataDir);
     holder = lockHolder(dataDir) ?? holder;

@@ -187,6 +187,92 @@ describe("layerline CLI", () => {
   }, 30_000);
 });
 
+describe("`layerline update` with no host running holds the data folder", () => {
+  /** A release server whose manifest answers (404) only when `answer` is called: the update waits on it, holding the folder. */
+  function stalledRelease() {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    let asked!: () => void;
+    const wasAsked = new Promise<void>((resolve) => (asked = resolve));
+    let requests = 0;
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: async () => {
+        requests++;
+        asked();
+        await answered;
+        return new Response("gone", { status: 404 });
+      },
+    });
+    return { url: `http://127.0.0.1:${server.port}/{channel}/release.json`, wasAsked, answer, requests: () => requests, stop: () => server.stop(true) };
+  }
+  const update = (data: string, url: string) => {
+    const proc = Bun.spawn(["bun", MAIN, "update", "--data-dir", data, "--url", url], { stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: dir } });
+    return { proc, done: Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]).then(([code, out, err]) => ({ code, out, err })) };
+  };
+
+  test("a Layerline started while it works is refused, naming the update, and so is a second update; once it ends a host starts", async () => {
+    const data = join(dir, "updating");
+    const release = stalledRelease();
+    const first = update(data, release.url);
+    let host: Awaited<ReturnType<typeof serve>> | null = null;
+    try {
+      // It asks for the release with the folder held.
+      await release.wasAsked;
+      host = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", data]);
+      expect(host.out).not.toContain("is running");
+      expect(await host.proc.exited).toBe(1);
+      expect(await new Response(host.proc.stderr).text()).toContain(`Layerline in the data folder ${data} is being updated (layerline update, process ${first.proc.pid}). Start it again once the update has ended`);
+      const second = await update(data, release.url).done;
+      expect(second.code).toBe(1);
+      expect(second.err).toContain(`error: Layerline in the data folder ${data} is being updated already (layerline update, process ${first.proc.pid}).`);
+      expect(release.requests()).toBe(1);
+    } finally {
+      release.answer();
+      // Not refused (the update did not hold the folder): not left running.
+      host?.proc.kill("SIGINT");
+      await host?.proc.exited;
+    }
+    // The release was not found: the update ends, and lets the folder go with nothing left behind.
+    const ended = await first.done;
+    expect(ended.code).toBe(1);
+    expect(ended.err).toContain("error: ");
+    // The folder was not there before the update: it leaves none behind (no lock file, no announcement).
+    expect(existsSync(data)).toBe(false);
+    const after = await serve(["--port", "0", "--host", "127.0.0.1", "--data-dir", data]);
+    try {
+      expect(after.out).toContain("is running");
+    } finally {
+      after.proc.kill("SIGINT");
+      await after.proc.exited;
+      release.stop();
+    }
+  }, 60_000);
+
+  test("a process holding the folder that cannot be asked over the API (a host not announcing itself) is not updated under: refused, like a second host", async () => {
+    const data = join(dir, "held");
+    const lock = new URL("../src/host-lock.ts", import.meta.url).pathname;
+    const holder = Bun.spawn(["bun", "-e", `const l = (await import(${JSON.stringify(lock)})).lockDataDir(${JSON.stringify(data)}); console.log(l ? "held" : "refused"); setInterval(() => {}, 1000);`], { stdout: "pipe", stderr: "inherit" });
+    const release = stalledRelease();
+    try {
+      const reader = holder.stdout.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toContain("held");
+      const r = await update(data, release.url).done;
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`error: Layerline is already running with the data folder ${data} (process ${holder.pid}) and does not say how to reach it, so it cannot be asked to update`);
+      expect(r.err).toContain("sudo systemctl stop layerline");
+      // It did not go on to fetch a release.
+      expect(release.requests()).toBe(0);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+      release.answer();
+      release.stop();
+    }
+  }, 30_000);
+});
+
 describe("layerline users / apikey", () => {
   const data = join(dir, "accounts");
   const withStdin = (input: string, ...args: string[]) => {

@@ -3,7 +3,7 @@
  * handed on across a re-exec in place and never inherited by child processes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lockDataDir, lockFile, lockHolder } from "../src/host-lock.ts";
@@ -45,6 +45,24 @@ describe("the data folder's lock", () => {
     const again = lockDataDir(data)!;
     expect(again).not.toBeNull();
     again.release();
+  });
+
+  test("discarded, the lock file goes with the lock; a descriptor of the removed file keeps no one out", () => {
+    const data = join(dir, "discarded");
+    const first = lockDataDir(data)!;
+    // Opened before the file was removed (a taker that lost the race to it).
+    const stale = openSync(lockFile(data), "a");
+    first.discard();
+    expect(existsSync(lockFile(data))).toBe(false);
+    const next = lockDataDir(data)!;
+    try {
+      expect(next).not.toBeNull();
+      expect(existsSync(lockFile(data))).toBe(true);
+      expect(lockHolder(data)).toBe(process.pid);
+    } finally {
+      next.release();
+      closeSync(stale);
+    }
   });
 
   for (const how of ["update", "watchdog"]) {

@@ -275,6 +275,12 @@ export interface ViewerSetup {
   place: ViewerPlace;
   /** The viewer's own choices (default: as opened — following the print, no travel, no zoom). */
   choices?: ViewerChoices;
+  /**
+   * Without a file (a message in the job panel: no print yet, an SD-only file, a file changed or
+   * gone): the printer whose job it shows. It asks again whenever that printer's print moves on, so
+   * a print it can show replaces it, as a viewer follows its printer.
+   */
+  printer?: string;
 }
 
 /**
@@ -305,7 +311,11 @@ const PROGRESS_TRIGGER = "sse:layer-progress";
  */
 export function layerViewer(v: ViewerSetup, fragment: Html): Html {
   const close = v.place === "job" ? closeButton : "";
-  if (!v.path) return html`<div class="layer-viewer">${close}${fragment}</div>`;
+  if (!v.path) {
+    if (!v.printer) return html`<div class="layer-viewer">${close}${fragment}</div>`;
+    // The message carries what it shows (`shown`): while the printer's print is not one it can show, the answer is 204.
+    return html`<form class="layer-viewer" autocomplete="off" hx-get="/ui/printers/${encodeURIComponent(v.printer)}/job/viewer" hx-target="this" hx-swap="outerHTML" hx-trigger="${PROGRESS_TRIGGER}" hx-sync="this:replace" hx-on:submit="event.preventDefault()">${close}${fragment}</form>`;
+  }
   const c = v.choices ?? OPENED;
   const common = html`<input type="hidden" name="path" value="${v.path}">
   <input type="hidden" name="place" value="${v.place}">

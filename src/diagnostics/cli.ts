@@ -21,6 +21,7 @@ import { PrinterStore } from "../printers/store.ts";
 import { traceFiles } from "../printers/flight-recorder.ts";
 import { QuirksLibrary } from "../protocol/quirks-library.ts";
 import { currentVerdict } from "../update/check.ts";
+import { updatingProcess } from "../update/offline-lock.ts";
 import { lockHolder } from "../host-lock.ts";
 import { findRunning, type RunningHost } from "../update/running.ts";
 import { UpdateSettingsStore } from "../update/settings.ts";
@@ -91,6 +92,9 @@ export async function doctorCli(args: string[]): Promise<number> {
     }
   } else if (running) {
     note = `A Layerline (pid ${running.pid}) runs on this data folder but announces no local token; these are this command's own checks.\n\n`;
+  } else if (starting !== null && updatingProcess(dataDir, starting) !== null) {
+    // An offline `layerline update` holds the folder while it swaps the binary (src/update/offline-lock.ts).
+    note = `Layerline in this data folder is being updated (layerline update, pid ${starting}); these are this command's own checks.\n\n`;
   } else if (starting !== null) {
     note = `A Layerline (pid ${starting}) is starting on this data folder and does not answer yet; these are this command's own checks.\n\n`;
   }

@@ -3,8 +3,9 @@
  *
  * With a host running on the data folder, the CLI asks it to update (it waits for prints, restarts
  * under its watchdog and self-tests) and follows the progress. With none running, it updates the
- * binary itself: download with a progress bar, verify, prove it runs, back up the database, swap;
- * the next start then runs the self-test and rolls back by itself if that fails.
+ * binary itself, holding the data folder's lock as a host would (src/update/offline-lock.ts):
+ * download with a progress bar, verify, prove it runs, back up the database, swap; the next start
+ * then runs the self-test and rolls back by itself if that fails.
  */
 import { Database } from "bun:sqlite";
 import { accessSync, constants, existsSync, readdirSync, readlinkSync, rmSync } from "node:fs";
@@ -23,6 +24,7 @@ import { backupFile, writeHandover } from "./handover.ts";
 import { checkRuns, previousPath, replaceKeepingPrevious } from "./install.ts";
 import { ChannelSchema, currentTarget, type Channel } from "./manifest.ts";
 import type { UpdateStatus } from "./manager.ts";
+import { holdForUpdate } from "./offline-lock.ts";
 import { detectPlatform } from "./platform.ts";
 import { UpdateError, why } from "./problem.ts";
 import { processControl } from "./process-control.ts";
@@ -36,7 +38,8 @@ export const UPDATE_HELP = `layerline update [--url URL] [--channel stable|beta]
                  [--data-dir PATH] [--update-public-key FILE]
   Checks for a new release and installs it. If Layerline is running on the data folder, the
   running host does the update (after any print ends) and this command shows its progress;
-  otherwise the binary is replaced here and the next start checks itself.
+  otherwise the binary is replaced here (holding the data folder: a host started meanwhile is
+  refused) and the next start checks itself.
   The running host is asked with the local token it writes to <data-dir>/update/running.json
   (readable only by the user it runs as, accepted only from this machine): run this command
   as that user.
@@ -66,7 +69,17 @@ export async function updateCli(args: string[]): Promise<number> {
   try {
     checkReadable(runningFile(options.dataDir));
     const running = findRunning(options.dataDir);
-    return running ? await updateRunning(running, options) : await updateHere(options);
+    if (running) return await updateRunning(running, options);
+    // Only looking changes nothing: no host need be kept from starting for it.
+    if (options.check) return await updateHere(options);
+    // Like a host, the update holds the data folder while it works: a host started meanwhile is refused.
+    const taken = await holdForUpdate(options.dataDir);
+    if ("running" in taken) return await updateRunning(taken.running, options);
+    try {
+      return await updateHere(options);
+    } finally {
+      taken.hold.release();
+    }
   } catch (e) {
     if (e instanceof UpdateError) {
       console.error(`${e.code === "no_update" ? "" : "error: "}${e.message}${e.hint ? `\n${e.hint}` : ""}`);

@@ -12,6 +12,7 @@ import * as v from "valibot";
 import { ReportSchema } from "../../src/diagnostics/finding.ts";
 import { lockDataDir } from "../../src/host-lock.ts";
 import { START_RECORD_FILE } from "../../src/plugins/safe-mode.ts";
+import { holdForUpdate } from "../../src/update/offline-lock.ts";
 import { startTestHost } from "../helpers/host.ts";
 import { createPtyPair } from "../helpers/pty.ts";
 
@@ -122,6 +123,19 @@ describe("layerline doctor", () => {
       expect(r.out).not.toContain("Starts that crashed");
     } finally {
       lock.release();
+    }
+  }, 30_000);
+
+  test("an offline `layerline update` holding the data folder is named as such, not as a host starting", async () => {
+    const dataDir = join(dir, "updating");
+    const taken = await holdForUpdate(dataDir);
+    if (!("hold" in taken)) throw new Error("no host runs here: the update holds the folder");
+    try {
+      const r = await doctor("--data-dir", dataDir);
+      expect(r.out).toContain(`Layerline in this data folder is being updated (layerline update, pid ${process.pid})`);
+      expect(r.out).not.toContain("is starting on this data folder");
+    } finally {
+      taken.hold.release();
     }
   }, 30_000);
 });

@@ -109,6 +109,23 @@ describe("the viewer of a file", () => {
     expect((await get("/ui/printers/nosuch/job/viewer")).status).toBe(404);
   });
 
+  test("the job panel's viewer of a printer without a print to show is a message that asks again as the printer's print moves on; unchanged, a 204", async () => {
+    const added = await host.post("/api/v1/printers", { name: "Idle", transport: "virtual", autoconnect: false });
+    expect(added.status).toBe(201);
+    const idle = (await added.json()).id as string;
+    const res = await get(`/ui/printers/${idle}/job/viewer`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain("There is no print on this printer yet.");
+    expect(text).toContain(`<form class="layer-viewer" autocomplete="off" hx-get="/ui/printers/${idle}/job/viewer" hx-target="this" hx-swap="outerHTML" hx-trigger="sse:layer-progress"`);
+    expect(text).toContain("layer-viewer-close");
+    const key = /name="shown" value="([^"]+)"/.exec(text)![1]!;
+    // Asked again while it would say the same: nothing to swap.
+    expect((await get(`/ui/printers/${idle}/job/viewer?shown=${encodeURIComponent(key)}`)).status).toBe(204);
+    // A message it does not show (another printer's, or none): the message.
+    expect((await get(`/ui/printers/${idle}/job/viewer?shown=m%7Cother%7Cx`)).status).toBe(200);
+  });
+
   test("files without layers say so plainly", async () => {
     const none = await (await get("/files/viewer?path=parts/no-layers.gcode")).text();
     expect(none).toContain("has no layers to show");

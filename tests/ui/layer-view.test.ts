@@ -378,3 +378,50 @@ test("made again in place (its file changed, through the wait for its new analys
     await page.close();
   }
 }, 120_000);
+
+test("a message in the job panel's viewer (the print's file gone, an SD-only print) follows its printer: it stays a message while nothing it can show prints, and becomes the layers of the next print of a stored file", async () => {
+  expect((await upload(host, "gone.gcode", layeredGcode({ layers: 4, objects: [{ name: "g", x: 30, y: 30 }] }))).status).toBe(201);
+  expect((await upload(host, "next.gcode", layeredGcode({ layers: 9, objects: [{ name: "n", x: 70, y: 70 }], loops: 3, feedrate: 600 }))).status).toBe(201);
+  for (const f of ["gone.gcode", "next.gcode"]) await host.waitFor(`/api/v1/files/${f}`, (x: any) => x.analysis?.state === "done", 30_000);
+  // The printer's last print is of a file deleted since: Layers… says so.
+  await startPrint("gone.gcode");
+  await endPrint();
+  expect((await host.api("/api/v1/files/gone.gcode", { method: "DELETE" })).status).toBeLessThan(300);
+  const page = await loggedInPage(browser, host, "/", { width: 1300, height: 1200 });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  try {
+    await sseConnected(page);
+    await page.locator("button.job-layers-open").click();
+    await page.locator("#job-viewer .layer-message", { hasText: "The file of this print (gone.gcode) has changed or is gone." }).waitFor({ timeout: 10_000 });
+    await page.evaluate(() => ((window as any).notReopened = document.querySelector("#job-viewer .layer-viewer")));
+
+    // A print from the SD card of a file the host does not have: still a message, now about that print.
+    const card = await (await host.api(`/api/v1/printers/${printer}/sd`)).json();
+    const sdOnly = card.files.find((f: any) => f.longName === "layerline-demo.gcode").name as string;
+    await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational", 30_000);
+    expect((await host.post(`/api/v1/printers/${printer}/sd/print`, { name: sdOnly })).status).toBe(200);
+    await page.locator("#job-viewer .layer-message", { hasText: "is printed from the SD card and is not among the stored files" }).waitFor({ timeout: 10_000 });
+    expect(await page.locator("#job-viewer svg").count()).toBe(0);
+    await host.waitFor(`/api/v1/printers/${printer}`, (p: any) => p.state === "operational" && p.job?.source === "sd", 30_000);
+
+    // The printer's next print, of a stored file: its layers, following the print, without reopening.
+    await startPrint("next.gcode");
+    await page.locator('#job-viewer form.layer-viewer input[name="path"][value="next.gcode"]').waitFor({ state: "attached", timeout: 10_000 });
+    await page.locator(`#job-viewer .layer-view[data-live="${printer}"][data-count="9"]`).waitFor({ timeout: 10_000 });
+    expect(await page.locator("#job-viewer .layer-follow input").isChecked()).toBe(true);
+    expect(await page.locator("#job-viewer .layer-viewer-close").count()).toBe(1);
+    expect(await page.locator("#job-viewer .layer-message").count()).toBe(0);
+    // It follows on, and keeps the file when the print ends.
+    await endPrint();
+    await page.waitForFunction(() => !document.querySelector("#job-viewer .layer-view[data-live]"), undefined, { timeout: 10_000 });
+    expect(await viewedFile(page, "#job-viewer")).toBe("next.gcode");
+    expect(await page.locator("#job-viewer .layer-view svg").count()).toBe(1);
+    // The message was replaced in place, by itself.
+    expect(await page.evaluate(() => !!(window as any).notReopened)).toBe(true);
+    expect(errors).toEqual([]);
+  } finally {
+    await endPrint();
+    await page.close();
+  }
+}, 120_000);

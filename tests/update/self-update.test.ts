@@ -174,7 +174,7 @@ describe("`layerline update` with no host running", () => {
     await host.stop();
   }, 120_000);
 
-  test("Ctrl-C during a download that stalls leaves nothing behind", async () => {
+  test("Ctrl-C during a download that stalls leaves nothing behind; a host started meanwhile is refused", async () => {
     const url = server.publish("offline-stall", await manifestFor(v2, { version: "2.0.0", key: key.privateKey }), { file: v2, stallAt: 1_000_000 });
     const home = mkdtempSync(join(dir, "offline-stall-"));
     const binary = join(home, "layerline");
@@ -184,6 +184,12 @@ describe("`layerline update` with no host running", () => {
     const downloading = () => readdirSync(home).some((f) => f.startsWith(".layerline-download-"));
     for (const deadline = Date.now() + 30_000; !downloading() && Date.now() < deadline; ) await Bun.sleep(50);
     expect(downloading()).toBe(true);
+    // The update holds the data folder: a host started now is refused, not swapped under.
+    const host = Bun.spawn([binary, "--port", "0", "--host", "127.0.0.1", "--data-dir", join(home, "data")], { cwd: home, stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/bin:/bin", HOME: home } });
+    const refused = await Promise.race([host.exited, Bun.sleep(20_000).then(() => null)]);
+    if (refused === null) host.kill("SIGKILL");
+    expect(refused).toBe(1);
+    expect(await new Response(host.stderr).text()).toContain(`is being updated (layerline update, process ${proc.pid}). Start it again once the update has ended`);
     proc.kill("SIGINT");
     expect(await proc.exited).toBe(1);
     expect(await stderr).toContain("error: The update was interrupted; nothing was installed.");

@@ -9,7 +9,10 @@
  * that printer's print of its file — and that printer runs a print of another file while "Follow
  * the print" is ticked: the viewer then becomes that file's (the whole viewer is answered, on the
  * page with its heading, title, address and stream). A print ending changes nothing. A viewer that
- * never followed a print keeps its file. One whose file's analysis has not ended shows how far it
+ * never followed a print keeps its file. The job panel's viewer of a printer whose print it cannot
+ * show (none yet, SD-only, its file changed or gone) is a message that asks again as that
+ * printer's print moves on (204 while it would say the same) and becomes the next viewable print's
+ * viewer. One whose file's analysis has not ended shows how far it
  * is and, when it ends, its layers (its controls are made again for them) or the error. A viewer
  * made again in place keeps the person's choices (follow, travel, zoom, and not following its
  * layer), sent with its form; its page's address keeps them across a reload (public/app.js).
@@ -335,14 +338,16 @@ export function uiLayerView(ctx: AppContext) {
         return stop;
       });
     })
-    .get("/ui/printers/:id/job/viewer", async ({ params, request }) => {
+    .get("/ui/printers/:id/job/viewer", async ({ params, query, request }) => {
       const s = printerAt(request, params.id);
       const job = s.status.job;
-      const close = (message: string, hint = "") => htmlResponse(layerViewer({ path: "", place: "job", count: 0, layer: 0 }, layerMessage(message, hint)));
-      if (!job) return close("There is no print on this printer yet.");
-      const found = jobFile(job);
-      if (!found.ok) return close(found.message, "Upload the file to see its layers.");
-      return htmlResponse((await viewer(request, found.file, undefined, s, "job")).html);
+      const found = job ? jobFile(job) : null;
+      if (found?.ok) return htmlResponse((await viewer(request, found.file, undefined, s, "job")).html);
+      // No file to show: a message that follows the printer (it asks again as the printer's print
+      // moves on, sending what it shows) until a print it can show is there.
+      const m = message(found ? { ok: false, message: found.message, hint: "Upload the file to see its layers." } : { ok: false, message: "There is no print on this printer yet.", hint: "" }, s.id);
+      if ((query as Query).shown === m.key) return new Response(null, { status: 204 });
+      return htmlResponse(layerViewer({ path: "", place: "job", count: 0, layer: 0, printer: s.id }, m.html));
     });
 }
 
