@@ -3,7 +3,7 @@
  * runs on the data folder: the database snapshot is SQLite's `VACUUM INTO` on a connection of its
  * own (one moment's state, the host's writes wait or go on in its WAL), and stored files are read
  * through open descriptors (uploads are renamed into place, so a file is never read half-written).
- * A restore refuses while a host runs on the data folder; it checks the whole backup first, and
+ * A restore holds the data folder's lock as a host does (refusing while one runs or starts); it checks the whole backup first, and
  * keeps what it replaces in `<data-dir>/before-restore-<time>/`.
  */
 import { existsSync, rmSync, statSync } from "node:fs";
@@ -12,6 +12,7 @@ import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { defaultDataDir, prepareDataDir } from "../config.ts";
 import { migrations } from "../db/migrations/index.ts";
+import { lockDataDir, lockHolder } from "../host-lock.ts";
 import { findRunning } from "../update/running.ts";
 import { VERSION } from "../version.ts";
 import { createBackup } from "./create.ts";
@@ -89,14 +90,6 @@ export async function restoreCli(args: string[], ask: (question: string) => Prom
   }
   const file = resolve(positionals[0]!);
   const dataDir = resolve(values["data-dir"] ?? defaultDataDir());
-  const running = findRunning(dataDir);
-  if (running) {
-    console.error(
-      `Layerline is running on ${dataDir} (process ${running.pid}, ${running.url}). Stop it first (\`sudo systemctl stop layerline\` if it runs as the service, or Ctrl-C where it runs), ` +
-        `or restore through it: Settings → Backup, or POST ${running.url}/api/v1/backups/restore.`,
-    );
-    return 1;
-  }
   if (!existsSync(file) || !statSync(file).isFile()) {
     console.error(`There is no file ${file}.`);
     return 1;
@@ -105,6 +98,20 @@ export async function restoreCli(args: string[], ask: (question: string) => Prom
     prepareDataDir(dataDir);
   } catch (e) {
     console.error((e as Error).message);
+    return 1;
+  }
+  // Held as a host holds it (src/host-lock.ts): a host started while the restore moves the data
+  // folder's parts is refused, and a host that holds it (even one still starting) refuses this.
+  const lock = lockDataDir(dataDir);
+  const running = findRunning(dataDir);
+  if (!lock || running) {
+    lock?.release();
+    const holder = lockHolder(dataDir);
+    const who = running ? `process ${running.pid}, ${running.url}` : holder !== null ? `process ${holder}` : "another process";
+    console.error(
+      `Layerline is running on ${dataDir} (${who}). Stop it first (\`sudo systemctl stop layerline\` if it runs as the service, or Ctrl-C where it runs)` +
+        (running ? `, or restore through it: Settings → Backup, or POST ${running.url}/api/v1/backups/restore.` : "."),
+    );
     return 1;
   }
   try {
@@ -125,6 +132,8 @@ export async function restoreCli(args: string[], ask: (question: string) => Prom
     return 0;
   } catch (e) {
     return failed(e);
+  } finally {
+    lock.release();
   }
 }
 

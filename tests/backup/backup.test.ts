@@ -187,6 +187,22 @@ describe("restoring", () => {
     expect(r.err).toContain("systemctl stop layerline");
   });
 
+  test("the CLI refuses while a process holds the data folder's lock without announcing itself (a host still starting), and changes nothing", async () => {
+    const data = join(root, "held");
+    const lock = new URL("../../src/host-lock.ts", import.meta.url).pathname;
+    const holder = Bun.spawn(["bun", "-e", `const l = (await import(${JSON.stringify(lock)})).lockDataDir(${JSON.stringify(data)}); console.log(l ? "held" : "refused"); setInterval(() => {}, 1000);`], { stdout: "pipe", stderr: "inherit" });
+    try {
+      expect(new TextDecoder().decode((await holder.stdout.getReader().read()).value)).toContain("held");
+      const r = await cli(["restore", join(root, "cli-backup.tar.gz"), "--data-dir", data, "--yes"]);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`Layerline is running on ${data} (process ${holder.pid})`);
+      expect(readdirSync(data).sort()).toEqual(["layerline.lock"]);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+  });
+
   test("hostile, damaged, foreign and too-new backups are refused and nothing changes", async () => {
     const before = await state(host);
     const hostile: [string, Uint8Array, number, string][] = [
