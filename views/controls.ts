@@ -80,5 +80,5 @@ function controlView(c: Control, at: number[], id: string, outputs: Record<strin
 
 function readoutView(c: CommandControl, outputs: Record<string, string>): Html {
   const key = readoutKey(c.regex!, c.template!);
-  return html`<output class="cc-output" sse-swap="control-${key}" data-readout="${key}">${outputs[key] ?? ""}</output>`;
+  return html`<span class="cc-output" role="status" sse-swap="control-${key}" hx-swap="innerHTML" data-readout="${key}">${outputs[key] ?? ""}</span>`;
 }
