@@ -418,7 +418,11 @@ export interface Readout {
   regex: RegExp;
   template: string;
   default: string;
+  /** OctoPrint's names for it: its regex's and its template's MD5 (`key`, `template_key`). */
+  octoprint: { key: string; templateKey: string };
 }
+
+const md5 = (s: string) => createHash("md5").update(s).digest("hex");
 
 /** Every read-out of a (checked) definition, compiled, one per key. */
 export function readouts(controls: Control[]): Readout[] {
@@ -428,7 +432,7 @@ export function readouts(controls: Control[]): Readout[] {
     const re = compileRegex(c.regex);
     if (typeof re === "string") return;
     const key = readoutKey(c.regex, c.template);
-    if (!out.has(key)) out.set(key, { key, regex: re, template: c.template, default: c.default ?? "" });
+    if (!out.has(key)) out.set(key, { key, regex: re, template: c.template, default: c.default ?? "", octoprint: { key: md5(c.regex), templateKey: md5(c.template) } });
   });
   return [...out.values()];
 }
@@ -466,7 +470,6 @@ export function controlAt(controls: Control[], path: string): CommandControl | n
  * clients tell the read-outs apart.
  */
 export function octoprintControls(controls: Control[]): unknown[] {
-  const md5 = (s: string) => createHash("md5").update(s).digest("hex");
   const one = (c: Control): unknown => {
     if (isContainer(c)) return { ...c, children: c.children.map(one) };
     if (c.regex !== undefined && c.template !== undefined) return { ...c, key: md5(c.regex), template_key: md5(c.template) };

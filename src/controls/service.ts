@@ -83,6 +83,12 @@ export class ControlsService {
     return Object.fromEntries(this.compiled.map((r) => [r.key, mine?.get(r.key) ?? r.default]));
   }
 
+  /** A read-out's new text as OctoPrint's push channel says it (`feedbackCommandOutput`), or null for a read-out gone. */
+  octoprintFeedback(key: string, text: string): { name: string; output: Record<string, string> } | null {
+    const r = this.compiled.find((c) => c.key === key);
+    return r ? { name: r.octoprint.key, output: { [r.octoprint.templateKey]: text } } : null;
+  }
+
   /** The lines pressing the control at `path` sends with `given` parameters (missing ones take their defaults). */
   press(path: string, given: Record<string, unknown>): PressResult {
     const control = controlAt(this.controls, path);

@@ -133,6 +133,27 @@ describe("pressing a control", () => {
     expect(page).toContain('hx-confirm="Turn the motors off? The printer loses its position."');
   }, 20_000);
 
+  test("OctoPrint's push channel carries the read-out as feedbackCommandOutput (the regex's key, the text by template key)", async () => {
+    const octo = (await (await host.api("/api/printer/command/custom")).json()).controls[2].children[1];
+    const ws = new WebSocket(`${host.url.replace("http", "ws")}/sockjs/websocket?apikey=${host.apiKey}`);
+    const messages: any[] = [];
+    ws.onmessage = (e) => messages.push(JSON.parse(String(e.data)));
+    try {
+      const until = async (check: () => boolean) => {
+        const deadline = Date.now() + 10_000;
+        while (!check() && Date.now() < deadline) await Bun.sleep(20);
+        expect(check()).toBe(true);
+      };
+      await until(() => messages.some((m) => m.history));
+      await host.post(`/api/v1/printers/${printer}/commands`, { commands: ["G1 X55 Y66 Z4 F6000"] });
+      expect((await run({ path: "2.1" })).status).toBe(200);
+      const wanted = { name: octo.key, output: { [octo.template_key]: "Position: X=55.00 Y=66.00 Z=4.00" } };
+      await until(() => messages.some((m) => JSON.stringify(m.feedbackCommandOutput) === JSON.stringify(wanted)));
+    } finally {
+      ws.close();
+    }
+  }, 20_000);
+
   test("OctoPrint's command endpoint fills in parameters as OctoPrint does", async () => {
     const res = await host.api("/api/printer/command", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ commands: ["M117 fan %(speed)s%%"], parameters: { speed: 42 } }) });
     expect(res.status).toBe(204);
