@@ -39,7 +39,7 @@ const Slider = v.pipe(
     min: v.number("must be a number"),
     max: v.number("must be a number"),
     step: v.optional(v.pipe(v.number("must be a number"), v.gtValue(0, "must be more than 0"))),
-  }),
+  }, "must be an object {min, max, step}"),
   v.check((s) => s.min < s.max, "min must be less than max"),
 );
 const ParameterSchema = v.object({
@@ -47,7 +47,7 @@ const ParameterSchema = v.object({
   parameter: v.pipe(v.string("must be text"), v.regex(/^[A-Za-z_][A-Za-z0-9_]{0,31}$/, "must be a name of letters, digits and _ (not starting with a digit), as used in %(name)s")),
   default: v.optional(v.union([v.string(), v.number()], "must be text or a number")),
   slider: v.optional(Slider),
-});
+}, 'must be a parameter: an object such as {"name": "Speed", "parameter": "speed"}');
 const CommandSchema = v.object({
   name: v.optional(Name),
   command: v.optional(Line),
@@ -62,7 +62,7 @@ const CommandSchema = v.object({
   width: v.optional(v.union([v.string(), v.number()], "must be a number")),
   offset: v.optional(v.union([v.string(), v.number()], "must be a number")),
   additionalClasses: v.optional(v.pipe(v.string("must be text"), v.maxLength(200))),
-});
+}, 'must be a control: an object such as {"name": "Motors off", "command": "M84"}');
 
 export type ControlParameter = v.InferOutput<typeof ParameterSchema>;
 export type CommandControl = v.InferOutput<typeof CommandSchema>;
@@ -80,7 +80,7 @@ const ContainerSchema: v.GenericSchema<unknown, ContainerControl> = v.object({
   layout: v.optional(v.picklist(LAYOUTS, `must be one of ${LAYOUTS.join(", ")}`)),
   collapsed: v.optional(v.boolean("must be true or false")),
   children: v.array(v.lazy(() => ControlSchema), "must be a list of controls"),
-});
+}, "must be a container: an object with children");
 /** A control is a container when it has `children`, else a command or read-out. */
 export const ControlSchema: v.GenericSchema<unknown, Control> = v.lazy((input) =>
   typeof input === "object" && input !== null && "children" in input ? ContainerSchema : (CommandSchema as v.GenericSchema<unknown, Control>),
@@ -123,21 +123,23 @@ export function checkControls(input: unknown): ControlsResult {
   if (JSON.stringify(list ?? null).length > CONTROL_LIMITS.bytes) return { ok: false, errors: [`The definition is larger than ${CONTROL_LIMITS.bytes / 1024} KiB; keep fewer or shorter controls.`] };
   const errors: string[] = [];
   if (!Array.isArray(list)) return { ok: false, errors: ['controls: must be a list of controls, e.g. [{"name": "Motors off", "command": "M84"}]'] };
+  // Every problem at once: misspelt fields beside wrong values, each control checked on its own,
+  // so one save shows them all.
   unknownFields(list, ["controls"], errors, 1);
-  if (errors.length) return { ok: false, errors };
-  const parsed = v.safeParse(ControlsSchema, list);
-  if (!parsed.success) {
-    for (const issue of parsed.issues.slice(0, 20)) {
-      const path = ["controls", ...(issue.path ?? []).map((p) => p.key as string | number)];
-      errors.push(`${pathText(path)}: ${issue.message}`);
-    }
-    return { ok: false, errors };
-  }
+  const controls: Control[] = [];
   const counts = { controls: 0, readouts: 0 };
-  parsed.output.forEach((c, i) => checkControl(c, ["controls", i], 1, counts, errors));
+  list.forEach((item, i) => {
+    const parsed = v.safeParse(ControlSchema, item);
+    if (!parsed.success) {
+      for (const issue of parsed.issues) errors.push(`${pathText(["controls", i, ...(issue.path ?? []).map((p) => p.key as string | number)])}: ${issue.message}`);
+      return;
+    }
+    controls.push(parsed.output);
+    checkControl(parsed.output, ["controls", i], 1, counts, errors);
+  });
   if (counts.controls > CONTROL_LIMITS.controls) errors.push(`There are ${counts.controls} controls; at most ${CONTROL_LIMITS.controls} are allowed.`);
   if (counts.readouts > CONTROL_LIMITS.readouts) errors.push(`There are ${counts.readouts} read-outs (regex and template); at most ${CONTROL_LIMITS.readouts} are allowed.`);
-  return errors.length ? { ok: false, errors: errors.slice(0, 20) } : { ok: true, controls: parsed.output };
+  return errors.length ? { ok: false, errors: errors.slice(0, 20) } : { ok: true, controls };
 }
 
 /** Fields a control cannot have: misspellings and OctoPrint's features Layerline does not offer. */

@@ -51,6 +51,11 @@ describe("the definition", () => {
     expect(errorsOf({ name: "x" })).toEqual([expect.stringContaining("controls: must be a list")]);
     expect(errorsOf([{ name: "Fan", children: [{ name: "On", command: 106 }] }])).toEqual(["controls[0].children[0].command: must be a line of G-code (text)"]);
     expect(errorsOf([{ name: "Oops", comand: "M84" }])[0]).toStartWith("controls[0].comand: unknown field");
+    // Every problem at once, not only the first.
+    const all = errorsOf([{ name: "Oops", comand: "M84" }, { name: "Slow", regex: "(a+)+", template: "{0}" }, { name: 5, command: "M84" }]);
+    expect(all.map((e) => e.split(":")[0])).toEqual(["controls[0].comand", "controls[0]", "controls[1].regex", "controls[2].name"]);
+    expect(all[2]).toContain("it repeats a group that repeats itself");
+    expect(all[3]).toBe("controls[2].name: must be text");
     expect(errorsOf([{ name: "Script", script: "x.gcode" }])[0]).toContain("controls[0].script: script controls (Jinja2 templates) are not supported");
     expect(errorsOf([{ name: "Nothing" }])).toEqual([expect.stringContaining('controls[0]: needs "command" or "commands"')]);
     expect(errorsOf([{ name: "Both", command: "M84", commands: ["M84"] }])).toEqual([expect.stringContaining("both")]);
