@@ -32,6 +32,10 @@ export type Events = {
   "plugins.changed": undefined;
   /** Something about a plugin the user should see (it was disabled after faults, it says so…). */
   "plugins.notice": { id: number; plugin: string | null; level: "info" | "warning" | "error"; message: string };
+  /** The custom controls' definition was saved. */
+  "controls.changed": undefined;
+  /** A custom control's read-out on a printer shows new text (its key: src/controls/model.ts readoutKey). */
+  "controls.output": { printer: string; key: string; text: string };
   /** A timelapse frame was taken or not; a frame set's render began, advanced (percent) or ended. */
   "timelapse.event": {
     printer: string;

@@ -23,6 +23,7 @@ import { FarmDispatcher } from "./farm/dispatcher.ts";
 import { FarmQueue } from "./farm/queue.ts";
 import { MqttBridge, type MqttBridgeOptions } from "./mqtt/bridge.ts";
 import { MqttSettings } from "./mqtt/settings.ts";
+import { ControlsService } from "./controls/service.ts";
 import { MainThreadWatch, takeHungRecord } from "./plugins/main-thread-watch.ts";
 import { beginStart } from "./plugins/safe-mode.ts";
 import { PluginService } from "./plugins/service.ts";
@@ -144,6 +145,7 @@ export interface Host {
   queue: PrintQueue;
   farm: FarmQueue;
   mqtt: MqttBridge;
+  controls: ControlsService;
   webcam: WebcamService;
   timelapse: TimelapseService;
   diagnostics: DiagnosticsService;
@@ -342,6 +344,8 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     log,
   });
   // On the main thread's bus: a broker's troubles never reach the printers' Workers.
+  // Custom controls' read-outs are matched here, on the main thread, never on a printer's.
+  const controls = new ControlsService({ db, bus, log });
   const mqtt = new MqttBridge({ settings: new MqttSettings(settings), bus, printers, accounts, version: VERSION, log, ...options.mqtt });
   let url = "";
   let localToken = "";
@@ -384,7 +388,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
         }
       : null,
   });
-  const app = createApp({ backups, diagnostics, mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
+  const app = createApp({ controls, backups, diagnostics, mqtt, version: VERSION, db, settings, bus, printers, files, analyses, analysis, jobs, update, tracking, plugins, history, queue, farm, startedAt: Date.now(), accounts, webcam, timelapse, setupToken: options.setupToken, trustedProxies: options.trustedProxies, printReadRate: options.printReadRate ?? DEFAULT_PRINT_READ_RATE });
   try {
     // Uploads are streamed to disk, so the body size is bounded by the disk, not memory. Elysia
     // asks for SO_REUSEPORT by default: a second Layerline on the port would then silently share
@@ -414,6 +418,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
   analysis.scan();
   tracking.start();
   mqtt.start();
+  controls.start();
   const port = app.server!.port!;
   let zeroconf: ZeroconfResponder | undefined;
   if (options.zeroconf) {
@@ -442,6 +447,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
       tracking.stop();
       // Before the printers stop: the broker hears "offline" from the host, not a will.
       await mqtt.stop();
+      controls.stop();
       withdrawRunning(options.dataDir);
       await stopServices();
       db.close();
@@ -465,6 +471,7 @@ async function openHost(options: HostOptions, log: (line: string) => void, contr
     queue,
     farm,
     mqtt,
+    controls,
     webcam,
     timelapse,
     diagnostics,

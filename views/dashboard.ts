@@ -37,7 +37,7 @@ export const STATE_LABEL: Record<PrinterStatus["state"], string> = {
  * every fragment, `access` leaves out the controls whose route the viewer may not call (a
  * read-only user watches without buttons).
  */
-export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile[], terminal: LogLine[], access: Access, session?: PageSession, camera: Html | string = ""): Html {
+export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile[], terminal: LogLine[], access: Access, session?: PageSession, camera: Html | string = "", customControls: Html | string = ""): Html {
   const id = printer.record.id;
   const may = (route: string) => access.may(route, id);
   return layout(
@@ -49,7 +49,7 @@ export function dashboardPage(printer: PrinterView, nav: Html, files: StoredFile
     <div id="job-viewer"></div>
   </section>
   ${camera}
-  <section class="card controls">${controlsPanel(printer.record, access)}</section>
+  <section class="card controls">${controlsPanel(printer.record, access)}${customControls}</section>
   <section class="card link">${linkCard(printer, access)}</section>
   <section class="card sdcard">${sdCard(printer, files, access)}</section>
   <section class="card files">

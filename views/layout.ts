@@ -84,6 +84,7 @@ const SETTINGS_PAGES = [
   { path: "/settings/mqtt", title: "MQTT" },
   { path: "/settings/diagnostics", title: "Diagnostics" },
   { path: "/settings/backup", title: "Backup" },
+  { path: "/settings/controls", title: "Custom controls" },
 ] as const;
 type SettingsPath = (typeof SETTINGS_PAGES)[number]["path"];
 

@@ -30,6 +30,8 @@ import { webcamApi } from "./api/webcam.ts";
 import { timelapseApi } from "./api/timelapse.ts";
 import { diagnosticsApi } from "./api/diagnostics.ts";
 import { backupsApi } from "./api/backups.ts";
+import { controlsApi } from "./api/controls.ts";
+import { uiControls } from "./ui/controls.ts";
 import { uiDiagnostics } from "./ui/diagnostics.ts";
 import { uiBackups } from "./ui/backups.ts";
 import { uiEvents } from "./ui/events.ts";
@@ -80,6 +82,7 @@ export function createApp(ctx: AppContext) {
     .use(timelapseApi(ctx))
     .use(diagnosticsApi(ctx))
     .use(backupsApi(ctx))
+    .use(controlsApi(ctx))
     .use(uiRoutes(ctx))
     .use(viewerStreamRoutes(ctx))
     .use(printerLinkUi(ctx))
@@ -102,6 +105,7 @@ export function createApp(ctx: AppContext) {
     .use(uiPlugins(ctx))
     .use(uiDiagnostics(ctx))
     .use(uiBackups(ctx))
+    .use(uiControls(ctx))
     .use(octoprintCompat(ctx, { analysis: octoprintAnalyses(ctx.analyses, ctx.bus) }));
   // The API's description is generated from every route registered above.
   return app.use(apiDocs(ctx, () => app.routes));

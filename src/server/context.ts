@@ -9,6 +9,7 @@ import type { SettingsStore } from "../db/settings.ts";
 import type { Bus } from "../events.ts";
 import type { FileStorage } from "../files/storage.ts";
 import type { MqttBridge } from "../mqtt/bridge.ts";
+import type { ControlsService } from "../controls/service.ts";
 import type { JobService } from "../jobs/service.ts";
 import type { HistoryStore } from "../jobs/history.ts";
 import type { PrintQueue } from "../jobs/queue.ts";
@@ -47,6 +48,8 @@ export interface AppContext {
   accounts: Accounts;
   /** The MQTT bridge: its settings and connection state. */
   mqtt: MqttBridge;
+  /** Custom controls: the host-wide definition, what pressing one sends, each printer's read-outs. */
+  controls: ControlsService;
   /** The printers' cameras (config, shared streams, snapshots). */
   webcam: WebcamService;
   /** Timelapse settings, recording, rendering and the videos. */

@@ -15,5 +15,6 @@ import { m011_farm_queue } from "./011-farm-queue.ts";
 import { m012_webcam_permission } from "./012-webcam-permission.ts";
 import { m013_camera_tokens } from "./013-camera-tokens.ts";
 import { m014_history_notes } from "./014-history-notes.ts";
+import { m015_custom_controls } from "./015-custom-controls.ts";
 
-export const migrations: string[] = [m001_initial, m002_file_analysis, m003_plugins, m004_accounts, m005_send_window, m006_history_queue, m007_job_checkpoints, m008_profile_limits, m009_retired_printer_ids, m010_resumed_chains, m011_farm_queue, m012_webcam_permission, m013_camera_tokens, m014_history_notes];
+export const migrations: string[] = [m001_initial, m002_file_analysis, m003_plugins, m004_accounts, m005_send_window, m006_history_queue, m007_job_checkpoints, m008_profile_limits, m009_retired_printer_ids, m010_resumed_chains, m011_farm_queue, m012_webcam_permission, m013_camera_tokens, m014_history_notes, m015_custom_controls];

@@ -212,6 +212,14 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   // `layerline doctor`'s (its local token), which asks the running host before checking alone.
   "GET /api/v1/diagnostics": { ...admin, localToken: true },
   "GET /api/v1/diagnostics/bundle": { ...admin, localToken: true },
+  // Custom controls: everyone who watches printers sees them; changing them is settings; pressing one acts on the printer.
+  "GET /api/v1/controls": status,
+  "PUT /api/v1/controls": settings,
+  "POST /api/v1/printers/:id/controls/run": byId("control"),
+  "POST /ui/printers/:id/controls/run": byId("control"),
+  "GET /settings/controls": settings,
+  "POST /ui/controls": settings,
+  "POST /ui/controls/example": settings,
   // A backup holds every password hash and API key; a restore replaces them all.
   "GET /api/v1/backups": admin,
   "POST /api/v1/backups": admin,

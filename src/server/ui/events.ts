@@ -5,13 +5,16 @@
  * `objects` (the cancel-object map, on connect and when an object is cancelled or the job ends;
  * an open map is replaced by it), `layer-progress` (the print moved on, or the analysis of its file:
  * an open layer viewer asks for its picture; at most once a second), and `nav-<id>` (the top bar's dot of each printer the viewer
- * may see, when it changes: another printer needing attention shows on this one's page).
+ * may see, when it changes: another printer needing attention shows on this one's page),
+ * `control-<key>` (a custom control's read-out) and `custom-controls` (the set, when it was saved).
  * Rendered from the same status as the JSON API (design principle 5), with the controls the
  * stream's viewer may use.
  */
 import { Elysia } from "elysia";
 import { fileList, livePanel, terminalLines } from "../../../views/dashboard.ts";
 import { linkFigures } from "../../../views/link.ts";
+import { customControlsPanel } from "../../../views/controls.ts";
+import { escape } from "../../../views/html.ts";
 import { sdCopyForm, sdList } from "../../../views/sdcard.ts";
 import { subscribe } from "../../events.ts";
 import { isJobRunning } from "../../printers/status.ts";
@@ -97,6 +100,9 @@ export function uiEvents(ctx: AppContext) {
         },
         "queue.changed": (e) => dot(e.printer),
         "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
+        // Custom controls: a read-out's new text, and the whole set when it was saved again.
+        "controls.output": (e) => e.printer === session.id && send(`control-${e.key}`, escape(e.text)),
+        "controls.changed": () => send("custom-controls", customControlsPanel(ctx.controls.list(), session.id, ctx.controls.outputs(session.id), access).value),
         "files.changed": () => {
           const stored = ctx.files.list();
           files(stored);

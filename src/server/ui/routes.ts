@@ -6,6 +6,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { cameraCard } from "../../../views/camera.ts";
+import { customControlsPanel } from "../../../views/controls.ts";
 import { dashboardPage, fileList, noPrinterPage, toast } from "../../../views/dashboard.ts";
 import type { Html } from "../../../views/html.ts";
 import { settingsHome } from "../../../views/layout.ts";
@@ -49,7 +50,7 @@ export function uiRoutes(ctx: AppContext) {
       if (s && !visibleTo(request, s.id)) return new Response(null, { status: 303, headers: { location: "/" } });
       if (!s) return htmlResponse(noPrinterPage(pageSession(request)));
       const access = accessFor(request);
-      return htmlResponse(dashboardPage(view(s), farmNav(farm, request, s.id), ctx.files.list(), s.terminal, access, pageSession(request), cameraCard(s.record, ctx.webcam.camera(s.id), access)));
+      return htmlResponse(dashboardPage(view(s), farmNav(farm, request, s.id), ctx.files.list(), s.terminal, access, pageSession(request), cameraCard(s.record, ctx.webcam.camera(s.id), access), customControlsPanel(ctx.controls.list(), s.id, ctx.controls.outputs(s.id), access)));
     })
     // A typed or bookmarked /settings: the first settings page this viewer may open.
     .get("/settings", ({ request }) => {

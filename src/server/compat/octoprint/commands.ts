@@ -61,8 +61,17 @@ export const HeaterCommand = v.variant("command", [
 ]);
 
 const Line = v.pipe(v.string(), v.maxLength(256, "a command may be at most 256 characters"));
+/** Values for `%(name)s` placeholders, as custom controls send them: one line of plain text each. */
+const Parameters = v.record(
+  v.string(),
+  v.union([v.pipe(v.string(), v.maxLength(64), v.regex(/^[^\x00-\x1f\x7f]*$/, "must be one line of plain text")), v.number()], "must be text or a number"),
+);
 export const RawCommand = v.union(
-  [v.object({ command: Line }), v.object({ commands: v.pipe(v.array(Line), v.minLength(1), v.maxLength(1000)) }), v.object({ script: v.string() })],
+  [
+    v.object({ command: Line, parameters: v.optional(Parameters) }),
+    v.object({ commands: v.pipe(v.array(Line), v.minLength(1), v.maxLength(1000)), parameters: v.optional(Parameters) }),
+    v.object({ script: v.string() }),
+  ],
   'send {"command": "M105"} or {"commands": ["G28", "M105"]} (up to 1,000 lines of at most 256 characters)',
 );
 

@@ -89,6 +89,13 @@ export class PushHub {
       "printer.event": ({ id, event }) => this.jobEvent(id, event),
       "files.changed": () => this.broadcastEvent(null, "UpdatedFiles", { type: "printables" }),
       "timelapse.event": (e) => this.timelapseEvent(e),
+      // A custom control's read-out, as OctoPrint pushes it: the regex's key and the text by template key.
+      "controls.output": (e) => {
+        const feedback = ctx.controls.octoprintFeedback(e.key, e.text);
+        if (!feedback) return;
+        const text = JSON.stringify({ feedbackCommandOutput: feedback });
+        for (const c of this.clients) if (c.printerId === e.printer && c.authed) this.sendOrKeep(c, text);
+      },
       "plugin.message": ({ plugin, data }) => {
         for (const c of this.clients) if (this.wants(c, "plugin", plugin)) this.sendOrKeep(c, JSON.stringify({ plugin: { plugin, data } }));
       },

@@ -37,6 +37,7 @@ import {
 } from "./commands.ts";
 import { downloadUrl, fileEntry, folderEntry, resourceUrl, sdEntry, sdResourceUrl, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
+import { octoprintControls, substitute } from "../../../controls/model.ts";
 import { problemText, readProfile } from "../../../printers/profile.ts";
 import { cameraPatchOf, profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema, webcamPayload } from "./settings.ts";
 import { snapshotResponse } from "../../api/webcam.ts";
@@ -482,14 +483,20 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
         const s = printerFor(ctx, params as Record<string, string>);
         const c = parse(RawCommand, body, request);
         if ("script" in c) throw fail(400, "Named G-code scripts are not supported; send the commands themselves");
-        const commands = ("commands" in c ? c.commands : [c.command]).map((l) => l.trim()).filter(Boolean);
-        await send(s, commands);
+        let lines = "commands" in c ? c.commands : [c.command];
+        // A custom control with inputs: OctoPrint fills `%(name)s` from `parameters` (`line % parameters`).
+        if (c.parameters) {
+          const filled = substitute(lines, c.parameters, true);
+          if (!filled.ok) throw fail(400, `Could not fill in the parameters: ${filled.error}`);
+          lines = filled.lines;
+        }
+        await send(s, lines.map((l) => l.trim()).filter(Boolean));
         return noContent();
       })
-      // OctoPrint's custom controls (settings `controls`); Layerline has none to offer, so apps show none.
+      // OctoPrint's custom controls (settings `controls`), as Settings → Custom controls defines them.
       .get("/api/printer/command/custom", ({ params }) => {
         printerFor(ctx, params as Record<string, string>);
-        return { controls: [] };
+        return { controls: octoprintControls(ctx.controls.list()) };
       })
       .get("/api/printer/sd", ({ params }) => {
         const s = printerFor(ctx, params as Record<string, string>);
