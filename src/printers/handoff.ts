@@ -113,6 +113,22 @@ export class HandoffWriter {
   }
 
   /**
+   * A thread that takes the link over starts its record as the stopped thread left it (`sent`:
+   * the bytes that thread wrote, oldest first; `whole`: they start with a whole line), so that
+   * one stopped while it still takes over leaves what it inherited as its own: the text of the
+   * lines owed and of those the printer may ask for again, and the order they went out in (which
+   * tells copies refused by a resend request, and a resend under way). Its counts and line
+   * numbers follow (`written`, `acked`).
+   */
+  inherit(sent: Uint8Array, whole: boolean): void {
+    // A ring that had wrapped may start inside a line: kept from the first whole one.
+    const newline = sent.indexOf(10);
+    const from = whole ? 0 : newline < 0 ? sent.length : newline + 1;
+    this.floats[1] = 0;
+    this.sending(sent.subarray(from));
+  }
+
+  /**
    * After a write: the last line number written (-2 while a write waits for room in the kernel),
    * the end of the last file line written whole, and how many numbered lines were written.
    */

@@ -549,6 +549,34 @@ describe("what the stopped thread leaves in shared memory", () => {
     expect(lines).toEqual(["ok", "ok N298 P15 B3"]);
   });
 
+  test("a thread that takes over starts its record from the stopped thread's: stopped itself before the printer answered, it leaves the same link, and what it wrote since", () => {
+    // The stopped thread: 41 to 44 sent, the printer asked for 42 again, 42 and 43 sent again, 44 not yet.
+    const sent = written([[0, "M110 N0"], [40, "G1 X40"], [41, "G1 X41"], [42, "G1 X42"], [43, "G1 X43"], [44, "G1 X44"], [42, "G1 X42"], [43, "G1 X43"]]);
+    const first: Handoff = { ...HANDOFF, sent, writtenN: 44, ackedN: 40, numbered: 8, answered: 2 };
+    const left = sentLines(first);
+    // The new thread's record, as controller.adopt starts it (its engine counts from 0 what it took over).
+    const buffer = handoffBuffer();
+    const w = new HandoffWriter(buffer);
+    w.inherit(first.sent, first.sentWhole);
+    w.acked(left.lastAcked, 0);
+    w.written(left.lastWritten, 5000, left.inFlight.length);
+    expect(sentLines(readHandoff(buffer))).toEqual(left);
+    // It sends the rest of the resend (44) and a probe (45), and takes one answer: stopped then, it leaves that.
+    w.sending(written([[44, "G1 X44"], [45, "M105"]]));
+    w.written(45, 5000, left.inFlight.length + 2);
+    w.acked(41, 1);
+    const next = sentLines(readHandoff(buffer));
+    expect(next.inFlight.map((l) => [l.n, l.rejected])).toEqual([[42, true], [43, true], [44, true], [42, false], [43, false], [44, false], [45, false]]);
+    expect({ resend: next.resend, lastWritten: next.lastWritten, lastAcked: next.lastAcked }).toEqual({ resend: null, lastWritten: 45, lastAcked: 41 });
+    expect(readHandoff(buffer).offset).toBe(5000);
+    // A ring that had wrapped starts inside a line: the record starts at the first whole one.
+    const cut = encoder.encode(`0 X9*12\n${frame(5, "G1 X5")}\n${frame(6, "G1 X6")}\n`);
+    w.inherit(cut, false);
+    expect(readHandoff(buffer).sent).toEqual(encoder.encode(`${frame(5, "G1 X5")}\n${frame(6, "G1 X6")}\n`));
+    w.inherit(encoder.encode("G1 X1"), false);
+    expect(readHandoff(buffer).sent).toEqual(new Uint8Array());
+  });
+
   test("a reply longer than is kept: not known (the new thread drops the rest of it); back to shared once it ends", () => {
     const w = new HandoffWriter(handoffBuffer());
     const splitter = new LineSplitter({ bytes: w.partialBytes, publish: (n) => w.partial(n) });
