@@ -376,6 +376,29 @@ describe("the engine's takeover of a link", () => {
     });
   }
 
+  for (const [profile, answer] of [["smoothieware", "ok T:210.0 /210.0 @127 B:60.0 /60.0 @0"], ["klipper", "ok B:60.0 /60.0 T0:210.0 /210.0"]]) {
+    test(`${profile}: a late ok after the probe went out is the last line owed's (the answer lost with the stopped thread is the first's): bookkeeping settled by the probe's answer`, () => {
+      // Adopted at 0: 41 (its ok went with the stopped thread) and M109 owed; the probe at 3 s.
+      const h = adopted({ owed: [41, 42], profile, texts: { 42: "M109 S210" } });
+      h.advance(3000);
+      expect(h.take()).toEqual([frame(43, "M105")]);
+      // M109's own ok, heated at 60 s: not credited to 41 (which would shift every answer by one line).
+      h.advance(57_000).recv("ok");
+      expect(h.engine.lastAckedN).toBe(40);
+      expect(h.engine.latencyCount).toBe(0);
+      // One answer taken: a thread replacing this one now would be owed the other two (handoff.ts).
+      expect(h.engine.numberedSent - h.engine.numberedDone).toBe(2);
+      // The probe's answer at 61 s: 41's ok was lost, M109's came at 60 s, the probe's now.
+      h.advance(1000).recv(answer);
+      expect(h.of("adopted")).toEqual([{ type: "adopted", answered: 2 }]);
+      expect({ lostOks: h.engine.stats.lostOks, lateOks: h.engine.stats.lateOks, acks: h.engine.stats.acks }).toEqual({ lostOks: 1, lateOks: 0, acks: 3 });
+      expect(h.engine.lastAckedN).toBe(43);
+      // Latencies: M109's (sent at 0, answered at 60 s) and the probe's (sent at 3 s, answered at 61 s); none for the lost ok.
+      expect(Array.from(h.engine.ackLatencies.subarray(0, h.engine.latencyCount))).toEqual([60_000, 58_000]);
+      expect(h.engine.numberedSent - h.engine.numberedDone).toBe(0);
+    });
+  }
+
   test("Smoothieware: a probe answered by a plain ok with nothing owed before it is answered all the same; with M105 owed, the probe waits as on Marlin", () => {
     // A probe answered otherwise (a plain ok) with nothing owed before it: its answer all the same.
     const plain = adopted({ owed: [41], profile: "smoothieware" });
