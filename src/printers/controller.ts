@@ -1119,7 +1119,11 @@ export class PrinterController {
     if (!transport) return;
     // The transport keeps the order of writes; a failed write also closes the link (reported there).
     const bytes = this.encoder.encode(text);
-    this.handoff?.sending(bytes);
+    if (this.handoff) {
+      // The record keeps every line the printer may still ask for, however long (Klipper reads lines of any length).
+      if (this.engine) this.handoff.keep(this.engine.owedSpan);
+      this.handoff.sending(bytes);
+    }
     const written = transport.write(bytes);
     if (this.handoff) this.wrote(written === WRITTEN, written);
     // A serial write the kernel took at once comes back as the same settled promise: nothing to watch.

@@ -175,6 +175,8 @@ const RESEND_RATIO_MIN_LINES = 200;
  * a long command announces itself (busy, heating) or may be silent for its own limit.
  */
 const ADOPT_QUIET_MS = 3000;
+/** Bytes written besides the window's lines while lines are owed (emergency commands, probes): see `owedSpan`. */
+const OWED_SPAN_MARGIN = 1024;
 
 /** Counters of a link that has sent nothing yet. */
 export function newLinkCounters(): LinkCounters {
@@ -224,6 +226,8 @@ export class ProtocolEngine {
   /** Numbered lines put in flight, and answers taken for them (or given up): the last lines written between are owed (see handoff.ts). */
   numberedSent = 0;
   numberedDone = 0;
+  /** The longest line written, newline included (see `owedSpan`). */
+  private longestSent = 0;
   /** The lowest line number the history holds (an adopted link holds only what the stopped thread left). */
   private historyFloor = 0;
   /** Tags of the last two tagged lines transmitted (new lines only), latest first (see `wholeTag`). */
@@ -713,6 +717,19 @@ export class ProtocolEngine {
     const n = lineNumber ?? this.nextN + (this.queue.length - this.queueHead) + LINE_NUMBER_MARGIN;
     const framed = length === command.length ? frame(n, command).length : framedAtMost(length, n);
     return framed > limit ? { length: framed, limit } : undefined;
+  }
+
+  /**
+   * The most bytes of what was written that the lines the printer may still ask for can span
+   * (a thread taking the link over needs their text, src/printers/handoff.ts): the lines still
+   * owed an answer, and those still to be sent again. The send window never puts more than the
+   * firmware's receive buffer in flight beyond the line it runs (`fitsRx`), and the printer asks
+   * only for lines it has not taken, which are in flight; a resend under way sends copies of lines
+   * that were in flight together, after them: twice that, with the longest line written. The
+   * margin is for what goes out besides (emergency commands, probes), a few short lines.
+   */
+  get owedSpan(): number {
+    return 2 * (this.longestSent + this.quirks.ack.rxBufferBytes) + OWED_SPAN_MARGIN;
   }
 
   /** The line number the next new line gets. */
@@ -1588,6 +1605,7 @@ export class ProtocolEngine {
   }
 
   private write(text: string): void {
+    if (text.length >= this.longestSent) this.longestSent = text.length + 1;
     this.out.push(text);
     this.stats.linesSent++;
     this.events.push({ type: "sent", line: text });

@@ -600,6 +600,58 @@ describe("what the stopped thread leaves in shared memory", () => {
     expect(readHandoff(buffer).sent).toEqual(new Uint8Array());
   });
 
+  test("the ring is sized from what the printer may still ask for: never more than its first 8 KiB on firmware that limits its lines; a longer line grows it, what it held kept", () => {
+    // Every built-in firmware with a line length limit, its longest line in flight: what may be owed fits the first 8 KiB.
+    let limited = 0;
+    for (const id of library.ids()) {
+      const limit = library.get(id).commands.maxLineLength;
+      if (limit === 0) continue;
+      limited++;
+      const h = adopted({ owed: [], profile: id });
+      h.send(`M117 ${"x".repeat(limit - 20)}`, 1);
+      expect(h.take()[0]!.length).toBeLessThanOrEqual(limit);
+      expect({ id, fits: h.engine.owedSpan <= SENT_MAX }).toEqual({ id, fits: true });
+    }
+    expect(limited).toBeGreaterThan(5);
+    // Klipper reads lines of any length: a line of 20 KB grows the ring to hold it twice over.
+    const k = adopted({ owed: [], profile: "klipper" });
+    k.send(`M118 ${"x".repeat(20_000)}`, 1);
+    expect(k.engine.owedSpan).toBeGreaterThan(40_000);
+
+    // Grown before the ring had wrapped: everything written is kept, from a whole line.
+    const buffer = handoffBuffer();
+    const w = new HandoffWriter(buffer);
+    w.sending(written(Array.from({ length: 10 }, (_, i): [number, string] => [i + 1, `G1 X${i + 1}`])));
+    const long: [number, string] = [11, `M118 ${"x".repeat(20_000)}`];
+    w.keep(k.engine.owedSpan);
+    w.sending(written([long]));
+    w.written(11, 100, 11);
+    w.acked(10, 10);
+    let h = readHandoff(buffer);
+    expect(buffer.byteLength).toBeGreaterThan(40_000);
+    expect(h.sentWhole).toBe(true);
+    expect(sentLines(h).inFlight).toEqual([{ n: 11, text: frame(...long), rejected: false }]);
+    expect(sentLines(h).history.map((l) => l.n)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    // Grown after it had wrapped: the last bytes it held are kept, in order; the first line may be cut.
+    const wrapped = handoffBuffer();
+    const v = new HandoffWriter(wrapped);
+    const many = Array.from({ length: 600 }, (_, i): [number, string] => [i + 1, `G1 X${i + 1} Y${i % 7}`]);
+    v.sending(written(many));
+    const before = readHandoff(wrapped).sent;
+    v.keep(3 * SENT_MAX);
+    v.written(600, 100, 600);
+    v.acked(598, 598);
+    h = readHandoff(wrapped);
+    expect(h.sent).toEqual(before);
+    expect(h.sentWhole).toBe(false);
+    expect(sentLines(h).inFlight.map((l) => l.n)).toEqual([599, 600]);
+    // A new thread's writer on the same (grown) buffer keeps its size.
+    const again = new HandoffWriter(wrapped);
+    again.clear();
+    again.sending(written([long]));
+    expect(readHandoff(wrapped).sent).toEqual(written([long]));
+  });
+
   test("a reply longer than is kept: not known (the new thread drops the rest of it); back to shared once it ends", () => {
     const w = new HandoffWriter(handoffBuffer());
     const splitter = new LineSplitter({ bytes: w.partialBytes, publish: (n) => w.partial(n) });
