@@ -79,9 +79,6 @@ export interface LinkTakeover {
   };
   /** A print ended with the restart: its after-failure script runs once the link is taken over. */
   failed?: boolean;
-  /** The last bytes the stopped thread wrote to the tty (handoff.ts), and whether they start with a whole line: this thread's record starts from them. */
-  sent: Uint8Array;
-  sentWhole: boolean;
 }
 
 /** One line of the terminal: what was sent or received, or a note from the host. */
@@ -600,6 +597,8 @@ export class PrinterController {
 
   /** Whether a thread replacing this one could go on with the print from its next line (handoff.ts). */
   private noteContinuable(): void {
+    // No link yet: the record is as the session left it (a thread about to take a print over starts with the stopped one's).
+    if (!this.engine) return;
     const s = this.status.job?.state;
     this.handoff?.continuable(this.stream?.kind === "print" && (s === "printing" || s === "starting") && this.resuming === undefined);
   }
@@ -797,18 +796,11 @@ export class PrinterController {
     this.engine = engine;
     this.linkStats.reset();
     const offset = host?.ok ? host.value.offset : -1;
-    // This thread may be stopped too before the printer has answered those lines (a second hung
-    // plugin): its record says from now on what the stopped thread's said — the bytes it wrote,
-    // the lines owed, where the file stands — and then what this one adds to it.
-    if (this.handoff) {
-      this.handoff.inherit(t.sent, t.sentWhole);
-      this.handoff.acked(t.link.lastAcked, 0);
-      this.handoff.written(t.link.lastWritten, offset, t.link.inFlight.length);
-      if (t.link.busy) this.handoff.busy();
-    }
     // Its events (the link operational, and taken over at once when no answer is owed) are handled at the flush below.
     engine.adopt(t.link, now);
-    // Where the file stands, for what this thread's record says of the lines it writes.
+    // Where the file stands, for what this thread's record says of the lines it writes (it
+    // started as the stopped thread's: session.ts `inheritRecord`; this thread too may be stopped
+    // before the printer has answered those lines).
     if (offset >= 0) engine.sentUpTo(offset);
     const l = t.link;
     const refused = l.inFlight.filter((e) => e.rejected).length;

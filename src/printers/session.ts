@@ -258,6 +258,7 @@ export class PrinterSession {
       if (this.record.transport === "serial") releaseTty(port, fd);
       this.restarting = undefined;
       this.startWorker();
+      if (taking) this.inheritRecord(taking, handoff);
       // Its scripts and profile; the interrupted print (from its last checkpoint) unless it goes on.
       this.options.jobs?.opened(this, !goesOn);
       if (taking) void this.takeOver(taking, job, taking.port);
@@ -283,8 +284,6 @@ export class PrinterSession {
       limits: s.limits,
       // Or an earlier takeover's print had ended, and the thread stopped before running that script.
       failed: plan.job?.go === "end" || this.takingOver?.failed === true,
-      sent: handoff.sent,
-      sentWhole: handoff.sentWhole,
     };
     const job = s.job;
     if (job && (plan.job?.go === "host" || plan.job?.go === "sd")) {
@@ -297,6 +296,23 @@ export class PrinterSession {
       else t.job.host = { offset: handoff.offset, checkpoint: this.options.jobs!.interrupted(this.id)!, plan: this.options.jobs!.planFor(this.id, job.file) };
     }
     return t;
+  }
+
+  /**
+   * The new thread's record starts as the stopped thread left its own, before the new thread runs
+   * anything: stopped in turn before the printer has answered the lines it took over (a second
+   * plugin that hangs), it leaves them — the bytes written, the lines owed, where the file stands
+   * — and what it wrote since, for the thread after it to take over from there.
+   */
+  private inheritRecord(t: LinkTakeover, left: ReturnType<typeof readHandoff>): void {
+    const record = new HandoffWriter(this.handoff);
+    record.tty(t.fd);
+    record.inherit(left.sent, left.sentWhole);
+    record.acked(t.link.lastAcked, 0);
+    // Its engine counts from 0 the lines it takes over: those are owed.
+    record.written(t.link.lastWritten, t.job?.host ? t.job.host.offset : -1, t.link.inFlight.length);
+    if (t.link.busy) record.busy();
+    record.continuable(t.job?.host !== undefined);
   }
 
   /** The new thread takes the link over; a print that could not go on after all is offered for resuming. */

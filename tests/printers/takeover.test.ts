@@ -577,7 +577,7 @@ describe("what the stopped thread leaves in shared memory", () => {
     const sent = written([[0, "M110 N0"], [40, "G1 X40"], [41, "G1 X41"], [42, "G1 X42"], [43, "G1 X43"], [44, "G1 X44"], [42, "G1 X42"], [43, "G1 X43"]]);
     const first: Handoff = { ...HANDOFF, sent, writtenN: 44, ackedN: 40, numbered: 8, answered: 2 };
     const left = sentLines(first);
-    // The new thread's record, as controller.adopt starts it (its engine counts from 0 what it took over).
+    // The new thread's record, as the session starts it (session.ts `inheritRecord`; its engine counts from 0 what it took over).
     const buffer = handoffBuffer();
     const w = new HandoffWriter(buffer);
     w.inherit(first.sent, first.sentWhole);
