@@ -97,7 +97,7 @@ export interface SentLines {
   again: number;
   /** The text of every line from the earliest kept on to `lastWritten`, in order (for resend requests). */
   history: SentLine[];
-  /** Lines owed an answer, or still to send again, whose text was no longer kept (the record holds the last SENT_MAX bytes written). */
+  /** Lines owed an answer, or still to send again, whose text was no longer kept (the record holds the last bytes written, as many as may be owed: handoff.ts `keep`). */
   missing: number;
   /** The firmware sends busy keep-alives (silence is real sooner). */
   busy: boolean;

@@ -70,6 +70,8 @@ export interface LinkTakeover {
     /** Who hung (in words) and when (ms since 1970), for what the job's record says. */
     culprit: string;
     hungAt: number;
+    /** Earlier hangs whose thread was still taking the link over when this one stopped (the print had not gone on from them yet), oldest first. */
+    earlier?: { culprit: string; hungAt: number }[];
     /** A host print: the end of the last file line written whole, the job's checkpoint and plan. */
     host?: { offset: number; checkpoint: Checkpoint; plan: JobPlan };
     /** An SD print: where the firmware was in its file. */
@@ -183,7 +185,7 @@ export class PrinterController {
   /** Writes the kernel has not taken whole yet: what the handoff says was written waits for them. */
   private writesPending = 0;
   /** A link taken over from a stopped thread, until its earlier lines are answered (see `adopt`). */
-  private takingOver: { settle: (r: Result<{ ms: number }>) => void; since: number; culprit: string | null; hungAt: number; offset: number; failed: boolean; why: string | null } | undefined;
+  private takingOver: { settle: (r: Result<{ ms: number }>) => void; since: number; culprit: string | null; hungAt: number; earlier: { culprit: string; hungAt: number }[]; offset: number; failed: boolean; why: string | null } | undefined;
   /** The stopped thread's unfinished reply was too long to keep: the first line received is its rest. */
   private dropFirstLine = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -596,6 +598,8 @@ export class PrinterController {
 
   /** Whether a thread replacing this one could go on with the print from its next line (handoff.ts). */
   private noteContinuable(): void {
+    // No link yet: the record is as the session left it (a thread about to take a print over starts with the stopped one's).
+    if (!this.engine) return;
     const s = this.status.job?.state;
     this.handoff?.continuable(this.stream?.kind === "print" && (s === "printing" || s === "starting") && this.resuming === undefined);
   }
@@ -792,8 +796,13 @@ export class PrinterController {
     const engine = new ProtocolEngine({ quirks: this.options.library.get(BASE_PROFILE), library: this.options.library, window: this.window });
     this.engine = engine;
     this.linkStats.reset();
+    const offset = host?.ok ? host.value.offset : -1;
     // Its events (the link operational, and taken over at once when no answer is owed) are handled at the flush below.
     engine.adopt(t.link, now);
+    // Where the file stands, for what this thread's record says of the lines it writes (it
+    // started as the stopped thread's: session.ts `inheritRecord`; this thread too may be stopped
+    // before the printer has answered those lines).
+    if (offset >= 0) engine.sentUpTo(offset);
     const l = t.link;
     const refused = l.inFlight.filter((e) => e.rejected).length;
     const of = [refused ? `${refused} of them copies the printer had refused` : "", t.again ? `${t.again} sent again at the printer's request` : ""].filter(Boolean).join(", ");
@@ -809,7 +818,6 @@ export class PrinterController {
     if (t.partial) this.lines.push(t.partial, this.received);
     else this.dropFirstLine = true;
     const job = t.job;
-    let offset = -1;
     if (job) {
       this.plan = host?.ok ? host.value.plan : EMPTY_PLAN;
       this.settled = undefined;
@@ -818,7 +826,6 @@ export class PrinterController {
       this.lastCheckpoint = 0;
       if (host?.ok) {
         const c = host.value;
-        offset = c.offset;
         this.run = c.run;
         this.stream = { kind: "print", file: job.job.file, source: c.source, queuedTo: c.offset, ackedTo: c.acked, linesSent: job.progress?.linesSent ?? 0, fedTo: c.offset };
         this.machineState = machineView(c.run.tracker);
@@ -833,7 +840,7 @@ export class PrinterController {
     }
     const why = host && !host.ok ? host.error.message : null;
     const result = new Promise<Result<{ ms: number }>>((settle) => {
-      this.takingOver = { settle, since, culprit: job?.culprit ?? null, hungAt: job?.hungAt ?? 0, offset, failed: t.failed === true || why !== null, why };
+      this.takingOver = { settle, since, culprit: job?.culprit ?? null, hungAt: job?.hungAt ?? 0, earlier: job?.earlier ?? [], offset, failed: t.failed === true || why !== null, why };
     });
     // The link is taken over all the same (no reset); the print ends as interrupted, offered for resuming.
     if (why !== null) this.endJob("failed", `${stoppedThread(job!.culprit)}; the print could not go on: ${why}. It can be resumed.`, false, true);
@@ -856,7 +863,10 @@ export class PrinterController {
         s.ackedTo = t.offset;
         if (this.run.tookOver(t.offset, now)) this.layerBegan(job);
       }
-      if (job && isJobRunning(job.state) && t.culprit) job.notes = [...(job.notes ?? []), wentOnNote(t.culprit, (Date.now() - t.hungAt) / 1000)];
+      if (job && isJobRunning(job.state) && t.culprit) {
+        const hangs = [...t.earlier, { culprit: t.culprit, hungAt: t.hungAt }];
+        job.notes = [...(job.notes ?? []), ...hangs.map((h) => wentOnNote(h.culprit, (Date.now() - h.hungAt) / 1000))];
+      }
       if (t.offset >= 0) this.engine?.sentUpTo(t.offset);
       if (t.failed) this.runScript("afterPrintFailed");
       this.settleTakeover(t.why === null ? ok({ ms }) : fail("not_continued", t.why, "Resume the print from the banner, or discard it."));
@@ -1102,7 +1112,11 @@ export class PrinterController {
     if (!transport) return;
     // The transport keeps the order of writes; a failed write also closes the link (reported there).
     const bytes = this.encoder.encode(text);
-    this.handoff?.sending(bytes);
+    if (this.handoff) {
+      // The record keeps every line the printer may still ask for, however long (Klipper reads lines of any length).
+      if (this.engine) this.handoff.keep(this.engine.owedSpan);
+      this.handoff.sending(bytes);
+    }
     const written = transport.write(bytes);
     if (this.handoff) this.wrote(written === WRITTEN, written);
     // A serial write the kernel took at once comes back as the same settled promise: nothing to watch.

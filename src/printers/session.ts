@@ -91,6 +91,8 @@ export class PrinterSession {
   private unanswered = 0;
   /** The Worker has not answered an ask yet (it is starting): the long limit holds until it has. */
   private fresh = true;
+  /** What the thread took over from a stopped one, until it has (the printer answered that thread's lines) or could not. */
+  private takingOver: LinkTakeover | undefined;
   /** While a stuck thread is replaced: settles once the new one runs (calls wait for it). */
   private restarting: Promise<void> | undefined;
   /** The thread's restarts (it stopped answering) and crashes since the host started, the latest few (for the diagnosis). */
@@ -243,6 +245,7 @@ export class PrinterSession {
     // failed (why: the hung hook), and resuming it is a print of its own.
     if (job && !goesOn) this.endJobHere(job, message);
     const taking = fd >= 0 && port ? this.takeoverFor(fd, port, plan, handoff, what === "receive hook", culprit, hungAt, seconds) : undefined;
+    this.takingOver = undefined;
     const hint = goesOn ? "The print goes on once the new thread has taken the link over." : job ? "Resume the print from the banner, or discard it." : wasUp ? "The printer is being connected again." : "Nothing else was affected.";
     this.status = taking ? { ...status, problem: { code: "printer_thread_restarted", message, hint } } : { ...initialStatus(this.record.id), problem: { code: "printer_thread_restarted", message, hint } };
     if (job && !goesOn) this.status = { ...this.status, job: { ...job, state: "failed", endedAt: Date.now(), reason: message } };
@@ -255,6 +258,7 @@ export class PrinterSession {
       if (this.record.transport === "serial") releaseTty(port, fd);
       this.restarting = undefined;
       this.startWorker();
+      if (taking) this.inheritRecord(taking, handoff);
       // Its scripts and profile; the interrupted print (from its last checkpoint) unless it goes on.
       this.options.jobs?.opened(this, !goesOn);
       if (taking) void this.takeOver(taking, job, taking.port);
@@ -278,25 +282,50 @@ export class PrinterSession {
       temperatures: s.temperatures,
       sd: s.sd,
       limits: s.limits,
-      failed: plan.job?.go === "end",
+      // Or an earlier takeover's print had ended, and the thread stopped before running that script.
+      failed: plan.job?.go === "end" || this.takingOver?.failed === true,
     };
     const job = s.job;
     if (job && (plan.job?.go === "host" || plan.job?.go === "sd")) {
       const printedBefore = (s.progress?.printTime ?? 0) + seconds;
       t.job = { job, progress: s.progress, printedBefore, culprit, hungAt };
+      // The thread stopped while it still took the print over from another: that one's hang is told too once the print goes on.
+      const before = this.takingOver?.job;
+      if (before?.job.id === job.id) t.job.earlier = [...(before.earlier ?? []), { culprit: before.culprit, hungAt: before.hungAt }];
       if (plan.job.go === "sd") t.job.sd = { pos: s.progress?.bytesSent ?? 0 };
       else t.job.host = { offset: handoff.offset, checkpoint: this.options.jobs!.interrupted(this.id)!, plan: this.options.jobs!.planFor(this.id, job.file) };
     }
     return t;
   }
 
+  /**
+   * The new thread's record starts as the stopped thread left its own, before the new thread runs
+   * anything: stopped in turn before the printer has answered the lines it took over (a second
+   * plugin that hangs), it leaves them — the bytes written, the lines owed, where the file stands
+   * — and what it wrote since, for the thread after it to take over from there.
+   */
+  private inheritRecord(t: LinkTakeover, left: ReturnType<typeof readHandoff>): void {
+    const record = new HandoffWriter(this.handoff);
+    record.tty(t.fd);
+    record.inherit(left.sent, left.sentWhole);
+    record.acked(t.link.lastAcked, 0);
+    // Its engine counts from 0 the lines it takes over: those are owed.
+    record.written(t.link.lastWritten, t.job?.host ? t.job.host.offset : -1, t.link.inFlight.length);
+    if (t.link.busy) record.busy();
+    record.continuable(t.job?.host !== undefined);
+  }
+
   /** The new thread takes the link over; a print that could not go on after all is offered for resuming. */
   private async takeOver(t: LinkTakeover, job: Job | null, port: string): Promise<void> {
     // An SD print's plan is asked for again by the new thread's first status.
     this.planned = undefined;
+    this.takingOver = t;
     const result = await this.call<{ ms: number }>("adopt", t);
+    // This thread was stopped too while it took over (another hung plugin): the one replacing it takes over from there.
+    if (!result.ok && result.error.code === "printer_thread_restarted") return;
+    if (this.takingOver === t) this.takingOver = undefined;
     if (result.ok) {
-      if (t.job) this.notice("warning", wentOn(t.job.culprit, (Date.now() - t.job.hungAt) / 1000));
+      if (t.job) for (const h of [...(t.job.earlier ?? []), t.job]) this.notice("warning", wentOn(h.culprit, (Date.now() - h.hungAt) / 1000));
       return;
     }
     this.log(result.error.message);

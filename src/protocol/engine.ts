@@ -175,6 +175,8 @@ const RESEND_RATIO_MIN_LINES = 200;
  * a long command announces itself (busy, heating) or may be silent for its own limit.
  */
 const ADOPT_QUIET_MS = 3000;
+/** Bytes written besides the window's lines while lines are owed (emergency commands, probes): see `owedSpan`. */
+const OWED_SPAN_MARGIN = 1024;
 
 /** Counters of a link that has sent nothing yet. */
 export function newLinkCounters(): LinkCounters {
@@ -224,6 +226,8 @@ export class ProtocolEngine {
   /** Numbered lines put in flight, and answers taken for them (or given up): the last lines written between are owed (see handoff.ts). */
   numberedSent = 0;
   numberedDone = 0;
+  /** The longest line written, newline included (see `owedSpan`). */
+  private longestSent = 0;
   /** The lowest line number the history holds (an adopted link holds only what the stopped thread left). */
   private historyFloor = 0;
   /** Tags of the last two tagged lines transmitted (new lines only), latest first (see `wholeTag`). */
@@ -232,9 +236,10 @@ export class ProtocolEngine {
   /**
    * An adopted link whose earlier lines' answers are still awaited (see `adopt`): how many it
    * took over, the first probe not answered yet, the probes sent, and the probe used (`answer`:
-   * how its answer is told from a plain ok, where it can be).
+   * how its answer is told from a plain ok, where it can be), and when the plain oks that came
+   * while it was open and were not its answer arrived (see `holdLate`).
    */
-  private adopting: { owed: number; probe: number | undefined; probes: number; with: Grammar["probes"][number] | undefined } | undefined;
+  private adopting: { owed: number; probe: number | undefined; probes: number; with: Grammar["probes"][number] | undefined; held: number[] } | undefined;
   private advancedOk = false;
   private maxBufferFree = 0;
   private readonly bufferFreeSeen = new Uint32Array(64);
@@ -393,7 +398,7 @@ export class ProtocolEngine {
     }
     this.nextN = Math.max(link.lastWritten + 1, 0);
     this.lastAckedN = link.lastAcked;
-    this.adopting = { owed: this.inFlight.length, probe: undefined, probes: 0, with: undefined };
+    this.adopting = { owed: this.inFlight.length, probe: undefined, probes: 0, with: undefined, held: [] };
     for (const p of this.pollers) p.nextAt = now;
     if (link.resend) {
       if (link.resend.from < this.historyFloor || link.resend.to > this.nextN) {
@@ -422,6 +427,8 @@ export class ProtocolEngine {
   }
 
   private adoptFailed(reason: string, now: number): void {
+    // Held answers were counted when they came; clearInFlight counts their lines again.
+    if (this.adopting) this.numberedDone -= this.adopting.held.length;
     this.adopting = undefined;
     this.clearInFlight();
     this.resendFrom = this.resendTo = 0;
@@ -498,9 +505,9 @@ export class ProtocolEngine {
     const tracked = this.quirks.lineNumbers.tracked;
     if (tracked && lineNumber !== undefined) {
       if (lineNumber !== a.probe) return false;
-    } else if (a.with?.answer && !a.with.answer.test(this.lastLine) && !(tracked && at === 0)) return false;
-    this.stats.lostOks += at;
-    for (let i = 0; i <= at; i++) this.popAck(now, false);
+    } else if (a.with?.answer && !a.with.answer.test(this.lastLine) && !(tracked && at === a.held.length)) return false;
+    this.settleBeforeProbe(at, now);
+    this.popAck(now, false);
     a.probe = undefined;
     this.checkAdopted(now);
     this.pump(now);
@@ -511,8 +518,43 @@ export class ProtocolEngine {
   private probeRefused(now: number): void {
     const at = this.openProbe();
     this.adopting!.probe = undefined;
-    this.stats.lostOks += Math.max(0, at);
-    for (let i = 0; i < at; i++) this.popAck(now, false);
+    if (at >= 0) this.settleBeforeProbe(at, now);
+  }
+
+  /**
+   * A plain ok while a probe is open that is not the probe's answer: the answer of a line owed
+   * before the probe — but which one is known only once the probe is answered (answers lost with
+   * the stopped thread are the first owed, so the oks that came answer the last lines before the
+   * probe: `settleBeforeProbe`). Taken as the first line's now, it would credit each later answer
+   * one line early. Its line counts as answered at once (a thread replacing this one is owed one
+   * answer less). With every line before the probe answered, it answers none (`lateOks`). True
+   * when taken so; false when no probe is open.
+   */
+  private holdLate(now: number): boolean {
+    const a = this.adopting!;
+    const at = this.openProbe();
+    if (at < 0) return false;
+    if (a.held.length < at) {
+      a.held.push(now);
+      this.numberedDone++;
+    } else this.stats.lateOks++;
+    return true;
+  }
+
+  /**
+   * The printer reached the open probe, `at` lines after the first owed: those lines were all
+   * answered. The first of them whose oks never came lost them with the stopped thread (no ack
+   * latency is known for them); the oks held while the probe was open answer the rest, each at
+   * the time it came.
+   */
+  private settleBeforeProbe(at: number, now: number): void {
+    const held = this.adopting!.held.splice(0);
+    // Counted when they came; popAck counts their lines below.
+    this.numberedDone -= held.length;
+    const lost = at - held.length;
+    this.stats.lostOks += lost;
+    for (let i = 0; i < lost; i++) this.popAck(now, false, true);
+    for (const t of held) this.popAck(t, false);
   }
 
   /** Where the open probe is in flight (-1: it is not, any more; then none is open). */
@@ -675,6 +717,19 @@ export class ProtocolEngine {
     const n = lineNumber ?? this.nextN + (this.queue.length - this.queueHead) + LINE_NUMBER_MARGIN;
     const framed = length === command.length ? frame(n, command).length : framedAtMost(length, n);
     return framed > limit ? { length: framed, limit } : undefined;
+  }
+
+  /**
+   * The most bytes of what was written that the lines the printer may still ask for can span
+   * (a thread taking the link over needs their text, src/printers/handoff.ts): the lines still
+   * owed an answer, and those still to be sent again. The send window never puts more than the
+   * firmware's receive buffer in flight beyond the line it runs (`fitsRx`), and the printer asks
+   * only for lines it has not taken, which are in flight; a resend under way sends copies of lines
+   * that were in flight together, after them: twice that, with the longest line written. The
+   * margin is for what goes out besides (emergency commands, probes), a few short lines.
+   */
+  get owedSpan(): number {
+    return 2 * (this.longestSent + this.quirks.ack.rxBufferBytes) + OWED_SPAN_MARGIN;
   }
 
   /** The line number the next new line gets. */
@@ -977,11 +1032,8 @@ export class ProtocolEngine {
       }
       if (this.adopting.probe !== undefined) {
         if (this.probeAnswered(msg.lineNumber, now)) return;
-        // Unnumbered: a plain ok with no line owed before the open probe answers none of them, nor the probe.
-        if (!this.quirks.lineNumbers.tracked && this.openProbe() === 0) {
-          this.stats.lateOks++;
-          return;
-        }
+        // A plain ok that is not the probe's: a line's before it, which one is known once the probe is answered.
+        if ((msg.lineNumber === undefined || !this.quirks.lineNumbers.tracked) && this.holdLate(now)) return;
       }
     }
     if (msg.lineNumber !== undefined && this.quirks.lineNumbers.tracked && !this.realign(msg.lineNumber, now)) {
@@ -1022,7 +1074,8 @@ export class ProtocolEngine {
     return true;
   }
 
-  private popAck(now: number, pump = true): void {
+  /** The oldest line in flight answered at `now`; `lost`: its ok never came (found out later), so no latency is known. */
+  private popAck(now: number, pump = true, lost = false): void {
     const entry = this.inFlight.shift();
     if (entry) {
       this.inFlightBytes -= entry.bytes;
@@ -1034,7 +1087,7 @@ export class ProtocolEngine {
           this.lastAckedN = entry.n;
         }
         this.stats.acks++;
-        this.ackLatencies[this.latencyCount++ % LATENCY_SAMPLES] = now - entry.sentAt;
+        if (!lost) this.ackLatencies[this.latencyCount++ % LATENCY_SAMPLES] = now - entry.sentAt;
         if (entry.tag !== NO_TAG) this.events.push({ type: "acked", tag: entry.tag });
         else if (!this.positionStale && movesHead(entry.command)) this.positionStale = true;
         if (entry.limitMs !== undefined && this.quirks.ack.timing === "onReceipt") {
@@ -1552,6 +1605,7 @@ export class ProtocolEngine {
   }
 
   private write(text: string): void {
+    if (text.length >= this.longestSent) this.longestSent = text.length + 1;
     this.out.push(text);
     this.stats.linesSent++;
     this.events.push({ type: "sent", line: text });

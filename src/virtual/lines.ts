@@ -6,8 +6,9 @@
 
 // Marlin keeps at most MAX_CMD_SIZE (96) characters of a line and the line checker cuts there
 // (the personality's limit); Klipper has no limit, and its `EXCLUDE_OBJECT_DEFINE … POLYGON=[…]`
-// lines run to a few hundred characters. This only bounds memory if a host never sends a newline.
-const KEEP = 4096;
+// lines run to a few hundred characters, a macro call's to kilobytes. This only bounds memory if
+// a host never sends a newline.
+const KEEP = 65536;
 
 /** Example: `splitter.push("G1 X1\nG1", (l) => …)` emits "G1 X1"; "G1" waits for its `\n`. */
 export class LineSplitter {

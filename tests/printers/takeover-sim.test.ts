@@ -72,7 +72,11 @@ function print(hang: Hang, window: number, printer: VirtualPrinterOptionsInput, 
     const out = engine.takeOutgoing();
     if (out.length === 0) return;
     const text = `${out.join("\n")}\n`;
-    if (old) handoff.sending(encoder.encode(text));
+    // As the controller: the record keeps what the printer may still ask for, however long.
+    if (old) {
+      handoff.keep(engine.owedSpan);
+      handoff.sending(encoder.encode(text));
+    }
     fw.receive(text, now);
     if (old) handoff.written(engine.nextLineNumber - 1, engine.wholeTag(-1), engine.numberedSent);
   };
@@ -188,6 +192,8 @@ function print(hang: Hang, window: number, printer: VirtualPrinterOptionsInput, 
 }
 
 function expectExactlyOnce(o: Outcome, what: string, JOB: readonly string[] = MOVES): void {
+  // The text of every line the printer could still ask for was in the record (or the print would have been interrupted).
+  expect({ what, missing: o.sent.missing }).toEqual({ what, missing: 0 });
   const failed = o.events.find((e) => e.type === "adoptFailed");
   expect({ what, failed }).toEqual({ what, failed: undefined });
   expect({ what, finished: o.finished }).toEqual({ what, finished: true });
@@ -308,6 +314,19 @@ describe("Klipper (no line numbers, every line answered in order): the probe's a
 
   test("stuck in a send hook: the print goes on, every line once, in order", () => {
     for (let at = 20; at < 140; at += 9) expectExactlyOnce(print({ kind: "send", at }, 1, klipper), `klipper, stuck in a send hook at ${at}`);
+  });
+
+  test("a line of kilobytes (Klipper reads lines of any length) owed when the thread stops: its text is kept, and the print goes on", () => {
+    // Longer than the record's first 8 KiB: the ring grows to what may be owed.
+    const long = `M118 ${"x".repeat(12_000)}`;
+    const JOB = [...MOVES.slice(0, 30), long, ...MOVES.slice(30, 60)];
+    let owed = 0;
+    for (let at = 25; at < 45; at++) {
+      const o = print({ kind: "receive", at, readAhead: 0 }, 1, klipper, JOB);
+      expectExactlyOnce(o, `klipper, a long line, stuck at reply ${at}`, JOB);
+      if (o.sent.inFlight.some((l) => l.text.includes(long))) owed++;
+    }
+    expect(owed).toBeGreaterThan(0);
   });
 
   test("homing and heating among the lines owed (no busy lines): the probe goes out after 3 s all the same, its answer comes once they are done", () => {

@@ -376,6 +376,29 @@ describe("the engine's takeover of a link", () => {
     });
   }
 
+  for (const [profile, answer] of [["smoothieware", "ok T:210.0 /210.0 @127 B:60.0 /60.0 @0"], ["klipper", "ok B:60.0 /60.0 T0:210.0 /210.0"]]) {
+    test(`${profile}: a late ok after the probe went out is the last line owed's (the answer lost with the stopped thread is the first's): bookkeeping settled by the probe's answer`, () => {
+      // Adopted at 0: 41 (its ok went with the stopped thread) and M109 owed; the probe at 3 s.
+      const h = adopted({ owed: [41, 42], profile, texts: { 42: "M109 S210" } });
+      h.advance(3000);
+      expect(h.take()).toEqual([frame(43, "M105")]);
+      // M109's own ok, heated at 60 s: not credited to 41 (which would shift every answer by one line).
+      h.advance(57_000).recv("ok");
+      expect(h.engine.lastAckedN).toBe(40);
+      expect(h.engine.latencyCount).toBe(0);
+      // One answer taken: a thread replacing this one now would be owed the other two (handoff.ts).
+      expect(h.engine.numberedSent - h.engine.numberedDone).toBe(2);
+      // The probe's answer at 61 s: 41's ok was lost, M109's came at 60 s, the probe's now.
+      h.advance(1000).recv(answer);
+      expect(h.of("adopted")).toEqual([{ type: "adopted", answered: 2 }]);
+      expect({ lostOks: h.engine.stats.lostOks, lateOks: h.engine.stats.lateOks, acks: h.engine.stats.acks }).toEqual({ lostOks: 1, lateOks: 0, acks: 3 });
+      expect(h.engine.lastAckedN).toBe(43);
+      // Latencies: M109's (sent at 0, answered at 60 s) and the probe's (sent at 3 s, answered at 61 s); none for the lost ok.
+      expect(Array.from(h.engine.ackLatencies.subarray(0, h.engine.latencyCount))).toEqual([60_000, 58_000]);
+      expect(h.engine.numberedSent - h.engine.numberedDone).toBe(0);
+    });
+  }
+
   test("Smoothieware: a probe answered by a plain ok with nothing owed before it is answered all the same; with M105 owed, the probe waits as on Marlin", () => {
     // A probe answered otherwise (a plain ok) with nothing owed before it: its answer all the same.
     const plain = adopted({ owed: [41], profile: "smoothieware" });
@@ -547,6 +570,86 @@ describe("what the stopped thread leaves in shared memory", () => {
     next.push(readHandoff(buffer).partial!, (l) => lines.push(l));
     next.push(new TextEncoder().encode("8 P15 B3\n"), (l) => lines.push(l));
     expect(lines).toEqual(["ok", "ok N298 P15 B3"]);
+  });
+
+  test("a thread that takes over starts its record from the stopped thread's: stopped itself before the printer answered, it leaves the same link, and what it wrote since", () => {
+    // The stopped thread: 41 to 44 sent, the printer asked for 42 again, 42 and 43 sent again, 44 not yet.
+    const sent = written([[0, "M110 N0"], [40, "G1 X40"], [41, "G1 X41"], [42, "G1 X42"], [43, "G1 X43"], [44, "G1 X44"], [42, "G1 X42"], [43, "G1 X43"]]);
+    const first: Handoff = { ...HANDOFF, sent, writtenN: 44, ackedN: 40, numbered: 8, answered: 2 };
+    const left = sentLines(first);
+    // The new thread's record, as the session starts it (session.ts `inheritRecord`; its engine counts from 0 what it took over).
+    const buffer = handoffBuffer();
+    const w = new HandoffWriter(buffer);
+    w.inherit(first.sent, first.sentWhole);
+    w.acked(left.lastAcked, 0);
+    w.written(left.lastWritten, 5000, left.inFlight.length);
+    expect(sentLines(readHandoff(buffer))).toEqual(left);
+    // It sends the rest of the resend (44) and a probe (45), and takes one answer: stopped then, it leaves that.
+    w.sending(written([[44, "G1 X44"], [45, "M105"]]));
+    w.written(45, 5000, left.inFlight.length + 2);
+    w.acked(41, 1);
+    const next = sentLines(readHandoff(buffer));
+    expect(next.inFlight.map((l) => [l.n, l.rejected])).toEqual([[42, true], [43, true], [44, true], [42, false], [43, false], [44, false], [45, false]]);
+    expect({ resend: next.resend, lastWritten: next.lastWritten, lastAcked: next.lastAcked }).toEqual({ resend: null, lastWritten: 45, lastAcked: 41 });
+    expect(readHandoff(buffer).offset).toBe(5000);
+    // A ring that had wrapped starts inside a line: the record starts at the first whole one.
+    const cut = encoder.encode(`0 X9*12\n${frame(5, "G1 X5")}\n${frame(6, "G1 X6")}\n`);
+    w.inherit(cut, false);
+    expect(readHandoff(buffer).sent).toEqual(encoder.encode(`${frame(5, "G1 X5")}\n${frame(6, "G1 X6")}\n`));
+    w.inherit(encoder.encode("G1 X1"), false);
+    expect(readHandoff(buffer).sent).toEqual(new Uint8Array());
+  });
+
+  test("the ring is sized from what the printer may still ask for: never more than its first 8 KiB on firmware that limits its lines; a longer line grows it, what it held kept", () => {
+    // Every built-in firmware with a line length limit, its longest line in flight: what may be owed fits the first 8 KiB.
+    let limited = 0;
+    for (const id of library.ids()) {
+      const limit = library.get(id).commands.maxLineLength;
+      if (limit === 0) continue;
+      limited++;
+      const h = adopted({ owed: [], profile: id });
+      h.send(`M117 ${"x".repeat(limit - 20)}`, 1);
+      expect(h.take()[0]!.length).toBeLessThanOrEqual(limit);
+      expect({ id, fits: h.engine.owedSpan <= SENT_MAX }).toEqual({ id, fits: true });
+    }
+    expect(limited).toBeGreaterThan(5);
+    // Klipper reads lines of any length: a line of 20 KB grows the ring to hold it twice over.
+    const k = adopted({ owed: [], profile: "klipper" });
+    k.send(`M118 ${"x".repeat(20_000)}`, 1);
+    expect(k.engine.owedSpan).toBeGreaterThan(40_000);
+
+    // Grown before the ring had wrapped: everything written is kept, from a whole line.
+    const buffer = handoffBuffer();
+    const w = new HandoffWriter(buffer);
+    w.sending(written(Array.from({ length: 10 }, (_, i): [number, string] => [i + 1, `G1 X${i + 1}`])));
+    const long: [number, string] = [11, `M118 ${"x".repeat(20_000)}`];
+    w.keep(k.engine.owedSpan);
+    w.sending(written([long]));
+    w.written(11, 100, 11);
+    w.acked(10, 10);
+    let h = readHandoff(buffer);
+    expect(buffer.byteLength).toBeGreaterThan(40_000);
+    expect(h.sentWhole).toBe(true);
+    expect(sentLines(h).inFlight).toEqual([{ n: 11, text: frame(...long), rejected: false }]);
+    expect(sentLines(h).history.map((l) => l.n)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    // Grown after it had wrapped: the last bytes it held are kept, in order; the first line may be cut.
+    const wrapped = handoffBuffer();
+    const v = new HandoffWriter(wrapped);
+    const many = Array.from({ length: 600 }, (_, i): [number, string] => [i + 1, `G1 X${i + 1} Y${i % 7}`]);
+    v.sending(written(many));
+    const before = readHandoff(wrapped).sent;
+    v.keep(3 * SENT_MAX);
+    v.written(600, 100, 600);
+    v.acked(598, 598);
+    h = readHandoff(wrapped);
+    expect(h.sent).toEqual(before);
+    expect(h.sentWhole).toBe(false);
+    expect(sentLines(h).inFlight.map((l) => l.n)).toEqual([599, 600]);
+    // A new thread's writer on the same (grown) buffer keeps its size.
+    const again = new HandoffWriter(wrapped);
+    again.clear();
+    again.sending(written([long]));
+    expect(readHandoff(wrapped).sent).toEqual(written([long]));
   });
 
   test("a reply longer than is kept: not known (the new thread drops the rest of it); back to shared once it ends", () => {
