@@ -1063,7 +1063,8 @@ export class ProtocolEngine {
     if (at > 0) {
       for (let i = 0; i < at; i++) {
         this.stats.lostOks++;
-        this.popAck(now, false);
+        // Its ok never came: when the line finished is not known, so no latency is recorded.
+        this.popAck(now, false, true);
       }
       return true;
     }

@@ -949,4 +949,18 @@ describe("SD card, actions and prompts", () => {
     h.send("G1 X1").advance(7).recv("ok");
     expect(h.engine.ackLatencies[h.engine.latencyCount - 1]).toBe(7);
   });
+
+  test("link statistics: a line whose ok was lost (found through a later numbered ok) records no latency", () => {
+    const h = connected(4);
+    h.recv("ok P15 B3", "ok P15 B3");
+    const before = h.engine.latencyCount;
+    h.send("G1 X1", 0).send("G1 X2", 1);
+    h.take();
+    h.advance(9).recv("ok N4 P15 B3"); // the ok of N3 was lost on the wire
+    expect(h.engine.stats.lostOks).toBe(1);
+    expect(h.engine.stats.acks).toBeGreaterThanOrEqual(2);
+    // Only N4's own ok is a measured latency; N3's is unknown.
+    expect(h.engine.latencyCount - before).toBe(1);
+    expect(h.engine.ackLatencies[(h.engine.latencyCount - 1) % h.engine.ackLatencies.length]).toBe(9);
+  });
 });
