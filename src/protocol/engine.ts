@@ -167,6 +167,10 @@ const ERROR_SETTLE_MS = 250;
 /** A firmware echo of our own pause/resume arrives within this long. */
 const ECHO_WINDOW_MS = 3000;
 const LATENCY_SAMPLES = 1024;
+/** Marlin's answer to a `T<n>` it has no hotend for (`echo:T1 Invalid extruder`); not `M104 Invalid extruder 1`, which changes no tool. */
+const INVALID_TOOL = /^(?:echo:)?\s*(?:T\d+\s+)?Invalid extruder/i;
+/** Marlin's report of the tool it selected (multi-hotend builds). */
+const ACTIVE_EXTRUDER = /Active Extruder:\s*(\d+)/i;
 /** The resend ratio is judged only after this many lines (a few early resends are no pattern). */
 const RESEND_RATIO_MIN_LINES = 200;
 /**
@@ -193,7 +197,14 @@ export class ProtocolEngine {
   firmwareInfo: FirmwareInfo = {};
   /** The machine limits the firmware reported (M503, or its boot banner), null before any. */
   limits: MachineLimitsPatch | null = null;
+  /**
+   * The tool the firmware has selected: what `T:` in its reports names. Set by a `T<n>` sent, taken
+   * back when the firmware refuses it (`echo:T1 Invalid extruder`) or has fewer hotends (EXTRUDER_COUNT),
+   * and by its own `Active Extruder: n`, so a report is never filed under a tool the printer lacks.
+   */
   currentTool = 0;
+  /** The tool before the last `T<n>` sent, restored when the firmware refuses that one. */
+  private toolBefore = 0;
 
   private quirks: Quirks;
   private grammar: Grammar;
@@ -997,7 +1008,10 @@ export class ProtocolEngine {
         return;
       case "text":
         if (this.inFileList) this.onListLine(msg.text);
-        else this.limitsReader.line(msg.text);
+        else {
+          this.limitsReader.line(msg.text);
+          this.onToolReply(msg.text);
+        }
         return;
     }
   }
@@ -1063,7 +1077,8 @@ export class ProtocolEngine {
     if (at > 0) {
       for (let i = 0; i < at; i++) {
         this.stats.lostOks++;
-        this.popAck(now, false);
+        // Its ok never came: when the line finished is not known, so no latency is recorded.
+        this.popAck(now, false, true);
       }
       return true;
     }
@@ -1072,6 +1087,14 @@ export class ProtocolEngine {
       return false;
     }
     return true;
+  }
+
+  /** The firmware's word on a tool change (Marlin's wording): the tool it refused or the one it has. */
+  private onToolReply(text: string): void {
+    if (!text.includes("xtruder")) return; // most lines: one scan, no regex
+    const active = ACTIVE_EXTRUDER.exec(text);
+    if (active) this.currentTool = Number(active[1]);
+    else if (INVALID_TOOL.test(text)) this.currentTool = this.toolBefore;
   }
 
   /** The oldest line in flight answered at `now`; `lost`: its ok never came (found out later), so no latency is known. */
@@ -1572,7 +1595,13 @@ export class ProtocolEngine {
     this.pushInFlight(n, tag, command, text.length + 1, now, code);
     if (c0 === 84 /* T */) {
       const tool = Number(command.slice(1));
-      if (Number.isInteger(tool)) this.currentTool = tool;
+      // A tool past the hotends the firmware reported is refused (or, with a shared nozzle, selects
+      // only filament): its reports stay those of the tool it had.
+      const count = Number.parseInt(this.firmwareInfo.EXTRUDER_COUNT ?? "", 10);
+      if (Number.isInteger(tool) && !(count > 0 && tool >= count)) {
+        this.toolBefore = this.currentTool;
+        this.currentTool = tool;
+      }
     } else if (effect !== undefined) {
       if (effect.sdWriting !== undefined) this.sdWriting = effect.sdWriting;
       if (effect.echo) this.expectEcho = { name: effect.echo, until: now + ECHO_WINDOW_MS };

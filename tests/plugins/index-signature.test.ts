@@ -158,18 +158,30 @@ describe("a trusted key", () => {
     expect(status).toMatchObject({ entries: 0, fetchedAt: null, verified: false });
   });
 
-  test("setting a key re-checks the copy in use: an unsigned one is put away until a signed one comes", async () => {
+  test("setting a key re-checks the copy in use: an unsigned one is put away at once; the answer is the fetch's", async () => {
     publish(INDEX, null);
     const repo = trusting(null);
     await repo.refresh();
     expect(repo.status()).toMatchObject({ entries: 2, verified: false, trustedKey: null });
-    repo.changeSettings({ publicKey: pem(key) });
-    repo.stop();
+    const changing = repo.changeSettings({ publicKey: pem(key) });
+    // Not used while the index is fetched again under the new key.
     expect(repo.status()).toMatchObject({ entries: 0, verified: false, trustedKey: { keyId: keyId(key.publicKey) } });
-    expect(repo.status().error).toContain(`The index in use (from ${url()}) is not used any more: plugins.json is not signed`);
+    await changing;
+    // The index served is still unsigned: that is the verdict, not the cached copy's.
+    expect(repo.status()).toMatchObject({ entries: 0, verified: false });
+    expect(repo.status().error).toStartWith(`Could not refresh the plugin repository from ${url()}: plugins.json is not signed: its signature ${url()}.sig could not be fetched (the server answered 404 Not Found)`);
     publish(INDEX, key);
     await repo.refresh();
     expect(repo.status()).toMatchObject({ entries: 2, verified: true, error: null });
+  });
+
+  test("setting the key of an index that is signed answers verified, though the copy in use was fetched without signatures", async () => {
+    publish(INDEX, key);
+    const repo = trusting(null);
+    await repo.refresh();
+    expect(repo.status()).toMatchObject({ entries: 2, verified: false, trustedKey: null });
+    await repo.changeSettings({ publicKey: pem(key) });
+    expect(repo.status()).toMatchObject({ entries: 2, verified: true, keyId: keyId(key.publicKey), error: null });
   });
 });
 

@@ -87,3 +87,19 @@ test("trusting another key: the index is refused, naming both keys; no key: used
   expect(await refresh()).toMatchObject({ error: null, entries: 10, verified: false, keyId: null, trustedKey: null });
   expect(await statusOnPage()).toContain("Unsigned: no public key is set for this index, so its signature is not checked");
 }, 60_000);
+
+test("setting the key answers with the index fetched and verified with it, not the unsigned cached copy's verdict", async () => {
+  // In use now: the index fetched without a key, so without its signatures.
+  await settings({ publicKey: null });
+  expect(await refresh()).toMatchObject({ error: null, entries: 10, verified: false });
+  const res = await settings({ publicKey: publicKeyPem(key.publicKey) });
+  expect(res.status).toBe(200);
+  expect(await res.json()).toMatchObject({ error: null, entries: 10, verified: true, keyId: keyId(key.publicKey), source: `${registryUrl}/plugins.json` });
+  // The settings form answers the same way (its toast), for another key and back.
+  const form = (publicKey: string) =>
+    host.api("/ui/plugins/repository/settings", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "hx-request": "true" }, body: new URLSearchParams({ url: `${registryUrl}/plugins.json`, refreshHours: "0", publicKey }) });
+  const refusedToast = await (await form(publicKeyPem(other.publicKey))).text();
+  expect(refusedToast).toContain(`signed by key ${keyId(key.publicKey)}, but this host trusts key ${keyId(other.publicKey)}`);
+  const verifiedToast = await (await form(publicKeyPem(key.publicKey))).text();
+  expect(verifiedToast).toContain(`Saved; 10 plugins in the index, signature verified with key ${keyId(key.publicKey)}.`);
+}, 60_000);

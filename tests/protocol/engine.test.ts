@@ -949,4 +949,54 @@ describe("SD card, actions and prompts", () => {
     h.send("G1 X1").advance(7).recv("ok");
     expect(h.engine.ackLatencies[h.engine.latencyCount - 1]).toBe(7);
   });
+
+  test("link statistics: a line whose ok was lost (found through a later numbered ok) records no latency", () => {
+    const h = connected(4);
+    h.recv("ok P15 B3", "ok P15 B3");
+    const before = h.engine.latencyCount;
+    h.send("G1 X1", 0).send("G1 X2", 1);
+    h.take();
+    h.advance(9).recv("ok N4 P15 B3"); // the ok of N3 was lost on the wire
+    expect(h.engine.stats.lostOks).toBe(1);
+    expect(h.engine.stats.acks).toBeGreaterThanOrEqual(2);
+    // Only N4's own ok is a measured latency; N3's is unknown.
+    expect(h.engine.latencyCount - before).toBe(1);
+    expect(h.engine.ackLatencies[(h.engine.latencyCount - 1) % h.engine.ackLatencies.length]).toBe(9);
+  });
+});
+
+describe("the active tool: reports are filed under a tool the firmware has", () => {
+  /** Connected to a Marlin whose M115 line is `firmwareLine`. */
+  function connectedAs(firmwareLine: string): Harness {
+    const h = new Harness(new ProtocolEngine({ quirks: library.get("generic"), library })).open();
+    h.recv("ok").recv(firmwareLine, ...MARLIN_M115.slice(1, -1), "ok");
+    while (h.engine.outstanding() > 0) h.recv("ok");
+    h.take();
+    return h;
+  }
+  const lastReport = (h: Harness) => Object.keys(h.of("temperature").at(-1)!.report).sort();
+
+  test("T1 on a firmware that reported EXTRUDER_COUNT:1: its T: stays tool0", () => {
+    const h = connected();
+    h.send("T1").recv("echo:T1 Invalid extruder", "ok", "T:200.00 /200.00 B:60.00 /60.00 @:0 B@:0");
+    expect(h.engine.currentTool).toBe(0);
+    expect(lastReport(h)).toEqual(["bed", "tool0"]);
+  });
+
+  test("without an extruder count, the firmware's `T1 Invalid extruder` keeps the tool it had", () => {
+    const h = connectedAs(MARLIN_M115[0]!.replace(" EXTRUDER_COUNT:1", ""));
+    h.send("T1").recv("echo:T1 Invalid extruder", "ok", "T:200.00 /200.00 B:60.00 /60.00 @:0 B@:0");
+    expect(h.engine.currentTool).toBe(0);
+    expect(lastReport(h)).toEqual(["bed", "tool0"]);
+  });
+
+  test("two hotends: T1 selects tool1; an M104 refused for another tool changes nothing; `Active Extruder` is believed", () => {
+    const h = connectedAs(MARLIN_M115[0]!.replace("EXTRUDER_COUNT:1", "EXTRUDER_COUNT:2"));
+    h.send("T1").recv("echo:Active Extruder: 1", "ok");
+    expect(h.engine.currentTool).toBe(1);
+    h.send("M104 T5 S200").recv("echo:M104 Invalid extruder 5", "ok");
+    expect(h.engine.currentTool).toBe(1);
+    h.recv("echo:Active Extruder: 0");
+    expect(h.engine.currentTool).toBe(0);
+  });
 });

@@ -122,12 +122,17 @@ describe("API keys", () => {
       ["PUT", "/api/v1/tracking", '{"enabled":true}'],
       ["POST", "/api/v1/update/check", undefined],
       ["POST", "/api/v1/plugins/install", '{"url":"http://127.0.0.1:1/x.tgz"}'],
+      ["PUT", "/api/v1/plugins/repository/settings", '{"refreshHours":0}'],
+      ["POST", "/api/v1/plugins/repository/refresh", undefined],
+      ["POST", "/api/v1/plugins/print-stats/disable", undefined],
     ] as const) {
       const res = await host.anonymous(path, { method, headers: h, body });
       expect([path, res.status]).toEqual([path, 403]);
       expect((await res.json()).error.code).toBe("wrong_printer");
     }
     expect(host.accounts.users.list().map((u) => u.name)).not.toContain("mallory");
+    // Reading what is installed and offered is a status view, as README says: only acting is refused.
+    for (const path of ["/api/v1/plugins", "/api/v1/plugins/repository"]) expect([path, (await host.anonymous(path, { headers: h })).status]).toEqual([path, 200]);
   });
 
   test("created through the API: shown once, stored hashed, scoped, restricted to a printer, expiring", async () => {

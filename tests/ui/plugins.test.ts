@@ -92,7 +92,7 @@ test("the repository browser: search, filter, one-click install", async () => {
   const { page, errors } = await open("/plugins/repository");
   await expect(page.locator(".repo-status").textContent()).resolves.toContain("No plugin repository is configured");
   await page.fill('input[name="url"]', `http://127.0.0.1:${server.port}/plugins.json`);
-  // Saving reloads the page; the index downloads in the background.
+  // Saving fetches the index under the new settings, then reloads the page.
   const reloaded = page.waitForEvent("load");
   await page.click('form[hx-post="/ui/plugins/repository/settings"] button[type="submit"]');
   await reloaded;

@@ -179,7 +179,14 @@ export class PluginRepository {
     return this.notices.filter((n) => n.plugin === plugin && (n.versions === null || (version !== null && n.versions.includes(version))));
   }
 
-  changeSettings(change: v.InferOutput<typeof RepositorySettingsSchema>): void {
+  /**
+   * Saves the settings, then fetches and verifies the index under them; resolves once that is
+   * done, so the status read after it is the verdict on the index at the new URL with the new key.
+   * The copy in use is re-checked at once (one the new key does not verify is not used meanwhile),
+   * but that verdict is on a copy fetched under the old settings — often without its signature,
+   * for none was asked then — and is not reported as the new state: the fetch's outcome is.
+   */
+  async changeSettings(change: v.InferOutput<typeof RepositorySettingsSchema>): Promise<void> {
     const trustedBefore = this.trusted()?.keyId ?? null;
     const urlBefore = this.url();
     if (change.url !== undefined) {
@@ -192,7 +199,9 @@ export class PluginRepository {
     else if (publicKey !== undefined) this.options.settings.set(KEY.publicKey, publicKey);
     if (change.refreshHours !== undefined) this.options.settings.set(KEY.refreshHours, change.refreshHours);
     if ((this.trusted()?.keyId ?? null) !== trustedBefore) this.recheck();
-    this.schedule(0);
+    this.stop();
+    if (this.url() === null) return;
+    await this.refresh();
   }
 
   /** Refreshes now if the cached copy is older than the schedule (or from another URL), then on schedule. */

@@ -105,8 +105,9 @@ export function pluginsApi(ctx: AppContext) {
       await plugins.repository.refresh();
       return plugins.repository.status();
     })
-    .put("/repository/settings", ({ body }) => {
-      plugins.repository.changeSettings(parseBody(RepositorySettingsSchema, body));
+    .put("/repository/settings", async ({ body }) => {
+      // Answers with the index fetched and verified under the new settings, not the old copy's verdict.
+      await plugins.repository.changeSettings(parseBody(RepositorySettingsSchema, body));
       return plugins.repository.status();
     })
     .get("/notices", () => ({ notices: manager.activeNotices() }))

@@ -141,7 +141,7 @@ export function uiPlugins(ctx: AppContext) {
       await plugins.repository.refresh();
       return new Response(null, { status: 200, headers: { "HX-Refresh": "true" } });
     })
-    .post("/ui/plugins/repository/settings", ({ body }) => {
+    .post("/ui/plugins/repository/settings", async ({ body }) => {
       const form = v.safeParse(RepositoryForm, body ?? {});
       if (!form.success) return toastResponse("error", `Not saved: ${v.getDotPath(form.issues[0]) ?? ""} ${form.issues[0].message}`.trim());
       const { url, refreshHours, publicKey } = form.output;
@@ -151,9 +151,12 @@ export function uiPlugins(ctx: AppContext) {
         refreshHours: refreshHours !== undefined && refreshHours !== "" ? Number(refreshHours) : undefined,
       });
       if (!parsed.success) return toastResponse("error", `Not saved: ${v.getDotPath(parsed.issues[0]) ?? ""} ${parsed.issues[0].message}`.trim());
-      plugins.repository.changeSettings(parsed.output);
-      void plugins.repository.refresh();
-      return toastResponse("info", "Saved; the index is being downloaded.", "", { "HX-Refresh": "true" });
+      // The answer is the index fetched and verified under the new settings, not the old copy's verdict.
+      await plugins.repository.changeSettings(parsed.output);
+      const status = plugins.repository.status();
+      if (status.error) return toastResponse("error", `Saved, but: ${status.error}`, "", { "HX-Refresh": "true" });
+      const signed = status.verified ? `, signature verified with key ${status.keyId}` : status.url ? ", unsigned" : "";
+      return toastResponse("info", status.url ? `Saved; ${status.entries} plugins in the index${signed}.` : "Saved.", "", { "HX-Refresh": "true" });
     })
     .get("/ui/plugins/slot/:name", async ({ params: { name }, request }) => {
       if (!(SLOTS as readonly string[]).includes(name)) return htmlResponse(html``);
