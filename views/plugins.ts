@@ -318,12 +318,12 @@ export function repositoryItem(item: CatalogItem, starred: boolean, access: Acce
 
 // ---- notices ---------------------------------------------------------------------------------
 
-/** The notices bar on every page (polls itself). */
-export function noticesBar(notices: Notice[]): Html {
+/** The notices bar on every page (polls itself); `dismiss`: the viewer may dismiss them (for everybody). */
+export function noticesBar(notices: Notice[], dismiss: boolean): Html {
   return html`<div id="plugin-notices" hx-get="/ui/plugins/notices" hx-trigger="every 5s" hx-swap="outerHTML">${notices.map(
     (n) => html`<section class="update-notice plugin-notice ${n.level === "error" ? "error" : n.level === "warning" ? "warn" : "info"}" role="${n.level === "error" ? "alert" : "status"}" data-notice="${n.id}" data-plugin="${n.plugin ?? ""}">
   <span>${n.message}</span>${n.plugin ? html` <a href="/plugins/${encodeURIComponent(n.plugin)}">Open</a>` : ""}
-  <button hx-post="/ui/plugins/notices/${n.id}/dismiss" hx-target="#plugin-notices" hx-swap="outerHTML">Dismiss</button>
+  ${dismiss ? html`<button hx-post="/ui/plugins/notices/${n.id}/dismiss" hx-target="#plugin-notices" hx-swap="outerHTML">Dismiss</button>` : ""}
 </section>`,
   )}</div>`;
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PLUGIN_API_VERSION } from "../../src/plugins/api.ts";
-import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
+import { ADMIN, startTestHost, upload, type TestHost } from "../helpers/host.ts";
 import { routeEntry, writePlugin } from "./helpers.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "layerline-plugins-"));
@@ -160,8 +160,17 @@ describe("faults and notices", () => {
     expect(notices.find((n: any) => n.plugin === "grumpy")).toMatchObject({ level: "error" });
     const bar = await (await host.api("/ui/plugins/notices")).text();
     expect(bar).toContain("was disabled after 3 faults");
-    // Dismissed, it is gone.
+    expect(bar).toContain("Dismiss");
     const id = notices.find((n: any) => n.plugin === "grumpy").id;
+    // Dismissing dismisses it for everybody: a read-only key sees the notice, without the button, and may not.
+    const admin = host.accounts.users.byName(ADMIN.username)!;
+    const reader = { "x-api-key": host.accounts.createKey(admin, { name: "reader", scope: "read-only" }).key };
+    const readerBar = await (await host.anonymous("/ui/plugins/notices", { headers: reader })).text();
+    expect(readerBar).toContain("was disabled after 3 faults");
+    expect(readerBar).not.toContain("Dismiss");
+    expect((await host.anonymous(`/api/v1/plugins/notices/${id}`, { method: "DELETE", headers: reader })).status).toBe(403);
+    expect((await host.anonymous(`/ui/plugins/notices/${id}/dismiss`, { method: "POST", headers: reader })).status).toBe(403);
+    // Dismissed by one who manages plugins, it is gone.
     expect((await host.api(`/api/v1/plugins/notices/${id}`, { method: "DELETE" })).status).toBe(204);
     expect(await (await host.api("/ui/plugins/notices")).text()).not.toContain("grumpy");
   });

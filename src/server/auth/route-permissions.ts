@@ -235,7 +235,8 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/diagnostics/run": admin,
   "GET /ui/diagnostics/notice": admin,
 
-  // Plugins: managing them is the "plugins" permission; their notices and lists are status.
+  // Plugins: managing them is the "plugins" permission; their lists and notices are read with
+  // status. Dismissing a notice dismisses it for everybody, so that is managing them too.
   "GET /api/v1/plugins": status,
   "GET /api/v1/plugins/:id": status,
   "GET /api/v1/plugins/:id/log": plugins,
@@ -251,7 +252,7 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /api/v1/plugins/repository/refresh": plugins,
   "PUT /api/v1/plugins/repository/settings": plugins,
   "GET /api/v1/plugins/notices": status,
-  "DELETE /api/v1/plugins/notices/:n": status,
+  "DELETE /api/v1/plugins/notices/:n": plugins,
   // A plugin's own routes: reading is status, anything else acts like control.
   "GET /api/v1/plugins/:id/*": status,
   "POST /api/v1/plugins/:id/*": control,
@@ -285,7 +286,7 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/plugins/:id/uninstall": plugins,
   "POST /ui/plugins/:id/update": plugins,
   "POST /ui/plugins/install": plugins,
-  "POST /ui/plugins/notices/:n/dismiss": status,
+  "POST /ui/plugins/notices/:n/dismiss": plugins,
   "POST /ui/plugins/repository/refresh": plugins,
   "POST /ui/plugins/repository/settings": plugins,
   "GET /settings/tracking": settings,

@@ -38,6 +38,7 @@ function params(request: Request): Record<string, string> {
 export function uiPlugins(ctx: AppContext) {
   const plugins = ctx.plugins;
   const manager = plugins.manager;
+  const notices = (request: Request) => noticesBar(manager.activeNotices(), accessFor(request).may("POST /ui/plugins/notices/:n/dismiss"));
 
   const managerData = (): ManagerPageData => {
     const catalog = plugins.catalog();
@@ -179,10 +180,10 @@ export function uiPlugins(ctx: AppContext) {
       }
       return htmlResponse(await manager.renderSlot(name as SlotName, props as never));
     })
-    .get("/ui/plugins/notices", () => htmlResponse(noticesBar(manager.activeNotices())))
-    .post("/ui/plugins/notices/:n/dismiss", ({ params: { n } }) => {
+    .get("/ui/plugins/notices", ({ request }) => htmlResponse(notices(request)))
+    .post("/ui/plugins/notices/:n/dismiss", ({ request, params: { n } }) => {
       manager.dismissNotice(Number(n));
-      return htmlResponse(noticesBar(manager.activeNotices()));
+      return htmlResponse(notices(request));
     });
 }
 
