@@ -125,6 +125,8 @@ describe("API keys", () => {
       ["PUT", "/api/v1/plugins/repository/settings", '{"refreshHours":0}'],
       ["POST", "/api/v1/plugins/repository/refresh", undefined],
       ["POST", "/api/v1/plugins/print-stats/disable", undefined],
+      // A plugin's own route: its code may act on anything the host shares.
+      ["POST", "/api/v1/plugins/print-stats/anything", "{}"],
     ] as const) {
       const res = await host.anonymous(path, { method, headers: h, body });
       expect([path, res.status]).toEqual([path, 403]);

@@ -16,8 +16,10 @@ export type Requirement =
   /**
    * `cameraToken`: a camera token (`?camera_token=`) is accepted too — on a printer's camera picture only.
    * `localToken`: the running host's local token (commands on this machine, `layerline doctor`) may use it too.
+   * `hostWide`: the route may act on what all printers share whatever its permission (a plugin's
+   * own routes: the plugin's code decides what they do), so a key restricted to one printer is refused.
    */
-  | { permission: Permission | "login"; printer?: PrinterRef; cameraToken?: true; localToken?: true };
+  | { permission: Permission | "login"; printer?: PrinterRef; cameraToken?: true; localToken?: true; hostWide?: true };
 
 const status = { permission: "status" } as const;
 const webcam = { permission: "webcam" } as const;
@@ -30,6 +32,7 @@ const plugins = { permission: "plugins" } as const;
 const update = { permission: "update" } as const;
 const admin = { permission: "admin" } as const;
 const login = { permission: "login" } as const;
+const pluginAction = { permission: "control", hostWide: true } as const;
 const byId = (permission: Permission): Requirement => ({ permission, printer: { param: "id" } });
 
 export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
@@ -253,12 +256,13 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "PUT /api/v1/plugins/repository/settings": plugins,
   "GET /api/v1/plugins/notices": status,
   "DELETE /api/v1/plugins/notices/:n": plugins,
-  // A plugin's own routes: reading is status, anything else acts like control.
+  // A plugin's own routes: reading is status, anything else acts like control — on whatever the
+  // plugin's code acts on, so not with a key restricted to one printer.
   "GET /api/v1/plugins/:id/*": status,
-  "POST /api/v1/plugins/:id/*": control,
-  "PUT /api/v1/plugins/:id/*": control,
-  "PATCH /api/v1/plugins/:id/*": control,
-  "DELETE /api/v1/plugins/:id/*": control,
+  "POST /api/v1/plugins/:id/*": pluginAction,
+  "PUT /api/v1/plugins/:id/*": pluginAction,
+  "PATCH /api/v1/plugins/:id/*": pluginAction,
+  "DELETE /api/v1/plugins/:id/*": pluginAction,
 
   // Usage statistics are a setting; starring a plugin is anyone's opinion.
   "GET /api/v1/tracking": settings,
@@ -399,6 +403,6 @@ export function denial(requirement: Requirement, principal: Pick<Principal, "use
   const allowed = permission === "login" ? !!principal.user : principal.permissions.has(permission);
   if (!allowed) return principal.user ? "permission" : "credentials";
   if (principal.printerId && requirement.printer) return target(requirement.printer) === principal.printerId ? null : "printer";
-  if (principal.printerId && permission !== "login" && HOST_WIDE.has(permission)) return "host-wide";
+  if (principal.printerId && permission !== "login" && (HOST_WIDE.has(permission) || requirement.hostWide)) return "host-wide";
   return null;
 }
