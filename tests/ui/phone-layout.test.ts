@@ -1,5 +1,5 @@
 /**
- * Pages on a phone (390×844) in Chromium: no settings page is wider than the screen, so no field or
+ * Pages on a phone (390×844) in Chromium: no settings page (nor the API docs) is wider than the screen, so no field or
  * button is cut off; and no table squeezes a column until its words break into letters read downwards
  * (a table too wide for the screen scrolls instead).
  */
@@ -9,7 +9,7 @@ import { launchBrowser, loggedInPage } from "../helpers/browser.ts";
 import { startTestHost, upload, type TestHost } from "../helpers/host.ts";
 
 const PHONE = { width: 390, height: 844 };
-const PAGES = ["/settings/mqtt", "/settings/update", "/settings/diagnostics", "/settings/backup", "/settings/controls", "/settings/tracking", "/account", "/users"];
+const PAGES = ["/settings/mqtt", "/settings/update", "/settings/diagnostics", "/settings/backup", "/settings/controls", "/settings/tracking", "/account", "/users", "/api/v1/docs"];
 
 let host: TestHost;
 let browser: Browser;
@@ -22,7 +22,7 @@ afterAll(async () => {
   await host?.close();
 });
 
-test("no settings page is wider than a phone's screen", async () => {
+test("no settings page (nor the API docs) is wider than a phone's screen", async () => {
   const page = await loggedInPage(browser, host, "/", PHONE);
   const wide: Record<string, string[]> = {};
   for (const path of PAGES) {
