@@ -1,7 +1,7 @@
 /**
  * Pages on a phone (390×844) in Chromium: no settings page (nor the API docs) is wider than the screen, so no field or
  * button is cut off; and no table squeezes a column until its words break into letters read downwards
- * (a table too wide for the screen scrolls instead).
+ * (a table too wide for the screen scrolls instead); the first-run setup wizard fits too.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
@@ -77,3 +77,22 @@ test("table headers and short values stay whole words on a phone", async () => {
   expect(broken).toEqual({});
   await page.close();
 }, 120_000);
+
+test("the first-run setup wizard fits a phone's screen", async () => {
+  const fresh = await startTestHost({ setup: false });
+  try {
+    const page = await browser.newPage({ viewport: PHONE });
+    await page.goto(`${fresh.url}/setup`);
+    // The connection fieldset holds the port list, whose first option is a long sentence.
+    await page.locator('select[name="port"], #setup select').first().waitFor({ state: "attached" });
+    const sizes = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      fieldsets: Array.from(document.querySelectorAll("#setup fieldset")).map((f) => Math.round(f.getBoundingClientRect().right)),
+    }));
+    expect(sizes.page).toBeLessThanOrEqual(PHONE.width);
+    for (const right of sizes.fieldsets) expect(right).toBeLessThanOrEqual(PHONE.width);
+    await page.close();
+  } finally {
+    await fresh.close();
+  }
+}, 60_000);
