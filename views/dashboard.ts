@@ -143,8 +143,26 @@ ${access.may("POST /ui/printers/:id/commands", id)
   ? html`<div class="buttons">
   <button hx-post="/ui/printers/${id}/commands" hx-vals='{"command":"G28"}' hx-swap="none">Home all</button>
   <button hx-post="/ui/printers/${id}/commands" hx-vals='{"command":"M84"}' hx-swap="none">Motors off</button>
-</div>`
+</div>
+${jogPad(id)}`
   : ""}`;
+}
+
+/** Jog steps in mm, as OctoPrint's control tab offers them. */
+export const JOG_STEPS = [0.1, 1, 10, 100] as const;
+
+/** Move the head by a step: X and Y on a cross, Z beside it; the step chosen stays while the page is open. */
+function jogPad(id: string): Html {
+  const arrow = (move: string, label: string, title: string) => html`<button type="submit" name="move" value="${move}" title="${title}" aria-label="${title}">${label}</button>`;
+  return html`<form class="jog" hx-post="/ui/printers/${id}/jog" hx-swap="none" aria-label="Jog">
+  <div class="jog-xy">
+    <span></span>${arrow("y+", "Y+", "Move Y forward by the step")}<span></span>
+    ${arrow("x-", "X−", "Move X left by the step")}<span></span>${arrow("x+", "X+", "Move X right by the step")}
+    <span></span>${arrow("y-", "Y−", "Move Y back by the step")}<span></span>
+  </div>
+  <div class="jog-z">${arrow("z+", "Z+", "Move Z up by the step")}${arrow("z-", "Z−", "Move Z down by the step")}</div>
+  <fieldset class="jog-step"><legend>Step</legend>${JOG_STEPS.map((step) => html`<label class="check"><input type="radio" name="step" value="${String(step)}"${step === 10 ? " checked" : ""}> ${String(step)} mm</label>`)}</fieldset>
+</form>`;
 }
 
 /** Uploads for the dashboard of printer `id`: the list that comes back has that printer's Print buttons. */

@@ -37,6 +37,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="htmx-config" content='{"defaultSettleDelay":0}'>
 <title>${pageTitle(title)}</title>
+<link rel="icon" type="image/svg+xml" href="${assetUrl("favicon.svg")}">
 <link rel="stylesheet" href="${assetUrl("style.css")}">
 <script src="${assetUrl("htmx.min.js")}" defer></script>
 <script src="${assetUrl("htmx-sse.js")}" defer></script>
@@ -45,7 +46,7 @@ export function layout(title: string, content: Html, nav: Html = html``, session
 <body hx-headers="${headers}"${stream ? html` hx-ext="sse" sse-connect="${stream}"` : ""}>
 <header class="topbar">
   <a class="brand" href="/">Layerline</a>
-  <a href="/files">Files</a>
+  <a class="files" href="/files">Files</a>
   <a href="/queue">Queue</a>
   <a href="/history">History</a>
   ${session?.access.may("GET /timelapse") ? html`<a href="/timelapse">Timelapse</a>` : ""}

@@ -198,8 +198,8 @@ export function repositoryPage(status: RepositoryStatus, query: CatalogQuery, re
   </section>
   ${access.may("POST /ui/plugins/repository/settings") ? html`<section class="card">
     <h2>Repository</h2>
-    <form class="inline" hx-post="/ui/plugins/repository/settings" hx-swap="none">
-      <label>Index URL <input type="url" name="url" value="${status.url ?? ""}" placeholder="https://…/plugins.json" size="40"></label>
+    <form class="inline repo-settings" hx-post="/ui/plugins/repository/settings" hx-swap="none">
+      <label class="repo-url">Index URL <input type="url" name="url" value="${status.url ?? ""}" placeholder="https://…/plugins.json" size="40"></label>
       <label>Refresh every <input type="number" name="refreshHours" value="${status.refreshHours}" min="0" max="720" step="1"> hours</label>
       <label class="repo-key">Public key of the index (Ed25519, PEM; optional)
         <textarea name="publicKey" rows="3" spellcheck="false" placeholder="${status.trustedKey?.source === "built-in" ? `Empty: the built-in key ${status.trustedKey.keyId} checks the built-in index` : "-----BEGIN PUBLIC KEY-----\n…\n-----END PUBLIC KEY-----"}">${status.trustedKey?.source === "setting" ? status.trustedKey.publicKey.trim() : ""}</textarea></label>

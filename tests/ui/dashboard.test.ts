@@ -71,6 +71,41 @@ test("a file just uploaded, on the dashboard or elsewhere, is offered at once fo
   await page.close();
 }, 30_000);
 
+test("the jog pad moves the head by the chosen step and the position follows", async () => {
+  const page = await loggedInPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });
+  await page.locator("button", { hasText: "Home all" }).click();
+  const terminal = page.locator("#terminal-lines");
+  await terminal.locator("span.send", { hasText: "G28" }).first().waitFor({ state: "attached" });
+  // The default step is 10 mm: Z up goes relative, moves, and returns to absolute.
+  const jog = page.locator("form.jog");
+  await jog.getByRole("button", { name: "Move Z up by the step" }).click();
+  await terminal.locator("span.send", { hasText: "G1 Z10 F200" }).first().waitFor({ state: "attached" });
+  // A smaller step, along X the other way.
+  await jog.locator('input[name="step"][value="1"]').check();
+  await jog.getByRole("button", { name: "Move X right by the step" }).click();
+  await terminal.locator("span.send", { hasText: "G1 X1 F6000" }).first().waitFor({ state: "attached" });
+  await jog.getByRole("button", { name: "Move Y forward by the step" }).click();
+  await terminal.locator("span.send", { hasText: "G1 Y1 F6000" }).first().waitFor({ state: "attached" });
+  const sent = (await terminal.locator("span.send").allTextContents()).join("\n");
+  expect(sent).toMatch(/G91[\s\S]*G1 Z10 F200[\s\S]*G90/);
+  // The printer went there: its reported position is the sum of the moves.
+  expect((await host.post(`/api/printer/command`, { command: "M114" })).status).toBe(204);
+  await terminal.locator("span.recv, span", { hasText: "X:1.00 Y:1.00 Z:10.00" }).first().waitFor({ state: "attached", timeout: 10_000 });
+  // A forged move is refused in words, not with a 500.
+  const refused = await host.api(`/ui/printers/${(await (await host.api("/api/v1/printers")).json()).printers[0].id}/jog`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", "x-requested-with": "htmx" },
+    body: "move=e%2B&step=10",
+  });
+  expect(refused.status).toBeLessThan(500);
+  expect(await refused.text()).toContain("Choose a step");
+  expect(errors).toEqual([]);
+  await page.close();
+}, 60_000);
+
 test("an action that fails explains why in a toast", async () => {
   const page = await loggedInPage();
   await page.locator('.badge[data-state="operational"]').waitFor({ timeout: 15_000 });

@@ -2,7 +2,8 @@
  * The farm queue on the overview page in headless Chromium, with two virtual printers: a file
  * that fits no printer shows why and is removed; three copies of a part go to both printers and
  * print, live; the third waits until "Bed cleared" is pressed on a printer's card, then prints
- * there; the section lists which printer printed each copy.
+ * there; the section lists which printer printed each copy. Each card's Auto-start box sits
+ * beside its label.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
@@ -20,6 +21,25 @@ beforeAll(async () => {
   for (const name of ["part.gcode", "wide.gcode"]) await host.waitFor(`/api/v1/files/${name}`, (f: any) => f.analysis?.state === "done");
 }, 60_000);
 afterAll(() => close?.());
+
+test("each card's Auto-start checkbox sits beside its label", async () => {
+  const page = await loggedInPage(browser, host, "/printers", { width: 1200, height: 1000 });
+  const boxes = page.locator("form.farm-auto label");
+  expect(await boxes.count()).toBe(2);
+  for (const label of await boxes.all()) {
+    const gap = await label.evaluate((l) => {
+      const box = l.querySelector("input")!.getBoundingClientRect();
+      const text = document.createRange();
+      text.selectNodeContents(l);
+      text.setStartAfter(l.querySelector("input")!);
+      return { width: box.width, gap: text.getBoundingClientRect().left - box.right };
+    });
+    // A checkbox its own size (not form.inline's 6rem text-field width), the words right after it.
+    expect(gap.width).toBeLessThan(24);
+    expect(gap.gap).toBeLessThan(12);
+  }
+  await page.close();
+});
 
 test("add files to the farm queue, see why one waits, print copies on both printers, clear a bed from its card", async () => {
   const page = await loggedInPage(browser, host, "/printers", { width: 1200, height: 1000 });

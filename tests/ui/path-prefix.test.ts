@@ -102,6 +102,10 @@ test("through a proxy at /lay: setup, login, live dashboard, an upload and the p
   page.on("request", (r) => requests.push(r.url()));
   page.on("websocket", (ws) => requests.push(ws.url()));
   page.on("pageerror", (e) => errors.push(e.message));
+  // A resource the browser fetches by itself (the tab's icon) shows only as a console error.
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
 
   // First run: the wizard, reached through the proxy, creates the admin and the virtual printer.
   await page.goto(`${base}/account`);
@@ -141,6 +145,9 @@ test("through a proxy at /lay: setup, login, live dashboard, an upload and the p
   await page.locator('tr[data-heater="tool0"] td', { hasText: "190 °C" }).waitFor({ timeout: 10_000 });
   // The terminal's lines are pushed too.
   await page.locator("#terminal-lines", { hasText: "M104" }).waitFor({ timeout: 10_000 });
+
+  // The top bar's Files link keeps its emphasis with its href under the prefix.
+  expect(await page.locator(".topbar a", { hasText: "Files" }).evaluate((a) => getComputedStyle(a).fontWeight)).toBe("600");
 
   // The page knows its prefix; the push socket opens through the proxy's WebSocket forwarding.
   const prefix = await page.locator('meta[name="layerline-prefix"]').getAttribute("content");

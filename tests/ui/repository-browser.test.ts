@@ -1,7 +1,8 @@
 /**
  * The repository browser in Chromium over the real OctoPrint index (301 plugins): every plugin
  * can be reached page by page with the query kept; the sort measures are explained; and with
- * Layerline gone, typing a search says so instead of doing nothing.
+ * Layerline gone, typing a search says so instead of doing nothing. The index URL field is wide
+ * enough to read the URL in it.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
@@ -61,6 +62,21 @@ test("every plugin can be reached: 'Show more' appends the next results of the s
   expect(errors).toEqual([]);
   await page.close();
 }, 90_000);
+
+test("the index URL can be read in its field, on a laptop and on a phone", async () => {
+  for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+    const page = await loggedInPage(browser, host!, "/plugins/repository", viewport);
+    const url = page.locator('.repo-settings input[name="url"]');
+    expect(await url.inputValue()).toBe(`http://127.0.0.1:${server.port}/plugins.json`);
+    // On a laptop the whole URL shows (form.inline's 6rem showed "http://127"); on a phone the field
+    // is most of the card's width and stays on screen.
+    const box = await url.evaluate((input: HTMLInputElement) => ({ full: input.scrollWidth <= input.clientWidth, width: input.getBoundingClientRect().width, right: input.getBoundingClientRect().right }));
+    if (viewport.width > 600) expect(box.full).toBe(true);
+    else expect(box.width).toBeGreaterThan(200);
+    expect(box.right).toBeLessThanOrEqual(viewport.width);
+    await page.close();
+  }
+}, 60_000);
 
 test("with Layerline gone, a search says it could not be reached (once), instead of doing nothing", async () => {
   const page = await loggedInPage(browser, host!, "/plugins/repository");

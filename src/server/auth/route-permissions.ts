@@ -61,6 +61,7 @@ export const ROUTE_PERMISSIONS: Record<string, Requirement> = {
   "POST /ui/printers/:id/emergency-stop": byId("control"),
   "POST /ui/printers/:id/commands": byId("control"),
   "POST /ui/printers/:id/temperature": byId("control"),
+  "POST /ui/printers/:id/jog": byId("control"),
   "POST /ui/printers/:id/job": byId("print"),
   "POST /ui/printers/:id/job/pause": byId("print"),
   "POST /ui/printers/:id/job/resume": byId("print"),

@@ -16,6 +16,8 @@ import { receiveUpload } from "../../files/upload.ts";
 import { accessFor } from "../auth/access.ts";
 import { principalOf, visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
+import { jogGcode } from "../compat/octoprint/commands.ts";
+import { JOG_STEPS } from "../../../views/dashboard.ts";
 import { liveAction, printerViews } from "./jobs.ts";
 import { farmNav, farmViews } from "./overview.ts";
 import { pageSession } from "./page-session.ts";
@@ -34,6 +36,11 @@ const TemperatureForm = v.object({
   off: v.optional(v.string()),
 });
 const JobForm = v.object({ file: v.pipe(v.string(), v.minLength(1)) });
+/** The jog pad: which way (an axis and a sign, from the pressed button) and how far (mm). */
+const JogForm = v.object({
+  move: v.picklist(["x-", "x+", "y-", "y+", "z-", "z+"]),
+  step: v.picklist(JOG_STEPS.map(String)),
+});
 const DeleteForm = v.object({ path: v.pipe(v.string(), v.minLength(1)) });
 
 export function uiRoutes(ctx: AppContext) {
@@ -76,6 +83,14 @@ export function uiRoutes(ctx: AppContext) {
       const form = parse(CommandForm, body);
       if (!form.success) return toastResponse("Type a command to send, e.g. M105.");
       return act(request, params.id, (s) => s.send([form.output.command]));
+    })
+    .post("/ui/printers/:id/jog", ({ params, body, request }) => {
+      const form = parse(JogForm, body);
+      if (!form.success) return toastResponse("Choose a step and press an arrow to move.");
+      const axis = form.output.move[0] as "x" | "y" | "z";
+      const distance = Number(form.output.step) * (form.output.move[1] === "-" ? -1 : 1);
+      // Relative move at the profile speeds OctoPrint uses, back to absolute after (as /api/printer/printhead).
+      return act(request, params.id, (s) => s.send(jogGcode({ [axis]: distance })));
     })
     .post("/ui/printers/:id/temperature", ({ params, body, request }) => {
       const form = parse(TemperatureForm, body);
