@@ -16,7 +16,7 @@ import { receiveUpload } from "../../files/upload.ts";
 import { accessFor } from "../auth/access.ts";
 import { principalOf, visibleTo } from "../auth/principal.ts";
 import type { AppContext } from "../context.ts";
-import { jogGcode } from "../compat/octoprint/commands.ts";
+import { jogGcode } from "../../controls/manual.ts";
 import { JOG_STEPS } from "../../../views/dashboard.ts";
 import { liveAction, printerViews } from "./jobs.ts";
 import { farmNav, farmViews } from "./overview.ts";

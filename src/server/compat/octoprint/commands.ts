@@ -90,19 +90,6 @@ export const SdCommand = v.object({ command: v.picklist(["init", "refresh", "rel
 
 export const truthy = (value: unknown) => value === true || value === "true" || value === "1" || value === "yes" || value === "on";
 
-/** Profile speeds (mm/min) OctoPrint uses for jogs by default. */
-export const AXIS_SPEED = { x: 6000, y: 6000, z: 200, e: 300 } as const;
-
-export function jogGcode(c: { x?: number; y?: number; z?: number; absolute?: boolean; speed?: number | boolean }): string[] {
-  const axes = (["x", "y", "z"] as const).filter((a) => c[a] !== undefined);
-  if (axes.length === 0) return [];
-  const speed = typeof c.speed === "number" ? c.speed : Math.min(...axes.map((a) => AXIS_SPEED[a]));
-  const move = `G1 ${axes.map((a) => `${a.toUpperCase()}${c[a]}`).join(" ")} F${Math.round(speed)}`;
-  return c.absolute ? ["G90", move] : ["G91", move, "G90"];
-}
-
-export const homeGcode = (axes: string[]) => [`G28 ${axes.map((a) => `${a.toUpperCase()}0`).join(" ")}`];
-
 export const toolIndex = (tool: string) => Number(tool.slice(4));
 
 /** Readable message of the first problem of a failed parse. */

@@ -25,9 +25,7 @@ import {
   FileCommand,
   firstIssue,
   HeaterCommand,
-  homeGcode,
   JobCommand,
-  jogGcode,
   PrintheadCommand,
   RawCommand,
   SdCommand,
@@ -38,6 +36,7 @@ import {
 import { downloadUrl, fileEntry, folderEntry, resourceUrl, sdEntry, sdResourceUrl, tree, type AnalysisLookup, type FileExtras, type Refs } from "./files.ts";
 import { PRINTER_PREFIX } from "./permissions.ts";
 import { octoprintControls, substitute } from "../../../controls/model.ts";
+import { extrudeGcode, homeGcode, jogGcode } from "../../../controls/manual.ts";
 import { problemText, readProfile } from "../../../printers/profile.ts";
 import { cameraPatchOf, profilePayload, readSettings, SettingsUpdateSchema, settingsPayload, updateSettings, ProfileUpdateSchema, webcamPayload } from "./settings.ts";
 import { snapshotResponse } from "../../api/webcam.ts";
@@ -456,7 +455,7 @@ export function octoprintRest(ctx: AppContext, deps: CompatDeps) {
             break;
           case "extrude":
             if (s.status.state === "printing") throw fail(409, "Printer is currently printing");
-            await send(s, ["G91", "M83", `G1 E${c.amount} F${Math.round(c.speed ?? 300)}`, "M82", "G90"]);
+            await send(s, extrudeGcode(c.amount, c.speed));
             break;
           case "flowrate":
             await send(s, [`M221 S${c.factor}`]);
