@@ -47,20 +47,33 @@ export function controlsForm({ text, errors, outcome }: ControlsFormState): Html
 </form>`;
 }
 
-/** The custom controls on the Control panel of printer `id`; the buttons only for viewers who may press them. */
-export function customControlsPanel(controls: Control[], id: string, outputs: Record<string, string>, access: Access): Html {
+/**
+ * The custom controls on the Control panel of printer `id`; the buttons only for viewers who may
+ * press them. Each button names its control by position and sends the definition's version it was
+ * drawn from, so a press from a page older than the last save is refused, not sent to whatever
+ * control sits at that position now.
+ */
+export function customControlsPanel(controls: Control[], version: number | null, id: string, outputs: Record<string, string>, access: Access): Html {
   if (controls.length === 0) return html`<div id="custom-controls" sse-swap="custom-controls" hx-swap="outerHTML"></div>`;
   const press = access.may("POST /ui/printers/:id/controls/run", id);
-  return html`<div id="custom-controls" class="custom-controls" sse-swap="custom-controls" hx-swap="outerHTML">${controlList(controls, [], id, outputs, press, "vertical")}</div>`;
+  return html`<div id="custom-controls" class="custom-controls" sse-swap="custom-controls" hx-swap="outerHTML">${controlList(controls, [], { id, version, outputs, press }, "vertical")}</div>`;
 }
 
-function controlList(controls: Control[], at: number[], id: string, outputs: Record<string, string>, press: boolean, layoutName: string): Html {
-  return html`<div class="cc-children cc-${layoutName}">${controls.map((c, i) => controlView(c, [...at, i], id, outputs, press))}</div>`;
+interface PanelContext {
+  id: string;
+  version: number | null;
+  outputs: Record<string, string>;
+  press: boolean;
 }
 
-function controlView(c: Control, at: number[], id: string, outputs: Record<string, string>, press: boolean): Html {
+function controlList(controls: Control[], at: number[], panel: PanelContext, layoutName: string): Html {
+  return html`<div class="cc-children cc-${layoutName}">${controls.map((c, i) => controlView(c, [...at, i], panel))}</div>`;
+}
+
+function controlView(c: Control, at: number[], panel: PanelContext): Html {
+  const { id, outputs, press } = panel;
   if (isContainer(c)) {
-    const children = controlList(c.children, at, id, outputs, press, c.layout ?? "vertical");
+    const children = controlList(c.children, at, panel, c.layout ?? "vertical");
     if (!c.name) return children;
     return html`<details class="cc-container" ${c.collapsed ? "" : "open"} data-control="${controlPath(at)}"><summary>${c.name}</summary>${children}</details>`;
   }
@@ -68,7 +81,7 @@ function controlView(c: Control, at: number[], id: string, outputs: Record<strin
   if (commandLines(c).length === 0) return html`<div class="cc-control" data-control="${controlPath(at)}">${c.name ? html`<span class="cc-label">${c.name}</span> ` : ""}${readout}</div>`;
   if (!press) return html`<div class="cc-control" data-control="${controlPath(at)}">${readout}</div>`;
   return html`<form class="cc-control cc-command" hx-post="/ui/printers/${id}/controls/run" hx-swap="none" ${c.confirm ? html`hx-confirm="${c.confirm}"` : ""} data-control="${controlPath(at)}">
-  <input type="hidden" name="path" value="${controlPath(at)}">
+  <input type="hidden" name="path" value="${controlPath(at)}">${panel.version === null ? "" : html`<input type="hidden" name="version" value="${panel.version}">`}
   ${(c.input ?? []).map((p) =>
     p.slider
       ? html`<label class="cc-input">${p.name} <input type="range" name="p.${p.parameter}" min="${p.slider.min}" max="${p.slider.max}" step="${p.slider.step ?? 1}" value="${p.default ?? p.slider.min}" oninput="this.nextElementSibling.value = this.value"><output>${p.default ?? p.slider.min}</output></label>`

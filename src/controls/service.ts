@@ -17,7 +17,7 @@ export interface ControlsServiceOptions {
 }
 
 /** What pressing a control sends, or why it cannot be pressed (404: no such control; 400: a parameter). */
-export type PressResult = { ok: true; lines: string[] } | { ok: false; status: 400 | 404; error: string };
+export type PressResult = { ok: true; lines: string[] } | { ok: false; status: 400 | 404 | 409; error: string };
 
 export class ControlsService {
   private controls: Control[] = [];
@@ -71,7 +71,8 @@ export class ControlsService {
 
   /** Stores a checked definition and starts matching its read-outs. */
   save(controls: Control[]): void {
-    const at = this.now();
+    // Strictly later than the last save: the time is also the version a press is checked against.
+    const at = Math.max(this.now(), (this.updated ?? 0) + 1);
     this.options.db.query("INSERT INTO custom_controls (id, definition, updated_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at").run(JSON.stringify(controls), at);
     this.use(controls, at);
     this.options.bus.emit("controls.changed", undefined);
@@ -89,8 +90,14 @@ export class ControlsService {
     return r ? { name: r.octoprint.key, output: { [r.octoprint.templateKey]: text } } : null;
   }
 
-  /** The lines pressing the control at `path` sends with `given` parameters (missing ones take their defaults). */
-  press(path: string, given: Record<string, unknown>): PressResult {
+  /**
+   * The lines pressing the control at `path` sends with `given` parameters (missing ones take their
+   * defaults). With `version` (the `updatedAt` the caller's list came from), a definition saved
+   * since then refuses the press: positions may now name other controls.
+   */
+  press(path: string, given: Record<string, unknown>, version?: number): PressResult {
+    if (version !== undefined && version !== this.updated)
+      return { ok: false, status: 409, error: "The custom controls were changed since this list was shown, so that button may now be another control. Nothing was sent; press it again in the list as it is now." };
     const control = controlAt(this.controls, path);
     if (!control) return { ok: false, status: 404, error: `There is no command control at "${path}". Controls are addressed by position: "0" is the first, "1.2" the third child of the second.` };
     const values = parameterValues(control.input ?? [], given);

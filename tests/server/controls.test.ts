@@ -118,6 +118,27 @@ describe("pressing a control", () => {
     expect(await form.text()).toContain("must be a number from 0 to 255");
   });
 
+  test("a press from a list older than the last save is refused, not sent to whatever control sits there now", async () => {
+    const shown = (await (await host.api("/api/v1/controls")).json()).updatedAt as number;
+    const page = await (await host.api(`/?printer=${printer}`)).text();
+    expect(page).toContain(`<input type="hidden" name="version" value="${shown}">`);
+    expect((await run({ path: "1.0", parameters: { speed: 31 }, version: shown })).status).toBe(200);
+    await waitForSent("M106 S31");
+    // Saved again (here the same set, at once; the list shown before is older all the same).
+    expect((await put({ controls: EXAMPLE_CONTROLS })).status).toBe(200);
+    const stale = await run({ path: "1.0", parameters: { speed: 32 }, version: shown });
+    expect(stale.status).toBe(409);
+    const body = await stale.json();
+    expect(body.error.code).toBe("controls_changed");
+    expect(body.error.message).toContain("Nothing was sent");
+    const form = await host.api(`/ui/printers/${printer}/controls/run`, { method: "POST", body: new URLSearchParams({ path: "1.0", "p.speed": "33", version: String(shown) }) });
+    expect(await form.text()).toContain("were changed since this list was shown");
+    expect((await sentLines()).filter((l) => /M106 S3[23]\b/.test(l))).toEqual([]);
+    const now = (await (await host.api("/api/v1/controls")).json()).updatedAt as number;
+    expect((await run({ path: "1.0", parameters: { speed: 34 }, version: now })).status).toBe(200);
+    await waitForSent("M106 S34");
+  }, 20_000);
+
   test("a read-out shows what its regex finds in the printer's replies, on the dashboard", async () => {
     await host.post(`/api/v1/printers/${printer}/commands`, { commands: ["G28", "G1 X12 Y34 Z5 F6000"] });
     expect((await run({ path: "2.1" })).status).toBe(200);

@@ -15,7 +15,11 @@ import { printerSession, unwrap } from "./printers.ts";
 export const RunControlSchema = v.object({
   path: v.pipe(v.string(), v.regex(/^\d{1,3}(\.\d{1,3}){0,7}$/, 'must be a control\'s position, e.g. "0" or "1.2"')),
   parameters: v.optional(v.record(v.string(), v.union([v.string(), v.number()], "must be text or a number"))),
+  /** The `updatedAt` of the list the caller read; a definition saved since then refuses the press (409). */
+  version: v.optional(v.number("must be the updatedAt of GET /api/v1/controls")),
 });
+
+const PRESS_ERRORS = { 400: "invalid_parameter", 404: "control_not_found", 409: "controls_changed" } as const;
 
 /** Only for the API's description: the definition is checked by src/controls/model.ts, with errors in words. */
 const ControlsBodyDoc = v.object({ controls: v.array(v.record(v.string(), v.unknown())) });
@@ -47,8 +51,8 @@ export function controlsApi(ctx: AppContext) {
       "/api/v1/printers/:id/controls/run",
       async ({ params, body }) => {
         const session = printerSession(ctx, params.id);
-        const pressed = ctx.controls.press(body.path, body.parameters ?? {});
-        if (!pressed.ok) throw new ApiError(pressed.status, pressed.status === 404 ? "control_not_found" : "invalid_parameter", pressed.error, "GET /api/v1/controls lists the controls and their parameters.");
+        const pressed = ctx.controls.press(body.path, body.parameters ?? {}, body.version);
+        if (!pressed.ok) throw new ApiError(pressed.status, PRESS_ERRORS[pressed.status], pressed.error, "GET /api/v1/controls lists the controls and their parameters.");
         unwrap(await session.send(pressed.lines));
         return { sent: pressed.lines };
       },

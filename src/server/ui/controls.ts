@@ -32,7 +32,8 @@ export function uiControls(ctx: AppContext) {
     .post("/ui/printers/:id/controls/run", ({ params, body, request }) => {
       const given: Record<string, string> = {};
       if (typeof body === "object" && body !== null) for (const [k, val] of Object.entries(body)) if (k.startsWith("p.") && typeof val === "string") given[k.slice(2)] = val;
-      const pressed = ctx.controls.press(field(body, "path"), given);
+      const version = field(body, "version");
+      const pressed = ctx.controls.press(field(body, "path"), given, version === "" ? undefined : Number(version));
       if (!pressed.ok) return toastResponse(pressed.error);
       return act(request, params.id, (s) => s.send(pressed.lines));
     });

@@ -102,7 +102,7 @@ export function uiEvents(ctx: AppContext) {
         "printer.log": (e) => e.id === session.id && send("log", logLines(e.lines)),
         // Custom controls: a read-out's new text, and the whole set when it was saved again.
         "controls.output": (e) => e.printer === session.id && send(`control-${e.key}`, escape(e.text)),
-        "controls.changed": () => send("custom-controls", customControlsPanel(ctx.controls.list(), session.id, ctx.controls.outputs(session.id), access).value),
+        "controls.changed": () => send("custom-controls", customControlsPanel(ctx.controls.list(), ctx.controls.updatedAt(), session.id, ctx.controls.outputs(session.id), access).value),
         "files.changed": () => {
           const stored = ctx.files.list();
           files(stored);

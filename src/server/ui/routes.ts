@@ -57,7 +57,7 @@ export function uiRoutes(ctx: AppContext) {
       if (s && !visibleTo(request, s.id)) return new Response(null, { status: 303, headers: { location: "/" } });
       if (!s) return htmlResponse(noPrinterPage(pageSession(request)));
       const access = accessFor(request);
-      return htmlResponse(dashboardPage(view(s), farmNav(farm, request, s.id), ctx.files.list(), s.terminal, access, pageSession(request), cameraCard(s.record, ctx.webcam.camera(s.id), access), customControlsPanel(ctx.controls.list(), s.id, ctx.controls.outputs(s.id), access)));
+      return htmlResponse(dashboardPage(view(s), farmNav(farm, request, s.id), ctx.files.list(), s.terminal, access, pageSession(request), cameraCard(s.record, ctx.webcam.camera(s.id), access), customControlsPanel(ctx.controls.list(), ctx.controls.updatedAt(), s.id, ctx.controls.outputs(s.id), access)));
     })
     // A typed or bookmarked /settings: the first settings page this viewer may open.
     .get("/settings", ({ request }) => {
